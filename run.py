@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""The two commands of Pilot Health, with nothing but Python 3.11 and pip.
+
+    python3 run.py          set everything up and start the dashboard
+    python3 run.py test     set everything up and run the whole test suite
+
+Setting up means: a virtual environment in `.venv`, the pinned requirements, and Pilot Health
+itself installed into it (editable, so `python -m pilot_health` works). It is repeated only when
+`requirements*.txt` or `pyproject.toml` change. For the browser tests, `test` also makes sure
+Chromium is present (Debian's `chromium` package, installed with apt-get when it can be); when it
+cannot be had, the browser tests are skipped and the reason is printed.
+
+Only the standard library is used here, on purpose: this script runs before anything is installed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".pilot-health-installed"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def say(message: str) -> None:
+    print(f"[pilot-health] {message}", flush=True)
+
+
+def requirements_fingerprint(requirements: str) -> str:
+    digest = hashlib.sha256()
+    for name in (requirements, "requirements.txt", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    return f"{requirements}:{digest.hexdigest()}"
+
+
+def ensure_environment(requirements: str) -> None:
+    """Create .venv and install `requirements` plus this project, unless already done."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Pilot Health needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    if not PYTHON.exists():
+        say("creating the virtual environment in .venv …")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = requirements_fingerprint(requirements)
+    done = STAMP.read_text().splitlines() if STAMP.exists() else []
+    if wanted in done:
+        return
+    say(f"installing {requirements} (first run or changed requirements; this takes a minute) …")
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
+    subprocess.run(pip + ["-r", str(ROOT / requirements)], check=True)
+    subprocess.run(pip + ["--no-deps", "-e", str(ROOT)], check=True)
+    # A stamp per requirements file: installing the test extras keeps the runtime stamp valid.
+    keep = [line for line in done if not line.startswith(f"{requirements}:")]
+    STAMP.write_text("\n".join(keep + [wanted]) + "\n")
+
+
+def find_chromium() -> str | None:
+    explicit = os.environ.get("PILOT_HEALTH_CHROMIUM")
+    if explicit:
+        return explicit if Path(explicit).exists() else None
+    for name in CHROMIUM_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def ensure_chromium() -> tuple[str | None, str]:
+    """Return (path to Chromium, reason it is missing). Installs Debian's package when possible."""
+    found = find_chromium()
+    if found:
+        return found, ""
+    if os.environ.get("PILOT_HEALTH_CHROMIUM"):
+        return None, f"PILOT_HEALTH_CHROMIUM points to {os.environ['PILOT_HEALTH_CHROMIUM']}, which does not exist"
+    apt = shutil.which("apt-get")
+    if not apt:
+        return None, "Chromium is not installed and this machine has no apt-get to install Debian's chromium package"
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    if prefix and not shutil.which("sudo"):
+        return None, "Chromium is not installed and installing it needs root (run: sudo apt-get install chromium)"
+    say("installing Debian's chromium package for the browser tests …")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for step in (["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+        result = subprocess.run(prefix + [apt] + step, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+            return None, f"apt-get {step[0]} failed ({last[0]}); install Debian's chromium package by hand"
+    found = find_chromium()
+    return (found, "") if found else (None, "apt-get installed chromium but no chromium binary was found on PATH")
+
+
+def dashboard(extra: list[str]) -> int:
+    ensure_environment("requirements.txt")
+    say("starting the dashboard at http://localhost:8501 (Ctrl+C stops it) …")
+    command = [str(PYTHON), "-m", "streamlit", "run", str(ROOT / "app.py"), *extra]
+    return subprocess.call(command, cwd=ROOT)
+
+
+def test(extra: list[str]) -> int:
+    ensure_environment("requirements-dev.txt")
+    env = dict(os.environ)
+    chromium, reason = ensure_chromium()
+    if chromium:
+        env["PILOT_HEALTH_CHROMIUM"] = chromium
+        say(f"browser tests will use {chromium}")
+    else:
+        env["PILOT_HEALTH_BROWSER_SKIP"] = reason
+        say(f"browser tests will be SKIPPED: {reason}")
+    command = [str(PYTHON), "-m", "pytest", *extra]
+    return subprocess.call(command, cwd=ROOT, env=env)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"], ["help"]):
+        print(__doc__)
+        return 0
+    if argv[:1] == ["test"]:
+        return test(argv[1:])
+    if argv[:1] == ["dashboard"]:
+        argv = argv[1:]
+    return dashboard(argv)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except subprocess.CalledProcessError as error:
+        sys.exit(f"[pilot-health] setup failed: {' '.join(map(str, error.cmd))} exited with {error.returncode}")
+    except KeyboardInterrupt:
+        sys.exit(130)
