@@ -1,0 +1,111 @@
+"""The one place for configuration: every setting, its environment variable, default and meaning.
+
+`docs/configuration.md` documents each setting; a test checks that every one of them is there.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root() -> Path:
+    """The checkout (the folder holding app.py) when running from one, else the working folder."""
+    candidate = PACKAGE_DIR.parents[1]
+    return candidate if (candidate / "app.py").exists() else Path.cwd()
+
+
+DEMO_DIR = project_root() / "data" / "demo"
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    description: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "PILOT_HEALTH_DB",
+        "data/pilot_health.duckdb",
+        "Path of the DuckDB store. A relative path is taken from the checkout folder.",
+    ),
+    Setting(
+        "PILOT_HEALTH_LOCK_WAIT",
+        "30",
+        "Seconds the dashboard and the command line wait for the store while another program "
+        "(a nightly load, a second dashboard) holds it, before saying so.",
+    ),
+    Setting(
+        "PILOT_HEALTH_DEMO_ON_FIRST_RUN",
+        "yes",
+        "Load the demo portfolio the first time the dashboard opens a new, empty store (yes or no).",
+    ),
+    Setting(
+        "PILOT_HEALTH_STALE_UPLOAD_DAYS",
+        "45",
+        "A pilot whose newest data upload is older than this many days is flagged as stale on the home page.",
+    ),
+)
+
+# Time-in-pilot marks from the source article: past 6 months is pilot purgatory, past 18 months
+# the pilot is statistically on its way to cancellation. (They move into the signal catalogue
+# when the risk engine arrives.)
+PURGATORY_MONTHS = 6
+CANCELLATION_MONTHS = 18
+DAYS_PER_MONTH = 365.25 / 12
+
+
+@dataclass(frozen=True)
+class Config:
+    db_path: Path
+    lock_wait_seconds: float
+    demo_on_first_run: bool
+    stale_upload_days: int
+
+
+def _raw(env: Mapping[str, str], name: str) -> str:
+    default = next(s.default for s in SETTINGS if s.env == name)
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _number(env: Mapping[str, str], name: str, kind: type, minimum: float) -> float:
+    raw = _raw(env, name)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"The setting {name}={raw!r} is not a number; set it to a number such as {minimum + 1:g} or remove it.") from None
+    if value < minimum:
+        raise ConfigError(f"The setting {name}={raw!r} must be at least {minimum:g}.")
+    return value
+
+
+def _yes_no(env: Mapping[str, str], name: str) -> bool:
+    raw = _raw(env, name).lower()
+    if raw in {"yes", "y", "true", "1", "on"}:
+        return True
+    if raw in {"no", "n", "false", "0", "off"}:
+        return False
+    raise ConfigError(f"The setting {name}={raw!r} must be yes or no.")
+
+
+def resolve_db_path(raw: str | os.PathLike[str]) -> Path:
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else (project_root() / path)
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    return Config(
+        db_path=resolve_db_path(_raw(env, "PILOT_HEALTH_DB")),
+        lock_wait_seconds=_number(env, "PILOT_HEALTH_LOCK_WAIT", float, 0),
+        demo_on_first_run=_yes_no(env, "PILOT_HEALTH_DEMO_ON_FIRST_RUN"),
+        stale_upload_days=int(_number(env, "PILOT_HEALTH_STALE_UPLOAD_DAYS", int, 1)),
+    )

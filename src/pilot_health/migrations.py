@@ -1,0 +1,186 @@
+"""Schema changes, as a numbered list of small functions.
+
+Each migration runs once, in its own transaction, and is recorded in `schema_migrations`, so a
+store created by any earlier version is brought up to date step by step. A migration is never
+edited once released: change the schema by appending a new one. `docs/schema.md` documents the
+result; a test migrates a blank database and compares it with that page, column by column.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Callable
+
+import duckdb
+
+from .errors import StoreVersionError
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(function: Migration) -> Migration:
+    """Register a migration; its name (without the leading `m`) is what the table records."""
+    MIGRATIONS.append(function)
+    return function
+
+
+def migration_name(function: Migration) -> str:
+    return function.__name__.removeprefix("m")
+
+
+@migration
+def m001_initial_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE store_meta (
+            key VARCHAR PRIMARY KEY,
+            value VARCHAR NOT NULL
+        )
+        """
+    )
+    now = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+    con.executemany(
+        "INSERT INTO store_meta (key, value) VALUES (?, ?)",
+        [["version", uuid.uuid4().hex], ["created_at", now], ["changed_at", now]],
+    )
+    con.execute("CREATE SEQUENCE upload_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE uploads (
+            upload_id BIGINT PRIMARY KEY DEFAULT nextval('upload_id_seq'),
+            kind VARCHAR NOT NULL CHECK (kind IN ('pilot_register', 'metrics', 'usage', 'survey')),
+            file_name VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            rows_stored INTEGER NOT NULL CHECK (rows_stored >= 0),
+            rows_rejected INTEGER NOT NULL CHECK (rows_rejected >= 0),
+            uploaded_at TIMESTAMP NOT NULL,
+            uploaded_by VARCHAR NOT NULL,
+            withdrawn_at TIMESTAMP
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE pilots (
+            pilot_id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            business_unit VARCHAR NOT NULL,
+            use_case VARCHAR,
+            owner VARCHAR,
+            executive_sponsor VARCHAR,
+            sponsor_level VARCHAR CHECK (sponsor_level IN ('vp', 'director', 'manager', 'none')),
+            change_champion VARCHAR,
+            vendor VARCHAR,
+            stage VARCHAR NOT NULL CHECK (stage IN ('proposed', 'pilot', 'scaling', 'production', 'paused', 'cancelled')),
+            approved_on DATE,
+            stage_since DATE,
+            target_production_on DATE,
+            budget DOUBLE CHECK (budget >= 0),
+            spend_to_date DOUBLE CHECK (spend_to_date >= 0),
+            target_users INTEGER CHECK (target_users >= 0),
+            kpi_name VARCHAR,
+            kpi_baseline DOUBLE,
+            kpi_target DOUBLE,
+            kpi_direction VARCHAR CHECK (kpi_direction IN ('up', 'down')),
+            kpi_unit VARCHAR,
+            kpi_deadline DATE,
+            pipeline_automated BOOLEAN,
+            data_quality_monitored BOOLEAN,
+            master_data_managed BOOLEAN,
+            api_designed BOOLEAN,
+            latency_defined BOOLEAN,
+            error_handling_designed BOOLEAN,
+            integration_resourced BOOLEAN,
+            change_plan BOOLEAN,
+            training_ready BOOLEAN,
+            monitoring_in_place BOOLEAN,
+            drift_alerts BOOLEAN,
+            responsible_ai_review BOOLEAN,
+            escalation_path BOOLEAN,
+            data_effort_pct DOUBLE CHECK (data_effort_pct BETWEEN 0 AND 100),
+            integration_target VARCHAR,
+            accountable_owner VARCHAR,
+            updated_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE metric_observations (
+            pilot_id VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL CHECK (kind IN ('technical', 'business', 'adoption')),
+            environment VARCHAR NOT NULL CHECK (environment IN ('lab', 'live')),
+            observed_at TIMESTAMP NOT NULL,
+            value DOUBLE,
+            upload_id BIGINT NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE survey_responses (
+            pilot_id VARCHAR NOT NULL,
+            respondent_id VARCHAR NOT NULL,
+            responded_at TIMESTAMP,
+            wave INTEGER NOT NULL CHECK (wave >= 1),
+            team VARCHAR,
+            role VARCHAR,
+            awareness TINYINT CHECK (awareness BETWEEN 1 AND 5),
+            desire TINYINT CHECK (desire BETWEEN 1 AND 5),
+            knowledge TINYINT CHECK (knowledge BETWEEN 1 AND 5),
+            ability TINYINT CHECK (ability BETWEEN 1 AND 5),
+            reinforcement TINYINT CHECK (reinforcement BETWEEN 1 AND 5),
+            comment VARCHAR,
+            upload_id BIGINT NOT NULL
+        )
+        """
+    )
+
+
+def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            name VARCHAR PRIMARY KEY,
+            applied_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+
+
+def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    _ensure_migrations_table(con)
+    return [row[0] for row in con.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
+
+
+def pending_migrations(con: duckdb.DuckDBPyConnection) -> list[Migration]:
+    applied = set(applied_migrations(con))
+    known = {migration_name(m) for m in MIGRATIONS}
+    unknown = sorted(applied - known)
+    if unknown:
+        raise StoreVersionError(
+            f"This store was last changed by a newer Pilot Health (it has migration {unknown[-1]}, "
+            "which this version does not know); upgrade Pilot Health before opening it."
+        )
+    return [m for m in MIGRATIONS if migration_name(m) not in applied]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply every pending migration, each in its own transaction. Returns the names applied."""
+    done = []
+    for function in pending_migrations(con):
+        con.begin()
+        try:
+            function(con)
+            con.execute(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                [migration_name(function), datetime.now(timezone.utc).replace(tzinfo=None)],
+            )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        done.append(migration_name(function))
+    return done

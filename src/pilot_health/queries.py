@@ -1,0 +1,153 @@
+"""The one place for SQL about pilots, uploads and data rows.
+
+Every function takes an open connection from `Store.read()` or `Store.write()`, so callers decide
+what runs in one transaction. Values always travel as parameters; table and column names only ever
+come from the allow-lists below.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+import duckdb
+import pandas as pd
+
+from .models import PILOT_FIELDS, Pilot
+
+PILOT_COLUMNS: tuple[str, ...] = PILOT_FIELDS + ("updated_at",)
+UPLOAD_KINDS = ("pilot_register", "metrics", "usage", "survey")
+METRIC_COLUMNS = ("pilot_id", "metric", "kind", "environment", "observed_at", "value", "upload_id")
+SURVEY_COLUMNS = (
+    "pilot_id", "respondent_id", "responded_at", "wave", "team", "role",
+    "awareness", "desire", "knowledge", "ability", "reinforcement", "comment", "upload_id",
+)
+DATA_TABLES = {"metric_observations": METRIC_COLUMNS, "survey_responses": SURVEY_COLUMNS}
+COUNTED_TABLES = ("pilots", "uploads", "metric_observations", "survey_responses")
+
+
+def _column_list(columns: Iterable[str]) -> str:
+    return ", ".join(columns)
+
+
+# -- pilots ---------------------------------------------------------------------------------
+
+def fetch_pilots(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(f"SELECT {_column_list(PILOT_COLUMNS)} FROM pilots ORDER BY pilot_id").df()
+
+
+def fetch_pilot(con: duckdb.DuckDBPyConnection, pilot_id: str) -> dict[str, Any] | None:
+    cursor = con.execute(f"SELECT {_column_list(PILOT_COLUMNS)} FROM pilots WHERE pilot_id = ?", [pilot_id])
+    row = cursor.fetchone()
+    return dict(zip(PILOT_COLUMNS, row)) if row else None
+
+
+def pilot_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("SELECT pilot_id FROM pilots ORDER BY pilot_id").fetchall()]
+
+
+def insert_pilots(con: duckdb.DuckDBPyConnection, pilots: Sequence[Pilot], updated_at: datetime) -> None:
+    placeholders = ", ".join("?" for _ in PILOT_COLUMNS)
+    rows = [[*p.model_dump(mode="python").values(), updated_at] for p in pilots]
+    con.executemany(f"INSERT INTO pilots ({_column_list(PILOT_COLUMNS)}) VALUES ({placeholders})", rows)
+
+
+def update_pilot(con: duckdb.DuckDBPyConnection, pilot: Pilot, updated_at: datetime) -> int:
+    values = pilot.model_dump(mode="python")
+    columns = [c for c in PILOT_FIELDS if c != "pilot_id"]
+    assignments = ", ".join(f"{c} = ?" for c in columns) + ", updated_at = ?"
+    params = [values[c] for c in columns] + [updated_at, pilot.pilot_id]
+    con.execute(f"UPDATE pilots SET {assignments} WHERE pilot_id = ?", params)
+    return con.execute("SELECT count(*) FROM pilots WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
+
+
+def delete_pilots(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> None:
+    if ids:
+        con.execute("DELETE FROM pilots WHERE pilot_id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
+
+
+# -- uploads and the rows they brought ------------------------------------------------------
+
+def insert_upload(
+    con: duckdb.DuckDBPyConnection, *, kind: str, file_name: str, sha256: str, rows_stored: int,
+    rows_rejected: int, uploaded_at: datetime, uploaded_by: str,
+) -> int:
+    if kind not in UPLOAD_KINDS:
+        raise ValueError(f"unknown upload kind {kind!r}")
+    return con.execute(
+        """
+        INSERT INTO uploads (kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by)
+        VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING upload_id
+        """,
+        [kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by],
+    ).fetchone()[0]
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
+    """Append a frame holding exactly the table's columns (by name) to a data table."""
+    columns = DATA_TABLES[table]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"rows for {table} lack the columns {missing}")
+    con.register("incoming_rows", frame[list(columns)])
+    try:
+        con.execute(f"INSERT INTO {table} ({_column_list(columns)}) SELECT {_column_list(columns)} FROM incoming_rows")
+    finally:
+        con.unregister("incoming_rows")
+    return len(frame)
+
+
+def upload_ids_by(con: duckdb.DuckDBPyConnection, uploaded_by: str) -> list[int]:
+    rows = con.execute("SELECT upload_id FROM uploads WHERE uploaded_by = ? ORDER BY upload_id", [uploaded_by]).fetchall()
+    return [r[0] for r in rows]
+
+
+def delete_uploads(con: duckdb.DuckDBPyConnection, upload_ids: Sequence[int]) -> None:
+    """Remove uploads and every row they brought (used for demo data, not for user withdrawals)."""
+    if not upload_ids:
+        return
+    ids = list(upload_ids)
+    for table in DATA_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE upload_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+    con.execute("DELETE FROM uploads WHERE upload_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+
+
+def pilots_with_rows_outside(con: duckdb.DuckDBPyConnection, upload_ids: Sequence[int]) -> set[str]:
+    """Pilots that have data rows from uploads other than `upload_ids`."""
+    ids = list(upload_ids)
+    rows = con.execute(
+        """
+        SELECT DISTINCT pilot_id FROM metric_observations WHERE upload_id NOT IN (SELECT unnest(?::BIGINT[]))
+        UNION
+        SELECT DISTINCT pilot_id FROM survey_responses WHERE upload_id NOT IN (SELECT unnest(?::BIGINT[]))
+        """,
+        [ids, ids],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+# -- portfolio ------------------------------------------------------------------------------
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
+
+
+def last_upload_per_pilot(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per pilot: newest data upload still in force, and how many such uploads and rows there are.
+
+    Register uploads are not data; withdrawn uploads no longer count."""
+    return con.execute(
+        """
+        WITH per_upload AS (
+            SELECT pilot_id, upload_id, count(*) AS data_rows FROM metric_observations GROUP BY ALL
+            UNION ALL
+            SELECT pilot_id, upload_id, count(*) AS data_rows FROM survey_responses GROUP BY ALL
+        )
+        SELECT p.pilot_id,
+               max(u.uploaded_at) AS last_upload_at,
+               count(DISTINCT u.upload_id) AS data_uploads,
+               sum(p.data_rows)::BIGINT AS data_rows
+        FROM per_upload p JOIN uploads u USING (upload_id)
+        WHERE u.withdrawn_at IS NULL
+        GROUP BY p.pilot_id
+        """
+    ).df()

@@ -1,0 +1,182 @@
+"""The store: one DuckDB file, and the only code that opens it.
+
+DuckDB lets one process hold a database file at a time. The dashboard and the command line (a
+nightly `ingest`, say) must share the file, so nobody keeps it open: every unit of work opens a
+connection, does its work and closes it, and an open that finds the file held by another process
+retries until `lock_wait_seconds` run out, then raises `StoreLockedError` with one sentence that
+says which file and what to do. Opening a store of millions of rows takes about 15 ms.
+
+Every write goes through `Store.write()`, which changes the store version in the same
+transaction; caches key on that version, so they can never serve numbers older than the store.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from .config import Config
+from .errors import StoreError, StoreLockedError
+from .migrations import migrate
+
+LOCK_MESSAGE = re.compile(r"Could not set lock on file")
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+_READY: dict[Path, tuple[int, int]] = {}
+_READY_LOCK = threading.Lock()
+
+
+def utc_now() -> datetime:
+    """Timestamps are stored as UTC without a zone (documented in docs/schema.md)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _lock_holder(message: str) -> str:
+    found = LOCK_HOLDER.search(message)
+    if not found:
+        return "another program"
+    program = Path(found["program"]).name
+    return f"another program ({program}, process {found['pid']})"
+
+
+def _friendly_open_error(path: Path, error: Exception) -> StoreError:
+    text = str(error)
+    if "not a valid DuckDB database file" in text or "is not a valid DuckDB" in text:
+        return StoreError(
+            f"The file {path} is not a Pilot Health store (it is not a DuckDB database); "
+            "point PILOT_HEALTH_DB or --db at a new or existing store file."
+        )
+    if "Permission denied" in text:
+        return StoreError(f"Pilot Health may not read or write the store {path} (permission denied); fix the file's permissions or use another path.")
+    if "newer" in text.lower() and "version" in text.lower():
+        return StoreError(f"The store {path} was written by a newer DuckDB than this Pilot Health uses; upgrade Pilot Health to open it.")
+    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return StoreError(f"The store {path} could not be opened ({first_line}).")
+
+
+class Store:
+    """Owns every connection to one store file; see the module docstring for why they are short."""
+
+    def __init__(self, path: str | os.PathLike[str], *, lock_wait_seconds: float = 30.0) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.lock_wait_seconds = lock_wait_seconds
+
+    @classmethod
+    def from_config(cls, config: Config) -> "Store":
+        return cls(config.db_path, lock_wait_seconds=config.lock_wait_seconds)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _connect_once(self) -> duckdb.DuckDBPyConnection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"The folder for the store {self.path} cannot be created ({error.strerror}); choose another path.") from None
+        return duckdb.connect(str(self.path))
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        """Open a connection, waiting (bounded) while another process holds the file."""
+        deadline = time.monotonic() + self.lock_wait_seconds
+        delay = 0.02
+        while True:
+            try:
+                return self._connect_once()
+            except duckdb.IOException as error:
+                if not LOCK_MESSAGE.search(str(error)):
+                    raise _friendly_open_error(self.path, error) from None
+                if time.monotonic() + delay > deadline:
+                    raise StoreLockedError(
+                        f"The store {self.path} is in use by {_lock_holder(str(error))} and stayed busy for "
+                        f"{self.lock_wait_seconds:g} seconds; wait for that program to finish (or stop it) and try again."
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.25)
+            except duckdb.Error as error:
+                raise _friendly_open_error(self.path, error) from None
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_dev, stat.st_ino)
+
+    def _ensure_ready(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Migrate once per process and file (a restored or replaced file is migrated again)."""
+        identity = self._file_identity()
+        if identity is not None and _READY.get(self.path) == identity:
+            return
+        with _READY_LOCK:
+            migrate(con)
+            _READY[self.path] = self._file_identity() or (0, 0)
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for reading, closed (and the file released) when the block ends."""
+        con = self._open()
+        try:
+            self._ensure_ready(con)
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction: everything in the block is stored together with a new store version,
+        or nothing is stored at all."""
+        con = self._open()
+        try:
+            self._ensure_ready(con)
+            con.begin()
+            try:
+                yield con
+                con.execute(
+                    "UPDATE store_meta SET value = ? WHERE key = 'version'", [uuid.uuid4().hex]
+                )
+                con.execute(
+                    "UPDATE store_meta SET value = ? WHERE key = 'changed_at'", [utc_now().isoformat(timespec="seconds")]
+                )
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
+        finally:
+            con.close()
+
+    # -- the store's own bookkeeping --------------------------------------------------------
+
+    def ensure_ready(self) -> None:
+        """Create the file if needed and bring its schema up to date."""
+        with self.read():
+            pass
+
+    def meta(self) -> dict[str, str]:
+        with self.read() as con:
+            return dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+
+    def version(self) -> str:
+        """Changes with every write; the key for every cache of page data."""
+        with self.read() as con:
+            row = con.execute("SELECT value FROM store_meta WHERE key = 'version'").fetchone()
+        return row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write() as con:
+            put_meta(con, key, value)
+
+
+def put_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute(
+        "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
