@@ -1,0 +1,50 @@
+"""Numbers as a steering committee reads them. Plain text only: never Markdown or HTML."""
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Optional
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def money(value: Optional[float]) -> str:
+    """1_650_000 -> '1.65M', 820_000 -> '820k', 950 -> '950'."""
+    if _missing(value):
+        return "—"
+    sign = "-" if value < 0 else ""
+    value = abs(float(value))
+    if value >= 1e9:
+        return f"{sign}{value / 1e9:.2f}B".replace(".00B", "B")
+    if value >= 1e6:
+        return f"{sign}{value / 1e6:.2f}M".replace(".00M", "M")
+    if value >= 1e4:
+        return f"{sign}{value / 1e3:.0f}k"
+    return f"{sign}{value:,.0f}"
+
+
+def percent(share: Optional[float], digits: int = 0) -> str:
+    if _missing(share):
+        return "—"
+    return f"{share * 100:.{digits}f}%"
+
+
+def months(value: Optional[float]) -> str:
+    if _missing(value):
+        return "—"
+    return f"{value:.1f} months"
+
+
+def day(value: date | datetime | None) -> str:
+    if value is None or (hasattr(value, "year") is False):
+        return "—"
+    try:
+        return f"{value.day} {value:%B %Y}"
+    except ValueError:  # NaT
+        return "—"
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    return f"{count:,} {singular if count == 1 else (plural_form or singular + 's')}"
