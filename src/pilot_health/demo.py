@@ -1,0 +1,408 @@
+"""The demo portfolio: built from `demo_stories`, deterministic, loadable in one transaction.
+
+`build_portfolio()` always returns the same data (seeded generators, no clock). The CSV files in
+`data/demo/` are exactly its output (a test regenerates and compares them) and double as upload
+templates. Loading re-dates the whole portfolio by whole weeks so that its last week of data is the
+current week — the values are identical, only the calendar moves, so time-in-stage and freshness
+look as they would in a live portfolio. Uploads are simulated per pilot as its team would have
+made them: metric and usage exports every few weeks, a survey export after each wave.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import random
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Callable, Optional
+
+import pandas as pd
+
+from . import queries
+from .config import DAYS_PER_MONTH, DEMO_DIR
+from .csv_files import frame_to_csv
+from .demo_stories import COMMENTS, STORIES, WAVE_WEEKS_AGO, Point, Story
+from .errors import DuplicateError
+from .models import PILOT_FIELDS, Pilot
+from .store import Store, put_meta, utc_now
+
+ANCHOR = date(2026, 11, 16)  # Monday of the demo's last week of data
+DEMO_NOW = datetime(2026, 11, 19, 17, 0)  # the moment the demo portfolio "is" as shipped
+WINDOW_WEEKS = 104
+DEMO_UPLOADER = "demo"
+ADKAR = ("awareness", "desire", "knowledge", "ability", "reinforcement")
+BOUNDED_METRICS = {"accuracy", "f1", "precision", "recall", "roc_auc", "r2"}
+LAB_EVERY_WEEKS = 2
+CSV_FILES = {"pilots": "pilots.csv", "metrics": "metrics.csv", "usage": "usage.csv", "survey": "survey.csv"}
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class DemoPortfolio:
+    """The demo as upload-shaped tables (the shapes of the CSV templates)."""
+
+    pilots: pd.DataFrame  # the pilot register
+    metrics: pd.DataFrame  # long: pilot_id, metric, kind, environment, observed_at, value
+    usage: pd.DataFrame  # wide, as usage exports come: pilot_id, date, active_users, sessions
+    survey: pd.DataFrame  # one row per response
+    now: datetime  # when the simulated uploads stop
+
+    def redated(self, weeks: int) -> "DemoPortfolio":
+        """The same portfolio `weeks` later (or earlier): every date moves, no value does."""
+        if weeks == 0:
+            return self
+        delta = timedelta(weeks=weeks)
+        pilots = self.pilots.copy()
+        for column in ("approved_on", "stage_since", "target_production_on", "kpi_deadline"):
+            pilots[column] = pilots[column].map(lambda d: d + delta if d is not None else None)
+        metrics = self.metrics.assign(observed_at=self.metrics["observed_at"] + delta)
+        usage = self.usage.assign(date=self.usage["date"] + delta)
+        survey = self.survey.assign(responded_at=self.survey["responded_at"] + delta)
+        return replace(self, pilots=pilots, metrics=metrics, usage=usage, survey=survey, now=self.now + delta)
+
+
+def _rng(*parts: object) -> random.Random:
+    return random.Random(":".join(str(p) for p in parts))
+
+
+def _weeks_ago_date(weeks_ago: int) -> date:
+    return ANCHOR - timedelta(weeks=weeks_ago)
+
+
+def _months_from_anchor(months: float) -> date:
+    return ANCHOR + timedelta(days=round(months * DAYS_PER_MONTH))
+
+
+def _value_at(points: list[Point], weeks_ago: int) -> Optional[float]:
+    """Straight lines between (weeks ago, value) points; None outside them."""
+    ordered = sorted(points, key=lambda p: -p[0])
+    if weeks_ago > ordered[0][0] or weeks_ago < ordered[-1][0]:
+        return None
+    for (a_ago, a_val), (b_ago, b_val) in zip(ordered, ordered[1:]):
+        if b_ago <= weeks_ago <= a_ago:
+            share = (a_ago - weeks_ago) / (a_ago - b_ago) if a_ago != b_ago else 1.0
+            return a_val + (b_val - a_val) * share
+    return ordered[-1][1]
+
+
+def _series(rng: random.Random, points: list[Point], noise: float, every: int, ends_ago: int) -> list[tuple[int, float]]:
+    start = min(max(p[0] for p in points), WINDOW_WEEKS - 1)
+    out = []
+    for weeks_ago in range(start, ends_ago - 1, -1):
+        if (start - weeks_ago) % every:
+            continue
+        level = _value_at(points, weeks_ago)
+        if level is not None:
+            out.append((weeks_ago, level + rng.gauss(0, noise)))
+    return out
+
+
+def _pilot_record(story: Story) -> dict:
+    record = {name: None for name in PILOT_FIELDS}
+    record.update({k: (v if v != "" else None) for k, v in story.record.items()})
+    record["approved_on"] = _months_from_anchor(-story.approved_months_ago) if story.approved_months_ago is not None else None
+    record["stage_since"] = _months_from_anchor(-story.stage_months_ago)
+    if story.target_production_months is not None:
+        record["target_production_on"] = _months_from_anchor(story.target_production_months)
+    if story.kpi_deadline_months is not None and record.get("kpi_name"):
+        record["kpi_deadline"] = _months_from_anchor(story.kpi_deadline_months)
+    return Pilot.model_validate(record).model_dump(mode="python")
+
+
+def _metric_rows(story: Story) -> list[dict]:
+    pilot_id = story.record["pilot_id"]
+    rows = []
+    for tech in story.technical:
+        for environment, points, every in (("lab", tech.lab, LAB_EVERY_WEEKS), ("live", tech.live, 1)):
+            if not points:
+                continue
+            rng = _rng(pilot_id, tech.metric, environment)
+            for weeks_ago, value in _series(rng, points, tech.noise, every, story.data_ends_weeks_ago):
+                if tech.metric in BOUNDED_METRICS:
+                    value = min(max(value, 0.0), 0.999)
+                rows.append({
+                    "pilot_id": pilot_id, "metric": tech.metric, "kind": "technical", "environment": environment,
+                    "observed_at": _weeks_ago_date(weeks_ago), "value": round(max(value, 0.0), 4),
+                })
+    if story.business:
+        kpi = story.business
+        rng = _rng(pilot_id, kpi.metric, "business")
+        for weeks_ago, value in _series(rng, kpi.points, kpi.noise, kpi.every, story.data_ends_weeks_ago):
+            rows.append({
+                "pilot_id": pilot_id, "metric": kpi.metric, "kind": "business", "environment": "live",
+                "observed_at": _weeks_ago_date(weeks_ago), "value": round(value, kpi.decimals),
+            })
+    return rows
+
+
+def _usage_rows(story: Story) -> list[dict]:
+    if not story.active_users:
+        return []
+    pilot_id = story.record["pilot_id"]
+    rng = _rng(pilot_id, "usage")
+    rows = []
+    for weeks_ago, value in _series(rng, story.active_users, 0.0, 1, story.data_ends_weeks_ago):
+        active = max(0, round(value * rng.uniform(0.93, 1.07)))
+        sessions = round(active * story.sessions_per_user * rng.uniform(0.85, 1.15))
+        rows.append({"pilot_id": pilot_id, "date": _weeks_ago_date(weeks_ago), "active_users": active, "sessions": sessions})
+    return rows
+
+
+def _score(rng: random.Random, mean: float) -> Optional[int]:
+    if rng.random() < 0.03:
+        return None  # a skipped question: blank, never 0
+    return int(min(5, max(1, round(mean + rng.gauss(0, 0.75)))))
+
+
+def barrier_point(scores: dict[str, Optional[int]]) -> Optional[str]:
+    """The first ADKAR element scored 3 or lower; blanks are skipped, never counted as low."""
+    for element in ADKAR:
+        value = scores.get(element)
+        if value is not None and value <= 3:
+            return element
+    return None
+
+
+def _survey_rows(story: Story) -> list[dict]:
+    pilot_id = story.record["pilot_id"]
+    rows = []
+    for team in story.teams:
+        people = [
+            "R-" + hashlib.sha256(f"{pilot_id}|{team.name}|{n}".encode()).hexdigest()[:8].upper()
+            for n in range(team.size)
+        ]
+        for wave, (profile, share) in sorted(team.waves.items()):
+            rng = _rng(pilot_id, team.name, wave)
+            answered = sorted(rng.sample(range(team.size), max(1, round(team.size * share))))
+            wave_day = _weeks_ago_date(WAVE_WEEKS_AGO[wave])
+            for person in answered:
+                scores = {element: _score(rng, mean) for element, mean in zip(ADKAR, profile)}
+                comment = None
+                if rng.random() < 0.22:
+                    comment = rng.choice(COMMENTS[barrier_point(scores) or "none"])
+                rows.append({
+                    "pilot_id": pilot_id, "respondent_id": people[person],
+                    "responded_at": wave_day + timedelta(days=rng.randint(0, 9)), "wave": wave,
+                    "team": team.name, "role": team.role, **scores, "comment": comment,
+                })
+    return rows
+
+
+def build_portfolio() -> DemoPortfolio:
+    """The demo as shipped (anchored on ANCHOR). Same result on every call and every machine."""
+    pilots = pd.DataFrame([_pilot_record(s) for s in STORIES], columns=list(PILOT_FIELDS))
+    metrics = pd.DataFrame(
+        [r for s in STORIES for r in _metric_rows(s)],
+        columns=["pilot_id", "metric", "kind", "environment", "observed_at", "value"],
+    )
+    usage = pd.DataFrame([r for s in STORIES for r in _usage_rows(s)], columns=["pilot_id", "date", "active_users", "sessions"])
+    survey = pd.DataFrame(
+        [r for s in STORIES for r in _survey_rows(s)],
+        columns=["pilot_id", "respondent_id", "responded_at", "wave", "team", "role", *ADKAR, "comment"],
+    )
+    for frame, column in ((metrics, "observed_at"), (usage, "date"), (survey, "responded_at")):
+        frame[column] = pd.to_datetime(frame[column])
+    for element in ADKAR:
+        survey[element] = survey[element].astype("Int64")
+    return DemoPortfolio(pilots=pilots, metrics=metrics, usage=usage, survey=survey, now=DEMO_NOW)
+
+
+def write_csvs(folder: Path, portfolio: DemoPortfolio | None = None) -> list[Path]:
+    """Write the demo as the CSV templates (data/demo/*.csv)."""
+    portfolio = portfolio or build_portfolio()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, file_name in CSV_FILES.items():
+        path = folder / file_name
+        path.write_bytes(frame_to_csv(getattr(portfolio, name)))
+        written.append(path)
+    return written
+
+
+def weeks_to_today(today: date) -> int:
+    """Whole weeks to move the demo so its newest data falls in the current week."""
+    return (today - DEMO_NOW.date()).days // 7
+
+
+# -- simulated upload history ---------------------------------------------------------------
+
+def _batches(rows: pd.DataFrame, time_column: str, every_weeks: dict[str, int]) -> pd.DataFrame:
+    """Give each row a batch: the upload its pilot's team would have made, every few weeks."""
+    rows = rows.copy()
+    newest = rows.groupby("pilot_id")[time_column].transform("max")
+    weeks_before_newest = ((newest - rows[time_column]).dt.days // 7).astype(int)
+    cadence = rows["pilot_id"].map(every_weeks).astype(int)
+    rows["batch"] = weeks_before_newest // cadence
+    return rows
+
+
+def _upload_table(rows: pd.DataFrame, kind: str, time_column: str, now: datetime, label: str) -> pd.DataFrame:
+    uploads = []
+    for (pilot_id, batch), group in rows.groupby(["pilot_id", "batch"], sort=True):
+        last = group[time_column].max().to_pydatetime()
+        rng = _rng(pilot_id, kind, batch)
+        uploaded_at = min(last + timedelta(days=rng.randint(1, 3), hours=rng.randint(8, 16), minutes=rng.randint(0, 59)), now)
+        data = group.drop(columns=["batch"])
+        uploads.append({
+            "pilot_id": pilot_id, "batch": batch, "kind": kind,
+            "file_name": f"{label}_{pilot_id}_{last:%Y-%m-%d}.csv",
+            "sha256": hashlib.sha256(frame_to_csv(data)).hexdigest(),
+            "rows_stored": len(group), "rows_rejected": 0, "uploaded_at": uploaded_at,
+        })
+    return pd.DataFrame(uploads)
+
+
+def _survey_uploads(survey: pd.DataFrame, now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+    survey = survey.assign(batch=survey["wave"])
+    uploads = []
+    for (pilot_id, wave), group in survey.groupby(["pilot_id", "batch"], sort=True):
+        closed = group["responded_at"].max().to_pydatetime()
+        uploads.append({
+            "pilot_id": pilot_id, "batch": wave, "kind": "survey", "file_name": f"survey_{pilot_id}_wave{wave}.csv",
+            "sha256": hashlib.sha256(frame_to_csv(group.drop(columns=["batch"]))).hexdigest(),
+            "rows_stored": len(group), "rows_rejected": 0,
+            "uploaded_at": min(closed + timedelta(days=3, hours=10), now),
+        })
+    return survey, pd.DataFrame(uploads)
+
+
+def _store_batches(con, rows: pd.DataFrame, uploads: pd.DataFrame, table: str) -> None:
+    """Insert uploads (ids from the store's sequence) and their rows, set-based."""
+    con.register("demo_uploads", uploads)
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE demo_batch_ids AS
+        SELECT pilot_id, batch, nextval('upload_id_seq') AS upload_id, * EXCLUDE (pilot_id, batch)
+        FROM demo_uploads
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO uploads (upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by)
+        SELECT upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, ? FROM demo_batch_ids
+        """,
+        [DEMO_UPLOADER],
+    )
+    con.register("demo_rows", rows)
+    ids = con.execute("SELECT r.*, b.upload_id FROM demo_rows r JOIN demo_batch_ids b USING (pilot_id, batch)").df()
+    con.unregister("demo_rows")
+    con.unregister("demo_uploads")
+    con.execute("DROP TABLE demo_batch_ids")
+    queries.insert_rows(con, table, ids)
+
+
+def _long_usage(usage: pd.DataFrame) -> pd.DataFrame:
+    long = usage.melt(id_vars=["pilot_id", "date"], value_vars=["active_users", "sessions"], var_name="metric", value_name="value")
+    long = long.rename(columns={"date": "observed_at"}).assign(kind="adoption", environment="live")
+    long["value"] = long["value"].astype(float)
+    return long.sort_values(["pilot_id", "metric", "observed_at"], kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class DemoLoadResult:
+    pilots: int
+    metric_observations: int
+    survey_responses: int
+    uploads: int
+    redated_weeks: int
+
+
+def load_demo(store: Store, *, today: date | None = None, progress: Progress | None = None) -> DemoLoadResult:
+    """Store the demo portfolio, all at once or not at all."""
+    progress = progress or (lambda share, text: None)
+    today = today or date.today()
+    shift = weeks_to_today(today)
+    progress(0.1, "Building the demo portfolio …")
+    portfolio = build_portfolio().redated(shift)
+    pilots = [Pilot.model_validate(r) for r in portfolio.pilots.to_dict("records")]
+    every = {s.record["pilot_id"]: s.upload_every_weeks for s in STORIES}
+    metrics = _batches(portfolio.metrics, "observed_at", every)
+    metric_uploads = _upload_table(metrics, "metrics", "observed_at", portfolio.now, "metrics")
+    usage = _batches(_long_usage(portfolio.usage), "observed_at", every)
+    usage_uploads = _upload_table(usage, "usage", "observed_at", portfolio.now, "usage")
+    survey, survey_uploads = _survey_uploads(portfolio.survey, portfolio.now)
+    progress(0.4, "Storing pilots, metrics and survey responses …")
+    register_time = portfolio.now - timedelta(hours=1)
+    with store.write() as con:
+        meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+        if demo_loaded(meta):
+            raise DuplicateError(
+                f"The demo portfolio is already loaded in {store.path}; clear it first "
+                "(python -m pilot_health demo --clear, or the button on the home page) to load it afresh."
+            )
+        taken = sorted(set(queries.pilot_ids(con)) & {p.pilot_id for p in pilots})
+        if taken:
+            raise DuplicateError(
+                f"The store already has pilots with the demo's codes ({', '.join(taken[:5])}"
+                f"{' …' if len(taken) > 5 else ''}); the demo was not loaded so that nothing is overwritten."
+            )
+        queries.insert_pilots(con, pilots, register_time)
+        queries.insert_upload(
+            con, kind="pilot_register", file_name=CSV_FILES["pilots"],
+            sha256=hashlib.sha256(frame_to_csv(portfolio.pilots)).hexdigest(), rows_stored=len(pilots),
+            rows_rejected=0, uploaded_at=register_time, uploaded_by=DEMO_UPLOADER,
+        )
+        _store_batches(con, metrics, metric_uploads, "metric_observations")
+        _store_batches(con, usage, usage_uploads, "metric_observations")
+        _store_batches(con, survey, survey_uploads, "survey_responses")
+        put_meta(con, "demo_loaded", "yes")
+        put_meta(con, "demo_pilots", ",".join(p.pilot_id for p in pilots))
+        put_meta(con, "first_run_done", utc_now().isoformat(timespec="seconds"))
+    progress(1.0, "Demo portfolio loaded.")
+    return DemoLoadResult(
+        pilots=len(pilots), metric_observations=len(metrics) + len(usage), survey_responses=len(survey),
+        uploads=1 + len(metric_uploads) + len(usage_uploads) + len(survey_uploads), redated_weeks=shift,
+    )
+
+
+@dataclass(frozen=True)
+class DemoClearResult:
+    uploads_removed: int
+    pilots_removed: int
+    pilots_kept: list[str]
+
+
+def clear_demo(store: Store) -> DemoClearResult:
+    """Remove everything the demo stored; demo pilots that have your own data since are kept."""
+    with store.write() as con:
+        meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+        demo_ids = [p for p in meta.get("demo_pilots", "").split(",") if p]
+        uploads = queries.upload_ids_by(con, DEMO_UPLOADER)
+        queries.delete_uploads(con, uploads)
+        keep = sorted(queries.pilots_with_rows_outside(con, []) & set(demo_ids))
+        remove = [p for p in demo_ids if p not in keep]
+        queries.delete_pilots(con, remove)
+        put_meta(con, "demo_loaded", "no")
+        put_meta(con, "demo_pilots", ",".join(keep))
+    return DemoClearResult(uploads_removed=len(uploads), pilots_removed=len(remove), pilots_kept=keep)
+
+
+def demo_loaded(meta: dict[str, str]) -> bool:
+    return meta.get("demo_loaded") == "yes"
+
+
+def shipped_csv_dir() -> Path:
+    return DEMO_DIR
+
+
+_FIRST_RUN_LOCK = threading.Lock()
+
+
+def first_run(store: Store, *, today: date | None = None, progress: Progress | None = None) -> DemoLoadResult | None:
+    """On the dashboard's first visit to a new, empty store, load the demo (once, ever).
+
+    A store that already has pilots, or where this already happened (even if the demo was cleared
+    since), is left alone."""
+    with _FIRST_RUN_LOCK:
+        if "first_run_done" in store.meta():
+            return None
+        with store.read() as con:
+            has_pilots = queries.table_counts(con)["pilots"] > 0
+        if not has_pilots:
+            try:
+                return load_demo(store, today=today, progress=progress)
+            except DuplicateError:
+                pass  # another program filled the store meanwhile
+        store.set_meta("first_run_done", utc_now().isoformat(timespec="seconds"))
+        return None
