@@ -1,0 +1,119 @@
+"""The command line: `python -m pilot_health COMMAND [--db PATH] [--json] [--wait SECONDS]`.
+
+Every command prints either a short human summary or, with --json, exactly one JSON object on
+stdout. On failure it prints one sentence to stderr (and {"ok": false, "error": …} with --json)
+and exits non-zero: 1 for a problem the user can fix, 3 for an unexpected one. Schedulers can rely
+on that for nightly loads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from typing import Any, Callable, Sequence
+
+from . import __version__, queries
+from .config import load_config, resolve_db_path
+from .demo import clear_demo, demo_loaded, load_demo, write_csvs
+from .errors import PilotHealthError
+from .formatting import plural
+from .store import Store
+
+EXIT_PROBLEM = 1
+EXIT_UNEXPECTED = 3
+
+
+def _store(args: argparse.Namespace) -> Store:
+    config = load_config()
+    path = resolve_db_path(args.db) if args.db else config.db_path
+    wait = args.wait if args.wait is not None else config.lock_wait_seconds
+    return Store(path, lock_wait_seconds=wait)
+
+
+def cmd_demo(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    if args.write_csv:
+        from pathlib import Path
+
+        written = write_csvs(Path(args.write_csv))
+        return {"written": [str(p) for p in written]}, f"Wrote the demo CSV templates: {', '.join(p.name for p in written)} in {args.write_csv}."
+    store = _store(args)
+    if args.clear:
+        result = clear_demo(store)
+        text = f"Removed the demo data from {store.path}: {plural(result.uploads_removed, 'upload')}, {plural(result.pilots_removed, 'pilot')}."
+        if result.pilots_kept:
+            text += f" Kept {', '.join(result.pilots_kept)}: they have data of your own."
+        return {"db": str(store.path), **asdict(result)}, text
+    result = load_demo(store)
+    text = (
+        f"Loaded the demo portfolio into {store.path}: {plural(result.pilots, 'pilot')}, "
+        f"{plural(result.metric_observations, 'metric observation')} and {plural(result.survey_responses, 'survey response')} "
+        f"from {plural(result.uploads, 'simulated upload')}. Clear it with: python -m pilot_health demo --clear"
+    )
+    return {"db": str(store.path), **asdict(result)}, text
+
+
+def cmd_status(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    store = _store(args)
+    with store.read() as con:
+        counts = queries.table_counts(con)
+        meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+        migrations = [r[0] for r in con.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
+    data = {
+        "db": str(store.path), "counts": counts, "version": meta.get("version"), "changed_at": meta.get("changed_at"),
+        "demo_loaded": demo_loaded(meta), "migrations": migrations,
+    }
+    text = (
+        f"{store.path}: {plural(counts['pilots'], 'pilot')}, {plural(counts['metric_observations'], 'metric observation')}, "
+        f"{plural(counts['survey_responses'], 'survey response')}, {plural(counts['uploads'], 'upload')}"
+        f"{' (demo data)' if data['demo_loaded'] else ''}; last changed {meta.get('changed_at')} UTC."
+    )
+    return data, text
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], str]], str]] = {
+    "demo": (cmd_demo, "load the demo portfolio (24 pilots, two years of data) into the store"),
+    "status": (cmd_status, "show what the store holds"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="PATH", help="the store file (default: $PILOT_HEALTH_DB, else data/pilot_health.duckdb)")
+    common.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    common.add_argument("--wait", type=float, metavar="SECONDS", help="how long to wait while another program holds the store (default: $PILOT_HEALTH_LOCK_WAIT, else 30)")
+    parser = argparse.ArgumentParser(prog="python -m pilot_health", description="Pilot Health from the command line.")
+    parser.add_argument("--version", action="version", version=f"pilot-health {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        if name == "demo":
+            sub.add_argument("--clear", action="store_true", help="remove the demo data instead of loading it")
+            sub.add_argument("--write-csv", metavar="DIR", help="write the demo as CSV upload templates into DIR; the store is not touched")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = COMMANDS[args.command][0]
+    try:
+        data, text = handler(args)
+    except PilotHealthError as error:
+        return _fail(args, str(error), EXIT_PROBLEM)
+    except Exception as error:  # noqa: BLE001 - the one place that turns surprises into one line
+        if os.environ.get("PILOT_HEALTH_DEBUG"):
+            raise
+        return _fail(args, f"Unexpected problem ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no detail'}); set PILOT_HEALTH_DEBUG=1 for details.", EXIT_UNEXPECTED)
+    if args.json:
+        print(json.dumps({"ok": True, "command": args.command, **data}, default=str))
+    else:
+        print(text)
+    return 0
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": False, "command": args.command, "error": message}))
+    print(f"pilot_health {args.command}: {message}", file=sys.stderr)
+    return code

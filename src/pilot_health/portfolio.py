@@ -1,0 +1,156 @@
+"""The portfolio home page's numbers: stages, time in stage, budget vs spend, data freshness.
+
+Everything is computed here, without Streamlit, from one read of the store. `load_portfolio` is the
+expensive part (it scans the data tables for each pilot's newest upload) and is cached by the page
+on the store version; filtering and summarising are cheap and run on every interaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Optional, Sequence
+
+import pandas as pd
+
+from . import queries
+from .config import CANCELLATION_MONTHS, DAYS_PER_MONTH, PURGATORY_MONTHS
+from .models import STAGES
+from .store import Store
+
+PILOT_CLOCK_LABELS = {
+    "over_18": f"past {CANCELLATION_MONTHS} months",
+    "over_6": f"past {PURGATORY_MONTHS} months",
+    "under_6": f"under {PURGATORY_MONTHS} months",
+}
+FRESHNESS_LABELS = {"fresh": "fresh", "stale": "stale", "never": "no data yet"}
+PORTFOLIO_COLUMNS = (
+    "pilot_id", "name", "business_unit", "stage", "stage_since", "months_in_stage", "pilot_clock",
+    "budget", "spend_to_date", "spend_share", "over_budget", "last_upload_at", "days_since_upload",
+    "freshness", "data_uploads", "data_rows",
+)
+
+
+@dataclass(frozen=True)
+class PortfolioFilters:
+    """Which pilots the home page shows; empty means all."""
+
+    business_units: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        keep = pd.Series(True, index=frame.index)
+        if self.business_units:
+            keep &= frame["business_unit"].isin(self.business_units)
+        if self.stages:
+            keep &= frame["stage"].isin(self.stages)
+        return frame[keep]
+
+    @property
+    def active(self) -> bool:
+        return bool(self.business_units or self.stages)
+
+
+def pilot_clock(stage: str, months_in_stage: Optional[float]) -> Optional[str]:
+    """Where a pilot-stage pilot stands against the 6- and 18-month marks (None for other stages)."""
+    if stage != "pilot" or months_in_stage is None or pd.isna(months_in_stage):
+        return None
+    if months_in_stage >= CANCELLATION_MONTHS:
+        return "over_18"
+    if months_in_stage >= PURGATORY_MONTHS:
+        return "over_6"
+    return "under_6"
+
+
+def load_portfolio(store: Store, today: date, stale_after_days: int) -> pd.DataFrame:
+    """One row per pilot with every number the home page shows, unfiltered."""
+    with store.read() as con:
+        pilots = queries.fetch_pilots(con)
+        uploads = queries.last_upload_per_pilot(con)
+    frame = pilots[["pilot_id", "name", "business_unit", "stage", "stage_since", "budget", "spend_to_date"]]
+    frame = frame.merge(uploads, on="pilot_id", how="left")
+    today_ts = pd.Timestamp(today)
+    stage_since = pd.to_datetime(frame["stage_since"])
+    frame["months_in_stage"] = ((today_ts - stage_since).dt.days / DAYS_PER_MONTH).round(1)
+    frame["pilot_clock"] = [pilot_clock(s, m) for s, m in zip(frame["stage"], frame["months_in_stage"])]
+    budget = frame["budget"].astype("Float64")
+    frame["spend_share"] = (frame["spend_to_date"].astype("Float64") / budget.where(budget > 0)).astype(float)
+    frame["over_budget"] = frame["spend_share"] > 1
+    last = pd.to_datetime(frame["last_upload_at"])
+    frame["days_since_upload"] = (today_ts - last.dt.normalize()).dt.days.astype("Int64")
+    frame["freshness"] = "fresh"
+    frame.loc[frame["days_since_upload"].fillna(-1) > stale_after_days, "freshness"] = "stale"
+    frame.loc[frame["last_upload_at"].isna(), "freshness"] = "never"
+    frame["data_uploads"] = frame["data_uploads"].fillna(0).astype(int)
+    frame["data_rows"] = frame["data_rows"].fillna(0).astype(int)
+    stage_order = {s: i for i, s in enumerate(STAGES)}
+    frame = frame.sort_values(["stage", "pilot_id"], key=lambda c: c.map(stage_order) if c.name == "stage" else c)
+    return frame[list(PORTFOLIO_COLUMNS)].reset_index(drop=True)
+
+
+def stage_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Pilots per stage, every stage in lifecycle order (zero included)."""
+    counts = frame["stage"].value_counts()
+    return pd.DataFrame({"stage": list(STAGES), "pilots": [int(counts.get(s, 0)) for s in STAGES]})
+
+
+@dataclass(frozen=True)
+class PortfolioSummary:
+    pilots: int
+    in_pilot: int
+    past_purgatory: int  # pilot stage, 6 months or more
+    past_cancellation: int  # pilot stage, 18 months or more
+    budget_total: float
+    spend_total: float
+    pilots_with_budget: int
+    over_budget: int
+    stale: int
+    never: int
+    stale_after_days: int
+    business_units: int
+    stage_counts: pd.DataFrame = field(repr=False, compare=False, default_factory=pd.DataFrame)
+
+    @property
+    def spend_share(self) -> Optional[float]:
+        return self.spend_total / self.budget_total if self.budget_total else None
+
+
+def summarise(frame: pd.DataFrame, stale_after_days: int) -> PortfolioSummary:
+    with_budget = frame[frame["budget"].notna() & (frame["budget"] > 0)]
+    return PortfolioSummary(
+        pilots=len(frame),
+        in_pilot=int((frame["stage"] == "pilot").sum()),
+        past_purgatory=int(frame["pilot_clock"].isin(["over_6", "over_18"]).sum()),
+        past_cancellation=int((frame["pilot_clock"] == "over_18").sum()),
+        budget_total=float(with_budget["budget"].sum()),
+        spend_total=float(with_budget["spend_to_date"].fillna(0).sum()),
+        pilots_with_budget=len(with_budget),
+        over_budget=int(frame["over_budget"].fillna(False).sum()),
+        stale=int((frame["freshness"] == "stale").sum()),
+        never=int((frame["freshness"] == "never").sum()),
+        stale_after_days=stale_after_days,
+        business_units=int(frame["business_unit"].nunique()),
+        stage_counts=stage_counts(frame),
+    )
+
+
+def business_units(frame: pd.DataFrame) -> list[str]:
+    return sorted(frame["business_unit"].dropna().unique().tolist())
+
+
+def filter_portfolio(frame: pd.DataFrame, filters: PortfolioFilters) -> pd.DataFrame:
+    return filters.apply(frame).reset_index(drop=True)
+
+
+def by_business_unit(frame: pd.DataFrame) -> pd.DataFrame:
+    """Budget and spend per business unit, for portfolios too large to chart pilot by pilot."""
+    grouped = frame.groupby("business_unit", as_index=False).agg(
+        pilots=("pilot_id", "count"), budget=("budget", "sum"), spend_to_date=("spend_to_date", "sum"),
+    )
+    grouped["spend_share"] = grouped["spend_to_date"] / grouped["budget"].where(grouped["budget"] > 0)
+    return grouped
+
+
+def unknown_values(requested: Sequence[str], known: Sequence[str]) -> list[str]:
+    """Values asked for (e.g. in a URL) that the portfolio does not have."""
+    known_set = set(known)
+    return [v for v in requested if v not in known_set]
