@@ -1,0 +1,185 @@
+"""Portfolio home page: stages, time in stage, budget vs spend and data freshness for every pilot."""
+import streamlit as st
+
+from pilot_health import demo, portfolio
+from pilot_health.csv_files import frame_to_csv
+from pilot_health.formatting import money, percent, plural
+from pilot_health.models import STAGE_LABELS, STAGES
+from pilot_health.ui import charts, data
+from pilot_health.ui.page import friendly_errors, page_setup
+from pilot_health.ui.text import md_escape
+from pilot_health.ui.widgets import report_unknown_url_values
+
+ctx = page_setup("Portfolio", ":material/dashboard:")
+
+
+def clear_demo_data() -> None:
+    result = demo.clear_demo(ctx.store)
+    st.session_state["flash"] = f"Demo data removed ({plural(result.pilots_removed, 'pilot')})."
+    st.session_state.pop("confirm_clear_demo", None)
+    st.session_state["bu"] = []
+    st.session_state["stage"] = []
+
+
+def load_demo_data() -> None:
+    result = demo.load_demo(ctx.store)
+    st.session_state["flash"] = f"Demo portfolio loaded: {plural(result.pilots, 'pilot')}."
+
+
+def clear_filters() -> None:
+    st.session_state["bu"] = []
+    st.session_state["stage"] = []
+
+
+with friendly_errors():
+    st.title("Portfolio")
+    if flash := st.session_state.pop("flash", None):
+        st.toast(flash, icon=":material/check_circle:")
+
+    if ctx.demo_loaded:
+        note, button = st.columns([5, 1], vertical_alignment="center")
+        note.info("This is demo data: 24 made-up pilots to show what Pilot Health does. Clear it when you add your own.", icon=":material/science:")
+        if st.session_state.get("confirm_clear_demo"):
+            button.button("Yes, remove demo data", type="primary", on_click=clear_demo_data, key="confirm_clear")
+            button.button("Keep it", on_click=lambda: st.session_state.pop("confirm_clear_demo", None), key="cancel_clear")
+        else:
+            button.button("Clear demo data", on_click=lambda: st.session_state.update(confirm_clear_demo=True), key="clear_demo")
+
+    frame = data.portfolio_frame(*ctx.cache_key, ctx.today, ctx.config.stale_upload_days)
+
+    if frame.empty:
+        st.info("There are no pilots in the store yet. Add your first pilot, or load the demo portfolio to look around.", icon=":material/inbox:")
+        left, right, _ = st.columns([1, 1, 3])
+        left.page_link("pages/1_Pilot_register.py", label="Add a pilot", icon=":material/add:")
+        right.button("Load the demo portfolio", on_click=load_demo_data, key="load_demo")
+        st.stop()
+
+    units = portfolio.business_units(frame)
+    stage_labels = [STAGE_LABELS[s] for s in STAGES]
+    report_unknown_url_values("bu", units, "business unit")
+    report_unknown_url_values("stage", stage_labels, "stage")
+    left, right = st.columns(2)
+    chosen_units = left.multiselect("Business unit", units, key="bu", bind="query-params", placeholder="All business units")
+    chosen_stages = right.multiselect(
+        "Stage", list(STAGES), format_func=STAGE_LABELS.get, key="stage", bind="query-params", placeholder="All stages"
+    )
+    filters = portfolio.PortfolioFilters(tuple(chosen_units), tuple(chosen_stages))
+    shown = portfolio.filter_portfolio(frame, filters)
+    if shown.empty:
+        st.info("No pilot matches these filters.", icon=":material/filter_alt_off:")
+        st.button("Show all pilots", on_click=clear_filters, key="clear_filters")
+        st.stop()
+
+    summary = portfolio.summarise(shown, ctx.config.stale_upload_days)
+    scope = f"{plural(summary.pilots, 'pilot')}" + (f" of {len(frame)}" if filters.active else "")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(
+        "Pilots shown", scope,
+        help=f"Pilot records in the register{' that match the filters' if filters.active else ''}, across {plural(summary.business_units, 'business unit')}.",
+        border=True,
+    )
+    c2.metric(
+        "In pilot past 6 months", f"{summary.past_purgatory} of {summary.in_pilot}",
+        delta=f"{summary.past_cancellation} past 18 months" if summary.past_cancellation else None, delta_color="inverse", delta_arrow="off",
+        help="Pilots in the pilot stage whose stage began 6 or more months ago (months = days ÷ 30.44), out of all pilots in the pilot stage. "
+        "Past 6 months without integration and change work is pilot purgatory; past 18 months a pilot is statistically on its way to cancellation.",
+        border=True,
+    )
+    c3.metric(
+        "Spend to date", f"{money(summary.spend_total)} of {money(summary.budget_total)}",
+        delta=f"{plural(summary.over_budget, 'pilot')} over budget" if summary.over_budget else None, delta_color="inverse", delta_arrow="off",
+        help=f"Sum of spend to date against sum of budgets, over the {plural(summary.pilots_with_budget, 'pilot')} that have a budget "
+        f"({percent(summary.spend_share)} spent). Figures come from the pilot register.",
+        border=True,
+    )
+    c4.metric(
+        "Data older than {} days".format(summary.stale_after_days), f"{summary.stale}",
+        delta=f"{summary.never} never sent data" if summary.never else None, delta_color="off", delta_arrow="off",
+        help=f"Pilots whose newest data upload (metrics, usage or survey; withdrawn uploads excluded) is more than {summary.stale_after_days} days old. "
+        "Set PILOT_HEALTH_STALE_UPLOAD_DAYS to change the limit.",
+        border=True,
+    )
+
+    left, right = st.columns([2, 3])
+    with left:
+        st.subheader("Pilots by stage")
+        st.altair_chart(charts.stage_chart(summary.stage_counts), width="stretch")
+        st.caption("How many of the pilots shown are in each stage of the lifecycle: proposed → pilot → scaling → production, or paused and cancelled.")
+    with right:
+        st.subheader("Time in current stage")
+        st.altair_chart(charts.time_in_stage_chart(shown), width="stretch")
+        st.caption(
+            "Months since each pilot entered its current stage (from “in this stage since” in the register). "
+            "The dashed lines mark 6 and 18 months; they matter most for pilots still in the pilot stage."
+            + (" Too many pilots to list: showing how many fall in each 3-month band." if len(shown) > charts.MAX_PILOTS_PER_CHART else "")
+        )
+
+    st.subheader("Budget and spend")
+    large = len(shown) > charts.MAX_PILOTS_PER_CHART
+    st.altair_chart(charts.budget_chart(shown, portfolio.by_business_unit(shown) if large else None), width="stretch")
+    st.caption(
+        "Grey bar: approved budget. Coloured bar: spend to date, red when it exceeds the budget. "
+        + ("Summed per business unit because more than 40 pilots are shown; filter to see single pilots. " if large else "")
+        + f"{plural(int(shown['budget'].isna().sum()), 'pilot')} without a budget are left out."
+    )
+
+    st.subheader("All pilots")
+    table = shown.assign(
+        stage=shown["stage"].map(STAGE_LABELS),
+        pilot_clock=shown["pilot_clock"].map(portfolio.PILOT_CLOCK_LABELS),
+        freshness=shown["freshness"].map(portfolio.FRESHNESS_LABELS),
+        open=["Pilot_register?pilot=" + p for p in shown["pilot_id"]],
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_order=[
+            "pilot_id", "name", "business_unit", "stage", "months_in_stage", "pilot_clock", "budget", "spend_to_date",
+            "spend_share", "last_upload_at", "days_since_upload", "freshness", "open",
+        ],
+        column_config={
+            "pilot_id": st.column_config.TextColumn("Pilot", help="The pilot's code in the register."),
+            "name": st.column_config.TextColumn("Name"),
+            "business_unit": st.column_config.TextColumn("Business unit"),
+            "stage": st.column_config.TextColumn("Stage"),
+            "months_in_stage": st.column_config.NumberColumn("Months in stage", format="%.1f", help="Days since “in this stage since”, divided by 30.44."),
+            "pilot_clock": st.column_config.TextColumn("Pilot clock", help="For pilots in the pilot stage: under 6, past 6 or past 18 months."),
+            "budget": st.column_config.NumberColumn("Budget", format="compact"),
+            "spend_to_date": st.column_config.NumberColumn("Spend", format="compact"),
+            "spend_share": st.column_config.ProgressColumn("Spent", format="percent", min_value=0, max_value=1, help="Spend to date ÷ budget. A full bar may hide an overspend; see the number."),
+            "last_upload_at": st.column_config.DatetimeColumn("Last data upload", format="D MMM YYYY", help="Newest upload of metrics, usage or survey data for this pilot (withdrawn uploads excluded)."),
+            "days_since_upload": st.column_config.NumberColumn("Days since upload", format="%d"),
+            "freshness": st.column_config.TextColumn("Data", help=f"Stale: newest upload older than {ctx.config.stale_upload_days} days."),
+            "open": st.column_config.LinkColumn("Record", display_text="Open", help="Open the pilot's record in the register."),
+        },
+    )
+    st.download_button(
+        "Download this table (CSV)", frame_to_csv(shown), file_name="pilot_health_portfolio.csv", mime="text/csv",
+        icon=":material/download:", key="download_portfolio",
+    )
+    with st.expander("How these numbers are computed"):
+        st.markdown(
+            f"""
+- **Source:** {plural(len(frame), 'pilot record')} in the register and {plural(int(frame['data_rows'].sum()), 'data row')}
+  (metric observations and survey responses) from {plural(int(frame['data_uploads'].sum()), 'upload')} still in force.
+- **Months in stage:** days from the pilot's “in this stage since” date to today, divided by 30.44.
+- **Pilot clock:** only for pilots in the pilot stage — under 6 months, past 6 months (pilot purgatory),
+  past 18 months (statistically on the way to cancellation). The marks come from the source article.
+- **Spent:** spend to date ÷ budget, both from the register. Totals add up pilots that have a budget.
+- **Last data upload:** the newest upload that brought metric, usage or survey rows for the pilot;
+  uploads that were withdrawn do not count, and neither does the register itself.
+  *Stale* means older than {ctx.config.stale_upload_days} days.
+"""
+        )
+    if filters.active:
+        st.caption(
+            "Filtered to "
+            + "; ".join(
+                part for part in (
+                    ", ".join(md_escape(u) for u in filters.business_units),
+                    ", ".join(STAGE_LABELS[s] for s in filters.stages),
+                ) if part
+            )
+            + ". The filters are part of this page's address, so a copied link shows the same view."
+        )

@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by every page. The only part of the package that imports Streamlit."""

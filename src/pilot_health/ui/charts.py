@@ -1,0 +1,107 @@
+"""Altair charts for the pages. They take the frames the domain computes and add nothing but looks;
+text from users only ever reaches a chart as data (axis labels, tooltips), never as markup."""
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from ..config import CANCELLATION_MONTHS, PURGATORY_MONTHS
+from ..models import STAGE_LABELS, STAGES
+
+STAGE_COLOURS = {
+    "proposed": "#9aa5b1", "pilot": "#e09f1f", "scaling": "#2a9d8f",
+    "production": "#1b6ca8", "paused": "#b5838d", "cancelled": "#6c757d",
+}
+MAX_PILOTS_PER_CHART = 40
+ROW_HEIGHT = 20
+
+
+def _stage_scale() -> alt.Scale:
+    return alt.Scale(domain=[STAGE_LABELS[s] for s in STAGES], range=[STAGE_COLOURS[s] for s in STAGES])
+
+
+def _with_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out["stage_label"] = out["stage"].map(STAGE_LABELS)
+    out["pilot_label"] = out["pilot_id"] + " · " + out["name"].str.slice(0, 40)
+    return out
+
+
+def stage_chart(counts: pd.DataFrame) -> alt.Chart:
+    data = counts.assign(stage_label=counts["stage"].map(STAGE_LABELS))
+    order = [STAGE_LABELS[s] for s in STAGES]
+    bars = alt.Chart(data).mark_bar(cornerRadiusEnd=3).encode(
+        x=alt.X("stage_label:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("pilots:Q", title="Pilots", axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("stage_label:N", scale=_stage_scale(), legend=None),
+        tooltip=[alt.Tooltip("stage_label:N", title="Stage"), alt.Tooltip("pilots:Q", title="Pilots")],
+    )
+    labels = bars.mark_text(dy=-8).encode(text="pilots:Q", color=alt.value("#333"))
+    return (bars + labels).properties(height=260)
+
+
+def _month_rules(max_months: float) -> alt.LayerChart:
+    marks = pd.DataFrame({
+        "months": [PURGATORY_MONTHS, CANCELLATION_MONTHS],
+        "label": [f"{PURGATORY_MONTHS} months: pilot purgatory", f"{CANCELLATION_MONTHS} months: likely cancellation"],
+    })
+    marks = marks[marks["months"] <= max(max_months, CANCELLATION_MONTHS)]
+    rules = alt.Chart(marks).mark_rule(strokeDash=[5, 4], color="#c0392b").encode(x="months:Q")
+    text = alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, color="#c0392b", fontSize=11).encode(
+        x="months:Q", y=alt.value(0), text="label:N"
+    )
+    return rules + text
+
+
+def time_in_stage_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Months each pilot has spent in its current stage, against the 6- and 18-month marks."""
+    data = _with_labels(frame.dropna(subset=["months_in_stage"]))
+    max_months = float(data["months_in_stage"].max()) if len(data) else 0.0
+    x_scale = alt.Scale(domain=[0, max(max_months, CANCELLATION_MONTHS) * 1.05])
+    if len(data) > MAX_PILOTS_PER_CHART:
+        bars = alt.Chart(data).mark_bar().encode(
+            x=alt.X("months_in_stage:Q", bin=alt.Bin(step=3), title="Months in current stage", scale=x_scale),
+            y=alt.Y("count():Q", title="Pilots"),
+            color=alt.Color("stage_label:N", scale=_stage_scale(), title="Stage"),
+            tooltip=[alt.Tooltip("stage_label:N", title="Stage"), alt.Tooltip("count():Q", title="Pilots")],
+        ).properties(height=280)
+        return bars + _month_rules(max_months)
+    bars = alt.Chart(data).mark_bar(cornerRadiusEnd=3).encode(
+        y=alt.Y("pilot_label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("months_in_stage:Q", title="Months in current stage", scale=x_scale),
+        color=alt.Color("stage_label:N", scale=_stage_scale(), title="Stage"),
+        tooltip=[
+            alt.Tooltip("pilot_id:N", title="Pilot"), alt.Tooltip("name:N", title="Name"),
+            alt.Tooltip("stage_label:N", title="Stage"), alt.Tooltip("stage_since:T", title="In stage since", format="%d %b %Y"),
+            alt.Tooltip("months_in_stage:Q", title="Months in stage", format=".1f"),
+        ],
+    ).properties(height=max(120, ROW_HEIGHT * len(data)))
+    return bars + _month_rules(max_months)
+
+
+def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None) -> alt.LayerChart:
+    """Spend to date against budget: grey bar = budget, coloured bar = spend (red when over)."""
+    if by_unit is not None:
+        data = by_unit.rename(columns={"business_unit": "label"})
+        y_title, tooltip_label = "Business unit", "Business unit"
+    else:
+        data = _with_labels(frame.dropna(subset=["budget"])).rename(columns={"pilot_label": "label"})
+        y_title, tooltip_label = None, "Pilot"
+    data = data.assign(
+        status=(data["spend_to_date"] > data["budget"]).map({True: "Over budget", False: "Within budget"}),
+        spend_share=data["spend_to_date"] / data["budget"].where(data["budget"] > 0),
+    )
+    tooltip = [
+        alt.Tooltip("label:N", title=tooltip_label), alt.Tooltip("budget:Q", title="Budget", format=",.0f"),
+        alt.Tooltip("spend_to_date:Q", title="Spend to date", format=",.0f"), alt.Tooltip("spend_share:Q", title="Spent", format=".0%"),
+    ]
+    base = alt.Chart(data).encode(
+        y=alt.Y("label:N", sort=alt.EncodingSortField("budget", order="descending"), title=y_title, axis=alt.Axis(labelLimit=260)),
+        tooltip=tooltip,
+    )
+    budget = base.mark_bar(color="#d9dee3", cornerRadiusEnd=3).encode(x=alt.X("budget:Q", title="Budget and spend to date", axis=alt.Axis(format="~s")))
+    spend = base.mark_bar(height=8, cornerRadiusEnd=3).encode(
+        x="spend_to_date:Q",
+        color=alt.Color("status:N", scale=alt.Scale(domain=["Within budget", "Over budget"], range=["#1b6ca8", "#c0392b"]), title=None),
+    )
+    return (budget + spend).properties(height=max(120, ROW_HEIGHT * len(data)))

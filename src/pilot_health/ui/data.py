@@ -1,0 +1,28 @@
+"""Cached page data. Every cache is keyed on the store version, which changes with every write,
+so a page never shows numbers older than the store (and never hashes a large DataFrame)."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from .. import portfolio, queries
+from ..pilots import list_pilots
+from ..store import Store
+
+
+@st.cache_data(show_spinner="Reading the portfolio …", max_entries=32)
+def portfolio_frame(db_path: str, lock_wait: float, version: str, today: date, stale_after_days: int) -> pd.DataFrame:
+    return portfolio.load_portfolio(Store(db_path, lock_wait_seconds=lock_wait), today, stale_after_days)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def store_counts(db_path: str, lock_wait: float, version: str) -> dict[str, int]:
+    with Store(db_path, lock_wait_seconds=lock_wait).read() as con:
+        return queries.table_counts(con)
+
+
+@st.cache_data(show_spinner="Reading the pilot register …", max_entries=32)
+def pilot_register(db_path: str, lock_wait: float, version: str) -> pd.DataFrame:
+    return list_pilots(Store(db_path, lock_wait_seconds=lock_wait))
