@@ -58,8 +58,8 @@ def cmd_status(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     store = _store(args)
     with store.read() as con:
         counts = queries.table_counts(con)
-        meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())
-        migrations = [r[0] for r in con.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
+        meta = queries.read_meta(con)
+        migrations = queries.applied_migrations(con)
     data = {
         "db": str(store.path), "counts": counts, "version": meta.get("version"), "changed_at": meta.get("changed_at"),
         "demo_loaded": demo_loaded(meta), "migrations": migrations,

@@ -48,7 +48,8 @@ def cell(value: Any, *, protect: bool = True) -> str:
 
 def rows_to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, protect: bool = True) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # CRLF as RFC 4180 and Excel expect; it also makes the writer quote any field holding a \r.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
         writer.writerow([cell(v, protect=protect) for v in row])

@@ -25,7 +25,7 @@ from .csv_files import frame_to_csv
 from .demo_stories import COMMENTS, STORIES, WAVE_WEEKS_AGO, Point, Story
 from .errors import DuplicateError
 from .models import PILOT_FIELDS, Pilot
-from .store import Store, put_meta, utc_now
+from .store import Store, utc_now
 
 ANCHOR = date(2026, 11, 16)  # Monday of the demo's last week of data
 DEMO_NOW = datetime(2026, 11, 19, 17, 0)  # the moment the demo portfolio "is" as shipped
@@ -267,31 +267,6 @@ def _survey_uploads(survey: pd.DataFrame, now: datetime) -> tuple[pd.DataFrame, 
     return survey, pd.DataFrame(uploads)
 
 
-def _store_batches(con, rows: pd.DataFrame, uploads: pd.DataFrame, table: str) -> None:
-    """Insert uploads (ids from the store's sequence) and their rows, set-based."""
-    con.register("demo_uploads", uploads)
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE demo_batch_ids AS
-        SELECT pilot_id, batch, nextval('upload_id_seq') AS upload_id, * EXCLUDE (pilot_id, batch)
-        FROM demo_uploads
-        """
-    )
-    con.execute(
-        """
-        INSERT INTO uploads (upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by)
-        SELECT upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, ? FROM demo_batch_ids
-        """,
-        [DEMO_UPLOADER],
-    )
-    con.register("demo_rows", rows)
-    ids = con.execute("SELECT r.*, b.upload_id FROM demo_rows r JOIN demo_batch_ids b USING (pilot_id, batch)").df()
-    con.unregister("demo_rows")
-    con.unregister("demo_uploads")
-    con.execute("DROP TABLE demo_batch_ids")
-    queries.insert_rows(con, table, ids)
-
-
 def _long_usage(usage: pd.DataFrame) -> pd.DataFrame:
     long = usage.melt(id_vars=["pilot_id", "date"], value_vars=["active_users", "sessions"], var_name="metric", value_name="value")
     long = long.rename(columns={"date": "observed_at"}).assign(kind="adoption", environment="live")
@@ -315,7 +290,7 @@ def load_demo(store: Store, *, today: date | None = None, progress: Progress | N
     shift = weeks_to_today(today)
     progress(0.1, "Building the demo portfolio …")
     portfolio = build_portfolio().redated(shift)
-    pilots = [Pilot.model_validate(r) for r in portfolio.pilots.to_dict("records")]
+    pilots = [Pilot.model_validate(r, context={"today": max(today, date.today())}) for r in portfolio.pilots.to_dict("records")]
     every = {s.record["pilot_id"]: s.upload_every_weeks for s in STORIES}
     metrics = _batches(portfolio.metrics, "observed_at", every)
     metric_uploads = _upload_table(metrics, "metrics", "observed_at", portfolio.now, "metrics")
@@ -325,7 +300,7 @@ def load_demo(store: Store, *, today: date | None = None, progress: Progress | N
     progress(0.4, "Storing pilots, metrics and survey responses …")
     register_time = portfolio.now - timedelta(hours=1)
     with store.write() as con:
-        meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+        meta = queries.read_meta(con)
         if demo_loaded(meta):
             raise DuplicateError(
                 f"The demo portfolio is already loaded in {store.path}; clear it first "
@@ -343,12 +318,12 @@ def load_demo(store: Store, *, today: date | None = None, progress: Progress | N
             sha256=hashlib.sha256(frame_to_csv(portfolio.pilots)).hexdigest(), rows_stored=len(pilots),
             rows_rejected=0, uploaded_at=register_time, uploaded_by=DEMO_UPLOADER,
         )
-        _store_batches(con, metrics, metric_uploads, "metric_observations")
-        _store_batches(con, usage, usage_uploads, "metric_observations")
-        _store_batches(con, survey, survey_uploads, "survey_responses")
-        put_meta(con, "demo_loaded", "yes")
-        put_meta(con, "demo_pilots", ",".join(p.pilot_id for p in pilots))
-        put_meta(con, "first_run_done", utc_now().isoformat(timespec="seconds"))
+        queries.insert_upload_batches(con, "metric_observations", metrics, metric_uploads, DEMO_UPLOADER)
+        queries.insert_upload_batches(con, "metric_observations", usage, usage_uploads, DEMO_UPLOADER)
+        queries.insert_upload_batches(con, "survey_responses", survey, survey_uploads, DEMO_UPLOADER)
+        queries.put_meta(con, "demo_loaded", "yes")
+        queries.put_meta(con, "demo_pilots", ",".join(p.pilot_id for p in pilots))
+        queries.put_meta(con, "first_run_done", utc_now().isoformat(timespec="seconds"))
     progress(1.0, "Demo portfolio loaded.")
     return DemoLoadResult(
         pilots=len(pilots), metric_observations=len(metrics) + len(usage), survey_responses=len(survey),
@@ -366,15 +341,15 @@ class DemoClearResult:
 def clear_demo(store: Store) -> DemoClearResult:
     """Remove everything the demo stored; demo pilots that have your own data since are kept."""
     with store.write() as con:
-        meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+        meta = queries.read_meta(con)
         demo_ids = [p for p in meta.get("demo_pilots", "").split(",") if p]
         uploads = queries.upload_ids_by(con, DEMO_UPLOADER)
         queries.delete_uploads(con, uploads)
         keep = sorted(queries.pilots_with_rows_outside(con, []) & set(demo_ids))
         remove = [p for p in demo_ids if p not in keep]
         queries.delete_pilots(con, remove)
-        put_meta(con, "demo_loaded", "no")
-        put_meta(con, "demo_pilots", ",".join(keep))
+        queries.put_meta(con, "demo_loaded", "no")
+        queries.put_meta(con, "demo_pilots", ",".join(keep))
     return DemoClearResult(uploads_removed=len(uploads), pilots_removed=len(remove), pilots_kept=keep)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 STAGES = ("proposed", "pilot", "scaling", "production", "paused", "cancelled")
 STAGE_LABELS = {s: s.capitalize() for s in STAGES}
@@ -182,8 +182,8 @@ class Pilot(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Pilot":
-        today = date.today()
+    def _consistent(self, info: ValidationInfo) -> "Pilot":
+        today = (info.context or {}).get("today") or date.today()
         problems: list[tuple[str, str]] = []
         if self.approved_on and self.approved_on > today:
             problems.append(("approved_on", "cannot be in the future"))
@@ -304,10 +304,12 @@ def explain(error: ValidationError) -> list[FieldProblem]:
     return problems
 
 
-def validate_pilot(values: dict[str, Any]) -> tuple[Pilot | None, list[FieldProblem]]:
-    """Validate a mapping of register values; returns the pilot or the problems, never raises."""
+def validate_pilot(values: dict[str, Any], *, today: date | None = None) -> tuple[Pilot | None, list[FieldProblem]]:
+    """Validate a mapping of register values; returns the pilot or the problems, never raises.
+
+    `today` is the day dates may not lie beyond (default: the real today)."""
     try:
-        return Pilot.model_validate(values), []
+        return Pilot.model_validate(values, context={"today": today}), []
     except ValidationError as error:
         return None, explain(error)
 

@@ -29,6 +29,23 @@ def _column_list(columns: Iterable[str]) -> str:
     return ", ".join(columns)
 
 
+# -- the store's own bookkeeping ------------------------------------------------------------
+
+def read_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+
+
+def put_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute(
+        "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+
+
+def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
+
+
 # -- pilots ---------------------------------------------------------------------------------
 
 def fetch_pilots(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -94,6 +111,39 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
     finally:
         con.unregister("incoming_rows")
     return len(frame)
+
+
+def insert_upload_batches(
+    con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, uploads: pd.DataFrame, uploaded_by: str,
+) -> None:
+    """Store many uploads and their rows at once, set-based.
+
+    `uploads` has one row per upload, keyed by (pilot_id, batch), with the `uploads` columns
+    except the id; `rows` carries the same (pilot_id, batch) key. Ids come from the store's
+    sequence and are joined onto the rows."""
+    con.register("incoming_uploads", uploads)
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE incoming_batch_ids AS
+        SELECT pilot_id, batch, nextval('upload_id_seq') AS upload_id, * EXCLUDE (pilot_id, batch)
+        FROM incoming_uploads
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO uploads (upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by)
+        SELECT upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, ? FROM incoming_batch_ids
+        """,
+        [uploaded_by],
+    )
+    con.register("incoming_batch_rows", rows)
+    with_ids = con.execute(
+        "SELECT r.*, b.upload_id FROM incoming_batch_rows r JOIN incoming_batch_ids b USING (pilot_id, batch)"
+    ).df()
+    con.unregister("incoming_batch_rows")
+    con.unregister("incoming_uploads")
+    con.execute("DROP TABLE incoming_batch_ids")
+    insert_rows(con, table, with_ids)
 
 
 def upload_ids_by(con: duckdb.DuckDBPyConnection, uploaded_by: str) -> list[int]:

@@ -23,6 +23,7 @@ from typing import Iterator
 
 import duckdb
 
+from . import queries
 from .config import Config
 from .errors import StoreError, StoreLockedError
 from .migrations import migrate
@@ -140,12 +141,8 @@ class Store:
             con.begin()
             try:
                 yield con
-                con.execute(
-                    "UPDATE store_meta SET value = ? WHERE key = 'version'", [uuid.uuid4().hex]
-                )
-                con.execute(
-                    "UPDATE store_meta SET value = ? WHERE key = 'changed_at'", [utc_now().isoformat(timespec="seconds")]
-                )
+                queries.put_meta(con, "version", uuid.uuid4().hex)
+                queries.put_meta(con, "changed_at", utc_now().isoformat(timespec="seconds"))
                 con.commit()
             except BaseException:
                 con.rollback()
@@ -162,21 +159,12 @@ class Store:
 
     def meta(self) -> dict[str, str]:
         with self.read() as con:
-            return dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+            return queries.read_meta(con)
 
     def version(self) -> str:
         """Changes with every write; the key for every cache of page data."""
-        with self.read() as con:
-            row = con.execute("SELECT value FROM store_meta WHERE key = 'version'").fetchone()
-        return row[0]
+        return self.meta()["version"]
 
     def set_meta(self, key: str, value: str) -> None:
         with self.write() as con:
-            put_meta(con, key, value)
-
-
-def put_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
-    con.execute(
-        "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [key, value],
-    )
+            queries.put_meta(con, key, value)

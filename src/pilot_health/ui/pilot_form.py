@@ -98,7 +98,7 @@ def _save(store: Store, prefix: str, pilot: Optional[Pilot], existing_ids: set[s
     checked, problems = problems_for(prefix, pilot, existing_ids)
     st.session_state[key(prefix, "__tried")] = True
     if checked is None:
-        st.session_state["pilot_form.error"] = f"Not saved: {len(problems)} value{'s' if len(problems) != 1 else ''} need attention (marked below)."
+        st.session_state["pilot_form.error"] = f"Not saved: {len(problems)} value{'s' if len(problems) != 1 else ''} need attention (marked above)."
         return
     try:
         if pilot is None:

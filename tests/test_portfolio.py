@@ -1,0 +1,125 @@
+"""The home page's numbers, computed without Streamlit and checked against the store itself."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from conftest import DEMO_TODAY
+from pilot_health import portfolio
+from pilot_health.pilots import create_pilot
+from pilot_health.models import Pilot
+
+
+@pytest.fixture
+def frame(demo_store):
+    return portfolio.load_portfolio(demo_store, DEMO_TODAY, 45)
+
+
+def test_one_row_per_pilot_in_lifecycle_order(frame, demo_store):
+    with demo_store.read() as con:
+        assert len(frame) == con.execute("SELECT count(*) FROM pilots").fetchone()[0]
+    order = {s: i for i, s in enumerate(portfolio.STAGES)}
+    assert frame["stage"].map(order).is_monotonic_increasing
+
+
+def test_stage_counts_match_the_register(frame, demo_store):
+    counts = portfolio.stage_counts(frame)
+    assert list(counts["stage"]) == list(portfolio.STAGES)
+    with demo_store.read() as con:
+        expected = dict(con.execute("SELECT stage, count(*) FROM pilots GROUP BY stage").fetchall())
+    assert dict(zip(counts["stage"], counts["pilots"])) == {s: expected.get(s, 0) for s in portfolio.STAGES}
+
+
+def test_time_in_stage_and_the_pilot_clock(frame):
+    sc03 = frame.set_index("pilot_id").loc["SC-03"]
+    expected = (pd.Timestamp(DEMO_TODAY) - pd.Timestamp(sc03["stage_since"])).days / 30.4375
+    assert sc03["months_in_stage"] == pytest.approx(expected, abs=0.05)
+    assert sc03["pilot_clock"] == "over_18"
+    clocks = frame.set_index("pilot_id")["pilot_clock"]
+    assert clocks["CS-05"] == "under_6" and clocks["SC-01"] == "over_6"
+    assert pd.isna(clocks["SC-02"]), "the clock is only for pilots in the pilot stage"
+
+
+@pytest.mark.parametrize("stage, months, clock", [
+    ("pilot", 5.9, "under_6"), ("pilot", 6.0, "over_6"), ("pilot", 17.99, "over_6"), ("pilot", 18.0, "over_18"),
+    ("scaling", 30.0, None), ("pilot", None, None),
+])
+def test_pilot_clock_boundaries(stage, months, clock):
+    assert portfolio.pilot_clock(stage, months) == clock
+
+
+def test_budget_and_spend(frame):
+    sc03 = frame.set_index("pilot_id").loc["SC-03"]
+    assert sc03["spend_share"] == pytest.approx(1_350_000 / 900_000)
+    assert bool(sc03["over_budget"])
+    summary = portfolio.summarise(frame, 45)
+    assert summary.budget_total == pytest.approx(frame["budget"].sum())
+    assert summary.spend_total == pytest.approx(frame["spend_to_date"].sum())
+    assert summary.over_budget == int((frame["spend_to_date"] > frame["budget"]).sum()) > 0
+
+
+def test_days_since_last_upload_agree_with_the_uploads_table(frame, demo_store):
+    with demo_store.read() as con:
+        newest = dict(con.execute(
+            """
+            SELECT m.pilot_id, max(u.uploaded_at) FROM metric_observations m JOIN uploads u USING (upload_id)
+            WHERE u.withdrawn_at IS NULL GROUP BY m.pilot_id
+            """
+        ).fetchall())
+    rows = frame.set_index("pilot_id")
+    for pilot_id, uploaded_at in newest.items():
+        assert rows.loc[pilot_id, "days_since_upload"] <= (DEMO_TODAY - uploaded_at.date()).days
+    assert rows.loc["FN-05", "freshness"] == "stale"
+    assert rows.loc["SC-05", "freshness"] == "never" and pd.isna(rows.loc["SC-05", "last_upload_at"])
+    assert rows.loc["SC-01", "freshness"] == "fresh"
+
+
+def test_withdrawn_uploads_no_longer_count(demo_store):
+    before = portfolio.load_portfolio(demo_store, DEMO_TODAY, 45).set_index("pilot_id").loc["SC-01"]
+    with demo_store.write() as con:
+        con.execute(
+            """
+            UPDATE uploads SET withdrawn_at = now()
+            WHERE upload_id IN (SELECT DISTINCT upload_id FROM metric_observations WHERE pilot_id = 'SC-01')
+               OR upload_id IN (SELECT DISTINCT upload_id FROM survey_responses WHERE pilot_id = 'SC-01' AND wave = 3)
+            """
+        )
+    after = portfolio.load_portfolio(demo_store, DEMO_TODAY, 45).set_index("pilot_id").loc["SC-01"]
+    assert after["last_upload_at"] < before["last_upload_at"]
+    assert after["data_uploads"] == 2, "only survey waves 1 and 2 still count"
+
+
+def test_a_pilot_without_stage_date_or_budget_is_shown_without_inventing_numbers(demo_store):
+    create_pilot(demo_store, Pilot(pilot_id="NEW-1", name="Fresh idea", business_unit="Legal", stage="proposed"))
+    row = portfolio.load_portfolio(demo_store, DEMO_TODAY, 45).set_index("pilot_id").loc["NEW-1"]
+    assert pd.isna(row["months_in_stage"]) and pd.isna(row["spend_share"]) and row["freshness"] == "never"
+
+
+def test_filters(frame):
+    only = portfolio.filter_portfolio(frame, portfolio.PortfolioFilters(("Finance",), ("pilot",)))
+    assert sorted(only["pilot_id"]) == ["FN-03", "FN-04"]
+    assert len(portfolio.filter_portfolio(frame, portfolio.PortfolioFilters())) == len(frame)
+    units = portfolio.filter_portfolio(frame, portfolio.PortfolioFilters(("Finance", "Marketing")))
+    assert set(units["business_unit"]) == {"Finance", "Marketing"}
+
+
+def test_summary_counts(frame):
+    summary = portfolio.summarise(frame, 45)
+    pilots = frame[frame["stage"] == "pilot"]
+    assert summary.in_pilot == len(pilots)
+    assert summary.past_purgatory == int((pilots["months_in_stage"] >= 6).sum())
+    assert summary.past_cancellation == int((pilots["months_in_stage"] >= 18).sum()) >= 2
+    assert summary.stale == int((frame["freshness"] == "stale").sum())
+    assert summary.never == 2  # the two proposed pilots
+
+
+def test_budget_by_business_unit(frame):
+    units = portfolio.by_business_unit(frame)
+    assert units["budget"].sum() == pytest.approx(frame["budget"].sum())
+    assert set(units["business_unit"]) == set(frame["business_unit"])
+
+
+def test_unknown_values():
+    assert portfolio.unknown_values(["Finance", "Nope"], ["Finance", "Marketing"]) == ["Nope"]

@@ -1,0 +1,184 @@
+"""The store: versions, all-or-nothing writes, configuration, and sharing the file between processes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from pilot_health.config import load_config, resolve_db_path
+from pilot_health.errors import ConfigError, StoreError, StoreLockedError
+from pilot_health.store import Store
+
+HOLD_LOCK = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("SELECT 1")
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_lock(path: Path, seconds: float) -> subprocess.Popen:
+    """Another process that opens the store and keeps it, like a BI tool left open."""
+    process = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "holding"
+    return process
+
+
+def test_every_write_changes_the_version(store):
+    store.ensure_ready()
+    first = store.version()
+    with store.write() as con:
+        con.execute("INSERT INTO store_meta VALUES ('x', '1')")
+    second = store.version()
+    assert second != first
+    store.set_meta("x", "2")
+    assert store.version() not in (first, second)
+    assert store.meta()["x"] == "2"
+
+
+def test_a_failed_write_stores_nothing_and_keeps_the_version(store):
+    store.ensure_ready()
+    before = store.version()
+    with pytest.raises(RuntimeError):
+        with store.write() as con:
+            con.execute("INSERT INTO store_meta VALUES ('half', 'done')")
+            raise RuntimeError("something went wrong halfway")
+    assert store.version() == before
+    assert "half" not in store.meta()
+
+
+def test_the_file_is_released_between_units_of_work(store):
+    store.ensure_ready()
+    result = subprocess.run(
+        [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('SELECT 1')", str(store.path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_store_held_by_another_process_gives_one_clear_sentence(store):
+    store.ensure_ready()
+    holder = hold_lock(store.path, 30)
+    try:
+        waiting = Store(store.path, lock_wait_seconds=0.5)
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError) as caught:
+            waiting.version()
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    message = str(caught.value)
+    assert 0.4 <= waited < 5
+    assert str(store.path) in message
+    assert "in use by another program" in message and f"process {holder.pid}" in message
+    assert "try again" in message
+    assert "\n" not in message
+
+
+def test_waiting_for_the_lock_succeeds_when_the_other_process_finishes(store):
+    store.ensure_ready()
+    holder = hold_lock(store.path, 1.5)
+    try:
+        assert Store(store.path, lock_wait_seconds=20).version()
+    finally:
+        holder.wait(timeout=30)
+
+
+def test_command_line_says_so_in_one_line_when_the_store_stays_busy(store):
+    store.ensure_ready()
+    holder = hold_lock(store.path, 60)
+    try:
+        result = run_cli("status", "--db", str(store.path), "--wait", "0.5")
+        as_json = run_cli("status", "--db", str(store.path), "--wait", "0.5", "--json")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is in use by another program" in lines[0] and str(store.path) in lines[0]
+    assert as_json.returncode == 1
+    payload = json.loads(as_json.stdout)
+    assert payload["ok"] is False and "in use" in payload["error"]
+
+
+DASHBOARD_LIKE_READER = """
+import sys, time
+from pilot_health.store import Store
+store = Store(sys.argv[1], lock_wait_seconds=30)
+deadline = time.monotonic() + float(sys.argv[2])
+seen, reads = [], 0
+while time.monotonic() < deadline:
+    with store.read() as con:      # what every page does on every interaction
+        version = con.execute("SELECT value FROM store_meta WHERE key = 'version'").fetchone()[0]
+        pilots = con.execute("SELECT count(*) FROM pilots").fetchone()[0]
+        time.sleep(0.02)            # a page takes a moment to compute
+    reads += 1
+    if not seen or seen[-1][0] != version:
+        seen.append((version, pilots))
+    if reads == 1:
+        print("ready", flush=True)
+    time.sleep(0.03)                # people click every now and then
+print(reads, seen[0][1], seen[-1][1], len(seen))
+"""
+
+
+def test_a_nightly_load_succeeds_while_the_dashboard_reads_and_the_dashboard_sees_it(store):
+    """Two real processes: one reads the store like open dashboard pages do, the other loads data
+    through the command line. The load must succeed, and the reader must see the new data on its
+    next read without a restart."""
+    store.ensure_ready()
+    env = dict(os.environ)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", DASHBOARD_LIKE_READER, str(store.path), "10"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )
+    assert reader.stdout.readline().strip() == "ready", reader.stderr.read()
+    load = run_cli("demo", "--db", str(store.path), "--json", "--wait", "30", env=env)
+    out, err = reader.communicate(timeout=120)
+    assert load.returncode == 0, load.stderr
+    assert json.loads(load.stdout)["pilots"] == 24
+    assert reader.returncode == 0, err
+    reads, first_pilots, last_pilots, versions = (int(x) for x in out.split())
+    assert reads > 20
+    assert first_pilots == 0 and last_pilots == 24
+    assert versions >= 2
+
+
+def test_a_file_that_is_not_a_store_is_refused_politely(tmp_path):
+    path = tmp_path / "notes.duckdb"
+    path.write_text("this is a shopping list, not a database")
+    with pytest.raises(StoreError, match="not a Pilot Health store"):
+        Store(path).version()
+
+
+def test_configuration_reads_the_environment(tmp_path):
+    config = load_config({"PILOT_HEALTH_DB": str(tmp_path / "x.duckdb"), "PILOT_HEALTH_LOCK_WAIT": "2.5"})
+    assert config.db_path == tmp_path / "x.duckdb"
+    assert config.lock_wait_seconds == 2.5
+    assert config.demo_on_first_run is True
+    default = load_config({})
+    assert default.db_path == ROOT / "data" / "pilot_health.duckdb"
+    assert resolve_db_path("stores/a.duckdb") == ROOT / "stores" / "a.duckdb"
+
+
+@pytest.mark.parametrize(
+    "env, fragment",
+    [
+        ({"PILOT_HEALTH_LOCK_WAIT": "soon"}, "PILOT_HEALTH_LOCK_WAIT='soon' is not a number"),
+        ({"PILOT_HEALTH_LOCK_WAIT": "-1"}, "must be at least 0"),
+        ({"PILOT_HEALTH_DEMO_ON_FIRST_RUN": "perhaps"}, "must be yes or no"),
+        ({"PILOT_HEALTH_STALE_UPLOAD_DAYS": "0"}, "must be at least 1"),
+    ],
+)
+def test_bad_settings_are_explained(env, fragment):
+    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        load_config(env)
