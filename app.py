@@ -10,7 +10,7 @@ from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
 from pilot_health.ui.widgets import report_unknown_url_values
 
-ctx = page_setup("Portfolio", ":material/dashboard:")
+ctx = page_setup("Portfolio")
 
 
 def clear_demo_data() -> None:
@@ -86,8 +86,10 @@ with friendly_errors():
         border=True,
     )
     c3.metric(
-        "Spend to date", f"{money(summary.spend_total)} of {money(summary.budget_total)}",
-        delta=f"{plural(summary.over_budget, 'pilot')} over budget" if summary.over_budget else None, delta_color="inverse", delta_arrow="off",
+        "Spend to date", money(summary.spend_total),
+        delta=f"{percent(summary.spend_share)} of {money(summary.budget_total)} budget"
+        + (f" · {summary.over_budget} over" if summary.over_budget else ""),
+        delta_color="inverse" if summary.over_budget else "off", delta_arrow="off",
         help=f"Sum of spend to date against sum of budgets, over the {plural(summary.pilots_with_budget, 'pilot')} that have a budget "
         f"({percent(summary.spend_share)} spent). Figures come from the pilot register.",
         border=True,
@@ -116,17 +118,18 @@ with friendly_errors():
 
     st.subheader("Budget and spend")
     large = len(shown) > charts.MAX_PILOTS_PER_CHART
+    without_budget = int(shown["budget"].isna().sum())
     st.altair_chart(charts.budget_chart(shown, portfolio.by_business_unit(shown) if large else None), width="stretch")
     st.caption(
         "Grey bar: approved budget. Coloured bar: spend to date, red when it exceeds the budget. "
         + ("Summed per business unit because more than 40 pilots are shown; filter to see single pilots. " if large else "")
-        + f"{plural(int(shown['budget'].isna().sum()), 'pilot')} without a budget are left out."
+        + (f"{plural(without_budget, 'pilot')} without a budget {'is' if without_budget == 1 else 'are'} left out." if without_budget else "")
     )
 
     st.subheader("All pilots")
     table = shown.assign(
         stage=shown["stage"].map(STAGE_LABELS),
-        pilot_clock=shown["pilot_clock"].map(portfolio.PILOT_CLOCK_LABELS),
+        pilot_clock=shown["pilot_clock"].map(portfolio.PILOT_CLOCK_LABELS).fillna("—"),
         freshness=shown["freshness"].map(portfolio.FRESHNESS_LABELS),
         open=["Pilot_register?pilot=" + p for p in shown["pilot_id"]],
     )
@@ -144,7 +147,7 @@ with friendly_errors():
             "business_unit": st.column_config.TextColumn("Business unit"),
             "stage": st.column_config.TextColumn("Stage"),
             "months_in_stage": st.column_config.NumberColumn("Months in stage", format="%.1f", help="Days since “in this stage since”, divided by 30.44."),
-            "pilot_clock": st.column_config.TextColumn("Pilot clock", help="For pilots in the pilot stage: under 6, past 6 or past 18 months."),
+            "pilot_clock": st.column_config.TextColumn("Pilot clock", help="For pilots in the pilot stage: under 6, past 6 or past 18 months. “—” for other stages."),
             "budget": st.column_config.NumberColumn("Budget", format="compact"),
             "spend_to_date": st.column_config.NumberColumn("Spend", format="compact"),
             "spend_share": st.column_config.ProgressColumn("Spent", format="percent", min_value=0, max_value=1, help="Spend to date ÷ budget. A full bar may hide an overspend; see the number."),

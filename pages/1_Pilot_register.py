@@ -7,7 +7,7 @@ from pilot_health.ui import data, pilot_form
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.widgets import report_unknown_url_values
 
-ctx = page_setup("Pilot register", ":material/list_alt:")
+ctx = page_setup("Pilot register")
 
 with friendly_errors():
     st.title("Pilot register")

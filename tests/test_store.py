@@ -182,3 +182,36 @@ def test_configuration_reads_the_environment(tmp_path):
 def test_bad_settings_are_explained(env, fragment):
     with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         load_config(env)
+
+
+def test_many_sessions_in_one_process_read_and_write_at_once(demo_store):
+    """Streamlit serves each browser session from its own thread; each takes its own connection."""
+    import threading
+
+    from pilot_health import queries
+
+    errors: list[str] = []
+
+    def reader() -> None:
+        try:
+            for _ in range(25):
+                with demo_store.read() as con:
+                    queries.table_counts(con)
+                    queries.last_upload_per_pilot(con)
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(error))
+
+    def writer() -> None:
+        try:
+            for i in range(15):
+                demo_store.set_meta("test_counter", str(i))
+        except Exception as error:  # noqa: BLE001
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=reader) for _ in range(6)] + [threading.Thread(target=writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert demo_store.meta()["test_counter"] == "14"

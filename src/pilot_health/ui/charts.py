@@ -13,11 +13,18 @@ STAGE_COLOURS = {
     "production": "#1b6ca8", "paused": "#b5838d", "cancelled": "#6c757d",
 }
 MAX_PILOTS_PER_CHART = 40
-ROW_HEIGHT = 20
+ROW_HEIGHT = 24
+MIN_HEIGHT = 160
 
 
-def _stage_scale() -> alt.Scale:
-    return alt.Scale(domain=[STAGE_LABELS[s] for s in STAGES], range=[STAGE_COLOURS[s] for s in STAGES])
+def _height(rows: int) -> int:
+    return max(MIN_HEIGHT, ROW_HEIGHT * rows)
+
+
+def _stage_scale(present: pd.Series | None = None) -> alt.Scale:
+    """Stage colours, fixed per stage; the legend lists only the stages present."""
+    stages = [s for s in STAGES if present is None or s in set(present)]
+    return alt.Scale(domain=[STAGE_LABELS[s] for s in stages], range=[STAGE_COLOURS[s] for s in stages])
 
 
 def _with_labels(frame: pd.DataFrame) -> pd.DataFrame:
@@ -43,14 +50,16 @@ def stage_chart(counts: pd.DataFrame) -> alt.Chart:
 def _month_rules(max_months: float) -> alt.LayerChart:
     marks = pd.DataFrame({
         "months": [PURGATORY_MONTHS, CANCELLATION_MONTHS],
-        "label": [f"{PURGATORY_MONTHS} months: pilot purgatory", f"{CANCELLATION_MONTHS} months: likely cancellation"],
+        "label": [f"{PURGATORY_MONTHS} months: purgatory", f"{CANCELLATION_MONTHS} months: likely cancellation"],
     })
     marks = marks[marks["months"] <= max(max_months, CANCELLATION_MONTHS)]
+    # The first label sits left of its line and the second right of its, so they never collide.
+    marks["align"] = ["right", "left"][: len(marks)]
     rules = alt.Chart(marks).mark_rule(strokeDash=[5, 4], color="#c0392b").encode(x="months:Q")
-    text = alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, color="#c0392b", fontSize=11).encode(
-        x="months:Q", y=alt.value(0), text="label:N"
-    )
-    return rules + text
+    left = alt.Chart(marks[marks["align"] == "right"]).mark_text(align="right", dx=-4, dy=-6, color="#c0392b", fontSize=11)
+    right = alt.Chart(marks[marks["align"] == "left"]).mark_text(align="left", dx=4, dy=-6, color="#c0392b", fontSize=11)
+    labels = [layer.encode(x="months:Q", y=alt.value(0), text="label:N") for layer in (left, right)]
+    return alt.layer(rules, *labels)
 
 
 def time_in_stage_chart(frame: pd.DataFrame) -> alt.LayerChart:
@@ -62,21 +71,22 @@ def time_in_stage_chart(frame: pd.DataFrame) -> alt.LayerChart:
         bars = alt.Chart(data).mark_bar().encode(
             x=alt.X("months_in_stage:Q", bin=alt.Bin(step=3), title="Months in current stage", scale=x_scale),
             y=alt.Y("count():Q", title="Pilots"),
-            color=alt.Color("stage_label:N", scale=_stage_scale(), title="Stage"),
+            color=alt.Color("stage_label:N", scale=_stage_scale(data["stage"]), title="Stage"),
             tooltip=[alt.Tooltip("stage_label:N", title="Stage"), alt.Tooltip("count():Q", title="Pilots")],
-        ).properties(height=280)
-        return bars + _month_rules(max_months)
+        )
+        return (bars + _month_rules(max_months)).properties(height=280)
+    order = data.sort_values("months_in_stage", ascending=False)["pilot_label"].tolist()
     bars = alt.Chart(data).mark_bar(cornerRadiusEnd=3).encode(
-        y=alt.Y("pilot_label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+        y=alt.Y("pilot_label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
         x=alt.X("months_in_stage:Q", title="Months in current stage", scale=x_scale),
-        color=alt.Color("stage_label:N", scale=_stage_scale(), title="Stage"),
+        color=alt.Color("stage_label:N", scale=_stage_scale(data["stage"]), title="Stage"),
         tooltip=[
             alt.Tooltip("pilot_id:N", title="Pilot"), alt.Tooltip("name:N", title="Name"),
             alt.Tooltip("stage_label:N", title="Stage"), alt.Tooltip("stage_since:T", title="In stage since", format="%d %b %Y"),
             alt.Tooltip("months_in_stage:Q", title="Months in stage", format=".1f"),
         ],
-    ).properties(height=max(120, ROW_HEIGHT * len(data)))
-    return bars + _month_rules(max_months)
+    )
+    return (bars + _month_rules(max_months)).properties(height=_height(len(data)))
 
 
 def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None) -> alt.LayerChart:
@@ -95,8 +105,9 @@ def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None) -> al
         alt.Tooltip("label:N", title=tooltip_label), alt.Tooltip("budget:Q", title="Budget", format=",.0f"),
         alt.Tooltip("spend_to_date:Q", title="Spend to date", format=",.0f"), alt.Tooltip("spend_share:Q", title="Spent", format=".0%"),
     ]
+    order = data.sort_values("budget", ascending=False)["label"].tolist()
     base = alt.Chart(data).encode(
-        y=alt.Y("label:N", sort=alt.EncodingSortField("budget", order="descending"), title=y_title, axis=alt.Axis(labelLimit=260)),
+        y=alt.Y("label:N", sort=order, title=y_title, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
         tooltip=tooltip,
     )
     budget = base.mark_bar(color="#d9dee3", cornerRadiusEnd=3).encode(x=alt.X("budget:Q", title="Budget and spend to date", axis=alt.Axis(format="~s")))
@@ -104,4 +115,4 @@ def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None) -> al
         x="spend_to_date:Q",
         color=alt.Color("status:N", scale=alt.Scale(domain=["Within budget", "Over budget"], range=["#1b6ca8", "#c0392b"]), title=None),
     )
-    return (budget + spend).properties(height=max(120, ROW_HEIGHT * len(data)))
+    return (budget + spend).properties(height=_height(len(data)))

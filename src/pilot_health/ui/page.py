@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import streamlit as st
 
@@ -16,6 +16,9 @@ from ..errors import PilotHealthError
 from ..formatting import plural
 from ..store import Store
 from . import data
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 PAGES = (
     ("app.py", "Portfolio", ":material/dashboard:"),
@@ -75,8 +78,21 @@ def _first_run(ctx: PageContext) -> None:
     ctx.refresh()
 
 
-def page_setup(title: str, icon: str) -> PageContext:
-    st.set_page_config(page_title=f"{title} · Pilot Health", page_icon=icon, layout="wide")
+@st.cache_resource(show_spinner=False)
+def _favicon() -> "Image.Image":
+    """Drawn here rather than named (a :material: icon or emoji favicon is fetched from the
+    internet by the browser, which fails on machines without it)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((2, 2, 62, 62), radius=14, fill="#1b6ca8")
+    draw.line([(10, 36), (22, 36), (28, 20), (36, 48), (42, 30), (54, 30)], fill="white", width=5, joint="curve")
+    return image
+
+
+def page_setup(title: str) -> PageContext:
+    st.set_page_config(page_title=f"{title} · Pilot Health", page_icon=_favicon(), layout="wide")
     try:
         config = load_config()
         store = Store.from_config(config)
