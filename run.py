@@ -98,7 +98,7 @@ def ensure_chromium() -> tuple[str | None, str]:
 
 def dashboard(extra: list[str]) -> int:
     ensure_environment("requirements.txt")
-    say("starting the dashboard at http://localhost:8501 (Ctrl+C stops it) …")
+    say("starting the dashboard; it opens at the Local URL printed below (Ctrl+C stops it) …")
     command = [str(PYTHON), "-m", "streamlit", "run", str(ROOT / "app.py"), *extra]
     return subprocess.call(command, cwd=ROOT)
 
