@@ -1,7 +1,7 @@
 """The demo portfolio: deterministic, realistic, every story present, loaded all at once."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import pytest
@@ -13,7 +13,6 @@ from pilot_health.demo import (
 )
 from pilot_health.errors import DuplicateError
 from pilot_health.models import STAGES, Pilot
-from pilot_health.store import Store
 
 ADKAR = ["awareness", "desire", "knowledge", "ability", "reinforcement"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT

@@ -1,8 +1,6 @@
 """The home page's numbers, computed without Streamlit and checked against the store itself."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-
 import pandas as pd
 import pytest
 
@@ -119,7 +117,3 @@ def test_budget_by_business_unit(frame):
     units = portfolio.by_business_unit(frame)
     assert units["budget"].sum() == pytest.approx(frame["budget"].sum())
     assert set(units["business_unit"]) == set(frame["business_unit"])
-
-
-def test_unknown_values():
-    assert portfolio.unknown_values(["Finance", "Nope"], ["Finance", "Marketing"]) == ["Nope"]

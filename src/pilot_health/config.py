@@ -20,8 +20,6 @@ def project_root() -> Path:
     return candidate if (candidate / "app.py").exists() else Path.cwd()
 
 
-DEMO_DIR = project_root() / "data" / "demo"
-
 
 @dataclass(frozen=True)
 class Setting:

@@ -20,7 +20,7 @@ from typing import Callable, Optional
 import pandas as pd
 
 from . import queries
-from .config import DAYS_PER_MONTH, DEMO_DIR
+from .config import DAYS_PER_MONTH
 from .csv_files import frame_to_csv
 from .demo_stories import COMMENTS, STORIES, WAVE_WEEKS_AGO, Point, Story
 from .errors import DuplicateError
@@ -356,9 +356,6 @@ def clear_demo(store: Store) -> DemoClearResult:
 def demo_loaded(meta: dict[str, str]) -> bool:
     return meta.get("demo_loaded") == "yes"
 
-
-def shipped_csv_dir() -> Path:
-    return DEMO_DIR
 
 
 _FIRST_RUN_LOCK = threading.Lock()

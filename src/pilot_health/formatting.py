@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
 from typing import Optional
 
 
@@ -29,21 +28,6 @@ def percent(share: Optional[float], digits: int = 0) -> str:
     if _missing(share):
         return "—"
     return f"{share * 100:.{digits}f}%"
-
-
-def months(value: Optional[float]) -> str:
-    if _missing(value):
-        return "—"
-    return f"{value:.1f} months"
-
-
-def day(value: date | datetime | None) -> str:
-    if value is None or (hasattr(value, "year") is False):
-        return "—"
-    try:
-        return f"{value.day} {value:%B %Y}"
-    except ValueError:  # NaT
-        return "—"
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:

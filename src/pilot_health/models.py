@@ -217,7 +217,6 @@ PILOT_FIELDS: tuple[str, ...] = tuple(Pilot.model_fields)
 READINESS_FIELDS: tuple[str, ...] = tuple(
     name for name, f in Pilot.model_fields.items() if (f.json_schema_extra or {}).get("group") == "readiness"
 )
-DATE_FIELDS = ("approved_on", "stage_since", "target_production_on", "kpi_deadline")
 REQUIRED_FIELDS = tuple(name for name, f in Pilot.model_fields.items() if f.is_required())
 
 
@@ -312,7 +311,3 @@ def validate_pilot(values: dict[str, Any], *, today: date | None = None) -> tupl
         return Pilot.model_validate(values, context={"today": today}), []
     except ValidationError as error:
         return None, explain(error)
-
-
-def yes_no_unknown(value: Optional[bool]) -> str:
-    return "" if value is None else ("yes" if value else "no")

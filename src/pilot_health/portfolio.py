@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Optional, Sequence
+from typing import Optional
 
 import pandas as pd
 
@@ -148,9 +148,3 @@ def by_business_unit(frame: pd.DataFrame) -> pd.DataFrame:
     )
     grouped["spend_share"] = grouped["spend_to_date"] / grouped["budget"].where(grouped["budget"] > 0)
     return grouped
-
-
-def unknown_values(requested: Sequence[str], known: Sequence[str]) -> list[str]:
-    """Values asked for (e.g. in a URL) that the portfolio does not have."""
-    known_set = set(known)
-    return [v for v in requested if v not in known_set]
