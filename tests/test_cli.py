@@ -16,7 +16,7 @@ def test_demo_loads_and_reports_one_json_object(tmp_path):
     assert payload["pilots"] == 24 and payload["metric_observations"] > 4000 and payload["survey_responses"] > 2000
     status = json.loads(run_cli("status", "--db", str(db), "--json").stdout)
     assert status["counts"]["pilots"] == 24 and status["demo_loaded"] is True
-    assert status["migrations"] == ["001_initial_schema"]
+    assert status["migrations"] == ["001_initial_schema", "002_upload_details"]
 
 
 def test_human_output_and_clearing(tmp_path):
@@ -65,5 +65,6 @@ def test_every_command_takes_db_and_json():
 
     parser = build_parser()
     for name in COMMANDS:
-        args = parser.parse_args([name, "--db", "x.duckdb", "--json"])
+        positional = ["export.csv"] if name == "ingest" else []
+        args = parser.parse_args([name, *positional, "--db", "x.duckdb", "--json"])
         assert args.db == "x.duckdb" and args.json is True

@@ -72,9 +72,58 @@ def cmd_status(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return data, text
 
 
+CLI_KINDS = {"pilots": "pilot_register", "metrics": "metrics", "survey": "survey", "usage": "usage"}
+
+
+def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    import getpass
+    from pathlib import Path
+
+    from .ingest import IngestOptions, ingest
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise PilotHealthError(f"Cannot read {path}: {error.strerror or error}.") from None
+    options = IngestOptions(
+        kind=CLI_KINDS[args.kind] if args.kind else None, pilot_id=args.pilot, environment=args.environment,
+        metric_kind=args.metric_kind, date_order=args.date_order, decimal=args.decimal, wave=args.wave,
+        replace_existing=args.replace, store_again=args.again, uploaded_by=args.by or f"{getpass.getuser()} (command line)",
+    )
+    result = ingest(_store(args), data, path.name, options, commit=not args.check, source=path.resolve())
+    payload = result.as_json()
+    if result.status == "refused":
+        raise IngestRefused(result.refusal or "refused", payload)
+    verb = {"stored": "Stored", "ready": "Checked (nothing stored)", "duplicate": "Nothing new in"}[result.status]
+    lines = [f"{verb} {path.name}: {result.rows_to_store if result.status != 'duplicate' else 0:,} rows"
+             + (f" as upload {result.upload_id}" if result.upload_id else "")
+             + f"; {result.rows_rejected:,} rejected, {result.rows_left_out:,} left out."]
+    if result.format:
+        lines.append(f"  Read as: {result.format.describe()}" + (f" — {result.mapping.export}" if result.mapping and result.mapping.export else ""))
+    if result.metrics:
+        lines.append(f"  Metrics: {', '.join(result.metrics[:10])}{' …' if len(result.metrics) > 10 else ''}")
+    if result.date_range:
+        lines.append(f"  Dates: {result.date_range[0]:%Y-%m-%d} to {result.date_range[1]:%Y-%m-%d}")
+    lines += [f"  Warning: {w}" for w in result.warnings]
+    lines += [f"  Rejected line {p.row}{f' ({p.column})' if p.column else ''}: {p.message}" for p in result.problems[:20]]
+    if len(result.problems) > 20:
+        lines.append(f"  … and {len(result.problems) - 20} more rejected rows (use --json for all).")
+    return payload, "\n".join(lines)
+
+
+class IngestRefused(PilotHealthError):
+    """A refused file: the one sentence, plus the full JSON for --json."""
+
+    def __init__(self, message: str, payload: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.payload = payload
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], str]], str]] = {
     "demo": (cmd_demo, "load the demo portfolio (24 pilots, two years of data) into the store"),
     "status": (cmd_status, "show what the store holds"),
+    "ingest": (cmd_ingest, "check a CSV, TSV or .xlsx export and store it, all rows or none"),
 }
 
 
@@ -88,6 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        if name == "ingest":
+            sub.add_argument("file", metavar="FILE", help="the export to load (CSV, TSV or .xlsx)")
+            sub.add_argument("--kind", choices=sorted(CLI_KINDS), help="what the file holds (detected when not given)")
+            sub.add_argument("--pilot", metavar="CODE", help="the pilot the rows belong to, when the file has no pilot column")
+            sub.add_argument("--environment", choices=["lab", "live"], help="lab or live, when the file has no such column")
+            sub.add_argument("--metric-kind", choices=["technical", "business"], help="the kind of every metric in the file (inferred when not given)")
+            sub.add_argument("--wave", type=int, metavar="N", help="survey wave, when the file has none (default: the pilot's next wave)")
+            sub.add_argument("--date-order", choices=["dmy", "mdy"], help="read dates like 03/04/2024 day-first (dmy) or month-first (mdy)")
+            sub.add_argument("--decimal", choices=["point", "comma"], help="the file's decimal separator (detected when not given)")
+            sub.add_argument("--replace", action="store_true", help="replace stored values the file repeats (default: keep them)")
+            sub.add_argument("--again", action="store_true", help="store the file even if the same bytes were stored before")
+            sub.add_argument("--check", action="store_true", help="check the file and report, but store nothing")
+            sub.add_argument("--by", metavar="NAME", help="who is uploading (default: your user name)")
         if name == "demo":
             sub.add_argument("--clear", action="store_true", help="remove the demo data instead of loading it")
             sub.add_argument("--write-csv", metavar="DIR", help="write the demo as CSV upload templates into DIR; the store is not touched")
@@ -99,6 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS[args.command][0]
     try:
         data, text = handler(args)
+    except IngestRefused as refused:
+        if args.json:
+            print(json.dumps({"ok": False, "command": args.command, "error": str(refused), **refused.payload}, default=str))
+        print(f"pilot_health {args.command}: {refused}", file=sys.stderr)
+        return EXIT_PROBLEM
     except PilotHealthError as error:
         return _fail(args, str(error), EXIT_PROBLEM)
     except Exception as error:  # noqa: BLE001 - the one place that turns surprises into one line

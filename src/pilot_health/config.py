@@ -46,6 +46,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Load the demo portfolio the first time the dashboard opens a new, empty store (yes or no).",
     ),
     Setting(
+        "PILOT_HEALTH_MAX_UPLOAD_MB",
+        "200",
+        "Largest file the upload page and `ingest` accept, in megabytes. Keep Streamlit's "
+        "server.maxUploadSize (in .streamlit/config.toml) at least as large.",
+    ),
+    Setting(
         "PILOT_HEALTH_STALE_UPLOAD_DAYS",
         "45",
         "A pilot whose newest data upload is older than this many days is flagged as stale on the home page.",
@@ -66,6 +72,7 @@ class Config:
     lock_wait_seconds: float
     demo_on_first_run: bool
     stale_upload_days: int
+    max_upload_mb: int
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -106,4 +113,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         lock_wait_seconds=_number(env, "PILOT_HEALTH_LOCK_WAIT", float, 0),
         demo_on_first_run=_yes_no(env, "PILOT_HEALTH_DEMO_ON_FIRST_RUN"),
         stale_upload_days=int(_number(env, "PILOT_HEALTH_STALE_UPLOAD_DAYS", int, 1)),
+        max_upload_mb=int(_number(env, "PILOT_HEALTH_MAX_UPLOAD_MB", int, 1)),
     )

@@ -139,6 +139,13 @@ def m001_initial_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m002_upload_details(con: duckdb.DuckDBPyConnection) -> None:
+    """What the engine understood of each file (format, mapping, warnings, date range), as JSON,
+    so a receipt can be shown again later."""
+    con.execute("ALTER TABLE uploads ADD COLUMN details VARCHAR")
+
+
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """

@@ -86,17 +86,131 @@ def delete_pilots(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> None:
 
 def insert_upload(
     con: duckdb.DuckDBPyConnection, *, kind: str, file_name: str, sha256: str, rows_stored: int,
-    rows_rejected: int, uploaded_at: datetime, uploaded_by: str,
+    rows_rejected: int, uploaded_at: datetime, uploaded_by: str, details: str | None = None,
 ) -> int:
     if kind not in UPLOAD_KINDS:
         raise ValueError(f"unknown upload kind {kind!r}")
     return con.execute(
         """
-        INSERT INTO uploads (kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by)
-        VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING upload_id
+        INSERT INTO uploads (kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by, details)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING upload_id
         """,
-        [kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by],
+        [kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by, details],
     ).fetchone()[0]
+
+
+def set_upload_details(con: duckdb.DuckDBPyConnection, upload_id: int, details: str) -> None:
+    con.execute("UPDATE uploads SET details = ? WHERE upload_id = ?", [details, upload_id])
+
+
+def upload_with_hash(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple[int, str, datetime] | None:
+    """The upload in force that had exactly these bytes: (upload_id, file_name, uploaded_at)."""
+    return con.execute(
+        """
+        SELECT upload_id, file_name, uploaded_at FROM uploads
+        WHERE sha256 = ? AND withdrawn_at IS NULL ORDER BY upload_id DESC LIMIT 1
+        """,
+        [sha256],
+    ).fetchone()
+
+
+def insert_rows_from(con: duckdb.DuckDBPyConnection, table: str, source: str, upload_id: int) -> None:
+    """Append the rows of one of our temporary tables (`source`, same column names) to a data table."""
+    columns = [c for c in DATA_TABLES[table] if c != "upload_id"]
+    con.execute(
+        f"INSERT INTO {table} ({_column_list(columns)}, upload_id) SELECT {_column_list(columns)}, ? FROM {source}",
+        [upload_id],
+    )
+
+
+OBSERVATION_KEY = ("pilot_id", "metric", "environment", "observed_at")
+RESPONSE_KEY = ("pilot_id", "respondent_id", "wave")
+DATA_KEYS = {"metric_observations": OBSERVATION_KEY, "survey_responses": RESPONSE_KEY}
+
+
+def count_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str) -> int:
+    """Rows of `source` whose key (pilot, metric, environment, time — or pilot, respondent, wave)
+    is already stored by an upload in force."""
+    key = _column_list(DATA_KEYS[table])
+    return con.execute(
+        f"""
+        SELECT count(*) FROM {source} s
+        WHERE ({key}) IN (
+            SELECT ({key}) FROM {table} t JOIN uploads u USING (upload_id)
+            WHERE u.withdrawn_at IS NULL AND t.pilot_id IN (SELECT DISTINCT pilot_id FROM {source})
+        )
+        """
+    ).fetchone()[0]
+
+
+def drop_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
+    """Keep the stored values: remove from `source` the rows whose key is already stored."""
+    key = _column_list(DATA_KEYS[table])
+    con.execute(
+        f"""
+        DELETE FROM {source} WHERE ({key}) IN (
+            SELECT ({key}) FROM {table} t JOIN uploads u USING (upload_id)
+            WHERE u.withdrawn_at IS NULL AND t.pilot_id IN (SELECT DISTINCT pilot_id FROM {source})
+        )
+        """
+    )
+
+
+def delete_replaced(con: duckdb.DuckDBPyConnection, table: str, source: str) -> int:
+    """Replace stored values: delete stored rows whose key `source` brings again."""
+    key = _column_list(DATA_KEYS[table])
+    before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    con.execute(
+        f"""
+        DELETE FROM {table} WHERE ({key}) IN (SELECT ({key}) FROM {source})
+          AND upload_id IN (SELECT upload_id FROM uploads WHERE withdrawn_at IS NULL)
+        """
+    )
+    return before - con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def next_waves(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """For each pilot, the wave number a new survey upload gets when the file does not say."""
+    rows = con.execute(
+        """
+        SELECT s.pilot_id, max(s.wave) + 1 FROM survey_responses s JOIN uploads u USING (upload_id)
+        WHERE u.withdrawn_at IS NULL GROUP BY s.pilot_id
+        """
+    ).fetchall()
+    return dict(rows)
+
+
+def kpi_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(con.execute("SELECT pilot_id, kpi_name FROM pilots WHERE kpi_name IS NOT NULL").fetchall())
+
+
+def list_uploads(con: duckdb.DuckDBPyConnection, include_demo: bool = True) -> pd.DataFrame:
+    """Every upload, newest first, with the pilots its rows belong to."""
+    return con.execute(
+        """
+        WITH pilots_per_upload AS (
+            SELECT upload_id, string_agg(DISTINCT pilot_id, ', ' ORDER BY pilot_id) AS pilots
+            FROM (SELECT upload_id, pilot_id FROM metric_observations UNION SELECT upload_id, pilot_id FROM survey_responses)
+            GROUP BY upload_id
+        )
+        SELECT u.upload_id, u.kind, u.file_name, u.uploaded_at, u.uploaded_by, u.rows_stored, u.rows_rejected,
+               p.pilots, u.withdrawn_at, u.sha256, u.details
+        FROM uploads u LEFT JOIN pilots_per_upload p USING (upload_id)
+        WHERE ? OR u.uploaded_by <> 'demo'
+        ORDER BY u.uploaded_at DESC, u.upload_id DESC
+        """,
+        [include_demo],
+    ).df()
+
+
+def fetch_upload(con: duckdb.DuckDBPyConnection, upload_id: int) -> dict[str, Any] | None:
+    cursor = con.execute("SELECT * FROM uploads WHERE upload_id = ?", [upload_id])
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row)) if row else None
+
+
+def withdraw_upload(con: duckdb.DuckDBPyConnection, upload_id: int, when: datetime) -> None:
+    con.execute("UPDATE uploads SET withdrawn_at = ? WHERE upload_id = ? AND withdrawn_at IS NULL", [when, upload_id])
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:

@@ -1,0 +1,772 @@
+"""The ingest engine: one file in, checked whole, stored all at once or not at all.
+
+`ingest(store, data, file_name, options, commit=False)` reads and checks a file and says what it
+would store; with `commit=True` it does the same inside one write transaction and stores it. The
+upload page calls it twice (preview, then store) and the command line once. Parsing runs on whole
+columns in DuckDB, in temporary tables of the store's own connection (they never reach the file),
+so a million-row export costs about as much as DuckDB reading it.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import duckdb
+import pandas as pd
+from pydantic import ValidationError
+
+from .. import queries
+from ..config import load_config
+from ..models import PILOT_FIELDS, Pilot, explain
+from ..store import Store, utc_now
+from . import values as v
+from .problems import Problem, Refused
+from .reading import DelimitedText, FileFormat, read_upload, sha256
+from .recognise import (
+    ADKAR, DATE_PREFIX, IGNORE, KIND_FIELDS, KIND_VALUES, METRIC_PREFIX, USAGE_METRICS, Mapping, norm, recognise,
+)
+
+Progress = Callable[[float, str], None]
+MAX_LISTED_PROBLEMS = 200  # shown on the page; the rejected-rows download has more
+MAX_KEPT_PROBLEMS = 10_000
+PREVIEW_ROWS = 20
+STORED_COLUMNS = {
+    "metrics": ("pilot_id", "metric", "kind", "environment", "observed_at", "value"),
+    "usage": ("pilot_id", "metric", "kind", "environment", "observed_at", "value"),
+    "survey": ("pilot_id", "respondent_id", "responded_at", "wave", "team", "role", *ADKAR, "comment"),
+    "pilot_register": PILOT_FIELDS,
+}
+TARGET_TABLE = {"metrics": "metric_observations", "usage": "metric_observations", "survey": "survey_responses"}
+BUSINESS_WORDS = re.compile(
+    r"revenue|cost|margin|availability|inventory|churn|csat|nps|sales|conversion|handle_time|savings|profit|"
+    r"waste|losses|default_rate|roi|payback|acceptance_rate|response_time|per_visit|per_visitor|per_invoice|per_contact|per_drop",
+    re.IGNORECASE,
+)
+REGISTER_DATES = ("approved_on", "stage_since", "target_production_on", "kpi_deadline")
+REGISTER_NUMBERS = ("budget", "spend_to_date", "kpi_baseline", "kpi_target", "data_effort_pct", "target_users")
+
+
+@dataclass
+class IngestOptions:
+    """What the person uploading says about the file (everything optional)."""
+
+    kind: Optional[str] = None  # pilot_register | metrics | survey | usage; detected when None
+    pilot_id: Optional[str] = None  # when the file has no pilot column
+    environment: Optional[str] = None  # lab | live, when the file has no such column
+    metric_kind: Optional[str] = None  # technical | business, for every row; inferred per metric when None
+    mapping: dict[str, str] = field(default_factory=dict)  # column -> target, overriding what was recognised
+    date_order: Optional[str] = None  # dmy | mdy, for dates like 03/04/2024
+    decimal: Optional[str] = None  # point | comma
+    wave: Optional[int] = None  # survey wave when the file has none (default: the pilot's next wave)
+    observed_on: Optional[date] = None  # the date for exports without dates (W&B chart exports)
+    replace_existing: bool = False  # replace stored observations/responses/pilots the file repeats
+    store_again: bool = False  # store even if identical bytes are already stored
+    uploaded_by: str = "local user"
+
+
+@dataclass
+class IngestResult:
+    status: str  # ready | stored | refused | duplicate
+    file_name: str
+    sha256: str
+    size: int
+    kind: Optional[str] = None
+    format: Optional[FileFormat] = None
+    mapping: Optional[Mapping] = None
+    headers: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_to_store: int = 0
+    rows_rejected: int = 0
+    rows_left_out: int = 0
+    rows_replaced: int = 0
+    already_stored: int = 0
+    refusal: Optional[str] = None
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    preview: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rejected_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    date_range: Optional[tuple[datetime, datetime]] = None
+    metrics: list[str] = field(default_factory=list)
+    pilots: list[str] = field(default_factory=list)
+    pilot_column: bool = False
+    environment_column: bool = False
+    upload_id: Optional[int] = None
+    duplicate_of: Optional[int] = None
+    seconds: float = 0.0
+
+    @property
+    def rows_stored(self) -> int:
+        return self.rows_to_store if self.status == "stored" else 0
+
+    def as_json(self) -> dict[str, Any]:
+        """The command line's one JSON object."""
+        errors = [p.as_dict() for p in self.problems]
+        if self.refusal:
+            errors.insert(0, {"row": None, "column": None, "message": self.refusal})
+        return {
+            "status": self.status, "upload_id": self.upload_id, "rows_stored": self.rows_stored,
+            "rows_rejected": self.rows_rejected, "rows_left_out": self.rows_left_out, "rows_replaced": self.rows_replaced,
+            "warnings": self.warnings, "errors": errors, "file": self.file_name, "kind": self.kind,
+            "format": self.format.describe() if self.format else None, "export": self.mapping.export if self.mapping else None,
+            "metrics": self.metrics, "pilots": self.pilots, "duplicate_of": self.duplicate_of,
+            "date_range": [d.isoformat() for d in self.date_range] if self.date_range else None,
+        }
+
+
+def _closest_codes(code: str, known: list[str]) -> list[str]:
+    squeezed = {re.sub(r"[^A-Z0-9]", "", k): k for k in known}
+    exact = squeezed.get(re.sub(r"[^A-Z0-9]", "", code.upper()))
+    close = difflib.get_close_matches(code.upper(), known, n=3, cutoff=0.5)
+    return ([exact] if exact else []) + [c for c in close if c != exact]
+
+
+class _Run:
+    """One pass of the engine over one file, on one connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, text: DelimitedText, mapping: Mapping, options: IngestOptions,
+                 result: IngestResult, progress: Progress) -> None:
+        self.con = con
+        self.text = text
+        self.mapping = mapping
+        self.options = options
+        self.result = result
+        self.progress = progress
+        self.index = {h: i for i, h in enumerate(text.header)}
+        self.rejects: list[tuple[int, str]] = []  # (line, message) for rows DuckDB could not split
+        self.base = 0
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def col(self, header: Optional[str]) -> Optional[str]:
+        return None if header is None else f"c{self.index[header]}"
+
+    def column_of(self, target: str) -> Optional[str]:
+        return self.col(self.mapping.column_for(target))
+
+    def header_name(self, index: Optional[int]) -> Optional[str]:
+        return None if index is None or index < 0 or index >= len(self.text.header) else self.text.header[index]
+
+    def line_of(self, ordinal: int) -> int:
+        """The file line of the `ordinal`-th record DuckDB kept (exact unless quoted newlines)."""
+        skipped = sum(1 for j, (line, _) in enumerate(sorted(self.rejects)) if line - self.text.first_body_line + 1 - j <= ordinal)
+        return self.text.first_body_line - 1 + ordinal + skipped
+
+    # -- step 1: the body into a table of text -------------------------------------------------
+
+    def load(self) -> None:
+        width = len(self.text.header)
+        columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
+        delimiter = self.text.format.delimiter.replace("'", "''")
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE ingest_raw AS
+            SELECT * FROM read_csv(?, delim = '{delimiter}', quote = '"', escape = '"', header = false,
+                                   auto_detect = false, columns = {columns}, store_rejects = true, skip = {int(self.text.skip_lines)},
+                                   rejects_table = 'ingest_reject_errors', rejects_scan = 'ingest_reject_scans',
+                                   max_line_size = 10000000)
+            """,
+            [str(self.text.body_path)],
+        )
+        # Row ids are sequential in file order; inside a write transaction they start high, hence the base.
+        self.base = self.con.execute("SELECT coalesce(min(rowid), 0) FROM ingest_raw").fetchone()[0]
+        kept = [f"c{i} IS NOT NULL" for i in range(width)]
+        self.con.execute(f"DELETE FROM ingest_raw WHERE NOT ({' OR '.join(kept)})")  # fully blank rows
+        errors = self.con.execute(
+            "SELECT DISTINCT line, error_type, error_message, csv_line FROM ingest_reject_errors ORDER BY line"
+        ).fetchall()
+        for line, error_type, message, csv_line in errors:
+            found = re.search(r"Found: (\d+)", message or "")
+            if error_type == "TOO MANY COLUMNS":
+                text = f"has {found.group(1) if found else 'more'} values but the header has {width} columns"
+            elif error_type == "MISSING COLUMNS":
+                text = f"has {found.group(1) if found else 'fewer'} values but the header has {width} columns"
+            else:
+                text = f"could not be read ({(message or error_type).splitlines()[0][:80]})"
+            file_line = self.text.first_body_line + int(line) - 1 - self.text.skip_lines
+            self.rejects.append((file_line, text))
+            self.result.problems.append(Problem(file_line, None, f"Row {text}."))
+        self.result.rows_read = self.con.execute("SELECT count(*) FROM ingest_raw").fetchone()[0] + len(self.rejects)
+        if self.result.rows_read == 0:
+            raise Refused(f"{self.result.file_name} has a header but no data rows.")
+
+    # -- step 2: one row per value, still text ------------------------------------------------------
+
+    def shape_metrics(self) -> None:
+        mapping = self.mapping
+        fixed = {t: self.column_of(t) for t in ("pilot_id", "metric", "kind", "environment", "observed_at", "value", "_step")}
+        aliases = {"pilot_id": "pilot_raw", "kind": "kind_raw", "environment": "environment_raw", "_step": "step_raw"}
+        wide = [(h, t) for h, t in mapping.targets.items() if t.startswith((METRIC_PREFIX, DATE_PREFIX))]
+
+        def carried(prefix: str) -> str:
+            return ", ".join(f"{prefix + fixed[t] if fixed[t] else 'NULL'} AS {alias}" for t, alias in aliases.items())
+
+        if mapping.layout == "long" or not wide:
+            if fixed["value"] is None:
+                raise Refused(f"{self.result.file_name}: choose which column holds the values (none is mapped to “Value”).")
+            if fixed["metric"] is None:
+                raise Refused(f"{self.result.file_name}: choose which column holds the metric names (none is mapped to “Metric name”).")
+            value_index = self.index[mapping.column_for("value")]
+            self.con.execute(
+                f"""
+                CREATE OR REPLACE TEMP VIEW ingest_rows AS
+                SELECT rowid - {self.base} + 1 AS ord, {value_index} AS col, {carried('')}, {fixed['metric']} AS metric_raw,
+                       {fixed['observed_at'] or 'NULL'} AS time_raw, {fixed['value']} AS value_raw
+                FROM ingest_raw
+                """
+            )
+            return
+        lookup = pd.DataFrame(
+            [(f"c{self.index[h]}", self.index[h], t.split(":", 1)[0], t.split(":", 1)[1]) for h, t in wide],
+            columns=["name", "col", "what", "label"],
+        )
+        if lookup["what"].eq("date").all():
+            if fixed["metric"] is None:
+                raise Refused(f"{self.result.file_name}: choose which column holds the metric names (one row per metric, one column per date).")
+            metric_sql, time_sql = f"u.{fixed['metric']}", "l.label"
+        elif lookup["what"].eq("metric").all():
+            metric_sql, time_sql = "l.label", (f"u.{fixed['observed_at']}" if fixed["observed_at"] else "NULL")
+        else:
+            raise Refused(f"{self.result.file_name}: columns are mapped both as one-per-metric and as one-per-date; choose one layout.")
+        self.con.register("ingest_wide_lookup", lookup)
+        cells = ", ".join(f"c{self.index[h]}" for h, _ in wide)
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE ingest_rows AS
+            SELECT u.ord, l.col, {carried('u.')}, {metric_sql} AS metric_raw, {time_sql} AS time_raw, u.cell AS value_raw
+            FROM (UNPIVOT (SELECT rowid - {self.base} + 1 AS ord, * FROM ingest_raw) ON {cells} INTO NAME name VALUE cell) u
+            JOIN ingest_wide_lookup l USING (name)
+            """
+        )
+        self.con.unregister("ingest_wide_lookup")
+        self.con.execute(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # empty wide cells: no observation
+
+    # -- step 3: parse and check -------------------------------------------------------------------
+
+    def parse_metrics(self, known_pilots: list[str]) -> None:
+        kind = self.result.kind
+        options = self.options
+        decimal_comma = (options.decimal == "comma") if options.decimal else v.detect_decimal_comma(
+            self.con, "ingest_rows", ["value_raw"], self.text.format.delimiter
+        )
+        if decimal_comma and not options.decimal:
+            self.result.warnings.append("Numbers are read with a decimal comma (1.234,50 = one thousand two hundred and thirty-four and a half), as the file writes them.")
+        has_time = self.con.execute("SELECT count(time_raw) FROM (SELECT time_raw FROM ingest_rows LIMIT 100000)").fetchone()[0] > 0
+        is_chart = self.mapping.export == "Weights & Biases chart export"
+        if has_time and not is_chart:
+            decision = v.detect_date_format(self.con, "ingest_rows", "time_raw", "the date column", options.date_order)
+            if decision.format is None:
+                raise Refused(f"{self.result.file_name}: the column chosen for dates holds no dates that could be read; choose another column.")
+            if decision.warning:
+                self.result.warnings.append(decision.warning)
+            time_sql = v.timestamp("time_raw", decision.format)
+        elif options.observed_on or is_chart:
+            day = options.observed_on or date.today()
+            time_sql = f"TIMESTAMP '{day.isoformat()}'"
+        else:
+            raise Refused(
+                f"{self.result.file_name} has no column of dates; choose the column that holds them, or give one date for all rows."
+            )
+        pilot_sql = f"upper({v.text('pilot_raw', 40)})" if self.mapping.column_for("pilot_id") else ("?" if options.pilot_id else "NULL")
+        params: list[Any] = [options.pilot_id.upper()] if (options.pilot_id and not self.mapping.column_for("pilot_id")) else []
+        if kind == "usage":
+            environment_sql = "'live'"
+            kind_sql = "'adoption'"
+        else:
+            environment_sql = self._environment_sql()
+            kind_sql = self._kind_sql()
+        metric_sql = v.text("metric_raw", 200)
+        if kind == "usage":
+            cases = " ".join(
+                f"WHEN lower(regexp_replace(trim(metric_raw), '[^0-9A-Za-z]+', '_', 'g')) IN ({', '.join(repr(w) for w in sorted(words))}) THEN '{name}'"
+                for name, words in USAGE_METRICS.items()
+            )
+            metric_sql = f"(CASE {cases} ELSE {metric_sql} END)"
+        value_sql = v.number("value_raw", decimal_comma)
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE ingest_parsed AS
+            SELECT ord, col, pilot_id, metric, kind, environment, observed_at, value, step, problem,
+                   CASE WHEN problem LIKE 'no pilot%' THEN -1 ELSE col END AS problem_col
+            FROM (
+              SELECT *, CASE
+                  WHEN pilot_id IS NULL THEN 'no pilot code (choose the pilot, or map its column)'
+                  WHEN metric IS NULL THEN 'no metric name'
+                  WHEN observed_at IS NULL AND time_text IS NOT NULL THEN 'date ‘' || left(time_text, 40) || '’ could not be read'
+                  WHEN observed_at IS NULL THEN 'no date'
+                  WHEN year(observed_at) NOT BETWEEN 1980 AND 2100 THEN 'date ‘' || left(time_text, 40) || '’ is not a plausible date'
+                  WHEN value_problem IS NOT NULL THEN value_problem
+                  WHEN environment IS NULL THEN 'lab or live is not given (choose it, or map the column)'
+                  WHEN environment NOT IN ('lab', 'live') THEN 'environment ‘' || environment || '’ is neither lab nor live'
+                  WHEN kind NOT IN ('technical', 'business', 'adoption') THEN 'kind ‘' || kind || '’ is not technical, business or adoption'
+                  ELSE NULL END AS problem
+              FROM (
+                SELECT *, {v.number_problem('value_raw', 'value', 'value')} AS value_problem,
+                       CASE WHEN observed_at IS NULL OR year(observed_at) NOT BETWEEN 1980 AND 2100 THEN {v.cleaned('time_raw')} END AS time_text
+                FROM (
+                  SELECT ord, col, {pilot_sql} AS pilot_id, {metric_sql} AS metric, {kind_sql} AS kind,
+                         {environment_sql} AS environment, {time_sql} AS observed_at, time_raw, value_raw,
+                         {value_sql} AS value, TRY_CAST(trim(step_raw) AS DOUBLE) AS step
+                  FROM ingest_rows
+                )
+              )
+            )
+            """,
+            params,
+        )
+        if kind == "metrics" and not self.options.metric_kind and not self.mapping.column_for("kind"):
+            self._infer_metric_kind()
+        if is_chart:
+            self.con.execute(
+                """
+                DELETE FROM ingest_parsed WHERE value IS NULL OR (ord, col) NOT IN (
+                    SELECT (ord, col) FROM ingest_parsed WHERE value IS NOT NULL
+                    QUALIFY row_number() OVER (PARTITION BY metric ORDER BY step DESC NULLS LAST, ord DESC) = 1
+                )
+                """
+            )
+        self._refuse_unknown_pilots(known_pilots)
+
+    def _environment_sql(self) -> str:
+        column = self.mapping.column_for("environment")
+        if column:
+            cases = " ".join(
+                f"WHEN lower(regexp_replace(trim(environment_raw), '[^0-9A-Za-z]+', '_', 'g')) IN ({', '.join(repr(w) for w in sorted(words))}) THEN '{name}'"
+                for name, words in {"lab": {"lab"} | set(_env_words("lab")), "live": {"live"} | set(_env_words("live"))}.items()
+            )
+            fallback = f"'{self.options.environment}'" if self.options.environment in ("lab", "live") else "NULL"
+            return f"(CASE WHEN environment_raw IN ('lab', 'live') THEN environment_raw WHEN {v.cleaned('environment_raw')} IS NULL THEN {fallback} {cases} ELSE lower(trim(environment_raw)) END)"
+        chosen = self.options.environment or self.mapping.defaults.get("environment")
+        return f"'{chosen}'" if chosen in ("lab", "live") else "NULL"
+
+    def _kind_sql(self) -> str:
+        if self.options.metric_kind in ("technical", "business"):
+            return f"'{self.options.metric_kind}'"
+        if self.mapping.column_for("kind"):
+            cases = " ".join(
+                f"WHEN lower(trim(kind_raw)) IN ({', '.join(repr(w) for w in sorted(words))}) THEN '{name}'"
+                for name, words in KIND_VALUES.items()
+            )
+            return f"(CASE WHEN kind_raw IN ('technical', 'business', 'adoption') THEN kind_raw WHEN {v.cleaned('kind_raw')} IS NULL THEN 'technical' {cases} ELSE lower(trim(kind_raw)) END)"
+        return "'technical'"
+
+    def _infer_metric_kind(self) -> None:
+        """Without a kind column: a metric named like the pilot's business KPI, or like a business
+        measure (revenue, cost, availability …) is business; usage counts are adoption; the rest technical."""
+        kpis = pd.DataFrame(
+            [(p, norm(k)) for p, k in queries.kpi_names(self.con).items()], columns=["pilot_id", "kpi_key"]
+        )
+        self.con.register("ingest_kpis", kpis)
+        usage = ", ".join(repr(w) for words in USAGE_METRICS.values() for w in sorted(words))
+        self.con.execute(
+            f"""
+            UPDATE ingest_parsed SET kind = CASE
+                WHEN lower(regexp_replace(trim(metric), '[^0-9A-Za-z]+', '_', 'g')) IN ({usage}) THEN 'adoption'
+                WHEN trim(lower(regexp_replace(metric, '[^0-9A-Za-z]+', '_', 'g')), '_') IN
+                     (SELECT kpi_key FROM ingest_kpis k WHERE k.pilot_id = ingest_parsed.pilot_id) THEN 'business'
+                WHEN regexp_matches(metric, ?, 'i') THEN 'business'
+                ELSE 'technical' END
+            WHERE metric IS NOT NULL
+            """,
+            [BUSINESS_WORDS.pattern],
+        )
+        self.con.unregister("ingest_kpis")
+        business = self.con.execute("SELECT DISTINCT metric FROM ingest_parsed WHERE kind = 'business' ORDER BY 1").fetchall()
+        if business:
+            names = ", ".join(r[0] for r in business[:5])
+            self.result.warnings.append(f"Read as business KPIs (the rest as technical metrics): {names}{' …' if len(business) > 5 else ''}. Set the kind if that is wrong.")
+
+    def _refuse_unknown_pilots(self, known: list[str]) -> None:
+        known_frame = pd.DataFrame({"pilot_id": known}, dtype="str")
+        self.con.register("ingest_known_pilots", known_frame)
+        unknown = [r[0] for r in self.con.execute(
+            "SELECT DISTINCT pilot_id FROM ingest_parsed WHERE pilot_id IS NOT NULL AND pilot_id NOT IN (SELECT pilot_id FROM ingest_known_pilots) ORDER BY 1"
+        ).fetchall()]
+        self.con.unregister("ingest_known_pilots")
+        if not unknown:
+            return
+        parts = []
+        for code in unknown[:5]:
+            near = _closest_codes(code, known)
+            parts.append(f"{code} (closest: {', '.join(near)})" if near else code)
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise Refused(
+            f"{self.result.file_name} has rows for pilot codes that are not in the register: {'; '.join(parts)}{more}. "
+            "Correct the codes in the file, or add the pilots to the register first; nothing was stored."
+        )
+
+    def parse_survey(self, known_pilots: list[str]) -> None:
+        options = self.options
+        col = self.column_of
+        pilot_sql = "upper(trim(" + col("pilot_id") + "))" if col("pilot_id") else ("?" if options.pilot_id else "NULL")
+        params: list[Any] = [options.pilot_id.upper()] if (options.pilot_id and not col("pilot_id")) else []
+        responded_sql = "NULL::TIMESTAMP"
+        if col("responded_at"):
+            decision = v.detect_date_format(self.con, "ingest_raw", col("responded_at"), "the response date column", options.date_order)
+            if decision.format:
+                responded_sql = v.timestamp(col("responded_at"), decision.format)
+                if decision.warning:
+                    self.result.warnings.append(decision.warning)
+        if col("respondent_id"):
+            respondent_sql = v.text(col("respondent_id"), 100)
+        else:
+            respondent_sql = f"'R-' || upper(left(md5('{self.result.sha256}' || CAST(rowid - {self.base} AS VARCHAR)), 8))"
+            self.result.warnings.append("The file has no respondent ids; each response was given a pseudonymous id.")
+        if col("wave"):
+            wave_sql = f"TRY_CAST(regexp_extract({v.cleaned(col('wave'))}, '(\\d+)', 1) AS INTEGER)"
+        elif options.wave:
+            wave_sql = str(int(options.wave))
+        else:
+            wave_sql = "NULL"  # the pilot's next wave, filled in below
+        scores = ", ".join(
+            f"{v.likert(col(e)) if col(e) else 'NULL'} AS {e}, {v.likert_problem(col(e), e) if col(e) else 'NULL'} AS {e}_problem, {self.index[self.mapping.column_for(e)] if col(e) else -1} AS {e}_col"
+            for e in ADKAR
+        )
+        left_out = []
+        if col("_status"):
+            left_out.append(f"lower(coalesce({col('_status')}, '')) IN ('survey preview', '1', 'spam', 'preview', 'test')")
+        if col("_finished"):
+            left_out.append(f"lower(coalesce({col('_finished')}, '')) IN ('false', '0', 'no', 'f')")
+        left_out_sql = " OR ".join(left_out) or "false"
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE ingest_survey AS
+            SELECT rowid - {self.base} + 1 AS ord, {pilot_sql} AS pilot_id, {respondent_sql} AS respondent_id, {responded_sql} AS responded_at,
+                   {wave_sql} AS wave, {v.text(col('team'), 120) if col('team') else 'NULL'} AS team,
+                   {v.text(col('role'), 120) if col('role') else 'NULL'} AS role, {scores},
+                   {v.text(col('comment'), 4000) if col('comment') else 'NULL'} AS comment,
+                   ({left_out_sql}) AS left_out
+            FROM ingest_raw
+            """,
+            params,
+        )
+        left = self.con.execute("SELECT count(*) FROM ingest_survey WHERE left_out").fetchone()[0]
+        if left:
+            self.result.rows_left_out += left
+            self.result.warnings.append(f"Left out {left} survey preview or unfinished response(s).")
+        self.con.execute("DELETE FROM ingest_survey WHERE left_out")
+        if wave_sql == "NULL":
+            waves = pd.DataFrame(list(queries.next_waves(self.con).items()), columns=["pilot_id", "next_wave"])
+            self.con.register("ingest_waves", waves)
+            self.con.execute("UPDATE ingest_survey SET wave = coalesce((SELECT next_wave FROM ingest_waves w WHERE w.pilot_id = ingest_survey.pilot_id), 1)")
+            self.con.unregister("ingest_waves")
+            numbers = sorted({r[0] for r in self.con.execute("SELECT DISTINCT wave FROM ingest_survey").fetchall() if r[0]})
+            if numbers:
+                self.result.warnings.append(f"The file does not say which survey wave it is; stored as wave {', '.join(map(str, numbers))} (the pilot's next wave). Choose the wave if that is wrong.")
+        score_problem = " ".join(f"WHEN {e}_problem IS NOT NULL THEN {e}_problem" for e in ADKAR)
+        score_col = " ".join(f"WHEN {e}_problem IS NOT NULL THEN {e}_col" for e in ADKAR)
+        pilot_index = self.index[self.mapping.column_for("pilot_id")] if col("pilot_id") else -1
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE ingest_parsed AS
+            SELECT * REPLACE ({', '.join(f"CAST(round({e}) AS TINYINT) AS {e}" for e in ADKAR)}),
+                      CASE WHEN pilot_id IS NULL THEN 'no pilot code (choose the pilot, or map its column)'
+                           WHEN respondent_id IS NULL THEN 'no respondent id'
+                           WHEN wave IS NULL OR wave < 1 THEN 'the survey wave is not a number of 1 or more'
+                           {score_problem} ELSE NULL END AS problem,
+                      CASE WHEN pilot_id IS NULL THEN {pilot_index} {score_col} ELSE NULL END AS problem_col
+            FROM ingest_survey
+            """
+        )
+        self._refuse_unknown_pilots(known_pilots)
+
+    def parse_register(self) -> pd.DataFrame:
+        """The register is small (one row per pilot): each row goes through the Pilot model,
+        after dates and numbers were read the same way as everywhere else."""
+        select = []
+        for header, target in self.mapping.targets.items():
+            if target == IGNORE:
+                continue
+            c = self.col(header)
+            if target in REGISTER_DATES:
+                decision = v.detect_date_format(self.con, "ingest_raw", c, f"the {target} column", self.options.date_order)
+                expr = f"CAST({v.timestamp(c, decision.format)} AS DATE)" if decision.format else v.cleaned(c)
+                select.append(f"coalesce(CAST({expr} AS VARCHAR), {v.cleaned(c)}) AS {target}")
+            elif target in REGISTER_NUMBERS:
+                decimal_comma = self.options.decimal == "comma" if self.options.decimal else self.text.format.delimiter == ";"
+                select.append(f"coalesce(CAST({v.number(c, decimal_comma)} AS VARCHAR), {v.cleaned(c)}) AS {target}")
+            else:
+                select.append(f"{v.cleaned(c)} AS {target}")
+        frame = self.con.execute(f"SELECT rowid - {self.base} + 1 AS ord, {', '.join(select)} FROM ingest_raw").df()
+        return frame
+
+    # -- step 4: what will be stored -------------------------------------------------------------
+
+    def finish(self, table_kind: str) -> None:
+        """Split rows into rejected and ready; drop exact duplicates; look at what is already stored."""
+        result = self.result
+        rejected = self.con.execute("SELECT count(*) FROM ingest_parsed WHERE problem IS NOT NULL").fetchone()[0]
+        problems = self.con.execute(
+            f"SELECT ord, problem_col, problem FROM ingest_parsed WHERE problem IS NOT NULL ORDER BY ord LIMIT {MAX_KEPT_PROBLEMS}"
+        ).fetchall()
+        for ordinal, problem_col, problem in problems:
+            result.problems.append(Problem(self.line_of(ordinal), self.header_name(problem_col), problem[0].upper() + problem[1:] + "."))
+        if rejected > len(problems):
+            result.warnings.append(f"{rejected:,} rows were rejected; the first {len(problems):,} are listed with their reasons.")
+        columns = ", ".join(STORED_COLUMNS[table_kind])
+        # Exact duplicates: a cheap check on row hashes first; the exact (costlier) pass only when needed.
+        valid, distinct = self.con.execute(
+            f"SELECT count(*), count(DISTINCT hash({columns})) FROM ingest_parsed WHERE problem IS NULL"
+        ).fetchone()
+        if distinct < valid:
+            self.con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE ingest_ready AS SELECT {columns}, ord FROM ingest_parsed WHERE problem IS NULL
+                QUALIFY row_number() OVER (PARTITION BY {columns} ORDER BY ord) = 1
+                """
+            )
+            ready = self.con.execute("SELECT count(*) FROM ingest_ready").fetchone()[0]
+        else:  # nothing to drop: a view saves copying a million rows
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_ready AS SELECT {columns}, ord FROM ingest_parsed WHERE problem IS NULL")
+            ready = valid
+        if valid > ready:
+            result.rows_left_out += valid - ready
+            result.warnings.append(f"Dropped {valid - ready} exact duplicate row(s) that repeat an earlier row of the file.")
+        table = TARGET_TABLE[table_kind]
+        stored = queries.count_already_stored(self.con, table, "ingest_ready")
+        result.already_stored = stored
+        if stored and not self.options.replace_existing:
+            if distinct >= valid:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE ingest_ready_rows AS SELECT * FROM ingest_ready")
+                self.con.execute("DROP VIEW ingest_ready")
+                self.con.execute("ALTER TABLE ingest_ready_rows RENAME TO ingest_ready")
+            queries.drop_already_stored(self.con, table, "ingest_ready")
+            result.rows_left_out += stored
+            what = "observations" if table_kind != "survey" else "responses"
+            key = "pilot, metric, lab/live and time" if table_kind != "survey" else "pilot, respondent and wave"
+            result.warnings.append(
+                f"{stored} {what} repeat ones already stored (same {key}); the stored values were kept. "
+                "Choose “replace stored values” to overwrite them."
+            )
+        elif stored:
+            result.warnings.append(f"{stored} already stored value(s) will be replaced by this file's.")
+        result.rows_rejected = len(self.rejects) + rejected
+        result.rows_to_store = ready - (stored if not self.options.replace_existing else 0)
+        self._summaries(table_kind)
+
+    def _summaries(self, table_kind: str) -> None:
+        result = self.result
+        columns = ", ".join(STORED_COLUMNS[table_kind])
+        result.preview = self.con.execute(f"SELECT {columns} FROM ingest_ready ORDER BY ord LIMIT {PREVIEW_ROWS}").df()
+        if table_kind in ("metrics", "usage"):
+            pilots, metrics, low, high = self.con.execute(
+                "SELECT list(DISTINCT pilot_id ORDER BY pilot_id), list(DISTINCT metric ORDER BY metric), min(observed_at), max(observed_at) FROM ingest_ready"
+            ).fetchone()
+            result.metrics = metrics or []
+        else:
+            pilots, low, high = self.con.execute(
+                "SELECT list(DISTINCT pilot_id ORDER BY pilot_id), min(responded_at), max(responded_at) FROM ingest_ready"
+            ).fetchone()
+        result.pilots = pilots or []
+        result.date_range = (low, high) if low is not None else None
+
+    def rejected_table(self) -> pd.DataFrame:
+        """Every rejected row with its reason and the row's cells as the file had them."""
+        header = self.text.header
+        rows = []
+        by_line = {line: text for line, text in self.rejects}
+        raw_lines = dict(self.con.execute("SELECT DISTINCT line, csv_line FROM ingest_reject_errors").fetchall()) if self.rejects else {}
+        for line, text in sorted(by_line.items()):
+            relative = line - self.text.first_body_line + 1 + self.text.skip_lines
+            rows.append({"line": line, "column": "", "reason": f"Row {text}.", **{h: "" for h in header}, "original_line": raw_lines.get(relative, "")})
+        problem_rows = [p for p in self.result.problems if p.row is not None and p.row not in by_line]
+        if problem_rows:
+            ordinals = {}
+            for ordinal, in self.con.execute("SELECT ord FROM ingest_parsed WHERE problem IS NOT NULL ORDER BY ord").fetchall():
+                ordinals[self.line_of(ordinal)] = ordinal
+            cells = self.con.execute(
+                f"SELECT rowid - {self.base} + 1 AS ord, * FROM ingest_raw WHERE rowid - {self.base} + 1 IN (SELECT ord FROM ingest_parsed WHERE problem IS NOT NULL)"
+            ).fetchall()
+            by_ordinal = {row[0]: row[1:] for row in cells}
+            for problem in problem_rows:
+                values = by_ordinal.get(ordinals.get(problem.row), ())
+                rows.append({"line": problem.row, "column": problem.column or "", "reason": problem.message,
+                             **{h: (values[i] if i < len(values) and values[i] is not None else "") for i, h in enumerate(header)},
+                             "original_line": ""})
+        frame = pd.DataFrame(rows, columns=["line", "column", "reason", *header, "original_line"])
+        if not frame.empty and not frame["original_line"].astype(bool).any():
+            frame = frame.drop(columns=["original_line"])
+        return frame.sort_values("line", kind="stable").reset_index(drop=True) if not frame.empty else frame
+
+
+def _env_words(environment: str) -> list[str]:
+    from .recognise import ENVIRONMENT_VALUES
+
+    return sorted(ENVIRONMENT_VALUES[environment])
+
+
+def _register(run: _Run, options: IngestOptions, result: IngestResult) -> list[Pilot]:
+    frame = run.parse_register()
+    existing = set(queries.pilot_ids(run.con))
+    pilots: list[Pilot] = []
+    seen: set[str] = set()
+    skipped_existing = []
+    for record in frame.to_dict("records"):
+        ordinal = int(record.pop("ord"))
+        values = {k: (None if pd.isna(val) else val) for k, val in record.items()}
+        if all(val is None for val in values.values()):
+            continue
+        try:
+            pilot = Pilot.model_validate(values)
+        except ValidationError as error:
+            for problem in explain(error):
+                column = next((h for h, t in run.mapping.targets.items() if t == problem.field), problem.field)
+                result.problems.append(Problem(run.line_of(ordinal), column, f"{problem.title} {problem.message}."))
+            result.rows_rejected += 1
+            continue
+        if pilot.pilot_id in seen:
+            result.rows_left_out += 1
+            result.warnings.append(f"{pilot.pilot_id} appears more than once; only its first row was used.")
+            continue
+        seen.add(pilot.pilot_id)
+        if pilot.pilot_id in existing and not options.replace_existing:
+            skipped_existing.append(pilot.pilot_id)
+            continue
+        pilots.append(pilot)
+    if skipped_existing:
+        result.rows_left_out += len(skipped_existing)
+        result.already_stored = len(skipped_existing)
+        result.warnings.append(
+            f"{len(skipped_existing)} pilot(s) already in the register were left as they are ({', '.join(skipped_existing[:6])}"
+            f"{' …' if len(skipped_existing) > 6 else ''}). Choose “replace stored values” to update them from this file."
+        )
+    updated = [p.pilot_id for p in pilots if p.pilot_id in existing]
+    if updated:
+        result.warnings.append(f"{len(updated)} existing pilot(s) will be updated: {', '.join(updated[:6])}{' …' if len(updated) > 6 else ''}.")
+    result.rows_read = len(frame) + len(run.rejects)
+    result.rows_rejected += len(run.rejects)
+    result.rows_to_store = len(pilots)
+    result.pilots = [p.pilot_id for p in pilots]
+    result.preview = pd.DataFrame([p.model_dump() for p in pilots[:PREVIEW_ROWS]], columns=list(PILOT_FIELDS))
+    return pilots
+
+
+def _details(result: IngestResult, options: IngestOptions) -> str:
+    mapping = result.mapping
+    return json.dumps({
+        "format": result.format.describe() if result.format else None,
+        "export": mapping.export if mapping else None, "layout": mapping.layout if mapping else None,
+        "mapping": {h: mapping.describe(h) for h in mapping.targets} if mapping else {},
+        "warnings": result.warnings, "metrics": result.metrics, "pilots": result.pilots,
+        "date_range": [d.isoformat() for d in result.date_range] if result.date_range else None,
+        "rows_read": result.rows_read, "rows_left_out": result.rows_left_out, "rows_replaced": result.rows_replaced,
+        "options": {k: (val.isoformat() if isinstance(val, date) else val) for k, val in asdict(options).items() if val not in (None, {}, False)},
+    }, default=str)
+
+
+def ingest(
+    store: Store, data: bytes, file_name: str, options: IngestOptions | None = None, *, commit: bool = False,
+    progress: Progress | None = None, source: Path | None = None,
+) -> IngestResult:
+    """Check a file and, with `commit`, store it in one transaction. Never raises for bad input:
+    a refused file comes back with status "refused" and the reason. `source` is the path `data`
+    was read from, if any: DuckDB then reads a plain UTF-8 file in place."""
+    options = options or IngestOptions()
+    progress = progress or (lambda share, text: None)
+    started = time.monotonic()
+    result = IngestResult(status="refused", file_name=file_name, sha256=sha256(data), size=len(data))
+    limit_mb = load_config().max_upload_mb
+    if len(data) > limit_mb * 1024 * 1024:
+        result.refusal = (
+            f"{file_name} is {len(data) / 1024 / 1024:.0f} MB, more than the upload limit of {limit_mb} MB; "
+            "split the file, or raise PILOT_HEALTH_MAX_UPLOAD_MB (and Streamlit's server.maxUploadSize)."
+        )
+        return result
+    workdir = Path(tempfile.mkdtemp(prefix="pilot-health-upload-"))
+    try:
+        progress(0.05, f"Reading {file_name} …")
+        text = read_upload(data, file_name, workdir, source)
+        result.format, result.headers = text.format, text.header
+        result.warnings.extend(text.warnings)
+        mapping = recognise(text.header, text.header_rows, text.sample, options.kind, file_name)
+        if options.mapping:
+            mapping = mapping.with_targets(options.mapping)
+        result.mapping, result.kind = mapping, mapping.kind
+        result.warnings.extend(mapping.notes)
+        result.pilot_column = mapping.column_for("pilot_id") is not None
+        result.environment_column = mapping.column_for("environment") is not None
+        if not options.store_again:
+            with store.read() as con:
+                duplicate = queries.upload_with_hash(con, result.sha256)
+            if duplicate:
+                result.status, result.duplicate_of = "duplicate", duplicate[0]
+                result.warnings.append(
+                    f"These exact bytes were already stored as upload {duplicate[0]} ({duplicate[1]}, {duplicate[2]:%d %b %Y %H:%M} UTC); "
+                    "storing them again would change nothing."
+                )
+                return result
+        context = store.write() if commit else store.read()
+        with context as con:
+            run = _Run(con, text, mapping, options, result, progress)
+            progress(0.15, "Splitting rows and columns …")
+            run.load()
+            known = queries.pilot_ids(con)
+            progress(0.4, "Reading numbers and dates, checking every row …")
+            if mapping.kind == "pilot_register":
+                pilots = _register(run, options, result)
+            else:
+                if mapping.kind == "survey":
+                    run.parse_survey(known)
+                else:
+                    run.shape_metrics()
+                    run.parse_metrics(known)
+                progress(0.6, "Looking for duplicates …")
+                run.finish(mapping.kind)
+            result.rejected_rows = run.rejected_table()
+            if result.rows_to_store == 0 and result.already_stored:
+                result.status = "duplicate"
+                result.warnings.append(f"Every row of {file_name} is already stored; there is nothing new to store.")
+                return result
+            if result.rows_to_store == 0:
+                raise Refused(f"{file_name} has no row that could be stored: all {result.rows_read} rows were rejected (see the reasons).")
+            if not commit:
+                result.status = "ready"
+                return result
+            progress(0.75, f"Storing {result.rows_to_store:,} rows …")
+            upload_id = queries.insert_upload(
+                con, kind=mapping.kind, file_name=file_name, sha256=result.sha256, rows_stored=result.rows_to_store,
+                rows_rejected=result.rows_rejected, uploaded_at=utc_now(), uploaded_by=options.uploaded_by,
+            )
+            if mapping.kind == "pilot_register":
+                existing = set(queries.pilot_ids(con))
+                new = [p for p in pilots if p.pilot_id not in existing]
+                for pilot in pilots:
+                    if pilot.pilot_id in existing:
+                        queries.update_pilot(con, pilot, utc_now())
+                queries.insert_pilots(con, new, utc_now())
+            else:
+                table = TARGET_TABLE[mapping.kind]
+                if options.replace_existing and result.already_stored:
+                    result.rows_replaced = queries.delete_replaced(con, table, "ingest_ready")
+                queries.insert_rows_from(con, table, "ingest_ready", upload_id)
+            queries.set_upload_details(con, upload_id, _details(result, options))
+            result.status, result.upload_id = "stored", upload_id
+            progress(1.0, f"Stored {result.rows_to_store:,} rows as upload {upload_id}.")
+            return result
+    except Refused as refusal:
+        result.status, result.refusal = "refused", str(refusal)
+        return result
+    finally:
+        result.problems.sort(key=lambda p: (p.row is None, p.row or 0))
+        result.seconds = time.monotonic() - started
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def withdraw(store: Store, upload_id: int) -> dict[str, Any]:
+    """Withdraw an upload: its rows leave every view; the record stays, dated."""
+    from ..errors import NotFoundError
+
+    with store.write() as con:
+        upload = queries.fetch_upload(con, upload_id)
+        if upload is None:
+            raise NotFoundError(f"There is no upload {upload_id}.")
+        if upload["withdrawn_at"] is None:
+            queries.withdraw_upload(con, upload_id, utc_now())
+        return queries.fetch_upload(con, upload_id)

@@ -1,0 +1,269 @@
+"""Turning spreadsheet text into numbers, dates and scores — whole columns at a time, in SQL.
+
+Each function takes a raw text column (as DuckDB read it) and returns a SQL expression. Cells that
+are already clean — most of them — take a fast path; only the others are trimmed, checked against
+the spellings of "no value" and cleaned up, so a million-row column costs little more than a cast.
+Column names are always our own (`c0`, `value_raw` …), never text from the file; labels inside
+messages are our own field names. Conventions that depend on the file (decimal comma or point,
+day-first or month-first) are decided by `detect_*`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+import duckdb
+
+# Spellings of "no value" that exports use; stored as NULL, never 0.
+NULL_SPELLINGS = ("", "na", "n/a", "#n/a", "null", "nan", "-", "none", "#value!", "#div/0!", "n.a.", "--")
+_NULLS_SQL = ", ".join("'" + s.replace("'", "''") + "'" for s in NULL_SPELLINGS)
+
+LIKERT = {
+    "strongly disagree": 1, "disagree": 2, "somewhat disagree": 2, "neither agree nor disagree": 3,
+    "neither agree or disagree": 3, "neutral": 3, "neither": 3, "undecided": 3, "somewhat agree": 4,
+    "agree": 4, "strongly agree": 5, "totally disagree": 1, "totally agree": 5, "completely disagree": 1,
+    "completely agree": 5, "mostly disagree": 2, "mostly agree": 4,
+}
+_LIKERT_SQL = " ".join(f"WHEN '{k}' THEN {v}" for k, v in LIKERT.items())
+SAMPLE_ROWS = 20_000
+APOSTROPHE = "''"  # one single quote inside a SQL string literal
+
+
+def _literal(label: str) -> str:
+    return label.replace("'", "''")
+
+
+def cleaned(column: str) -> str:
+    """Trimmed text with non-breaking spaces made plain; NULL for every spelling of 'no value'."""
+    trimmed = f"trim(replace({column}, chr(160), ' '))"
+    return f"(CASE WHEN {column} IS NULL OR lower({trimmed}) IN ({_NULLS_SQL}) THEN NULL ELSE {trimmed} END)"
+
+
+def _plain(column: str) -> str:
+    """True for a cell that needs no cleaning: no surrounding space and not one of the short
+    'no value' spellings."""
+    return f"(ascii({column}) > 32 AND ascii(right({column}, 1)) > 32 AND NOT (length({column}) <= 8 AND lower({column}) IN ({_NULLS_SQL})))"
+
+
+def text(column: str, max_length: int = 2000) -> str:
+    """Plain text as written (trimmed; NULL for 'no value'); formulas are kept as text, never evaluated."""
+    return f"left(CASE WHEN {column} IS NULL THEN NULL WHEN {_plain(column)} THEN {column} ELSE {cleaned(column)} END, {max_length})"
+
+
+def looks_like_formula(text_sql: str) -> str:
+    """A cell a spreadsheet would run: it starts with =, @, + or -. (Only asked of cells that
+    already failed to read as a number, so '-0.12' never gets here.)"""
+    return rf"regexp_matches({text_sql}, '^\s*[=+\-@]')"
+
+
+def number(column: str, decimal_comma: bool) -> str:
+    """A raw cell as spreadsheets write numbers → DOUBLE (NULL when empty or unreadable).
+
+    Handles 1,234.50 / 1.234,50, 92% and 92,5 % (kept as 92 and 92.5), currency signs and codes,
+    (12,000) for negatives, 4.5e0, and the leading apostrophe MLflow writes before negatives."""
+    clean = cleaned(column)
+    unquoted = f"regexp_replace({clean}, '^{APOSTROPHE}', '')"
+    negative = rf"regexp_matches({unquoted}, '^\s*\(.*\)\s*$')"
+    bare = rf"regexp_replace({unquoted}, '[\s$€£¥%()]|[A-Z]{{3}}$', '', 'g')"
+    if decimal_comma:
+        normal = f"replace(replace({bare}, '.', ''), ',', '.')"
+        fast_ok = f"NOT contains({column}, '.') AND NOT contains({column}, ',') AND "
+    else:
+        normal = f"replace({bare}, ',', '')"
+        fast_ok = ""
+    slow = f"(TRY_CAST({normal} AS DOUBLE) * CASE WHEN {negative} THEN -1 ELSE 1 END)"
+    fast = f"TRY_CAST({column} AS DOUBLE)"
+    return (
+        f"(CASE WHEN {column} IS NULL THEN NULL WHEN {fast_ok}isfinite({fast}) THEN {fast} "
+        f"WHEN isfinite({slow}) THEN {slow} ELSE NULL END)"
+    )
+
+
+def number_problem(column: str, parsed: str, label: str) -> str:
+    """Why a non-empty cell is not a number (NULL when it is fine); `parsed` is its `number()`."""
+    label = _literal(label)
+    clean = cleaned(column)
+    return (
+        f"CASE WHEN {parsed} IS NOT NULL OR {clean} IS NULL THEN NULL "
+        f"WHEN {looks_like_formula(clean)} THEN '{label} ‘' || left({clean}, 40) || '’ looks like a spreadsheet formula, not a number' "
+        f"ELSE '{label} ‘' || left({clean}, 40) || '’ is not a number' END"
+    )
+
+
+@dataclass(frozen=True)
+class DateFormat:
+    """How one column writes its dates."""
+
+    name: str
+    description: str
+
+
+ISO = DateFormat("iso", "ISO dates (YYYY-MM-DD, with or without time and time zone)")
+DMY = DateFormat("dmy", "day first (31/01/2024)")
+MDY = DateFormat("mdy", "month first (01/31/2024)")
+MONTH_NAME = DateFormat("month_name", "month names (Feb 29 2024)")
+COMPACT = DateFormat("compact", "compact dates (20240131)")
+EPOCH_S = DateFormat("epoch_s", "Unix time in seconds")
+EPOCH_MS = DateFormat("epoch_ms", "Unix time in milliseconds")
+EXCEL = DateFormat("excel", "Excel serial day numbers")
+FORMATS = {f.name: f for f in (ISO, DMY, MDY, MONTH_NAME, COMPACT, EPOCH_S, EPOCH_MS, EXCEL)}
+
+_TIME_PARTS = ["", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %H:%M:%S.%f"]
+
+
+def _strptime_list(date_part: str) -> str:
+    formats = []
+    for sep in ("/", ".", "-"):
+        for year in ("%Y", "%y"):
+            base = date_part.replace("/", sep).replace("%Y", year)
+            formats += [base + t for t in _TIME_PARTS]
+    return "[" + ", ".join(f"'{f}'" for f in formats) + "]"
+
+
+_MONTH_NAME_FORMATS = "[" + ", ".join(
+    f"'{f}'" for base in ("%b %d %Y", "%b %d, %Y", "%d %b %Y", "%B %d %Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%a %b %d %Y")
+    for f in (base, base + " %H:%M", base + " %H:%M:%S", base + " %I:%M %p")
+) + "]"
+_ZONE_SUFFIX = r"'\s+(GMT|UTC)[+-]?\d*$'"
+
+
+def timestamp(column: str, fmt: DateFormat) -> str:
+    """A raw cell in format `fmt` → TIMESTAMP in UTC (zones converted; none means UTC)."""
+    clean = cleaned(column)
+    if fmt is ISO:
+        zoned = (
+            rf"(CASE WHEN regexp_matches({clean}, '(Z|[+-]\d\d:?\d\d)$') "
+            f"THEN (TRY_CAST({clean} AS TIMESTAMPTZ) AT TIME ZONE 'UTC') ELSE TRY_CAST({clean} AS TIMESTAMP) END)"
+        )
+        # Up to 19 characters (2024-01-31 10:00:00) there is no zone: the plain cast is exact and fast.
+        fast = f"TRY_CAST({column} AS TIMESTAMP)"
+        return f"(CASE WHEN {column} IS NULL THEN NULL WHEN length({column}) <= 19 AND {fast} IS NOT NULL THEN {fast} ELSE {zoned} END)"
+    if fmt is DMY:
+        return f"try_strptime(regexp_replace({clean}, {_ZONE_SUFFIX}, ''), {_strptime_list('%d/%m/%Y')})"
+    if fmt is MDY:
+        return f"try_strptime(regexp_replace({clean}, {_ZONE_SUFFIX}, ''), {_strptime_list('%m/%d/%Y')})"
+    if fmt is MONTH_NAME:
+        return f"try_strptime({clean}, {_MONTH_NAME_FORMATS})"
+    if fmt is COMPACT:
+        return f"try_strptime({clean}, '%Y%m%d')"
+    if fmt is EPOCH_S:
+        return f"epoch_ms(CAST(TRY_CAST({clean} AS DOUBLE) * 1000 AS BIGINT))"
+    if fmt is EPOCH_MS:
+        return f"epoch_ms(TRY_CAST({clean} AS BIGINT))"
+    if fmt is EXCEL:
+        return f"(TIMESTAMP '1899-12-30' + to_microseconds(CAST(round(TRY_CAST({clean} AS DOUBLE) * 86400) * 1000000 AS BIGINT)))"
+    raise ValueError(fmt)
+
+
+@dataclass(frozen=True)
+class DateDecision:
+    format: Optional[DateFormat]
+    warning: Optional[str] = None
+    parsed_share: float = 0.0
+
+
+def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, label: str, order_hint: Optional[str] = None) -> DateDecision:
+    """Choose how a raw column of `table` writes dates.
+
+    The format is chosen on a sample; day-first versus month-first is decided from the whole
+    column: any first number above 12 means day-first, any second number above 12 month-first."""
+    clean = cleaned(column)
+    sample = [r[0] for r in con.execute(
+        f"SELECT DISTINCT t FROM (SELECT {clean} AS t FROM {table} LIMIT {SAMPLE_ROWS}) WHERE t IS NOT NULL LIMIT 500"
+    ).fetchall()]
+    if not sample:
+        return DateDecision(None)
+    candidates: list[DateFormat] = []
+    if any(re.match(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}", s) for s in sample):
+        candidates.append(ISO)
+    if any(re.match(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", s) for s in sample):
+        candidates += [DMY, MDY]
+    if any(re.search(r"[A-Za-z]{3}", s) for s in sample):
+        candidates.append(MONTH_NAME)
+    if any(re.fullmatch(r"\d{8}", s) for s in sample):
+        candidates.append(COMPACT)
+    if any(re.fullmatch(r"\d{12,13}", s) for s in sample):
+        candidates.append(EPOCH_MS)
+    if any(re.fullmatch(r"\d{9,10}(\.\d+)?", s) for s in sample):
+        candidates.append(EPOCH_S)
+    if any(re.fullmatch(r"\d{5}(\.\d+)?", s) and 20000 <= float(s) <= 80000 for s in sample):
+        candidates.append(EXCEL)
+    if not candidates:
+        return DateDecision(None)
+    warning = None
+    if DMY in candidates:
+        first_max, second_max = con.execute(
+            rf"""
+            SELECT max(TRY_CAST(regexp_extract(t, '^(\d{{1,2}})[/.\-]', 1) AS INTEGER)),
+                   max(TRY_CAST(regexp_extract(t, '^\d{{1,2}}[/.\-](\d{{1,2}})[/.\-]', 1) AS INTEGER))
+            FROM (SELECT {clean} AS t FROM {table})
+            """
+        ).fetchone()
+        if order_hint in ("dmy", "mdy"):
+            chosen = DMY if order_hint == "dmy" else MDY
+        elif (first_max or 0) > 12 and (second_max or 0) <= 12:
+            chosen = DMY
+        elif (second_max or 0) > 12 and (first_max or 0) <= 12:
+            chosen = MDY
+        else:
+            chosen = DMY
+            warning = (
+                f"The dates in {label} could be day-first or month-first (no day above 12 anywhere in the column); "
+                "they were read day-first (03/04/2024 = 3 April 2024). Choose month-first if that is wrong."
+            )
+        candidates = [c for c in candidates if c not in (DMY, MDY)] + [chosen]
+    best, best_share = None, -1.0
+    for fmt in candidates:
+        parsed, total = con.execute(
+            f"SELECT count({timestamp('t', fmt)}), count({cleaned('t')}) FROM (SELECT {column} AS t FROM {table} LIMIT {SAMPLE_ROWS})"
+        ).fetchone()
+        share = parsed / total if total else 0.0
+        if share > best_share:
+            best, best_share = fmt, share
+    return DateDecision(best, warning if best in (DMY, MDY) else None, best_share)
+
+
+def detect_decimal_comma(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], delimiter: str) -> bool:
+    """Does this file write decimals with a comma? Decided from its numeric columns together:
+    '0,92' or '1.234,50' say comma; '1,234.50' or '0.92' say point. Undecided files follow their
+    delimiter (a semicolon file usually comes from a decimal-comma locale). `columns` are raw
+    columns of `table`."""
+    comma_votes, point_votes = 0, 0
+    for column in columns:
+        comma, point = con.execute(
+            rf"""
+            SELECT
+              count(*) FILTER (WHERE regexp_matches(t, '^[^0-9]*\d{{1,3}}(\.\d{{3}})+,\d+[^0-9]*$')
+                               OR regexp_matches(t, '^[^0-9,.]*\d+,(\d{{1,2}}|\d{{4,}})[^0-9,.]*$')),
+              count(*) FILTER (WHERE regexp_matches(t, '^[^0-9]*\d{{1,3}}(,\d{{3}})+\.\d+[^0-9]*$')
+                               OR regexp_matches(t, '^[^0-9,.]*\d+\.(\d{{1,2}}|\d{{4,}})[^0-9,.]*$'))
+            FROM (SELECT {cleaned(column)} AS t FROM {table} LIMIT {SAMPLE_ROWS * 5}) WHERE t IS NOT NULL
+            """
+        ).fetchone()
+        comma_votes += comma
+        point_votes += point
+    if comma_votes == point_votes:
+        return delimiter == ";"
+    return comma_votes > point_votes
+
+
+def likert(column: str) -> str:
+    """A score from a raw cell: a number (4, '4', '4 - Agree') or a label ('Strongly agree')."""
+    clean = cleaned(column)
+    label = rf"lower(regexp_replace({clean}, '^\s*\d\s*[-.:)]\s*', ''))"
+    leading = rf"TRY_CAST(regexp_extract({clean}, '^\s*(\d+(\.0+)?)\s*([-.:)]|$)', 1) AS DOUBLE)"
+    return f"(CASE WHEN {clean} IS NULL THEN NULL WHEN {leading} IS NOT NULL THEN {leading} ELSE (CASE {label} {_LIKERT_SQL} ELSE NULL END) END)"
+
+
+def likert_problem(column: str, label: str) -> str:
+    """Why a non-empty answer is not a 1–5 score (NULL when it is fine)."""
+    label = _literal(label)
+    clean = cleaned(column)
+    score = likert(column)
+    return (
+        f"CASE WHEN {clean} IS NULL THEN NULL "
+        f"WHEN {score} IS NULL THEN '{label} ‘' || left({clean}, 40) || '’ is not a score from 1 to 5 or an agree/disagree answer' "
+        rf"WHEN {score} NOT IN (1, 2, 3, 4, 5) THEN '{label} ' || regexp_replace(CAST({score} AS VARCHAR), '\.0$', '') || ' is not a whole score from 1 to 5' "
+        f"ELSE NULL END"
+    )
