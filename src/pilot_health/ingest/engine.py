@@ -141,6 +141,7 @@ class _Run:
         self.progress = progress
         self.index = {h: i for i, h in enumerate(text.header)}
         self.rejects: list[tuple[int, str]] = []  # (line, message) for rows DuckDB could not split
+        self.problem_ordinals: dict[int, int] = {}  # file line -> record ordinal, for rejected rows
         self.base = 0
 
     # -- helpers ------------------------------------------------------------------------------
@@ -153,6 +154,12 @@ class _Run:
 
     def header_name(self, index: Optional[int]) -> Optional[str]:
         return None if index is None or index < 0 or index >= len(self.text.header) else self.text.header[index]
+
+    def line_for(self, ordinal: int) -> int:
+        """`line_of`, remembered so the rejected-rows table can show the row's cells."""
+        line = self.line_of(ordinal)
+        self.problem_ordinals[line] = ordinal
+        return line
 
     def line_of(self, ordinal: int) -> int:
         """The file line of the `ordinal`-th record DuckDB kept (exact unless quoted newlines)."""
@@ -412,9 +419,14 @@ class _Run:
             decision = v.detect_date_format(self.con, "ingest_raw", col("responded_at"), "the response date column", options.date_order)
             if decision.format:
                 responded_sql = v.timestamp(col("responded_at"), decision.format)
+                zone = self.mapping.defaults.get("responded_at_zone")
+                if isinstance(zone, str) and re.fullmatch(r"[A-Za-z_]+(/[A-Za-z_+\-0-9]+)*", zone):
+                    responded_sql = f"(({responded_sql}) AT TIME ZONE '{zone}') AT TIME ZONE 'UTC'"
                 if decision.warning:
                     self.result.warnings.append(decision.warning)
-        if col("respondent_id"):
+        if col("respondent_id") and self.mapping.defaults.get("pseudonymise_respondent"):
+            respondent_sql = f"'R-' || upper(left(md5(lower({v.text(col('respondent_id'), 200)})), 10))"
+        elif col("respondent_id"):
             respondent_sql = v.text(col("respondent_id"), 100)
         else:
             respondent_sql = f"'R-' || upper(left(md5('{self.result.sha256}' || CAST(rowid - {self.base} AS VARCHAR)), 8))"
@@ -424,9 +436,9 @@ class _Run:
         elif options.wave:
             wave_sql = str(int(options.wave))
         else:
-            wave_sql = "NULL"  # the pilot's next wave, filled in below
+            wave_sql = "CAST(NULL AS INTEGER)"  # the pilot's next wave, filled in below
         scores = ", ".join(
-            f"{v.likert(col(e)) if col(e) else 'NULL'} AS {e}, {v.likert_problem(col(e), e) if col(e) else 'NULL'} AS {e}_problem, {self.index[self.mapping.column_for(e)] if col(e) else -1} AS {e}_col"
+            f"{v.likert(col(e)) if col(e) else 'CAST(NULL AS DOUBLE)'} AS {e}, {v.likert_problem(col(e), e) if col(e) else 'CAST(NULL AS VARCHAR)'} AS {e}_problem, {self.index[self.mapping.column_for(e)] if col(e) else -1} AS {e}_col"
             for e in ADKAR
         )
         left_out = []
@@ -439,9 +451,9 @@ class _Run:
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_survey AS
             SELECT rowid - {self.base} + 1 AS ord, {pilot_sql} AS pilot_id, {respondent_sql} AS respondent_id, {responded_sql} AS responded_at,
-                   {wave_sql} AS wave, {v.text(col('team'), 120) if col('team') else 'NULL'} AS team,
-                   {v.text(col('role'), 120) if col('role') else 'NULL'} AS role, {scores},
-                   {v.text(col('comment'), 4000) if col('comment') else 'NULL'} AS comment,
+                   {wave_sql} AS wave, {v.text(col('team'), 120) if col('team') else 'CAST(NULL AS VARCHAR)'} AS team,
+                   {v.text(col('role'), 120) if col('role') else 'CAST(NULL AS VARCHAR)'} AS role, {scores},
+                   {v.text(col('comment'), 4000) if col('comment') else 'CAST(NULL AS VARCHAR)'} AS comment,
                    ({left_out_sql}) AS left_out
             FROM ingest_raw
             """,
@@ -452,7 +464,7 @@ class _Run:
             self.result.rows_left_out += left
             self.result.warnings.append(f"Left out {left} survey preview or unfinished response(s).")
         self.con.execute("DELETE FROM ingest_survey WHERE left_out")
-        if wave_sql == "NULL":
+        if not col("wave") and not options.wave:
             waves = pd.DataFrame(list(queries.next_waves(self.con).items()), columns=["pilot_id", "next_wave"])
             self.con.register("ingest_waves", waves)
             self.con.execute("UPDATE ingest_survey SET wave = coalesce((SELECT next_wave FROM ingest_waves w WHERE w.pilot_id = ingest_survey.pilot_id), 1)")
@@ -507,7 +519,7 @@ class _Run:
             f"SELECT ord, problem_col, problem FROM ingest_parsed WHERE problem IS NOT NULL ORDER BY ord LIMIT {MAX_KEPT_PROBLEMS}"
         ).fetchall()
         for ordinal, problem_col, problem in problems:
-            result.problems.append(Problem(self.line_of(ordinal), self.header_name(problem_col), problem[0].upper() + problem[1:] + "."))
+            result.problems.append(Problem(self.line_for(ordinal), self.header_name(problem_col), problem[0].upper() + problem[1:] + "."))
         if rejected > len(problems):
             result.warnings.append(f"{rejected:,} rows were rejected; the first {len(problems):,} are listed with their reasons.")
         columns = ", ".join(STORED_COLUMNS[table_kind])
@@ -578,12 +590,13 @@ class _Run:
             rows.append({"line": line, "column": "", "reason": f"Row {text}.", **{h: "" for h in header}, "original_line": raw_lines.get(relative, "")})
         problem_rows = [p for p in self.result.problems if p.row is not None and p.row not in by_line]
         if problem_rows:
-            ordinals = {}
-            for ordinal, in self.con.execute("SELECT ord FROM ingest_parsed WHERE problem IS NOT NULL ORDER BY ord").fetchall():
-                ordinals[self.line_of(ordinal)] = ordinal
+            ordinals = self.problem_ordinals
+            wanted = pd.DataFrame({"ord": sorted(set(ordinals.values()))}, dtype="int64")
+            self.con.register("ingest_wanted", wanted)
             cells = self.con.execute(
-                f"SELECT rowid - {self.base} + 1 AS ord, * FROM ingest_raw WHERE rowid - {self.base} + 1 IN (SELECT ord FROM ingest_parsed WHERE problem IS NOT NULL)"
+                f"SELECT rowid - {self.base} + 1 AS ord, * FROM ingest_raw WHERE rowid - {self.base} + 1 IN (SELECT ord FROM ingest_wanted)"
             ).fetchall()
+            self.con.unregister("ingest_wanted")
             by_ordinal = {row[0]: row[1:] for row in cells}
             for problem in problem_rows:
                 values = by_ordinal.get(ordinals.get(problem.row), ())
@@ -618,7 +631,7 @@ def _register(run: _Run, options: IngestOptions, result: IngestResult) -> list[P
         except ValidationError as error:
             for problem in explain(error):
                 column = next((h for h, t in run.mapping.targets.items() if t == problem.field), problem.field)
-                result.problems.append(Problem(run.line_of(ordinal), column, f"{problem.title} {problem.message}."))
+                result.problems.append(Problem(run.line_for(ordinal), column, f"{problem.title} {problem.message}."))
             result.rows_rejected += 1
             continue
         if pilot.pilot_id in seen:

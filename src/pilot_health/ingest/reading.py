@@ -393,16 +393,15 @@ def xlsx_to_text(data: bytes, file_name: str) -> tuple[str, str]:
         raise Refused(f"{file_name} is an Excel file that could not be opened ({type(error).__name__}); open and save it again, or export it as CSV.") from None
     try:
         for sheet in workbook.worksheets:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            rows = 0
-            for row in sheet.iter_rows(values_only=True):
-                cells = [_cell_text(v) for v in row]
-                while cells and cells[-1] == "":
-                    cells.pop()
-                writer.writerow(cells)
-                rows += 1 if cells else 0
-            if rows >= 2:
+            rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            width = max((max((i + 1 for i, c in enumerate(r) if c != ""), default=0) for r in rows), default=0)
+            filled = sum(1 for r in rows if any(c != "" for c in r))
+            if filled >= 2 and width >= 1:
+                buffer = io.StringIO()
+                writer = csv.writer(buffer, lineterminator="\n")
+                for row in rows:
+                    cells = (row + [""] * width)[:width]
+                    writer.writerow(cells if any(c != "" for c in cells) else [])
                 return buffer.getvalue(), sheet.title
     finally:
         workbook.close()

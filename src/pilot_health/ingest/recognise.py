@@ -77,6 +77,13 @@ USAGE_METRICS = {
     "active_users": {"active_users", "users", "active_user", "dau", "wau", "mau", "weekly_active_users", "daily_active_users", "monthly_active_users", "unique_users", "unique_active_users", "total_users"},
     "sessions": {"sessions", "session_count", "visits", "number_of_sessions", "sessions_count", "total_sessions"},
 }
+# Numeric columns of run tables that are settings, not results (MLflow UI and W&B mix them).
+HYPERPARAMETERS = re.compile(
+    r"^(lr|learning_rate|max_depth|depth|batch_size|epochs?|n_estimators|num_(layers|epochs|leaves)|seed|random_state|"
+    r"dropout|momentum|weight_decay|hidden_(size|units)|alpha|beta|gamma|lambda|c|kernel|min_child_weight|subsample|"
+    r"colsample_bytree|warmup_steps|max_iter|n_neighbors|k|runtime|duration|_.*)$",
+    re.IGNORECASE,
+)
 METRIC_WORDS = re.compile(
     r"acc|f1|auc|roc|rmse|mse|mae|mape|r2|precision|recall|loss|error|score|ndcg|bleu|rouge|iou|map\b|hit|"
     r"revenue|cost|margin|availability|inventory|churn|csat|nps|sales|conversion|rate|users|sessions|time|share|"
@@ -95,9 +102,9 @@ KIND_VALUES = {
 }
 ADKAR_WORDING = (
     ("reinforcement", re.compile(r"reinforc|recogni[sz]|reward|sustain|keep (on )?using|continue (to use|using)|celebrat|follow[- ]?up|stick", re.I)),
-    ("desire", re.compile(r"\bwant\b|\bdesire|motivat|support (the|this) change|willing|eager|look forward|in favou?r|\bwish", re.I)),
+    ("desire", re.compile(r"\bwant\b|\bdesire|motivat|support (the|this) change|willing|eager|keen|look forward|in favou?r|\bwish|\blike to use", re.I)),
     ("knowledge", re.compile(r"know how|knowledge|training|trained|learn|instruction|how (to|do i) use", re.I)),
-    ("ability", re.compile(r"able to|ability|confiden|skills?|capable|\bcan use|in practice|hands[- ]on", re.I)),
+    ("ability", re.compile(r"\bable\b|ability|confiden|skills?|capable|\bcan (use|apply)|in practice|hands[- ]on|day[- ]to[- ]day", re.I)),
     ("awareness", re.compile(r"understand why|aware|reason|why (we|the|this)|purpose|explained|the need for", re.I)),
 )
 REGISTER_TITLES = {norm(info.title or name): name for name, info in Pilot.model_fields.items()}
@@ -299,10 +306,6 @@ def _register_mapping(headers: list[str]) -> Mapping:
     return Mapping("pilot_register", "register", targets)
 
 
-def _metric_like(header: str, values: list[str]) -> bool:
-    return looks_numeric(values) and bool(METRIC_WORDS.search(header))
-
-
 def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file_name: str) -> Mapping:
     keys = [norm(h) for h in headers]
     values = {h: _column_values(sample, i) for i, h in enumerate(headers)}
@@ -313,9 +316,10 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
     taken: set[str] = set()
 
     def assign(header: Optional[str], target: str) -> None:
-        if header is not None:
-            targets[header] = target
-            taken.add(header)
+        if header is None or (not target.startswith((METRIC_PREFIX, DATE_PREFIX)) and target in targets.values()):
+            return
+        targets[header] = target
+        taken.add(header)
 
     def metric_name(header: str) -> str:
         if kind == "usage":
@@ -344,14 +348,15 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
     if {"run_id", "start_time", "duration"} <= set(keys) or {"name", "state", "created", "runtime"} <= set(keys):
         export = "MLflow run table (UI download)" if "run_id" in keys else "Weights & Biases runs table"
         assign(headers[keys.index("start_time")] if "start_time" in keys else headers[keys.index("created")], "observed_at")
+        assign(_by_synonym(headers, "pilot_id", taken), "pilot_id")
         skipped = []
         for header in headers:
-            if header in taken or header.startswith("_"):
+            if header in taken or not looks_numeric(values[header]) or norm(header) in {"run_id", "runtime", "duration"}:
                 continue
-            if _metric_like(header, values[header]):
-                assign(header, METRIC_PREFIX + header.strip())
-            elif looks_numeric(values[header]):
+            if HYPERPARAMETERS.match(norm(header)) or header.startswith("_"):
                 skipped.append(header)
+            else:
+                assign(header, METRIC_PREFIX + header.strip())
         defaults["environment"] = "lab"
         if skipped:
             notes.append(
@@ -421,7 +426,7 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
     notes: list[str] = []
 
     def assign(header: Optional[str], target: str) -> None:
-        if header is not None and header not in taken:
+        if header is not None and header not in taken and target not in targets.values():
             targets[header] = target
             taken.add(header)
 
@@ -434,6 +439,19 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
     elif export == "SurveyMonkey survey export":
         assign(next((h for h in headers if norm(h) == "end_date"), None), "responded_at")
     assign(_by_synonym(headers, "responded_at", taken), "responded_at")
+    defaults: dict[str, object] = {}
+    if len(header_rows) == 3 and targets_for(targets, "responded_at"):
+        zone = re.search(r'"timeZone"\s*:\s*"([A-Za-z_]+(?:/[A-Za-z_+\-0-9]+)*)"', header_rows[2][headers.index(targets_for(targets, "responded_at"))])
+        if zone:
+            defaults["responded_at_zone"] = zone.group(1)
+            notes.append(f"Response times are in {zone.group(1)} time, as the export says; they are stored in UTC.")
+    if "respondent_id" not in targets.values():
+        email = next((h for h in headers if h not in taken and norm(h) in ("email", "email_address", "e_mail")
+                      and sum("@" in x for x in values[h]) >= max(1, len(values[h]) // 2)), None)
+        if email:
+            assign(email, "respondent_id")
+            defaults["pseudonymise_respondent"] = True
+            notes.append(f"Respondents are identified by “{email}”; the addresses are replaced by pseudonyms and never stored.")
     team = next((h for h in headers if h not in taken and (norm(h) in SYNONYMS["team"] or re.search(r"\b(team|department)\b", questions[h], re.I))), None)
     if team is None:
         team = next((h for h in headers if h not in taken and norm(h) == "custom_data_1"), None)
@@ -463,7 +481,11 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
         None,
     )
     assign(comment, "comment")
-    return Mapping("survey", "survey", targets, export, {}, notes, questions)
+    return Mapping("survey", "survey", targets, export, defaults, notes, questions)
+
+
+def targets_for(targets: dict[str, str], target: str) -> Optional[str]:
+    return next((c for c, t in targets.items() if t == target), None)
 
 
 def target_choices(mapping: Mapping, column: str) -> list[str]:
