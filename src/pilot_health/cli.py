@@ -91,7 +91,8 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         metric_kind=args.metric_kind, date_order=args.date_order, decimal=args.decimal, wave=args.wave,
         replace_existing=args.replace, store_again=args.again, uploaded_by=args.by or f"{getpass.getuser()} (command line)",
     )
-    result = ingest(_store(args), data, path.name, options, commit=not args.check, source=path.resolve())
+    progress = (lambda share, text: print(f"[{share:4.0%}] {text}", file=sys.stderr, flush=True)) if args.progress else None
+    result = ingest(_store(args), data, path.name, options, commit=not args.check, source=path.resolve(), progress=progress)
     payload = result.as_json()
     if result.status == "refused":
         raise IngestRefused(result.refusal or "refused", payload)
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--again", action="store_true", help="store the file even if the same bytes were stored before")
             sub.add_argument("--check", action="store_true", help="check the file and report, but store nothing")
             sub.add_argument("--by", metavar="NAME", help="who is uploading (default: your user name)")
+            sub.add_argument("--progress", action="store_true", help="print each step to stderr as it starts (for logs of long loads)")
         if name == "demo":
             sub.add_argument("--clear", action="store_true", help="remove the demo data instead of loading it")
             sub.add_argument("--write-csv", metavar="DIR", help="write the demo as CSV upload templates into DIR; the store is not touched")

@@ -100,6 +100,7 @@ class IngestResult:
     environment_column: bool = False
     upload_id: Optional[int] = None
     duplicate_of: Optional[int] = None
+    needs: list[str] = field(default_factory=list)  # answers the file does not give: pilot_id, environment
     seconds: float = 0.0
 
     @property
@@ -304,13 +305,13 @@ class _Run:
                    CASE WHEN problem LIKE 'no pilot%' THEN -1 ELSE col END AS problem_col
             FROM (
               SELECT *, CASE
-                  WHEN pilot_id IS NULL THEN 'no pilot code (choose the pilot, or map its column)'
+                  WHEN pilot_id IS NULL AND {'pilot_id' not in self.result.needs} THEN 'no pilot code (choose the pilot, or map its column)'
                   WHEN metric IS NULL THEN 'no metric name'
                   WHEN observed_at IS NULL AND time_text IS NOT NULL THEN 'date ‘' || left(time_text, 40) || '’ could not be read'
                   WHEN observed_at IS NULL THEN 'no date'
                   WHEN year(observed_at) NOT BETWEEN 1980 AND 2100 THEN 'date ‘' || left(time_text, 40) || '’ is not a plausible date'
                   WHEN value_problem IS NOT NULL THEN value_problem
-                  WHEN environment IS NULL THEN 'lab or live is not given (choose it, or map the column)'
+                  WHEN environment IS NULL AND {'environment' not in self.result.needs} THEN 'lab or live is not given (choose it, or map the column)'
                   WHEN environment NOT IN ('lab', 'live') THEN 'environment ‘' || environment || '’ is neither lab nor live'
                   WHEN kind NOT IN ('technical', 'business', 'adoption') THEN 'kind ‘' || kind || '’ is not technical, business or adoption'
                   ELSE NULL END AS problem
@@ -479,7 +480,7 @@ class _Run:
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_parsed AS
             SELECT * REPLACE ({', '.join(f"CAST(round({e}) AS TINYINT) AS {e}" for e in ADKAR)}),
-                      CASE WHEN pilot_id IS NULL THEN 'no pilot code (choose the pilot, or map its column)'
+                      CASE WHEN pilot_id IS NULL AND {'pilot_id' not in self.result.needs} THEN 'no pilot code (choose the pilot, or map its column)'
                            WHEN respondent_id IS NULL THEN 'no respondent id'
                            WHEN wave IS NULL OR wave < 1 THEN 'the survey wave is not a number of 1 or more'
                            {score_problem} ELSE NULL END AS problem,
@@ -705,6 +706,14 @@ def ingest(
         result.warnings.extend(mapping.notes)
         result.pilot_column = mapping.column_for("pilot_id") is not None
         result.environment_column = mapping.column_for("environment") is not None
+        if mapping.kind != "pilot_register" and not result.pilot_column and not options.pilot_id:
+            result.needs.append("pilot_id")
+        if (mapping.kind == "metrics" and not result.environment_column and options.environment not in ("lab", "live")
+                and mapping.defaults.get("environment") not in ("lab", "live")):
+            result.needs.append("environment")
+        if result.needs and commit:
+            asked = {"pilot_id": "which pilot the rows belong to (--pilot CODE)", "environment": "whether they are lab or live (--environment lab|live)"}
+            raise Refused(f"{file_name} does not say {' or '.join(asked[n] for n in result.needs)}; choose it and store again. Nothing was stored.")
         if not options.store_again:
             with store.read() as con:
                 duplicate = queries.upload_with_hash(con, result.sha256)
@@ -783,3 +792,9 @@ def withdraw(store: Store, upload_id: int) -> dict[str, Any]:
         if upload["withdrawn_at"] is None:
             queries.withdraw_upload(con, upload_id, utc_now())
         return queries.fetch_upload(con, upload_id)
+
+
+def upload_history(store: Store, include_demo: bool = False) -> pd.DataFrame:
+    """Every upload, newest first: what, when, by whom, how many rows, withdrawn or not."""
+    with store.read() as con:
+        return queries.list_uploads(con, include_demo)

@@ -26,3 +26,16 @@ def store_counts(db_path: str, lock_wait: float, version: str) -> dict[str, int]
 @st.cache_data(show_spinner="Reading the pilot register …", max_entries=32)
 def pilot_register(db_path: str, lock_wait: float, version: str) -> pd.DataFrame:
     return list_pilots(Store(db_path, lock_wait_seconds=lock_wait))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def uploads(db_path: str, lock_wait: float, version: str, include_demo: bool) -> pd.DataFrame:
+    from ..ingest import upload_history
+
+    return upload_history(Store(db_path, lock_wait_seconds=lock_wait), include_demo)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def next_waves(db_path: str, lock_wait: float, version: str) -> dict[str, int]:
+    with Store(db_path, lock_wait_seconds=lock_wait).read() as con:
+        return queries.next_waves(con)

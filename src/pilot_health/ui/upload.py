@@ -1,0 +1,226 @@
+"""The upload page's pieces: what the engine understood, the choices a person can change, the
+receipt, and the upload history. Everything from the file (names, cells, messages quoting cells)
+is shown as plain text or in tables, never as Markdown."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from typing import Any, Optional
+
+import pandas as pd
+import streamlit as st
+
+from ..csv_files import frame_to_csv
+from ..formatting import plural
+from ..ingest import KIND_LABELS, KINDS, IngestOptions, IngestResult, ingest
+from ..ingest.recognise import DATE_PREFIX, FIELD_LABELS, IGNORE, LAYOUTS, METRIC_PREFIX, target_choices
+from ..models import Pilot
+from ..store import Store
+from .text import md_escape
+
+AUTO = "auto"
+
+
+def target_label(kind: str, target: str) -> str:
+    if target == IGNORE:
+        return "— not used —"
+    if target.startswith(METRIC_PREFIX):
+        return f"values of metric “{target[len(METRIC_PREFIX):]}”"
+    if target.startswith(DATE_PREFIX):
+        return f"values on {target[len(DATE_PREFIX):]}"
+    if kind == "pilot_register" and target in Pilot.model_fields:
+        return Pilot.model_fields[target].title or target
+    return FIELD_LABELS.get(target, target)
+
+
+def options_key(sha: str, options: IngestOptions) -> str:
+    payload = json.dumps(asdict(options), sort_keys=True, default=str)
+    return hashlib.sha256(f"{sha}|{payload}".encode()).hexdigest()
+
+
+def analyse(store: Store, version: str, data: bytes, file_name: str, options: IngestOptions) -> IngestResult:
+    """Check the file (nothing stored), once per file, choice of options and store version."""
+    sha = hashlib.sha256(data).hexdigest()
+    key = (version, options_key(sha, options))
+    cached = st.session_state.get("upload_analysis")
+    if cached and cached[0] == key:
+        return cached[1]
+    bar = st.progress(0.0, text=f"Reading {file_name} …")
+    result = ingest(store, data, file_name, options, commit=False, progress=lambda share, text: bar.progress(min(share, 1.0), text=text))
+    bar.empty()
+    st.session_state["upload_analysis"] = (key, result)
+    return result
+
+
+def show_understanding(result: IngestResult) -> None:
+    mapping = result.mapping
+    facts = [("File", result.file_name), ("Size", f"{result.size / 1024:,.0f} KB")]
+    if result.format:
+        facts.append(("Format", result.format.describe()))
+    if mapping:
+        facts.append(("Holds", KIND_LABELS[mapping.kind]))
+        facts.append(("Layout", LAYOUTS.get(mapping.layout, mapping.layout)))
+        if mapping.export:
+            facts.append(("Recognised as", mapping.export))
+    st.dataframe(pd.DataFrame(facts, columns=["", "detected"]), hide_index=True, width="stretch")
+
+
+def _remember(sha: str, header: str, widget_key: str) -> None:
+    st.session_state.setdefault(f"mapping.{sha}", {})[header] = st.session_state[widget_key]
+
+
+def mapping_editor(result: IngestResult) -> None:
+    """One selectbox per column: which field it feeds. A change is remembered for this file and
+    the file is checked again with it."""
+    mapping = result.mapping
+    st.caption("Each column of the file and what it was taken to be. Change any that are wrong; columns set to “not used” are ignored.")
+    columns = st.columns(3)
+    for index, header in enumerate(result.headers):
+        choices = target_choices(mapping, header)
+        current = mapping.targets.get(header, IGNORE)
+        question = mapping.questions.get(header)
+        label = header if not question or question == header else f"{header}: {question}"
+        with columns[index % 3]:
+            key = f"map.{result.sha256[:12]}.{index}"
+            st.selectbox(
+                label[:120], choices, index=choices.index(current), format_func=lambda t: target_label(mapping.kind, t),
+                key=key, on_change=_remember, args=(result.sha256, header, key),
+            )
+    unused = [h for h in result.headers if mapping.targets.get(h, IGNORE) == IGNORE]
+    if unused:
+        st.caption(f"Not used ({len(unused)}):")
+        st.text(", ".join(unused))
+
+
+def show_counts(result: IngestResult, *, stored: bool) -> None:
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Rows read", f"{result.rows_read:,}", help="Data rows in the file, after the header; title lines, totals and footers are not counted.")
+    c2.metric("Stored" if stored else "Will be stored", f"{result.rows_to_store:,}",
+              help="Rows (or values, for one-column-per-metric files) that go into the store.")
+    c3.metric("Rejected", f"{result.rows_rejected:,}", help="Rows that cannot be stored, each with its reason below and in the download.")
+    c4.metric("Left out", f"{result.rows_left_out:,}",
+              help="Rows deliberately not stored: exact duplicates, survey previews and unfinished responses, values already stored.")
+
+
+def show_warnings(result: IngestResult) -> None:
+    for warning in result.warnings:
+        st.warning(md_escape(warning), icon=":material/info:")
+
+
+def show_problems(result: IngestResult) -> None:
+    if not result.problems:
+        return
+    st.markdown(f"**Why {plural(result.rows_rejected, 'row')} cannot be stored**")
+    frame = pd.DataFrame(
+        [(p.row, p.column or "", p.message) for p in result.problems[:200]], columns=["line", "column", "reason"]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch", height=min(38 + 35 * len(frame), 300),
+                 column_config={"line": st.column_config.NumberColumn("Line", format="%d", help="Line of the file, counting from 1.")})
+    if len(result.problems) > 200:
+        st.caption(f"The first 200 of {len(result.problems):,} are listed; the download has all of them.")
+
+
+def rejected_download(result: IngestResult, key: str) -> None:
+    if result.rejected_rows is not None and not result.rejected_rows.empty:
+        st.download_button(
+            f"Download the {plural(len(result.rejected_rows), 'rejected row')} with reasons (CSV)",
+            frame_to_csv(result.rejected_rows), file_name=f"rejected_{result.file_name.rsplit('.', 1)[0]}.csv",
+            mime="text/csv", icon=":material/download:", key=key,
+        )
+
+
+def receipt(result: IngestResult) -> None:
+    st.success(
+        f"Stored {result.rows_to_store:,} rows from {md_escape(result.file_name)} as upload {result.upload_id}.",
+        icon=":material/check_circle:",
+    )
+    facts = [
+        ("Rows stored", f"{result.rows_to_store:,}"), ("Rows rejected", f"{result.rows_rejected:,}"),
+        ("Rows left out", f"{result.rows_left_out:,}"),
+    ]
+    if result.rows_replaced:
+        facts.append(("Stored values replaced", f"{result.rows_replaced:,}"))
+    if result.date_range:
+        facts.append(("Dates", f"{result.date_range[0]:%Y-%m-%d} to {result.date_range[1]:%Y-%m-%d}"))
+    if result.pilots:
+        facts.append(("Pilots", ", ".join(result.pilots)))
+    if result.metrics:
+        facts.append(("Metrics", ", ".join(result.metrics)))
+    st.dataframe(pd.DataFrame(facts, columns=["receipt", ""]), hide_index=True, width="stretch")
+    show_warnings(result)
+    rejected_download(result, "download_rejected_receipt")
+
+
+def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[int]) -> dict[str, Any]:
+    """The questions the file does not answer itself."""
+    mapping = result.mapping
+    answers: dict[str, Any] = {}
+    prefix = f"opt.{result.sha256[:12]}"
+    left, middle, right = st.columns(3)
+    if mapping.kind in ("metrics", "usage", "survey") and not result.pilot_column:
+        answers["pilot_id"] = left.selectbox(
+            "Which pilot do these rows belong to?", pilots, index=None, placeholder="Choose a pilot", key=f"{prefix}.pilot",
+            help="The file has no pilot column, so all its rows go to the pilot you choose.",
+        )
+    if mapping.kind == "metrics" and not result.environment_column:
+        default = mapping.defaults.get("environment")
+        answers["environment"] = middle.radio(
+            "Lab or live?", ["lab", "live"], index=["lab", "live"].index(default) if default in ("lab", "live") else None,
+            format_func={"lab": "Lab (test sets, offline evaluation)", "live": "Live (production or real data)"}.get,
+            key=f"{prefix}.environment", help="The file does not say; choose where its numbers were measured.",
+        )
+    if mapping.kind == "metrics":
+        kind = right.selectbox(
+            "Kind of metrics", [AUTO, "technical", "business"], key=f"{prefix}.metric_kind",
+            format_func={AUTO: "Decide per metric", "technical": "All technical (model)", "business": "All business KPIs"}.get,
+            help="Per metric: a metric named like the pilot's business KPI, or like revenue, cost, availability, is business; the rest technical.",
+        )
+        answers["metric_kind"] = None if kind == AUTO else kind
+    if mapping.kind == "survey" and not mapping.column_for("wave"):
+        answers["wave"] = right.number_input(
+            "Survey wave", min_value=1, max_value=99, value=next_wave or 1, step=1, key=f"{prefix}.wave",
+            help="Which round of the survey this is. Default: the pilot's next wave.",
+        )
+    if any("day-first or month-first" in w for w in result.warnings) or st.session_state.get(f"{prefix}.date_order"):
+        answers["date_order"] = left.radio(
+            "Dates like 03/04/2024 are", ["dmy", "mdy"], format_func={"dmy": "day first (3 April)", "mdy": "month first (March 4)"}.get,
+            key=f"{prefix}.date_order", horizontal=True,
+        )
+    if mapping.export == "Weights & Biases chart export":
+        answers["observed_on"] = middle.date_input("Date for these results", key=f"{prefix}.observed_on")
+    if result.already_stored or st.session_state.get(f"{prefix}.replace"):
+        what = "pilots" if mapping.kind == "pilot_register" else "values"
+        answers["replace_existing"] = st.checkbox(
+            f"Replace stored {what} this file repeats ({result.already_stored:,})", key=f"{prefix}.replace",
+            help="Off: the stored values are kept and the file's repeats are left out. On: the file's values replace them "
+                 "(withdrawing this upload later does not bring the old values back).",
+        )
+    return answers
+
+
+def history(frame: pd.DataFrame) -> pd.DataFrame:
+    table = frame.assign(
+        status=frame["withdrawn_at"].map(lambda w: "in force" if pd.isna(w) else "withdrawn"),
+        pilots=frame["pilots"].fillna(""),
+    )
+    return table[["upload_id", "kind", "file_name", "uploaded_at", "uploaded_by", "rows_stored", "rows_rejected", "pilots", "status", "withdrawn_at"]]
+
+
+HISTORY_COLUMNS = {
+    "upload_id": st.column_config.NumberColumn("Upload", format="%d"),
+    "kind": "Kind", "file_name": "File", "uploaded_by": "By",
+    "uploaded_at": st.column_config.DatetimeColumn("Uploaded (UTC)", format="YYYY-MM-DD HH:mm"),
+    "rows_stored": st.column_config.NumberColumn("Stored", format="%d"),
+    "rows_rejected": st.column_config.NumberColumn("Rejected", format="%d"),
+    "pilots": "Pilots", "status": "Status",
+    "withdrawn_at": st.column_config.DatetimeColumn("Withdrawn (UTC)", format="YYYY-MM-DD HH:mm"),
+}
+
+
+def kind_choices() -> list[str]:
+    return [AUTO, *KINDS]
+
+
+def kind_label(kind: str) -> str:
+    return "Detect from the file" if kind == AUTO else KIND_LABELS[kind]
