@@ -29,6 +29,19 @@ def _column_list(columns: Iterable[str]) -> str:
     return ", ".join(columns)
 
 
+def register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    """Make a DataFrame queryable as `name`. A new statement closes any result left half-read
+    (DuckDB refuses to register while one is open), so one is run first."""
+    con.execute("SELECT 1").fetchall()
+    con.register(name, frame)
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> None:
+    """Run a statement whose result is not needed, and finish it: DuckDB wants every result
+    consumed before the connection registers a frame or runs other work."""
+    con.execute(sql, list(params) if params is not None else []).fetchall()
+
+
 # -- the store's own bookkeeping ------------------------------------------------------------
 
 def read_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -36,7 +49,7 @@ def read_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def put_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
-    con.execute(
+    _run(con, 
         "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [key, value],
     )
@@ -73,13 +86,13 @@ def update_pilot(con: duckdb.DuckDBPyConnection, pilot: Pilot, updated_at: datet
     columns = [c for c in PILOT_FIELDS if c != "pilot_id"]
     assignments = ", ".join(f"{c} = ?" for c in columns) + ", updated_at = ?"
     params = [values[c] for c in columns] + [updated_at, pilot.pilot_id]
-    con.execute(f"UPDATE pilots SET {assignments} WHERE pilot_id = ?", params)
+    _run(con, f"UPDATE pilots SET {assignments} WHERE pilot_id = ?", params)
     return con.execute("SELECT count(*) FROM pilots WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
 
 
 def delete_pilots(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> None:
     if ids:
-        con.execute("DELETE FROM pilots WHERE pilot_id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
+        _run(con, "DELETE FROM pilots WHERE pilot_id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
 
 
 # -- uploads and the rows they brought ------------------------------------------------------
@@ -100,7 +113,7 @@ def insert_upload(
 
 
 def set_upload_details(con: duckdb.DuckDBPyConnection, upload_id: int, details: str) -> None:
-    con.execute("UPDATE uploads SET details = ? WHERE upload_id = ?", [details, upload_id])
+    _run(con, "UPDATE uploads SET details = ? WHERE upload_id = ?", [details, upload_id])
 
 
 def upload_with_hash(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple[int, str, datetime] | None:
@@ -117,7 +130,7 @@ def upload_with_hash(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple[int, 
 def insert_rows_from(con: duckdb.DuckDBPyConnection, table: str, source: str, upload_id: int) -> None:
     """Append the rows of one of our temporary tables (`source`, same column names) to a data table."""
     columns = [c for c in DATA_TABLES[table] if c != "upload_id"]
-    con.execute(
+    _run(con, 
         f"INSERT INTO {table} ({_column_list(columns)}, upload_id) SELECT {_column_list(columns)}, ? FROM {source}",
         [upload_id],
     )
@@ -146,7 +159,7 @@ def count_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str
 def drop_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
     """Keep the stored values: remove from `source` the rows whose key is already stored."""
     key = _column_list(DATA_KEYS[table])
-    con.execute(
+    _run(con, 
         f"""
         DELETE FROM {source} WHERE ({key}) IN (
             SELECT ({key}) FROM {table} t JOIN uploads u USING (upload_id)
@@ -160,7 +173,7 @@ def delete_replaced(con: duckdb.DuckDBPyConnection, table: str, source: str) -> 
     """Replace stored values: delete stored rows whose key `source` brings again."""
     key = _column_list(DATA_KEYS[table])
     before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    con.execute(
+    _run(con, 
         f"""
         DELETE FROM {table} WHERE ({key}) IN (SELECT ({key}) FROM {source})
           AND upload_id IN (SELECT upload_id FROM uploads WHERE withdrawn_at IS NULL)
@@ -210,7 +223,7 @@ def fetch_upload(con: duckdb.DuckDBPyConnection, upload_id: int) -> dict[str, An
 
 
 def withdraw_upload(con: duckdb.DuckDBPyConnection, upload_id: int, when: datetime) -> None:
-    con.execute("UPDATE uploads SET withdrawn_at = ? WHERE upload_id = ? AND withdrawn_at IS NULL", [when, upload_id])
+    _run(con, "UPDATE uploads SET withdrawn_at = ? WHERE upload_id = ? AND withdrawn_at IS NULL", [when, upload_id])
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
@@ -219,9 +232,9 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"rows for {table} lack the columns {missing}")
-    con.register("incoming_rows", frame[list(columns)])
+    register(con, "incoming_rows", frame[list(columns)])
     try:
-        con.execute(f"INSERT INTO {table} ({_column_list(columns)}) SELECT {_column_list(columns)} FROM incoming_rows")
+        _run(con, f"INSERT INTO {table} ({_column_list(columns)}) SELECT {_column_list(columns)} FROM incoming_rows")
     finally:
         con.unregister("incoming_rows")
     return len(frame)
@@ -235,28 +248,28 @@ def insert_upload_batches(
     `uploads` has one row per upload, keyed by (pilot_id, batch), with the `uploads` columns
     except the id; `rows` carries the same (pilot_id, batch) key. Ids come from the store's
     sequence and are joined onto the rows."""
-    con.register("incoming_uploads", uploads)
-    con.execute(
+    register(con, "incoming_uploads", uploads)
+    _run(con, 
         """
         CREATE OR REPLACE TEMP TABLE incoming_batch_ids AS
         SELECT pilot_id, batch, nextval('upload_id_seq') AS upload_id, * EXCLUDE (pilot_id, batch)
         FROM incoming_uploads
         """
     )
-    con.execute(
+    _run(con, 
         """
         INSERT INTO uploads (upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by)
         SELECT upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, ? FROM incoming_batch_ids
         """,
         [uploaded_by],
     )
-    con.register("incoming_batch_rows", rows)
+    register(con, "incoming_batch_rows", rows)
     with_ids = con.execute(
         "SELECT r.*, b.upload_id FROM incoming_batch_rows r JOIN incoming_batch_ids b USING (pilot_id, batch)"
     ).df()
     con.unregister("incoming_batch_rows")
     con.unregister("incoming_uploads")
-    con.execute("DROP TABLE incoming_batch_ids")
+    _run(con, "DROP TABLE incoming_batch_ids")
     insert_rows(con, table, with_ids)
 
 
@@ -271,8 +284,8 @@ def delete_uploads(con: duckdb.DuckDBPyConnection, upload_ids: Sequence[int]) ->
         return
     ids = list(upload_ids)
     for table in DATA_TABLES:
-        con.execute(f"DELETE FROM {table} WHERE upload_id IN (SELECT unnest(?::BIGINT[]))", [ids])
-    con.execute("DELETE FROM uploads WHERE upload_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+        _run(con, f"DELETE FROM {table} WHERE upload_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+    _run(con, "DELETE FROM uploads WHERE upload_id IN (SELECT unnest(?::BIGINT[]))", [ids])
 
 
 def pilots_with_rows_outside(con: duckdb.DuckDBPyConnection, upload_ids: Sequence[int]) -> set[str]:

@@ -147,6 +147,11 @@ class _Run:
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def _exec(self, sql: str, params: Optional[list[Any]] = None) -> None:
+        """Run a statement whose result is not needed, and finish it (DuckDB wants every result
+        consumed before the connection does other work, such as registering a frame)."""
+        self.con.execute(sql, params or []).fetchall()
+
     def col(self, header: Optional[str]) -> Optional[str]:
         return None if header is None else f"c{self.index[header]}"
 
@@ -173,7 +178,7 @@ class _Run:
         width = len(self.text.header)
         columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
         delimiter = self.text.format.delimiter.replace("'", "''")
-        self.con.execute(
+        self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_raw AS
             SELECT * FROM read_csv(?, delim = '{delimiter}', quote = '"', escape = '"', header = false,
@@ -186,7 +191,7 @@ class _Run:
         # Row ids are sequential in file order; inside a write transaction they start high, hence the base.
         self.base = self.con.execute("SELECT coalesce(min(rowid), 0) FROM ingest_raw").fetchone()[0]
         kept = [f"c{i} IS NOT NULL" for i in range(width)]
-        self.con.execute(f"DELETE FROM ingest_raw WHERE NOT ({' OR '.join(kept)})")  # fully blank rows
+        self._exec(f"DELETE FROM ingest_raw WHERE NOT ({' OR '.join(kept)})")  # fully blank rows
         errors = self.con.execute(
             "SELECT DISTINCT line, error_type, error_message, csv_line FROM ingest_reject_errors ORDER BY line"
         ).fetchall()
@@ -222,7 +227,7 @@ class _Run:
             if fixed["metric"] is None:
                 raise Refused(f"{self.result.file_name}: choose which column holds the metric names (none is mapped to “Metric name”).")
             value_index = self.index[mapping.column_for("value")]
-            self.con.execute(
+            self._exec(
                 f"""
                 CREATE OR REPLACE TEMP VIEW ingest_rows AS
                 SELECT rowid - {self.base} + 1 AS ord, {value_index} AS col, {carried('')}, {fixed['metric']} AS metric_raw,
@@ -243,9 +248,9 @@ class _Run:
             metric_sql, time_sql = "l.label", (f"u.{fixed['observed_at']}" if fixed["observed_at"] else "NULL")
         else:
             raise Refused(f"{self.result.file_name}: columns are mapped both as one-per-metric and as one-per-date; choose one layout.")
-        self.con.register("ingest_wide_lookup", lookup)
+        queries.register(self.con, "ingest_wide_lookup", lookup)
         cells = ", ".join(f"c{self.index[h]}" for h, _ in wide)
-        self.con.execute(
+        self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_rows AS
             SELECT u.ord, l.col, {carried('u.')}, {metric_sql} AS metric_raw, {time_sql} AS time_raw, u.cell AS value_raw
@@ -254,7 +259,7 @@ class _Run:
             """
         )
         self.con.unregister("ingest_wide_lookup")
-        self.con.execute(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # empty wide cells: no observation
+        self._exec(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # empty wide cells: no observation
 
     # -- step 3: parse and check -------------------------------------------------------------------
 
@@ -298,7 +303,7 @@ class _Run:
             )
             metric_sql = f"(CASE {cases} ELSE {metric_sql} END)"
         value_sql = v.number("value_raw", decimal_comma)
-        self.con.execute(
+        self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_parsed AS
             SELECT ord, col, pilot_id, metric, kind, environment, observed_at, value, step, problem,
@@ -332,7 +337,7 @@ class _Run:
         if kind == "metrics" and not self.options.metric_kind and not self.mapping.column_for("kind"):
             self._infer_metric_kind()
         if is_chart:
-            self.con.execute(
+            self._exec(
                 """
                 DELETE FROM ingest_parsed WHERE value IS NULL OR (ord, col) NOT IN (
                     SELECT (ord, col) FROM ingest_parsed WHERE value IS NOT NULL
@@ -371,9 +376,9 @@ class _Run:
         kpis = pd.DataFrame(
             [(p, norm(k)) for p, k in queries.kpi_names(self.con).items()], columns=["pilot_id", "kpi_key"]
         )
-        self.con.register("ingest_kpis", kpis)
+        queries.register(self.con, "ingest_kpis", kpis)
         usage = ", ".join(repr(w) for words in USAGE_METRICS.values() for w in sorted(words))
-        self.con.execute(
+        self._exec(
             f"""
             UPDATE ingest_parsed SET kind = CASE
                 WHEN lower(regexp_replace(trim(metric), '[^0-9A-Za-z]+', '_', 'g')) IN ({usage}) THEN 'adoption'
@@ -393,7 +398,7 @@ class _Run:
 
     def _refuse_unknown_pilots(self, known: list[str]) -> None:
         known_frame = pd.DataFrame({"pilot_id": known}, dtype="str")
-        self.con.register("ingest_known_pilots", known_frame)
+        queries.register(self.con, "ingest_known_pilots", known_frame)
         unknown = [r[0] for r in self.con.execute(
             "SELECT DISTINCT pilot_id FROM ingest_parsed WHERE pilot_id IS NOT NULL AND pilot_id NOT IN (SELECT pilot_id FROM ingest_known_pilots) ORDER BY 1"
         ).fetchall()]
@@ -448,7 +453,7 @@ class _Run:
         if col("_finished"):
             left_out.append(f"lower(coalesce({col('_finished')}, '')) IN ('false', '0', 'no', 'f')")
         left_out_sql = " OR ".join(left_out) or "false"
-        self.con.execute(
+        self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_survey AS
             SELECT rowid - {self.base} + 1 AS ord, {pilot_sql} AS pilot_id, {respondent_sql} AS respondent_id, {responded_sql} AS responded_at,
@@ -464,11 +469,11 @@ class _Run:
         if left:
             self.result.rows_left_out += left
             self.result.warnings.append(f"Left out {left} survey preview or unfinished response(s).")
-        self.con.execute("DELETE FROM ingest_survey WHERE left_out")
+        self._exec("DELETE FROM ingest_survey WHERE left_out")
         if not col("wave") and not options.wave:
             waves = pd.DataFrame(list(queries.next_waves(self.con).items()), columns=["pilot_id", "next_wave"])
-            self.con.register("ingest_waves", waves)
-            self.con.execute("UPDATE ingest_survey SET wave = coalesce((SELECT next_wave FROM ingest_waves w WHERE w.pilot_id = ingest_survey.pilot_id), 1)")
+            queries.register(self.con, "ingest_waves", waves)
+            self._exec("UPDATE ingest_survey SET wave = coalesce((SELECT next_wave FROM ingest_waves w WHERE w.pilot_id = ingest_survey.pilot_id), 1)")
             self.con.unregister("ingest_waves")
             numbers = sorted({r[0] for r in self.con.execute("SELECT DISTINCT wave FROM ingest_survey").fetchall() if r[0]})
             if numbers:
@@ -476,7 +481,7 @@ class _Run:
         score_problem = " ".join(f"WHEN {e}_problem IS NOT NULL THEN {e}_problem" for e in ADKAR)
         score_col = " ".join(f"WHEN {e}_problem IS NOT NULL THEN {e}_col" for e in ADKAR)
         pilot_index = self.index[self.mapping.column_for("pilot_id")] if col("pilot_id") else -1
-        self.con.execute(
+        self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_parsed AS
             SELECT * REPLACE ({', '.join(f"CAST(round({e}) AS TINYINT) AS {e}" for e in ADKAR)}),
@@ -529,7 +534,7 @@ class _Run:
             f"SELECT count(*), count(DISTINCT hash({columns})) FROM ingest_parsed WHERE problem IS NULL"
         ).fetchone()
         if distinct < valid:
-            self.con.execute(
+            self._exec(
                 f"""
                 CREATE OR REPLACE TEMP TABLE ingest_ready AS SELECT {columns}, ord FROM ingest_parsed WHERE problem IS NULL
                 QUALIFY row_number() OVER (PARTITION BY {columns} ORDER BY ord) = 1
@@ -537,7 +542,7 @@ class _Run:
             )
             ready = self.con.execute("SELECT count(*) FROM ingest_ready").fetchone()[0]
         else:  # nothing to drop: a view saves copying a million rows
-            self.con.execute(f"CREATE OR REPLACE TEMP VIEW ingest_ready AS SELECT {columns}, ord FROM ingest_parsed WHERE problem IS NULL")
+            self._exec(f"CREATE OR REPLACE TEMP VIEW ingest_ready AS SELECT {columns}, ord FROM ingest_parsed WHERE problem IS NULL")
             ready = valid
         if valid > ready:
             result.rows_left_out += valid - ready
@@ -547,9 +552,9 @@ class _Run:
         result.already_stored = stored
         if stored and not self.options.replace_existing:
             if distinct >= valid:
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE ingest_ready_rows AS SELECT * FROM ingest_ready")
-                self.con.execute("DROP VIEW ingest_ready")
-                self.con.execute("ALTER TABLE ingest_ready_rows RENAME TO ingest_ready")
+                self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_ready_rows AS SELECT * FROM ingest_ready")
+                self._exec("DROP VIEW ingest_ready")
+                self._exec("ALTER TABLE ingest_ready_rows RENAME TO ingest_ready")
             queries.drop_already_stored(self.con, table, "ingest_ready")
             result.rows_left_out += stored
             what = "observations" if table_kind != "survey" else "responses"
@@ -593,7 +598,7 @@ class _Run:
         if problem_rows:
             ordinals = self.problem_ordinals
             wanted = pd.DataFrame({"ord": sorted(set(ordinals.values()))}, dtype="int64")
-            self.con.register("ingest_wanted", wanted)
+            queries.register(self.con, "ingest_wanted", wanted)
             cells = self.con.execute(
                 f"SELECT rowid - {self.base} + 1 AS ord, * FROM ingest_raw WHERE rowid - {self.base} + 1 IN (SELECT ord FROM ingest_wanted)"
             ).fetchall()

@@ -1,0 +1,150 @@
+"""The upload page through Streamlit's AppTest: drop a file, check, answer, store, withdraw."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from pilot_health import portfolio
+from test_pages import assert_clean, texts
+
+FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
+UPLOAD = "pages/2_Upload_data.py"
+
+
+def upload_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page(UPLOAD)
+    return at.run()
+
+
+def drop(at: AppTest, name: str, data: bytes | None = None) -> tuple[AppTest, str]:
+    data = data if data is not None else (FIXTURES / name).read_bytes()
+    at.get("file_uploader")[0].upload(name, data, "text/csv").run()
+    return at, "opt." + hashlib.sha256(data).hexdigest()[:12]
+
+
+def stored_rows(store, upload_id: int) -> int:
+    with store.read() as con:
+        return con.execute("SELECT count(*) FROM metric_observations WHERE upload_id = ?", [upload_id]).fetchone()[0]
+
+
+def test_empty_page_explains_what_to_drop(demo_store, app_env):
+    app_env(demo_store)
+    at = upload_page()
+    assert_clean(at)
+    assert any("No file chosen yet" in t for t in texts(at.info))
+    assert at.get("file_uploader")
+
+
+def test_upload_preview_answer_store_and_withdraw(demo_store, app_env):
+    app_env(demo_store)
+    at, prefix = drop(upload_page(), "metrics_wide_per_metric.csv")
+    assert_clean(at)
+    assert any("choose the pilot and choose lab or live" in t for t in texts(at.info))
+    store_button = at.button(key="store_upload")
+    assert store_button.disabled and store_button.label == "Store 24 rows"
+    assert {m.label: m.value for m in at.metric}["Will be stored"] == "24"
+    at.selectbox(key=f"{prefix}.pilot").set_value("SC-01").run()
+    at.radio(key=f"{prefix}.environment").set_value("live").run()
+    assert not at.button(key="store_upload").disabled
+    preview = at.dataframe[1].value
+    assert list(preview.columns[:6]) == ["pilot_id", "metric", "kind", "environment", "observed_at", "value"]
+    assert set(preview["pilot_id"]) == {"SC-01"} and set(preview["environment"]) == {"live"}
+    with demo_store.read() as con:
+        before = con.execute("SELECT count(*) FROM uploads").fetchone()[0]
+    at.button(key="store_upload").click().run()
+    assert_clean(at)
+    success = " ".join(texts(at.success))
+    assert "Stored 24 rows from metrics_wide_per_metric.csv as upload" in success
+    upload_id = int(success.split("as upload ")[1].rstrip("."))
+    assert stored_rows(demo_store, upload_id) == 24
+    with demo_store.read() as con:
+        assert con.execute("SELECT count(*) FROM uploads").fetchone()[0] == before + 1
+
+    # The history lists it; withdrawing asks first, then takes its rows out of every view.
+    at.button(key="upload_another").click().run()
+    history = at.dataframe[-1].value
+    assert upload_id in set(history["upload_id"])
+    at.selectbox(key="withdraw_choice").set_value(upload_id).run()
+    at.button(key="withdraw_button").click().run()
+    with demo_store.read() as con:
+        assert con.execute("SELECT withdrawn_at FROM uploads WHERE upload_id = ?", [upload_id]).fetchone()[0] is None
+    at.button(key="confirm_withdraw_button").click().run()
+    assert_clean(at)
+    with demo_store.read() as con:
+        withdrawn = con.execute("SELECT withdrawn_at FROM uploads WHERE upload_id = ?", [upload_id]).fetchone()[0]
+    assert withdrawn is not None, "the upload record stays, dated"
+    assert stored_rows(demo_store, upload_id) == 24, "rows are kept for the record …"
+    from datetime import date
+
+    frame = portfolio.load_portfolio(demo_store, date.today(), 45).set_index("pilot_id")
+    with demo_store.read() as con:
+        newest_in_force = con.execute(
+            "SELECT max(u.uploaded_at) FROM metric_observations m JOIN uploads u USING (upload_id) WHERE m.pilot_id = 'SC-01' AND u.withdrawn_at IS NULL"
+        ).fetchone()[0]
+    assert frame.loc["SC-01", "last_upload_at"] <= newest_in_force, "… but no longer count"
+    status = at.dataframe[-1].value.set_index("upload_id").loc[upload_id, "status"]
+    assert status == "withdrawn"
+
+
+def test_a_refused_file_says_why_and_stores_nothing(demo_store, app_env):
+    app_env(demo_store)
+    with demo_store.read() as con:
+        before = con.execute("SELECT count(*) FROM uploads").fetchone()[0]
+    at, _ = drop(upload_page(), "image_named.csv")
+    assert_clean(at)
+    errors = texts(at.error)
+    assert errors == ["image_named.csv is a PNG image, not a CSV or Excel export."]
+    assert not at.button(key="store_upload") if "store_upload" in [b.key for b in at.button] else True
+    with demo_store.read() as con:
+        assert con.execute("SELECT count(*) FROM uploads").fetchone()[0] == before
+
+
+def test_rejected_rows_are_listed_and_downloadable(demo_store, app_env):
+    app_env(demo_store)
+    at, _ = drop(upload_page(), "metrics_ragged.csv")
+    assert_clean(at)
+    reasons = at.dataframe[1].value
+    assert list(reasons["line"]) == [5, 8]
+    assert "header has 5 columns" in reasons["reason"].iloc[0]
+    downloads = [d for d in at.get("download_button") if "rejected" in d.proto.label]
+    assert downloads and "2 rejected rows" in downloads[0].proto.label
+
+
+def test_same_bytes_again_is_offered_as_a_no_op(demo_store, app_env):
+    app_env(demo_store)
+    at, _ = drop(upload_page(), "metrics_long_utf8.csv")
+    at.button(key="store_upload").click().run()
+    at.button(key="upload_another").click().run()
+    at, _ = drop(at, "metrics_long_utf8.csv")
+    assert_clean(at)
+    assert any("already stored as upload" in t for t in texts(at.info))
+    assert not [b for b in at.button if b.key == "store_upload"]
+
+
+def test_changing_the_mapping_checks_the_file_again(demo_store, app_env):
+    app_env(demo_store)
+    at, prefix = drop(upload_page(), "metrics_wide_per_metric.csv")
+    at.selectbox(key=f"{prefix}.pilot").set_value("SC-01").run()
+    at.radio(key=f"{prefix}.environment").set_value("lab").run()
+    sha = prefix.removeprefix("opt.")
+    precision = next(s for s in at.selectbox if s.label == "precision")
+    assert precision.value == "metric:precision"
+    precision.set_value("").run()
+    assert_clean(at)
+    assert {m.label: m.value for m in at.metric}["Will be stored"] == "16"
+    assert at.session_state[f"mapping.{hashlib.sha256((FIXTURES / 'metrics_wide_per_metric.csv').read_bytes()).hexdigest()}"] == {"precision": ""}
+    assert sha
+
+
+def test_file_names_and_cells_are_never_markdown(demo_store, app_env):
+    app_env(demo_store)
+    name = "**bold**[x](http://evil).csv"
+    data = b"pilot_id,metric,environment,observed_at,value\nSC-01,<b>acc</b>,lab,2024-01-01,oops\n"
+    at, _ = drop(upload_page(), name, data)
+    assert_clean(at)
+    for element in [*at.error, *at.warning, *at.info, *at.success, *at.markdown, *at.caption]:
+        assert "**bold**" not in element.value and "[x](http" not in element.value, element.value
