@@ -76,6 +76,7 @@ class Dashboard:
     url: str
     process: subprocess.Popen
     stderr_path: Path
+    db: Path
 
     def stderr(self, limit: int = 6000) -> str:
         try:
@@ -140,7 +141,7 @@ def dashboard(chromium_path, tmp_path_factory) -> Iterator[Dashboard]:
             ],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
         )
-    server = Dashboard(url=url, process=process, stderr_path=stderr_path)
+    server = Dashboard(url=url, process=process, stderr_path=stderr_path, db=db)
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
         while not _health_ok(url):
@@ -298,9 +299,10 @@ def test_register_link_opens_the_pilots_edit_form(page, dashboard, script_errors
     expect(page).to_have_title(re.compile(r"^Pilot register · Pilot Health$"), timeout=RENDERED_MS)
     # The sidebar drawn by page_setup() is there too, with both pages.
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(2, timeout=RENDERED_MS)
+    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(3, timeout=RENDERED_MS)
     expect(sidebar.get_by_role("link", name="Portfolio")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Pilot register")).to_be_visible()
+    expect(sidebar.get_by_role("link", name="Upload data")).to_be_visible()
     assert parse_qs(urlsplit(page.url).query).get("pilot") == ["SC-01"], page.url
 
     assert_no_errors_shown(page, script_errors)
@@ -347,3 +349,42 @@ def test_choosing_a_filter_puts_it_in_the_address_for_the_next_person(page, dash
         expect(multiselect_tags(fresh, "Stage")).to_have_text(["Production"], timeout=RENDERED_MS)
     finally:
         other.close()
+
+
+def test_upload_preview_store_and_withdraw_in_a_browser(page, dashboard, script_errors):
+    """The whole upload flow as a person does it: drop a file, read what was understood, store
+    it, then withdraw it from the history."""
+    import duckdb
+    from playwright.sync_api import expect
+
+    fixture = ROOT / "tests" / "fixtures" / "uploads" / "metrics_long_utf8.csv"
+    open_link(page, dashboard, "/Upload_data", "Upload data")
+    page.locator('input[type="file"]').set_input_files(str(fixture))
+    expect(page.get_by_text("Check before storing")).to_be_visible(timeout=FIRST_RENDER_MS)
+    # The detected format sits in a table (drawn on a canvas; its accessible copy holds the text).
+    expect(page.get_by_text("UTF-8 text, comma-separated").first).to_be_attached()
+    store = page.get_by_role("button", name="Store 20 rows")
+    expect(store).to_be_enabled(timeout=RENDERED_MS)
+    store.click()
+    receipt = page.get_by_text(re.compile(r"Stored 20 rows from metrics_long_utf8\.csv as upload (\d+)"))
+    expect(receipt).to_be_visible(timeout=FIRST_RENDER_MS)
+    upload_id = int(re.search(r"as upload (\d+)", receipt.inner_text()).group(1))
+
+    page.get_by_role("button", name="Upload another file").click()
+    expect(page.get_by_text("No file chosen yet")).to_be_visible(timeout=RENDERED_MS)
+    page.get_by_role("combobox", name="Withdraw an upload").click()
+    page.get_by_role("option", name=re.compile(rf"^{upload_id} · metrics_long_utf8\.csv")).click()
+    page.get_by_role("button", name="Withdraw", exact=True).click()
+    page.get_by_role("button", name=f"Yes, withdraw {upload_id}").click()
+    expect(page.get_by_text(f"Upload {upload_id} withdrawn")).to_be_visible(timeout=RENDERED_MS)
+    assert_no_errors_shown(page, script_errors)
+
+    con = duckdb.connect(str(dashboard.db), read_only=True)
+    try:
+        withdrawn, rows = con.execute(
+            "SELECT withdrawn_at, (SELECT count(*) FROM metric_observations WHERE upload_id = ?) FROM uploads WHERE upload_id = ?",
+            [upload_id, upload_id],
+        ).fetchone()
+    finally:
+        con.close()
+    assert withdrawn is not None and rows == 20
