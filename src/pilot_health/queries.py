@@ -172,14 +172,16 @@ def drop_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str)
 def delete_replaced(con: duckdb.DuckDBPyConnection, table: str, source: str) -> int:
     """Replace stored values: delete stored rows whose key `source` brings again."""
     key = _column_list(DATA_KEYS[table])
-    before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    _run(con, 
-        f"""
-        DELETE FROM {table} WHERE ({key}) IN (SELECT ({key}) FROM {source})
+    replaced = f"""
+        FROM {table} WHERE ({key}) IN (SELECT ({key}) FROM {source})
           AND upload_id IN (SELECT upload_id FROM uploads WHERE withdrawn_at IS NULL)
-        """
-    )
-    return before - con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    """
+    counts = con.execute(f"SELECT upload_id, count(*) {replaced} GROUP BY upload_id").fetchall()
+    _run(con, f"DELETE {replaced}")
+    # Keep each earlier upload's rows_stored equal to the rows it still has.
+    for upload_id, count in counts:
+        _run(con, "UPDATE uploads SET rows_stored = rows_stored - ? WHERE upload_id = ?", [count, upload_id])
+    return sum(count for _, count in counts)
 
 
 def next_waves(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

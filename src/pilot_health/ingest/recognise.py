@@ -477,7 +477,7 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
     if missing:
         notes.append(f"No question was found for {', '.join(m.capitalize() for m in missing)}; those scores stay blank unless you map a column.")
     comment = next(
-        (h for h in reversed(headers) if h not in taken and (norm(h) in SYNONYMS["comment"] or re.search(r"comment|feedback|anything else|suggest|remarks", questions[h], re.I))),
+        (h for h in reversed(headers) if h not in taken and (norm(h) in SYNONYMS["comment"] or re.search(r"comment|feedback|anything else|what else|suggest|remarks|tell us|open[- ]ended", questions[h], re.I))),
         None,
     )
     assign(comment, "comment")

@@ -179,8 +179,9 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[
         answers["metric_kind"] = None if kind == AUTO else kind
     if mapping.kind == "survey" and not mapping.column_for("wave"):
         answers["wave"] = right.number_input(
-            "Survey wave", min_value=1, max_value=99, value=next_wave or 1, step=1, key=f"{prefix}.wave",
-            help="Which round of the survey this is. Default: the pilot's next wave.",
+            "Survey wave", min_value=1, max_value=99, value=None, step=1, key=f"{prefix}.wave",
+            placeholder=f"next wave ({next_wave})" if next_wave else "the pilot's next wave",
+            help="Which round of the survey this is. Left empty: the pilot's next wave (one more than the last stored).",
         )
     if any("day-first or month-first" in w for w in result.warnings) or st.session_state.get(f"{prefix}.date_order"):
         answers["date_order"] = left.radio(
