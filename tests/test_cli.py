@@ -68,3 +68,63 @@ def test_every_command_takes_db_and_json():
         positional = ["export.csv"] if name == "ingest" else []
         args = parser.parse_args([name, *positional, "--db", "x.duckdb", "--json"])
         assert args.db == "x.duckdb" and args.json is True
+
+
+FIXTURES = __import__("conftest").ROOT / "tests" / "fixtures" / "uploads"
+
+
+def demo_db(tmp_path):
+    db = tmp_path / "ingest.duckdb"
+    assert run_cli("demo", "--db", str(db)).returncode == 0
+    return db
+
+
+def test_ingest_stores_and_reports_one_json_object(tmp_path):
+    db = demo_db(tmp_path)
+    result = run_cli("ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(db), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["status"] == "stored" and isinstance(payload["upload_id"], int)
+    assert payload["rows_stored"] == 8 and payload["rows_rejected"] == 2
+    assert [e["row"] for e in payload["errors"]] == [5, 8]
+    assert all(set(e) == {"row", "column", "message"} for e in payload["errors"])
+    assert isinstance(payload["warnings"], list)
+    again = json.loads(run_cli("ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(db), "--json").stdout)
+    assert again["status"] == "duplicate" and again["duplicate_of"] == payload["upload_id"] and again["rows_stored"] == 0
+
+
+def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(tmp_path):
+    db = demo_db(tmp_path)
+    human = run_cli("ingest", str(FIXTURES / "metrics_unknown_pilot.csv"), "--db", str(db))
+    assert human.returncode == 1 and human.stdout == ""
+    assert human.stderr.count("\n") == 1 and "SC-99" in human.stderr and "closest: SC-01" in human.stderr
+    as_json = run_cli("ingest", str(FIXTURES / "image_named.csv"), "--db", str(db), "--json")
+    assert as_json.returncode == 1
+    payload = json.loads(as_json.stdout)
+    assert payload["status"] == "refused" and payload["upload_id"] is None and payload["rows_stored"] == 0
+    assert payload["errors"][0]["message"] == "image_named.csv is a PNG image, not a CSV or Excel export."
+
+
+def test_ingest_options_and_kind_detection(tmp_path):
+    db = demo_db(tmp_path)
+    missing = run_cli("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db))
+    assert missing.returncode == 1 and "--pilot CODE" in missing.stderr and "--environment" in missing.stderr
+    ok = run_cli("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db), "--pilot", "SC-01",
+                 "--environment", "live", "--json")
+    assert json.loads(ok.stdout)["rows_stored"] == 24
+    survey = json.loads(run_cli("ingest", str(FIXTURES / "qualtrics_adkar.csv"), "--db", str(db), "--pilot", "SC-01", "--wave", "4", "--json").stdout)
+    assert survey["kind"] == "survey" and survey["rows_stored"] == 25 and survey["rows_left_out"] == 4
+    check = run_cli("ingest", str(FIXTURES / "usage_wide.csv"), "--db", str(db), "--check", "--json")
+    assert json.loads(check.stdout)["status"] == "ready"
+    pilots = run_cli("ingest", str(FIXTURES / "pilots_register.csv"), "--db", str(db), "--kind", "pilots")
+    assert pilots.returncode == 0 and "Stored pilots_register.csv: 2 rows" in pilots.stdout and "line 4 (stage)" in pilots.stdout
+
+
+def test_ingest_refuses_a_file_over_the_upload_limit(tmp_path):
+    db = demo_db(tmp_path)
+    big = tmp_path / "big.csv"
+    big.write_text("pilot_id,metric,environment,observed_at,value\n" + "SC-01,accuracy,lab,2024-01-01,0.9\n" * 40_000)
+    env = dict(os.environ, PILOT_HEALTH_MAX_UPLOAD_MB="1")
+    result = run_cli("ingest", str(big), "--db", str(db), env=env)
+    assert result.returncode == 1
+    assert "more than the upload limit of 1 MB" in result.stderr and "PILOT_HEALTH_MAX_UPLOAD_MB" in result.stderr
