@@ -184,7 +184,7 @@ class _Run:
             SELECT * FROM read_csv(?, delim = '{delimiter}', quote = '"', escape = '"', header = false,
                                    auto_detect = false, columns = {columns}, store_rejects = true, skip = {int(self.text.skip_lines)},
                                    rejects_table = 'ingest_reject_errors', rejects_scan = 'ingest_reject_scans',
-                                   max_line_size = 10000000)
+                                   max_line_size = 10000000, buffer_size = 10000000)
             """,
             [str(self.text.body_path)],
         )
@@ -378,17 +378,26 @@ class _Run:
         )
         queries.register(self.con, "ingest_kpis", kpis)
         usage = ", ".join(repr(w) for words in USAGE_METRICS.values() for w in sorted(words))
+        # Decided once per distinct (pilot, metric) pair; only rows whose kind changes are updated.
         self._exec(
             f"""
-            UPDATE ingest_parsed SET kind = CASE
+            CREATE OR REPLACE TEMP TABLE ingest_kind_map AS
+            SELECT pilot_id, metric, CASE
                 WHEN lower(regexp_replace(trim(metric), '[^0-9A-Za-z]+', '_', 'g')) IN ({usage}) THEN 'adoption'
                 WHEN trim(lower(regexp_replace(metric, '[^0-9A-Za-z]+', '_', 'g')), '_') IN
-                     (SELECT kpi_key FROM ingest_kpis k WHERE k.pilot_id = ingest_parsed.pilot_id) THEN 'business'
+                     (SELECT kpi_key FROM ingest_kpis k WHERE k.pilot_id = d.pilot_id) THEN 'business'
                 WHEN regexp_matches(metric, ?, 'i') THEN 'business'
-                ELSE 'technical' END
-            WHERE metric IS NOT NULL
+                ELSE 'technical' END AS kind
+            FROM (SELECT DISTINCT pilot_id, metric FROM ingest_parsed WHERE metric IS NOT NULL) d
             """,
             [BUSINESS_WORDS.pattern],
+        )
+        self._exec(
+            """
+            UPDATE ingest_parsed SET kind = m.kind FROM ingest_kind_map m
+            WHERE ingest_parsed.pilot_id IS NOT DISTINCT FROM m.pilot_id AND ingest_parsed.metric = m.metric
+              AND ingest_parsed.kind IS DISTINCT FROM m.kind
+            """
         )
         self.con.unregister("ingest_kpis")
         business = self.con.execute("SELECT DISTINCT metric FROM ingest_parsed WHERE kind = 'business' ORDER BY 1").fetchall()
