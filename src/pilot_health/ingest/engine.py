@@ -122,6 +122,10 @@ class IngestResult:
         }
 
 
+class _NothingToStore(Exception):
+    """The file brings nothing new; leave the transaction without writing (and without a new version)."""
+
+
 def _closest_codes(code: str, known: list[str]) -> list[str]:
     squeezed = {re.sub(r"[^A-Z0-9]", "", k): k for k in known}
     exact = squeezed.get(re.sub(r"[^A-Z0-9]", "", code.upper()))
@@ -728,18 +732,16 @@ def ingest(
         if result.needs and commit:
             asked = {"pilot_id": "which pilot the rows belong to (--pilot CODE)", "environment": "whether they are lab or live (--environment lab|live)"}
             raise Refused(f"{file_name} does not say {' or '.join(asked[n] for n in result.needs)}; choose it and store again. Nothing was stored.")
-        if not options.store_again:
-            with store.read() as con:
-                duplicate = queries.upload_with_hash(con, result.sha256)
+        context = store.write() if commit else store.read()
+        with context as con:
+            duplicate = None if options.store_again else queries.upload_with_hash(con, result.sha256)
             if duplicate:
                 result.status, result.duplicate_of = "duplicate", duplicate[0]
                 result.warnings.append(
                     f"These exact bytes were already stored as upload {duplicate[0]} ({duplicate[1]}, {duplicate[2]:%d %b %Y %H:%M} UTC); "
                     "storing them again would change nothing."
                 )
-                return result
-        context = store.write() if commit else store.read()
-        with context as con:
+                raise _NothingToStore()
             run = _Run(con, text, mapping, options, result, progress)
             progress(0.15, "Splitting rows and columns …")
             run.load()
@@ -759,7 +761,7 @@ def ingest(
             if result.rows_to_store == 0 and result.already_stored:
                 result.status = "duplicate"
                 result.warnings.append(f"Every row of {file_name} is already stored; there is nothing new to store.")
-                return result
+                raise _NothingToStore()
             if result.rows_to_store == 0:
                 raise Refused(f"{file_name} has no row that could be stored: all {result.rows_read} rows were rejected (see the reasons).")
             if not commit:
@@ -788,6 +790,8 @@ def ingest(
             return result
     except Refused as refusal:
         result.status, result.refusal = "refused", str(refusal)
+        return result
+    except _NothingToStore:  # raised inside the transaction so that it is rolled back, version untouched
         return result
     finally:
         result.problems.sort(key=lambda p: (p.row is None, p.row or 0))

@@ -430,7 +430,7 @@ def read_upload(data: bytes, file_name: str, workdir: Path, source: Optional[Pat
             utf8 = True
         except UnicodeDecodeError as error:
             utf8 = error.start > 65536 - 4  # a character cut at the edge of the sample
-        if utf8 and b"\x00" not in data[:8192]:
+        if utf8 and b"\x00" not in data[:8192] and not data.isascii():  # plain ASCII is valid UTF-8
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError:

@@ -225,7 +225,7 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, 
 
 
 def detect_decimal_comma(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], delimiter: str) -> bool:
-    """Does this file write decimals with a comma? Decided from its numeric columns together:
+    """Does this file write decimals with a comma? Decided from a sample of its numeric columns:
     '0,92' or '1.234,50' say comma; '1,234.50' or '0.92' say point. Undecided files follow their
     delimiter (a semicolon file usually comes from a decimal-comma locale). `columns` are raw
     columns of `table`."""
@@ -238,7 +238,7 @@ def detect_decimal_comma(con: duckdb.DuckDBPyConnection, table: str, columns: li
                                OR regexp_matches(t, '^[^0-9,.]*\d+,(\d{{1,2}}|\d{{4,}})[^0-9,.]*$')),
               count(*) FILTER (WHERE regexp_matches(t, '^[^0-9]*\d{{1,3}}(,\d{{3}})+\.\d+[^0-9]*$')
                                OR regexp_matches(t, '^[^0-9,.]*\d+\.(\d{{1,2}}|\d{{4,}})[^0-9,.]*$'))
-            FROM (SELECT {cleaned(column)} AS t FROM {table} LIMIT {SAMPLE_ROWS * 5}) WHERE t IS NOT NULL
+            FROM (SELECT {cleaned(column)} AS t FROM {table} LIMIT {SAMPLE_ROWS}) WHERE t IS NOT NULL
             """
         ).fetchone()
         comma_votes += comma
