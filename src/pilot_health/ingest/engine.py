@@ -37,6 +37,7 @@ from .recognise import (
 Progress = Callable[[float, str], None]
 MAX_LISTED_PROBLEMS = 200  # shown on the page; the rejected-rows download has more
 MAX_KEPT_PROBLEMS = 10_000
+FAST_PATH = True  # tests switch it off to show both paths store the same
 PREVIEW_ROWS = 20
 STORED_COLUMNS = {
     "metrics": ("pilot_id", "metric", "kind", "environment", "observed_at", "value"),
@@ -122,6 +123,10 @@ class IngestResult:
         }
 
 
+class _RetryCarefully(Exception):
+    """The fast path hit a database error; run the whole ingest again on the careful path."""
+
+
 class _NothingToStore(Exception):
     """The file brings nothing new; leave the transaction without writing (and without a new version)."""
 
@@ -146,6 +151,8 @@ class _Run:
         self.progress = progress
         self.index = {h: i for i, h in enumerate(text.header)}
         self.rejects: list[tuple[int, str]] = []  # (line, message) for rows DuckDB could not split
+        self.fast = False  # the one-pass path for plain long files (see try_fast_path)
+        self.allow_fast = True
         self.problem_ordinals: dict[int, int] = {}  # file line -> record ordinal, for rejected rows
         self.base = 0
 
@@ -178,20 +185,29 @@ class _Run:
 
     # -- step 1: the body into a table of text -------------------------------------------------
 
+    def read_csv_sql(self, rejects: str, typed: Optional[dict[int, str]] = None) -> str:
+        """The body as columns c0, c1 … (text unless `typed` says otherwise); rows DuckDB cannot
+        split or type go to `rejects`. The path is written into the statement (quotes doubled)
+        because a view cannot take parameters; it is our temporary file or the command line's file."""
+        typed = typed or {}
+        width = len(self.text.header)
+        columns = "{" + ", ".join(f"'c{i}': '{typed.get(i, 'VARCHAR')}'" for i in range(width)) + "}"
+        delimiter = self.text.format.delimiter.replace("'", "''")
+        path = str(self.text.body_path).replace("'", "''")
+        nulls = ""
+        if typed:
+            spellings = sorted({x for s in v.NULL_SPELLINGS for x in (s, s.upper(), s.capitalize())})
+            nulls = ", nullstr = [" + ", ".join("'" + x.replace("'", "''") + "'" for x in spellings) + "]"
+        return (
+            f"""read_csv('{path}', delim = '{delimiter}', quote = '"', escape = '"', header = false,
+                        auto_detect = false, columns = {columns}, store_rejects = true, skip = {int(self.text.skip_lines)},
+                        rejects_table = '{rejects}_errors', rejects_scan = '{rejects}_scans',
+                        max_line_size = 10000000, buffer_size = 10000000{nulls})"""
+        )
+
     def load(self) -> None:
         width = len(self.text.header)
-        columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
-        delimiter = self.text.format.delimiter.replace("'", "''")
-        self._exec(
-            f"""
-            CREATE OR REPLACE TEMP TABLE ingest_raw AS
-            SELECT * FROM read_csv(?, delim = '{delimiter}', quote = '"', escape = '"', header = false,
-                                   auto_detect = false, columns = {columns}, store_rejects = true, skip = {int(self.text.skip_lines)},
-                                   rejects_table = 'ingest_reject_errors', rejects_scan = 'ingest_reject_scans',
-                                   max_line_size = 10000000, buffer_size = 10000000)
-            """,
-            [str(self.text.body_path)],
-        )
+        self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_raw AS SELECT * FROM {self.read_csv_sql('ingest_reject')}")
         # Row ids are sequential in file order; inside a write transaction they start high, hence the base.
         self.base = self.con.execute("SELECT coalesce(min(rowid), 0) FROM ingest_raw").fetchone()[0]
         kept = [f"c{i} IS NOT NULL" for i in range(width)]
@@ -231,12 +247,15 @@ class _Run:
             if fixed["metric"] is None:
                 raise Refused(f"{self.result.file_name}: choose which column holds the metric names (none is mapped to “Metric name”).")
             value_index = self.index[mapping.column_for("value")]
+            ord_sql, source = f"rowid - {self.base} + 1", "ingest_raw"
+            if self.fast:  # straight from the file with the value typed by DuckDB (see try_fast_path)
+                ord_sql, source = "CAST(NULL AS BIGINT)", self.read_csv_sql("ingest_fast_reject", {value_index: "DOUBLE"})
             self._exec(
                 f"""
                 CREATE OR REPLACE TEMP VIEW ingest_rows AS
-                SELECT rowid - {self.base} + 1 AS ord, {value_index} AS col, {carried('')}, {fixed['metric']} AS metric_raw,
+                SELECT {ord_sql} AS ord, {value_index} AS col, {carried('')}, {fixed['metric']} AS metric_raw,
                        {fixed['observed_at'] or 'NULL'} AS time_raw, {fixed['value']} AS value_raw
-                FROM ingest_raw
+                FROM {source}
                 """
             )
             return
@@ -267,17 +286,69 @@ class _Run:
 
     # -- step 3: parse and check -------------------------------------------------------------------
 
-    def parse_metrics(self, known_pilots: list[str]) -> None:
+    def try_fast_path(self, known_pilots: list[str]) -> bool:
+        """Plain long metric files — the big nightly exports — skip the text table: DuckDB reads
+        the value as a number while splitting the rows, the dates are ISO (checked on a sample and
+        then on every row), and everything is parsed and checked in one pass. At the first thing
+        the careful path would have to explain (a row DuckDB cannot split or type, any rejected
+        row) this gives up and the careful path runs, so what is stored never depends on the path."""
+        mapping = self.mapping
+        if not (FAST_PATH and self.allow_fast) or mapping.kind not in ("metrics", "usage") or mapping.layout != "long" or self.options.decimal == "comma":
+            return False
+        value_column, time_column = mapping.column_for("value"), mapping.column_for("observed_at")
+        if value_column is None or time_column is None or mapping.column_for("metric") is None:
+            return False
+        values = [row[self.index[value_column]] for row in self.text.sample if self.index[value_column] < len(row)]
+        times = [row[self.index[time_column]] for row in self.text.sample if self.index[time_column] < len(row)]
+        plain_number = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
+        iso = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
+        blank = set(v.NULL_SPELLINGS)
+        if not values or not all(plain_number.fullmatch(x) or x.lower() in blank for x in values) or not all(iso.fullmatch(x) for x in times):
+            return False
+        warnings_before = len(self.result.warnings)
+        self.fast = True
+        try:
+            self.shape_metrics()
+            self.parse_metrics(known_pilots, time_format=v.ISO)
+            rejected = self.con.execute("SELECT count(*) FROM ingest_fast_reject_errors").fetchall()[0][0]
+            rows, problems = self.con.execute("SELECT count(*), count(problem) FROM ingest_parsed").fetchall()[0]
+            # Text taken as it was must be what the careful path would have made of it.
+            untidy = self.con.execute(
+                f"""
+                SELECT count(*) FROM (SELECT DISTINCT pilot_id, metric, environment FROM ingest_parsed) d
+                WHERE pilot_id IS DISTINCT FROM upper({v.text('pilot_id', 40)}) OR metric IS DISTINCT FROM {v.text('metric', 200)}
+                   OR environment NOT IN ('lab', 'live')
+                """
+            ).fetchall()[0][0]
+            problems += untidy
+        except duckdb.Error:  # the transaction is spoilt: start again on the careful path
+            raise _RetryCarefully() from None
+        if not (rejected or problems or not rows):
+            self._refuse_unknown_pilots(known_pilots)
+        if rejected or problems or not rows:
+            self.fast = False
+            del self.result.warnings[warnings_before:]
+            self._exec("DROP VIEW IF EXISTS ingest_rows")
+            return False
+        self.result.rows_read = rows
+        return True
+
+    def parse_metrics(self, known_pilots: list[str], time_format: Optional[v.DateFormat] = None) -> None:
         kind = self.result.kind
         options = self.options
-        decimal_comma = (options.decimal == "comma") if options.decimal else v.detect_decimal_comma(
-            self.con, "ingest_rows", ["value_raw"], self.text.format.delimiter
-        )
+        if self.fast:
+            decimal_comma = False  # the value column is a number already
+        else:
+            decimal_comma = (options.decimal == "comma") if options.decimal else v.detect_decimal_comma(
+                self.con, "ingest_rows", ["value_raw"], self.text.format.delimiter
+            )
         if decimal_comma and not options.decimal:
             self.result.warnings.append("Numbers are read with a decimal comma (1.234,50 = one thousand two hundred and thirty-four and a half), as the file writes them.")
-        has_time = self.con.execute("SELECT count(time_raw) FROM (SELECT time_raw FROM ingest_rows LIMIT 100000)").fetchone()[0] > 0
         is_chart = self.mapping.export == "Weights & Biases chart export"
-        if has_time and not is_chart:
+        has_time = time_format is not None or self.con.execute("SELECT count(time_raw) FROM (SELECT time_raw FROM ingest_rows LIMIT 100000)").fetchone()[0] > 0
+        if time_format is not None:
+            time_sql = v.timestamp("time_raw", time_format)
+        elif has_time and not is_chart:
             decision = v.detect_date_format(self.con, "ingest_rows", "time_raw", "the date column", options.date_order)
             if decision.format is None:
                 raise Refused(f"{self.result.file_name}: the column chosen for dates holds no dates that could be read; choose another column.")
@@ -291,22 +362,28 @@ class _Run:
             raise Refused(
                 f"{self.result.file_name} has no column of dates; choose the column that holds them, or give one date for all rows."
             )
-        pilot_sql = f"upper({v.text('pilot_raw', 40)})" if self.mapping.column_for("pilot_id") else ("?" if options.pilot_id else "NULL")
+        # The fast path takes text columns as they are and checks their distinct values afterwards.
+        pilot_text = "pilot_raw" if self.fast else f"upper({v.text('pilot_raw', 40)})"
+        pilot_sql = pilot_text if self.mapping.column_for("pilot_id") else ("?" if options.pilot_id else "NULL")
         params: list[Any] = [options.pilot_id.upper()] if (options.pilot_id and not self.mapping.column_for("pilot_id")) else []
         if kind == "usage":
             environment_sql = "'live'"
             kind_sql = "'adoption'"
         else:
-            environment_sql = self._environment_sql()
+            environment_sql = "environment_raw" if self.fast and self.mapping.column_for("environment") else self._environment_sql()
             kind_sql = self._kind_sql()
-        metric_sql = v.text("metric_raw", 200)
+        metric_sql = "metric_raw" if self.fast else v.text("metric_raw", 200)
         if kind == "usage":
             cases = " ".join(
                 f"WHEN lower(regexp_replace(trim(metric_raw), '[^0-9A-Za-z]+', '_', 'g')) IN ({', '.join(repr(w) for w in sorted(words))}) THEN '{name}'"
                 for name, words in USAGE_METRICS.items()
             )
             metric_sql = f"(CASE {cases} ELSE {metric_sql} END)"
-        value_sql = v.number("value_raw", decimal_comma)
+        value_sql = "(CASE WHEN isfinite(value_raw) THEN value_raw END)" if self.fast else v.number("value_raw", decimal_comma)
+        value_problem_sql = (
+            "(CASE WHEN value_raw IS NOT NULL AND NOT isfinite(value_raw) THEN 'value is not a finite number' END)" if self.fast
+            else v.number_problem("value_raw", "value", "value")
+        )
         self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_parsed AS
@@ -325,7 +402,7 @@ class _Run:
                   WHEN kind NOT IN ('technical', 'business', 'adoption') THEN 'kind ‘' || kind || '’ is not technical, business or adoption'
                   ELSE NULL END AS problem
               FROM (
-                SELECT *, {v.number_problem('value_raw', 'value', 'value')} AS value_problem,
+                SELECT *, {value_problem_sql} AS value_problem,
                        CASE WHEN observed_at IS NULL OR year(observed_at) NOT BETWEEN 1980 AND 2100 THEN {v.cleaned('time_raw')} END AS time_text
                 FROM (
                   SELECT ord, col, {pilot_sql} AS pilot_id, {metric_sql} AS metric, {kind_sql} AS kind,
@@ -349,7 +426,8 @@ class _Run:
                 )
                 """
             )
-        self._refuse_unknown_pilots(known_pilots)
+        if not self.fast:  # the fast path checks codes after it has checked the text is tidy
+            self._refuse_unknown_pilots(known_pilots)
 
     def _environment_sql(self) -> str:
         column = self.mapping.column_for("environment")
@@ -585,7 +663,8 @@ class _Run:
     def _summaries(self, table_kind: str) -> None:
         result = self.result
         columns = ", ".join(STORED_COLUMNS[table_kind])
-        result.preview = self.con.execute(f"SELECT {columns} FROM ingest_ready ORDER BY ord LIMIT {PREVIEW_ROWS}").df()
+        order = "" if self.fast else "ORDER BY ord"  # the fast path keeps file order without an ordinal
+        result.preview = self.con.execute(f"SELECT {columns} FROM ingest_ready {order} LIMIT {PREVIEW_ROWS}").df()
         if table_kind in ("metrics", "usage"):
             pilots, metrics, low, high = self.con.execute(
                 "SELECT list(DISTINCT pilot_id ORDER BY pilot_id), list(DISTINCT metric ORDER BY metric), min(observed_at), max(observed_at) FROM ingest_ready"
@@ -695,7 +774,7 @@ def _details(result: IngestResult, options: IngestOptions) -> str:
 
 def ingest(
     store: Store, data: bytes, file_name: str, options: IngestOptions | None = None, *, commit: bool = False,
-    progress: Progress | None = None, source: Path | None = None,
+    progress: Progress | None = None, source: Path | None = None, _careful: bool = False,
 ) -> IngestResult:
     """Check a file and, with `commit`, store it in one transaction. Never raises for bad input:
     a refused file comes back with status "refused" and the reason. `source` is the path `data`
@@ -743,16 +822,19 @@ def ingest(
                 )
                 raise _NothingToStore()
             run = _Run(con, text, mapping, options, result, progress)
-            progress(0.15, "Splitting rows and columns …")
-            run.load()
+            run.allow_fast = not _careful
             known = queries.pilot_ids(con)
-            progress(0.4, "Reading numbers and dates, checking every row …")
+            progress(0.15, "Reading and checking every row …")
+            fast = run.try_fast_path(known)
+            if not fast:
+                run.load()
+                progress(0.4, "Reading numbers and dates, checking every row …")
             if mapping.kind == "pilot_register":
                 pilots = _register(run, options, result)
             else:
                 if mapping.kind == "survey":
                     run.parse_survey(known)
-                else:
+                elif not fast:
                     run.shape_metrics()
                     run.parse_metrics(known)
                 progress(0.6, "Looking for duplicates …")
@@ -793,6 +875,8 @@ def ingest(
         return result
     except _NothingToStore:  # raised inside the transaction so that it is rolled back, version untouched
         return result
+    except _RetryCarefully:
+        return ingest(store, data, file_name, options, commit=commit, progress=progress, source=source, _careful=True)
     finally:
         result.problems.sort(key=lambda p: (p.row is None, p.row or 0))
         result.seconds = time.monotonic() - started
