@@ -143,16 +143,20 @@ class Mapping:
         return Mapping(self.kind, layout, targets, self.export, dict(self.defaults), list(self.notes), dict(self.questions))
 
     def describe(self, column: str) -> str:
-        target = self.targets.get(column, IGNORE)
-        if target == IGNORE:
-            return "not used"
-        if target.startswith(METRIC_PREFIX):
-            return f"values of metric “{target[len(METRIC_PREFIX):]}”"
-        if target.startswith(DATE_PREFIX):
-            return f"values on {target[len(DATE_PREFIX):]}"
-        if self.kind == "pilot_register":
-            return Pilot.model_fields[target].title or target
-        return FIELD_LABELS.get(target, target)
+        return describe_target(self.kind, self.targets.get(column, IGNORE))
+
+
+def describe_target(kind: str, target: str) -> str:
+    """A column's target in words, as the upload page and the receipt say it."""
+    if target == IGNORE:
+        return "not used"
+    if target.startswith(METRIC_PREFIX):
+        return f"values of metric “{target[len(METRIC_PREFIX):]}”"
+    if target.startswith(DATE_PREFIX):
+        return f"values on {target[len(DATE_PREFIX):]}"
+    if kind == "pilot_register" and target in Pilot.model_fields:
+        return Pilot.model_fields[target].title or target
+    return FIELD_LABELS.get(target, target)
 
 
 # -- looking at values ------------------------------------------------------------------------

@@ -14,8 +14,7 @@ import streamlit as st
 from ..csv_files import frame_to_csv
 from ..formatting import plural
 from ..ingest import KIND_LABELS, KINDS, IngestOptions, IngestResult, ingest
-from ..ingest.recognise import DATE_PREFIX, FIELD_LABELS, IGNORE, LAYOUTS, METRIC_PREFIX, target_choices
-from ..models import Pilot
+from ..ingest.recognise import IGNORE, LAYOUTS, describe_target, target_choices
 from ..store import Store
 from .text import md_escape
 
@@ -23,15 +22,7 @@ AUTO = "auto"
 
 
 def target_label(kind: str, target: str) -> str:
-    if target == IGNORE:
-        return "— not used —"
-    if target.startswith(METRIC_PREFIX):
-        return f"values of metric “{target[len(METRIC_PREFIX):]}”"
-    if target.startswith(DATE_PREFIX):
-        return f"values on {target[len(DATE_PREFIX):]}"
-    if kind == "pilot_register" and target in Pilot.model_fields:
-        return Pilot.model_fields[target].title or target
-    return FIELD_LABELS.get(target, target)
+    return "— not used —" if target == IGNORE else describe_target(kind, target)
 
 
 def options_key(sha: str, options: IngestOptions) -> str:
