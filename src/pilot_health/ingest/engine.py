@@ -31,7 +31,7 @@ from . import values as v
 from .problems import Problem, Refused
 from .reading import DelimitedText, FileFormat, read_upload, sha256
 from .recognise import (
-    ADKAR, DATE_PREFIX, IGNORE, KIND_FIELDS, KIND_VALUES, METRIC_PREFIX, USAGE_METRICS, Mapping, norm, recognise,
+    ADKAR, DATE_PREFIX, IGNORE, KIND_VALUES, METRIC_PREFIX, USAGE_METRICS, Mapping, norm, recognise,
 )
 
 Progress = Callable[[float, str], None]
@@ -643,7 +643,7 @@ class _Run:
         result.already_stored = stored
         if stored and not self.options.replace_existing:
             if distinct >= valid:
-                self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_ready_rows AS SELECT * FROM ingest_ready")
+                self._exec("CREATE OR REPLACE TEMP TABLE ingest_ready_rows AS SELECT * FROM ingest_ready")
                 self._exec("DROP VIEW ingest_ready")
                 self._exec("ALTER TABLE ingest_ready_rows RENAME TO ingest_ready")
             queries.drop_already_stored(self.con, table, "ingest_ready")
