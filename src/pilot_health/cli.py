@@ -113,6 +113,61 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return payload, "\n".join(lines)
 
 
+def _as_of(text: str | None):
+    from datetime import datetime, time
+
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise PilotHealthError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-03-31.") from None
+    return datetime.combine(day, time(23, 59, 59))
+
+
+def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    import difflib
+
+    from . import risk
+    from .catalogue import load_catalogue
+
+    store = _store(args)
+    catalogue = load_catalogue()
+    with store.read() as con:
+        known = queries.pilot_ids(con)
+    wanted = None
+    if args.pilot:
+        code = args.pilot.strip().upper()
+        if code not in known:
+            near = difflib.get_close_matches(code, known, n=3, cutoff=0.5)
+            raise PilotHealthError(f"There is no pilot {code} in {store.path}" + (f" (closest: {', '.join(near)})." if near else "."))
+        wanted = [code]
+    results = risk.assess(store, _as_of(args.as_of), wanted, catalogue)
+    as_of = results[0].as_of if results else None
+    data = {
+        "db": str(store.path), "as_of": as_of.isoformat(timespec="seconds") if as_of else args.as_of,
+        "rules": {"file": catalogue.source, "fingerprint": catalogue.fingerprint},
+        "pilots": [risk.as_json(r) for r in results],
+    }
+    short = {"data_debt": "Data", "integration_avoidance": "Integration", "organisational_resistance": "People",
+             "governance_vacuum": "Governance", "wrong_success_metrics": "Metrics"}
+    lines = [f"{'pilot':8} {'health':13} " + " ".join(f"{v:>13}" for v in short.values())]
+    for r in results:
+        cells = []
+        for key in short:
+            p = r.patterns[key]
+            cells.append(f"{'insufficient' if p.status == 'insufficient' else f'{p.status} {p.score:.0f}':>13}")
+        lines.append(f"{r.pilot_id:8} {risk.HEALTH_LABELS[r.health].lower()[:13]:13} " + " ".join(cells))
+    if wanted and results:
+        r = results[0]
+        lines.append(f"\n{r.pilot_id} · {r.name}: {risk.HEALTH_LABELS[r.health]} — {r.health_reason}")
+        for p in r.patterns.values():
+            lines.append(f"  {p.name}: {p.status}" + (f" {p.score:.0f}" if p.score is not None else "") + f", coverage {p.coverage:.0%}")
+            for sig in p.signals:
+                lines.append(f"    [{sig.state}] {sig.evidence}")
+    return data, "\n".join(lines)
+
+
 class IngestRefused(PilotHealthError):
     """A refused file: the one sentence, plus the full JSON for --json."""
 
@@ -125,6 +180,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
     "demo": (cmd_demo, "load the demo portfolio (24 pilots, two years of data) into the store"),
     "status": (cmd_status, "show what the store holds"),
     "ingest": (cmd_ingest, "check a CSV, TSV or .xlsx export and store it, all rows or none"),
+    "risk": (cmd_risk, "score pilots against the five failure patterns, with the evidence"),
 }
 
 
@@ -152,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--check", action="store_true", help="check the file and report, but store nothing")
             sub.add_argument("--by", metavar="NAME", help="who is uploading (default: your user name)")
             sub.add_argument("--progress", action="store_true", help="print each step to stderr as it starts (for logs of long loads)")
+        if name == "risk":
+            sub.add_argument("--pilot", metavar="CODE", help="one pilot, with every signal and its evidence")
+            sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD), from what was uploaded by then")
         if name == "demo":
             sub.add_argument("--clear", action="store_true", help="remove the demo data instead of loading it")
             sub.add_argument("--write-csv", metavar="DIR", help="write the demo as CSV upload templates into DIR; the store is not touched")

@@ -52,6 +52,11 @@ SETTINGS: tuple[Setting, ...] = (
         "server.maxUploadSize (in .streamlit/config.toml) at least as large.",
     ),
     Setting(
+        "PILOT_HEALTH_SIGNALS",
+        "config/signals.toml",
+        "The signal catalogue: weights, thresholds and wording of the failure-pattern scores. A relative path is taken from the checkout folder.",
+    ),
+    Setting(
         "PILOT_HEALTH_STALE_UPLOAD_DAYS",
         "45",
         "A pilot whose newest data upload is older than this many days is flagged as stale on the home page.",
@@ -73,6 +78,7 @@ class Config:
     demo_on_first_run: bool
     stale_upload_days: int
     max_upload_mb: int
+    signals_path: Path
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -114,4 +120,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         demo_on_first_run=_yes_no(env, "PILOT_HEALTH_DEMO_ON_FIRST_RUN"),
         stale_upload_days=int(_number(env, "PILOT_HEALTH_STALE_UPLOAD_DAYS", int, 1)),
         max_upload_mb=int(_number(env, "PILOT_HEALTH_MAX_UPLOAD_MB", int, 1)),
+        signals_path=resolve_db_path(_raw(env, "PILOT_HEALTH_SIGNALS")),
     )

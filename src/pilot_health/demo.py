@@ -24,6 +24,7 @@ from .config import DAYS_PER_MONTH
 from .csv_files import frame_to_csv
 from .demo_stories import COMMENTS, STORIES, WAVE_WEEKS_AGO, Point, Story
 from .errors import DuplicateError
+from .adoption import ADKAR, barrier_point
 from .models import PILOT_FIELDS, Pilot
 from .store import Store, utc_now
 
@@ -31,7 +32,6 @@ ANCHOR = date(2026, 11, 16)  # Monday of the demo's last week of data
 DEMO_NOW = datetime(2026, 11, 19, 17, 0)  # the moment the demo portfolio "is" as shipped
 WINDOW_WEEKS = 104
 DEMO_UPLOADER = "demo"
-ADKAR = ("awareness", "desire", "knowledge", "ability", "reinforcement")
 BOUNDED_METRICS = {"accuracy", "f1", "precision", "recall", "roc_auc", "r2"}
 LAB_EVERY_WEEKS = 2
 CSV_FILES = {"pilots": "pilots.csv", "metrics": "metrics.csv", "usage": "usage.csv", "survey": "survey.csv"}
@@ -153,15 +153,6 @@ def _score(rng: random.Random, mean: float) -> Optional[int]:
     if rng.random() < 0.03:
         return None  # a skipped question: blank, never 0
     return int(min(5, max(1, round(mean + rng.gauss(0, 0.75)))))
-
-
-def barrier_point(scores: dict[str, Optional[int]]) -> Optional[str]:
-    """The first ADKAR element scored 3 or lower; blanks are skipped, never counted as low."""
-    for element in ADKAR:
-        value = scores.get(element)
-        if value is not None and value <= 3:
-            return element
-    return None
 
 
 def _survey_rows(story: Story) -> list[dict]:

@@ -69,7 +69,7 @@ class Pilot(BaseModel):
         None, title="Sponsor level", description="vp, director, manager or none. Blank means not known.",
         json_schema_extra={"group": "people"},
     )
-    change_champion: Optional[str] = _text("Change champion", "The person leading the change with the teams who will use the model. Blank: nobody named.", "people")
+    change_champion: Optional[str] = _text("Change champion", "The person leading the change with the teams who will use the model; 'none' when nobody is. Blank means not known.", "people")
     vendor: Optional[str] = _text("Vendor", "External vendor or partner, if any.", "people")
     stage: Stage = Field(
         title="Stage", description="proposed, pilot, scaling, production, paused or cancelled.",
@@ -102,7 +102,7 @@ class Pilot(BaseModel):
     escalation_path: Optional[bool] = _evidence("Escalation path", "Is there an escalation path when the model fails?", "governance_vacuum")
     data_effort_pct: Optional[float] = Field(None, title="Data engineering effort (%)", description="Share of the pilot's effort spent on data engineering, 0–100. The article's guidance is 40–50%.", ge=0, le=100, json_schema_extra={"group": "effort"})
     integration_target: Optional[str] = _text("Integration target", "System of record the model must plug into (ERP, CRM, WMS …), or 'none'. Blank means not known.", "effort", 80)
-    accountable_owner: Optional[str] = _text("Accountable owner", "The person accountable for the model's behaviour in production.", "effort")
+    accountable_owner: Optional[str] = _text("Accountable owner", "The person accountable for the model's behaviour in production; 'none' when nobody is. Blank means not known.", "effort")
 
     # -- normalisation of what people type and spreadsheets write ---------------------------
 

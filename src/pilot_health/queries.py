@@ -330,3 +330,42 @@ def last_upload_per_pilot(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         GROUP BY p.pilot_id
         """
     ).df()
+
+
+# -- evidence for the risk engine (as of a moment) ----------------------------------------------
+
+_IN_FORCE = "u.uploaded_at <= ? AND (u.withdrawn_at IS NULL OR u.withdrawn_at > ?)"
+
+
+def weekly_series(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Weekly averages of every metric, per pilot, kind and lab/live, counting only what had been
+    uploaded by `as_of` (and not withdrawn by then) and observed by then."""
+    return con.execute(
+        f"""
+        SELECT m.pilot_id, m.metric, m.kind, m.environment, date_trunc('week', m.observed_at) AS week,
+               avg(m.value) AS value, count(m.value) AS n
+        FROM metric_observations m JOIN uploads u USING (upload_id)
+        WHERE m.value IS NOT NULL AND {_IN_FORCE} AND m.observed_at <= ?
+          AND (? IS NULL OR m.pilot_id IN (SELECT unnest(?::VARCHAR[])))
+        GROUP BY ALL
+        ORDER BY m.pilot_id, m.metric, m.environment, week
+        """,
+        [as_of, as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
+    ).df()
+
+
+def latest_wave_responses(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each pilot's survey responses of its latest wave, as uploaded by `as_of`."""
+    return con.execute(
+        f"""
+        WITH in_force AS (
+            SELECT s.* FROM survey_responses s JOIN uploads u USING (upload_id)
+            WHERE {_IN_FORCE} AND (? IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
+        ), latest AS (SELECT pilot_id, max(wave) AS wave FROM in_force GROUP BY pilot_id)
+        SELECT r.pilot_id, r.wave, r.respondent_id, r.team, r.responded_at,
+               r.awareness, r.desire, r.knowledge, r.ability, r.reinforcement
+        FROM in_force r JOIN latest USING (pilot_id, wave)
+        ORDER BY r.pilot_id, r.respondent_id
+        """,
+        [as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
+    ).df()

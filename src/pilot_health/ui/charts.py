@@ -116,3 +116,65 @@ def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None) -> al
         color=alt.Color("status:N", scale=alt.Scale(domain=["Within budget", "Over budget"], range=["#1b6ca8", "#c0392b"]), title=None),
     )
     return (budget + spend).properties(height=_height(len(data)))
+
+
+# -- risk ------------------------------------------------------------------------------------------
+
+RISK_COLOURS = alt.Scale(domain=[0, 30, 60, 100], range=["#d8efe0", "#f6d365", "#f08c45", "#c0392b"])
+INSUFFICIENT_COLOUR = "#eceff3"
+PATTERN_SHORT = {
+    "Data Debt": "Data Debt", "Integration Avoidance": "Integration", "Organisational Resistance": "Resistance",
+    "Governance Vacuum": "Governance", "Wrong Success Metrics": "Wrong Metrics",
+}
+HEALTH_COLOURS = {"green": "#2e9e5b", "amber": "#e09f1f", "red": "#c0392b", "insufficient": "#9aa5b1"}
+
+
+def risk_heatmap(frame: pd.DataFrame, order: list[str], pattern_order: list[str]) -> alt.LayerChart:
+    """Pilots × five patterns, coloured by score; cells with too little evidence are pale grey and
+    say so. Clicking a cell selects its pilot (selection parameter `pick`)."""
+    data = frame.assign(
+        pilot_label=frame["pilot_id"] + " · " + frame["name"].str.slice(0, 34),
+        shown=frame["score"].where(frame["status"] != "insufficient"),
+        label=[("?" if s == "insufficient" else f"{v:.0f}") for s, v in zip(frame["status"], frame["score"].fillna(0))],
+        coverage_pct=(frame["coverage"] * 100).round(0),
+        status_label=frame["status"].map({"high": "high", "medium": "medium", "low": "low", "insufficient": "insufficient evidence"}),
+        pattern_short=frame["pattern_name"].map(lambda n: PATTERN_SHORT.get(n, n)),
+    )
+    labels = data.drop_duplicates("pilot_id").set_index("pilot_id")["pilot_label"].reindex(order).tolist()
+    pick = alt.selection_point(fields=["pilot_id"], name="pick", on="click", clear=False)
+    base = alt.Chart(data).encode(
+        y=alt.Y("pilot_label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=280, labelOverlap=False)),
+        x=alt.X("pattern_short:N", sort=[PATTERN_SHORT.get(p, p) for p in pattern_order], title=None,
+                axis=alt.Axis(orient="top", labelAngle=0, labelLimit=160)),
+        tooltip=[
+            alt.Tooltip("pilot_id:N", title="Pilot"), alt.Tooltip("pattern_name:N", title="Pattern"),
+            alt.Tooltip("score:Q", title="Score (0–100)", format=".0f"), alt.Tooltip("coverage_pct:Q", title="Evidence known (%)"),
+            alt.Tooltip("status_label:N", title="Reads"), alt.Tooltip("fired:Q", title="Warning signs"),
+        ],
+    )
+    cells = base.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3).encode(
+        color=alt.condition(
+            "datum.status == 'insufficient'", alt.value(INSUFFICIENT_COLOUR),
+            alt.Color("shown:Q", scale=RISK_COLOURS, title="Score", legend=alt.Legend(orient="bottom", gradientLength=220)),
+        ),
+    ).add_params(pick)
+    text = base.mark_text(fontSize=12).encode(
+        text="label:N",
+        color=alt.condition("datum.shown >= 60", alt.value("white"), alt.value("#333")),
+    )
+    return (cells + text).properties(height=_height(len(labels)), usermeta={"embedOptions": {"renderer": "svg"}})
+
+
+def risk_trend_chart(trend: pd.DataFrame, pattern_order: list[str]) -> alt.LayerChart:
+    """Monthly pattern scores; months with too little evidence are left as gaps."""
+    data = trend.assign(shown=trend["score"].where(trend["status"] != "insufficient"))
+    lines = alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X("month:T", title=None, axis=alt.Axis(format="%b %Y")),
+        y=alt.Y("shown:Q", title="Score (0–100)", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("pattern_name:N", sort=pattern_order, title="Pattern"),
+        tooltip=[alt.Tooltip("month:T", title="Month end", format="%d %b %Y"), alt.Tooltip("pattern_name:N", title="Pattern"),
+                 alt.Tooltip("score:Q", title="Score", format=".0f"), alt.Tooltip("coverage:Q", title="Evidence known", format=".0%"),
+                 alt.Tooltip("status:N", title="Reads")],
+    )
+    bands = alt.Chart(pd.DataFrame({"y": [30, 60], "label": ["medium", "high"]})).mark_rule(strokeDash=[4, 4], color="#999").encode(y="y:Q")
+    return (bands + lines).properties(height=260)

@@ -39,3 +39,20 @@ def uploads(db_path: str, lock_wait: float, version: str, include_demo: bool) ->
 def next_waves(db_path: str, lock_wait: float, version: str) -> dict[str, int]:
     with Store(db_path, lock_wait_seconds=lock_wait).read() as con:
         return queries.next_waves(con)
+
+
+@st.cache_data(show_spinner="Scoring every pilot against the five patterns …", max_entries=16)
+def risk_results(db_path: str, lock_wait: float, version: str, rules: str, today: date):
+    """Every pilot's risk, now. `rules` (the catalogue's fingerprint) makes an edited catalogue count."""
+    from ..catalogue import load_catalogue
+    from ..risk import assess
+
+    return assess(Store(db_path, lock_wait_seconds=lock_wait), catalogue=load_catalogue())
+
+
+@st.cache_data(show_spinner="Scoring the last twelve months …", max_entries=64)
+def risk_trend(db_path: str, lock_wait: float, version: str, rules: str, today: date, pilot_id: str) -> pd.DataFrame:
+    from ..catalogue import load_catalogue
+    from ..risk import risk_trend as trend
+
+    return trend(Store(db_path, lock_wait_seconds=lock_wait), pilot_id, 12, load_catalogue(), today)

@@ -1,0 +1,165 @@
+"""Failure-pattern risk: every pilot against the five patterns, the evidence, and what to do next."""
+import pandas as pd
+import streamlit as st
+
+from pilot_health import portfolio
+from pilot_health.catalogue import PATTERN_KEYS, load_catalogue
+from pilot_health.csv_files import frame_to_csv
+from pilot_health.models import STAGE_LABELS, STAGES
+from pilot_health.risk import FIRED, HEALTH_LABELS, STATUS_LABELS, UNKNOWN, heatmap_frame
+from pilot_health.ui import charts, data
+from pilot_health.ui.page import friendly_errors, page_setup
+from pilot_health.ui.text import md_escape
+from pilot_health.ui.widgets import report_unknown_url_values
+
+ctx = page_setup("Failure-pattern risk")
+STATE_ICONS = {FIRED: ":red[:material/warning:] warning sign", "clear": ":green[:material/check:] clear", UNKNOWN: ":gray[:material/help:] unknown"}
+HEALTH_ICONS = {"green": ":material/check_circle:", "amber": ":material/error:", "red": ":material/cancel:", "insufficient": ":material/help:"}
+SORTS = {"health": "Health, worst first", "pilot": "Pilot code", **{k: f"{k.replace('_', ' ').capitalize()} score" for k in PATTERN_KEYS}}
+HEALTH_RANK = {"red": 0, "amber": 1, "insufficient": 2, "green": 3}
+
+with friendly_errors():
+    catalogue = load_catalogue()
+    st.title("Failure-pattern risk")
+    st.caption(
+        "How strongly each pilot shows each of the five patterns that stop AI pilots reaching production. "
+        f"Scores use the rules in {catalogue.source_label} (version {catalogue.fingerprint}); how they are computed is under "
+        "“How the scores work” at the bottom, and every warning sign names its evidence."
+    )
+    results = data.risk_results(*ctx.cache_key, catalogue.fingerprint, ctx.today)
+    if not results:
+        st.info("There are no pilots to score yet. Add pilots on the Pilot register page, or upload a register.", icon=":material/inbox:")
+        st.stop()
+
+    frame = heatmap_frame(results)
+    units = sorted(frame["business_unit"].unique())
+    report_unknown_url_values("bu", units, "business unit")
+    report_unknown_url_values("stage", [STAGE_LABELS[s] for s in STAGES], "stage")
+    left, middle, right = st.columns([2, 2, 1.4])
+    chosen_units = left.multiselect("Business unit", units, key="bu", bind="query-params", placeholder="All business units")
+    chosen_stages = middle.multiselect("Stage", list(STAGES), format_func=STAGE_LABELS.get, key="stage", bind="query-params", placeholder="All stages")
+    sort = right.selectbox("Sort by", list(SORTS), format_func=SORTS.get, key="sort", bind="query-params")
+    filters = portfolio.PortfolioFilters(tuple(chosen_units), tuple(chosen_stages))
+    shown = filters.apply(frame)
+    by_pilot = {r.pilot_id: r for r in results}
+    if shown.empty:
+        st.info("No pilot matches these filters.", icon=":material/filter_alt_off:")
+        st.stop()
+
+    pilots_shown = shown["pilot_id"].drop_duplicates().tolist()
+    if sort == "health":
+        order = sorted(pilots_shown, key=lambda p: (HEALTH_RANK[by_pilot[p].health], -max(x.score or 0 for x in by_pilot[p].patterns.values()), p))
+    elif sort == "pilot":
+        order = sorted(pilots_shown)
+    else:
+        order = sorted(pilots_shown, key=lambda p: (by_pilot[p].patterns[sort].status == "insufficient", -(by_pilot[p].patterns[sort].score or 0), p))
+    counts = pd.Series([by_pilot[p].health for p in pilots_shown]).value_counts()
+    columns = st.columns(4)
+    for column, verdict in zip(columns, ("red", "amber", "green", "insufficient")):
+        column.metric(
+            HEALTH_LABELS[verdict], int(counts.get(verdict, 0)), border=True,
+            help={"red": "A pattern is high, or two are medium, or a long-running pilot shows a medium pattern.",
+                  "amber": "One pattern is medium, or the pilot has been 18 months or more in the pilot stage.",
+                  "green": "Every pattern with enough evidence is low, and at least three have enough evidence.",
+                  "insufficient": "Fewer than three patterns have enough evidence to judge."}[verdict],
+        )
+
+    st.subheader("Pilots × patterns")
+    pattern_order = [catalogue.patterns[k].name for k in PATTERN_KEYS]
+    event = st.altair_chart(
+        charts.risk_heatmap(shown, order, pattern_order), width="stretch", on_select="rerun", key="heatmap",
+        selection_mode="pick",
+    )
+    picked = (event.selection.get("pick") or [{}])[0].get("pilot_id") if event and event.selection else None
+    if picked and picked != st.session_state.get("pilot"):
+        st.session_state["pilot"] = picked
+    st.caption(
+        "Score 0–100: the weighted share of warning signs among the signals whose answer is known. Pale cells with “?” have "
+        f"too little evidence (under {catalogue.scoring.insufficient_coverage:.0%} of the pattern's signals known) — that is "
+        "not low risk. Click a pilot's row to see why."
+    )
+    table = (shown.pivot_table(index=["pilot_id", "name", "business_unit", "stage", "health"], columns="pattern", values="score", aggfunc="first")
+             .reindex(columns=list(PATTERN_KEYS)).reset_index())
+    table["order"] = table["pilot_id"].map({p: i for i, p in enumerate(order)})
+    st.download_button("Download the scores (CSV)", frame_to_csv(table.sort_values("order").drop(columns="order")),
+                       file_name="pilot_health_risk.csv", mime="text/csv", icon=":material/download:", key="download_risk")
+
+    st.divider()
+    report_unknown_url_values("pilot", order, "pilot")
+    pilot_id = st.selectbox(
+        "Pilot", order, index=None, key="pilot", bind="query-params", placeholder="Choose a pilot (or click one above)",
+        help="The pilot's code; its name is shown below. The choice is part of the page's address.",
+    )
+    if pilot_id is None:
+        st.stop()
+    result = by_pilot[pilot_id]
+    st.header(f"{result.pilot_id} · {result.name}", anchor=False)
+    st.caption(f"{result.business_unit} · {STAGE_LABELS.get(result.stage, result.stage)} · scored {result.as_of:%d %b %Y %H:%M} UTC")
+    (st.error if result.health == "red" else st.warning if result.health == "amber" else st.success if result.health == "green" else st.info)(
+        f"Health: {HEALTH_LABELS[result.health]}. {md_escape(result.health_reason)}", icon=HEALTH_ICONS[result.health],
+    )
+    columns = st.columns(5)
+    pattern_summaries = {k: p.summary for k, p in catalogue.patterns.items()}
+    for column, pattern in zip(columns, result.patterns.values()):
+        column.metric(
+            charts.PATTERN_SHORT.get(pattern.name, pattern.name), "?" if pattern.status == "insufficient" else f"{pattern.score:.0f}",
+            delta=f"{STATUS_LABELS[pattern.status]} · {pattern.coverage:.0%}", delta_color="off", delta_arrow="off",
+            help=f"Score {pattern.score if pattern.score is not None else '–'}: {len(pattern.fired)} warning sign(s) among {len(pattern.signals)} signals. The percentage is how much of the pattern's evidence is known ({pattern.coverage:.0%}).",
+            border=True,
+        )
+
+    show_rows = st.toggle("Show the data behind each signal", key="rows", bind="query-params")
+    for pattern in result.patterns.values():
+        title = f"{pattern.name} — {STATUS_LABELS[pattern.status].lower()}" + ("" if pattern.status == "insufficient" else f", score {pattern.score:.0f}")
+        with st.expander(title, expanded=pattern.status in ("high", "medium")):
+            st.caption(f"{pattern.coverage:.0%} of the pattern's weight is known. {md_escape(pattern_summaries[pattern.key])}")
+            for signal in pattern.signals:
+                st.markdown(
+                    f"{STATE_ICONS[signal.state]} · **{md_escape(signal.question)}** (weight {signal.weight:g})  \n"
+                    f"{md_escape(signal.evidence)}"
+                )
+                if show_rows and signal.rows is not None and not signal.rows.empty:
+                    st.dataframe(signal.rows, hide_index=True, width="stretch", height=min(38 + 35 * len(signal.rows), 260))
+
+    st.subheader("What to do next")
+    if result.next_actions:
+        for pattern in result.next_actions:
+            st.markdown(f"**{pattern.name}** (step {pattern.step} of the framework: {pattern.step_title})")
+            st.markdown("\n".join(f"- {action}" for action in pattern.actions))
+    else:
+        st.caption("No pattern is medium or high: keep the evidence current.")
+
+    st.subheader("Missing evidence")
+    missing = result.missing_evidence
+    if missing:
+        st.caption("Unknown is not the same as no: these answers or data would complete the picture.")
+        st.dataframe(pd.DataFrame(missing, columns=["pattern", "to do"]), hide_index=True, width="stretch")
+    else:
+        st.caption("Every signal has an answer.")
+
+    st.subheader("Over the last twelve months")
+    trend = data.risk_trend(*ctx.cache_key, catalogue.fingerprint, ctx.today, pilot_id)
+    if trend.empty:
+        st.caption("No history yet.")
+    else:
+        st.altair_chart(charts.risk_trend_chart(trend, pattern_order), width="stretch")
+        st.caption("Each point is the score at a month's end, from what had been uploaded by then. Gaps: too little evidence that month.")
+
+    with st.expander("How the scores work, and the rules in force"):
+        st.markdown(
+            f"""
+Each signal is a question about the pilot. It is **fired** when the register or the data shows the warning sign,
+**clear** when it shows the opposite, and **unknown** when nobody has said or there is no data.
+A pattern's **score** is the weight of fired signals ÷ the weight of known signals × 100; its **coverage** is the
+weight of known signals ÷ the weight of all its signals. High: {catalogue.scoring.high:g} or more; medium:
+{catalogue.scoring.medium:g} or more; below {catalogue.scoring.insufficient_coverage:.0%} coverage it reads
+insufficient evidence. The full explanation is in docs/risk.md.
+"""
+        )
+        rules = pd.DataFrame(
+            [(p.name, s.key, s.question, s.weight, "" if s.threshold is None else f"{s.threshold:g} {s.unit or ''}".strip())
+             for p in catalogue.patterns.values() for s in p.signals],
+            columns=["pattern", "signal", "question", "weight", "threshold"],
+        )
+        st.dataframe(rules, hide_index=True, width="stretch")
+        st.caption(f"From {catalogue.source_label}. An administrator can change weights and thresholds there.")

@@ -1,0 +1,225 @@
+"""Technical vs business numbers, one implementation each: lab-to-live gap, live decay, alignment
+of the technical metric with the KPI, and KPI progress against time.
+
+Inputs are weekly series (pandas Series indexed by week start, one value per week), as
+`evidence.weekly_series` gives them. Values are averaged over `smoothing_weeks` where a single
+week would be noise; every result says which weeks and how many values it used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from .catalogue import Analysis
+
+
+def _better(direction: str, value: float) -> float:
+    """Direction-adjusted: larger is always better."""
+    return value if direction == "up" else -value
+
+
+def relative_shortfall(reference: float, value: float, direction: str) -> float:
+    """How much worse `value` is than `reference`, as a share of the reference (negative = better)."""
+    if reference == 0:
+        return 0.0
+    worse = (reference - value) if direction == "up" else (value - reference)
+    return worse / abs(reference)
+
+
+def _smoothed(series: pd.Series, weeks: int) -> pd.Series:
+    return series.sort_index().rolling(weeks, min_periods=1).mean()
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Rank correlation; 0 when either side does not vary."""
+    if len(x) < 3:
+        return 0.0
+    rx = pd.Series(x).rank().to_numpy(dtype=float)
+    ry = pd.Series(y).rank().to_numpy(dtype=float)
+    if rx.std() == 0 or ry.std() == 0:
+        return 0.0
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+# -- lab to live ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Gap:
+    metric: str
+    direction: str
+    lab: float
+    live: float
+    absolute: float  # live − lab
+    relative: float  # share of the lab value by which live is worse (negative: live is better)
+    lab_until: date
+    live_from: date
+    live_until: date
+    lab_values: int
+    live_values: int
+
+
+def lab_live_gap(lab: pd.Series, live: pd.Series, metric: str, direction: str, settings: Analysis, at: str = "latest") -> Optional[Gap]:
+    """Lab vs live for one metric. `at="latest"`: the latest smoothed values of each. `at="first_live"`:
+    the first live weeks against the lab values up to then — the cliff at go-live, before any decay."""
+    lab, live = lab.dropna().sort_index(), live.dropna().sort_index()
+    if lab.empty or live.empty:
+        return None
+    if at == "first_live":
+        live_part = live.iloc[: settings.first_live_weeks]
+        lab_part = lab[lab.index <= live_part.index[-1]].iloc[-settings.smoothing_weeks:]
+        if lab_part.empty:
+            lab_part = lab.iloc[: settings.smoothing_weeks]
+    else:
+        live_part = live.iloc[-settings.smoothing_weeks:]
+        lab_part = lab.iloc[-settings.smoothing_weeks:]
+    lab_value, live_value = float(lab_part.mean()), float(live_part.mean())
+    return Gap(
+        metric=metric, direction=direction, lab=lab_value, live=live_value, absolute=live_value - lab_value,
+        relative=relative_shortfall(lab_value, live_value, direction), lab_until=lab_part.index[-1].date(),
+        live_from=live_part.index[0].date(), live_until=live_part.index[-1].date(),
+        lab_values=len(lab_part), live_values=len(live_part),
+    )
+
+
+# -- decay --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Decay:
+    metric: str
+    direction: str
+    latest: float
+    latest_week: date
+    best: float
+    best_week: date
+    first: float  # the first weeks' level
+    relative: float  # share below the best (positive = worse than the best)
+    vs_first: float  # share below the first weeks
+    level: str  # none | warning | critical
+    weeks: int
+
+
+def live_decay(live: pd.Series, metric: str, direction: str, settings: Analysis) -> Optional[Decay]:
+    """The live metric's latest smoothed level against its best smoothed level so far and against
+    its first weeks. None with fewer than `decay_min_weeks` weeks."""
+    live = live.dropna().sort_index()
+    if len(live) < settings.decay_min_weeks:
+        return None
+    smooth = _smoothed(live, settings.smoothing_weeks).iloc[settings.smoothing_weeks - 1:]
+    if smooth.empty:
+        return None
+    adjusted = smooth.map(lambda value: _better(direction, value))
+    best_week = adjusted.idxmax()
+    best, latest = float(smooth[best_week]), float(smooth.iloc[-1])
+    first = float(live.iloc[: settings.smoothing_weeks].mean())
+    relative = relative_shortfall(best, latest, direction)
+    level = "critical" if relative >= settings.decay_critical else "warning" if relative >= settings.decay_warning else "none"
+    return Decay(
+        metric=metric, direction=direction, latest=latest, latest_week=smooth.index[-1].date(), best=best,
+        best_week=best_week.date(), first=first, relative=relative, vs_first=relative_shortfall(first, latest, direction),
+        level=level, weeks=len(live),
+    )
+
+
+# -- alignment ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Alignment:
+    label: str  # aligned | decoupled | inverted | insufficient data
+    periods: int
+    period: str  # week | month
+    rho: Optional[float]  # rank correlation of period-over-period changes at the best lag
+    lag: Optional[int]  # periods by which the KPI follows the technical metric
+    technical_trend: Optional[float]  # rank correlation of the (direction-adjusted) level with time
+    kpi_trend: Optional[float]
+    first_period: Optional[date] = None
+    last_period: Optional[date] = None
+
+
+def _density(series: pd.Series) -> str:
+    gaps = series.dropna().sort_index().index.to_series().diff().dt.days.dropna()
+    return "week" if len(gaps) and gaps.median() <= 10 else "month"
+
+
+def _resample(series: pd.Series, period: str) -> pd.Series:
+    series = series.dropna().sort_index()
+    if period == "week":
+        return series.groupby(series.index.to_period("W-SUN").start_time).mean()
+    return series.groupby(series.index.to_period("M").start_time).mean()
+
+
+def alignment(technical: pd.Series, kpi: pd.Series, technical_direction: str, kpi_direction: str, settings: Analysis) -> Alignment:
+    """Do the technical metric and the KPI move together? Both are put on common periods (weeks when
+    both are at least weekly, else months), turned so that up is better, and compared two ways: the
+    trend of each over time, and the rank correlation of their period-over-period changes with the
+    KPI following by 0 to `alignment_max_lag` periods.
+
+    - inverted: one improves while the other worsens, or (when their trends do not agree) their
+      period-over-period changes move against each other;
+    - decoupled: the technical metric improves and the KPI does not move;
+    - aligned: otherwise (they move together, or neither moves);
+    - insufficient data: fewer than `alignment_min_periods` common periods."""
+    period = "week" if _density(technical) == "week" and _density(kpi) == "week" else "month"
+    tech = _resample(technical, period).map(lambda x: _better(technical_direction, x))
+    business = _resample(kpi, period).map(lambda x: _better(kpi_direction, x))
+    common = tech.index.intersection(business.index)
+    if len(common) < settings.alignment_min_periods:
+        return Alignment("insufficient data", len(common), period, None, None, None, None,
+                         common.min().date() if len(common) else None, common.max().date() if len(common) else None)
+    tech, business = tech[common], business[common]
+    steps = np.arange(len(common))
+    tech_trend = spearman(steps, tech.to_numpy())
+    kpi_trend = spearman(steps, business.to_numpy())
+    tech_changes, kpi_changes = np.diff(tech.to_numpy()), np.diff(business.to_numpy())
+    best_rho, best_lag = 0.0, 0
+    for lag in range(0, settings.alignment_max_lag + 1):
+        if len(tech_changes) - lag < 4:
+            break
+        rho = spearman(tech_changes[: len(tech_changes) - lag], kpi_changes[lag:])
+        if abs(rho) > abs(best_rho):
+            best_rho, best_lag = rho, lag
+    t = settings.trend_threshold
+    opposite = (tech_trend >= t and kpi_trend <= -t) or (tech_trend <= -t and kpi_trend >= t)
+    same_way = (tech_trend >= t and kpi_trend >= t) or (tech_trend <= -t and kpi_trend <= -t)
+    if opposite or (best_rho <= -t and not same_way):
+        label = "inverted"
+    elif tech_trend >= t and abs(kpi_trend) < t:
+        label = "decoupled"
+    else:
+        label = "aligned"
+    return Alignment(label, len(common), period, round(best_rho, 3), best_lag, round(tech_trend, 3), round(kpi_trend, 3),
+                     common.min().date(), common.max().date())
+
+
+# -- KPI progress ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KpiProgress:
+    latest: float
+    latest_week: date
+    baseline: float
+    target: float
+    progress: float  # share of the way from baseline to target (can be negative, or above 1)
+    time_elapsed: Optional[float]  # share of the time from approval to the deadline gone (None without dates)
+    behind: Optional[bool]
+    values: int
+
+
+def kpi_progress(kpi: pd.Series, baseline: float, target: float, approved_on: Optional[date], deadline: Optional[date],
+                 as_of: datetime, margin: float, settings: Analysis) -> Optional[KpiProgress]:
+    """(latest − baseline) / (target − baseline) against the share of time elapsed between approval
+    and the KPI deadline. Latest = the average of the last `smoothing_weeks` weeks."""
+    kpi = kpi.dropna().sort_index()
+    if kpi.empty or target == baseline:
+        return None
+    recent = kpi.iloc[-settings.smoothing_weeks:]
+    latest = float(recent.mean())
+    progress = (latest - baseline) / (target - baseline)
+    elapsed = None
+    if approved_on and deadline and deadline > approved_on:
+        elapsed = max(0.0, (as_of.date() - approved_on).days / (deadline - approved_on).days)
+    behind = None if elapsed is None else (min(elapsed, 1.0) - progress) >= margin
+    return KpiProgress(latest, recent.index[-1].date(), baseline, target, progress, elapsed, behind, len(recent))

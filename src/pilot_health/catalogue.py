@@ -1,0 +1,180 @@
+"""The signal catalogue: `config/signals.toml`, validated, with the values in force.
+
+The file holds every weight, threshold and sentence the risk engine uses; an administrator edits
+it (or points PILOT_HEALTH_SIGNALS at a copy). A file with a mistake is refused with one sentence
+naming the file and the setting, so a typo never silently changes a score.
+"""
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .config import project_root
+from .errors import ConfigError
+
+PATTERN_KEYS = (
+    "data_debt", "integration_avoidance", "organisational_resistance", "governance_vacuum", "wrong_success_metrics",
+)
+SIGNAL_KEYS: dict[str, tuple[str, ...]] = {
+    "data_debt": ("data_effort_below_guidance", "no_automated_pipeline", "no_data_quality_monitoring",
+                  "no_master_data_management", "lab_to_live_drop", "no_live_data"),
+    "integration_avoidance": ("no_system_of_record", "api_not_designed", "latency_not_defined",
+                              "error_handling_not_designed", "integration_not_resourced", "integration_open_too_long"),
+    "organisational_resistance": ("no_change_champion", "sponsor_below_director", "no_change_plan",
+                                  "training_not_ready", "adkar_barrier", "adoption_below_target"),
+    "governance_vacuum": ("no_production_monitoring", "no_drift_alerts", "no_responsible_ai_review",
+                          "no_escalation_path", "no_accountable_owner", "live_decay"),
+    "wrong_success_metrics": ("no_business_kpi", "no_business_data", "technical_not_business", "kpi_behind_plan"),
+}
+NEEDS_THRESHOLD = {
+    "data_effort_below_guidance", "lab_to_live_drop", "no_live_data", "integration_open_too_long", "adkar_barrier",
+    "adoption_below_target", "live_decay", "no_business_data", "kpi_behind_plan",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Scoring(_Strict):
+    insufficient_coverage: float = Field(ge=0, le=1)
+    high: float = Field(ge=0, le=100)
+    medium: float = Field(ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Scoring":
+        if self.medium > self.high:
+            raise ValueError("scoring.medium must not be above scoring.high")
+        return self
+
+
+class Health(_Strict):
+    min_patterns_with_evidence: int = Field(ge=0, le=5)
+    red_high_patterns: int = Field(ge=1, le=5)
+    red_medium_patterns: int = Field(ge=1, le=5)
+    amber_medium_patterns: int = Field(ge=1, le=5)
+    months_in_pilot_amber: float = Field(gt=0)
+
+
+class Analysis(_Strict):
+    smoothing_weeks: int = Field(ge=1, le=26)
+    first_live_weeks: int = Field(ge=1, le=26)
+    decay_min_weeks: int = Field(ge=2, le=104)
+    decay_warning: float = Field(gt=0, lt=1)
+    decay_critical: float = Field(gt=0, lt=1)
+    alignment_min_periods: int = Field(ge=3, le=104)
+    alignment_max_lag: int = Field(ge=0, le=12)
+    trend_threshold: float = Field(gt=0, lt=1)
+    adoption_min_weeks: int = Field(ge=1, le=104)
+    min_respondents: int = Field(ge=1, le=100)
+
+
+class Signal(_Strict):
+    key: str
+    question: str
+    weight: float = Field(gt=0)
+    reads: list[str]
+    threshold: Optional[float] = None
+    unit: Optional[str] = None
+    todo: str
+
+
+class Pattern(_Strict):
+    name: str
+    step: int = Field(ge=1, le=5)
+    step_title: str
+    summary: str
+    actions: list[str] = Field(min_length=1)
+    signals: list[Signal] = Field(min_length=1)
+
+    @property
+    def total_weight(self) -> float:
+        return sum(s.weight for s in self.signals)
+
+
+class Catalogue(_Strict):
+    """The file's content, plus where it came from (`source`) and a short hash of it (`fingerprint`)."""
+
+    scoring: Scoring
+    health: Health
+    analysis: Analysis
+    patterns: dict[str, Pattern]
+    source: str = ""
+    fingerprint: str = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Catalogue":
+        if list(self.patterns) != list(PATTERN_KEYS):
+            missing = [k for k in PATTERN_KEYS if k not in self.patterns]
+            extra = [k for k in self.patterns if k not in PATTERN_KEYS]
+            if missing or extra:
+                raise ValueError(f"patterns must be exactly {', '.join(PATTERN_KEYS)}" + (f" (missing {', '.join(missing)})" if missing else "") + (f" (unknown {', '.join(extra)})" if extra else ""))
+        for key, pattern in self.patterns.items():
+            keys = [s.key for s in pattern.signals]
+            if sorted(keys) != sorted(SIGNAL_KEYS[key]):
+                raise ValueError(f"patterns.{key} must have the signals {', '.join(SIGNAL_KEYS[key])} (it has {', '.join(keys)})")
+            for signal in pattern.signals:
+                if signal.key in NEEDS_THRESHOLD and signal.threshold is None:
+                    raise ValueError(f"signal {signal.key} needs a threshold")
+        return self
+
+    @property
+    def source_label(self) -> str:
+        """The file's path, relative to the checkout when it is inside it."""
+        try:
+            return str(Path(self.source).relative_to(project_root()))
+        except ValueError:
+            return self.source
+
+    def signal(self, key: str) -> Signal:
+        for pattern in self.patterns.values():
+            for signal in pattern.signals:
+                if signal.key == key:
+                    return signal
+        raise KeyError(key)
+
+    def threshold(self, key: str) -> float:
+        value = self.signal(key).threshold
+        assert value is not None
+        return value
+
+
+def catalogue_path() -> Path:
+    """The catalogue in force: PILOT_HEALTH_SIGNALS, else config/signals.toml in the checkout."""
+    from .config import load_config
+
+    return load_config().signals_path
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> Catalogue:
+    file = Path(path)
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"The signal catalogue {file} cannot be read ({error.strerror}); restore config/signals.toml or fix PILOT_HEALTH_SIGNALS.") from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"The signal catalogue {file} is not valid TOML ({error}); fix the file and reload the page.") from None
+    try:
+        return Catalogue.model_validate({**raw, "source": str(file), "fingerprint": hashlib.sha256(data).hexdigest()[:12]})
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the file"
+        raise ConfigError(f"The signal catalogue {file} has a mistake at {where}: {first['msg']}; fix the file and reload the page.") from None
+
+
+def load_catalogue(path: Optional[Path] = None) -> Catalogue:
+    """The catalogue in force (re-read when the file changes)."""
+    path = path or catalogue_path()
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    return _load(str(path), mtime)

@@ -1,0 +1,600 @@
+"""The failure-pattern risk engine: every pilot against the five patterns, with the evidence.
+
+Each signal of the catalogue (`config/signals.toml`) is fired, clear or unknown for a pilot, with
+one sentence of evidence and, where data was read, the rows behind it. A pattern's score is the
+weighted share of fired signals among the known ones; its coverage is the weighted share known;
+below the catalogue's coverage minimum it reads "insufficient evidence", never "low risk". Health
+(green / amber / red / insufficient evidence) follows from the pattern statuses by the rule in
+`health()`, which docs/risk.md repeats in words.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .adoption import ELEMENT_LABELS, adoption_rate, group_barrier
+from .alignment import alignment, kpi_progress, lab_live_gap, live_decay, spearman
+from .catalogue import Catalogue, Pattern, load_catalogue
+from .evidence import Evidence, PilotEvidence, load_evidence
+from .metric_names import technical_direction
+from .models import Pilot
+from .store import Store, utc_now
+
+FIRED, CLEAR, UNKNOWN = "fired", "clear", "unknown"
+HEALTH_LABELS = {"green": "Green", "amber": "Amber", "red": "Red", "insufficient": "Insufficient evidence"}
+STATUS_LABELS = {"high": "High", "medium": "Medium", "low": "Low", "insufficient": "Insufficient evidence"}
+LATER_STAGES = ("pilot", "scaling", "production", "paused", "cancelled")
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    key: str
+    question: str
+    weight: float
+    state: str  # fired | clear | unknown
+    evidence: str
+    todo: Optional[str] = None  # for an unknown signal: what nobody has said, as a to-do
+    rows: Optional[pd.DataFrame] = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PatternResult:
+    key: str
+    name: str
+    score: Optional[float]  # 0–100; None when nothing is known
+    coverage: float  # 0–1
+    status: str  # high | medium | low | insufficient
+    signals: list[SignalResult]
+    step: int
+    step_title: str
+    actions: list[str]
+
+    @property
+    def fired(self) -> list[SignalResult]:
+        return [s for s in self.signals if s.state == FIRED]
+
+
+@dataclass(frozen=True)
+class PilotRisk:
+    pilot_id: str
+    name: str
+    business_unit: str
+    stage: str
+    as_of: datetime
+    health: str  # green | amber | red | insufficient
+    health_reason: str
+    patterns: dict[str, PatternResult]
+
+    @property
+    def missing_evidence(self) -> list[tuple[str, str]]:
+        """(pattern name, what nobody has said) for every unknown signal, heaviest first."""
+        items = [(p.name, s) for p in self.patterns.values() for s in p.signals if s.state == UNKNOWN and s.todo]
+        return [(name, s.todo) for name, s in sorted(items, key=lambda x: -x[1].weight)]
+
+    @property
+    def next_actions(self) -> list[PatternResult]:
+        """Patterns that call for action (high or medium), highest score first, with their steps."""
+        flagged = [p for p in self.patterns.values() if p.status in ("high", "medium")]
+        return sorted(flagged, key=lambda p: -(p.score or 0))
+
+
+# -- evaluating one pilot --------------------------------------------------------------------------
+
+def _fmt(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.0f}%"
+
+
+class _Context:
+    """One pilot, one moment: the shared numbers, computed once."""
+
+    def __init__(self, evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime) -> None:
+        self.e = evidence
+        self.r = evidence.record
+        self.c = catalogue
+        self.a = catalogue.analysis
+        self.as_of = as_of
+
+    def months_in_stage(self) -> Optional[float]:
+        return self.e.months_since(self.r.get("stage_since"), self.as_of)
+
+    def months_since_approval(self) -> Optional[float]:
+        return self.e.months_since(self.r.get("approved_on"), self.as_of)
+
+    @cached_property
+    def live_technical(self) -> pd.DataFrame:
+        w = self.e.weekly
+        return w[(w["kind"] == "technical") & (w["environment"] == "live")]
+
+    @cached_property
+    def gap(self):
+        """The first-live gap on the metric with both lab and live data (primary metric first)."""
+        candidates = [self.e.primary_metric] + [m for m in self.e.technical_metrics if m != self.e.primary_metric]
+        for metric in candidates:
+            if metric is None:
+                continue
+            direction = technical_direction(metric)
+            lab, live = self.e.series(metric, "lab", "technical"), self.e.series(metric, "live", "technical")
+            if direction and not lab.empty and not live.empty:
+                return lab_live_gap(lab, live, metric, direction, self.a, at="first_live")
+        return None
+
+    @cached_property
+    def decay(self):
+        metric = self.e.primary_metric
+        direction = technical_direction(metric) if metric else None
+        if not metric or not direction:
+            return None
+        return live_decay(self.e.series(metric, "live", "technical"), metric, direction, self.a)
+
+    @cached_property
+    def kpi(self) -> pd.Series:
+        metric = self.e.kpi_metric
+        if not metric:
+            return pd.Series(dtype=float)
+        rows = self.e.weekly[(self.e.weekly["metric"] == metric) & (self.e.weekly["kind"] == "business")]
+        return rows.groupby("week")["value"].mean().sort_index()
+
+    @cached_property
+    def alignment(self):
+        metric = self.e.primary_metric
+        direction = technical_direction(metric) if metric else None
+        kpi_direction = self.r.get("kpi_direction")
+        if not metric or not direction or not kpi_direction or self.kpi.empty:
+            return None
+        technical = self.e.series(metric, "live", "technical")
+        if technical.empty:
+            technical = self.e.series(metric, "lab", "technical")
+        return alignment(technical, self.kpi, direction, kpi_direction, self.a)
+
+    @cached_property
+    def technical_trend(self) -> Optional[float]:
+        """Rank correlation of the primary metric (live, else lab; turned so up is better) with time."""
+        metric = self.e.primary_metric
+        direction = technical_direction(metric) if metric else None
+        if not direction:
+            return None
+        series = self.e.series(metric, "live", "technical")
+        if len(series) < self.a.alignment_min_periods:
+            series = self.e.series(metric, "lab", "technical")
+        if len(series) < self.a.alignment_min_periods:
+            return None
+        values = series.to_numpy() if direction == "up" else -series.to_numpy()
+        return spearman(np.arange(len(values)), values)
+
+    @cached_property
+    def barrier(self):
+        if len(self.e.responses) < self.a.min_respondents:
+            return None
+        return group_barrier(self.e.responses)
+
+    @cached_property
+    def adoption(self):
+        return adoption_rate(self.e.active_users, self.r.get("target_users"), self.a)
+
+    def weekly_rows(self, metric: str) -> pd.DataFrame:
+        rows = self.e.weekly[self.e.weekly["metric"] == metric]
+        return rows[["metric", "kind", "environment", "week", "value", "n"]].rename(columns={"n": "observations"}).reset_index(drop=True)
+
+
+Evaluator = Callable[[_Context, float], tuple[str, str, Optional[pd.DataFrame]]]
+EVALUATORS: dict[str, Evaluator] = {}
+
+
+def _evaluator(key: str) -> Callable[[Evaluator], Evaluator]:
+    def register(function: Evaluator) -> Evaluator:
+        EVALUATORS[key] = function
+        return function
+    return register
+
+
+def _record_rows(ctx: _Context, *fields: str) -> pd.DataFrame:
+    return pd.DataFrame([(f, Pilot.model_fields[f].title, ctx.r.get(f)) for f in fields], columns=["field", "meaning", "value"]).astype({"value": "object"})
+
+
+def _answer(field_name: str, fired_text: str, clear_text: str) -> Evaluator:
+    """A readiness answer: no fires the signal, yes clears it, blank is unknown."""
+
+    def evaluate(ctx: _Context, threshold: float) -> tuple[str, str, Optional[pd.DataFrame]]:
+        value = ctx.r.get(field_name)
+        rows = _record_rows(ctx, field_name)
+        if value is None:
+            return UNKNOWN, "The register does not say.", rows
+        return (FIRED, fired_text, rows) if not value else (CLEAR, clear_text, rows)
+
+    return evaluate
+
+
+for _key, _field, _fired, _clear in (
+    ("no_automated_pipeline", "pipeline_automated", "The register says there is no automated pipeline from the production data sources.", "The register says the pipeline from production data is automated."),
+    ("no_data_quality_monitoring", "data_quality_monitored", "The register says data quality is not defined or monitored.", "The register says data quality is defined and monitored."),
+    ("no_master_data_management", "master_data_managed", "The register says the master data is not managed.", "The register says the master data is managed."),
+    ("api_not_designed", "api_designed", "The register says the interface to the system of record is not designed.", "The register says the interface is designed."),
+    ("latency_not_defined", "latency_defined", "The register says latency requirements are not defined.", "The register says latency requirements are defined."),
+    ("error_handling_not_designed", "error_handling_designed", "The register says error handling is not designed.", "The register says error handling is designed."),
+    ("integration_not_resourced", "integration_resourced", "The register says nobody is resourced for the integration work.", "The register says the integration work is resourced."),
+    ("no_change_plan", "change_plan", "The register says there is no structured change plan.", "The register says there is a structured change plan."),
+    ("training_not_ready", "training_ready", "The register says training is not ready.", "The register says training is ready."),
+    ("no_production_monitoring", "monitoring_in_place", "The register says the model is not monitored in production.", "The register says the model is monitored in production."),
+    ("no_drift_alerts", "drift_alerts", "The register says there are no drift alerts.", "The register says drift alerts are in place."),
+    ("no_responsible_ai_review", "responsible_ai_review", "The register says no responsible-AI review has been done.", "The register says a responsible-AI review has been done."),
+    ("no_escalation_path", "escalation_path", "The register says there is no escalation path.", "The register says there is an escalation path."),
+):
+    EVALUATORS[_key] = _answer(_field, _fired, _clear)
+
+
+def _named(field_name: str, role: str) -> Evaluator:
+    """A name in the register: 'none' fires the signal, a name clears it, blank is unknown."""
+
+    def evaluate(ctx: _Context, threshold: float) -> tuple[str, str, Optional[pd.DataFrame]]:
+        value = (ctx.r.get(field_name) or "").strip()
+        rows = _record_rows(ctx, field_name)
+        if not value:
+            return UNKNOWN, "The register does not say.", rows
+        if value.lower() in ("none", "no", "nobody", "n/a", "-", "tbd"):
+            return FIRED, f"The register says there is no {role}.", rows
+        return CLEAR, f"{role[0].upper() + role[1:]}: {value}.", rows
+
+    return evaluate
+
+
+EVALUATORS["no_change_champion"] = _named("change_champion", "change champion")
+EVALUATORS["no_accountable_owner"] = _named("accountable_owner", "accountable owner for the model in production")
+EVALUATORS["no_system_of_record"] = _named("integration_target", "system of record to integrate with")
+
+
+@_evaluator("data_effort_below_guidance")
+def _data_effort(ctx: _Context, threshold: float):
+    value = ctx.r.get("data_effort_pct")
+    rows = _record_rows(ctx, "data_effort_pct")
+    if value is None:
+        return UNKNOWN, "The register does not say.", rows
+    if value < threshold:
+        return FIRED, f"Data engineering is {value:.0f}% of the effort, below the {threshold:.0f}% guidance.", rows
+    return CLEAR, f"Data engineering is {value:.0f}% of the effort (guidance: at least {threshold:.0f}%).", rows
+
+
+@_evaluator("lab_to_live_drop")
+def _lab_to_live(ctx: _Context, threshold: float):
+    gap = ctx.gap
+    if gap is None:
+        return UNKNOWN, "No lab and live results of the same metric.", None
+    text = (
+        f"Live {gap.metric} {_fmt(gap.live)} vs lab {_fmt(gap.lab)} in the first live weeks "
+        f"({gap.live_from:%Y-%m-%d} to {gap.live_until:%Y-%m-%d}), "
+    )
+    rows = ctx.weekly_rows(gap.metric)
+    if gap.relative >= threshold:
+        return FIRED, text + f"a {_pct(gap.relative)} drop (threshold {_pct(threshold)}).", rows
+    return CLEAR, text + (f"a {_pct(gap.relative)} drop" if gap.relative > 0 else "no drop") + f" (threshold {_pct(threshold)}).", rows
+
+
+@_evaluator("no_live_data")
+def _no_live(ctx: _Context, threshold: float):
+    stage = ctx.r.get("stage")
+    live = ctx.live_technical
+    if not live.empty:
+        first = pd.Timestamp(live["week"].min()).date()
+        return CLEAR, f"Live results since {first:%Y-%m-%d} ({live['week'].nunique()} weeks).", None
+    if stage == "proposed":
+        return CLEAR, "No live results expected yet: the pilot is only proposed.", None
+    months = ctx.months_since_approval()
+    if months is None:
+        return UNKNOWN, "The approval date is not known.", None
+    if months >= threshold:
+        return FIRED, f"No live results at all, {months:.0f} months after approval.", None
+    return CLEAR, f"No live results yet, but only {months:.1f} months after approval (expected within {threshold:.0f}).", None
+
+
+INTEGRATION_ITEMS = ("api_designed", "latency_defined", "error_handling_designed", "integration_resourced")
+
+
+@_evaluator("integration_open_too_long")
+def _integration_open(ctx: _Context, threshold: float):
+    rows = _record_rows(ctx, "stage", "stage_since", *INTEGRATION_ITEMS)
+    if ctx.r.get("stage") != "pilot":
+        return CLEAR, f"Not in the pilot stage ({ctx.r.get('stage')}).", rows
+    months = ctx.months_in_stage()
+    answers = {item: ctx.r.get(item) for item in INTEGRATION_ITEMS}
+    open_items = [Pilot.model_fields[i].title.lower() for i, v in answers.items() if v is False]
+    if all(v is True for v in answers.values()):
+        return CLEAR, "Every integration item is answered yes.", rows
+    if months is None:
+        return UNKNOWN, "The date the pilot stage began is not known.", rows
+    if months < threshold:
+        return CLEAR, f"{months:.1f} months in the pilot stage, under the {threshold:.0f}-month mark.", rows
+    if open_items:
+        return FIRED, f"{months:.0f} months in the pilot stage with {', '.join(open_items)} still open.", rows
+    return UNKNOWN, f"{months:.0f} months in the pilot stage; whether the integration work is done is not known.", rows
+
+
+@_evaluator("sponsor_below_director")
+def _sponsor(ctx: _Context, threshold: float):
+    level = ctx.r.get("sponsor_level")
+    sponsor = ctx.r.get("executive_sponsor")
+    rows = _record_rows(ctx, "executive_sponsor", "sponsor_level")
+    if level is None:
+        return UNKNOWN, "The register does not say.", rows
+    if level == "none":
+        return FIRED, "There is no executive sponsor.", rows
+    who = f"{sponsor} " if sponsor else "The sponsor "
+    if level == "manager":
+        return FIRED, f"{who}is at manager level, below director.".strip().capitalize() if not sponsor else f"{sponsor} is at manager level, below director.", rows
+    return CLEAR, f"{sponsor + ' is' if sponsor else 'The sponsor is'} at {'VP' if level == 'vp' else 'director'} level.", rows
+
+
+@_evaluator("adkar_barrier")
+def _adkar(ctx: _Context, threshold: float):
+    barrier = ctx.barrier
+    if barrier is None:
+        n = len(ctx.e.responses)
+        return UNKNOWN, f"No survey wave with {ctx.a.min_respondents} or more respondents" + (f" (latest has {n})." if n else "."), None
+    wave = int(ctx.e.responses["wave"].iloc[0])
+    rows = pd.DataFrame(
+        [(ELEMENT_LABELS.get(e, "None — not stuck"), n) for e, n in barrier.distribution.items()],
+        columns=["barrier point", "respondents"],
+    )
+    if barrier.element is None:
+        return CLEAR, f"In wave {wave}, none of the {barrier.respondents} respondents is stuck on the ADKAR path.", rows
+    share = barrier.element_count / barrier.respondents
+    text = (f"In wave {wave}, {barrier.element_count} of {barrier.respondents} respondents ({_pct(share)}) are stuck at "
+            f"{ELEMENT_LABELS[barrier.element]}, the most common barrier point")
+    return (FIRED if share >= threshold else CLEAR), text + f" (threshold {_pct(threshold)}).", rows
+
+
+@_evaluator("adoption_below_target")
+def _adoption(ctx: _Context, threshold: float):
+    rate = ctx.adoption
+    target = ctx.r.get("target_users")
+    if not target:
+        return UNKNOWN, "The register has no target number of users.", None
+    if rate is None or rate.weeks < ctx.a.adoption_min_weeks:
+        weeks = 0 if rate is None else rate.weeks
+        return UNKNOWN, f"Usage data covers {weeks} weeks; {ctx.a.adoption_min_weeks} are needed.", None
+    rows = ctx.weekly_rows("active_users")
+    text = (f"{rate.active_users:.0f} active users against a target of {rate.target_users} ({_pct(rate.rate)}), "
+            f"average of the last {ctx.a.smoothing_weeks} weeks to {rate.latest_week:%Y-%m-%d}")
+    if rate.rate < threshold:
+        return FIRED, text + f"; below {_pct(threshold)}.", rows
+    return CLEAR, text + ".", rows
+
+
+@_evaluator("live_decay")
+def _decay(ctx: _Context, threshold: float):
+    decay = ctx.decay
+    if decay is None:
+        return UNKNOWN, f"Fewer than {ctx.a.decay_min_weeks} weeks of live results on a metric whose direction is known.", None
+    text = (f"Live {decay.metric} averages {_fmt(decay.latest)} over the {ctx.a.smoothing_weeks} weeks to {decay.latest_week:%Y-%m-%d}, "
+            f"against its best of {_fmt(decay.best)} (to {decay.best_week:%Y-%m-%d})")
+    rows = ctx.weekly_rows(decay.metric)
+    if decay.relative >= threshold:
+        return FIRED, text + f": {_pct(decay.relative)} worse (threshold {_pct(threshold)}).", rows
+    return CLEAR, text + (f": {_pct(decay.relative)} worse" if decay.relative > 0.005 else ": no decay") + f" (threshold {_pct(threshold)}).", rows
+
+
+def _has_kpi(record: dict) -> bool:
+    return bool(record.get("kpi_name")) and record.get("kpi_baseline") is not None and record.get("kpi_target") is not None
+
+
+@_evaluator("no_business_kpi")
+def _no_kpi(ctx: _Context, threshold: float):
+    rows = _record_rows(ctx, "kpi_name", "kpi_baseline", "kpi_target", "kpi_unit", "kpi_deadline")
+    if _has_kpi(ctx.r):
+        unit = f" {ctx.r.get('kpi_unit')}" if ctx.r.get("kpi_unit") else ""
+        return CLEAR, f"KPI: {ctx.r['kpi_name']}, from {_fmt(ctx.r['kpi_baseline'])} to {_fmt(ctx.r['kpi_target'])}{unit}.", rows
+    if ctx.r.get("kpi_name"):
+        return FIRED, f"The KPI “{ctx.r['kpi_name']}” has no baseline or no target.", rows
+    return FIRED, "The register names no business KPI.", rows
+
+
+@_evaluator("no_business_data")
+def _no_kpi_data(ctx: _Context, threshold: float):
+    if not ctx.kpi.empty:
+        return CLEAR, f"KPI data ({ctx.e.kpi_metric}): {len(ctx.kpi)} weeks, latest {ctx.kpi.index[-1]:%Y-%m-%d}.", None
+    if ctx.r.get("stage") == "proposed":
+        return CLEAR, "No KPI data expected yet: the pilot is only proposed.", None
+    months = ctx.months_since_approval()
+    if months is None:
+        return UNKNOWN, "The approval date is not known.", None
+    if months < threshold:
+        return CLEAR, f"No KPI data yet, {months:.1f} months after approval (expected within {threshold:.0f}).", None
+    if not ctx.r.get("kpi_name"):
+        return FIRED, f"No business KPI is defined, so no business results are tracked, {months:.0f} months after approval.", None
+    return FIRED, f"The KPI “{ctx.r['kpi_name']}” is defined but no data for it has been uploaded, {months:.0f} months after approval.", None
+
+
+@_evaluator("technical_not_business")
+def _technical_not_business(ctx: _Context, threshold: float):
+    metric, kpi = ctx.e.primary_metric, ctx.r.get("kpi_name")
+    if not kpi and metric and technical_direction(metric):
+        trend = ctx.technical_trend
+        if trend is not None and trend >= ctx.a.trend_threshold:
+            return FIRED, f"{metric} improved (trend {trend:+.2f}) with no business KPI to judge it by.", ctx.weekly_rows(metric)
+        return UNKNOWN, f"No business KPI, and {metric} shows no clear improvement to compare.", None
+    result = ctx.alignment
+    if result is None:
+        return UNKNOWN, "No technical metric and KPI series to compare.", None
+    rows = pd.concat([ctx.weekly_rows(metric), ctx.weekly_rows(ctx.e.kpi_metric)], ignore_index=True)
+    over = f"over {result.periods} {result.period}ly periods"
+    if result.label == "insufficient data":
+        return UNKNOWN, f"Only {result.periods} common {result.period}ly periods of {metric} and {kpi} ({ctx.a.alignment_min_periods} or more needed).", rows
+    trends = f"(trend {result.technical_trend:+.2f} vs {result.kpi_trend:+.2f}, {over}; label: {result.label})"
+    improving = result.technical_trend >= ctx.a.trend_threshold
+    if improving and result.kpi_trend < ctx.a.trend_threshold:
+        how = "got worse" if result.kpi_trend <= -ctx.a.trend_threshold else "stayed flat"
+        return FIRED, f"{metric} improved while {kpi} {how} {trends}.", rows
+    if improving:
+        return CLEAR, f"{metric} and {kpi} improved together {trends}.", rows
+    text = (f"{metric} did not improve (trend {result.technical_trend:+.2f}), so this is not model progress without "
+            f"business results ({kpi} trend {result.kpi_trend:+.2f}, {over}).")
+    return CLEAR, text, rows
+
+
+@_evaluator("kpi_behind_plan")
+def _behind(ctx: _Context, threshold: float):
+    if not _has_kpi(ctx.r) or ctx.kpi.empty:
+        return UNKNOWN, "No KPI with baseline, target and data.", None
+    approved, deadline = ctx.r.get("approved_on"), ctx.r.get("kpi_deadline")
+    progress = kpi_progress(ctx.kpi, ctx.r["kpi_baseline"], ctx.r["kpi_target"],
+                            pd.Timestamp(approved).date() if approved else None, pd.Timestamp(deadline).date() if deadline else None,
+                            ctx.as_of, threshold, ctx.a)
+    if progress is None or progress.time_elapsed is None:
+        return UNKNOWN, "The approval date or KPI deadline is missing.", None
+    rows = ctx.weekly_rows(ctx.e.kpi_metric)
+    text = (f"{ctx.r['kpi_name']} at {_fmt(progress.latest)}: {_pct(progress.progress)} of the way from "
+            f"{_fmt(progress.baseline)} to {_fmt(progress.target)}, with {_pct(min(progress.time_elapsed, 1))} of the time to the deadline gone")
+    if progress.behind:
+        return FIRED, text + f" (behind by {_pct(min(progress.time_elapsed, 1) - progress.progress)}).", rows
+    return CLEAR, text + ".", rows
+
+
+# -- scoring ------------------------------------------------------------------------------------------
+
+def score_pattern(key: str, pattern: Pattern, ctx: _Context, catalogue: Catalogue) -> PatternResult:
+    results = []
+    for signal in pattern.signals:
+        state, evidence, rows = EVALUATORS[signal.key](ctx, signal.threshold if signal.threshold is not None else 0.0)
+        results.append(SignalResult(signal.key, signal.question, signal.weight, state, evidence,
+                                    signal.todo if state == UNKNOWN else None, rows))
+    known = sum(s.weight for s in results if s.state != UNKNOWN)
+    fired = sum(s.weight for s in results if s.state == FIRED)
+    coverage = known / pattern.total_weight
+    score = round(100 * fired / known, 1) if known else None
+    scoring = catalogue.scoring
+    if coverage < scoring.insufficient_coverage or score is None:
+        status = "insufficient"
+    elif score >= scoring.high:
+        status = "high"
+    elif score >= scoring.medium:
+        status = "medium"
+    else:
+        status = "low"
+    return PatternResult(key, pattern.name, score, round(coverage, 3), status, results, pattern.step, pattern.step_title, pattern.actions)
+
+
+def health(patterns: dict[str, PatternResult], months_in_pilot: Optional[float], catalogue: Catalogue) -> tuple[str, str]:
+    """The rule, in order:
+    1. red when `red_high_patterns` patterns are high, or `red_medium_patterns` are medium (or
+       worse), or the pilot is `months_in_pilot_amber` months in the pilot stage and shows any
+       medium or high pattern;
+    2. amber when `amber_medium_patterns` patterns are medium, or the pilot is that long in the
+       pilot stage;
+    3. insufficient evidence when fewer than `min_patterns_with_evidence` patterns have enough evidence;
+    4. green otherwise (every pattern with enough evidence is low)."""
+    rules = catalogue.health
+    high = [p.name for p in patterns.values() if p.status == "high"]
+    medium = [p.name for p in patterns.values() if p.status == "medium"]
+    judged = [p for p in patterns.values() if p.status != "insufficient"]
+    long_in_pilot = months_in_pilot is not None and months_in_pilot >= rules.months_in_pilot_amber
+    if len(high) >= rules.red_high_patterns:
+        return "red", f"{' and '.join(high)} {'is' if len(high) == 1 else 'are'} high."
+    if len(high) + len(medium) >= rules.red_medium_patterns:
+        return "red", f"{' and '.join(high + medium)} are medium or high."
+    if long_in_pilot and (high or medium):
+        return "red", f"{months_in_pilot:.0f} months in the pilot stage, and {' and '.join(high + medium)} is medium."
+    if len(medium) >= rules.amber_medium_patterns:
+        return "amber", f"{' and '.join(medium)} {'is' if len(medium) == 1 else 'are'} medium."
+    if long_in_pilot:
+        return "amber", f"{months_in_pilot:.0f} months in the pilot stage (mark: {rules.months_in_pilot_amber:.0f})."
+    if len(judged) < rules.min_patterns_with_evidence:
+        return "insufficient", f"Only {len(judged)} of 5 patterns have enough evidence (at least {rules.min_patterns_with_evidence} needed)."
+    return "green", f"Every pattern with enough evidence is low ({len(judged)} of 5 judged)."
+
+
+def assess_pilot(evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime) -> PilotRisk:
+    ctx = _Context(evidence, catalogue, as_of)
+    patterns = {key: score_pattern(key, pattern, ctx, catalogue) for key, pattern in catalogue.patterns.items()}
+    months_in_pilot = ctx.months_in_stage() if evidence.record.get("stage") == "pilot" else None
+    verdict, reason = health(patterns, months_in_pilot, catalogue)
+    r = evidence.record
+    return PilotRisk(r["pilot_id"], r.get("name") or "", r.get("business_unit") or "", r.get("stage") or "", as_of, verdict, reason, patterns)
+
+
+def assess(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
+           catalogue: Optional[Catalogue] = None) -> list[PilotRisk]:
+    """Every pilot's risk as of a moment (default: now). Pilots approved after that moment are left out."""
+    catalogue = catalogue or load_catalogue()
+    evidence = load_evidence(store, as_of, pilot_ids)
+    return assess_evidence(evidence, catalogue)
+
+
+def assess_evidence(evidence: Evidence, catalogue: Catalogue) -> list[PilotRisk]:
+    results = []
+    for pilot_id in evidence.pilots["pilot_id"]:
+        pilot = evidence.pilot(pilot_id)
+        approved = pilot.record.get("approved_on")
+        if approved is not None and pd.Timestamp(approved).date() > evidence.as_of.date():
+            continue
+        results.append(assess_pilot(pilot, catalogue, evidence.as_of))
+    return results
+
+
+# -- tables for pages and the command line -----------------------------------------------------
+
+def heatmap_frame(results: Sequence[PilotRisk]) -> pd.DataFrame:
+    """One row per pilot and pattern: score, coverage, status (for the heatmap and its table)."""
+    rows = []
+    for risk in results:
+        for pattern in risk.patterns.values():
+            rows.append({
+                "pilot_id": risk.pilot_id, "name": risk.name, "business_unit": risk.business_unit, "stage": risk.stage,
+                "health": risk.health, "pattern": pattern.key, "pattern_name": pattern.name, "score": pattern.score,
+                "coverage": pattern.coverage, "status": pattern.status, "fired": len(pattern.fired),
+            })
+    return pd.DataFrame(rows, columns=["pilot_id", "name", "business_unit", "stage", "health", "pattern", "pattern_name",
+                                       "score", "coverage", "status", "fired"])
+
+
+def as_json(risk: PilotRisk) -> dict:
+    return {
+        "pilot_id": risk.pilot_id, "name": risk.name, "health": risk.health, "health_reason": risk.health_reason,
+        "as_of": risk.as_of.isoformat(timespec="seconds"),
+        "patterns": {
+            key: {
+                "score": p.score, "coverage": p.coverage, "status": p.status,
+                "signals": [{"key": s.key, "state": s.state, "evidence": s.evidence} for s in p.signals],
+            }
+            for key, p in risk.patterns.items()
+        },
+    }
+
+
+def month_ends(today: date, months: int) -> list[datetime]:
+    """The ends of the last `months` months, oldest first; the current month ends today."""
+    ends = []
+    year, month = today.year, today.month
+    for _ in range(months):
+        start_next = date(year + (month == 12), month % 12 + 1, 1)
+        ends.append(min(datetime.combine(start_next, datetime.min.time()) - pd.Timedelta(seconds=1).to_pytimedelta(),
+                        datetime.combine(today, datetime.max.time())))
+        month, year = (month - 1, year) if month > 1 else (12, year - 1)
+    return sorted(ends)
+
+
+def risk_trend(store: Store, pilot_id: str, months: int = 12, catalogue: Optional[Catalogue] = None,
+               today: Optional[date] = None) -> pd.DataFrame:
+    """A pilot's pattern scores and health at the end of each of the last `months` months, from what
+    had been uploaded by then."""
+    catalogue = catalogue or load_catalogue()
+    rows = []
+    for moment in month_ends(today or utc_now().date(), months):
+        found = assess(store, moment, [pilot_id], catalogue)
+        if not found:
+            continue
+        risk = found[0]
+        for pattern in risk.patterns.values():
+            rows.append({"month": pd.Timestamp(moment.date()), "pattern": pattern.key, "pattern_name": pattern.name,
+                         "score": pattern.score, "coverage": pattern.coverage, "status": pattern.status, "health": risk.health})
+    return pd.DataFrame(rows, columns=["month", "pattern", "pattern_name", "score", "coverage", "status", "health"])
