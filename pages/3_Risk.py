@@ -15,7 +15,10 @@ from pilot_health.ui.widgets import report_unknown_url_values
 ctx = page_setup("Failure-pattern risk")
 STATE_ICONS = {FIRED: ":red[:material/warning:] warning sign", "clear": ":green[:material/check:] clear", UNKNOWN: ":gray[:material/help:] unknown"}
 HEALTH_ICONS = {"green": ":material/check_circle:", "amber": ":material/error:", "red": ":material/cancel:", "insufficient": ":material/help:"}
-SORTS = {"health": "Health, worst first", "pilot": "Pilot code", **{k: f"{k.replace('_', ' ').capitalize()} score" for k in PATTERN_KEYS}}
+# Sort choices as they read in the URL (?sort=Governance) and on screen.
+SORTS = {"Health": "health", "Pilot code": "pilot", **{charts.PATTERN_SHORT[n]: k for k, n in (
+    ("data_debt", "Data Debt"), ("integration_avoidance", "Integration Avoidance"), ("organisational_resistance", "Organisational Resistance"),
+    ("governance_vacuum", "Governance Vacuum"), ("wrong_success_metrics", "Wrong Success Metrics"))}}
 HEALTH_RANK = {"red": 0, "amber": 1, "insufficient": 2, "green": 3}
 
 with friendly_errors():
@@ -38,7 +41,9 @@ with friendly_errors():
     left, middle, right = st.columns([2, 2, 1.4])
     chosen_units = left.multiselect("Business unit", units, key="bu", bind="query-params", placeholder="All business units")
     chosen_stages = middle.multiselect("Stage", list(STAGES), format_func=STAGE_LABELS.get, key="stage", bind="query-params", placeholder="All stages")
-    sort = right.selectbox("Sort by", list(SORTS), format_func=SORTS.get, key="sort", bind="query-params")
+    report_unknown_url_values("sort", list(SORTS), "sort order")
+    sort = SORTS[right.selectbox("Sort by", list(SORTS), key="sort", bind="query-params",
+                                 help="Health sorts worst first; a pattern sorts by its score, highest first.")]
     filters = portfolio.PortfolioFilters(tuple(chosen_units), tuple(chosen_stages))
     shown = filters.apply(frame)
     by_pilot = {r.pilot_id: r for r in results}

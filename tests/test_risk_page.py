@@ -1,0 +1,124 @@
+"""The Failure-pattern risk page through AppTest, and the `risk` command."""
+from __future__ import annotations
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, run_cli
+from pilot_health import risk
+from test_pages import assert_clean, texts
+
+RISK = "pages/3_Risk.py"
+
+
+def risk_page(**query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page(RISK)
+    at.query_params.update(query)
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_the_portfolio_view_counts_what_the_engine_computes(demo_store, app_env):
+    app_env(demo_store)
+    at = risk_page()
+    assert_clean(at)
+    results = risk.assess(demo_store)
+    expected = {label: sum(r.health == key for r in results) for key, label in risk.HEALTH_LABELS.items()}
+    assert {k: int(v) for k, v in metrics(at).items()} == expected
+    assert at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")
+    assert at.selectbox(key="pilot").value is None
+    assert [d for d in at.get("download_button") if d.proto.label == "Download the scores (CSV)"]
+
+
+def test_a_pilot_link_opens_its_detail_with_evidence_actions_and_missing_evidence(demo_store, app_env):
+    app_env(demo_store)
+    at = risk_page(pilot="SC-01")
+    assert_clean(at)
+    result = next(r for r in risk.assess(demo_store) if r.pilot_id == "SC-01")
+    shown = metrics(at)
+    for pattern in result.patterns.values():
+        short = {"Integration Avoidance": "Integration", "Organisational Resistance": "Resistance",
+                 "Governance Vacuum": "Governance", "Wrong Success Metrics": "Wrong Metrics"}.get(pattern.name, pattern.name)
+        assert shown[short] == ("?" if pattern.status == "insufficient" else f"{pattern.score:.0f}")
+    assert "Health: Red. Data Debt is high." in [t.replace("\\", "") for t in texts(at.error)]
+    expanders = [e.label for e in at.expander]
+    assert "Data Debt — high, score 82" in expanders
+    body = " ".join(texts(at.markdown))
+    assert "Live accuracy 0.7" in body and "drop (threshold 15%)" in body
+    assert "Put 40–50% of the remaining effort into data engineering" in body, "the step's next actions are listed"
+    assert any("Over the last twelve months" == h for h in texts(at.subheader))
+
+
+def test_the_data_behind_the_signals_on_request(demo_store, app_env):
+    app_env(demo_store)
+    at = risk_page(pilot="RO-02")
+    tables_before = len(at.dataframe)
+    at.toggle(key="rows").set_value(True).run()
+    assert_clean(at)
+    assert len(at.dataframe) > tables_before
+    assert any("barrier point" in df.value.columns for df in at.dataframe)
+
+
+def test_missing_evidence_is_a_to_do_list(demo_store, app_env):
+    app_env(demo_store)
+    at = risk_page(pilot="SC-05")
+    assert_clean(at)
+    todo = next(df.value for df in at.dataframe if "to do" in df.value.columns)
+    assert "Nobody has said whether drift alerts exist." in set(todo["to do"])
+    assert any("Insufficient evidence" in t for t in texts(at.info))
+
+
+def test_filters_and_sort_come_from_the_url(demo_store, app_env):
+    app_env(demo_store)
+    at = risk_page(bu="Finance", sort="Governance", stage=["Production", "Pilot"])
+    assert_clean(at)
+    assert at.multiselect(key="bu").value == ["Finance"] and at.selectbox(key="sort").value == "Governance"
+    assert at.selectbox(key="pilot").options == ["FN-01", "FN-04", "FN-03"], "sorted by Governance Vacuum, worst first"
+
+
+def test_an_unknown_pilot_in_a_link_is_said(demo_store, app_env):
+    app_env(demo_store)
+    at = risk_page(pilot="ZZ-01")
+    assert_clean(at)
+    assert any("pilot “ZZ-01”" in t for t in texts(at.warning))
+
+
+def test_an_empty_store_says_so(store, app_env):
+    app_env(store)
+    at = risk_page()
+    assert_clean(at)
+    assert any("no pilots to score" in t for t in texts(at.info))
+
+
+def test_risk_command_json(tmp_path):
+    db = tmp_path / "risk.duckdb"
+    run_cli("demo", "--db", str(db))
+    result = run_cli("risk", "--db", str(db), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert len(payload["pilots"]) == 24 and payload["rules"]["file"].endswith("signals.toml")
+    pilot = next(p for p in payload["pilots"] if p["pilot_id"] == "FN-01")
+    assert pilot["health"] in ("green", "amber", "red", "insufficient")
+    assert set(pilot["patterns"]) == {"data_debt", "integration_avoidance", "organisational_resistance", "governance_vacuum", "wrong_success_metrics"}
+    governance = pilot["patterns"]["governance_vacuum"]
+    assert governance["status"] == "high" and set(governance) == {"score", "coverage", "status", "signals"}
+    decay = next(s for s in governance["signals"] if s["key"] == "live_decay")
+    assert decay["state"] == "fired" and "worse (threshold 20%)" in decay["evidence"]
+
+
+def test_risk_command_one_pilot_as_of_and_errors(tmp_path):
+    db = tmp_path / "risk.duckdb"
+    run_cli("demo", "--db", str(db))
+    one = run_cli("risk", "--db", str(db), "--pilot", "rO-02")
+    assert one.returncode == 0 and "RO-02 · Automated labour scheduling: Red" in one.stdout and "[fired]" in one.stdout
+    past = json.loads(run_cli("risk", "--db", str(db), "--as-of", "2025-01-31", "--json").stdout)
+    assert past["as_of"] == "2025-01-31T23:59:59" and "CS-05" not in {p["pilot_id"] for p in past["pilots"]}, "not yet approved then"
+    missing = run_cli("risk", "--db", str(db), "--pilot", "SC-09")
+    assert missing.returncode == 1 and "There is no pilot SC-09" in missing.stderr and "closest" in missing.stderr
+    bad = run_cli("risk", "--db", str(db), "--as-of", "31/01/2025")
+    assert bad.returncode == 1 and "is not a date" in bad.stderr
