@@ -225,11 +225,16 @@ def multiselect_tags(page, label: str):
     return widget.locator("[data-tag]")
 
 
-def assert_no_errors_shown(page, script_errors: list[str]) -> None:
+def assert_no_errors_shown(page, script_errors: list[str], *, except_saying: str | None = None) -> None:
+    """No traceback, no JavaScript error and no red message — except those saying `except_saying`
+    (the risk page shows a red pilot's health in a red box on purpose)."""
     from playwright.sync_api import expect
 
     expect(page.get_by_test_id("stException"), "a Python traceback is shown on the page").to_have_count(0)
-    expect(page.get_by_test_id("stAlertContentError"), "an error message is shown on the page").to_have_count(0)
+    errors = page.get_by_test_id("stAlertContentError")
+    if except_saying:
+        errors = errors.filter(has_not_text=except_saying)
+    expect(errors, "an error message is shown on the page").to_have_count(0)
     assert script_errors == [], f"uncaught JavaScript errors: {script_errors}"
 
 
@@ -297,10 +302,11 @@ def test_register_link_opens_the_pilots_edit_form(page, dashboard, script_errors
     )
     expect(page.get_by_role("combobox", name="Pilot", exact=True)).to_have_value("SC-01", timeout=RENDERED_MS)
     expect(page).to_have_title(re.compile(r"^Pilot register · Pilot Health$"), timeout=RENDERED_MS)
-    # The sidebar drawn by page_setup() is there too, with both pages.
+    # The sidebar drawn by page_setup() is there too, with every page.
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(3, timeout=RENDERED_MS)
+    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(4, timeout=RENDERED_MS)
     expect(sidebar.get_by_role("link", name="Portfolio")).to_be_visible()
+    expect(sidebar.get_by_role("link", name="Failure-pattern risk")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Pilot register")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Upload data")).to_be_visible()
     assert parse_qs(urlsplit(page.url).query).get("pilot") == ["SC-01"], page.url
@@ -388,3 +394,48 @@ def test_upload_preview_store_and_withdraw_in_a_browser(page, dashboard, script_
     finally:
         con.close()
     assert withdrawn is not None and rows == 20
+
+
+def test_clicking_a_heatmap_cell_opens_the_pilots_risk_detail_and_the_link_reopens_it(page, dashboard, browser, script_errors):
+    """The risk page's heatmap-to-detail flow: a filtered deep link draws the heatmap, a click on a
+    cell (Vega, so only a browser can do it) opens that pilot's detail and puts it in the address,
+    and that address opened in a fresh browser context shows the same detail."""
+    from playwright.sync_api import expect
+
+    open_link(page, dashboard, "/Risk?bu=Supply+Chain", "Pilots × patterns")
+    heatmap = page.get_by_test_id("stVegaLiteChart")
+    expect(heatmap).to_have_count(1, timeout=RENDERED_MS)
+    # Only Supply Chain pilots are rows of the heatmap.
+    expect(heatmap).to_contain_text("SC-01 · ", timeout=RENDERED_MS)
+    assert set(PILOT_ID.findall(heatmap.inner_text())) == {"SC-01", "SC-02", "SC-03", "SC-04", "SC-05"}, heatmap.inner_text()
+    expect(page.get_by_role("heading", name=re.compile(r"^SC-01 · "))).to_have_count(0)
+
+    # Vega draws each cell as an SVG path whose accessible label repeats its tooltip; the number on
+    # top of it must not swallow the click.
+    cell = heatmap.locator('.mark-rect [role="graphics-symbol"][aria-label*="Pilot: SC-01; Pattern: Data Debt;"]')
+    expect(cell).to_have_count(1, timeout=RENDERED_MS)
+    cell.click()
+
+    detail = page.get_by_role("heading", name=re.compile(r"^SC-01 · Fresh produce demand forecasting"))
+    expect(detail).to_be_visible(timeout=RENDERED_MS)
+    expect(page).to_have_url(re.compile(r"[?&]pilot=SC-01(&|$)"), timeout=RENDERED_MS)
+    query = parse_qs(urlsplit(page.url).query)
+    assert query.get("bu") == ["Supply Chain"] and query.get("pilot") == ["SC-01"], page.url
+    expect(page.get_by_text(re.compile(r"^Data Debt — high, score \d+$"))).to_be_visible(timeout=RENDERED_MS)
+    expect(page.get_by_text("What to do next", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("Health: Red. Data Debt is high.")
+    assert_no_errors_shown(page, script_errors, except_saying="Health: Red.")
+
+    # The copied address, opened by a colleague with a fresh browser, shows the same pilot.
+    link = page.url.removeprefix(dashboard.url)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        context.route(lambda url: not url.startswith(dashboard.url + "/"), lambda route: route.abort())
+        colleague = context.new_page()
+        colleague.set_default_timeout(FIRST_RENDER_MS)
+        open_link(colleague, dashboard, link, "Pilots × patterns")
+        expect(colleague.get_by_role("heading", name=re.compile(r"^SC-01 · Fresh produce demand forecasting"))).to_be_visible(timeout=RENDERED_MS)
+        expect(colleague.get_by_role("combobox", name="Pilot", exact=True)).to_have_value("SC-01", timeout=RENDERED_MS)
+        expect(multiselect_tags(colleague, "Business unit")).to_have_text(["Supply Chain"], timeout=RENDERED_MS)
+    finally:
+        context.close()

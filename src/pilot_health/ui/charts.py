@@ -146,13 +146,15 @@ def risk_heatmap(frame: pd.DataFrame, order: list[str], pattern_order: list[str]
         y=alt.Y("pilot_label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=280, labelOverlap=False)),
         x=alt.X("pattern_short:N", sort=[PATTERN_SHORT.get(p, p) for p in pattern_order], title=None,
                 axis=alt.Axis(orient="top", labelAngle=0, labelLimit=160)),
+    )
+    # The tooltip sits on the cells only: a layer without a selection or tooltip is drawn
+    # non-interactive by Vega-Lite, so a click on a cell's number reaches the cell beneath it.
+    cells = base.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3).encode(
         tooltip=[
             alt.Tooltip("pilot_id:N", title="Pilot"), alt.Tooltip("pattern_name:N", title="Pattern"),
             alt.Tooltip("score:Q", title="Score (0–100)", format=".0f"), alt.Tooltip("coverage_pct:Q", title="Evidence known (%)"),
             alt.Tooltip("status_label:N", title="Reads"), alt.Tooltip("fired:Q", title="Warning signs"),
         ],
-    )
-    cells = base.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3).encode(
         color=alt.condition(
             "datum.status == 'insufficient'", alt.value(INSUFFICIENT_COLOUR),
             alt.Color("shown:Q", scale=RISK_COLOURS, title="Score", legend=alt.Legend(orient="bottom", gradientLength=220)),
