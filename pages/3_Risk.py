@@ -114,6 +114,8 @@ with friendly_errors():
         )
 
     show_rows = st.toggle("Show the data behind each signal", key="rows", bind="query-params")
+    if show_rows:  # the same scores, computed again for this pilot with the rows kept
+        result = data.risk_detail(*ctx.cache_key, catalogue.fingerprint, result.as_of, pilot_id) or result
     for pattern in result.patterns.values():
         title = f"{pattern.name} — {STATUS_LABELS[pattern.status].lower()}" + ("" if pattern.status == "insufficient" else f", score {pattern.score:.0f}")
         with st.expander(title, expanded=pattern.status in ("high", "medium")):

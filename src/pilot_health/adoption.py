@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Mapping, Optional
 
+import numpy as np
 import pandas as pd
 
 from .catalogue import Analysis
@@ -26,14 +27,12 @@ def barrier_point(scores: Mapping[str, Optional[float]]) -> Optional[str]:
 
 
 def barrier_points(responses: pd.DataFrame) -> pd.Series:
-    """Each respondent's barrier point ('none' when there is none), for a frame with the five scores."""
-    result = pd.Series("none", index=responses.index, dtype="object")
-    undecided = pd.Series(True, index=responses.index)
-    for element in ADKAR:
-        stuck = undecided & responses[element].notna() & (responses[element] <= STUCK_AT_OR_BELOW)
-        result[stuck] = element
-        undecided &= ~stuck
-    return result
+    """Each respondent's barrier point ('none' when there is none), for a frame with the five scores.
+    The same rule as `barrier_point`, for a whole frame at once."""
+    scores = responses[list(ADKAR)].to_numpy(dtype=float, na_value=np.nan)
+    stuck = scores <= STUCK_AT_OR_BELOW  # a blank (NaN) is never stuck
+    points = np.where(stuck.any(axis=1), np.array(ADKAR, dtype=object)[stuck.argmax(axis=1)], "none")
+    return pd.Series(points, index=responses.index, dtype="object")
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,8 @@ class GroupBarrier:
 
 
 def group_barrier(responses: pd.DataFrame) -> GroupBarrier:
-    points = barrier_points(responses)
-    counts = points.value_counts()
-    distribution = {e: int(counts.get(e, 0)) for e in (*ADKAR, "none")}
+    points = barrier_points(responses).to_numpy()
+    distribution = {e: int((points == e).sum()) for e in (*ADKAR, "none")}
     stuck = {e: n for e, n in distribution.items() if e != "none" and n > 0}
     element = max(stuck, key=lambda e: (stuck[e], -ADKAR.index(e))) if stuck else None
     return GroupBarrier(len(responses), sum(stuck.values()), element, stuck.get(element, 0) if element else 0, distribution)

@@ -17,11 +17,6 @@ import pandas as pd
 from .catalogue import Analysis
 
 
-def _better(direction: str, value: float) -> float:
-    """Direction-adjusted: larger is always better."""
-    return value if direction == "up" else -value
-
-
 def relative_shortfall(reference: float, value: float, direction: str) -> float:
     """How much worse `value` is than `reference`, as a share of the reference (negative = better)."""
     if reference == 0:
@@ -34,12 +29,18 @@ def _smoothed(series: pd.Series, weeks: int) -> pd.Series:
     return series.sort_index().rolling(weeks, min_periods=1).mean()
 
 
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean of their places), as pandas' rank() gives them."""
+    _, inverse, counts = np.unique(np.asarray(values, dtype=float), return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return (ends - (counts - 1) / 2)[inverse]
+
+
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Rank correlation; 0 when either side does not vary."""
     if len(x) < 3:
         return 0.0
-    rx = pd.Series(x).rank().to_numpy(dtype=float)
-    ry = pd.Series(y).rank().to_numpy(dtype=float)
+    rx, ry = _ranks(x), _ranks(y)
     if rx.std() == 0 or ry.std() == 0:
         return 0.0
     return float(np.corrcoef(rx, ry)[0, 1])
@@ -111,7 +112,7 @@ def live_decay(live: pd.Series, metric: str, direction: str, settings: Analysis)
     smooth = _smoothed(live, settings.smoothing_weeks).iloc[settings.smoothing_weeks - 1:]
     if smooth.empty:
         return None
-    adjusted = smooth.map(lambda value: _better(direction, value))
+    adjusted = smooth if direction == "up" else -smooth
     best_week = adjusted.idxmax()
     best, latest = float(smooth[best_week]), float(smooth.iloc[-1])
     first = float(live.iloc[: settings.smoothing_weeks].mean())
@@ -140,15 +141,22 @@ class Alignment:
 
 
 def _density(series: pd.Series) -> str:
-    gaps = series.dropna().sort_index().index.to_series().diff().dt.days.dropna()
-    return "week" if len(gaps) and gaps.median() <= 10 else "month"
+    days = np.diff(series.dropna().sort_index().index.to_numpy()) / np.timedelta64(1, "D")
+    return "week" if len(days) and np.median(days) <= 10 else "month"
 
 
 def _resample(series: pd.Series, period: str) -> pd.Series:
+    """Mean per week (starting Monday) or per month (starting the 1st)."""
     series = series.dropna().sort_index()
+    days = series.index.to_numpy().astype("datetime64[D]")
     if period == "week":
-        return series.groupby(series.index.to_period("W-SUN").start_time).mean()
-    return series.groupby(series.index.to_period("M").start_time).mean()
+        starts = days - ((days.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
+    else:
+        starts = days.astype("datetime64[M]").astype("datetime64[D]")
+    starts = pd.DatetimeIndex(starts.astype("datetime64[ns]"))
+    if starts.is_unique:  # already one value per period (weekly data by weeks): nothing to average
+        return pd.Series(series.to_numpy(), index=starts)
+    return series.groupby(starts).mean()
 
 
 def alignment(technical: pd.Series, kpi: pd.Series, technical_direction: str, kpi_direction: str, settings: Analysis) -> Alignment:
@@ -163,8 +171,8 @@ def alignment(technical: pd.Series, kpi: pd.Series, technical_direction: str, kp
     - aligned: otherwise (they move together, or neither moves);
     - insufficient data: fewer than `alignment_min_periods` common periods."""
     period = "week" if _density(technical) == "week" and _density(kpi) == "week" else "month"
-    tech = _resample(technical, period).map(lambda x: _better(technical_direction, x))
-    business = _resample(kpi, period).map(lambda x: _better(kpi_direction, x))
+    tech = _resample(technical, period) * (1 if technical_direction == "up" else -1)
+    business = _resample(kpi, period) * (1 if kpi_direction == "up" else -1)
     common = tech.index.intersection(business.index)
     if len(common) < settings.alignment_min_periods:
         return Alignment("insufficient data", len(common), period, None, None, None, None,

@@ -11,54 +11,79 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
 from . import queries
+from .adoption import ADKAR
 from .metric_names import metric_key, technical_direction
 from .store import Store, utc_now
+
+
+SeriesKey = tuple[str, str, str]  # metric, kind, environment
+_NO_WEEKS = pd.DatetimeIndex([], name="week")
 
 
 @dataclass
 class PilotEvidence:
     """One pilot's record and data, with the choices every signal shares (which metric is the
-    primary technical one, which series is the KPI)."""
+    primary technical one, which series is the KPI).
+
+    `weekly` is sorted by metric, kind, environment and week, and `spans` says where each series
+    lies in it, so a series is a slice rather than a search (the engine reads a dozen series per
+    pilot, for hundreds of pilots)."""
 
     record: dict
     weekly: pd.DataFrame  # metric, kind, environment, week, value, n
     responses: pd.DataFrame  # latest wave: respondent_id, team, wave, the five scores
+    spans: dict[SeriesKey, tuple[int, int]] = field(default_factory=dict)
 
-    def series(self, metric: str, environment: str, kind: Optional[str] = None) -> pd.Series:
-        rows = self.weekly[(self.weekly["metric"] == metric) & (self.weekly["environment"] == environment)]
-        if kind:
-            rows = rows[rows["kind"] == kind]
-        return rows.groupby("week")["value"].mean().sort_index()
+    def __post_init__(self) -> None:
+        if not self.spans and not self.weekly.empty:
+            self.spans = _spans(self.weekly[["metric", "kind", "environment"]])
+        self._weeks = self.weekly["week"].to_numpy() if not self.weekly.empty else None
+        self._values = self.weekly["value"].to_numpy(dtype=float) if not self.weekly.empty else None
+
+    def series(self, metric: str, environment: Optional[str] = None, kind: Optional[str] = None) -> pd.Series:
+        """Weekly values of one metric (all environments or kinds averaged when not named), by week."""
+        found = [span for (m, k, env), span in self.spans.items()
+                 if m == metric and (environment is None or env == environment) and (kind is None or k == kind)]
+        if not found:
+            return pd.Series([], index=_NO_WEEKS, dtype=float, name="value")
+        if len(found) == 1:
+            start, stop = found[0]
+            return pd.Series(self._values[start:stop], index=pd.DatetimeIndex(self._weeks[start:stop], name="week"), name="value")
+        parts = [pd.Series(self._values[a:b], index=pd.DatetimeIndex(self._weeks[a:b], name="week")) for a, b in found]
+        return pd.concat(parts).groupby(level=0).mean().sort_index().rename("value")
+
+    def weeks(self, kind: str, environment: str) -> pd.DatetimeIndex:
+        """Every week with a value of some metric of this kind and environment."""
+        found = [span for (_, k, env), span in self.spans.items() if k == kind and env == environment]
+        if not found:
+            return _NO_WEEKS
+        return pd.DatetimeIndex(np.unique(np.concatenate([self._weeks[a:b] for a, b in found])), name="week")
+
+    def metrics(self, kind: str) -> list[str]:
+        return sorted({m for (m, k, _) in self.spans if k == kind})
 
     @cached_property
     def technical_metrics(self) -> list[str]:
-        return sorted(self.weekly.loc[self.weekly["kind"] == "technical", "metric"].unique())
+        return self.metrics("technical")
 
     @cached_property
     def primary_metric(self) -> Optional[str]:
         """The technical metric with the most live weeks (then lab weeks); one whose direction is
         known comes first. This is the metric decay and alignment are judged on."""
-        technical = self.weekly[self.weekly["kind"] == "technical"]
-        if technical.empty:
+        if not self.technical_metrics:
             return None
-        weeks = technical.groupby(["metric", "environment"])["week"].nunique().unstack(fill_value=0)
-        for column in ("lab", "live"):
-            if column not in weeks:
-                weeks[column] = 0
-        ranked = sorted(
-            weeks.index,
-            key=lambda m: (technical_direction(m) is not None, weeks.loc[m, "live"], weeks.loc[m, "lab"], m),
-            reverse=True,
-        )
-        return ranked[0]
+        weeks = {(m, env): b - a for (m, k, env), (a, b) in self.spans.items() if k == "technical"}
+        return max(self.technical_metrics,
+                   key=lambda m: (technical_direction(m) is not None, weeks.get((m, "live"), 0), weeks.get((m, "lab"), 0), m))
 
     @cached_property
     def kpi_metric(self) -> Optional[str]:
         """The business series that is the pilot's KPI: named like `kpi_name`, or the only business series."""
-        business = sorted(self.weekly.loc[self.weekly["kind"] == "business", "metric"].unique())
+        business = self.metrics("business")
         name = self.record.get("kpi_name")
         if name:
             wanted = metric_key(name)
@@ -78,34 +103,60 @@ class PilotEvidence:
         return (as_of.date() - day).days / (365.25 / 12)
 
 
+def _spans(keys: pd.DataFrame) -> dict[tuple, tuple[int, int]]:
+    """Where each run of equal keys starts and stops, for a frame sorted by those keys."""
+    changed = (keys != keys.shift()).any(axis=1).to_numpy()
+    starts = np.flatnonzero(changed)
+    stops = np.append(starts[1:], len(keys))
+    labels = keys.iloc[starts].itertuples(index=False, name=None)
+    return {label: (int(a), int(b)) for label, a, b in zip(labels, starts, stops)}
+
+
 @dataclass
 class Evidence:
     as_of: datetime
     pilots: pd.DataFrame
-    weekly: pd.DataFrame
+    weekly: pd.DataFrame  # sorted by pilot_id, metric, kind, environment, week (as queries.weekly_series gives it)
     responses: pd.DataFrame
-    _weekly_by_pilot: dict = field(default_factory=dict, repr=False)
+    _records: dict = field(default_factory=dict, repr=False)
+    _pilot_spans: dict = field(default_factory=dict, repr=False)
     _responses_by_pilot: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._weekly_by_pilot = {p: g for p, g in self.weekly.groupby("pilot_id")} if not self.weekly.empty else {}
+        for record in self.pilots.to_dict("records"):
+            self._records[record["pilot_id"]] = {
+                k: (None if not isinstance(v, (list, tuple)) and pd.isna(v) else v) for k, v in record.items()}
+        self._series_spans: dict[str, dict[SeriesKey, tuple[int, int]]] = {}
+        if not self.weekly.empty:
+            for (pilot_id, *key), (a, b) in _spans(self.weekly[["pilot_id", "metric", "kind", "environment"]]).items():
+                self._series_spans.setdefault(pilot_id, {})[tuple(key)] = (a, b)
+            for pilot_id, spans in self._series_spans.items():
+                self._pilot_spans[pilot_id] = (min(a for a, _ in spans.values()), max(b for _, b in spans.values()))
         self._responses_by_pilot = {p: g for p, g in self.responses.groupby("pilot_id")} if not self.responses.empty else {}
 
     def pilot(self, pilot_id: str) -> PilotEvidence:
-        record = self.pilots.set_index("pilot_id").loc[pilot_id].to_dict()
-        record = {k: (None if not isinstance(v, (list, tuple)) and pd.isna(v) else v) for k, v in record.items()}
-        record["pilot_id"] = pilot_id
-        empty_weekly = self.weekly.iloc[0:0]
-        empty_responses = self.responses.iloc[0:0]
-        return PilotEvidence(record, self._weekly_by_pilot.get(pilot_id, empty_weekly), self._responses_by_pilot.get(pilot_id, empty_responses))
+        start, stop = self._pilot_spans.get(pilot_id, (0, 0))
+        spans = {key: (a - start, b - start) for key, (a, b) in self._series_spans.get(pilot_id, {}).items()}
+        responses = self._responses_by_pilot.get(pilot_id, self.responses.iloc[0:0])
+        return PilotEvidence(dict(self._records[pilot_id]), self.weekly.iloc[start:stop], responses, spans)
 
 
 def load_evidence(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None) -> Evidence:
-    as_of = as_of or utc_now()
+    return load_evidence_at(store, [as_of or utc_now()], pilot_ids)[0]
+
+
+def load_evidence_at(store: Store, moments: Sequence[datetime], pilot_ids: Optional[Sequence[str]] = None) -> list[Evidence]:
+    """The evidence as of each moment, read over one connection (a pilot's monthly trend needs twelve)."""
+    found = []
     with store.read() as con:
         pilots = queries.fetch_pilots(con)
-        weekly = queries.weekly_series(con, as_of, pilot_ids)
-        responses = queries.latest_wave_responses(con, as_of, pilot_ids)
-    if pilot_ids is not None:
-        pilots = pilots[pilots["pilot_id"].isin(list(pilot_ids))]
-    return Evidence(as_of, pilots.reset_index(drop=True), weekly, responses)
+        if pilot_ids is not None:
+            pilots = pilots[pilots["pilot_id"].isin(list(pilot_ids))]
+        pilots = pilots.reset_index(drop=True)
+        for as_of in moments:
+            weekly = queries.weekly_series(con, as_of, pilot_ids)
+            responses = queries.latest_wave_responses(con, as_of, pilot_ids)
+            scores = [c for c in ADKAR if c in responses.columns]
+            responses[scores] = responses[scores].astype("float64")  # blank stays NaN: never a score of 0
+            found.append(Evidence(as_of, pilots, weekly, responses))
+    return found

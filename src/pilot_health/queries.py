@@ -348,7 +348,7 @@ def weekly_series(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Se
         WHERE m.value IS NOT NULL AND {_IN_FORCE} AND m.observed_at <= ?
           AND (? IS NULL OR m.pilot_id IN (SELECT unnest(?::VARCHAR[])))
         GROUP BY ALL
-        ORDER BY m.pilot_id, m.metric, m.environment, week
+        ORDER BY m.pilot_id, m.metric, m.kind, m.environment, week  -- evidence.py slices series by this order
         """,
         [as_of, as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
     ).df()

@@ -20,7 +20,7 @@ import pandas as pd
 from .adoption import ELEMENT_LABELS, adoption_rate, group_barrier
 from .alignment import alignment, kpi_progress, lab_live_gap, live_decay, spearman
 from .catalogue import Catalogue, Pattern, load_catalogue
-from .evidence import Evidence, PilotEvidence, load_evidence
+from .evidence import Evidence, PilotEvidence, load_evidence, load_evidence_at
 from .metric_names import technical_direction
 from .models import Pilot
 from .store import Store, utc_now
@@ -100,12 +100,13 @@ def _pct(share: float) -> str:
 class _Context:
     """One pilot, one moment: the shared numbers, computed once."""
 
-    def __init__(self, evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime) -> None:
+    def __init__(self, evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime, with_rows: bool) -> None:
         self.e = evidence
         self.r = evidence.record
         self.c = catalogue
         self.a = catalogue.analysis
         self.as_of = as_of
+        self.with_rows = with_rows  # the rows behind each signal: only for a pilot's detail, they cost time
 
     def months_in_stage(self) -> Optional[float]:
         return self.e.months_since(self.r.get("stage_since"), self.as_of)
@@ -114,9 +115,8 @@ class _Context:
         return self.e.months_since(self.r.get("approved_on"), self.as_of)
 
     @cached_property
-    def live_technical(self) -> pd.DataFrame:
-        w = self.e.weekly
-        return w[(w["kind"] == "technical") & (w["environment"] == "live")]
+    def live_technical_weeks(self) -> pd.DatetimeIndex:
+        return self.e.weeks("technical", "live")
 
     @cached_property
     def gap(self):
@@ -144,8 +144,7 @@ class _Context:
         metric = self.e.kpi_metric
         if not metric:
             return pd.Series(dtype=float)
-        rows = self.e.weekly[(self.e.weekly["metric"] == metric) & (self.e.weekly["kind"] == "business")]
-        return rows.groupby("week")["value"].mean().sort_index()
+        return self.e.series(metric, kind="business")
 
     @cached_property
     def alignment(self):
@@ -184,8 +183,11 @@ class _Context:
     def adoption(self):
         return adoption_rate(self.e.active_users, self.r.get("target_users"), self.a)
 
-    def weekly_rows(self, metric: str) -> pd.DataFrame:
-        rows = self.e.weekly[self.e.weekly["metric"] == metric]
+    def weekly_rows(self, *metrics: Optional[str]) -> Optional[pd.DataFrame]:
+        """The weekly values behind a signal (None unless rows were asked for)."""
+        if not self.with_rows:
+            return None
+        rows = self.e.weekly[self.e.weekly["metric"].isin([m for m in metrics if m])]
         return rows[["metric", "kind", "environment", "week", "value", "n"]].rename(columns={"n": "observations"}).reset_index(drop=True)
 
 
@@ -200,7 +202,10 @@ def _evaluator(key: str) -> Callable[[Evaluator], Evaluator]:
     return register
 
 
-def _record_rows(ctx: _Context, *fields: str) -> pd.DataFrame:
+def _record_rows(ctx: _Context, *fields: str) -> Optional[pd.DataFrame]:
+    """The register fields behind a signal (None unless rows were asked for)."""
+    if not ctx.with_rows:
+        return None
     return pd.DataFrame([(f, Pilot.model_fields[f].title, ctx.r.get(f)) for f in fields], columns=["field", "meaning", "value"]).astype({"value": "object"})
 
 
@@ -284,10 +289,9 @@ def _lab_to_live(ctx: _Context, threshold: float):
 @_evaluator("no_live_data")
 def _no_live(ctx: _Context, threshold: float):
     stage = ctx.r.get("stage")
-    live = ctx.live_technical
-    if not live.empty:
-        first = pd.Timestamp(live["week"].min()).date()
-        return CLEAR, f"Live results since {first:%Y-%m-%d} ({live['week'].nunique()} weeks).", None
+    live = ctx.live_technical_weeks
+    if len(live):
+        return CLEAR, f"Live results since {live[0]:%Y-%m-%d} ({len(live)} weeks).", None
     if stage == "proposed":
         return CLEAR, "No live results expected yet: the pilot is only proposed.", None
     months = ctx.months_since_approval()
@@ -345,7 +349,7 @@ def _adkar(ctx: _Context, threshold: float):
     rows = pd.DataFrame(
         [(ELEMENT_LABELS.get(e, "None — not stuck"), n) for e, n in barrier.distribution.items()],
         columns=["barrier point", "respondents"],
-    )
+    ) if ctx.with_rows else None
     if barrier.element is None:
         return CLEAR, f"In wave {wave}, none of the {barrier.respondents} respondents is stuck on the ADKAR path.", rows
     share = barrier.element_count / barrier.respondents
@@ -426,7 +430,7 @@ def _technical_not_business(ctx: _Context, threshold: float):
     result = ctx.alignment
     if result is None:
         return UNKNOWN, "No technical metric and KPI series to compare.", None
-    rows = pd.concat([ctx.weekly_rows(metric), ctx.weekly_rows(ctx.e.kpi_metric)], ignore_index=True)
+    rows = ctx.weekly_rows(metric, ctx.e.kpi_metric)
     over = f"over {result.periods} {result.period}ly periods"
     if result.label == "insufficient data":
         return UNKNOWN, f"Only {result.periods} common {result.period}ly periods of {metric} and {kpi} ({ctx.a.alignment_min_periods} or more needed).", rows
@@ -437,8 +441,9 @@ def _technical_not_business(ctx: _Context, threshold: float):
         return FIRED, f"{metric} improved while {kpi} {how} {trends}.", rows
     if improving:
         return CLEAR, f"{metric} and {kpi} improved together {trends}.", rows
-    text = (f"{metric} did not improve (trend {result.technical_trend:+.2f}), so this is not model progress without "
-            f"business results ({kpi} trend {result.kpi_trend:+.2f}, {over}).")
+    text = (f"{metric} shows no clear improvement (trend {result.technical_trend:+.2f}; {ctx.a.trend_threshold:+.2f} or more "
+            f"counts as improving), so this is not model progress without business results ({kpi} trend "
+            f"{result.kpi_trend:+.2f}, {over}).")
     return CLEAR, text, rows
 
 
@@ -513,8 +518,8 @@ def health(patterns: dict[str, PatternResult], months_in_pilot: Optional[float],
     return "green", f"Every pattern with enough evidence is low ({len(judged)} of 5 judged)."
 
 
-def assess_pilot(evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime) -> PilotRisk:
-    ctx = _Context(evidence, catalogue, as_of)
+def assess_pilot(evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime, with_rows: bool = False) -> PilotRisk:
+    ctx = _Context(evidence, catalogue, as_of, with_rows)
     patterns = {key: score_pattern(key, pattern, ctx, catalogue) for key, pattern in catalogue.patterns.items()}
     months_in_pilot = ctx.months_in_stage() if evidence.record.get("stage") == "pilot" else None
     verdict, reason = health(patterns, months_in_pilot, catalogue)
@@ -523,21 +528,22 @@ def assess_pilot(evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime)
 
 
 def assess(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
-           catalogue: Optional[Catalogue] = None) -> list[PilotRisk]:
-    """Every pilot's risk as of a moment (default: now). Pilots approved after that moment are left out."""
+           catalogue: Optional[Catalogue] = None, with_rows: bool = False) -> list[PilotRisk]:
+    """Every pilot's risk as of a moment (default: now). Pilots approved after that moment are left out.
+    `with_rows` also keeps the data rows behind each signal (for one pilot's detail; it costs time)."""
     catalogue = catalogue or load_catalogue()
     evidence = load_evidence(store, as_of, pilot_ids)
-    return assess_evidence(evidence, catalogue)
+    return assess_evidence(evidence, catalogue, with_rows)
 
 
-def assess_evidence(evidence: Evidence, catalogue: Catalogue) -> list[PilotRisk]:
+def assess_evidence(evidence: Evidence, catalogue: Catalogue, with_rows: bool = False) -> list[PilotRisk]:
     results = []
     for pilot_id in evidence.pilots["pilot_id"]:
         pilot = evidence.pilot(pilot_id)
         approved = pilot.record.get("approved_on")
         if approved is not None and pd.Timestamp(approved).date() > evidence.as_of.date():
             continue
-        results.append(assess_pilot(pilot, catalogue, evidence.as_of))
+        results.append(assess_pilot(pilot, catalogue, evidence.as_of, with_rows))
     return results
 
 
@@ -589,8 +595,9 @@ def risk_trend(store: Store, pilot_id: str, months: int = 12, catalogue: Optiona
     had been uploaded by then."""
     catalogue = catalogue or load_catalogue()
     rows = []
-    for moment in month_ends(today or utc_now().date(), months):
-        found = assess(store, moment, [pilot_id], catalogue)
+    for evidence in load_evidence_at(store, month_ends(today or utc_now().date(), months), [pilot_id]):
+        moment = evidence.as_of
+        found = assess_evidence(evidence, catalogue)
         if not found:
             continue
         risk = found[0]

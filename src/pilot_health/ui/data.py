@@ -2,7 +2,7 @@
 so a page never shows numbers older than the store (and never hashes a large DataFrame)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 import streamlit as st
@@ -48,6 +48,16 @@ def risk_results(db_path: str, lock_wait: float, version: str, rules: str, today
     from ..risk import assess
 
     return assess(Store(db_path, lock_wait_seconds=lock_wait), catalogue=load_catalogue())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def risk_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str):
+    """One pilot's risk at the moment the portfolio was scored, with the data rows behind each signal."""
+    from ..catalogue import load_catalogue
+    from ..risk import assess
+
+    found = assess(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id], load_catalogue(), with_rows=True)
+    return found[0] if found else None
 
 
 @st.cache_data(show_spinner="Scoring the last twelve months …", max_entries=64)
