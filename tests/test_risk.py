@@ -288,6 +288,18 @@ def test_the_article_cliff_is_the_evidence(demo_risk):
     assert evidence.startswith("Live accuracy 0.7") and "vs lab 0.9" in evidence
 
 
+def test_the_paused_planogram_pilot_shows_both_of_its_patterns(demo_risk):
+    result = demo_risk["RO-04"]
+    assert result.patterns["organisational_resistance"].status == "high", statuses(result)
+    assert result.patterns["integration_avoidance"].status == "medium", statuses(result)
+    assert fired(result, "integration_avoidance").keys() >= {"api_not_designed", "integration_not_resourced"}
+
+
+def test_every_other_demo_pilot_is_red(demo_risk):
+    others = set(demo_risk) - set(HEALTHY) - {"SC-05", "MK-04"}
+    assert {p: demo_risk[p].health for p in others} == {p: "red" for p in others}
+
+
 def test_proposed_demo_pilots_read_insufficient_evidence(demo_risk):
     assert demo_risk["SC-05"].health == demo_risk["MK-04"].health == "insufficient"
 

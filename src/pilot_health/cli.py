@@ -164,7 +164,7 @@ def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         for p in r.patterns.values():
             lines.append(f"  {p.name}: {p.status}" + (f" {p.score:.0f}" if p.score is not None else "") + f", coverage {p.coverage:.0%}")
             for sig in p.signals:
-                lines.append(f"    [{sig.state}] {sig.evidence}")
+                lines.append(f"    {'[' + sig.state + ']':9} {sig.key}: {sig.evidence}")
     return data, "\n".join(lines)
 
 

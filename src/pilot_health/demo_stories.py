@@ -240,7 +240,7 @@ STORIES: list[Story] = [
         teams=[Team("Merchandisers", "Merchandiser", 45, {2: ((4.4, 4.0, 3.8, 3.7, 3.3), 0.7), 3: ((4.5, 4.1, 4.0, 3.9, 3.5), 0.7)})],
         upload_every_weeks=2,
     ),
-    Story(  # Paused: nobody scoped the planogram integration; data stopped five months ago.
+    Story(  # Paused: nobody scoped the planogram integration or prepared the stores; data stopped five months ago.
         _record(
             "RO-04", "Store layout recommender", "Retail Operations",
             "Suggests fixture and category placement per store format.", "paused",
