@@ -14,7 +14,8 @@
 2. Times what every page computes for its data: cold (first call in this process) and warm
    (median of --runs calls) without Streamlit's cache, and through the `st.cache_data` functions of
    `pilot_health.ui.data` (called in bare mode) for the cached warm time. The target is each page's
-   data in under 500 ms warm.
+   data in under 500 ms warm. Pages: home, register, failure-pattern risk (with and without the
+   rows behind each signal).
 
 The store is a bench file: it is marked in store_meta (`bench_store`), and the script refuses to
 replace a file that does not carry that mark, so it cannot overwrite a real store by accident.
@@ -42,7 +43,8 @@ import duckdb
 import pandas as pd
 
 from pilot_health import pilots as pilots_module
-from pilot_health import portfolio, queries
+from pilot_health import portfolio, queries, risk
+from pilot_health.catalogue import load_catalogue
 from pilot_health import store as store_module
 from pilot_health.models import STAGES, Pilot
 from pilot_health.store import Store, utc_now
@@ -550,7 +552,7 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
     quiet_streamlit()
     import streamlit as st
 
-    from pilot_health.ui import data
+    from pilot_health.ui import charts, data
 
     today = date.today()
     with store.read() as con:
@@ -576,6 +578,24 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         with store.read() as con:
             return queries.table_counts(con)
 
+    catalogue = load_catalogue()
+    risk_holder: dict[str, Any] = {}
+
+    def scores() -> list:
+        risk_holder["results"] = risk.assess(store, catalogue=catalogue)
+        return risk_holder["results"]
+
+    def heatmap() -> Any:
+        results = risk_holder.get("results") or scores()
+        frame = risk.heatmap_frame(results)
+        shown = portfolio.PortfolioFilters((units[0],), ()).apply(frame)
+        by_pilot = {r.pilot_id: r for r in results}
+        order = sorted(shown["pilot_id"].unique(), key=lambda p: (-(by_pilot[p].patterns["data_debt"].score or 0), p))
+        return charts.risk_heatmap(shown, order, [p.name for p in catalogue.patterns.values()]).to_dict()
+
+    def as_of() -> datetime:
+        return (risk_holder.get("results") or scores())[0].as_of
+
     every = "every page"
     pieces = [  # in the order a first visit runs them: page_setup, sidebar, then the page
         Piece(every, "Store.meta() (page_setup, opens a connection)", store.meta),
@@ -586,6 +606,15 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         Piece("register (pages/1)", "pilots.list_pilots(store)", lambda: pilots_module.list_pilots(store),
               lambda: data.pilot_register(*cache_key)),
         Piece("register (pages/1)", f"pilots.get_pilot(store, {some_pilot!r})", lambda: pilots_module.get_pilot(store, some_pilot)),
+        Piece("risk (pages/3)", "load_catalogue() (config/signals.toml, read and validated)", load_catalogue),
+        Piece("risk (pages/3)", f"risk.assess(store): {PILOTS} pilots × 5 patterns", scores,
+              lambda: data.risk_results(*cache_key, catalogue.fingerprint, today)),
+        Piece("risk (pages/3)", f"heatmap_frame + filter ({units[0]}) + sort + heatmap chart spec", heatmap),
+        Piece("risk (pages/3)", f"risk.risk_trend(store, {some_pilot!r}, 12 months)", lambda: risk.risk_trend(store, some_pilot, 12, catalogue, today),
+              lambda: data.risk_trend(*cache_key, catalogue.fingerprint, today, some_pilot)),
+        Piece("risk detail rows (pages/3, ?rows=true)", f"risk.assess(store, [{some_pilot!r}], with_rows=True)",
+              lambda: risk.assess(store, as_of(), [some_pilot], catalogue, with_rows=True),
+              lambda: data.risk_detail(*cache_key, catalogue.fingerprint, as_of(), some_pilot)),
     ]
     # Forget the per-process migration check, so the first call pays what it pays in a new server process.
     ready = getattr(store_module, "_READY", None)
@@ -632,6 +661,8 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
 PAGES = {
     "home (app.py)": (0, 1, 2, 3),
     "register (pages/1)": (0, 1, 4, 5),
+    "risk (pages/3)": (0, 1, 6, 7, 8, 9),
+    "risk with rows (pages/3?rows=true)": (0, 1, 6, 7, 8, 9, 10),
 }
 
 
