@@ -219,6 +219,23 @@ def test_scores_as_of_a_past_date_use_only_what_was_uploaded_by_then(tmp_path):
     assert set(trend["pattern"]) == set(PATTERN_KEYS)
 
 
+def test_the_detail_with_rows_scores_exactly_as_the_portfolio(demo_risk_store):
+    """The detail view recomputes one pilot with the rows kept; nothing else may change."""
+    from pilot_health.demo import DEMO_NOW
+
+    for pilot_id in ("SC-01", "RO-02", "CS-02"):
+        plain = risk.assess(demo_risk_store, DEMO_NOW, [pilot_id])[0]
+        detailed = risk.assess(demo_risk_store, DEMO_NOW, [pilot_id], with_rows=True)[0]
+        assert detailed == plain  # rows are left out of the comparison; everything else must match
+        assert all(s.rows is None for p in plain.patterns.values() for s in p.signals)
+        shown = {s.key: s.rows for p in detailed.patterns.values() for s in p.signals if s.rows is not None}
+        assert {"data_effort_below_guidance", "no_business_kpi", "sponsor_below_director"} <= set(shown)
+        assert set(shown["no_business_kpi"]["field"]) >= {"kpi_name", "kpi_baseline", "kpi_target"}
+    decay_rows = next(s.rows for s in risk.assess(demo_risk_store, DEMO_NOW, ["FN-01"], with_rows=True)[0]
+                      .patterns["governance_vacuum"].signals if s.key == "live_decay")
+    assert set(decay_rows["environment"]) <= {"lab", "live"} and len(decay_rows) > 8
+
+
 def test_every_signal_of_the_catalogue_has_an_evaluator():
     catalogue = load_catalogue()
     keys = {s.key for p in catalogue.patterns.values() for s in p.signals}
@@ -262,12 +279,19 @@ HEALTHY = ["SC-02", "SC-04", "RO-01", "FN-02", "CS-03", "CS-05"]
 
 
 @pytest.fixture(scope="module")
-def demo_risk(tmp_path_factory):
-    from pilot_health.demo import DEMO_NOW, load_demo
+def demo_risk_store(tmp_path_factory):
+    from pilot_health.demo import load_demo
 
     store = Store(tmp_path_factory.mktemp("risk-demo") / "demo.duckdb")
     load_demo(store, today=DEMO_TODAY)
-    return {r.pilot_id: r for r in risk.assess(store, DEMO_NOW)}
+    return store
+
+
+@pytest.fixture(scope="module")
+def demo_risk(demo_risk_store):
+    from pilot_health.demo import DEMO_NOW
+
+    return {r.pilot_id: r for r in risk.assess(demo_risk_store, DEMO_NOW)}
 
 
 @pytest.mark.parametrize("pattern, pilot_id", [(p, i) for p, ids in DESIGNED.items() for i in ids])
