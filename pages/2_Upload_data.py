@@ -62,6 +62,7 @@ with friendly_errors():
                 date_order=state.get(f"{prefix}.date_order"), observed_on=state.get(f"{prefix}.observed_on"),
                 replace_existing=bool(state.get(f"{prefix}.replace")), store_again=bool(state.get(f"{prefix}.again")),
                 mapping=dict(state.get(f"mapping.{sha}", {})), uploaded_by="dashboard user",
+                metric_answers=upload.metric_answers(prefix),
             )
             result = upload.analyse(ctx.store, ctx.version, payload, file.name, options)
             if result.status == "refused":
@@ -82,6 +83,7 @@ with friendly_errors():
                 waves = data.next_waves(*ctx.cache_key)
                 pilots = data.pilot_register(*ctx.cache_key)["pilot_id"].tolist()
                 upload.choose_options(result, pilots, waves.get(options.pilot_id or "", None))
+                upload.metric_questions(result)
                 with st.expander("Columns and what they feed", expanded=bool(result.mapping.notes)):
                     upload.mapping_editor(result)
                 st.subheader("Check before storing")
@@ -97,6 +99,7 @@ with friendly_errors():
                 if st.button(f"Store {result.rows_to_store:,} rows", type="primary", key="store_upload",
                              disabled=bool(result.needs) or result.rows_to_store == 0, icon=":material/save:"):
                     bar = st.progress(0.0, text="Storing …")
+                    options.metric_answers = upload.metric_answers(prefix)  # as on screen now, guesses included
                     final = ingest(ctx.store, payload, file.name, options, commit=True,
                                    progress=lambda share, text: bar.progress(min(share, 1.0), text=text))
                     bar.empty()

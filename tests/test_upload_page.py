@@ -147,3 +147,37 @@ def test_file_names_and_cells_are_never_markdown(demo_store, app_env):
     assert_clean(at)
     for element in [*at.error, *at.warning, *at.info, *at.success, *at.markdown, *at.caption]:
         assert "**bold**" not in element.value and "[x](http" not in element.value, element.value
+
+
+NEW_METRIC_CSV = (
+    "pilot_id,metric,environment,date,value\n"
+    + "".join(f"RO-01,pick_path_efficiency,live,2025-0{m}-01,{0.5 + m / 100}\n" for m in range(1, 8))
+    + "".join(f"RO-01,reconstruction_error,live,2025-0{m}-01,{0.2 - m / 100}\n" for m in range(1, 8))
+).encode()
+
+
+def test_new_metrics_are_asked_about_once_with_a_guess_and_the_answer_is_remembered(demo_store, app_env):
+    from pilot_health import queries
+
+    app_env(demo_store)
+    at, prefix = drop(upload_page(), "efficiency.csv", NEW_METRIC_CSV)
+    assert_clean(at)
+    kind = at.selectbox(key=f"{prefix}.metric.pick_path_efficiency.kind")
+    direction = at.selectbox(key=f"{prefix}.metric.reconstruction_error.direction")
+    assert (kind.value, direction.value) == ("technical", "down"), "prefilled with the guesses from the names"
+    assert "pick_path_efficiency" in texts(at.text)
+    at.selectbox(key=f"{prefix}.metric.pick_path_efficiency.kind").set_value("business").run()
+    at.selectbox(key=f"{prefix}.metric.pick_path_efficiency.direction").set_value("up").run()
+    at.text_input(key=f"{prefix}.metric.pick_path_efficiency.unit").input("share").run()
+    preview = at.dataframe[1].value
+    assert dict(zip(preview["metric"], preview["kind"]))["pick_path_efficiency"] == "business", "the answer shapes the preview"
+    at.button(key="store_upload").click().run()
+    assert_clean(at)
+    with demo_store.read() as con:
+        answers = {r["metric_key"]: (r["kind"], r["direction"], r["unit"]) for r in queries.metric_definitions(con)}
+    assert answers == {"pick_path_efficiency": ("business", "up", "share"), "reconstruction_error": ("technical", "down", None)}
+
+    at.button(key="upload_another").click().run()
+    again = NEW_METRIC_CSV.replace(b"2025-0", b"2024-0")
+    at, prefix = drop(at, "efficiency-2024.csv", again)
+    assert not [w for w in at.selectbox if str(w.key).startswith(f"{prefix}.metric.")], "asked once: not again"

@@ -80,14 +80,22 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from pathlib import Path
 
     from .ingest import IngestOptions, ingest
+    from .metric_dictionary import parse_answer
 
     path = Path(args.file)
     try:
         data = path.read_bytes()
     except OSError as error:
         raise PilotHealthError(f"Cannot read {path}: {error.strerror or error}.") from None
+    answers = {}
+    for text in args.metric or []:
+        try:
+            name, answer = parse_answer(text)
+        except ValueError as error:
+            raise PilotHealthError(f"--metric {error}.") from None
+        answers[name] = answer
     options = IngestOptions(
-        kind=CLI_KINDS[args.kind] if args.kind else None, pilot_id=args.pilot, environment=args.environment,
+        metric_answers=answers, kind=CLI_KINDS[args.kind] if args.kind else None, pilot_id=args.pilot, environment=args.environment,
         metric_kind=args.metric_kind, date_order=args.date_order, decimal=args.decimal, wave=args.wave,
         replace_existing=args.replace, store_again=args.again, uploaded_by=args.by or f"{getpass.getuser()} (command line)",
     )
@@ -107,6 +115,9 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     if result.date_range:
         lines.append(f"  Dates: {result.date_range[0]:%Y-%m-%d} to {result.date_range[1]:%Y-%m-%d}")
     lines += [f"  Warning: {w}" for w in result.warnings]
+    if result.new_metrics and result.status == "ready":
+        lines.append("  To say what a new metric is, store with: " + " ".join(
+            f"--metric '{m.label}={m.kind}:{m.direction or '?'}'" for m in result.new_metrics[:3]))
     lines += [f"  Rejected line {p.row}{f' ({p.column})' if p.column else ''}: {p.message}" for p in result.problems[:20]]
     if len(result.problems) > 20:
         lines.append(f"  … and {len(result.problems) - 20} more rejected rows (use --json for all).")
@@ -200,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--pilot", metavar="CODE", help="the pilot the rows belong to, when the file has no pilot column")
             sub.add_argument("--environment", choices=["lab", "live"], help="lab or live, when the file has no such column")
             sub.add_argument("--metric-kind", choices=["technical", "business"], help="the kind of every metric in the file (inferred when not given)")
+            sub.add_argument("--metric", action="append", metavar="NAME=KIND:DIRECTION[:UNIT]",
+                             help="say what a metric the dictionary does not know is, e.g. picks_per_hour=business:up:picks "
+                                  "(direction up, down or ?); remembered for later uploads. Repeat for several")
             sub.add_argument("--wave", type=int, metavar="N", help="survey wave, when the file has none (default: the pilot's next wave)")
             sub.add_argument("--date-order", choices=["dmy", "mdy"], help="read dates like 03/04/2024 day-first (dmy) or month-first (mdy)")
             sub.add_argument("--decimal", choices=["point", "comma"], help="the file's decimal separator (detected when not given)")

@@ -52,6 +52,11 @@ SETTINGS: tuple[Setting, ...] = (
         "server.maxUploadSize (in .streamlit/config.toml) at least as large.",
     ),
     Setting(
+        "PILOT_HEALTH_METRICS",
+        "config/metrics.toml",
+        "The metric dictionary: known metric names and spellings, with kind, which way is better and unit. A relative path is taken from the checkout folder.",
+    ),
+    Setting(
         "PILOT_HEALTH_SIGNALS",
         "config/signals.toml",
         "The signal catalogue: weights, thresholds and wording of the failure-pattern scores. A relative path is taken from the checkout folder.",
@@ -79,6 +84,7 @@ class Config:
     stale_upload_days: int
     max_upload_mb: int
     signals_path: Path
+    metrics_path: Path
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -121,4 +127,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         stale_upload_days=int(_number(env, "PILOT_HEALTH_STALE_UPLOAD_DAYS", int, 1)),
         max_upload_mb=int(_number(env, "PILOT_HEALTH_MAX_UPLOAD_MB", int, 1)),
         signals_path=resolve_db_path(_raw(env, "PILOT_HEALTH_SIGNALS")),
+        metrics_path=resolve_db_path(_raw(env, "PILOT_HEALTH_METRICS")),
     )

@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import queries
 from .adoption import ADKAR
-from .metric_names import metric_key, technical_direction
+from .metric_dictionary import MetricDictionary, dictionary_with_answers, load_metric_dictionary, metric_key
 from .store import Store, utc_now
 
 
@@ -37,6 +37,7 @@ class PilotEvidence:
     weekly: pd.DataFrame  # metric, kind, environment, week, value, n
     responses: pd.DataFrame  # latest wave: respondent_id, team, wave, the five scores
     spans: dict[SeriesKey, tuple[int, int]] = field(default_factory=dict)
+    dictionary: MetricDictionary = field(default_factory=load_metric_dictionary)
 
     def __post_init__(self) -> None:
         if not self.spans and not self.weekly.empty:
@@ -63,6 +64,10 @@ class PilotEvidence:
             return _NO_WEEKS
         return pd.DatetimeIndex(np.unique(np.concatenate([self._weeks[a:b] for a, b in found])), name="week")
 
+    def direction(self, metric: Optional[str]) -> Optional[str]:
+        """Which way is better for a technical metric ('up', 'down'; None when not even a guess can say)."""
+        return self.dictionary.direction(metric) if metric else None
+
     def metrics(self, kind: str) -> list[str]:
         return sorted({m for (m, k, _) in self.spans if k == kind})
 
@@ -78,7 +83,7 @@ class PilotEvidence:
             return None
         weeks = {(m, env): b - a for (m, k, env), (a, b) in self.spans.items() if k == "technical"}
         return max(self.technical_metrics,
-                   key=lambda m: (technical_direction(m) is not None, weeks.get((m, "live"), 0), weeks.get((m, "lab"), 0), m))
+                   key=lambda m: (self.direction(m) is not None, weeks.get((m, "live"), 0), weeks.get((m, "lab"), 0), m))
 
     @cached_property
     def kpi_metric(self) -> Optional[str]:
@@ -118,6 +123,7 @@ class Evidence:
     pilots: pd.DataFrame
     weekly: pd.DataFrame  # sorted by pilot_id, metric, kind, environment, week (as queries.weekly_series gives it)
     responses: pd.DataFrame
+    dictionary: MetricDictionary = field(default_factory=load_metric_dictionary)
     _records: dict = field(default_factory=dict, repr=False)
     _pilot_spans: dict = field(default_factory=dict, repr=False)
     _responses_by_pilot: dict = field(default_factory=dict, repr=False)
@@ -138,7 +144,7 @@ class Evidence:
         start, stop = self._pilot_spans.get(pilot_id, (0, 0))
         spans = {key: (a - start, b - start) for key, (a, b) in self._series_spans.get(pilot_id, {}).items()}
         responses = self._responses_by_pilot.get(pilot_id, self.responses.iloc[0:0])
-        return PilotEvidence(dict(self._records[pilot_id]), self.weekly.iloc[start:stop], responses, spans)
+        return PilotEvidence(dict(self._records[pilot_id]), self.weekly.iloc[start:stop], responses, spans, self.dictionary)
 
 
 def load_evidence(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None) -> Evidence:
@@ -153,10 +159,11 @@ def load_evidence_at(store: Store, moments: Sequence[datetime], pilot_ids: Optio
         if pilot_ids is not None:
             pilots = pilots[pilots["pilot_id"].isin(list(pilot_ids))]
         pilots = pilots.reset_index(drop=True)
+        dictionary = dictionary_with_answers(con)
         for as_of in moments:
             weekly = queries.weekly_series(con, as_of, pilot_ids)
             responses = queries.latest_wave_responses(con, as_of, pilot_ids)
             scores = [c for c in ADKAR if c in responses.columns]
             responses[scores] = responses[scores].astype("float64")  # blank stays NaN: never a score of 0
-            found.append(Evidence(as_of, pilots, weekly, responses))
+            found.append(Evidence(as_of, pilots, weekly, responses, dictionary))
     return found

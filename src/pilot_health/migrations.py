@@ -146,6 +146,26 @@ def m002_upload_details(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE uploads ADD COLUMN details VARCHAR")
 
 
+@migration
+def m003_metric_definitions(con: duckdb.DuckDBPyConnection) -> None:
+    """What people said about metrics the built-in dictionary does not know (asked once, on
+    upload), and their corrections of it."""
+    con.execute(
+        """
+        CREATE TABLE metric_definitions (
+            metric_key VARCHAR PRIMARY KEY,
+            label VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL CHECK (kind IN ('technical', 'business', 'adoption')),
+            direction VARCHAR CHECK (direction IN ('up', 'down')),
+            unit VARCHAR,
+            decided_by VARCHAR NOT NULL,
+            decided_at TIMESTAMP NOT NULL,
+            upload_id BIGINT
+        )
+        """
+    )
+
+
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """

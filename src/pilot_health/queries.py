@@ -369,3 +369,40 @@ def latest_wave_responses(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot
         """,
         [as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
     ).df()
+
+
+# -- metric definitions (answers about metrics the built-in dictionary does not know) ---------------
+
+METRIC_DEFINITION_COLUMNS = ("metric_key", "label", "kind", "direction", "unit", "decided_by", "decided_at", "upload_id")
+
+
+def metric_definitions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cursor = con.execute(f"SELECT {_column_list(METRIC_DEFINITION_COLUMNS)} FROM metric_definitions ORDER BY metric_key")
+    return [dict(zip(METRIC_DEFINITION_COLUMNS, row)) for row in cursor.fetchall()]
+
+
+def upsert_metric_definitions(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Store answers; a later answer about the same metric replaces the earlier one."""
+    for row in rows:
+        _run(
+            con,
+            f"""
+            INSERT INTO metric_definitions ({_column_list(METRIC_DEFINITION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (metric_key) DO UPDATE SET label = excluded.label, kind = excluded.kind,
+                direction = excluded.direction, unit = excluded.unit, decided_by = excluded.decided_by,
+                decided_at = excluded.decided_at, upload_id = excluded.upload_id
+            """,
+            [row.get(c) for c in METRIC_DEFINITION_COLUMNS],
+        )
+
+
+def metric_names_in_use(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Each stored metric name with its kind, how many pilots use it and how many rows it has."""
+    return con.execute(
+        """
+        SELECT metric, kind, count(DISTINCT pilot_id) AS pilots, count(*) AS observations
+        FROM metric_observations o JOIN uploads u USING (upload_id)
+        WHERE u.withdrawn_at IS NULL
+        GROUP BY metric, kind ORDER BY metric, kind
+        """
+    ).df()

@@ -21,7 +21,6 @@ from .adoption import ELEMENT_LABELS, adoption_rate, group_barrier
 from .alignment import alignment, kpi_progress, lab_live_gap, live_decay, spearman
 from .catalogue import Catalogue, Pattern, load_catalogue
 from .evidence import Evidence, PilotEvidence, load_evidence, load_evidence_at
-from .metric_names import technical_direction
 from .models import Pilot
 from .store import Store, utc_now
 
@@ -125,7 +124,7 @@ class _Context:
         for metric in candidates:
             if metric is None:
                 continue
-            direction = technical_direction(metric)
+            direction = self.e.direction(metric)
             lab, live = self.e.series(metric, "lab", "technical"), self.e.series(metric, "live", "technical")
             if direction and not lab.empty and not live.empty:
                 return lab_live_gap(lab, live, metric, direction, self.a, at="first_live")
@@ -134,7 +133,7 @@ class _Context:
     @cached_property
     def decay(self):
         metric = self.e.primary_metric
-        direction = technical_direction(metric) if metric else None
+        direction = self.e.direction(metric)
         if not metric or not direction:
             return None
         return live_decay(self.e.series(metric, "live", "technical"), metric, direction, self.a)
@@ -149,7 +148,7 @@ class _Context:
     @cached_property
     def alignment(self):
         metric = self.e.primary_metric
-        direction = technical_direction(metric) if metric else None
+        direction = self.e.direction(metric)
         kpi_direction = self.r.get("kpi_direction")
         if not metric or not direction or not kpi_direction or self.kpi.empty:
             return None
@@ -162,7 +161,7 @@ class _Context:
     def technical_trend(self) -> Optional[float]:
         """Rank correlation of the primary metric (live, else lab; turned so up is better) with time."""
         metric = self.e.primary_metric
-        direction = technical_direction(metric) if metric else None
+        direction = self.e.direction(metric)
         if not direction:
             return None
         series = self.e.series(metric, "live", "technical")
@@ -422,7 +421,7 @@ def _no_kpi_data(ctx: _Context, threshold: float):
 @_evaluator("technical_not_business")
 def _technical_not_business(ctx: _Context, threshold: float):
     metric, kpi = ctx.e.primary_metric, ctx.r.get("kpi_name")
-    if not kpi and metric and technical_direction(metric):
+    if not kpi and metric and ctx.e.direction(metric):
         trend = ctx.technical_trend
         if trend is not None and trend >= ctx.a.trend_threshold:
             return FIRED, f"{metric} improved (trend {trend:+.2f}) with no business KPI to judge it by.", ctx.weekly_rows(metric)

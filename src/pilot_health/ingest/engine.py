@@ -25,13 +25,14 @@ from pydantic import ValidationError
 
 from .. import queries
 from ..config import load_config
+from ..metric_dictionary import MetricAnswer, MetricInfo, answer_rows, dictionary_with_answers, metric_key
 from ..models import PILOT_FIELDS, Pilot, explain
 from ..store import Store, utc_now
 from . import values as v
 from .problems import Problem, Refused
 from .reading import DelimitedText, FileFormat, read_upload, sha256
 from .recognise import (
-    ADKAR, DATE_PREFIX, IGNORE, KIND_VALUES, METRIC_PREFIX, USAGE_METRICS, Mapping, norm, recognise,
+    ADKAR, DATE_PREFIX, IGNORE, KIND_VALUES, METRIC_PREFIX, Mapping, norm, recognise, usage_metrics,
 )
 
 Progress = Callable[[float, str], None]
@@ -46,11 +47,6 @@ STORED_COLUMNS = {
     "pilot_register": PILOT_FIELDS,
 }
 TARGET_TABLE = {"metrics": "metric_observations", "usage": "metric_observations", "survey": "survey_responses"}
-BUSINESS_WORDS = re.compile(
-    r"revenue|cost|margin|availability|inventory|churn|csat|nps|sales|conversion|handle_time|savings|profit|"
-    r"waste|losses|default_rate|roi|payback|acceptance_rate|response_time|per_visit|per_visitor|per_invoice|per_contact|per_drop",
-    re.IGNORECASE,
-)
 REGISTER_DATES = ("approved_on", "stage_since", "target_production_on", "kpi_deadline")
 REGISTER_NUMBERS = ("budget", "spend_to_date", "kpi_baseline", "kpi_target", "data_effort_pct", "target_users")
 
@@ -63,6 +59,7 @@ class IngestOptions:
     pilot_id: Optional[str] = None  # when the file has no pilot column
     environment: Optional[str] = None  # lab | live, when the file has no such column
     metric_kind: Optional[str] = None  # technical | business, for every row; inferred per metric when None
+    metric_answers: dict[str, MetricAnswer] = field(default_factory=dict)  # metric name -> what it is (stored with the upload)
     mapping: dict[str, str] = field(default_factory=dict)  # column -> target, overriding what was recognised
     date_order: Optional[str] = None  # dmy | mdy, for dates like 03/04/2024
     decimal: Optional[str] = None  # point | comma
@@ -102,6 +99,7 @@ class IngestResult:
     upload_id: Optional[int] = None
     duplicate_of: Optional[int] = None
     needs: list[str] = field(default_factory=list)  # answers the file does not give: pilot_id, environment
+    new_metrics: list[MetricInfo] = field(default_factory=list)  # metrics nobody has described yet (with a guess)
     seconds: float = 0.0
 
     @property
@@ -120,6 +118,8 @@ class IngestResult:
             "format": self.format.describe() if self.format else None, "export": self.mapping.export if self.mapping else None,
             "metrics": self.metrics, "pilots": self.pilots, "duplicate_of": self.duplicate_of,
             "date_range": [d.isoformat() for d in self.date_range] if self.date_range else None,
+            "new_metrics": [{"metric": m.label, "kind": m.kind, "direction": m.direction, "unit": m.unit, "source": m.source}
+                            for m in self.new_metrics],
         }
 
 
@@ -376,7 +376,7 @@ class _Run:
         if kind == "usage":
             cases = " ".join(
                 f"WHEN lower(regexp_replace(trim(metric_raw), '[^0-9A-Za-z]+', '_', 'g')) IN ({', '.join(repr(w) for w in sorted(words))}) THEN '{name}'"
-                for name, words in USAGE_METRICS.items()
+                for name, words in usage_metrics().items()
             )
             metric_sql = f"(CASE {cases} ELSE {metric_sql} END)"
         value_sql = "(CASE WHEN isfinite(value_raw) THEN value_raw END)" if self.fast else v.number("value_raw", decimal_comma)
@@ -415,8 +415,8 @@ class _Run:
             """,
             params,
         )
-        if kind == "metrics" and not self.options.metric_kind and not self.mapping.column_for("kind"):
-            self._infer_metric_kind()
+        if kind == "metrics":
+            self._decide_metric_kinds(infer=not self.options.metric_kind and not self.mapping.column_for("kind"))
         if is_chart:
             self._exec(
                 """
@@ -452,39 +452,54 @@ class _Run:
             return f"(CASE WHEN kind_raw IN ('technical', 'business', 'adoption') THEN kind_raw WHEN {v.cleaned('kind_raw')} IS NULL THEN 'technical' {cases} ELSE lower(trim(kind_raw)) END)"
         return "'technical'"
 
-    def _infer_metric_kind(self) -> None:
-        """Without a kind column: a metric named like the pilot's business KPI, or like a business
-        measure (revenue, cost, availability …) is business; usage counts are adoption; the rest technical."""
-        kpis = pd.DataFrame(
-            [(p, norm(k)) for p, k in queries.kpi_names(self.con).items()], columns=["pilot_id", "kpi_key"]
-        )
-        queries.register(self.con, "ingest_kpis", kpis)
-        usage = ", ".join(repr(w) for words in USAGE_METRICS.values() for w in sorted(words))
-        # Decided once per distinct (pilot, metric) pair; only rows whose kind changes are updated.
-        self._exec(
-            f"""
-            CREATE OR REPLACE TEMP TABLE ingest_kind_map AS
-            SELECT pilot_id, metric, CASE
-                WHEN lower(regexp_replace(trim(metric), '[^0-9A-Za-z]+', '_', 'g')) IN ({usage}) THEN 'adoption'
-                WHEN trim(lower(regexp_replace(metric, '[^0-9A-Za-z]+', '_', 'g')), '_') IN
-                     (SELECT kpi_key FROM ingest_kpis k WHERE k.pilot_id = d.pilot_id) THEN 'business'
-                WHEN regexp_matches(metric, ?, 'i') THEN 'business'
-                ELSE 'technical' END AS kind
-            FROM (SELECT DISTINCT pilot_id, metric FROM ingest_parsed WHERE metric IS NOT NULL) d
-            """,
-            [BUSINESS_WORDS.pattern],
-        )
+    def _decide_metric_kinds(self, infer: bool) -> None:
+        """Each distinct (pilot, metric) of the file is looked up once: an answer given with this
+        upload, then the pilot's KPI name (business), then the metric dictionary (answers stored
+        earlier, then the built-in entries), then a guess from the name. With `infer` the kind of
+        the rows follows (a file without a kind column); either way metrics nobody has described
+        are listed in `new_metrics`, with the guess, for the person uploading to confirm."""
+        dictionary = dictionary_with_answers(self.con)
+        answers = {dictionary.canonical(name): answer for name, answer in self.options.metric_answers.items()}
+        kpis = {pilot: metric_key(name) for pilot, name in queries.kpi_names(self.con).items()}
+        pairs = self.con.execute("SELECT DISTINCT pilot_id, metric FROM ingest_parsed WHERE metric IS NOT NULL").fetchall()
+        decided, new = [], {}
+        for pilot_id, metric in pairs:
+            key = dictionary.canonical(metric)
+            is_kpi = kpis.get(pilot_id) == metric_key(metric)
+            info = dictionary.describe(metric)
+            if key in answers:
+                answer = answers[key]
+                kind = answer.kind
+                info = MetricInfo(key, answer.label or info.label, answer.kind, answer.direction, answer.unit, "answered")
+            else:
+                kind = "business" if is_kpi else info.kind
+            if not is_kpi and dictionary.lookup(metric) is None:  # nobody has described it: ask (and show the answer given)
+                new.setdefault(key, info)
+            decided.append((pilot_id, metric, kind))
+        self.result.new_metrics = sorted(new.values(), key=lambda m: m.key)
+        guessed = [m for m in self.result.new_metrics if m.source == "guessed"]
+        if guessed:
+            names = ", ".join(f"{m.label} ({m.kind}, {m.direction_words})" for m in guessed[:5])
+            more = f" and {len(guessed) - 5} more" if len(guessed) > 5 else ""
+            self.result.warnings.append(
+                f"New metric names, read by a guess from their names: {names}{more}. "
+                "Confirm or correct them (upload page, or --metric NAME=kind:direction on the command line)."
+            )
+        if not infer:
+            return
+        queries.register(self.con, "ingest_kinds", pd.DataFrame(decided, columns=["pilot_id", "metric", "kind"], dtype="str"))
+        # Only rows whose kind changes are updated (most rows are technical, the default).
         self._exec(
             """
-            UPDATE ingest_parsed SET kind = m.kind FROM ingest_kind_map m
+            UPDATE ingest_parsed SET kind = m.kind FROM ingest_kinds m
             WHERE ingest_parsed.pilot_id IS NOT DISTINCT FROM m.pilot_id AND ingest_parsed.metric = m.metric
               AND ingest_parsed.kind IS DISTINCT FROM m.kind
             """
         )
-        self.con.unregister("ingest_kpis")
-        business = self.con.execute("SELECT DISTINCT metric FROM ingest_parsed WHERE kind = 'business' ORDER BY 1").fetchall()
+        self.con.unregister("ingest_kinds")
+        business = sorted({metric for _, metric, kind in decided if kind == "business"})
         if business:
-            names = ", ".join(r[0] for r in business[:5])
+            names = ", ".join(business[:5])
             self.result.warnings.append(f"Read as business KPIs (the rest as technical metrics): {names}{' …' if len(business) > 5 else ''}. Set the kind if that is wrong.")
 
     def _refuse_unknown_pilots(self, known: list[str]) -> None:
@@ -866,6 +881,8 @@ def ingest(
                 if options.replace_existing and result.already_stored:
                     result.rows_replaced = queries.delete_replaced(con, table, "ingest_ready")
                 queries.insert_rows_from(con, table, "ingest_ready", upload_id)
+                if options.metric_answers:
+                    queries.upsert_metric_definitions(con, answer_rows(options.metric_answers, options.uploaded_by, utc_now(), upload_id))
             queries.set_upload_details(con, upload_id, _details(result, options))
             result.status, result.upload_id = "stored", upload_id
             progress(1.0, f"Stored {result.rows_to_store:,} rows as upload {upload_id}.")

@@ -73,10 +73,13 @@ SYNONYMS: dict[str, set[str]] = {
     "_progress": {"progress"},
     "_step": {"step", "_step", "epoch", "iteration"},
 }
-USAGE_METRICS = {
-    "active_users": {"active_users", "users", "active_user", "dau", "wau", "mau", "weekly_active_users", "daily_active_users", "monthly_active_users", "unique_users", "unique_active_users", "total_users"},
-    "sessions": {"sessions", "session_count", "visits", "number_of_sessions", "sessions_count", "total_sessions"},
-}
+def usage_metrics() -> dict[str, set[str]]:
+    """Usage metrics (adoption kind in the metric dictionary) and the spellings exports use for them."""
+    from ..metric_dictionary import load_metric_dictionary
+
+    return load_metric_dictionary().spellings_of("adoption")
+
+
 # Numeric columns of run tables that are settings, not results (MLflow UI and W&B mix them).
 HYPERPARAMETERS = re.compile(
     r"^(lr|learning_rate|max_depth|depth|batch_size|epochs?|n_estimators|num_(layers|epochs|leaves)|seed|random_state|"
@@ -235,7 +238,7 @@ def _by_synonym(headers: list[str], fieldname: str, taken: set[str]) -> Optional
 
 def _usage_name(header: str) -> Optional[str]:
     key = norm(header)
-    for name, words in USAGE_METRICS.items():
+    for name, words in usage_metrics().items():
         if key in words:
             return name
     return None

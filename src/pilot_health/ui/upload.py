@@ -14,6 +14,7 @@ import streamlit as st
 from ..csv_files import frame_to_csv
 from ..formatting import plural
 from ..ingest import KIND_LABELS, KINDS, IngestOptions, IngestResult, ingest
+from ..metric_dictionary import MetricAnswer
 from ..ingest.recognise import IGNORE, LAYOUTS, describe_target, target_choices
 from ..store import Store
 from .text import md_escape
@@ -165,7 +166,7 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[
         kind = right.selectbox(
             "Kind of metrics", [AUTO, "technical", "business"], key=f"{prefix}.metric_kind",
             format_func={AUTO: "Decide per metric", "technical": "All technical (model)", "business": "All business KPIs"}.get,
-            help="Per metric: a metric named like the pilot's business KPI, or like revenue, cost, availability, is business; the rest technical.",
+            help="Per metric: a metric named like the pilot's business KPI is business; others as the metric dictionary says (revenue, cost, availability are business; accuracy, RMSE technical). New names are asked about below.",
         )
         answers["metric_kind"] = None if kind == AUTO else kind
     if mapping.kind == "survey" and not mapping.column_for("wave"):
@@ -189,6 +190,53 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[
                  "(withdrawing this upload later does not bring the old values back).",
         )
     return answers
+
+
+KIND_WORDS = {"technical": "Technical (model metric)", "business": "Business KPI", "adoption": "Usage (adoption)"}
+DIRECTION_CHOICES = ["up", "down", "unsure"]
+DIRECTION_LABELS = {"up": "Higher is better", "down": "Lower is better", "unsure": "Not sure"}
+
+
+def metric_answers(prefix: str) -> dict[str, MetricAnswer]:
+    """The answers given so far to the new-metric questions (empty before they are shown)."""
+    state = st.session_state
+    labels = state.get(f"{prefix}.metric_labels", {})
+    answers = {}
+    for key, label in labels.items():
+        kind = state.get(f"{prefix}.metric.{key}.kind")
+        if kind is None:
+            continue
+        direction = state.get(f"{prefix}.metric.{key}.direction")
+        unit = (state.get(f"{prefix}.metric.{key}.unit") or "").strip() or None
+        answers[key] = MetricAnswer(kind, None if direction in (None, "unsure") else direction, unit, label)
+    return answers
+
+
+def metric_questions(result: IngestResult) -> None:
+    """Ask once about metrics nobody has described: kind, which way is better, unit — prefilled
+    with a guess from the name. What is here when the file is stored is remembered."""
+    if not result.new_metrics:
+        return
+    prefix = f"opt.{result.sha256[:12]}"
+    st.session_state[f"{prefix}.metric_labels"] = {m.key: m.label for m in result.new_metrics}
+    with st.container(border=True):
+        st.markdown(f"**{plural(len(result.new_metrics), 'new metric')} — what are they?**")
+        st.caption(
+            "The metric dictionary does not know these names yet. The choices are filled in with a guess from each name; "
+            "check them — what is here when you store the file is remembered for every later upload and page "
+            "(anyone can correct it on the Alignment page). Which way is better matters: it decides whether a rise is good news."
+        )
+        for info in result.new_metrics:
+            name, kind_col, direction_col, unit_col = st.columns([3, 3, 3, 2], vertical_alignment="bottom")
+            name.text(info.label)
+            name.caption("guessed from the name" if info.source == "guessed" else "your answer")
+            kind_col.selectbox("Kind", list(KIND_WORDS), index=list(KIND_WORDS).index(info.kind), format_func=KIND_WORDS.get,
+                               key=f"{prefix}.metric.{info.key}.kind")
+            direction_col.selectbox("Which way is better", DIRECTION_CHOICES,
+                                    index=DIRECTION_CHOICES.index(info.direction or "unsure"), format_func=DIRECTION_LABELS.get,
+                                    key=f"{prefix}.metric.{info.key}.direction")
+            unit_col.text_input("Unit", value=info.unit or "", placeholder="%, $, hours …", max_chars=30,
+                                key=f"{prefix}.metric.{info.key}.unit")
 
 
 def history(frame: pd.DataFrame) -> pd.DataFrame:
