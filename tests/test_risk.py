@@ -49,6 +49,7 @@ class Story:
     kpi: list = field(default_factory=lambda: line(3.0, 3.5, 52, 52))
     users: list = field(default_factory=lambda: [(w, 90.0) for w, _ in line(0, 0, 20, 20)])
     survey: list = field(default_factory=lambda: [dict(awareness=5, desire=5, knowledge=5, ability=4, reinforcement=4)] * 10)
+    technical_metric: str = "accuracy"
 
     def store(self, path) -> Store:
         store = Store(path)
@@ -57,7 +58,7 @@ class Story:
             upload = queries.insert_upload(con, kind="metrics", file_name="t.csv", sha256="x", rows_stored=1, rows_rejected=0,
                                            uploaded_at=datetime(2020, 1, 1), uploaded_by="test")
             rows = []
-            for series, metric, kind, environment in ((self.lab, "accuracy", "technical", "lab"), (self.live, "accuracy", "technical", "live"),
+            for series, metric, kind, environment in ((self.lab, self.technical_metric, "technical", "lab"), (self.live, self.technical_metric, "technical", "live"),
                                                       (self.kpi, "revenue_per_visit", "business", "live"), (self.users, "active_users", "adoption", "live")):
                 rows += [dict(pilot_id="P-1", metric=metric, kind=kind, environment=environment, observed_at=w, value=v, upload_id=upload) for w, v in series]
             if rows:

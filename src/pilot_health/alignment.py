@@ -103,26 +103,118 @@ class Decay:
     weeks: int
 
 
+def decay_path(live: pd.Series, direction: str, settings: Analysis) -> pd.DataFrame:
+    """Week by week: the smoothed live value, the best smoothed value so far, the share by which the
+    value is worse than that best, and the alert level (none, warning, critical). The first
+    `smoothing_weeks − 1` weeks are left out: they are not yet a full average."""
+    live = live.dropna().sort_index()
+    smooth = _smoothed(live, settings.smoothing_weeks).iloc[settings.smoothing_weeks - 1:]
+    if smooth.empty:
+        return pd.DataFrame(columns=["week", "value", "best", "shortfall", "level"])
+    values = smooth.to_numpy(dtype=float)
+    best = np.maximum.accumulate(values) if direction == "up" else np.minimum.accumulate(values)
+    worse = (best - values) if direction == "up" else (values - best)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shortfall = np.where(best != 0, worse / np.abs(best), 0.0)
+    level = np.where(shortfall >= settings.decay_critical, "critical", np.where(shortfall >= settings.decay_warning, "warning", "none"))
+    return pd.DataFrame({"week": smooth.index, "value": values, "best": best, "shortfall": shortfall, "level": level})
+
+
 def live_decay(live: pd.Series, metric: str, direction: str, settings: Analysis) -> Optional[Decay]:
     """The live metric's latest smoothed level against its best smoothed level so far and against
     its first weeks. None with fewer than `decay_min_weeks` weeks."""
     live = live.dropna().sort_index()
     if len(live) < settings.decay_min_weeks:
         return None
-    smooth = _smoothed(live, settings.smoothing_weeks).iloc[settings.smoothing_weeks - 1:]
-    if smooth.empty:
+    path = decay_path(live, direction, settings)
+    if path.empty:
         return None
-    adjusted = smooth if direction == "up" else -smooth
-    best_week = adjusted.idxmax()
-    best, latest = float(smooth[best_week]), float(smooth.iloc[-1])
+    last = path.iloc[-1]
+    adjusted = path["value"] if direction == "up" else -path["value"]
+    best_row = path.loc[adjusted.idxmax()]
     first = float(live.iloc[: settings.smoothing_weeks].mean())
-    relative = relative_shortfall(best, latest, direction)
-    level = "critical" if relative >= settings.decay_critical else "warning" if relative >= settings.decay_warning else "none"
+    latest = float(last["value"])
     return Decay(
-        metric=metric, direction=direction, latest=latest, latest_week=smooth.index[-1].date(), best=best,
-        best_week=best_week.date(), first=first, relative=relative, vs_first=relative_shortfall(first, latest, direction),
-        level=level, weeks=len(live),
+        metric=metric, direction=direction, latest=latest, latest_week=last["week"].date(), best=float(best_row["value"]),
+        best_week=best_row["week"].date(), first=first, relative=float(last["shortfall"]),
+        vs_first=relative_shortfall(first, latest, direction), level=str(last["level"]), weeks=len(live),
     )
+
+
+def crossings(path: pd.DataFrame, column: str = "level") -> list[tuple[date, str]]:
+    """The weeks where an alert level went up (none → warning, warning → critical, none → critical)."""
+    order = {"none": 0, "warning": 1, "critical": 2}
+    found, previous = [], 0
+    for week, level in zip(path["week"], path[column]):
+        rank = order[level]
+        if rank > previous:
+            found.append((pd.Timestamp(week).date(), level))
+        previous = rank
+    return found
+
+
+# -- drift ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Drift:
+    """A standardised shift of the current window's mean from the reference window's.
+
+    score = |mean(current) − mean(reference)| / sd(reference), with the reference's standard
+    deviation floored at 1% of its mean (a flat reference would make any wobble infinite)."""
+
+    metric: str
+    environment: str
+    score: float
+    shift: float  # mean(current) − mean(reference)
+    worse: Optional[bool]  # the shift is in the bad direction (None when the direction is unknown)
+    level: str  # none | warning | critical
+    reference_mean: float
+    reference_sd: float
+    current_mean: float
+    reference_from: date
+    reference_until: date
+    current_from: date
+    current_until: date
+    reference_n: int
+    current_n: int
+
+
+def _drift_score(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    sd = float(np.std(reference, ddof=1)) if len(reference) > 1 else 0.0
+    sd = max(sd, 0.01 * abs(float(np.mean(reference))), 1e-12)
+    return abs(float(np.mean(current)) - float(np.mean(reference))) / sd, sd
+
+
+def _drift_level(score: float, settings: Analysis) -> str:
+    return "critical" if score >= settings.drift_critical else "warning" if score >= settings.drift_warning else "none"
+
+
+def drift(series: pd.Series, metric: str, direction: Optional[str], settings: Analysis, environment: str = "live") -> Optional[Drift]:
+    """The first `drift_reference_weeks` weeks (the reference) against the last `drift_current_weeks`
+    weeks. None until there are enough weeks for both windows without overlap."""
+    series = series.dropna().sort_index()
+    n_ref, n_cur = settings.drift_reference_weeks, settings.drift_current_weeks
+    if len(series) < n_ref + n_cur:
+        return None
+    reference, current = series.iloc[:n_ref], series.iloc[-n_cur:]
+    score, sd = _drift_score(reference.to_numpy(dtype=float), current.to_numpy(dtype=float))
+    shift = float(current.mean()) - float(reference.mean())
+    worse = None if direction is None else (shift < 0 if direction == "up" else shift > 0)
+    return Drift(metric, environment, round(score, 3), shift, worse, _drift_level(score, settings), float(reference.mean()), sd,
+                 float(current.mean()), reference.index[0].date(), reference.index[-1].date(), current.index[0].date(),
+                 current.index[-1].date(), len(reference), len(current))
+
+
+def drift_path(series: pd.Series, settings: Analysis) -> pd.DataFrame:
+    """The drift score each week, with the current window ending that week (week, score, level)."""
+    series = series.dropna().sort_index()
+    n_ref, n_cur = settings.drift_reference_weeks, settings.drift_current_weeks
+    values = series.to_numpy(dtype=float)
+    rows = []
+    for end in range(n_ref + n_cur, len(values) + 1):
+        score, _ = _drift_score(values[:n_ref], values[end - n_cur:end])
+        rows.append((series.index[end - 1], score, _drift_level(score, settings)))
+    return pd.DataFrame(rows, columns=["week", "score", "level"])
 
 
 # -- alignment ------------------------------------------------------------------------------------

@@ -72,6 +72,19 @@ class Analysis(_Strict):
     trend_threshold: float = Field(gt=0, lt=1)
     adoption_min_weeks: int = Field(ge=1, le=104)
     min_respondents: int = Field(ge=1, le=100)
+    # Drift: defaults so that a copy of the catalogue made before drift existed still loads.
+    drift_reference_weeks: int = Field(default=8, ge=2, le=52)
+    drift_current_weeks: int = Field(default=4, ge=2, le=52)
+    drift_warning: float = Field(default=2.0, gt=0)
+    drift_critical: float = Field(default=3.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered_levels(self) -> "Analysis":
+        if self.decay_critical < self.decay_warning:
+            raise ValueError("decay_critical must be at least decay_warning")
+        if self.drift_critical < self.drift_warning:
+            raise ValueError("drift_critical must be at least drift_warning")
+        return self
 
 
 class Signal(_Strict):

@@ -136,23 +136,28 @@ def _as_of(text: str | None):
     return datetime.combine(day, time(23, 59, 59))
 
 
-def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+def _wanted_pilot(store: Store, code: str | None) -> list[str] | None:
+    """[CODE] for --pilot CODE (refused with the closest codes when unknown); None for every pilot."""
     import difflib
 
+    if not code:
+        return None
+    with store.read() as con:
+        known = queries.pilot_ids(con)
+    code = code.strip().upper()
+    if code not in known:
+        near = difflib.get_close_matches(code, known, n=3, cutoff=0.5)
+        raise PilotHealthError(f"There is no pilot {code} in {store.path}" + (f" (closest: {', '.join(near)})." if near else "."))
+    return [code]
+
+
+def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from . import risk
     from .catalogue import load_catalogue
 
     store = _store(args)
     catalogue = load_catalogue()
-    with store.read() as con:
-        known = queries.pilot_ids(con)
-    wanted = None
-    if args.pilot:
-        code = args.pilot.strip().upper()
-        if code not in known:
-            near = difflib.get_close_matches(code, known, n=3, cutoff=0.5)
-            raise PilotHealthError(f"There is no pilot {code} in {store.path}" + (f" (closest: {', '.join(near)})." if near else "."))
-        wanted = [code]
+    wanted = _wanted_pilot(store, args.pilot)
     results = risk.assess(store, _as_of(args.as_of), wanted, catalogue)
     as_of = results[0].as_of if results else None
     data = {
@@ -179,6 +184,46 @@ def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return data, "\n".join(lines)
 
 
+def cmd_alignment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from . import alignment_report as report
+    from .catalogue import load_catalogue
+
+    store = _store(args)
+    catalogue = load_catalogue()
+    wanted = _wanted_pilot(store, args.pilot)
+    rows = report.portfolio_alignment(store, _as_of(args.as_of), wanted, catalogue)
+    as_of = rows[0].as_of if rows else None
+    data = {
+        "db": str(store.path), "as_of": as_of.isoformat(timespec="seconds") if as_of else args.as_of,
+        "rules": {"file": catalogue.source, "fingerprint": catalogue.fingerprint},
+        "pilots": [report.as_json(r) for r in rows],
+    }
+
+    def pct(value) -> str:
+        return "–" if value is None else f"{value:.0%}"
+
+    lines = [f"{'pilot':8} {'label':17} {'rho':>6} {'lag':>3} {'periods':>7} {'gap':>5} {'decay':>14} {'KPI':>5} {'time':>5}  why"]
+    for r in rows:
+        a, gap, decay, progress = r.alignment, r.primary_gap, r.primary_decay, r.kpi_progress
+        lines.append(
+            f"{r.pilot_id:8} {r.label:17} {('–' if not a or a.rho is None else f'{a.rho:+.2f}'):>6} "
+            f"{('–' if not a or a.lag is None else a.lag):>3} {(a.periods if a else 0):>7} {pct(gap.relative if gap else None):>5} "
+            f"{(f'{decay.relative:.0%} {decay.level}' if decay else '–'):>14} {pct(progress.progress if progress else None):>5} "
+            f"{pct(min(progress.time_elapsed, 1) if progress and progress.time_elapsed is not None else None):>5}  {', '.join(r.reasons) or '–'}"
+        )
+    if wanted and rows:
+        r = rows[0]
+        lines.append(f"\n{r.pilot_id} · {r.name}: {r.verdict}")
+        for metric, gap in r.gaps.items():
+            lines.append(f"  lab to live, {metric}: lab {gap.lab:.4g}, live {gap.live:.4g} ({abs(gap.relative):.0%} {'worse' if gap.relative > 0 else 'better'} live)")
+        for metric, decay in r.decays.items():
+            lines.append(f"  decay, {metric}: {decay.latest:.4g} vs best {decay.best:.4g} ({decay.relative:.0%}, {decay.level})")
+        for metric, d in r.drifts.items():
+            lines.append(f"  drift, {metric}: score {d.score:.2f} ({d.level}{'' if d.worse is None else ', the worse way' if d.worse else ', the better way'}), "
+                         f"{d.reference_n} reference weeks vs {d.current_n} current weeks")
+    return data, "\n".join(lines)
+
+
 class IngestRefused(PilotHealthError):
     """A refused file: the one sentence, plus the full JSON for --json."""
 
@@ -192,6 +237,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
     "status": (cmd_status, "show what the store holds"),
     "ingest": (cmd_ingest, "check a CSV, TSV or .xlsx export and store it, all rows or none"),
     "risk": (cmd_risk, "score pilots against the five failure patterns, with the evidence"),
+    "alignment": (cmd_alignment, "technical metrics against business KPIs: alignment, lab-to-live gap, decay, drift, KPI progress"),
 }
 
 
@@ -222,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--check", action="store_true", help="check the file and report, but store nothing")
             sub.add_argument("--by", metavar="NAME", help="who is uploading (default: your user name)")
             sub.add_argument("--progress", action="store_true", help="print each step to stderr as it starts (for logs of long loads)")
+        if name == "alignment":
+            sub.add_argument("--pilot", metavar="CODE", help="one pilot, with its verdict and every metric's gap, decay and drift")
+            sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD)")
         if name == "risk":
             sub.add_argument("--pilot", metavar="CODE", help="one pilot, with every signal and its evidence")
             sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD), from what was uploaded by then")

@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Literal, Optional
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
@@ -251,3 +252,42 @@ def load_metric_dictionary(path: Optional[Path] = None) -> MetricDictionary:
     except OSError:
         mtime = 0.0
     return _load(str(path), mtime)
+
+
+# -- the dictionary as the Alignment page shows and corrects it ------------------------------------------
+
+def metrics_in_use(store) -> pd.DataFrame:
+    """Every metric name stored (rows in force), with what the dictionary says of it and from where."""
+    from . import queries
+
+    with store.read() as con:
+        names = queries.metric_names_in_use(con)
+        dictionary = dictionary_with_answers(con)
+        pilots = queries.fetch_pilots(con)
+    kpis = {}  # a pilot's KPI: kind and direction from the register
+    for record in pilots[pilots["kpi_name"].notna()].to_dict("records"):
+        direction = record.get("kpi_direction") if isinstance(record.get("kpi_direction"), str) else None
+        unit = record.get("kpi_unit") if isinstance(record.get("kpi_unit"), str) else None
+        kpis.setdefault(metric_key(record["kpi_name"]), MetricInfo(metric_key(record["kpi_name"]), record["kpi_name"], "business", direction, unit, "register"))
+    rows = []
+    for metric, group in names.groupby("metric", sort=True):
+        info = dictionary.lookup(metric) or kpis.get(metric_key(metric)) or guess(metric)
+        rows.append({
+            "metric": metric, "key": info.key, "label": info.label, "kind": info.kind, "direction": info.direction_words,
+            "unit": info.unit or "", "source": SOURCE_LABELS[info.source], "stored_as": ", ".join(sorted(group["kind"])),
+            "pilots": int(group["pilots"].sum()), "observations": int(group["observations"].sum()),
+            "guessed": info.source == "guessed",
+        })
+    return pd.DataFrame(rows, columns=["metric", "key", "label", "kind", "direction", "unit", "source", "stored_as", "pilots",
+                                       "observations", "guessed"])
+
+
+def save_answer(store, name: str, answer: MetricAnswer, decided_by: str) -> None:
+    """A correction made on the Alignment page: remembered in the store, winning over the built-in entry.
+    Stored rows keep their kind; it changes how they are read (direction, unit, label) and how later
+    uploads are sorted."""
+    from . import queries
+    from .store import utc_now
+
+    with store.write() as con:
+        queries.upsert_metric_definitions(con, answer_rows({name: answer}, decided_by, utc_now(), None))

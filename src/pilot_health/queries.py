@@ -400,9 +400,9 @@ def metric_names_in_use(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Each stored metric name with its kind, how many pilots use it and how many rows it has."""
     return con.execute(
         """
-        SELECT metric, kind, count(DISTINCT pilot_id) AS pilots, count(*) AS observations
+        SELECT o.metric, o.kind, count(DISTINCT o.pilot_id) AS pilots, count(*) AS observations
         FROM metric_observations o JOIN uploads u USING (upload_id)
         WHERE u.withdrawn_at IS NULL
-        GROUP BY metric, kind ORDER BY metric, kind
+        GROUP BY o.metric, o.kind ORDER BY o.metric, o.kind
         """
     ).df()

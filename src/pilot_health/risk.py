@@ -14,14 +14,13 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Callable, Optional, Sequence
 
-import numpy as np
 import pandas as pd
 
 from .adoption import ELEMENT_LABELS, adoption_rate, group_barrier
-from .alignment import alignment, kpi_progress, lab_live_gap, live_decay, spearman
 from .catalogue import Catalogue, Pattern, load_catalogue
 from .evidence import Evidence, PilotEvidence, load_evidence, load_evidence_at
 from .models import Pilot
+from .pilot_numbers import PilotNumbers
 from .store import Store, utc_now
 
 FIRED, CLEAR, UNKNOWN = "fired", "clear", "unknown"
@@ -106,6 +105,7 @@ class _Context:
         self.a = catalogue.analysis
         self.as_of = as_of
         self.with_rows = with_rows  # the rows behind each signal: only for a pilot's detail, they cost time
+        self.n = PilotNumbers(evidence, catalogue.analysis, as_of, catalogue.threshold("kpi_behind_plan"))
 
     def months_in_stage(self) -> Optional[float]:
         return self.e.months_since(self.r.get("stage_since"), self.as_of)
@@ -117,60 +117,26 @@ class _Context:
     def live_technical_weeks(self) -> pd.DatetimeIndex:
         return self.e.weeks("technical", "live")
 
-    @cached_property
+    # The technical-vs-business numbers are PilotNumbers' (shared with the Alignment page).
+    @property
     def gap(self):
-        """The first-live gap on the metric with both lab and live data (primary metric first)."""
-        candidates = [self.e.primary_metric] + [m for m in self.e.technical_metrics if m != self.e.primary_metric]
-        for metric in candidates:
-            if metric is None:
-                continue
-            direction = self.e.direction(metric)
-            lab, live = self.e.series(metric, "lab", "technical"), self.e.series(metric, "live", "technical")
-            if direction and not lab.empty and not live.empty:
-                return lab_live_gap(lab, live, metric, direction, self.a, at="first_live")
-        return None
+        return self.n.first_live_gap
 
-    @cached_property
+    @property
     def decay(self):
-        metric = self.e.primary_metric
-        direction = self.e.direction(metric)
-        if not metric or not direction:
-            return None
-        return live_decay(self.e.series(metric, "live", "technical"), metric, direction, self.a)
+        return self.n.decay
 
-    @cached_property
+    @property
     def kpi(self) -> pd.Series:
-        metric = self.e.kpi_metric
-        if not metric:
-            return pd.Series(dtype=float)
-        return self.e.series(metric, kind="business")
+        return self.n.kpi
 
-    @cached_property
+    @property
     def alignment(self):
-        metric = self.e.primary_metric
-        direction = self.e.direction(metric)
-        kpi_direction = self.r.get("kpi_direction")
-        if not metric or not direction or not kpi_direction or self.kpi.empty:
-            return None
-        technical = self.e.series(metric, "live", "technical")
-        if technical.empty:
-            technical = self.e.series(metric, "lab", "technical")
-        return alignment(technical, self.kpi, direction, kpi_direction, self.a)
+        return self.n.alignment
 
-    @cached_property
+    @property
     def technical_trend(self) -> Optional[float]:
-        """Rank correlation of the primary metric (live, else lab; turned so up is better) with time."""
-        metric = self.e.primary_metric
-        direction = self.e.direction(metric)
-        if not direction:
-            return None
-        series = self.e.series(metric, "live", "technical")
-        if len(series) < self.a.alignment_min_periods:
-            series = self.e.series(metric, "lab", "technical")
-        if len(series) < self.a.alignment_min_periods:
-            return None
-        values = series.to_numpy() if direction == "up" else -series.to_numpy()
-        return spearman(np.arange(len(values)), values)
+        return self.n.technical_trend
 
     @cached_property
     def barrier(self):
@@ -450,10 +416,7 @@ def _technical_not_business(ctx: _Context, threshold: float):
 def _behind(ctx: _Context, threshold: float):
     if not _has_kpi(ctx.r) or ctx.kpi.empty:
         return UNKNOWN, "No KPI with baseline, target and data.", None
-    approved, deadline = ctx.r.get("approved_on"), ctx.r.get("kpi_deadline")
-    progress = kpi_progress(ctx.kpi, ctx.r["kpi_baseline"], ctx.r["kpi_target"],
-                            pd.Timestamp(approved).date() if approved else None, pd.Timestamp(deadline).date() if deadline else None,
-                            ctx.as_of, threshold, ctx.a)
+    progress = ctx.n.kpi_progress
     if progress is None or progress.time_elapsed is None:
         return UNKNOWN, "The approval date or KPI deadline is missing.", None
     rows = ctx.weekly_rows(ctx.e.kpi_metric)

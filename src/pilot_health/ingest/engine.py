@@ -32,7 +32,7 @@ from . import values as v
 from .problems import Problem, Refused
 from .reading import DelimitedText, FileFormat, read_upload, sha256
 from .recognise import (
-    ADKAR, DATE_PREFIX, IGNORE, KIND_VALUES, METRIC_PREFIX, Mapping, norm, recognise, usage_metrics,
+    ADKAR, DATE_PREFIX, IGNORE, KIND_VALUES, METRIC_PREFIX, Mapping, recognise, usage_metrics,
 )
 
 Progress = Callable[[float, str], None]

@@ -180,3 +180,86 @@ def risk_trend_chart(trend: pd.DataFrame, pattern_order: list[str]) -> alt.Layer
     )
     bands = alt.Chart(pd.DataFrame({"y": [30, 60], "label": ["medium", "high"]})).mark_rule(strokeDash=[4, 4], color="#999").encode(y="y:Q")
     return (bands + lines).properties(height=260)
+
+
+# -- alignment -----------------------------------------------------------------------------------------
+
+ENVIRONMENT_COLOURS = alt.Scale(domain=["lab", "live"], range=["#9aa5b1", "#1b6ca8"])
+BAND_COLOURS = alt.Scale(domain=["warning", "critical"], range=["#f4d58d", "#f1a9a0"])
+EVENT_COLOURS = alt.Scale(domain=["warning", "critical"], range=["#b7791f", "#c0392b"])
+
+
+def technical_panel(chart, width_days: tuple | None = None) -> alt.LayerChart:
+    """The technical metric: lab (grey) and live (blue) weekly values, the decay alert zones as
+    bands below the live best (above it for a lower-is-better metric), and a marked point with a
+    label where decay or drift crossed a level."""
+    tech = chart.technical.assign(environment_label=chart.technical["environment"].map({"lab": "lab", "live": "live"}))
+    x = alt.X("week:T", title=None, scale=alt.Scale(domain=list(width_days)) if width_days else alt.Undefined)
+    layers = []
+    if not chart.bands.empty:
+        layers.append(alt.Chart(chart.bands).mark_rect(opacity=0.35).encode(
+            y=alt.Y("low:Q"), y2="high:Q",
+            color=alt.Color("level:N", scale=BAND_COLOURS, title="Decay alert zone"),
+            tooltip=[alt.Tooltip("level:N", title="Zone"), alt.Tooltip("low:Q", format=".4g", title="from"),
+                     alt.Tooltip("high:Q", format=".4g", title="to")],
+        ))
+    lines = alt.Chart(tech).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+        x=x, y=alt.Y("value:Q", title=chart.metric_label, scale=alt.Scale(zero=False)),
+        stroke=alt.Stroke("environment_label:N", scale=ENVIRONMENT_COLOURS, title="Measured in"),
+        strokeDash=alt.StrokeDash("environment_label:N", scale=alt.Scale(domain=["lab", "live"], range=[[4, 3], [1, 0]]), legend=None),
+        tooltip=[alt.Tooltip("week:T", title="Week of", format="%d %b %Y"), alt.Tooltip("environment_label:N", title="Measured in"),
+                 alt.Tooltip("value:Q", title=chart.metric_label, format=".4g")],
+    )
+    layers.append(lines)
+    if not chart.events.empty:
+        events = alt.Chart(chart.events)
+        layers.append(events.mark_point(shape="triangle-down", size=90, filled=True).encode(
+            x="week:T", y="value:Q", color=alt.Color("level:N", scale=EVENT_COLOURS, legend=None),
+            tooltip=[alt.Tooltip("week:T", title="Week of", format="%d %b %Y"), alt.Tooltip("what:N", title="Crossed")],
+        ))
+        layers.append(events.mark_text(dy=-12, fontSize=10, align="center").encode(
+            x="week:T", y="value:Q", text="what:N", color=alt.Color("level:N", scale=EVENT_COLOURS, legend=None),
+        ))
+    return alt.layer(*layers).resolve_scale(color="independent").properties(height=240, title=f"{chart.metric_label} (technical)")
+
+
+def kpi_panel(chart, width_days: tuple | None = None) -> alt.LayerChart:
+    """The KPI: weekly values, baseline and target lines, the plan (baseline at approval to target
+    at the deadline) and the point where it should be by now."""
+    x = alt.X("week:T", title=None, scale=alt.Scale(domain=list(width_days)) if width_days else alt.Undefined)
+    label = chart.kpi_label or "KPI"
+    layers = [alt.Chart(chart.kpi).mark_line(point=alt.OverlayMarkDef(size=18), color="#2a9d8f").encode(
+        x=x, y=alt.Y("value:Q", title=label, scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("week:T", title="Week of", format="%d %b %Y"), alt.Tooltip("value:Q", title=label, format=".4g")],
+    )]
+    if not chart.kpi_lines.empty:
+        rules = alt.Chart(chart.kpi_lines)
+        layers.append(rules.mark_rule(strokeDash=[6, 4], color="#555").encode(
+            y="value:Q", tooltip=[alt.Tooltip("line:N", title="Line"), alt.Tooltip("value:Q", format=".4g", title="Value")]))
+        layers.append(rules.mark_text(align="left", dx=4, dy=-6, fontSize=11, color="#555").encode(
+            x=alt.value(0), y="value:Q", text="line:N"))
+    if not chart.plan.empty:
+        layers.append(alt.Chart(chart.plan).mark_line(strokeDash=[2, 3], color="#b5838d", clip=True).encode(
+            x="week:T", y="value:Q", tooltip=[alt.Tooltip("week:T", format="%d %b %Y", title="Plan"), alt.Tooltip("value:Q", format=".4g")]))
+    if chart.expected_now:
+        marker = pd.DataFrame([{**chart.expected_now, "what": "where it should be by now"}])
+        point = alt.Chart(marker)
+        layers.append(point.mark_point(shape="diamond", size=140, filled=True, color="#b5838d").encode(
+            x="week:T", y="value:Q",
+            tooltip=[alt.Tooltip("what:N", title=" "), alt.Tooltip("week:T", format="%d %b %Y", title="Day"),
+                     alt.Tooltip("value:Q", format=".4g", title=label)]))
+        layers.append(point.mark_text(align="right", dx=-10, fontSize=11, color="#b5838d").encode(x="week:T", y="value:Q", text="what:N"))
+    return alt.layer(*layers).properties(height=200, title=f"{label} (business KPI)")
+
+
+def alignment_chart(chart) -> alt.VConcatChart:
+    """Both panels on one time axis (the union of their weeks)."""
+    weeks = pd.concat([pd.to_datetime(chart.technical["week"]), pd.to_datetime(chart.kpi["week"])])
+    span = (weeks.min(), weeks.max()) if not weeks.empty else None
+    if span and chart.expected_now is not None:
+        span = (span[0], max(span[1], chart.expected_now["week"]))
+    domain = tuple(d.isoformat() for d in span) if span else None
+    panels = [technical_panel(chart, domain)]
+    if not chart.kpi.empty:
+        panels.append(kpi_panel(chart, domain))
+    return alt.vconcat(*panels).resolve_scale(x="shared", color="independent", stroke="independent")

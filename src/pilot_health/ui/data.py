@@ -66,3 +66,47 @@ def risk_trend(db_path: str, lock_wait: float, version: str, rules: str, today: 
     from ..risk import risk_trend as trend
 
     return trend(Store(db_path, lock_wait_seconds=lock_wait), pilot_id, 12, load_catalogue(), today)
+
+
+def rules_fingerprint() -> str:
+    """The signal catalogue's and the metric dictionary's fingerprints: editing either counts."""
+    from ..catalogue import load_catalogue
+    from ..metric_dictionary import load_metric_dictionary
+
+    return f"{load_catalogue().fingerprint}-{load_metric_dictionary().fingerprint}"
+
+
+@st.cache_data(show_spinner="Comparing technical metrics with business KPIs …", max_entries=16)
+def alignment_rows(db_path: str, lock_wait: float, version: str, rules: str, today: date):
+    from ..alignment_report import portfolio_alignment
+
+    return portfolio_alignment(Store(db_path, lock_wait_seconds=lock_wait))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def alignment_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str):
+    """One pilot's numbers and every technical metric's chart data, as of the portfolio's moment."""
+    from ..alignment_report import assess_alignment, chart_data, date_span, numbers_for
+    from ..catalogue import load_catalogue
+    from ..evidence import load_evidence
+
+    catalogue = load_catalogue()
+    evidence = load_evidence(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id])
+    if pilot_id not in set(evidence.pilots["pilot_id"]):
+        return None
+    numbers = numbers_for(evidence, pilot_id, catalogue)
+    metrics = numbers.e.technical_metrics
+    ordered = ([numbers.primary_metric] if numbers.primary_metric else []) + [m for m in metrics if m != numbers.primary_metric]
+    return {
+        "row": assess_alignment(numbers, catalogue),
+        "metrics": ordered,
+        "charts": {m: chart_data(numbers, m) for m in ordered},
+        "span": date_span(numbers),
+    }
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def metrics_in_use(db_path: str, lock_wait: float, version: str, rules: str) -> pd.DataFrame:
+    from ..metric_dictionary import metrics_in_use as in_use
+
+    return in_use(Store(db_path, lock_wait_seconds=lock_wait))

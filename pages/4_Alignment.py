@@ -1,0 +1,235 @@
+"""Technical vs business alignment: is the model's progress turning into business results?"""
+import pandas as pd
+import streamlit as st
+
+from pilot_health import portfolio
+from pilot_health.alignment_report import CONCERN_POINTS, LABEL_WORDS, cut, portfolio_table
+from pilot_health.catalogue import load_catalogue
+from pilot_health.csv_files import frame_to_csv
+from pilot_health.metric_dictionary import MetricAnswer, save_answer
+from pilot_health.models import STAGE_LABELS, STAGES
+from pilot_health.ui import charts, data
+from pilot_health.ui.page import friendly_errors, page_setup
+from pilot_health.ui.text import md_escape
+from pilot_health.ui.widgets import report_unknown_url_values
+
+ctx = page_setup("Alignment")
+LABEL_ICONS = {"aligned": ":material/check_circle:", "decoupled": ":material/link_off:", "inverted": ":material/swap_vert:",
+               "insufficient data": ":material/help:", "no comparison": ":material/help:"}
+LEVEL_WORDS = {"none": "no alert", "warning": "warning", "critical": "critical"}
+
+
+def pct(value) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.0%}"
+
+
+def save_correction(metric: str, key: str) -> None:
+    state = st.session_state
+    direction = state[f"dict.{key}.direction"]
+    answer = MetricAnswer(state[f"dict.{key}.kind"], None if direction == "unsure" else direction,
+                          (state.get(f"dict.{key}.unit") or "").strip() or None, (state.get(f"dict.{key}.label") or "").strip() or metric)
+    save_answer(ctx.store, metric, answer, "dashboard user")
+    state["alignment_flash"] = f"Saved: {answer.label} is {answer.kind}, {'higher' if answer.direction == 'up' else 'lower' if answer.direction == 'down' else 'not sure which way'} is better."
+
+
+with friendly_errors():
+    catalogue = load_catalogue()
+    a = catalogue.analysis
+    st.title("Technical vs business alignment")
+    st.caption(
+        "Is each pilot's model progress turning into business results? For every pilot: whether its main technical metric and "
+        "its business KPI move together, how far live results have fallen from the lab, whether live performance is decaying "
+        "or drifting, and how far the KPI has come toward its target. How each number is computed is under "
+        "“How these numbers work” at the bottom."
+    )
+    if flash := st.session_state.pop("alignment_flash", None):
+        st.toast(md_escape(flash), icon=":material/check_circle:")
+    rows = data.alignment_rows(*ctx.cache_key, data.rules_fingerprint(), ctx.today)
+    if not rows:
+        st.info("There are no pilots yet. Add pilots on the Pilot register page, or upload a register.", icon=":material/inbox:")
+        st.stop()
+
+    table = portfolio_table(rows)
+    units = sorted(table["business_unit"].unique())
+    report_unknown_url_values("bu", units, "business unit")
+    report_unknown_url_values("stage", [STAGE_LABELS[s] for s in STAGES], "stage")
+    left, right = st.columns(2)
+    chosen_units = left.multiselect("Business unit", units, key="bu", bind="query-params", placeholder="All business units")
+    chosen_stages = right.multiselect("Stage", list(STAGES), format_func=STAGE_LABELS.get, key="stage", bind="query-params",
+                                      placeholder="All stages")
+    shown = portfolio.PortfolioFilters(tuple(chosen_units), tuple(chosen_stages)).apply(table)
+    if shown.empty:
+        st.info("No pilot matches these filters.", icon=":material/filter_alt_off:")
+        st.stop()
+
+    counts = shown["label"].value_counts()
+    for column, label in zip(st.columns(4), ("aligned", "decoupled", "inverted", "insufficient data")):
+        extra = int(counts.get("no comparison", 0)) if label == "insufficient data" else 0
+        column.metric(label.capitalize(), int(counts.get(label, 0)) + extra, border=True,
+                      help=LABEL_WORDS[label] + (" Includes pilots without a technical metric or KPI series to compare." if extra else ""))
+    behind = int(shown["behind_plan"].eq(True).sum())
+    st.caption(
+        f"{len(shown)} pilots, worst first. {behind} of them have a KPI behind plan (progress trailing the time elapsed by "
+        f"{catalogue.threshold('kpi_behind_plan'):.0%} or more). Order: points for what is wrong — inverted {CONCERN_POINTS['inverted']}, "
+        f"decoupled {CONCERN_POINTS['decoupled']}, critical decay {CONCERN_POINTS['decay critical']}, KPI behind plan "
+        f"{CONCERN_POINTS['behind plan']} … (docs/alignment.md lists them all); the “why” column says which apply."
+    )
+    view = shown.assign(stage=shown["stage"].map(STAGE_LABELS))
+    st.dataframe(
+        view[["pilot_id", "name", "label", "technical_metric", "kpi", "rho", "lag", "periods", "lab_live_gap", "decay", "decay_level",
+              "kpi_progress", "time_elapsed", "why"]],
+        hide_index=True, width="stretch", height=min(38 + 35 * len(view), 520), key="alignment_table",
+        column_config={
+            "pilot_id": st.column_config.TextColumn("Pilot"), "name": st.column_config.TextColumn("Name"),
+            "label": st.column_config.TextColumn("Alignment", help="aligned, decoupled (model improves, KPI flat), inverted (they move against each other), insufficient data (fewer than "
+                                                 f"{a.alignment_min_periods} common periods)."),
+            "technical_metric": st.column_config.TextColumn("Technical metric", help="The technical metric with the most live weeks (one whose direction is known first)."),
+            "kpi": st.column_config.TextColumn("KPI", help="The pilot's business KPI, from the pilot register."),
+            "rho": st.column_config.NumberColumn("ρ", format="%+.2f", help="Rank correlation of the period-over-period changes of the technical metric and the KPI (both turned so up is better), at the lag where it is strongest."),
+            "lag": st.column_config.NumberColumn("Lag", format="%d", help=f"How many periods the KPI follows the technical metric (0 to {a.alignment_max_lag})."),
+            "periods": st.column_config.NumberColumn("Periods", format="%d", help="Common weeks (or months, when either series is monthly) the alignment used."),
+            "lab_live_gap": st.column_config.NumberColumn("Lab → live", format="percent", help=f"Latest live value against the latest lab value ({a.smoothing_weeks}-week averages), as a share of the lab value; positive = live is worse."),
+            "decay": st.column_config.NumberColumn("Decay", format="percent", help=f"Latest live value ({a.smoothing_weeks}-week average) against its best so far; warning at {a.decay_warning:.0%}, critical at {a.decay_critical:.0%}."),
+            "decay_level": st.column_config.TextColumn("Decay alert"),
+            "kpi_progress": st.column_config.NumberColumn("KPI progress", format="percent", help="(latest − baseline) ÷ (target − baseline); latest = the average of the last weeks."),
+            "time_elapsed": st.column_config.NumberColumn("Time gone", format="percent", help="Share of the time from approval to the KPI deadline that has passed."),
+            "why": st.column_config.TextColumn("Why here", help="What put the pilot this high in the list."),
+        },
+    )
+    st.download_button("Download the table (CSV)", frame_to_csv(shown), file_name="pilot_health_alignment.csv", mime="text/csv",
+                       icon=":material/download:", key="download_alignment")
+
+    st.divider()
+    order = shown["pilot_id"].tolist()
+    report_unknown_url_values("pilot", order, "pilot")
+    pilot_id = st.selectbox("Pilot", order, index=None, key="pilot", bind="query-params", placeholder="Choose a pilot",
+                            help="The pilot's code, worst first. The choice is part of the page's address.")
+    if pilot_id is None:
+        st.caption("Choose a pilot to see its technical metric and KPI on one time axis, with the verdict.")
+    else:
+        by_pilot = {r.pilot_id: r for r in rows}
+        detail = data.alignment_detail(*ctx.cache_key, data.rules_fingerprint(), by_pilot[pilot_id].as_of, pilot_id)
+        row = detail["row"]
+        st.header(f"{row.pilot_id} · {row.name}", anchor=False)
+        st.caption(f"{row.business_unit} · {STAGE_LABELS.get(row.stage, row.stage)} · as of {row.as_of:%d %b %Y %H:%M} UTC")
+        box = {"aligned": st.success, "decoupled": st.warning, "inverted": st.error}.get(row.label, st.info)
+        box(md_escape(row.verdict), icon=LABEL_ICONS[row.label])
+
+        al, gap, decay, progress = row.alignment, row.primary_gap, row.primary_decay, row.kpi_progress
+        cols = st.columns(4)
+        cols[0].metric("Alignment", row.label.capitalize(), border=True,
+                       delta=(f"ρ {al.rho:+.2f} at lag {al.lag}" if al and al.rho is not None else None), delta_color="off", delta_arrow="off",
+                       help=(f"{al.periods} common {al.period}ly periods from {al.first_period} to {al.last_period}. " if al else "")
+                       + (LABEL_WORDS.get(row.label, "No technical metric and KPI series with known directions to compare.")))
+        cols[1].metric("Lab → live", pct(gap.relative if gap else None), border=True,
+                       help=(f"{md_escape(gap.metric)}: lab {gap.lab:.4g} ({gap.lab_values} weeks to {gap.lab_until}) vs live {gap.live:.4g} "
+                             f"({gap.live_values} weeks to {gap.live_until}); positive = live is worse." if gap else "Needs lab and live values of a metric whose direction is known."))
+        cols[2].metric("Decay", pct(decay.relative if decay else None), border=True,
+                       delta=LEVEL_WORDS[decay.level] if decay else None, delta_color="inverse" if decay and decay.level != "none" else "off", delta_arrow="off",
+                       help=(f"{md_escape(decay.metric)}: latest {decay.latest:.4g} (week of {decay.latest_week}) vs best {decay.best:.4g} (week of {decay.best_week}), "
+                             f"from {decay.weeks} live weeks; vs the first weeks: {decay.vs_first:+.0%}." if decay else f"Needs {a.decay_min_weeks} or more live weeks."))
+        cols[3].metric("KPI progress", pct(progress.progress if progress else None), border=True,
+                       delta=(f"{pct(min(progress.time_elapsed, 1))} of time gone" if progress and progress.time_elapsed is not None else None),
+                       delta_color="inverse" if progress and progress.behind else "off", delta_arrow="off",
+                       help=(f"Latest {progress.latest:.4g} (average of {progress.values} weeks to {progress.latest_week}), baseline {progress.baseline:g}, "
+                             f"target {progress.target:g}. Behind plan when progress trails the time gone by {catalogue.threshold('kpi_behind_plan'):.0%}."
+                             if progress else "Needs the KPI's baseline, target and data."))
+
+        if not detail["metrics"]:
+            st.info("No technical metric has been uploaded for this pilot yet: upload a metric export to compare it with the KPI.",
+                    icon=":material/query_stats:")
+        else:
+            report_unknown_url_values("metric", detail["metrics"], "metric")
+            left, right = st.columns([1, 1])
+            # Raw names as options: a bound widget writes its shown text into the URL.
+            metric = left.selectbox("Technical metric", detail["metrics"], key="metric", bind="query-params",
+                                    help="The metric's name as uploaded. The first is the pilot's primary metric (the one alignment "
+                                         "and decay are judged on).")
+            span = detail["span"]
+            chosen = right.date_input("Dates", value=span, min_value=span[0], max_value=span[1], key="dates", bind="query-params",
+                                      help="The weeks to show. Thresholds and alert crossings are computed on all the data.") if span else None
+            start, end = (chosen if isinstance(chosen, (tuple, list)) and len(chosen) == 2 else (None, None)) if chosen else (None, None)
+            chart = cut(detail["charts"][metric], start, end) if metric in detail["charts"] else None
+            if chart is None or chart.technical.empty:
+                st.info("No values of this metric in the chosen dates.", icon=":material/date_range:")
+            else:
+                st.altair_chart(charts.alignment_chart(chart), width="stretch")
+                st.caption(
+                    f"Top: {md_escape(chart.metric_label)} week by week, lab dashed grey and live blue ({len(chart.technical)} weekly values shown). "
+                    + (f"Shaded zones: {a.decay_warning:.0%} (warning) and {a.decay_critical:.0%} (critical) worse than the live best of "
+                       f"{chart.best:.4g}. " if chart.best is not None else "")
+                    + ("Triangles: weeks where decay or drift crossed a level. " if not chart.events.empty else "")
+                    + (f"Bottom: {md_escape(chart.kpi_label or 'the KPI')} with its baseline and target, the plan from approval to deadline (dotted) and the "
+                       "diamond where it should be by now." if not chart.kpi.empty else "No KPI values to show below.")
+                )
+        if row.gaps or row.decays or row.drifts:
+            with st.expander("Every metric: lab → live, decay and drift", expanded=False):
+                if row.gaps:
+                    st.dataframe(pd.DataFrame([{"metric": m, "better": "higher" if g.direction == "up" else "lower", "lab": g.lab, "live": g.live,
+                                                "change": g.absolute, "live worse by": g.relative, "lab weeks": g.lab_values,
+                                                "live weeks": g.live_values} for m, g in row.gaps.items()]),
+                                 hide_index=True, width="stretch", column_config={"live worse by": st.column_config.NumberColumn(format="percent")})
+                if row.decays:
+                    st.dataframe(pd.DataFrame([{"metric": m, "latest": d.latest, "best": d.best, "best week": d.best_week, "worse than best": d.relative,
+                                                "vs first weeks": d.vs_first, "alert": d.level, "live weeks": d.weeks} for m, d in row.decays.items()]),
+                                 hide_index=True, width="stretch", column_config={"worse than best": st.column_config.NumberColumn(format="percent"),
+                                                                                  "vs first weeks": st.column_config.NumberColumn(format="percent")})
+                if row.drifts:
+                    st.dataframe(pd.DataFrame([{"series": m, "score": d.score, "alert": d.level,
+                                                "direction": "–" if d.worse is None else ("worse" if d.worse else "better"),
+                                                "reference mean": d.reference_mean, "current mean": d.current_mean,
+                                                "reference weeks": d.reference_n, "current weeks": d.current_n,
+                                                "reference": f"{d.reference_from} to {d.reference_until}", "current": f"{d.current_from} to {d.current_until}"}
+                                               for m, d in row.drifts.items()]), hide_index=True, width="stretch")
+                    st.caption(f"Drift score: how many standard deviations of the first {a.drift_reference_weeks} live weeks the mean of the last "
+                               f"{a.drift_current_weeks} weeks has moved; warning at {a.drift_warning:g}, critical at {a.drift_critical:g}.")
+
+    st.divider()
+    with st.expander("Metric dictionary: what each metric is, and which way is better"):
+        st.caption(
+            "Which way is better decides whether a rise is good news (a rising RMSE is not). Built-in entries come from "
+            "config/metrics.toml; answers given on upload or here are remembered in the store and win. Guesses are marked: confirm them."
+        )
+        in_use = data.metrics_in_use(*ctx.cache_key, data.rules_fingerprint())
+        if in_use.empty:
+            st.caption("No metrics stored yet.")
+        else:
+            guessed = int(in_use["guessed"].sum())
+            if guessed:
+                st.warning(f"{guessed} metric name(s) are only guessed from their names; check them below.", icon=":material/help:")
+            st.dataframe(in_use.drop(columns=["key", "guessed"]), hide_index=True, width="stretch", height=min(38 + 35 * len(in_use), 360))
+            choices = in_use["metric"].tolist()
+            picked = st.selectbox("Correct a metric", choices, index=None, key="dict_metric", placeholder="Choose a metric to correct")
+            if picked is not None:
+                info = in_use.set_index("metric").loc[picked]
+                key = info["key"]
+                kinds, directions = ["technical", "business", "adoption"], ["up", "down", "unsure"]
+                current = {"higher is better": "up", "lower is better": "down"}.get(info["direction"], "unsure")
+                c1, c2, c3, c4 = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
+                c1.text_input("Label", value=info["label"], key=f"dict.{key}.label", max_chars=80)
+                c2.selectbox("Kind", kinds, index=kinds.index(info["kind"]), key=f"dict.{key}.kind")
+                c3.selectbox("Which way is better", directions, index=directions.index(current), key=f"dict.{key}.direction",
+                             format_func={"up": "Higher", "down": "Lower", "unsure": "Not sure"}.get)
+                c4.text_input("Unit", value=info["unit"], key=f"dict.{key}.unit", max_chars=30)
+                st.button("Save", key="dict_save", on_click=save_correction, args=(picked, key), type="primary", icon=":material/save:")
+
+    with st.expander("How these numbers work"):
+        st.markdown(
+            f"""
+- **Lab → live**: the latest {a.smoothing_weeks}-week average of live values against the latest {a.smoothing_weeks}-week average
+  of lab values, as a share of the lab value, turned by which way is better (positive = live is worse).
+- **Decay**: the live value ({a.smoothing_weeks}-week average) against the best such average so far. Warning at
+  {a.decay_warning:.0%} worse, critical at {a.decay_critical:.0%}; judged after {a.decay_min_weeks} live weeks.
+- **Drift**: the mean of the last {a.drift_current_weeks} live weeks against the first {a.drift_reference_weeks}, in standard
+  deviations of those first weeks. Warning at {a.drift_warning:g}, critical at {a.drift_critical:g}. Drift says the numbers moved;
+  the table says whether it was the worse way.
+- **Alignment**: the technical metric and the KPI, each averaged per week (per month when either is monthly) and turned so that up
+  is better; their trends over time and the rank correlation of their period-over-period changes with the KPI following by 0 to
+  {a.alignment_max_lag} periods. Inverted: they move against each other; decoupled: the model improves while the KPI does not;
+  aligned: otherwise. Under {a.alignment_min_periods} common periods: insufficient data.
+- **KPI progress**: (latest − baseline) ÷ (target − baseline), against the share of time gone from approval to the KPI deadline;
+  behind plan when it trails by {catalogue.threshold('kpi_behind_plan'):.0%} or more.
+
+The settings are in {catalogue.source_label} (`[analysis]`); the full explanation is in docs/alignment.md.
+"""
+        )

@@ -1,0 +1,355 @@
+"""The Alignment page and the `alignment` command, without Streamlit: one row per pilot (label,
+gap, decay, drift, KPI progress, worst first), and one pilot's series, thresholds, crossings and
+plain-language verdict. Every number comes from `PilotNumbers`, which the risk engine uses too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Optional, Sequence
+
+import pandas as pd
+
+from .alignment import Alignment, Decay, Drift, Gap, KpiProgress, crossings, decay_path, drift_path
+from .catalogue import Catalogue, load_catalogue
+from .evidence import Evidence, load_evidence
+from .metric_dictionary import MetricInfo
+from .pilot_numbers import PilotNumbers
+from .store import Store
+
+LABEL_WORDS = {
+    "aligned": "Aligned: the model's progress and the KPI move together.",
+    "decoupled": "Decoupled: the model improves but the KPI does not move.",
+    "inverted": "Inverted: the model and the KPI move against each other.",
+    "insufficient data": "Insufficient data: fewer common periods than needed to judge.",
+}
+# Points towards "worst first" (docs/alignment.md lists them).
+CONCERN_POINTS = {
+    "inverted": 3, "decoupled": 2, "insufficient data": 0.5, "no comparison": 0.5,
+    "decay critical": 3, "decay warning": 1.5, "drift critical": 1, "drift warning": 0.5,
+    "behind plan": 2, "gap": 1,
+}
+
+
+@dataclass
+class PilotAlignment:
+    """One pilot's technical-vs-business picture, as of one moment."""
+
+    pilot_id: str
+    name: str
+    business_unit: str
+    stage: str
+    as_of: datetime
+    primary_metric: Optional[str]
+    kpi_metric: Optional[str]
+    kpi_name: Optional[str]
+    alignment: Optional[Alignment]
+    gaps: dict[str, Gap]
+    decays: dict[str, Decay]
+    drifts: dict[str, Drift]
+    kpi_progress: Optional[KpiProgress]
+    gap_threshold: float
+    reasons: list[str] = field(default_factory=list)  # why the pilot is where it is in the list
+    concern: float = 0.0
+    verdict: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.alignment.label if self.alignment else "no comparison"
+
+    @property
+    def primary_decay(self) -> Optional[Decay]:
+        return self.decays.get(self.primary_metric) if self.primary_metric else None
+
+    @property
+    def primary_gap(self) -> Optional[Gap]:
+        return self.gaps.get(self.primary_metric) if self.primary_metric else next(iter(self.gaps.values()), None)
+
+
+def _concern(row: PilotAlignment) -> tuple[float, list[str]]:
+    points, reasons = 0.0, []
+
+    def add(key: str, why: str) -> None:
+        nonlocal points
+        points += CONCERN_POINTS[key]
+        reasons.append(why)
+
+    if row.label in ("inverted", "decoupled"):
+        add(row.label, row.label)
+    elif row.label in ("insufficient data", "no comparison"):
+        add(row.label, row.label)
+    worst_decay = max(row.decays.values(), key=lambda d: d.relative, default=None)
+    if worst_decay and worst_decay.level != "none":
+        add(f"decay {worst_decay.level}", f"{worst_decay.metric} decay {worst_decay.level}")
+    worse_drifts = [d for d in row.drifts.values() if d.level != "none" and d.worse is not False]
+    if worse_drifts:
+        worst = max(worse_drifts, key=lambda d: d.score)
+        add(f"drift {worst.level}", f"{worst.metric} drift {worst.level}")
+    if row.kpi_progress and row.kpi_progress.behind:
+        add("behind plan", "KPI behind plan")
+    if row.primary_gap and row.primary_gap.relative >= row.gap_threshold:
+        add("gap", f"live {row.primary_gap.metric} {row.primary_gap.relative:.0%} below lab")
+    return points, reasons
+
+
+def assess_alignment(numbers: PilotNumbers, catalogue: Catalogue) -> PilotAlignment:
+    r = numbers.r
+    row = PilotAlignment(
+        pilot_id=r["pilot_id"], name=r.get("name") or "", business_unit=r.get("business_unit") or "", stage=r.get("stage") or "",
+        as_of=numbers.as_of, primary_metric=numbers.primary_metric, kpi_metric=numbers.kpi_metric, kpi_name=r.get("kpi_name"),
+        alignment=numbers.alignment, gaps=numbers.latest_gaps, decays=numbers.decays, drifts=numbers.drifts,
+        kpi_progress=numbers.kpi_progress, gap_threshold=catalogue.threshold("lab_to_live_drop"),
+    )
+    row.concern, row.reasons = _concern(row)
+    row.verdict = verdict(numbers, row)
+    return row
+
+
+def numbers_for(evidence: Evidence, pilot_id: str, catalogue: Catalogue) -> PilotNumbers:
+    return PilotNumbers(evidence.pilot(pilot_id), catalogue.analysis, evidence.as_of, catalogue.threshold("kpi_behind_plan"))
+
+
+def portfolio_alignment(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
+                        catalogue: Optional[Catalogue] = None) -> list[PilotAlignment]:
+    """Every pilot (approved by `as_of`), worst first: most concern points, then pilot code."""
+    catalogue = catalogue or load_catalogue()
+    evidence = load_evidence(store, as_of, pilot_ids)
+    rows = []
+    for pilot_id in evidence.pilots["pilot_id"]:
+        approved = evidence.pilot(pilot_id).record.get("approved_on")
+        if approved is not None and pd.Timestamp(approved).date() > evidence.as_of.date():
+            continue
+        rows.append(assess_alignment(numbers_for(evidence, pilot_id, catalogue), catalogue))
+    return sorted(rows, key=lambda row: (-row.concern, row.pilot_id))
+
+
+# -- words ------------------------------------------------------------------------------------------
+
+def _first_and_last(series: pd.Series, weeks: int) -> tuple[float, float, date]:
+    series = series.dropna().sort_index()
+    return float(series.iloc[:weeks].mean()), float(series.iloc[-weeks:].mean()), series.index[0].date()
+
+
+def describe_change(label: str, first: float, last: float, unit: Optional[str], direction: Optional[str] = None) -> str:
+    """'Accuracy rose 6 points', 'On-shelf availability has not moved', 'Cost fell 12% (better)'.
+    Shares (0–1) and percentages change by points; other units by per cent. Under 2% of the
+    starting level (and under one point) counts as not moved."""
+    relative = (last - first) / abs(first) if first else (0.0 if last == first else 1.0)
+    points = (last - first) * 100 if unit == "share" else (last - first) if unit == "%" else None
+    if abs(relative) < 0.02 and (points is None or abs(points) < 1):
+        return f"{label} has not moved"
+    if points is not None and abs(points) >= 0.1:
+        size = abs(points)
+        number = f"{size:.1f}".rstrip("0").rstrip(".") if size < 10 else f"{size:.0f}"
+        amount = "1 point" if number == "1" else f"{number} points"
+    else:
+        amount = f"{abs(relative) * 100:.0f}%"
+    judged = ""
+    if direction in ("up", "down"):
+        judged = " (better)" if (last > first) == (direction == "up") else " (worse)"
+    return f"{label} {'rose' if last > first else 'fell'} {amount}{judged}"
+
+
+def metric_label(numbers: PilotNumbers, metric: str) -> MetricInfo:
+    return numbers.e.dictionary.describe(metric)
+
+
+def verdict(numbers: PilotNumbers, row: PilotAlignment) -> str:
+    """A plain-language verdict, e.g. "Accuracy rose 6 points since March 2025; Revenue per visit
+    has not moved. Decoupled: the model improves but the KPI does not move." """
+    a = numbers.a
+    metric = row.primary_metric
+    if not metric:
+        return "No technical metric has been uploaded for this pilot, so model progress cannot be compared with the business."
+    info = metric_label(numbers, metric)
+    technical, environment = numbers.technical_series(metric)
+    parts = []
+    if len(technical) >= 2:
+        first, last, since = _first_and_last(technical, a.smoothing_weeks)
+        name = f"{'Live' if environment == 'live' else 'Lab'} {info.label}"
+        parts.append(f"{describe_change(name, first, last, info.unit, info.direction)} since {since:%B %Y}")
+    if row.kpi_metric and not numbers.kpi.empty:
+        first, last, since = _first_and_last(numbers.kpi, a.smoothing_weeks)
+        parts.append(describe_change(row.kpi_name or row.kpi_metric, first, last, numbers.r.get("kpi_unit"), numbers.kpi_direction))
+    elif row.kpi_name:
+        parts.append(f"no data for the KPI “{row.kpi_name}” has been uploaded")
+    else:
+        parts.append("the pilot has no business KPI to judge it by")
+    sentence = "; ".join(parts) + "."
+    sentence = sentence[0].upper() + sentence[1:]
+    if row.alignment:
+        sentence += " " + LABEL_WORDS[row.alignment.label]
+    decay = row.primary_decay
+    if decay and decay.level != "none":
+        sentence += f" Live {info.label} is {decay.relative:.0%} worse than its best ({decay.level})."
+    progress = row.kpi_progress
+    if progress and progress.time_elapsed is not None:
+        sentence += (f" The KPI is {progress.progress:.0%} of the way to target with {min(progress.time_elapsed, 1):.0%} of the time gone"
+                     + (": behind plan." if progress.behind else "."))
+    return sentence
+
+
+# -- tables -----------------------------------------------------------------------------------------
+
+def portfolio_table(rows: Sequence[PilotAlignment]) -> pd.DataFrame:
+    """The portfolio view, one row per pilot in the order given (worst first)."""
+    records = []
+    for row in rows:
+        gap, decay, a, progress = row.primary_gap, row.primary_decay, row.alignment, row.kpi_progress
+        records.append({
+            "pilot_id": row.pilot_id, "name": row.name, "business_unit": row.business_unit, "stage": row.stage,
+            "label": row.label, "technical_metric": row.primary_metric, "kpi": row.kpi_name,
+            "rho": a.rho if a else None, "lag": a.lag if a else None, "periods": a.periods if a else None,
+            "period": a.period if a else None,
+            "lab_live_gap": gap.relative if gap else None,
+            "decay": decay.relative if decay else None, "decay_level": decay.level if decay else None,
+            "kpi_progress": progress.progress if progress else None,
+            "time_elapsed": min(progress.time_elapsed, 1.0) if progress and progress.time_elapsed is not None else None,
+            "behind_plan": progress.behind if progress else None,
+            "concern": row.concern, "why": ", ".join(row.reasons) or "nothing of concern",
+        })
+    return pd.DataFrame.from_records(records, columns=[
+        "pilot_id", "name", "business_unit", "stage", "label", "technical_metric", "kpi", "rho", "lag", "periods", "period",
+        "lab_live_gap", "decay", "decay_level", "kpi_progress", "time_elapsed", "behind_plan", "concern", "why"])
+
+
+def _day(value: Optional[date]) -> Optional[str]:
+    return value.isoformat() if value else None
+
+
+def as_json(row: PilotAlignment) -> dict:
+    """The command line's block for one pilot."""
+    a, progress = row.alignment, row.kpi_progress
+    return {
+        "pilot_id": row.pilot_id, "name": row.name, "label": row.label, "verdict": row.verdict,
+        "technical_metric": row.primary_metric, "kpi": row.kpi_name,
+        "rho": a.rho if a else None, "lag": a.lag if a else None, "periods": a.periods if a else 0,
+        "period": a.period if a else None,
+        "lab_live_gap": {m: {"lab": g.lab, "live": g.live, "absolute": g.absolute, "relative": g.relative, "direction": g.direction,
+                             "lab_until": _day(g.lab_until), "live_until": _day(g.live_until)} for m, g in row.gaps.items()},
+        "decay": {m: {"latest": d.latest, "best": d.best, "best_week": _day(d.best_week), "relative": d.relative,
+                      "vs_first": d.vs_first, "level": d.level, "weeks": d.weeks} for m, d in row.decays.items()},
+        "drift": {m: {"score": d.score, "level": d.level, "worse": d.worse, "shift": d.shift, "reference_n": d.reference_n,
+                      "current_n": d.current_n, "reference": [_day(d.reference_from), _day(d.reference_until)],
+                      "current": [_day(d.current_from), _day(d.current_until)]} for m, d in row.drifts.items()},
+        "kpi_progress": progress.progress if progress else None,
+        "time_elapsed": progress.time_elapsed if progress else None,
+        "behind_plan": progress.behind if progress else None,
+        "concern": row.concern, "reasons": row.reasons,
+    }
+
+
+# -- one pilot's chart data ---------------------------------------------------------------------------
+
+@dataclass
+class PilotChartData:
+    """What the pilot view draws: the technical metric (lab and live), its alert bands and the
+    weeks an alert level was crossed; the KPI with its baseline, target, plan line and the
+    "where it should be by now" point."""
+
+    metric: str
+    metric_label: str
+    direction: Optional[str]
+    technical: pd.DataFrame  # week, value, environment (lab | live)
+    bands: pd.DataFrame  # level, low, high (value ranges of the warning and critical zones)
+    events: pd.DataFrame  # week, value, what (e.g. "decay warning"), level
+    kpi_label: Optional[str]
+    kpi: pd.DataFrame  # week, value
+    kpi_lines: pd.DataFrame  # line (baseline | target), value
+    plan: pd.DataFrame  # week, value: the straight line from baseline at approval to target at the deadline
+    expected_now: Optional[dict]  # week, value: where the KPI should be by now
+    best: Optional[float]
+
+
+def chart_data(numbers: PilotNumbers, metric: Optional[str] = None, start: Optional[date] = None,
+               end: Optional[date] = None) -> Optional[PilotChartData]:
+    """The pilot view's chart data for a technical metric (default: the primary one), between two
+    days (default: all). Thresholds and crossings are computed on the whole series, then cut."""
+    metric = metric or numbers.primary_metric
+    if not metric:
+        return None
+    a, e = numbers.a, numbers.e
+    info = e.dictionary.describe(metric)
+    direction = numbers.direction(metric)
+    parts = []
+    for environment in ("lab", "live"):
+        series = e.series(metric, environment, "technical")
+        if not series.empty:
+            parts.append(pd.DataFrame({"week": series.index, "value": series.to_numpy(), "environment": environment}))
+    technical = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["week", "value", "environment"])
+
+    live = e.series(metric, "live", "technical")
+    bands = pd.DataFrame(columns=["level", "low", "high"])
+    events = []
+    best = None
+    if direction and len(live) >= a.smoothing_weeks:
+        path = decay_path(live, direction, a)
+        best = float(path["best"].iloc[-1])
+        sign = 1 if direction == "up" else -1
+        warn, crit = best * (1 - sign * a.decay_warning), best * (1 - sign * a.decay_critical)
+        floor = min(technical["value"].min(), crit) if direction == "up" else max(technical["value"].max(), crit)
+        edge = floor - abs(floor) * 0.05 * sign
+        bands = pd.DataFrame([
+            {"level": "warning", "low": min(warn, crit), "high": max(warn, crit)},
+            {"level": "critical", "low": min(crit, edge), "high": max(crit, edge)},
+        ])
+        values = dict(zip(path["week"], path["value"]))
+        for week, level in crossings(path):
+            events.append({"week": pd.Timestamp(week), "value": values[pd.Timestamp(week)], "what": f"decay {level}", "level": level})
+    if len(live) >= a.drift_reference_weeks + a.drift_current_weeks:
+        path = drift_path(live, a)
+        lookup = dict(zip(live.index, live.to_numpy()))
+        for week, level in crossings(path):
+            events.append({"week": pd.Timestamp(week), "value": lookup[pd.Timestamp(week)], "what": f"drift {level}", "level": level})
+    events_frame = pd.DataFrame(events, columns=["week", "value", "what", "level"])
+
+    kpi = numbers.kpi
+    kpi_frame = pd.DataFrame({"week": kpi.index, "value": kpi.to_numpy()}) if not kpi.empty else pd.DataFrame(columns=["week", "value"])
+    r = numbers.r
+    lines = [{"line": name, "value": r.get(field_name)} for name, field_name in (("baseline", "kpi_baseline"), ("target", "kpi_target"))
+             if r.get(field_name) is not None]
+    plan_rows, expected = [], None
+    approved, deadline = r.get("approved_on"), r.get("kpi_deadline")
+    if numbers.has_kpi_plan and approved is not None and deadline is not None:
+        approved_day, deadline_day = pd.Timestamp(approved).date(), pd.Timestamp(deadline).date()
+        if deadline_day > approved_day:
+            plan_rows = [{"week": pd.Timestamp(approved_day), "value": r["kpi_baseline"]}, {"week": pd.Timestamp(deadline_day), "value": r["kpi_target"]}]
+            now = numbers.as_of.date()
+            value = numbers.expected_kpi(now)
+            if value is not None:
+                expected = {"week": pd.Timestamp(now), "value": value}
+    data = PilotChartData(
+        metric=metric, metric_label=info.label, direction=direction, technical=technical, bands=bands, events=events_frame,
+        kpi_label=r.get("kpi_name"), kpi=kpi_frame, kpi_lines=pd.DataFrame(lines, columns=["line", "value"]),
+        plan=pd.DataFrame(plan_rows, columns=["week", "value"]), expected_now=expected, best=best,
+    )
+    return cut(data, start, end)
+
+
+def cut(data: PilotChartData, start: Optional[date], end: Optional[date]) -> PilotChartData:
+    """Only the weeks between two days (inclusive); thresholds stay as computed on everything."""
+    if start is None and end is None:
+        return data
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty:
+            return frame
+        weeks = pd.to_datetime(frame["week"])
+        mask = pd.Series(True, index=frame.index)
+        if start is not None:
+            mask &= weeks >= pd.Timestamp(start)
+        if end is not None:
+            mask &= weeks <= pd.Timestamp(end)
+        return frame[mask].reset_index(drop=True)
+
+    data.technical, data.events, data.kpi = keep(data.technical), keep(data.events), keep(data.kpi)
+    return data
+
+
+def date_span(numbers: PilotNumbers) -> Optional[tuple[date, date]]:
+    """The first and last week with any technical or KPI value (the date picker's bounds)."""
+    weeks = [numbers.e.weeks("technical", env) for env in ("lab", "live")] + [numbers.kpi.index]
+    weeks = [w for w in weeks if len(w)]
+    if not weeks:
+        return None
+    return min(w.min() for w in weeks).date(), max(w.max() for w in weeks).date()

@@ -1,0 +1,190 @@
+"""One pilot's technical-vs-business numbers, computed once and shared by the risk engine, the
+Alignment page and the command line — so a number never differs between two places.
+
+The choices live here too: the primary technical metric (the one decay and alignment are judged
+on), the KPI series, and which way is better for each metric (the metric dictionary; the KPI's
+direction from the pilot register).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import cached_property
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from .alignment import (
+    Alignment, Decay, Drift, Gap, KpiProgress, alignment, kpi_progress, lab_live_gap, live_decay, drift, spearman,
+)
+from .catalogue import Analysis
+from .evidence import PilotEvidence
+
+
+def _day(value) -> Optional[date]:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+
+class PilotNumbers:
+    def __init__(self, evidence: PilotEvidence, analysis: Analysis, as_of: datetime, kpi_margin: float) -> None:
+        self.e = evidence
+        self.r = evidence.record
+        self.a = analysis
+        self.as_of = as_of
+        self.kpi_margin = kpi_margin  # progress trailing time by this much is "behind plan"
+
+    # -- choices ---------------------------------------------------------------------------------
+
+    @property
+    def primary_metric(self) -> Optional[str]:
+        return self.e.primary_metric
+
+    @property
+    def kpi_metric(self) -> Optional[str]:
+        return self.e.kpi_metric
+
+    @property
+    def kpi_direction(self) -> Optional[str]:
+        return self.r.get("kpi_direction")
+
+    def direction(self, metric: Optional[str]) -> Optional[str]:
+        return self.e.direction(metric)
+
+    def technical_series(self, metric: Optional[str] = None) -> tuple[pd.Series, str]:
+        """A technical metric's live series, or its lab series when it has no live data (and which)."""
+        metric = metric or self.primary_metric
+        if not metric:
+            return pd.Series(dtype=float), "live"
+        live = self.e.series(metric, "live", "technical")
+        if not live.empty:
+            return live, "live"
+        return self.e.series(metric, "lab", "technical"), "lab"
+
+    @cached_property
+    def kpi(self) -> pd.Series:
+        metric = self.kpi_metric
+        if not metric:
+            return pd.Series(dtype=float)
+        return self.e.series(metric, kind="business")
+
+    # -- lab to live -----------------------------------------------------------------------------
+
+    @cached_property
+    def first_live_gap(self) -> Optional[Gap]:
+        """The cliff at go-live: first live weeks against the lab values up to then, on the primary
+        metric, else the first technical metric with both lab and live data."""
+        candidates = [self.primary_metric] + [m for m in self.e.technical_metrics if m != self.primary_metric]
+        for metric in candidates:
+            gap = self._gap(metric, "first_live")
+            if gap is not None:
+                return gap
+        return None
+
+    @cached_property
+    def latest_gaps(self) -> dict[str, Gap]:
+        """Per technical metric with lab and live data and a known direction: latest lab vs latest live."""
+        found = {}
+        for metric in self.e.technical_metrics:
+            gap = self._gap(metric, "latest")
+            if gap is not None:
+                found[metric] = gap
+        return found
+
+    def _gap(self, metric: Optional[str], at: str) -> Optional[Gap]:
+        direction = self.direction(metric)
+        if not metric or not direction:
+            return None
+        lab, live = self.e.series(metric, "lab", "technical"), self.e.series(metric, "live", "technical")
+        if lab.empty or live.empty:
+            return None
+        return lab_live_gap(lab, live, metric, direction, self.a, at=at)
+
+    # -- decay and drift -------------------------------------------------------------------------
+
+    @cached_property
+    def decay(self) -> Optional[Decay]:
+        """Decay of the primary metric (what the risk engine judges)."""
+        return self.decay_of(self.primary_metric)
+
+    def decay_of(self, metric: Optional[str]) -> Optional[Decay]:
+        direction = self.direction(metric)
+        if not metric or not direction:
+            return None
+        return live_decay(self.e.series(metric, "live", "technical"), metric, direction, self.a)
+
+    @cached_property
+    def decays(self) -> dict[str, Decay]:
+        found = {}
+        for metric in self.e.technical_metrics:
+            decay = self.decay_of(metric)
+            if decay is not None:
+                found[metric] = decay
+        return found
+
+    @cached_property
+    def drifts(self) -> dict[str, Drift]:
+        """Drift of every live technical series, and of the KPI (keyed by its metric name)."""
+        found = {}
+        for metric in self.e.technical_metrics:
+            result = drift(self.e.series(metric, "live", "technical"), metric, self.direction(metric), self.a)
+            if result is not None:
+                found[metric] = result
+        if self.kpi_metric and not self.kpi.empty:
+            result = drift(self.kpi, self.kpi_metric, self.kpi_direction, self.a)
+            if result is not None:
+                found[self.kpi_metric] = result
+        return found
+
+    # -- alignment and KPI progress --------------------------------------------------------------
+
+    def alignment_of(self, metric: Optional[str] = None) -> Optional[Alignment]:
+        """The technical metric (default: the primary one; live, else lab) against the KPI. None
+        when either is missing or a direction is unknown."""
+        metric = metric or self.primary_metric
+        direction = self.direction(metric)
+        if not metric or not direction or not self.kpi_direction or self.kpi.empty:
+            return None
+        technical, _ = self.technical_series(metric)
+        if technical.empty:
+            return None
+        return alignment(technical, self.kpi, direction, self.kpi_direction, self.a)
+
+    @cached_property
+    def alignment(self) -> Optional[Alignment]:
+        return self.alignment_of(self.primary_metric)
+
+    @cached_property
+    def technical_trend(self) -> Optional[float]:
+        """Rank correlation of the primary metric (live, else lab; turned so up is better) with time."""
+        metric = self.primary_metric
+        direction = self.direction(metric)
+        if not direction:
+            return None
+        series = self.e.series(metric, "live", "technical")
+        if len(series) < self.a.alignment_min_periods:
+            series = self.e.series(metric, "lab", "technical")
+        if len(series) < self.a.alignment_min_periods:
+            return None
+        values = series.to_numpy() if direction == "up" else -series.to_numpy()
+        return spearman(np.arange(len(values)), values)
+
+    @property
+    def has_kpi_plan(self) -> bool:
+        r = self.r
+        return bool(r.get("kpi_name")) and r.get("kpi_baseline") is not None and r.get("kpi_target") is not None
+
+    @cached_property
+    def kpi_progress(self) -> Optional[KpiProgress]:
+        if not self.has_kpi_plan or self.kpi.empty:
+            return None
+        return kpi_progress(self.kpi, self.r["kpi_baseline"], self.r["kpi_target"], _day(self.r.get("approved_on")),
+                            _day(self.r.get("kpi_deadline")), self.as_of, self.kpi_margin, self.a)
+
+    def expected_kpi(self, day: date) -> Optional[float]:
+        """Where the KPI should be on `day` if it moved from baseline to target in a straight line
+        between approval and the deadline ("where it should be by now")."""
+        approved, deadline = _day(self.r.get("approved_on")), _day(self.r.get("kpi_deadline"))
+        if not self.has_kpi_plan or not approved or not deadline or deadline <= approved:
+            return None
+        share = min(max((day - approved).days / (deadline - approved).days, 0.0), 1.0)
+        return self.r["kpi_baseline"] + share * (self.r["kpi_target"] - self.r["kpi_baseline"])
