@@ -304,9 +304,10 @@ def test_register_link_opens_the_pilots_edit_form(page, dashboard, script_errors
     expect(page).to_have_title(re.compile(r"^Pilot register · Pilot Health$"), timeout=RENDERED_MS)
     # The sidebar drawn by page_setup() is there too, with every page.
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(4, timeout=RENDERED_MS)
+    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(5, timeout=RENDERED_MS)
     expect(sidebar.get_by_role("link", name="Portfolio")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Failure-pattern risk")).to_be_visible()
+    expect(sidebar.get_by_role("link", name="Alignment")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Pilot register")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Upload data")).to_be_visible()
     assert parse_qs(urlsplit(page.url).query).get("pilot") == ["SC-01"], page.url
@@ -437,5 +438,46 @@ def test_clicking_a_heatmap_cell_opens_the_pilots_risk_detail_and_the_link_reope
         expect(colleague.get_by_role("heading", name=re.compile(r"^SC-01 · Fresh produce demand forecasting"))).to_be_visible(timeout=RENDERED_MS)
         expect(colleague.get_by_role("combobox", name="Pilot", exact=True)).to_have_value("SC-01", timeout=RENDERED_MS)
         expect(multiselect_tags(colleague, "Business unit")).to_have_text(["Supply Chain"], timeout=RENDERED_MS)
+    finally:
+        context.close()
+
+
+def test_an_alignment_link_with_pilot_and_dates_reopens_the_same_view_in_a_fresh_browser(page, dashboard, browser, script_errors):
+    """The Alignment page's whole state is in its address: a pilot and a date range opened in a
+    browser that never saw the dashboard show that pilot's verdict, its chart and those dates;
+    changing the metric's dates on screen writes them back into the address."""
+    from playwright.sync_api import expect
+
+    open_link(page, dashboard, "/Alignment?pilot=RO-03&dates=2026-04-06&dates=2026-10-26", "Technical vs business alignment")
+    expect(page.get_by_role("heading", name=re.compile(r"^RO-03 · Markdown pricing optimiser"))).to_be_visible(timeout=RENDERED_MS)
+    verdict = page.get_by_test_id("stAlertContentWarning").filter(has_text="Decoupled:")
+    expect(verdict).to_contain_text("Gross margin on marked-down items has not moved", timeout=RENDERED_MS)
+    expect(page.get_by_role("combobox", name="Technical metric", exact=True)).to_have_value("accuracy", timeout=RENDERED_MS)
+    dates = page.get_by_test_id("stDateInput").locator('input[type="date"]')
+    expect(dates).to_have_count(2, timeout=RENDERED_MS)
+    expect(dates.nth(0)).to_have_value("2026-04-06")
+    expect(dates.nth(1)).to_have_value("2026-10-26")
+    chart = page.get_by_test_id("stVegaLiteChart")
+    expect(chart).to_have_count(1, timeout=RENDERED_MS)
+    # Vega labels each drawn mark with its tooltip: lab and live weeks of accuracy, and the KPI's baseline and target lines.
+    expect(chart.locator('[role="graphics-symbol"][aria-label*="Measured in: live"]').first).to_be_attached(timeout=RENDERED_MS)
+    expect(chart.locator('[aria-label*="Line: baseline"]').first).to_be_attached()
+    expect(chart.locator('[aria-label*="Line: target"]').first).to_be_attached()
+    expect(chart.locator('[aria-label*="where it should be by now"]').first).to_be_attached()
+    assert_no_errors_shown(page, script_errors)
+
+    link = page.url.removeprefix(dashboard.url)
+    assert parse_qs(urlsplit(link).query) == {"pilot": ["RO-03"], "dates": ["2026-04-06", "2026-10-26"]}, link
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        context.route(lambda url: not url.startswith(dashboard.url + "/"), lambda route: route.abort())
+        colleague = context.new_page()
+        colleague.set_default_timeout(FIRST_RENDER_MS)
+        open_link(colleague, dashboard, link, "Technical vs business alignment")
+        expect(colleague.get_by_role("heading", name=re.compile(r"^RO-03 · "))).to_be_visible(timeout=RENDERED_MS)
+        colleague_dates = colleague.get_by_test_id("stDateInput").locator('input[type="date"]')
+        expect(colleague_dates.nth(0)).to_have_value("2026-04-06", timeout=RENDERED_MS)
+        expect(colleague_dates.nth(1)).to_have_value("2026-10-26")
+        expect(colleague.get_by_test_id("stAlertContentWarning").filter(has_text="Decoupled:")).to_be_visible()
     finally:
         context.close()
