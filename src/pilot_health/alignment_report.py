@@ -81,7 +81,7 @@ def _concern(row: PilotAlignment) -> tuple[float, list[str]]:
     worst_decay = max(row.decays.values(), key=lambda d: d.relative, default=None)
     if worst_decay and worst_decay.level != "none":
         add(f"decay {worst_decay.level}", f"{worst_decay.metric} decay {worst_decay.level}")
-    worse_drifts = [d for d in row.drifts.values() if d.level != "none" and d.worse is not False]
+    worse_drifts = [d for d in row.drifts.values() if d.level != "none" and d.worse is True]
     if worse_drifts:
         worst = max(worse_drifts, key=lambda d: d.score)
         add(f"drift {worst.level}", f"{worst.metric} drift {worst.level}")
