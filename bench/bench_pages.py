@@ -15,7 +15,7 @@
    (median of --runs calls) without Streamlit's cache, and through the `st.cache_data` functions of
    `pilot_health.ui.data` (called in bare mode) for the cached warm time. The target is each page's
    data in under 500 ms warm. Pages: home, register, failure-pattern risk (with and without the
-   rows behind each signal).
+   rows behind each signal), alignment (with a pilot chosen).
 
 The store is a bench file: it is marked in store_meta (`bench_store`), and the script refuses to
 replace a file that does not carry that mark, so it cannot overwrite a real store by accident.
@@ -43,7 +43,8 @@ import duckdb
 import pandas as pd
 
 from pilot_health import pilots as pilots_module
-from pilot_health import portfolio, queries, risk
+from pilot_health import alignment_report, portfolio, queries, risk
+from pilot_health.evidence import load_evidence
 from pilot_health.catalogue import load_catalogue
 from pilot_health import store as store_module
 from pilot_health.models import STAGES, Pilot
@@ -596,6 +597,24 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
     def as_of() -> datetime:
         return (risk_holder.get("results") or scores())[0].as_of
 
+    rules = data.rules_fingerprint()
+    align_holder: dict[str, Any] = {}
+
+    def alignment_rows() -> list:
+        align_holder["rows"] = alignment_report.portfolio_alignment(store, catalogue=catalogue)
+        return align_holder["rows"]
+
+    def alignment_table() -> Any:
+        return alignment_report.portfolio_table(align_holder.get("rows") or alignment_rows())
+
+    def alignment_detail() -> Any:
+        """What data.alignment_detail computes for one pilot, plus its chart spec."""
+        evidence = load_evidence(store, as_of(), [some_pilot])
+        numbers = alignment_report.numbers_for(evidence, some_pilot, catalogue)
+        row = alignment_report.assess_alignment(numbers, catalogue)
+        chart = alignment_report.chart_data(numbers)
+        return row, (charts.alignment_chart(chart).to_dict() if chart is not None else None)
+
     every = "every page"
     pieces = [  # in the order a first visit runs them: page_setup, sidebar, then the page
         Piece(every, "Store.meta() (page_setup, opens a connection)", store.meta),
@@ -608,13 +627,18 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         Piece("register (pages/1)", f"pilots.get_pilot(store, {some_pilot!r})", lambda: pilots_module.get_pilot(store, some_pilot)),
         Piece("risk (pages/3)", "load_catalogue() (config/signals.toml, read and validated)", load_catalogue),
         Piece("risk (pages/3)", f"risk.assess(store): {PILOTS} pilots × 5 patterns", scores,
-              lambda: data.risk_results(*cache_key, catalogue.fingerprint, today)),
+              lambda: data.risk_results(*cache_key, rules, today)),
         Piece("risk (pages/3)", f"heatmap_frame + filter ({units[0]}) + sort + heatmap chart spec", heatmap),
         Piece("risk (pages/3)", f"risk.risk_trend(store, {some_pilot!r}, 12 months)", lambda: risk.risk_trend(store, some_pilot, 12, catalogue, today),
-              lambda: data.risk_trend(*cache_key, catalogue.fingerprint, today, some_pilot)),
+              lambda: data.risk_trend(*cache_key, rules, today, some_pilot)),
         Piece("risk detail rows (pages/3, ?rows=true)", f"risk.assess(store, [{some_pilot!r}], with_rows=True)",
               lambda: risk.assess(store, as_of(), [some_pilot], catalogue, with_rows=True),
-              lambda: data.risk_detail(*cache_key, catalogue.fingerprint, as_of(), some_pilot)),
+              lambda: data.risk_detail(*cache_key, rules, as_of(), some_pilot)),
+        Piece("alignment (pages/4)", f"alignment_report.portfolio_alignment(store): {PILOTS} pilots", alignment_rows,
+              lambda: data.alignment_rows(*cache_key, rules, today)),
+        Piece("alignment (pages/4)", "portfolio_table (the worst-first table)", alignment_table),
+        Piece("alignment (pages/4)", f"one pilot ({some_pilot!r}): numbers, verdict, chart data and chart spec", alignment_detail,
+              lambda: data.alignment_detail(*cache_key, rules, as_of(), some_pilot)),
     ]
     # Forget the per-process migration check, so the first call pays what it pays in a new server process.
     ready = getattr(store_module, "_READY", None)
@@ -663,6 +687,7 @@ PAGES = {
     "register (pages/1)": (0, 1, 4, 5),
     "risk (pages/3)": (0, 1, 6, 7, 8, 9),
     "risk with rows (pages/3?rows=true)": (0, 1, 6, 7, 8, 9, 10),
+    "alignment (pages/4?pilot=…)": (0, 1, 6, 11, 12, 13),
 }
 
 

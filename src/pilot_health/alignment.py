@@ -25,8 +25,34 @@ def relative_shortfall(reference: float, value: float, direction: str) -> float:
     return worse / abs(reference)
 
 
-def _smoothed(series: pd.Series, weeks: int) -> pd.Series:
-    return series.sort_index().rolling(weeks, min_periods=1).mean()
+def _clean(series: pd.Series) -> pd.Series:
+    """Without missing values, in time order (the evidence's series usually are already: then free)."""
+    if series.hasnans:
+        series = series.dropna()
+    return series if series.index.is_monotonic_increasing else series.sort_index()
+
+
+def _rolling_mean(values: np.ndarray, weeks: int) -> np.ndarray:
+    """Mean of each value and the `weeks − 1` before it (fewer at the start), as pandas'
+    rolling(weeks, min_periods=1).mean() gives it."""
+    totals = np.cumsum(np.concatenate([[0.0], values]))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - weeks, 0)
+    return (totals[ends] - totals[starts]) / (ends - starts)
+
+
+def _decay_arrays(values: np.ndarray, direction: str, settings: Analysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Smoothed values (full windows only), the best so far, and the share worse than that best."""
+    smooth = _rolling_mean(values, settings.smoothing_weeks)[settings.smoothing_weeks - 1:]
+    best = np.maximum.accumulate(smooth) if direction == "up" else np.minimum.accumulate(smooth)
+    worse = (best - smooth) if direction == "up" else (smooth - best)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shortfall = np.where(best != 0, worse / np.abs(best), 0.0)
+    return smooth, best, shortfall
+
+
+def _level(share: float, settings: Analysis) -> str:
+    return "critical" if share >= settings.decay_critical else "warning" if share >= settings.decay_warning else "none"
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -66,7 +92,7 @@ class Gap:
 def lab_live_gap(lab: pd.Series, live: pd.Series, metric: str, direction: str, settings: Analysis, at: str = "latest") -> Optional[Gap]:
     """Lab vs live for one metric. `at="latest"`: the latest smoothed values of each. `at="first_live"`:
     the first live weeks against the lab values up to then — the cliff at go-live, before any decay."""
-    lab, live = lab.dropna().sort_index(), live.dropna().sort_index()
+    lab, live = _clean(lab), _clean(live)
     if lab.empty or live.empty:
         return None
     if at == "first_live":
@@ -107,37 +133,32 @@ def decay_path(live: pd.Series, direction: str, settings: Analysis) -> pd.DataFr
     """Week by week: the smoothed live value, the best smoothed value so far, the share by which the
     value is worse than that best, and the alert level (none, warning, critical). The first
     `smoothing_weeks − 1` weeks are left out: they are not yet a full average."""
-    live = live.dropna().sort_index()
-    smooth = _smoothed(live, settings.smoothing_weeks).iloc[settings.smoothing_weeks - 1:]
-    if smooth.empty:
+    live = _clean(live)
+    smooth, best, shortfall = _decay_arrays(live.to_numpy(dtype=float), direction, settings)
+    if not len(smooth):
         return pd.DataFrame(columns=["week", "value", "best", "shortfall", "level"])
-    values = smooth.to_numpy(dtype=float)
-    best = np.maximum.accumulate(values) if direction == "up" else np.minimum.accumulate(values)
-    worse = (best - values) if direction == "up" else (values - best)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shortfall = np.where(best != 0, worse / np.abs(best), 0.0)
     level = np.where(shortfall >= settings.decay_critical, "critical", np.where(shortfall >= settings.decay_warning, "warning", "none"))
-    return pd.DataFrame({"week": smooth.index, "value": values, "best": best, "shortfall": shortfall, "level": level})
+    return pd.DataFrame({"week": live.index[settings.smoothing_weeks - 1:], "value": smooth, "best": best, "shortfall": shortfall, "level": level})
 
 
 def live_decay(live: pd.Series, metric: str, direction: str, settings: Analysis) -> Optional[Decay]:
     """The live metric's latest smoothed level against its best smoothed level so far and against
-    its first weeks. None with fewer than `decay_min_weeks` weeks."""
-    live = live.dropna().sort_index()
+    its first weeks. None with fewer than `decay_min_weeks` weeks. (The same arrays as decay_path.)"""
+    live = _clean(live)
     if len(live) < settings.decay_min_weeks:
         return None
-    path = decay_path(live, direction, settings)
-    if path.empty:
+    values = live.to_numpy(dtype=float)
+    smooth, best, shortfall = _decay_arrays(values, direction, settings)
+    if not len(smooth):
         return None
-    last = path.iloc[-1]
-    adjusted = path["value"] if direction == "up" else -path["value"]
-    best_row = path.loc[adjusted.idxmax()]
-    first = float(live.iloc[: settings.smoothing_weeks].mean())
-    latest = float(last["value"])
+    weeks = live.index[settings.smoothing_weeks - 1:]
+    best_at = int(np.argmax(smooth if direction == "up" else -smooth))
+    first = float(values[: settings.smoothing_weeks].mean())
+    latest = float(smooth[-1])
     return Decay(
-        metric=metric, direction=direction, latest=latest, latest_week=last["week"].date(), best=float(best_row["value"]),
-        best_week=best_row["week"].date(), first=first, relative=float(last["shortfall"]),
-        vs_first=relative_shortfall(first, latest, direction), level=str(last["level"]), weeks=len(live),
+        metric=metric, direction=direction, latest=latest, latest_week=weeks[-1].date(), best=float(smooth[best_at]),
+        best_week=weeks[best_at].date(), first=first, relative=float(shortfall[-1]),
+        vs_first=relative_shortfall(first, latest, direction), level=_level(float(shortfall[-1]), settings), weeks=len(live),
     )
 
 
@@ -192,7 +213,7 @@ def _drift_level(score: float, settings: Analysis) -> str:
 def drift(series: pd.Series, metric: str, direction: Optional[str], settings: Analysis, environment: str = "live") -> Optional[Drift]:
     """The first `drift_reference_weeks` weeks (the reference) against the last `drift_current_weeks`
     weeks. None until there are enough weeks for both windows without overlap."""
-    series = series.dropna().sort_index()
+    series = _clean(series)
     n_ref, n_cur = settings.drift_reference_weeks, settings.drift_current_weeks
     if len(series) < n_ref + n_cur:
         return None
