@@ -6,16 +6,13 @@ naming the file and the setting, so a typo never silently changes a score.
 """
 from __future__ import annotations
 
-import hashlib
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .config import project_root
-from .errors import ConfigError
 
 PATTERN_KEYS = (
     "data_debt", "integration_avoidance", "organisational_resistance", "governance_vacuum", "wrong_success_metrics",
@@ -166,21 +163,10 @@ def catalogue_path() -> Path:
 
 @lru_cache(maxsize=8)
 def _load(path: str, mtime: float) -> Catalogue:
-    file = Path(path)
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"The signal catalogue {file} cannot be read ({error.strerror}); restore config/signals.toml or fix PILOT_HEALTH_SIGNALS.") from None
-    try:
-        raw = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"The signal catalogue {file} is not valid TOML ({error}); fix the file and reload the page.") from None
-    try:
-        return Catalogue.model_validate({**raw, "source": str(file), "fingerprint": hashlib.sha256(data).hexdigest()[:12]})
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the file"
-        raise ConfigError(f"The signal catalogue {file} has a mistake at {where}: {first['msg']}; fix the file and reload the page.") from None
+    from .config import read_settings_file
+
+    catalogue, _ = read_settings_file(Path(path), "signal catalogue", "config/signals.toml", "PILOT_HEALTH_SIGNALS", Catalogue, add_source=True)
+    return catalogue
 
 
 def load_catalogue(path: Optional[Path] = None) -> Catalogue:

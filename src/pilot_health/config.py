@@ -129,3 +129,33 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         signals_path=resolve_db_path(_raw(env, "PILOT_HEALTH_SIGNALS")),
         metrics_path=resolve_db_path(_raw(env, "PILOT_HEALTH_METRICS")),
     )
+
+
+def read_settings_file(file: Path, what: str, shipped: str, setting: str, model: type, add_source: bool = False):
+    """Read a TOML settings file (the signal catalogue, the metric dictionary) and validate it with a
+    pydantic `model` (with `add_source`, the file's path and hash become its `source` and
+    `fingerprint` fields). Returns (the validated object, a short hash of the bytes). Every mistake is
+    one ConfigError sentence naming the file and the entry at fault."""
+    import hashlib
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from .errors import ConfigError
+
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"The {what} {file} cannot be read ({error.strerror}); restore {shipped} or fix {setting}.") from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"The {what} {file} is not valid TOML ({error}); fix the file and reload the page.") from None
+    fingerprint = hashlib.sha256(data).hexdigest()[:12]
+    try:
+        fields = {"source": str(file), "fingerprint": fingerprint} if add_source else {}
+        return model.model_validate({**raw, **fields}), fingerprint
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the file"
+        raise ConfigError(f"The {what} {file} has a mistake at {where}: {first['msg']}; fix the file and reload the page.") from None

@@ -13,18 +13,15 @@ A pilot's business KPI takes its direction from the pilot register, not from her
 """
 from __future__ import annotations
 
-import hashlib
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Literal, Optional
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from .errors import ConfigError
 
 METRIC_KINDS = ("technical", "business", "adoption")
 DIRECTIONS = ("up", "down")
@@ -214,22 +211,10 @@ def dictionary_path() -> Path:
 
 @lru_cache(maxsize=8)
 def _load(path: str, mtime: float) -> MetricDictionary:
-    file = Path(path)
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"The metric dictionary {file} cannot be read ({error.strerror}); restore config/metrics.toml or fix PILOT_HEALTH_METRICS.") from None
-    try:
-        raw = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"The metric dictionary {file} is not valid TOML ({error}); fix the file and reload the page.") from None
-    try:
-        parsed = DictionaryFile.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the file"
-        raise ConfigError(f"The metric dictionary {file} has a mistake at {where}: {first['msg']}; fix the file and reload the page.") from None
-    return MetricDictionary(dict(parsed.metrics), str(file), hashlib.sha256(data).hexdigest()[:12])
+    from .config import read_settings_file
+
+    parsed, fingerprint = read_settings_file(Path(path), "metric dictionary", "config/metrics.toml", "PILOT_HEALTH_METRICS", DictionaryFile)
+    return MetricDictionary(dict(parsed.metrics), path, fingerprint)
 
 
 def answered(row: dict) -> MetricInfo:
