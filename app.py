@@ -4,11 +4,11 @@ import streamlit as st
 from pilot_health import demo, portfolio
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.formatting import money, percent, plural
-from pilot_health.models import STAGE_LABELS, STAGES
+from pilot_health.models import STAGE_LABELS
 from pilot_health.ui import charts, data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import report_unknown_url_values
+from pilot_health.ui.widgets import portfolio_filters
 
 ctx = page_setup("Portfolio")
 
@@ -55,15 +55,7 @@ with friendly_errors():
         st.stop()
 
     units = portfolio.business_units(frame)
-    stage_labels = [STAGE_LABELS[s] for s in STAGES]
-    report_unknown_url_values("bu", units, "business unit")
-    report_unknown_url_values("stage", stage_labels, "stage")
-    left, right = st.columns(2)
-    chosen_units = left.multiselect("Business unit", units, key="bu", bind="query-params", placeholder="All business units")
-    chosen_stages = right.multiselect(
-        "Stage", list(STAGES), format_func=STAGE_LABELS.get, key="stage", bind="query-params", placeholder="All stages"
-    )
-    filters = portfolio.PortfolioFilters(tuple(chosen_units), tuple(chosen_stages))
+    filters, _ = portfolio_filters(units)
     shown = portfolio.filter_portfolio(frame, filters)
     if shown.empty:
         st.info("No pilot matches these filters.", icon=":material/filter_alt_off:")

@@ -2,15 +2,14 @@
 import pandas as pd
 import streamlit as st
 
-from pilot_health import portfolio
 from pilot_health.catalogue import PATTERN_KEYS, load_catalogue
 from pilot_health.csv_files import frame_to_csv
-from pilot_health.models import STAGE_LABELS, STAGES
+from pilot_health.models import STAGE_LABELS
 from pilot_health.risk import FIRED, HEALTH_LABELS, STATUS_LABELS, UNKNOWN, heatmap_frame
 from pilot_health.ui import charts, data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import report_unknown_url_values
+from pilot_health.ui.widgets import portfolio_filters, report_unknown_url_values
 
 ctx = page_setup("Failure-pattern risk")
 STATE_ICONS = {FIRED: ":red[:material/warning:] warning sign", "clear": ":green[:material/check:] clear", UNKNOWN: ":gray[:material/help:] unknown"}
@@ -36,15 +35,10 @@ with friendly_errors():
 
     frame = heatmap_frame(results)
     units = sorted(frame["business_unit"].unique())
-    report_unknown_url_values("bu", units, "business unit")
-    report_unknown_url_values("stage", [STAGE_LABELS[s] for s in STAGES], "stage")
-    left, middle, right = st.columns([2, 2, 1.4])
-    chosen_units = left.multiselect("Business unit", units, key="bu", bind="query-params", placeholder="All business units")
-    chosen_stages = middle.multiselect("Stage", list(STAGES), format_func=STAGE_LABELS.get, key="stage", bind="query-params", placeholder="All stages")
+    filters, (right,) = portfolio_filters(units, (2, 2, 1.4))
     report_unknown_url_values("sort", list(SORTS), "sort order")
     sort = SORTS[right.selectbox("Sort by", list(SORTS), key="sort", bind="query-params",
                                  help="Health sorts worst first; a pattern sorts by its score, highest first.")]
-    filters = portfolio.PortfolioFilters(tuple(chosen_units), tuple(chosen_stages))
     shown = filters.apply(frame)
     by_pilot = {r.pilot_id: r for r in results}
     if shown.empty:

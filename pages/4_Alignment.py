@@ -2,16 +2,15 @@
 import pandas as pd
 import streamlit as st
 
-from pilot_health import portfolio
 from pilot_health.alignment_report import CONCERN_POINTS, LABEL_WORDS, cut, portfolio_table
 from pilot_health.catalogue import load_catalogue
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.metric_dictionary import MetricAnswer, save_answer
-from pilot_health.models import STAGE_LABELS, STAGES
+from pilot_health.models import STAGE_LABELS
 from pilot_health.ui import charts, data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import report_unknown_url_values
+from pilot_health.ui.widgets import portfolio_filters, report_unknown_url_values
 
 ctx = page_setup("Alignment")
 LABEL_ICONS = {"aligned": ":material/check_circle:", "decoupled": ":material/link_off:", "inverted": ":material/swap_vert:",
@@ -51,13 +50,8 @@ with friendly_errors():
 
     table = portfolio_table(rows)
     units = sorted(table["business_unit"].unique())
-    report_unknown_url_values("bu", units, "business unit")
-    report_unknown_url_values("stage", [STAGE_LABELS[s] for s in STAGES], "stage")
-    left, right = st.columns(2)
-    chosen_units = left.multiselect("Business unit", units, key="bu", bind="query-params", placeholder="All business units")
-    chosen_stages = right.multiselect("Stage", list(STAGES), format_func=STAGE_LABELS.get, key="stage", bind="query-params",
-                                      placeholder="All stages")
-    shown = portfolio.PortfolioFilters(tuple(chosen_units), tuple(chosen_stages)).apply(table)
+    filters, _ = portfolio_filters(units)
+    shown = filters.apply(table)
     if shown.empty:
         st.info("No pilot matches these filters.", icon=":material/filter_alt_off:")
         st.stop()

@@ -5,6 +5,8 @@ from typing import Sequence
 
 import streamlit as st
 
+from ..models import STAGE_LABELS, STAGES
+from ..portfolio import PortfolioFilters
 from .text import md_escape
 
 
@@ -18,3 +20,17 @@ def report_unknown_url_values(key: str, valid: Sequence[str], noun: str) -> list
     for value in unknown:
         st.warning(f"This link asks for the {noun} “{md_escape(value)}”, which does not exist here; it is left out.", icon=":material/link_off:")
     return unknown
+
+
+def portfolio_filters(units: Sequence[str], widths: Sequence[float] = (1, 1)) -> tuple[PortfolioFilters, list]:
+    """The business-unit and stage filters every portfolio page shows, bound to `?bu=` and
+    `?stage=` (a stage reads by its label in the URL, e.g. `?stage=Pilot`), in the first two of a
+    row of columns of these `widths`; values a link asks for that do not exist are named in a note
+    above them. Returns the filters and the row's other columns."""
+    report_unknown_url_values("bu", units, "business unit")
+    report_unknown_url_values("stage", [STAGE_LABELS[s] for s in STAGES], "stage")
+    unit_column, stage_column, *others = st.columns(list(widths))
+    chosen_units = unit_column.multiselect("Business unit", list(units), key="bu", bind="query-params", placeholder="All business units")
+    chosen_stages = stage_column.multiselect("Stage", list(STAGES), format_func=STAGE_LABELS.get, key="stage", bind="query-params",
+                                             placeholder="All stages")
+    return PortfolioFilters(tuple(chosen_units), tuple(chosen_stages)), others
