@@ -151,6 +151,16 @@ def _wanted_pilot(store: Store, code: str | None) -> list[str] | None:
     return [code]
 
 
+def _pilots_payload(store: Store, catalogue, results: Sequence[Any], as_json: Callable[[Any], dict], asked_as_of: str | None) -> dict[str, Any]:
+    """The JSON of the per-pilot commands (risk, alignment): where, as of when, which rules, and one block per pilot."""
+    as_of = results[0].as_of if results else None
+    return {
+        "db": str(store.path), "as_of": as_of.isoformat(timespec="seconds") if as_of else asked_as_of,
+        "rules": {"file": catalogue.source, "fingerprint": catalogue.fingerprint},
+        "pilots": [as_json(r) for r in results],
+    }
+
+
 def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from . import risk
     from .catalogue import load_catalogue
@@ -159,12 +169,7 @@ def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     catalogue = load_catalogue()
     wanted = _wanted_pilot(store, args.pilot)
     results = risk.assess(store, _as_of(args.as_of), wanted, catalogue)
-    as_of = results[0].as_of if results else None
-    data = {
-        "db": str(store.path), "as_of": as_of.isoformat(timespec="seconds") if as_of else args.as_of,
-        "rules": {"file": catalogue.source, "fingerprint": catalogue.fingerprint},
-        "pilots": [risk.as_json(r) for r in results],
-    }
+    data = _pilots_payload(store, catalogue, results, risk.as_json, args.as_of)
     short = {"data_debt": "Data", "integration_avoidance": "Integration", "organisational_resistance": "People",
              "governance_vacuum": "Governance", "wrong_success_metrics": "Metrics"}
     lines = [f"{'pilot':8} {'health':13} " + " ".join(f"{v:>13}" for v in short.values())]
@@ -192,12 +197,7 @@ def cmd_alignment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     catalogue = load_catalogue()
     wanted = _wanted_pilot(store, args.pilot)
     rows = report.portfolio_alignment(store, _as_of(args.as_of), wanted, catalogue)
-    as_of = rows[0].as_of if rows else None
-    data = {
-        "db": str(store.path), "as_of": as_of.isoformat(timespec="seconds") if as_of else args.as_of,
-        "rules": {"file": catalogue.source, "fingerprint": catalogue.fingerprint},
-        "pilots": [report.as_json(r) for r in rows],
-    }
+    data = _pilots_payload(store, catalogue, rows, report.as_json, args.as_of)
 
     def pct(value) -> str:
         return "–" if value is None else f"{value:.0%}"
