@@ -74,9 +74,7 @@ def _concern(row: PilotAlignment) -> tuple[float, list[str]]:
         points += CONCERN_POINTS[key]
         reasons.append(why)
 
-    if row.label in ("inverted", "decoupled"):
-        add(row.label, row.label)
-    elif row.label in ("insufficient data", "no comparison"):
+    if row.label in CONCERN_POINTS:  # every label but aligned
         add(row.label, row.label)
     worst_decay = max(row.decays.values(), key=lambda d: d.relative, default=None)
     if worst_decay and worst_decay.level != "none":
