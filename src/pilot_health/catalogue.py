@@ -74,6 +74,9 @@ class Analysis(_Strict):
     drift_current_weeks: int = Field(default=4, ge=2, le=52)
     drift_warning: float = Field(default=2.0, gt=0)
     drift_critical: float = Field(default=3.0, gt=0)
+    # Adoption page: defaults for the same reason.
+    participation_warning: float = Field(default=0.6, gt=0, le=1)
+    usage_trend_weeks: int = Field(default=12, ge=2, le=104)
 
     @model_validator(mode="after")
     def _ordered_levels(self) -> "Analysis":

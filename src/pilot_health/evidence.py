@@ -35,7 +35,7 @@ class PilotEvidence:
 
     record: dict
     weekly: pd.DataFrame  # metric, kind, environment, week, value, n
-    responses: pd.DataFrame  # latest wave: respondent_id, team, wave, the five scores
+    survey: pd.DataFrame  # every wave: wave, respondent_id, team, role, responded_at, the five scores, comment
     spans: dict[SeriesKey, tuple[int, int]] = field(default_factory=dict)
     dictionary: MetricDictionary = field(default_factory=load_metric_dictionary)
 
@@ -98,6 +98,13 @@ class PilotEvidence:
         return business[0] if len(business) == 1 and name else None
 
     @cached_property
+    def responses(self) -> pd.DataFrame:
+        """The latest survey wave's responses (what the risk engine judges the ADKAR barrier on)."""
+        if self.survey.empty:
+            return self.survey
+        return self.survey[self.survey["wave"] == self.survey["wave"].max()]
+
+    @cached_property
     def active_users(self) -> pd.Series:
         return self.series("active_users", "live", "adoption")
 
@@ -122,7 +129,7 @@ class Evidence:
     as_of: datetime
     pilots: pd.DataFrame
     weekly: pd.DataFrame  # sorted by pilot_id, metric, kind, environment, week (as queries.weekly_series gives it)
-    responses: pd.DataFrame
+    responses: pd.DataFrame  # every wave, sorted by pilot_id, wave, respondent_id
     dictionary: MetricDictionary = field(default_factory=load_metric_dictionary)
     _records: dict = field(default_factory=dict, repr=False)
     _pilot_spans: dict = field(default_factory=dict, repr=False)
@@ -162,7 +169,7 @@ def load_evidence_at(store: Store, moments: Sequence[datetime], pilot_ids: Optio
         dictionary = dictionary_with_answers(con)
         for as_of in moments:
             weekly = queries.weekly_series(con, as_of, pilot_ids)
-            responses = queries.latest_wave_responses(con, as_of, pilot_ids)
+            responses = queries.survey_responses_as_of(con, as_of, pilot_ids)
             scores = [c for c in ADKAR if c in responses.columns]
             responses[scores] = responses[scores].astype("float64")  # blank stays NaN: never a score of 0
             found.append(Evidence(as_of, pilots, weekly, responses, dictionary))

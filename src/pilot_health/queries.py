@@ -354,18 +354,15 @@ def weekly_series(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Se
     ).df()
 
 
-def latest_wave_responses(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None) -> pd.DataFrame:
-    """Each pilot's survey responses of its latest wave, as uploaded by `as_of`."""
+def survey_responses_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every pilot's survey responses of every wave, as uploaded by `as_of` (and not withdrawn by then)."""
     return con.execute(
         f"""
-        WITH in_force AS (
-            SELECT s.* FROM survey_responses s JOIN uploads u USING (upload_id)
-            WHERE {_IN_FORCE} AND (? IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
-        ), latest AS (SELECT pilot_id, max(wave) AS wave FROM in_force GROUP BY pilot_id)
-        SELECT r.pilot_id, r.wave, r.respondent_id, r.team, r.responded_at,
-               r.awareness, r.desire, r.knowledge, r.ability, r.reinforcement
-        FROM in_force r JOIN latest USING (pilot_id, wave)
-        ORDER BY r.pilot_id, r.respondent_id
+        SELECT s.pilot_id, s.wave, s.respondent_id, s.team, s.role, s.responded_at,
+               s.awareness, s.desire, s.knowledge, s.ability, s.reinforcement, s.comment
+        FROM survey_responses s JOIN uploads u USING (upload_id)
+        WHERE {_IN_FORCE} AND (? IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
+        ORDER BY s.pilot_id, s.wave, s.respondent_id
         """,
         [as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
     ).df()
