@@ -224,6 +224,51 @@ def cmd_alignment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return data, "\n".join(lines)
 
 
+def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from . import adoption_report as report
+    from .adoption import ELEMENT_LABELS
+    from .catalogue import load_catalogue
+
+    store = _store(args)
+    catalogue = load_catalogue()
+    wanted = _wanted_pilot(store, args.pilot)
+    rows = report.portfolio_adoption(store, _as_of(args.as_of), wanted, catalogue)
+    if wanted and rows and args.wave is not None and rows[0].wave(args.wave) is None:
+        waves = ", ".join(str(w.wave) for w in rows[0].waves)
+        raise PilotHealthError(f"Pilot {rows[0].pilot_id} has no survey wave {args.wave}" + (f" (its waves: {waves})." if waves else " (no survey yet)."))
+    data = _pilots_payload(store, catalogue, rows, lambda r: report.as_json(r, args.wave), args.as_of)
+    data["min_group_size"] = catalogue.analysis.min_respondents
+
+    def pct(value) -> str:
+        return "–" if value is None else f"{value:.0%}"
+
+    lines = [f"{'pilot':8} {'wave':>4} {'resp.':>5} {'partic.':>7}  {'main barrier':24} {'adoption':>8}  usage trend"]
+    for r in rows:
+        block = data["pilots"][rows.index(r)]
+        barrier = block["group_barrier"]
+        main = ("–" if not block["shown"] else "not stuck" if barrier["element"] is None
+                else f"{ELEMENT_LABELS[barrier['element']]} {barrier['respondents']}/{block['respondents']}")
+        participation = block["participation"]
+        lines.append(f"{r.pilot_id:8} {(block['wave'] or '–'):>4} {block['respondents']:>5} "
+                     f"{pct(participation['share'] if participation else None):>7}  {main:24} {pct(block['adoption_rate']):>8}  "
+                     f"{block['usage_trend']['direction'] if block['usage_trend'] else '–'}")
+    if wanted and rows:
+        block = data["pilots"][0]
+        lines.append(f"\n{rows[0].pilot_id} · {rows[0].name}: {block['verdict']}")
+        if block["shown"]:
+            names = list(ELEMENT_LABELS.values())
+            lines.append(f"  {'group':28} {'resp.':>5} " + " ".join(f"{n[:5]:>5}" for n in names) + "  barrier")
+            for label, part in [("All respondents", block)] + [(t["team"], t) for t in block["teams"]]:
+                means = " ".join(f"{'–' if part['means'][e] is None else format(part['means'][e], '.2f'):>5}" for e in ELEMENT_LABELS)
+                b = part["group_barrier"]
+                lines.append(f"  {label[:28]:28} {part['respondents']:>5} {means}  "
+                             + ("not stuck" if b["element"] is None else f"{ELEMENT_LABELS[b['element']]} ({b['respondents']})"))
+            if block["teams_pooled"]:
+                lines.append(f"  ({block['teams_pooled']} teams counted together as Other teams: teams under "
+                             f"{data['min_group_size']} respondents are never shown alone.)")
+    return data, "\n".join(lines)
+
+
 class IngestRefused(PilotHealthError):
     """A refused file: the one sentence, plus the full JSON for --json."""
 
@@ -238,6 +283,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
     "ingest": (cmd_ingest, "check a CSV, TSV or .xlsx export and store it, all rows or none"),
     "risk": (cmd_risk, "score pilots against the five failure patterns, with the evidence"),
     "alignment": (cmd_alignment, "technical metrics against business KPIs: alignment, lab-to-live gap, decay, drift, KPI progress"),
+    "adoption": (cmd_adoption, "ADKAR survey results by team and wave, participation and usage against target"),
 }
 
 
@@ -270,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--progress", action="store_true", help="print each step to stderr as it starts (for logs of long loads)")
         if name == "alignment":
             sub.add_argument("--pilot", metavar="CODE", help="one pilot, with its verdict and every metric's gap, decay and drift")
+            sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD)")
+        if name == "adoption":
+            sub.add_argument("--pilot", metavar="CODE", help="one pilot, with its verdict and each team's profile")
+            sub.add_argument("--wave", type=int, metavar="W", help="this survey wave instead of each pilot's latest")
             sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD)")
         if name == "risk":
             sub.add_argument("--pilot", metavar="CODE", help="one pilot, with every signal and its evidence")

@@ -263,3 +263,104 @@ def alignment_chart(chart) -> alt.VConcatChart:
     if not chart.kpi.empty:
         panels.append(kpi_panel(chart, domain))
     return alt.vconcat(*panels).resolve_scale(x="shared", color="independent", stroke="independent")
+
+
+# -- adoption ----------------------------------------------------------------------------------------
+
+ELEMENT_ORDER = ["Awareness", "Desire", "Knowledge", "Ability", "Reinforcement"]
+BARRIER_ORDER = [*ELEMENT_ORDER, "Not stuck"]
+ADKAR_COLOURS = alt.Scale(domain=ELEMENT_ORDER, range=["#1b6ca8", "#2a9d8f", "#e09f1f", "#b5838d", "#6c4f9e"])
+SCORE_COLOURS = alt.Scale(domain=[1, 3, 5], range=["#c0392b", "#f4d58d", "#2a9d8f"])
+SUPPRESSED_COLOUR = "#eceff1"
+
+
+SCORE_SCALE = alt.Scale(domain=[1, 5], zero=False, nice=False)
+
+
+def _stuck_rule() -> alt.Chart:
+    """The line at 3: a score at or below it is where people are stuck."""
+    return alt.Chart(pd.DataFrame({"y": [3.0], "label": ["3 or below: stuck"]})).mark_rule(strokeDash=[4, 4], color="#c0392b").encode(
+        y=alt.Y("y:Q", scale=SCORE_SCALE), tooltip=[alt.Tooltip("label:N", title=" ")])
+
+
+def adkar_profile_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """The five element means of one group as bars (this wave), with the previous wave as ticks."""
+    now = frame[frame["which"] == "this wave"]
+    before = frame[frame["which"] == "previous wave"]
+    y = alt.Y("mean:Q", title="Mean score (1–5)", scale=SCORE_SCALE)
+    tooltip = [alt.Tooltip("element:N", title="Element"), alt.Tooltip("wave:Q", title="Wave"), alt.Tooltip("mean:Q", title="Mean", format=".2f"),
+               alt.Tooltip("answered:Q", title="Answers"), alt.Tooltip("low_share:Q", title="Scored 3 or below", format=".0%")]
+    layers = [alt.Chart(now).mark_bar(cornerRadiusEnd=3).encode(
+        x=alt.X("element:N", sort=ELEMENT_ORDER, title=None, axis=alt.Axis(labelAngle=0)), y=y, y2=alt.datum(1),
+        color=alt.Color("element:N", scale=ADKAR_COLOURS, legend=None), tooltip=tooltip)]
+    if not before.empty:
+        layers.append(alt.Chart(before).mark_tick(color="#333", thickness=2, size=30).encode(
+            x=alt.X("element:N", sort=ELEMENT_ORDER), y=y, tooltip=tooltip))
+    layers.append(_stuck_rule())
+    return alt.layer(*layers).properties(height=240)
+
+
+def barrier_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """How many respondents have each element as their barrier point (and how many none)."""
+    bars = alt.Chart(frame).mark_bar(cornerRadiusEnd=3).encode(
+        x=alt.X("barrier:N", sort=BARRIER_ORDER, title=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("respondents:Q", title="Respondents", axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("barrier:N", scale=alt.Scale(domain=BARRIER_ORDER, range=[*ADKAR_COLOURS.range, "#9aa5b1"]), legend=None),
+        tooltip=[alt.Tooltip("barrier:N", title="Barrier point"), alt.Tooltip("respondents:Q", title="Respondents"),
+                 alt.Tooltip("share:Q", title="Share", format=".0%")],
+    )
+    return (bars + bars.mark_text(dy=-8, color="#333").encode(text="respondents:Q")).properties(height=240)
+
+
+def adkar_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
+    """Groups × elements, coloured by mean score; a cell with fewer answers than the anonymity
+    minimum is pale grey and says so."""
+    groups = frame.drop_duplicates("group").sort_values("group_order")["group"].tolist()
+    base = alt.Chart(frame).encode(
+        y=alt.Y("group:N", sort=groups, title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("element:N", sort=ELEMENT_ORDER, title=None, axis=alt.Axis(orient="top", labelAngle=0)),
+    )
+    cells = base.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3).encode(
+        color=alt.condition("datum.suppressed", alt.value(SUPPRESSED_COLOUR),
+                            alt.Color("mean:Q", scale=SCORE_COLOURS, title="Mean score", legend=alt.Legend(orient="right", gradientLength=80))),
+        tooltip=[alt.Tooltip("group:N", title="Group (respondents)"), alt.Tooltip("element:N", title="Element"),
+                 alt.Tooltip("cell:N", title="Mean"), alt.Tooltip("answered:Q", title="Answers"),
+                 alt.Tooltip("low_share:Q", title="Scored 3 or below", format=".0%")],
+    )
+    text = base.mark_text(fontSize=12).encode(text="cell:N", color=alt.value("#333"))
+    return (cells + text).properties(height=44 * max(len(groups), 1))
+
+
+def adkar_trend_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Each element's mean, wave by wave."""
+    lines = alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("wave:O", title="Survey wave", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("mean:Q", title="Mean score (1–5)", scale=SCORE_SCALE),
+        color=alt.Color("element:N", scale=ADKAR_COLOURS, sort=ELEMENT_ORDER, title="Element"),
+        tooltip=[alt.Tooltip("wave:O", title="Wave"), alt.Tooltip("element:N", title="Element"),
+                 alt.Tooltip("mean:Q", title="Mean", format=".2f"), alt.Tooltip("answered:Q", title="Answers"),
+                 alt.Tooltip("respondents:Q", title="Respondents")],
+    )
+    return (_stuck_rule() + lines).properties(height=240)
+
+
+def usage_chart(chart) -> alt.LayerChart:
+    """Active users week by week against the target, with the survey waves marked on the same axis."""
+    layers = []
+    if not chart.usage.empty:
+        layers.append(alt.Chart(chart.usage).mark_line(point=alt.OverlayMarkDef(size=18), color="#1b6ca8").encode(
+            x=alt.X("week:T", title=None), y=alt.Y("active_users:Q", title="Active users"),
+            tooltip=[alt.Tooltip("week:T", title="Week of", format="%d %b %Y"), alt.Tooltip("active_users:Q", title="Active users", format=",.0f"),
+                     alt.Tooltip("share:Q", title="Of target", format=".0%")]))
+    if chart.target:
+        target = alt.Chart(pd.DataFrame({"value": [chart.target], "line": [f"target: {chart.target:,} users"]}))
+        layers.append(target.mark_rule(strokeDash=[6, 4], color="#555").encode(y="value:Q", tooltip=[alt.Tooltip("line:N", title=" ")]))
+        layers.append(target.mark_text(align="left", dx=4, dy=-6, fontSize=11, color="#555").encode(x=alt.value(0), y="value:Q", text="line:N"))
+    if not chart.waves.empty:
+        waves = alt.Chart(chart.waves)
+        layers.append(waves.mark_rule(color="#6c4f9e", strokeDash=[2, 3]).encode(
+            x=alt.X("day:T", title=None),
+            tooltip=[alt.Tooltip("label:N", title="Survey"), alt.Tooltip("day:T", title="Last answer", format="%d %b %Y")]))
+        layers.append(waves.mark_text(align="left", dx=3, dy=-4, baseline="bottom", fontSize=11, color="#6c4f9e").encode(
+            x="day:T", y=alt.value("height"), text="label:N"))
+    return alt.layer(*layers).properties(height=240)

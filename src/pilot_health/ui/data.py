@@ -110,3 +110,11 @@ def metrics_in_use(db_path: str, lock_wait: float, version: str, rules: str) -> 
     from ..metric_dictionary import metrics_in_use as in_use
 
     return in_use(Store(db_path, lock_wait_seconds=lock_wait))
+
+
+@st.cache_data(show_spinner="Reading survey waves and usage …", max_entries=16)
+def adoption_rows(db_path: str, lock_wait: float, version: str, rules: str, today: date):
+    """Every pilot's adoption (all waves, usage), worst first; anonymity already applied."""
+    from ..adoption_report import portfolio_adoption
+
+    return portfolio_adoption(Store(db_path, lock_wait_seconds=lock_wait))

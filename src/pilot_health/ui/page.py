@@ -24,6 +24,7 @@ PAGES = (
     ("app.py", "Portfolio", ":material/dashboard:"),
     ("pages/3_Risk.py", "Failure-pattern risk", ":material/warning:"),
     ("pages/4_Alignment.py", "Alignment", ":material/compare_arrows:"),
+    ("pages/5_Adoption.py", "Adoption", ":material/groups:"),
     ("pages/1_Pilot_register.py", "Pilot register", ":material/list_alt:"),
     ("pages/2_Upload_data.py", "Upload data", ":material/upload_file:"),
 )

@@ -1,0 +1,245 @@
+"""Adoption: where people are stuck on the ADKAR path, in which teams, whether it improves from wave
+to wave, and whether actual usage follows."""
+import streamlit as st
+
+from pilot_health.adoption import ALL_RESPONDENTS, GUIDANCE, OTHER_TEAMS
+from pilot_health.adoption_report import (BARRIER_LABELS, barrier_frame, heatmap_frame, portfolio_table, profile_frame, team_table,
+                                          trend_frame, usage_chart_data, verdict)
+from pilot_health.catalogue import load_catalogue
+from pilot_health.csv_files import frame_to_csv
+from pilot_health.formatting import percent, plural
+from pilot_health.models import STAGE_LABELS
+from pilot_health.ui import charts, data
+from pilot_health.ui.page import friendly_errors, page_setup
+from pilot_health.ui.text import md_escape
+from pilot_health.ui.widgets import portfolio_filters, report_unknown_url_values
+
+ctx = page_setup("Adoption")
+
+with friendly_errors():
+    catalogue = load_catalogue()
+    a = catalogue.analysis
+    adoption_threshold = catalogue.threshold("adoption_below_target")
+    st.title("Adoption: readiness and real usage")
+    st.caption(
+        "Models that reach production still fail when the people who must use them do not. For every pilot: where its people are "
+        "stuck on the ADKAR path (Awareness, Desire, Knowledge, Ability, Reinforcement) according to its surveys, in which teams, "
+        f"whether that improves from wave to wave, and whether actual usage follows. Teams with fewer than {a.min_respondents} "
+        "respondents are never shown on their own. How each number is computed is under “How these numbers work” at the bottom."
+    )
+    rows = data.adoption_rows(*ctx.cache_key, data.rules_fingerprint(), ctx.today)
+    if not rows:
+        st.info("There are no pilots yet. Add pilots on the Pilot register page, or upload a register.", icon=":material/inbox:")
+        st.stop()
+
+    table = portfolio_table(rows)
+    units = sorted(table["business_unit"].unique())
+    filters, _ = portfolio_filters(units)
+    shown = filters.apply(table)
+    if shown.empty:
+        st.info("No pilot matches these filters.", icon=":material/filter_alt_off:")
+        st.stop()
+
+    surveyed = shown["main_barrier"].notna()
+    low_adoption = shown["adoption_rate"].lt(adoption_threshold)
+    low_participation = shown["participation"].lt(a.participation_warning)
+    barriers = shown.loc[surveyed & shown["main_barrier"].ne(BARRIER_LABELS["none"]), "main_barrier"].value_counts()
+    cols = st.columns(4)
+    cols[0].metric("Pilots with a survey", f"{int(surveyed.sum())} of {len(shown)}", border=True,
+                   help=f"Pilots whose latest survey wave has {a.min_respondents} or more respondents (fewer are not shown).")
+    cols[1].metric("Adoption below target", int(low_adoption.sum()), border=True,
+                   help=f"Pilots whose active users (average of the last {a.smoothing_weeks} weeks of usage data) are below "
+                        f"{adoption_threshold:.0%} of their target users. {int(shown['adoption_rate'].notna().sum())} pilots have usage data and a target.")
+    cols[2].metric("Participation under " + percent(a.participation_warning), int(low_participation.sum()), border=True,
+                   help="Pilots whose latest survey wave was answered by fewer than this share of their target users: the picture may not represent everyone.")
+    cols[3].metric("Most common main barrier", barriers.index[0] if len(barriers) else "–", border=True,
+                   delta=(f"{barriers.iloc[0]} of {int(surveyed.sum())} pilots" if len(barriers) else None), delta_color="off", delta_arrow="off",
+                   help="The ADKAR element that is the main barrier (where most respondents are stuck) in the most pilots.")
+    st.caption(
+        f"{len(shown)} pilots, worst first: ordered by the weaker of two shares — the latest wave's respondents not stuck at its main "
+        "barrier, and active users against target. Pilots with neither come last."
+    )
+    # Shares as whole per cents on screen (the download keeps the exact shares).
+    on_screen = shown.assign(stage=shown["stage"].map(STAGE_LABELS),
+                             **{c: (shown[c] * 100).round(0) + 0.0 for c in ("participation", "stuck_share", "stuck_change", "adoption_rate")})
+    st.dataframe(
+        on_screen[
+            ["pilot_id", "name", "main_barrier", "stuck_there", "adoption_rate", "usage_trend", "participation", "wave", "respondents",
+             "stuck_share", "stuck_change", "active_users", "target_users", "stage"]],
+        hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 520), key="adoption_table",
+        column_config={
+            "pilot_id": st.column_config.TextColumn("Pilot"), "name": st.column_config.TextColumn("Name"),
+            "stage": st.column_config.TextColumn("Stage"),
+            "wave": st.column_config.NumberColumn("Wave", format="%d", help="The latest survey wave (round)."),
+            "respondents": st.column_config.NumberColumn("Respondents", format="%d", help="People who answered the latest wave."),
+            "participation": st.column_config.NumberColumn("Participation", format="%.0f%%",
+                                                           help=f"Respondents ÷ the pilot's target users; a warning under {a.participation_warning:.0%}."),
+            "main_barrier": st.column_config.TextColumn("Main barrier", help="The ADKAR element where most respondents of the latest wave are stuck "
+                                                        f"(their first element scored 3 or lower). Blank: fewer than {a.min_respondents} respondents or no survey."),
+            "stuck_there": st.column_config.NumberColumn("Stuck there", format="%d", help="Respondents whose barrier point is the main barrier."),
+            "stuck_share": st.column_config.NumberColumn("Stuck anywhere", format="%.0f%%", help="Share of respondents with any barrier point."),
+            "stuck_change": st.column_config.NumberColumn("Change", format="%+.0f pts",
+                                                          help="Change in the share stuck anywhere since the previous wave, in percentage points (negative = fewer stuck = better)."),
+            "adoption_rate": st.column_config.NumberColumn("Adoption", format="%.0f%%",
+                                                           help=f"Active users (average of the last {a.smoothing_weeks} weeks of usage data) ÷ target users."),
+            "active_users": st.column_config.NumberColumn("Active users", format="%.0f"),
+            "target_users": st.column_config.NumberColumn("Target users", format="%d", help="From the pilot register."),
+            "usage_trend": st.column_config.TextColumn("Usage trend", help=f"Active users over the last {a.usage_trend_weeks} weeks: rising, flat "
+                                                                          "(the fitted change is within 5% of the target) or falling."),
+        },
+    )
+    st.download_button("Download the table (CSV)", frame_to_csv(shown.drop(columns=["weakest"])), file_name="pilot_health_adoption.csv",
+                       mime="text/csv", icon=":material/download:", key="download_adoption")
+
+    st.divider()
+    order = shown["pilot_id"].tolist()
+    report_unknown_url_values("pilot", order, "pilot")
+    pilot_id = st.selectbox("Pilot", order, index=None, key="pilot", bind="query-params", placeholder="Choose a pilot",
+                            help="The pilot's code, worst first. The choice is part of the page's address.")
+    if pilot_id is None:
+        st.caption("Choose a pilot to see its ADKAR profile, its teams, the change from wave to wave and its usage against target.")
+        st.stop()
+
+    pilot = next(p for p in rows if p.pilot_id == pilot_id)
+    st.header(f"{pilot.pilot_id} · {pilot.name}", anchor=False)
+    st.caption(f"{pilot.business_unit} · {STAGE_LABELS.get(pilot.stage, pilot.stage)} · as of {pilot.as_of:%d %b %Y %H:%M} UTC")
+
+    wave = None
+    if pilot.waves:
+        numbers = [w.wave for w in pilot.waves]
+        report_unknown_url_values("wave", [str(n) for n in numbers], "survey wave")
+        left, right = st.columns(2)
+        # Raw values as options: a bound widget writes its shown text into the URL.
+        number = left.selectbox("Survey wave", numbers, index=len(numbers) - 1, key="wave", bind="query-params",
+                                help="The survey round to show; the latest is the default.")
+        wave = pilot.wave(number)
+        groups = [ALL_RESPONDENTS, *[g.label for g in wave.groups]] if wave and wave.shown else [ALL_RESPONDENTS]
+        report_unknown_url_values("team", groups, "team")
+        group_label = right.selectbox("Team", groups, key="team", bind="query-params",
+                                      help=f"Everyone, or one team. Teams with fewer than {a.min_respondents} respondents are counted "
+                                           f"together as “{OTHER_TEAMS}”.")
+    box_text = verdict(pilot, wave)
+    if wave is not None and wave.shown and wave.overall.barrier.element:
+        st.warning(md_escape(box_text), icon=":material/directions_walk:")
+    else:
+        st.info(md_escape(box_text), icon=":material/groups:")
+
+    if wave is None:
+        st.info("No survey results for this pilot yet. Upload an ADKAR survey export on the Upload data page.", icon=":material/inbox:")
+    elif not wave.shown:
+        st.info(f"Wave {wave.wave} has {plural(wave.respondents, 'respondent')}: fewer than {a.min_respondents}, so nothing from it is shown "
+                "(it could identify people).", icon=":material/visibility_off:")
+    else:
+        group = wave.group(group_label) or wave.overall
+        b = group.barrier
+        p = wave.participation
+        change = wave.change
+        cols = st.columns(4)
+        cols[0].metric("Respondents", group.respondents, border=True,
+                       delta=(f"{percent(p.share)} of {p.asked} target users" if p and group is wave.overall else None),
+                       delta_color="inverse" if p and p.warning and group is wave.overall else "off", delta_arrow="off",
+                       help=f"People who answered wave {wave.wave}"
+                            + (f" ({wave.first_day:%d %b} – {wave.last_day:%d %b %Y})" if wave.first_day else "")
+                            + (f". Participation: respondents ÷ target users from the register; a warning under {a.participation_warning:.0%}." if p
+                               else ". The register has no target users, so participation is not known."))
+        cols[1].metric("Main barrier", BARRIER_LABELS[b.element or "none"], border=True,
+                       delta=(f"{b.element_count} of {b.respondents} ({percent(b.element_count / b.respondents)})" if b.element else None),
+                       delta_color="off", delta_arrow="off",
+                       help="The element most respondents have as their barrier point (the first element they scored 3 or lower). "
+                            f"{b.stuck} of {b.respondents} are stuck somewhere.")
+        cols[2].metric("Adoption", percent(pilot.rate.rate) if pilot.rate else "–", border=True,
+                       delta=(f"{pilot.rate.active_users:.0f} of {pilot.rate.target_users} users" if pilot.rate else None), delta_color="off", delta_arrow="off",
+                       help=(f"Active users, average of the last {a.smoothing_weeks} weeks to {pilot.rate.latest_week:%d %b %Y} "
+                             f"({pilot.rate.weeks} weeks of usage data), ÷ target users." if pilot.rate
+                             else "Needs usage data (active users) and the pilot's target users."))
+        before = change.stuck_before if change and group is wave.overall else None
+        cols[3].metric("Stuck anywhere", percent(b.stuck_share), border=True,
+                       delta=(f"{(change.stuck_after - change.stuck_before) * 100:+.0f} points since wave {change.before_wave}" if before is not None else None),
+                       delta_color="inverse" if before is not None else "off", delta_arrow="off",
+                       help="Share of respondents with a barrier point somewhere on the path"
+                            + (f"; wave {change.before_wave}: {percent(change.stuck_before)} of {change.before_respondents}." if before is not None else "."))
+        if b.element:
+            st.caption("What helps: " + GUIDANCE[b.element])
+
+        label = md_escape(group.label)
+        previous = next((w for w in reversed(pilot.waves) if w.wave < wave.wave and w.shown and w.group(group.label)), None)
+        left, right = st.columns(2)
+        with left:
+            st.subheader("Profile", anchor=False)
+            st.altair_chart(charts.adkar_profile_chart(profile_frame(group, pilot.min_size, previous.group(group.label) if previous else None)),
+                            width="stretch")
+            st.caption(f"{label}: mean score of each element in wave {wave.wave} ({plural(group.respondents, 'respondent')}); "
+                       + (f"black ticks: wave {previous.wave}. " if previous else "")
+                       + f"The dashed line is 3: at or below it people are stuck. A mean from fewer than {a.min_respondents} answers is left out.")
+        with right:
+            st.subheader("Barrier points", anchor=False)
+            st.altair_chart(charts.barrier_chart(barrier_frame(group)), width="stretch")
+            st.caption(f"{label}: each respondent counted once, at the first element scored 3 or lower; blanks are skipped, never counted as low.")
+
+        st.subheader("Teams", anchor=False)
+        st.altair_chart(charts.adkar_heatmap(heatmap_frame(pilot, wave)), width="stretch")
+        st.caption(
+            f"Mean score per team and element in wave {wave.wave}, respondents in brackets. "
+            + (f"{plural(wave.pooled_teams, 'team')} are counted together as “{OTHER_TEAMS}”: those with fewer than {a.min_respondents} "
+               f"respondents, joined by the smallest other team when they are fewer than {a.min_respondents} together. " if wave.pooled_teams else "")
+            + f"Grey cells: fewer than {a.min_respondents} answers, not shown."
+        )
+        teams = team_table(pilot, wave)
+        with st.expander("The team table", expanded=False):
+            st.dataframe(teams, hide_index=True, width="stretch",
+                         column_config={"stuck_share": st.column_config.NumberColumn("stuck anywhere", format="percent"),
+                                        **{e: st.column_config.NumberColumn(format="%.2f") for e in ("awareness", "desire", "knowledge", "ability", "reinforcement")}})
+            st.download_button("Download the team table (CSV)", frame_to_csv(teams), file_name=f"pilot_health_adoption_{pilot.pilot_id}_wave{wave.wave}.csv",
+                               mime="text/csv", icon=":material/download:", key="download_teams")
+
+        trend = trend_frame(pilot, group.label)
+        st.subheader("Across waves", anchor=False)
+        if trend["wave"].nunique() < 2:
+            st.caption(f"{label} can be shown in one wave only, so there is no trend yet.")
+        else:
+            st.altair_chart(charts.adkar_trend_chart(trend), width="stretch")
+            st.caption(f"{label}: each element's mean per survey wave (hover for answers and respondents); waves in which the group "
+                       f"had fewer than {a.min_respondents} respondents are left out.")
+
+        comments = wave.comments if group is wave.overall else wave.comments[wave.comments["group"] == group.label]
+        with st.expander(f"Comments ({len(comments)})", expanded=False):
+            if comments.empty:
+                st.caption("No comments in this wave" + ("" if group is wave.overall else " from this group") + ".")
+            else:
+                st.caption("As respondents wrote them, shown as plain text, in alphabetical order (not in the order given); only "
+                           f"for groups of {a.min_respondents} or more.")
+                st.dataframe(comments, hide_index=True, width="stretch", height=min(38 + 35 * len(comments), 420),
+                             column_config={"group": st.column_config.TextColumn("Group"), "comment": st.column_config.TextColumn("Comment", width="large")})
+
+    st.subheader("Usage against target", anchor=False)
+    usage = usage_chart_data(pilot)
+    if usage.usage.empty:
+        st.info("No usage data for this pilot yet: upload a usage export (active users by week) to see whether people actually use the model.",
+                icon=":material/query_stats:")
+    else:
+        st.altair_chart(charts.usage_chart(usage), width="stretch")
+        trend_words = (f" Over the last {pilot.trend.weeks} weeks active users are {pilot.trend.direction} "
+                       f"({pilot.trend.per_week:+.1f} a week)." if pilot.trend else "")
+        st.caption(f"Active users week by week ({len(usage.usage)} weeks), "
+                   + (f"against the target of {pilot.target_users:,} users (dashed). " if pilot.target_users else "with no target in the register. ")
+                   + "Dotted lines: the last answer of each survey wave, with its respondents." + trend_words)
+
+    with st.expander("How these numbers work"):
+        st.markdown(
+            f"""
+- **Barrier point**: each respondent's first element, in the order Awareness, Desire, Knowledge, Ability, Reinforcement,
+  scored 3 or lower. A blank answer is skipped, never counted as low. None when every answer is above 3.
+- **Main barrier**: the element that is the barrier point of the most respondents (on a tie, the earlier element).
+- **Means**: the average of the answers given (blanks left out); the number of answers is in every tooltip.
+- **Change**: a wave against the wave before it, with the respondents of both.
+- **Participation**: respondents ÷ the pilot's target users; under {a.participation_warning:.0%} is a warning.
+- **Adoption**: active users (live usage exports, average of the last {a.smoothing_weeks} weeks) ÷ target users. The trend is the
+  straight line through the last {a.usage_trend_weeks} weekly values: flat when its change is within 5% of the target.
+- **Anonymity**: a wave with fewer than {a.min_respondents} respondents is not shown at all. Teams with fewer than
+  {a.min_respondents} are counted together as “{OTHER_TEAMS}”; when those are still fewer than {a.min_respondents}, the smallest
+  other team joins them, so no small team can be worked out by subtracting the others from the total. A mean from fewer than
+  {a.min_respondents} answers is not shown. The same holds for downloads and the command line.
+
+The settings are in {catalogue.source_label} (`[analysis]`); the full explanation is in docs/adoption.md.
+"""
+        )

@@ -1,0 +1,389 @@
+"""The Adoption page and the `adoption` command, without Streamlit: per pilot and survey wave, the
+ADKAR profile of everyone and of each team (under the anonymity rule), barrier points, the change
+from the previous wave, participation, usage against target and a plain-language verdict; the
+portfolio worst first. Every number comes from `adoption.py`, which the risk engine uses too.
+
+Anonymity is applied here, once, before anything leaves: a team below the minimum size never
+appears under its own name or with its own numbers — not in the page's tables and charts, not in
+downloads, not in the command's output (see `adoption.anonymous_groups`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Optional, Sequence
+
+import pandas as pd
+
+from .adoption import (ADKAR, ALL_RESPONDENTS, ELEMENT_LABELS, NEXT_STEP, OTHER_TEAMS, AdoptionRate, GroupProfile,
+                       Participation, UsageTrend, WaveChange, adoption_rate, anonymous_groups, group_profile, participation,
+                       usage_trend, wave_change)
+from .catalogue import Analysis, Catalogue, load_catalogue
+from .evidence import PilotEvidence, load_evidence
+from .formatting import percent, plural
+from .store import Store
+
+BARRIER_LABELS = {**ELEMENT_LABELS, "none": "Not stuck"}
+
+
+@dataclass
+class WaveView:
+    """One survey wave of one pilot, as it may be shown."""
+
+    wave: int
+    respondents: int
+    first_day: Optional[date]
+    last_day: Optional[date]
+    overall: Optional[GroupProfile]  # None when the wave has fewer respondents than the minimum
+    groups: list[GroupProfile]  # teams and "Other teams", each at or above the minimum
+    pooled_teams: int  # teams counted under "Other teams"
+    participation: Optional[Participation]
+    comments: pd.DataFrame  # group, comment: only for groups shown, ordered by group then text
+    change: Optional[WaveChange] = None  # against the previous wave, when both can be shown
+
+    @property
+    def shown(self) -> bool:
+        return self.overall is not None
+
+    def group(self, label: str) -> Optional[GroupProfile]:
+        if label == ALL_RESPONDENTS:
+            return self.overall
+        return next((g for g in self.groups if g.label == label), None)
+
+
+@dataclass
+class PilotAdoption:
+    pilot_id: str
+    name: str
+    business_unit: str
+    stage: str
+    as_of: datetime
+    target_users: Optional[int]
+    min_size: int
+    waves: list[WaveView]
+    active_users: pd.Series  # weekly, live
+    rate: Optional[AdoptionRate]
+    trend: Optional[UsageTrend]
+    verdict: str = ""
+
+    @property
+    def latest(self) -> Optional[WaveView]:
+        return self.waves[-1] if self.waves else None
+
+    def wave(self, number: Optional[int] = None) -> Optional[WaveView]:
+        """A wave by number; the latest when no number is given."""
+        if number is None:
+            return self.latest
+        return next((w for w in self.waves if w.wave == number), None)
+
+    @property
+    def weakest(self) -> Optional[float]:
+        """What orders the portfolio, worst first: the weaker of two shares — respondents of the
+        latest wave not stuck at its main barrier, and the adoption rate (capped at 100%)."""
+        shares = []
+        latest = self.latest
+        if latest and latest.shown:
+            b = latest.overall.barrier
+            shares.append(1 - b.element_count / b.respondents)
+        if self.rate:
+            shares.append(min(self.rate.rate, 1.0))
+        return min(shares) if shares else None
+
+    def history(self, label: str) -> list[GroupProfile]:
+        """A group's profile in every wave it could be shown in (a team pooled in a wave is absent there)."""
+        found = [w.group(label) for w in self.waves]
+        return [g for g in found if g is not None]
+
+
+def _comments(groups: list[tuple[str, pd.DataFrame, int]]) -> pd.DataFrame:
+    rows = []
+    for label, frame, _ in groups:
+        if "comment" not in frame.columns:
+            continue
+        for text in frame["comment"].dropna():
+            text = str(text).strip()
+            if text:
+                rows.append({"group": label, "comment": text})
+    comments = pd.DataFrame(rows, columns=["group", "comment"])
+    return comments.sort_values(["group", "comment"], ignore_index=True)  # no order that would point back to a person
+
+
+def _wave_view(wave: int, responses: pd.DataFrame, target_users: Optional[int], a: Analysis) -> WaveView:
+    groups, pooled = anonymous_groups(responses, a.min_respondents)
+    days = pd.to_datetime(responses["responded_at"]).dropna() if "responded_at" in responses.columns else pd.Series([], dtype="datetime64[ns]")
+    shown = len(responses) >= a.min_respondents
+    return WaveView(
+        wave=int(wave), respondents=len(responses),
+        first_day=days.min().date() if len(days) else None, last_day=days.max().date() if len(days) else None,
+        overall=group_profile(ALL_RESPONDENTS, wave, responses, len(groups)) if shown else None,
+        groups=[group_profile(label, wave, frame, teams) for label, frame, teams in groups],
+        pooled_teams=pooled, participation=participation(len(responses), target_users, a),
+        comments=_comments(groups) if shown else _comments([]),
+    )
+
+
+def assess_adoption(evidence: PilotEvidence, analysis: Analysis, as_of: datetime) -> PilotAdoption:
+    r = evidence.record
+    target = r.get("target_users")
+    target = int(target) if target is not None and not pd.isna(target) else None
+    survey = evidence.survey
+    waves = [_wave_view(w, group, target, analysis) for w, group in survey.groupby("wave", sort=True)] if not survey.empty else []
+    for before, after in zip(waves, waves[1:]):
+        if before.shown and after.shown:
+            after.change = wave_change(before.overall, after.overall, analysis.min_respondents)
+    active = evidence.active_users
+    pilot = PilotAdoption(
+        pilot_id=r["pilot_id"], name=r.get("name") or "", business_unit=r.get("business_unit") or "", stage=r.get("stage") or "",
+        as_of=as_of, target_users=target, min_size=analysis.min_respondents, waves=waves, active_users=active,
+        rate=adoption_rate(active, target, analysis), trend=usage_trend(active, target, analysis),
+    )
+    pilot.verdict = verdict(pilot)
+    return pilot
+
+
+def portfolio_adoption(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
+                       catalogue: Optional[Catalogue] = None) -> list[PilotAdoption]:
+    """Every pilot approved by `as_of`, worst first (see `PilotAdoption.weakest`); pilots with
+    neither a survey wave that can be shown nor usage data come last."""
+    catalogue = catalogue or load_catalogue()
+    evidence = load_evidence(store, as_of, pilot_ids)
+    rows = []
+    for pilot_id in evidence.pilots["pilot_id"]:
+        pilot = evidence.pilot(pilot_id)
+        approved = pilot.record.get("approved_on")
+        if approved is not None and pd.Timestamp(approved).date() > evidence.as_of.date():
+            continue
+        rows.append(assess_adoption(pilot, catalogue.analysis, evidence.as_of))
+    return sorted(rows, key=lambda p: (p.weakest is None, p.weakest if p.weakest is not None else 0.0, p.pilot_id))
+
+
+# -- words ------------------------------------------------------------------------------------------
+
+def barrier_sentence(wave: WaveView) -> str:
+    """'Most of Finance is stuck at Knowledge: training is the next step.' The main barrier is the
+    element where most of the wave's respondents are stuck; a team is named when most of its own
+    respondents are stuck there (the team with the most such people)."""
+    overall = wave.overall
+    barrier = overall.barrier
+    if barrier.element is None:
+        return f"None of the {overall.respondents} respondents in wave {wave.wave} is stuck on the ADKAR path: keep reinforcing what works."
+    element, label = barrier.element, ELEMENT_LABELS[barrier.element]
+    teams = [g for g in wave.groups if g.label != OTHER_TEAMS and g.barrier.distribution.get(element, 0) * 2 > g.respondents]
+    if teams and len(wave.groups) > 1:
+        team = max(teams, key=lambda g: (g.barrier.distribution[element], g.label))
+        n = team.barrier.distribution[element]
+        return (f"Most of {team.label} is stuck at {label} ({n} of {team.respondents} respondents in wave {wave.wave}): "
+                f"{NEXT_STEP[element]}.")
+    share = barrier.element_count / overall.respondents
+    who = "Most respondents are" if share > 0.5 else f"{barrier.element_count} of {overall.respondents} respondents ({percent(share)}) are"
+    counted = f" ({barrier.element_count} of {overall.respondents} in wave {wave.wave})" if share > 0.5 else f" in wave {wave.wave}"
+    return f"{who} stuck at {label}{counted}: {NEXT_STEP[element]}."
+
+
+def change_sentence(change: WaveChange) -> str:
+    """The element that moved most since the previous wave, with the respondents on both sides."""
+    moved = {e: c.change for e, c in change.elements.items() if c.change is not None}
+    if not moved:
+        return ""
+    element = max(moved, key=lambda e: (abs(moved[e]), -ADKAR.index(e)))
+    c = change.elements[element]
+    sides = f"{change.before_respondents} → {change.after_respondents} respondents"
+    if abs(c.change) < 0.1:
+        return f"Since wave {change.before_wave}, no element has moved by 0.1 or more ({sides})."
+    return (f"Since wave {change.before_wave}, {ELEMENT_LABELS[element]} {'rose' if c.change > 0 else 'fell'} from "
+            f"{c.before:.1f} to {c.after:.1f} ({sides}).")
+
+
+def usage_sentence(pilot: PilotAdoption) -> str:
+    rate, trend = pilot.rate, pilot.trend
+    if pilot.active_users.dropna().empty:
+        return "No usage data yet: upload a usage export (active users) to see whether people actually use the model."
+    if rate is None:
+        return "Usage data is there but the register has no target number of users to compare it with."
+    text = f"Active users: {rate.active_users:.0f} of {rate.target_users} targeted ({percent(rate.rate)})"
+    if trend:
+        text += f", {trend.direction} over the last {trend.weeks} weeks"
+    return text + "."
+
+
+def verdict(pilot: PilotAdoption, wave: Optional[WaveView] = None) -> str:
+    """The pilot's adoption in plain words: where people are stuck and what to do, how it changed,
+    whether enough people answered, and whether usage follows."""
+    wave = wave or pilot.latest
+    parts = []
+    if wave is None:
+        parts.append("No survey results yet: upload an ADKAR survey export to see where people are stuck.")
+    elif not wave.shown:
+        parts.append(f"Wave {wave.wave} has {plural(wave.respondents, 'respondent')}, fewer than {pilot.min_size}: "
+                     "too few to show without identifying people.")
+    else:
+        parts.append(barrier_sentence(wave))
+        if wave.change:
+            parts.append(change_sentence(wave.change))
+        p = wave.participation
+        if p and p.warning:
+            parts.append(f"Only {percent(p.share)} of the {p.asked} target users answered (under {percent(p.warning_below)}): "
+                         "the picture may not represent everyone.")
+    parts.append(usage_sentence(pilot))
+    return " ".join(part for part in parts if part)
+
+
+# -- tables -----------------------------------------------------------------------------------------
+
+def shown_mean(profile: GroupProfile, element: str, min_size: int) -> Optional[float]:
+    """An element's mean, unless fewer than the minimum answered it (blanks make the group smaller)."""
+    stats = profile.elements[element]
+    return stats.mean if stats.answered >= min_size else None
+
+
+def portfolio_table(rows: Sequence[PilotAdoption]) -> pd.DataFrame:
+    """One row per pilot in the order given (worst first)."""
+    records = []
+    for p in rows:
+        latest = p.latest
+        overall = latest.overall if latest else None
+        barrier = overall.barrier if overall else None
+        change = latest.change if latest else None
+        records.append({
+            "pilot_id": p.pilot_id, "name": p.name, "business_unit": p.business_unit, "stage": p.stage,
+            "wave": latest.wave if latest else None, "respondents": latest.respondents if latest else None,
+            "participation": latest.participation.share if latest and latest.participation else None,
+            "main_barrier": (BARRIER_LABELS[barrier.element or "none"] if barrier else None),
+            "stuck_there": barrier.element_count if barrier else None,
+            "stuck_share": barrier.stuck_share if barrier else None,
+            "stuck_change": (change.stuck_after - change.stuck_before) if change else None,
+            "adoption_rate": p.rate.rate if p.rate else None,
+            "active_users": p.rate.active_users if p.rate else None, "target_users": p.target_users,
+            "usage_trend": p.trend.direction if p.trend else None,
+            "weakest": p.weakest,
+        })
+    return pd.DataFrame.from_records(records, columns=[
+        "pilot_id", "name", "business_unit", "stage", "wave", "respondents", "participation", "main_barrier", "stuck_there",
+        "stuck_share", "stuck_change", "adoption_rate", "active_users", "target_users", "usage_trend", "weakest"])
+
+
+def team_table(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
+    """Everyone and each group shown in one wave: respondents, the five means (blank where fewer
+    than the minimum answered), the share stuck and the group's barrier."""
+    records = []
+    for profile in ([wave.overall] if wave.overall else []) + wave.groups:
+        b = profile.barrier
+        records.append({
+            "group": profile.label, "teams": profile.teams, "respondents": profile.respondents,
+            **{e: shown_mean(profile, e, pilot.min_size) for e in ADKAR},
+            "stuck_share": b.stuck_share, "barrier": BARRIER_LABELS[b.element or "none"], "stuck_there": b.element_count,
+        })
+    return pd.DataFrame.from_records(records, columns=["group", "teams", "respondents", *ADKAR, "stuck_share", "barrier", "stuck_there"])
+
+
+# -- chart data -------------------------------------------------------------------------------------
+
+def profile_frame(profile: GroupProfile, min_size: int, previous: Optional[GroupProfile] = None) -> pd.DataFrame:
+    """The five element means of a group (and of the same group a wave earlier), for the profile chart."""
+    rows = []
+    for p, which in ((profile, "this wave"), (previous, "previous wave")):
+        if p is None:
+            continue
+        for i, e in enumerate(ADKAR):
+            s = p.elements[e]
+            rows.append({"element": ELEMENT_LABELS[e], "order": i, "wave": p.wave, "which": which, "mean": shown_mean(p, e, min_size),
+                         "answered": s.answered, "low_share": s.low_share})
+    return pd.DataFrame(rows, columns=["element", "order", "wave", "which", "mean", "answered", "low_share"])
+
+
+def barrier_frame(profile: GroupProfile) -> pd.DataFrame:
+    d = profile.barrier.distribution
+    return pd.DataFrame([{"barrier": BARRIER_LABELS[k], "order": i, "respondents": d[k],
+                          "share": d[k] / profile.respondents if profile.respondents else 0.0}
+                         for i, k in enumerate((*ADKAR, "none"))])
+
+
+def heatmap_frame(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
+    """Group × element means for one wave; a cell with fewer answers than the minimum is suppressed."""
+    rows = []
+    for order, profile in enumerate(([wave.overall] if wave.overall else []) + wave.groups):
+        for i, e in enumerate(ADKAR):
+            s = profile.elements[e]
+            suppressed = s.answered < pilot.min_size
+            rows.append({"group": f"{profile.label} ({profile.respondents})", "group_order": order, "element": ELEMENT_LABELS[e],
+                         "element_order": i, "mean": None if suppressed else s.mean, "answered": s.answered,
+                         "low_share": None if suppressed else s.low_share, "suppressed": suppressed,
+                         "cell": f"< {pilot.min_size} answers" if suppressed else f"{s.mean:.1f}"})
+    return pd.DataFrame(rows, columns=["group", "group_order", "element", "element_order", "mean", "answered", "low_share", "suppressed", "cell"])
+
+
+def trend_frame(pilot: PilotAdoption, label: str = ALL_RESPONDENTS) -> pd.DataFrame:
+    """A group's element means across the waves in which it could be shown."""
+    days = {w.wave: w.last_day for w in pilot.waves}
+    rows = [{"wave": p.wave, "day": days.get(p.wave), "element": ELEMENT_LABELS[e], "order": i, "mean": shown_mean(p, e, pilot.min_size),
+             "answered": p.elements[e].answered, "respondents": p.respondents}
+            for p in pilot.history(label) for i, e in enumerate(ADKAR)]
+    return pd.DataFrame(rows, columns=["wave", "day", "element", "order", "mean", "answered", "respondents"])
+
+
+@dataclass
+class UsageChartData:
+    usage: pd.DataFrame  # week, active_users, share (of target)
+    target: Optional[int]
+    waves: pd.DataFrame  # wave, day, respondents, label: the survey waves on the same time axis
+    span: Optional[tuple[date, date]] = field(default=None)
+
+
+def usage_chart_data(pilot: PilotAdoption) -> UsageChartData:
+    series = pilot.active_users.dropna()
+    usage = pd.DataFrame({"week": series.index, "active_users": series.to_numpy()})
+    usage["share"] = usage["active_users"] / pilot.target_users if pilot.target_users else None
+    waves = pd.DataFrame([{"wave": w.wave, "day": pd.Timestamp(w.last_day), "respondents": w.respondents,
+                           "label": f"Wave {w.wave} ({w.respondents})"} for w in pilot.waves if w.last_day],
+                         columns=["wave", "day", "respondents", "label"])
+    days = list(usage["week"]) + list(waves["day"])
+    span = (min(days).date(), max(days).date()) if days else None
+    return UsageChartData(usage, pilot.target_users, waves, span)
+
+
+# -- the command line -------------------------------------------------------------------------------
+
+def _profile_json(profile: GroupProfile, min_size: int) -> dict:
+    b = profile.barrier
+    return {
+        "respondents": profile.respondents,
+        "means": {e: shown_mean(profile, e, min_size) for e in ADKAR},
+        "answered": {e: profile.elements[e].answered for e in ADKAR},
+        "low_share": {e: profile.elements[e].low_share for e in ADKAR},
+        "barrier_points": dict(b.distribution),
+        "group_barrier": {"element": b.element, "respondents": b.element_count,
+                          "share": b.element_count / profile.respondents if profile.respondents else None},
+    }
+
+
+def as_json(pilot: PilotAdoption, wave_number: Optional[int] = None) -> dict:
+    """The command line's block for one pilot (the latest wave unless one is named)."""
+    wave = pilot.wave(wave_number)
+    p = wave.participation if wave else None
+    block = {
+        "pilot_id": pilot.pilot_id, "name": pilot.name, "wave": wave.wave if wave else wave_number,
+        "waves": [w.wave for w in pilot.waves],
+        "respondents": wave.respondents if wave else 0, "min_group_size": pilot.min_size,
+        "shown": bool(wave and wave.shown),
+        "means": None, "answered": None, "low_share": None, "barrier_points": None, "group_barrier": None,
+        "participation": ({"respondents": p.respondents, "target_users": p.asked, "share": p.share, "warning": p.warning} if p else None),
+        "adoption_rate": pilot.rate.rate if pilot.rate else None,
+        "active_users": pilot.rate.active_users if pilot.rate else None,
+        "usage_weeks": pilot.rate.weeks if pilot.rate else 0,
+        "usage_trend": ({"direction": pilot.trend.direction, "per_week": pilot.trend.per_week, "weeks": pilot.trend.weeks}
+                        if pilot.trend else None),
+        "teams": [], "teams_pooled": wave.pooled_teams if wave else 0,
+        "change": None,
+        "verdict": (verdict(pilot, wave) if wave or wave_number is None else
+                    f"There is no survey wave {wave_number} for this pilot" + (f" (its waves: {', '.join(str(w.wave) for w in pilot.waves)})." if pilot.waves else " (no survey yet).")),
+    }
+    if wave and wave.shown:
+        block.update(_profile_json(wave.overall, pilot.min_size))
+        block["teams"] = [{"team": g.label, "teams": g.teams, **_profile_json(g, pilot.min_size)} for g in wave.groups]
+        if wave.change:
+            c = wave.change
+            block["change"] = {
+                "from_wave": c.before_wave, "respondents": [c.before_respondents, c.after_respondents],
+                "means": {e: x.change for e, x in c.elements.items()},
+                "stuck_share": [c.stuck_before, c.stuck_after],
+            }
+    return block
