@@ -272,6 +272,8 @@ def test_the_demo_stories_read_as_designed(demo_store):
     assert "Workforce planning" not in json.dumps(report.as_json(ro2), default=str)  # a team of four
     cs4 = rows["CS-04"]  # reinforcement collapsed after the pause
     assert cs4.latest.overall.barrier.element == "reinforcement" and cs4.latest.change.elements["reinforcement"].change < -1
+    assert cs4.trend.direction == "falling" and ro2.rate.rate < 0.2 and ro2.latest.participation.warning
+    assert rows["CS-01"].latest.overall.barrier.element == "knowledge" and rows["SC-03"].latest.overall.barrier.element == "awareness"
     assert rows["SC-05"].waves == [] and rows["SC-05"].weakest is None
 
 
@@ -300,3 +302,12 @@ def test_the_command_gives_the_fields_the_issue_names_and_hides_the_small_team(t
 
     done = run_cli("adoption", "--db", str(store.path), "--pilot", "P-1", "--wave", "3")
     assert done.returncode != 0 and "has no survey wave 3 (its waves: 1, 2)" in done.stderr
+
+
+def test_every_analysis_setting_is_documented():
+    from pathlib import Path
+
+    from pilot_health.catalogue import Analysis
+
+    docs = "\n".join(p.read_text(encoding="utf-8") for p in (Path(__file__).parents[1] / "docs").glob("*.md"))
+    assert [key for key in Analysis.model_fields if f"`{key}`" not in docs] == []

@@ -1,0 +1,187 @@
+"""The Adoption page through AppTest: the portfolio worst first with the domain's numbers, a pilot's
+verdict, profile, barrier points, team heatmap and usage; the wave and team in the URL; a team
+below the anonymity minimum nowhere on the page or in its downloads; comments as plain text."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from pilot_health import adoption_report as report
+from pilot_health.adoption import OTHER_TEAMS
+from test_adoption import MARKUP_COMMENT, SMALL_TEAM, TINY_COMMENT, survey_store
+from test_pages import assert_clean, sources, texts
+
+PAGE = "pages/5_Adoption.py"
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[tuple[str, bytes]]:
+    """Every file the page offers for download, as (label, bytes): what a person would get."""
+    offered: list[tuple[str, bytes]] = []
+    real = st.download_button
+
+    def capture(label, data, *args, **kwargs):
+        offered.append((label, data if isinstance(data, bytes) else str(data).encode("utf-8")))
+        return real(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", capture)
+    return offered
+
+
+def adoption_page(**query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page(PAGE)
+    at.query_params.update(query)
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def chart_data(at: AppTest) -> list[pd.DataFrame]:
+    """Every dataset of every chart on the page."""
+    return [pa.ipc.open_stream(ds.data.data).read_all().to_pandas() for chart in at.get("vega_lite_chart") for ds in chart.proto.datasets]
+
+
+def everything_shown(at: AppTest) -> str:
+    """All the text of the page: Markdown, captions, alerts, metrics (and their help), widget
+    options, tables and chart data."""
+    parts = sources(at.markdown) + sources(at.caption) + sources(at.info) + sources(at.warning) + sources(at.error) + sources(at.success)
+    parts += sources(at.title) + sources(at.header) + sources(at.subheader) + [str(e.value) for e in at.get("text")]
+    parts += [f"{m.label} {m.value} {m.proto.help} {m.proto.body}" for m in at.metric]
+    parts += [" ".join(map(str, s.options)) for s in at.selectbox] + [" ".join(map(str, s.options)) for s in at.multiselect]
+    parts += [d.value.to_csv() for d in at.dataframe] + [frame.to_csv() for frame in chart_data(at)]
+    parts += [json.dumps(json.loads(c.proto.spec)) for c in at.get("vega_lite_chart")]
+    return "\n".join(parts)
+
+
+def test_an_empty_store_says_what_to_do(store, app_env):
+    app_env(store)
+    at = adoption_page()
+    assert_clean(at)
+    assert any("There are no pilots yet" in t for t in texts(at.info))
+
+
+def test_the_portfolio_is_worst_first_with_the_domains_numbers(demo_store, app_env, downloads):
+    app_env(demo_store)
+    at = adoption_page()
+    assert_clean(at)
+    rows = report.portfolio_adoption(demo_store)
+    table = at.dataframe[0].value
+    assert list(table["pilot_id"]) == [r.pilot_id for r in rows]
+    expected = report.portfolio_table(rows).set_index("pilot_id")
+    shown = table.set_index("pilot_id")
+    for pilot_id in ("RO-02", "CS-04", "FN-01"):
+        assert shown.loc[pilot_id, "main_barrier"] == expected.loc[pilot_id, "main_barrier"]
+        assert shown.loc[pilot_id, "stuck_there"] == expected.loc[pilot_id, "stuck_there"]
+        assert shown.loc[pilot_id, "adoption_rate"] == round(expected.loc[pilot_id, "adoption_rate"] * 100)
+    assert metrics(at)["Pilots with a survey"] == f"{int(expected['main_barrier'].notna().sum())} of 24"
+    [(label, data)] = [d for d in downloads if d[0] == "Download the table (CSV)"]
+    assert pd.read_csv(pd.io.common.BytesIO(data))["pilot_id"].tolist() == [r.pilot_id for r in rows]
+    assert at.selectbox(key="pilot").value is None
+
+
+def test_a_pilot_link_shows_the_verdict_profile_teams_and_usage(tmp_path, app_env, downloads):
+    store = survey_store(tmp_path / "s.duckdb")
+    app_env(store)
+    at = adoption_page(pilot="P-1")
+    assert_clean(at)
+    pilot = report.portfolio_adoption(store)[0]
+    assert texts(at.warning)[0] == pilot.verdict
+    assert at.selectbox(key="wave").value == 2 and at.selectbox(key="team").value == "All respondents"
+    assert at.selectbox(key="team").options == ["All respondents", "Finance", OTHER_TEAMS]
+    shown = metrics(at)
+    assert shown["Respondents"] == "17" and shown["Main barrier"] == "Awareness"
+    assert shown["Adoption"] == f"{pilot.rate.rate:.0%}"
+    frames = chart_data(at)
+    heat = next(f for f in frames if "group_order" in f.columns)
+    assert sorted(heat["group"].unique()) == sorted(["All respondents (17)", "Finance (8)", f"{OTHER_TEAMS} (9)"])
+    finance = heat[heat["group"] == "Finance (8)"].set_index("element")["mean"]
+    assert finance["Knowledge"] == pytest.approx(4.0) and finance["Awareness"] == pytest.approx(30 / 7)
+    barrier = next(f for f in frames if "barrier" in f.columns).set_index("barrier")["respondents"]
+    assert barrier.to_dict() == {"Awareness": 4, "Desire": 0, "Knowledge": 0, "Ability": 4, "Reinforcement": 2, "Not stuck": 7}
+    usage = next(f for f in frames if "active_users" in f.columns)
+    assert len(usage) == len(pilot.active_users) and usage["active_users"].iloc[-1] == pytest.approx(20.0)
+    trend = next(f for f in frames if "respondents" in f.columns and "element" in f.columns and "order" in f.columns and "day" in f.columns)
+    assert sorted(trend["wave"].unique()) == [1, 2]
+    team_csv = next(data for label, data in downloads if label == "Download the team table (CSV)").decode("utf-8")
+    assert "Finance" in team_csv and OTHER_TEAMS in team_csv
+
+
+def test_wave_and_team_come_from_the_url(tmp_path, app_env):
+    store = survey_store(tmp_path / "s.duckdb")
+    app_env(store)
+    at = adoption_page(pilot="P-1", wave="1", team="Finance")
+    assert_clean(at)
+    assert at.selectbox(key="wave").value == 1 and at.selectbox(key="team").value == "Finance"
+    assert metrics(at)["Respondents"] == "8" and metrics(at)["Main barrier"] == "Knowledge"
+    assert texts(at.warning)[0].startswith("Most of Finance is stuck at Knowledge (5 of 8 respondents in wave 1): training is the next step.")
+    profile = next(f for f in chart_data(at) if "which" in f.columns)
+    assert set(profile["which"]) == {"this wave"}  # no earlier wave to compare with
+    assert profile.set_index("element")["mean"]["Knowledge"] == pytest.approx(21 / 8)
+
+
+def test_a_small_team_in_the_url_is_refused_and_appears_nowhere(tmp_path, app_env, downloads):
+    store = survey_store(tmp_path / "s.duckdb")
+    app_env(store)
+    for wave in ("1", "2"):
+        downloads.clear()
+        at = adoption_page(pilot="P-1", wave=wave, team=SMALL_TEAM)
+        assert_clean(at)
+        assert at.selectbox(key="team").value == "All respondents"
+        # The link's own value is echoed once in the note that it does not exist; nothing else names it.
+        notes = [t for t in texts(at.warning) if "asks for the team" in t]
+        assert len(notes) == 1
+        page = everything_shown(at).replace(notes[0], "").replace(sources(at.warning)[texts(at.warning).index(notes[0])], "")
+        assert SMALL_TEAM not in page and "Ops" not in page
+        assert downloads and all(SMALL_TEAM.encode() not in data and b"Ops" not in data for _, data in downloads)
+
+
+def test_comments_are_plain_text_and_the_small_teams_go_under_other_teams(tmp_path, app_env):
+    store = survey_store(tmp_path / "s.duckdb")
+    app_env(store)
+    at = adoption_page(pilot="P-1")
+    assert_clean(at)
+    comments = next(d.value for d in at.dataframe if "comment" in d.value.columns)
+    assert comments.to_dict("records") == [{"group": "Finance", "comment": MARKUP_COMMENT}, {"group": OTHER_TEAMS, "comment": TINY_COMMENT}]
+    rendered = "\n".join(sources(at.markdown) + sources(at.caption) + sources(at.warning) + sources(at.info))
+    assert "<script>" not in rendered and "**Need**" not in rendered
+    at = adoption_page(pilot="P-1", team="Finance")
+    comments = next(d.value for d in at.dataframe if "comment" in d.value.columns)
+    assert comments["group"].tolist() == ["Finance"]
+
+
+def test_a_wave_below_the_minimum_and_a_pilot_without_survey_say_so(tmp_path, app_env):
+    from test_adoption import FINANCE_1, answers
+
+    store = survey_store(tmp_path / "s.duckdb", waves=(1,), extra_rows=answers("Finance", FINANCE_1[:4], 2, 100))
+    survey_store(None, store=store, pilot_id="P-2", waves=(), users=[])
+    app_env(store)
+    at = adoption_page(pilot="P-1")
+    assert_clean(at)
+    assert any("fewer than 5, so nothing from it is shown" in t for t in texts(at.info))
+    assert not [f for f in chart_data(at) if "group_order" in f.columns]  # no heatmap
+    at = adoption_page(pilot="P-1", wave="1")
+    assert metrics(at)["Respondents"] == "17"
+    at = adoption_page(pilot="P-2")
+    assert_clean(at)
+    shown = texts(at.info)
+    assert any("No survey results for this pilot yet" in t for t in shown) and any("No usage data for this pilot yet" in t for t in shown)
+
+
+def test_unknown_pilot_and_wave_in_a_link_are_reported(tmp_path, app_env):
+    store = survey_store(tmp_path / "s.duckdb")
+    app_env(store)
+    at = adoption_page(pilot="P-1", wave="9")
+    assert_clean(at)
+    assert any("survey wave “9”" in t for t in texts(at.warning)) and at.selectbox(key="wave").value == 2
+    at = adoption_page(pilot="NOPE-1")
+    assert_clean(at)
+    assert any("pilot “NOPE-1”" in t for t in texts(at.warning)) and at.selectbox(key="pilot").value is None
