@@ -238,10 +238,11 @@ def assert_no_errors_shown(page, script_errors: list[str], *, except_saying: str
     assert script_errors == [], f"uncaught JavaScript errors: {script_errors}"
 
 
-def download_table(page) -> tuple[str, list[dict[str, str]]]:
-    """Click “Download this table (CSV)” and return the file name and the rows of the CSV."""
+def download_table(page, label: str = "Download this table (CSV)") -> tuple[str, list[dict[str, str]]]:
+    """Click the download button labelled `label` (the portfolio's by default) and return the file
+    name and the rows of the CSV."""
     with page.expect_download(timeout=RENDERED_MS) as info:
-        page.get_by_role("button", name="Download this table (CSV)").click()
+        page.get_by_role("button", name=label).click()
     download = info.value
     assert download.failure() is None, f"the download failed: {download.failure()}"
     text = Path(download.path()).read_text(encoding="utf-8")
@@ -304,10 +305,11 @@ def test_register_link_opens_the_pilots_edit_form(page, dashboard, script_errors
     expect(page).to_have_title(re.compile(r"^Pilot register · Pilot Health$"), timeout=RENDERED_MS)
     # The sidebar drawn by page_setup() is there too, with every page.
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(5, timeout=RENDERED_MS)
+    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(6, timeout=RENDERED_MS)
     expect(sidebar.get_by_role("link", name="Portfolio")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Failure-pattern risk")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Alignment")).to_be_visible()
+    expect(sidebar.get_by_role("link", name="Adoption")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Pilot register")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Upload data")).to_be_visible()
     assert parse_qs(urlsplit(page.url).query).get("pilot") == ["SC-01"], page.url
@@ -481,3 +483,69 @@ def test_an_alignment_link_with_pilot_and_dates_reopens_the_same_view_in_a_fresh
         expect(colleague.get_by_test_id("stAlertContentWarning").filter(has_text="Decoupled:")).to_be_visible()
     finally:
         context.close()
+
+
+def test_an_adoption_link_with_pilot_wave_and_team_reopens_the_same_view_in_a_fresh_browser(page, dashboard, browser, script_errors):
+    """The Adoption page's whole state is in its address: a pilot, a survey wave and a team opened in
+    a browser that never saw the dashboard show that team's numbers for that wave and its charts, and
+    the address, copied again, gives a colleague the same view."""
+    from playwright.sync_api import expect
+
+    from pilot_health.adoption_report import portfolio_adoption
+    from pilot_health.store import Store
+
+    # The number to expect, from the same store without Streamlit (the app holds the file only briefly per view).
+    pilot = next(p for p in portfolio_adoption(Store(dashboard.db)) if p.pilot_id == "RO-02")
+    expected = str(pilot.wave(2).group("Store managers").respondents)
+
+    open_link(page, dashboard, "/Adoption?pilot=RO-02&wave=2&team=Store+managers", "Adoption: readiness and real usage")
+    expect(page.get_by_role("heading", name="RO-02 · Automated labour scheduling")).to_be_visible(timeout=RENDERED_MS)
+    expect(page.get_by_role("combobox", name="Survey wave", exact=True)).to_have_value("2", timeout=RENDERED_MS)
+    expect(page.get_by_role("combobox", name="Team", exact=True)).to_have_value("Store managers", timeout=RENDERED_MS)
+    expect(metric_value(page, "Respondents")).to_have_text(expected, timeout=RENDERED_MS)
+    # Profile, barrier points, teams heatmap, the team across waves and usage against target.
+    charts = page.get_by_test_id("stVegaLiteChart")
+    expect(charts.nth(3)).to_be_attached(timeout=RENDERED_MS)
+    assert charts.count() >= 4, charts.count()
+    assert_no_errors_shown(page, script_errors)
+
+    link = page.url.removeprefix(dashboard.url)
+    query = parse_qs(urlsplit(link).query)
+    assert query.get("pilot") == ["RO-02"] and query.get("wave") == ["2"] and query.get("team") == ["Store managers"], link
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        context.route(lambda url: not url.startswith(dashboard.url + "/"), lambda route: route.abort())
+        colleague = context.new_page()
+        colleague.set_default_timeout(FIRST_RENDER_MS)
+        open_link(colleague, dashboard, link, "Adoption: readiness and real usage")
+        expect(colleague.get_by_role("heading", name="RO-02 · Automated labour scheduling")).to_be_visible(timeout=RENDERED_MS)
+        expect(colleague.get_by_role("combobox", name="Survey wave", exact=True)).to_have_value("2", timeout=RENDERED_MS)
+        expect(colleague.get_by_role("combobox", name="Team", exact=True)).to_have_value("Store managers", timeout=RENDERED_MS)
+        expect(metric_value(colleague, "Respondents")).to_have_text(expected, timeout=RENDERED_MS)
+    finally:
+        context.close()
+
+
+def test_the_adoption_downloads_never_name_a_team_below_the_minimum(page, dashboard, script_errors):
+    """The anonymity rule, where it matters most: in the demo, RO-02's “Workforce planning” has 4
+    respondents a wave (under the minimum of 5) and is pooled with “Area managers” into “Other teams”.
+    Neither the page nor the files a person downloads may name it."""
+    from playwright.sync_api import expect
+
+    open_link(page, dashboard, "/Adoption?pilot=RO-02", "Adoption: readiness and real usage")
+    expect(page.get_by_role("heading", name="RO-02 · Automated labour scheduling")).to_be_visible(timeout=RENDERED_MS)
+    # Wait for the teams heatmap to have drawn its rows (Vega renders on its own) before reading the page.
+    expect(page.get_by_test_id("stVegaLiteChart").filter(has_text="Other teams").first).to_be_visible(timeout=RENDERED_MS)
+
+    page.get_by_test_id("stExpander").filter(has_text="The team table").get_by_text("The team table", exact=True).click()
+    _, teams = download_table(page, "Download the team table (CSV)")
+    groups = [r["group"] for r in teams]
+    assert "Other teams" in groups and "All respondents" in groups, teams
+    assert not any("Workforce planning" in (cell or "") for r in teams for cell in r.values()), teams
+
+    _, portfolio = download_table(page, "Download the table (CSV)")
+    assert len(portfolio) == 24 and len({r["pilot_id"] for r in portfolio}) == 24, [r["pilot_id"] for r in portfolio]
+
+    assert "Workforce planning" not in page.content()
+    assert "Workforce planning" not in page.get_by_test_id("stMain").inner_text()
+    assert_no_errors_shown(page, script_errors)
