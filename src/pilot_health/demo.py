@@ -101,6 +101,7 @@ def _series(rng: random.Random, points: list[Point], noise: float, every: int, e
 def _pilot_record(story: Story) -> dict:
     record = {name: None for name in PILOT_FIELDS}
     record.update({k: (v if v != "" else None) for k, v in story.record.items()})
+    record["team_sizes"] = "; ".join(f"{team.name}: {team.size}" for team in story.teams) or None
     record["approved_on"] = _months_from_anchor(-story.approved_months_ago) if story.approved_months_ago is not None else None
     record["stage_since"] = _months_from_anchor(-story.stage_months_ago)
     if story.target_production_months is not None:

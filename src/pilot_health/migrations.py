@@ -166,6 +166,12 @@ def m003_metric_definitions(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m004_pilot_team_sizes(con: duckdb.DuckDBPyConnection) -> None:
+    """Team sizes in the register, so survey participation can be counted per team."""
+    con.execute("ALTER TABLE pilots ADD COLUMN team_sizes VARCHAR")
+
+
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """

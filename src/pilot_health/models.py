@@ -81,6 +81,12 @@ class Pilot(BaseModel):
     budget: Optional[float] = Field(None, title="Budget", description="Approved budget, in the portfolio's currency.", ge=0, json_schema_extra={"group": "lifecycle"})
     spend_to_date: Optional[float] = Field(None, title="Spend to date", description="Money spent so far, in the same currency as the budget.", ge=0, json_schema_extra={"group": "lifecycle"})
     target_users: Optional[int] = Field(None, title="Target users", description="How many people should use the model once live.", ge=0, json_schema_extra={"group": "lifecycle"})
+    team_sizes: Optional[str] = Field(
+        None, title="Team sizes",
+        description="How many people each team that should use the model has, e.g. 'Finance: 20; Operations: 12' "
+                    "(team names as in the survey). Participation per team is counted against these.",
+        max_length=1000, json_schema_extra={"group": "lifecycle"},
+    )
     kpi_name: Optional[str] = _text("Business KPI", "The business outcome the pilot must move, e.g. On-shelf availability.", "outcome", 120)
     kpi_baseline: Optional[float] = Field(None, title="KPI baseline", description="The KPI's value before the pilot.", json_schema_extra={"group": "outcome"})
     kpi_target: Optional[float] = Field(None, title="KPI target", description="The KPI value that counts as success.", json_schema_extra={"group": "outcome"})
@@ -172,6 +178,13 @@ class Pilot(BaseModel):
             raise ValueError("must be a finite number")
         return value
 
+    @field_validator("team_sizes", mode="before")
+    @classmethod
+    def _team_sizes(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and math.isnan(value)):
+            return None
+        return format_team_sizes(parse_team_sizes(str(value)))
+
     @field_validator("approved_on", "stage_since", "target_production_on", "kpi_deadline", mode="before")
     @classmethod
     def _date_only(cls, value: Any) -> Any:
@@ -211,6 +224,33 @@ class Pilot(BaseModel):
         if problems:
             raise ValueError("\n".join(f"{field}: {message}" for field, message in problems))
         return self
+
+
+def parse_team_sizes(text: str) -> dict[str, int]:
+    """'Finance: 20; Operations: 12' -> {'Finance': 20, 'Operations': 12}. Parts are separated by
+    ';' or new lines, and a name from its size by ':' or '='. Raises ValueError with a sentence."""
+    sizes: dict[str, int] = {}
+    for part in re.split(r"[;\n]", text or ""):
+        if not part.strip():
+            continue
+        found = re.fullmatch(r"(.*)[:=](.*)", part.strip())  # greedy: the last ':' or '=' separates the size
+        name, number = (found.group(1).strip(), found.group(2).strip()) if found else ("", "")
+        if not name:
+            raise ValueError(f"write each team as 'name: number', e.g. 'Finance: 20; Operations: 12' ({part.strip()!r} is not)")
+        try:
+            size = int(float(number.replace(",", "")))
+        except ValueError:
+            raise ValueError(f"the size of {name!r} is not a whole number ({number!r})") from None
+        if size <= 0 or size != float(number.replace(",", "")):
+            raise ValueError(f"the size of {name!r} must be a whole number above 0")
+        if name.casefold() in {n.casefold() for n in sizes}:
+            raise ValueError(f"the team {name!r} is named twice")
+        sizes[name] = size
+    return sizes
+
+
+def format_team_sizes(sizes: dict[str, int]) -> Optional[str]:
+    return "; ".join(f"{name}: {size}" for name, size in sizes.items()) or None
 
 
 PILOT_FIELDS: tuple[str, ...] = tuple(Pilot.model_fields)
