@@ -73,7 +73,8 @@ with friendly_errors():
             "wave": st.column_config.NumberColumn("Wave", format="%d", help="The latest survey wave (round)."),
             "respondents": st.column_config.NumberColumn("Respondents", format="%d", help="People who answered the latest wave."),
             "participation": st.column_config.NumberColumn("Participation", format="%.0f%%",
-                                                           help=f"Respondents ÷ the pilot's target users; a warning under {a.participation_warning:.0%}."),
+                                                           help="Respondents ÷ the pilot's target users (without a target: its team sizes added up); "
+                                                                f"a warning under {a.participation_warning:.0%}."),
             "main_barrier": st.column_config.TextColumn("Main barrier", help="The ADKAR element where most respondents of the latest wave are stuck "
                                                         f"(their first element scored 3 or lower). Blank: fewer than {a.min_respondents} respondents or no survey."),
             "stuck_there": st.column_config.NumberColumn("Stuck there", format="%d", help="Respondents whose barrier point is the main barrier."),
@@ -132,16 +133,17 @@ with friendly_errors():
     else:
         group = wave.group(group_label) or wave.overall
         b = group.barrier
-        p = wave.participation
+        p = wave.participation if group is wave.overall else wave.team_participation.get(group.label)
         change = wave.change
         cols = st.columns(4)
         cols[0].metric("Respondents", group.respondents, border=True,
-                       delta=(f"{percent(p.share)} of {p.asked} target users" if p and group is wave.overall else None),
-                       delta_color="inverse" if p and p.warning and group is wave.overall else "off", delta_arrow="off",
+                       delta=(f"{percent(p.share)} of {p.asked} {p.of}" if p else None),
+                       delta_color="inverse" if p and p.warning else "off", delta_arrow="off",
                        help=f"People who answered wave {wave.wave}"
                             + (f" ({wave.first_day:%d %b} – {wave.last_day:%d %b %Y})" if wave.first_day else "")
-                            + (f". Participation: respondents ÷ target users from the register; a warning under {a.participation_warning:.0%}." if p
-                               else ". The register has no target users, so participation is not known."))
+                            + (f". Participation: respondents ÷ {p.of} (from the pilot register); a warning under {a.participation_warning:.0%}." if p
+                               else ". Participation is not known: the register has no target users"
+                               + ("" if group is wave.overall else " or no size for this team (Team sizes)") + "."))
         cols[1].metric("Main barrier", BARRIER_LABELS[b.element or "none"], border=True,
                        delta=(f"{b.element_count} of {b.respondents} ({percent(b.element_count / b.respondents)})" if b.element else None),
                        delta_color="off", delta_arrow="off",
@@ -188,6 +190,10 @@ with friendly_errors():
         with st.expander("The team table", expanded=False):
             st.dataframe(teams, hide_index=True, width="stretch",
                          column_config={"stuck_share": st.column_config.NumberColumn("stuck anywhere", format="percent"),
+                                        "participation": st.column_config.NumberColumn(
+                                            "participation", format="percent",
+                                            help="Respondents ÷ target users (everyone) or ÷ the team's size from the register's Team sizes "
+                                                 "(a group of several teams: only when every one has a size)."),
                                         **{e: st.column_config.NumberColumn(format="%.2f") for e in ("awareness", "desire", "knowledge", "ability", "reinforcement")}})
             st.download_button("Download the team table (CSV)", frame_to_csv(teams), file_name=f"pilot_health_adoption_{pilot.pilot_id}_wave{wave.wave}.csv",
                                mime="text/csv", icon=":material/download:", key="download_teams")
@@ -232,7 +238,8 @@ with friendly_errors():
 - **Main barrier**: the element that is the barrier point of the most respondents (on a tie, the earlier element).
 - **Means**: the average of the answers given (blanks left out); the number of answers is in every tooltip.
 - **Change**: a wave against the wave before it, with the respondents of both.
-- **Participation**: respondents ÷ the pilot's target users; under {a.participation_warning:.0%} is a warning.
+- **Participation**: respondents ÷ the pilot's target users (without a target: the register's team sizes added up); per team,
+  respondents ÷ the team's size from the register (“Team sizes”). Under {a.participation_warning:.0%} is a warning.
 - **Adoption**: active users (live usage exports, average of the last {a.smoothing_weeks} weeks) ÷ target users. The trend is the
   straight line through the last {a.usage_trend_weeks} weekly values: flat when its change is within 5% of the target.
 - **Anonymity**: a wave with fewer than {a.min_respondents} respondents is not shown at all. Teams with fewer than

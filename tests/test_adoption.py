@@ -54,11 +54,11 @@ def wave_rows(wave: int) -> list[dict]:
     return rows
 
 
-def survey_store(path, *, waves=(1, 2), target_users: int = 40, users: list | None = None, pilot_id: str = "P-1",
-                 store: Store | None = None, extra_rows: list[dict] | None = None) -> Store:
+def survey_store(path, *, waves=(1, 2), target_users: int | None = 40, users: list | None = None, pilot_id: str = "P-1",
+                 store: Store | None = None, extra_rows: list[dict] | None = None, team_sizes: str | None = None) -> Store:
     """A pilot with the survey waves above (wave 1 twenty weeks ago, wave 2 four) and weekly usage."""
     store = store or Store(path)
-    record = {**Story().record, "pilot_id": pilot_id, "target_users": target_users}
+    record = {**Story().record, "pilot_id": pilot_id, "target_users": target_users, "team_sizes": team_sizes}
     users = users if users is not None else [(weeks_ago(20 - i), 10 + i * 0.5) for i in range(21)]
     with store.write() as con:
         queries.insert_pilots(con, [Pilot.model_validate(record, context={"today": TODAY})], utc_now())
@@ -196,6 +196,38 @@ def test_the_small_team_appears_nowhere_in_the_tables_json_or_downloads(tmp_path
                                                  key=lambda r: (r["group"], r["comment"]))
 
 
+def test_team_sizes_are_read_as_written_and_refused_with_a_reason():
+    from pilot_health.models import parse_team_sizes, validate_pilot
+
+    assert parse_team_sizes("Finance: 20; Operations=12\nStore managers : 140;") == {"Finance": 20, "Operations": 12, "Store managers": 140}
+    pilot, problems = validate_pilot({**Story().record, "team_sizes": " Finance:20 ;Ops: 6 "}, today=TODAY)
+    assert pilot.team_sizes == "Finance: 20; Ops: 6" and not problems
+    for bad, says in (("Finance 20", "write each team as 'name: number'"), ("Finance: x", "is not a whole number"),
+                      ("Finance: 0", "above 0"), ("Finance: 2; finance: 3", "named twice")):
+        _, problems = validate_pilot({**Story().record, "team_sizes": bad}, today=TODAY)
+        assert [p.field for p in problems] == ["team_sizes"] and says in problems[0].message, bad
+        assert str(problems[0]).startswith("Team sizes (team_sizes) ")
+
+
+def test_participation_per_team_uses_the_registers_team_sizes(tmp_path):
+    store = survey_store(tmp_path / "s.duckdb", team_sizes=f"Finance: 20; Ops: 6; {SMALL_TEAM}: 3")
+    pilot = pilot_adoption(store)
+    wave = pilot.latest
+    finance, other = wave.team_participation["Finance"], wave.team_participation[OTHER_TEAMS]
+    assert (finance.respondents, finance.asked, finance.warning) == (8, 20, True)
+    assert (other.respondents, other.asked, other.warning) == (9, 9, False)  # Ops and the small team, both with a size
+    assert "Few answered in Finance (40% of 20)." in pilot.verdict
+    block = report.as_json(pilot)
+    assert [t["participation"]["asked"] for t in block["teams"]] == [20, 9]
+    assert report.team_table(pilot, wave)["participation"].tolist() == [pytest.approx(17 / 40), pytest.approx(0.4), pytest.approx(1.0)]
+    assert SMALL_TEAM not in json.dumps(block, default=str)
+    # Without a target, everyone is counted against the teams added up; a group with a team of unknown size has none.
+    store = survey_store(tmp_path / "t.duckdb", target_users=None, team_sizes="Finance: 10; Ops: 30")
+    wave = pilot_adoption(store).latest
+    assert (wave.participation.asked, wave.participation.of) == (40, "people in its teams")
+    assert wave.team_participation["Finance"].share == pytest.approx(0.8) and OTHER_TEAMS not in wave.team_participation
+
+
 def test_a_wave_below_the_minimum_shows_no_scores(tmp_path):
     store = survey_store(tmp_path / "s.duckdb", waves=(1,), extra_rows=answers("Finance", FINANCE_1[:4], 2, 100))
     pilot = pilot_adoption(store)
@@ -290,7 +322,7 @@ def test_the_command_gives_the_fields_the_issue_names_and_hides_the_small_team(t
     assert set(block["means"]) == set(ADKAR) and block["means"]["knowledge"] == pytest.approx(65 / 17)
     assert block["barrier_points"] == {"awareness": 4, "desire": 0, "knowledge": 0, "ability": 4, "reinforcement": 2, "none": 7}
     assert block["group_barrier"] == {"element": "awareness", "respondents": 4, "share": pytest.approx(4 / 17)}
-    assert block["participation"] == {"respondents": 17, "target_users": 40, "share": pytest.approx(17 / 40), "warning": True}
+    assert block["participation"] == {"respondents": 17, "asked": 40, "of": "target users", "share": pytest.approx(17 / 40), "warning": True}
     assert 0 < block["adoption_rate"] < 1
     assert [(t["team"], t["respondents"]) for t in block["teams"]] == [("Finance", 8), (OTHER_TEAMS, 9)]
     assert block["change"]["from_wave"] == 1 and block["change"]["means"]["knowledge"] == pytest.approx(11 / 17)

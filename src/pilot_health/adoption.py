@@ -226,8 +226,9 @@ def wave_change(before: GroupProfile, after: GroupProfile, min_answers: int = 1)
 @dataclass(frozen=True)
 class Participation:
     respondents: int
-    asked: int  # the pilot's target users
+    asked: int  # the pilot's target users, or a team's size from the register
     warning_below: float
+    of: str = "target users"  # what `asked` counts, in words
 
     @property
     def share(self) -> float:
@@ -238,11 +239,11 @@ class Participation:
         return self.share < self.warning_below
 
 
-def participation(respondents: int, target_users: Optional[int], settings: Analysis) -> Optional[Participation]:
+def participation(respondents: int, target_users: Optional[int], settings: Analysis, of: str = "target users") -> Optional[Participation]:
     """Respondents against the people who should use the model; None without a target."""
     if not target_users or pd.isna(target_users) or target_users <= 0:
         return None
-    return Participation(int(respondents), int(target_users), settings.participation_warning)
+    return Participation(int(respondents), int(target_users), settings.participation_warning, of)
 
 
 # -- usage -----------------------------------------------------------------------------------------

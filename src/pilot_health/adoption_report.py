@@ -16,8 +16,9 @@ import pandas as pd
 
 from .adoption import (ADKAR, ALL_RESPONDENTS, ELEMENT_LABELS, NEXT_STEP, OTHER_TEAMS, AdoptionRate, GroupProfile,
                        Participation, UsageTrend, WaveChange, adoption_rate, anonymous_groups, group_profile, participation,
-                       usage_trend, wave_change)
+                       team_names, usage_trend, wave_change)
 from .catalogue import Analysis, Catalogue, load_catalogue
+from .models import parse_team_sizes
 from .evidence import PilotEvidence, load_evidence
 from .formatting import percent, plural
 from .store import Store
@@ -38,6 +39,7 @@ class WaveView:
     pooled_teams: int  # teams counted under "Other teams"
     participation: Optional[Participation]
     comments: pd.DataFrame  # group, comment: only for groups shown, ordered by group then text
+    team_participation: dict[str, Participation] = field(default_factory=dict)  # group label -> against its team size(s)
     change: Optional[WaveChange] = None  # against the previous wave, when both can be shown
 
     @property
@@ -107,8 +109,22 @@ def _comments(groups: list[tuple[str, pd.DataFrame, int]]) -> pd.DataFrame:
     return comments.sort_values(["group", "comment"], ignore_index=True)  # no order that would point back to a person
 
 
-def _wave_view(wave: int, responses: pd.DataFrame, target_users: Optional[int], a: Analysis) -> WaveView:
+def _team_participation(groups: list[tuple[str, pd.DataFrame, int]], sizes: dict[str, int], a: Analysis) -> dict[str, Participation]:
+    """Each group shown against the register's size of its team(s); "Other teams" only when every
+    team in it has a size (a partial sum would overstate participation)."""
+    wanted = {name.casefold(): size for name, size in sizes.items()}
+    found = {}
+    for label, frame, _ in groups:
+        teams = set(team_names(frame).str.casefold())
+        if teams and all(t in wanted for t in teams):
+            found[label] = participation(len(frame), sum(wanted[t] for t in teams), a, "team members")
+    return found
+
+
+def _wave_view(wave: int, responses: pd.DataFrame, target_users: Optional[int], sizes: dict[str, int], a: Analysis) -> WaveView:
     groups, pooled = anonymous_groups(responses, a.min_respondents)
+    # Against the target users; without a target, against the register's team sizes added up.
+    asked, of = (target_users, "target users") if target_users else (sum(sizes.values()) if sizes else None, "people in its teams")
     days = pd.to_datetime(responses["responded_at"]).dropna() if "responded_at" in responses.columns else pd.Series([], dtype="datetime64[ns]")
     shown = len(responses) >= a.min_respondents
     return WaveView(
@@ -116,9 +132,18 @@ def _wave_view(wave: int, responses: pd.DataFrame, target_users: Optional[int], 
         first_day=days.min().date() if len(days) else None, last_day=days.max().date() if len(days) else None,
         overall=group_profile(ALL_RESPONDENTS, wave, responses, len(groups)) if shown else None,
         groups=[group_profile(label, wave, frame, teams) for label, frame, teams in groups],
-        pooled_teams=pooled, participation=participation(len(responses), target_users, a),
+        pooled_teams=pooled, participation=participation(len(responses), asked, a, of),
         comments=_comments(groups) if shown else _comments([]),
+        team_participation=_team_participation(groups, sizes, a) if sizes else {},
     )
+
+
+def team_sizes(text: Optional[str]) -> dict[str, int]:
+    """The register's team sizes (validated when stored, so a stored value always parses)."""
+    try:
+        return parse_team_sizes(text) if text else {}
+    except ValueError:
+        return {}
 
 
 def assess_adoption(evidence: PilotEvidence, analysis: Analysis, as_of: datetime) -> PilotAdoption:
@@ -126,7 +151,8 @@ def assess_adoption(evidence: PilotEvidence, analysis: Analysis, as_of: datetime
     target = r.get("target_users")
     target = int(target) if target is not None and not pd.isna(target) else None
     survey = evidence.survey
-    waves = [_wave_view(w, group, target, analysis) for w, group in survey.groupby("wave", sort=True)] if not survey.empty else []
+    sizes = team_sizes(r.get("team_sizes"))
+    waves = [_wave_view(w, group, target, sizes, analysis) for w, group in survey.groupby("wave", sort=True)] if not survey.empty else []
     for before, after in zip(waves, waves[1:]):
         if before.shown and after.shown:
             after.change = wave_change(before.overall, after.overall, analysis.min_respondents)
@@ -221,8 +247,11 @@ def verdict(pilot: PilotAdoption, wave: Optional[WaveView] = None) -> str:
             parts.append(change_sentence(wave.change))
         p = wave.participation
         if p and p.warning:
-            parts.append(f"Only {percent(p.share)} of the {p.asked} target users answered (under {percent(p.warning_below)}): "
+            parts.append(f"Only {percent(p.share)} of the {p.asked} {p.of} answered (under {percent(p.warning_below)}): "
                          "the picture may not represent everyone.")
+        low = [f"{label} ({percent(t.share)} of {t.asked})" for label, t in wave.team_participation.items() if t.warning]
+        if low:
+            parts.append(f"Few answered in {', '.join(low)}.")
     parts.append(usage_sentence(pilot))
     return " ".join(part for part in parts if part)
 
@@ -271,8 +300,14 @@ def team_table(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
             "group": profile.label, "teams": profile.teams, "respondents": profile.respondents,
             **{e: shown_mean(profile, e, pilot.min_size) for e in ADKAR},
             "stuck_share": b.stuck_share, "barrier": BARRIER_LABELS[b.element or "none"], "stuck_there": b.element_count,
+            "participation": _participation_of(wave, profile).share if _participation_of(wave, profile) else None,
         })
-    return pd.DataFrame.from_records(records, columns=["group", "teams", "respondents", *ADKAR, "stuck_share", "barrier", "stuck_there"])
+    return pd.DataFrame.from_records(records, columns=["group", "teams", "respondents", *ADKAR, "stuck_share", "barrier", "stuck_there",
+                                                       "participation"])
+
+
+def _participation_of(wave: WaveView, profile: GroupProfile) -> Optional[Participation]:
+    return wave.participation if profile is wave.overall else wave.team_participation.get(profile.label)
 
 
 # -- chart data -------------------------------------------------------------------------------------
@@ -355,6 +390,10 @@ def _profile_json(profile: GroupProfile, min_size: int) -> dict:
     }
 
 
+def _participation_json(p: Optional[Participation]) -> Optional[dict]:
+    return {"respondents": p.respondents, "asked": p.asked, "of": p.of, "share": p.share, "warning": p.warning} if p else None
+
+
 def as_json(pilot: PilotAdoption, wave_number: Optional[int] = None) -> dict:
     """The command line's block for one pilot (the latest wave unless one is named)."""
     wave = pilot.wave(wave_number)
@@ -365,7 +404,7 @@ def as_json(pilot: PilotAdoption, wave_number: Optional[int] = None) -> dict:
         "respondents": wave.respondents if wave else 0, "min_group_size": pilot.min_size,
         "shown": bool(wave and wave.shown),
         "means": None, "answered": None, "low_share": None, "barrier_points": None, "group_barrier": None,
-        "participation": ({"respondents": p.respondents, "target_users": p.asked, "share": p.share, "warning": p.warning} if p else None),
+        "participation": _participation_json(p),
         "adoption_rate": pilot.rate.rate if pilot.rate else None,
         "active_users": pilot.rate.active_users if pilot.rate else None,
         "usage_weeks": pilot.rate.weeks if pilot.rate else 0,
@@ -378,7 +417,8 @@ def as_json(pilot: PilotAdoption, wave_number: Optional[int] = None) -> dict:
     }
     if wave and wave.shown:
         block.update(_profile_json(wave.overall, pilot.min_size))
-        block["teams"] = [{"team": g.label, "teams": g.teams, **_profile_json(g, pilot.min_size)} for g in wave.groups]
+        block["teams"] = [{"team": g.label, "teams": g.teams, **_profile_json(g, pilot.min_size),
+                           "participation": _participation_json(wave.team_participation.get(g.label))} for g in wave.groups]
         if wave.change:
             c = wave.change
             block["change"] = {
