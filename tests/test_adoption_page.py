@@ -55,7 +55,7 @@ def everything_shown(at: AppTest) -> str:
     options, tables and chart data."""
     parts = sources(at.markdown) + sources(at.caption) + sources(at.info) + sources(at.warning) + sources(at.error) + sources(at.success)
     parts += sources(at.title) + sources(at.header) + sources(at.subheader) + [str(e.value) for e in at.get("text")]
-    parts += [f"{m.label} {m.value} {m.proto.help} {m.proto.body}" for m in at.metric]
+    parts += [f"{m.label} {m.value} {m.delta} {m.proto.help}" for m in at.metric]
     parts += [" ".join(map(str, s.options)) for s in at.selectbox] + [" ".join(map(str, s.options)) for s in at.multiselect]
     parts += [d.value.to_csv() for d in at.dataframe] + [frame.to_csv() for frame in chart_data(at)]
     parts += [json.dumps(json.loads(c.proto.spec)) for c in at.get("vega_lite_chart")]
@@ -185,3 +185,14 @@ def test_unknown_pilot_and_wave_in_a_link_are_reported(tmp_path, app_env):
     at = adoption_page(pilot="NOPE-1")
     assert_clean(at)
     assert any("pilot “NOPE-1”" in t for t in texts(at.warning)) and at.selectbox(key="pilot").value is None
+
+
+def test_a_teams_participation_is_against_its_size_from_the_register(tmp_path, app_env):
+    store = survey_store(tmp_path / "s.duckdb", team_sizes=f"Finance: 20; Ops: 6; {SMALL_TEAM}: 3")
+    app_env(store)
+    at = adoption_page(pilot="P-1", team="Finance")
+    assert_clean(at)
+    [respondents] = [m for m in at.metric if m.label == "Respondents"]
+    assert respondents.value == "8" and respondents.delta == "40% of 20 team members"
+    assert "Few answered in Finance (40% of 20)." in texts(at.warning)[0]
+    assert SMALL_TEAM not in everything_shown(at)
