@@ -3,8 +3,8 @@ to wave, and whether actual usage follows."""
 import streamlit as st
 
 from pilot_health.adoption import ALL_RESPONDENTS, GUIDANCE, OTHER_TEAMS
-from pilot_health.adoption_report import (BARRIER_LABELS, barrier_frame, heatmap_frame, portfolio_table, profile_frame, team_table,
-                                          trend_frame, usage_chart_data, verdict)
+from pilot_health.adoption_report import (BARRIER_LABELS, barrier_frame, heatmap_frame, profile_frame, team_table, trend_frame,
+                                          usage_chart_data, verdict)
 from pilot_health.catalogue import load_catalogue
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.formatting import percent, plural
@@ -27,12 +27,11 @@ with friendly_errors():
         f"whether that improves from wave to wave, and whether actual usage follows. Teams with fewer than {a.min_respondents} "
         "respondents are never shown on their own. How each number is computed is under “How these numbers work” at the bottom."
     )
-    rows = data.adoption_rows(*ctx.cache_key, data.rules_fingerprint(), ctx.today)
-    if not rows:
+    table, as_of = data.adoption_table(*ctx.cache_key, data.rules_fingerprint(), ctx.today)
+    if table.empty:
         st.info("There are no pilots yet. Add pilots on the Pilot register page, or upload a register.", icon=":material/inbox:")
         st.stop()
 
-    table = portfolio_table(rows)
     units = sorted(table["business_unit"].unique())
     filters, _ = portfolio_filters(units)
     shown = filters.apply(table)
@@ -101,7 +100,10 @@ with friendly_errors():
         st.caption("Choose a pilot to see its ADKAR profile, its teams, the change from wave to wave and its usage against target.")
         st.stop()
 
-    pilot = next(p for p in rows if p.pilot_id == pilot_id)
+    pilot = data.adoption_detail(*ctx.cache_key, data.rules_fingerprint(), as_of, pilot_id)
+    if pilot is None:
+        st.info("This pilot is no longer in the store.", icon=":material/inbox:")
+        st.stop()
     st.header(f"{pilot.pilot_id} · {pilot.name}", anchor=False)
     st.caption(f"{pilot.business_unit} · {STAGE_LABELS.get(pilot.stage, pilot.stage)} · as of {pilot.as_of:%d %b %Y %H:%M} UTC")
 
@@ -207,7 +209,7 @@ with friendly_errors():
             st.caption(f"{label}: each element's mean per survey wave (hover for answers and respondents); waves in which the group "
                        f"had fewer than {a.min_respondents} respondents are left out.")
 
-        comments = wave.comments if group is wave.overall else wave.comments[wave.comments["group"] == group.label]
+        comments = wave.comments_frame(group.label)
         with st.expander(f"Comments ({len(comments)})", expanded=False):
             if comments.empty:
                 st.caption("No comments in this wave" + ("" if group is wave.overall else " from this group") + ".")

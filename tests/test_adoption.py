@@ -185,13 +185,13 @@ def test_the_small_team_appears_nowhere_in_the_tables_json_or_downloads(tmp_path
     for wave in pilot.waves:
         assert [(g.label, g.respondents, g.teams) for g in wave.groups] == [("Finance", 8, 1), (OTHER_TEAMS, 9, 2)]
         outputs = [frame_to_csv(report.team_table(pilot, wave)).decode("utf-8"), report.heatmap_frame(pilot, wave).to_csv(),
-                   wave.comments.to_csv(), json.dumps(report.as_json(pilot, wave.wave), default=str),
+                   wave.comments_frame().to_csv(), json.dumps(report.as_json(pilot, wave.wave), default=str),
                    report.trend_frame(pilot, OTHER_TEAMS).to_csv(), report.verdict(pilot, wave)]
         for text in outputs:
             assert SMALL_TEAM not in text and "Ops" not in text  # Ops joined the small team in "Other teams"
     assert SMALL_TEAM not in frame_to_csv(report.portfolio_table([pilot])).decode("utf-8")
     # The small team's comment is shown, under "Other teams", and the comments are not in answer order.
-    comments = pilot.latest.comments
+    comments = pilot.latest.comments_frame()
     assert comments.to_dict("records") == sorted([{"group": "Finance", "comment": MARKUP_COMMENT}, {"group": OTHER_TEAMS, "comment": TINY_COMMENT}],
                                                  key=lambda r: (r["group"], r["comment"]))
 
@@ -232,7 +232,7 @@ def test_a_wave_below_the_minimum_shows_no_scores(tmp_path):
     store = survey_store(tmp_path / "s.duckdb", waves=(1,), extra_rows=answers("Finance", FINANCE_1[:4], 2, 100))
     pilot = pilot_adoption(store)
     latest = pilot.latest
-    assert latest.wave == 2 and latest.respondents == 4 and not latest.shown and latest.groups == [] and latest.comments.empty
+    assert latest.wave == 2 and latest.respondents == 4 and not latest.shown and latest.groups == [] and latest.comments == ()
     assert pilot.verdict.startswith("Wave 2 has 4 respondents, fewer than 5: too few to show")
     block = report.as_json(pilot)
     assert block["respondents"] == 4 and block["means"] is None and block["barrier_points"] is None and block["teams"] == []

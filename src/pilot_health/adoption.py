@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -52,13 +52,22 @@ def barrier_point(scores: Mapping[str, Optional[float]]) -> Optional[str]:
     return None
 
 
+def score_array(responses: pd.DataFrame) -> np.ndarray:
+    """The five scores as a float array, one row per respondent; a blank is NaN (never 0)."""
+    return responses[list(ADKAR)].to_numpy(dtype=float, na_value=np.nan)
+
+
+def _barrier_index(scores: np.ndarray) -> np.ndarray:
+    """Each row's barrier point as an index into ADKAR, or 5 (len(ADKAR)) for none."""
+    stuck = scores <= STUCK_AT_OR_BELOW  # a blank (NaN) is never stuck
+    return np.where(stuck.any(axis=1), stuck.argmax(axis=1), len(ADKAR))
+
+
 def barrier_points(responses: pd.DataFrame) -> pd.Series:
     """Each respondent's barrier point ('none' when there is none), for a frame with the five scores.
     The same rule as `barrier_point`, for a whole frame at once."""
-    scores = responses[list(ADKAR)].to_numpy(dtype=float, na_value=np.nan)
-    stuck = scores <= STUCK_AT_OR_BELOW  # a blank (NaN) is never stuck
-    points = np.where(stuck.any(axis=1), np.array(ADKAR, dtype=object)[stuck.argmax(axis=1)], "none")
-    return pd.Series(points, index=responses.index, dtype="object")
+    labels = np.array([*ADKAR, "none"], dtype=object)
+    return pd.Series(labels[_barrier_index(score_array(responses))], index=responses.index, dtype="object")
 
 
 @dataclass(frozen=True)
@@ -74,12 +83,17 @@ class GroupBarrier:
         return self.stuck / self.respondents if self.respondents else 0.0
 
 
+def barrier_of(scores: np.ndarray) -> GroupBarrier:
+    """The group's barrier from its score array: most respondents stuck there, the earlier element on a tie."""
+    counts = np.bincount(_barrier_index(scores), minlength=len(ADKAR) + 1)
+    distribution = {e: int(n) for e, n in zip((*ADKAR, "none"), counts)}
+    stuck = counts[:len(ADKAR)]
+    element = ADKAR[int(stuck.argmax())] if stuck.any() else None  # argmax takes the first of equal counts
+    return GroupBarrier(len(scores), int(stuck.sum()), element, int(stuck.max()) if element else 0, distribution)
+
+
 def group_barrier(responses: pd.DataFrame) -> GroupBarrier:
-    points = barrier_points(responses).to_numpy()
-    distribution = {e: int((points == e).sum()) for e in (*ADKAR, "none")}
-    stuck = {e: n for e, n in distribution.items() if e != "none" and n > 0}
-    element = max(stuck, key=lambda e: (stuck[e], -ADKAR.index(e))) if stuck else None
-    return GroupBarrier(len(responses), sum(stuck.values()), element, stuck.get(element, 0) if element else 0, distribution)
+    return barrier_of(score_array(responses))
 
 
 @dataclass(frozen=True)
@@ -130,51 +144,69 @@ class GroupProfile:
         return {e: s.mean for e, s in self.elements.items()}
 
 
+def stats_of(scores: np.ndarray) -> dict[str, ElementStats]:
+    """Each element's answers, mean and low answers, from a score array (blanks are NaN and skipped)."""
+    answered = ~np.isnan(scores)
+    counts = answered.sum(axis=0)
+    sums = np.where(answered, scores, 0.0).sum(axis=0)
+    lows = (scores <= STUCK_AT_OR_BELOW).sum(axis=0)
+    return {e: ElementStats(int(counts[i]), float(sums[i] / counts[i]) if counts[i] else None, int(lows[i])) for i, e in enumerate(ADKAR)}
+
+
 def element_stats(responses: pd.DataFrame) -> dict[str, ElementStats]:
-    scores = responses[list(ADKAR)].to_numpy(dtype=float, na_value=np.nan)
-    stats = {}
-    for i, element in enumerate(ADKAR):
-        column = scores[:, i]
-        answered = column[~np.isnan(column)]
-        stats[element] = ElementStats(int(answered.size), float(answered.mean()) if answered.size else None,
-                                      int((answered <= STUCK_AT_OR_BELOW).sum()))
-    return stats
+    return stats_of(score_array(responses))
+
+
+def profile_of(label: str, wave: int, scores: np.ndarray, teams: int = 1) -> GroupProfile:
+    return GroupProfile(label, int(wave), len(scores), stats_of(scores), barrier_of(scores), teams)
 
 
 def group_profile(label: str, wave: int, responses: pd.DataFrame, teams: int = 1) -> GroupProfile:
-    return GroupProfile(label, int(wave), len(responses), element_stats(responses), group_barrier(responses), teams)
+    return profile_of(label, wave, score_array(responses), teams)
 
 
 # -- anonymity -------------------------------------------------------------------------------------
 
+def team_name(team: object) -> str:
+    """A respondent's team as shown; a blank team is named NO_TEAM (it is a group like any other)."""
+    return team.strip() if isinstance(team, str) and team.strip() else NO_TEAM
+
+
 def team_names(responses: pd.DataFrame) -> pd.Series:
-    """Each respondent's team, with a blank team named NO_TEAM (it is a group like any other)."""
-    teams = responses["team"].astype("object").where(responses["team"].notna(), NO_TEAM)
-    return teams.map(lambda t: t.strip() if isinstance(t, str) and t.strip() else NO_TEAM)
+    return pd.Series([team_name(t) for t in responses["team"].astype("object")], index=responses.index, dtype="object")
 
 
-def anonymous_groups(responses: pd.DataFrame, min_size: int) -> tuple[list[tuple[str, pd.DataFrame, int]], int]:
+def anonymous_grouping(teams: Sequence[str], min_size: int) -> tuple[list[tuple[str, np.ndarray, int]], int]:
     """The teams of one wave, regrouped so that no group shown has fewer than `min_size` respondents.
 
     Teams below the minimum are pooled into "Other teams". When that pool is itself below the
     minimum, the smallest team that could be shown joins it, so the groups shown always add up to
     the whole wave and no small team's answers can be worked out by subtracting the others from the
     total. When the whole wave is below the minimum, nothing is shown by team. Returns the groups
-    (label, rows, how many teams), largest first, and how many teams were pooled."""
-    if len(responses) < min_size:
+    (label, the positions of their respondents, how many teams), largest first, and how many teams
+    were pooled."""
+    if len(teams) < min_size:
         return [], 0
-    names = team_names(responses)
-    sizes = names.value_counts()
-    small = sorted(sizes[sizes < min_size].index)
-    large = sorted(sizes[sizes >= min_size].index, key=lambda t: (sizes[t], t))
+    names = np.asarray(teams, dtype=object)
+    unique, inverse, counts = np.unique(names, return_inverse=True, return_counts=True)
+    sizes = dict(zip(unique.tolist(), counts.tolist()))
+    small = sorted(t for t, n in sizes.items() if n < min_size)
+    large = sorted((t for t, n in sizes.items() if n >= min_size), key=lambda t: (sizes[t], t))
     pooled = list(small)
-    if small and int(sizes[small].sum()) < min_size:
+    if small and sum(sizes[t] for t in small) < min_size:
         pooled.append(large.pop(0))  # the wave has at least min_size respondents, so a team can join
-    groups = [(team, responses[names == team], 1) for team in large]
+    position = {t: i for i, t in enumerate(unique.tolist())}
+    groups = [(team, np.flatnonzero(inverse == position[team]), 1) for team in large]
     if pooled:
-        groups.append((OTHER_TEAMS, responses[names.isin(pooled)], len(pooled)))
+        groups.append((OTHER_TEAMS, np.flatnonzero(np.isin(inverse, [position[t] for t in pooled])), len(pooled)))
     groups.sort(key=lambda g: (g[0] == OTHER_TEAMS, -len(g[1]), g[0]))
     return groups, len(pooled)
+
+
+def anonymous_groups(responses: pd.DataFrame, min_size: int) -> tuple[list[tuple[str, pd.DataFrame, int]], int]:
+    """`anonymous_grouping` for a frame of responses: the groups' rows instead of their positions."""
+    groups, pooled = anonymous_grouping(team_names(responses).tolist(), min_size)
+    return [(label, responses.iloc[rows], teams) for label, rows, teams in groups], pooled
 
 
 # -- change between waves --------------------------------------------------------------------------

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
 from .adoption import (ADKAR, ALL_RESPONDENTS, ELEMENT_LABELS, NEXT_STEP, OTHER_TEAMS, AdoptionRate, GroupProfile,
-                       Participation, UsageTrend, WaveChange, adoption_rate, anonymous_groups, group_profile, participation,
-                       team_names, usage_trend, wave_change)
+                       Participation, UsageTrend, WaveChange, adoption_rate, anonymous_grouping, participation, profile_of,
+                       score_array, team_name, usage_trend, wave_change)
 from .catalogue import Analysis, Catalogue, load_catalogue
 from .models import parse_team_sizes
 from .evidence import PilotEvidence, load_evidence
@@ -38,13 +39,18 @@ class WaveView:
     groups: list[GroupProfile]  # teams and "Other teams", each at or above the minimum
     pooled_teams: int  # teams counted under "Other teams"
     participation: Optional[Participation]
-    comments: pd.DataFrame  # group, comment: only for groups shown, ordered by group then text
+    comments: tuple[tuple[str, str], ...]  # (group, comment): only for groups shown, ordered by group then text
     team_participation: dict[str, Participation] = field(default_factory=dict)  # group label -> against its team size(s)
     change: Optional[WaveChange] = None  # against the previous wave, when both can be shown
 
     @property
     def shown(self) -> bool:
         return self.overall is not None
+
+    def comments_frame(self, label: str = ALL_RESPONDENTS) -> pd.DataFrame:
+        """The comments as a table (group, comment): everyone's, or one group's."""
+        rows = [c for c in self.comments if label == ALL_RESPONDENTS or c[0] == label]
+        return pd.DataFrame(rows, columns=["group", "comment"])
 
     def group(self, label: str) -> Optional[GroupProfile]:
         if label == ALL_RESPONDENTS:
@@ -96,45 +102,66 @@ class PilotAdoption:
         return [g for g in found if g is not None]
 
 
-def _comments(groups: list[tuple[str, pd.DataFrame, int]]) -> pd.DataFrame:
-    rows = []
-    for label, frame, _ in groups:
-        if "comment" not in frame.columns:
-            continue
-        for text in frame["comment"].dropna():
-            text = str(text).strip()
-            if text:
-                rows.append({"group": label, "comment": text})
-    comments = pd.DataFrame(rows, columns=["group", "comment"])
-    return comments.sort_values(["group", "comment"], ignore_index=True)  # no order that would point back to a person
+@dataclass(frozen=True)
+class _Survey:
+    """One pilot's responses as arrays (a pilot has hundreds of rows in a few waves; pandas per
+    group would cost more than the numbers themselves)."""
+
+    waves: np.ndarray
+    scores: np.ndarray  # n × 5, blanks NaN
+    teams: list[str]
+    comments: np.ndarray  # object: text or None
+    days: np.ndarray  # datetime64, NaT when not known
+
+    @classmethod
+    def of(cls, survey: pd.DataFrame) -> "_Survey":
+        comments = survey["comment"].astype("object").to_numpy() if "comment" in survey.columns else np.full(len(survey), None, dtype=object)
+        days = (pd.to_datetime(survey["responded_at"]).to_numpy(dtype="datetime64[ns]") if "responded_at" in survey.columns
+                else np.full(len(survey), np.datetime64("NaT"), dtype="datetime64[ns]"))
+        return cls(survey["wave"].to_numpy(dtype=int), score_array(survey), [team_name(t) for t in survey["team"].astype("object")],
+                   comments, days)
 
 
-def _team_participation(groups: list[tuple[str, pd.DataFrame, int]], sizes: dict[str, int], a: Analysis) -> dict[str, Participation]:
+def _comments(survey: _Survey, rows: np.ndarray, groups: list[tuple[str, np.ndarray, int]]) -> tuple[tuple[str, str], ...]:
+    """(group, comment) pairs, ordered by group then text: no order that would point back to a person."""
+    found = []
+    for label, positions, _ in groups:
+        for text in survey.comments[rows[positions]]:
+            if isinstance(text, str) and text.strip():
+                found.append((label, text.strip()))
+    return tuple(sorted(found))
+
+
+def _team_participation(survey: _Survey, rows: np.ndarray, groups: list[tuple[str, np.ndarray, int]], sizes: dict[str, int],
+                        a: Analysis) -> dict[str, Participation]:
     """Each group shown against the register's size of its team(s); "Other teams" only when every
     team in it has a size (a partial sum would overstate participation)."""
     wanted = {name.casefold(): size for name, size in sizes.items()}
     found = {}
-    for label, frame, _ in groups:
-        teams = set(team_names(frame).str.casefold())
+    for label, positions, _ in groups:
+        teams = {survey.teams[i].casefold() for i in rows[positions]}
         if teams and all(t in wanted for t in teams):
-            found[label] = participation(len(frame), sum(wanted[t] for t in teams), a, "team members")
+            found[label] = participation(len(positions), sum(wanted[t] for t in teams), a, "team members")
     return found
 
 
-def _wave_view(wave: int, responses: pd.DataFrame, target_users: Optional[int], sizes: dict[str, int], a: Analysis) -> WaveView:
-    groups, pooled = anonymous_groups(responses, a.min_respondents)
+def _wave_view(wave: int, survey: _Survey, rows: np.ndarray, target_users: Optional[int], sizes: dict[str, int], a: Analysis) -> WaveView:
+    """One wave from the positions of its rows in the pilot's survey."""
+    groups, pooled = anonymous_grouping([survey.teams[i] for i in rows], a.min_respondents)
     # Against the target users; without a target, against the register's team sizes added up.
     asked, of = (target_users, "target users") if target_users else (sum(sizes.values()) if sizes else None, "people in its teams")
-    days = pd.to_datetime(responses["responded_at"]).dropna() if "responded_at" in responses.columns else pd.Series([], dtype="datetime64[ns]")
-    shown = len(responses) >= a.min_respondents
+    days = survey.days[rows]
+    days = days[~np.isnat(days)]
+    scores = survey.scores[rows]
+    shown = len(rows) >= a.min_respondents
     return WaveView(
-        wave=int(wave), respondents=len(responses),
-        first_day=days.min().date() if len(days) else None, last_day=days.max().date() if len(days) else None,
-        overall=group_profile(ALL_RESPONDENTS, wave, responses, len(groups)) if shown else None,
-        groups=[group_profile(label, wave, frame, teams) for label, frame, teams in groups],
-        pooled_teams=pooled, participation=participation(len(responses), asked, a, of),
-        comments=_comments(groups) if shown else _comments([]),
-        team_participation=_team_participation(groups, sizes, a) if sizes else {},
+        wave=int(wave), respondents=len(rows),
+        first_day=pd.Timestamp(days.min()).date() if len(days) else None, last_day=pd.Timestamp(days.max()).date() if len(days) else None,
+        overall=profile_of(ALL_RESPONDENTS, wave, scores, len(groups)) if shown else None,
+        groups=[profile_of(label, wave, scores[positions], teams) for label, positions, teams in groups],
+        pooled_teams=pooled, participation=participation(len(rows), asked, a, of),
+        comments=_comments(survey, rows, groups) if shown else (),
+        team_participation=_team_participation(survey, rows, groups, sizes, a) if sizes else {},
     )
 
 
@@ -150,9 +177,11 @@ def assess_adoption(evidence: PilotEvidence, analysis: Analysis, as_of: datetime
     r = evidence.record
     target = r.get("target_users")
     target = int(target) if target is not None and not pd.isna(target) else None
-    survey = evidence.survey
     sizes = team_sizes(r.get("team_sizes"))
-    waves = [_wave_view(w, group, target, sizes, analysis) for w, group in survey.groupby("wave", sort=True)] if not survey.empty else []
+    waves = []
+    if not evidence.survey.empty:
+        survey = _Survey.of(evidence.survey)
+        waves = [_wave_view(w, survey, np.flatnonzero(survey.waves == w), target, sizes, analysis) for w in np.unique(survey.waves)]
     for before, after in zip(waves, waves[1:]):
         if before.shown and after.shown:
             after.change = wave_change(before.overall, after.overall, analysis.min_respondents)

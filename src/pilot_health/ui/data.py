@@ -113,8 +113,19 @@ def metrics_in_use(db_path: str, lock_wait: float, version: str, rules: str) -> 
 
 
 @st.cache_data(show_spinner="Reading survey waves and usage …", max_entries=16)
-def adoption_rows(db_path: str, lock_wait: float, version: str, rules: str, today: date):
-    """Every pilot's adoption (all waves, usage), worst first; anonymity already applied."""
+def adoption_table(db_path: str, lock_wait: float, version: str, rules: str, today: date) -> tuple[pd.DataFrame, datetime | None]:
+    """The portfolio table (worst first) and the moment it was computed for; only the table is
+    cached, as one pilot's details are fetched on their own (a small object to copy out of the cache)."""
+    from ..adoption_report import portfolio_adoption, portfolio_table
+
+    rows = portfolio_adoption(Store(db_path, lock_wait_seconds=lock_wait))
+    return portfolio_table(rows), (rows[0].as_of if rows else None)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def adoption_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str):
+    """One pilot's adoption (every wave, usage) as of the portfolio's moment; anonymity already applied."""
     from ..adoption_report import portfolio_adoption
 
-    return portfolio_adoption(Store(db_path, lock_wait_seconds=lock_wait))
+    found = portfolio_adoption(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id])
+    return found[0] if found else None
