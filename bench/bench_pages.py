@@ -15,7 +15,7 @@
    (median of --runs calls) without Streamlit's cache, and through the `st.cache_data` functions of
    `pilot_health.ui.data` (called in bare mode) for the cached warm time. The target is each page's
    data in under 500 ms warm. Pages: home, register, failure-pattern risk (with and without the
-   rows behind each signal), alignment (with a pilot chosen).
+   rows behind each signal), alignment (with a pilot chosen), adoption (with a pilot chosen).
 
 The store is a bench file: it is marked in store_meta (`bench_store`), and the script refuses to
 replace a file that does not carry that mark, so it cannot overwrite a real store by accident.
@@ -43,7 +43,7 @@ import duckdb
 import pandas as pd
 
 from pilot_health import pilots as pilots_module
-from pilot_health import alignment_report, portfolio, queries, risk
+from pilot_health import adoption_report, alignment_report, portfolio, queries, risk
 from pilot_health.evidence import load_evidence
 from pilot_health.catalogue import load_catalogue
 from pilot_health import store as store_module
@@ -615,6 +615,25 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         chart = alignment_report.chart_data(numbers)
         return row, (charts.alignment_chart(chart).to_dict() if chart is not None else None)
 
+    adoption_holder: dict[str, Any] = {}
+
+    def adoption_rows() -> list:
+        adoption_holder["rows"] = adoption_report.portfolio_adoption(store, catalogue=catalogue)
+        return adoption_holder["rows"]
+
+    def adoption_detail() -> Any:
+        """What the Adoption page draws for one pilot from the cached rows: tables, chart frames and specs."""
+        rows = adoption_holder.get("rows") or adoption_rows()
+        pilot = next((p for p in rows if p.waves), rows[0])
+        wave = pilot.latest
+        specs = [charts.usage_chart(adoption_report.usage_chart_data(pilot)).to_dict()]
+        if wave is not None and wave.shown:
+            specs += [charts.adkar_profile_chart(adoption_report.profile_frame(wave.overall, pilot.min_size)).to_dict(),
+                      charts.barrier_chart(adoption_report.barrier_frame(wave.overall)).to_dict(),
+                      charts.adkar_heatmap(adoption_report.heatmap_frame(pilot, wave)).to_dict(),
+                      charts.adkar_trend_chart(adoption_report.trend_frame(pilot)).to_dict()]
+        return adoption_report.team_table(pilot, wave) if wave else None, specs
+
     every = "every page"
     pieces = [  # in the order a first visit runs them: page_setup, sidebar, then the page
         Piece(every, "Store.meta() (page_setup, opens a connection)", store.meta),
@@ -639,6 +658,12 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         Piece("alignment (pages/4)", "portfolio_table (the worst-first table)", alignment_table),
         Piece("alignment (pages/4)", f"one pilot ({some_pilot!r}): numbers, verdict, chart data and chart spec", alignment_detail,
               lambda: data.alignment_detail(*cache_key, rules, as_of(), some_pilot)),
+        Piece("adoption (pages/5)", f"adoption_report.portfolio_adoption(store) + portfolio_table: {PILOTS} pilots, every wave",
+              lambda: adoption_report.portfolio_table(adoption_rows()), lambda: data.adoption_table(*cache_key, rules, today)),
+        Piece("adoption (pages/5)", f"one pilot ({some_pilot!r}): portfolio_adoption(store, as_of, [pilot])",
+              lambda: adoption_report.portfolio_adoption(store, as_of(), [some_pilot], catalogue),
+              lambda: data.adoption_detail(*cache_key, rules, as_of(), some_pilot)),
+        Piece("adoption (pages/5)", "one pilot: team table, chart frames and the five chart specs", adoption_detail),
     ]
     # Forget the per-process migration check, so the first call pays what it pays in a new server process.
     ready = getattr(store_module, "_READY", None)
@@ -688,6 +713,7 @@ PAGES = {
     "risk (pages/3)": (0, 1, 6, 7, 8, 9),
     "risk with rows (pages/3?rows=true)": (0, 1, 6, 7, 8, 9, 10),
     "alignment (pages/4?pilot=…)": (0, 1, 6, 11, 12, 13),
+    "adoption (pages/5?pilot=…)": (0, 1, 6, 14, 15, 16),
 }
 
 
