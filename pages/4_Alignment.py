@@ -10,7 +10,7 @@ from pilot_health.models import STAGE_LABELS
 from pilot_health.ui import charts, data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import portfolio_filters, report_unknown_url_values
+from pilot_health.ui.widgets import filtered_portfolio, report_unknown_url_values
 
 ctx = page_setup("Alignment")
 LABEL_ICONS = {"aligned": ":material/check_circle:", "decoupled": ":material/link_off:", "inverted": ":material/swap_vert:",
@@ -44,17 +44,7 @@ with friendly_errors():
     if flash := st.session_state.pop("alignment_flash", None):
         st.toast(md_escape(flash), icon=":material/check_circle:")
     rows = data.alignment_rows(*ctx.cache_key, data.rules_fingerprint(), ctx.today)
-    if not rows:
-        st.info("There are no pilots yet. Add pilots on the Pilot register page, or upload a register.", icon=":material/inbox:")
-        st.stop()
-
-    table = portfolio_table(rows)
-    units = sorted(table["business_unit"].unique())
-    filters, _ = portfolio_filters(units)
-    shown = filters.apply(table)
-    if shown.empty:
-        st.info("No pilot matches these filters.", icon=":material/filter_alt_off:")
-        st.stop()
+    shown, _ = filtered_portfolio(portfolio_table(rows))
 
     counts = shown["label"].value_counts()
     for column, label in zip(st.columns(4), ("aligned", "decoupled", "inverted", "insufficient data")):

@@ -12,7 +12,7 @@ from pilot_health.models import STAGE_LABELS
 from pilot_health.ui import charts, data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import portfolio_filters, report_unknown_url_values
+from pilot_health.ui.widgets import filtered_portfolio, report_unknown_url_values
 
 ctx = page_setup("Adoption")
 
@@ -28,16 +28,7 @@ with friendly_errors():
         "respondents are never shown on their own. How each number is computed is under “How these numbers work” at the bottom."
     )
     table, as_of = data.adoption_table(*ctx.cache_key, data.rules_fingerprint(), ctx.today)
-    if table.empty:
-        st.info("There are no pilots yet. Add pilots on the Pilot register page, or upload a register.", icon=":material/inbox:")
-        st.stop()
-
-    units = sorted(table["business_unit"].unique())
-    filters, _ = portfolio_filters(units)
-    shown = filters.apply(table)
-    if shown.empty:
-        st.info("No pilot matches these filters.", icon=":material/filter_alt_off:")
-        st.stop()
+    shown, _ = filtered_portfolio(table)
 
     surveyed = shown["main_barrier"].notna()
     low_adoption = shown["adoption_rate"].lt(adoption_threshold)

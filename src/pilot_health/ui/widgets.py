@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import pandas as pd
 import streamlit as st
 
 from ..models import STAGE_LABELS, STAGES
@@ -34,3 +35,18 @@ def portfolio_filters(units: Sequence[str], widths: Sequence[float] = (1, 1)) ->
     chosen_stages = stage_column.multiselect("Stage", list(STAGES), format_func=STAGE_LABELS.get, key="stage", bind="query-params",
                                              placeholder="All stages")
     return PortfolioFilters(tuple(chosen_units), tuple(chosen_stages)), others
+
+
+def filtered_portfolio(table: pd.DataFrame, widths: Sequence[float] = (1, 1)) -> tuple[pd.DataFrame, list]:
+    """The business-unit and stage filters over a portfolio table (one row per pilot) and the rows
+    they keep, with the row's other columns; says so and stops the page when there are no pilots
+    or none match."""
+    if table.empty:
+        st.info("There are no pilots yet. Add pilots on the Pilot register page, or upload a register.", icon=":material/inbox:")
+        st.stop()
+    filters, others = portfolio_filters(sorted(table["business_unit"].unique()), widths)
+    shown = filters.apply(table)
+    if shown.empty:
+        st.info("No pilot matches these filters.", icon=":material/filter_alt_off:")
+        st.stop()
+    return shown, others
