@@ -11,11 +11,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from pilot_health import adoption_report as report
 from pilot_health.adoption import OTHER_TEAMS
 from test_adoption import MARKUP_COMMENT, SMALL_TEAM, TINY_COMMENT, survey_store
-from test_pages import assert_clean, sources, texts
+from test_pages import assert_clean, open_page, sources, texts
 
 PAGE = "pages/5_Adoption.py"
 
@@ -35,10 +34,7 @@ def downloads(monkeypatch) -> list[tuple[str, bytes]]:
 
 
 def adoption_page(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page(PAGE)
-    at.query_params.update(query)
-    return at.run()
+    return open_page(PAGE, **query)
 
 
 def metrics(at: AppTest) -> dict[str, str]:

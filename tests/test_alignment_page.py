@@ -9,20 +9,16 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from pilot_health import alignment_report as report, queries
 from pilot_health.catalogue import load_catalogue
-from test_pages import assert_clean, texts
+from test_pages import assert_clean, open_page, texts
 
 PAGE = "pages/4_Alignment.py"
 SETTINGS = load_catalogue().analysis
 
 
 def alignment_page(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page(PAGE)
-    at.query_params.update(query)
-    return at.run()
+    return open_page(PAGE, **query)
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -17,17 +17,21 @@ HOME = str(ROOT / "app.py")
 REGISTER = "pages/1_Pilot_register.py"
 
 
-def home(**query) -> AppTest:
-    at = AppTest.from_file(HOME, default_timeout=90)
+def open_page(page: str | None = None, **query) -> AppTest:
+    """Run the app as a fresh visit to `page` (the home page when None) with these URL parameters."""
+    at = AppTest.from_file(HOME, default_timeout=120)
+    if page:
+        at.switch_page(page)
     at.query_params.update(query)
     return at.run()
+
+
+def home(**query) -> AppTest:
+    return open_page(None, **query)
 
 
 def register(**query) -> AppTest:
-    at = AppTest.from_file(HOME, default_timeout=90)
-    at.switch_page(REGISTER)
-    at.query_params.update(query)
-    return at.run()
+    return open_page(REGISTER, **query)
 
 
 def metric(at: AppTest, label: str) -> str:

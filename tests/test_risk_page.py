@@ -5,18 +5,15 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 from pilot_health import risk
-from test_pages import assert_clean, texts
+from test_pages import assert_clean, open_page, texts
 
 RISK = "pages/3_Risk.py"
 
 
 def risk_page(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page(RISK)
-    at.query_params.update(query)
-    return at.run()
+    return open_page(RISK, **query)
 
 
 def metrics(at: AppTest) -> dict[str, str]:

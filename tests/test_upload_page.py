@@ -7,16 +7,14 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
 from pilot_health import portfolio
-from test_pages import assert_clean, texts
+from test_pages import assert_clean, open_page, texts
 
 FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
 UPLOAD = "pages/2_Upload_data.py"
 
 
 def upload_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page(UPLOAD)
-    return at.run()
+    return open_page(UPLOAD)
 
 
 def drop(at: AppTest, name: str, data: bytes | None = None) -> tuple[AppTest, str]:
