@@ -9,7 +9,7 @@ from pilot_health.risk import FIRED, HEALTH_LABELS, STATUS_LABELS, UNKNOWN, heat
 from pilot_health.ui import charts, data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import portfolio_filters, report_unknown_url_values
+from pilot_health.ui.widgets import pilot_picker, portfolio_filters, report_unknown_url_values
 
 ctx = page_setup("Failure-pattern risk")
 STATE_ICONS = {FIRED: ":red[:material/warning:] warning sign", "clear": ":green[:material/check:] clear", UNKNOWN: ":gray[:material/help:] unknown"}
@@ -84,11 +84,8 @@ with friendly_errors():
                        file_name="pilot_health_risk.csv", mime="text/csv", icon=":material/download:", key="download_risk")
 
     st.divider()
-    report_unknown_url_values("pilot", order, "pilot")
-    pilot_id = st.selectbox(
-        "Pilot", order, index=None, key="pilot", bind="query-params", placeholder="Choose a pilot (or click one above)",
-        help="The pilot's code; its name is shown below. The choice is part of the page's address.",
-    )
+    pilot_id = pilot_picker(order, "Choose a pilot (or click one above)",
+                            "The pilot's code; its name is shown below. The choice is part of the page's address.")
     if pilot_id is None:
         st.stop()
     result = by_pilot[pilot_id]

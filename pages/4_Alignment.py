@@ -10,7 +10,7 @@ from pilot_health.models import STAGE_LABELS
 from pilot_health.ui import charts, data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import filtered_portfolio, report_unknown_url_values
+from pilot_health.ui.widgets import filtered_portfolio, pilot_picker, report_unknown_url_values
 
 ctx = page_setup("Alignment")
 LABEL_ICONS = {"aligned": ":material/check_circle:", "decoupled": ":material/link_off:", "inverted": ":material/swap_vert:",
@@ -85,9 +85,7 @@ with friendly_errors():
 
     st.divider()
     order = shown["pilot_id"].tolist()
-    report_unknown_url_values("pilot", order, "pilot")
-    pilot_id = st.selectbox("Pilot", order, index=None, key="pilot", bind="query-params", placeholder="Choose a pilot",
-                            help="The pilot's code, worst first. The choice is part of the page's address.")
+    pilot_id = pilot_picker(order)
     if pilot_id is None:
         st.caption("Choose a pilot to see its technical metric and KPI on one time axis, with the verdict.")
     else:

@@ -12,7 +12,7 @@ from pilot_health.models import STAGE_LABELS
 from pilot_health.ui import charts, data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import filtered_portfolio, report_unknown_url_values
+from pilot_health.ui.widgets import filtered_portfolio, pilot_picker, report_unknown_url_values
 
 ctx = page_setup("Adoption")
 
@@ -83,10 +83,7 @@ with friendly_errors():
                        mime="text/csv", icon=":material/download:", key="download_adoption")
 
     st.divider()
-    order = shown["pilot_id"].tolist()
-    report_unknown_url_values("pilot", order, "pilot")
-    pilot_id = st.selectbox("Pilot", order, index=None, key="pilot", bind="query-params", placeholder="Choose a pilot",
-                            help="The pilot's code, worst first. The choice is part of the page's address.")
+    pilot_id = pilot_picker(shown["pilot_id"].tolist())
     if pilot_id is None:
         st.caption("Choose a pilot to see its ADKAR profile, its teams, the change from wave to wave and its usage against target.")
         st.stop()

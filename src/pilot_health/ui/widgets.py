@@ -50,3 +50,11 @@ def filtered_portfolio(table: pd.DataFrame, widths: Sequence[float] = (1, 1)) ->
         st.info("No pilot matches these filters.", icon=":material/filter_alt_off:")
         st.stop()
     return shown, others
+
+
+def pilot_picker(order: Sequence[str], placeholder: str = "Choose a pilot",
+                 help_text: str = "The pilot's code, worst first. The choice is part of the page's address.") -> str | None:
+    """The pilot chooser under a portfolio table, bound to `?pilot=`; a pilot a link asks for that
+    is not in the table (deleted, or filtered out) is named in a note above it."""
+    report_unknown_url_values("pilot", order, "pilot")
+    return st.selectbox("Pilot", list(order), index=None, key="pilot", bind="query-params", placeholder=placeholder, help=help_text)
