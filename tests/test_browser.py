@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -197,6 +198,20 @@ def page(browser, dashboard, script_errors):
 # --- Helpers --------------------------------------------------------------------------------------
 
 
+@contextmanager
+def colleague_page(browser, dashboard: Dashboard):
+    """A page in a second, fresh browser context: a colleague opening a pasted link, with no
+    session, cookies or storage of the first (requests leaving the local server refused)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        context.route(lambda url: not url.startswith(dashboard.url + "/"), lambda route: route.abort())
+        fresh = context.new_page()
+        fresh.set_default_timeout(FIRST_RENDER_MS)
+        yield fresh
+    finally:
+        context.close()
+
+
 def open_link(page, dashboard: Dashboard, link: str, ready_text: str) -> None:
     """Open `link` (relative to the dashboard) and wait until Streamlit has drawn `ready_text`."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -348,16 +363,10 @@ def test_choosing_a_filter_puts_it_in_the_address_for_the_next_person(page, dash
     expect(page).to_have_url(re.compile(r"[?&]stage=Production\b"), timeout=RENDERED_MS)
     assert_no_errors_shown(page, script_errors)
 
-    other = browser.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        other.route(lambda url: not url.startswith(dashboard.url + "/"), lambda route: route.abort())
-        fresh = other.new_page()
-        fresh.set_default_timeout(FIRST_RENDER_MS)
+    with colleague_page(browser, dashboard) as fresh:
         open_link(fresh, dashboard, page.url.removeprefix(dashboard.url), "All pilots")
         expect(metric_value(fresh, "Pilots shown")).to_have_text("4 pilots of 24", timeout=RENDERED_MS)
         expect(multiselect_tags(fresh, "Stage")).to_have_text(["Production"], timeout=RENDERED_MS)
-    finally:
-        other.close()
 
 
 def test_upload_preview_store_and_withdraw_in_a_browser(page, dashboard, script_errors):
@@ -431,17 +440,11 @@ def test_clicking_a_heatmap_cell_opens_the_pilots_risk_detail_and_the_link_reope
 
     # The copied address, opened by a colleague with a fresh browser, shows the same pilot.
     link = page.url.removeprefix(dashboard.url)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        context.route(lambda url: not url.startswith(dashboard.url + "/"), lambda route: route.abort())
-        colleague = context.new_page()
-        colleague.set_default_timeout(FIRST_RENDER_MS)
+    with colleague_page(browser, dashboard) as colleague:
         open_link(colleague, dashboard, link, "Pilots × patterns")
         expect(colleague.get_by_role("heading", name=re.compile(r"^SC-01 · Fresh produce demand forecasting"))).to_be_visible(timeout=RENDERED_MS)
         expect(colleague.get_by_role("combobox", name="Pilot", exact=True)).to_have_value("SC-01", timeout=RENDERED_MS)
         expect(multiselect_tags(colleague, "Business unit")).to_have_text(["Supply Chain"], timeout=RENDERED_MS)
-    finally:
-        context.close()
 
 
 def test_an_alignment_link_with_pilot_and_dates_reopens_the_same_view_in_a_fresh_browser(page, dashboard, browser, script_errors):
@@ -470,19 +473,13 @@ def test_an_alignment_link_with_pilot_and_dates_reopens_the_same_view_in_a_fresh
 
     link = page.url.removeprefix(dashboard.url)
     assert parse_qs(urlsplit(link).query) == {"pilot": ["RO-03"], "dates": ["2026-04-06", "2026-10-26"]}, link
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        context.route(lambda url: not url.startswith(dashboard.url + "/"), lambda route: route.abort())
-        colleague = context.new_page()
-        colleague.set_default_timeout(FIRST_RENDER_MS)
+    with colleague_page(browser, dashboard) as colleague:
         open_link(colleague, dashboard, link, "Technical vs business alignment")
         expect(colleague.get_by_role("heading", name=re.compile(r"^RO-03 · "))).to_be_visible(timeout=RENDERED_MS)
         colleague_dates = colleague.get_by_test_id("stDateInput").locator('input[type="date"]')
         expect(colleague_dates.nth(0)).to_have_value("2026-04-06", timeout=RENDERED_MS)
         expect(colleague_dates.nth(1)).to_have_value("2026-10-26")
         expect(colleague.get_by_test_id("stAlertContentWarning").filter(has_text="Decoupled:")).to_be_visible()
-    finally:
-        context.close()
 
 
 def test_an_adoption_link_with_pilot_wave_and_team_reopens_the_same_view_in_a_fresh_browser(page, dashboard, browser, script_errors):
@@ -512,18 +509,12 @@ def test_an_adoption_link_with_pilot_wave_and_team_reopens_the_same_view_in_a_fr
     link = page.url.removeprefix(dashboard.url)
     query = parse_qs(urlsplit(link).query)
     assert query.get("pilot") == ["RO-02"] and query.get("wave") == ["2"] and query.get("team") == ["Store managers"], link
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        context.route(lambda url: not url.startswith(dashboard.url + "/"), lambda route: route.abort())
-        colleague = context.new_page()
-        colleague.set_default_timeout(FIRST_RENDER_MS)
+    with colleague_page(browser, dashboard) as colleague:
         open_link(colleague, dashboard, link, "Adoption: readiness and real usage")
         expect(colleague.get_by_role("heading", name="RO-02 · Automated labour scheduling")).to_be_visible(timeout=RENDERED_MS)
         expect(colleague.get_by_role("combobox", name="Survey wave", exact=True)).to_have_value("2", timeout=RENDERED_MS)
         expect(colleague.get_by_role("combobox", name="Team", exact=True)).to_have_value("Store managers", timeout=RENDERED_MS)
         expect(metric_value(colleague, "Respondents")).to_have_text(expected, timeout=RENDERED_MS)
-    finally:
-        context.close()
 
 
 def test_the_adoption_downloads_never_name_a_team_below_the_minimum(page, dashboard, script_errors):
