@@ -161,14 +161,21 @@ def _pilots_payload(store: Store, catalogue, results: Sequence[Any], as_json: Ca
     }
 
 
-def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from . import risk
+def _per_pilot(args: argparse.Namespace, compute: Callable[..., Sequence[Any]]) -> tuple[Store, Any, list[str] | None, Sequence[Any]]:
+    """What the per-pilot commands share: the store, the rules, the pilot asked for (or every
+    pilot) and `compute(store, as_of, pilot_ids, catalogue)`."""
     from .catalogue import load_catalogue
 
     store = _store(args)
     catalogue = load_catalogue()
     wanted = _wanted_pilot(store, args.pilot)
-    results = risk.assess(store, _as_of(args.as_of), wanted, catalogue)
+    return store, catalogue, wanted, compute(store, _as_of(args.as_of), wanted, catalogue)
+
+
+def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from . import risk
+
+    store, catalogue, wanted, results = _per_pilot(args, risk.assess)
     data = _pilots_payload(store, catalogue, results, risk.as_json, args.as_of)
     short = {"data_debt": "Data", "integration_avoidance": "Integration", "organisational_resistance": "People",
              "governance_vacuum": "Governance", "wrong_success_metrics": "Metrics"}
@@ -191,12 +198,8 @@ def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 def cmd_alignment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from . import alignment_report as report
-    from .catalogue import load_catalogue
 
-    store = _store(args)
-    catalogue = load_catalogue()
-    wanted = _wanted_pilot(store, args.pilot)
-    rows = report.portfolio_alignment(store, _as_of(args.as_of), wanted, catalogue)
+    store, catalogue, wanted, rows = _per_pilot(args, report.portfolio_alignment)
     data = _pilots_payload(store, catalogue, rows, report.as_json, args.as_of)
 
     def pct(value) -> str:
@@ -227,12 +230,8 @@ def cmd_alignment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from . import adoption_report as report
     from .adoption import ELEMENT_LABELS
-    from .catalogue import load_catalogue
 
-    store = _store(args)
-    catalogue = load_catalogue()
-    wanted = _wanted_pilot(store, args.pilot)
-    rows = report.portfolio_adoption(store, _as_of(args.as_of), wanted, catalogue)
+    store, catalogue, wanted, rows = _per_pilot(args, report.portfolio_adoption)
     if wanted and rows and args.wave is not None and rows[0].wave(args.wave) is None:
         waves = ", ".join(str(w.wave) for w in rows[0].waves)
         raise PilotHealthError(f"Pilot {rows[0].pilot_id} has no survey wave {args.wave}" + (f" (its waves: {waves})." if waves else " (no survey yet)."))
