@@ -196,11 +196,11 @@ def assess_adoption(evidence: PilotEvidence, analysis: Analysis, as_of: datetime
 
 
 def portfolio_adoption(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
-                       catalogue: Optional[Catalogue] = None) -> list[PilotAdoption]:
+                       catalogue: Optional[Catalogue] = None, records_at: Optional[datetime] = None) -> list[PilotAdoption]:
     """Every pilot approved by `as_of`, worst first (see `PilotAdoption.weakest`); pilots with
     neither a survey wave that can be shown nor usage data come last."""
     catalogue = catalogue or load_catalogue()
-    evidence = load_evidence(store, as_of, pilot_ids)
+    evidence = load_evidence(store, as_of, pilot_ids, records_at)
     rows = []
     for pilot_id in evidence.pilots["pilot_id"]:
         pilot = evidence.pilot(pilot_id)

@@ -108,10 +108,10 @@ def numbers_for(evidence: Evidence, pilot_id: str, catalogue: Catalogue) -> Pilo
 
 
 def portfolio_alignment(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
-                        catalogue: Optional[Catalogue] = None) -> list[PilotAlignment]:
+                        catalogue: Optional[Catalogue] = None, records_at: Optional[datetime] = None) -> list[PilotAlignment]:
     """Every pilot (approved by `as_of`), worst first: most concern points, then pilot code."""
     catalogue = catalogue or load_catalogue()
-    evidence = load_evidence(store, as_of, pilot_ids)
+    evidence = load_evidence(store, as_of, pilot_ids, records_at)
     rows = []
     for pilot_id in evidence.pilots["pilot_id"]:
         approved = evidence.pilot(pilot_id).record.get("approved_on")

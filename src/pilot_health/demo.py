@@ -340,6 +340,7 @@ def clear_demo(store: Store) -> DemoClearResult:
         keep = sorted(queries.pilots_with_rows_outside(con, []) & set(demo_ids))
         remove = [p for p in demo_ids if p not in keep]
         queries.delete_pilots(con, remove)
+        queries.forget_pilot_history(con, remove)
         queries.put_meta(con, "demo_loaded", "no")
         queries.put_meta(con, "demo_pilots", ",".join(keep))
     return DemoClearResult(uploads_removed=len(uploads), pilots_removed=len(remove), pilots_kept=keep)

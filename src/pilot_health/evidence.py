@@ -154,15 +154,18 @@ class Evidence:
         return PilotEvidence(dict(self._records[pilot_id]), self.weekly.iloc[start:stop], responses, spans, self.dictionary)
 
 
-def load_evidence(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None) -> Evidence:
-    return load_evidence_at(store, [as_of or utc_now()], pilot_ids)[0]
+def load_evidence(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
+                  records_at: Optional[datetime] = None) -> Evidence:
+    return load_evidence_at(store, [as_of or utc_now()], pilot_ids, records_at)[0]
 
 
-def load_evidence_at(store: Store, moments: Sequence[datetime], pilot_ids: Optional[Sequence[str]] = None) -> list[Evidence]:
-    """The evidence as of each moment, read over one connection (a pilot's monthly trend needs twelve)."""
+def load_evidence_at(store: Store, moments: Sequence[datetime], pilot_ids: Optional[Sequence[str]] = None,
+                     records_at: Optional[datetime] = None) -> list[Evidence]:
+    """The evidence as of each moment, read over one connection (a pilot's monthly trend needs twelve).
+    Pilot records are as they are now, or as they stood at `records_at` (a pinned link's moment)."""
     found = []
     with store.read() as con:
-        pilots = queries.fetch_pilots(con)
+        pilots = queries.fetch_pilots(con, records_at)
         if pilot_ids is not None:
             pilots = pilots[pilots["pilot_id"].isin(list(pilot_ids))]
         pilots = pilots.reset_index(drop=True)

@@ -172,6 +172,29 @@ def m004_pilot_team_sizes(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE pilots ADD COLUMN team_sizes VARCHAR")
 
 
+@migration
+def m005_pilot_history(con: duckdb.DuckDBPyConnection) -> None:
+    """Every version of every pilot record, so a pinned link can show the register as it was.
+    Existing records become their first version, dated when they were last written."""
+    con.execute("CREATE SEQUENCE pilot_history_seq START 1")
+    columns = [row[0] for row in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'pilots' ORDER BY ordinal_position").fetchall()]
+    definitions = ", ".join(f"{name} {kind}" for name, kind in con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'pilots' ORDER BY ordinal_position").fetchall())
+    con.execute(
+        f"""
+        CREATE TABLE pilot_history (
+            history_id BIGINT PRIMARY KEY DEFAULT nextval('pilot_history_seq'),
+            recorded_at TIMESTAMP NOT NULL,
+            removed BOOLEAN NOT NULL,
+            {definitions}
+        )
+        """
+    )
+    listed = ", ".join(columns)
+    con.execute(f"INSERT INTO pilot_history (recorded_at, removed, {listed}) SELECT updated_at, false, {listed} FROM pilots ORDER BY pilot_id")
+
+
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """

@@ -1,6 +1,7 @@
 """Reading and writing pilot records. Every write is validated by the `Pilot` model first."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Optional
 
 import pandas as pd
@@ -13,9 +14,10 @@ from .models import PILOT_FIELDS, Pilot
 from .store import Store, utc_now
 
 
-def list_pilots(store: Store) -> pd.DataFrame:
+def list_pilots(store: Store, as_of: Optional[datetime] = None) -> pd.DataFrame:
+    """The register now, or as it stood at `as_of` (a pinned link)."""
     with store.read() as con:
-        return queries.fetch_pilots(con)
+        return queries.fetch_pilots(con, as_of)
 
 
 def get_pilot(store: Store, pilot_id: str) -> Optional[Pilot]:

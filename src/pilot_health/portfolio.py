@@ -7,7 +7,7 @@ on the store version; filtering and summarising are cheap and run on every inter
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Optional
 
 import pandas as pd
@@ -61,11 +61,12 @@ def pilot_clock(stage: str, months_in_stage: Optional[float]) -> Optional[str]:
     return "under_6"
 
 
-def load_portfolio(store: Store, today: date, stale_after_days: int) -> pd.DataFrame:
-    """One row per pilot with every number the home page shows, unfiltered."""
+def load_portfolio(store: Store, today: date, stale_after_days: int, as_of: datetime | None = None) -> pd.DataFrame:
+    """One row per pilot with every number the home page shows, unfiltered: now, or as the store
+    stood at `as_of` (a pinned link: records and uploads as they were then)."""
     with store.read() as con:
-        pilots = queries.fetch_pilots(con)
-        uploads = queries.last_upload_per_pilot(con)
+        pilots = queries.fetch_pilots(con, as_of)
+        uploads = queries.last_upload_per_pilot(con, as_of)
     frame = pilots[["pilot_id", "name", "business_unit", "stage", "stage_since", "budget", "spend_to_date"]]
     frame = frame.merge(uploads, on="pilot_id", how="left")
     today_ts = pd.Timestamp(today)

@@ -6,7 +6,7 @@ come from the allow-lists below.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 import duckdb
@@ -61,8 +61,29 @@ def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 # -- pilots ---------------------------------------------------------------------------------
 
-def fetch_pilots(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return con.execute(f"SELECT {_column_list(PILOT_COLUMNS)} FROM pilots ORDER BY pilot_id").df()
+def fetch_pilots(con: duckdb.DuckDBPyConnection, records_at: datetime | None = None) -> pd.DataFrame:
+    """The register: as it is now, or as it stood at `records_at` (from the pilots' history)."""
+    if records_at is None:
+        return con.execute(f"SELECT {_column_list(PILOT_COLUMNS)} FROM pilots ORDER BY pilot_id").df()
+    return con.execute(
+        f"""
+        SELECT {_column_list(PILOT_COLUMNS)} FROM pilot_history
+        WHERE recorded_at <= ?
+        QUALIFY row_number() OVER (PARTITION BY pilot_id ORDER BY recorded_at DESC, history_id DESC) = 1 AND NOT removed
+        ORDER BY pilot_id
+        """,
+        [records_at],
+    ).df()
+
+
+def _record_history(con: duckdb.DuckDBPyConnection, ids: Sequence[str], when: datetime, removed: bool = False) -> None:
+    """Append the current records of these pilots to their history (before a removal: marked removed)."""
+    if ids:
+        columns = _column_list(PILOT_COLUMNS)
+        _run(con, f"""
+            INSERT INTO pilot_history (recorded_at, removed, {columns})
+            SELECT ?, ?, {columns} FROM pilots WHERE pilot_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY pilot_id
+            """, [when, removed, list(ids)])
 
 
 def fetch_pilot(con: duckdb.DuckDBPyConnection, pilot_id: str) -> dict[str, Any] | None:
@@ -76,9 +97,12 @@ def pilot_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def insert_pilots(con: duckdb.DuckDBPyConnection, pilots: Sequence[Pilot], updated_at: datetime) -> None:
+    if not pilots:  # a register upload that only edits existing pilots has none to insert
+        return
     placeholders = ", ".join("?" for _ in PILOT_COLUMNS)
     rows = [[*p.model_dump(mode="python").values(), updated_at] for p in pilots]
     con.executemany(f"INSERT INTO pilots ({_column_list(PILOT_COLUMNS)}) VALUES ({placeholders})", rows)
+    _record_history(con, [p.pilot_id for p in pilots], updated_at)
 
 
 def update_pilot(con: duckdb.DuckDBPyConnection, pilot: Pilot, updated_at: datetime) -> int:
@@ -87,12 +111,20 @@ def update_pilot(con: duckdb.DuckDBPyConnection, pilot: Pilot, updated_at: datet
     assignments = ", ".join(f"{c} = ?" for c in columns) + ", updated_at = ?"
     params = [values[c] for c in columns] + [updated_at, pilot.pilot_id]
     _run(con, f"UPDATE pilots SET {assignments} WHERE pilot_id = ?", params)
+    _record_history(con, [pilot.pilot_id], updated_at)
     return con.execute("SELECT count(*) FROM pilots WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
 
 
-def delete_pilots(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> None:
+def delete_pilots(con: duckdb.DuckDBPyConnection, ids: Sequence[str], when: datetime | None = None) -> None:
     if ids:
+        _record_history(con, ids, when or datetime.now(timezone.utc).replace(tzinfo=None), removed=True)
         _run(con, "DELETE FROM pilots WHERE pilot_id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
+
+
+def forget_pilot_history(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> None:
+    """Remove every version of these pilots (clearing the demo removes it from the past too)."""
+    if ids:
+        _run(con, "DELETE FROM pilot_history WHERE pilot_id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
 
 
 # -- uploads and the rows they brought ------------------------------------------------------
@@ -310,10 +342,9 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
 
 
-def last_upload_per_pilot(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per pilot: newest data upload still in force, and how many such uploads and rows there are.
-
-    Register uploads are not data; withdrawn uploads no longer count."""
+def last_upload_per_pilot(con: duckdb.DuckDBPyConnection, as_of: datetime | None = None) -> pd.DataFrame:
+    """Per pilot: newest data upload still in force (now, or at `as_of`), and how many such uploads
+    and rows there are. Register uploads are not data; withdrawn uploads no longer count."""
     return con.execute(
         """
         WITH per_upload AS (
@@ -326,9 +357,11 @@ def last_upload_per_pilot(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                count(DISTINCT u.upload_id) AS data_uploads,
                sum(p.data_rows)::BIGINT AS data_rows
         FROM per_upload p JOIN uploads u USING (upload_id)
-        WHERE u.withdrawn_at IS NULL
+        WHERE CASE WHEN ?::TIMESTAMP IS NULL THEN u.withdrawn_at IS NULL
+                   ELSE u.uploaded_at <= ? AND (u.withdrawn_at IS NULL OR u.withdrawn_at > ?) END
         GROUP BY p.pilot_id
-        """
+        """,
+        [as_of, as_of, as_of],
     ).df()
 
 

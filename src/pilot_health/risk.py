@@ -490,11 +490,12 @@ def assess_pilot(evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime,
 
 
 def assess(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
-           catalogue: Optional[Catalogue] = None, with_rows: bool = False) -> list[PilotRisk]:
+           catalogue: Optional[Catalogue] = None, with_rows: bool = False, records_at: Optional[datetime] = None) -> list[PilotRisk]:
     """Every pilot's risk as of a moment (default: now). Pilots approved after that moment are left out.
-    `with_rows` also keeps the data rows behind each signal (for one pilot's detail; it costs time)."""
+    `with_rows` also keeps the data rows behind each signal (for one pilot's detail; it costs time);
+    `records_at` reads the pilot records as they stood then (a pinned link) instead of as they are."""
     catalogue = catalogue or load_catalogue()
-    evidence = load_evidence(store, as_of, pilot_ids)
+    evidence = load_evidence(store, as_of, pilot_ids, records_at)
     return assess_evidence(evidence, catalogue, with_rows)
 
 
@@ -552,12 +553,15 @@ def month_ends(today: date, months: int) -> list[datetime]:
 
 
 def risk_trend(store: Store, pilot_id: str, months: int = 12, catalogue: Optional[Catalogue] = None,
-               today: Optional[date] = None) -> pd.DataFrame:
+               today: Optional[date] = None, records_at: Optional[datetime] = None) -> pd.DataFrame:
     """A pilot's pattern scores and health at the end of each of the last `months` months, from what
     had been uploaded by then."""
     catalogue = catalogue or load_catalogue()
     rows = []
-    for evidence in load_evidence_at(store, month_ends(today or utc_now().date(), months), [pilot_id]):
+    moments = month_ends(today or utc_now().date(), months)
+    if records_at is not None:  # a pinned view: nothing after its moment, even later that day
+        moments = [min(m, records_at) for m in moments]
+    for evidence in load_evidence_at(store, moments, [pilot_id], records_at):
         moment = evidence.as_of
         found = assess_evidence(evidence, catalogue)
         if not found:

@@ -1,0 +1,96 @@
+"""Pinned moments: the store answers "as of" questions — pilot records from their history, uploads by
+their time and withdrawal — so a pinned view shows what was there then, whatever changed later."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from pilot_health import queries, risk
+from pilot_health.demo import clear_demo
+from pilot_health.models import Pilot
+from pilot_health.pilots import create_pilot, get_pilot, list_pilots, update_pilot
+from pilot_health.portfolio import load_portfolio
+from pilot_health.store import utc_now
+from test_risk import TODAY, Story
+
+
+def record(**changes) -> Pilot:
+    return Pilot.model_validate({**Story().record, **changes}, context={"today": TODAY})
+
+
+def tick() -> None:
+    time.sleep(0.01)  # versions written in the same instant are ordered by their id; keep the moments apart
+
+
+def test_the_register_as_it_stood_at_each_moment(store):
+    before = utc_now()
+    tick()
+    create_pilot(store, record(name="First name"))
+    tick()
+    created = utc_now()
+    tick()
+    update_pilot(store, record(name="Second name", stage="scaling"))
+    tick()
+    edited = utc_now()
+    tick()
+    with store.write() as con:
+        queries.delete_pilots(con, ["P-1"])
+    tick()
+    removed = utc_now()
+
+    assert list_pilots(store, before).empty
+    assert list_pilots(store, created)[["name", "stage"]].values.tolist() == [["First name", "production"]]
+    assert list_pilots(store, edited)[["name", "stage"]].values.tolist() == [["Second name", "scaling"]]
+    assert list_pilots(store, removed).empty and list_pilots(store).empty
+    with store.read() as con:
+        versions = con.execute("SELECT name, removed FROM pilot_history ORDER BY history_id").fetchall()
+    assert versions == [("First name", False), ("Second name", False), ("Second name", True)]
+
+
+def test_a_pinned_moment_keeps_records_and_data_as_they_were(store):
+    story = Story()
+    story.store(store.path)  # the pilot and its data, uploaded in 2020
+    tick()
+    pinned = utc_now()
+    tick()
+    expected_risk = risk.assess(store, pinned, records_at=pinned)[0]
+    expected_home = load_portfolio(store, pinned.date(), 45, pinned)
+
+    # Afterwards: the record is edited, the data withdrawn, a new upload arrives.
+    pilot = get_pilot(store, "P-1")
+    update_pilot(store, pilot.model_copy(update={"name": "Renamed", "change_champion": "none", "stage": "paused"}))
+    with store.write() as con:
+        queries.withdraw_upload(con, 1, utc_now())
+        queries.insert_upload(con, kind="metrics", file_name="later.csv", sha256="z", rows_stored=0, rows_rejected=0,
+                              uploaded_at=utc_now(), uploaded_by="test")
+
+    again = risk.assess(store, pinned, records_at=pinned)[0]
+    assert again.name == expected_risk.name == "Test pilot" and again.health == expected_risk.health
+    assert {k: p.score for k, p in again.patterns.items()} == {k: p.score for k, p in expected_risk.patterns.items()}
+    assert load_portfolio(store, pinned.date(), 45, pinned).equals(expected_home)
+    # The latest view has moved on.
+    now = risk.assess(store)[0]
+    assert now.name == "Renamed" and now.stage == "paused"
+    assert now.patterns["organisational_resistance"].score != expected_risk.patterns["organisational_resistance"].score
+    assert load_portfolio(store, utc_now().date(), 45).loc[0, "data_uploads"] == 0
+
+
+def test_a_register_upload_is_a_version_too(store):
+    from pilot_health.ingest import IngestOptions, ingest
+
+    create_pilot(store, record())
+    tick()
+    created = utc_now()
+    tick()
+    data = b"pilot_id,name,business_unit,stage\nP-1,Uploaded name,Test,pilot\n"
+    result = ingest(store, data, "register.csv", IngestOptions(replace_existing=True), commit=True)
+    assert result.status == "stored", (result.refusal, result.problems)
+    assert list_pilots(store, created).loc[0, "name"] == "Test pilot"
+    assert list_pilots(store).loc[0, "name"] == "Uploaded name"
+
+
+def test_clearing_the_demo_removes_it_from_the_past_too(demo_store):
+    pinned = utc_now() + timedelta(seconds=1)
+    assert len(list_pilots(demo_store, pinned)) == 24
+    clear_demo(demo_store)
+    assert list_pilots(demo_store, pinned).empty
