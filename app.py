@@ -45,7 +45,7 @@ with friendly_errors():
         else:
             button.button("Clear demo data", on_click=lambda: st.session_state.update(confirm_clear_demo=True), key="clear_demo")
 
-    frame = data.portfolio_frame(*ctx.cache_key, ctx.today, ctx.config.stale_upload_days)
+    frame = data.portfolio_frame(*ctx.cache_key, ctx.today, ctx.config.stale_upload_days, ctx.pinned)
 
     if frame.empty:
         st.info("There are no pilots in the store yet. Add your first pilot, or load the demo portfolio to look around.", icon=":material/inbox:")

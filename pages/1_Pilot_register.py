@@ -13,7 +13,7 @@ with friendly_errors():
     st.title("Pilot register")
     if flash := st.session_state.pop("flash", None):
         st.toast(flash, icon=":material/check_circle:")
-    register = data.pilot_register(*ctx.cache_key)
+    register = data.pilot_register(*ctx.cache_key, ctx.pinned)
 
     if register.empty:
         st.info("The register is empty. Add the first pilot with the form below.", icon=":material/inbox:")
@@ -62,6 +62,10 @@ with friendly_errors():
     )
 
     st.divider()
+    if ctx.pinned is not None:
+        st.info("This is the register as it was at the pinned moment, so it cannot be edited here. Choose “Show latest” "
+                "above to add or edit pilots.", icon=":material/edit_off:")
+        st.stop()
     st.header("Add or edit a pilot")
     ids = register["pilot_id"].tolist()
     report_unknown_url_values("pilot", ids, "pilot")

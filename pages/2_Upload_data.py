@@ -8,7 +8,7 @@ from pilot_health.ui import data, upload
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
 
-ctx = page_setup("Upload data")
+ctx = page_setup("Upload data", pinnable=False)  # uploads always act on the store as it is now
 
 
 def reset_upload() -> None:

@@ -28,7 +28,7 @@ with friendly_errors():
         f"Scores use the rules in {catalogue.source_label} (version {catalogue.fingerprint}); how they are computed is under "
         "“How the scores work” at the bottom, and every warning sign names its evidence."
     )
-    results = data.risk_results(*ctx.cache_key, data.rules_fingerprint(), ctx.today)
+    results = data.risk_results(*ctx.cache_key, data.rules_fingerprint(), ctx.today, ctx.pinned)
     if not results:
         st.info("There are no pilots to score yet. Add pilots on the Pilot register page, or upload a register.", icon=":material/inbox:")
         st.stop()
@@ -106,7 +106,7 @@ with friendly_errors():
 
     show_rows = st.toggle("Show the data behind each signal", key="rows", bind="query-params")
     if show_rows:  # the same scores, computed again for this pilot with the rows kept
-        result = data.risk_detail(*ctx.cache_key, data.rules_fingerprint(), result.as_of, pilot_id) or result
+        result = data.risk_detail(*ctx.cache_key, data.rules_fingerprint(), result.as_of, pilot_id, ctx.pinned) or result
     for pattern in result.patterns.values():
         title = f"{pattern.name} — {STATUS_LABELS[pattern.status].lower()}" + ("" if pattern.status == "insufficient" else f", score {pattern.score:.0f}")
         with st.expander(title, expanded=pattern.status in ("high", "medium")):
@@ -136,7 +136,7 @@ with friendly_errors():
         st.caption("Every signal has an answer.")
 
     st.subheader("Over the last twelve months")
-    trend = data.risk_trend(*ctx.cache_key, data.rules_fingerprint(), ctx.today, pilot_id)
+    trend = data.risk_trend(*ctx.cache_key, data.rules_fingerprint(), ctx.today, pilot_id, ctx.pinned)
     if trend.empty:
         st.caption("No history yet.")
     else:

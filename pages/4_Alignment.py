@@ -43,7 +43,7 @@ with friendly_errors():
     )
     if flash := st.session_state.pop("alignment_flash", None):
         st.toast(md_escape(flash), icon=":material/check_circle:")
-    rows = data.alignment_rows(*ctx.cache_key, data.rules_fingerprint(), ctx.today)
+    rows = data.alignment_rows(*ctx.cache_key, data.rules_fingerprint(), ctx.today, ctx.pinned)
     shown, _ = filtered_portfolio(portfolio_table(rows))
 
     counts = shown["label"].value_counts()
@@ -90,7 +90,7 @@ with friendly_errors():
         st.caption("Choose a pilot to see its technical metric and KPI on one time axis, with the verdict.")
     else:
         by_pilot = {r.pilot_id: r for r in rows}
-        detail = data.alignment_detail(*ctx.cache_key, data.rules_fingerprint(), by_pilot[pilot_id].as_of, pilot_id)
+        detail = data.alignment_detail(*ctx.cache_key, data.rules_fingerprint(), by_pilot[pilot_id].as_of, pilot_id, ctx.pinned)
         row = detail["row"]
         st.header(f"{row.pilot_id} · {row.name}", anchor=False)
         st.caption(f"{row.business_unit} · {STAGE_LABELS.get(row.stage, row.stage)} · as of {row.as_of:%d %b %Y %H:%M} UTC")

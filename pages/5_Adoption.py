@@ -27,7 +27,7 @@ with friendly_errors():
         f"whether that improves from wave to wave, and whether actual usage follows. Teams with fewer than {a.min_respondents} "
         "respondents are never shown on their own. How each number is computed is under “How these numbers work” at the bottom."
     )
-    table, as_of = data.adoption_table(*ctx.cache_key, data.rules_fingerprint(), ctx.today)
+    table, as_of = data.adoption_table(*ctx.cache_key, data.rules_fingerprint(), ctx.today, ctx.pinned)
     shown, _ = filtered_portfolio(table)
 
     surveyed = shown["main_barrier"].notna()
@@ -88,7 +88,7 @@ with friendly_errors():
         st.caption("Choose a pilot to see its ADKAR profile, its teams, the change from wave to wave and its usage against target.")
         st.stop()
 
-    pilot = data.adoption_detail(*ctx.cache_key, data.rules_fingerprint(), as_of, pilot_id)
+    pilot = data.adoption_detail(*ctx.cache_key, data.rules_fingerprint(), as_of, pilot_id, ctx.pinned)
     if pilot is None:
         st.info("This pilot is no longer in the store.", icon=":material/inbox:")
         st.stop()

@@ -13,8 +13,9 @@ from ..store import Store
 
 
 @st.cache_data(show_spinner="Reading the portfolio …", max_entries=32)
-def portfolio_frame(db_path: str, lock_wait: float, version: str, today: date, stale_after_days: int) -> pd.DataFrame:
-    return portfolio.load_portfolio(Store(db_path, lock_wait_seconds=lock_wait), today, stale_after_days)
+def portfolio_frame(db_path: str, lock_wait: float, version: str, today: date, stale_after_days: int,
+                    pinned: datetime | None = None) -> pd.DataFrame:
+    return portfolio.load_portfolio(Store(db_path, lock_wait_seconds=lock_wait), today, stale_after_days, pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -24,8 +25,8 @@ def store_counts(db_path: str, lock_wait: float, version: str) -> dict[str, int]
 
 
 @st.cache_data(show_spinner="Reading the pilot register …", max_entries=32)
-def pilot_register(db_path: str, lock_wait: float, version: str) -> pd.DataFrame:
-    return list_pilots(Store(db_path, lock_wait_seconds=lock_wait))
+def pilot_register(db_path: str, lock_wait: float, version: str, pinned: datetime | None = None) -> pd.DataFrame:
+    return list_pilots(Store(db_path, lock_wait_seconds=lock_wait), pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -42,30 +43,32 @@ def next_waves(db_path: str, lock_wait: float, version: str) -> dict[str, int]:
 
 
 @st.cache_data(show_spinner="Scoring every pilot against the five patterns …", max_entries=16)
-def risk_results(db_path: str, lock_wait: float, version: str, rules: str, today: date):
-    """Every pilot's risk, now. `rules` (the catalogue's fingerprint) makes an edited catalogue count."""
+def risk_results(db_path: str, lock_wait: float, version: str, rules: str, today: date, pinned: datetime | None = None):
+    """Every pilot's risk, now (or at a pinned link's moment, with the records as they were then).
+    `rules` (the catalogue's fingerprint) makes an edited catalogue count."""
     from ..catalogue import load_catalogue
     from ..risk import assess
 
-    return assess(Store(db_path, lock_wait_seconds=lock_wait), catalogue=load_catalogue())
+    return assess(Store(db_path, lock_wait_seconds=lock_wait), pinned, catalogue=load_catalogue(), records_at=pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def risk_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str):
+def risk_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str, pinned: datetime | None = None):
     """One pilot's risk at the moment the portfolio was scored, with the data rows behind each signal."""
     from ..catalogue import load_catalogue
     from ..risk import assess
 
-    found = assess(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id], load_catalogue(), with_rows=True)
+    found = assess(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id], load_catalogue(), with_rows=True, records_at=pinned)
     return found[0] if found else None
 
 
 @st.cache_data(show_spinner="Scoring the last twelve months …", max_entries=64)
-def risk_trend(db_path: str, lock_wait: float, version: str, rules: str, today: date, pilot_id: str) -> pd.DataFrame:
+def risk_trend(db_path: str, lock_wait: float, version: str, rules: str, today: date, pilot_id: str,
+               pinned: datetime | None = None) -> pd.DataFrame:
     from ..catalogue import load_catalogue
     from ..risk import risk_trend as trend
 
-    return trend(Store(db_path, lock_wait_seconds=lock_wait), pilot_id, 12, load_catalogue(), today)
+    return trend(Store(db_path, lock_wait_seconds=lock_wait), pilot_id, 12, load_catalogue(), today, pinned)
 
 
 def rules_fingerprint() -> str:
@@ -77,21 +80,22 @@ def rules_fingerprint() -> str:
 
 
 @st.cache_data(show_spinner="Comparing technical metrics with business KPIs …", max_entries=16)
-def alignment_rows(db_path: str, lock_wait: float, version: str, rules: str, today: date):
+def alignment_rows(db_path: str, lock_wait: float, version: str, rules: str, today: date, pinned: datetime | None = None):
     from ..alignment_report import portfolio_alignment
 
-    return portfolio_alignment(Store(db_path, lock_wait_seconds=lock_wait))
+    return portfolio_alignment(Store(db_path, lock_wait_seconds=lock_wait), pinned, records_at=pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def alignment_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str):
+def alignment_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str,
+                     pinned: datetime | None = None):
     """One pilot's numbers and every technical metric's chart data, as of the portfolio's moment."""
     from ..alignment_report import assess_alignment, chart_data, date_span, numbers_for
     from ..catalogue import load_catalogue
     from ..evidence import load_evidence
 
     catalogue = load_catalogue()
-    evidence = load_evidence(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id])
+    evidence = load_evidence(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id], pinned)
     if pilot_id not in set(evidence.pilots["pilot_id"]):
         return None
     numbers = numbers_for(evidence, pilot_id, catalogue)
@@ -113,19 +117,21 @@ def metrics_in_use(db_path: str, lock_wait: float, version: str, rules: str) -> 
 
 
 @st.cache_data(show_spinner="Reading survey waves and usage …", max_entries=16)
-def adoption_table(db_path: str, lock_wait: float, version: str, rules: str, today: date) -> tuple[pd.DataFrame, datetime | None]:
+def adoption_table(db_path: str, lock_wait: float, version: str, rules: str, today: date,
+                   pinned: datetime | None = None) -> tuple[pd.DataFrame, datetime | None]:
     """The portfolio table (worst first) and the moment it was computed for; only the table is
     cached, as one pilot's details are fetched on their own (a small object to copy out of the cache)."""
     from ..adoption_report import portfolio_adoption, portfolio_table
 
-    rows = portfolio_adoption(Store(db_path, lock_wait_seconds=lock_wait))
+    rows = portfolio_adoption(Store(db_path, lock_wait_seconds=lock_wait), pinned, records_at=pinned)
     return portfolio_table(rows), (rows[0].as_of if rows else None)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def adoption_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str):
+def adoption_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str,
+                    pinned: datetime | None = None):
     """One pilot's adoption (every wave, usage) as of the portfolio's moment; anonymity already applied."""
     from ..adoption_report import portfolio_adoption
 
-    found = portfolio_adoption(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id])
+    found = portfolio_adoption(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id], records_at=pinned)
     return found[0] if found else None

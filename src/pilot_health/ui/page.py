@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
-from typing import TYPE_CHECKING, Iterator
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Iterator, Optional
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -14,8 +15,9 @@ from .. import demo
 from ..config import Config, load_config
 from ..errors import PilotHealthError
 from ..formatting import plural
-from ..store import Store
+from ..store import Store, utc_now
 from . import data
+from .text import md_escape
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -35,7 +37,12 @@ class PageContext:
     config: Config
     store: Store
     meta: dict[str, str]
+    pinned: Optional[datetime] = None  # a pinned link's moment (UTC): everything as it was then
     today: date = field(default_factory=date.today)
+
+    def __post_init__(self) -> None:
+        if self.pinned is not None:
+            self.today = self.pinned.date()
 
     @property
     def version(self) -> str:
@@ -95,27 +102,96 @@ def _favicon() -> "Image.Image":
     return image
 
 
-def page_setup(title: str) -> PageContext:
+PIN_PARAMETER = "as_of"
+
+
+def parse_pin(text: Optional[str], now: datetime) -> tuple[Optional[datetime], Optional[str]]:
+    """A link's `as_of` as a moment (UTC, to the second), or why it cannot be one. A day alone means
+    the end of that day; a moment in the future is refused (nothing is known about it yet)."""
+    if not text:
+        return None, None
+    cleaned = text.strip().removesuffix("Z").replace(" ", "T")
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        return None, f"This link's as_of “{md_escape(text)}” is not a date and time (e.g. 2026-03-12T14:05:00); showing the latest data."
+    if moment.tzinfo is not None:
+        moment = (moment - moment.utcoffset()).replace(tzinfo=None)
+    if len(cleaned) == 10:
+        moment = moment.replace(hour=23, minute=59, second=59)
+    moment = moment.replace(microsecond=0)
+    if moment > now:
+        return None, f"This link's as_of {moment:%d %B %Y %H:%M} UTC is in the future; showing the latest data."
+    return moment, None
+
+
+def pin_text(moment: datetime) -> str:
+    """How a pinned moment is written in a link."""
+    return moment.replace(microsecond=0).isoformat()
+
+
+def page_setup(title: str, pinnable: bool = True) -> PageContext:
+    """`pinnable`: the page can show the store as of a pinned link's moment (the upload page cannot)."""
     st.set_page_config(page_title=f"{title} · Pilot Health", page_icon=_favicon(), layout="wide")
     try:
         config = load_config()
         store = Store.from_config(config)
-        ctx = PageContext(config=config, store=store, meta=store.meta())
-        _first_run(ctx)
+        pinned, problem = parse_pin(st.query_params.get(PIN_PARAMETER), utc_now()) if pinnable else (None, None)
+        ctx = PageContext(config=config, store=store, meta=store.meta(), pinned=pinned)
+        if problem:
+            st.warning(problem, icon=":material/link_off:")
+        if pinned is None:
+            _first_run(ctx)
     except PilotHealthError as error:
         show_problem(error)
         st.stop()
-    render_sidebar(ctx)
+    render_sidebar(ctx, pinnable)
+    if pinned is not None:
+        pinned_banner(ctx)
     return ctx
 
 
-def render_sidebar(ctx: PageContext) -> None:
+def _unpin() -> None:
+    st.query_params.pop(PIN_PARAMETER, None)
+
+
+def pinned_banner(ctx: PageContext) -> None:
+    """Say that the view is pinned, and offer the latest when the store has changed since."""
+    changed = ctx.meta.get("changed_at")
+    newer = bool(changed) and datetime.fromisoformat(changed) > ctx.pinned
+    text, button = st.columns([5, 1], vertical_alignment="center")
+    text.info(f"As of {ctx.pinned:%d %B %Y %H:%M} UTC"
+              + (", newer data exists — show latest." if newer else ": a pinned link; nothing has changed since."),
+              icon=":material/push_pin:")
+    button.button("Show latest", on_click=_unpin, key="show_latest", icon=":material/update:",
+                  help="The same view with the latest data (removes the pinned moment from the address).")
+
+
+def share_link(base_url: Optional[str], moment: datetime) -> Optional[str]:
+    """The current view's address, pinned to `moment`: the page and every parameter in its URL."""
+    if not base_url:
+        return None
+    pairs = [(key, value) for key in st.query_params if key != PIN_PARAMETER for value in st.query_params.get_all(key)]
+    return f"{base_url}?{urlencode(pairs + [(PIN_PARAMETER, pin_text(moment))])}"
+
+
+def render_sidebar(ctx: PageContext, pinnable: bool = True) -> None:
     with st.sidebar:
         st.markdown("### Pilot Health")
         st.caption("Which AI pilots are heading for the 80–90% that never reach production, and why.")
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
         st.divider()
+        if pinnable:
+            with st.popover("Share this view", icon=":material/share:", width="stretch"):
+                moment = ctx.pinned or utc_now().replace(microsecond=0)
+                link = share_link(st.context.url, moment)
+                st.caption(f"A link to exactly this view, pinned to {moment:%d %B %Y %H:%M} UTC: whoever opens it sees the data "
+                           "as it was then, even after later uploads, withdrawals or edits. Copy it with the button on its right.")
+                if link:
+                    st.code(link, language=None, wrap_lines=True)
+                else:
+                    st.caption(f"Add ?{PIN_PARAMETER}={pin_text(moment)} to this page's address.")
         if ctx.demo_loaded:
             st.warning("Demo data: made-up pilots for trying things out.", icon=":material/science:")
         try:
