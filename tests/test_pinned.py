@@ -94,3 +94,61 @@ def test_clearing_the_demo_removes_it_from_the_past_too(demo_store):
     assert len(list_pilots(demo_store, pinned)) == 24
     clear_demo(demo_store)
     assert list_pilots(demo_store, pinned).empty
+
+
+# -- the pages ---------------------------------------------------------------------------------------
+
+def _withdraw_a_demo_upload_of(store, pilot_id: str) -> None:
+    with store.write() as con:
+        [upload] = con.execute(
+            "SELECT max(upload_id) FROM metric_observations m JOIN uploads u USING (upload_id) WHERE m.pilot_id = ? AND u.kind = 'metrics'",
+            [pilot_id]).fetchone()
+        queries.withdraw_upload(con, upload, utc_now())
+
+
+def test_a_pinned_page_shows_its_moment_and_offers_the_latest(demo_store, app_env):
+    from test_pages import assert_clean, home, open_page, texts
+
+    app_env(demo_store)
+    tick()
+    pinned = utc_now().replace(microsecond=0)
+    time.sleep(1.1)  # the link is to the second
+    _withdraw_a_demo_upload_of(demo_store, "SC-01")
+    pilot = get_pilot(demo_store, "SC-01")
+    update_pilot(demo_store, pilot.model_copy(update={"name": "Renamed later", "change_champion": "none", "sponsor_level": "none",
+                                                       "pipeline_automated": True, "data_quality_monitored": True}))
+
+    at = open_page("pages/3_Risk.py", pilot="SC-01", as_of=pinned.isoformat())
+    assert_clean(at)
+    banner = [t for t in texts(at.info) if t.startswith("As of ")]
+    assert banner == [f"As of {pinned:%d %B %Y %H:%M} UTC, newer data exists — show latest."]
+    then = risk.assess(demo_store, pinned, ["SC-01"], records_at=pinned)[0]
+    assert at.header[0].value.startswith("SC-01 · Fresh produce demand forecasting")
+    titles = [e.label for e in at.expander]
+    for pattern in then.patterns.values():
+        if pattern.status != "insufficient":
+            assert f"{pattern.name} — {pattern.status}, score {pattern.score:.0f}" in titles
+    latest = risk.assess(demo_store, None, ["SC-01"])[0]
+    assert {k: p.score for k, p in latest.patterns.items()} != {k: p.score for k, p in then.patterns.items()}  # the change mattered
+
+    at.button(key="show_latest").click().run()
+    assert "as_of" not in at.query_params and at.header[0].value.startswith("SC-01 · Renamed later")
+
+    at = home(as_of=pinned.isoformat())
+    assert_clean(at)
+    names = at.dataframe[0].value.set_index("pilot_id")["name"]
+    assert names["SC-01"] == "Fresh produce demand forecasting"
+    at = open_page("pages/1_Pilot_register.py", as_of=pinned.isoformat())
+    assert_clean(at)
+    assert any("cannot be edited here" in t for t in texts(at.info)) and not at.get("text_input")
+
+
+def test_a_bad_or_future_moment_in_a_link_shows_the_latest_with_a_note(demo_store, app_env):
+    from test_pages import assert_clean, home, texts
+
+    app_env(demo_store)
+    for value, says in (("yesterday", "is not a date and time"), ("2999-01-01T00:00:00", "is in the future")):
+        at = home(as_of=value)
+        assert_clean(at)
+        assert any(says in t for t in texts(at.warning)), value
+        assert not [t for t in texts(at.info) if t.startswith("As of ")]
