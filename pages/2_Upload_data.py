@@ -6,6 +6,7 @@ import streamlit as st
 from pilot_health.ingest import IngestOptions, ingest, withdraw
 from pilot_health.ui import data, upload
 from pilot_health.ui.page import friendly_errors, page_setup
+from pilot_health.ui.widgets import data_table
 from pilot_health.ui.text import md_escape
 
 ctx = page_setup("Upload data", pinnable=False)  # uploads always act on the store as it is now
@@ -92,7 +93,7 @@ with friendly_errors():
                 upload.show_problems(result)
                 upload.rejected_download(result, "download_rejected_preview")
                 st.markdown("**First rows as they will be stored**")
-                st.dataframe(result.preview, hide_index=True, width="stretch")
+                data_table(result.preview, "preview", f"preview_{file.name.rsplit('.', 1)[0]}.csv")
                 missing = {"pilot_id": "choose the pilot", "environment": "choose lab or live"}
                 if result.needs:
                     st.info("Before storing: " + " and ".join(missing[n] for n in result.needs) + ".", icon=":material/help:")
@@ -119,8 +120,8 @@ with friendly_errors():
     if frame.empty:
         st.caption("No uploads yet." + ("" if include_demo else " (The demo's simulated uploads are hidden.)"))
     else:
-        st.dataframe(upload.history(frame), hide_index=True, width="stretch", height=min(38 + 35 * len(frame), 400),
-                     column_config=upload.HISTORY_COLUMNS)
+        data_table(upload.history(frame), "history", "pilot_health_uploads.csv", height=min(38 + 35 * len(frame), 400),
+                   column_config=upload.HISTORY_COLUMNS)
         in_force = frame[frame["withdrawn_at"].isna()]
         if not in_force.empty:
             labels = {int(r.upload_id): f"{int(r.upload_id)} · {r.file_name} · {r.uploaded_at:%Y-%m-%d}" for r in in_force.itertuples()}

@@ -9,7 +9,7 @@ from pilot_health.risk import FIRED, HEALTH_LABELS, STATUS_LABELS, UNKNOWN, heat
 from pilot_health.ui import charts, data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import pilot_picker, portfolio_filters, report_unknown_url_values
+from pilot_health.ui.widgets import data_table, pilot_picker, portfolio_filters, report_unknown_url_values
 
 ctx = page_setup("Failure-pattern risk")
 STATE_ICONS = {FIRED: ":red[:material/warning:] warning sign", "clear": ":green[:material/check:] clear", UNKNOWN: ":gray[:material/help:] unknown"}
@@ -117,7 +117,8 @@ with friendly_errors():
                     f"{md_escape(signal.evidence)}"
                 )
                 if show_rows and signal.rows is not None and not signal.rows.empty:
-                    st.dataframe(signal.rows, hide_index=True, width="stretch", height=min(38 + 35 * len(signal.rows), 260))
+                    data_table(signal.rows, f"rows.{signal.key}", f"pilot_health_{pilot_id}_{signal.key}.csv",
+                               height=min(38 + 35 * len(signal.rows), 260))
 
     st.subheader("What to do next")
     if result.next_actions:
@@ -131,7 +132,7 @@ with friendly_errors():
     missing = result.missing_evidence
     if missing:
         st.caption("Unknown is not the same as no: these answers or data would complete the picture.")
-        st.dataframe(pd.DataFrame(missing, columns=["pattern", "to do"]), hide_index=True, width="stretch")
+        data_table(pd.DataFrame(missing, columns=["pattern", "to do"]), "missing", f"pilot_health_{pilot_id}_missing_evidence.csv")
     else:
         st.caption("Every signal has an answer.")
 
@@ -159,5 +160,5 @@ insufficient evidence. The full explanation is in docs/risk.md.
              for p in catalogue.patterns.values() for s in p.signals],
             columns=["pattern", "signal", "question", "weight", "threshold"],
         )
-        st.dataframe(rules, hide_index=True, width="stretch")
+        data_table(rules, "rules", "pilot_health_signal_rules.csv")
         st.caption(f"From {catalogue.source_label}. An administrator can change weights and thresholds there.")

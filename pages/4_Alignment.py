@@ -10,7 +10,7 @@ from pilot_health.models import STAGE_LABELS
 from pilot_health.ui import charts, data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import filtered_portfolio, pilot_picker, report_unknown_url_values
+from pilot_health.ui.widgets import data_table, filtered_portfolio, pilot_picker, report_unknown_url_values
 
 ctx = page_setup("Alignment")
 LABEL_ICONS = {"aligned": ":material/check_circle:", "decoupled": ":material/link_off:", "inverted": ":material/swap_vert:",
@@ -147,22 +147,24 @@ with friendly_errors():
         if row.gaps or row.decays or row.drifts:
             with st.expander("Every metric: lab → live, decay and drift", expanded=False):
                 if row.gaps:
-                    st.dataframe(pd.DataFrame([{"metric": m, "better": "higher" if g.direction == "up" else "lower", "lab": g.lab, "live": g.live,
+                    data_table(pd.DataFrame([{"metric": m, "better": "higher" if g.direction == "up" else "lower", "lab": g.lab, "live": g.live,
                                                 "change": g.absolute, "live worse by": g.relative, "lab weeks": g.lab_values,
                                                 "live weeks": g.live_values} for m, g in row.gaps.items()]),
-                                 hide_index=True, width="stretch", column_config={"live worse by": st.column_config.NumberColumn(format="percent")})
+                               "gaps", f"pilot_health_{row.pilot_id}_lab_to_live.csv",
+                               column_config={"live worse by": st.column_config.NumberColumn(format="percent")})
                 if row.decays:
-                    st.dataframe(pd.DataFrame([{"metric": m, "latest": d.latest, "best": d.best, "best week": d.best_week, "worse than best": d.relative,
+                    data_table(pd.DataFrame([{"metric": m, "latest": d.latest, "best": d.best, "best week": d.best_week, "worse than best": d.relative,
                                                 "vs first weeks": d.vs_first, "alert": d.level, "live weeks": d.weeks} for m, d in row.decays.items()]),
-                                 hide_index=True, width="stretch", column_config={"worse than best": st.column_config.NumberColumn(format="percent"),
-                                                                                  "vs first weeks": st.column_config.NumberColumn(format="percent")})
+                               "decays", f"pilot_health_{row.pilot_id}_decay.csv",
+                               column_config={"worse than best": st.column_config.NumberColumn(format="percent"),
+                                              "vs first weeks": st.column_config.NumberColumn(format="percent")})
                 if row.drifts:
-                    st.dataframe(pd.DataFrame([{"series": m, "score": d.score, "alert": d.level,
+                    data_table(pd.DataFrame([{"series": m, "score": d.score, "alert": d.level,
                                                 "direction": "–" if d.worse is None else ("worse" if d.worse else "better"),
                                                 "reference mean": d.reference_mean, "current mean": d.current_mean,
                                                 "reference weeks": d.reference_n, "current weeks": d.current_n,
                                                 "reference": f"{d.reference_from} to {d.reference_until}", "current": f"{d.current_from} to {d.current_until}"}
-                                               for m, d in row.drifts.items()]), hide_index=True, width="stretch")
+                                               for m, d in row.drifts.items()]), "drifts", f"pilot_health_{row.pilot_id}_drift.csv")
                     st.caption(f"Drift score: how many standard deviations of the first {a.drift_reference_weeks} live weeks the mean of the last "
                                f"{a.drift_current_weeks} weeks has moved; warning at {a.drift_warning:g}, critical at {a.drift_critical:g}.")
 
@@ -179,7 +181,8 @@ with friendly_errors():
             guessed = int(in_use["guessed"].sum())
             if guessed:
                 st.warning(f"{guessed} metric name(s) are only guessed from their names; check them below.", icon=":material/help:")
-            st.dataframe(in_use.drop(columns=["key", "guessed"]), hide_index=True, width="stretch", height=min(38 + 35 * len(in_use), 360))
+            data_table(in_use.drop(columns=["key", "guessed"]), "dictionary", "pilot_health_metric_dictionary.csv",
+                       height=min(38 + 35 * len(in_use), 360))
             choices = in_use["metric"].tolist()
             picked = st.selectbox("Correct a metric", choices, index=None, key="dict_metric", placeholder="Choose a metric to correct")
             if picked is not None:

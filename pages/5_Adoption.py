@@ -12,7 +12,7 @@ from pilot_health.models import STAGE_LABELS
 from pilot_health.ui import charts, data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import filtered_portfolio, pilot_picker, report_unknown_url_values
+from pilot_health.ui.widgets import data_table, filtered_portfolio, pilot_picker, report_unknown_url_values
 
 ctx = page_setup("Adoption")
 
@@ -204,8 +204,8 @@ with friendly_errors():
             else:
                 st.caption("As respondents wrote them, shown as plain text, in alphabetical order (not in the order given); only "
                            f"for groups of {a.min_respondents} or more.")
-                st.dataframe(comments, hide_index=True, width="stretch", height=min(38 + 35 * len(comments), 420),
-                             column_config={"group": st.column_config.TextColumn("Group"), "comment": st.column_config.TextColumn("Comment", width="large")})
+                data_table(comments, "comments", f"pilot_health_adoption_{pilot.pilot_id}_wave{wave.wave}_comments.csv",
+                           height=min(38 + 35 * len(comments), 420), column_config={"group": st.column_config.TextColumn("Group"), "comment": st.column_config.TextColumn("Comment", width="large")})
 
     st.subheader("Usage against target", anchor=False)
     usage = usage_chart_data(pilot)

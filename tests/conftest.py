@@ -73,3 +73,22 @@ def app_env(monkeypatch):
 
 def today() -> date:
     return date.today()
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[tuple[str, bytes]]:
+    """Every file a page offers for download during AppTest runs, as (label, bytes): what a person would get."""
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    offered: list[tuple[str, bytes]] = []
+    real = DeltaGenerator.download_button
+
+    def capture(self, label, data, *args, **kwargs):
+        offered.append((label, data if isinstance(data, bytes) else str(data).encode("utf-8")))
+        return real(self, label, data, *args, **kwargs)
+
+    # Columns and containers call the method; `st.download_button` was bound to the main one at import.
+    monkeypatch.setattr(DeltaGenerator, "download_button", capture)
+    monkeypatch.setattr(st, "download_button", lambda *args, **kwargs: capture(st._main, *args, **kwargs))
+    return offered

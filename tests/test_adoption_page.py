@@ -8,7 +8,6 @@ import json
 import pandas as pd
 import pyarrow as pa
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from pilot_health import adoption_report as report
@@ -17,20 +16,6 @@ from test_adoption import MARKUP_COMMENT, SMALL_TEAM, TINY_COMMENT, survey_store
 from test_pages import assert_clean, open_page, sources, texts
 
 PAGE = "pages/5_Adoption.py"
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> list[tuple[str, bytes]]:
-    """Every file the page offers for download, as (label, bytes): what a person would get."""
-    offered: list[tuple[str, bytes]] = []
-    real = st.download_button
-
-    def capture(label, data, *args, **kwargs):
-        offered.append((label, data if isinstance(data, bytes) else str(data).encode("utf-8")))
-        return real(label, data, *args, **kwargs)
-
-    monkeypatch.setattr(st, "download_button", capture)
-    return offered
 
 
 def adoption_page(**query) -> AppTest:

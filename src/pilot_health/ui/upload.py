@@ -18,6 +18,7 @@ from ..metric_dictionary import MetricAnswer
 from ..ingest.recognise import IGNORE, LAYOUTS, describe_target, target_choices
 from ..store import Store
 from .text import md_escape
+from .widgets import data_table
 
 AUTO = "auto"
 
@@ -55,7 +56,7 @@ def show_understanding(result: IngestResult) -> None:
         facts.append(("Layout", LAYOUTS.get(mapping.layout, mapping.layout)))
         if mapping.export:
             facts.append(("Recognised as", mapping.export))
-    st.dataframe(pd.DataFrame(facts, columns=["", "detected"]), hide_index=True, width="stretch")
+    data_table(pd.DataFrame(facts, columns=["", "detected"]), "detected", "detected.csv")
 
 
 def _remember(sha: str, header: str, widget_key: str) -> None:
@@ -107,8 +108,8 @@ def show_problems(result: IngestResult) -> None:
     frame = pd.DataFrame(
         [(p.row, p.column or "", p.message) for p in result.problems[:200]], columns=["line", "column", "reason"]
     )
-    st.dataframe(frame, hide_index=True, width="stretch", height=min(38 + 35 * len(frame), 300),
-                 column_config={"line": st.column_config.NumberColumn("Line", format="%d", help="Line of the file, counting from 1.")})
+    data_table(frame, "problems", f"problems_{result.file_name.rsplit('.', 1)[0]}.csv", height=min(38 + 35 * len(frame), 300),
+               column_config={"line": st.column_config.NumberColumn("Line", format="%d", help="Line of the file, counting from 1.")})
     if len(result.problems) > 200:
         st.caption(f"The first 200 of {len(result.problems):,} are listed; the download has all of them.")
 
@@ -139,7 +140,7 @@ def receipt(result: IngestResult) -> None:
         facts.append(("Pilots", ", ".join(result.pilots)))
     if result.metrics:
         facts.append(("Metrics", ", ".join(result.metrics)))
-    st.dataframe(pd.DataFrame(facts, columns=["receipt", ""]), hide_index=True, width="stretch")
+    data_table(pd.DataFrame(facts, columns=["receipt", ""]), "receipt", f"receipt_upload_{result.upload_id}.csv")
     show_warnings(result)
     rejected_download(result, "download_rejected_receipt")
 

@@ -6,6 +6,8 @@ from typing import Sequence
 import pandas as pd
 import streamlit as st
 
+from ..csv_files import frame_to_csv
+
 from ..models import STAGE_LABELS, STAGES
 from ..portfolio import PortfolioFilters
 from .text import md_escape
@@ -58,3 +60,12 @@ def pilot_picker(order: Sequence[str], placeholder: str = "Choose a pilot",
     is not in the table (deleted, or filtered out) is named in a note above it."""
     report_unknown_url_values("pilot", order, "pilot")
     return st.selectbox("Pilot", list(order), index=None, key="pilot", bind="query-params", placeholder=placeholder, help=help_text)
+
+
+def data_table(frame: pd.DataFrame, key: str, file_name: str, *, label: str = "Download (CSV)", **dataframe_options) -> None:
+    """A table with its own CSV download under it: every table can be taken out, with cells a
+    spreadsheet would run as formulas neutralised (the grid's built-in export is switched off in
+    .streamlit/config.toml because it does not do that)."""
+    st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}.table", **dataframe_options)
+    st.download_button(label, frame_to_csv(frame), file_name=file_name, mime="text/csv", icon=":material/download:",
+                       key=f"{key}.download", type="tertiary")
