@@ -5,7 +5,8 @@ from pilot_health import demo, portfolio
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.formatting import money, percent, plural
 from pilot_health.models import STAGE_LABELS
-from pilot_health.ui import charts, data
+from pilot_health import charts
+from pilot_health.ui import data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
 from pilot_health.ui.widgets import portfolio_filters

@@ -553,7 +553,8 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
     quiet_streamlit()
     import streamlit as st
 
-    from pilot_health.ui import charts, data
+    from pilot_health import charts
+    from pilot_health.ui import data
 
     today = date.today()
     with store.read() as con:

@@ -7,7 +7,8 @@ from pilot_health.catalogue import load_catalogue
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.metric_dictionary import MetricAnswer, save_answer
 from pilot_health.models import STAGE_LABELS
-from pilot_health.ui import charts, data
+from pilot_health import charts
+from pilot_health.ui import data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
 from pilot_health.ui.widgets import data_table, filtered_portfolio, pilot_picker, report_unknown_url_values

@@ -1,12 +1,13 @@
-"""Altair charts for the pages. They take the frames the domain computes and add nothing but looks;
-text from users only ever reaches a chart as data (axis labels, tooltips), never as markup."""
+"""Altair charts for the pages and the steering pack. They take the frames the domain computes and
+add nothing but looks; text from users only ever reaches a chart as data (axis labels, tooltips),
+never as markup. No Streamlit here: the steering pack draws the same charts outside the app."""
 from __future__ import annotations
 
 import altair as alt
 import pandas as pd
 
-from ..config import CANCELLATION_MONTHS, PURGATORY_MONTHS
-from ..models import STAGE_LABELS, STAGES
+from .config import CANCELLATION_MONTHS, PURGATORY_MONTHS
+from .models import STAGE_LABELS, STAGES
 
 STAGE_COLOURS = {
     "proposed": "#9aa5b1", "pilot": "#e09f1f", "scaling": "#2a9d8f",
