@@ -7,9 +7,9 @@ from pilot_health.formatting import money, percent, plural
 from pilot_health.models import STAGE_LABELS
 from pilot_health import charts
 from pilot_health.ui import data
-from pilot_health.ui.page import friendly_errors, page_setup
+from pilot_health.ui.page import app_base_url, friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import portfolio_filters
+from pilot_health.ui.widgets import portfolio_filters, steering_pack_downloads
 
 ctx = page_setup("Portfolio")
 
@@ -154,6 +154,11 @@ with friendly_errors():
         "Download this table (CSV)", frame_to_csv(shown), file_name="pilot_health_portfolio.csv", mime="text/csv",
         icon=":material/download:", key="download_portfolio",
     )
+    st.subheader("Steering pack")
+    st.caption("The portfolio on one printable page — every pilot's health and five pattern scores, with the heatmap — as a PDF "
+               "or a web page that opens offline" + (", as of the pinned moment." if ctx.pinned else ". Each pilot's own page is on the "
+               "Failure-pattern risk page when you choose the pilot."))
+    steering_pack_downloads(ctx.store, app_base_url(ctx), ctx.pinned, None, "pack_portfolio")
     with st.expander("How these numbers are computed"):
         st.markdown(
             f"""

@@ -5,12 +5,12 @@ import streamlit as st
 from pilot_health.catalogue import PATTERN_KEYS, load_catalogue
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.models import STAGE_LABELS
-from pilot_health.risk import FIRED, HEALTH_LABELS, STATUS_LABELS, UNKNOWN, heatmap_frame
+from pilot_health.risk import FIRED, HEALTH_LABELS, HEALTH_RANK, STATUS_LABELS, UNKNOWN, heatmap_frame
 from pilot_health import charts
 from pilot_health.ui import data
-from pilot_health.ui.page import friendly_errors, page_setup
+from pilot_health.ui.page import app_base_url, friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import data_table, pilot_picker, portfolio_filters, report_unknown_url_values
+from pilot_health.ui.widgets import data_table, pilot_picker, portfolio_filters, report_unknown_url_values, steering_pack_downloads
 
 ctx = page_setup("Failure-pattern risk")
 STATE_ICONS = {FIRED: ":red[:material/warning:] warning sign", "clear": ":green[:material/check:] clear", UNKNOWN: ":gray[:material/help:] unknown"}
@@ -19,7 +19,6 @@ HEALTH_ICONS = {"green": ":material/check_circle:", "amber": ":material/error:",
 SORTS = {"Health": "health", "Pilot code": "pilot", **{charts.PATTERN_SHORT[n]: k for k, n in (
     ("data_debt", "Data Debt"), ("integration_avoidance", "Integration Avoidance"), ("organisational_resistance", "Organisational Resistance"),
     ("governance_vacuum", "Governance Vacuum"), ("wrong_success_metrics", "Wrong Success Metrics"))}}
-HEALTH_RANK = {"red": 0, "amber": 1, "insufficient": 2, "green": 3}
 
 with friendly_errors():
     catalogue = load_catalogue()
@@ -95,6 +94,7 @@ with friendly_errors():
     (st.error if result.health == "red" else st.warning if result.health == "amber" else st.success if result.health == "green" else st.info)(
         f"Health: {HEALTH_LABELS[result.health]}. {md_escape(result.health_reason)}", icon=HEALTH_ICONS[result.health],
     )
+    steering_pack_downloads(ctx.store, app_base_url(ctx), ctx.pinned, pilot_id, "pack_pilot")
     columns = st.columns(5)
     pattern_summaries = {k: p.summary for k, p in catalogue.patterns.items()}
     for column, pattern in zip(columns, result.patterns.values()):

@@ -268,6 +268,30 @@ def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return data, "\n".join(lines)
 
 
+def cmd_export(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from pathlib import Path
+
+    from .config import load_config
+    from .steering_pack import export
+
+    store = _store(args)
+    wanted = _wanted_pilot(store, args.pilot) if args.pilot else None
+    pinned = _as_of(args.as_of)
+    data, name = export(store, pilot_id=wanted[0] if wanted else None, fmt=args.format, base_url=load_config().public_url,
+                        pinned=pinned, paper=args.paper)
+    out = Path(args.out).expanduser()
+    if out.is_dir():
+        out = out / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(out)  # a scheduled job never leaves half a file where the last good one was
+    what = f"pilot {wanted[0]}" if wanted else "the portfolio"
+    return ({"file": str(out), "bytes": len(data), "format": args.format, "pilot_id": wanted[0] if wanted else None,
+             "as_of": pinned.isoformat() if pinned else None, "paper": args.paper},
+            f"Wrote the steering pack for {what} ({args.format.upper()}, {len(data) / 1024:,.0f} KB) to {out}.")
+
+
 class IngestRefused(PilotHealthError):
     """A refused file: the one sentence, plus the full JSON for --json."""
 
@@ -283,6 +307,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
     "risk": (cmd_risk, "score pilots against the five failure patterns, with the evidence"),
     "alignment": (cmd_alignment, "technical metrics against business KPIs: alignment, lab-to-live gap, decay, drift, KPI progress"),
     "adoption": (cmd_adoption, "ADKAR survey results by team and wave, participation and usage against target"),
+    "export": (cmd_export, "write the steering pack (one pilot or the portfolio) as PDF or self-contained HTML"),
 }
 
 
@@ -316,6 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "alignment":
             sub.add_argument("--pilot", metavar="CODE", help="one pilot, with its verdict and every metric's gap, decay and drift")
             sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD)")
+        if name == "export":
+            which = sub.add_mutually_exclusive_group(required=True)
+            which.add_argument("--pilot", metavar="CODE", help="one pilot's one-page summary")
+            which.add_argument("--portfolio", action="store_true", help="the portfolio summary (every pilot, with the heatmap)")
+            sub.add_argument("--format", choices=["pdf", "html"], required=True, help="PDF, or one HTML file that opens without a network")
+            sub.add_argument("--out", metavar="FILE", required=True, help="where to write it (a folder: a dated file name is chosen)")
+            sub.add_argument("--as-of", metavar="DATE", help="pinned to the end of this day (YYYY-MM-DD): records and uploads as they were then")
+            sub.add_argument("--paper", choices=["a4", "letter"], default="a4", help="the PDF's paper size (default a4)")
         if name == "adoption":
             sub.add_argument("--pilot", metavar="CODE", help="one pilot, with its verdict and each team's profile")
             sub.add_argument("--wave", type=int, metavar="W", help="this survey wave instead of each pilot's latest")

@@ -57,6 +57,12 @@ SETTINGS: tuple[Setting, ...] = (
         "The metric dictionary: known metric names and spellings, with kind, which way is better and unit. A relative path is taken from the checkout folder.",
     ),
     Setting(
+        "PILOT_HEALTH_PUBLIC_URL",
+        "http://localhost:8501",
+        "The dashboard's address as people open it; the steering pack's links back to the live view start with it "
+        "(the dashboard itself uses the address it was opened with).",
+    ),
+    Setting(
         "PILOT_HEALTH_SIGNALS",
         "config/signals.toml",
         "The signal catalogue: weights, thresholds and wording of the failure-pattern scores. A relative path is taken from the checkout folder.",
@@ -85,6 +91,7 @@ class Config:
     max_upload_mb: int
     signals_path: Path
     metrics_path: Path
+    public_url: str = "http://localhost:8501"
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -128,6 +135,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         max_upload_mb=int(_number(env, "PILOT_HEALTH_MAX_UPLOAD_MB", int, 1)),
         signals_path=resolve_db_path(_raw(env, "PILOT_HEALTH_SIGNALS")),
         metrics_path=resolve_db_path(_raw(env, "PILOT_HEALTH_METRICS")),
+        public_url=_raw(env, "PILOT_HEALTH_PUBLIC_URL").rstrip("/"),
     )
 
 

@@ -167,6 +167,19 @@ def pinned_banner(ctx: PageContext) -> None:
                   help="The same view with the latest data (removes the pinned moment from the address).")
 
 
+def app_base_url(ctx: PageContext) -> str:
+    """The dashboard's own address as this visitor opened it (without the page's path), for links
+    in downloaded documents; the configured public address when the browser did not say."""
+    url = (st.context.url or "").rstrip("/")
+    if not url:
+        return ctx.config.public_url
+    for path, _, _ in PAGES:
+        name = path.removeprefix("pages/").removesuffix(".py").split("_", 1)[-1]
+        if path != "app.py" and url.endswith("/" + name):
+            return url[: -len(name) - 1]
+    return url
+
+
 def share_link(base_url: Optional[str], moment: datetime) -> Optional[str]:
     """The current view's address, pinned to `moment`: the page and every parameter in its URL."""
     if not base_url:

@@ -69,3 +69,25 @@ def data_table(frame: pd.DataFrame, key: str, file_name: str, *, label: str = "D
     st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}.table", **dataframe_options)
     st.download_button(label, frame_to_csv(frame), file_name=file_name, mime="text/csv", icon=":material/download:",
                        key=f"{key}.download", type="tertiary")
+
+
+def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, key: str) -> None:
+    """PDF and HTML downloads of the steering pack (one pilot's page, or the portfolio's when
+    `pilot_id` is None), made only when a button is clicked (a PDF takes a second or two)."""
+    from ..steering_pack import export, file_name
+    from ..store import utc_now
+
+    what = pilot_id or "portfolio"
+    moment = pinned or utc_now()
+    paper_column, pdf_column, html_column, _ = st.columns([1, 1.3, 1.3, 2], vertical_alignment="bottom")
+    paper = paper_column.selectbox("Paper", ["A4", "Letter"], key=f"{key}.paper", help="The PDF's paper size; the HTML file prints on either.")
+
+    def make(fmt: str):
+        return lambda: export(store, pilot_id=pilot_id, fmt=fmt, base_url=base_url, pinned=pinned, paper=paper.lower())[0]
+
+    pdf_column.download_button("Steering pack (PDF)", make("pdf"), file_name=file_name(what, "pdf", moment), mime="application/pdf",
+                               icon=":material/picture_as_pdf:", key=f"{key}.pdf",
+                               help="A one-page summary to print and hand out" + (" for this pilot" if pilot_id else " of the portfolio") + ".")
+    html_column.download_button("Steering pack (HTML)", make("html"), file_name=file_name(what, "html", moment), mime="text/html",
+                                icon=":material/description:", key=f"{key}.html",
+                                help="The same summary as one web page that opens without a network connection.")
