@@ -37,7 +37,7 @@ with friendly_errors():
     if flash := st.session_state.pop("flash", None):
         st.toast(flash, icon=":material/check_circle:")
 
-    if ctx.demo_loaded:
+    if ctx.demo_loaded and ctx.pinned is None:  # a pinned view changes nothing
         note, button = st.columns([5, 1], vertical_alignment="center")
         note.info("This is demo data: 24 made-up pilots to show what Pilot Health does. Clear it when you add your own.", icon=":material/science:")
         if st.session_state.get("confirm_clear_demo"):
@@ -48,6 +48,10 @@ with friendly_errors():
 
     frame = data.portfolio_frame(*ctx.cache_key, ctx.today, ctx.config.stale_upload_days, ctx.pinned)
 
+    if frame.empty and ctx.pinned is not None:
+        st.info(f"There were no pilots in the store at {ctx.pinned:%d %B %Y %H:%M} UTC. Choose “Show latest” above for the "
+                "portfolio as it is now.", icon=":material/inbox:")
+        st.stop()
     if frame.empty:
         st.info("There are no pilots in the store yet. Add your first pilot, or load the demo portfolio to look around.", icon=":material/inbox:")
         left, right, _ = st.columns([1, 1, 3])

@@ -185,7 +185,9 @@ with friendly_errors():
             data_table(in_use.drop(columns=["key", "guessed"]), "dictionary", "pilot_health_metric_dictionary.csv",
                        height=min(38 + 35 * len(in_use), 360))
             choices = in_use["metric"].tolist()
-            picked = st.selectbox("Correct a metric", choices, index=None, key="dict_metric", placeholder="Choose a metric to correct")
+            picked = st.selectbox("Correct a metric", choices, index=None, key="dict_metric", placeholder="Choose a metric to correct",
+                                  disabled=ctx.pinned is not None,
+                                  help="Not while the page is pinned to a past moment." if ctx.pinned is not None else None)
             if picked is not None:
                 info = in_use.set_index("metric").loc[picked]
                 key = info["key"]

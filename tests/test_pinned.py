@@ -152,3 +152,20 @@ def test_a_bad_or_future_moment_in_a_link_shows_the_latest_with_a_note(demo_stor
         assert_clean(at)
         assert any(says in t for t in texts(at.warning)), value
         assert not [t for t in texts(at.info) if t.startswith("As of ")]
+
+
+def test_the_demo_is_never_dated_in_the_future_so_a_link_pinned_now_sees_it(store):
+    from datetime import datetime
+
+    from pilot_health.demo import DEMO_NOW, load_demo, weeks_to_today
+
+    # Early on the demo's weekday, moving it to "this week" would date it later today: one week less.
+    same_weekday = DEMO_NOW + timedelta(weeks=1)
+    assert weeks_to_today(same_weekday.date(), datetime.combine(same_weekday.date(), datetime.min.time())) == 0
+    assert weeks_to_today(same_weekday.date(), same_weekday + timedelta(hours=1)) == 1
+    load_demo(store)  # as the first run does: at the real time
+    now = utc_now()
+    with store.read() as con:
+        newest = con.execute("SELECT max(uploaded_at), (SELECT max(recorded_at) FROM pilot_history) FROM uploads").fetchone()
+    assert all(moment <= now for moment in newest)
+    assert len(list_pilots(store, now)) == 24

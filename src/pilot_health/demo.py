@@ -212,9 +212,15 @@ def write_csvs(folder: Path, portfolio: DemoPortfolio | None = None) -> list[Pat
     return written
 
 
-def weeks_to_today(today: date) -> int:
-    """Whole weeks to move the demo so its newest data falls in the current week."""
-    return (today - DEMO_NOW.date()).days // 7
+def weeks_to_today(today: date, now: Optional[datetime] = None) -> int:
+    """Whole weeks to move the demo so its newest data falls in the current week — but never after
+    `now` (default: the real time): a demo upload or record dated later today would be left out of
+    every "as of now" question until then, and a link pinned before it would find no pilots."""
+    weeks = (today - DEMO_NOW.date()).days // 7
+    now = now or utc_now()
+    while DEMO_NOW + timedelta(weeks=weeks) > now:
+        weeks -= 1
+    return weeks
 
 
 # -- simulated upload history ---------------------------------------------------------------
@@ -278,8 +284,9 @@ class DemoLoadResult:
 def load_demo(store: Store, *, today: date | None = None, progress: Progress | None = None) -> DemoLoadResult:
     """Store the demo portfolio, all at once or not at all."""
     progress = progress or (lambda share, text: None)
+    # A given `today` (tests, a fixed demo) is taken as all of that day; otherwise never past the real time.
+    shift = weeks_to_today(today, datetime.combine(today, datetime.max.time())) if today else weeks_to_today(date.today())
     today = today or date.today()
-    shift = weeks_to_today(today)
     progress(0.1, "Building the demo portfolio …")
     portfolio = build_portfolio().redated(shift)
     pilots = [Pilot.model_validate(r, context={"today": max(today, date.today())}) for r in portfolio.pilots.to_dict("records")]
