@@ -540,3 +540,182 @@ def test_the_adoption_downloads_never_name_a_team_below_the_minimum(page, dashbo
     assert "Workforce planning" not in page.content()
     assert "Workforce planning" not in page.get_by_test_id("stMain").inner_text()
     assert_no_errors_shown(page, script_errors)
+
+
+def test_the_pilots_steering_pack_downloads_as_a_one_page_pdf_with_its_name_and_five_scores(page, dashboard, script_errors):
+    """From a pilot's risk view, “Steering pack (PDF)” hands over one printable page naming the pilot
+    and its five pattern scores as the page shows them (the document is made when clicked)."""
+    from playwright.sync_api import expect
+
+    pypdf = pytest.importorskip("pypdf", reason="pypdf (requirements-dev.txt) reads the downloaded PDF")
+    open_link(page, dashboard, "/Risk?pilot=RO-03", "Pilots × patterns")
+    heading = page.get_by_role("heading", name=re.compile(r"^RO-03 · "))
+    expect(heading).to_be_visible(timeout=RENDERED_MS)
+    titles = page.get_by_text(re.compile(r"^(Data Debt|Integration Avoidance|Organisational Resistance|Governance Vacuum|Wrong Success Metrics) — "))
+    expect(titles).to_have_count(5, timeout=RENDERED_MS)
+    scores = []
+    for title in titles.all_inner_texts():  # "Data Debt — high, score 82" or "… — insufficient evidence"
+        name, _, rest = title.partition(" — ")
+        status, _, score = rest.partition(", score ")
+        scores.append(f"{name} {status.capitalize()}" + (f" {score}" if score else ""))
+    with page.expect_download(timeout=FIRST_RENDER_MS) as info:
+        page.get_by_role("button", name="Steering pack (PDF)").click()
+    download = info.value
+    assert download.failure() is None, download.failure()
+    assert re.fullmatch(r"pilot_health_RO-03_\d{8}_\d{4}\.pdf", download.suggested_filename), download.suggested_filename
+    reader = pypdf.PdfReader(download.path())
+    assert len(reader.pages) == 1
+    text = " ".join(reader.pages[0].extract_text().split())
+    assert heading.inner_text() in text, text[:200]
+    for score in scores:
+        assert score in text, (score, text)
+    assert f"Live view: {dashboard.url}/Risk?pilot=RO-03" in text
+    assert_no_errors_shown(page, script_errors, except_saying="Health: ")
+
+
+def test_a_pinned_link_shows_the_same_numbers_after_uploads_withdrawals_and_edits(page, dashboard, browser, script_errors):
+    """A link from “Share this view” pins the view to its moment: after a register upload (a new
+    Supply Chain pilot), a withdrawn survey wave and an edit to SC-01's record, a colleague opening
+    the pinned home and risk links sees the numbers as they were, is told newer data exists, and
+    “Show latest” drops the pin from the address and shows the changed numbers."""
+    from datetime import datetime
+
+    from playwright.sync_api import expect
+
+    home_link, risk_link = "/?bu=Supply+Chain", "/Risk?pilot=SC-01"
+    home_ready, risk_ready = "All pilots", "Pilots × patterns"
+    pattern_title = re.compile(r"^(Data Debt|Integration Avoidance|Organisational Resistance|Governance Vacuum|Wrong Success Metrics) — ")
+    new_name = "Fresh produce demand forecasting (renamed later)"
+
+    def home_numbers(tab) -> dict:
+        """The four metrics and the table's codes and names, once the page has drawn them."""
+        metrics = tab.get_by_test_id("stMain").get_by_test_id("stMetric")
+        expect(metrics).to_have_count(4, timeout=RENDERED_MS)
+        shown = int(re.match(r"(\d+) pilots?", metric_value(tab, "Pilots shown").inner_text()).group(1))
+        table = tab.get_by_test_id("stDataFrame")
+        expect(table.locator('[data-testid^="glide-cell-0-"]')).to_have_count(shown, timeout=RENDERED_MS)
+        return {
+            "metrics": metrics.all_inner_texts(),
+            "codes": table.locator('[data-testid^="glide-cell-0-"]').all_inner_texts(),
+            "names": table.locator('[data-testid^="glide-cell-1-"]').all_inner_texts(),
+        }
+
+    def risk_numbers(tab) -> dict:
+        """The health counts, SC-01's heading, health, pattern scores and its organisational-resistance evidence."""
+        expect(tab.get_by_role("heading", name=re.compile(r"^SC-01 · "))).to_be_visible(timeout=RENDERED_MS)
+        metrics = tab.get_by_test_id("stMain").get_by_test_id("stMetric")
+        expect(metrics).to_have_count(9, timeout=RENDERED_MS)  # red/amber/green/insufficient, then the five patterns
+        expect(tab.get_by_text(pattern_title)).to_have_count(5, timeout=RENDERED_MS)
+        return {
+            "heading": tab.get_by_role("heading", name=re.compile(r"^SC-01 · ")).inner_text(),
+            "health": tab.get_by_text(re.compile(r"^Health: ")).inner_text(),
+            "metrics": metrics.all_inner_texts(),
+            "patterns": tab.get_by_text(pattern_title).all_inner_texts(),
+            "resistance": tab.get_by_test_id("stExpander").filter(has_text="Organisational Resistance — ").inner_text(),
+        }
+
+    def pin(tab, *params: str) -> str:
+        """The link “Share this view” offers, relative to the dashboard, after checking it names this view."""
+        tab.get_by_test_id("stSidebar").get_by_role("button", name="Share this view").click()
+        code = tab.get_by_test_id("stCode")
+        expect(code).to_be_visible(timeout=RENDERED_MS)
+        url = code.inner_text().strip()
+        assert url.startswith(dashboard.url), url
+        query = parse_qs(urlsplit(url).query)
+        assert len(query.get("as_of", [])) == 1, url
+        for param in params:
+            key, value = param.split("=")
+            assert query.get(key) == [value.replace("+", " ")], url
+        tab.keyboard.press("Escape")
+        link = url.removeprefix(dashboard.url)
+        return link if link.startswith("/") else "/" + link
+
+    # 1. The views as they are now, and 2. links pinned to this moment.
+    open_link(page, dashboard, home_link, home_ready)
+    home_before = home_numbers(page)
+    assert "SC-01" in home_before["codes"] and "NEW-01" not in home_before["codes"], home_before
+    pinned_home = pin(page, "bu=Supply+Chain")
+    assert_no_errors_shown(page, script_errors)
+
+    open_link(page, dashboard, risk_link, risk_ready)
+    risk_before = risk_numbers(page)
+    assert risk_before["heading"] == "SC-01 · Fresh produce demand forecasting", risk_before
+    assert "In wave 3," in risk_before["resistance"], risk_before["resistance"]
+    pinned_risk = pin(page, "pilot=SC-01")
+    assert_no_errors_shown(page, script_errors, except_saying="Health: Red.")
+    moments = {link: datetime.fromisoformat(parse_qs(urlsplit(link).query)["as_of"][0]) for link in (pinned_home, pinned_risk)}
+    time.sleep(2)  # every change below is strictly after the pinned moments (which are whole seconds)
+
+    # 3a. A register upload: NEW-01 joins Supply Chain (and NEW-02 Retail Operations).
+    open_link(page, dashboard, "/Upload_data", "Upload data")
+    page.locator('input[type="file"]').set_input_files(str(ROOT / "tests" / "fixtures" / "uploads" / "pilots_register.csv"))
+    expect(page.get_by_text("Check before storing")).to_be_visible(timeout=FIRST_RENDER_MS)
+    store = page.get_by_role("button", name="Store 2 rows")
+    expect(store).to_be_enabled(timeout=RENDERED_MS)
+    store.click()
+    expect(page.get_by_text(re.compile(r"Stored 2 rows from pilots_register\.csv as upload \d+"))).to_be_visible(timeout=FIRST_RENDER_MS)
+    page.get_by_role("button", name="Upload another file").click()
+    expect(page.get_by_text("No file chosen yet")).to_be_visible(timeout=RENDERED_MS)
+
+    # 3b. Withdraw SC-01's latest survey wave (one of the demo's simulated uploads).
+    page.get_by_text("Include the demo's simulated uploads", exact=True).click()
+    # Wait for the history to list the demo's uploads: the withdraw box is drawn again with them as choices.
+    history_files = page.get_by_test_id("stDataFrame").locator('[data-testid^="glide-cell-"]')
+    expect(history_files.filter(has_text=re.compile(r"^(metrics|usage|survey)_[A-Z]{2}-\d{2}_")).first).to_be_attached(timeout=RENDERED_MS)
+    page.get_by_role("combobox", name="Withdraw an upload").click()
+    page.keyboard.type("survey_SC-01_wave3")
+    option = page.get_by_role("option", name=re.compile(r"^\d+ · survey_SC-01_wave3\.csv · "))
+    expect(option).to_have_count(1, timeout=RENDERED_MS)
+    upload_id = int(option.inner_text().split(" · ")[0])
+    option.click()
+    page.get_by_role("button", name="Withdraw", exact=True).click()
+    page.get_by_role("button", name=f"Yes, withdraw {upload_id}").click()
+    expect(page.get_by_text(f"Upload {upload_id} withdrawn")).to_be_visible(timeout=RENDERED_MS)
+    assert_no_errors_shown(page, script_errors)
+
+    # 3c. Edit SC-01's record: a new name, and no change champion any more.
+    open_link(page, dashboard, "/Pilot_register?pilot=SC-01", "Add or edit a pilot")
+    page.get_by_label("Name *", exact=True).fill(new_name)
+    page.get_by_label("Change champion", exact=True).fill("")
+    page.keyboard.press("Tab")
+    page.get_by_role("button", name="Save changes to SC-01").click()
+    expect(page.get_by_text(f"Saved SC-01 · {new_name}.")).to_be_visible(timeout=RENDERED_MS)
+    assert_no_errors_shown(page, script_errors)
+
+    # The latest views have changed, so the pinned links below have something to prove.
+    open_link(page, dashboard, home_link, home_ready)
+    home_latest = home_numbers(page)
+    assert home_latest["metrics"] != home_before["metrics"], home_latest
+    assert "NEW-01" in home_latest["codes"] and new_name in home_latest["names"], home_latest
+    open_link(page, dashboard, risk_link, risk_ready)
+    risk_latest = risk_numbers(page)
+    assert risk_latest["heading"] == f"SC-01 · {new_name}", risk_latest
+    assert "In wave 3," not in risk_latest["resistance"], risk_latest["resistance"]
+    assert risk_latest["resistance"] != risk_before["resistance"] and risk_latest["metrics"] != risk_before["metrics"], risk_latest
+
+    # 4. A colleague opens each pinned link: the numbers as they were, a banner, and the way to the latest.
+    for link, ready, read, before, latest in (
+        (pinned_home, home_ready, home_numbers, home_before, home_latest),
+        (pinned_risk, risk_ready, risk_numbers, risk_before, risk_latest),
+    ):
+        with colleague_page(browser, dashboard) as colleague:
+            colleague_errors: list[str] = []
+            colleague.on("pageerror", lambda error: colleague_errors.append(str(error)))
+            open_link(colleague, dashboard, link, ready)
+            banner = colleague.get_by_test_id("stAlertContentInfo").filter(has_text="As of ")
+            expect(banner).to_have_count(1, timeout=RENDERED_MS)
+            expect(banner).to_contain_text(f"As of {moments[link]:%d %B %Y %H:%M} UTC, newer data exists — show latest.")
+            assert read(colleague) == before, (link, read(colleague), before)
+            # The bound widgets keep the pin in the address once the page has drawn.
+            assert parse_qs(urlsplit(colleague.url).query).get("as_of") == parse_qs(urlsplit(link).query)["as_of"], colleague.url
+            assert_no_errors_shown(colleague, colleague_errors, except_saying="Health: Red.")
+
+            colleague.get_by_role("button", name="Show latest").click()
+            expect(colleague).not_to_have_url(re.compile(r"[?&]as_of="), timeout=RENDERED_MS)
+            expect(banner).to_have_count(0, timeout=RENDERED_MS)
+            expect(colleague.get_by_test_id("stMain").get_by_test_id("stMetric")).to_have_text(latest["metrics"], use_inner_text=True, timeout=RENDERED_MS)
+            assert read(colleague) == latest, (link, read(colleague), latest)
+            query = parse_qs(urlsplit(colleague.url).query)
+            expected = {key: values for key, values in parse_qs(urlsplit(link).query).items() if key != "as_of"}
+            assert query == expected, colleague.url
+            assert_no_errors_shown(colleague, colleague_errors, except_saying="Health: Red.")
