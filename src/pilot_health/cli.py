@@ -292,6 +292,35 @@ def cmd_export(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             f"Wrote the steering pack for {what} ({args.format.upper()}, {len(data) / 1024:,.0f} KB) to {out}.")
 
 
+def cmd_backup(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from pathlib import Path
+
+    from .backup import backup
+
+    result = backup(_store(args), Path(args.out))
+    counts = result.facts["counts"]
+    return ({"file": str(result.file), "manifest": str(result.manifest), **result.facts},
+            f"Backed up {counts['pilots']} pilots, {counts['uploads']} uploads, {counts['metric_observations']:,} metric rows and "
+            f"{counts['survey_responses']:,} survey responses to {result.file} (manifest {result.manifest.name}).")
+
+
+def cmd_restore(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from pathlib import Path
+
+    from .backup import restore
+
+    store = _store(args)
+    if not args.yes:
+        raise PilotHealthError(f"restore replaces the store {store.path} with {args.file}; add --yes to go ahead "
+                               "(the current store is kept beside it first).")
+    result = restore(store, Path(args.file))
+    counts = result.facts["counts"]
+    return ({"restored_from": str(result.restored_from), "previous_copy": str(result.previous_copy) if result.previous_copy else None,
+             **result.facts},
+            f"Restored {store.path} from {result.restored_from}: {counts['pilots']} pilots, {counts['uploads']} uploads."
+            + (f" The store it replaced is kept in {result.previous_copy}." if result.previous_copy else ""))
+
+
 class IngestRefused(PilotHealthError):
     """A refused file: the one sentence, plus the full JSON for --json."""
 
@@ -308,6 +337,8 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
     "alignment": (cmd_alignment, "technical metrics against business KPIs: alignment, lab-to-live gap, decay, drift, KPI progress"),
     "adoption": (cmd_adoption, "ADKAR survey results by team and wave, participation and usage against target"),
     "export": (cmd_export, "write the steering pack (one pilot or the portfolio) as PDF or self-contained HTML"),
+    "backup": (cmd_backup, "copy the store (consistent, also while the dashboard runs) into a folder, with a manifest"),
+    "restore": (cmd_restore, "replace the store with a backup, checked against its manifest (the current store is kept)"),
 }
 
 
@@ -341,6 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "alignment":
             sub.add_argument("--pilot", metavar="CODE", help="one pilot, with its verdict and every metric's gap, decay and drift")
             sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD)")
+        if name == "backup":
+            sub.add_argument("--out", metavar="DIR", required=True, help="the folder for the backup file and its manifest")
+        if name == "restore":
+            sub.add_argument("file", metavar="FILE", help="a backup file made by the backup command")
+            sub.add_argument("--yes", action="store_true", help="go ahead: the store is replaced (the current one is kept beside it)")
         if name == "export":
             which = sub.add_mutually_exclusive_group(required=True)
             which.add_argument("--pilot", metavar="CODE", help="one pilot's one-page summary")

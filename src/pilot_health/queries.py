@@ -338,6 +338,23 @@ def pilots_with_rows_outside(con: duckdb.DuckDBPyConnection, upload_ids: Sequenc
 
 # -- portfolio ------------------------------------------------------------------------------
 
+# Every table of the store (a backup's manifest counts them all).
+STORE_TABLES = ("store_meta", "schema_migrations", "pilots", "pilot_history", "uploads", "metric_observations",
+                "survey_responses", "metric_definitions")
+
+
+def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """What a backup must reproduce: rows per table, every upload's id and hash (and withdrawal),
+    the migrations applied and the store version."""
+    return {
+        "counts": {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in STORE_TABLES},
+        "uploads": [[u, h, w.isoformat(sep=" ") if w else None] for u, h, w in
+                    con.execute("SELECT upload_id, sha256, withdrawn_at FROM uploads ORDER BY upload_id").fetchall()],
+        "migrations": applied_migrations(con),
+        "version": read_meta(con).get("version"),
+    }
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
 

@@ -150,6 +150,32 @@ class Store:
         finally:
             con.close()
 
+    # -- copies ---------------------------------------------------------------------------------
+
+    def copy_to(self, target: Path) -> dict:
+        """A consistent copy of the whole store in a new DuckDB file `target` (written whole: a
+        temporary file renamed at the end), taken in one read, so it works while the dashboard
+        runs. Returns the facts of what was copied (`queries.store_facts`)."""
+        target = Path(target)
+        partial = target.with_name(target.name + ".part")
+        partial.unlink(missing_ok=True)
+        with self.read() as con:
+            facts = queries.store_facts(con)
+            source = con.execute("SELECT current_database()").fetchone()[0]
+            con.execute("ATTACH ? AS pilot_health_copy", [str(partial)])
+            try:
+                con.execute(f'COPY FROM DATABASE "{source}" TO pilot_health_copy')
+            finally:
+                con.execute("DETACH pilot_health_copy")
+        os.replace(partial, target)
+        return facts
+
+    def checkpoint(self) -> None:
+        """Write everything into the main file (nothing left in the write-ahead log)."""
+        with self.read() as con:
+            con.execute("CHECKPOINT")
+
+
     # -- the store's own bookkeeping --------------------------------------------------------
 
     def ensure_ready(self) -> None:
@@ -168,3 +194,17 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         with self.write() as con:
             queries.put_meta(con, key, value)
+
+
+def facts_of_file(path: Path) -> dict:
+    """The facts of a store file opened read-only and left unchanged (a backup before restoring it)."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:
+        raise StoreError(f"{path} is not a Pilot Health backup that can be read ({str(error).splitlines()[0]}).") from None
+    try:
+        return queries.store_facts(con)
+    except duckdb.Error as error:
+        raise StoreError(f"{path} is not a Pilot Health store ({str(error).splitlines()[0]}).") from None
+    finally:
+        con.close()
