@@ -19,7 +19,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import duckdb
 
@@ -30,6 +30,7 @@ from .migrations import migrate
 
 LOCK_MESSAGE = re.compile(r"Could not set lock on file")
 LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+_LOCKED_DOWN: dict[Path, tuple[str, ...]] = {}  # store file -> the only folders its connections may touch
 _READY: dict[Path, tuple[int, int]] = {}
 _READY_LOCK = threading.Lock()
 
@@ -73,6 +74,13 @@ class Store:
     def from_config(cls, config: Config) -> "Store":
         return cls(config.db_path, lock_wait_seconds=config.lock_wait_seconds)
 
+    def lock_down(self, directories: Sequence[os.PathLike[str] | str]) -> None:
+        """From now on, in this process, every connection to this store file may read and write
+        files in these folders only: no other files, no network, no extension downloads. The
+        dashboard locks its store down; the command line, which writes backups and exports where it
+        is told, does not."""
+        _LOCKED_DOWN[self.path] = tuple(str(Path(d).expanduser().resolve()) + os.sep for d in directories)
+
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
 
@@ -83,7 +91,12 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StoreError(f"The folder for the store {self.path} cannot be created ({error.strerror}); choose another path.") from None
-        return duckdb.connect(str(self.path))
+        con = duckdb.connect(str(self.path))
+        allowed = _LOCKED_DOWN.get(self.path)
+        if allowed:
+            con.execute("SET allowed_directories = ?", [list(allowed)])
+            con.execute("SET enable_external_access = false")  # cannot be turned back on for this connection
+        return con
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         """Open a connection, waiting (bounded) while another process holds the file."""

@@ -35,6 +35,10 @@ from .recognise import (
     ADKAR, DATE_PREFIX, IGNORE, KIND_VALUES, METRIC_PREFIX, Mapping, recognise, usage_metrics,
 )
 
+# Uploads are read from temporary files under this folder only: a locked-down store connection
+# (the dashboard's) may read files here and in the store's own folder, nowhere else.
+UPLOAD_WORK_ROOT = Path(tempfile.gettempdir()) / "pilot-health-uploads"
+
 Progress = Callable[[float, str], None]
 MAX_LISTED_PROBLEMS = 200  # shown on the page; the rejected-rows download has more
 MAX_KEPT_PROBLEMS = 10_000
@@ -805,7 +809,8 @@ def ingest(
             "split the file, or raise PILOT_HEALTH_MAX_UPLOAD_MB (and Streamlit's server.maxUploadSize)."
         )
         return result
-    workdir = Path(tempfile.mkdtemp(prefix="pilot-health-upload-"))
+    UPLOAD_WORK_ROOT.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="upload-", dir=UPLOAD_WORK_ROOT))
     try:
         progress(0.05, f"Reading {file_name} …")
         text = read_upload(data, file_name, workdir, source)

@@ -15,6 +15,7 @@ from .. import demo
 from ..config import Config, load_config
 from ..errors import PilotHealthError
 from ..formatting import plural
+from ..ingest.engine import UPLOAD_WORK_ROOT
 from ..store import Store, utc_now
 from . import data
 from .text import md_escape
@@ -136,6 +137,7 @@ def page_setup(title: str, pinnable: bool = True) -> PageContext:
     try:
         config = load_config()
         store = Store.from_config(config)
+        store.lock_down([config.db_path.parent, UPLOAD_WORK_ROOT])  # the dashboard's DuckDB reads and writes nowhere else
         pinned, problem = parse_pin(st.query_params.get(PIN_PARAMETER), utc_now()) if pinnable else (None, None)
         ctx = PageContext(config=config, store=store, meta=store.meta(), pinned=pinned)
         if problem:
