@@ -53,3 +53,14 @@ def test_the_dashboard_locks_its_store_down(demo_store, app_env):
     app_env(demo_store)
     assert_clean(home())
     assert str(demo_store.path.parent) + "/" in _LOCKED_DOWN[demo_store.path]
+
+
+def test_two_connections_at_once_to_a_locked_down_store_both_open(tmp_path):
+    """The page and a download being made at the same time share one DuckDB instance in the
+    process; the second connection finds it locked already and must open all the same."""
+    store = Store(tmp_path / "store.duckdb")
+    store.lock_down([tmp_path])
+    with store.read() as first:
+        with store.read() as second:
+            assert second.execute("SELECT current_setting('enable_external_access')").fetchone()[0] is False
+        assert first.execute("SELECT 1").fetchone() == (1,)

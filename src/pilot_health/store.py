@@ -94,8 +94,7 @@ class Store:
         con = duckdb.connect(str(self.path))
         allowed = _LOCKED_DOWN.get(self.path)
         if allowed:
-            con.execute("SET allowed_directories = ?", [list(allowed)])
-            con.execute("SET enable_external_access = false")  # cannot be turned back on for this connection
+            _lock_down(con, allowed)
         return con
 
     def _open(self) -> duckdb.DuckDBPyConnection:
@@ -221,3 +220,20 @@ def facts_of_file(path: Path) -> dict:
         raise StoreError(f"{path} is not a Pilot Health store ({str(error).splitlines()[0]}).") from None
     finally:
         con.close()
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection, allowed: tuple[str, ...]) -> None:
+    """Allow files in these folders only, and no other external access. The settings belong to the
+    database instance, which connections of one process to the same file share (the page and a
+    download being made at the same time): once it is locked, it stays locked and cannot be changed."""
+    def locked() -> bool:
+        return not con.execute("SELECT current_setting('enable_external_access')").fetchone()[0]
+
+    if locked():
+        return
+    try:
+        con.execute("SET allowed_directories = ?", [list(allowed)])
+        con.execute("SET enable_external_access = false")
+    except duckdb.Error:
+        if not locked():  # another connection did not lock it first: a real failure
+            raise
