@@ -20,7 +20,7 @@ def reset_upload() -> None:
 
 
 def withdraw_upload(upload_id: int) -> None:
-    withdraw(ctx.store, upload_id)
+    withdraw(ctx.store, upload_id, "dashboard user")
     st.session_state["flash"] = f"Upload {upload_id} withdrawn: its rows no longer count anywhere."
     st.session_state.pop("confirm_withdraw", None)
 

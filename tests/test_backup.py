@@ -36,12 +36,17 @@ def test_backup_and_restore_round_trip(demo_store, tmp_path):
 
     result = restore(demo_store, made.file)
     after = facts(demo_store)
-    data_tables = [t for t in queries.STORE_TABLES if t != "store_meta"]  # the restore itself notes where it came from
+    # The restore itself notes where it came from, and the audit trail records it.
+    data_tables = [t for t in queries.STORE_TABLES if t not in ("store_meta", "audit_log")]
     assert {t: after["counts"][t] for t in data_tables} == {t: before["counts"][t] for t in data_tables}
     assert after["uploads"] == before["uploads"]
     assert after["version"] != before["version"]  # restoring is a write: every cached page is recomputed
     assert result.previous_copy and facts_of_file(result.previous_copy)["uploads"] == changed["uploads"]
     assert demo_store.meta()["restored_from"].startswith(str(made.file))
+    with demo_store.read() as con:
+        trail = queries.audit_entries(con)
+    assert trail.iloc[0]["action"] == "restore" and trail.iloc[0]["subject"] == str(made.file)
+    assert after["counts"]["audit_log"] == before["counts"]["audit_log"] + 1
 
 
 def test_a_damaged_backup_is_refused_and_the_store_left_alone(demo_store, tmp_path):

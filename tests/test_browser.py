@@ -320,7 +320,7 @@ def test_register_link_opens_the_pilots_edit_form(page, dashboard, script_errors
     expect(page).to_have_title(re.compile(r"^Pilot register · Pilot Health$"), timeout=RENDERED_MS)
     # The sidebar drawn by page_setup() is there too, with every page.
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(6, timeout=RENDERED_MS)
+    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(7, timeout=RENDERED_MS)
     expect(sidebar.get_by_role("link", name="Portfolio")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Failure-pattern risk")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Alignment")).to_be_visible()
@@ -390,8 +390,14 @@ def test_upload_preview_store_and_withdraw_in_a_browser(page, dashboard, script_
 
     page.get_by_role("button", name="Upload another file").click()
     expect(page.get_by_text("No file chosen yet")).to_be_visible(timeout=RENDERED_MS)
-    page.get_by_role("combobox", name="Withdraw an upload").click()
-    page.get_by_role("option", name=re.compile(rf"^{upload_id} · metrics_long_utf8\.csv")).click()
+    # While the page redraws, the old and the new withdraw box can both be on screen for a moment.
+    withdraw_box = page.get_by_role("combobox", name="Withdraw an upload")
+    expect(withdraw_box).to_have_count(1, timeout=RENDERED_MS)
+    withdraw_box.click()
+    page.keyboard.type(f"{upload_id} · ")
+    option = page.get_by_role("option", name=re.compile(rf"^{upload_id} · metrics_long_utf8\.csv"))
+    expect(option).to_have_count(1, timeout=RENDERED_MS)
+    option.click()
     page.get_by_role("button", name="Withdraw", exact=True).click()
     page.get_by_role("button", name=f"Yes, withdraw {upload_id}").click()
     expect(page.get_by_text(f"Upload {upload_id} withdrawn")).to_be_visible(timeout=RENDERED_MS)

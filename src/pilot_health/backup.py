@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from . import queries
 from .errors import PilotHealthError
 from .store import Store, facts_of_file, utc_now
 
@@ -57,7 +58,7 @@ def backup(store: Store, out_dir: Path) -> BackupResult:
     return BackupResult(target, manifest, facts)
 
 
-def restore(store: Store, backup_file: Path) -> RestoreResult:
+def restore(store: Store, backup_file: Path, by: str = "local user") -> RestoreResult:
     """Replace the store with a backup. The backup is checked against its manifest first (when it
     has one); the current store is first copied to <store>.before-restore-<time>.duckdb; the
     restored store is migrated to this version's schema and checked again."""
@@ -87,5 +88,8 @@ def restore(store: Store, backup_file: Path) -> RestoreResult:
     after = facts_of_file(store.path)
     if after["counts"] != facts["counts"] or after["uploads"] != facts["uploads"]:
         raise PilotHealthError(f"The restored store {store.path} does not hold what the backup held; the previous store is in {previous}.")
-    restored.set_meta("restored_from", f"{backup_file} at {utc_now().isoformat(timespec='seconds')}")
+    with restored.write() as con:
+        queries.put_meta(con, "restored_from", f"{backup_file} at {utc_now().isoformat(timespec='seconds')}")
+        queries.record_audit(con, utc_now(), by, "restore", str(backup_file),
+                             f"{after['counts']['pilots']} pilots, {after['counts']['uploads']} uploads; the replaced store is in {previous}")
     return RestoreResult(backup_file, previous, after)

@@ -313,7 +313,9 @@ def cmd_restore(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     if not args.yes:
         raise PilotHealthError(f"restore replaces the store {store.path} with {args.file}; add --yes to go ahead "
                                "(the current store is kept beside it first).")
-    result = restore(store, Path(args.file))
+    import getpass
+
+    result = restore(store, Path(args.file), f"{getpass.getuser()} (command line)")
     counts = result.facts["counts"]
     return ({"restored_from": str(result.restored_from), "previous_copy": str(result.previous_copy) if result.previous_copy else None,
              **result.facts},

@@ -321,6 +321,8 @@ def load_demo(store: Store, *, today: date | None = None, progress: Progress | N
         queries.insert_upload_batches(con, "metric_observations", usage, usage_uploads, DEMO_UPLOADER)
         queries.insert_upload_batches(con, "survey_responses", survey, survey_uploads, DEMO_UPLOADER)
         queries.put_meta(con, "demo_loaded", "yes")
+        queries.record_audit(con, utc_now(), DEMO_UPLOADER, "demo_load", None,
+                             f"{len(pilots)} pilots, {len(metrics) + len(usage):,} metric rows, {len(survey):,} survey responses")
         queries.put_meta(con, "demo_pilots", ",".join(p.pilot_id for p in pilots))
         queries.put_meta(con, "first_run_done", utc_now().isoformat(timespec="seconds"))
     progress(1.0, "Demo portfolio loaded.")
@@ -349,6 +351,8 @@ def clear_demo(store: Store) -> DemoClearResult:
         queries.delete_pilots(con, remove)
         queries.forget_pilot_history(con, remove)
         queries.put_meta(con, "demo_loaded", "no")
+        queries.record_audit(con, utc_now(), DEMO_UPLOADER, "demo_clear", None,
+                             f"{len(uploads)} uploads and {len(remove)} pilots removed" + (f"; kept {', '.join(keep)}" if keep else ""))
         queries.put_meta(con, "demo_pilots", ",".join(keep))
     return DemoClearResult(uploads_removed=len(uploads), pilots_removed=len(remove), pilots_kept=keep)
 

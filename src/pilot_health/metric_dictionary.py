@@ -276,3 +276,6 @@ def save_answer(store, name: str, answer: MetricAnswer, decided_by: str) -> None
 
     with store.write() as con:
         queries.upsert_metric_definitions(con, answer_rows({name: answer}, decided_by, utc_now(), None))
+        queries.record_audit(con, utc_now(), decided_by, "metric_definition", name,
+                             f"{answer.label}: {answer.kind}, {answer.direction or 'direction not known'}"
+                             + (f", unit {answer.unit}" if answer.unit else ""))

@@ -195,6 +195,25 @@ def m005_pilot_history(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"INSERT INTO pilot_history (recorded_at, removed, {listed}) SELECT updated_at, false, {listed} FROM pilots ORDER BY pilot_id")
 
 
+@migration
+def m006_audit_log(con: duckdb.DuckDBPyConnection) -> None:
+    """Who changed what, and when: every upload, withdrawal, pilot record change, metric definition,
+    demo load or clearance and restore, written in the same transaction as the change."""
+    con.execute("CREATE SEQUENCE audit_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE audit_log (
+            audit_id BIGINT PRIMARY KEY DEFAULT nextval('audit_id_seq'),
+            happened_at TIMESTAMP NOT NULL,
+            who VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            subject VARCHAR,
+            detail VARCHAR
+        )
+        """
+    )
+
+
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """

@@ -33,19 +33,36 @@ def get_pilot(store: Store, pilot_id: str) -> Optional[Pilot]:
         return Pilot.model_construct(**values)
 
 
-def create_pilot(store: Store, pilot: Pilot) -> None:
+def create_pilot(store: Store, pilot: Pilot, by: str = "local user") -> None:
     pilot = Pilot.model_validate(pilot.model_dump())  # re-validate: the record may have been edited since
     with store.write() as con:
         if queries.fetch_pilot(con, pilot.pilot_id) is not None:
             raise DuplicateError(f"A pilot with the code {pilot.pilot_id} already exists; choose another code or edit that pilot.")
         queries.insert_pilots(con, [pilot], utc_now())
+        queries.record_audit(con, utc_now(), by, "pilot_create", pilot.pilot_id, pilot.name)
 
 
-def update_pilot(store: Store, pilot: Pilot) -> None:
+def changes(before: dict, after: Pilot) -> str:
+    """The fields an edit changed, in words: 'stage: pilot → scaling; budget: 900000 → 950000'."""
+    values = after.model_dump(mode="python")
+    parts = []
+    for name in PILOT_FIELDS:
+        old, new = before.get(name), values.get(name)
+        old = None if old is not None and not isinstance(old, (list, tuple)) and pd.isna(old) else old
+        if hasattr(old, "isoformat") and hasattr(new, "isoformat"):
+            old, new = old.isoformat()[:10], new.isoformat()[:10]
+        if old != new:
+            parts.append(f"{name}: {'—' if old is None else old} → {'—' if new is None else new}")
+    return "; ".join(parts) or "no change"
+
+
+def update_pilot(store: Store, pilot: Pilot, by: str = "local user") -> None:
     pilot = Pilot.model_validate(pilot.model_dump())
     with store.write() as con:
-        if queries.update_pilot(con, pilot, utc_now()) == 0:
+        before = queries.fetch_pilot(con, pilot.pilot_id)
+        if before is None or queries.update_pilot(con, pilot, utc_now()) == 0:
             raise NotFoundError(f"There is no pilot {pilot.pilot_id} to update; it may have been removed.")
+        queries.record_audit(con, utc_now(), by, "pilot_edit", pilot.pilot_id, changes(before, pilot))
 
 
 def register_csv(frame: pd.DataFrame) -> bytes:

@@ -340,7 +340,7 @@ def pilots_with_rows_outside(con: duckdb.DuckDBPyConnection, upload_ids: Sequenc
 
 # Every table of the store (a backup's manifest counts them all).
 STORE_TABLES = ("store_meta", "schema_migrations", "pilots", "pilot_history", "uploads", "metric_observations",
-                "survey_responses", "metric_definitions")
+                "survey_responses", "metric_definitions", "audit_log")
 
 
 def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -415,6 +415,33 @@ def survey_responses_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime, pilo
         ORDER BY s.pilot_id, s.wave, s.respondent_id
         """,
         [as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
+    ).df()
+
+
+# -- the audit trail -----------------------------------------------------------------------------------
+
+AUDIT_ACTIONS = {
+    "upload": "Upload stored", "withdraw": "Upload withdrawn", "pilot_create": "Pilot added", "pilot_edit": "Pilot record edited",
+    "pilot_remove": "Pilot removed", "metric_definition": "Metric definition saved", "demo_load": "Demo loaded",
+    "demo_clear": "Demo cleared", "restore": "Store restored from a backup",
+}
+
+
+def record_audit(con: duckdb.DuckDBPyConnection, at: datetime, who: str, action: str, subject: str | None = None,
+                 detail: str | None = None) -> None:
+    """One line of the audit trail, in the caller's transaction (so it is there exactly when the change is)."""
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    _run(con, "INSERT INTO audit_log (happened_at, who, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+         [at, who or "unknown", action, subject, detail])
+
+
+def audit_entries(con: duckdb.DuckDBPyConnection, until: datetime | None = None) -> pd.DataFrame:
+    """The audit trail, newest first (up to `until` when given)."""
+    return con.execute(
+        "SELECT audit_id, happened_at, who, action, subject, detail FROM audit_log WHERE (?::TIMESTAMP IS NULL OR happened_at <= ?) "
+        "ORDER BY happened_at DESC, audit_id DESC",
+        [until, until],
     ).df()
 
 

@@ -32,7 +32,7 @@ from . import values as v
 from .problems import Problem, Refused
 from .reading import DelimitedText, FileFormat, read_upload, sha256
 from .recognise import (
-    ADKAR, DATE_PREFIX, IGNORE, KIND_VALUES, METRIC_PREFIX, Mapping, recognise, usage_metrics,
+    KIND_LABELS, ADKAR, DATE_PREFIX, IGNORE, KIND_VALUES, METRIC_PREFIX, Mapping, recognise, usage_metrics,
 )
 
 # Uploads are read from temporary files under this folder only: a locked-down store connection
@@ -889,6 +889,10 @@ def ingest(
                 if options.metric_answers:
                     queries.upsert_metric_definitions(con, answer_rows(options.metric_answers, options.uploaded_by, utc_now(), upload_id))
             queries.set_upload_details(con, upload_id, _details(result, options))
+            queries.record_audit(con, utc_now(), options.uploaded_by, "upload", str(upload_id),
+                                 f"{file_name}: {result.rows_to_store:,} rows ({KIND_LABELS.get(mapping.kind, mapping.kind)})"
+                                 + (f", {result.rows_replaced:,} stored values replaced" if result.rows_replaced else "")
+                                 + (f", pilots {', '.join(p.pilot_id for p in pilots)}" if mapping.kind == "pilot_register" else ""))
             result.status, result.upload_id = "stored", upload_id
             progress(1.0, f"Stored {result.rows_to_store:,} rows as upload {upload_id}.")
             return result
@@ -905,7 +909,7 @@ def ingest(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def withdraw(store: Store, upload_id: int) -> dict[str, Any]:
+def withdraw(store: Store, upload_id: int, by: str = "local user") -> dict[str, Any]:
     """Withdraw an upload: its rows leave every view; the record stays, dated."""
     from ..errors import NotFoundError
 
@@ -915,6 +919,8 @@ def withdraw(store: Store, upload_id: int) -> dict[str, Any]:
             raise NotFoundError(f"There is no upload {upload_id}.")
         if upload["withdrawn_at"] is None:
             queries.withdraw_upload(con, upload_id, utc_now())
+            queries.record_audit(con, utc_now(), by, "withdraw", str(upload_id),
+                                 f"{upload['file_name']} (uploaded by {upload['uploaded_by']} on {upload['uploaded_at']:%Y-%m-%d %H:%M})")
         return queries.fetch_upload(con, upload_id)
 
 

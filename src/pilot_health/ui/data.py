@@ -135,3 +135,9 @@ def adoption_detail(db_path: str, lock_wait: float, version: str, rules: str, as
 
     found = portfolio_adoption(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id], records_at=pinned)
     return found[0] if found else None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def audit_trail(db_path: str, lock_wait: float, version: str, pinned: datetime | None = None) -> pd.DataFrame:
+    with Store(db_path, lock_wait_seconds=lock_wait).read() as con:
+        return queries.audit_entries(con, pinned)

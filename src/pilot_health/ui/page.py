@@ -30,6 +30,7 @@ PAGES = (
     ("pages/5_Adoption.py", "Adoption", ":material/groups:"),
     ("pages/1_Pilot_register.py", "Pilot register", ":material/list_alt:"),
     ("pages/2_Upload_data.py", "Upload data", ":material/upload_file:"),
+    ("pages/6_Audit_trail.py", "Audit trail", ":material/history:"),
 )
 
 

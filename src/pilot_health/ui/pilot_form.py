@@ -21,6 +21,7 @@ from ..store import Store
 from .text import md_escape
 
 NEW = "__new__"
+DASHBOARD_USER = "dashboard user"  # who the audit trail names until sign-in exists
 GROUPS = (
     ("identity", "Identity"),
     ("people", "People"),
@@ -102,9 +103,9 @@ def _save(store: Store, prefix: str, pilot: Optional[Pilot], existing_ids: set[s
         return
     try:
         if pilot is None:
-            create_pilot(store, checked)
+            create_pilot(store, checked, DASHBOARD_USER)
         else:
-            update_pilot(store, checked)
+            update_pilot(store, checked, DASHBOARD_USER)
     except PilotHealthError as error:
         st.session_state["pilot_form.error"] = f"Not saved: {error}"
         return

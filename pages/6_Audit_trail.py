@@ -1,0 +1,51 @@
+"""Audit trail: who uploaded, withdrew or changed what, and when."""
+import streamlit as st
+
+from pilot_health.queries import AUDIT_ACTIONS
+from pilot_health.ui import data
+from pilot_health.ui.page import friendly_errors, page_setup
+from pilot_health.ui.widgets import data_table, report_unknown_url_values
+
+ctx = page_setup("Audit trail")
+
+with friendly_errors():
+    st.title("Audit trail")
+    st.caption(
+        "Every upload, withdrawal, pilot record change, metric definition, demo load or clearance and restore from a backup, "
+        "with who made it and when (UTC). Each line is written in the same transaction as the change, so the trail and the "
+        "data never disagree. Until sign-in exists, changes made in the dashboard are by “dashboard user”; the command line "
+        "names the person running it (or --by)."
+    )
+    trail = data.audit_trail(*ctx.cache_key, ctx.pinned)
+    if trail.empty:
+        st.info("Nothing has been changed yet.", icon=":material/history:")
+        st.stop()
+
+    people = sorted(trail["who"].unique())
+    report_unknown_url_values("action", list(AUDIT_ACTIONS), "action")
+    report_unknown_url_values("who", people, "person")
+    first, last = trail["happened_at"].min().date(), trail["happened_at"].max().date()
+    left, middle, right = st.columns([2, 2, 2])
+    actions = left.multiselect("What", list(AUDIT_ACTIONS), key="action", bind="query-params", placeholder="Every kind of change",
+                               help="Kinds of change (their codes are in the address).")
+    who = middle.multiselect("Who", people, key="who", bind="query-params", placeholder="Everyone")
+    chosen = right.date_input("When", value=(first, last), min_value=first, max_value=last, key="when", bind="query-params",
+                              help="Days (UTC), both included.")
+    shown = trail
+    if actions:
+        shown = shown[shown["action"].isin(actions)]
+    if who:
+        shown = shown[shown["who"].isin(who)]
+    if isinstance(chosen, (tuple, list)) and len(chosen) == 2:
+        days = shown["happened_at"].dt.date
+        shown = shown[(days >= chosen[0]) & (days <= chosen[1])]
+    counts = shown["action"].value_counts()
+    st.caption(f"{len(shown)} of {len(trail)} changes"
+               + (": " + ", ".join(f"{int(n)} × {AUDIT_ACTIONS[a].lower()}" for a, n in counts.items()) if len(shown) else "."))
+    view = shown.assign(action=shown["action"].map(AUDIT_ACTIONS))
+    data_table(view[["happened_at", "who", "action", "subject", "detail"]], "audit", "pilot_health_audit_trail.csv",
+               label="Download the audit trail (CSV)", height=min(38 + 35 * max(len(view), 1), 600),
+               column_config={"happened_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                              "who": st.column_config.TextColumn("Who"), "action": st.column_config.TextColumn("What"),
+                              "subject": st.column_config.TextColumn("About", help="An upload id, a pilot code, a metric or a backup file."),
+                              "detail": st.column_config.TextColumn("Detail", width="large")})
