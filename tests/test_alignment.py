@@ -14,7 +14,7 @@ from pilot_health import alignment_report as report
 from pilot_health.alignment import alignment, crossings, decay_path, drift, drift_path, live_decay
 from pilot_health.catalogue import load_catalogue
 from pilot_health.evidence import load_evidence
-from test_risk import TODAY, Story, line
+from test_risk import NOW, TODAY, Story, line
 
 SETTINGS = load_catalogue().analysis
 WEEKS = pd.date_range("2025-01-06", periods=60, freq="W-MON")
@@ -165,7 +165,7 @@ def test_the_portfolio_is_worst_first(tmp_path):
 def test_the_chart_data_carries_lab_and_live_the_alert_bands_and_the_kpi_plan(tmp_path):
     story = Story(live=[(w, 0.80) for w, _ in line(0, 0, 30, 40)] + [(w, 0.60) for w, _ in line(0, 0, 10, 10)])
     store = story.store(tmp_path / "s.duckdb")
-    evidence = load_evidence(store)
+    evidence = load_evidence(store, NOW)  # the stories' fixed today: the KPI plan is still running then
     numbers = report.numbers_for(evidence, "P-1", load_catalogue())
     chart = report.chart_data(numbers)
     assert set(chart.technical["environment"]) == {"lab", "live"}
