@@ -30,6 +30,18 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
+        "PILOT_HEALTH_ACCESS",
+        "config/access.toml",
+        "The access file: who may sign in, with which role (viewer, editor, admin) and business units. Used only when "
+        "sign-in is configured. A relative path is taken from the checkout folder.",
+    ),
+    Setting(
+        "PILOT_HEALTH_ALLOW_OPEN_NETWORK",
+        "no",
+        "yes: let a dashboard without sign-in listen beyond this machine (anyone who reaches it can see and change "
+        "everything). Without it, such a dashboard refuses to show data unless it listens on the loopback address only.",
+    ),
+    Setting(
         "PILOT_HEALTH_DB",
         "data/pilot_health.duckdb",
         "Path of the DuckDB store. A relative path is taken from the checkout folder.",
@@ -92,6 +104,8 @@ class Config:
     signals_path: Path
     metrics_path: Path
     public_url: str = "http://localhost:8501"
+    access_path: Path = Path("config/access.toml")
+    allow_open_network: bool = False
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -136,6 +150,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         signals_path=resolve_db_path(_raw(env, "PILOT_HEALTH_SIGNALS")),
         metrics_path=resolve_db_path(_raw(env, "PILOT_HEALTH_METRICS")),
         public_url=_raw(env, "PILOT_HEALTH_PUBLIC_URL").rstrip("/"),
+        access_path=resolve_db_path(_raw(env, "PILOT_HEALTH_ACCESS")),
+        allow_open_network=_yes_no(env, "PILOT_HEALTH_ALLOW_OPEN_NETWORK"),
     )
 
 

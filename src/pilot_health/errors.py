@@ -29,3 +29,7 @@ class NotFoundError(PilotHealthError):
 
 class DuplicateError(PilotHealthError):
     """A record with the same identity already exists."""
+
+
+class AccessDenied(PilotHealthError):
+    """The person has no right to do this (their role, or a business-unit limit)."""
