@@ -562,7 +562,7 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         units = sorted(r[0] for r in con.execute("SELECT DISTINCT business_unit FROM pilots").fetchall())
     some_pilot = ids[len(ids) // 2]
     chosen = portfolio.PortfolioFilters((units[0],), ("pilot", "scaling"))
-    cache_key = (str(store.path), store.lock_wait_seconds, store.meta()["version"])  # as PageContext.cache_key
+    cache_key = (store.key, store.meta()["version"])  # as PageContext.cache_key
     frame_holder: dict[str, pd.DataFrame] = {}
 
     def load() -> pd.DataFrame:

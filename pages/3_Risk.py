@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from pilot_health.catalogue import PATTERN_KEYS, load_catalogue
+from pilot_health.catalogue import PATTERN_KEYS
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.models import STAGE_LABELS
 from pilot_health.risk import FIRED, HEALTH_LABELS, HEALTH_RANK, STATUS_LABELS, UNKNOWN, heatmap_frame
@@ -21,7 +21,7 @@ SORTS = {"Health": "health", "Pilot code": "pilot", **{charts.PATTERN_SHORT[n]: 
     ("governance_vacuum", "Governance Vacuum"), ("wrong_success_metrics", "Wrong Success Metrics"))}}
 
 with friendly_errors():
-    catalogue = load_catalogue()
+    catalogue = data.catalogue(*ctx.cache_key, data.rules_fingerprint())
     st.title("Failure-pattern risk")
     st.caption(
         "How strongly each pilot shows each of the five patterns that stop AI pilots reaching production. "

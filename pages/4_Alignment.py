@@ -3,7 +3,6 @@ import pandas as pd
 import streamlit as st
 
 from pilot_health.alignment_report import CONCERN_POINTS, LABEL_WORDS, cut, portfolio_table
-from pilot_health.catalogue import load_catalogue
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.metric_dictionary import MetricAnswer, save_answer
 from pilot_health.models import STAGE_LABELS
@@ -33,7 +32,7 @@ def save_correction(metric: str, key: str) -> None:
 
 
 with friendly_errors():
-    catalogue = load_catalogue()
+    catalogue = data.catalogue(*ctx.cache_key, data.rules_fingerprint())
     a = catalogue.analysis
     st.title("Technical vs business alignment")
     st.caption(

@@ -5,7 +5,6 @@ import streamlit as st
 from pilot_health.adoption import ALL_RESPONDENTS, GUIDANCE, OTHER_TEAMS
 from pilot_health.adoption_report import (BARRIER_LABELS, barrier_frame, heatmap_frame, profile_frame, team_table, trend_frame,
                                           usage_chart_data, verdict)
-from pilot_health.catalogue import load_catalogue
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.formatting import percent, plural
 from pilot_health.models import STAGE_LABELS
@@ -18,7 +17,7 @@ from pilot_health.ui.widgets import data_table, filtered_portfolio, pilot_picker
 ctx = page_setup("Adoption")
 
 with friendly_errors():
-    catalogue = load_catalogue()
+    catalogue = data.catalogue(*ctx.cache_key, data.rules_fingerprint())
     a = catalogue.analysis
     adoption_threshold = catalogue.threshold("adoption_below_target")
     st.title("Adoption: readiness and real usage")

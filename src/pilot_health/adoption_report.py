@@ -18,7 +18,8 @@ import pandas as pd
 from .adoption import (ADKAR, ALL_RESPONDENTS, ELEMENT_LABELS, NEXT_STEP, OTHER_TEAMS, AdoptionRate, GroupProfile,
                        Participation, UsageTrend, WaveChange, adoption_rate, anonymous_grouping, participation, profile_of,
                        score_array, team_name, usage_trend, wave_change)
-from .catalogue import Analysis, Catalogue, load_catalogue
+from .catalogue import Analysis, Catalogue
+from .thresholds import catalogue_for
 from .models import parse_team_sizes
 from .evidence import PilotEvidence, load_evidence
 from .formatting import percent, plural
@@ -199,7 +200,7 @@ def portfolio_adoption(store: Store, as_of: Optional[datetime] = None, pilot_ids
                        catalogue: Optional[Catalogue] = None, records_at: Optional[datetime] = None) -> list[PilotAdoption]:
     """Every pilot approved by `as_of`, worst first (see `PilotAdoption.weakest`); pilots with
     neither a survey wave that can be shown nor usage data come last."""
-    catalogue = catalogue or load_catalogue()
+    catalogue = catalogue or catalogue_for(store)
     evidence = load_evidence(store, as_of, pilot_ids, records_at)
     rows = []
     for pilot_id in evidence.pilots["pilot_id"]:

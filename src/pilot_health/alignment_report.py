@@ -11,7 +11,8 @@ from typing import Optional, Sequence
 import pandas as pd
 
 from .alignment import Alignment, Decay, Drift, Gap, KpiProgress, crossings, decay_path, drift_path
-from .catalogue import Catalogue, load_catalogue
+from .catalogue import Catalogue
+from .thresholds import catalogue_for
 from .evidence import Evidence, load_evidence
 from .metric_dictionary import MetricInfo
 from .pilot_numbers import PilotNumbers
@@ -110,7 +111,7 @@ def numbers_for(evidence: Evidence, pilot_id: str, catalogue: Catalogue) -> Pilo
 def portfolio_alignment(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
                         catalogue: Optional[Catalogue] = None, records_at: Optional[datetime] = None) -> list[PilotAlignment]:
     """Every pilot (approved by `as_of`), worst first: most concern points, then pilot code."""
-    catalogue = catalogue or load_catalogue()
+    catalogue = catalogue or catalogue_for(store)
     evidence = load_evidence(store, as_of, pilot_ids, records_at)
     rows = []
     for pilot_id in evidence.pilots["pilot_id"]:

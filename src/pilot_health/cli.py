@@ -164,10 +164,10 @@ def _pilots_payload(store: Store, catalogue, results: Sequence[Any], as_json: Ca
 def _per_pilot(args: argparse.Namespace, compute: Callable[..., Sequence[Any]]) -> tuple[Store, Any, list[str] | None, Sequence[Any]]:
     """What the per-pilot commands share: the store, the rules, the pilot asked for (or every
     pilot) and `compute(store, as_of, pilot_ids, catalogue)`."""
-    from .catalogue import load_catalogue
+    from .thresholds import catalogue_for
 
     store = _store(args)
-    catalogue = load_catalogue()
+    catalogue = catalogue_for(store)
     wanted = _wanted_pilot(store, args.pilot)
     return store, catalogue, wanted, compute(store, _as_of(args.as_of), wanted, catalogue)
 

@@ -20,6 +20,7 @@ from typing import Callable, Optional
 import pandas as pd
 
 from . import queries
+from .access import Person, as_person
 from .config import DAYS_PER_MONTH
 from .csv_files import frame_to_csv
 from .demo_stories import COMMENTS, STORIES, WAVE_WEEKS_AGO, Point, Story
@@ -281,8 +282,11 @@ class DemoLoadResult:
     redated_weeks: int
 
 
-def load_demo(store: Store, *, today: date | None = None, progress: Progress | None = None) -> DemoLoadResult:
-    """Store the demo portfolio, all at once or not at all."""
+def load_demo(store: Store, *, today: date | None = None, progress: Progress | None = None,
+              by: "Person | str" = DEMO_UPLOADER) -> DemoLoadResult:
+    """Store the demo portfolio, all at once or not at all (an administrator's action; `by` is who the audit trail names)."""
+    person = as_person(by)
+    person.require("manage_demo", "load the demo portfolio")
     progress = progress or (lambda share, text: None)
     # A given `today` (tests, a fixed demo) is taken as all of that day; otherwise never past the real time.
     shift = weeks_to_today(today, datetime.combine(today, datetime.max.time())) if today else weeks_to_today(date.today())
@@ -321,7 +325,7 @@ def load_demo(store: Store, *, today: date | None = None, progress: Progress | N
         queries.insert_upload_batches(con, "metric_observations", usage, usage_uploads, DEMO_UPLOADER)
         queries.insert_upload_batches(con, "survey_responses", survey, survey_uploads, DEMO_UPLOADER)
         queries.put_meta(con, "demo_loaded", "yes")
-        queries.record_audit(con, utc_now(), DEMO_UPLOADER, "demo_load", None,
+        queries.record_audit(con, utc_now(), person.name, "demo_load", None,
                              f"{len(pilots)} pilots, {len(metrics) + len(usage):,} metric rows, {len(survey):,} survey responses")
         queries.put_meta(con, "demo_pilots", ",".join(p.pilot_id for p in pilots))
         queries.put_meta(con, "first_run_done", utc_now().isoformat(timespec="seconds"))
@@ -339,8 +343,10 @@ class DemoClearResult:
     pilots_kept: list[str]
 
 
-def clear_demo(store: Store) -> DemoClearResult:
+def clear_demo(store: Store, by: "Person | str" = DEMO_UPLOADER) -> DemoClearResult:
     """Remove everything the demo stored; demo pilots that have your own data since are kept."""
+    person = as_person(by)
+    person.require("manage_demo", "clear the demo portfolio")
     with store.write() as con:
         meta = queries.read_meta(con)
         demo_ids = [p for p in meta.get("demo_pilots", "").split(",") if p]
@@ -351,7 +357,7 @@ def clear_demo(store: Store) -> DemoClearResult:
         queries.delete_pilots(con, remove)
         queries.forget_pilot_history(con, remove)
         queries.put_meta(con, "demo_loaded", "no")
-        queries.record_audit(con, utc_now(), DEMO_UPLOADER, "demo_clear", None,
+        queries.record_audit(con, utc_now(), person.name, "demo_clear", None,
                              f"{len(uploads)} uploads and {len(remove)} pilots removed" + (f"; kept {', '.join(keep)}" if keep else ""))
         queries.put_meta(con, "demo_pilots", ",".join(keep))
     return DemoClearResult(uploads_removed=len(uploads), pilots_removed=len(remove), pilots_kept=keep)

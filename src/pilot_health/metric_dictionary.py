@@ -267,15 +267,18 @@ def metrics_in_use(store) -> pd.DataFrame:
                                        "observations", "guessed"])
 
 
-def save_answer(store, name: str, answer: MetricAnswer, decided_by: str) -> None:
-    """A correction made on the Alignment page: remembered in the store, winning over the built-in entry.
-    Stored rows keep their kind; it changes how they are read (direction, unit, label) and how later
-    uploads are sorted."""
+def save_answer(store, name: str, answer: MetricAnswer, decided_by) -> None:
+    """A correction made on the Alignment page (administrators: it changes how every pilot's metric
+    of that name is read): remembered in the store, winning over the built-in entry. Stored rows keep
+    their kind; it changes how they are read (direction, unit, label) and how later uploads are sorted."""
     from . import queries
+    from .access import as_person
     from .store import utc_now
 
+    person = as_person(decided_by)
+    person.require("edit_dictionary", f"change the metric dictionary entry for {name}")
     with store.write() as con:
-        queries.upsert_metric_definitions(con, answer_rows({name: answer}, decided_by, utc_now(), None))
-        queries.record_audit(con, utc_now(), decided_by, "metric_definition", name,
+        queries.upsert_metric_definitions(con, answer_rows({name: answer}, person.name, utc_now(), None))
+        queries.record_audit(con, utc_now(), person.name, "metric_definition", name,
                              f"{answer.label}: {answer.kind}, {answer.direction or 'direction not known'}"
                              + (f", unit {answer.unit}" if answer.unit else ""))

@@ -214,6 +214,21 @@ def m006_audit_log(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m007_threshold_overrides(con: duckdb.DuckDBPyConnection) -> None:
+    """Thresholds an administrator sets in the dashboard, on top of the signal catalogue's file."""
+    con.execute(
+        """
+        CREATE TABLE threshold_overrides (
+            setting VARCHAR PRIMARY KEY,
+            value DOUBLE NOT NULL,
+            changed_by VARCHAR NOT NULL,
+            changed_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+
+
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """

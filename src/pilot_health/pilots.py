@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from . import queries
+from .access import Person, as_person
 from .csv_files import frame_to_csv
 from .errors import DuplicateError, NotFoundError
 from .models import PILOT_FIELDS, Pilot
@@ -33,13 +34,20 @@ def get_pilot(store: Store, pilot_id: str) -> Optional[Pilot]:
         return Pilot.model_construct(**values)
 
 
-def create_pilot(store: Store, pilot: Pilot, by: str = "local user") -> None:
+def create_pilot(store: Store, pilot: Pilot, by: "Person | str" = "local user") -> None:
+    """Add a pilot: an editor or admin, and a limited editor only in one of their business units."""
+    person = as_person(by)
     pilot = Pilot.model_validate(pilot.model_dump())  # re-validate: the record may have been edited since
+    person.require("edit_pilots", f"add the pilot {pilot.pilot_id}")
+    person.require_unit(pilot.business_unit, f"add the pilot {pilot.pilot_id}")
     with store.write() as con:
-        if queries.fetch_pilot(con, pilot.pilot_id) is not None:
+        existing = queries.fetch_pilot(con, pilot.pilot_id)
+        if existing is not None and not person.sees(existing["business_unit"]):
+            raise DuplicateError(f"The code {pilot.pilot_id} is already used by a pilot of another business unit; choose another code.")
+        if existing is not None:
             raise DuplicateError(f"A pilot with the code {pilot.pilot_id} already exists; choose another code or edit that pilot.")
         queries.insert_pilots(con, [pilot], utc_now())
-        queries.record_audit(con, utc_now(), by, "pilot_create", pilot.pilot_id, pilot.name)
+        queries.record_audit(con, utc_now(), person.name, "pilot_create", pilot.pilot_id, pilot.name)
 
 
 def changes(before: dict, after: Pilot) -> str:
@@ -56,13 +64,18 @@ def changes(before: dict, after: Pilot) -> str:
     return "; ".join(parts) or "no change"
 
 
-def update_pilot(store: Store, pilot: Pilot, by: str = "local user") -> None:
+def update_pilot(store: Store, pilot: Pilot, by: "Person | str" = "local user") -> None:
+    """Change a pilot's record; a limited editor may neither change another unit's pilot nor move one out of their units."""
+    person = as_person(by)
     pilot = Pilot.model_validate(pilot.model_dump())
+    person.require("edit_pilots", f"change the pilot {pilot.pilot_id}")
     with store.write() as con:
         before = queries.fetch_pilot(con, pilot.pilot_id)
-        if before is None or queries.update_pilot(con, pilot, utc_now()) == 0:
+        if before is None or not person.sees(before["business_unit"]):
             raise NotFoundError(f"There is no pilot {pilot.pilot_id} to update; it may have been removed.")
-        queries.record_audit(con, utc_now(), by, "pilot_edit", pilot.pilot_id, changes(before, pilot))
+        person.require_unit(pilot.business_unit, f"move the pilot {pilot.pilot_id} to another business unit")
+        queries.update_pilot(con, pilot, utc_now())
+        queries.record_audit(con, utc_now(), person.name, "pilot_edit", pilot.pilot_id, changes(before, pilot))
 
 
 def register_csv(frame: pd.DataFrame) -> bytes:

@@ -59,6 +59,43 @@ def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
 
 
+# -- a limited person's view of the store ---------------------------------------------------------
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def narrow_to(con: duckdb.DuckDBPyConnection, business_units: Sequence[str], person: str) -> None:
+    """From now on this connection sees only these business units' pilots: temporary views of the
+    same names shadow the tables (DuckDB resolves a name to the temporary schema first, even when it
+    is written `main.pilots`), so every query in this module — and every total — is narrowed
+    without knowing it. A pilot belongs to the unit its record has now (a removed pilot: its last
+    record); its history, data rows and uploads follow it. Uploads that brought no row for these
+    pilots are hidden unless the person made them; the audit trail shows their own lines only.
+    Reads only: a write connection is never narrowed, and the domain checks each write itself."""
+    real = _quoted(con.execute("SELECT current_database()").fetchone()[0]) + ".main."
+    _run(con, "CREATE TEMP TABLE scope_units AS SELECT unnest(?::VARCHAR[]) AS business_unit", [list(business_units)])
+    _run(con, "CREATE TEMP TABLE scope_person AS SELECT ?::VARCHAR AS name", [person])
+    _run(con, f"""
+        CREATE TEMP TABLE scope_pilots AS
+        SELECT pilot_id FROM {real}pilots WHERE business_unit IN (SELECT business_unit FROM temp.main.scope_units)
+        UNION
+        SELECT pilot_id FROM {real}pilot_history h
+        WHERE pilot_id NOT IN (SELECT pilot_id FROM {real}pilots)
+        QUALIFY row_number() OVER (PARTITION BY pilot_id ORDER BY recorded_at DESC, history_id DESC) = 1
+            AND business_unit IN (SELECT business_unit FROM temp.main.scope_units)
+        """)
+    in_scope = "pilot_id IN (SELECT pilot_id FROM temp.main.scope_pilots)"
+    for table in ("pilots", "pilot_history", *DATA_TABLES):
+        _run(con, f"CREATE TEMP VIEW {table} AS SELECT * FROM {real}{table} WHERE {in_scope}")
+    _run(con, f"""
+        CREATE TEMP VIEW uploads AS SELECT * FROM {real}uploads
+        WHERE uploaded_by IN (SELECT name FROM temp.main.scope_person)
+           OR upload_id IN (SELECT upload_id FROM temp.main.metric_observations UNION SELECT upload_id FROM temp.main.survey_responses)
+        """)
+    _run(con, f"CREATE TEMP VIEW audit_log AS SELECT * FROM {real}audit_log WHERE who IN (SELECT name FROM temp.main.scope_person)")
+
+
 # -- pilots ---------------------------------------------------------------------------------
 
 def fetch_pilots(con: duckdb.DuckDBPyConnection, records_at: datetime | None = None) -> pd.DataFrame:
@@ -94,6 +131,11 @@ def fetch_pilot(con: duckdb.DuckDBPyConnection, pilot_id: str) -> dict[str, Any]
 
 def pilot_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT pilot_id FROM pilots ORDER BY pilot_id").fetchall()]
+
+
+def pilot_business_units(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Every pilot's business unit, by code (in code order)."""
+    return dict(con.execute("SELECT pilot_id, business_unit FROM pilots ORDER BY pilot_id").fetchall())
 
 
 def insert_pilots(con: duckdb.DuckDBPyConnection, pilots: Sequence[Pilot], updated_at: datetime) -> None:
@@ -340,7 +382,7 @@ def pilots_with_rows_outside(con: duckdb.DuckDBPyConnection, upload_ids: Sequenc
 
 # Every table of the store (a backup's manifest counts them all).
 STORE_TABLES = ("store_meta", "schema_migrations", "pilots", "pilot_history", "uploads", "metric_observations",
-                "survey_responses", "metric_definitions", "audit_log")
+                "survey_responses", "metric_definitions", "audit_log", "threshold_overrides")
 
 
 def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -423,7 +465,7 @@ def survey_responses_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime, pilo
 AUDIT_ACTIONS = {
     "upload": "Upload stored", "withdraw": "Upload withdrawn", "pilot_create": "Pilot added", "pilot_edit": "Pilot record edited",
     "pilot_remove": "Pilot removed", "metric_definition": "Metric definition saved", "demo_load": "Demo loaded",
-    "demo_clear": "Demo cleared", "restore": "Store restored from a backup",
+    "demo_clear": "Demo cleared", "restore": "Store restored from a backup", "threshold_change": "Threshold changed",
 }
 
 
@@ -480,3 +522,21 @@ def metric_names_in_use(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         GROUP BY o.metric, o.kind ORDER BY o.metric, o.kind
         """
     ).df()
+
+
+# -- thresholds set in the dashboard (on top of the signal catalogue's file) ----------------------------
+
+def threshold_overrides(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+    rows = con.execute("SELECT setting, value, changed_by, changed_at FROM threshold_overrides ORDER BY setting").fetchall()
+    return {setting: {"value": value, "changed_by": by, "changed_at": at} for setting, value, by, at in rows}
+
+
+def put_threshold_override(con: duckdb.DuckDBPyConnection, setting: str, value: float, by: str, at: datetime) -> None:
+    _run(con, """
+        INSERT INTO threshold_overrides (setting, value, changed_by, changed_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (setting) DO UPDATE SET value = excluded.value, changed_by = excluded.changed_by, changed_at = excluded.changed_at
+        """, [setting, value, by, at])
+
+
+def delete_threshold_override(con: duckdb.DuckDBPyConnection, setting: str) -> None:
+    _run(con, "DELETE FROM threshold_overrides WHERE setting = ?", [setting])

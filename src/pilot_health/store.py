@@ -8,6 +8,10 @@ says which file and what to do. Opening a store of millions of rows takes about 
 
 Every write goes through `Store.write()`, which changes the store version in the same
 transaction; caches key on that version, so they can never serve numbers older than the store.
+
+A store made `for_person` someone limited to some business units reads through views that show
+only those units' pilots (`queries.narrow_to`), so every page, download and total is narrowed in
+one place. Writes are never narrowed: the domain checks each one against the person first.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import duckdb
 
@@ -27,6 +31,9 @@ from . import queries
 from .config import Config
 from .errors import StoreError, StoreLockedError
 from .migrations import migrate
+
+if TYPE_CHECKING:
+    from .access import Person, Scope
 
 LOCK_MESSAGE = re.compile(r"Could not set lock on file")
 LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
@@ -66,13 +73,36 @@ def _friendly_open_error(path: Path, error: Exception) -> StoreError:
 class Store:
     """Owns every connection to one store file; see the module docstring for why they are short."""
 
-    def __init__(self, path: str | os.PathLike[str], *, lock_wait_seconds: float = 30.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, lock_wait_seconds: float = 30.0, scope: Optional["Scope"] = None) -> None:
         self.path = Path(path).expanduser().resolve()
         self.lock_wait_seconds = lock_wait_seconds
+        self.scope = scope
 
     @classmethod
     def from_config(cls, config: Config) -> "Store":
         return cls(config.db_path, lock_wait_seconds=config.lock_wait_seconds)
+
+    def for_person(self, person: "Person") -> "Store":
+        """This store as `person` may read it: narrowed to their business units when they are limited."""
+        return Store(self.path, lock_wait_seconds=self.lock_wait_seconds, scope=person.scope)
+
+    def unscoped(self) -> "Store":
+        """The whole store, for domain code that checks a person's rights itself (the upload engine)."""
+        return Store(self.path, lock_wait_seconds=self.lock_wait_seconds)
+
+    @property
+    def key(self) -> tuple:
+        """Plain values that rebuild this store (`from_key`): what cached page data is keyed on,
+        so that a limited person's numbers are never served to anyone else."""
+        scope = (self.scope.business_units, self.scope.person) if self.scope else None
+        return (str(self.path), self.lock_wait_seconds, scope)
+
+    @classmethod
+    def from_key(cls, key: tuple) -> "Store":
+        from .access import Scope
+
+        path, wait, scope = key
+        return cls(path, lock_wait_seconds=wait, scope=Scope(*scope) if scope else None)
 
     def lock_down(self, directories: Sequence[os.PathLike[str] | str]) -> None:
         """From now on, in this process, every connection to this store file may read and write
@@ -82,7 +112,7 @@ class Store:
         _LOCKED_DOWN[self.path] = tuple(str(Path(d).expanduser().resolve()) + os.sep for d in directories)
 
     def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
+        return f"Store({str(self.path)!r}" + (f", limited to {', '.join(self.scope.business_units)}" if self.scope else "") + ")"
 
     # -- connections ------------------------------------------------------------------------
 
@@ -139,6 +169,8 @@ class Store:
         con = self._open()
         try:
             self._ensure_ready(con)
+            if self.scope is not None:
+                queries.narrow_to(con, self.scope.business_units, self.scope.person)
             yield con
         finally:
             con.close()

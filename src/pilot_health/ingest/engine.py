@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -24,6 +24,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from .. import queries
+from ..access import Person, as_person, local_administrator
 from ..config import load_config
 from ..metric_dictionary import MetricAnswer, MetricInfo, answer_rows, dictionary_with_answers, metric_key
 from ..models import PILOT_FIELDS, Pilot, explain
@@ -159,6 +160,7 @@ class _Run:
         self.allow_fast = True
         self.problem_ordinals: dict[int, int] = {}  # file line -> record ordinal, for rejected rows
         self.base = 0
+        self.limited_to: Optional[str] = None  # the business units of a limited person, in words
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -520,6 +522,12 @@ class _Run:
             near = _closest_codes(code, known)
             parts.append(f"{code} (closest: {', '.join(near)})" if near else code)
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        if self.limited_to is not None:
+            raise Refused(
+                f"{self.result.file_name} has rows for pilot codes that are not pilots of {self.limited_to} (the business units "
+                f"you may upload to): {'; '.join(parts)}{more}. Correct the codes in the file, or ask an administrator to upload it; "
+                "nothing was stored."
+            )
         raise Refused(
             f"{self.result.file_name} has rows for pilot codes that are not in the register: {'; '.join(parts)}{more}. "
             "Correct the codes in the file, or add the pilots to the register first; nothing was stored."
@@ -732,9 +740,11 @@ def _env_words(environment: str) -> list[str]:
     return sorted(ENVIRONMENT_VALUES[environment])
 
 
-def _register(run: _Run, options: IngestOptions, result: IngestResult) -> list[Pilot]:
+def _register(run: _Run, options: IngestOptions, result: IngestResult, person: Person) -> list[Pilot]:
     frame = run.parse_register()
-    existing = set(queries.pilot_ids(run.con))
+    units = queries.pilot_business_units(run.con)
+    existing = set(units)
+    column_of = {t: h for h, t in run.mapping.targets.items()}
     pilots: list[Pilot] = []
     seen: set[str] = set()
     skipped_existing = []
@@ -749,6 +759,12 @@ def _register(run: _Run, options: IngestOptions, result: IngestResult) -> list[P
             for problem in explain(error):
                 column = next((h for h, t in run.mapping.targets.items() if t == problem.field), problem.field)
                 result.problems.append(Problem(run.line_for(ordinal), column, f"{problem.title} {problem.message}."))
+            result.rows_rejected += 1
+            continue
+        refusal = _outside_units(pilot, units, person)
+        if refusal:
+            field_name, message = refusal
+            result.problems.append(Problem(run.line_for(ordinal), column_of.get(field_name, field_name), message))
             result.rows_rejected += 1
             continue
         if pilot.pilot_id in seen:
@@ -778,6 +794,16 @@ def _register(run: _Run, options: IngestOptions, result: IngestResult) -> list[P
     return pilots
 
 
+def _outside_units(pilot: Pilot, units: dict[str, str], person: Person) -> Optional[tuple[str, str]]:
+    """Why a limited person may not store this register row: (the field at fault, the reason), or None."""
+    if pilot.pilot_id in units and not person.sees(units[pilot.pilot_id]):
+        return "pilot_id", f"The code {pilot.pilot_id} is already used by a pilot of another business unit; choose another code."
+    if not person.sees(pilot.business_unit):
+        return "business_unit", (f"“{pilot.business_unit}” is not one of your business units ({person.units_text}); "
+                                 "you may add or change pilots of those only.")
+    return None
+
+
 def _details(result: IngestResult, options: IngestOptions) -> str:
     mapping = result.mapping
     return json.dumps({
@@ -793,15 +819,23 @@ def _details(result: IngestResult, options: IngestOptions) -> str:
 
 def ingest(
     store: Store, data: bytes, file_name: str, options: IngestOptions | None = None, *, commit: bool = False,
-    progress: Progress | None = None, source: Path | None = None, _careful: bool = False,
+    progress: Progress | None = None, source: Path | None = None, person: Person | None = None, _careful: bool = False,
 ) -> IngestResult:
     """Check a file and, with `commit`, store it in one transaction. Never raises for bad input:
     a refused file comes back with status "refused" and the reason. `source` is the path `data`
-    was read from, if any: DuckDB then reads a plain UTF-8 file in place."""
+    was read from, if any: DuckDB then reads a plain UTF-8 file in place. `person` is who uploads
+    (default: a local administrator named `options.uploaded_by`): an editor or admin, and a person
+    limited to some business units may store rows only for those units' pilots. The store must be
+    the whole store (`Store.unscoped()`): the limits are checked here, row by row."""
     options = options or IngestOptions()
+    person = person or local_administrator(options.uploaded_by)
+    options = replace(options, uploaded_by=person.name)  # uploads are withdrawn by whoever made them: one name for both
     progress = progress or (lambda share, text: None)
     started = time.monotonic()
     result = IngestResult(status="refused", file_name=file_name, sha256=sha256(data), size=len(data))
+    if not person.can("upload"):
+        result.refusal = f"{person.name} may not upload data: that needs the editor role; ask an administrator. Nothing was stored."
+        return result
     limit_mb = load_config().max_upload_mb
     if len(data) > limit_mb * 1024 * 1024:
         result.refusal = (
@@ -843,14 +877,15 @@ def ingest(
                 raise _NothingToStore()
             run = _Run(con, text, mapping, options, result, progress)
             run.allow_fast = not _careful
-            known = queries.pilot_ids(con)
+            known = [p for p, unit in queries.pilot_business_units(con).items() if person.sees(unit)]
+            run.limited_to = person.units_text if person.limited else None
             progress(0.15, "Reading and checking every row …")
             fast = run.try_fast_path(known)
             if not fast:
                 run.load()
                 progress(0.4, "Reading numbers and dates, checking every row …")
             if mapping.kind == "pilot_register":
-                pilots = _register(run, options, result)
+                pilots = _register(run, options, result, person)
             else:
                 if mapping.kind == "survey":
                     run.parse_survey(known)
@@ -902,24 +937,30 @@ def ingest(
     except _NothingToStore:  # raised inside the transaction so that it is rolled back, version untouched
         return result
     except _RetryCarefully:
-        return ingest(store, data, file_name, options, commit=commit, progress=progress, source=source, _careful=True)
+        return ingest(store, data, file_name, options, commit=commit, progress=progress, source=source, person=person, _careful=True)
     finally:
         result.problems.sort(key=lambda p: (p.row is None, p.row or 0))
         result.seconds = time.monotonic() - started
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def withdraw(store: Store, upload_id: int, by: str = "local user") -> dict[str, Any]:
-    """Withdraw an upload: its rows leave every view; the record stays, dated."""
-    from ..errors import NotFoundError
+def withdraw(store: Store, upload_id: int, by: "Person | str" = "local user") -> dict[str, Any]:
+    """Withdraw an upload: its rows leave every view; the record stays, dated. An editor may
+    withdraw their own uploads, an administrator anyone's."""
+    from ..errors import AccessDenied, NotFoundError
 
+    person = as_person(by)
+    person.require("withdraw_own", f"withdraw upload {upload_id}")
     with store.write() as con:
         upload = queries.fetch_upload(con, upload_id)
         if upload is None:
             raise NotFoundError(f"There is no upload {upload_id}.")
+        if not person.may_withdraw(upload["uploaded_by"]):
+            raise AccessDenied(f"{person.name} may withdraw only their own uploads, and upload {upload_id} was made by "
+                               f"{upload['uploaded_by']}; ask an administrator to withdraw it.")
         if upload["withdrawn_at"] is None:
             queries.withdraw_upload(con, upload_id, utc_now())
-            queries.record_audit(con, utc_now(), by, "withdraw", str(upload_id),
+            queries.record_audit(con, utc_now(), person.name, "withdraw", str(upload_id),
                                  f"{upload['file_name']} (uploaded by {upload['uploaded_by']} on {upload['uploaded_at']:%Y-%m-%d %H:%M})")
         return queries.fetch_upload(con, upload_id)
 

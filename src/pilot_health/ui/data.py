@@ -1,5 +1,7 @@
 """Cached page data. Every cache is keyed on the store version, which changes with every write,
-so a page never shows numbers older than the store (and never hashes a large DataFrame)."""
+so a page never shows numbers older than the store (and never hashes a large DataFrame), and on
+the store's key, which names the business units a limited person is narrowed to, so nobody is ever
+served numbers cached for someone who sees more."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -13,62 +15,67 @@ from ..store import Store
 
 
 @st.cache_data(show_spinner="Reading the portfolio …", max_entries=32)
-def portfolio_frame(db_path: str, lock_wait: float, version: str, today: date, stale_after_days: int,
+def portfolio_frame(store_key: tuple, version: str, today: date, stale_after_days: int,
                     pinned: datetime | None = None) -> pd.DataFrame:
-    return portfolio.load_portfolio(Store(db_path, lock_wait_seconds=lock_wait), today, stale_after_days, pinned)
+    return portfolio.load_portfolio(Store.from_key(store_key), today, stale_after_days, pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def store_counts(db_path: str, lock_wait: float, version: str) -> dict[str, int]:
-    with Store(db_path, lock_wait_seconds=lock_wait).read() as con:
+def store_counts(store_key: tuple, version: str) -> dict[str, int]:
+    with Store.from_key(store_key).read() as con:
         return queries.table_counts(con)
 
 
 @st.cache_data(show_spinner="Reading the pilot register …", max_entries=32)
-def pilot_register(db_path: str, lock_wait: float, version: str, pinned: datetime | None = None) -> pd.DataFrame:
-    return list_pilots(Store(db_path, lock_wait_seconds=lock_wait), pinned)
+def pilot_register(store_key: tuple, version: str, pinned: datetime | None = None) -> pd.DataFrame:
+    return list_pilots(Store.from_key(store_key), pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def uploads(db_path: str, lock_wait: float, version: str, include_demo: bool) -> pd.DataFrame:
+def uploads(store_key: tuple, version: str, include_demo: bool) -> pd.DataFrame:
     from ..ingest import upload_history
 
-    return upload_history(Store(db_path, lock_wait_seconds=lock_wait), include_demo)
+    return upload_history(Store.from_key(store_key), include_demo)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def next_waves(db_path: str, lock_wait: float, version: str) -> dict[str, int]:
-    with Store(db_path, lock_wait_seconds=lock_wait).read() as con:
+def next_waves(store_key: tuple, version: str) -> dict[str, int]:
+    with Store.from_key(store_key).read() as con:
         return queries.next_waves(con)
 
 
 @st.cache_data(show_spinner="Scoring every pilot against the five patterns …", max_entries=16)
-def risk_results(db_path: str, lock_wait: float, version: str, rules: str, today: date, pinned: datetime | None = None):
+def risk_results(store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None):
     """Every pilot's risk, now (or at a pinned link's moment, with the records as they were then).
     `rules` (the catalogue's fingerprint) makes an edited catalogue count."""
-    from ..catalogue import load_catalogue
     from ..risk import assess
 
-    return assess(Store(db_path, lock_wait_seconds=lock_wait), pinned, catalogue=load_catalogue(), records_at=pinned)
+    return assess(Store.from_key(store_key), pinned, records_at=pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def risk_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str, pinned: datetime | None = None):
+def risk_detail(store_key: tuple, version: str, rules: str, as_of: datetime, pilot_id: str, pinned: datetime | None = None):
     """One pilot's risk at the moment the portfolio was scored, with the data rows behind each signal."""
-    from ..catalogue import load_catalogue
     from ..risk import assess
 
-    found = assess(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id], load_catalogue(), with_rows=True, records_at=pinned)
+    found = assess(Store.from_key(store_key), as_of, [pilot_id], with_rows=True, records_at=pinned)
     return found[0] if found else None
 
 
 @st.cache_data(show_spinner="Scoring the last twelve months …", max_entries=64)
-def risk_trend(db_path: str, lock_wait: float, version: str, rules: str, today: date, pilot_id: str,
+def risk_trend(store_key: tuple, version: str, rules: str, today: date, pilot_id: str,
                pinned: datetime | None = None) -> pd.DataFrame:
-    from ..catalogue import load_catalogue
     from ..risk import risk_trend as trend
 
-    return trend(Store(db_path, lock_wait_seconds=lock_wait), pilot_id, 12, load_catalogue(), today, pinned)
+    return trend(Store.from_key(store_key), pilot_id, 12, None, today, pinned)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def catalogue(store_key: tuple, version: str, rules: str):
+    """The signal catalogue in force: the file with the thresholds set in the dashboard."""
+    from ..thresholds import catalogue_for
+
+    return catalogue_for(Store.from_key(store_key))
 
 
 def rules_fingerprint() -> str:
@@ -80,22 +87,23 @@ def rules_fingerprint() -> str:
 
 
 @st.cache_data(show_spinner="Comparing technical metrics with business KPIs …", max_entries=16)
-def alignment_rows(db_path: str, lock_wait: float, version: str, rules: str, today: date, pinned: datetime | None = None):
+def alignment_rows(store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None):
     from ..alignment_report import portfolio_alignment
 
-    return portfolio_alignment(Store(db_path, lock_wait_seconds=lock_wait), pinned, records_at=pinned)
+    return portfolio_alignment(Store.from_key(store_key), pinned, records_at=pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def alignment_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str,
+def alignment_detail(store_key: tuple, version: str, rules: str, as_of: datetime, pilot_id: str,
                      pinned: datetime | None = None):
     """One pilot's numbers and every technical metric's chart data, as of the portfolio's moment."""
     from ..alignment_report import assess_alignment, chart_data, date_span, numbers_for
-    from ..catalogue import load_catalogue
     from ..evidence import load_evidence
+    from ..thresholds import catalogue_for
 
-    catalogue = load_catalogue()
-    evidence = load_evidence(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id], pinned)
+    store = Store.from_key(store_key)
+    catalogue = catalogue_for(store)
+    evidence = load_evidence(store, as_of, [pilot_id], pinned)
     if pilot_id not in set(evidence.pilots["pilot_id"]):
         return None
     numbers = numbers_for(evidence, pilot_id, catalogue)
@@ -110,34 +118,34 @@ def alignment_detail(db_path: str, lock_wait: float, version: str, rules: str, a
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def metrics_in_use(db_path: str, lock_wait: float, version: str, rules: str) -> pd.DataFrame:
+def metrics_in_use(store_key: tuple, version: str, rules: str) -> pd.DataFrame:
     from ..metric_dictionary import metrics_in_use as in_use
 
-    return in_use(Store(db_path, lock_wait_seconds=lock_wait))
+    return in_use(Store.from_key(store_key))
 
 
 @st.cache_data(show_spinner="Reading survey waves and usage …", max_entries=16)
-def adoption_table(db_path: str, lock_wait: float, version: str, rules: str, today: date,
+def adoption_table(store_key: tuple, version: str, rules: str, today: date,
                    pinned: datetime | None = None) -> tuple[pd.DataFrame, datetime | None]:
     """The portfolio table (worst first) and the moment it was computed for; only the table is
     cached, as one pilot's details are fetched on their own (a small object to copy out of the cache)."""
     from ..adoption_report import portfolio_adoption, portfolio_table
 
-    rows = portfolio_adoption(Store(db_path, lock_wait_seconds=lock_wait), pinned, records_at=pinned)
+    rows = portfolio_adoption(Store.from_key(store_key), pinned, records_at=pinned)
     return portfolio_table(rows), (rows[0].as_of if rows else None)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def adoption_detail(db_path: str, lock_wait: float, version: str, rules: str, as_of: datetime, pilot_id: str,
+def adoption_detail(store_key: tuple, version: str, rules: str, as_of: datetime, pilot_id: str,
                     pinned: datetime | None = None):
     """One pilot's adoption (every wave, usage) as of the portfolio's moment; anonymity already applied."""
     from ..adoption_report import portfolio_adoption
 
-    found = portfolio_adoption(Store(db_path, lock_wait_seconds=lock_wait), as_of, [pilot_id], records_at=pinned)
+    found = portfolio_adoption(Store.from_key(store_key), as_of, [pilot_id], records_at=pinned)
     return found[0] if found else None
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def audit_trail(db_path: str, lock_wait: float, version: str, pinned: datetime | None = None) -> pd.DataFrame:
-    with Store(db_path, lock_wait_seconds=lock_wait).read() as con:
+def audit_trail(store_key: tuple, version: str, pinned: datetime | None = None) -> pd.DataFrame:
+    with Store.from_key(store_key).read() as con:
         return queries.audit_entries(con, pinned)

@@ -55,9 +55,9 @@ class PageContext:
         return str(self.store.path)
 
     @property
-    def cache_key(self) -> tuple[str, float, str]:
-        """Arguments that every cached data function takes first."""
-        return (self.db_path, self.store.lock_wait_seconds, self.version)
+    def cache_key(self) -> tuple[tuple, str]:
+        """Arguments that every cached data function takes first: which store, as whom, at which version."""
+        return (self.store.key, self.version)
 
     @property
     def demo_loaded(self) -> bool:

@@ -1,0 +1,204 @@
+"""Thresholds an administrator changes in the dashboard, on top of the signal catalogue's file.
+
+The catalogue (`config/signals.toml`) holds every threshold as shipped or as edited on disk. An
+administrator can set any numeric setting of its [scoring], [health] and [analysis] sections, and
+any signal's threshold, on the Thresholds page; those values are stored in the store
+(`threshold_overrides`), win over the file, are checked by the same rules as the file, and each
+change is in the audit trail with who and when. Setting a value back to the file's removes it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Mapping, Optional
+
+from pydantic import ValidationError
+
+from . import queries
+from .access import Person, as_person
+from .catalogue import Analysis, Catalogue, Health, Scoring, load_catalogue
+from .errors import ConfigError, PilotHealthError
+from .store import Store, utc_now
+
+SECTIONS = {"scoring": ("Scoring", Scoring), "health": ("Health rule", Health), "analysis": ("Shared numbers", Analysis)}
+SIGNAL_SECTION = ("signals", "Signal thresholds")
+# What each section setting means (the catalogue file's own comments, in short).
+LABELS = {
+    "scoring.insufficient_coverage": "Share of a pattern's weight that must be known before it is scored",
+    "scoring.high": "Score at or above which a pattern is high",
+    "scoring.medium": "Score at or above which a pattern is medium (below: low)",
+    "health.min_patterns_with_evidence": "Patterns with enough evidence needed before health is judged",
+    "health.red_high_patterns": "High patterns that make a pilot red",
+    "health.red_medium_patterns": "Medium patterns that make a pilot red",
+    "health.amber_medium_patterns": "Medium patterns that make a pilot amber",
+    "health.months_in_pilot_amber": "Months in the pilot stage that make a pilot at least amber",
+    "analysis.smoothing_weeks": "Weeks averaged for live and lab values",
+    "analysis.first_live_weeks": "Weeks that count as the first live results",
+    "analysis.decay_min_weeks": "Live weeks needed before decay is judged",
+    "analysis.decay_warning": "Decay from the best that is a warning (share)",
+    "analysis.decay_critical": "Decay from the best that is critical (share)",
+    "analysis.alignment_min_periods": "Common periods needed to judge alignment",
+    "analysis.alignment_max_lag": "Periods the KPI may follow the model by",
+    "analysis.trend_threshold": "Rank correlation with time that counts as a trend",
+    "analysis.adoption_min_weeks": "Weeks of usage data needed before adoption is judged",
+    "analysis.min_respondents": "Fewest respondents judged (and shown) for a wave or a team",
+    "analysis.drift_reference_weeks": "First live weeks that are the drift reference",
+    "analysis.drift_current_weeks": "Last live weeks that are the current drift window",
+    "analysis.drift_warning": "Drift (reference standard deviations) that is a warning",
+    "analysis.drift_critical": "Drift (reference standard deviations) that is critical",
+    "analysis.participation_warning": "Survey participation below which a warning shows (share)",
+    "analysis.usage_trend_weeks": "Weeks of usage the active-users trend is judged on",
+}
+
+
+@dataclass(frozen=True)
+class ThresholdSetting:
+    """One setting as the Thresholds page shows it."""
+
+    key: str  # "analysis.decay_warning", or "signals.live_decay" for a signal's threshold
+    section: str
+    label: str
+    in_file: float
+    in_force: float
+    whole_number: bool
+    changed_by: Optional[str] = None
+    changed_at: Optional[datetime] = None
+
+
+def _section_values(catalogue: Catalogue) -> dict[str, tuple[str, float, bool]]:
+    """Every editable key: (section title, value, whether it is a whole number)."""
+    found: dict[str, tuple[str, float, bool]] = {}
+    for section, (title, model) in SECTIONS.items():
+        values = getattr(catalogue, section)
+        for name, info in model.model_fields.items():
+            found[f"{section}.{name}"] = (title, getattr(values, name), info.annotation is int)
+    for pattern in catalogue.patterns.values():
+        for signal in pattern.signals:
+            if signal.threshold is not None:
+                found[f"{SIGNAL_SECTION[0]}.{signal.key}"] = (SIGNAL_SECTION[1], signal.threshold, False)
+    return found
+
+
+def _label(catalogue: Catalogue, key: str) -> str:
+    if key.startswith(SIGNAL_SECTION[0] + "."):
+        signal = catalogue.signal(key.split(".", 1)[1])
+        return f"{signal.question} ({signal.unit})" if signal.unit else signal.question
+    return LABELS.get(key, key)
+
+
+def with_overrides(catalogue: Catalogue, overrides: Mapping[str, float]) -> Catalogue:
+    """The catalogue with these values in force (keys no longer in the catalogue are ignored),
+    checked by the catalogue's own rules; its fingerprint says that it was changed."""
+    known = _section_values(catalogue)
+    wanted = tuple(sorted((k, float(v)) for k, v in overrides.items() if k in known))
+    if not wanted:
+        return catalogue
+    cache_key = (catalogue.source, catalogue.fingerprint, wanted)
+    if cache_key not in _APPLIED:
+        if len(_APPLIED) > 64:
+            _APPLIED.clear()
+        _APPLIED[cache_key] = _apply(catalogue, wanted, known)
+    return _APPLIED[cache_key]
+
+
+_APPLIED: dict[tuple, Catalogue] = {}  # validating a catalogue takes a few milliseconds; pages ask often
+
+
+class ThresholdProblem(ConfigError):
+    """Thresholds that break the catalogue's rules (`where`: the section or setting; `problem`: why)."""
+
+    def __init__(self, message: str, where: str, problem: str) -> None:
+        super().__init__(message)
+        self.where, self.problem = where, problem
+
+
+def _apply(catalogue: Catalogue, overrides: tuple[tuple[str, float], ...], known: dict) -> Catalogue:
+    data = catalogue.model_dump()
+    for key, value in overrides:
+        section, name = key.split(".", 1)
+        value = int(round(value)) if known[key][2] else float(value)
+        if section == SIGNAL_SECTION[0]:
+            for pattern in data["patterns"].values():
+                for signal in pattern["signals"]:
+                    if signal["key"] == name:
+                        signal["threshold"] = value
+        else:
+            data[section][name] = value
+    digest = hashlib.sha256(json.dumps(overrides).encode()).hexdigest()[:8]
+    data["fingerprint"] = f"{catalogue.fingerprint}+{digest}"
+    try:
+        return Catalogue.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "the catalogue"
+        problem = str(first["msg"]).removeprefix("Value error, ")
+        raise ThresholdProblem(f"The thresholds set in the dashboard do not fit the catalogue {catalogue.source_label} ({where}: {problem}); "
+                               "an administrator can set them back on the Thresholds page.", where, problem) from None
+
+
+def catalogue_for(store: Store) -> Catalogue:
+    """The catalogue in force for this store: the file, with the thresholds set in the dashboard."""
+    with store.read() as con:
+        overrides = queries.threshold_overrides(con)
+    return with_overrides(load_catalogue(), {k: v["value"] for k, v in overrides.items()})
+
+
+def threshold_settings(store: Store) -> list[ThresholdSetting]:
+    """Every setting the Thresholds page lists, with its file value, the value in force and who set it."""
+    file_catalogue = load_catalogue()
+    with store.read() as con:
+        overrides = queries.threshold_overrides(con)
+    settings = []
+    for key, (section, in_file, whole) in _section_values(file_catalogue).items():
+        stored = overrides.get(key)
+        settings.append(ThresholdSetting(
+            key=key, section=section, label=_label(file_catalogue, key), in_file=in_file,
+            in_force=stored["value"] if stored else in_file, whole_number=whole,
+            changed_by=stored["changed_by"] if stored else None, changed_at=stored["changed_at"] if stored else None,
+        ))
+    return settings
+
+
+def _shown(value: float, whole: bool) -> str:
+    return f"{int(round(value))}" if whole else f"{value:g}"
+
+
+def save_thresholds(store: Store, values: Mapping[str, float], by: "Person | str") -> list[str]:
+    """Set these thresholds (a value equal to the file's removes the dashboard's value). Checked
+    all together before anything is stored; each change gets an audit line. Returns the keys changed."""
+    person = as_person(by)
+    person.require("edit_thresholds", "change thresholds")
+    file_catalogue = load_catalogue()
+    known = _section_values(file_catalogue)
+    unknown = [k for k in values if k not in known]
+    if unknown:
+        raise PilotHealthError(f"There is no threshold {unknown[0]}; nothing was saved.")
+    now = utc_now()
+    with store.write() as con:
+        stored = {k: v["value"] for k, v in queries.threshold_overrides(con).items()}
+        wanted = dict(stored)
+        for key, value in values.items():
+            if value is None:
+                raise PilotHealthError(f"{_label(file_catalogue, key)} needs a value; nothing was saved.")
+            if abs(float(value) - known[key][1]) < 1e-12:
+                wanted.pop(key, None)
+            else:
+                wanted[key] = float(value)
+        try:
+            with_overrides(file_catalogue, wanted)
+        except ThresholdProblem as problem:
+            raise PilotHealthError(f"Not saved: {_label(file_catalogue, problem.where) if problem.where in known else problem.where}: "
+                                   f"{problem.problem}.") from None
+        changed = [k for k in sorted(set(stored) | set(wanted)) if stored.get(k) != wanted.get(k)]
+        for key in changed:
+            whole = known[key][2]
+            before, after = stored.get(key, known[key][1]), wanted.get(key, known[key][1])
+            if key in wanted:
+                queries.put_threshold_override(con, key, wanted[key], person.name, now)
+            else:
+                queries.delete_threshold_override(con, key)
+            queries.record_audit(con, now, person.name, "threshold_change", key,
+                                 f"{_shown(before, whole)} → {_shown(after, whole)}" + (" (the file's value)" if key not in wanted else ""))
+    return changed
