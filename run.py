@@ -8,14 +8,18 @@ Setting up means: a virtual environment in `.venv`, the pinned requirements, and
 itself installed into it (editable, so `python -m pilot_health` works). It is repeated only when
 `requirements*.txt` or `pyproject.toml` change. For the browser tests, `test` also makes sure
 Chromium is present (Debian's `chromium` package, installed with apt-get when it can be); when it
-cannot be had, the browser tests are skipped and the reason is printed.
+cannot be had, the browser tests are skipped and the reason is printed. The sign-in browser tests
+also need Node.js: `test` installs their OpenID provider's pinned packages (`npm ci` in tests/oidc,
+again only when its lock file changes), or prints why those tests will be skipped.
 
 Only the standard library is used here, on purpose: this script runs before anything is installed.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +32,10 @@ STAMP = VENV / ".pilot-health-installed"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+OIDC = ROOT / "tests" / "oidc"
+OIDC_LOCK = OIDC / "package-lock.json"
+OIDC_MODULES = OIDC / "node_modules"
+OIDC_STAMP = OIDC_MODULES / ".pilot-health-installed"
 
 
 def say(message: str) -> None:
@@ -96,6 +104,42 @@ def ensure_chromium() -> tuple[str | None, str]:
     return (found, "") if found else (None, "apt-get installed chromium but no chromium binary was found on PATH")
 
 
+def ensure_oidc_provider() -> tuple[str | None, str]:
+    """Return (path to node, reason it cannot be used) after installing the sign-in tests' provider.
+
+    `npm ci` runs only when node_modules is missing or the lock file changed since the last install
+    (its hash is kept in a stamp inside node_modules, so deleting node_modules starts over)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if not path)
+        return None, f"{missing} not found on PATH (install Node.js 20 or newer with npm)"
+    wanted = hashlib.sha256(OIDC_LOCK.read_bytes()).hexdigest()
+    installed = OIDC_STAMP.read_text().strip() if OIDC_STAMP.exists() else ""
+    if installed != wanted:
+        say("installing the sign-in tests' OpenID provider (npm ci in tests/oidc) …")
+        result = subprocess.run(
+            [npm, "ci", "--prefix", str(OIDC), "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            return None, f"npm ci in tests/oidc failed ({npm_error(result.stderr or result.stdout)})"
+        OIDC_STAMP.write_text(wanted + "\n")
+    return node, ""
+
+
+def npm_error(output: str) -> str:
+    """The line of npm's error output that says what went wrong (not the error code or log file)."""
+    lines = [line.removeprefix("npm error").strip() for line in output.splitlines() if line.startswith("npm error")]
+    said = [line for line in lines if line and not re.fullmatch(r"(code|errno|syscall) \S+|A complete log .*", line)]
+    return (said or lines or output.strip().splitlines()[-1:] or ["no output"])[0]
+
+
+def oidc_versions(node: str) -> str:
+    """"Node.js X and oidc-provider Y", as installed, for the line that says what the tests use."""
+    result = subprocess.run([node, "--version"], capture_output=True, text=True)
+    package = json.loads((OIDC_MODULES / "oidc-provider" / "package.json").read_text())
+    return f"Node.js {result.stdout.strip().removeprefix('v') or '(unknown version)'} and oidc-provider {package['version']}"
+
+
 def dashboard(extra: list[str]) -> int:
     ensure_environment("requirements.txt")
     say("starting the dashboard; it opens at the Local URL printed below (Ctrl+C stops it) …")
@@ -113,6 +157,13 @@ def test(extra: list[str]) -> int:
     else:
         env["PILOT_HEALTH_BROWSER_SKIP"] = reason
         say(f"browser tests will be SKIPPED: {reason}")
+    node, reason = ensure_oidc_provider()
+    if node:
+        env["PILOT_HEALTH_NODE"] = node
+        say(f"sign-in tests will use {oidc_versions(node)}")
+    else:
+        env["PILOT_HEALTH_OIDC_SKIP"] = reason
+        say(f"sign-in browser tests will be SKIPPED: {reason}")
     command = [str(PYTHON), "-m", "pytest", *extra]
     return subprocess.call(command, cwd=ROOT, env=env)
 

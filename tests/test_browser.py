@@ -7,112 +7,37 @@ download hands over exactly the rows that are shown.
 
 Chromium comes from $PILOT_HEALTH_CHROMIUM (set by `python3 run.py test`), else `chromium` on
 PATH. Without one, or with $PILOT_HEALTH_BROWSER_SKIP set, every test here is skipped and the
-reason is printed (pytest runs with -rs); they never pass silently.
+reason is printed (pytest runs with -rs); they never pass silently. The machinery is shared with
+the other browser tests in browser_support.py.
 """
 from __future__ import annotations
 
-import csv
 import io
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from browser_support import (
+    FIRST_RENDER_MS,
+    PILOT_ID,
+    RENDERED_MS,
+    ROOT,
+    Dashboard,
+    assert_no_errors_shown,
+    colleague_page,
+    download_table,
+    load_demo_store,
+    metric_value,
+    multiselect_tags,
+    open_link,
+    start_dashboard,
+)
+from browser_support import allowed_origins, browser, chromium_path, page, script_errors  # noqa: F401 (fixtures, used by name)
+
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[1]
-SERVER_START_SECONDS = 60
-SERVER_STOP_SECONDS = 10
-FIRST_RENDER_MS = 60_000  # a cold server imports pandas, altair and duckdb on the first page view
-RENDERED_MS = 15_000  # once a page has drawn, later checks on it need far less
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-PILOT_ID = re.compile(r"\b[A-Z]{2,4}-\d{2,3}\b")
-
-
-# --- Chromium, the dashboard server and a fresh page per test ------------------------------------
-
-
-def chromium_or_skip() -> str:
-    """The Chromium to drive, or pytest.skip with the reason there is none."""
-    if "PILOT_HEALTH_BROWSER_SKIP" in os.environ:
-        reason = os.environ["PILOT_HEALTH_BROWSER_SKIP"].strip() or "PILOT_HEALTH_BROWSER_SKIP is set"
-        pytest.skip(f"browser tests skipped: {reason}")
-    explicit = os.environ.get("PILOT_HEALTH_CHROMIUM", "").strip()
-    if explicit:
-        if not Path(explicit).is_file():
-            pytest.skip(f"browser tests skipped: PILOT_HEALTH_CHROMIUM points to {explicit}, which does not exist")
-        return explicit
-    found = shutil.which("chromium")
-    if not found:
-        pytest.skip(
-            "browser tests skipped: no Chromium found (set PILOT_HEALTH_CHROMIUM, or install Debian's "
-            "chromium package; `python3 run.py test` does that for you)"
-        )
-    return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Dashboard:
-    url: str
-    process: subprocess.Popen
-    stderr_path: Path
-    db: Path
-
-    def stderr(self, limit: int = 6000) -> str:
-        try:
-            text = self.stderr_path.read_text(errors="replace")
-        except OSError as error:
-            return f"(could not read the server's stderr: {error})"
-        text = text.strip() or "(empty)"
-        return text if len(text) <= limit else "…" + text[-limit:]
-
-    def assert_alive(self, when: str) -> None:
-        code = self.process.poll()
-        if code is not None:
-            pytest.fail(f"the Streamlit server exited with code {code} {when}. Its stderr:\n{self.stderr()}", pytrace=False)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=SERVER_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=SERVER_STOP_SECONDS)
-
-
-def _health_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200 and response.read().strip() == b"ok"
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    return chromium_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -121,147 +46,9 @@ def dashboard(chromium_path, tmp_path_factory) -> Iterator[Dashboard]:
 
     Depends on `chromium_path` so that a skip happens before any process is started."""
     folder = tmp_path_factory.mktemp("browser")
-    db = folder / "store.duckdb"
-    env = dict(os.environ, PILOT_HEALTH_DB=str(db), PILOT_HEALTH_DEMO_ON_FIRST_RUN="no")
-    loaded = subprocess.run(
-        [sys.executable, "-m", "pilot_health", "demo", "--db", str(db)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
-    if loaded.returncode != 0:
-        pytest.fail(f"loading the demo portfolio failed (exit {loaded.returncode}):\n{loaded.stderr or loaded.stdout}", pytrace=False)
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    stdout_path, stderr_path = folder / "server.stdout", folder / "server.stderr"
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", "app.py",
-                "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            ],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-        )
-    server = Dashboard(url=url, process=process, stderr_path=stderr_path, db=db)
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while not _health_ok(url):
-            server.assert_alive("before it answered on /_stcore/health")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the Streamlit server did not answer {url}/_stcore/health within {SERVER_START_SECONDS} s. "
-                    f"Its stderr:\n{server.stderr()}",
-                    pytrace=False,
-                )
-            time.sleep(0.25)
+    db, env = load_demo_store(folder)
+    with start_dashboard(folder, db, env) as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def script_errors() -> list[str]:
-    """Uncaught JavaScript errors on the test's page."""
-    return []
-
-
-@pytest.fixture
-def page(browser, dashboard, script_errors):
-    """A page in a new browser context: no cookies, storage or Streamlit session from earlier tests.
-
-    Requests that leave the local server are refused, so the tests never depend on the internet."""
-    dashboard.assert_alive("before the test started")
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    context.set_default_timeout(FIRST_RENDER_MS)
-    context.route(lambda url: not url.startswith(dashboard.url + "/"), lambda route: route.abort())
-    tab = context.new_page()
-    tab.on("pageerror", lambda error: script_errors.append(str(error)))
-    try:
-        yield tab
-    finally:
-        context.close()
-    dashboard.assert_alive("during the test")
-
-
-# --- Helpers --------------------------------------------------------------------------------------
-
-
-@contextmanager
-def colleague_page(browser, dashboard: Dashboard):
-    """A page in a second, fresh browser context: a colleague opening a pasted link, with no
-    session, cookies or storage of the first (requests leaving the local server refused)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        context.route(lambda url: not url.startswith(dashboard.url + "/"), lambda route: route.abort())
-        fresh = context.new_page()
-        fresh.set_default_timeout(FIRST_RENDER_MS)
-        yield fresh
-    finally:
-        context.close()
-
-
-def open_link(page, dashboard: Dashboard, link: str, ready_text: str) -> None:
-    """Open `link` (relative to the dashboard) and wait until Streamlit has drawn `ready_text`."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    page.goto(dashboard.url + link, wait_until="domcontentloaded")
-    try:
-        page.get_by_text(ready_text, exact=True).first.wait_for(state="visible", timeout=FIRST_RENDER_MS)
-    except PlaywrightTimeout:
-        dashboard.assert_alive(f"while {link} was loading")
-        main = page.get_by_test_id("stMain")
-        shown = main.inner_text(timeout=1000) if main.count() else page.content()[:2000]
-        pytest.fail(
-            f"{link} did not show “{ready_text}” within {FIRST_RENDER_MS // 1000} s. The page showed:\n{shown}\n"
-            f"Server stderr:\n{dashboard.stderr()}",
-            pytrace=False,
-        )
-
-
-def metric_value(page, label: str):
-    return page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").filter(has_text=label)).get_by_test_id("stMetricValue")
-
-
-def multiselect_tags(page, label: str):
-    """The chosen values shown as tags in the multiselect labelled `label`."""
-    widget = page.get_by_test_id("stMultiSelect").filter(has=page.get_by_role("combobox", name=label, exact=True))
-    return widget.locator("[data-tag]")
-
-
-def assert_no_errors_shown(page, script_errors: list[str], *, except_saying: str | None = None) -> None:
-    """No traceback, no JavaScript error and no red message — except those saying `except_saying`
-    (the risk page shows a red pilot's health in a red box on purpose)."""
-    from playwright.sync_api import expect
-
-    expect(page.get_by_test_id("stException"), "a Python traceback is shown on the page").to_have_count(0)
-    errors = page.get_by_test_id("stAlertContentError")
-    if except_saying:
-        errors = errors.filter(has_not_text=except_saying)
-    expect(errors, "an error message is shown on the page").to_have_count(0)
-    assert script_errors == [], f"uncaught JavaScript errors: {script_errors}"
-
-
-def download_table(page, label: str = "Download this table (CSV)") -> tuple[str, list[dict[str, str]]]:
-    """Click the download button labelled `label` (the portfolio's by default) and return the file
-    name and the rows of the CSV."""
-    with page.expect_download(timeout=RENDERED_MS) as info:
-        page.get_by_role("button", name=label).click()
-    download = info.value
-    assert download.failure() is None, f"the download failed: {download.failure()}"
-    text = Path(download.path()).read_text(encoding="utf-8")
-    return download.suggested_filename, list(csv.DictReader(io.StringIO(text)))
 
 
 # --- The tests ------------------------------------------------------------------------------------
