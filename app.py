@@ -15,7 +15,7 @@ ctx = page_setup("Portfolio")
 
 
 def clear_demo_data() -> None:
-    result = demo.clear_demo(ctx.store)
+    result = demo.clear_demo(ctx.store, by=ctx.person)
     st.session_state["flash"] = f"Demo data removed ({plural(result.pilots_removed, 'pilot')})."
     st.session_state.pop("confirm_clear_demo", None)
     st.session_state["bu"] = []
@@ -23,7 +23,7 @@ def clear_demo_data() -> None:
 
 
 def load_demo_data() -> None:
-    result = demo.load_demo(ctx.store)
+    result = demo.load_demo(ctx.store, by=ctx.person)
     st.session_state["flash"] = f"Demo portfolio loaded: {plural(result.pilots, 'pilot')}."
 
 
@@ -40,7 +40,9 @@ with friendly_errors():
     if ctx.demo_loaded and ctx.pinned is None:  # a pinned view changes nothing
         note, button = st.columns([5, 1], vertical_alignment="center")
         note.info("This is demo data: 24 made-up pilots to show what Pilot Health does. Clear it when you add your own.", icon=":material/science:")
-        if st.session_state.get("confirm_clear_demo"):
+        if not ctx.person.can("manage_demo"):
+            button.caption("An administrator can clear it.")
+        elif st.session_state.get("confirm_clear_demo"):
             button.button("Yes, remove demo data", type="primary", on_click=clear_demo_data, key="confirm_clear")
             button.button("Keep it", on_click=lambda: st.session_state.pop("confirm_clear_demo", None), key="cancel_clear")
         else:
@@ -52,11 +54,21 @@ with friendly_errors():
         st.info(f"There were no pilots in the store at {ctx.pinned:%d %B %Y %H:%M} UTC. Choose “Show latest” above for the "
                 "portfolio as it is now.", icon=":material/inbox:")
         st.stop()
+    if frame.empty and ctx.person.limited:
+        st.info(f"There are no pilots of {md_escape(ctx.person.units_text)} (the business units you may see) in the store yet.",
+                icon=":material/inbox:")
+        if ctx.person.can("edit_pilots"):
+            st.page_link("pages/1_Pilot_register.py", label="Add a pilot", icon=":material/add:")
+        st.stop()
     if frame.empty:
-        st.info("There are no pilots in the store yet. Add your first pilot, or load the demo portfolio to look around.", icon=":material/inbox:")
+        st.info("There are no pilots in the store yet. Add your first pilot, or load the demo portfolio to look around."
+                if ctx.person.can("edit_pilots") else "There are no pilots in the store yet; editors add them on the Pilot register page.",
+                icon=":material/inbox:")
         left, right, _ = st.columns([1, 1, 3])
-        left.page_link("pages/1_Pilot_register.py", label="Add a pilot", icon=":material/add:")
-        right.button("Load the demo portfolio", on_click=load_demo_data, key="load_demo")
+        if ctx.person.can("edit_pilots"):
+            left.page_link("pages/1_Pilot_register.py", label="Add a pilot", icon=":material/add:")
+        if ctx.person.can("manage_demo"):
+            right.button("Load the demo portfolio", on_click=load_demo_data, key="load_demo")
         st.stop()
 
     units = portfolio.business_units(frame)
@@ -72,7 +84,8 @@ with friendly_errors():
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(
         "Pilots shown", scope,
-        help=f"Pilot records in the register{' that match the filters' if filters.active else ''}, across {plural(summary.business_units, 'business unit')}.",
+        help=f"Pilot records in the register{' that match the filters' if filters.active else ''}, across {plural(summary.business_units, 'business unit')}."
+        + (f" You see only the pilots of {md_escape(ctx.person.units_text)}, the business units your access allows." if ctx.person.limited else ""),
         border=True,
     )
     c2.metric(

@@ -5,6 +5,7 @@ from pilot_health.models import PILOT_FIELDS, READINESS_FIELDS, STAGE_LABELS
 from pilot_health.pilots import get_pilot, register_csv, template_csv
 from pilot_health.ui import data, pilot_form
 from pilot_health.ui.page import friendly_errors, page_setup
+from pilot_health.ui.text import md_escape
 from pilot_health.ui.widgets import report_unknown_url_values
 
 ctx = page_setup("Pilot register")
@@ -62,6 +63,9 @@ with friendly_errors():
     )
 
     st.divider()
+    if not ctx.person.can("edit_pilots"):
+        st.info("You can read the register and download it; adding and editing pilots needs the editor role.", icon=":material/edit_off:")
+        st.stop()
     if ctx.pinned is not None:
         st.info("This is the register as it was at the pinned moment, so it cannot be edited here. Choose “Show latest” "
                 "above to add or edit pilots.", icon=":material/edit_off:")
@@ -77,4 +81,6 @@ with friendly_errors():
     record = None if chosen == pilot_form.NEW else get_pilot(ctx.store, chosen)
     if record is not None:
         st.text(f"{record.name} · {record.business_unit} · {STAGE_LABELS[record.stage]}")
-    pilot_form.render(ctx.store, record, set(ids))
+    if ctx.person.limited:
+        st.caption(f"You may add and edit pilots of {md_escape(ctx.person.units_text)} only.")
+    pilot_form.render(ctx.store, record, set(ids), ctx.person)

@@ -20,7 +20,7 @@ def reset_upload() -> None:
 
 
 def withdraw_upload(upload_id: int) -> None:
-    withdraw(ctx.store, upload_id, "dashboard user")
+    withdraw(ctx.store, upload_id, ctx.person)
     st.session_state["flash"] = f"Upload {upload_id} withdrawn: its rows no longer count anywhere."
     st.session_state.pop("confirm_withdraw", None)
 
@@ -36,7 +36,9 @@ with friendly_errors():
         st.toast(md_escape(flash), icon=":material/check_circle:")
 
     stored = st.session_state.get("upload_receipt")
-    if stored:
+    if not ctx.person.can("upload"):
+        st.info("You can see what has been uploaded; uploading and withdrawing data needs the editor role.", icon=":material/upload_file:")
+    elif stored:
         upload.receipt(stored)
         st.button("Upload another file", on_click=reset_upload, key="upload_another", type="primary")
     else:
@@ -62,10 +64,11 @@ with friendly_errors():
                 wave=int(state[f"{prefix}.wave"]) if state.get(f"{prefix}.wave") else None,
                 date_order=state.get(f"{prefix}.date_order"), observed_on=state.get(f"{prefix}.observed_on"),
                 replace_existing=bool(state.get(f"{prefix}.replace")), store_again=bool(state.get(f"{prefix}.again")),
-                mapping=dict(state.get(f"mapping.{sha}", {})), uploaded_by="dashboard user",
+                mapping=dict(state.get(f"mapping.{sha}", {})), uploaded_by=ctx.person.name,
                 metric_answers=upload.metric_answers(prefix),
             )
-            result = upload.analyse(ctx.store, ctx.version, payload, file.name, options)
+            # The engine gets the whole store and checks the person's business units itself, row by row.
+            result = upload.analyse(ctx.store.unscoped(), ctx.version, payload, file.name, options, ctx.person)
             if result.status == "refused":
                 st.error(md_escape(result.refusal), icon=":material/block:")
                 st.caption("Nothing was stored. Correct the file and drop it again.")
@@ -101,7 +104,7 @@ with friendly_errors():
                              disabled=bool(result.needs) or result.rows_to_store == 0, icon=":material/save:"):
                     bar = st.progress(0.0, text="Storing …")
                     options.metric_answers = upload.metric_answers(prefix)  # as on screen now, guesses included
-                    final = ingest(ctx.store, payload, file.name, options, commit=True,
+                    final = ingest(ctx.store.unscoped(), payload, file.name, options, commit=True, person=ctx.person,
                                    progress=lambda share, text: bar.progress(min(share, 1.0), text=text))
                     bar.empty()
                     if final.status == "stored":
@@ -122,8 +125,10 @@ with friendly_errors():
     else:
         data_table(upload.history(frame), "history", "pilot_health_uploads.csv", height=min(38 + 35 * len(frame), 400),
                    column_config=upload.HISTORY_COLUMNS)
-        in_force = frame[frame["withdrawn_at"].isna()]
-        if not in_force.empty:
+        in_force = frame[frame["withdrawn_at"].isna() & frame["uploaded_by"].map(ctx.person.may_withdraw)]
+        if ctx.person.can("withdraw_own") and not ctx.person.can("withdraw_any"):
+            st.caption("You can withdraw uploads you made; an administrator can withdraw anyone's.")
+        if not in_force.empty and ctx.person.can("withdraw_own"):
             labels = {int(r.upload_id): f"{int(r.upload_id)} · {r.file_name} · {r.uploaded_at:%Y-%m-%d}" for r in in_force.itertuples()}
             left, right = st.columns([3, 1], vertical_alignment="bottom")
             chosen = left.selectbox("Withdraw an upload", list(labels), format_func=labels.get, index=None,

@@ -162,4 +162,5 @@ insufficient evidence. The full explanation is in docs/risk.md.
             columns=["pattern", "signal", "question", "weight", "threshold"],
         )
         data_table(rules, "rules", "pilot_health_signal_rules.csv")
-        st.caption(f"From {catalogue.source_label}. An administrator can change weights and thresholds there.")
+        st.caption(f"From {catalogue.source_label}. An administrator changes thresholds on the Thresholds page, and weights and "
+                   "wording in the file.")

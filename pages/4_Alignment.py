@@ -27,7 +27,7 @@ def save_correction(metric: str, key: str) -> None:
     direction = state[f"dict.{key}.direction"]
     answer = MetricAnswer(state[f"dict.{key}.kind"], None if direction == "unsure" else direction,
                           (state.get(f"dict.{key}.unit") or "").strip() or None, (state.get(f"dict.{key}.label") or "").strip() or metric)
-    save_answer(ctx.store, metric, answer, "dashboard user")
+    save_answer(ctx.store, metric, answer, ctx.person)
     state["alignment_flash"] = f"Saved: {answer.label} is {answer.kind}, {'higher' if answer.direction == 'up' else 'lower' if answer.direction == 'down' else 'not sure which way'} is better."
 
 
@@ -184,9 +184,12 @@ with friendly_errors():
             data_table(in_use.drop(columns=["key", "guessed"]), "dictionary", "pilot_health_metric_dictionary.csv",
                        height=min(38 + 35 * len(in_use), 360))
             choices = in_use["metric"].tolist()
+            can_correct = ctx.person.can("edit_dictionary")
+            if not can_correct:
+                st.caption("Administrators can correct an entry here (it changes how every pilot's metric of that name is read).")
             picked = st.selectbox("Correct a metric", choices, index=None, key="dict_metric", placeholder="Choose a metric to correct",
-                                  disabled=ctx.pinned is not None,
-                                  help="Not while the page is pinned to a past moment." if ctx.pinned is not None else None)
+                                  disabled=ctx.pinned is not None, help="Not while the page is pinned to a past moment." if ctx.pinned is not None else None,
+                                  ) if can_correct else None
             if picked is not None:
                 info = in_use.set_index("metric").loc[picked]
                 key = info["key"]

@@ -11,10 +11,10 @@ ctx = page_setup("Audit trail")
 with friendly_errors():
     st.title("Audit trail")
     st.caption(
-        "Every upload, withdrawal, pilot record change, metric definition, demo load or clearance and restore from a backup, "
-        "with who made it and when (UTC). Each line is written in the same transaction as the change, so the trail and the "
-        "data never disagree. Until sign-in exists, changes made in the dashboard are by “dashboard user”; the command line "
-        "names the person running it (or --by)."
+        "Every upload, withdrawal, pilot record change, threshold change, metric definition, demo load or clearance and restore "
+        "from a backup, with who made it and when (UTC). Each line is written in the same transaction as the change, so the trail "
+        "and the data never disagree. Who is the signed-in person's e-mail address (“dashboard user” when the dashboard runs "
+        "without sign-in); the command line names the person running it (or --by)."
     )
     trail = data.audit_trail(*ctx.cache_key, ctx.pinned)
     if trail.empty:

@@ -53,6 +53,23 @@ def test_nothing_is_rendered_as_raw_html():
         assert "unsafe_allow_html" + "=True" not in path.read_text(encoding="utf-8"), path
 
 
+def test_the_only_scripts_on_any_page_are_the_sign_in_screens_constants():
+    """st.html runs scripts only in ui/signin.py, and only its module constants (which keep and
+    return to the address a sign-in started from) — never text that was typed or uploaded."""
+    from pilot_health.ui import signin
+
+    for path in [*SRC.rglob("*.py"), *PAGES]:
+        text = path.read_text(encoding="utf-8")
+        calls = re.findall(r"st\.html\(([^)]*)\)", text)
+        if path.name != "signin.py":
+            assert calls == [], path
+            continue
+        assert sorted(calls) == sorted(f"{name}, unsafe_allow_javascript=True" for name in
+                                       ("REMEMBER_VIEW_JS", "RETURN_TO_VIEW_JS", "FORGET_VIEW_JS"))
+        for name in ("REMEMBER_VIEW_JS", "RETURN_TO_VIEW_JS", "FORGET_VIEW_JS"):
+            assert isinstance(getattr(signin, name), str)
+
+
 def test_every_setting_is_documented():
     doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     for setting in SETTINGS:

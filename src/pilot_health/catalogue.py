@@ -119,6 +119,7 @@ class Catalogue(_Strict):
     patterns: dict[str, Pattern]
     source: str = ""
     fingerprint: str = ""
+    overrides: dict[str, float] = {}  # thresholds set in the dashboard on top of the file (thresholds.py)
 
     @model_validator(mode="after")
     def _complete(self) -> "Catalogue":
@@ -138,11 +139,16 @@ class Catalogue(_Strict):
 
     @property
     def source_label(self) -> str:
-        """The file's path, relative to the checkout when it is inside it."""
+        """The file's path, relative to the checkout when it is inside it, and how many thresholds
+        the dashboard sets on top of it."""
         try:
-            return str(Path(self.source).relative_to(project_root()))
+            label = str(Path(self.source).relative_to(project_root()))
         except ValueError:
-            return self.source
+            label = self.source
+        if self.overrides:
+            count = len(self.overrides)
+            label += f" with {count} threshold{'s' if count != 1 else ''} set on the Thresholds page"
+        return label
 
     def signal(self, key: str) -> Signal:
         for pattern in self.patterns.values():

@@ -156,7 +156,7 @@ def _pilots_payload(store: Store, catalogue, results: Sequence[Any], as_json: Ca
     as_of = results[0].as_of if results else None
     return {
         "db": str(store.path), "as_of": as_of.isoformat(timespec="seconds") if as_of else asked_as_of,
-        "rules": {"file": catalogue.source, "fingerprint": catalogue.fingerprint},
+        "rules": {"file": catalogue.source, "fingerprint": catalogue.fingerprint, "thresholds_set_in_dashboard": catalogue.overrides},
         "pilots": [as_json(r) for r in results],
     }
 

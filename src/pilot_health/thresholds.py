@@ -128,6 +128,7 @@ def _apply(catalogue: Catalogue, overrides: tuple[tuple[str, float], ...], known
             data[section][name] = value
     digest = hashlib.sha256(json.dumps(overrides).encode()).hexdigest()[:8]
     data["fingerprint"] = f"{catalogue.fingerprint}+{digest}"
+    data["overrides"] = dict(overrides)
     try:
         return Catalogue.model_validate(data)
     except ValidationError as error:

@@ -1,6 +1,7 @@
-"""What every page does first: configure the page, open the store, offer the demo on a first
-run, and draw the same sidebar. In Streamlit's classic multipage mode each page runs on its own
-when its URL is opened, so every page calls `page_setup()` at its top."""
+"""What every page does first: configure the page, find out who is looking (sign-in, role and
+business units; nothing is read before that), open the store as that person may see it, offer the
+demo on a first run, and draw the same sidebar. In Streamlit's classic multipage mode each page
+runs on its own when its URL is opened, so every page calls `page_setup()` at its top."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -12,33 +13,39 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from .. import demo
+from ..access import ABILITIES, ROLE_LABELS, Person
 from ..config import Config, load_config
 from ..errors import PilotHealthError
 from ..formatting import plural
 from ..ingest.engine import UPLOAD_WORK_ROOT
 from ..store import Store, utc_now
 from . import data
+from .signin import current_person, sidebar_identity
 from .text import md_escape
 
 if TYPE_CHECKING:
     from PIL import Image
 
+# Every page: its file, its title (as the page passes it to page_setup), its icon and the ability
+# needed to open it (docs/access.md); the sidebar lists the pages the person may open.
 PAGES = (
-    ("app.py", "Portfolio", ":material/dashboard:"),
-    ("pages/3_Risk.py", "Failure-pattern risk", ":material/warning:"),
-    ("pages/4_Alignment.py", "Alignment", ":material/compare_arrows:"),
-    ("pages/5_Adoption.py", "Adoption", ":material/groups:"),
-    ("pages/1_Pilot_register.py", "Pilot register", ":material/list_alt:"),
-    ("pages/2_Upload_data.py", "Upload data", ":material/upload_file:"),
-    ("pages/6_Audit_trail.py", "Audit trail", ":material/history:"),
+    ("app.py", "Portfolio", ":material/dashboard:", "view"),
+    ("pages/3_Risk.py", "Failure-pattern risk", ":material/warning:", "view"),
+    ("pages/4_Alignment.py", "Alignment", ":material/compare_arrows:", "view"),
+    ("pages/5_Adoption.py", "Adoption", ":material/groups:", "view"),
+    ("pages/1_Pilot_register.py", "Pilot register", ":material/list_alt:", "view"),
+    ("pages/2_Upload_data.py", "Upload data", ":material/upload_file:", "view"),
+    ("pages/7_Thresholds.py", "Thresholds", ":material/tune:", "view"),
+    ("pages/6_Audit_trail.py", "Audit trail", ":material/history:", "view_audit"),
 )
 
 
 @dataclass
 class PageContext:
     config: Config
-    store: Store
+    store: Store  # as the person may read it: narrowed to their business units when they are limited
     meta: dict[str, str]
+    person: Person
     pinned: Optional[datetime] = None  # a pinned link's moment (UTC): everything as it was then
     today: date = field(default_factory=date.today)
 
@@ -86,7 +93,8 @@ def _first_run(ctx: PageContext) -> None:
         return
     with st.status("First run: setting up a demo portfolio so you can look around …", expanded=True) as status:
         bar = st.progress(0.0)
-        result = demo.first_run(ctx.store, progress=lambda share, text: bar.progress(share, text=text))
+        # The whole store: a limited person's first visit must not mistake a full store for an empty one.
+        result = demo.first_run(ctx.store.unscoped(), progress=lambda share, text: bar.progress(share, text=text))
         status.update(label="Demo portfolio ready." if result else "Store ready.", state="complete", expanded=False)
     ctx.refresh()
 
@@ -133,14 +141,16 @@ def pin_text(moment: datetime) -> str:
 
 
 def page_setup(title: str, pinnable: bool = True) -> PageContext:
-    """`pinnable`: the page can show the store as of a pinned link's moment (the upload page cannot)."""
+    """`title`: the page's title in PAGES (which also says what a person needs to open it);
+    `pinnable`: the page can show the store as of a pinned link's moment (the upload page cannot)."""
     st.set_page_config(page_title=f"{title} · Pilot Health", page_icon=_favicon(), layout="wide")
     try:
         config = load_config()
+        person = current_person(config)  # draws the sign-in screen and stops, for someone not signed in
         store = Store.from_config(config)
         store.lock_down([config.db_path.parent, UPLOAD_WORK_ROOT])  # the dashboard's DuckDB reads and writes nowhere else
         pinned, problem = parse_pin(st.query_params.get(PIN_PARAMETER), utc_now()) if pinnable else (None, None)
-        ctx = PageContext(config=config, store=store, meta=store.meta(), pinned=pinned)
+        ctx = PageContext(config=config, store=store.for_person(person), meta=store.meta(), person=person, pinned=pinned)
         if problem:
             st.warning(problem, icon=":material/link_off:")
         if pinned is None:
@@ -149,6 +159,12 @@ def page_setup(title: str, pinnable: bool = True) -> PageContext:
         show_problem(error)
         st.stop()
     render_sidebar(ctx, pinnable)
+    needs = next(ability for _, label, _, ability in PAGES if label == title)
+    if not person.can(needs):
+        st.title(title)
+        st.info(f"This page is for {ROLE_LABELS[ABILITIES[needs]]}s of Pilot Health; you are signed in as a "
+                f"{ROLE_LABELS[person.role]}.", icon=":material/lock:")
+        st.stop()
     if pinned is not None:
         pinned_banner(ctx)
     return ctx
@@ -176,7 +192,7 @@ def app_base_url(ctx: PageContext) -> str:
     url = (st.context.url or "").rstrip("/")
     if not url:
         return ctx.config.public_url
-    for path, _, _ in PAGES:
+    for path, _, _, _ in PAGES:
         name = path.removeprefix("pages/").removesuffix(".py").split("_", 1)[-1]
         if path != "app.py" and url.endswith("/" + name):
             return url[: -len(name) - 1]
@@ -195,9 +211,11 @@ def render_sidebar(ctx: PageContext, pinnable: bool = True) -> None:
     with st.sidebar:
         st.markdown("### Pilot Health")
         st.caption("Which AI pilots are heading for the 80–90% that never reach production, and why.")
-        for path, label, icon in PAGES:
-            st.page_link(path, label=label, icon=icon)
+        for path, label, icon, ability in PAGES:
+            if ctx.person.can(ability):
+                st.page_link(path, label=label, icon=icon)
         st.divider()
+        sidebar_identity(ctx.person)
         if pinnable:
             with st.popover("Share this view", icon=":material/share:", width="stretch"):
                 moment = ctx.pinned or utc_now().replace(microsecond=0)

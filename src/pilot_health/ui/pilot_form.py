@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import streamlit as st
 
+from ..access import Person
 from ..errors import PilotHealthError
 from ..models import (
     KPI_DIRECTIONS, PILOT_FIELDS, READINESS_PATTERNS, SPONSOR_LEVEL_LABELS, SPONSOR_LEVELS, STAGE_LABELS, STAGES,
@@ -21,7 +22,6 @@ from ..store import Store
 from .text import md_escape
 
 NEW = "__new__"
-DASHBOARD_USER = "dashboard user"  # who the audit trail names until sign-in exists
 GROUPS = (
     ("identity", "Identity"),
     ("people", "People"),
@@ -95,7 +95,7 @@ def problems_for(prefix: str, pilot: Optional[Pilot], existing_ids: set[str]) ->
     return checked, problems
 
 
-def _save(store: Store, prefix: str, pilot: Optional[Pilot], existing_ids: set[str]) -> None:
+def _save(store: Store, prefix: str, pilot: Optional[Pilot], existing_ids: set[str], person: Person) -> None:
     checked, problems = problems_for(prefix, pilot, existing_ids)
     st.session_state[key(prefix, "__tried")] = True
     if checked is None:
@@ -103,11 +103,11 @@ def _save(store: Store, prefix: str, pilot: Optional[Pilot], existing_ids: set[s
         return
     try:
         if pilot is None:
-            create_pilot(store, checked, DASHBOARD_USER)
+            create_pilot(store, checked, person)
         else:
-            update_pilot(store, checked, DASHBOARD_USER)
+            update_pilot(store, checked, person)
     except PilotHealthError as error:
-        st.session_state["pilot_form.error"] = f"Not saved: {error}"
+        st.session_state["pilot_form.error"] = f"Not saved: {md_escape(error)}"  # it may quote what was typed
         return
     st.session_state["flash"] = f"Saved {checked.pilot_id} · {checked.name}."
     if pilot is None:
@@ -117,7 +117,7 @@ def _save(store: Store, prefix: str, pilot: Optional[Pilot], existing_ids: set[s
         st.session_state["pilot"] = checked.pilot_id
 
 
-def render(store: Store, pilot: Optional[Pilot], existing_ids: set[str]) -> None:
+def render(store: Store, pilot: Optional[Pilot], existing_ids: set[str], person: Person) -> None:
     prefix = pilot.pilot_id if pilot else NEW
     slots: dict[str, Any] = {}
     for group, title in GROUPS:
@@ -162,5 +162,5 @@ def render(store: Store, pilot: Optional[Pilot], existing_ids: set[str]) -> None
         st.success("All values are valid.", icon=":material/check_circle:")
     st.button(
         "Add this pilot" if pilot is None else f"Save changes to {pilot.pilot_id}", type="primary", key=f"save.{prefix}",
-        on_click=_save, args=(store, prefix, pilot, existing_ids), icon=":material/save:",
+        on_click=_save, args=(store, prefix, pilot, existing_ids, person), icon=":material/save:",
     )

@@ -11,6 +11,7 @@ from typing import Any, Optional
 import pandas as pd
 import streamlit as st
 
+from ..access import Person
 from ..csv_files import frame_to_csv
 from ..formatting import plural
 from ..ingest import KIND_LABELS, KINDS, IngestOptions, IngestResult, ingest
@@ -32,15 +33,16 @@ def options_key(sha: str, options: IngestOptions) -> str:
     return hashlib.sha256(f"{sha}|{payload}".encode()).hexdigest()
 
 
-def analyse(store: Store, version: str, data: bytes, file_name: str, options: IngestOptions) -> IngestResult:
-    """Check the file (nothing stored), once per file, choice of options and store version."""
+def analyse(store: Store, version: str, data: bytes, file_name: str, options: IngestOptions, person: Person) -> IngestResult:
+    """Check the file (nothing stored) as `person` would store it, once per file, choice of options and store version."""
     sha = hashlib.sha256(data).hexdigest()
-    key = (version, options_key(sha, options))
+    key = (version, person, options_key(sha, options))
     cached = st.session_state.get("upload_analysis")
     if cached and cached[0] == key:
         return cached[1]
     bar = st.progress(0.0, text=f"Reading {file_name} …")
-    result = ingest(store, data, file_name, options, commit=False, progress=lambda share, text: bar.progress(min(share, 1.0), text=text))
+    result = ingest(store, data, file_name, options, commit=False, person=person,
+                    progress=lambda share, text: bar.progress(min(share, 1.0), text=text))
     bar.empty()
     st.session_state["upload_analysis"] = (key, result)
     return result
