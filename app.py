@@ -169,7 +169,7 @@ with friendly_errors():
     )
     st.download_button(
         "Download this table (CSV)", frame_to_csv(shown), file_name="pilot_health_portfolio.csv", mime="text/csv",
-        icon=":material/download:", key="download_portfolio",
+        icon=":material/download:", key="download_portfolio", on_click="ignore",
     )
     st.subheader("Steering pack")
     st.caption("The portfolio on one printable page — every pilot's health and five pattern scores, with the heatmap — as a PDF "

@@ -54,12 +54,12 @@ with friendly_errors():
     left.download_button(
         "Download the register (CSV)", register_csv(register) if not register.empty else template_csv(),
         file_name="pilot_register.csv", mime="text/csv", icon=":material/download:", key="download_register",
-        help="Every pilot in the register template's columns; open it in a spreadsheet, edit, and upload it back.",
+        help="Every pilot in the register template's columns; open it in a spreadsheet, edit, and upload it back.", on_click="ignore",
     )
     right.download_button(
         "Download an empty template", template_csv(), file_name="pilot_register_template.csv", mime="text/csv",
         icon=":material/description:", key="download_template",
-        help=f"The header row of the register: {len(PILOT_FIELDS)} columns, documented in docs/pilot-register.md.",
+        help=f"The header row of the register: {len(PILOT_FIELDS)} columns, documented in docs/pilot-register.md.", on_click="ignore",
     )
 
     st.divider()

@@ -81,7 +81,7 @@ with friendly_errors():
              .reindex(columns=list(PATTERN_KEYS)).reset_index())
     table["order"] = table["pilot_id"].map({p: i for i, p in enumerate(order)})
     st.download_button("Download the scores (CSV)", frame_to_csv(table.sort_values("order").drop(columns="order")),
-                       file_name="pilot_health_risk.csv", mime="text/csv", icon=":material/download:", key="download_risk")
+                       file_name="pilot_health_risk.csv", mime="text/csv", icon=":material/download:", key="download_risk", on_click="ignore")
 
     st.divider()
     pilot_id = pilot_picker(order, "Choose a pilot (or click one above)",

@@ -81,7 +81,7 @@ with friendly_errors():
         },
     )
     st.download_button("Download the table (CSV)", frame_to_csv(shown), file_name="pilot_health_alignment.csv", mime="text/csv",
-                       icon=":material/download:", key="download_alignment")
+                       icon=":material/download:", key="download_alignment", on_click="ignore")
 
     st.divider()
     order = shown["pilot_id"].tolist()

@@ -80,7 +80,7 @@ with friendly_errors():
         },
     )
     st.download_button("Download the table (CSV)", frame_to_csv(shown.drop(columns=["weakest"])), file_name="pilot_health_adoption.csv",
-                       mime="text/csv", icon=":material/download:", key="download_adoption")
+                       mime="text/csv", icon=":material/download:", key="download_adoption", on_click="ignore")
 
     st.divider()
     pilot_id = pilot_picker(shown["pilot_id"].tolist())
@@ -186,7 +186,7 @@ with friendly_errors():
                                                  "(a group of several teams: only when every one has a size)."),
                                         **{e: st.column_config.NumberColumn(format="%.2f") for e in ("awareness", "desire", "knowledge", "ability", "reinforcement")}})
             st.download_button("Download the team table (CSV)", frame_to_csv(teams), file_name=f"pilot_health_adoption_{pilot.pilot_id}_wave{wave.wave}.csv",
-                               mime="text/csv", icon=":material/download:", key="download_teams")
+                               mime="text/csv", icon=":material/download:", key="download_teams", on_click="ignore")
 
         trend = trend_frame(pilot, group.label)
         st.subheader("Across waves", anchor=False)

@@ -121,7 +121,7 @@ def rejected_download(result: IngestResult, key: str) -> None:
         st.download_button(
             f"Download the {plural(len(result.rejected_rows), 'rejected row')} with reasons (CSV)",
             frame_to_csv(result.rejected_rows), file_name=f"rejected_{result.file_name.rsplit('.', 1)[0]}.csv",
-            mime="text/csv", icon=":material/download:", key=key,
+            mime="text/csv", icon=":material/download:", key=key, on_click="ignore",
         )
 
 

@@ -68,7 +68,7 @@ def data_table(frame: pd.DataFrame, key: str, file_name: str, *, label: str = "D
     .streamlit/config.toml because it does not do that)."""
     st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}.table", **dataframe_options)
     st.download_button(label, frame_to_csv(frame), file_name=file_name, mime="text/csv", icon=":material/download:",
-                       key=f"{key}.download", type="tertiary")
+                       key=f"{key}.download", type="tertiary", on_click="ignore")
 
 
 def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, key: str) -> None:
@@ -87,7 +87,7 @@ def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, 
 
     pdf_column.download_button("Steering pack (PDF)", make("pdf"), file_name=file_name(what, "pdf", moment), mime="application/pdf",
                                icon=":material/picture_as_pdf:", key=f"{key}.pdf",
-                               help="A one-page summary to print and hand out" + (" for this pilot" if pilot_id else " of the portfolio") + ".")
+                               help="A one-page summary to print and hand out" + (" for this pilot" if pilot_id else " of the portfolio") + ".", on_click="ignore")
     html_column.download_button("Steering pack (HTML)", make("html"), file_name=file_name(what, "html", moment), mime="text/html",
                                 icon=":material/description:", key=f"{key}.html",
-                                help="The same summary as one web page that opens without a network connection.")
+                                help="The same summary as one web page that opens without a network connection.", on_click="ignore")
