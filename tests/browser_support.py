@@ -392,6 +392,11 @@ def open_link(page, dashboard: Dashboard, link: str, ready_text: str) -> None:
         )
 
 
+def finished_running(page, timeout: int = FIRST_RENDER_MS) -> None:
+    """Wait until Streamlit has finished running the page's script (its app element says so)."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(state="attached", timeout=timeout)
+
+
 def metric_value(page, label: str):
     return page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").filter(has_text=label)).get_by_test_id("stMetricValue")
 

@@ -234,24 +234,27 @@ def theirs_day(store, upload_id: int) -> str:
         return f"{queries.fetch_upload(con, upload_id)['uploaded_at']:%Y-%m-%d}"
 
 
-def test_an_administrator_changes_a_threshold_on_the_page_and_the_trail_says_so(demo_store, signin_env, downloads):
+def test_an_administrator_changes_a_threshold_on_the_page_and_the_trail_says_so(demo_store, signin_env):
     signin_env(demo_store)
     at = visit("pages/7_Thresholds.py", signed_in("ann@example.com"))
     assert_clean(at)
-    editor_key = next(e.key for e in at.data_editor if e.key.startswith("thresholds.Shared numbers."))
-    rows = at.data_editor(key=editor_key).value
-    row = int(rows.index[rows["key"] == "analysis.decay_warning"][0])
-    at.session_state[editor_key] = {"edited_rows": {row: {"in_force": 0.12}}, "added_rows": [], "deleted_rows": []}
-    at.run()
-    assert at.button(key="thresholds_save").label == "Save 1 change"
-    at.button(key="thresholds_save").click().run()
+    at.selectbox(key="threshold_key").set_value("analysis.decay_critical").run()
+    at.number_input(key="threshold_value.analysis.decay_critical").set_value(0.05).run()
+    at.button(key="threshold_save").click().run()  # below the warning level: the catalogue's rule refuses it
+    [problem] = texts(at.error)
+    assert problem.startswith("Not saved: ") and "decay_critical must be at least decay_warning" in problem
+    at.number_input(key="threshold_value.analysis.decay_critical").set_value(0.25).run()
+    at.button(key="threshold_save").click().run()
     assert_clean(at)
-    assert any(t.startswith("1 of ") and "set on this page" in t for t in texts(at.caption))
+    assert not at.error and any(t.startswith("1 of ") and "set on this page" in t for t in texts(at.caption))
     with demo_store.read() as con:
-        assert queries.threshold_overrides(con)["analysis.decay_warning"]["value"] == 0.12
+        assert queries.threshold_overrides(con)["analysis.decay_critical"]["value"] == 0.25
         line = queries.audit_entries(con).iloc[0]
     assert (line["who"], line["action"], line["subject"], line["detail"]) == ("ann@example.com", "threshold_change",
-                                                                               "analysis.decay_warning", "0.1 → 0.12")
+                                                                               "analysis.decay_critical", "0.2 → 0.25")
+    table = next(t.value for t in at.dataframe if "analysis.decay_critical" in set(t.value["key"]))
+    row = table.set_index("key").loc["analysis.decay_critical"]
+    assert (row["in_file"], row["in_force"], row["changed_by"]) == (0.2, 0.25, "ann@example.com")
     risk = visit("pages/3_Risk.py", signed_in("vic@example.com"))
     assert any("with 1 threshold set on the Thresholds page" in t for t in texts(risk.caption))
     at.button(key="thresholds_reset").click().run()
@@ -263,7 +266,7 @@ def test_a_viewer_reads_the_thresholds_and_can_download_them(demo_store, signin_
     signin_env(demo_store)
     at = visit("pages/7_Thresholds.py", signed_in("vic@example.com"))
     assert_clean(at)
-    assert len(at.dataframe) == 4 and not at.data_editor
+    assert len(at.dataframe) == 4 and not [s for s in at.selectbox if s.key == "threshold_key"]
     assert any("Only administrators can change them" in t for t in texts(at.caption))
     keys = [r["key"] for label, data in downloads for r in csv.DictReader(io.StringIO(data.decode("utf-8")))]
     assert "signals.live_decay" in keys and "analysis.decay_critical" in keys
