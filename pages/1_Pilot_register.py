@@ -13,7 +13,7 @@ ctx = page_setup("Pilot register")
 with friendly_errors():
     st.title("Pilot register")
     if flash := st.session_state.pop("flash", None):
-        st.toast(flash, icon=":material/check_circle:")
+        st.toast(md_escape(flash), icon=":material/check_circle:")  # it names the pilot saved
     register = data.pilot_register(*ctx.cache_key, ctx.pinned)
 
     if register.empty:

@@ -89,8 +89,8 @@ with friendly_errors():
     if pilot_id is None:
         st.stop()
     result = by_pilot[pilot_id]
-    st.header(f"{result.pilot_id} · {result.name}", anchor=False)
-    st.caption(f"{result.business_unit} · {STAGE_LABELS.get(result.stage, result.stage)} · scored {result.as_of:%d %b %Y %H:%M} UTC")
+    st.header(f"{result.pilot_id} · {md_escape(result.name)}", anchor=False)
+    st.caption(f"{md_escape(result.business_unit)} · {STAGE_LABELS.get(result.stage, result.stage)} · scored {result.as_of:%d %b %Y %H:%M} UTC")
     (st.error if result.health == "red" else st.warning if result.health == "amber" else st.success if result.health == "green" else st.info)(
         f"Health: {HEALTH_LABELS[result.health]}. {md_escape(result.health_reason)}", icon=HEALTH_ICONS[result.health],
     )

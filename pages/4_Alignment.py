@@ -92,8 +92,8 @@ with friendly_errors():
         by_pilot = {r.pilot_id: r for r in rows}
         detail = data.alignment_detail(*ctx.cache_key, data.rules_fingerprint(), by_pilot[pilot_id].as_of, pilot_id, ctx.pinned)
         row = detail["row"]
-        st.header(f"{row.pilot_id} · {row.name}", anchor=False)
-        st.caption(f"{row.business_unit} · {STAGE_LABELS.get(row.stage, row.stage)} · as of {row.as_of:%d %b %Y %H:%M} UTC")
+        st.header(f"{row.pilot_id} · {md_escape(row.name)}", anchor=False)
+        st.caption(f"{md_escape(row.business_unit)} · {STAGE_LABELS.get(row.stage, row.stage)} · as of {row.as_of:%d %b %Y %H:%M} UTC")
         box = {"aligned": st.success, "decoupled": st.warning, "inverted": st.error}.get(row.label, st.info)
         box(md_escape(row.verdict), icon=LABEL_ICONS[row.label])
 

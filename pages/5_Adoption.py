@@ -92,8 +92,8 @@ with friendly_errors():
     if pilot is None:
         st.info("This pilot is no longer in the store.", icon=":material/inbox:")
         st.stop()
-    st.header(f"{pilot.pilot_id} · {pilot.name}", anchor=False)
-    st.caption(f"{pilot.business_unit} · {STAGE_LABELS.get(pilot.stage, pilot.stage)} · as of {pilot.as_of:%d %b %Y %H:%M} UTC")
+    st.header(f"{pilot.pilot_id} · {md_escape(pilot.name)}", anchor=False)
+    st.caption(f"{md_escape(pilot.business_unit)} · {STAGE_LABELS.get(pilot.stage, pilot.stage)} · as of {pilot.as_of:%d %b %Y %H:%M} UTC")
 
     wave = None
     if pilot.waves:

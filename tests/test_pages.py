@@ -253,3 +253,15 @@ def test_adding_a_pilot(demo_store, app_env):
     assert stored.drift_alerts is None, "unanswered evidence stays unknown"
     assert at.selectbox(key="pilot").value == "SC-06", "the new pilot is selected for further editing"
     assert len(at.dataframe[0].value) == 25
+
+
+def test_escaped_text_never_becomes_markdown_or_a_link_by_itself():
+    """md_escape is what keeps user text literal in headers, captions, toasts and labels: every
+    Markdown character escaped, and the addresses Markdown would link on its own (http://…,
+    www.…) broken by an invisible word joiner that changes nothing a person reads."""
+    from pilot_health.ui.text import WORD_JOINER, md_escape
+
+    assert md_escape("[click](http://evil.example/) **x** <b>") == r"\[click\]\(http\:" + WORD_JOINER + r"//evil\.example/\) \*\*x\*\* \<b\>"
+    assert md_escape("see www.evil.example.csv") == "see w" + WORD_JOINER + r"ww\.evil\.example\.csv"
+    assert md_escape("HTTPS://Evil.example").replace(WORD_JOINER, "") == r"HTTPS\://Evil\.example"
+    assert md_escape("two\nlines") == "two lines" and md_escape("Fresh produce") == "Fresh produce"

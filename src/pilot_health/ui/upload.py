@@ -79,7 +79,7 @@ def mapping_editor(result: IngestResult) -> None:
         with columns[index % 3]:
             key = f"map.{result.sha256[:12]}.{index}"
             st.selectbox(
-                label[:120], choices, index=choices.index(current), format_func=lambda t: target_label(mapping.kind, t),
+                md_escape(label[:120]), choices, index=choices.index(current), format_func=lambda t: target_label(mapping.kind, t),
                 key=key, on_change=_remember, args=(result.sha256, header, key),
             )
     unused = [h for h in result.headers if mapping.targets.get(h, IGNORE) == IGNORE]
