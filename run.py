@@ -140,7 +140,50 @@ def oidc_versions(node: str) -> str:
     return f"Node.js {result.stdout.strip().removeprefix('v') or '(unknown version)'} and oidc-provider {package['version']}"
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def requested_address(extra: list[str]) -> str | None:
+    """The --server.address the person asked for (None: the shipped 127.0.0.1)."""
+    for index, argument in enumerate(extra):
+        if argument.startswith("--server.address="):
+            return argument.split("=", 1)[1]
+        if argument == "--server.address" and index + 1 < len(extra):
+            return extra[index + 1]
+    return None
+
+
+def sign_in_configured(extra: list[str]) -> bool:
+    """Whether the secrets file Streamlit will read has an [auth] section (see docs/access.md)."""
+    import tomllib
+
+    files = [extra[i + 1] for i, a in enumerate(extra[:-1]) if a == "--secrets.files"]
+    files += [a.split("=", 1)[1] for a in extra if a.startswith("--secrets.files=")]
+    for path in files or [str(ROOT / ".streamlit" / "secrets.toml")]:
+        try:
+            if tomllib.loads(Path(path).read_text(encoding="utf-8")).get("auth"):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def open_network_refusal(extra: list[str]) -> str | None:
+    """Why the dashboard must not start: open access (no sign-in) beyond this machine, unless allowed."""
+    address = requested_address(extra)
+    allowed = os.environ.get("PILOT_HEALTH_ALLOW_OPEN_NETWORK", "").strip().lower() in {"yes", "y", "true", "1", "on"}
+    if address is None or address.strip() in LOOPBACK or allowed or sign_in_configured(extra):
+        return None
+    return (f"--server.address {address or '(every interface)'} would let anyone who reaches this machine see and change "
+            "everything, because sign-in is not configured. Configure sign-in (docs/access.md), or, behind a firewall or a "
+            "proxy that restricts who reaches it, start it with PILOT_HEALTH_ALLOW_OPEN_NETWORK=yes.")
+
+
 def dashboard(extra: list[str]) -> int:
+    refusal = open_network_refusal(extra)
+    if refusal:
+        say(f"not starting: {refusal}")
+        return 2
     ensure_environment("requirements.txt")
     say("starting the dashboard; it opens at the Local URL printed below (Ctrl+C stops it) …")
     command = [str(PYTHON), "-m", "streamlit", "run", str(ROOT / "app.py"), *extra]

@@ -64,3 +64,29 @@ def test_two_connections_at_once_to_a_locked_down_store_both_open(tmp_path):
         with store.read() as second:
             assert second.execute("SELECT current_setting('enable_external_access')").fetchone()[0] is False
         assert first.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_run_py_refuses_open_access_beyond_this_machine(tmp_path, monkeypatch):
+    """`python3 run.py --server.address 0.0.0.0` without sign-in stops with one sentence before
+    anything starts; sign-in, or PILOT_HEALTH_ALLOW_OPEN_NETWORK=yes, lets it go ahead."""
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("PILOT_HEALTH_ALLOW_OPEN_NETWORK", raising=False)
+    no_auth = tmp_path / "secrets.toml"
+    no_auth.write_text('[other]\nkey = "value"\n', encoding="utf-8")
+    refused = subprocess.run([sys.executable, str(ROOT / "run.py"), "--server.address", "0.0.0.0", "--secrets.files", str(no_auth)],
+                             capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert refused.returncode == 2
+    assert "not starting: --server.address 0.0.0.0 would let anyone who reaches this machine see and change everything" in refused.stdout
+
+    sys.path.insert(0, str(ROOT))
+    import run
+
+    assert run.open_network_refusal(["--server.address=0.0.0.0", "--secrets.files", str(no_auth)])
+    assert run.open_network_refusal(["--server.address", "127.0.0.1"]) is None and run.open_network_refusal([]) is None
+    with_auth = tmp_path / "auth.toml"
+    with_auth.write_text('[auth]\nclient_id = "x"\n', encoding="utf-8")
+    assert run.open_network_refusal(["--server.address", "0.0.0.0", "--secrets.files", str(with_auth)]) is None
+    monkeypatch.setenv("PILOT_HEALTH_ALLOW_OPEN_NETWORK", "yes")
+    assert run.open_network_refusal(["--server.address", "0.0.0.0", "--secrets.files", str(no_auth)]) is None
