@@ -220,6 +220,9 @@ def start_dashboard(
     use it in a `with` block."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
+    extra_args = list(extra_args)
+    if "--secrets.files" not in extra_args:  # never a developer's own .streamlit/secrets.toml
+        extra_args += ["--secrets.files", str(folder / f"no-secrets-{port}.toml")]
     stdout_path, stderr_path = folder / f"server-{port}.stdout", folder / f"server-{port}.stderr"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         process = subprocess.Popen(

@@ -19,6 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_TODAY = DEMO_NOW.date()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _never_the_real_secrets(tmp_path_factory):
+    """No AppTest run reads a developer's own .streamlit/secrets.toml (sign-in configured there
+    would turn every open-access test into a sign-in screen): tests that want sign-in set at.secrets."""
+    from streamlit import config
+
+    config.set_option("secrets.files", [str(tmp_path_factory.mktemp("secrets") / "none.toml")])
+
+
 @pytest.fixture(autouse=True)
 def _never_the_real_store(monkeypatch, tmp_path):
     """No test may touch data/pilot_health.duckdb: point the default at a temporary file."""
