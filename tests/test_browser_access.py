@@ -383,3 +383,21 @@ def test_an_admin_withdraws_an_editors_upload_and_the_audit_page_shows_every_act
     assert "owner:" in edit["detail"] and "Finance Ops Lead" in edit["detail"]
     threshold = next(r for r in rows if r["action"] == "Threshold changed")
     assert threshold["detail"] == "0.1 → 0.12" and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", threshold["happened_at"])
+
+
+def test_signing_out_leaves_nothing_on_any_page(browser, secured, script_errors):
+    from playwright.sync_api import expect
+
+    dashboard, provider = secured
+    with fresh_page(browser, [dashboard.url, provider.issuer], script_errors) as page:
+        signed_in_as(page, dashboard, VIEWER)
+        page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
+        # The provider asks whether to end its own session too (OpenID Connect's RP-initiated logout).
+        confirm = page.get_by_role("button", name=re.compile(r"^Yes", re.I))
+        confirm.wait_for(timeout=FIRST_RENDER_MS)
+        confirm.click()
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=FIRST_RENDER_MS)
+        assert urlsplit(page.url).netloc == urlsplit(dashboard.url).netloc
+        page.goto(dashboard.url + "/Risk?pilot=SC-01", wait_until="domcontentloaded")
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=FIRST_RENDER_MS)
+        assert not PILOT_ID.findall(shown_text(page))
