@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .config import reread_when_changed
 from .errors import AccessDenied
 
 ROLES = ("viewer", "editor", "admin")
@@ -249,22 +249,13 @@ def access_path() -> Path:
     return load_config().access_path
 
 
-@lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> AccessFile:
+@reread_when_changed(access_path)
+def load_access(path: Path) -> AccessFile:
+    """The access file in force, re-read whenever it changes (no restart needed to add a person)."""
     from .config import read_settings_file
 
-    access, _ = read_settings_file(Path(path), "access file", "config/access.toml", "PILOT_HEALTH_ACCESS", AccessFile, add_source=True)
+    access, _ = read_settings_file(path, "access file", "config/access.toml", "PILOT_HEALTH_ACCESS", AccessFile, add_source=True)
     return access
-
-
-def load_access(path: Optional[Path] = None) -> AccessFile:
-    """The access file in force, re-read whenever it changes (no restart needed to add a person)."""
-    path = path or access_path()
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = 0.0
-    return _load(str(path), mtime)
 
 
 # -- open access on a network ---------------------------------------------------------------------

@@ -6,13 +6,12 @@ naming the file and the setting, so a typo never silently changes a score.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .config import project_root
+from .config import project_root, reread_when_changed
 
 PATTERN_KEYS = (
     "data_debt", "integration_avoidance", "organisational_resistance", "governance_vacuum", "wrong_success_metrics",
@@ -170,19 +169,10 @@ def catalogue_path() -> Path:
     return load_config().signals_path
 
 
-@lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> Catalogue:
+@reread_when_changed(catalogue_path)
+def load_catalogue(path: Path) -> Catalogue:
+    """The catalogue in force (re-read when the file changes)."""
     from .config import read_settings_file
 
-    catalogue, _ = read_settings_file(Path(path), "signal catalogue", "config/signals.toml", "PILOT_HEALTH_SIGNALS", Catalogue, add_source=True)
+    catalogue, _ = read_settings_file(path, "signal catalogue", "config/signals.toml", "PILOT_HEALTH_SIGNALS", Catalogue, add_source=True)
     return catalogue
-
-
-def load_catalogue(path: Optional[Path] = None) -> Catalogue:
-    """The catalogue in force (re-read when the file changes)."""
-    path = path or catalogue_path()
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = 0.0
-    return _load(str(path), mtime)

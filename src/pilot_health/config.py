@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from functools import lru_cache, wraps
+from typing import Callable, Mapping, Optional, TypeVar
 
 from .errors import ConfigError
 
@@ -153,6 +154,30 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         access_path=resolve_db_path(_raw(env, "PILOT_HEALTH_ACCESS")),
         allow_open_network=_yes_no(env, "PILOT_HEALTH_ALLOW_OPEN_NETWORK"),
     )
+
+
+T = TypeVar("T")
+
+
+def reread_when_changed(default_path: Callable[[], Path]) -> Callable[[Callable[[Path], T]], Callable[[Optional[Path]], T]]:
+    """Turn `load(path)` of a settings file into `load(path=None)` that reads `default_path()` when
+    no path is given, and reads the file again only when it has changed (by its modification time):
+    an administrator's edit counts at the next page view, without a restart or a read per view."""
+    def decorate(load: Callable[[Path], T]) -> Callable[[Optional[Path]], T]:
+        cached = lru_cache(maxsize=8)(lambda path, mtime: load(Path(path)))
+
+        @wraps(load)
+        def current(path: Optional[Path] = None) -> T:
+            path = path or default_path()
+            try:
+                mtime = path.stat().st_mtime
+            except OSError:
+                mtime = 0.0
+            return cached(str(path), mtime)
+
+        return current
+
+    return decorate
 
 
 def read_settings_file(file: Path, what: str, shipped: str, setting: str, model: type, add_source: bool = False):

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Literal, Optional
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from .config import reread_when_changed
 
 
 METRIC_KINDS = ("technical", "business", "adoption")
@@ -209,14 +210,6 @@ def dictionary_path() -> Path:
     return load_config().metrics_path
 
 
-@lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> MetricDictionary:
-    from .config import read_settings_file
-
-    parsed, fingerprint = read_settings_file(Path(path), "metric dictionary", "config/metrics.toml", "PILOT_HEALTH_METRICS", DictionaryFile)
-    return MetricDictionary(dict(parsed.metrics), path, fingerprint)
-
-
 def answered(row: dict) -> MetricInfo:
     """A stored answer (a row of `metric_definitions`) as what is known of the metric."""
     return MetricInfo(row["metric_key"], row["label"], row["kind"], row["direction"], row["unit"], "answered")
@@ -229,14 +222,13 @@ def dictionary_with_answers(con) -> MetricDictionary:
     return load_metric_dictionary().with_answers(answered(row) for row in queries.metric_definitions(con))
 
 
-def load_metric_dictionary(path: Optional[Path] = None) -> MetricDictionary:
+@reread_when_changed(dictionary_path)
+def load_metric_dictionary(path: Path) -> MetricDictionary:
     """The built-in dictionary in force (re-read when the file changes), without the store's answers."""
-    path = path or dictionary_path()
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = 0.0
-    return _load(str(path), mtime)
+    from .config import read_settings_file
+
+    parsed, fingerprint = read_settings_file(path, "metric dictionary", "config/metrics.toml", "PILOT_HEALTH_METRICS", DictionaryFile)
+    return MetricDictionary(dict(parsed.metrics), str(path), fingerprint)
 
 
 # -- the dictionary as the Alignment page shows and corrects it ------------------------------------------
