@@ -143,23 +143,22 @@ def oidc_versions(node: str) -> str:
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-def requested_address(extra: list[str]) -> str | None:
-    """The --server.address the person asked for (None: the shipped 127.0.0.1)."""
+def flag_values(extra: list[str], flag: str) -> list[str]:
+    """The values given to a Streamlit flag, as `--flag VALUE` or `--flag=VALUE`, in order."""
+    values = []
     for index, argument in enumerate(extra):
-        if argument.startswith("--server.address="):
-            return argument.split("=", 1)[1]
-        if argument == "--server.address" and index + 1 < len(extra):
-            return extra[index + 1]
-    return None
+        if argument.startswith(flag + "="):
+            values.append(argument.split("=", 1)[1])
+        elif argument == flag and index + 1 < len(extra):
+            values.append(extra[index + 1])
+    return values
 
 
 def sign_in_configured(extra: list[str]) -> bool:
     """Whether the secrets file Streamlit will read has an [auth] section (see docs/access.md)."""
     import tomllib
 
-    files = [extra[i + 1] for i, a in enumerate(extra[:-1]) if a == "--secrets.files"]
-    files += [a.split("=", 1)[1] for a in extra if a.startswith("--secrets.files=")]
-    for path in files or [str(ROOT / ".streamlit" / "secrets.toml")]:
+    for path in flag_values(extra, "--secrets.files") or [str(ROOT / ".streamlit" / "secrets.toml")]:
         try:
             if tomllib.loads(Path(path).read_text(encoding="utf-8")).get("auth"):
                 return True
@@ -170,7 +169,7 @@ def sign_in_configured(extra: list[str]) -> bool:
 
 def open_network_refusal(extra: list[str]) -> str | None:
     """Why the dashboard must not start: open access (no sign-in) beyond this machine, unless allowed."""
-    address = requested_address(extra)
+    address = (flag_values(extra, "--server.address") or [None])[-1]  # None: the shipped 127.0.0.1
     allowed = os.environ.get("PILOT_HEALTH_ALLOW_OPEN_NETWORK", "").strip().lower() in {"yes", "y", "true", "1", "on"}
     if address is None or address.strip() in LOOPBACK or allowed or sign_in_configured(extra):
         return None
