@@ -703,6 +703,25 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         "open + store_meta read (what meta() runs)": median_of(
             sql(lambda con: con.execute("SELECT key, value FROM store_meta").fetchall())),
     }
+    # A person limited to one business unit reads through views narrowed to its pilots (queries.narrow_to).
+    from pilot_health.access import Person
+
+    limited = store.for_person(Person("bench@example.com", "viewer", (units[0],)))
+
+    def limited_open_close() -> None:
+        with limited.read():
+            pass
+
+    def limited_counts() -> dict[str, int]:
+        with limited.read() as con:
+            return queries.table_counts(con)
+
+    diagnostics.update({
+        f"limited to {units[0]}: Store.read() open + narrowing views + close": median_of(limited_open_close),
+        f"limited to {units[0]}: queries.table_counts (sidebar)": median_of(limited_counts),
+        f"limited to {units[0]}: portfolio.load_portfolio": median_of(lambda: portfolio.load_portfolio(limited, today, STALE_AFTER_DAYS)),
+        f"limited to {units[0]}: risk.assess (its pilots × 5 patterns)": median_of(lambda: risk.assess(limited, catalogue=catalogue)),
+    })
     return pieces, diagnostics
 
 
