@@ -39,8 +39,9 @@ def metric(at: AppTest, label: str) -> str:
 
 
 def texts(elements) -> list[str]:
-    """Element texts as a person reads them (Markdown backslash escapes removed)."""
-    return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements]
+    """Element texts as a person reads them (Markdown backslash escapes and the invisible word
+    joiners that keep addresses from becoming links removed)."""
+    return [re.sub(r"\\(.)", r"\1", str(e.value)).replace("\u2060", "") for e in elements]
 
 
 def sources(elements) -> list[str]:
@@ -265,3 +266,4 @@ def test_escaped_text_never_becomes_markdown_or_a_link_by_itself():
     assert md_escape("see www.evil.example.csv") == "see w" + WORD_JOINER + r"ww\.evil\.example\.csv"
     assert md_escape("HTTPS://Evil.example").replace(WORD_JOINER, "") == r"HTTPS\://Evil\.example"
     assert md_escape("two\nlines") == "two lines" and md_escape("Fresh produce") == "Fresh produce"
+    assert md_escape("boss@evil.example") == "boss" + WORD_JOINER + r"@evil\.example"
