@@ -267,3 +267,19 @@ def test_escaped_text_never_becomes_markdown_or_a_link_by_itself():
     assert md_escape("HTTPS://Evil.example").replace(WORD_JOINER, "") == r"HTTPS\://Evil\.example"
     assert md_escape("two\nlines") == "two lines" and md_escape("Fresh produce") == "Fresh produce"
     assert md_escape("boss@evil.example") == "boss" + WORD_JOINER + r"@evil\.example"
+
+
+def test_charts_with_a_row_per_pilot_keep_their_rows_height_for_a_few_pilots(demo_store):
+    """Streamlit fits a chart into its height by default, which squeezed five pilots' rows under
+    their axis and legend; the row charts fit only their width."""
+    from pilot_health import charts, risk
+    from pilot_health.catalogue import PATTERN_KEYS, load_catalogue
+
+    results = [r for r in risk.assess(demo_store) if r.pilot_id.startswith("FN-")]
+    frame = risk.heatmap_frame(results)
+    names = [load_catalogue().patterns[k].name for k in PATTERN_KEYS]
+    shown = portfolio.load_portfolio(demo_store, date.today(), 45).head(5)
+    for spec in (charts.risk_heatmap(frame, sorted(frame["pilot_id"].unique()), names).to_dict(),
+                 charts.time_in_stage_chart(shown).to_dict(), charts.budget_chart(shown).to_dict()):
+        assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
+        assert spec["height"] >= charts.ROW_HEIGHT * 5

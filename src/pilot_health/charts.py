@@ -16,6 +16,9 @@ STAGE_COLOURS = {
 MAX_PILOTS_PER_CHART = 40
 ROW_HEIGHT = 24
 MIN_HEIGHT = 160
+# Charts with a row per pilot keep their height for the rows and fit only their width to the page:
+# Streamlit's default ("fit" both ways) squeezed a few rows, their axis and legend into MIN_HEIGHT.
+ROWS_AUTOSIZE = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
 def _height(rows: int) -> int:
@@ -87,7 +90,7 @@ def time_in_stage_chart(frame: pd.DataFrame) -> alt.LayerChart:
             alt.Tooltip("months_in_stage:Q", title="Months in stage", format=".1f"),
         ],
     )
-    return (bars + _month_rules(max_months)).properties(height=_height(len(data)))
+    return (bars + _month_rules(max_months)).properties(height=_height(len(data)), autosize=ROWS_AUTOSIZE)
 
 
 def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None) -> alt.LayerChart:
@@ -116,7 +119,7 @@ def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None) -> al
         x="spend_to_date:Q",
         color=alt.Color("status:N", scale=alt.Scale(domain=["Within budget", "Over budget"], range=["#1b6ca8", "#c0392b"]), title=None),
     )
-    return (budget + spend).properties(height=_height(len(data)))
+    return (budget + spend).properties(height=_height(len(data)), autosize=ROWS_AUTOSIZE)
 
 
 # -- risk ------------------------------------------------------------------------------------------
@@ -165,7 +168,7 @@ def risk_heatmap(frame: pd.DataFrame, order: list[str], pattern_order: list[str]
         text="label:N",
         color=alt.condition("datum.shown >= 60", alt.value("white"), alt.value("#333")),
     )
-    return (cells + text).properties(height=_height(len(labels)), usermeta={"embedOptions": {"renderer": "svg"}})
+    return (cells + text).properties(height=_height(len(labels)), autosize=ROWS_AUTOSIZE, usermeta={"embedOptions": {"renderer": "svg"}})
 
 
 def risk_trend_chart(trend: pd.DataFrame, pattern_order: list[str]) -> alt.LayerChart:

@@ -109,7 +109,8 @@ def portfolio_pack(store: Store, base_url: str, pinned: Optional[datetime] = Non
     results.sort(key=lambda r: (HEALTH_RANK[r.health], -max((p.score or 0) for p in r.patterns.values()), r.pilot_id))
     names = [catalogue.patterns[k].name for k in PATTERN_KEYS]
     frame = heatmap_frame(results)
-    spec = charts.risk_heatmap(frame, [r.pilot_id for r in results], names).properties(width=420).to_dict() if results else {}
+    spec = (charts.risk_heatmap(frame, [r.pilot_id for r in results], names).properties(width=420, autosize="pad").to_dict()
+            if results else {})  # on paper: 420 points of cells, the labels beside them
     return PortfolioPack(results, spec, results[0].as_of if results else (pinned or utc_now()), pinned is not None,
                          live_link(base_url, "Risk", pinned), names)
 
