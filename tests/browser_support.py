@@ -277,6 +277,13 @@ def oidc_skip_reason() -> str | None:
     return None
 
 
+def sign_in_marks() -> list:
+    """`pytestmark` of a module that signs in: a browser test, skipped (with the reason printed)
+    when the provider cannot run; decided at import, so no server starts for a skipped module."""
+    reason = oidc_skip_reason()
+    return [pytest.mark.browser, pytest.mark.skipif(reason is not None, reason=reason or "")]
+
+
 @dataclass
 class OidcProvider(_Stoppable):
     issuer: str

@@ -30,7 +30,7 @@ from browser_support import (
     finished_running,
     free_port,
     load_demo_store,
-    oidc_skip_reason,
+    sign_in_marks,
     sign_in,
     start_dashboard,
     start_oidc_provider,
@@ -38,8 +38,7 @@ from browser_support import (
 )
 from browser_support import browser, chromium_path, script_errors  # noqa: F401 (fixtures, used by name)
 
-OIDC_SKIP = oidc_skip_reason()
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(OIDC_SKIP is not None, reason=OIDC_SKIP or "")]
+pytestmark = sign_in_marks()
 
 ADMIN, VIEWER, FINANCE_EDITOR = "ann.admin@example.com", "vic.viewer@example.com", "fay.finance@example.com"
 ACCOUNTS = {

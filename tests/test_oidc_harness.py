@@ -16,7 +16,7 @@ from browser_support import (
     RENDERED_MS,
     fresh_page,
     free_port,
-    oidc_skip_reason,
+    sign_in_marks,
     sign_in,
     start_dashboard,
     start_oidc_provider,
@@ -24,8 +24,7 @@ from browser_support import (
 )
 from browser_support import browser, chromium_path, script_errors  # noqa: F401 (fixtures, used by name)
 
-OIDC_SKIP = oidc_skip_reason()
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(OIDC_SKIP is not None, reason=OIDC_SKIP or "")]
+pytestmark = sign_in_marks()
 
 APP = '''
 import streamlit as st
