@@ -14,9 +14,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional, Sequence
+from typing import Annotated, Any, Literal, Mapping, Optional, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .config import reread_when_changed
 from .errors import AccessDenied
@@ -41,7 +41,7 @@ OPEN_ACCESS_NAME = "dashboard user"  # who the audit trail names when the dashbo
 @dataclass(frozen=True)
 class Scope:
     """What a limited person's reads are narrowed to: these business units' pilots and everything
-    about them, uploads they made or that concern only those pilots, their own audit lines."""
+    about them, the uploads they made or that brought rows for those pilots, their own audit lines."""
 
     business_units: tuple[str, ...]
     person: str
@@ -92,16 +92,7 @@ class Person:
 
     @property
     def units_text(self) -> str:
-        if self.business_units is None:
-            return "every business unit"
-        if not self.business_units:
-            return "no business unit"
-        return ", ".join(self.business_units)
-
-    def describe(self) -> str:
-        """'ana@example.com · administrator' or 'ben@example.com · editor for Retail Operations'."""
-        text = f"{self.name} · {ROLE_LABELS[self.role]}"
-        return text + (f" for {self.units_text}" if self.limited else "")
+        return "every business unit" if self.business_units is None else ", ".join(self.business_units)
 
 
 def local_administrator(name: str) -> Person:
@@ -128,16 +119,14 @@ def _business_units(units: Optional[list[str]]) -> Optional[list[str]]:
     return cleaned
 
 
+BusinessUnits = Annotated[Optional[list[str]], AfterValidator(_business_units)]  # None: every unit
+
+
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     role: RoleName
-    business_units: Optional[list[str]] = None
-
-    @field_validator("business_units")
-    @classmethod
-    def _units(cls, units: Optional[list[str]]) -> Optional[list[str]]:
-        return _business_units(units)
+    business_units: BusinessUnits = None
 
     @model_validator(mode="after")
     def _admins_see_everything(self) -> "_Entry":
@@ -167,16 +156,11 @@ class AccessFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     default_role: Literal["none", "viewer", "editor"] = "none"
-    default_business_units: Optional[list[str]] = None
+    default_business_units: BusinessUnits = None
     people: list[PersonEntry] = []
     claims: list[ClaimEntry] = []
     source: str = ""
     fingerprint: str = ""
-
-    @field_validator("default_business_units")
-    @classmethod
-    def _units(cls, units: Optional[list[str]]) -> Optional[list[str]]:
-        return _business_units(units)
 
     @model_validator(mode="after")
     def _one_entry_per_person(self) -> "AccessFile":

@@ -80,7 +80,7 @@ def narrow_to(con: duckdb.DuckDBPyConnection, business_units: Sequence[str], per
         CREATE TEMP TABLE scope_pilots AS
         SELECT pilot_id FROM {real}pilots WHERE business_unit IN (SELECT business_unit FROM temp.main.scope_units)
         UNION
-        SELECT pilot_id FROM {real}pilot_history h
+        SELECT pilot_id FROM {real}pilot_history
         WHERE pilot_id NOT IN (SELECT pilot_id FROM {real}pilots)
         QUALIFY row_number() OVER (PARTITION BY pilot_id ORDER BY recorded_at DESC, history_id DESC) = 1
             AND business_unit IN (SELECT business_unit FROM temp.main.scope_units)

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 import streamlit as st
 
-from ..access import OPEN_ACCESS_NAME, Person, ROLE_LABELS, is_loopback, load_access, resolve_person
+from ..access import OPEN_ACCESS_NAME, Person, ROLE_LABELS, is_loopback, load_access, local_administrator, resolve_person
 from ..config import Config
 
 RETURN_COOKIE = "pilot_health_return"
@@ -81,7 +81,7 @@ def current_person(config: Config) -> Person:
     if not sign_in_configured():
         if not config.allow_open_network and not is_loopback(server_address()):
             _open_network_screen()
-        return Person(OPEN_ACCESS_NAME, "admin", None, signed_in=False, because="open access — local use, no sign-in configured")
+        return local_administrator(OPEN_ACCESS_NAME)
     if not st.user.is_logged_in:
         _sign_in_screen()
     claims = st.user.to_dict()
