@@ -67,8 +67,7 @@ with friendly_errors():
                 mapping=dict(state.get(f"mapping.{sha}", {})), uploaded_by=ctx.person.name,
                 metric_answers=upload.metric_answers(prefix),
             )
-            # The engine gets the whole store and checks the person's business units itself, row by row.
-            result = upload.analyse(ctx.store.unscoped(), ctx.version, payload, file.name, options, ctx.person)
+            result = upload.analyse(ctx.store, ctx.version, payload, file.name, options, ctx.person)
             if result.status == "refused":
                 st.error(md_escape(result.refusal), icon=":material/block:")
                 st.caption("Nothing was stored. Correct the file and drop it again.")
@@ -104,7 +103,7 @@ with friendly_errors():
                              disabled=bool(result.needs) or result.rows_to_store == 0, icon=":material/save:"):
                     bar = st.progress(0.0, text="Storing …")
                     options.metric_answers = upload.metric_answers(prefix)  # as on screen now, guesses included
-                    final = ingest(ctx.store.unscoped(), payload, file.name, options, commit=True, person=ctx.person,
+                    final = ingest(ctx.store, payload, file.name, options, commit=True, person=ctx.person,
                                    progress=lambda share, text: bar.progress(min(share, 1.0), text=text))
                     bar.empty()
                     if final.status == "stored":

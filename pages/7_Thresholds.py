@@ -21,7 +21,7 @@ COLUMN_CONFIG = {
 
 def save(values: dict[str, float], what: str) -> None:
     try:
-        changed = save_thresholds(ctx.store.unscoped(), values, ctx.person)
+        changed = save_thresholds(ctx.store, values, ctx.person)
     except PilotHealthError as error:  # one sentence, shown above the tables; nothing was stored
         st.session_state["thresholds_problem"] = str(error)
         return

@@ -376,6 +376,7 @@ def first_run(store: Store, *, today: date | None = None, progress: Progress | N
 
     A store that already has pilots, or where this already happened (even if the demo was cleared
     since), is left alone."""
+    store = store.unscoped()  # a limited person's first visit must not take a full store for an empty one
     with _FIRST_RUN_LOCK:
         if "first_run_done" in store.meta():
             return None

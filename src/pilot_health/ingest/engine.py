@@ -825,8 +825,9 @@ def ingest(
     a refused file comes back with status "refused" and the reason. `source` is the path `data`
     was read from, if any: DuckDB then reads a plain UTF-8 file in place. `person` is who uploads
     (default: a local administrator named `options.uploaded_by`): an editor or admin, and a person
-    limited to some business units may store rows only for those units' pilots. The store must be
-    the whole store (`Store.unscoped()`): the limits are checked here, row by row."""
+    limited to some business units may store rows only for those units' pilots: the engine reads
+    the whole store whatever `store` is narrowed to, and checks the limits here, row by row."""
+    store = store.unscoped()
     options = options or IngestOptions()
     person = person or local_administrator(options.uploaded_by)
     options = replace(options, uploaded_by=person.name)  # uploads are withdrawn by whoever made them: one name for both

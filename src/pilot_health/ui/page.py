@@ -93,8 +93,7 @@ def _first_run(ctx: PageContext) -> None:
         return
     with st.status("First run: setting up a demo portfolio so you can look around …", expanded=True) as status:
         bar = st.progress(0.0)
-        # The whole store: a limited person's first visit must not mistake a full store for an empty one.
-        result = demo.first_run(ctx.store.unscoped(), progress=lambda share, text: bar.progress(share, text=text))
+        result = demo.first_run(ctx.store, progress=lambda share, text: bar.progress(share, text=text))
         status.update(label="Demo portfolio ready." if result else "Store ready.", state="complete", expanded=False)
     ctx.refresh()
 
