@@ -137,12 +137,13 @@ class Store:
             except duckdb.IOException as error:
                 if not LOCK_MESSAGE.search(str(error)):
                     raise _friendly_open_error(self.path, error) from None
-                if time.monotonic() + delay > deadline:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:  # the whole wait promised has passed (not one step short of it)
                     raise StoreLockedError(
                         f"The store {self.path} is in use by {_lock_holder(str(error))} and stayed busy for "
                         f"{self.lock_wait_seconds:g} seconds; wait for that program to finish (or stop it) and try again."
                     ) from None
-                time.sleep(delay)
+                time.sleep(min(delay, remaining))
                 delay = min(delay * 1.5, 0.25)
             except duckdb.Error as error:
                 raise _friendly_open_error(self.path, error) from None
