@@ -86,7 +86,8 @@ def restore(store: Store, backup_file: Path, by: str = "local user") -> RestoreR
     with restored.read() as _:
         pass  # brings the schema up to date (a backup made by an older version)
     after = facts_of_file(store.path)
-    if after["counts"] != facts["counts"] or after["uploads"] != facts["uploads"]:
+    kept = {table: count for table, count in after["counts"].items() if table in facts["counts"]}  # tables added since are new
+    if kept != facts["counts"] or after["uploads"] != facts["uploads"]:
         raise PilotHealthError(f"The restored store {store.path} does not hold what the backup held; the previous store is in {previous}.")
     with restored.write() as con:
         queries.put_meta(con, "restored_from", f"{backup_file} at {utc_now().isoformat(timespec='seconds')}")

@@ -229,6 +229,27 @@ def m007_threshold_overrides(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m008_threshold_history(con: duckdb.DuckDBPyConnection) -> None:
+    """Every change of a threshold set in the dashboard (a value, or NULL when it was set back to the
+    file's), so a pinned link keeps the thresholds in force at its moment. Thresholds set before
+    this table start with one row: their current value, dated when it was set."""
+    con.execute("CREATE SEQUENCE threshold_history_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE threshold_history (
+            history_id BIGINT PRIMARY KEY DEFAULT nextval('threshold_history_seq'),
+            setting VARCHAR NOT NULL,
+            value DOUBLE,
+            set_at TIMESTAMP NOT NULL,
+            set_by VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute("INSERT INTO threshold_history (setting, value, set_at, set_by) "
+                "SELECT setting, value, changed_at, changed_by FROM threshold_overrides ORDER BY changed_at, setting")
+
+
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """

@@ -382,14 +382,17 @@ def pilots_with_rows_outside(con: duckdb.DuckDBPyConnection, upload_ids: Sequenc
 
 # Every table of the store (a backup's manifest counts them all).
 STORE_TABLES = ("store_meta", "schema_migrations", "pilots", "pilot_history", "uploads", "metric_observations",
-                "survey_responses", "metric_definitions", "audit_log", "threshold_overrides")
+                "survey_responses", "metric_definitions", "audit_log", "threshold_overrides", "threshold_history")
 
 
 def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """What a backup must reproduce: rows per table, every upload's id and hash (and withdrawal),
-    the migrations applied and the store version."""
+    the migrations applied and the store version. A store made by an older version (a backup)
+    lacks the tables added since: they are not counted."""
+    present = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main'").fetchall()}
     return {
-        "counts": {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in STORE_TABLES},
+        "counts": {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in STORE_TABLES if t in present},
         "uploads": [[u, h, w.isoformat(sep=" ") if w else None] for u, h, w in
                     con.execute("SELECT upload_id, sha256, withdrawn_at FROM uploads ORDER BY upload_id").fetchall()],
         "migrations": applied_migrations(con),
@@ -527,16 +530,40 @@ def metric_names_in_use(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 # -- thresholds set in the dashboard (on top of the signal catalogue's file) ----------------------------
 
 def threshold_overrides(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+    """The thresholds set in the dashboard now: setting → value, who set it and when."""
     rows = con.execute("SELECT setting, value, changed_by, changed_at FROM threshold_overrides ORDER BY setting").fetchall()
     return {setting: {"value": value, "changed_by": by, "changed_at": at} for setting, value, by, at in rows}
 
 
+def threshold_overrides_at(con: duckdb.DuckDBPyConnection, at: datetime) -> dict[str, dict[str, Any]]:
+    """The thresholds set in the dashboard that were in force at `at` (a pinned link's moment), as
+    `threshold_overrides` gives them now: each setting's latest change up to then, unless that
+    change set it back to the file's value."""
+    rows = con.execute(
+        """
+        SELECT setting, value, set_by, set_at FROM threshold_history WHERE set_at <= ?
+        QUALIFY row_number() OVER (PARTITION BY setting ORDER BY set_at DESC, history_id DESC) = 1
+        ORDER BY setting
+        """,
+        [at],
+    ).fetchall()
+    return {setting: {"value": value, "changed_by": by, "changed_at": when} for setting, value, by, when in rows if value is not None}
+
+
+def _threshold_history(con: duckdb.DuckDBPyConnection, setting: str, value: float | None, by: str, at: datetime) -> None:
+    _run(con, "INSERT INTO threshold_history (setting, value, set_at, set_by) VALUES (?, ?, ?, ?)", [setting, value, at, by])
+
+
 def put_threshold_override(con: duckdb.DuckDBPyConnection, setting: str, value: float, by: str, at: datetime) -> None:
+    """Set a threshold (and keep the change in its history, in the caller's transaction)."""
     _run(con, """
         INSERT INTO threshold_overrides (setting, value, changed_by, changed_at) VALUES (?, ?, ?, ?)
         ON CONFLICT (setting) DO UPDATE SET value = excluded.value, changed_by = excluded.changed_by, changed_at = excluded.changed_at
         """, [setting, value, by, at])
+    _threshold_history(con, setting, value, by, at)
 
 
-def delete_threshold_override(con: duckdb.DuckDBPyConnection, setting: str) -> None:
+def delete_threshold_override(con: duckdb.DuckDBPyConnection, setting: str, by: str, at: datetime) -> None:
+    """Set a threshold back to the file's value (its history says so with a NULL value)."""
     _run(con, "DELETE FROM threshold_overrides WHERE setting = ?", [setting])
+    _threshold_history(con, setting, None, by, at)

@@ -5,6 +5,8 @@ administrator can set any numeric setting of its [scoring], [health] and [analys
 any signal's threshold, on the Thresholds page; those values are stored in the store
 (`threshold_overrides`), win over the file, are checked by the same rules as the file, and each
 change is in the audit trail with who and when. Setting a value back to the file's removes it.
+Every change is also kept in `threshold_history`, so a pinned link (a moment in the past) is
+scored with the thresholds that were in force at that moment, not with today's.
 """
 from __future__ import annotations
 
@@ -139,10 +141,12 @@ def _apply(catalogue: Catalogue, overrides: tuple[tuple[str, float], ...], known
                                "an administrator can set them back on the Thresholds page.", where, problem) from None
 
 
-def catalogue_for(store: Store) -> Catalogue:
-    """The catalogue in force for this store: the file, with the thresholds set in the dashboard."""
+def catalogue_for(store: Store, at: Optional[datetime] = None) -> Catalogue:
+    """The catalogue in force for this store: the file, with the thresholds set in the dashboard —
+    those in force now, or, given `at` (a pinned link's moment, UTC), those in force at that moment
+    (a threshold set back to the file's value by then is the file's)."""
     with store.read() as con:
-        overrides = queries.threshold_overrides(con)
+        overrides = queries.threshold_overrides(con) if at is None else queries.threshold_overrides_at(con, at)
     return with_overrides(load_catalogue(), {k: v["value"] for k, v in overrides.items()})
 
 
@@ -168,7 +172,8 @@ def _shown(value: float, whole: bool) -> str:
 
 def save_thresholds(store: Store, values: Mapping[str, float], by: "Person | str") -> list[str]:
     """Set these thresholds (a value equal to the file's removes the dashboard's value). Checked
-    all together before anything is stored; each change gets an audit line. Returns the keys changed."""
+    all together before anything is stored; each change gets an audit line and a row of the
+    thresholds' history, in the same transaction. Returns the keys changed."""
     person = as_person(by)
     person.require("edit_thresholds", "change thresholds")
     file_catalogue = load_catalogue()
@@ -199,7 +204,7 @@ def save_thresholds(store: Store, values: Mapping[str, float], by: "Person | str
             if key in wanted:
                 queries.put_threshold_override(con, key, wanted[key], person.name, now)
             else:
-                queries.delete_threshold_override(con, key)
+                queries.delete_threshold_override(con, key, person.name, now)
             queries.record_audit(con, now, person.name, "threshold_change", key,
                                  f"{_shown(before, whole)} → {_shown(after, whole)}" + (" (the file's value)" if key not in wanted else ""))
     return changed
