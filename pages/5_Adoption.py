@@ -3,8 +3,8 @@ to wave, and whether actual usage follows."""
 import streamlit as st
 
 from pilot_health.adoption import ALL_RESPONDENTS, GUIDANCE, OTHER_TEAMS
-from pilot_health.adoption_report import (BARRIER_LABELS, barrier_frame, heatmap_frame, profile_frame, team_table, trend_frame,
-                                          usage_chart_data, verdict)
+from pilot_health.adoption_report import (BARRIER_LABELS, barrier_frame, future_note, heatmap_frame, profile_frame, team_table,
+                                          trend_frame, usage_chart_data, verdict)
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.formatting import percent, plural
 from pilot_health.models import STAGE_LABELS
@@ -17,7 +17,7 @@ from pilot_health.ui.widgets import data_table, filtered_portfolio, pilot_picker
 ctx = page_setup("Adoption")
 
 with friendly_errors():
-    catalogue = data.catalogue(*ctx.cache_key, data.rules_fingerprint())
+    catalogue = data.catalogue(*ctx.cache_key, data.rules_fingerprint(), ctx.pinned)
     a = catalogue.analysis
     adoption_threshold = catalogue.threshold("adoption_below_target")
     st.title("Adoption: readiness and real usage")
@@ -49,6 +49,8 @@ with friendly_errors():
         f"{len(shown)} pilots, worst first: ordered by the weaker of two shares — the latest wave's respondents not stuck at its main "
         "barrier, and active users against target. Pilots with neither come last."
     )
+    if note := future_note(shown):
+        st.caption(md_escape(note))
     # Shares as whole per cents on screen (the download keeps the exact shares).
     on_screen = shown.assign(stage=shown["stage"].map(STAGE_LABELS),
                              **{c: (shown[c] * 100).round(0) + 0.0 for c in ("participation", "stuck_share", "stuck_change", "adoption_rate")})

@@ -24,6 +24,7 @@ from .models import parse_team_sizes
 from .evidence import PilotEvidence, load_evidence
 from .formatting import percent, plural
 from .store import Store
+from . import queries
 
 BARRIER_LABELS = {**ELEMENT_LABELS, "none": "Not stuck"}
 
@@ -73,6 +74,8 @@ class PilotAdoption:
     rate: Optional[AdoptionRate]
     trend: Optional[UsageTrend]
     verdict: str = ""
+    future_responses: int = 0  # uploaded, but dated after `as_of`: left out until their date
+    future_first: Optional[datetime] = None  # the earliest of them
 
     @property
     def latest(self) -> Optional[WaveView]:
@@ -174,7 +177,9 @@ def team_sizes(text: Optional[str]) -> dict[str, int]:
         return {}
 
 
-def assess_adoption(evidence: PilotEvidence, analysis: Analysis, as_of: datetime) -> PilotAdoption:
+def assess_adoption(evidence: PilotEvidence, analysis: Analysis, as_of: datetime,
+                    future: Optional[tuple[int, datetime]] = None) -> PilotAdoption:
+    """One pilot's adoption; `future` is (how many, earliest date) of its responses dated after `as_of`."""
     r = evidence.record
     target = r.get("target_users")
     target = int(target) if target is not None and not pd.isna(target) else None
@@ -191,6 +196,7 @@ def assess_adoption(evidence: PilotEvidence, analysis: Analysis, as_of: datetime
         pilot_id=r["pilot_id"], name=r.get("name") or "", business_unit=r.get("business_unit") or "", stage=r.get("stage") or "",
         as_of=as_of, target_users=target, min_size=analysis.min_respondents, waves=waves, active_users=active,
         rate=adoption_rate(active, target, analysis), trend=usage_trend(active, target, analysis),
+        future_responses=future[0] if future else 0, future_first=future[1] if future else None,
     )
     pilot.verdict = verdict(pilot)
     return pilot
@@ -200,15 +206,17 @@ def portfolio_adoption(store: Store, as_of: Optional[datetime] = None, pilot_ids
                        catalogue: Optional[Catalogue] = None, records_at: Optional[datetime] = None) -> list[PilotAdoption]:
     """Every pilot approved by `as_of`, worst first (see `PilotAdoption.weakest`); pilots with
     neither a survey wave that can be shown nor usage data come last."""
-    catalogue = catalogue or catalogue_for(store)
+    catalogue = catalogue or catalogue_for(store, records_at)  # pinned: the thresholds in force then
     evidence = load_evidence(store, as_of, pilot_ids, records_at)
+    with store.read() as con:
+        future = queries.future_survey_responses(con, evidence.as_of, pilot_ids)
     rows = []
     for pilot_id in evidence.pilots["pilot_id"]:
         pilot = evidence.pilot(pilot_id)
         approved = pilot.record.get("approved_on")
         if approved is not None and pd.Timestamp(approved).date() > evidence.as_of.date():
             continue
-        rows.append(assess_adoption(pilot, catalogue.analysis, evidence.as_of))
+        rows.append(assess_adoption(pilot, catalogue.analysis, evidence.as_of, future.get(pilot_id)))
     return sorted(rows, key=lambda p: (p.weakest is None, p.weakest if p.weakest is not None else 0.0, p.pilot_id))
 
 
@@ -261,6 +269,15 @@ def usage_sentence(pilot: PilotAdoption) -> str:
     return text + "."
 
 
+def future_sentence(pilot: PilotAdoption) -> str:
+    """Responses dated after the moment shown are left out until their date: say so, with how many."""
+    if not pilot.future_responses:
+        return ""
+    n = pilot.future_responses
+    return (f"{plural(n, 'survey response')} {'is' if n == 1 else 'are'} dated after {pilot.as_of:%d %b %Y %H:%M} UTC "
+            f"({'on' if n == 1 else 'from'} {pilot.future_first:%d %b %Y}) and {'is' if n == 1 else 'are'} left out until then.")
+
+
 def verdict(pilot: PilotAdoption, wave: Optional[WaveView] = None) -> str:
     """The pilot's adoption in plain words: where people are stuck and what to do, how it changed,
     whether enough people answered, and whether usage follows."""
@@ -283,6 +300,7 @@ def verdict(pilot: PilotAdoption, wave: Optional[WaveView] = None) -> str:
         if low:
             parts.append(f"Few answered in {', '.join(low)}.")
     parts.append(usage_sentence(pilot))
+    parts.append(future_sentence(pilot))
     return " ".join(part for part in parts if part)
 
 
@@ -313,11 +331,25 @@ def portfolio_table(rows: Sequence[PilotAdoption]) -> pd.DataFrame:
             "adoption_rate": p.rate.rate if p.rate else None,
             "active_users": p.rate.active_users if p.rate else None, "target_users": p.target_users,
             "usage_trend": p.trend.direction if p.trend else None,
+            "future_responses": p.future_responses,
             "weakest": p.weakest,
         })
     return pd.DataFrame.from_records(records, columns=[
         "pilot_id", "name", "business_unit", "stage", "wave", "respondents", "participation", "main_barrier", "stuck_there",
-        "stuck_share", "stuck_change", "adoption_rate", "active_users", "target_users", "usage_trend", "weakest"])
+        "stuck_share", "stuck_change", "adoption_rate", "active_users", "target_users", "usage_trend", "future_responses", "weakest"])
+
+
+def future_note(table: pd.DataFrame) -> str:
+    """The portfolio's note on survey responses left out for being dated in the future ('' when none)."""
+    if table.empty or "future_responses" not in table.columns:
+        return ""
+    counts = table["future_responses"].fillna(0).astype(int)
+    pilots = int((counts > 0).sum())
+    if not pilots:
+        return ""
+    total = int(counts.sum())
+    return (f"{plural(total, 'survey response')} of {plural(pilots, 'pilot')} {'is' if total == 1 else 'are'} dated in the future "
+            "and left out until their date; each pilot's view says how many.")
 
 
 def team_table(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
@@ -441,6 +473,7 @@ def as_json(pilot: PilotAdoption, wave_number: Optional[int] = None) -> dict:
         "usage_trend": ({"direction": pilot.trend.direction, "per_week": pilot.trend.per_week, "weeks": pilot.trend.weeks}
                         if pilot.trend else None),
         "teams": [], "teams_pooled": wave.pooled_teams if wave else 0,
+        "future_responses": pilot.future_responses,
         "change": None,
         "verdict": (verdict(pilot, wave) if wave or wave_number is None else
                     f"There is no survey wave {wave_number} for this pilot" + (f" (its waves: {', '.join(str(w.wave) for w in pilot.waves)})." if pilot.waves else " (no survey yet).")),

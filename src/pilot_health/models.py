@@ -26,8 +26,8 @@ KpiDirection = Literal["up", "down"]
 
 PILOT_ID_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 YES = {"yes", "y", "true", "1", "1.0", "ja", "oui", "x"}
-NO = {"no", "n", "false", "0", "0.0", "nein", "non"}
-UNKNOWN = {"", "unknown", "?", "n/a", "na", "-", "blank", "tbd", "null", "none", "nan"}
+NO = {"no", "n", "false", "0", "0.0", "nein", "non", "none"}  # "none" answers a yes/no question: there is none
+UNKNOWN = {"", "unknown", "?", "n/a", "na", "-", "blank", "tbd", "null", "nan"}
 SPONSOR_SPELLINGS = {
     "vp": "vp", "vice president": "vp", "svp": "vp", "evp": "vp", "c-level": "vp", "cxo": "vp",
     "executive": "vp", "director": "director", "senior director": "director", "manager": "manager",

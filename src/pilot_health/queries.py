@@ -450,17 +450,37 @@ def weekly_series(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Se
 
 
 def survey_responses_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None) -> pd.DataFrame:
-    """Every pilot's survey responses of every wave, as uploaded by `as_of` (and not withdrawn by then)."""
+    """Every pilot's survey responses of every wave, as uploaded by `as_of` (and not withdrawn by then)
+    and answered by then: a response dated after `as_of` counts only from its date (one without a
+    date counts from its upload)."""
     return con.execute(
         f"""
         SELECT s.pilot_id, s.wave, s.respondent_id, s.team, s.role, s.responded_at,
                s.awareness, s.desire, s.knowledge, s.ability, s.reinforcement, s.comment
         FROM survey_responses s JOIN uploads u USING (upload_id)
-        WHERE {_IN_FORCE} AND (? IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
+        WHERE {_IN_FORCE} AND (s.responded_at IS NULL OR s.responded_at <= ?)
+          AND (? IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
         ORDER BY s.pilot_id, s.wave, s.respondent_id
         """,
-        [as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
+        [as_of, as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
     ).df()
+
+
+def future_survey_responses(con: duckdb.DuckDBPyConnection, as_of: datetime,
+                            pilot_ids: Sequence[str] | None = None) -> dict[str, tuple[int, datetime]]:
+    """Per pilot: survey responses uploaded by `as_of` (and in force then) but dated after it — left
+    out of what `survey_responses_as_of` gives — as (how many, the earliest date)."""
+    rows = con.execute(
+        f"""
+        SELECT s.pilot_id, count(*), min(s.responded_at)
+        FROM survey_responses s JOIN uploads u USING (upload_id)
+        WHERE {_IN_FORCE} AND s.responded_at > ?
+          AND (? IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
+        GROUP BY s.pilot_id ORDER BY s.pilot_id
+        """,
+        [as_of, as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
+    ).fetchall()
+    return {pilot_id: (count, first) for pilot_id, count, first in rows}
 
 
 # -- the audit trail -----------------------------------------------------------------------------------

@@ -26,8 +26,9 @@ from pydantic import ValidationError
 from .. import queries
 from ..access import Person, as_person, local_administrator
 from ..config import load_config
+from ..formatting import plural
 from ..metric_dictionary import MetricAnswer, MetricInfo, answer_rows, dictionary_with_answers, metric_key
-from ..models import PILOT_FIELDS, Pilot, explain
+from ..models import PILOT_FIELDS, READINESS_FIELDS, Pilot, explain
 from ..store import Store, utc_now
 from . import values as v
 from .problems import Problem, Refused
@@ -54,6 +55,19 @@ STORED_COLUMNS = {
 TARGET_TABLE = {"metrics": "metric_observations", "usage": "metric_observations", "survey": "survey_responses"}
 REGISTER_DATES = ("approved_on", "stage_since", "target_production_on", "kpi_deadline")
 REGISTER_NUMBERS = ("budget", "spend_to_date", "kpi_baseline", "kpi_target", "data_effort_pct", "target_users")
+# A register column's own vocabulary wins over the generic spellings of an empty cell (values.NULL_SPELLINGS):
+# these words are answers, kept as written, exactly as the pilot form would store them. Names of a person, a
+# system or a KPI keep the words that say "there is none" (`none`, `n/a`, `-`, as the risk engine reads them); the
+# sponsor level's `none` is one of its levels; a yes/no question answered `none` reads as no; and a number or a
+# date written `none` is rejected with a reason (is it 0, or not known?) rather than stored as unknown.
+REGISTER_NAMED = ("use_case", "owner", "executive_sponsor", "change_champion", "vendor", "kpi_name", "kpi_unit",
+                  "integration_target", "accountable_owner")
+REGISTER_OWN_WORDS: dict[str, tuple[str, ...]] = {
+    **{name: ("none", "n/a", "-") for name in REGISTER_NAMED},
+    "sponsor_level": ("none",),
+    **{name: ("none",) for name in READINESS_FIELDS},
+    **{name: ("none",) for name in (*REGISTER_NUMBERS, *REGISTER_DATES)},
+}
 
 
 @dataclass
@@ -326,7 +340,7 @@ class _Run:
                    OR environment NOT IN ('lab', 'live')
                 """
             ).fetchall()[0][0]
-            problems += untidy
+            problems += untidy + self._has_conflicts()
         except duckdb.Error:  # the transaction is spoilt: start again on the careful path
             raise _RetryCarefully() from None
         if not (rejected or problems or not rows):
@@ -621,23 +635,29 @@ class _Run:
             if target == IGNORE:
                 continue
             c = self.col(header)
+            as_written = v.cleaned(c, REGISTER_OWN_WORDS.get(target, ()))
             if target in REGISTER_DATES:
                 decision = v.detect_date_format(self.con, "ingest_raw", c, f"the {target} column", self.options.date_order)
-                expr = f"CAST({v.timestamp(c, decision.format)} AS DATE)" if decision.format else v.cleaned(c)
-                select.append(f"coalesce(CAST({expr} AS VARCHAR), {v.cleaned(c)}) AS {target}")
+                expr = f"CAST({v.timestamp(c, decision.format)} AS DATE)" if decision.format else as_written
+                select.append(f"coalesce(CAST({expr} AS VARCHAR), {as_written}) AS {target}")
             elif target in REGISTER_NUMBERS:
                 decimal_comma = self.options.decimal == "comma" if self.options.decimal else self.text.format.delimiter == ";"
-                select.append(f"coalesce(CAST({v.number(c, decimal_comma)} AS VARCHAR), {v.cleaned(c)}) AS {target}")
+                select.append(f"coalesce(CAST({v.number(c, decimal_comma)} AS VARCHAR), {as_written}) AS {target}")
             else:
-                select.append(f"{v.cleaned(c)} AS {target}")
+                select.append(f"{as_written} AS {target}")
         frame = self.con.execute(f"SELECT rowid - {self.base} + 1 AS ord, {', '.join(select)} FROM ingest_raw").df()
         return frame
 
     # -- step 4: what will be stored -------------------------------------------------------------
 
     def finish(self, table_kind: str) -> None:
-        """Split rows into rejected and ready; drop exact duplicates; look at what is already stored."""
+        """Split rows into rejected and ready (two different values at one key are rejected, never
+        averaged); drop exact duplicates; look at what is already stored; warn about future dates."""
         result = self.result
+        if table_kind == "survey":
+            self._reject_conflicting_answers()
+        elif not self.fast:  # the fast path gave up on any conflict
+            self._reject_conflicting_values()
         rejected = self.con.execute("SELECT count(*) FROM ingest_parsed WHERE problem IS NOT NULL").fetchone()[0]
         problems = self.con.execute(
             f"SELECT ord, problem_col, problem FROM ingest_parsed WHERE problem IS NOT NULL ORDER BY ord LIMIT {MAX_KEPT_PROBLEMS}"
@@ -686,6 +706,134 @@ class _Run:
         result.rows_rejected = len(self.rejects) + rejected
         result.rows_to_store = ready - (stored if not self.options.replace_existing else 0)
         self._summaries(table_kind)
+        self._warn_future(table_kind)
+
+    # -- conflicts and future dates ------------------------------------------------------------------
+
+    _OBSERVATION_KEY = "pilot_id, metric, environment, observed_at"
+    # Tables of experiment runs have one row per run: runs started in the same second are different
+    # experiments, not two values for one measurement, so they are not conflicts.
+    RUN_TABLES = ("MLflow runs (search_runs)", "MLflow run table (UI download)", "Weights & Biases runs table")
+
+    def _has_conflicts(self) -> int:
+        """1 when some key (pilot, metric, lab/live, time) has two different values in this file.
+        Cheap: distinct keys against distinct (key, value) pairs, on hashes."""
+        if self.mapping.export in self.RUN_TABLES:
+            return 0
+        keys, pairs = self.con.execute(
+            f"""SELECT count(DISTINCT hash({self._OBSERVATION_KEY})), count(DISTINCT hash({self._OBSERVATION_KEY}, value))
+                FROM ingest_parsed WHERE problem IS NULL AND value IS NOT NULL"""
+        ).fetchone()
+        return int(pairs > keys)
+
+    def _reject_conflicting_values(self) -> None:
+        """Rows of one file that give two different values for the same pilot, metric, lab/live and
+        time are all rejected, with both rows and both values named: which one is right is the
+        uploader's call, and an average of the two would be a value nobody measured."""
+        if not self._has_conflicts():
+            return
+        self._exec(
+            f"""
+            CREATE OR REPLACE TEMP TABLE ingest_conflicts AS
+            SELECT {self._OBSERVATION_KEY}, list(ord ORDER BY ord, col) AS ords, list(col ORDER BY ord, col) AS cols,
+                   list(value ORDER BY ord, col) AS vals
+            FROM ingest_parsed WHERE problem IS NULL AND value IS NOT NULL
+            GROUP BY ALL HAVING count(DISTINCT value) > 1
+            """
+        )
+        groups = self.con.execute(
+            f"SELECT {self._OBSERVATION_KEY}, ords, cols, vals FROM ingest_conflicts ORDER BY ords[1] LIMIT {MAX_KEPT_PROBLEMS}"
+        ).fetchall()
+        marks = []
+        for pilot_id, metric, environment, observed_at, ords, cols, vals in groups:
+            what = f"{pilot_id} {metric}, {environment}, {_when(observed_at)}"
+            message = f"{_rows_words([self.line_of(o) for o in ords])} of {self.result.file_name} give {_different(vals)} for {what}; keep one and upload again"
+            marks += [(o, c, message) for o, c in zip(ords, cols)]
+        self._mark(marks)
+        self._exec(
+            f"""
+            UPDATE ingest_parsed SET problem = 'this row and others give different values for the same pilot, metric, lab/live and time; keep one and upload again',
+                   problem_col = col
+            WHERE problem IS NULL AND value IS NOT NULL AND ({self._OBSERVATION_KEY}) IN (SELECT ({self._OBSERVATION_KEY}) FROM ingest_conflicts)
+            """
+        )
+        self._exec("DROP TABLE ingest_conflicts")
+
+    def _mark(self, marks: list[tuple[int, int, str]]) -> None:
+        """Reject the rows (ordinal, column of the value) with their messages."""
+        if not marks:
+            return
+        frame = pd.DataFrame(marks, columns=["ord", "col", "message"]).astype({"ord": "int64", "col": "int64", "message": "str"})
+        queries.register(self.con, "ingest_marks", frame)
+        self._exec(
+            """
+            UPDATE ingest_parsed SET problem = m.message, problem_col = m.col FROM ingest_marks m
+            WHERE ingest_parsed.ord = m.ord AND ingest_parsed.col = m.col
+            """
+        )
+        self.con.unregister("ingest_marks")
+
+    def _reject_conflicting_answers(self) -> None:
+        """Two answers by one respondent in one wave: with different scores both are rejected (the
+        uploader says which counts); with the same scores the file's first is kept and the rest left
+        out with a note (a form submitted twice). Exact repeats are left to the duplicate check."""
+        key = "pilot_id, respondent_id, wave"
+        scores = ", ".join(f"coalesce({e}, -1)" for e in ADKAR)
+        groups = self.con.execute(
+            f"""
+            SELECT {key}, list(ord ORDER BY ord), {', '.join(f'list({e} ORDER BY ord)' for e in ADKAR)}
+            FROM ingest_parsed WHERE problem IS NULL AND respondent_id IS NOT NULL
+            GROUP BY ALL HAVING count(DISTINCT [{scores}]) > 1
+            ORDER BY min(ord) LIMIT {MAX_KEPT_PROBLEMS}
+            """
+        ).fetchall()
+        marks = []
+        for pilot_id, respondent, wave, ords, *answers in groups:
+            differing = [(e, vals) for e, vals in zip(ADKAR, answers) if len(set(vals)) > 1]
+            column = self.mapping.column_for(differing[0][0])
+            col = self.index[column] if column is not None else -1
+            scores_words = ", ".join(f"{e.capitalize()} {_and([('blank' if x is None else str(int(x))) for x in vals])}" for e, vals in differing)
+            n = "two" if len(ords) == 2 else str(len(ords))
+            message = (f"{_rows_words([self.line_of(o) for o in ords])} of {self.result.file_name} are {n} answers by respondent "
+                       f"{respondent} in wave {wave} of {pilot_id} with different scores ({scores_words}); keep one and upload again")
+            marks += [(o, col, message) for o in ords]
+        if marks:
+            frame = pd.DataFrame(marks, columns=["ord", "col", "message"]).astype({"ord": "int64", "col": "int64", "message": "str"})
+            queries.register(self.con, "ingest_marks", frame)
+            self._exec("UPDATE ingest_parsed SET problem = m.message, problem_col = m.col FROM ingest_marks m WHERE ingest_parsed.ord = m.ord")
+            self.con.unregister("ingest_marks")
+        # Same scores, something else differs (time, team, comment): keep the file's first answer.
+        columns = ", ".join(STORED_COLUMNS["survey"])
+        repeats = self.con.execute(
+            f"""
+            SELECT list(ord) FROM (
+                SELECT ord, hash({columns}) AS h, first_value(hash({columns})) OVER (PARTITION BY {key} ORDER BY ord) AS first_h
+                FROM ingest_parsed WHERE problem IS NULL AND respondent_id IS NOT NULL
+            ) WHERE h <> first_h
+            """
+        ).fetchone()[0] or []
+        if repeats:
+            self._exec("DELETE FROM ingest_parsed WHERE ord IN (SELECT unnest(?::BIGINT[]))", [repeats])
+            self.result.rows_left_out += len(repeats)
+            lines = _rows_words(sorted(self.line_of(o) for o in repeats[:10]), more=len(repeats) - 10)
+            self.result.warnings.append(
+                f"{plural(len(repeats), 'answer')} in {self.result.file_name} repeat{'s' if len(repeats) == 1 else ''} an earlier answer by the "
+                f"same respondent in the same wave with the same scores ({lines.lower()}); only the first was kept."
+            )
+
+    def _warn_future(self, table_kind: str) -> None:
+        """Rows dated after now are stored, but count only from their date: say so before storing."""
+        column = "responded_at" if table_kind == "survey" else "observed_at"
+        now = utc_now()
+        count, latest = self.con.execute(f"SELECT count(*), max({column}) FROM ingest_ready WHERE {column} > ?", [now]).fetchone()
+        if not count:
+            return
+        what = plural(count, "response") if table_kind == "survey" else plural(count, "observation")
+        if count == 1:
+            text = f"{what} in {self.result.file_name} is dated after now ({latest:%d %b %Y}); it counts only from that date."
+        else:
+            text = f"{what} in {self.result.file_name} are dated after now (the latest {latest:%d %b %Y}); each counts only from its own date."
+        self.result.warnings.append(text)
 
     def _summaries(self, table_kind: str) -> None:
         result = self.result
@@ -734,6 +882,33 @@ class _Run:
         return frame.sort_values("line", kind="stable").reset_index(drop=True) if not frame.empty else frame
 
 
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _rows_words(lines: list[int], more: int = 0) -> str:
+    """'Rows 12 and 15', 'Row 7', 'Rows 3, 8 and 9 (and 4 more)'."""
+    more = max(more, 0)
+    words = ("Row " if len(lines) == 1 and not more else "Rows ") + _and([str(line) for line in lines])
+    return words + (f" (and {more} more)" if more > 0 else "")
+
+
+def _number(value: float) -> str:
+    return repr(float(value)).removesuffix(".0")
+
+
+def _different(values: list[float]) -> str:
+    """'two different values (0.81 and 0.79)', '3 different values (0.8, 0.8 and 0.79)'."""
+    n = "two" if len(values) == 2 else str(len(values))
+    return f"{n} different values ({_and([_number(x) for x in values])})"
+
+
+def _when(moment: datetime) -> str:
+    if moment.hour == moment.minute == moment.second == 0 and not moment.microsecond:
+        return f"on {moment:%Y-%m-%d}"
+    return f"at {moment:%Y-%m-%d %H:%M}" + (f":{moment:%S}" if moment.second or moment.microsecond else "") + " UTC"
+
+
 def _env_words(environment: str) -> list[str]:
     from .recognise import ENVIRONMENT_VALUES
 
@@ -752,6 +927,15 @@ def _register(run: _Run, options: IngestOptions, result: IngestResult, person: P
         ordinal = int(record.pop("ord"))
         values = {k: (None if pd.isna(val) else val) for k, val in record.items()}
         if all(val is None for val in values.values()):
+            continue
+        said_none = [t for t in (*REGISTER_NUMBERS, *REGISTER_DATES) if isinstance(values.get(t), str) and values[t].lower() == "none"]
+        if said_none:
+            for target in said_none:
+                title = Pilot.model_fields[target].title
+                what = (f"is a number: write 0 when there is none, or leave the cell blank when it is not known"
+                        if target in REGISTER_NUMBERS else "is a date: leave the cell blank when there is none or it is not known")
+                result.problems.append(Problem(run.line_for(ordinal), column_of.get(target, target), f"{title} says ‘{values[target]}’, but it {what}."))
+            result.rows_rejected += 1
             continue
         try:
             pilot = Pilot.model_validate(values)

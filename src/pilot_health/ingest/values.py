@@ -34,10 +34,13 @@ def _literal(label: str) -> str:
     return label.replace("'", "''")
 
 
-def cleaned(column: str) -> str:
-    """Trimmed text with non-breaking spaces made plain; NULL for every spelling of 'no value'."""
+def cleaned(column: str, keep: tuple[str, ...] = ()) -> str:
+    """Trimmed text with non-breaking spaces made plain; NULL for every spelling of 'no value' —
+    except the spellings in `keep` (lower case), which are a column's own vocabulary and stay as
+    written: `none` in the register's change champion column is an answer, not a blank."""
     trimmed = f"trim(replace({column}, chr(160), ' '))"
-    return f"(CASE WHEN {column} IS NULL OR lower({trimmed}) IN ({_NULLS_SQL}) THEN NULL ELSE {trimmed} END)"
+    nulls = _NULLS_SQL if not keep else ", ".join("'" + s.replace("'", "''") + "'" for s in NULL_SPELLINGS if s not in keep)
+    return f"(CASE WHEN {column} IS NULL OR lower({trimmed}) IN ({nulls}) THEN NULL ELSE {trimmed} END)"
 
 
 def _plain(column: str) -> str:
