@@ -21,7 +21,7 @@ SORTS = {"Health": "health", "Pilot code": "pilot", **{charts.PATTERN_SHORT[n]: 
     ("governance_vacuum", "Governance Vacuum"), ("wrong_success_metrics", "Wrong Success Metrics"))}}
 
 with friendly_errors():
-    catalogue = data.catalogue(*ctx.cache_key, data.rules_fingerprint())
+    catalogue = data.catalogue(*ctx.cache_key, data.rules_fingerprint(), ctx.pinned)
     st.title("Failure-pattern risk")
     st.caption(
         "How strongly each pilot shows each of the five patterns that stop AI pilots reaching production. "

@@ -32,7 +32,7 @@ def save_correction(metric: str, key: str) -> None:
 
 
 with friendly_errors():
-    catalogue = data.catalogue(*ctx.cache_key, data.rules_fingerprint())
+    catalogue = data.catalogue(*ctx.cache_key, data.rules_fingerprint(), ctx.pinned)
     a = catalogue.analysis
     st.title("Technical vs business alignment")
     st.caption(

@@ -7,7 +7,7 @@ from pilot_health.thresholds import save_thresholds, threshold_settings
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.widgets import data_table
 
-ctx = page_setup("Thresholds", pinnable=False)  # the thresholds in force now; a pinned view uses them too
+ctx = page_setup("Thresholds", pinnable=False)  # the thresholds in force now; a pinned view keeps those of its moment
 COLUMNS = ["key", "label", "in_file", "in_force", "changed_by", "changed_at"]
 COLUMN_CONFIG = {
     "key": st.column_config.TextColumn("Setting", help="Its name in the catalogue file (signals.… is a signal's threshold)."),
@@ -40,7 +40,7 @@ with friendly_errors():
         "Every number the failure-pattern scores, the health rule and the alignment and adoption verdicts compare against. "
         "The signal catalogue file (config/signals.toml, or PILOT_HEALTH_SIGNALS) holds them as shipped; a value set here wins "
         "over the file, applies to every page at once, is checked by the same rules as the file and is recorded in the audit "
-        "trail. Setting a value back to the file's removes it. Pinned links use the thresholds in force now."
+        "trail. Setting a value back to the file's removes it. A pinned link keeps the thresholds that were in force at its moment."
     )
     st.caption(f"{len(set_here)} of {len(settings)} thresholds are set on this page; the rest are the file's."
                + ("" if editable else " Only administrators can change them."))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import duckdb
 import pytest
@@ -129,3 +130,63 @@ def test_blank_scores_are_stored_as_null(store):
     with store.read() as con:
         con.execute("INSERT INTO survey_responses (pilot_id, respondent_id, wave, awareness, upload_id) VALUES ('A', 'R1', 1, NULL, 1)")
         assert con.execute("SELECT awareness FROM survey_responses").fetchone() == (None,)
+
+
+def _store_before(migration_name: str, path, monkeypatch) -> duckdb.DuckDBPyConnection:
+    """A database made by the version whose last migration was `migration_name` (this version's list, cut there)."""
+    names = [migrations.migration_name(m) for m in migrations.MIGRATIONS]
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[: names.index(migration_name) + 1])
+        con = duckdb.connect(str(path))
+        migrations.migrate(con)
+    return con
+
+
+def test_thresholds_set_before_their_history_was_kept_start_it(tmp_path, monkeypatch):
+    from pilot_health.thresholds import catalogue_for
+
+    path = tmp_path / "older.duckdb"
+    con = _store_before("007_threshold_overrides", path, monkeypatch)
+    try:
+        assert "threshold_history" not in {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        con.executemany("INSERT INTO threshold_overrides VALUES (?, ?, ?, ?)", [
+            ["signals.live_decay", 0.3, "ann@example.com", datetime(2026, 3, 2, 9, 30)],
+            ["analysis.min_respondents", 7, "bob@example.com", datetime(2026, 1, 15, 8, 0)],
+        ])
+        assert migrations.migrate(con) == ["008_threshold_history"]
+        rows = con.execute("SELECT history_id, setting, value, set_at, set_by FROM threshold_history ORDER BY history_id").fetchall()
+    finally:
+        con.close()
+    # Oldest first, each dated when it was set and by whom.
+    assert rows == [(1, "analysis.min_respondents", 7.0, datetime(2026, 1, 15, 8, 0), "bob@example.com"),
+                    (2, "signals.live_decay", 0.3, datetime(2026, 3, 2, 9, 30), "ann@example.com")]
+    store = Store(path)
+    file_catalogue = catalogue_for(store, datetime(2026, 1, 1))
+    assert file_catalogue.overrides == {} and file_catalogue.analysis.min_respondents != 7
+    assert catalogue_for(store, datetime(2026, 2, 1)).overrides == {"analysis.min_respondents": 7}
+    assert catalogue_for(store, datetime(2026, 3, 2, 9, 30)).threshold("live_decay") == 0.3
+    assert catalogue_for(store).overrides == catalogue_for(store, datetime(2026, 3, 3)).overrides == {
+        "analysis.min_respondents": 7, "signals.live_decay": 0.3}
+
+
+def test_a_backup_made_before_a_table_existed_restores_and_is_brought_up_to_date(tmp_path, monkeypatch):
+    from pilot_health.backup import restore
+    from pilot_health.queries import store_facts
+    from pilot_health.store import facts_of_file
+
+    older = tmp_path / "backup_from_an_older_version.duckdb"
+    con = _store_before("007_threshold_overrides", older, monkeypatch)
+    try:
+        con.execute("INSERT INTO threshold_overrides VALUES ('signals.live_decay', 0.3, 'ann@example.com', '2026-03-02 09:30:00')")
+    finally:
+        con.close()
+    held = facts_of_file(older)
+    assert "threshold_history" not in held["counts"] and held["counts"]["threshold_overrides"] == 1
+    store = Store(tmp_path / "store.duckdb")
+    store.ensure_ready()
+    restore(store, older)
+    with store.read() as con:
+        after = store_facts(con)
+        assert con.execute("SELECT setting, value FROM threshold_history").fetchall() == [("signals.live_decay", 0.3)]
+    assert after["counts"]["threshold_history"] == 1
+    assert after["migrations"] == [migrations.migration_name(m) for m in migrations.MIGRATIONS]

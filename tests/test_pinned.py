@@ -3,14 +3,21 @@ their time and withdrawal — so a pinned view shows what was there then, whatev
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import timedelta
 
 from pilot_health import queries, risk
+from pilot_health.access import Person
+from pilot_health.adoption_report import portfolio_adoption
+from pilot_health.alignment_report import portfolio_alignment
+from pilot_health.catalogue import load_catalogue
 from pilot_health.demo import clear_demo
 from pilot_health.models import Pilot
 from pilot_health.pilots import create_pilot, get_pilot, list_pilots, update_pilot
 from pilot_health.portfolio import load_portfolio
+from pilot_health.steering_pack import portfolio_pack
 from pilot_health.store import utc_now
+from pilot_health.thresholds import catalogue_for, save_thresholds, with_overrides
 from test_risk import TODAY, Story
 
 
@@ -96,6 +103,74 @@ def test_clearing_the_demo_removes_it_from_the_past_too(demo_store):
     assert list_pilots(demo_store, pinned).empty
 
 
+# -- thresholds: a pinned moment keeps those in force then ---------------------------------------------
+
+ADMIN = Person("ann@example.com", "admin", signed_in=True)
+# Red only with five high patterns (or five medium or high ones); the lab-to-live gap that counts
+# is 50%; groups under eight respondents are not shown.
+LATER_THRESHOLDS = {"health.red_high_patterns": 5, "health.red_medium_patterns": 5, "signals.lab_to_live_drop": 0.5,
+                    "analysis.min_respondents": 8}
+VERDICTS = ("red", "amber", "green", "insufficient")
+
+
+def health_counts(results) -> dict[str, int]:
+    counted = Counter(r.health for r in results)
+    return {verdict: counted.get(verdict, 0) for verdict in VERDICTS}
+
+
+def test_a_pinned_moment_keeps_the_thresholds_in_force_then(demo_store):
+    file_catalogue = load_catalogue()
+    assert file_catalogue.health.red_high_patterns < 5 and file_catalogue.analysis.min_respondents < 8
+    tick()
+    pinned = utc_now()
+    tick()
+    then = health_counts(risk.assess(demo_store, pinned, records_at=pinned))  # what the shared link showed
+    assert then["red"] > 0
+
+    save_thresholds(demo_store, LATER_THRESHOLDS, by=ADMIN)
+
+    # Now: the file's rules with these four numbers (built here, not read from the store) — fewer reds.
+    by_hand = with_overrides(file_catalogue, LATER_THRESHOLDS)
+    now = health_counts(risk.assess(demo_store))
+    assert now == health_counts(risk.assess(demo_store, catalogue=by_hand))
+    assert now["red"] < then["red"]
+    # The pinned moment: the counts it showed when it was shared, on the risk page and in the steering pack.
+    assert health_counts(risk.assess(demo_store, pinned, records_at=pinned)) == then
+    assert health_counts(risk.assess(demo_store, pinned, catalogue=catalogue_for(demo_store, pinned), records_at=pinned)) == then
+    assert health_counts(portfolio_pack(demo_store, "http://dashboard.example", pinned).results) == then
+    assert health_counts(portfolio_pack(demo_store, "http://dashboard.example").results) == now
+    # The alignment and adoption pages read their thresholds from the same moment.
+    assert {row.gap_threshold for row in portfolio_alignment(demo_store, pinned, records_at=pinned)} == {
+        file_catalogue.threshold("lab_to_live_drop")}
+    assert {row.gap_threshold for row in portfolio_alignment(demo_store)} == {0.5}
+    assert {p.min_size for p in portfolio_adoption(demo_store, pinned, records_at=pinned)} == {file_catalogue.analysis.min_respondents}
+    assert {p.min_size for p in portfolio_adoption(demo_store)} == {8}
+
+
+def test_a_threshold_set_back_later_is_still_in_force_for_a_moment_pinned_in_between(demo_store):
+    tick()
+    before = utc_now()
+    tick()
+    file_counts = health_counts(risk.assess(demo_store, before, records_at=before))
+    save_thresholds(demo_store, LATER_THRESHOLDS, by=ADMIN)
+    tick()
+    in_between = utc_now()
+    tick()
+    changed_counts = health_counts(risk.assess(demo_store, in_between, records_at=in_between))
+    assert changed_counts != file_counts
+    file_catalogue = load_catalogue()
+    in_file = {"health.red_high_patterns": file_catalogue.health.red_high_patterns,
+               "health.red_medium_patterns": file_catalogue.health.red_medium_patterns,
+               "signals.lab_to_live_drop": file_catalogue.threshold("lab_to_live_drop"),
+               "analysis.min_respondents": file_catalogue.analysis.min_respondents}
+    assert sorted(save_thresholds(demo_store, in_file, by=ADMIN)) == sorted(LATER_THRESHOLDS)  # every one back to the file's value
+    with demo_store.read() as con:
+        assert queries.threshold_overrides(con) == {}
+    assert health_counts(risk.assess(demo_store, in_between, records_at=in_between)) == changed_counts
+    assert health_counts(risk.assess(demo_store, before, records_at=before)) == file_counts
+    assert health_counts(risk.assess(demo_store)) == file_counts
+
+
 # -- the pages ---------------------------------------------------------------------------------------
 
 def _withdraw_a_demo_upload_of(store, pilot_id: str) -> None:
@@ -169,3 +244,27 @@ def test_the_demo_is_never_dated_in_the_future_so_a_link_pinned_now_sees_it(stor
         newest = con.execute("SELECT max(uploaded_at), (SELECT max(recorded_at) FROM pilot_history) FROM uploads").fetchone()
     assert all(moment <= now for moment in newest)
     assert len(list_pilots(store, now)) == 24
+
+
+def test_a_pinned_risk_page_shows_the_counts_of_its_moment_after_a_threshold_change(demo_store, app_env):
+    from test_pages import assert_clean, metric, open_page, texts
+
+    app_env(demo_store)
+    tick()
+    pinned = utc_now().replace(microsecond=0)
+    then = health_counts(risk.assess(demo_store, pinned, records_at=pinned))
+    time.sleep(1.1)  # the link is to the second
+    save_thresholds(demo_store, LATER_THRESHOLDS, by=ADMIN)
+    now = health_counts(risk.assess(demo_store, catalogue=with_overrides(load_catalogue(), LATER_THRESHOLDS)))
+    assert now != then
+
+    at = open_page("pages/3_Risk.py", as_of=pinned.isoformat())
+    assert_clean(at)
+    assert [t for t in texts(at.info) if t.startswith("As of ")] == [f"As of {pinned:%d %B %Y %H:%M} UTC, newer data exists — show latest."]
+    assert {v: int(metric(at, risk.HEALTH_LABELS[v])) for v in VERDICTS} == then
+    assert any(f"(version {load_catalogue().fingerprint})" in t for t in texts(at.caption))  # the rules of its moment
+
+    at = open_page("pages/3_Risk.py")
+    assert_clean(at)
+    assert {v: int(metric(at, risk.HEALTH_LABELS[v])) for v in VERDICTS} == now
+    assert not any(f"(version {load_catalogue().fingerprint})" in t for t in texts(at.caption))  # thresholds set since

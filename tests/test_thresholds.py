@@ -1,6 +1,9 @@
 """Thresholds set in the dashboard: they win over the catalogue file, are checked by the file's own
-rules, change the scores they feed, are audited, and setting one back to the file's value removes it."""
+rules, change the scores they feed, are audited, and setting one back to the file's value removes it.
+Every change is kept, so a moment in the past (a pinned link) gets the thresholds in force then."""
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -9,6 +12,7 @@ from pilot_health.access import Person
 from pilot_health.catalogue import load_catalogue
 from pilot_health.errors import PilotHealthError
 from pilot_health.risk import assess
+from pilot_health.store import utc_now
 from pilot_health.thresholds import catalogue_for, save_thresholds, threshold_settings
 from test_risk import NOW, Story, line
 
@@ -57,12 +61,87 @@ def test_thresholds_that_break_the_catalogues_rules_are_refused_whole(store):
     with pytest.raises(PilotHealthError, match="There is no threshold analysis.nothing"):
         save_thresholds(store, {"analysis.nothing": 1}, by=ADMIN)
     assert store.version() == before  # nothing at all was stored
+    assert history(store) == []
     assert save_thresholds(store, {"analysis.decay_warning": 0.3, "analysis.decay_critical": 0.4}, by=ADMIN) == [
         "analysis.decay_critical", "analysis.decay_warning"]
     assert catalogue_for(store).analysis.decay_critical == 0.4
+    # One save, one moment: both rows of the history carry it, as the audit trail does.
+    with store.read() as con:
+        moments = con.execute("SELECT DISTINCT set_at FROM threshold_history UNION SELECT DISTINCT happened_at FROM audit_log").fetchall()
+    assert [row[:3] for row in history(store)] == [("analysis.decay_critical", 0.4, "ann@example.com"),
+                                                    ("analysis.decay_warning", 0.3, "ann@example.com")]
+    assert len(moments) == 1
 
 
 def test_whole_number_settings_stay_whole(store):
     save_thresholds(store, {"analysis.min_respondents": 7}, by=ADMIN)
     assert catalogue_for(store).analysis.min_respondents == 7
     assert isinstance(catalogue_for(store).analysis.min_respondents, int)
+
+
+def history(store) -> list[tuple]:
+    with store.read() as con:
+        return con.execute("SELECT setting, value, set_by, set_at FROM threshold_history ORDER BY history_id").fetchall()
+
+
+def tick() -> None:
+    time.sleep(0.01)  # keep the moments of consecutive changes apart
+
+
+def test_every_change_is_kept_and_a_past_moment_gets_the_thresholds_in_force_then(tmp_path):
+    # The story's register says data engineering is 45% of the effort: clear against the file's
+    # guidance of 40%, a warning sign against 50%.
+    story = Story()
+    assert story.record["data_effort_pct"] == 45
+    store = story.store(tmp_path / "s.duckdb")
+    key = "signals.data_effort_below_guidance"
+    in_file = load_catalogue().threshold("data_effort_below_guidance")
+    assert in_file == 40
+    tick()
+    before = utc_now()
+    tick()
+    save_thresholds(store, {key: 50}, by=ADMIN)
+    tick()
+    while_50 = utc_now()  # pinned while 50 was in force; it is set back to the file's value below
+    tick()
+    save_thresholds(store, {key: 40}, by="bob@example.com")
+    tick()
+    back_to_file = utc_now()
+    tick()
+    save_thresholds(store, {key: 30}, by=ADMIN)
+
+    assert [row[:3] for row in history(store)] == [(key, 50.0, "ann@example.com"), (key, None, "bob@example.com"),
+                                                    (key, 30.0, "ann@example.com")]
+    moments = [row[3] for row in history(store)]
+    assert before < moments[0] <= while_50 < moments[1] <= back_to_file < moments[2]
+    # Exactly at a change's moment, the change is in force.
+    assert [catalogue_for(store, m).threshold("data_effort_below_guidance") for m in moments] == [50, 40, 30]
+    assert catalogue_for(store, before).threshold("data_effort_below_guidance") == 40
+    assert catalogue_for(store, while_50).threshold("data_effort_below_guidance") == 50  # set back later: still 50 then
+    assert catalogue_for(store, back_to_file).threshold("data_effort_below_guidance") == 40
+    assert catalogue_for(store, back_to_file).fingerprint == load_catalogue().fingerprint  # nothing set in the dashboard then
+    assert catalogue_for(store).threshold("data_effort_below_guidance") == 30
+
+    def state(**how) -> str:
+        signals = assess(store, NOW, **how)[0].patterns["data_debt"].signals
+        return {s.key: s.state for s in signals}["data_effort_below_guidance"]
+
+    assert state(catalogue=catalogue_for(store, while_50)) == "fired"  # 45% is below 50%
+    assert state(catalogue=catalogue_for(store, back_to_file)) == "clear"
+    # A pinned read (records as they stood then) takes the thresholds of its moment by itself.
+    assert state(records_at=while_50) == "fired"
+    assert state(records_at=back_to_file) == "clear"
+    assert state() == "clear"  # now: 30%
+    # The page of thresholds shows what is in force now.
+    setting = {s.key: s for s in threshold_settings(store)}[key]
+    assert (setting.in_force, setting.changed_by) == (30, "ann@example.com")
+
+
+def test_a_setting_the_catalogue_no_longer_has_is_ignored_at_any_moment(store):
+    save_thresholds(store, {"analysis.min_respondents": 7}, by=ADMIN)
+    with store.write() as con:  # a setting written by a version whose catalogue had it
+        con.execute("INSERT INTO threshold_history (setting, value, set_at, set_by) VALUES ('analysis.retired', 3, ?, 'x')",
+                    [utc_now()])
+    tick()
+    assert catalogue_for(store, utc_now()).analysis.min_respondents == 7
+    assert "analysis.retired" not in catalogue_for(store, utc_now()).overrides

@@ -111,7 +111,7 @@ def numbers_for(evidence: Evidence, pilot_id: str, catalogue: Catalogue) -> Pilo
 def portfolio_alignment(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
                         catalogue: Optional[Catalogue] = None, records_at: Optional[datetime] = None) -> list[PilotAlignment]:
     """Every pilot (approved by `as_of`), worst first: most concern points, then pilot code."""
-    catalogue = catalogue or catalogue_for(store)
+    catalogue = catalogue or catalogue_for(store, records_at)  # pinned: the thresholds in force then
     evidence = load_evidence(store, as_of, pilot_ids, records_at)
     rows = []
     for pilot_id in evidence.pilots["pilot_id"]:

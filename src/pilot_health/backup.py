@@ -86,8 +86,11 @@ def restore(store: Store, backup_file: Path, by: str = "local user") -> RestoreR
     with restored.read() as _:
         pass  # brings the schema up to date (a backup made by an older version)
     after = facts_of_file(store.path)
-    kept = {table: count for table, count in after["counts"].items() if table in facts["counts"]}  # tables added since are new
-    if kept != facts["counts"] or after["uploads"] != facts["uploads"]:
+    # A backup made by an older version has just been migrated: the migrations it lacked are now
+    # recorded, and the tables they added are new. Everything the backup held must be as it was.
+    held = {table: count for table, count in facts["counts"].items() if table != "schema_migrations"}
+    kept = {table: count for table, count in after["counts"].items() if table in held}
+    if kept != held or after["uploads"] != facts["uploads"]:
         raise PilotHealthError(f"The restored store {store.path} does not hold what the backup held; the previous store is in {previous}.")
     with restored.write() as con:
         queries.put_meta(con, "restored_from", f"{backup_file} at {utc_now().isoformat(timespec='seconds')}")

@@ -496,7 +496,7 @@ def assess(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[S
     """Every pilot's risk as of a moment (default: now). Pilots approved after that moment are left out.
     `with_rows` also keeps the data rows behind each signal (for one pilot's detail; it costs time);
     `records_at` reads the pilot records as they stood then (a pinned link) instead of as they are."""
-    catalogue = catalogue or catalogue_for(store)
+    catalogue = catalogue or catalogue_for(store, records_at)  # pinned: the thresholds in force then
     evidence = load_evidence(store, as_of, pilot_ids, records_at)
     return assess_evidence(evidence, catalogue, with_rows)
 
@@ -558,7 +558,7 @@ def risk_trend(store: Store, pilot_id: str, months: int = 12, catalogue: Optiona
                today: Optional[date] = None, records_at: Optional[datetime] = None) -> pd.DataFrame:
     """A pilot's pattern scores and health at the end of each of the last `months` months, from what
     had been uploaded by then."""
-    catalogue = catalogue or catalogue_for(store)
+    catalogue = catalogue or catalogue_for(store, records_at)
     rows = []
     moments = month_ends(today or utc_now().date(), months)
     if records_at is not None:  # a pinned view: nothing after its moment, even later that day

@@ -79,7 +79,7 @@ class PortfolioPack:
 def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[datetime] = None,
                catalogue: Optional[Catalogue] = None) -> PilotPack:
     """One pilot's pack: now, or as the store stood at `pinned` (records, uploads and withdrawals then)."""
-    catalogue = catalogue or catalogue_for(store)
+    catalogue = catalogue or catalogue_for(store, pinned)  # a pinned pack keeps the thresholds of its moment
     evidence = load_evidence(store, pinned, [pilot_id], pinned)
     if pilot_id not in set(evidence.pilots["pilot_id"]):
         raise NotFoundError(f"There is no pilot {pilot_id}" + (f" as of {pinned:%d %B %Y %H:%M} UTC." if pinned else "."))
@@ -104,7 +104,7 @@ def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[date
 
 
 def portfolio_pack(store: Store, base_url: str, pinned: Optional[datetime] = None, catalogue: Optional[Catalogue] = None) -> PortfolioPack:
-    catalogue = catalogue or catalogue_for(store)
+    catalogue = catalogue or catalogue_for(store, pinned)
     results = assess(store, pinned, catalogue=catalogue, records_at=pinned)
     results.sort(key=lambda r: (HEALTH_RANK[r.health], -max((p.score or 0) for p in r.patterns.values()), r.pilot_id))
     names = [catalogue.patterns[k].name for k in PATTERN_KEYS]

@@ -1,7 +1,8 @@
 """Cached page data. Every cache is keyed on the store version, which changes with every write,
 so a page never shows numbers older than the store (and never hashes a large DataFrame), and on
 the store's key, which names the business units a limited person is narrowed to, so nobody is ever
-served numbers cached for someone who sees more."""
+served numbers cached for someone who sees more. A pinned view's moment is part of every key too,
+and its numbers are computed with the thresholds in force at that moment (`catalogue_for(store, pinned)`)."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -46,36 +47,44 @@ def next_waves(store_key: tuple, version: str) -> dict[str, int]:
 
 @st.cache_data(show_spinner="Scoring every pilot against the five patterns …", max_entries=16)
 def risk_results(store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None):
-    """Every pilot's risk, now (or at a pinned link's moment, with the records as they were then).
-    `rules` (the catalogue's fingerprint) makes an edited catalogue count."""
+    """Every pilot's risk, now (or at a pinned link's moment, with the records and thresholds as they
+    were then). `rules` (the catalogue's fingerprint) makes an edited catalogue count."""
     from ..risk import assess
+    from ..thresholds import catalogue_for
 
-    return assess(Store.from_key(store_key), pinned, records_at=pinned)
+    store = Store.from_key(store_key)
+    return assess(store, pinned, catalogue=catalogue_for(store, pinned), records_at=pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def risk_detail(store_key: tuple, version: str, rules: str, as_of: datetime, pilot_id: str, pinned: datetime | None = None):
     """One pilot's risk at the moment the portfolio was scored, with the data rows behind each signal."""
     from ..risk import assess
+    from ..thresholds import catalogue_for
 
-    found = assess(Store.from_key(store_key), as_of, [pilot_id], with_rows=True, records_at=pinned)
+    store = Store.from_key(store_key)
+    found = assess(store, as_of, [pilot_id], catalogue=catalogue_for(store, pinned), with_rows=True, records_at=pinned)
     return found[0] if found else None
 
 
 @st.cache_data(show_spinner="Scoring the last twelve months …", max_entries=64)
 def risk_trend(store_key: tuple, version: str, rules: str, today: date, pilot_id: str,
                pinned: datetime | None = None) -> pd.DataFrame:
+    """A pilot's scores month by month; a pinned view scores every month with the thresholds in force at its moment."""
     from ..risk import risk_trend as trend
+    from ..thresholds import catalogue_for
 
-    return trend(Store.from_key(store_key), pilot_id, 12, None, today, pinned)
+    store = Store.from_key(store_key)
+    return trend(store, pilot_id, 12, catalogue_for(store, pinned), today, pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def catalogue(store_key: tuple, version: str, rules: str):
-    """The signal catalogue in force: the file with the thresholds set in the dashboard."""
+def catalogue(store_key: tuple, version: str, rules: str, pinned: datetime | None = None):
+    """The signal catalogue in force: the file with the thresholds set in the dashboard (now, or
+    those in force at a pinned link's moment)."""
     from ..thresholds import catalogue_for
 
-    return catalogue_for(Store.from_key(store_key))
+    return catalogue_for(Store.from_key(store_key), pinned)
 
 
 def rules_fingerprint() -> str:
@@ -89,8 +98,10 @@ def rules_fingerprint() -> str:
 @st.cache_data(show_spinner="Comparing technical metrics with business KPIs …", max_entries=16)
 def alignment_rows(store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None):
     from ..alignment_report import portfolio_alignment
+    from ..thresholds import catalogue_for
 
-    return portfolio_alignment(Store.from_key(store_key), pinned, records_at=pinned)
+    store = Store.from_key(store_key)
+    return portfolio_alignment(store, pinned, catalogue=catalogue_for(store, pinned), records_at=pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -102,7 +113,7 @@ def alignment_detail(store_key: tuple, version: str, rules: str, as_of: datetime
     from ..thresholds import catalogue_for
 
     store = Store.from_key(store_key)
-    catalogue = catalogue_for(store)
+    catalogue = catalogue_for(store, pinned)
     evidence = load_evidence(store, as_of, [pilot_id], pinned)
     if pilot_id not in set(evidence.pilots["pilot_id"]):
         return None
@@ -130,8 +141,10 @@ def adoption_table(store_key: tuple, version: str, rules: str, today: date,
     """The portfolio table (worst first) and the moment it was computed for; only the table is
     cached, as one pilot's details are fetched on their own (a small object to copy out of the cache)."""
     from ..adoption_report import portfolio_adoption, portfolio_table
+    from ..thresholds import catalogue_for
 
-    rows = portfolio_adoption(Store.from_key(store_key), pinned, records_at=pinned)
+    store = Store.from_key(store_key)
+    rows = portfolio_adoption(store, pinned, catalogue=catalogue_for(store, pinned), records_at=pinned)
     return portfolio_table(rows), (rows[0].as_of if rows else None)
 
 
@@ -140,8 +153,10 @@ def adoption_detail(store_key: tuple, version: str, rules: str, as_of: datetime,
                     pinned: datetime | None = None):
     """One pilot's adoption (every wave, usage) as of the portfolio's moment; anonymity already applied."""
     from ..adoption_report import portfolio_adoption
+    from ..thresholds import catalogue_for
 
-    found = portfolio_adoption(Store.from_key(store_key), as_of, [pilot_id], records_at=pinned)
+    store = Store.from_key(store_key)
+    found = portfolio_adoption(store, as_of, [pilot_id], catalogue=catalogue_for(store, pinned), records_at=pinned)
     return found[0] if found else None
 
 

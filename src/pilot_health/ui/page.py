@@ -220,7 +220,8 @@ def render_sidebar(ctx: PageContext, pinnable: bool = True) -> None:
                 moment = ctx.pinned or utc_now().replace(microsecond=0)
                 link = share_link(st.context.url, moment)
                 st.caption(f"A link to exactly this view, pinned to {moment:%d %B %Y %H:%M} UTC: whoever opens it sees the data "
-                           "as it was then, even after later uploads, withdrawals or edits. Copy it with the button on its right.")
+                           "as it was then, scored with the thresholds in force then, even after later uploads, withdrawals, edits or "
+                           "threshold changes. Copy it with the button on its right.")
                 if link:
                     st.code(link, language=None, wrap_lines=True)
                 else:
