@@ -143,7 +143,7 @@ def test_reuploading_the_demo_register_leaves_every_pilots_risk_as_it_was(demo_s
         return {r.pilot_id: (r.health, {k: (p.status, p.score, p.coverage) for k, p in r.patterns.items()}) for r in risk.assess(demo_store, as_of)}
 
     before = summary()
-    result = ingest(demo_store, DEMO_PILOTS.read_bytes(), "pilots.csv", IngestOptions(replace_existing=True), commit=True)
+    result = ingest(demo_store, DEMO_PILOTS.read_bytes(), "pilots.csv", IngestOptions(replace_existing=True, store_again=True), commit=True)
     stored(result)
     assert result.rows_to_store == 24
     after = summary()

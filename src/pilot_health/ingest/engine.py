@@ -684,7 +684,9 @@ class _Run:
             ready = valid
         if valid > ready:
             result.rows_left_out += valid - ready
-            result.warnings.append(f"Dropped {valid - ready} exact duplicate row(s) that repeat an earlier row of the file.")
+            n = valid - ready
+            result.warnings.append(f"{plural(n, 'row')} of {result.file_name} {'is an exact duplicate' if n == 1 else 'are exact duplicates'} "
+                                   "of an earlier row (same values throughout); each was kept once.")
         table = TARGET_TABLE[table_kind]
         stored = queries.count_already_stored(self.con, table, "ingest_ready")
         result.already_stored = stored
