@@ -272,3 +272,21 @@ def test_future_survey_responses_count_only_from_their_date(demo_store):
     assert f"2 survey responses are dated after {pilot.as_of:%d %b %Y %H:%M} UTC (from {later:%d %b %Y}) and are left out until then." in pilot.verdict
     assert future_note(portfolio_table([pilot])) == ("2 survey responses of 1 pilot are dated in the future and left out until their date; "
                                                      "each pilot's view says how many.")
+
+
+def test_the_adoption_page_says_how_many_responses_wait_for_their_date(demo_store, app_env):
+    from test_pages import assert_clean, open_page, sources, texts
+
+    later = date.today() + timedelta(days=30)
+    rows = "".join(f"SC-01,F-{i:02d},{later},9,Finance,Analyst,2,2,2,2,2,\n" for i in range(3))
+    text = "pilot_id,respondent_id,responded_at,wave,team,role,awareness,desire,knowledge,ability,reinforcement,comment\n" + rows
+    stored(upload(demo_store, "survey_ahead.csv", text))
+    app_env(demo_store)
+
+    at = open_page("pages/5_Adoption.py", pilot="SC-01")
+    assert_clean(at)
+    assert ("3 survey responses of 1 pilot are dated in the future and left out until their date; each pilot's view says how many."
+            in texts(at.caption)), [t for t in texts(at.caption) if "survey responses" in t]
+    boxes = texts(at.warning) + texts(at.info)
+    assert any(f"3 survey responses are dated after" in t and f"(from {later:%d %b %Y}) and are left out until then." in t for t in boxes), boxes
+    assert "9" not in [str(o) for o in at.selectbox(key="wave").options], "wave 9 is not there yet"
