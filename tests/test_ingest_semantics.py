@@ -290,3 +290,14 @@ def test_the_adoption_page_says_how_many_responses_wait_for_their_date(demo_stor
     boxes = texts(at.warning) + texts(at.info)
     assert any(f"3 survey responses are dated after" in t and f"(from {later:%d %b %Y}) and are left out until then." in t for t in boxes), boxes
     assert "9" not in [str(o) for o in at.selectbox(key="wave").options], "wave 9 is not there yet"
+
+
+def test_three_rows_for_one_measurement_are_all_rejected(demo_store):
+    text = ("pilot_id,metric,environment,observed_at,value\n"
+            "SC-01,rmse,lab,2024-03-04,12.5\nSC-01,rmse,lab,2024-03-04,12.5\nSC-01,rmse,lab,2024-03-04,11\nSC-01,rmse,lab,2024-03-11,10\n")
+    result = upload(demo_store, "three.csv", text)
+    stored(result)
+
+    message = "Rows 2, 3 and 4 of three.csv give two different values (12.5 and 11) for SC-01 rmse, lab, on 2024-03-04; keep one and upload again."
+    assert [(p.row, p.message) for p in result.problems] == [(2, message), (3, message), (4, message)]
+    assert observations(demo_store, result.upload_id) == [("rmse", "lab", "2024-03-11", 10.0)]

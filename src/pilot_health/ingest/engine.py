@@ -748,8 +748,10 @@ class _Run:
         ).fetchall()
         marks = []
         for pilot_id, metric, environment, observed_at, ords, cols, vals in groups:
-            what = f"{pilot_id} {metric}, {environment}, {_when(observed_at)}"
-            message = f"{_rows_words([self.line_of(o) for o in ords])} of {self.result.file_name} give {_different(vals)} for {what}; keep one and upload again"
+            what = f"{pilot_id or 'the pilot'} {metric}, {environment}, {_when(observed_at)}"
+            lines = [self.line_of(o) for o in ords]
+            message = (f"{_rows_words(lines[:6], more=len(lines) - 6)} of {self.result.file_name} give {_different(vals)} for {what}; "
+                       "keep one and upload again")
             marks += [(o, c, message) for o, c in zip(ords, cols)]
         self._mark(marks)
         self._exec(
@@ -796,7 +798,8 @@ class _Run:
             col = self.index[column] if column is not None else -1
             scores_words = ", ".join(f"{e.capitalize()} {_and([('blank' if x is None else str(int(x))) for x in vals])}" for e, vals in differing)
             n = "two" if len(ords) == 2 else str(len(ords))
-            message = (f"{_rows_words([self.line_of(o) for o in ords])} of {self.result.file_name} are {n} answers by respondent "
+            lines = [self.line_of(o) for o in ords]
+            message = (f"{_rows_words(lines[:6], more=len(lines) - 6)} of {self.result.file_name} are {n} answers by respondent "
                        f"{respondent} in wave {wave} of {pilot_id} with different scores ({scores_words}); keep one and upload again")
             marks += [(o, col, message) for o in ords]
         if marks:
@@ -900,9 +903,10 @@ def _number(value: float) -> str:
 
 
 def _different(values: list[float]) -> str:
-    """'two different values (0.81 and 0.79)', '3 different values (0.8, 0.8 and 0.79)'."""
-    n = "two" if len(values) == 2 else str(len(values))
-    return f"{n} different values ({_and([_number(x) for x in values])})"
+    """'two different values (0.81 and 0.79)' (in the rows' order), '3 different values (0.8, 0.79 and 0.77)'."""
+    distinct = list(dict.fromkeys(values))
+    shown = [_number(x) for x in distinct[:6]] + ([f"{len(distinct) - 6} more"] if len(distinct) > 6 else [])
+    return f"{'two' if len(distinct) == 2 else len(distinct)} different values ({_and(shown)})"
 
 
 def _when(moment: datetime) -> str:
