@@ -14,7 +14,7 @@ from pilot_health.ui.widgets import data_table, filtered_portfolio, pilot_picker
 
 ctx = page_setup("Alignment")
 LABEL_ICONS = {"aligned": ":material/check_circle:", "decoupled": ":material/link_off:", "inverted": ":material/swap_vert:",
-               "insufficient data": ":material/help:", "no comparison": ":material/help:"}
+               "inconclusive": ":material/help:", "insufficient data": ":material/help:", "no comparison": ":material/help:"}
 LEVEL_WORDS = {"none": "no alert", "warning": "warning", "critical": "critical"}
 
 
@@ -47,7 +47,7 @@ with friendly_errors():
     shown, _ = filtered_portfolio(portfolio_table(rows))
 
     counts = shown["label"].value_counts()
-    for column, label in zip(st.columns(4), ("aligned", "decoupled", "inverted", "insufficient data")):
+    for column, label in zip(st.columns(5), ("aligned", "decoupled", "inverted", "inconclusive", "insufficient data")):
         extra = int(counts.get("no comparison", 0)) if label == "insufficient data" else 0
         column.metric(label.capitalize(), int(counts.get(label, 0)) + extra, border=True,
                       help=LABEL_WORDS[label] + (" Includes pilots without a technical metric or KPI series to compare." if extra else ""))
@@ -65,17 +65,19 @@ with friendly_errors():
         hide_index=True, width="stretch", height=min(38 + 35 * len(view), 520), key="alignment_table",
         column_config={
             "pilot_id": st.column_config.TextColumn("Pilot"), "name": st.column_config.TextColumn("Name"),
-            "label": st.column_config.TextColumn("Alignment", help="aligned, decoupled (model improves, KPI flat), inverted (they move against each other), insufficient data (fewer than "
-                                                 f"{a.alignment_min_periods} common periods)."),
+            "label": st.column_config.TextColumn("Alignment", help="aligned (they clearly move together), decoupled (the model clearly improves, the KPI does not), "
+                                                 "inverted (they clearly move against each other), inconclusive (nothing clear either way), insufficient data (fewer than "
+                                                 f"{a.alignment_min_periods} common periods). “Clearly” means chance would give it less than "
+                                                 f"1 time in {round(1 / a.significance)}."),
             "technical_metric": st.column_config.TextColumn("Technical metric", help="The technical metric with the most live weeks (one whose direction is known first)."),
             "kpi": st.column_config.TextColumn("KPI", help="The pilot's business KPI, from the pilot register."),
-            "rho": st.column_config.NumberColumn("ρ", format="%+.2f", help="Rank correlation of the period-over-period changes of the technical metric and the KPI (both turned so up is better), at the lag where it is strongest."),
-            "lag": st.column_config.NumberColumn("Lag", format="%d", help=f"How many periods the KPI follows the technical metric (0 to {a.alignment_max_lag})."),
+            "rho": st.column_config.NumberColumn("ρ", format="%+.2f", help="Rank correlation of the period-over-period changes of the technical metric and the KPI (both turned so up is better), at the lag where it is strongest. Shown only when it is clear after allowing for the delays tried; blank otherwise."),
+            "lag": st.column_config.NumberColumn("Lag", format="%d", help=f"How many periods the KPI follows the technical metric (0 to {a.alignment_max_lag}), shown only when that link is clear."),
             "periods": st.column_config.NumberColumn("Periods", format="%d", help="Common weeks (or months, when either series is monthly) the alignment used."),
             "lab_live_gap": st.column_config.NumberColumn("Lab → live", format="percent", help=f"Latest live value against the latest lab value ({a.smoothing_weeks}-week averages), as a share of the lab value; positive = live is worse."),
-            "decay": st.column_config.NumberColumn("Decay", format="percent", help=f"Latest live value ({a.smoothing_weeks}-week average) against its best so far; warning at {a.decay_warning:.0%}, critical at {a.decay_critical:.0%}."),
+            "decay": st.column_config.NumberColumn("Decay", format="percent", help=f"Latest live level (average of the last {a.smoothing_weeks} weeks) against its first {a.decay_reference_weeks} live weeks; warning at {a.decay_warning:.0%} worse, critical at {a.decay_critical:.0%}, and only when the drop is more than its week-to-week noise explains."),
             "decay_level": st.column_config.TextColumn("Decay alert"),
-            "kpi_progress": st.column_config.NumberColumn("KPI progress", format="percent", help="(latest − baseline) ÷ (target − baseline); latest = the average of the last weeks."),
+            "kpi_progress": st.column_config.NumberColumn("KPI progress", format="percent", help="(latest − baseline) ÷ (target − baseline); latest = a robust level over the KPI's last six weeks (six months for a monthly KPI), so one bad value does not move it."),
             "time_elapsed": st.column_config.NumberColumn("Time gone", format="percent", help="Share of the time from approval to the KPI deadline that has passed."),
             "why": st.column_config.TextColumn("Why here", help="What put the pilot this high in the list."),
         },
@@ -100,7 +102,8 @@ with friendly_errors():
         al, gap, decay, progress = row.alignment, row.primary_gap, row.primary_decay, row.kpi_progress
         cols = st.columns(4)
         cols[0].metric("Alignment", row.label.capitalize(), border=True,
-                       delta=(f"ρ {al.rho:+.2f} at lag {al.lag}" if al and al.rho is not None else None), delta_color="off", delta_arrow="off",
+                       delta=(f"ρ {al.rho:+.2f} at lag {al.lag}" if al and al.rho is not None else (f"{al.periods} {al.period}ly periods" if al else None)),
+                       delta_color="off", delta_arrow="off",
                        help=(f"{al.periods} common {al.period}ly periods from {al.first_period} to {al.last_period}. " if al else "")
                        + (LABEL_WORDS.get(row.label, "No technical metric and KPI series with known directions to compare.")))
         cols[1].metric("Lab → live", pct(gap.relative if gap else None), border=True,
@@ -108,13 +111,17 @@ with friendly_errors():
                              f"({gap.live_values} weeks to {gap.live_until}); positive = live is worse." if gap else "Needs lab and live values of a metric whose direction is known."))
         cols[2].metric("Decay", pct(decay.relative if decay else None), border=True,
                        delta=LEVEL_WORDS[decay.level] if decay else None, delta_color="inverse" if decay and decay.level != "none" else "off", delta_arrow="off",
-                       help=(f"{md_escape(decay.metric)}: latest {decay.latest:.4g} (week of {decay.latest_week}) vs best {decay.best:.4g} (week of {decay.best_week}), "
-                             f"from {decay.weeks} live weeks; vs the first weeks: {decay.vs_first:+.0%}." if decay else f"Needs {a.decay_min_weeks} or more live weeks."))
+                       help=(f"{md_escape(decay.metric)}: latest {decay.latest:.4g} (the {decay.current_weeks} weeks to {decay.latest_week}) vs {decay.reference:.4g} "
+                             f"in the first {decay.reference_weeks} live weeks (to {decay.reference_until}), from {decay.weeks} live weeks; "
+                             + ("more than its week-to-week noise explains." if decay.beyond_noise else "within its week-to-week noise.")
+                             if decay else f"Needs {max(a.decay_min_weeks, a.decay_reference_weeks + a.smoothing_weeks)} or more live weeks."))
         cols[3].metric("KPI progress", pct(progress.progress if progress else None), border=True,
                        delta=(f"{pct(min(progress.time_elapsed, 1))} of time gone" if progress and progress.time_elapsed is not None else None),
                        delta_color="inverse" if progress and progress.behind else "off", delta_arrow="off",
-                       help=(f"Latest {progress.latest:.4g} (average of {progress.values} weeks to {progress.latest_week}), baseline {progress.baseline:g}, "
+                       help=(f"Latest {progress.latest:.4g} ({'trend line through' if progress.method == 'trend line' else 'middle of'} its last "
+                             f"{progress.values} {progress.cadence}ly values, to {progress.latest_week}), baseline {progress.baseline:g}, "
                              f"target {progress.target:g}. Behind plan when progress trails the time gone by {catalogue.threshold('kpi_behind_plan'):.0%}."
+                             + (f" {len(progress.outliers)} value(s) far from the rest given little weight." if progress.outliers else "")
                              if progress else "Needs the KPI's baseline, target and data."))
 
         if not detail["metrics"]:
@@ -138,8 +145,8 @@ with friendly_errors():
                 st.altair_chart(charts.alignment_chart(chart), width="stretch")
                 st.caption(
                     f"Top: {md_escape(chart.metric_label)} week by week, lab dashed grey and live blue ({len(chart.technical)} weekly values shown). "
-                    + (f"Shaded zones: {a.decay_warning:.0%} (warning) and {a.decay_critical:.0%} (critical) worse than the live best of "
-                       f"{chart.best:.4g}. " if chart.best is not None else "")
+                    + (f"Shaded zones: {a.decay_warning:.0%} (warning) and {a.decay_critical:.0%} (critical) worse than the first "
+                       f"{a.decay_reference_weeks} live weeks ({chart.reference:.4g}). " if chart.reference is not None else "")
                     + ("Triangles: weeks where decay or drift crossed a level. " if not chart.events.empty else "")
                     + (f"Bottom: {md_escape(chart.kpi_label or 'the KPI')} with its baseline and target, the plan from approval to deadline (dotted) and the "
                        "diamond where it should be by now." if not chart.kpi.empty else "No KPI values to show below.")
@@ -153,11 +160,11 @@ with friendly_errors():
                                "gaps", f"pilot_health_{row.pilot_id}_lab_to_live.csv",
                                column_config={"live worse by": st.column_config.NumberColumn(format="percent")})
                 if row.decays:
-                    data_table(pd.DataFrame([{"metric": m, "latest": d.latest, "best": d.best, "best week": d.best_week, "worse than best": d.relative,
-                                                "vs first weeks": d.vs_first, "alert": d.level, "live weeks": d.weeks} for m, d in row.decays.items()]),
+                    data_table(pd.DataFrame([{"metric": m, "latest": d.latest, "first live weeks": d.reference, "worse than first weeks": d.relative,
+                                                "beyond weekly noise": "yes" if d.beyond_noise else "no", "alert": d.level, "live weeks": d.weeks}
+                                               for m, d in row.decays.items()]),
                                "decays", f"pilot_health_{row.pilot_id}_decay.csv",
-                               column_config={"worse than best": st.column_config.NumberColumn(format="percent"),
-                                              "vs first weeks": st.column_config.NumberColumn(format="percent")})
+                               column_config={"worse than first weeks": st.column_config.NumberColumn(format="percent")})
                 if row.drifts:
                     data_table(pd.DataFrame([{"series": m, "score": d.score, "alert": d.level,
                                                 "direction": "–" if d.worse is None else ("worse" if d.worse else "better"),

@@ -60,14 +60,15 @@ def test_an_inverted_pair_is_inverted_and_direction_decides_what_inverted_means(
     assert alignment(weekly(rmse), weekly(churn), "down", "down", SETTINGS).label == "inverted"
 
 
-def test_five_common_periods_are_insufficient_data_and_six_are_enough():
-    five = alignment(weekly(np.linspace(0.7, 0.9, 5)), weekly(np.linspace(3, 3.5, 5)), "up", "up", SETTINGS)
-    assert five.label == "insufficient data" and five.periods == 5 and five.rho is None
-    six = alignment(weekly(np.linspace(0.7, 0.9, 6)), weekly(np.linspace(3, 3.5, 6)), "up", "up", SETTINGS)
-    assert six.label != "insufficient data" and six.periods == 6
-    # Only the weeks both series share count: ten technical weeks, five of them with a KPI value.
-    partly = alignment(weekly(np.linspace(0.7, 0.9, 10)), pd.Series([3.0, 3.1, 3.2, 3.3, 3.4], index=WEEKS[5:10]), "up", "up", SETTINGS)
-    assert partly.label == "insufficient data" and partly.periods == 5
+def test_eleven_common_periods_are_insufficient_data_and_twelve_are_enough():
+    assert SETTINGS.alignment_min_periods == 12
+    eleven = alignment(weekly(np.linspace(0.7, 0.9, 11)), weekly(np.linspace(3, 3.5, 11)), "up", "up", SETTINGS)
+    assert eleven.label == "insufficient data" and eleven.periods == 11 and eleven.rho is None and eleven.technical is None
+    twelve = alignment(weekly(np.linspace(0.7, 0.9, 12)), weekly(np.linspace(3, 3.5, 12)), "up", "up", SETTINGS)
+    assert twelve.label == "aligned" and twelve.periods == 12
+    # Only the weeks both series share count: twenty technical weeks, eleven of them with a KPI value.
+    partly = alignment(weekly(np.linspace(0.7, 0.9, 20)), pd.Series(np.linspace(3.0, 3.4, 11), index=WEEKS[9:20]), "up", "up", SETTINGS)
+    assert partly.label == "insufficient data" and partly.periods == 11
 
 
 # -- decay: 25% is critical, 5% is nothing, RMSE rising is worse ------------------------------------------
@@ -81,9 +82,9 @@ def test_a_live_drop_raises_the_alert_its_size_deserves(drop, level):
 
 def test_rmse_rising_is_decay_and_rmse_falling_is_not():
     rising = live_decay(weekly([10.0] * 12 + [12.5] * 8), "rmse", "down", SETTINGS)
-    assert rising.relative == pytest.approx(0.25) and rising.level == "critical" and rising.best == pytest.approx(10.0)
+    assert rising.relative == pytest.approx(0.25) and rising.level == "critical" and rising.reference == pytest.approx(10.0)
     falling = live_decay(weekly([10.0] * 12 + [7.5] * 8), "rmse", "down", SETTINGS)
-    assert falling.relative == pytest.approx(0.0) and falling.level == "none" and falling.best == pytest.approx(7.5)
+    assert falling.relative == pytest.approx(-0.25) and falling.level == "none" and falling.reference == pytest.approx(10.0)
 
 
 def test_the_decay_path_says_when_each_level_was_crossed():
@@ -92,7 +93,7 @@ def test_the_decay_path_says_when_each_level_was_crossed():
     found = crossings(path)
     assert [level for _, level in found] == ["warning", "critical"]
     warning_week, critical_week = (pd.Timestamp(day) for day, _ in found)
-    # 4-week averages: 0.775 (2.8%) … 0.75 (6.25%) … 0.725 (9.4%) … 0.70 (12.5%) at the 4th week of 0.70
+    # judged from week 12 (8 reference weeks + 4): last 4 weeks 0.75 (6.25% below 0.80), 0.725 (9.4%), 0.70 (12.5%) at the 4th week of 0.70
     assert warning_week == WEEKS[13] and critical_week > warning_week
     assert path["shortfall"].iloc[-1] == pytest.approx(0.25)
     assert path["shortfall"].iloc[-1] == pytest.approx(live_decay(weekly(values), "a", "up", SETTINGS).relative), "one implementation"
@@ -135,7 +136,7 @@ def test_a_decoupled_pilot_reads_as_such_in_words_and_numbers(tmp_path):
     live = [v for _, v in story.live]
     rise = (np.mean(live[-4:]) - np.mean(live[:4])) * 100  # 4-week averages at each end, in points (accuracy is a share)
     assert row.verdict.startswith(f"Live Accuracy rose {rise:.1f} points (better) since {story.live[0][0]:%B %Y}; ")
-    assert "Revenue per visit has not moved" in row.verdict and "Decoupled:" in row.verdict
+    assert "Revenue per visit has not moved" in row.verdict and "Decoupled over 52 weekly periods:" in row.verdict
     assert row.kpi_progress.progress == pytest.approx(0.0, abs=0.01) and row.kpi_progress.behind is True
     assert row.gaps["accuracy"].relative == pytest.approx((0.90 - 0.88) / 0.90, abs=0.005)
 
@@ -171,7 +172,7 @@ def test_the_chart_data_carries_lab_and_live_the_alert_bands_and_the_kpi_plan(tm
     assert set(chart.technical["environment"]) == {"lab", "live"}
     assert len(chart.technical) == len(story.lab) + len(story.live)
     bands = chart.bands.set_index("level")
-    assert chart.best == pytest.approx(0.80)
+    assert chart.reference == pytest.approx(0.80)
     assert bands.loc["warning", "high"] == pytest.approx(0.80 * (1 - SETTINGS.decay_warning))
     assert bands.loc["warning", "low"] == pytest.approx(0.80 * (1 - SETTINGS.decay_critical))
     assert bands.loc["critical", "high"] == pytest.approx(0.80 * (1 - SETTINGS.decay_critical))
@@ -221,7 +222,7 @@ def test_the_alignment_command_gives_every_pilot_with_the_named_fields(demo_stor
 
 def test_the_alignment_command_for_one_pilot_and_a_wrong_code(demo_store):
     one = run_cli("alignment", "--db", str(demo_store.path), "--pilot", "ro-03")
-    assert one.returncode == 0 and "RO-03 · " in one.stdout and "Decoupled:" in one.stdout
+    assert one.returncode == 0 and "RO-03 · " in one.stdout and "Decoupled over" in one.stdout
     assert "drift, accuracy: score" in one.stdout and "reference weeks" in one.stdout
     wrong = run_cli("alignment", "--db", str(demo_store.path), "--pilot", "RO-3")
     assert wrong.returncode == 1 and "There is no pilot RO-3" in wrong.stderr and "RO-03" in wrong.stderr

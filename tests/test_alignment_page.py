@@ -71,9 +71,9 @@ def test_a_pilot_link_shows_the_verdict_the_numbers_and_a_chart_with_the_right_s
     marks = [m for m, _ in layers]
     assert marks[:2] == ["rect", "line"]
     bands = layers[0][1].set_index("level")
-    best = layers[1][1].query("environment == 'live'")["value"].rolling(SETTINGS.smoothing_weeks).mean().max()
-    assert bands.loc["warning", "high"] == pytest.approx(best * (1 - SETTINGS.decay_warning))
-    assert bands.loc["critical", "high"] == pytest.approx(best * (1 - SETTINGS.decay_critical))
+    reference = layers[1][1].query("environment == 'live'")["value"].iloc[: SETTINGS.decay_reference_weeks].mean()  # the first live weeks
+    assert bands.loc["warning", "high"] == pytest.approx(reference * (1 - SETTINGS.decay_warning))
+    assert bands.loc["critical", "high"] == pytest.approx(reference * (1 - SETTINGS.decay_critical))
     series = layers[1][1]
     assert set(series["environment"]) == {"lab", "live"}
     events = next(frame for mark, frame in layers if mark == "point" and "what" in frame and "decay critical" in set(frame["what"]))

@@ -97,9 +97,10 @@ def test_alignment_labels():
 
 
 def test_alignment_falls_back_to_months_when_the_kpi_is_monthly():
-    kpi = pd.Series(np.linspace(3.0, 3.6, 9), index=pd.date_range("2025-01-01", periods=9, freq="MS"))
-    result = alignment(weekly(np.linspace(0.7, 0.9, 40)), kpi, "up", "up", SETTINGS)
-    assert result.period == "month" and result.periods == 9 and result.label == "aligned"
+    kpi = pd.Series(np.linspace(3.0, 3.6, 13), index=pd.date_range("2025-01-01", periods=13, freq="MS"))
+    technical = pd.Series(np.linspace(0.7, 0.9, 58), index=pd.date_range("2025-01-06", periods=58, freq="W-MON"))
+    result = alignment(technical, kpi, "up", "up", SETTINGS)
+    assert result.period == "month" and result.periods == 13 and result.label == "aligned"
 
 
 def test_the_articles_lab_to_live_cliff():
@@ -114,10 +115,10 @@ def test_an_error_metric_is_worse_when_it_rises():
     assert gap.relative == pytest.approx(0.3)
 
 
-def test_live_decay_from_the_best_smoothed_level():
+def test_live_decay_from_the_first_live_weeks():
     values = [0.90] * 12 + [0.70] * 12
     decay = live_decay(weekly(values), "auc", "up", SETTINGS)
-    assert decay.best == pytest.approx(0.90) and decay.latest == pytest.approx(0.70)
+    assert decay.reference == pytest.approx(0.90) and decay.latest == pytest.approx(0.70)
     assert decay.relative == pytest.approx(0.2 / 0.9)
     assert decay.level == ("critical" if 0.2 / 0.9 >= SETTINGS.decay_critical else "warning")
     assert live_decay(weekly(values[: SETTINGS.decay_min_weeks - 1]), "auc", "up", SETTINGS) is None

@@ -46,7 +46,7 @@ def test_a_pilot_link_opens_its_detail_with_evidence_actions_and_missing_evidenc
     expanders = [e.label for e in at.expander]
     assert "Data Debt — high, score 82" in expanders
     body = " ".join(texts(at.markdown))
-    assert "Live accuracy 0.7" in body and "drop (threshold 15%)" in body
+    assert "Live Accuracy 0.7" in body and "worse than in the lab (threshold 15%)" in body
     assert "Put 40–50% of the remaining effort into data engineering" in body, "the step's next actions are listed"
     assert any("Over the last twelve months" == h for h in texts(at.subheader))
 

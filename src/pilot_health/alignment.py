@@ -1,12 +1,16 @@
-"""Technical vs business numbers, one implementation each: lab-to-live gap, live decay, alignment
-of the technical metric with the KPI, and KPI progress against time.
+"""Technical vs business numbers, one implementation each: lab-to-live gap, live decay, drift,
+alignment of the technical metric with the KPI, and KPI progress against time.
 
 Inputs are weekly series (pandas Series indexed by week start, one value per week), as
-`evidence.weekly_series` gives them. Values are averaged over `smoothing_weeks` where a single
-week would be noise; every result says which weeks and how many values it used.
+`evidence.weekly_series` gives them. Every verdict here is a tested claim: trends by Mann–Kendall,
+associations by rank correlation corrected for the lags tried, decay against the pilot's own
+week-to-week noise, the KPI's latest level by a robust line; every result says how many values it
+rests on. docs/alignment.md explains each method in words, with its false-alarm and detection rates
+(bench/validate_methods.py measures them).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Optional
@@ -32,34 +36,54 @@ def _clean(series: pd.Series) -> pd.Series:
     return series if series.index.is_monotonic_increasing else series.sort_index()
 
 
-def _rolling_mean(values: np.ndarray, weeks: int) -> np.ndarray:
-    """Mean of each value and the `weeks − 1` before it (fewer at the start), as pandas'
-    rolling(weeks, min_periods=1).mean() gives it."""
-    totals = np.cumsum(np.concatenate([[0.0], values]))
-    ends = np.arange(1, len(values) + 1)
-    starts = np.maximum(ends - weeks, 0)
-    return (totals[ends] - totals[starts]) / (ends - starts)
+TOLERANCE = 1e-9  # thresholds are compared with this slack, so an exact 10% or 20% drop always reaches its level
 
 
-def _decay_arrays(values: np.ndarray, direction: str, settings: Analysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Smoothed values (full windows only), the best so far, and the share worse than that best."""
-    smooth = _rolling_mean(values, settings.smoothing_weeks)[settings.smoothing_weeks - 1:]
-    best = np.maximum.accumulate(smooth) if direction == "up" else np.minimum.accumulate(smooth)
-    worse = (best - smooth) if direction == "up" else (smooth - best)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shortfall = np.where(best != 0, worse / np.abs(best), 0.0)
-    return smooth, best, shortfall
+def weekly_noise(values: np.ndarray) -> float:
+    """A robust estimate of the week-to-week noise (standard deviation of one week's value): the
+    median absolute deviation of the week-to-week differences, / (0.6745 · √2). A step change or a
+    steady slope moves one or all differences alike and so does not inflate it."""
+    steps = np.diff(np.asarray(values, dtype=float))
+    if len(steps) < 2:
+        return 0.0
+    mad = float(np.median(np.abs(steps - np.median(steps))))
+    return mad / (0.6745 * math.sqrt(2))
 
 
-def _level(share: float, settings: Analysis) -> str:
-    return "critical" if share >= settings.decay_critical else "warning" if share >= settings.decay_warning else "none"
+def _decay_level(share: float, beyond_noise: bool, settings: Analysis) -> str:
+    if not beyond_noise:
+        return "none"
+    if share >= settings.decay_critical - TOLERANCE:
+        return "critical"
+    return "warning" if share >= settings.decay_warning - TOLERANCE else "none"
 
+
+def _decay_at(values: np.ndarray, end: int, direction: str, settings: Analysis) -> tuple[float, float, float, float, float, bool, str]:
+    """Decay judged on the weeks before `end`: (reference, current, share worse, noise, standard
+    error, beyond noise, level). The reference is the mean of the first
+    `decay_reference_weeks` weeks, the current level the mean of the last `smoothing_weeks` weeks
+    (computed directly, no running values)."""
+    n_ref, n_cur = settings.decay_reference_weeks, settings.smoothing_weeks
+    reference = float(values[:n_ref].mean())
+    current = float(values[end - n_cur:end].mean())
+    share = relative_shortfall(reference, current, direction)
+    worse = (reference - current) if direction == "up" else (current - reference)
+    noise = weekly_noise(values[:end])
+    error = noise * math.sqrt(1 / n_ref + 1 / n_cur)
+    beyond = worse > 0 and worse >= settings.decay_noise_k * error - TOLERANCE * max(abs(reference), 1.0)
+    return reference, current, share, noise, error, beyond, _decay_level(share, beyond, settings)
 
 def _ranks(values: np.ndarray) -> np.ndarray:
     """Average ranks (ties share the mean of their places), as pandas' rank() gives them."""
-    _, inverse, counts = np.unique(np.asarray(values, dtype=float), return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    return (ends - (counts - 1) / 2)[inverse]
+    values = np.asarray(values, dtype=float)
+    sorter = np.argsort(values, kind="mergesort")
+    inverse = np.empty(len(values), dtype=np.intp)
+    inverse[sorter] = np.arange(len(values))
+    ordered = values[sorter]
+    new = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    dense = np.cumsum(new)[inverse]
+    bounds = np.concatenate([np.nonzero(new)[0], [len(values)]])
+    return 0.5 * (bounds[dense] + bounds[dense - 1] + 1)
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -116,51 +140,73 @@ def lab_live_gap(lab: pd.Series, live: pd.Series, metric: str, direction: str, s
 
 @dataclass(frozen=True)
 class Decay:
+    """The live metric now against its first live weeks (the reference).
+
+    A level is reached only when both hold: the current level is worse than the reference by the
+    level's share (within a tolerance of 1e-9), and the drop is at least `decay_noise_k` standard
+    errors of the difference of the two means (the week-to-week noise judged robustly)."""
+
     metric: str
     direction: str
-    latest: float
+    latest: float  # mean of the last `smoothing_weeks` weeks
+    latest_from: date
     latest_week: date
-    best: float
-    best_week: date
-    first: float  # the first weeks' level
-    relative: float  # share below the best (positive = worse than the best)
-    vs_first: float  # share below the first weeks
+    reference: float  # mean of the first `decay_reference_weeks` live weeks
+    reference_from: date
+    reference_until: date
+    reference_weeks: int
+    current_weeks: int
+    relative: float  # share worse than the reference (negative: better)
+    noise: float  # weekly standard deviation, robust estimate
+    standard_error: float  # of the difference between the two means
+    beyond_noise: bool  # the drop is at least `decay_noise_k` standard errors
     level: str  # none | warning | critical
     weeks: int
 
+    @property
+    def drop_in_standard_errors(self) -> Optional[float]:
+        if self.standard_error <= 0:
+            return None
+        worse = (self.reference - self.latest) if self.direction == "up" else (self.latest - self.reference)
+        return worse / self.standard_error
+
+
+def decay_min_weeks(settings: Analysis) -> int:
+    """Live weeks needed before decay is judged: the setting, and never fewer than the reference
+    and current windows side by side (they must not overlap)."""
+    return max(settings.decay_min_weeks, settings.decay_reference_weeks + settings.smoothing_weeks)
+
 
 def decay_path(live: pd.Series, direction: str, settings: Analysis) -> pd.DataFrame:
-    """Week by week: the smoothed live value, the best smoothed value so far, the share by which the
-    value is worse than that best, and the alert level (none, warning, critical). The first
-    `smoothing_weeks − 1` weeks are left out: they are not yet a full average."""
+    """Week by week, as it would have been judged that week: the current level (mean of the last
+    `smoothing_weeks` weeks), the fixed reference, the share by which the current level is worse,
+    and the alert level (none, warning, critical). Starts once the two windows no longer overlap."""
     live = _clean(live)
-    smooth, best, shortfall = _decay_arrays(live.to_numpy(dtype=float), direction, settings)
-    if not len(smooth):
-        return pd.DataFrame(columns=["week", "value", "best", "shortfall", "level"])
-    level = np.where(shortfall >= settings.decay_critical, "critical", np.where(shortfall >= settings.decay_warning, "warning", "none"))
-    return pd.DataFrame({"week": live.index[settings.smoothing_weeks - 1:], "value": smooth, "best": best, "shortfall": shortfall, "level": level})
+    values = live.to_numpy(dtype=float)
+    first = settings.decay_reference_weeks + settings.smoothing_weeks
+    rows = []
+    for end in range(first, len(values) + 1):
+        reference, current, share, _, _, _, level = _decay_at(values, end, direction, settings)
+        rows.append((live.index[end - 1], current, reference, share, level))
+    return pd.DataFrame(rows, columns=["week", "value", "reference", "shortfall", "level"])
 
 
 def live_decay(live: pd.Series, metric: str, direction: str, settings: Analysis) -> Optional[Decay]:
-    """The live metric's latest smoothed level against its best smoothed level so far and against
-    its first weeks. None with fewer than `decay_min_weeks` weeks. (The same arrays as decay_path.)"""
+    """The live metric's latest level against its first live weeks. None with fewer live weeks
+    than `decay_min_weeks` (or the two windows side by side). The same judgement as decay_path's
+    last week."""
     live = _clean(live)
-    if len(live) < settings.decay_min_weeks:
+    if len(live) < decay_min_weeks(settings):
         return None
     values = live.to_numpy(dtype=float)
-    smooth, best, shortfall = _decay_arrays(values, direction, settings)
-    if not len(smooth):
-        return None
-    weeks = live.index[settings.smoothing_weeks - 1:]
-    best_at = int(np.argmax(smooth if direction == "up" else -smooth))
-    first = float(values[: settings.smoothing_weeks].mean())
-    latest = float(smooth[-1])
+    reference, current, share, noise, error, beyond, level = _decay_at(values, len(values), direction, settings)
+    n_ref, n_cur = settings.decay_reference_weeks, settings.smoothing_weeks
     return Decay(
-        metric=metric, direction=direction, latest=latest, latest_week=weeks[-1].date(), best=float(smooth[best_at]),
-        best_week=weeks[best_at].date(), first=first, relative=float(shortfall[-1]),
-        vs_first=relative_shortfall(first, latest, direction), level=_level(float(shortfall[-1]), settings), weeks=len(live),
+        metric=metric, direction=direction, latest=current, latest_from=live.index[-n_cur].date(), latest_week=live.index[-1].date(),
+        reference=reference, reference_from=live.index[0].date(), reference_until=live.index[n_ref - 1].date(),
+        reference_weeks=n_ref, current_weeks=n_cur, relative=share, noise=noise, standard_error=error, beyond_noise=beyond,
+        level=level, weeks=len(live),
     )
-
 
 def crossings(path: pd.DataFrame, column: str = "level") -> list[tuple[date, str]]:
     """The weeks where an alert level went up (none → warning, warning → critical, none → critical)."""
@@ -238,29 +284,162 @@ def drift_path(series: pd.Series, settings: Analysis) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["week", "score", "level"])
 
 
+# -- significance -----------------------------------------------------------------------------------
+
+def normal_two_sided_p(z: float) -> float:
+    """Two-sided p-value of a standard normal statistic."""
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def chance_words(p: Optional[float]) -> str:
+    """A p-value in plain words: "would happen by chance less than 1 time in 100"."""
+    if p is None:
+        return "not tested"
+    for limit, words in ((0.001, "1,000"), (0.01, "100"), (0.05, "20")):
+        if p < limit:
+            return f"would happen by chance less than 1 time in {words}"
+    if p >= 0.5:
+        return "could easily be chance: more often than not"
+    return f"could easily be chance: about 1 time in {round(1 / p)}"
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A Mann–Kendall trend test of a series (turned so that up is better).
+
+    S = Σ sign(x_j − x_i) over every pair i < j; its variance under no trend, corrected for ties, is
+    [n(n−1)(2n+5) − Σ t(t−1)(2t+5)] / 18 (t: the size of each group of equal values); z = (S − 1)/√var
+    for S > 0, (S + 1)/√var for S < 0 (continuity correction); p two-sided, from the normal curve."""
+
+    n: int
+    s: int
+    variance: float
+    tau: float  # S / (n(n−1)/2): −1 (always falling) … +1 (always rising)
+    p: float
+    direction: str  # up | down (significant at the level used) | none
+
+    @property
+    def significant(self) -> bool:
+        return self.direction != "none"
+
+    @property
+    def chance(self) -> str:
+        """The p-value in words ("would happen by chance less than 1 time in 100")."""
+        return chance_words(self.p)
+
+    def words(self) -> str:
+        """ "a clear improvement" / "a clear worsening" / "no clear change" (the series is turned so
+        that up is better), with the chance in words and the number of values."""
+        what = {"up": "a clear improvement", "down": "a clear worsening"}.get(self.direction, "no clear change")
+        return f"{what} ({chance_words(self.p)}, {self.n} values)"
+
+
+def mann_kendall(values, significance: float) -> Trend:
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    if n < 3:
+        return Trend(n, 0, 0.0, 0.0, 1.0, "none")
+    s = int(np.triu(np.sign(x[None, :] - x[:, None]), 1).sum())
+    _, ties = np.unique(x, return_counts=True)
+    variance = (n * (n - 1) * (2 * n + 5) - float(np.sum(ties * (ties - 1) * (2 * ties + 5)))) / 18
+    if variance <= 0 or s == 0:
+        p = 1.0
+    else:
+        p = normal_two_sided_p((s - np.sign(s)) / math.sqrt(variance))
+    direction = "none" if p >= significance else ("up" if s > 0 else "down")
+    return Trend(n, s, variance, s / (n * (n - 1) / 2), p, direction)
+
+
+def _autocorrelation(centred: np.ndarray, total: float, lag: int) -> float:
+    """Lag-`lag` autocorrelation of a centred series whose sum of squares is `total`."""
+    return float(np.dot(centred[:-lag], centred[lag:])) / total if len(centred) > lag else 0.0
+
+
+@dataclass(frozen=True)
+class Association:
+    """The strongest rank correlation of the period-over-period changes, the KPI following by 0 to
+    `alignment_max_lag` periods, with its p-value corrected for the number of lags tried."""
+
+    rho: float
+    lag: int
+    pairs: int  # pairs of changes at that lag
+    p: float  # Bonferroni-corrected: the lag's own p-value × lags tried (at most 1)
+    lags_tried: int
+    significant: bool
+
+
+def association(technical: np.ndarray, kpi: np.ndarray, max_lag: int, significance: float) -> Optional[Association]:
+    """Spearman ρ of the changes at each lag, tested by Fisher's z, z = atanh(ρ)·√((n − 3)/(1.06·f)),
+    where f ≥ 1 widens the variance for changes that are themselves correlated week to week (Bartlett:
+    f = 1 + 2 Σ r_x(k)·r_y(k), k = 1, 2 — differences of noise are, and would otherwise look related
+    too often). None when fewer than 6 pairs of changes are left even at lag 0."""
+    tech_changes, kpi_changes = np.diff(technical), np.diff(kpi)
+    tried = []
+    for lag in range(0, max_lag + 1):
+        x, y = tech_changes[: len(tech_changes) - lag], kpi_changes[lag:]
+        if len(x) < 6:
+            break
+        rx, ry = _ranks(x), _ranks(y)
+        rx, ry = rx - rx.mean(), ry - ry.mean()
+        sx, sy = float(np.dot(rx, rx)), float(np.dot(ry, ry))
+        if sx == 0 or sy == 0:
+            tried.append((1.0, 0.0, lag, len(x)))
+            continue
+        rho = float(np.dot(rx, ry)) / math.sqrt(sx * sy)
+        widen = max(1.0, 1 + 2 * sum(_autocorrelation(rx, sx, k) * _autocorrelation(ry, sy, k) for k in (1, 2)))
+        z = math.atanh(max(-0.999999, min(0.999999, rho))) * math.sqrt((len(x) - 3) / (1.06 * widen))
+        tried.append((normal_two_sided_p(z), rho, lag, len(x)))
+    if not tried:
+        return None
+    p, rho, lag, pairs = min(tried, key=lambda t: (t[0], t[2]))
+    corrected = min(1.0, p * len(tried))
+    return Association(round(rho, 3), lag, pairs, corrected, len(tried), corrected < significance)
+
+
 # -- alignment ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Alignment:
-    label: str  # aligned | decoupled | inverted | insufficient data
+    """Whether the technical metric and the KPI move together, as a tested claim.
+
+    `rho` and `lag` are given only when the association of the changes is significant (so a number
+    beside the label never contradicts it); `association` always holds the strongest lag's figures
+    and its corrected p-value."""
+
+    label: str  # aligned | decoupled | inverted | inconclusive | insufficient data
     periods: int
     period: str  # week | month
-    rho: Optional[float]  # rank correlation of period-over-period changes at the best lag
-    lag: Optional[int]  # periods by which the KPI follows the technical metric
-    technical_trend: Optional[float]  # rank correlation of the (direction-adjusted) level with time
-    kpi_trend: Optional[float]
+    rho: Optional[float]  # rank correlation of the changes at the lag found, when significant
+    lag: Optional[int]  # periods by which the KPI follows the technical metric, when significant
+    technical: Optional[Trend]  # the technical metric's trend (turned so up is better)
+    kpi: Optional[Trend]  # the KPI's trend, judged at the lag (the KPI periods that follow the technical ones)
+    association: Optional[Association]
+    significance: float
+    why: str = ""  # one sentence: which evidence decided the label
     first_period: Optional[date] = None
     last_period: Optional[date] = None
 
+    @property
+    def technical_p(self) -> Optional[float]:
+        return self.technical.p if self.technical else None
+
+    @property
+    def kpi_p(self) -> Optional[float]:
+        return self.kpi.p if self.kpi else None
+
+    @property
+    def association_p(self) -> Optional[float]:
+        return self.association.p if self.association else None
+
 
 def _density(series: pd.Series) -> str:
-    days = np.diff(series.dropna().sort_index().index.to_numpy()) / np.timedelta64(1, "D")
+    days = np.diff(series.index.to_numpy()) / np.timedelta64(1, "D")
     return "week" if len(days) and np.median(days) <= 10 else "month"
 
 
 def _resample(series: pd.Series, period: str) -> pd.Series:
     """Mean per week (starting Monday) or per month (starting the 1st)."""
-    series = series.dropna().sort_index()
+    series = _clean(series)
     days = series.index.to_numpy().astype("datetime64[D]")
     if period == "week":
         starts = days - ((days.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
@@ -272,75 +451,146 @@ def _resample(series: pd.Series, period: str) -> pd.Series:
     return series.groupby(starts).mean()
 
 
+def _label(tech: Trend, kpi: Trend, link: Optional[Association]) -> tuple[str, str]:
+    same_way = tech.direction != "none" and tech.direction == kpi.direction
+    opposite = tech.direction != "none" and kpi.direction != "none" and tech.direction != kpi.direction
+    together = link is not None and link.significant and link.rho > 0
+    against = link is not None and link.significant and link.rho < 0
+    if (same_way and against) or (opposite and together):
+        return "inconclusive", "their trends and their week-to-week changes point different ways"
+    if opposite:
+        return "inverted", "one clearly improves while the other clearly worsens"
+    if against:
+        return "inverted", "their changes clearly move against each other"
+    if same_way:
+        return "aligned", "both clearly improve" if tech.direction == "up" else "both clearly worsen together"
+    if together:
+        return "aligned", "their changes clearly move together"
+    if tech.direction == "up":
+        return "decoupled", "the model clearly improves, the KPI shows no clear change and does not follow it"
+    if tech.direction == "down":
+        return "inconclusive", "the model clearly worsens while the KPI shows no clear change"
+    if kpi.direction != "none":
+        return "inconclusive", "the KPI moves but the model shows no clear change"
+    return "inconclusive", "neither shows a clear change"
+
+
 def alignment(technical: pd.Series, kpi: pd.Series, technical_direction: str, kpi_direction: str, settings: Analysis) -> Alignment:
     """Do the technical metric and the KPI move together? Both are put on common periods (weeks when
-    both are at least weekly, else months), turned so that up is better, and compared two ways: the
-    trend of each over time, and the rank correlation of their period-over-period changes with the
-    KPI following by 0 to `alignment_max_lag` periods.
+    both are at least weekly, else months) and turned so that up is better. Then, each at the
+    `significance` level: the trend of each (Mann–Kendall), and the association of their
+    period-over-period changes with the KPI following by 0 to `alignment_max_lag` periods (Spearman ρ,
+    corrected for the lags tried). When the association is significant its lag is used: the KPI's
+    trend is judged on the periods that follow the technical ones by that lag.
 
-    - inverted: one improves while the other worsens, or (when their trends do not agree) their
-      period-over-period changes move against each other;
-    - decoupled: the technical metric improves and the KPI does not move;
-    - aligned: otherwise (they move together, or neither moves);
+    - aligned: both clearly improve (or both clearly worsen together), or their changes clearly
+      move together and their trends do not oppose;
+    - decoupled: the technical metric clearly improves, the KPI shows no clear trend and no clear
+      association;
+    - inverted: clear opposite trends, or changes clearly moving against each other while the
+      trends do not agree;
+    - inconclusive: nothing clear (or the evidence conflicts); a constant series is always this;
     - insufficient data: fewer than `alignment_min_periods` common periods."""
+    technical, kpi = _clean(technical), _clean(kpi)
     period = "week" if _density(technical) == "week" and _density(kpi) == "week" else "month"
-    tech = _resample(technical, period) * (1 if technical_direction == "up" else -1)
-    business = _resample(kpi, period) * (1 if kpi_direction == "up" else -1)
-    common = tech.index.intersection(business.index)
+    tech, business = _resample(technical, period), _resample(kpi, period)
+    common, at_tech, at_kpi = np.intersect1d(tech.index.to_numpy(), business.index.to_numpy(), assume_unique=True, return_indices=True)
+    first, last = (pd.Timestamp(common[0]).date(), pd.Timestamp(common[-1]).date()) if len(common) else (None, None)
+    alpha = settings.significance
     if len(common) < settings.alignment_min_periods:
-        return Alignment("insufficient data", len(common), period, None, None, None, None,
-                         common.min().date() if len(common) else None, common.max().date() if len(common) else None)
-    tech, business = tech[common], business[common]
-    steps = np.arange(len(common))
-    tech_trend = spearman(steps, tech.to_numpy())
-    kpi_trend = spearman(steps, business.to_numpy())
-    tech_changes, kpi_changes = np.diff(tech.to_numpy()), np.diff(business.to_numpy())
-    best_rho, best_lag = 0.0, 0
-    for lag in range(0, settings.alignment_max_lag + 1):
-        if len(tech_changes) - lag < 4:
-            break
-        rho = spearman(tech_changes[: len(tech_changes) - lag], kpi_changes[lag:])
-        if abs(rho) > abs(best_rho):
-            best_rho, best_lag = rho, lag
-    t = settings.trend_threshold
-    opposite = (tech_trend >= t and kpi_trend <= -t) or (tech_trend <= -t and kpi_trend >= t)
-    same_way = (tech_trend >= t and kpi_trend >= t) or (tech_trend <= -t and kpi_trend <= -t)
-    if opposite or (best_rho <= -t and not same_way):
-        label = "inverted"
-    elif tech_trend >= t and abs(kpi_trend) < t:
-        label = "decoupled"
-    else:
-        label = "aligned"
-    return Alignment(label, len(common), period, round(best_rho, 3), best_lag, round(tech_trend, 3), round(kpi_trend, 3),
-                     common.min().date(), common.max().date())
+        return Alignment("insufficient data", len(common), period, None, None, None, None, None, alpha,
+                         f"only {len(common)} common {period}ly periods ({settings.alignment_min_periods} needed)", first, last)
+    t = tech.to_numpy(dtype=float)[at_tech] * (1 if technical_direction == "up" else -1)
+    k = business.to_numpy(dtype=float)[at_kpi] * (1 if kpi_direction == "up" else -1)
+    if np.ptp(t) == 0 or np.ptp(k) == 0:
+        which = "the technical metric" if np.ptp(t) == 0 else "the KPI"
+        return Alignment("inconclusive", len(common), period, None, None, mann_kendall(t, alpha), mann_kendall(k, alpha), None, alpha,
+                         f"{which} did not change at all", first, last)
+    link = association(t, k, settings.alignment_max_lag, alpha)
+    lag = link.lag if link is not None and link.significant else 0
+    tech_trend = mann_kendall(t[: len(t) - lag], alpha)
+    kpi_trend = mann_kendall(k[lag:], alpha)
+    label, why = _label(tech_trend, kpi_trend, link)
+    shown = link is not None and link.significant
+    return Alignment(label, len(common), period, link.rho if shown else None, link.lag if shown else None, tech_trend, kpi_trend,
+                     link, alpha, why, first, last)
 
 
 # -- KPI progress ---------------------------------------------------------------------------------
 
+KPI_WINDOW_PERIODS = 6  # "latest" = a robust level over the KPI's last six periods (weeks, months, quarters)
+OUTLIER_SDS = 3.5  # a value this many robust standard deviations from the robust line is flagged
+
+
+def kpi_cadence(kpi: pd.Series) -> tuple[str, float]:
+    """The KPI's cadence from the median spacing of its observations: week (≤ 10 days), month
+    (≤ 45 days) or quarter; and the cadence's length in days."""
+    days = np.diff(kpi.index.to_numpy()) / np.timedelta64(1, "D")
+    spacing = float(np.median(days)) if len(days) else 7.0
+    if spacing <= 10:
+        return "week", 7.0
+    if spacing <= 45:
+        return "month", 365.25 / 12
+    return "quarter", 365.25 / 4
+
+
+def theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope (median of the slopes between every pair of points) and intercept (median of
+    y − slope·x) of the Theil–Sen line."""
+    i, j = np.triu_indices(len(x), 1)
+    keep = x[j] != x[i]
+    slope = float(np.median((y[j] - y[i])[keep] / (x[j] - x[i])[keep])) if keep.any() else 0.0
+    return slope, float(np.median(y - slope * x))
+
+
 @dataclass(frozen=True)
 class KpiProgress:
-    latest: float
-    latest_week: date
+    latest: float  # the robust level at the latest observation (see `method`)
+    latest_week: date  # the latest observation's date
     baseline: float
     target: float
     progress: float  # share of the way from baseline to target (can be negative, or above 1)
     time_elapsed: Optional[float]  # share of the time from approval to the deadline gone (None without dates)
     behind: Optional[bool]
-    values: int
+    values: int  # observations in the window
+    window_from: Optional[date] = None  # the window's first observation
+    cadence: str = "week"  # week | month | quarter
+    method: str = "median"  # "trend line" (Theil–Sen, 5 or more values) | "median"
+    outliers: tuple[tuple[date, float], ...] = ()  # values far from the robust line, left without weight
+    last_value: Optional[float] = None  # the latest single observation, as uploaded
 
 
 def kpi_progress(kpi: pd.Series, baseline: float, target: float, approved_on: Optional[date], deadline: Optional[date],
                  as_of: datetime, margin: float, settings: Analysis) -> Optional[KpiProgress]:
     """(latest − baseline) / (target − baseline) against the share of time elapsed between approval
-    and the KPI deadline. Latest = the average of the last `smoothing_weeks` weeks."""
+    and the KPI deadline. Latest = a robust level over the KPI's last `KPI_WINDOW_PERIODS` periods of
+    its own cadence (six weeks for a weekly KPI, six months for a monthly one): with 5 or more values
+    the Theil–Sen line through them at the latest date, else their median. Values more than
+    `OUTLIER_SDS` robust standard deviations (1.4826 × the median absolute residual) from that line
+    are flagged as outliers; one bad value moves neither the line nor the median much."""
     kpi = kpi.dropna().sort_index()
     if kpi.empty or target == baseline:
         return None
-    recent = kpi.iloc[-settings.smoothing_weeks:]
-    latest = float(recent.mean())
+    cadence, length = kpi_cadence(kpi)
+    latest_day = kpi.index[-1]
+    window = kpi[kpi.index > latest_day - pd.Timedelta(days=(KPI_WINDOW_PERIODS - 0.5) * length)]
+    y = window.to_numpy(dtype=float)
+    x = ((window.index - latest_day) / pd.Timedelta(days=1)).to_numpy(dtype=float) / length  # in periods, 0 = latest
+    if len(y) >= 5:
+        slope, intercept = theil_sen(x, y)
+        latest, method, fitted = intercept, "trend line", intercept + slope * x
+    else:
+        latest = float(np.median(y))
+        method, fitted = "median", np.full(len(y), latest)
+    residuals = y - fitted
+    spread = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
+    floor = 1e-9 * max(1.0, abs(latest))
+    far = np.abs(residuals) > (OUTLIER_SDS * spread if spread > floor else floor) if len(y) >= 3 else np.zeros(len(y), bool)
+    outliers = tuple((day.date(), float(value)) for day, value, out in zip(window.index, y, far) if out)
     progress = (latest - baseline) / (target - baseline)
     elapsed = None
     if approved_on and deadline and deadline > approved_on:
         elapsed = max(0.0, (as_of.date() - approved_on).days / (deadline - approved_on).days)
-    behind = None if elapsed is None else (min(elapsed, 1.0) - progress) >= margin
-    return KpiProgress(latest, recent.index[-1].date(), baseline, target, progress, elapsed, behind, len(recent))
+    behind = None if elapsed is None else (min(elapsed, 1.0) - progress) >= margin - TOLERANCE
+    return KpiProgress(latest, latest_day.date(), baseline, target, progress, elapsed, behind, len(y), window.index[0].date(),
+                       cadence, method, outliers, float(y[-1]))

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
-from .alignment import Alignment, Decay, Drift, Gap, KpiProgress, crossings, decay_path, drift_path
+from .alignment import Alignment, Decay, Drift, Gap, KpiProgress, chance_words, crossings, decay_path, drift_path
 from .catalogue import Catalogue
 from .thresholds import catalogue_for
 from .evidence import Evidence, load_evidence
@@ -19,14 +20,15 @@ from .pilot_numbers import PilotNumbers
 from .store import Store
 
 LABEL_WORDS = {
-    "aligned": "Aligned: the model's progress and the KPI move together.",
-    "decoupled": "Decoupled: the model improves but the KPI does not move.",
-    "inverted": "Inverted: the model and the KPI move against each other.",
+    "aligned": "Aligned: the model's progress and the KPI clearly move together.",
+    "decoupled": "Decoupled: the model clearly improves but the KPI shows no clear change and does not follow it.",
+    "inverted": "Inverted: the model and the KPI clearly move against each other.",
+    "inconclusive": "Inconclusive: neither moves clearly enough, or the data are too noisy, to say whether they move together.",
     "insufficient data": "Insufficient data: fewer common periods than needed to judge.",
 }
 # Points towards "worst first" (docs/alignment.md lists them).
 CONCERN_POINTS = {
-    "inverted": 3, "decoupled": 2, "insufficient data": 0.5, "no comparison": 0.5,
+    "inverted": 3, "decoupled": 2, "inconclusive": 0.5, "insufficient data": 0.5, "no comparison": 0.5,
     "decay critical": 3, "decay warning": 1.5, "drift critical": 1, "drift warning": 0.5,
     "behind plan": 2, "gap": 1,
 }
@@ -67,7 +69,8 @@ class PilotAlignment:
         return self.gaps.get(self.primary_metric) if self.primary_metric else next(iter(self.gaps.values()), None)
 
 
-def _concern(row: PilotAlignment) -> tuple[float, list[str]]:
+def _concern(row: PilotAlignment, name=lambda metric: metric) -> tuple[float, list[str]]:
+    """Points and reasons; `name` gives a metric's label (the metric dictionary's)."""
     points, reasons = 0.0, []
 
     def add(key: str, why: str) -> None:
@@ -79,15 +82,15 @@ def _concern(row: PilotAlignment) -> tuple[float, list[str]]:
         add(row.label, row.label)
     worst_decay = max(row.decays.values(), key=lambda d: d.relative, default=None)
     if worst_decay and worst_decay.level != "none":
-        add(f"decay {worst_decay.level}", f"{worst_decay.metric} decay {worst_decay.level}")
+        add(f"decay {worst_decay.level}", f"{name(worst_decay.metric)} decay {worst_decay.level}")
     worse_drifts = [d for d in row.drifts.values() if d.level != "none" and d.worse is True]
     if worse_drifts:
         worst = max(worse_drifts, key=lambda d: d.score)
-        add(f"drift {worst.level}", f"{worst.metric} drift {worst.level}")
+        add(f"drift {worst.level}", f"{name(worst.metric)} drift {worst.level}")
     if row.kpi_progress and row.kpi_progress.behind:
         add("behind plan", "KPI behind plan")
     if row.primary_gap and row.primary_gap.relative >= row.gap_threshold:
-        add("gap", f"live {row.primary_gap.metric} {row.primary_gap.relative:.0%} below lab")
+        add("gap", f"live {name(row.primary_gap.metric)} {row.primary_gap.relative:.0%} worse than lab")
     return points, reasons
 
 
@@ -99,7 +102,7 @@ def assess_alignment(numbers: PilotNumbers, catalogue: Catalogue) -> PilotAlignm
         alignment=numbers.alignment, gaps=numbers.latest_gaps, decays=numbers.decays, drifts=numbers.drifts,
         kpi_progress=numbers.kpi_progress, gap_threshold=catalogue.threshold("lab_to_live_drop"),
     )
-    row.concern, row.reasons = _concern(row)
+    row.concern, row.reasons = _concern(row, lambda metric: display_name(numbers, metric))
     row.verdict = verdict(numbers, row)
     return row
 
@@ -124,19 +127,36 @@ def portfolio_alignment(store: Store, as_of: Optional[datetime] = None, pilot_id
 
 # -- words ------------------------------------------------------------------------------------------
 
-def _first_and_last(series: pd.Series, weeks: int) -> tuple[float, float, date]:
+def start_and_end(series: pd.Series, weeks: int) -> tuple[float, float, float, float, date]:
+    """Robust levels at each end of a series: the median of the first and of the last w values,
+    w = `weeks` (the smoothing window), but at most a third of the series (at least one value), so
+    the two ends never share values. Also the lowest and highest value, and the first date."""
     series = series.dropna().sort_index()
-    return float(series.iloc[:weeks].mean()), float(series.iloc[-weeks:].mean()), series.index[0].date()
+    values = series.to_numpy(dtype=float)
+    w = max(1, min(weeks, len(values) // 3))
+    return (float(np.median(values[:w])), float(np.median(values[-w:])), float(values.min()), float(values.max()),
+            series.index[0].date())
 
 
-def describe_change(label: str, first: float, last: float, unit: Optional[str], direction: Optional[str] = None) -> str:
-    """'Accuracy rose 6 points', 'On-shelf availability has not moved', 'Cost fell 12% (better)'.
-    Shares (0–1) and percentages change by points; other units by per cent. Under 2% of the
-    starting level (and under one point) counts as not moved."""
-    relative = (last - first) / abs(first) if first else (0.0 if last == first else 1.0)
-    points = (last - first) * 100 if unit == "share" else (last - first) if unit == "%" else None
-    if abs(relative) < 0.02 and (points is None or abs(points) < 1):
+def _negligible(change: float, reference: float, unit: Optional[str]) -> bool:
+    relative = change / abs(reference) if reference else (0.0 if change == 0 else 1.0)
+    points = change * 100 if unit == "share" else change if unit == "%" else None
+    return abs(relative) < 0.02 and (points is None or abs(points) < 1)
+
+
+def describe_change(label: str, first: float, last: float, unit: Optional[str], direction: Optional[str] = None,
+                    low: Optional[float] = None, high: Optional[float] = None) -> str:
+    """'Accuracy rose 6 points', 'On-shelf availability has not moved', 'Cost fell 12% (better)',
+    'Accuracy moved up and down (between 88 and 92.5) and ended about where it started'.
+    Shares (0–1) and percentages change by points; other units by per cent. A change under 2% of
+    the starting level (and under one point) is negligible: then, when the series swung by more than
+    that on the way (`low` to `high`), it "moved up and down", else it "has not moved"."""
+    if _negligible(last - first, first, unit):
+        if low is not None and high is not None and not _negligible(high - low, first, unit):
+            return f"{label} moved up and down (between {_number(low, unit)} and {_number(high, unit)}) and ended about where it started"
         return f"{label} has not moved"
+    relative = (last - first) / abs(first) if first else 1.0
+    points = (last - first) * 100 if unit == "share" else (last - first) if unit == "%" else None
     if points is not None and abs(points) >= 0.1:
         size = abs(points)
         number = f"{size:.1f}".rstrip("0").rstrip(".") if size < 10 else f"{size:.0f}"
@@ -149,27 +169,64 @@ def describe_change(label: str, first: float, last: float, unit: Optional[str], 
     return f"{label} {'rose' if last > first else 'fell'} {amount}{judged}"
 
 
+def _number(value: float, unit: Optional[str]) -> str:
+    if unit == "share":
+        return f"{value * 100:.3g}%"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
 def metric_label(numbers: PilotNumbers, metric: str) -> MetricInfo:
     return numbers.e.dictionary.describe(metric)
 
 
+def display_name(numbers: PilotNumbers, metric: str) -> str:
+    """A metric as people call it: the KPI by the register's name, others by the dictionary's label."""
+    if metric == numbers.kpi_metric and numbers.r.get("kpi_name"):
+        return numbers.r["kpi_name"]
+    return metric_label(numbers, metric).label
+
+
+def _periods(a: Alignment) -> str:
+    return f"{a.periods} {a.period}ly periods" if a.periods != 1 else f"1 {a.period}"
+
+
+def alignment_sentence(a: Alignment, technical: str, kpi: str) -> str:
+    """The label with what it rests on: the periods, each trend with its chance in words, and the
+    lag and ρ only when the association is significant (so they never contradict the label)."""
+    if a.label == "insufficient data":
+        return f"{LABEL_WORDS[a.label][:-1]}: {a.why}."
+    head = LABEL_WORDS[a.label].split(":")[0]
+    parts = [f"{head} over {_periods(a)}"]
+    if a.technical is not None and a.kpi is not None:
+        parts.append(f"{technical} shows {a.technical.words()}; {kpi} shows {a.kpi.words()}")
+    if a.association is not None and a.association.significant:
+        follows = "in the same period" if a.lag == 0 else f"{a.lag} {a.period}{'s' if a.lag != 1 else ''} later"
+        way = "in step with" if a.rho > 0 else "against"
+        parts.append(f"its period-to-period changes move {way} the model's {follows} (rank correlation {a.rho:+.2f}, "
+                     f"{chance_words(a.association.p)}, allowing for the {a.association.lags_tried} delays tried)")
+    if a.label == "inconclusive":
+        parts[0] += f" ({a.why})"
+    return parts[0] + (": " + "; ".join(parts[1:]) if len(parts) > 1 else "") + "."
+
+
 def verdict(numbers: PilotNumbers, row: PilotAlignment) -> str:
-    """A plain-language verdict, e.g. "Accuracy rose 6 points since March 2025; Revenue per visit
-    has not moved. Decoupled: the model improves but the KPI does not move." """
+    """A plain-language verdict, e.g. "Live Accuracy rose 6 points since March 2025; Revenue per visit
+    has not moved. Decoupled over 26 weekly periods: …" """
     a = numbers.a
     metric = row.primary_metric
     if not metric:
         return "No technical metric has been uploaded for this pilot, so model progress cannot be compared with the business."
     info = metric_label(numbers, metric)
     technical, environment = numbers.technical_series(metric)
+    name = f"{'Live' if environment == 'live' else 'Lab'} {info.label}"
+    kpi_name = row.kpi_name or display_name(numbers, row.kpi_metric) if row.kpi_metric else row.kpi_name
     parts = []
     if len(technical) >= 2:
-        first, last, since = _first_and_last(technical, a.smoothing_weeks)
-        name = f"{'Live' if environment == 'live' else 'Lab'} {info.label}"
-        parts.append(f"{describe_change(name, first, last, info.unit, info.direction)} since {since:%B %Y}")
+        first, last, low, high, since = start_and_end(technical, a.smoothing_weeks)
+        parts.append(f"{describe_change(name, first, last, info.unit, info.direction, low, high)} since {since:%B %Y}")
     if row.kpi_metric and not numbers.kpi.empty:
-        first, last, since = _first_and_last(numbers.kpi, a.smoothing_weeks)
-        parts.append(describe_change(row.kpi_name or row.kpi_metric, first, last, numbers.r.get("kpi_unit"), numbers.kpi_direction))
+        first, last, low, high, _ = start_and_end(numbers.kpi, a.smoothing_weeks)
+        parts.append(describe_change(kpi_name, first, last, numbers.r.get("kpi_unit"), numbers.kpi_direction, low, high))
     elif row.kpi_name:
         parts.append(f"no data for the KPI “{row.kpi_name}” has been uploaded")
     else:
@@ -177,15 +234,26 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment) -> str:
     sentence = "; ".join(parts) + "."
     sentence = sentence[0].upper() + sentence[1:]
     if row.alignment:
-        sentence += " " + LABEL_WORDS[row.alignment.label]
+        sentence += " " + alignment_sentence(row.alignment, name, kpi_name or "the KPI")
     decay = row.primary_decay
     if decay and decay.level != "none":
-        sentence += f" Live {info.label} is {decay.relative:.0%} worse than its best ({decay.level})."
+        sentence += (f" Live {info.label} is {decay.relative:.0%} worse than its first live weeks (the reference), "
+                     f"more than its week-to-week noise explains ({decay.level}).")
     progress = row.kpi_progress
     if progress and progress.time_elapsed is not None:
         sentence += (f" The KPI is {progress.progress:.0%} of the way to target with {min(progress.time_elapsed, 1):.0%} of the time gone"
                      + (": behind plan." if progress.behind else "."))
+        if progress.outliers:
+            sentence += f" {outlier_words(progress)}"
     return sentence
+
+
+def outlier_words(progress: KpiProgress) -> str:
+    """"One KPI value (7.9 on 2026-05-25) is far from the rest and was given no weight." """
+    shown = ", ".join(f"{value:.4g} on {day:%Y-%m-%d}" for day, value in progress.outliers)
+    many = len(progress.outliers) > 1
+    return (f"{'Some' if many else 'One'} KPI value{'s' if many else ''} ({shown}) {'are' if many else 'is'} far from the rest and "
+            f"{'were' if many else 'was'} given little weight.")
 
 
 # -- tables -----------------------------------------------------------------------------------------
@@ -200,6 +268,8 @@ def portfolio_table(rows: Sequence[PilotAlignment]) -> pd.DataFrame:
             "label": row.label, "technical_metric": row.primary_metric, "kpi": row.kpi_name,
             "rho": a.rho if a else None, "lag": a.lag if a else None, "periods": a.periods if a else None,
             "period": a.period if a else None,
+            "technical_p": a.technical_p if a else None, "kpi_p": a.kpi_p if a else None,
+            "association_p": a.association_p if a else None,
             "lab_live_gap": gap.relative if gap else None,
             "decay": decay.relative if decay else None, "decay_level": decay.level if decay else None,
             "kpi_progress": progress.progress if progress else None,
@@ -209,7 +279,7 @@ def portfolio_table(rows: Sequence[PilotAlignment]) -> pd.DataFrame:
         })
     return pd.DataFrame.from_records(records, columns=[
         "pilot_id", "name", "business_unit", "stage", "label", "technical_metric", "kpi", "rho", "lag", "periods", "period",
-        "lab_live_gap", "decay", "decay_level", "kpi_progress", "time_elapsed", "behind_plan", "concern", "why"])
+        "technical_p", "kpi_p", "association_p", "lab_live_gap", "decay", "decay_level", "kpi_progress", "time_elapsed", "behind_plan", "concern", "why"])
 
 
 def _day(value: Optional[date]) -> Optional[str]:
@@ -224,18 +294,41 @@ def as_json(row: PilotAlignment) -> dict:
         "technical_metric": row.primary_metric, "kpi": row.kpi_name,
         "rho": a.rho if a else None, "lag": a.lag if a else None, "periods": a.periods if a else 0,
         "period": a.period if a else None,
+        "alignment": _alignment_json(a),
         "lab_live_gap": {m: {"lab": g.lab, "live": g.live, "absolute": g.absolute, "relative": g.relative, "direction": g.direction,
                              "lab_until": _day(g.lab_until), "live_until": _day(g.live_until)} for m, g in row.gaps.items()},
-        "decay": {m: {"latest": d.latest, "best": d.best, "best_week": _day(d.best_week), "relative": d.relative,
-                      "vs_first": d.vs_first, "level": d.level, "weeks": d.weeks} for m, d in row.decays.items()},
+        "decay": {m: {"latest": d.latest, "latest_from": _day(d.latest_from), "latest_until": _day(d.latest_week),
+                      "reference": d.reference, "reference_from": _day(d.reference_from), "reference_until": _day(d.reference_until),
+                      "relative": d.relative, "noise": d.noise, "standard_error": d.standard_error, "beyond_noise": d.beyond_noise,
+                      "level": d.level, "weeks": d.weeks} for m, d in row.decays.items()},
         "drift": {m: {"score": d.score, "level": d.level, "worse": d.worse, "shift": d.shift, "reference_n": d.reference_n,
                       "current_n": d.current_n, "reference": [_day(d.reference_from), _day(d.reference_until)],
                       "current": [_day(d.current_from), _day(d.current_until)]} for m, d in row.drifts.items()},
         "kpi_progress": progress.progress if progress else None,
         "time_elapsed": progress.time_elapsed if progress else None,
         "behind_plan": progress.behind if progress else None,
+        "kpi_latest": None if progress is None else {
+            "level": progress.latest, "method": progress.method, "cadence": progress.cadence, "values": progress.values,
+            "from": _day(progress.window_from), "until": _day(progress.latest_week),
+            "outliers": [{"date": _day(day), "value": value} for day, value in progress.outliers]},
         "concern": row.concern, "reasons": row.reasons,
     }
+
+
+def _trend_json(trend) -> Optional[dict]:
+    return None if trend is None else {"n": trend.n, "s": trend.s, "variance": trend.variance, "tau": trend.tau, "p": trend.p,
+                                       "direction": trend.direction}
+
+
+def _alignment_json(a: Optional[Alignment]) -> Optional[dict]:
+    """The tests behind the label: each trend (Mann–Kendall), the strongest association of the changes."""
+    if a is None:
+        return None
+    link = a.association
+    return {"significance": a.significance, "why": a.why, "first_period": _day(a.first_period), "last_period": _day(a.last_period),
+            "technical_trend": _trend_json(a.technical), "kpi_trend": _trend_json(a.kpi),
+            "association": None if link is None else {"rho": link.rho, "lag": link.lag, "pairs": link.pairs, "p": link.p,
+                                                      "lags_tried": link.lags_tried, "significant": link.significant}}
 
 
 # -- one pilot's chart data ---------------------------------------------------------------------------
@@ -257,7 +350,7 @@ class PilotChartData:
     kpi_lines: pd.DataFrame  # line (baseline | target), value
     plan: pd.DataFrame  # week, value: the straight line from baseline at approval to target at the deadline
     expected_now: Optional[dict]  # week, value: where the KPI should be by now
-    best: Optional[float]
+    reference: Optional[float]  # the decay reference: the mean of the first live weeks
 
 
 def chart_data(numbers: PilotNumbers, metric: Optional[str] = None, start: Optional[date] = None,
@@ -280,12 +373,12 @@ def chart_data(numbers: PilotNumbers, metric: Optional[str] = None, start: Optio
     live = e.series(metric, "live", "technical")
     bands = pd.DataFrame(columns=["level", "low", "high"])
     events = []
-    best = None
-    if direction and len(live) >= a.smoothing_weeks:
+    reference = None
+    if direction and len(live) >= a.decay_reference_weeks + a.smoothing_weeks:
         path = decay_path(live, direction, a)
-        best = float(path["best"].iloc[-1])
+        reference = float(path["reference"].iloc[-1])
         sign = 1 if direction == "up" else -1
-        warn, crit = best * (1 - sign * a.decay_warning), best * (1 - sign * a.decay_critical)
+        warn, crit = reference * (1 - sign * a.decay_warning), reference * (1 - sign * a.decay_critical)
         floor = min(technical["value"].min(), crit) if direction == "up" else max(technical["value"].max(), crit)
         edge = floor - abs(floor) * 0.05 * sign
         bands = pd.DataFrame([
@@ -320,7 +413,7 @@ def chart_data(numbers: PilotNumbers, metric: Optional[str] = None, start: Optio
     data = PilotChartData(
         metric=metric, metric_label=info.label, direction=direction, technical=technical, bands=bands, events=events_frame,
         kpi_label=r.get("kpi_name"), kpi=kpi_frame, kpi_lines=pd.DataFrame(lines, columns=["line", "value"]),
-        plan=pd.DataFrame(plan_rows, columns=["week", "value"]), expected_now=expected, best=best,
+        plan=pd.DataFrame(plan_rows, columns=["week", "value"]), expected_now=expected, reference=reference,
     )
     return cut(data, start, end)
 

@@ -65,7 +65,10 @@ class Analysis(_Strict):
     decay_critical: float = Field(gt=0, lt=1)
     alignment_min_periods: int = Field(ge=3, le=104)
     alignment_max_lag: int = Field(ge=0, le=12)
-    trend_threshold: float = Field(gt=0, lt=1)
+    # Verdicts as tested claims (docs/alignment.md): defaults so that an older copy of the catalogue still loads.
+    significance: float = Field(default=0.05, gt=0, le=0.2)
+    decay_reference_weeks: int = Field(default=8, ge=2, le=52)
+    decay_noise_k: float = Field(default=2.0, ge=0, le=10)
     adoption_min_weeks: int = Field(ge=1, le=104)
     min_respondents: int = Field(ge=1, le=100)
     # Drift: defaults so that a copy of the catalogue made before drift existed still loads.
@@ -76,6 +79,15 @@ class Analysis(_Strict):
     # Adoption page: defaults for the same reason.
     participation_warning: float = Field(default=0.6, gt=0, le=1)
     usage_trend_weeks: int = Field(default=12, ge=2, le=104)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data):
+        """Settings that no longer exist are ignored, not refused: `trend_threshold` (a rank
+        correlation cut-off) gave way to `significance` (trends are tested)."""
+        if isinstance(data, dict) and "trend_threshold" in data:
+            data = {k: v for k, v in data.items() if k != "trend_threshold"}
+        return data
 
     @model_validator(mode="after")
     def _ordered_levels(self) -> "Analysis":

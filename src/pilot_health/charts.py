@@ -195,7 +195,7 @@ EVENT_COLOURS = alt.Scale(domain=["warning", "critical"], range=["#b7791f", "#c0
 
 def technical_panel(chart, width_days: tuple | None = None) -> alt.LayerChart:
     """The technical metric: lab (grey) and live (blue) weekly values, the decay alert zones as
-    bands below the live best (above it for a lower-is-better metric), and a marked point with a
+    bands below the decay reference, the first live weeks (above it for a lower-is-better metric), and a marked point with a
     label where decay or drift crossed a level."""
     tech = chart.technical.assign(environment_label=chart.technical["environment"].map({"lab": "lab", "live": "live"}))
     x = alt.X("week:T", title=None, scale=alt.Scale(domain=list(width_days)) if width_days else alt.Undefined)

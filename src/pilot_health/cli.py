@@ -220,7 +220,9 @@ def cmd_alignment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         for metric, gap in r.gaps.items():
             lines.append(f"  lab to live, {metric}: lab {gap.lab:.4g}, live {gap.live:.4g} ({abs(gap.relative):.0%} {'worse' if gap.relative > 0 else 'better'} live)")
         for metric, decay in r.decays.items():
-            lines.append(f"  decay, {metric}: {decay.latest:.4g} vs best {decay.best:.4g} ({decay.relative:.0%}, {decay.level})")
+            lines.append(f"  decay, {metric}: {decay.latest:.4g} vs {decay.reference:.4g} in the first {decay.reference_weeks} live weeks "
+                         f"({decay.relative:.0%} {'worse' if decay.relative > 0 else 'better'}, {decay.level}"
+                         f"{'' if decay.beyond_noise or decay.relative <= 0 else ', within its weekly noise'})")
         for metric, d in r.drifts.items():
             lines.append(f"  drift, {metric}: score {d.score:.2f} ({d.level}{'' if d.worse is None else ', the worse way' if d.worse else ', the better way'}), "
                          f"{d.reference_n} reference weeks vs {d.current_n} current weeks")

@@ -11,11 +11,10 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Optional
 
-import numpy as np
 import pandas as pd
 
 from .alignment import (
-    Alignment, Decay, Drift, Gap, KpiProgress, alignment, kpi_progress, lab_live_gap, live_decay, drift, spearman,
+    Alignment, Decay, Drift, Gap, KpiProgress, Trend, alignment, kpi_progress, lab_live_gap, live_decay, drift, mann_kendall,
 )
 from .catalogue import Analysis
 from .evidence import PilotEvidence
@@ -154,8 +153,10 @@ class PilotNumbers:
         return self.alignment_of(self.primary_metric)
 
     @cached_property
-    def technical_trend(self) -> Optional[float]:
-        """Rank correlation of the primary metric (live, else lab; turned so up is better) with time."""
+    def technical_trend(self) -> Optional[Trend]:
+        """The primary metric's trend (live, else lab; turned so up is better), by the same
+        Mann–Kendall test as alignment: `direction` "up" only for a significant improvement. None
+        with fewer than `alignment_min_periods` weeks."""
         metric = self.primary_metric
         direction = self.direction(metric)
         if not direction:
@@ -165,8 +166,8 @@ class PilotNumbers:
             series = self.e.series(metric, "lab", "technical")
         if len(series) < self.a.alignment_min_periods:
             return None
-        values = series.to_numpy() if direction == "up" else -series.to_numpy()
-        return spearman(np.arange(len(values)), values)
+        values = series.to_numpy(dtype=float) if direction == "up" else -series.to_numpy(dtype=float)
+        return mann_kendall(values, self.a.significance)
 
     @property
     def has_kpi_plan(self) -> bool:

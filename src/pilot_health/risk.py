@@ -243,14 +243,17 @@ def _lab_to_live(ctx: _Context, threshold: float):
     gap = ctx.gap
     if gap is None:
         return UNKNOWN, "No lab and live results of the same metric.", None
+    label = ctx.e.dictionary.describe(gap.metric).label
     text = (
-        f"Live {gap.metric} {_fmt(gap.live)} vs lab {_fmt(gap.lab)} in the first live weeks "
-        f"({gap.live_from:%Y-%m-%d} to {gap.live_until:%Y-%m-%d}), "
+        f"Live {label} {_fmt(gap.live)} vs lab {_fmt(gap.lab)} in the first live weeks "
+        f"({gap.live_from:%Y-%m-%d} to {gap.live_until:%Y-%m-%d}, {gap.live_values} live weeks), "
     )
     rows = ctx.weekly_rows(gap.metric)
-    if gap.relative >= threshold:
-        return FIRED, text + f"a {_pct(gap.relative)} drop (threshold {_pct(threshold)}).", rows
-    return CLEAR, text + (f"a {_pct(gap.relative)} drop" if gap.relative > 0 else "no drop") + f" (threshold {_pct(threshold)}).", rows
+    if gap.relative >= threshold - 1e-9:
+        return FIRED, text + f"{_pct(gap.relative)} worse than in the lab (threshold {_pct(threshold)}).", rows
+    words = f"{_pct(gap.relative)} worse than in the lab" if gap.relative > 0.005 else (
+        f"{_pct(-gap.relative)} better than in the lab" if gap.relative < -0.005 else "no worse than in the lab")
+    return CLEAR, text + f"{words} (threshold {_pct(threshold)}).", rows
 
 
 @_evaluator("no_live_data")
@@ -344,15 +347,28 @@ def _adoption(ctx: _Context, threshold: float):
 
 @_evaluator("live_decay")
 def _decay(ctx: _Context, threshold: float):
+    """Fired when the live level is worse than the first live weeks (the reference) by the threshold
+    AND by more than the week-to-week noise explains (`decay_noise_k` standard errors)."""
     decay = ctx.decay
     if decay is None:
-        return UNKNOWN, f"Fewer than {ctx.a.decay_min_weeks} weeks of live results on a metric whose direction is known.", None
-    text = (f"Live {decay.metric} averages {_fmt(decay.latest)} over the {ctx.a.smoothing_weeks} weeks to {decay.latest_week:%Y-%m-%d}, "
-            f"against its best of {_fmt(decay.best)} (to {decay.best_week:%Y-%m-%d})")
+        return UNKNOWN, (f"Fewer than {max(ctx.a.decay_min_weeks, ctx.a.decay_reference_weeks + ctx.a.smoothing_weeks)} weeks of live "
+                         "results on a metric whose direction is known."), None
+    label = ctx.e.dictionary.describe(decay.metric).label
+    text = (f"Live {label} averages {_fmt(decay.latest)} over the {decay.current_weeks} weeks to {decay.latest_week:%Y-%m-%d}, "
+            f"against {_fmt(decay.reference)} in its first {decay.reference_weeks} live weeks (the reference, to "
+            f"{decay.reference_until:%Y-%m-%d}; {decay.weeks} live weeks in all)")
     rows = ctx.weekly_rows(decay.metric)
-    if decay.relative >= threshold:
-        return FIRED, text + f": {_pct(decay.relative)} worse (threshold {_pct(threshold)}).", rows
-    return CLEAR, text + (f": {_pct(decay.relative)} worse" if decay.relative > 0.005 else ": no decay") + f" (threshold {_pct(threshold)}).", rows
+    if decay.relative <= 0.005:
+        return CLEAR, text + f": no worse than its first live weeks (threshold {_pct(threshold)}).", rows
+    worse = f": {_pct(decay.relative)} worse than its first live weeks"
+    drop = decay.drop_in_standard_errors
+    noise = ("its week-to-week values do not vary" if drop is None else
+             f"{drop:.1f} times the uncertainty from its week-to-week noise, {ctx.a.decay_noise_k:g} needed")
+    if decay.relative < threshold - 1e-9:
+        return CLEAR, text + worse + f" (threshold {_pct(threshold)}).", rows
+    if not decay.beyond_noise:
+        return CLEAR, text + worse + f", but that is within its week-to-week noise ({noise}), so it is not counted (threshold {_pct(threshold)}).", rows
+    return FIRED, text + worse + f", more than its week-to-week noise explains ({noise}; threshold {_pct(threshold)}).", rows
 
 
 def _has_kpi(record: dict) -> bool:
@@ -388,30 +404,34 @@ def _no_kpi_data(ctx: _Context, threshold: float):
 
 @_evaluator("technical_not_business")
 def _technical_not_business(ctx: _Context, threshold: float):
+    """Fired when the technical metric improves significantly while the KPI does not (Mann–Kendall
+    trends of the alignment, the KPI judged at the lag found); unknown without a KPI (a blank KPI is
+    counted once, by "no business KPI") or below the minimum periods."""
     metric, kpi = ctx.e.primary_metric, ctx.r.get("kpi_name")
-    if not kpi and metric and ctx.e.direction(metric):
-        trend = ctx.technical_trend
-        if trend is not None and trend >= ctx.a.trend_threshold:
-            return FIRED, f"{metric} improved (trend {trend:+.2f}) with no business KPI to judge it by.", ctx.weekly_rows(metric)
-        return UNKNOWN, f"No business KPI, and {metric} shows no clear improvement to compare.", None
+    if not kpi or str(kpi).strip().lower() in ("none", "no", "n/a", "nothing"):  # blank, or a KPI named as none
+        return UNKNOWN, "No business KPI is defined, so model progress cannot be compared with business results.", None
     result = ctx.alignment
-    if result is None:
-        return UNKNOWN, "No technical metric and KPI series to compare.", None
+    if result is None or metric is None:
+        return UNKNOWN, f"No technical metric and {kpi} series (with known directions) to compare.", None
+    name = ctx.e.dictionary.describe(metric).label
     rows = ctx.weekly_rows(metric, ctx.e.kpi_metric)
     over = f"over {result.periods} {result.period}ly periods"
-    if result.label == "insufficient data":
-        return UNKNOWN, f"Only {result.periods} common {result.period}ly periods of {metric} and {kpi} ({ctx.a.alignment_min_periods} or more needed).", rows
-    trends = f"(trend {result.technical_trend:+.2f} vs {result.kpi_trend:+.2f}, {over}; label: {result.label})"
-    improving = result.technical_trend >= ctx.a.trend_threshold
-    if improving and result.kpi_trend < ctx.a.trend_threshold:
-        how = "got worse" if result.kpi_trend <= -ctx.a.trend_threshold else "stayed flat"
-        return FIRED, f"{metric} improved while {kpi} {how} {trends}.", rows
-    if improving:
-        return CLEAR, f"{metric} and {kpi} improved together {trends}.", rows
-    text = (f"{metric} shows no clear improvement (trend {result.technical_trend:+.2f}; {ctx.a.trend_threshold:+.2f} or more "
-            f"counts as improving), so this is not model progress without business results ({kpi} trend "
-            f"{result.kpi_trend:+.2f}, {over}).")
-    return CLEAR, text, rows
+    if result.label == "insufficient data" or result.technical is None or result.kpi is None:
+        return UNKNOWN, (f"Only {result.periods} common {result.period}ly periods of {name} and {kpi} "
+                         f"({ctx.a.alignment_min_periods} or more needed)."), rows
+    tech, business = result.technical, result.kpi
+    later = (f", {kpi} judged {result.lag} {result.period}{'s' if result.lag != 1 else ''} later"
+             if result.lag else "")
+    said = f"{over}{later}; alignment: {result.label}"
+    if tech.direction == "up" and business.direction != "up":
+        how = "showed a clear worsening" if business.direction == "down" else "showed no clear change"
+        return FIRED, (f"{name} improved clearly ({tech.chance}) while {kpi} {how} "
+                       f"({business.chance}), {said}."), rows
+    if tech.direction == "up":
+        return CLEAR, (f"{name} and {kpi} both improved clearly ({tech.chance}; {business.chance}), "
+                       f"{said}."), rows
+    return CLEAR, (f"{name} shows no clear improvement ({tech.chance}), so this is not model progress without "
+                   f"business results ({kpi}: {business.words()}), {said}."), rows
 
 
 @_evaluator("kpi_behind_plan")
@@ -422,11 +442,20 @@ def _behind(ctx: _Context, threshold: float):
     if progress is None or progress.time_elapsed is None:
         return UNKNOWN, "The approval date or KPI deadline is missing.", None
     rows = ctx.weekly_rows(ctx.e.kpi_metric)
-    text = (f"{ctx.r['kpi_name']} at {_fmt(progress.latest)}: {_pct(progress.progress)} of the way from "
-            f"{_fmt(progress.baseline)} to {_fmt(progress.target)}, with {_pct(min(progress.time_elapsed, 1))} of the time to the deadline gone")
+    how = (f"the trend line through its last {progress.values} {progress.cadence}ly values" if progress.method == "trend line"
+           else f"the middle of its last {progress.values} {progress.cadence}ly value{'s' if progress.values != 1 else ''}")
+    text = (f"{ctx.r['kpi_name']} at {_fmt(progress.latest)} ({how}, to {progress.latest_week:%Y-%m-%d}): "
+            f"{_pct(progress.progress)} of the way from {_fmt(progress.baseline)} to {_fmt(progress.target)}, "
+            f"with {_pct(min(progress.time_elapsed, 1))} of the time to the deadline gone")
+    if progress.outliers:
+        many = len(progress.outliers) > 1
+        shown = ", ".join(f"{_fmt(value)} on {day:%Y-%m-%d}" for day, value in progress.outliers)
+        tail = f" {'Some values' if many else 'One value'} ({shown}) {'are' if many else 'is'} far from the rest and given little weight."
+    else:
+        tail = ""
     if progress.behind:
-        return FIRED, text + f" (behind by {_pct(min(progress.time_elapsed, 1) - progress.progress)}).", rows
-    return CLEAR, text + ".", rows
+        return FIRED, text + f" (behind by {_pct(min(progress.time_elapsed, 1) - progress.progress)})." + tail, rows
+    return CLEAR, text + "." + tail, rows
 
 
 # -- scoring ------------------------------------------------------------------------------------------

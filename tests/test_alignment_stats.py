@@ -1,0 +1,270 @@
+"""The statistics behind the alignment, decay, trend and KPI-progress verdicts: hand-computed values
+on tiny series, the cases issue 14 names, and a small Monte Carlo (fixed seeds, loose bounds) so the
+operating characteristics published in docs/alignment.md cannot silently regress.
+bench/validate_methods.py runs the full table."""
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pilot_health import alignment_report as report
+from pilot_health import risk
+from pilot_health.alignment import alignment, chance_words, kpi_progress, live_decay, mann_kendall, weekly_noise
+from pilot_health.catalogue import Analysis, load_catalogue
+from pilot_health.pilot_numbers import PilotNumbers
+from pilot_health.thresholds import with_overrides
+from test_risk import NOW, Story, line
+
+SETTINGS = load_catalogue().analysis
+WEEKS = pd.date_range("2024-01-01", periods=120, freq="W-MON")
+
+
+def weekly(values) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=float), index=WEEKS[: len(values)])
+
+
+# -- Mann–Kendall by hand ---------------------------------------------------------------------------
+
+def test_mann_kendall_s_variance_and_p_on_a_tiny_series_by_hand():
+    # 1, 3, 2, 4, 4: pairs rising 8 (1<3, 1<2, 1<4 twice, 3<4 twice, 2<4 twice), falling 1 (3>2), tied 1 (4=4): S = 7.
+    # Variance: [5·4·15 − 2·1·9] / 18 = (300 − 18) / 18 = 15.667 (one pair of ties).
+    # z = (7 − 1) / √15.667 = 1.5159; p = 2·(1 − Φ(1.5159)) = 0.1296.
+    trend = mann_kendall([1, 3, 2, 4, 4], 0.05)
+    assert trend.s == 7 and trend.variance == pytest.approx(282 / 18) and trend.tau == pytest.approx(0.7)
+    assert trend.p == pytest.approx(0.1296, abs=5e-4) and trend.direction == "none"
+    # Twelve rising values: S = 66, variance 12·11·29/18 = 212.67, z = 65/14.583 = 4.457, p ≈ 8.3e-6: a clear rise.
+    rising = mann_kendall(np.arange(12.0), 0.05)
+    assert rising.s == 66 and rising.variance == pytest.approx(12 * 11 * 29 / 18)
+    assert rising.p == pytest.approx(math.erfc(65 / math.sqrt(12 * 11 * 29 / 18) / math.sqrt(2))) and rising.direction == "up"
+    assert mann_kendall(-np.arange(12.0), 0.05).direction == "down"
+    assert mann_kendall([5.0] * 12, 0.05).p == 1.0
+
+
+@pytest.mark.parametrize("p, words", [
+    (0.0004, "would happen by chance less than 1 time in 1,000"),
+    (0.004, "would happen by chance less than 1 time in 100"),
+    (0.03, "would happen by chance less than 1 time in 20"),
+    (0.25, "could easily be chance: about 1 time in 4"),
+])
+def test_p_values_in_plain_words(p, words):
+    assert chance_words(p) == words
+
+
+# -- alignment labels ---------------------------------------------------------------------------------
+
+def test_constant_series_are_inconclusive_never_aligned():
+    flat = alignment(weekly([0.8] * 20), weekly([3.0] * 20), "up", "up", SETTINGS)
+    assert flat.label == "inconclusive" and flat.rho is None and flat.lag is None
+    model_only = alignment(weekly(np.linspace(0.7, 0.9, 20)), weekly([3.0] * 20), "up", "up", SETTINGS)
+    assert model_only.label == "inconclusive" and "did not change at all" in model_only.why
+
+
+def test_a_strong_negative_rank_correlation_is_never_shown_beside_aligned():
+    """Both rise, but week by week the KPI moves against the model (ρ of changes about −0.8 or lower):
+    the evidence conflicts, so the label is inconclusive, not "Aligned" beside ρ −0.82."""
+    wiggle = np.random.default_rng(8).normal(0, 0.02, 20)
+    technical = np.linspace(0.70, 0.90, 20) + wiggle
+    kpi = np.linspace(3.0, 3.5, 20) - 2.5 * wiggle
+    result = alignment(weekly(technical), weekly(kpi), "up", "up", SETTINGS)
+    assert result.association.rho <= -0.8 and result.association.significant
+    assert result.technical.direction == "up" and result.kpi.direction == "up"
+    assert result.label == "inconclusive"
+
+
+def test_a_significant_lag_is_reported_and_the_kpi_judged_at_it():
+    rng = np.random.default_rng(4)
+    model = 0.70 + 0.15 * np.arange(34) / 33 + rng.normal(0, 0.03, 34)
+    kpi = 3.0 + 4 * (model[:-4] - 0.70) + rng.normal(0, 0.05, 30)  # the KPI repeats the model's moves 4 weeks later
+    result = alignment(weekly(model[4:]), weekly(kpi), "up", "up", SETTINGS)
+    assert result.label == "aligned" and result.lag == 4 and result.rho > 0.5 and result.association.p < SETTINGS.significance
+    assert result.kpi.n == 30 - 4 and result.technical.n == 30 - 4, "each trend judged on the periods paired at that lag"
+
+
+def test_labels_never_contradict_the_numbers_shown_beside_them():
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        n = int(rng.integers(12, 40))
+        technical = 0.8 + rng.normal(0, 0.05, n) + rng.choice([0, 0.004, -0.004]) * np.arange(n)
+        kpi = 3 + rng.normal(0, 0.1, n) + rng.choice([0, 1, -1]) * (technical - 0.8)
+        a = alignment(weekly(technical), weekly(kpi), "up", "up", SETTINGS)
+        if a.rho is not None:
+            assert a.association.significant and a.lag is not None
+            assert not (a.label == "aligned" and a.rho < 0) and not (a.label == "inverted" and a.rho > 0)
+        if a.label == "decoupled":
+            assert a.technical.direction == "up" and a.kpi.direction == "none" and a.rho is None
+
+
+def test_the_verdict_gives_periods_and_chances_in_words(tmp_path):
+    story = Story(kpi=[(w, 3.0 + 0.001 * (i % 2)) for i, (w, _) in enumerate(line(0, 0, 52, 52))])
+    row = report.portfolio_alignment(story.store(tmp_path / "s.duckdb"))[0]
+    assert "Decoupled over 52 weekly periods: Live Accuracy shows a clear improvement (would happen by chance less than 1 time in 1,000, 52 values)" in row.verdict
+    assert "Revenue per visit shows no clear change (could easily be chance" in row.verdict
+    payload = report.as_json(row)
+    assert payload["alignment"]["technical_trend"]["n"] == 52 and payload["alignment"]["technical_trend"]["p"] < 0.001
+    assert payload["alignment"]["association"]["lags_tried"] == SETTINGS.alignment_max_lag + 1
+
+
+# -- decay ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("history", range(8, 41))
+def test_an_exact_twenty_per_cent_drop_is_critical_and_ten_a_warning_for_every_history_length(history):
+    for start, direction, factor in ((0.80, "up", -1), (10.0, "down", 1), (0.3, "up", -1), (0.7, "up", -1)):
+        for drop, level in ((0.20, "critical"), (0.10, "warning")):
+            after = start * (1 + factor * drop)
+            decay = live_decay(weekly([start] * history + [after] * 4), "m", direction, SETTINGS)
+            assert decay.level == level, (start, history, drop, decay.relative)
+
+
+def test_a_noisy_stationary_series_does_not_alert():
+    rng = np.random.default_rng(5)
+    levels = [live_decay(weekly(0.85 + rng.normal(0, 0.06, 40)), "accuracy", "up", SETTINGS).level for _ in range(300)]
+    assert levels.count("critical") == 0 and levels.count("none") >= 0.94 * len(levels)
+
+
+def test_the_noise_estimate_ignores_a_step_and_a_slope():
+    assert weekly_noise(np.array([0.8] * 10 + [0.6] * 10)) == 0.0
+    assert weekly_noise(np.linspace(0.7, 0.9, 20)) == pytest.approx(0.0, abs=1e-12)
+    noisy = np.random.default_rng(2).normal(0, 0.05, 400)
+    assert weekly_noise(noisy) == pytest.approx(0.05, rel=0.15)
+
+
+def test_a_big_drop_inside_the_noise_is_not_an_alert_and_says_so(tmp_path):
+    values = 0.85 + np.tile([0.20, -0.20, 0.18, -0.22], 5)  # wildly noisy around 0.85: ±0.2 week to week
+    values[-4:] = [0.70, 0.66, 0.74, 0.62]  # last 4 weeks 0.68: 20% below the first 8 weeks' 0.84, inside the noise
+    decay = live_decay(weekly(values), "accuracy", "up", SETTINGS)
+    assert decay.relative >= 0.19 and not decay.beyond_noise and decay.level == "none"
+
+
+def test_decay_evidence_agrees_with_its_level(tmp_path):
+    story = Story(live=[(w, 0.80) for w, _ in line(0, 0, 20, 28)] + [(w, 0.64) for w, _ in line(0, 0, 8, 8)])
+    result = risk.assess(story.store(tmp_path / "s.duckdb"), NOW)[0]
+    signal = next(s for s in result.patterns["governance_vacuum"].signals if s.key == "live_decay")
+    assert signal.state == risk.FIRED
+    assert signal.evidence == ("Live Accuracy averages 0.64 over the 4 weeks to 2026-05-25, against 0.8 in its first 8 live weeks "
+                               "(the reference, to 2026-01-05; 28 live weeks in all): 20% worse than its first live weeks, more than "
+                               "its week-to-week noise explains (its week-to-week values do not vary; threshold 20%).")
+
+
+# -- the technical trend without a KPI -----------------------------------------------------------------
+
+def _numbers_for(series: pd.Series) -> PilotNumbers:
+    evidence = SimpleNamespace(primary_metric="accuracy", record={}, direction=lambda metric: "up",
+                               series=lambda metric, environment=None, kind=None: series if environment == "live" else series.iloc[:0])
+    return PilotNumbers(evidence, SETTINGS, datetime(2026, 1, 1), 0.25)
+
+
+def test_the_technical_trend_is_the_same_significance_test():
+    assert _numbers_for(weekly(np.linspace(0.7, 0.8, 12))).technical_trend.direction == "up"
+    assert _numbers_for(weekly([0.8, 0.85] * 6)).technical_trend.direction == "none"
+    assert _numbers_for(weekly(np.linspace(0.7, 0.8, 11))).technical_trend is None, "below alignment_min_periods"
+
+
+# -- KPI progress that resists one bad value -------------------------------------------------------------
+
+def test_one_huge_last_value_does_not_turn_behind_plan_into_on_track():
+    # 20 weekly values on the line 3.0 + 0.014·week; the last one uploaded as 4.7 instead of 3.266.
+    values = [3.0 + 0.014 * i for i in range(20)]
+    values[-1] = 4.7
+    kpi = weekly(values)
+    progress = kpi_progress(kpi, 3.0, 3.6, date(2024, 1, 1), date(2024, 7, 1), datetime(2024, 5, 20), 0.25, SETTINGS)
+    # Theil–Sen over the last 6 weeks: 10 of the 15 pair slopes are exactly 0.014, the 5 with the outlier larger → 0.014;
+    # the intercept is the line's, so the level at the latest week is 3.0 + 0.014·19 = 3.266, progress 0.266/0.6 = 0.443.
+    assert progress.method == "trend line" and progress.values == 6 and progress.cadence == "week"
+    assert progress.latest == pytest.approx(3.266) and progress.progress == pytest.approx(0.266 / 0.6)
+    assert progress.behind is True  # 77% of the time gone
+    assert progress.outliers == ((WEEKS[19].date(), 4.7),) and progress.last_value == 4.7
+    old_way = (np.mean(values[-4:]) - 3.0) / 0.6
+    assert old_way > 0.7, "the mean of the last four weeks would have said on track"
+
+
+def test_a_monthly_kpi_that_rose_twelve_points_reads_as_twelve():
+    kpi = pd.Series([60.0 + i for i in range(13)], index=pd.date_range("2025-01-01", periods=13, freq="MS"))
+    progress = kpi_progress(kpi, 60.0, 80.0, date(2025, 1, 1), date(2026, 7, 1), datetime(2026, 1, 15), 0.25, SETTINGS)
+    assert progress.cadence == "month" and progress.values == 6 and progress.window_from == date(2025, 8, 1)
+    assert progress.latest == pytest.approx(72.0, abs=0.1) and progress.progress == pytest.approx(0.6, abs=0.005)
+    assert progress.outliers == ()
+    assert progress.behind is False  # 12 of 20 points with 68% of the time gone: within the 25-point margin
+
+
+def test_the_behind_plan_evidence_names_the_outlier(tmp_path):
+    kpi = line(3.0, 3.1, 52, 52)
+    kpi[-1] = (kpi[-1][0], 7.9)
+    story = Story(kpi=kpi)
+    result = risk.assess(story.store(tmp_path / "s.duckdb"), NOW)[0]
+    signal = next(s for s in result.patterns["wrong_success_metrics"].signals if s.key == "kpi_behind_plan")
+    assert signal.state == risk.FIRED
+    assert "One value (7.90 on 2026-05-25) is far from the rest and given little weight." in signal.evidence
+    assert "trend line through its last 6 weekly values" in signal.evidence
+
+
+# -- words ---------------------------------------------------------------------------------------------------
+
+def test_a_kpi_that_went_down_and_part_way_back_has_moved():
+    series = pd.Series([92.5, 88.0, 90.1], index=pd.date_range("2026-01-01", periods=3, freq="MS"))
+    first, last, low, high, _ = report.start_and_end(series, 4)
+    assert (first, last, low, high) == (92.5, 90.1, 88.0, 92.5)
+    assert report.describe_change("Availability", first, last, "%", "up", low, high) == "Availability fell 2.4 points (worse)"
+    assert report.describe_change("Availability", 90.0, 90.3, "%", "up", 90.0, 95.0) == (
+        "Availability moved up and down (between 90 and 95) and ended about where it started")
+    assert report.describe_change("Availability", 90.0, 90.3, "%", "up", 89.9, 90.4) == "Availability has not moved"
+
+
+def test_a_worse_error_metric_reads_worse_than_lab_not_below(tmp_path):
+    story = Story(lab=[(w, 10.0) for w, _ in line(0, 0, 20, 40)], live=[(w, 13.0) for w, _ in line(0, 0, 20, 20)])
+    story.technical_metric = "rmse"
+    row = report.portfolio_alignment(story.store(tmp_path / "s.duckdb"))[0]
+    assert "live RMSE 30% worse than lab" in row.reasons
+    result = risk.assess(story.store(tmp_path / "r.duckdb"), NOW)[0]
+    evidence = [s.evidence for p in result.patterns.values() for s in p.signals
+                if s.key in ("lab_to_live_drop", "live_decay", "technical_not_business", "kpi_behind_plan")]
+    assert any("30% worse than in the lab" in text for text in evidence)
+    assert not any("rmse" in text for text in evidence), "the dictionary's label, never the raw metric name"
+
+
+# -- settings ------------------------------------------------------------------------------------------------
+
+def test_the_retired_trend_threshold_is_ignored_in_a_file_and_in_stored_overrides():
+    data = SETTINGS.model_dump() | {"trend_threshold": 0.3}
+    assert Analysis.model_validate(data) == SETTINGS
+    catalogue = load_catalogue()
+    assert with_overrides(catalogue, {"analysis.trend_threshold": 0.5}) is catalogue
+
+
+# -- operating characteristics (small Monte Carlo; bench/validate_methods.py has the full table) -----------
+
+def _rate(make, label, draws=300, seed=0, n=20):
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(draws):
+        technical, kpi = make(rng, n)
+        hits += alignment(weekly(technical), weekly(kpi), "up", "up", SETTINGS).label == label
+    return hits / draws
+
+
+def test_unrelated_noise_is_rarely_aligned_or_inverted():
+    noise = lambda rng, n: (0.8 + rng.normal(0, 0.06, n), 3 + rng.normal(0, 0.1, n))
+    assert _rate(noise, "aligned", seed=1) <= 0.08
+    assert _rate(noise, "inverted", seed=2) <= 0.08
+
+
+def test_an_improving_model_with_a_noise_kpi_is_decoupled():
+    improving = lambda rng, n: (0.70 + 0.15 * np.arange(n) / (n - 1) + rng.normal(0, 0.03, n), 3 + rng.normal(0, 0.1, n))
+    assert _rate(improving, "decoupled", seed=3, n=16) >= 0.75
+
+
+def test_a_kpi_following_four_weeks_later_is_aligned():
+    def lagged(rng, n):
+        model = 0.70 + 0.15 * np.arange(n + 4) / (n + 3) + rng.normal(0, 0.06, n + 4)
+        return model[4:], 3.0 + 4 * (model[:-4] - 0.70) + rng.normal(0, 0.10, n)
+    assert _rate(lagged, "aligned", seed=4, n=26) >= 0.85
+
+
+def test_pure_noise_is_rarely_read_as_improving():
+    rng = np.random.default_rng(6)
+    improving = sum(_numbers_for(weekly(0.8 + rng.normal(0, 0.06, 12))).technical_trend.direction == "up" for _ in range(300))
+    assert improving / 300 <= 0.08
