@@ -99,7 +99,7 @@ with friendly_errors():
     pattern_summaries = {k: p.summary for k, p in catalogue.patterns.items()}
     for column, pattern in zip(columns, result.patterns.values()):
         column.metric(
-            charts.PATTERN_SHORT.get(pattern.name, pattern.name), "?" if pattern.status == "insufficient" else f"{pattern.score:.0f}",
+            charts.PATTERN_SHORT.get(pattern.name, pattern.name), pattern.score_label,
             delta=f"{STATUS_LABELS[pattern.status]} · {pattern.coverage:.0%}", delta_color="off", delta_arrow="off",
             help=f"Score {pattern.score if pattern.score is not None else '–'}: {len(pattern.fired)} warning sign(s) among {len(pattern.signals)} signals. The percentage is how much of the pattern's evidence is known ({pattern.coverage:.0%}).",
             border=True,
@@ -109,23 +109,26 @@ with friendly_errors():
     if show_rows:  # the same scores, computed again for this pilot with the rows kept
         result = data.risk_detail(*ctx.cache_key, data.rules_fingerprint(), result.as_of, pilot_id, ctx.pinned) or result
     for pattern in result.patterns.values():
-        title = f"{pattern.name} — {STATUS_LABELS[pattern.status].lower()}" + ("" if pattern.status == "insufficient" else f", score {pattern.score:.0f}")
+        title = f"{pattern.name} — {STATUS_LABELS[pattern.status].lower()}" + ("" if pattern.score is None else f", score {pattern.score:.0f}")
         with st.expander(title, expanded=pattern.status in ("high", "medium")):
             st.caption(f"{pattern.coverage:.0%} of the pattern's weight is known. {md_escape(pattern_summaries[pattern.key])}")
+            if pattern.raised_by:
+                st.markdown(f":red[:material/priority_high:] **At least medium because of decisive evidence:** {md_escape(' '.join(pattern.raised_by))}")
             for signal in pattern.signals:
                 st.markdown(
-                    f"{STATE_ICONS[signal.state]} · **{md_escape(signal.question)}** (weight {signal.weight:g})  \n"
+                    f"{STATE_ICONS[signal.state]}{' (decisive)' if signal.decisive else ''} · **{md_escape(signal.question)}** (weight {signal.weight:g})  \n"
                     f"{md_escape(signal.evidence)}"
                 )
                 if show_rows and signal.rows is not None and not signal.rows.empty:
                     data_table(signal.rows, f"rows.{signal.key}", f"pilot_health_{pilot_id}_{signal.key}.csv",
                                height=min(38 + 35 * len(signal.rows), 260))
 
-    st.subheader("What to do next")
+    st.subheader("What to do next", help="Each step answers a warning sign that fired, with the evidence behind it. "
+                 "A step is never advised when the register or the data shows it done.")
     if result.next_actions:
         for pattern in result.next_actions:
             st.markdown(f"**{pattern.name}** (step {pattern.step} of the framework: {pattern.step_title})")
-            st.markdown("\n".join(f"- {action}" for action in pattern.actions))
+            st.markdown("\n".join(f"- {md_escape(action.text)}  \n  :gray[Because: {md_escape(action.evidence)}]" for action in pattern.actions))
     else:
         st.caption("No pattern is medium or high: keep the evidence current.")
 

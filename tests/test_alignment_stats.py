@@ -146,8 +146,8 @@ def test_decay_evidence_agrees_with_its_level(tmp_path):
     signal = next(s for s in result.patterns["governance_vacuum"].signals if s.key == "live_decay")
     assert signal.state == risk.FIRED
     assert signal.evidence == ("Live Accuracy averages 0.64 over the 4 weeks to 2026-05-25, against 0.8 in its first 8 live weeks "
-                               "(the reference, to 2026-01-05; 28 live weeks in all): 20% worse than its first live weeks, more than "
-                               "its week-to-week noise explains (its week-to-week values do not vary; threshold 20%).")
+                               "(the reference, to 2026-01-05; 28 live weeks in all): 20% worse than its first live weeks (threshold 20%), "
+                               "more than its week-to-week noise explains (its week-to-week values do not vary).")
 
 
 # -- the technical trend without a KPI -----------------------------------------------------------------

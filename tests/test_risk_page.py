@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import run_cli
 from pilot_health import risk
+from pilot_health.catalogue import load_catalogue
 from test_pages import assert_clean, open_page, texts
 
 RISK = "pages/3_Risk.py"
@@ -47,7 +48,12 @@ def test_a_pilot_link_opens_its_detail_with_evidence_actions_and_missing_evidenc
     assert "Data Debt — high, score 82" in expanders
     body = " ".join(texts(at.markdown))
     assert "Live Accuracy 0.7" in body and "worse than in the lab (threshold 15%)" in body
-    assert "Put 40–50% of the remaining effort into data engineering" in body, "the step's next actions are listed"
+    catalogue = load_catalogue()
+    fired = {s.key for s in result.patterns["data_debt"].fired}
+    assert "lab_to_live_drop" in fired
+    for signal in result.patterns["data_debt"].signals:  # an action for every warning sign, none for what is done
+        assert (catalogue.signal(signal.key).action in body) == (signal.key in fired), signal.key
+    assert "Because: Live Accuracy 0.7" in body.replace("\\", "")
     assert any("Over the last twelve months" == h for h in texts(at.subheader))
 
 
@@ -103,9 +109,12 @@ def test_risk_command_json(tmp_path):
     assert pilot["health"] in ("green", "amber", "red", "insufficient")
     assert set(pilot["patterns"]) == {"data_debt", "integration_avoidance", "organisational_resistance", "governance_vacuum", "wrong_success_metrics"}
     governance = pilot["patterns"]["governance_vacuum"]
-    assert governance["status"] == "high" and set(governance) == {"score", "coverage", "status", "signals"}
+    assert governance["status"] == "high"
+    assert set(governance) == {"score", "coverage", "status", "raised_by_decisive_evidence", "signals", "actions"}
+    fired = {s["key"] for s in governance["signals"] if s["state"] == "fired"}
+    assert governance["actions"] and {a["signal"] for a in governance["actions"]} <= fired
     decay = next(s for s in governance["signals"] if s["key"] == "live_decay")
-    assert decay["state"] == "fired" and "worse (threshold 20%)" in decay["evidence"]
+    assert decay["state"] == "fired" and "worse than its first live weeks (threshold 20%)" in decay["evidence"]
 
 
 def test_risk_command_one_pilot_as_of_and_errors(tmp_path):

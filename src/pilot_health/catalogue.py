@@ -31,6 +31,9 @@ NEEDS_THRESHOLD = {
     "data_effort_below_guidance", "lab_to_live_drop", "no_live_data", "integration_open_too_long", "adkar_barrier",
     "adoption_below_target", "live_decay", "no_business_data", "kpi_behind_plan",
 }
+# The evidence the article calls decisive on its own (a lab-to-live cliff, months with no live or
+# business results): these signals may carry a `decisive` mark that makes their pattern at least medium.
+CAN_BE_DECISIVE = {"lab_to_live_drop", "no_live_data", "no_business_data"}
 
 
 class _Strict(BaseModel):
@@ -106,6 +109,8 @@ class Signal(_Strict):
     threshold: Optional[float] = None
     unit: Optional[str] = None
     todo: str
+    action: Optional[str] = None  # what to do when this warning sign fires (the Risk page's "What to do next")
+    decisive: Optional[float] = None  # fired at or past this mark (in the signal's unit): the pattern is at least medium
 
 
 class Pattern(_Strict):
@@ -113,8 +118,10 @@ class Pattern(_Strict):
     step: int = Field(ge=1, le=5)
     step_title: str
     summary: str
-    actions: list[str] = Field(min_length=1)
     signals: list[Signal] = Field(min_length=1)
+    # A general playbook per pattern, from before each signal named its own action: still read from
+    # an older copy of the file, never shown (it advised steps the register showed done).
+    actions: list[str] = Field(default_factory=list)
 
     @property
     def total_weight(self) -> float:
@@ -146,6 +153,8 @@ class Catalogue(_Strict):
             for signal in pattern.signals:
                 if signal.key in NEEDS_THRESHOLD and signal.threshold is None:
                     raise ValueError(f"signal {signal.key} needs a threshold")
+                if signal.decisive is not None and signal.key not in CAN_BE_DECISIVE:
+                    raise ValueError(f"signal {signal.key} cannot be decisive (only {', '.join(sorted(CAN_BE_DECISIVE))} can)")
         return self
 
     @property

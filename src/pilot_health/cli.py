@@ -184,7 +184,7 @@ def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         cells = []
         for key in short:
             p = r.patterns[key]
-            cells.append(f"{'insufficient' if p.status == 'insufficient' else f'{p.status} {p.score:.0f}':>13}")
+            cells.append(f"{'insufficient' if p.status == 'insufficient' else f'{p.status} {p.score_label}':>13}")
         lines.append(f"{r.pilot_id:8} {risk.HEALTH_LABELS[r.health].lower()[:13]:13} " + " ".join(cells))
     if wanted and results:
         r = results[0]

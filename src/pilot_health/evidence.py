@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import queries
 from .adoption import ADKAR
+from .models import says_none
 from .metric_dictionary import MetricDictionary, dictionary_with_answers, load_metric_dictionary, metric_key
 from .store import Store, utc_now
 
@@ -95,7 +96,7 @@ class PilotEvidence:
             for metric in business:
                 if metric_key(metric) == wanted:
                     return metric
-        return business[0] if len(business) == 1 and name else None
+        return business[0] if len(business) == 1 and name and not says_none(name) else None
 
     @cached_property
     def responses(self) -> pd.DataFrame:

@@ -28,6 +28,15 @@ PILOT_ID_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 YES = {"yes", "y", "true", "1", "1.0", "ja", "oui", "x"}
 NO = {"no", "n", "false", "0", "0.0", "nein", "non", "none"}  # "none" answers a yes/no question: there is none
 UNKNOWN = {"", "unknown", "?", "n/a", "na", "-", "blank", "tbd", "null", "nan"}
+# Register words that say "there is none" (a champion, an owner, a system, a KPI): an answer, never a blank.
+NONE_WORDS = frozenset({"none", "no", "nobody", "no one", "n/a", "-", "tbd"})
+
+
+def says_none(value: Any) -> bool:
+    """A register text that names nothing on purpose ("none", "nobody", "n/a" …), as opposed to a blank."""
+    return isinstance(value, str) and value.strip().lower() in NONE_WORDS
+
+
 SPONSOR_SPELLINGS = {
     "vp": "vp", "vice president": "vp", "svp": "vp", "evp": "vp", "c-level": "vp", "cxo": "vp",
     "executive": "vp", "director": "director", "senior director": "director", "manager": "manager",

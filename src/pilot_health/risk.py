@@ -20,7 +20,8 @@ from .adoption import ELEMENT_LABELS, adoption_rate, group_barrier
 from .catalogue import Catalogue, Pattern
 from .thresholds import catalogue_for
 from .evidence import Evidence, PilotEvidence, load_evidence, load_evidence_at
-from .models import Pilot
+from .models import Pilot, says_none
+from .alignment import Trend
 from .pilot_numbers import PilotNumbers
 from .store import Store, utc_now
 
@@ -40,23 +41,52 @@ class SignalResult:
     evidence: str
     todo: Optional[str] = None  # for an unknown signal: what nobody has said, as a to-do
     rows: Optional[pd.DataFrame] = field(default=None, compare=False, repr=False)
+    action: Optional[str] = None  # for a fired signal: what to do about it (the catalogue's `action`)
+    decisive: bool = False  # fired at or past the catalogue's `decisive` mark: the pattern is at least medium
+
+
+@dataclass(frozen=True)
+class Action:
+    """One recommended next step, tied to the warning sign that calls for it and its evidence."""
+
+    pattern: str  # the pattern's name
+    signal: str  # the signal's key
+    text: str
+    evidence: str
+    decisive: bool
 
 
 @dataclass(frozen=True)
 class PatternResult:
     key: str
     name: str
-    score: Optional[float]  # 0–100; None when nothing is known
+    score: Optional[float]  # 0–100; None when too little is known to score (status insufficient, or raised by a decisive sign)
     coverage: float  # 0–1
     status: str  # high | medium | low | insufficient
     signals: list[SignalResult]
     step: int
     step_title: str
-    actions: list[str]
+    raised_by: list[str] = field(default_factory=list)  # evidence of the decisive signs that raised the status to medium
 
     @property
     def fired(self) -> list[SignalResult]:
         return [s for s in self.signals if s.state == FIRED]
+
+    @property
+    def decisive(self) -> list[SignalResult]:
+        return [s for s in self.signals if s.decisive]
+
+    @property
+    def score_label(self) -> str:
+        """The score as shown: a whole number, or "?" when there is too little evidence to score."""
+        return "?" if self.score is None else f"{self.score:.0f}"
+
+    @property
+    def actions(self) -> list[Action]:
+        """What to do, one step per fired signal (decisive first, then heaviest): never a step the
+        register or the data already shows done, because a clear or unknown signal gives none."""
+        fired = sorted(self.fired, key=lambda s: (not s.decisive, -s.weight))
+        return [Action(self.name, s.key, s.action, s.evidence, s.decisive) for s in fired if s.action]
 
 
 @dataclass(frozen=True)
@@ -78,9 +108,15 @@ class PilotRisk:
 
     @property
     def next_actions(self) -> list[PatternResult]:
-        """Patterns that call for action (high or medium), highest score first, with their steps."""
-        flagged = [p for p in self.patterns.values() if p.status in ("high", "medium")]
-        return sorted(flagged, key=lambda p: -(p.score or 0))
+        """Patterns that call for action (high or medium) and have a fired signal to act on, the
+        most serious first (high before medium, then decisive signs, then score)."""
+        flagged = [p for p in self.patterns.values() if p.status in ("high", "medium") and p.actions]
+        return sorted(flagged, key=lambda p: (p.status != "high", not p.decisive, -(p.score or 0)))
+
+    @property
+    def actions(self) -> list[Action]:
+        """Every recommended step of the patterns that call for action, most serious first."""
+        return [action for pattern in self.next_actions for action in pattern.actions]
 
 
 # -- evaluating one pilot --------------------------------------------------------------------------
@@ -137,7 +173,7 @@ class _Context:
         return self.n.alignment
 
     @property
-    def technical_trend(self) -> Optional[float]:
+    def technical_trend(self) -> Optional[Trend]:
         return self.n.technical_trend
 
     @cached_property
@@ -215,7 +251,7 @@ def _named(field_name: str, role: str) -> Evaluator:
         rows = _record_rows(ctx, field_name)
         if not value:
             return UNKNOWN, "The register does not say.", rows
-        if value.lower() in ("none", "no", "nobody", "n/a", "-", "tbd"):
+        if says_none(value):
             return FIRED, f"The register says there is no {role}.", rows
         return CLEAR, f"{role[0].upper() + role[1:]}: {value}.", rows
 
@@ -273,6 +309,18 @@ def _no_live(ctx: _Context, threshold: float):
 
 
 INTEGRATION_ITEMS = ("api_designed", "latency_defined", "error_handling_designed", "integration_resourced")
+# What is still open, in words, for each integration answer that is "no".
+INTEGRATION_OPEN_WORDS = {
+    "api_designed": "the interface to the system of record is not designed",
+    "latency_defined": "latency requirements are not defined",
+    "error_handling_designed": "error handling is not designed",
+    "integration_resourced": "nobody is resourced for the integration work",
+}
+
+
+def _join(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 @_evaluator("integration_open_too_long")
@@ -282,7 +330,7 @@ def _integration_open(ctx: _Context, threshold: float):
         return CLEAR, f"Not in the pilot stage ({ctx.r.get('stage')}).", rows
     months = ctx.months_in_stage()
     answers = {item: ctx.r.get(item) for item in INTEGRATION_ITEMS}
-    open_items = [Pilot.model_fields[i].title.lower() for i, v in answers.items() if v is False]
+    open_items = [INTEGRATION_OPEN_WORDS[i] for i, v in answers.items() if v is False]
     if all(v is True for v in answers.values()):
         return CLEAR, "Every integration item is answered yes.", rows
     if months is None:
@@ -290,7 +338,7 @@ def _integration_open(ctx: _Context, threshold: float):
     if months < threshold:
         return CLEAR, f"{months:.1f} months in the pilot stage, under the {threshold:.0f}-month mark.", rows
     if open_items:
-        return FIRED, f"{months:.0f} months in the pilot stage with {', '.join(open_items)} still open.", rows
+        return FIRED, f"{months:.0f} months in the pilot stage, and {_join(open_items)}.", rows
     return UNKNOWN, f"{months:.0f} months in the pilot stage; whether the integration work is done is not known.", rows
 
 
@@ -368,48 +416,81 @@ def _decay(ctx: _Context, threshold: float):
         return CLEAR, text + worse + f" (threshold {_pct(threshold)}).", rows
     if not decay.beyond_noise:
         return CLEAR, text + worse + f", but that is within its week-to-week noise ({noise}), so it is not counted (threshold {_pct(threshold)}).", rows
-    return FIRED, text + worse + f", more than its week-to-week noise explains ({noise}; threshold {_pct(threshold)}).", rows
+    return FIRED, text + worse + f" (threshold {_pct(threshold)}), more than its week-to-week noise explains ({noise}).", rows
 
 
 def _has_kpi(record: dict) -> bool:
-    return bool(record.get("kpi_name")) and record.get("kpi_baseline") is not None and record.get("kpi_target") is not None
+    """A named business KPI (not "none") with a baseline and a target."""
+    name = record.get("kpi_name")
+    return bool(name) and not says_none(name) and record.get("kpi_baseline") is not None and record.get("kpi_target") is not None
 
 
 @_evaluator("no_business_kpi")
 def _no_kpi(ctx: _Context, threshold: float):
+    """Blank is unknown and counted here once (as missing evidence); "none" is an answer and fires."""
     rows = _record_rows(ctx, "kpi_name", "kpi_baseline", "kpi_target", "kpi_unit", "kpi_deadline")
+    name = ctx.r.get("kpi_name")
     if _has_kpi(ctx.r):
         unit = f" {ctx.r.get('kpi_unit')}" if ctx.r.get("kpi_unit") else ""
-        return CLEAR, f"KPI: {ctx.r['kpi_name']}, from {_fmt(ctx.r['kpi_baseline'])} to {_fmt(ctx.r['kpi_target'])}{unit}.", rows
-    if ctx.r.get("kpi_name"):
-        return FIRED, f"The KPI “{ctx.r['kpi_name']}” has no baseline or no target.", rows
-    return FIRED, "The register names no business KPI.", rows
+        return CLEAR, f"KPI: {name}, from {_fmt(ctx.r['kpi_baseline'])} to {_fmt(ctx.r['kpi_target'])}{unit}.", rows
+    if says_none(name):
+        return FIRED, "The register says the pilot has no business KPI.", rows
+    if name:
+        missing = " and ".join(w for w, f in (("baseline", "kpi_baseline"), ("target", "kpi_target")) if ctx.r.get(f) is None)
+        return UNKNOWN, f"The KPI “{name}” is named, but its {missing} is not known.", rows
+    return UNKNOWN, "The register does not name a business KPI.", rows
+
+
+def _business_data(ctx: _Context) -> tuple[int, Optional[pd.Timestamp]]:
+    """Weeks of business results and the latest: the KPI's series when the KPI is named, else any business series."""
+    if not ctx.kpi.empty:
+        return len(ctx.kpi), ctx.kpi.index[-1]
+    name = ctx.r.get("kpi_name")
+    if name and not says_none(name):
+        return 0, None
+    weeks = ctx.e.weeks("business", "live").union(ctx.e.weeks("business", "lab"))
+    return len(weeks), (weeks[-1] if len(weeks) else None)
 
 
 @_evaluator("no_business_data")
 def _no_kpi_data(ctx: _Context, threshold: float):
-    if not ctx.kpi.empty:
-        return CLEAR, f"KPI data ({ctx.e.kpi_metric}): {len(ctx.kpi)} weeks, latest {ctx.kpi.index[-1]:%Y-%m-%d}.", None
+    weeks, latest = _business_data(ctx)
+    name = ctx.r.get("kpi_name")
+    named = bool(name) and not says_none(name)
+    if weeks:
+        what = f"Business results for “{name}”" if named and not ctx.kpi.empty else "Business results"
+        return CLEAR, f"{what}: {weeks} weeks, latest {latest:%Y-%m-%d}.", None
     if ctx.r.get("stage") == "proposed":
-        return CLEAR, "No KPI data expected yet: the pilot is only proposed.", None
+        return CLEAR, "No business results expected yet: the pilot is only proposed.", None
     months = ctx.months_since_approval()
     if months is None:
         return UNKNOWN, "The approval date is not known.", None
     if months < threshold:
-        return CLEAR, f"No KPI data yet, {months:.1f} months after approval (expected within {threshold:.0f}).", None
-    if not ctx.r.get("kpi_name"):
-        return FIRED, f"No business KPI is defined, so no business results are tracked, {months:.0f} months after approval.", None
-    return FIRED, f"The KPI “{ctx.r['kpi_name']}” is defined but no data for it has been uploaded, {months:.0f} months after approval.", None
+        return CLEAR, f"No business results yet, {months:.1f} months after approval (expected within {threshold:.0f}).", None
+    if named:
+        return FIRED, f"The KPI “{name}” is defined but no data for it has been uploaded, {months:.0f} months after approval.", None
+    return FIRED, f"No business results have been uploaded at all, {months:.0f} months after approval.", None
 
 
 @_evaluator("technical_not_business")
 def _technical_not_business(ctx: _Context, threshold: float):
     """Fired when the technical metric improves significantly while the KPI does not (Mann–Kendall
-    trends of the alignment, the KPI judged at the lag found); unknown without a KPI (a blank KPI is
-    counted once, by "no business KPI") or below the minimum periods."""
+    trends of the alignment, the KPI judged at the lag found), or while the register says there is no
+    KPI at all; unknown when the KPI is blank (counted once, as missing evidence, by "no business KPI")
+    or below the minimum periods."""
     metric, kpi = ctx.e.primary_metric, ctx.r.get("kpi_name")
-    if not kpi or str(kpi).strip().lower() in ("none", "no", "n/a", "nothing"):  # blank, or a KPI named as none
-        return UNKNOWN, "No business KPI is defined, so model progress cannot be compared with business results.", None
+    if not kpi:
+        return UNKNOWN, "The register does not name a business KPI, so model progress cannot be compared with business results.", None
+    if says_none(kpi):
+        trend = ctx.technical_trend
+        if metric is None or trend is None:
+            return UNKNOWN, "The register says there is no business KPI, and there are too few periods of a technical metric to tell whether the model improves.", None
+        name = ctx.e.dictionary.describe(metric).label
+        if trend.direction == "up":
+            return FIRED, (f"{name} improved clearly ({trend.chance}, {trend.n} periods) while the register says there is "
+                           "no business KPI to judge it by."), ctx.weekly_rows(metric)
+        moved = "got clearly worse" if trend.direction == "down" else "shows no clear change"
+        return CLEAR, f"{name} {moved} ({trend.chance}, {trend.n} periods); the register says there is no business KPI.", None
     result = ctx.alignment
     if result is None or metric is None:
         return UNKNOWN, f"No technical metric and {kpi} series (with known directions) to compare.", None
@@ -430,7 +511,8 @@ def _technical_not_business(ctx: _Context, threshold: float):
     if tech.direction == "up":
         return CLEAR, (f"{name} and {kpi} both improved clearly ({tech.chance}; {business.chance}), "
                        f"{said}."), rows
-    return CLEAR, (f"{name} shows no clear improvement ({tech.chance}), so this is not model progress without "
+    moved = "got clearly worse" if tech.direction == "down" else "shows no clear change"
+    return CLEAR, (f"{name} {moved} ({tech.chance}), so this is not model progress without "
                    f"business results ({kpi}: {business.words()}), {said}."), rows
 
 
@@ -454,32 +536,58 @@ def _behind(ctx: _Context, threshold: float):
     else:
         tail = ""
     if progress.behind:
-        return FIRED, text + f" (behind by {_pct(min(progress.time_elapsed, 1) - progress.progress)})." + tail, rows
+        gap = (min(progress.time_elapsed, 1) - progress.progress) * 100
+        return FIRED, text + f" (behind by {gap:.0f} percentage points; {threshold * 100:.0f} or more counts)." + tail, rows
     return CLEAR, text + "." + tail, rows
 
 
 # -- scoring ------------------------------------------------------------------------------------------
 
+# How far past its mark a fired signal is, in the unit of the catalogue's `decisive` setting.
+# Only these signals can be decisive: the evidence the article calls decisive on its own.
+DECISIVE_MEASURES: dict[str, Callable[[_Context], Optional[float]]] = {
+    "lab_to_live_drop": lambda ctx: ctx.gap.relative if ctx.gap else None,  # share of the lab value lost live
+    "no_live_data": lambda ctx: ctx.months_since_approval(),  # months after approval with no live results
+    "no_business_data": lambda ctx: ctx.months_since_approval(),  # months after approval with no business results
+}
+TOLERANCE = 1e-9  # a measure exactly at its mark reaches it, whatever the floating-point error
+
+
+def _is_decisive(signal, state: str, ctx: _Context) -> bool:
+    if state != FIRED or signal.decisive is None or signal.key not in DECISIVE_MEASURES:
+        return False
+    measure = DECISIVE_MEASURES[signal.key](ctx)
+    return measure is not None and measure >= signal.decisive - TOLERANCE
+
+
 def score_pattern(key: str, pattern: Pattern, ctx: _Context, catalogue: Catalogue) -> PatternResult:
+    """Score = weight fired ÷ weight known; below the coverage minimum there is no score. A decisive
+    warning sign makes the pattern at least medium, whatever the other signals say or how few are known."""
     results = []
     for signal in pattern.signals:
         state, evidence, rows = EVALUATORS[signal.key](ctx, signal.threshold if signal.threshold is not None else 0.0)
         results.append(SignalResult(signal.key, signal.question, signal.weight, state, evidence,
-                                    signal.todo if state == UNKNOWN else None, rows))
+                                    signal.todo if state == UNKNOWN else None, rows,
+                                    action=signal.action if state == FIRED else None,
+                                    decisive=_is_decisive(signal, state, ctx)))
     known = sum(s.weight for s in results if s.state != UNKNOWN)
     fired = sum(s.weight for s in results if s.state == FIRED)
     coverage = known / pattern.total_weight
     score = round(100 * fired / known, 1) if known else None
     scoring = catalogue.scoring
-    if coverage < scoring.insufficient_coverage or score is None:
-        status = "insufficient"
-    elif score >= scoring.high:
+    if coverage < scoring.insufficient_coverage - TOLERANCE or score is None:
+        status, score = "insufficient", None
+    elif score >= scoring.high - TOLERANCE:
         status = "high"
-    elif score >= scoring.medium:
+    elif score >= scoring.medium - TOLERANCE:
         status = "medium"
     else:
         status = "low"
-    return PatternResult(key, pattern.name, score, round(coverage, 3), status, results, pattern.step, pattern.step_title, pattern.actions)
+    raised_by = []
+    decisive = [s for s in results if s.decisive]
+    if decisive and status in ("low", "insufficient"):
+        status, raised_by = "medium", [s.evidence for s in decisive]
+    return PatternResult(key, pattern.name, score, round(coverage, 3), status, results, pattern.step, pattern.step_title, raised_by)
 
 
 def health(patterns: dict[str, PatternResult], months_in_pilot: Optional[float], catalogue: Catalogue) -> tuple[str, str]:
@@ -496,14 +604,18 @@ def health(patterns: dict[str, PatternResult], months_in_pilot: Optional[float],
     medium = [p.name for p in patterns.values() if p.status == "medium"]
     judged = [p for p in patterns.values() if p.status != "insufficient"]
     long_in_pilot = months_in_pilot is not None and months_in_pilot >= rules.months_in_pilot_amber
+    raised = [f"{p.name}: {p.raised_by[0].rstrip('.')}" for p in patterns.values() if p.raised_by]
+    because = f" Decisive evidence — {'; '.join(raised)}." if raised else ""
     if len(high) >= rules.red_high_patterns:
-        return "red", f"{' and '.join(high)} {'is' if len(high) == 1 else 'are'} high."
+        return "red", f"{_join(high)} {'is' if len(high) == 1 else 'are'} high." + because
     if len(high) + len(medium) >= rules.red_medium_patterns:
-        return "red", f"{' and '.join(high + medium)} are medium or high."
+        return "red", f"{_join(high + medium)} are medium or high." + because
     if long_in_pilot and (high or medium):
-        return "red", f"{months_in_pilot:.0f} months in the pilot stage, and {' and '.join(high + medium)} is medium."
+        flagged = high + medium
+        return "red", (f"{months_in_pilot:.0f} months in the pilot stage, and {_join(flagged)} "
+                       f"{'is' if len(flagged) == 1 else 'are'} medium or high." + because)
     if len(medium) >= rules.amber_medium_patterns:
-        return "amber", f"{' and '.join(medium)} {'is' if len(medium) == 1 else 'are'} medium."
+        return "amber", f"{_join(medium)} {'is' if len(medium) == 1 else 'are'} medium." + because
     if long_in_pilot:
         return "amber", f"{months_in_pilot:.0f} months in the pilot stage (mark: {rules.months_in_pilot_amber:.0f})."
     if len(judged) < rules.min_patterns_with_evidence:
@@ -563,8 +675,10 @@ def as_json(risk: PilotRisk) -> dict:
         "as_of": risk.as_of.isoformat(timespec="seconds"),
         "patterns": {
             key: {
-                "score": p.score, "coverage": p.coverage, "status": p.status,
-                "signals": [{"key": s.key, "state": s.state, "evidence": s.evidence} for s in p.signals],
+                "score": p.score, "coverage": p.coverage, "status": p.status, "raised_by_decisive_evidence": p.raised_by,
+                "signals": [{"key": s.key, "state": s.state, "evidence": s.evidence, "decisive": s.decisive} for s in p.signals],
+                "actions": [{"signal": a.signal, "action": a.text, "evidence": a.evidence} for a in p.actions]
+                if p.status in ("high", "medium") else [],
             }
             for key, p in risk.patterns.items()
         },

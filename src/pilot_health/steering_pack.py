@@ -119,7 +119,7 @@ def portfolio_pack(store: Store, base_url: str, pinned: Optional[datetime] = Non
 
 def top_evidence(risk: PilotRisk, pattern_key: str) -> str:
     pattern = risk.patterns[pattern_key]
-    fired = pattern.fired
+    fired = sorted(pattern.fired, key=lambda s: (not s.decisive, -s.weight))  # decisive, then heaviest
     if fired:
         return fired[0].evidence
     return "No warning sign." if pattern.status != "insufficient" else "Too little evidence to judge."
@@ -185,6 +185,7 @@ th { background: #f3f5f7; } .num { text-align: right; white-space: nowrap; }
 img.chart { max-width: 100%; max-height: 72mm; height: auto; display: block; }
 p { margin: 1mm 0; } ul { margin: 1mm 0; padding-left: 5mm; }
 .foot { color: #666; font-size: 8pt; margin-top: 3mm; border-top: 1px solid #ddd; padding-top: 1mm; word-break: break-all; }
+.why { color: #555; font-size: 8pt; }
 section { break-inside: avoid; }
 """
 
@@ -200,7 +201,8 @@ def pilot_html(pack: PilotPack) -> str:
     rows = "".join(f"<tr><td>{e(risk.patterns[k].name)}</td><td class=\"num\">{e(score_text(risk, k))}</td><td>{e(top_evidence(risk, k))}</td></tr>"
                    for k in PATTERN_KEYS)
     fact_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts(pack))
-    actions = "".join(f"<li><b>{e(p.name)}</b>: {e(p.actions[0])}</li>" for p in risk.next_actions[:4]) or "<li>No pattern calls for action.</li>"
+    actions = "".join(f"<li><b>{e(p.name)}</b>: {e(p.actions[0].text)} <span class=\"why\">Because: {e(p.actions[0].evidence)}</span></li>"
+                      for p in risk.next_actions[:4]) or "<li>No pattern calls for action.</li>"
     body = f"""
 <h1>{e(risk.pilot_id)} · {e(risk.name)}</h1>
 <div class="sub">{e(as_of_text(pack))} · steering summary</div>
@@ -340,7 +342,8 @@ def pilot_pdf(pack: PilotPack, paper: str = "a4") -> bytes:
     for pattern in risk.next_actions[:4]:
         if pdf.get_y() > bottom - 12:
             break
-        pdf.multi_cell(width, 4, _fit(f"• {pattern.name}: {pattern.actions[0]}", 170), new_x="LMARGIN", new_y="NEXT")
+        action = pattern.actions[0]
+        pdf.multi_cell(width, 4, _fit(f"• {pattern.name}: {action.text} Because: {action.evidence}", 260), new_x="LMARGIN", new_y="NEXT")
     if not risk.next_actions:
         pdf.cell(0, 4.6, "No pattern calls for action.", new_x="LMARGIN", new_y="NEXT")
 

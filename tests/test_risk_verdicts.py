@@ -1,0 +1,150 @@
+"""Verdicts that hold up (issue 14): decisive evidence sets a floor, blank and `none` are never
+confused, an insufficient pattern carries no score, and every recommended action answers a fired
+signal. Stores are built by hand (tests/test_risk.py's Story); expectations are worked out by hand."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+
+from test_risk import TODAY, Story, assess, line
+from pilot_health import risk
+from pilot_health.catalogue import load_catalogue, catalogue_path
+
+
+def flat(value: float, weeks: int, first_week_ago: int) -> list:
+    return line(value, value, weeks, first_week_ago)
+
+
+def states(result: risk.PilotRisk, pattern: str) -> dict[str, str]:
+    return {s.key: s.state for s in result.patterns[pattern].signals}
+
+
+def test_the_articles_lab_to_live_cliff_cannot_leave_a_pilot_green(tmp_path):
+    story = Story()
+    story.lab = flat(0.92, 30, 60)  # lab weeks 60..31 ago
+    story.live = flat(0.67, 30, 30)  # live from 30 weeks ago, flat: a cliff at go-live, no decay
+    result = assess(story, tmp_path)
+    data_debt = result.patterns["data_debt"]
+    drop = next(s for s in data_debt.signals if s.key == "lab_to_live_drop")
+    assert drop.state == risk.FIRED and drop.decisive
+    # Every other Data Debt answer is a healthy yes: 3 fired of 11 known = 27.3, which alone reads low …
+    assert data_debt.score == 27.3
+    # … but a 27% drop (0.92 → 0.67) is decisive: the pattern is at least medium and the pilot amber.
+    assert data_debt.status == "medium" and data_debt.raised_by == [drop.evidence]
+    assert result.health == "amber"
+    assert "Decisive evidence" in result.health_reason and "0.67" in result.health_reason
+
+
+def test_a_drop_of_exactly_the_decisive_mark_is_decisive(tmp_path):
+    story = Story()
+    story.lab = flat(0.80, 30, 60)
+    story.live = flat(0.68, 30, 30)  # (0.80 − 0.68) / 0.80 = 15% exactly, 0.1499999… in floating point
+    drop = next(s for s in assess(story, tmp_path).patterns["data_debt"].signals if s.key == "lab_to_live_drop")
+    assert drop.state == risk.FIRED and drop.decisive
+
+
+def test_ten_months_in_with_no_live_and_no_business_results_is_never_green(tmp_path):
+    story = Story()
+    story.record.update(stage="pilot", approved_on=TODAY - timedelta(days=305), stage_since=TODAY - timedelta(days=300),
+                        target_production_on=TODAY + timedelta(days=100))
+    story.live, story.kpi = [], []
+    result = assess(story, tmp_path)
+    assert states(result, "data_debt")["no_live_data"] == risk.FIRED
+    assert states(result, "wrong_success_metrics")["no_business_data"] == risk.FIRED
+    assert result.patterns["data_debt"].status == "medium" and result.patterns["data_debt"].raised_by
+    assert result.patterns["wrong_success_metrics"].status in ("medium", "high")
+    assert result.health != "green"
+    assert "No live results at all, 10 months after approval" in result.health_reason
+
+
+def test_four_months_in_without_live_results_fires_but_is_not_yet_decisive(tmp_path):
+    story = Story()
+    story.record.update(stage="pilot", approved_on=TODAY - timedelta(days=122), stage_since=TODAY - timedelta(days=120),
+                        target_production_on=TODAY + timedelta(days=100))
+    story.live = []
+    signal = next(s for s in assess(story, tmp_path).patterns["data_debt"].signals if s.key == "no_live_data")
+    assert signal.state == risk.FIRED and not signal.decisive  # 4 months: past the 3-month mark, short of 6
+
+
+def test_a_blank_kpi_is_one_missing_answer_not_three_warning_signs(tmp_path):
+    story = Story()
+    story.record.update(kpi_name=None, kpi_baseline=None, kpi_target=None, kpi_unit=None, kpi_deadline=None)
+    story.kpi = []
+    result = assess(story, tmp_path)
+    assert states(result, "wrong_success_metrics") == {
+        "no_business_kpi": risk.UNKNOWN,  # blank: nobody has said
+        "no_business_data": risk.FIRED,  # an observed fact: two years in, no business results at all
+        "technical_not_business": risk.UNKNOWN,  # nothing to compare the model with
+        "kpi_behind_plan": risk.UNKNOWN,
+    }
+    assert [s.key for s in result.patterns["wrong_success_metrics"].fired] == ["no_business_data"]
+    assert ("Wrong Success Metrics", "Nobody has said what the business KPI is, with its baseline and target "
+            "(write “none” if there is none).") in result.missing_evidence
+
+
+def test_a_kpi_written_none_is_an_answer(tmp_path):
+    story = Story()
+    story.record.update(kpi_name="none", kpi_baseline=None, kpi_target=None, kpi_unit=None, kpi_deadline=None)
+    story.kpi = []
+    result = assess(story, tmp_path)
+    kpi = next(s for s in result.patterns["wrong_success_metrics"].signals if s.key == "no_business_kpi")
+    assert kpi.state == risk.FIRED and kpi.evidence == "The register says the pilot has no business KPI."
+
+
+def test_a_named_kpi_without_baseline_is_unknown_not_fired(tmp_path):
+    story = Story()
+    story.record.update(kpi_baseline=None, kpi_target=None, kpi_deadline=None)
+    result = assess(story, tmp_path)
+    kpi = next(s for s in result.patterns["wrong_success_metrics"].signals if s.key == "no_business_kpi")
+    assert kpi.state == risk.UNKNOWN
+    assert kpi.evidence == "The KPI “Revenue per visit” is named, but its baseline and target is not known."
+
+
+def test_none_and_blank_names_in_the_register(tmp_path):
+    story = Story()
+    story.record.update(change_champion="none", accountable_owner="Nobody", integration_target=None, sponsor_level="none",
+                        executive_sponsor=None)
+    result = assess(story, tmp_path)
+    assert states(result, "organisational_resistance")["no_change_champion"] == risk.FIRED
+    assert states(result, "organisational_resistance")["sponsor_below_director"] == risk.FIRED
+    assert states(result, "governance_vacuum")["no_accountable_owner"] == risk.FIRED
+    assert states(result, "integration_avoidance")["no_system_of_record"] == risk.UNKNOWN
+
+
+def test_an_insufficient_pattern_carries_no_score_anywhere(tmp_path):
+    story = Story()
+    for key in ("pipeline_automated", "data_quality_monitored", "master_data_managed"):
+        story.record[key] = None
+    story.record.update(data_effort_pct=None, pipeline_automated=False)  # 2 of 11 known: insufficient, with one fired
+    story.lab, story.live = [], []
+    story.record.update(stage="proposed")
+    result = assess(story, tmp_path)
+    pattern = result.patterns["data_debt"]
+    assert pattern.status == "insufficient" and pattern.score is None and pattern.score_label == "?"
+    assert risk.as_json(result)["patterns"]["data_debt"]["score"] is None
+    assert pd.isna(risk.heatmap_frame([result]).set_index("pattern").loc["data_debt", "score"])
+
+
+def test_actions_answer_fired_signals_only_and_name_their_evidence(tmp_path):
+    catalogue = load_catalogue(catalogue_path())
+    story = Story()  # a champion and a VP sponsor are named, a change plan and training are in place …
+    story.survey = [dict(awareness=5, desire=5, knowledge=2, ability=2, reinforcement=2)] * 8 + \
+        [dict(awareness=5, desire=5, knowledge=5, ability=5, reinforcement=5)] * 2  # … but 8 of 10 are stuck at Knowledge
+    story.users = [(w, 20.0) for w, _ in line(0, 0, 20, 20)]  # 20 active users of a target of 100
+    result = assess(story, tmp_path)
+    people = result.patterns["organisational_resistance"]
+    assert (people.status, people.score) == ("medium", 46.2)  # ADKAR barrier 3 + adoption 3 fired of 13 known
+    actions = {a.signal: a for a in people.actions}
+    assert set(actions) == {"adkar_barrier", "adoption_below_target"}
+    for key, action in actions.items():
+        assert action.text == catalogue.signal(key).action
+        assert action.evidence == next(s.evidence for s in people.signals if s.key == key)
+    texts = " ".join(a.text for a in result.actions)
+    assert "champion" not in texts and "sponsor" not in texts and "KPI with its baseline" not in texts
+
+
+def test_every_signal_of_the_shipped_catalogue_names_an_action():
+    catalogue = load_catalogue(catalogue_path())
+    missing = [s.key for p in catalogue.patterns.values() for s in p.signals if not s.action]
+    assert missing == []
