@@ -318,6 +318,7 @@ STORIES: list[Story] = [
             **_yes("pipeline_automated", "data_quality_monitored", "api_designed", "latency_defined", "integration_resourced",
                    "change_plan", "training_ready", "monitoring_in_place"),
             data_effort_pct=40, integration_target="Treasury system", accountable_owner="Ahmed Karimi",
+            kpi_name="none",  # the register says so: no business KPI was ever agreed (a blank would be "not known")
         ),
         approved_months_ago=8, stage_months_ago=7, target_production_months=4, kpi_deadline_months=None,
         technical=[Technical("mape", lab=[(32, 0.12), (0, 0.07)], live=[(26, 0.14), (0, 0.09)], noise=0.003)],
