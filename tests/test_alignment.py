@@ -135,7 +135,7 @@ def test_a_decoupled_pilot_reads_as_such_in_words_and_numbers(tmp_path):
     assert row.label == "decoupled" and "decoupled" in row.reasons
     live = [v for _, v in story.live]
     rise = (np.mean(live[-4:]) - np.mean(live[:4])) * 100  # 4-week averages at each end, in points (accuracy is a share)
-    assert row.verdict.startswith(f"Live Accuracy rose {rise:.1f} points (better) since {story.live[0][0]:%B %Y}; ")
+    assert row.verdict.startswith(f"Since {story.live[0][0]:%B %Y}, Live Accuracy rose {rise:.1f} points (better); ")
     assert "Revenue per visit has not moved" in row.verdict and "Decoupled over 52 weekly periods:" in row.verdict
     assert row.kpi_progress.progress == pytest.approx(0.0, abs=0.01) and row.kpi_progress.behind is True
     assert row.gaps["accuracy"].relative == pytest.approx((0.90 - 0.88) / 0.90, abs=0.005)

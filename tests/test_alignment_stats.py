@@ -268,3 +268,21 @@ def test_pure_noise_is_rarely_read_as_improving():
     rng = np.random.default_rng(6)
     improving = sum(_numbers_for(weekly(0.8 + rng.normal(0, 0.06, 12))).technical_trend.direction == "up" for _ in range(300))
     assert improving / 300 <= 0.08
+
+
+def test_the_words_about_a_series_agree_with_its_trend_test():
+    """A slow, steady fall that the trend test finds clear is never "ended about where it started", and a
+    change the test cannot tell from noise says so (both cases seen in the demo before)."""
+    from pilot_health.alignment import mann_kendall
+    from pilot_health.alignment_report import change_words
+
+    index = pd.date_range("2026-01-05", periods=30, freq="7D")
+    steady = pd.Series([5.80 - 0.004 * i for i in range(30)], index=index)  # cost: 5.80 → 5.684, under 2% in all
+    trend = mann_kendall(-steady.to_numpy(), 0.05)  # turned so that up is better (cost goes down)
+    assert trend.direction == "up"
+    assert change_words("Cost per contact", steady, 4, None, "down", trend) == (
+        "Cost per contact fell slowly but steadily (from about 5.79 to 5.69, better)")
+    noisy = pd.Series([2.0, 2.3, 1.8, 2.2, 1.9, 2.1, 2.4, 1.9, 2.0, 2.2, 1.9, 2.1] * 2 + [2.2, 2.3, 2.2, 2.2, 2.3, 2.2], index=index)
+    flat = mann_kendall(noisy.to_numpy(), 0.05)
+    assert flat.direction == "none"
+    assert change_words("Revenue per visit", noisy, 4, None, "up", flat).endswith(", but not clearly beyond its ups and downs")

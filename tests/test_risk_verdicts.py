@@ -148,3 +148,22 @@ def test_every_signal_of_the_shipped_catalogue_names_an_action():
     catalogue = load_catalogue(catalogue_path())
     missing = [s.key for p in catalogue.patterns.values() for s in p.signals if not s.action]
     assert missing == []
+
+
+def test_evidence_names_metrics_and_kpis_in_words_never_by_their_keys(demo_store):
+    """Business owners read the evidence: 'Picks per labour hour', never 'picks_per_labour_hour'."""
+    import re
+
+    from pilot_health.demo import DEMO_NOW
+
+    keys = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+    found = {(r.pilot_id, s.key): keys.findall(s.evidence) for r in risk.assess(demo_store, DEMO_NOW)
+             for p in r.patterns.values() for s in p.signals if keys.search(s.evidence)}
+    assert found == {}
+
+
+def test_business_data_evidence_uses_the_registers_kpi_name(tmp_path):
+    result = assess(Story(), tmp_path)
+    signal = next(s for s in result.patterns["wrong_success_metrics"].signals if s.key == "no_business_data")
+    assert signal.state == risk.CLEAR
+    assert signal.evidence.startswith("Business results for “Revenue per visit”: 52 weeks, latest ")

@@ -11,11 +11,12 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from .alignment import Alignment, Decay, Drift, Gap, KpiProgress, chance_words, crossings, decay_path, drift_path
+from .alignment import Alignment, Decay, Drift, Gap, KpiProgress, Trend, chance_words, crossings, decay_path, drift_path
 from .catalogue import Catalogue
 from .thresholds import catalogue_for
 from .evidence import Evidence, load_evidence
 from .metric_dictionary import MetricInfo
+from .models import says_none
 from .pilot_numbers import PilotNumbers
 from .store import Store
 
@@ -169,6 +170,27 @@ def describe_change(label: str, first: float, last: float, unit: Optional[str], 
     return f"{label} {'rose' if last > first else 'fell'} {amount}{judged}"
 
 
+def change_words(label: str, series: pd.Series, weeks: int, unit: Optional[str], direction: Optional[str],
+                 trend: Optional[Trend]) -> str:
+    """`describe_change` made to agree with the trend test the label rests on: a clear trend is never
+    "ended about where it started" (it "rose slowly but steadily"), and a change the test cannot tell
+    from the series' ups and downs says so."""
+    first, last, low, high, _ = start_and_end(series, weeks)
+    words = describe_change(label, first, last, unit, direction, low, high)
+    if trend is None or direction not in ("up", "down"):
+        return words
+    negligible = _negligible(last - first, first, unit)
+    if trend.direction in ("up", "down"):
+        better = trend.direction == "up"  # the test turns the series so that up is better
+        ends_agree = not negligible and ((last > first) == (direction == "up")) == better
+        if ends_agree:
+            return words
+        rising = better == (direction == "up")
+        return (f"{label} {'rose' if rising else 'fell'} slowly but steadily (from about {_number(first, unit)} to "
+                f"{_number(last, unit)}, {'better' if better else 'worse'})")
+    return words if negligible else words + ", but not clearly beyond its ups and downs"
+
+
 def _number(value: float, unit: Optional[str]) -> str:
     if unit == "share":
         return f"{value * 100:.3g}%"
@@ -221,16 +243,20 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment) -> str:
     name = f"{'Live' if environment == 'live' else 'Lab'} {info.label}"
     kpi_name = row.kpi_name or display_name(numbers, row.kpi_metric) if row.kpi_metric else row.kpi_name
     parts = []
+    judged = row.alignment if row.alignment and row.alignment.label != "insufficient data" else None
     if len(technical) >= 2:
-        first, last, low, high, since = start_and_end(technical, a.smoothing_weeks)
-        parts.append(f"{describe_change(name, first, last, info.unit, info.direction, low, high)} since {since:%B %Y}")
+        since = technical.dropna().index.min()
+        parts.append(f"Since {since:%B %Y}, " + change_words(name, technical, a.smoothing_weeks, info.unit, info.direction,
+                                                              judged.technical if judged else None))
     if row.kpi_metric and not numbers.kpi.empty:
-        first, last, low, high, _ = start_and_end(numbers.kpi, a.smoothing_weeks)
-        parts.append(describe_change(kpi_name, first, last, numbers.r.get("kpi_unit"), numbers.kpi_direction, low, high))
+        parts.append(change_words(kpi_name, numbers.kpi, a.smoothing_weeks, numbers.r.get("kpi_unit"), numbers.kpi_direction,
+                                  judged.kpi if judged else None))
+    elif row.kpi_name and says_none(row.kpi_name):
+        parts.append("the register says the pilot has no business KPI to judge it by")
     elif row.kpi_name:
         parts.append(f"no data for the KPI “{row.kpi_name}” has been uploaded")
     else:
-        parts.append("the pilot has no business KPI to judge it by")
+        parts.append("the register names no business KPI to judge it by")
     sentence = "; ".join(parts) + "."
     sentence = sentence[0].upper() + sentence[1:]
     if row.alignment:
