@@ -5,7 +5,7 @@ import streamlit as st
 from pilot_health.catalogue import PATTERN_KEYS
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.models import STAGE_LABELS
-from pilot_health.risk import FIRED, HEALTH_LABELS, HEALTH_RANK, STATUS_LABELS, UNKNOWN, heatmap_frame
+from pilot_health.risk import FIRED, HEALTH_LABELS, HEALTH_RANK, STATUS_LABELS, UNKNOWN, decisive_rule, heatmap_frame
 from pilot_health import charts
 from pilot_health.ui import data
 from pilot_health.ui.page import app_base_url, friendly_errors, page_setup
@@ -58,7 +58,7 @@ with friendly_errors():
         column.metric(
             HEALTH_LABELS[verdict], int(counts.get(verdict, 0)), border=True,
             help={"red": "A pattern is high, or two are medium, or a long-running pilot shows a medium pattern.",
-                  "amber": "One pattern is medium, or the pilot has been 18 months or more in the pilot stage.",
+                  "amber": "One pattern is medium, or the pilot has been 18 months or more in the pilot stage. " + decisive_rule(catalogue),
                   "green": "Every pattern with enough evidence is low, and at least three have enough evidence.",
                   "insufficient": "Fewer than three patterns have enough evidence to judge."}[verdict],
         )

@@ -167,3 +167,15 @@ def test_business_data_evidence_uses_the_registers_kpi_name(tmp_path):
     signal = next(s for s in result.patterns["wrong_success_metrics"].signals if s.key == "no_business_data")
     assert signal.state == risk.CLEAR
     assert signal.evidence.startswith("Business results for “Revenue per visit”: 52 weeks, latest ")
+
+
+def test_the_decisive_rule_in_words_follows_the_catalogue(tmp_path):
+    from conftest import ROOT
+
+    text = (ROOT / "config" / "signals.toml").read_text(encoding="utf-8")
+    changed = text.replace("decisive = 0.15", "decisive = 0.25").replace("decisive = 6  # this many months with no live", "decisive = 9  # this many months with no live")
+    path = tmp_path / "signals.toml"
+    path.write_text(changed, encoding="utf-8")
+    assert risk.decisive_rule(load_catalogue(path)) == (
+        "Decisive evidence (a lab-to-live drop of 25% or more, no live results 9 months after approval or no business "
+        "results 6 months after approval) makes its pattern at least medium.")

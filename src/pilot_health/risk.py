@@ -553,6 +553,21 @@ DECISIVE_MEASURES: dict[str, Callable[[_Context], Optional[float]]] = {
 TOLERANCE = 1e-9  # a measure exactly at its mark reaches it, whatever the floating-point error
 
 
+def decisive_rule(catalogue: Catalogue) -> str:
+    """The floor rule in words, from the catalogue in force (for help texts)."""
+    marks = {key: catalogue.signal(key).decisive for key in DECISIVE_MEASURES}
+    parts = []
+    if marks["lab_to_live_drop"] is not None:
+        parts.append(f"a lab-to-live drop of {marks['lab_to_live_drop']:.0%} or more")
+    for key, what in (("no_live_data", "live"), ("no_business_data", "business")):
+        if marks[key] is not None:
+            parts.append(f"no {what} results {marks[key]:g} months after approval")
+    if not parts:
+        return ""
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+    return f"Decisive evidence ({listed}) makes its pattern at least medium."
+
+
 def _is_decisive(signal, state: str, ctx: _Context) -> bool:
     if state != FIRED or signal.decisive is None or signal.key not in DECISIVE_MEASURES:
         return False
