@@ -113,7 +113,8 @@ with friendly_errors():
         with st.expander(title, expanded=pattern.status in ("high", "medium")):
             st.caption(f"{pattern.coverage:.0%} of the pattern's weight is known. {md_escape(pattern_summaries[pattern.key])}")
             if pattern.raised_by:
-                st.markdown(f":red[:material/priority_high:] **At least medium because of decisive evidence:** {md_escape(' '.join(pattern.raised_by))}")
+                st.markdown(f":red[:material/priority_high:] **At least medium because of decisive evidence:** {md_escape('; '.join(pattern.raised_by))} "
+                            "(marked “decisive” below).")
             for signal in pattern.signals:
                 st.markdown(
                     f"{STATE_ICONS[signal.state]}{' (decisive)' if signal.decisive else ''} · **{md_escape(signal.question)}** (weight {signal.weight:g})  \n"

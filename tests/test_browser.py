@@ -375,7 +375,7 @@ def test_the_html_steering_packs_print_on_one_page(browser, dashboard, tmp_path,
     from pilot_health.store import Store
 
     store = Store(dashboard.db, lock_wait_seconds=30)
-    for pilot_id in ("SC-01", None):
+    for pilot_id in ("SC-01", "RO-02", None):  # RO-02: the longest health reason and evidence of the demo
         data, name = export(store, pilot_id=pilot_id, fmt="html", base_url=dashboard.url)
         path = tmp_path / name
         path.write_bytes(data)

@@ -31,9 +31,9 @@ def test_the_articles_lab_to_live_cliff_cannot_leave_a_pilot_green(tmp_path):
     # Every other Data Debt answer is a healthy yes: 3 fired of 11 known = 27.3, which alone reads low …
     assert data_debt.score == 27.3
     # … but a 27% drop (0.92 → 0.67) is decisive: the pattern is at least medium and the pilot amber.
-    assert data_debt.status == "medium" and data_debt.raised_by == [drop.evidence]
+    assert data_debt.status == "medium" and data_debt.raised_by == ["a 27% drop from lab to live"]
     assert result.health == "amber"
-    assert "Decisive evidence" in result.health_reason and "0.67" in result.health_reason
+    assert result.health_reason == "Data Debt is medium. Data Debt is at least medium on decisive evidence: a 27% drop from lab to live."
 
 
 def test_a_drop_of_exactly_the_decisive_mark_is_decisive(tmp_path):
@@ -55,7 +55,7 @@ def test_ten_months_in_with_no_live_and_no_business_results_is_never_green(tmp_p
     assert result.patterns["data_debt"].status == "medium" and result.patterns["data_debt"].raised_by
     assert result.patterns["wrong_success_metrics"].status in ("medium", "high")
     assert result.health != "green"
-    assert "No live results at all, 10 months after approval" in result.health_reason
+    assert "Data Debt is at least medium on decisive evidence: no live results 10 months after approval." in result.health_reason
 
 
 def test_four_months_in_without_live_results_fires_but_is_not_yet_decisive(tmp_path):

@@ -56,6 +56,7 @@ class PilotAlignment:
     reasons: list[str] = field(default_factory=list)  # why the pilot is where it is in the list
     concern: float = 0.0
     verdict: str = ""
+    summary: str = ""  # the verdict without each test's chance in words (the steering pack's one page)
 
     @property
     def label(self) -> str:
@@ -105,6 +106,7 @@ def assess_alignment(numbers: PilotNumbers, catalogue: Catalogue) -> PilotAlignm
     )
     row.concern, row.reasons = _concern(row, lambda metric: display_name(numbers, metric))
     row.verdict = verdict(numbers, row)
+    row.summary = verdict(numbers, row, brief=True)
     return row
 
 
@@ -212,13 +214,15 @@ def _periods(a: Alignment) -> str:
     return f"{a.periods} {a.period}ly periods" if a.periods != 1 else f"1 {a.period}"
 
 
-def alignment_sentence(a: Alignment, technical: str, kpi: str) -> str:
+def alignment_sentence(a: Alignment, technical: str, kpi: str, brief: bool = False) -> str:
     """The label with what it rests on: the periods, each trend with its chance in words, and the
     lag and ρ only when the association is significant (so they never contradict the label)."""
     if a.label == "insufficient data":
         return f"{LABEL_WORDS[a.label][:-1]}: {a.why}."
     head = LABEL_WORDS[a.label].split(":")[0]
     parts = [f"{head} over {_periods(a)}"]
+    if brief:  # the label and its periods; the tests' chances are on the page
+        return parts[0] + (f" ({a.why})" if a.label == "inconclusive" else "") + "."
     if a.technical is not None and a.kpi is not None:
         parts.append(f"{technical} shows {a.technical.words()}; {kpi} shows {a.kpi.words()}")
     if a.association is not None and a.association.significant:
@@ -231,7 +235,7 @@ def alignment_sentence(a: Alignment, technical: str, kpi: str) -> str:
     return parts[0] + (": " + "; ".join(parts[1:]) if len(parts) > 1 else "") + "."
 
 
-def verdict(numbers: PilotNumbers, row: PilotAlignment) -> str:
+def verdict(numbers: PilotNumbers, row: PilotAlignment, brief: bool = False) -> str:
     """A plain-language verdict, e.g. "Live Accuracy rose 6 points since March 2025; Revenue per visit
     has not moved. Decoupled over 26 weekly periods: …" """
     a = numbers.a
@@ -260,7 +264,7 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment) -> str:
     sentence = "; ".join(parts) + "."
     sentence = sentence[0].upper() + sentence[1:]
     if row.alignment:
-        sentence += " " + alignment_sentence(row.alignment, name, kpi_name or "the KPI")
+        sentence += " " + alignment_sentence(row.alignment, name, kpi_name or "the KPI", brief)
     decay = row.primary_decay
     if decay and decay.level != "none":
         sentence += (f" Live {info.label} is {decay.relative:.0%} worse than its first live weeks (the reference), "

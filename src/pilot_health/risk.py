@@ -66,7 +66,7 @@ class PatternResult:
     signals: list[SignalResult]
     step: int
     step_title: str
-    raised_by: list[str] = field(default_factory=list)  # evidence of the decisive signs that raised the status to medium
+    raised_by: list[str] = field(default_factory=list)  # the decisive signs that raised the status to medium, in a few words
 
     @property
     def fired(self) -> list[SignalResult]:
@@ -550,6 +550,12 @@ DECISIVE_MEASURES: dict[str, Callable[[_Context], Optional[float]]] = {
     "no_live_data": lambda ctx: ctx.months_since_approval(),  # months after approval with no live results
     "no_business_data": lambda ctx: ctx.months_since_approval(),  # months after approval with no business results
 }
+# The decisive evidence in a few words, for the health reason ("a 27% drop from lab to live").
+DECISIVE_WORDS: dict[str, Callable[[float], str]] = {
+    "lab_to_live_drop": lambda share: f"a {share:.0%} drop from lab to live",
+    "no_live_data": lambda months: f"no live results {months:.0f} months after approval",
+    "no_business_data": lambda months: f"no business results {months:.0f} months after approval",
+}
 TOLERANCE = 1e-9  # a measure exactly at its mark reaches it, whatever the floating-point error
 
 
@@ -601,7 +607,8 @@ def score_pattern(key: str, pattern: Pattern, ctx: _Context, catalogue: Catalogu
     raised_by = []
     decisive = [s for s in results if s.decisive]
     if decisive and status in ("low", "insufficient"):
-        status, raised_by = "medium", [s.evidence for s in decisive]
+        status = "medium"
+        raised_by = [DECISIVE_WORDS[s.key](DECISIVE_MEASURES[s.key](ctx)) for s in decisive]
     return PatternResult(key, pattern.name, score, round(coverage, 3), status, results, pattern.step, pattern.step_title, raised_by)
 
 
@@ -619,8 +626,8 @@ def health(patterns: dict[str, PatternResult], months_in_pilot: Optional[float],
     medium = [p.name for p in patterns.values() if p.status == "medium"]
     judged = [p for p in patterns.values() if p.status != "insufficient"]
     long_in_pilot = months_in_pilot is not None and months_in_pilot >= rules.months_in_pilot_amber
-    raised = [f"{p.name}: {p.raised_by[0].rstrip('.')}" for p in patterns.values() if p.raised_by]
-    because = f" Decisive evidence — {'; '.join(raised)}." if raised else ""
+    raised = [f"{p.name} is at least medium on decisive evidence: {_join(p.raised_by)}." for p in patterns.values() if p.raised_by]
+    because = "".join(f" {sentence}" for sentence in raised)
     if len(high) >= rules.red_high_patterns:
         return "red", f"{_join(high)} {'is' if len(high) == 1 else 'are'} high." + because
     if len(high) + len(medium) >= rules.red_medium_patterns:

@@ -117,6 +117,11 @@ def portfolio_pack(store: Store, base_url: str, pinned: Optional[datetime] = Non
 
 # -- words shared by both formats --------------------------------------------------------------------
 
+# The pack's "Next actions" answer each pattern's top evidence in the table above it (both take the
+# pattern's decisive, then heaviest, fired signal first), so the pack does not print the evidence twice.
+ACTIONS_NOTE = "Each step answers the pattern's top evidence in the table above."
+
+
 def top_evidence(risk: PilotRisk, pattern_key: str) -> str:
     pattern = risk.patterns[pattern_key]
     fired = sorted(pattern.fired, key=lambda s: (not s.decisive, -s.weight))  # decisive, then heaviest
@@ -182,7 +187,7 @@ h1 { font-size: 16pt; margin: 0 0 2mm; } h2 { font-size: 11pt; margin: 4mm 0 1mm
 table { border-collapse: collapse; width: 100%; } td, th { border-bottom: 1px solid #ddd; padding: 0.6mm 1.5mm; text-align: left; vertical-align: top; }
 th { background: #f3f5f7; } .num { text-align: right; white-space: nowrap; }
 .cols { display: flex; gap: 4mm; } .cols > div { flex: 1; min-width: 0; }
-img.chart { max-width: 100%; max-height: 72mm; height: auto; display: block; }
+img.chart { max-width: 100%; max-height: 60mm; height: auto; display: block; }
 p { margin: 1mm 0; } ul { margin: 1mm 0; padding-left: 5mm; }
 .foot { color: #666; font-size: 8pt; margin-top: 3mm; border-top: 1px solid #ddd; padding-top: 1mm; word-break: break-all; }
 .why { color: #555; font-size: 8pt; }
@@ -198,11 +203,11 @@ def _page(title: str, body: str) -> str:
 def pilot_html(pack: PilotPack) -> str:
     e = html.escape
     risk, a, ad = pack.risk, pack.alignment, pack.adoption
-    rows = "".join(f"<tr><td>{e(risk.patterns[k].name)}</td><td class=\"num\">{e(score_text(risk, k))}</td><td>{e(top_evidence(risk, k))}</td></tr>"
+    rows = "".join(f"<tr><td>{e(risk.patterns[k].name)}</td><td class=\"num\">{e(score_text(risk, k))}</td><td>{e(_fit(top_evidence(risk, k), 180))}</td></tr>"
                    for k in PATTERN_KEYS)
     fact_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts(pack))
-    actions = "".join(f"<li><b>{e(p.name)}</b>: {e(p.actions[0].text)} <span class=\"why\">Because: {e(p.actions[0].evidence)}</span></li>"
-                      for p in risk.next_actions[:4]) or "<li>No pattern calls for action.</li>"
+    actions = "".join(f"<li><b>{e(p.name)}</b>: {e(p.actions[0].text)}</li>" for p in risk.next_actions[:4]) \
+        or "<li>No pattern calls for action.</li>"
     body = f"""
 <h1>{e(risk.pilot_id)} · {e(risk.name)}</h1>
 <div class="sub">{e(as_of_text(pack))} · steering summary</div>
@@ -210,10 +215,10 @@ def pilot_html(pack: PilotPack) -> str:
 <section><table>{fact_rows}</table></section>
 <section><h2>The five failure patterns</h2><table><tr><th>Pattern</th><th class="num">Score</th><th>Top evidence</th></tr>{rows}</table></section>
 <div class="cols">
-<section><h2>Technical vs business</h2><p>{e(a.verdict)}</p>{_img(pack.alignment_chart, "Technical metric and KPI over time")}</section>
+<section><h2>Technical vs business</h2><p>{e(a.summary)}</p>{_img(pack.alignment_chart, "Technical metric and KPI over time")}</section>
 <section><h2>Adoption</h2><p>{e(ad.verdict)}</p>{_img(pack.adoption_chart, "Barrier points of the latest survey wave")}</section>
 </div>
-<section><h2>Next actions</h2><ul>{actions}</ul></section>
+<section><h2>Next actions</h2><div class="why">{e(ACTIONS_NOTE)}</div><ul>{actions}</ul></section>
 <div class="foot">Live view: <a href="{e(pack.link)}">{e(pack.link)}</a> · made by Pilot Health on {utc_now():%d %B %Y %H:%M} UTC</div>
 """
     return _page(f"{risk.pilot_id} · {risk.name} — steering summary", body)
@@ -326,7 +331,7 @@ def pilot_pdf(pack: PilotPack, paper: str = "a4") -> bytes:
     pdf.set_xy(pdf.l_margin, top)
     _heading(pdf, "Technical vs business")
     pdf.set_x(pdf.l_margin)
-    pdf.multi_cell(half, 4, _fit(a.verdict, 330), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(half, 4, _fit(a.summary, 330), new_x="LMARGIN", new_y="NEXT")
     left_end = pdf.get_y() + 1
     left_end += _image(pdf, pack.alignment_chart, pdf.l_margin, left_end, half, 78)
     pdf.set_xy(pdf.l_margin + half + 6, top)
@@ -339,11 +344,16 @@ def pilot_pdf(pack: PilotPack, paper: str = "a4") -> bytes:
 
     pdf.set_xy(pdf.l_margin, max(left_end, right_end) + 2)
     _heading(pdf, "Next actions")
+    if risk.next_actions:
+        pdf.set_font("DejaVu", "", 7)
+        pdf.set_text_color(100, 100, 100)
+        pdf.cell(0, 3.6, ACTIONS_NOTE, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(34, 34, 34)
+        pdf.set_font("DejaVu", "", 8.5)
     for pattern in risk.next_actions[:4]:
         if pdf.get_y() > bottom - 12:
             break
-        action = pattern.actions[0]
-        pdf.multi_cell(width, 4, _fit(f"• {pattern.name}: {action.text} Because: {action.evidence}", 260), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, 4, _fit(f"• {pattern.name}: {pattern.actions[0].text}", 200), new_x="LMARGIN", new_y="NEXT")
     if not risk.next_actions:
         pdf.cell(0, 4.6, "No pattern calls for action.", new_x="LMARGIN", new_y="NEXT")
 
