@@ -248,8 +248,8 @@ def test_an_alignment_link_with_pilot_and_dates_reopens_the_same_view_in_a_fresh
 
     open_link(page, dashboard, "/Alignment?pilot=RO-03&dates=2026-04-06&dates=2026-10-26", "Technical vs business alignment")
     expect(page.get_by_role("heading", name=re.compile(r"^RO-03 · Markdown pricing optimiser"))).to_be_visible(timeout=RENDERED_MS)
-    verdict = page.get_by_test_id("stAlertContentWarning").filter(has_text="Decoupled:")
-    expect(verdict).to_contain_text("Gross margin on marked-down items has not moved", timeout=RENDERED_MS)
+    verdict = page.get_by_test_id("stAlertContentWarning").filter(has_text="Decoupled over")
+    expect(verdict).to_contain_text("Gross margin on marked-down items moved up and down", timeout=RENDERED_MS)
     expect(page.get_by_role("combobox", name="Technical metric", exact=True)).to_have_value("accuracy", timeout=RENDERED_MS)
     dates = page.get_by_test_id("stDateInput").locator('input[type="date"]')
     expect(dates).to_have_count(2, timeout=RENDERED_MS)
@@ -272,7 +272,7 @@ def test_an_alignment_link_with_pilot_and_dates_reopens_the_same_view_in_a_fresh
         colleague_dates = colleague.get_by_test_id("stDateInput").locator('input[type="date"]')
         expect(colleague_dates.nth(0)).to_have_value("2026-04-06", timeout=RENDERED_MS)
         expect(colleague_dates.nth(1)).to_have_value("2026-10-26")
-        expect(colleague.get_by_test_id("stAlertContentWarning").filter(has_text="Decoupled:")).to_be_visible()
+        expect(colleague.get_by_test_id("stAlertContentWarning").filter(has_text="Decoupled over")).to_be_visible()
 
 
 def test_an_adoption_link_with_pilot_wave_and_team_reopens_the_same_view_in_a_fresh_browser(page, dashboard, browser, script_errors):
