@@ -41,6 +41,27 @@ from .recognise import (
 # (the dashboard's) may read files here and in the store's own folder, nowhere else.
 UPLOAD_WORK_ROOT = Path(tempfile.gettempdir()) / "pilot-health-uploads"
 
+
+def _work_folder() -> Path:
+    """A new work folder for one upload, named after this process (upload-<pid>-…), under
+    UPLOAD_WORK_ROOT; first the folders of processes that no longer run (killed mid-upload, so
+    their own clean-up never ran) are removed."""
+    import os
+
+    UPLOAD_WORK_ROOT.mkdir(parents=True, exist_ok=True)
+    for old in UPLOAD_WORK_ROOT.glob("upload-*"):
+        pid = old.name.split("-")[1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass  # alive, another user's process
+    return Path(tempfile.mkdtemp(prefix=f"upload-{os.getpid()}-", dir=UPLOAD_WORK_ROOT))
+
+
 Progress = Callable[[float, str], None]
 MAX_LISTED_PROBLEMS = 200  # shown on the page; the rejected-rows download has more
 MAX_KEPT_PROBLEMS = 10_000
@@ -227,7 +248,12 @@ class _Run:
 
     def load(self) -> None:
         width = len(self.text.header)
-        self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_raw AS SELECT * FROM {self.read_csv_sql('ingest_reject')}")
+        try:
+            self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_raw AS SELECT * FROM {self.read_csv_sql('ingest_reject')}")
+        except duckdb.InvalidInputException as error:  # the text cannot be split into rows at all
+            detail = str(error).split("Error:", 1)[-1].strip().splitlines()[0][:120]
+            raise Refused(f"{self.result.file_name} could not be split into rows ({detail}); open it in a spreadsheet, "
+                          "save it again as CSV, and upload that. Nothing was stored.") from None
         # Row ids are sequential in file order; inside a write transaction they start high, hence the base.
         self.base = self.con.execute("SELECT coalesce(min(rowid), 0) FROM ingest_raw").fetchone()[0]
         kept = [f"c{i} IS NOT NULL" for i in range(width)]
@@ -237,13 +263,24 @@ class _Run:
         ).fetchall()
         for line, error_type, message, csv_line in errors:
             found = re.search(r"Found: (\d+)", message or "")
-            if error_type == "TOO MANY COLUMNS":
+            file_line = self.text.first_body_line + int(line) - 1 - self.text.skip_lines
+            swallowed = (csv_line or "").rstrip("\r\n").count("\n")
+            if error_type == "UNQUOTED VALUE" and swallowed:
+                # A quote opened and never closed: every line after it was read as one cell, so the rows
+                # after it cannot be told apart (storing the rest would silently leave them out).
+                raise Refused(
+                    f"{self.result.file_name}: a quote (\") opened on line {file_line} is never closed, so the "
+                    f"{plural(swallowed, 'line')} after it would be read as one cell. Close the quote (or remove it) "
+                    "and upload again; nothing was stored."
+                )
+            if error_type == "UNQUOTED VALUE":
+                text = "has a quote (\") that is not closed at the end of its cell, so it could not be read"
+            elif error_type == "TOO MANY COLUMNS":
                 text = f"has {found.group(1) if found else 'more'} values but the header has {width} columns"
             elif error_type == "MISSING COLUMNS":
                 text = f"has {found.group(1) if found else 'fewer'} values but the header has {width} columns"
             else:
                 text = f"could not be read ({(message or error_type).splitlines()[0][:80]})"
-            file_line = self.text.first_body_line + int(line) - 1 - self.text.skip_lines
             self.rejects.append((file_line, text))
             self.result.problems.append(Problem(file_line, None, f"Row {text}."))
         self.result.rows_read = self.con.execute("SELECT count(*) FROM ingest_raw").fetchone()[0] + len(self.rejects)
@@ -269,7 +306,7 @@ class _Run:
             value_index = self.index[mapping.column_for("value")]
             ord_sql, source = f"rowid - {self.base} + 1", "ingest_raw"
             if self.fast:  # straight from the file with the value typed by DuckDB (see try_fast_path)
-                ord_sql, source = "CAST(NULL AS BIGINT)", self.read_csv_sql("ingest_fast_reject", {value_index: "DOUBLE"})
+                ord_sql, source = "CAST(NULL AS BIGINT)", self.read_csv_sql("ingest_fast_reject", {value_index: "VARCHAR"})
             self._exec(
                 f"""
                 CREATE OR REPLACE TEMP VIEW ingest_rows AS
@@ -399,16 +436,16 @@ class _Run:
                 for name, words in usage_metrics().items()
             )
             metric_sql = f"(CASE {cases} ELSE {metric_sql} END)"
-        value_sql = "(CASE WHEN isfinite(value_raw) THEN value_raw END)" if self.fast else v.number("value_raw", decimal_comma)
-        value_problem_sql = (
-            "(CASE WHEN value_raw IS NOT NULL AND NOT isfinite(value_raw) THEN 'value is not a finite number' END)" if self.fast
-            else v.number_problem("value_raw", "value", "value")
-        )
+        # The fast path's values are plain numbers (checked on a sample): a cast, and the same checks.
+        value_sql = "(CASE WHEN isfinite(TRY_CAST(value_raw AS DOUBLE)) THEN TRY_CAST(value_raw AS DOUBLE) END)" if self.fast else v.number("value_raw", decimal_comma)
+        value_problem_sql = v.number_problem("value_raw", "value", "value", decimal_comma)
+        time_column = self.mapping.column_for("observed_at")
+        time_col_sql = str(self.index[time_column]) if time_column is not None else "col"
         self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_parsed AS
             SELECT ord, col, pilot_id, metric, kind, environment, observed_at, value, step, problem,
-                   CASE WHEN problem LIKE 'no pilot%' THEN -1 ELSE col END AS problem_col
+                   CASE WHEN problem LIKE 'no pilot%' THEN -1 WHEN problem LIKE 'date %' OR problem = 'no date' THEN {time_col_sql} ELSE col END AS problem_col
             FROM (
               SELECT *, CASE
                   WHEN pilot_id IS NULL AND {'pilot_id' not in self.result.needs} THEN 'no pilot code (choose the pilot, or map its column)'
@@ -616,7 +653,7 @@ class _Run:
         self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_parsed AS
-            SELECT * REPLACE ({', '.join(f"CAST(round({e}) AS TINYINT) AS {e}" for e in ADKAR)}),
+            SELECT * REPLACE ({', '.join(f"TRY_CAST(round({e}) AS TINYINT) AS {e}" for e in ADKAR)}),
                       CASE WHEN pilot_id IS NULL AND {'pilot_id' not in self.result.needs} THEN 'no pilot code (choose the pilot, or map its column)'
                            WHEN respondent_id IS NULL THEN 'no respondent id'
                            WHEN wave IS NULL OR wave < 1 THEN 'the survey wave is not a number of 1 or more'
@@ -1034,8 +1071,7 @@ def ingest(
             "split the file, or raise PILOT_HEALTH_MAX_UPLOAD_MB (and Streamlit's server.maxUploadSize)."
         )
         return result
-    UPLOAD_WORK_ROOT.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="upload-", dir=UPLOAD_WORK_ROOT))
+    workdir = _work_folder()
     try:
         progress(0.05, f"Reading {file_name} …")
         text = read_upload(data, file_name, workdir, source)
