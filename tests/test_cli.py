@@ -42,9 +42,10 @@ def test_failure_exits_non_zero_with_one_line(tmp_path):
 def test_the_environment_variable_chooses_the_store(tmp_path):
     db = tmp_path / "from-env.duckdb"
     env = dict(os.environ, PILOT_HEALTH_DB=str(db))
+    assert run_cli("demo", "--json", env=env).returncode == 0 and db.exists()
     result = run_cli("status", "--json", env=env)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["db"] == str(db) and db.exists()
+    assert json.loads(result.stdout)["db"] == str(db)
 
 
 def test_a_bad_setting_is_one_line_too(tmp_path):
@@ -129,3 +130,65 @@ def test_ingest_refuses_a_file_over_the_upload_limit(tmp_path):
     result = run_cli("ingest", str(big), "--db", str(db), env=env)
     assert result.returncode == 1
     assert "more than the upload limit of 1 MB" in result.stderr and "PILOT_HEALTH_MAX_UPLOAD_MB" in result.stderr
+
+
+def run_here(cwd, *args: str, env: dict | None = None):
+    """The command line run from another folder than the checkout, as a person in a shell does."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "pilot_health", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
+
+
+def test_relative_paths_are_taken_from_the_current_folder(tmp_path, _demo_file):
+    """--db, backup --out, restore FILE, export --out and ingest FILE, all relative, from tmp_path."""
+    import shutil
+
+    from conftest import ROOT
+
+    (tmp_path / "stores").mkdir()
+    shutil.copy(_demo_file, tmp_path / "stores" / "mine.duckdb")
+    status = run_here(tmp_path, "status", "--db", "stores/mine.duckdb", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["db"] == str(tmp_path / "stores" / "mine.duckdb")
+    assert json.loads(status.stdout)["counts"]["pilots"] == 24
+    assert not (ROOT / "stores").exists()  # nothing was created in the checkout
+
+    made = run_here(tmp_path, "backup", "--db", "stores/mine.duckdb", "--out", "backups", "--json")
+    assert made.returncode == 0, made.stderr
+    backup_file = json.loads(made.stdout)["file"]
+    assert backup_file.startswith(str(tmp_path / "backups") + os.sep) and os.path.exists(backup_file)
+
+    shutil.copy(FIXTURES / "metrics_ragged.csv", tmp_path / "export.csv")
+    stored = run_here(tmp_path, "ingest", "export.csv", "--db", "stores/mine.duckdb", "--json")
+    assert stored.returncode == 0, stored.stderr
+    assert json.loads(stored.stdout)["status"] == "stored"
+
+    relative_backup = os.path.relpath(backup_file, tmp_path)
+    restored = run_here(tmp_path, "restore", relative_backup, "--db", "stores/mine.duckdb", "--yes", "--json")
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["restored_from"] == backup_file
+    # the restored store is the backup again: 8 stored rows of export.csv are gone from it
+    after = json.loads(run_here(tmp_path, "status", "--db", "stores/mine.duckdb", "--json").stdout)
+    assert after["counts"]["metric_observations"] == json.loads(status.stdout)["counts"]["metric_observations"]
+
+    pack = run_here(tmp_path, "export", "--db", "stores/mine.duckdb", "--pilot", "SC-01", "--format", "html", "--out", "packs/sc01.html")
+    assert pack.returncode == 0, pack.stderr
+    assert (tmp_path / "packs" / "sc01.html").stat().st_size > 1000
+
+
+def test_a_read_only_command_never_creates_a_store(tmp_path):
+    for command in (["status"], ["risk"], ["alignment"], ["adoption"], ["backup", "--out", "b"],
+                    ["export", "--portfolio", "--format", "html", "--out", "pack.html"]):
+        result = run_here(tmp_path, *command, "--db", "typo.duckdb")
+        assert result.returncode == 1, (command, result.stderr)
+        assert result.stderr.strip() == (
+            f"pilot_health {command[0]}: There is no store at {tmp_path / 'typo.duckdb'}; check the path (--db), "
+            "or run `python -m pilot_health demo` (or open the dashboard) to create one.")
+        assert not (tmp_path / "typo.duckdb").exists() and not (tmp_path / "b").exists() and not (tmp_path / "pack.html").exists()
+    # A command that writes creates the store where it was told, and says so.
+    shutil_copy = __import__("shutil").copy
+    shutil_copy(FIXTURES / "pilots_register.csv", tmp_path / "register.csv")
+    created = run_here(tmp_path, "ingest", "register.csv", "--kind", "pilots", "--db", "new/first.duckdb")
+    assert created.returncode == 0, created.stderr
+    assert f"(A new store was created at {tmp_path / 'new' / 'first.duckdb'}.)" in created.stdout

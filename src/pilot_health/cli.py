@@ -3,7 +3,11 @@
 Every command prints either a short human summary or, with --json, exactly one JSON object on
 stdout. On failure it prints one sentence to stderr (and {"ok": false, "error": …} with --json)
 and exits non-zero: 1 for a problem the user can fix, 3 for an unexpected one. Schedulers can rely
-on that for nightly loads.
+on that for nightly loads. A full disk, a refused permission or a read-only disk is a problem the
+user can fix (`errors.os_problem` words it).
+
+Paths on the command line mean what the shell means: relative to the folder the command runs in.
+Commands that only read refuse a store file that does not exist instead of creating an empty one.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from typing import Any, Callable, Sequence
 from . import __version__, queries
 from .config import load_config, resolve_db_path
 from .demo import clear_demo, demo_loaded, load_demo, write_csvs
-from .errors import PilotHealthError
+from .errors import PilotHealthError, os_problem
 from .formatting import plural
 from .store import Store
 
@@ -25,11 +29,27 @@ EXIT_PROBLEM = 1
 EXIT_UNEXPECTED = 3
 
 
+PATH_ARGUMENTS = ("db", "file", "out", "write_csv")
+READ_ONLY_COMMANDS = {"status", "risk", "alignment", "adoption", "export", "backup"}
+
+
+def _from_here(text: str) -> str:
+    """A path given on the command line, made absolute against the folder the command runs in."""
+    return os.path.abspath(os.path.expanduser(text))
+
+
 def _store(args: argparse.Namespace) -> Store:
+    """The store named by --db (relative to the current folder) or the PILOT_HEALTH_DB setting.
+    A command that only reads refuses a file that does not exist rather than create an empty one."""
     config = load_config()
     path = resolve_db_path(args.db) if args.db else config.db_path
     wait = args.wait if args.wait is not None else config.lock_wait_seconds
-    return Store(path, lock_wait_seconds=wait)
+    store = Store(path, lock_wait_seconds=wait)
+    if args.command in READ_ONLY_COMMANDS and not store.path.exists():
+        named = "--db" if args.db else "PILOT_HEALTH_DB" if os.environ.get("PILOT_HEALTH_DB", "").strip() else "the default store path"
+        raise PilotHealthError(f"There is no store at {store.path}; check the path ({named}), or run `python -m pilot_health demo` "
+                               "(or open the dashboard) to create one.")
+    return store
 
 
 def cmd_demo(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -99,15 +119,25 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         metric_kind=args.metric_kind, date_order=args.date_order, decimal=args.decimal, wave=args.wave,
         replace_existing=args.replace, store_again=args.again, uploaded_by=args.by or f"{getpass.getuser()} (command line)",
     )
-    progress = (lambda share, text: print(f"[{share:4.0%}] {text}", file=sys.stderr, flush=True)) if args.progress else None
-    result = ingest(_store(args), data, path.name, options, commit=not args.check, source=path.resolve(), progress=progress)
+    def say(share: float, text: str) -> None:
+        print(f"[{share:4.0%}] {text}", file=sys.stderr, flush=True)
+
+    # The engine reports its last step from inside the transaction; "[100%] Stored" is printed here,
+    # once ingest has returned, i.e. after the commit (a failed commit never prints it).
+    progress = (lambda share, text: say(share, text) if share < 1 else None) if args.progress else None
+    store = _store(args)
+    new_store = not store.path.exists()
+    result = ingest(store, data, path.name, options, commit=not args.check, source=path.resolve(), progress=progress)
+    if args.progress and result.status == "stored":
+        say(1.0, f"Stored {result.rows_to_store:,} rows as upload {result.upload_id}.")
     payload = result.as_json()
     if result.status == "refused":
         raise IngestRefused(result.refusal or "refused", payload)
     verb = {"stored": "Stored", "ready": "Checked (nothing stored)", "duplicate": "Nothing new in"}[result.status]
     lines = [f"{verb} {path.name}: {result.rows_to_store if result.status != 'duplicate' else 0:,} rows"
              + (f" as upload {result.upload_id}" if result.upload_id else "")
-             + f"; {result.rows_rejected:,} rejected, {result.rows_left_out:,} left out."]
+             + f"; {result.rows_rejected:,} rejected, {result.rows_left_out:,} left out."
+             + (f" (A new store was created at {store.path}.)" if new_store and result.status == "stored" else "")]
     if result.format:
         lines.append(f"  Read as: {result.format.describe()}" + (f" — {result.mapping.export}" if result.mapping and result.mapping.export else ""))
     if result.metrics:
@@ -281,17 +311,28 @@ def cmd_export(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     pinned = _as_of(args.as_of)
     data, name = export(store, pilot_id=wanted[0] if wanted else None, fmt=args.format, base_url=load_config().public_url,
                         pinned=pinned, paper=args.paper)
-    out = Path(args.out).expanduser()
+    out = Path(args.out)
     if out.is_dir():
         out = out / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(out)  # a scheduled job never leaves half a file where the last good one was
+    write_whole(out, data)
     what = f"pilot {wanted[0]}" if wanted else "the portfolio"
     return ({"file": str(out), "bytes": len(data), "format": args.format, "pilot_id": wanted[0] if wanted else None,
              "as_of": pinned.isoformat() if pinned else None, "paper": args.paper},
             f"Wrote the steering pack for {what} ({args.format.upper()}, {len(data) / 1024:,.0f} KB) to {out}.")
+
+
+def write_whole(out, data: bytes) -> None:
+    """Write `out` whole or not at all: a temporary `….part` file renamed at the end, removed on
+    every failure (a full disk, say), so a scheduled job never leaves half a file, nor the last
+    good one damaged."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def cmd_backup(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -348,7 +389,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help="the store file (default: $PILOT_HEALTH_DB, else data/pilot_health.duckdb)")
+    common.add_argument("--db", metavar="PATH", help="the store file, relative to the current folder (default: $PILOT_HEALTH_DB, else data/pilot_health.duckdb in the checkout)")
     common.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     common.add_argument("--wait", type=float, metavar="SECONDS", help="how long to wait while another program holds the store (default: $PILOT_HEALTH_LOCK_WAIT, else 30)")
     parser = argparse.ArgumentParser(prog="python -m pilot_health", description="Pilot Health from the command line.")
@@ -404,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for name in PATH_ARGUMENTS:
+        if getattr(args, name, None):
+            setattr(args, name, _from_here(getattr(args, name)))
     handler = COMMANDS[args.command][0]
     try:
         data, text = handler(args)
@@ -415,6 +459,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PilotHealthError as error:
         return _fail(args, str(error), EXIT_PROBLEM)
     except Exception as error:  # noqa: BLE001 - the one place that turns surprises into one line
+        system = os_problem(error)
+        if system:
+            return _fail(args, system, EXIT_PROBLEM)
         if os.environ.get("PILOT_HEALTH_DEBUG"):
             raise
         return _fail(args, f"Unexpected problem ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no detail'}); set PILOT_HEALTH_DEBUG=1 for details.", EXIT_UNEXPECTED)

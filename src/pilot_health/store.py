@@ -9,6 +9,12 @@ says which file and what to do. Opening a store of millions of rows takes about 
 Every write goes through `Store.write()`, which changes the store version in the same
 transaction; caches key on that version, so they can never serve numbers older than the store.
 
+Replacing the whole file (a restore) must not race with anyone using it: an ingest that opened the
+old file would commit into a file that is no longer the store. So every connection also holds a
+shared lock on `<store>.lock` beside the file (an operating-system `flock`, which works between
+threads of one process and between processes), and `Store.exclusive()` — what a restore holds —
+waits for every connection to close and keeps new ones waiting until it is done.
+
 A store made `for_person` someone limited to some business units reads through views that show
 only those units' pilots (`queries.narrow_to`), so every page, download and total is narrowed in
 one place. Writes are never narrowed: the domain checks each one against the person first.
@@ -29,8 +35,13 @@ import duckdb
 
 from . import queries
 from .config import Config
-from .errors import StoreError, StoreLockedError
+from .errors import StoreError, StoreLockedError, os_problem
 from .migrations import migrate
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not Linux/macOS: one process at a time is all DuckDB allows anyway
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from .access import Person, Scope
@@ -40,6 +51,35 @@ LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?
 _LOCKED_DOWN: dict[Path, tuple[str, ...]] = {}  # store file -> the only folders its connections may touch
 _READY: dict[Path, tuple[int, int]] = {}
 _READY_LOCK = threading.Lock()
+_HELD = threading.local()  # .paths: the stores whose exclusive lock this thread holds
+LOCK_SUFFIX = ".lock"
+
+
+def lock_file_of(path: Path) -> Path:
+    """The file beside the store that connections lock shared and a restore exclusively."""
+    return path.with_name(path.name + LOCK_SUFFIX)
+
+
+def _held_here() -> set:
+    if not hasattr(_HELD, "paths"):
+        _HELD.paths = set()
+    return _HELD.paths
+
+
+def _open_lock_file(path: Path) -> Optional[int]:
+    """A descriptor of the store's lock file (created when missing), or None when the folder
+    allows neither (a read-only copy of a store: nobody can restore over it either)."""
+    lock = lock_file_of(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass
+    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+        try:
+            return os.open(lock, flags, 0o666)
+        except OSError:
+            continue
+    return None
 
 
 def utc_now() -> datetime:
@@ -57,6 +97,9 @@ def _lock_holder(message: str) -> str:
 
 def _friendly_open_error(path: Path, error: Exception) -> StoreError:
     text = str(error)
+    system = os_problem(error)
+    if system and "Permission denied" not in text:
+        return StoreError(system)
     if "not a valid DuckDB database file" in text or "is not a valid DuckDB" in text:
         return StoreError(
             f"The file {path} is not a Pilot Health store (it is not a DuckDB database); "
@@ -114,13 +157,65 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r}" + (f", limited to {', '.join(self.scope.business_units)}" if self.scope else "") + ")"
 
+    # -- the lock beside the file ---------------------------------------------------------------
+
+    @contextmanager
+    def _lock(self, exclusive: bool) -> Iterator[None]:
+        """Hold the store's lock file shared (every connection) or exclusively (a restore), waiting
+        up to `lock_wait_seconds`. A thread holding it exclusively opens connections freely."""
+        if fcntl is None or self.path in _held_here():
+            yield
+            return
+        fd = _open_lock_file(self.path)
+        if fd is None:
+            yield
+            return
+        try:
+            deadline = time.monotonic() + self.lock_wait_seconds
+            delay = 0.02
+            while True:
+                try:
+                    fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        if exclusive:
+                            raise StoreLockedError(
+                                f"The store {self.path} stayed in use (an upload, a page or another program) for "
+                                f"{self.lock_wait_seconds:g} seconds; nothing was changed. Wait for it to finish and try again."
+                            ) from None
+                        raise StoreLockedError(
+                            f"The store {self.path} is being replaced from a backup and stayed busy for "
+                            f"{self.lock_wait_seconds:g} seconds; wait for the restore to finish and try again."
+                        ) from None
+                    time.sleep(min(delay, remaining))
+                    delay = min(delay * 1.5, 0.25)
+            if exclusive:
+                _held_here().add(self.path)
+            try:
+                yield
+            finally:
+                if exclusive:
+                    _held_here().discard(self.path)
+        finally:
+            os.close(fd)  # releases the lock
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Wait until nobody (no thread, no process) has the store open, and keep everyone else out
+        until the block ends: what replacing the file needs. Connections this thread opens in the
+        block are let through."""
+        with self._lock(exclusive=True):
+            yield
+
     # -- connections ------------------------------------------------------------------------
 
     def _connect_once(self) -> duckdb.DuckDBPyConnection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StoreError(f"The folder for the store {self.path} cannot be created ({error.strerror}); choose another path.") from None
+            raise StoreError(os_problem(error) or f"The folder for the store {self.path} cannot be created ({error.strerror}); choose another path.") from None
         con = duckdb.connect(str(self.path))
         allowed = _LOCKED_DOWN.get(self.path)
         if allowed:
@@ -167,33 +262,38 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for reading, closed (and the file released) when the block ends."""
-        con = self._open()
-        try:
-            self._ensure_ready(con)
-            if self.scope is not None:
-                queries.narrow_to(con, self.scope.business_units, self.scope.person)
-            yield con
-        finally:
-            con.close()
+        with self._lock(exclusive=False):
+            con = self._open()
+            try:
+                self._ensure_ready(con)
+                if self.scope is not None:
+                    queries.narrow_to(con, self.scope.business_units, self.scope.person)
+                yield con
+            finally:
+                con.close()
 
     @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A transaction: everything in the block is stored together with a new store version,
-        or nothing is stored at all."""
-        con = self._open()
-        try:
-            self._ensure_ready(con)
-            con.begin()
+        or nothing is stored at all. A restore waits until the block has ended (committed or not)."""
+        with self._lock(exclusive=False):
+            con = self._open()
             try:
-                yield con
-                queries.put_meta(con, "version", uuid.uuid4().hex)
-                queries.put_meta(con, "changed_at", utc_now().isoformat(timespec="seconds"))
-                con.commit()
-            except BaseException:
-                con.rollback()
-                raise
-        finally:
-            con.close()
+                self._ensure_ready(con)
+                con.begin()
+                try:
+                    yield con
+                    queries.put_meta(con, "version", uuid.uuid4().hex)
+                    queries.put_meta(con, "changed_at", utc_now().isoformat(timespec="seconds"))
+                    con.commit()
+                except BaseException:
+                    try:
+                        con.rollback()
+                    except duckdb.Error:
+                        pass  # a commit that failed (a full disk) has ended the transaction already; its error is the one to tell
+                    raise
+            finally:
+                con.close()
 
     # -- copies ---------------------------------------------------------------------------------
 
@@ -203,16 +303,22 @@ class Store:
         runs. Returns the facts of what was copied (`queries.store_facts`)."""
         target = Path(target)
         partial = target.with_name(target.name + ".part")
-        partial.unlink(missing_ok=True)
-        with self.read() as con:
-            facts = queries.store_facts(con)
-            source = con.execute("SELECT current_database()").fetchone()[0]
-            con.execute("ATTACH ? AS pilot_health_copy", [str(partial)])
-            try:
-                con.execute(f'COPY FROM DATABASE "{source}" TO pilot_health_copy')
-            finally:
-                con.execute("DETACH pilot_health_copy")
-        os.replace(partial, target)
+        leftovers = (partial, partial.with_name(partial.name + ".wal"))
+        for file in leftovers:
+            file.unlink(missing_ok=True)
+        try:
+            with self.read() as con:
+                facts = queries.store_facts(con)
+                source = con.execute("SELECT current_database()").fetchone()[0]
+                con.execute("ATTACH ? AS pilot_health_copy", [str(partial)])
+                try:
+                    con.execute(f'COPY FROM DATABASE "{source}" TO pilot_health_copy')
+                finally:
+                    con.execute("DETACH pilot_health_copy")
+            os.replace(partial, target)
+        finally:  # a copy that failed (a full disk) leaves nothing behind
+            for file in leftovers:
+                file.unlink(missing_ok=True)
         return facts
 
     def checkpoint(self) -> None:
