@@ -65,6 +65,34 @@ SETTINGS: tuple[Setting, ...] = (
         "server.maxUploadSize (in .streamlit/config.toml) at least as large.",
     ),
     Setting(
+        "PILOT_HEALTH_MAX_CELLS",
+        "10000000",
+        "Most cells one upload may hold (rows times columns in a CSV, cells written in a workbook's sheet); "
+        "a file with more is refused before it is read to the end.",
+    ),
+    Setting(
+        "PILOT_HEALTH_MAX_COLUMNS",
+        "2000",
+        "Most columns one upload may have; a file with a wider row is refused.",
+    ),
+    Setting(
+        "PILOT_HEALTH_MAX_LINE_CHARACTERS",
+        "1000000",
+        "Longest line (and longest quoted value) a CSV or TSV may have, and the longest text one workbook cell may hold, "
+        "in characters (bytes of UTF-8 text); a file with a longer one is refused.",
+    ),
+    Setting(
+        "PILOT_HEALTH_MAX_ROWS",
+        "2000000",
+        "Most rows one upload may have; a file with more is refused.",
+    ),
+    Setting(
+        "PILOT_HEALTH_MAX_UNPACKED_MB",
+        "200",
+        "Largest size of an upload once unpacked, in megabytes: the sheets and other parts of an .xlsx (a zip archive) "
+        "as they unpack, and a text file as UTF-8 text. A larger file is refused while it is read.",
+    ),
+    Setting(
         "PILOT_HEALTH_METRICS",
         "config/metrics.toml",
         "The metric dictionary: known metric names and spellings, with kind, which way is better and unit. A relative path is taken from the checkout folder.",
@@ -96,6 +124,22 @@ DAYS_PER_MONTH = 365.25 / 12
 
 
 @dataclass(frozen=True)
+class UploadLimits:
+    """How much work one upload may cause (issue 15: a 1.6 KB workbook must not take gigabytes).
+    Every limit is checked while the file is read, and a file past one is refused with its name."""
+
+    unpacked_mb: int = 200
+    rows: int = 2_000_000
+    columns: int = 2_000
+    cells: int = 10_000_000
+    line_characters: int = 1_000_000
+
+    @property
+    def unpacked_bytes(self) -> int:
+        return self.unpacked_mb * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Config:
     db_path: Path
     lock_wait_seconds: float
@@ -107,6 +151,7 @@ class Config:
     public_url: str = "http://localhost:8501"
     access_path: Path = Path("config/access.toml")
     allow_open_network: bool = False
+    upload_limits: UploadLimits = UploadLimits()
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -153,6 +198,13 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         public_url=_raw(env, "PILOT_HEALTH_PUBLIC_URL").rstrip("/"),
         access_path=resolve_db_path(_raw(env, "PILOT_HEALTH_ACCESS")),
         allow_open_network=_yes_no(env, "PILOT_HEALTH_ALLOW_OPEN_NETWORK"),
+        upload_limits=UploadLimits(
+            unpacked_mb=int(_number(env, "PILOT_HEALTH_MAX_UNPACKED_MB", int, 1)),
+            rows=int(_number(env, "PILOT_HEALTH_MAX_ROWS", int, 2)),
+            columns=int(_number(env, "PILOT_HEALTH_MAX_COLUMNS", int, 2)),
+            cells=int(_number(env, "PILOT_HEALTH_MAX_CELLS", int, 4)),
+            line_characters=int(_number(env, "PILOT_HEALTH_MAX_LINE_CHARACTERS", int, 100)),
+        ),
     )
 
 
