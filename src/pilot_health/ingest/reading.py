@@ -11,8 +11,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import marshal
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -368,6 +371,52 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
 
 
 # -- Excel ----------------------------------------------------------------------------------
+#
+# A workbook is a zip of XML parts, and its size on disk says little about the work it causes: a
+# 1.6 KB file can declare a million rows by 16,384 columns, a 5 MB file can unpack to gigabytes of
+# sheet XML. So nothing here trusts what the file declares. The zip's directory is checked first
+# (how many parts, how big they say they are), then every XML part's prolog (a DOCTYPE is how
+# entity bombs and external entities get in; spreadsheets never have one), and the sheet is
+# streamed cell by cell through the XML parser, counting unpacked bytes, rows, columns, cells and
+# characters as they come: a file past a limit is refused at that moment, and rows are never padded
+# beyond the last filled cell actually seen.
+
+MAX_ZIP_PARTS = 10_000  # a workbook has a few dozen parts; thousands of sheets and images at most
+XML_PROLOG_BYTES = 1 << 20
+SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+ROW_TAG, CELL_TAG, DATA_TAG = SHEET_NS + "row", SHEET_NS + "c", SHEET_NS + "sheetData"
+FORMULA_TAG, VALUE_TAG = SHEET_NS + "f", SHEET_NS + "v"
+XML_DECLARATIONS = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+ROOT_ELEMENT = re.compile(rb"<[A-Za-z_]")
+
+
+def _limits(limits=None):
+    if limits is not None:
+        return limits
+    from ..config import load_config
+
+    return load_config().upload_limits
+
+
+def _too_big_unpacked(file_name: str, limits) -> Refused:
+    return Refused(f"{file_name} is too large to read: it unpacks to more than {limits.unpacked_mb:,} MB (the limit for one upload). "
+                   "Split it into smaller files or export it as CSV.")
+
+
+def _too_many_rows(file_name: str, limits, where: str = "") -> Refused:
+    return Refused(f"{file_name} has more than {limits.rows:,} rows{where} (the limit for one upload). "
+                   "Split it into smaller files and upload them one after the other.")
+
+
+def _too_many_columns(file_name: str, limits, where: str = "") -> Refused:
+    return Refused(f"{file_name} has more than {limits.columns:,} columns{where} (the limit for one upload). "
+                   "Remove the columns you do not need, or split it into smaller files.")
+
+
+def _too_many_cells(file_name: str, limits) -> Refused:
+    return Refused(f"{file_name} has more than {limits.cells:,} cells (the limit for one upload). "
+                   "Split it into smaller files, or remove the columns you do not need.")
+
 
 def _cell_text(value: object) -> str:
     if value is None:
@@ -383,41 +432,292 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def xlsx_to_text(data: bytes, file_name: str) -> tuple[str, str]:
-    """The first sheet with a table, as comma-separated text (quoted), and the sheet's name."""
-    from openpyxl import load_workbook
+def _zip_parts(data: bytes, file_name: str, limits) -> None:
+    """Refuse a zip whose directory is too long to list, or whose parts say they unpack to more
+    than the limit (before anything is unpacked). What the parts really unpack to is counted while
+    they are read (`_Unpacked`), and Python's zip reader stops each part at its declared size."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or end + 22 > len(data):
+        raise Refused(f"{file_name} looks like a damaged zip or Excel file and cannot be read; export it again.")
+    parts, directory_size = struct.unpack_from("<HI", data, end + 10)
+    if parts > MAX_ZIP_PARTS or directory_size > 200 * MAX_ZIP_PARTS:  # 0xFFFF / 0xFFFFFFFF: a zip64 directory
+        raise Refused(f"{file_name} holds more than {MAX_ZIP_PARTS:,} parts, far more than any spreadsheet; "
+                      "it cannot be read. Export the table as CSV or .xlsx again.")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+        raise Refused(f"{file_name} looks like a damaged zip or Excel file and cannot be read; export it again.") from None
+    if len(infos) > MAX_ZIP_PARTS:
+        raise Refused(f"{file_name} holds more than {MAX_ZIP_PARTS:,} parts, far more than any spreadsheet; "
+                      "it cannot be read. Export the table as CSV or .xlsx again.")
+    if sum(info.file_size for info in infos) > limits.unpacked_bytes:
+        raise _too_big_unpacked(file_name, limits)
 
+
+class _Unpacked:
+    """A part of the zip as a file object for the XML parser, counting the bytes really unpacked
+    against what is left of the upload's limit (shared by every part read)."""
+
+    def __init__(self, stream, budget: list[int], file_name: str, limits):
+        self.stream, self.budget, self.file_name, self.limits = stream, budget, file_name, limits
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(65_536 if size is None or size < 0 else min(size, 1 << 20))
+        self.budget[0] -= len(chunk)
+        if self.budget[0] < 0:
+            raise _too_big_unpacked(self.file_name, self.limits)
+        return chunk
+
+
+def _xml_prologs(archive: zipfile.ZipFile, file_name: str) -> None:
+    """Refuse any XML part with a document type declaration before its first element: that is how
+    billion-laughs entity expansion and external entities (XXE) get in, and no spreadsheet has one.
+    (openpyxl also parses with defusedxml when it is installed; this check does not rely on it.)"""
+    for info in archive.infolist():
+        if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+            continue
+        with archive.open(info) as part:
+            head = part.read(65_536)
+            while not ROOT_ELEMENT.search(head.replace(b"\x00", b"")) and len(head) < XML_PROLOG_BYTES:
+                more = part.read(65_536)
+                if not more:
+                    break
+                head += more
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            head = head.decode("utf-16", errors="replace").encode("utf-8")
+        head = head.replace(b"\x00", b"")
+        root = ROOT_ELEMENT.search(head)
+        if XML_DECLARATIONS.search(head, 0, root.start() if root else len(head)):
+            raise Refused(f"{file_name} is not a plain Excel workbook: it holds XML declarations that spreadsheets never contain "
+                          "(they can make a reader unpack endless text or read other files). Open it in Excel, save it again, "
+                          "and upload that, or export the table as CSV.")
+
+
+def _iterparse():
+    try:
+        from defusedxml.ElementTree import iterparse
+    except ImportError:  # the prolog check above already refused every DOCTYPE
+        from xml.etree.ElementTree import iterparse
+
+        return lambda source: iterparse(source, events=("start", "end"))
+    return lambda source: iterparse(source, events=("start", "end"), forbid_dtd=True)
+
+
+def _sheet_rows(source, parser, file_name: str, sheet: str, limits, counts: dict[str, int]):
+    """(row number, cell texts up to the last filled one) for every row of one sheet, streamed.
+    `parser` is openpyxl's cell parser (shared strings, dates from the cell styles); `counts`
+    carries the cells already read in this upload, so the cell limit holds across sheets."""
+    from openpyxl.utils import get_column_letter
+
+    row_number, row_element, sheet_data = 0, None, None
+    cells: dict[int, str] = {}
+    characters = 0
+    for event, element in _iterparse()(source):
+        tag = element.tag
+        if event == "start":
+            if tag == ROW_TAG:
+                number = element.get("r")
+                row_number = int(number) if number and number.isdigit() else row_number + 1
+                if row_number > limits.rows + 1:
+                    raise _too_many_rows(file_name, limits, f" (sheet “{sheet}” goes on to row {row_number:,})")
+                parser.row_counter, parser.col_counter = row_number, 0
+                row_element, cells, characters = element, {}, 0
+            elif tag == DATA_TAG:
+                sheet_data = element
+            continue
+        if tag == CELL_TAG:
+            counts["cells"] += 1
+            if counts["cells"] > limits.cells:
+                raise _too_many_cells(file_name, limits)
+            cell = parser.parse_cell(element)
+            value, column = cell["value"], cell["column"]
+            if value is None and element.find(FORMULA_TAG) is not None and element.find(VALUE_TAG) is None:
+                raise Refused(f"{file_name}: cell {get_column_letter(min(column, 16_384))}{row_number} of sheet “{sheet}” is a formula "
+                              "whose result was never saved, so its value is unknown. Open the file in Excel, save it, and upload again. "
+                              "Nothing was stored.")
+            text = _cell_text(value)
+            if text:
+                if column > limits.columns:
+                    raise _too_many_columns(file_name, limits, f" (sheet “{sheet}” has a value in column {get_column_letter(min(column, 16_384))}, row {row_number:,})")
+                characters += len(text)
+                if characters > limits.line_characters:
+                    raise Refused(f"{file_name}: row {row_number:,} of sheet “{sheet}” holds more than {limits.line_characters:,} characters "
+                                  "(the limit for one row). Shorten the long texts in it, or leave that row out.")
+                cells[column] = text
+            element.clear()
+            if row_element is not None:
+                row_element.remove(element)
+        elif tag == ROW_TAG:
+            yield row_number, [cells.get(c, "") for c in range(1, max(cells) + 1)] if cells else []
+            element.clear()
+            if sheet_data is not None:
+                sheet_data.remove(element)
+            row_element = None
+
+
+def xlsx_to_csv(data: bytes, file_name: str, workdir: Path, limits=None) -> tuple[Path, str]:
+    """The first sheet with a table, written as comma-separated text (quoted) to a file in
+    `workdir`, and the sheet's name. Each row is as wide as the table's widest filled row."""
+    from openpyxl import load_workbook
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    limits = _limits(limits)
+    _zip_parts(data, file_name, limits)
+    damaged = f"{file_name} is an Excel file that could not be read ({{}}); open and save it again, or export it as CSV."
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        _xml_prologs(archive, file_name)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, zlib.error, NotImplementedError) as error:
+        raise Refused(damaged.format(_what_failed(error))) from None
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds for damaged files
-        raise Refused(f"{file_name} is an Excel file that could not be opened ({type(error).__name__}); open and save it again, or export it as CSV.") from None
+        raise Refused(damaged.format(_what_failed(error))) from None
+    budget = [limits.unpacked_bytes]
+    counts = {"cells": 0}
+    rows_path, csv_path = workdir / "sheet-rows.bin", workdir / "sheet.csv"
     try:
         for sheet in workbook.worksheets:
-            rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-            width = max((max((i + 1 for i, c in enumerate(r) if c != ""), default=0) for r in rows), default=0)
-            filled = sum(1 for r in rows if any(c != "" for c in r))
+            parser = WorkSheetParser(None, sheet._shared_strings, data_only=True, epoch=workbook.epoch,
+                                     date_formats=workbook._date_formats, timedelta_formats=workbook._timedelta_formats)
+            width = filled = last = 0
+            try:
+                with archive.open(sheet._worksheet_path) as part, open(rows_path, "wb") as rows_out:
+                    for number, cells in _sheet_rows(_Unpacked(part, budget, file_name, limits), parser, file_name, sheet.title, limits, counts):
+                        if cells:
+                            filled += 1
+                            width = max(width, len(cells))
+                        marshal.dump((max(number, last + 1), cells), rows_out)
+                        last = max(number, last + 1)
+                        if last > limits.rows + 1:
+                            raise _too_many_rows(file_name, limits, f" (sheet “{sheet.title}”)")
+            except Refused:
+                raise
+            except Exception as error:  # noqa: BLE001 - damaged XML, a bad shared-string index, a bad CRC …
+                if isinstance(error, MemoryError):
+                    raise
+                raise Refused(damaged.format(_what_failed(error))) from None
             if filled >= 2 and width >= 1:
-                buffer = io.StringIO()
-                writer = csv.writer(buffer, lineterminator="\n")
-                for row in rows:
-                    cells = (row + [""] * width)[:width]
-                    writer.writerow(cells if any(c != "" for c in cells) else [])
-                return buffer.getvalue(), sheet.title
+                with open(rows_path, "rb") as rows_in, open(csv_path, "w", encoding="utf-8", newline="") as out:
+                    writer = csv.writer(out, lineterminator="\n")
+                    previous = 0
+                    while True:
+                        try:
+                            number, cells = marshal.load(rows_in)
+                        except EOFError:
+                            break
+                        out.write("\n" * (number - previous - 1))
+                        writer.writerow(cells + [""] * (width - len(cells)) if cells else [])
+                        previous = number
+                rows_path.unlink()
+                return csv_path, sheet.title
     finally:
         workbook.close()
+        archive.close()
+    rows_path.unlink(missing_ok=True)
     raise Refused(f"{file_name} is an Excel workbook without a table: no sheet has a header and rows.")
 
 
-def read_upload(data: bytes, file_name: str, workdir: Path, source: Optional[Path] = None) -> DelimitedText:
+def _what_failed(error: BaseException) -> str:
+    if type(error).__name__ in ("EntitiesForbidden", "DTDForbidden", "ExternalReferenceForbidden"):
+        return "it holds XML declarations that spreadsheets never contain"
+    if isinstance(error, zipfile.BadZipFile):
+        return "its zip archive is damaged"
+    return "its contents are damaged"
+
+
+# -- limits for text files --------------------------------------------------------------------
+
+SEPARATOR_BYTES = b",;\t|\n\r"
+
+
+def check_text_limits(raw: bytes, file_name: str, limits=None) -> None:
+    """Refuse UTF-8 text that would cost unbounded work: larger than the unpacked limit, more rows
+    than the limit, a NUL byte (binary data), or a line — or a quoted value running over several
+    lines — longer than the line limit. Runs before the text's structure is looked at (split_text),
+    in a few passes over the bytes in C and numpy, whatever the file's size."""
+    import numpy as np
+
+    limits = _limits(limits)
+    if len(raw) > limits.unpacked_bytes:
+        raise Refused(f"{file_name} is too large to read: as text it is more than {limits.unpacked_mb:,} MB (the limit for one upload). "
+                      "Split it into smaller files.")
+    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
+    if lines - 1 > limits.rows:
+        raise _too_many_rows(file_name, limits, f" ({lines:,} lines)")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise Refused(f"{file_name} holds binary data on line {line:,} (a NUL character), not text; "
+                      "export the file again as CSV, TSV or .xlsx.")
+    limit = limits.line_characters
+    if len(raw) <= limit:
+        return
+    # Record breaks: line ends outside quotes. A quote counts when it can open or close a quoted
+    # value (next to a delimiter, a line end, another quote or the file's edge), so `12" pipe` in an
+    # unquoted value does not. Parity of those quotes says whether a line end is inside a value.
+    separator = np.zeros(256, dtype=bool)
+    separator[list(SEPARATOR_BYTES + b'"')] = True
+    start_of_record, parity, chunk = -1, 0, 1 << 24
+    for offset in range(0, len(raw), chunk):
+        end = min(len(raw), offset + chunk)
+        byte = np.frombuffer(raw, np.uint8, end - offset, offset)
+        previous = np.frombuffer(raw, np.uint8, end - offset, offset - 1) if offset else np.concatenate(([10], byte[:-1])).astype(np.uint8)
+        following = (np.frombuffer(raw, np.uint8, end - offset, offset + 1) if end < len(raw)
+                     else np.concatenate((byte[1:], [10])).astype(np.uint8))
+        quote = (byte == 34) & (separator[previous] | separator[following])
+        inside = (np.cumsum(quote, dtype=np.uint8) + parity) & 1
+        parity = int(inside[-1])
+        breaks = np.flatnonzero(((byte == 10) | (byte == 13)) & (inside == 0)) + offset
+        edges = np.concatenate(([start_of_record], breaks))
+        gaps = np.diff(edges) - 1
+        if gaps.size and int(gaps.max()) > limit:
+            _refuse_long(raw, int(edges[int(np.argmax(gaps))]) + 1, file_name, limit)
+        if breaks.size:
+            start_of_record = int(breaks[-1])
+        elif end - start_of_record - 1 > limit:
+            _refuse_long(raw, start_of_record + 1, file_name, limit)
+    if len(raw) - start_of_record - 1 > limit:
+        _refuse_long(raw, start_of_record + 1, file_name, limit)
+
+
+def _refuse_long(raw: bytes, start: int, file_name: str, limit: int) -> None:
+    line = raw.count(b"\n", 0, start) + 1
+    window = raw[start: start + limit + 1]
+    if b"\n" in window or b"\r" in window:
+        raise Refused(f"{file_name} has a quoted value that runs on for more than {limit:,} characters over several lines, "
+                      f"starting on line {line:,} (the limit for one value). A quote (\") that is never closed makes the rest of "
+                      "the file one value: check the quotes on that line, or split the file.")
+    raise Refused(f"{file_name} has a line longer than {limit:,} characters (line {line:,}; the limit for one line). "
+                  "Check that it is a table exported as CSV, TSV or .xlsx; split or shorten that line.")
+
+
+def check_table_limits(text: DelimitedText, file_name: str, limits=None) -> None:
+    """Refuse a table wider than the column limit, or with more cells than the cell limit."""
+    limits = _limits(limits)
+    width = len(text.header)
+    if width > limits.columns:
+        raise _too_many_columns(file_name, limits, f" (its header has {width:,})")
+    if width * text.body_lines > limits.cells:
+        raise _too_many_cells(file_name, limits)
+
+
+def read_upload(data: bytes, file_name: str, workdir: Path, source: Optional[Path] = None, limits=None) -> DelimitedText:
     """The whole reading step: refuse what cannot be read, else return the header and body.
 
-    `source` is the path `data` was read from, if any (lets DuckDB read a UTF-8 file in place)."""
+    `source` is the path `data` was read from, if any (lets DuckDB read a UTF-8 file in place).
+    `limits` (config.UploadLimits, default: the configured ones) bound the work any file may cause."""
+    limits = _limits(limits)
     container = sniff_container(data, file_name)
     if container == "xlsx":
-        text, sheet = xlsx_to_text(data, file_name)
+        path, sheet = xlsx_to_csv(data, file_name, workdir, limits)
         fmt = FileFormat(container="xlsx", sheet=sheet)
-        result = split_text(text.encode("utf-8"), fmt, file_name, workdir)
+        raw = path.read_bytes()
+        check_text_limits(raw, file_name, limits)
+        result = split_text(raw, fmt, file_name, workdir, path)
         result.format.delimiter = ","
+        check_table_limits(result, file_name, limits)
         return result
     fmt = FileFormat(container="text")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -445,4 +745,7 @@ def read_upload(data: bytes, file_name: str, workdir: Path, source: Optional[Pat
         controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\f")
         if controls > 0.02 * max(1, len(sample)):
             raise Refused(f"{file_name} holds binary data, not text; upload a CSV, TSV or .xlsx export.")
-    return split_text(raw, fmt, file_name, workdir, source if in_place else None)
+    check_text_limits(raw, file_name, limits)
+    result = split_text(raw, fmt, file_name, workdir, source if in_place else None)
+    check_table_limits(result, file_name, limits)
+    return result
