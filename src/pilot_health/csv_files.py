@@ -1,7 +1,10 @@
 """Writing CSV files people open in spreadsheets.
 
 Text cells that a spreadsheet would run as a formula (starting with =, +, -, @, tab or carriage
-return) are neutralised with a leading apostrophe, so Excel shows them as text. Numbers are
+return) are neutralised with a leading apostrophe, so Excel shows them as text. A text that already
+starts with apostrophes and then one of those characters gets one more, so that the upload, which
+takes exactly one such apostrophe off again (ingest/values.restored), reads back every text as it
+was written: download, edit, upload changes nothing. Numbers are
 written as numbers (a negative number is not a formula), dates as YYYY-MM-DD, yes/no evidence
 as yes, no or blank.
 """
@@ -19,7 +22,15 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """`text` as a spreadsheet shows it as text: an apostrophe before a formula start (and before
+    apostrophes that come before one, so the neutralisation can be undone exactly)."""
+    return "'" + text if text.lstrip("'").startswith(FORMULA_STARTS) else text
+
+
+def restore(text: str) -> str:
+    """The text `neutralise` was given: one apostrophe off a neutralised cell, anything else as it is
+    ('Twas keeps its apostrophe). The upload does the same, in SQL (ingest/values.restored)."""
+    return text[1:] if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS) else text
 
 
 def cell(value: Any, *, protect: bool = True) -> str:

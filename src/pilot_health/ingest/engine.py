@@ -76,6 +76,9 @@ STORED_COLUMNS = {
 TARGET_TABLE = {"metrics": "metric_observations", "usage": "metric_observations", "survey": "survey_responses"}
 REGISTER_DATES = ("approved_on", "stage_since", "target_production_on", "kpi_deadline")
 REGISTER_NUMBERS = ("budget", "spend_to_date", "kpi_baseline", "kpi_target", "data_effort_pct", "target_users")
+REGISTER_WHOLE_NUMBERS = ("target_users",)  # stored as 32-bit integers
+MAX_INTEGER = 2_147_483_647
+TOO_SMALL = "__too_small"  # a register number column's flag (values.too_small), beside its value
 # A register column's own vocabulary wins over the generic spellings of an empty cell (values.NULL_SPELLINGS):
 # these words are answers, kept as written, exactly as the pilot form would store them. Names of a person, a
 # system or a KPI keep the words that say "there is none" (`none`, `n/a`, `-`, as the risk engine reads them); the
@@ -235,10 +238,10 @@ class _Run:
         columns = "{" + ", ".join(f"'c{i}': '{typed.get(i, 'VARCHAR')}'" for i in range(width)) + "}"
         delimiter = self.text.format.delimiter.replace("'", "''")
         path = str(self.text.body_path).replace("'", "''")
-        nulls = ""
+        nulls = ", new_line = '\\n'" if self.text.line_break == "\n" else ""
         if typed:
             spellings = sorted({x for s in v.NULL_SPELLINGS for x in (s, s.upper(), s.capitalize())})
-            nulls = ", nullstr = [" + ", ".join("'" + x.replace("'", "''") + "'" for x in spellings) + "]"
+            nulls += ", nullstr = [" + ", ".join("'" + x.replace("'", "''") + "'" for x in spellings) + "]"
         return (
             f"""read_csv('{path}', delim = '{delimiter}', quote = '"', escape = '"', header = false,
                         auto_detect = false, columns = {columns}, store_rejects = true, skip = {int(self.text.skip_lines)},
@@ -283,9 +286,14 @@ class _Run:
                 text = f"could not be read ({(message or error_type).splitlines()[0][:80]})"
             self.rejects.append((file_line, text))
             self.result.problems.append(Problem(file_line, None, f"Row {text}."))
-        self.result.rows_read = self.con.execute("SELECT count(*) FROM ingest_raw").fetchone()[0] + len(self.rejects)
+        kept_rows = self.con.execute("SELECT count(*) FROM ingest_raw").fetchone()[0]
+        self.result.rows_read = kept_rows + len(self.rejects)
         if self.result.rows_read == 0:
             raise Refused(f"{self.result.file_name} has a header but no data rows.")
+        if kept_rows == 0:
+            self.result.rows_rejected = len(self.rejects)
+            raise Refused(f"{self.result.file_name} has no row that could be read: {'the' if len(self.rejects) == 1 else 'all'} "
+                          f"{plural(len(self.rejects), 'row')} could not be split into cells (see the reasons). Nothing was stored.")
 
     # -- step 2: one row per value, still text ------------------------------------------------------
 
@@ -680,6 +688,7 @@ class _Run:
             elif target in REGISTER_NUMBERS:
                 decimal_comma = self.options.decimal == "comma" if self.options.decimal else self.text.format.delimiter == ";"
                 select.append(f"coalesce(CAST({v.number(c, decimal_comma)} AS VARCHAR), {as_written}) AS {target}")
+                select.append(f"CASE WHEN {v.too_small(c, v.number(c, decimal_comma))} THEN {as_written} END AS {target}{TOO_SMALL}")
             else:
                 select.append(f"{as_written} AS {target}")
         frame = self.con.execute(f"SELECT rowid - {self.base} + 1 AS ord, {', '.join(select)} FROM ingest_raw").df()
@@ -968,8 +977,16 @@ def _register(run: _Run, options: IngestOptions, result: IngestResult, person: P
     skipped_existing = []
     for record in frame.to_dict("records"):
         ordinal = int(record.pop("ord"))
-        values = {k: (None if pd.isna(val) else val) for k, val in record.items()}
+        tiny = {k.removesuffix(TOO_SMALL): written for k in list(record) if k.endswith(TOO_SMALL)
+                and not pd.isna(written := record.pop(k))}
+        values = {k: (None if pd.isna(val) else val) for k, val in record.items() if not k.endswith(TOO_SMALL)}
         if all(val is None for val in values.values()):
+            continue
+        if tiny:  # 1e-400 is read as 0 by every number parser: say so rather than store 0
+            for target, written in tiny.items():
+                result.problems.append(Problem(run.line_for(ordinal), column_of.get(target, target),
+                                               f"{Pilot.model_fields[target].title} ‘{written}’ is too small to store (it would become 0); write 0 if 0 is meant."))
+            result.rows_rejected += 1
             continue
         said_none = [t for t in (*REGISTER_NUMBERS, *REGISTER_DATES) if isinstance(values.get(t), str) and values[t].lower() == "none"]
         if said_none:
@@ -986,6 +1003,13 @@ def _register(run: _Run, options: IngestOptions, result: IngestResult, person: P
             for problem in explain(error):
                 column = next((h for h, t in run.mapping.targets.items() if t == problem.field), problem.field)
                 result.problems.append(Problem(run.line_for(ordinal), column, f"{problem.title} {problem.message}."))
+            result.rows_rejected += 1
+            continue
+        too_large = [name for name in REGISTER_WHOLE_NUMBERS if (getattr(pilot, name) or 0) > MAX_INTEGER]
+        if too_large:
+            for name in too_large:
+                result.problems.append(Problem(run.line_for(ordinal), column_of.get(name, name),
+                                               f"{Pilot.model_fields[name].title} {getattr(pilot, name):,} is too large to store (at most {MAX_INTEGER:,})."))
             result.rows_rejected += 1
             continue
         refusal = _outside_units(pilot, units, person)
@@ -1029,6 +1053,27 @@ def _outside_units(pilot: Pilot, units: dict[str, str], person: Person) -> Optio
         return "business_unit", (f"“{pilot.business_unit}” is not one of your business units ({person.units_text}); "
                                  "you may add or change pilots of those only.")
     return None
+
+
+def _upload_seen_by(con: duckdb.DuckDBPyConnection, upload_id: int, person: Person) -> bool:
+    """May `person` be told about this upload (its number, file name and time)? Anyone not limited
+    to business units may; a limited person only about their own uploads and uploads whose every
+    pilot is in their units."""
+    if not person.limited:
+        return True
+    upload = queries.fetch_upload(con, upload_id) or {}
+    if upload.get("uploaded_by") == person.name:
+        return True
+    pilots = {row[0] for row in con.execute(
+        "SELECT pilot_id FROM metric_observations WHERE upload_id = ? UNION SELECT pilot_id FROM survey_responses WHERE upload_id = ?",
+        [upload_id, upload_id],
+    ).fetchall()}
+    try:
+        pilots |= set(json.loads(upload.get("details") or "{}").get("pilots") or [])
+    except (ValueError, AttributeError):
+        return False
+    units = queries.pilot_business_units(con)
+    return bool(pilots) and all(person.sees(units.get(pilot)) for pilot in pilots)
 
 
 def _details(result: IngestResult, options: IngestOptions) -> str:
@@ -1096,11 +1141,15 @@ def ingest(
         with context as con:
             duplicate = None if options.store_again else queries.upload_with_hash(con, result.sha256)
             if duplicate:
-                result.status, result.duplicate_of = "duplicate", duplicate[0]
-                result.warnings.append(
-                    f"These exact bytes were already stored as upload {duplicate[0]} ({duplicate[1]}, {duplicate[2]:%d %b %Y %H:%M} UTC); "
-                    "storing them again would change nothing."
-                )
+                result.status = "duplicate"
+                if _upload_seen_by(con, duplicate[0], person):
+                    result.duplicate_of = duplicate[0]
+                    result.warnings.append(
+                        f"These exact bytes were already stored as upload {duplicate[0]} ({duplicate[1]}, {duplicate[2]:%d %b %Y %H:%M} UTC); "
+                        "storing them again would change nothing."
+                    )
+                else:  # an upload of another business unit: not even its name or time
+                    result.warnings.append("This exact file was stored before; storing it again would change nothing.")
                 raise _NothingToStore()
             run = _Run(con, text, mapping, options, result, progress)
             run.allow_fast = not _careful

@@ -88,6 +88,7 @@ class DelimitedText:
     sample: list[list[str]]  # the first body records, parsed in Python (for recognising columns)
     warnings: list[str] = field(default_factory=list)
     skip_lines: int = 0  # lines of body_path before the body (when DuckDB reads the original file)
+    line_break: Optional[str] = None  # "\n" when DuckDB must be told the lines end in LF (see _one_line_break)
 
 
 def sha256(data: bytes) -> str:
@@ -278,7 +279,83 @@ def _first_blank_line(raw: bytes, start: int, delimiter: str) -> Optional[int]:
 
 
 def _lines(raw: bytes, start: int, end: int) -> list[bytes]:
-    return raw[start:end].splitlines(keepends=True)
+    """The lines of raw[start:end], each with its line break. Only LF ends a line (CRLF too, as its
+    LF): a carriage return on its own is inside a quoted cell, or was quoted by `_line_breaks`."""
+    parts = raw[start:end].split(b"\n")
+    return [part + b"\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+STRAY_CR = re.compile(rb"\r(?!\n)")
+
+
+def _line_breaks(raw: bytes) -> tuple[bytes, bool]:
+    """Lines that end in CR only (old Mac files: more lone CRs than LFs) are made to end in LF, and
+    CRs doubled before a line break (CR CR LF, from a file converted twice) are made one: returns the
+    bytes and whether they changed. Other lone CRs are stray: see `_stray_crs`."""
+    lone = raw.count(b"\r") - raw.count(b"\r\n")
+    if lone <= 0:
+        return raw, False
+    if lone > raw.count(b"\n"):
+        return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n"), True
+    fixed = re.sub(rb"\r\r+\n", b"\r\n", raw)
+    return fixed, fixed != raw
+
+
+def _stray_crs(raw: bytes, start: int) -> list[int]:
+    """Positions of carriage returns on their own (not before LF) outside quoted cells, from `start`.
+    Inside quotes a CR is part of the cell's text; outside, a CSV reader would take it for a line
+    break in the middle of a row. Quotes are counted from `start` (a doubled quote counts twice)."""
+    positions, quotes, last = [], 0, start
+    for match in STRAY_CR.finditer(raw, start):
+        quotes += raw.count(b'"', last, match.start())
+        last = match.start()
+        if quotes % 2 == 0:
+            positions.append(match.start())
+    return positions
+
+
+def _quote_stray_crs(raw: bytes, positions: list[int], delimiter: str) -> tuple[bytes, list[int]]:
+    """Put each cell that holds a stray CR in quotes, so the CR is read as part of that cell (as a
+    spreadsheet shows it) and the row stays one row. Returns the bytes and the lines (1-based) concerned."""
+    mark = delimiter.encode("utf-8")
+    out, last, lines = [], 0, []
+    for pos in positions:
+        if pos < last:  # a second CR in a cell already quoted
+            continue
+        line_start = raw.rfind(b"\n", 0, pos) + 1
+        before = raw.rfind(mark, line_start, pos)
+        cell_start = before + len(mark) if before >= 0 else line_start
+        line_end = raw.find(b"\n", pos)
+        line_end = len(raw) if line_end < 0 else line_end
+        if line_end > pos + 1 and raw[line_end - 1:line_end] == b"\r":
+            line_end -= 1
+        after = raw.find(mark, pos, line_end)
+        cell_end = after if after >= 0 else line_end
+        out += [raw[last:cell_start], b'"', raw[cell_start:cell_end].replace(b'"', b'""'), b'"']
+        last = cell_end
+        line = raw.count(b"\n", 0, pos) + 1
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    out.append(raw[last:])
+    return b"".join(out), lines
+
+
+def _one_line_break(raw: bytes) -> tuple[bytes, Optional[str]]:
+    """DuckDB guesses a file's line break from its first lines and stops at the first line that
+    ends otherwise: a file whose lines end in CRLF and LF both, or with a CR inside a quoted cell,
+    is given LF throughout (a CRLF inside a quoted cell becomes LF too) and DuckDB is told so."""
+    if b"\r" not in raw:
+        return raw, None
+    crlf = raw.count(b"\r\n")
+    if raw.count(b"\r") == crlf and raw.count(b"\n") == crlf:
+        return raw, None  # CRLF throughout, nothing else: DuckDB finds that by itself
+    return raw.replace(b"\r\n", b"\n"), "\n"
+
+
+def _lines_words(lines: list[int]) -> str:
+    shown = [str(n) for n in lines[:8]]
+    words = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    return ("line " if len(lines) == 1 else "lines ") + words + (f" (and {len(lines) - 8} more)" if len(lines) > 8 else "")
 
 
 def _decoded(lines: list[bytes]) -> list[str]:
@@ -291,13 +368,33 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
     `source`, when given, is a file holding exactly `raw` (after a byte-order mark): if nothing has
     to be cut from the end, DuckDB reads it in place instead of a copy of the body."""
     warnings: list[str] = []
+    raw, changed = _line_breaks(raw)
+    if changed:
+        source = None  # DuckDB reads the corrected copy
     start = 0
     first_end = raw.find(b"\n")
     first = raw[: first_end if first_end >= 0 else len(raw)].decode("utf-8", errors="replace").strip()
     sep = re.fullmatch(r'"?sep=(.)"?[,;]*', first, re.IGNORECASE)
-    if sep:
+    unusable_sep = None
+    if sep and sep.group(1) == '"':  # the quote mark cannot also separate cells: skip the line, detect
+        unusable_sep, start = first, first_end + 1
+    elif sep:
         fmt.delimiter, fmt.sep_line = sep.group(1), True
         start = first_end + 1
+    strays = _stray_crs(raw, start)
+    if strays and not fmt.sep_line:  # choose the delimiter with the stray CRs read as spaces
+        fmt.delimiter = choose_delimiter(_decoded(_lines(STRAY_CR.sub(b" ", raw[start:start + 1_000_000]), 0, 1_000_000)[:HEAD_LINES]))
+    if strays:
+        raw, stray_lines = _quote_stray_crs(raw, strays, fmt.delimiter)
+        source = None
+        warnings.append(
+            f"{file_name} has a carriage return (an old-style line break) inside a cell that is not in quotes, on "
+            f"{_lines_words(stray_lines)}; it was read as part of that cell, not as the end of the row. "
+            "If the cell should not hold a line break, correct it and upload again."
+        )
+    raw, line_break = _one_line_break(raw)
+    if line_break:
+        source = None
     position, count = start, 0
     while count < HEAD_LINES:
         nl = raw.find(b"\n", position)
@@ -307,8 +404,13 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
         position, count = nl + 1, count + 1
     head_raw = _lines(raw, start, position)
     head_lines = _decoded(head_raw)
-    if not fmt.sep_line:
+    if not fmt.sep_line and not strays:
         fmt.delimiter = choose_delimiter(head_lines)
+    if unusable_sep:
+        warnings.append(
+            f"The first line of {file_name}, “{unusable_sep[:20]}”, names the quote mark as the separator, which cannot be; "
+            f"it was skipped and the separator found from the rows ({DELIMITER_NAMES.get(fmt.delimiter, repr(fmt.delimiter))})."
+        )
     records = _records(head_lines, fmt.delimiter)
     index, header_count = find_header(records, file_name)
     header_rows = [records[i][2] for i in range(index, min(index + header_count, len(records)))]
@@ -319,7 +421,7 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
     last_header = index + header_count - 1
     body_first_line_in_head = records[last_header][1] + 1 if last_header < len(records) else len(head_lines)
     body_start = start + sum(len(line) for line in head_raw[:body_first_line_in_head])
-    first_body_line = body_first_line_in_head + 1 + (1 if fmt.sep_line else 0)
+    first_body_line = body_first_line_in_head + 1 + (1 if fmt.sep_line or unusable_sep else 0)
 
     # A blank line followed by more content starts a second table: everything from it is ignored.
     body_end = len(raw)
@@ -367,6 +469,7 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
         format=fmt, header=header, header_rows=header_rows, body_path=body_path, first_body_line=first_body_line,
         body_lines=raw.count(b"\n", body_start, body_end) + (0 if raw[body_end - 1:body_end] == b"\n" else 1),
         sample=[r[2] for r in sample_records if not _blank(r[2])], warnings=warnings, skip_lines=skip_lines,
+        line_break=line_break,
     )
 
 

@@ -38,15 +38,27 @@ def cleaned(column: str, keep: tuple[str, ...] = ()) -> str:
     """Trimmed text with non-breaking spaces made plain; NULL for every spelling of 'no value' —
     except the spellings in `keep` (lower case), which are a column's own vocabulary and stay as
     written: `none` in the register's change champion column is an answer, not a blank."""
-    trimmed = f"trim(replace({column}, chr(160), ' '))"
+    trimmed = restored(f"trim(replace({column}, chr(160), ' '))")
     nulls = _NULLS_SQL if not keep else ", ".join("'" + s.replace("'", "''") + "'" for s in NULL_SPELLINGS if s not in keep)
     return f"(CASE WHEN {column} IS NULL OR lower({trimmed}) IN ({nulls}) THEN NULL ELSE {trimmed} END)"
 
 
+# A cell the product's own CSV downloads neutralised (csv_files.neutralise): one apostrophe put before
+# a text that starts with a formula character, or with apostrophes and then one. Only that exact form
+# is undone, so a text of one's own that starts with an apostrophe ('Twas, 'A' grade) is kept as written.
+NEUTRALISED = "^" + APOSTROPHE + "+[=+\\-@\t\r]"  # as a SQL string literal's content
+
+
+def restored(text_sql: str) -> str:
+    """`text_sql` with the apostrophe of the product's own neutralisation taken off again."""
+    return f"(CASE WHEN starts_with({text_sql}, '{APOSTROPHE}') AND regexp_matches({text_sql}, '{NEUTRALISED}') THEN substr({text_sql}, 2) ELSE {text_sql} END)"
+
+
 def _plain(column: str) -> str:
-    """True for a cell that needs no cleaning: no surrounding space and not one of the short
-    'no value' spellings."""
-    return f"(ascii({column}) > 32 AND ascii(right({column}, 1)) > 32 AND NOT (length({column}) <= 8 AND lower({column}) IN ({_NULLS_SQL})))"
+    """True for a cell that needs no cleaning: no surrounding space, no leading apostrophe (which
+    may be a download's neutralisation, see `restored`) and not one of the short 'no value' spellings."""
+    return (f"(ascii({column}) > 32 AND ascii({column}) <> 39 AND ascii(right({column}, 1)) > 32 "
+            f"AND NOT (length({column}) <= 8 AND lower({column}) IN ({_NULLS_SQL})))")
 
 
 def text(column: str, max_length: int = 2000) -> str:
@@ -60,11 +72,8 @@ def looks_like_formula(text_sql: str) -> str:
     return rf"regexp_matches({text_sql}, '^\s*[=+\-@]')"
 
 
-def number(column: str, decimal_comma: bool) -> str:
-    """A raw cell as spreadsheets write numbers → DOUBLE (NULL when empty or unreadable).
-
-    Handles 1,234.50 / 1.234,50, 92% and 92,5 % (kept as 92 and 92.5), currency signs and codes,
-    (12,000) for negatives, 4.5e0, and the leading apostrophe MLflow writes before negatives."""
+def _number_parts(column: str, decimal_comma: bool) -> tuple[str, str, str]:
+    """(fast cast, cast after clean-up, condition for the fast one) of `number`."""
     clean = cleaned(column)
     unquoted = f"regexp_replace({clean}, '^{APOSTROPHE}', '')"
     negative = rf"regexp_matches({unquoted}, '^\s*\(.*\)\s*$')"
@@ -77,20 +86,49 @@ def number(column: str, decimal_comma: bool) -> str:
         fast_ok = ""
     slow = f"(TRY_CAST({normal} AS DOUBLE) * CASE WHEN {negative} THEN -1 ELSE 1 END)"
     fast = f"TRY_CAST({column} AS DOUBLE)"
+    return fast, slow, fast_ok
+
+
+def number(column: str, decimal_comma: bool) -> str:
+    """A raw cell as spreadsheets write numbers → DOUBLE (NULL when empty or unreadable).
+
+    Handles 1,234.50 / 1.234,50, 92% and 92,5 % (kept as 92 and 92.5), currency signs and codes,
+    (12,000) for negatives, 4.5e0, and the leading apostrophe MLflow writes before negatives.
+    Infinities (`inf`, `1e400`) are not numbers that can be stored: NULL, and `number_problem` says why."""
+    fast, slow, fast_ok = _number_parts(column, decimal_comma)
     return (
         f"(CASE WHEN {column} IS NULL THEN NULL WHEN {fast_ok}isfinite({fast}) THEN {fast} "
         f"WHEN isfinite({slow}) THEN {slow} ELSE NULL END)"
     )
 
 
-def number_problem(column: str, parsed: str, label: str) -> str:
-    """Why a non-empty cell is not a number (NULL when it is fine); `parsed` is its `number()`."""
+def too_small(column: str, parsed: str) -> str:
+    """True when a cell that writes a number other than 0 (a digit 1–9 before any exponent) was read
+    as 0: `1e-400` is smaller than any number that can be stored, and must not silently become 0."""
+    return rf"({parsed} = 0 AND regexp_matches({column}, '^[^eE]*[1-9]'))"
+
+
+def not_finite(column: str, decimal_comma: bool = False) -> str:
+    """True when a cell writes a number too large to store, or infinity (`1e400`, `-inf`, `Infinity`)."""
+    fast, slow, _ = _number_parts(column, decimal_comma)
+    unquoted = f"regexp_replace({cleaned(column)}, '^{APOSTROPHE}', '')"
+    return (f"(coalesce(NOT isfinite(TRY_CAST({unquoted} AS DOUBLE)), false) OR coalesce(NOT isfinite({slow}), false) "
+            f"OR coalesce(NOT isfinite({fast}), false))")
+
+
+def number_problem(column: str, parsed: str, label: str, decimal_comma: bool = False) -> str:
+    """Why a non-empty cell is not a number that can be stored (NULL when it is fine); `parsed` is
+    its `number()`. Most cells leave at the first test, so this costs little on a long column."""
     label = _literal(label)
     clean = cleaned(column)
+    shown = f"left({clean}, 40)"
     return (
-        f"CASE WHEN {parsed} IS NOT NULL OR {clean} IS NULL THEN NULL "
-        f"WHEN {looks_like_formula(clean)} THEN '{label} ‘' || left({clean}, 40) || '’ looks like a spreadsheet formula, not a number' "
-        f"ELSE '{label} ‘' || left({clean}, 40) || '’ is not a number' END"
+        f"CASE WHEN {parsed} <> 0 THEN NULL WHEN {column} IS NULL THEN NULL "
+        f"WHEN {too_small(column, parsed)} THEN '{label} ‘' || {shown} || '’ is too small to store (it would become 0); write 0 if 0 is meant' "
+        f"WHEN {parsed} IS NOT NULL OR {clean} IS NULL THEN NULL "
+        f"WHEN {not_finite(column, decimal_comma)} THEN '{label} ‘' || {shown} || '’ is not a finite number (too large to store, or infinity)' "
+        f"WHEN {looks_like_formula(clean)} THEN '{label} ‘' || {shown} || '’ looks like a spreadsheet formula, not a number' "
+        f"ELSE '{label} ‘' || {shown} || '’ is not a number' END"
     )
 
 
@@ -111,6 +149,10 @@ EPOCH_S = DateFormat("epoch_s", "Unix time in seconds")
 EPOCH_MS = DateFormat("epoch_ms", "Unix time in milliseconds")
 EXCEL = DateFormat("excel", "Excel serial day numbers")
 FORMATS = {f.name: f for f in (ISO, DMY, MDY, MONTH_NAME, COMPACT, EPOCH_S, EPOCH_MS, EXCEL)}
+
+# Numbers read as dates stay within years 1–9999 (beyond, a cast would fail rather than say no).
+EPOCH_LIMIT_S = 253_402_300_800  # 10000-01-01 in Unix seconds
+EXCEL_LIMIT_DAYS = 2_958_465  # 9999-12-31 as an Excel serial day
 
 _TIME_PARTS = ["", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %H:%M:%S.%f"]
 
@@ -151,11 +193,15 @@ def timestamp(column: str, fmt: DateFormat) -> str:
     if fmt is COMPACT:
         return f"try_strptime({clean}, '%Y%m%d')"
     if fmt is EPOCH_S:
-        return f"epoch_ms(CAST(TRY_CAST({clean} AS DOUBLE) * 1000 AS BIGINT))"
+        seconds = f"TRY_CAST({clean} AS DOUBLE)"  # guarded: a huge number is no date, never an error
+        return f"(CASE WHEN abs({seconds}) < {EPOCH_LIMIT_S} THEN epoch_ms(CAST({seconds} * 1000 AS BIGINT)) END)"
     if fmt is EPOCH_MS:
-        return f"epoch_ms(TRY_CAST({clean} AS BIGINT))"
+        millis = f"TRY_CAST({clean} AS BIGINT)"
+        return f"(CASE WHEN abs({millis}) < {EPOCH_LIMIT_S * 1000} THEN epoch_ms({millis}) END)"
     if fmt is EXCEL:
-        return f"(TIMESTAMP '1899-12-30' + to_microseconds(CAST(round(TRY_CAST({clean} AS DOUBLE) * 86400) * 1000000 AS BIGINT)))"
+        days = f"TRY_CAST({clean} AS DOUBLE)"
+        return (f"(CASE WHEN {days} BETWEEN 0 AND {EXCEL_LIMIT_DAYS} "
+                f"THEN TIMESTAMP '1899-12-30' + to_microseconds(CAST(round({days} * 86400) * 1000000 AS BIGINT)) END)")
     raise ValueError(fmt)
 
 
