@@ -330,6 +330,11 @@ def write_whole(out, data: bytes) -> None:
     try:
         tmp.write_bytes(data)
         tmp.replace(out)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        if error.filename is None:  # a write (not the open) that failed names no file: name it
+            raise OSError(error.errno, error.strerror, str(tmp)) from error
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

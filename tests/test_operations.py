@@ -1,0 +1,348 @@
+"""Operations under stress: a restore while uploads run (in threads and in other processes), a full
+disk, a read-only disk and a refused permission, killed uploads and the progress report.
+
+What a restore promises an upload (docs: README, "Backups"): an upload that committed before the
+restore took the store's lock is in the copy of the replaced store (`…before-restore-….duckdb`),
+which the backup replaces as asked; an upload that commits after it is in the restored store. No
+upload that the command line reported as stored (exit 0) is in neither.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import ROOT
+from pilot_health import backup as backup_module
+from pilot_health import cli, queries
+from pilot_health.backup import backup, restore
+from pilot_health.errors import PilotHealthError
+from pilot_health.store import Store, facts_of_file, utc_now
+
+FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
+
+
+def cli_process(cwd: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pilot_health", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def small_export(folder: Path, i: int) -> Path:
+    """Three new accuracy values for SC-01 on days no other file uses: distinct bytes, distinct rows."""
+    path = folder / f"load_{i}.csv"
+    path.write_text("pilot_id,metric,environment,observed_at,value\n"
+                    + "".join(f"SC-01,accuracy,lab,2026-0{month}-{10 + i},0.9{i}{month}\n" for month in (5, 6, 7)))
+    return path
+
+
+def uploads_of(path: Path) -> dict[str, int]:
+    """sha256 -> rows stored under that upload, read from a store file."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute("""SELECT u.sha256, count(m.upload_id) FROM uploads u
+                              LEFT JOIN metric_observations m USING (upload_id) GROUP BY ALL""").fetchall()
+    finally:
+        con.close()
+    return dict(rows)
+
+
+# -- restore under load -------------------------------------------------------------------------
+
+def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_store, tmp_path, monkeypatch):
+    """Deterministic, in one process (the dashboard's threads): a write transaction is open when
+    the restore starts; the restore waits for its commit, which lands in the replaced store's copy.
+    A write started while the file is being swapped waits and lands in the restored store."""
+    made = backup(demo_store, tmp_path / "b")
+    in_write, finish_write = threading.Event(), threading.Event()
+    swapping = threading.Event()
+    original_put = backup_module._put_in_place
+
+    def slow_put(source, target):
+        swapping.set()
+        time.sleep(1.0)  # a big file takes a moment to copy
+        original_put(source, target)
+
+    monkeypatch.setattr(backup_module, "_put_in_place", slow_put)
+
+    def open_upload():
+        with demo_store.write() as con:
+            queries.insert_upload(con, kind="metrics", file_name="before.csv", sha256="b" * 64, rows_stored=0, rows_rejected=0,
+                                  uploaded_at=utc_now(), uploaded_by="test")
+            in_write.set()
+            finish_write.wait(20)
+
+    done: dict = {}
+
+    def late_upload():
+        swapping.wait(20)
+        with demo_store.write() as con:
+            queries.insert_upload(con, kind="metrics", file_name="after.csv", sha256="a" * 64, rows_stored=0, rows_rejected=0,
+                                  uploaded_at=utc_now(), uploaded_by="test")
+        done["late"] = time.monotonic()
+
+    first = threading.Thread(target=open_upload)
+    first.start()
+    assert in_write.wait(20)
+    restorer = threading.Thread(target=lambda: done.update(result=restore(Store(demo_store.path, lock_wait_seconds=30), made.file),
+                                                           restored=time.monotonic()))
+    late = threading.Thread(target=late_upload)
+    restorer.start()
+    late.start()
+    time.sleep(1.0)
+    assert restorer.is_alive() and not swapping.is_set()  # the restore waits for the open upload
+    finish_write.set()
+    for thread in (first, restorer, late):
+        thread.join(60)
+    result = done["result"]
+    assert done["late"] > done["restored"] - 0.5  # the late upload waited for the swap (its commit came after)
+    previous, now = uploads_of(result.previous_copy), uploads_of(demo_store.path)
+    assert "b" * 64 in previous and "b" * 64 not in now  # committed before the restore: in the replaced store's copy
+    assert "a" * 64 in now and "a" * 64 not in previous  # committed during it: waited, then stored in the restored store
+    assert {sha for sha in now if sha != "a" * 64} == {u[1] for u in made.facts["uploads"]}
+
+
+def test_no_upload_reported_as_stored_is_lost_when_a_restore_runs_among_them(demo_store, tmp_path):
+    """Eight command-line ingests of distinct files in their own processes, a restore started
+    among them. Every ingest that exited 0 is, with all its rows, in exactly one of: the restored
+    store (committed after the restore) or the copy of the store it replaced (committed before)."""
+    made = backup(demo_store, tmp_path / "b")
+    files = [small_export(tmp_path, i) for i in range(8)]
+    db = str(demo_store.path)
+    ingests, restorer = [], None
+    for i, path in enumerate(files):
+        ingests.append(cli_process(tmp_path, "ingest", path.name, "--db", db, "--json", "--wait", "90"))
+        if i == 3:
+            restorer = cli_process(tmp_path, "restore", str(made.file), "--db", db, "--yes", "--json", "--wait", "90")
+        time.sleep(0.3)
+    outcomes = [process.communicate(timeout=180) + (process.returncode,) for process in ingests]
+    restored_out, restored_err = restorer.communicate(timeout=180)
+    assert restorer.returncode == 0, restored_err
+    previous_copy = Path(json.loads(restored_out)["previous_copy"])
+    now, previous = uploads_of(demo_store.path), uploads_of(previous_copy)
+    split = {"before": 0, "after": 0}
+    for (out, err, code), path in zip(outcomes, files):
+        assert code == 0, err
+        payload = json.loads(out)
+        assert payload["status"] == "stored" and payload["rows_stored"] >= 2
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        homes = [name for name, store in (("after", now), ("before", previous)) if store.get(sha) == payload["rows_stored"]]
+        assert len(homes) == 1, f"{path.name} was reported stored but is in {homes or 'neither store'}"
+        split[homes[0]] += 1
+    print(f"stored before the restore took the lock: {split['before']}, after: {split['after']}")
+    # the restored store is the backup plus the uploads committed after it, nothing else
+    assert set(now) - {u[1] for u in made.facts["uploads"]} == {hashlib.sha256(p.read_bytes()).hexdigest() for p in files} - set(previous)
+    assert Store(demo_store.path).meta()["restored_from"].startswith(str(made.file))
+
+
+def test_a_restore_that_fails_its_check_puts_the_previous_store_back(demo_store, tmp_path, monkeypatch, _demo_file):
+    """The copy put in place is not what the backup held (a disk that corrupts, simulated by
+    copying another store): the previous store goes back, and the error says so."""
+    made = backup(demo_store, tmp_path / "b")
+    with demo_store.write() as con:
+        queries.insert_upload(con, kind="metrics", file_name="mine.csv", sha256="c" * 64, rows_stored=0, rows_rejected=0,
+                              uploaded_at=utc_now(), uploaded_by="test")
+    before = uploads_of(demo_store.path)
+    empty = Store(tmp_path / "empty.duckdb")
+    empty.ensure_ready()
+    original_put, calls = backup_module._put_in_place, []
+
+    def wrong_copy(source, target):
+        calls.append(source)
+        original_put(empty.path if len(calls) == 1 else source, target)
+
+    monkeypatch.setattr(backup_module, "_put_in_place", wrong_copy)
+    with pytest.raises(PilotHealthError) as caught:
+        restore(demo_store, made.file)
+    message = str(caught.value)
+    assert "did not hold what the backup held" in message and "the previous store has been put back" in message
+    assert uploads_of(demo_store.path) == before
+    assert not list(tmp_path.glob("*.restoring"))
+
+
+# -- full disk, read-only disk, refused permission ------------------------------------------------
+
+@contextmanager
+def tmpfs(folder: Path, size: str, read_only: bool = False):
+    """A small disk of its own (tmpfs), or the test is skipped with the reason."""
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"this machine does not let the tests mount a small disk (mount: {(mounted.stderr or 'not permitted').strip()})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def fill(folder: Path, leave: int, name: str = "filler") -> Path:
+    """Fill the disk holding `folder` but for `leave` bytes."""
+    free = shutil.disk_usage(folder).free
+    filler = folder / name
+    with open(filler, "wb") as out:
+        out.write(b"\0" * max(free - leave, 0))
+    return filler
+
+
+def big_export(path: Path) -> Path:
+    start = date(2023, 1, 1)
+    lines = ["pilot_id,metric,environment,observed_at,value"]
+    for pilot in ("SC-01", "SC-02", "SC-03", "RO-01", "RO-02", "RO-03"):
+        lines += [f"{pilot},accuracy,lab,{start + timedelta(days=k)},0.{(k * 7919) % 100000:05d}" for k in range(3000)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pilot_health", *args], cwd=cwd, capture_output=True, text=True, timeout=180)
+
+
+def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, tmp_path):
+    disk = tmp_path / "disk"
+    with tmpfs(disk, "8m"):
+        db = disk / "store.duckdb"
+        shutil.copy(demo_store.path, db)
+        before = facts_of_file(db)
+        export = big_export(tmp_path / "big.csv")
+        filler = fill(disk, 150_000)
+
+        stored = run(tmp_path, "ingest", str(export), "--db", str(db))
+        assert stored.returncode == 1, stored.stderr
+        assert stored.stderr.strip() == f"pilot_health ingest: The disk holding {disk} is full; free some space there and run again (nothing was half-written)."
+        assert facts_of_file(db) == before  # the store is as it was, and opens
+
+        copied = run(tmp_path, "backup", "--db", str(db), "--out", str(disk / "backups"))
+        assert copied.returncode == 1 and f"The disk holding {disk / 'backups'} is full" in copied.stderr, copied.stderr
+        assert list((disk / "backups").iterdir()) == []  # no half backup, no .part
+
+        more = fill(disk, 20_000, "filler2")  # the pack is about 140 KB
+        packed = run(tmp_path, "export", "--db", str(db), "--portfolio", "--format", "html", "--out", str(disk / "pack.html"))
+        assert packed.returncode == 1 and f"The disk holding {disk} is full" in packed.stderr, packed.stderr
+        assert {p.name for p in disk.iterdir()} - {"store.duckdb.wal"} == {"backups", "filler", "filler2", "store.duckdb", "store.duckdb.lock"}
+
+        filler.unlink()  # space again: the same ingest goes through
+        again = run(tmp_path, "ingest", str(export), "--db", str(db), "--json")
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["rows_stored"] > 10_000
+
+
+def test_a_read_only_disk_is_a_sentence_with_exit_1(demo_store, tmp_path):
+    disk = tmp_path / "ro"
+    with tmpfs(disk, "1m", read_only=True):
+        copied = run(tmp_path, "backup", "--db", str(demo_store.path), "--out", str(disk / "backups"))
+        assert copied.returncode == 1
+        assert copied.stderr.strip() == (f"pilot_health backup: {disk} is on a read-only disk; choose a folder that can be written "
+                                         "(or remount the disk) and run again.")
+        packed = run(tmp_path, "export", "--db", str(demo_store.path), "--portfolio", "--format", "html", "--out", str(disk / "pack.html"))
+        assert packed.returncode == 1 and f"{disk} is on a read-only disk" in packed.stderr, packed.stderr
+
+
+@pytest.mark.parametrize("code, words", [
+    (errno.ENOSPC, "The disk holding {folder} is full; free some space there and run again"),
+    (errno.EACCES, "Pilot Health may not write or read {file} (permission denied); fix the permissions"),
+    (errno.EROFS, "{folder} is on a read-only disk; choose a folder that can be written"),
+])
+def test_an_export_that_cannot_be_written_leaves_no_part_file(demo_store, tmp_path, monkeypatch, capsys, code, words):
+    """Always runs (no mounting needed): the operating system refuses the write itself."""
+    real_write = Path.write_bytes
+
+    def refuse(self, data):
+        real_write(self, data[: len(data) // 2])  # half the file reached the disk
+        raise OSError(code, os.strerror(code), str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    out = tmp_path / "packs" / "pack.html"
+    returned = cli.main(["export", "--db", str(demo_store.path), "--portfolio", "--format", "html", "--out", str(out)])
+    assert returned == 1
+    error = capsys.readouterr().err
+    assert words.format(folder=out.parent, file=str(out) + ".part") in error and "Unexpected" not in error
+    assert list(out.parent.iterdir()) == []
+
+
+def test_an_ingest_whose_commit_hits_a_full_disk_is_exit_1_and_stores_nothing(demo_store, tmp_path, monkeypatch, capsys):
+    """Always runs: DuckDB's own words for a full disk at commit time."""
+    before = facts_of_file(demo_store.path)
+    real = queries.set_upload_details
+
+    def full(con, *args, **kwargs):
+        real(con, *args, **kwargs)
+        raise duckdb.IOException(f'IO Error: Could not write all bytes to file "{demo_store.path}.wal": No space left on device')
+
+    monkeypatch.setattr(queries, "set_upload_details", full)
+    returned = cli.main(["ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(demo_store.path)])
+    assert returned == 1
+    assert capsys.readouterr().err.strip() == (f"pilot_health ingest: The disk holding {demo_store.path.parent} is full; "
+                                               "free some space there and run again (nothing was half-written).")
+    assert facts_of_file(demo_store.path) == before
+
+
+# -- killed uploads and progress --------------------------------------------------------------
+
+KILLED_MID_UPLOAD = """
+import sys, time
+from pathlib import Path
+from pilot_health.ingest import engine
+folder = engine._work_folder()
+print(folder, flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_work_folder_of_a_killed_upload_is_removed_by_the_next_upload(demo_store):
+    from pilot_health.ingest import engine
+
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_UPLOAD], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    folder = Path(killed.stdout.readline().strip())
+    assert folder.is_dir() and folder.parent == engine.UPLOAD_WORK_ROOT and folder.name.startswith(f"upload-{killed.pid}-")
+    running = subprocess.Popen([sys.executable, "-c", KILLED_MID_UPLOAD], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    alive = Path(running.stdout.readline().strip())
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    try:
+        assert folder.is_dir()  # SIGKILL: its own clean-up never ran
+        result = cli.main(["ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(demo_store.path), "--check"])
+        assert result == 0
+        assert not folder.exists()  # swept by the next upload
+        assert alive.is_dir()  # a running upload's folder is left alone
+        assert not list(engine.UPLOAD_WORK_ROOT.glob(f"upload-{os.getpid()}-*"))  # and each upload removes its own
+    finally:
+        running.kill()
+        running.wait()
+        shutil.rmtree(alive, ignore_errors=True)
+
+
+def test_progress_says_stored_only_after_the_commit(demo_store, monkeypatch, capsys):
+    """The last line, "[100%] Stored …", is printed after the transaction committed: when the
+    commit fails it is never printed."""
+    done = cli.main(["ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(demo_store.path), "--progress"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert done == 0 and lines[-1].startswith("[100%] Stored 8 rows as upload ")
+    upload_id = int(lines[-1].rsplit(" ", 1)[1].rstrip("."))
+    with demo_store.read() as con:
+        assert con.execute("SELECT rows_stored FROM uploads WHERE upload_id = ?", [upload_id]).fetchone()[0] == 8
+
+    real_put_meta = queries.put_meta
+
+    def commit_fails(con, key, value):  # the store's last step before COMMIT, after the engine's last progress step
+        if key == "version":
+            raise duckdb.IOException('IO Error: Could not write file "/x/store.duckdb.wal": No space left on device')
+        real_put_meta(con, key, value)
+
+    monkeypatch.setattr(queries, "put_meta", commit_fails)
+    failed = cli.main(["ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(demo_store.path), "--progress",
+                       "--pilot", "SC-01", "--environment", "live"])
+    err = capsys.readouterr().err
+    assert failed == 1 and "[ 75%] Storing 24 rows" in err and "[100%]" not in err and "The disk holding /x is full" in err
