@@ -346,3 +346,20 @@ def test_progress_says_stored_only_after_the_commit(demo_store, monkeypatch, cap
                        "--pilot", "SC-01", "--environment", "live"])
     err = capsys.readouterr().err
     assert failed == 1 and "[ 75%] Storing 24 rows" in err and "[100%]" not in err and "The disk holding /x is full" in err
+
+
+# -- Streamlit's metrics endpoint ----------------------------------------------------------------
+
+def test_the_metrics_endpoint_publishes_no_sign_in_details_and_the_proxy_rule_is_documented():
+    """Streamlit answers /_stcore/metrics without sign-in and has no setting to close it; the
+    README tells the proxy to block it, and no sign-in attribute is ever published there."""
+    import tomllib
+
+    from streamlit import config
+
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]
+    assert server["unsafeMetricsUserAttributes"] == []
+    # If a Streamlit upgrade adds a setting that closes the endpoint, use it and change the README.
+    assert [key for key in config._config_options if key.startswith("server.") and "etric" in key] == ["server.unsafeMetricsUserAttributes"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "Block `/_stcore/metrics` at the proxy" in readme and "location = /_stcore/metrics { return 404; }" in readme
