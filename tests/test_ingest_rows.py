@@ -240,3 +240,11 @@ def test_a_duplicate_of_another_units_upload_is_not_described_to_a_limited_edito
     supply = Person("sam@example.com", "editor", ("Supply Chain",), signed_in=True)
     seen = ingest(demo_store, data, "mine.csv", commit=True, person=supply)
     assert seen.duplicate_of == first.upload_id and "supply_secret_plan.csv" in seen.warnings[0]
+
+
+def test_an_unclosed_quote_in_the_header_names_line_1(demo_store):
+    data = b'pilot_id,"metric,environment,observed_at,value\nSC-01,accuracy,lab,2030-06-01,0.8\n'
+    result = ingest(demo_store, data, "header.csv")
+    assert result.status == "refused"
+    assert result.refusal == ('header.csv: a quote (") opened on line 1 is never closed, so the header and every line after it '
+                              "would be read as one cell. Close the quote (or remove it) and upload again; nothing was stored.")

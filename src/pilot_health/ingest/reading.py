@@ -413,6 +413,13 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
         )
     records = _records(head_lines, fmt.delimiter)
     index, header_count = find_header(records, file_name)
+    if records[index][1] > records[index][0] and index == len(records) - 1:
+        # The header runs to the end of what was read: a quote opened in it is never closed.
+        opened = sum(len(line) for line in head_raw[:records[index][0]])
+        if head_raw and b"".join(head_raw)[opened:].count(b'"') % 2:
+            line = records[index][0] + 1 + (1 if fmt.sep_line or unusable_sep else 0)
+            raise Refused(f"{file_name}: a quote (\") opened on line {line} is never closed, so the header and every line "
+                          "after it would be read as one cell. Close the quote (or remove it) and upload again; nothing was stored.")
     header_rows = [records[i][2] for i in range(index, min(index + header_count, len(records)))]
     width = max(len(r) for r in header_rows)
     header = combine_header(header_rows, width)
