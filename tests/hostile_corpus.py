@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -72,9 +73,9 @@ def row_xml(number: int, values: Iterable[object]) -> str:
 
 def metric_rows(count: int, start: int = 2) -> Iterator[str]:
     """`count` plausible long-layout metric rows (pilot SC-01), as sheet XML."""
-    for i in range(count):
-        day = 1 + i % 28
-        yield row_xml(start + i, ("SC-01", "accuracy", "lab", f"2024-01-{day:02d}", 0.5 + (i % 100) / 1000))
+    first = date(2000, 1, 1)
+    for i in range(count):  # one row a day from 2000 (before anything in the demo store)
+        yield row_xml(start + i, ("SC-01", "accuracy", "lab", (first + timedelta(days=i)).isoformat(), 0.5 + (i % 100) / 1000))
 
 
 def sheet_xml(rows: Iterable[str], dimension: Optional[str] = None, doctype: str = "") -> Iterator[bytes]:
@@ -209,14 +210,14 @@ def xxe(path: Path, target: str = "/etc/passwd") -> Path:
 
 def formulas(path: Path, cached: bool) -> Path:
     """Values computed by formulas, with (as Excel saves) or without (as some libraries write) the result."""
-    rows = [row_xml(2 + i, ("SC-01", "accuracy", "lab", f"2024-01-{i + 1:02d}", ("f", f"0.5+{i}/100", 0.5 + i / 100 if cached else None)))
+    rows = [row_xml(2 + i, ("SC-01", "accuracy", "lab", f"2001-01-{i + 1:02d}", ("f", f"0.5+{i}/100", 0.5 + i / 100 if cached else None)))
             for i in range(5)]
     return write_xlsx(path, sheet_xml(rows))
 
 
 def external_links(path: Path) -> Path:
     """Values from a formula that refers to another workbook, with the cached results Excel keeps."""
-    rows = [row_xml(2 + i, ("SC-01", "accuracy", "lab", f"2024-01-{i + 1:02d}", ("f", f"[1]Sheet1!A{i + 1}", 0.7 + i / 100)))
+    rows = [row_xml(2 + i, ("SC-01", "accuracy", "lab", f"2002-01-{i + 1:02d}", ("f", f"[1]Sheet1!A{i + 1}", 0.7 + i / 100)))
             for i in range(5)]
     link = XML_HEAD + (f'<externalLink xmlns="{NS}"><externalBook xmlns:r="{REL_NS}" r:id="rId1"><sheetNames>'
                        '<sheetName val="Sheet1"/></sheetNames></externalBook></externalLink>')

@@ -1,0 +1,246 @@
+"""Hostile uploads (issue 15): bombs, NUL bytes, 10,000 columns, 5-million-character lines and
+values, broken quotes, mixed encodings, XXE and billion laughs, formulas, path-like names, extreme
+numbers and dates.
+
+Every file is generated here (tests/hostile_corpus.py; nothing big is committed) and run through
+the real engine — `ingest()` checking, then storing — in a separate Python process with an
+address-space limit of 1.5 GB and a time limit, as the dashboard would meet it. Each must end in
+time with a refusal sentence naming the file (or with rows stored and the bad ones rejected one by
+one), never with an unexpected error, and a refused file must leave every table of the store as it
+was.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import hostile_corpus as corpus
+from conftest import ROOT
+
+MEMORY_LIMIT = 1536 * 1024 * 1024
+TIME_LIMIT = 60
+TABLES = ("uploads", "pilots", "metric_observations", "survey_responses", "audit_log")
+
+RUNNER = r"""
+import json, resource, sys
+from pathlib import Path
+limit = int(sys.argv[4])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from pilot_health.ingest import IngestOptions, ingest
+from pilot_health.store import Store
+
+store = Store(Path(sys.argv[1]), lock_wait_seconds=5)
+data, name = Path(sys.argv[2]).read_bytes(), sys.argv[3]
+
+def counts():
+    with store.read() as con:
+        tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in %r if t in tables}
+
+out = {"before": counts()}
+for mode in ("check", "store"):
+    result = ingest(store, data, name, IngestOptions(pilot_id="SC-01", environment="lab"), commit=mode == "store")
+    out[mode] = {"status": result.status, "refusal": result.refusal, "rows_to_store": result.rows_to_store,
+                 "rows_rejected": result.rows_rejected, "problems": [p.message for p in result.problems][:5]}
+out["after"] = counts()
+out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+""" % (TABLES,)
+
+
+def run(store_path: Path, file: Path, name: str, env: dict | None = None) -> dict:
+    """One file, check then store, in a fresh process under the memory and time limits."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", RUNNER, str(store_path), str(file), name, str(MEMORY_LIMIT)],
+                          capture_output=True, text=True, timeout=TIME_LIMIT, cwd=ROOT, env=environment)
+    assert done.returncode == 0, f"{name}: the engine failed (exit {done.returncode}): {done.stderr[-2000:]}"
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["seconds"] = time.monotonic() - started
+    for mode in ("check", "store"):
+        text = " ".join([out[mode]["refusal"] or "", *out[mode]["problems"]])
+        assert "Unexpected problem" not in text and "Traceback" not in text, text
+    return out
+
+
+def expect_refused(out: dict, name: str, *words: str) -> str:
+    """Refused when checked and when stored, with a sentence naming the file and saying `words`;
+    the store exactly as before."""
+    for mode in ("check", "store"):
+        assert out[mode]["status"] == "refused", f"{name} {mode}: {out[mode]}"
+        refusal = out[mode]["refusal"]
+        assert refusal.startswith(name) or f"{name} " in refusal, refusal
+        for word in words:
+            assert word in refusal, f"{word!r} not in: {refusal}"
+    assert out["after"] == out["before"], "a refused file changed the store"
+    return out["check"]["refusal"]
+
+
+@pytest.fixture
+def store_path(demo_store) -> Path:
+    return demo_store.path
+
+
+# -- workbooks ---------------------------------------------------------------------------------
+
+def test_a_tiny_workbook_declaring_a_million_rows_by_16384_columns_is_read_as_the_rows_it_has(store_path, tmp_path):
+    """Issue 15: 1.6 KB passed 3.9 GB. Its one far cell (XFD1048576) is past the column limit."""
+    file = corpus.dimension_bomb(tmp_path / "bomb.xlsx")
+    assert file.stat().st_size < 2500
+    out = run(store_path, file, "sales.xlsx")
+    expect_refused(out, "sales.xlsx", "more than 2,000 columns", "column XFD, row 1,048,576", "the limit for one upload")
+    assert out["peak_mb"] < 400
+
+
+def test_the_declared_size_alone_never_pads_rows(store_path, tmp_path):
+    """The same declared size without the far cell: the two real rows are stored, nothing else."""
+    file = corpus.write_xlsx(tmp_path / "declared.xlsx", corpus.sheet_xml(corpus.metric_rows(2), dimension="A1:XFD1048576"))
+    out = run(store_path, file, "declared.xlsx")
+    assert out["store"]["status"] == "stored", out
+    assert out["store"]["rows_to_store"] == 2 and out["store"]["rows_rejected"] == 0
+    assert out["after"]["metric_observations"] == out["before"]["metric_observations"] + 2
+    assert out["peak_mb"] < 400
+
+
+def test_a_zip_bomb_is_refused_from_its_declared_size(store_path, tmp_path):
+    """A sheet that unpacks to 210 MB (over the 200 MB default) from about 1 MB on disk."""
+    file = corpus.zip_bomb(tmp_path / "bomb.xlsx", 210)
+    assert file.stat().st_size < 3 * 1024 * 1024
+    out = run(store_path, file, "sales.xlsx")
+    refusal = expect_refused(out, "sales.xlsx", "too large to read", "unpacks to more than 200 MB")
+    assert refusal == ("sales.xlsx is too large to read: it unpacks to more than 200 MB (the limit for one upload). "
+                       "Split it into smaller files or export it as CSV.")
+    assert out["seconds"] < 20
+
+
+def test_unpacked_bytes_are_counted_while_reading(store_path, tmp_path):
+    """Within what the zip declares but over a lower limit: refused while the sheet streams."""
+    file = corpus.many_rows_xlsx(tmp_path / "rows.xlsx", 30_000)
+    out = run(store_path, file, "rows.xlsx", {"PILOT_HEALTH_MAX_UNPACKED_MB": "1"})
+    expect_refused(out, "rows.xlsx", "unpacks to more than 1 MB")
+
+
+def test_a_zip_lying_about_its_sizes_is_refused_as_damaged(store_path, tmp_path):
+    """The directory says 2,000 bytes, the sheet unpacks to 4 MB: reading stops at the declared size
+    and the checksum gives the lie away."""
+    file = corpus.lying_sizes(tmp_path / "lying.xlsx", 20_000, claimed=2000)
+    out = run(store_path, file, "lying.xlsx")
+    expect_refused(out, "lying.xlsx", "could not be read", "damaged")
+
+
+@pytest.mark.parametrize("limit, value, words", [
+    ("PILOT_HEALTH_MAX_ROWS", "1000", "more than 1,000 rows"),
+    ("PILOT_HEALTH_MAX_CELLS", "20000", "more than 20,000 cells"),
+])
+def test_rows_and_cells_of_a_workbook_are_counted_while_reading(store_path, tmp_path, limit, value, words):
+    file = corpus.many_rows_xlsx(tmp_path / "rows.xlsx", 5_000)
+    out = run(store_path, file, "rows.xlsx", {limit: value})
+    expect_refused(out, "rows.xlsx", words, "the limit for one upload")
+
+
+def test_a_workbook_within_the_limits_is_stored_whole(store_path, tmp_path):
+    file = corpus.many_rows_xlsx(tmp_path / "rows.xlsx", 5_000)
+    out = run(store_path, file, "rows.xlsx")
+    assert out["store"]["status"] == "stored", out
+    assert out["store"]["rows_to_store"] == 5_000 and out["store"]["rows_rejected"] == 0
+    assert out["after"]["uploads"] == out["before"]["uploads"] + 1
+    assert out["after"]["metric_observations"] == out["before"]["metric_observations"] + 5_000
+
+
+@pytest.mark.parametrize("where", ["sheet", "strings"])
+def test_billion_laughs_is_refused(store_path, tmp_path, where):
+    file = corpus.billion_laughs(tmp_path / "laughs.xlsx", where)
+    out = run(store_path, file, "laughs.xlsx")
+    expect_refused(out, "laughs.xlsx", "XML declarations that spreadsheets never contain")
+    assert out["peak_mb"] < 400 and out["seconds"] < 20
+
+
+def test_an_external_entity_never_reads_the_named_file(store_path, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-VALUE")
+    file = corpus.xxe(tmp_path / "xxe.xlsx", str(secret))
+    out = run(store_path, file, "xxe.xlsx")
+    refusal = expect_refused(out, "xxe.xlsx", "XML declarations")
+    assert "TOP-SECRET" not in json.dumps(out) and str(secret) not in refusal
+
+
+def test_a_formula_whose_result_was_never_saved_is_refused_naming_its_cell(store_path, tmp_path):
+    file = corpus.formulas(tmp_path / "formulas.xlsx", cached=False)
+    out = run(store_path, file, "formulas.xlsx")
+    refusal = expect_refused(out, "formulas.xlsx")
+    assert refusal == ("formulas.xlsx: cell E2 of sheet “Metrics” is a formula whose result was never saved, so its value is unknown. "
+                       "Open the file in Excel, save it, and upload again. Nothing was stored.")
+
+
+def test_formulas_with_saved_results_and_external_links_store_the_saved_values(store_path, tmp_path):
+    for file, first in ((corpus.formulas(tmp_path / "saved.xlsx", cached=True), 0.5),
+                        (corpus.external_links(tmp_path / "linked.xlsx"), 0.7)):
+        out = run(store_path, file, file.name)
+        assert out["store"]["status"] == "stored", out
+        assert out["store"]["rows_to_store"] == 5 and out["store"]["rows_rejected"] == 0
+        assert out["after"]["metric_observations"] == out["before"]["metric_observations"] + 5
+    from pilot_health.store import Store
+
+    with Store(store_path).read() as con:
+        values = con.execute("SELECT value FROM metric_observations o JOIN uploads u USING (upload_id) "
+                             "WHERE u.file_name = 'linked.xlsx' ORDER BY observed_at").fetchall()
+    assert [round(v, 2) for (v,) in values] == [0.7, 0.71, 0.72, 0.73, 0.74]
+
+
+def test_cells_far_to_the_right_are_refused_at_the_first_one(store_path, tmp_path):
+    file = corpus.far_cell_bomb(tmp_path / "far.xlsx", 2000)
+    out = run(store_path, file, "far.xlsx")
+    expect_refused(out, "far.xlsx", "more than 2,000 columns", "column XFD, row 2)")
+    assert out["peak_mb"] < 400
+
+
+# -- text files --------------------------------------------------------------------------------
+
+TEXT_REFUSALS = {
+    "ten_thousand_columns.csv": ("more than 2,000 columns (its header has 10,000)",),
+    "long_line.csv": ("a line longer than 1,000,000 characters (line 7;",),
+    "long_field.csv": ("a quoted value that runs on for more than 1,000,000 characters", "starting on line 7"),
+    "nul_bytes.csv": ("binary data on line 2,002 (a NUL character)",),
+    "nul_everywhere.csv": ("binary data",),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_REFUSALS))
+def test_hostile_text_is_refused_with_a_sentence(store_path, tmp_path, name):
+    file = tmp_path / "upload.bin"
+    file.write_bytes(corpus.text_files()[name])
+    out = run(store_path, file, name)
+    expect_refused(out, name, *TEXT_REFUSALS[name])
+    assert out["peak_mb"] < 600
+
+
+def test_rows_of_a_csv_are_limited(store_path, tmp_path):
+    file = tmp_path / "many.csv"
+    file.write_bytes(corpus.text_files()["many_rows.csv"])  # 10,000 data rows
+    out = run(store_path, file, "many.csv", {"PILOT_HEALTH_MAX_ROWS": "9999"})
+    expect_refused(out, "many.csv", "more than 9,999 rows (10,001 lines)")
+
+
+@pytest.mark.parametrize("name", ["unbalanced_quotes.csv", "deep_quotes.csv", "mixed_encodings.csv",
+                                  "extreme_numbers.csv", "extreme_dates.csv", "../../etc/passwd.csv"])
+def test_odd_text_ends_in_a_sentence_or_rows_rejected_one_by_one(store_path, tmp_path, name):
+    """Stored (with the bad rows rejected, each with a reason) or refused with a sentence naming
+    the file; whatever happens, the store holds either the whole upload or nothing of it."""
+    file = tmp_path / "upload.bin"
+    file.write_bytes(corpus.text_files()[name])
+    out = run(store_path, file, name)
+    store = out["store"]
+    if store["status"] == "refused":
+        expect_refused(out, name)
+    else:
+        assert store["status"] == "stored", out
+        assert out["after"]["metric_observations"] == out["before"]["metric_observations"] + store["rows_to_store"]
+        assert out["after"]["uploads"] == out["before"]["uploads"] + 1
+        assert all(problem.strip() for problem in store["problems"])
+    assert not (ROOT.parent / "etc").exists() and not (tmp_path.parent / "etc").exists()
