@@ -52,6 +52,7 @@ def test_sponsor_level_spellings(spelling, level):
     ({"budget": -5}, "budget", "must be 0 or more"),
     ({"budget": "lots"}, "budget", "is not a number"),
     ({"target_users": 2.5}, "target_users", "whole number"),
+    ({"target_users": 3_000_000_000}, "target_users", "must be 2,147,483,647 or less"),
     ({"data_effort_pct": 140}, "data_effort_pct", "between 0 and 100"),
     ({"approved_on": "31/02/2024"}, "approved_on", "is not a date"),
     ({"approved_on": (date.today() + timedelta(days=3)).isoformat()}, "approved_on", "cannot be in the future"),

@@ -89,7 +89,7 @@ class Pilot(BaseModel):
     target_production_on: Optional[date] = Field(None, title="Target production date", description="When the pilot is planned to be in production (YYYY-MM-DD).", json_schema_extra={"group": "lifecycle"})
     budget: Optional[float] = Field(None, title="Budget", description="Approved budget, in the portfolio's currency.", ge=0, json_schema_extra={"group": "lifecycle"})
     spend_to_date: Optional[float] = Field(None, title="Spend to date", description="Money spent so far, in the same currency as the budget.", ge=0, json_schema_extra={"group": "lifecycle"})
-    target_users: Optional[int] = Field(None, title="Target users", description="How many people should use the model once live.", ge=0, json_schema_extra={"group": "lifecycle"})
+    target_users: Optional[int] = Field(None, title="Target users", description="How many people should use the model once live.", ge=0, le=2_147_483_647, json_schema_extra={"group": "lifecycle"})
     team_sizes: Optional[str] = Field(
         None, title="Team sizes",
         description="How many people each team that should use the model has, e.g. 'Finance: 20; Operations: 12' "
@@ -337,8 +337,8 @@ def _message_for(error: dict[str, Any]) -> list[FieldProblem]:
         if field == "data_effort_pct":
             return [FieldProblem(field, "must be a percentage between 0 and 100")]
         if "ge" in bound:
-            return [FieldProblem(field, f"must be {bound['ge']:g} or more")]
-        return [FieldProblem(field, f"must be {bound.get('le'):g} or less")]
+            return [FieldProblem(field, f"must be {bound['ge']:,.15g} or more")]
+        return [FieldProblem(field, f"must be {bound.get('le'):,.15g} or less")]
     if kind == "string_too_long":
         return [FieldProblem(field, f"is too long (at most {error.get('ctx', {}).get('max_length')} characters)")]
     return [FieldProblem(field, _TYPE_MESSAGES.get(kind, error.get("msg", "is not valid")))]
