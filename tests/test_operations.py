@@ -363,3 +363,29 @@ def test_the_metrics_endpoint_publishes_no_sign_in_details_and_the_proxy_rule_is
     assert [key for key in config._config_options if key.startswith("server.") and "etric" in key] == ["server.unsafeMetricsUserAttributes"]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "Block `/_stcore/metrics` at the proxy" in readme and "location = /_stcore/metrics { return 404; }" in readme
+
+
+def test_a_full_disk_on_a_page_is_one_sentence_not_a_crash():
+    """The pages' friendly_errors turns a full disk (or refused permission) into the same sentence
+    the command line gives; anything else still surfaces as a bug."""
+    from streamlit.testing.v1 import AppTest
+
+    def page() -> None:
+        import errno
+
+        from pilot_health.ui.page import friendly_errors
+
+        with friendly_errors():
+            raise OSError(errno.ENOSPC, "No space left on device", "/data/stores/pilot_health.duckdb")
+
+    at = AppTest.from_function(page).run()
+    assert [e.value for e in at.error] == ["The disk holding /data/stores is full; free some space there and run again (nothing was half-written)."]
+    assert not at.exception
+
+    def bug() -> None:
+        from pilot_health.ui.page import friendly_errors
+
+        with friendly_errors():
+            raise KeyError("a bug")
+
+    assert AppTest.from_function(bug).run().exception

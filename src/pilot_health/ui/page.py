@@ -15,7 +15,7 @@ import streamlit as st
 from .. import demo
 from ..access import ABILITIES, ROLE_LABELS, Person
 from ..config import Config, load_config
-from ..errors import PilotHealthError
+from ..errors import PilotHealthError, os_problem
 from ..formatting import plural
 from ..ingest.engine import UPLOAD_WORK_ROOT
 from ..store import Store, utc_now
@@ -85,6 +85,12 @@ def friendly_errors() -> Iterator[None]:
         yield
     except PilotHealthError as error:
         show_problem(error)
+        st.stop()
+    except Exception as error:  # a full disk, a refused permission, a read-only disk: one sentence, not a crash
+        sentence = os_problem(error)
+        if sentence is None:
+            raise
+        st.error(sentence, icon=":material/error:")
         st.stop()
 
 
