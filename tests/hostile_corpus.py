@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -73,9 +73,9 @@ def row_xml(number: int, values: Iterable[object]) -> str:
 
 def metric_rows(count: int, start: int = 2) -> Iterator[str]:
     """`count` plausible long-layout metric rows (pilot SC-01), as sheet XML."""
-    first = date(2000, 1, 1)
-    for i in range(count):  # one row a day from 2000 (before anything in the demo store)
-        yield row_xml(start + i, ("SC-01", "accuracy", "lab", (first + timedelta(days=i)).isoformat(), 0.5 + (i % 100) / 1000))
+    first = datetime(1995, 1, 1)
+    for i in range(count):  # one row every 5 minutes from 1995 (before the demo's data; 3M rows end in 2023)
+        yield row_xml(start + i, ("SC-01", "accuracy", "lab", (first + timedelta(minutes=5 * i)).isoformat(sep=" "), 0.5 + (i % 100) / 1000))
 
 
 def sheet_xml(rows: Iterable[str], dimension: Optional[str] = None, doctype: str = "") -> Iterator[bytes]:
