@@ -228,6 +228,15 @@ def external_links(path: Path) -> Path:
                                                     "xl/externalLinks/_rels/externalLink1.xml.rels": link_rels})
 
 
+def many_parts(path: Path, parts: int = 20_000) -> Path:
+    """A workbook with `parts` tiny extra parts: a directory that is costly to list."""
+    write_xlsx(path, sheet_xml(metric_rows(2)))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as archive:
+        for i in range(parts):
+            archive.writestr(f"xl/media/p{i}.bin", b"")
+    return path
+
+
 def gzip_zip_stream(size: int) -> bytes:
     """`size` zero bytes, deflated (for checks of raw decompression speed)."""
     return zlib.compress(b"\0" * size, 9)

@@ -94,7 +94,9 @@ def test_a_tiny_workbook_declaring_a_million_rows_by_16384_columns_is_read_as_th
     file = corpus.dimension_bomb(tmp_path / "bomb.xlsx")
     assert file.stat().st_size < 2500
     out = run(store_path, file, "sales.xlsx")
-    expect_refused(out, "sales.xlsx", "more than 2,000 columns", "column XFD, row 1,048,576", "the limit for one upload")
+    refusal = expect_refused(out, "sales.xlsx")
+    assert refusal == ("sales.xlsx has more than 2,000 columns, the limit for one upload (sheet “Metrics” has a value in column XFD, "
+                       "row 1,048,576). Remove the columns you do not need, or split it into smaller files.")
     assert out["peak_mb"] < 400
 
 
@@ -124,6 +126,12 @@ def test_unpacked_bytes_are_counted_while_reading(store_path, tmp_path):
     file = corpus.many_rows_xlsx(tmp_path / "rows.xlsx", 30_000)
     out = run(store_path, file, "rows.xlsx", {"PILOT_HEALTH_MAX_UNPACKED_MB": "1"})
     expect_refused(out, "rows.xlsx", "unpacks to more than 1 MB")
+
+
+def test_a_zip_with_a_huge_directory_is_refused_before_it_is_listed(store_path, tmp_path):
+    file = corpus.many_parts(tmp_path / "parts.xlsx", 12_000)
+    out = run(store_path, file, "parts.xlsx")
+    expect_refused(out, "parts.xlsx", "more than 10,000 parts")
 
 
 def test_a_zip_lying_about_its_sizes_is_refused_as_damaged(store_path, tmp_path):
@@ -203,7 +211,7 @@ def test_cells_far_to_the_right_are_refused_at_the_first_one(store_path, tmp_pat
 # -- text files --------------------------------------------------------------------------------
 
 TEXT_REFUSALS = {
-    "ten_thousand_columns.csv": ("more than 2,000 columns (its header has 10,000)",),
+    "ten_thousand_columns.csv": ("more than 2,000 columns, the limit for one upload (its header has 10,000).",),
     "long_line.csv": ("a line longer than 1,000,000 characters (line 7;",),
     "long_field.csv": ("a quoted value that runs on for more than 1,000,000 characters", "starting on line 7"),
     "nul_bytes.csv": ("binary data on line 2,002 (a NUL character)",),
@@ -224,7 +232,7 @@ def test_rows_of_a_csv_are_limited(store_path, tmp_path):
     file = tmp_path / "many.csv"
     file.write_bytes(corpus.text_files()["many_rows.csv"])  # 10,000 data rows
     out = run(store_path, file, "many.csv", {"PILOT_HEALTH_MAX_ROWS": "9999"})
-    expect_refused(out, "many.csv", "more than 9,999 rows (10,001 lines)")
+    expect_refused(out, "many.csv", "more than 9,999 rows, the limit for one upload (it has 10,001 lines).")
 
 
 @pytest.mark.parametrize("name", ["unbalanced_quotes.csv", "deep_quotes.csv", "mixed_encodings.csv",

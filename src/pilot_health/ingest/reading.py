@@ -102,6 +102,7 @@ def sniff_container(data: bytes, file_name: str) -> str:
     if not data or data.isspace():
         raise Refused(f"{file_name} is empty: there is nothing to read.")
     if data.startswith(b"PK\x03\x04"):
+        _zip_directory(data, file_name)  # before the directory is listed: it could hold millions of entries
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
@@ -514,12 +515,12 @@ def _too_big_unpacked(file_name: str, limits) -> Refused:
 
 
 def _too_many_rows(file_name: str, limits, where: str = "") -> Refused:
-    return Refused(f"{file_name} has more than {limits.rows:,} rows{where} (the limit for one upload). "
+    return Refused(f"{file_name} has more than {limits.rows:,} rows, the limit for one upload{where}. "
                    "Split it into smaller files and upload them one after the other.")
 
 
 def _too_many_columns(file_name: str, limits, where: str = "") -> Refused:
-    return Refused(f"{file_name} has more than {limits.columns:,} columns{where} (the limit for one upload). "
+    return Refused(f"{file_name} has more than {limits.columns:,} columns, the limit for one upload{where}. "
                    "Remove the columns you do not need, or split it into smaller files.")
 
 
@@ -542,10 +543,8 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _zip_parts(data: bytes, file_name: str, limits) -> None:
-    """Refuse a zip whose directory is too long to list, or whose parts say they unpack to more
-    than the limit (before anything is unpacked). What the parts really unpack to is counted while
-    they are read (`_Unpacked`), and Python's zip reader stops each part at its declared size."""
+def _zip_directory(data: bytes, file_name: str) -> None:
+    """Refuse a zip whose directory is too long to list (read from its end record, in constant work)."""
     end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
     if end < 0 or end + 22 > len(data):
         raise Refused(f"{file_name} looks like a damaged zip or Excel file and cannot be read; export it again.")
@@ -553,6 +552,13 @@ def _zip_parts(data: bytes, file_name: str, limits) -> None:
     if parts > MAX_ZIP_PARTS or directory_size > 200 * MAX_ZIP_PARTS:  # 0xFFFF / 0xFFFFFFFF: a zip64 directory
         raise Refused(f"{file_name} holds more than {MAX_ZIP_PARTS:,} parts, far more than any spreadsheet; "
                       "it cannot be read. Export the table as CSV or .xlsx again.")
+
+
+def _zip_parts(data: bytes, file_name: str, limits) -> None:
+    """Refuse a zip whose parts say they unpack to more than the limit (before anything is
+    unpacked). What the parts really unpack to is counted while they are read (`_Unpacked`), and
+    Python's zip reader stops each part at its declared size (a bigger part fails its checksum)."""
+    _zip_directory(data, file_name)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
@@ -755,7 +761,7 @@ def check_text_limits(raw: bytes, file_name: str, limits=None) -> None:
                       "Split it into smaller files.")
     lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
     if lines - 1 > limits.rows:
-        raise _too_many_rows(file_name, limits, f" ({lines:,} lines)")
+        raise _too_many_rows(file_name, limits, f" (it has {lines:,} lines)")
     nul = raw.find(b"\x00")
     if nul >= 0:
         line = raw.count(b"\n", 0, nul) + 1
