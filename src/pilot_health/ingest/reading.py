@@ -768,7 +768,7 @@ def check_text_limits(raw: bytes, file_name: str, limits=None) -> None:
         raise Refused(f"{file_name} holds binary data on line {line:,} (a NUL character), not text; "
                       "export the file again as CSV, TSV or .xlsx.")
     limit = limits.line_characters
-    if len(raw) <= limit:
+    if len(raw) <= limit or _records_short(raw, limit):
         return
     # Record breaks: line ends outside quotes. A quote counts when it can open or close a quoted
     # value (next to a delimiter, a line end, another quote or the file's edge), so `12" pipe` in an
@@ -796,6 +796,27 @@ def check_text_limits(raw: bytes, file_name: str, limits=None) -> None:
             _refuse_long(raw, start_of_record + 1, file_name, limit)
     if len(raw) - start_of_record - 1 > limit:
         _refuse_long(raw, start_of_record + 1, file_name, limit)
+
+
+def _records_short(raw: bytes, limit: int) -> bool:
+    """Quick pass: True when every aligned stretch of limit/2 bytes holds a line end with an even
+    number of quotes before it, so no record (line, or quoted value over lines) can be longer than
+    the limit. A few C-level searches per stretch on real exports; False sends the file to the exact
+    check (quotes that cannot open or close a value are not counted there)."""
+    half = max(1, limit // 2)
+    quotes, counted_to = 0, 0
+    for start in range(0, len(raw) - half + 1, half):  # full stretches only: the tail is within limit of the last break
+        position, end = start, start + half
+        while True:
+            line_end = raw.find(b"\n", position, end)
+            if line_end < 0:
+                return False
+            quotes += raw.count(b'"', counted_to, line_end)
+            counted_to = line_end
+            if quotes % 2 == 0:
+                break
+            position = line_end + 1
+    return True
 
 
 def _refuse_long(raw: bytes, start: int, file_name: str, limit: int) -> None:
