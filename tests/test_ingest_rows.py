@@ -113,7 +113,7 @@ def test_register_numbers_beyond_their_column_are_rejected_rows(store):
     assert result.status == "stored" and result.pilots == ["P-4"]
     assert problems(result) == [
         (2, "budget", "Budget ‘1e-400’ is too small to store (it would become 0); write 0 if 0 is meant."),
-        (3, "target_users", "Target users 3,000,000,000 is too large to store (at most 2,147,483,647)."),
+        (3, "target_users", "Target users must be 2,147,483,647 or less."),  # the register model holds the store's 32-bit limit
         (4, "budget", "Budget must be a finite number."),
     ]
 

@@ -76,8 +76,6 @@ STORED_COLUMNS = {
 TARGET_TABLE = {"metrics": "metric_observations", "usage": "metric_observations", "survey": "survey_responses"}
 REGISTER_DATES = ("approved_on", "stage_since", "target_production_on", "kpi_deadline")
 REGISTER_NUMBERS = ("budget", "spend_to_date", "kpi_baseline", "kpi_target", "data_effort_pct", "target_users")
-REGISTER_WHOLE_NUMBERS = ("target_users",)  # stored as 32-bit integers
-MAX_INTEGER = 2_147_483_647
 TOO_SMALL = "__too_small"  # a register number column's flag (values.too_small), beside its value
 # A register column's own vocabulary wins over the generic spellings of an empty cell (values.NULL_SPELLINGS):
 # these words are answers, kept as written, exactly as the pilot form would store them. Names of a person, a
@@ -1003,13 +1001,6 @@ def _register(run: _Run, options: IngestOptions, result: IngestResult, person: P
             for problem in explain(error):
                 column = next((h for h, t in run.mapping.targets.items() if t == problem.field), problem.field)
                 result.problems.append(Problem(run.line_for(ordinal), column, f"{problem.title} {problem.message}."))
-            result.rows_rejected += 1
-            continue
-        too_large = [name for name in REGISTER_WHOLE_NUMBERS if (getattr(pilot, name) or 0) > MAX_INTEGER]
-        if too_large:
-            for name in too_large:
-                result.problems.append(Problem(run.line_for(ordinal), column_of.get(name, name),
-                                               f"{Pilot.model_fields[name].title} {getattr(pilot, name):,} is too large to store (at most {MAX_INTEGER:,})."))
             result.rows_rejected += 1
             continue
         refusal = _outside_units(pilot, units, person)
