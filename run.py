@@ -185,7 +185,8 @@ def dashboard(extra: list[str]) -> int:
         return 2
     ensure_environment("requirements.txt")
     say("starting the dashboard; it opens at the Local URL printed below (Ctrl+C stops it) …")
-    command = [str(PYTHON), "-m", "streamlit", "run", str(ROOT / "app.py"), *extra]
+    # pilot_health.ui.serve is `streamlit run` without Streamlit's public /_stcore/metrics route.
+    command = [str(PYTHON), "-m", "pilot_health.ui.serve", "run", str(ROOT / "app.py"), *extra]
     return subprocess.call(command, cwd=ROOT)
 
 

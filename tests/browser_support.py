@@ -214,7 +214,7 @@ def start_dashboard(
     folder: Path, db: Path | None, env: dict[str, str], extra_args: Iterable[str] = (), *,
     port: int | None = None, script: str | Path = "app.py",
 ) -> Dashboard:
-    """`streamlit run script` (the dashboard by default) from the project folder, headless on
+    """`streamlit run script` as run.py starts it (through pilot_health.ui.serve; the dashboard by default) from the project folder, headless on
     127.0.0.1:`port` (a free one unless given), once it answers /_stcore/health. `extra_args` go
     to Streamlit, e.g. ("--secrets.files", path). Its output is kept in `folder`. Call stop(), or
     use it in a `with` block."""
@@ -227,7 +227,7 @@ def start_dashboard(
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", str(script),
+                sys.executable, "-m", "pilot_health.ui.serve", "run", str(script),  # as run.py starts it
                 "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *extra_args,
             ],

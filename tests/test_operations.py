@@ -351,8 +351,8 @@ def test_progress_says_stored_only_after_the_commit(demo_store, monkeypatch, cap
 # -- Streamlit's metrics endpoint ----------------------------------------------------------------
 
 def test_the_metrics_endpoint_publishes_no_sign_in_details_and_the_proxy_rule_is_documented():
-    """Streamlit answers /_stcore/metrics without sign-in and has no setting to close it; the
-    README tells the proxy to block it, and no sign-in attribute is ever published there."""
+    """Streamlit has no setting to close /_stcore/metrics (so the launcher leaves the route out); the
+    README says so and tells a proxy to block it too, and no sign-in attribute is ever published there."""
     import tomllib
 
     from streamlit import config
@@ -362,7 +362,29 @@ def test_the_metrics_endpoint_publishes_no_sign_in_details_and_the_proxy_rule_is
     # If a Streamlit upgrade adds a setting that closes the endpoint, use it and change the README.
     assert [key for key in config._config_options if key.startswith("server.") and "etric" in key] == ["server.unsafeMetricsUserAttributes"]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "Block `/_stcore/metrics` at the proxy" in readme and "location = /_stcore/metrics { return 404; }" in readme
+    assert "Pilot Health's launcher leaves that route out" in readme and "location = /_stcore/metrics { return 404; }" in readme
+
+
+@pytest.mark.slow
+def test_the_dashboard_started_as_run_py_starts_it_publishes_no_metrics(tmp_path):
+    """run.py starts Streamlit through pilot_health.ui.serve, which leaves out /_stcore/metrics:
+    the address then answers like any unknown page (the app's own page), never with the counts."""
+    import os
+    import urllib.request
+
+    from browser_support import start_dashboard
+
+    env = dict(os.environ, PILOT_HEALTH_DB=str(tmp_path / "store.duckdb"), PILOT_HEALTH_DEMO_ON_FIRST_RUN="no")
+    with start_dashboard(tmp_path, None, env) as dashboard:
+        with urllib.request.urlopen(f"{dashboard.url}/_stcore/metrics", timeout=10) as answer:
+            body = answer.read().decode("utf-8", "replace")
+            kind = answer.headers.get("content-type", "")
+        assert kind.startswith("text/html") and "openmetrics" not in kind
+        assert "# TYPE" not in body and "cache_memory_bytes" not in body
+        with urllib.request.urlopen(f"{dashboard.url}/_stcore/health", timeout=10) as answer:
+            assert answer.status == 200
+    run_py = (ROOT / "run.py").read_text(encoding="utf-8")
+    assert '"-m", "pilot_health.ui.serve", "run"' in run_py
 
 
 def test_a_full_disk_on_a_page_is_one_sentence_not_a_crash():
