@@ -60,6 +60,23 @@ def lock_file_of(path: Path) -> Path:
     return path.with_name(path.name + LOCK_SUFFIX)
 
 
+def _pauses(seconds: float) -> Iterator[bool]:
+    """The waits of a bounded retry, from 20 ms growing to 250 ms: each next() sleeps and gives True
+    while time is left, then False once `seconds` have passed since this was called (the whole wait
+    promised, never one step short of it)."""
+    deadline = time.monotonic() + seconds
+
+    def waits() -> Iterator[bool]:
+        delay = 0.02
+        while (remaining := deadline - time.monotonic()) > 0:
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 1.5, 0.25)
+            yield True
+        yield False
+
+    return waits()
+
+
 def _held_here() -> set:
     if not hasattr(_HELD, "paths"):
         _HELD.paths = set()
@@ -171,15 +188,13 @@ class Store:
             yield
             return
         try:
-            deadline = time.monotonic() + self.lock_wait_seconds
-            delay = 0.02
+            pauses = _pauses(self.lock_wait_seconds)
             while True:
                 try:
                     fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
+                    if not next(pauses):
                         if exclusive:
                             raise StoreLockedError(
                                 f"The store {self.path} stayed in use (an upload, a page or another program) for "
@@ -189,8 +204,6 @@ class Store:
                             f"The store {self.path} is being replaced from a backup and stayed busy for "
                             f"{self.lock_wait_seconds:g} seconds; wait for the restore to finish and try again."
                         ) from None
-                    time.sleep(min(delay, remaining))
-                    delay = min(delay * 1.5, 0.25)
             if exclusive:
                 _held_here().add(self.path)
             try:
@@ -224,22 +237,18 @@ class Store:
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         """Open a connection, waiting (bounded) while another process holds the file."""
-        deadline = time.monotonic() + self.lock_wait_seconds
-        delay = 0.02
+        pauses = _pauses(self.lock_wait_seconds)
         while True:
             try:
                 return self._connect_once()
             except duckdb.IOException as error:
                 if not LOCK_MESSAGE.search(str(error)):
                     raise _friendly_open_error(self.path, error) from None
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:  # the whole wait promised has passed (not one step short of it)
+                if not next(pauses):  # the whole wait promised has passed (not one step short of it)
                     raise StoreLockedError(
                         f"The store {self.path} is in use by {_lock_holder(str(error))} and stayed busy for "
                         f"{self.lock_wait_seconds:g} seconds; wait for that program to finish (or stop it) and try again."
                     ) from None
-                time.sleep(min(delay, remaining))
-                delay = min(delay * 1.5, 0.25)
             except duckdb.Error as error:
                 raise _friendly_open_error(self.path, error) from None
 
