@@ -56,7 +56,6 @@ class PilotAlignment:
     reasons: list[str] = field(default_factory=list)  # why the pilot is where it is in the list
     concern: float = 0.0
     verdict: str = ""
-    summary: str = ""  # the verdict without each test's chance in words (the steering pack's one page)
 
     @property
     def label(self) -> str:
@@ -106,7 +105,6 @@ def assess_alignment(numbers: PilotNumbers, catalogue: Catalogue) -> PilotAlignm
     )
     row.concern, row.reasons = _concern(row, lambda metric: display_name(numbers, metric))
     row.verdict = verdict(numbers, row)
-    row.summary = verdict(numbers, row, brief=True)
     return row
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import charts
 from .adoption_report import PilotAdoption, barrier_frame, portfolio_adoption
-from .alignment_report import PilotAlignment, assess_alignment, chart_data, numbers_for
+from .alignment_report import PilotAlignment, assess_alignment, chart_data, numbers_for, verdict
 from .catalogue import PATTERN_KEYS, Catalogue
 from .thresholds import catalogue_for
 from .config import DAYS_PER_MONTH
@@ -50,6 +50,7 @@ def live_link(base_url: str, page: str, pinned: Optional[datetime], **params: st
 class PilotPack:
     risk: PilotRisk
     alignment: PilotAlignment
+    alignment_summary: str  # the verdict without each test's chance in words: the page keeps those, the pack has one page
     alignment_chart: Optional[dict]  # Vega-Lite spec
     adoption: PilotAdoption
     adoption_chart: Optional[dict]
@@ -93,7 +94,7 @@ def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[date
     adoption = portfolio_adoption(store, evidence.as_of, [pilot_id], catalogue, records_at=pinned)[0]
     latest = adoption.latest
     return PilotPack(
-        risk=risk, alignment=alignment,
+        risk=risk, alignment=alignment, alignment_summary=verdict(numbers, alignment, brief=True),
         alignment_chart=charts.alignment_chart(chart).to_dict() if chart is not None and not chart.technical.empty else None,
         adoption=adoption,
         adoption_chart=(charts.barrier_chart(barrier_frame(latest.overall)).properties(width=300, height=170).to_dict()
@@ -215,7 +216,7 @@ def pilot_html(pack: PilotPack) -> str:
 <section><table>{fact_rows}</table></section>
 <section><h2>The five failure patterns</h2><table><tr><th>Pattern</th><th class="num">Score</th><th>Top evidence</th></tr>{rows}</table></section>
 <div class="cols">
-<section><h2>Technical vs business</h2><p>{e(a.summary)}</p>{_img(pack.alignment_chart, "Technical metric and KPI over time")}</section>
+<section><h2>Technical vs business</h2><p>{e(pack.alignment_summary)}</p>{_img(pack.alignment_chart, "Technical metric and KPI over time")}</section>
 <section><h2>Adoption</h2><p>{e(ad.verdict)}</p>{_img(pack.adoption_chart, "Barrier points of the latest survey wave")}</section>
 </div>
 <section><h2>Next actions</h2><div class="why">{e(ACTIONS_NOTE)}</div><ul>{actions}</ul></section>
@@ -331,7 +332,7 @@ def pilot_pdf(pack: PilotPack, paper: str = "a4") -> bytes:
     pdf.set_xy(pdf.l_margin, top)
     _heading(pdf, "Technical vs business")
     pdf.set_x(pdf.l_margin)
-    pdf.multi_cell(half, 4, _fit(a.summary, 330), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(half, 4, _fit(pack.alignment_summary, 330), new_x="LMARGIN", new_y="NEXT")
     left_end = pdf.get_y() + 1
     left_end += _image(pdf, pack.alignment_chart, pdf.l_margin, left_end, half, 78)
     pdf.set_xy(pdf.l_margin + half + 6, top)
