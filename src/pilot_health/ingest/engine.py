@@ -28,7 +28,7 @@ from ..access import Person, as_person, local_administrator
 from ..config import load_config
 from ..formatting import plural
 from ..metric_dictionary import MetricAnswer, MetricInfo, answer_rows, dictionary_with_answers, metric_key
-from ..models import PILOT_FIELDS, READINESS_FIELDS, Pilot, explain
+from ..models import PILOT_FIELDS, READINESS_FIELDS, Pilot, explain, says_none
 from ..store import Store, utc_now
 from . import values as v
 from .problems import Problem, Refused
@@ -85,7 +85,7 @@ TOO_SMALL = "__too_small"  # a register number column's flag (values.too_small),
 REGISTER_NAMED = ("use_case", "owner", "executive_sponsor", "change_champion", "vendor", "kpi_name", "kpi_unit",
                   "integration_target", "accountable_owner")
 REGISTER_OWN_WORDS: dict[str, tuple[str, ...]] = {
-    **{name: ("none", "n/a", "-") for name in REGISTER_NAMED},
+    **{name: tuple(s for s in v.NULL_SPELLINGS if says_none(s)) for name in REGISTER_NAMED},  # none, n/a, -
     "sponsor_level": ("none",),
     **{name: ("none",) for name in READINESS_FIELDS},
     **{name: ("none",) for name in (*REGISTER_NUMBERS, *REGISTER_DATES)},
