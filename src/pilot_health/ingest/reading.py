@@ -193,13 +193,29 @@ def _is_qualtrics_import_row(fields: list[str]) -> bool:
     return bool(filled) and sum(f.strip().startswith('{"ImportId"') for f in filled) >= 0.6 * len(filled)
 
 
+SUBHEADER_MARKERS = ("Response", "Open-Ended Response", "Other (please specify)")
+
+
+def _is_surveymonkey_header(fields: list[str]) -> bool:
+    return bool(fields) and fields[0].strip().lower() == "respondent id"
+
+
 def _is_subheader_row(fields: list[str], header: list[str]) -> bool:
-    """SurveyMonkey's second header row: 'Response' / option labels, blank under metadata columns."""
+    """SurveyMonkey's second header row: `Response` / `Open-Ended Response` under single questions,
+    each statement's (or option's) text under a matrix question whose text spans several columns
+    of the first row, and blank under the metadata columns (a response always has its Respondent ID)."""
     filled = [f.strip() for f in fields if f.strip()]
     if not filled:
         return False
-    markers = sum(f in ("Response", "Open-Ended Response", "Other (please specify)") for f in filled)
-    return markers >= max(1, len(filled) // 2)
+    markers = sum(f in SUBHEADER_MARKERS for f in filled)
+    if markers >= max(1, len(filled) // 2):
+        return True
+    if fields[0].strip():
+        return False
+    if _is_surveymonkey_header(header):
+        return True
+    below_blank = sum(1 for i, f in enumerate(fields) if f.strip() and i < len(header) and not header[i].strip())
+    return markers >= 1 and below_blank >= 1
 
 
 def find_header(records: list[tuple[int, int, list[str]]], file_name: str) -> tuple[int, int]:
@@ -215,7 +231,7 @@ def find_header(records: list[tuple[int, int, list[str]]], file_name: str) -> tu
         if _blank(fields) or fields[0].lstrip().startswith("#"):
             continue
         filled = sum(1 for f in fields if f.strip())
-        if len(fields) >= mode and filled >= max(2, int(0.5 * mode)):
+        if len(fields) >= mode and (filled >= max(2, int(0.5 * mode)) or _is_surveymonkey_header(fields)):
             rows = 1
             if index + 2 < len(records) and _is_qualtrics_import_row(records[index + 2][2]):
                 rows = 3
@@ -226,11 +242,18 @@ def find_header(records: list[tuple[int, int, list[str]]], file_name: str) -> tu
 
 
 def combine_header(rows: list[list[str]], width: int) -> list[str]:
-    """One name per column. Qualtrics keeps its column ids (row 1); SurveyMonkey fills matrix
-    sub-columns from row 2; blank or repeated names get a position suffix."""
+    """One name per column. Qualtrics keeps its column ids (row 1). SurveyMonkey's row 2 names a
+    matrix question's statements (the question itself is over the first of its columns in row 1,
+    the cells to its right blank): such a column is named by its statement, which is what a person
+    reads on the page; a statement or option that is not unique (`Other (please specify)`, the same
+    statement under two questions) is named `question - statement`. Blank or repeated names get
+    a position suffix."""
     names = []
     first = rows[0] + [""] * (width - len(rows[0]))
     second = (rows[1] + [""] * width)[:width] if len(rows) == 2 else [""] * width
+    counts: dict[str, int] = {}
+    for sub in second:
+        counts[sub.strip()] = counts.get(sub.strip(), 0) + 1
     current_parent = ""
     for index in range(width):
         name = first[index].strip()
@@ -238,7 +261,10 @@ def combine_header(rows: list[list[str]], width: int) -> list[str]:
             current_parent = name
         sub = second[index].strip()
         if len(rows) == 2 and sub and sub not in ("Response", "Open-Ended Response"):
-            name = f"{current_parent} - {sub}" if not name or name == current_parent else f"{name} - {sub}"
+            if sub in SUBHEADER_MARKERS or counts[sub] > 1 or not current_parent:
+                name = f"{current_parent} - {sub}" if current_parent else sub
+            else:
+                name = sub
         names.append(name or f"column_{index + 1}")
     seen: dict[str, int] = {}
     unique = []

@@ -281,6 +281,20 @@ def _question_texts(headers: list[str], header_rows: list[list[str]]) -> dict[st
     if len(header_rows) == 3:  # Qualtrics: row 2 holds the question wording
         wording = header_rows[1] + [""] * len(headers)
         return {h: (wording[i].strip() or h) for i, h in enumerate(headers)}
+    if len(header_rows) == 2:  # SurveyMonkey: row 2 holds each matrix statement (or `Response` under a question)
+        first = header_rows[0] + [""] * len(headers)
+        second = header_rows[1] + [""] * len(headers)
+        texts, question = {}, ""
+        for i, h in enumerate(headers):
+            question = first[i].strip() or question
+            sub = second[i].strip()
+            if sub in ("Response", "Open-Ended Response") or not sub:
+                texts[h] = first[i].strip() or h
+            elif sub == "Other (please specify)":
+                texts[h] = f"{question} - {sub}" if question else sub
+            else:
+                texts[h] = sub
+        return texts
     return {h: h for h in headers}
 
 
