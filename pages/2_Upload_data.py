@@ -3,6 +3,7 @@ import hashlib
 
 import streamlit as st
 
+from pilot_health.formatting import plural
 from pilot_health.ingest import IngestOptions, ingest, withdraw
 from pilot_health.ui import data, upload
 from pilot_health.ui.page import friendly_errors, page_setup
@@ -50,8 +51,9 @@ with friendly_errors():
             help=f"Up to {ctx.config.max_upload_mb} MB. The file's type is judged by its content, not its name.",
         )
         if file is None:
-            st.info("No file chosen yet. Templates: download the pilot register template on the Pilot register page; "
-                    "the demo's CSV files in data/demo/ show the other layouts.", icon=":material/upload_file:")
+            st.info("No file chosen yet. The examples below show each layout that is understood; "
+                    "your tools' own exports are read as they are.", icon=":material/upload_file:")
+            upload.example_downloads()
         else:
             payload = file.getvalue()
             sha = hashlib.sha256(payload).hexdigest()
@@ -99,7 +101,7 @@ with friendly_errors():
                 missing = {"pilot_id": "choose the pilot", "environment": "choose lab or live"}
                 if result.needs:
                     st.info("Before storing: " + " and ".join(missing[n] for n in result.needs) + ".", icon=":material/help:")
-                if st.button(f"Store {result.rows_to_store:,} rows", type="primary", key="store_upload",
+                if st.button(f"Store {plural(result.rows_to_store, 'row')}", type="primary", key="store_upload",
                              disabled=bool(result.needs) or result.rows_to_store == 0, icon=":material/save:"):
                     bar = st.progress(0.0, text="Storing …")
                     options.metric_answers = upload.metric_answers(prefix)  # as on screen now, guesses included

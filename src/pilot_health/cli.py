@@ -129,12 +129,12 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     new_store = not store.path.exists()
     result = ingest(store, data, path.name, options, commit=not args.check, source=path.resolve(), progress=progress)
     if args.progress and result.status == "stored":
-        say(1.0, f"Stored {result.rows_to_store:,} rows as upload {result.upload_id}.")
+        say(1.0, f"Stored {plural(result.rows_to_store, 'row')} as upload {result.upload_id}.")
     payload = result.as_json()
     if result.status == "refused":
-        raise IngestRefused(result.refusal or "refused", payload)
+        raise IngestRefused((result.refusal or "refused") + _ingest_hint(result, len(data)), payload)
     verb = {"stored": "Stored", "ready": "Checked (nothing stored)", "duplicate": "Nothing new in"}[result.status]
-    lines = [f"{verb} {path.name}: {result.rows_to_store if result.status != 'duplicate' else 0:,} rows"
+    lines = [f"{verb} {path.name}: {plural(result.rows_to_store if result.status != 'duplicate' else 0, 'row')}"
              + (f" as upload {result.upload_id}" if result.upload_id else "")
              + f"; {result.rows_rejected:,} rejected, {result.rows_left_out:,} left out."
              + (f" (A new store was created at {store.path}.)" if new_store and result.status == "stored" else "")]
@@ -152,6 +152,18 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     if len(result.problems) > 20:
         lines.append(f"  … and {len(result.problems) - 20} more rejected rows (use --json for all).")
     return payload, "\n".join(lines)
+
+
+def _ingest_hint(result, size: int) -> str:
+    """The command line's own words after the engine's refusal: the option or setting that answers it."""
+    from .config import load_config
+
+    flags = {"pilot_id": "--pilot CODE", "environment": "--environment lab|live"}
+    if result.needs and result.format is not None:
+        return " On the command line: " + " and ".join(flags[n] for n in result.needs if n in flags) + "."
+    if size > load_config().max_upload_mb * 1024 * 1024:
+        return " The limit is the setting PILOT_HEALTH_MAX_UPLOAD_MB."
+    return ""
 
 
 def _as_of(text: str | None):
@@ -469,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(args, system, EXIT_PROBLEM)
         if os.environ.get("PILOT_HEALTH_DEBUG"):
             raise
-        return _fail(args, f"Unexpected problem ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no detail'}); set PILOT_HEALTH_DEBUG=1 for details.", EXIT_UNEXPECTED)
+        return _fail(args, f"Unexpected problem: {str(error).splitlines()[0] if str(error).strip() else 'no detail was given'}. Set PILOT_HEALTH_DEBUG=1 for the details.", EXIT_UNEXPECTED)
     if args.json:
         print(json.dumps({"ok": True, "command": args.command, **data}, default=str))
     else:

@@ -32,3 +32,15 @@ def percent(share: Optional[float], digits: int = 0) -> str:
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     return f"{count:,} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+def file_size(size: int) -> str:
+    """A file's size as people read it: '1 byte', '812 bytes', '1.5 KB', '250 KB', '12 MB' (never '0 KB')."""
+    if size < 1024:
+        return plural(size, "byte")
+    value, unit = size / 1024, "KB"
+    for bigger in ("MB", "GB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f} {unit}".replace(".0 ", " ") if value < 10 else f"{value:,.0f} {unit}"

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from .. import queries
 from ..access import Person, as_person, local_administrator
 from ..config import load_config
-from ..formatting import plural
+from ..formatting import file_size, plural
 from ..metric_dictionary import MetricAnswer, MetricInfo, answer_rows, dictionary_with_answers, metric_key
 from ..models import PILOT_FIELDS, READINESS_FIELDS, Pilot, explain, says_none
 from ..store import Store, utc_now
@@ -643,7 +643,7 @@ class _Run:
         left = self.con.execute("SELECT count(*) FROM ingest_survey WHERE left_out").fetchone()[0]
         if left:
             self.result.rows_left_out += left
-            self.result.warnings.append(f"Left out {left} survey preview or unfinished response(s).")
+            self.result.warnings.append(f"Left out {plural(left, 'survey preview or unfinished response', 'survey previews or unfinished responses')}.")
         self._exec("DELETE FROM ingest_survey WHERE left_out")
         if not col("wave") and not options.wave:
             waves = pd.DataFrame(list(queries.next_waves(self.con).items()), columns=["pilot_id", "next_wave"])
@@ -709,7 +709,7 @@ class _Run:
         for ordinal, problem_col, problem in problems:
             result.problems.append(Problem(self.line_for(ordinal), self.header_name(problem_col), problem[0].upper() + problem[1:] + "."))
         if rejected > len(problems):
-            result.warnings.append(f"{rejected:,} rows were rejected; the first {len(problems):,} are listed with their reasons.")
+            result.warnings.append(f"{plural(rejected, 'row')} were rejected; the first {len(problems):,} are listed with their reasons.")
         columns = ", ".join(STORED_COLUMNS[table_kind])
         # Exact duplicates: a cheap check on row hashes first; the exact (costlier) pass only when needed.
         valid, distinct = self.con.execute(
@@ -741,14 +741,14 @@ class _Run:
                 self._exec("ALTER TABLE ingest_ready_rows RENAME TO ingest_ready")
             queries.drop_already_stored(self.con, table, "ingest_ready")
             result.rows_left_out += stored
-            what = "observations" if table_kind != "survey" else "responses"
+            what = "observation" if table_kind != "survey" else "response"
             key = "pilot, metric, lab/live and time" if table_kind != "survey" else "pilot, respondent and wave"
             result.warnings.append(
-                f"{stored} {what} repeat ones already stored (same {key}); the stored values were kept. "
+                f"{plural(stored, what)} {'repeats' if stored == 1 else 'repeat'} ones already stored (same {key}); the stored values were kept. "
                 "Choose “replace stored values” to overwrite them."
             )
         elif stored:
-            result.warnings.append(f"{stored} already stored value(s) will be replaced by this file's.")
+            result.warnings.append(f"{plural(stored, 'already stored value')} will be replaced by this file's.")
         result.rows_rejected = len(self.rejects) + rejected
         result.rows_to_store = ready - (stored if not self.options.replace_existing else 0)
         self._summaries(table_kind)
@@ -1022,12 +1022,12 @@ def _register(run: _Run, options: IngestOptions, result: IngestResult, person: P
         result.rows_left_out += len(skipped_existing)
         result.already_stored = len(skipped_existing)
         result.warnings.append(
-            f"{len(skipped_existing)} pilot(s) already in the register were left as they are ({', '.join(skipped_existing[:6])}"
+            f"{plural(len(skipped_existing), 'pilot')} already in the register {'was' if len(skipped_existing) == 1 else 'were'} left as they are ({', '.join(skipped_existing[:6])}"
             f"{' …' if len(skipped_existing) > 6 else ''}). Choose “replace stored values” to update them from this file."
         )
     updated = [p.pilot_id for p in pilots if p.pilot_id in existing]
     if updated:
-        result.warnings.append(f"{len(updated)} existing pilot(s) will be updated: {', '.join(updated[:6])}{' …' if len(updated) > 6 else ''}.")
+        result.warnings.append(f"{plural(len(updated), 'existing pilot')} will be updated: {', '.join(updated[:6])}{' …' if len(updated) > 6 else ''}.")
     result.rows_read = len(frame) + len(run.rejects)
     result.rows_rejected += len(run.rejects)
     result.rows_to_store = len(pilots)
@@ -1103,8 +1103,8 @@ def ingest(
     limit_mb = load_config().max_upload_mb
     if len(data) > limit_mb * 1024 * 1024:
         result.refusal = (
-            f"{file_name} is {len(data) / 1024 / 1024:.0f} MB, more than the upload limit of {limit_mb} MB; "
-            "split the file, or raise PILOT_HEALTH_MAX_UPLOAD_MB (and Streamlit's server.maxUploadSize)."
+            f"{file_name} is {file_size(len(data))}, more than the upload limit of {limit_mb} MB; "
+            "split the file into smaller ones, or ask an administrator to raise the upload limit. Nothing was stored."
         )
         return result
     workdir = _work_folder()
@@ -1126,7 +1126,7 @@ def ingest(
                 and mapping.defaults.get("environment") not in ("lab", "live")):
             result.needs.append("environment")
         if result.needs and commit:
-            asked = {"pilot_id": "which pilot the rows belong to (--pilot CODE)", "environment": "whether they are lab or live (--environment lab|live)"}
+            asked = {"pilot_id": "which pilot the rows belong to", "environment": "whether they are lab or live"}
             raise Refused(f"{file_name} does not say {' or '.join(asked[n] for n in result.needs)}; choose it and store again. Nothing was stored.")
         context = store.write() if commit else store.read()
         with context as con:
@@ -1167,11 +1167,11 @@ def ingest(
                 result.warnings.append(f"Every row of {file_name} is already stored; there is nothing new to store.")
                 raise _NothingToStore()
             if result.rows_to_store == 0:
-                raise Refused(f"{file_name} has no row that could be stored: all {result.rows_read} rows were rejected (see the reasons).")
+                raise Refused(f"{file_name} has no row that could be stored: {'its one row was' if result.rows_read == 1 else f'all {result.rows_read:,} rows were'} rejected (see the reasons).")
             if not commit:
                 result.status = "ready"
                 return result
-            progress(0.75, f"Storing {result.rows_to_store:,} rows …")
+            progress(0.75, f"Storing {plural(result.rows_to_store, 'row')} …")
             upload_id = queries.insert_upload(
                 con, kind=mapping.kind, file_name=file_name, sha256=result.sha256, rows_stored=result.rows_to_store,
                 rows_rejected=result.rows_rejected, uploaded_at=utc_now(), uploaded_by=options.uploaded_by,
@@ -1192,11 +1192,11 @@ def ingest(
                     queries.upsert_metric_definitions(con, answer_rows(options.metric_answers, options.uploaded_by, utc_now(), upload_id))
             queries.set_upload_details(con, upload_id, _details(result, options))
             queries.record_audit(con, utc_now(), options.uploaded_by, "upload", str(upload_id),
-                                 f"{file_name}: {result.rows_to_store:,} rows ({KIND_LABELS.get(mapping.kind, mapping.kind)})"
+                                 f"{file_name}: {plural(result.rows_to_store, 'row')} ({KIND_LABELS.get(mapping.kind, mapping.kind)})"
                                  + (f", {result.rows_replaced:,} stored values replaced" if result.rows_replaced else "")
                                  + (f", pilots {', '.join(p.pilot_id for p in pilots)}" if mapping.kind == "pilot_register" else ""))
             result.status, result.upload_id = "stored", upload_id
-            progress(1.0, f"Stored {result.rows_to_store:,} rows as upload {upload_id}.")
+            progress(1.0, f"Stored {plural(result.rows_to_store, 'row')} as upload {upload_id}.")
             return result
     except Refused as refusal:
         result.status, result.refusal = "refused", str(refusal)

@@ -21,6 +21,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Optional
 
+from ..formatting import plural
 from .problems import Refused
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -65,13 +66,13 @@ class FileFormat:
             if self.sep_line:
                 parts.append("a “sep=” line")
         if self.preamble_lines:
-            parts.append(f"{self.preamble_lines} line(s) before the header skipped")
+            parts.append(f"{plural(self.preamble_lines, 'line')} before the header skipped")
         if self.header_rows > 1:
             parts.append(f"{self.header_rows} header rows")
         if self.footer_lines:
-            parts.append(f"{self.footer_lines} total/footer line(s) at the end skipped")
+            parts.append(f"{plural(self.footer_lines, 'total/footer line')} at the end skipped")
         if self.second_table_lines:
-            parts.append(f"a second table ({self.second_table_lines} lines) after a blank line ignored")
+            parts.append(f"a second table ({plural(self.second_table_lines, 'line')}) after a blank line ignored")
         return "; ".join(parts)
 
 
@@ -466,7 +467,7 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
             fmt.second_table_lines = rest.count(b"\n") + 1
             first_rest = rest.splitlines()[0].decode("utf-8", errors="replace")[:60]
             warnings.append(
-                f"{file_name} has more after a blank line ({fmt.second_table_lines} lines, starting “{first_rest}”); "
+                f"{file_name} has more after a blank line ({plural(fmt.second_table_lines, 'line')}, starting “{first_rest}”); "
                 "only the first table was read."
             )
         body_end = max(cut, body_start)
@@ -487,7 +488,7 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
             body_end = tail_start + sum(len(line) for line in tail_raw[:cut_line])
             if removed:
                 fmt.footer_lines = len(removed)
-                warnings.append(f"Left out {len(removed)} total or footer line(s) at the end: “{removed[0]}”" + (" …" if len(removed) > 1 else "") + ".")
+                warnings.append(f"Left out {plural(len(removed), 'total or footer line')} at the end: “{removed[0]}”" + (" …" if len(removed) > 1 else "") + ".")
 
     if body_end <= body_start or not NON_SPACE.search(raw, body_start, body_end):
         raise Refused(f"{file_name} has a header but no data rows.")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from ..access import Person
 from ..csv_files import frame_to_csv
-from ..formatting import plural
+from ..formatting import file_size, plural
 from ..ingest import KIND_LABELS, KINDS, IngestOptions, IngestResult, ingest
 from ..metric_dictionary import MetricAnswer
 from ..ingest.recognise import IGNORE, LAYOUTS, describe_target, target_choices
@@ -50,7 +50,7 @@ def analyse(store: Store, version: str, data: bytes, file_name: str, options: In
 
 def show_understanding(result: IngestResult) -> None:
     mapping = result.mapping
-    facts = [("File", result.file_name), ("Size", f"{result.size / 1024:,.0f} KB")]
+    facts = [("File", result.file_name), ("Size", file_size(result.size))]
     if result.format:
         facts.append(("Format", result.format.describe()))
     if mapping:
@@ -127,7 +127,7 @@ def rejected_download(result: IngestResult, key: str) -> None:
 
 def receipt(result: IngestResult) -> None:
     st.success(
-        f"Stored {result.rows_to_store:,} rows from {md_escape(result.file_name)} as upload {result.upload_id}.",
+        f"Stored {plural(result.rows_to_store, 'row')} from {md_escape(result.file_name)} as upload {result.upload_id}.",
         icon=":material/check_circle:",
     )
     facts = [
@@ -259,6 +259,21 @@ HISTORY_COLUMNS = {
     "pilots": "Pilots", "status": "Status",
     "withdrawn_at": st.column_config.DatetimeColumn("Withdrawn (UTC)", format="YYYY-MM-DD HH:mm"),
 }
+
+
+def example_downloads() -> None:
+    """A download button per example file (pilot_health.upload_templates), each with its one sentence."""
+    from ..upload_templates import examples
+
+    with st.expander("Example files, one per layout", expanded=False):
+        for example in examples():
+            left, right = st.columns([2, 3], vertical_alignment="center")
+            left.download_button(
+                example.title, example.data, file_name=example.file_name, mime="text/csv", icon=":material/download:",
+                key=f"example.{example.file_name}", on_click="ignore", width="stretch",
+            )
+            right.caption(md_escape(f"{example.description} ({example.file_name}, {file_size(len(example.data))})"))
+        st.caption("Upload the register first: the other examples are for its pilot DF-01.")
 
 
 def kind_choices() -> list[str]:
