@@ -251,9 +251,8 @@ class _Run:
         width = len(self.text.header)
         try:
             self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_raw AS SELECT * FROM {self.read_csv_sql('ingest_reject')}")
-        except duckdb.InvalidInputException as error:  # the text cannot be split into rows at all
-            detail = str(error).split("Error:", 1)[-1].strip().splitlines()[0][:120]
-            raise Refused(f"{self.result.file_name} could not be split into rows ({detail}); open it in a spreadsheet, "
+        except duckdb.InvalidInputException:  # the text cannot be split into rows at all (DuckDB's words name its internals)
+            raise Refused(f"{self.result.file_name} could not be split into rows; open it in a spreadsheet, "
                           "save it again as CSV, and upload that. Nothing was stored.") from None
         # Row ids are sequential in file order; inside a write transaction they start high, hence the base.
         self.base = self.con.execute("SELECT coalesce(min(rowid), 0) FROM ingest_raw").fetchone()[0]
