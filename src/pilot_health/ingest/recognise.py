@@ -394,7 +394,10 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
         for header in headers:
             if header.startswith("metrics."):
                 assign(header, METRIC_PREFIX + header[len("metrics."):])
-        assign(next((h for h in headers if norm(h) == "end_time"), None) or next((h for h in headers if norm(h) == "start_time"), None), "observed_at")
+        end = next((h for h in headers if norm(h) == "end_time"), None)
+        if end and len(values[end]) < len(sample):  # a run still running has no end time yet: its start dates it
+            end = None
+        assign(end or next((h for h in headers if norm(h) == "start_time"), None), "observed_at")
         assign(next((h for h in headers if norm(h) in ("tags_pilot_id", "params_pilot_id")), None), "pilot_id")
         _run_status(headers, assign)
         _run_environment(headers, values, taken, assign, defaults, notes, "MLflow runs")
