@@ -273,3 +273,14 @@ def test_command_line_run_names_or_one_environment(demo_store, tmp_path, choice,
     with demo_store.read() as con:
         found = {r[0] for r in con.execute("SELECT DISTINCT environment FROM metric_observations WHERE upload_id = ?", [payload["upload_id"]]).fetchall()}
     assert found == environments
+
+
+def test_command_line_chart_export_on_a_chosen_date(demo_store, tmp_path):
+    path = tmp_path / "chart.csv"
+    path.write_text(CHART_LAB_LIVE, encoding="utf-8")
+    done = run_cli("ingest", str(path), "--db", str(demo_store.path), "--pilot", "SC-01", "--date", "2024-03-05", "--json")
+    payload = json.loads(done.stdout)
+
+    assert payload["status"] == "stored", done.stderr
+    assert payload["rows_stored"] == 2 and payload["rows_left_out"] == 6
+    assert payload["date_range"][0].startswith("2024-03-05") and payload["environment"] == "from the run names"

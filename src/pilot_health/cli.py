@@ -118,7 +118,7 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         metric_answers=answers, kind=CLI_KINDS[args.kind] if args.kind else None, pilot_id=args.pilot,
         environment=args.environment if args.environment in ("lab", "live") else None,
         environment_from_names={"run-names": True, "lab": False, "live": False}.get(args.environment),
-        keep_unfinished_runs=args.keep_unfinished_runs, metric_kind=args.metric_kind, date_order=args.date_order, decimal=args.decimal, wave=args.wave,
+        keep_unfinished_runs=args.keep_unfinished_runs, observed_on=_day(args.date, "--date"), metric_kind=args.metric_kind, date_order=args.date_order, decimal=args.decimal, wave=args.wave,
         replace_existing=args.replace, store_again=args.again, uploaded_by=args.by or f"{getpass.getuser()} (command line)",
     )
     def say(share: float, text: str) -> None:
@@ -156,6 +156,17 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     if len(result.problems) > 20:
         lines.append(f"  … and {len(result.problems) - 20} more rejected rows (use --json for all).")
     return payload, "\n".join(lines)
+
+
+def _day(text: str | None, flag: str):
+    from datetime import date
+
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PilotHealthError(f"{flag} {text}: write the date as YYYY-MM-DD.") from None
 
 
 def _as_of(text: str | None):
@@ -413,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--environment", choices=["lab", "live", "run-names"],
                              help="lab or live for every row, when the file has no such column; run-names: as each run's name says "
                                   "(the default when every run name says lab or live)")
+            sub.add_argument("--date", metavar="YYYY-MM-DD", help="the date of an export without dates (a W&B chart over training steps; default today)")
             sub.add_argument("--keep-unfinished-runs", action="store_true",
                              help="keep failed, crashed, killed and still-running runs of a run table (default: left out)")
             sub.add_argument("--metric-kind", choices=["technical", "business"], help="the kind of every metric in the file (inferred when not given)")
