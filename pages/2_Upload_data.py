@@ -61,7 +61,8 @@ with friendly_errors():
             state = st.session_state
             options = IngestOptions(
                 kind=None if kind == upload.AUTO else kind,
-                pilot_id=state.get(f"{prefix}.pilot"), environment=state.get(f"{prefix}.environment"),
+                pilot_id=state.get(f"{prefix}.pilot"), **upload.environment_options(state.get(f"{prefix}.environment")),
+                keep_unfinished_runs=bool(state.get(f"{prefix}.keep_runs")),
                 metric_kind=None if state.get(f"{prefix}.metric_kind", upload.AUTO) == upload.AUTO else state.get(f"{prefix}.metric_kind"),
                 wave=int(state[f"{prefix}.wave"]) if state.get(f"{prefix}.wave") else None,
                 date_order=state.get(f"{prefix}.date_order"), observed_on=state.get(f"{prefix}.observed_on"),

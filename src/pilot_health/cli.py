@@ -115,8 +115,10 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             raise PilotHealthError(f"--metric {error}.") from None
         answers[name] = answer
     options = IngestOptions(
-        metric_answers=answers, kind=CLI_KINDS[args.kind] if args.kind else None, pilot_id=args.pilot, environment=args.environment,
-        metric_kind=args.metric_kind, date_order=args.date_order, decimal=args.decimal, wave=args.wave,
+        metric_answers=answers, kind=CLI_KINDS[args.kind] if args.kind else None, pilot_id=args.pilot,
+        environment=args.environment if args.environment in ("lab", "live") else None,
+        environment_from_names={"run-names": True, "lab": False, "live": False}.get(args.environment),
+        keep_unfinished_runs=args.keep_unfinished_runs, observed_on=_day(args.date, "--date"), metric_kind=args.metric_kind, date_order=args.date_order, decimal=args.decimal, wave=args.wave,
         replace_existing=args.replace, store_again=args.again, uploaded_by=args.by or f"{getpass.getuser()} (command line)",
     )
     def say(share: float, text: str) -> None:
@@ -142,6 +144,8 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         lines.append(f"  Read as: {result.format.describe()}" + (f" — {result.mapping.export}" if result.mapping and result.mapping.export else ""))
     if result.metrics:
         lines.append(f"  Metrics: {', '.join(result.metrics[:10])}{' …' if len(result.metrics) > 10 else ''}")
+    if result.environment_source:
+        lines.append(f"  Lab or live: {result.environment_source}")
     if result.date_range:
         lines.append(f"  Dates: {result.date_range[0]:%Y-%m-%d} to {result.date_range[1]:%Y-%m-%d}")
     lines += [f"  Warning: {w}" for w in result.warnings]
@@ -158,12 +162,23 @@ def _ingest_hint(result, size: int) -> str:
     """The command line's own words after the engine's refusal: the option or setting that answers it."""
     from .config import load_config
 
-    flags = {"pilot_id": "--pilot CODE", "environment": "--environment lab|live"}
+    flags = {"pilot_id": "--pilot CODE", "environment": "--environment lab|live|run-names"}
     if result.needs and result.format is not None:
         return " On the command line: " + " and ".join(flags[n] for n in result.needs if n in flags) + "."
     if size > load_config().max_upload_mb * 1024 * 1024:
         return " The limit is the setting PILOT_HEALTH_MAX_UPLOAD_MB."
     return ""
+
+
+def _day(text: str | None, flag: str):
+    from datetime import date
+
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PilotHealthError(f"{flag} {text}: write the date as YYYY-MM-DD.") from None
 
 
 def _as_of(text: str | None):
@@ -418,7 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("file", metavar="FILE", help="the export to load (CSV, TSV or .xlsx)")
             sub.add_argument("--kind", choices=sorted(CLI_KINDS), help="what the file holds (detected when not given)")
             sub.add_argument("--pilot", metavar="CODE", help="the pilot the rows belong to, when the file has no pilot column")
-            sub.add_argument("--environment", choices=["lab", "live"], help="lab or live, when the file has no such column")
+            sub.add_argument("--environment", choices=["lab", "live", "run-names"],
+                             help="lab or live for every row, when the file has no such column; run-names: as each run's name says "
+                                  "(the default when every run name says lab or live)")
+            sub.add_argument("--date", metavar="YYYY-MM-DD", help="the date of an export without dates (a W&B chart over training steps; default today)")
+            sub.add_argument("--keep-unfinished-runs", action="store_true",
+                             help="keep failed, crashed, killed and still-running runs of a run table (default: left out)")
             sub.add_argument("--metric-kind", choices=["technical", "business"], help="the kind of every metric in the file (inferred when not given)")
             sub.add_argument("--metric", action="append", metavar="NAME=KIND:DIRECTION[:UNIT]",
                              help="say what a metric the dictionary does not know is, e.g. picks_per_hour=business:up:picks "

@@ -48,6 +48,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Path of the DuckDB store. A relative path is taken from the checkout folder.",
     ),
     Setting(
+        "PILOT_HEALTH_ENVIRONMENTS",
+        "config/environments.toml",
+        "The words that say lab or live in an upload's cells and run names, and the column names that hold them. "
+        "A relative path is taken from the checkout folder.",
+    ),
+    Setting(
         "PILOT_HEALTH_LOCK_WAIT",
         "30",
         "Seconds the dashboard and the command line wait for the store while another program "
@@ -152,6 +158,7 @@ class Config:
     access_path: Path = Path("config/access.toml")
     allow_open_network: bool = False
     upload_limits: UploadLimits = UploadLimits()
+    environments_path: Path = Path("config/environments.toml")
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -198,6 +205,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         public_url=_raw(env, "PILOT_HEALTH_PUBLIC_URL").rstrip("/"),
         access_path=resolve_db_path(_raw(env, "PILOT_HEALTH_ACCESS")),
         allow_open_network=_yes_no(env, "PILOT_HEALTH_ALLOW_OPEN_NETWORK"),
+        environments_path=resolve_db_path(_raw(env, "PILOT_HEALTH_ENVIRONMENTS")),
         upload_limits=UploadLimits(
             unpacked_mb=int(_number(env, "PILOT_HEALTH_MAX_UNPACKED_MB", int, 1)),
             rows=int(_number(env, "PILOT_HEALTH_MAX_ROWS", int, 2)),

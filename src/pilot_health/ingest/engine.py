@@ -106,6 +106,8 @@ class IngestOptions:
     decimal: Optional[str] = None  # point | comma
     wave: Optional[int] = None  # survey wave when the file has none (default: the pilot's next wave)
     observed_on: Optional[date] = None  # the date for exports without dates (W&B chart exports)
+    environment_from_names: Optional[bool] = None  # lab/live from run names when the file proposes it; None: as proposed
+    keep_unfinished_runs: bool = False  # keep failed, crashed, killed and still-running runs of run tables
     replace_existing: bool = False  # replace stored observations/responses/pilots the file repeats
     store_again: bool = False  # store even if identical bytes are already stored
     uploaded_by: str = "local user"
@@ -142,6 +144,8 @@ class IngestResult:
     needs: list[str] = field(default_factory=list)  # answers the file does not give: pilot_id, environment
     new_metrics: list[MetricInfo] = field(default_factory=list)  # metrics nobody has described yet (with a guess)
     seconds: float = 0.0
+    unfinished_runs: int = 0  # failed or still-running runs in a run table (left out unless kept)
+    environment_source: Optional[str] = None  # where lab or live comes from, in words
 
     @property
     def rows_stored(self) -> int:
@@ -158,6 +162,7 @@ class IngestResult:
             "warnings": self.warnings, "errors": errors, "file": self.file_name, "kind": self.kind,
             "format": self.format.describe() if self.format else None, "export": self.mapping.export if self.mapping else None,
             "metrics": self.metrics, "pilots": self.pilots, "duplicate_of": self.duplicate_of,
+            "environment": self.environment_source, "unfinished_runs": self.unfinished_runs,
             "date_range": [d.isoformat() for d in self.date_range] if self.date_range else None,
             "new_metrics": [{"metric": m.label, "kind": m.kind, "direction": m.direction, "unit": m.unit, "source": m.source}
                             for m in self.new_metrics],
@@ -299,9 +304,17 @@ class _Run:
         fixed = {t: self.column_of(t) for t in ("pilot_id", "metric", "kind", "environment", "observed_at", "value", "_step")}
         aliases = {"pilot_id": "pilot_raw", "kind": "kind_raw", "environment": "environment_raw", "_step": "step_raw"}
         wide = [(h, t) for h, t in mapping.targets.items() if t.startswith((METRIC_PREFIX, DATE_PREFIX))]
+        self._leave_out_unfinished_runs()
+        names = mapping.defaults.get("environment_from_names")
+        if fixed["environment"] is None and _names_split(mapping, self.options) and names in self.index:
+            fixed["environment"] = self.col(names)  # the run name: its words say lab or live (see _environment_sql)
 
         def carried(prefix: str) -> str:
             return ", ".join(f"{prefix + fixed[t] if fixed[t] else 'NULL'} AS {alias}" for t, alias in aliases.items())
+
+        if mapping.export == "Weights & Biases chart export" and mapping.defaults.get("chart_columns") and wide:
+            self._shape_chart(fixed, aliases)
+            return
 
         if mapping.layout == "long" or not wide:
             if fixed["value"] is None:
@@ -345,6 +358,65 @@ class _Run:
         )
         self.con.unregister("ingest_wide_lookup")
         self._exec(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # empty wide cells: no observation
+
+    def _leave_out_unfinished_runs(self) -> None:
+        """Runs of a run table that failed, crashed, were killed or still run are not results: left
+        out with a note, unless the person uploading keeps them."""
+        from .recognise import RUN_STATUSES
+
+        column = self.column_of("_run_status")
+        if column is None:
+            return
+        counts = dict(self.con.execute(f"SELECT lower(trim({column})), count(*) FROM ingest_raw GROUP BY 1").fetchall())
+        found = {what: sum(counts.get(word, 0) for word in words) for what, words in RUN_STATUSES.items()}
+        self.result.unfinished_runs = sum(found.values())
+        if not self.result.unfinished_runs:
+            return
+        failed = plural(found["failed"], "failed run") if found["failed"] else ""
+        running = (f"{plural(found['running'], 'run')} still running" if found["running"] else "")
+        what = " and ".join(x for x in (failed, running) if x)
+        if self.options.keep_unfinished_runs:
+            self.result.warnings.append(f"{what} kept, as you chose: their numbers are stored with the finished runs'.")
+            return
+        words = [w for group in RUN_STATUSES.values() for w in group]
+        self._exec(f"DELETE FROM ingest_raw WHERE lower(trim({column})) IN (SELECT unnest(?::VARCHAR[]))", [words])
+        self.result.rows_left_out += self.result.unfinished_runs
+        self.result.warnings.append(
+            f"{what} left out: a failed, crashed or killed run's numbers, and a running run's, are not results. "
+            "Choose to keep them if they are."
+        )
+
+    def _shape_chart(self, fixed: dict[str, Optional[str]], aliases: dict[str, str]) -> None:
+        """A W&B chart export: one row per run, metric and step. A value cell left empty with equal
+        __MIN and __MAX companions (a run drawn alone) takes that value; each run's lab or live comes
+        from its name when the run names say it (chosen on upload)."""
+        columns = self.mapping.defaults["chart_columns"]
+        split = _names_split(self.mapping, self.options)
+        parts, params = [], []
+        for header, target in self.mapping.targets.items():
+            if not target.startswith(METRIC_PREFIX):
+                continue
+            info = columns.get(header, {})
+            label = target[len(METRIC_PREFIX):]
+            if not split and info.get("bare"):  # run names not used for lab/live: the run stays in the name
+                label = f"{label} ({info['run']})"
+            environment = info.get("environment") if split else None
+            env_sql = f"'{environment}'" if environment in ("lab", "live") else (fixed["environment"] or "NULL")
+            cell = self.col(header)
+            low, high = (self.col(info[s]) if info.get(s) in self.index else None for s in ("min", "max"))
+            value_sql = cell
+            if low and high:
+                value_sql = f"coalesce({v.cleaned(cell)}, CASE WHEN {v.cleaned(low)} = {v.cleaned(high)} THEN {v.cleaned(low)} END)"
+            carried = ", ".join(
+                f"{env_sql if t == 'environment' else (fixed[t] or 'NULL')} AS {alias}" for t, alias in aliases.items()
+            )
+            parts.append(
+                f"SELECT rowid - {self.base} + 1 AS ord, {self.index[header]} AS col, {carried}, CAST(? AS VARCHAR) AS metric_raw, "
+                f"{fixed['observed_at'] or 'NULL'} AS time_raw, {value_sql} AS value_raw FROM ingest_raw"
+            )
+            params.append(label)
+        self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_rows AS {' UNION ALL '.join(parts)}", params)
+        self._exec(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # steps a run did not log
 
     # -- step 3: parse and check -------------------------------------------------------------------
 
@@ -406,7 +478,7 @@ class _Run:
             )
         if decimal_comma and not options.decimal:
             self.result.warnings.append("Numbers are read with a decimal comma (1.234,50 = one thousand two hundred and thirty-four and a half), as the file writes them.")
-        is_chart = self.mapping.export == "Weights & Biases chart export"
+        is_chart = self.mapping.export == "Weights & Biases chart export" and self.mapping.column_for("observed_at") is None  # steps, no times
         has_time = time_format is not None or self.con.execute("SELECT count(time_raw) FROM (SELECT time_raw FROM ingest_rows LIMIT 100000)").fetchone()[0] > 0
         if time_format is not None:
             time_sql = v.timestamp("time_raw", time_format)
@@ -446,11 +518,15 @@ class _Run:
         value_problem_sql = v.number_problem("value_raw", "value", "value", decimal_comma)
         time_column = self.mapping.column_for("observed_at")
         time_col_sql = str(self.index[time_column]) if time_column is not None else "col"
+        env_column = self.mapping.column_for("environment") or (
+            self.mapping.defaults.get("environment_from_names") if _names_split(self.mapping, self.options) else None)
+        env_col_sql = str(self.index[env_column]) if env_column in self.index else "col"
         self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_parsed AS
             SELECT ord, col, pilot_id, metric, kind, environment, observed_at, value, step, problem,
-                   CASE WHEN problem LIKE 'no pilot%' THEN -1 WHEN problem LIKE 'date %' OR problem = 'no date' THEN {time_col_sql} ELSE col END AS problem_col
+                   CASE WHEN problem LIKE 'no pilot%' THEN -1 WHEN problem LIKE 'date %' OR problem = 'no date' THEN {time_col_sql}
+                        WHEN problem LIKE 'environment %' OR problem LIKE 'the run name %' OR problem LIKE 'lab or live %' THEN {env_col_sql} ELSE col END AS problem_col
             FROM (
               SELECT *, CASE
                   WHEN pilot_id IS NULL AND {'pilot_id' not in self.result.needs} THEN 'no pilot code (choose the pilot, or map its column)'
@@ -460,6 +536,7 @@ class _Run:
                   WHEN year(observed_at) NOT BETWEEN 1980 AND 2100 THEN 'date ‘' || left(time_text, 40) || '’ is not a plausible date'
                   WHEN value_problem IS NOT NULL THEN value_problem
                   WHEN environment IS NULL AND {'environment' not in self.result.needs} THEN 'lab or live is not given (choose it, or map the column)'
+                  WHEN environment LIKE 'run name %' THEN 'the run name ‘' || substr(environment, 10) || '’ says neither lab nor live'
                   WHEN environment NOT IN ('lab', 'live') THEN 'environment ‘' || environment || '’ is neither lab nor live'
                   WHEN kind NOT IN ('technical', 'business', 'adoption') THEN 'kind ‘' || kind || '’ is not technical, business or adoption'
                   ELSE NULL END AS problem
@@ -479,24 +556,44 @@ class _Run:
         )
         if kind == "metrics":
             self._decide_metric_kinds(infer=not self.options.metric_kind and not self.mapping.column_for("kind"))
-        if is_chart:
+        if is_chart:  # no dates: each run's (pilot, metric, lab/live) last step is stored, the earlier ones left out
+            earlier = self.con.execute(
+                """
+                SELECT count(*) FROM ingest_parsed WHERE problem IS NULL AND (ord, col) NOT IN (
+                    SELECT (ord, col) FROM ingest_parsed WHERE problem IS NULL
+                    QUALIFY row_number() OVER (PARTITION BY pilot_id, metric, environment ORDER BY step DESC NULLS LAST, ord DESC) = 1
+                )
+                """
+            ).fetchone()[0]
             self._exec(
                 """
-                DELETE FROM ingest_parsed WHERE value IS NULL OR (ord, col) NOT IN (
-                    SELECT (ord, col) FROM ingest_parsed WHERE value IS NOT NULL
-                    QUALIFY row_number() OVER (PARTITION BY metric ORDER BY step DESC NULLS LAST, ord DESC) = 1
+                DELETE FROM ingest_parsed WHERE problem IS NULL AND (ord, col) NOT IN (
+                    SELECT (ord, col) FROM ingest_parsed WHERE problem IS NULL
+                    QUALIFY row_number() OVER (PARTITION BY pilot_id, metric, environment ORDER BY step DESC NULLS LAST, ord DESC) = 1
                 )
                 """
             )
+            if earlier:
+                self.result.rows_left_out += earlier
+                self.result.warnings.append(
+                    f"{plural(earlier, 'earlier training step')} left out: a chart export has no dates, so each run's last value is stored."
+                )
         if not self.fast:  # the fast path checks codes after it has checked the text is tidy
             self._refuse_unknown_pilots(known_pilots)
 
     def _environment_sql(self) -> str:
         column = self.mapping.column_for("environment")
+        if not column and _names_split(self.mapping, self.options):
+            if self.mapping.export == "Weights & Biases chart export":
+                return "environment_raw"  # each run's, from its name (see _shape_chart)
+            words = "lower(regexp_replace(trim(environment_raw), '[^0-9A-Za-z]+', ' ', 'g'))"
+            said = {env: f"list_has_any(string_split(trim({words}), ' '), [{', '.join(repr(w) for w in _env_words(env))}])" for env in ("lab", "live")}
+            return (f"(CASE WHEN {v.cleaned('environment_raw')} IS NULL THEN NULL WHEN {said['lab']} AND NOT {said['live']} THEN 'lab' "
+                    f"WHEN {said['live']} AND NOT {said['lab']} THEN 'live' ELSE 'run name ' || trim(environment_raw) END)")
         if column:
             cases = " ".join(
                 f"WHEN lower(regexp_replace(trim(environment_raw), '[^0-9A-Za-z]+', '_', 'g')) IN ({', '.join(repr(w) for w in sorted(words))}) THEN '{name}'"
-                for name, words in {"lab": {"lab"} | set(_env_words("lab")), "live": {"live"} | set(_env_words("live"))}.items()
+                for name, words in {"lab": set(_env_words("lab")), "live": set(_env_words("live"))}.items()
             )
             fallback = f"'{self.options.environment}'" if self.options.environment in ("lab", "live") else "NULL"
             return f"(CASE WHEN environment_raw IN ('lab', 'live') THEN environment_raw WHEN {v.cleaned('environment_raw')} IS NULL THEN {fallback} {cases} ELSE lower(trim(environment_raw)) END)"
@@ -959,9 +1056,32 @@ def _when(moment: datetime) -> str:
 
 
 def _env_words(environment: str) -> list[str]:
-    from .recognise import ENVIRONMENT_VALUES
+    from .environments import load_environment_words
 
-    return sorted(ENVIRONMENT_VALUES[environment])
+    return sorted(load_environment_words().by_environment[environment])
+
+
+def _names_split(mapping: Mapping, options: IngestOptions) -> bool:
+    """Is lab or live taken from the run names? When the file's run names say it (a proposal) and
+    the person uploading has not said otherwise: declined, or one environment chosen for all rows."""
+    if mapping.kind != "metrics" or not mapping.defaults.get("environment_from_names") or mapping.column_for("environment"):
+        return False
+    if options.environment_from_names is not None:
+        return options.environment_from_names
+    return options.environment not in ("lab", "live")
+
+
+def _environment_source(mapping: Mapping, options: IngestOptions) -> Optional[str]:
+    """Where each row's lab or live comes from, in words (the receipt and the command line say it)."""
+    if mapping.kind != "metrics":
+        return None
+    column = mapping.column_for("environment")
+    if column:
+        return f"from the column “{column.strip()}”"
+    if _names_split(mapping, options):
+        return "from the run names"
+    chosen = options.environment or mapping.defaults.get("environment")
+    return f"{chosen} for every row" if chosen in ("lab", "live") else None
 
 
 def _register(run: _Run, options: IngestOptions, result: IngestResult, person: Person) -> list[Pilot]:
@@ -1119,6 +1239,8 @@ def ingest(
         result.warnings.extend(mapping.notes)
         result.pilot_column = mapping.column_for("pilot_id") is not None
         result.environment_column = mapping.column_for("environment") is not None
+        result.environment_column = result.environment_column or _names_split(mapping, options)  # run names say it
+        result.environment_source = _environment_source(mapping, options)
         if mapping.kind != "pilot_register" and not result.pilot_column and not options.pilot_id:
             result.needs.append("pilot_id")
         if (mapping.kind == "metrics" and not result.environment_column and options.environment not in ("lab", "live")

@@ -36,10 +36,10 @@ FIELD_LABELS = {
     "role": "Role", "awareness": "Awareness score", "desire": "Desire score", "knowledge": "Knowledge score",
     "ability": "Ability score", "reinforcement": "Reinforcement score", "comment": "Comment",
     "_status": "Response status (previews left out)", "_finished": "Finished (unfinished left out)",
-    "_progress": "Progress %", "_step": "Training step",
+    "_progress": "Progress %", "_step": "Training step", "_run_status": "Run status (failed and running runs left out)",
 }
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    "metrics": ("pilot_id", "metric", "kind", "environment", "observed_at", "value", "_step"),
+    "metrics": ("pilot_id", "metric", "kind", "environment", "observed_at", "value", "_step", "_run_status"),
     "usage": ("pilot_id", "metric", "observed_at", "value"),
     "survey": ("pilot_id", "respondent_id", "responded_at", "wave", "team", "role", *ADKAR, "comment", "_status", "_finished", "_progress"),
     "pilot_register": PILOT_FIELDS,
@@ -93,11 +93,14 @@ METRIC_WORDS = re.compile(
     r"retention|accuracy|forecast|savings|spend|volume|throughput|latency|uptime",
     re.IGNORECASE,
 )
-ENVIRONMENT_VALUES = {
-    "lab": {"lab", "test", "testing", "validation", "val", "valid", "offline", "eval", "evaluation", "dev", "development",
-            "train", "training", "backtest", "holdout", "sandbox", "experiment", "poc", "staging"},
-    "live": {"live", "prod", "production", "online", "shadow", "field", "real", "deployed", "pilot", "real_world"},
+# Lab and live: the words are in config/environments.toml (environments.load_environment_words).
+# A run's status: these are left out unless the person uploading keeps them (MLflow status, W&B State).
+RUN_STATUSES = {
+    "failed": ("failed", "crashed", "killed", "preempted"),
+    "running": ("running", "scheduled", "pending", "preempting"),
 }
+# Columns of run tables that hold each run's name (MLflow search_runs, MLflow UI, W&B).
+RUN_NAME_COLUMNS = ("tags_mlflow_runname", "name", "run_name", "display_name", "run")
 KIND_VALUES = {
     "technical": {"technical", "tech", "model", "ml", "model_metric"},
     "business": {"business", "kpi", "outcome", "business_kpi", "biz"},
@@ -220,11 +223,63 @@ def header_date(text: str) -> Optional[date]:
 
 
 def environment_from_text(value: str) -> Optional[str]:
-    key = norm(value)
-    for environment, words in ENVIRONMENT_VALUES.items():
-        if key in words:
-            return environment
-    return None
+    """A cell as lab or live (config/environments.toml), or None."""
+    from .environments import load_environment_words
+
+    return load_environment_words().of_cell(value)
+
+
+def _environment_column(headers: list[str], values: dict[str, list[str]], taken: set[str]) -> Optional[str]:
+    """The column of a run table that says lab or live: one named like it (`tags.env`, `params.stage`,
+    `config.environment`) whose cells mostly are lab or live words, else any text column whose every
+    sampled cell is one."""
+    from .environments import load_environment_words
+
+    words = load_environment_words()
+
+    def share(header: str) -> float:
+        cells = values[header]
+        return sum(words.of_cell(x) is not None for x in cells) / len(cells) if cells else 0.0
+
+    named = next((h for h in headers if h not in taken and words.is_column_name(h) and share(h) >= 0.5), None)
+    if named:
+        return named
+    return next((h for h in headers if h not in taken and len(values[h]) >= 2 and not looks_numeric(values[h]) and share(h) == 1.0), None)
+
+
+def _run_name_column(headers: list[str]) -> Optional[str]:
+    keys = [norm(h) for h in headers]
+    return next((headers[keys.index(k)] for k in RUN_NAME_COLUMNS if k in keys), None)
+
+
+def _names_say_environment(names: list[str]) -> bool:
+    """Every run name (of the sample) says lab or live by one of its words (`churn-lab-01`, `xgb-live-w02`)."""
+    from .environments import load_environment_words
+
+    words = load_environment_words()
+    return bool(names) and all(words.of_name(name) for name in names)
+
+
+def _run_environment(headers: list[str], values: dict[str, list[str]], taken: set[str], assign, defaults: dict[str, object],
+                     notes: list[str], what: str) -> None:
+    """Lab or live of a run table: a column that says it, else the run names (a proposal the person
+    uploading confirms), else lab (`what` names the runs in the note)."""
+    column = _environment_column(headers, values, taken)
+    if column:
+        assign(column, "environment")
+        notes.append(f"Lab or live is read from the column “{column.strip()}”, run by run.")
+        return
+    names = _run_name_column(headers)
+    if names and _names_say_environment(values[names]):
+        defaults["environment_from_names"] = names
+        notes.append(f"The run names in “{names.strip()}” say lab or live (for example “{values[names][0]}”): each run is stored as its name says.")
+        return
+    defaults["environment"] = "lab"
+    notes.append(f"{what} are lab results unless you say otherwise: the file has no column or run name saying lab or live.")
+
+
+def _run_status(headers: list[str], assign) -> None:
+    assign(next((h for h in headers if norm(h) in ("status", "state")), None), "_run_status")
 
 
 # -- deciding -----------------------------------------------------------------------------------
@@ -353,10 +408,14 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
         for header in headers:
             if header.startswith("metrics."):
                 assign(header, METRIC_PREFIX + header[len("metrics."):])
-        assign(next((h for h in headers if norm(h) == "end_time"), None) or next((h for h in headers if norm(h) == "start_time"), None), "observed_at")
+        end = next((h for h in headers if norm(h) == "end_time"), None)
+        if end and len(values[end]) < len(sample):  # a run still running has no end time yet: its start dates it
+            end = None
+        assign(end or next((h for h in headers if norm(h) == "start_time"), None), "observed_at")
         assign(next((h for h in headers if norm(h) in ("tags_pilot_id", "params_pilot_id")), None), "pilot_id")
-        defaults["environment"] = "lab"
-        notes.append("MLflow runs are lab results unless you say otherwise; params and tags are not stored.")
+        _run_status(headers, assign)
+        _run_environment(headers, values, taken, assign, defaults, notes, "MLflow runs")
+        notes.append("Params and tags are not stored (except the pilot and lab or live).")
         return Mapping(kind, "wide_metric", targets, export, defaults, notes)
     if {"key", "value", "timestamp"} <= set(keys):
         export = "MLflow metric history"
@@ -370,6 +429,8 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
         export = "MLflow run table (UI download)" if "run_id" in keys else "Weights & Biases runs table"
         assign(headers[keys.index("start_time")] if "start_time" in keys else headers[keys.index("created")], "observed_at")
         assign(_by_synonym(headers, "pilot_id", taken), "pilot_id")
+        _run_status(headers, assign)
+        _run_environment(headers, values, taken, assign, defaults, notes, "The runs")
         skipped = []
         for header in headers:
             if header in taken or not looks_numeric(values[header]) or norm(header) in {"run_id", "runtime", "duration"}:
@@ -378,24 +439,14 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
                 skipped.append(header)
             else:
                 assign(header, METRIC_PREFIX + header.strip())
-        defaults["environment"] = "lab"
         if skipped:
             notes.append(
                 f"{len(skipped)} numeric column(s) look like settings, not results, and are not stored: "
                 f"{', '.join(skipped[:6])}{' …' if len(skipped) > 6 else ''}. Map them to a metric if they are results."
             )
         return Mapping(kind, "wide_metric", targets, export, defaults, notes)
-    if "step" in keys and any(" - " in h for h in headers):
-        export = "Weights & Biases chart export"
-        assign(headers[keys.index("step")], "_step")
-        runs = {h.split(" - ", 1)[0] for h in headers if " - " in h}
-        for header in headers:
-            if " - " in header and not re.search(r"__(MIN|MAX)$", header):
-                run, metric = header.split(" - ", 1)
-                assign(header, METRIC_PREFIX + (metric.strip() if len(runs) == 1 else f"{metric.strip()} ({run.strip()})"))
-        defaults["environment"] = "lab"
-        notes.append("A chart export has training steps, not dates: the last step of each metric is stored, dated as chosen below (today by default).")
-        return Mapping(kind, "wide_metric", targets, export, defaults, notes)
+    if _chart_export(headers):
+        return _chart_mapping(headers, values, kind, targets, assign)
 
     # -- generic layouts -----------------------------------------------------------------
     assign(_by_synonym(headers, "pilot_id", taken), "pilot_id")
@@ -436,6 +487,52 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
             "metric and value columns, or one column per metric, or one column per date."
         )
     return Mapping(kind, "wide_metric", targets, export, defaults, notes)
+
+
+CHART_STEPS = ("step", "relative_time_process", "relative_time_wall", "relative_time", "epoch")
+CHART_TIMES = ("wall_time", "_timestamp", "timestamp", "time", "date")
+_CHART_COMPANION = re.compile(r"__(MIN|MAX)$")
+
+
+def _chart_export(headers: list[str]) -> bool:
+    """A W&B chart export: an x-axis column first, then `<run> - <metric>` columns (with __MIN/__MAX)."""
+    return (len(headers) >= 2 and " - " not in headers[0] and (norm(headers[0]) in CHART_STEPS + CHART_TIMES or headers[0].strip() == "_timestamp")
+            and all(" - " in h for h in headers[1:] if h.strip()))
+
+
+def _chart_mapping(headers: list[str], values: dict[str, list[str]], kind: str, targets: dict[str, str], assign) -> Mapping:
+    """One metric column per run and metric; each run's environment from its name when every run's
+    name says it; the metric without the run when the runs differ only by lab or live."""
+    from .environments import load_environment_words
+
+    words = load_environment_words()
+    axis = headers[0]
+    notes: list[str] = []
+    defaults: dict[str, object] = {}
+    is_time = norm(axis) in CHART_TIMES or axis.strip() == "_timestamp" or (norm(axis) not in CHART_STEPS and looks_date(values[axis]))
+    assign(axis, "observed_at" if is_time else "_step")
+    series = [(h, *(part.strip() for part in h.split(" - ", 1))) for h in headers[1:] if " - " in h and not _CHART_COMPANION.search(h.strip())]
+    runs = list(dict.fromkeys(run for _, run, _ in series))
+    by_name = {run: words.of_name(run) for run in runs}
+    split = all(by_name.values())
+    per_environment = [by_name[r] for r in runs]
+    bare = len(runs) == 1 or (split and len(set(per_environment)) == len(per_environment))
+    columns: dict[str, dict[str, object]] = {}
+    for header, run, metric in series:
+        companion = {side: next((h for h in headers if h.strip() == f"{header.strip()}__{side.upper()}"), None) for side in ("min", "max")}
+        columns[header] = {"run": run, "environment": by_name[run], "bare": bare and len(runs) > 1, **companion}
+        assign(header, METRIC_PREFIX + (metric if bare else f"{metric} ({run})"))
+    defaults["chart_columns"] = columns
+    if split:
+        defaults["environment_from_names"] = "run names"
+        said = ", ".join(f"{run} → {by_name[run]}" for run in runs[:4]) + (" …" if len(runs) > 4 else "")
+        notes.append(f"The run names say lab or live ({said}): each run is stored as its name says.")
+    else:
+        defaults["environment"] = "lab"
+        notes.append("The run names do not say lab or live: the values are lab results unless you say otherwise.")
+    if not is_time:
+        notes.append("A chart export has training steps, not dates: each run's last value is stored, dated as chosen below (today by default).")
+    return Mapping(kind, "wide_metric", targets, "Weights & Biases chart export", defaults, notes)
 
 
 def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: list[list[str]]) -> Mapping:

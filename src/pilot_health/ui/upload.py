@@ -158,7 +158,12 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[
             "Which pilot do these rows belong to?", pilots, index=None, placeholder="Choose a pilot", key=f"{prefix}.pilot",
             help="The file has no pilot column, so all its rows go to the pilot you choose.",
         )
-    if mapping.kind == "metrics" and not result.environment_column:
+    if mapping.kind == "metrics" and mapping.defaults.get("environment_from_names") and not mapping.column_for("environment"):
+        answers["environment"] = middle.radio(  # the run names say it: one question, answered as proposed
+            "Lab or live?", list(NAMES_CHOICES), index=0, format_func=NAMES_CHOICES.get, key=f"{prefix}.environment",
+            help="The run names say where each run was measured (lab, live, prod, offline …): keep that, or choose one for every row.",
+        )
+    elif mapping.kind == "metrics" and not result.environment_column:
         default = mapping.defaults.get("environment")
         answers["environment"] = middle.radio(
             "Lab or live?", ["lab", "live"], index=["lab", "live"].index(default) if default in ("lab", "live") else None,
@@ -183,8 +188,14 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[
             "Dates like 03/04/2024 are", ["dmy", "mdy"], format_func={"dmy": "day first (3 April)", "mdy": "month first (March 4)"}.get,
             key=f"{prefix}.date_order", horizontal=True,
         )
-    if mapping.export == "Weights & Biases chart export":
+    if mapping.export == "Weights & Biases chart export" and not mapping.column_for("observed_at"):  # steps, no dates
         answers["observed_on"] = middle.date_input("Date for these results", key=f"{prefix}.observed_on")
+    if result.unfinished_runs or st.session_state.get(f"{prefix}.keep_runs"):
+        answers["keep_unfinished_runs"] = st.checkbox(
+            f"Keep the {plural(result.unfinished_runs, 'failed or unfinished run')}", key=f"{prefix}.keep_runs",
+            help="Off: runs that failed, crashed, were killed or are still running are left out (their numbers are not results). "
+                 "On: they are stored with the others.",
+        )
     if result.already_stored or st.session_state.get(f"{prefix}.replace"):
         what = "pilots" if mapping.kind == "pilot_register" else "values"
         answers["replace_existing"] = st.checkbox(
@@ -193,6 +204,19 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[
                  "(withdrawing this upload later does not bring the old values back).",
         )
     return answers
+
+
+NAMES_CHOICES = {"names": "As each run's name says", "lab": "All lab (test sets, offline evaluation)",
+                 "live": "All live (production or real data)"}
+
+
+def environment_options(answer: Optional[str]) -> dict[str, Any]:
+    """The Lab-or-live answer as engine options: lab or live for every row, or from the run names."""
+    if answer == "names":
+        return {"environment": None, "environment_from_names": True}
+    if answer in ("lab", "live"):
+        return {"environment": answer, "environment_from_names": False}
+    return {"environment": None, "environment_from_names": None}
 
 
 KIND_WORDS = {"technical": "Technical (model metric)", "business": "Business KPI", "adoption": "Usage (adoption)"}
