@@ -162,7 +162,7 @@ def _ingest_hint(result, size: int) -> str:
     """The command line's own words after the engine's refusal: the option or setting that answers it."""
     from .config import load_config
 
-    flags = {"pilot_id": "--pilot CODE", "environment": "--environment lab|live|run-names"}
+    flags = {"pilot_id": "--pilot CODE", "environment": "--environment lab|live"}
     if result.needs and result.format is not None:
         return " On the command line: " + " and ".join(flags[n] for n in result.needs if n in flags) + "."
     if size > load_config().max_upload_mb * 1024 * 1024:
