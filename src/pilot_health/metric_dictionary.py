@@ -37,11 +37,16 @@ SOURCE_LABELS = {
     "register": "the pilot's KPI (pilot register)",
 }
 
-_UP_WORDS = re.compile(r"acc|f1|auc|precision|recall|r2|ndcg|hit|score|bleu|rouge|iou|revenue|margin|profit|sales|"
+def _parts(pattern: str) -> re.Pattern:
+    """Whole parts of a metric key (between `_`): 'cost' finds cost_per_drop, not costume_rating."""
+    return re.compile(rf"(?:^|_)(?:{pattern})(?=_|$)")
+
+
+_UP_WORDS = _parts(r"acc|f1|auc|precision|recall|r2|ndcg|hit|score|bleu|rouge|iou|revenue|margin|profit|sales|"
                        r"availability|conversion|satisfaction|savings|roi|uplift|compliance|adoption|users|sessions")
-_DOWN_WORDS = re.compile(r"rmse|mse|mae|mape|loss|error|latency|cost|churn|waste|losses|default_rate|time|hours|payback|"
+_DOWN_WORDS = _parts(r"rmse|mse|mae|mape|loss|error|latency|cost|churn|waste|losses|default_rate|time|hours|payback|"
                          r"days|defect|downtime|returns")
-_BUSINESS_WORDS = re.compile(
+_BUSINESS_WORDS = _parts(
     r"revenue|cost|margin|availability|inventory|churn|csat|nps|sales|conversion|handle_time|savings|profit|"
     r"waste|losses|default_rate|roi|payback|acceptance_rate|response_time|per_visit|per_visitor|per_invoice|per_contact|per_drop"
 )
@@ -246,7 +251,7 @@ _LEXICON: dict[str, _Word] = {
     # -- business: KPIs ----------------------------------------------------------------------------
     **_words("business", "up", "", {w: "" for w in (
         "revenue", "sales", "turnover", "income", "profit", "margin", "gross margin", "savings", "cost savings", "conversion",
-        "conversion rate", "satisfaction", "customer satisfaction", "csat", "nps", "roi", "availability")}),
+        "conversion rate", "acceptance rate", "satisfaction", "customer satisfaction", "csat", "nps", "roi", "availability")}),
     **_words("business", "down", "", {w: "" for w in (
         "cost", "expense", "spend", "spending", "churn", "churn rate", "attrition", "inventory", "waste", "downtime",
         "default rate")}),
