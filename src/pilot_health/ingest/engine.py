@@ -604,13 +604,11 @@ class _Run:
         if self.mapping.column_for("environment") is None and (
                 self.options.environment in ("lab", "live") or self.mapping.defaults.get("environment") in ("lab", "live")):
             return  # said for the whole file
-        others, rows = self.con.execute(
-            "SELECT count(*) FILTER (WHERE kind NOT IN ('business', 'adoption')), count(*) FROM ingest_parsed WHERE metric IS NOT NULL"
+        others, rows, unsaid = self.con.execute(
+            """SELECT count(*) FILTER (WHERE metric IS NOT NULL AND kind NOT IN ('business', 'adoption')),
+                      count(*) FILTER (WHERE metric IS NOT NULL), count(*) FILTER (WHERE environment IS NULL) FROM ingest_parsed"""
         ).fetchone()
-        if others or not rows:
-            return
-        unsaid = self.con.execute("SELECT count(*) FROM ingest_parsed WHERE environment IS NULL").fetchone()[0]
-        if not unsaid:
+        if others or not rows or not unsaid:
             return
         if self.con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = 'ingest_parsed' AND column_name = 'environment'").fetchone()[0] != "VARCHAR":
             self._exec("ALTER TABLE ingest_parsed ALTER COLUMN environment SET DATA TYPE VARCHAR")  # a column of NULLs has no type yet
