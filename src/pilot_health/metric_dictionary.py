@@ -5,15 +5,18 @@ Three sources, the first that knows a metric wins:
    file brought a metric nobody knew, or a correction made on the Alignment page;
 2. **the built-in dictionary** `config/metrics.toml` (or PILOT_HEALTH_METRICS), with the common
    spellings exports use (`acc`, `val/accuracy`, `f1_score`, `auc` …);
-3. **a guess from the name's words** (`loss`, `error`, `cost` go down; `acc`, `f1`, `auc`, `score`
-   go up; `revenue`, `margin`, `churn` are business). A guess is never stored by itself and is
-   always labelled as a guess, so nobody mistakes it for knowledge.
+3. **a guess from the name, its unit and its values** (see `guess`): common words in English,
+   German, French and Spanish (`Umsatz`, `coûts`, `ingresos` … business; `accuracy`, `Fehlerquote`,
+   `error` … technical; `loss`, `error`, `cost`, `churn` go down), a currency in the name, unit or
+   cells (business), whole counts of users or sessions (adoption). A guess says why it was made,
+   is never stored by itself and is always labelled as a guess, so nobody mistakes it for knowledge.
 
 A pilot's business KPI takes its direction from the pilot register, not from here.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal, Optional
@@ -34,11 +37,16 @@ SOURCE_LABELS = {
     "register": "the pilot's KPI (pilot register)",
 }
 
-_UP_WORDS = re.compile(r"acc|f1|auc|precision|recall|r2|ndcg|hit|score|bleu|rouge|iou|revenue|margin|profit|sales|"
+def _parts(pattern: str) -> re.Pattern:
+    """Whole parts of a metric key (between `_`): 'cost' finds cost_per_drop, not costume_rating."""
+    return re.compile(rf"(?:^|_)(?:{pattern})(?=_|$)")
+
+
+_UP_WORDS = _parts(r"acc|f1|auc|precision|recall|r2|ndcg|hit|score|bleu|rouge|iou|revenue|margin|profit|sales|"
                        r"availability|conversion|satisfaction|savings|roi|uplift|compliance|adoption|users|sessions")
-_DOWN_WORDS = re.compile(r"rmse|mse|mae|mape|loss|error|latency|cost|churn|waste|losses|default_rate|time|hours|payback|"
+_DOWN_WORDS = _parts(r"rmse|mse|mae|mape|loss|error|latency|cost|churn|waste|losses|default_rate|time|hours|payback|"
                          r"days|defect|downtime|returns")
-_BUSINESS_WORDS = re.compile(
+_BUSINESS_WORDS = _parts(
     r"revenue|cost|margin|availability|inventory|churn|csat|nps|sales|conversion|handle_time|savings|profit|"
     r"waste|losses|default_rate|roi|payback|acceptance_rate|response_time|per_visit|per_visitor|per_invoice|per_contact|per_drop"
 )
@@ -95,6 +103,7 @@ class MetricInfo:
     direction: Optional[str]
     unit: Optional[str]
     source: str
+    why: str = ""  # for a guess: what it was made from, in words ("from the € values")
 
     @property
     def direction_words(self) -> str:
@@ -192,14 +201,217 @@ def answer_rows(answers: dict[str, MetricAnswer], decided_by: str, decided_at, u
     return list(rows.values())
 
 
-def guess(name: object) -> MetricInfo:
-    """A guess from the words of the name — shown as a guess, never stored by itself."""
+@dataclass(frozen=True)
+class ValueSummary:
+    """What one metric's values in a file look like, for the guess."""
+
+    low: Optional[float] = None
+    high: Optional[float] = None
+    whole: bool = False  # every value a whole number (a count)
+    currency: Optional[str] = None  # a currency sign or code written in the cells: €, $, EUR …
+
+    @property
+    def share(self) -> bool:
+        return self.low is not None and self.high is not None and 0 <= self.low and self.high <= 1
+
+
+@dataclass(frozen=True)
+class _Word:
+    kind: str
+    direction: Optional[str]
+    meaning: str = ""  # in English, for a word of another language
+    language: str = ""  # "" for English
+    compound: bool = False  # German: also the last part of a compound word (Personalkosten, Vorhersagegenauigkeit)
+
+
+def _words(kind: str, direction: Optional[str], language: str, entries: dict[str, str], compound: Iterable[str] = ()) -> dict[str, _Word]:
+    heads = set(compound)
+    return {phrase: _Word(kind, direction, meaning, language, phrase in heads) for phrase, meaning in entries.items()}
+
+
+# Words and phrases a metric's name is recognised by, accent-folded and in lower case (ü → u, ß → ss),
+# matched as whole words of the name. English words also match with a plural s. A word that names
+# a model measure (accuracy, error, loss …) decides the kind before a business word does:
+# `sales_forecast_mape` is a model's error, `cost_function_loss` a training loss.
+_LEXICON: dict[str, _Word] = {
+    # -- technical: model measures -----------------------------------------------------------------
+    **_words("technical", "up", "", {w: "" for w in (
+        "accuracy", "auc", "auroc", "roc auc", "f1", "f1 score", "precision", "recall", "r2", "iou", "bleu", "rouge", "ndcg")}),
+    **_words("technical", "down", "", {w: "" for w in (
+        "error", "error rate", "loss", "log loss", "logloss", "cost function", "rmse", "mse", "mae", "mape", "smape", "wape",
+        "latency", "perplexity", "wer")}),
+    **_words("technical", "up", "German", {"genauigkeit": "accuracy", "prazision": "precision", "praezision": "precision"},
+             compound=["genauigkeit"]),
+    **_words("technical", "down", "German", {"fehler": "error", "fehlerquote": "error rate", "fehlerrate": "error rate",
+                                              "latenz": "latency"}, compound=["fehlerquote", "fehlerrate"]),
+    **_words("technical", "up", "French", {"exactitude": "accuracy", "rappel": "recall"}),
+    **_words("technical", "down", "French", {"erreur": "error", "taux d erreur": "error rate", "latence": "latency"}),
+    **_words("technical", "up", "Spanish", {"exactitud": "accuracy", "exhaustividad": "recall"}),
+    **_words("technical", "down", "Spanish", {"tasa de error": "error rate", "latencia": "latency"}),
+    # -- business: KPIs ----------------------------------------------------------------------------
+    **_words("business", "up", "", {w: "" for w in (
+        "revenue", "sales", "turnover", "income", "profit", "margin", "gross margin", "savings", "cost savings", "conversion",
+        "conversion rate", "acceptance rate", "satisfaction", "customer satisfaction", "csat", "nps", "roi", "availability")}),
+    **_words("business", "down", "", {w: "" for w in (
+        "cost", "expense", "spend", "spending", "churn", "churn rate", "attrition", "inventory", "waste", "downtime",
+        "default rate")}),
+    **_words("business", "up", "German", {
+        "umsatz": "revenue", "umsatze": "revenue", "umsaetze": "revenue", "erlos": "revenue", "erlose": "revenue",
+        "erloes": "revenue", "gewinn": "profit", "marge": "margin", "deckungsbeitrag": "contribution margin",
+        "einsparung": "savings", "einsparungen": "savings", "kundenzufriedenheit": "customer satisfaction",
+        "zufriedenheit": "satisfaction", "konversionsrate": "conversion rate", "verkaufe": "sales", "verkaeufe": "sales",
+        "absatz": "sales volume", "verfugbarkeit": "availability", "verfuegbarkeit": "availability"},
+        compound=["umsatz", "gewinn", "zufriedenheit", "deckungsbeitrag", "einsparungen"]),
+    **_words("business", "down", "German", {
+        "kosten": "costs", "ausgaben": "expenses", "abwanderung": "churn", "kundenabwanderung": "customer churn",
+        "lagerbestand": "inventory"}, compound=["kosten", "lagerbestand"]),
+    **_words("business", "up", "French", {
+        "chiffre d affaires": "revenue", "ventes": "sales", "vente": "sales", "benefice": "profit", "benefices": "profit",
+        "taux de conversion": "conversion rate", "economies": "savings", "satisfaction client": "customer satisfaction",
+        "disponibilite": "availability", "recettes": "revenue"}),
+    **_words("business", "down", "French", {
+        "cout": "cost", "couts": "costs", "depenses": "expenses", "taux d attrition": "churn rate",
+        "taux de desabonnement": "churn rate"}),
+    **_words("business", "up", "Spanish", {
+        "ingresos": "revenue", "ventas": "sales", "venta": "sales", "facturacion": "turnover", "beneficio": "profit",
+        "beneficios": "profit", "ganancia": "profit", "ganancias": "profit", "margen": "margin",
+        "satisfaccion": "satisfaction", "satisfaccion del cliente": "customer satisfaction",
+        "tasa de conversion": "conversion rate", "ahorro": "savings", "ahorros": "savings", "disponibilidad": "availability"}),
+    **_words("business", "down", "Spanish", {
+        "coste": "cost", "costes": "costs", "costo": "cost", "costos": "costs", "gastos": "expenses",
+        "tasa de abandono": "churn rate"}),
+    # -- adoption: counts of people and visits (only when the values are whole numbers) -----------
+    **_words("adoption", "up", "", {w: "" for w in ("users", "active users", "sessions", "visits", "logins")}),
+    **_words("adoption", "up", "German", {"nutzer": "users", "benutzer": "users", "anwender": "users", "sitzungen": "sessions"}),
+    **_words("adoption", "up", "French", {"utilisateurs": "users", "visites": "visits"}),
+    **_words("adoption", "up", "Spanish", {"usuarios": "users", "sesiones": "sessions", "visitas": "visits"}),
+}
+# Where a word is spelled the same in two languages, say both.
+_SHARED_SPELLING = {"marge": "French and German", "precision": "", "error": "", "satisfaction": "", "attrition": ""}
+_LONGEST_PHRASE = max(len(p.split()) for p in _LEXICON)
+_CURRENCY_SIGNS = "€$£¥"
+_CURRENCY_WORDS = {"eur": "EUR", "usd": "USD", "gbp": "GBP", "chf": "CHF", "jpy": "JPY", "cad": "CAD", "aud": "AUD",
+                   "teur": "TEUR", "keur": "kEUR", "euro": "€", "euros": "€", "dollar": "$", "dollars": "$"}
+
+
+def fold(text: object) -> str:
+    """Lower case without accents: 'Erlös' → 'erlos', 'Straße' → 'strasse', 'Satisfacción' → 'satisfaccion'."""
+    decomposed = unicodedata.normalize("NFKD", str(text).replace("ß", "ss").replace("ẞ", "ss"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def _name_words(name: str) -> list[tuple[str, str, int, int]]:
+    """The words of a name: (as written, folded, start, end); `_`, spaces and punctuation separate them."""
+    return [(m.group(), fold(m.group()), m.start(), m.end()) for m in re.finditer(r"[^\W_]+", name)]
+
+
+def _find_words(name: str) -> list[tuple[str, _Word]]:
+    """Every lexicon word or phrase in the name, longest phrase first, each word used once."""
+    words = _name_words(name)
+    found, i = [], 0
+    while i < len(words):
+        for n in range(min(_LONGEST_PHRASE, len(words) - i), 0, -1):
+            phrase = " ".join(w[1] for w in words[i:i + n])
+            entry = _LEXICON.get(phrase)
+            if entry is None and n == 1 and phrase.endswith("s") and _LEXICON.get(phrase[:-1], _Word("", None, language="x")).language == "":
+                entry = _LEXICON[phrase[:-1]]  # English plural: costs, margins, errors
+            if entry is None and n == 1:
+                entry = next((e for w, e in _LEXICON.items() if e.compound and len(phrase) > len(w) + 2 and phrase.endswith(w)), None)
+            if entry is not None:
+                found.append((name[words[i][2]:words[i + n - 1][3]], entry))
+                i += n
+                break
+        else:
+            i += 1
+    return found
+
+
+def _because(written: str, entry: _Word) -> str:
+    quoted = f"‘{written}’"
+    what = "words" if len(_name_words(written)) > 1 else "word"
+    language = _SHARED_SPELLING.get(fold(written), entry.language)
+    if language and entry.meaning:
+        return f"from the {what} {quoted} ({language} for {entry.meaning})"
+    return f"from the {what} {quoted}"
+
+
+def _unit_in_name(name: str) -> Optional[str]:
+    """A unit written at the end of the name: 'Umsatz (€)' → '€', 'Latency [ms]' → 'ms', 'Kosten in EUR' → 'EUR'."""
+    bracketed = re.search(r"[(\[]\s*(?:in\s+)?([^()\[\]]{1,15}?)\s*[)\]]\s*$", name)
+    if bracketed:
+        return bracketed.group(1)
+    for sign in _CURRENCY_SIGNS:
+        if sign in name:
+            return sign
+    codes = [_CURRENCY_WORDS[w[1]] for w in _name_words(name) if w[1] in _CURRENCY_WORDS]
+    return codes[-1] if codes else None
+
+
+def _currency_in_name(name: str) -> Optional[str]:
+    for sign in _CURRENCY_SIGNS:
+        if sign in name:
+            return sign
+    return next((_CURRENCY_WORDS[w[1]] for w in _name_words(name) if w[1] in _CURRENCY_WORDS), None)
+
+
+def guess(name: object, values: Optional[ValueSummary] = None) -> MetricInfo:
+    """A guess of kind, direction and unit from the name, the unit it writes and the values — shown
+    as a guess with its reason (`why`), never stored by itself. In order:
+
+    1. a word of the name that names a model measure (accuracy, Fehlerquote, erreur, loss …): technical;
+    2. a currency in the name or its unit (€, $, EUR, `revenue_usd`) or in the cells (`1.234,50 €`): business;
+    3. a business word (revenue, Umsatz, chiffre d'affaires, ingresos, cost, Kosten …): business;
+    4. a word for users or sessions with whole-number values: adoption;
+    5. otherwise parts of the name as before (`valacc` up, `…_time` down), and technical by default.
+    Which way is better comes from the deciding word (error, loss, cost, churn go down); values
+    between 0 and 1 make the unit a share."""
+    text = str(name).strip()
     key = metric_key(name)
-    kind = "business" if _BUSINESS_WORDS.search(key) else "technical"
-    down, up = _DOWN_WORDS.search(key), _UP_WORDS.search(key)
-    direction = "down" if down else "up" if up else None
-    label = str(name).strip() or key
-    return MetricInfo(key, label, kind, direction, None, "guessed")
+    label = text or key
+    found = _find_words(text)
+    reasons: list[str] = []
+    currency = _currency_in_name(text)
+    unit = _unit_in_name(text)
+    kind, deciding = None, None
+    for wanted in ("technical", "business", "adoption"):
+        hits = [(w, e) for w, e in found if e.kind == wanted]
+        if not hits:
+            continue
+        if wanted == "technical":
+            kind, deciding = wanted, hits
+        elif wanted == "business" and kind is None:
+            kind, deciding = wanted, hits
+        elif wanted == "adoption" and kind is None and not currency and not (values and values.currency) and (values is None or values.whole):
+            kind, deciding = wanted, hits
+    if kind is None and (currency or (values and values.currency)):
+        kind = "business"
+    if deciding:
+        reasons.append(_because(*deciding[0]))
+    if kind != "technical" and (currency or (values and values.currency)):
+        kind = "business"
+        reasons.append(f"the {currency} in the name" if currency else f"the {values.currency} values")
+        unit = unit or (values.currency if values else None)
+    direction = next((e.direction for _, e in (deciding or []) if e.direction), None)
+    if kind is None:
+        if _BUSINESS_WORDS.search(key):
+            kind = "business"
+            reasons.append("from parts of the name")
+        else:
+            kind = "technical"
+    if direction is None and not deciding:
+        down, up = _DOWN_WORDS.search(key), _UP_WORDS.search(key)
+        direction = "down" if down else "up" if up else None
+        if direction and not reasons:
+            reasons.append("from parts of the name")
+    if values is not None and values.share and unit is None and kind != "adoption":
+        unit = "share"
+        reasons.append("values between 0 and 1 (a share)")
+    if not reasons:
+        reasons.append("nothing in the name or values says; technical by default")
+    why = " and ".join(reasons)
+    why = why if why.startswith(("from", "nothing")) else "from " + why
+    why = why[0].upper() + why[1:]
+    return MetricInfo(key, label, kind, direction, unit, "guessed", why)
 
 
 # -- loading ------------------------------------------------------------------------------------------

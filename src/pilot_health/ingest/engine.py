@@ -614,22 +614,29 @@ class _Run:
     def _decide_metric_kinds(self, infer: bool) -> None:
         """Each distinct (pilot, metric) of the file is looked up once: an answer given with this
         upload, then the pilot's KPI name (business), then the metric dictionary (answers stored
-        earlier, then the built-in entries), then a guess from the name. With `infer` the kind of
-        the rows follows (a file without a kind column); either way metrics nobody has described
-        are listed in `new_metrics`, with the guess, for the person uploading to confirm."""
+        earlier, then the built-in entries), then a guess from the name, its unit and its values
+        (metric_dictionary.guess). With `infer` the kind of the rows follows (a file without a kind
+        column); either way metrics nobody has described are listed in `new_metrics`, with the guess
+        and its reason, for the person uploading to confirm. A file whose every row is a business KPI
+        (or usage) and that does not say lab or live is stored as live: a KPI is measured in the
+        business, not in a test, so nobody is asked."""
+        from ..metric_dictionary import guess
+
         dictionary = dictionary_with_answers(self.con)
         answers = {dictionary.canonical(name): answer for name, answer in self.options.metric_answers.items()}
         kpis = {pilot: metric_key(name) for pilot, name in queries.kpi_names(self.con).items()}
         pairs = self.con.execute("SELECT DISTINCT pilot_id, metric FROM ingest_parsed WHERE metric IS NOT NULL").fetchall()
+        unknown = sorted({metric for _, metric in pairs if dictionary.lookup(metric) is None})
+        summaries = self._value_summaries(unknown) if unknown else {}
         decided, new = [], {}
         for pilot_id, metric in pairs:
             key = dictionary.canonical(metric)
             is_kpi = kpis.get(pilot_id) == metric_key(metric)
-            info = dictionary.describe(metric)
+            info = dictionary.lookup(metric) or guess(metric, summaries.get(metric))
             if key in answers:
                 answer = answers[key]
                 kind = answer.kind
-                info = MetricInfo(key, answer.label or info.label, answer.kind, answer.direction, answer.unit, "answered")
+                info = MetricInfo(key, answer.label or info.label, answer.kind, answer.direction, answer.unit, "answered", info.why)
             else:
                 kind = "business" if is_kpi else info.kind
             if not is_kpi and dictionary.lookup(metric) is None:  # nobody has described it: ask (and show the answer given)
@@ -641,25 +648,76 @@ class _Run:
             names = ", ".join(f"{m.label} ({m.kind}, {m.direction_words})" for m in guessed[:5])
             more = f" and {len(guessed) - 5} more" if len(guessed) > 5 else ""
             self.result.warnings.append(
-                f"New metric names, read by a guess from their names: {names}{more}. "
-                "Confirm or correct them (upload page, or --metric NAME=kind:direction on the command line)."
+                f"New metric names, read by a guess from their names, units and values: {names}{more}. "
+                "Confirm or correct them in the table of new metrics before storing."
             )
-        if not infer:
+        if infer:
+            queries.register(self.con, "ingest_kinds", pd.DataFrame(decided, columns=["pilot_id", "metric", "kind"], dtype="str"))
+            # Only rows whose kind changes are updated (most rows are technical, the default).
+            self._exec(
+                """
+                UPDATE ingest_parsed SET kind = m.kind FROM ingest_kinds m
+                WHERE ingest_parsed.pilot_id IS NOT DISTINCT FROM m.pilot_id AND ingest_parsed.metric = m.metric
+                  AND ingest_parsed.kind IS DISTINCT FROM m.kind
+                """
+            )
+            self.con.unregister("ingest_kinds")
+            business = sorted({metric for _, metric, kind in decided if kind == "business"})
+            if business:
+                names = ", ".join(business[:5])
+                self.result.warnings.append(f"Read as business KPIs (the rest as technical metrics): {names}{' …' if len(business) > 5 else ''}. Set the kind if that is wrong.")
+        self._business_rows_are_live()
+
+    def _value_summaries(self, metrics: list[str]) -> dict[str, "ValueSummary"]:
+        """For the guess: each new metric's lowest and highest value, whether all are whole numbers,
+        and a currency written in its cells (looked for in the first 100,000 values)."""
+        from ..metric_dictionary import ValueSummary
+
+        rows = self.con.execute(
+            """
+            SELECT metric, min(value), max(value), bool_and(value = round(value))
+            FROM ingest_parsed WHERE list_contains(?::VARCHAR[], metric) AND value IS NOT NULL GROUP BY metric
+            """,
+            [metrics],
+        ).fetchall()
+        currencies: dict[str, str] = {}
+        if not self.fast:  # the fast path's values are plain numbers
+            wanted = {metric_key(m): m for m in metrics}
+            found = self.con.execute(
+                r"""
+                SELECT metric_raw, min(regexp_extract(value_raw, '([€$£¥]|\b(EUR|USD|GBP|CHF|JPY)\b)', 1))
+                FROM (SELECT metric_raw, value_raw FROM ingest_rows LIMIT 100000)
+                WHERE regexp_matches(value_raw, '[€$£¥]|\b(EUR|USD|GBP|CHF|JPY)\b') GROUP BY metric_raw
+                """
+            ).fetchall()
+            for raw, sign in found:
+                if metric_key(raw) in wanted and sign:
+                    currencies[wanted[metric_key(raw)]] = sign
+        return {metric: ValueSummary(low, high, bool(whole), currencies.get(metric)) for metric, low, high, whole in rows}
+
+    def _business_rows_are_live(self) -> None:
+        """A file that does not say lab or live and holds only business KPIs (and usage) is live."""
+        if self.mapping.column_for("environment") is None and (
+                self.options.environment in ("lab", "live") or self.mapping.defaults.get("environment") in ("lab", "live")):
+            return  # said for the whole file
+        others, rows, unsaid = self.con.execute(
+            """SELECT count(*) FILTER (WHERE metric IS NOT NULL AND kind NOT IN ('business', 'adoption')),
+                      count(*) FILTER (WHERE metric IS NOT NULL), count(*) FILTER (WHERE environment IS NULL) FROM ingest_parsed"""
+        ).fetchone()
+        if others or not rows or not unsaid:
             return
-        queries.register(self.con, "ingest_kinds", pd.DataFrame(decided, columns=["pilot_id", "metric", "kind"], dtype="str"))
-        # Only rows whose kind changes are updated (most rows are technical, the default).
+        if self.con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = 'ingest_parsed' AND column_name = 'environment'").fetchone()[0] != "VARCHAR":
+            self._exec("ALTER TABLE ingest_parsed ALTER COLUMN environment SET DATA TYPE VARCHAR")  # a column of NULLs has no type yet
         self._exec(
             """
-            UPDATE ingest_parsed SET kind = m.kind FROM ingest_kinds m
-            WHERE ingest_parsed.pilot_id IS NOT DISTINCT FROM m.pilot_id AND ingest_parsed.metric = m.metric
-              AND ingest_parsed.kind IS DISTINCT FROM m.kind
+            UPDATE ingest_parsed SET environment = 'live',
+                   problem = CASE WHEN problem LIKE 'lab or live is not given%' THEN NULL ELSE problem END
+            WHERE environment IS NULL
             """
         )
-        self.con.unregister("ingest_kinds")
-        business = sorted({metric for _, metric, kind in decided if kind == "business"})
-        if business:
-            names = ", ".join(business[:5])
-            self.result.warnings.append(f"Read as business KPIs (the rest as technical metrics): {names}{' …' if len(business) > 5 else ''}. Set the kind if that is wrong.")
+        if "environment" in self.result.needs:
+            self.result.needs.remove("environment")
+        self.result.warnings.append("Taken as live: every metric of the file is a business KPI, measured in the business rather than in a test.")
 
     def _refuse_unknown_pilots(self, known: list[str]) -> None:
         known_frame = pd.DataFrame({"pilot_id": known}, dtype="str")
@@ -1245,8 +1303,8 @@ def ingest(
             result.needs.append("pilot_id")
         if (mapping.kind == "metrics" and not result.environment_column and options.environment not in ("lab", "live")
                 and mapping.defaults.get("environment") not in ("lab", "live")):
-            result.needs.append("environment")
-        if result.needs and commit:
+            result.needs.append("environment")  # unless every metric is a business KPI: decided once they are read (_decide_metric_kinds)
+        if [n for n in result.needs if n != "environment"] and commit:
             asked = {"pilot_id": "which pilot the rows belong to", "environment": "whether they are lab or live"}
             raise Refused(f"{file_name} does not say {' or '.join(asked[n] for n in result.needs)}; choose it and store again. Nothing was stored.")
         context = store.write() if commit else store.read()
@@ -1282,6 +1340,8 @@ def ingest(
                     run.parse_metrics(known)
                 progress(0.6, "Looking for duplicates …")
                 run.finish(mapping.kind)
+            if commit and "environment" in result.needs:  # lab or live still not said (a file of business KPIs needs no answer)
+                raise Refused(f"{file_name} does not say whether its rows are lab or live; choose it and store again. Nothing was stored.")
             result.rejected_rows = run.rejected_table()
             if result.rows_to_store == 0 and result.already_stored:
                 result.status = "duplicate"

@@ -171,7 +171,7 @@ def _column_values(sample: list[list[str]], index: int) -> list[str]:
     return [row[index].strip() for row in sample if index < len(row) and row[index].strip()]
 
 
-_NUMBER = re.compile(r"^[-+(]?[$€£]?\s*'?[-+]?\d[\d.,\s]*(e[-+]?\d+)?\s*%?\)?$", re.I)
+_NUMBER = re.compile(r"^[-+(]?[$€£]?\s*'?[-+]?\d[\d.,\s]*(e[-+]?\d+)?\s*(%|[$€£¥]|eur|usd|gbp|chf)?\)?$", re.I)  # 1.234,50 € too
 _DATE = re.compile(
     r"^(\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{8}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4}|\d{1,2} [A-Za-z]{3,9}\.? \d{4})"
 )

@@ -163,7 +163,8 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[
             "Lab or live?", list(NAMES_CHOICES), index=0, format_func=NAMES_CHOICES.get, key=f"{prefix}.environment",
             help="The run names say where each run was measured (lab, live, prod, offline …): keep that, or choose one for every row.",
         )
-    elif mapping.kind == "metrics" and not result.environment_column:
+    elif mapping.kind == "metrics" and not result.environment_column and (
+            "environment" in result.needs or st.session_state.get(f"{prefix}.environment") or mapping.defaults.get("environment")):
         default = mapping.defaults.get("environment")
         answers["environment"] = middle.radio(
             "Lab or live?", ["lab", "live"], index=["lab", "live"].index(default) if default in ("lab", "live") else None,
@@ -224,46 +225,69 @@ DIRECTION_CHOICES = ["up", "down", "unsure"]
 DIRECTION_LABELS = {"up": "Higher is better", "down": "Lower is better", "unsure": "Not sure"}
 
 
+def _metric_table(prefix: str) -> Optional[dict[str, Any]]:
+    """The table of new metrics as last shown: its widget key and its rows before any edit."""
+    return st.session_state.get(f"{prefix}.metric_table")
+
+
 def metric_answers(prefix: str) -> dict[str, MetricAnswer]:
-    """The answers given so far to the new-metric questions (empty before they are shown)."""
-    state = st.session_state
-    labels = state.get(f"{prefix}.metric_labels", {})
+    """The answers in the table of new metrics as it is on screen — the guesses and any change made
+    to them (empty before the table is shown)."""
+    table = _metric_table(prefix)
+    if not table:
+        return {}
+    edits = (st.session_state.get(table["widget"]) or {}).get("edited_rows", {})
     answers = {}
-    for key, label in labels.items():
-        kind = state.get(f"{prefix}.metric.{key}.kind")
-        if kind is None:
-            continue
-        direction = state.get(f"{prefix}.metric.{key}.direction")
-        unit = (state.get(f"{prefix}.metric.{key}.unit") or "").strip() or None
-        answers[key] = MetricAnswer(kind, None if direction in (None, "unsure") else direction, unit, label)
+    for index, row in enumerate(table["rows"]):
+        change = edits.get(index) or edits.get(str(index)) or {}
+        kind = change.get("kind") or row["kind"]
+        direction = change.get("direction") or row["direction"]
+        unit = change["unit"] if "unit" in change else row["unit"]
+        answers[row["key"]] = MetricAnswer(kind if kind in KIND_WORDS else row["kind"], direction if direction in ("up", "down") else None,
+                                           (unit or "").strip()[:30] or None, row["metric"])
     return answers
 
 
 def metric_questions(result: IngestResult) -> None:
-    """Ask once about metrics nobody has described: kind, which way is better, unit — prefilled
-    with a guess from the name. What is here when the file is stored is remembered."""
-    if not result.new_metrics:
-        return
+    """Ask once, in one table, about the metrics nobody has described: kind, which way is better
+    and unit, filled in with the guess and the reason for it. What is in the table when the file is
+    stored is remembered (the store button confirms it)."""
     prefix = f"opt.{result.sha256[:12]}"
-    st.session_state[f"{prefix}.metric_labels"] = {m.key: m.label for m in result.new_metrics}
+    if not result.new_metrics:
+        st.session_state.pop(f"{prefix}.metric_table", None)
+        return
+    # The rows keep the first guess and its reason for as long as the same metrics are asked about;
+    # the editor keeps the changes made to them.
+    keys = [m.key for m in result.new_metrics]
+    widget = f"{prefix}.new_metrics.{hashlib.sha256('|'.join(keys).encode()).hexdigest()[:8]}"
+    earlier = _metric_table(prefix)
+    if earlier and earlier["widget"] == widget:
+        rows = earlier["rows"]
+    else:
+        rows = [{"key": m.key, "metric": m.label, "kind": m.kind, "direction": m.direction or "unsure", "unit": m.unit or "",
+                 "why": m.why or ("your answer" if m.source == "answered" else "")} for m in result.new_metrics]
+    st.session_state[f"{prefix}.metric_table"] = {"widget": widget, "rows": rows}
     with st.container(border=True):
-        st.markdown(f"**{plural(len(result.new_metrics), 'new metric')} — what are they?**")
+        st.markdown(f"**{plural(len(rows), 'new metric')} — check what they are**")
         st.caption(
-            "The metric dictionary does not know these names yet. The choices are filled in with a guess from each name; "
-            "check them — what is here when you store the file is remembered for every later upload and page "
-            "(anyone can correct it on the Alignment page). Which way is better matters: it decides whether a rise is good news."
+            "The metric dictionary does not know these names yet, so each is filled in with a guess from its name, unit and "
+            "values (the last column says why). Correct any that are wrong: what is in this table when you store the file is "
+            "remembered for every later upload and page (anyone can correct it on the Alignment page). Which way is better "
+            "matters: it decides whether a rise is good news."
         )
-        for info in result.new_metrics:
-            name, kind_col, direction_col, unit_col = st.columns([3, 3, 3, 2], vertical_alignment="bottom")
-            name.text(info.label)
-            name.caption("guessed from the name" if info.source == "guessed" else "your answer")
-            kind_col.selectbox("Kind", list(KIND_WORDS), index=list(KIND_WORDS).index(info.kind), format_func=KIND_WORDS.get,
-                               key=f"{prefix}.metric.{info.key}.kind")
-            direction_col.selectbox("Which way is better", DIRECTION_CHOICES,
-                                    index=DIRECTION_CHOICES.index(info.direction or "unsure"), format_func=DIRECTION_LABELS.get,
-                                    key=f"{prefix}.metric.{info.key}.direction")
-            unit_col.text_input("Unit", value=info.unit or "", placeholder="%, $, hours …", max_chars=30,
-                                key=f"{prefix}.metric.{info.key}.unit")
+        st.data_editor(
+            pd.DataFrame(rows, columns=["metric", "kind", "direction", "unit", "why"]).astype("str"),
+            key=widget, hide_index=True, num_rows="fixed", width="stretch", disabled=["metric", "why"],
+            column_config={
+                "metric": st.column_config.TextColumn("Metric", help="The name as the file writes it."),
+                "kind": st.column_config.SelectboxColumn("Kind", options=list(KIND_WORDS), format_func=KIND_WORDS.get, required=True,
+                                                         help="Technical: a model metric. Business KPI: a result the business measures. Usage: adoption."),
+                "direction": st.column_config.SelectboxColumn("Which way is better", options=DIRECTION_CHOICES,
+                                                              format_func=DIRECTION_LABELS.get, required=True),
+                "unit": st.column_config.TextColumn("Unit", max_chars=30, help="%, €, $, hours … (optional)"),
+                "why": st.column_config.TextColumn("Why this guess", help="What the guess was made from."),
+            },
+        )
 
 
 def history(frame: pd.DataFrame) -> pd.DataFrame:
