@@ -183,6 +183,12 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[
             "Dates like 03/04/2024 are", ["dmy", "mdy"], format_func={"dmy": "day first (3 April)", "mdy": "month first (March 4)"}.get,
             key=f"{prefix}.date_order", horizontal=True,
         )
+    if mapping.layout == "wide_date" and mapping.defaults.get("metric") and not mapping.column_for("metric"):
+        answers["metric_name"] = middle.text_input(
+            "What do these numbers measure?", value=str(mapping.defaults["metric"]), max_chars=200, key=f"{prefix}.metric_name",
+            help="The file has one column per date and does not name its metric; this name (taken from the file's name) is "
+                 "stored with every value. Each row's other columns are added to it, e.g. “revenue · Region: EMEA”.",
+        )
     if mapping.export == "Weights & Biases chart export":
         answers["observed_on"] = middle.date_input("Date for these results", key=f"{prefix}.observed_on")
     if result.already_stored or st.session_state.get(f"{prefix}.replace"):
