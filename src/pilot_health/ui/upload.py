@@ -95,7 +95,7 @@ def show_counts(result: IngestResult, *, stored: bool) -> None:
               help="Rows (or values, for one-column-per-metric files) that go into the store.")
     c3.metric("Rejected", f"{result.rows_rejected:,}", help="Rows that cannot be stored, each with its reason below and in the download.")
     c4.metric("Left out", f"{result.rows_left_out:,}",
-              help="Rows deliberately not stored: exact duplicates, survey previews and unfinished responses, values already stored.")
+              help="Rows deliberately not stored: totals, exact duplicates, survey previews and unfinished responses, values already stored.")
 
 
 def show_warnings(result: IngestResult) -> None:
