@@ -66,6 +66,7 @@ with friendly_errors():
                 metric_kind=None if state.get(f"{prefix}.metric_kind", upload.AUTO) == upload.AUTO else state.get(f"{prefix}.metric_kind"),
                 wave=int(state[f"{prefix}.wave"]) if state.get(f"{prefix}.wave") else None,
                 date_order=state.get(f"{prefix}.date_order"), observed_on=state.get(f"{prefix}.observed_on"),
+                metric_name=(state.get(f"{prefix}.metric_name") or "").strip() or None,
                 replace_existing=bool(state.get(f"{prefix}.replace")), store_again=bool(state.get(f"{prefix}.again")),
                 mapping=dict(state.get(f"mapping.{sha}", {})), uploaded_by=ctx.person.name,
                 metric_answers=upload.metric_answers(prefix),

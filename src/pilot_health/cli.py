@@ -118,7 +118,8 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         metric_answers=answers, kind=CLI_KINDS[args.kind] if args.kind else None, pilot_id=args.pilot,
         environment=args.environment if args.environment in ("lab", "live") else None,
         environment_from_names={"run-names": True, "lab": False, "live": False}.get(args.environment),
-        keep_unfinished_runs=args.keep_unfinished_runs, observed_on=_day(args.date, "--date"), metric_kind=args.metric_kind, date_order=args.date_order, decimal=args.decimal, wave=args.wave,
+        keep_unfinished_runs=args.keep_unfinished_runs, observed_on=_day(args.date, "--date"), metric_kind=args.metric_kind,
+        metric_name=args.metric_name, date_order=args.date_order, decimal=args.decimal, wave=args.wave,
         replace_existing=args.replace, store_again=args.again, uploaded_by=args.by or f"{getpass.getuser()} (command line)",
     )
     def say(share: float, text: str) -> None:
@@ -152,6 +153,8 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     if result.new_metrics and result.status == "ready":
         lines.append("  To say what a new metric is, store with: " + " ".join(
             f"--metric '{m.label}={m.kind}:{m.direction or '?'}'" for m in result.new_metrics[:3]))
+    if result.mapping and result.mapping.defaults.get("metric") and not args.metric_name and result.status == "ready":
+        lines.append(f"  To give the metric another name than '{result.mapping.defaults['metric']}', store with: --metric-name 'NAME'")
     lines += [f"  Rejected line {p.row}{f' ({p.column})' if p.column else ''}: {p.message}" for p in result.problems[:20]]
     if len(result.problems) > 20:
         lines.append(f"  … and {len(result.problems) - 20} more rejected rows (use --json for all).")
@@ -443,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--metric", action="append", metavar="NAME=KIND:DIRECTION[:UNIT]",
                              help="say what a metric the dictionary does not know is, e.g. picks_per_hour=business:up:picks "
                                   "(direction up, down or ?); remembered for later uploads. Repeat for several")
+            sub.add_argument("--metric-name", metavar="NAME", help="the metric's name for a file with one column per date and no "
+                             "measure column (default: from the file name, weekly_active_users.csv → 'weekly active users')")
             sub.add_argument("--wave", type=int, metavar="N", help="survey wave, when the file has none (default: the pilot's next wave)")
             sub.add_argument("--date-order", choices=["dmy", "mdy"], help="read dates like 03/04/2024 day-first (dmy) or month-first (mdy)")
             sub.add_argument("--decimal", choices=["point", "comma"], help="the file's decimal separator (detected when not given)")

@@ -108,6 +108,7 @@ class IngestOptions:
     observed_on: Optional[date] = None  # the date for exports without dates (W&B chart exports)
     environment_from_names: Optional[bool] = None  # lab/live from run names when the file proposes it; None: as proposed
     keep_unfinished_runs: bool = False  # keep failed, crashed, killed and still-running runs of run tables
+    metric_name: Optional[str] = None  # the metric's name when a one-column-per-date file has no measure column
     replace_existing: bool = False  # replace stored observations/responses/pilots the file repeats
     store_again: bool = False  # store even if identical bytes are already stored
     uploaded_by: str = "local user"
@@ -339,9 +340,7 @@ class _Run:
             columns=["name", "col", "what", "label"],
         )
         if lookup["what"].eq("date").all():
-            if fixed["metric"] is None:
-                raise Refused(f"{self.result.file_name}: choose which column holds the metric names (one row per metric, one column per date).")
-            metric_sql, time_sql = f"u.{fixed['metric']}", "l.label"
+            metric_sql, time_sql = self._crosstab_metric(fixed), "l.label"
         elif lookup["what"].eq("metric").all():
             metric_sql, time_sql = "l.label", (f"u.{fixed['observed_at']}" if fixed["observed_at"] else "NULL")
         else:
@@ -417,6 +416,85 @@ class _Run:
             params.append(label)
         self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_rows AS {' UNION ALL '.join(parts)}", params)
         self._exec(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # steps a run did not log
+    def _crosstab_metric(self, fixed: dict[str, Optional[str]]) -> str:
+        """One column per date: the SQL (over the unpivoted rows `u`) of each row's metric name.
+
+        Outer labels a pivot table leaves blank are filled from the row above; rows whose measure,
+        pilot or dimension is a total (`Grand Total`, `Total`, `All`, a pivot's `EMEA Total`) are
+        left out and counted; each dimension is kept in the name: `Revenue · Region: EMEA`."""
+        from .recognise import EVERYONE_SEGMENTS, SEGMENT_JOIN, SEGMENT_PREFIX, SUBTOTAL_WORDS, TOTAL_WORDS
+
+        mapping, result = self.mapping, self.result
+        segments = [(self.col(h), t[len(SEGMENT_PREFIX):]) for h, t in mapping.targets.items() if t.startswith(SEGMENT_PREFIX)]
+        measure = fixed["metric"]
+        name = None
+        if measure is None:
+            name = (self.options.metric_name or "").strip()[:200] or mapping.defaults.get("metric")
+            if not name:
+                raise Refused(f"{result.file_name}: choose which column holds the metric names, or give the metric's name "
+                              "(one row per metric, one column per date).")
+            if not (self.options.metric_name or "").strip():
+                result.warnings.append(f"{result.file_name} does not name its metric: its values are stored as “{name}”, "
+                                       "a name taken from the file's name. Give another name if that is wrong.")
+        # Pivot tables write an outer label once, on the first row of its group.
+        dimensions = sorted({c for c in (measure, fixed["pilot_id"], *(c for c, _ in segments)) if c}, key=lambda c: int(c[1:]))
+        filled = []
+        for column in dimensions[:-1]:
+            blanks = self.con.execute(
+                f"SELECT count(*) FROM ingest_raw WHERE {v.cleaned(column)} IS NULL AND rowid > (SELECT min(rowid) FROM ingest_raw)"
+            ).fetchone()[0]
+            if blanks:
+                self._exec(
+                    f"""
+                    UPDATE ingest_raw SET {column} = f.label FROM (
+                        SELECT rowid AS rid, last_value({v.cleaned(column)} IGNORE NULLS) OVER (ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS label
+                        FROM ingest_raw) f
+                    WHERE ingest_raw.rowid = f.rid AND {v.cleaned(f'ingest_raw.{column}')} IS NULL
+                    """
+                )
+                filled.append(self.text.header[int(column[1:])])
+        if filled:
+            result.warnings.append(f"Blank cells under {', '.join(f'“{h}”' for h in filled)} were read as the label above them, "
+                                   "as pivot tables write a group's label once.")
+        # Totals: sums of rows the file already holds.
+        total, subtotal = "(?i)" + TOTAL_WORDS.pattern, "(?i)" + SUBTOTAL_WORDS.pattern
+        tests, params = [], []
+        for column in dimensions:
+            tests.append(f"regexp_matches(coalesce({column}, ''), ?)")
+            params.append(total)
+            if column != measure:
+                tests.append(f"regexp_matches(coalesce({column}, ''), ?)")
+                params.append(subtotal)
+        if tests:
+            where = " OR ".join(tests)
+            count, examples = self.con.execute(
+                f"SELECT count(*), list(DISTINCT trim(concat_ws(' ', {', '.join(dimensions)}))) FROM ingest_raw WHERE {where}", params
+            ).fetchone()
+            if count:
+                self._exec(f"DELETE FROM ingest_raw WHERE {where}", params)
+                result.rows_left_out += count
+                shown = ", ".join(f"“{x[:40]}”" for x in sorted(examples)[:3]) + (" …" if len(examples) > 3 else "")
+                result.warnings.append(f"Left out {plural(count, 'total row')} ({shown}): totals add up rows the file already "
+                                       "holds; they are not observations.")
+        if measure and not segments:
+            return f"u.{measure}"
+        base, named = (v.cleaned(measure) if measure else "?"), ([] if measure else [name])
+        if measure and result.kind == "usage":  # the usage metric's own name, before the segment is added
+            cases = " ".join(
+                f"WHEN lower(regexp_replace(trim({measure}), '[^0-9A-Za-z]+', '_', 'g')) IN ({', '.join(repr(w) for w in sorted(words))}) THEN '{key}'"
+                for key, words in usage_metrics().items()
+            )
+            base = f"(CASE {cases} ELSE {base} END)"
+        parts, labels = [], []
+        for column, label in segments:
+            everyone = ", ".join(f"'{w}'" for w in sorted(EVERYONE_SEGMENTS))
+            parts.append(f"CASE WHEN {v.cleaned(column)} IS NOT NULL AND lower(regexp_replace(trim({column}), '[^0-9A-Za-z]+', '_', 'g')) "
+                         f"NOT IN ({everyone}) THEN ? || ': ' || {v.cleaned(column)} END")
+            labels.append(label)
+        self._exec("ALTER TABLE ingest_raw ADD COLUMN IF NOT EXISTS crosstab_metric VARCHAR")
+        self._exec(f"UPDATE ingest_raw SET crosstab_metric = CASE WHEN {base} IS NOT NULL THEN concat_ws(?, {base}, {', '.join(parts) or 'NULL'}) END",
+                   [*named, SEGMENT_JOIN, *named, *labels])
+        return "u.crosstab_metric"
 
     # -- step 3: parse and check -------------------------------------------------------------------
 
@@ -1290,6 +1368,7 @@ def ingest(
         text = read_upload(data, file_name, workdir, source)
         result.format, result.headers = text.format, text.header
         result.warnings.extend(text.warnings)
+        result.rows_left_out += text.format.total_rows  # total rows cut as footers: rows of the table, left out
         mapping = recognise(text.header, text.header_rows, text.sample, options.kind, file_name)
         if options.mapping:
             mapping = mapping.with_targets(options.mapping)

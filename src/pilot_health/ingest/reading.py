@@ -35,11 +35,13 @@ BINARY_SIGNATURES = {
 }
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 FOOTER_WORDS = re.compile(
-    r"^\s*(?:(?:grand\s+)?totals?|sum|summary|all\s+users|overall)\s*:?\s*$"
+    r"^\s*(?:(?:grand\s+)?totals?|sum|summary|all\s+users|overall|gesamtergebnis|summe|total\s+g[ée]n[ée]ral|total\s+general)\s*:?\s*$"
     r"|^\s*(?:report\s+generated|generated\s+(?:by|on|at)|exported\s+(?:by|on|at)|source\s*:|copyright|©|\(c\)|"
     r"page\s+\d+\s+of|data\s+as\s+of|end\s+of\s+report)",
     re.IGNORECASE,
 )
+# A total row (a label like `Grand Total` and numbers): a row of the table left out, so it is counted as left out.
+TOTAL_ROW = re.compile(r"^\s*(?:(?:grand\s+)?totals?|sum|overall|gesamtergebnis|summe|total\s+g[ée]n[ée]ral|total\s+general)\s*:?\s*$", re.IGNORECASE)
 
 
 @dataclass
@@ -55,6 +57,7 @@ class FileFormat:
     preamble_lines: int = 0
     header_rows: int = 1
     footer_lines: int = 0
+    total_rows: int = 0  # of the footer lines, rows of totals (counted as rows left out)
     second_table_lines: int = 0
 
     def describe(self) -> str:
@@ -276,14 +279,20 @@ def combine_header(rows: list[list[str]], width: int) -> list[str]:
 
 
 def _footer_count(records: list[tuple[int, int, list[str]]], width: int) -> int:
-    """How many records at the end are totals or report footers rather than data."""
+    """How many records at the end are totals or report footers rather than data. A row whose label
+    is also the label of the row above is data (a column of labels like Amplitude's "All Users")."""
+    labels = [next((f for f in fields if f.strip()), None) for _, _, fields in records]
     count = 0
-    for _, _, fields in reversed(records):
+    for index in range(len(records) - 1, -1, -1):
+        fields = records[index][2]
         filled = [f for f in fields if f.strip()]
         if not filled:
             count += 1
             continue
         first = filled[0]
+        above = next((label for label in reversed(labels[:index]) if label is not None), None)
+        if len(filled) > 1 and above is not None and above.strip() == first.strip():
+            break
         if FOOTER_WORDS.match(first) or first.lstrip().startswith("#") or (len(filled) == 1 and len(fields) < width and width > 2):
             count += 1
             continue
@@ -488,6 +497,8 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
             body_end = tail_start + sum(len(line) for line in tail_raw[:cut_line])
             if removed:
                 fmt.footer_lines = len(removed)
+                fmt.total_rows = sum(1 for r in tail_records[-footers:] if len([f for f in r[2] if f.strip()]) > 1
+                                     and TOTAL_ROW.match(next(f for f in r[2] if f.strip())))
                 warnings.append(f"Left out {plural(len(removed), 'total or footer line')} at the end: “{removed[0]}”" + (" …" if len(removed) > 1 else "") + ".")
 
     if body_end <= body_start or not NON_SPACE.search(raw, body_start, body_end):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Optional
 
 from ..models import PILOT_FIELDS, Pilot
@@ -160,6 +160,8 @@ def describe_target(kind: str, target: str) -> str:
         return f"values of metric “{target[len(METRIC_PREFIX):]}”"
     if target.startswith(DATE_PREFIX):
         return f"values on {target[len(DATE_PREFIX):]}"
+    if target.startswith(SEGMENT_PREFIX):
+        return f"kept in the metric name (“{target[len(SEGMENT_PREFIX):]}: …”)"
     if kind == "pilot_register" and target in Pilot.model_fields:
         return Pilot.model_fields[target].title or target
     return FIELD_LABELS.get(target, target)
@@ -198,28 +200,122 @@ def looks_likert(values: list[str]) -> bool:
     return ok >= 0.8 * len(values)
 
 
-def header_date(text: str) -> Optional[date]:
-    """A header that is itself a date (wide per-date layout)."""
-    value = text.strip()
-    for pattern, order in ((r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})", "ymd"), (r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})", "dmy"), (r"(\d{4})(\d{2})(\d{2})", "ymd")):
-        match = re.fullmatch(pattern, value)
-        if match:
-            a, b, c = (int(x) for x in match.groups())
-            try:
-                if order == "ymd":
-                    return date(a, b, c)
-                return date(c, b, a) if a > 12 or b <= 12 else date(c, a, b)
-            except ValueError:
-                return None
-    match = re.fullmatch(r"([A-Za-z]{3})[a-z]*\.? (\d{1,2}),? (\d{4})", value)
-    if match:
-        from datetime import datetime
+MONTHS = {name: index for index, names in enumerate((
+    ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+    ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+    ("dec", "december"),
+), start=1) for name in names}
+_MONTH = r"([A-Za-z]{3,9})\.?"
+_ISO_TIME = r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+SEGMENT_PREFIX = "segment:"  # a dimension column of a crosstab (one column per date): kept in the metric name
+SEGMENT_JOIN = " · "  # "Revenue · Region: EMEA"
+# Columns that name the measure of a crosstab row (Tableau's `Measure Names`, Amplitude's `Event` …).
+MEASURE_HEADERS = {"measure_names", "measure_name", "measures", "metric_names", "metrics", "event_name", "events",
+                   "kpi_name", "kpis", "indicator_name", "indicators", "series_name", "values"}
+# A crosstab's total rows and columns: sums of what the file already holds, never observations.
+TOTAL_WORDS = re.compile(r"^\s*(?:(?:grand\s+)?totals?|all|sum|overall|gesamtergebnis|summe|total\s+g[ée]n[ée]ral|total\s+general)\s*$", re.I)
+SUBTOTAL_WORDS = re.compile(r"^\s*\S.*\s(?:total|ergebnis)\s*$", re.I)  # an Excel pivot's "EMEA Total"
+EVERYONE_SEGMENTS = {"all_users", "all_active_users", "everyone", "all_events"}  # Amplitude's default segment: no segment
 
-        try:
-            return datetime.strptime(f"{match.group(1)} {match.group(2)} {match.group(3)}", "%b %d %Y").date()
-        except ValueError:
-            return None
+
+def _year(text: str) -> Optional[int]:
+    year = int(text) if len(text) == 4 else 2000 + int(text)
+    return year if 1980 <= year <= 2100 else None
+
+
+def header_date(text: str, order: Optional[str] = None) -> Optional[date | datetime]:
+    """A header that is itself a date or a period (wide per-date layout): the period's first day.
+
+    `2024-01-31`, `2024-01-07T00:00:00` (a time other than midnight is kept), `31/01/2024` or
+    `01/31/2024` (`order` dmy or mdy; without it, day-first unless the day cannot be), `20240131`,
+    `Jan 1, 2024`, `1 Jan 2024`; months `2024-01`, `2024M01`, `January 2024`, `Jan 2024`, `Jan-24`;
+    ISO weeks `W01 2024`, `2024-W01`, `Week 1 2024` (the Monday); quarters `Q1 2024`, `2024 Q1`."""
+    value = re.sub(r"\s+", " ", text.strip())
+    try:
+        match = re.fullmatch(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})" + _ISO_TIME, value)
+        if match:
+            y, m, d = (int(x) for x in match.groups()[:3])
+            hh, mm, ss = (int(x or 0) for x in match.groups()[3:])
+            if not 1980 <= y <= 2100:
+                return None
+            return datetime(y, m, d, hh, mm, ss) if (hh or mm or ss) else date(y, m, d)
+        match = re.fullmatch(r"(\d{1,2})([/.])(\d{1,2})\2(\d{4})", value)
+        if match:
+            a, b, y = int(match.group(1)), int(match.group(3)), _year(match.group(4))
+            if y is None:
+                return None
+            day_first = order == "dmy" or (order != "mdy" and (a > 12 or b <= 12)) or match.group(2) == "."
+            return date(y, b, a) if day_first else date(y, a, b)
+        match = re.fullmatch(r"(\d{4})(\d{2})(\d{2})", value)
+        if match:
+            y = _year(match.group(1))
+            return date(y, int(match.group(2)), int(match.group(3))) if y else None
+        match = re.fullmatch(r"(\d{4})(?:[-/]|M)(\d{1,2})", value)
+        if match:
+            y = _year(match.group(1))
+            return date(y, int(match.group(2)), 1) if y else None
+        match = re.fullmatch(rf"{_MONTH} (\d{{1,2}}),? (\d{{4}})|(\d{{1,2}}) {_MONTH},? (\d{{4}})", value)
+        if match:
+            name, day, year = (match.group(1), match.group(2), match.group(3)) if match.group(1) else (match.group(5), match.group(4), match.group(6))
+            y = _year(year)
+            if name.lower() in MONTHS:
+                return date(y, MONTHS[name.lower()], int(day)) if y else None
+        match = re.fullmatch(rf"{_MONTH}(?:[ \-]?(\d{{4}})|[\-'](\d{{2}}))|(\d{{4}})[ \-]{_MONTH}", value)
+        if match:
+            name, year = (match.group(1), match.group(2) or match.group(3)) if match.group(1) else (match.group(5), match.group(4))
+            y = _year(year)
+            if name.lower() in MONTHS:
+                return date(y, MONTHS[name.lower()], 1) if y else None
+        match = re.fullmatch(r"(?:W|Wk|Week) ?(\d{1,2}),? (\d{4})|(\d{4})[- ]?W(?:eek)? ?(\d{1,2})", value, re.I)
+        if match:
+            week, year = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
+            y = _year(year)
+            return date.fromisocalendar(y, int(week), 1) if y else None
+        match = re.fullmatch(r"Q([1-4])[ \-]?(\d{4})|(\d{4})[ \-]?Q([1-4])", value, re.I)
+        if match:
+            quarter, year = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
+            y = _year(year)
+            return date(y, 3 * int(quarter) - 2, 1) if y else None
+    except ValueError:  # a day or week that does not exist (2024-02-30, W54)
+        return None
     return None
+
+
+def header_dates(headers: list[str]) -> dict[str, date | datetime]:
+    """The headers that are dates, with day-first or month-first decided over all of them (a day
+    above 12 in one header settles it; if none does, day-first)."""
+    order = None
+    for header in headers:
+        match = re.fullmatch(r"\s*(\d{1,2})/(\d{1,2})/\d{4}\s*", header)
+        if match and int(match.group(2)) > 12:
+            order = "mdy"
+        elif match and int(match.group(1)) > 12:
+            order = "dmy"
+            break
+    dated = {h: header_date(h, order) for h in headers}
+    return {h: d for h, d in dated.items() if d is not None}
+
+
+def metric_name_from_file(file_name: str) -> str:
+    """`weekly_active_users.csv` → "weekly active users": the name offered for a file that does not name its metric."""
+    stem = re.sub(r"\.[A-Za-z0-9]{2,4}$", "", file_name.strip())
+    stem = re.sub(r"\s*\(\d+\)$", "", stem)
+    return re.sub(r"\s+", " ", re.sub(r"[_\-.]+", " ", stem)).strip().lower()[:200] or "metric"
+
+
+def _names_metrics(values: list[str], kind: str) -> bool:
+    """Do a column's values name metrics (accuracy, revenue, active users …) rather than regions or segments?"""
+    from ..metric_dictionary import load_metric_dictionary
+
+    dictionary = load_metric_dictionary()
+    distinct = list(dict.fromkeys(values))[:50]
+    named = sum(bool(METRIC_WORDS.search(x) or _usage_name(x) or dictionary.lookup(x)) for x in distinct)
+    return bool(distinct) and named >= 0.5 * len(distinct)
+
+
+def _and_quoted(names: list[str]) -> str:
+    quoted = [f"“{n.strip()}”" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 def environment_from_text(value: str) -> Optional[str]:
@@ -450,17 +546,44 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
 
     # -- generic layouts -----------------------------------------------------------------
     assign(_by_synonym(headers, "pilot_id", taken), "pilot_id")
-    dated = {h: header_date(h) for h in headers if h not in taken}
-    date_headers = [h for h, d in dated.items() if d]
-    if len(date_headers) >= 2:
-        for header in date_headers:
-            assign(header, DATE_PREFIX + dated[header].isoformat())
-        metric_column = _by_synonym(headers, "metric", taken) or next(
-            (h for h in headers if h not in taken and not looks_numeric(values[h])), None
-        )
-        assign(metric_column, "metric")
-        assign(_by_synonym(headers, "environment", taken), "environment")
-        assign(_by_synonym(headers, "kind", taken), "kind")
+    dated = header_dates([h for h in headers if h not in taken])
+    if len(dated) >= 2:
+        # One column per date (BI crosstabs, product-analytics charts): each row is a measure, maybe
+        # split by dimensions (Region, Segment …) that are kept in the metric name; totals are left out.
+        for header, day in dated.items():
+            assign(header, DATE_PREFIX + day.isoformat())
+        totals = [h for h in headers if h not in taken and TOTAL_WORDS.match(h)]
+        for fieldname, words in (("environment", ENVIRONMENT_VALUES), ("kind", KIND_VALUES)):
+            column = _by_synonym(headers, fieldname, taken)
+            known = {w for ws in words.values() for w in ws} | set(words)
+            if column and values[column] and all(norm(x) in known for x in values[column]):
+                assign(column, fieldname)
+        rest = [h for h in headers if h not in taken and h not in totals]
+        measure = next((h for h in rest if norm(h) in SYNONYMS["metric"] | MEASURE_HEADERS), None)
+        dims = [h for h in rest if h != measure and values[h] and not looks_numeric(values[h])]
+        if measure is None and dims and _names_metrics(values[dims[0]], kind):
+            measure = dims.pop(0)
+        assign(measure, "metric")
+        for header in dims:
+            assign(header, SEGMENT_PREFIX + header.strip())
+        if measure is None:
+            defaults["metric"] = metric_name_from_file(file_name)
+        if {"measure_names"} & set(keys):
+            export = "Tableau crosstab"
+        elif {"segment", "event"} <= set(keys):
+            export = "Amplitude chart export"
+        if totals:
+            notes.append(f"{_and_quoted(totals)} {'holds totals' if len(totals) == 1 else 'hold totals'}, not observations: not stored.")
+        if dims:
+            first = next((row for row in sample if all(values[h] for h in dims)), None)
+            example = SEGMENT_JOIN.join(
+                [(_column_values([first], headers.index(measure)) or ["Revenue"])[0] if measure and first else (defaults.get("metric") or "Revenue")]
+                + [f"{h.strip()}: {(_column_values([first], headers.index(h)) or ['…'])[0] if first else '…'}" for h in dims]
+            )
+            notes.append(f"Each row's {_and_quoted(dims)} {'is' if len(dims) == 1 else 'are'} kept in the metric name, e.g. “{example}”.")
+        if kind == "metrics" and "environment" not in targets.values() and (dims or export or measure is None or norm(measure or "") in MEASURE_HEADERS | {"event", "kpi"}):
+            defaults["environment"] = "live"
+            notes.append("BI and product-analytics exports report what happened in the business, so these values are stored as live; choose lab if they are test results.")
         return Mapping(kind, "wide_date", targets, export, defaults, notes)
 
     metric_column = _by_synonym(headers, "metric", taken)
@@ -617,6 +740,8 @@ def target_choices(mapping: Mapping, column: str) -> list[str]:
         day = header_date(column)
         if day:
             choices.append(DATE_PREFIX + day.isoformat())
+        if mapping.layout == "wide_date":
+            choices.append(SEGMENT_PREFIX + column.strip())
     if current not in choices:
         choices.append(current)
     return choices

@@ -95,7 +95,7 @@ def show_counts(result: IngestResult, *, stored: bool) -> None:
               help="Rows (or values, for one-column-per-metric files) that go into the store.")
     c3.metric("Rejected", f"{result.rows_rejected:,}", help="Rows that cannot be stored, each with its reason below and in the download.")
     c4.metric("Left out", f"{result.rows_left_out:,}",
-              help="Rows deliberately not stored: exact duplicates, survey previews and unfinished responses, values already stored.")
+              help="Rows deliberately not stored: totals, exact duplicates, survey previews and unfinished responses, values already stored.")
 
 
 def show_warnings(result: IngestResult) -> None:
@@ -188,6 +188,12 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[
         answers["date_order"] = left.radio(
             "Dates like 03/04/2024 are", ["dmy", "mdy"], format_func={"dmy": "day first (3 April)", "mdy": "month first (March 4)"}.get,
             key=f"{prefix}.date_order", horizontal=True,
+        )
+    if mapping.layout == "wide_date" and mapping.defaults.get("metric") and not mapping.column_for("metric"):
+        answers["metric_name"] = middle.text_input(
+            "What do these numbers measure?", value=str(mapping.defaults["metric"]), max_chars=200, key=f"{prefix}.metric_name",
+            help="The file has one column per date and does not name its metric; this name (taken from the file's name) is "
+                 "stored with every value. Each row's other columns are added to it, e.g. “revenue · Region: EMEA”.",
         )
     if mapping.export == "Weights & Biases chart export" and not mapping.column_for("observed_at"):  # steps, no dates
         answers["observed_on"] = middle.date_input("Date for these results", key=f"{prefix}.observed_on")
