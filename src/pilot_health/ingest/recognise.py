@@ -553,7 +553,9 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
         for header, day in dated.items():
             assign(header, DATE_PREFIX + day.isoformat())
         totals = [h for h in headers if h not in taken and TOTAL_WORDS.match(h)]
-        for fieldname, words in (("environment", ENVIRONMENT_VALUES), ("kind", KIND_VALUES)):
+        from .environments import load_environment_words
+
+        for fieldname, words in (("environment", dict(load_environment_words().by_environment)), ("kind", KIND_VALUES)):
             column = _by_synonym(headers, fieldname, taken)
             known = {w for ws in words.values() for w in ws} | set(words)
             if column and values[column] and all(norm(x) in known for x in values[column]):
