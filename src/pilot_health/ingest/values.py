@@ -15,6 +15,8 @@ from typing import Optional
 
 import duckdb
 
+from .periods import looks_like_period, period_start
+
 # Spellings of "no value" that exports use; stored as NULL, never 0.
 NULL_SPELLINGS = ("", "na", "n/a", "#n/a", "null", "nan", "-", "none", "#value!", "#div/0!", "n.a.", "--")
 _NULLS_SQL = ", ".join("'" + s.replace("'", "''") + "'" for s in NULL_SPELLINGS)
@@ -148,7 +150,10 @@ COMPACT = DateFormat("compact", "compact dates (20240131)")
 EPOCH_S = DateFormat("epoch_s", "Unix time in seconds")
 EPOCH_MS = DateFormat("epoch_ms", "Unix time in milliseconds")
 EXCEL = DateFormat("excel", "Excel serial day numbers")
-FORMATS = {f.name: f for f in (ISO, DMY, MDY, MONTH_NAME, COMPACT, EPOCH_S, EPOCH_MS, EXCEL)}
+PERIOD = DateFormat("period", "months, quarters and weeks (Jan-24, Jan 2024, 2024-01, Q1 2024, FY24 Q1, 2024-W01), stored as the period's first day")
+MIXED_DMY = DateFormat("mixed_dmy", "mixed spellings (ISO, 31/01/2024, Feb 29 2024, months, Excel serials), day first")
+MIXED_MDY = DateFormat("mixed_mdy", "mixed spellings (ISO, 01/31/2024, Feb 29 2024, months, Excel serials), month first")
+FORMATS = {f.name: f for f in (ISO, DMY, MDY, MONTH_NAME, COMPACT, EPOCH_S, EPOCH_MS, EXCEL, PERIOD, MIXED_DMY, MIXED_MDY)}
 
 # Numbers read as dates stay within years 1–9999 (beyond, a cast would fail rather than say no).
 EPOCH_LIMIT_S = 253_402_300_800  # 10000-01-01 in Unix seconds
@@ -202,7 +207,22 @@ def timestamp(column: str, fmt: DateFormat) -> str:
         days = f"TRY_CAST({clean} AS DOUBLE)"
         return (f"(CASE WHEN {days} BETWEEN 0 AND {EXCEL_LIMIT_DAYS} "
                 f"THEN TIMESTAMP '1899-12-30' + to_microseconds(CAST(round({days} * 86400) * 1000000 AS BIGINT)) END)")
+    if fmt is PERIOD:
+        return period_start(clean, _fiscal_year_start())
+    if fmt in (MIXED_DMY, MIXED_MDY):
+        # Each cell by its own spelling, the column's day/month order for 03/04/2024; a plain
+        # number is an Excel serial day with five digits (45322 = 2024-01-31), a date with eight (20240131).
+        serial = rf"(CASE WHEN regexp_matches({clean}, '^\d{{5}}(\.\d+)?$') THEN {timestamp(column, EXCEL)} END)"
+        compact = rf"(CASE WHEN regexp_matches({clean}, '^\d{{8}}$') THEN {timestamp(column, COMPACT)} END)"
+        return (f"coalesce({timestamp(column, ISO)}, {timestamp(column, DMY if fmt is MIXED_DMY else MDY)}, "
+                f"{timestamp(column, MONTH_NAME)}, {timestamp(column, PERIOD)}, {serial}, {compact})")
     raise ValueError(fmt)
+
+
+def _fiscal_year_start() -> int:
+    from ..config import load_config
+
+    return load_config().fiscal_year_start_month
 
 
 @dataclass(frozen=True)
@@ -216,7 +236,11 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, 
     """Choose how a raw column of `table` writes dates.
 
     The format is chosen on a sample; day-first versus month-first is decided from the whole
-    column: any first number above 12 means day-first, any second number above 12 month-first."""
+    column: any first number above 12 means day-first, any second number above 12 month-first;
+    when nothing decides it, a 12-hour clock (02:02:11 PM, the US default of SurveyMonkey and
+    others) means month-first, and otherwise day-first — with a warning either way. A column
+    that mixes spellings (ISO, 31/01/2024, Feb 29 2024, Jan 2024, Excel serials) is read cell by
+    cell (`MIXED_DMY` / `MIXED_MDY`), so only a cell that no spelling reads is rejected."""
     clean = cleaned(column)
     sample = [r[0] for r in con.execute(
         f"SELECT DISTINCT t FROM (SELECT {clean} AS t FROM {table} LIMIT {SAMPLE_ROWS}) WHERE t IS NOT NULL LIMIT 500"
@@ -226,10 +250,11 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, 
     candidates: list[DateFormat] = []
     if any(re.match(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}", s) for s in sample):
         candidates.append(ISO)
-    if any(re.match(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", s) for s in sample):
-        candidates += [DMY, MDY]
+    numeric_dates = any(re.match(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", s) for s in sample)
     if any(re.search(r"[A-Za-z]{3}", s) for s in sample):
         candidates.append(MONTH_NAME)
+    if any(looks_like_period(s) for s in sample):
+        candidates.append(PERIOD)
     if any(re.fullmatch(r"\d{8}", s) for s in sample):
         candidates.append(COMPACT)
     if any(re.fullmatch(r"\d{12,13}", s) for s in sample):
@@ -238,39 +263,80 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, 
         candidates.append(EPOCH_S)
     if any(re.fullmatch(r"\d{5}(\.\d+)?", s) and 20000 <= float(s) <= 80000 for s in sample):
         candidates.append(EXCEL)
-    if not candidates:
+    if not candidates and not numeric_dates:
         return DateDecision(None)
-    warning = None
-    if DMY in candidates:
-        first_max, second_max = con.execute(
-            rf"""
-            SELECT max(TRY_CAST(regexp_extract(t, '^(\d{{1,2}})[/.\-]', 1) AS INTEGER)),
-                   max(TRY_CAST(regexp_extract(t, '^\d{{1,2}}[/.\-](\d{{1,2}})[/.\-]', 1) AS INTEGER))
-            FROM (SELECT {clean} AS t FROM {table})
-            """
-        ).fetchone()
-        if order_hint in ("dmy", "mdy"):
-            chosen = DMY if order_hint == "dmy" else MDY
-        elif (first_max or 0) > 12 and (second_max or 0) <= 12:
-            chosen = DMY
-        elif (second_max or 0) > 12 and (first_max or 0) <= 12:
-            chosen = MDY
-        else:
-            chosen = DMY
-            warning = (
-                f"The dates in {label} could be day-first or month-first (no day above 12 anywhere in the column); "
-                "they were read day-first (03/04/2024 = 3 April 2024). Choose month-first if that is wrong."
-            )
-        candidates = [c for c in candidates if c not in (DMY, MDY)] + [chosen]
-    best, best_share = None, -1.0
-    for fmt in candidates:
+    order: list[tuple[DateFormat, Optional[str]]] = []  # decided once, when needed
+
+    def day_month_order() -> tuple[DateFormat, Optional[str]]:
+        if not order:
+            order.append(_day_month_order(con, table, column, label, order_hint))
+        return order[0]
+
+    if numeric_dates:
+        candidates.append(day_month_order()[0])
+
+    def share(fmt: DateFormat) -> float:
         parsed, total = con.execute(
             f"SELECT count({timestamp('t', fmt)}), count({cleaned('t')}) FROM (SELECT {column} AS t FROM {table} LIMIT {SAMPLE_ROWS})"
         ).fetchone()
-        share = parsed / total if total else 0.0
-        if share > best_share:
-            best, best_share = fmt, share
-    return DateDecision(best, warning if best in (DMY, MDY) else None, best_share)
+        return parsed / total if total else 0.0
+
+    best, best_share = None, -1.0
+    for fmt in candidates:
+        fmt_share = share(fmt)
+        if fmt_share > best_share:
+            best, best_share = fmt, fmt_share
+    # One spelling reads the sample: check that no later cell needs another (one pass over the column).
+    if best_share == 1.0 and best not in (EPOCH_S, EPOCH_MS):
+        mixed = MIXED_DMY if best is not MDY else MIXED_MDY
+        other = con.execute(
+            f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE {timestamp('t', best)} IS NULL "
+            f"AND {cleaned('t')} IS NOT NULL AND {timestamp('t', mixed)} IS NOT NULL"
+        ).fetchone()[0]
+        if not other:
+            return DateDecision(best, day_month_order()[1] if best in (DMY, MDY) else None, best_share)
+    mixed = MIXED_MDY if day_month_order()[0] is MDY else MIXED_DMY
+    mixed_share = share(mixed)
+    if best is None or mixed_share > best_share or (mixed_share == best_share and best not in (EPOCH_S, EPOCH_MS)):
+        best, best_share = mixed, mixed_share
+    warning = day_month_order()[1] if best in (DMY, MDY, MIXED_DMY, MIXED_MDY) and _has_numeric_dates(con, table, column) else None
+    return DateDecision(best, warning, best_share)
+
+
+def _has_numeric_dates(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Does the column write any date as numbers only (03/04/2024), where day and month can swap?"""
+    return con.execute(
+        rf"SELECT count(*) > 0 FROM (SELECT {cleaned(column)} AS t FROM {table}) WHERE regexp_matches(t, '^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}')"
+    ).fetchone()[0]
+
+
+def _day_month_order(con: duckdb.DuckDBPyConnection, table: str, column: str, label: str,
+                     order_hint: Optional[str]) -> tuple[DateFormat, Optional[str]]:
+    """DMY or MDY for the column's 03/04/2024 dates, from the whole column, and the warning when it was a choice."""
+    if order_hint in ("dmy", "mdy"):
+        return (DMY if order_hint == "dmy" else MDY), None
+    first_max, second_max, twelve_hour = con.execute(
+        rf"""
+        SELECT max(TRY_CAST(regexp_extract(t, '^(\d{{1,2}})[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}', 1) AS INTEGER)),
+               max(TRY_CAST(regexp_extract(t, '^\d{{1,2}}[/.\-](\d{{1,2}})[/.\-]\d{{2,4}}', 1) AS INTEGER)),
+               bool_or(regexp_matches(t, '^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}.*\d\s*[AaPp]\.?[Mm]\.?$'))
+        FROM (SELECT {cleaned(column)} AS t FROM {table})
+        """
+    ).fetchone()
+    if (first_max or 0) > 12 and (second_max or 0) <= 12:
+        return DMY, None
+    if (second_max or 0) > 12 and (first_max or 0) <= 12:
+        return MDY, None
+    if twelve_hour:
+        return MDY, (
+            f"The dates in {label} could be day-first or month-first (no day above 12 anywhere in the column); "
+            "they were read month-first (03/05/2024 = 5 March 2024), as exports with a 12-hour clock (AM/PM) write them. "
+            "Choose day-first if that is wrong."
+        )
+    return DMY, (
+        f"The dates in {label} could be day-first or month-first (no day above 12 anywhere in the column); "
+        "they were read day-first (03/04/2024 = 3 April 2024). Choose month-first if that is wrong."
+    )
 
 
 def detect_decimal_comma(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], delimiter: str) -> bool:
