@@ -91,13 +91,17 @@ def _number_parts(column: str, decimal_comma: bool) -> tuple[str, str, str]:
     return fast, slow, fast_ok
 
 
-def number(column: str, decimal_comma: bool) -> str:
+def number(column: str, decimal_comma: bool, percent_share: str = "false") -> str:
     """A raw cell as spreadsheets write numbers → DOUBLE (NULL when empty or unreadable).
 
-    Handles 1,234.50 / 1.234,50, 92% and 92,5 % (kept as 92 and 92.5), currency signs and codes,
-    (12,000) for negatives, 4.5e0, and the leading apostrophe MLflow writes before negatives.
-    Infinities (`inf`, `1e400`) are not numbers that can be stored: NULL, and `number_problem` says why."""
+    Handles 1,234.50 / 1.234,50, 92% and 92,5 % (kept as 92 and 92.5; divided by 100 — 0.92,
+    0.925 — on the rows where the SQL condition `percent_share` holds, see `percents`), currency
+    signs and codes, (12,000) for negatives, 4.5e0, and the leading apostrophe MLflow writes before
+    negatives. Infinities (`inf`, `1e400`) are not numbers that can be stored: NULL, and
+    `number_problem` says why."""
     fast, slow, fast_ok = _number_parts(column, decimal_comma)
+    if percent_share != "false":  # a plain number never has a percent sign: only the slow cast changes
+        slow = f"(CASE WHEN contains({column}, '%') AND {percent_share} THEN {slow} / 100 ELSE {slow} END)"
     return (
         f"(CASE WHEN {column} IS NULL THEN NULL WHEN {fast_ok}isfinite({fast}) THEN {fast} "
         f"WHEN isfinite({slow}) THEN {slow} ELSE NULL END)"
