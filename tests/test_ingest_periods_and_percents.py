@@ -291,3 +291,18 @@ def test_number_divides_percent_signs_only_where_asked():
 def test_percent_units():
     assert all(percents.is_percent_unit(u) for u in ("%", " % ", "percent", "Percentage points", "pp"))
     assert not any(percents.is_percent_unit(u) for u in ("share", "$", "points", None, ""))
+
+
+def test_two_digit_years_are_years_of_this_century():
+    assert detect(["31-01-24", "01-02-24"])[1] == [d(2024, 1, 31), d(2024, 2, 1)]
+    assert detect(["29-Feb-24", "29 February 2024"])[1] == [d(2024, 2, 29), d(2024, 2, 29)]
+    assert detect(["31/01/2024 10:00", "01/02/2024"])[1] == [d(2024, 1, 31, 10), d(2024, 2, 1)]
+
+
+def test_which_metrics_are_kept_in_percent():
+    from pilot_health.metric_dictionary import MetricAnswer, load_metric_dictionary
+
+    names = ["picks_rate", "accuracy", "Forecast accuracy", "Labour cost as share of sales", "mystery_score"]
+    kept = percents.kept_in_percent(names, load_metric_dictionary(), {"picks_rate": MetricAnswer("business", "up", "%")},
+                                    {"labour_cost_as_share_of_sales": "%"})
+    assert kept == ["picks_rate", "Forecast accuracy", "Labour cost as share of sales"]

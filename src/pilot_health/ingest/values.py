@@ -95,7 +95,7 @@ def number(column: str, decimal_comma: bool, percent_share: str = "false") -> st
     """A raw cell as spreadsheets write numbers → DOUBLE (NULL when empty or unreadable).
 
     Handles 1,234.50 / 1.234,50, 92% and 92,5 % (kept as 92 and 92.5; divided by 100 — 0.92,
-    0.925 — on the rows where the SQL condition `percent_share` holds, see `percents`), currency
+    0.925 — on the rows where the SQL condition `percent_share` holds: see `percent_share`), currency
     signs and codes, (12,000) for negatives, 4.5e0, and the leading apostrophe MLflow writes before
     negatives. Infinities (`inf`, `1e400`) are not numbers that can be stored: NULL, and
     `number_problem` says why."""
@@ -106,6 +106,29 @@ def number(column: str, decimal_comma: bool, percent_share: str = "false") -> st
         f"(CASE WHEN {column} IS NULL THEN NULL WHEN {fast_ok}isfinite({fast}) THEN {fast} "
         f"WHEN isfinite({slow}) THEN {slow} ELSE NULL END)"
     )
+
+
+def percent_share(con: duckdb.DuckDBPyConnection, table: str, metric_column: str, value_column: str, answers=None) -> str:
+    """SQL condition for `number(..., percent_share=…)`: true on the rows of `table` whose value
+    written with a percent sign becomes a share (92% → 0.92) — all but the metrics kept in percent
+    (see `percents`). The names kept in percent go to a temporary table (names from the file are
+    values, never SQL text); `answers` are the metric answers given with this upload."""
+    from ..metric_dictionary import dictionary_with_answers, metric_key
+    from .percents import kept_in_percent
+
+    names = [r[0] for r in con.execute(
+        f"SELECT DISTINCT {metric_column} FROM {table} WHERE contains({value_column}, '%') AND {metric_column} IS NOT NULL"
+    ).fetchall()]
+    if not names:
+        return "true"
+    kpi_units: dict[str, object] = {}
+    for name, unit in con.execute("SELECT kpi_name, kpi_unit FROM pilots WHERE kpi_name IS NOT NULL ORDER BY pilot_id").fetchall():
+        kpi_units.setdefault(metric_key(name), unit)
+    points = kept_in_percent(names, dictionary_with_answers(con), answers or {}, kpi_units)
+    if not points:
+        return "true"
+    con.execute("CREATE OR REPLACE TEMP TABLE ingest_percent_points AS SELECT unnest(?::VARCHAR[]) AS metric", [points])
+    return f"({metric_column} IS NULL OR {metric_column} NOT IN (SELECT metric FROM ingest_percent_points))"
 
 
 def too_small(column: str, parsed: str) -> str:
@@ -169,14 +192,14 @@ _TIME_PARTS = ["", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %H:%M:%
 def _strptime_list(date_part: str) -> str:
     formats = []
     for sep in ("/", ".", "-"):
-        for year in ("%Y", "%y"):
+        for year in ("%y", "%Y"):  # two digits first: %Y would read 24 as the year 24
             base = date_part.replace("/", sep).replace("%Y", year)
             formats += [base + t for t in _TIME_PARTS]
     return "[" + ", ".join(f"'{f}'" for f in formats) + "]"
 
 
 _MONTH_NAME_FORMATS = "[" + ", ".join(
-    f"'{f}'" for base in ("%b %d %Y", "%b %d, %Y", "%d %b %Y", "%B %d %Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%a %b %d %Y")
+    f"'{f}'" for base in ("%b %d %Y", "%b %d, %Y", "%d %b %Y", "%B %d %Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%y", "%d-%b-%Y", "%a %b %d %Y")
     for f in (base, base + " %H:%M", base + " %H:%M:%S", base + " %I:%M %p")
 ) + "]"
 _ZONE_SUFFIX = r"'\s+(GMT|UTC)[+-]?\d*$'"
