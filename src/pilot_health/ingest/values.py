@@ -189,13 +189,20 @@ EXCEL_LIMIT_DAYS = 2_958_465  # 9999-12-31 as an Excel serial day
 _TIME_PARTS = ["", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %H:%M:%S.%f"]
 
 
-def _strptime_list(date_part: str) -> str:
+def _strptime_list(date_part: str, year: str = "%Y") -> str:
     formats = []
     for sep in ("/", ".", "-"):
-        for year in ("%y", "%Y"):  # two digits first: %Y would read 24 as the year 24
-            base = date_part.replace("/", sep).replace("%Y", year)
-            formats += [base + t for t in _TIME_PARTS]
+        base = date_part.replace("/", sep).replace("%Y", year)
+        formats += [base + t for t in _TIME_PARTS]
     return "[" + ", ".join(f"'{f}'" for f in formats) + "]"
+
+
+def _day_month_year(text_sql: str, date_part: str) -> str:
+    """03/04/2024 or 03/04/24 (with a time or not) in the order `date_part`; a two-digit year is
+    read as 19xx/20xx only when the cell writes two (%Y would read 24 as the year 24)."""
+    text = f"regexp_replace({text_sql}, {_ZONE_SUFFIX}, '')"
+    return (rf"(CASE WHEN regexp_matches({text_sql}, '^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d\d(\D|$)') "
+            f"THEN try_strptime({text}, {_strptime_list(date_part, '%y')}) ELSE try_strptime({text}, {_strptime_list(date_part)}) END)")
 
 
 _MONTH_NAME_FORMATS = "[" + ", ".join(
@@ -217,9 +224,9 @@ def timestamp(column: str, fmt: DateFormat) -> str:
         fast = f"TRY_CAST({column} AS TIMESTAMP)"
         return f"(CASE WHEN {column} IS NULL THEN NULL WHEN length({column}) <= 19 AND {fast} IS NOT NULL THEN {fast} ELSE {zoned} END)"
     if fmt is DMY:
-        return f"try_strptime(regexp_replace({clean}, {_ZONE_SUFFIX}, ''), {_strptime_list('%d/%m/%Y')})"
+        return _day_month_year(clean, "%d/%m/%Y")
     if fmt is MDY:
-        return f"try_strptime(regexp_replace({clean}, {_ZONE_SUFFIX}, ''), {_strptime_list('%m/%d/%Y')})"
+        return _day_month_year(clean, "%m/%d/%Y")
     if fmt is MONTH_NAME:
         return f"try_strptime({clean}, {_MONTH_NAME_FORMATS})"
     if fmt is COMPACT:
@@ -316,8 +323,11 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, 
     # One spelling reads the sample: check that no later cell needs another (one pass over the column).
     if best_share == 1.0 and best not in (EPOCH_S, EPOCH_MS):
         mixed = MIXED_DMY if best is not MDY else MIXED_MDY
-        other = con.execute(
-            f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE {timestamp('t', best)} IS NULL "
+        unread = con.execute(  # the cheap question first: the other spellings are tried only if a cell is left
+            f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL"
+        ).fetchone()[0]
+        other = unread and con.execute(
+            f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL "
             f"AND {cleaned('t')} IS NOT NULL AND {timestamp('t', mixed)} IS NOT NULL"
         ).fetchone()[0]
         if not other:
