@@ -18,7 +18,7 @@ import pytest
 from pilot_health.ingest import IngestOptions, ingest
 from pilot_health.ingest import percents
 from pilot_health.ingest import values as v
-from pilot_health.ingest.periods import looks_like_period, period_start
+from pilot_health.ingest.periods import looks_like_period, period_date, period_start
 
 
 def upload(store, name: str, text: str, **options):
@@ -225,6 +225,12 @@ def period_of(texts: list[str], fiscal_start: int = 1) -> list:
 def test_period_start_of_every_spelling():
     assert dict(zip(PERIODS, period_of(list(PERIODS)))) == PERIODS
     assert all(looks_like_period(t) for t in PERIODS)
+
+
+def test_period_date_in_python_agrees():
+    assert {t: period_date(t) for t in PERIODS} == {t: x.date() for t, x in PERIODS.items()}
+    assert [period_date(t) for t in NOT_PERIODS] == [None] * len(NOT_PERIODS)
+    assert [period_date(t, 7) for t in ("FY2024", "FY24 Q3", "Q2 FY2025")] == [d(2023, 7, 1).date(), d(2024, 1, 1).date(), d(2024, 10, 1).date()]
 
 
 def test_what_is_no_period_is_null():

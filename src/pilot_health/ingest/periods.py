@@ -14,12 +14,15 @@ on the first day of its period (the Monday of an ISO week), at midnight UTC:
   US federal government, Microsoft and Australia name theirs: with July, FY2024 runs from
   1 July 2023 and `FY2024 Q1` → 2023-07-01, `FY2024 Q3` → 2024-01-01.
 
-`period_start` is the SQL expression (NULL for anything else); `looks_like_period` is the same
-test in Python, for choosing a column's format from a sample.
+`period_start` is the SQL expression (NULL for anything else); `period_date` the same in Python
+(for a header that names a period), and `looks_like_period` the quick test used to choose a
+column's format from a sample.
 """
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
+from typing import Optional
 
 # Separators are made one space and letters upper case first: 'Jan-24' → 'JAN 24', '2024-Q1' → '2024 Q1'.
 _SEPARATORS = r"[\s\-/.,'_]+"
@@ -56,6 +59,57 @@ def looks_like_period(text: str) -> bool:
                 return bool(_FULL_MONTH.match(name))
             return True
     return False
+
+
+def _two_digit_year(text: str) -> int:
+    year = int(text)
+    return year + (2000 if year < 69 else 1900) if len(text) == 2 else year
+
+
+def period_date(text: str, fiscal_start_month: int = 1) -> Optional[date]:
+    """The first day of the period `text` writes (`Jan-24` → 2024-01-01, `2024-W01` → its Monday), or None."""
+    norm = normalised(text)
+    month_of = {name: i for i, name in enumerate(_MONTH_NAMES, 1)}
+
+    def month_start(year: int, month: Optional[int]) -> Optional[date]:
+        return date(year, month, 1) if month and 1 <= month <= 12 and 1 <= year <= 9999 else None
+
+    def fiscal(year: int, quarter: int) -> Optional[date]:
+        if not 2 <= year <= 9999:
+            return None
+        months = (year - (1 if fiscal_start_month > 1 else 0)) * 12 + fiscal_start_month - 1 + 3 * (quarter - 1)
+        return date(months // 12, months % 12 + 1, 1)
+
+    def week(year: int, number: int) -> Optional[date]:
+        if not (1 <= number <= 53 and 1 <= year <= 9998):
+            return None
+        jan4 = date(year, 1, 4)
+        monday = jan4 - timedelta(days=jan4.isoweekday() - 1) + timedelta(weeks=number - 1)
+        return monday if monday.isocalendar()[0] == year else None
+
+    def name(word: str) -> Optional[int]:
+        return month_of[word[:3]] if _FULL_MONTH.match(word) else None
+
+    readers = (
+        (MONTH_YEAR, lambda g: month_start(_two_digit_year(g[1]), name(g[0]))),
+        (YEAR_MONTH_NAME, lambda g: month_start(int(g[0]), name(g[1]))),
+        (YEAR_MONTH, lambda g: month_start(int(g[0]), int(g[1]))),
+        (MONTH_NUMBER_YEAR, lambda g: month_start(int(g[1]), int(g[0]))),
+        (QUARTER_YEAR, lambda g: month_start(_two_digit_year(g[1]), 3 * int(g[0]) - 2)),
+        (YEAR_QUARTER, lambda g: month_start(int(g[0]), 3 * int(g[1]) - 2)),
+        (FISCAL_QUARTER, lambda g: fiscal(_two_digit_year(g[0]), int(g[1]))),
+        (QUARTER_FISCAL, lambda g: fiscal(_two_digit_year(g[1]), int(g[0]))),
+        (FISCAL_YEAR, lambda g: fiscal(_two_digit_year(g[0]), 1)),
+        (YEAR_WEEK, lambda g: week(int(g[0]), int(g[1]))),
+        (WEEK_YEAR, lambda g: week(int(g[1]), int(g[0]))),
+    )
+    if len(text.strip()) > 20:
+        return None
+    for pattern, read in readers:
+        match = re.match(pattern, norm)
+        if match:
+            return read(match.groups())
+    return None
 
 
 def _year(text_sql: str) -> str:
