@@ -84,6 +84,29 @@ def test_fiscal_quarters_follow_the_fiscal_year_start_setting(demo_store, monkey
     assert [t for _, t, _ in stored(demo_store, result)] == [d(2023, 7, 1), d(2023, 10, 1), d(2024, 1, 1), d(2024, 4, 1)]
 
 
+def test_a_period_column_is_found_by_its_values_under_any_header(demo_store):
+    # A planning sheet's long export: the date column is headed "Fiscal quarter", a name no list holds.
+    text = ("Pilot,Metric,Environment,Fiscal quarter,Value\r\n"
+            "SC-01,accuracy,live,FY24 Q1,0.81\r\n"
+            "SC-01,accuracy,live,FY24 Q2,0.83\r\n")
+    result = upload(demo_store, "fiscal_quarters.csv", text)
+
+    assert result.mapping.targets["Fiscal quarter"] == "observed_at"
+    assert [(t, x) for _, t, x in stored(demo_store, result)] == [(d(2024, 1, 1), pytest.approx(0.81)), (d(2024, 4, 1), pytest.approx(0.83))]
+
+
+def test_an_excel_month_column_in_a_one_column_per_metric_file(demo_store):
+    # Excel's "mmm-yy" month column, as a pivot copied to CSV writes it, with a metric per column.
+    text = "Month,accuracy,on_shelf_availability\r\nJan-24,0.81,93.5%\r\nFeb-24,0.82,94%\r\nMar-24,0.84,95.25%\r\n"
+    rows = stored(demo_store, upload(demo_store, "monthly.csv", text, pilot_id="RO-01", environment="live"))
+
+    assert rows == [
+        ("accuracy", d(2024, 1, 1), pytest.approx(0.81)), ("accuracy", d(2024, 2, 1), pytest.approx(0.82)),
+        ("accuracy", d(2024, 3, 1), pytest.approx(0.84)), ("on_shelf_availability", d(2024, 1, 1), pytest.approx(93.5)),
+        ("on_shelf_availability", d(2024, 2, 1), pytest.approx(94)), ("on_shelf_availability", d(2024, 3, 1), pytest.approx(95.25)),
+    ]
+
+
 # -- item 7: one column, several spellings ---------------------------------------------------------
 
 def test_a_column_mixing_spellings_reads_each_cell_and_rejects_only_the_unreadable_one(demo_store):

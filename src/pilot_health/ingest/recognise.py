@@ -13,6 +13,7 @@ from datetime import date
 from typing import Optional
 
 from ..models import PILOT_FIELDS, Pilot
+from .periods import looks_like_period
 from .problems import Refused
 
 KINDS = ("pilot_register", "metrics", "survey", "usage")
@@ -182,7 +183,7 @@ def looks_numeric(values: list[str]) -> bool:
 def looks_date(values: list[str]) -> bool:
     if not values:
         return False
-    if sum(bool(_DATE.match(v)) for v in values) >= 0.8 * len(values):
+    if sum(bool(_DATE.match(v)) or looks_like_period(v) for v in values) >= 0.8 * len(values):  # periods: Q1 2024, Jan-24
         return True
     digits = [v for v in values if re.fullmatch(r"\d{10}(\d{3})?", v)]
     return len(digits) >= 0.8 * len(values)
