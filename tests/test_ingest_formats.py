@@ -213,8 +213,8 @@ def test_decimal_comma_file_reads_thousands_dots_and_ignores_the_note_column(dem
 
 # -- one number format per row -----------------------------------------------------------------------
 
-NUMBER_ROWS = {  # day of January 2024 -> expected value (None = NULL)
-    1: 1234.5, 2: 92, 3: 1234, 4: 12.5, 5: -12000, 6: 4.5, 7: 4.5, 8: -0.12,
+NUMBER_ROWS = {  # day of January 2024 -> expected value (None = NULL); 92% of a metric not kept in percent is the share 0.92
+    1: 1234.5, 2: 0.92, 3: 1234, 4: 12.5, 5: -12000, 6: 4.5, 7: 4.5, 8: -0.12,
     9: None, 10: None, 11: None, 12: None, 13: None, 14: None, 15: None, 16: None,
 }
 

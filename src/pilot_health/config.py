@@ -54,6 +54,12 @@ SETTINGS: tuple[Setting, ...] = (
         "A relative path is taken from the checkout folder.",
     ),
     Setting(
+        "PILOT_HEALTH_FISCAL_YEAR_START",
+        "1",
+        "The month (1–12) the organisation's fiscal year starts in, for dates written as fiscal periods (FY24 Q1) in uploads. "
+        "A fiscal year is named by the calendar year it ends in: with 7, FY2024 starts on 1 July 2023.",
+    ),
+    Setting(
         "PILOT_HEALTH_LOCK_WAIT",
         "30",
         "Seconds the dashboard and the command line wait for the store while another program "
@@ -159,6 +165,7 @@ class Config:
     allow_open_network: bool = False
     upload_limits: UploadLimits = UploadLimits()
     environments_path: Path = Path("config/environments.toml")
+    fiscal_year_start_month: int = 1
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -187,6 +194,13 @@ def _yes_no(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"The setting {name}={raw!r} must be yes or no.")
 
 
+def _month(env: Mapping[str, str], name: str) -> int:
+    month = int(_number(env, name, int, 1))
+    if month > 12:
+        raise ConfigError(f"The setting {name}={month} must be a month number from 1 (January) to 12 (December).")
+    return month
+
+
 def resolve_db_path(raw: str | os.PathLike[str]) -> Path:
     path = Path(raw).expanduser()
     return path if path.is_absolute() else (project_root() / path)
@@ -213,6 +227,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             cells=int(_number(env, "PILOT_HEALTH_MAX_CELLS", int, 4)),
             line_characters=int(_number(env, "PILOT_HEALTH_MAX_LINE_CHARACTERS", int, 100)),
         ),
+        fiscal_year_start_month=_month(env, "PILOT_HEALTH_FISCAL_YEAR_START"),
     )
 
 

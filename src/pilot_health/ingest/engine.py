@@ -592,7 +592,8 @@ class _Run:
             )
             metric_sql = f"(CASE {cases} ELSE {metric_sql} END)"
         # The fast path's values are plain numbers (checked on a sample): a cast, and the same checks.
-        value_sql = "(CASE WHEN isfinite(TRY_CAST(value_raw AS DOUBLE)) THEN TRY_CAST(value_raw AS DOUBLE) END)" if self.fast else v.number("value_raw", decimal_comma)
+        value_sql = "(CASE WHEN isfinite(TRY_CAST(value_raw AS DOUBLE)) THEN TRY_CAST(value_raw AS DOUBLE) END)" if self.fast else v.number(
+            "value_raw", decimal_comma, v.percent_share(self.con, "ingest_rows", "metric_raw", "value_raw", options.metric_answers))
         value_problem_sql = v.number_problem("value_raw", "value", "value", decimal_comma)
         time_column = self.mapping.column_for("observed_at")
         time_col_sql = str(self.index[time_column]) if time_column is not None else "col"

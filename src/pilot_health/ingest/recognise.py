@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Optional
 
 from ..models import PILOT_FIELDS, Pilot
+from .periods import looks_like_period
 from .problems import Refused
 
 KINDS = ("pilot_register", "metrics", "survey", "usage")
@@ -187,7 +188,7 @@ def looks_numeric(values: list[str]) -> bool:
 def looks_date(values: list[str]) -> bool:
     if not values:
         return False
-    if sum(bool(_DATE.match(v)) for v in values) >= 0.8 * len(values):
+    if sum(bool(_DATE.match(v)) or looks_like_period(v) for v in values) >= 0.8 * len(values):  # periods: Q1 2024, Jan-24
         return True
     digits = [v for v in values if re.fullmatch(r"\d{10}(\d{3})?", v)]
     return len(digits) >= 0.8 * len(values)
@@ -250,32 +251,21 @@ def header_date(text: str, order: Optional[str] = None) -> Optional[date | datet
         if match:
             y = _year(match.group(1))
             return date(y, int(match.group(2)), int(match.group(3))) if y else None
-        match = re.fullmatch(r"(\d{4})(?:[-/]|M)(\d{1,2})", value)
-        if match:
-            y = _year(match.group(1))
-            return date(y, int(match.group(2)), 1) if y else None
         match = re.fullmatch(rf"{_MONTH} (\d{{1,2}}),? (\d{{4}})|(\d{{1,2}}) {_MONTH},? (\d{{4}})", value)
         if match:
             name, day, year = (match.group(1), match.group(2), match.group(3)) if match.group(1) else (match.group(5), match.group(4), match.group(6))
             y = _year(year)
             if name.lower() in MONTHS:
                 return date(y, MONTHS[name.lower()], int(day)) if y else None
-        match = re.fullmatch(rf"{_MONTH}(?:[ \-]?(\d{{4}})|[\-'](\d{{2}}))|(\d{{4}})[ \-]{_MONTH}", value)
-        if match:
-            name, year = (match.group(1), match.group(2) or match.group(3)) if match.group(1) else (match.group(5), match.group(4))
-            y = _year(year)
-            if name.lower() in MONTHS:
-                return date(y, MONTHS[name.lower()], 1) if y else None
-        match = re.fullmatch(r"(?:W|Wk|Week) ?(\d{1,2}),? (\d{4})|(\d{4})[- ]?W(?:eek)? ?(\d{1,2})", value, re.I)
-        if match:
-            week, year = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
-            y = _year(year)
-            return date.fromisocalendar(y, int(week), 1) if y else None
-        match = re.fullmatch(r"Q([1-4])[ \-]?(\d{4})|(\d{4})[ \-]?Q([1-4])", value, re.I)
-        if match:
-            quarter, year = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
-            y = _year(year)
-            return date(y, 3 * int(quarter) - 2, 1) if y else None
+        # Months, quarters, fiscal periods and ISO weeks: the same reader as a date column's cells.
+        from ..config import load_config
+        from .periods import period_date
+
+        if re.fullmatch(r"[A-Za-z]+\.? \d{1,2}", value):  # `Mar 15` over a chart's column: a day without its year
+            return None
+        period = period_date(value, load_config().fiscal_year_start_month)
+        if period is not None and _year(str(period.year)):
+            return period
     except ValueError:  # a day or week that does not exist (2024-02-30, W54)
         return None
     return None

@@ -15,6 +15,8 @@ from typing import Optional
 
 import duckdb
 
+from .periods import looks_like_period, period_start
+
 # Spellings of "no value" that exports use; stored as NULL, never 0.
 NULL_SPELLINGS = ("", "na", "n/a", "#n/a", "null", "nan", "-", "none", "#value!", "#div/0!", "n.a.", "--")
 _NULLS_SQL = ", ".join("'" + s.replace("'", "''") + "'" for s in NULL_SPELLINGS)
@@ -89,17 +91,44 @@ def _number_parts(column: str, decimal_comma: bool) -> tuple[str, str, str]:
     return fast, slow, fast_ok
 
 
-def number(column: str, decimal_comma: bool) -> str:
+def number(column: str, decimal_comma: bool, percent_share: str = "false") -> str:
     """A raw cell as spreadsheets write numbers → DOUBLE (NULL when empty or unreadable).
 
-    Handles 1,234.50 / 1.234,50, 92% and 92,5 % (kept as 92 and 92.5), currency signs and codes,
-    (12,000) for negatives, 4.5e0, and the leading apostrophe MLflow writes before negatives.
-    Infinities (`inf`, `1e400`) are not numbers that can be stored: NULL, and `number_problem` says why."""
+    Handles 1,234.50 / 1.234,50, 92% and 92,5 % (kept as 92 and 92.5; divided by 100 — 0.92,
+    0.925 — on the rows where the SQL condition `percent_share` holds: see `percent_share`), currency
+    signs and codes, (12,000) for negatives, 4.5e0, and the leading apostrophe MLflow writes before
+    negatives. Infinities (`inf`, `1e400`) are not numbers that can be stored: NULL, and
+    `number_problem` says why."""
     fast, slow, fast_ok = _number_parts(column, decimal_comma)
+    if percent_share != "false":  # a plain number never has a percent sign: only the slow cast changes
+        slow = f"(CASE WHEN contains({column}, '%') AND {percent_share} THEN {slow} / 100 ELSE {slow} END)"
     return (
         f"(CASE WHEN {column} IS NULL THEN NULL WHEN {fast_ok}isfinite({fast}) THEN {fast} "
         f"WHEN isfinite({slow}) THEN {slow} ELSE NULL END)"
     )
+
+
+def percent_share(con: duckdb.DuckDBPyConnection, table: str, metric_column: str, value_column: str, answers=None) -> str:
+    """SQL condition for `number(..., percent_share=…)`: true on the rows of `table` whose value
+    written with a percent sign becomes a share (92% → 0.92) — all but the metrics kept in percent
+    (see `percents`). The names kept in percent go to a temporary table (names from the file are
+    values, never SQL text); `answers` are the metric answers given with this upload."""
+    from ..metric_dictionary import dictionary_with_answers, metric_key
+    from .percents import kept_in_percent
+
+    names = [r[0] for r in con.execute(
+        f"SELECT DISTINCT {metric_column} FROM {table} WHERE contains({value_column}, '%') AND {metric_column} IS NOT NULL"
+    ).fetchall()]
+    if not names:
+        return "true"
+    kpi_units: dict[str, object] = {}
+    for name, unit in con.execute("SELECT kpi_name, kpi_unit FROM pilots WHERE kpi_name IS NOT NULL ORDER BY pilot_id").fetchall():
+        kpi_units.setdefault(metric_key(name), unit)
+    points = kept_in_percent(names, dictionary_with_answers(con), answers or {}, kpi_units)
+    if not points:
+        return "true"
+    con.execute("CREATE OR REPLACE TEMP TABLE ingest_percent_points AS SELECT unnest(?::VARCHAR[]) AS metric", [points])
+    return f"({metric_column} IS NULL OR {metric_column} NOT IN (SELECT metric FROM ingest_percent_points))"
 
 
 def too_small(column: str, parsed: str) -> str:
@@ -148,7 +177,10 @@ COMPACT = DateFormat("compact", "compact dates (20240131)")
 EPOCH_S = DateFormat("epoch_s", "Unix time in seconds")
 EPOCH_MS = DateFormat("epoch_ms", "Unix time in milliseconds")
 EXCEL = DateFormat("excel", "Excel serial day numbers")
-FORMATS = {f.name: f for f in (ISO, DMY, MDY, MONTH_NAME, COMPACT, EPOCH_S, EPOCH_MS, EXCEL)}
+PERIOD = DateFormat("period", "months, quarters and weeks (Jan-24, Jan 2024, 2024-01, Q1 2024, FY24 Q1, 2024-W01), stored as the period's first day")
+MIXED_DMY = DateFormat("mixed_dmy", "mixed spellings (ISO, 31/01/2024, Feb 29 2024, months, Excel serials), day first")
+MIXED_MDY = DateFormat("mixed_mdy", "mixed spellings (ISO, 01/31/2024, Feb 29 2024, months, Excel serials), month first")
+FORMATS = {f.name: f for f in (ISO, DMY, MDY, MONTH_NAME, COMPACT, EPOCH_S, EPOCH_MS, EXCEL, PERIOD, MIXED_DMY, MIXED_MDY)}
 
 # Numbers read as dates stay within years 1–9999 (beyond, a cast would fail rather than say no).
 EPOCH_LIMIT_S = 253_402_300_800  # 10000-01-01 in Unix seconds
@@ -157,17 +189,24 @@ EXCEL_LIMIT_DAYS = 2_958_465  # 9999-12-31 as an Excel serial day
 _TIME_PARTS = ["", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %H:%M:%S.%f"]
 
 
-def _strptime_list(date_part: str) -> str:
+def _strptime_list(date_part: str, year: str = "%Y") -> str:
     formats = []
     for sep in ("/", ".", "-"):
-        for year in ("%Y", "%y"):
-            base = date_part.replace("/", sep).replace("%Y", year)
-            formats += [base + t for t in _TIME_PARTS]
+        base = date_part.replace("/", sep).replace("%Y", year)
+        formats += [base + t for t in _TIME_PARTS]
     return "[" + ", ".join(f"'{f}'" for f in formats) + "]"
 
 
+def _day_month_year(text_sql: str, date_part: str) -> str:
+    """03/04/2024 or 03/04/24 (with a time or not) in the order `date_part`; a two-digit year is
+    read as 19xx/20xx only when the cell writes two (%Y would read 24 as the year 24)."""
+    text = f"regexp_replace({text_sql}, {_ZONE_SUFFIX}, '')"
+    return (rf"(CASE WHEN regexp_matches({text_sql}, '^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d\d(\D|$)') "
+            f"THEN try_strptime({text}, {_strptime_list(date_part, '%y')}) ELSE try_strptime({text}, {_strptime_list(date_part)}) END)")
+
+
 _MONTH_NAME_FORMATS = "[" + ", ".join(
-    f"'{f}'" for base in ("%b %d %Y", "%b %d, %Y", "%d %b %Y", "%B %d %Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%a %b %d %Y")
+    f"'{f}'" for base in ("%b %d %Y", "%b %d, %Y", "%d %b %Y", "%B %d %Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%y", "%d-%b-%Y", "%a %b %d %Y")
     for f in (base, base + " %H:%M", base + " %H:%M:%S", base + " %I:%M %p")
 ) + "]"
 _ZONE_SUFFIX = r"'\s+(GMT|UTC)[+-]?\d*$'"
@@ -185,9 +224,9 @@ def timestamp(column: str, fmt: DateFormat) -> str:
         fast = f"TRY_CAST({column} AS TIMESTAMP)"
         return f"(CASE WHEN {column} IS NULL THEN NULL WHEN length({column}) <= 19 AND {fast} IS NOT NULL THEN {fast} ELSE {zoned} END)"
     if fmt is DMY:
-        return f"try_strptime(regexp_replace({clean}, {_ZONE_SUFFIX}, ''), {_strptime_list('%d/%m/%Y')})"
+        return _day_month_year(clean, "%d/%m/%Y")
     if fmt is MDY:
-        return f"try_strptime(regexp_replace({clean}, {_ZONE_SUFFIX}, ''), {_strptime_list('%m/%d/%Y')})"
+        return _day_month_year(clean, "%m/%d/%Y")
     if fmt is MONTH_NAME:
         return f"try_strptime({clean}, {_MONTH_NAME_FORMATS})"
     if fmt is COMPACT:
@@ -202,7 +241,22 @@ def timestamp(column: str, fmt: DateFormat) -> str:
         days = f"TRY_CAST({clean} AS DOUBLE)"
         return (f"(CASE WHEN {days} BETWEEN 0 AND {EXCEL_LIMIT_DAYS} "
                 f"THEN TIMESTAMP '1899-12-30' + to_microseconds(CAST(round({days} * 86400) * 1000000 AS BIGINT)) END)")
+    if fmt is PERIOD:
+        return period_start(clean, _fiscal_year_start())
+    if fmt in (MIXED_DMY, MIXED_MDY):
+        # Each cell by its own spelling, the column's day/month order for 03/04/2024; a plain
+        # number is an Excel serial day with five digits (45322 = 2024-01-31), a date with eight (20240131).
+        serial = rf"(CASE WHEN regexp_matches({clean}, '^\d{{5}}(\.\d+)?$') THEN {timestamp(column, EXCEL)} END)"
+        compact = rf"(CASE WHEN regexp_matches({clean}, '^\d{{8}}$') THEN {timestamp(column, COMPACT)} END)"
+        return (f"coalesce({timestamp(column, ISO)}, {timestamp(column, DMY if fmt is MIXED_DMY else MDY)}, "
+                f"{timestamp(column, MONTH_NAME)}, {timestamp(column, PERIOD)}, {serial}, {compact})")
     raise ValueError(fmt)
+
+
+def _fiscal_year_start() -> int:
+    from ..config import load_config
+
+    return load_config().fiscal_year_start_month
 
 
 @dataclass(frozen=True)
@@ -216,7 +270,11 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, 
     """Choose how a raw column of `table` writes dates.
 
     The format is chosen on a sample; day-first versus month-first is decided from the whole
-    column: any first number above 12 means day-first, any second number above 12 month-first."""
+    column: any first number above 12 means day-first, any second number above 12 month-first;
+    when nothing decides it, a 12-hour clock (02:02:11 PM, the US default of SurveyMonkey and
+    others) means month-first, and otherwise day-first — with a warning either way. A column
+    that mixes spellings (ISO, 31/01/2024, Feb 29 2024, Jan 2024, Excel serials) is read cell by
+    cell (`MIXED_DMY` / `MIXED_MDY`), so only a cell that no spelling reads is rejected."""
     clean = cleaned(column)
     sample = [r[0] for r in con.execute(
         f"SELECT DISTINCT t FROM (SELECT {clean} AS t FROM {table} LIMIT {SAMPLE_ROWS}) WHERE t IS NOT NULL LIMIT 500"
@@ -226,10 +284,11 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, 
     candidates: list[DateFormat] = []
     if any(re.match(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}", s) for s in sample):
         candidates.append(ISO)
-    if any(re.match(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", s) for s in sample):
-        candidates += [DMY, MDY]
+    numeric_dates = any(re.match(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", s) for s in sample)
     if any(re.search(r"[A-Za-z]{3}", s) for s in sample):
         candidates.append(MONTH_NAME)
+    if any(looks_like_period(s) for s in sample):
+        candidates.append(PERIOD)
     if any(re.fullmatch(r"\d{8}", s) for s in sample):
         candidates.append(COMPACT)
     if any(re.fullmatch(r"\d{12,13}", s) for s in sample):
@@ -238,39 +297,83 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, 
         candidates.append(EPOCH_S)
     if any(re.fullmatch(r"\d{5}(\.\d+)?", s) and 20000 <= float(s) <= 80000 for s in sample):
         candidates.append(EXCEL)
-    if not candidates:
+    if not candidates and not numeric_dates:
         return DateDecision(None)
-    warning = None
-    if DMY in candidates:
-        first_max, second_max = con.execute(
-            rf"""
-            SELECT max(TRY_CAST(regexp_extract(t, '^(\d{{1,2}})[/.\-]', 1) AS INTEGER)),
-                   max(TRY_CAST(regexp_extract(t, '^\d{{1,2}}[/.\-](\d{{1,2}})[/.\-]', 1) AS INTEGER))
-            FROM (SELECT {clean} AS t FROM {table})
-            """
-        ).fetchone()
-        if order_hint in ("dmy", "mdy"):
-            chosen = DMY if order_hint == "dmy" else MDY
-        elif (first_max or 0) > 12 and (second_max or 0) <= 12:
-            chosen = DMY
-        elif (second_max or 0) > 12 and (first_max or 0) <= 12:
-            chosen = MDY
-        else:
-            chosen = DMY
-            warning = (
-                f"The dates in {label} could be day-first or month-first (no day above 12 anywhere in the column); "
-                "they were read day-first (03/04/2024 = 3 April 2024). Choose month-first if that is wrong."
-            )
-        candidates = [c for c in candidates if c not in (DMY, MDY)] + [chosen]
-    best, best_share = None, -1.0
-    for fmt in candidates:
+    order: list[tuple[DateFormat, Optional[str]]] = []  # decided once, when needed
+
+    def day_month_order() -> tuple[DateFormat, Optional[str]]:
+        if not order:
+            order.append(_day_month_order(con, table, column, label, order_hint))
+        return order[0]
+
+    if numeric_dates:
+        candidates.append(day_month_order()[0])
+
+    def share(fmt: DateFormat) -> float:
         parsed, total = con.execute(
             f"SELECT count({timestamp('t', fmt)}), count({cleaned('t')}) FROM (SELECT {column} AS t FROM {table} LIMIT {SAMPLE_ROWS})"
         ).fetchone()
-        share = parsed / total if total else 0.0
-        if share > best_share:
-            best, best_share = fmt, share
-    return DateDecision(best, warning if best in (DMY, MDY) else None, best_share)
+        return parsed / total if total else 0.0
+
+    best, best_share = None, -1.0
+    for fmt in candidates:
+        fmt_share = share(fmt)
+        if fmt_share > best_share:
+            best, best_share = fmt, fmt_share
+    # One spelling reads the sample: check that no later cell needs another (one pass over the column).
+    if best_share == 1.0 and best not in (EPOCH_S, EPOCH_MS):
+        mixed = MIXED_DMY if best is not MDY else MIXED_MDY
+        unread = con.execute(  # the cheap question first: the other spellings are tried only if a cell is left
+            f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL"
+        ).fetchone()[0]
+        other = unread and con.execute(
+            f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL "
+            f"AND {cleaned('t')} IS NOT NULL AND {timestamp('t', mixed)} IS NOT NULL"
+        ).fetchone()[0]
+        if not other:
+            return DateDecision(best, day_month_order()[1] if best in (DMY, MDY) else None, best_share)
+    mixed = MIXED_MDY if day_month_order()[0] is MDY else MIXED_DMY
+    mixed_share = share(mixed)
+    if best is None or mixed_share > best_share or (mixed_share == best_share and best not in (EPOCH_S, EPOCH_MS)):
+        best, best_share = mixed, mixed_share
+    warning = day_month_order()[1] if best in (DMY, MDY, MIXED_DMY, MIXED_MDY) and _has_numeric_dates(con, table, column) else None
+    return DateDecision(best, warning, best_share)
+
+
+def _has_numeric_dates(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Does the column write any date as numbers only (03/04/2024), where day and month can swap?"""
+    return con.execute(
+        rf"SELECT count(*) > 0 FROM (SELECT {cleaned(column)} AS t FROM {table}) WHERE regexp_matches(t, '^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}')"
+    ).fetchone()[0]
+
+
+def _day_month_order(con: duckdb.DuckDBPyConnection, table: str, column: str, label: str,
+                     order_hint: Optional[str]) -> tuple[DateFormat, Optional[str]]:
+    """DMY or MDY for the column's 03/04/2024 dates, from the whole column, and the warning when it was a choice."""
+    if order_hint in ("dmy", "mdy"):
+        return (DMY if order_hint == "dmy" else MDY), None
+    first_max, second_max, twelve_hour = con.execute(
+        rf"""
+        SELECT max(TRY_CAST(regexp_extract(t, '^(\d{{1,2}})[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}', 1) AS INTEGER)),
+               max(TRY_CAST(regexp_extract(t, '^\d{{1,2}}[/.\-](\d{{1,2}})[/.\-]\d{{2,4}}', 1) AS INTEGER)),
+               bool_or(regexp_matches(t, '^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}.*\d\s*[AaPp]\.?[Mm]\.?$'))
+        FROM (SELECT {cleaned(column)} AS t FROM {table})
+        """
+    ).fetchone()
+    if (first_max or 0) > 12 and (second_max or 0) <= 12:
+        return DMY, None
+    if (second_max or 0) > 12 and (first_max or 0) <= 12:
+        return MDY, None
+    if twelve_hour:
+        return MDY, (
+            f"The dates in {label} could be day-first or month-first (no day above 12 anywhere in the column); "
+            "they were read month-first (03/05/2024 = 5 March 2024), as exports with a 12-hour clock (AM/PM) write them. "
+            "Choose day-first if that is wrong."
+        )
+    return DMY, (
+        f"The dates in {label} could be day-first or month-first (no day above 12 anywhere in the column); "
+        "they were read day-first (03/04/2024 = 3 April 2024). Choose month-first if that is wrong."
+    )
 
 
 def detect_decimal_comma(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], delimiter: str) -> bool:
