@@ -284,3 +284,43 @@ def test_command_line_chart_export_on_a_chosen_date(demo_store, tmp_path):
     assert payload["status"] == "stored", done.stderr
     assert payload["rows_stored"] == 2 and payload["rows_left_out"] == 6
     assert payload["date_range"][0].startswith("2024-03-05") and payload["environment"] == "from the run names"
+
+
+# -- any metric file: lab or live by the column's name or by its values -----------------------------
+
+def test_a_plain_long_file_finds_lab_or_live_by_its_values_whatever_the_header(demo_store):
+    """A column headed `where` is no environment name, but every value is a lab or live word."""
+    text = (
+        "pilot_id,metric,value,where,date\n"
+        "SC-01,accuracy,0.91,offline,2026-11-02 10:17\n"
+        "SC-01,accuracy,0.84,Production,2026-11-02 10:17\n"
+        "SC-01,accuracy,0.86,shadow,2026-11-09 10:17\n"
+    )
+    result = upload(demo_store, "plain.csv", text)
+    assert result.mapping.targets["where"] == "environment" and "environment" not in result.needs
+    assert stored(demo_store, result) == [
+        ("accuracy", "lab", "2026-11-02 10:17:00", 0.91),
+        ("accuracy", "live", "2026-11-02 10:17:00", 0.84),
+        ("accuracy", "live", "2026-11-09 10:17:00", 0.86),
+    ]
+
+
+def test_a_one_column_per_metric_file_reads_a_configured_column_name_and_rejects_a_word_that_is_neither(demo_store):
+    """`Stage` is in the configured column names: it is the lab-or-live column even when one value
+    (`beta`) is no lab or live word — that row is rejected with its row and column named."""
+    text = (
+        "date,pilot_id,Stage,accuracy,f1\n"
+        "2026-11-02 10:17,SC-01,lab,0.91,0.88\n"
+        "2026-11-02 10:17,SC-01,beta,0.85,0.80\n"
+        "2026-11-09 10:17,SC-01,prod,0.84,0.79\n"
+    )
+    result = upload(demo_store, "wide.csv", text)
+    assert result.mapping.targets["Stage"] == "environment"
+    assert stored(demo_store, result) == [
+        ("accuracy", "lab", "2026-11-02 10:17:00", 0.91),
+        ("accuracy", "live", "2026-11-09 10:17:00", 0.84),
+        ("f1", "lab", "2026-11-02 10:17:00", 0.88),
+        ("f1", "live", "2026-11-09 10:17:00", 0.79),
+    ]
+    problems = [p for p in result.problems if p.row is not None]
+    assert problems and all(p.row == 3 and p.column == "Stage" and "beta" in p.message for p in problems)

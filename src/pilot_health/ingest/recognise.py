@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Optional
 
+from ..formatting import plural
 from ..models import PILOT_FIELDS, Pilot
 from .periods import looks_like_period
 from .problems import Refused
@@ -56,7 +57,6 @@ SYNONYMS: dict[str, set[str]] = {
     "pilot_id": {"pilot_id", "pilot", "pilot_code", "code", "pilot_key", "project", "project_code", "project_id", "initiative", "use_case_id", "tags_pilot_id", "params_pilot_id"},
     "metric": {"metric", "metric_name", "measure", "kpi", "key", "indicator", "metric_key", "event", "series"},
     "kind": {"kind", "metric_kind", "metric_type", "type", "category"},
-    "environment": {"environment", "env", "dataset", "split", "data_split", "context", "mode", "data_source", "deployment", "setting"},
     "observed_at": {
         "observed_at", "date", "day", "week", "month", "time", "timestamp", "datetime", "date_time", "period", "ts",
         "created", "created_at", "end_time", "start_time", "recorded_at", "wall_time", "report_date", "week_start",
@@ -371,6 +371,11 @@ def _run_status(headers: list[str], assign) -> None:
 # -- deciding -----------------------------------------------------------------------------------
 
 def _by_synonym(headers: list[str], fieldname: str, taken: set[str]) -> Optional[str]:
+    if fieldname == "environment":  # the column names are configured with the words (config/environments.toml)
+        from .environments import load_environment_words
+
+        words = load_environment_words()
+        return next((h for h in headers if h not in taken and words.is_column_name(h)), None)
     for header in headers:
         if header not in taken and norm(header) in SYNONYMS[fieldname]:
             return header
@@ -527,7 +532,7 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
                 assign(header, METRIC_PREFIX + header.strip())
         if skipped:
             notes.append(
-                f"{len(skipped)} numeric column(s) look like settings, not results, and are not stored: "
+                f"{plural(len(skipped), 'numeric column')} {'looks' if len(skipped) == 1 else 'look'} like settings, not results, and {'is' if len(skipped) == 1 else 'are'} not stored: "
                 f"{', '.join(skipped[:6])}{' …' if len(skipped) > 6 else ''}. Map them to a metric if they are results."
             )
         return Mapping(kind, "wide_metric", targets, export, defaults, notes)
@@ -587,11 +592,11 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
         assign(metric_column, "metric")
         assign(value_column, "value")
         assign(time_column, "observed_at")
-        assign(_by_synonym(headers, "environment", taken), "environment")
+        assign(_environment_column(headers, values, taken) or _by_synonym(headers, "environment", taken), "environment")
         assign(_by_synonym(headers, "kind", taken), "kind")
         return Mapping(kind, "long", targets, export, defaults, notes)
     assign(time_column, "observed_at")
-    assign(_by_synonym(headers, "environment", taken), "environment")
+    assign(_environment_column(headers, values, taken) or _by_synonym(headers, "environment", taken), "environment")
     assign(_by_synonym(headers, "kind", taken), "kind")
     for header in headers:
         if header not in taken and looks_numeric(values[header]) and norm(header) not in SYNONYMS["_step"]:
