@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import duckdb
-import pandas as pd
 from pydantic import ValidationError
 
 from .. import queries
 from ..access import Person, as_person, local_administrator
 from ..config import load_config
 from ..formatting import plural
+from ..lazy import pandas as pd  # imported when a table is made: the command line's ingest of a plain file needs none
 from ..metric_dictionary import MetricAnswer, MetricInfo, answer_rows, dictionary_with_answers, metric_key
 from ..models import PILOT_FIELDS, READINESS_FIELDS, Pilot, explain, says_none
 from ..store import Store, utc_now
@@ -130,8 +130,8 @@ class IngestResult:
     refusal: Optional[str] = None
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    preview: pd.DataFrame = field(default_factory=pd.DataFrame)
-    rejected_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    preview: Optional[pd.DataFrame] = None  # an empty table unless ingest(..., tables=False)
+    rejected_rows: Optional[pd.DataFrame] = None  # the same
     date_range: Optional[tuple[datetime, datetime]] = None
     metrics: list[str] = field(default_factory=list)
     pilots: list[str] = field(default_factory=list)
@@ -375,12 +375,17 @@ class _Run:
             self.parse_metrics(known_pilots, time_format=v.ISO)
             rejected = self.con.execute("SELECT count(*) FROM ingest_fast_reject_errors").fetchall()[0][0]
             rows, problems = self.con.execute("SELECT count(*), count(problem) FROM ingest_parsed").fetchall()[0]
-            # Text taken as it was must be what the careful path would have made of it.
+            # Text taken as it was must be what the careful path would have made of it. Each column's
+            # distinct values are checked apart, and materialised first: otherwise DuckDB pushes the
+            # check below the DISTINCT and runs the text clean-up on every row.
             untidy = self.con.execute(
                 f"""
-                SELECT count(*) FROM (SELECT DISTINCT pilot_id, metric, environment FROM ingest_parsed) d
-                WHERE pilot_id IS DISTINCT FROM upper({v.text('pilot_id', 40)}) OR metric IS DISTINCT FROM {v.text('metric', 200)}
-                   OR environment NOT IN ('lab', 'live')
+                WITH pilots AS MATERIALIZED (SELECT DISTINCT pilot_id FROM ingest_parsed),
+                     metrics AS MATERIALIZED (SELECT DISTINCT metric FROM ingest_parsed),
+                     environments AS MATERIALIZED (SELECT DISTINCT environment FROM ingest_parsed)
+                SELECT (SELECT count(*) FROM pilots WHERE pilot_id IS DISTINCT FROM upper({v.text('pilot_id', 40)}))
+                     + (SELECT count(*) FROM metrics WHERE metric IS DISTINCT FROM {v.text('metric', 200)})
+                     + (SELECT count(*) FROM environments WHERE environment NOT IN ('lab', 'live'))
                 """
             ).fetchall()[0][0]
             problems += untidy + self._has_conflicts()
@@ -566,12 +571,10 @@ class _Run:
             self.result.warnings.append(f"Read as business KPIs (the rest as technical metrics): {names}{' …' if len(business) > 5 else ''}. Set the kind if that is wrong.")
 
     def _refuse_unknown_pilots(self, known: list[str]) -> None:
-        known_frame = pd.DataFrame({"pilot_id": known}, dtype="str")
-        queries.register(self.con, "ingest_known_pilots", known_frame)
         unknown = [r[0] for r in self.con.execute(
-            "SELECT DISTINCT pilot_id FROM ingest_parsed WHERE pilot_id IS NOT NULL AND pilot_id NOT IN (SELECT pilot_id FROM ingest_known_pilots) ORDER BY 1"
+            "SELECT DISTINCT pilot_id FROM ingest_parsed WHERE pilot_id IS NOT NULL AND pilot_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1",
+            [known],
         ).fetchall()]
-        self.con.unregister("ingest_known_pilots")
         if not unknown:
             return
         parts = []
@@ -712,9 +715,13 @@ class _Run:
             result.warnings.append(f"{rejected:,} rows were rejected; the first {len(problems):,} are listed with their reasons.")
         columns = ", ".join(STORED_COLUMNS[table_kind])
         # Exact duplicates: a cheap check on row hashes first; the exact (costlier) pass only when needed.
-        valid, distinct = self.con.execute(
-            f"SELECT count(*), count(DISTINCT hash({columns})) FROM ingest_parsed WHERE problem IS NULL"
-        ).fetchone()
+        # The fast path counted them already while looking for conflicts (see _has_conflicts).
+        if self.fast and self.counted is not None:
+            valid, distinct = self.counted
+        else:
+            valid, distinct = self.con.execute(
+                f"SELECT count(*), count(DISTINCT hash({columns})) FROM ingest_parsed WHERE problem IS NULL"
+            ).fetchone()
         if distinct < valid:
             self._exec(
                 f"""
@@ -757,20 +764,34 @@ class _Run:
     # -- conflicts and future dates ------------------------------------------------------------------
 
     _OBSERVATION_KEY = "pilot_id, metric, environment, observed_at"
+    counted: Optional[tuple[int, int]] = None  # (rows, distinct rows) of ingest_parsed, when _has_conflicts knows them
+    tables = True  # make the preview table (pandas); ingest(..., tables=False) leaves it out
     # Tables of experiment runs have one row per run: runs started in the same second are different
     # experiments, not two values for one measurement, so they are not conflicts.
     RUN_TABLES = ("MLflow runs (search_runs)", "MLflow run table (UI download)", "Weights & Biases runs table")
 
     def _has_conflicts(self) -> int:
         """1 when some key (pilot, metric, lab/live, time) has two different values in this file.
-        Cheap: distinct keys against distinct (key, value) pairs, on hashes."""
+        Cheap: one grouping on the key's hash, comparing each group's lowest and highest value (two
+        keys whose hashes collide look like a conflict: the exact check then finds none). The same
+        pass counts the rows and the distinct rows when every group's rows are alike throughout
+        (same value and kind), which is what finish needs for exact duplicates: `self.counted`."""
+        self.counted = None
         if self.mapping.export in self.RUN_TABLES:
             return 0
-        keys, pairs = self.con.execute(
-            f"""SELECT count(DISTINCT hash({self._OBSERVATION_KEY})), count(DISTINCT hash({self._OBSERVATION_KEY}, value))
-                FROM ingest_parsed WHERE problem IS NULL AND value IS NOT NULL"""
+        groups, conflicts, alike, rows = self.con.execute(
+            f"""
+            SELECT count(*), count(*) FILTER (WHERE low <> high), count(*) FILTER (WHERE alike), coalesce(sum(n), 0) FROM (
+                SELECT count(*) AS n, min(value) AS low, max(value) AS high,
+                       count(value) IN (0, count(*)) AND min(value) IS NOT DISTINCT FROM max(value)
+                       AND count(kind) IN (0, count(*)) AND min(kind) IS NOT DISTINCT FROM max(kind) AS alike
+                FROM ingest_parsed WHERE problem IS NULL GROUP BY hash({self._OBSERVATION_KEY})
+            )
+            """
         ).fetchone()
-        return int(pairs > keys)
+        if alike == groups:  # rows of one key are exact repeats of each other: distinct rows = keys
+            self.counted = (rows, groups)
+        return int(conflicts > 0)
 
     def _reject_conflicting_values(self) -> None:
         """Rows of one file that give two different values for the same pilot, metric, lab/live and
@@ -888,7 +909,8 @@ class _Run:
         result = self.result
         columns = ", ".join(STORED_COLUMNS[table_kind])
         order = "" if self.fast else "ORDER BY ord"  # the fast path keeps file order without an ordinal
-        result.preview = self.con.execute(f"SELECT {columns} FROM ingest_ready {order} LIMIT {PREVIEW_ROWS}").df()
+        if self.tables:
+            result.preview = self.con.execute(f"SELECT {columns} FROM ingest_ready {order} LIMIT {PREVIEW_ROWS}").df()
         if table_kind in ("metrics", "usage"):
             pilots, metrics, low, high = self.con.execute(
                 "SELECT list(DISTINCT pilot_id ORDER BY pilot_id), list(DISTINCT metric ORDER BY metric), min(observed_at), max(observed_at) FROM ingest_ready"
@@ -1082,14 +1104,17 @@ def _details(result: IngestResult, options: IngestOptions) -> str:
 
 def ingest(
     store: Store, data: bytes, file_name: str, options: IngestOptions | None = None, *, commit: bool = False,
-    progress: Progress | None = None, source: Path | None = None, person: Person | None = None, _careful: bool = False,
+    progress: Progress | None = None, source: Path | None = None, person: Person | None = None, tables: bool = True,
+    _careful: bool = False,
 ) -> IngestResult:
     """Check a file and, with `commit`, store it in one transaction. Never raises for bad input:
     a refused file comes back with status "refused" and the reason. `source` is the path `data`
     was read from, if any: DuckDB then reads a plain UTF-8 file in place. `person` is who uploads
     (default: a local administrator named `options.uploaded_by`): an editor or admin, and a person
     limited to some business units may store rows only for those units' pilots: the engine reads
-    the whole store whatever `store` is narrowed to, and checks the limits here, row by row."""
+    the whole store whatever `store` is narrowed to, and checks the limits here, row by row.
+    `tables=False` leaves `result.preview` and `result.rejected_rows` None (the problems are listed
+    all the same): the command line prints neither, and making them imports pandas."""
     store = store.unscoped()
     options = options or IngestOptions()
     person = person or local_administrator(options.uploaded_by)
@@ -1097,6 +1122,8 @@ def ingest(
     progress = progress or (lambda share, text: None)
     started = time.monotonic()
     result = IngestResult(status="refused", file_name=file_name, sha256=sha256(data), size=len(data))
+    if tables:
+        result.preview, result.rejected_rows = pd.DataFrame(), pd.DataFrame()
     if not person.can("upload"):
         result.refusal = f"{person.name} may not upload data: that needs the editor role; ask an administrator. Nothing was stored."
         return result
@@ -1144,6 +1171,7 @@ def ingest(
                 raise _NothingToStore()
             run = _Run(con, text, mapping, options, result, progress)
             run.allow_fast = not _careful
+            run.tables = tables
             known = [p for p, unit in queries.pilot_business_units(con).items() if person.sees(unit)]
             run.limited_to = person.units_text if person.limited else None
             progress(0.15, "Reading and checking every row …")
@@ -1161,7 +1189,8 @@ def ingest(
                     run.parse_metrics(known)
                 progress(0.6, "Looking for duplicates …")
                 run.finish(mapping.kind)
-            result.rejected_rows = run.rejected_table()
+            if tables:
+                result.rejected_rows = run.rejected_table()
             if result.rows_to_store == 0 and result.already_stored:
                 result.status = "duplicate"
                 result.warnings.append(f"Every row of {file_name} is already stored; there is nothing new to store.")
@@ -1204,7 +1233,8 @@ def ingest(
     except _NothingToStore:  # raised inside the transaction so that it is rolled back, version untouched
         return result
     except _RetryCarefully:
-        return ingest(store, data, file_name, options, commit=commit, progress=progress, source=source, person=person, _careful=True)
+        return ingest(store, data, file_name, options, commit=commit, progress=progress, source=source, person=person, tables=tables,
+                      _careful=True)
     finally:
         result.problems.sort(key=lambda p: (p.row is None, p.row or 0))
         result.seconds = time.monotonic() - started

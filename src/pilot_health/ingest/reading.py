@@ -753,8 +753,6 @@ def check_text_limits(raw: bytes, file_name: str, limits=None) -> None:
     than the limit, a NUL byte (binary data), or a line — or a quoted value running over several
     lines — longer than the line limit. Runs before the text's structure is looked at (split_text),
     in a few passes over the bytes in C and numpy, whatever the file's size."""
-    import numpy as np
-
     limits = _limits(limits)
     if len(raw) > limits.unpacked_bytes:
         raise Refused(f"{file_name} is too large to read: as text it is more than {limits.unpacked_mb:,} MB (the limit for one upload). "
@@ -770,6 +768,7 @@ def check_text_limits(raw: bytes, file_name: str, limits=None) -> None:
     limit = limits.line_characters
     if len(raw) <= limit or _records_short(raw, limit):
         return
+    import numpy as np  # only for the exact check: the command line's ingest of a plain file never needs it
     # Record breaks: line ends outside quotes. A quote counts when it can open or close a quoted
     # value (next to a delimiter, a line end, another quote or the file's edge), so `12" pipe` in an
     # unquoted value does not. Parity of those quotes says whether a line end is inside a value.
