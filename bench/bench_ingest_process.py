@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_ingest_process.py                # 5 alternating rounds (writes the CSV if missing)
     .venv/bin/python bench/bench_ingest_process.py --rounds 9     # more rounds on a busy machine
     .venv/bin/python bench/bench_ingest_process.py --json         # ... and every figure as one JSON object (last line)
+    .venv/bin/python bench/bench_ingest_process.py --compare-src /tmp/proto   # also time the ingest of a copy of src/
 
 Three commands, each its own process, on the 1M-row long metric file of bench_ingest.py
 (bench/out/ingest_1m.csv) and each on its own copy of a demo store (the pilots of the file exist):
@@ -71,7 +72,7 @@ con.close()
 
 
 def command(mode: str, csv_path: Path, store: Path) -> list[str]:
-    if mode == "ingest":
+    if mode in ("ingest", "ingest_alt"):
         return [sys.executable, "-m", "pilot_health", "ingest", str(csv_path), "--db", str(store)]
     return [sys.executable, "-c", DUCKDB_SCRIPT if mode == "duckdb" else PANDAS_SCRIPT, str(csv_path), str(store)]
 
@@ -84,8 +85,8 @@ def _vmhwm_kb(pid: int) -> Optional[int]:
     return int(found.group(1)) if found else None
 
 
-def run(mode: str, csv_path: Path, store: Path) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+def run(mode: str, csv_path: Path, store: Path, alt_src: Optional[Path] = None) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(alt_src if mode == "ingest_alt" else ROOT / "src"))
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         cpu_before = bi.cpu_seconds()
         mark = time.perf_counter()
@@ -104,8 +105,8 @@ def run(mode: str, csv_path: Path, store: Path) -> dict[str, Any]:
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
     if process.returncode != 0:
-        raise SystemExit(f"{NAMES[mode]} failed (exit {process.returncode}):\n{stdout}\n{stderr}")
-    if mode == "ingest":
+        raise SystemExit(f"{mode} failed (exit {process.returncode}):\n{stdout}\n{stderr}")
+    if mode in ("ingest", "ingest_alt"):
         found = re.search(r"Stored \S+: ([\d,]+) rows", stdout)
         rows = int(found.group(1).replace(",", "")) if found else None
     else:
@@ -120,6 +121,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--rows", type=int, default=bi.ROWS, help=f"data rows in the CSV (default {bi.ROWS:,})")
     parser.add_argument("--csv", type=Path, default=None, help="the CSV (default bench/out/ingest_1m.csv, written if missing)")
     parser.add_argument("--json", action="store_true", help="also print every figure as one JSON object (last line)")
+    parser.add_argument("--compare-src", type=Path, default=None,
+                        help="also time `python -m pilot_health ingest` with this folder (a changed copy of src/) on PYTHONPATH")
     args = parser.parse_args(argv)
     csv_path = (args.csv or bi.default_csv(args.rows)).expanduser().resolve()
     wall = time.perf_counter()
@@ -130,23 +133,26 @@ def main(argv: Optional[list[str]] = None) -> int:
         seconds = bi.run_child("write_csv", csv_path, csv_path, args.rows)["seconds"]
         print(f"Wrote {csv_path} in {seconds:.1f} s.")
     print(f"File: {csv_path} ({csv_path.stat().st_size / 1e6:.1f} MB, {args.rows:,} rows)")
-    samples: dict[str, list[dict[str, Any]]] = {mode: [] for mode in NAMES}
+    names = dict(NAMES)
+    if args.compare_src:
+        names["ingest_alt"] = f"the same ingest with PYTHONPATH={args.compare_src}"
+    samples: dict[str, list[dict[str, Any]]] = {mode: [] for mode in names}
     with tempfile.TemporaryDirectory(prefix="pilot-health-bench-process-") as folder_name:
         folder = Path(folder_name)
         built = bi.run_child("demo_store", folder / "demo.duckdb", csv_path, args.rows)
         pristine, versions = Path(built["path"]), built["versions"]
         print(f"Demo store built ({built['demo']['pilots']} pilots); each run gets its own copy. Versions: {versions}", flush=True)
-        modes = list(NAMES)
+        modes = list(names)
         for number in range(args.rounds):
-            for mode in modes[number % 3:] + modes[:number % 3]:  # rotate who goes first
+            for mode in modes[number % len(modes):] + modes[:number % len(modes)]:  # rotate who goes first
                 store = folder / f"run_{number}_{mode}.duckdb"
                 bi.copy_store(pristine, store)
-                figures = run(mode, csv_path, store)
+                figures = run(mode, csv_path, store, args.compare_src)
                 bi.remove_store(store)
                 if figures["rows"] != args.rows:
-                    raise SystemExit(f"{NAMES[mode]} stored {figures['rows']} rows, expected {args.rows:,}: {figures['stdout']}")
+                    raise SystemExit(f"{names[mode]} stored {figures['rows']} rows, expected {args.rows:,}: {figures['stdout']}")
                 samples[mode].append(figures)
-                print(f"  round {number + 1}: {mode:<7} {figures['seconds']:6.2f} s · VmHWM {figures['vmhwm_mb']:5.0f} MB"
+                print(f"  round {number + 1}: {mode:<10} {figures['seconds']:6.2f} s · VmHWM {figures['vmhwm_mb']:5.0f} MB"
                       f" (ru_maxrss {figures['ru_maxrss_mb']:.0f}) · other programs {figures['others_cpus']} CPUs", flush=True)
     summary = {mode: {"median_s": round(statistics.median(r["seconds"] for r in runs), 3), "min_s": min(r["seconds"] for r in runs),
                       "vmhwm_mb": max(r["vmhwm_mb"] for r in runs), "ru_maxrss_mb": max(r["ru_maxrss_mb"] for r in runs),
@@ -155,7 +161,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"\nWhole processes, {args.rounds} alternating rounds (median and min wall time; peak memory = the largest VmHWM):\n")
     print(f"  {'command':<72} {'median s':>8} {'min s':>7} {'VmHWM MB':>9} {'ru_maxrss MB':>12}")
     for mode, s in summary.items():
-        print(f"  {NAMES[mode]:<72} {s['median_s']:8.2f} {s['min_s']:7.2f} {s['vmhwm_mb']:9.0f} {s['ru_maxrss_mb']:12.0f}")
+        print(f"  {names[mode]:<72} {s['median_s']:8.2f} {s['min_s']:7.2f} {s['vmhwm_mb']:9.0f} {s['ru_maxrss_mb']:12.0f}")
     ingest, duck, pandas_ = summary["ingest"], summary["duckdb"], summary["pandas"]
     vs_duck, vs_duck_min = ingest["median_s"] / duck["median_s"], ingest["min_s"] / duck["min_s"]
     vs_pandas, vs_pandas_min = ingest["median_s"] / pandas_["median_s"], ingest["min_s"] / pandas_["min_s"]
@@ -164,6 +170,10 @@ def main(argv: Optional[list[str]] = None) -> int:
           f"{'met' if met['vs_duckdb'] else 'NOT met'}")
     print(f"ingest / (b) pandas route: {vs_pandas:.2f}x (mins {vs_pandas_min:.2f}x) — target < 1x: {'met' if met['vs_pandas'] else 'NOT met'}")
     print(f"ingest peak memory: {ingest['vmhwm_mb']:.0f} MB — target < {TARGET_RSS_MB:.0f} MB: {'met' if met['memory'] else 'NOT met'}")
+    if "ingest_alt" in summary:
+        alt = summary["ingest_alt"]
+        print(f"ingest with {args.compare_src}: {alt['median_s']:.2f} s median, {alt['min_s']:.2f} s min, VmHWM {alt['vmhwm_mb']:.0f} MB — "
+              f"{alt['median_s'] / duck['median_s']:.2f}x (a), {alt['median_s'] / pandas_['median_s']:.2f}x (b) (medians)")
     seconds = time.perf_counter() - wall
     others = bi.others_cpu(cpu_start, bi.cpu_seconds(), seconds)
     load_after = os.getloadavg()

@@ -374,21 +374,23 @@ class _Run:
             self.shape_metrics()
             self.parse_metrics(known_pilots, time_format=v.ISO)
             rejected = self.con.execute("SELECT count(*) FROM ingest_fast_reject_errors").fetchall()[0][0]
-            rows, problems = self.con.execute("SELECT count(*), count(problem) FROM ingest_parsed").fetchall()[0]
-            # Text taken as it was must be what the careful path would have made of it. Each column's
-            # distinct values are checked apart, and materialised first: otherwise DuckDB pushes the
-            # check below the DISTINCT and runs the text clean-up on every row.
+            # One scan counts the rows and problems and collects each text column's distinct values;
+            # the text taken as it was must be what the careful path would have made of it, which is
+            # checked on those few values (NULLs are left out of the lists: the check passes them).
+            rows, problems, pilots, metrics, environments = self.con.execute(
+                "SELECT count(*), count(problem), list(DISTINCT pilot_id), list(DISTINCT metric), list(DISTINCT environment) FROM ingest_parsed"
+            ).fetchall()[0]
             untidy = self.con.execute(
                 f"""
-                WITH pilots AS MATERIALIZED (SELECT DISTINCT pilot_id FROM ingest_parsed),
-                     metrics AS MATERIALIZED (SELECT DISTINCT metric FROM ingest_parsed),
-                     environments AS MATERIALIZED (SELECT DISTINCT environment FROM ingest_parsed)
-                SELECT (SELECT count(*) FROM pilots WHERE pilot_id IS DISTINCT FROM upper({v.text('pilot_id', 40)}))
-                     + (SELECT count(*) FROM metrics WHERE metric IS DISTINCT FROM {v.text('metric', 200)})
-                     + (SELECT count(*) FROM environments WHERE environment NOT IN ('lab', 'live'))
-                """
+                SELECT (SELECT count(*) FROM unnest(?::VARCHAR[]) t(pilot_id) WHERE pilot_id IS DISTINCT FROM upper({v.text('pilot_id', 40)}))
+                     + (SELECT count(*) FROM unnest(?::VARCHAR[]) t(metric) WHERE metric IS DISTINCT FROM {v.text('metric', 200)})
+                     + (SELECT count(*) FROM unnest(?::VARCHAR[]) t(environment) WHERE environment NOT IN ('lab', 'live'))
+                """,
+                [pilots or [], metrics or [], environments or []],
             ).fetchall()[0][0]
-            problems += untidy + self._has_conflicts()
+            problems += untidy
+            if not (rejected or problems or not rows):  # a file that goes the careful way is not grouped twice
+                problems += self._has_conflicts()
         except duckdb.Error:  # the transaction is spoilt: start again on the careful path
             raise _RetryCarefully() from None
         if not (rejected or problems or not rows):
@@ -772,12 +774,21 @@ class _Run:
 
     def _has_conflicts(self) -> int:
         """1 when some key (pilot, metric, lab/live, time) has two different values in this file.
-        Cheap: one grouping on the key's hash, comparing each group's lowest and highest value (two
-        keys whose hashes collide look like a conflict: the exact check then finds none). The same
-        pass counts the rows and the distinct rows when every group's rows are alike throughout
-        (same value and kind), which is what finish needs for exact duplicates: `self.counted`."""
+        Cheap: when some key repeats, one grouping on the key's hash compares each group's lowest
+        and highest value (two keys whose hashes collide look like a conflict: the exact check then
+        finds none). Both count the rows and, when every group's rows are alike throughout (same
+        value and kind), the distinct rows, which is what finish needs for exact duplicates:
+        `self.counted`."""
         self.counted = None
         if self.mapping.export in self.RUN_TABLES:
+            return 0
+        # Most files never repeat a key: one distinct count on the key's hash proves it (a collision
+        # only sends the file to the grouping below).
+        keys, rows = self.con.execute(
+            f"SELECT count(DISTINCT hash({self._OBSERVATION_KEY})), count(*) FROM ingest_parsed WHERE problem IS NULL"
+        ).fetchone()
+        if keys == rows:
+            self.counted = (rows, rows)
             return 0
         groups, conflicts, alike, rows = self.con.execute(
             f"""
