@@ -15,7 +15,9 @@ Three commands, each its own process, on the 1M-row long metric file of bench_in
   (b)      what a user would otherwise write: pandas.read_csv(FILE, parse_dates=["observed_at"]), then
            con.register + CREATE TABLE … AS SELECT * FROM the frame, close.
 
-Wall time is from starting the process to its exit (perf_counter around Popen … wait4). Peak
+Wall time is from starting the process to its exit (perf_counter around Popen … wait4); the CPU
+time (user + system, all threads, from wait4) is printed beside it: on a machine shared with other
+programs it is steadier than the wall time, though not immune to them. Peak
 memory is the process's VmHWM, read from /proc/PID/status every few milliseconds while it runs
 (the last reading before exit), and ru_maxrss from wait4 as a cross-check: this parent imports
 nothing heavy, so the child's ru_maxrss is its own. Targets (issue 16, item 11): ingest within
@@ -111,7 +113,7 @@ def run(mode: str, csv_path: Path, store: Path, alt_src: Optional[Path] = None) 
         rows = int(found.group(1).replace(",", "")) if found else None
     else:
         rows = int(stdout.strip().splitlines()[-1])
-    return {"seconds": round(wall, 3), "vmhwm_mb": round(hwm / 1024, 1), "ru_maxrss_mb": round(usage.ru_maxrss / 1024, 1),
+    return {"seconds": round(wall, 3), "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "vmhwm_mb": round(hwm / 1024, 1), "ru_maxrss_mb": round(usage.ru_maxrss / 1024, 1),
             "rows": rows, "others_cpus": round(others, 2) if others is not None else None, "stdout": stdout.strip()[:400]}
 
 
@@ -152,16 +154,17 @@ def main(argv: Optional[list[str]] = None) -> int:
                 if figures["rows"] != args.rows:
                     raise SystemExit(f"{names[mode]} stored {figures['rows']} rows, expected {args.rows:,}: {figures['stdout']}")
                 samples[mode].append(figures)
-                print(f"  round {number + 1}: {mode:<10} {figures['seconds']:6.2f} s · VmHWM {figures['vmhwm_mb']:5.0f} MB"
+                print(f"  round {number + 1}: {mode:<10} {figures['seconds']:6.2f} s (CPU {figures['cpu_s']:5.2f} s) · VmHWM {figures['vmhwm_mb']:5.0f} MB"
                       f" (ru_maxrss {figures['ru_maxrss_mb']:.0f}) · other programs {figures['others_cpus']} CPUs", flush=True)
     summary = {mode: {"median_s": round(statistics.median(r["seconds"] for r in runs), 3), "min_s": min(r["seconds"] for r in runs),
+                      "cpu_median_s": round(statistics.median(r["cpu_s"] for r in runs), 3),
                       "vmhwm_mb": max(r["vmhwm_mb"] for r in runs), "ru_maxrss_mb": max(r["ru_maxrss_mb"] for r in runs),
                       "samples_s": [r["seconds"] for r in runs]}
                for mode, runs in samples.items()}
     print(f"\nWhole processes, {args.rounds} alternating rounds (median and min wall time; peak memory = the largest VmHWM):\n")
-    print(f"  {'command':<72} {'median s':>8} {'min s':>7} {'VmHWM MB':>9} {'ru_maxrss MB':>12}")
+    print(f"  {'command':<72} {'median s':>8} {'min s':>7} {'CPU s':>6} {'VmHWM MB':>9} {'ru_maxrss MB':>12}")
     for mode, s in summary.items():
-        print(f"  {names[mode]:<72} {s['median_s']:8.2f} {s['min_s']:7.2f} {s['vmhwm_mb']:9.0f} {s['ru_maxrss_mb']:12.0f}")
+        print(f"  {names[mode]:<72} {s['median_s']:8.2f} {s['min_s']:7.2f} {s['cpu_median_s']:6.2f} {s['vmhwm_mb']:9.0f} {s['ru_maxrss_mb']:12.0f}")
     ingest, duck, pandas_ = summary["ingest"], summary["duckdb"], summary["pandas"]
     vs_duck, vs_duck_min = ingest["median_s"] / duck["median_s"], ingest["min_s"] / duck["min_s"]
     vs_pandas, vs_pandas_min = ingest["median_s"] / pandas_["median_s"], ingest["min_s"] / pandas_["min_s"]
