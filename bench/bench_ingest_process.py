@@ -127,6 +127,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="also time `python -m pilot_health ingest` with this folder (a changed copy of src/) on PYTHONPATH")
     args = parser.parse_args(argv)
     csv_path = (args.csv or bi.default_csv(args.rows)).expanduser().resolve()
+    os.environ["PYTHONPATH"] = str(ROOT / "src")  # the helper processes (CSV, demo store) run this checkout's code too
     wall = time.perf_counter()
     load_before = os.getloadavg()
     cpu_start = bi.cpu_seconds()

@@ -374,11 +374,16 @@ class _Run:
             self.shape_metrics()
             self.parse_metrics(known_pilots, time_format=v.ISO)
             rejected = self.con.execute("SELECT count(*) FROM ingest_fast_reject_errors").fetchall()[0][0]
-            # One scan counts the rows and problems and collects each text column's distinct values;
-            # the text taken as it was must be what the careful path would have made of it, which is
-            # checked on those few values (NULLs are left out of the lists: the check passes them).
-            rows, problems, pilots, metrics, environments = self.con.execute(
-                "SELECT count(*), count(problem), list(DISTINCT pilot_id), list(DISTINCT metric), list(DISTINCT environment) FROM ingest_parsed"
+            # One scan counts the rows, the problems and the distinct keys (see _has_conflicts) and
+            # collects each text column's distinct values; the text taken as it was must be what the
+            # careful path would have made of it, which is checked on those few values (NULLs are
+            # left out of the lists: the check passes them).
+            rows, problems, pilots, metrics, environments, keys, valid = self.con.execute(
+                f"""
+                SELECT count(*), count(problem), list(DISTINCT pilot_id), list(DISTINCT metric), list(DISTINCT environment),
+                       count(DISTINCT hash({self._OBSERVATION_KEY})) FILTER (WHERE problem IS NULL), count(*) FILTER (WHERE problem IS NULL)
+                FROM ingest_parsed
+                """
             ).fetchall()[0]
             untidy = self.con.execute(
                 f"""
@@ -390,7 +395,7 @@ class _Run:
             ).fetchall()[0][0]
             problems += untidy
             if not (rejected or problems or not rows):  # a file that goes the careful way is not grouped twice
-                problems += self._has_conflicts()
+                problems += self._has_conflicts(counted=(keys, valid))
         except duckdb.Error:  # the transaction is spoilt: start again on the careful path
             raise _RetryCarefully() from None
         if not (rejected or problems or not rows):
@@ -772,19 +777,19 @@ class _Run:
     # experiments, not two values for one measurement, so they are not conflicts.
     RUN_TABLES = ("MLflow runs (search_runs)", "MLflow run table (UI download)", "Weights & Biases runs table")
 
-    def _has_conflicts(self) -> int:
+    def _has_conflicts(self, counted: Optional[tuple[int, int]] = None) -> int:
         """1 when some key (pilot, metric, lab/live, time) has two different values in this file.
         Cheap: when some key repeats, one grouping on the key's hash compares each group's lowest
         and highest value (two keys whose hashes collide look like a conflict: the exact check then
         finds none). Both count the rows and, when every group's rows are alike throughout (same
         value and kind), the distinct rows, which is what finish needs for exact duplicates:
-        `self.counted`."""
+        `self.counted`. `counted`: (distinct key hashes, rows without a problem), when known."""
         self.counted = None
         if self.mapping.export in self.RUN_TABLES:
             return 0
         # Most files never repeat a key: one distinct count on the key's hash proves it (a collision
         # only sends the file to the grouping below).
-        keys, rows = self.con.execute(
+        keys, rows = counted or self.con.execute(
             f"SELECT count(DISTINCT hash({self._OBSERVATION_KEY})), count(*) FROM ingest_parsed WHERE problem IS NULL"
         ).fetchone()
         if keys == rows:
