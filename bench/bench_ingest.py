@@ -341,6 +341,9 @@ def _profiled_store_class() -> type:
             self.log.append({"stage": self.stage, "seconds": round(time.perf_counter() - mark, 4), "sql": "connect (open the store file)"})
             return TimedConnection(con, self)
 
+        def unscoped(self) -> Any:  # the engine asks for the unscoped store: keep timing it
+            return self
+
     return _ProfiledStore
 
 

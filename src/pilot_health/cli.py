@@ -18,12 +18,17 @@ import sys
 from dataclasses import asdict
 from typing import Any, Callable, Sequence
 
-from . import __version__, queries
+from typing import TYPE_CHECKING
+
+# Only what parsing the arguments and reporting errors need: each command imports its own modules,
+# so `ingest` does not pay for pandas, the charts or the steering pack (see bench/README.md).
+from . import __version__
 from .config import load_config, resolve_db_path
-from .demo import clear_demo, demo_loaded, load_demo, write_csvs
 from .errors import PilotHealthError, os_problem
 from .formatting import plural
-from .store import Store
+
+if TYPE_CHECKING:
+    from .store import Store
 
 EXIT_PROBLEM = 1
 EXIT_UNEXPECTED = 3
@@ -41,6 +46,8 @@ def _from_here(text: str) -> str:
 def _store(args: argparse.Namespace) -> Store:
     """The store named by --db (relative to the current folder) or the PILOT_HEALTH_DB setting.
     A command that only reads refuses a file that does not exist rather than create an empty one."""
+    from .store import Store
+
     config = load_config()
     path = resolve_db_path(args.db) if args.db else config.db_path
     wait = args.wait if args.wait is not None else config.lock_wait_seconds
@@ -53,6 +60,8 @@ def _store(args: argparse.Namespace) -> Store:
 
 
 def cmd_demo(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from .demo import clear_demo, load_demo, write_csvs
+
     if args.write_csv:
         from pathlib import Path
 
@@ -75,6 +84,9 @@ def cmd_demo(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def cmd_status(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from . import queries
+    from .demo import demo_loaded
+
     store = _store(args)
     with store.read() as con:
         counts = queries.table_counts(con)
@@ -130,7 +142,8 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     progress = (lambda share, text: say(share, text) if share < 1 else None) if args.progress else None
     store = _store(args)
     new_store = not store.path.exists()
-    result = ingest(store, data, path.name, options, commit=not args.check, source=path.resolve(), progress=progress)
+    result = ingest(store, data, path.name, options, commit=not args.check, source=path.resolve(), progress=progress,
+                    tables=False)
     if args.progress and result.status == "stored":
         say(1.0, f"Stored {plural(result.rows_to_store, 'row')} as upload {result.upload_id}.")
     payload = result.as_json()
@@ -199,6 +212,8 @@ def _as_of(text: str | None):
 def _wanted_pilot(store: Store, code: str | None) -> list[str] | None:
     """[CODE] for --pilot CODE (refused with the closest codes when unknown); None for every pilot."""
     import difflib
+
+    from . import queries
 
     if not code:
         return None

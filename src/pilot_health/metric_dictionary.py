@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal, Optional
 
-import pandas as pd
+from .lazy import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from .config import reread_when_changed

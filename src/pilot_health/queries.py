@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 import duckdb
-import pandas as pd
+from .lazy import pandas as pd
 
 from .models import PILOT_FIELDS, Pilot
 

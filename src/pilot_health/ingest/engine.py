@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import duckdb
-import pandas as pd
 from pydantic import ValidationError
 
 from .. import queries
 from ..access import Person, as_person, local_administrator
 from ..config import load_config
 from ..formatting import file_size, plural
+from ..lazy import pandas as pd  # imported when a table is made: the command line's ingest of a plain file needs none
 from ..metric_dictionary import MetricAnswer, MetricInfo, answer_rows, dictionary_with_answers, metric_key
 from ..models import PILOT_FIELDS, READINESS_FIELDS, Pilot, explain, says_none
 from ..store import Store, utc_now
@@ -133,8 +133,8 @@ class IngestResult:
     refusal: Optional[str] = None
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    preview: pd.DataFrame = field(default_factory=pd.DataFrame)
-    rejected_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    preview: Optional[pd.DataFrame] = None  # an empty table unless ingest(..., tables=False)
+    rejected_rows: Optional[pd.DataFrame] = None  # the same
     date_range: Optional[tuple[datetime, datetime]] = None
     metrics: list[str] = field(default_factory=list)
     pilots: list[str] = field(default_factory=list)
@@ -523,16 +523,28 @@ class _Run:
             self.shape_metrics()
             self.parse_metrics(known_pilots, time_format=v.ISO)
             rejected = self.con.execute("SELECT count(*) FROM ingest_fast_reject_errors").fetchall()[0][0]
-            rows, problems = self.con.execute("SELECT count(*), count(problem) FROM ingest_parsed").fetchall()[0]
-            # Text taken as it was must be what the careful path would have made of it.
+            # One scan counts the rows, the problems and the distinct keys (see _has_conflicts) and
+            # collects each text column's distinct values; the text taken as it was must be what the
+            # careful path would have made of it, which is checked on those few values (NULLs are
+            # left out of the lists: the check passes them).
+            rows, problems, pilots, metrics, environments, keys, valid = self.con.execute(
+                f"""
+                SELECT count(*), count(problem), list(DISTINCT pilot_id), list(DISTINCT metric), list(DISTINCT environment),
+                       count(DISTINCT hash({self._OBSERVATION_KEY})) FILTER (WHERE problem IS NULL), count(*) FILTER (WHERE problem IS NULL)
+                FROM ingest_parsed
+                """
+            ).fetchall()[0]
             untidy = self.con.execute(
                 f"""
-                SELECT count(*) FROM (SELECT DISTINCT pilot_id, metric, environment FROM ingest_parsed) d
-                WHERE pilot_id IS DISTINCT FROM upper({v.text('pilot_id', 40)}) OR metric IS DISTINCT FROM {v.text('metric', 200)}
-                   OR environment NOT IN ('lab', 'live')
-                """
+                SELECT (SELECT count(*) FROM unnest(?::VARCHAR[]) t(pilot_id) WHERE pilot_id IS DISTINCT FROM upper({v.text('pilot_id', 40)}))
+                     + (SELECT count(*) FROM unnest(?::VARCHAR[]) t(metric) WHERE metric IS DISTINCT FROM {v.text('metric', 200)})
+                     + (SELECT count(*) FROM unnest(?::VARCHAR[]) t(environment) WHERE environment NOT IN ('lab', 'live'))
+                """,
+                [pilots or [], metrics or [], environments or []],
             ).fetchall()[0][0]
-            problems += untidy + self._has_conflicts()
+            problems += untidy
+            if not (rejected or problems or not rows):  # a file that goes the careful way is not grouped twice
+                problems += self._has_conflicts(counted=(keys, valid))
         except duckdb.Error:  # the transaction is spoilt: start again on the careful path
             raise _RetryCarefully() from None
         if not (rejected or problems or not rows):
@@ -731,7 +743,10 @@ class _Run:
                 "Confirm or correct them in the table of new metrics before storing."
             )
         if infer:
-            queries.register(self.con, "ingest_kinds", pd.DataFrame(decided, columns=["pilot_id", "metric", "kind"], dtype="str"))
+            # A temporary table from three lists (not a pandas frame: a plain file's ingest imports no pandas).
+            self._exec("CREATE OR REPLACE TEMP TABLE ingest_kinds AS SELECT unnest(?::VARCHAR[]) AS pilot_id, "
+                       "unnest(?::VARCHAR[]) AS metric, unnest(?::VARCHAR[]) AS kind",
+                       [[d[0] for d in decided], [d[1] for d in decided], [d[2] for d in decided]])
             # Only rows whose kind changes are updated (most rows are technical, the default).
             self._exec(
                 """
@@ -740,7 +755,7 @@ class _Run:
                   AND ingest_parsed.kind IS DISTINCT FROM m.kind
                 """
             )
-            self.con.unregister("ingest_kinds")
+            self._exec("DROP TABLE ingest_kinds")
             business = sorted({metric for _, metric, kind in decided if kind == "business"})
             if business:
                 names = ", ".join(business[:5])
@@ -799,12 +814,10 @@ class _Run:
         self.result.warnings.append("Taken as live: every metric of the file is a business KPI, measured in the business rather than in a test.")
 
     def _refuse_unknown_pilots(self, known: list[str]) -> None:
-        known_frame = pd.DataFrame({"pilot_id": known}, dtype="str")
-        queries.register(self.con, "ingest_known_pilots", known_frame)
         unknown = [r[0] for r in self.con.execute(
-            "SELECT DISTINCT pilot_id FROM ingest_parsed WHERE pilot_id IS NOT NULL AND pilot_id NOT IN (SELECT pilot_id FROM ingest_known_pilots) ORDER BY 1"
+            "SELECT DISTINCT pilot_id FROM ingest_parsed WHERE pilot_id IS NOT NULL AND pilot_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1",
+            [known],
         ).fetchall()]
-        self.con.unregister("ingest_known_pilots")
         if not unknown:
             return
         parts = []
@@ -945,9 +958,13 @@ class _Run:
             result.warnings.append(f"{plural(rejected, 'row')} were rejected; the first {len(problems):,} are listed with their reasons.")
         columns = ", ".join(STORED_COLUMNS[table_kind])
         # Exact duplicates: a cheap check on row hashes first; the exact (costlier) pass only when needed.
-        valid, distinct = self.con.execute(
-            f"SELECT count(*), count(DISTINCT hash({columns})) FROM ingest_parsed WHERE problem IS NULL"
-        ).fetchone()
+        # The fast path counted them already while looking for conflicts (see _has_conflicts).
+        if self.fast and self.counted is not None:
+            valid, distinct = self.counted
+        else:
+            valid, distinct = self.con.execute(
+                f"SELECT count(*), count(DISTINCT hash({columns})) FROM ingest_parsed WHERE problem IS NULL"
+            ).fetchone()
         if distinct < valid:
             self._exec(
                 f"""
@@ -990,20 +1007,43 @@ class _Run:
     # -- conflicts and future dates ------------------------------------------------------------------
 
     _OBSERVATION_KEY = "pilot_id, metric, environment, observed_at"
+    counted: Optional[tuple[int, int]] = None  # (rows, distinct rows) of ingest_parsed, when _has_conflicts knows them
+    tables = True  # make the preview table (pandas); ingest(..., tables=False) leaves it out
     # Tables of experiment runs have one row per run: runs started in the same second are different
     # experiments, not two values for one measurement, so they are not conflicts.
     RUN_TABLES = ("MLflow runs (search_runs)", "MLflow run table (UI download)", "Weights & Biases runs table")
 
-    def _has_conflicts(self) -> int:
+    def _has_conflicts(self, counted: Optional[tuple[int, int]] = None) -> int:
         """1 when some key (pilot, metric, lab/live, time) has two different values in this file.
-        Cheap: distinct keys against distinct (key, value) pairs, on hashes."""
+        Cheap: when some key repeats, one grouping on the key's hash compares each group's lowest
+        and highest value (two keys whose hashes collide look like a conflict: the exact check then
+        finds none). Both count the rows and, when every group's rows are alike throughout (same
+        value and kind), the distinct rows, which is what finish needs for exact duplicates:
+        `self.counted`. `counted`: (distinct key hashes, rows without a problem), when known."""
+        self.counted = None
         if self.mapping.export in self.RUN_TABLES:
             return 0
-        keys, pairs = self.con.execute(
-            f"""SELECT count(DISTINCT hash({self._OBSERVATION_KEY})), count(DISTINCT hash({self._OBSERVATION_KEY}, value))
-                FROM ingest_parsed WHERE problem IS NULL AND value IS NOT NULL"""
+        # Most files never repeat a key: one distinct count on the key's hash proves it (a collision
+        # only sends the file to the grouping below).
+        keys, rows = counted or self.con.execute(
+            f"SELECT count(DISTINCT hash({self._OBSERVATION_KEY})), count(*) FROM ingest_parsed WHERE problem IS NULL"
         ).fetchone()
-        return int(pairs > keys)
+        if keys == rows:
+            self.counted = (rows, rows)
+            return 0
+        groups, conflicts, alike, rows = self.con.execute(
+            f"""
+            SELECT count(*), count(*) FILTER (WHERE low <> high), count(*) FILTER (WHERE alike), coalesce(sum(n), 0) FROM (
+                SELECT count(*) AS n, min(value) AS low, max(value) AS high,
+                       count(value) IN (0, count(*)) AND min(value) IS NOT DISTINCT FROM max(value)
+                       AND count(kind) IN (0, count(*)) AND min(kind) IS NOT DISTINCT FROM max(kind) AS alike
+                FROM ingest_parsed WHERE problem IS NULL GROUP BY hash({self._OBSERVATION_KEY})
+            )
+            """
+        ).fetchone()
+        if alike == groups:  # rows of one key are exact repeats of each other: distinct rows = keys
+            self.counted = (rows, groups)
+        return int(conflicts > 0)
 
     def _reject_conflicting_values(self) -> None:
         """Rows of one file that give two different values for the same pilot, metric, lab/live and
@@ -1121,7 +1161,8 @@ class _Run:
         result = self.result
         columns = ", ".join(STORED_COLUMNS[table_kind])
         order = "" if self.fast else "ORDER BY ord"  # the fast path keeps file order without an ordinal
-        result.preview = self.con.execute(f"SELECT {columns} FROM ingest_ready {order} LIMIT {PREVIEW_ROWS}").df()
+        if self.tables:
+            result.preview = self.con.execute(f"SELECT {columns} FROM ingest_ready {order} LIMIT {PREVIEW_ROWS}").df()
         if table_kind in ("metrics", "usage"):
             pilots, metrics, low, high = self.con.execute(
                 "SELECT list(DISTINCT pilot_id ORDER BY pilot_id), list(DISTINCT metric ORDER BY metric), min(observed_at), max(observed_at) FROM ingest_ready"
@@ -1338,14 +1379,17 @@ def _details(result: IngestResult, options: IngestOptions) -> str:
 
 def ingest(
     store: Store, data: bytes, file_name: str, options: IngestOptions | None = None, *, commit: bool = False,
-    progress: Progress | None = None, source: Path | None = None, person: Person | None = None, _careful: bool = False,
+    progress: Progress | None = None, source: Path | None = None, person: Person | None = None, tables: bool = True,
+    _careful: bool = False,
 ) -> IngestResult:
     """Check a file and, with `commit`, store it in one transaction. Never raises for bad input:
     a refused file comes back with status "refused" and the reason. `source` is the path `data`
     was read from, if any: DuckDB then reads a plain UTF-8 file in place. `person` is who uploads
     (default: a local administrator named `options.uploaded_by`): an editor or admin, and a person
     limited to some business units may store rows only for those units' pilots: the engine reads
-    the whole store whatever `store` is narrowed to, and checks the limits here, row by row."""
+    the whole store whatever `store` is narrowed to, and checks the limits here, row by row.
+    `tables=False` leaves `result.preview` and `result.rejected_rows` None (the problems are listed
+    all the same): the command line prints neither, and making them imports pandas."""
     store = store.unscoped()
     options = options or IngestOptions()
     person = person or local_administrator(options.uploaded_by)
@@ -1353,6 +1397,8 @@ def ingest(
     progress = progress or (lambda share, text: None)
     started = time.monotonic()
     result = IngestResult(status="refused", file_name=file_name, sha256=sha256(data), size=len(data))
+    if tables:
+        result.preview, result.rejected_rows = pd.DataFrame(), pd.DataFrame()
     if not person.can("upload"):
         result.refusal = f"{person.name} may not upload data: that needs the editor role; ask an administrator. Nothing was stored."
         return result
@@ -1403,6 +1449,7 @@ def ingest(
                 raise _NothingToStore()
             run = _Run(con, text, mapping, options, result, progress)
             run.allow_fast = not _careful
+            run.tables = tables
             known = [p for p, unit in queries.pilot_business_units(con).items() if person.sees(unit)]
             run.limited_to = person.units_text if person.limited else None
             progress(0.15, "Reading and checking every row …")
@@ -1422,7 +1469,8 @@ def ingest(
                 run.finish(mapping.kind)
             if commit and "environment" in result.needs:  # lab or live still not said (a file of business KPIs needs no answer)
                 raise Refused(f"{file_name} does not say whether its rows are lab or live; choose it and store again. Nothing was stored.")
-            result.rejected_rows = run.rejected_table()
+            if tables:
+                result.rejected_rows = run.rejected_table()
             if result.rows_to_store == 0 and result.already_stored:
                 result.status = "duplicate"
                 result.warnings.append(f"Every row of {file_name} is already stored; there is nothing new to store.")
@@ -1465,7 +1513,8 @@ def ingest(
     except _NothingToStore:  # raised inside the transaction so that it is rolled back, version untouched
         return result
     except _RetryCarefully:
-        return ingest(store, data, file_name, options, commit=commit, progress=progress, source=source, person=person, _careful=True)
+        return ingest(store, data, file_name, options, commit=commit, progress=progress, source=source, person=person, tables=tables,
+                      _careful=True)
     finally:
         result.problems.sort(key=lambda p: (p.row is None, p.row or 0))
         result.seconds = time.monotonic() - started
