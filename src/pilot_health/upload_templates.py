@@ -21,7 +21,7 @@ class Example:
 
 
 _REGISTER = {
-    "pilot_id": "DF-01", "name": "Demand forecasting for fresh produce", "business_unit": "Supply Chain",
+    "pilot_id": "DF-01", "name": "Demand forecasting for fresh produce", "business_unit": "Fresh Food Operations",
     "use_case": "Daily demand forecast per store", "owner": "Maya Lindqvist", "executive_sponsor": "Daniel Okafor",
     "sponsor_level": "director", "change_champion": "Grace Moreau", "stage": "pilot", "approved_on": "2025-07-01",
     "stage_since": "2025-08-01", "budget": "1800000", "spend_to_date": "650000", "target_users": "60",
