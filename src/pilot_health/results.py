@@ -84,17 +84,19 @@ class SingleFlight:
         the rest computed here in one call, `compute(missing keys) -> {key: value}`."""
         found: dict = {}
         waiting: dict[Hashable, Future] = {}
-        mine: list = []
+        mine: dict = {}  # the keys this thread computes, in order
         with self._lock:
             for key in keys:
                 if key in self._done:
                     self._done.move_to_end(key)
                     found[key] = self._done[key]
+                elif key in mine:
+                    continue
                 elif key in self._running:
                     waiting[key] = self._running[key]
-                elif key not in found and key not in mine:
+                else:
                     self._running[key] = Future()
-                    mine.append(key)
+                    mine[key] = True
         if mine:
             try:
                 values = compute(list(mine))
