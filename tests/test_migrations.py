@@ -153,7 +153,7 @@ def test_thresholds_set_before_their_history_was_kept_start_it(tmp_path, monkeyp
             ["signals.live_decay", 0.3, "ann@example.com", datetime(2026, 3, 2, 9, 30)],
             ["analysis.min_respondents", 7, "bob@example.com", datetime(2026, 1, 15, 8, 0)],
         ])
-        assert migrations.migrate(con) == ["008_threshold_history"]
+        assert migrations.migrate(con)[:1] == ["008_threshold_history"]  # and any later migration
         rows = con.execute("SELECT history_id, setting, value, set_at, set_by FROM threshold_history ORDER BY history_id").fetchall()
     finally:
         con.close()
@@ -190,3 +190,18 @@ def test_a_backup_made_before_a_table_existed_restores_and_is_brought_up_to_date
         assert con.execute("SELECT setting, value FROM threshold_history").fetchall() == [("signals.live_decay", 0.3)]
     assert after["counts"]["threshold_history"] == 1
     assert after["migrations"] == [migrations.migration_name(m) for m in migrations.MIGRATIONS]
+
+
+def test_uploads_stored_before_upload_pilots_get_their_pilots_from_their_rows(tmp_path, monkeypatch):
+    con = _store_before("008_threshold_history", tmp_path / "older.duckdb", monkeypatch)
+    try:
+        con.execute("INSERT INTO uploads (kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by) VALUES "
+                    "('metrics', 'a.csv', 'a', 3, 0, now(), 'ann'), ('survey', 'b.csv', 'b', 1, 0, now(), 'ann'), "
+                    "('pilot_register', 'c.csv', 'c', 2, 0, now(), 'ann')")
+        con.execute("INSERT INTO metric_observations VALUES ('A-1', 'accuracy', 'technical', 'lab', '2026-01-05', 0.9, 1), "
+                    "('A-1', 'accuracy', 'technical', 'lab', '2026-01-12', 0.91, 1), ('B-2', 'accuracy', 'technical', 'live', '2026-01-05', 0.8, 1)")
+        con.execute("INSERT INTO survey_responses (pilot_id, respondent_id, wave, upload_id) VALUES ('C-3', 'R1', 1, 2)")
+        assert migrations.migrate(con) == ["009_upload_pilots"]
+        assert con.execute("SELECT upload_id, pilot_id FROM upload_pilots ORDER BY ALL").fetchall() == [(1, "A-1"), (1, "B-2"), (2, "C-3")]
+    finally:
+        con.close()

@@ -217,6 +217,11 @@ def portfolio_adoption(store: Store, as_of: Optional[datetime] = None, pilot_ids
         if approved is not None and pd.Timestamp(approved).date() > evidence.as_of.date():
             continue
         rows.append(assess_adoption(pilot, catalogue.analysis, evidence.as_of, future.get(pilot_id)))
+    return worst_first(rows)
+
+
+def worst_first(rows: Sequence[PilotAdoption]) -> list[PilotAdoption]:
+    """The portfolio's order: weakest adoption first; pilots with nothing to show come last."""
     return sorted(rows, key=lambda p: (p.weakest is None, p.weakest if p.weakest is not None else 0.0, p.pilot_id))
 
 

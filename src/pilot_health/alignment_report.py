@@ -123,6 +123,11 @@ def portfolio_alignment(store: Store, as_of: Optional[datetime] = None, pilot_id
         if approved is not None and pd.Timestamp(approved).date() > evidence.as_of.date():
             continue
         rows.append(assess_alignment(numbers_for(evidence, pilot_id, catalogue), catalogue))
+    return worst_first(rows)
+
+
+def worst_first(rows: Sequence[PilotAlignment]) -> list[PilotAlignment]:
+    """The portfolio's order: most concern points, then pilot code."""
     return sorted(rows, key=lambda row: (-row.concern, row.pilot_id))
 
 

@@ -250,6 +250,31 @@ def m008_threshold_history(con: duckdb.DuckDBPyConnection) -> None:
                 "SELECT setting, value, changed_at, changed_by FROM threshold_overrides ORDER BY changed_at, setting")
 
 
+@migration
+def m009_upload_pilots(con: duckdb.DuckDBPyConnection) -> None:
+    """Which pilots each upload brought rows for, written with the rows, so that what changed for a
+    pilot (an upload, a withdrawal) is known from small tables without reading every data row. Uploads
+    stored before this table get theirs from the rows they still have."""
+    con.execute(
+        """
+        CREATE TABLE upload_pilots (
+            upload_id BIGINT NOT NULL,
+            pilot_id VARCHAR NOT NULL,
+            PRIMARY KEY (upload_id, pilot_id)
+        )
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO upload_pilots (upload_id, pilot_id)
+        SELECT DISTINCT upload_id, pilot_id FROM metric_observations
+        UNION
+        SELECT DISTINCT upload_id, pilot_id FROM survey_responses
+        ORDER BY upload_id, pilot_id
+        """
+    )
+
+
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """

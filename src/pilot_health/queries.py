@@ -86,7 +86,7 @@ def narrow_to(con: duckdb.DuckDBPyConnection, business_units: Sequence[str], per
             AND business_unit IN (SELECT business_unit FROM temp.main.scope_units)
         """)
     in_scope = "pilot_id IN (SELECT pilot_id FROM temp.main.scope_pilots)"
-    for table in ("pilots", "pilot_history", *DATA_TABLES):
+    for table in ("pilots", "pilot_history", *DATA_TABLES, "upload_pilots"):
         _run(con, f"CREATE TEMP VIEW {table} AS SELECT * FROM {real}{table} WHERE {in_scope}")
     _run(con, f"""
         CREATE TEMP VIEW uploads AS SELECT * FROM {real}uploads
@@ -208,6 +208,14 @@ def insert_rows_from(con: duckdb.DuckDBPyConnection, table: str, source: str, up
         f"INSERT INTO {table} ({_column_list(columns)}, upload_id) SELECT {_column_list(columns)}, ? FROM {source}",
         [upload_id],
     )
+    _note_upload_pilots(con, f"SELECT DISTINCT ?::BIGINT AS upload_id, pilot_id FROM {source}", [upload_id])
+
+
+def _note_upload_pilots(con: duckdb.DuckDBPyConnection, pairs: str, params: Sequence[Any] | None = None) -> None:
+    """Record which pilots an upload brought rows for (`pairs`: a query giving upload_id, pilot_id),
+    in the caller's transaction: how the results keeper knows which pilots a change touched."""
+    _run(con, f"INSERT INTO upload_pilots (upload_id, pilot_id) SELECT DISTINCT upload_id, pilot_id FROM ({pairs}) ON CONFLICT DO NOTHING",
+         params)
 
 
 OBSERVATION_KEY = ("pilot_id", "metric", "environment", "observed_at")
@@ -311,6 +319,7 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
     register(con, "incoming_rows", frame[list(columns)])
     try:
         _run(con, f"INSERT INTO {table} ({_column_list(columns)}) SELECT {_column_list(columns)} FROM incoming_rows")
+        _note_upload_pilots(con, "SELECT upload_id, pilot_id FROM incoming_rows")
     finally:
         con.unregister("incoming_rows")
     return len(frame)
@@ -361,6 +370,7 @@ def delete_uploads(con: duckdb.DuckDBPyConnection, upload_ids: Sequence[int]) ->
     ids = list(upload_ids)
     for table in DATA_TABLES:
         _run(con, f"DELETE FROM {table} WHERE upload_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+    _run(con, "DELETE FROM upload_pilots WHERE upload_id IN (SELECT unnest(?::BIGINT[]))", [ids])
     _run(con, "DELETE FROM uploads WHERE upload_id IN (SELECT unnest(?::BIGINT[]))", [ids])
 
 
@@ -382,7 +392,8 @@ def pilots_with_rows_outside(con: duckdb.DuckDBPyConnection, upload_ids: Sequenc
 
 # Every table of the store (a backup's manifest counts them all).
 STORE_TABLES = ("store_meta", "schema_migrations", "pilots", "pilot_history", "uploads", "metric_observations",
-                "survey_responses", "metric_definitions", "audit_log", "threshold_overrides", "threshold_history")
+                "survey_responses", "metric_definitions", "audit_log", "threshold_overrides", "threshold_history",
+                "upload_pilots")
 
 
 def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -587,3 +598,54 @@ def delete_threshold_override(con: duckdb.DuckDBPyConnection, setting: str, by: 
     """Set a threshold back to the file's value (its history says so with a NULL value)."""
     _run(con, "DELETE FROM threshold_overrides WHERE setting = ?", [setting])
     _threshold_history(con, setting, None, by, at)
+
+
+# -- what each pilot's numbers read, as stamps (for the results keeper) -----------------------------
+
+def pilot_stamps(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per pilot (in the register, its history or an upload's rows): a stamp that changes whenever
+    anything its numbers read changes — its record's newest version, and the uploads that brought
+    it rows with their withdrawal — and the business unit it belongs to for a limited person (its
+    record now; a removed pilot: its last record, as `narrow_to` says). Read from small tables only."""
+    return con.execute(
+        """
+        WITH history AS (
+            SELECT pilot_id, max(history_id) AS history, arg_max(business_unit, (recorded_at, history_id)) AS last_unit
+            FROM pilot_history GROUP BY pilot_id
+        ),
+        data AS (
+            SELECT up.pilot_id,
+                   md5(string_agg(up.upload_id::VARCHAR || ':' || coalesce(u.withdrawn_at::VARCHAR, ''), ',' ORDER BY up.upload_id)) AS uploads
+            FROM upload_pilots up JOIN uploads u USING (upload_id)
+            GROUP BY up.pilot_id
+        ),
+        ids AS (SELECT pilot_id FROM pilots UNION SELECT pilot_id FROM history UNION SELECT pilot_id FROM data)
+        SELECT ids.pilot_id,
+               coalesce(h.history::VARCHAR, '-') || '/' || coalesce(d.uploads, '-') AS stamp,
+               coalesce(p.business_unit, h.last_unit) AS business_unit,
+               p.pilot_id IS NOT NULL AS in_register
+        FROM ids LEFT JOIN history h USING (pilot_id) LEFT JOIN data d USING (pilot_id) LEFT JOIN pilots p USING (pilot_id)
+        ORDER BY ids.pilot_id
+        """
+    ).df()
+
+
+def metric_definitions_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """Changes whenever a stored answer about a metric does (they count for every pilot)."""
+    return con.execute(
+        "SELECT coalesce(md5(string_agg(concat_ws('|', metric_key, label, kind, direction, unit), ',' ORDER BY metric_key)), '-') "
+        "FROM metric_definitions"
+    ).fetchone()[0]
+
+
+def pilot_ids_at(con: duckdb.DuckDBPyConnection, at: datetime) -> list[str]:
+    """The pilots in the register at a moment (a pinned link), in code order."""
+    rows = con.execute(
+        """
+        SELECT pilot_id FROM pilot_history WHERE recorded_at <= ?
+        QUALIFY row_number() OVER (PARTITION BY pilot_id ORDER BY recorded_at DESC, history_id DESC) = 1 AND NOT removed
+        ORDER BY pilot_id
+        """,
+        [at],
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -1,7 +1,10 @@
 """Cached page data. Every cache is keyed on the store version, which changes with every write,
 so a page never shows numbers older than the store (and never hashes a large DataFrame), and on
 the store's key, which names the business units a limited person is narrowed to, so nobody is ever
-served numbers cached for someone who sees more. A pinned view's moment is part of every key too,
+served numbers cached for someone who sees more. The portfolio frame and every pilot's risk,
+alignment and adoption come from the process-wide results keeper (`pilot_health.results`): each
+pilot computed once per change of its data, one computation however many visitors miss at once,
+and no copy per view. A pinned view's moment is part of every key too,
 and its numbers are computed with the thresholds in force at that moment (`catalogue_for(store, pinned)`)."""
 from __future__ import annotations
 
@@ -15,10 +18,13 @@ from ..pilots import list_pilots
 from ..store import Store
 
 
-@st.cache_data(show_spinner="Reading the portfolio …", max_entries=32)
 def portfolio_frame(store_key: tuple, version: str, today: date, stale_after_days: int,
                     pinned: datetime | None = None) -> pd.DataFrame:
-    return portfolio.load_portfolio(Store.from_key(store_key), today, stale_after_days, pinned)
+    """The home page's frame: computed once per store version for everyone (the results keeper,
+    `pilot_health.results`) and narrowed to the person's units; a shared frame, never changed in place."""
+    from ..results import KEEPER
+
+    return KEEPER.portfolio(Store.from_key(store_key), version, today, stale_after_days, pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -45,15 +51,14 @@ def next_waves(store_key: tuple, version: str) -> dict[str, int]:
         return queries.next_waves(con)
 
 
-@st.cache_data(show_spinner="Scoring every pilot against the five patterns …", max_entries=16)
 def risk_results(store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None):
-    """Every pilot's risk, now (or at a pinned link's moment, with the records and thresholds as they
-    were then). `rules` (the catalogue's fingerprint) makes an edited catalogue count."""
-    from ..risk import assess
-    from ..thresholds import catalogue_for
+    """Every pilot's risk, now (as of the end of `today`: `results.now_moment`) or at a pinned link's
+    moment, with the records and thresholds as they were then. Each pilot is scored once per change
+    of its data and shared by every visitor (`pilot_health.results`); the keeper reads the
+    catalogue's fingerprint itself, `rules` is kept for the callers."""
+    from ..results import KEEPER
 
-    store = Store.from_key(store_key)
-    return assess(store, pinned, catalogue=catalogue_for(store, pinned), records_at=pinned)
+    return KEEPER.risk(Store.from_key(store_key), version, today, pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -95,13 +100,11 @@ def rules_fingerprint() -> str:
     return f"{load_catalogue().fingerprint}-{load_metric_dictionary().fingerprint}"
 
 
-@st.cache_data(show_spinner="Comparing technical metrics with business KPIs …", max_entries=16)
 def alignment_rows(store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None):
-    from ..alignment_report import portfolio_alignment
-    from ..thresholds import catalogue_for
+    """Every pilot's alignment, worst first, as of the same moment as the risk scores (shared results)."""
+    from ..results import KEEPER
 
-    store = Store.from_key(store_key)
-    return portfolio_alignment(store, pinned, catalogue=catalogue_for(store, pinned), records_at=pinned)
+    return KEEPER.alignment(Store.from_key(store_key), version, today, pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -135,17 +138,13 @@ def metrics_in_use(store_key: tuple, version: str, rules: str) -> pd.DataFrame:
     return in_use(Store.from_key(store_key))
 
 
-@st.cache_data(show_spinner="Reading survey waves and usage …", max_entries=16)
 def adoption_table(store_key: tuple, version: str, rules: str, today: date,
                    pinned: datetime | None = None) -> tuple[pd.DataFrame, datetime | None]:
-    """The portfolio table (worst first) and the moment it was computed for; only the table is
-    cached, as one pilot's details are fetched on their own (a small object to copy out of the cache)."""
-    from ..adoption_report import portfolio_adoption, portfolio_table
-    from ..thresholds import catalogue_for
+    """The portfolio table (worst first) and the moment it was computed for, from the shared
+    per-pilot results (a shared frame: never changed in place)."""
+    from ..results import KEEPER
 
-    store = Store.from_key(store_key)
-    rows = portfolio_adoption(store, pinned, catalogue=catalogue_for(store, pinned), records_at=pinned)
-    return portfolio_table(rows), (rows[0].as_of if rows else None)
+    return KEEPER.adoption_table(Store.from_key(store_key), version, today, pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
