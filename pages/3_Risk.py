@@ -4,6 +4,7 @@ import streamlit as st
 
 from pilot_health.catalogue import PATTERN_KEYS
 from pilot_health.csv_files import frame_to_csv
+from pilot_health.formatting import moment
 from pilot_health.models import STAGE_LABELS
 from pilot_health.risk import FIRED, HEALTH_LABELS, HEALTH_RANK, STATUS_LABELS, UNKNOWN, decisive_rule, heatmap_frame
 from pilot_health import charts
@@ -90,7 +91,7 @@ with friendly_errors():
         st.stop()
     result = by_pilot[pilot_id]
     st.header(f"{result.pilot_id} · {md_escape(result.name)}", anchor=False)
-    st.caption(f"{md_escape(result.business_unit)} · {STAGE_LABELS.get(result.stage, result.stage)} · scored {result.as_of:%d %b %Y %H:%M} UTC")
+    st.caption(f"{md_escape(result.business_unit)} · {STAGE_LABELS.get(result.stage, result.stage)} · scored as of {moment(result.as_of)}")
     (st.error if result.health == "red" else st.warning if result.health == "amber" else st.success if result.health == "green" else st.info)(
         f"Health: {HEALTH_LABELS[result.health]}. {md_escape(result.health_reason)}", icon=HEALTH_ICONS[result.health],
     )

@@ -4,6 +4,7 @@ import streamlit as st
 
 from pilot_health.alignment_report import CONCERN_POINTS, LABEL_WORDS, cut, portfolio_table
 from pilot_health.csv_files import frame_to_csv
+from pilot_health.formatting import moment
 from pilot_health.metric_dictionary import MetricAnswer, save_answer
 from pilot_health.models import STAGE_LABELS
 from pilot_health import charts
@@ -95,7 +96,7 @@ with friendly_errors():
         detail = data.alignment_detail(*ctx.cache_key, data.rules_fingerprint(), by_pilot[pilot_id].as_of, pilot_id, ctx.pinned)
         row = detail["row"]
         st.header(f"{row.pilot_id} · {md_escape(row.name)}", anchor=False)
-        st.caption(f"{md_escape(row.business_unit)} · {STAGE_LABELS.get(row.stage, row.stage)} · as of {row.as_of:%d %b %Y %H:%M} UTC")
+        st.caption(f"{md_escape(row.business_unit)} · {STAGE_LABELS.get(row.stage, row.stage)} · as of {moment(row.as_of)}")
         box = {"aligned": st.success, "decoupled": st.warning, "inverted": st.error}.get(row.label, st.info)
         box(md_escape(row.verdict), icon=LABEL_ICONS[row.label])
 

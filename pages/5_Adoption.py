@@ -6,7 +6,7 @@ from pilot_health.adoption import ALL_RESPONDENTS, GUIDANCE, OTHER_TEAMS
 from pilot_health.adoption_report import (BARRIER_LABELS, barrier_frame, future_note, heatmap_frame, profile_frame, team_table,
                                           trend_frame, usage_chart_data, verdict)
 from pilot_health.csv_files import frame_to_csv
-from pilot_health.formatting import percent, plural
+from pilot_health.formatting import moment, percent, plural
 from pilot_health.models import STAGE_LABELS
 from pilot_health import charts
 from pilot_health.ui import data
@@ -95,7 +95,7 @@ with friendly_errors():
         st.info("This pilot is no longer in the store.", icon=":material/inbox:")
         st.stop()
     st.header(f"{pilot.pilot_id} · {md_escape(pilot.name)}", anchor=False)
-    st.caption(f"{md_escape(pilot.business_unit)} · {STAGE_LABELS.get(pilot.stage, pilot.stage)} · as of {pilot.as_of:%d %b %Y %H:%M} UTC")
+    st.caption(f"{md_escape(pilot.business_unit)} · {STAGE_LABELS.get(pilot.stage, pilot.stage)} · as of {moment(pilot.as_of)}")
 
     wave = None
     if pilot.waves:

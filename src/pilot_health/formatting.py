@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Optional
 
 
@@ -44,3 +45,11 @@ def file_size(size: int) -> str:
             break
         value, unit = value / 1024, bigger
     return f"{value:.1f} {unit}".replace(".0 ", " ") if value < 10 else f"{value:,.0f} {unit}"
+
+
+def moment(as_of: datetime) -> str:
+    """The moment a view was computed for, as people read it: a day's end (the dashboard's "now",
+    see results.now_moment) is just the day; any other moment (a pinned link) keeps its time."""
+    if (as_of.hour, as_of.minute, as_of.second) == (23, 59, 59):
+        return f"{as_of:%d %b %Y}"
+    return f"{as_of:%d %b %Y %H:%M} UTC"

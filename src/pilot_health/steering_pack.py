@@ -26,7 +26,7 @@ from .thresholds import catalogue_for
 from .config import DAYS_PER_MONTH
 from .errors import NotFoundError
 from .evidence import load_evidence
-from .formatting import money, percent
+from .formatting import moment, money, percent
 from .models import STAGE_LABELS
 from .risk import HEALTH_LABELS, HEALTH_RANK, STATUS_LABELS, PilotRisk, assess, assess_evidence, heatmap_frame
 from .store import Store, utc_now
@@ -80,8 +80,11 @@ class PortfolioPack:
 def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[datetime] = None,
                catalogue: Optional[Catalogue] = None) -> PilotPack:
     """One pilot's pack: now, or as the store stood at `pinned` (records, uploads and withdrawals then)."""
+    from .results import now_moment
+
     catalogue = catalogue or catalogue_for(store, pinned)  # a pinned pack keeps the thresholds of its moment
-    evidence = load_evidence(store, pinned, [pilot_id], pinned)
+    # "Now" is the moment the dashboard's pages are computed for (results.now_moment), so pack and page agree.
+    evidence = load_evidence(store, pinned or now_moment(), [pilot_id], pinned)
     if pilot_id not in set(evidence.pilots["pilot_id"]):
         raise NotFoundError(f"There is no pilot {pilot_id}" + (f" as of {pinned:%d %B %Y %H:%M} UTC." if pinned else "."))
     found = assess_evidence(evidence, catalogue)
@@ -105,8 +108,13 @@ def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[date
 
 
 def portfolio_pack(store: Store, base_url: str, pinned: Optional[datetime] = None, catalogue: Optional[Catalogue] = None) -> PortfolioPack:
-    catalogue = catalogue or catalogue_for(store, pinned)
-    results = assess(store, pinned, catalogue=catalogue, records_at=pinned)
+    from .results import KEEPER
+
+    if catalogue is None:  # the results every page shows, computed once per change (shared: sorted into a new list)
+        catalogue = catalogue_for(store, pinned)
+        results = list(KEEPER.risk(store, pinned=pinned))
+    else:
+        results = assess(store, pinned, catalogue=catalogue, records_at=pinned)
     results.sort(key=lambda r: (HEALTH_RANK[r.health], -max((p.score or 0) for p in r.patterns.values()), r.pilot_id))
     names = [catalogue.patterns[k].name for k in PATTERN_KEYS]
     frame = heatmap_frame(results)
@@ -152,7 +160,7 @@ def facts(pack: PilotPack) -> list[tuple[str, str]]:
 
 
 def as_of_text(pack: PilotPack | PortfolioPack) -> str:
-    return f"As of {pack.as_of:%d %B %Y %H:%M} UTC" + (" (pinned)" if pack.pinned else "")
+    return f"As of {moment(pack.as_of)}" + (" (pinned)" if pack.pinned else "")
 
 
 # -- SVG / PNG ------------------------------------------------------------------------------------------
