@@ -66,10 +66,9 @@ with friendly_errors():
         f"Show all {len(order)} pilots", key="all", bind="query-params",
         help=f"The heatmap shows the first {limit} pilots in the chosen order; every pilot is in the chooser below and in the download.")
     drawn = heatmap_rows(order, show_all, limit)
-    event = st.altair_chart(
-        charts.risk_heatmap(shown[shown["pilot_id"].isin(drawn)], drawn, pattern_order), width="stretch", on_select="rerun",
-        key="heatmap", selection_mode="pick",
-    )
+    spec = data.chart_spec(("risk_heatmap", *ctx.cache_key, catalogue.fingerprint, ctx.today, ctx.pinned, tuple(drawn)),
+                           lambda: charts.risk_heatmap(shown[shown["pilot_id"].isin(drawn)], drawn, pattern_order))
+    event = st.vega_lite_chart(spec, width="stretch", on_select="rerun", key="heatmap", selection_mode="pick")
     rows_text = (f"Showing the first {len(drawn)} of {len(order)} pilots, " if len(drawn) < len(order) else f"Showing all {len(order)} pilots, ") \
         + f"sorted by {sort_label.lower()}" + {"health": " (worst first)", "pilot": ""}.get(sort, " (highest score first)") \
         + (f"; switch on “Show all {len(order)} pilots” to see every one. " if len(drawn) < len(order) else ". ")
