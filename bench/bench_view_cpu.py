@@ -13,9 +13,7 @@ wall-clock median per page. Nothing here changes the store (the copy is made in 
 from __future__ import annotations
 
 import argparse
-import collections
 import os
-import threading
 import shutil
 import statistics
 import sys
@@ -39,46 +37,34 @@ VIEWS = [
 ]
 
 
-class Sampler:
-    """Where the time goes: every millisecond, the functions on the stack of every other thread (the
-    script runs on AppTest's own thread, which cProfile would not see); a function counts once per
-    sample however deep it recurs, so a count is its inclusive share of the samples."""
+class Profiler:
+    """Where the time goes: cProfile around the script's own run, on the thread Streamlit runs it on
+    (a profiler in this thread would see nothing of it)."""
 
     def __init__(self) -> None:
-        self.counts: collections.Counter = collections.Counter()
-        self.samples = 0
-        self._running = False
+        import cProfile
 
-    def _run(self) -> None:
-        me = threading.get_ident()
-        while self._running:
-            for ident, frame in sys._current_frames().items():
-                if ident == me or ident == self._main:
-                    continue
-                seen = set()
-                while frame is not None:
-                    code = frame.f_code
-                    seen.add((code.co_filename.rsplit("site-packages/", 1)[-1].rsplit("/src/", 1)[-1], code.co_firstlineno, code.co_name))
-                    frame = frame.f_back
-                if any(name == "_run_script" or "exec" in name for _, _, name in seen):
-                    self.samples += 1
-                    self.counts.update(seen)
-            time.sleep(0.001)
+        from streamlit.runtime.scriptrunner import script_runner
+
+        self.profile = cProfile.Profile()
+        self._module = script_runner
+        self._real = script_runner.exec_func_with_error_handling
 
     def start(self) -> None:
-        self._main = threading.get_ident()
-        self._running = True
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._module.exec_func_with_error_handling = lambda *a, **k: self.profile.runcall(self._real, *a, **k)
 
     def stop(self) -> None:
-        self._running = False
-        self._thread.join()
+        self._module.exec_func_with_error_handling = self._real
 
-    def report(self, top: int = 400) -> None:
-        print(f"  {self.samples} samples; inclusive share of each function:")
-        for (file, line, name), count in self.counts.most_common(top):
-            print(f"  {100 * count / max(self.samples, 1):5.1f}%  {name}  ({file}:{line})")
+    def report(self, top: int = 50) -> None:
+        import io
+        import pstats
+
+        out = io.StringIO()
+        stats = pstats.Stats(self.profile, stream=out).sort_stats("cumulative")
+        stats.print_stats(top)
+        stats.print_callers("loads")
+        print(out.getvalue())
 
 
 def main() -> int:
@@ -86,7 +72,7 @@ def main() -> int:
     parser.add_argument("--db", type=Path, default=DEFAULT_DB)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--only", nargs="*", default=None, help="page names to time (default: all)")
-    parser.add_argument("--profile", default=None, help="a page name to profile (a stack sampler over the timed reruns)")
+    parser.add_argument("--profile", default=None, help="a page name to profile (cProfile over the timed reruns)")
     args = parser.parse_args()
     if not args.db.exists():
         print(f"No bench store at {args.db}: build it with bench/bench_pages.py first.", file=sys.stderr)
@@ -127,7 +113,7 @@ def main() -> int:
                 print(f"{name}: {[e.message for e in at.exception]}")
                 continue
             at.run()
-            profiler = Sampler() if args.profile == name else None
+            profiler = Profiler() if args.profile == name else None
             cpu, wall = [], []
             for _ in range(args.runs):
                 if profiler:

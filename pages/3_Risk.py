@@ -5,7 +5,7 @@ import streamlit as st
 from pilot_health.catalogue import PATTERN_KEYS
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.models import STAGE_LABELS
-from pilot_health.risk import FIRED, HEALTH_LABELS, STATUS_LABELS, UNKNOWN, decisive_rule, heatmap_frame, heatmap_rows, order_pilots, scores_table
+from pilot_health.risk import FIRED, HEALTH_LABELS, STATUS_LABELS, UNKNOWN, decisive_rule, heatmap_rows, order_pilots, scores_table
 from pilot_health import charts, risk
 from pilot_health.ui import data
 from pilot_health.ui.page import app_base_url, friendly_errors, page_setup
@@ -33,7 +33,7 @@ with friendly_errors():
         st.info("There are no pilots to score yet. Add pilots on the Pilot register page, or upload a register.", icon=":material/inbox:")
         st.stop()
 
-    frame = heatmap_frame(results)
+    frame = data.risk_heatmap_frame(*ctx.cache_key, data.rules_fingerprint(), ctx.today, ctx.pinned)
     units = sorted(frame["business_unit"].unique())
     filters, (right,) = portfolio_filters(units, (2, 2, 1.4))
     report_unknown_url_values("sort", list(SORTS), "sort order")

@@ -174,3 +174,12 @@ def chart_spec(view: tuple, _build) -> dict:
     person's scope, version), the day, a pinned moment, the filters — so a write or another filter
     builds it again; `_build` makes the chart when it is not cached."""
     return _build().to_dict()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def risk_heatmap_frame(store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None) -> pd.DataFrame:
+    """Every pilot's five scores as one frame (`risk.heatmap_frame` of `risk_results`), made once per
+    store version instead of from 500 results on every view of the risk page."""
+    from ..risk import heatmap_frame
+
+    return heatmap_frame(risk_results(store_key, version, rules, today, pinned))
