@@ -170,7 +170,7 @@ with friendly_errors():
         },
     )
     st.download_button(
-        "Download this table (CSV)", frame_to_csv(shown), file_name="pilot_health_portfolio.csv", mime="text/csv",
+        "Download this table (CSV)", lambda shown=shown: frame_to_csv(shown), file_name="pilot_health_portfolio.csv", mime="text/csv",
         icon=":material/download:", key="download_portfolio", on_click="ignore",
     )
     st.subheader("Steering pack")
