@@ -112,14 +112,15 @@ with friendly_errors():
         border=True,
     )
 
+    view = (*ctx.cache_key, ctx.today, ctx.config.stale_upload_days, ctx.pinned, filters.business_units, filters.stages)
     left, right = st.columns([2, 3])
     with left:
         st.subheader("Pilots by stage")
-        st.altair_chart(charts.stage_chart(summary.stage_counts), width="stretch")
+        st.vega_lite_chart(data.chart_spec(("stage", *view), lambda: charts.stage_chart(summary.stage_counts)), width="stretch")
         st.caption("How many of the pilots shown are in each stage of the lifecycle: proposed → pilot → scaling → production, or paused and cancelled.")
     with right:
         st.subheader("Time in current stage")
-        st.altair_chart(charts.time_in_stage_chart(shown), width="stretch")
+        st.vega_lite_chart(data.chart_spec(("time_in_stage", *view), lambda: charts.time_in_stage_chart(shown)), width="stretch")
         st.caption(
             "Months since each pilot entered its current stage (from “in this stage since” in the register). "
             "The dashed lines mark 6 and 18 months; they matter most for pilots still in the pilot stage."
@@ -129,7 +130,8 @@ with friendly_errors():
     st.subheader("Budget and spend")
     large = len(shown) > charts.MAX_PILOTS_PER_CHART
     without_budget = int(shown["budget"].isna().sum())
-    st.altair_chart(charts.budget_chart(shown, portfolio.by_business_unit(shown) if large else None), width="stretch")
+    st.vega_lite_chart(data.chart_spec(("budget", *view), lambda: charts.budget_chart(shown, portfolio.by_business_unit(shown) if large else None)),
+                       width="stretch")
     st.caption(
         "Grey bar: approved budget. Coloured bar: spend to date, red when it exceeds the budget. "
         + ("Summed per business unit because more than 40 pilots are shown; filter to see single pilots. " if large else "")
@@ -168,7 +170,7 @@ with friendly_errors():
         },
     )
     st.download_button(
-        "Download this table (CSV)", frame_to_csv(shown), file_name="pilot_health_portfolio.csv", mime="text/csv",
+        "Download this table (CSV)", lambda shown=shown: frame_to_csv(shown), file_name="pilot_health_portfolio.csv", mime="text/csv",
         icon=":material/download:", key="download_portfolio", on_click="ignore",
     )
     st.subheader("Steering pack")

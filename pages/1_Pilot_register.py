@@ -52,7 +52,7 @@ with friendly_errors():
         )
     left, right, _ = st.columns([1, 1, 2])
     left.download_button(
-        "Download the register (CSV)", register_csv(register) if not register.empty else template_csv(),
+        "Download the register (CSV)", lambda register=register: register_csv(register) if not register.empty else template_csv(),
         file_name="pilot_register.csv", mime="text/csv", icon=":material/download:", key="download_register",
         help="Every pilot in the register template's columns; open it in a spreadsheet, edit, and upload it back.", on_click="ignore",
     )

@@ -6,8 +6,8 @@ from pilot_health.catalogue import PATTERN_KEYS
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.formatting import moment
 from pilot_health.models import STAGE_LABELS
-from pilot_health.risk import FIRED, HEALTH_LABELS, HEALTH_RANK, STATUS_LABELS, UNKNOWN, decisive_rule, heatmap_frame
-from pilot_health import charts
+from pilot_health.risk import FIRED, HEALTH_LABELS, STATUS_LABELS, UNKNOWN, decisive_rule, heatmap_rows, order_pilots, scores_table
+from pilot_health import charts, risk
 from pilot_health.ui import data
 from pilot_health.ui.page import app_base_url, friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
@@ -34,7 +34,7 @@ with friendly_errors():
         st.info("There are no pilots to score yet. Add pilots on the Pilot register page, or upload a register.", icon=":material/inbox:")
         st.stop()
 
-    frame = heatmap_frame(results)
+    frame = data.risk_heatmap_frame(*ctx.cache_key, data.rules_fingerprint(), ctx.today, ctx.pinned)
     units = sorted(frame["business_unit"].unique())
     filters, (right,) = portfolio_filters(units, (2, 2, 1.4))
     report_unknown_url_values("sort", list(SORTS), "sort order")
@@ -47,12 +47,7 @@ with friendly_errors():
         st.stop()
 
     pilots_shown = shown["pilot_id"].drop_duplicates().tolist()
-    if sort == "health":
-        order = sorted(pilots_shown, key=lambda p: (HEALTH_RANK[by_pilot[p].health], -max(x.score or 0 for x in by_pilot[p].patterns.values()), p))
-    elif sort == "pilot":
-        order = sorted(pilots_shown)
-    else:
-        order = sorted(pilots_shown, key=lambda p: (by_pilot[p].patterns[sort].status == "insufficient", -(by_pilot[p].patterns[sort].score or 0), p))
+    order = order_pilots(by_pilot, pilots_shown, sort)
     counts = pd.Series([by_pilot[p].health for p in pilots_shown]).value_counts()
     columns = st.columns(4)
     for column, verdict in zip(columns, ("red", "amber", "green", "insufficient")):
@@ -66,23 +61,29 @@ with friendly_errors():
 
     st.subheader("Pilots × patterns")
     pattern_order = [catalogue.patterns[k].name for k in PATTERN_KEYS]
-    event = st.altair_chart(
-        charts.risk_heatmap(shown, order, pattern_order), width="stretch", on_select="rerun", key="heatmap",
-        selection_mode="pick",
-    )
+    limit = risk.HEATMAP_PILOTS
+    sort_label = next(label for label, key in SORTS.items() if key == sort)
+    show_all = len(order) > limit and st.toggle(
+        f"Show all {len(order)} pilots", key="all", bind="query-params",
+        help=f"The heatmap shows the first {limit} pilots in the chosen order; every pilot is in the chooser below and in the download.")
+    drawn = heatmap_rows(order, show_all, limit)
+    spec = data.chart_spec(("risk_heatmap", *ctx.cache_key, catalogue.fingerprint, ctx.today, ctx.pinned, tuple(drawn)),
+                           lambda: charts.risk_heatmap(shown[shown["pilot_id"].isin(drawn)], drawn, pattern_order))
+    event = st.vega_lite_chart(spec, width="stretch", on_select="rerun", key="heatmap", selection_mode="pick")
+    rows_text = (f"Showing the first {len(drawn)} of {len(order)} pilots, " if len(drawn) < len(order) else f"Showing all {len(order)} pilots, ") \
+        + f"sorted by {sort_label.lower()}" + {"health": " (worst first)", "pilot": ""}.get(sort, " (highest score first)") \
+        + (f"; switch on “Show all {len(order)} pilots” to see every one. " if len(drawn) < len(order) else ". ")
     picked = (event.selection.get("pick") or [{}])[0].get("pilot_id") if event and event.selection else None
     if picked and picked != st.session_state.get("pilot"):
         st.session_state["pilot"] = picked
     st.caption(
-        "Score 0–100: the weighted share of warning signs among the signals whose answer is known. Pale cells with “?” have "
+        rows_text + "Score 0–100: the weighted share of warning signs among the signals whose answer is known. Pale cells with “?” have "
         f"too little evidence (under {catalogue.scoring.insufficient_coverage:.0%} of the pattern's signals known) — that is "
         "not low risk. Click a pilot's row to see why."
     )
-    table = (shown.pivot_table(index=["pilot_id", "name", "business_unit", "stage", "health"], columns="pattern", values="score", aggfunc="first")
-             .reindex(columns=list(PATTERN_KEYS)).reset_index())
-    table["order"] = table["pilot_id"].map({p: i for i, p in enumerate(order)})
-    st.download_button("Download the scores (CSV)", frame_to_csv(table.sort_values("order").drop(columns="order")),
-                       file_name="pilot_health_risk.csv", mime="text/csv", icon=":material/download:", key="download_risk", on_click="ignore")
+    st.download_button("Download the scores (CSV)", lambda shown=shown, order=order: frame_to_csv(scores_table(shown, order)), file_name="pilot_health_risk.csv", mime="text/csv",
+                       icon=":material/download:", key="download_risk", on_click="ignore",
+                       help=f"All {len(order)} pilots shown by the filters, in this order, with their five scores.")
 
     st.divider()
     pilot_id = pilot_picker(order, "Choose a pilot (or click one above)",

@@ -83,7 +83,7 @@ with friendly_errors():
             "why": st.column_config.TextColumn("Why here", help="What put the pilot this high in the list."),
         },
     )
-    st.download_button("Download the table (CSV)", frame_to_csv(shown), file_name="pilot_health_alignment.csv", mime="text/csv",
+    st.download_button("Download the table (CSV)", lambda shown=shown: frame_to_csv(shown), file_name="pilot_health_alignment.csv", mime="text/csv",
                        icon=":material/download:", key="download_alignment", on_click="ignore")
 
     st.divider()

@@ -81,7 +81,7 @@ with friendly_errors():
                                                                           "(the fitted change is within 5% of the target) or falling."),
         },
     )
-    st.download_button("Download the table (CSV)", frame_to_csv(shown.drop(columns=["weakest"])), file_name="pilot_health_adoption.csv",
+    st.download_button("Download the table (CSV)", lambda shown=shown: frame_to_csv(shown.drop(columns=["weakest"])), file_name="pilot_health_adoption.csv",
                        mime="text/csv", icon=":material/download:", key="download_adoption", on_click="ignore")
 
     st.divider()

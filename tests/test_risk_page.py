@@ -128,3 +128,69 @@ def test_risk_command_one_pilot_as_of_and_errors(tmp_path):
     assert missing.returncode == 1 and "There is no pilot SC-09" in missing.stderr and "closest" in missing.stderr
     bad = run_cli("risk", "--db", str(db), "--as-of", "31/01/2025")
     assert bad.returncode == 1 and "is not a date" in bad.stderr
+
+
+# -- the heatmap draws the worst pilots; every pilot is a click away -----------------------------
+
+def heatmap_pilots(at: AppTest) -> list[str]:
+    """The pilots whose rows the heatmap sends to the browser (the chart's data)."""
+    import pyarrow as pa
+
+    [chart] = [c for c in at.get("vega_lite_chart") if c.proto.datasets]
+    ids: list[str] = []
+    for dataset in chart.proto.datasets:
+        table = pa.ipc.open_stream(dataset.data.data).read_all()
+        ids += table.column("pilot_id").to_pylist()
+    return list(dict.fromkeys(ids))
+
+
+def caption_with(at: AppTest, words: str) -> str:
+    return next(t for t in texts(at.caption) if words in t)
+
+
+def test_the_heatmap_draws_the_worst_pilots_and_says_how_many_it_leaves_out(demo_store, app_env, monkeypatch):
+    monkeypatch.setattr(risk, "HEATMAP_PILOTS", 10)  # the demo has 24 pilots
+    app_env(demo_store)
+    at = risk_page()
+    assert_clean(at)
+    drawn = heatmap_pilots(at)
+    everyone = at.selectbox(key="pilot").options
+    assert len(everyone) == 24 and len(drawn) == 10
+    assert set(drawn) == set(everyone[:10])  # the first ten in the page's order (the chooser lists all 24 in it)
+    health = {r.pilot_id: r.health for r in risk.assess(demo_store)}
+    rank = {"red": 0, "amber": 1, "insufficient": 2, "green": 3}
+    assert max(rank[health[p]] for p in drawn) <= min(rank[health[p]] for p in everyone[10:]), "worst first"
+    caption = caption_with(at, "Showing")
+    assert "Showing the first 10 of 24 pilots, sorted by health (worst first)" in caption
+    assert "Show all 24 pilots" in caption
+    assert at.toggle(key="all").label == "Show all 24 pilots"
+
+    at.toggle(key="all").set_value(True).run()
+    assert_clean(at)
+    assert sorted(heatmap_pilots(at)) == sorted(everyone)
+    assert "Showing all 24 pilots, sorted by health (worst first)." in caption_with(at, "Showing")
+
+
+def test_a_link_can_ask_for_every_pilot_and_a_pattern_sort_draws_its_highest_scores(demo_store, app_env, monkeypatch):
+    monkeypatch.setattr(risk, "HEATMAP_PILOTS", 5)
+    app_env(demo_store)
+    assert len(heatmap_pilots(risk_page(all="true"))) == 24
+    at = risk_page(sort="Governance")
+    assert_clean(at)
+    drawn = heatmap_pilots(at)
+    scores = {r.pilot_id: r.patterns["governance_vacuum"] for r in risk.assess(demo_store)}
+    known = lambda p: scores[p].status != "insufficient"  # noqa: E731
+    assert len(drawn) == 5 and all(known(p) for p in drawn)
+    assert min(scores[p].score for p in drawn) >= max(scores[p].score for p in scores if p not in drawn and known(p))
+    assert "Showing the first 5 of 24 pilots, sorted by governance (highest score first)" in caption_with(at, "Showing")
+
+
+def test_fewer_pilots_than_the_limit_are_all_drawn_without_a_switch(demo_store, app_env, monkeypatch):
+    monkeypatch.setattr(risk, "HEATMAP_PILOTS", 10)
+    app_env(demo_store)
+    at = risk_page(bu="Finance")
+    assert_clean(at)
+    finance = sorted(r.pilot_id for r in risk.assess(demo_store) if r.business_unit == "Finance")
+    assert len(finance) < 10 and sorted(heatmap_pilots(at)) == finance
+    assert not [t for t in at.toggle if t.key == "all"]
+    assert f"Showing all {len(finance)} pilots" in caption_with(at, "Showing")

@@ -215,3 +215,65 @@ def test_many_sessions_in_one_process_read_and_write_at_once(demo_store):
         thread.join(timeout=120)
     assert errors == []
     assert demo_store.meta()["test_counter"] == "14"
+
+
+# -- the store's bookkeeping read without opening DuckDB ----------------------------------------
+
+WRITE_META = """
+import sys
+from pilot_health.store import Store
+Store(sys.argv[1]).set_meta("written_by", sys.argv[2])
+"""
+
+
+def count_opens(monkeypatch) -> list[int]:
+    opened = [0]
+    real = Store._open
+
+    def counting(self):
+        opened[0] += 1
+        return real(self)
+
+    monkeypatch.setattr(Store, "_open", counting)
+    return opened
+
+
+def test_meta_is_read_once_while_the_file_is_unchanged_and_again_after_another_process_writes(store, monkeypatch):
+    import pilot_health.store as store_module
+
+    monkeypatch.setattr(store_module, "SETTLED_NS", 0)  # trust a signature at once: the harshest case for staleness
+    store.ensure_ready()
+    opened = count_opens(monkeypatch)
+    first = store.meta()
+    assert opened[0] == 1
+    assert store.meta() == first and Store(store.path).meta() == first  # any Store object of the file
+    assert opened[0] == 1  # nothing changed on disk: DuckDB was not opened again
+
+    for writer in ("nightly ingest", "second run"):  # a command-line write from another process, right after a read
+        done = subprocess.run([sys.executable, "-c", WRITE_META, str(store.path), writer], capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        after = store.meta()
+        assert after["written_by"] == writer
+        assert after["version"] != first["version"]
+        first = after
+    assert store.meta() == first
+
+
+def test_a_write_by_this_process_is_seen_by_the_next_read(store, monkeypatch):
+    import pilot_health.store as store_module
+
+    monkeypatch.setattr(store_module, "SETTLED_NS", 0)
+    before = store.meta()
+    Store(store.path).set_meta("written_by", "the thresholds page")
+    assert store.meta()["written_by"] == "the thresholds page"
+    assert store.meta()["version"] != before["version"]
+
+
+def test_a_file_changed_a_moment_ago_is_read_again_until_it_has_settled(store, monkeypatch):
+    """Two writes within one tick of the file system's clock could leave the same time and size:
+    a signature younger than a second is never trusted."""
+    store.set_meta("written_by", "someone")
+    opened = count_opens(monkeypatch)
+    store.meta()
+    store.meta()
+    assert opened[0] == 2

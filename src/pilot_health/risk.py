@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from typing import Callable, Optional, Sequence
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
@@ -689,6 +690,43 @@ def heatmap_frame(results: Sequence[PilotRisk]) -> pd.DataFrame:
             })
     return pd.DataFrame(rows, columns=["pilot_id", "name", "business_unit", "stage", "health", "pattern", "pattern_name",
                                        "score", "coverage", "status", "fired"])
+
+
+HEATMAP_PILOTS = 25  # the heatmap's rows unless every pilot is asked for: the first in the page's order (worst first)
+
+
+def order_pilots(by_pilot: Mapping[str, PilotRisk], pilot_ids: Iterable[str], sort: str) -> list[str]:
+    """The pilots in the risk page's order (its heatmap, picker and download): by `sort` "health",
+    worst first (red, amber, insufficient evidence, green; then the highest pattern score; then the
+    code); "pilot", by code; or a pattern's key, by that pattern's score, highest first, with the
+    pilots whose evidence is insufficient for it last."""
+    pilot_ids = list(dict.fromkeys(pilot_ids))
+    if sort == "health":
+        return sorted(pilot_ids, key=lambda p: (HEALTH_RANK[by_pilot[p].health],
+                                                -max(x.score or 0 for x in by_pilot[p].patterns.values()), p))
+    if sort == "pilot":
+        return sorted(pilot_ids)
+    return sorted(pilot_ids, key=lambda p: (by_pilot[p].patterns[sort].status == "insufficient",
+                                            -(by_pilot[p].patterns[sort].score or 0), p))
+
+
+def heatmap_rows(order: Sequence[str], show_all: bool, limit: int | None = None) -> list[str]:
+    """The pilots the heatmap draws: the first `limit` (HEATMAP_PILOTS) of the page's order, or
+    every one when asked; the rest stay in the picker and the download."""
+    limit = HEATMAP_PILOTS if limit is None else limit
+    return list(order) if show_all else list(order[:limit])
+
+
+def scores_table(frame: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
+    """The heatmap's frame (`heatmap_frame`) as a table of one row per pilot with its five scores,
+    in `order` (the page's download)."""
+    from .catalogue import PATTERN_KEYS
+
+    table = (frame.pivot_table(index=["pilot_id", "name", "business_unit", "stage", "health"], columns="pattern", values="score",
+                               aggfunc="first")
+             .reindex(columns=list(PATTERN_KEYS)).reset_index())
+    rank = {p: i for i, p in enumerate(order)}
+    return table[table["pilot_id"].isin(rank)].sort_values("pilot_id", key=lambda ids: ids.map(rank), kind="stable").reset_index(drop=True)
 
 
 def as_json(risk: PilotRisk) -> dict:

@@ -52,6 +52,13 @@ _LOCKED_DOWN: dict[Path, tuple[str, ...]] = {}  # store file -> the only folders
 _READY: dict[Path, tuple[int, int]] = {}
 _READY_LOCK = threading.Lock()
 _HELD = threading.local()  # .paths: the stores whose exclusive lock this thread holds
+# Store file -> (its files' signature when read, its store_meta then): `Store.meta()` without opening DuckDB
+# while neither the file nor its write-ahead log has changed (see `_files_signature`).
+_META: dict[Path, tuple[tuple, dict[str, str]]] = {}
+_META_LOCK = threading.Lock()
+# A signature is trusted only when its files were last changed at least this long before it was taken:
+# a file changed twice within one tick of the file system's clock could keep its time and size ("racy" in git's words).
+SETTLED_NS = 1_000_000_000
 LOCK_SUFFIX = ".lock"
 
 
@@ -102,6 +109,25 @@ def _open_lock_file(path: Path) -> Optional[int]:
 def utc_now() -> datetime:
     """Timestamps are stored as UTC without a zone (documented in docs/schema.md)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _files_signature(path: Path) -> tuple[tuple, bool]:
+    """What the store file and its write-ahead log are on disk (identity, size, modification time,
+    in nanoseconds): every committed write changes it (a commit appends to the log, a checkpoint
+    rewrites the file and empties the log, a restore brings another file), in this process or any
+    other. Second: whether it can be trusted to stay the same until the next change (its newest
+    change is at least SETTLED_NS old)."""
+    parts = []
+    newest = 0
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            stat = file.stat()
+        except OSError:
+            parts.append(None)
+            continue
+        parts.append((stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
+        newest = max(newest, stat.st_mtime_ns, stat.st_ctime_ns)
+    return tuple(parts), time.time_ns() - newest >= SETTLED_NS
 
 
 def _lock_holder(message: str) -> str:
@@ -295,6 +321,7 @@ class Store:
                     queries.put_meta(con, "version", uuid.uuid4().hex)
                     queries.put_meta(con, "changed_at", utc_now().isoformat(timespec="seconds"))
                     con.commit()
+                    _META.pop(self.path, None)
                 except BaseException:
                     try:
                         con.rollback()
@@ -344,8 +371,20 @@ class Store:
             pass
 
     def meta(self) -> dict[str, str]:
+        """The store's bookkeeping (version, last change, …). Every page view asks for it, so it is
+        remembered per store file and read again only when the file or its write-ahead log has
+        changed on disk (a write by this process, the command line or anyone else), which a look
+        at the files tells without opening DuckDB (about 0.05 ms instead of tens of milliseconds)."""
+        signature, settled = _files_signature(self.path)
+        known = _META.get(self.path)
+        if known is not None and known[0] == signature:
+            return dict(known[1])
         with self.read() as con:
-            return queries.read_meta(con)
+            meta = queries.read_meta(con)
+        if settled and signature[0] is not None:  # taken before the read: a write since then changes it
+            with _META_LOCK:
+                _META[self.path] = (signature, meta)
+        return dict(meta)
 
     def version(self) -> str:
         """Changes with every write; the key for every cache of page data."""

@@ -163,3 +163,22 @@ def adoption_detail(store_key: tuple, version: str, rules: str, as_of: datetime,
 def audit_trail(store_key: tuple, version: str, pinned: datetime | None = None) -> pd.DataFrame:
     with Store.from_key(store_key).read() as con:
         return queries.audit_entries(con, pinned)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def chart_spec(view: tuple, _build) -> dict:
+    """A chart's Vega-Lite spec (for `st.vega_lite_chart`), built once per view instead of on every
+    rerun: building an Altair chart and validating its spec costs tens of milliseconds a chart.
+    `view` names the chart and everything its data depends on — the page's `cache_key` (store,
+    person's scope, version), the day, a pinned moment, the filters — so a write or another filter
+    builds it again; `_build` makes the chart when it is not cached."""
+    return _build().to_dict()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def risk_heatmap_frame(store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None) -> pd.DataFrame:
+    """Every pilot's five scores as one frame (`risk.heatmap_frame` of `risk_results`), made once per
+    store version instead of from 500 results on every view of the risk page."""
+    from ..risk import heatmap_frame
+
+    return heatmap_frame(risk_results(store_key, version, rules, today, pinned))
