@@ -191,6 +191,7 @@ class Server:
     folder: Path
     db: Path
     view_timeout: float = VIEW_TIMEOUT_SECONDS
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))
 
     @property
     def ws_url(self) -> str:
@@ -285,7 +286,7 @@ def write_target(db: Path) -> tuple[str, list[str]]:
 def write_one_pilot(server: Server, pilot: str, metrics: list[str], number: int) -> float:
     """A real write while the server runs: a small metrics export for one pilot, with a new date,
     through `python -m pilot_health ingest` on the same store file. Returns its seconds."""
-    moment = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0) - timedelta(hours=1, minutes=number)
+    moment = server.started.replace(second=0, microsecond=0) - timedelta(hours=1, minutes=number)  # a new time per write
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")  # as a spreadsheet exports it
     writer.writerow(["pilot_id", "metric", "environment", "observed_at", "value"])
@@ -410,7 +411,7 @@ def _s(figures: dict[str, Any], key: str) -> str:
 
 
 def print_table(report: Report, args: argparse.Namespace) -> None:
-    print(f"\n{report.store}: {report.pilots} pilots · server pid load average now {load_average()} · "
+    print(f"\n{report.store}: {report.pilots} pilots · load average now {load_average()} · "
           f"{os.cpu_count()} cores (shared with whatever else runs)\n")
     print(f"| page | first view | 1 session, warm | {args.sessions} at once, warm (p95) | {args.sessions} at once right after "
           f"a write (p95) | {args.many} at once, warm (p95) | CPU ms/view | RSS over {args.views} views |")

@@ -1,7 +1,7 @@
 """The burst benchmark's driver (bench/bench_burst.py) against the real dashboard on the demo store:
 three sessions at once on one page, warm and right after a real write, every one finished without
-an error and timed. It starts a real server and a demo store (about 15 s), so it is marked slow;
-run it with `pytest -m slow tests/test_bench_burst.py` (it also runs in the whole suite)."""
+an error and timed. It takes about 15 s, so it runs in the normal suite; it is marked `slow` (it
+starts extra processes: the demo load, the server, an ingest), so `pytest -m "not slow"` leaves it out."""
 from __future__ import annotations
 
 import json
