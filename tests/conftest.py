@@ -33,6 +33,8 @@ def _never_the_real_store(monkeypatch, tmp_path):
     """No test may touch data/pilot_health.duckdb: point the default at a temporary file."""
     monkeypatch.setenv("PILOT_HEALTH_DB", str(tmp_path / "default.duckdb"))
     monkeypatch.setenv("PILOT_HEALTH_LOCK_WAIT", "5")
+    # No background warmer per temporary store in AppTest runs (tests/test_results_once.py tests it directly).
+    monkeypatch.setenv("PILOT_HEALTH_WARM_SECONDS", "0")
 
 
 @pytest.fixture

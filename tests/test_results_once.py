@@ -271,3 +271,57 @@ def test_memory_is_bounded():
 def test_now_is_the_end_of_the_day_never_before_the_present(today):
     moment = results.now_moment(today)
     assert moment >= utc_now() and moment.time().hour == 23 and moment.time().minute == 59
+
+
+# -- the warmer: numbers computed ahead of visitors ----------------------------------------------------
+
+def test_the_warmer_computes_after_a_write_and_on_a_new_day_and_only_then(tmp_path):
+    """A warmer looks at the store's version and the day: a look with nothing new computes nothing; a
+    one-pilot upload computes that pilot's numbers only (before anyone asks); a new day computes every
+    pilot again; a store file that is gone is never created again by looking at it."""
+    from datetime import date as day_type, timedelta
+
+    from pilot_health.demo import load_demo
+    from pilot_health.ingest import IngestOptions, ingest
+    from pilot_health.results import ResultsKeeper, Warmer
+    from pilot_health.store import Store
+
+    store = Store(tmp_path / "warm.duckdb", lock_wait_seconds=5)
+    load_demo(store)
+    keeper = ResultsKeeper()
+    today = [day_type(2026, 12, 5)]
+    warmer = Warmer(store, interval=60, keeper=keeper, today=lambda: today[0])
+    assert warmer.check_once() is True
+    pilots = len(keeper.risk(store.unscoped(), today=today[0]))
+    assert keeper.computed["risk"] == pilots == keeper.computed["alignment"] == keeper.computed["adoption"]
+    assert warmer.check_once() is False and keeper.computed["risk"] == pilots  # nothing new: nothing computed
+
+    text = "pilot_id,metric,environment,observed_at,value\nSC-01,accuracy,live,2026-12-04 10:17,0.83\n"
+    result = ingest(store, text.encode(), "one.csv", IngestOptions(), commit=True)
+    assert result.status == "stored", result.refusal
+    assert warmer.check_once() is True
+    assert keeper.computed["risk"] == pilots + 1 and keeper.computed["alignment"] == pilots + 1  # SC-01 alone
+    keeper.risk(store.unscoped(), today=today[0])  # a visitor now: nothing left to compute
+    assert keeper.computed["risk"] == pilots + 1
+
+    today[0] += timedelta(days=1)
+    assert warmer.check_once() is True and keeper.computed["risk"] == 2 * pilots + 1
+
+    gone = Warmer(Store(tmp_path / "gone.duckdb"), interval=60, keeper=keeper)
+    assert gone.check_once() is False and not (tmp_path / "gone.duckdb").exists()
+
+
+def test_start_warmer_starts_one_thread_per_store_and_none_when_turned_off(tmp_path):
+    from pilot_health.results import start_warmer
+    from pilot_health.store import Store
+
+    store = Store(tmp_path / "none.duckdb")
+    assert start_warmer(store, 0) is None
+    first = start_warmer(store, 3600)
+    try:
+        assert first is not None and first.thread.is_alive() and first.thread.daemon
+        assert start_warmer(store, 3600) is first
+    finally:
+        first.stop.set()
+        first.thread.join(5)
+    assert not first.thread.is_alive()

@@ -125,6 +125,13 @@ SETTINGS: tuple[Setting, ...] = (
         "45",
         "A pilot whose newest data upload is older than this many days is flagged as stale on the home page.",
     ),
+    Setting(
+        "PILOT_HEALTH_WARM_SECONDS",
+        "15",
+        "How often (in seconds) the dashboard looks for new data — a nightly load, an upload, a new day — and "
+        "computes the pilots' numbers before anyone opens a page. 0 turns this off (numbers are then computed "
+        "by the first visitor after a change).",
+    ),
 )
 
 # Time-in-pilot marks from the source article: past 6 months is pilot purgatory, past 18 months
@@ -166,6 +173,7 @@ class Config:
     upload_limits: UploadLimits = UploadLimits()
     environments_path: Path = Path("config/environments.toml")
     fiscal_year_start_month: int = 1
+    warm_seconds: float = 15.0
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -228,6 +236,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             line_characters=int(_number(env, "PILOT_HEALTH_MAX_LINE_CHARACTERS", int, 100)),
         ),
         fiscal_year_start_month=_month(env, "PILOT_HEALTH_FISCAL_YEAR_START"),
+        warm_seconds=float(_number(env, "PILOT_HEALTH_WARM_SECONDS", float, 0)),
     )
 
 

@@ -28,6 +28,7 @@ are shared objects: read them, never change them.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import Counter, OrderedDict
@@ -42,6 +43,7 @@ from . import queries
 from .store import Store, utc_now
 
 KINDS = ("risk", "alignment", "adoption")
+_log = logging.getLogger(__name__)
 
 
 def now_moment(today: Optional[date] = None) -> datetime:
@@ -344,3 +346,58 @@ def _ordered(kind: str, rows: list) -> list:
 
 KEEPER = ResultsKeeper()
 """The process-wide keeper the dashboard (and the command line, within one command) shares."""
+
+
+class Warmer:
+    """Keeps one store's results computed ahead of visitors: every `interval` seconds it looks for
+    a new store version or a new day — cheaply, `Store.meta()` reads the file only when it changed —
+    and computes what changed (only the pilots a write touched; every pilot on a new day), so the
+    committee opening the link after a nightly load finds the numbers ready."""
+
+    def __init__(self, store: Store, interval: float, keeper: "ResultsKeeper" = KEEPER,
+                 today: Callable[[], date] = date.today) -> None:
+        self.store = store.unscoped()
+        self.interval = interval
+        self.keeper = keeper
+        self.today = today
+        self.seen: Optional[tuple[str, date]] = None
+        self.stop = threading.Event()
+        self.thread: Optional[threading.Thread] = None
+
+    def check_once(self) -> bool:
+        """Warm once if something changed since the last look; True when it did."""
+        if not self.store.path.exists():  # a removed store is never created again by looking at it
+            return False
+        now = (self.store.meta().get("version", ""), self.today())
+        if now == self.seen:
+            return False
+        self.keeper.warm(self.store, now[1])
+        self.seen = now
+        return True
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.interval):
+            try:
+                self.check_once()
+            except Exception:  # a locked, replaced or broken store: the next visitor computes and says why
+                _log.warning("Computing the pilots' numbers ahead of visitors failed; trying again later.", exc_info=True)
+
+    def start(self) -> "Warmer":
+        self.thread = threading.Thread(target=self._run, name=f"pilot-health-warmer:{self.store.path.name}", daemon=True)
+        self.thread.start()
+        return self
+
+
+_WARMERS: dict = {}
+_WARMERS_LOCK = threading.Lock()
+
+
+def start_warmer(store: Store, interval: float) -> Optional[Warmer]:
+    """One warmer per store file and process (started by the first page view); none when `interval` is 0."""
+    if interval <= 0:
+        return None
+    with _WARMERS_LOCK:
+        warmer = _WARMERS.get(store.path)
+        if warmer is None or not (warmer.thread and warmer.thread.is_alive()):
+            warmer = _WARMERS[store.path] = Warmer(store, interval).start()
+        return warmer

@@ -18,6 +18,7 @@ from ..config import Config, load_config
 from ..errors import PilotHealthError, os_problem
 from ..formatting import plural
 from ..ingest.engine import UPLOAD_WORK_ROOT
+from ..results import start_warmer
 from ..store import Store, utc_now
 from . import data
 from .signin import current_person, sidebar_identity
@@ -156,6 +157,7 @@ def page_setup(title: str, pinnable: bool = True) -> PageContext:
         store.lock_down([config.db_path.parent, UPLOAD_WORK_ROOT])  # the dashboard's DuckDB reads and writes nowhere else
         pinned, problem = parse_pin(st.query_params.get(PIN_PARAMETER), utc_now()) if pinnable else (None, None)
         ctx = PageContext(config=config, store=store.for_person(person), meta=store.meta(), person=person, pinned=pinned)
+        start_warmer(store, config.warm_seconds)  # numbers computed ahead of visitors after each change (once per process)
         if problem:
             st.warning(problem, icon=":material/link_off:")
         if pinned is None:
