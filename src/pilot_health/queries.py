@@ -220,19 +220,18 @@ def count_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str
     is already stored by an upload in force; `but_not`: an upload whose rows are `source` (stored
     before its own row is written), left out."""
     key = _column_list(DATA_KEYS[table])
-    # A metric file is big and the stored rows of its pilots few: its rows are first narrowed by time alone
-    # (one column, cheap to compare), and only the rows left are compared on the whole key.
-    narrow = f"s.observed_at IN (SELECT observed_at FROM stored) AND " if table == "metric_observations" else ""
-    return con.execute(
-        f"""
+    stored = f"""
         WITH stored AS (
             SELECT {key} FROM {table} t JOIN uploads u USING (upload_id)
             WHERE u.withdrawn_at IS NULL AND t.upload_id IS DISTINCT FROM ? AND t.pilot_id IN (SELECT DISTINCT pilot_id FROM {source})
         )
-        SELECT count(*) FROM {source} s WHERE {narrow}({key}) IN (SELECT ({key}) FROM stored)
-        """,
-        [but_not],
-    ).fetchone()[0]
+    """
+    # A metric file is big and the stored rows of its pilots few: first its times alone (one column, cheap
+    # to compare) are looked for among theirs; only when some time is stored is the whole key compared.
+    if table == "metric_observations" and not con.execute(
+            f"{stored} SELECT count(*) FROM {source} s WHERE s.observed_at IN (SELECT observed_at FROM stored)", [but_not]).fetchone()[0]:
+        return 0
+    return con.execute(f"{stored} SELECT count(*) FROM {source} s WHERE ({key}) IN (SELECT ({key}) FROM stored)", [but_not]).fetchone()[0]
 
 
 def next_upload_id(con: duckdb.DuckDBPyConnection) -> int:
