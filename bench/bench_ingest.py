@@ -220,7 +220,7 @@ def child(mode: str, store_path: Path, csv_path: Path, rows: int) -> dict[str, A
         mark = time.perf_counter()
         data = csv_path.read_bytes()
         read_done = time.perf_counter()
-        result = ingest(store, data, csv_path.name, IngestOptions(), commit=True, source=csv_path,
+        result = ingest(store, data, csv_path.name, IngestOptions(), commit=True, source=csv_path, tables=False,
                         progress=progress if mode == "profile" else None)
         seconds = time.perf_counter() - mark
         del data

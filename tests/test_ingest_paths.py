@@ -26,6 +26,12 @@ CASES = {
     "bad.csv": PLAIN + b"SC-01,accuracy,lab,2024-02-12,oops\n",  # a rejected value
     "ragged.csv": PLAIN + b"SC-01,accuracy,lab\n",  # a row DuckDB cannot split
     "inf.csv": PLAIN + b"SC-01,accuracy,lab,2024-02-19,inf\n",
+    # The one-pass path stores rows as it reads them; a problem in the last row must leave nothing of them behind.
+    "no_env_last.csv": PLAIN + b"SC-01,accuracy,,2024-02-26,0.7\n",
+    "old_date_last.csv": PLAIN + b"SC-01,accuracy,lab,1975-03-04,0.7\n",
+    "conflict_last.csv": PLAIN + b"SC-01,accuracy,lab,2024-01-01,0.92\n",  # same key as the first row, another value
+    "repeat_last.csv": PLAIN + b"SC-01,accuracy,lab,2024-01-01,0.91\n",  # an exact repeat of the first row
+    "unknown_pilot_last.csv": PLAIN + b"ZZ-99,accuracy,lab,2024-02-26,0.7\n",
     **{name: (FIXTURES / name).read_bytes() for name in ("metrics_long_utf8.csv", "metrics_duplicates.csv", "metrics_number_formats.csv", "metrics_ragged.csv", "metrics_dates_iso_tz.csv")},
 }
 
@@ -42,14 +48,20 @@ def run(store: Store, name: str, data: bytes, fast: bool, monkeypatch) -> tuple:
     monkeypatch.setattr(engine._Run, "try_fast_path", spy)
     result = ingest(store, data, name, IngestOptions(), commit=True)
     rows = []
-    if result.upload_id:
-        with store.read() as con:
+    with store.read() as con:
+        if result.upload_id:
             rows = con.execute(
                 "SELECT pilot_id, metric, kind, environment, observed_at, value FROM metric_observations WHERE upload_id = ? ORDER BY ALL",
                 [result.upload_id],
             ).fetchall()
+        # Nothing else changed: no rows under another upload id, the upload's own row with its counts, the next id.
+        store_state = con.execute(
+            """SELECT (SELECT count(*) FROM metric_observations), (SELECT count(*) FROM uploads),
+                      (SELECT list((upload_id, kind, file_name, rows_stored, rows_rejected) ORDER BY upload_id DESC)[1:3] FROM uploads),
+                      (SELECT max(upload_id) FROM metric_observations)"""
+        ).fetchone()
     summary = (result.status, result.rows_to_store, result.rows_rejected, result.rows_left_out,
-               [(p.row, p.column, p.message) for p in result.problems], sorted(result.warnings), result.refusal)
+               [(p.row, p.column, p.message) for p in result.problems], sorted(result.warnings), result.refusal, result.upload_id, store_state)
     return summary, rows, bool(taken and taken[-1])
 
 
@@ -85,3 +97,67 @@ def test_a_database_error_on_the_fast_path_starts_again_carefully(demo_store, mo
     result = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=True)
     assert result.status == "stored" and result.rows_to_store == 6
     assert calls == [True, False]
+
+
+def test_a_plain_file_is_stored_as_it_is_read_and_a_check_stores_nothing(demo_store, monkeypatch):
+    """With commit the one-pass path writes the rows into the table as it parses them (no second copy);
+    a check (the upload page's preview, the command line's --check) stores nothing and takes no upload id."""
+    copied = []
+    monkeypatch.setattr(engine.queries, "insert_rows_from", lambda *args: copied.append(args))
+    with demo_store.read() as con:
+        before = con.execute("SELECT (SELECT count(*) FROM metric_observations), (SELECT max(upload_id) FROM uploads)").fetchone()
+    checked = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=False)
+    assert checked.status == "ready" and checked.rows_to_store == 6 and checked.upload_id is None
+    with demo_store.read() as con:
+        assert con.execute("SELECT (SELECT count(*) FROM metric_observations), (SELECT max(upload_id) FROM uploads)").fetchone() == before
+    stored = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=True)
+    assert stored.status == "stored" and stored.upload_id == before[1] + 1 and copied == []
+    with demo_store.read() as con:
+        assert con.execute("SELECT count(*) FROM metric_observations").fetchone()[0] == before[0] + 6
+        assert con.execute("SELECT rows_stored, rows_rejected FROM uploads WHERE upload_id = ?", [stored.upload_id]).fetchone() == (6, 0)
+        assert con.execute("SELECT kind FROM metric_observations WHERE upload_id = ? AND metric = 'revenue_per_visit'",
+                           [stored.upload_id]).fetchall() == [("business",)]
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_values_already_stored_are_kept_or_replaced_the_same_on_both_paths(demo_store, tmp_path, monkeypatch, replace):
+    """A second export repeating two stored observations (one with a new value) and bringing one new row."""
+    second = b"""pilot_id,metric,environment,observed_at,value
+SC-01,accuracy,lab,2024-01-01,0.91
+SC-01,accuracy,live,2024-01-01 10:00:00,0.69
+SC-01,accuracy,live,2024-03-01,0.7
+"""
+    outcomes = []
+    other = Store(tmp_path / "careful.duckdb")
+    shutil.copy(demo_store.path, other.path)
+    for fast, store in ((True, demo_store), (False, other)):
+        monkeypatch.setattr(engine, "FAST_PATH", fast)
+        first = ingest(store, PLAIN, "plain.csv", IngestOptions(), commit=True)
+        result = ingest(store, second, "second.csv", IngestOptions(replace_existing=replace), commit=True)
+        with store.read() as con:
+            rows = con.execute(
+                "SELECT upload_id, observed_at, environment, value FROM metric_observations WHERE upload_id >= ? ORDER BY ALL",
+                [first.upload_id]).fetchall()
+            counts = con.execute("SELECT upload_id, rows_stored FROM uploads WHERE upload_id >= ? ORDER BY 1", [first.upload_id]).fetchall()
+        outcomes.append((result.status, result.rows_to_store, result.rows_left_out, result.rows_replaced, sorted(result.warnings), rows, counts))
+    assert outcomes[0] == outcomes[1]
+    status, to_store, left_out, replaced, _, rows, counts = outcomes[0]
+    assert status == "stored"
+    if replace:
+        assert (to_store, left_out, replaced) == (3, 0, 2)
+        assert [c[1] for c in counts] == [4, 3]
+    else:
+        assert (to_store, left_out, replaced) == (1, 2, 0)
+        assert [c[1] for c in counts] == [6, 1]
+
+
+def test_an_upload_id_taken_meanwhile_starts_again_and_stores_under_the_right_id(demo_store, monkeypatch):
+    """The rows are written under the id the next upload will get; if another upload took it before this
+    one's own row is written, everything is rolled back and stored again under the id it does get."""
+    monkeypatch.setattr(engine.queries, "next_upload_id", lambda con: 999_999)
+    result = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=True)
+    assert result.status == "stored" and result.rows_to_store == 6
+    with demo_store.read() as con:
+        assert con.execute("SELECT count(*) FROM metric_observations WHERE upload_id = 999999").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM metric_observations WHERE upload_id = ?", [result.upload_id]).fetchone()[0] == 6
+        assert con.execute("SELECT rows_stored FROM uploads WHERE upload_id = ?", [result.upload_id]).fetchone()[0] == 6

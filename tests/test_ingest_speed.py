@@ -69,3 +69,12 @@ def test_the_command_line_imports_only_what_a_command_needs(demo_store, tmp_path
     checked, imported = json.loads(lines[0]), json.loads(lines[-1])
     assert checked["status"] == "ready" and checked["rows_stored"] == 0
     assert imported == {"pandas": False, "altair": False, "streamlit": False, "numpy": False}
+
+
+def test_no_progress_bar_reaches_the_command_lines_output(demo_store):
+    """DuckDB prints a progress bar on stdout (piped or not) for a statement that runs over two seconds, as
+    a big ingest on a slow machine does; the store's connections turn it off, for reading and writing."""
+    with demo_store.read() as con:
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+    with demo_store.write() as con:
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False

@@ -223,18 +223,31 @@ RESPONSE_KEY = ("pilot_id", "respondent_id", "wave")
 DATA_KEYS = {"metric_observations": OBSERVATION_KEY, "survey_responses": RESPONSE_KEY}
 
 
-def count_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str) -> int:
+def count_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str, but_not: int | None = None) -> int:
     """Rows of `source` whose key (pilot, metric, environment, time — or pilot, respondent, wave)
-    is already stored by an upload in force."""
+    is already stored by an upload in force; `but_not`: an upload whose rows are `source` (stored
+    before its own row is written), left out."""
     key = _column_list(DATA_KEYS[table])
-    return con.execute(
-        f"""
-        SELECT count(*) FROM {source} s
-        WHERE ({key}) IN (
-            SELECT ({key}) FROM {table} t JOIN uploads u USING (upload_id)
-            WHERE u.withdrawn_at IS NULL AND t.pilot_id IN (SELECT DISTINCT pilot_id FROM {source})
+    stored = f"""
+        WITH stored AS (
+            SELECT {key} FROM {table} t JOIN uploads u USING (upload_id)
+            WHERE u.withdrawn_at IS NULL AND t.upload_id IS DISTINCT FROM ? AND t.pilot_id IN (SELECT DISTINCT pilot_id FROM {source})
         )
-        """
+    """
+    # A metric file is big and the stored rows of its pilots few: first its times alone (one column, cheap
+    # to compare) are looked for among theirs; only when some time is stored is the whole key compared.
+    if table == "metric_observations" and not con.execute(
+            f"{stored} SELECT count(*) FROM {source} s WHERE s.observed_at IN (SELECT observed_at FROM stored)", [but_not]).fetchone()[0]:
+        return 0
+    return con.execute(f"{stored} SELECT count(*) FROM {source} s WHERE ({key}) IN (SELECT ({key}) FROM stored)", [but_not]).fetchone()[0]
+
+
+def next_upload_id(con: duckdb.DuckDBPyConnection) -> int:
+    """The id the next upload will get (the sequence is not moved: its values are not given back by a
+    rollback). Whoever stores rows under it checks that `insert_upload` then gives the same id."""
+    return con.execute(
+        "SELECT coalesce(last_value + increment_by, start_value) FROM duckdb_sequences()"
+        " WHERE database_name = current_database() AND schema_name = 'main' AND sequence_name = 'upload_id_seq'"
     ).fetchone()[0]
 
 

@@ -256,6 +256,9 @@ class Store:
         except OSError as error:
             raise StoreError(os_problem(error) or f"The folder for the store {self.path} cannot be created ({error.strerror}); choose another path.") from None
         con = duckdb.connect(str(self.path))
+        # DuckDB draws a progress bar on stdout (a terminal or not) for any statement that runs over two
+        # seconds: it would land in the middle of the command line's output (its one JSON object) and logs.
+        con.execute("SET enable_progress_bar = false")
         allowed = _LOCKED_DOWN.get(self.path)
         if allowed:
             _lock_down(con, allowed)

@@ -171,7 +171,14 @@ class IngestResult:
 
 
 class _RetryCarefully(Exception):
-    """The fast path hit a database error; run the whole ingest again on the careful path."""
+    """The fast path hit a database error, or stored its rows straight away (see `_Run.store_as`) and
+    then found something the file needs explained: the transaction is rolled back and the whole ingest
+    runs again on the careful path, or with `fast_again` on the fast path through its temporary table,
+    which explains exact repeats and values already stored as the careful path does."""
+
+    def __init__(self, fast_again: bool = False) -> None:
+        super().__init__()
+        self.fast_again = fast_again
 
 
 class _NothingToStore(Exception):
@@ -200,6 +207,9 @@ class _Run:
         self.rejects: list[tuple[int, str]] = []  # (line, message) for rows DuckDB could not split
         self.fast = False  # the one-pass path for plain long files (see try_fast_path)
         self.allow_fast = True
+        # With commit, the upload id the fast path stores the rows under as it parses them (the upload's own
+        # row is written last, with this id); None: parse into a temporary table, store from it afterwards.
+        self.store_as: Optional[int] = None
         self.problem_ordinals: dict[int, int] = {}  # file line -> record ordinal, for rejected rows
         self.base = 0
         self.limited_to: Optional[str] = None  # the business units of a limited person, in words
@@ -519,6 +529,7 @@ class _Run:
             return False
         warnings_before = len(self.result.warnings)
         self.fast = True
+        direct = self.store_as is not None  # the rows are stored as they are parsed (see parse_metrics)
         try:
             self.shape_metrics()
             self.parse_metrics(known_pilots, time_format=v.ISO)
@@ -543,13 +554,17 @@ class _Run:
                 [pilots or [], metrics or [], environments or []],
             ).fetchall()[0][0]
             problems += untidy
+            if direct and not (rejected or problems or not rows) and keys != valid:
+                raise _RetryCarefully(fast_again=True)  # a key repeats: the temporary table's path explains it
             if not (rejected or problems or not rows):  # a file that goes the careful way is not grouped twice
                 problems += self._has_conflicts(counted=(keys, valid))
-        except duckdb.Error:  # the transaction is spoilt: start again on the careful path
+        except duckdb.Error:  # the transaction is spoilt (or a stored row had a problem): start again on the careful path
             raise _RetryCarefully() from None
         if not (rejected or problems or not rows):
             self._refuse_unknown_pilots(known_pilots)
         if rejected or problems or not rows:
+            if direct:  # rows are stored already: roll them back and start again on the careful path
+                raise _RetryCarefully()
             self.fast = False
             del self.result.warnings[warnings_before:]
             self._exec("DROP VIEW IF EXISTS ingest_rows")
@@ -612,9 +627,8 @@ class _Run:
         env_column = self.mapping.column_for("environment") or (
             self.mapping.defaults.get("environment_from_names") if _names_split(self.mapping, self.options) else None)
         env_col_sql = str(self.index[env_column]) if env_column in self.index else "col"
-        self._exec(
+        parsed = (
             f"""
-            CREATE OR REPLACE TEMP TABLE ingest_parsed AS
             SELECT ord, col, pilot_id, metric, kind, environment, observed_at, value, step, problem,
                    CASE WHEN problem LIKE 'no pilot%' THEN -1 WHEN problem LIKE 'date %' OR problem = 'no date' THEN {time_col_sql}
                         WHEN problem LIKE 'environment %' OR problem LIKE 'the run name %' OR problem LIKE 'lab or live %' THEN {env_col_sql} ELSE col END AS problem_col
@@ -642,9 +656,32 @@ class _Run:
                 )
               )
             )
-            """,
-            params,
+            """
         )
+        if self.fast and self.store_as is not None:
+            # Stored as parsed, under the upload's id: the first row with a problem stops the statement (the
+            # transaction is then rolled back and the careful path explains every row), and the checks that
+            # follow read the stored rows through a view named like the table they read otherwise.
+            self._exec(
+                f"""
+                INSERT INTO {TARGET_TABLE[kind]} (pilot_id, metric, kind, environment, observed_at, value, upload_id)
+                SELECT CASE WHEN problem IS NULL THEN pilot_id ELSE error('a row with a problem: the careful path explains it') END,
+                       metric, kind, environment, observed_at, value, ?
+                FROM ({parsed})
+                """,
+                [*params, self.store_as],
+            )
+            self._exec(
+                f"""
+                CREATE OR REPLACE TEMP VIEW ingest_parsed AS
+                SELECT CAST(NULL AS BIGINT) AS ord, {self.index[self.mapping.column_for("value")]} AS col, pilot_id, metric, kind,
+                       environment, observed_at, value, CAST(NULL AS DOUBLE) AS step, CAST(NULL AS VARCHAR) AS problem,
+                       CAST(NULL AS BIGINT) AS problem_col
+                FROM {TARGET_TABLE[kind]} WHERE upload_id = {int(self.store_as)}
+                """
+            )
+        else:
+            self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_parsed AS {parsed}", params)
         if kind == "metrics":
             self._decide_metric_kinds(infer=not self.options.metric_kind and not self.mapping.column_for("kind"))
         if is_chart:  # no dates: each run's (pilot, metric, lab/live) last step is stored, the earlier ones left out
@@ -747,12 +784,15 @@ class _Run:
             self._exec("CREATE OR REPLACE TEMP TABLE ingest_kinds AS SELECT unnest(?::VARCHAR[]) AS pilot_id, "
                        "unnest(?::VARCHAR[]) AS metric, unnest(?::VARCHAR[]) AS kind",
                        [[d[0] for d in decided], [d[1] for d in decided], [d[2] for d in decided]])
-            # Only rows whose kind changes are updated (most rows are technical, the default).
+            # Only rows whose kind changes are updated (most rows are technical, the default); rows the
+            # fast path stored already are updated where they are (ingest_parsed is then a view of them).
+            stored = self.fast and self.store_as is not None
+            target = TARGET_TABLE[self.result.kind] if stored else "ingest_parsed"
             self._exec(
-                """
-                UPDATE ingest_parsed SET kind = m.kind FROM ingest_kinds m
-                WHERE ingest_parsed.pilot_id IS NOT DISTINCT FROM m.pilot_id AND ingest_parsed.metric = m.metric
-                  AND ingest_parsed.kind IS DISTINCT FROM m.kind
+                f"""
+                UPDATE {target} SET kind = m.kind FROM ingest_kinds m
+                WHERE {target}.pilot_id IS NOT DISTINCT FROM m.pilot_id AND {target}.metric = m.metric
+                  AND {target}.kind IS DISTINCT FROM m.kind{f" AND {target}.upload_id = {int(self.store_as)}" if stored else ""}
                 """
             )
             self._exec("DROP TABLE ingest_kinds")
@@ -794,6 +834,8 @@ class _Run:
         if self.mapping.column_for("environment") is None and (
                 self.options.environment in ("lab", "live") or self.mapping.defaults.get("environment") in ("lab", "live")):
             return  # said for the whole file
+        if self.fast and self.store_as is not None:
+            return  # rows stored as parsed all say it (a row without was refused by the table: the careful path reads it)
         others, rows, unsaid = self.con.execute(
             """SELECT count(*) FILTER (WHERE metric IS NOT NULL AND kind NOT IN ('business', 'adoption')),
                       count(*) FILTER (WHERE metric IS NOT NULL), count(*) FILTER (WHERE environment IS NULL) FROM ingest_parsed"""
@@ -948,10 +990,13 @@ class _Run:
             self._reject_conflicting_answers()
         elif not self.fast:  # the fast path gave up on any conflict
             self._reject_conflicting_values()
-        rejected = self.con.execute("SELECT count(*) FROM ingest_parsed WHERE problem IS NOT NULL").fetchone()[0]
-        problems = self.con.execute(
-            f"SELECT ord, problem_col, problem FROM ingest_parsed WHERE problem IS NOT NULL ORDER BY ord LIMIT {MAX_KEPT_PROBLEMS}"
-        ).fetchall()
+        if self.fast:  # the fast path gave up on any rejected row
+            rejected, problems = 0, []
+        else:
+            rejected = self.con.execute("SELECT count(*) FROM ingest_parsed WHERE problem IS NOT NULL").fetchone()[0]
+            problems = self.con.execute(
+                f"SELECT ord, problem_col, problem FROM ingest_parsed WHERE problem IS NOT NULL ORDER BY ord LIMIT {MAX_KEPT_PROBLEMS}"
+            ).fetchall()
         for ordinal, problem_col, problem in problems:
             result.problems.append(Problem(self.line_for(ordinal), self.header_name(problem_col), problem[0].upper() + problem[1:] + "."))
         if rejected > len(problems):
@@ -982,7 +1027,10 @@ class _Run:
             result.warnings.append(f"{plural(n, 'row')} of {result.file_name} {'is an exact duplicate' if n == 1 else 'are exact duplicates'} "
                                    "of an earlier row (same values throughout); each was kept once.")
         table = TARGET_TABLE[table_kind]
-        stored = queries.count_already_stored(self.con, table, "ingest_ready")
+        stored_as = self.store_as if self.fast else None  # the rows are in the table already, under this upload id
+        stored = queries.count_already_stored(self.con, table, "ingest_ready", but_not=stored_as)
+        if stored and stored_as is not None:  # keep or replace the stored values: the temporary table's path does it
+            raise _RetryCarefully(fast_again=True)
         result.already_stored = stored
         if stored and not self.options.replace_existing:
             if distinct >= valid:
@@ -1380,7 +1428,7 @@ def _details(result: IngestResult, options: IngestOptions) -> str:
 def ingest(
     store: Store, data: bytes, file_name: str, options: IngestOptions | None = None, *, commit: bool = False,
     progress: Progress | None = None, source: Path | None = None, person: Person | None = None, tables: bool = True,
-    _careful: bool = False,
+    _careful: bool = False, _direct: bool = True,
 ) -> IngestResult:
     """Check a file and, with `commit`, store it in one transaction. Never raises for bad input:
     a refused file comes back with status "refused" and the reason. `source` is the path `data`
@@ -1452,6 +1500,8 @@ def ingest(
             run.tables = tables
             known = [p for p, unit in queries.pilot_business_units(con).items() if person.sees(unit)]
             run.limited_to = person.units_text if person.limited else None
+            if commit and _direct and not result.needs and mapping.kind in ("metrics", "usage"):
+                run.store_as = queries.next_upload_id(con)  # the fast path stores the rows as it reads them
             progress(0.15, "Reading and checking every row …")
             fast = run.try_fast_path(known)
             if not fast:
@@ -1485,6 +1535,9 @@ def ingest(
                 con, kind=mapping.kind, file_name=file_name, sha256=result.sha256, rows_stored=result.rows_to_store,
                 rows_rejected=result.rows_rejected, uploaded_at=utc_now(), uploaded_by=options.uploaded_by,
             )
+            stored_already = fast and run.store_as is not None  # the rows went in as they were read, under run.store_as
+            if stored_already and upload_id != run.store_as:  # another upload took that id meanwhile: start again
+                raise _RetryCarefully(fast_again=True)
             if mapping.kind == "pilot_register":
                 existing = set(queries.pilot_ids(con))
                 new = [p for p in pilots if p.pilot_id not in existing]
@@ -1496,7 +1549,8 @@ def ingest(
                 table = TARGET_TABLE[mapping.kind]
                 if options.replace_existing and result.already_stored:
                     result.rows_replaced = queries.delete_replaced(con, table, "ingest_ready")
-                queries.insert_rows_from(con, table, "ingest_ready", upload_id)
+                if not stored_already:
+                    queries.insert_rows_from(con, table, "ingest_ready", upload_id)
                 if options.metric_answers:
                     queries.upsert_metric_definitions(con, answer_rows(options.metric_answers, options.uploaded_by, utc_now(), upload_id))
             queries.set_upload_details(con, upload_id, _details(result, options))
@@ -1512,9 +1566,9 @@ def ingest(
         return result
     except _NothingToStore:  # raised inside the transaction so that it is rolled back, version untouched
         return result
-    except _RetryCarefully:
+    except _RetryCarefully as retry:  # rolled back: nothing of the first try is stored
         return ingest(store, data, file_name, options, commit=commit, progress=progress, source=source, person=person, tables=tables,
-                      _careful=True)
+                      _careful=not retry.fast_again, _direct=False)
     finally:
         result.problems.sort(key=lambda p: (p.row is None, p.row or 0))
         result.seconds = time.monotonic() - started
