@@ -139,12 +139,12 @@ with friendly_errors():
     )
 
     st.subheader("All pilots")
-    table = shown.assign(
+    table = data.arrow_table(("portfolio_table", *view), lambda: shown.assign(
         stage=shown["stage"].map(STAGE_LABELS),
         pilot_clock=shown["pilot_clock"].map(portfolio.PILOT_CLOCK_LABELS).fillna("—"),
         freshness=shown["freshness"].map(portfolio.FRESHNESS_LABELS),
         open=["Pilot_register?pilot=" + p for p in shown["pilot_id"]],
-    )
+    ))
     st.dataframe(
         table,
         hide_index=True,

@@ -182,3 +182,14 @@ def risk_heatmap_frame(store_key: tuple, version: str, rules: str, today: date, 
     from ..risk import heatmap_frame
 
     return heatmap_frame(risk_results(store_key, version, rules, today, pinned))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def arrow_table(view: tuple, _build):
+    """A large table as the Arrow table `st.dataframe` sends, made once per view and shared by every
+    session without a copy (Arrow tables cannot be changed): converting 500 pilots' rows from pandas
+    on every view cost a quarter of the home page's time in a meeting's burst. `view` names the table
+    and everything its rows depend on (the page's `cache_key`, day, pinned moment, filters)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(_build(), preserve_index=False)
