@@ -383,7 +383,13 @@ async def measure(server: Server, args: argparse.Namespace, report: Report, writ
         figures = report.record(page, "after_write", after)
         log(f"  {page}: {args.sessions} at once after a write p95 {figures.get('p95', float('nan')):.2f} s")
     report.notes["write_seconds"] = writes
-    # 3. server CPU per view and memory over --views consecutive views.
+    # 3. server CPU per view and memory over --views consecutive views, in the steady state: every
+    # page viewed once, then the server left to finish what it computes ahead of visitors (the
+    # warmer, after the writes above), so neither its CPU nor the results it keeps count as views'.
+    for page in pages:
+        await one_view(server, page)
+    await idle(server)
+    first_rss = None
     for page in pages:
         await one_view(server, page)  # warm again (the writes above made every cache stale)
         rss_before, cpu_before = server.rss_mb(), server.cpu_seconds()
@@ -401,6 +407,30 @@ async def measure(server: Server, args: argparse.Namespace, report: Report, writ
         )
         log(f"  {page}: {figures['cpu_ms_per_view']:.0f} ms CPU per view, RSS {rss_before:.0f} → {rss_after:.0f} MB "
             f"over {args.views} views (this script: {figures['driver_cpu_ms_per_view']:.0f} ms CPU per view)")
+        first_rss = rss_before if first_rss is None else first_rss
+    # Streamlit keeps a closed session (its state, for a reconnect) for server.disconnectedSessionTTL
+    # (120 s): memory read right after the views counts them all. Read it again once they have expired.
+    if args.settle > 0 and first_rss is not None:
+        log(f"  waiting {args.settle:.0f} s for the closed sessions to expire …")
+        await asyncio.sleep(args.settle)
+        settled = server.rss_mb()
+        report.notes.update(rss_before_views_mb=first_rss, rss_settled_mb=settled,
+                            rss_settled_growth_pct=(settled - first_rss) * 100 / first_rss)
+        log(f"  RSS before the first page's {args.views} views {first_rss:.0f} MB; after all {len(pages) * args.views} views, "
+            f"once the closed sessions expired, {settled:.0f} MB ({(settled - first_rss) * 100 / first_rss:+.1f}%)")
+
+
+async def idle(server, quiet_cpu: float = 0.05, quiet_seconds: float = 17.0, limit: float = 180.0) -> None:
+    """Wait until the server has spent under `quiet_cpu` seconds of CPU in each second for
+    `quiet_seconds` in a row (longer than the warmer's 15 s between looks, so that it has looked
+    and finished), or at most `limit` seconds."""
+    deadline = time.monotonic() + limit
+    before, quiet = server.cpu_seconds(), 0.0
+    while time.monotonic() < deadline and quiet < quiet_seconds:
+        await asyncio.sleep(1.0)
+        now = server.cpu_seconds()
+        quiet = quiet + 1.0 if now - before < quiet_cpu else 0.0
+        before = now
 
 
 def _s(figures: dict[str, Any], key: str) -> str:
@@ -452,6 +482,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--many", type=int, default=50, help="sessions at once for the larger warm burst (default 50)")
     parser.add_argument("--single", type=int, default=3, help="views one after another for '1 session, warm' (default 3)")
     parser.add_argument("--views", type=int, default=200, help="consecutive views for CPU per view and memory (default 200)")
+    parser.add_argument("--settle", type=float, default=130.0,
+                        help="seconds to wait after the consecutive views before reading memory again, so that the closed "
+                             "sessions Streamlit keeps for a reconnect (server.disconnectedSessionTTL, 120 s) have expired; 0 skips it")
     parser.add_argument("--port", type=int, default=None, help="the server's port (default: a free one)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (store copy, server logs)")
     parser.add_argument("--json", action="store_true", help="also print every figure as one JSON object (last line of stdout)")

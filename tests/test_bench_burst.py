@@ -18,13 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_three_sessions_at_once_on_the_demo_all_finish_without_error(tmp_path):
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_burst.py"), "--demo", "--pages", "Risk",
-         "--sessions", "3", "--many", "3", "--single", "1", "--views", "3", "--json"],
+         "--sessions", "3", "--many", "3", "--single", "1", "--views", "3", "--settle", "1", "--json"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, f"the benchmark failed:\n{done.stdout}\n{done.stderr}"
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["store"] == "demo store" and report["pilots"] == 24
     assert report["failures"] == []
+    assert report["notes"]["rss_settled_mb"] > 0 and "rss_settled_growth_pct" in report["notes"]
     risk = report["pages"]["Risk"]
     assert {"first", "single", "burst", "after_write", "many", "sequential"} <= set(risk)
     for what, sessions in (("first", 1), ("single", 1), ("burst", 3), ("after_write", 3), ("many", 3), ("sequential", 3)):
