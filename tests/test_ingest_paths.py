@@ -161,3 +161,24 @@ def test_an_upload_id_taken_meanwhile_starts_again_and_stores_under_the_right_id
         assert con.execute("SELECT count(*) FROM metric_observations WHERE upload_id = 999999").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM metric_observations WHERE upload_id = ?", [result.upload_id]).fetchone()[0] == 6
         assert con.execute("SELECT rows_stored FROM uploads WHERE upload_id = ?", [result.upload_id]).fetchone()[0] == 6
+
+
+def test_both_paths_note_which_pilots_an_upload_touched(tmp_path):
+    """The results keeper recomputes the pilots an upload touched (upload_pilots): the fast path,
+    which stores rows as it reads them, notes them exactly as the careful path does."""
+    from pilot_health.demo import load_demo
+    from pilot_health.ingest import IngestOptions, ingest
+    from pilot_health.store import Store
+
+    text = ("pilot_id,metric,environment,observed_at,value\n"
+            "SC-01,accuracy,live,2026-12-01 10:17:00,0.81\nFN-01,accuracy,live,2026-12-01 10:17:00,0.79\n").encode()
+    touched = {}
+    for direct in (True, False):
+        store = Store(tmp_path / f"paths-{direct}.duckdb", lock_wait_seconds=5)
+        load_demo(store)
+        result = ingest(store, text, "two.csv", IngestOptions(), commit=True, _direct=direct)
+        assert result.status == "stored", result.refusal
+        with store.read() as con:
+            touched[direct] = sorted(r[0] for r in con.execute(
+                "SELECT pilot_id FROM upload_pilots WHERE upload_id = ?", [result.upload_id]).fetchall())
+    assert touched[True] == touched[False] == ["FN-01", "SC-01"]

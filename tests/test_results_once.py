@@ -325,3 +325,20 @@ def test_start_warmer_starts_one_thread_per_store_and_none_when_turned_off(tmp_p
         first.stop.set()
         first.thread.join(5)
     assert not first.thread.is_alive()
+
+
+def test_now_is_the_end_of_the_day_unless_a_stored_row_comes_due_before_it():
+    """"Now" stays the same until something stored can change the numbers: a row dated later today
+    (stored in the future of its upload) moves it to just before that row's time, so a link pinned
+    now shows exactly the numbers of the "now" view; rows dated in the past or after today do not."""
+    from datetime import datetime as moment_type, time as clock, timedelta
+
+    from pilot_health.store import utc_now
+
+    now = utc_now()
+    end = moment_type.combine(now.date(), clock.max)
+    assert results.now_moment() == end
+    assert results.now_moment(future=[now - timedelta(minutes=5), end + timedelta(days=2)]) == end
+    soon = min(now + timedelta(minutes=30), end)
+    if soon < end:  # not in the last half hour of the UTC day
+        assert results.now_moment(future=[soon, soon + timedelta(minutes=1)]) == soon - timedelta(microseconds=1)

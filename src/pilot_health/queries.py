@@ -211,6 +211,14 @@ def insert_rows_from(con: duckdb.DuckDBPyConnection, table: str, source: str, up
     _note_upload_pilots(con, f"SELECT DISTINCT ?::BIGINT AS upload_id, pilot_id FROM {source}", [upload_id])
 
 
+def note_stored_upload_pilots(con: duckdb.DuckDBPyConnection, table: str, upload_id: int) -> None:
+    """`_note_upload_pilots` for rows an upload already stored in `table` (the ingest's fast path
+    writes them as it reads them)."""
+    if table not in DATA_TABLES:
+        raise ValueError(f"not a data table: {table!r}")
+    _note_upload_pilots(con, f"SELECT DISTINCT upload_id, pilot_id FROM {table} WHERE upload_id = ?", [upload_id])
+
+
 def _note_upload_pilots(con: duckdb.DuckDBPyConnection, pairs: str, params: Sequence[Any] | None = None) -> None:
     """Record which pilots an upload brought rows for (`pairs`: a query giving upload_id, pilot_id),
     in the caller's transaction: how the results keeper knows which pilots a change touched."""
@@ -614,6 +622,22 @@ def delete_threshold_override(con: duckdb.DuckDBPyConnection, setting: str, by: 
 
 
 # -- what each pilot's numbers read, as stamps (for the results keeper) -----------------------------
+
+def times_after(con: duckdb.DuckDBPyConnection, moment: datetime) -> list[datetime]:
+    """Every distinct time after `moment` at which a stored row starts to count: metric
+    observations and survey responses dated in the future of the last write. Until such a time
+    passes, "now" reads the same as the end of the day (results.now_moment)."""
+    rows = con.execute(
+        """
+        SELECT DISTINCT t FROM (
+            SELECT observed_at AS t FROM metric_observations WHERE observed_at > ?
+            UNION ALL SELECT responded_at FROM survey_responses WHERE responded_at > ?
+        ) ORDER BY t
+        """,
+        [moment, moment],
+    ).fetchall()
+    return [r[0] for r in rows]
+
 
 def pilot_stamps(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per pilot (in the register, its history or an upload's rows): a stamp that changes whenever

@@ -11,10 +11,11 @@ all at once, right after the nightly load. So this process keeps each pilot's re
 * what counts for every pilot: the signal catalogue's and the metric dictionary's files, the
   thresholds set in the dashboard, the stored answers about metrics, and the store file itself
   (a restore or a replaced file starts afresh);
-* the **moment** the numbers are for. A "now" view is as of the end of the current day
-  (`now_moment`): everything uploaded, withdrawn or edited so far counts, so a write shows on the
-  next view, and the moment only moves once a day — a write recomputes the pilots it touched,
-  nothing else. A pinned link's moment is its own (once per moment, too).
+* the **moment** the numbers are for. A "now" view is exactly "now", written as the end of the
+  current day unless a stored row dated later today comes due before it (`now_moment`):
+  everything uploaded, withdrawn or edited so far counts, so a write shows on the next view, and
+  the moment does not move with each write — a write recomputes the pilots it touched, nothing
+  else. A pinned link's moment is its own (once per moment, too).
 
 The stamps are read once per store version from small tables (never the data rows), so a view
 that finds its results costs a dictionary look-up. When many sessions miss the same results at
@@ -34,7 +35,7 @@ import threading
 from collections import Counter, OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Callable, Hashable, Iterable, Optional, Sequence
 
 import pandas as pd
@@ -46,12 +47,19 @@ KINDS = ("risk", "alignment", "adoption")
 _log = logging.getLogger(__name__)
 
 
-def now_moment(today: Optional[date] = None) -> datetime:
-    """The moment a "now" view's numbers are for: the end of today (the later of the day given and
-    the current UTC day, so that nothing stored so far is ever left out). The same moment as the
-    last point of a pilot's monthly trend (`risk.month_ends`)."""
-    day = max(today, utc_now().date()) if today else utc_now().date()
-    return datetime.combine(day, time.max)
+def now_moment(today: Optional[date] = None, future: Sequence[datetime] = ()) -> datetime:
+    """The moment a "now" view's numbers are for: exactly what they would be at this instant, in a
+    form that stays the same until something can change them. Everything stored so far happened
+    before now, so the numbers can only change later today when a stored row dated in the future
+    (`future`: those times, from `queries.times_after`) comes due. So "now" is the end of today
+    (the later of the day given and the current UTC day; the same moment as the last point of a
+    pilot's monthly trend, `risk.month_ends`), or just before the next such time if it falls today:
+    a write recomputes only the pilots it touched, and a link pinned now shows the same numbers."""
+    now = utc_now()
+    day = max(today, now.date()) if today else now.date()
+    end = datetime.combine(day, time.max)
+    due = next((t for t in sorted(future) if t > now), None)
+    return min(end, due - timedelta(microseconds=1)) if due is not None else end
 
 
 class SingleFlight:
@@ -137,6 +145,7 @@ class StoreState:
     register: tuple[str, ...]  # pilots in the register now, in code order
     overrides: tuple[tuple[str, float], ...]  # thresholds set in the dashboard now
     definitions: str  # fingerprint of the stored answers about metrics
+    future: tuple[datetime, ...] = ()  # times of stored rows dated after the last write (now_moment)
 
 
 def _identity(path) -> tuple[int, int]:
@@ -178,6 +187,8 @@ class ResultsKeeper:
             stamps = queries.pilot_stamps(con)
             overrides = queries.threshold_overrides(con)
             definitions = queries.metric_definitions_fingerprint(con)
+            changed = meta.get("changed_at")
+            future = queries.times_after(con, datetime.fromisoformat(changed).replace(tzinfo=None) if changed else utc_now())
         state = StoreState(
             file=(str(store.path), _identity(store.path), meta.get("created_at")),
             version=meta["version"],
@@ -186,6 +197,7 @@ class ResultsKeeper:
             register=tuple(stamps.loc[stamps["in_register"], "pilot_id"]),
             overrides=tuple(sorted((k, float(v["value"])) for k, v in overrides.items())),
             definitions=definitions,
+            future=tuple(future),
         )
         # A newer state makes the results of the pilots it changed unreachable: let them go.
         current = {(state.file, p, s) for p, s in state.stamps.items()}
@@ -242,7 +254,7 @@ class ResultsKeeper:
         if kind not in KINDS:
             raise ValueError(f"unknown kind of result {kind!r}")
         state = self.state(store, version)
-        moment = pinned if pinned is not None else now_moment(today)
+        moment = pinned if pinned is not None else now_moment(today, state.future)
         catalogue = self._catalogue(store, state, pinned)
         rules = (catalogue.fingerprint, load_metric_dictionary().fingerprint, state.definitions)
         ids = self._pilots(store, state, pinned)
@@ -307,6 +319,10 @@ class ResultsKeeper:
 
         return self.results.get(("portfolio", state.file, state.version, today, stale_after_days, pinned,
                                  store.scope.business_units), narrowed)
+
+    def moment(self, store: Store, today: Optional[date] = None) -> datetime:
+        """The moment this store's "now" views are computed for (`now_moment`)."""
+        return now_moment(today, self.state(store).future)
 
     def warm(self, store: Store, today: Optional[date] = None) -> None:
         """Compute every pilot's results now (those not kept yet), before anyone asks."""

@@ -80,11 +80,11 @@ class PortfolioPack:
 def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[datetime] = None,
                catalogue: Optional[Catalogue] = None) -> PilotPack:
     """One pilot's pack: now, or as the store stood at `pinned` (records, uploads and withdrawals then)."""
-    from .results import now_moment
+    from .results import KEEPER
 
     catalogue = catalogue or catalogue_for(store, pinned)  # a pinned pack keeps the thresholds of its moment
     # "Now" is the moment the dashboard's pages are computed for (results.now_moment), so pack and page agree.
-    evidence = load_evidence(store, pinned or now_moment(), [pilot_id], pinned)
+    evidence = load_evidence(store, pinned or KEEPER.moment(store), [pilot_id], pinned)
     if pilot_id not in set(evidence.pilots["pilot_id"]):
         raise NotFoundError(f"There is no pilot {pilot_id}" + (f" as of {pinned:%d %B %Y %H:%M} UTC." if pinned else "."))
     found = assess_evidence(evidence, catalogue)

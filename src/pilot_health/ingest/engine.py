@@ -1551,6 +1551,8 @@ def ingest(
                     result.rows_replaced = queries.delete_replaced(con, table, "ingest_ready")
                 if not stored_already:
                     queries.insert_rows_from(con, table, "ingest_ready", upload_id)
+                else:  # which pilots it touched, as insert_rows_from notes it (the results keeper reads this)
+                    queries.note_stored_upload_pilots(con, table, upload_id)
                 if options.metric_answers:
                     queries.upsert_metric_definitions(con, answer_rows(options.metric_answers, options.uploaded_by, utc_now(), upload_id))
             queries.set_upload_details(con, upload_id, _details(result, options))
