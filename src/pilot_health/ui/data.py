@@ -52,7 +52,7 @@ def next_waves(store_key: tuple, version: str) -> dict[str, int]:
 
 
 def risk_results(store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None):
-    """Every pilot's risk, now (as of the end of `today`: `results.now_moment`) or at a pinned link's
+    """Every pilot's risk, now (`results.now_moment`: this instant, kept as the day's end) or at a pinned link's
     moment, with the records and thresholds as they were then. Each pilot is scored once per change
     of its data and shared by every visitor (`pilot_health.results`); the keeper reads the
     catalogue's fingerprint itself, `rules` is kept for the callers."""
