@@ -7,6 +7,7 @@ from pilot_health.formatting import money, percent, plural
 from pilot_health.models import STAGE_LABELS
 from pilot_health import charts
 from pilot_health.ui import data
+from pilot_health.ui.columns import MISSING, MISSING_NOTE, count_column, money_column, percent_bar_column
 from pilot_health.ui.page import app_base_url, friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
 from pilot_health.ui.widgets import portfolio_filters, steering_pack_downloads
@@ -96,8 +97,8 @@ with friendly_errors():
         border=True,
     )
     c3.metric(
-        "Spend to date", money(summary.spend_total),
-        delta=f"{percent(summary.spend_share)} of {money(summary.budget_total)} budget"
+        "Spend to date", money(summary.spend_total, ctx.config.currency),
+        delta=f"{percent(summary.spend_share)} of {money(summary.budget_total, ctx.config.currency)} budget"
         + (f" · {summary.over_budget} over" if summary.over_budget else ""),
         delta_color="inverse" if summary.over_budget else "off", delta_arrow="off",
         help=f"Sum of spend to date against sum of budgets, over the {plural(summary.pilots_with_budget, 'pilot')} that have a budget "
@@ -108,11 +109,11 @@ with friendly_errors():
         "Data older than {} days".format(summary.stale_after_days), f"{summary.stale}",
         delta=f"{summary.never} never sent data" if summary.never else None, delta_color="off", delta_arrow="off",
         help=f"Pilots whose newest data upload (metrics, usage or survey; withdrawn uploads excluded) is more than {summary.stale_after_days} days old. "
-        "Set PILOT_HEALTH_STALE_UPLOAD_DAYS to change the limit.",
+        "The person who runs the dashboard can change the number of days.",
         border=True,
     )
 
-    view = (*ctx.cache_key, ctx.today, ctx.config.stale_upload_days, ctx.pinned, filters.business_units, filters.stages)
+    view = (*ctx.cache_key, ctx.today, ctx.config.stale_upload_days, ctx.pinned, filters.business_units, filters.stages, ctx.config.currency)
     left, right = st.columns([2, 3])
     with left:
         st.subheader("Pilots by stage")
@@ -130,7 +131,8 @@ with friendly_errors():
     st.subheader("Budget and spend")
     large = len(shown) > charts.MAX_PILOTS_PER_CHART
     without_budget = int(shown["budget"].isna().sum())
-    st.vega_lite_chart(data.chart_spec(("budget", *view), lambda: charts.budget_chart(shown, portfolio.by_business_unit(shown) if large else None)),
+    st.vega_lite_chart(data.chart_spec(("budget", *view), lambda: charts.budget_chart(shown, portfolio.by_business_unit(shown) if large else None,
+                                                                                      ctx.config.currency)),
                        width="stretch")
     st.caption(
         "Grey bar: approved budget. Coloured bar: spend to date, red when it exceeds the budget. "
@@ -149,26 +151,32 @@ with friendly_errors():
         table,
         hide_index=True,
         width="stretch",
+        placeholder=MISSING,
         column_order=[
             "pilot_id", "name", "business_unit", "stage", "months_in_stage", "pilot_clock", "budget", "spend_to_date",
             "spend_share", "last_upload_at", "days_since_upload", "freshness", "open",
         ],
         column_config={
-            "pilot_id": st.column_config.TextColumn("Pilot", help="The pilot's code in the register."),
-            "name": st.column_config.TextColumn("Name"),
-            "business_unit": st.column_config.TextColumn("Business unit"),
-            "stage": st.column_config.TextColumn("Stage"),
-            "months_in_stage": st.column_config.NumberColumn("Months in stage", format="%.1f", help="Days since “in this stage since”, divided by 30.44."),
-            "pilot_clock": st.column_config.TextColumn("Pilot clock", help="For pilots in the pilot stage: under 6, past 6 or past 18 months. “—” for other stages."),
-            "budget": st.column_config.NumberColumn("Budget", format="compact"),
-            "spend_to_date": st.column_config.NumberColumn("Spend", format="compact"),
-            "spend_share": st.column_config.ProgressColumn("Spent", format="percent", min_value=0, max_value=1, help="Spend to date ÷ budget. A full bar may hide an overspend; see the number."),
-            "last_upload_at": st.column_config.DatetimeColumn("Last data upload", format="D MMM YYYY", help="Newest upload of metrics, usage or survey data for this pilot (withdrawn uploads excluded)."),
-            "days_since_upload": st.column_config.NumberColumn("Days since upload", format="%d"),
-            "freshness": st.column_config.TextColumn("Data", help=f"Stale: newest upload older than {ctx.config.stale_upload_days} days."),
-            "open": st.column_config.LinkColumn("Record", display_text="Open", help="Open the pilot's record in the register."),
+            "pilot_id": st.column_config.TextColumn("Pilot", help="The pilot's code in the register.", pinned=True, width=70),
+            "name": st.column_config.TextColumn("Name", width=190),
+            "business_unit": st.column_config.TextColumn("Unit", help="Business unit.", width=100),
+            "stage": st.column_config.TextColumn("Stage", width=85),
+            "months_in_stage": st.column_config.NumberColumn("Months", format="%.1f", width=70,
+                                                             help="Months in the current stage: days since “in this stage since”, divided by 30.44."),
+            "pilot_clock": st.column_config.TextColumn("Pilot clock", width=95,
+                                                       help="For pilots in the pilot stage: under 6, past 6 or past 18 months. “—” for other stages."),
+            "budget": money_column("Budget", width=95, help="Approved budget, from the register."),
+            "spend_to_date": money_column("Spend", width=95, help="Spend to date, from the register."),
+            "spend_share": percent_bar_column("Spent", width=110, help="Spend to date ÷ budget, in whole per cent. A full bar may hide an overspend; see the number."),
+            "last_upload_at": st.column_config.DatetimeColumn("Last upload", format="D MMM YYYY", width=100,
+                                                              help="Newest upload of metrics, usage or survey data for this pilot (withdrawn uploads excluded)."),
+            "days_since_upload": count_column("Days ago", width=75, help="Days since the last upload."),
+            "freshness": st.column_config.TextColumn("Data", width=70, help=f"Stale: newest upload older than {ctx.config.stale_upload_days} days."),
+            "open": st.column_config.LinkColumn("Record", display_text="Open", width=65, help="Open the pilot's record in the register."),
         },
     )
+    if shown[["budget", "spend_to_date", "last_upload_at"]].isna().to_numpy().any():
+        st.caption(MISSING_NOTE)
     st.download_button(
         "Download this table (CSV)", lambda shown=shown: frame_to_csv(shown), file_name="pilot_health_portfolio.csv", mime="text/csv",
         icon=":material/download:", key="download_portfolio", on_click="ignore",

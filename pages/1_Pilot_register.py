@@ -4,6 +4,8 @@ import streamlit as st
 from pilot_health.models import PILOT_FIELDS, READINESS_FIELDS, STAGE_LABELS
 from pilot_health.pilots import get_pilot, register_csv, template_csv
 from pilot_health.ui import data, pilot_form
+from pilot_health.ui.columns import MISSING, MISSING_NOTE, money_column
+from pilot_health.ui.guide import guide_link
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
 from pilot_health.ui.widgets import report_unknown_url_values
@@ -26,28 +28,35 @@ with friendly_errors():
         )
         st.caption(
             f"{len(register)} pilots. Every column of the register template is kept; the table shows the main ones. "
-            "“Evidence known” counts the readiness questions answered yes or no (the rest are unknown)."
+            "“Evidence” counts the readiness questions answered yes or no (the rest are unknown). " + MISSING_NOTE
         )
         st.dataframe(
             table,
             hide_index=True,
             width="stretch",
             height=320,
+            placeholder=MISSING,
             column_order=[
                 "pilot_id", "name", "business_unit", "stage", "owner", "executive_sponsor", "change_champion",
                 "approved_on", "stage_since", "budget", "spend_to_date", "kpi_name", "evidence", "updated_at",
             ],
             column_config={
-                "pilot_id": st.column_config.TextColumn("Pilot"),
-                "name": "Name", "business_unit": "Business unit", "stage": "Stage", "owner": "Owner",
-                "executive_sponsor": "Sponsor", "change_champion": "Change champion",
-                "approved_on": st.column_config.DateColumn("Approved", format="YYYY-MM-DD"),
-                "stage_since": st.column_config.DateColumn("In stage since", format="YYYY-MM-DD"),
-                "budget": st.column_config.NumberColumn("Budget", format="compact"),
-                "spend_to_date": st.column_config.NumberColumn("Spend", format="compact"),
-                "kpi_name": "Business KPI",
-                "evidence": st.column_config.TextColumn("Evidence known", help="Readiness questions answered yes or no."),
-                "updated_at": st.column_config.DatetimeColumn("Last edited (UTC)", format="YYYY-MM-DD HH:mm"),
+                "pilot_id": st.column_config.TextColumn("Pilot", pinned=True, width=70, help="The pilot's code."),
+                "name": st.column_config.TextColumn("Name", width=180),
+                "business_unit": st.column_config.TextColumn("Unit", width=95, help="Business unit."),
+                "stage": st.column_config.TextColumn("Stage", width=80),
+                "owner": st.column_config.TextColumn("Owner", width=120, help="The person accountable for the pilot."),
+                "executive_sponsor": st.column_config.TextColumn("Sponsor", width=120, help="The executive sponsor."),
+                "change_champion": st.column_config.TextColumn("Champion", width=120, help="The change champion in the business."),
+                "approved_on": st.column_config.DateColumn("Approved", format="D MMM YYYY", width=95, help="The day the pilot was approved."),
+                "stage_since": st.column_config.DateColumn("In stage since", format="D MMM YYYY", width=105,
+                                                           help="The day the pilot entered its current stage."),
+                "budget": money_column("Budget", width=95, help="Approved budget."),
+                "spend_to_date": money_column("Spend", width=95, help="Spend to date."),
+                "kpi_name": st.column_config.TextColumn("Business KPI", width=150, help="The business result the pilot must move."),
+                "evidence": st.column_config.TextColumn("Evidence", width=75, help="Readiness questions answered yes or no, of all of them."),
+                "updated_at": st.column_config.DatetimeColumn("Last edited", format="D MMM YYYY HH:mm", width=130,
+                                                              help="When the record was last changed (UTC)."),
             },
         )
     left, right, _ = st.columns([1, 1, 2])
@@ -59,8 +68,10 @@ with friendly_errors():
     right.download_button(
         "Download an empty template", template_csv(), file_name="pilot_register_template.csv", mime="text/csv",
         icon=":material/description:", key="download_template",
-        help=f"The header row of the register: {len(PILOT_FIELDS)} columns, documented in docs/pilot-register.md.", on_click="ignore",
+        help=f"The header row of the register: {len(PILOT_FIELDS)} columns, each explained in the Guide (“The pilot register”).",
+        on_click="ignore",
     )
+    guide_link("register", "What each column of the register means")
 
     st.divider()
     if not ctx.person.can("edit_pilots"):

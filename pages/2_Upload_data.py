@@ -127,7 +127,7 @@ with friendly_errors():
         st.caption("No uploads yet." + ("" if include_demo else " (The demo's simulated uploads are hidden.)"))
     else:
         data_table(upload.history(frame), "history", "pilot_health_uploads.csv", height=min(38 + 35 * len(frame), 400),
-                   column_config=upload.HISTORY_COLUMNS)
+                   column_config=upload.HISTORY_COLUMNS, missing_note=False)
         in_force = frame[frame["withdrawn_at"].isna() & frame["uploaded_by"].map(ctx.person.may_withdraw)]
         if ctx.person.can("withdraw_own") and not ctx.person.can("withdraw_any"):
             st.caption("You can withdraw uploads you made; an administrator can withdraw anyone's.")

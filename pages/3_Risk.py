@@ -26,7 +26,7 @@ with friendly_errors():
     st.title("Failure-pattern risk")
     st.caption(
         "How strongly each pilot shows each of the five patterns that stop AI pilots reaching production. "
-        f"Scores use the rules in {catalogue.source_label} (version {catalogue.fingerprint}); how they are computed is under "
+        f"Scores use the rules in {catalogue.source_label}; how they are computed is under "
         "“How the scores work” at the bottom, and every warning sign names its evidence."
     )
     results = data.risk_results(*ctx.cache_key, data.rules_fingerprint(), ctx.today, ctx.pinned)
@@ -159,7 +159,7 @@ Each signal is a question about the pilot. It is **fired** when the register or 
 A pattern's **score** is the weight of fired signals ÷ the weight of known signals × 100; its **coverage** is the
 weight of known signals ÷ the weight of all its signals. High: {catalogue.scoring.high:g} or more; medium:
 {catalogue.scoring.medium:g} or more; below {catalogue.scoring.insufficient_coverage:.0%} coverage it reads
-insufficient evidence. The full explanation is in docs/risk.md.
+insufficient evidence. The full explanation is in the Guide: [How risk is judged](Guide?topic=risk).
 """
         )
         rules = pd.DataFrame(

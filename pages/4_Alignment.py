@@ -57,7 +57,7 @@ with friendly_errors():
         f"{len(shown)} pilots, worst first. {behind} of them have a KPI behind plan (progress trailing the time elapsed by "
         f"{catalogue.threshold('kpi_behind_plan'):.0%} or more). Order: points for what is wrong — inverted {CONCERN_POINTS['inverted']}, "
         f"decoupled {CONCERN_POINTS['decoupled']}, critical decay {CONCERN_POINTS['decay critical']}, KPI behind plan "
-        f"{CONCERN_POINTS['behind plan']} … (docs/alignment.md lists them all); the “why” column says which apply."
+        f"{CONCERN_POINTS['behind plan']} … ([How alignment is judged](Guide?topic=alignment) lists them all); the “why” column says which apply."
     )
     view = shown.assign(stage=shown["stage"].map(STAGE_LABELS))
     st.dataframe(
@@ -180,7 +180,7 @@ with friendly_errors():
     with st.expander("Metric dictionary: what each metric is, and which way is better"):
         st.caption(
             "Which way is better decides whether a rise is good news (a rising RMSE is not). Built-in entries come from "
-            "config/metrics.toml; answers given on upload or here are remembered in the store and win. Guesses are marked: confirm them."
+            "the dictionary that comes with the dashboard; answers given on upload or here are remembered in the store and win. Guesses are marked: confirm them."
         )
         in_use = data.metrics_in_use(*ctx.cache_key, data.rules_fingerprint())
         if in_use.empty:
@@ -228,6 +228,6 @@ with friendly_errors():
 - **KPI progress**: (latest − baseline) ÷ (target − baseline), against the share of time gone from approval to the KPI deadline;
   behind plan when it trails by {catalogue.threshold('kpi_behind_plan'):.0%} or more.
 
-The settings are in {catalogue.source_label} (`[analysis]`); the full explanation is in docs/alignment.md.
+The numbers these rules use are on the Thresholds page; the full explanation is in the Guide: [How alignment is judged](Guide?topic=alignment).
 """
         )

@@ -226,7 +226,7 @@ with friendly_errors():
         st.markdown(
             f"""
 - **Barrier point**: each respondent's first element, in the order Awareness, Desire, Knowledge, Ability, Reinforcement,
-  scored 3 or lower. A blank answer is skipped, never counted as low. None when every answer is above 3.
+  scored 3 or lower. A blank answer is skipped, never counted as low. No barrier point when every answer is above 3.
 - **Main barrier**: the element that is the barrier point of the most respondents (on a tie, the earlier element).
 - **Means**: the average of the answers given (blanks left out); the number of answers is in every tooltip.
 - **Change**: a wave against the wave before it, with the respondents of both.
@@ -239,6 +239,6 @@ with friendly_errors():
   other team joins them, so no small team can be worked out by subtracting the others from the total. A mean from fewer than
   {a.min_respondents} answers is not shown. The same holds for downloads and the command line.
 
-The settings are in {catalogue.source_label} (`[analysis]`); the full explanation is in docs/adoption.md.
+The numbers these rules use are on the Thresholds page; the full explanation is in the Guide: [How adoption is judged](Guide?topic=adoption).
 """
         )

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from pilot_health.queries import AUDIT_ACTIONS
+from pilot_health.thresholds import threshold_label
 from pilot_health.ui import data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.widgets import data_table, report_unknown_url_values
@@ -14,7 +15,7 @@ with friendly_errors():
         "Every upload, withdrawal, pilot record change, threshold change, metric definition, demo load or clearance and restore "
         "from a backup, with who made it and when (UTC). Each line is written in the same transaction as the change, so the trail "
         "and the data never disagree. Who is the signed-in person's e-mail address (“dashboard user” when the dashboard runs "
-        "without sign-in); the command line names the person running it (or --by)."
+        "without sign-in); a change made from the command line names the person who ran it."
     )
     trail = data.audit_trail(*ctx.cache_key, ctx.pinned)
     if trail.empty:
@@ -42,10 +43,14 @@ with friendly_errors():
     counts = shown["action"].value_counts()
     st.caption(f"{len(shown)} of {len(trail)} changes"
                + (": " + ", ".join(f"{int(n)} × {AUDIT_ACTIONS[a].lower()}" for a, n in counts.items()) if len(shown) else "."))
-    view = shown.assign(action=shown["action"].map(AUDIT_ACTIONS))
+    thresholds = shown["action"] == "threshold_change"  # the trail records the setting's key; people read its name
+    view = shown.assign(action=shown["action"].map(AUDIT_ACTIONS),
+                        subject=shown["subject"].where(~thresholds, shown["subject"].map(threshold_label, na_action="ignore")))
     data_table(view[["happened_at", "who", "action", "subject", "detail"]], "audit", "pilot_health_audit_trail.csv",
                label="Download the audit trail (CSV)", height=min(38 + 35 * max(len(view), 1), 600),
-               column_config={"happened_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-                              "who": st.column_config.TextColumn("Who"), "action": st.column_config.TextColumn("What"),
-                              "subject": st.column_config.TextColumn("About", help="An upload id, a pilot code, a metric or a backup file."),
+               column_config={"happened_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm:ss", width=150,
+                                                                             help="Day and time (UTC)."),
+                              "who": st.column_config.TextColumn("Who", width=170), "action": st.column_config.TextColumn("What", width=170),
+                              "subject": st.column_config.TextColumn("About", width=220,
+                                                                     help="An upload's number, a pilot's code, a metric, a threshold or a backup file."),
                               "detail": st.column_config.TextColumn("Detail", width="large")})

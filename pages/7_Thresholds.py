@@ -4,18 +4,22 @@ import streamlit as st
 
 from pilot_health.errors import PilotHealthError
 from pilot_health.thresholds import save_thresholds, threshold_settings
+from pilot_health.ui.guide import guide_link
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.widgets import data_table
 
 ctx = page_setup("Thresholds", pinnable=False)  # the thresholds in force now; a pinned view keeps those of its moment
-COLUMNS = ["key", "label", "in_file", "in_force", "changed_by", "changed_at"]
+# The key stays in the CSV download (it is how the catalogue file names the setting), not on screen.
+COLUMNS = ["label", "explanation", "in_force", "in_file", "changed_by", "changed_at", "key"]
+SHOWN = COLUMNS[:-1]
 COLUMN_CONFIG = {
-    "key": st.column_config.TextColumn("Setting", help="Its name in the catalogue file (signals.… is a signal's threshold)."),
-    "label": st.column_config.TextColumn("What it is", width="large"),
-    "in_file": st.column_config.NumberColumn("In the file", format="%g"),
-    "in_force": st.column_config.NumberColumn("In force", format="%g"),
-    "changed_by": st.column_config.TextColumn("Set by", help="Who set it on this page; empty: the file's value."),
-    "changed_at": st.column_config.DatetimeColumn("Set at (UTC)", format="YYYY-MM-DD HH:mm"),
+    "label": st.column_config.TextColumn("Setting", width=260, pinned=True),
+    "explanation": st.column_config.TextColumn("What it does", width=420),
+    "in_force": st.column_config.NumberColumn("In force", format="%g", width=75, help="The value every page uses now."),
+    "in_file": st.column_config.NumberColumn("As shipped", format="%g", width=85,
+                                             help="The value in the rules as shipped (the signal catalogue the person who runs the dashboard looks after)."),
+    "changed_by": st.column_config.TextColumn("Set by", width=150, help="Who set it on this page; empty: the value as shipped is in force."),
+    "changed_at": st.column_config.DatetimeColumn("Set on", format="D MMM YYYY HH:mm", width=130, help="When it was set on this page (UTC)."),
 }
 
 
@@ -38,12 +42,13 @@ with friendly_errors():
     editable = ctx.person.can("edit_thresholds")
     st.caption(
         "Every number the failure-pattern scores, the health rule and the alignment and adoption verdicts compare against. "
-        "The signal catalogue file (config/signals.toml, or PILOT_HEALTH_SIGNALS) holds them as shipped; a value set here wins "
-        "over the file, applies to every page at once, is checked by the same rules as the file and is recorded in the audit "
-        "trail. Setting a value back to the file's removes it. A pinned link keeps the thresholds that were in force at its moment."
+        "Each comes with the dashboard (“as shipped”); a value set here wins over it, applies to every page at once, is checked "
+        "by the same rules and is recorded in the audit trail. Setting a value back to the shipped one removes it. A pinned "
+        "link keeps the thresholds that were in force at its moment."
     )
-    st.caption(f"{len(set_here)} of {len(settings)} thresholds are set on this page; the rest are the file's."
+    st.caption(f"{len(set_here)} of {len(settings)} thresholds are set on this page; the rest are as shipped."
                + ("" if editable else " Only administrators can change them."))
+    guide_link("risk", "How the thresholds are used: how risk is judged")
     if problem := st.session_state.pop("thresholds_problem", None):
         st.error(problem, icon=":material/error:")
 
@@ -51,21 +56,22 @@ with friendly_errors():
         with st.container(border=True):
             st.markdown("**Change a threshold**")
             left, middle = st.columns([3, 1], vertical_alignment="bottom")
-            key = left.selectbox("Setting", list(by_key), format_func=lambda k: f"{k} — {by_key[k].label}", key="threshold_key",
+            key = left.selectbox("Setting", list(by_key), format_func=lambda k: f"{by_key[k].section} · {by_key[k].label}", key="threshold_key",
                                  index=None, placeholder="Choose the setting to change")
             if key is not None:
                 chosen = by_key[key]
+                left.caption(chosen.explanation, help=f"In the rules file: {key}")
                 value = middle.number_input(
                     "New value", value=float(chosen.in_force), step=1.0 if chosen.whole_number else 0.01,
                     format="%.0f" if chosen.whole_number else "%g", key=f"threshold_value.{key}",
-                    help=f"In the file: {chosen.in_file:g}. Checked with every other threshold when saved.")
+                    help=f"As shipped: {chosen.in_file:g}. Checked with every other threshold when saved.")
                 save_column, back_column, _ = st.columns([1, 1.6, 2])
                 save_column.button("Save", type="primary", icon=":material/save:", key="threshold_save", on_click=save,
                                    args=({key: value}, "Saved"), disabled=value == chosen.in_force)
-                back_column.button("Set back to the file's value", icon=":material/undo:", key="threshold_back", on_click=save,
-                                   args=({key: chosen.in_file}, "Back to the file"), disabled=chosen.in_force == chosen.in_file)
-        st.button("Set every threshold back to the file's", icon=":material/restart_alt:", disabled=not set_here, key="thresholds_reset",
-                  on_click=save, args=({s.key: s.in_file for s in set_here}, "Back to the file"))
+                back_column.button("Set back to the value as shipped", icon=":material/undo:", key="threshold_back", on_click=save,
+                                   args=({key: chosen.in_file}, "Back as shipped"), disabled=chosen.in_force == chosen.in_file)
+        st.button("Set every threshold back as shipped", icon=":material/restart_alt:", disabled=not set_here, key="thresholds_reset",
+                  on_click=save, args=({s.key: s.in_file for s in set_here}, "Back as shipped"))
 
     frame = pd.DataFrame([{c: getattr(s, c) for c in COLUMNS} | {"section": s.section} for s in settings])
     frame["changed_by"] = frame["changed_by"].fillna("")
@@ -74,4 +80,5 @@ with friendly_errors():
         st.subheader(section)
         slug = section.lower().replace(" ", "_")
         rows = frame[frame["section"] == section][COLUMNS].reset_index(drop=True)
-        data_table(rows, f"thresholds.{slug}", f"pilot_health_thresholds_{slug}.csv", column_config=COLUMN_CONFIG)
+        data_table(rows, f"thresholds.{slug}", f"pilot_health_thresholds_{slug}.csv", column_config=COLUMN_CONFIG, column_order=SHOWN,
+                   missing_note=False)

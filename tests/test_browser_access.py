@@ -351,8 +351,8 @@ def test_an_admin_withdraws_an_editors_upload_and_the_audit_page_shows_every_act
     with fresh_page(browser, origins, script_errors) as page:
         signed_in_as(page, dashboard, ADMIN, "/Thresholds", "Thresholds")
         page.get_by_role("combobox", name="Setting").click()
-        page.keyboard.type("analysis.decay_warning")
-        page.get_by_role("option", name=re.compile(r"^analysis\.decay_warning — ")).click()
+        page.keyboard.type("Decay that is a warning")
+        page.get_by_role("option", name="Shared numbers · Decay that is a warning").click()
         value = page.get_by_role("spinbutton", name="New value")
         value.fill("0.12")
         value.press("Enter")
@@ -377,7 +377,7 @@ def test_an_admin_withdraws_an_editors_upload_and_the_audit_page_shows_every_act
         assert_no_errors_shown(page, script_errors)
     actions = [(r["who"], r["action"], r["subject"]) for r in rows]
     for expected in [(FINANCE_EDITOR, "Upload stored", upload_id), (FINANCE_EDITOR, "Pilot record edited", "FN-01"),
-                     (ADMIN, "Threshold changed", "analysis.decay_warning"), (ADMIN, "Upload withdrawn", upload_id)]:
+                     (ADMIN, "Threshold changed", "Decay that is a warning"), (ADMIN, "Upload withdrawn", upload_id)]:
         assert expected in actions, (expected, actions[:8])
     edit = next(r for r in rows if r["action"] == "Pilot record edited")
     assert "owner:" in edit["detail"] and "Finance Ops Lead" in edit["detail"]

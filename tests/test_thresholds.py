@@ -48,13 +48,13 @@ def test_a_threshold_set_in_the_dashboard_changes_the_score_it_feeds(tmp_path):
         assert queries.threshold_overrides(con) == {}
         trail = queries.audit_entries(con)
     assert fired() == "fired"
-    assert list(trail["detail"]) == ["0.3 → 0.2 (the file's value)", "0.2 → 0.3"]
+    assert list(trail["detail"]) == ["0.3 → 0.2 (as shipped)", "0.2 → 0.3"]
     assert set(trail["action"]) == {"threshold_change"} and set(trail["who"]) == {"ann@example.com"}
 
 
 def test_thresholds_that_break_the_catalogues_rules_are_refused_whole(store):
     before = store.version()
-    with pytest.raises(PilotHealthError, match="Not saved: .*decay_critical must be at least decay_warning"):
+    with pytest.raises(PilotHealthError, match="Not saved: .*“Decay that is critical” must be at least “Decay that is a warning”"):
         save_thresholds(store, {"analysis.decay_warning": 0.3, "analysis.min_respondents": 7}, by=ADMIN)
     with pytest.raises(PilotHealthError, match="Not saved: .*less than or equal to 100"):
         save_thresholds(store, {"scoring.high": 140}, by=ADMIN)

@@ -159,12 +159,9 @@ class Catalogue(_Strict):
 
     @property
     def source_label(self) -> str:
-        """The file's path, relative to the checkout when it is inside it, and how many thresholds
-        the dashboard sets on top of it."""
-        try:
-            label = str(Path(self.source).relative_to(project_root()))
-        except ValueError:
-            label = self.source
+        """Where the rules come from, in words for the screen (the file's path is for operators:
+        `source`): the shipped rules, and how many thresholds the dashboard sets on top of them."""
+        label = "the signal catalogue"
         if self.overrides:
             count = len(self.overrides)
             label += f" with {count} threshold{'s' if count != 1 else ''} set on the Thresholds page"

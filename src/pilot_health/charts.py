@@ -93,8 +93,9 @@ def time_in_stage_chart(frame: pd.DataFrame) -> alt.LayerChart:
     return (bars + _month_rules(max_months)).properties(height=_height(len(data)), autosize=ROWS_AUTOSIZE)
 
 
-def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None) -> alt.LayerChart:
-    """Spend to date against budget: grey bar = budget, coloured bar = spend (red when over)."""
+def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None, currency: str = "$") -> alt.LayerChart:
+    """Spend to date against budget: grey bar = budget, coloured bar = spend (red when over);
+    amounts in `currency` (named in the axis title and the tooltips)."""
     if by_unit is not None:
         data = by_unit.rename(columns={"business_unit": "label"})
         y_title, tooltip_label = "Business unit", "Business unit"
@@ -106,15 +107,15 @@ def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None) -> al
         spend_share=data["spend_to_date"] / data["budget"].where(data["budget"] > 0),
     )
     tooltip = [
-        alt.Tooltip("label:N", title=tooltip_label), alt.Tooltip("budget:Q", title="Budget", format=",.0f"),
-        alt.Tooltip("spend_to_date:Q", title="Spend to date", format=",.0f"), alt.Tooltip("spend_share:Q", title="Spent", format=".0%"),
+        alt.Tooltip("label:N", title=tooltip_label), alt.Tooltip("budget:Q", title=f"Budget ({currency})", format=",.0f"),
+        alt.Tooltip("spend_to_date:Q", title=f"Spend to date ({currency})", format=",.0f"), alt.Tooltip("spend_share:Q", title="Spent", format=".0%"),
     ]
     order = data.sort_values("budget", ascending=False)["label"].tolist()
     base = alt.Chart(data).encode(
         y=alt.Y("label:N", sort=order, title=y_title, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
         tooltip=tooltip,
     )
-    budget = base.mark_bar(color="#d9dee3", cornerRadiusEnd=3).encode(x=alt.X("budget:Q", title="Budget and spend to date", axis=alt.Axis(format="~s")))
+    budget = base.mark_bar(color="#d9dee3", cornerRadiusEnd=3).encode(x=alt.X("budget:Q", title=f"Budget and spend to date ({currency})", axis=alt.Axis(format="~s")))
     spend = base.mark_bar(height=8, cornerRadiusEnd=3).encode(
         x="spend_to_date:Q",
         color=alt.Color("status:N", scale=alt.Scale(domain=["Within budget", "Over budget"], range=["#1b6ca8", "#c0392b"]), title=None),

@@ -43,6 +43,12 @@ SETTINGS: tuple[Setting, ...] = (
         "everything). Without it, such a dashboard refuses to show data unless it listens on the loopback address only.",
     ),
     Setting(
+        "PILOT_HEALTH_CURRENCY",
+        "$",
+        "The currency budgets and spend are written in on every page and in the steering packs: a symbol ($, €, £, ¥) "
+        "or a short code (CHF, USD), put before the amount (\"$1.65M\", \"CHF 820k\"). Only the sign changes; amounts are not converted.",
+    ),
+    Setting(
         "PILOT_HEALTH_DB",
         "data/pilot_health.duckdb",
         "Path of the DuckDB store. A relative path is taken from the checkout folder.",
@@ -174,6 +180,7 @@ class Config:
     environments_path: Path = Path("config/environments.toml")
     fiscal_year_start_month: int = 1
     warm_seconds: float = 15.0
+    currency: str = "$"
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -237,7 +244,19 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         ),
         fiscal_year_start_month=_month(env, "PILOT_HEALTH_FISCAL_YEAR_START"),
         warm_seconds=float(_number(env, "PILOT_HEALTH_WARM_SECONDS", float, 0)),
+        currency=currency_symbol(env),
     )
+
+
+def currency_symbol(env: Mapping[str, str] | None = None) -> str:
+    """The currency sign money is written with (PILOT_HEALTH_CURRENCY): a symbol or a code of up to
+    five characters, without digits."""
+    env = os.environ if env is None else env
+    raw = _raw(env, "PILOT_HEALTH_CURRENCY")
+    if len(raw) > 5 or any(c.isdigit() or c in "%\\" for c in raw):
+        raise ConfigError(f"The setting PILOT_HEALTH_CURRENCY={raw!r} must be a currency symbol or code of up to five "
+                          "characters, such as $, €, £ or CHF.")
+    return raw
 
 
 T = TypeVar("T")

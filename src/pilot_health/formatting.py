@@ -10,22 +10,36 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def money(value: Optional[float]) -> str:
-    """1_650_000 -> '1.65M', 820_000 -> '820k', 950 -> '950'."""
+def money(value: Optional[float], currency: Optional[str] = None) -> str:
+    """An amount as people read it, in the configured currency (PILOT_HEALTH_CURRENCY, "$" as
+    shipped): 1_650_000 -> '$1.65M', 820_000 -> '$820k', 9_500 -> '$9,500', -2_000 -> '-$2,000'.
+    A currency code gets a space: 'CHF 820k'."""
     if _missing(value):
         return "—"
     sign = "-" if value < 0 else ""
     value = abs(float(value))
     if value >= 1e9:
-        return f"{sign}{value / 1e9:.2f}B".replace(".00B", "B")
-    if value >= 1e6:
-        return f"{sign}{value / 1e6:.2f}M".replace(".00M", "M")
-    if value >= 1e4:
-        return f"{sign}{value / 1e3:.0f}k"
-    return f"{sign}{value:,.0f}"
+        amount = f"{value / 1e9:.2f}B".replace(".00B", "B")
+    elif value >= 1e6:
+        amount = f"{value / 1e6:.2f}M".replace(".00M", "M")
+    elif value >= 1e4:
+        amount = f"{value / 1e3:.0f}k"
+    else:
+        amount = f"{value:,.0f}"
+    return f"{sign}{currency_prefix(currency)}{amount}"
+
+
+def currency_prefix(currency: Optional[str] = None) -> str:
+    """What goes before an amount: the symbol as it is ('$', '€'), a code with a space ('CHF ')."""
+    if currency is None:
+        from .config import currency_symbol
+
+        currency = currency_symbol()
+    return f"{currency} " if currency and currency[-1].isalpha() else currency
 
 
 def percent(share: Optional[float], digits: int = 0) -> str:
+    """A share as a whole per cent by default: 0.5778 -> '58%'."""
     if _missing(share):
         return "—"
     return f"{share * 100:.{digits}f}%"

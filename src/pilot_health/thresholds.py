@@ -26,34 +26,64 @@ from .store import Store, utc_now
 
 SECTIONS = {"scoring": ("Scoring", Scoring), "health": ("Health rule", Health), "analysis": ("Shared numbers", Analysis)}
 SIGNAL_SECTION = ("signals", "Signal thresholds")
-# What each section setting means (the catalogue file's own comments, in short).
+# What each section setting is (a short label) and what it does (one sentence), in the words of the
+# catalogue file's own comments. The Thresholds page shows these; the key stays in a tooltip.
 LABELS = {
-    "scoring.insufficient_coverage": "Share of a pattern's weight that must be known before it is scored",
-    "scoring.high": "Score at or above which a pattern is high",
-    "scoring.medium": "Score at or above which a pattern is medium (below: low)",
-    "health.min_patterns_with_evidence": "Patterns with enough evidence needed before health is judged",
+    "scoring.insufficient_coverage": "Evidence needed before a pattern is scored",
+    "scoring.high": "Score that makes a pattern high",
+    "scoring.medium": "Score that makes a pattern medium",
+    "health.min_patterns_with_evidence": "Patterns with enough evidence before health is judged",
     "health.red_high_patterns": "High patterns that make a pilot red",
     "health.red_medium_patterns": "Medium patterns that make a pilot red",
     "health.amber_medium_patterns": "Medium patterns that make a pilot amber",
-    "health.months_in_pilot_amber": "Months in the pilot stage that make a pilot at least amber",
+    "health.months_in_pilot_amber": "Months in the pilot stage that make a pilot amber",
     "analysis.smoothing_weeks": "Weeks averaged for live and lab values",
     "analysis.first_live_weeks": "Weeks that count as the first live results",
     "analysis.decay_min_weeks": "Live weeks needed before decay is judged",
-    "analysis.decay_warning": "Decay below the first live weeks that is a warning (share)",
-    "analysis.decay_critical": "Decay below the first live weeks that is critical (share)",
-    "analysis.decay_reference_weeks": "First live weeks that are the decay reference",
-    "analysis.decay_noise_k": "Standard errors of weekly noise a decay must exceed to count",
-    "analysis.alignment_min_periods": "Common periods needed to judge alignment",
-    "analysis.alignment_max_lag": "Periods the KPI may follow the model by",
-    "analysis.significance": "Chance below which a trend or association counts (e.g. 0.05 = 1 in 20)",
-    "analysis.adoption_min_weeks": "Weeks of usage data needed before adoption is judged",
-    "analysis.min_respondents": "Fewest respondents judged (and shown) for a wave or a team",
-    "analysis.drift_reference_weeks": "First live weeks that are the drift reference",
-    "analysis.drift_current_weeks": "Last live weeks that are the current drift window",
-    "analysis.drift_warning": "Drift (reference standard deviations) that is a warning",
-    "analysis.drift_critical": "Drift (reference standard deviations) that is critical",
-    "analysis.participation_warning": "Survey participation below which a warning shows (share)",
+    "analysis.decay_warning": "Decay that is a warning",
+    "analysis.decay_critical": "Decay that is critical",
+    "analysis.decay_reference_weeks": "First live weeks that decay is measured from",
+    "analysis.decay_noise_k": "How far beyond weekly noise a decay must go",
+    "analysis.alignment_min_periods": "Common weeks or months needed to judge alignment",
+    "analysis.alignment_max_lag": "Periods the KPI may lag behind the model",
+    "analysis.significance": "Chance below which a trend counts",
+    "analysis.adoption_min_weeks": "Weeks of usage needed before adoption is judged",
+    "analysis.min_respondents": "Fewest respondents shown for a wave or a team",
+    "analysis.drift_reference_weeks": "First live weeks that drift is measured from",
+    "analysis.drift_current_weeks": "Last live weeks compared for drift",
+    "analysis.drift_warning": "Drift that is a warning",
+    "analysis.drift_critical": "Drift that is critical",
+    "analysis.participation_warning": "Survey participation below which a warning shows",
     "analysis.usage_trend_weeks": "Weeks of usage the active-users trend is judged on",
+}
+EXPLANATIONS = {
+    "scoring.insufficient_coverage": "A pattern is scored only when at least this share of its signals' weight is known; "
+                                     "with less it reads “insufficient evidence”, never “low”.",
+    "scoring.high": "A pattern whose score (0–100) is at or above this reads high.",
+    "scoring.medium": "A pattern whose score (0–100) is at or above this, and below high, reads medium; below it, low.",
+    "health.min_patterns_with_evidence": "With fewer of the five patterns scored, a pilot's health reads “insufficient evidence”.",
+    "health.red_high_patterns": "A pilot with at least this many high patterns is red.",
+    "health.red_medium_patterns": "A pilot with at least this many medium (or high) patterns is red.",
+    "health.amber_medium_patterns": "A pilot with at least this many medium patterns is amber.",
+    "health.months_in_pilot_amber": "A pilot this long in the pilot stage is at least amber, and red when a pattern is also medium or high.",
+    "analysis.smoothing_weeks": "Live and lab values are averages over this many weeks, so one noisy week decides nothing.",
+    "analysis.first_live_weeks": "The first live results are the average of this many weeks once live data starts.",
+    "analysis.decay_min_weeks": "Decay is judged only once a metric has this many weeks of live data.",
+    "analysis.decay_warning": "A live level this share below its first live weeks is a warning (0.1 = 10%).",
+    "analysis.decay_critical": "A live level this share below its first live weeks is critical (0.2 = 20%).",
+    "analysis.decay_reference_weeks": "Decay compares the live level with the average of this many first live weeks.",
+    "analysis.decay_noise_k": "A drop counts as decay only when it is this many standard errors of the pilot's own week-to-week noise.",
+    "analysis.alignment_min_periods": "With fewer weeks (or months) where both the model metric and the KPI are known, alignment reads “insufficient data”.",
+    "analysis.alignment_max_lag": "The KPI may follow the model metric by up to this many weeks (or months).",
+    "analysis.significance": "A trend or a link between two series counts when chance alone would give it less often than this (0.05 = 1 in 20).",
+    "analysis.adoption_min_weeks": "Adoption is judged only with at least this many weeks of usage data.",
+    "analysis.min_respondents": "A survey wave or a team with fewer respondents is not judged or shown, so nobody can be singled out.",
+    "analysis.drift_reference_weeks": "Drift compares a live series with the average of its first this-many weeks.",
+    "analysis.drift_current_weeks": "Drift looks at the average of a live series' last this-many weeks.",
+    "analysis.drift_warning": "A move of this many standard deviations from the first weeks is a warning.",
+    "analysis.drift_critical": "A move of this many standard deviations from the first weeks is critical.",
+    "analysis.participation_warning": "Fewer survey respondents than this share of the people asked is a warning (0.6 = 60%).",
+    "analysis.usage_trend_weeks": "Whether active users are rising or falling is judged on this many last weeks of usage data.",
 }
 
 
@@ -64,6 +94,7 @@ class ThresholdSetting:
     key: str  # "analysis.decay_warning", or "signals.live_decay" for a signal's threshold
     section: str
     label: str
+    explanation: str
     in_file: float
     in_force: float
     whole_number: bool
@@ -86,10 +117,42 @@ def _section_values(catalogue: Catalogue) -> dict[str, tuple[str, float, bool]]:
 
 
 def _label(catalogue: Catalogue, key: str) -> str:
+    """The setting's name as the Thresholds page shows it (never its key)."""
     if key.startswith(SIGNAL_SECTION[0] + "."):
         signal = catalogue.signal(key.split(".", 1)[1])
         return f"{signal.question} ({signal.unit})" if signal.unit else signal.question
-    return LABELS.get(key, key)
+    return LABELS.get(key) or key.split(".", 1)[-1].replace("_", " ").capitalize()
+
+
+def _explanation(catalogue: Catalogue, key: str) -> str:
+    """One sentence on what the setting does."""
+    if key.startswith(SIGNAL_SECTION[0] + "."):
+        name = key.split(".", 1)[1]
+        pattern = next(p for p in catalogue.patterns.values() if any(s.key == name for s in p.signals))
+        return f"A warning sign of {pattern.name}: it fires at this value" + (f" ({catalogue.signal(name).unit})." if catalogue.signal(name).unit else ".")
+    return EXPLANATIONS.get(key, "")
+
+
+def threshold_label(key: str) -> str:
+    """A threshold's name in words (for the audit trail, which records the key)."""
+    try:
+        return _label(load_catalogue(), key)
+    except (KeyError, StopIteration, PilotHealthError, ValueError):
+        return key.split(".", 1)[-1].replace("_", " ").capitalize()
+
+
+def in_words(text: str, catalogue: Catalogue) -> str:
+    """`text` with every setting key in it (“scoring.medium”, or “decay_critical” alone) replaced by its label."""
+    import re
+
+    known = _section_values(catalogue)
+    names = {key.split(".", 1)[1]: key for key in known}
+
+    def word(match: re.Match) -> str:
+        key = match.group(0) if match.group(0) in known else names.get(match.group(0).split(".")[-1])
+        return f"“{_label(catalogue, key)}”" if key else match.group(0)
+
+    return re.sub(r"\b(?:(?:scoring|health|analysis|signals)\.)?[a-z]+(?:_[a-z]+)+\b|\b(?:scoring|health|analysis)\.[a-z]+\b", word, text)
 
 
 def with_overrides(catalogue: Catalogue, overrides: Mapping[str, float]) -> Catalogue:
@@ -139,7 +202,7 @@ def _apply(catalogue: Catalogue, overrides: tuple[tuple[str, float], ...], known
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "the catalogue"
         problem = str(first["msg"]).removeprefix("Value error, ")
-        raise ThresholdProblem(f"The thresholds set in the dashboard do not fit the catalogue {catalogue.source_label} ({where}: {problem}); "
+        raise ThresholdProblem(f"The thresholds set in the dashboard no longer fit the rules as shipped ({in_words(problem, catalogue)}); "
                                "an administrator can set them back on the Thresholds page.", where, problem) from None
 
 
@@ -161,7 +224,7 @@ def threshold_settings(store: Store) -> list[ThresholdSetting]:
     for key, (section, in_file, whole) in _section_values(file_catalogue).items():
         stored = overrides.get(key)
         settings.append(ThresholdSetting(
-            key=key, section=section, label=_label(file_catalogue, key), in_file=in_file,
+            key=key, section=section, label=_label(file_catalogue, key), explanation=_explanation(file_catalogue, key), in_file=in_file,
             in_force=stored["value"] if stored else in_file, whole_number=whole,
             changed_by=stored["changed_by"] if stored else None, changed_at=stored["changed_at"] if stored else None,
         ))
@@ -197,8 +260,8 @@ def save_thresholds(store: Store, values: Mapping[str, float], by: "Person | str
         try:
             with_overrides(file_catalogue, wanted)
         except ThresholdProblem as problem:
-            raise PilotHealthError(f"Not saved: {_label(file_catalogue, problem.where) if problem.where in known else problem.where}: "
-                                   f"{problem.problem}.") from None
+            where = f"“{_label(file_catalogue, problem.where)}”" if problem.where in known else "these thresholds"
+            raise PilotHealthError(f"Not saved: {where} cannot be set so — {in_words(problem.problem, file_catalogue)}.") from None
         changed = [k for k in sorted(set(stored) | set(wanted)) if stored.get(k) != wanted.get(k)]
         for key in changed:
             whole = known[key][2]
@@ -208,5 +271,5 @@ def save_thresholds(store: Store, values: Mapping[str, float], by: "Person | str
             else:
                 queries.delete_threshold_override(con, key, person.name, now)
             queries.record_audit(con, now, person.name, "threshold_change", key,
-                                 f"{_shown(before, whole)} → {_shown(after, whole)}" + (" (the file's value)" if key not in wanted else ""))
+                                 f"{_shown(before, whole)} → {_shown(after, whole)}" + (" (as shipped)" if key not in wanted else ""))
     return changed

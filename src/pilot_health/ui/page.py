@@ -38,6 +38,7 @@ PAGES = (
     ("pages/2_Upload_data.py", "Upload data", ":material/upload_file:", "view"),
     ("pages/7_Thresholds.py", "Thresholds", ":material/tune:", "view"),
     ("pages/6_Audit_trail.py", "Audit trail", ":material/history:", "view_audit"),
+    ("pages/8_Guide.py", "Guide", ":material/menu_book:", "view"),
 )
 
 
@@ -241,9 +242,11 @@ def render_sidebar(ctx: PageContext, pinnable: bool = True) -> None:
         except PilotHealthError as error:
             st.caption(str(error))
             return
+        changed = ctx.meta.get("changed_at")
         st.caption(
-            f"Store: {ctx.store.path.name} · {plural(counts['pilots'], 'pilot')} · "
-            f"{plural(counts['metric_observations'], 'metric row')} · {plural(counts['survey_responses'], 'survey response')} · "
-            f"last change {ctx.meta.get('changed_at', '—').replace('T', ' ')} UTC",
-            help=f"The DuckDB file at {ctx.store.path}. Set PILOT_HEALTH_DB to use another one.",
+            f"{plural(counts['pilots'], 'pilot')} · {plural(counts['metric_observations'], 'metric row')} · "
+            f"{plural(counts['survey_responses'], 'survey response')}"
+            + (f" · last change {datetime.fromisoformat(changed):%d %b %Y %H:%M} UTC" if changed else ""),
+            help="What the dashboard holds, and when anything in it last changed "
+                 "(an upload, a withdrawal, a record edited, a threshold set).",
         )

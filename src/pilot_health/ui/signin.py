@@ -126,8 +126,12 @@ def _open_network_screen() -> None:
     _screen_header()
     st.error(f"This dashboard has no sign-in and listens on {md_escape(server_address() or 'every network interface')}, so anyone "
              "who reaches it could see and change everything; it shows nothing until one of these is done: configure sign-in "
-             "(docs/access.md), start it on this machine only (--server.address 127.0.0.1), or allow open access on a network "
-             "with PILOT_HEALTH_ALLOW_OPEN_NETWORK=yes.", icon=":material/gpp_bad:")
+             "for the people who may use it, start it for this computer only, or allow open access on a network that only the "
+             "right people reach.", icon=":material/gpp_bad:")
+    with st.expander("For the person who runs the dashboard"):
+        st.markdown("Configure sign-in as the access guide in the repository's documentation folder says, or start the dashboard "
+                    "with `--server.address 127.0.0.1`, or set `PILOT_HEALTH_ALLOW_OPEN_NETWORK=yes` when only the right people "
+                    "reach this network (behind a firewall or a proxy that checks who they are).")
     st.stop()
 
 

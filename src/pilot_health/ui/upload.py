@@ -307,11 +307,11 @@ def history(frame: pd.DataFrame) -> pd.DataFrame:
 HISTORY_COLUMNS = {
     "upload_id": st.column_config.NumberColumn("Upload", format="%d"),
     "kind": "Kind", "file_name": "File", "uploaded_by": "By",
-    "uploaded_at": st.column_config.DatetimeColumn("Uploaded (UTC)", format="YYYY-MM-DD HH:mm"),
-    "rows_stored": st.column_config.NumberColumn("Stored", format="%d"),
-    "rows_rejected": st.column_config.NumberColumn("Rejected", format="%d"),
+    "uploaded_at": st.column_config.DatetimeColumn("Uploaded", format="D MMM YYYY HH:mm", help="Day and time (UTC)."),
+    "rows_stored": st.column_config.NumberColumn("Stored", format="%,d", help="Rows stored."),
+    "rows_rejected": st.column_config.NumberColumn("Rejected", format="%,d", help="Rows left out, each with its reason in the upload's receipt."),
     "pilots": "Pilots", "status": "Status",
-    "withdrawn_at": st.column_config.DatetimeColumn("Withdrawn (UTC)", format="YYYY-MM-DD HH:mm"),
+    "withdrawn_at": st.column_config.DatetimeColumn("Withdrawn", format="D MMM YYYY HH:mm", help="Day and time (UTC); “—”: still in force."),
 }
 
 

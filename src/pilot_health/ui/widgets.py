@@ -10,6 +10,7 @@ from ..csv_files import frame_to_csv
 
 from ..models import STAGE_LABELS, STAGES
 from ..portfolio import PortfolioFilters
+from .columns import MISSING, MISSING_NOTE
 from .text import md_escape
 
 
@@ -62,13 +63,24 @@ def pilot_picker(order: Sequence[str], placeholder: str = "Choose a pilot",
     return st.selectbox("Pilot", list(order), index=None, key="pilot", bind="query-params", placeholder=placeholder, help=help_text)
 
 
-def data_table(frame: pd.DataFrame, key: str, file_name: str, *, label: str = "Download (CSV)", **dataframe_options) -> None:
+def data_table(frame: pd.DataFrame, key: str, file_name: str, *, label: str = "Download (CSV)", missing_note: bool = True,
+               **dataframe_options) -> None:
     """A table with its own CSV download under it: every table can be taken out, with cells a
     spreadsheet would run as formulas neutralised (the grid's built-in export is switched off in
-    .streamlit/config.toml because it does not do that)."""
+    .streamlit/config.toml because it does not do that). A missing value reads “—” (never “None”),
+    and a short note under a table that has any says what it means (`missing_note=False`: the page
+    says it itself)."""
+    dataframe_options.setdefault("placeholder", MISSING)
     st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}.table", **dataframe_options)
+    if missing_note and _has_missing(frame, dataframe_options.get("column_order")):
+        st.caption(MISSING_NOTE)
     st.download_button(label, frame_to_csv(frame), file_name=file_name, mime="text/csv", icon=":material/download:",
                        key=f"{key}.download", type="tertiary", on_click="ignore")
+
+
+def _has_missing(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> bool:
+    shown = frame[[c for c in columns if c in frame.columns]] if columns else frame
+    return bool(len(shown)) and bool(shown.isna().to_numpy().any())
 
 
 def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, key: str) -> None:

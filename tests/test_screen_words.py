@@ -1,0 +1,128 @@
+"""Business owners read every screen: no repository paths, setting names, command-line flags,
+temporary paths or a raw “None” in anything a page renders — text, captions, labels, tooltips,
+options, metrics and table cells — on every page, run through AppTest on the demo store."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from google.protobuf.message import Message
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+HOME = str(ROOT / "app.py")
+PAGES = {
+    "home": (None, {}),
+    "register": ("pages/1_Pilot_register.py", {"pilot": "SC-01"}),
+    "upload": ("pages/2_Upload_data.py", {}),
+    "risk": ("pages/3_Risk.py", {"pilot": "SC-01"}),
+    "alignment": ("pages/4_Alignment.py", {"pilot": "SC-01"}),
+    "adoption": ("pages/5_Adoption.py", {"pilot": "SC-01"}),
+    "audit": ("pages/6_Audit_trail.py", {}),
+    "thresholds": ("pages/7_Thresholds.py", {}),
+    "guide": ("pages/8_Guide.py", {"topic": "risk"}),
+}
+
+DEVELOPER_WORDS = {
+    "a documentation file's path": re.compile(r"docs/|\b[\w-]+\.md\b"),
+    "a settings file": re.compile(r"\.toml\b|config/"),
+    "a setting's variable name": re.compile(r"PILOT_HEALTH_"),
+    "the demo's source folder": re.compile(r"data/demo"),
+    "a command-line flag": re.compile(r"(?<![\w-])--[a-z][\w.-]*"),
+    "an internal setting key": re.compile(r"\b(?:scoring|health|analysis|signals)\.[a-z]+_[a-z_]+\b"),
+    "an exception's name": re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)*(?:Error|Exception|Problem)\b"),
+}
+RAW_NONE = re.compile(r"\bNone\b")
+
+
+def _strings(message: Message):
+    """Every string field of a protobuf message, however deep (bytes such as Arrow tables are skipped)."""
+    for field, value in message.ListFields():
+        values = value if field.is_repeated else [value]
+        for item in values:
+            if isinstance(item, Message):
+                yield from _strings(item)
+            elif isinstance(item, str):
+                yield field.name, item
+
+
+def _nodes(node):
+    yield node
+    children = getattr(node, "children", None)
+    if isinstance(children, dict):
+        for child in children.values():
+            yield from _nodes(child)
+
+
+def _hidden_columns(proto) -> set[str]:
+    """Columns a table does not show (left out of its column_order, or configured as hidden)."""
+    import json
+
+    config = json.loads(proto.columns or "{}")
+    return {name for name, c in config.items() if c.get("hidden")}
+
+
+def rendered(at: AppTest) -> tuple[list[str], list[str]]:
+    """(every text a person can read on the page, with where it is; table cells a person sees as “None”)."""
+    texts, none_cells = [], []
+    for node in _nodes(at._tree):
+        proto = getattr(node, "proto", None)
+        if isinstance(proto, Message):
+            for name, text in _strings(proto):
+                if name in {"id", "form_id", "key", "page_script_hash", "icon", "arrow_data", "spec", "vega_lite_json"}:
+                    continue
+                texts.append(f"{node.type}.{name}: {text}")
+        if node.type == "dataframe":
+            frame = node.value
+            hidden = _hidden_columns(proto)
+            shown = list(proto.column_order) or list(frame.columns)
+            frame = frame[[c for c in shown if c in frame.columns and c not in hidden]]
+            if len(frame):
+                if not proto.placeholder and frame.isna().to_numpy().any():
+                    columns = [c for c in frame.columns if frame[c].isna().any()]
+                    none_cells.append(f"missing values shown as None in columns {columns}")
+                for column in frame.columns:
+                    if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
+                        cells = frame[column].dropna().astype(str)
+                        texts += [f"table cell ({column}): {cell}" for cell in cells.unique()]
+    return texts, none_cells
+
+
+def open_page(page: str | None, query: dict) -> AppTest:
+    at = AppTest.from_file(HOME, default_timeout=120)
+    if page:
+        at.switch_page(page)
+    at.query_params.update(query)
+    return at.run()
+
+
+# The Alignment and Adoption pages are being rewritten in business language on their own branches
+# (issue 18); until those land, their portfolio tables still show missing values as “None”. Strict:
+# once they are fixed this mark fails, and must go.
+REWRITTEN_ELSEWHERE = {"alignment", "adoption"}
+CASES = [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="table without a placeholder; fixed by the page's rewrite"))
+         if name in REWRITTEN_ELSEWHERE else name for name in PAGES]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_no_developer_words_and_no_raw_none_on_screen(name, demo_store, app_env, tmp_path):
+    app_env(demo_store)
+    page, query = PAGES[name]
+    at = open_page(page, query)
+    assert not at.exception, [e.message for e in at.exception]
+    texts, none_cells = rendered(at)
+    assert len(texts) > 20, "the page rendered too little to judge"
+    found = []
+    for text in texts:
+        if name == "guide" and text.startswith("markdown.body:"):
+            continue  # the Guide shows the user documentation, which also tells operators what to set
+        for what, pattern in DEVELOPER_WORDS.items():
+            if match := pattern.search(text):
+                found.append(f"{what} ({match.group(0)!r}) in {text[:160]!r}")
+        if RAW_NONE.search(text):
+            found.append(f"a raw None in {text[:160]!r}")
+        if str(tmp_path.parent) in text or "/tmp/" in text:
+            found.append(f"a temporary path in {text[:160]!r}")
+    assert not found and not none_cells, "\n".join(found + none_cells)
