@@ -144,7 +144,7 @@ def test_an_open_page_shows_new_data_on_its_next_interaction(demo_store, app_env
     update_pilot(demo_store, pilot.model_copy(update={"spend_to_date": pilot.spend_to_date + 5_000_000}))
     at.run()
     after = metric(at, "Spend to date")
-    assert before != after and after.startswith("12.")
+    assert before != after and after.startswith("$12.")
 
 
 def test_a_busy_store_is_one_sentence_on_the_page(demo_store, app_env, monkeypatch):
