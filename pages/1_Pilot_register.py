@@ -37,14 +37,14 @@ with friendly_errors():
             height=320,
             placeholder=MISSING,
             column_order=[
-                "pilot_id", "name", "business_unit", "stage", "owner", "executive_sponsor", "change_champion",
-                "approved_on", "stage_since", "budget", "spend_to_date", "kpi_name", "evidence", "updated_at",
+                "pilot_id", "name", "stage", "business_unit", "budget", "spend_to_date", "owner", "executive_sponsor",
+                "change_champion", "kpi_name", "evidence", "approved_on", "stage_since", "updated_at",
             ],
             column_config={
                 "pilot_id": st.column_config.TextColumn("Pilot", pinned=True, width=70, help="The pilot's code."),
-                "name": st.column_config.TextColumn("Name", width=180),
-                "business_unit": st.column_config.TextColumn("Unit", width=95, help="Business unit."),
-                "stage": st.column_config.TextColumn("Stage", width=80),
+                "name": st.column_config.TextColumn("Name", width=185),
+                "business_unit": st.column_config.TextColumn("Unit", width=125, help="Business unit."),
+                "stage": st.column_config.TextColumn("Stage", width=85),
                 "owner": st.column_config.TextColumn("Owner", width=120, help="The person accountable for the pilot."),
                 "executive_sponsor": st.column_config.TextColumn("Sponsor", width=120, help="The executive sponsor."),
                 "change_champion": st.column_config.TextColumn("Champion", width=120, help="The change champion in the business."),
@@ -59,13 +59,13 @@ with friendly_errors():
                                                               help="When the record was last changed (UTC)."),
             },
         )
-    left, right, _ = st.columns([1, 1, 2])
-    left.download_button(
+    buttons = st.container(horizontal=True)
+    buttons.download_button(
         "Download the register (CSV)", lambda register=register: register_csv(register) if not register.empty else template_csv(),
         file_name="pilot_register.csv", mime="text/csv", icon=":material/download:", key="download_register",
         help="Every pilot in the register template's columns; open it in a spreadsheet, edit, and upload it back.", on_click="ignore",
     )
-    right.download_button(
+    buttons.download_button(
         "Download an empty template", template_csv(), file_name="pilot_register_template.csv", mime="text/csv",
         icon=":material/description:", key="download_template",
         help=f"The header row of the register: {len(PILOT_FIELDS)} columns, each explained in the Guide (“The pilot register”).",

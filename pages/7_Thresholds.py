@@ -12,14 +12,15 @@ ctx = page_setup("Thresholds", pinnable=False)  # the thresholds in force now; a
 # The key stays in the CSV download (it is how the catalogue file names the setting), not on screen.
 COLUMNS = ["label", "explanation", "in_force", "in_file", "changed_by", "changed_at", "key"]
 SHOWN = COLUMNS[:-1]
+ROW_HEIGHT = 78  # taller than 4rem: Streamlit then wraps a cell's text (up to three lines) instead of cutting it
 COLUMN_CONFIG = {
-    "label": st.column_config.TextColumn("Setting", width=260, pinned=True),
-    "explanation": st.column_config.TextColumn("What it does", width=420),
-    "in_force": st.column_config.NumberColumn("In force", format="%g", width=75, help="The value every page uses now."),
+    "label": st.column_config.TextColumn("Setting", width=220),
+    "explanation": st.column_config.TextColumn("What it does", width=360),
+    "in_force": st.column_config.NumberColumn("In force", format="%g", width=70, help="The value every page uses now."),
     "in_file": st.column_config.NumberColumn("As shipped", format="%g", width=85,
                                              help="The value in the rules as shipped (the signal catalogue the person who runs the dashboard looks after)."),
-    "changed_by": st.column_config.TextColumn("Set by", width=150, help="Who set it on this page; empty: the value as shipped is in force."),
-    "changed_at": st.column_config.DatetimeColumn("Set on", format="D MMM YYYY HH:mm", width=130, help="When it was set on this page (UTC)."),
+    "changed_by": st.column_config.TextColumn("Set by", width=140, help="Who set it on this page; empty: the value as shipped is in force."),
+    "changed_at": st.column_config.DatetimeColumn("Set on", format="D MMM YYYY HH:mm", width=120, help="When it was set on this page (UTC)."),
 }
 
 
@@ -81,4 +82,4 @@ with friendly_errors():
         slug = section.lower().replace(" ", "_")
         rows = frame[frame["section"] == section][COLUMNS].reset_index(drop=True)
         data_table(rows, f"thresholds.{slug}", f"pilot_health_thresholds_{slug}.csv", column_config=COLUMN_CONFIG, column_order=SHOWN,
-                   missing_note=False)
+                   missing_note=False, row_height=ROW_HEIGHT, height=38 + ROW_HEIGHT * len(rows) + 2)
