@@ -107,13 +107,14 @@ def test_register_link_opens_the_pilots_edit_form(page, dashboard, script_errors
     expect(page).to_have_title(re.compile(r"^Pilot register · Pilot Health$"), timeout=RENDERED_MS)
     # The sidebar drawn by page_setup() is there too, with every page.
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(8, timeout=RENDERED_MS)
+    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(9, timeout=RENDERED_MS)
     expect(sidebar.get_by_role("link", name="Portfolio")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Failure-pattern risk")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Alignment")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Adoption")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Pilot register")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Upload data")).to_be_visible()
+    expect(sidebar.get_by_role("link", name="Guide")).to_be_visible()
     assert parse_qs(urlsplit(page.url).query).get("pilot") == ["SC-01"], page.url
 
     assert_no_errors_shown(page, script_errors)
