@@ -8,6 +8,7 @@ from pilot_health.models import STAGE_LABELS
 from pilot_health import charts
 from pilot_health.ui import data
 from pilot_health.ui.columns import MISSING, MISSING_NOTE, count_column, money_column, percent_bar_column
+from pilot_health.ui.guide import guide_link
 from pilot_health.ui.page import app_base_url, friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
 from pilot_health.ui.widgets import portfolio_filters, steering_pack_downloads
@@ -186,6 +187,7 @@ with friendly_errors():
                "or a web page that opens offline" + (", as of the pinned moment." if ctx.pinned else ". Each pilot's own page is on the "
                "Failure-pattern risk page when you choose the pilot."))
     steering_pack_downloads(ctx.store, app_base_url(ctx), ctx.pinned, None, "pack_portfolio")
+    guide_link("steering", "Steering meetings: links, pinned links and packs")
     with st.expander("How these numbers are computed"):
         st.markdown(
             f"""

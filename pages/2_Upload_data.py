@@ -6,6 +6,7 @@ import streamlit as st
 from pilot_health.formatting import plural
 from pilot_health.ingest import IngestOptions, ingest, withdraw
 from pilot_health.ui import data, upload
+from pilot_health.ui.guide import guide_link
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.widgets import data_table
 from pilot_health.ui.text import md_escape
@@ -33,6 +34,7 @@ with friendly_errors():
         "survey results (Qualtrics, SurveyMonkey, Google Forms, Microsoft Forms), usage exports, or the pilot register. "
         "You see what was understood before anything is stored, and a file is stored whole or not at all."
     )
+    guide_link("uploads", "How uploads are read")
     if flash := st.session_state.pop("flash", None):
         st.toast(md_escape(flash), icon=":material/check_circle:")
 

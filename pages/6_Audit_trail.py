@@ -48,9 +48,9 @@ with friendly_errors():
                         subject=shown["subject"].where(~thresholds, shown["subject"].map(threshold_label, na_action="ignore")))
     data_table(view[["happened_at", "who", "action", "subject", "detail"]], "audit", "pilot_health_audit_trail.csv",
                label="Download the audit trail (CSV)", height=min(38 + 35 * max(len(view), 1), 600),
-               column_config={"happened_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm:ss", width=150,
+               column_config={"happened_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm:ss", width=140,
                                                                              help="Day and time (UTC)."),
-                              "who": st.column_config.TextColumn("Who", width=170), "action": st.column_config.TextColumn("What", width=170),
-                              "subject": st.column_config.TextColumn("About", width=220,
+                              "who": st.column_config.TextColumn("Who", width=150), "action": st.column_config.TextColumn("What", width=150),
+                              "subject": st.column_config.TextColumn("About", width=160,
                                                                      help="An upload's number, a pilot's code, a metric, a threshold or a backup file."),
                               "detail": st.column_config.TextColumn("Detail", width="large")})

@@ -111,6 +111,8 @@ def test_no_developer_words_and_no_raw_none_on_screen(name, demo_store, app_env,
     app_env(demo_store)
     page, query = PAGES[name]
     at = open_page(page, query)
+    if name == "upload":
+        at.toggle(key="history_demo").set_value(True).run()  # the demo's uploads are the history here
     assert not at.exception, [e.message for e in at.exception]
     texts, none_cells = rendered(at)
     assert len(texts) > 20, "the page rendered too little to judge"
