@@ -37,6 +37,7 @@ CHOICES = {
     "sponsor_level": (SPONSOR_LEVELS, SPONSOR_LEVEL_LABELS, "Not known"),
     "kpi_direction": (KPI_DIRECTIONS, {"up": "Up: higher is better", "down": "Down: lower is better"}, "From baseline and target"),
 }
+MONEY_FIELDS = ("budget", "spend_to_date")
 NUMBER_STEPS = {"budget": 10_000.0, "spend_to_date": 10_000.0, "kpi_baseline": 0.1, "kpi_target": 0.1, "data_effort_pct": 5.0}
 DATE_RANGE = (date(1990, 1, 1), date(2100, 12, 31))
 
@@ -68,6 +69,10 @@ def _widget(name: str, prefix: str, pilot: Optional[Pilot]) -> None:
     elif name == "target_users":
         st.number_input(label, value=current, step=1, key=k, help=info.description, placeholder="Not known")
     elif name in NUMBER_STEPS:
+        if name in MONEY_FIELDS:
+            from ..config import currency_symbol
+
+            label = f"{label} ({currency_symbol()})"
         st.number_input(label, value=None if current is None else float(current), step=NUMBER_STEPS[name],
                         format="%.2f" if NUMBER_STEPS[name] < 1 else "%.0f", key=k, help=info.description, placeholder="Not known")
     else:
