@@ -299,19 +299,24 @@ def metric_questions(result: IngestResult) -> None:
 def history(frame: pd.DataFrame) -> pd.DataFrame:
     table = frame.assign(
         status=frame["withdrawn_at"].map(lambda w: "in force" if pd.isna(w) else "withdrawn"),
+        kind=frame["kind"].map(lambda k: SHORT_KINDS.get(k, k)),
         pilots=frame["pilots"].fillna(""),
     )
     return table[["upload_id", "kind", "file_name", "uploaded_at", "uploaded_by", "rows_stored", "rows_rejected", "pilots", "status", "withdrawn_at"]]
 
 
+SHORT_KINDS = {"pilot_register": "Register", "metrics": "Metrics", "survey": "Survey", "usage": "Usage"}
 HISTORY_COLUMNS = {
-    "upload_id": st.column_config.NumberColumn("Upload", format="%d"),
-    "kind": "Kind", "file_name": "File", "uploaded_by": "By",
-    "uploaded_at": st.column_config.DatetimeColumn("Uploaded", format="D MMM YYYY HH:mm", help="Day and time (UTC)."),
-    "rows_stored": st.column_config.NumberColumn("Stored", format="%,d", help="Rows stored."),
-    "rows_rejected": st.column_config.NumberColumn("Rejected", format="%,d", help="Rows left out, each with its reason in the upload's receipt."),
-    "pilots": "Pilots", "status": "Status",
-    "withdrawn_at": st.column_config.DatetimeColumn("Withdrawn", format="D MMM YYYY HH:mm", help="Day and time (UTC); “—”: still in force."),
+    "upload_id": st.column_config.NumberColumn("Upload", format="%d", width=65, pinned=True, help="The upload's number."),
+    "kind": st.column_config.TextColumn("Holds", width=85, help="What the file held: the pilot register, a metric export "
+                                        "(technical or business), survey responses (ADKAR) or a usage export."),
+    "file_name": st.column_config.TextColumn("File", width=200), "uploaded_by": st.column_config.TextColumn("By", width=110),
+    "uploaded_at": st.column_config.DatetimeColumn("Uploaded", format="D MMM YYYY HH:mm", width=130, help="Day and time (UTC)."),
+    "rows_stored": st.column_config.NumberColumn("Stored", format="%,d", width=70, help="Rows stored."),
+    "rows_rejected": st.column_config.NumberColumn("Rejected", format="%,d", width=75, help="Rows left out, each with its reason in the upload's receipt."),
+    "pilots": st.column_config.TextColumn("Pilots", width=80), "status": st.column_config.TextColumn("Status", width=80),
+    "withdrawn_at": st.column_config.DatetimeColumn("Withdrawn", format="D MMM YYYY HH:mm", width=130,
+                                                    help="Day and time (UTC); “—”: still in force."),
 }
 
 
