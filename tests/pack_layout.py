@@ -159,5 +159,9 @@ def _text_box(item: dict, ox: float, oy: float) -> Box:
 
 
 def chart_problems(scenegraph: dict) -> list[str]:
+    """Chart labels that overlap each other or fall outside the chart (cut off when it is drawn)."""
     boxes = chart_texts(scenegraph)
-    return [f"“{a.what}” overlaps “{b.what}”" for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b, slack=0.5)]
+    ox, oy = scenegraph.get("origin", (0, 0))
+    outside = [f"“{b.what}” is cut off at the chart's edge" for b in boxes
+               if not b.inside(-ox, -oy, scenegraph["width"] - ox, scenegraph["height"] - oy, slack=1)]
+    return outside + [f"“{a.what}” overlaps “{b.what}”" for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b, slack=0.5)]

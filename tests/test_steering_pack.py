@@ -78,7 +78,7 @@ def test_the_portfolio_pack_carries_every_pilots_numbers_health_reason_and_the_t
         if kpi is not None:  # the alignment page's KPI progress, whole per cent
             assert sp.kpi_text(kpi).startswith(f"{kpi.progress * 100:.0f}%") and (" behind" in sp.kpi_text(kpi)) == bool(kpi.behind)
         assert " ".join(r.health_reason.split()[:6]) in text and r.health_reason in html, r.pilot_id  # never a health without its reason
-        assert f"<td>{r.pilot_id}</td>" in html or f"<b>{r.pilot_id}</b>" in html
+        assert f"<td rowspan=\"2\" class=\"code\">{r.pilot_id}</td>" in html
     # The committee's top five: the first step of each worst-first pilot that calls for action.
     order = risk.order_pilots({r.pilot_id: r for r in results}, [r.pilot_id for r in results], "health")
     by_pilot = {r.pilot_id: r for r in results}
@@ -106,7 +106,7 @@ def test_a_pilot_with_every_pattern_unscored_still_shows_why_its_health_is_what_
         assert " ".join(row.risk.health_reason.split()[:6]) in text
 
 
-CHECKED = ["SC-01", "RO-02", "FN-01", "MK-04", "CS-04"]  # a long reason and evidence, both charts, none, the first of the list
+CHECKED = ["SC-01", "RO-02", "FN-01", "MK-04", "CS-04", "SC-03", "SC-02", "RO-03"]  # long reasons and evidence, labels near the edges, no chart
 
 
 @pytest.mark.parametrize("paper", ["a4", "letter"])
@@ -219,3 +219,24 @@ def test_the_export_command_writes_the_same_documents(demo_store, tmp_path):
     assert done.returncode == 1 and "There is no pilot NOPE" in done.stderr
     done = run_cli("export", "--db", str(demo_store.path), "--format", "pdf", "--out", str(out))
     assert done.returncode == 2 and "one of the arguments --pilot --portfolio is required" in done.stderr
+
+
+LOCAL_NOTE = "Links in the pack point to this computer"
+
+
+@pytest.mark.parametrize("page, query", [(None, {}), ("pages/3_Risk.py", {"pilot": "SC-01"})], ids=["home", "risk"])
+def test_the_download_buttons_say_when_the_packs_links_only_work_on_this_computer(demo_store, app_env, monkeypatch, page, query):
+    """Without a public address the pack links to the address the dashboard was opened with — on the
+    dashboard's own computer, that is this computer: a caption beside the buttons says so in plain
+    words (no setting names). With the public address set, the links use it and the caption is gone."""
+    from test_pages import open_page, texts
+
+    app_env(demo_store)
+    monkeypatch.delenv("PILOT_HEALTH_PUBLIC_URL", raising=False)
+    at = open_page(page, **query)
+    captions = [t for t in texts(at.caption) if t.startswith(LOCAL_NOTE)]
+    assert captions and "PILOT_HEALTH" not in captions[0] and "administrator" in captions[0], texts(at.caption)
+    monkeypatch.setenv("PILOT_HEALTH_PUBLIC_URL", "https://pilots.example.com")
+    at = open_page(page, **query)
+    assert not [t for t in texts(at.caption) if t.startswith(LOCAL_NOTE)]
+    assert not at.exception

@@ -311,7 +311,8 @@ def barrier_chart(frame: pd.DataFrame, horizontal: bool = False) -> alt.LayerCha
     count = alt.Y("respondents:Q", title="Respondents", axis=alt.Axis(tickMinStep=1))
     if horizontal:
         element = alt.Y("barrier:N", sort=BARRIER_ORDER, title=None)
-        count = alt.X("respondents:Q", title="Respondents", axis=alt.Axis(tickMinStep=1))
+        most = float(frame["respondents"].max()) if len(frame) else 0.0  # room after the longest bar for its number
+        count = alt.X("respondents:Q", title="Respondents", axis=alt.Axis(tickMinStep=1), scale=alt.Scale(domain=[0, max(most * 1.15, 1)]))
     bars = alt.Chart(frame).mark_bar(cornerRadiusEnd=3).encode(
         **({"y": element, "x": count} if horizontal else {"x": element, "y": count}),
         color=alt.Color("barrier:N", scale=alt.Scale(domain=BARRIER_ORDER, range=[*ADKAR_COLOURS.range, "#9aa5b1"]), legend=None),

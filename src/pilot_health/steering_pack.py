@@ -235,9 +235,6 @@ def _number(value) -> Optional[float]:
 ACTIONS_NOTE = "Each step answers the pattern's top evidence in the table above."
 COMMITTEE_NOTE = ("The most serious step of each pilot that calls for action, worst pilots first, "
                   "each with the evidence that calls for it.")
-CELLS_NOTE = ("Pattern cells: score 0–100, coloured by how it reads (low, medium, high); “?” means too little "
-              "evidence to score, which is not low risk. KPI: share of the way from baseline to target; "
-              "“behind” when it trails the share of time gone.")
 
 
 def top_evidence(risk: PilotRisk, pattern_key: str) -> str:
@@ -387,12 +384,27 @@ def print_spec(spec: dict, width_pt: float, height_pt: float) -> dict:
     """The chart drawn `width_pt` × `height_pt` points in all (axes, legends and title included),
     one chart pixel per point, with the print fonts."""
     out = copy.deepcopy(spec)
+    out.pop("title", None)  # printed as text above the chart (`chart_title`): Vega can place it outside a chart this small
     out["width"], out["height"] = round(width_pt), round(height_pt)
     out["autosize"] = {"type": "fit", "contains": "padding"}
+    if "title" in spec:  # the panel's title names what is plotted: a long y-axis title saying it again would not fit beside a short panel
+        for layer in out.get("layer", [out]):
+            y = layer.get("encoding", {}).get("y")
+            if isinstance(y, dict) and "field" in y:
+                y["title"] = None
     config = out.setdefault("config", {})
     for key, value in PRINT_CONFIG.items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    above = [-m.get("dy", 0) + m.get("fontSize", CHART_TEXT) for layer in out.get("layer", [])
+             if isinstance(m := layer.get("mark"), dict) and m.get("type") == "text" and m.get("dy", 0) < 0]
+    if above:  # labels drawn above their points: room above the plot for one at the top
+        config["padding"] = {"top": max(above) + 2, "left": 2, "right": 2, "bottom": 2}
     return out
+
+
+def chart_title(spec: Optional[dict]) -> str:
+    title = (spec or {}).get("title") or ""
+    return title.get("text", "") if isinstance(title, dict) else str(title)
 
 
 def svg(spec: dict) -> str:
@@ -417,7 +429,7 @@ def _img(spec: Optional[dict], alt: str, width_mm: float) -> str:
 # -- HTML ------------------------------------------------------------------------------------------------
 
 _CSS = """
-@page { size: auto; margin: 12mm; }
+@page { size: auto; margin: 10mm; }
 * { box-sizing: border-box; }
 body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; font-size: 8.5pt; line-height: 1.3; color: #222; margin: 0 auto; max-width: 186mm; }
 h1 { font-size: 15pt; margin: 0 0 1mm; } h2 { font-size: 10.5pt; margin: 3mm 0 1mm; }
@@ -426,7 +438,7 @@ h1 { font-size: 15pt; margin: 0 0 1mm; } h2 { font-size: 10.5pt; margin: 3mm 0 1
 table { border-collapse: collapse; width: 100%; } td, th { border-bottom: 1px solid #ddd; padding: 0.5mm 1.2mm; text-align: left; vertical-align: top; }
 th { background: #f3f5f7; font-weight: bold; -webkit-print-color-adjust: exact; print-color-adjust: exact; } .num { text-align: right; white-space: nowrap; }
 .tiles { display: flex; gap: 3mm; margin-top: 2mm; } .tile { flex: 1; border: 1px solid #ddd; border-radius: 1.5mm; padding: 1.2mm 2mm; min-width: 0; }
-.tile .label { color: #555; } .tile .value { font-size: 11pt; font-weight: bold; } .tile .detail { color: #444; }
+.tile .label { color: #555; } .tile .value { font-size: 10.5pt; font-weight: bold; } .tile .detail { color: #444; }
 .warn .value, .warn .detail, .behind { color: #c0392b; }
 .cols { display: flex; gap: 6mm; } .cols > section { flex: 1; min-width: 0; }
 img.chart { max-width: 100%; height: auto; display: block; margin-top: 1mm; }
@@ -436,6 +448,10 @@ p { margin: 1mm 0; } ul, ol { margin: 1mm 0; padding-left: 5mm; } li { margin-bo
 .cell { text-align: center; white-space: nowrap; -webkit-print-color-adjust: exact; print-color-adjust: exact; border: 1px solid white; }
 .chip { display: inline-block; padding: 0 1.5mm; border-radius: 1mm; color: white; font-weight: bold; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 .reason { color: #555; font-size: 8pt; }
+.charttitle { font-weight: bold; margin-top: 1.5mm; }
+table.pilots { font-size: 7.5pt; } table.pilots td, table.pilots th { padding: 0.3mm 1mm; } table.pilots .reason { font-size: 7.5pt; border-bottom: 1px solid #ddd; }
+table.pilots tr:nth-child(odd) td:not(.cell):not(.reason) { border-bottom: none; } table.pilots .cell { width: 6mm; }
+table.pilots tbody tr { break-inside: avoid; } td.pattern, td.code { white-space: nowrap; font-weight: bold; }
 section { break-inside: avoid; }
 """
 
@@ -463,16 +479,18 @@ HTML_COLUMN_MM = 90  # each of the pilot page's two columns, on the narrower pap
 def pilot_html(pack: PilotPack) -> str:
     e = html.escape
     risk, ad = pack.risk, pack.adoption
-    rows = "".join(f"<tr><td><b>{e(risk.patterns[k].name)}</b></td><td class=\"num\">{e(score_text(risk, k))}</td>"
-                   f"<td class=\"num\">{risk.patterns[k].coverage:.0%}</td><td>{e(top_evidence(risk, k))}</td></tr>"
+    rows = "".join(f"<tr><td class=\"pattern\">{e(risk.patterns[k].name)}</td><td class=\"num\">{e(score_text(risk, k))}</td>"
+                   f"<td class=\"num\">{risk.patterns[k].coverage:.0%}</td><td>{e(_fit(top_evidence(risk, k), 115))}</td></tr>"
                    for k in PATTERN_KEYS)
     actions = "".join(f"<li><b>{e(p.name)}</b>: {e(p.actions[0].text)}</li>" for p in risk.next_actions[:4]) \
         or "<li>No pattern calls for action.</li>"
     panels = chart_panels(pack.alignment_chart)
-    heights = [150, 125][: len(panels)]
-    alignment_imgs = "".join(_img(print_spec(p, HTML_COLUMN_MM * 72 / 25.4, h), "Technical metric and KPI over time", HTML_COLUMN_MM)
+    heights = [98, 80][: len(panels)]
+    alignment_imgs = "".join(f"<div class=\"charttitle\">{e(chart_title(p))}</div>"
+                             + _img(print_spec(p, HTML_COLUMN_MM * 72 / 25.4, h), chart_title(p) or "Technical metric and KPI over time",
+                                    HTML_COLUMN_MM)
                              for p, h in zip(panels, heights))
-    adoption_img = (_img(print_spec(pack.adoption_chart, HTML_COLUMN_MM * 72 / 25.4, 150), "Barrier points of the latest survey wave",
+    adoption_img = (_img(print_spec(pack.adoption_chart, HTML_COLUMN_MM * 72 / 25.4, 98), "Barrier points of the latest survey wave",
                          HTML_COLUMN_MM) if pack.adoption_chart else "")
     body = f"""
 <h1>{e(risk.pilot_id)} · {e(risk.name)}</h1>
@@ -492,23 +510,25 @@ def pilot_html(pack: PilotPack) -> str:
 
 def _cell_html(risk: PilotRisk, key: str) -> str:
     p = risk.patterns[key]
-    return (f"<td class=\"cell\" style=\"background:{STATUS_COLOURS[p.status]};color:{STATUS_TEXT[p.status]}\" "
+    return (f"<td rowspan=\"2\" class=\"cell\" style=\"background:{STATUS_COLOURS[p.status]};color:{STATUS_TEXT[p.status]}\" "
             f"title=\"{html.escape(p.name)}: {html.escape(STATUS_LABELS[p.status].lower())}\">{html.escape(p.score_label)}</td>")
 
 
 def portfolio_html(pack: PortfolioPack) -> str:
     e = html.escape
-    head = "".join(f"<th class=\"num\">{e(charts.PATTERN_SHORT.get(n, n))}</th>" for n in pack.pattern_names)
+    head = "".join(f"<th class=\"cell\" title=\"{e(n)}\">{e(PATTERN_CODES.get(k, k[:2].upper()))}</th>"
+                   for k, n in zip(PATTERN_KEYS, pack.pattern_names))
     rows = "".join(
-        f"<tr><td rowspan=\"2\"><b>{e(row.risk.pilot_id)}</b></td><td>{e(row.risk.name)}</td>"
-        f"<td>{e(stage_text(row.stage, row.months_in_stage))}</td>"
+        f"<tr><td rowspan=\"2\" class=\"code\">{e(row.risk.pilot_id)}</td><td>{e(row.risk.name)}</td>"
+        f"<td>{e(STAGE_LABELS.get(row.stage, row.stage or '—'))}</td>"
+        f"<td class=\"num\">{e(f'{row.months_in_stage:.1f}' if row.months_in_stage is not None else '—')}</td>"
         f"<td class=\"num\">{e(spend_text(row.spend, row.budget))}</td>"
         f"<td class=\"num{' behind' if row.spend_share and row.spend_share > 1 else ''}\">{e(percent(row.spend_share))}</td>"
         f"<td class=\"num{' behind' if row.kpi_progress and row.kpi_progress.behind else ''}\">{e(kpi_text(row.kpi_progress))}</td>"
         f"<td class=\"num\">{e(time_text(row.kpi_progress))}</td>"
         f"<td><span class=\"chip\" style=\"background:{HEALTH_COLOURS[row.risk.health]}\">{e(HEALTH_LABELS[row.risk.health])}</span></td>"
         + "".join(_cell_html(row.risk, k) for k in PATTERN_KEYS)
-        + f"</tr><tr><td colspan=\"12\" class=\"reason\">{e(row.risk.health_reason)}</td></tr>"
+        + f"</tr><tr><td colspan=\"8\" class=\"reason\">{e(row.risk.health_reason)}</td></tr>"
         for row in pack.rows)
     actions = "".join(
         f"<li><b>{e(a.risk.pilot_id)} · {e(a.risk.name)}</b> ({e(HEALTH_LABELS[a.risk.health].lower())}), {e(a.action.pattern)}: "
@@ -519,9 +539,10 @@ def portfolio_html(pack: PortfolioPack) -> str:
 <div class="sub">{e(as_of_text(pack))} · {len(pack.results)} pilots</div>
 {_tiles_html(portfolio_facts(pack))}
 <section><h2>The committee's top {COMMITTEE_ACTIONS} actions</h2><div class="why">{e(COMMITTEE_NOTE)}</div><ol>{actions}</ol></section>
-<section><h2>Every pilot, worst first</h2><table><tr><th>Pilot</th><th>Name</th><th>Stage, time in it</th><th class="num">Spend of budget</th>
-<th class="num">Spent</th><th class="num">KPI</th><th class="num">Time gone</th><th>Health</th>{head}</tr>{rows}</table>
-<div class="why">{e(CELLS_NOTE)}</div></section>
+<h2>Every pilot, worst first</h2><table class="pilots"><thead><tr><th>Pilot</th><th>Name</th><th>Stage</th><th class="num">Months</th>
+<th class="num">Spend</th><th class="num">Spent</th><th class="num">KPI</th><th class="num">Time</th><th>Health</th>{head}</tr></thead>
+<tbody>{rows}</tbody></table>
+<div class="why">{e(cells_note(pack))}</div>
 {_foot(pack.link)}
 """
     return _page("Portfolio — steering summary", body)
@@ -630,18 +651,21 @@ class Sheet:
         return self.text(x, y, w, text, size=10.5, bold=True, line=5.5) + 0.5
 
     def chart(self, spec: dict, x: float, y: float, w: float, h: float) -> float:
-        """Draw a chart `w` × `h` mm at (x, y), one chart pixel per point; returns the height used."""
-        printed = print_spec(spec, w / PT, h / PT)
+        """Draw a chart `w` × `h` mm at (x, y) (its title above it as text), one chart pixel per
+        point; returns the height used."""
+        title = chart_title(spec)
+        top = self.text(x, y, w, title, size=9, bold=True, line=4.2, max_lines=1) if title else 0.0
+        printed = print_spec(spec, w / PT, (h - top) / PT)
         png = _png(printed)
         from PIL import Image
 
         px_w, px_h = Image.open(io.BytesIO(png)).size
         width, height = px_w / 3 * PT, px_h / 3 * PT  # the size vl-convert drew it, in mm
-        scale = min(1.0, w / width, h / height)  # never larger than asked; smaller only if the chart came out bigger
+        scale = min(1.0, w / width, (h - top) / height)  # never larger than asked; smaller only if the chart came out bigger
         width, height = width * scale, height * scale
-        self.pdf.image(io.BytesIO(png), x=x, y=y, w=width, h=height)
-        self.charts.append(Placed(printed, self.pdf.page, x, y, width, height))
-        return height
+        self.pdf.image(io.BytesIO(png), x=x, y=y + top, w=width, h=height)
+        self.charts.append(Placed(printed, self.pdf.page, x, y + top, width, height))
+        return top + height
 
     def tiles(self, y: float, items: Sequence[Tile]) -> float:
         gap = 3
