@@ -806,8 +806,8 @@ def pilot_pdf(pack: PilotPack, paper: str = "a4") -> bytes:
 
 
 # The portfolio table's columns: (heading, width in mm on A4, right-aligned); the pattern cells follow.
-PORTFOLIO_COLUMNS = [("Pilot", 12, False), ("Name", 34, False), ("Stage", 16, False), ("Months", 12, True),
-                     ("Spend", 23, True), ("Spent", 10, True), ("KPI", 19, True), ("Time", 9, True), ("Health", 20, False)]
+PORTFOLIO_COLUMNS = [("Pilot", 12, False), ("Name", 32, False), ("Stage", 16, False), ("Months", 13, True),
+                     ("Spend", 23, True), ("Spent", 10, True), ("KPI", 19, True), ("Time", 10, True), ("Health", 20, False)]
 CELL_W = 6.0
 TABLE_TEXT = 7.5
 PATTERN_CODES = {"data_debt": "DD", "integration_avoidance": "IA", "organisational_resistance": "OR",
@@ -858,7 +858,7 @@ def portfolio_sheet(pack: PortfolioPack, paper: str = "a4") -> Sheet:
         s.font(TABLE_TEXT, True, (85, 85, 85))
         x = x0
         for (label, _, right), w in zip(PORTFOLIO_COLUMNS, widths):
-            s.pdf.set_xy(x, y)
+            s.pdf.set_xy(x + (1.5 if label == "Health" else 0), y)
             s.pdf.cell(w - 1, 4, s.fit(label, w - 1), align="R" if right else "L")
             x += w
         for i, key in enumerate(PATTERN_KEYS):
@@ -890,8 +890,8 @@ def portfolio_sheet(pack: PortfolioPack, paper: str = "a4") -> Sheet:
         for (label, _, right), w, value, red in zip(PORTFOLIO_COLUMNS, widths, values, warn):
             if label == "Health":  # a chip in the health's colour, on two lines if its label needs them
                 s.font(TABLE_TEXT, True)
-                chip = s.lines(value, w - 1.6, 2)
-                s.text(x, y, max(s.pdf.get_string_width(c) for c in chip) + 1.6, value, size=TABLE_TEXT, bold=True,
+                chip = s.lines(value, w - 3.1, 2)
+                s.text(x + 1.5, y, max(s.pdf.get_string_width(c) for c in chip) + 1.6, value, size=TABLE_TEXT, bold=True,
                        colour=(255, 255, 255), line=3.3, max_lines=2, fill=HEALTH_COLOURS[r.health], pad=0.3)
             else:
                 s.text(x, y, w - 1, value, size=TABLE_TEXT, bold=label == "Pilot", colour=(192, 57, 43) if red else (34, 34, 34),
