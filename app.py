@@ -183,8 +183,8 @@ with friendly_errors():
         icon=":material/download:", key="download_portfolio", on_click="ignore",
     )
     st.subheader("Steering pack")
-    st.caption("The portfolio on one printable page — every pilot's health and five pattern scores, with the heatmap — as a PDF "
-               "or a web page that opens offline" + (", as of the pinned moment." if ctx.pinned else ". Each pilot's own page is on the "
+    st.caption("The portfolio to print and hand out — the committee's top five actions, then every pilot's stage, time in stage, "
+               "budget and spend, KPI progress, health with its reason and five pattern scores — as a PDF or a web page that opens offline" + (", as of the pinned moment." if ctx.pinned else ". Each pilot's own page is on the "
                "Failure-pattern risk page when you choose the pilot."))
     steering_pack_downloads(ctx.store, app_base_url(ctx), ctx.pinned, None, "pack_portfolio")
     guide_link("steering", "Steering meetings: links, pinned links and packs")

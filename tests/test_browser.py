@@ -369,14 +369,15 @@ def test_the_pilots_steering_pack_downloads_as_a_one_page_pdf_with_its_name_and_
 
 @pytest.mark.parametrize("paper", ["A4", "Letter"])
 def test_the_html_steering_packs_print_on_one_page(browser, dashboard, tmp_path, paper):
-    """The self-contained HTML packs, opened offline and printed by the browser, fit one page of A4
-    and of Letter (the PDF packs are checked in test_steering_pack.py)."""
+    """The self-contained HTML pilot packs, opened offline and printed by the browser, fit one page
+    of A4 and of Letter (the portfolio's, which lists every pilot, and the layout of both are checked
+    in test_browser_packs.py; the PDF packs in test_steering_pack.py)."""
     pypdf = pytest.importorskip("pypdf", reason="pypdf (requirements-dev.txt) reads the printed PDF")
     from pilot_health.steering_pack import export
     from pilot_health.store import Store
 
     store = Store(dashboard.db, lock_wait_seconds=30)
-    for pilot_id in ("SC-01", "RO-02", None):  # RO-02: the longest health reason and evidence of the demo
+    for pilot_id in ("SC-01", "RO-02"):  # RO-02: the longest health reason and evidence of the demo
         data, name = export(store, pilot_id=pilot_id, fmt="html", base_url=dashboard.url)
         path = tmp_path / name
         path.write_bytes(data)
@@ -387,7 +388,7 @@ def test_the_html_steering_packs_print_on_one_page(browser, dashboard, tmp_path,
             printed = tab.pdf(format=paper, print_background=True)
         finally:
             context.close()
-        assert len(pypdf.PdfReader(io.BytesIO(printed)).pages) == 1, (pilot_id or "portfolio", paper)
+        assert len(pypdf.PdfReader(io.BytesIO(printed)).pages) == 1, (pilot_id, paper)
 
 
 def test_a_pinned_link_shows_the_same_numbers_after_uploads_withdrawals_and_edits(page, dashboard, browser, script_errors):

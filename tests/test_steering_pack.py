@@ -1,6 +1,9 @@
 """The steering pack on the demo store: a one-page PDF per pilot (A4 and Letter) with the pilot's name
-and five pattern scores, a one-page portfolio PDF, self-contained HTML that escapes every stored
-text, pinned packs that do not move, and the `export` command."""
+and five pattern scores, a portfolio PDF with every pilot's stage, time in stage, budget and spend,
+KPI progress, health with its reason and the committee's top five actions (all taken from the
+domain functions the pages use), no text overlapping or running off the page and chart text of
+8 pt or more (measured in the PDF itself, tests/pack_layout.py), self-contained HTML that escapes
+every stored text, pinned packs that do not move, and the `export` command."""
 from __future__ import annotations
 
 import io
@@ -8,13 +11,19 @@ import json
 import re
 from datetime import timedelta
 
+import pandas as pd
 import pypdf
 import pytest
 
 from conftest import run_cli
+from pack_layout import chart_problems, chart_texts, layout_problems, pdf_boxes
 from pilot_health import risk, steering_pack as sp
+from pilot_health.alignment_report import portfolio_alignment
 from pilot_health.catalogue import PATTERN_KEYS
+from pilot_health.formatting import money, percent
+from pilot_health.models import STAGE_LABELS
 from pilot_health.pilots import get_pilot, update_pilot
+from pilot_health.portfolio import load_portfolio
 from pilot_health.store import utc_now
 
 BASE = "http://dashboard.example:8501"
@@ -46,14 +55,122 @@ def test_a_pilot_pack_is_one_page_with_its_name_and_five_scores(demo_store, pape
     assert f"Live view: {BASE}/Risk?pilot=SC-01" in text
 
 
-def test_the_portfolio_pack_is_one_page_with_every_pilot(demo_store):
+def test_the_portfolio_pack_carries_every_pilots_numbers_health_reason_and_the_top_five_actions(demo_store):
+    """Each number as the home, risk and alignment pages compute it: stage and months in stage and
+    budget and spend (load_portfolio), health and its reason (risk.assess), KPI progress
+    (portfolio_alignment); the top five actions are each worst pilot's most serious step."""
     data, _ = sp.export(demo_store, pilot_id=None, fmt="pdf", base_url=BASE)
-    assert len(pdf_pages(data)) == 1
     text = page_text(data)
     results = risk.assess(demo_store)
-    assert all(r.pilot_id in text for r in results)
-    html, _ = sp.export(demo_store, pilot_id=None, fmt="html", base_url=BASE)
-    assert all(f"<td>{r.pilot_id}</td>" in html.decode() for r in results)
+    as_of = results[0].as_of
+    frame = load_portfolio(demo_store, as_of.date(), 45).set_index("pilot_id")
+    progress = {a.pilot_id: a.kpi_progress for a in portfolio_alignment(demo_store)}
+    html = sp.export(demo_store, pilot_id=None, fmt="html", base_url=BASE)[0].decode()
+    for r in results:
+        line = frame.loc[r.pilot_id]
+        # One row per pilot: code, name, stage, months, spend of budget, share spent, KPI, time gone, health.
+        spend = f"{money(line['spend_to_date'])} of {money(line['budget'])}"
+        kpi = progress[r.pilot_id]
+        row = (f"{STAGE_LABELS[line['stage']]} {line['months_in_stage']:.1f} {spend} {percent(line['spend_share'])} "
+               f"{sp.kpi_text(kpi)} {sp.time_text(kpi)} {risk.HEALTH_LABELS[r.health]}")
+        assert f"{r.pilot_id} {r.name[:10]}" in text and row in text, (r.pilot_id, row)
+        assert spend in html and sp.kpi_text(kpi) in html, (r.pilot_id, spend)
+        if kpi is not None:  # the alignment page's KPI progress, whole per cent
+            assert sp.kpi_text(kpi).startswith(f"{kpi.progress * 100:.0f}%") and (" behind" in sp.kpi_text(kpi)) == bool(kpi.behind)
+        assert " ".join(r.health_reason.split()[:6]) in text and r.health_reason in html, r.pilot_id  # never a health without its reason
+        assert f"<td rowspan=\"2\" class=\"code\">{r.pilot_id}</td>" in html
+    # The committee's top five: the first step of each worst-first pilot that calls for action.
+    order = risk.order_pilots({r.pilot_id: r for r in results}, [r.pilot_id for r in results], "health")
+    by_pilot = {r.pilot_id: r for r in results}
+    expected = [(p, by_pilot[p].actions[0]) for p in order if by_pilot[p].actions][:5]
+    if len(expected) < 5:  # fewer pilots call for action: their next steps follow
+        expected += [(p, by_pilot[p].actions[1]) for p in order if len(by_pilot[p].actions) > 1][: 5 - len(expected)]
+    actions = sp.portfolio_pack(demo_store, BASE).actions
+    assert [(a.risk.pilot_id, a.action) for a in actions] == expected and len(actions) == min(5, sum(len(r.actions) for r in results))
+    assert "The committee's top 5 actions" in text
+    for i, (pilot_id, action) in enumerate(expected, 1):
+        assert f"{i}. {pilot_id} · {by_pilot[pilot_id].name}" in text
+        assert " ".join(action.text.split()[:5]) in text and f"Because: {' '.join(action.evidence.split()[:5])}" in text
+        assert f"{action.text}" in html
+    assert "heatmap" not in html.lower()  # the table's pattern cells replace the risk page's heatmap
+
+
+def test_a_pilot_with_every_pattern_unscored_still_shows_why_its_health_is_what_it_is(demo_store):
+    """No health without its reason: even a pilot whose five patterns all read “?” names why."""
+    pack = sp.portfolio_pack(demo_store, BASE)
+    unscored = [row for row in pack.rows if all(p.score is None for p in row.risk.patterns.values())]
+    text = page_text(sp.portfolio_pdf(pack))
+    for row in pack.rows:
+        assert row.risk.health_reason.strip()
+    for row in unscored:
+        assert " ".join(row.risk.health_reason.split()[:6]) in text
+
+
+CHECKED = ["SC-01", "RO-02", "FN-01", "MK-04", "CS-04", "SC-03", "SC-02", "RO-03"]  # long reasons and evidence, labels near the edges, no chart
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_no_text_overlaps_or_runs_off_the_page_and_chart_text_is_8_points_or_more(demo_store, paper):
+    """Measured in the PDFs themselves: every piece of text inside the 12 mm margins, no two texts
+    or a text and a chart overlapping; text 7 pt or more (8 pt or more outside the footer and the
+    table's small print); chart text 8 pt or more on paper and no two chart labels overlapping."""
+    for pilot_id in [*CHECKED, None]:
+        if pilot_id:
+            sheet = sp.pilot_sheet(sp.pilot_pack(demo_store, pilot_id, BASE), paper)
+        else:
+            sheet = sp.portfolio_sheet(sp.portfolio_pack(demo_store, BASE), paper)
+        data = sheet.output()
+        assert layout_problems(data) == [], (pilot_id, paper)
+        texts, images, _ = pdf_boxes(data)
+        assert min(t.size for t in texts) >= 7, (pilot_id, min(texts, key=lambda t: t.size))
+        assert len(images) == len(sheet.charts)
+        for chart in sheet.charts:
+            graph = sp.scenegraph(chart.spec)
+            boxes = chart_texts(graph)
+            printed = chart.w * 72 / 25.4 / graph["width"]  # points on paper per chart pixel
+            assert boxes and min(b.size for b in boxes) * printed >= 8, (pilot_id, min(boxes, key=lambda b: b.size))
+            assert chart_problems(graph) == [], (pilot_id, paper)
+        if pilot_id == "SC-01":
+            assert len(sheet.charts) == 3  # technical metric, KPI, barrier points
+    assert len(pdf_pages(data)) >= 1
+
+
+def test_the_layout_check_finds_overlapping_text_text_past_the_margin_and_overlapping_chart_labels():
+    """The check above can fail: two cells drawn on top of each other, one past the right margin,
+    and the alert labels of two close crossings on the full (not thinned) chart."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.add_font("DejaVu", "", str(sp.FONTS / "DejaVuSans.ttf"))
+    pdf.add_page()
+    pdf.set_font("DejaVu", "", 9)
+    pdf.c_margin = 0
+    pdf.set_xy(20, 50)
+    pdf.cell(40, 4, "First text")
+    pdf.set_xy(30, 51)
+    pdf.cell(40, 4, "Second text")
+    pdf.set_xy(190, 80)
+    pdf.cell(40, 4, "Runs off")
+    problems = layout_problems(bytes(pdf.output()))
+    assert any("“First text” overlaps “Second text”" in p for p in problems), problems
+    assert any("“Runs off” runs past the margins" in p for p in problems), problems
+    events = pd.DataFrame({"week": pd.to_datetime(["2026-05-11", "2026-06-01"]), "value": [0.68, 0.67],
+                           "what": ["drift warning", "drift critical"], "level": ["warning", "critical"]})
+    spec = {"data": {"values": [{"week": "2026-05-11", "value": 0.68, "what": "drift warning"},
+                                {"week": "2026-06-01", "value": 0.67, "what": "drift critical"}]},
+            "mark": {"type": "text", "dy": -12, "fontSize": 10}, "width": 255, "height": 150,
+            "encoding": {"x": {"field": "week", "type": "temporal", "scale": {"domain": ["2025-08-01", "2026-12-01"]}},
+                         "y": {"field": "value", "type": "quantitative", "scale": {"domain": [0.5, 1]}}, "text": {"field": "what"}}}
+    assert chart_problems(sp.scenegraph(sp.print_spec(spec, 255, 150))) == ["“drift warning” overlaps “drift critical”"]
+    # On paper each kind of alert keeps one crossing: the first of the highest level reached.
+    assert sp.paper_events(events)["what"].tolist() == ["drift critical"]
+
+
+def test_links_point_to_the_public_address_when_one_is_set_and_say_when_they_only_work_here():
+    assert sp.links_base("http://127.0.0.1:8501", "http://localhost:8501", False) == ("http://127.0.0.1:8501", True)
+    assert sp.links_base("", "http://localhost:8501", False) == ("http://localhost:8501", True)
+    assert sp.links_base("http://dashboard.intra:8501", "http://localhost:8501", False) == ("http://dashboard.intra:8501", False)
+    assert sp.links_base("http://127.0.0.1:8501", "https://pilots.example.com", True) == ("https://pilots.example.com", False)
 
 
 def test_the_html_pack_opens_offline_and_escapes_stored_text(demo_store):
@@ -102,3 +219,24 @@ def test_the_export_command_writes_the_same_documents(demo_store, tmp_path):
     assert done.returncode == 1 and "There is no pilot NOPE" in done.stderr
     done = run_cli("export", "--db", str(demo_store.path), "--format", "pdf", "--out", str(out))
     assert done.returncode == 2 and "one of the arguments --pilot --portfolio is required" in done.stderr
+
+
+LOCAL_NOTE = "Links in the pack point to this computer"
+
+
+@pytest.mark.parametrize("page, query", [(None, {}), ("pages/3_Risk.py", {"pilot": "SC-01"})], ids=["home", "risk"])
+def test_the_download_buttons_say_when_the_packs_links_only_work_on_this_computer(demo_store, app_env, monkeypatch, page, query):
+    """Without a public address the pack links to the address the dashboard was opened with — on the
+    dashboard's own computer, that is this computer: a caption beside the buttons says so in plain
+    words (no setting names). With the public address set, the links use it and the caption is gone."""
+    from test_pages import open_page, texts
+
+    app_env(demo_store)
+    monkeypatch.delenv("PILOT_HEALTH_PUBLIC_URL", raising=False)
+    at = open_page(page, **query)
+    captions = [t for t in texts(at.caption) if t.startswith(LOCAL_NOTE)]
+    assert captions and "PILOT_HEALTH" not in captions[0] and "administrator" in captions[0], texts(at.caption)
+    monkeypatch.setenv("PILOT_HEALTH_PUBLIC_URL", "https://pilots.example.com")
+    at = open_page(page, **query)
+    assert not [t for t in texts(at.caption) if t.startswith(LOCAL_NOTE)]
+    assert not at.exception

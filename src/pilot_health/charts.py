@@ -305,16 +305,23 @@ def adkar_profile_chart(frame: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(*layers).properties(height=240)
 
 
-def barrier_chart(frame: pd.DataFrame) -> alt.LayerChart:
-    """How many respondents have each element as their barrier point (and how many none)."""
+def barrier_chart(frame: pd.DataFrame, horizontal: bool = False) -> alt.LayerChart:
+    """How many respondents have each element as their barrier point (and how many none).
+    `horizontal`: the elements down the side (for a narrow column, e.g. the steering pack)."""
+    element = alt.X("barrier:N", sort=BARRIER_ORDER, title=None, axis=alt.Axis(labelAngle=0))
+    count = alt.Y("respondents:Q", title="Respondents", axis=alt.Axis(tickMinStep=1))
+    if horizontal:
+        element = alt.Y("barrier:N", sort=BARRIER_ORDER, title=None)
+        most = float(frame["respondents"].max()) if len(frame) else 0.0  # room after the longest bar for its number
+        count = alt.X("respondents:Q", title="Respondents", axis=alt.Axis(tickMinStep=1), scale=alt.Scale(domain=[0, max(most * 1.15, 1)]))
     bars = alt.Chart(frame).mark_bar(cornerRadiusEnd=3).encode(
-        x=alt.X("barrier:N", sort=BARRIER_ORDER, title=None, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("respondents:Q", title="Respondents", axis=alt.Axis(tickMinStep=1)),
+        **({"y": element, "x": count} if horizontal else {"x": element, "y": count}),
         color=alt.Color("barrier:N", scale=alt.Scale(domain=BARRIER_ORDER, range=[*ADKAR_COLOURS.range, "#9aa5b1"]), legend=None),
         tooltip=[alt.Tooltip("barrier:N", title="Barrier point"), alt.Tooltip("respondents:Q", title="Respondents"),
                  alt.Tooltip("share:Q", title="Share", format=".0%")],
     )
-    return (bars + bars.mark_text(dy=-8, color="#333").encode(text="respondents:Q")).properties(height=240)
+    labels = bars.mark_text(align="left", dx=3, color="#333") if horizontal else bars.mark_text(dy=-8, color="#333")
+    return (bars + labels.encode(text="respondents:Q")).properties(height=240)
 
 
 def adkar_heatmap(frame: pd.DataFrame) -> alt.LayerChart:

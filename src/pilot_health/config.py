@@ -119,7 +119,7 @@ SETTINGS: tuple[Setting, ...] = (
         "PILOT_HEALTH_PUBLIC_URL",
         "http://localhost:8501",
         "The dashboard's address as people open it; the steering pack's links back to the live view start with it "
-        "(the dashboard itself uses the address it was opened with).",
+        "(when it is not set, a pack downloaded from the dashboard links to the address the dashboard was opened with).",
     ),
     Setting(
         "PILOT_HEALTH_SIGNALS",

@@ -85,13 +85,20 @@ def _has_missing(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> b
 
 def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, key: str) -> None:
     """PDF and HTML downloads of the steering pack (one pilot's page, or the portfolio's when
-    `pilot_id` is None), made only when a button is clicked (a PDF takes a second or two)."""
-    from ..steering_pack import export, file_name
+    `pilot_id` is None), made only when a button is clicked (a PDF takes a second or two).
+    `base_url` is the address the dashboard was opened with; the pack links to the configured
+    public address instead when there is one, and a caption says so when its links would only
+    work on this computer."""
+    from ..config import SETTINGS, load_config
+    from ..steering_pack import export, file_name, links_base
     from ..store import utc_now
 
+    public_url = load_config().public_url
+    default = next(s.default for s in SETTINGS if s.env == "PILOT_HEALTH_PUBLIC_URL").rstrip("/")
+    base_url, local = links_base(base_url, public_url, public_url != default)
     what = pilot_id or "portfolio"
     moment = pinned or utc_now()
-    paper_column, pdf_column, html_column, _ = st.columns([1, 1.3, 1.3, 2], vertical_alignment="bottom")
+    paper_column, pdf_column, html_column, note_column = st.columns([1, 1.3, 1.3, 2], vertical_alignment="bottom")
     paper = paper_column.selectbox("Paper", ["A4", "Letter"], key=f"{key}.paper", help="The PDF's paper size; the HTML file prints on either.")
 
     def make(fmt: str):
@@ -99,7 +106,12 @@ def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, 
 
     pdf_column.download_button("Steering pack (PDF)", make("pdf"), file_name=file_name(what, "pdf", moment), mime="application/pdf",
                                icon=":material/picture_as_pdf:", key=f"{key}.pdf",
-                               help="A one-page summary to print and hand out" + (" for this pilot" if pilot_id else " of the portfolio") + ".", on_click="ignore")
+                               help="A printable summary" + (" of this pilot on one page" if pilot_id else " of the portfolio") + ".", on_click="ignore")
     html_column.download_button("Steering pack (HTML)", make("html"), file_name=file_name(what, "html", moment), mime="text/html",
                                 icon=":material/description:", key=f"{key}.html",
                                 help="The same summary as one web page that opens without a network connection.", on_click="ignore")
+    if local:
+        note_column.caption("Links in the pack point to this computer, so colleagues cannot open them; ask your administrator "
+                            "to set the dashboard's public address.",
+                            help="The pack's “Live view” link opens the dashboard at the address it was opened with here, which "
+                                 "only works on the computer the dashboard runs on.")
