@@ -25,17 +25,24 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def chart_layers(at: AppTest) -> list[tuple[str, pd.DataFrame]]:
-    """Each layer of the page's Vega-Lite chart as (mark type, the data it draws)."""
-    [element] = at.get("vega_lite_chart")
-    frames = {ds.name: pa.ipc.open_stream(ds.data.data).read_all().to_pandas() for ds in element.proto.datasets}
-    spec = json.loads(element.proto.spec)
+def chart_specs(at: AppTest) -> list[dict]:
+    """The pilot chart's panels (technical, then KPI), as drawn."""
+    return [json.loads(element.proto.spec) for element in at.get("vega_lite_chart")]
+
+
+def chart_layers(at: AppTest, judged: bool = False) -> list[tuple[str, pd.DataFrame]]:
+    """Each layer of the page's Vega-Lite chart as (mark type, the data it draws); the pale band of
+    the periods the verdict compared only when `judged`."""
     layers = []
-    for panel in spec["vconcat"]:
+    for element in at.get("vega_lite_chart"):
+        frames = {ds.name: pa.ipc.open_stream(ds.data.data).read_all().to_pandas() for ds in element.proto.datasets}
+        panel = json.loads(element.proto.spec)
         for layer in panel["layer"]:
             mark = layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
-            data = layer.get("data") or panel.get("data") or spec.get("data")  # Altair hoists a lone dataset
-            layers.append((mark, frames[data["name"]]))
+            data = layer.get("data") or panel.get("data")  # Altair hoists a lone dataset
+            frame = frames[data["name"]]
+            if judged or "compared for the verdict" not in set(frame.get("what", [])):
+                layers.append((mark, frame))
     return layers
 
 
@@ -51,8 +58,8 @@ def test_the_portfolio_is_worst_first_with_the_labels_the_domain_computes(demo_s
     table = at.dataframe[0].value
     assert list(table["pilot_id"]) == [r.pilot_id for r in rows]
     by_id = {r.pilot_id: r for r in rows}
-    assert list(table["label"]) == [by_id[p].label for p in table["pilot_id"]]
-    assert table.loc[table["pilot_id"] == "RO-03", "label"].item() == "decoupled"
+    assert list(table["label"]) == [by_id[p].label.capitalize() for p in table["pilot_id"]]
+    assert table.loc[table["pilot_id"] == "RO-03", "label"].item() == "Decoupled"
     assert [d for d in at.get("download_button") if d.proto.label == "Download the table (CSV)"]
     assert at.selectbox(key="pilot").value is None
 
