@@ -374,8 +374,9 @@ def adkar_profile_chart(frame: pd.DataFrame) -> alt.LayerChart:
 
 def barrier_chart(frame: pd.DataFrame) -> alt.LayerChart:
     """How many respondents have each element as their barrier point (and how many none)."""
+    # Six names side by side do not fit a half-page chart: slanted, every one is shown (level, Vega dropped every other).
     bars = alt.Chart(frame).mark_bar(cornerRadiusEnd=3).encode(
-        x=alt.X("barrier:N", sort=BARRIER_ORDER, title=None, axis=alt.Axis(labelAngle=0)),
+        x=alt.X("barrier:N", sort=BARRIER_ORDER, title=None, axis=alt.Axis(labelAngle=-30, labelAlign="right", labelOverlap=False)),
         y=alt.Y("respondents:Q", title="Respondents", axis=alt.Axis(tickMinStep=1)),
         color=alt.Color("barrier:N", scale=alt.Scale(domain=BARRIER_ORDER, range=[*ADKAR_COLOURS.range, "#9aa5b1"]), legend=None),
         tooltip=[alt.Tooltip("barrier:N", title="Barrier point"), alt.Tooltip("respondents:Q", title="Respondents"),
