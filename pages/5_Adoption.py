@@ -57,8 +57,8 @@ with friendly_errors():
     if len(on_screen) < len(shown):
         st.caption(f"Showing the worst {len(on_screen)} of {len(shown)} pilots; switch on “Show all {len(shown)} pilots” to see every one.")
     columns = {
-        "pilot_id": st.column_config.TextColumn("Pilot", width=62, pinned=True), "name": st.column_config.TextColumn("Name", width=160),
-        "weakest": st.column_config.NumberColumn("Weakest share", width=84, format="%.0f%%",
+        "pilot_id": st.column_config.TextColumn("Pilot", width=62, pinned=True), "name": st.column_config.TextColumn("Name", width=150),
+        "weakest": st.column_config.NumberColumn("Weakest share", width=104, format="%.0f%%",
                                                  help="What orders the table (lowest first): the weaker of the latest wave's respondents not stuck at "
                                                       "its main barrier and adoption (active users ÷ target users, at most 100%). A dash: neither is known."),
         "stage": st.column_config.TextColumn("Stage", width=90),
@@ -67,7 +67,7 @@ with friendly_errors():
         "participation": st.column_config.NumberColumn("Participation", width=92, format="%.0f%%",
                                                        help="Respondents ÷ the pilot's target users (without a target: its team sizes added up); "
                                                             f"a warning under {a.participation_warning:.0%}."),
-        "main_barrier": st.column_config.TextColumn("Main barrier", width=118, help="The ADKAR element where most respondents of the latest wave are stuck "
+        "main_barrier": st.column_config.TextColumn("Main barrier", width=112, help="The ADKAR element where most respondents of the latest wave are stuck "
                                                     f"(their first element scored 3 or lower). “too few answers”: the latest wave has fewer than {a.min_respondents} respondents."),
         "stuck_there": st.column_config.NumberColumn("Stuck there", width=84, format="%d", help="Respondents whose barrier point is the main barrier."),
         "stuck_share": st.column_config.NumberColumn("Stuck anywhere", width=100, format="%.0f%%", help="Share of respondents with any barrier point."),
@@ -77,7 +77,7 @@ with friendly_errors():
                                                        help=f"Active users (average of the last {a.smoothing_weeks} weeks of usage data) ÷ target users."),
         "active_users": st.column_config.NumberColumn("Active users", width=90, format="%d"),
         "target_users": st.column_config.NumberColumn("Target users", width=90, format="%d", help="From the pilot register."),
-        "usage_trend": st.column_config.TextColumn("Usage trend", width=96, help=f"Active users over the last {a.usage_trend_weeks} weeks: rising, flat "
+        "usage_trend": st.column_config.TextColumn("Usage trend", width=90, help=f"Active users over the last {a.usage_trend_weeks} weeks: rising, flat "
                                                                                 "(the fitted change is within 5% of the target) or falling."),
     }
     height = min(38 + 35 * len(on_screen), 520)

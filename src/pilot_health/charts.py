@@ -270,11 +270,15 @@ def technical_panel(chart, width_days: tuple | None = None) -> alt.LayerChart:
     )
     layers.append(lines)
     if not chart.events.empty:
-        # fill and shape on one field with one title: a single legend listing each crossing's marker.
+        # fill and shape on one field with one title: a single legend listing each crossing's marker
+        # (only the kinds that occur).
+        present = [w for w in EVENT_WHAT if w in set(chart.events["what"])]
+        fills = alt.Scale(domain=present, range=[EVENT_MARKS["color"].range[EVENT_WHAT.index(w)] for w in present])
+        shapes = alt.Scale(domain=present, range=[EVENT_MARKS["shape"].range[EVENT_WHAT.index(w)] for w in present])
         layers.append(alt.Chart(chart.events).mark_point(size=110, filled=True, opacity=1).encode(
             x="week:T", y=alt.Y("value:Q", scale=y_scale),
-            fill=alt.Fill("what:N", scale=EVENT_MARKS["color"], legend=_legend("Alert level crossed")),
-            shape=alt.Shape("what:N", scale=EVENT_MARKS["shape"], legend=_legend("Alert level crossed")),
+            fill=alt.Fill("what:N", scale=fills, legend=_legend("Alert level crossed")),
+            shape=alt.Shape("what:N", scale=shapes, legend=_legend("Alert level crossed")),
             tooltip=[alt.Tooltip("week:T", title=when, format=day_format), alt.Tooltip("what:N", title="Crossed")],
         ))
     return alt.layer(*layers).resolve_scale(color="independent").properties(
