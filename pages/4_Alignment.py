@@ -216,9 +216,9 @@ with friendly_errors():
     with st.expander("How these numbers work"):
         st.markdown(
             f"""
-- **Lab → live**: the latest {a.smoothing_weeks}-week average of live values against the latest {a.smoothing_weeks}-week average
+- **Live vs lab** (lab → live gap): the latest {a.smoothing_weeks}-week average of live values against the latest {a.smoothing_weeks}-week average
   of lab values, as a share of the lab value, turned by which way is better (positive = live is worse).
-- **Decay**: the live value ({a.smoothing_weeks}-week average) against the best such average so far. Warning at
+- **Decay**: the live value ({a.smoothing_weeks}-week average) against the first {a.decay_reference_weeks} live weeks. Warning at
   {a.decay_warning:.0%} worse, critical at {a.decay_critical:.0%}; judged after {a.decay_min_weeks} live weeks.
 - **Drift**: the mean of the last {a.drift_current_weeks} live weeks against the first {a.drift_reference_weeks}, in standard
   deviations of those first weeks. Warning at {a.drift_warning:g}, critical at {a.drift_critical:g}. Drift says the numbers moved;
@@ -226,7 +226,13 @@ with friendly_errors():
 - **Alignment**: the technical metric and the KPI, each averaged per week (per month when either is monthly) and turned so that up
   is better; their trends over time and the rank correlation of their period-over-period changes with the KPI following by 0 to
   {a.alignment_max_lag} periods. Inverted: they move against each other; decoupled: the model improves while the KPI does not;
-  aligned: otherwise. Under {a.alignment_min_periods} common periods: insufficient data.
+  aligned: otherwise. Under {a.alignment_min_periods} common periods: insufficient data. **Data points** are the common periods,
+  **how closely they move together** is ρ (the rank correlation of the changes, −1 to +1), **delay** the lag at which it is strongest.
+  On the chart up always means better: a lower-is-better series is drawn upside down, and the periods compared are shaded.
+- **Order (worst first)**: points for what is wrong — inverted {CONCERN_POINTS['inverted']}, decoupled {CONCERN_POINTS['decoupled']},
+  critical decay {CONCERN_POINTS['decay critical']}, warning decay {CONCERN_POINTS['decay warning']}, critical drift the worse way
+  {CONCERN_POINTS['drift critical']}, warning drift {CONCERN_POINTS['drift warning']}, KPI behind plan {CONCERN_POINTS['behind plan']},
+  a large lab → live gap {CONCERN_POINTS['gap']}, inconclusive or too little data {CONCERN_POINTS['inconclusive']}.
 - **KPI progress**: (latest − baseline) ÷ (target − baseline), against the share of time gone from approval to the KPI deadline;
   behind plan when it trails by {catalogue.threshold('kpi_behind_plan'):.0%} or more.
 
