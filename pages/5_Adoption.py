@@ -35,7 +35,7 @@ with friendly_errors():
     low_adoption = shown["adoption_rate"].lt(adoption_threshold)
     low_participation = shown["participation"].lt(a.participation_warning)
     barriers = shown.loc[surveyed & shown["main_barrier"].ne(BARRIER_LABELS["none"]), "main_barrier"].value_counts()
-    cols = st.columns(4)
+    cols = st.columns([1, 1, 1, 1.2])
     cols[0].metric("Pilots with a survey", f"{int(surveyed.sum())} of {len(shown)}", border=True,
                    help=f"Pilots whose latest survey wave has {a.min_respondents} or more respondents (fewer are not shown).")
     cols[1].metric("Adoption below target", int(low_adoption.sum()), border=True,
@@ -132,13 +132,13 @@ with friendly_errors():
         b = group.barrier
         p = wave.participation if group is wave.overall else wave.team_participation.get(group.label)
         change = wave.change
-        cols = st.columns(4)
+        cols = st.columns([1, 1.45, 1, 1])  # room for “Reinforcement” at 1280 px
         cols[0].metric("Respondents", group.respondents, border=True,
-                       delta=(f"{percent(p.share)} of {p.asked} {p.of}" if p else None),
+                       delta=(f"{percent(p.share)} of {p.asked} asked" if p else None),  # short enough for the card at 1280 px
                        delta_color="inverse" if p and p.warning else "off", delta_arrow="off",
                        help=f"People who answered wave {wave.wave}"
                             + (f" ({wave.first_day:%d %b} – {wave.last_day:%d %b %Y})" if wave.first_day else "")
-                            + (f". Participation: respondents ÷ {p.of} (from the pilot register); a warning under {a.participation_warning:.0%}." if p
+                            + (f". Participation: {p.respondents} respondents ÷ {p.asked} {p.of} (from the pilot register); a warning under {a.participation_warning:.0%}." if p
                                else ". Participation is not known: the register has no target users"
                                + ("" if group is wave.overall else " or no size for this team (Team sizes)") + "."))
         cols[1].metric("Main barrier", BARRIER_LABELS[b.element or "none"], border=True,
@@ -153,7 +153,7 @@ with friendly_errors():
                              else "Needs usage data (active users) and the pilot's target users."))
         before = change.stuck_before if change and group is wave.overall else None
         cols[3].metric("Stuck anywhere", percent(b.stuck_share), border=True,
-                       delta=(f"{(change.stuck_after - change.stuck_before) * 100:+.0f} points since wave {change.before_wave}" if before is not None else None),
+                       delta=(f"{(change.stuck_after - change.stuck_before) * 100:+.0f} pts vs wave {change.before_wave}" if before is not None else None),
                        delta_color="inverse" if before is not None else "off", delta_arrow="off",
                        help="Share of respondents with a barrier point somewhere on the path"
                             + (f"; wave {change.before_wave}: {percent(change.stuck_before)} of {change.before_respondents}." if before is not None else "."))

@@ -174,7 +174,7 @@ def test_a_teams_participation_is_against_its_size_from_the_register(tmp_path, a
     at = adoption_page(pilot="P-1", team="Finance")
     assert_clean(at)
     [respondents] = [m for m in at.metric if m.label == "Respondents"]
-    assert respondents.value == "8" and respondents.delta == "40% of 20 team members"
+    assert respondents.value == "8" and respondents.delta == "40% of 20 asked" and "8 respondents ÷ 20 team members" in respondents.proto.help
     assert "Few answered in Finance (40% of 20)." in texts(at.warning)[0]
     assert SMALL_TEAM not in everything_shown(at)
 
