@@ -95,6 +95,9 @@ with friendly_errors():
     with st.expander("The numbers behind each verdict"):
         st.dataframe(view[DETAIL_COLUMNS], hide_index=True, width="stretch", height=height, key="alignment_numbers", placeholder="–",
                      column_config={c: columns[c] for c in DETAIL_COLUMNS})
+        st.download_button("Download these numbers (CSV)", lambda view=view: frame_to_csv(view[DETAIL_COLUMNS]),
+                           file_name="pilot_health_alignment_numbers.csv", mime="text/csv", icon=":material/download:",
+                           key="download_alignment_numbers", type="tertiary", on_click="ignore")
     st.download_button("Download the table (CSV)", lambda shown=shown: frame_to_csv(shown), file_name="pilot_health_alignment.csv", mime="text/csv",
                        icon=":material/download:", key="download_alignment", on_click="ignore")
 

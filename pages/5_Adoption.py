@@ -86,6 +86,9 @@ with friendly_errors():
     with st.expander("Survey and usage counts"):
         st.dataframe(on_screen[DETAIL_COLUMNS], hide_index=True, width="stretch", height=height, key="adoption_counts", placeholder="–",
                      column_config={c: columns[c] for c in DETAIL_COLUMNS})
+        st.download_button("Download these counts (CSV)", lambda on_screen=on_screen: frame_to_csv(on_screen[DETAIL_COLUMNS]),
+                           file_name="pilot_health_adoption_counts.csv", mime="text/csv", icon=":material/download:",
+                           key="download_adoption_counts", type="tertiary", on_click="ignore")
     st.download_button("Download the table (CSV)", lambda shown=shown: frame_to_csv(shown.drop(columns=["weakest"])), file_name="pilot_health_adoption.csv",
                        mime="text/csv", icon=":material/download:", key="download_adoption", on_click="ignore")
 

@@ -64,7 +64,8 @@ def plain_metric_name(info: MetricInfo) -> str:
         return METRIC_NAMES[info.key]
     if info.label and info.label != info.key:
         return info.label
-    return humanise(info.key)
+    # Only a plain identifier is written out in words; any other name is shown exactly as uploaded.
+    return humanise(info.key) if re.fullmatch(r"[A-Za-z0-9_\-. ]+", str(info.key)) else (info.label or str(info.key))
 
 
 def cadence_of(index) -> str:
