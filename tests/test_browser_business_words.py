@@ -12,7 +12,6 @@ from typing import Iterator
 import pytest
 
 from browser_support import (
-    CHROMIUM_ARGS,
     RENDERED_MS,
     Dashboard,
     assert_no_errors_shown,
