@@ -2,9 +2,12 @@
 import pandas as pd
 import streamlit as st
 
-from pilot_health.alignment_report import CONCERN_POINTS, LABEL_WORDS, cut, portfolio_table
+from pilot_health.alignment_report import (CADENCE_WORDS, CONCERN_POINTS, LABEL_SHORT, LABEL_WORDS, MAIN_COLUMNS, DETAIL_COLUMNS,
+                                            TABLE_ROWS, cut,
+                                            chart_caption, decay_table, drift_table, gap_table, portfolio_table,
+                                            screen_table)
 from pilot_health.csv_files import frame_to_csv
-from pilot_health.formatting import moment
+from pilot_health.formatting import moment, percent
 from pilot_health.metric_dictionary import MetricAnswer, save_answer
 from pilot_health.models import STAGE_LABELS
 from pilot_health import charts
@@ -20,7 +23,7 @@ LEVEL_WORDS = {"none": "no alert", "warning": "warning", "critical": "critical"}
 
 
 def pct(value) -> str:
-    return "–" if value is None or pd.isna(value) else f"{value:.0%}"
+    return "–" if value is None or pd.isna(value) else percent(value)
 
 
 def save_correction(metric: str, key: str) -> None:
@@ -59,30 +62,42 @@ with friendly_errors():
         f"decoupled {CONCERN_POINTS['decoupled']}, critical decay {CONCERN_POINTS['decay critical']}, KPI behind plan "
         f"{CONCERN_POINTS['behind plan']} … ([How alignment is judged](Guide?topic=alignment) lists them all); the “why” column says which apply."
     )
-    view = shown.assign(stage=shown["stage"].map(STAGE_LABELS))
-    st.dataframe(
-        view[["pilot_id", "name", "label", "technical_metric", "kpi", "rho", "lag", "periods", "lab_live_gap", "decay", "decay_level",
-              "kpi_progress", "time_elapsed", "why"]],
-        hide_index=True, width="stretch", height=min(38 + 35 * len(view), 520), key="alignment_table",
-        column_config={
-            "pilot_id": st.column_config.TextColumn("Pilot"), "name": st.column_config.TextColumn("Name"),
-            "label": st.column_config.TextColumn("Alignment", help="aligned (they clearly move together), decoupled (the model clearly improves, the KPI does not), "
-                                                 "inverted (they clearly move against each other), inconclusive (nothing clear either way), insufficient data (fewer than "
-                                                 f"{a.alignment_min_periods} common periods). “Clearly” means chance would give it less than "
-                                                 f"1 time in {round(1 / a.significance)}."),
-            "technical_metric": st.column_config.TextColumn("Technical metric", help="The technical metric with the most live weeks (one whose direction is known first)."),
-            "kpi": st.column_config.TextColumn("KPI", help="The pilot's business KPI, from the pilot register."),
-            "rho": st.column_config.NumberColumn("ρ", format="%+.2f", help="Rank correlation of the period-over-period changes of the technical metric and the KPI (both turned so up is better), at the lag where it is strongest. Shown only when it is clear after allowing for the delays tried; blank otherwise."),
-            "lag": st.column_config.NumberColumn("Lag", format="%d", help=f"How many periods the KPI follows the technical metric (0 to {a.alignment_max_lag}), shown only when that link is clear."),
-            "periods": st.column_config.NumberColumn("Periods", format="%d", help="Common weeks (or months, when either series is monthly) the alignment used."),
-            "lab_live_gap": st.column_config.NumberColumn("Lab → live", format="percent", help=f"Latest live value against the latest lab value ({a.smoothing_weeks}-week averages), as a share of the lab value; positive = live is worse."),
-            "decay": st.column_config.NumberColumn("Decay", format="percent", help=f"Latest live level (average of the last {a.smoothing_weeks} weeks) against its first {a.decay_reference_weeks} live weeks; warning at {a.decay_warning:.0%} worse, critical at {a.decay_critical:.0%}, and only when the drop is more than its week-to-week noise explains."),
-            "decay_level": st.column_config.TextColumn("Decay alert"),
-            "kpi_progress": st.column_config.NumberColumn("KPI progress", format="percent", help="(latest − baseline) ÷ (target − baseline); latest = a robust level over the KPI's last six weeks (six months for a monthly KPI), so one bad value does not move it."),
-            "time_elapsed": st.column_config.NumberColumn("Time gone", format="percent", help="Share of the time from approval to the KPI deadline that has passed."),
-            "why": st.column_config.TextColumn("Why here", help="What put the pilot this high in the list."),
-        },
-    )
+    show_all = len(shown) > TABLE_ROWS and st.toggle(
+        f"Show all {len(shown)} pilots", key="all", bind="query-params",
+        help=f"The table shows the worst {TABLE_ROWS} pilots; every pilot is in the chooser below and in the download.")
+    view = screen_table(shown, None if show_all else TABLE_ROWS)
+    if len(view) < len(shown):
+        st.caption(f"Showing the worst {len(view)} of {len(shown)} pilots; switch on “Show all {len(shown)} pilots” to see every one.")
+    columns = {
+        "pilot_id": st.column_config.TextColumn("Pilot", width=62, pinned=True), "name": st.column_config.TextColumn("Name", width=150),
+        "label": st.column_config.TextColumn("Alignment", width=92, help="Aligned (they clearly move together), Decoupled (the model clearly improves, the KPI does not), "
+                                             "Inverted (they clearly move against each other), Inconclusive (nothing clear either way), Insufficient data (fewer than "
+                                             f"{a.alignment_min_periods} common periods), No comparison (no technical metric or KPI series to compare). "
+                                             f"“Clearly” means chance would give it less than 1 time in {round(1 / a.significance)}."),
+        "technical_label": st.column_config.TextColumn("Model metric", width=96, help="The technical metric the verdict is judged on: the one with the most live weeks (one whose direction is known first)."),
+        "kpi": st.column_config.TextColumn("Business KPI", width=150, help="The pilot's business KPI, from the pilot register."),
+        "rho": st.column_config.NumberColumn("How closely they move together", width=120, format="%+.2f",
+                                             help="ρ, the rank correlation of the period-over-period changes of the technical metric and the KPI "
+                                                  "(both turned so up is better), from −1 (always against each other) to +1 (always together), at the "
+                                                  "delay where it is strongest. Shown only when it is clear after allowing for the delays tried; a dash otherwise."),
+        "lag": st.column_config.TextColumn("Delay", width=90, help=f"Lag: how many periods the KPI follows the technical metric (0 to {a.alignment_max_lag}), shown only when that link is clear."),
+        "periods": st.column_config.NumberColumn("Data points", width=80, format="%d", help="Periods: the common weeks (or months, when either series is monthly) the verdict compared."),
+        "lab_live_gap": st.column_config.NumberColumn("Live vs lab", width=80, format="%.0f%%", help=f"Lab → live gap: latest live value against the latest lab value ({a.smoothing_weeks}-week averages), as a share of the lab value; positive = live is worse."),
+        "decay": st.column_config.NumberColumn("Decay", width=70, format="%.0f%%", help=f"Latest live level (average of the last {a.smoothing_weeks} weeks) against its first {a.decay_reference_weeks} live weeks; positive = worse. Warning at {a.decay_warning:.0%} worse, critical at {a.decay_critical:.0%}, and only when the drop is more than its week-to-week noise explains."),
+        "decay_level": st.column_config.TextColumn("Decay alert", width=80),
+        "kpi_progress": st.column_config.NumberColumn("KPI progress", width=86, format="%.0f%%", help="(latest − baseline) ÷ (target − baseline); latest = a robust level over the KPI's last six weeks (six months for a monthly KPI), so one bad value does not move it."),
+        "time_elapsed": st.column_config.NumberColumn("Time gone", width=76, format="%.0f%%", help="Share of the time from approval to the KPI deadline that has passed."),
+        "why": st.column_config.TextColumn("Why here", width=170, help="What put the pilot this high in the list (the points for each are under “How these numbers work”)."),
+    }
+    height = min(38 + 35 * len(view), 520)
+    st.dataframe(view[MAIN_COLUMNS], hide_index=True, width="stretch", height=height, key="alignment_table", placeholder="–",
+                 column_config={c: columns[c] for c in MAIN_COLUMNS})
+    with st.expander("The numbers behind each verdict"):
+        st.dataframe(view[DETAIL_COLUMNS], hide_index=True, width="stretch", height=height, key="alignment_numbers", placeholder="–",
+                     column_config={c: columns[c] for c in DETAIL_COLUMNS})
+        st.download_button("Download these numbers (CSV)", lambda view=view: frame_to_csv(view[DETAIL_COLUMNS]),
+                           file_name="pilot_health_alignment_numbers.csv", mime="text/csv", icon=":material/download:",
+                           key="download_alignment_numbers", type="tertiary", on_click="ignore")
     st.download_button("Download the table (CSV)", lambda shown=shown: frame_to_csv(shown), file_name="pilot_health_alignment.csv", mime="text/csv",
                        icon=":material/download:", key="download_alignment", on_click="ignore")
 
@@ -102,12 +117,15 @@ with friendly_errors():
 
         al, gap, decay, progress = row.alignment, row.primary_gap, row.primary_decay, row.kpi_progress
         cols = st.columns(4)
-        cols[0].metric("Alignment", row.label.capitalize(), border=True,
-                       delta=(f"ρ {al.rho:+.2f} at lag {al.lag}" if al and al.rho is not None else (f"{al.periods} {al.period}ly periods" if al else None)),
+        cols[0].metric("Alignment", LABEL_SHORT[row.label], border=True,
+                       delta=(f"{al.periods} {CADENCE_WORDS.get(al.period, al.period)} points" if al else "nothing to compare"),
                        delta_color="off", delta_arrow="off",
-                       help=(f"{al.periods} common {al.period}ly periods from {al.first_period} to {al.last_period}. " if al else "")
-                       + (LABEL_WORDS.get(row.label, "No technical metric and KPI series with known directions to compare.")))
-        cols[1].metric("Lab → live", pct(gap.relative if gap else None), border=True,
+                       help=(f"{al.periods} common {CADENCE_WORDS.get(al.period, al.period)} data points from {al.first_period:%d %b %Y} to {al.last_period:%d %b %Y}. "
+                             if al and al.first_period else "")
+                       + (f"How closely they move together (ρ, rank correlation of the changes): {al.rho:+.2f}, the KPI following "
+                          f"{'in the same ' + al.period if al.lag == 0 else f'{al.lag} {al.period}(s) later'}. " if al and al.rho is not None else "")
+                       + (LABEL_WORDS.get(row.label, "No comparison: no technical metric and KPI series with known directions to compare.")))
+        cols[1].metric("Live vs lab", pct(gap.relative if gap else None), border=True,
                        help=(f"{md_escape(gap.metric)}: lab {gap.lab:.4g} ({gap.lab_values} weeks to {gap.lab_until}) vs live {gap.live:.4g} "
                              f"({gap.live_values} weeks to {gap.live_until}); positive = live is worse." if gap else "Needs lab and live values of a metric whose direction is known."))
         cols[2].metric("Decay", pct(decay.relative if decay else None), border=True,
@@ -143,36 +161,23 @@ with friendly_errors():
             if chart is None or chart.technical.empty:
                 st.info("No values of this metric in the chosen dates.", icon=":material/date_range:")
             else:
-                st.altair_chart(charts.alignment_chart(chart), width="stretch")
-                st.caption(
-                    f"Top: {md_escape(chart.metric_label)} week by week, lab dashed grey and live blue ({len(chart.technical)} weekly values shown). "
-                    + (f"Shaded zones: {a.decay_warning:.0%} (warning) and {a.decay_critical:.0%} (critical) worse than the first "
-                       f"{a.decay_reference_weeks} live weeks ({chart.reference:.4g}). " if chart.reference is not None else "")
-                    + ("Triangles: weeks where decay or drift crossed a level. " if not chart.events.empty else "")
-                    + (f"Bottom: {md_escape(chart.kpi_label or 'the KPI')} with its baseline and target, the plan from approval to deadline (dotted) and the "
-                       "diamond where it should be by now." if not chart.kpi.empty else "No KPI values to show below.")
-                )
+                for panel in charts.alignment_panels(chart):
+                    st.altair_chart(panel, width="stretch")
+                st.caption(md_escape(chart_caption(chart, a)))
         if row.gaps or row.decays or row.drifts:
             with st.expander("Every metric: lab → live, decay and drift", expanded=False):
                 if row.gaps:
-                    data_table(pd.DataFrame([{"metric": m, "better": "higher" if g.direction == "up" else "lower", "lab": g.lab, "live": g.live,
-                                                "change": g.absolute, "live worse by": g.relative, "lab weeks": g.lab_values,
-                                                "live weeks": g.live_values} for m, g in row.gaps.items()]),
-                               "gaps", f"pilot_health_{row.pilot_id}_lab_to_live.csv",
-                               column_config={"live worse by": st.column_config.NumberColumn(format="percent")})
+                    data_table(gap_table(row), "gaps", f"pilot_health_{row.pilot_id}_lab_to_live.csv", placeholder="–",
+                               column_config={"live worse by": st.column_config.NumberColumn(format="%.0f%%", help="Positive: live is worse than lab."),
+                                              **{c: st.column_config.NumberColumn(format="%.4g") for c in ("lab", "live")}})
                 if row.decays:
-                    data_table(pd.DataFrame([{"metric": m, "latest": d.latest, "first live weeks": d.reference, "worse than first weeks": d.relative,
-                                                "beyond weekly noise": "yes" if d.beyond_noise else "no", "alert": d.level, "live weeks": d.weeks}
-                                               for m, d in row.decays.items()]),
-                               "decays", f"pilot_health_{row.pilot_id}_decay.csv",
-                               column_config={"worse than first weeks": st.column_config.NumberColumn(format="percent")})
+                    data_table(decay_table(row), "decays", f"pilot_health_{row.pilot_id}_decay.csv", placeholder="–",
+                               column_config={"worse than first weeks": st.column_config.NumberColumn(format="%.0f%%"),
+                                              **{c: st.column_config.NumberColumn(format="%.4g") for c in ("latest", "first live weeks")}})
                 if row.drifts:
-                    data_table(pd.DataFrame([{"series": m, "score": d.score, "alert": d.level,
-                                                "direction": "–" if d.worse is None else ("worse" if d.worse else "better"),
-                                                "reference mean": d.reference_mean, "current mean": d.current_mean,
-                                                "reference weeks": d.reference_n, "current weeks": d.current_n,
-                                                "reference": f"{d.reference_from} to {d.reference_until}", "current": f"{d.current_from} to {d.current_until}"}
-                                               for m, d in row.drifts.items()]), "drifts", f"pilot_health_{row.pilot_id}_drift.csv")
+                    data_table(drift_table(row), "drifts", f"pilot_health_{row.pilot_id}_drift.csv", placeholder="–",
+                               column_config={"score": st.column_config.NumberColumn(format="%.1f", help="Drift score: see below."),
+                                              **{c: st.column_config.NumberColumn(format="%.4g") for c in ("first weeks' mean", "latest weeks' mean")}})
                     st.caption(f"Drift score: how many standard deviations of the first {a.drift_reference_weeks} live weeks the mean of the last "
                                f"{a.drift_current_weeks} weeks has moved; warning at {a.drift_warning:g}, critical at {a.drift_critical:g}.")
 
@@ -189,7 +194,7 @@ with friendly_errors():
             guessed = int(in_use["guessed"].sum())
             if guessed:
                 st.warning(f"{guessed} metric name(s) are only guessed from their names; check them below.", icon=":material/help:")
-            data_table(in_use.drop(columns=["key", "guessed"]), "dictionary", "pilot_health_metric_dictionary.csv",
+            data_table(in_use.drop(columns=["key", "guessed"]), "dictionary", "pilot_health_metric_dictionary.csv", placeholder="–",
                        height=min(38 + 35 * len(in_use), 360))
             choices = in_use["metric"].tolist()
             can_correct = ctx.person.can("edit_dictionary")
@@ -214,9 +219,9 @@ with friendly_errors():
     with st.expander("How these numbers work"):
         st.markdown(
             f"""
-- **Lab → live**: the latest {a.smoothing_weeks}-week average of live values against the latest {a.smoothing_weeks}-week average
+- **Live vs lab** (lab → live gap): the latest {a.smoothing_weeks}-week average of live values against the latest {a.smoothing_weeks}-week average
   of lab values, as a share of the lab value, turned by which way is better (positive = live is worse).
-- **Decay**: the live value ({a.smoothing_weeks}-week average) against the best such average so far. Warning at
+- **Decay**: the live value ({a.smoothing_weeks}-week average) against the first {a.decay_reference_weeks} live weeks. Warning at
   {a.decay_warning:.0%} worse, critical at {a.decay_critical:.0%}; judged after {a.decay_min_weeks} live weeks.
 - **Drift**: the mean of the last {a.drift_current_weeks} live weeks against the first {a.drift_reference_weeks}, in standard
   deviations of those first weeks. Warning at {a.drift_warning:g}, critical at {a.drift_critical:g}. Drift says the numbers moved;
@@ -224,7 +229,13 @@ with friendly_errors():
 - **Alignment**: the technical metric and the KPI, each averaged per week (per month when either is monthly) and turned so that up
   is better; their trends over time and the rank correlation of their period-over-period changes with the KPI following by 0 to
   {a.alignment_max_lag} periods. Inverted: they move against each other; decoupled: the model improves while the KPI does not;
-  aligned: otherwise. Under {a.alignment_min_periods} common periods: insufficient data.
+  aligned: otherwise. Under {a.alignment_min_periods} common periods: insufficient data. **Data points** are the common periods,
+  **how closely they move together** is ρ (the rank correlation of the changes, −1 to +1), **delay** the lag at which it is strongest.
+  On the chart up always means better: a lower-is-better series is drawn upside down, and the periods compared are shaded.
+- **Order (worst first)**: points for what is wrong — inverted {CONCERN_POINTS['inverted']}, decoupled {CONCERN_POINTS['decoupled']},
+  critical decay {CONCERN_POINTS['decay critical']}, warning decay {CONCERN_POINTS['decay warning']}, critical drift the worse way
+  {CONCERN_POINTS['drift critical']}, warning drift {CONCERN_POINTS['drift warning']}, KPI behind plan {CONCERN_POINTS['behind plan']},
+  a large lab → live gap {CONCERN_POINTS['gap']}, inconclusive or too little data {CONCERN_POINTS['inconclusive']}.
 - **KPI progress**: (latest − baseline) ÷ (target − baseline), against the share of time gone from approval to the KPI deadline;
   behind plan when it trails by {catalogue.threshold('kpi_behind_plan'):.0%} or more.
 

@@ -3,8 +3,9 @@ to wave, and whether actual usage follows."""
 import streamlit as st
 
 from pilot_health.adoption import ALL_RESPONDENTS, GUIDANCE, OTHER_TEAMS
-from pilot_health.adoption_report import (BARRIER_LABELS, barrier_frame, future_note, heatmap_frame, profile_frame, team_table,
-                                          trend_frame, usage_chart_data, verdict)
+from pilot_health.adoption_report import (BARRIER_LABELS, DETAIL_COLUMNS, MAIN_COLUMNS, TABLE_ROWS, barrier_frame, future_note,
+                                          heatmap_frame, order_words, profile_frame, screen_table, team_screen_table, team_table, trend_frame,
+                                          usage_chart_data, verdict)
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.formatting import moment, percent, plural
 from pilot_health.models import STAGE_LABELS
@@ -34,53 +35,60 @@ with friendly_errors():
     low_adoption = shown["adoption_rate"].lt(adoption_threshold)
     low_participation = shown["participation"].lt(a.participation_warning)
     barriers = shown.loc[surveyed & shown["main_barrier"].ne(BARRIER_LABELS["none"]), "main_barrier"].value_counts()
-    cols = st.columns(4)
+    cols = st.columns([1, 1, 1, 1.2])
     cols[0].metric("Pilots with a survey", f"{int(surveyed.sum())} of {len(shown)}", border=True,
                    help=f"Pilots whose latest survey wave has {a.min_respondents} or more respondents (fewer are not shown).")
     cols[1].metric("Adoption below target", int(low_adoption.sum()), border=True,
                    help=f"Pilots whose active users (average of the last {a.smoothing_weeks} weeks of usage data) are below "
                         f"{adoption_threshold:.0%} of their target users. {int(shown['adoption_rate'].notna().sum())} pilots have usage data and a target.")
-    cols[2].metric("Participation under " + percent(a.participation_warning), int(low_participation.sum()), border=True,
-                   help="Pilots whose latest survey wave was answered by fewer than this share of their target users: the picture may not represent everyone.")
-    cols[3].metric("Most common main barrier", barriers.index[0] if len(barriers) else "–", border=True,
+    cols[2].metric("Low participation", int(low_participation.sum()), border=True,
+                   help=f"Pilots whose latest survey wave was answered by fewer than {percent(a.participation_warning)} of their target users: "
+                        "the picture may not represent everyone.")
+    cols[3].metric("Top barrier", barriers.index[0] if len(barriers) else "–", border=True,
                    delta=(f"{barriers.iloc[0]} of {int(surveyed.sum())} pilots" if len(barriers) else None), delta_color="off", delta_arrow="off",
                    help="The ADKAR element that is the main barrier (where most respondents are stuck) in the most pilots.")
-    st.caption(
-        f"{len(shown)} pilots, worst first: ordered by the weaker of two shares — the latest wave's respondents not stuck at its main "
-        "barrier, and active users against target. Pilots with neither come last."
-    )
+    st.caption(order_words(shown))
     if note := future_note(shown):
         st.caption(md_escape(note))
-    # Shares as whole per cents on screen (the download keeps the exact shares).
-    on_screen = shown.assign(stage=shown["stage"].map(STAGE_LABELS),
-                             **{c: (shown[c] * 100).round(0) + 0.0 for c in ("participation", "stuck_share", "stuck_change", "adoption_rate")})
-    st.dataframe(
-        on_screen[
-            ["pilot_id", "name", "main_barrier", "stuck_there", "adoption_rate", "usage_trend", "participation", "wave", "respondents",
-             "stuck_share", "stuck_change", "active_users", "target_users", "stage"]],
-        hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 520), key="adoption_table",
-        column_config={
-            "pilot_id": st.column_config.TextColumn("Pilot"), "name": st.column_config.TextColumn("Name"),
-            "stage": st.column_config.TextColumn("Stage"),
-            "wave": st.column_config.NumberColumn("Wave", format="%d", help="The latest survey wave (round)."),
-            "respondents": st.column_config.NumberColumn("Respondents", format="%d", help="People who answered the latest wave."),
-            "participation": st.column_config.NumberColumn("Participation", format="%.0f%%",
-                                                           help="Respondents ÷ the pilot's target users (without a target: its team sizes added up); "
-                                                                f"a warning under {a.participation_warning:.0%}."),
-            "main_barrier": st.column_config.TextColumn("Main barrier", help="The ADKAR element where most respondents of the latest wave are stuck "
-                                                        f"(their first element scored 3 or lower). Blank: fewer than {a.min_respondents} respondents or no survey."),
-            "stuck_there": st.column_config.NumberColumn("Stuck there", format="%d", help="Respondents whose barrier point is the main barrier."),
-            "stuck_share": st.column_config.NumberColumn("Stuck anywhere", format="%.0f%%", help="Share of respondents with any barrier point."),
-            "stuck_change": st.column_config.NumberColumn("Change", format="%+.0f pts",
-                                                          help="Change in the share stuck anywhere since the previous wave, in percentage points (negative = fewer stuck = better)."),
-            "adoption_rate": st.column_config.NumberColumn("Adoption", format="%.0f%%",
-                                                           help=f"Active users (average of the last {a.smoothing_weeks} weeks of usage data) ÷ target users."),
-            "active_users": st.column_config.NumberColumn("Active users", format="%.0f"),
-            "target_users": st.column_config.NumberColumn("Target users", format="%d", help="From the pilot register."),
-            "usage_trend": st.column_config.TextColumn("Usage trend", help=f"Active users over the last {a.usage_trend_weeks} weeks: rising, flat "
-                                                                          "(the fitted change is within 5% of the target) or falling."),
-        },
-    )
+    show_all = len(shown) > TABLE_ROWS and st.toggle(
+        f"Show all {len(shown)} pilots", key="all", bind="query-params",
+        help=f"The table shows the worst {TABLE_ROWS} pilots; every pilot is in the chooser below and in the download.")
+    on_screen = screen_table(shown, None if show_all else TABLE_ROWS, STAGE_LABELS)
+    if len(on_screen) < len(shown):
+        st.caption(f"Showing the worst {len(on_screen)} of {len(shown)} pilots; switch on “Show all {len(shown)} pilots” to see every one.")
+    columns = {
+        "pilot_id": st.column_config.TextColumn("Pilot", width=62, pinned=True), "name": st.column_config.TextColumn("Name", width=150),
+        "weakest": st.column_config.NumberColumn("Weakest share", width=104, format="%.0f%%",
+                                                 help="What orders the table (lowest first): the weaker of the latest wave's respondents not stuck at "
+                                                      "its main barrier and adoption (active users ÷ target users, at most 100%). A dash: neither is known."),
+        "stage": st.column_config.TextColumn("Stage", width=90),
+        "wave": st.column_config.NumberColumn("Wave", width=60, format="%d", help="The latest survey wave (round)."),
+        "respondents": st.column_config.NumberColumn("Respondents", width=90, format="%d", help="People who answered the latest wave."),
+        "participation": st.column_config.NumberColumn("Participation", width=92, format="%.0f%%",
+                                                       help="Respondents ÷ the pilot's target users (without a target: its team sizes added up); "
+                                                            f"a warning under {a.participation_warning:.0%}."),
+        "main_barrier": st.column_config.TextColumn("Main barrier", width=112, help="The ADKAR element where most respondents of the latest wave are stuck "
+                                                    f"(their first element scored 3 or lower). “too few answers”: the latest wave has fewer than {a.min_respondents} respondents."),
+        "stuck_there": st.column_config.NumberColumn("Stuck there", width=84, format="%d", help="Respondents whose barrier point is the main barrier."),
+        "stuck_share": st.column_config.NumberColumn("Stuck anywhere", width=100, format="%.0f%%", help="Share of respondents with any barrier point."),
+        "stuck_change": st.column_config.NumberColumn("Change", width=80, format="%+.0f pts",
+                                                      help="Change in the share stuck anywhere since the previous wave, in percentage points (negative = fewer stuck = better)."),
+        "adoption_rate": st.column_config.NumberColumn("Adoption", width=80, format="%.0f%%",
+                                                       help=f"Active users (average of the last {a.smoothing_weeks} weeks of usage data) ÷ target users."),
+        "active_users": st.column_config.NumberColumn("Active users", width=90, format="%d"),
+        "target_users": st.column_config.NumberColumn("Target users", width=90, format="%d", help="From the pilot register."),
+        "usage_trend": st.column_config.TextColumn("Usage trend", width=90, help=f"Active users over the last {a.usage_trend_weeks} weeks: rising, flat "
+                                                                                "(the fitted change is within 5% of the target) or falling."),
+    }
+    height = min(38 + 35 * len(on_screen), 520)
+    st.dataframe(on_screen[MAIN_COLUMNS], hide_index=True, width="stretch", height=height, key="adoption_table", placeholder="–",
+                 column_config={c: columns[c] for c in MAIN_COLUMNS})
+    with st.expander("Survey and usage counts"):
+        st.dataframe(on_screen[DETAIL_COLUMNS], hide_index=True, width="stretch", height=height, key="adoption_counts", placeholder="–",
+                     column_config={c: columns[c] for c in DETAIL_COLUMNS})
+        st.download_button("Download these counts (CSV)", lambda on_screen=on_screen: frame_to_csv(on_screen[DETAIL_COLUMNS]),
+                           file_name="pilot_health_adoption_counts.csv", mime="text/csv", icon=":material/download:",
+                           key="download_adoption_counts", type="tertiary", on_click="ignore")
     st.download_button("Download the table (CSV)", lambda shown=shown: frame_to_csv(shown.drop(columns=["weakest"])), file_name="pilot_health_adoption.csv",
                        mime="text/csv", icon=":material/download:", key="download_adoption", on_click="ignore")
 
@@ -127,13 +135,13 @@ with friendly_errors():
         b = group.barrier
         p = wave.participation if group is wave.overall else wave.team_participation.get(group.label)
         change = wave.change
-        cols = st.columns(4)
+        cols = st.columns([1, 1.45, 1, 1])  # room for “Reinforcement” at 1280 px
         cols[0].metric("Respondents", group.respondents, border=True,
-                       delta=(f"{percent(p.share)} of {p.asked} {p.of}" if p else None),
+                       delta=(f"{percent(p.share)} of {p.asked} asked" if p else None),  # short enough for the card at 1280 px
                        delta_color="inverse" if p and p.warning else "off", delta_arrow="off",
                        help=f"People who answered wave {wave.wave}"
                             + (f" ({wave.first_day:%d %b} – {wave.last_day:%d %b %Y})" if wave.first_day else "")
-                            + (f". Participation: respondents ÷ {p.of} (from the pilot register); a warning under {a.participation_warning:.0%}." if p
+                            + (f". Participation: {p.respondents} respondents ÷ {p.asked} {p.of} (from the pilot register); a warning under {a.participation_warning:.0%}." if p
                                else ". Participation is not known: the register has no target users"
                                + ("" if group is wave.overall else " or no size for this team (Team sizes)") + "."))
         cols[1].metric("Main barrier", BARRIER_LABELS[b.element or "none"], border=True,
@@ -148,7 +156,7 @@ with friendly_errors():
                              else "Needs usage data (active users) and the pilot's target users."))
         before = change.stuck_before if change and group is wave.overall else None
         cols[3].metric("Stuck anywhere", percent(b.stuck_share), border=True,
-                       delta=(f"{(change.stuck_after - change.stuck_before) * 100:+.0f} points since wave {change.before_wave}" if before is not None else None),
+                       delta=(f"{(change.stuck_after - change.stuck_before) * 100:+.0f} pts vs wave {change.before_wave}" if before is not None else None),
                        delta_color="inverse" if before is not None else "off", delta_arrow="off",
                        help="Share of respondents with a barrier point somewhere on the path"
                             + (f"; wave {change.before_wave}: {percent(change.stuck_before)} of {change.before_respondents}." if before is not None else "."))
@@ -180,13 +188,20 @@ with friendly_errors():
         )
         teams = team_table(pilot, wave)
         with st.expander("The team table", expanded=False):
-            st.dataframe(teams, hide_index=True, width="stretch",
-                         column_config={"stuck_share": st.column_config.NumberColumn("stuck anywhere", format="percent"),
+            st.dataframe(team_screen_table(pilot, wave), hide_index=True, width="stretch", placeholder="–",
+                         column_config={"group": st.column_config.TextColumn("Group", width=150),
+                                        "teams": st.column_config.NumberColumn("Teams", format="%d", help="Teams counted in this group."),
+                                        "respondents": st.column_config.NumberColumn("Respondents", format="%d"),
+                                        "stuck_share": st.column_config.NumberColumn("Stuck anywhere", format="%.0f%%"),
+                                        "barrier": st.column_config.TextColumn("Main barrier", width=110),
+                                        "stuck_there": st.column_config.NumberColumn("Stuck there", format="%d"),
                                         "participation": st.column_config.NumberColumn(
-                                            "participation", format="percent",
+                                            "Participation", format="%.0f%%",
                                             help="Respondents ÷ target users (everyone) or ÷ the team's size from the register's Team sizes "
-                                                 "(a group of several teams: only when every one has a size)."),
-                                        **{e: st.column_config.NumberColumn(format="%.2f") for e in ("awareness", "desire", "knowledge", "ability", "reinforcement")}})
+                                                 "(a group of several teams: only when every one has a size). A dash: no size known."),
+                                        **{e: st.column_config.NumberColumn(e.capitalize(), format="%.1f",
+                                                                            help=f"Mean score 1–5; a dash: fewer than {a.min_respondents} answers.")
+                                           for e in ("awareness", "desire", "knowledge", "ability", "reinforcement")}})
             st.download_button("Download the team table (CSV)", frame_to_csv(teams), file_name=f"pilot_health_adoption_{pilot.pilot_id}_wave{wave.wave}.csv",
                                mime="text/csv", icon=":material/download:", key="download_teams", on_click="ignore")
 

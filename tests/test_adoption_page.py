@@ -61,7 +61,7 @@ def test_the_portfolio_is_worst_first_with_the_domains_numbers(demo_store, app_e
     shown = table.set_index("pilot_id")
     for pilot_id in ("RO-02", "CS-04", "FN-01"):
         assert shown.loc[pilot_id, "main_barrier"] == expected.loc[pilot_id, "main_barrier"]
-        assert shown.loc[pilot_id, "stuck_there"] == expected.loc[pilot_id, "stuck_there"]
+        assert at.dataframe[1].value.set_index("pilot_id").loc[pilot_id, "stuck_there"] == expected.loc[pilot_id, "stuck_there"]
         assert shown.loc[pilot_id, "adoption_rate"] == round(expected.loc[pilot_id, "adoption_rate"] * 100)
     assert metrics(at)["Pilots with a survey"] == f"{int(expected['main_barrier'].notna().sum())} of 24"
     [(label, data)] = [d for d in downloads if d[0] == "Download the table (CSV)"]
@@ -174,6 +174,61 @@ def test_a_teams_participation_is_against_its_size_from_the_register(tmp_path, a
     at = adoption_page(pilot="P-1", team="Finance")
     assert_clean(at)
     [respondents] = [m for m in at.metric if m.label == "Respondents"]
-    assert respondents.value == "8" and respondents.delta == "40% of 20 team members"
+    assert respondents.value == "8" and respondents.delta == "40% of 20 asked" and "8 respondents ÷ 20 team members" in respondents.proto.help
     assert "Few answered in Finance (40% of 20)." in texts(at.warning)[0]
     assert SMALL_TEAM not in everything_shown(at)
+
+
+# -- plain words, the order's column on show, no None ----------------------------------------------------
+
+def test_the_portfolio_shows_the_column_its_order_uses_and_no_none(demo_store, app_env):
+    app_env(demo_store)
+    at = adoption_page()
+    assert_clean(at)
+    main, counts = at.dataframe[0], at.dataframe[1]
+    table = main.value
+    assert list(table.columns) == report.MAIN_COLUMNS and "weakest" in table.columns
+    labels = {name: c.get("label") for name, c in json.loads(main.proto.columns).items()}
+    assert labels["weakest"] == "Weakest share"
+    weakest = table["weakest"]
+    known = weakest.dropna()
+    assert list(known) == sorted(known), "sorted by the visible column, lowest first"
+    assert weakest.notna().iloc[: len(known)].all(), "pilots with neither share come last"
+    assert "Weakest share" in " ".join(texts(at.caption)), "the caption names the column the order uses"
+    for element in (main, counts):
+        frame = element.value
+        assert element.proto.placeholder == "–"
+        cells = [str(v) for v in frame.astype(object).to_numpy().ravel() if not pd.isna(v)]
+        assert "None" not in cells
+    assert set(table["main_barrier"]) <= {"Awareness", "Desire", "Knowledge", "Ability", "Reinforcement", "Not stuck", "no survey", "too few answers"}
+    assert "Reinforcement" in set(table["main_barrier"])
+    assert all(v == round(v) for v in table["adoption_rate"].dropna()), "whole per cents"
+    assert {"Low participation", "Top barrier"} <= set(metrics(at)), "card labels short enough not to be cut"
+
+
+def test_a_long_adoption_portfolio_shows_the_worst_until_show_all(demo_store, app_env, monkeypatch):
+    monkeypatch.setattr(report, "TABLE_ROWS", 10)
+    app_env(demo_store)
+    at = adoption_page()
+    rows = report.portfolio_adoption(demo_store)
+    assert list(at.dataframe[0].value["pilot_id"]) == [r.pilot_id for r in rows[:10]]
+    at.toggle(key="all").set_value(True).run()
+    assert_clean(at)
+    assert len(at.dataframe[0].value) == 24
+
+
+def test_the_screen_table_rounds_for_people_and_says_why_a_barrier_is_missing(demo_store):
+    rows = report.portfolio_adoption(demo_store)
+    view = report.screen_table(report.portfolio_table(rows), None)
+    by_id = {r.pilot_id: r for r in rows}
+    for _, line in view.iterrows():
+        pilot = by_id[line["pilot_id"]]
+        if pilot.weakest is None:
+            assert pd.isna(line["weakest"])
+        else:
+            assert line["weakest"] == round(pilot.weakest * 100)
+        if pilot.latest is None:
+            assert line["main_barrier"] == "no survey"
+        elif not pilot.latest.shown:
+            assert line["main_barrier"] == "too few answers"
+    assert "no survey" in set(view["main_barrier"])

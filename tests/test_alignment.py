@@ -153,7 +153,7 @@ def test_an_error_metric_is_read_the_right_way_round_through_the_dictionary(tmp_
     assert row.label == "aligned" and row.decays["rmse"].level == "none"
     live = [v for _, v in better.live]
     fall = (np.mean(live[:4]) - np.mean(live[-4:])) / np.mean(live[:4]) * 100
-    assert f"Live RMSE fell {fall:.0f}% (better)" in row.verdict
+    assert f"Live Error (RMSE) fell {fall:.0f}% (better)" in row.verdict
 
 
 def test_the_portfolio_is_worst_first(tmp_path):

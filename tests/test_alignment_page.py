@@ -25,17 +25,24 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def chart_layers(at: AppTest) -> list[tuple[str, pd.DataFrame]]:
-    """Each layer of the page's Vega-Lite chart as (mark type, the data it draws)."""
-    [element] = at.get("vega_lite_chart")
-    frames = {ds.name: pa.ipc.open_stream(ds.data.data).read_all().to_pandas() for ds in element.proto.datasets}
-    spec = json.loads(element.proto.spec)
+def chart_specs(at: AppTest) -> list[dict]:
+    """The pilot chart's panels (technical, then KPI), as drawn."""
+    return [json.loads(element.proto.spec) for element in at.get("vega_lite_chart")]
+
+
+def chart_layers(at: AppTest, judged: bool = False) -> list[tuple[str, pd.DataFrame]]:
+    """Each layer of the page's Vega-Lite chart as (mark type, the data it draws); the pale band of
+    the periods the verdict compared only when `judged`."""
     layers = []
-    for panel in spec["vconcat"]:
+    for element in at.get("vega_lite_chart"):
+        frames = {ds.name: pa.ipc.open_stream(ds.data.data).read_all().to_pandas() for ds in element.proto.datasets}
+        panel = json.loads(element.proto.spec)
         for layer in panel["layer"]:
             mark = layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
-            data = layer.get("data") or panel.get("data") or spec.get("data")  # Altair hoists a lone dataset
-            layers.append((mark, frames[data["name"]]))
+            data = layer.get("data") or panel.get("data")  # Altair hoists a lone dataset
+            frame = frames[data["name"]]
+            if judged or "compared for the verdict" not in set(frame.get("what", [])):
+                layers.append((mark, frame))
     return layers
 
 
@@ -51,8 +58,8 @@ def test_the_portfolio_is_worst_first_with_the_labels_the_domain_computes(demo_s
     table = at.dataframe[0].value
     assert list(table["pilot_id"]) == [r.pilot_id for r in rows]
     by_id = {r.pilot_id: r for r in rows}
-    assert list(table["label"]) == [by_id[p].label for p in table["pilot_id"]]
-    assert table.loc[table["pilot_id"] == "RO-03", "label"].item() == "decoupled"
+    assert list(table["label"]) == [by_id[p].label.capitalize() for p in table["pilot_id"]]
+    assert table.loc[table["pilot_id"] == "RO-03", "label"].item() == "Decoupled"
     assert [d for d in at.get("download_button") if d.proto.label == "Download the table (CSV)"]
     assert at.selectbox(key="pilot").value is None
 
@@ -157,3 +164,97 @@ def test_correcting_a_metric_in_the_dictionary_is_remembered_and_changes_the_num
         saved = {r["metric_key"]: r for r in queries.metric_definitions(con)}
     assert saved["roc_auc"]["direction"] == "down" and saved["roc_auc"]["kind"] == "technical" and saved["roc_auc"]["upload_id"] is None
     assert metrics(at)["Decay"] != before, "ROC AUC read as lower-is-better: its fall is no longer decay"
+
+
+# -- business words, no None, the cadence, the chart as the verdict reads it -------------------------------
+
+def headers(frame_element) -> dict[str, dict]:
+    """Each shown column's header and tooltip, as the grid receives them."""
+    config = json.loads(frame_element.proto.columns)
+    return {name: {"label": c.get("label"), "help": c.get("help", "")} for name, c in config.items()}
+
+
+def shown_cells(frame_element) -> list[str]:
+    """Every cell as the grid draws it: a missing value is the table's placeholder."""
+    frame = frame_element.value
+    placeholder = frame_element.proto.placeholder if frame_element.proto.HasField("placeholder") else "None"
+    return [placeholder if pd.isna(v) else str(v) for v in frame.astype(object).to_numpy().ravel()]
+
+
+def test_the_tables_speak_plain_words_with_the_technical_terms_in_tooltips_and_show_no_none(demo_store, app_env):
+    app_env(demo_store)
+    at = alignment_page()
+    assert_clean(at)
+    main, numbers = at.dataframe[0], at.dataframe[1]  # the portfolio, then the numbers behind each verdict
+    assert set(numbers.value.columns) == set(report.DETAIL_COLUMNS)
+    labels = {name: h["label"] for table in (main, numbers) for name, h in headers(table).items()}
+    assert labels["rho"] == "How closely they move together" and "ρ" in headers(numbers)["rho"]["help"]
+    assert labels["lag"] == "Delay" and headers(numbers)["lag"]["help"].startswith("Lag")
+    assert labels["periods"] == "Data points" and headers(numbers)["periods"]["help"].startswith("Periods")
+    assert not {"ρ", "Lag", "Periods"} & set(labels.values())
+    cells = shown_cells(main) + shown_cells(numbers)
+    assert "None" not in cells and "nan" not in cells
+    metric_names = set(main.value["technical_label"].dropna())
+    assert {"ROC AUC", "F1 score", "R²", "Error (RMSE)"} <= metric_names and not {"roc_auc", "f1", "r2", "rmse"} & metric_names
+    assert all(v == round(v) for v in main.value["kpi_progress"].dropna()), "whole per cents"
+    assert "4 weeks later" in set(numbers.value["lag"].dropna())
+
+
+def test_a_long_portfolio_shows_the_worst_first_until_show_all(demo_store, app_env, monkeypatch):
+    monkeypatch.setattr(report, "TABLE_ROWS", 10)  # the demo has 24 pilots, under the real cap of 25
+    app_env(demo_store)
+    at = alignment_page()
+    assert_clean(at)
+    rows = report.portfolio_alignment(demo_store)
+    assert list(at.dataframe[0].value["pilot_id"]) == [r.pilot_id for r in rows[:10]]
+    assert any("Showing the worst 10 of 24 pilots" in t for t in texts(at.caption))
+    at.toggle(key="all").set_value(True).run()
+    assert_clean(at)
+    assert len(at.dataframe[0].value) == 24
+
+
+def test_the_inverted_verdict_and_its_chart_agree(demo_store, app_env):
+    """CS-02: ROC AUC rises and churn rises. Drawn as uploaded both lines went up under “inverted”;
+    churn is better lower, so its panel runs upside down and the verdict says why."""
+    app_env(demo_store)
+    at = alignment_page(pilot="CS-02")
+    assert_clean(at)
+    row = next(r for r in report.portfolio_alignment(demo_store) if r.pilot_id == "CS-02")
+    assert row.verdict in texts(at.error) and "upside down" in row.verdict
+    technical, kpi = chart_specs(at)
+    value = lambda spec: next(l for l in spec["layer"] if l["encoding"].get("y", {}).get("title"))  # noqa: E731
+    assert not value(technical)["encoding"]["y"]["scale"].get("reverse") and value(kpi)["encoding"]["y"]["scale"]["reverse"] is True
+    assert "lower is better" in value(kpi)["encoding"]["y"]["title"][1]
+    assert [mark for mark, _ in chart_layers(at, judged=True)][0] == "rect", "the compared periods are shaded"
+    caption = " ".join(texts(at.caption))
+    assert "Monthly churn rate week by week" in caption and "upside down because lower is better" in caption
+    assert metrics(at)["Alignment"] == "Inverted"
+
+
+def test_the_first_card_never_says_more_than_fits(demo_store, app_env):
+    app_env(demo_store)
+    for pilot_id, short in (("FN-03", "–"), ("CS-05", "Too early"), ("CS-04", "Unclear")):
+        at = alignment_page(pilot=pilot_id)
+        assert_clean(at)
+        assert metrics(at)["Alignment"] == short, pilot_id
+        assert len(metrics(at)["Alignment"]) <= 9
+
+
+def test_three_monthly_points_are_named_monthly_and_the_axis_ends_with_them(tmp_path, app_env):
+    from test_alignment_chart import months_ago
+    from test_risk import TODAY, Story
+    from datetime import timedelta
+
+    story = Story(lab=[], live=[(months_ago(n), 0.8 + 0.01 * (3 - n)) for n in (3, 2, 1)],
+                  kpi=[(months_ago(n) + timedelta(days=3), 3.0 + 0.1 * (3 - n)) for n in (3, 2, 1)])
+    story.record["kpi_deadline"] = TODAY + timedelta(days=3 * 365)
+    store = story.store(tmp_path / "s.duckdb")
+    app_env(store)
+    at = alignment_page(pilot="P-1")
+    assert_clean(at)
+    caption = " ".join(texts(at.caption))
+    assert "Accuracy month by month" in caption and "week by week" not in caption
+    for spec in chart_specs(at):
+        domain = next(l for l in spec["layer"] if l["encoding"].get("y", {}).get("title"))["encoding"]["x"]["scale"]["domain"]
+        end = pd.Timestamp(year=domain[1]["year"], month=domain[1]["month"], day=domain[1]["date"])
+        assert end <= pd.Timestamp(TODAY) + pd.Timedelta(days=1), "the axis does not run on to the KPI deadline years away"

@@ -218,7 +218,7 @@ def test_a_worse_error_metric_reads_worse_than_lab_not_below(tmp_path):
     story = Story(lab=[(w, 10.0) for w, _ in line(0, 0, 20, 40)], live=[(w, 13.0) for w, _ in line(0, 0, 20, 20)])
     story.technical_metric = "rmse"
     row = report.portfolio_alignment(story.store(tmp_path / "s.duckdb"))[0]
-    assert "live RMSE 30% worse than lab" in row.reasons
+    assert "live Error (RMSE) 30% worse than lab" in row.reasons
     result = risk.assess(story.store(tmp_path / "r.duckdb"), NOW)[0]
     evidence = [s.evidence for p in result.patterns.values() for s in p.signals
                 if s.key in ("lab_to_live_drop", "live_decay", "technical_not_business", "kpi_behind_plan")]

@@ -344,6 +344,40 @@ def portfolio_table(rows: Sequence[PilotAdoption]) -> pd.DataFrame:
         "stuck_share", "stuck_change", "adoption_rate", "active_users", "target_users", "usage_trend", "future_responses", "weakest"])
 
 
+TABLE_ROWS = 25  # the portfolio table shows the worst 25 unless "show all" is on
+# What fits beside the sidebar at 1280 px; the survey's counts go in a second table.
+MAIN_COLUMNS = ["pilot_id", "name", "weakest", "main_barrier", "adoption_rate", "usage_trend", "participation", "stuck_share"]
+DETAIL_COLUMNS = ["pilot_id", "wave", "respondents", "stuck_there", "stuck_change", "active_users", "target_users", "stage"]
+SHARE_COLUMNS = ("weakest", "participation", "stuck_share", "stuck_change", "adoption_rate")
+
+
+def screen_table(table: pd.DataFrame, limit: Optional[int] = TABLE_ROWS, stage_labels: Optional[dict] = None) -> pd.DataFrame:
+    """The portfolio as people read it, worst first (the first `limit` rows; all with None): shares
+    as whole per cents (numbers 0–100; the change in points), counts as whole numbers, a pilot
+    without a survey saying so, not None. The order is the `weakest` column's, shown."""
+    view = table.head(limit) if limit is not None else table
+    out = view.copy()
+    for column in SHARE_COLUMNS:
+        out[column] = (pd.to_numeric(view[column], errors="coerce") * 100).round(0) + 0.0  # + 0.0: no "-0"
+    for column in ("wave", "respondents", "stuck_there", "target_users"):
+        out[column] = pd.to_numeric(view[column], errors="coerce").astype("Int64")
+    out["active_users"] = pd.to_numeric(view["active_users"], errors="coerce").round(0).astype("Int64")
+    out["main_barrier"] = [barrier if isinstance(barrier, str) else ("no survey" if pd.isna(wave) else "too few answers")
+                           for barrier, wave in zip(view["main_barrier"], view["wave"])]
+    out["usage_trend"] = view["usage_trend"].where(view["usage_trend"].notna(), "no usage data")
+    if stage_labels:
+        out["stage"] = view["stage"].map(lambda s: stage_labels.get(s, s))
+    return out[list(dict.fromkeys(MAIN_COLUMNS + DETAIL_COLUMNS))].reset_index(drop=True)
+
+
+def order_words(table: pd.DataFrame) -> str:
+    """The caption that says which visible column orders the table."""
+    neither = int(table["weakest"].isna().sum())
+    return (f"{len(table)} pilots, worst first: lowest “Weakest share” first — the weaker of two shares, the latest wave's "
+            "respondents not stuck at its main barrier and active users against target"
+            + (f"; {neither} pilot{'s' if neither != 1 else ''} with neither come last." if neither else "."))
+
+
 def future_note(table: pd.DataFrame) -> str:
     """The portfolio's note on survey responses left out for being dated in the future ('' when none)."""
     if table.empty or "future_responses" not in table.columns:
@@ -371,6 +405,18 @@ def team_table(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
         })
     return pd.DataFrame.from_records(records, columns=["group", "teams", "respondents", *ADKAR, "stuck_share", "barrier", "stuck_there",
                                                        "participation"])
+
+
+def team_screen_table(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
+    """The team table as people read it: means to one decimal, shares as whole per cents; a mean
+    from too few answers stays missing (the page shows a dash and says why)."""
+    teams = team_table(pilot, wave)
+    out = teams.copy()
+    for e in ADKAR:
+        out[e] = pd.to_numeric(teams[e], errors="coerce").round(1)
+    for column in ("stuck_share", "participation"):
+        out[column] = (pd.to_numeric(teams[column], errors="coerce") * 100).round(0) + 0.0
+    return out
 
 
 def _participation_of(wave: WaveView, profile: GroupProfile) -> Optional[Participation]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Optional, Sequence
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -27,6 +29,58 @@ LABEL_WORDS = {
     "inconclusive": "Inconclusive: neither moves clearly enough, or the data are too noisy, to say whether they move together.",
     "insufficient data": "Insufficient data: fewer common periods than needed to judge.",
 }
+# The verdict in one or two words, short enough for a card at 1280 px (the full words are in its help).
+LABEL_SHORT = {"aligned": "Aligned", "decoupled": "Decoupled", "inverted": "Inverted", "inconclusive": "Unclear",
+               "insufficient data": "Too early", "no comparison": "–"}
+# Common metric keys as a business owner reads them; the technical term stays in tooltips.
+METRIC_NAMES = {
+    "roc_auc": "ROC AUC", "auc": "ROC AUC", "pr_auc": "PR AUC", "average_precision": "Average precision",
+    "f1": "F1 score", "f1_score": "F1 score", "r2": "R²", "r_squared": "R²",
+    "rmse": "Error (RMSE)", "mae": "Error (MAE)", "mse": "Error (MSE)", "mape": "Error (MAPE)", "smape": "Error (sMAPE)",
+    "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "precision": "Precision", "recall": "Recall",
+    "log_loss": "Log loss", "logloss": "Log loss", "brier": "Brier score", "ndcg": "Ranking quality (NDCG)",
+    "bleu": "Translation score (BLEU)", "wer": "Word error rate", "cer": "Character error rate",
+}
+# How often values come, from their spacing: the word for one period and for "period by period".
+CADENCE_WORDS = {"day": "daily", "week": "weekly", "month": "monthly", "quarter": "quarterly"}
+
+
+def humanise(key: str) -> str:
+    """'time_to_resolve' -> 'Time to resolve', 'AvgHandleTime' -> 'Avg handle time' (a key no table knows)."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(key).strip())
+    words = [w for w in re.split(r"[_\s\-./]+", text) if w]
+    if not words:
+        return str(key)
+    out = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
+    return out[0].upper() + out[1:]
+
+
+def plain_metric_name(info: MetricInfo) -> str:
+    """A metric's name for business readers: an answer someone gave wins; then the common names
+    above; then the dictionary's label when it is more than the key; else the key humanised."""
+    if info.source == "answered" and info.label:
+        return info.label
+    if info.key in METRIC_NAMES:
+        return METRIC_NAMES[info.key]
+    if info.label and info.label != info.key:
+        return info.label
+    # Only a plain identifier is written out in words; any other name is shown exactly as uploaded.
+    return humanise(info.key) if re.fullmatch(r"[A-Za-z0-9_\-. ]+", str(info.key)) else (info.label or str(info.key))
+
+
+def cadence_of(index) -> str:
+    """How often a series has values, from the median spacing of its dates: day (≤ 1.5 days), week
+    (≤ 10), month (≤ 45) or quarter. A single value counts as weekly (the stores' unit)."""
+    days = np.diff(pd.DatetimeIndex(index).sort_values().to_numpy()) / np.timedelta64(1, "D")
+    spacing = float(np.median(days)) if len(days) else 7.0
+    return "day" if spacing <= 1.5 else "week" if spacing <= 10 else "month" if spacing <= 45 else "quarter"
+
+
+def by_cadence(cadence: str) -> str:
+    """'week by week', 'month by month'."""
+    return f"{cadence} by {cadence}"
+
+
 # Points towards "worst first" (docs/alignment.md lists them).
 CONCERN_POINTS = {
     "inverted": 3, "decoupled": 2, "inconclusive": 0.5, "insufficient data": 0.5, "no comparison": 0.5,
@@ -53,6 +107,8 @@ class PilotAlignment:
     drifts: dict[str, Drift]
     kpi_progress: Optional[KpiProgress]
     gap_threshold: float
+    technical_label: str = ""  # the primary metric as business readers call it (plain_metric_name)
+    names: dict[str, str] = field(default_factory=dict)  # every metric of the pilot -> its plain name
     reasons: list[str] = field(default_factory=list)  # why the pilot is where it is in the list
     concern: float = 0.0
     verdict: str = ""
@@ -102,7 +158,9 @@ def assess_alignment(numbers: PilotNumbers, catalogue: Catalogue) -> PilotAlignm
         as_of=numbers.as_of, primary_metric=numbers.primary_metric, kpi_metric=numbers.kpi_metric, kpi_name=r.get("kpi_name"),
         alignment=numbers.alignment, gaps=numbers.latest_gaps, decays=numbers.decays, drifts=numbers.drifts,
         kpi_progress=numbers.kpi_progress, gap_threshold=catalogue.threshold("lab_to_live_drop"),
+        technical_label=plain_metric_name(metric_label(numbers, numbers.primary_metric)) if numbers.primary_metric else "",
     )
+    row.names = {m: display_name(numbers, m) for m in [*numbers.e.technical_metrics, *([numbers.kpi_metric] if numbers.kpi_metric else [])]}
     row.concern, row.reasons = _concern(row, lambda metric: display_name(numbers, metric))
     row.verdict = verdict(numbers, row)
     return row
@@ -210,7 +268,7 @@ def display_name(numbers: PilotNumbers, metric: str) -> str:
     """A metric as people call it: the KPI by the register's name, others by the dictionary's label."""
     if metric == numbers.kpi_metric and numbers.r.get("kpi_name"):
         return numbers.r["kpi_name"]
-    return metric_label(numbers, metric).label
+    return plain_metric_name(metric_label(numbers, metric))
 
 
 def _periods(a: Alignment) -> str:
@@ -246,8 +304,9 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment, brief: bool = False) -> 
     if not metric:
         return "No technical metric has been uploaded for this pilot, so model progress cannot be compared with the business."
     info = metric_label(numbers, metric)
+    plain = plain_metric_name(info)
     technical, environment = numbers.technical_series(metric)
-    name = f"{'Live' if environment == 'live' else 'Lab'} {info.label}"
+    name = f"{'Live' if environment == 'live' else 'Lab'} {plain}"
     kpi_name = row.kpi_name or display_name(numbers, row.kpi_metric) if row.kpi_metric else row.kpi_name
     parts = []
     judged = row.alignment if row.alignment and row.alignment.label != "insufficient data" else None
@@ -268,9 +327,11 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment, brief: bool = False) -> 
     sentence = sentence[0].upper() + sentence[1:]
     if row.alignment:
         sentence += " " + alignment_sentence(row.alignment, name, kpi_name or "the KPI", brief)
+        if not brief:
+            sentence += direction_note(row.alignment, name, info.direction, kpi_name or "the KPI", numbers.kpi_direction)
     decay = row.primary_decay
     if decay and decay.level != "none":
-        sentence += (f" Live {info.label} is {decay.relative:.0%} worse than its first live weeks (the reference), "
+        sentence += (f" Live {plain} is {decay.relative:.0%} worse than its first live weeks (the reference), "
                      f"more than its week-to-week noise explains ({decay.level}).")
     progress = row.kpi_progress
     if progress and progress.time_elapsed is not None:
@@ -279,6 +340,32 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment, brief: bool = False) -> 
         if progress.outliers:
             sentence += f" {outlier_words(progress)}"
     return sentence
+
+
+def direction_note(a: Alignment, technical: str, technical_direction: Optional[str], kpi: str,
+                   kpi_direction: Optional[str]) -> str:
+    """What the label means for series where lower is better, in plain words: " Lower Monthly churn
+    rate is better, so its rise counts as a worsening; the charts below turn its scale upside down so
+    that up means better on both." Empty when both are higher-is-better or nothing was judged."""
+    if a.label == "insufficient data" or a.technical is None or a.kpi is None:
+        return ""
+    lower = [(label, trend) for label, trend, direction in ((technical, a.technical, technical_direction), (kpi, a.kpi, kpi_direction))
+             if direction == "down"]
+    if not lower:
+        return ""
+    said = []
+    for label, trend in lower:
+        who = "its" if len(lower) == 1 else f"{label}'s"
+        if trend.direction == "up":
+            said.append(f"{who} fall counts as an improvement")
+        elif trend.direction == "down":
+            said.append(f"{who} rise counts as a worsening")
+        else:
+            said.append(f"a fall would count as an improvement" if len(lower) == 1 else f"a fall of {label} would count as an improvement")
+    names = " and ".join(label for label, _ in lower)
+    scale = "its scale" if len(lower) == 1 else "their scales"
+    return (f" Lower is better for {names}, so {'; '.join(said)}; the chart below shows {scale} upside down, so that up "
+            "means better in both panels.")
 
 
 def outlier_words(progress: KpiProgress) -> str:
@@ -298,7 +385,8 @@ def portfolio_table(rows: Sequence[PilotAlignment]) -> pd.DataFrame:
         gap, decay, a, progress = row.primary_gap, row.primary_decay, row.alignment, row.kpi_progress
         records.append({
             "pilot_id": row.pilot_id, "name": row.name, "business_unit": row.business_unit, "stage": row.stage,
-            "label": row.label, "technical_metric": row.primary_metric, "kpi": row.kpi_name,
+            "label": row.label, "technical_metric": row.primary_metric, "technical_label": row.technical_label or None,
+            "kpi": row.kpi_name,
             "rho": a.rho if a else None, "lag": a.lag if a else None, "periods": a.periods if a else None,
             "period": a.period if a else None,
             "technical_p": a.technical_p if a else None, "kpi_p": a.kpi_p if a else None,
@@ -311,8 +399,72 @@ def portfolio_table(rows: Sequence[PilotAlignment]) -> pd.DataFrame:
             "concern": row.concern, "why": ", ".join(row.reasons) or "nothing of concern",
         })
     return pd.DataFrame.from_records(records, columns=[
-        "pilot_id", "name", "business_unit", "stage", "label", "technical_metric", "kpi", "rho", "lag", "periods", "period",
+        "pilot_id", "name", "business_unit", "stage", "label", "technical_metric", "technical_label", "kpi", "rho", "lag", "periods", "period",
         "technical_p", "kpi_p", "association_p", "lab_live_gap", "decay", "decay_level", "kpi_progress", "time_elapsed", "behind_plan", "concern", "why"])
+
+
+TABLE_ROWS = 25  # the portfolio table shows the worst 25 unless "show all" is on
+SCREEN_COLUMNS = ["pilot_id", "name", "label", "technical_label", "kpi", "rho", "lag", "periods", "lab_live_gap", "decay",
+                  "decay_level", "kpi_progress", "time_elapsed", "why"]
+# What fits beside the sidebar at 1280 px; the statistics behind each verdict go in a second table.
+MAIN_COLUMNS = ["pilot_id", "name", "label", "technical_label", "kpi", "kpi_progress", "why"]
+DETAIL_COLUMNS = ["pilot_id", "periods", "rho", "lag", "lab_live_gap", "decay", "decay_level", "time_elapsed"]
+DECAY_WORDS = {"none": "no alert", "warning": "warning", "critical": "critical"}
+
+
+def delay_words(lag, period) -> Optional[str]:
+    """How many periods the KPI follows the model, in words: 'same week', '1 week later', '2 months later'."""
+    if lag is None or pd.isna(lag) or not period:
+        return None
+    lag = int(lag)
+    return f"same {period}" if lag == 0 else f"{lag} {period}{'s' if lag != 1 else ''} later"
+
+
+def screen_table(table: pd.DataFrame, limit: Optional[int] = TABLE_ROWS) -> pd.DataFrame:
+    """The portfolio table as people read it (the first `limit` rows, worst first; all with None):
+    labels capitalised, the metric by its plain name, the delay in words, shares as whole per cents
+    (numbers 0–100, the page formats them with a % sign), ρ to two decimals. Missing numbers stay
+    missing (the page shows a dash); the download keeps the exact values."""
+    view = table.head(limit) if limit is not None else table
+    out = view[SCREEN_COLUMNS].copy()
+    out["label"] = view["label"].map(lambda label: label[:1].upper() + label[1:] if isinstance(label, str) else label)
+    out["technical_label"] = view["technical_label"].fillna(view["technical_metric"])
+    out["lag"] = [delay_words(lag, period) for lag, period in zip(view["lag"], view["period"])]
+    out["decay_level"] = view["decay_level"].map(DECAY_WORDS)
+    out["rho"] = pd.to_numeric(view["rho"], errors="coerce").round(2)
+    out["periods"] = pd.to_numeric(view["periods"], errors="coerce").astype("Int64")
+    for column in ("lab_live_gap", "decay", "kpi_progress", "time_elapsed"):
+        out[column] = (pd.to_numeric(view[column], errors="coerce") * 100).round(0) + 0.0  # + 0.0: no "-0"
+    return out.reset_index(drop=True)
+
+
+def _whole(share: Optional[float]) -> Optional[float]:
+    return None if share is None or pd.isna(share) else round(share * 100) + 0.0
+
+
+def gap_table(row: PilotAlignment) -> pd.DataFrame:
+    """Every metric's lab → live gap, for people: plain names, whole per cents."""
+    return pd.DataFrame([{"metric": row.names.get(m, m), "better": "higher" if g.direction == "up" else "lower", "lab": g.lab, "live": g.live,
+                          "live worse by": _whole(g.relative), "lab weeks": g.lab_values, "live weeks": g.live_values}
+                         for m, g in row.gaps.items()],
+                        columns=["metric", "better", "lab", "live", "live worse by", "lab weeks", "live weeks"])
+
+
+def decay_table(row: PilotAlignment) -> pd.DataFrame:
+    return pd.DataFrame([{"metric": row.names.get(m, m), "latest": d.latest, "first live weeks": d.reference,
+                          "worse than first weeks": _whole(d.relative), "beyond weekly noise": "yes" if d.beyond_noise else "no",
+                          "alert": DECAY_WORDS[d.level], "live weeks": d.weeks} for m, d in row.decays.items()],
+                        columns=["metric", "latest", "first live weeks", "worse than first weeks", "beyond weekly noise", "alert", "live weeks"])
+
+
+def drift_table(row: PilotAlignment) -> pd.DataFrame:
+    return pd.DataFrame([{"series": row.names.get(m, m), "score": round(d.score, 1), "alert": DECAY_WORDS[d.level],
+                          "direction": "–" if d.worse is None else ("worse" if d.worse else "better"),
+                          "first weeks' mean": d.reference_mean, "latest weeks' mean": d.current_mean,
+                          "first weeks": f"{d.reference_from:%d %b %Y} – {d.reference_until:%d %b %Y} ({d.reference_n})",
+                          "latest weeks": f"{d.current_from:%d %b %Y} – {d.current_until:%d %b %Y} ({d.current_n})"}
+                         for m, d in row.drifts.items()],
+                        columns=["series", "score", "alert", "direction", "first weeks' mean", "latest weeks' mean", "first weeks", "latest weeks"])
 
 
 def _day(value: Optional[date]) -> Optional[str]:
@@ -384,6 +536,69 @@ class PilotChartData:
     plan: pd.DataFrame  # week, value: the straight line from baseline at approval to target at the deadline
     expected_now: Optional[dict]  # week, value: where the KPI should be by now
     reference: Optional[float]  # the decay reference: the mean of the first live weeks
+    kpi_direction: Optional[str] = None  # up | down: which way is better for the KPI (the register's)
+    judged: Optional[Alignment] = None  # the alignment the verdict states (the primary metric's), None for other metrics
+    judged_environment: Optional[str] = None  # the technical series the verdict judged: live, else lab
+    technical_cadence: str = "week"  # day | week | month | quarter, from the plotted values' spacing
+    kpi_cadence: str = "week"
+
+    @property
+    def technical_flipped(self) -> bool:
+        """Lower is better: the chart turns the scale upside down so that up means better."""
+        return self.direction == "down"
+
+    @property
+    def kpi_flipped(self) -> bool:
+        return self.kpi_direction == "down"
+
+    @property
+    def judged_window(self) -> Optional[tuple[pd.Timestamp, pd.Timestamp]]:
+        """The first and last day of the periods the verdict compared (to the end of the last period)."""
+        a = self.judged
+        if a is None or a.first_period is None or a.label == "insufficient data":
+            return None
+        last = pd.Timestamp(a.last_period) + (pd.Timedelta(days=6) if a.period == "week" else pd.offsets.MonthEnd(0))
+        return pd.Timestamp(a.first_period), last
+
+    @property
+    def data_span(self) -> Optional[tuple[pd.Timestamp, pd.Timestamp]]:
+        """The first and last plotted value's date (technical or KPI)."""
+        weeks = pd.concat([pd.to_datetime(self.technical["week"]), pd.to_datetime(self.kpi["week"])]) if len(self.kpi) else \
+            pd.to_datetime(self.technical["week"])
+        if weeks.empty:
+            return None
+        return weeks.min(), weeks.max()
+
+    @property
+    def span(self) -> Optional[tuple[pd.Timestamp, pd.Timestamp]]:
+        """The x-axis: the data's span, stretched only to show "where it should be by now" when that
+        is close after the last value (within a tenth of the span, at least 35 days); the plan line
+        is cut to it. A pilot whose data stopped long ago keeps an axis that ends with its data."""
+        span = self.data_span
+        if span is None or not self.expected_now:
+            return span
+        now = pd.Timestamp(self.expected_now["week"])
+        slack = max((span[1] - span[0]) * 0.1, pd.Timedelta(days=35))
+        return (span[0], now) if span[1] < now <= span[1] + slack else span
+
+    def plotted(self, which: str) -> pd.Series:
+        """The values the verdict judged, as drawn (by date, in the judged window): `technical` (the
+        judged environment's) or `kpi`. For tests and words: the series people see go up or down."""
+        if which == "technical":
+            frame = self.technical[self.technical["environment"] == (self.judged_environment or "live")]
+        else:
+            frame = self.kpi
+        series = pd.Series(frame["value"].to_numpy(dtype=float), index=pd.to_datetime(frame["week"])).sort_index()
+        window = self.judged_window
+        if window is not None:
+            series = series[(series.index >= window[0]) & (series.index <= window[1])]
+        return series
+
+    @property
+    def expected_now_shown(self) -> bool:
+        """Whether "where it should be by now" falls inside the x-axis (else the caption says it)."""
+        span = self.span
+        return bool(self.expected_now and span and span[0] <= pd.Timestamp(self.expected_now["week"]) <= span[1])
 
 
 def chart_data(numbers: PilotNumbers, metric: Optional[str] = None, start: Optional[date] = None,
@@ -447,8 +662,58 @@ def chart_data(numbers: PilotNumbers, metric: Optional[str] = None, start: Optio
         metric=metric, metric_label=info.label, direction=direction, technical=technical, bands=bands, events=events_frame,
         kpi_label=r.get("kpi_name"), kpi=kpi_frame, kpi_lines=pd.DataFrame(lines, columns=["line", "value"]),
         plan=pd.DataFrame(plan_rows, columns=["week", "value"]), expected_now=expected, reference=reference,
+        kpi_direction=numbers.kpi_direction,
+        judged=numbers.alignment if metric == numbers.primary_metric else None,
+        judged_environment=numbers.technical_series(metric)[1],
+        technical_cadence=cadence_of(numbers.technical_series(metric)[0].index) if len(technical) else "week",
+        kpi_cadence=cadence_of(kpi.index) if len(kpi) else "week",
     )
     return cut(data, start, end)
+
+
+def _values(n: int, cadence: str) -> str:
+    return f"{n} {CADENCE_WORDS.get(cadence, cadence)} value{'s' if n != 1 else ''}"
+
+
+def chart_caption(chart: PilotChartData, a) -> str:
+    """What the pilot chart shows, in words, with the cadence named from the data ("month by
+    month", never "week by week" for monthly values) and why a scale runs upside down. `a`: the
+    analysis settings. Plain text (the page escapes it)."""
+    tech_n = int((chart.technical["environment"] == (chart.judged_environment or "live")).sum()) if len(chart.technical) else 0
+    lab_live = set(chart.technical["environment"]) if len(chart.technical) else set()
+    drawn = " and ".join(e for e in ("lab (dashed grey)", "live (blue)") if e.split(" ")[0] in lab_live)
+    parts = [f"Top: {chart.metric_label} {by_cadence(chart.technical_cadence)}, {drawn}, "
+             f"{_values(len(chart.technical), chart.technical_cadence)} shown"
+             + ("; lower is better, so its scale runs upside down and up means better." if chart.technical_flipped else "; higher is better.")]
+    if chart.reference is not None:
+        parts.append(f"Shaded zones: {a.decay_warning:.0%} (warning) and {a.decay_critical:.0%} (critical) worse than the first "
+                     f"{a.decay_reference_weeks} live weeks ({chart.reference:.4g}).")
+    if not chart.events.empty:
+        parts.append("Markers: where decay or drift crossed an alert level (the legend says which).")
+    if chart.kpi.empty:
+        parts.append("No KPI values to show below.")
+    else:
+        kpi = chart.kpi_label or "the KPI"
+        words = (f"Bottom: {kpi} {by_cadence(chart.kpi_cadence)} ({_values(len(chart.kpi), chart.kpi_cadence)})"
+                 + (", upside down because lower is better" if chart.kpi_flipped else "")
+                 + (", with its baseline and target" if not chart.kpi_lines.empty else ""))
+        if not chart.plan.empty:
+            words += ", and the plan from approval to deadline (dotted)"
+        if chart.expected_now and chart.expected_now_shown:
+            words += "; the diamond is where it should be by now"
+        elif chart.expected_now:
+            day = pd.Timestamp(chart.expected_now["week"])
+            words += (f"; by the plan it should be at {chart.expected_now['value']:.4g} by now ({day:%d %b %Y}), "
+                      "after the last value shown, so it is not drawn")
+        parts.append(words + ".")
+    window = chart.judged_window
+    if window is not None and chart.judged is not None:
+        judged = chart.judged
+        lag = judged.lag
+        parts.append(f"Pale background: the {judged.periods} {CADENCE_WORDS.get(judged.period, judged.period)} periods the verdict compared "
+                     f"({window[0]:%d %b %Y} – {min(window[1], pd.Timestamp(judged.last_period)):%d %b %Y})"
+                     + (f", the KPI read {lag} {judged.period}{'s' if lag != 1 else ''} after the model." if lag else "."))
+    return " ".join(parts)
 
 
 def cut(data: PilotChartData, start: Optional[date], end: Optional[date]) -> PilotChartData:

@@ -192,82 +192,154 @@ def risk_trend_chart(trend: pd.DataFrame, pattern_order: list[str]) -> alt.Layer
 ENVIRONMENT_COLOURS = alt.Scale(domain=["lab", "live"], range=["#9aa5b1", "#1b6ca8"])
 BAND_COLOURS = alt.Scale(domain=["warning", "critical"], range=["#f4d58d", "#f1a9a0"])
 EVENT_COLOURS = alt.Scale(domain=["warning", "critical"], range=["#b7791f", "#c0392b"])
+# Alert crossings as marks with a legend, never as text on the chart (two crossings a week apart overlapped).
+EVENT_WHAT = ["decay warning", "decay critical", "drift warning", "drift critical"]
+EVENT_MARKS = {
+    "color": alt.Scale(domain=EVENT_WHAT, range=["#b7791f", "#c0392b", "#b7791f", "#c0392b"]),
+    "shape": alt.Scale(domain=EVENT_WHAT, range=["triangle-down", "triangle-down", "diamond", "diamond"]),
+}
+JUDGED_COLOUR = "#e8eef5"
+# The same room for the y-axis labels in both panels, so that their time axes line up when drawn apart.
+Y_AXIS = alt.Axis(minExtent=48, maxExtent=48)
+CADENCE_TITLES = {"day": "Day", "week": "Week of", "month": "Month of", "quarter": "Quarter from"}
+CADENCE_FORMATS = {"day": "%d %b %Y", "week": "%d %b %Y", "month": "%b %Y", "quarter": "%b %Y"}
+
+
+def _legend(title: str) -> alt.Legend:
+    """Legends under the panel: beside it they pushed the chart past the page's right edge."""
+    return alt.Legend(title=title, orient="bottom", direction="horizontal")
+
+
+def better_title(label: str, flipped: bool) -> list[str]:
+    """A y-axis title that says which way is better (two lines)."""
+    return [label, "lower is better · scale upside down: up = better" if flipped else "higher is better: up = better"]
+
+
+def _day(value) -> alt.DateTime:
+    day = pd.Timestamp(value)
+    return alt.DateTime(year=day.year, month=day.month, date=day.day)
+
+
+def _x(domain: tuple | None) -> alt.X:
+    return alt.X("week:T", title=None, scale=alt.Scale(domain=[_day(d) for d in domain]) if domain else alt.Undefined)
+
+
+def _judged_layer(chart, domain: tuple | None) -> list:
+    """A pale band over the periods the verdict compared, cut to the axis."""
+    window = chart.judged_window
+    if window is None:
+        return []
+    start, end = window
+    if domain:
+        start, end = max(start, pd.Timestamp(domain[0])), min(end, pd.Timestamp(domain[1]))
+    if start >= end:
+        return []
+    frame = pd.DataFrame([{"start": start, "end": end, "what": "compared for the verdict",
+                           "periods": f"{chart.judged.periods} {chart.judged.period}ly periods"}])
+    return [alt.Chart(frame).mark_rect(color=JUDGED_COLOUR, opacity=0.7).encode(
+        x=alt.X("start:T", scale=alt.Scale(domain=[_day(d) for d in domain]) if domain else alt.Undefined), x2="end:T",
+        tooltip=[alt.Tooltip("what:N", title=" "), alt.Tooltip("start:T", title="From", format="%d %b %Y"),
+                 alt.Tooltip("end:T", title="To", format="%d %b %Y"), alt.Tooltip("periods:N", title="Compared")],
+    )]
 
 
 def technical_panel(chart, width_days: tuple | None = None) -> alt.LayerChart:
-    """The technical metric: lab (grey) and live (blue) weekly values, the decay alert zones as
-    bands below the decay reference, the first live weeks (above it for a lower-is-better metric), and a marked point with a
-    label where decay or drift crossed a level."""
+    """The technical metric: lab (grey) and live (blue) values, the decay alert zones as bands
+    beyond the decay reference, and a marker (listed in the legend, never a text on the chart)
+    where decay or drift crossed a level. A lower-is-better metric is drawn on an upside-down scale
+    so that up always means better, as the verdict reads it; the periods the verdict compared are
+    shaded."""
     tech = chart.technical.assign(environment_label=chart.technical["environment"].map({"lab": "lab", "live": "live"}))
-    x = alt.X("week:T", title=None, scale=alt.Scale(domain=list(width_days)) if width_days else alt.Undefined)
-    layers = []
+    flipped = chart.technical_flipped
+    y_scale = alt.Scale(zero=False, reverse=flipped)
+    when = CADENCE_TITLES.get(chart.technical_cadence, "Date")
+    day_format = CADENCE_FORMATS.get(chart.technical_cadence, "%d %b %Y")
+    layers = _judged_layer(chart, width_days)
     if not chart.bands.empty:
         layers.append(alt.Chart(chart.bands).mark_rect(opacity=0.35).encode(
-            y=alt.Y("low:Q"), y2="high:Q",
-            color=alt.Color("level:N", scale=BAND_COLOURS, title="Decay alert zone"),
+            y=alt.Y("low:Q", scale=y_scale), y2="high:Q",
+            color=alt.Color("level:N", scale=BAND_COLOURS, legend=_legend("Decay alert zone")),
             tooltip=[alt.Tooltip("level:N", title="Zone"), alt.Tooltip("low:Q", format=".4g", title="from"),
                      alt.Tooltip("high:Q", format=".4g", title="to")],
         ))
     lines = alt.Chart(tech).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-        x=x, y=alt.Y("value:Q", title=chart.metric_label, scale=alt.Scale(zero=False)),
-        stroke=alt.Stroke("environment_label:N", scale=ENVIRONMENT_COLOURS, title="Measured in"),
+        x=_x(width_days), y=alt.Y("value:Q", title=better_title(chart.metric_label, flipped), scale=y_scale, axis=Y_AXIS),
+        stroke=alt.Stroke("environment_label:N", scale=ENVIRONMENT_COLOURS, legend=_legend("Measured in")),
         strokeDash=alt.StrokeDash("environment_label:N", scale=alt.Scale(domain=["lab", "live"], range=[[4, 3], [1, 0]]), legend=None),
-        tooltip=[alt.Tooltip("week:T", title="Week of", format="%d %b %Y"), alt.Tooltip("environment_label:N", title="Measured in"),
+        tooltip=[alt.Tooltip("week:T", title=when, format=day_format), alt.Tooltip("environment_label:N", title="Measured in"),
                  alt.Tooltip("value:Q", title=chart.metric_label, format=".4g")],
     )
     layers.append(lines)
     if not chart.events.empty:
-        events = alt.Chart(chart.events)
-        layers.append(events.mark_point(shape="triangle-down", size=90, filled=True).encode(
-            x="week:T", y="value:Q", color=alt.Color("level:N", scale=EVENT_COLOURS, legend=None),
-            tooltip=[alt.Tooltip("week:T", title="Week of", format="%d %b %Y"), alt.Tooltip("what:N", title="Crossed")],
+        # fill and shape on one field with one title: a single legend listing each crossing's marker
+        # (only the kinds that occur).
+        present = [w for w in EVENT_WHAT if w in set(chart.events["what"])]
+        fills = alt.Scale(domain=present, range=[EVENT_MARKS["color"].range[EVENT_WHAT.index(w)] for w in present])
+        shapes = alt.Scale(domain=present, range=[EVENT_MARKS["shape"].range[EVENT_WHAT.index(w)] for w in present])
+        layers.append(alt.Chart(chart.events).mark_point(size=110, filled=True, opacity=1).encode(
+            x="week:T", y=alt.Y("value:Q", scale=y_scale),
+            fill=alt.Fill("what:N", scale=fills, legend=_legend("Alert level crossed")),
+            shape=alt.Shape("what:N", scale=shapes, legend=_legend("Alert level crossed")),
+            tooltip=[alt.Tooltip("week:T", title=when, format=day_format), alt.Tooltip("what:N", title="Crossed")],
         ))
-        layers.append(events.mark_text(dy=-12, fontSize=10, align="center").encode(
-            x="week:T", y="value:Q", text="what:N", color=alt.Color("level:N", scale=EVENT_COLOURS, legend=None),
-        ))
-    return alt.layer(*layers).resolve_scale(color="independent").properties(height=240, title=f"{chart.metric_label} (technical)")
+    return alt.layer(*layers).resolve_scale(color="independent").properties(
+        height=240, title=f"{chart.metric_label} (technical)")
 
 
 def kpi_panel(chart, width_days: tuple | None = None) -> alt.LayerChart:
-    """The KPI: weekly values, baseline and target lines, the plan (baseline at approval to target
-    at the deadline) and the point where it should be by now."""
-    x = alt.X("week:T", title=None, scale=alt.Scale(domain=list(width_days)) if width_days else alt.Undefined)
+    """The KPI: its values, baseline and target lines, the plan (baseline at approval to target
+    at the deadline, cut to the axis) and the point where it should be by now (when it falls on the
+    axis). Upside down when lower is better, like the technical panel."""
     label = chart.kpi_label or "KPI"
-    layers = [alt.Chart(chart.kpi).mark_line(point=alt.OverlayMarkDef(size=18), color="#2a9d8f").encode(
-        x=x, y=alt.Y("value:Q", title=label, scale=alt.Scale(zero=False)),
-        tooltip=[alt.Tooltip("week:T", title="Week of", format="%d %b %Y"), alt.Tooltip("value:Q", title=label, format=".4g")],
-    )]
+    flipped = chart.kpi_flipped
+    y_scale = alt.Scale(zero=False, reverse=flipped)
+    when = CADENCE_TITLES.get(chart.kpi_cadence, "Date")
+    day_format = CADENCE_FORMATS.get(chart.kpi_cadence, "%d %b %Y")
+    layers = _judged_layer(chart, width_days)
+    layers.append(alt.Chart(chart.kpi).mark_line(point=alt.OverlayMarkDef(size=18), color="#2a9d8f").encode(
+        x=_x(width_days), y=alt.Y("value:Q", title=better_title(label, flipped), scale=y_scale, axis=Y_AXIS),
+        tooltip=[alt.Tooltip("week:T", title=when, format=day_format), alt.Tooltip("value:Q", title=label, format=".4g")],
+    ))
     if not chart.kpi_lines.empty:
         rules = alt.Chart(chart.kpi_lines)
         layers.append(rules.mark_rule(strokeDash=[6, 4], color="#555").encode(
-            y="value:Q", tooltip=[alt.Tooltip("line:N", title="Line"), alt.Tooltip("value:Q", format=".4g", title="Value")]))
+            y=alt.Y("value:Q", scale=y_scale), tooltip=[alt.Tooltip("line:N", title="Line"), alt.Tooltip("value:Q", format=".4g", title="Value")]))
         layers.append(rules.mark_text(align="left", dx=4, dy=-6, fontSize=11, color="#555").encode(
-            x=alt.value(0), y="value:Q", text="line:N"))
+            x=alt.value(0), y=alt.Y("value:Q", scale=y_scale), text="line:N"))
     if not chart.plan.empty:
         layers.append(alt.Chart(chart.plan).mark_line(strokeDash=[2, 3], color="#b5838d", clip=True).encode(
-            x="week:T", y="value:Q", tooltip=[alt.Tooltip("week:T", format="%d %b %Y", title="Plan"), alt.Tooltip("value:Q", format=".4g")]))
-    if chart.expected_now:
+            x="week:T", y=alt.Y("value:Q", scale=y_scale),
+            tooltip=[alt.Tooltip("week:T", format="%d %b %Y", title="Plan"), alt.Tooltip("value:Q", format=".4g")]))
+    if chart.expected_now and chart.expected_now_shown:
         marker = pd.DataFrame([{**chart.expected_now, "what": "where it should be by now"}])
-        point = alt.Chart(marker)
-        layers.append(point.mark_point(shape="diamond", size=140, filled=True, color="#b5838d").encode(
-            x="week:T", y="value:Q",
+        layers.append(alt.Chart(marker).mark_point(shape="diamond", size=140, filled=True, color="#b5838d", clip=True).encode(
+            x="week:T", y=alt.Y("value:Q", scale=y_scale),
             tooltip=[alt.Tooltip("what:N", title=" "), alt.Tooltip("week:T", format="%d %b %Y", title="Day"),
                      alt.Tooltip("value:Q", format=".4g", title=label)]))
-        layers.append(point.mark_text(align="right", dx=-10, fontSize=11, color="#b5838d").encode(x="week:T", y="value:Q", text="what:N"))
     return alt.layer(*layers).properties(height=200, title=f"{label} (business KPI)")
 
 
 def alignment_chart(chart) -> alt.VConcatChart:
-    """Both panels on one time axis (the union of their weeks)."""
-    weeks = pd.concat([pd.to_datetime(chart.technical["week"]), pd.to_datetime(chart.kpi["week"])])
-    span = (weeks.min(), weeks.max()) if not weeks.empty else None
-    if span and chart.expected_now is not None:
-        span = (span[0], max(span[1], chart.expected_now["week"]))
-    domain = tuple(d.isoformat() for d in span) if span else None
+    """Both panels on one time axis, cut to the plotted values' first and last date."""
+    span = chart.span
+    domain = (span[0].isoformat(), span[1].isoformat()) if span else None
     panels = [technical_panel(chart, domain)]
     if not chart.kpi.empty:
         panels.append(kpi_panel(chart, domain))
-    return alt.vconcat(*panels).resolve_scale(x="shared", color="independent", stroke="independent")
+    return alt.vconcat(*panels).resolve_scale(x="shared", color="independent", stroke="independent", shape="independent",
+                                              fill="independent")
+
+
+def alignment_panels(chart) -> list[alt.LayerChart]:
+    """The two panels as separate charts for the page, each fitted to the page's width (a vconcat
+    stretched by Streamlit ran past the right edge by its axis titles and legends); same x domain and
+    y-axis room, so their time axes line up."""
+    span = chart.span
+    domain = (span[0].isoformat(), span[1].isoformat()) if span else None
+    panels = [technical_panel(chart, domain)]
+    if not chart.kpi.empty:
+        panels.append(kpi_panel(chart, domain))
+    return [panel.properties(autosize=ROWS_AUTOSIZE) for panel in panels]
 
 
 # -- adoption ----------------------------------------------------------------------------------------
@@ -308,7 +380,8 @@ def adkar_profile_chart(frame: pd.DataFrame) -> alt.LayerChart:
 def barrier_chart(frame: pd.DataFrame, horizontal: bool = False) -> alt.LayerChart:
     """How many respondents have each element as their barrier point (and how many none).
     `horizontal`: the elements down the side (for a narrow column, e.g. the steering pack)."""
-    element = alt.X("barrier:N", sort=BARRIER_ORDER, title=None, axis=alt.Axis(labelAngle=0))
+    # Six names side by side do not fit a half-page chart: slanted, every one is shown (level, Vega dropped every other).
+    element = alt.X("barrier:N", sort=BARRIER_ORDER, title=None, axis=alt.Axis(labelAngle=-30, labelAlign="right", labelOverlap=False))
     count = alt.Y("respondents:Q", title="Respondents", axis=alt.Axis(tickMinStep=1))
     if horizontal:
         element = alt.Y("barrier:N", sort=BARRIER_ORDER, title=None)
