@@ -98,12 +98,7 @@ def open_page(page: str | None, query: dict) -> AppTest:
     return at.run()
 
 
-# The Alignment and Adoption pages are being rewritten in business language on their own branches
-# (issue 18); until those land, their portfolio tables still show missing values as “None”. Strict:
-# once they are fixed this mark fails, and must go.
-REWRITTEN_ELSEWHERE = {"alignment", "adoption"}
-CASES = [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="table without a placeholder; fixed by the page's rewrite"))
-         if name in REWRITTEN_ELSEWHERE else name for name in PAGES]
+CASES = list(PAGES)
 
 
 @pytest.mark.parametrize("name", CASES)
