@@ -33,7 +33,6 @@ LABELS = {
     "scoring.medium": "Score at or above which a pattern is medium (below: low)",
     "health.min_patterns_with_evidence": "Patterns with enough evidence needed before health is judged",
     "health.red_high_patterns": "High patterns that make a pilot red",
-    "health.red_medium_patterns": "Medium patterns that make a pilot red",
     "health.amber_medium_patterns": "Medium patterns that make a pilot amber",
     "health.months_in_pilot_amber": "Months in the pilot stage that make a pilot at least amber",
     "analysis.smoothing_weeks": "Weeks averaged for live and lab values",
