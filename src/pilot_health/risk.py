@@ -682,6 +682,44 @@ def health_rule(catalogue: Catalogue) -> dict[str, str]:
     }
 
 
+def pilots_by_health(by_pilot: Mapping[str, PilotRisk], pilot_ids: Iterable[str]) -> dict[str, list[str]]:
+    """The pilots of each health verdict, in the order given (the page names the red and amber ones
+    under their counts, so "5 red" says which five)."""
+    grouped: dict[str, list[str]] = {verdict: [] for verdict in HEALTH_LABELS}
+    for pilot_id in dict.fromkeys(pilot_ids):
+        grouped[by_pilot[pilot_id].health].append(pilot_id)
+    return grouped
+
+
+def card_label(pattern: PatternResult) -> str:
+    """A pattern card's line under its score: its reading and how much of its evidence is known
+    ("Low · 91% of evidence known"), never a bare percentage that reads like a probability."""
+    return f"{STATUS_LABELS[pattern.status]} · {pattern.coverage * 100:.0f}% of evidence known"
+
+
+def card_help(pattern: PatternResult, minimum: float) -> str:
+    """A pattern card's tooltip: the score and the evidence share, in words."""
+    known = sum(1 for s in pattern.signals if s.state != UNKNOWN)
+    score = "no score (too little evidence)" if pattern.score is None else f"score {pattern.score:.0f} of 100"
+    return (f"{pattern.name}: {score}, from {len(pattern.fired)} warning sign{'s' if len(pattern.fired) != 1 else ''} "
+            f"among the {known} of {len(pattern.signals)} signals whose answer is known. "
+            f"“{pattern.coverage * 100:.0f}% of evidence known” is the share of the pattern's signals (by weight) that have an "
+            f"answer or data — not a probability. Below {minimum * 100:.0f}% the pattern reads “insufficient evidence”.")
+
+
+def threshold_words(threshold: Optional[float], unit: Optional[str]) -> str:
+    """A signal's mark as people read it: "15% drop", "3 months after approval", "40% of effort"."""
+    if threshold is None:
+        return ""
+    unit = (unit or "").strip()
+    if unit.startswith(("share", "relative")):
+        words = unit.removeprefix("relative ").removeprefix("share of ")
+        return f"{threshold * 100:.0f}% " + ("of " + words if unit.startswith("share") else words)
+    if unit.startswith("%"):
+        return f"{threshold:g}{unit}"
+    return f"{threshold:g} {unit}".strip()
+
+
 def assess_pilot(evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime, with_rows: bool = False) -> PilotRisk:
     ctx = _Context(evidence, catalogue, as_of, with_rows)
     patterns = {key: score_pattern(key, pattern, ctx, catalogue) for key, pattern in catalogue.patterns.items()}
