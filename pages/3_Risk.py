@@ -19,6 +19,19 @@ HEALTH_ICONS = {"green": ":material/check_circle:", "amber": ":material/error:",
 PLAIN_ICONS = dict(HEALTH_ICONS)  # st.error & co. take an icon without a colour
 ICON_COLOURS = {"green": "green", "amber": "orange", "red": "red", "insufficient": "gray"}
 HEALTH_ICONS = {k: f":{ICON_COLOURS[k]}[{icon}]" for k, icon in HEALTH_ICONS.items()}  # the colour and, beside it, the word
+# The data behind a signal: register answers (meaning, value) or weekly values, in plain words.
+ROW_COLUMNS = {
+    "meaning": st.column_config.TextColumn("Register question", width="large"),
+    "value": st.column_config.TextColumn("Answer", width="medium", help="As the register says it; “not said” is a blank."),
+    "weekly value": st.column_config.NumberColumn("Value", format="%.4g", help="The week's value (the mean when several were uploaded)."),
+    "metric": st.column_config.TextColumn("Measure", help="The metric's name as uploaded."),
+    "kind": st.column_config.TextColumn("Kind", help="Technical (the model) or business (the KPI)."),
+    "environment": st.column_config.TextColumn("Measured in", help="Lab (test data) or live (production data)."),
+    "week": st.column_config.DateColumn("Week of", format="D MMM YYYY"),
+    "barrier point": st.column_config.TextColumn("Barrier point", help="The first ADKAR element a respondent scored 3 or lower."),
+    "respondents": st.column_config.NumberColumn("Respondents", format="%d"),
+    "observations": st.column_config.NumberColumn("Values that week", format="%d", help="How many uploaded values the week's value averages."),
+}
 NAMED_PILOTS = 8  # red and amber pilots named under the counts; the rest are first in the heatmap
 # Sort choices as they read in the URL (?sort=Governance) and on screen.
 SORTS = {"Health": "health", "Pilot code": "pilot", **{charts.PATTERN_SHORT[n]: k for k, n in (
@@ -57,12 +70,12 @@ with friendly_errors():
     columns = st.columns(4)
     for column, verdict in zip(columns, ("red", "amber", "green", "insufficient")):
         column.metric(f"{HEALTH_ICONS[verdict]} {HEALTH_LABELS[verdict]}", len(grouped[verdict]), border=True, help=rules[verdict])
-    for verdict, lead in (("red", "Red, the committee's attention now"), ("amber", "Amber, to watch")):
-        if grouped[verdict]:
-            few = grouped[verdict][:NAMED_PILOTS]
-            more = len(grouped[verdict]) - len(few)
-            st.caption(f"{HEALTH_ICONS[verdict]} **{lead}:** " + ", ".join(f"{p} · {md_escape(by_pilot[p].name)}" for p in few)
-                       + (f" and {more} more (the heatmap, sorted by health, shows them first)" if more else "") + ".")
+    if grouped["red"]:  # "5 red" says which five
+        few = grouped["red"][:NAMED_PILOTS]
+        more = len(grouped["red"]) - len(few)
+        st.caption(f"{HEALTH_ICONS['red']} **Red, the committee's attention now:** " + ", ".join(f"{p} · {md_escape(by_pilot[p].name)}" for p in few)
+                   + (f" and {more} more (the heatmap, sorted by health, shows them first)" if more else "")
+                   + ". Every pilot's health is the first column of the heatmap.")
 
     st.subheader("Pilots × patterns")
     pattern_order = [catalogue.patterns[k].name for k in PATTERN_KEYS]
@@ -106,12 +119,13 @@ with friendly_errors():
     columns = st.columns(5)
     pattern_summaries = {k: p.summary for k, p in catalogue.patterns.items()}
     for column, pattern in zip(columns, result.patterns.values()):
-        column.metric(
+        card = column.container(border=True)  # the evidence share as a caption: it wraps, where a metric's delta is cut off
+        card.metric(
             charts.PATTERN_SHORT.get(pattern.name, pattern.name), pattern.score_label,
-            delta=risk.card_label(pattern), delta_color="off", delta_arrow="off",
+            delta=STATUS_LABELS[pattern.status], delta_color="off", delta_arrow="off",
             help=risk.card_help(pattern, catalogue.scoring.insufficient_coverage),
-            border=True,
         )
+        card.caption(risk.card_evidence(pattern))  # what it means: the card's tooltip
 
     show_rows = st.toggle("Show the data behind each signal", key="rows", bind="query-params")
     if show_rows:  # the same scores, computed again for this pilot with the rows kept
@@ -129,8 +143,10 @@ with friendly_errors():
                     f"{md_escape(signal.evidence)}"
                 )
                 if show_rows and signal.rows is not None and not signal.rows.empty:
-                    data_table(signal.rows, f"rows.{signal.key}", f"pilot_health_{pilot_id}_{signal.key}.csv",
-                               height=min(38 + 35 * len(signal.rows), 260))
+                    rows = signal.rows.rename(columns={"value": "weekly value"}) if "week" in signal.rows else signal.rows
+                    data_table(rows, f"rows.{signal.key}", f"pilot_health_{pilot_id}_{signal.key}.csv",
+                               height=min(38 + 35 * len(rows), 260), column_order=[c for c in rows.columns if c != "field"],
+                               column_config=ROW_COLUMNS)
 
     st.subheader("What to do next", help="Each step answers a warning sign that fired, with the evidence behind it. "
                  "A step is never advised when the register or the data shows it done.")
@@ -146,8 +162,8 @@ with friendly_errors():
     if missing:
         st.caption("Unknown is not the same as no: these answers or data would complete the picture.")
         data_table(pd.DataFrame(missing, columns=["pattern", "to do"]), "missing", f"pilot_health_{pilot_id}_missing_evidence.csv",
-                   column_config={"pattern": st.column_config.TextColumn("Pattern", width="medium"),
-                                  "to do": st.column_config.TextColumn("What would complete the picture", width="large",
+                   column_config={"pattern": st.column_config.TextColumn("Pattern", width=200),
+                                  "to do": st.column_config.TextColumn("What would complete the picture", width=560,
                                                                        help="An answer nobody has given, or data nobody has uploaded, heaviest first.")})
     else:
         st.caption("Every signal has an answer.")
@@ -172,19 +188,17 @@ insufficient evidence. The full explanation is in docs/risk.md.
 """
         )
         rules = pd.DataFrame(
-            [(p.name, s.key, s.question, s.weight, risk.threshold_words(s.threshold, s.unit))
+            [(charts.PATTERN_SHORT.get(p.name, p.name), s.key, s.question, s.weight, risk.threshold_words(s.threshold, s.unit))
              for p in catalogue.patterns.values() for s in p.signals],
             columns=["pattern", "signal", "question", "weight", "threshold"],
         )
-        data_table(rules, "rules", "pilot_health_signal_rules.csv", column_order=["pattern", "question", "weight", "threshold"],
-                   column_config={
-                       "pattern": st.column_config.TextColumn("Pattern", width="small"),
-                       "question": st.column_config.TextColumn("Warning sign", width="large",
-                                                               help="The question each signal asks of the pilot; the download also names its key."),
-                       "weight": st.column_config.NumberColumn("Weight", format="%g", width="small",
-                                                               help="How much the sign counts in its pattern's score."),
-                       "threshold": st.column_config.TextColumn("Mark", width="small",
-                                                                help="Where a measured sign starts to count (blank: a yes-or-no answer)."),
-                   })
+        # A static table: its long questions wrap instead of being cut off at 1280 px.
+        st.table(rules.drop(columns="signal").assign(weight=rules["weight"].map("{:g}".format)).rename(columns={"pattern": "Pattern", "question": "Warning sign", "weight": "Weight",
+                                                              "threshold": "Mark"}).set_index("Pattern"))
+        st.caption("Weight: how much a warning sign counts in its pattern's score. Mark: where a measured sign starts to count "
+                   "(blank: a yes-or-no answer).")
+        st.download_button("Download (CSV)", frame_to_csv(rules), file_name="pilot_health_signal_rules.csv", mime="text/csv",
+                           icon=":material/download:", key="rules.download", type="tertiary", on_click="ignore",
+                           help="Every signal with its key, question, weight and mark.")
         st.caption(f"From {catalogue.source_label}. An administrator changes thresholds on the Thresholds page, and weights and "
                    "wording in the file.")

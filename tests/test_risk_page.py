@@ -211,11 +211,6 @@ def test_every_health_count_is_coloured_and_worded_and_names_its_red_pilots(demo
     red = sorted(p for p, r in results.items() if r.health == "red")
     named = next(t for t in texts(at.caption) if "Red, the committee's attention now" in t)
     assert sorted(re.findall(r"\b[A-Z]{2}-\d{2}\b", named)) == red and len(red) >= 1
-    amber = next(t for t in texts(at.caption) if "Amber, to watch" in t)
-    every_amber = [p for p, r in results.items() if r.health == "amber"]
-    named_amber = re.findall(r"\b[A-Z]{2}-\d{2}\b", amber)
-    more = re.search(r" and (\d+) more ", amber)
-    assert set(named_amber) <= set(every_amber) and len(named_amber) + (int(more.group(1)) if more else 0) == len(every_amber)
     # The heatmap: one health cell per pilot drawn, with the pilot's verdict as its word.
     import pyarrow as pa
 
@@ -233,7 +228,10 @@ def test_a_pattern_card_says_its_percentage_is_evidence_known(demo_store, app_en
     assert_clean(at)
     result = next(r for r in risk.assess(demo_store) if r.pilot_id == "CS-01")
     cards = {m.label: m for m in at.metric if m.label in ("Data Debt", "Integration", "Resistance", "Governance", "Wrong Metrics")}
+    assert len(cards) == 5
     data_debt = result.patterns["data_debt"]
-    assert cards["Data Debt"].proto.delta == f"Low · {data_debt.coverage * 100:.0f}% of evidence known"
+    assert cards["Data Debt"].proto.delta == "Low"  # the reading; the share of evidence known is its own line, worded
     assert "not a probability" in cards["Data Debt"].proto.help and "evidence known" in cards["Data Debt"].proto.help
-    assert all(" of evidence known" in card.proto.delta for card in cards.values())
+    worded = [t for t in texts(at.caption) if t.endswith("% of evidence known")]
+    assert worded == [risk.card_evidence(p) for p in result.patterns.values()]
+    assert worded[0] == f"{data_debt.coverage * 100:.0f}% of evidence known"

@@ -211,7 +211,21 @@ def _record_rows(ctx: _Context, *fields: str) -> Optional[pd.DataFrame]:
     """The register fields behind a signal (None unless rows were asked for)."""
     if not ctx.with_rows:
         return None
-    return pd.DataFrame([(f, Pilot.model_fields[f].title, ctx.r.get(f)) for f in fields], columns=["field", "meaning", "value"]).astype({"value": "object"})
+    return pd.DataFrame([(f, Pilot.model_fields[f].title, _answer_words(ctx.r.get(f))) for f in fields],
+                        columns=["field", "meaning", "value"]).astype({"value": "object"})
+
+
+def _answer_words(value: object) -> str:
+    """A register answer as people read it: yes, no, "not said" for a blank (never a raw None)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "not said"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (date, datetime)):
+        return f"{value:%d %b %Y}"
+    return str(value)
 
 
 def _answer(field_name: str, fired_text: str, clear_text: str) -> Evaluator:
@@ -691,10 +705,16 @@ def pilots_by_health(by_pilot: Mapping[str, PilotRisk], pilot_ids: Iterable[str]
     return grouped
 
 
+def card_evidence(pattern: PatternResult) -> str:
+    """How much of a pattern's evidence is known, as its card says it ("91% of evidence known"):
+    never a bare percentage, which would read like a probability."""
+    return f"{pattern.coverage * 100:.0f}% of evidence known"
+
+
 def card_label(pattern: PatternResult) -> str:
     """A pattern card's line under its score: its reading and how much of its evidence is known
-    ("Low · 91% of evidence known"), never a bare percentage that reads like a probability."""
-    return f"{STATUS_LABELS[pattern.status]} · {pattern.coverage * 100:.0f}% of evidence known"
+    ("Low · 91% of evidence known")."""
+    return f"{STATUS_LABELS[pattern.status]} · {card_evidence(pattern)}"
 
 
 def card_help(pattern: PatternResult, minimum: float) -> str:
