@@ -139,7 +139,12 @@ with friendly_errors():
     )
 
     st.subheader("All pilots")
-    table = data.arrow_table(("portfolio_table", *view), lambda: shown.assign(
+    def health_words() -> dict[str, list[str]]:  # each pilot's health as its one coloured word (none before approval)
+        results = data.risk_results(*ctx.cache_key, data.rules_fingerprint(), ctx.today, ctx.pinned)
+        return {r.pilot_id: [charts.HEALTH_SHORT[r.health]] for r in results}
+
+    table = data.arrow_table(("portfolio_table", *view, data.rules_fingerprint()), lambda: shown.assign(
+        health=shown["pilot_id"].map(health_words()).map(lambda words: words if isinstance(words, list) else []),
         stage=shown["stage"].map(STAGE_LABELS),
         pilot_clock=shown["pilot_clock"].map(portfolio.PILOT_CLOCK_LABELS).fillna("—"),
         freshness=shown["freshness"].map(portfolio.FRESHNESS_LABELS),
@@ -150,12 +155,17 @@ with friendly_errors():
         hide_index=True,
         width="stretch",
         column_order=[
-            "pilot_id", "name", "business_unit", "stage", "months_in_stage", "pilot_clock", "budget", "spend_to_date",
+            "pilot_id", "name", "health", "business_unit", "stage", "months_in_stage", "pilot_clock", "budget", "spend_to_date",
             "spend_share", "last_upload_at", "days_since_upload", "freshness", "open",
         ],
         column_config={
             "pilot_id": st.column_config.TextColumn("Pilot", help="The pilot's code in the register."),
             "name": st.column_config.TextColumn("Name"),
+            "health": st.column_config.MultiselectColumn(
+                "Health", options=list(charts.HEALTH_SHORT.values()), color=[charts.HEALTH_COLOURS[k] for k in charts.HEALTH_SHORT],
+                disabled=True, width=105,
+                help="The failure-pattern health: red needs the steering committee's attention now, amber is to watch, "
+                     "green is healthy; insufficient: too little evidence to judge. Why: on the Failure-pattern risk page."),
             "business_unit": st.column_config.TextColumn("Business unit"),
             "stage": st.column_config.TextColumn("Stage"),
             "months_in_stage": st.column_config.NumberColumn("Months in stage", format="%.1f", help="Days since “in this stage since”, divided by 30.44."),

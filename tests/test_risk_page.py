@@ -235,3 +235,19 @@ def test_a_pattern_card_says_its_percentage_is_evidence_known(demo_store, app_en
     worded = [t for t in texts(at.caption) if t.endswith("% of evidence known")]
     assert worded == [risk.card_evidence(p) for p in result.patterns.values()]
     assert worded[0] == f"{data_debt.coverage * 100:.0f}% of evidence known"
+
+
+def test_the_home_table_shows_each_pilots_health_as_a_coloured_word(demo_store, app_env):
+    from pilot_health import charts
+    from test_pages import home
+
+    app_env(demo_store)
+    at = home()
+    assert_clean(at)
+    table = at.dataframe[0].value.set_index("pilot_id")
+    expected = {r.pilot_id: [charts.HEALTH_SHORT[r.health]] for r in risk.assess(demo_store)}
+    assert {p: list(v) for p, v in table["health"].items()} == expected
+    config = json.loads(at.dataframe[0].proto.columns)["health"]
+    assert config["label"] == "Health" and "steering committee" in config["help"]
+    colours = {option["value"]: option["color"] for option in config["type_config"]["options"]}  # the word and its colour
+    assert colours == {charts.HEALTH_SHORT[k]: charts.HEALTH_COLOURS[k] for k in charts.HEALTH_SHORT}
