@@ -32,7 +32,7 @@ ROW_COLUMNS = {
     "respondents": st.column_config.NumberColumn("Respondents", format="%d"),
     "observations": st.column_config.NumberColumn("Values that week", format="%d", help="How many uploaded values the week's value averages."),
 }
-NAMED_PILOTS = 8  # red and amber pilots named under the counts; the rest are first in the heatmap
+NAMED_PILOTS = 8  # red pilots named under the counts; any more are first in the heatmap (sorted by health)
 # Sort choices as they read in the URL (?sort=Governance) and on screen.
 SORTS = {"Health": "health", "Pilot code": "pilot", **{charts.PATTERN_SHORT[n]: k for k, n in (
     ("data_debt", "Data Debt"), ("integration_avoidance", "Integration Avoidance"), ("organisational_resistance", "Organisational Resistance"),
@@ -66,10 +66,10 @@ with friendly_errors():
     pilots_shown = shown["pilot_id"].drop_duplicates().tolist()
     order = order_pilots(by_pilot, pilots_shown, sort)
     grouped = pilots_by_health(by_pilot, order_pilots(by_pilot, pilots_shown, "health"))
-    rules = health_rule(catalogue)
+    rule_words = health_rule(catalogue)
     columns = st.columns(4)
     for column, verdict in zip(columns, ("red", "amber", "green", "insufficient")):
-        column.metric(f"{HEALTH_ICONS[verdict]} {HEALTH_LABELS[verdict]}", len(grouped[verdict]), border=True, help=rules[verdict])
+        column.metric(f"{HEALTH_ICONS[verdict]} {HEALTH_LABELS[verdict]}", len(grouped[verdict]), border=True, help=rule_words[verdict])
     if grouped["red"]:  # "5 red" says which five
         few = grouped["red"][:NAMED_PILOTS]
         more = len(grouped["red"]) - len(few)
