@@ -142,7 +142,12 @@ with friendly_errors():
     )
 
     st.subheader("All pilots")
-    table = data.arrow_table(("portfolio_table", *view), lambda: shown.assign(
+    def health_words() -> dict[str, list[str]]:  # each pilot's health as its one coloured word (none before approval)
+        results = data.risk_results(*ctx.cache_key, data.rules_fingerprint(), ctx.today, ctx.pinned)
+        return {r.pilot_id: [charts.HEALTH_SHORT[r.health]] for r in results}
+
+    table = data.arrow_table(("portfolio_table", *view, data.rules_fingerprint()), lambda: shown.assign(
+        health=shown["pilot_id"].map(health_words()).map(lambda words: words if isinstance(words, list) else []),
         stage=shown["stage"].map(STAGE_LABELS),
         pilot_clock=shown["pilot_clock"].map(portfolio.PILOT_CLOCK_LABELS).fillna("—"),
         freshness=shown["freshness"].map(portfolio.FRESHNESS_LABELS),
@@ -154,12 +159,17 @@ with friendly_errors():
         width="stretch",
         placeholder=MISSING,
         column_order=[
-            "pilot_id", "name", "stage", "months_in_stage", "pilot_clock", "spend_share", "budget", "spend_to_date",
+            "pilot_id", "name", "health", "stage", "months_in_stage", "pilot_clock", "spend_share", "budget", "spend_to_date",
             "last_upload_at", "freshness", "business_unit", "days_since_upload", "open",
         ],
         column_config={
             "pilot_id": st.column_config.TextColumn("Pilot", help="The pilot's code in the register.", pinned=True, width=70),
-            "name": st.column_config.TextColumn("Name", width=200),
+            "name": st.column_config.TextColumn("Name", width=180),
+            "health": st.column_config.MultiselectColumn(
+                "Health", options=list(charts.HEALTH_SHORT.values()), color=[charts.HEALTH_COLOURS[k] for k in charts.HEALTH_SHORT],
+                disabled=True, width=95,
+                help="The failure-pattern health: red needs the steering committee's attention now, amber is to watch, "
+                     "green is healthy; insufficient: too little evidence to judge. Why: on the Failure-pattern risk page."),
             "business_unit": st.column_config.TextColumn("Unit", help="Business unit.", width=125),
             "stage": st.column_config.TextColumn("Stage", width=80),
             "months_in_stage": st.column_config.NumberColumn("Months", format="%.1f", width=65,

@@ -108,9 +108,9 @@ def test_clearing_the_demo_removes_it_from_the_past_too(demo_store):
 # -- thresholds: a pinned moment keeps those in force then ---------------------------------------------
 
 ADMIN = Person("ann@example.com", "admin", signed_in=True)
-# Red only with five high patterns (or five medium or high ones); the lab-to-live gap that counts
-# is 50%; groups under eight respondents are not shown.
-LATER_THRESHOLDS = {"health.red_high_patterns": 5, "health.red_medium_patterns": 5, "signals.lab_to_live_drop": 0.5,
+# Red only with five high patterns (or a high one on decisive evidence, or past 40 months in the
+# pilot stage); the lab-to-live gap that counts is 50%; groups under eight respondents are not shown.
+LATER_THRESHOLDS = {"health.red_high_patterns": 5, "health.months_in_pilot_amber": 40, "signals.lab_to_live_drop": 0.5,
                     "analysis.min_respondents": 8}
 VERDICTS = ("red", "amber", "green", "insufficient")
 
@@ -162,7 +162,7 @@ def test_a_threshold_set_back_later_is_still_in_force_for_a_moment_pinned_in_bet
     assert changed_counts != file_counts
     file_catalogue = load_catalogue()
     in_file = {"health.red_high_patterns": file_catalogue.health.red_high_patterns,
-               "health.red_medium_patterns": file_catalogue.health.red_medium_patterns,
+               "health.months_in_pilot_amber": file_catalogue.health.months_in_pilot_amber,
                "signals.lab_to_live_drop": file_catalogue.threshold("lab_to_live_drop"),
                "analysis.min_respondents": file_catalogue.analysis.min_respondents}
     assert sorted(save_thresholds(demo_store, in_file, by=ADMIN)) == sorted(LATER_THRESHOLDS)  # every one back to the file's value

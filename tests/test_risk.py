@@ -2,6 +2,7 @@
 health rule, as-of dates, the catalogue, and the demo's designed stories."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -100,7 +101,7 @@ def test_data_debt_alone(tmp_path):
                              "no_master_data_management", "lab_to_live_drop"}
     assert evidence["data_effort_below_guidance"] == "Data engineering is 10% of the effort, below the 40% guidance."
     assert evidence["lab_to_live_drop"].startswith("Live Accuracy 0.62 vs lab 0.") and "worse than in the lab (threshold 15%)" in evidence["lab_to_live_drop"]
-    assert result.health == "red" and result.health_reason == "Data Debt is high."
+    assert result.health == "red" and result.health_reason.startswith("Data Debt is high. Decisive evidence for Data Debt: a ")
 
 
 def test_integration_avoidance_alone(tmp_path):
@@ -196,19 +197,43 @@ def test_coverage_and_score_are_weighted_shares(tmp_path):
     assert pattern.score == round(100 * weights["no_production_monitoring"] / known, 1)
 
 
-@pytest.mark.parametrize("high, medium, months, expected", [
-    (1, 0, None, "red"), (0, 2, None, "red"), (0, 1, None, "amber"), (0, 0, 20, "amber"), (0, 1, 20, "red"), (0, 0, None, "green"),
+@pytest.mark.parametrize("high, medium, months, decisive, stage, expected", [
+    (1, 0, None, False, "pilot", "amber"),  # one high pattern: fix it before the next review
+    (1, 0, None, True, "pilot", "red"),  # … high on decisive evidence: the committee's attention now
+    (2, 0, None, False, "production", "red"),
+    (0, 4, None, False, "pilot", "amber"),  # medium patterns alone never make red
+    (0, 1, None, True, "pilot", "amber"),  # decisive evidence that only raised a pattern to medium
+    (0, 1, None, False, "pilot", "amber"),
+    (0, 0, 20, False, "pilot", "amber"),
+    (0, 1, 20, False, "pilot", "amber"),
+    (1, 0, 20, False, "pilot", "red"),  # long in the pilot stage with a high pattern
+    (1, 0, 17, False, "pilot", "amber"),
+    (2, 0, None, False, "cancelled", "amber"),  # no decision needed: never red
+    (1, 0, None, True, "cancelled", "amber"),
+    (0, 0, None, False, "pilot", "green"),
 ])
-def test_the_health_rule(high, medium, months, expected):
+def test_the_health_rule(high, medium, months, decisive, stage, expected):
     catalogue = load_catalogue()
 
-    def pattern(status):
-        return risk.PatternResult("x", f"P{status}", 50, 1.0, status, [], 1, "", [])
+    def pattern(status, evidence):
+        return risk.PatternResult("x", f"P{status}", 50, 1.0, status, [], 1, "", [], evidence)
 
     statuses_ = ["high"] * high + ["medium"] * medium
     statuses_ += ["low"] * (5 - len(statuses_))
-    patterns = {f"p{i}": pattern(s) for i, s in enumerate(statuses_)}
-    assert risk.health(patterns, months, catalogue)[0] == expected
+    patterns = {f"p{i}": pattern(s, ["a 20% drop from lab to live"] if decisive and i == 0 else []) for i, s in enumerate(statuses_)}
+    verdict, reason = risk.health(patterns, months, catalogue, stage)
+    assert verdict == expected, reason
+    if stage == "cancelled" and high:
+        assert reason.startswith("Cancelled, so no decision is needed (it would otherwise be red)"), reason
+
+
+def test_an_older_catalogue_with_the_retired_medium_count_still_loads(tmp_path):
+    from conftest import ROOT
+
+    text = (ROOT / "config" / "signals.toml").read_text(encoding="utf-8")
+    older = tmp_path / "signals.toml"
+    older.write_text(text.replace("[health]\n", "[health]\nred_medium_patterns = 2\n"), encoding="utf-8")
+    assert load_catalogue(older).health == load_catalogue().health
 
 
 def test_scores_as_of_a_past_date_use_only_what_was_uploaded_by_then(tmp_path):
@@ -280,10 +305,13 @@ DESIGNED = {
     "data_debt": ["SC-01", "RO-05", "FN-05"],
     "integration_avoidance": ["SC-03", "FN-04"],
     "organisational_resistance": ["RO-02", "CS-01", "MK-03"],
-    "governance_vacuum": ["FN-01", "MK-01", "CS-04"],
-    "wrong_success_metrics": ["RO-03", "MK-02", "CS-02", "FN-03"],
+    "governance_vacuum": ["FN-01", "CS-04"],
+    "wrong_success_metrics": ["RO-03", "CS-02", "FN-03"],
 }
-HEALTHY = ["SC-02", "SC-04", "RO-01", "FN-02", "CS-03", "CS-05"]
+HEALTHY = ["SC-02", "SC-04", "RO-01", "FN-02", "CS-03", "CS-05", "MK-01", "MK-02"]
+# Red: the committee's attention now (a high pattern on decisive evidence, two high patterns, or a
+# high pattern past 18 months in the pilot stage). The other troubled pilots are amber.
+NEEDS_THE_COMMITTEE = {"SC-01": "decisive", "RO-05": "decisive", "RO-02": "two high", "SC-03": "two high", "FN-04": "two high"}
 
 
 @pytest.fixture(scope="module")
@@ -306,13 +334,31 @@ def demo_risk(demo_risk_store):
 def test_the_demo_stories_come_out_as_designed(demo_risk, pattern, pilot_id):
     result = demo_risk[pilot_id]
     assert result.patterns[pattern].status == "high", (pilot_id, statuses(result))
-    assert result.health == "red"
+    assert result.health == ("red" if pilot_id in NEEDS_THE_COMMITTEE else "amber"), (pilot_id, result.health_reason)
     top = max(p.score or 0 for p in result.patterns.values())
     assert result.patterns[pattern].score >= top - 5, "the designed pattern is (about) the strongest"
 
 
 def test_the_healthy_demo_pilots_are_green(demo_risk):
     assert {pilot_id: demo_risk[pilot_id].health for pilot_id in HEALTHY} == {pilot_id: "green" for pilot_id in HEALTHY}
+
+
+def test_the_demo_portfolio_is_a_believable_mix(demo_risk):
+    """A few red, more amber, a healthy core: red keeps its meaning (issue 18)."""
+    counts = Counter(r.health for r in demo_risk.values())
+    assert 3 <= counts["red"] <= 5 and 6 <= counts["amber"] <= 9, counts
+    assert counts["green"] >= 8 and counts["green"] > counts["red"] and counts["insufficient"] <= 2, counts
+    assert sum(counts.values()) == 24
+
+
+def test_the_red_demo_pilots_say_why_the_committee_must_look_now(demo_risk):
+    red = {p: r for p, r in demo_risk.items() if r.health == "red"}
+    assert set(red) == set(NEEDS_THE_COMMITTEE)
+    for pilot_id, why in NEEDS_THE_COMMITTEE.items():
+        reason = red[pilot_id].health_reason
+        assert ("Decisive evidence for" in reason) if why == "decisive" else (" are high." in reason), (pilot_id, reason)
+    assert "Decisive evidence for Data Debt: a " in red["SC-01"].health_reason and "drop from lab to live" in red["SC-01"].health_reason
+    assert "no live results 10 months after approval" in red["RO-05"].health_reason
 
 
 def test_the_article_cliff_is_the_evidence(demo_risk):
@@ -325,11 +371,19 @@ def test_the_paused_planogram_pilot_shows_both_of_its_patterns(demo_risk):
     assert result.patterns["organisational_resistance"].status == "high", statuses(result)
     assert result.patterns["integration_avoidance"].status == "medium", statuses(result)
     assert fired(result, "integration_avoidance").keys() >= {"api_not_designed", "integration_not_resourced"}
+    assert result.health == "amber"
 
 
-def test_every_other_demo_pilot_is_red(demo_risk):
-    others = set(demo_risk) - set(HEALTHY) - {"SC-05", "MK-04"}
-    assert {p: demo_risk[p].health for p in others} == {p: "red" for p in others}
+def test_cancelled_demo_pilots_are_amber_with_the_reason_they_would_be_red(demo_risk):
+    for pilot_id in ("FN-05", "MK-03"):
+        result = demo_risk[pilot_id]
+        assert result.stage == "cancelled" and result.health == "amber"
+        assert result.health_reason.startswith("Cancelled, so no decision is needed (it would otherwise be red)"), result.health_reason
+
+
+def test_every_other_troubled_demo_pilot_is_amber(demo_risk):
+    others = set(demo_risk) - set(HEALTHY) - set(NEEDS_THE_COMMITTEE) - {"SC-05", "MK-04"}
+    assert {p: demo_risk[p].health for p in others} == {p: "amber" for p in others}
 
 
 def test_proposed_demo_pilots_read_insufficient_evidence(demo_risk):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from streamlit.testing.v1 import AppTest
 
@@ -18,7 +19,8 @@ def risk_page(**query) -> AppTest:
 
 
 def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """Metric label (its words, without the coloured icon before them) → value."""
+    return {re.sub(r"^:\w+\[:material/\w+:\] ", "", m.label): m.value for m in at.metric}
 
 
 def test_the_portfolio_view_counts_what_the_engine_computes(demo_store, app_env):
@@ -43,7 +45,7 @@ def test_a_pilot_link_opens_its_detail_with_evidence_actions_and_missing_evidenc
         short = {"Integration Avoidance": "Integration", "Organisational Resistance": "Resistance",
                  "Governance Vacuum": "Governance", "Wrong Success Metrics": "Wrong Metrics"}.get(pattern.name, pattern.name)
         assert shown[short] == ("?" if pattern.status == "insufficient" else f"{pattern.score:.0f}")
-    assert "Health: Red. Data Debt is high." in [t.replace("\\", "") for t in texts(at.error)]
+    assert [t for t in texts(at.error) if t.replace("\\", "").startswith("Health: Red. Data Debt is high. Decisive evidence for Data Debt: a ")]
     expanders = [e.label for e in at.expander]
     assert "Data Debt — high, score 82" in expanders
     body = " ".join(texts(at.markdown))
@@ -194,3 +196,58 @@ def test_fewer_pilots_than_the_limit_are_all_drawn_without_a_switch(demo_store, 
     assert len(finance) < 10 and sorted(heatmap_pilots(at)) == finance
     assert not [t for t in at.toggle if t.key == "all"]
     assert f"Showing all {len(finance)} pilots" in caption_with(at, "Showing")
+
+
+def test_every_health_count_is_coloured_and_worded_and_names_its_red_pilots(demo_store, app_env):
+    """Issue 18: "5 red" says which five — named under the counts and first in the heatmap, each
+    with its health in colour and in words."""
+    app_env(demo_store)
+    at = risk_page()
+    assert_clean(at)
+    results = {r.pilot_id: r for r in risk.assess(demo_store)}
+    labels = [m.label for m in at.metric]
+    assert labels == [":red[:material/cancel:] Red", ":orange[:material/error:] Amber", ":green[:material/check_circle:] Green",
+                      ":gray[:material/help:] Insufficient evidence"]
+    red = sorted(p for p, r in results.items() if r.health == "red")
+    named = next(t for t in texts(at.caption) if "Red, the committee's attention now" in t)
+    assert sorted(re.findall(r"\b[A-Z]{2}-\d{2}\b", named)) == red and len(red) >= 1
+    # The heatmap: one health cell per pilot drawn, with the pilot's verdict as its word.
+    import pyarrow as pa
+
+    [chart] = [c for c in at.get("vega_lite_chart") if c.proto.datasets]
+    tables = [pa.ipc.open_stream(d.data.data).read_all() for d in chart.proto.datasets]
+    [markers] = [t for t in tables if "health_short" in t.column_names]
+    drawn = dict(zip(markers.column("pilot_id").to_pylist(), markers.column("health_short").to_pylist()))
+    assert len(drawn) == len(results)
+    assert drawn == {p: {"red": "Red", "amber": "Amber", "green": "Green", "insufficient": "Insufficient"}[r.health] for p, r in results.items()}
+
+
+def test_a_pattern_card_says_its_percentage_is_evidence_known(demo_store, app_env):
+    app_env(demo_store)
+    at = risk_page(pilot="CS-01")
+    assert_clean(at)
+    result = next(r for r in risk.assess(demo_store) if r.pilot_id == "CS-01")
+    cards = {m.label: m for m in at.metric if m.label in ("Data Debt", "Integration", "Resistance", "Governance", "Wrong Metrics")}
+    assert len(cards) == 5
+    data_debt = result.patterns["data_debt"]
+    assert cards["Data Debt"].proto.delta == "Low"  # the reading; the share of evidence known is its own line, worded
+    assert "not a probability" in cards["Data Debt"].proto.help and "evidence known" in cards["Data Debt"].proto.help
+    worded = [t for t in texts(at.caption) if t.endswith("% of evidence known")]
+    assert worded == [risk.card_evidence(p) for p in result.patterns.values()]
+    assert worded[0] == f"{data_debt.coverage * 100:.0f}% of evidence known"
+
+
+def test_the_home_table_shows_each_pilots_health_as_a_coloured_word(demo_store, app_env):
+    from pilot_health import charts
+    from test_pages import home
+
+    app_env(demo_store)
+    at = home()
+    assert_clean(at)
+    table = at.dataframe[0].value.set_index("pilot_id")
+    expected = {r.pilot_id: [charts.HEALTH_SHORT[r.health]] for r in risk.assess(demo_store)}
+    assert {p: list(v) for p, v in table["health"].items()} == expected
+    config = json.loads(at.dataframe[0].proto.columns)["health"]
+    assert config["label"] == "Health" and "steering committee" in config["help"]
+    colours = {option["value"]: option["color"] for option in config["type_config"]["options"]}  # the word and its colour
+    assert colours == {charts.HEALTH_SHORT[k]: charts.HEALTH_COLOURS[k] for k in charts.HEALTH_SHORT}

@@ -55,9 +55,17 @@ class Scoring(_Strict):
 class Health(_Strict):
     min_patterns_with_evidence: int = Field(ge=0, le=5)
     red_high_patterns: int = Field(ge=1, le=5)
-    red_medium_patterns: int = Field(ge=1, le=5)
     amber_medium_patterns: int = Field(ge=1, le=5)
     months_in_pilot_amber: float = Field(gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, values):
+        """A copy of the catalogue from before the health rule of issue 18 still loads: medium
+        patterns no longer make a pilot red, so their count is read and set aside."""
+        if isinstance(values, dict):
+            values = {k: v for k, v in values.items() if k != "red_medium_patterns"}
+        return values
 
 
 class Analysis(_Strict):

@@ -132,11 +132,42 @@ PATTERN_SHORT = {
     "Governance Vacuum": "Governance", "Wrong Success Metrics": "Wrong Metrics",
 }
 HEALTH_COLOURS = {"green": "#2e9e5b", "amber": "#e09f1f", "red": "#c0392b", "insufficient": "#9aa5b1"}
+HEALTH_WORDS = {"green": "Green", "amber": "Amber", "red": "Red", "insufficient": "Insufficient evidence"}
+HEALTH_SHORT = {"green": "Green", "amber": "Amber", "red": "Red", "insufficient": "Insufficient"}  # fits a heatmap cell
+HEALTH_TEXT = {"green": "white", "amber": "#222", "red": "white", "insufficient": "#222"}  # readable on each colour
+HEALTH_COLUMN = "Health"
+# The five failure patterns' colours, wherever patterns are coloured (trend lines, legends): the
+# Okabe–Ito colour-blind-safe palette without its orange, vermillion and bluish green, which would
+# read as the health colours (red, amber, green mean health, never a pattern). Charts also give each
+# pattern its own point shape, so no reader depends on colour alone.
+PATTERN_COLOURS = {
+    "data_debt": "#0072B2",  # blue
+    "integration_avoidance": "#56B4E9",  # sky blue
+    "organisational_resistance": "#CC79A7",  # reddish purple
+    "governance_vacuum": "#000000",  # black
+    "wrong_success_metrics": "#F0E442",  # yellow
+}
+PATTERN_SHAPES = {
+    "data_debt": "circle", "integration_avoidance": "square", "organisational_resistance": "triangle-up",
+    "governance_vacuum": "diamond", "wrong_success_metrics": "cross",
+}
+
+
+def pattern_scale(pattern_order: list[str], keys: list[str] | None = None, shapes: bool = False) -> alt.Scale:
+    """The pattern colours (or point shapes) for patterns named in `pattern_order`, in the catalogue's
+    key order `keys` (the five patterns' keys, PATTERN_KEYS, by default)."""
+    from .catalogue import PATTERN_KEYS
+
+    keys = list(keys or PATTERN_KEYS)
+    values = PATTERN_SHAPES if shapes else PATTERN_COLOURS
+    return alt.Scale(domain=list(pattern_order), range=[values[k] for k in keys[: len(pattern_order)]])
 
 
 def risk_heatmap(frame: pd.DataFrame, order: list[str], pattern_order: list[str]) -> alt.LayerChart:
-    """Pilots × five patterns, coloured by score; cells with too little evidence are pale grey and
-    say so. Clicking a cell selects its pilot (selection parameter `pick`)."""
+    """Pilots × five patterns, coloured by score, with each pilot's health first (its colour and its
+    word, so it never rests on colour alone); cells with too little evidence are pale grey and say
+    so. Clicking a cell selects its pilot (selection parameters `pick`, and `pick_health` on the
+    health column)."""
     data = frame.assign(
         pilot_label=frame["pilot_id"] + " · " + frame["name"].str.slice(0, 34),
         shown=frame["score"].where(frame["status"] != "insufficient"),
@@ -146,12 +177,18 @@ def risk_heatmap(frame: pd.DataFrame, order: list[str], pattern_order: list[str]
         pattern_short=frame["pattern_name"].map(lambda n: PATTERN_SHORT.get(n, n)),
     )
     labels = data.drop_duplicates("pilot_id").set_index("pilot_id")["pilot_label"].reindex(order).tolist()
-    pick = alt.selection_point(fields=["pilot_id"], name="pick", on="click", clear=False)
-    base = alt.Chart(data).encode(
-        y=alt.Y("pilot_label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=280, labelOverlap=False)),
-        x=alt.X("pattern_short:N", sort=[PATTERN_SHORT.get(p, p) for p in pattern_order], title=None,
-                axis=alt.Axis(orient="top", labelAngle=0, labelLimit=160)),
+    health = data.drop_duplicates("pilot_id")[["pilot_id", "name", "pilot_label", "health"]].assign(
+        pattern_short=HEALTH_COLUMN,
+        health_word=lambda d: d["health"].map(HEALTH_WORDS),
+        health_short=lambda d: d["health"].map(HEALTH_SHORT),
     )
+    pick = alt.selection_point(fields=["pilot_id"], name="pick", on="click", clear=False)
+    pick_health = alt.selection_point(fields=["pilot_id"], name="pick_health", on="click", clear=False)
+    x_order = [HEALTH_COLUMN, *[PATTERN_SHORT.get(p, p) for p in pattern_order]]
+    y = alt.Y("pilot_label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=280, labelOverlap=False))
+    x = alt.X("pattern_short:N", sort=x_order, scale=alt.Scale(domain=x_order), title=None,
+              axis=alt.Axis(orient="top", labelAngle=0, labelLimit=160))
+    base = alt.Chart(data).encode(y=y, x=x)
     # The tooltip sits on the cells only: a layer without a selection or tooltip is drawn
     # non-interactive by Vega-Lite, so a click on a cell's number reaches the cell beneath it.
     cells = base.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3).encode(
@@ -169,16 +206,29 @@ def risk_heatmap(frame: pd.DataFrame, order: list[str], pattern_order: list[str]
         text="label:N",
         color=alt.condition("datum.shown >= 60", alt.value("white"), alt.value("#333")),
     )
-    return (cells + text).properties(height=_height(len(labels)), autosize=ROWS_AUTOSIZE, usermeta={"embedOptions": {"renderer": "svg"}})
+    kinds = list(HEALTH_COLOURS)
+    marker = alt.Chart(health).encode(y=y, x=x)
+    health_cells = marker.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3).encode(
+        color=alt.Color("health:N", scale=alt.Scale(domain=kinds, range=[HEALTH_COLOURS[k] for k in kinds]), legend=None),
+        tooltip=[alt.Tooltip("pilot_id:N", title="Pilot"), alt.Tooltip("health_word:N", title="Health")],
+    ).add_params(pick_health)
+    health_text = marker.mark_text(fontSize=12, fontWeight="bold").encode(
+        text="health_short:N",
+        color=alt.Color("health:N", scale=alt.Scale(domain=kinds, range=[HEALTH_TEXT[k] for k in kinds]), legend=None),
+    )
+    return (alt.layer(cells, text, health_cells, health_text).resolve_scale(color="independent")
+            .properties(height=_height(len(labels)), autosize=ROWS_AUTOSIZE, usermeta={"embedOptions": {"renderer": "svg"}}))
 
 
 def risk_trend_chart(trend: pd.DataFrame, pattern_order: list[str]) -> alt.LayerChart:
-    """Monthly pattern scores; months with too little evidence are left as gaps."""
+    """Monthly pattern scores, one colour and point shape per pattern; months with too little
+    evidence are left as gaps."""
     data = trend.assign(shown=trend["score"].where(trend["status"] != "insufficient"))
-    lines = alt.Chart(data).mark_line(point=True).encode(
+    lines = alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=60, filled=True, stroke="#333", strokeWidth=0.6), strokeWidth=2.5).encode(
         x=alt.X("month:T", title=None, axis=alt.Axis(format="%b %Y")),
         y=alt.Y("shown:Q", title="Score (0–100)", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color("pattern_name:N", sort=pattern_order, title="Pattern"),
+        color=alt.Color("pattern_name:N", sort=pattern_order, scale=pattern_scale(pattern_order), title="Pattern"),
+        shape=alt.Shape("pattern_name:N", sort=pattern_order, scale=pattern_scale(pattern_order, shapes=True), title="Pattern"),
         tooltip=[alt.Tooltip("month:T", title="Month end", format="%d %b %Y"), alt.Tooltip("pattern_name:N", title="Pattern"),
                  alt.Tooltip("score:Q", title="Score", format=".0f"), alt.Tooltip("coverage:Q", title="Evidence known", format=".0%"),
                  alt.Tooltip("status:N", title="Reads")],

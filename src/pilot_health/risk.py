@@ -68,6 +68,7 @@ class PatternResult:
     step: int
     step_title: str
     raised_by: list[str] = field(default_factory=list)  # the decisive signs that raised the status to medium, in a few words
+    decisive_evidence: list[str] = field(default_factory=list)  # every decisive sign that fired, in a few words (raised or not)
 
     @property
     def fired(self) -> list[SignalResult]:
@@ -210,7 +211,21 @@ def _record_rows(ctx: _Context, *fields: str) -> Optional[pd.DataFrame]:
     """The register fields behind a signal (None unless rows were asked for)."""
     if not ctx.with_rows:
         return None
-    return pd.DataFrame([(f, Pilot.model_fields[f].title, ctx.r.get(f)) for f in fields], columns=["field", "meaning", "value"]).astype({"value": "object"})
+    return pd.DataFrame([(f, Pilot.model_fields[f].title, _answer_words(ctx.r.get(f))) for f in fields],
+                        columns=["field", "meaning", "value"]).astype({"value": "object"})
+
+
+def _answer_words(value: object) -> str:
+    """A register answer as people read it: yes, no, "not said" for a blank (never a raw None)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "not said"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (date, datetime)):
+        return f"{value:%d %b %Y}"
+    return str(value)
 
 
 def _answer(field_name: str, fired_text: str, clear_text: str) -> Evaluator:
@@ -605,20 +620,29 @@ def score_pattern(key: str, pattern: Pattern, ctx: _Context, catalogue: Catalogu
         status = "medium"
     else:
         status = "low"
+    decisive_words = [DECISIVE_WORDS[s.key](DECISIVE_MEASURES[s.key](ctx)) for s in results if s.decisive]
     raised_by = []
-    decisive = [s for s in results if s.decisive]
-    if decisive and status in ("low", "insufficient"):
+    if decisive_words and status in ("low", "insufficient"):
         status = "medium"
-        raised_by = [DECISIVE_WORDS[s.key](DECISIVE_MEASURES[s.key](ctx)) for s in decisive]
-    return PatternResult(key, pattern.name, score, round(coverage, 3), status, results, pattern.step, pattern.step_title, raised_by)
+        raised_by = decisive_words
+    return PatternResult(key, pattern.name, score, round(coverage, 3), status, results, pattern.step, pattern.step_title, raised_by,
+                         decisive_words)
 
 
-def health(patterns: dict[str, PatternResult], months_in_pilot: Optional[float], catalogue: Catalogue) -> tuple[str, str]:
-    """The rule, in order:
-    1. red when `red_high_patterns` patterns are high, or `red_medium_patterns` are medium (or
-       worse), or the pilot is `months_in_pilot_amber` months in the pilot stage and shows any
-       medium or high pattern;
-    2. amber when `amber_medium_patterns` patterns are medium, or the pilot is that long in the
+def _is_are(names: Sequence[str]) -> str:
+    return "is" if len(names) == 1 else "are"
+
+
+def health(patterns: dict[str, PatternResult], months_in_pilot: Optional[float], catalogue: Catalogue,
+           stage: Optional[str] = None) -> tuple[str, str]:
+    """Red means "needs the steering committee's attention now"; amber "watch it, fix it before the
+    next review"; green the healthy core. The rule, in order:
+    1. red when a pattern is high on decisive evidence (a decisive warning sign fired in it), or
+       `red_high_patterns` patterns are high, or the pilot has been `months_in_pilot_amber` months
+       in the pilot stage and a pattern is high — but a cancelled pilot needs no decision: it reads
+       amber, with the reason it would have been red;
+    2. amber when a pattern is high, or `amber_medium_patterns` patterns are medium (a decisive
+       warning sign makes its pattern at least medium), or the pilot has been that long in the
        pilot stage;
     3. insufficient evidence when fewer than `min_patterns_with_evidence` patterns have enough evidence;
     4. green otherwise (every pattern with enough evidence is low)."""
@@ -627,18 +651,28 @@ def health(patterns: dict[str, PatternResult], months_in_pilot: Optional[float],
     medium = [p.name for p in patterns.values() if p.status == "medium"]
     judged = [p for p in patterns.values() if p.status != "insufficient"]
     long_in_pilot = months_in_pilot is not None and months_in_pilot >= rules.months_in_pilot_amber
+    decisive_high = [p for p in patterns.values() if p.status == "high" and p.decisive_evidence]
     raised = [f"{p.name} is at least medium on decisive evidence: {_join(p.raised_by)}." for p in patterns.values() if p.raised_by]
     because = "".join(f" {sentence}" for sentence in raised)
-    if len(high) >= rules.red_high_patterns:
-        return "red", f"{_join(high)} {'is' if len(high) == 1 else 'are'} high." + because
-    if len(high) + len(medium) >= rules.red_medium_patterns:
-        return "red", f"{_join(high + medium)} are medium or high." + because
-    if long_in_pilot and (high or medium):
-        flagged = high + medium
-        return "red", (f"{months_in_pilot:.0f} months in the pilot stage, and {_join(flagged)} "
-                       f"{'is' if len(flagged) == 1 else 'are'} medium or high." + because)
+    red = None
+    if decisive_high:
+        red = (f"{_join(high)} {_is_are(high)} high." + "".join(
+            f" Decisive evidence for {p.name}: {_join(p.decisive_evidence)}." for p in decisive_high) + because)
+    elif len(high) >= rules.red_high_patterns:
+        red = f"{_join(high)} are high." + because
+    elif long_in_pilot and high:
+        red = f"{months_in_pilot:.0f} months in the pilot stage, and {_join(high)} {_is_are(high)} high." + because
+    if red is not None:
+        if stage == "cancelled":
+            return "amber", "Cancelled, so no decision is needed (it would otherwise be red); the lessons remain. " + red
+        return "red", red
+    if high:
+        also = [name for name in medium]
+        return "amber", (f"{_join(high)} {_is_are(high)} high" + (f"; {_join(also)} {_is_are(also)} medium" if also else "") + "."
+                         + (f" {months_in_pilot:.0f} months in the pilot stage." if long_in_pilot else "") + because)
     if len(medium) >= rules.amber_medium_patterns:
-        return "amber", f"{_join(medium)} {'is' if len(medium) == 1 else 'are'} medium." + because
+        return "amber", (f"{_join(medium)} {_is_are(medium)} medium." + because
+                         + (f" {months_in_pilot:.0f} months in the pilot stage." if long_in_pilot else ""))
     if long_in_pilot:
         return "amber", f"{months_in_pilot:.0f} months in the pilot stage (mark: {rules.months_in_pilot_amber:.0f})."
     if len(judged) < rules.min_patterns_with_evidence:
@@ -646,11 +680,71 @@ def health(patterns: dict[str, PatternResult], months_in_pilot: Optional[float],
     return "green", f"Every pattern with enough evidence is low ({len(judged)} of 5 judged)."
 
 
+def health_rule(catalogue: Catalogue) -> dict[str, str]:
+    """Each verdict's rule in words, from the catalogue in force (for the page's help texts)."""
+    rules = catalogue.health
+    months = f"{rules.months_in_pilot_amber:g}"
+    mediums = "a pattern is medium" if rules.amber_medium_patterns == 1 else f"{rules.amber_medium_patterns} patterns are medium"
+    return {
+        "red": ("Needs the steering committee's attention now: a pattern is high on decisive evidence, or "
+                f"{rules.red_high_patterns} patterns are high, or the pilot has been {months} months or more in the pilot stage "
+                "with a high pattern. A cancelled pilot is never red: no decision is needed."),
+        "amber": (f"Watch it and fix it before the next review: one pattern is high, or {mediums}, or the pilot has been "
+                  f"{months} months or more in the pilot stage. " + decisive_rule(catalogue)).strip(),
+        "green": f"The healthy core: every pattern with enough evidence is low, and at least {rules.min_patterns_with_evidence} have enough evidence.",
+        "insufficient": f"Fewer than {rules.min_patterns_with_evidence} patterns have enough evidence to judge: unknown is not the same as healthy.",
+    }
+
+
+def pilots_by_health(by_pilot: Mapping[str, PilotRisk], pilot_ids: Iterable[str]) -> dict[str, list[str]]:
+    """The pilots of each health verdict, in the order given (the page names the red and amber ones
+    under their counts, so "5 red" says which five)."""
+    grouped: dict[str, list[str]] = {verdict: [] for verdict in HEALTH_LABELS}
+    for pilot_id in dict.fromkeys(pilot_ids):
+        grouped[by_pilot[pilot_id].health].append(pilot_id)
+    return grouped
+
+
+def card_evidence(pattern: PatternResult) -> str:
+    """How much of a pattern's evidence is known, as its card says it ("91% of evidence known"):
+    never a bare percentage, which would read like a probability."""
+    return f"{pattern.coverage * 100:.0f}% of evidence known"
+
+
+def card_label(pattern: PatternResult) -> str:
+    """A pattern card's line under its score: its reading and how much of its evidence is known
+    ("Low · 91% of evidence known")."""
+    return f"{STATUS_LABELS[pattern.status]} · {card_evidence(pattern)}"
+
+
+def card_help(pattern: PatternResult, minimum: float) -> str:
+    """A pattern card's tooltip: the score and the evidence share, in words."""
+    known = sum(1 for s in pattern.signals if s.state != UNKNOWN)
+    score = "no score (too little evidence)" if pattern.score is None else f"score {pattern.score:.0f} of 100"
+    return (f"{pattern.name}: {score}, from {len(pattern.fired)} warning sign{'s' if len(pattern.fired) != 1 else ''} "
+            f"among the {known} of {len(pattern.signals)} signals whose answer is known. "
+            f"“{pattern.coverage * 100:.0f}% of evidence known” is the share of the pattern's signals (by weight) that have an "
+            f"answer or data — not a probability. Below {minimum * 100:.0f}% the pattern reads “insufficient evidence”.")
+
+
+def threshold_words(threshold: Optional[float], unit: Optional[str]) -> str:
+    """A signal's mark as people read it: "15% drop", "3 months after approval", "40% of effort"."""
+    if threshold is None:
+        return ""
+    unit = (unit or "").strip()
+    if unit.startswith(("share", "relative")):
+        words = unit.removeprefix("relative ").removeprefix("share of ")
+        return f"{threshold * 100:.0f}% " + ("of " + words if unit.startswith("share") else words)
+    if unit.startswith("%"):
+        return f"{threshold:g}{unit}"
+    return f"{threshold:g} {unit}".strip()
+
+
 def assess_pilot(evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime, with_rows: bool = False) -> PilotRisk:
     ctx = _Context(evidence, catalogue, as_of, with_rows)
     patterns = {key: score_pattern(key, pattern, ctx, catalogue) for key, pattern in catalogue.patterns.items()}
     months_in_pilot = ctx.months_in_stage() if evidence.record.get("stage") == "pilot" else None
-    verdict, reason = health(patterns, months_in_pilot, catalogue)
+    verdict, reason = health(patterns, months_in_pilot, catalogue, evidence.record.get("stage"))
     r = evidence.record
     return PilotRisk(r["pilot_id"], r.get("name") or "", r.get("business_unit") or "", r.get("stage") or "", as_of, verdict, reason, patterns)
 

@@ -34,7 +34,6 @@ LABELS = {
     "scoring.medium": "Score that makes a pattern medium",
     "health.min_patterns_with_evidence": "Patterns with enough evidence before health is judged",
     "health.red_high_patterns": "High patterns that make a pilot red",
-    "health.red_medium_patterns": "Medium patterns that make a pilot red",
     "health.amber_medium_patterns": "Medium patterns that make a pilot amber",
     "health.months_in_pilot_amber": "Months in the pilot stage that make a pilot amber",
     "analysis.smoothing_weeks": "Weeks averaged for live and lab values",
