@@ -345,8 +345,11 @@ PRINT_CONFIG = {
     "font": CHART_FONT,
     "padding": 2,
     "axis": {"labelFontSize": CHART_TEXT, "titleFontSize": CHART_TEXT, "titleFontWeight": "normal", "labelOverlap": True},
+    # Legends under the chart, one under the other: side by side they ran past a narrow chart's right edge.
     "legend": {"orient": "bottom", "direction": "horizontal", "labelFontSize": CHART_TEXT, "titleFontSize": CHART_TEXT,
-               "titleFontWeight": "normal", "symbolSize": 50, "labelOverlap": True},
+               "titleFontWeight": "normal", "symbolSize": 50, "labelOverlap": True,
+               "titleOrient": "left", "titleAnchor": "start", "rowPadding": 1,
+               "layout": {"bottom": {"anchor": "start", "direction": "vertical"}}},
     "title": {"fontSize": 9.5, "anchor": "start", "offset": 4},
     "text": {"fontSize": CHART_TEXT},
 }
@@ -392,6 +395,10 @@ def print_spec(spec: dict, width_pt: float, height_pt: float) -> dict:
             y = layer.get("encoding", {}).get("y")
             if isinstance(y, dict) and "field" in y:
                 y["title"] = None
+    for layer in out.get("layer", [out]):  # the alert markers' legend names up to four kinds: its title goes above them, or the row runs off the chart
+        for channel in layer.get("encoding", {}).values():
+            if isinstance(channel, dict) and channel.get("field") == "what" and isinstance(channel.get("legend"), dict):
+                channel["legend"]["titleOrient"] = "top"
     config = out.setdefault("config", {})
     for key, value in PRINT_CONFIG.items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
@@ -449,7 +456,7 @@ p { margin: 1mm 0; } ul, ol { margin: 1mm 0; padding-left: 5mm; } li { margin-bo
 .chip { display: inline-block; padding: 0 1.5mm; border-radius: 1mm; color: white; font-weight: bold; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 .reason { color: #555; font-size: 8pt; }
 .charttitle { font-weight: bold; margin-top: 1.5mm; }
-table.pilots { font-size: 7.5pt; } table.pilots td, table.pilots th { padding: 0.3mm 1mm; } table.pilots .reason { font-size: 7.5pt; border-bottom: 1px solid #ddd; }
+table.pilots { font-size: 7.5pt; } table.pilots .spend { white-space: normal; } table.pilots td, table.pilots th { padding: 0.3mm 1mm; } table.pilots .reason { font-size: 7.5pt; border-bottom: 1px solid #ddd; }
 table.pilots tr:nth-child(odd) td:not(.cell):not(.reason) { border-bottom: none; } table.pilots .cell { width: 6mm; }
 table.pilots tbody tr { break-inside: avoid; } td.pattern, td.code { white-space: nowrap; font-weight: bold; }
 section { break-inside: avoid; }
@@ -522,7 +529,7 @@ def portfolio_html(pack: PortfolioPack) -> str:
         f"<tr><td rowspan=\"2\" class=\"code\">{e(row.risk.pilot_id)}</td><td>{e(row.risk.name)}</td>"
         f"<td>{e(STAGE_LABELS.get(row.stage, row.stage or '—'))}</td>"
         f"<td class=\"num\">{e(f'{row.months_in_stage:.1f}' if row.months_in_stage is not None else '—')}</td>"
-        f"<td class=\"num\">{e(spend_text(row.spend, row.budget))}</td>"
+        f"<td class=\"num spend\">{e(spend_text(row.spend, row.budget))}</td>"
         f"<td class=\"num{' behind' if row.spend_share and row.spend_share > 1 else ''}\">{e(percent(row.spend_share))}</td>"
         f"<td class=\"num{' behind' if row.kpi_progress and row.kpi_progress.behind else ''}\">{e(kpi_text(row.kpi_progress))}</td>"
         f"<td class=\"num\">{e(time_text(row.kpi_progress))}</td>"
@@ -806,8 +813,8 @@ def pilot_pdf(pack: PilotPack, paper: str = "a4") -> bytes:
 
 
 # The portfolio table's columns: (heading, width in mm on A4, right-aligned); the pattern cells follow.
-PORTFOLIO_COLUMNS = [("Pilot", 12, False), ("Name", 32, False), ("Stage", 16, False), ("Months", 13, True),
-                     ("Spend", 23, True), ("Spent", 10, True), ("KPI", 19, True), ("Time", 10, True), ("Health", 20, False)]
+PORTFOLIO_COLUMNS = [("Pilot", 12, False), ("Name", 29, False), ("Stage", 16, False), ("Months", 12, True),
+                     ("Spend", 27, True), ("Spent", 10, True), ("KPI", 19, True), ("Time", 10, True), ("Health", 20, False)]
 CELL_W = 6.0
 TABLE_TEXT = 7.5
 PATTERN_CODES = {"data_debt": "DD", "integration_avoidance": "IA", "organisational_resistance": "OR",
