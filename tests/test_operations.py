@@ -1,7 +1,7 @@
 """Operations under stress: a restore while uploads run (in threads and in other processes), a full
 disk, a read-only disk and a refused permission, killed uploads and the progress report.
 
-What a restore promises an upload (docs: README, "Backups"): an upload that committed before the
+What a restore promises an upload (docs/operating.md, "Backups"): an upload that committed before the
 restore took the store's lock is in the copy of the replaced store (`…before-restore-….duckdb`),
 which the backup replaces as asked; an upload that commits after it is in the restored store. No
 upload that the command line reported as stored (exit 0) is in neither.
@@ -351,17 +351,17 @@ def test_progress_says_stored_only_after_the_commit(demo_store, monkeypatch, cap
 # -- Streamlit's metrics endpoint ----------------------------------------------------------------
 
 def test_the_metrics_endpoint_publishes_no_sign_in_details_and_the_proxy_rule_is_documented():
-    """Streamlit has no setting to close /_stcore/metrics (so the launcher leaves the route out); the
-    README says so and tells a proxy to block it too, and no sign-in attribute is ever published there."""
+    """Streamlit has no setting to close /_stcore/metrics (so the launcher leaves the route out);
+    docs/operating.md says so and tells a proxy to block it too, and no sign-in attribute is ever published there."""
     import tomllib
 
     from streamlit import config
 
     server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]
     assert server["unsafeMetricsUserAttributes"] == []
-    # If a Streamlit upgrade adds a setting that closes the endpoint, use it and change the README.
+    # If a Streamlit upgrade adds a setting that closes the endpoint, use it and change docs/operating.md.
     assert [key for key in config._config_options if key.startswith("server.") and "etric" in key] == ["server.unsafeMetricsUserAttributes"]
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
     assert "Pilot Health's launcher leaves that route out" in readme and "location = /_stcore/metrics { return 404; }" in readme
 
 

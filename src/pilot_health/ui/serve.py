@@ -13,12 +13,12 @@ import sys
 
 def close_metrics_route() -> bool:
     """Leave the metrics route out of the server Streamlit builds. False (and a line on stderr) when
-    this Streamlit has no such route builder any more: the README's proxy rule then still applies."""
+    this Streamlit has no such route builder any more: the proxy rule in docs/operating.md then still applies."""
     from streamlit.web.server.starlette import starlette_app
 
     if not hasattr(starlette_app, "create_metrics_routes"):
         print("[pilot-health] this Streamlit builds its routes differently: /_stcore/metrics stays open; "
-              "block it at the proxy (README, running it as a server)", file=sys.stderr)
+              "block it at the proxy (docs/operating.md, running it as a server)", file=sys.stderr)
         return False
     starlette_app.create_metrics_routes = lambda runtime, base_url: []
     return True
