@@ -37,6 +37,12 @@ CASES = {
     "kinds_after_the_sample.csv": PLAIN + b"".join(
         b"FN-01,f1,lab,2024-03-%02d %02d:00:00,0.%d\n" % (1 + i // 24, i % 24, 10 + i % 80) for i in range(240)
     ) + b"FN-01,cost_eur,live,2024-04-01,1200.5\nFN-01,active_users,live,2024-04-01,310\nSC-02,inventory_value,live,2024-04-01,0.75\n",
+    # "No value" spellings: in the value column an empty value; in any other column a missing code, name, lab/live or date.
+    "null_spellings_values.csv": PLAIN + b'SC-01,accuracy,lab,2024-03-04,"NA"\nSC-01,accuracy,lab,2024-03-05,#DIV/0!\nSC-01,accuracy,lab,2024-03-06,Null\nSC-01,accuracy,lab,2024-03-07,nan\n',
+    "null_pilot_last.csv": PLAIN + b"NA,accuracy,lab,2024-02-26,0.7\n",
+    "null_metric_last.csv": PLAIN + b"SC-01,null,lab,2024-02-26,0.7\n",
+    "null_environment_last.csv": PLAIN + b"SC-01,accuracy,N/A,2024-02-26,0.7\n",
+    "null_date_last.csv": PLAIN + b"SC-01,accuracy,lab,-,0.7\n",
     "future_last.csv": PLAIN + b"SC-01,accuracy,lab,2099-01-01,0.7\n",  # dated after now: a warning
     **{name: (FIXTURES / name).read_bytes() for name in ("metrics_long_utf8.csv", "metrics_duplicates.csv", "metrics_number_formats.csv", "metrics_ragged.csv", "metrics_dates_iso_tz.csv")},
 }
@@ -80,7 +86,8 @@ def test_both_paths_store_the_same(demo_store, tmp_path, name, monkeypatch):
     assert not careful_taken
     assert fast_summary == careful_summary
     assert fast_rows == careful_rows
-    if name in ("plain.csv", "metrics_long_utf8.csv", "metrics_duplicates.csv", "kinds_after_the_sample.csv", "future_last.csv"):
+    if name in ("plain.csv", "metrics_long_utf8.csv", "metrics_duplicates.csv", "kinds_after_the_sample.csv", "future_last.csv",
+                "null_spellings_values.csv"):
         assert fast_taken, "a plain long file takes the one-pass path"
     if name in ("zone.csv", "untidy.csv", "bad.csv", "ragged.csv", "inf.csv", "metrics_ragged.csv", "metrics_number_formats.csv", "metrics_dates_iso_tz.csv"):
         assert not fast_taken, "anything the careful path must explain goes the careful way"

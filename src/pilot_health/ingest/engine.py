@@ -310,8 +310,7 @@ class _Run:
         path = str(self.text.body_path).replace("'", "''")
         nulls = ", new_line = '\\n'" if self.text.line_break == "\n" else ""
         if typed:
-            spellings = sorted({x for s in v.NULL_SPELLINGS for x in (s, s.upper(), s.capitalize())})
-            nulls += ", nullstr = [" + ", ".join("'" + x.replace("'", "''") + "'" for x in spellings) + "]"
+            nulls += ", nullstr = [" + ", ".join("'" + x.replace("'", "''") + "'" for x in v.null_cells()) + "]"
         return (
             f"""read_csv('{path}', delim = '{delimiter}', quote = '"', escape = '"', header = false,
                         auto_detect = false, columns = {columns}, store_rejects = true, skip = {int(self.text.skip_lines)},
@@ -389,14 +388,21 @@ class _Run:
             if fixed["metric"] is None:
                 raise Refused(f"{self.result.file_name}: choose which column holds the metric names (none is mapped to “Metric name”).")
             value_index = self.index[mapping.column_for("value")]
-            ord_sql, source = f"rowid - {self.base} + 1", "ingest_raw"
-            if self.fast:  # straight from the file with the value typed by DuckDB (see try_fast_path)
-                ord_sql, source = "CAST(NULL AS BIGINT)", self.read_csv_sql("ingest_fast_reject", {value_index: "VARCHAR"})
+            ord_sql, source, value_sql = f"rowid - {self.base} + 1", "ingest_raw", fixed["value"]
+            if self.fast:  # straight from the file (see try_fast_path)
+                ord_sql, source = "CAST(NULL AS BIGINT)", self.read_csv_sql("ingest_fast_reject")
+                # The value cell's spellings of "no value" (NA, n/a, #DIV/0! …) as DuckDB's nullstr would
+                # read them: exactly as written. The reader's nullstr would compare every cell of every
+                # column with them (0.1 s of CPU on a million rows); a null spelling in another column
+                # reads as text and fails a check there (untidy code or name, no date, not lab or live),
+                # which sends the file the careful way, as a NULL there does.
+                spellings = ", ".join("'" + x.replace("'", "''") + "'" for x in v.null_cells())
+                value_sql = f"(CASE WHEN {value_sql} IN ({spellings}) THEN NULL ELSE {value_sql} END)"
             self._exec(
                 f"""
                 CREATE OR REPLACE TEMP VIEW ingest_rows AS
                 SELECT {ord_sql} AS ord, {value_index} AS col, {carried('')}, {fixed['metric']} AS metric_raw,
-                       {fixed['observed_at'] or 'NULL'} AS time_raw, {fixed['value']} AS value_raw
+                       {fixed['observed_at'] or 'NULL'} AS time_raw, {value_sql} AS value_raw
                 FROM {source}
                 """
             )
