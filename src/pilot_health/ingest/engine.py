@@ -182,6 +182,11 @@ class _RetryCarefully(Exception):
         self.fast_again = fast_again
 
 
+# The most (pilot, metric) pairs whose kind the fast path writes as it stores the rows (the rest are
+# technical until _decide_metric_kinds sets them): each is one more comparison on every row.
+FORESEEN_KINDS = 24
+
+
 class _NothingToStore(Exception):
     """The file brings nothing new; leave the transaction without writing (and without a new version)."""
 
@@ -974,7 +979,7 @@ class _Run:
         self._foreseen = {}
         for pilot, metric in pairs:
             kind = self._kind_of(pilot, metric, summaries)[0]
-            if kind != "technical":
+            if kind != "technical" and len(self._foreseen) < FORESEEN_KINDS:  # each is a test on every row
                 self._foreseen[(pilot, metric)] = kind
         if not self._foreseen:
             return "'technical'"

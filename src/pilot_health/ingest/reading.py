@@ -308,7 +308,12 @@ def _first_blank_line(raw: bytes, start: int, delimiter: str) -> Optional[int]:
     is empty, or holds only spaces and delimiters), or None. One regex that starts with a literal
     line break keeps this fast on files of millions of lines."""
     filler = re.escape(b" \t" + (delimiter.encode() if delimiter != "\t" else b""))
-    match = re.compile(rb"\n[" + filler + rb"]*\r?(?:\n|$)").search(raw, start)
+    # A blank line's break is followed by filler, a line break or the end: the first such break is
+    # found by a simpler pattern (half the time on 46 MB) and the exact search starts there.
+    candidate = re.compile(rb"\n[" + filler + rb"\r\n]").search(raw, start)
+    if candidate is None:
+        return None  # at most the file's final line break
+    match = re.compile(rb"\n[" + filler + rb"]*\r?(?:\n|$)").search(raw, candidate.start())
     if match is None or (match.end() == len(raw) and match.start() >= len(raw) - 2):
         return None  # only the file's final line break
     cut = match.start()
