@@ -32,6 +32,18 @@ CASES = {
     "conflict_last.csv": PLAIN + b"SC-01,accuracy,lab,2024-01-01,0.92\n",  # same key as the first row, another value
     "repeat_last.csv": PLAIN + b"SC-01,accuracy,lab,2024-01-01,0.91\n",  # an exact repeat of the first row
     "unknown_pilot_last.csv": PLAIN + b"ZZ-99,accuracy,lab,2024-02-26,0.7\n",
+    # Stored as read, the kinds are foreseen from the first rows: a business metric, a count of users and a
+    # pilot's KPI (SC-02's “Inventory value”) that first appear after them are set right afterwards.
+    "kinds_after_the_sample.csv": PLAIN + b"".join(
+        b"FN-01,f1,lab,2024-03-%02d %02d:00:00,0.%d\n" % (1 + i // 24, i % 24, 10 + i % 80) for i in range(240)
+    ) + b"FN-01,cost_eur,live,2024-04-01,1200.5\nFN-01,active_users,live,2024-04-01,310\nSC-02,inventory_value,live,2024-04-01,0.75\n",
+    # "No value" spellings: in the value column an empty value; in any other column a missing code, name, lab/live or date.
+    "null_spellings_values.csv": PLAIN + b'SC-01,accuracy,lab,2024-03-04,"NA"\nSC-01,accuracy,lab,2024-03-05,#DIV/0!\nSC-01,accuracy,lab,2024-03-06,Null\nSC-01,accuracy,lab,2024-03-07,nan\n',
+    "null_pilot_last.csv": PLAIN + b"NA,accuracy,lab,2024-02-26,0.7\n",
+    "null_metric_last.csv": PLAIN + b"SC-01,null,lab,2024-02-26,0.7\n",
+    "null_environment_last.csv": PLAIN + b"SC-01,accuracy,N/A,2024-02-26,0.7\n",
+    "null_date_last.csv": PLAIN + b"SC-01,accuracy,lab,-,0.7\n",
+    "future_last.csv": PLAIN + b"SC-01,accuracy,lab,2099-01-01,0.7\n",  # dated after now: a warning
     **{name: (FIXTURES / name).read_bytes() for name in ("metrics_long_utf8.csv", "metrics_duplicates.csv", "metrics_number_formats.csv", "metrics_ragged.csv", "metrics_dates_iso_tz.csv")},
 }
 
@@ -74,7 +86,8 @@ def test_both_paths_store_the_same(demo_store, tmp_path, name, monkeypatch):
     assert not careful_taken
     assert fast_summary == careful_summary
     assert fast_rows == careful_rows
-    if name in ("plain.csv", "metrics_long_utf8.csv", "metrics_duplicates.csv"):
+    if name in ("plain.csv", "metrics_long_utf8.csv", "metrics_duplicates.csv", "kinds_after_the_sample.csv", "future_last.csv",
+                "null_spellings_values.csv"):
         assert fast_taken, "a plain long file takes the one-pass path"
     if name in ("zone.csv", "untidy.csv", "bad.csv", "ragged.csv", "inf.csv", "metrics_ragged.csv", "metrics_number_formats.csv", "metrics_dates_iso_tz.csv"):
         assert not fast_taken, "anything the careful path must explain goes the careful way"
@@ -182,3 +195,25 @@ def test_both_paths_note_which_pilots_an_upload_touched(tmp_path):
             touched[direct] = sorted(r[0] for r in con.execute(
                 "SELECT pilot_id FROM upload_pilots WHERE upload_id = ?", [result.upload_id]).fetchall())
     assert touched[True] == touched[False] == ["FN-01", "SC-01"]
+
+
+def test_a_file_without_a_pilot_column_takes_the_one_pass_path_for_the_pilot_given(demo_store, tmp_path, monkeypatch):
+    """The pilot chosen on upload (no pilot column) is a parameter of the one-pass statement: stored
+    there as the careful path stores it, without falling back to it."""
+    text = b"metric,environment,observed_at,value\naccuracy,lab,2024-01-01,0.91\nrevenue_per_visit,live,2024-01-08,3.25\n"
+    other = Store(tmp_path / "careful.duckdb")
+    shutil.copy(demo_store.path, other.path)
+    outcomes = []
+    original = engine._Run.try_fast_path
+    for fast, store in ((True, demo_store), (False, other)):
+        monkeypatch.setattr(engine, "FAST_PATH", fast)
+        taken: list[bool] = []
+        monkeypatch.setattr(engine._Run, "try_fast_path", lambda self, known: taken.append(original(self, known)) or taken[-1])
+        result = ingest(store, text, "no_pilot.csv", IngestOptions(pilot_id="fn-01"), commit=True)
+        with store.read() as con:
+            rows = con.execute("SELECT pilot_id, metric, kind, environment, observed_at, value FROM metric_observations "
+                               "WHERE upload_id = ? ORDER BY ALL", [result.upload_id]).fetchall()
+        outcomes.append((result.status, result.rows_to_store, sorted(result.warnings), rows))
+        assert taken == [fast]
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == "stored" and [r[:3] for r in outcomes[0][3]] == [("FN-01", "accuracy", "technical"), ("FN-01", "revenue_per_visit", "business")]

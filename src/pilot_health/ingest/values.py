@@ -21,6 +21,12 @@ from .periods import looks_like_period, period_start
 NULL_SPELLINGS = ("", "na", "n/a", "#n/a", "null", "nan", "-", "none", "#value!", "#div/0!", "n.a.", "--")
 _NULLS_SQL = ", ".join("'" + s.replace("'", "''") + "'" for s in NULL_SPELLINGS)
 
+
+def null_cells() -> list[str]:
+    """The cells read as "no value" exactly as written (a CSV reader's null strings): each spelling
+    in lower case, upper case and capitalised (NA, n/a, #DIV/0!, Null …)."""
+    return sorted({x for s in NULL_SPELLINGS for x in (s, s.upper(), s.capitalize())})
+
 LIKERT = {
     "strongly disagree": 1, "disagree": 2, "somewhat disagree": 2, "neither agree nor disagree": 3,
     "neither agree or disagree": 3, "neutral": 3, "neither": 3, "undecided": 3, "somewhat agree": 4,
