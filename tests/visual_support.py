@@ -401,7 +401,9 @@ _CLIPPED_CHART_JS = r"""
 # grid's visible width (the grid must be scrolled sideways to read it); a header or a cell is cut
 # when its text, measured with the grid's own font (canvas measureText), is wider than the column
 # less the padding it starts after (the grid draws text from the left padding, or up to the right
-# one for numbers, and clips it at the column's edge, without an ellipsis). Every row is checked, not only those on screen. A missing value
+# one for numbers, and clips it at the column's edge, without an ellipsis); in a row tall enough
+# for the grid to wrap text, a cell is cut when its words, wrapped greedily, need more lines than
+# the row holds (line height: the theme's, else 1.4 × the font size). Every row is checked, not only those on screen. A missing value
 # is drawn as the grid's placeholder, "None" unless st.dataframe(placeholder=…) says otherwise.
 _GRID_JS = r"""
 async () => {
@@ -441,6 +443,22 @@ async () => {
     const theme = props.theme, pad = theme.cellHorizontalPadding;
     const headerFont = `${theme.headerFontStyle} ${theme.fontFamily}`, cellFont = `${theme.baseFontStyle} ${theme.fontFamily}`;
     const visibleWidth = scroller ? scroller.clientWidth : Infinity;
+    // A tall row lets the grid wrap a text cell (cell.allowWrapping) over as many lines as the row holds.
+    const fontPx = parseFloat(String(theme.baseFontStyle).match(/([\d.]+)px/)?.[1] || '14');
+    const lineHeight = fontPx * (theme.lineHeight || 1.4);
+    const rowHeight = typeof props.rowHeight === 'number' ? props.rowHeight : 0;
+    const linesShown = cell => cell.allowWrapping
+      ? Math.max(1, Math.floor((rowHeight - 2 * (theme.cellVerticalPadding || 3)) / lineHeight)) : 1;
+    const linesNeeded = (cell, text, room) => {
+      if (!cell.allowWrapping) return measure.measureText(text).width > room ? 2 : 1;
+      let lines = 1, line = '';
+      for (const word of text.split(/\s+/).filter(Boolean)) {
+        if (measure.measureText(word).width > room) return Infinity;  // one word wider than the column: cut
+        const joined = line ? `${line} ${word}` : word;
+        if (measure.measureText(joined).width <= room) line = joined; else { lines += 1; line = word; }
+      }
+      return lines;
+    };
     const shown = placeholder || 'None';
     const columns = [];
     let x = 0;
@@ -458,7 +476,7 @@ async () => {
         if (cell.isMissingValue) { if (!noPlaceholder(cell)) info.missing += 1; continue; }
         const text = textOf(cell);
         if (/\bNone\b/.test(text)) { info.noneText += 1; info.noneExample = info.noneExample || text.slice(0, 80); }
-        if (text && measure.measureText(text).width > width - pad + 1) {
+        if (text && linesNeeded(cell, text, width - pad + 1) > linesShown(cell)) {
           info.cutCells += 1; info.cutExample = info.cutExample || text.slice(0, 80);
         }
       }
