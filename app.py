@@ -99,11 +99,13 @@ with friendly_errors():
     )
     c3.metric(
         "Spend to date", money(summary.spend_total, ctx.config.currency),
-        delta=f"{percent(summary.spend_share)} of {money(summary.budget_total, ctx.config.currency)} budget"
-        + (f" · {summary.over_budget} over" if summary.over_budget else ""),
+        delta=f"{percent(summary.spend_share)} spent" + (f" · {summary.over_budget} over" if summary.over_budget else ""),
         delta_color="inverse" if summary.over_budget else "off", delta_arrow="off",
-        help=f"Sum of spend to date against sum of budgets, over the {plural(summary.pilots_with_budget, 'pilot')} that have a budget "
-        f"({percent(summary.spend_share)} spent). Figures come from the pilot register.",
+        help=f"Sum of spend to date against sum of budgets, over the {plural(summary.pilots_with_budget, 'pilot')} that have a budget: "
+        f"{percent(summary.spend_share)} of {money(summary.budget_total, ctx.config.currency)} is spent."
+        + (f" {plural(summary.over_budget, 'pilot')} {'has' if summary.over_budget == 1 else 'have'} spent more than {'its' if summary.over_budget == 1 else 'their'} budget"
+           f" (“{summary.over_budget} over”)." if summary.over_budget else "")
+        + " Figures come from the pilot register.",
         border=True,
     )
     c4.metric(
@@ -153,6 +155,9 @@ with friendly_errors():
         freshness=shown["freshness"].map(portfolio.FRESHNESS_LABELS),
         open=["Pilot_register?pilot=" + p for p in shown["pilot_id"]],
     ))
+    more = st.toggle("More columns", key="more_columns", bind="query-params",
+                     help="Also show the pilot clock, budget, spend, business unit and the day of the last upload. "
+                          "The table then needs scrolling sideways on a laptop screen; the download below always has every column.")
     st.dataframe(
         table,
         hide_index=True,
@@ -161,10 +166,10 @@ with friendly_errors():
         column_order=[
             "pilot_id", "name", "health", "stage", "months_in_stage", "pilot_clock", "spend_share", "budget", "spend_to_date",
             "last_upload_at", "freshness", "business_unit", "days_since_upload", "open",
-        ],
+        ] if more else ["pilot_id", "name", "health", "stage", "months_in_stage", "spend_share", "freshness", "open"],
         column_config={
             "pilot_id": st.column_config.TextColumn("Pilot", help="The pilot's code in the register.", pinned=True, width=70),
-            "name": st.column_config.TextColumn("Name", width=180),
+            "name": st.column_config.TextColumn("Name", width=240),
             "health": st.column_config.MultiselectColumn(
                 "Health", options=list(charts.HEALTH_SHORT.values()), color=[charts.HEALTH_COLOURS[k] for k in charts.HEALTH_SHORT],
                 disabled=True, width=95,
@@ -182,11 +187,11 @@ with friendly_errors():
             "last_upload_at": st.column_config.DatetimeColumn("Last upload", format="D MMM YYYY", width=100,
                                                               help="Newest upload of metrics, usage or survey data for this pilot (withdrawn uploads excluded)."),
             "days_since_upload": count_column("Days ago", width=75, help="Days since the last upload."),
-            "freshness": st.column_config.TextColumn("Data", width=60, help=f"Stale: newest upload older than {ctx.config.stale_upload_days} days."),
+            "freshness": st.column_config.TextColumn("Data", width=85, help=f"Fresh, stale or no data yet. Stale: newest upload older than {ctx.config.stale_upload_days} days."),
             "open": st.column_config.LinkColumn("Record", display_text="Open", width=65, help="Open the pilot's record in the register."),
         },
     )
-    if shown[["budget", "spend_to_date", "last_upload_at"]].isna().to_numpy().any():
+    if shown[["spend_share", *(["budget", "spend_to_date", "last_upload_at"] if more else [])]].isna().to_numpy().any():
         st.caption(MISSING_NOTE)
     st.download_button(
         "Download this table (CSV)", lambda shown=shown: frame_to_csv(shown), file_name="pilot_health_portfolio.csv", mime="text/csv",

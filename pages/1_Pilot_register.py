@@ -26,9 +26,13 @@ with friendly_errors():
             stage=register["stage"].map(STAGE_LABELS),
             evidence=known.astype(int).astype(str) + f" of {len(READINESS_FIELDS)}",
         )
+        more = st.toggle("More columns", key="register_more", bind="query-params",
+                         help="Also show the business unit, budget, spend, sponsor, change champion, the readiness evidence and the "
+                              "dates. The table then needs scrolling sideways on a laptop screen; the download below has every column.")
         st.caption(
-            f"{len(register)} pilots. Every column of the register template is kept; the table shows the main ones. "
-            "“Evidence” counts the readiness questions answered yes or no (the rest are unknown). " + MISSING_NOTE
+            f"{len(register)} pilots. Every column of the register template is kept; the table shows the main ones"
+            + (". “Evidence” counts the readiness questions answered yes or no (the rest are unknown). " if more else
+               " (“More columns” shows more; the download has them all). ") + MISSING_NOTE
         )
         st.dataframe(
             table,
@@ -39,13 +43,13 @@ with friendly_errors():
             column_order=[
                 "pilot_id", "name", "stage", "business_unit", "budget", "spend_to_date", "owner", "executive_sponsor",
                 "change_champion", "kpi_name", "evidence", "approved_on", "stage_since", "updated_at",
-            ],
+            ] if more else ["pilot_id", "name", "stage", "owner", "kpi_name"],
             column_config={
                 "pilot_id": st.column_config.TextColumn("Pilot", pinned=True, width=70, help="The pilot's code."),
-                "name": st.column_config.TextColumn("Name", width=185),
+                "name": st.column_config.TextColumn("Name", width=240),
                 "business_unit": st.column_config.TextColumn("Unit", width=125, help="Business unit."),
                 "stage": st.column_config.TextColumn("Stage", width=85),
-                "owner": st.column_config.TextColumn("Owner", width=120, help="The person accountable for the pilot."),
+                "owner": st.column_config.TextColumn("Owner", width=130, help="The person accountable for the pilot."),
                 "executive_sponsor": st.column_config.TextColumn("Sponsor", width=120, help="The executive sponsor."),
                 "change_champion": st.column_config.TextColumn("Champion", width=120, help="The change champion in the business."),
                 "approved_on": st.column_config.DateColumn("Approved", format="D MMM YYYY", width=95, help="The day the pilot was approved."),
@@ -53,7 +57,7 @@ with friendly_errors():
                                                            help="The day the pilot entered its current stage."),
                 "budget": money_column("Budget", width=95, help="Approved budget."),
                 "spend_to_date": money_column("Spend", width=95, help="Spend to date."),
-                "kpi_name": st.column_config.TextColumn("Business KPI", width=150, help="The business result the pilot must move."),
+                "kpi_name": st.column_config.TextColumn("Business KPI", width=235, help="The business result the pilot must move."),
                 "evidence": st.column_config.TextColumn("Evidence", width=75, help="Readiness questions answered yes or no, of all of them."),
                 "updated_at": st.column_config.DatetimeColumn("Last edited", format="D MMM YYYY HH:mm", width=130,
                                                               help="When the record was last changed (UTC)."),

@@ -8,6 +8,7 @@ from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.widgets import data_table, report_unknown_url_values
 
 ctx = page_setup("Audit trail")
+ROW_HEIGHT = 78  # taller than 4rem: the grid wraps a cell's text (up to three lines) instead of cutting it
 
 with friendly_errors():
     st.title("Audit trail")
@@ -46,11 +47,14 @@ with friendly_errors():
     thresholds = shown["action"] == "threshold_change"  # the trail records the setting's key; people read its name
     view = shown.assign(action=shown["action"].map(AUDIT_ACTIONS),
                         subject=shown["subject"].where(~thresholds, shown["subject"].map(threshold_label, na_action="ignore")))
+    # A detail (the fields of a record that changed, a file name) runs long: rows are tall enough for three lines of it.
     data_table(view[["happened_at", "who", "action", "subject", "detail"]], "audit", "pilot_health_audit_trail.csv",
-               label="Download the audit trail (CSV)", height=min(38 + 35 * max(len(view), 1), 600),
+               label="Download the audit trail (CSV)", row_height=ROW_HEIGHT, height=min(38 + ROW_HEIGHT * max(len(view), 1) + 2, 600),
                column_config={"happened_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm:ss", width=140,
                                                                              help="Day and time (UTC)."),
-                              "who": st.column_config.TextColumn("Who", width=150), "action": st.column_config.TextColumn("What", width=150),
-                              "subject": st.column_config.TextColumn("About", width=160,
+                              "who": st.column_config.TextColumn("Who", width=140), "action": st.column_config.TextColumn("What", width=140),
+                              "subject": st.column_config.TextColumn("About", width=125,
                                                                      help="An upload's number, a pilot's code, a metric, a threshold or a backup file."),
-                              "detail": st.column_config.TextColumn("Detail", width="large")})
+                              "detail": st.column_config.TextColumn("Detail", width=265,
+                                                                    help="What changed. A very long detail is cut in the table; "
+                                                                         "the download has it in full.")})

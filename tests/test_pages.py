@@ -75,6 +75,34 @@ def queries_ids(store: Store) -> list[str]:
         return queries.pilot_ids(con)
 
 
+def test_the_tables_show_what_fits_a_laptop_and_more_columns_show_the_rest(demo_store, app_env, downloads):
+    app_env(demo_store)
+    at = home()
+    [table] = at.dataframe
+    assert list(table.proto.column_order) == ["pilot_id", "name", "health", "stage", "months_in_stage", "spend_share", "freshness", "open"]
+    at.toggle(key="more_columns").set_value(True).run()
+    assert_clean(at)
+    [table] = at.dataframe
+    assert {"budget", "spend_to_date", "last_upload_at", "business_unit", "pilot_clock"} <= set(table.proto.column_order)
+    linked = home(more_columns="true")  # the toggle is part of the view's link
+    assert list(linked.dataframe[0].proto.column_order) == list(table.proto.column_order)
+    portfolio_csv = next(data for label, data in downloads if label == "Download this table (CSV)").decode()
+    assert "budget" in portfolio_csv.splitlines()[0] and "last_upload_at" in portfolio_csv.splitlines()[0]  # every column, toggle or not
+    at = register()
+    assert list(at.dataframe[0].proto.column_order) == ["pilot_id", "name", "stage", "owner", "kpi_name"]
+    at.toggle(key="register_more").set_value(True).run()
+    assert_clean(at)
+    assert {"business_unit", "budget", "executive_sponsor", "evidence", "updated_at"} <= set(at.dataframe[0].proto.column_order)
+
+
+def test_the_spend_headline_is_short_and_its_tooltip_names_the_budget(demo_store, app_env):
+    app_env(demo_store)
+    spend = next(m for m in home().metric if m.label == "Spend to date")
+    summary = portfolio.summarise(portfolio.load_portfolio(demo_store, date.today(), 45), 45)
+    assert spend.proto.delta == f"{summary.spend_share * 100:.0f}% spent · {summary.over_budget} over"
+    assert f"of ${summary.budget_total / 1e6:.2f}M is spent" in spend.proto.help and f"{summary.over_budget} pilots have spent more" in spend.proto.help
+
+
 def test_filters_come_from_the_url_and_stay_in_it(demo_store, app_env):
     app_env(demo_store)
     at = home(bu="Finance", stage="Pilot")

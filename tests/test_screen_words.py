@@ -154,7 +154,8 @@ def test_tables_and_headlines_use_the_configured_currency_and_whole_per_cent(dem
     at = open_page(None, {})
     assert not at.exception
     spend = next(m for m in at.metric if m.label == "Spend to date")
-    assert spend.value.startswith("€") and re.search(r"\d+% of €[\d.]+[kMB]? budget", spend.proto.delta), spend.proto.delta
+    assert spend.value.startswith("€") and re.fullmatch(r"\d+% spent( · \d+ over)?", spend.proto.delta), spend.proto.delta
+    assert re.search(r"\d+% of €[\d.]+[kMB]? is spent", spend.proto.help), spend.proto.help  # the budget: in the tooltip
     [table] = [n for n in at.dataframe]
     columns = json.loads(table.proto.columns)
     assert columns["budget"]["type_config"]["format"] == "€%,.0f" == columns["spend_to_date"]["type_config"]["format"]

@@ -239,11 +239,11 @@ def test_an_administrator_changes_a_threshold_on_the_page_and_the_trail_says_so(
     at = visit("pages/7_Thresholds.py", signed_in("ann@example.com"))
     assert_clean(at)
     at.selectbox(key="threshold_key").set_value("analysis.decay_critical").run()
-    at.number_input(key="threshold_value.analysis.decay_critical").set_value(0.05).run()
+    at.number_input(key="threshold_value.analysis.decay_critical").set_value(5).run()  # typed as a per cent
     at.button(key="threshold_save").click().run()  # below the warning level: the catalogue's rule refuses it
     [problem] = texts(at.error)
     assert problem.startswith("Not saved: ") and "“Decay that is critical” must be at least “Decay that is a warning”" in problem
-    at.number_input(key="threshold_value.analysis.decay_critical").set_value(0.25).run()
+    at.number_input(key="threshold_value.analysis.decay_critical").set_value(25).run()
     at.button(key="threshold_save").click().run()
     assert_clean(at)
     assert not at.error and any(t.startswith("1 of ") and "set on this page" in t for t in texts(at.caption))
@@ -255,6 +255,10 @@ def test_an_administrator_changes_a_threshold_on_the_page_and_the_trail_says_so(
     table = next(t.value for t in at.dataframe if "analysis.decay_critical" in set(t.value["key"]))
     row = table.set_index("key").loc["analysis.decay_critical"]
     assert (row["in_file"], row["in_force"], row["changed_by"]) == (0.2, 0.25, "ann@example.com")
+    assert (row["in_file_shown"], row["in_force_shown"]) == ("20%", "25%")  # a share reads as a per cent
+    set_here = at.dataframe[0]  # who set it and when: in its own table, above the four sections
+    assert list(set_here.value["key"]) == ["analysis.decay_critical"] and "changed_by" in set_here.proto.column_order
+    assert not any("changed_by" in t.proto.column_order for t in at.dataframe[1:])
     risk = visit("pages/3_Risk.py", signed_in("vic@example.com"))
     assert any("with 1 threshold set on the Thresholds page" in t for t in texts(risk.caption))
     at.button(key="thresholds_reset").click().run()
@@ -268,8 +272,10 @@ def test_a_viewer_reads_the_thresholds_and_can_download_them(demo_store, signin_
     assert_clean(at)
     assert len(at.dataframe) == 4 and not [s for s in at.selectbox if s.key == "threshold_key"]
     assert any("Only administrators can change them" in t for t in texts(at.caption))
-    keys = [r["key"] for label, data in downloads for r in csv.DictReader(io.StringIO(data.decode("utf-8")))]
-    assert "signals.live_decay" in keys and "analysis.decay_critical" in keys
+    rows = {r["key"]: r for label, data in downloads for r in csv.DictReader(io.StringIO(data.decode("utf-8")))}
+    assert "signals.live_decay" in rows and "analysis.decay_critical" in rows
+    assert rows["analysis.participation_warning"]["in_force"] == "0.6" and "in_force_shown" not in rows["analysis.participation_warning"]
+    assert any("60%" in set(t.value["in_force_shown"]) for t in at.dataframe)  # the screen reads it as a per cent
 
 
 # -- no sign-in (a laptop) --------------------------------------------------------------------------------

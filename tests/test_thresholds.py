@@ -145,3 +145,45 @@ def test_a_setting_the_catalogue_no_longer_has_is_ignored_at_any_moment(store):
     tick()
     assert catalogue_for(store, utc_now()).analysis.min_respondents == 7
     assert "analysis.retired" not in catalogue_for(store, utc_now()).overrides
+
+
+def test_shares_read_as_per_cents_on_the_page_while_the_numbers_stay_as_the_file_has_them(store):
+    settings = {s.key: s for s in threshold_settings(store)}
+    participation, live_decay, effort = settings["analysis.participation_warning"], settings["signals.live_decay"], settings["signals.data_effort_below_guidance"]
+    assert participation.share and participation.in_file == 0.6 and participation.shown(participation.in_file) == "60%"
+    assert live_decay.share and live_decay.shown(live_decay.in_file) == "20%"  # its unit: "relative decay from the first live weeks"
+    assert settings["analysis.significance"].shown(0.05) == "5%" and settings["analysis.decay_warning"].shown(0.125) == "12.5%"
+    assert not effort.share and effort.shown(40) == "40%"  # already in per cent ("% of effort")
+    months = settings["health.months_in_pilot_amber"]
+    assert not months.share and months.shown(18) == "18" and settings["scoring.high"].shown(60) == "60"
+    assert "(" not in live_decay.label and "relative decay" in live_decay.explanation  # the unit is said once, in the explanation
+
+
+def _pattern(key: str, status: str, decisive: bool = False):
+    from pilot_health.risk import PatternResult
+
+    return PatternResult(key, key.title(), None, 1.0, status, [], 1, "", decisive_evidence=["a decisive sign"] if decisive else [])
+
+
+def test_the_health_settings_say_what_the_health_rule_does():
+    from pilot_health.risk import health
+    from pilot_health.thresholds import EXPLANATIONS
+
+    catalogue = load_catalogue()
+    rules = catalogue.health
+    low = {k: _pattern(k, "low") for k in "abcde"}
+    long = rules.months_in_pilot_amber
+    # "A pilot this long in the pilot stage is at least amber, and red when a pattern is also high" (not medium)
+    assert health(low, long, catalogue)[0] == "amber"
+    assert health(low | {"a": _pattern("a", "medium")}, long, catalogue)[0] == "amber"
+    assert health(low | {"a": _pattern("a", "high")}, long, catalogue)[0] == "red"
+    assert "medium or high" not in EXPLANATIONS["health.months_in_pilot_amber"]
+    # "at least this many high patterns is red; so is one with a pattern high on decisive evidence"
+    highs = {k: _pattern(k, "high") for k in "abcde"[:rules.red_high_patterns]}
+    assert health(low | highs, None, catalogue)[0] == "red"
+    assert health(low | {"a": _pattern("a", "high", decisive=True)}, None, catalogue)[0] == "red"
+    # "at least this many medium patterns is amber; so is one with a single high pattern"
+    assert health(low | {"a": _pattern("a", "high")}, None, catalogue)[0] == "amber"
+    mediums = {k: _pattern(k, "medium") for k in "abcde"[:rules.amber_medium_patterns]}
+    assert health(low | mediums, None, catalogue)[0] == "amber"
+    assert not [k for k in EXPLANATIONS if k.startswith("health.") and k.split(".")[1] not in type(rules).model_fields]

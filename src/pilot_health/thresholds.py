@@ -60,30 +60,33 @@ EXPLANATIONS = {
                                      "with less it reads “insufficient evidence”, never “low”.",
     "scoring.high": "A pattern whose score (0–100) is at or above this reads high.",
     "scoring.medium": "A pattern whose score (0–100) is at or above this, and below high, reads medium; below it, low.",
-    "health.min_patterns_with_evidence": "With fewer of the five patterns scored, a pilot's health reads “insufficient evidence”.",
-    "health.red_high_patterns": "A pilot with at least this many high patterns is red.",
-    "health.red_medium_patterns": "A pilot with at least this many medium (or high) patterns is red.",
-    "health.amber_medium_patterns": "A pilot with at least this many medium patterns is amber.",
-    "health.months_in_pilot_amber": "A pilot this long in the pilot stage is at least amber, and red when a pattern is also medium or high.",
+    "health.min_patterns_with_evidence": "With fewer of the five patterns scored, a pilot that is not red or amber reads “insufficient evidence”.",
+    "health.red_high_patterns": "A pilot with at least this many high patterns is red; so is one with a pattern high on decisive evidence.",
+    "health.amber_medium_patterns": "A pilot with at least this many medium patterns is amber; so is one with a single high pattern.",
+    "health.months_in_pilot_amber": "A pilot this long in the pilot stage is at least amber, and red when a pattern is also high.",
     "analysis.smoothing_weeks": "Live and lab values are averages over this many weeks, so one noisy week decides nothing.",
     "analysis.first_live_weeks": "The first live results are the average of this many weeks once live data starts.",
     "analysis.decay_min_weeks": "Decay is judged only once a metric has this many weeks of live data.",
-    "analysis.decay_warning": "A live level this share below its first live weeks is a warning (0.1 = 10%).",
-    "analysis.decay_critical": "A live level this share below its first live weeks is critical (0.2 = 20%).",
+    "analysis.decay_warning": "A live level this share below its first live weeks is a warning.",
+    "analysis.decay_critical": "A live level this share below its first live weeks is critical.",
     "analysis.decay_reference_weeks": "Decay compares the live level with the average of this many first live weeks.",
     "analysis.decay_noise_k": "A drop counts as decay only when it is this many standard errors of the pilot's own week-to-week noise.",
     "analysis.alignment_min_periods": "With fewer weeks (or months) where both the model metric and the KPI are known, alignment reads “insufficient data”.",
     "analysis.alignment_max_lag": "The KPI may follow the model metric by up to this many weeks (or months).",
-    "analysis.significance": "A trend or a link between two series counts when chance alone would give it less often than this (0.05 = 1 in 20).",
+    "analysis.significance": "A trend or a link between two series counts when chance alone would give it less often than this (5% = 1 in 20).",
     "analysis.adoption_min_weeks": "Adoption is judged only with at least this many weeks of usage data.",
     "analysis.min_respondents": "A survey wave or a team with fewer respondents is not judged or shown, so nobody can be singled out.",
     "analysis.drift_reference_weeks": "Drift compares a live series with the average of its first this-many weeks.",
     "analysis.drift_current_weeks": "Drift looks at the average of a live series' last this-many weeks.",
     "analysis.drift_warning": "A move of this many standard deviations from the first weeks is a warning.",
     "analysis.drift_critical": "A move of this many standard deviations from the first weeks is critical.",
-    "analysis.participation_warning": "Fewer survey respondents than this share of the people asked is a warning (0.6 = 60%).",
+    "analysis.participation_warning": "Fewer survey respondents than this share of the people asked is a warning.",
     "analysis.usage_trend_weeks": "Whether active users are rising or falling is judged on this many last weeks of usage data.",
 }
+# Settings that are shares (0.6 in the file): the page shows and takes them as whole per cent (60%).
+# A signal's threshold is a share when its unit says so ("share of …", "relative …").
+SHARES = {"scoring.insufficient_coverage", "analysis.decay_warning", "analysis.decay_critical", "analysis.significance",
+          "analysis.participation_warning"}
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,14 @@ class ThresholdSetting:
     whole_number: bool
     changed_by: Optional[str] = None
     changed_at: Optional[datetime] = None
+    share: bool = False  # a share (0.6): shown as a per cent (60%); the file, the store and the CSV keep 0.6
+    per_cent: bool = False  # already in per cent (40, unit "% of effort"): shown as 40%
+
+    def shown(self, value: float) -> str:
+        """`value` of this setting as people read it: "60%" for a share, "40%" for a value in per cent, "18" or "2.5" otherwise."""
+        if self.share:
+            return f"{value * 100:.3g}%"
+        return _shown(value, self.whole_number) + ("%" if self.per_cent else "")
 
 
 def _section_values(catalogue: Catalogue) -> dict[str, tuple[str, float, bool]]:
@@ -115,11 +126,12 @@ def _section_values(catalogue: Catalogue) -> dict[str, tuple[str, float, bool]]:
     return found
 
 
-def _label(catalogue: Catalogue, key: str) -> str:
-    """The setting's name as the Thresholds page shows it (never its key)."""
+def _label(catalogue: Catalogue, key: str, unit: bool = True) -> str:
+    """The setting's name as the Thresholds page shows it (never its key); a signal's with its unit
+    unless `unit` is False (the page's explanation says the unit)."""
     if key.startswith(SIGNAL_SECTION[0] + "."):
         signal = catalogue.signal(key.split(".", 1)[1])
-        return f"{signal.question} ({signal.unit})" if signal.unit else signal.question
+        return f"{signal.question} ({signal.unit})" if signal.unit and unit else signal.question
     return LABELS.get(key) or key.split(".", 1)[-1].replace("_", " ").capitalize()
 
 
@@ -130,6 +142,18 @@ def _explanation(catalogue: Catalogue, key: str) -> str:
         pattern = next(p for p in catalogue.patterns.values() if any(s.key == name for s in p.signals))
         return f"A warning sign of {pattern.name}: it fires at this value" + (f" ({catalogue.signal(name).unit})." if catalogue.signal(name).unit else ".")
     return EXPLANATIONS.get(key, "")
+
+
+def is_share(catalogue: Catalogue, key: str) -> bool:
+    """Whether the setting is a share (0 to 1), so people read it as a per cent."""
+    if key.startswith(SIGNAL_SECTION[0] + "."):
+        unit = (catalogue.signal(key.split(".", 1)[1]).unit or "").strip()
+        return unit.startswith(("share", "relative"))
+    return key in SHARES
+
+
+def _in_per_cent(catalogue: Catalogue, key: str) -> bool:
+    return key.startswith(SIGNAL_SECTION[0] + ".") and (catalogue.signal(key.split(".", 1)[1]).unit or "").strip().startswith("%")
 
 
 def threshold_label(key: str) -> str:
@@ -223,9 +247,10 @@ def threshold_settings(store: Store) -> list[ThresholdSetting]:
     for key, (section, in_file, whole) in _section_values(file_catalogue).items():
         stored = overrides.get(key)
         settings.append(ThresholdSetting(
-            key=key, section=section, label=_label(file_catalogue, key), explanation=_explanation(file_catalogue, key), in_file=in_file,
-            in_force=stored["value"] if stored else in_file, whole_number=whole,
+            key=key, section=section, label=_label(file_catalogue, key, unit=False), explanation=_explanation(file_catalogue, key),
+            in_file=in_file, in_force=stored["value"] if stored else in_file, whole_number=whole,
             changed_by=stored["changed_by"] if stored else None, changed_at=stored["changed_at"] if stored else None,
+            share=is_share(file_catalogue, key), per_cent=_in_per_cent(file_catalogue, key),
         ))
     return settings
 
