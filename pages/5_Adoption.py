@@ -57,7 +57,7 @@ with friendly_errors():
     if len(on_screen) < len(shown):
         st.caption(f"Showing the worst {len(on_screen)} of {len(shown)} pilots; switch on “Show all {len(shown)} pilots” to see every one.")
     columns = {
-        "pilot_id": st.column_config.TextColumn("Pilot", width=62, pinned=True), "name": st.column_config.TextColumn("Name", width=150),
+        "pilot_id": st.column_config.TextColumn("Pilot", width=62, pinned=True), "name": st.column_config.TextColumn("Name", width=212),  # names up to ~34 characters in full
         "weakest": st.column_config.NumberColumn("Weakest share", width=104, format="%.0f%%",
                                                  help="What orders the table (lowest first): the weaker of the latest wave's respondents not stuck at "
                                                       "its main barrier and adoption (active users ÷ target users, at most 100%). A dash: neither is known."),
