@@ -70,6 +70,8 @@ def test_a_pilot_link_shows_the_verdict_the_numbers_and_a_chart_with_the_right_s
     assert_clean(at)
     row = next(r for r in report.portfolio_alignment(demo_store) if r.pilot_id == "FN-01")
     assert row.verdict in texts(at.error), "inverted: the verdict in a red box above the chart"
+    assert len(row.reasons) > report.WHY_SHOWN and f"Why here in the list: {', '.join(row.reasons)}." in texts(at.caption), "every reason, not the table's two"
+    assert at.dataframe[0].value.set_index("pilot_id").loc["FN-01", "why"] == report.short_why(", ".join(row.reasons))
     shown = metrics(at)
     assert shown["Alignment"] == "Inverted" and shown["Decay"] == f"{row.primary_decay.relative:.0%}"
     assert shown["KPI progress"] == f"{row.kpi_progress.progress:.0%}"
