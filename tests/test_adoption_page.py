@@ -190,6 +190,8 @@ def test_the_portfolio_shows_the_column_its_order_uses_and_no_none(demo_store, a
     assert list(table.columns) == report.MAIN_COLUMNS and "weakest" in table.columns
     labels = {name: c.get("label") for name, c in json.loads(main.proto.columns).items()}
     assert labels["weakest"] == "Weakest share"
+    assert "participation" in counts.value.columns and labels["name"] == "Name", "participation with the survey's counts; the name in full"
+    assert json.loads(main.proto.columns)["name"]["width"] >= 200, "room for names of ~34 characters (“Fresh produce demand forecasting”)"
     weakest = table["weakest"]
     known = weakest.dropna()
     assert list(known) == sorted(known), "sorted by the visible column, lowest first"
