@@ -27,6 +27,15 @@ def pct(value) -> str:
     return "–" if value is None or pd.isna(value) else percent(value)
 
 
+def follow_metric(default: str) -> None:
+    """The metric chosen goes into the address by its key (?metric=roc_auc); the primary one leaves it out."""
+    if st.session_state["metric"] == default:
+        if "metric" in st.query_params:
+            del st.query_params["metric"]
+    else:
+        st.query_params["metric"] = st.session_state["metric"]
+
+
 def save_correction(metric: str, key: str) -> None:
     state = st.session_state
     direction = state[f"dict.{key}.direction"]
@@ -152,11 +161,19 @@ with friendly_errors():
             st.info("No technical metric has been uploaded for this pilot yet: upload a metric export to compare it with the KPI.",
                     icon=":material/query_stats:")
         else:
-            report_unknown_url_values("metric", detail["metrics"], "metric")
+            options = detail["metrics"]
+            if report_unknown_url_values("metric", options, "metric"):
+                del st.query_params["metric"]
+            # Not bound by Streamlit (a bound chooser would write the shown name into the URL): the address
+            # keeps the metric's key (?metric=roc_auc, what links use) and is what the chooser shows.
+            asked = st.query_params.get("metric")
+            wanted = asked if asked in options else options[0]
+            if st.session_state.get("metric") != wanted:
+                st.session_state["metric"] = wanted
             left, right = st.columns([1, 1])
-            # Raw names as options: a bound widget writes its shown text into the URL.
-            metric = left.selectbox("Technical metric", detail["metrics"], key="metric", bind="query-params",
-                                    help="The metric's name as uploaded. The first is the pilot's primary metric (the one alignment "
+            metric = left.selectbox("Technical metric", options, key="metric", on_change=follow_metric, args=(options[0],),
+                                    format_func=lambda m: row.names.get(m) or m,
+                                    help="The metric by its everyday name. The first is the pilot's primary metric (the one alignment "
                                          "and decay are judged on).")
             span = detail["span"]
             chosen = right.date_input("Dates", value=span, min_value=span[0], max_value=span[1], key="dates", bind="query-params",
