@@ -38,7 +38,7 @@ with friendly_errors():
     cols = st.columns([1, 1, 1, 1.2])
     cols[0].metric("Pilots with a survey", f"{int(surveyed.sum())} of {len(shown)}", border=True,
                    help=f"Pilots whose latest survey wave has {a.min_respondents} or more respondents (fewer are not shown).")
-    cols[1].metric("Adoption below target", int(low_adoption.sum()), border=True,
+    cols[1].metric("Low adoption", int(low_adoption.sum()), border=True,  # “Adoption below target” is cut at 1280 px
                    help=f"Pilots whose active users (average of the last {a.smoothing_weeks} weeks of usage data) are below "
                         f"{adoption_threshold:.0%} of their target users. {int(shown['adoption_rate'].notna().sum())} pilots have usage data and a target.")
     cols[2].metric("Low participation", int(low_participation.sum()), border=True,

@@ -205,7 +205,7 @@ def test_the_portfolio_shows_the_column_its_order_uses_and_no_none(demo_store, a
     assert set(table["main_barrier"]) <= {"Awareness", "Desire", "Knowledge", "Ability", "Reinforcement", "Not stuck", "no survey", "too few answers"}
     assert "Reinforcement" in set(table["main_barrier"])
     assert all(v == round(v) for v in table["adoption_rate"].dropna()), "whole per cents"
-    assert {"Low participation", "Top barrier"} <= set(metrics(at)), "card labels short enough not to be cut"
+    assert {"Low adoption", "Low participation", "Top barrier"} <= set(metrics(at)), "card labels short enough not to be cut"
 
 
 def test_a_long_adoption_portfolio_shows_the_worst_until_show_all(demo_store, app_env, monkeypatch):
