@@ -20,10 +20,20 @@ ctx = page_setup("Alignment")
 LABEL_ICONS = {"aligned": ":material/check_circle:", "decoupled": ":material/link_off:", "inverted": ":material/swap_vert:",
                "inconclusive": ":material/help:", "insufficient data": ":material/help:", "no comparison": ":material/help:"}
 LEVEL_WORDS = {"none": "no alert", "warning": "warning", "critical": "critical"}
+ROW_HEIGHT = 66  # px: the grid wraps text only in rows taller than 64 px; this holds three lines
 
 
 def pct(value) -> str:
     return "–" if value is None or pd.isna(value) else percent(value)
+
+
+def follow_metric(default: str) -> None:
+    """The metric chosen goes into the address by its key (?metric=roc_auc); the primary one leaves it out."""
+    if st.session_state["metric"] == default:
+        if "metric" in st.query_params:
+            del st.query_params["metric"]
+    else:
+        st.query_params["metric"] = st.session_state["metric"]
 
 
 def save_correction(metric: str, key: str) -> None:
@@ -69,12 +79,13 @@ with friendly_errors():
     if len(view) < len(shown):
         st.caption(f"Showing the worst {len(view)} of {len(shown)} pilots; switch on “Show all {len(shown)} pilots” to see every one.")
     columns = {
+        # Tall rows (ROW_HEIGHT): names, KPIs and reasons wrap instead of being cut, and every column fits at 1280 px.
         "pilot_id": st.column_config.TextColumn("Pilot", width=62, pinned=True), "name": st.column_config.TextColumn("Name", width=150),
-        "label": st.column_config.TextColumn("Alignment", width=92, help="Aligned (they clearly move together), Decoupled (the model clearly improves, the KPI does not), "
+        "label": st.column_config.TextColumn("Alignment", width=96, help="Aligned (they clearly move together), Decoupled (the model clearly improves, the KPI does not), "
                                              "Inverted (they clearly move against each other), Inconclusive (nothing clear either way), Insufficient data (fewer than "
                                              f"{a.alignment_min_periods} common periods), No comparison (no technical metric or KPI series to compare). "
                                              f"“Clearly” means chance would give it less than 1 time in {round(1 / a.significance)}."),
-        "technical_label": st.column_config.TextColumn("Model metric", width=96, help="The technical metric the verdict is judged on: the one with the most live weeks (one whose direction is known first)."),
+        "technical_label": st.column_config.TextColumn("Model metric", width=92, help="The technical metric the verdict is judged on: the one with the most live weeks (one whose direction is known first)."),
         "kpi": st.column_config.TextColumn("Business KPI", width=150, help="The pilot's business KPI, from the pilot register."),
         "rho": st.column_config.NumberColumn("How closely they move together", width=120, format="%+.2f",
                                              help="ρ, the rank correlation of the period-over-period changes of the technical metric and the KPI "
@@ -87,11 +98,13 @@ with friendly_errors():
         "decay_level": st.column_config.TextColumn("Decay alert", width=80),
         "kpi_progress": st.column_config.NumberColumn("KPI progress", width=86, format="%.0f%%", help="(latest − baseline) ÷ (target − baseline); latest = a robust level over the KPI's last six weeks (six months for a monthly KPI), so one bad value does not move it."),
         "time_elapsed": st.column_config.NumberColumn("Time gone", width=76, format="%.0f%%", help="Share of the time from approval to the KPI deadline that has passed."),
-        "why": st.column_config.TextColumn("Why here", width=170, help="What put the pilot this high in the list (the points for each are under “How these numbers work”)."),
+        "why": st.column_config.TextColumn("Why here", width=170, help="What put the pilot this high in the list, weightiest first: the first two "
+                                           "reasons and how many more (choose the pilot below for all of them; the download lists them too). "
+                                           "The points for each are under “How these numbers work”."),
     }
     height = min(38 + 35 * len(view), 520)
-    st.dataframe(view[MAIN_COLUMNS], hide_index=True, width="stretch", height=height, key="alignment_table", placeholder="–",
-                 column_config={c: columns[c] for c in MAIN_COLUMNS})
+    st.dataframe(view[MAIN_COLUMNS], hide_index=True, width="stretch", height=min(38 + ROW_HEIGHT * len(view), 566), key="alignment_table",
+                 placeholder="–", row_height=ROW_HEIGHT, column_config={c: columns[c] for c in MAIN_COLUMNS})
     with st.expander("The numbers behind each verdict"):
         st.dataframe(view[DETAIL_COLUMNS], hide_index=True, width="stretch", height=height, key="alignment_numbers", placeholder="–",
                      column_config={c: columns[c] for c in DETAIL_COLUMNS})
@@ -114,6 +127,7 @@ with friendly_errors():
         st.caption(f"{md_escape(row.business_unit)} · {STAGE_LABELS.get(row.stage, row.stage)} · as of {moment(row.as_of)}")
         box = {"aligned": st.success, "decoupled": st.warning, "inverted": st.error}.get(row.label, st.info)
         box(md_escape(row.verdict), icon=LABEL_ICONS[row.label])
+        st.caption("Why here in the list: " + (md_escape(", ".join(row.reasons)) if row.reasons else "nothing of concern") + ".")
 
         al, gap, decay, progress = row.alignment, row.primary_gap, row.primary_decay, row.kpi_progress
         cols = st.columns(4)
@@ -147,11 +161,19 @@ with friendly_errors():
             st.info("No technical metric has been uploaded for this pilot yet: upload a metric export to compare it with the KPI.",
                     icon=":material/query_stats:")
         else:
-            report_unknown_url_values("metric", detail["metrics"], "metric")
+            options = detail["metrics"]
+            if report_unknown_url_values("metric", options, "metric"):
+                del st.query_params["metric"]
+            # Not bound by Streamlit (a bound chooser would write the shown name into the URL): the address
+            # keeps the metric's key (?metric=roc_auc, what links use) and is what the chooser shows.
+            asked = st.query_params.get("metric")
+            wanted = asked if asked in options else options[0]
+            if st.session_state.get("metric") != wanted:
+                st.session_state["metric"] = wanted
             left, right = st.columns([1, 1])
-            # Raw names as options: a bound widget writes its shown text into the URL.
-            metric = left.selectbox("Technical metric", detail["metrics"], key="metric", bind="query-params",
-                                    help="The metric's name as uploaded. The first is the pilot's primary metric (the one alignment "
+            metric = left.selectbox("Technical metric", options, key="metric", on_change=follow_metric, args=(options[0],),
+                                    format_func=lambda m: row.names.get(m) or m,
+                                    help="The metric by its everyday name. The first is the pilot's primary metric (the one alignment "
                                          "and decay are judged on).")
             span = detail["span"]
             chosen = right.date_input("Dates", value=span, min_value=span[0], max_value=span[1], key="dates", bind="query-params",

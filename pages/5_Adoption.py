@@ -38,7 +38,7 @@ with friendly_errors():
     cols = st.columns([1, 1, 1, 1.2])
     cols[0].metric("Pilots with a survey", f"{int(surveyed.sum())} of {len(shown)}", border=True,
                    help=f"Pilots whose latest survey wave has {a.min_respondents} or more respondents (fewer are not shown).")
-    cols[1].metric("Adoption below target", int(low_adoption.sum()), border=True,
+    cols[1].metric("Low adoption", int(low_adoption.sum()), border=True,  # “Adoption below target” is cut at 1280 px
                    help=f"Pilots whose active users (average of the last {a.smoothing_weeks} weeks of usage data) are below "
                         f"{adoption_threshold:.0%} of their target users. {int(shown['adoption_rate'].notna().sum())} pilots have usage data and a target.")
     cols[2].metric("Low participation", int(low_participation.sum()), border=True,
@@ -57,7 +57,7 @@ with friendly_errors():
     if len(on_screen) < len(shown):
         st.caption(f"Showing the worst {len(on_screen)} of {len(shown)} pilots; switch on “Show all {len(shown)} pilots” to see every one.")
     columns = {
-        "pilot_id": st.column_config.TextColumn("Pilot", width=62, pinned=True), "name": st.column_config.TextColumn("Name", width=150),
+        "pilot_id": st.column_config.TextColumn("Pilot", width=62, pinned=True), "name": st.column_config.TextColumn("Name", width=212),  # names up to ~34 characters in full
         "weakest": st.column_config.NumberColumn("Weakest share", width=104, format="%.0f%%",
                                                  help="What orders the table (lowest first): the weaker of the latest wave's respondents not stuck at "
                                                       "its main barrier and adoption (active users ÷ target users, at most 100%). A dash: neither is known."),

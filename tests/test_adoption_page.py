@@ -190,6 +190,8 @@ def test_the_portfolio_shows_the_column_its_order_uses_and_no_none(demo_store, a
     assert list(table.columns) == report.MAIN_COLUMNS and "weakest" in table.columns
     labels = {name: c.get("label") for name, c in json.loads(main.proto.columns).items()}
     assert labels["weakest"] == "Weakest share"
+    assert "participation" in counts.value.columns and labels["name"] == "Name", "participation with the survey's counts; the name in full"
+    assert json.loads(main.proto.columns)["name"]["width"] >= 200, "room for names of ~34 characters (“Fresh produce demand forecasting”)"
     weakest = table["weakest"]
     known = weakest.dropna()
     assert list(known) == sorted(known), "sorted by the visible column, lowest first"
@@ -203,7 +205,7 @@ def test_the_portfolio_shows_the_column_its_order_uses_and_no_none(demo_store, a
     assert set(table["main_barrier"]) <= {"Awareness", "Desire", "Knowledge", "Ability", "Reinforcement", "Not stuck", "no survey", "too few answers"}
     assert "Reinforcement" in set(table["main_barrier"])
     assert all(v == round(v) for v in table["adoption_rate"].dropna()), "whole per cents"
-    assert {"Low participation", "Top barrier"} <= set(metrics(at)), "card labels short enough not to be cut"
+    assert {"Low adoption", "Low participation", "Top barrier"} <= set(metrics(at)), "card labels short enough not to be cut"
 
 
 def test_a_long_adoption_portfolio_shows_the_worst_until_show_all(demo_store, app_env, monkeypatch):

@@ -223,3 +223,17 @@ def test_the_screen_table_has_whole_per_cents_words_and_no_none(demo):
     assert set(view["lag"].dropna()) <= {"same week", "same month", *{f"{n} week{'s' if n != 1 else ''} later" for n in range(1, 9)},
                                          *{f"{n} month{'s' if n != 1 else ''} later" for n in range(1, 9)}}
     assert not any(v is None or v == "None" for v in view.astype(object).where(view.notna(), "–").to_numpy().ravel())
+
+
+def test_the_screen_table_names_the_two_weightiest_reasons_and_counts_the_rest(demo):
+    assert report.short_why("inverted, ROC AUC decay critical, ROC AUC drift critical, KPI behind plan") == "inverted, ROC AUC decay critical + 2 more"
+    assert report.short_why("decoupled, KPI behind plan") == "decoupled, KPI behind plan"
+    assert report.short_why("nothing of concern") == "nothing of concern"
+    rows = report.worst_first([report.assess_alignment(n, CATALOGUE) for n in demo.values()])
+    table = report.portfolio_table(rows)
+    view = report.screen_table(table, None)
+    longest = max(rows, key=lambda r: len(r.reasons))
+    assert len(longest.reasons) > report.WHY_SHOWN, "the demo has a pilot with more reasons than the table shows"
+    shown = view.loc[view["pilot_id"] == longest.pilot_id, "why"].item()
+    assert shown == ", ".join(longest.reasons[:2]) + f" + {len(longest.reasons) - 2} more"
+    assert table.loc[table["pilot_id"] == longest.pilot_id, "why"].item() == ", ".join(longest.reasons), "the download keeps every reason"

@@ -70,6 +70,8 @@ def test_a_pilot_link_shows_the_verdict_the_numbers_and_a_chart_with_the_right_s
     assert_clean(at)
     row = next(r for r in report.portfolio_alignment(demo_store) if r.pilot_id == "FN-01")
     assert row.verdict in texts(at.error), "inverted: the verdict in a red box above the chart"
+    assert len(row.reasons) > report.WHY_SHOWN and f"Why here in the list: {', '.join(row.reasons)}." in texts(at.caption), "every reason, not the table's two"
+    assert at.dataframe[0].value.set_index("pilot_id").loc["FN-01", "why"] == report.short_why(", ".join(row.reasons))
     shown = metrics(at)
     assert shown["Alignment"] == "Inverted" and shown["Decay"] == f"{row.primary_decay.relative:.0%}"
     assert shown["KPI progress"] == f"{row.kpi_progress.progress:.0%}"
@@ -117,6 +119,24 @@ def test_a_second_metric_from_the_url(demo_store, app_env):
     assert at.selectbox(key="metric").value == other
     lines = next(frame for mark, frame in chart_layers(at) if mark == "line")
     assert len(lines) == len(numbers.e.series(other, "lab", "technical")), "the chosen metric's weeks are drawn"
+
+
+def test_the_metric_chooser_shows_everyday_names_and_keeps_the_key_in_the_url(demo_store, app_env):
+    numbers = report.numbers_for(report.load_evidence(demo_store), "RO-05", load_catalogue())
+    other = next(m for m in numbers.e.technical_metrics if m != numbers.primary_metric)
+    row = report.assess_alignment(numbers, load_catalogue())
+    app_env(demo_store)
+    at = alignment_page(pilot="FN-01")
+    chooser = at.selectbox(key="metric")
+    assert "ROC AUC" in chooser.options and "roc_auc" not in chooser.options and chooser.value == "roc_auc"
+    at = alignment_page(pilot="RO-05")
+    assert "metric" not in at.query_params, "the primary metric is the default: no parameter"
+    at.selectbox(key="metric").set_value(other).run()
+    assert_clean(at)
+    assert at.query_params["metric"] in (other, [other]), "the key goes into the address, not the name shown"
+    assert row.names[other] in at.selectbox(key="metric").options
+    at.selectbox(key="metric").set_value(numbers.primary_metric).run()
+    assert "metric" not in at.query_params
 
 
 def test_bad_url_values_are_reported_and_fall_back(demo_store, app_env):

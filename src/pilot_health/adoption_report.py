@@ -345,9 +345,10 @@ def portfolio_table(rows: Sequence[PilotAdoption]) -> pd.DataFrame:
 
 
 TABLE_ROWS = 25  # the portfolio table shows the worst 25 unless "show all" is on
-# What fits beside the sidebar at 1280 px; the survey's counts go in a second table.
-MAIN_COLUMNS = ["pilot_id", "name", "weakest", "main_barrier", "adoption_rate", "usage_trend", "participation", "stuck_share"]
-DETAIL_COLUMNS = ["pilot_id", "wave", "respondents", "stuck_there", "stuck_change", "active_users", "target_users", "stage"]
+# What fits beside the sidebar at 1280 px with pilot names in full; the survey's counts (and
+# participation, respondents ÷ target users) go in a second table.
+MAIN_COLUMNS = ["pilot_id", "name", "weakest", "main_barrier", "adoption_rate", "usage_trend", "stuck_share"]
+DETAIL_COLUMNS = ["pilot_id", "wave", "respondents", "participation", "stuck_there", "stuck_change", "active_users", "target_users", "stage"]
 SHARE_COLUMNS = ("weakest", "participation", "stuck_share", "stuck_change", "adoption_rate")
 
 

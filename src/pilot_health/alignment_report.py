@@ -410,6 +410,17 @@ SCREEN_COLUMNS = ["pilot_id", "name", "label", "technical_label", "kpi", "rho", 
 MAIN_COLUMNS = ["pilot_id", "name", "label", "technical_label", "kpi", "kpi_progress", "why"]
 DETAIL_COLUMNS = ["pilot_id", "periods", "rho", "lag", "lab_live_gap", "decay", "decay_level", "time_elapsed"]
 DECAY_WORDS = {"none": "no alert", "warning": "warning", "critical": "critical"}
+WHY_SHOWN = 2  # reasons the table shows per pilot (the weightiest come first); the rest are counted
+
+
+def short_why(why, keep: int = WHY_SHOWN):
+    """The table's "why here": the first `keep` reasons (they come weightiest first) and how many
+    more there are — "inverted, ROC AUC decay critical + 3 more". The full list is in the download
+    and in the pilot's own view."""
+    if not isinstance(why, str):
+        return why
+    reasons = why.split(", ")
+    return why if len(reasons) <= keep else ", ".join(reasons[:keep]) + f" + {len(reasons) - keep} more"
 
 
 def delay_words(lag, period) -> Optional[str]:
@@ -423,7 +434,8 @@ def delay_words(lag, period) -> Optional[str]:
 def screen_table(table: pd.DataFrame, limit: Optional[int] = TABLE_ROWS) -> pd.DataFrame:
     """The portfolio table as people read it (the first `limit` rows, worst first; all with None):
     labels capitalised, the metric by its plain name, the delay in words, shares as whole per cents
-    (numbers 0–100, the page formats them with a % sign), ρ to two decimals. Missing numbers stay
+    (numbers 0–100, the page formats them with a % sign), ρ to two decimals, the reasons shortened to
+    the weightiest two and how many more (`short_why`). Missing numbers stay
     missing (the page shows a dash); the download keeps the exact values."""
     view = table.head(limit) if limit is not None else table
     out = view[SCREEN_COLUMNS].copy()
@@ -431,6 +443,7 @@ def screen_table(table: pd.DataFrame, limit: Optional[int] = TABLE_ROWS) -> pd.D
     out["technical_label"] = view["technical_label"].fillna(view["technical_metric"])
     out["lag"] = [delay_words(lag, period) for lag, period in zip(view["lag"], view["period"])]
     out["decay_level"] = view["decay_level"].map(DECAY_WORDS)
+    out["why"] = view["why"].map(short_why)
     out["rho"] = pd.to_numeric(view["rho"], errors="coerce").round(2)
     out["periods"] = pd.to_numeric(view["periods"], errors="coerce").astype("Int64")
     for column in ("lab_live_gap", "decay", "kpi_progress", "time_elapsed"):
