@@ -251,7 +251,7 @@ def test_an_alignment_link_with_pilot_and_dates_reopens_the_same_view_in_a_fresh
     expect(page.get_by_role("heading", name=re.compile(r"^RO-03 · Markdown pricing optimiser"))).to_be_visible(timeout=RENDERED_MS)
     verdict = page.get_by_test_id("stAlertContentWarning").filter(has_text="Decoupled over")
     expect(verdict).to_contain_text("Gross margin on marked-down items moved up and down", timeout=RENDERED_MS)
-    expect(page.get_by_role("combobox", name="Technical metric", exact=True)).to_have_value("accuracy", timeout=RENDERED_MS)
+    expect(page.get_by_role("combobox", name="Technical metric", exact=True)).to_have_value("Accuracy", timeout=RENDERED_MS)  # its everyday name; the address keeps the key
     dates = page.get_by_test_id("stDateInput").locator('input[type="date"]')
     expect(dates).to_have_count(2, timeout=RENDERED_MS)
     expect(dates.nth(0)).to_have_value("2026-04-06")

@@ -354,7 +354,7 @@ def test_an_admin_withdraws_an_editors_upload_and_the_audit_page_shows_every_act
         page.keyboard.type("Decay that is a warning")
         page.get_by_role("option", name="Shared numbers · Decay that is a warning").click()
         value = page.get_by_role("spinbutton", name="New value")
-        value.fill("0.12")
+        value.fill("12")  # a share is typed in per cent on the page
         value.press("Enter")
         save = page.get_by_role("button", name="Save", exact=True)
         expect(save).to_be_enabled(timeout=RENDERED_MS)

@@ -347,12 +347,13 @@ def _query(**params: str | Sequence[str]) -> str:
 
 
 VIEWS = {
-    "portfolio": View("/", "All pilots", (NAME, UNIT, SECOND_NAME, SECOND_UNIT)),
+    # "More columns" (part of the address) shows every column: the business unit is one of them
+    "portfolio": View("/" + _query(more_columns="true"), "All pilots", (NAME, UNIT, SECOND_NAME, SECOND_UNIT)),
     "portfolio-filtered-to-payload-units": View(
         "/" + _query(bu=[UNIT, SECOND_UNIT]), "All pilots", (UNIT, SECOND_UNIT, NAME, SECOND_NAME, f"Filtered to {UNIT}, {SECOND_UNIT}."),
     ),
     "register": View(
-        "/Pilot_register" + _query(pilot=PILOT), "Add or edit a pilot",
+        "/Pilot_register" + _query(pilot=PILOT, register_more="true"), "Add or edit a pilot",
         (NAME, UNIT, OWNER, SPONSOR, CHAMPION, KPI, SECOND_NAME, SECOND_UNIT, SECOND_OWNER, f"{NAME} · {UNIT} · Pilot"),
         values=(("Name *", NAME), ("Business unit *", UNIT), ("Use case", USE_CASE), ("Owner", OWNER), ("Executive sponsor", SPONSOR),
                 ("Change champion", CHAMPION), ("Vendor", VENDOR), ("Team sizes", TEAM_SIZES), ("Business KPI", KPI),
@@ -379,7 +380,7 @@ VIEWS = {
         "/Audit_trail", "Audit trail", (UPLOADER, THRESHOLD_SETTER, REGISTER_FILE, METRICS_FILE, SURVEY_FILE, f"pilots {PILOT}, {SECOND}"),
     ),
     "audit-trail-by-payload-person": View("/Audit_trail" + _query(who=UPLOADER), "Audit trail", (UPLOADER, REGISTER_FILE, SURVEY_FILE)),
-    "thresholds": View("/Thresholds", "Thresholds", (THRESHOLD_SETTER,)),
+    "thresholds": View("/Thresholds", "Thresholds", (THRESHOLD_SETTER,), expanders=("Set on this page",)),
 }
 
 
