@@ -1,0 +1,153 @@
+"""Meetings and decisions: stored, checked, audited, scoped by business unit, pinned, and tied to warning signs."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import duckdb
+import pytest
+
+from conftest import DEMO_TODAY
+from pilot_health import queries, risk
+from pilot_health.access import Person
+from pilot_health.errors import AccessDenied, NotFoundError
+from pilot_health.meetings import (DecisionError, condition_met, condition_risk, decisions, due_or_overdue, meetings,
+                                   record_decision, record_meeting, status_of)
+
+ANN = "ann@example.com"
+NOW = datetime.combine(DEMO_TODAY, datetime.max.time())
+
+
+def _meeting(store, day=date(2026, 3, 2), title="March committee", by=ANN):
+    return record_meeting(store, day, title, datetime.combine(day, datetime.min.time()), by=by)
+
+
+def test_a_meeting_and_its_decision_are_stored_and_audited(demo_store):
+    meeting = _meeting(demo_store)
+    made = record_decision(demo_store, "sc-01", meeting.meeting_id, "Fix and review", " Ben Ortiz ", date(2026, 4, 15),
+                           conditions="Live accuracy back above 85%", by=ANN)
+    assert (made.pilot_id, made.decision, made.owner, made.due_on) == ("SC-01", "fix and review", "Ben Ortiz", date(2026, 4, 15))
+    [found] = decisions(demo_store, pilot_ids=["SC-01"])
+    assert found.decision_id == made.decision_id and found.meeting_title == "March committee"
+    assert found.pinned_at == datetime(2026, 3, 2) and found.conditions == "Live accuracy back above 85%"
+    with demo_store.read() as con:
+        trail = queries.audit_entries(con)
+    top = trail.head(2)
+    assert list(top["action"]) == ["decision_record", "meeting_add"] and set(top["who"]) == {ANN}
+    assert top.iloc[0]["subject"] == "SC-01" and "Fix and review" in top.iloc[0]["detail"] and "due 2026-04-15" in top.iloc[0]["detail"]
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"pilot_id": "NOPE-9"}, "Pilot:"),
+    ({"decision": "celebrate"}, "Decision:"),
+    ({"owner": "  "}, "Owner:"),
+    ({"due_on": date(2026, 3, 1)}, "Due date:"),
+    ({"due_on": "next week"}, "Due date:"),
+    ({"meeting_id": 999}, "Meeting:"),
+    ({"signal_key": "moon_phase"}, "Warning sign:"),
+    ({"signal_value": 0.1}, "Threshold:"),
+])
+def test_a_wrong_field_is_refused_naming_it_and_nothing_is_stored(demo_store, change, field):
+    meeting = _meeting(demo_store)
+    values = {"pilot_id": "SC-01", "meeting_id": meeting.meeting_id, "decision": "continue", "owner": "Ben", "due_on": date(2026, 4, 1)}
+    values.update(change)
+    with pytest.raises((DecisionError, NotFoundError), match=field):
+        record_decision(demo_store, by=ANN, **values)
+    assert decisions(demo_store) == []
+
+
+def test_a_meeting_needs_a_title_and_a_date(demo_store):
+    with pytest.raises(DecisionError, match="Title:"):
+        record_meeting(demo_store, date(2026, 3, 2), "  ", by=ANN)
+    with pytest.raises(DecisionError, match="Date:"):
+        record_meeting(demo_store, "someday", "March", by=ANN)
+    assert meetings(demo_store) == []
+
+
+def test_status_open_due_overdue_and_replaced():
+    on = date(2026, 4, 1)
+    assert status_of(date(2026, 4, 20), on) == ("open", 19)
+    assert status_of(date(2026, 4, 8), on) == ("due", 7)
+    assert status_of(date(2026, 4, 1), on) == ("due", 0)
+    assert status_of(date(2026, 3, 31), on) == ("overdue", -1)
+    assert status_of(date(2026, 3, 31), on, replaced=True) == ("replaced", -1)
+
+
+def test_statuses_follow_the_day_and_a_later_decision_replaces_an_earlier(demo_store):
+    first = _meeting(demo_store, date(2026, 2, 2), "February committee")
+    second = _meeting(demo_store, date(2026, 3, 2), "March committee")
+    record_decision(demo_store, "SC-01", first.meeting_id, "fix and review", "Ben", date(2026, 3, 1), by=ANN)
+    record_decision(demo_store, "SC-02", first.meeting_id, "continue", "Cleo", date(2026, 3, 6), by=ANN)
+    record_decision(demo_store, "SC-01", second.meeting_id, "pause", "Ben", date(2026, 4, 30), by=ANN)
+    on_march_2 = {(d.pilot_id, d.decision): d.status for d in decisions(demo_store, as_of=datetime(2026, 12, 31))}
+    assert on_march_2[("SC-01", "fix and review")] == "replaced"
+    day = datetime(2026, 3, 2, 12)
+    with demo_store.write() as con:  # recorded in the past, so a moment in March sees them
+        con.execute("UPDATE decisions SET recorded_at = ?", [datetime(2026, 3, 2, 9)])
+    found = {(d.pilot_id, d.decision): d for d in decisions(demo_store, as_of=day)}
+    assert found[("SC-02", "continue")].status == "due" and found[("SC-02", "continue")].days_left == 4
+    assert found[("SC-01", "pause")].status == "open"
+    later = decisions(demo_store, as_of=datetime(2026, 3, 10))
+    assert [(d.pilot_id, d.status) for d in due_or_overdue(later)] == [("SC-02", "overdue")]
+
+
+def test_a_pinned_moment_shows_only_what_was_recorded_by_then(demo_store):
+    meeting = _meeting(demo_store)
+    record_decision(demo_store, "SC-01", meeting.meeting_id, "continue", "Ben", date(2026, 4, 1), by=ANN)
+    with demo_store.write() as con:
+        con.execute("UPDATE decisions SET recorded_at = ?", [datetime(2026, 3, 2, 15)])
+        con.execute("UPDATE meetings SET created_at = ?", [datetime(2026, 3, 2, 14)])
+    assert decisions(demo_store, as_of=datetime(2026, 3, 2, 14, 59)) == []
+    assert len(decisions(demo_store, as_of=datetime(2026, 3, 2, 15))) == 1
+    assert meetings(demo_store, as_of=datetime(2026, 3, 2, 13)) == [] and len(meetings(demo_store, as_of=datetime(2026, 3, 2, 14))) == 1
+
+
+def test_editors_record_decisions_for_their_units_only_and_limited_readers_see_their_units(demo_store):
+    meeting = _meeting(demo_store)
+    viewer = Person("vic@example.com", "viewer")
+    with pytest.raises(AccessDenied, match="needs the editor role"):
+        record_decision(demo_store, "SC-01", meeting.meeting_id, "continue", "Ben", date(2026, 4, 1), by=viewer)
+    with pytest.raises(AccessDenied):
+        record_meeting(demo_store, date(2026, 3, 2), "Mine", by=viewer)
+    retail = Person("rita@example.com", "editor", ("Retail Operations",))
+    with pytest.raises(NotFoundError, match="Pilot: there is no pilot SC-01"):
+        record_decision(demo_store, "SC-01", meeting.meeting_id, "continue", "Ben", date(2026, 4, 1), by=retail)
+    record_decision(demo_store, "RO-01", meeting.meeting_id, "scale", "Rita", date(2026, 4, 1), by=retail)
+    record_decision(demo_store, "SC-01", meeting.meeting_id, "continue", "Ben", date(2026, 4, 1), by=ANN)
+    assert {d.pilot_id for d in decisions(demo_store.for_person(retail))} == {"RO-01"}
+    assert {d.pilot_id for d in decisions(demo_store)} == {"RO-01", "SC-01"}
+    assert [m.title for m in meetings(demo_store.for_person(retail))] == ["March committee"]
+
+
+def test_a_condition_tied_to_a_warning_sign_reads_met_or_not_met_from_the_risk_engine(demo_store):
+    meeting = _meeting(demo_store)
+    by_pilot = {r.pilot_id: r for r in risk.assess(demo_store, NOW)}
+    states = {pid: {s.key: s.state for p in r.patterns.values() for s in p.signals} for pid, r in by_pilot.items()}
+    fired = next(pid for pid, s in states.items() if s.get("lab_to_live_drop") == "fired")
+    clear = next(pid for pid, s in states.items() if s.get("lab_to_live_drop") == "clear")
+    unknown = next(pid for pid, s in states.items() if s.get("lab_to_live_drop") == "unknown")
+    results = {}
+    for pid in (fired, clear, unknown):
+        d = record_decision(demo_store, pid, meeting.meeting_id, "fix and review", "Ben", date(2026, 4, 1),
+                            signal_key="lab_to_live_drop", by=ANN)
+        results[pid] = condition_met(d, by_pilot[pid])
+        assert condition_risk(demo_store, d, NOW, by_pilot[pid]) is by_pilot[pid]
+    assert results == {fired: "not met", clear: "met", unknown: "unknown"}
+    words_only = record_decision(demo_store, fired, meeting.meeting_id, "continue", "Ben", date(2026, 4, 1), by=ANN)
+    assert condition_met(words_only, by_pilot[fired]) is None
+
+
+def test_a_condition_with_its_own_threshold_is_checked_at_it(demo_store):
+    meeting = _meeting(demo_store)
+    by_pilot = {r.pilot_id: r for r in risk.assess(demo_store, NOW)}
+    fired = next(pid for pid, r in by_pilot.items()
+                 for p in r.patterns.values() for s in p.signals if s.key == "lab_to_live_drop" and s.state == "fired")
+    loose = record_decision(demo_store, fired, meeting.meeting_id, "fix and review", "Ben", date(2026, 4, 1),
+                            signal_key="lab_to_live_drop", signal_value=0.99, by=ANN)
+    assert condition_met(loose, by_pilot[fired]) == "not met"  # at the catalogue's threshold it fires
+    assert condition_met(loose, condition_risk(demo_store, loose, NOW, by_pilot[fired])) == "met"  # at 99% it is clear
+
+
+def test_the_schema_refuses_an_unknown_decision_word(demo_store):
+    with demo_store.read() as con, pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO decisions (meeting_id, pilot_id, decision, owner, due_on, recorded_by, recorded_at) "
+                    "VALUES (1, 'SC-01', 'celebrate', 'Ben', '2026-04-01', 'x', now())")
