@@ -151,3 +151,32 @@ def test_the_schema_refuses_an_unknown_decision_word(demo_store):
     with demo_store.read() as con, pytest.raises(duckdb.ConstraintException):
         con.execute("INSERT INTO decisions (meeting_id, pilot_id, decision, owner, due_on, recorded_by, recorded_at) "
                     "VALUES (1, 'SC-01', 'celebrate', 'Ben', '2026-04-01', 'x', now())")
+
+
+def test_the_meeting_commands_record_list_and_refuse_in_plain_words(demo_store, capsys):
+    import json
+
+    from pilot_health import cli
+
+    db = ["--db", str(demo_store.path)]
+    assert cli.main(["meetings", *db]) == 0
+    assert "No meetings recorded yet" in capsys.readouterr().out
+    assert cli.main(["meeting", "add", "--date", "2026-03-02", "--title", "March committee", "--pinned-at", "2026-03-01T18:00",
+                     "--by", ANN, *db]) == 0
+    said = capsys.readouterr().out
+    assert "Recorded meeting 1: March committee on 2026-03-02, reviewing the numbers as of 2026-03-01 18:00" in said
+    assert cli.main(["decide", "SC-01", "--meeting", "1", "--decision", "fix-and-review", "--owner", "Ben Ortiz", "--due", "2026-04-15",
+                     "--conditions", "Live accuracy back above 85%", "--signal", "lab_to_live_drop", "--json", *db]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert made["ok"] and (made["pilot_id"], made["decision"], made["due_on"], made["signal_key"]) == (
+        "SC-01", "fix and review", "2026-04-15", "lab_to_live_drop")
+    assert cli.main(["meetings", "--json", *db]) == 0
+    listed = json.loads(capsys.readouterr().out)["meetings"]
+    assert [(m["meeting_id"], m["title"], m["pinned_at"], m["decisions"]) for m in listed] == [(1, "March committee", "2026-03-01T18:00:00", 1)]
+    # A due date before the meeting: one sentence naming the field, exit 1, nothing stored.
+    assert cli.main(["decide", "SC-01", "--meeting", "1", "--decision", "stop", "--owner", "Ben", "--due", "2026-02-01", *db]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "pilot_health decide: Due date: 2026-02-01 is before the meeting (2026-03-02); choose a day on or after it."
+    assert cli.main(["decide", "SC-01", "--meeting", "1", "--decision", "celebrate", "--owner", "Ben", "--due", "2026-04-01", *db]) == 1
+    assert "Decision: “celebrate” is not one of continue, fix and review, scale, pause, stop." in capsys.readouterr().err
+    assert len(decisions(demo_store)) == 1
