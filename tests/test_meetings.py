@@ -180,3 +180,95 @@ def test_the_meeting_commands_record_list_and_refuse_in_plain_words(demo_store, 
     assert cli.main(["decide", "SC-01", "--meeting", "1", "--decision", "celebrate", "--owner", "Ben", "--due", "2026-04-01", *db]) == 1
     assert "Decision: “celebrate” is not one of continue, fix and review, scale, pause, stop." in capsys.readouterr().err
     assert len(decisions(demo_store)) == 1
+
+
+# -- the pilot's risk view -------------------------------------------------------------------------------
+
+def _risk_view(**query):
+    from test_pages import open_page
+
+    return open_page("pages/3_Risk.py", **query)
+
+
+def test_the_risk_view_lists_a_pilots_decisions_with_status_and_the_meetings_pinned_view(demo_store, app_env):
+    from test_pages import assert_clean, texts
+
+    app_env(demo_store)
+    meeting = record_meeting(demo_store, date(2026, 3, 2), "March committee", datetime(2026, 3, 1, 18, 0), by=ANN)
+    today = datetime.now().date()
+    record_decision(demo_store, "SC-01", meeting.meeting_id, "fix and review", "Ben Ortiz", today + timedelta(days=3),
+                    conditions="Live accuracy back above 85% <b>now</b>", signal_key="lab_to_live_drop", by=ANN)
+    record_decision(demo_store, "SC-02", meeting.meeting_id, "scale", "Cleo", today + timedelta(days=30), by=ANN)
+    at = _risk_view(pilot="SC-01")
+    assert_clean(at)
+    assert "Committee decisions" in texts(at.subheader)
+    table = next(d.value for d in at.dataframe if "decision" in d.value.columns and "owner" in d.value.columns)
+    assert len(table) == 1  # SC-02's decision is not on SC-01's view
+    row = table.iloc[0]
+    assert (row["decision"], row["owner"], row["status"]) == ("Fix and review", "Ben Ortiz", "Due within 7 days (3 days left)")
+    assert row["conditions"] == "Live accuracy back above 85% <b>now</b>"  # shown as plain text in a table cell
+    assert row["condition"] == "Not met"  # SC-01's lab-to-live drop fires in the demo
+    assert row["evidence"].endswith("/Risk?pilot=SC-01&as_of=2026-03-01T18%3A00%3A00")
+    assert any("condition tied to the warning sign" in t and "not met" in t for t in texts(at.caption))
+
+
+def test_an_editor_records_a_meeting_and_a_decision_on_the_risk_view(demo_store, app_env):
+    from test_pages import assert_clean, texts
+
+    app_env(demo_store)
+    at = _risk_view(pilot="SC-03")
+    assert_clean(at)
+    assert any("No decision recorded for this pilot yet." == t for t in texts(at.caption))
+    at.date_input(key="decision_form.meeting_day").set_value(date(2026, 3, 2))
+    at.text_input(key="decision_form.meeting_title").input("March committee")
+    at.button(key="decision_form.save_meeting").click().run()
+    assert_clean(at)
+    assert [m.title for m in meetings(demo_store)] == ["March committee"]
+    # A due date before the meeting is refused, naming the field; nothing is stored.
+    at.selectbox(key="decision_form.decision").set_value("pause")
+    at.text_input(key="decision_form.owner").input("Dana Fox")
+    at.date_input(key="decision_form.due").set_value(date(2026, 3, 1))
+    at.button(key="decision_form.save").click().run()
+    assert any(t.startswith("Not saved: Due date: 2026-03-01 is before the meeting") for t in texts(at.error))
+    assert decisions(demo_store) == []
+    at.date_input(key="decision_form.due").set_value(date(2026, 4, 30))
+    at.button(key="decision_form.save").click().run()
+    assert_clean(at)
+    [made] = decisions(demo_store)
+    assert (made.pilot_id, made.decision, made.owner, made.due_on) == ("SC-03", "pause", "Dana Fox", date(2026, 4, 30))
+    table = next(d.value for d in at.dataframe if "owner" in d.value.columns)
+    assert list(table["decision"]) == ["Pause"]
+
+
+def test_a_pinned_view_shows_the_decisions_recorded_by_then_and_no_form(demo_store, app_env):
+    from pilot_health.store import utc_now
+    from test_pages import assert_clean, texts
+
+    app_env(demo_store)
+    recorded = utc_now().replace(microsecond=0)  # after the demo was loaded: its pilots exist at both moments
+    meeting = record_meeting(demo_store, recorded.date(), "March committee", by=ANN)
+    record_decision(demo_store, "SC-01", meeting.meeting_id, "continue", "Ben", recorded.date() + timedelta(days=30), by=ANN)
+    with demo_store.write() as con:
+        con.execute("UPDATE decisions SET recorded_at = ?", [recorded])
+    before = _risk_view(pilot="SC-01", as_of=(recorded - timedelta(seconds=1)).isoformat())
+    assert_clean(before)
+    assert any(t == "No decision recorded for this pilot by the pinned moment." for t in texts(before.caption)), texts(before.caption)
+    after = _risk_view(pilot="SC-01", as_of=recorded.isoformat())
+    table = next(d.value for d in after.dataframe if "owner" in d.value.columns)
+    assert list(table["status"]) == ["Open (30 days left)"]  # counted on the pinned day
+    assert not [b for b in after.button if b.key and b.key.startswith("decision_form.")]
+
+
+def test_a_viewer_sees_decisions_but_no_form(demo_store, app_env, monkeypatch, tmp_path):
+    from test_signin_pages import ACCESS, signed_in, visit
+
+    app_env(demo_store)
+    (tmp_path / "access.toml").write_text(ACCESS, encoding="utf-8")
+    monkeypatch.setenv("PILOT_HEALTH_ACCESS", str(tmp_path / "access.toml"))
+    meeting = record_meeting(demo_store, date(2026, 3, 2), "March committee", by=ANN)
+    record_decision(demo_store, "SC-01", meeting.meeting_id, "continue", "Ben", date(2026, 4, 1), by=ANN)
+    at = visit("pages/3_Risk.py", signed_in("vic@example.com"), pilot="SC-01")
+    assert not at.exception
+    assert any("owner" in d.value.columns for d in at.dataframe)
+    assert not [b for b in at.button if b.key and b.key.startswith("decision_form.")]
+    assert not [e for e in at.expander if e.label == "Record a decision"]
