@@ -9,6 +9,7 @@ from pilot_health.models import STAGE_LABELS
 from pilot_health.risk import FIRED, HEALTH_LABELS, STATUS_LABELS, UNKNOWN, health_rule, heatmap_rows, order_pilots, pilots_by_health, scores_table
 from pilot_health import charts, risk
 from pilot_health.ui import data
+from pilot_health.ui import decisions as decisions_section
 from pilot_health.ui.page import app_base_url, friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
 from pilot_health.ui.widgets import data_table, pilot_picker, portfolio_filters, report_unknown_url_values, steering_pack_downloads
@@ -156,6 +157,8 @@ with friendly_errors():
             st.markdown("\n".join(f"- {md_escape(action.text)}  \n  :gray[Because: {md_escape(action.evidence)}]" for action in pattern.actions))
     else:
         st.caption("No pattern is medium or high: keep the evidence current.")
+
+    decisions_section.render(ctx, pilot_id, result, catalogue)
 
     st.subheader("Missing evidence")
     missing = result.missing_evidence

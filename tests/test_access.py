@@ -143,7 +143,7 @@ def test_the_access_file_is_read_again_when_it_changes(tmp_path):
 def test_each_role_has_exactly_its_abilities():
     expected = {
         "viewer": {"view"},
-        "editor": {"view", "upload", "edit_pilots", "withdraw_own"},
+        "editor": {"view", "upload", "edit_pilots", "record_decisions", "withdraw_own"},
         "admin": set(ABILITIES),
     }
     for role, abilities in expected.items():

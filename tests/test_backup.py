@@ -105,3 +105,22 @@ def test_the_backup_and_restore_commands(demo_store, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Restored" in done.stdout and "kept in" in done.stdout
     assert facts(demo_store)["uploads"] == made["uploads"]
+
+
+def test_meetings_and_decisions_survive_a_backup_and_restore(demo_store, tmp_path):
+    from datetime import date, datetime
+
+    from pilot_health.meetings import decisions, meetings, record_decision, record_meeting
+
+    meeting = record_meeting(demo_store, date(2026, 3, 2), "March committee", datetime(2026, 3, 1, 18, 0), by="ann@example.com")
+    record_decision(demo_store, "SC-02", meeting.meeting_id, "fix and review", "Ben Ortiz", date(2026, 4, 15),
+                    conditions="Live decay back under 10%", signal_key="live_decay", signal_value=0.1, by="ann@example.com")
+    kept = decisions(demo_store)
+    made = backup(demo_store, tmp_path / "b")
+    assert facts_of_file(made.file)["counts"]["decisions"] == facts(demo_store)["counts"]["decisions"] >= 1
+    # Afterwards another decision is recorded; the restore brings back the store as it was backed up.
+    record_decision(demo_store, "SC-02", meeting.meeting_id, "stop", "Ben Ortiz", date(2026, 3, 31), by="ann@example.com")
+    assert len(decisions(demo_store)) == len(kept) + 1
+    restore(demo_store, made.file)
+    assert decisions(demo_store) == kept
+    assert [m.title for m in meetings(demo_store)].count("March committee") == 1

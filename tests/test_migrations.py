@@ -201,7 +201,7 @@ def test_uploads_stored_before_upload_pilots_get_their_pilots_from_their_rows(tm
         con.execute("INSERT INTO metric_observations VALUES ('A-1', 'accuracy', 'technical', 'lab', '2026-01-05', 0.9, 1), "
                     "('A-1', 'accuracy', 'technical', 'lab', '2026-01-12', 0.91, 1), ('B-2', 'accuracy', 'technical', 'live', '2026-01-05', 0.8, 1)")
         con.execute("INSERT INTO survey_responses (pilot_id, respondent_id, wave, upload_id) VALUES ('C-3', 'R1', 1, 2)")
-        assert migrations.migrate(con) == ["009_upload_pilots"]
+        assert migrations.migrate(con)[:1] == ["009_upload_pilots"]  # and any later migration
         assert con.execute("SELECT upload_id, pilot_id FROM upload_pilots ORDER BY ALL").fetchall() == [(1, "A-1"), (1, "B-2"), (2, "C-3")]
     finally:
         con.close()

@@ -28,6 +28,7 @@ ABILITIES: dict[str, str] = {
     "view": "viewer",
     "upload": "editor",
     "edit_pilots": "editor",
+    "record_decisions": "editor",
     "withdraw_own": "editor",
     "withdraw_any": "admin",
     "edit_thresholds": "admin",

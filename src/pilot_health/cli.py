@@ -35,7 +35,7 @@ EXIT_UNEXPECTED = 3
 
 
 PATH_ARGUMENTS = ("db", "file", "out", "write_csv")
-READ_ONLY_COMMANDS = {"status", "risk", "alignment", "adoption", "export", "backup"}
+READ_ONLY_COMMANDS = {"status", "risk", "alignment", "adoption", "export", "backup", "meetings"}
 
 
 def _from_here(text: str) -> str:
@@ -444,6 +444,71 @@ def cmd_restore(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             + (f" The store it replaced is kept in {result.previous_copy}." if result.previous_copy else ""))
 
 
+def _moment(text: str | None, flag: str):
+    """A moment on the command line: YYYY-MM-DD (the end of that day) or YYYY-MM-DDTHH:MM (UTC)."""
+    from datetime import datetime, time
+
+    if not text:
+        return None
+    try:
+        if len(text.strip()) == 10:
+            return datetime.combine(datetime.strptime(text.strip(), "%Y-%m-%d").date(), time(23, 59, 59))
+        return datetime.fromisoformat(text.strip()).replace(tzinfo=None)
+    except ValueError:
+        raise PilotHealthError(f"{flag} {text}: write a day as YYYY-MM-DD or a moment as YYYY-MM-DDTHH:MM (UTC).") from None
+
+
+def _who(args: argparse.Namespace) -> str:
+    import getpass
+
+    return args.by or f"{getpass.getuser()} (command line)"
+
+
+def _meeting_json(m) -> dict[str, Any]:
+    return {"meeting_id": m.meeting_id, "held_on": m.held_on.isoformat(), "title": m.title,
+            "pinned_at": m.pinned_at.isoformat(timespec="seconds"), "created_by": m.created_by}
+
+
+def cmd_meetings(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from .meetings import decisions, meetings
+
+    store = _store(args)
+    found = meetings(store)
+    per_meeting: dict[int, int] = {}
+    for d in decisions(store):
+        per_meeting[d.meeting_id] = per_meeting.get(d.meeting_id, 0) + 1
+    data = {"db": str(store.path), "meetings": [{**_meeting_json(m), "decisions": per_meeting.get(m.meeting_id, 0)} for m in found]}
+    if not found:
+        return data, "No meetings recorded yet. Add one with: python -m pilot_health meeting add --date YYYY-MM-DD --title TITLE"
+    lines = [f"{m.meeting_id:>4}  {m.held_on:%Y-%m-%d}  {m.title} — reviewed the numbers as of {m.pinned_at:%Y-%m-%d %H:%M}, "
+             f"{plural(per_meeting.get(m.meeting_id, 0), 'decision')}" for m in found]
+    return data, "\n".join(lines)
+
+
+def cmd_meeting(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from .meetings import record_meeting
+
+    store = _store(args)
+    day = _day(args.date, "--date")
+    made = record_meeting(store, day, args.title, _moment(args.pinned_at, "--pinned-at"), by=_who(args))
+    return ({"db": str(store.path), **_meeting_json(made)},
+            f"Recorded meeting {made.meeting_id}: {made.title} on {made.held_on:%Y-%m-%d}, reviewing the numbers as of "
+            f"{made.pinned_at:%Y-%m-%d %H:%M}. Record its decisions with: python -m pilot_health decide PILOT --meeting {made.meeting_id} …")
+
+
+def cmd_decide(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from .meetings import record_decision
+
+    store = _store(args)
+    made = record_decision(store, args.pilot, args.meeting, args.decision.replace("-", " "), args.owner, _day(args.due, "--due"),
+                           conditions=args.conditions, signal_key=args.signal, signal_value=args.signal_value, by=_who(args))
+    data = {"db": str(store.path), "decision_id": made.decision_id, "meeting_id": made.meeting_id, "pilot_id": made.pilot_id,
+            "decision": made.decision, "owner": made.owner, "due_on": made.due_on.isoformat(), "conditions": made.conditions,
+            "signal_key": made.signal_key, "signal_value": made.signal_value, "status": made.status}
+    return data, (f"Recorded for {made.pilot_id} in meeting {made.meeting_id} ({made.meeting_title}): {made.decision_label}, "
+                  f"owner {made.owner}, due {made.due_on:%Y-%m-%d}.")
+
+
 class IngestRefused(PilotHealthError):
     """A refused file: the one sentence, plus the full JSON for --json."""
 
@@ -462,6 +527,9 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
     "export": (cmd_export, "write the steering pack (one pilot or the portfolio) as PDF or self-contained HTML"),
     "backup": (cmd_backup, "copy the store (consistent, also while the dashboard runs) into a folder, with a manifest"),
     "restore": (cmd_restore, "replace the store with a backup, checked against its manifest (the current store is kept)"),
+    "meetings": (cmd_meetings, "list the steering meetings recorded, with the moment each reviewed and how many decisions it took"),
+    "meeting": (cmd_meeting, "record a steering meeting: meeting add --date DAY --title TITLE [--pinned-at MOMENT]"),
+    "decide": (cmd_decide, "record a meeting's decision about a pilot: continue, fix and review, scale, pause or stop"),
 }
 
 
@@ -522,6 +590,25 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "risk":
             sub.add_argument("--pilot", metavar="CODE", help="one pilot, with every signal and its evidence")
             sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD), from what was uploaded by then")
+        if name == "meeting":
+            sub.add_argument("action", choices=["add"], help="add: record a new meeting")
+            sub.add_argument("--date", metavar="YYYY-MM-DD", required=True, help="the day the meeting was held")
+            sub.add_argument("--title", required=True, help="what the meeting is called, e.g. \"March steering committee\"")
+            sub.add_argument("--pinned-at", metavar="MOMENT", help="the moment whose numbers it reviewed: YYYY-MM-DD (end of that day) "
+                             "or YYYY-MM-DDTHH:MM in UTC (default: the end of the meeting's day)")
+            sub.add_argument("--by", metavar="NAME", help="who records it (default: your user name)")
+        if name == "decide":
+            sub.add_argument("pilot", metavar="PILOT", help="the pilot's code, e.g. SC-01")
+            sub.add_argument("--meeting", type=int, metavar="ID", required=True, help="the meeting's number (see: python -m pilot_health meetings)")
+            sub.add_argument("--decision", required=True, metavar="WORD",
+                             help="continue, \"fix and review\" (or fix-and-review), scale, pause or stop")
+            sub.add_argument("--owner", metavar="NAME", required=True, help="who sees that the conditions are met")
+            sub.add_argument("--due", metavar="YYYY-MM-DD", required=True, help="when the conditions are due (on or after the meeting)")
+            sub.add_argument("--conditions", metavar="TEXT", help="the conditions to meet, in words")
+            sub.add_argument("--signal", metavar="KEY", help="tie the condition to a warning sign (e.g. live_decay): met while it is clear")
+            sub.add_argument("--signal-value", type=float, metavar="VALUE",
+                             help="check that warning sign at this threshold instead of the catalogue's (its units: 0.1 for 10%%)")
+            sub.add_argument("--by", metavar="NAME", help="who records it (default: your user name)")
         if name == "demo":
             sub.add_argument("--clear", action="store_true", help="remove the demo data instead of loading it")
             sub.add_argument("--write-csv", metavar="DIR", help="write the demo as CSV upload templates into DIR; the store is not touched")

@@ -275,6 +275,42 @@ def m009_upload_pilots(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m010_meetings_and_decisions(con: duckdb.DuckDBPyConnection) -> None:
+    """Steering meetings (the moment each reviewed) and the decisions taken in them about pilots."""
+    con.execute("CREATE SEQUENCE meeting_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE meetings (
+            meeting_id BIGINT PRIMARY KEY DEFAULT nextval('meeting_id_seq'),
+            held_on DATE NOT NULL,
+            title VARCHAR NOT NULL,
+            pinned_at TIMESTAMP NOT NULL,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute("CREATE SEQUENCE decision_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE decisions (
+            decision_id BIGINT PRIMARY KEY DEFAULT nextval('decision_id_seq'),
+            meeting_id BIGINT NOT NULL,
+            pilot_id VARCHAR NOT NULL,
+            decision VARCHAR NOT NULL CHECK (decision IN ('continue', 'fix and review', 'scale', 'pause', 'stop')),
+            conditions VARCHAR,
+            owner VARCHAR NOT NULL,
+            due_on DATE NOT NULL,
+            signal_key VARCHAR,
+            signal_value DOUBLE,
+            recorded_by VARCHAR NOT NULL,
+            recorded_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+
+
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """

@@ -86,7 +86,7 @@ def narrow_to(con: duckdb.DuckDBPyConnection, business_units: Sequence[str], per
             AND business_unit IN (SELECT business_unit FROM temp.main.scope_units)
         """)
     in_scope = "pilot_id IN (SELECT pilot_id FROM temp.main.scope_pilots)"
-    for table in ("pilots", "pilot_history", *DATA_TABLES, "upload_pilots"):
+    for table in ("pilots", "pilot_history", *DATA_TABLES, "upload_pilots", "decisions"):
         _run(con, f"CREATE TEMP VIEW {table} AS SELECT * FROM {real}{table} WHERE {in_scope}")
     _run(con, f"""
         CREATE TEMP VIEW uploads AS SELECT * FROM {real}uploads
@@ -414,7 +414,7 @@ def pilots_with_rows_outside(con: duckdb.DuckDBPyConnection, upload_ids: Sequenc
 # Every table of the store (a backup's manifest counts them all).
 STORE_TABLES = ("store_meta", "schema_migrations", "pilots", "pilot_history", "uploads", "metric_observations",
                 "survey_responses", "metric_definitions", "audit_log", "threshold_overrides", "threshold_history",
-                "upload_pilots")
+                "upload_pilots", "meetings", "decisions")
 
 
 def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -521,6 +521,7 @@ AUDIT_ACTIONS = {
     "upload": "Upload stored", "withdraw": "Upload withdrawn", "pilot_create": "Pilot added", "pilot_edit": "Pilot record edited",
     "pilot_remove": "Pilot removed", "metric_definition": "Metric definition saved", "demo_load": "Demo loaded",
     "demo_clear": "Demo cleared", "restore": "Store restored from a backup", "threshold_change": "Threshold changed",
+    "meeting_add": "Meeting added", "decision_record": "Decision recorded",
 }
 
 
@@ -686,3 +687,51 @@ def pilot_ids_at(con: duckdb.DuckDBPyConnection, at: datetime) -> list[str]:
         [at],
     ).fetchall()
     return [r[0] for r in rows]
+
+
+# -- steering meetings and their decisions ---------------------------------------------------------
+
+MEETING_COLUMNS = ("meeting_id", "held_on", "title", "pinned_at", "created_by", "created_at")
+DECISION_COLUMNS = ("decision_id", "meeting_id", "pilot_id", "decision", "conditions", "owner", "due_on",
+                    "signal_key", "signal_value", "recorded_by", "recorded_at")
+
+
+def insert_meeting(con: duckdb.DuckDBPyConnection, held_on, title: str, pinned_at: datetime, by: str, at: datetime) -> int:
+    """Store a meeting; returns its id."""
+    return con.execute(
+        "INSERT INTO meetings (held_on, title, pinned_at, created_by, created_at) VALUES (?, ?, ?, ?, ?) RETURNING meeting_id",
+        [held_on, title, pinned_at, by, at]).fetchone()[0]
+
+
+def fetch_meetings(con: duckdb.DuckDBPyConnection, as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """Meetings, newest first; with `as_of`, only those recorded by then (a pinned view)."""
+    rows = con.execute(
+        f"SELECT {_column_list(MEETING_COLUMNS)} FROM meetings WHERE (?::TIMESTAMP IS NULL OR created_at <= ?) "
+        "ORDER BY held_on DESC, meeting_id DESC", [as_of, as_of]).fetchall()
+    return [dict(zip(MEETING_COLUMNS, row)) for row in rows]
+
+
+def insert_decision(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> int:
+    """Store a decision (every column but its id); returns its id."""
+    columns = DECISION_COLUMNS[1:]
+    return con.execute(
+        f"INSERT INTO decisions ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING decision_id",
+        [values.get(c) for c in columns]).fetchone()[0]
+
+
+def fetch_decisions(con: duckdb.DuckDBPyConnection, as_of: datetime | None = None,
+                    pilot_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Decisions with their meeting's date, title and pinned moment, newest meeting first; with
+    `as_of`, only those recorded by then (a pinned view); with `pilot_ids`, only those pilots'."""
+    columns = ", ".join(f"d.{c}" for c in DECISION_COLUMNS)
+    rows = con.execute(
+        f"""
+        SELECT {columns}, m.held_on, m.title, m.pinned_at
+        FROM decisions d JOIN meetings m USING (meeting_id)
+        WHERE (?::TIMESTAMP IS NULL OR d.recorded_at <= ?)
+          AND (?::VARCHAR[] IS NULL OR d.pilot_id IN (SELECT unnest(?::VARCHAR[])))
+        ORDER BY m.held_on DESC, d.recorded_at DESC, d.decision_id DESC
+        """,
+        [as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)]).fetchall()
+    names = DECISION_COLUMNS + ("held_on", "meeting_title", "pinned_at")
+    return [dict(zip(names, row)) for row in rows]
