@@ -86,3 +86,36 @@ def test_health_moves_and_plurals_in_the_summary():
     assert found.summary == "3 pilots got worse, 1 improved, 2 new warning signs on Data Debt."
     one = PortfolioChanges(datetime(2026, 1, 1), datetime(2026, 2, 1), (pilot("D", "red", "amber", "health_better"),))
     assert one.summary == "1 pilot improved."
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+def test_command_line_lists_the_changes_since_a_day(demo_store, capsys):
+    import json
+
+    from pilot_health import cli
+
+    pilot = get_pilot(demo_store, "CS-01")
+    update_pilot(demo_store, pilot.model_copy(update={"stage": "paused"}))
+    assert cli.main(["changes", "--db", str(demo_store.path), "--since", "2026-11-19"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "1 stage move."
+    assert "CS-01 · " in out and "  Stage moved: Stage moved from pilot to paused." in out
+
+    assert cli.main(["changes", "--db", str(demo_store.path), "--since", "2026-11-19", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] and data["since"] == "2026-11-19T23:59:59" and data["summary"] == "1 stage move."
+    assert [(p["pilot_id"], [c["kind"] for c in p["changes"]]) for p in data["pilots"]] == [("CS-01", ["stage"])]
+
+
+@pytest.mark.parametrize("since, words", [
+    ("19/11/2026", "--since '19/11/2026' is not a date; write it as YYYY-MM-DD"),
+    ("2026-11-01", "There is nothing to compare with before 19 Nov 2026 16:00 UTC, when the register first held a pilot."),
+    ("2999-01-01", "Pick a moment before "),
+])
+def test_command_line_refuses_a_bad_day_in_one_sentence(demo_store, capsys, since, words):
+    from pilot_health import cli
+
+    assert cli.main(["changes", "--db", str(demo_store.path), "--since", since]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("pilot_health changes: ") and words in err and len(err.strip().splitlines()) == 1

@@ -67,7 +67,7 @@ def test_every_command_takes_db_and_json():
     parser = build_parser()
     for name in COMMANDS:
         positional = {"ingest": ["export.csv"], "export": ["--portfolio", "--format", "pdf", "--out", "pack.pdf"],
-                      "backup": ["--out", "backups"], "restore": ["backup.duckdb"]}.get(name, [])
+                      "backup": ["--out", "backups"], "restore": ["backup.duckdb"], "changes": ["--since", "2026-11-19"]}.get(name, [])
         args = parser.parse_args([name, *positional, "--db", "x.duckdb", "--json"])
         assert args.db == "x.duckdb" and args.json is True
 

@@ -35,7 +35,7 @@ EXIT_UNEXPECTED = 3
 
 
 PATH_ARGUMENTS = ("db", "file", "out", "write_csv")
-READ_ONLY_COMMANDS = {"status", "risk", "alignment", "adoption", "export", "backup"}
+READ_ONLY_COMMANDS = {"status", "risk", "alignment", "adoption", "export", "backup", "changes"}
 
 
 def _from_here(text: str) -> str:
@@ -373,6 +373,25 @@ def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return data, "\n".join(lines)
 
 
+def cmd_changes(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from datetime import datetime, time
+
+    from .changes import changes_since
+
+    store = _store(args)
+    try:
+        day = datetime.strptime(args.since, "%Y-%m-%d").date()
+    except ValueError:
+        raise PilotHealthError(f"--since {args.since!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-03-31.") from None
+    found = changes_since(store, datetime.combine(day, time(23, 59, 59)))
+    lines = [found.summary]
+    for pilot in found.pilots:
+        lines.append(f"\n{pilot.pilot_id} · {pilot.name}")
+        for change in pilot.changes:
+            lines.append(f"  {change.label}: {change.what}" + (f" ({change.evidence})" if change.evidence else ""))
+    return {"db": str(store.path), **found.as_json()}, "\n".join(lines)
+
+
 def cmd_export(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from pathlib import Path
 
@@ -459,6 +478,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
     "risk": (cmd_risk, "score pilots against the five failure patterns, with the evidence"),
     "alignment": (cmd_alignment, "technical metrics against business KPIs: alignment, lab-to-live gap, decay, drift, KPI progress"),
     "adoption": (cmd_adoption, "ADKAR survey results by team and wave, participation and usage against target"),
+    "changes": (cmd_changes, "what changed per pilot since the end of a day: health, warning signs, stage, uploads, spend"),
     "export": (cmd_export, "write the steering pack (one pilot or the portfolio) as PDF or self-contained HTML"),
     "backup": (cmd_backup, "copy the store (consistent, also while the dashboard runs) into a folder, with a manifest"),
     "restore": (cmd_restore, "replace the store with a backup, checked against its manifest (the current store is kept)"),
@@ -522,6 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "risk":
             sub.add_argument("--pilot", metavar="CODE", help="one pilot, with every signal and its evidence")
             sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD), from what was uploaded by then")
+        if name == "changes":
+            sub.add_argument("--since", metavar="DATE", required=True,
+                             help="compare the store as it stood at the end of this day (YYYY-MM-DD) with now")
         if name == "demo":
             sub.add_argument("--clear", action="store_true", help="remove the demo data instead of loading it")
             sub.add_argument("--write-csv", metavar="DIR", help="write the demo as CSV upload templates into DIR; the store is not touched")
