@@ -119,3 +119,18 @@ def test_command_line_refuses_a_bad_day_in_one_sentence(demo_store, capsys, sinc
     assert cli.main(["changes", "--db", str(demo_store.path), "--since", since]) == 1
     err = capsys.readouterr().err
     assert err.startswith("pilot_health changes: ") and words in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_chosen_day_means_its_end_or_the_registers_first_moment():
+    from datetime import date, datetime
+
+    from pilot_health.changes import since_moment
+
+    first, until = datetime(2026, 11, 19, 16, 0), datetime(2026, 12, 5, 23, 59, 59)
+    assert since_moment(date(2026, 11, 30), first, until) == (datetime(2026, 11, 30, 23, 59, 59), "")
+    assert since_moment(date(2026, 11, 1), first, until) == (first, "The register began on 19 Nov 2026 16:00 UTC: compared from then.")
+    assert since_moment(date(2026, 12, 5), first, until)[0] == datetime(2026, 12, 5)
+    pinned = datetime(2026, 11, 19, 17, 0)  # a view pinned an hour after the register began, the day itself chosen
+    assert since_moment(date(2026, 10, 20), first, pinned)[0] == first
+    assert since_moment(date(2026, 11, 19), first, datetime(2026, 11, 19, 15, 0))[0] is None
+    assert since_moment(date(2026, 11, 19), None, until) == (None, "There is nothing to compare with yet: the register has no pilot.")

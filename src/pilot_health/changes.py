@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Optional, Sequence
 
 import pandas as pd
@@ -178,6 +178,23 @@ def earliest(store: Store) -> Optional[datetime]:
     """The first moment anything can be compared from: when the register first held a pilot."""
     with store.read() as con:
         return queries.first_record_at(con)
+
+
+def since_moment(day: date, first: Optional[datetime], until: datetime) -> tuple[Optional[datetime], str]:
+    """The moment a chosen day means — as the store stood at its end, like a pinned link's day —
+    and, when that moment cannot be used as it is, why another was taken: the start of the day
+    when its end is not before `until` (today), the register's first moment (`first`) when the day
+    is before it. (None, why) when there is nothing to compare with."""
+    if first is None:
+        return None, "There is nothing to compare with yet: the register has no pilot."
+    chosen, note = datetime.combine(day, time(23, 59, 59)), ""
+    if chosen >= until:
+        chosen, note = datetime.combine(day, time.min), f"Compared from the start of {day:%d %b %Y}, the day shown."
+    if chosen < first:
+        chosen, note = first, f"The register began on {moment_words(first)}: compared from then."
+    if chosen >= until:
+        return None, f"There is nothing to compare with before {moment_words(until)}: the register began then."
+    return chosen, note
 
 
 def changes_since(store: Store, since: datetime, until: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,

@@ -31,6 +31,7 @@ TOPICS = (
     Topic("uploads", "uploads.md", "Uploading data"),
     Topic("metrics", "metrics.md", "The metric dictionary"),
     Topic("steering", "steering.md", "Steering meetings, links and packs"),
+    Topic("meetings", "meetings.md", "Since last meeting"),
     Topic("access", "access.md", "Sign-in, roles and business units"),
     Topic("demo", "demo.md", "The demo portfolio"),
 )
