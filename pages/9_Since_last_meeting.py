@@ -90,7 +90,8 @@ with friendly_errors():
                            query_params={"pilot": pilot.pilot_id, **pin}, help="This pilot's risk view, now.")
             before = HEALTH_LABELS.get(pilot.health_before, "not scored then") if pilot.health_before else "not scored then"
             after = HEALTH_LABELS.get(pilot.health_after, "not scored now") if pilot.health_after else "not scored now"
-            health.markdown(f"{DIRECTION_ICONS.get(pilot.direction, NEUTRAL_ICON)} Health: {before} → {after}"
+            moved = f"{before} → {after}" if before != after else f"{after}, unchanged"
+            health.markdown(f"{DIRECTION_ICONS.get(pilot.direction, NEUTRAL_ICON)} Health: {moved}"
                             + (f" · {md_escape(pilot.business_unit)}" if pilot.business_unit else ""))
             for change in pilot.changes:
                 st.markdown(f"{DIRECTION_ICONS.get(change.direction, NEUTRAL_ICON)} **{change.label}:** {md_escape(change.what)}",
