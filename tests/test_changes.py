@@ -134,3 +134,19 @@ def test_a_chosen_day_means_its_end_or_the_registers_first_moment():
     assert since_moment(date(2026, 10, 20), first, pinned)[0] == first
     assert since_moment(date(2026, 11, 19), first, datetime(2026, 11, 19, 15, 0))[0] is None
     assert since_moment(date(2026, 11, 19), None, until) == (None, "There is nothing to compare with yet: the register has no pilot.")
+
+
+def test_the_export_command_adds_the_section_since_a_day(demo_store, tmp_path, capsys):
+    import json
+
+    from pilot_health import cli
+
+    pilot = get_pilot(demo_store, "CS-01")
+    update_pilot(demo_store, pilot.model_copy(update={"stage": "paused"}))
+    out = tmp_path / "pack.html"
+    assert cli.main(["export", "--db", str(demo_store.path), "--portfolio", "--format", "html", "--out", str(out),
+                     "--since", "2026-11-19", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["since"] == "2026-11-19T23:59:59"
+    text = out.read_text(encoding="utf-8")
+    assert "<h2>Since last meeting (19 Nov 2026)</h2><p><b>1 stage move.</b></p>" in text
+    assert "CS-01 · Customer service chatbot: Stage moved from pilot to paused." in text

@@ -150,6 +150,10 @@ def summary(found: PortfolioChanges) -> str:
         parts.append(f"{plural(worse, 'pilot')} got worse")
     if better:
         parts.append(f"{better:,} improved" if parts else f"{plural(better, 'pilot')} improved")
+    for kind, words in (("pattern_worse", "worse"), ("pattern_better", "better")):
+        count = sum(c.kind == kind for c in found.changes)
+        if count:
+            parts.append(f"{plural(count, 'pattern')} {words}")
     signs = Counter(c.pattern for c in found.changes if c.kind == "sign_new")
     for index, (pattern, count) in enumerate(sorted(signs.items(), key=lambda x: (-x[1], x[0]))[:2]):
         parts.append(f"{plural(count, 'new warning sign')} on {pattern}" if index == 0 else f"{count:,} on {pattern}")
