@@ -10,9 +10,9 @@ from pilot_health.results import KEEPER
 from pilot_health.risk import HEALTH_LABELS
 from pilot_health.ui import data
 from pilot_health.ui.guide import guide_link
-from pilot_health.ui.page import friendly_errors, page_setup, pin_text
+from pilot_health.ui.page import app_base_url, friendly_errors, page_setup, pin_text
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import data_table
+from pilot_health.ui.widgets import data_table, steering_pack_downloads
 
 ctx = page_setup("Since last meeting")
 DEFAULT_DAYS = 30  # the previous moment when the address names none: a month ago, a steering committee's rhythm
@@ -85,7 +85,7 @@ with friendly_errors():
     pin = {"as_of": pin_text(ctx.pinned)} if ctx.pinned else {}
     for pilot in found.pilots[:PILOTS_SHOWN]:
         with st.container(border=True):
-            head, health = st.columns([3, 2])
+            head, health = st.columns([1, 1])
             head.page_link("pages/3_Risk.py", label=f"{pilot.pilot_id} · {md_escape(pilot.name)}", icon=":material/warning:",
                            query_params={"pilot": pilot.pilot_id, **pin}, help="This pilot's risk view, now.")
             before = HEALTH_LABELS.get(pilot.health_before, "not scored then") if pilot.health_before else "not scored then"
@@ -106,4 +106,7 @@ with friendly_errors():
                               for c in found.changes], columns=list(TABLE_COLUMNS))
         data_table(table, "changes", f"pilot_health_changes_since_{since:%Y-%m-%d}.csv", label="Download the changes (CSV)",
                    column_config=TABLE_COLUMNS, missing_note=False)
+    st.subheader("Take it to the meeting")
+    st.caption("The portfolio's steering pack with a “Since last meeting” section: this summary and the worst changes.")
+    steering_pack_downloads(ctx.store, app_base_url(ctx), ctx.pinned, None, "since_pack", since=since)
     guide_link("meetings", "How this view is computed")
