@@ -69,7 +69,8 @@ def test_every_command_takes_db_and_json():
         positional = {"ingest": ["export.csv"], "export": ["--portfolio", "--format", "pdf", "--out", "pack.pdf"],
                       "backup": ["--out", "backups"], "restore": ["backup.duckdb"],
                       "meeting": ["add", "--date", "2026-03-02", "--title", "March"],
-                      "decide": ["SC-01", "--meeting", "1", "--decision", "continue", "--owner", "Ben", "--due", "2026-04-01"]}.get(name, [])
+                      "decide": ["SC-01", "--meeting", "1", "--decision", "continue", "--owner", "Ben", "--due", "2026-04-01"],
+                      "changes": ["--since", "2026-11-19"]}.get(name, [])
         args = parser.parse_args([name, *positional, "--db", "x.duckdb", "--json"])
         assert args.db == "x.duckdb" and args.json is True
 

@@ -23,6 +23,7 @@ PAGES = {
     "audit": ("pages/6_Audit_trail.py", {}),
     "thresholds": ("pages/7_Thresholds.py", {}),
     "guide": ("pages/8_Guide.py", {"topic": "risk"}),
+    "since": ("pages/9_Since_last_meeting.py", {"since": "2026-11-19"}),
 }
 
 DEVELOPER_WORDS = {

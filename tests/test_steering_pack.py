@@ -240,3 +240,37 @@ def test_the_download_buttons_say_when_the_packs_links_only_work_on_this_compute
     at = open_page(page, **query)
     assert not [t for t in texts(at.caption) if t.startswith(LOCAL_NOTE)]
     assert not at.exception
+
+
+# -- since last meeting ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_both_packs_carry_what_changed_since_the_last_meeting_and_still_fit(demo_store, paper):
+    """With a previous moment, each pack has a "Since last meeting" section with the Since last
+    meeting page's summary and worst changes; the pilot's page stays one page and nothing overlaps."""
+    from pilot_health.changes import changes_since
+
+    since = utc_now()
+    for code in ("SC-01", "FN-01"):
+        pilot = get_pilot(demo_store, code)
+        update_pilot(demo_store, pilot.model_copy(update={"stage": "paused", "change_champion": "none"}))
+    expected = changes_since(demo_store, since)
+    assert expected.summary == "1 pattern worse, 2 new warning signs on Organisational Resistance, 2 stage moves."
+
+    portfolio = sp.portfolio_sheet(sp.portfolio_pack(demo_store, BASE, since=since), paper).output()
+    assert layout_problems(portfolio) == []
+    text = page_text(portfolio)
+    assert f"Since last meeting ({sp.moment(since)})" in text and expected.summary in text
+    assert "• SC-01 · Fresh produce demand forecasting: Organisational Resistance: Medium → High (score 46 → 62)." in text
+    assert "• SC-01 · Fresh produce demand forecasting: New warning sign on Organisational Resistance: Is no change champion named?" in text
+    assert "• FN-01 · " in text and "Stage moved from pilot to paused." in text
+
+    pilot = sp.pilot_sheet(sp.pilot_pack(demo_store, "SC-01", BASE, since=since), paper).output()
+    assert layout_problems(pilot) == [] and len(pdf_pages(pilot)) == 1
+    text = page_text(pilot)
+    assert "1 pattern worse, 1 new warning sign on Organisational Resistance, 1 stage move." in text and "FN-01" not in text
+    assert "• Stage moved from pilot to paused." in text and "Next actions" in text
+
+    html = sp.export(demo_store, pilot_id=None, fmt="html", base_url=BASE, since=since)[0].decode()
+    assert f"<h2>Since last meeting ({sp.moment(since)})</h2><p><b>{expected.summary}</b></p>" in html
+    assert "Since last meeting" not in sp.export(demo_store, pilot_id=None, fmt="html", base_url=BASE)[0].decode()

@@ -35,7 +35,7 @@ EXIT_UNEXPECTED = 3
 
 
 PATH_ARGUMENTS = ("db", "file", "out", "write_csv")
-READ_ONLY_COMMANDS = {"status", "risk", "alignment", "adoption", "export", "backup", "meetings"}
+READ_ONLY_COMMANDS = {"status", "risk", "alignment", "adoption", "export", "backup", "meetings", "changes"}
 
 
 def _from_here(text: str) -> str:
@@ -373,6 +373,32 @@ def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return data, "\n".join(lines)
 
 
+def _end_of_day(text: str | None, flag: str):
+    """A day on the command line (YYYY-MM-DD) as the moment it means: its end, like --as-of."""
+    from datetime import datetime, time
+
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise PilotHealthError(f"{flag} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-03-31.") from None
+    return datetime.combine(day, time(23, 59, 59))
+
+
+def cmd_changes(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from .changes import changes_since
+
+    store = _store(args)
+    found = changes_since(store, _end_of_day(args.since, "--since"))
+    lines = [found.summary]
+    for pilot in found.pilots:
+        lines.append(f"\n{pilot.pilot_id} · {pilot.name}")
+        for change in pilot.changes:
+            lines.append(f"  {change.label}: {change.what}" + (f" ({change.evidence})" if change.evidence else ""))
+    return {"db": str(store.path), **found.as_json()}, "\n".join(lines)
+
+
 def cmd_export(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from pathlib import Path
 
@@ -382,15 +408,16 @@ def cmd_export(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     store = _store(args)
     wanted = _wanted_pilot(store, args.pilot) if args.pilot else None
     pinned = _as_of(args.as_of)
+    since = _end_of_day(args.since, "--since")
     data, name = export(store, pilot_id=wanted[0] if wanted else None, fmt=args.format, base_url=load_config().public_url,
-                        pinned=pinned, paper=args.paper)
+                        pinned=pinned, paper=args.paper, since=since)
     out = Path(args.out)
     if out.is_dir():
         out = out / name
     write_whole(out, data)
     what = f"pilot {wanted[0]}" if wanted else "the portfolio"
     return ({"file": str(out), "bytes": len(data), "format": args.format, "pilot_id": wanted[0] if wanted else None,
-             "as_of": pinned.isoformat() if pinned else None, "paper": args.paper},
+             "as_of": pinned.isoformat() if pinned else None, "paper": args.paper, "since": since.isoformat() if since else None},
             f"Wrote the steering pack for {what} ({args.format.upper()}, {len(data) / 1024:,.0f} KB) to {out}.")
 
 
@@ -524,6 +551,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
     "risk": (cmd_risk, "score pilots against the five failure patterns, with the evidence"),
     "alignment": (cmd_alignment, "technical metrics against business KPIs: alignment, lab-to-live gap, decay, drift, KPI progress"),
     "adoption": (cmd_adoption, "ADKAR survey results by team and wave, participation and usage against target"),
+    "changes": (cmd_changes, "what changed per pilot since the end of a day: health, warning signs, stage, uploads, spend"),
     "export": (cmd_export, "write the steering pack (one pilot or the portfolio) as PDF or self-contained HTML"),
     "backup": (cmd_backup, "copy the store (consistent, also while the dashboard runs) into a folder, with a manifest"),
     "restore": (cmd_restore, "replace the store with a backup, checked against its manifest (the current store is kept)"),
@@ -583,6 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--out", metavar="FILE", required=True, help="where to write it (a folder: a dated file name is chosen)")
             sub.add_argument("--as-of", metavar="DATE", help="pinned to the end of this day (YYYY-MM-DD): records and uploads as they were then")
             sub.add_argument("--paper", choices=["a4", "letter"], default="a4", help="the PDF's paper size (default a4)")
+            sub.add_argument("--since", metavar="DATE", help="add a Since last meeting section: what changed since the end of this day (YYYY-MM-DD)")
         if name == "adoption":
             sub.add_argument("--pilot", metavar="CODE", help="one pilot, with its verdict and each team's profile")
             sub.add_argument("--wave", type=int, metavar="W", help="this survey wave instead of each pilot's latest")
@@ -609,6 +638,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--signal-value", type=float, metavar="VALUE",
                              help="check that warning sign at this threshold instead of the catalogue's (its units: 0.1 for 10%%)")
             sub.add_argument("--by", metavar="NAME", help="who records it (default: your user name)")
+        if name == "changes":
+            sub.add_argument("--since", metavar="DATE", required=True,
+                             help="compare the store as it stood at the end of this day (YYYY-MM-DD) with now")
         if name == "demo":
             sub.add_argument("--clear", action="store_true", help="remove the demo data instead of loading it")
             sub.add_argument("--write-csv", metavar="DIR", help="write the demo as CSV upload templates into DIR; the store is not touched")

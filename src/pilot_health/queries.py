@@ -735,3 +735,25 @@ def fetch_decisions(con: duckdb.DuckDBPyConnection, as_of: datetime | None = Non
         [as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)]).fetchall()
     names = DECISION_COLUMNS + ("held_on", "meeting_title", "pinned_at")
     return [dict(zip(names, row)) for row in rows]
+
+
+def uploads_between(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime) -> pd.DataFrame:
+    """The data uploads made or withdrawn after `since` and by `until`, one row per upload and
+    pilot it brought rows for (`upload_pilots`, so a limited person sees their pilots only)."""
+    return con.execute(
+        """
+        SELECT up.pilot_id, u.upload_id, u.kind, u.file_name, u.uploaded_at, u.uploaded_by, u.rows_stored,
+               CASE WHEN u.withdrawn_at <= ? THEN u.withdrawn_at END AS withdrawn_at,
+               u.uploaded_at > ? AND u.uploaded_at <= ? AS made_between,
+               coalesce(u.withdrawn_at > ? AND u.withdrawn_at <= ?, false) AS withdrawn_between
+        FROM upload_pilots up JOIN uploads u USING (upload_id)
+        WHERE (u.uploaded_at > ? AND u.uploaded_at <= ?) OR (u.withdrawn_at > ? AND u.withdrawn_at <= ?)
+        ORDER BY up.pilot_id, u.uploaded_at, u.upload_id
+        """,
+        [until, since, until, since, until, since, until, since, until],
+    ).df()
+
+
+def first_record_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """When the register first held a pilot (its history's first version): no view before it has any."""
+    return con.execute("SELECT min(recorded_at) FROM pilot_history").fetchone()[0]

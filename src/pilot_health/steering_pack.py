@@ -22,7 +22,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
@@ -41,6 +41,9 @@ from .models import STAGE_LABELS
 from .portfolio import PILOT_CLOCK_LABELS, PortfolioSummary, load_portfolio, pilot_clock, summarise
 from .risk import HEALTH_LABELS, STATUS_LABELS, Action, PilotRisk, assess, assess_evidence, order_pilots
 from .store import Store, utc_now
+
+if TYPE_CHECKING:
+    from .changes import PortfolioChanges
 
 PAPERS = {"a4": "A4", "letter": "Letter"}
 FONTS = Path(__file__).parent / "fonts"
@@ -84,6 +87,7 @@ class PilotPack:
     as_of: datetime
     pinned: bool
     link: str
+    changes: Optional["PortfolioChanges"] = None  # since the last meeting, when the pack was asked for with one
 
     @property
     def months_in_stage(self) -> Optional[float]:
@@ -122,11 +126,13 @@ class PortfolioPack:
     pinned: bool
     link: str
     pattern_names: list[str]
+    changes: Optional["PortfolioChanges"] = None  # since the last meeting, when the pack was asked for with one
 
 
 def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[datetime] = None,
-               catalogue: Optional[Catalogue] = None) -> PilotPack:
-    """One pilot's pack: now, or as the store stood at `pinned` (records, uploads and withdrawals then)."""
+               catalogue: Optional[Catalogue] = None, since: Optional[datetime] = None) -> PilotPack:
+    """One pilot's pack: now, or as the store stood at `pinned` (records, uploads and withdrawals then);
+    with `since`, what changed for the pilot between then and the pack's moment (`changes.changes_since`)."""
     from .results import KEEPER
 
     catalogue = catalogue or catalogue_for(store, pinned)  # a pinned pack keeps the thresholds of its moment
@@ -153,7 +159,16 @@ def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[date
                         if latest is not None and latest.shown else None),
         record=evidence.pilot(pilot_id).record, as_of=evidence.as_of, pinned=pinned is not None,
         link=live_link(base_url, "Risk", pinned, pilot=pilot_id),
+        changes=_changes(store, since, pinned, [pilot_id]),
     )
+
+
+def _changes(store: Store, since: Optional[datetime], pinned: Optional[datetime], pilot_ids=None):
+    if since is None:
+        return None
+    from .changes import changes_since
+
+    return changes_since(store, since, pinned, pilot_ids)
 
 
 LEVELS = ("warning", "critical")
@@ -186,9 +201,10 @@ def committee_actions(results: Sequence[PilotRisk], limit: int = COMMITTEE_ACTIO
 
 
 def portfolio_pack(store: Store, base_url: str, pinned: Optional[datetime] = None, catalogue: Optional[Catalogue] = None,
-                   stale_after_days: Optional[int] = None) -> PortfolioPack:
+                   stale_after_days: Optional[int] = None, since: Optional[datetime] = None) -> PortfolioPack:
     """The portfolio's pack, from the numbers every page shows (the home page's table, the risk
-    page's results and order, the alignment page's KPI progress)."""
+    page's results and order, the alignment page's KPI progress); with `since`, what changed since
+    then (the Since last meeting page's comparison)."""
     from .config import load_config
     from .results import KEEPER
 
@@ -221,7 +237,29 @@ def portfolio_pack(store: Store, base_url: str, pinned: Optional[datetime] = Non
         results=results, rows=rows, summary=summarise(shown, stale) if len(shown) else None, actions=committee_actions(results),
         as_of=as_of, pinned=pinned is not None, link=live_link(base_url, "Risk", pinned),
         pattern_names=[catalogue.patterns[k].name for k in PATTERN_KEYS],
+        changes=_changes(store, since, pinned),
     )
+
+
+PILOT_CHANGES = 4  # changes a pilot's page lists since the last meeting (the rest are on the Since last meeting page)
+PORTFOLIO_CHANGES = 8
+
+
+def since_heading(found: "PortfolioChanges") -> str:
+    return f"Since last meeting ({moment(found.since)})"
+
+
+def since_lines(found: "PortfolioChanges", limit: int, with_pilot: bool) -> list[str]:
+    """The summary, then the worst changes, one line each (the Since last meeting page's order), and
+    how many more there are."""
+    changes = found.changes
+    lines = [found.summary]
+    for c in changes[:limit]:
+        lines.append(f"• {c.pilot_id} · {c.name}: {c.what}" if with_pilot else f"• {c.what}")
+    if len(changes) > limit:
+        more = len(changes) - limit
+        lines.append(f"… and {more} more {'change' if more == 1 else 'changes'} on the Since last meeting page.")
+    return lines
 
 
 def _number(value) -> Optional[float]:
@@ -509,10 +547,20 @@ def pilot_html(pack: PilotPack) -> str:
 <section><h2>Technical vs business</h2><p>{e(pack.alignment_summary)}</p>{alignment_imgs}</section>
 <section><h2>Adoption</h2><p>{e(ad.verdict)}</p>{adoption_img}</section>
 </div>
+{_since_html(pack.changes, PILOT_CHANGES, False)}
 <section><h2>Next actions</h2><div class="why">{e(ACTIONS_NOTE)}</div><ul>{actions}</ul></section>
 {_foot(pack.link)}
 """
     return _page(f"{risk.pilot_id} · {risk.name} — steering summary", body)
+
+
+def _since_html(found: Optional["PortfolioChanges"], limit: int, with_pilot: bool) -> str:
+    if found is None:
+        return ""
+    e = html.escape
+    first, *rest = since_lines(found, limit, with_pilot)
+    return (f"<section><h2>{e(since_heading(found))}</h2><p><b>{e(first)}</b></p>"
+            + ("<ul>" + "".join(f"<li>{e(line.removeprefix('• '))}</li>" for line in rest) + "</ul>" if rest else "") + "</section>")
 
 
 def _cell_html(risk: PilotRisk, key: str) -> str:
@@ -546,6 +594,7 @@ def portfolio_html(pack: PortfolioPack) -> str:
 <div class="sub">{e(as_of_text(pack))} · {len(pack.results)} pilots</div>
 {_tiles_html(portfolio_facts(pack))}
 <section><h2>The committee's top {COMMITTEE_ACTIONS} actions</h2><div class="why">{e(COMMITTEE_NOTE)}</div><ol>{actions}</ol></section>
+{_since_html(pack.changes, PORTFOLIO_CHANGES, True)}
 <h2>Every pilot, worst first</h2><table class="pilots"><thead><tr><th>Pilot</th><th>Name</th><th>Stage</th><th class="num">Months</th>
 <th class="num">Spend</th><th class="num">Spent</th><th class="num">KPI</th><th class="num">Time</th><th>Health</th>{head}</tr></thead>
 <tbody>{rows}</tbody></table>
@@ -759,7 +808,9 @@ def pilot_sheet(pack: PilotPack, paper: str = "a4") -> Sheet:
     # Next actions sit at the bottom; the two columns with the charts take what is left between.
     actions = [f"• {p.name}: {p.actions[0].text}" for p in risk.next_actions[:4]] or ["No pattern calls for action."]
     actions_h = 5.5 + 0.5 + (3.6 if risk.next_actions else 0) + sum(s.height(a, width, 8.5, line=3.8, max_lines=2) + 0.8 for a in actions)
-    actions_top = s.bottom - actions_h
+    since = since_lines(pack.changes, PILOT_CHANGES, False) if pack.changes is not None else []
+    since_h = (6 + sum(s.height(line, width, 8.5, i == 0, 3.8, 2) for i, line in enumerate(since)) + 1) if since else 0
+    actions_top = s.bottom - actions_h - since_h
     gap = 6
     half = (width - gap) / 2
     left, right = x0, x0 + half + gap
@@ -797,6 +848,11 @@ def pilot_sheet(pack: PilotPack, paper: str = "a4") -> Sheet:
             right_y += s.text(right, right_y, half, f"• {todo} ({pattern})", size=8.5, line=3.8, max_lines=2) + 0.6
 
     y = max(actions_top, left_y, right_y)
+    if since:
+        y += s.heading(x0, y, width, since_heading(pack.changes))
+        for i, line in enumerate(since):
+            y += s.text(x0, y, width, line, size=8.5, bold=i == 0, line=3.8, max_lines=2)
+        y += 1
     y += s.heading(x0, y, width, "Next actions")
     if risk.next_actions:
         y += s.text(x0, y, width, ACTIONS_NOTE, size=8, colour=(100, 100, 100), line=3.6, max_lines=1)
@@ -852,6 +908,11 @@ def portfolio_sheet(pack: PortfolioPack, paper: str = "a4") -> Sheet:
                     f"{a.action.pattern}: {a.action.text}", size=8.5, line=3.8, max_lines=2)
         y += s.text(x0 + 5, y, width - 5, f"Because: {a.action.evidence}", size=8, colour=(100, 100, 100), line=3.5, max_lines=2) + 1
     y += 1.5
+    if pack.changes is not None:
+        y += s.heading(x0, y, width, since_heading(pack.changes))
+        for i, line in enumerate(since_lines(pack.changes, PORTFOLIO_CHANGES, True)):
+            y += s.text(x0, y, width, line, size=8.5, bold=i == 0, line=3.8, max_lines=2)
+        y += 2.5
 
     y += s.heading(x0, y, width, "Every pilot, worst first")
     cells_x = x0 + width - 5 * CELL_W
@@ -936,12 +997,13 @@ def file_name(what: str, fmt: str, as_of: datetime) -> str:
 
 
 def export(store: Store, *, pilot_id: Optional[str], fmt: str, base_url: str, pinned: Optional[datetime] = None,
-           paper: str = "a4") -> tuple[bytes, str]:
-    """The document and its file name: one pilot's summary (pilot_id) or the portfolio's (None)."""
+           paper: str = "a4", since: Optional[datetime] = None) -> tuple[bytes, str]:
+    """The document and its file name: one pilot's summary (pilot_id) or the portfolio's (None);
+    with `since`, a "Since last meeting" section."""
     if pilot_id:
-        pack = pilot_pack(store, pilot_id, base_url, pinned)
+        pack = pilot_pack(store, pilot_id, base_url, pinned, since=since)
         data = pilot_pdf(pack, paper) if fmt == "pdf" else pilot_html(pack).encode("utf-8")
         return data, file_name(pilot_id, fmt, pack.as_of)
-    pack = portfolio_pack(store, base_url, pinned)
+    pack = portfolio_pack(store, base_url, pinned, since=since)
     data = portfolio_pdf(pack, paper) if fmt == "pdf" else portfolio_html(pack).encode("utf-8")
     return data, file_name("portfolio", fmt, pack.as_of)

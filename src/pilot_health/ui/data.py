@@ -193,3 +193,19 @@ def arrow_table(view: tuple, _build):
     import pyarrow as pa
 
     return pa.Table.from_pandas(_build(), preserve_index=False)
+
+
+@st.cache_data(show_spinner="Comparing the two moments …", max_entries=32)
+def changes_since(store_key: tuple, version: str, since: datetime, until: datetime | None = None):
+    """What changed between the pinned view at `since` and now (or `until`): `changes.changes_since`,
+    whose numbers at both moments come from the results keeper."""
+    from ..changes import changes_since as compare
+
+    return compare(Store.from_key(store_key), since, until)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def first_record_at(store_key: tuple, version: str) -> datetime | None:
+    from ..changes import earliest
+
+    return earliest(Store.from_key(store_key))

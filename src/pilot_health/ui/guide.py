@@ -32,6 +32,7 @@ TOPICS = (
     Topic("metrics", "metrics.md", "The metric dictionary"),
     Topic("steering", "steering.md", "Steering meetings, links and packs"),
     Topic("decisions", "decisions.md", "Committee decisions"),
+    Topic("meetings", "meetings.md", "Since last meeting"),
     Topic("access", "access.md", "Sign-in, roles and business units"),
     Topic("demo", "demo.md", "The demo portfolio"),
 )

@@ -83,9 +83,10 @@ def _has_missing(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> b
     return bool(len(shown)) and bool(shown.isna().to_numpy().any())
 
 
-def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, key: str) -> None:
+def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, key: str, since=None) -> None:
     """PDF and HTML downloads of the steering pack (one pilot's page, or the portfolio's when
-    `pilot_id` is None), made only when a button is clicked (a PDF takes a second or two).
+    `pilot_id` is None), made only when a button is clicked (a PDF takes a second or two); with
+    `since`, the pack has a "Since last meeting" section.
     `base_url` is the address the dashboard was opened with; the pack links to the configured
     public address instead when there is one, and a caption says so when its links would only
     work on this computer."""
@@ -102,7 +103,7 @@ def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, 
     paper = paper_column.selectbox("Paper", ["A4", "Letter"], key=f"{key}.paper", help="The PDF's paper size; the HTML file prints on either.")
 
     def make(fmt: str):
-        return lambda: export(store, pilot_id=pilot_id, fmt=fmt, base_url=base_url, pinned=pinned, paper=paper.lower())[0]
+        return lambda: export(store, pilot_id=pilot_id, fmt=fmt, base_url=base_url, pinned=pinned, paper=paper.lower(), since=since)[0]
 
     pdf_column.download_button("Steering pack (PDF)", make("pdf"), file_name=file_name(what, "pdf", moment), mime="application/pdf",
                                icon=":material/picture_as_pdf:", key=f"{key}.pdf",

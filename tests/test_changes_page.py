@@ -1,0 +1,66 @@
+"""The Since last meeting page on the demo store: the summary, worst change first, links to the
+risk view, the empty state, and a pinned view compared from the register's first moment."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pilot_health.changes import changes_since
+from pilot_health.pilots import get_pilot, update_pilot
+from test_pages import assert_clean, open_page, texts
+from test_signin_pages import everything_sent, signed_in, signin_env, visit  # noqa: F401 - signin_env is a fixture
+
+PAGE = "pages/9_Since_last_meeting.py"
+
+
+def test_the_changes_since_the_day_in_the_address_worst_first_with_links_to_the_risk_view(demo_store, app_env, downloads):
+    pilot = get_pilot(demo_store, "CS-01")
+    update_pilot(demo_store, pilot.model_copy(update={"stage": "paused", "change_champion": "none"}))
+    app_env(demo_store)
+    at = open_page(PAGE, since="2026-11-19")
+    assert_clean(at)
+    assert at.date_input(key="since").value.isoformat() == "2026-11-19"
+    assert texts(at.subheader) == ["1 new warning sign on Organisational Resistance, 1 stage move.", "Take it to the meeting"]
+    assert [label for label, _ in downloads] == ["Download the changes (CSV)", "Steering pack (PDF)", "Steering pack (HTML)"]
+    lines = texts(at.markdown)
+    sign = next(i for i, line in enumerate(lines) if "New warning sign:" in line)
+    stage = next(i for i, line in enumerate(lines) if "Stage moved:" in line)
+    assert sign < stage, "the worst change first"
+    assert lines[sign].endswith("**New warning sign:** New warning sign on Organisational Resistance: Is no change champion named?")
+    expected = changes_since(demo_store, datetime(2026, 11, 19, 23, 59, 59))
+    assert expected.changes[0].evidence in texts(at.caption), "the evidence under the warning sign"
+    risk = [link.proto for link in at.get("page_link") if link.proto.label.startswith("CS-01")]
+    assert [(p.page, p.query_string) for p in risk] == [("Risk", "pilot=CS-01")]
+
+
+def test_nothing_changed_is_said_plainly(demo_store, app_env):
+    app_env(demo_store)
+    at = open_page(PAGE, since="2026-11-19")
+    assert_clean(at)
+    assert texts(at.success) == ["Nothing changed since 19 Nov 2026: 24 pilots compared, every one as it was then."]
+
+
+def test_a_pinned_view_compares_from_the_registers_first_moment(demo_store, app_env):
+    app_env(demo_store)
+    at = open_page(PAGE, as_of="2026-11-19T17:00:00")
+    assert_clean(at)
+    assert at.date_input(key="since").value.isoformat() == "2026-11-19"  # 30 days back is before the register began
+    assert "The register began on 19 Nov 2026 16:00 UTC: compared from then." in texts(at.caption)
+    expected = changes_since(demo_store, datetime(2026, 11, 19, 16, 0), until=datetime(2026, 11, 19, 17, 0))
+    assert texts(at.subheader)[0] == expected.summary and not expected.empty
+    links = {link.proto.label.split(" · ")[0]: link.proto.query_string for link in at.get("page_link")}
+    first = expected.pilots[0].pilot_id
+    assert links[first] == f"pilot={first}&as_of=2026-11-19T17%3A00%3A00", "the risk view pinned to the same moment"
+
+
+def test_a_person_limited_to_finance_sees_only_finance_changes_on_screen_and_in_the_download(demo_store, signin_env, downloads):
+    for code in ("CS-01", "FN-01"):
+        pilot = get_pilot(demo_store, code)
+        update_pilot(demo_store, pilot.model_copy(update={"stage": "paused"}))
+    signin_env(demo_store)
+    at = visit(PAGE, signed_in("fay@example.com"), since="2026-11-19")
+    assert_clean(at)
+    assert texts(at.subheader)[0] == "1 stage move."
+    sent = everything_sent(at)
+    assert "FN-01" in sent and "CS-01" not in sent and "Customer" not in sent
+    table = [data.decode("utf-8") for label, data in downloads if label == "Download the changes (CSV)"]
+    assert len(table) == 1 and "FN-01" in table[0] and "CS-01" not in table[0]
