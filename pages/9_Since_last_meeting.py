@@ -4,6 +4,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
+from pilot_health import meetings
 from pilot_health.changes import BETTER, WORSE, since_moment
 from pilot_health.formatting import moment, plural
 from pilot_health.results import KEEPER
@@ -16,6 +17,7 @@ from pilot_health.ui.widgets import data_table, steering_pack_downloads
 
 ctx = page_setup("Since last meeting")
 DEFAULT_DAYS = 30  # the previous moment when the address names none: a month ago, a steering committee's rhythm
+NO_MEETING = 0  # the chooser's "use the day" (meeting ids start at 1)
 PILOTS_SHOWN = 20  # pilots drawn one by one; every change of every pilot is in the table below them
 DIRECTION_ICONS = {WORSE: ":red[:material/trending_down:]", BETTER: ":green[:material/trending_up:]"}
 NEUTRAL_ICON = ":gray[:material/swap_horiz:]"
@@ -50,6 +52,33 @@ TABLE_COLUMNS = {
     "evidence": st.column_config.TextColumn("Evidence", width="medium", help="What the risk view gives as the evidence."),
 }
 
+DECISION_COLUMNS = {
+    "pilot_id": st.column_config.TextColumn("Pilot", width=70),
+    "decision": st.column_config.TextColumn("Decision", width=110),
+    "status": st.column_config.TextColumn("Status", width=130, help=f"Overdue: its due date has passed. Due: within {meetings.DUE_SOON_DAYS} days."),
+    "due_on": st.column_config.DateColumn("Due", format="D MMM YYYY", width=100),
+    "owner": st.column_config.TextColumn("Owner", width=130),
+    "conditions": st.column_config.TextColumn("Conditions", width="medium"),
+    "meeting": st.column_config.TextColumn("Meeting", width=170, help="The meeting that took the decision."),
+}
+
+
+def decisions_due(found: list) -> None:
+    """The committee's decisions that are due within a week or overdue, most urgent first."""
+    st.subheader("Decisions due or overdue")
+    if not found:
+        st.caption(f"No decision of the committee is due within {meetings.DUE_SOON_DAYS} days or overdue.")
+        return
+    table = pd.DataFrame([{"pilot_id": d.pilot_id, "decision": d.decision_label, "status": d.status_label, "due_on": d.due_on,
+                           "owner": d.owner, "conditions": d.conditions or "—", "meeting": f"{d.held_on:%d %b %Y} · {d.meeting_title}"}
+                          for d in found], columns=list(DECISION_COLUMNS))
+    overdue = sum(d.status == "overdue" for d in found)
+    st.caption(f"{plural(len(found), 'decision')}: {overdue:,} overdue, {len(found) - overdue:,} due within {meetings.DUE_SOON_DAYS} days. "
+               "Each pilot's risk view has its decisions with their conditions.")
+    data_table(table, "decisions_due", "pilot_health_decisions_due.csv", label="Download the decisions (CSV)",
+               column_config=DECISION_COLUMNS, missing_note=False)
+
+
 with friendly_errors():
     st.title("Since last meeting")
     st.caption("What changed for each pilot between a previous moment — the last steering meeting — and now: health, the failure "
@@ -59,28 +88,51 @@ with friendly_errors():
     first = data.first_record_at(*ctx.cache_key)
     today = until.date()
     lowest = min(first.date(), today) if first else today
-    left, _ = st.columns([1, 2])
+    left, right = st.columns([1, 2])
+    # A meeting recorded on this dashboard stands for its moment (the pinned view it reviewed); kept
+    # in the address as ?meeting=ID (read and written here: a bound chooser would write its label).
+    held = {m.meeting_id: m for m in meetings.meetings(ctx.store, as_of=ctx.pinned) if m.pinned_at < until}
+    asked = st.query_params.get("meeting", "")
+    options = [NO_MEETING, *held]
+    meeting_id = right.selectbox(
+        "Or the moment a meeting reviewed", options,
+        index=options.index(int(asked)) if asked.isdigit() and int(asked) in held else 0,
+        format_func=lambda m: "— none: use the day —" if m == NO_MEETING else f"{held[m].held_on:%d %b %Y} · {held[m].title}",
+        key="since_meeting", disabled=not held,
+        help="A steering meeting recorded on this dashboard: the view compares the numbers that meeting looked at (its "
+             "pinned view) with now. No meeting recorded yet: record one on a pilot's risk view.")
+    if meeting_id == NO_MEETING:
+        if "meeting" in st.query_params:
+            del st.query_params["meeting"]
+    else:
+        st.query_params["meeting"] = str(meeting_id)
     day = left.date_input(
         "Compare with the end of", value=max(today - timedelta(days=DEFAULT_DAYS), lowest), min_value=lowest, max_value=today,
-        key="since", bind="query-params", format="DD/MM/YYYY",
+        key="since", bind="query-params", format="DD/MM/YYYY", disabled=meeting_id != NO_MEETING,
         help="The day of the last meeting: its end (UTC) is compared with now. The day is kept in the page's address, "
              "so a link to this view compares the same two moments.")
-    since, note = since_moment(day, first, until)
+    if meeting_id != NO_MEETING:
+        since, note = held[meeting_id].pinned_at, f"Compared with the numbers “{held[meeting_id].title}” reviewed ({moment(held[meeting_id].pinned_at)})."
+    else:
+        since, note = since_moment(day, first, until)
     if since is None:
         st.info(note, icon=":material/event_busy:")
         st.stop()
     if note:
-        st.caption(note)
+        st.caption(md_escape(note))
     found = data.changes_since(*ctx.cache_key, since, ctx.pinned)
+    due = meetings.due_or_overdue(meetings.decisions(ctx.store, as_of=ctx.pinned))
     if found.empty:
         st.success(f"Nothing changed since {moment(since)}: {plural(found.compared, 'pilot')} compared, "
                    f"every one as it was then.", icon=":material/check_circle:")
+        decisions_due(due)
         guide_link("meetings", "How this view is computed")
         st.stop()
 
     st.subheader(found.summary)
     st.caption(f"From {moment(since)} to {moment(found.until)}: {plural(len(found.pilots), 'pilot')} of "
                f"{found.compared:,} changed. A pilot got worse or improved when its health did.")
+    decisions_due(due)
 
     pin = {"as_of": pin_text(ctx.pinned)} if ctx.pinned else {}
     for pilot in found.pilots[:PILOTS_SHOWN]:

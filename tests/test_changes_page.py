@@ -2,8 +2,9 @@
 risk view, the empty state, and a pinned view compared from the register's first moment."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
+from pilot_health import meetings
 from pilot_health.changes import changes_since
 from pilot_health.pilots import get_pilot, update_pilot
 from test_pages import assert_clean, open_page, texts
@@ -19,7 +20,8 @@ def test_the_changes_since_the_day_in_the_address_worst_first_with_links_to_the_
     at = open_page(PAGE, since="2026-11-19")
     assert_clean(at)
     assert at.date_input(key="since").value.isoformat() == "2026-11-19"
-    assert texts(at.subheader) == ["1 new warning sign on Organisational Resistance, 1 stage move.", "Take it to the meeting"]
+    assert texts(at.subheader) == ["1 new warning sign on Organisational Resistance, 1 stage move.", "Decisions due or overdue",
+                                   "Take it to the meeting"]
     assert [label for label, _ in downloads] == ["Download the changes (CSV)", "Steering pack (PDF)", "Steering pack (HTML)"]
     lines = texts(at.markdown)
     sign = next(i for i, line in enumerate(lines) if "New warning sign:" in line)
@@ -64,3 +66,29 @@ def test_a_person_limited_to_finance_sees_only_finance_changes_on_screen_and_in_
     assert "FN-01" in sent and "CS-01" not in sent and "Customer" not in sent
     table = [data.decode("utf-8") for label, data in downloads if label == "Download the changes (CSV)"]
     assert len(table) == 1 and "FN-01" in table[0] and "CS-01" not in table[0]
+
+
+def test_a_meeting_stands_for_its_moment_and_its_decisions_due_are_listed(demo_store, app_env):
+    """Choosing a recorded meeting compares the numbers it reviewed with now; the committee's
+    decisions due within a week or overdue are listed, the most urgent first."""
+    meeting = meetings.record_meeting(demo_store, date(2026, 11, 19), "November steering")
+    today = datetime.now().date()
+    meetings.record_decision(demo_store, "SC-01", meeting.meeting_id, "fix and review", "Dana", today + timedelta(days=3),
+                             conditions="Live accuracy back within 10% of the lab")
+    meetings.record_decision(demo_store, "FN-04", meeting.meeting_id, "pause", "Eli", date(2026, 11, 25))
+    meetings.record_decision(demo_store, "RO-02", meeting.meeting_id, "continue", "Flo", today + timedelta(days=60))  # not due yet
+    pilot = get_pilot(demo_store, "CS-01")
+    update_pilot(demo_store, pilot.model_copy(update={"stage": "paused"}))
+    app_env(demo_store)
+    at = open_page(PAGE, meeting=str(meeting.meeting_id))
+    assert_clean(at)
+    assert at.selectbox(key="since_meeting").value == meeting.meeting_id and at.date_input(key="since").disabled
+    assert any(t.startswith("Compared with the numbers “November steering” reviewed") for t in texts(at.caption))
+    expected = changes_since(demo_store, meeting.pinned_at)
+    assert texts(at.subheader)[:2] == [expected.summary, "Decisions due or overdue"]
+    due = at.dataframe[0].value
+    assert list(due["pilot_id"]) == ["FN-04", "SC-01"] and list(due["status"]) == ["Overdue", "Due within 7 days"]
+    assert list(due["decision"]) == ["Pause", "Fix and review"] and "1 overdue, 1 due within 7 days" in " ".join(texts(at.caption))
+
+    at.selectbox(key="since_meeting").set_value(0).run()  # back to a day: the address forgets the meeting
+    assert "meeting" not in at.query_params and not at.date_input(key="since").disabled
