@@ -226,15 +226,8 @@ def _day(text: str | None, flag: str):
 
 
 def _as_of(text: str | None):
-    from datetime import datetime, time
-
-    if not text:
-        return None
-    try:
-        day = datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        raise PilotHealthError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-03-31.") from None
-    return datetime.combine(day, time(23, 59, 59))
+    """--as-of DAY: the end of that day (see `_end_of_day`)."""
+    return _end_of_day(text, "--as-of")
 
 
 def _wanted_pilot(store: Store, code: str | None) -> list[str] | None:
