@@ -14,7 +14,7 @@ from pilot_health import charts
 from pilot_health.ui import data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import data_table, filtered_portfolio, pilot_picker, report_unknown_url_values
+from pilot_health.ui.widgets import data_table, details_table, filtered_portfolio, pilot_picker, report_unknown_url_values
 
 ctx = page_setup("Alignment")
 LABEL_ICONS = {"aligned": ":material/check_circle:", "decoupled": ":material/link_off:", "inverted": ":material/swap_vert:",
@@ -105,12 +105,8 @@ with friendly_errors():
     height = min(38 + 35 * len(view), 520)
     st.dataframe(view[MAIN_COLUMNS], hide_index=True, width="stretch", height=min(38 + ROW_HEIGHT * len(view), 566), key="alignment_table",
                  placeholder="–", row_height=ROW_HEIGHT, column_config={c: columns[c] for c in MAIN_COLUMNS})
-    with st.expander("The numbers behind each verdict"):
-        st.dataframe(view[DETAIL_COLUMNS], hide_index=True, width="stretch", height=height, key="alignment_numbers", placeholder="–",
-                     column_config={c: columns[c] for c in DETAIL_COLUMNS})
-        st.download_button("Download these numbers (CSV)", lambda view=view: frame_to_csv(view[DETAIL_COLUMNS]),
-                           file_name="pilot_health_alignment_numbers.csv", mime="text/csv", icon=":material/download:",
-                           key="download_alignment_numbers", type="tertiary", on_click="ignore")
+    details_table("The numbers behind each verdict", view[DETAIL_COLUMNS], "alignment_numbers", "pilot_health_alignment_numbers.csv",
+                  "Download these numbers (CSV)", {c: columns[c] for c in DETAIL_COLUMNS}, height)
     st.download_button("Download the table (CSV)", lambda shown=shown: frame_to_csv(shown), file_name="pilot_health_alignment.csv", mime="text/csv",
                        icon=":material/download:", key="download_alignment", on_click="ignore")
 

@@ -13,7 +13,7 @@ from pilot_health import charts
 from pilot_health.ui import data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import data_table, filtered_portfolio, pilot_picker, report_unknown_url_values
+from pilot_health.ui.widgets import data_table, details_table, filtered_portfolio, pilot_picker, report_unknown_url_values
 
 ctx = page_setup("Adoption")
 
@@ -83,12 +83,8 @@ with friendly_errors():
     height = min(38 + 35 * len(on_screen), 520)
     st.dataframe(on_screen[MAIN_COLUMNS], hide_index=True, width="stretch", height=height, key="adoption_table", placeholder="–",
                  column_config={c: columns[c] for c in MAIN_COLUMNS})
-    with st.expander("Survey and usage counts"):
-        st.dataframe(on_screen[DETAIL_COLUMNS], hide_index=True, width="stretch", height=height, key="adoption_counts", placeholder="–",
-                     column_config={c: columns[c] for c in DETAIL_COLUMNS})
-        st.download_button("Download these counts (CSV)", lambda on_screen=on_screen: frame_to_csv(on_screen[DETAIL_COLUMNS]),
-                           file_name="pilot_health_adoption_counts.csv", mime="text/csv", icon=":material/download:",
-                           key="download_adoption_counts", type="tertiary", on_click="ignore")
+    details_table("Survey and usage counts", on_screen[DETAIL_COLUMNS], "adoption_counts", "pilot_health_adoption_counts.csv",
+                  "Download these counts (CSV)", {c: columns[c] for c in DETAIL_COLUMNS}, height)
     st.download_button("Download the table (CSV)", lambda shown=shown: frame_to_csv(shown.drop(columns=["weakest"])), file_name="pilot_health_adoption.csv",
                        mime="text/csv", icon=":material/download:", key="download_adoption", on_click="ignore")
 

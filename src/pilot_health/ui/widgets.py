@@ -63,6 +63,15 @@ def pilot_picker(order: Sequence[str], placeholder: str = "Choose a pilot",
     return st.selectbox("Pilot", list(order), index=None, key="pilot", bind="query-params", placeholder=placeholder, help=help_text)
 
 
+def details_table(title: str, frame: pd.DataFrame, key: str, file_name: str, label: str, column_config: dict, height: int) -> None:
+    """A table's second half, in an expander under it (what does not fit beside the sidebar), with
+    its own download: the numbers behind the main table's verdicts."""
+    with st.expander(title):
+        st.dataframe(frame, hide_index=True, width="stretch", height=height, key=key, placeholder="–", column_config=column_config)
+        st.download_button(label, lambda frame=frame: frame_to_csv(frame), file_name=file_name, mime="text/csv",
+                           icon=":material/download:", key=f"download_{key}", type="tertiary", on_click="ignore")
+
+
 def data_table(frame: pd.DataFrame, key: str, file_name: str, *, label: str = "Download (CSV)", missing_note: bool = True,
                **dataframe_options) -> None:
     """A table with its own CSV download under it: every table can be taken out, with cells a
