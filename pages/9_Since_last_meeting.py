@@ -8,6 +8,7 @@ from pilot_health import meetings
 from pilot_health.changes import BETTER, WORSE, since_moment
 from pilot_health.formatting import moment, plural
 from pilot_health.results import KEEPER
+from pilot_health.store import utc_now
 from pilot_health.risk import HEALTH_LABELS
 from pilot_health.ui import data
 from pilot_health.ui.guide import guide_link
@@ -91,7 +92,7 @@ with friendly_errors():
     left, right = st.columns([1, 2])
     # A meeting recorded on this dashboard stands for its moment (the pinned view it reviewed); kept
     # in the address as ?meeting=ID (read and written here: a bound chooser would write its label).
-    held = {m.meeting_id: m for m in meetings.meetings(ctx.store, as_of=ctx.pinned) if m.pinned_at < until}
+    held = {m.meeting_id: m for m in data.meetings(*ctx.cache_key, ctx.pinned) if m.pinned_at < until}
     asked = st.query_params.get("meeting", "")
     options = [NO_MEETING, *held]
     meeting_id = right.selectbox(
@@ -121,7 +122,7 @@ with friendly_errors():
     if note:
         st.caption(md_escape(note))
     found = data.changes_since(*ctx.cache_key, since, ctx.pinned)
-    due = meetings.due_or_overdue(meetings.decisions(ctx.store, as_of=ctx.pinned))
+    due = meetings.due_or_overdue(data.decisions(*ctx.cache_key, ctx.pinned, None, (ctx.pinned or utc_now()).date()))
     if found.empty:
         st.success(f"Nothing changed since {moment(since)}: {plural(found.compared, 'pilot')} compared, "
                    f"every one as it was then.", icon=":material/check_circle:")

@@ -209,3 +209,21 @@ def first_record_at(store_key: tuple, version: str) -> datetime | None:
     from ..changes import earliest
 
     return earliest(Store.from_key(store_key))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def decisions(store_key: tuple, version: str, as_of: datetime | None, pilot_ids: tuple[str, ...] | None, day: date):
+    """`meetings.decisions`, once per store version and day for every session (a pilot's risk view
+    and Since last meeting ask on every view). `day` is only part of the key: statuses are counted
+    on it, so "due" turns "overdue" at midnight without a write."""
+    from ..meetings import decisions as found
+
+    return found(Store.from_key(store_key), as_of, list(pilot_ids) if pilot_ids is not None else None)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def meetings(store_key: tuple, version: str, as_of: datetime | None):
+    """`meetings.meetings`, once per store version for every session."""
+    from ..meetings import meetings as found
+
+    return found(Store.from_key(store_key), as_of)

@@ -12,8 +12,9 @@ import streamlit as st
 
 from ..errors import PilotHealthError
 from ..meetings import (CONDITION_LABELS, DECISION_LABELS, DECISIONS, DUE_SOON_DAYS, STATUS_LABELS, Decision, condition_evidence,
-                        condition_met, condition_risk, decisions, meetings, record_decision, record_meeting)
-from ..store import Store
+                        condition_met, condition_risk, record_decision, record_meeting)
+from ..store import Store, utc_now
+from . import data
 from .page import PIN_PARAMETER, PageContext, app_base_url, pin_text
 from .text import md_escape
 
@@ -77,7 +78,7 @@ def render(ctx: PageContext, pilot_id: str, risk_result, catalogue) -> None:
         "What steering meetings decided about this pilot, with the conditions, owner and due date. Due: due within "
         f"{DUE_SOON_DAYS} days; overdue: the due day has passed; a later decision replaces an earlier one. A condition tied to a "
         "warning sign reads met while that sign is clear, not met while it fires, and not known yet without evidence."))
-    found = decisions(ctx.store, as_of=ctx.pinned, pilot_ids=[pilot_id])
+    found = data.decisions(*ctx.cache_key, ctx.pinned, (pilot_id,), (ctx.pinned or utc_now()).date())
     if found:
         table = decision_rows(ctx, found, risk_result, catalogue)
         st.dataframe(
@@ -144,7 +145,7 @@ def _form(ctx: PageContext, pilot_id: str, catalogue) -> None:
         st.success(md_escape(flash), icon=":material/check_circle:")
     if error := st.session_state.pop(_k("error"), None):
         st.error(error, icon=":material/error:")
-    known = meetings(ctx.store)
+    known = data.meetings(*ctx.cache_key, None)
     by_id = {m.meeting_id: m for m in known}
     if known:
         st.selectbox("Meeting", list(by_id), key=_k("meeting"), format_func=lambda i: f"{by_id[i].held_on:%d %b %Y} · {by_id[i].title}",
