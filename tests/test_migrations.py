@@ -26,7 +26,7 @@ def documented_schema() -> dict[str, list[tuple[str, str, bool]]]:
             current = heading.group(1)
             tables[current] = []
             continue
-        row = re.match(r"^\| `(\w+)` \| (\w+) \| (yes|no) \|", line)
+        row = re.match(r"^\| `(\w+)` \| (\w+(?:\[\])?) \| (yes|no) \|", line)
         if row and current:
             tables[current].append((row.group(1), row.group(2), row.group(3) == "yes"))
     return tables

@@ -35,6 +35,7 @@ ABILITIES: dict[str, str] = {
     "edit_dictionary": "admin",
     "manage_demo": "admin",
     "view_audit": "admin",
+    "manage_alerts": "admin",
 }
 OPEN_ACCESS_NAME = "dashboard user"  # who the audit trail names when the dashboard has no sign-in
 

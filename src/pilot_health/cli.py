@@ -2,7 +2,8 @@
 
 Every command prints either a short human summary or, with --json, exactly one JSON object on
 stdout. On failure it prints one sentence to stderr (and {"ok": false, "error": …} with --json)
-and exits non-zero: 1 for a problem the user can fix, 3 for an unexpected one. Schedulers can rely
+and exits non-zero: 1 for a problem the user can fix, 3 for an unexpected one (`alerts` also exits 1,
+after its full report, when a digest could not be delivered: it is kept and tried again). Schedulers can rely
 on that for nightly loads. A full disk, a refused permission or a read-only disk is a problem the
 user can fix (`errors.os_problem` words it).
 
@@ -35,7 +36,7 @@ EXIT_UNEXPECTED = 3
 
 
 PATH_ARGUMENTS = ("db", "file", "out", "write_csv")
-READ_ONLY_COMMANDS = {"status", "risk", "alignment", "adoption", "export", "backup", "meetings", "changes"}
+READ_ONLY_COMMANDS = {"status", "risk", "alignment", "adoption", "export", "backup", "meetings", "changes", "subscriptions", "alerts"}
 
 
 def _from_here(text: str) -> str:
@@ -529,6 +530,62 @@ def cmd_decide(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
                   f"owner {made.owner}, due {made.due_on:%Y-%m-%d}.")
 
 
+def cmd_alerts(args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
+    from .alerts import report_lines, run_alerts, sent_log
+
+    store = _store(args)
+    if args.sent:
+        rows = sent_log(store, by=_who(args), limit=args.limit)
+        data = {"db": str(store.path), "deliveries": [{k: v for k, v in r.items() if k not in ("body", "payload", "address")} for r in rows]}
+        if not rows:
+            return data, "The alerts have sent nothing yet.", 0
+        lines = [f"{r['created_at']:%Y-%m-%d %H:%M}  {r['status']:<13} {r['recipient']}: {r['subject']}"
+                 + (f" — {r['last_error']}" if r["last_error"] and r["status"] != "sent" else "") for r in rows]
+        return data, "\n".join(lines), 0
+    report = run_alerts(store, dry_run=args.dry_run, by=_who(args))
+    lines = report_lines(report)
+    if args.dry_run and report.digests:
+        lines += ["", "What the first digest would say:", "", report.digests[0].body]
+    return {"db": str(store.path), **report.as_json()}, "\n".join(lines), 0 if report.ok else EXIT_PROBLEM
+
+
+def _subscription_json(s) -> dict[str, Any]:
+    return {"subscription_id": s.subscription_id, "address": s.shown_address, "channel": s.channel, "pilot_id": s.pilot_id,
+            "business_unit": s.business_unit, "events": list(s.events), "limited_to": list(s.limited_to) if s.limited_to is not None else None,
+            "created_by": s.created_by, "created_at": s.created_at.isoformat(timespec="seconds")}
+
+
+def cmd_subscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from .alerts import EVENT_KINDS, subscribe
+
+    store = _store(args)
+    events = [e.strip() for e in (args.events or ",".join(EVENT_KINDS)).split(",")]
+    units = [u.strip() for u in args.limit_to.split(",")] if args.limit_to else None
+    made = subscribe(store, args.address, events, pilot_id=args.pilot, business_unit=args.unit, by=_who(args), limited_to=units)
+    return ({"db": str(store.path), **_subscription_json(made)},
+            f"Subscribed {made.shown_address} (subscription {made.subscription_id}) to {made.covers}, for {made.events_text}.")
+
+
+def cmd_unsubscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from .alerts import unsubscribe
+
+    store = _store(args)
+    gone = unsubscribe(store, args.subscription, by=_who(args))
+    return ({"db": str(store.path), **_subscription_json(gone)},
+            f"Removed subscription {gone.subscription_id} of {gone.shown_address} ({gone.covers}).")
+
+
+def cmd_subscriptions(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from .alerts import subscriptions
+
+    store = _store(args)
+    found = subscriptions(store, by=_who(args))
+    data = {"db": str(store.path), "subscriptions": [_subscription_json(s) for s in found]}
+    if not found:
+        return data, "Nobody is subscribed to alerts yet. Add one with: python -m pilot_health subscribe ADDRESS"
+    return data, "\n".join(f"{s.subscription_id:>4}  {s.shown_address}: {s.covers}, for {s.events_text}" for s in found)
+
+
 class IngestRefused(PilotHealthError):
     """A refused file: the one sentence, plus the full JSON for --json."""
 
@@ -551,6 +608,11 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
     "meetings": (cmd_meetings, "list the steering meetings recorded, with the moment each reviewed and how many decisions it took"),
     "meeting": (cmd_meeting, "record a steering meeting: meeting add --date DAY --title TITLE [--pinned-at MOMENT]"),
     "decide": (cmd_decide, "record a meeting's decision about a pilot: continue, fix and review, scale, pause or stop"),
+    "alerts": (cmd_alerts, "after the nightly load: send each subscriber one digest of what is new, escalate red pilots "
+                           "without a decision to their sponsor, retry what failed (--dry-run: only show it; --sent: what was sent)"),
+    "subscribe": (cmd_subscribe, "subscribe an e-mail address or a webhook to alerts about a pilot, a business unit or every pilot"),
+    "unsubscribe": (cmd_unsubscribe, "remove an alert subscription by its number"),
+    "subscriptions": (cmd_subscriptions, "list the alert subscriptions in force"),
 }
 
 
@@ -631,6 +693,26 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--signal-value", type=float, metavar="VALUE",
                              help="check that warning sign at this threshold instead of the catalogue's (its units: 0.1 for 10%%)")
             sub.add_argument("--by", metavar="NAME", help="who records it (default: your user name)")
+        if name == "alerts":
+            sub.add_argument("--dry-run", action="store_true", help="work out and show what would be sent; send and record nothing")
+            sub.add_argument("--sent", action="store_true", help="list what the alerts sent and tried to send, newest first")
+            sub.add_argument("--limit", type=int, default=100, metavar="N", help="with --sent: at most N deliveries (default 100)")
+            sub.add_argument("--by", metavar="NAME", help="who runs it, for the audit trail (default: your user name)")
+        if name == "subscribe":
+            sub.add_argument("address", metavar="ADDRESS", help="an e-mail address, or a webhook's https:// address (Teams, Slack)")
+            which = sub.add_mutually_exclusive_group()
+            which.add_argument("--pilot", metavar="CODE", help="only this pilot")
+            which.add_argument("--unit", metavar="UNIT", help="only this business unit's pilots")
+            sub.add_argument("--events", metavar="KINDS", help="comma-separated: health_red, pattern_high, decay_critical, decision_due, "
+                             "stale_data (default: all)")
+            sub.add_argument("--limit-to", metavar="UNITS", help="comma-separated business units the subscriber may see (default: as the "
+                             "access file lists the address, else every unit)")
+            sub.add_argument("--by", metavar="NAME", help="who subscribes, for the audit trail (default: your user name)")
+        if name == "unsubscribe":
+            sub.add_argument("subscription", type=int, metavar="ID", help="the subscription's number (see: python -m pilot_health subscriptions)")
+            sub.add_argument("--by", metavar="NAME", help="who removes it, for the audit trail (default: your user name)")
+        if name == "subscriptions":
+            sub.add_argument("--by", metavar="NAME", help=argparse.SUPPRESS)
         if name == "changes":
             sub.add_argument("--since", metavar="DATE", required=True,
                              help="compare the store as it stood at the end of this day (YYYY-MM-DD) with now")
@@ -647,7 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             setattr(args, name, _from_here(getattr(args, name)))
     handler = COMMANDS[args.command][0]
     try:
-        data, text = handler(args)
+        data, text, *rest = handler(args)
     except IngestRefused as refused:
         if args.json:
             print(json.dumps({"ok": False, "command": args.command, "error": str(refused), **refused.payload}, default=str))
@@ -662,11 +744,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("PILOT_HEALTH_DEBUG"):
             raise
         return _fail(args, f"Unexpected problem: {str(error).splitlines()[0] if str(error).strip() else 'no detail was given'}. Set PILOT_HEALTH_DEBUG=1 for the details.", EXIT_UNEXPECTED)
+    code = rest[0] if rest else 0  # a command that ran but did not do all it should (alerts not delivered) says so
     if args.json:
-        print(json.dumps({"ok": True, "command": args.command, **data}, default=str))
+        print(json.dumps({"ok": code == 0, "command": args.command, **data}, default=str))
     else:
         print(text)
-    return 0
+    return code
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> int:

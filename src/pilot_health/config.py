@@ -37,6 +37,18 @@ SETTINGS: tuple[Setting, ...] = (
         "sign-in is configured. A relative path is taken from the checkout folder.",
     ),
     Setting(
+        "PILOT_HEALTH_ESCALATION_DAYS",
+        "14",
+        "Alerts: a pilot that has been red for this many days with no committee decision recorded in that time is "
+        "escalated to its executive sponsor (once, until the committee decides again).",
+    ),
+    Setting(
+        "PILOT_HEALTH_SECRETS",
+        ".streamlit/secrets.toml",
+        "The secrets file the alerts command reads its [alerts] section from (the mail server, its login, the sponsors' "
+        "addresses): the dashboard's own secrets file unless this says otherwise. A relative path is taken from the checkout folder.",
+    ),
+    Setting(
         "PILOT_HEALTH_ALLOW_OPEN_NETWORK",
         "no",
         "yes: let a dashboard without sign-in listen beyond this machine (anyone who reaches it can see and change "
@@ -181,6 +193,8 @@ class Config:
     fiscal_year_start_month: int = 1
     warm_seconds: float = 15.0
     currency: str = "$"
+    escalation_days: int = 14
+    secrets_path: Path = Path(".streamlit/secrets.toml")
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -245,6 +259,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         fiscal_year_start_month=_month(env, "PILOT_HEALTH_FISCAL_YEAR_START"),
         warm_seconds=float(_number(env, "PILOT_HEALTH_WARM_SECONDS", float, 0)),
         currency=currency_symbol(env),
+        escalation_days=int(_number(env, "PILOT_HEALTH_ESCALATION_DAYS", int, 1)),
+        secrets_path=resolve_db_path(_raw(env, "PILOT_HEALTH_SECRETS")),
     )
 
 

@@ -311,6 +311,82 @@ def m010_meetings_and_decisions(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+
+@migration
+def m011_alerts(con: duckdb.DuckDBPyConnection) -> None:
+    """Alerts: who subscribed to what, each run of the alerts command, the events it found (each
+    once, by its key) and every digest it sent or tried to send, with the reason when it failed."""
+    con.execute("CREATE SEQUENCE alert_subscription_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE alert_subscriptions (
+            subscription_id BIGINT PRIMARY KEY DEFAULT nextval('alert_subscription_id_seq'),
+            address VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL CHECK (channel IN ('email', 'webhook')),
+            pilot_id VARCHAR,
+            business_unit VARCHAR,
+            events VARCHAR[] NOT NULL,
+            limited_to VARCHAR[],
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            removed_by VARCHAR,
+            removed_at TIMESTAMP
+        )
+        """
+    )
+    con.execute("CREATE SEQUENCE alert_run_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE alert_runs (
+            run_id BIGINT PRIMARY KEY DEFAULT nextval('alert_run_id_seq'),
+            moment TIMESTAMP NOT NULL,
+            compared_with TIMESTAMP,
+            run_by VARCHAR NOT NULL,
+            events_found INTEGER NOT NULL,
+            digests_sent INTEGER NOT NULL,
+            digests_not_sent INTEGER NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE alert_events (
+            event_key VARCHAR PRIMARY KEY,
+            run_id BIGINT NOT NULL,
+            kind VARCHAR NOT NULL,
+            pilot_id VARCHAR NOT NULL,
+            business_unit VARCHAR,
+            fired_at TIMESTAMP NOT NULL,
+            what VARCHAR NOT NULL,
+            evidence VARCHAR NOT NULL,
+            link VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute("CREATE SEQUENCE alert_delivery_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE alert_deliveries (
+            delivery_id BIGINT PRIMARY KEY DEFAULT nextval('alert_delivery_id_seq'),
+            run_id BIGINT NOT NULL,
+            channel VARCHAR NOT NULL CHECK (channel IN ('email', 'webhook', 'none')),
+            address VARCHAR NOT NULL,
+            recipient VARCHAR NOT NULL,
+            event_keys VARCHAR[] NOT NULL,
+            subject VARCHAR NOT NULL,
+            body VARCHAR NOT NULL,
+            payload VARCHAR,
+            status VARCHAR NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'undeliverable')),
+            attempts INTEGER NOT NULL,
+            runs_tried INTEGER NOT NULL,
+            last_error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            last_attempt_at TIMESTAMP,
+            sent_at TIMESTAMP
+        )
+        """
+    )
+
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """

@@ -414,7 +414,8 @@ def pilots_with_rows_outside(con: duckdb.DuckDBPyConnection, upload_ids: Sequenc
 # Every table of the store (a backup's manifest counts them all).
 STORE_TABLES = ("store_meta", "schema_migrations", "pilots", "pilot_history", "uploads", "metric_observations",
                 "survey_responses", "metric_definitions", "audit_log", "threshold_overrides", "threshold_history",
-                "upload_pilots", "meetings", "decisions")
+                "upload_pilots", "meetings", "decisions", "alert_subscriptions", "alert_runs", "alert_events",
+                "alert_deliveries")
 
 
 def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -522,6 +523,8 @@ AUDIT_ACTIONS = {
     "pilot_remove": "Pilot removed", "metric_definition": "Metric definition saved", "demo_load": "Demo loaded",
     "demo_clear": "Demo cleared", "restore": "Store restored from a backup", "threshold_change": "Threshold changed",
     "meeting_add": "Meeting added", "decision_record": "Decision recorded",
+    "alert_subscribe": "Alert subscription added", "alert_unsubscribe": "Alert subscription removed",
+    "alert_run": "Alerts sent",
 }
 
 
@@ -757,3 +760,97 @@ def uploads_between(con: duckdb.DuckDBPyConnection, since: datetime, until: date
 def first_record_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """When the register first held a pilot (its history's first version): no view before it has any."""
     return con.execute("SELECT min(recorded_at) FROM pilot_history").fetchone()[0]
+
+
+# -- alerts: subscriptions, runs, events and deliveries --------------------------------------------
+
+SUBSCRIPTION_COLUMNS = ("subscription_id", "address", "channel", "pilot_id", "business_unit", "events", "limited_to",
+                        "created_by", "created_at")
+DELIVERY_COLUMNS = ("delivery_id", "run_id", "channel", "address", "recipient", "event_keys", "subject", "body", "payload",
+                    "status", "attempts", "runs_tried", "last_error", "created_at", "last_attempt_at", "sent_at")
+
+
+def insert_subscription(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> int:
+    """Store a subscription (every column of SUBSCRIPTION_COLUMNS but its id); returns its id."""
+    columns = SUBSCRIPTION_COLUMNS[1:]
+    return con.execute(
+        f"INSERT INTO alert_subscriptions ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING subscription_id",
+        [values.get(c) for c in columns]).fetchone()[0]
+
+
+def fetch_subscriptions(con: duckdb.DuckDBPyConnection, address: str | None = None) -> list[dict[str, Any]]:
+    """Subscriptions in force (not removed), oldest first; with `address`, only that address's."""
+    rows = con.execute(
+        f"SELECT {_column_list(SUBSCRIPTION_COLUMNS)} FROM alert_subscriptions "
+        "WHERE removed_at IS NULL AND (?::VARCHAR IS NULL OR address = ?) ORDER BY subscription_id",
+        [address, address]).fetchall()
+    return [dict(zip(SUBSCRIPTION_COLUMNS, row)) for row in rows]
+
+
+def remove_subscription(con: duckdb.DuckDBPyConnection, subscription_id: int, by: str, at: datetime) -> None:
+    _run(con, "UPDATE alert_subscriptions SET removed_by = ?, removed_at = ? WHERE subscription_id = ?", [by, at, subscription_id])
+
+
+def last_alert_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    row = con.execute("SELECT run_id, moment FROM alert_runs ORDER BY moment DESC, run_id DESC LIMIT 1").fetchone()
+    return {"run_id": row[0], "moment": row[1]} if row else None
+
+
+def known_event_keys(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set[str]:
+    """Which of these event keys an earlier run stored already."""
+    if not keys:
+        return set()
+    rows = con.execute("SELECT event_key FROM alert_events WHERE event_key IN (SELECT unnest(?::VARCHAR[]))", [list(keys)]).fetchall()
+    return {r[0] for r in rows}
+
+
+def insert_alert_run(con: duckdb.DuckDBPyConnection, moment: datetime, compared_with: datetime | None, by: str) -> int:
+    return con.execute(
+        "INSERT INTO alert_runs (moment, compared_with, run_by, events_found, digests_sent, digests_not_sent) "
+        "VALUES (?, ?, ?, 0, 0, 0) RETURNING run_id", [moment, compared_with, by]).fetchone()[0]
+
+
+def finish_alert_run(con: duckdb.DuckDBPyConnection, run_id: int, events: int, sent: int, not_sent: int) -> None:
+    _run(con, "UPDATE alert_runs SET events_found = ?, digests_sent = ?, digests_not_sent = ? WHERE run_id = ?",
+         [events, sent, not_sent, run_id])
+
+
+def insert_alert_events(con: duckdb.DuckDBPyConnection, run_id: int, events: Sequence[dict[str, Any]]) -> None:
+    columns = ("event_key", "run_id", "kind", "pilot_id", "business_unit", "fired_at", "what", "evidence", "link")
+    if events:
+        con.executemany(f"INSERT INTO alert_events ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+                        [[run_id if c == "run_id" else e.get(c) for c in columns] for e in events])
+
+
+def insert_delivery(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> int:
+    columns = DELIVERY_COLUMNS[1:]
+    return con.execute(
+        f"INSERT INTO alert_deliveries ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING delivery_id",
+        [values.get(c) for c in columns]).fetchone()[0]
+
+
+def update_delivery(con: duckdb.DuckDBPyConnection, delivery_id: int, status: str, attempts: int, runs_tried: int,
+                    last_error: str | None, last_attempt_at: datetime | None, sent_at: datetime | None) -> None:
+    _run(con, "UPDATE alert_deliveries SET status = ?, attempts = ?, runs_tried = ?, last_error = ?, last_attempt_at = ?, sent_at = ? "
+              "WHERE delivery_id = ?", [status, attempts, runs_tried, last_error, last_attempt_at, sent_at, delivery_id])
+
+
+def fetch_deliveries(con: duckdb.DuckDBPyConnection, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Deliveries, newest first; with `status`, only those."""
+    rows = con.execute(
+        f"SELECT {_column_list(DELIVERY_COLUMNS)} FROM alert_deliveries WHERE (?::VARCHAR IS NULL OR status = ?) "
+        "ORDER BY created_at DESC, delivery_id DESC" + (" LIMIT ?" if limit else ""),
+        [status, status, *([limit] if limit else [])]).fetchall()
+    return [dict(zip(DELIVERY_COLUMNS, row)) for row in rows]
+
+
+def fetch_alert_events(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> list[dict[str, Any]]:
+    columns = ("event_key", "run_id", "kind", "pilot_id", "business_unit", "fired_at", "what", "evidence", "link")
+    rows = con.execute(f"SELECT {_column_list(columns)} FROM alert_events WHERE event_key IN (SELECT unnest(?::VARCHAR[])) "
+                       "ORDER BY fired_at, event_key", [list(keys)]).fetchall()
+    return [dict(zip(columns, row)) for row in rows]
+
+
+def pilot_sponsors(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """Every pilot's executive sponsor as the register writes it (a name or an e-mail address)."""
+    return dict(con.execute("SELECT pilot_id, executive_sponsor FROM pilots ORDER BY pilot_id").fetchall())
