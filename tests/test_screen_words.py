@@ -24,6 +24,7 @@ PAGES = {
     "thresholds": ("pages/7_Thresholds.py", {}),
     "guide": ("pages/8_Guide.py", {"topic": "risk"}),
     "since": ("pages/9_Since_last_meeting.py", {"since": "2026-11-19"}),
+    "alerts": ("pages/10_Alerts.py", {}),
 }
 
 DEVELOPER_WORDS = {

@@ -19,7 +19,8 @@ from pilot_health.pilots import list_pilots
 from test_pages import HOME, assert_clean, texts
 
 PAGES = [None, "pages/1_Pilot_register.py", "pages/2_Upload_data.py", "pages/3_Risk.py", "pages/4_Alignment.py",
-         "pages/5_Adoption.py", "pages/6_Audit_trail.py", "pages/7_Thresholds.py", "pages/9_Since_last_meeting.py"]
+         "pages/5_Adoption.py", "pages/6_Audit_trail.py", "pages/7_Thresholds.py", "pages/9_Since_last_meeting.py",
+         "pages/10_Alerts.py"]
 PAGE_IDS = [p.split("/")[-1] if p else "home" for p in PAGES]
 AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "not-a-real-secret-only-for-these-tests",

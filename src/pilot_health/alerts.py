@@ -489,10 +489,13 @@ class AlertReport:
     @property
     def summary(self) -> str:
         if self.dry_run:
+            new = [d for d in self.digests if not d.retry]
+            nowhere = [d for d in new if d.status == "undeliverable"]
+            retries = [d for d in self.digests if d.retry]
             head = (f"Dry run: nothing was sent or recorded. {plural(len(self.events), 'new event')}; "
-                    f"{plural(len([d for d in self.digests if not d.retry]), 'digest')} would be sent"
-                    + (f", {plural(len([d for d in self.digests if d.retry]), 'earlier digest')} would be tried again" if any(d.retry for d in self.digests) else "")
-                    + ".")
+                    f"{plural(len(new) - len(nowhere), 'digest')} would be sent"
+                    + (f", {plural(len(nowhere), 'escalation')} could not be (no address known)" if nowhere else "")
+                    + (f", {plural(len(retries), 'earlier digest')} would be tried again" if retries else "") + ".")
         else:
             head = (f"{plural(len(self.events), 'new event')}; {plural(len(self.sent), 'digest')} sent"
                     + (f", {plural(len(self.not_sent), 'digest')} not sent" if self.not_sent else "") + ".")
@@ -583,7 +586,9 @@ def run_alerts(store: Store, now: Optional[datetime] = None, dry_run: bool = Fal
     stale_days = stale_days if stale_days is not None else config.stale_upload_days
     escalation_days = escalation_days if escalation_days is not None else config.escalation_days
     store = store.unscoped()
-    at = (now or utc_now()).replace(microsecond=0)
+    at = now or utc_now()
+    if at.microsecond:  # to the second, never before what was just written (a decision recorded a moment ago counts)
+        at = at.replace(microsecond=0) + timedelta(seconds=1)
     with store.read() as con:
         last = queries.last_alert_run(con)
     previous = last["moment"] if last else None

@@ -33,6 +33,7 @@ TOPICS = (
     Topic("steering", "steering.md", "Steering meetings, links and packs"),
     Topic("decisions", "decisions.md", "Committee decisions"),
     Topic("meetings", "meetings.md", "Since last meeting"),
+    Topic("alerts", "alerts.md", "Alerts and escalation"),
     Topic("access", "access.md", "Sign-in, roles and business units"),
     Topic("demo", "demo.md", "The demo portfolio"),
 )

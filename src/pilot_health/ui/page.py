@@ -35,6 +35,7 @@ PAGES = (
     ("pages/4_Alignment.py", "Alignment", ":material/compare_arrows:", "view"),
     ("pages/5_Adoption.py", "Adoption", ":material/groups:", "view"),
     ("pages/9_Since_last_meeting.py", "Since last meeting", ":material/update:", "view"),
+    ("pages/10_Alerts.py", "Alerts", ":material/notifications:", "view"),
     ("pages/1_Pilot_register.py", "Pilot register", ":material/list_alt:", "view"),
     ("pages/2_Upload_data.py", "Upload data", ":material/upload_file:", "view"),
     ("pages/7_Thresholds.py", "Thresholds", ":material/tune:", "view"),
