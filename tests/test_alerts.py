@@ -335,15 +335,23 @@ def test_a_red_pilot_without_a_decision_is_escalated_to_its_sponsor_and_an_unkno
     [mail] = smtp.to("daniel.okafor@example.com")
     assert "escalation" in mail["message"]["Subject"] and "SC-01 · " in mail["body"]
     assert "Escalated to you as its executive sponsor: red for at least 1 day" in mail["body"]
-    assert "the committee has recorded no decision about it" in mail["body"]
+    assert "Evidence: The committee has recorded no decision about it. Data Debt is high." in mail["body"]
     nowhere = [d for d in report.digests if d.status == "undeliverable"]
     assert nowhere and not report.ok, "an escalation without an address is reported, never dropped"
     elena = next(d for d in nowhere if "FN-04" in d.recipient)
     assert elena.recipient == "sponsor of FN-04 (Elena Varga)"
     assert "No address is known for the sponsor “Elena Varga”" in elena.error
     assert any(r["status"] == "undeliverable" and "Elena Varga" in r["last_error"] for r in sent_log(demo_store, ADMIN))
+    # Once the settings name Elena Varga's address, the next run finds it and delivers the kept escalation.
+    settings = settings_for(smtp, sponsors={"daniel okafor": "daniel.okafor@example.com", "elena varga": "elena.varga@example.com"})
     again = run_alerts(demo_store, now=now + timedelta(seconds=2), settings=settings, by=ADMIN, base_url=BASE, escalation_days=1)
     assert not [e for e in again.events if e.kind == "escalation"], "escalated once, until the committee decides again"
+    [late] = smtp.to("elena.varga@example.com")
+    assert "FN-04 · " in late["body"] and "Escalated to you as its executive sponsor" in late["body"]
+    assert [d.recipient for d in again.sent] == ["sponsor of FN-04 (Elena Varga)"]
+    still = [d for d in again.digests if d.status == "undeliverable"]
+    assert still and all(d.retry and "No address is known" in d.error for d in still), "the others are still reported"
+    assert len(smtp.to("daniel.okafor@example.com")) == 1, "nothing sent twice"
 
 
 def test_the_link_is_the_dashboards_pinned_link_of_the_view():

@@ -18,7 +18,9 @@ decision in that time is escalated to its executive sponsor; when no address is 
 sponsor the escalation is kept as undeliverable and reported, never dropped.
 
 A digest is stored before it is sent, tried a few times, and one not delivered stays pending for
-the next run (given up after MAX_RUNS runs, and then reported as failed). Every write is audited.
+the next run (given up after MAX_RUNS runs, and then reported as failed); an escalation without an
+address is looked for again at each run (the register or the settings may have it by then). Every
+write is audited.
 A subscriber limited to some business units never receives another unit's pilot.
 """
 from __future__ import annotations
@@ -373,12 +375,12 @@ def _escalations(store: Store, at: datetime, risk_now: dict, base_url: str, days
         if pilot_id not in red_then or (last is not None and last.recorded_at > back):
             continue
         pilot = risk_now[pilot_id]
-        since = (f"the last decision was “{last.decision_label}” at {last.meeting_title} on {last.held_on:%d %b %Y}" if last
-                 else "the committee has recorded no decision about it")
+        since = (f"The committee's last decision was “{last.decision_label}” at {last.meeting_title} on {last.held_on:%d %b %Y}" if last
+                 else "The committee has recorded no decision about it")
         found.append(Event(
             f"escalation:{pilot_id}:{last.decision_id if last else 0}", "escalation", pilot_id, pilot.name, pilot.business_unit, at,
             f"Escalated to you as its executive sponsor: red for at least {plural(days, 'day')} and no committee decision in that time.",
-            _one_line(f"{pilot.health_reason} — {since}."), view_link(base_url, "Risk", pilot_id, at), sponsors.get(pilot_id)))
+            _one_line(f"{since}. {pilot.health_reason}"), view_link(base_url, "Risk", pilot_id, at), sponsors.get(pilot_id)))
     return found
 
 
@@ -416,11 +418,13 @@ def digest_text(events: Sequence[Event], since: Optional[datetime], at: datetime
     """(subject, body) of one digest: per pilot, each event's what, evidence and pinned link."""
     pilots = list(dict.fromkeys(e.pilot_id for e in events))
     if escalation:
-        subject = f"Pilot Health: escalation — {events[0].pilot_id} {events[0].name} is red with no committee decision"
+        subject = (f"Pilot Health: escalation — {events[0].pilot_id} {events[0].name} is red with no committee decision" if len(pilots) == 1
+                   else f"Pilot Health: escalation — {plural(len(pilots), 'pilot')} you sponsor are red with no committee decision")
+        lines = [f"Pilot Health — escalation to the executive sponsor (numbers as of {moment_words(at)}).", ""]
     else:
         subject = f"Pilot Health: {plural(len(events), 'new alert')} on {plural(len(pilots), 'pilot')}"
-    lines = [f"Pilot Health — {plural(len(events), 'new alert')}"
-             + (f" since {moment_words(since)}" if since else "") + f" (numbers as of {moment_words(at)}).", ""]
+        lines = [f"Pilot Health — {plural(len(events), 'new alert')}"
+                 + (f" since {moment_words(since)}" if since else "") + f" (numbers as of {moment_words(at)}).", ""]
     for pilot_id in pilots:
         mine = [e for e in events if e.pilot_id == pilot_id]
         first = mine[0]
@@ -429,7 +433,7 @@ def digest_text(events: Sequence[Event], since: Optional[datetime], at: datetime
             lines += [f"  • {e.what}", f"    Evidence: {e.evidence}", f"    View: {e.link}"]
         lines.append("")
     lines.append("Each link opens the view pinned to the moment the alert fired." if not escalation else
-                 "The link opens the pilot's risk view pinned to the moment of this escalation.")
+                 "Each link opens the pilot's risk view pinned to the moment of this escalation.")
     lines.append(f"Change what you are told about on the Alerts page: {base_url.rstrip('/')}/Alerts")
     return subject, "\n".join(lines)
 
@@ -538,31 +542,39 @@ def build_digests(events: Sequence[Event], subs: Sequence[Subscription], since: 
         subject, body = digest_text(mine, since, at, base_url)
         digests.append(Digest(channel, address, address if channel == "email" else masked(address), mine, subject, body,
                               webhook_payload(subject, body) if channel == "webhook" else None))
+    # Escalations: one message per sponsor (all their red pilots), kept apart from the subscribers' digests.
+    per_sponsor: dict[tuple[str, str], list[Event]] = {}
+    nowhere: dict[str, tuple[list[Event], str]] = {}
     for event in events:
         if event.kind != "escalation":
             continue
-        subject, body = digest_text([event], since, at, base_url, escalation=True)
         address, reason = sponsor_address(event.sponsor, settings)
-        who = f"sponsor of {event.pilot_id} ({event.sponsor})" if event.sponsor else f"sponsor of {event.pilot_id} (none named)"
         if address is None:
-            digests.append(Digest("none", "", who, [event], subject, body, None, status="undeliverable", error=reason))
+            nowhere.setdefault((event.sponsor or "").strip() or f"none named for {event.pilot_id}", ([], reason))[0].append(event)
         else:
-            channel = channel_of(address)
-            digests.append(Digest(channel, address, who, [event], subject, body,
-                                  webhook_payload(subject, body) if channel == "webhook" else None))
+            per_sponsor.setdefault((channel_of(address), address), []).append(event)
+    for (channel, address), mine in per_sponsor.items():
+        subject, body = digest_text(mine, since, at, base_url, escalation=True)
+        who = f"sponsor of {', '.join(e.pilot_id for e in mine)} ({mine[0].sponsor})"
+        digests.append(Digest(channel, address, who, mine, subject, body, webhook_payload(subject, body) if channel == "webhook" else None))
+    for sponsor, (mine, reason) in nowhere.items():
+        subject, body = digest_text(mine, since, at, base_url, escalation=True)
+        who = f"sponsor of {', '.join(e.pilot_id for e in mine)} ({mine[0].sponsor or 'none named'})"
+        digests.append(Digest("none", "", who, mine, subject, body, None, status="undeliverable", error=reason))
     return digests
 
 
 def _pending(store: Store) -> list[Digest]:
+    """Digests earlier runs did not deliver: those still to try, and escalations still without an address."""
     with store.read() as con:
-        rows = queries.fetch_deliveries(con, status="pending")
+        rows = queries.fetch_deliveries(con, status=("pending", "undeliverable"))
         events = {e["event_key"]: e for e in queries.fetch_alert_events(con, sorted({k for r in rows for k in r["event_keys"]}))}
     found = []
     for r in sorted(rows, key=lambda r: r["delivery_id"]):
         evs = [Event(k, events[k]["kind"], events[k]["pilot_id"], "", events[k]["business_unit"], events[k]["fired_at"],
                      events[k]["what"], events[k]["evidence"], events[k]["link"]) for k in r["event_keys"] if k in events]
         digest = Digest(r["channel"], r["address"], r["recipient"], evs, r["subject"], r["body"], r["payload"],
-                        delivery_id=r["delivery_id"], attempts=r["attempts"], error=r["last_error"], retry=True,
+                        delivery_id=r["delivery_id"], status=r["status"], attempts=r["attempts"], error=r["last_error"], retry=True,
                         runs_tried=r["runs_tried"])
         found.append(digest)
     return found
@@ -621,20 +633,36 @@ def run_alerts(store: Store, now: Optional[datetime] = None, dry_run: bool = Fal
                              + (f", {plural(len(retries), 'earlier digest')} to try again" if retries else ""))
     report.digests += retries
     wait = sleep or time.sleep
+    sponsors = None
     for d in report.digests:
-        if d.status == "undeliverable":
+        if d.channel == "none" and d.retry:  # an escalation without an address: look for one again (register, settings)
+            if sponsors is None:
+                with store.read() as con:
+                    sponsors = queries.pilot_sponsors(con)
+            address, reason = sponsor_address(sponsors.get(d.events[0].pilot_id) if d.events else None, settings)
+            if address is not None:
+                d.channel, d.address, d.status = channel_of(address), address, "pending"
+                d.payload = webhook_payload(d.subject, d.body) if d.channel == "webhook" else None
+                with store.write() as con:
+                    queries.readdress_delivery(con, d.delivery_id, d.channel, d.address, d.payload)
+            else:
+                d.error = reason
+        tried_at = utc_now()
+        d.runs_tried += 1
+        if d.channel == "none":
+            d.status = "failed" if d.runs_tried >= MAX_RUNS else "undeliverable"
+            with store.write() as con:
+                queries.update_delivery(con, d.delivery_id, d.status, d.attempts, d.runs_tried, d.error, tried_at, None)
             continue
         outcome = deliver(settings, d.channel, d.address, d.subject, d.body, d.payload, sleep=wait)
-        tried_at = utc_now()
         d.attempts += outcome.attempts
-        d.runs_tried += 1
-        runs = d.runs_tried
         if outcome.delivered:
             d.status, d.error = "sent", None
         else:
-            d.status, d.error = ("failed" if runs >= MAX_RUNS else "pending"), outcome.error
+            d.status, d.error = ("failed" if d.runs_tried >= MAX_RUNS else "pending"), outcome.error
         with store.write() as con:
-            queries.update_delivery(con, d.delivery_id, d.status, d.attempts, runs, d.error, tried_at, tried_at if outcome.delivered else None)
+            queries.update_delivery(con, d.delivery_id, d.status, d.attempts, d.runs_tried, d.error, tried_at,
+                                    tried_at if outcome.delivered else None)
     not_sent = report.not_sent
     with store.write() as con:
         queries.finish_alert_run(con, report.run_id, len(events), len(report.sent), len(not_sent))
@@ -647,7 +675,7 @@ def run_alerts(store: Store, now: Optional[datetime] = None, dry_run: bool = Fal
 # -- what was sent ---------------------------------------------------------------------------------------------
 
 STATUS_WORDS = {"sent": "Sent", "pending": "Not delivered yet — tried again at the next run", "failed": "Failed — given up",
-                "undeliverable": "No address — not sent"}
+                "undeliverable": "No address yet — looked for again at the next run"}
 
 
 def sent_log(store: Store, by: "Person | str" = "local user", status: Optional[str] = None, limit: int = 500) -> list[dict]:

@@ -835,12 +835,19 @@ def update_delivery(con: duckdb.DuckDBPyConnection, delivery_id: int, status: st
               "WHERE delivery_id = ?", [status, attempts, runs_tried, last_error, last_attempt_at, sent_at, delivery_id])
 
 
-def fetch_deliveries(con: duckdb.DuckDBPyConnection, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """Deliveries, newest first; with `status`, only those."""
+def readdress_delivery(con: duckdb.DuckDBPyConnection, delivery_id: int, channel: str, address: str, payload: str | None) -> None:
+    """An escalation that had no address gets the one found since (the register or the settings changed)."""
+    _run(con, "UPDATE alert_deliveries SET channel = ?, address = ?, payload = ? WHERE delivery_id = ?", [channel, address, payload, delivery_id])
+
+
+def fetch_deliveries(con: duckdb.DuckDBPyConnection, status: str | Sequence[str] | None = None,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+    """Deliveries, newest first; with `status` (one or several), only those."""
+    wanted = [status] if isinstance(status, str) else (list(status) if status is not None else None)
     rows = con.execute(
-        f"SELECT {_column_list(DELIVERY_COLUMNS)} FROM alert_deliveries WHERE (?::VARCHAR IS NULL OR status = ?) "
+        f"SELECT {_column_list(DELIVERY_COLUMNS)} FROM alert_deliveries WHERE (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], status)) "
         "ORDER BY created_at DESC, delivery_id DESC" + (" LIMIT ?" if limit else ""),
-        [status, status, *([limit] if limit else [])]).fetchall()
+        [wanted, wanted, *([limit] if limit else [])]).fetchall()
     return [dict(zip(DELIVERY_COLUMNS, row)) for row in rows]
 
 
