@@ -224,7 +224,7 @@ def test_a_wrong_password_is_reported_with_the_servers_answer_and_kept(demo_stor
     report = run_alerts(demo_store, now=DEMO_NOW, settings=wrong, by=ADMIN, base_url=BASE)
     [digest] = report.not_sent
     assert not report.ok and digest.status == "pending" and digest.attempts == 2
-    assert "refused the login of pilot-health (535" in digest.error and "check username and password" in digest.error
+    assert "refused the login of pilot-health (535" in digest.error and "check the user name and password" in digest.error
     assert smtp.messages == []
     retried = run_alerts(demo_store, now=DEMO_NOW + timedelta(hours=1), settings=settings_for(smtp), by=ADMIN, base_url=BASE)
     assert retried.ok and [d.retry for d in retried.sent] == [True] and len(smtp.to(ANN)) == 1
@@ -426,7 +426,7 @@ def test_secrets_file_settings_are_read_and_a_missing_mail_server_says_what_to_a
     subscribe(demo_store, ANN, ["health_red"], by=ADMIN)
     report = run_alerts(demo_store, now=DEMO_NOW, settings=read_alert_settings(tmp_path / "none.toml"), by=ADMIN, base_url=BASE)
     [digest] = report.not_sent
-    assert digest.attempts == 1 and digest.error.startswith("No mail server is set up for alerts: add an [alerts.smtp] section")
+    assert digest.attempts == 1 and digest.error.startswith("No mail server is set up for alerts yet: whoever runs Pilot Health adds it")
 
 
 # -- the command line ------------------------------------------------------------------------------------------------

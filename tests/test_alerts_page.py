@@ -9,6 +9,7 @@ from pilot_health.alerts import run_alerts, subscribe, subscriptions
 from pilot_health.demo import DEMO_NOW
 from pilot_health.notify import AlertSettings
 from test_pages import assert_clean, open_page, texts
+from test_screen_words import DEVELOPER_WORDS, rendered
 from test_signin_pages import everything_sent, signed_in, signin_env, visit  # noqa: F401 - signin_env is a fixture
 
 PAGE = "pages/10_Alerts.py"
@@ -61,6 +62,10 @@ def test_an_administrator_subscribes_a_team_sees_what_was_sent_and_previews_the_
     row = log[log["shown_address"] == "ann@example.com"].iloc[0]
     assert row["status_words"] == "Not delivered yet — tried again at the next run"
     assert row["last_error"].startswith("No mail server is set up for alerts")
+    words = []
+    for text in (t for t in rendered(at)[0] if t.startswith("table cell")):  # the sidebar's own help names the access file
+        words += [f"{what}: {text[:120]}" for what, pattern in DEVELOPER_WORDS.items() if pattern.search(text)]
+    assert not words, "the reasons an administrator reads name no file, setting or section"
 
     at.text_input(key="alert_address").set_value("finance-team@example.com")
     at.radio(key="alert_about").set_value("One business unit")

@@ -16,7 +16,7 @@ def test_demo_loads_and_reports_one_json_object(tmp_path):
     assert payload["pilots"] == 24 and payload["metric_observations"] > 4000 and payload["survey_responses"] > 2000
     status = json.loads(run_cli("status", "--db", str(db), "--json").stdout)
     assert status["counts"]["pilots"] == 24 and status["demo_loaded"] is True
-    assert status["migrations"] == ["001_initial_schema", "002_upload_details", "003_metric_definitions", "004_pilot_team_sizes", "005_pilot_history", "006_audit_log", "007_threshold_overrides", "008_threshold_history", "009_upload_pilots", "010_meetings_and_decisions"]
+    assert status["migrations"] == ["001_initial_schema", "002_upload_details", "003_metric_definitions", "004_pilot_team_sizes", "005_pilot_history", "006_audit_log", "007_threshold_overrides", "008_threshold_history", "009_upload_pilots", "010_meetings_and_decisions", "011_alerts"]
 
 
 def test_human_output_and_clearing(tmp_path):
@@ -70,7 +70,7 @@ def test_every_command_takes_db_and_json():
                       "backup": ["--out", "backups"], "restore": ["backup.duckdb"],
                       "meeting": ["add", "--date", "2026-03-02", "--title", "March"],
                       "decide": ["SC-01", "--meeting", "1", "--decision", "continue", "--owner", "Ben", "--due", "2026-04-01"],
-                      "changes": ["--since", "2026-11-19"]}.get(name, [])
+                      "changes": ["--since", "2026-11-19"], "subscribe": ["ann@example.com"], "unsubscribe": ["1"]}.get(name, [])
         args = parser.parse_args([name, *positional, "--db", "x.duckdb", "--json"])
         assert args.db == "x.duckdb" and args.json is True
 

@@ -461,9 +461,9 @@ def sponsor_address(sponsor: Optional[str], settings: AlertSettings) -> tuple[Op
             channel_of(mapped)
             return mapped, ""
         except AlertError as error:
-            return None, f"The address given for the sponsor “{name}” in [alerts.sponsors] cannot be used: {error}"
+            return None, f"The address the alerts' settings give for the sponsor “{name}” cannot be used: {error}"
     return None, (f"No address is known for the sponsor “{name}”: write the executive sponsor as an e-mail address in the register, "
-                  "or add the name under [alerts.sponsors] in the secrets file.")
+                  "or add the sponsor's address to the alerts' settings (their list of sponsors).")
 
 
 # -- the run ------------------------------------------------------------------------------------------------

@@ -127,8 +127,8 @@ def send_email(settings: AlertSettings, to: str, subject: str, body: str) -> Non
     """One plain-text e-mail (never HTML: uploaded names stay text). Raises DeliveryFailed."""
     smtp = settings.smtp
     if smtp is None:
-        raise DeliveryFailed("No mail server is set up for alerts: add an [alerts.smtp] section (host, from, and the login) "
-                             f"to the secrets file{f' {settings.source}' if settings.source else ''}.")
+        raise DeliveryFailed("No mail server is set up for alerts yet: whoever runs Pilot Health adds it (with its login) to the "
+                             "alerts' settings in the secrets file, as the Guide's Alerts topic says.")
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = smtp.sender
@@ -157,9 +157,10 @@ def send_email(settings: AlertSettings, to: str, subject: str, body: str) -> Non
         raise
     except smtplib.SMTPAuthenticationError as error:
         raise DeliveryFailed(f"{server} refused the login of {smtp.username} ({_smtp_words((error.smtp_code, error.smtp_error))}); "
-                             "check username and password in [alerts.smtp].") from None
+                             "check the user name and password in the alerts' mail settings.") from None
     except smtplib.SMTPNotSupportedError:
-        raise DeliveryFailed(f"{server} does not offer STARTTLS or login as [alerts.smtp] asks; check starttls, ssl and port.") from None
+        raise DeliveryFailed(f"{server} does not offer the secure connection (STARTTLS) or the login the alerts' mail settings "
+                             "ask for; check them and the port.") from None
     except smtplib.SMTPRecipientsRefused as error:
         raise DeliveryFailed(f"{server} refused the address {to}: {_smtp_words(next(iter(error.recipients.values())))}.") from None
     except smtplib.SMTPSenderRefused as error:
@@ -167,8 +168,8 @@ def send_email(settings: AlertSettings, to: str, subject: str, body: str) -> Non
     except smtplib.SMTPResponseException as error:
         raise DeliveryFailed(f"{server} answered {_smtp_words((error.smtp_code, error.smtp_error))}.") from None
     except ssl.SSLError as error:
-        raise DeliveryFailed(f"The secure connection to {server} failed ({error.reason or error}); check its certificate, "
-                             "starttls, ssl and port.") from None
+        raise DeliveryFailed(f"The secure connection to {server} failed ({error.reason or error}); check its certificate "
+                             "and the alerts' mail settings (secure connection, port).") from None
     except (smtplib.SMTPException, OSError) as error:
         raise DeliveryFailed(f"{server} could not be reached ({_os_words(error)}).") from None
 
