@@ -467,3 +467,16 @@ def test_the_command_line_subscribes_runs_reports_failures_in_its_exit_code_and_
     assert "sent" in log and "pending" in log and "answered 500" in log
     assert cli.main(["unsubscribe", "1", *db]) == 0
     assert "Removed subscription 1" in capsys.readouterr().out
+
+
+def test_the_example_digests_in_the_user_documentation_are_what_the_demo_gives(demo_store):
+    from conftest import ROOT
+
+    doc = (ROOT / "docs" / "alerts.md").read_text(encoding="utf-8")
+    subscribe(demo_store, "elena.varga@example.com", list(alerts.EVENT_KINDS), business_unit="Finance", by=ADMIN)
+    subscribe(demo_store, "https://example.webhook.office.com/webhookb2/secret", ["health_red"], business_unit="Supply Chain", by=ADMIN)
+    report = run_alerts(demo_store, now=DEMO_NOW, dry_run=True, settings=AlertSettings(), by=ADMIN, base_url="https://pilot-health.example.com")
+    mail = next(d for d in report.digests if d.channel == "email")
+    assert f"Subject: {mail.subject}\n\n{mail.body}\n```" in doc
+    hook = next(d for d in report.digests if d.channel == "webhook")
+    assert json.dumps(json.loads(hook.payload), indent=2, ensure_ascii=False) in doc
