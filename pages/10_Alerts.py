@@ -9,6 +9,7 @@ from pilot_health.meetings import DUE_SOON_DAYS
 from pilot_health.ui import data
 from pilot_health.ui.guide import guide_link
 from pilot_health.ui.page import friendly_errors, page_setup, show_problem
+from pilot_health.ui.text import md_escape
 from pilot_health.ui.widgets import data_table
 
 ctx = page_setup("Alerts", pinnable=False)
@@ -35,6 +36,19 @@ LOG_COLUMNS = {
     "attempts": st.column_config.NumberColumn("Tries", width=60, format="%d", help="Attempts to deliver it, over every run."),
     "last_error": st.column_config.TextColumn("Why not delivered", width="medium"),
 }
+
+
+
+def _remove() -> None:
+    """Remove the chosen subscription before the page runs again (so the list and the chooser show it gone)."""
+    try:
+        removed = unsubscribe(ctx.store, st.session_state.get("alert_remove"), by=ctx.person)
+        st.session_state["alert_removed"] = ("success", f"Removed: {md_escape(removed.shown_address)} is no longer told about "
+                                                        f"{md_escape(removed.covers)}.")
+    except PilotHealthError as error:
+        st.session_state["alert_removed"] = ("error", str(error))
+    st.session_state["alert_remove"] = None
+
 
 with friendly_errors():
     st.title("Alerts")
@@ -79,8 +93,8 @@ with friendly_errors():
         try:
             made = subscribe(ctx.store, address, events, pilot_id=pilot if about == ONE_PILOT else None,
                              business_unit=unit if about == ONE_UNIT else None, by=ctx.person, limited_to=limit or None)
-            st.success(f"Subscribed {made.shown_address} to {made.covers}. The next run after the nightly load tells of what is new "
-                       "from then on.", icon=":material/check_circle:")
+            st.success(f"Subscribed {md_escape(made.shown_address)} to {md_escape(made.covers)}. The next run after the nightly "
+                       "load tells of what is new from then on.", icon=":material/check_circle:")
         except PilotHealthError as error:
             show_problem(error)
 
@@ -99,13 +113,10 @@ with friendly_errors():
         left, right = st.columns([4, 1], vertical_alignment="bottom")
         gone = left.selectbox("Remove a subscription", list(labels), index=None, format_func=labels.get, key="alert_remove",
                               placeholder="Choose a subscription to remove")
-        if right.button("Remove", icon=":material/notifications_off:", disabled=gone is None, key="alert_remove_button"):
-            try:
-                removed = unsubscribe(ctx.store, gone, by=ctx.person)
-                st.success(f"Removed: {removed.shown_address} is no longer told about {removed.covers}.", icon=":material/check_circle:")
-                st.rerun()
-            except PilotHealthError as error:
-                show_problem(error)
+        right.button("Remove", icon=":material/notifications_off:", disabled=gone is None, key="alert_remove_button", on_click=_remove)
+    said = st.session_state.pop("alert_removed", None)
+    if said:
+        (st.success if said[0] == "success" else st.error)(said[1], icon=":material/check_circle:" if said[0] == "success" else ":material/error:")
 
     if admin:
         st.subheader("What the alerts sent")
@@ -128,8 +139,9 @@ with friendly_errors():
             report = run_alerts(ctx.store, dry_run=True, by=ctx.person)
             st.info(report.summary, icon=":material/info:")
             for digest in report.digests:
-                title = f"{digest.recipient}: {digest.subject}" + (" (tried again)" if digest.retry else "")
+                # The recipient and subject carry names from the register: never read as Markdown.
+                title = md_escape(f"{digest.recipient}: {digest.subject}") + (" (tried again)" if digest.retry else "")
                 with st.expander(title):
                     if digest.error:
-                        st.warning(digest.error, icon=":material/warning:")
+                        st.warning(md_escape(digest.error), icon=":material/warning:")
                     st.text(digest.body)
