@@ -28,13 +28,13 @@ SUBSCRIPTION_COLUMNS = {
     "created_by": st.column_config.TextColumn("Added by", width=150),
 }
 LOG_COLUMNS = {
-    "created_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm", width=130, help="Day and time (UTC) of the run."),
-    "shown_address": st.column_config.TextColumn("To", width=190),
-    "recipient": st.column_config.TextColumn("For", width=180),
-    "subject": st.column_config.TextColumn("Subject", width="medium"),
-    "status_words": st.column_config.TextColumn("Status", width=190),
-    "attempts": st.column_config.NumberColumn("Tries", width=60, format="%d", help="Attempts to deliver it, over every run."),
-    "last_error": st.column_config.TextColumn("Why not delivered", width="medium"),
+    "created_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm", width=120, help="Day and time (UTC) of the run."),
+    "shown_address": st.column_config.TextColumn("To", width=160),
+    "recipient": st.column_config.TextColumn("For", width=140, help="The subscriber, or the executive sponsor an escalation is for."),
+    "subject": st.column_config.TextColumn("Subject", width=200),
+    "status_words": st.column_config.TextColumn("Status", width=160),
+    "attempts": st.column_config.NumberColumn("Tries", width=50, format="%d", help="Attempts to deliver it, over every run."),
+    "last_error": st.column_config.TextColumn("Why not delivered", width="large"),
 }
 
 

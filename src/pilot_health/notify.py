@@ -136,7 +136,7 @@ def send_email(settings: AlertSettings, to: str, subject: str, body: str) -> Non
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="pilot-health")
     message.set_content(body)
-    server = f"the mail server {smtp.host}:{smtp.port}"
+    server = f"The mail server {smtp.host}:{smtp.port}"
     context = ssl.create_default_context(cafile=smtp.ca_file)
     try:
         if smtp.ssl:
@@ -168,7 +168,7 @@ def send_email(settings: AlertSettings, to: str, subject: str, body: str) -> Non
     except smtplib.SMTPResponseException as error:
         raise DeliveryFailed(f"{server} answered {_smtp_words((error.smtp_code, error.smtp_error))}.") from None
     except ssl.SSLError as error:
-        raise DeliveryFailed(f"The secure connection to {server} failed ({error.reason or error}); check its certificate "
+        raise DeliveryFailed(f"The secure connection to {server.lower()[0] + server[1:]} failed ({error.reason or error}); check its certificate "
                              "and the alerts' mail settings (secure connection, port).") from None
     except (smtplib.SMTPException, OSError) as error:
         raise DeliveryFailed(f"{server} could not be reached ({_os_words(error)}).") from None
@@ -182,12 +182,16 @@ def _smtp_words(pair) -> str:
 
 
 def _os_words(error: BaseException) -> str:
-    if isinstance(error, socket.timeout) or isinstance(error, TimeoutError):
-        return "no answer in time"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(error, socket.gaierror):
-        return "unknown host name"
+    """Why a connection failed, in a few words (the error itself, or what it was raised from)."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, (socket.timeout, TimeoutError)):
+            return "no answer in time"
+        if isinstance(seen, ConnectionRefusedError) or "Connection refused" in str(seen):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror) or "Name or service not known" in str(seen) or "nodename nor servname" in str(seen):
+            return "unknown host name"
+        seen = seen.__cause__ or seen.__context__
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
 
@@ -218,7 +222,7 @@ def post_webhook(settings: AlertSettings, url: str, payload: Mapping[str, Any]) 
     except httpx.TimeoutException:
         raise DeliveryFailed(f"The webhook at {host} gave no answer in time.") from None
     except httpx.HTTPError as error:
-        raise DeliveryFailed(f"The webhook at {host} could not be reached ({_os_words(error.__cause__ or error) if error.__cause__ else error}).") from None
+        raise DeliveryFailed(f"The webhook at {host} could not be reached ({_os_words(error)}).") from None
     if not 200 <= answer.status_code < 300:
         said = " ".join(answer.text.split())[:120]
         raise DeliveryFailed(f"The webhook at {host} answered {answer.status_code} {answer.reason_phrase}" + (f": {said}" if said else "") + ".")
