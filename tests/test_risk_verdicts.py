@@ -112,6 +112,15 @@ def test_none_and_blank_names_in_the_register(tmp_path):
     assert states(result, "integration_avoidance")["no_system_of_record"] == risk.UNKNOWN
 
 
+def test_a_sponsor_named_none_is_no_sponsor_whatever_the_level_column_says(tmp_path):
+    for level in (None, "vp"):
+        story = Story()
+        story.record.update(executive_sponsor="none", sponsor_level=level)
+        signal = next(s for s in assess(story, tmp_path / str(level)).patterns["organisational_resistance"].signals
+                      if s.key == "sponsor_below_director")
+        assert (signal.state, signal.evidence) == (risk.FIRED, "The register says there is no executive sponsor."), level
+
+
 def test_an_insufficient_pattern_carries_no_score_anywhere(tmp_path):
     story = Story()
     for key in ("pipeline_automated", "data_quality_monitored", "master_data_managed"):
