@@ -1,7 +1,7 @@
 """Operating characteristics of the alignment, decay and trend verdicts, by Monte Carlo over the
 real functions (pilot_health.alignment, pilot_health.pilot_numbers), with the catalogue's settings.
 
-    .venv/bin/python bench/validate_methods.py            # 2,000 draws per cell (under a minute on one core)
+    .venv/bin/python bench/validate_methods.py            # 2,000 draws per cell (about 9 minutes on one core, 8 of them g and g2)
     .venv/bin/python bench/validate_methods.py --draws 200
 
 Prints Markdown tables (docs/alignment.md carries them) and, last, whether each target is met.
@@ -15,15 +15,25 @@ Scenarios (weekly series; "sd" is the weekly noise's standard deviation):
   d. decay on a stationary live series at 0.85: the rate of a warning (or worse) and of critical at the latest week;
   e. exact 10% and 20% step drops (0.80 → 0.72 / 0.64, and an error metric 10 → 11 / 12) after 8 to 40 weeks, judged
      4 to 8 weeks later: the share reaching warning / critical (must be 100%);
-  f. pure noise read as a clear improvement by the no-KPI technical trend (PilotNumbers.technical_trend).
+  f. pure noise read as a clear improvement by the no-KPI technical trend (PilotNumbers.technical_trend);
+  g. the pilot's HEALTH (green / amber / red) on pure noise, by the real risk engine (risk.assess_pilot, the
+     shipped catalogue): a pilot whose register is complete and healthy (every answer yes, a champion, a VP
+     sponsor, an owner, a KPI with baseline 3.0, target 3.6 and half its time to the deadline gone, 90 of 100
+     users active, a healthy survey), 12 lab weeks then n live weeks, and every metric pure noise: lab and live
+     accuracy 0.85 + noise (sd 0.06, or 0.08), the KPI on its plan (3.3) + noise (sd 0.10). Two pilots: in
+     the pilot stage since go-live (n weeks), and 20 months in the pilot stage (past the 18-month mark, where
+     one high pattern makes a pilot red). The pilot is built in a real store once per length (the engine's own
+     evidence: record, survey, metric dictionary, weekly frame); each draw replaces the weekly values. The
+     first draws are also written to a fresh store and assessed through risk.assess, which must agree.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -32,9 +42,13 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from pilot_health import queries, risk  # noqa: E402
 from pilot_health.alignment import alignment, live_decay  # noqa: E402
 from pilot_health.catalogue import load_catalogue  # noqa: E402
+from pilot_health.evidence import PilotEvidence, load_evidence  # noqa: E402
+from pilot_health.models import Pilot  # noqa: E402
 from pilot_health.pilot_numbers import PilotNumbers  # noqa: E402
+from pilot_health.store import Store  # noqa: E402
 
 SETTINGS = load_catalogue().analysis
 WEEKS = pd.date_range("2024-01-01", periods=200, freq="W-MON")
@@ -115,6 +129,102 @@ def trend_on_noise(n: int, draws: int, seed: int) -> float:
     return improving_found / draws if judged else float("nan")
 
 
+# -- g. the health rule on pure noise ------------------------------------------------------------------
+
+HEALTH_NOW = datetime(2026, 6, 1, 12, 0)  # a Monday: weeks are dated Mondays, the latest is this week
+HEALTH_TODAY = HEALTH_NOW.date()
+LAB_WEEKS = 12
+KPI_BASELINE, KPI_TARGET = 3.0, 3.6
+HEALTH_PERIODS = (6, 12, 20, 52)
+HEALTH_ORDER = ("green", "amber", "red", "insufficient")
+NOISY = (("accuracy", "technical", "lab"), ("accuracy", "technical", "live"), ("revenue_per_visit", "business", "live"))
+
+
+def _week(k: int) -> datetime:
+    return datetime.combine(HEALTH_TODAY - timedelta(weeks=k), datetime.min.time())
+
+
+def healthy_record(n: int, months_in_stage: float | None) -> dict:
+    """A register with every answer healthy. In the pilot stage since go-live (n weeks ago), or for
+    `months_in_stage` months; half the time from approval to the KPI deadline is gone."""
+    first_lab = _week(n + LAB_WEEKS - 1).date()
+    stage_since = _week(n - 1).date() if months_in_stage is None else HEALTH_TODAY - timedelta(days=round(months_in_stage * 365.25 / 12))
+    approved = min(first_lab, stage_since)
+    return dict(
+        pilot_id="P-1", name="Noise pilot", business_unit="Test", stage="pilot", approved_on=approved, stage_since=stage_since,
+        target_production_on=HEALTH_TODAY + timedelta(days=100), target_users=100, data_effort_pct=45, integration_target="ERP",
+        change_champion="Ann Lee", executive_sponsor="Bo Kim", sponsor_level="vp", accountable_owner="Cy Ng",
+        kpi_name="Revenue per visit", kpi_baseline=KPI_BASELINE, kpi_target=KPI_TARGET, kpi_unit="$",
+        kpi_deadline=approved + 2 * (HEALTH_TODAY - approved),
+        **{f: True for f in ("pipeline_automated", "data_quality_monitored", "master_data_managed", "api_designed",
+                             "latency_defined", "error_handling_designed", "integration_resourced", "change_plan",
+                             "training_ready", "monitoring_in_place", "drift_alerts", "responsible_ai_review", "escalation_path")},
+    )
+
+
+def noise_values(rng, n: int, sd: float, plan: float, kpi_sd: float = 0.10) -> dict[tuple, np.ndarray]:
+    """Pure noise for each noisy series, in week order: lab and live accuracy around 0.85, the KPI around its plan."""
+    return {NOISY[0]: 0.85 + rng.normal(0, sd, LAB_WEEKS), NOISY[1]: 0.85 + rng.normal(0, sd, n),
+            NOISY[2]: plan + rng.normal(0, kpi_sd, n)}
+
+
+def health_store(path: Path, record: dict, n: int, values: dict[tuple, np.ndarray]) -> Store:
+    """The pilot written through the project's own code path (migrations, Pilot model, queries)."""
+    store = Store(path)
+    with store.write() as con:
+        queries.insert_pilots(con, [Pilot.model_validate(record, context={"today": HEALTH_TODAY})], datetime(2020, 1, 1))
+        upload = queries.insert_upload(con, kind="metrics", file_name="noise.csv", sha256="x", rows_stored=1, rows_rejected=0,
+                                       uploaded_at=datetime(2020, 1, 1), uploaded_by="bench")
+        weeks = {"lab": [_week(n + LAB_WEEKS - 1 - i) for i in range(LAB_WEEKS)], "live": [_week(n - 1 - i) for i in range(n)]}
+        rows = [dict(pilot_id="P-1", metric=m, kind=k, environment=env, observed_at=w, value=float(v), upload_id=upload)
+                for (m, k, env), series in values.items() for w, v in zip(weeks[env], series)]
+        rows += [dict(pilot_id="P-1", metric="active_users", kind="adoption", environment="live", observed_at=w, value=90.0,
+                      upload_id=upload) for w in weeks["live"]]
+        queries.insert_rows(con, "metric_observations", pd.DataFrame(rows))
+        answers = [dict(pilot_id="P-1", respondent_id=f"R{i}", responded_at=_week(1), wave=1, team="T", role="r", comment=None,
+                        upload_id=upload, awareness=5, desire=5, knowledge=5, ability=4, reinforcement=4) for i in range(10)]
+        queries.insert_rows(con, "survey_responses", pd.DataFrame(answers))
+    return store
+
+
+def _verdict(result: risk.PilotRisk) -> tuple:
+    return result.health, {k: (p.status, p.score) for k, p in result.patterns.items()}
+
+
+def health_on_noise(n: int, sd: float, months_in_stage: float | None, draws: int, seed: int, checks: int = 3, kpi_sd: float = 0.10):
+    """Share of each health verdict, and how often each warning sign fired, over `draws` pilots."""
+    catalogue = load_catalogue()
+    record = healthy_record(n, months_in_stage)
+    elapsed = (HEALTH_TODAY - record["approved_on"]).days / (record["kpi_deadline"] - record["approved_on"]).days
+    plan = KPI_BASELINE + elapsed * (KPI_TARGET - KPI_BASELINE)
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as folder:
+        template = load_evidence(health_store(Path(folder) / "template.duckdb", record, n, noise_values(rng, n, sd, plan)),
+                                 HEALTH_NOW).pilot("P-1")
+        weekly = template.weekly.reset_index(drop=True)
+        rows = {key: weekly.index[(weekly["metric"] == key[0]) & (weekly["kind"] == key[1]) & (weekly["environment"] == key[2])]
+                for key in NOISY}
+        assert all(len(rows[key]) == (LAB_WEEKS if key[2] == "lab" else n) for key in NOISY), "one value a week"
+        found, fired, reasons = Counter(), Counter(), Counter()
+        for draw in range(draws):
+            values = noise_values(rng, n, sd, plan, kpi_sd)
+            frame = weekly.copy()
+            for key, series in values.items():
+                frame.loc[rows[key], "value"] = series  # the weekly frame is sorted by week within each series
+            evidence = PilotEvidence(template.record, frame, template.survey, template.spans, template.dictionary)
+            result = risk.assess_pilot(evidence, catalogue, HEALTH_NOW)
+            if draw < checks:  # the same pilot through a fresh store and risk.assess: the same verdict
+                stored = risk.assess(health_store(Path(folder) / f"check{draw}.duckdb", record, n, values), HEALTH_NOW)[0]
+                assert _verdict(stored) == _verdict(result), (n, draw, _verdict(stored), _verdict(result))
+            found[result.health] += 1
+            if result.health != "green":
+                reasons[result.health_reason.split(".")[0]] += 1
+            for pattern in result.patterns.values():
+                for signal in pattern.fired:
+                    fired[signal.key] += 1
+    return found, fired, reasons
+
+
 def pct(x: float) -> str:
     return "not judged" if x != x else f"{x * 100:.1f}%"
 
@@ -191,6 +301,31 @@ def main() -> int:
     for i, n in enumerate(PERIODS):
         rate = trend_on_noise(n, draws, 600 + i)
         print(f"| {n} | {pct(rate)} |")
+
+    print("\n**g. A healthy pilot's health on pure noise** (the risk engine; register complete and healthy, every series noise)\n")
+    print("| live weeks | accuracy sd | months in the pilot stage | green | amber | red (pilots) | insufficient | warning signs fired (share of pilots) |\n"
+          "|---|---|---|---|---|---|---|---|")
+    for i, n in enumerate(HEALTH_PERIODS):
+        for j, sd in enumerate((0.06, 0.08)):
+            for k, months in enumerate((None, 20.0)):
+                found, fired, _ = health_on_noise(n, sd, months, draws, 700 + 10 * i + 2 * j + k)
+                stage_words = f"{n / (365.25 / 12 / 7):.0f} (since go-live)" if months is None else f"{months:.0f}"
+                signs = ", ".join(f"{key} {pct(count / draws)}" for key, count in fired.most_common())
+                cells = [pct(found[h] / draws) + (f" ({found[h]})" if h == "red" else "") for h in HEALTH_ORDER]
+                print(f"| {n} | {sd} | {stage_words} | " + " | ".join(cells) + f" | {signs or 'none'} |")
+                if n >= 12:
+                    targets.append((f"g. (health check) healthy pilot on noise, {n} weeks, sd {sd}, {stage_words} months in pilot: red ≤ 5%",
+                                    found["red"] / draws <= 0.05))
+
+    print("\n**g2. The same pilot (since go-live, accuracy sd 0.06) with a noisier KPI** (the KPI's weekly sd against the "
+          "0.6 from baseline to target; share amber / red, and how often behind plan fired)\n")
+    print("| live weeks | KPI sd 0.05 | KPI sd 0.10 | KPI sd 0.20 | KPI sd 0.30 |\n|---|---|---|---|---|")
+    for i, n in enumerate((12, 52)):
+        cells = []
+        for j, kpi_sd in enumerate((0.05, 0.10, 0.20, 0.30)):
+            found, fired, _ = health_on_noise(n, 0.06, None, draws, 800 + 10 * i + j, kpi_sd=kpi_sd)
+            cells.append(f"{pct(found['amber'] / draws)} / {pct(found['red'] / draws)} (behind plan {pct(fired['kpi_behind_plan'] / draws)})")
+        print(f"| {n} | " + " | ".join(cells) + " |")
 
     print("\n**Targets**\n")
     for what, met in targets:

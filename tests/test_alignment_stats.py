@@ -286,3 +286,29 @@ def test_the_words_about_a_series_agree_with_its_trend_test():
     flat = mann_kendall(noisy.to_numpy(), 0.05)
     assert flat.direction == "none"
     assert change_words("Revenue per visit", noisy, 4, None, "up", flat).endswith(", but not clearly beyond its ups and downs")
+
+
+def _bench():
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("validate_methods", ROOT / "bench" / "validate_methods.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_health_rule_on_pure_noise_rarely_cries_amber_and_never_red():
+    """bench/validate_methods.py section g, small: the pilot it simulates is green when its numbers do not
+    wobble at all (so every amber or red it counts is noise), and with noise it is never red in its first
+    year, rarely amber; 20 months in the pilot stage it is amber by the rule and still almost never red.
+    The first draws are also assessed through a real store by the bench itself."""
+    bench = _bench()
+    still, _, _ = bench.health_on_noise(12, 0.0, None, draws=3, seed=0, checks=1, kpi_sd=0.0)
+    assert still == {"green": 3}
+    found, fired, _ = bench.health_on_noise(20, 0.06, None, draws=300, seed=1, checks=1)
+    assert found["red"] == 0 and found["amber"] <= 0.12 * 300 and found["green"] + found["amber"] == 300
+    assert set(fired) <= {"kpi_behind_plan", "technical_not_business", "lab_to_live_drop"}, fired
+    long, _, _ = bench.health_on_noise(20, 0.06, 20.0, draws=300, seed=2, checks=1)
+    assert long["green"] == 0 and long["red"] <= 0.02 * 300

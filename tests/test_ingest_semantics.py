@@ -86,6 +86,21 @@ def test_none_in_the_register_is_stored_as_written_and_blank_as_unknown(store):
     assert other["training_ready"] is True
 
 
+def test_a_register_saying_none_fires_its_warning_signs_once_uploaded(store):
+    """NS-01 says none for its sponsor, sponsor level, champion, owner and system of record: each is
+    an answer and fires its warning sign; NS-02 left the same cells blank: each is unknown. A second
+    file names the sponsor none but leaves the level blank: still no sponsor."""
+    from pilot_health import risk
+
+    stored(upload(store, "register.csv", REGISTER))
+    stored(upload(store, "more.csv", "pilot_id,name,business_unit,stage,executive_sponsor,sponsor_level\nNS-05,Sponsor none,Finance,pilot,none,\n"))
+    found = {r.pilot_id: {s.key: s.state for p in r.patterns.values() for s in p.signals} for r in risk.assess(store)}
+    keys = ["sponsor_below_director", "no_change_champion", "no_accountable_owner", "no_system_of_record", "no_business_kpi"]
+    assert [found["NS-01"][k] for k in keys] == [risk.FIRED] * 5
+    assert [found["NS-02"][k] for k in keys] == [risk.UNKNOWN] * 5
+    assert found["NS-05"]["sponsor_below_director"] == risk.FIRED
+
+
 def test_none_in_a_number_column_is_rejected_with_a_reason(store):
     result = upload(store, "register.csv", REGISTER)
 

@@ -112,6 +112,15 @@ def test_none_and_blank_names_in_the_register(tmp_path):
     assert states(result, "integration_avoidance")["no_system_of_record"] == risk.UNKNOWN
 
 
+def test_a_sponsor_named_none_is_no_sponsor_whatever_the_level_column_says(tmp_path):
+    for level in (None, "vp"):
+        story = Story()
+        story.record.update(executive_sponsor="none", sponsor_level=level)
+        signal = next(s for s in assess(story, tmp_path / str(level)).patterns["organisational_resistance"].signals
+                      if s.key == "sponsor_below_director")
+        assert (signal.state, signal.evidence) == (risk.FIRED, "The register says there is no executive sponsor."), level
+
+
 def test_an_insufficient_pattern_carries_no_score_anywhere(tmp_path):
     story = Story()
     for key in ("pipeline_automated", "data_quality_monitored", "master_data_managed"):
@@ -179,3 +188,41 @@ def test_the_decisive_rule_in_words_follows_the_catalogue(tmp_path):
     assert risk.decisive_rule(load_catalogue(path)) == (
         "Decisive evidence (a lab-to-live drop of 25% or more, no live results 9 months after approval or no business "
         "results 6 months after approval) makes its pattern at least medium.")
+
+
+def test_the_page_and_the_steering_pack_never_advise_what_the_register_shows_done(tmp_path, app_env):
+    """The register names a change champion, a VP sponsor, an accountable owner and a KPI with its
+    baseline and target; what goes wrong is the people side in the data (8 of 10 respondents stuck at
+    Knowledge, 20 of 100 users active). The page and the pilot's steering pack (PDF and HTML) advise
+    on the ADKAR barrier and on adoption, and never "appoint a champion", "find a sponsor", "agree the
+    KPI" or "name an owner" (the generic playbook did)."""
+    from test_pages import open_page, texts
+    from test_steering_pack import page_text
+    from pilot_health import steering_pack as sp
+
+    catalogue = load_catalogue(catalogue_path())
+    story = Story()
+    story.survey = [dict(awareness=5, desire=5, knowledge=2, ability=2, reinforcement=2)] * 8 + \
+        [dict(awareness=5, desire=5, knowledge=5, ability=5, reinforcement=5)] * 2
+    story.users = [(w, 20.0) for w, _ in line(0, 0, 20, 20)]
+    store = story.store(tmp_path / "done.duckdb")
+    done = [catalogue.signal(key).action for key in ("no_change_champion", "sponsor_below_director", "no_business_kpi",
+                                                      "no_accountable_owner", "no_change_plan", "training_not_ready")]
+    wanted = catalogue.signal("adkar_barrier").action  # weight 3, listed first of the two fired (equal weights keep their order)
+
+    result = risk.assess(store)[0]  # now, as the page and the pack compute it
+    people = result.patterns["organisational_resistance"]
+    assert {s.key for s in people.fired} == {"adkar_barrier", "adoption_below_target"} and people.status == "medium"
+
+    app_env(store)
+    at = open_page("pages/3_Risk.py", pilot="P-1")
+    body = " ".join(texts(at.markdown)).replace("\\", "")
+    assert wanted in body and catalogue.signal("adoption_below_target").action in body
+    assert [text for text in done if text in body] == []
+
+    pdf, _ = sp.export(store, pilot_id="P-1", fmt="pdf", base_url="http://x")
+    html, _ = sp.export(store, pilot_id="P-1", fmt="html", base_url="http://x")
+    pdf_text, html_text = page_text(pdf), html.decode("utf-8")
+    assert " ".join(wanted.split()[:6]) in pdf_text and wanted in html_text
+    for text in done:
+        assert " ".join(text.split()[:4]) not in pdf_text and text not in html_text, text

@@ -363,6 +363,8 @@ def _sponsor(ctx: _Context, threshold: float):
     level = ctx.r.get("sponsor_level")
     sponsor = ctx.r.get("executive_sponsor")
     rows = _record_rows(ctx, "executive_sponsor", "sponsor_level")
+    if says_none(sponsor):  # "none" as the sponsor is an answer, whatever the level column says (or leaves blank)
+        return FIRED, "The register says there is no executive sponsor.", rows
     if level is None:
         return UNKNOWN, "The register does not say.", rows
     if level == "none":
