@@ -422,8 +422,9 @@ class _Run:
             metric_sql, time_sql = "l.label", (f"u.{fixed['observed_at']}" if fixed["observed_at"] else "NULL")
         else:
             raise Refused(f"{self.result.file_name}: columns are mapped both as one-per-metric and as one-per-date; choose one layout.")
-        queries.register(self.con, "ingest_wide_lookup", lookup)
         cells = ", ".join(f"c{self.index[h]}" for h, _ in wide)
+        self._check_wide_values(cells, len(wide), lookup["what"].eq("date").all())
+        queries.register(self.con, "ingest_wide_lookup", lookup)
         self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_rows AS
@@ -434,6 +435,27 @@ class _Run:
         )
         self.con.unregister("ingest_wide_lookup")
         self._exec(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # empty wide cells: no observation
+
+    def _check_wide_values(self, cells: str, columns: int, dates: bool) -> None:
+        """A table with one column per metric (or per date) becomes one row per filled cell: refuse
+        it when that is more rows than one upload may store (the rows limit), before any are made.
+        Within the column and cell limits a wide file can hold five times the rows limit in values,
+        and checking them all would take the memory the limits are there to bound (issue 15)."""
+        from .reading import _limits
+
+        limit = _limits().rows
+        rows = self.con.execute("SELECT count(*) FROM ingest_raw").fetchone()[0]
+        if rows * columns <= limit:
+            return
+        filled = self.con.execute(
+            f"SELECT count(*) FROM (UNPIVOT (SELECT {cells} FROM ingest_raw) ON {cells} INTO NAME name VALUE cell) "
+            f"WHERE {v.cleaned('cell')} IS NOT NULL"
+        ).fetchone()[0]
+        if filled > limit:
+            kind = "dates" if dates else "metrics"
+            raise Refused(f"{self.result.file_name} holds {filled:,} values in its {columns:,} columns of {kind}, and each becomes one row "
+                          f"to store: more than the {limit:,} rows one upload may store. Split it into smaller files (fewer rows or "
+                          "fewer columns each) and upload them one after the other.")
 
     def _leave_out_unfinished_runs(self) -> None:
         """Runs of a run table that failed, crashed, were killed or still run are not results: left
@@ -1789,6 +1811,11 @@ def ingest(
             return result
     except Refused as refusal:
         result.status, result.refusal = "refused", str(refusal)
+        return result
+    except duckdb.OutOfMemoryException:  # rolled back; the limits should keep every file from here (bench/README.md)
+        result.status = "refused"
+        result.refusal = (f"{file_name} needs more memory to check than this server can give one upload. Split it into smaller "
+                          "files and upload them one after the other. Nothing was stored.")
         return result
     except _NothingToStore:  # raised inside the transaction so that it is rolled back, version untouched
         return result
