@@ -261,6 +261,35 @@ def test_a_wide_table_within_the_rows_limit_is_stored_whole(store_path, tmp_path
     expect_refused(out, "wider.csv", "holds 5,100 values in its 100 columns of metrics", "more than the 5,099 rows")
 
 
+def chart_export(runs: int, steps: int) -> bytes:
+    """A W&B chart export: Step, then each run's metric with its __MIN and __MAX companions."""
+    names = [f"run-{r} - accuracy" for r in range(runs)]
+    header = ",".join(['"Step"'] + [f'"{n}{suffix}"' for n in names for suffix in ("", "__MIN", "__MAX")])
+    lines = [",".join([f'"{step}"'] + [f'"0.{50 + (r + step) % 40}"' for r in range(runs) for _ in range(3)]) for step in range(steps)]
+    return ("\n".join([header, *lines]) + "\n").encode()
+
+
+def test_a_chart_export_with_more_logged_values_than_the_rows_limit_is_refused(demo_store, monkeypatch):
+    """A W&B chart export keeps each run's last value, but every logged step is read first: 10 runs
+    of 21 steps are 210 values, over a rows limit of 200 (in-process: the limit is read per upload)."""
+    from datetime import date
+
+    from pilot_health.ingest import IngestOptions, ingest
+    from pilot_health.store import facts_of_file
+
+    options = IngestOptions(pilot_id="SC-01", observed_on=date(2024, 3, 1), environment="lab")
+    monkeypatch.setenv("PILOT_HEALTH_MAX_ROWS", "200")
+    before = facts_of_file(demo_store.path)
+    result = ingest(demo_store, chart_export(10, 21), "chart.csv", options, commit=True)
+    assert result.mapping.export == "Weights & Biases chart export"
+    assert result.status == "refused" and result.refusal == (
+        "chart.csv holds 210 values in its 10 columns of runs' metrics: more than the 200 rows one upload may read. "
+        "Export fewer runs or fewer steps (or split it into smaller files) and upload them one after the other.")
+    assert facts_of_file(demo_store.path) == before
+    result = ingest(demo_store, chart_export(10, 20), "chart.csv", options, commit=True)  # 200 values: within
+    assert result.status == "stored" and result.rows_to_store == 10, result.refusal
+
+
 def test_running_out_of_memory_anyway_is_a_sentence_and_stores_nothing(demo_store, monkeypatch):
     """Should a file the limits let through still exhaust memory, DuckDB's error is a refusal
     naming the file (rolled back), not an unexpected error."""

@@ -423,7 +423,7 @@ class _Run:
         else:
             raise Refused(f"{self.result.file_name}: columns are mapped both as one-per-metric and as one-per-date; choose one layout.")
         cells = ", ".join(f"c{self.index[h]}" for h, _ in wide)
-        self._check_wide_values(cells, len(wide), lookup["what"].eq("date").all())
+        self._check_wide_values(cells, len(wide), "dates" if lookup["what"].eq("date").all() else "metrics")
         queries.register(self.con, "ingest_wide_lookup", lookup)
         self._exec(
             f"""
@@ -436,7 +436,7 @@ class _Run:
         self.con.unregister("ingest_wide_lookup")
         self._exec(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # empty wide cells: no observation
 
-    def _check_wide_values(self, cells: str, columns: int, dates: bool) -> None:
+    def _check_wide_values(self, cells: str, columns: int, kind: str) -> None:
         """A table with one column per metric (or per date) becomes one row per filled cell: refuse
         it when that is more rows than one upload may store (the rows limit), before any are made.
         Within the column and cell limits a wide file can hold five times the rows limit in values,
@@ -451,8 +451,11 @@ class _Run:
             f"SELECT count(*) FROM (UNPIVOT (SELECT {cells} FROM ingest_raw) ON {cells} INTO NAME name VALUE cell) "
             f"WHERE {v.cleaned('cell')} IS NOT NULL"
         ).fetchone()[0]
+        if filled > limit and kind == "runs' metrics":  # a chart export keeps each run's last value, but reads every step
+            raise Refused(f"{self.result.file_name} holds {filled:,} values in its {columns:,} columns of runs' metrics: more than the "
+                          f"{limit:,} rows one upload may read. Export fewer runs or fewer steps (or split it into smaller files) and "
+                          "upload them one after the other.")
         if filled > limit:
-            kind = "dates" if dates else "metrics"
             raise Refused(f"{self.result.file_name} holds {filled:,} values in its {columns:,} columns of {kind}, and each becomes one row "
                           f"to store: more than the {limit:,} rows one upload may store. Split it into smaller files (fewer rows or "
                           "fewer columns each) and upload them one after the other.")
@@ -490,7 +493,7 @@ class _Run:
         from its name when the run names say it (chosen on upload)."""
         columns = self.mapping.defaults["chart_columns"]
         split = _names_split(self.mapping, self.options)
-        parts, params = [], []
+        parts, params, cells = [], [], []
         for header, target in self.mapping.targets.items():
             if not target.startswith(METRIC_PREFIX):
                 continue
@@ -513,6 +516,8 @@ class _Run:
                 f"{fixed['observed_at'] or 'NULL'} AS time_raw, {value_sql} AS value_raw FROM ingest_raw"
             )
             params.append(label)
+            cells.append(cell)
+        self._check_wide_values(", ".join(cells), len(cells), "runs' metrics")
         self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_rows AS {' UNION ALL '.join(parts)}", params)
         self._exec(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # steps a run did not log
     def _crosstab_metric(self, fixed: dict[str, Optional[str]]) -> str:
