@@ -348,6 +348,43 @@ def test_progress_says_stored_only_after_the_commit(demo_store, monkeypatch, cap
     assert failed == 1 and "[ 75%] Storing 24 rows" in err and "[100%]" not in err and "The disk holding /x is full" in err
 
 
+def test_the_engine_reports_stored_only_after_the_commit(demo_store, monkeypatch):
+    """What the upload page's progress bar shows: "Stored …" comes after the commit, never before
+    one that fails (the page then shows only the full-disk sentence)."""
+    from pilot_health.ingest import IngestOptions, ingest
+
+    said: list[tuple[float, str]] = []
+    committed: list[bool] = []
+    real_put_meta = queries.put_meta
+
+    def watch_commit(con, key, value):  # the store's last step before COMMIT
+        if key == "version":
+            committed.append(False)
+        real_put_meta(con, key, value)
+
+    def progress(share, text):
+        said.append((share, text, bool(committed)))
+
+    monkeypatch.setattr(queries, "put_meta", watch_commit)
+    data = (FIXTURES / "metrics_ragged.csv").read_bytes()
+    options = IngestOptions(pilot_id="SC-01", environment="live")
+    result = ingest(demo_store, data, "ragged.csv", options, commit=True, progress=progress)
+    assert result.status == "stored"
+    assert said[-1][:2] == (1.0, f"Stored 8 rows as upload {result.upload_id}.") and said[-1][2], "said before the commit began"
+
+    def commit_fails(con, key, value):
+        if key == "version":
+            raise duckdb.IOException(f'IO Error: Could not write file "{demo_store.path}.wal": No space left on device')
+        real_put_meta(con, key, value)
+
+    monkeypatch.setattr(queries, "put_meta", commit_fails)
+    said.clear()
+    again = IngestOptions(pilot_id="SC-01", environment="live", store_again=True, replace_existing=True)
+    with pytest.raises(duckdb.IOException, match="No space left"):  # the page and the command line word it (errors.os_problem)
+        ingest(demo_store, data, "ragged.csv", again, commit=True, progress=progress)
+    assert said and not [text for _, text, _ in said if text.startswith("Stored")]
+
+
 # -- Streamlit's metrics endpoint ----------------------------------------------------------------
 
 def test_the_metrics_endpoint_publishes_no_sign_in_details_and_the_proxy_rule_is_documented():

@@ -1812,8 +1812,9 @@ def ingest(
                                  + (f", {result.rows_replaced:,} stored values replaced" if result.rows_replaced else "")
                                  + (f", pilots {', '.join(p.pilot_id for p in pilots)}" if mapping.kind == "pilot_register" else ""))
             result.status, result.upload_id = "stored", upload_id
-            progress(1.0, f"Stored {plural(result.rows_to_store, 'row')} as upload {upload_id}.")
-            return result
+        # Out of the block: committed (a commit that fails raises instead), so "Stored" is now true.
+        progress(1.0, f"Stored {plural(result.rows_to_store, 'row')} as upload {result.upload_id}.")
+        return result
     except Refused as refusal:
         result.status, result.refusal = "refused", str(refusal)
         return result
