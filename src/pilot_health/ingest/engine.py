@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -40,7 +41,9 @@ from .recognise import (
 
 # Uploads are read from temporary files under this folder only: a locked-down store connection
 # (the dashboard's) may read files here and in the store's own folder, nowhere else.
-UPLOAD_WORK_ROOT = Path(tempfile.gettempdir()) / "pilot-health-uploads"
+# One folder per user of the machine (its own, 0700): a folder made by one user is not writable by another,
+# and another user's processes are not ours to sweep.
+UPLOAD_WORK_ROOT = Path(tempfile.gettempdir()) / ("pilot-health-uploads" + (f"-{os.getuid()}" if hasattr(os, "getuid") else ""))
 
 
 def _work_folder() -> Path:
@@ -49,7 +52,7 @@ def _work_folder() -> Path:
     their own clean-up never ran) are removed."""
     import os
 
-    UPLOAD_WORK_ROOT.mkdir(parents=True, exist_ok=True)
+    UPLOAD_WORK_ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)
     for old in UPLOAD_WORK_ROOT.glob("upload-*"):
         pid = old.name.split("-")[1]
         if not pid.isdigit() or int(pid) == os.getpid():
