@@ -72,6 +72,15 @@ def files(folder: Path, quick: bool) -> list[tuple[str, Callable[[], Path]]]:
 
     for name in ("ten_thousand_columns.csv", "long_line.csv", "long_field.csv"):
         out.append((name, lambda name=name: text(name)))
+
+    def wide(columns: int, rows: int) -> Path:
+        path = folder / f"wide_{columns}x{rows}.csv"
+        path.write_bytes(corpus.wide_csv(columns, rows))
+        return path
+
+    out.append(("CSV 2,000 metric columns x 5,000 rows" if not quick else "CSV 2,000 metric columns x 2,000 rows",
+                lambda: wide(2000, 2000 if quick else 5000)))
+    out.append(("largest wide CSV within the limits (2,000 x 1,000)", lambda: wide(2000, 1000)))
     return out
 
 

@@ -247,6 +247,15 @@ def gzip_zip_stream(size: int) -> bytes:
 LONG_HEADER = ",".join(HEADER) + "\n"
 
 
+def wide_csv(columns: int, rows: int) -> bytes:
+    """A table with one column per metric, `columns` wide in all and `rows` long, every cell filled:
+    within the column and cell limits, but each filled cell becomes one row to store."""
+    header = "pilot_id,environment,date," + ",".join(f"metric_{i}" for i in range(columns - 3)) + "\n"
+    line = ",".join(f"0.{(i * 37) % 1000:03d}" for i in range(columns - 3))
+    first = datetime(1990, 1, 1)
+    return (header + "".join(f"SC-01,lab,{(first + timedelta(days=r)).date()},{line}\n" for r in range(rows))).encode()
+
+
 def text_files() -> dict[str, bytes]:
     """Small hostile CSV/TSV files (each well under a megabyte unless its point is size)."""
     good = "".join(f"SC-01,accuracy,lab,2024-01-{d:02d},0.{d + 50}\n" for d in range(1, 6))

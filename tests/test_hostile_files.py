@@ -59,11 +59,11 @@ print(json.dumps(out))
 """ % (TABLES,)
 
 
-def run(store_path: Path, file: Path, name: str, env: dict | None = None) -> dict:
+def run(store_path: Path, file: Path, name: str, env: dict | None = None, memory_limit: int = MEMORY_LIMIT) -> dict:
     """One file, check then store, in a fresh process under the memory and time limits."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", RUNNER, str(store_path), str(file), name, str(MEMORY_LIMIT)],
+    done = subprocess.run([sys.executable, "-c", RUNNER, str(store_path), str(file), name, str(memory_limit)],
                           capture_output=True, text=True, timeout=TIME_LIMIT, cwd=ROOT, env=environment)
     assert done.returncode == 0, f"{name}: the engine failed (exit {done.returncode}): {done.stderr[-2000:]}"
     out = json.loads(done.stdout.strip().splitlines()[-1])
@@ -231,6 +231,84 @@ def test_hostile_text_is_refused_with_a_sentence(store_path, tmp_path, name):
     out = run(store_path, file, name)
     expect_refused(out, name, *TEXT_REFUSALS[name])
     assert out["peak_mb"] < 600
+
+
+def test_a_wide_table_with_more_values_than_rows_to_store_is_refused_before_they_are_made(store_path, tmp_path):
+    """2,000 columns of metrics by 3,000 rows is within the column and cell limits, but it is
+    5,991,000 values, each one row to store: three times the rows limit. Checking them all took
+    DuckDB past 1.7 GB (2.8 GB for 5,000 rows, bench/README.md); the values are counted first.
+    Under a 4 GB address-space cap: DuckDB reserves far more address space than it uses for a table
+    this wide (a 1.5 GB cap fails it while the memory really used stays near 350 MB)."""
+    file = tmp_path / "wide.csv"
+    file.write_bytes(corpus.wide_csv(2000, 3000))
+    out = run(store_path, file, "wide.csv", memory_limit=4 * 1024**3)
+    refusal = expect_refused(out, "wide.csv")
+    assert refusal == ("wide.csv holds 5,991,000 values in its 1,997 columns of metrics, and each becomes one row to store: more than "
+                       "the 2,000,000 rows one upload may store. Split it into smaller files (fewer rows or fewer columns each) and "
+                       "upload them one after the other.")
+    assert out["peak_mb"] < 1024
+
+
+def test_a_wide_table_within_the_rows_limit_is_stored_whole(store_path, tmp_path):
+    """The same count of values as the limit allows: stored, one row per value."""
+    file = tmp_path / "wide.csv"
+    file.write_bytes(corpus.wide_csv(103, 50))  # 100 metrics x 50 days = 5,000 values
+    out = run(store_path, file, "wide.csv", {"PILOT_HEALTH_MAX_ROWS": "5000"})
+    assert out["store"]["status"] == "stored", out
+    assert out["store"]["rows_to_store"] == 5_000 and out["after"]["metric_observations"] == out["before"]["metric_observations"] + 5_000
+    file.write_bytes(corpus.wide_csv(103, 51))  # one day more: 5,100 values
+    out = run(store_path, file, "wider.csv", {"PILOT_HEALTH_MAX_ROWS": "5099"})
+    expect_refused(out, "wider.csv", "holds 5,100 values in its 100 columns of metrics", "more than the 5,099 rows")
+
+
+def chart_export(runs: int, steps: int) -> bytes:
+    """A W&B chart export: Step, then each run's metric with its __MIN and __MAX companions."""
+    names = [f"run-{r} - accuracy" for r in range(runs)]
+    header = ",".join(['"Step"'] + [f'"{n}{suffix}"' for n in names for suffix in ("", "__MIN", "__MAX")])
+    lines = [",".join([f'"{step}"'] + [f'"0.{50 + (r + step) % 40}"' for r in range(runs) for _ in range(3)]) for step in range(steps)]
+    return ("\n".join([header, *lines]) + "\n").encode()
+
+
+def test_a_chart_export_with_more_logged_values_than_the_rows_limit_is_refused(demo_store, monkeypatch):
+    """A W&B chart export keeps each run's last value, but every logged step is read first: 10 runs
+    of 21 steps are 210 values, over a rows limit of 200 (in-process: the limit is read per upload)."""
+    from datetime import date
+
+    from pilot_health.ingest import IngestOptions, ingest
+    from pilot_health.store import facts_of_file
+
+    options = IngestOptions(pilot_id="SC-01", observed_on=date(2024, 3, 1), environment="lab")
+    monkeypatch.setenv("PILOT_HEALTH_MAX_ROWS", "200")
+    before = facts_of_file(demo_store.path)
+    result = ingest(demo_store, chart_export(10, 21), "chart.csv", options, commit=True)
+    assert result.mapping.export == "Weights & Biases chart export"
+    assert result.status == "refused" and result.refusal == (
+        "chart.csv holds 210 values in its 10 columns of runs' metrics: more than the 200 rows one upload may read. "
+        "Export fewer runs or fewer steps (or split it into smaller files) and upload them one after the other.")
+    assert facts_of_file(demo_store.path) == before
+    result = ingest(demo_store, chart_export(10, 20), "chart.csv", options, commit=True)  # 200 values: within
+    assert result.status == "stored" and result.rows_to_store == 10, result.refusal
+
+
+def test_running_out_of_memory_anyway_is_a_sentence_and_stores_nothing(demo_store, monkeypatch):
+    """Should a file the limits let through still exhaust memory, DuckDB's error is a refusal
+    naming the file (rolled back), not an unexpected error."""
+    import duckdb
+
+    from pilot_health.ingest import engine
+    from pilot_health.store import facts_of_file
+
+    def exhausted(self, *args, **kwargs):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: Failed to allocate block of 268435456 bytes (bad allocation)")
+
+    monkeypatch.setattr(engine._Run, "parse_metrics", exhausted)
+    before = facts_of_file(demo_store.path)
+    data = corpus.text_files()["many_rows.csv"]
+    result = engine.ingest(demo_store, data, "big.csv", engine.IngestOptions(), commit=True, _careful=True)
+    assert result.status == "refused" and result.refusal == (
+        "big.csv needs more memory to check than this server can give one upload. Split it into smaller files and upload them "
+        "one after the other. Nothing was stored.")
+    assert facts_of_file(demo_store.path) == before
 
 
 def test_rows_of_a_csv_are_limited(store_path, tmp_path):

@@ -179,6 +179,8 @@ def tmpfs(folder: Path, size: str, read_only: bool = False):
     """A small disk of its own (tmpfs), or the test is skipped with the reason."""
     folder.mkdir(parents=True, exist_ok=True)
     options = f"size={size}" + (",ro" if read_only else "")
+    if not shutil.which("mount"):
+        pytest.skip("this machine has no mount command, so the tests cannot mount a small disk")
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"this machine does not let the tests mount a small disk (mount: {(mounted.stderr or 'not permitted').strip()})")
@@ -324,6 +326,36 @@ def test_the_work_folder_of_a_killed_upload_is_removed_by_the_next_upload(demo_s
         shutil.rmtree(alive, ignore_errors=True)
 
 
+def test_another_user_of_the_machine_uploads_with_a_work_folder_of_their_own(tmp_path):
+    """Upload work folders live in a folder of the user's own (0700): one made by root (say, the
+    dashboard's service) does not refuse another user's command-line upload as 'permission denied'."""
+    import tempfile
+
+    from pilot_health.ingest import engine
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run an upload as another user (nobody)")
+    engine._work_folder().rmdir()  # root's own folder exists, as after any upload of the dashboard
+    shared = Path(tempfile.mkdtemp(prefix="shared-"))
+    try:
+        shared.chmod(0o777)
+        export = shared / "export.csv"
+        shutil.copy(FIXTURES / "metrics_ragged.csv", export)
+        export.chmod(0o644)
+        env = {**os.environ, "HOME": str(shared), "PYTHONPATH": str(ROOT / "src")}
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "pilot_health",
+                               "ingest", str(export), "--db", str(shared / "store.duckdb"), "--pilot", "SC-01", "--kind", "metrics",
+                               "--environment", "live", "--json"], cwd=shared, env=env, capture_output=True, text=True, timeout=120)
+        assert "permission denied" not in done.stderr and "Unexpected" not in done.stderr, done.stderr
+        assert done.returncode in (0, 1) and json.loads(done.stdout)["status"] in ("stored", "refused"), done.stdout + done.stderr
+        assert (Path(tempfile.gettempdir()) / "pilot-health-uploads-65534").stat().st_uid == 65534
+        assert engine.UPLOAD_WORK_ROOT.name == f"pilot-health-uploads-{os.getuid()}"
+        assert engine.UPLOAD_WORK_ROOT.stat().st_mode & 0o777 == 0o700
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+        shutil.rmtree(Path(tempfile.gettempdir()) / "pilot-health-uploads-65534", ignore_errors=True)
+
+
 def test_progress_says_stored_only_after_the_commit(demo_store, monkeypatch, capsys):
     """The last line, "[100%] Stored …", is printed after the transaction committed: when the
     commit fails it is never printed."""
@@ -346,6 +378,43 @@ def test_progress_says_stored_only_after_the_commit(demo_store, monkeypatch, cap
                        "--pilot", "SC-01", "--environment", "live"])
     err = capsys.readouterr().err
     assert failed == 1 and "[ 75%] Storing 24 rows" in err and "[100%]" not in err and "The disk holding /x is full" in err
+
+
+def test_the_engine_reports_stored_only_after_the_commit(demo_store, monkeypatch):
+    """What the upload page's progress bar shows: "Stored …" comes after the commit, never before
+    one that fails (the page then shows only the full-disk sentence)."""
+    from pilot_health.ingest import IngestOptions, ingest
+
+    said: list[tuple[float, str]] = []
+    committed: list[bool] = []
+    real_put_meta = queries.put_meta
+
+    def watch_commit(con, key, value):  # the store's last step before COMMIT
+        if key == "version":
+            committed.append(False)
+        real_put_meta(con, key, value)
+
+    def progress(share, text):
+        said.append((share, text, bool(committed)))
+
+    monkeypatch.setattr(queries, "put_meta", watch_commit)
+    data = (FIXTURES / "metrics_ragged.csv").read_bytes()
+    options = IngestOptions(pilot_id="SC-01", environment="live")
+    result = ingest(demo_store, data, "ragged.csv", options, commit=True, progress=progress)
+    assert result.status == "stored"
+    assert said[-1][:2] == (1.0, f"Stored 8 rows as upload {result.upload_id}.") and said[-1][2], "said before the commit began"
+
+    def commit_fails(con, key, value):
+        if key == "version":
+            raise duckdb.IOException(f'IO Error: Could not write file "{demo_store.path}.wal": No space left on device')
+        real_put_meta(con, key, value)
+
+    monkeypatch.setattr(queries, "put_meta", commit_fails)
+    said.clear()
+    again = IngestOptions(pilot_id="SC-01", environment="live", store_again=True, replace_existing=True)
+    with pytest.raises(duckdb.IOException, match="No space left"):  # the page and the command line word it (errors.os_problem)
+        ingest(demo_store, data, "ragged.csv", again, commit=True, progress=progress)
+    assert said and not [text for _, text, _ in said if text.startswith("Stored")]
 
 
 # -- Streamlit's metrics endpoint ----------------------------------------------------------------

@@ -114,7 +114,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PILOT_HEALTH_MAX_ROWS",
         "2000000",
-        "Most rows one upload may have; a file with more is refused.",
+        "Most rows one upload may have, and may store (a table with a column per metric or date stores one row per filled cell); a file with more is refused.",
     ),
     Setting(
         "PILOT_HEALTH_MAX_UNPACKED_MB",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -40,7 +41,9 @@ from .recognise import (
 
 # Uploads are read from temporary files under this folder only: a locked-down store connection
 # (the dashboard's) may read files here and in the store's own folder, nowhere else.
-UPLOAD_WORK_ROOT = Path(tempfile.gettempdir()) / "pilot-health-uploads"
+# One folder per user of the machine (its own, 0700): a folder made by one user is not writable by another,
+# and another user's processes are not ours to sweep.
+UPLOAD_WORK_ROOT = Path(tempfile.gettempdir()) / ("pilot-health-uploads" + (f"-{os.getuid()}" if hasattr(os, "getuid") else ""))
 
 
 def _work_folder() -> Path:
@@ -49,7 +52,7 @@ def _work_folder() -> Path:
     their own clean-up never ran) are removed."""
     import os
 
-    UPLOAD_WORK_ROOT.mkdir(parents=True, exist_ok=True)
+    UPLOAD_WORK_ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)
     for old in UPLOAD_WORK_ROOT.glob("upload-*"):
         pid = old.name.split("-")[1]
         if not pid.isdigit() or int(pid) == os.getpid():
@@ -422,8 +425,9 @@ class _Run:
             metric_sql, time_sql = "l.label", (f"u.{fixed['observed_at']}" if fixed["observed_at"] else "NULL")
         else:
             raise Refused(f"{self.result.file_name}: columns are mapped both as one-per-metric and as one-per-date; choose one layout.")
-        queries.register(self.con, "ingest_wide_lookup", lookup)
         cells = ", ".join(f"c{self.index[h]}" for h, _ in wide)
+        self._check_wide_values(cells, len(wide), "dates" if lookup["what"].eq("date").all() else "metrics")
+        queries.register(self.con, "ingest_wide_lookup", lookup)
         self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_rows AS
@@ -434,6 +438,30 @@ class _Run:
         )
         self.con.unregister("ingest_wide_lookup")
         self._exec(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # empty wide cells: no observation
+
+    def _check_wide_values(self, cells: str, columns: int, kind: str) -> None:
+        """A table with one column per metric (or per date) becomes one row per filled cell: refuse
+        it when that is more rows than one upload may store (the rows limit), before any are made.
+        Within the column and cell limits a wide file can hold five times the rows limit in values,
+        and checking them all would take the memory the limits are there to bound (issue 15)."""
+        from .reading import _limits
+
+        limit = _limits().rows
+        rows = self.con.execute("SELECT count(*) FROM ingest_raw").fetchone()[0]
+        if rows * columns <= limit:
+            return
+        filled = self.con.execute(
+            f"SELECT count(*) FROM (UNPIVOT (SELECT {cells} FROM ingest_raw) ON {cells} INTO NAME name VALUE cell) "
+            f"WHERE {v.cleaned('cell')} IS NOT NULL"
+        ).fetchone()[0]
+        if filled > limit and kind == "runs' metrics":  # a chart export keeps each run's last value, but reads every step
+            raise Refused(f"{self.result.file_name} holds {filled:,} values in its {columns:,} columns of runs' metrics: more than the "
+                          f"{limit:,} rows one upload may read. Export fewer runs or fewer steps (or split it into smaller files) and "
+                          "upload them one after the other.")
+        if filled > limit:
+            raise Refused(f"{self.result.file_name} holds {filled:,} values in its {columns:,} columns of {kind}, and each becomes one row "
+                          f"to store: more than the {limit:,} rows one upload may store. Split it into smaller files (fewer rows or "
+                          "fewer columns each) and upload them one after the other.")
 
     def _leave_out_unfinished_runs(self) -> None:
         """Runs of a run table that failed, crashed, were killed or still run are not results: left
@@ -468,7 +496,7 @@ class _Run:
         from its name when the run names say it (chosen on upload)."""
         columns = self.mapping.defaults["chart_columns"]
         split = _names_split(self.mapping, self.options)
-        parts, params = [], []
+        parts, params, cells = [], [], []
         for header, target in self.mapping.targets.items():
             if not target.startswith(METRIC_PREFIX):
                 continue
@@ -491,6 +519,8 @@ class _Run:
                 f"{fixed['observed_at'] or 'NULL'} AS time_raw, {value_sql} AS value_raw FROM ingest_raw"
             )
             params.append(label)
+            cells.append(cell)
+        self._check_wide_values(", ".join(cells), len(cells), "runs' metrics")
         self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_rows AS {' UNION ALL '.join(parts)}", params)
         self._exec(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # steps a run did not log
     def _crosstab_metric(self, fixed: dict[str, Optional[str]]) -> str:
@@ -1785,10 +1815,16 @@ def ingest(
                                  + (f", {result.rows_replaced:,} stored values replaced" if result.rows_replaced else "")
                                  + (f", pilots {', '.join(p.pilot_id for p in pilots)}" if mapping.kind == "pilot_register" else ""))
             result.status, result.upload_id = "stored", upload_id
-            progress(1.0, f"Stored {plural(result.rows_to_store, 'row')} as upload {upload_id}.")
-            return result
+        # Out of the block: committed (a commit that fails raises instead), so "Stored" is now true.
+        progress(1.0, f"Stored {plural(result.rows_to_store, 'row')} as upload {result.upload_id}.")
+        return result
     except Refused as refusal:
         result.status, result.refusal = "refused", str(refusal)
+        return result
+    except duckdb.OutOfMemoryException:  # rolled back; the limits should keep every file from here (bench/README.md)
+        result.status = "refused"
+        result.refusal = (f"{file_name} needs more memory to check than this server can give one upload. Split it into smaller "
+                          "files and upload them one after the other. Nothing was stored.")
         return result
     except _NothingToStore:  # raised inside the transaction so that it is rolled back, version untouched
         return result
