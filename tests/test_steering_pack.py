@@ -25,6 +25,13 @@ from pilot_health.models import STAGE_LABELS
 from pilot_health.pilots import get_pilot, update_pilot
 from pilot_health.portfolio import load_portfolio
 from pilot_health.store import utc_now
+from conftest import without_demo_meetings
+
+@pytest.fixture
+def demo_store(demo_store):
+    """The demo without its two past meetings: these tests record their own decisions on a clean slate."""
+    return without_demo_meetings(demo_store)
+
 
 BASE = "http://dashboard.example:8501"
 MM_PER_POINT = 25.4 / 72

@@ -418,7 +418,8 @@ class DemoClearResult:
 
 
 def clear_demo(store: Store, by: "Person | str" = DEMO_UPLOADER) -> DemoClearResult:
-    """Remove everything the demo stored; demo pilots that have your own data since are kept."""
+    """Remove everything the demo stored, its meetings and decisions too; demo pilots that have your
+    own data or decisions since are kept."""
     person = as_person(by)
     person.require("manage_demo", "clear the demo portfolio")
     with store.write() as con:
@@ -426,7 +427,7 @@ def clear_demo(store: Store, by: "Person | str" = DEMO_UPLOADER) -> DemoClearRes
         demo_ids = [p for p in meta.get("demo_pilots", "").split(",") if p]
         uploads = queries.upload_ids_by(con, DEMO_UPLOADER)
         queries.delete_uploads(con, uploads)
-        keep = sorted(queries.pilots_with_rows_outside(con, []) & set(demo_ids))
+        keep = sorted((queries.pilots_with_rows_outside(con, []) | queries.pilots_decided_by_others(con, DEMO_UPLOADER)) & set(demo_ids))
         remove = [p for p in demo_ids if p not in keep]
         queries.delete_pilots(con, remove)
         queries.forget_pilot_history(con, remove)

@@ -737,6 +737,11 @@ def fetch_decisions(con: duckdb.DuckDBPyConnection, as_of: datetime | None = Non
     return [dict(zip(names, row)) for row in rows]
 
 
+def pilots_decided_by_others(con: duckdb.DuckDBPyConnection, by: str) -> set[str]:
+    """Pilots with a decision recorded by someone other than `by`."""
+    return {r[0] for r in con.execute("SELECT DISTINCT pilot_id FROM decisions WHERE recorded_by <> ?", [by]).fetchall()}
+
+
 def delete_demo_meetings(con: duckdb.DuckDBPyConnection, meeting_ids: Sequence[int], by: str) -> int:
     """Remove the decisions `by` recorded in these meetings, then the meetings no other decision
     refers to; returns how many meetings were removed."""
