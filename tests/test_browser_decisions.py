@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from browser_support import (RENDERED_MS, Dashboard, assert_no_errors_shown, download_table, finished_running, load_demo_store,
+from browser_support import (FIRST_RENDER_MS, RENDERED_MS, Dashboard, assert_no_errors_shown, download_table, finished_running, load_demo_store,
                              open_link, start_dashboard)
 from browser_support import allowed_origins, browser, chromium_path, page, script_errors  # noqa: F401 (fixtures, used by name)
 
@@ -31,10 +31,15 @@ def dashboard(chromium_path, tmp_path_factory) -> Iterator[Dashboard]:
 
 
 def _date(page, label: str, day: date) -> None:
-    box = page.get_by_test_id("stDateInput").filter(has_text=label).locator('input[type="date"]')
-    box.fill(day.isoformat())
-    box.press("Enter")
-    box.blur()
+    """Type a day into the date input labelled `label`, segment by segment as a person types it."""
+    from playwright.sync_api import expect
+
+    field = page.get_by_test_id("stDateInput").filter(has_text=label)
+    for kind, digits in (("year", f"{day.year:04d}"), ("month", f"{day.month:02d}"), ("day", f"{day.day:02d}")):
+        field.locator(f'[role="spinbutton"][data-type="{kind}"]').focus()
+        page.keyboard.type(digits)
+    field.locator('[role="spinbutton"][data-type="day"]').blur()
+    expect(field.locator('input[type="date"]')).to_have_value(day.isoformat(), timeout=RENDERED_MS)
 
 
 def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_view(page, dashboard, script_errors):
@@ -51,11 +56,14 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
     page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text="Record a decision")).locator("summary").click()
 
     # The meeting: held two weeks ago, recorded from the form's popover.
-    page.get_by_test_id("stPopover").filter(has_text="Record a new meeting").locator("button").first.click()
-    _date(page, "Held on", held)
+    popover = page.get_by_test_id("stPopover").filter(has_text="Record a new meeting").locator("button").first
+    popover.click()
     page.get_by_label("Title", exact=True).fill(title)
-    page.get_by_label("Title", exact=True).press("Enter")
+    page.get_by_label("Title", exact=True).press("Tab")
     finished_running(page)
+    _date(page, "Held on", held)
+    finished_running(page)
+    expect(page.get_by_label("Title", exact=True)).to_have_value(title)
     page.get_by_role("button", name="Record the meeting").click()
     expect(page.get_by_text(f"Recorded the meeting {title}.")).to_be_visible(timeout=RENDERED_MS)
     [recorded] = [m for m in meetings.meetings(Store(dashboard.db)) if m.title == title]
@@ -64,18 +72,22 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
     expect(page.get_by_role("combobox", name="Meeting", exact=True)).to_have_value(meeting_label, timeout=RENDERED_MS)
 
     # The decision, in that meeting, due in three days.
-    page.keyboard.press("Escape")  # close the popover if it is still open
+    page.keyboard.press("Escape")  # close the popover
     decision = page.get_by_role("combobox", name="Decision", exact=True)
     decision.click()
     page.get_by_role("option", name="Fix and review", exact=True).click()
+    finished_running(page)
     page.get_by_label("Owner", exact=True).fill("Dana Fox")
-    page.get_by_label("Owner", exact=True).press("Enter")
+    page.get_by_label("Owner", exact=True).press("Tab")
+    finished_running(page)  # each value reaches the server before the next is typed (a rerun redraws the form)
     _date(page, "Due", due)
+    finished_running(page)
     page.get_by_label("Conditions", exact=True).fill("Name an owner for the warehouse system's interface.")
     page.get_by_label("Conditions", exact=True).blur()
     finished_running(page)
     page.get_by_role("button", name=f"Record the decision about {PILOT}").click()
-    expect(page.get_by_text(f"Recorded for {PILOT}: Fix and review, owner Dana Fox, due {due:%d %b %Y}.")).to_be_visible(timeout=RENDERED_MS)
+    expect(page.get_by_text("1 decision.", exact=True)).to_be_visible(timeout=FIRST_RENDER_MS)  # listed on the pilot's view
+    expect(page.get_by_text(f"Recorded for {PILOT}: Fix and review, owner Dana Fox, due {due:%d %b %Y}.")).to_be_attached()
     [made] = [d for d in meetings.decisions(Store(dashboard.db), pilot_ids=[PILOT])]
     assert (made.meeting_id, made.decision, made.owner, made.due_on, made.status) == (recorded.meeting_id, "fix and review", "Dana Fox",
                                                                                        due, "due")
