@@ -284,11 +284,12 @@ def test_the_demo_has_two_past_meetings_whose_decisions_show_the_flow(demo_store
     results = {r.pilot_id: r for r in risk.assess(demo_store, DEMO_NOW, records_at=DEMO_NOW)}
     tied = {d.pilot_id: meetings.condition_met(d, results[d.pilot_id]) for d in found if d.signal_key and d.status != "replaced"}
     assert tied == {"SC-01": "not met", "FN-01": "not met", "MK-02": "met", "RO-05": "not met"}
-    # Recorded on their day, by the demo, each with its line in the audit trail.
+    # Recorded on their day, by the demo; the audit trail's line of the demo's loading counts them.
     assert meetings.decisions(demo_store, as_of=datetime(2026, 9, 24, 13, 0)) == []
+    assert {d.recorded_by for d in found} == {"demo"}
     with demo_store.read() as con:
-        audit = con.execute("SELECT count(*) FROM audit_log WHERE action IN ('meeting_add', 'decision_record')").fetchone()[0]
-    assert audit == 2 + 6
+        [(detail,)] = con.execute("SELECT detail FROM audit_log WHERE action = 'demo_load'").fetchall()
+    assert detail.endswith(", 2 past meetings with 6 decisions")
 
 
 def test_a_view_pinned_at_a_demo_meeting_shows_the_portfolio_as_it_stood_and_the_changes_between_meetings(demo_store):

@@ -265,28 +265,21 @@ def _store_register(con, pilots: list[Pilot], now: datetime) -> datetime:
     return now - timedelta(weeks=REGISTER_WEEKS)
 
 
-def _store_meetings(con, now: datetime, by: str) -> list[int]:
+def _store_meetings(con, now: datetime) -> list[int]:
     """The demo's past steering meetings and their decisions (demo_stories.MEETINGS), each recorded
-    on its day with its audit line; returns the meetings' ids."""
-    from .meetings import DECISION_LABELS
-
+    on its day (the audit trail's one "Demo loaded" line counts them); returns the meetings' ids."""
     ids = []
     for meeting in MEETINGS:
         day = (now - timedelta(days=meeting.days_ago)).date()
         held = datetime.combine(day, MEETING_HELD)
         title = f"{day:%B} steering committee"
         meeting_id = queries.insert_meeting(con, day, title, datetime.combine(day, MEETING_REVIEWED), DEMO_UPLOADER, held)
-        queries.record_audit(con, held, by, "meeting_add", str(meeting_id),
-                             f"{title}, held on {day.isoformat()}, reviewing the numbers as of {day.isoformat()} 08:00")
         for i, d in enumerate(meeting.decisions):
             recorded = held + timedelta(minutes=10 * (i + 1))
             due = day + timedelta(days=d.due_days)
             queries.insert_decision(con, {"meeting_id": meeting_id, "pilot_id": d.pilot_id, "decision": d.decision,
                                           "conditions": d.conditions, "owner": d.owner, "due_on": due, "signal_key": d.signal_key,
                                           "signal_value": None, "recorded_by": DEMO_UPLOADER, "recorded_at": recorded})
-            queries.record_audit(con, recorded, by, "decision_record", d.pilot_id,
-                                 f"{DECISION_LABELS[d.decision]} (meeting {meeting_id}: {title}); owner {d.owner}, due {due.isoformat()}"
-                                 + (f"; tied to the warning sign {d.signal_key}" if d.signal_key else ""))
         ids.append(meeting_id)
     return ids
 
@@ -398,10 +391,12 @@ def load_demo(store: Store, *, today: date | None = None, progress: Progress | N
         queries.insert_upload_batches(con, "metric_observations", usage, usage_uploads, DEMO_UPLOADER)
         queries.insert_upload_batches(con, "survey_responses", survey, survey_uploads, DEMO_UPLOADER)
         queries.put_meta(con, "demo_loaded", "yes")
+        meeting_ids = _store_meetings(con, portfolio.now)
         queries.record_audit(con, utc_now(), person.name, "demo_load", None,
-                             f"{len(pilots)} pilots, {len(metrics) + len(usage):,} metric rows, {len(survey):,} survey responses")
+                             f"{len(pilots)} pilots, {len(metrics) + len(usage):,} metric rows, {len(survey):,} survey responses, "
+                             f"{len(meeting_ids)} past meetings with {sum(len(m.decisions) for m in MEETINGS)} decisions")
         queries.put_meta(con, "demo_pilots", ",".join(p.pilot_id for p in pilots))
-        queries.put_meta(con, "demo_meetings", ",".join(str(m) for m in _store_meetings(con, portfolio.now, person.name)))
+        queries.put_meta(con, "demo_meetings", ",".join(str(m) for m in meeting_ids))
         queries.put_meta(con, "first_run_done", utc_now().isoformat(timespec="seconds"))
     progress(1.0, "Demo portfolio loaded.")
     return DemoLoadResult(
