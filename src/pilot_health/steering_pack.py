@@ -315,6 +315,10 @@ def since_lines(found: "PortfolioChanges", limit: int, with_pilot: bool) -> list
     return lines
 
 
+TWO_PANELS_MIN = 85  # mm: with less room, the technical panel has none left for its alert legend, the KPI's for its axis
+FIRST_PANEL_MIN = 45  # mm, its title included: a shorter first panel has no room for its axis labels and alert legend
+CHART_ON_PAGE = "The chart is on the Alignment page (no room left for it on this page)."
+KPI_ON_PAGE = "The KPI's own chart is on the Alignment page (no room left for it on this page)."
 PILOT_DECISIONS = 2  # decisions in force a pilot's page prints (a later decision replaces an earlier: usually one)
 PORTFOLIO_DECISIONS = 6  # decisions due or overdue the portfolio's pack lists (the rest: the Since last meeting page)
 
@@ -329,15 +333,16 @@ def decision_heading(line: DecisionLine, with_pilot: bool) -> str:
 
 
 def decision_detail(line: DecisionLine) -> str:
-    """The conditions, and a condition tied to a warning sign with whether it is met now."""
+    """A condition tied to a warning sign first, with whether it is met (so a cut line keeps it),
+    then the conditions in words."""
     from .meetings import CONDITION_LABELS
 
     d = line.decision
     conditions = " ".join((d.conditions or "").split())
     words = f"Conditions: {conditions}" + ("" if conditions[-1:] in ".!?" else ".") if conditions else "No conditions in words."
     if line.condition is not None:
-        words += f" Tied to the warning sign “{line.sign}”" + (f" (at {d.signal_value:g})" if d.signal_value is not None else "") \
-            + f": {CONDITION_LABELS.get(line.condition, line.condition).lower()}."
+        at = f" (checked at {d.signal_value:g})" if d.signal_value is not None else ""
+        words = f"Warning sign {CONDITION_LABELS.get(line.condition, line.condition).lower()}: “{line.sign}”{at}. " + words
     return words
 
 
@@ -816,7 +821,8 @@ class Sheet:
         return line * len(self.lines(text, w, max_lines))
 
     def decision_height(self, line: DecisionLine, w: float, with_pilot: bool) -> float:
-        return (self.height(decision_heading(line, with_pilot), w, 8.5, True, 3.8, 2)
+        lines = 1 if not with_pilot else 2  # a pilot's page keeps its room for the charts
+        return (self.height(decision_heading(line, with_pilot), w, 8.5, True, 3.8, lines)
                 + self.height(decision_detail(line), w - 3, 8.5, line=3.8, max_lines=2)
                 + self.height(decision_meeting(line), w - 3, 8, line=3.5, max_lines=1) + 1)
 
@@ -824,10 +830,11 @@ class Sheet:
         """A decision in three lines: what, status, due and owner; its conditions (a tied warning
         sign met or not); the meeting, linked to its pinned view. Returns the height used."""
         top = y
+        lines = 1 if not with_pilot else 2
         urgent = line.decision.status in ("overdue", "due")
         y += self.text(x, y, w, decision_heading(line, with_pilot), size=8.5, bold=True,
                        colour=(192, 57, 43) if line.decision.status == "overdue" else (154, 106, 0) if urgent else (34, 34, 34),
-                       line=3.8, max_lines=2)
+                       line=3.8, max_lines=lines)
         y += self.text(x + 3, y, w - 3, decision_detail(line), size=8.5, line=3.8, max_lines=2)
         used = self.text(x + 3, y, w - 3, decision_meeting(line), size=8, colour=(31, 95, 170), line=3.5, max_lines=1)
         self.font(8)
@@ -956,13 +963,22 @@ def pilot_sheet(pack: PilotPack, paper: str = "a4") -> Sheet:
     panels = chart_panels(pack.alignment_chart)
     left_y = column(left, "Technical vs business", pack.alignment_summary, 9)
     room = actions_top - 3 - left_y
+    if len(panels) == 2 and room < TWO_PANELS_MIN:  # too little room for both: the technical panel whole, the KPI's on the page
+        panels = panels[:1]
+        room -= s.height(KPI_ON_PAGE, half, 8, line=3.5) + 1
     if panels:
         shares = [0.55, 0.45] if len(panels) == 2 else [1.0]
+        drawn = 0
         for panel, share in zip(panels, shares):
             h = min(room * share - 1.5, 95 if len(panels) == 1 else 80)
-            if h < 25:
+            if h < (FIRST_PANEL_MIN if drawn == 0 else 25):
                 break
             left_y += s.chart(panel, left, left_y, half, h) + 1.5
+            drawn += 1
+        if drawn == 0:
+            left_y += s.text(left, left_y, half, CHART_ON_PAGE, size=8, colour=(100, 100, 100), line=3.5) + 1
+        elif drawn < len(chart_panels(pack.alignment_chart)):
+            left_y += s.text(left, left_y, half, KPI_ON_PAGE, size=8, colour=(100, 100, 100), line=3.5) + 1
     else:
         left_y += s.text(left, left_y, half, "No chart: the pilot has no technical metric uploaded.", size=8.5, colour=(100, 100, 100))
     right_y = column(right, "Adoption", ad.verdict, 10)
