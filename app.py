@@ -11,7 +11,7 @@ from pilot_health.ui.columns import MISSING, MISSING_NOTE, count_column, money_c
 from pilot_health.ui.guide import guide_link
 from pilot_health.ui.page import app_base_url, friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import portfolio_filters, steering_pack_downloads
+from pilot_health.ui.widgets import pack_since, portfolio_filters, steering_pack_downloads
 
 ctx = page_setup("Portfolio")
 
@@ -201,7 +201,10 @@ with friendly_errors():
     st.caption("The portfolio to print and hand out — the committee's top five actions, then every pilot's stage, time in stage, "
                "budget and spend, KPI progress, health with its reason and five pattern scores — as a PDF or a web page that opens offline" + (", as of the pinned moment." if ctx.pinned else ". Each pilot's own page is on the "
                "Failure-pattern risk page when you choose the pilot."))
-    steering_pack_downloads(ctx.store, app_base_url(ctx), ctx.pinned, None, "pack_portfolio")
+    since, since_note = pack_since(ctx)
+    steering_pack_downloads(ctx.store, app_base_url(ctx), ctx.pinned, None, "pack_portfolio", since=since)
+    if since_note:
+        st.caption(since_note)
     guide_link("steering", "Steering meetings: links, pinned links and packs")
     with st.expander("How these numbers are computed"):
         st.markdown(

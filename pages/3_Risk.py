@@ -12,7 +12,7 @@ from pilot_health.ui import data
 from pilot_health.ui import decisions as decisions_section
 from pilot_health.ui.page import app_base_url, friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import data_table, pilot_picker, portfolio_filters, report_unknown_url_values, steering_pack_downloads
+from pilot_health.ui.widgets import data_table, pilot_picker, portfolio_filters, pack_since, report_unknown_url_values, steering_pack_downloads
 
 ctx = page_setup("Failure-pattern risk")
 STATE_ICONS = {FIRED: ":red[:material/warning:] warning sign", "clear": ":green[:material/check:] clear", UNKNOWN: ":gray[:material/help:] unknown"}
@@ -116,7 +116,10 @@ with friendly_errors():
     (st.error if result.health == "red" else st.warning if result.health == "amber" else st.success if result.health == "green" else st.info)(
         f"Health: {HEALTH_LABELS[result.health]}. {md_escape(result.health_reason)}", icon=PLAIN_ICONS[result.health],
     )
-    steering_pack_downloads(ctx.store, app_base_url(ctx), ctx.pinned, pilot_id, "pack_pilot")
+    since, since_note = pack_since(ctx)
+    steering_pack_downloads(ctx.store, app_base_url(ctx), ctx.pinned, pilot_id, "pack_pilot", since=since)
+    if since_note:
+        st.caption(since_note)
     columns = st.columns(5)
     pattern_summaries = {k: p.summary for k, p in catalogue.patterns.items()}
     for column, pattern in zip(columns, result.patterns.values()):

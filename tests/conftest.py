@@ -109,3 +109,14 @@ def downloads(monkeypatch) -> list[tuple[str, bytes]]:
     monkeypatch.setattr(DeltaGenerator, "download_button", capture)
     monkeypatch.setattr(st, "download_button", lambda *args, **kwargs: capture(st._main, *args, **kwargs))
     return offered
+
+
+def without_demo_meetings(store: Store) -> Store:
+    """The demo store without its two past meetings and their decisions: for tests that record
+    their own from a clean slate."""
+    from pilot_health import queries
+
+    with store.write() as con:
+        ids = [m["meeting_id"] for m in queries.fetch_meetings(con)]
+        queries.delete_demo_meetings(con, ids, "demo")
+    return store

@@ -110,7 +110,7 @@ def test_command_line_lists_the_changes_since_a_day(demo_store, capsys):
 
 @pytest.mark.parametrize("since, words", [
     ("19/11/2026", "--since '19/11/2026' is not a date; write it as YYYY-MM-DD"),
-    ("2026-11-01", "There is nothing to compare with before 19 Nov 2026 16:00 UTC, when the register first held a pilot."),
+    ("2026-05-01", "There is nothing to compare with before 21 May 2026 17:00 UTC, when the register first held a pilot."),
     ("2999-01-01", "Pick a moment before "),
 ])
 def test_command_line_refuses_a_bad_day_in_one_sentence(demo_store, capsys, since, words):

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from pilot_health import meetings
 from pilot_health.changes import changes_since
 from pilot_health.pilots import get_pilot, update_pilot
+from conftest import without_demo_meetings
 from test_pages import assert_clean, open_page, texts
 from test_signin_pages import everything_sent, signed_in, signin_env, visit  # noqa: F401 - signin_env is a fixture
 
@@ -22,7 +23,8 @@ def test_the_changes_since_the_day_in_the_address_worst_first_with_links_to_the_
     assert at.date_input(key="since").value.isoformat() == "2026-11-19"
     assert texts(at.subheader) == ["1 new warning sign on Organisational Resistance, 1 stage move.", "Decisions due or overdue",
                                    "Take it to the meeting"]
-    assert [label for label, _ in downloads] == ["Download the changes (CSV)", "Steering pack (PDF)", "Steering pack (HTML)"]
+    assert [label for label, _ in downloads] == ["Download the decisions (CSV)", "Download the changes (CSV)", "Steering pack (PDF)",
+                                                 "Steering pack (HTML)"]  # the demo's meetings left decisions due or overdue
     lines = texts(at.markdown)
     sign = next(i for i, line in enumerate(lines) if "New warning sign:" in line)
     stage = next(i for i, line in enumerate(lines) if "Stage moved:" in line)
@@ -41,13 +43,15 @@ def test_nothing_changed_is_said_plainly(demo_store, app_env):
     assert texts(at.success) == ["Nothing changed since 19 Nov 2026: 24 pilots compared, every one as it was then."]
 
 
-def test_a_pinned_view_compares_from_the_registers_first_moment(demo_store, app_env):
+def test_a_pinned_view_compares_the_day_a_month_before_it_with_its_moment(demo_store, app_env):
+    """The demo's register has its history (it began 26 weeks before the demo's now), so a view
+    pinned at the demo's now compares with 30 days earlier: real changes, worst first."""
     app_env(demo_store)
     at = open_page(PAGE, as_of="2026-11-19T17:00:00")
     assert_clean(at)
-    assert at.date_input(key="since").value.isoformat() == "2026-11-19"  # 30 days back is before the register began
-    assert "The register began on 19 Nov 2026 16:00 UTC: compared from then." in texts(at.caption)
-    expected = changes_since(demo_store, datetime(2026, 11, 19, 16, 0), until=datetime(2026, 11, 19, 17, 0))
+    assert at.date_input(key="since").value.isoformat() == "2026-10-20"  # 30 days back
+    assert not [t for t in texts(at.caption) if t.startswith("The register began")]
+    expected = changes_since(demo_store, datetime(2026, 10, 20, 23, 59, 59), until=datetime(2026, 11, 19, 17, 0))
     assert texts(at.subheader)[0] == expected.summary and not expected.empty
     links = {link.proto.label.split(" · ")[0]: link.proto.query_string for link in at.get("page_link")}
     first = expected.pilots[0].pilot_id
@@ -71,6 +75,7 @@ def test_a_person_limited_to_finance_sees_only_finance_changes_on_screen_and_in_
 def test_a_meeting_stands_for_its_moment_and_its_decisions_due_are_listed(demo_store, app_env):
     """Choosing a recorded meeting compares the numbers it reviewed with now; the committee's
     decisions due within a week or overdue are listed, the most urgent first."""
+    without_demo_meetings(demo_store)  # the demo's own decisions would be listed too
     meeting = meetings.record_meeting(demo_store, date(2026, 11, 19), "November steering")
     today = datetime.now().date()
     meetings.record_decision(demo_store, "SC-01", meeting.meeting_id, "fix and review", "Dana", today + timedelta(days=3),

@@ -259,3 +259,74 @@ def test_first_run_leaves_a_store_with_pilots_alone(store):
     assert first_run(store, today=DEMO_TODAY) is None
     with store.read() as con:
         assert queries.pilot_ids(con) == ["MY-01"]
+
+
+# -- the demo's two past steering meetings ------------------------------------------------------------
+
+def test_the_demo_has_two_past_meetings_whose_decisions_show_the_flow(demo_store):
+    """Two meetings, four and eight weeks before the demo's now, each reviewing the numbers of its
+    morning; on the demo's now one decision is overdue, one due within the week, one replaced by the
+    later meeting, the rest open; conditions tied to a warning sign read met or not met from the
+    risk engine."""
+    from datetime import datetime
+
+    from pilot_health import meetings, risk
+
+    held = meetings.meetings(demo_store)
+    assert [(m.held_on.isoformat(), m.title, m.pinned_at) for m in held] == [
+        ("2026-10-22", "October steering committee", datetime(2026, 10, 22, 8, 0)),
+        ("2026-09-24", "September steering committee", datetime(2026, 9, 24, 8, 0))]
+    found = meetings.decisions(demo_store, as_of=DEMO_NOW)
+    assert sorted((d.pilot_id, d.decision, d.status, d.days_left) for d in found) == [
+        ("CS-03", "scale", "open", 28), ("FN-01", "fix and review", "overdue", -7), ("MK-02", "continue", "open", 28),
+        ("RO-05", "fix and review", "open", 21), ("SC-01", "fix and review", "replaced", -28), ("SC-01", "pause", "due", 5)]
+    assert [(d.pilot_id, d.status) for d in meetings.due_or_overdue(found)] == [("FN-01", "overdue"), ("SC-01", "due")]
+    results = {r.pilot_id: r for r in risk.assess(demo_store, DEMO_NOW, records_at=DEMO_NOW)}
+    tied = {d.pilot_id: meetings.condition_met(d, results[d.pilot_id]) for d in found if d.signal_key and d.status != "replaced"}
+    assert tied == {"SC-01": "not met", "FN-01": "not met", "MK-02": "met", "RO-05": "not met"}
+    # Recorded on their day, by the demo; the audit trail's line of the demo's loading counts them.
+    assert meetings.decisions(demo_store, as_of=datetime(2026, 9, 24, 13, 0)) == []
+    assert {d.recorded_by for d in found} == {"demo"}
+    with demo_store.read() as con:
+        [(detail,)] = con.execute("SELECT detail FROM audit_log WHERE action = 'demo_load'").fetchall()
+    assert detail.endswith(", 2 past meetings with 6 decisions")
+
+
+def test_a_view_pinned_at_a_demo_meeting_shows_the_portfolio_as_it_stood_and_the_changes_between_meetings(demo_store):
+    """The register has a history (26 weeks before the demo's now): at the first meeting SC-05 was
+    not yet proposed and CS-05 was still proposed; between the meetings SC-05 appeared, and the
+    uploads made in between are counted."""
+    from pilot_health import meetings, risk
+    from pilot_health.changes import changes_since
+
+    second, first = meetings.meetings(demo_store)
+    then = {r.pilot_id: r for r in risk.assess(demo_store, first.pinned_at, records_at=first.pinned_at)}
+    assert len(then) == 23 and "SC-05" not in then
+    with demo_store.read() as con:
+        stages = dict(queries.fetch_pilots(con, first.pinned_at)[["pilot_id", "stage"]].itertuples(index=False))
+        began = queries.first_record_at(con)
+        at_start = dict(queries.fetch_pilots(con, began)[["pilot_id", "stage"]].itertuples(index=False))
+    assert stages["CS-05"] == "pilot" and stages["MK-03"] == "cancelled" and stages["SC-01"] == "pilot" and "MK-04" in stages
+    assert began == DEMO_NOW - timedelta(weeks=26)
+    # When the register began: CS-05 still proposed, MK-03 still in pilot, MK-04 and SC-05 not proposed yet.
+    assert at_start["CS-05"] == "proposed" and at_start["MK-03"] == "pilot" and "MK-04" not in at_start and len(at_start) == 22
+    found = changes_since(demo_store, first.pinned_at, until=second.pinned_at)
+    assert "1 new pilot" in found.summary and "new uploads" in found.summary
+    assert any(c.pilot_id == "SC-05" for c in found.changes)
+    assert not changes_since(demo_store, second.pinned_at, until=DEMO_NOW).empty
+
+
+def test_clearing_removes_the_demos_meetings_and_decisions_and_keeps_yours(demo_store):
+    """Your own decision in a demo meeting keeps that meeting and its pilot; the demo's decisions
+    and its other meeting go."""
+    from pilot_health import meetings
+
+    october = meetings.meetings(demo_store)[0]
+    mine = meetings.record_meeting(demo_store, "2026-11-18", "Our own review")
+    meetings.record_decision(demo_store, "SC-02", october.meeting_id, "continue", "Our owner", "2026-12-20", by="ann@example.com")
+    meetings.record_decision(demo_store, "SC-04", mine.meeting_id, "scale", "Our owner", "2026-12-20", by="ann@example.com")
+    result = clear_demo(demo_store)
+    assert result.pilots_kept == ["SC-02", "SC-04"]
+    assert [m.title for m in meetings.meetings(demo_store)] == ["Our own review", "October steering committee"]
+    assert sorted((d.pilot_id, d.owner) for d in meetings.decisions(demo_store)) == [("SC-02", "Our owner"), ("SC-04", "Our owner")]
+    assert demo_store.meta()["demo_meetings"] == ""

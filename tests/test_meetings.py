@@ -12,6 +12,13 @@ from pilot_health.access import Person
 from pilot_health.errors import AccessDenied, NotFoundError
 from pilot_health.meetings import (DecisionError, condition_met, condition_risk, decisions, due_or_overdue, meetings,
                                    record_decision, record_meeting, status_of)
+from conftest import without_demo_meetings
+
+@pytest.fixture
+def demo_store(demo_store):
+    """The demo without its two past meetings: these tests record their own decisions on a clean slate."""
+    return without_demo_meetings(demo_store)
+
 
 ANN = "ann@example.com"
 NOW = datetime.combine(DEMO_TODAY, datetime.max.time())
@@ -164,20 +171,21 @@ def test_the_meeting_commands_record_list_and_refuse_in_plain_words(demo_store, 
     assert cli.main(["meeting", "add", "--date", "2026-03-02", "--title", "March committee", "--pinned-at", "2026-03-01T18:00",
                      "--by", ANN, *db]) == 0
     said = capsys.readouterr().out
-    assert "Recorded meeting 1: March committee on 2026-03-02, reviewing the numbers as of 2026-03-01 18:00" in said
-    assert cli.main(["decide", "SC-01", "--meeting", "1", "--decision", "fix-and-review", "--owner", "Ben Ortiz", "--due", "2026-04-15",
+    number = str(meetings(demo_store)[0].meeting_id)  # after the demo's two meetings, removed for this test
+    assert f"Recorded meeting {number}: March committee on 2026-03-02, reviewing the numbers as of 2026-03-01 18:00" in said
+    assert cli.main(["decide", "SC-01", "--meeting", number, "--decision", "fix-and-review", "--owner", "Ben Ortiz", "--due", "2026-04-15",
                      "--conditions", "Live accuracy back above 85%", "--signal", "lab_to_live_drop", "--json", *db]) == 0
     made = json.loads(capsys.readouterr().out)
     assert made["ok"] and (made["pilot_id"], made["decision"], made["due_on"], made["signal_key"]) == (
         "SC-01", "fix and review", "2026-04-15", "lab_to_live_drop")
     assert cli.main(["meetings", "--json", *db]) == 0
     listed = json.loads(capsys.readouterr().out)["meetings"]
-    assert [(m["meeting_id"], m["title"], m["pinned_at"], m["decisions"]) for m in listed] == [(1, "March committee", "2026-03-01T18:00:00", 1)]
+    assert [(m["meeting_id"], m["title"], m["pinned_at"], m["decisions"]) for m in listed] == [(int(number), "March committee", "2026-03-01T18:00:00", 1)]
     # A due date before the meeting: one sentence naming the field, exit 1, nothing stored.
-    assert cli.main(["decide", "SC-01", "--meeting", "1", "--decision", "stop", "--owner", "Ben", "--due", "2026-02-01", *db]) == 1
+    assert cli.main(["decide", "SC-01", "--meeting", number, "--decision", "stop", "--owner", "Ben", "--due", "2026-02-01", *db]) == 1
     err = capsys.readouterr().err.strip()
     assert err == "pilot_health decide: Due date: 2026-02-01 is before the meeting (2026-03-02); choose a day on or after it."
-    assert cli.main(["decide", "SC-01", "--meeting", "1", "--decision", "celebrate", "--owner", "Ben", "--due", "2026-04-01", *db]) == 1
+    assert cli.main(["decide", "SC-01", "--meeting", number, "--decision", "celebrate", "--owner", "Ben", "--due", "2026-04-01", *db]) == 1
     assert "Decision: “celebrate” is not one of continue, fix and review, scale, pause, stop." in capsys.readouterr().err
     assert len(decisions(demo_store)) == 1
 

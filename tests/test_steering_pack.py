@@ -25,6 +25,13 @@ from pilot_health.models import STAGE_LABELS
 from pilot_health.pilots import get_pilot, update_pilot
 from pilot_health.portfolio import load_portfolio
 from pilot_health.store import utc_now
+from conftest import without_demo_meetings
+
+@pytest.fixture
+def demo_store(demo_store):
+    """The demo without its two past meetings: these tests record their own decisions on a clean slate."""
+    return without_demo_meetings(demo_store)
+
 
 BASE = "http://dashboard.example:8501"
 MM_PER_POINT = 25.4 / 72
@@ -274,3 +281,184 @@ def test_both_packs_carry_what_changed_since_the_last_meeting_and_still_fit(demo
     html = sp.export(demo_store, pilot_id=None, fmt="html", base_url=BASE, since=since)[0].decode()
     assert f"<h2>Since last meeting ({sp.moment(since)})</h2><p><b>{expected.summary}</b></p>" in html
     assert "Since last meeting" not in sp.export(demo_store, pilot_id=None, fmt="html", base_url=BASE)[0].decode()
+
+
+# -- committee decisions ---------------------------------------------------------------------------------
+
+def _uris(data: bytes) -> list[str]:
+    return [a.get_object()["/A"]["/URI"] for page in pdf_pages(data) for a in page.get("/Annots") or []
+            if "/A" in a.get_object() and "/URI" in a.get_object()["/A"]]
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_the_pilot_pack_shows_the_decision_in_force_with_its_conditions_owner_due_date_and_the_meetings_view(demo_store, paper):
+    """Two meetings decided about SC-02: the later decision replaces the earlier; the pack prints the
+    one in force with its status, due date and owner, its condition tied to a warning sign met or
+    not as the risk engine reads it now, and the meeting with a link to its pinned view. The page
+    stays one page and nothing overlaps."""
+    from pilot_health import meetings
+
+    first = meetings.record_meeting(demo_store, "2026-10-01", "October steering committee", pd.Timestamp("2026-10-01 08:00").to_pydatetime())
+    second = meetings.record_meeting(demo_store, "2026-11-05", "November steering committee", pd.Timestamp("2026-11-05 08:00").to_pydatetime())
+    meetings.record_decision(demo_store, "SC-02", first.meeting_id, "fix and review", "Ann Owner", "2026-11-05",
+                             conditions="Earlier conditions, replaced since")
+    today = utc_now().date()
+    meetings.record_decision(demo_store, "SC-02", second.meeting_id, "scale", "Ben Owner", today + timedelta(days=3),
+                             conditions="Keep the KPI on plan while the second region goes live", signal_key="kpi_behind_plan")
+    result = risk.assess(demo_store, None, ["SC-02"])[0]
+    sign = next(s for p in result.patterns.values() for s in p.signals if s.key == "kpi_behind_plan")
+    expected = {"clear": "met", "fired": "not met"}[sign.state]
+
+    pack = sp.pilot_pack(demo_store, "SC-02", BASE)
+    [line] = pack.decisions
+    assert line.decision.decision == "scale" and line.decision.status == "due" and line.condition == expected
+    data = sp.pilot_pdf(pack, paper)
+    assert layout_problems(data) == [] and len(pdf_pages(data)) == 1
+    text = page_text(data)
+    assert f"Committee decisions Scale · Due within 7 days (3 days left) · due {today + timedelta(days=3):%d %b %Y} · owner Ben Owner" in text
+    assert f"Warning sign {expected}: “{sign.question}”" in " ".join(text.split())
+    assert "Conditions: Keep the KPI on plan" in text and "Earlier conditions" not in text and "Ann Owner" not in text
+    assert "Taken at 05 Nov 2026 · November steering committee, on the numbers as of 05 Nov 2026 08:00 UTC" in text
+    view = f"{BASE}/Risk?pilot=SC-02&as_of=2026-11-05T08%3A00%3A00"
+    assert view in _uris(data)
+    html = sp.pilot_html(pack)
+    assert f'<a href="{view.replace("&", "&amp;")}">' in html and "Ben Owner" in html and "Earlier conditions" not in html
+
+
+def test_a_pilot_pack_without_a_decision_says_so_in_html_and_keeps_the_room_for_its_charts_on_paper(demo_store):
+    pack = sp.pilot_pack(demo_store, "SC-02", BASE)
+    assert "<h2>Committee decisions</h2><div class=\"why\">No committee decision recorded for this pilot yet.</div>" in sp.pilot_html(pack)
+    assert "Committee decisions" not in page_text(sp.pilot_pdf(pack))
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_the_portfolio_pack_lists_the_decisions_due_or_overdue_most_urgent_first(demo_store, paper):
+    """An overdue decision, one due in two days and one open a month away: the pack lists the first
+    two (overdue first) with their pilots, and counts the three in force."""
+    from pilot_health import meetings
+
+    meeting = meetings.record_meeting(demo_store, "2026-10-15", "Autumn review", pd.Timestamp("2026-10-15 09:30").to_pydatetime())
+    today = utc_now().date()
+    for pilot_id, due in (("RO-05", today + timedelta(days=2)), ("CS-02", today - timedelta(days=4)), ("SC-02", today + timedelta(days=30))):
+        meetings.record_decision(demo_store, pilot_id, meeting.meeting_id, "fix and review", f"Owner of {pilot_id}", due,
+                                 conditions=f"Conditions for {pilot_id}")
+    pack = sp.portfolio_pack(demo_store, BASE)
+    assert [(line.decision.pilot_id, line.decision.status) for line in pack.decisions] == [("CS-02", "overdue"), ("RO-05", "due")]
+    data = sp.portfolio_pdf(pack, paper)
+    assert layout_problems(data) == []
+    text = page_text(data)
+    assert "Committee decisions due or overdue 2 of the 3 decisions in force: 1 overdue, 1 due within 7 days." in text
+    assert text.index("CS-02 · Churn prediction: Fix and review · Overdue (4 days late)") < text.index("RO-05 · Shelf image recognition: Fix")
+    assert "Conditions for SC-02" not in text and "Owner of SC-02" not in text
+    assert f"{BASE}/Risk?pilot=CS-02&as_of=2026-10-15T09%3A30%3A00" in _uris(data)
+    html = sp.portfolio_html(pack)
+    assert "<h2>Committee decisions due or overdue</h2>" in html and "Owner of CS-02" in html and "Owner of SC-02" not in html
+
+
+def test_a_pinned_pack_shows_the_decisions_recorded_by_its_moment_and_a_limited_person_their_units_only(demo_store):
+    """A pack pinned before a decision was recorded does not show it (the earlier decision is still
+    in force there); a person limited to other business units sees none of the pilot's decisions."""
+    import time
+
+    from pilot_health import meetings
+    from pilot_health.access import Person
+
+    meeting = meetings.record_meeting(demo_store, "2026-10-15", "Autumn review", pd.Timestamp("2026-10-15 09:30").to_pydatetime())
+    nothing_yet = utc_now()
+    time.sleep(0.05)
+    meetings.record_decision(demo_store, "CS-02", meeting.meeting_id, "continue", "First Owner", "2026-12-31", conditions="First")
+    time.sleep(0.05)
+    pinned = utc_now()
+    time.sleep(0.05)
+    meetings.record_decision(demo_store, "CS-02", meeting.meeting_id, "stop", "Second Owner", utc_now().date(), conditions="Second")
+    assert [line.decision.owner for line in sp.pilot_pack(demo_store, "CS-02", BASE).decisions] == ["Second Owner"]
+    assert [line.decision.owner for line in sp.pilot_pack(demo_store, "CS-02", BASE, pinned=pinned).decisions] == ["First Owner"]
+    assert [line.decision.owner for line in sp.portfolio_pack(demo_store, BASE).decisions] == ["Second Owner"]
+    assert sp.portfolio_pack(demo_store, BASE, pinned=pinned).decisions == []  # due at the end of the year: open then
+    before = sp.pilot_pack(demo_store, "CS-02", BASE, pinned=nothing_yet)
+    assert before.decisions == [] and "No committee decision recorded for this pilot by the pinned moment." in sp.pilot_html(before)
+
+    unit = get_pilot(demo_store, "CS-02").business_unit
+    others = sorted({get_pilot(demo_store, p).business_unit for p in ("SC-02", "RO-05", "FN-01")} - {unit})
+    limited = demo_store.for_person(Person("lim@example.com", "viewer", tuple(others)))
+    pack = sp.portfolio_pack(limited, BASE)
+    assert pack.decisions == [] and pack.decisions_in_force == 0
+    assert "CS-02" not in page_text(sp.portfolio_pdf(pack))
+
+
+@pytest.fixture
+def pack_makers(monkeypatch) -> dict[str, object]:
+    """The steering packs a page offers, by the button's key: the function a click would call."""
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    offered: dict[str, object] = {}
+    real = DeltaGenerator.download_button
+
+    def capture(self, label, data, *args, **kwargs):
+        if callable(data) and label.startswith("Steering pack"):
+            offered[kwargs["key"]] = data
+        return real(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", capture)
+    monkeypatch.setattr(st, "download_button", lambda *args, **kwargs: capture(st._main, *args, **kwargs))
+    return offered
+
+
+@pytest.mark.parametrize("page, query, key, pilot", [(None, {}, "pack_portfolio.html", None),
+                                                    ("pages/3_Risk.py", {"pilot": "CS-01"}, "pack_pilot.html", "CS-01")],
+                         ids=["home", "risk"])
+def test_the_packs_on_the_risk_and_home_pages_compare_with_the_last_meeting(demo_store, app_env, pack_makers, page, query, key, pilot):
+    """Without a meeting the packs have no “Since last meeting” section; once a meeting has reviewed
+    an earlier moment, the pack made from the page compares with it (the same section the Since last
+    meeting page's pack has), and a caption under the buttons names the meeting and its moment. A
+    day in the address (?since=) is compared with instead."""
+    from pilot_health import meetings
+    from test_pages import assert_clean, open_page, texts
+
+    app_env(demo_store)
+    at = open_page(page, **query)
+    assert_clean(at)
+    assert "Since last meeting" not in pack_makers[key]().decode()
+    assert not [t for t in texts(at.caption) if "Since last meeting" in t]
+
+    reviewed = utc_now().replace(microsecond=0)
+    meetings.record_meeting(demo_store, reviewed.date(), "December steering committee", reviewed)
+    before = reviewed - timedelta(seconds=1)
+    meetings.record_meeting(demo_store, before.date(), "An earlier meeting", before)
+    update_pilot(demo_store, get_pilot(demo_store, "CS-01").model_copy(update={"stage": "paused"}))
+    at = open_page(page, **query)
+    assert_clean(at)
+    assert (f"The packs' “Since last meeting” section compares with the numbers the last meeting, “December steering committee” "
+            f"({reviewed:%d %b %Y}), reviewed: {sp.moment(reviewed)}.") in texts(at.caption)
+    made = pack_makers[key]().decode()
+    assert f"<h2>Since last meeting ({sp.moment(reviewed)})</h2>" in made and "Stage moved from pilot to paused." in made
+
+    at = open_page(page, **query, since="2026-11-19")
+    assert "The packs' “Since last meeting” section compares with 19 Nov 2026, the day in the page's address." in texts(at.caption)
+    assert "<h2>Since last meeting (19 Nov 2026)</h2>" in pack_makers[key]().decode()
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_the_demos_pilots_with_decisions_keep_their_page_with_the_changes_since_its_last_meeting(_demo_file, tmp_path, paper):
+    """The demo as shipped (its two meetings kept): each pilot the meetings decided about still fits
+    on one page with its decision and the changes since October's meeting, nothing overlapping or
+    past the margins and no chart label cut off (a panel with too little room gives way to a line
+    saying where it is)."""
+    import shutil
+
+    from pilot_health import meetings
+    from pilot_health.store import Store
+
+    path = tmp_path / "shipped.duckdb"
+    shutil.copy(_demo_file, path)
+    store = Store(path)
+    october = meetings.meetings(store)[0]
+    for pilot_id in ("SC-01", "FN-01", "MK-02", "RO-05", "CS-03"):
+        sheet = sp.pilot_sheet(sp.pilot_pack(store, pilot_id, BASE, since=october.pinned_at), paper)
+        data = sheet.output()
+        assert layout_problems(data) == [] and len(pdf_pages(data)) == 1, (pilot_id, paper)
+        for chart in sheet.charts:
+            assert chart_problems(sp.scenegraph(chart.spec)) == [], (pilot_id, paper)
+        text = page_text(data)
+        assert "Committee decisions" in text and "Since last meeting" in text and " steering committee, on the numbers as of " in text, pilot_id

@@ -13,7 +13,7 @@ import hashlib
 import threading
 import random
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -23,7 +23,7 @@ from . import queries
 from .access import Person, as_person
 from .config import DAYS_PER_MONTH
 from .csv_files import frame_to_csv
-from .demo_stories import COMMENTS, STORIES, WAVE_WEEKS_AGO, Point, Story
+from .demo_stories import COMMENTS, MEETINGS, STORIES, WAVE_WEEKS_AGO, Point, Story
 from .errors import DuplicateError
 from .adoption import ADKAR, barrier_point
 from .models import PILOT_FIELDS, Pilot
@@ -35,6 +35,11 @@ WINDOW_WEEKS = 104
 DEMO_UPLOADER = "demo"
 BOUNDED_METRICS = {"accuracy", "f1", "precision", "recall", "roc_auc", "r2"}
 LAB_EVERY_WEEKS = 2
+REGISTER_WEEKS = 26  # the demo's register history begins this long before its now (its uploads go back further)
+# A pilot that reached its stage within that history was first in the stage before it.
+PRIOR_STAGE = {"pilot": "proposed", "scaling": "pilot", "paused": "pilot", "cancelled": "pilot", "production": "scaling"}
+MEETING_REVIEWED = time(8, 0)  # a demo meeting reviewed the numbers as they stood that morning
+MEETING_HELD = time(14, 0)  # and recorded its decisions in the afternoon
 CSV_FILES = {"pilots": "pilots.csv", "metrics": "metrics.csv", "usage": "usage.csv", "survey": "survey.csv"}
 Progress = Callable[[float, str], None]
 
@@ -224,6 +229,68 @@ def weeks_to_today(today: date, now: Optional[datetime] = None) -> int:
     return weeks
 
 
+# -- simulated register history and steering meetings ----------------------------------------------
+
+def register_versions(pilots: list[Pilot], now: datetime) -> list[tuple[datetime, Pilot]]:
+    """The register's history as its editors would have kept it, oldest first: every pilot as it is
+    from REGISTER_WEEKS before `now`; a pilot that reached its stage since was in the stage before it
+    until then (PRIOR_STAGE), and a proposed pilot added since appears on its day. So a view pinned
+    at a past moment (a meeting's) shows the portfolio as it stood, and the changes since show the
+    stage moves."""
+    start = now - timedelta(weeks=REGISTER_WEEKS)
+    versions = []
+    for pilot in pilots:
+        moved = datetime.combine(pilot.stage_since, time(9, 0)) if pilot.stage_since else None
+        if moved is None or moved <= start or moved >= now:
+            versions.append((start, pilot))
+            continue
+        prior = PRIOR_STAGE.get(pilot.stage)
+        if prior is not None:
+            approved = pilot.approved_on if prior != "proposed" and pilot.approved_on and pilot.approved_on <= start.date() else None
+            versions.append((start, pilot.model_copy(update={"stage": prior, "stage_since": approved or start.date(),
+                                                              "approved_on": approved if prior == "proposed" else pilot.approved_on})))
+        versions.append((moved, pilot))
+    return sorted(versions, key=lambda v: (v[0], v[1].pilot_id))
+
+
+def _store_register(con, pilots: list[Pilot], now: datetime) -> datetime:
+    """Store the register with its simulated history; returns when it began."""
+    seen: set[str] = set()
+    for when, pilot in register_versions(pilots, now):
+        if pilot.pilot_id in seen:
+            queries.update_pilot(con, pilot, when)
+        else:
+            queries.insert_pilots(con, [pilot], when)
+            seen.add(pilot.pilot_id)
+    return now - timedelta(weeks=REGISTER_WEEKS)
+
+
+def _store_meetings(con, now: datetime) -> list[int]:
+    """The demo's past steering meetings and their decisions (demo_stories.MEETINGS), each recorded
+    on its day (the audit trail's one "Demo loaded" line counts them); returns the meetings' ids."""
+    ids = []
+    for meeting in MEETINGS:
+        day = (now - timedelta(days=meeting.days_ago)).date()
+        held = datetime.combine(day, MEETING_HELD)
+        title = f"{day:%B} steering committee"
+        meeting_id = queries.insert_meeting(con, day, title, datetime.combine(day, MEETING_REVIEWED), DEMO_UPLOADER, held)
+        for i, d in enumerate(meeting.decisions):
+            recorded = held + timedelta(minutes=10 * (i + 1))
+            due = day + timedelta(days=d.due_days)
+            queries.insert_decision(con, {"meeting_id": meeting_id, "pilot_id": d.pilot_id, "decision": d.decision,
+                                          "conditions": d.conditions, "owner": d.owner, "due_on": due, "signal_key": d.signal_key,
+                                          "signal_value": None, "recorded_by": DEMO_UPLOADER, "recorded_at": recorded})
+        ids.append(meeting_id)
+    return ids
+
+
+def _forget_meetings(con, meta: dict[str, str]) -> int:
+    """Remove the demo's meetings and the decisions the demo recorded in them; a demo meeting in
+    which someone has since recorded a decision of their own is kept (with that decision)."""
+    ids = [int(m) for m in meta.get("demo_meetings", "").split(",") if m.isdigit()]
+    return queries.delete_demo_meetings(con, ids, DEMO_UPLOADER) if ids else 0
+
+
 # -- simulated upload history ---------------------------------------------------------------
 
 def _batches(rows: pd.DataFrame, time_column: str, every_weeks: dict[str, int]) -> pd.DataFrame:
@@ -301,7 +368,6 @@ def load_demo(store: Store, *, today: date | None = None, progress: Progress | N
     usage_uploads = _upload_table(usage, "usage", "observed_at", portfolio.now, "usage")
     survey, survey_uploads = _survey_uploads(portfolio.survey, portfolio.now)
     progress(0.4, "Storing pilots, metrics and survey responses …")
-    register_time = portfolio.now - timedelta(hours=1)
     with store.write() as con:
         meta = queries.read_meta(con)
         if demo_loaded(meta):
@@ -315,7 +381,7 @@ def load_demo(store: Store, *, today: date | None = None, progress: Progress | N
                 f"The store already has pilots with the demo's codes ({', '.join(taken[:5])}"
                 f"{' …' if len(taken) > 5 else ''}); the demo was not loaded so that nothing is overwritten."
             )
-        queries.insert_pilots(con, pilots, register_time)
+        register_time = _store_register(con, pilots, portfolio.now)
         queries.insert_upload(
             con, kind="pilot_register", file_name=CSV_FILES["pilots"],
             sha256=hashlib.sha256(frame_to_csv(portfolio.pilots)).hexdigest(), rows_stored=len(pilots),
@@ -325,9 +391,12 @@ def load_demo(store: Store, *, today: date | None = None, progress: Progress | N
         queries.insert_upload_batches(con, "metric_observations", usage, usage_uploads, DEMO_UPLOADER)
         queries.insert_upload_batches(con, "survey_responses", survey, survey_uploads, DEMO_UPLOADER)
         queries.put_meta(con, "demo_loaded", "yes")
+        meeting_ids = _store_meetings(con, portfolio.now)
         queries.record_audit(con, utc_now(), person.name, "demo_load", None,
-                             f"{len(pilots)} pilots, {len(metrics) + len(usage):,} metric rows, {len(survey):,} survey responses")
+                             f"{len(pilots)} pilots, {len(metrics) + len(usage):,} metric rows, {len(survey):,} survey responses, "
+                             f"{len(meeting_ids)} past meetings with {sum(len(m.decisions) for m in MEETINGS)} decisions")
         queries.put_meta(con, "demo_pilots", ",".join(p.pilot_id for p in pilots))
+        queries.put_meta(con, "demo_meetings", ",".join(str(m) for m in meeting_ids))
         queries.put_meta(con, "first_run_done", utc_now().isoformat(timespec="seconds"))
     progress(1.0, "Demo portfolio loaded.")
     return DemoLoadResult(
@@ -344,7 +413,8 @@ class DemoClearResult:
 
 
 def clear_demo(store: Store, by: "Person | str" = DEMO_UPLOADER) -> DemoClearResult:
-    """Remove everything the demo stored; demo pilots that have your own data since are kept."""
+    """Remove everything the demo stored, its meetings and decisions too; demo pilots that have your
+    own data or decisions since are kept."""
     person = as_person(by)
     person.require("manage_demo", "clear the demo portfolio")
     with store.write() as con:
@@ -352,10 +422,12 @@ def clear_demo(store: Store, by: "Person | str" = DEMO_UPLOADER) -> DemoClearRes
         demo_ids = [p for p in meta.get("demo_pilots", "").split(",") if p]
         uploads = queries.upload_ids_by(con, DEMO_UPLOADER)
         queries.delete_uploads(con, uploads)
-        keep = sorted(queries.pilots_with_rows_outside(con, []) & set(demo_ids))
+        keep = sorted((queries.pilots_with_rows_outside(con, []) | queries.pilots_decided_by_others(con, DEMO_UPLOADER)) & set(demo_ids))
         remove = [p for p in demo_ids if p not in keep]
         queries.delete_pilots(con, remove)
         queries.forget_pilot_history(con, remove)
+        _forget_meetings(con, meta)
+        queries.put_meta(con, "demo_meetings", "")
         queries.put_meta(con, "demo_loaded", "no")
         queries.record_audit(con, utc_now(), person.name, "demo_clear", None,
                              f"{len(uploads)} uploads and {len(remove)} pilots removed" + (f"; kept {', '.join(keep)}" if keep else ""))

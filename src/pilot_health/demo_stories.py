@@ -552,3 +552,49 @@ COMMENTS = {
         "Happy with it.",
     ],
 }
+
+
+# -- two past steering meetings and what they decided ----------------------------------------------------
+# So a newcomer sees the flow at once: each meeting reviewed the portfolio as it stood that morning
+# (its pinned view), decided about a few of the story pilots, and the second meeting replaced one of
+# the first meeting's decisions. Days count back from the demo's "now" (a Thursday); due dates count
+# from the meeting. As shipped: FN-01's decision is overdue, SC-01's falls due within the week, the
+# others are open; conditions tied to a warning sign read met (MK-02) or not met (SC-01, FN-01, RO-05).
+
+
+@dataclass(frozen=True)
+class DemoDecision:
+    pilot_id: str
+    decision: str  # one of meetings.DECISIONS
+    owner: str
+    due_days: int  # days after the meeting
+    conditions: str
+    signal_key: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class DemoMeeting:
+    days_ago: int  # before the demo's now
+    decisions: tuple[DemoDecision, ...]
+
+
+MEETINGS = (
+    DemoMeeting(56, (
+        DemoDecision("SC-01", "fix and review", "Priya Shah, supply-chain data lead", 28,
+                     "Automate the feed from the stores' sales system and agree data-quality checks with its owner.",
+                     "no_automated_pipeline"),
+        DemoDecision("FN-01", "fix and review", "Tom Becker, credit-risk model owner", 49,
+                     "Set up drift alerts and bring live performance back to its first live weeks.", "live_decay"),
+        DemoDecision("MK-02", "continue", "Lena Novak, marketing analytics", 84,
+                     "Keep the KPI on plan through the peak season before asking to scale.", "kpi_behind_plan"),
+    )),
+    DemoMeeting(28, (
+        DemoDecision("SC-01", "pause", "Priya Shah, supply-chain data lead", 33,
+                     "No new stores until the sales feed is automated; bring the pipeline's status to the next meeting.",
+                     "no_automated_pipeline"),
+        DemoDecision("RO-05", "fix and review", "Marco Rossi, store operations", 49,
+                     "Start loading live results and the business KPI, so the pilot can be judged on them.", "no_live_data"),
+        DemoDecision("CS-03", "scale", "Aisha Khan, customer service", 56,
+                     "Roll out to the second contact centre with its team leads trained first."),
+    )),
+)

@@ -216,6 +216,13 @@ def decisions(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optiona
     return found
 
 
+def last_meeting(found: Sequence[Meeting], until: datetime) -> Optional[Meeting]:
+    """The meeting whose reviewed moment is the latest before `until`: the "last meeting" a view at
+    `until` compares with (None when no meeting reviewed an earlier moment)."""
+    earlier = [m for m in found if m.pinned_at < until]
+    return max(earlier, key=lambda m: (m.pinned_at, m.held_on, m.meeting_id), default=None)
+
+
 def due_or_overdue(found: Sequence[Decision]) -> list[Decision]:
     """The decisions a meeting must look at again: overdue first, then due, soonest first."""
     urgent = [d for d in found if d.status in ("overdue", "due")]

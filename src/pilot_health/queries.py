@@ -740,6 +740,22 @@ def fetch_decisions(con: duckdb.DuckDBPyConnection, as_of: datetime | None = Non
     return [dict(zip(names, row)) for row in rows]
 
 
+def pilots_decided_by_others(con: duckdb.DuckDBPyConnection, by: str) -> set[str]:
+    """Pilots with a decision recorded by someone other than `by`."""
+    return {r[0] for r in con.execute("SELECT DISTINCT pilot_id FROM decisions WHERE recorded_by <> ?", [by]).fetchall()}
+
+
+def delete_demo_meetings(con: duckdb.DuckDBPyConnection, meeting_ids: Sequence[int], by: str) -> int:
+    """Remove the decisions `by` recorded in these meetings, then the meetings no other decision
+    refers to; returns how many meetings were removed."""
+    ids = list(meeting_ids)
+    _run(con, "DELETE FROM decisions WHERE meeting_id IN (SELECT unnest(?::BIGINT[])) AND recorded_by = ?", [ids, by])
+    removed = con.execute(
+        "DELETE FROM meetings WHERE meeting_id IN (SELECT unnest(?::BIGINT[])) AND created_by = ? "
+        "AND meeting_id NOT IN (SELECT meeting_id FROM decisions) RETURNING meeting_id", [ids, by]).fetchall()
+    return len(removed)
+
+
 def uploads_between(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime) -> pd.DataFrame:
     """The data uploads made or withdrawn after `since` and by `until`, one row per upload and
     pilot it brought rows for (`upload_pilots`, so a limited person sees their pilots only)."""

@@ -44,6 +44,7 @@ from .store import Store, utc_now
 
 if TYPE_CHECKING:
     from .changes import PortfolioChanges
+    from .meetings import Decision
 
 PAPERS = {"a4": "A4", "letter": "Letter"}
 FONTS = Path(__file__).parent / "fonts"
@@ -88,6 +89,7 @@ class PilotPack:
     pinned: bool
     link: str
     changes: Optional["PortfolioChanges"] = None  # since the last meeting, when the pack was asked for with one
+    decisions: list["DecisionLine"] = field(default_factory=list)  # the committee's decisions in force about the pilot
 
     @property
     def months_in_stage(self) -> Optional[float]:
@@ -127,6 +129,21 @@ class PortfolioPack:
     link: str
     pattern_names: list[str]
     changes: Optional["PortfolioChanges"] = None  # since the last meeting, when the pack was asked for with one
+    decisions: list["DecisionLine"] = field(default_factory=list)  # the committee's decisions due or overdue
+    decisions_in_force: int = 0  # every decision in force (not replaced), due or not
+
+
+@dataclass(frozen=True)
+class DecisionLine:
+    """A committee decision as a pack prints it: the decision (with its status on the pack's day),
+    its pilot's name, whether a condition tied to a warning sign is met, and the address of the
+    meeting's pinned view (the evidence it was taken on)."""
+
+    decision: "Decision"
+    name: str
+    condition: Optional[str]  # met | not met | unknown; None for conditions in words only
+    sign: Optional[str]  # the warning sign's question the condition is tied to
+    link: str
 
 
 def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[datetime] = None,
@@ -160,7 +177,35 @@ def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[date
         record=evidence.pilot(pilot_id).record, as_of=evidence.as_of, pinned=pinned is not None,
         link=live_link(base_url, "Risk", pinned, pilot=pilot_id),
         changes=_changes(store, since, pinned, [pilot_id]),
+        decisions=decision_lines(store, base_url, pinned, {pilot_id: risk}, [pilot_id], in_force=True),
     )
+
+
+def decision_lines(store: Store, base_url: str, pinned: Optional[datetime], risks: dict[str, PilotRisk],
+                   pilot_ids: Optional[Sequence[str]] = None, in_force: bool = True) -> list[DecisionLine]:
+    """The committee's decisions as the pack's moment knows them (recorded at or before a pinned
+    moment, statuses counted on its day; the store's business units only): those in force (a later
+    decision replaces an earlier one about the same pilot), or only those due or overdue
+    (`in_force=False`, most urgent first). A condition tied to a warning sign is checked by the
+    risk engine at the pack's moment (`meetings.condition_met`)."""
+    from . import meetings
+
+    found = meetings.decisions(store, pinned, pilot_ids)
+    catalogue = catalogue_for(store, pinned)
+    chosen = [d for d in found if d.status != "replaced"] if in_force else meetings.due_or_overdue(found)
+    lines = []
+    for d in chosen:
+        risk = risks.get(d.pilot_id)
+        condition, sign = None, None
+        if d.signal_key is not None:
+            condition = meetings.condition_met(d, meetings.condition_risk(store, d, pinned, risk))
+            try:
+                sign = catalogue.signal(d.signal_key).question
+            except KeyError:
+                sign = d.signal_key
+        lines.append(DecisionLine(d, risk.name if risk is not None else d.pilot_id, condition, sign,
+                                  live_link(base_url, "Risk", d.pinned_at, pilot=d.pilot_id)))
+    return lines
 
 
 def _changes(store: Store, since: Optional[datetime], pinned: Optional[datetime], pilot_ids=None):
@@ -238,7 +283,15 @@ def portfolio_pack(store: Store, base_url: str, pinned: Optional[datetime] = Non
         as_of=as_of, pinned=pinned is not None, link=live_link(base_url, "Risk", pinned),
         pattern_names=[catalogue.patterns[k].name for k in PATTERN_KEYS],
         changes=_changes(store, since, pinned),
+        decisions=decision_lines(store, base_url, pinned, by_pilot, in_force=False),
+        decisions_in_force=_in_force(store, pinned),
     )
+
+
+def _in_force(store: Store, pinned: Optional[datetime]) -> int:
+    from .meetings import decisions
+
+    return sum(d.status != "replaced" for d in decisions(store, pinned))
 
 
 PILOT_CHANGES = 4  # changes a pilot's page lists since the last meeting (the rest are on the Since last meeting page)
@@ -260,6 +313,57 @@ def since_lines(found: "PortfolioChanges", limit: int, with_pilot: bool) -> list
         more = len(changes) - limit
         lines.append(f"… and {more} more {'change' if more == 1 else 'changes'} on the Since last meeting page.")
     return lines
+
+
+TWO_PANELS_MIN = 85  # mm: with less room, the technical panel has none left for its alert legend, the KPI's for its axis
+FIRST_PANEL_MIN = 45  # mm, its title included: a shorter first panel has no room for its axis labels and alert legend
+CHART_ON_PAGE = "The chart is on the Alignment page (no room left for it on this page)."
+KPI_ON_PAGE = "The KPI's own chart is on the Alignment page (no room left for it on this page)."
+PILOT_DECISIONS = 2  # decisions in force a pilot's page prints (a later decision replaces an earlier: usually one)
+PORTFOLIO_DECISIONS = 6  # decisions due or overdue the portfolio's pack lists (the rest: the Since last meeting page)
+
+
+def decision_heading(line: DecisionLine, with_pilot: bool) -> str:
+    """“Fix and review · Overdue (5 days late) · due 12 Nov 2026 · owner Jo”."""
+    d = line.decision
+    late = (f" ({-d.days_left} day{'s' if d.days_left != -1 else ''} late)" if d.days_left < 0 else
+            f" ({d.days_left} day{'s' if d.days_left != 1 else ''} left)")
+    head = f"{d.pilot_id} · {line.name}: " if with_pilot else ""
+    return f"{head}{d.decision_label} · {d.status_label}{late} · due {d.due_on:%d %b %Y} · owner {d.owner}"
+
+
+def decision_detail(line: DecisionLine) -> str:
+    """A condition tied to a warning sign first, with whether it is met (so a cut line keeps it),
+    then the conditions in words."""
+    from .meetings import CONDITION_LABELS
+
+    d = line.decision
+    conditions = " ".join((d.conditions or "").split())
+    words = f"Conditions: {conditions}" + ("" if conditions[-1:] in ".!?" else ".") if conditions else "No conditions in words."
+    if line.condition is not None:
+        at = f" (checked at {d.signal_value:g})" if d.signal_value is not None else ""
+        words = f"Warning sign {CONDITION_LABELS.get(line.condition, line.condition).lower()}: “{line.sign}”{at}. " + words
+    return words
+
+
+def decision_meeting(line: DecisionLine) -> str:
+    d = line.decision
+    return f"Taken at {d.held_on:%d %b %Y} · {d.meeting_title}, on the numbers as of {moment(d.pinned_at)} (the meeting's view)"
+
+
+DECISIONS_HEADING = "Committee decisions"
+DUE_HEADING = "Committee decisions due or overdue"
+
+
+def decisions_note(pack: "PortfolioPack") -> str:
+    from .meetings import DUE_SOON_DAYS
+
+    if not pack.decisions:
+        return (f"No decision of the committee is due within {DUE_SOON_DAYS} days or overdue"
+                + (f" ({pack.decisions_in_force} in force)." if pack.decisions_in_force else "."))
+    overdue = sum(line.decision.status == "overdue" for line in pack.decisions)
+    return (f"{len(pack.decisions)} of the {pack.decisions_in_force} decisions in force: {overdue} overdue, "
+            f"{len(pack.decisions) - overdue} due within {DUE_SOON_DAYS} days. Most urgent first.")
 
 
 def _number(value) -> Optional[float]:
@@ -547,11 +651,23 @@ def pilot_html(pack: PilotPack) -> str:
 <section><h2>Technical vs business</h2><p>{e(pack.alignment_summary)}</p>{alignment_imgs}</section>
 <section><h2>Adoption</h2><p>{e(ad.verdict)}</p>{adoption_img}</section>
 </div>
+{_decisions_html(pack.decisions[:PILOT_DECISIONS], False, "No committee decision recorded for this pilot" + (" by the pinned moment." if pack.pinned else " yet."), DECISIONS_HEADING)}
 {_since_html(pack.changes, PILOT_CHANGES, False)}
 <section><h2>Next actions</h2><div class="why">{e(ACTIONS_NOTE)}</div><ul>{actions}</ul></section>
 {_foot(pack.link)}
 """
     return _page(f"{risk.pilot_id} · {risk.name} — steering summary", body)
+
+
+def _decisions_html(lines: Sequence[DecisionLine], with_pilot: bool, note: str, heading: str, more: int = 0) -> str:
+    e = html.escape
+    items = "".join(
+        f"<li><b>{e(decision_heading(line, with_pilot))}</b><div>{e(decision_detail(line))}</div>"
+        f"<div class=\"reason\"><a href=\"{e(line.link)}\">{e(decision_meeting(line))}</a></div></li>" for line in lines)
+    if more:
+        items += f"<li>… and {more} more on the Since last meeting page.</li>"
+    return (f"<section><h2>{e(heading)}</h2>" + (f"<div class=\"why\">{e(note)}</div>" if note and (not lines or with_pilot) else "")
+            + (f"<ul>{items}</ul>" if items else "") + "</section>")
 
 
 def _since_html(found: Optional["PortfolioChanges"], limit: int, with_pilot: bool) -> str:
@@ -594,6 +710,7 @@ def portfolio_html(pack: PortfolioPack) -> str:
 <div class="sub">{e(as_of_text(pack))} · {len(pack.results)} pilots</div>
 {_tiles_html(portfolio_facts(pack))}
 <section><h2>The committee's top {COMMITTEE_ACTIONS} actions</h2><div class="why">{e(COMMITTEE_NOTE)}</div><ol>{actions}</ol></section>
+{_decisions_html(pack.decisions[:PORTFOLIO_DECISIONS], True, decisions_note(pack), DUE_HEADING, max(0, len(pack.decisions) - PORTFOLIO_DECISIONS))}
 {_since_html(pack.changes, PORTFOLIO_CHANGES, True)}
 <h2>Every pilot, worst first</h2><table class="pilots"><thead><tr><th>Pilot</th><th>Name</th><th>Stage</th><th class="num">Months</th>
 <th class="num">Spend</th><th class="num">Spent</th><th class="num">KPI</th><th class="num">Time</th><th>Health</th>{head}</tr></thead>
@@ -703,6 +820,27 @@ class Sheet:
         self.font(size, bold)
         return line * len(self.lines(text, w, max_lines))
 
+    def decision_height(self, line: DecisionLine, w: float, with_pilot: bool) -> float:
+        lines = 1 if not with_pilot else 2  # a pilot's page keeps its room for the charts
+        return (self.height(decision_heading(line, with_pilot), w, 8.5, True, 3.8, lines)
+                + self.height(decision_detail(line), w - 3, 8.5, line=3.8, max_lines=2)
+                + self.height(decision_meeting(line), w - 3, 8, line=3.5, max_lines=1) + 1)
+
+    def decision(self, x: float, y: float, w: float, line: DecisionLine, with_pilot: bool) -> float:
+        """A decision in three lines: what, status, due and owner; its conditions (a tied warning
+        sign met or not); the meeting, linked to its pinned view. Returns the height used."""
+        top = y
+        lines = 1 if not with_pilot else 2
+        urgent = line.decision.status in ("overdue", "due")
+        y += self.text(x, y, w, decision_heading(line, with_pilot), size=8.5, bold=True,
+                       colour=(192, 57, 43) if line.decision.status == "overdue" else (154, 106, 0) if urgent else (34, 34, 34),
+                       line=3.8, max_lines=lines)
+        y += self.text(x + 3, y, w - 3, decision_detail(line), size=8.5, line=3.8, max_lines=2)
+        used = self.text(x + 3, y, w - 3, decision_meeting(line), size=8, colour=(31, 95, 170), line=3.5, max_lines=1)
+        self.font(8)
+        self.pdf.link(x + 3, y, min(w - 3, self.pdf.get_string_width(decision_meeting(line))), used, line.link)
+        return y + used + 1 - top
+
     def heading(self, x: float, y: float, w: float, text: str) -> float:
         return self.text(x, y, w, text, size=10.5, bold=True, line=5.5) + 0.5
 
@@ -810,7 +948,10 @@ def pilot_sheet(pack: PilotPack, paper: str = "a4") -> Sheet:
     actions_h = 5.5 + 0.5 + (3.6 if risk.next_actions else 0) + sum(s.height(a, width, 8.5, line=3.8, max_lines=2) + 0.8 for a in actions)
     since = since_lines(pack.changes, PILOT_CHANGES, False) if pack.changes is not None else []
     since_h = (6 + sum(s.height(line, width, 8.5, i == 0, 3.8, 2) for i, line in enumerate(since)) + 1) if since else 0
-    actions_top = s.bottom - actions_h - since_h
+    decided = pack.decisions[:PILOT_DECISIONS]
+    # Without a decision the page keeps its room for the charts (the HTML page says there is none).
+    decisions_h = (6 + sum(s.decision_height(line, width, False) for line in decided) + 1) if decided else 0
+    actions_top = s.bottom - actions_h - since_h - decisions_h
     gap = 6
     half = (width - gap) / 2
     left, right = x0, x0 + half + gap
@@ -822,13 +963,22 @@ def pilot_sheet(pack: PilotPack, paper: str = "a4") -> Sheet:
     panels = chart_panels(pack.alignment_chart)
     left_y = column(left, "Technical vs business", pack.alignment_summary, 9)
     room = actions_top - 3 - left_y
+    if len(panels) == 2 and room < TWO_PANELS_MIN:  # too little room for both: the technical panel whole, the KPI's on the page
+        panels = panels[:1]
+        room -= s.height(KPI_ON_PAGE, half, 8, line=3.5) + 1
     if panels:
         shares = [0.55, 0.45] if len(panels) == 2 else [1.0]
+        drawn = 0
         for panel, share in zip(panels, shares):
             h = min(room * share - 1.5, 95 if len(panels) == 1 else 80)
-            if h < 25:
+            if h < (FIRST_PANEL_MIN if drawn == 0 else 25):
                 break
             left_y += s.chart(panel, left, left_y, half, h) + 1.5
+            drawn += 1
+        if drawn == 0:
+            left_y += s.text(left, left_y, half, CHART_ON_PAGE, size=8, colour=(100, 100, 100), line=3.5) + 1
+        elif drawn < len(chart_panels(pack.alignment_chart)):
+            left_y += s.text(left, left_y, half, KPI_ON_PAGE, size=8, colour=(100, 100, 100), line=3.5) + 1
     else:
         left_y += s.text(left, left_y, half, "No chart: the pilot has no technical metric uploaded.", size=8.5, colour=(100, 100, 100))
     right_y = column(right, "Adoption", ad.verdict, 10)
@@ -848,6 +998,11 @@ def pilot_sheet(pack: PilotPack, paper: str = "a4") -> Sheet:
             right_y += s.text(right, right_y, half, f"• {todo} ({pattern})", size=8.5, line=3.8, max_lines=2) + 0.6
 
     y = max(actions_top, left_y, right_y)
+    if decided:
+        y += s.heading(x0, y, width, DECISIONS_HEADING)
+        for line in decided:
+            y += s.decision(x0, y, width, line, False)
+        y += 1
     if since:
         y += s.heading(x0, y, width, since_heading(pack.changes))
         for i, line in enumerate(since):
@@ -908,6 +1063,14 @@ def portfolio_sheet(pack: PortfolioPack, paper: str = "a4") -> Sheet:
                     f"{a.action.pattern}: {a.action.text}", size=8.5, line=3.8, max_lines=2)
         y += s.text(x0 + 5, y, width - 5, f"Because: {a.action.evidence}", size=8, colour=(100, 100, 100), line=3.5, max_lines=2) + 1
     y += 1.5
+    y += s.heading(x0, y, width, DUE_HEADING)
+    y += s.text(x0, y, width, decisions_note(pack), size=8, colour=(100, 100, 100), line=3.6, max_lines=2) + 0.5
+    for line in pack.decisions[:PORTFOLIO_DECISIONS]:
+        y += s.decision(x0, y, width, line, True)
+    if len(pack.decisions) > PORTFOLIO_DECISIONS:
+        more = len(pack.decisions) - PORTFOLIO_DECISIONS
+        y += s.text(x0, y, width, f"… and {more} more on the Since last meeting page.", size=8.5, line=3.8, max_lines=1)
+    y += 2
     if pack.changes is not None:
         y += s.heading(x0, y, width, since_heading(pack.changes))
         for i, line in enumerate(since_lines(pack.changes, PORTFOLIO_CHANGES, True)):

@@ -167,7 +167,7 @@ def _form(ctx: PageContext, pilot_id: str, catalogue) -> None:
     signals = {s.key: s for p in catalogue.patterns.values() for s in p.signals}
     columns = st.columns([3, 1])
     columns[0].selectbox("Tie the condition to a warning sign (optional)", list(signals), index=None, key=_k("signal"),
-                         format_func=lambda k: signals[k].question, placeholder="None: a condition in words only",
+                         format_func=lambda k: signals[k].question, placeholder="No warning sign: a condition in words only",
                          help="The condition then reads met while this warning sign is clear, computed by the risk engine.")
     columns[1].number_input("At threshold (optional)", value=None, key=_k("signal_value"), format="%g", placeholder="Catalogue's",
                             help="Check the sign at this threshold instead of the catalogue's, in the sign's units (0.1 for 10%).")

@@ -1,7 +1,8 @@
 """Small widgets and notes used on several pages."""
 from __future__ import annotations
 
-from typing import Sequence
+from datetime import datetime
+from typing import Optional, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -90,6 +91,41 @@ def data_table(frame: pd.DataFrame, key: str, file_name: str, *, label: str = "D
 def _has_missing(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> bool:
     shown = frame[[c for c in columns if c in frame.columns]] if columns else frame
     return bool(len(shown)) and bool(shown.isna().to_numpy().any())
+
+
+def pack_since(ctx) -> tuple[Optional[datetime], str]:
+    """The previous moment a page's steering packs compare with in their "Since last meeting"
+    section, and a caption that names it: the meeting (?meeting=ID) or the day (?since=YYYY-MM-DD)
+    the address asks for, else the last meeting recorded before the page's moment; (None, "") when
+    there is none. A moment before the register began is taken from its beginning."""
+    from datetime import date as _date
+
+    from ..changes import since_moment
+    from ..formatting import moment
+    from ..meetings import last_meeting
+    from ..results import KEEPER
+    from . import data
+
+    until = ctx.pinned or KEEPER.moment(ctx.store)
+    first = data.first_record_at(*ctx.cache_key)
+    if first is None or first >= until:
+        return None, ""
+    held = data.meetings(*ctx.cache_key, ctx.pinned)
+    asked, day = st.query_params.get("meeting", ""), st.query_params.get("since", "")
+    chosen = next((m for m in held if asked.isdigit() and m.meeting_id == int(asked) and m.pinned_at < until), None)
+    if chosen is None and day:
+        try:
+            since, _ = since_moment(_date.fromisoformat(day), first, until)
+        except ValueError:
+            since = None
+        if since is not None:
+            return since, f"The packs' “Since last meeting” section compares with {moment(since)}, the day in the page's address."
+    chosen = chosen or last_meeting(held, until)
+    if chosen is None:
+        return None, ""
+    since = max(chosen.pinned_at, first)
+    return since, (f"The packs' “Since last meeting” section compares with the numbers the last meeting, "
+                   f"“{md_escape(chosen.title)}” ({chosen.held_on:%d %b %Y}), reviewed: {moment(since)}.")
 
 
 def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, key: str, since=None) -> None:

@@ -1,0 +1,110 @@
+"""A steering committee's flow between two meetings (issue 19), in a real headless Chromium against
+a real `streamlit run app.py` on a temporary demo store: on a pilot's risk view an editor records a
+meeting held two weeks ago and, in it, a decision due in three days (the form); at the next meeting
+Since last meeting, with that meeting chosen, compares with the numbers it reviewed and lists the
+decision as due, and the CSV of the due decisions has it.
+
+Skips, with the reason, without Chromium (see browser_support.py).
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Iterator
+
+import pytest
+
+from browser_support import (FIRST_RENDER_MS, RENDERED_MS, Dashboard, assert_no_errors_shown, download_table, finished_running, load_demo_store,
+                             open_link, start_dashboard)
+from browser_support import allowed_origins, browser, chromium_path, page, script_errors  # noqa: F401 (fixtures, used by name)
+
+pytestmark = pytest.mark.browser
+PILOT = "SC-03"  # no decision in the demo: the one recorded here is the only one on its view
+
+
+@pytest.fixture(scope="module")
+def dashboard(chromium_path, tmp_path_factory) -> Iterator[Dashboard]:
+    folder = tmp_path_factory.mktemp("browser-decisions")
+    db, env = load_demo_store(folder)
+    with start_dashboard(folder, db, env) as server:
+        yield server
+
+
+def _date(page, label: str, day: date) -> None:
+    """Type a day into the date input labelled `label`, segment by segment as a person types it."""
+    from playwright.sync_api import expect
+
+    field = page.get_by_test_id("stDateInput").filter(has_text=label)
+    for kind, digits in (("year", f"{day.year:04d}"), ("month", f"{day.month:02d}"), ("day", f"{day.day:02d}")):
+        field.locator(f'[role="spinbutton"][data-type="{kind}"]').focus()
+        page.keyboard.type(digits)
+    field.locator('[role="spinbutton"][data-type="day"]').blur()
+    expect(field.locator('input[type="date"]')).to_have_value(day.isoformat(), timeout=RENDERED_MS)
+
+
+def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_view(page, dashboard, script_errors):
+    from playwright.sync_api import expect
+
+    from pilot_health import meetings
+    from pilot_health.store import Store, utc_now
+
+    today = utc_now().date()
+    held, due = today - timedelta(days=14), today + timedelta(days=3)
+    title = "Browser steering review"
+    open_link(page, dashboard, f"/Risk?pilot={PILOT}", "Committee decisions")
+    expect(page.get_by_text("No decision recorded for this pilot yet.")).to_be_visible(timeout=RENDERED_MS)
+    page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text="Record a decision")).locator("summary").click()
+
+    # The meeting: held two weeks ago, recorded from the form's popover.
+    popover = page.get_by_test_id("stPopover").filter(has_text="Record a new meeting").locator("button").first
+    popover.click()
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_label("Title", exact=True).press("Tab")
+    finished_running(page)
+    _date(page, "Held on", held)
+    finished_running(page)
+    expect(page.get_by_label("Title", exact=True)).to_have_value(title)
+    page.get_by_role("button", name="Record the meeting").click()
+    expect(page.get_by_text(f"Recorded the meeting {title}.")).to_be_visible(timeout=RENDERED_MS)
+    [recorded] = [m for m in meetings.meetings(Store(dashboard.db)) if m.title == title]
+    assert recorded.held_on == held
+    meeting_label = f"{held:%d %b %Y} · {title}"
+    expect(page.get_by_role("combobox", name="Meeting", exact=True)).to_have_value(meeting_label, timeout=RENDERED_MS)
+
+    # The decision, in that meeting, due in three days.
+    page.keyboard.press("Escape")  # close the popover
+    decision = page.get_by_role("combobox", name="Decision", exact=True)
+    decision.click()
+    page.get_by_role("option", name="Fix and review", exact=True).click()
+    finished_running(page)
+    page.get_by_label("Owner", exact=True).fill("Dana Fox")
+    page.get_by_label("Owner", exact=True).press("Tab")
+    finished_running(page)  # each value reaches the server before the next is typed (a rerun redraws the form)
+    _date(page, "Due", due)
+    finished_running(page)
+    page.get_by_label("Conditions", exact=True).fill("Name an owner for the warehouse system's interface.")
+    page.get_by_label("Conditions", exact=True).blur()
+    finished_running(page)
+    page.get_by_role("button", name=f"Record the decision about {PILOT}").click()
+    expect(page.get_by_text("1 decision.", exact=True)).to_be_visible(timeout=FIRST_RENDER_MS)  # listed on the pilot's view
+    expect(page.get_by_text(f"Recorded for {PILOT}: Fix and review, owner Dana Fox, due {due:%d %b %Y}.")).to_be_attached()
+    [made] = [d for d in meetings.decisions(Store(dashboard.db), pilot_ids=[PILOT])]
+    assert (made.meeting_id, made.decision, made.owner, made.due_on, made.status) == (recorded.meeting_id, "fix and review", "Dana Fox",
+                                                                                       due, "due")
+    assert_no_errors_shown(page, script_errors, except_saying="Health:")
+
+    # The next meeting: Since last meeting, the recorded meeting chosen as the moment to compare with.
+    open_link(page, dashboard, "/Since_last_meeting", "Since last meeting")
+    chooser = page.get_by_role("combobox", name="Or the moment a meeting reviewed", exact=True)
+    chooser.click()
+    page.get_by_role("option", name=meeting_label, exact=True).click()
+    expect(page.get_by_text(f"Compared with the numbers “{title}” reviewed ({held:%d %b %Y})."))\
+        .to_be_visible(timeout=RENDERED_MS)
+    assert f"meeting={recorded.meeting_id}" in page.url
+    expect(page.get_by_role("heading", name="Decisions due or overdue")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^\d+ decisions?: \d+ overdue, \d+ due within 7 days\."))).to_be_visible()
+    _, rows = download_table(page, "Download the decisions (CSV)")
+    mine = [r for r in rows if r["pilot_id"] == PILOT]
+    assert mine and mine[0]["decision"] == "Fix and review" and mine[0]["status"] == "Due within 7 days", rows
+    assert mine[0]["owner"] == "Dana Fox" and mine[0]["meeting"] == meeting_label and mine[0]["due_on"] == due.isoformat()
+    assert_no_errors_shown(page, script_errors)
