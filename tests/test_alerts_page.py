@@ -60,6 +60,7 @@ def test_a_limited_person_is_offered_only_their_units_pilots(demo_store, signin_
 def test_an_administrator_subscribes_a_team_sees_what_was_sent_and_previews_the_next_run(demo_store, signin_env, monkeypatch, tmp_path):
     signin_env(demo_store)
     monkeypatch.setenv("PILOT_HEALTH_SECRETS", str(tmp_path / "none.toml"))  # no mail server: the digest fails with a reason
+    monkeypatch.setenv("PILOT_HEALTH_ESCALATION_DAYS", "365")  # the subscribers' digests only (escalations: tests/test_alerts.py)
     subscribe(demo_store, "ann@example.com", ["health_red"], by=ANN)
     run_alerts(demo_store, now=DEMO_NOW, settings=AlertSettings(), by=ANN, base_url="https://ph.example.com")
     at = visit(PAGE, signed_in("ann@example.com"))

@@ -336,7 +336,7 @@ def detect_events(store: Store, at: datetime, previous: Optional[datetime], base
                 else f"is due on {d.due_on:%d %b %Y}" + (" (today)" if d.days_left == 0 else f" (in {plural(d.days_left, 'day')})"))
         add(f"decision_{d.status}", f"decision_{d.status}:{d.pilot_id}:{d.decision_id}", pilot,
             f"The committee's decision “{d.decision_label}” of {d.held_on:%d %b %Y} {when}.",
-            f"Owner {d.owner}; conditions: {d.conditions or 'none written'}; taken at the meeting {d.meeting_title}.", "Risk")
+            f"Owner {d.owner}; conditions: {(d.conditions or 'none written').rstrip(' .;')}; taken at the meeting {d.meeting_title}.", "Risk")
     # Data that has not arrived: the home page's “stale” for the same day and moment.
     frame = KEEPER.portfolio(store, None, at.date(), stale_days, at)
     for row in frame[(frame["freshness"] == "stale") & ~frame["stage"].isin(QUIET_STAGES)].itertuples():
@@ -354,7 +354,9 @@ def detect_events(store: Store, at: datetime, previous: Optional[datetime], base
 
 
 def _escalations(store: Store, at: datetime, risk_now: dict, base_url: str, days: int, first: datetime) -> list[Event]:
-    """A pilot red now and red `days` days ago, with no committee decision recorded since then."""
+    """A pilot red now and red `days` days ago that the committee has not acted on: no decision
+    recorded in those days, and none still in time that was taken on the pilot as red (at a meeting
+    whose view showed it red). An overdue decision does not hold an escalation back."""
     from . import meetings
     from .results import KEEPER
 
@@ -369,17 +371,29 @@ def _escalations(store: Store, at: datetime, risk_now: dict, base_url: str, days
     for d in meetings.decisions(store, as_of=at):
         if d.pilot_id not in newest or d.recorded_at > newest[d.pilot_id].recorded_at:
             newest[d.pilot_id] = d
+    red_at: dict[datetime, set[str]] = {}  # the red pilots of each decision's meeting view
+
+    def decided_while_red(d: meetings.Decision) -> bool:
+        if d.pinned_at not in red_at:
+            red_at[d.pinned_at] = {r.pilot_id for r in KEEPER.risk(store, pinned=d.pinned_at) if r.health == "red"}
+        return d.pilot_id in red_at[d.pinned_at]
+
     found = []
     for pilot_id in red:
         last = newest.get(pilot_id)
-        if pilot_id not in red_then or (last is not None and last.recorded_at > back):
+        if pilot_id not in red_then:
+            continue
+        # The committee has acted on it: a decision recorded in those days, or one still in time that
+        # its meeting took on the pilot as red (an overdue one no longer holds the escalation back).
+        if last is not None and (last.recorded_at > back or (last.status != "overdue" and decided_while_red(last))):
             continue
         pilot = risk_now[pilot_id]
         since = (f"The committee's last decision was “{last.decision_label}” at {last.meeting_title} on {last.held_on:%d %b %Y}" if last
                  else "The committee has recorded no decision about it")
         found.append(Event(
             f"escalation:{pilot_id}:{last.decision_id if last else 0}", "escalation", pilot_id, pilot.name, pilot.business_unit, at,
-            f"Escalated to you as its executive sponsor: red for at least {plural(days, 'day')} and no committee decision in that time.",
+            f"Escalated to you as its executive sponsor: red for at least {plural(days, 'day')}, and no committee decision about it "
+            "that is still in time.",
             _one_line(f"{since}. {pilot.health_reason}"), view_link(base_url, "Risk", pilot_id, at), sponsors.get(pilot_id)))
     return found
 

@@ -39,8 +39,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PILOT_HEALTH_ESCALATION_DAYS",
         "14",
-        "Alerts: a pilot that has been red for this many days with no committee decision recorded in that time is "
-        "escalated to its executive sponsor (once, until the committee decides again).",
+        "Alerts: a pilot that has been red for this many days with no committee decision in time about it (none "
+        "recorded in those days, and none taken on it as red that is not yet overdue) is escalated to its executive "
+        "sponsor (once, until the committee decides again).",
     ),
     Setting(
         "PILOT_HEALTH_SECRETS",
