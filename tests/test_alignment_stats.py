@@ -256,12 +256,19 @@ def test_the_behind_plan_evidence_says_a_shortfall_inside_the_noise_is_not_count
     # Its KPI swings ±0.10 around 3.30 for 13 weeks: level 3.30, 50% of the way from 3.0 to 3.6, 30.2 points behind;
     # the shortfall 0.302 × 0.6 = 0.1813 is 0.1813 / 0.16996 = 1.07 standard errors (as above): within the noise.
     kpi = [(weeks_ago(12 - i), 3.30 + (0.10 if i % 2 == 0 else -0.10)) for i in range(13)]
-    result = risk.assess(Story(kpi=kpi).store(tmp_path / "s.duckdb"), NOW)[0]
+    store = Story(kpi=kpi).store(tmp_path / "s.duckdb")
+    result = risk.assess(store, NOW)[0]
     signal = next(s for s in result.patterns["wrong_success_metrics"].signals if s.key == "kpi_behind_plan")
     assert signal.state == risk.CLEAR
     assert ("50% of the way from 3.00 to 3.60, with 80% of the time to the deadline gone: behind by 30 percentage points, "
             "but that is within the KPI's own noise (1.1 times the uncertainty from its ups and downs from one value to the "
             "next, 2 needed), so it is not counted (25 or more counts).") in signal.evidence
+    # The Alignment page's verdict and list say the same: not behind plan, and why.
+    row = report.portfolio_alignment(store, NOW)[0]
+    assert row.kpi_progress.behind is False and row.kpi_progress.within_noise and "KPI behind plan" not in row.reasons
+    assert ("The KPI is 50% of the way to target with 80% of the time gone: 30% behind, but within its own ups and downs, "
+            "so not counted as behind plan.") in row.verdict
+    assert report.kpi_noise_words(row.kpi_progress, 2) == "its shortfall is 1.1 times the uncertainty from its ups and downs (2 needed)"
     # The same swings around 3.00 (no progress at all, 80 points behind, 0.481 / 0.16996 = 2.83 standard errors) fire.
     kpi = [(day, value - 0.30) for day, value in kpi]
     result = risk.assess(Story(kpi=kpi).store(tmp_path / "t.duckdb"), NOW)[0]

@@ -565,12 +565,18 @@ class KpiProgress:
     noise: float = 0.0  # the KPI's period-to-period noise (standard deviation of one value), robust estimate
     standard_error: float = 0.0  # of `latest`, in the KPI's unit
     beyond_noise: Optional[bool] = None  # the shortfall against the plan is at least `kpi_noise_k` standard errors
+    margin: float = 0.25  # the shortfall (share of the way) that is behind plan when beyond the noise
 
     @property
     def shortfall(self) -> Optional[float]:
         """How far progress trails the time gone, as a share of the way from baseline to target
         (negative: ahead of plan). None without dates."""
         return None if self.time_elapsed is None else min(self.time_elapsed, 1.0) - self.progress
+
+    @property
+    def within_noise(self) -> bool:
+        """Behind by the margin or more, but not beyond the KPI's own noise: shown, not counted."""
+        return self.behind is False and self.beyond_noise is False and self.shortfall >= self.margin - TOLERANCE
 
     @property
     def shortfall_in_standard_errors(self) -> Optional[float]:
@@ -631,4 +637,4 @@ def kpi_progress(kpi: pd.Series, baseline: float, target: float, approved_on: Op
         beyond = gap * abs(target - baseline) >= settings.kpi_noise_k * error - TOLERANCE * max(abs(target - baseline), 1.0)
         behind = gap >= margin - TOLERANCE and beyond
     return KpiProgress(latest, latest_day.date(), baseline, target, progress, elapsed, behind, len(y), window.index[0].date(),
-                       cadence, method, outliers, float(y[-1]), noise, error, beyond)
+                       cadence, method, outliers, float(y[-1]), noise, error, beyond, margin)

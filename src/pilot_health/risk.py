@@ -562,7 +562,7 @@ def _behind(ctx: _Context, threshold: float):
     if progress.behind:
         return FIRED, text + (f" (behind by {gap:.0f} percentage points; {threshold * 100:.0f} or more counts), "
                               f"more than the KPI's own noise explains ({noise}).") + tail, rows
-    if gap >= threshold * 100 - 1e-7 and not progress.beyond_noise:
+    if progress.within_noise:
         return CLEAR, text + (f": behind by {gap:.0f} percentage points, but that is within the KPI's own noise "
                               f"({noise}), so it is not counted ({threshold * 100:.0f} or more counts).") + tail, rows
     return CLEAR, text + "." + tail, rows
