@@ -1,7 +1,7 @@
 """Operating characteristics of the alignment, decay and trend verdicts, by Monte Carlo over the
 real functions (pilot_health.alignment, pilot_health.pilot_numbers), with the catalogue's settings.
 
-    .venv/bin/python bench/validate_methods.py            # 2,000 draws per cell (about 9 minutes on one core, 8 of them g and g2)
+    .venv/bin/python bench/validate_methods.py            # 2,000 draws per cell (about 9 minutes on one core, 8 of them g to g3)
     .venv/bin/python bench/validate_methods.py --draws 200
 
 Prints Markdown tables (docs/alignment.md carries them) and, last, whether each target is met.
