@@ -602,7 +602,7 @@ def kpi_progress(kpi: pd.Series, baseline: float, target: float, approved_on: Op
     whole history (`weekly_noise`, robust to a step, a slope or one bad value); the level's standard
     error is noise × √(1/n + x̄²/Σ(x − x̄)²) for the line read at the latest date (x in periods,
     0 = latest), noise / √n for a median, each × `ROBUST_LEVEL_FACTOR`. With no noise at all (a
-    smooth KPI) the margin alone decides."""
+    smooth KPI, or fewer than three values) the margin alone decides."""
     kpi = kpi.dropna().sort_index()
     if kpi.empty or target == baseline:
         return None
