@@ -4,7 +4,7 @@ import streamlit as st
 
 from pilot_health.alignment_report import (CADENCE_WORDS, CONCERN_POINTS, LABEL_SHORT, LABEL_WORDS, MAIN_COLUMNS, DETAIL_COLUMNS,
                                             TABLE_ROWS, cut,
-                                            chart_caption, decay_table, drift_table, gap_table, portfolio_table,
+                                            chart_caption, decay_table, drift_table, gap_table, kpi_noise_words, portfolio_table,
                                             screen_table)
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.formatting import moment, percent
@@ -68,7 +68,7 @@ with friendly_errors():
     behind = int(shown["behind_plan"].eq(True).sum())
     st.caption(
         f"{len(shown)} pilots, worst first. {behind} of them have a KPI behind plan (progress trailing the time elapsed by "
-        f"{catalogue.threshold('kpi_behind_plan'):.0%} or more). Order: points for what is wrong — inverted {CONCERN_POINTS['inverted']}, "
+        f"{catalogue.threshold('kpi_behind_plan'):.0%} or more, and by more than the KPI's own ups and downs explain). Order: points for what is wrong — inverted {CONCERN_POINTS['inverted']}, "
         f"decoupled {CONCERN_POINTS['decoupled']}, critical decay {CONCERN_POINTS['decay critical']}, KPI behind plan "
         f"{CONCERN_POINTS['behind plan']} … ([How alignment is judged](Guide?topic=alignment) lists them all); the “why” column says which apply."
     )
@@ -149,7 +149,9 @@ with friendly_errors():
                        delta_color="inverse" if progress and progress.behind else "off", delta_arrow="off",
                        help=(f"Latest {progress.latest:.4g} ({'trend line through' if progress.method == 'trend line' else 'middle of'} its last "
                              f"{progress.values} {progress.cadence}ly values, to {progress.latest_week}), baseline {progress.baseline:g}, "
-                             f"target {progress.target:g}. Behind plan when progress trails the time gone by {catalogue.threshold('kpi_behind_plan'):.0%}."
+                             f"target {progress.target:g}. Behind plan when progress trails the time gone by {catalogue.threshold('kpi_behind_plan'):.0%} "
+                             "or more, and by more than the KPI's own ups and downs explain"
+                             + (": " + kpi_noise_words(progress, a.kpi_noise_k) if progress.time_elapsed is not None else "") + "."
                              + (f" {len(progress.outliers)} value(s) far from the rest given little weight." if progress.outliers else "")
                              if progress else "Needs the KPI's baseline, target and data."))
 
@@ -255,7 +257,8 @@ with friendly_errors():
   {CONCERN_POINTS['drift critical']}, warning drift {CONCERN_POINTS['drift warning']}, KPI behind plan {CONCERN_POINTS['behind plan']},
   a large lab → live gap {CONCERN_POINTS['gap']}, inconclusive or too little data {CONCERN_POINTS['inconclusive']}.
 - **KPI progress**: (latest − baseline) ÷ (target − baseline), against the share of time gone from approval to the KPI deadline;
-  behind plan when it trails by {catalogue.threshold('kpi_behind_plan'):.0%} or more.
+  behind plan when it trails by {catalogue.threshold('kpi_behind_plan'):.0%} or more *and* by more than the KPI's own ups and downs
+  explain (at least {a.kpi_noise_k:g} standard errors of its latest level); a shortfall inside that noise is shown but not counted.
 
 The numbers these rules use are on the Thresholds page; the full explanation is in the Guide: [How alignment is judged](Guide?topic=alignment).
 """

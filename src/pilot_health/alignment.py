@@ -520,6 +520,10 @@ def alignment(technical: pd.Series, kpi: pd.Series, technical_direction: str, kp
 
 KPI_WINDOW_PERIODS = 6  # "latest" = a robust level over the KPI's last six periods (weeks, months, quarters)
 OUTLIER_SDS = 3.5  # a value this many robust standard deviations from the robust line is flagged
+# The robust level (Theil–Sen line or median) is less precise than a least-squares line or a mean on the
+# same values: measured on normal noise (5 to 8 values in the window), its standard deviation is 1.10 to
+# 1.15 times theirs. Its standard error is theirs × this factor.
+ROBUST_LEVEL_FACTOR = 1.12
 
 
 def kpi_cadence(kpi: pd.Series) -> tuple[str, float]:
@@ -558,6 +562,29 @@ class KpiProgress:
     method: str = "median"  # "trend line" (Theil–Sen, 5 or more values) | "median"
     outliers: tuple[tuple[date, float], ...] = ()  # values far from the robust line, left without weight
     last_value: Optional[float] = None  # the latest single observation, as uploaded
+    noise: float = 0.0  # the KPI's period-to-period noise (standard deviation of one value), robust estimate
+    standard_error: float = 0.0  # of `latest`, in the KPI's unit
+    beyond_noise: Optional[bool] = None  # the shortfall against the plan is at least `kpi_noise_k` standard errors
+    margin: float = 0.25  # the shortfall (share of the way) that is behind plan when beyond the noise
+
+    @property
+    def shortfall(self) -> Optional[float]:
+        """How far progress trails the time gone, as a share of the way from baseline to target
+        (negative: ahead of plan). None without dates."""
+        return None if self.time_elapsed is None else min(self.time_elapsed, 1.0) - self.progress
+
+    @property
+    def within_noise(self) -> bool:
+        """Behind by the margin or more, but not beyond the KPI's own noise: shown, not counted."""
+        return self.behind is False and self.beyond_noise is False and self.shortfall >= self.margin - TOLERANCE
+
+    @property
+    def shortfall_in_standard_errors(self) -> Optional[float]:
+        """The shortfall in the KPI's unit, in standard errors of its latest level (None without
+        dates, or with no noise at all)."""
+        if self.shortfall is None or self.standard_error <= 0:
+            return None
+        return self.shortfall * abs(self.target - self.baseline) / self.standard_error
 
 
 def kpi_progress(kpi: pd.Series, baseline: float, target: float, approved_on: Optional[date], deadline: Optional[date],
@@ -567,7 +594,15 @@ def kpi_progress(kpi: pd.Series, baseline: float, target: float, approved_on: Op
     its own cadence (six weeks for a weekly KPI, six months for a monthly one): with 5 or more values
     the Theil–Sen line through them at the latest date, else their median. Values more than
     `OUTLIER_SDS` robust standard deviations (1.4826 × the median absolute residual) from that line
-    are flagged as outliers; one bad value moves neither the line nor the median much."""
+    are flagged as outliers; one bad value moves neither the line nor the median much.
+
+    Behind plan when both hold, as for decay: progress trails the time gone by `margin` or more
+    (within a tolerance of 1e-9), and the shortfall, in the KPI's unit, is at least `kpi_noise_k`
+    standard errors of the latest level. The noise is the KPI's own period-to-period noise over its
+    whole history (`weekly_noise`, robust to a step, a slope or one bad value); the level's standard
+    error is noise × √(1/n + x̄²/Σ(x − x̄)²) for the line read at the latest date (x in periods,
+    0 = latest), noise / √n for a median, each × `ROBUST_LEVEL_FACTOR`. With no noise at all (a
+    smooth KPI, or fewer than three values) the margin alone decides."""
     kpi = kpi.dropna().sort_index()
     if kpi.empty or target == baseline:
         return None
@@ -588,9 +623,18 @@ def kpi_progress(kpi: pd.Series, baseline: float, target: float, approved_on: Op
     far = np.abs(residuals) > (OUTLIER_SDS * spread if spread > floor else floor) if len(y) >= 3 else np.zeros(len(y), bool)
     outliers = tuple((day.date(), float(value)) for day, value, out in zip(window.index, y, far) if out)
     progress = (latest - baseline) / (target - baseline)
-    elapsed = None
+    noise = weekly_noise(kpi.to_numpy(dtype=float))
+    if method == "trend line":
+        spread_x = float(((x - x.mean()) ** 2).sum())
+        error = noise * math.sqrt(1 / len(y) + (x.mean() ** 2 / spread_x if spread_x > 0 else 0.0))
+    else:
+        error = noise / math.sqrt(len(y))
+    error *= ROBUST_LEVEL_FACTOR
+    elapsed = behind = beyond = None
     if approved_on and deadline and deadline > approved_on:
         elapsed = max(0.0, (as_of.date() - approved_on).days / (deadline - approved_on).days)
-    behind = None if elapsed is None else (min(elapsed, 1.0) - progress) >= margin - TOLERANCE
+        gap = min(elapsed, 1.0) - progress
+        beyond = gap * abs(target - baseline) >= settings.kpi_noise_k * error - TOLERANCE * max(abs(target - baseline), 1.0)
+        behind = gap >= margin - TOLERANCE and beyond
     return KpiProgress(latest, latest_day.date(), baseline, target, progress, elapsed, behind, len(y), window.index[0].date(),
-                       cadence, method, outliers, float(y[-1]))
+                       cadence, method, outliers, float(y[-1]), noise, error, beyond, margin)

@@ -336,7 +336,9 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment, brief: bool = False) -> 
     progress = row.kpi_progress
     if progress and progress.time_elapsed is not None:
         sentence += (f" The KPI is {progress.progress:.0%} of the way to target with {min(progress.time_elapsed, 1):.0%} of the time gone"
-                     + (": behind plan." if progress.behind else "."))
+                     + (": behind plan." if progress.behind else
+                        f": {progress.shortfall:.0%} behind, but within its own ups and downs, so not counted as behind plan."
+                        if progress.within_noise else "."))
         if progress.outliers:
             sentence += f" {outlier_words(progress)}"
     return sentence
@@ -366,6 +368,18 @@ def direction_note(a: Alignment, technical: str, technical_direction: Optional[s
     scale = "its scale" if len(lower) == 1 else "their scales"
     return (f" Lower is better for {names}, so {'; '.join(said)}; the chart below shows {scale} upside down, so that up "
             "means better in both panels.")
+
+
+def kpi_noise_words(progress: KpiProgress, k: float) -> str:
+    """How the KPI's shortfall against its plan compares with its own noise, in words (for a tooltip)."""
+    size = progress.shortfall_in_standard_errors
+    if progress.shortfall is None:
+        return ""
+    if progress.shortfall <= 0:
+        return "it is not behind the time gone"
+    if size is None:
+        return "its values move smoothly, so the shortfall alone decides"
+    return f"its shortfall is {size:.1f} times the uncertainty from its ups and downs ({k:g} needed)"
 
 
 def outlier_words(progress: KpiProgress) -> str:

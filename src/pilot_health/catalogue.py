@@ -80,6 +80,7 @@ class Analysis(_Strict):
     significance: float = Field(default=0.05, gt=0, le=0.2)
     decay_reference_weeks: int = Field(default=8, ge=2, le=52)
     decay_noise_k: float = Field(default=2.0, ge=0, le=10)
+    kpi_noise_k: float = Field(default=2.0, ge=0, le=10)
     adoption_min_weeks: int = Field(ge=1, le=104)
     min_respondents: int = Field(ge=1, le=100)
     # Drift: defaults so that a copy of the catalogue made before drift existed still loads.

@@ -536,6 +536,8 @@ def _technical_not_business(ctx: _Context, threshold: float):
 
 @_evaluator("kpi_behind_plan")
 def _behind(ctx: _Context, threshold: float):
+    """Fired when progress toward the target trails the time gone by the threshold AND by more than
+    the KPI's own noise explains (`kpi_noise_k` standard errors of its latest level)."""
     if not _has_kpi(ctx.r) or ctx.kpi.empty:
         return UNKNOWN, "No KPI with baseline, target and data.", None
     progress = ctx.n.kpi_progress
@@ -553,9 +555,16 @@ def _behind(ctx: _Context, threshold: float):
         tail = f" {'Some values' if many else 'One value'} ({shown}) {'are' if many else 'is'} far from the rest and given little weight."
     else:
         tail = ""
+    gap = progress.shortfall * 100
+    size = progress.shortfall_in_standard_errors
+    noise = ("its values move smoothly, without ups and downs" if size is None else
+             f"{size:.1f} times the uncertainty from its ups and downs from one value to the next, {ctx.a.kpi_noise_k:g} needed")
     if progress.behind:
-        gap = (min(progress.time_elapsed, 1) - progress.progress) * 100
-        return FIRED, text + f" (behind by {gap:.0f} percentage points; {threshold * 100:.0f} or more counts)." + tail, rows
+        return FIRED, text + (f" (behind by {gap:.0f} percentage points; {threshold * 100:.0f} or more counts), "
+                              f"more than the KPI's own noise explains ({noise}).") + tail, rows
+    if progress.within_noise:
+        return CLEAR, text + (f": behind by {gap:.0f} percentage points, but that is within the KPI's own noise "
+                              f"({noise}), so it is not counted ({threshold * 100:.0f} or more counts).") + tail, rows
     return CLEAR, text + "." + tail, rows
 
 
