@@ -1,5 +1,6 @@
 """Shared fixtures: stores in temporary folders (never the real data/ store), the demo portfolio,
-and AppTest runs of the real pages against them."""
+AppTest runs of the real pages against them, and the browser tests' Chromium and fresh pages
+(helpers in browser_support.py). Test modules use fixtures by name and never import them."""
 from __future__ import annotations
 
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from browser_support import CHROMIUM_ARGS, chromium_or_skip, fresh_page
 from pilot_health.demo import DEMO_NOW, load_demo
 from pilot_health.store import Store
 
@@ -82,6 +84,37 @@ def app_env(monkeypatch):
     return use
 
 
+# Who may do what when sign-in is configured (the `signin_env` fixture): an administrator, a viewer,
+# and an editor limited to one business unit.
+ACCESS = """
+[[people]]
+email = "ann@example.com"
+role = "admin"
+
+[[people]]
+email = "vic@example.com"
+role = "viewer"
+
+[[people]]
+email = "fay@example.com"
+role = "editor"
+business_units = ["Finance"]
+"""
+
+
+@pytest.fixture
+def signin_env(app_env, monkeypatch, tmp_path):
+    """Pages against `store`, with sign-in configured and the access file above."""
+
+    def use(store):
+        app_env(store)
+        access = tmp_path / "access.toml"
+        access.write_text(ACCESS, encoding="utf-8")
+        monkeypatch.setenv("PILOT_HEALTH_ACCESS", str(access))
+
+    return use
+
+
 def today() -> date:
     return date.today()
 
@@ -109,3 +142,45 @@ def downloads(monkeypatch) -> list[tuple[str, bytes]]:
     monkeypatch.setattr(DeltaGenerator, "download_button", capture)
     monkeypatch.setattr(st, "download_button", lambda *args, **kwargs: capture(st._main, *args, **kwargs))
     return offered
+
+
+# --- Browser tests (marker `browser`; helpers in browser_support.py) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    return chromium_or_skip()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def script_errors() -> list[str]:
+    """Uncaught JavaScript errors on the test's page."""
+    return []
+
+
+@pytest.fixture
+def allowed_origins(dashboard) -> list[str]:
+    """The servers the `page` fixture's page may reach: the `dashboard` fixture of the test's
+    module. A module that signs in overrides this to add its provider's issuer."""
+    return [dashboard.url]
+
+
+@pytest.fixture
+def page(browser, dashboard, allowed_origins, script_errors):
+    """A fresh page (see fresh_page) for a test against the `dashboard` fixture of its module."""
+    dashboard.assert_alive("before the test started")
+    with fresh_page(browser, allowed_origins, script_errors) as tab:
+        yield tab
+    dashboard.assert_alive("during the test")
