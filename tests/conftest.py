@@ -3,6 +3,7 @@ AppTest runs of the real pages against them, and the browser tests' Chromium and
 (helpers in browser_support.py). Test modules use fixtures by name and never import them."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,34 @@ def run_cli(*args: str, timeout: float = 120, env: dict | None = None) -> subpro
         [sys.executable, "-m", "pilot_health", *args],
         capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env,
     )
+
+
+@pytest.fixture
+def run_command(capsys, monkeypatch):
+    """`python -m pilot_health ARGS` run in this process: the command line's own `main(argv)`, with
+    what it printed and its exit code as a CompletedProcess, like run_cli. For tests where the
+    process boundary is not what is tested (no Python start, no imports paid again: about a second
+    saved per command). `env` replaces the whole environment and `cwd` the current folder for the
+    one command, as they would for a process; both are restored after it."""
+    from pilot_health import cli
+
+    def run(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+        with monkeypatch.context() as scoped:
+            if env is not None:
+                for name in set(os.environ) - set(env):
+                    scoped.delenv(name)
+                for name, value in env.items():
+                    scoped.setenv(name, value)
+            scoped.chdir(cwd)
+            capsys.readouterr()  # what the test printed before is not the command's
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exit:  # argparse refuses a bad command line this way (exit 2)
+                code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+            out, err = capsys.readouterr()
+        return subprocess.CompletedProcess([sys.executable, "-m", "pilot_health", *args], code, out, err)
+
+    return run
 
 
 @pytest.fixture

@@ -92,12 +92,12 @@ def test_waiting_for_the_lock_succeeds_when_the_other_process_finishes(store):
         holder.wait(timeout=30)
 
 
-def test_command_line_says_so_in_one_line_when_the_store_stays_busy(store):
+def test_command_line_says_so_in_one_line_when_the_store_stays_busy(store, run_command):
     store.ensure_ready()
     holder = hold_lock(store.path, 60)
     try:
-        result = run_cli("status", "--db", str(store.path), "--wait", "0.5")
-        as_json = run_cli("status", "--db", str(store.path), "--wait", "0.5", "--json")
+        result = run_command("status", "--db", str(store.path), "--wait", "0.5")
+        as_json = run_command("status", "--db", str(store.path), "--wait", "0.5", "--json")
     finally:
         holder.kill()
         holder.wait()
