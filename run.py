@@ -295,7 +295,8 @@ def test(extra: list[str]) -> int:
             env["PILOT_HEALTH_BROWSER_SKIP"] = reason
             say(f"browser tests will be SKIPPED: {reason}")
     if not wants_provider:
-        env.setdefault("PILOT_HEALTH_OIDC_SKIP", "this run's selection leaves out the sign-in tests, so their provider was not set up")
+        reason = "this run's selection leaves out the sign-in tests, so their provider was not set up"
+        env.setdefault("PILOT_HEALTH_OIDC_SKIP", reason)
         if wants_chromium:
             say("no sign-in browser tests selected: their OpenID provider is not set up")
     else:

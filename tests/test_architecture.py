@@ -65,7 +65,8 @@ PAGE_ENTRY_POINTS = {
 # Pages that import something else today: (page, module). The list only shrinks: fix one and the
 # test asks for its line to go.
 PAGE_IMPORT_BASELINE = {
-    ("pages/6_Audit_trail.py", "pilot_health.queries"),  # AUDIT_ACTIONS, the audit actions' labels, live in the SQL module
+    # AUDIT_ACTIONS, the audit actions' labels, live in the SQL module
+    ("pages/6_Audit_trail.py", "pilot_health.queries"),
     ("pages/9_Since_last_meeting.py", "pilot_health.store"),  # utc_now, the store's clock
 }
 
@@ -125,7 +126,8 @@ def _layer_of(module: str) -> int:
     for rank, (_, members) in enumerate(LAYERS):
         if short in members or any(m.endswith(".*") and short.startswith(m[:-1]) for m in members):
             return rank
-    raise AssertionError(f"{module} is in no layer: place it in LAYERS (tests/test_architecture.py) and docs/developing.md")
+    raise AssertionError(f"{module} is in no layer: place it in LAYERS (tests/test_architecture.py) "
+                         "and docs/developing.md")
 
 
 def test_the_rules_read_every_module_of_every_subpackage():
@@ -179,7 +181,8 @@ def test_the_domain_never_imports_the_ui_or_streamlit():
 
 def test_the_command_line_and_the_ui_never_import_each_other():
     graph = _graph()
-    assert [m for m in graph if m.startswith("pilot_health.ui") and {"pilot_health.cli", "pilot_health.__main__"} & graph[m]] == []
+    command_line = {"pilot_health.cli", "pilot_health.__main__"}
+    assert [m for m in graph if m.startswith("pilot_health.ui") and command_line & graph[m]] == []
     assert not any(other.startswith("pilot_health.ui") for other in graph["pilot_health.cli"])
 
 
@@ -223,7 +226,8 @@ def test_the_rules_catch_imports_hidden_in_functions():
         "    importlib.import_module('pilot_health.ui.page')\n"
     )
     imported = _imports(hidden, "pilot_health.ingest")
-    assert imported == {"pilot_health.store", "pilot_health.ingest.engine", "streamlit.components.v1", "pilot_health.ui.page"}
+    assert imported == {"pilot_health.store", "pilot_health.ingest.engine", "streamlit.components.v1",
+                        "pilot_health.ui.page"}
     assert _not_for_pages("pages/99_Probe.py", imported) == {
         ("pages/99_Probe.py", "pilot_health.store"), ("pages/99_Probe.py", "pilot_health.ingest.engine")}
     assert _ui_or_streamlit("pilot_health.risk", imported) == [

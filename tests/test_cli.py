@@ -115,7 +115,8 @@ def test_ingest_options_and_kind_detection(demo_store, tmp_path, run_command):
     ok = run_command("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db), "--pilot", "SC-01",
                  "--environment", "live", "--json")
     assert json.loads(ok.stdout)["rows_stored"] == 24
-    survey = json.loads(run_command("ingest", str(FIXTURES / "qualtrics_adkar.csv"), "--db", str(db), "--pilot", "SC-01", "--wave", "4", "--json").stdout)
+    survey = json.loads(run_command("ingest", str(FIXTURES / "qualtrics_adkar.csv"), "--db", str(db), "--pilot", "SC-01",
+                                    "--wave", "4", "--json").stdout)
     assert survey["kind"] == "survey" and survey["rows_stored"] == 25 and survey["rows_left_out"] == 4
     check = run_command("ingest", str(FIXTURES / "usage_wide.csv"), "--db", str(db), "--check", "--json")
     assert json.loads(check.stdout)["status"] == "ready"

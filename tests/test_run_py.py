@@ -53,7 +53,8 @@ def test_browser_setup_only_when_the_selection_can_hold_browser_tests(run_py, ar
 def _record_test_run(run_py, monkeypatch, tmp_path):
     """Replace every installer and the pytest call by recorders; returns what was called."""
     called: dict = {"chromium": 0, "provider": 0}
-    monkeypatch.setattr(run_py, "ensure_environment", lambda requirements: called.setdefault("environment", requirements))
+    monkeypatch.setattr(run_py, "ensure_environment",
+                        lambda requirements: called.setdefault("environment", requirements))
     chromium = tmp_path / "chromium"
     chromium.write_text("")
 
