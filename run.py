@@ -10,7 +10,9 @@ itself installed into it (editable, so `python -m pilot_health` works). It is re
 Chromium is present (Debian's `chromium` package, installed with apt-get when it can be); when it
 cannot be had, the browser tests are skipped and the reason is printed. The sign-in browser tests
 also need Node.js: `test` installs their OpenID provider's pinned packages (`npm ci` in tests/oidc,
-again only when its lock file changes), or prints why those tests will be skipped.
+again only when its lock file changes), or prints why those tests will be skipped. Neither is set
+up when the pytest arguments leave the browser tests out (`python3 run.py test -m "not browser"`,
+or only test files without them), so the quick loop installs nothing it will not use.
 
 Only the standard library is used here, on purpose: this script runs before anything is installed.
 """
@@ -190,23 +192,121 @@ def dashboard(extra: list[str]) -> int:
     return subprocess.call(command, cwd=ROOT)
 
 
+# pytest options whose value is the next argument (so that value is never read as a test path).
+PYTEST_VALUE_OPTIONS = {
+    "-m", "-k", "-p", "-c", "-o", "-W", "-r", "-n", "--basetemp", "--rootdir", "--confcutdir", "--deselect",
+    "--ignore", "--ignore-glob", "--durations", "--durations-min", "--tb", "--maxfail", "--junitxml",
+    "--junit-xml", "--log-level", "--log-file", "--log-cli-level", "--import-mode", "--capture", "--color",
+    "--override-ini", "--config-file", "--pythonwarnings", "--strict-markers-file", "--timeout",
+}
+MARKER_TOKEN = re.compile(r"\s*(\(|\)|(?:\w|:|\+|-|\.|\[|\]|\\|/)+)")
+
+
+def marker_expression(extra: list[str]) -> str | None:
+    """The `-m` expression pytest will use (the last one given), or None."""
+    found = None
+    for index, argument in enumerate(extra):
+        if argument == "-m" and index + 1 < len(extra):
+            found = extra[index + 1]
+        elif argument.startswith("-m") and not argument.startswith("--"):
+            found = argument[2:].removeprefix("=")
+    return found
+
+
+def marker_allows(expression: str, marker: str) -> bool:
+    """Whether a test marked `marker` (and perhaps others) can satisfy pytest's `-m expression`.
+
+    True unless the expression is false for every choice of the other markers; True as well when
+    the expression is not plain and/or/not/parentheses over names (unsure means: set up)."""
+    tokens, position = [], 0
+    while position < len(expression.rstrip()):
+        match = MARKER_TOKEN.match(expression, position)
+        if not match:
+            return True
+        tokens.append(match.group(1))
+        position = match.end()
+    others = sorted({token for token in tokens if token not in {"(", ")", "and", "or", "not", marker}})
+    if not tokens or len(others) > 10:
+        return True
+    names = {name: f"v[{index}]" for index, name in enumerate(others)}
+    python = " ".join(names.get(token, "True" if token == marker else token) for token in tokens)
+    try:
+        code = compile(python, "<-m>", "eval")
+    except SyntaxError:
+        return True
+    for choice in range(2 ** len(others)):
+        values = [bool(choice >> index & 1) for index in range(len(others))]
+        if eval(code, {"__builtins__": {}}, {"v": values}):  # noqa: S307 (only names, and/or/not and parentheses)
+            return True
+    return False
+
+
+def selected_test_files(extra: list[str]) -> list[Path] | None:
+    """The test files the pytest arguments name (folders expanded), or None when they name none
+    (pytest then runs the whole of tests/) or name something outside tests/ (unsure: everything)."""
+    named: list[Path] = []
+    skip_next = False
+    for argument in extra:
+        if skip_next:
+            skip_next = False
+            continue
+        if argument.startswith("-"):
+            skip_next = argument in PYTEST_VALUE_OPTIONS
+            continue
+        path = (ROOT / argument.split("::", 1)[0]).resolve()
+        if not path.exists():
+            continue  # an option's value pytest will read (or a typo pytest will report)
+        if not path.is_relative_to(ROOT / "tests"):
+            return None
+        named.extend(sorted(path.rglob("test_*.py")) if path.is_dir() else [path])
+    return named or None
+
+
+def browser_setup_needed(extra: list[str]) -> tuple[bool, bool]:
+    """(Chromium needed, the sign-in tests' OpenID provider needed) for `pytest extra`.
+
+    Browser tests are marked `browser` (sign-in ones through browser_support.sign_in_marks);
+    a test file that never says so holds none, and one that never starts the provider needs no Node.js."""
+    expression = marker_expression(extra)
+    if expression is not None and not marker_allows(expression, "browser"):
+        return False, False
+    files = selected_test_files(extra)
+    if files is None:
+        return True, True
+    texts = [path.read_text(encoding="utf-8") for path in files if path.is_file()]
+    chromium = any("mark.browser" in text or "sign_in_marks(" in text for text in texts)
+    return chromium, chromium and any("sign_in_marks(" in text or "start_oidc_provider(" in text for text in texts)
+
+
 def test(extra: list[str]) -> int:
     ensure_environment("requirements-dev.txt")
     env = dict(os.environ)
-    chromium, reason = ensure_chromium()
-    if chromium:
-        env["PILOT_HEALTH_CHROMIUM"] = chromium
-        say(f"browser tests will use {chromium}")
+    wants_chromium, wants_provider = browser_setup_needed(extra)
+    if not wants_chromium:
+        reason = "this run's selection leaves out the browser tests, so Chromium was not set up"
+        env.setdefault("PILOT_HEALTH_BROWSER_SKIP", reason)
+        say("no browser tests selected: Chromium and the sign-in tests' OpenID provider are not set up")
     else:
-        env["PILOT_HEALTH_BROWSER_SKIP"] = reason
-        say(f"browser tests will be SKIPPED: {reason}")
-    node, reason = ensure_oidc_provider()
-    if node:
-        env["PILOT_HEALTH_NODE"] = node
-        say(f"sign-in tests will use {oidc_versions(node)}")
+        chromium, reason = ensure_chromium()
+        if chromium:
+            env["PILOT_HEALTH_CHROMIUM"] = chromium
+            say(f"browser tests will use {chromium}")
+        else:
+            env["PILOT_HEALTH_BROWSER_SKIP"] = reason
+            say(f"browser tests will be SKIPPED: {reason}")
+    if not wants_provider:
+        reason = "this run's selection leaves out the sign-in tests, so their provider was not set up"
+        env.setdefault("PILOT_HEALTH_OIDC_SKIP", reason)
+        if wants_chromium:
+            say("no sign-in browser tests selected: their OpenID provider is not set up")
     else:
-        env["PILOT_HEALTH_OIDC_SKIP"] = reason
-        say(f"sign-in browser tests will be SKIPPED: {reason}")
+        node, reason = ensure_oidc_provider()
+        if node:
+            env["PILOT_HEALTH_NODE"] = node
+            say(f"sign-in tests will use {oidc_versions(node)}")
+        else:
+            env["PILOT_HEALTH_OIDC_SKIP"] = reason
+            say(f"sign-in browser tests will be SKIPPED: {reason}")
     command = [str(PYTHON), "-m", "pytest", *extra]
     return subprocess.call(command, cwd=ROOT, env=env)
 

@@ -69,45 +69,6 @@ def chromium_or_skip() -> str:
     return found
 
 
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    return chromium_or_skip()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def script_errors() -> list[str]:
-    """Uncaught JavaScript errors on the test's page."""
-    return []
-
-
-@pytest.fixture
-def allowed_origins(dashboard) -> list[str]:
-    """The servers the `page` fixture's page may reach: the `dashboard` fixture of the test's
-    module. A module that signs in overrides this to add its provider's issuer."""
-    return [dashboard.url]
-
-
-@pytest.fixture
-def page(browser, dashboard, allowed_origins, script_errors):
-    """A fresh page (see fresh_page) for a test against the `dashboard` fixture of its module."""
-    dashboard.assert_alive("before the test started")
-    with fresh_page(browser, allowed_origins, script_errors) as tab:
-        yield tab
-    dashboard.assert_alive("during the test")
-
-
 def _leaves(origins: Sequence[str]):
     """A route filter: true for a request to none of `origins` (the test's own servers)."""
     prefixes = tuple(origin.rstrip("/") + "/" for origin in origins)

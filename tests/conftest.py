@@ -1,7 +1,9 @@
 """Shared fixtures: stores in temporary folders (never the real data/ store), the demo portfolio,
-and AppTest runs of the real pages against them."""
+AppTest runs of the real pages against them, and the browser tests' Chromium and fresh pages
+(helpers in browser_support.py). Test modules use fixtures by name and never import them."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from browser_support import CHROMIUM_ARGS, chromium_or_skip, fresh_page
 from pilot_health.demo import DEMO_NOW, load_demo
 from pilot_health.store import Store
 
@@ -72,12 +75,71 @@ def run_cli(*args: str, timeout: float = 120, env: dict | None = None) -> subpro
 
 
 @pytest.fixture
+def run_command(capsys, monkeypatch):
+    """`python -m pilot_health ARGS` run in this process: the command line's own `main(argv)`, with
+    what it printed and its exit code as a CompletedProcess, like run_cli. For tests where the
+    process boundary is not what is tested (no Python start, no imports paid again: about a second
+    saved per command). `env` replaces the whole environment and `cwd` the current folder for the
+    one command, as they would for a process; both are restored after it."""
+    from pilot_health import cli
+
+    def run(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+        with monkeypatch.context() as scoped:
+            if env is not None:
+                for name in set(os.environ) - set(env):
+                    scoped.delenv(name)
+                for name, value in env.items():
+                    scoped.setenv(name, value)
+            scoped.chdir(cwd)
+            capsys.readouterr()  # what the test printed before is not the command's
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exit:  # argparse refuses a bad command line this way (exit 2)
+                code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+            out, err = capsys.readouterr()
+        return subprocess.CompletedProcess([sys.executable, "-m", "pilot_health", *args], code, out, err)
+
+    return run
+
+
+@pytest.fixture
 def app_env(monkeypatch):
     """Point the pages at a given store for AppTest runs (which read the environment)."""
 
     def use(store: Store, *, demo_on_first_run: bool = False) -> None:
         monkeypatch.setenv("PILOT_HEALTH_DB", str(store.path))
         monkeypatch.setenv("PILOT_HEALTH_DEMO_ON_FIRST_RUN", "yes" if demo_on_first_run else "no")
+
+    return use
+
+
+# Who may do what when sign-in is configured (the `signin_env` fixture): an administrator, a viewer,
+# and an editor limited to one business unit.
+ACCESS = """
+[[people]]
+email = "ann@example.com"
+role = "admin"
+
+[[people]]
+email = "vic@example.com"
+role = "viewer"
+
+[[people]]
+email = "fay@example.com"
+role = "editor"
+business_units = ["Finance"]
+"""
+
+
+@pytest.fixture
+def signin_env(app_env, monkeypatch, tmp_path):
+    """Pages against `store`, with sign-in configured and the access file above."""
+
+    def use(store):
+        app_env(store)
+        access = tmp_path / "access.toml"
+        access.write_text(ACCESS, encoding="utf-8")
+        monkeypatch.setenv("PILOT_HEALTH_ACCESS", str(access))
 
     return use
 
@@ -120,3 +182,45 @@ def without_demo_meetings(store: Store) -> Store:
         ids = [m["meeting_id"] for m in queries.fetch_meetings(con)]
         queries.delete_demo_meetings(con, ids, "demo")
     return store
+
+
+# --- Browser tests (marker `browser`; helpers in browser_support.py) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    return chromium_or_skip()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def script_errors() -> list[str]:
+    """Uncaught JavaScript errors on the test's page."""
+    return []
+
+
+@pytest.fixture
+def allowed_origins(dashboard) -> list[str]:
+    """The servers the `page` fixture's page may reach: the `dashboard` fixture of the test's
+    module. A module that signs in overrides this to add its provider's issuer."""
+    return [dashboard.url]
+
+
+@pytest.fixture
+def page(browser, dashboard, allowed_origins, script_errors):
+    """A fresh page (see fresh_page) for a test against the `dashboard` fixture of its module."""
+    dashboard.assert_alive("before the test started")
+    with fresh_page(browser, allowed_origins, script_errors) as tab:
+        yield tab
+    dashboard.assert_alive("during the test")

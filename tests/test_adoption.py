@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_cli
 from pilot_health import adoption_report as report, queries, risk
 from pilot_health.adoption import (ADKAR, OTHER_TEAMS, anonymous_groups, barrier_point, barrier_points, element_stats,
                                    group_barrier, participation, usage_trend)
@@ -311,9 +310,9 @@ def test_the_demo_stories_read_as_designed(demo_store):
 
 # -- the command line ------------------------------------------------------------------------------
 
-def test_the_command_gives_the_fields_the_issue_names_and_hides_the_small_team(tmp_path):
+def test_the_command_gives_the_fields_the_issue_names_and_hides_the_small_team(tmp_path, run_command):
     store = survey_store(tmp_path / "s.duckdb")
-    done = run_cli("adoption", "--db", str(store.path), "--json")
+    done = run_command("adoption", "--db", str(store.path), "--json")
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert SMALL_TEAM not in done.stdout and "Ops" not in done.stdout
@@ -327,12 +326,12 @@ def test_the_command_gives_the_fields_the_issue_names_and_hides_the_small_team(t
     assert [(t["team"], t["respondents"]) for t in block["teams"]] == [("Finance", 8), (OTHER_TEAMS, 9)]
     assert block["change"]["from_wave"] == 1 and block["change"]["means"]["knowledge"] == pytest.approx(11 / 17)
 
-    done = run_cli("adoption", "--db", str(store.path), "--pilot", "p-1", "--wave", "1")
+    done = run_command("adoption", "--db", str(store.path), "--pilot", "p-1", "--wave", "1")
     assert done.returncode == 0, done.stderr
     assert "Most of Finance is stuck at Knowledge" in done.stdout and SMALL_TEAM not in done.stdout
     assert "Other teams" in done.stdout and "2 teams counted together" in done.stdout
 
-    done = run_cli("adoption", "--db", str(store.path), "--pilot", "P-1", "--wave", "3")
+    done = run_command("adoption", "--db", str(store.path), "--pilot", "P-1", "--wave", "3")
     assert done.returncode != 0 and "has no survey wave 3 (its waves: 1, 2)" in done.stderr
 
 

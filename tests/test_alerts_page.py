@@ -12,7 +12,7 @@ from pilot_health.demo import DEMO_NOW
 from pilot_health.notify import AlertSettings
 from test_pages import assert_clean, open_page, texts
 from test_screen_words import DEVELOPER_WORDS, rendered
-from test_signin_pages import everything_sent, signed_in, signin_env, visit  # noqa: F401 - signin_env is a fixture
+from test_signin_pages import everything_sent, signed_in, visit
 
 PAGE = "pages/10_Alerts.py"
 ANN = Person("ann@example.com", "admin", None, signed_in=True)

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_cli
 from pilot_health import alignment_report as report
 from pilot_health.alignment import alignment, crossings, decay_path, drift, drift_path, live_decay
 from pilot_health.catalogue import load_catalogue
@@ -200,8 +199,8 @@ def test_changes_are_described_in_points_or_per_cent(first, last, unit, directio
 
 # -- the command line ----------------------------------------------------------------------------------
 
-def test_the_alignment_command_gives_every_pilot_with_the_named_fields(demo_store):
-    result = run_cli("alignment", "--db", str(demo_store.path), "--json")
+def test_the_alignment_command_gives_every_pilot_with_the_named_fields(demo_store, run_command):
+    result = run_command("alignment", "--db", str(demo_store.path), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     pilots = {p["pilot_id"]: p for p in payload["pilots"]}
@@ -220,11 +219,11 @@ def test_the_alignment_command_gives_every_pilot_with_the_named_fields(demo_stor
     assert [p["pilot_id"] for p in payload["pilots"]] == [r.pilot_id for r in report.portfolio_alignment(demo_store)], "worst first"
 
 
-def test_the_alignment_command_for_one_pilot_and_a_wrong_code(demo_store):
-    one = run_cli("alignment", "--db", str(demo_store.path), "--pilot", "ro-03")
+def test_the_alignment_command_for_one_pilot_and_a_wrong_code(demo_store, run_command):
+    one = run_command("alignment", "--db", str(demo_store.path), "--pilot", "ro-03")
     assert one.returncode == 0 and "RO-03 · " in one.stdout and "Decoupled over" in one.stdout
     assert "drift, accuracy: score" in one.stdout and "reference weeks" in one.stdout
-    wrong = run_cli("alignment", "--db", str(demo_store.path), "--pilot", "RO-3")
+    wrong = run_command("alignment", "--db", str(demo_store.path), "--pilot", "RO-3")
     assert wrong.returncode == 1 and "There is no pilot RO-3" in wrong.stderr and "RO-03" in wrong.stderr
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, run_cli
+from conftest import ROOT
 from pilot_health import queries
 from pilot_health.backup import backup, restore
 from pilot_health.store import Store, facts_of_file, utc_now
@@ -94,14 +94,14 @@ def test_a_backup_is_taken_while_another_process_uses_the_store(demo_store, tmp_
     assert facts_of_file(made.file)["counts"] == facts(demo_store)["counts"]
 
 
-def test_the_backup_and_restore_commands(demo_store, tmp_path):
-    done = run_cli("backup", "--db", str(demo_store.path), "--out", str(tmp_path / "b"), "--json")
+def test_the_backup_and_restore_commands(demo_store, tmp_path, run_command):
+    done = run_command("backup", "--db", str(demo_store.path), "--out", str(tmp_path / "b"), "--json")
     assert done.returncode == 0, done.stderr
     made = json.loads(done.stdout)
     assert made["counts"]["pilots"] == 24 and made["file"].endswith(".duckdb")
-    done = run_cli("restore", made["file"], "--db", str(demo_store.path))
+    done = run_command("restore", made["file"], "--db", str(demo_store.path))
     assert done.returncode == 1 and "add --yes to go ahead" in done.stderr
-    done = run_cli("restore", made["file"], "--db", str(demo_store.path), "--yes")
+    done = run_command("restore", made["file"], "--db", str(demo_store.path), "--yes")
     assert done.returncode == 0, done.stderr
     assert "Restored" in done.stdout and "kept in" in done.stdout
     assert facts(demo_store)["uploads"] == made["uploads"]

@@ -35,7 +35,6 @@ from browser_support import (
     open_link,
     start_dashboard,
 )
-from browser_support import allowed_origins, browser, chromium_path, page, script_errors  # noqa: F401 (fixtures, used by name)
 
 pytestmark = pytest.mark.browser
 

@@ -21,7 +21,6 @@ from browser_support import (
     open_link,
     start_dashboard,
 )
-from browser_support import browser, chromium_path  # noqa: F401 (fixtures, used by name)
 
 pytestmark = pytest.mark.browser
 

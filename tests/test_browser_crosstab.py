@@ -16,7 +16,6 @@ from typing import Iterator
 import pytest
 
 from browser_support import FIRST_RENDER_MS, RENDERED_MS, Dashboard, assert_no_errors_shown, load_demo_store, open_link, start_dashboard
-from browser_support import allowed_origins, browser, chromium_path, page, script_errors  # noqa: F401 (fixtures, used by name)
 
 pytestmark = pytest.mark.browser
 

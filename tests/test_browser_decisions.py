@@ -16,7 +16,6 @@ import pytest
 
 from browser_support import (FIRST_RENDER_MS, RENDERED_MS, Dashboard, assert_no_errors_shown, download_table, finished_running, load_demo_store,
                              open_link, start_dashboard)
-from browser_support import allowed_origins, browser, chromium_path, page, script_errors  # noqa: F401 (fixtures, used by name)
 
 pytestmark = pytest.mark.browser
 PILOT = "SC-03"  # no decision in the demo: the one recorded here is the only one on its view

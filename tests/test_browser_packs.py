@@ -10,7 +10,6 @@ import io
 import pypdf
 import pytest
 
-from browser_support import browser, chromium_path  # noqa: F401 (fixtures, used by name)
 from pilot_health import risk, steering_pack as sp
 
 pytestmark = pytest.mark.browser

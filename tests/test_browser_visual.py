@@ -27,7 +27,6 @@ from typing import Iterator
 import pytest
 
 from browser_support import Dashboard, start_dashboard
-from browser_support import browser, chromium_path  # noqa: F401 (fixtures, used by name)
 from visual_support import (
     SIZES,
     UPDATE_VARIABLE,

@@ -9,7 +9,7 @@ from pilot_health.changes import changes_since
 from pilot_health.pilots import get_pilot, update_pilot
 from conftest import without_demo_meetings
 from test_pages import assert_clean, open_page, texts
-from test_signin_pages import everything_sent, signed_in, signin_env, visit  # noqa: F401 - signin_env is a fixture
+from test_signin_pages import everything_sent, signed_in, visit
 
 PAGE = "pages/9_Since_last_meeting.py"
 

@@ -1,4 +1,9 @@
-"""`python -m pilot_health`: real processes, real stores, one JSON object or one line."""
+"""`python -m pilot_health`: real stores, one JSON object or one line.
+
+Most tests run the command line's own `main(argv)` in this process (the `run_command` fixture):
+what they test is what a command does, not how a process starts. Real processes remain where the
+process is the point: `python -m pilot_health`'s exit codes and output streams, and paths taken
+from the folder a shell runs it in."""
 from __future__ import annotations
 
 import json
@@ -7,55 +12,54 @@ import os
 from conftest import run_cli
 
 
-def test_demo_loads_and_reports_one_json_object(tmp_path):
+def test_demo_loads_and_reports_one_json_object(tmp_path, run_command):
     db = tmp_path / "cli.duckdb"
-    result = run_cli("demo", "--db", str(db), "--json")
+    result = run_command("demo", "--db", str(db), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)  # exactly one JSON document
     assert payload["ok"] is True and payload["command"] == "demo"
     assert payload["pilots"] == 24 and payload["metric_observations"] > 4000 and payload["survey_responses"] > 2000
-    status = json.loads(run_cli("status", "--db", str(db), "--json").stdout)
+    status = json.loads(run_command("status", "--db", str(db), "--json").stdout)
     assert status["counts"]["pilots"] == 24 and status["demo_loaded"] is True
     assert status["migrations"] == ["001_initial_schema", "002_upload_details", "003_metric_definitions", "004_pilot_team_sizes", "005_pilot_history", "006_audit_log", "007_threshold_overrides", "008_threshold_history", "009_upload_pilots", "010_meetings_and_decisions", "011_alerts"]
 
 
-def test_human_output_and_clearing(tmp_path):
+def test_human_output_and_clearing(tmp_path, run_command):
     db = tmp_path / "cli.duckdb"
-    loaded = run_cli("demo", "--db", str(db))
+    loaded = run_command("demo", "--db", str(db))
     assert loaded.returncode == 0 and "Loaded the demo portfolio" in loaded.stdout and "24 pilots" in loaded.stdout
-    cleared = run_cli("demo", "--clear", "--db", str(db))
+    cleared = run_command("demo", "--clear", "--db", str(db))
     assert cleared.returncode == 0 and "Removed the demo data" in cleared.stdout
-    assert json.loads(run_cli("status", "--db", str(db), "--json").stdout)["counts"]["pilots"] == 0
+    assert json.loads(run_command("status", "--db", str(db), "--json").stdout)["counts"]["pilots"] == 0
 
 
-def test_failure_exits_non_zero_with_one_line(tmp_path):
-    db = tmp_path / "cli.duckdb"
-    run_cli("demo", "--db", str(db))
-    again = run_cli("demo", "--db", str(db))
+def test_failure_exits_non_zero_with_one_line(demo_store, run_command):
+    db = demo_store.path  # the demo is loaded already
+    again = run_command("demo", "--db", str(db))
     assert again.returncode == 1
     assert again.stdout == ""
     assert again.stderr.count("\n") == 1 and "already loaded" in again.stderr and "Traceback" not in again.stderr
-    as_json = run_cli("demo", "--db", str(db), "--json")
+    as_json = run_command("demo", "--db", str(db), "--json")
     assert as_json.returncode == 1 and json.loads(as_json.stdout) == {"ok": False, "command": "demo", "error": as_json.stderr.split(": ", 1)[1].strip()}
 
 
-def test_the_environment_variable_chooses_the_store(tmp_path):
+def test_the_environment_variable_chooses_the_store(tmp_path, run_command):
     db = tmp_path / "from-env.duckdb"
     env = dict(os.environ, PILOT_HEALTH_DB=str(db))
-    assert run_cli("demo", "--json", env=env).returncode == 0 and db.exists()
-    result = run_cli("status", "--json", env=env)
+    assert run_command("demo", "--json", env=env).returncode == 0 and db.exists()
+    result = run_command("status", "--json", env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["db"] == str(db)
 
 
-def test_a_bad_setting_is_one_line_too(tmp_path):
+def test_a_bad_setting_is_one_line_too(tmp_path, run_command):
     env = dict(os.environ, PILOT_HEALTH_LOCK_WAIT="soon")
-    result = run_cli("status", "--db", str(tmp_path / "x.duckdb"), env=env)
+    result = run_command("status", "--db", str(tmp_path / "x.duckdb"), env=env)
     assert result.returncode == 1 and "PILOT_HEALTH_LOCK_WAIT" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_write_csv_templates(tmp_path):
-    result = run_cli("demo", "--write-csv", str(tmp_path / "templates"), "--json")
+def test_write_csv_templates(tmp_path, run_command):
+    result = run_command("demo", "--write-csv", str(tmp_path / "templates"), "--json")
     assert result.returncode == 0
     names = sorted(os.path.basename(p) for p in json.loads(result.stdout)["written"])
     assert names == ["metrics.csv", "pilots.csv", "survey.csv", "usage.csv"]
@@ -78,15 +82,9 @@ def test_every_command_takes_db_and_json():
 FIXTURES = __import__("conftest").ROOT / "tests" / "fixtures" / "uploads"
 
 
-def demo_db(tmp_path):
-    db = tmp_path / "ingest.duckdb"
-    assert run_cli("demo", "--db", str(db)).returncode == 0
-    return db
-
-
-def test_ingest_stores_and_reports_one_json_object(tmp_path):
-    db = demo_db(tmp_path)
-    result = run_cli("ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(db), "--json")
+def test_ingest_stores_and_reports_one_json_object(demo_store, tmp_path, run_command):
+    db = demo_store.path  # the demo portfolio, as `demo` loads it
+    result = run_command("ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(db), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["status"] == "stored" and isinstance(payload["upload_id"], int)
@@ -94,43 +92,44 @@ def test_ingest_stores_and_reports_one_json_object(tmp_path):
     assert [e["row"] for e in payload["errors"]] == [5, 8]
     assert all(set(e) == {"row", "column", "message"} for e in payload["errors"])
     assert isinstance(payload["warnings"], list)
-    again = json.loads(run_cli("ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(db), "--json").stdout)
+    again = json.loads(run_command("ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(db), "--json").stdout)
     assert again["status"] == "duplicate" and again["duplicate_of"] == payload["upload_id"] and again["rows_stored"] == 0
 
 
-def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(tmp_path):
-    db = demo_db(tmp_path)
-    human = run_cli("ingest", str(FIXTURES / "metrics_unknown_pilot.csv"), "--db", str(db))
+def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(demo_store, tmp_path, run_command):
+    db = demo_store.path  # the demo portfolio, as `demo` loads it
+    human = run_command("ingest", str(FIXTURES / "metrics_unknown_pilot.csv"), "--db", str(db))
     assert human.returncode == 1 and human.stdout == ""
     assert human.stderr.count("\n") == 1 and "SC-99" in human.stderr and "closest: SC-01" in human.stderr
-    as_json = run_cli("ingest", str(FIXTURES / "image_named.csv"), "--db", str(db), "--json")
+    as_json = run_command("ingest", str(FIXTURES / "image_named.csv"), "--db", str(db), "--json")
     assert as_json.returncode == 1
     payload = json.loads(as_json.stdout)
     assert payload["status"] == "refused" and payload["upload_id"] is None and payload["rows_stored"] == 0
     assert payload["errors"][0]["message"] == "image_named.csv is a PNG image, not a CSV or Excel export."
 
 
-def test_ingest_options_and_kind_detection(tmp_path):
-    db = demo_db(tmp_path)
-    missing = run_cli("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db))
+def test_ingest_options_and_kind_detection(demo_store, tmp_path, run_command):
+    db = demo_store.path  # the demo portfolio, as `demo` loads it
+    missing = run_command("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db))
     assert missing.returncode == 1 and "--pilot CODE" in missing.stderr and "--environment" in missing.stderr
-    ok = run_cli("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db), "--pilot", "SC-01",
+    ok = run_command("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db), "--pilot", "SC-01",
                  "--environment", "live", "--json")
     assert json.loads(ok.stdout)["rows_stored"] == 24
-    survey = json.loads(run_cli("ingest", str(FIXTURES / "qualtrics_adkar.csv"), "--db", str(db), "--pilot", "SC-01", "--wave", "4", "--json").stdout)
+    survey = json.loads(run_command("ingest", str(FIXTURES / "qualtrics_adkar.csv"), "--db", str(db), "--pilot", "SC-01",
+                                    "--wave", "4", "--json").stdout)
     assert survey["kind"] == "survey" and survey["rows_stored"] == 25 and survey["rows_left_out"] == 4
-    check = run_cli("ingest", str(FIXTURES / "usage_wide.csv"), "--db", str(db), "--check", "--json")
+    check = run_command("ingest", str(FIXTURES / "usage_wide.csv"), "--db", str(db), "--check", "--json")
     assert json.loads(check.stdout)["status"] == "ready"
-    pilots = run_cli("ingest", str(FIXTURES / "pilots_register.csv"), "--db", str(db), "--kind", "pilots")
+    pilots = run_command("ingest", str(FIXTURES / "pilots_register.csv"), "--db", str(db), "--kind", "pilots")
     assert pilots.returncode == 0 and "Stored pilots_register.csv: 2 rows" in pilots.stdout and "line 4 (stage)" in pilots.stdout
 
 
-def test_ingest_refuses_a_file_over_the_upload_limit(tmp_path):
-    db = demo_db(tmp_path)
+def test_ingest_refuses_a_file_over_the_upload_limit(demo_store, tmp_path, run_command):
+    db = demo_store.path  # the demo portfolio, as `demo` loads it
     big = tmp_path / "big.csv"
     big.write_text("pilot_id,metric,environment,observed_at,value\n" + "SC-01,accuracy,lab,2024-01-01,0.9\n" * 40_000)
     env = dict(os.environ, PILOT_HEALTH_MAX_UPLOAD_MB="1")
-    result = run_cli("ingest", str(big), "--db", str(db), env=env)
+    result = run_command("ingest", str(big), "--db", str(db), env=env)
     assert result.returncode == 1
     assert "more than the upload limit of 1 MB" in result.stderr and "PILOT_HEALTH_MAX_UPLOAD_MB" in result.stderr
 
@@ -180,10 +179,10 @@ def test_relative_paths_are_taken_from_the_current_folder(tmp_path, _demo_file):
     assert (tmp_path / "packs" / "sc01.html").stat().st_size > 1000
 
 
-def test_a_read_only_command_never_creates_a_store(tmp_path):
+def test_a_read_only_command_never_creates_a_store(tmp_path, run_command):
     for command in (["status"], ["risk"], ["alignment"], ["adoption"], ["backup", "--out", "b"],
                     ["export", "--portfolio", "--format", "html", "--out", "pack.html"]):
-        result = run_here(tmp_path, *command, "--db", "typo.duckdb")
+        result = run_command(*command, "--db", "typo.duckdb", cwd=tmp_path)
         assert result.returncode == 1, (command, result.stderr)
         assert result.stderr.strip() == (
             f"pilot_health {command[0]}: There is no store at {tmp_path / 'typo.duckdb'}; check the path (--db), "
@@ -192,6 +191,21 @@ def test_a_read_only_command_never_creates_a_store(tmp_path):
     # A command that writes creates the store where it was told, and says so.
     shutil_copy = __import__("shutil").copy
     shutil_copy(FIXTURES / "pilots_register.csv", tmp_path / "register.csv")
-    created = run_here(tmp_path, "ingest", "register.csv", "--kind", "pilots", "--db", "new/first.duckdb")
+    created = run_command("ingest", "register.csv", "--kind", "pilots", "--db", "new/first.duckdb", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     assert f"(A new store was created at {tmp_path / 'new' / 'first.duckdb'}.)" in created.stdout
+
+
+def test_python_m_pilot_health_exits_with_the_command_s_code_and_one_json_object(tmp_path, demo_store):
+    """The process itself, as cron or a script sees it: exit 0 with exactly one JSON document on
+    stdout; exit 1 with one line on stderr and nothing on stdout; exit 2 for a command line it
+    cannot read; never a traceback."""
+    done = run_cli("status", "--db", str(demo_store.path), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["counts"]["pilots"] == 24 and done.stderr == ""
+    missing = run_cli("status", "--db", str(tmp_path / "typo.duckdb"))
+    assert missing.returncode == 1 and missing.stdout == ""
+    assert missing.stderr.count("\n") == 1 and "There is no store at" in missing.stderr
+    unreadable = run_cli("status", "--no-such-flag")
+    assert unreadable.returncode == 2 and "unrecognized arguments: --no-such-flag" in unreadable.stderr
+    assert "Traceback" not in missing.stderr + unreadable.stderr

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT
 from pilot_health.formatting import file_size
 from pilot_health.ingest import IngestOptions, ingest
 from pilot_health.upload_templates import examples
@@ -142,10 +142,10 @@ def test_the_page_gives_a_small_file_its_size_in_bytes(demo_store, app_env):
     assert at.button(key="store_upload").label == "Store 1 row"
 
 
-def test_the_command_line_adds_its_own_flags_to_the_engine_refusal(tmp_path, demo_store):
+def test_the_command_line_adds_its_own_flags_to_the_engine_refusal(tmp_path, demo_store, run_command):
     path = tmp_path / "no_pilot.csv"
     path.write_bytes(b"metric,environment,observed_at,value\r\naccuracy,lab,2024-01-01,0.9\r\n")
-    result = run_cli("ingest", str(path), "--db", str(demo_store.path))
+    result = run_command("ingest", str(path), "--db", str(demo_store.path))
 
     assert result.returncode == 1
     assert "does not say which pilot the rows belong to" in result.stderr

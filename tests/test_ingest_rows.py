@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from conftest import run_cli
 from pilot_health.access import Person
 from pilot_health.csv_files import neutralise, restore
 from pilot_health.ingest import IngestOptions, ingest
@@ -32,17 +31,23 @@ def problems(result) -> list[tuple[int, str, str]]:
     return [(p.row, p.column, p.message) for p in result.problems]
 
 
-def cli(tmp_path, store: Store, name: str, data: bytes, *args: str):
-    path = tmp_path / name
-    path.write_bytes(data)
-    result = run_cli("ingest", str(path), "--db", str(store.path), "--json", *args)
-    assert result.returncode in (0, 1), f"exit {result.returncode}: {result.stdout} {result.stderr}"
-    return result.returncode, json.loads(result.stdout)
+@pytest.fixture
+def cli(run_command):
+    """`ingest FILE --db STORE --json` of the command line: (exit code, its JSON)."""
+
+    def ingest_file(tmp_path, store: Store, name: str, data: bytes, *args: str):
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = run_command("ingest", str(path), "--db", str(store.path), "--json", *args)
+        assert result.returncode in (0, 1), f"exit {result.returncode}: {result.stdout} {result.stderr}"
+        return result.returncode, json.loads(result.stdout)
+
+    return ingest_file
 
 
 # -- out-of-range numbers are rejected rows, never a failed file ----------------------------------
 
-def test_a_survey_score_of_128_rejects_its_row_and_stores_the_rest(demo_store, tmp_path):
+def test_a_survey_score_of_128_rejects_its_row_and_stores_the_rest(demo_store, tmp_path, cli):
     data = (SURVEY + "RO-02,r-901,7,Ops,128,4,4,4,4,fine\n"
                      "RO-02,r-902,7,Ops,3,4,4,4,4,ok\n"
                      "RO-02,r-903,7,Ops,4,99999999999,4,4,4,\n").encode()
@@ -127,7 +132,7 @@ def nine_pilot_register(demo_store) -> bytes:
 
 
 @pytest.mark.parametrize("endings", ["crlf", "lf"])
-def test_a_stray_carriage_return_in_a_nine_row_register_is_part_of_its_cell(demo_store, store, tmp_path, endings):
+def test_a_stray_carriage_return_in_a_nine_row_register_is_part_of_its_cell(demo_store, store, tmp_path, endings, cli):
     register = nine_pilot_register(demo_store)
     if endings == "lf":
         register = register.replace(b"\r\n", b"\n")
@@ -154,7 +159,7 @@ def test_old_mac_and_mixed_line_endings_read_every_row(demo_store):
         assert result.status == "ready" and result.rows_read == stored and result.rows_to_store == stored, (name, result.refusal, result.problems)
 
 
-def test_a_sep_line_naming_the_quote_mark_is_skipped_with_a_note(demo_store, tmp_path):
+def test_a_sep_line_naming_the_quote_mark_is_skipped_with_a_note(demo_store, tmp_path, cli):
     data = ('sep="\n"pilot_id","metric","environment","observed_at","value"\n'
             '"SC-01","accuracy","lab","2030-05-01","0.8"\n"SC-01","accuracy","lab","2030-05-02","0.81"\n').encode()
     code, out = cli(tmp_path, demo_store, "sep.csv", data, "--check")
@@ -165,7 +170,7 @@ def test_a_sep_line_naming_the_quote_mark_is_skipped_with_a_note(demo_store, tmp
     assert result.rows_to_store == 2 and result.preview["value"].tolist() == [0.8, 0.81]
 
 
-def test_an_unclosed_quote_names_its_line_and_stores_nothing(demo_store, tmp_path):
+def test_an_unclosed_quote_names_its_line_and_stores_nothing(demo_store, tmp_path, cli):
     data = (METRICS + "SC-01,accuracy,lab,2030-06-01,0.8\n"
                       'SC-01,"accuracy,lab,2030-06-02,0.8\n'
                       "SC-01,accuracy,lab,2030-06-03,0.8\n"
@@ -195,7 +200,7 @@ def test_neutralise_and_restore_are_exact_inverses():
     assert neutralise("'=x") == "''=x" and neutralise("'Twas") == "'Twas"
 
 
-def test_the_register_download_uploads_back_to_the_same_bytes(demo_store, tmp_path):
+def test_the_register_download_uploads_back_to_the_same_bytes(demo_store, tmp_path, cli):
     from test_risk import TODAY, Story
 
     for code, name, owner in (("RT-1", "-2+3", "=HYPERLINK(\"x\")"), ("RT-2", "'Twas a pilot", "'=kept once"),

@@ -20,7 +20,6 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from conftest import run_cli
 from pilot_health.ingest import IngestOptions, IngestResult, ingest
 
 
@@ -260,11 +259,11 @@ def test_chart_export_over_time_stores_every_point_at_its_time(demo_store):
 # -- the command line ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("choice, environments", [(None, {"lab", "live"}), ("lab", {"lab"})])
-def test_command_line_run_names_or_one_environment(demo_store, tmp_path, choice, environments):
+def test_command_line_run_names_or_one_environment(demo_store, tmp_path, choice, environments, run_command):
     path = tmp_path / "wandb.csv"
     path.write_text(WANDB_NAMES, encoding="utf-8")
     args = ["ingest", str(path), "--db", str(demo_store.path), "--pilot", "SC-01", "--json"]
-    done = run_cli(*args, *(["--environment", choice] if choice else []))
+    done = run_command(*args, *(["--environment", choice] if choice else []))
     payload = json.loads(done.stdout)
 
     assert payload["status"] == "stored", done.stderr
@@ -275,10 +274,10 @@ def test_command_line_run_names_or_one_environment(demo_store, tmp_path, choice,
     assert found == environments
 
 
-def test_command_line_chart_export_on_a_chosen_date(demo_store, tmp_path):
+def test_command_line_chart_export_on_a_chosen_date(demo_store, tmp_path, run_command):
     path = tmp_path / "chart.csv"
     path.write_text(CHART_LAB_LIVE, encoding="utf-8")
-    done = run_cli("ingest", str(path), "--db", str(demo_store.path), "--pilot", "SC-01", "--date", "2024-03-05", "--json")
+    done = run_command("ingest", str(path), "--db", str(demo_store.path), "--pilot", "SC-01", "--date", "2024-03-05", "--json")
     payload = json.loads(done.stdout)
 
     assert payload["status"] == "stored", done.stderr

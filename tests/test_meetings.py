@@ -268,7 +268,8 @@ def test_a_pinned_view_shows_the_decisions_recorded_by_then_and_no_form(demo_sto
 
 
 def test_a_viewer_sees_decisions_but_no_form(demo_store, app_env, monkeypatch, tmp_path):
-    from test_signin_pages import ACCESS, signed_in, visit
+    from conftest import ACCESS
+    from test_signin_pages import signed_in, visit
 
     app_env(demo_store)
     (tmp_path / "access.toml").write_text(ACCESS, encoding="utf-8")

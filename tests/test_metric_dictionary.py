@@ -16,7 +16,7 @@ from pilot_health.metric_dictionary import (
     MetricAnswer, dictionary_with_answers, guess, load_metric_dictionary, metric_key, parse_answer,
 )
 
-from conftest import ROOT, run_cli
+from conftest import ROOT
 
 # The names the issue lists, each with the key, kind and direction it must have.
 KNOWN = {
@@ -139,18 +139,18 @@ def test_an_answer_can_correct_the_built_in_direction_and_the_numbers_follow_it(
     assert load_evidence(demo_store).pilot("RO-01").direction("val_acc") == "down"
 
 
-def test_command_line_ingest_reports_new_metrics_and_stores_answers(demo_store, tmp_path):
+def test_command_line_ingest_reports_new_metrics_and_stores_answers(demo_store, tmp_path, run_command):
     path = tmp_path / "efficiency.csv"
     path.write_bytes(CSV)
-    checked = run_cli("ingest", str(path), "--db", str(demo_store.path), "--check", "--json")
+    checked = run_command("ingest", str(path), "--db", str(demo_store.path), "--check", "--json")
     payload = json.loads(checked.stdout)
     assert [m["metric"] for m in payload["new_metrics"]] == ["pick_path_efficiency"]
-    stored = run_cli("ingest", str(path), "--db", str(demo_store.path), "--metric", "pick_path_efficiency=business:up:share", "--json")
+    stored = run_command("ingest", str(path), "--db", str(demo_store.path), "--metric", "pick_path_efficiency=business:up:share", "--json")
     assert json.loads(stored.stdout)["status"] == "stored", stored.stderr
     with demo_store.read() as con:
         assert [(r["metric_key"], r["kind"], r["direction"], r["unit"]) for r in queries.metric_definitions(con)] == [
             ("pick_path_efficiency", "business", "up", "share")]
-    wrong = run_cli("ingest", str(path), "--db", str(demo_store.path), "--metric", "pick_path_efficiency=money:up")
+    wrong = run_command("ingest", str(path), "--db", str(demo_store.path), "--metric", "pick_path_efficiency=money:up")
     assert wrong.returncode != 0 and "NAME=kind:direction" in wrong.stderr + wrong.stdout or "kind must be" in wrong.stderr + wrong.stdout
 
 

@@ -22,7 +22,6 @@ from browser_support import (
     start_oidc_provider,
     write_auth_secrets,
 )
-from browser_support import browser, chromium_path, script_errors  # noqa: F401 (fixtures, used by name)
 
 pytestmark = sign_in_marks()
 

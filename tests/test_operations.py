@@ -208,11 +208,7 @@ def big_export(path: Path) -> Path:
     return path
 
 
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pilot_health", *args], cwd=cwd, capture_output=True, text=True, timeout=180)
-
-
-def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, tmp_path):
+def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, tmp_path, run_command):
     disk = tmp_path / "disk"
     with tmpfs(disk, "8m"):
         db = disk / "store.duckdb"
@@ -221,34 +217,34 @@ def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, tmp
         export = big_export(tmp_path / "big.csv")
         filler = fill(disk, 150_000)
 
-        stored = run(tmp_path, "ingest", str(export), "--db", str(db))
+        stored = run_command("ingest", str(export), "--db", str(db), cwd=tmp_path)
         assert stored.returncode == 1, stored.stderr
         assert stored.stderr.strip() == f"pilot_health ingest: The disk holding {disk} is full; free some space there and run again (nothing was half-written)."
         assert facts_of_file(db) == before  # the store is as it was, and opens
 
-        copied = run(tmp_path, "backup", "--db", str(db), "--out", str(disk / "backups"))
+        copied = run_command("backup", "--db", str(db), "--out", str(disk / "backups"), cwd=tmp_path)
         assert copied.returncode == 1 and f"The disk holding {disk / 'backups'} is full" in copied.stderr, copied.stderr
         assert list((disk / "backups").iterdir()) == []  # no half backup, no .part
 
         more = fill(disk, 20_000, "filler2")  # the pack is about 140 KB
-        packed = run(tmp_path, "export", "--db", str(db), "--portfolio", "--format", "html", "--out", str(disk / "pack.html"))
+        packed = run_command("export", "--db", str(db), "--portfolio", "--format", "html", "--out", str(disk / "pack.html"), cwd=tmp_path)
         assert packed.returncode == 1 and f"The disk holding {disk} is full" in packed.stderr, packed.stderr
         assert {p.name for p in disk.iterdir()} - {"store.duckdb.wal"} == {"backups", "filler", "filler2", "store.duckdb", "store.duckdb.lock"}
 
         filler.unlink()  # space again: the same ingest goes through
-        again = run(tmp_path, "ingest", str(export), "--db", str(db), "--json")
+        again = run_command("ingest", str(export), "--db", str(db), "--json", cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["rows_stored"] > 10_000
 
 
-def test_a_read_only_disk_is_a_sentence_with_exit_1(demo_store, tmp_path):
+def test_a_read_only_disk_is_a_sentence_with_exit_1(demo_store, tmp_path, run_command):
     disk = tmp_path / "ro"
     with tmpfs(disk, "1m", read_only=True):
-        copied = run(tmp_path, "backup", "--db", str(demo_store.path), "--out", str(disk / "backups"))
+        copied = run_command("backup", "--db", str(demo_store.path), "--out", str(disk / "backups"), cwd=tmp_path)
         assert copied.returncode == 1
         assert copied.stderr.strip() == (f"pilot_health backup: {disk} is on a read-only disk; choose a folder that can be written "
                                          "(or remount the disk) and run again.")
-        packed = run(tmp_path, "export", "--db", str(demo_store.path), "--portfolio", "--format", "html", "--out", str(disk / "pack.html"))
+        packed = run_command("export", "--db", str(demo_store.path), "--portfolio", "--format", "html", "--out", str(disk / "pack.html"), cwd=tmp_path)
         assert packed.returncode == 1 and f"{disk} is on a read-only disk" in packed.stderr, packed.stderr
 
 

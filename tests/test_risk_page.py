@@ -6,7 +6,6 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import run_cli
 from pilot_health import risk
 from pilot_health.catalogue import load_catalogue
 from test_pages import assert_clean, open_page, texts
@@ -100,10 +99,10 @@ def test_an_empty_store_says_so(store, app_env):
     assert any("no pilots to score" in t for t in texts(at.info))
 
 
-def test_risk_command_json(tmp_path):
+def test_risk_command_json(tmp_path, run_command):
     db = tmp_path / "risk.duckdb"
-    run_cli("demo", "--db", str(db))
-    result = run_cli("risk", "--db", str(db), "--json")
+    run_command("demo", "--db", str(db))
+    result = run_command("risk", "--db", str(db), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert len(payload["pilots"]) == 24 and payload["rules"]["file"].endswith("signals.toml")
@@ -119,16 +118,16 @@ def test_risk_command_json(tmp_path):
     assert decay["state"] == "fired" and "worse than its first live weeks (threshold 20%)" in decay["evidence"]
 
 
-def test_risk_command_one_pilot_as_of_and_errors(tmp_path):
+def test_risk_command_one_pilot_as_of_and_errors(tmp_path, run_command):
     db = tmp_path / "risk.duckdb"
-    run_cli("demo", "--db", str(db))
-    one = run_cli("risk", "--db", str(db), "--pilot", "rO-02")
+    run_command("demo", "--db", str(db))
+    one = run_command("risk", "--db", str(db), "--pilot", "rO-02")
     assert one.returncode == 0 and "RO-02 · Automated labour scheduling: Red" in one.stdout and "[fired]" in one.stdout
-    past = json.loads(run_cli("risk", "--db", str(db), "--as-of", "2025-01-31", "--json").stdout)
+    past = json.loads(run_command("risk", "--db", str(db), "--as-of", "2025-01-31", "--json").stdout)
     assert past["as_of"] == "2025-01-31T23:59:59" and "CS-05" not in {p["pilot_id"] for p in past["pilots"]}, "not yet approved then"
-    missing = run_cli("risk", "--db", str(db), "--pilot", "SC-09")
+    missing = run_command("risk", "--db", str(db), "--pilot", "SC-09")
     assert missing.returncode == 1 and "There is no pilot SC-09" in missing.stderr and "closest" in missing.stderr
-    bad = run_cli("risk", "--db", str(db), "--as-of", "31/01/2025")
+    bad = run_command("risk", "--db", str(db), "--as-of", "31/01/2025")
     assert bad.returncode == 1 and "is not a date" in bad.stderr
 
 

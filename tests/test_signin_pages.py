@@ -12,7 +12,6 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from pilot_health import queries
 from pilot_health.ingest import IngestOptions, ingest
 from pilot_health.pilots import list_pilots
@@ -27,38 +26,11 @@ AUTH = {
     "client_id": "pilot-health", "client_secret": "not-a-real-secret",
     "server_metadata_url": "http://localhost:9/.well-known/openid-configuration",
 }
-ACCESS = """
-[[people]]
-email = "ann@example.com"
-role = "admin"
-
-[[people]]
-email = "vic@example.com"
-role = "viewer"
-
-[[people]]
-email = "fay@example.com"
-role = "editor"
-business_units = ["Finance"]
-"""
 PILOT_CODE = re.compile(r"\b[A-Z]{2}-\d{2}\b")
 
 
 def signed_in(email: str) -> dict:
     return {"is_logged_in": True, "email": email, "email_verified": True, "name": email.split("@")[0].title()}
-
-
-@pytest.fixture
-def signin_env(app_env, monkeypatch, tmp_path):
-    """Pages against `store`, with sign-in configured and the access file above."""
-
-    def use(store):
-        app_env(store)
-        access = tmp_path / "access.toml"
-        access.write_text(ACCESS, encoding="utf-8")
-        monkeypatch.setenv("PILOT_HEALTH_ACCESS", str(access))
-
-    return use
 
 
 def visit(page: str | None, user: dict | None, **query) -> AppTest:

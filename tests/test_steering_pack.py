@@ -15,7 +15,6 @@ import pandas as pd
 import pypdf
 import pytest
 
-from conftest import run_cli
 from pack_layout import chart_problems, chart_texts, layout_problems, pdf_boxes
 from pilot_health import risk, steering_pack as sp
 from pilot_health.alignment_report import portfolio_alignment
@@ -210,21 +209,21 @@ def test_a_pinned_pack_does_not_move_when_records_change_later(demo_store):
     assert "Renamed afterwards" in page_text(sp.export(demo_store, pilot_id="SC-01", fmt="pdf", base_url=BASE)[0])
 
 
-def test_the_export_command_writes_the_same_documents(demo_store, tmp_path):
+def test_the_export_command_writes_the_same_documents(demo_store, tmp_path, run_command):
     out = tmp_path / "pack.pdf"
-    done = run_cli("export", "--db", str(demo_store.path), "--pilot", "sc-01", "--format", "pdf", "--out", str(out), "--json",
+    done = run_command("export", "--db", str(demo_store.path), "--pilot", "sc-01", "--format", "pdf", "--out", str(out), "--json",
                    env={"PILOT_HEALTH_PUBLIC_URL": BASE, "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert payload["file"] == str(out) and payload["bytes"] == out.stat().st_size
     assert len(pdf_pages(out.read_bytes())) == 1 and f"{BASE}/Risk?pilot=SC-01" in page_text(out.read_bytes())
-    done = run_cli("export", "--db", str(demo_store.path), "--portfolio", "--format", "html", "--out", str(tmp_path))
+    done = run_command("export", "--db", str(demo_store.path), "--portfolio", "--format", "html", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     [written] = list(tmp_path.glob("pilot_health_portfolio_*.html"))
     assert "Portfolio · steering summary" in written.read_text(encoding="utf-8")
-    done = run_cli("export", "--db", str(demo_store.path), "--pilot", "NOPE", "--format", "pdf", "--out", str(out))
+    done = run_command("export", "--db", str(demo_store.path), "--pilot", "NOPE", "--format", "pdf", "--out", str(out))
     assert done.returncode == 1 and "There is no pilot NOPE" in done.stderr
-    done = run_cli("export", "--db", str(demo_store.path), "--format", "pdf", "--out", str(out))
+    done = run_command("export", "--db", str(demo_store.path), "--format", "pdf", "--out", str(out))
     assert done.returncode == 2 and "one of the arguments --pilot --portfolio is required" in done.stderr
 
 

@@ -1,0 +1,110 @@
+"""`python3 run.py test`: the quick loop (`-m "not browser"`, or only files without browser tests)
+sets up neither Chromium nor the sign-in tests' OpenID provider; the whole suite (what `.ci/run`
+runs) sets up both. run.py is loaded in this process and its installers replaced by recorders, so
+nothing is installed here."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def run_py():
+    spec = importlib.util.spec_from_file_location("run_py_under_test", ROOT / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "arguments, chromium, provider",
+    [
+        ([], True, True),  # `.ci/run`: the whole suite
+        (["-m", "not browser"], False, False),  # the README's quick loop
+        (["-m", "not browser and not slow"], False, False),
+        (["-m", "not (browser or slow)"], False, False),
+        (["-mnot browser"], False, False),
+        (["-m", "browser"], True, True),
+        (["-m", "slow or browser"], True, True),
+        (["-m", "not slow"], True, True),  # browser tests that are not slow still run
+        (["-m", "browser", "-m", "not browser"], False, False),  # pytest keeps the last -m
+        (["-m", "not browser", "-m", "browser"], True, True),
+        (["-m", "browser(name=1)"], True, True),  # not understood here: set up
+        (["tests/test_risk.py", "-k", "heatmap"], False, False),  # the developers' guide's example
+        (["tests/test_cli.py::test_help", "-p", "no:cacheprovider", "-x"], False, False),
+        (["tests/test_browser_risk.py"], True, False),  # a browser file that never signs in
+        (["tests/test_browser_access.py"], True, True),
+        (["tests/test_oidc_harness.py", "tests/test_cli.py"], True, True),
+        (["tests"], True, True),
+        (["tests/test_browser.py::test_x", "-m", "not browser"], False, False),
+        (["-k", "tests", "tests/test_cli.py"], False, False),  # -k's value is not a path
+        (["--basetemp", "/tmp", "tests/test_cli.py"], False, False),  # nor is --basetemp's
+        (["/tmp"], True, True),  # something outside tests/: unsure, so set up
+    ],
+)
+def test_browser_setup_only_when_the_selection_can_hold_browser_tests(run_py, arguments, chromium, provider):
+    assert run_py.browser_setup_needed(arguments) == (chromium, provider)
+
+
+def _record_test_run(run_py, monkeypatch, tmp_path):
+    """Replace every installer and the pytest call by recorders; returns what was called."""
+    called: dict = {"chromium": 0, "provider": 0}
+    monkeypatch.setattr(run_py, "ensure_environment",
+                        lambda requirements: called.setdefault("environment", requirements))
+    chromium = tmp_path / "chromium"
+    chromium.write_text("")
+
+    def ensure_chromium():
+        called["chromium"] += 1
+        return str(chromium), ""
+
+    def ensure_oidc_provider():
+        called["provider"] += 1
+        return None, "node not found on PATH (install Node.js 20 or newer with npm)"
+
+    def call(command, cwd, env):
+        called["command"], called["env"] = command, env
+        return 0
+
+    monkeypatch.setattr(run_py, "ensure_chromium", ensure_chromium)
+    monkeypatch.setattr(run_py, "ensure_oidc_provider", ensure_oidc_provider)
+    monkeypatch.setattr(run_py.subprocess, "call", call)
+    for name in ("PILOT_HEALTH_BROWSER_SKIP", "PILOT_HEALTH_OIDC_SKIP", "PILOT_HEALTH_CHROMIUM", "PILOT_HEALTH_NODE"):
+        monkeypatch.delenv(name, raising=False)
+    return called, str(chromium)
+
+
+def test_the_quick_loop_installs_no_browser_and_says_so(run_py, monkeypatch, tmp_path, capsys):
+    called, _ = _record_test_run(run_py, monkeypatch, tmp_path)
+    assert run_py.main(["test", "-m", "not browser"]) == 0
+    assert (called["chromium"], called["provider"]) == (0, 0)
+    assert called["environment"] == "requirements-dev.txt"
+    assert called["command"][1:] == ["-m", "pytest", "-m", "not browser"]
+    # Should a browser test slip through after all, it is skipped with the reason, never failed on a missing browser.
+    assert "leaves out the browser tests" in called["env"]["PILOT_HEALTH_BROWSER_SKIP"]
+    assert "leaves out the sign-in tests" in called["env"]["PILOT_HEALTH_OIDC_SKIP"]
+    assert "Chromium and the sign-in tests' OpenID provider are not set up" in capsys.readouterr().out
+
+
+def test_the_whole_suite_sets_up_chromium_and_the_provider_as_before(run_py, monkeypatch, tmp_path, capsys):
+    called, chromium = _record_test_run(run_py, monkeypatch, tmp_path)
+    assert run_py.main(["test"]) == 0
+    assert (called["chromium"], called["provider"]) == (1, 1)
+    assert called["command"][1:] == ["-m", "pytest"]
+    assert called["env"]["PILOT_HEALTH_CHROMIUM"] == chromium
+    assert "PILOT_HEALTH_BROWSER_SKIP" not in called["env"]
+    assert called["env"]["PILOT_HEALTH_OIDC_SKIP"].startswith("node not found")
+    said = capsys.readouterr().out
+    assert f"browser tests will use {chromium}" in said
+    assert "sign-in browser tests will be SKIPPED: node not found" in said
+
+
+def test_one_browser_file_gets_chromium_but_no_provider_it_does_not_use(run_py, monkeypatch, tmp_path):
+    called, chromium = _record_test_run(run_py, monkeypatch, tmp_path)
+    assert run_py.main(["test", "tests/test_browser_risk.py"]) == 0
+    assert (called["chromium"], called["provider"]) == (1, 0)
+    assert called["env"]["PILOT_HEALTH_CHROMIUM"] == chromium
