@@ -41,6 +41,17 @@ def _date(page, label: str, day: date) -> None:
     expect(field.locator('input[type="date"]')).to_have_value(day.isoformat(), timeout=RENDERED_MS)
 
 
+def _settle(page) -> None:
+    """Wait for the rerun an action starts (if it starts within two seconds), then for its end."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.locator('[data-testid="stApp"][data-test-script-state="running"]').wait_for(state="attached", timeout=2_000)
+    except PlaywrightTimeout:
+        pass
+    finished_running(page)
+
+
 def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_view(page, dashboard, script_errors):
     from playwright.sync_api import expect
 
@@ -64,7 +75,7 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
     finished_running(page)
     expect(page.get_by_label("Title", exact=True)).to_have_value(title)
     page.get_by_role("button", name="Record the meeting").click()
-    expect(page.get_by_text(f"Recorded the meeting {title}.")).to_be_visible(timeout=RENDERED_MS)
+    expect(page.get_by_text(f"Recorded the meeting {title}.")).to_be_visible(timeout=FIRST_RENDER_MS)
     [recorded] = [m for m in meetings.meetings(Store(dashboard.db)) if m.title == title]
     assert recorded.held_on == held
     meeting_label = f"{held:%d %b %Y} · {title}"
@@ -72,17 +83,31 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
 
     # The decision, in that meeting, due in three days.
     page.keyboard.press("Escape")  # close the popover
-    decision = page.get_by_role("combobox", name="Decision", exact=True)
-    decision.click()
-    page.get_by_role("option", name="Fix and review", exact=True).click()
-    finished_running(page)
-    page.get_by_label("Owner", exact=True).fill("Dana Fox")
-    page.get_by_label("Owner", exact=True).press("Tab")
-    finished_running(page)  # each value reaches the server before the next is typed (a rerun redraws the form)
-    _date(page, "Due", due)
-    finished_running(page)
-    page.get_by_label("Conditions", exact=True).fill("Name an owner for the warehouse system's interface.")
-    page.get_by_label("Conditions", exact=True).blur()
+    conditions = "Name an owner for the warehouse system's interface."
+    # Each value is typed after the page has finished the rerun the previous one started; a field a
+    # late rerun still redrew away (a loaded machine) is typed again, as a person would see and do.
+    for _ in range(3):
+        decision = page.get_by_role("combobox", name="Decision", exact=True)
+        if decision.input_value() != "Fix and review":
+            decision.click()
+            page.get_by_role("option", name="Fix and review", exact=True).click()
+            _settle(page)
+        if page.get_by_label("Owner", exact=True).input_value() != "Dana Fox":
+            page.get_by_label("Owner", exact=True).fill("Dana Fox")
+            page.get_by_label("Owner", exact=True).press("Tab")
+            _settle(page)
+        if page.get_by_test_id("stDateInput").filter(has_text="Due").locator('input[type="date"]').input_value() != due.isoformat():
+            _date(page, "Due", due)
+            _settle(page)
+        if page.get_by_label("Conditions", exact=True).input_value() != conditions:
+            page.get_by_label("Conditions", exact=True).fill(conditions)
+            page.get_by_label("Conditions", exact=True).blur()
+            _settle(page)
+        if (decision.input_value(), page.get_by_label("Owner", exact=True).input_value(),
+                page.get_by_label("Conditions", exact=True).input_value()) == ("Fix and review", "Dana Fox", conditions):
+            break
+    expect(page.get_by_label("Owner", exact=True)).to_have_value("Dana Fox")
+    expect(page.get_by_label("Conditions", exact=True)).to_have_value(conditions)
     finished_running(page)
     page.get_by_role("button", name=f"Record the decision about {PILOT}").click()
     expect(page.get_by_text("1 decision.", exact=True)).to_be_visible(timeout=FIRST_RENDER_MS)  # listed on the pilot's view
