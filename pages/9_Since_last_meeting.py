@@ -14,7 +14,8 @@ from pilot_health.ui import data
 from pilot_health.ui.guide import guide_link
 from pilot_health.ui.page import app_base_url, friendly_errors, page_setup, pin_text
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.widgets import data_table, steering_pack_downloads
+from pilot_health.ui.decisions import decision_card
+from pilot_health.ui.widgets import data_table, details_table, steering_pack_downloads
 
 ctx = page_setup("Since last meeting")
 DEFAULT_DAYS = 30  # the previous moment when the address names none: a month ago, a steering committee's rhythm
@@ -64,20 +65,23 @@ DECISION_COLUMNS = {
 }
 
 
-def decisions_due(found: list) -> None:
-    """The committee's decisions that are due within a week or overdue, most urgent first."""
+def decisions_due(found: list, names: dict) -> None:
+    """The committee's decisions that are due within a week or overdue, most urgent first: a card
+    each (the conditions in full), and the same as a table with its download."""
     st.subheader("Decisions due or overdue")
     if not found:
         st.caption(f"No decision of the committee is due within {meetings.DUE_SOON_DAYS} days or overdue.")
         return
-    table = pd.DataFrame([{"pilot_id": d.pilot_id, "decision": d.decision_label, "status": d.status_label, "due_on": d.due_on,
-                           "owner": d.owner, "conditions": d.conditions or "—", "meeting": f"{d.held_on:%d %b %Y} · {d.meeting_title}"}
-                          for d in found], columns=list(DECISION_COLUMNS))
     overdue = sum(d.status == "overdue" for d in found)
     st.caption(f"{plural(len(found), 'decision')}: {overdue:,} overdue, {len(found) - overdue:,} due within {meetings.DUE_SOON_DAYS} days. "
                "Each pilot's risk view has its decisions with their conditions.")
-    data_table(table, "decisions_due", "pilot_health_decisions_due.csv", label="Download the decisions (CSV)",
-               column_config=DECISION_COLUMNS, missing_note=False)
+    for d in found:
+        decision_card(d, pilot_name=names.get(d.pilot_id) or "")
+    table = pd.DataFrame([{"pilot_id": d.pilot_id, "decision": d.decision_label, "status": d.status_label, "due_on": d.due_on,
+                           "owner": d.owner, "conditions": d.conditions or "—", "meeting": f"{d.held_on:%d %b %Y} · {d.meeting_title}"}
+                          for d in found], columns=list(DECISION_COLUMNS))
+    details_table("The decisions as a table", table, "decisions_due", "pilot_health_decisions_due.csv", "Download the decisions (CSV)",
+                  column_config=DECISION_COLUMNS, height=38 + 35 * len(table) + 2)
 
 
 with friendly_errors():
@@ -123,17 +127,19 @@ with friendly_errors():
         st.caption(md_escape(note))
     found = data.changes_since(*ctx.cache_key, since, ctx.pinned)
     due = meetings.due_or_overdue(data.decisions(*ctx.cache_key, ctx.pinned, None, (ctx.pinned or utc_now()).date()))
+    register = data.pilot_register(*ctx.cache_key, ctx.pinned)
+    names = dict(zip(register["pilot_id"], register["name"]))
     if found.empty:
         st.success(f"Nothing changed since {moment(since)}: {plural(found.compared, 'pilot')} compared, "
                    f"every one as it was then.", icon=":material/check_circle:")
-        decisions_due(due)
+        decisions_due(due, names)
         guide_link("meetings", "How this view is computed")
         st.stop()
 
     st.subheader(found.summary)
     st.caption(f"From {moment(since)} to {moment(found.until)}: {plural(len(found.pilots), 'pilot')} of "
                f"{found.compared:,} changed. A pilot got worse or improved when its health did.")
-    decisions_due(due)
+    decisions_due(due, names)
 
     pin = {"as_of": pin_text(ctx.pinned)} if ctx.pinned else {}
     for pilot in found.pilots[:PILOTS_SHOWN]:

@@ -127,6 +127,8 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
     assert f"meeting={recorded.meeting_id}" in page.url
     expect(page.get_by_role("heading", name="Decisions due or overdue")).to_be_visible()
     expect(page.get_by_text(re.compile(r"^\d+ decisions?: \d+ overdue, \d+ due within 7 days\."))).to_be_visible()
+    expect(page.get_by_text(f"Taken at {title} on {held:%d %b %Y}: the view it reviewed")).to_be_visible()  # its card
+    page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text="The decisions as a table")).locator("summary").click()
     _, rows = download_table(page, "Download the decisions (CSV)")
     mine = [r for r in rows if r["pilot_id"] == PILOT]
     assert mine and mine[0]["decision"] == "Fix and review" and mine[0]["status"] == "Due within 7 days", rows

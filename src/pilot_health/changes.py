@@ -375,5 +375,5 @@ def _kpi(add, before, after, kpi_name: str) -> None:
     verb = "gained" if gained >= 0 else "lost"
     status = " It is now behind plan." if behind_turned and after.behind else " It is back on plan." if behind_turned else ""
     add("kpi_worse" if worse else "kpi_better",
-        f"{kpi_name} {verb} {abs(gained) * 100:.0f} points of the way to target ({percent(before.progress)} → "
+        f"{kpi_name} {verb} {abs(gained) * 100:.0f} point{'' if round(abs(gained) * 100) == 1 else 's'} of the way to target ({percent(before.progress)} → "
         f"{percent(after.progress)}){time_words}.{status}")

@@ -592,7 +592,7 @@ th { background: #f3f5f7; font-weight: bold; -webkit-print-color-adjust: exact; 
 .cols { display: flex; gap: 6mm; } .cols > section { flex: 1; min-width: 0; }
 img.chart { max-width: 100%; height: auto; display: block; margin-top: 1mm; }
 p { margin: 1mm 0; } ul, ol { margin: 1mm 0; padding-left: 5mm; } li { margin-bottom: 0.8mm; }
-.foot { color: #666; font-size: 8pt; margin-top: 3mm; border-top: 1px solid #ddd; padding-top: 1mm; word-break: break-all; }
+.foot { color: #666; font-size: 7pt; margin-top: 2mm; border-top: 1px solid #ddd; padding-top: 1mm; word-break: break-all; }
 .why { color: #555; font-size: 8pt; }
 .cell { text-align: center; white-space: nowrap; -webkit-print-color-adjust: exact; print-color-adjust: exact; border: 1px solid white; }
 .chip { display: inline-block; padding: 0 1.5mm; border-radius: 1mm; color: white; font-weight: bold; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -602,6 +602,7 @@ table.pilots { font-size: 7.5pt; } table.pilots .spend { white-space: normal; } 
 table.pilots tr:nth-child(odd) td:not(.cell):not(.reason) { border-bottom: none; } table.pilots .cell { width: 6mm; }
 table.pilots tbody tr { break-inside: avoid; } td.pattern, td.code { white-space: nowrap; font-weight: bold; }
 section { break-inside: avoid; }
+ul.two { columns: 2; column-gap: 6mm; } ul.two li { break-inside: avoid; }
 """
 
 
@@ -628,18 +629,25 @@ HTML_COLUMN_MM = 90  # each of the pilot page's two columns, on the narrower pap
 def pilot_html(pack: PilotPack) -> str:
     e = html.escape
     risk, ad = pack.risk, pack.adoption
+    crowded = bool(pack.decisions) or pack.changes is not None  # the page's room goes to the decisions and changes
+    evidence_chars = 80 if crowded else 115  # two lines of the table's widest column instead of three
     rows = "".join(f"<tr><td class=\"pattern\">{e(risk.patterns[k].name)}</td><td class=\"num\">{e(score_text(risk, k))}</td>"
-                   f"<td class=\"num\">{risk.patterns[k].coverage:.0%}</td><td>{e(_fit(top_evidence(risk, k), 115))}</td></tr>"
+                   f"<td class=\"num\">{risk.patterns[k].coverage:.0%}</td><td>{e(_fit(top_evidence(risk, k), evidence_chars))}</td></tr>"
                    for k in PATTERN_KEYS)
-    actions = "".join(f"<li><b>{e(p.name)}</b>: {e(p.actions[0].text)}</li>" for p in risk.next_actions[:4]) \
-        or "<li>No pattern calls for action.</li>"
     panels = chart_panels(pack.alignment_chart)
-    heights = [98, 80][: len(panels)]
+    kpi_note = ""
+    if len(panels) == 2 and crowded:
+        panels, kpi_note = panels[:1], f"<div class=\"why\">{e(KPI_ON_PAGE)}</div>"
+    heights = ([84] if crowded else [98, 80])[: len(panels)]
     alignment_imgs = "".join(f"<div class=\"charttitle\">{e(chart_title(p))}</div>"
                              + _img(print_spec(p, HTML_COLUMN_MM * 72 / 25.4, h), chart_title(p) or "Technical metric and KPI over time",
                                     HTML_COLUMN_MM)
-                             for p, h in zip(panels, heights))
-    adoption_img = (_img(print_spec(pack.adoption_chart, HTML_COLUMN_MM * 72 / 25.4, 98), "Barrier points of the latest survey wave",
+                             for p, h in zip(panels, heights)) + kpi_note
+    shown_actions = risk.next_actions[: 3 if pack.changes is not None else 4]  # the changes since the last meeting take a line
+    actions = "".join(f"<li><b>{e(p.name)}</b>: {e(p.actions[0].text)}</li>" for p in shown_actions) \
+        or "<li>No pattern calls for action.</li>"
+    adoption_img = (_img(print_spec(pack.adoption_chart, HTML_COLUMN_MM * 72 / 25.4, 84 if crowded else 98),
+                         "Barrier points of the latest survey wave",
                          HTML_COLUMN_MM) if pack.adoption_chart else "")
     body = f"""
 <h1>{e(risk.pilot_id)} · {e(risk.name)}</h1>
@@ -651,12 +659,23 @@ def pilot_html(pack: PilotPack) -> str:
 <section><h2>Technical vs business</h2><p>{e(pack.alignment_summary)}</p>{alignment_imgs}</section>
 <section><h2>Adoption</h2><p>{e(ad.verdict)}</p>{adoption_img}</section>
 </div>
-{_decisions_html(pack.decisions[:PILOT_DECISIONS], False, "No committee decision recorded for this pilot" + (" by the pinned moment." if pack.pinned else " yet."), DECISIONS_HEADING)}
-{_since_html(pack.changes, PILOT_CHANGES, False)}
+{_between_meetings_html(pack)}
 <section><h2>Next actions</h2><div class="why">{e(ACTIONS_NOTE)}</div><ul>{actions}</ul></section>
 {_foot(pack.link)}
 """
     return _page(f"{risk.pilot_id} · {risk.name} — steering summary", body)
+
+
+def _between_meetings_html(pack: PilotPack) -> str:
+    """A pilot page's decisions and changes since the last meeting: side by side when both are
+    there (the page's height goes to the charts), else whichever there is."""
+    decisions = _decisions_html(pack.decisions[:PILOT_DECISIONS], False, "", DECISIONS_HEADING) if pack.decisions else ""
+    if decisions and pack.changes is not None:  # beside the decisions, one change fewer (the rest: Since last meeting page)
+        return f"<div class=\"cols\">{decisions}{_since_html(pack.changes, PILOT_CHANGES - 1, False)}</div>"
+    since = _since_html(pack.changes, PILOT_CHANGES, False)
+    if since:  # on its own: its lines in two columns, so the page keeps its height for the charts
+        return since.replace("<ul>", "<ul class=\"two\">", 1)
+    return decisions
 
 
 def _decisions_html(lines: Sequence[DecisionLine], with_pilot: bool, note: str, heading: str, more: int = 0) -> str:

@@ -17,6 +17,7 @@ from ..store import Store, utc_now
 from . import data
 from .page import PIN_PARAMETER, PageContext, app_base_url, pin_text
 from .text import md_escape
+from .widgets import details_table
 
 PREFIX = "decision_form"
 NEW_MEETING = "decision_form.new_meeting"
@@ -60,9 +61,7 @@ def decision_rows(ctx: PageContext, found: list[Decision], risk_result, catalogu
             "conditions": d.conditions or "",
             "owner": d.owner,
             "due_on": d.due_on,
-            "status": STATUS_LABELS[d.status] + ("" if d.status == "replaced" else
-                                                 f" ({-d.days_left} days late)" if d.days_left < 0 else
-                                                 f" ({d.days_left} days left)"),
+            "status": status_words(d),
             "sign": (sign or "") + (f" (at {d.signal_value:g})" if d.signal_value is not None else ""),
             "condition": CONDITION_LABELS.get(state, "") if state else "",
             "sign_evidence": evidence or "",
@@ -70,6 +69,31 @@ def decision_rows(ctx: PageContext, found: list[Decision], risk_result, catalogu
         })
     return pd.DataFrame(rows, columns=["meeting", "decision", "conditions", "owner", "due_on", "status", "sign", "condition",
                                        "sign_evidence", "evidence"])
+
+
+def status_words(d: Decision) -> str:
+    """A decision's status with its days: "Overdue (7 days late)", "Due within 7 days (3 days left)"."""
+    if d.status == "replaced":
+        return STATUS_LABELS[d.status]
+    late = -d.days_left
+    return STATUS_LABELS[d.status] + (f" ({late} day{'s' if late != 1 else ''} late)" if d.days_left < 0 else
+                                      f" ({d.days_left} day{'s' if d.days_left != 1 else ''} left)")
+
+
+def decision_card(d: Decision, *, pilot_name: Optional[str] = None, tied: Optional[str] = None) -> None:
+    """One decision as a small bordered card: what, status, due day and owner on the first line, the
+    conditions in full (a table would cut them), a tied warning sign's state, and a link to the view
+    its meeting reviewed. Everything a person typed is escaped, never read as Markdown."""
+    with st.container(border=True):
+        who = f"**{md_escape(d.pilot_id)}{' · ' + md_escape(pilot_name) if pilot_name else ''}** — " if pilot_name is not None else ""
+        st.markdown(f"{who}**{DECISION_LABELS.get(d.decision, d.decision)}** · {status_words(d)} · due {d.due_on:%d %b %Y} · "
+                    f"owner {md_escape(d.owner)}")
+        st.markdown(f"Conditions: {md_escape(d.conditions)}" if d.conditions else "No conditions written.")
+        if tied:
+            st.caption(tied)
+        st.page_link("pages/3_Risk.py", label=f"Taken at {md_escape(d.meeting_title)} on {d.held_on:%d %b %Y}: the view it reviewed",
+                     icon=":material/history:", query_params={"pilot": d.pilot_id, PIN_PARAMETER: pin_text(d.pinned_at)},
+                     help="This pilot's risk view pinned to the moment the meeting reviewed: the evidence the decision was taken on.")
 
 
 def render(ctx: PageContext, pilot_id: str, risk_result, catalogue) -> None:
@@ -81,10 +105,14 @@ def render(ctx: PageContext, pilot_id: str, risk_result, catalogue) -> None:
     found = data.decisions(*ctx.cache_key, ctx.pinned, (pilot_id,), (ctx.pinned or utc_now()).date())
     if found:
         table = decision_rows(ctx, found, risk_result, catalogue)
-        st.dataframe(
-            table, hide_index=True, width="stretch",
-            column_order=["meeting", "decision", "status", "due_on", "owner", "conditions", "condition", "evidence"],
-            column_config={
+        for d, row in zip(found, table.itertuples()):
+            tied = (f"{md_escape(row.meeting)} — condition tied to the warning sign “{md_escape(row.sign)}”: "
+                    f"{md_escape(row.condition.lower() or 'not known yet')}. {md_escape(row.sign_evidence)}") if row.sign else None
+            decision_card(d, tied=tied)
+        st.caption(f"{len(found)} decision{'s' if len(found) != 1 else ''}"
+                   + (", as recorded by the pinned moment." if ctx.pinned else "."))
+        details_table("The decisions as a table", table, "decisions_table", f"pilot_health_decisions_{pilot_id}.csv",
+                      "Download the decisions (CSV)", height=38 + 35 * len(table) + 2, column_config={
                 "meeting": st.column_config.TextColumn("Meeting", width=190, help="The meeting's day and title."),
                 "decision": st.column_config.TextColumn("Decision", width=100),
                 "status": st.column_config.TextColumn("Status", width=180, help=(
@@ -93,19 +121,14 @@ def render(ctx: PageContext, pilot_id: str, risk_result, catalogue) -> None:
                 "due_on": st.column_config.DateColumn("Due", format="D MMM YYYY", width=95),
                 "owner": st.column_config.TextColumn("Owner", width=120, help="Who sees that the conditions are met."),
                 "conditions": st.column_config.TextColumn("Conditions", width=260),
+                "sign": st.column_config.TextColumn("Tied to the warning sign", width=200),
                 "condition": st.column_config.TextColumn("Warning sign", width=110, help=(
                     "For a condition tied to a warning sign: met while the sign is clear, not met while it fires, not known yet "
                     "without the evidence. Computed by the risk engine as this view is scored.")),
+                "sign_evidence": st.column_config.TextColumn("The sign's evidence", width=260),
                 "evidence": st.column_config.LinkColumn("Evidence", display_text="Meeting's view", width=120, help=(
                     "This pilot's risk view as the meeting saw it: pinned to the moment the meeting reviewed.")),
-            },
-        )
-        tied = table[table["sign"] != ""]
-        for row in tied.itertuples():
-            st.caption(f"{md_escape(row.meeting)} — condition tied to the warning sign “{md_escape(row.sign)}”: "
-                       f"{md_escape(row.condition.lower())}. {md_escape(row.sign_evidence)}")
-        st.caption(f"{len(found)} decision{'s' if len(found) != 1 else ''}"
-                   + (", as recorded by the pinned moment." if ctx.pinned else "."))
+            })
     else:
         st.caption("No decision recorded for this pilot" + (" by the pinned moment." if ctx.pinned else " yet."))
     if not ctx.person.can("record_decisions") or ctx.pinned is not None:
