@@ -26,6 +26,7 @@ same Python as this script.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -232,7 +233,8 @@ def update(findings: Findings, baseline: dict, allow_growth: bool) -> tuple[dict
 # -- the baseline file --------------------------------------------------------------------------
 
 
-def load_baseline(path: Path = BASELINE) -> dict:
+def load_baseline(path: Path | None = None) -> dict:
+    path = path or BASELINE
     if not path.exists():
         return {"ruff": {}, "ruff_format": [], "mypy": {}}
     return json.loads(path.read_text(encoding="utf-8"))
@@ -269,6 +271,14 @@ class ToolFailed(Exception):
 
 
 def run_tool(name: str, arguments: list[str], accepted: tuple[int, ...] = (0, 1)) -> str:
+    """The tool's standard output; ToolFailed when it is missing or exits with a code not in `accepted`.
+
+    A missing module must not read as "no findings": `python -m` would exit 1 with nothing on stdout."""
+    if importlib.util.find_spec(arguments[0]) is None:
+        raise ToolFailed(
+            f"{name} is not installed in {sys.executable} (it is pinned in requirements-dev.txt; "
+            "python3 run.py test installs it)"
+        )
     command = [sys.executable, "-m", *arguments]
     try:
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -283,7 +293,9 @@ def run_tool(name: str, arguments: list[str], accepted: tuple[int, ...] = (0, 1)
 def run_checks() -> Findings:
     findings = Findings()
     started = time.perf_counter()
-    findings.ruff = parse_ruff(run_tool("ruff check", ["ruff", "check", "--output-format", "json", "--exit-zero"]))
+    findings.ruff = parse_ruff(
+        run_tool("ruff check", ["ruff", "check", "--output-format", "json", "--exit-zero"], accepted=(0,))
+    )
     findings.seconds["ruff"] = time.perf_counter() - started
     started = time.perf_counter()
     findings.unformatted = parse_ruff_format(
@@ -334,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         if new is None:
             return 1
         BASELINE.write_text(dumps_baseline(new), encoding="utf-8")
-        print(f"[lint] wrote {BASELINE.relative_to(ROOT)}")
+        print(f"[lint] wrote {relative(str(BASELINE))}")
         return 0
     comparison = compare(findings, baseline)
     for line in summary(findings, baseline):
