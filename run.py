@@ -2,7 +2,7 @@
 """The two commands of Pilot Health, with nothing but Python 3.11 and pip.
 
     python3 run.py          set everything up and start the dashboard
-    python3 run.py test     set everything up and run the whole test suite
+    python3 run.py test     set everything up, run the lint, format and type checks, then the whole test suite
 
 Setting up means: a virtual environment in `.venv`, the pinned requirements, and Pilot Health
 itself installed into it (editable, so `python -m pilot_health` works). It is repeated only when
@@ -13,6 +13,10 @@ also need Node.js: `test` installs their OpenID provider's pinned packages (`npm
 again only when its lock file changes), or prints why those tests will be skipped. Neither is set
 up when the pytest arguments leave the browser tests out (`python3 run.py test -m "not browser"`,
 or only test files without them), so the quick loop installs nothing it will not use.
+
+Before pytest, `test` runs the lint, format and type checks (tools/lint_ratchet.py: ruff and mypy
+against lint-baseline.json, which only shrinks); pytest runs either way, and a finding above the
+baseline makes the command fail (docs/developing.md, "Lint, format and types").
 
 Only the standard library is used here, on purpose: this script runs before anything is installed.
 """
@@ -278,8 +282,15 @@ def browser_setup_needed(extra: list[str]) -> tuple[bool, bool]:
     return chromium, chromium and any("sign_in_marks(" in text or "start_oidc_provider(" in text for text in texts)
 
 
+def run_checks() -> int:
+    """The lint, format and type checks against their shrink-only baseline; 0 when nothing is above it."""
+    say("lint, format and type checks (tools/lint_ratchet.py) …")
+    return subprocess.run([str(PYTHON), str(ROOT / "tools" / "lint_ratchet.py")], cwd=ROOT).returncode
+
+
 def test(extra: list[str]) -> int:
     ensure_environment("requirements-dev.txt")
+    checks = run_checks()
     env = dict(os.environ)
     wants_chromium, wants_provider = browser_setup_needed(extra)
     if not wants_chromium:
@@ -308,7 +319,12 @@ def test(extra: list[str]) -> int:
             env["PILOT_HEALTH_OIDC_SKIP"] = reason
             say(f"sign-in browser tests will be SKIPPED: {reason}")
     command = [str(PYTHON), "-m", "pytest", *extra]
-    return subprocess.call(command, cwd=ROOT, env=env)
+    result = subprocess.call(command, cwd=ROOT, env=env)
+    if checks != 0:
+        say("FAILED: the lint, format or type checks found more than their baseline (their report is above the "
+            "tests'); see docs/developing.md, \"Lint, format and types\"")
+        return result or checks
+    return result
 
 
 def main(argv: list[str]) -> int:

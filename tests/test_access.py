@@ -3,15 +3,13 @@ a limited person's narrowed view of the real store (every page's numbers are the
 pilots they see, and nothing else is there), and every write checking the person first."""
 from __future__ import annotations
 
-import json
-from datetime import timedelta
 
 import pandas as pd
 import pytest
 
 from conftest import ROOT
 from pilot_health import queries
-from pilot_health.access import ABILITIES, AccessFile, Person, is_loopback, load_access, resolve_person
+from pilot_health.access import ABILITIES, Person, is_loopback, load_access, resolve_person
 from pilot_health.adoption_report import portfolio_adoption
 from pilot_health.alignment_report import portfolio_alignment
 from pilot_health.demo import clear_demo

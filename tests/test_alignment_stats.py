@@ -5,7 +5,7 @@ bench/validate_methods.py runs the full table."""
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from types import SimpleNamespace
 
 import numpy as np

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import pandas as pd
 import pytest
 
 from pilot_health.ingest import IngestOptions, IngestResult, ingest

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import textwrap
 
-import pytest
 
 from browser_support import (
     RENDERED_MS,

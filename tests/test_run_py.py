@@ -50,11 +50,17 @@ def test_browser_setup_only_when_the_selection_can_hold_browser_tests(run_py, ar
     assert run_py.browser_setup_needed(arguments) == (chromium, provider)
 
 
-def _record_test_run(run_py, monkeypatch, tmp_path):
-    """Replace every installer and the pytest call by recorders; returns what was called."""
-    called: dict = {"chromium": 0, "provider": 0}
+def _record_test_run(run_py, monkeypatch, tmp_path, checks=0):
+    """Replace every installer, the lint checks and the pytest call by recorders; returns what was called."""
+    called: dict = {"chromium": 0, "provider": 0, "checks": 0}
     monkeypatch.setattr(run_py, "ensure_environment",
                         lambda requirements: called.setdefault("environment", requirements))
+
+    def run_checks():
+        called["checks"] += 1
+        return checks
+
+    monkeypatch.setattr(run_py, "run_checks", run_checks)
     chromium = tmp_path / "chromium"
     chromium.write_text("")
 
@@ -108,3 +114,31 @@ def test_one_browser_file_gets_chromium_but_no_provider_it_does_not_use(run_py, 
     assert run_py.main(["test", "tests/test_browser_risk.py"]) == 0
     assert (called["chromium"], called["provider"]) == (1, 0)
     assert called["env"]["PILOT_HEALTH_CHROMIUM"] == chromium
+
+
+def test_the_lint_checks_run_before_the_tests_and_a_finding_above_the_baseline_fails_the_run(
+        run_py, monkeypatch, tmp_path, capsys):
+    called, _ = _record_test_run(run_py, monkeypatch, tmp_path, checks=1)
+    assert run_py.main(["test", "-m", "not browser"]) == 1
+    assert called["checks"] == 1
+    assert called["command"][1:] == ["-m", "pytest", "-m", "not browser"]  # the tests still run and report
+    assert "FAILED: the lint, format or type checks" in capsys.readouterr().out
+
+
+def test_passing_lint_checks_leave_the_tests_verdict(run_py, monkeypatch, tmp_path):
+    called, _ = _record_test_run(run_py, monkeypatch, tmp_path, checks=0)
+    assert run_py.main(["test", "tests/test_cli.py"]) == 0
+    assert called["checks"] == 1
+
+
+def test_run_checks_runs_the_ratchet_with_the_environments_python(run_py, monkeypatch):
+    ran = {}
+
+    def run(command, cwd):
+        ran["command"], ran["cwd"] = command, cwd
+        return run_py.subprocess.CompletedProcess(command, 1)
+
+    monkeypatch.setattr(run_py.subprocess, "run", run)
+    assert run_py.run_checks() == 1
+    assert ran["command"] == [str(run_py.PYTHON), str(ROOT / "tools" / "lint_ratchet.py")]
+    assert ran["cwd"] == ROOT

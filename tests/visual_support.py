@@ -40,7 +40,6 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from browser_support import FIRST_RENDER_MS, ROOT
