@@ -20,6 +20,7 @@ baseline makes the command fail (docs/developing.md, "Lint, format and types").
 
 Only the standard library is used here, on purpose: this script runs before anything is installed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -140,7 +141,7 @@ def npm_error(output: str) -> str:
 
 
 def oidc_versions(node: str) -> str:
-    """"Node.js X and oidc-provider Y", as installed, for the line that says what the tests use."""
+    """ "Node.js X and oidc-provider Y", as installed, for the line that says what the tests use."""
     result = subprocess.run([node, "--version"], capture_output=True, text=True)
     package = json.loads((OIDC_MODULES / "oidc-provider" / "package.json").read_text())
     return f"Node.js {result.stdout.strip().removeprefix('v') or '(unknown version)'} and oidc-provider {package['version']}"
@@ -179,9 +180,11 @@ def open_network_refusal(extra: list[str]) -> str | None:
     allowed = os.environ.get("PILOT_HEALTH_ALLOW_OPEN_NETWORK", "").strip().lower() in {"yes", "y", "true", "1", "on"}
     if address is None or address.strip() in LOOPBACK or allowed or sign_in_configured(extra):
         return None
-    return (f"--server.address {address or '(every interface)'} would let anyone who reaches this machine see and change "
-            "everything, because sign-in is not configured. Configure sign-in (docs/access.md), or, behind a firewall or a "
-            "proxy that restricts who reaches it, start it with PILOT_HEALTH_ALLOW_OPEN_NETWORK=yes.")
+    return (
+        f"--server.address {address or '(every interface)'} would let anyone who reaches this machine see and change "
+        "everything, because sign-in is not configured. Configure sign-in (docs/access.md), or, behind a firewall or a "
+        "proxy that restricts who reaches it, start it with PILOT_HEALTH_ALLOW_OPEN_NETWORK=yes."
+    )
 
 
 def dashboard(extra: list[str]) -> int:
@@ -198,10 +201,37 @@ def dashboard(extra: list[str]) -> int:
 
 # pytest options whose value is the next argument (so that value is never read as a test path).
 PYTEST_VALUE_OPTIONS = {
-    "-m", "-k", "-p", "-c", "-o", "-W", "-r", "-n", "--basetemp", "--rootdir", "--confcutdir", "--deselect",
-    "--ignore", "--ignore-glob", "--durations", "--durations-min", "--tb", "--maxfail", "--junitxml",
-    "--junit-xml", "--log-level", "--log-file", "--log-cli-level", "--import-mode", "--capture", "--color",
-    "--override-ini", "--config-file", "--pythonwarnings", "--strict-markers-file", "--timeout",
+    "-m",
+    "-k",
+    "-p",
+    "-c",
+    "-o",
+    "-W",
+    "-r",
+    "-n",
+    "--basetemp",
+    "--rootdir",
+    "--confcutdir",
+    "--deselect",
+    "--ignore",
+    "--ignore-glob",
+    "--durations",
+    "--durations-min",
+    "--tb",
+    "--maxfail",
+    "--junitxml",
+    "--junit-xml",
+    "--log-level",
+    "--log-file",
+    "--log-cli-level",
+    "--import-mode",
+    "--capture",
+    "--color",
+    "--override-ini",
+    "--config-file",
+    "--pythonwarnings",
+    "--strict-markers-file",
+    "--timeout",
 }
 MARKER_TOKEN = re.compile(r"\s*(\(|\)|(?:\w|:|\+|-|\.|\[|\]|\\|/)+)")
 
@@ -321,8 +351,10 @@ def test(extra: list[str]) -> int:
     command = [str(PYTHON), "-m", "pytest", *extra]
     result = subprocess.call(command, cwd=ROOT, env=env)
     if checks != 0:
-        say("FAILED: the lint, format or type checks found more than their baseline (their report is above the "
-            "tests'); see docs/developing.md, \"Lint, format and types\"")
+        say(
+            "FAILED: the lint, format or type checks found more than their baseline (their report is above the "
+            'tests\'); see docs/developing.md, "Lint, format and types"'
+        )
         return result or checks
     return result
 

@@ -23,6 +23,7 @@ A session whose page raised (an exception element, or a problem shown instead of
 never got `script_finished` is counted as an error and printed, never as a fast result.
 See bench/README.md for what the figures mean.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = ROOT / "bench" / "out" / "bench.duckdb"
@@ -105,7 +106,12 @@ async def connect(ws_url: str):
     from websockets.asyncio.client import connect as ws_connect
 
     return await ws_connect(
-        ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=60, ping_interval=None, close_timeout=5,
+        ws_url,
+        subprotocols=["streamlit"],
+        max_size=None,
+        open_timeout=60,
+        ping_interval=None,
+        close_timeout=5,
     )
 
 
@@ -210,7 +216,7 @@ class Server:
     def cpu_seconds(self) -> float:
         """utime + stime of the server process (every thread), in seconds."""
         text = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+        fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stderr(self, limit: int = 4000) -> str:
@@ -235,7 +241,7 @@ def _health_ok(url: str) -> bool:
         return False
 
 
-def start_server(folder: Path, db: Path, port: Optional[int] = None, script: Path = ROOT / "app.py") -> Server:
+def start_server(folder: Path, db: Path, port: int | None = None, script: Path = ROOT / "app.py") -> Server:
     """The dashboard as run.py starts it (pilot_health.ui.serve, from the checkout), headless on
     127.0.0.1, with no secrets file (so sign-in is off), until it answers /_stcore/health."""
     port = port or free_port()
@@ -243,12 +249,29 @@ def start_server(folder: Path, db: Path, port: Optional[int] = None, script: Pat
     with open(folder / "server.stdout", "wb") as out, open(folder / "server.stderr", "wb") as err:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "pilot_health.ui.serve", "run", str(script),
-                "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-                "--secrets.files", str(folder / "no-secrets.toml"),
+                sys.executable,
+                "-m",
+                "pilot_health.ui.serve",
+                "run",
+                str(script),
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+                "--secrets.files",
+                str(folder / "no-secrets.toml"),
             ],
-            cwd=ROOT, env=child_env(db), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            cwd=ROOT,
+            env=child_env(db),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
         )
     server = Server(url=url, process=process, folder=folder, db=db)
     deadline = time.monotonic() + SERVER_START_SECONDS
@@ -262,8 +285,14 @@ def start_server(folder: Path, db: Path, port: Optional[int] = None, script: Pat
 
 def build_demo_store(folder: Path) -> Path:
     db = folder / "demo.duckdb"
-    done = subprocess.run([sys.executable, "-m", "pilot_health", "demo", "--db", str(db)],
-                          cwd=ROOT, env=child_env(db), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "pilot_health", "demo", "--db", str(db)],
+        cwd=ROOT,
+        env=child_env(db),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode != 0:
         raise SystemExit(f"loading the demo portfolio failed:\n{done.stderr or done.stdout}")
     return db
@@ -286,7 +315,9 @@ def write_target(db: Path) -> tuple[str, list[str]]:
 def write_one_pilot(server: Server, pilot: str, metrics: list[str], number: int) -> float:
     """A real write while the server runs: a small metrics export for one pilot, with a new date,
     through `python -m pilot_health ingest` on the same store file. Returns its seconds."""
-    moment = server.started.replace(second=0, microsecond=0) - timedelta(hours=1, minutes=number)  # a new time per write
+    moment = server.started.replace(second=0, microsecond=0) - timedelta(
+        hours=1, minutes=number
+    )  # a new time per write
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")  # as a spreadsheet exports it
     writer.writerow(["pilot_id", "metric", "environment", "observed_at", "value"])
@@ -297,7 +328,11 @@ def write_one_pilot(server: Server, pilot: str, metrics: list[str], number: int)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "pilot_health", "ingest", str(path), "--db", str(server.db), "--json", "--by", "bench"],
-        cwd=ROOT, env=child_env(server.db), capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=child_env(server.db),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     seconds = time.perf_counter() - start
     result = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {}
@@ -320,8 +355,12 @@ def summarise(views: list[View]) -> dict[str, Any]:
     seconds = [v.seconds for v in views if v.ok]
     out: dict[str, Any] = {"sessions": len(views), "errors": sum(not v.ok for v in views)}
     if seconds:
-        out.update(p50=percentile(seconds, 0.5), p95=percentile(seconds, 0.95), max=max(seconds),
-                   kb_per_view=statistics.mean(v.bytes for v in views if v.ok) / 1024)
+        out.update(
+            p50=percentile(seconds, 0.5),
+            p95=percentile(seconds, 0.95),
+            max=max(seconds),
+            kb_per_view=statistics.mean(v.bytes for v in views if v.ok) / 1024,
+        )
     return out
 
 
@@ -372,9 +411,11 @@ async def measure(server: Server, args: argparse.Namespace, report: Report, writ
         figures = report.record(page, "burst", warm)
         many = await burst(server, page, args.many)
         figures_many = report.record(page, "many", many)
-        log(f"  {page}: first {first.seconds:.2f} s, alone {summarise(singles).get('p50', float('nan')):.2f} s, "
+        log(
+            f"  {page}: first {first.seconds:.2f} s, alone {summarise(singles).get('p50', float('nan')):.2f} s, "
             f"{args.sessions} at once p95 {figures.get('p95', float('nan')):.2f} s, "
-            f"{args.many} at once p95 {figures_many.get('p95', float('nan')):.2f} s")
+            f"{args.many} at once p95 {figures_many.get('p95', float('nan')):.2f} s"
+        )
     # 2. right after a write: every cached result is stale; then --sessions at once.
     writes = []
     for number, page in enumerate(pages, start=1):
@@ -402,11 +443,14 @@ async def measure(server: Server, args: argparse.Namespace, report: Report, writ
             cpu_ms_per_view=(cpu_after - cpu_before) * 1000 / args.views,
             wall_ms_per_view=wall * 1000 / args.views,
             driver_cpu_ms_per_view=own_cpu * 1000 / args.views,  # this script's own share of the 2 cores
-            rss_before_mb=rss_before, rss_after_mb=rss_after,
+            rss_before_mb=rss_before,
+            rss_after_mb=rss_after,
             rss_growth_pct=(rss_after - rss_before) * 100 / rss_before,
         )
-        log(f"  {page}: {figures['cpu_ms_per_view']:.0f} ms CPU per view, RSS {rss_before:.0f} → {rss_after:.0f} MB "
-            f"over {args.views} views (this script: {figures['driver_cpu_ms_per_view']:.0f} ms CPU per view)")
+        log(
+            f"  {page}: {figures['cpu_ms_per_view']:.0f} ms CPU per view, RSS {rss_before:.0f} → {rss_after:.0f} MB "
+            f"over {args.views} views (this script: {figures['driver_cpu_ms_per_view']:.0f} ms CPU per view)"
+        )
         first_rss = rss_before if first_rss is None else first_rss
     # Streamlit keeps a closed session (its state, for a reconnect) for server.disconnectedSessionTTL
     # (120 s): memory read right after the views counts them all. Read it again once they have expired.
@@ -414,10 +458,15 @@ async def measure(server: Server, args: argparse.Namespace, report: Report, writ
         log(f"  waiting {args.settle:.0f} s for the closed sessions to expire …")
         await asyncio.sleep(args.settle)
         settled = server.rss_mb()
-        report.notes.update(rss_before_views_mb=first_rss, rss_settled_mb=settled,
-                            rss_settled_growth_pct=(settled - first_rss) * 100 / first_rss)
-        log(f"  RSS before the first page's {args.views} views {first_rss:.0f} MB; after all {len(pages) * args.views} views, "
-            f"once the closed sessions expired, {settled:.0f} MB ({(settled - first_rss) * 100 / first_rss:+.1f}%)")
+        report.notes.update(
+            rss_before_views_mb=first_rss,
+            rss_settled_mb=settled,
+            rss_settled_growth_pct=(settled - first_rss) * 100 / first_rss,
+        )
+        log(
+            f"  RSS before the first page's {args.views} views {first_rss:.0f} MB; after all {len(pages) * args.views} views, "
+            f"once the closed sessions expired, {settled:.0f} MB ({(settled - first_rss) * 100 / first_rss:+.1f}%)"
+        )
 
 
 async def idle(server, quiet_cpu: float = 0.05, quiet_seconds: float = 17.0, limit: float = 180.0) -> None:
@@ -441,29 +490,43 @@ def _s(figures: dict[str, Any], key: str) -> str:
 
 
 def print_table(report: Report, args: argparse.Namespace) -> None:
-    print(f"\n{report.store}: {report.pilots} pilots · load average now {load_average()} · "
-          f"{os.cpu_count()} cores (shared with whatever else runs)\n")
-    print(f"| page | first view | 1 session, warm | {args.sessions} at once, warm (p95) | {args.sessions} at once right after "
-          f"a write (p95) | {args.many} at once, warm (p95) | CPU ms/view | RSS over {args.views} views |")
+    print(
+        f"\n{report.store}: {report.pilots} pilots · load average now {load_average()} · "
+        f"{os.cpu_count()} cores (shared with whatever else runs)\n"
+    )
+    print(
+        f"| page | first view | 1 session, warm | {args.sessions} at once, warm (p95) | {args.sessions} at once right after "
+        f"a write (p95) | {args.many} at once, warm (p95) | CPU ms/view | RSS over {args.views} views |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for page, rows in report.rows.items():
         seq = rows.get("sequential", {})
-        rss = (f"{seq['rss_before_mb']:.0f} → {seq['rss_after_mb']:.0f} MB ({seq['rss_growth_pct']:+.1f}%)"
-               if "rss_before_mb" in seq else "—")
+        rss = (
+            f"{seq['rss_before_mb']:.0f} → {seq['rss_after_mb']:.0f} MB ({seq['rss_growth_pct']:+.1f}%)"
+            if "rss_before_mb" in seq
+            else "—"
+        )
         cpu = f"{seq['cpu_ms_per_view']:.0f}" if "cpu_ms_per_view" in seq else "—"
-        print(f"| {page} | {_s(rows.get('first', {}), 'p50')} | {_s(rows.get('single', {}), 'p50')} | "
-              f"{_s(rows.get('burst', {}), 'p95')} | {_s(rows.get('after_write', {}), 'p95')} | "
-              f"{_s(rows.get('many', {}), 'p95')} | {cpu} | {rss} |")
+        print(
+            f"| {page} | {_s(rows.get('first', {}), 'p50')} | {_s(rows.get('single', {}), 'p50')} | "
+            f"{_s(rows.get('burst', {}), 'p95')} | {_s(rows.get('after_write', {}), 'p95')} | "
+            f"{_s(rows.get('many', {}), 'p95')} | {cpu} | {rss} |"
+        )
     print("\np50 / p95 / max per burst (seconds), and what the browser received per view:")
     for page, rows in report.rows.items():
         for what in ("burst", "after_write", "many"):
             f = rows.get(what)
             if f and "p50" in f:
-                print(f"  {page:<10} {what:<12} n={f['sessions']:<3} p50 {f['p50']:.2f}  p95 {f['p95']:.2f}  "
-                      f"max {f['max']:.2f}  {f['kb_per_view']:.0f} KB/view  errors {f['errors']}")
+                print(
+                    f"  {page:<10} {what:<12} n={f['sessions']:<3} p50 {f['p50']:.2f}  p95 {f['p95']:.2f}  "
+                    f"max {f['max']:.2f}  {f['kb_per_view']:.0f} KB/view  errors {f['errors']}"
+                )
     if report.notes.get("write_seconds"):
-        print("  each write (ingest of one pilot's metrics) took "
-              + ", ".join(f"{s:.1f}" for s in report.notes["write_seconds"]) + " s")
+        print(
+            "  each write (ingest of one pilot's metrics) took "
+            + ", ".join(f"{s:.1f}" for s in report.notes["write_seconds"])
+            + " s"
+        )
     if report.failures:
         print(f"\n{len(report.failures)} session(s) FAILED (a failed view is not a fast result):")
         for line in report.failures[:50]:
@@ -472,22 +535,42 @@ def print_table(report: Report, args: argparse.Namespace) -> None:
         print("\nEvery session got script_finished without an error.")
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Drive many dashboard sessions at once against the real server.")
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB,
-                        help="the store to copy and serve (default bench/out/bench.duckdb, built by bench_pages.py)")
-    parser.add_argument("--demo", action="store_true", help="serve the 24-pilot demo store instead (built in a temp folder)")
-    parser.add_argument("--pages", default=",".join(PAGES), help=f"comma-separated, from {', '.join(PAGES)} (default all)")
-    parser.add_argument("--sessions", type=int, default=20, help="sessions at once, warm and after a write (default 20)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=DEFAULT_DB,
+        help="the store to copy and serve (default bench/out/bench.duckdb, built by bench_pages.py)",
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="serve the 24-pilot demo store instead (built in a temp folder)"
+    )
+    parser.add_argument(
+        "--pages", default=",".join(PAGES), help=f"comma-separated, from {', '.join(PAGES)} (default all)"
+    )
+    parser.add_argument(
+        "--sessions", type=int, default=20, help="sessions at once, warm and after a write (default 20)"
+    )
     parser.add_argument("--many", type=int, default=50, help="sessions at once for the larger warm burst (default 50)")
-    parser.add_argument("--single", type=int, default=3, help="views one after another for '1 session, warm' (default 3)")
-    parser.add_argument("--views", type=int, default=200, help="consecutive views for CPU per view and memory (default 200)")
-    parser.add_argument("--settle", type=float, default=130.0,
-                        help="seconds to wait after the consecutive views before reading memory again, so that the closed "
-                             "sessions Streamlit keeps for a reconnect (server.disconnectedSessionTTL, 120 s) have expired; 0 skips it")
+    parser.add_argument(
+        "--single", type=int, default=3, help="views one after another for '1 session, warm' (default 3)"
+    )
+    parser.add_argument(
+        "--views", type=int, default=200, help="consecutive views for CPU per view and memory (default 200)"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=130.0,
+        help="seconds to wait after the consecutive views before reading memory again, so that the closed "
+        "sessions Streamlit keeps for a reconnect (server.disconnectedSessionTTL, 120 s) have expired; 0 skips it",
+    )
     parser.add_argument("--port", type=int, default=None, help="the server's port (default: a free one)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (store copy, server logs)")
-    parser.add_argument("--json", action="store_true", help="also print every figure as one JSON object (last line of stdout)")
+    parser.add_argument(
+        "--json", action="store_true", help="also print every figure as one JSON object (last line of stdout)"
+    )
     args = parser.parse_args(argv)
     args.pages = [p.strip() for p in args.pages.split(",") if p.strip()]
     unknown = [p for p in args.pages if p not in PAGES]
@@ -495,14 +578,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.error(f"unknown page(s) {', '.join(unknown)}; choose from {', '.join(PAGES)}")
 
     folder = Path(tempfile.mkdtemp(prefix="bench_burst_"))
-    server: Optional[Server] = None
+    server: Server | None = None
     try:
         if args.demo:
             log("building the demo store …")
             db, label = build_demo_store(folder), "demo store"
         else:
             if not args.db.exists():
-                raise SystemExit(f"{args.db} does not exist: build it with `.venv/bin/python bench/bench_pages.py` first")
+                raise SystemExit(
+                    f"{args.db} does not exist: build it with `.venv/bin/python bench/bench_pages.py` first"
+                )
             db, label = folder / "store.duckdb", str(args.db)
             shutil.copyfile(args.db, db)  # never the original: the benchmark writes to the store
             wal = args.db.with_name(args.db.name + ".wal")
@@ -510,17 +595,35 @@ def main(argv: Optional[list[str]] = None) -> int:
                 shutil.copyfile(wal, db.with_name(db.name + ".wal"))
         write_for = write_target(db)
         report = Report(store=label, pilots=count_pilots(db))
-        report.notes.update(write_pilot=write_for[0], write_metrics=write_for[1], load_before=load_average(),
-                            sessions=args.sessions, many=args.many, views=args.views, cores=os.cpu_count())
+        report.notes.update(
+            write_pilot=write_for[0],
+            write_metrics=write_for[1],
+            load_before=load_average(),
+            sessions=args.sessions,
+            many=args.many,
+            views=args.views,
+            cores=os.cpu_count(),
+        )
         log(f"starting the dashboard on a copy of {label} ({report.pilots} pilots); load average {load_average()} …")
         server = start_server(folder, db, args.port)
         report.notes["rss_start_mb"] = server.rss_mb()
         asyncio.run(measure(server, args, report, write_for))
-        report.notes.update(load_after=load_average(), rss_end_mb=server.rss_mb(), server_alive=server.process.poll() is None)
+        report.notes.update(
+            load_after=load_average(), rss_end_mb=server.rss_mb(), server_alive=server.process.poll() is None
+        )
         print_table(report, args)
         if args.json:
-            print(json.dumps({"store": report.store, "pilots": report.pilots, "pages": report.rows,
-                              "failures": report.failures, "notes": report.notes}))
+            print(
+                json.dumps(
+                    {
+                        "store": report.store,
+                        "pilots": report.pilots,
+                        "pages": report.rows,
+                        "failures": report.failures,
+                        "notes": report.notes,
+                    }
+                )
+            )
         return 1 if report.failures else 0
     finally:
         if server is not None:

@@ -10,6 +10,7 @@ peak resident memory is read from the kernel (ru_maxrss).
 
 Files are generated in a temporary folder (about 60 MB; removed afterwards).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,12 +56,18 @@ def files(folder: Path, quick: bool) -> list[tuple[str, Callable[[], Path]]]:
     """(label, a function that writes the file and returns its path): files are made when run."""
     out = [
         ("dimension bomb (A1:XFD1048576)", lambda: corpus.dimension_bomb(folder / "dimension_bomb.xlsx")),
-        ("zip bomb (sheet unpacks to 1.26 GB)" if not quick else "zip bomb (250 MB)",
-         lambda: corpus.zip_bomb(folder / "zip_bomb.xlsx", 250 if quick else 1290)),
-        ("3M-row workbook" if not quick else "300k-row workbook",
-         lambda: corpus.many_rows_xlsx(folder / "rows.xlsx", 300_000 if quick else 3_000_000)),
-        ("largest workbook within the limits" + (" (700k rows)" if not quick else " (100k rows)"),
-         lambda: corpus.many_rows_xlsx(folder / "largest.xlsx", 100_000 if quick else 700_000)),
+        (
+            "zip bomb (sheet unpacks to 1.26 GB)" if not quick else "zip bomb (250 MB)",
+            lambda: corpus.zip_bomb(folder / "zip_bomb.xlsx", 250 if quick else 1290),
+        ),
+        (
+            "3M-row workbook" if not quick else "300k-row workbook",
+            lambda: corpus.many_rows_xlsx(folder / "rows.xlsx", 300_000 if quick else 3_000_000),
+        ),
+        (
+            "largest workbook within the limits" + (" (700k rows)" if not quick else " (100k rows)"),
+            lambda: corpus.many_rows_xlsx(folder / "largest.xlsx", 100_000 if quick else 700_000),
+        ),
         ("zip lying about its sizes", lambda: corpus.lying_sizes(folder / "lying.xlsx", 200_000)),
         ("cells out in column XFD", lambda: corpus.far_cell_bomb(folder / "far_cells.xlsx", 2000)),
     ]
@@ -78,8 +85,12 @@ def files(folder: Path, quick: bool) -> list[tuple[str, Callable[[], Path]]]:
         path.write_bytes(corpus.wide_csv(columns, rows))
         return path
 
-    out.append(("CSV 2,000 metric columns x 5,000 rows" if not quick else "CSV 2,000 metric columns x 2,000 rows",
-                lambda: wide(2000, 2000 if quick else 5000)))
+    out.append(
+        (
+            "CSV 2,000 metric columns x 5,000 rows" if not quick else "CSV 2,000 metric columns x 2,000 rows",
+            lambda: wide(2000, 2000 if quick else 5000),
+        )
+    )
     out.append(("largest wide CSV within the limits (2,000 x 1,000)", lambda: wide(2000, 1000)))
     return out
 
@@ -111,7 +122,11 @@ def measure(command: list[str], env: dict, timeout: float) -> dict:
     if process.returncode == 0 and out.strip():
         return json.loads(out.strip().splitlines()[-1])
     tail = (err.strip().splitlines() or ["?"])[-1]
-    return {"seconds": time.monotonic() - started, "peak_mb": peak, "outcome": f"crashed (exit {process.returncode}): {tail[:120]}"}
+    return {
+        "seconds": time.monotonic() - started,
+        "peak_mb": peak,
+        "outcome": f"crashed (exit {process.returncode}): {tail[:120]}",
+    }
 
 
 def main() -> None:
@@ -134,13 +149,19 @@ def main() -> None:
             path = make()
             store = folder / f"store-{path.stem}.duckdb"
             started = time.monotonic()
-            figure = measure([sys.executable, "-c", RUNNER, str(path), path.name, str(store), str(int(args.cap_gb * 2**30))],
-                             env, args.timeout)
+            figure = measure(
+                [sys.executable, "-c", RUNNER, str(path), path.name, str(store), str(int(args.cap_gb * 2**30))],
+                env,
+                args.timeout,
+            )
             figure["size_kb"] = round(path.stat().st_size / 1024, 1)
             figures[label] = figure
             path.unlink()
             peak = f"{figure['peak_mb']:7.0f} MB" if figure["peak_mb"] is not None else "      ? MB"
-            print(f"{label:38} {figure['size_kb']:>10,.1f} KB {figure['seconds']:7.1f} s {peak}  {figure['outcome']}", flush=True)
+            print(
+                f"{label:38} {figure['size_kb']:>10,.1f} KB {figure['seconds']:7.1f} s {peak}  {figure['outcome']}",
+                flush=True,
+            )
     if args.json:
         print(json.dumps(figures))
 

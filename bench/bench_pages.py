@@ -21,6 +21,7 @@ The store is a bench file: it is marked in store_meta (`bench_store`), and the s
 replace a file that does not carry that mark, so it cannot overwrite a real store by accident.
 Nothing here changes the project's code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import duckdb
 import pandas as pd
@@ -68,23 +69,122 @@ SURVEY_ROWS = 200_000
 # -- the portfolio's vocabulary ------------------------------------------------------------------
 
 BUSINESS_UNITS = {
-    "SC": ("Supply Chain", ["Demand forecasting", "Inventory optimisation", "Route planning", "Supplier risk scoring",
-                            "Warehouse slotting", "Replenishment", "Freight cost prediction", "Returns triage"]),
-    "FIN": ("Finance", ["Invoice matching", "Cash-flow forecasting", "Expense anomaly detection", "Credit scoring",
-                        "Close automation", "Fraud screening", "Collections prioritisation", "Tax classification"]),
-    "MKT": ("Marketing", ["Churn prediction", "Next best offer", "Campaign uplift modelling", "Price elasticity",
-                          "Content generation", "Lead scoring", "Customer segmentation", "Media mix modelling"]),
-    "CS": ("Customer Service", ["Ticket routing", "Agent assist", "Chatbot deflection", "Sentiment monitoring",
-                                "Call summarisation", "Knowledge search", "Complaint classification", "Callback scheduling"]),
-    "MFG": ("Manufacturing", ["Predictive maintenance", "Visual quality inspection", "Yield optimisation",
-                              "Energy forecasting", "Scrap prediction", "Shift scheduling", "Spare-parts forecasting",
-                              "Process parameter tuning"]),
+    "SC": (
+        "Supply Chain",
+        [
+            "Demand forecasting",
+            "Inventory optimisation",
+            "Route planning",
+            "Supplier risk scoring",
+            "Warehouse slotting",
+            "Replenishment",
+            "Freight cost prediction",
+            "Returns triage",
+        ],
+    ),
+    "FIN": (
+        "Finance",
+        [
+            "Invoice matching",
+            "Cash-flow forecasting",
+            "Expense anomaly detection",
+            "Credit scoring",
+            "Close automation",
+            "Fraud screening",
+            "Collections prioritisation",
+            "Tax classification",
+        ],
+    ),
+    "MKT": (
+        "Marketing",
+        [
+            "Churn prediction",
+            "Next best offer",
+            "Campaign uplift modelling",
+            "Price elasticity",
+            "Content generation",
+            "Lead scoring",
+            "Customer segmentation",
+            "Media mix modelling",
+        ],
+    ),
+    "CS": (
+        "Customer Service",
+        [
+            "Ticket routing",
+            "Agent assist",
+            "Chatbot deflection",
+            "Sentiment monitoring",
+            "Call summarisation",
+            "Knowledge search",
+            "Complaint classification",
+            "Callback scheduling",
+        ],
+    ),
+    "MFG": (
+        "Manufacturing",
+        [
+            "Predictive maintenance",
+            "Visual quality inspection",
+            "Yield optimisation",
+            "Energy forecasting",
+            "Scrap prediction",
+            "Shift scheduling",
+            "Spare-parts forecasting",
+            "Process parameter tuning",
+        ],
+    ),
 }
 REGIONS = ["EMEA", "Americas", "APAC", "Nordics", "DACH", "UK", "Iberia", "Benelux", "France", "Italy"]
-FIRST = ["Ana", "Ben", "Chen", "Dara", "Eva", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kemi", "Luca", "Maya",
-         "Nils", "Olga", "Priya", "Quinn", "Rosa", "Sven", "Tomas", "Uma", "Victor", "Wen", "Yusuf", "Zoe"]
-LAST = ["Alvarez", "Becker", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hansen", "Ivanova", "Jensen",
-        "Kowalski", "Larsen", "Moreau", "Nakamura", "Okafor", "Petrov", "Rossi", "Schmidt", "Tanaka", "Novak"]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chen",
+    "Dara",
+    "Eva",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Luca",
+    "Maya",
+    "Nils",
+    "Olga",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tomas",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yusuf",
+    "Zoe",
+]
+LAST = [
+    "Alvarez",
+    "Becker",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Hansen",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Novak",
+]
 VENDORS = ["Accenture", "Databricks", "In-house", "Microsoft", "Google Cloud", "AWS", "Palantir", "Boutique AI Ltd"]
 INTEGRATION_TARGETS = ["ERP", "CRM", "WMS", "MES", "TMS", "Data warehouse", "none"]
 KPIS = [  # name, unit, baseline range, relative improvement range, direction
@@ -106,19 +206,43 @@ TECH_METRICS = {  # name: (base range, drift range, noise, lo, hi, decimals)
     "mape": ((12.0, 35.0), (-10.0, 3.0), 1.5, 0.0, 100.0, 2),
     "latency_ms": ((120.0, 800.0), (-100.0, 200.0), 40.0, 1.0, 100_000.0, 0),
 }
-TEAMS = [("Planning", "planner"), ("Warehouse", "operator"), ("Store operations", "store manager"),
-         ("Finance operations", "analyst"), ("Call centre", "agent"), ("Field sales", "sales rep"),
-         ("Maintenance", "technician"), ("Quality", "engineer"), ("Procurement", "buyer"), ("Marketing ops", "marketer")]
-COMMENTS = ["Nobody told us why this is changing.", "I don't trust the numbers yet.",
-            "Training came after go-live.", "It saves me an hour a day.", "The old spreadsheet was faster.",
-            "My manager never mentions it.", "Works well once you know the screens.", "We went back to the old way."]
+TEAMS = [
+    ("Planning", "planner"),
+    ("Warehouse", "operator"),
+    ("Store operations", "store manager"),
+    ("Finance operations", "analyst"),
+    ("Call centre", "agent"),
+    ("Field sales", "sales rep"),
+    ("Maintenance", "technician"),
+    ("Quality", "engineer"),
+    ("Procurement", "buyer"),
+    ("Marketing ops", "marketer"),
+]
+COMMENTS = [
+    "Nobody told us why this is changing.",
+    "I don't trust the numbers yet.",
+    "Training came after go-live.",
+    "It saves me an hour a day.",
+    "The old spreadsheet was faster.",
+    "My manager never mentions it.",
+    "Works well once you know the screens.",
+    "We went back to the old way.",
+]
 # Stage mix of a portfolio of this size (all six stages present).
-STAGE_WEIGHTS = {"proposed": 0.10, "pilot": 0.35, "scaling": 0.15, "production": 0.20, "paused": 0.10, "cancelled": 0.10}
+STAGE_WEIGHTS = {
+    "proposed": 0.10,
+    "pilot": 0.35,
+    "scaling": 0.15,
+    "production": 0.20,
+    "paused": 0.10,
+    "cancelled": 0.10,
+}
 # Upload cadence (weeks) per pilot: the team's export rhythm.
 CADENCE_WEIGHTS = {1: 0.2, 2: 0.3, 4: 0.5}
 
 
 # -- plan: small tables made in Python (500 pilots, a few thousand series and survey groups) -----
+
 
 @dataclass
 class Plan:
@@ -137,7 +261,7 @@ def _maybe(rng: random.Random, value: Any, share: float) -> Any:
     return value if rng.random() < share else None
 
 
-def _evidence(rng: random.Random, stage: str) -> Optional[bool]:
+def _evidence(rng: random.Random, stage: str) -> bool | None:
     yes = {"proposed": 0.15, "pilot": 0.35, "scaling": 0.6, "production": 0.8, "paused": 0.3, "cancelled": 0.2}[stage]
     roll = rng.random()
     return True if roll < yes else (False if roll < yes + (1 - yes) * 0.6 else None)
@@ -195,9 +319,21 @@ def make_pilot(rng: random.Random, code: str, index: int, today: date) -> Pilot:
         "integration_target": _maybe(rng, rng.choice(INTEGRATION_TARGETS), 0.8),
         "accountable_owner": _maybe(rng, _person(rng), 0.6),
     }
-    for name_ in ("pipeline_automated", "data_quality_monitored", "master_data_managed", "api_designed",
-                  "latency_defined", "error_handling_designed", "integration_resourced", "change_plan",
-                  "training_ready", "monitoring_in_place", "drift_alerts", "responsible_ai_review", "escalation_path"):
+    for name_ in (
+        "pipeline_automated",
+        "data_quality_monitored",
+        "master_data_managed",
+        "api_designed",
+        "latency_defined",
+        "error_handling_designed",
+        "integration_resourced",
+        "change_plan",
+        "training_ready",
+        "monitoring_in_place",
+        "drift_alerts",
+        "responsible_ai_review",
+        "escalation_path",
+    ):
         record[name_] = _evidence(rng, stage)
     return Pilot.model_validate(record)
 
@@ -222,7 +358,9 @@ def make_plan(today: date, now: datetime, metric_rows: int, survey_rows: int) ->
     for p in pilots:
         if p.stage == "proposed" or p.approved_on is None:
             continue  # proposed pilots have sent no data yet
-        start = max(window_start, datetime.combine(p.approved_on, datetime.min.time()) + timedelta(days=rng.randint(7, 30)))
+        start = max(
+            window_start, datetime.combine(p.approved_on, datetime.min.time()) + timedelta(days=rng.randint(7, 30))
+        )
         if p.stage in ("paused", "cancelled"):
             end = datetime.combine(p.stage_since, datetime.min.time()) + timedelta(hours=rng.randint(0, 23))
         elif rng.random() < 0.12:  # an active pilot whose team stopped sending data
@@ -233,10 +371,15 @@ def make_plan(today: date, now: datetime, metric_rows: int, survey_rows: int) ->
             continue  # approved too recently (or stopped before the two-year window): no data yet
         cadence = rng.choices(list(CADENCE_WEIGHTS), weights=list(CADENCE_WEIGHTS.values()))[0]
         owner = p.owner or "someone"
-        windows.append({
-            "pilot_id": p.pilot_id, "start_ts": start, "end_ts": end, "cadence_days": 7 * cadence,
-            "uploaded_by": owner.lower().replace(" ", ".") + "@example.com",
-        })
+        windows.append(
+            {
+                "pilot_id": p.pilot_id,
+                "start_ts": start,
+                "end_ts": end,
+                "cadence_days": 7 * cadence,
+                "uploaded_by": owner.lower().replace(" ", ".") + "@example.com",
+            }
+        )
         days = (end - start).total_seconds() / 86400
         live = p.stage in ("scaling", "production", "paused", "cancelled") or rng.random() < 0.5
         for metric in rng.sample(sorted(TECH_METRICS), rng.randint(2, 3)):
@@ -244,19 +387,75 @@ def make_plan(today: date, now: datetime, metric_rows: int, survey_rows: int) ->
             base, drift = rng.uniform(b_lo, b_hi), rng.uniform(d_lo, d_hi)
             for environment, density in (("lab", 0.5), ("live", 1.0)) if live else (("lab", 0.5),):
                 shift = -0.03 if environment == "live" and hi < 2 else 0.0  # live scores a little below lab
-                series.append((p.pilot_id, metric, "technical", environment, "metrics", density * days,
-                               base + shift, drift, noise, lo, hi, decimals))
+                series.append(
+                    (
+                        p.pilot_id,
+                        metric,
+                        "technical",
+                        environment,
+                        "metrics",
+                        density * days,
+                        base + shift,
+                        drift,
+                        noise,
+                        lo,
+                        hi,
+                        decimals,
+                    )
+                )
         spread = abs(p.kpi_target - p.kpi_baseline)
         kpi_metric = p.kpi_name.lower().replace(" ", "_").replace("-", "_")
-        series.append((p.pilot_id, kpi_metric, "business", "live", "metrics", 0.4 * days, p.kpi_baseline,
-                       (p.kpi_target - p.kpi_baseline) * rng.uniform(0.1, 1.1), spread * 0.08, -1e15, 1e15, 2))
+        series.append(
+            (
+                p.pilot_id,
+                kpi_metric,
+                "business",
+                "live",
+                "metrics",
+                0.4 * days,
+                p.kpi_baseline,
+                (p.kpi_target - p.kpi_baseline) * rng.uniform(0.1, 1.1),
+                spread * 0.08,
+                -1e15,
+                1e15,
+                2,
+            )
+        )
         if live:
             users = float(p.target_users or 100)
-            series.append((p.pilot_id, "active_users", "adoption", "live", "usage", 0.6 * days, users * rng.uniform(0.02, 0.1),
-                           users * rng.uniform(0.1, 0.9), users * 0.02, 0.0, 1e9, 0))
+            series.append(
+                (
+                    p.pilot_id,
+                    "active_users",
+                    "adoption",
+                    "live",
+                    "usage",
+                    0.6 * days,
+                    users * rng.uniform(0.02, 0.1),
+                    users * rng.uniform(0.1, 0.9),
+                    users * 0.02,
+                    0.0,
+                    1e9,
+                    0,
+                )
+            )
             per_user = rng.uniform(2.0, 6.0)
-            series.append((p.pilot_id, "sessions", "adoption", "live", "usage", 0.6 * days,
-                           series[-1][6] * per_user, series[-1][7] * per_user, users * 0.05 * per_user, 0.0, 1e10, 0))
+            series.append(
+                (
+                    p.pilot_id,
+                    "sessions",
+                    "adoption",
+                    "live",
+                    "usage",
+                    0.6 * days,
+                    series[-1][6] * per_user,
+                    series[-1][7] * per_user,
+                    users * 0.05 * per_user,
+                    0.0,
+                    1e10,
+                    0,
+                )
+            )
         # Survey waves: up to three, spread over the data window, each sent two weeks after it opens.
         weeks = (end - start).days / 7
         waves = 1 if weeks < 20 else (2 if weeks < 50 else 3)
@@ -269,15 +468,46 @@ def make_plan(today: date, now: datetime, metric_rows: int, survey_rows: int) ->
                 if opened + timedelta(days=14) > now:
                     continue
                 share = rng.uniform(0.4, 0.9)
-                groups.append((p.pilot_id, team, role, wave, opened, size * share, *[m + 0.2 * (wave - 1) for m in profile]))
-    series_frame = pd.DataFrame(series, columns=["pilot_id", "metric", "kind", "environment", "upload_kind", "weight",
-                                                 "base", "drift", "noise", "lo", "hi", "decimals"])
+                groups.append(
+                    (p.pilot_id, team, role, wave, opened, size * share, *[m + 0.2 * (wave - 1) for m in profile])
+                )
+    series_frame = pd.DataFrame(
+        series,
+        columns=[
+            "pilot_id",
+            "metric",
+            "kind",
+            "environment",
+            "upload_kind",
+            "weight",
+            "base",
+            "drift",
+            "noise",
+            "lo",
+            "hi",
+            "decimals",
+        ],
+    )
     series_frame["n"] = _allocate(series_frame["weight"], metric_rows)
     series_frame = series_frame[series_frame["n"] > 0].reset_index(drop=True)
     series_frame["off"] = series_frame["n"].cumsum() - series_frame["n"]
     series_frame = series_frame.merge(pd.DataFrame(windows)[["pilot_id", "start_ts", "end_ts"]], on="pilot_id")
-    groups_frame = pd.DataFrame(groups, columns=["pilot_id", "team", "role", "wave", "opened_at", "weight",
-                                                 "m_awareness", "m_desire", "m_knowledge", "m_ability", "m_reinforcement"])
+    groups_frame = pd.DataFrame(
+        groups,
+        columns=[
+            "pilot_id",
+            "team",
+            "role",
+            "wave",
+            "opened_at",
+            "weight",
+            "m_awareness",
+            "m_desire",
+            "m_knowledge",
+            "m_ability",
+            "m_reinforcement",
+        ],
+    )
     groups_frame["n"] = _allocate(groups_frame["weight"], survey_rows)
     groups_frame = groups_frame[groups_frame["n"] > 0].reset_index(drop=True)
     groups_frame["off"] = groups_frame["n"].cumsum() - groups_frame["n"]
@@ -285,6 +515,7 @@ def make_plan(today: date, now: datetime, metric_rows: int, survey_rows: int) ->
 
 
 # -- build: the big tables, set-based in DuckDB --------------------------------------------------
+
 
 def _u(seed_sql: str, salt: int) -> str:
     """A deterministic uniform number in [0, 1) from hash(); no thread or run changes it."""
@@ -321,7 +552,9 @@ def build_store(path: Path, metric_rows: int, survey_rows: int) -> dict[str, Any
         con.register("plan_series", plan.series)
         con.register("plan_groups", plan.groups)
         con.execute("CREATE TEMP TABLE bench_windows AS SELECT * FROM plan_windows")
-        con.execute("CREATE TEMP TABLE bench_series AS SELECT *, epoch_us(end_ts) - epoch_us(start_ts) AS span_us FROM plan_series ORDER BY off")
+        con.execute(
+            "CREATE TEMP TABLE bench_series AS SELECT *, epoch_us(end_ts) - epoch_us(start_ts) AS span_us FROM plan_series ORDER BY off"
+        )
         con.execute("CREATE TEMP TABLE bench_groups AS SELECT * FROM plan_groups ORDER BY off")
         for name in ("plan_windows", "plan_series", "plan_groups"):
             con.unregister(name)
@@ -360,14 +593,21 @@ def build_store(path: Path, metric_rows: int, survey_rows: int) -> dict[str, Any
             )
             SELECT pilot_id,
                    'R-' || upper(md5(pilot_id || '|' || team || '|' || j::VARCHAR)[:8]) AS respondent_id,
-                   least(opened_at + to_microseconds(CAST({_u('k', 10)} * 10 * 86400e6 AS BIGINT)), opened_at + INTERVAL 13 DAY)
+                   least(opened_at + to_microseconds(CAST({
+                _u("k", 10)
+            } * 10 * 86400e6 AS BIGINT)), opened_at + INTERVAL 13 DAY)
                        AS responded_at,
                    wave, team, role,
-                   {', '.join(
-                       f"CASE WHEN hash(k, {20 + i}) % 100 < 3 THEN NULL "
-                       f"ELSE least(5, greatest(1, round(m_{e} + 0.75 * {_z('k', 30 + 4 * i)})))::TINYINT END AS {e}"
-                       for i, e in enumerate(("awareness", "desire", "knowledge", "ability", "reinforcement")))},
-                   CASE WHEN hash(k, 60) % 100 < 22 THEN {_sql_list(COMMENTS)}[1 + (hash(k, 61) % {len(COMMENTS)})::INTEGER] END AS comment,
+                   {
+                ", ".join(
+                    f"CASE WHEN hash(k, {20 + i}) % 100 < 3 THEN NULL "
+                    f"ELSE least(5, greatest(1, round(m_{e} + 0.75 * {_z('k', 30 + 4 * i)})))::TINYINT END AS {e}"
+                    for i, e in enumerate(("awareness", "desire", "knowledge", "ability", "reinforcement"))
+                )
+            },
+                   CASE WHEN hash(k, 60) % 100 < 22 THEN {_sql_list(COMMENTS)}[1 + (hash(k, 61) % {
+                len(COMMENTS)
+            })::INTEGER] END AS comment,
                    'survey' AS upload_kind, wave AS batch, opened_at
             FROM gen
             """
@@ -389,12 +629,12 @@ def build_store(path: Path, metric_rows: int, survey_rows: int) -> dict[str, Any
                 FROM bench_survey GROUP BY ALL
             ), candidates AS (
                 SELECT d.*,  -- a day or three after the newest row, and never later than just now
-                       least(TIMESTAMP '{now.isoformat(sep=' ')}' - to_microseconds(CAST({_u("d.pilot_id, d.upload_kind, d.batch", 71)} * 6 * 3600e6 AS BIGINT)),
+                       least(TIMESTAMP '{now.isoformat(sep=" ")}' - to_microseconds(CAST({_u("d.pilot_id, d.upload_kind, d.batch", 71)} * 6 * 3600e6 AS BIGINT)),
                              d.newest + to_microseconds(CAST((1 + 2 * {_u("d.pilot_id, d.upload_kind, d.batch", 70)}) * 86400e6 AS BIGINT)))
                            AS uploaded_at
                 FROM (SELECT * FROM data_batches UNION ALL SELECT * FROM survey_batches) d
                 UNION ALL
-                SELECT NULL, 'pilot_register', 0, {len(plan.pilots)}, NULL, TIMESTAMP '{(now - timedelta(hours=3)).isoformat(sep=' ')}'
+                SELECT NULL, 'pilot_register', 0, {len(plan.pilots)}, NULL, TIMESTAMP '{(now - timedelta(hours=3)).isoformat(sep=" ")}'
             )
             SELECT {first_id} - 1 + row_number() OVER (ORDER BY c.uploaded_at, c.pilot_id, c.upload_kind, c.batch) AS upload_id,
                    c.pilot_id, c.upload_kind, c.batch, c.rows_stored, c.uploaded_at,
@@ -404,7 +644,7 @@ def build_store(path: Path, metric_rows: int, survey_rows: int) -> dict[str, Any
                    coalesce(w.uploaded_by, 'portfolio.office@example.com') AS uploaded_by,
                    -- about one data upload in fifty was withdrawn a few days after it came in
                    CASE WHEN c.upload_kind <> 'pilot_register' AND hash(c.pilot_id, c.upload_kind, c.batch, 80) % 50 = 0
-                        THEN least(TIMESTAMP '{now.isoformat(sep=' ')}', c.uploaded_at + to_microseconds(CAST((0.5 + 6 * {_u("c.pilot_id, c.upload_kind, c.batch", 81)}) * 86400e6 AS BIGINT)))
+                        THEN least(TIMESTAMP '{now.isoformat(sep=" ")}', c.uploaded_at + to_microseconds(CAST((0.5 + 6 * {_u("c.pilot_id, c.upload_kind, c.batch", 81)}) * 86400e6 AS BIGINT)))
                    END AS withdrawn_at
             FROM candidates c LEFT JOIN bench_windows w USING (pilot_id)
             """
@@ -450,8 +690,19 @@ def build_store(path: Path, metric_rows: int, survey_rows: int) -> dict[str, Any
         for table in ("bench_obs", "bench_survey", "bench_uploads", "bench_series", "bench_groups", "bench_windows"):
             con.execute(f"DROP TABLE {table}")
         put_meta(con, "first_run_done", now.isoformat(timespec="seconds"))  # the dashboard must not add its demo
-        put_meta(con, BENCH_MARK, json.dumps({"seed": SEED, "built_on": today.isoformat(), "pilots": PILOTS,
-                                              "metric_observations": metric_rows, "survey_responses": survey_rows}))
+        put_meta(
+            con,
+            BENCH_MARK,
+            json.dumps(
+                {
+                    "seed": SEED,
+                    "built_on": today.isoformat(),
+                    "pilots": PILOTS,
+                    "metric_observations": metric_rows,
+                    "survey_responses": survey_rows,
+                }
+            ),
+        )
         mark = time.perf_counter()
     steps["commit and close (checkpoint)"] = time.perf_counter() - mark
     return {"seconds": time.perf_counter() - started, "steps": steps, "today": today.isoformat()}
@@ -462,12 +713,18 @@ def describe_store(store: Store) -> dict[str, Any]:
         counts = queries.table_counts(con)
         kinds = dict(con.execute("SELECT kind, count(*) FROM uploads GROUP BY kind ORDER BY kind").fetchall())
         withdrawn = con.execute("SELECT count(*) FROM uploads WHERE withdrawn_at IS NOT NULL").fetchone()[0]
-        metric_names = con.execute("SELECT count(DISTINCT metric), count(DISTINCT (pilot_id, metric)) FROM metric_observations").fetchone()
+        metric_names = con.execute(
+            "SELECT count(DISTINCT metric), count(DISTINCT (pilot_id, metric)) FROM metric_observations"
+        ).fetchone()
         by_stage = dict(con.execute("SELECT stage, count(*) FROM pilots GROUP BY stage").fetchall())
         units = con.execute("SELECT count(DISTINCT business_unit) FROM pilots").fetchone()[0]
         span = con.execute("SELECT min(observed_at)::DATE, max(observed_at)::DATE FROM metric_observations").fetchone()
-        groups = con.execute("SELECT count(*) FROM (SELECT DISTINCT pilot_id, upload_id FROM metric_observations)").fetchone()[0]
-        null_scores = con.execute("SELECT count(*) FILTER (WHERE awareness IS NULL) FROM survey_responses").fetchone()[0]
+        groups = con.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT pilot_id, upload_id FROM metric_observations)"
+        ).fetchone()[0]
+        null_scores = con.execute("SELECT count(*) FILTER (WHERE awareness IS NULL) FROM survey_responses").fetchone()[
+            0
+        ]
     files = [store.path, store.path.with_name(store.path.name + ".wal")]
     return {
         "counts": counts,
@@ -485,12 +742,14 @@ def describe_store(store: Store) -> dict[str, Any]:
     }
 
 
-def bench_marker(path: Path) -> Optional[dict[str, Any]]:
+def bench_marker(path: Path) -> dict[str, Any] | None:
     """The bench mark of an existing file, or None if it is not a bench store."""
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as error:
-        raise SystemExit(f"{path} exists but cannot be opened ({str(error).splitlines()[0]}); remove it or choose another --db.")
+        raise SystemExit(
+            f"{path} exists but cannot be opened ({str(error).splitlines()[0]}); remove it or choose another --db."
+        )
     try:
         row = con.execute(f"SELECT value FROM store_meta WHERE key = '{BENCH_MARK}'").fetchone()
     except duckdb.Error:
@@ -502,8 +761,10 @@ def bench_marker(path: Path) -> Optional[dict[str, Any]]:
 
 def remove_bench_store(path: Path) -> None:
     if path.exists() and bench_marker(path) is None:
-        raise SystemExit(f"{path} exists and is not a bench store (no '{BENCH_MARK}' in store_meta); "
-                         "refusing to replace it. Choose another --db.")
+        raise SystemExit(
+            f"{path} exists and is not a bench store (no '{BENCH_MARK}' in store_meta); "
+            "refusing to replace it. Choose another --db."
+        )
     for file in (path, path.with_name(path.name + ".wal")):
         if file.exists():
             file.unlink()
@@ -511,15 +772,16 @@ def remove_bench_store(path: Path) -> None:
 
 # -- timing ----------------------------------------------------------------------------------------
 
+
 @dataclass
 class Piece:
     page: str
     name: str
     call: Callable[[], Any]
-    cached: Optional[Callable[[], Any]] = None  # the st.cache_data function the page calls, if any
+    cached: Callable[[], Any] | None = None  # the st.cache_data function the page calls, if any
     cold_ms: float = float("nan")
     warm_ms: list[float] = field(default_factory=list)
-    cached_miss_ms: Optional[float] = None
+    cached_miss_ms: float | None = None
     cached_warm_ms: list[float] = field(default_factory=list)
 
     @property
@@ -574,7 +836,11 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         if frame is None:
             frame = load()
         shown = portfolio.filter_portfolio(frame, chosen)
-        return (portfolio.business_units(frame), portfolio.summarise(shown, STALE_AFTER_DAYS), portfolio.by_business_unit(shown))
+        return (
+            portfolio.business_units(frame),
+            portfolio.summarise(shown, STALE_AFTER_DAYS),
+            portfolio.by_business_unit(shown),
+        )
 
     def counts() -> dict[str, int]:
         with store.read() as con:
@@ -629,41 +895,83 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         wave = pilot.latest
         specs = [charts.usage_chart(adoption_report.usage_chart_data(pilot)).to_dict()]
         if wave is not None and wave.shown:
-            specs += [charts.adkar_profile_chart(adoption_report.profile_frame(wave.overall, pilot.min_size)).to_dict(),
-                      charts.barrier_chart(adoption_report.barrier_frame(wave.overall)).to_dict(),
-                      charts.adkar_heatmap(adoption_report.heatmap_frame(pilot, wave)).to_dict(),
-                      charts.adkar_trend_chart(adoption_report.trend_frame(pilot)).to_dict()]
+            specs += [
+                charts.adkar_profile_chart(adoption_report.profile_frame(wave.overall, pilot.min_size)).to_dict(),
+                charts.barrier_chart(adoption_report.barrier_frame(wave.overall)).to_dict(),
+                charts.adkar_heatmap(adoption_report.heatmap_frame(pilot, wave)).to_dict(),
+                charts.adkar_trend_chart(adoption_report.trend_frame(pilot)).to_dict(),
+            ]
         return adoption_report.team_table(pilot, wave) if wave else None, specs
 
     every = "every page"
     pieces = [  # in the order a first visit runs them: page_setup, sidebar, then the page
         Piece(every, "Store.meta() (page_setup, opens a connection)", store.meta),
         Piece(every, "queries.table_counts (sidebar)", counts, lambda: data.store_counts(*cache_key)),
-        Piece("home (app.py)", "portfolio.load_portfolio(store, today, 45)", load,
-              lambda: data.portfolio_frame(*cache_key, today, STALE_AFTER_DAYS)),
-        Piece("home (app.py)", f"filter_portfolio + summarise + by_business_unit ({units[0]}; pilot, scaling)", filtered),
-        Piece("register (pages/1)", "pilots.list_pilots(store)", lambda: pilots_module.list_pilots(store),
-              lambda: data.pilot_register(*cache_key)),
-        Piece("register (pages/1)", f"pilots.get_pilot(store, {some_pilot!r})", lambda: pilots_module.get_pilot(store, some_pilot)),
+        Piece(
+            "home (app.py)",
+            "portfolio.load_portfolio(store, today, 45)",
+            load,
+            lambda: data.portfolio_frame(*cache_key, today, STALE_AFTER_DAYS),
+        ),
+        Piece(
+            "home (app.py)", f"filter_portfolio + summarise + by_business_unit ({units[0]}; pilot, scaling)", filtered
+        ),
+        Piece(
+            "register (pages/1)",
+            "pilots.list_pilots(store)",
+            lambda: pilots_module.list_pilots(store),
+            lambda: data.pilot_register(*cache_key),
+        ),
+        Piece(
+            "register (pages/1)",
+            f"pilots.get_pilot(store, {some_pilot!r})",
+            lambda: pilots_module.get_pilot(store, some_pilot),
+        ),
         Piece("risk (pages/3)", "load_catalogue() (config/signals.toml, read and validated)", load_catalogue),
-        Piece("risk (pages/3)", f"risk.assess(store): {PILOTS} pilots × 5 patterns", scores,
-              lambda: data.risk_results(*cache_key, rules, today)),
+        Piece(
+            "risk (pages/3)",
+            f"risk.assess(store): {PILOTS} pilots × 5 patterns",
+            scores,
+            lambda: data.risk_results(*cache_key, rules, today),
+        ),
         Piece("risk (pages/3)", f"heatmap_frame + filter ({units[0]}) + sort + heatmap chart spec", heatmap),
-        Piece("risk (pages/3)", f"risk.risk_trend(store, {some_pilot!r}, 12 months)", lambda: risk.risk_trend(store, some_pilot, 12, catalogue, today),
-              lambda: data.risk_trend(*cache_key, rules, today, some_pilot)),
-        Piece("risk detail rows (pages/3, ?rows=true)", f"risk.assess(store, [{some_pilot!r}], with_rows=True)",
-              lambda: risk.assess(store, as_of(), [some_pilot], catalogue, with_rows=True),
-              lambda: data.risk_detail(*cache_key, rules, as_of(), some_pilot)),
-        Piece("alignment (pages/4)", f"alignment_report.portfolio_alignment(store): {PILOTS} pilots", alignment_rows,
-              lambda: data.alignment_rows(*cache_key, rules, today)),
+        Piece(
+            "risk (pages/3)",
+            f"risk.risk_trend(store, {some_pilot!r}, 12 months)",
+            lambda: risk.risk_trend(store, some_pilot, 12, catalogue, today),
+            lambda: data.risk_trend(*cache_key, rules, today, some_pilot),
+        ),
+        Piece(
+            "risk detail rows (pages/3, ?rows=true)",
+            f"risk.assess(store, [{some_pilot!r}], with_rows=True)",
+            lambda: risk.assess(store, as_of(), [some_pilot], catalogue, with_rows=True),
+            lambda: data.risk_detail(*cache_key, rules, as_of(), some_pilot),
+        ),
+        Piece(
+            "alignment (pages/4)",
+            f"alignment_report.portfolio_alignment(store): {PILOTS} pilots",
+            alignment_rows,
+            lambda: data.alignment_rows(*cache_key, rules, today),
+        ),
         Piece("alignment (pages/4)", "portfolio_table (the worst-first table)", alignment_table),
-        Piece("alignment (pages/4)", f"one pilot ({some_pilot!r}): numbers, verdict, chart data and chart spec", alignment_detail,
-              lambda: data.alignment_detail(*cache_key, rules, as_of(), some_pilot)),
-        Piece("adoption (pages/5)", f"adoption_report.portfolio_adoption(store) + portfolio_table: {PILOTS} pilots, every wave",
-              lambda: adoption_report.portfolio_table(adoption_rows()), lambda: data.adoption_table(*cache_key, rules, today)),
-        Piece("adoption (pages/5)", f"one pilot ({some_pilot!r}): portfolio_adoption(store, as_of, [pilot])",
-              lambda: adoption_report.portfolio_adoption(store, as_of(), [some_pilot], catalogue),
-              lambda: data.adoption_detail(*cache_key, rules, as_of(), some_pilot)),
+        Piece(
+            "alignment (pages/4)",
+            f"one pilot ({some_pilot!r}): numbers, verdict, chart data and chart spec",
+            alignment_detail,
+            lambda: data.alignment_detail(*cache_key, rules, as_of(), some_pilot),
+        ),
+        Piece(
+            "adoption (pages/5)",
+            f"adoption_report.portfolio_adoption(store) + portfolio_table: {PILOTS} pilots, every wave",
+            lambda: adoption_report.portfolio_table(adoption_rows()),
+            lambda: data.adoption_table(*cache_key, rules, today),
+        ),
+        Piece(
+            "adoption (pages/5)",
+            f"one pilot ({some_pilot!r}): portfolio_adoption(store, as_of, [pilot])",
+            lambda: adoption_report.portfolio_adoption(store, as_of(), [some_pilot], catalogue),
+            lambda: data.adoption_detail(*cache_key, rules, as_of(), some_pilot),
+        ),
         Piece("adoption (pages/5)", "one pilot: team table, chart frames and the five chart specs", adoption_detail),
     ]
     # Forget the per-process migration check, so the first call pays what it pays in a new server process.
@@ -692,6 +1000,7 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         def run() -> Any:
             with store.read() as con:
                 return query(con)
+
         return run
 
     diagnostics = {
@@ -699,9 +1008,11 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         "open + queries.fetch_pilots": median_of(sql(queries.fetch_pilots)),
         "open + queries.last_upload_per_pilot": median_of(sql(queries.last_upload_per_pilot)),
         "open + SELECT count(*) FROM metric_observations": median_of(
-            sql(lambda con: con.execute("SELECT count(*) FROM metric_observations").fetchone())),
+            sql(lambda con: con.execute("SELECT count(*) FROM metric_observations").fetchone())
+        ),
         "open + store_meta read (what meta() runs)": median_of(
-            sql(lambda con: con.execute("SELECT key, value FROM store_meta").fetchall())),
+            sql(lambda con: con.execute("SELECT key, value FROM store_meta").fetchall())
+        ),
     }
     # A person limited to one business unit reads through views narrowed to its pilots (queries.narrow_to).
     from pilot_health.access import Person
@@ -716,12 +1027,18 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         with limited.read() as con:
             return queries.table_counts(con)
 
-    diagnostics.update({
-        f"limited to {units[0]}: Store.read() open + narrowing views + close": median_of(limited_open_close),
-        f"limited to {units[0]}: queries.table_counts (sidebar)": median_of(limited_counts),
-        f"limited to {units[0]}: portfolio.load_portfolio": median_of(lambda: portfolio.load_portfolio(limited, today, STALE_AFTER_DAYS)),
-        f"limited to {units[0]}: risk.assess (its pilots × 5 patterns)": median_of(lambda: risk.assess(limited, catalogue=catalogue)),
-    })
+    diagnostics.update(
+        {
+            f"limited to {units[0]}: Store.read() open + narrowing views + close": median_of(limited_open_close),
+            f"limited to {units[0]}: queries.table_counts (sidebar)": median_of(limited_counts),
+            f"limited to {units[0]}: portfolio.load_portfolio": median_of(
+                lambda: portfolio.load_portfolio(limited, today, STALE_AFTER_DAYS)
+            ),
+            f"limited to {units[0]}: risk.assess (its pilots × 5 patterns)": median_of(
+                lambda: risk.assess(limited, catalogue=catalogue)
+            ),
+        }
+    )
     return pieces, diagnostics
 
 
@@ -750,7 +1067,7 @@ def page_totals(pieces: list[Piece]) -> dict[str, dict[str, float]]:
     return totals
 
 
-def verdict(no_cache: float, cached: Optional[float]) -> str:
+def verdict(no_cache: float, cached: float | None) -> str:
     text = f"no cache: {'yes' if no_cache < TARGET_MS else 'NO'}"
     if cached is not None:
         text += f" · cached: {'yes' if cached < TARGET_MS else 'NO'}"
@@ -762,28 +1079,59 @@ def print_table(pieces: list[Piece], totals: dict[str, dict[str, float]]) -> Non
     rows: list[tuple[str, ...]] = []
     for p in pieces:
         cached = f"{p.cached_warm:.1f}" if p.cached else f"({p.warm:.1f}, not cached)"
-        rows.append((p.page, p.name, f"{p.cold_ms:.1f}", f"{p.warm:.1f}", cached,
-                     verdict(p.warm, p.cached_warm if p.cached else None)))
+        rows.append(
+            (
+                p.page,
+                p.name,
+                f"{p.cold_ms:.1f}",
+                f"{p.warm:.1f}",
+                cached,
+                verdict(p.warm, p.cached_warm if p.cached else None),
+            )
+        )
     rows.append(("", "", "", "", "", ""))
     for page, t in totals.items():
-        rows.append((page, "PAGE TOTAL (meta + counts + page data)", f"{t['cold_ms']:.1f}", f"{t['warm_ms_no_cache']:.1f}",
-                     f"{t['warm_ms_cached']:.1f}", verdict(t["warm_ms_no_cache"], t["warm_ms_cached"])))
+        rows.append(
+            (
+                page,
+                "PAGE TOTAL (meta + counts + page data)",
+                f"{t['cold_ms']:.1f}",
+                f"{t['warm_ms_no_cache']:.1f}",
+                f"{t['warm_ms_cached']:.1f}",
+                verdict(t["warm_ms_no_cache"], t["warm_ms_cached"]),
+            )
+        )
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    line = lambda cells: " | ".join(c.ljust(w) if i < 2 else c.rjust(w) if i < 5 else c for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    line = lambda cells: " | ".join(  # noqa: E731
+        c.ljust(w) if i < 2 else c.rjust(w) if i < 5 else c for i, (c, w) in enumerate(zip(cells, widths))
+    )
     print(line(header))
     print("-+-".join("-" * w for w in widths))
     for r in rows:
         print(line(r) if any(r) else "-+-".join("-" * w for w in widths))
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Time every page's data on a store of production scale.")
-    parser.add_argument("--db", type=Path, default=None,
-                        help=f"bench store path (default {DEFAULT_DB.relative_to(ROOT)}; bench_x<scale>.duckdb beside it with --scale)")
-    parser.add_argument("--reuse", action="store_true", help="reuse the store at --db if it is a bench store of this scale")
-    parser.add_argument("--json", action="store_true", help="also print every figure as one JSON object (last line of stdout)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help=f"bench store path (default {DEFAULT_DB.relative_to(ROOT)}; bench_x<scale>.duckdb beside it with --scale)",
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the store at --db if it is a bench store of this scale"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="also print every figure as one JSON object (last line of stdout)"
+    )
     parser.add_argument("--runs", type=int, default=7, help="calls per warm median (default 7)")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply the row counts (pilots stay 500): 0.02 for a smoke run, 3 to see growth")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply the row counts (pilots stay 500): 0.02 for a smoke run, 3 to see growth",
+    )
     args = parser.parse_args(argv)
     if args.db is None:
         args.db = DEFAULT_DB if args.scale == 1 else DEFAULT_DB.with_name(f"bench_x{args.scale:g}.duckdb")
@@ -803,7 +1151,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.reuse:
             print(f"No bench store of this scale at {path}; building one.")
         remove_bench_store(path)
-        print(f"Building {path}: {PILOTS} pilots, {metric_rows:,} metric observations, {survey_rows:,} survey responses …", flush=True)
+        print(
+            f"Building {path}: {PILOTS} pilots, {metric_rows:,} metric observations, {survey_rows:,} survey responses …",
+            flush=True,
+        )
         build.update(build_store(path, metric_rows, survey_rows))
         print(f"Build time: {build['seconds']:.1f} s")
         for step, seconds in build["steps"].items():
@@ -833,7 +1184,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     print("\nWhere the time goes (warm medians):")
     for name, ms in diagnostics.items():
         print(f"  {name:<52} {ms:8.1f} ms")
-    met = {page: {"no_cache": t["warm_ms_no_cache"] < TARGET_MS, "cached": t["warm_ms_cached"] < TARGET_MS} for page, t in totals.items()}
+    met = {
+        page: {"no_cache": t["warm_ms_no_cache"] < TARGET_MS, "cached": t["warm_ms_cached"] < TARGET_MS}
+        for page, t in totals.items()
+    }
     print(
         "\nPage totals after any write (every cache misses: the key is the store version): "
         + "; ".join(f"{page} {t['cache_miss_ms']:.0f} ms" for page, t in totals.items())
@@ -841,27 +1195,44 @@ def main(argv: Optional[list[str]] = None) -> int:
     total_seconds = time.perf_counter() - wall
     load_after = os.getloadavg()
     busy = max(load_before[0], load_after[0]) > (os.cpu_count() or 1)
-    print(f"Whole run: {total_seconds:.1f} s · load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after "
-          f"on {os.cpu_count()} CPUs" + (" — the machine was busy; timings are inflated, rerun with --reuse when it is quiet" if busy else ""))
+    print(
+        f"Whole run: {total_seconds:.1f} s · load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after "
+        f"on {os.cpu_count()} CPUs"
+        + (" — the machine was busy; timings are inflated, rerun with --reuse when it is quiet" if busy else "")
+    )
 
     if args.json:
         result = {
             "db": str(path),
-            "machine": {"cpus": os.cpu_count(), "load_before": [round(x, 2) for x in load_before],
-                        "load_after": [round(x, 2) for x in load_after], "python": platform.python_version(), "duckdb": duckdb.__version__,
-                        "pandas": pd.__version__},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "load_before": [round(x, 2) for x in load_before],
+                "load_after": [round(x, 2) for x in load_after],
+                "python": platform.python_version(),
+                "duckdb": duckdb.__version__,
+                "pandas": pd.__version__,
+            },
             "build": build,
             "store": described,
             "target_ms": TARGET_MS,
             "runs": args.runs,
             "pieces": [
-                {"page": p.page, "piece": p.name, "cold_ms": round(p.cold_ms, 2), "warm_ms_no_cache": round(p.warm, 2),
-                 "warm_samples_ms": [round(x, 2) for x in p.warm_ms], "cached": bool(p.cached),
-                 "cache_miss_ms": round(p.cached_miss_ms, 2) if p.cached_miss_ms is not None else None,
-                 "warm_ms_cached": round(p.cached_warm, 2), "cached_samples_ms": [round(x, 2) for x in p.cached_warm_ms]}
+                {
+                    "page": p.page,
+                    "piece": p.name,
+                    "cold_ms": round(p.cold_ms, 2),
+                    "warm_ms_no_cache": round(p.warm, 2),
+                    "warm_samples_ms": [round(x, 2) for x in p.warm_ms],
+                    "cached": bool(p.cached),
+                    "cache_miss_ms": round(p.cached_miss_ms, 2) if p.cached_miss_ms is not None else None,
+                    "warm_ms_cached": round(p.cached_warm, 2),
+                    "cached_samples_ms": [round(x, 2) for x in p.cached_warm_ms],
+                }
                 for p in pieces
             ],
-            "pages": {page: {**{k: round(v, 2) for k, v in t.items()}, "target_met": met[page]} for page, t in totals.items()},
+            "pages": {
+                page: {**{k: round(v, 2) for k, v in t.items()}, "target_met": met[page]} for page, t in totals.items()
+            },
             "diagnostics_ms": {k: round(v, 2) for k, v in diagnostics.items()},
             "run_seconds": round(total_seconds, 1),
         }

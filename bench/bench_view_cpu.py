@@ -11,6 +11,7 @@ process, every thread: what the server would spend on the view). Each script is 
 the server does (AppTest alone would compile it on every run). It prints the median and the
 wall-clock median per page. Nothing here changes the store (the copy is made in a temporary folder).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -30,6 +30,7 @@ Scenarios (weekly series; "sd" is the weekly noise's standard deviation):
      on plan or truly 25, 40 or 60 points behind it (flat at that level) + noise (sd 0.05 to 0.30), half the time
      gone: how often it fires, and how often the margin alone (without the noise test) would have.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,6 +81,7 @@ def unrelated(rng, n):
 def improving(sd):
     def make(rng, n):
         return 0.70 + 0.15 * np.arange(n) / (n - 1) + rng.normal(0, sd, n), 3.0 + rng.normal(0, 0.10, n)
+
     return make
 
 
@@ -110,7 +112,9 @@ def step_drops() -> list[tuple[str, float, str, int, int]]:
             hits = cases = 0
             for history in range(SETTINGS.decay_reference_weeks, 41):
                 for weeks_after in range(SETTINGS.smoothing_weeks, 9):
-                    result = live_decay(weekly(np.array([start] * history + [after] * weeks_after)), "m", direction, SETTINGS)
+                    result = live_decay(
+                        weekly(np.array([start] * history + [after] * weeks_after)), "m", direction, SETTINGS
+                    )
                     if result is None:
                         continue
                     cases += 1
@@ -125,8 +129,12 @@ def trend_on_noise(n: int, draws: int, seed: int) -> float:
     improving_found = judged = 0
     for _ in range(draws):
         series = weekly(0.80 + rng.normal(0, 0.06, n))
-        evidence = SimpleNamespace(primary_metric="accuracy", record={}, direction=lambda metric: "up",
-                                   series=lambda metric, environment=None, kind=None, s=series: s if environment == "live" else s.iloc[:0])
+        evidence = SimpleNamespace(
+            primary_metric="accuracy",
+            record={},
+            direction=lambda metric: "up",
+            series=lambda metric, environment=None, kind=None, s=series: s if environment == "live" else s.iloc[:0],
+        )
         trend = PilotNumbers(evidence, SETTINGS, datetime(2026, 1, 1), 0.25).technical_trend
         judged += trend is not None
         improving_found += trend is not None and trend.direction == "up"
@@ -152,41 +160,119 @@ def healthy_record(n: int, months_in_stage: float | None) -> dict:
     """A register with every answer healthy. In the pilot stage since go-live (n weeks ago), or for
     `months_in_stage` months; half the time from approval to the KPI deadline is gone."""
     first_lab = _week(n + LAB_WEEKS - 1).date()
-    stage_since = _week(n - 1).date() if months_in_stage is None else HEALTH_TODAY - timedelta(days=round(months_in_stage * 365.25 / 12))
+    stage_since = (
+        _week(n - 1).date()
+        if months_in_stage is None
+        else HEALTH_TODAY - timedelta(days=round(months_in_stage * 365.25 / 12))
+    )
     approved = min(first_lab, stage_since)
     return dict(
-        pilot_id="P-1", name="Noise pilot", business_unit="Test", stage="pilot", approved_on=approved, stage_since=stage_since,
-        target_production_on=HEALTH_TODAY + timedelta(days=100), target_users=100, data_effort_pct=45, integration_target="ERP",
-        change_champion="Ann Lee", executive_sponsor="Bo Kim", sponsor_level="vp", accountable_owner="Cy Ng",
-        kpi_name="Revenue per visit", kpi_baseline=KPI_BASELINE, kpi_target=KPI_TARGET, kpi_unit="$",
+        pilot_id="P-1",
+        name="Noise pilot",
+        business_unit="Test",
+        stage="pilot",
+        approved_on=approved,
+        stage_since=stage_since,
+        target_production_on=HEALTH_TODAY + timedelta(days=100),
+        target_users=100,
+        data_effort_pct=45,
+        integration_target="ERP",
+        change_champion="Ann Lee",
+        executive_sponsor="Bo Kim",
+        sponsor_level="vp",
+        accountable_owner="Cy Ng",
+        kpi_name="Revenue per visit",
+        kpi_baseline=KPI_BASELINE,
+        kpi_target=KPI_TARGET,
+        kpi_unit="$",
         kpi_deadline=approved + 2 * (HEALTH_TODAY - approved),
-        **{f: True for f in ("pipeline_automated", "data_quality_monitored", "master_data_managed", "api_designed",
-                             "latency_defined", "error_handling_designed", "integration_resourced", "change_plan",
-                             "training_ready", "monitoring_in_place", "drift_alerts", "responsible_ai_review", "escalation_path")},
+        **{
+            f: True
+            for f in (
+                "pipeline_automated",
+                "data_quality_monitored",
+                "master_data_managed",
+                "api_designed",
+                "latency_defined",
+                "error_handling_designed",
+                "integration_resourced",
+                "change_plan",
+                "training_ready",
+                "monitoring_in_place",
+                "drift_alerts",
+                "responsible_ai_review",
+                "escalation_path",
+            )
+        },
     )
 
 
 def noise_values(rng, n: int, sd: float, plan: float, kpi_sd: float = 0.10) -> dict[tuple, np.ndarray]:
     """Pure noise for each noisy series, in week order: lab and live accuracy around 0.85, the KPI around its plan."""
-    return {NOISY[0]: 0.85 + rng.normal(0, sd, LAB_WEEKS), NOISY[1]: 0.85 + rng.normal(0, sd, n),
-            NOISY[2]: plan + rng.normal(0, kpi_sd, n)}
+    return {
+        NOISY[0]: 0.85 + rng.normal(0, sd, LAB_WEEKS),
+        NOISY[1]: 0.85 + rng.normal(0, sd, n),
+        NOISY[2]: plan + rng.normal(0, kpi_sd, n),
+    }
 
 
 def health_store(path: Path, record: dict, n: int, values: dict[tuple, np.ndarray]) -> Store:
     """The pilot written through the project's own code path (migrations, Pilot model, queries)."""
     store = Store(path)
     with store.write() as con:
-        queries.insert_pilots(con, [Pilot.model_validate(record, context={"today": HEALTH_TODAY})], datetime(2020, 1, 1))
-        upload = queries.insert_upload(con, kind="metrics", file_name="noise.csv", sha256="x", rows_stored=1, rows_rejected=0,
-                                       uploaded_at=datetime(2020, 1, 1), uploaded_by="bench")
-        weeks = {"lab": [_week(n + LAB_WEEKS - 1 - i) for i in range(LAB_WEEKS)], "live": [_week(n - 1 - i) for i in range(n)]}
-        rows = [dict(pilot_id="P-1", metric=m, kind=k, environment=env, observed_at=w, value=float(v), upload_id=upload)
-                for (m, k, env), series in values.items() for w, v in zip(weeks[env], series)]
-        rows += [dict(pilot_id="P-1", metric="active_users", kind="adoption", environment="live", observed_at=w, value=90.0,
-                      upload_id=upload) for w in weeks["live"]]
+        queries.insert_pilots(
+            con, [Pilot.model_validate(record, context={"today": HEALTH_TODAY})], datetime(2020, 1, 1)
+        )
+        upload = queries.insert_upload(
+            con,
+            kind="metrics",
+            file_name="noise.csv",
+            sha256="x",
+            rows_stored=1,
+            rows_rejected=0,
+            uploaded_at=datetime(2020, 1, 1),
+            uploaded_by="bench",
+        )
+        weeks = {
+            "lab": [_week(n + LAB_WEEKS - 1 - i) for i in range(LAB_WEEKS)],
+            "live": [_week(n - 1 - i) for i in range(n)],
+        }
+        rows = [
+            dict(pilot_id="P-1", metric=m, kind=k, environment=env, observed_at=w, value=float(v), upload_id=upload)
+            for (m, k, env), series in values.items()
+            for w, v in zip(weeks[env], series)
+        ]
+        rows += [
+            dict(
+                pilot_id="P-1",
+                metric="active_users",
+                kind="adoption",
+                environment="live",
+                observed_at=w,
+                value=90.0,
+                upload_id=upload,
+            )
+            for w in weeks["live"]
+        ]
         queries.insert_rows(con, "metric_observations", pd.DataFrame(rows))
-        answers = [dict(pilot_id="P-1", respondent_id=f"R{i}", responded_at=_week(1), wave=1, team="T", role="r", comment=None,
-                        upload_id=upload, awareness=5, desire=5, knowledge=5, ability=4, reinforcement=4) for i in range(10)]
+        answers = [
+            dict(
+                pilot_id="P-1",
+                respondent_id=f"R{i}",
+                responded_at=_week(1),
+                wave=1,
+                team="T",
+                role="r",
+                comment=None,
+                upload_id=upload,
+                awareness=5,
+                desire=5,
+                knowledge=5,
+                ability=4,
+                reinforcement=4,
+            )
+            for i in range(10)
+        ]
         queries.insert_rows(con, "survey_responses", pd.DataFrame(answers))
     return store
 
@@ -195,7 +281,9 @@ def _verdict(result: risk.PilotRisk) -> tuple:
     return result.health, {k: (p.status, p.score) for k, p in result.patterns.items()}
 
 
-def health_on_noise(n: int, sd: float, months_in_stage: float | None, draws: int, seed: int, checks: int = 3, kpi_sd: float = 0.10):
+def health_on_noise(
+    n: int, sd: float, months_in_stage: float | None, draws: int, seed: int, checks: int = 3, kpi_sd: float = 0.10
+):
     """Share of each health verdict, and how often each warning sign fired, over `draws` pilots."""
     catalogue = load_catalogue()
     record = healthy_record(n, months_in_stage)
@@ -203,11 +291,16 @@ def health_on_noise(n: int, sd: float, months_in_stage: float | None, draws: int
     plan = KPI_BASELINE + elapsed * (KPI_TARGET - KPI_BASELINE)
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory() as folder:
-        template = load_evidence(health_store(Path(folder) / "template.duckdb", record, n, noise_values(rng, n, sd, plan)),
-                                 HEALTH_NOW).pilot("P-1")
+        template = load_evidence(
+            health_store(Path(folder) / "template.duckdb", record, n, noise_values(rng, n, sd, plan)), HEALTH_NOW
+        ).pilot("P-1")
         weekly = template.weekly.reset_index(drop=True)
-        rows = {key: weekly.index[(weekly["metric"] == key[0]) & (weekly["kind"] == key[1]) & (weekly["environment"] == key[2])]
-                for key in NOISY}
+        rows = {
+            key: weekly.index[
+                (weekly["metric"] == key[0]) & (weekly["kind"] == key[1]) & (weekly["environment"] == key[2])
+            ]
+            for key in NOISY
+        }
         assert all(len(rows[key]) == (LAB_WEEKS if key[2] == "lab" else n) for key in NOISY), "one value a week"
         found, fired, reasons = Counter(), Counter(), Counter()
         for draw in range(draws):
@@ -218,7 +311,9 @@ def health_on_noise(n: int, sd: float, months_in_stage: float | None, draws: int
             evidence = PilotEvidence(template.record, frame, template.survey, template.spans, template.dictionary)
             result = risk.assess_pilot(evidence, catalogue, HEALTH_NOW)
             if draw < checks:  # the same pilot through a fresh store and risk.assess: the same verdict
-                stored = risk.assess(health_store(Path(folder) / f"check{draw}.duckdb", record, n, values), HEALTH_NOW)[0]
+                stored = risk.assess(health_store(Path(folder) / f"check{draw}.duckdb", record, n, values), HEALTH_NOW)[
+                    0
+                ]
                 assert _verdict(stored) == _verdict(result), (n, draw, _verdict(stored), _verdict(result))
             found[result.health] += 1
             if result.health != "green":
@@ -257,10 +352,12 @@ def main() -> int:
     draws = args.draws
     started = time.perf_counter()
     targets = []
-    print(f"Settings: significance {SETTINGS.significance}, alignment_min_periods {SETTINGS.alignment_min_periods}, "
-          f"alignment_max_lag {SETTINGS.alignment_max_lag}, decay_reference_weeks {SETTINGS.decay_reference_weeks}, "
-          f"smoothing_weeks {SETTINGS.smoothing_weeks}, decay_noise_k {SETTINGS.decay_noise_k}, "
-          f"decay_warning {SETTINGS.decay_warning}, decay_critical {SETTINGS.decay_critical}; {draws} draws per cell.\n")
+    print(
+        f"Settings: significance {SETTINGS.significance}, alignment_min_periods {SETTINGS.alignment_min_periods}, "
+        f"alignment_max_lag {SETTINGS.alignment_max_lag}, decay_reference_weeks {SETTINGS.decay_reference_weeks}, "
+        f"smoothing_weeks {SETTINGS.smoothing_weeks}, decay_noise_k {SETTINGS.decay_noise_k}, "
+        f"decay_warning {SETTINGS.decay_warning}, decay_critical {SETTINGS.decay_critical}; {draws} draws per cell.\n"
+    )
 
     print("**a. Unrelated white noise** (share of pilots given each label)\n")
     print("| periods | " + " | ".join(LABELS) + " |\n|---|" + "---|" * len(LABELS))
@@ -271,19 +368,27 @@ def main() -> int:
             targets.append((f"a. unrelated noise, {n} periods: inverted ≤ 5%", found["inverted"] / draws <= 0.05))
             targets.append((f"a. unrelated noise, {n} periods: aligned ≤ 5%", found["aligned"] / draws <= 0.05))
 
-    print("\n**b. The model clearly improves (0.70 → 0.85), the KPI is noise** (share labelled decoupled; the rest in brackets)\n")
+    print(
+        "\n**b. The model clearly improves (0.70 → 0.85), the KPI is noise** (share labelled decoupled; the rest in brackets)\n"
+    )
     print("| periods | weekly sd 0.03 | weekly sd 0.06 |\n|---|---|---|")
     for i, n in enumerate(PERIODS):
         cells = []
         for sd in (0.03, 0.06):
             found = label_rates(improving(sd), n, draws, 200 + i)
-            rest = ", ".join(f"{label} {pct(found[label] / draws)}" for label in LABELS if label != "decoupled" and found[label])
+            rest = ", ".join(
+                f"{label} {pct(found[label] / draws)}" for label in LABELS if label != "decoupled" and found[label]
+            )
             cells.append(f"{pct(found['decoupled'] / draws)}" + (f" ({rest})" if rest else ""))
             if sd == 0.03 and n >= 16:
-                targets.append((f"b. improving model, noise KPI, {n} periods: decoupled ≥ 80%", found["decoupled"] / draws >= 0.80))
+                targets.append(
+                    (f"b. improving model, noise KPI, {n} periods: decoupled ≥ 80%", found["decoupled"] / draws >= 0.80)
+                )
         print(f"| {n} | " + " | ".join(cells) + " |")
 
-    print("\n**c. The KPI follows the improving model 4 weeks later** (model sd 0.06; share labelled aligned; lag found = the lag reported)\n")
+    print(
+        "\n**c. The KPI follows the improving model 4 weeks later** (model sd 0.06; share labelled aligned; lag found = the lag reported)\n"
+    )
     print("| periods | aligned | lag 4 reported |\n|---|---|---|")
     for i, n in enumerate(PERIODS):
         rng = np.random.default_rng(300 + i)
@@ -300,8 +405,12 @@ def main() -> int:
         if n >= 26:
             targets.append((f"c. 4-week lag, {n} periods: aligned ≥ 80%", aligned / draws >= 0.80))
 
-    print("\n**d. Decay on a stationary live series at 0.85** (share with a warning or worse / critical at the latest week)\n")
-    print("| live weeks | sd 0.06: warning+ | sd 0.06: critical | sd 0.08: warning+ | sd 0.08: critical |\n|---|---|---|---|---|")
+    print(
+        "\n**d. Decay on a stationary live series at 0.85** (share with a warning or worse / critical at the latest week)\n"
+    )
+    print(
+        "| live weeks | sd 0.06: warning+ | sd 0.06: critical | sd 0.08: warning+ | sd 0.08: critical |\n|---|---|---|---|---|"
+    )
     for i, n in enumerate((12, 20, 26, 40, 52)):
         cells = []
         for sd in (0.06, 0.08):
@@ -323,9 +432,13 @@ def main() -> int:
         rate = trend_on_noise(n, draws, 600 + i)
         print(f"| {n} | {pct(rate)} |")
 
-    print("\n**g. A healthy pilot's health on pure noise** (the risk engine; register complete and healthy, every series noise)\n")
-    print("| live weeks | accuracy sd | months in the pilot stage | green | amber | red (pilots) | insufficient | warning signs fired (share of pilots) |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print(
+        "\n**g. A healthy pilot's health on pure noise** (the risk engine; register complete and healthy, every series noise)\n"
+    )
+    print(
+        "| live weeks | accuracy sd | months in the pilot stage | green | amber | red (pilots) | insufficient | warning signs fired (share of pilots) |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
     for i, n in enumerate(HEALTH_PERIODS):
         for j, sd in enumerate((0.06, 0.08)):
             for k, months in enumerate((None, 20.0)):
@@ -335,22 +448,34 @@ def main() -> int:
                 cells = [pct(found[h] / draws) + (f" ({found[h]})" if h == "red" else "") for h in HEALTH_ORDER]
                 print(f"| {n} | {sd} | {stage_words} | " + " | ".join(cells) + f" | {signs or 'none'} |")
                 if n >= 12:
-                    targets.append((f"g. (health check) healthy pilot on noise, {n} weeks, sd {sd}, {stage_words} months in pilot: red ≤ 5%",
-                                    found["red"] / draws <= 0.05))
+                    targets.append(
+                        (
+                            f"g. (health check) healthy pilot on noise, {n} weeks, sd {sd}, {stage_words} months in pilot: red ≤ 5%",
+                            found["red"] / draws <= 0.05,
+                        )
+                    )
 
-    print("\n**g2. The same pilot (since go-live, accuracy sd 0.06) with a noisier KPI** (the KPI's weekly sd against the "
-          "0.6 from baseline to target; share amber / red, and how often behind plan fired)\n")
+    print(
+        "\n**g2. The same pilot (since go-live, accuracy sd 0.06) with a noisier KPI** (the KPI's weekly sd against the "
+        "0.6 from baseline to target; share amber / red, and how often behind plan fired)\n"
+    )
     print("| live weeks | KPI sd 0.05 | KPI sd 0.10 | KPI sd 0.20 | KPI sd 0.30 |\n|---|---|---|---|---|")
     for i, n in enumerate((12, 52)):
         cells = []
         for j, kpi_sd in enumerate((0.05, 0.10, 0.20, 0.30)):
             found, fired, _ = health_on_noise(n, 0.06, None, draws, 800 + 10 * i + j, kpi_sd=kpi_sd)
-            cells.append(f"{pct(found['amber'] / draws)} / {pct(found['red'] / draws)} (behind plan {pct(fired['kpi_behind_plan'] / draws)})")
+            cells.append(
+                f"{pct(found['amber'] / draws)} / {pct(found['red'] / draws)} (behind plan {pct(fired['kpi_behind_plan'] / draws)})"
+            )
         print(f"| {n} | " + " | ".join(cells) + " |")
 
-    print(f"\n**g3. Behind plan on its own** (a weekly KPI flat on plan or truly behind it + noise, half the time gone; "
-          f"kpi_noise_k {SETTINGS.kpi_noise_k}; share read behind plan, and in brackets by the margin alone)\n")
-    print("| live weeks | truly behind by | KPI sd 0.05 | KPI sd 0.10 | KPI sd 0.20 | KPI sd 0.30 |\n|---|---|---|---|---|---|")
+    print(
+        f"\n**g3. Behind plan on its own** (a weekly KPI flat on plan or truly behind it + noise, half the time gone; "
+        f"kpi_noise_k {SETTINGS.kpi_noise_k}; share read behind plan, and in brackets by the margin alone)\n"
+    )
+    print(
+        "| live weeks | truly behind by | KPI sd 0.05 | KPI sd 0.10 | KPI sd 0.20 | KPI sd 0.30 |\n|---|---|---|---|---|---|"
+    )
     for i, n in enumerate((12, 52)):
         for j, points in enumerate((0.0, 0.25, 0.40, 0.60)):
             cells = []

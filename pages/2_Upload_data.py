@@ -1,4 +1,5 @@
 """Upload data: drop an export, see what was understood, store it all at once — or withdraw it."""
+
 import hashlib
 
 import streamlit as st
@@ -40,21 +41,33 @@ with friendly_errors():
 
     stored = st.session_state.get("upload_receipt")
     if not ctx.person.can("upload"):
-        st.info("You can see what has been uploaded; uploading and withdrawing data needs the editor role.", icon=":material/upload_file:")
+        st.info(
+            "You can see what has been uploaded; uploading and withdrawing data needs the editor role.",
+            icon=":material/upload_file:",
+        )
     elif stored:
         upload.receipt(stored)
         st.button("Upload another file", on_click=reset_upload, key="upload_another", type="primary")
     else:
         round_ = st.session_state.get("upload_round", 0)
-        kind = st.selectbox("What does the file hold?", upload.kind_choices(), format_func=upload.kind_label, key="upload_kind",
-                            help="Leave it on “Detect from the file” unless the guess below is wrong.")
+        kind = st.selectbox(
+            "What does the file hold?",
+            upload.kind_choices(),
+            format_func=upload.kind_label,
+            key="upload_kind",
+            help="Leave it on “Detect from the file” unless the guess below is wrong.",
+        )
         file = st.file_uploader(
-            "Drop a CSV, TSV or Excel (.xlsx) export here", key=f"upload_file_{round_}",
+            "Drop a CSV, TSV or Excel (.xlsx) export here",
+            key=f"upload_file_{round_}",
             help=f"Up to {ctx.config.max_upload_mb} MB. The file's type is judged by its content, not its name.",
         )
         if file is None:
-            st.info("No file chosen yet. The examples below show each layout that is understood; "
-                    "your tools' own exports are read as they are.", icon=":material/upload_file:")
+            st.info(
+                "No file chosen yet. The examples below show each layout that is understood; "
+                "your tools' own exports are read as they are.",
+                icon=":material/upload_file:",
+            )
             upload.example_downloads()
         else:
             payload = file.getvalue()
@@ -63,14 +76,20 @@ with friendly_errors():
             state = st.session_state
             options = IngestOptions(
                 kind=None if kind == upload.AUTO else kind,
-                pilot_id=state.get(f"{prefix}.pilot"), **upload.environment_options(state.get(f"{prefix}.environment")),
+                pilot_id=state.get(f"{prefix}.pilot"),
+                **upload.environment_options(state.get(f"{prefix}.environment")),
                 keep_unfinished_runs=bool(state.get(f"{prefix}.keep_runs")),
-                metric_kind=None if state.get(f"{prefix}.metric_kind", upload.AUTO) == upload.AUTO else state.get(f"{prefix}.metric_kind"),
+                metric_kind=None
+                if state.get(f"{prefix}.metric_kind", upload.AUTO) == upload.AUTO
+                else state.get(f"{prefix}.metric_kind"),
                 wave=int(state[f"{prefix}.wave"]) if state.get(f"{prefix}.wave") else None,
-                date_order=state.get(f"{prefix}.date_order"), observed_on=state.get(f"{prefix}.observed_on"),
+                date_order=state.get(f"{prefix}.date_order"),
+                observed_on=state.get(f"{prefix}.observed_on"),
                 metric_name=(state.get(f"{prefix}.metric_name") or "").strip() or None,
-                replace_existing=bool(state.get(f"{prefix}.replace")), store_again=bool(state.get(f"{prefix}.again")),
-                mapping=dict(state.get(f"mapping.{sha}", {})), uploaded_by=ctx.person.name,
+                replace_existing=bool(state.get(f"{prefix}.replace")),
+                store_again=bool(state.get(f"{prefix}.again")),
+                mapping=dict(state.get(f"mapping.{sha}", {})),
+                uploaded_by=ctx.person.name,
                 metric_answers=upload.metric_answers(prefix),
             )
             result = upload.analyse(ctx.store, ctx.version, payload, file.name, options, ctx.person)
@@ -84,8 +103,11 @@ with friendly_errors():
             elif result.status == "duplicate":
                 for warning in result.warnings:
                     st.info(md_escape(warning), icon=":material/content_copy:")
-                st.checkbox("Store it anyway", key=f"{prefix}.again",
-                            help="Only useful if the earlier upload was stored by mistake with other choices; it will not add new rows otherwise.")
+                st.checkbox(
+                    "Store it anyway",
+                    key=f"{prefix}.again",
+                    help="Only useful if the earlier upload was stored by mistake with other choices; it will not add new rows otherwise.",
+                )
             else:
                 st.subheader("What was understood")
                 upload.show_understanding(result)
@@ -104,13 +126,28 @@ with friendly_errors():
                 data_table(result.preview, "preview", f"preview_{file.name.rsplit('.', 1)[0]}.csv")
                 missing = {"pilot_id": "choose the pilot", "environment": "choose lab or live"}
                 if result.needs:
-                    st.info("Before storing: " + " and ".join(missing[n] for n in result.needs) + ".", icon=":material/help:")
-                if st.button(f"Store {plural(result.rows_to_store, 'row')}", type="primary", key="store_upload",
-                             disabled=bool(result.needs) or result.rows_to_store == 0, icon=":material/save:"):
+                    st.info(
+                        "Before storing: " + " and ".join(missing[n] for n in result.needs) + ".",
+                        icon=":material/help:",
+                    )
+                if st.button(
+                    f"Store {plural(result.rows_to_store, 'row')}",
+                    type="primary",
+                    key="store_upload",
+                    disabled=bool(result.needs) or result.rows_to_store == 0,
+                    icon=":material/save:",
+                ):
                     bar = st.progress(0.0, text="Storing …")
                     options.metric_answers = upload.metric_answers(prefix)  # as on screen now, guesses included
-                    final = ingest(ctx.store, payload, file.name, options, commit=True, person=ctx.person,
-                                   progress=lambda share, text: bar.progress(min(share, 1.0), text=text))
+                    final = ingest(
+                        ctx.store,
+                        payload,
+                        file.name,
+                        options,
+                        commit=True,
+                        person=ctx.person,
+                        progress=lambda share, text: bar.progress(min(share, 1.0), text=text),
+                    )
                     bar.empty()
                     if final.status == "stored":
                         st.session_state["upload_receipt"] = final
@@ -128,19 +165,44 @@ with friendly_errors():
     if frame.empty:
         st.caption("No uploads yet." + ("" if include_demo else " (The demo's simulated uploads are hidden.)"))
     else:
-        data_table(upload.history(frame), "history", "pilot_health_uploads.csv", height=min(38 + 35 * len(frame), 400),
-                   column_config=upload.HISTORY_COLUMNS, missing_note=False)
+        data_table(
+            upload.history(frame),
+            "history",
+            "pilot_health_uploads.csv",
+            height=min(38 + 35 * len(frame), 400),
+            column_config=upload.HISTORY_COLUMNS,
+            missing_note=False,
+        )
         in_force = frame[frame["withdrawn_at"].isna() & frame["uploaded_by"].map(ctx.person.may_withdraw)]
         if ctx.person.can("withdraw_own") and not ctx.person.can("withdraw_any"):
             st.caption("You can withdraw uploads you made; an administrator can withdraw anyone's.")
         if not in_force.empty and ctx.person.can("withdraw_own"):
-            labels = {int(r.upload_id): f"{int(r.upload_id)} · {r.file_name} · {r.uploaded_at:%Y-%m-%d}" for r in in_force.itertuples()}
+            labels = {
+                int(r.upload_id): f"{int(r.upload_id)} · {r.file_name} · {r.uploaded_at:%Y-%m-%d}"
+                for r in in_force.itertuples()
+            }
             left, right = st.columns([3, 1], vertical_alignment="bottom")
-            chosen = left.selectbox("Withdraw an upload", list(labels), format_func=labels.get, index=None,
-                                    placeholder="Choose an upload to withdraw", key="withdraw_choice",
-                                    help="Its rows disappear from every page; the upload stays listed with the date it was withdrawn.")
+            chosen = left.selectbox(
+                "Withdraw an upload",
+                list(labels),
+                format_func=labels.get,
+                index=None,
+                placeholder="Choose an upload to withdraw",
+                key="withdraw_choice",
+                help="Its rows disappear from every page; the upload stays listed with the date it was withdrawn.",
+            )
             if chosen is not None:
                 if st.session_state.get("confirm_withdraw") == chosen:
-                    right.button(f"Yes, withdraw {chosen}", type="primary", on_click=withdraw_upload, args=(chosen,), key="confirm_withdraw_button")
+                    right.button(
+                        f"Yes, withdraw {chosen}",
+                        type="primary",
+                        on_click=withdraw_upload,
+                        args=(chosen,),
+                        key="confirm_withdraw_button",
+                    )
                 else:
-                    right.button("Withdraw", key="withdraw_button", on_click=lambda c=chosen: st.session_state.update(confirm_withdraw=c))
+                    right.button(
+                        "Withdraw",
+                        key="withdraw_button",
+                        on_click=lambda c=chosen: st.session_state.update(confirm_withdraw=c),
+                    )

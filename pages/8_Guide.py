@@ -1,4 +1,5 @@
 """Guide: the user documentation, one topic at a time, inside the dashboard (`?topic=risk`)."""
+
 import streamlit as st
 
 from pilot_health.ui.guide import BY_KEY, TOPICS, guide_markdown
@@ -21,8 +22,14 @@ with friendly_errors():
     if asked in BY_KEY and st.session_state.get("topic") != asked:
         st.session_state["topic"] = asked
     left, _ = st.columns([2, 3])
-    key = left.selectbox("Topic", list(BY_KEY), format_func=lambda k: BY_KEY[k].title, key="topic", on_change=follow_choice,
-                         help="What the dashboard's pages show and how their numbers are worked out. The topic is part of the "
-                              "page's address, so a link opens the same topic.")
+    key = left.selectbox(
+        "Topic",
+        list(BY_KEY),
+        format_func=lambda k: BY_KEY[k].title,
+        key="topic",
+        on_change=follow_choice,
+        help="What the dashboard's pages show and how their numbers are worked out. The topic is part of the "
+        "page's address, so a link opens the same topic.",
+    )
     st.divider()
     st.markdown(guide_markdown(BY_KEY[key or TOPICS[0].key]))

@@ -8,6 +8,7 @@ tests/oidc/provider.mjs (oidc-provider, installed by `python3 run.py test` with 
 $PILOT_HEALTH_NODE, else `node` on PATH; $PILOT_HEALTH_OIDC_SKIP skips the sign-in tests with its
 reason. A skip always says why (pytest runs with -rs); these tests never pass silently.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,8 +39,13 @@ PROVIDER_START_SECONDS = 30
 FIRST_RENDER_MS = 60_000  # a cold server imports pandas, altair and duckdb on the first page view
 RENDERED_MS = 15_000  # once a page has drawn, later checks on it need far less
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 PILOT_ID = re.compile(r"\b[A-Z]{2,4}-\d{2,3}\b")
 # oidc-provider rejects Streamlit's default prompt=select_account; prompt=login also means every
@@ -146,7 +152,9 @@ class Dashboard(_Stoppable):
     def assert_alive(self, when: str) -> None:
         code = self.process.poll()
         if code is not None:
-            pytest.fail(f"the Streamlit server exited with code {code} {when}. Its stderr:\n{self.stderr()}", pytrace=False)
+            pytest.fail(
+                f"the Streamlit server exited with code {code} {when}. Its stderr:\n{self.stderr()}", pytrace=False
+            )
 
 
 def _health_ok(url: str) -> bool:
@@ -164,16 +172,28 @@ def load_demo_store(folder: Path) -> tuple[Path, dict[str, str]]:
     env = dict(os.environ, PILOT_HEALTH_DB=str(db), PILOT_HEALTH_DEMO_ON_FIRST_RUN="no")
     loaded = subprocess.run(
         [sys.executable, "-m", "pilot_health", "demo", "--db", str(db)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if loaded.returncode != 0:
-        pytest.fail(f"loading the demo portfolio failed (exit {loaded.returncode}):\n{loaded.stderr or loaded.stdout}", pytrace=False)
+        pytest.fail(
+            f"loading the demo portfolio failed (exit {loaded.returncode}):\n{loaded.stderr or loaded.stdout}",
+            pytrace=False,
+        )
     return db, env
 
 
 def start_dashboard(
-    folder: Path, db: Path | None, env: dict[str, str], extra_args: Iterable[str] = (), *,
-    port: int | None = None, script: str | Path = "app.py",
+    folder: Path,
+    db: Path | None,
+    env: dict[str, str],
+    extra_args: Iterable[str] = (),
+    *,
+    port: int | None = None,
+    script: str | Path = "app.py",
 ) -> Dashboard:
     """`streamlit run script` as run.py starts it (through pilot_health.ui.serve; the dashboard by default) from the project folder, headless on
     127.0.0.1:`port` (a free one unless given), once it answers /_stcore/health. `extra_args` go
@@ -188,11 +208,28 @@ def start_dashboard(
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "pilot_health.ui.serve", "run", str(script),  # as run.py starts it
-                "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *extra_args,
+                sys.executable,
+                "-m",
+                "pilot_health.ui.serve",
+                "run",
+                str(script),  # as run.py starts it
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+                *extra_args,
             ],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
         )
     server = Dashboard(url=url, process=process, stderr_path=stderr_path, db=db)
     try:
@@ -225,7 +262,9 @@ def _node() -> str | None:
 def oidc_skip_reason() -> str | None:
     """Why the sign-in tests cannot run here, or None when they can."""
     if "PILOT_HEALTH_OIDC_SKIP" in os.environ:
-        return f"sign-in tests skipped: {os.environ['PILOT_HEALTH_OIDC_SKIP'].strip() or 'PILOT_HEALTH_OIDC_SKIP is set'}"
+        return (
+            f"sign-in tests skipped: {os.environ['PILOT_HEALTH_OIDC_SKIP'].strip() or 'PILOT_HEALTH_OIDC_SKIP is set'}"
+        )
     if not _node():
         if os.environ.get("PILOT_HEALTH_NODE", "").strip():
             return f"sign-in tests skipped: PILOT_HEALTH_NODE points to {os.environ['PILOT_HEALTH_NODE']}, which does not exist"
@@ -268,22 +307,36 @@ def start_oidc_provider(folder: Path, redirect_uri: str, accounts: dict[str, dic
     issuer = f"http://localhost:{port}"
     client_id, client_secret = "pilot-health-tests", secrets.token_urlsafe(24)
     config = folder / f"oidc-{port}.json"
-    config.write_text(json.dumps(
-        {"client_id": client_id, "client_secret": client_secret, "redirect_uri": redirect_uri, "accounts": accounts},
-        indent=2,
-    ))
+    config.write_text(
+        json.dumps(
+            {
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "redirect_uri": redirect_uri,
+                "accounts": accounts,
+            },
+            indent=2,
+        )
+    )
     log_path = folder / f"oidc-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [node, str(OIDC_DIR / "provider.mjs"), str(port), str(config)],
-            cwd=OIDC_DIR, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cwd=OIDC_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-    provider = OidcProvider(issuer=issuer, client_id=client_id, client_secret=client_secret, process=process, log_path=log_path)
+    provider = OidcProvider(
+        issuer=issuer, client_id=client_id, client_secret=client_secret, process=process, log_path=log_path
+    )
     deadline = time.monotonic() + PROVIDER_START_SECONDS
     while f"ready {issuer}" not in log_path.read_text(errors="replace"):
         problem = (
-            f"exited with code {process.returncode}" if process.poll() is not None
-            else f"did not say it was ready within {PROVIDER_START_SECONDS} s" if time.monotonic() > deadline
+            f"exited with code {process.returncode}"
+            if process.poll() is not None
+            else f"did not say it was ready within {PROVIDER_START_SECONDS} s"
+            if time.monotonic() > deadline
             else None
         )
         if problem:
@@ -296,6 +349,7 @@ def start_oidc_provider(folder: Path, redirect_uri: str, accounts: dict[str, dic
 def write_auth_secrets(path: Path, provider: OidcProvider, redirect_uri: str) -> Path:
     """A secrets.toml whose [auth] section makes st.login() sign in with `provider`; give it to
     Streamlit with `--secrets.files PATH`."""
+
     def toml(value: str) -> str:
         return json.dumps(value)  # a JSON string is a valid TOML basic string
 
@@ -365,11 +419,17 @@ def open_link(page, dashboard: Dashboard, link: str, ready_text: str) -> None:
 
 def finished_running(page, timeout: int = FIRST_RENDER_MS) -> None:
     """Wait until Streamlit has finished running the page's script (its app element says so)."""
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(state="attached", timeout=timeout)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+        state="attached", timeout=timeout
+    )
 
 
 def metric_value(page, label: str):
-    return page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").filter(has_text=label)).get_by_test_id("stMetricValue")
+    return (
+        page.get_by_test_id("stMetric")
+        .filter(has=page.get_by_test_id("stMetricLabel").filter(has_text=label))
+        .get_by_test_id("stMetricValue")
+    )
 
 
 def multiselect_tags(page, label: str):

@@ -1,6 +1,7 @@
 """Shared fixtures: stores in temporary folders (never the real data/ store), the demo portfolio,
 AppTest runs of the real pages against them, and the browser tests' Chromium and fresh pages
 (helpers in browser_support.py). Test modules use fixtures by name and never import them."""
+
 from __future__ import annotations
 
 import os
@@ -63,14 +64,22 @@ def demo_store(_demo_file, tmp_path) -> Store:
 def run_python(code: str, *args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
     )
 
 
 def run_cli(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pilot_health", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
     )
 
 
@@ -158,7 +167,9 @@ def downloads(monkeypatch) -> list[tuple[str, bytes]]:
     real = DeltaGenerator.download_button
 
     def capture(self, label, data, *args, **kwargs):
-        if callable(data) and kwargs.get("mime") == "text/csv":  # a table made when clicked: made here, as a click would
+        if (
+            callable(data) and kwargs.get("mime") == "text/csv"
+        ):  # a table made when clicked: made here, as a click would
             made = data()
             offered.append((label, made if isinstance(made, bytes) else str(made).encode("utf-8")))
         elif callable(data):  # made when clicked (the steering pack): recorded, not made here

@@ -5,6 +5,7 @@ files of issue 15 at full size). Workbooks are written by hand — the XML and t
 file can say what a real writer never would: a declared size of a million rows, a member that is
 bigger than the zip's directory says, a DOCTYPE with entities.
 """
+
 from __future__ import annotations
 
 import struct
@@ -12,7 +13,7 @@ import zipfile
 import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -75,10 +76,13 @@ def metric_rows(count: int, start: int = 2) -> Iterator[str]:
     """`count` plausible long-layout metric rows (pilot SC-01), as sheet XML."""
     first = datetime(1995, 1, 1)
     for i in range(count):  # one row every 5 minutes from 1995 (before the demo's data; 3M rows end in 2023)
-        yield row_xml(start + i, ("SC-01", "accuracy", "lab", (first + timedelta(minutes=5 * i)).isoformat(sep=" "), 0.5 + (i % 100) / 1000))
+        yield row_xml(
+            start + i,
+            ("SC-01", "accuracy", "lab", (first + timedelta(minutes=5 * i)).isoformat(sep=" "), 0.5 + (i % 100) / 1000),
+        )
 
 
-def sheet_xml(rows: Iterable[str], dimension: Optional[str] = None, doctype: str = "") -> Iterator[bytes]:
+def sheet_xml(rows: Iterable[str], dimension: str | None = None, doctype: str = "") -> Iterator[bytes]:
     yield (XML_HEAD + doctype + f'<worksheet xmlns="{NS}" xmlns:r="{REL_NS}">').encode()
     if dimension:
         yield f'<dimension ref="{dimension}"/>'.encode()
@@ -95,15 +99,22 @@ def sheet_xml(rows: Iterable[str], dimension: Optional[str] = None, doctype: str
     yield b"</sheetData></worksheet>"
 
 
-def write_xlsx(path: Path, sheet: Iterable[bytes], shared_strings: str = "", extra: Optional[dict[str, str]] = None,
-               workbook: str = WORKBOOK) -> Path:
+def write_xlsx(
+    path: Path,
+    sheet: Iterable[bytes],
+    shared_strings: str = "",
+    extra: dict[str, str] | None = None,
+    workbook: str = WORKBOOK,
+) -> Path:
     """A minimal workbook; the sheet is streamed into the zip (deflated) chunk by chunk."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("[Content_Types].xml", CONTENT_TYPES)
         archive.writestr("_rels/.rels", ROOT_RELS)
         archive.writestr("xl/workbook.xml", workbook)
         archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
-        archive.writestr("xl/sharedStrings.xml", shared_strings or XML_HEAD + f'<sst xmlns="{NS}" count="0" uniqueCount="0"/>')
+        archive.writestr(
+            "xl/sharedStrings.xml", shared_strings or XML_HEAD + f'<sst xmlns="{NS}" count="0" uniqueCount="0"/>'
+        )
         for name, text in (extra or {}).items():
             archive.writestr(name, text)
         with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as out:
@@ -122,8 +133,10 @@ def dimension_bomb(path: Path) -> Path:
 def far_cell_bomb(path: Path, rows: int = 200) -> Path:
     """Rows whose only extra cell sits in the last column (XFD): a reader that pads every row to its
     last cell builds 16,384 cells per row."""
-    lines = (row_xml(2 + i, ("SC-01", "accuracy", "lab", "2024-01-02", 0.5))[:-6] + f'<c r="XFD{2 + i}"><v>1</v></c></row>'
-             for i in range(rows))
+    lines = (
+        row_xml(2 + i, ("SC-01", "accuracy", "lab", "2024-01-02", 0.5))[:-6] + f'<c r="XFD{2 + i}"><v>1</v></c></row>'
+        for i in range(rows)
+    )
     return write_xlsx(path, sheet_xml(lines))
 
 
@@ -154,14 +167,17 @@ def lying_sizes(path: Path, sheet_rows: int = 20000, claimed: int = 2000) -> Pat
     data = bytearray(path.read_bytes())
     name = b"xl/worksheets/sheet1.xml"
     # Local header: signature, then uncompressed size at offset 22 (or in the zip64 extra field).
-    for signature, size_offset, name_length_offset, header in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
+    for signature, size_offset, name_length_offset, header in (
+        (b"PK\x03\x04", 22, 26, 30),
+        (b"PK\x01\x02", 24, 28, 46),
+    ):
         at = 0
         while True:
             at = data.find(signature, at)
             if at < 0:
                 break
             name_length, extra_length = struct.unpack_from("<HH", data, at + name_length_offset)
-            if bytes(data[at + header: at + header + name_length]) == name:
+            if bytes(data[at + header : at + header + name_length]) == name:
                 if struct.unpack_from("<I", data, at + size_offset)[0] == 0xFFFFFFFF:  # zip64: sizes in the extra field
                     extra_at = at + header + name_length
                     end = extra_at + extra_length
@@ -193,8 +209,10 @@ BILLION_LAUGHS = (
 def billion_laughs(path: Path, where: str = "sheet") -> Path:
     """Entities that expand to 10^9 'lol's, in the sheet (a cell says &lol9;) or the shared strings."""
     if where == "sheet":
-        rows = [row_xml(2, ("SC-01", "accuracy", "lab", "2024-01-02", 0.5)).replace("<t>SC-01</t>", "<t>&lol9;</t>"),
-                row_xml(3, ("SC-01", "accuracy", "lab", "2024-01-03", 0.6))]
+        rows = [
+            row_xml(2, ("SC-01", "accuracy", "lab", "2024-01-02", 0.5)).replace("<t>SC-01</t>", "<t>&lol9;</t>"),
+            row_xml(3, ("SC-01", "accuracy", "lab", "2024-01-03", 0.6)),
+        ]
         return write_xlsx(path, sheet_xml(rows, doctype=BILLION_LAUGHS))
     strings = XML_HEAD + BILLION_LAUGHS + f'<sst xmlns="{NS}" count="1" uniqueCount="1"><si><t>&lol9;</t></si></sst>'
     return write_xlsx(path, sheet_xml(metric_rows(2)), shared_strings=strings)
@@ -203,29 +221,53 @@ def billion_laughs(path: Path, where: str = "sheet") -> Path:
 def xxe(path: Path, target: str = "/etc/passwd") -> Path:
     """An external entity naming a local file, used in a cell."""
     doctype = f'<!DOCTYPE x [<!ENTITY xxe SYSTEM "file://{target}">]>'
-    rows = [row_xml(2, ("SC-01", "accuracy", "lab", "2024-01-02", 0.5)).replace("<t>accuracy</t>", "<t>&xxe;</t>"),
-            row_xml(3, ("SC-01", "accuracy", "lab", "2024-01-03", 0.6))]
+    rows = [
+        row_xml(2, ("SC-01", "accuracy", "lab", "2024-01-02", 0.5)).replace("<t>accuracy</t>", "<t>&xxe;</t>"),
+        row_xml(3, ("SC-01", "accuracy", "lab", "2024-01-03", 0.6)),
+    ]
     return write_xlsx(path, sheet_xml(rows, doctype=doctype))
 
 
 def formulas(path: Path, cached: bool) -> Path:
     """Values computed by formulas, with (as Excel saves) or without (as some libraries write) the result."""
-    rows = [row_xml(2 + i, ("SC-01", "accuracy", "lab", f"2001-01-{i + 1:02d}", ("f", f"0.5+{i}/100", 0.5 + i / 100 if cached else None)))
-            for i in range(5)]
+    rows = [
+        row_xml(
+            2 + i,
+            (
+                "SC-01",
+                "accuracy",
+                "lab",
+                f"2001-01-{i + 1:02d}",
+                ("f", f"0.5+{i}/100", 0.5 + i / 100 if cached else None),
+            ),
+        )
+        for i in range(5)
+    ]
     return write_xlsx(path, sheet_xml(rows))
 
 
 def external_links(path: Path) -> Path:
     """Values from a formula that refers to another workbook, with the cached results Excel keeps."""
-    rows = [row_xml(2 + i, ("SC-01", "accuracy", "lab", f"2002-01-{i + 1:02d}", ("f", f"[1]Sheet1!A{i + 1}", 0.7 + i / 100)))
-            for i in range(5)]
-    link = XML_HEAD + (f'<externalLink xmlns="{NS}"><externalBook xmlns:r="{REL_NS}" r:id="rId1"><sheetNames>'
-                       '<sheetName val="Sheet1"/></sheetNames></externalBook></externalLink>')
-    link_rels = XML_HEAD + ('<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/externalLinkPath" '
-                            'Target="file:///etc/passwd" TargetMode="External"/></Relationships>')
-    return write_xlsx(path, sheet_xml(rows), extra={"xl/externalLinks/externalLink1.xml": link,
-                                                    "xl/externalLinks/_rels/externalLink1.xml.rels": link_rels})
+    rows = [
+        row_xml(
+            2 + i, ("SC-01", "accuracy", "lab", f"2002-01-{i + 1:02d}", ("f", f"[1]Sheet1!A{i + 1}", 0.7 + i / 100))
+        )
+        for i in range(5)
+    ]
+    link = XML_HEAD + (
+        f'<externalLink xmlns="{NS}"><externalBook xmlns:r="{REL_NS}" r:id="rId1"><sheetNames>'
+        '<sheetName val="Sheet1"/></sheetNames></externalBook></externalLink>'
+    )
+    link_rels = XML_HEAD + (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/externalLinkPath" '
+        'Target="file:///etc/passwd" TargetMode="External"/></Relationships>'
+    )
+    return write_xlsx(
+        path,
+        sheet_xml(rows),
+        extra={"xl/externalLinks/externalLink1.xml": link, "xl/externalLinks/_rels/externalLink1.xml.rels": link_rels},
+    )
 
 
 def many_parts(path: Path, parts: int = 20_000) -> Path:
@@ -260,23 +302,39 @@ def text_files() -> dict[str, bytes]:
     """Small hostile CSV/TSV files (each well under a megabyte unless its point is size)."""
     good = "".join(f"SC-01,accuracy,lab,2024-01-{d:02d},0.{d + 50}\n" for d in range(1, 6))
     files = {
-        "ten_thousand_columns.csv": (",".join(f"c{i}" for i in range(10_000)) + "\n"
-                                     + "\n".join(",".join(str(i % 10) for i in range(10_000)) for _ in range(3)) + "\n").encode(),
+        "ten_thousand_columns.csv": (
+            ",".join(f"c{i}" for i in range(10_000))
+            + "\n"
+            + "\n".join(",".join(str(i % 10) for i in range(10_000)) for _ in range(3))
+            + "\n"
+        ).encode(),
         "long_line.csv": (LONG_HEADER + good + "SC-01,accuracy,lab,2024-01-09," + "9" * 5_000_000 + "\n").encode(),
-        "long_field.csv": (LONG_HEADER + good + 'SC-01,"' + ("x" * 99 + "\n") * 50_000 + '",lab,2024-01-09,0.5\n').encode(),
-        "nul_bytes.csv": (LONG_HEADER + good * 400).encode() + b"SC-01,acc\x00uracy,lab,2024-01-09,0.5\n" + good.encode(),
+        "long_field.csv": (
+            LONG_HEADER + good + 'SC-01,"' + ("x" * 99 + "\n") * 50_000 + '",lab,2024-01-09,0.5\n'
+        ).encode(),
+        "nul_bytes.csv": (LONG_HEADER + good * 400).encode()
+        + b"SC-01,acc\x00uracy,lab,2024-01-09,0.5\n"
+        + good.encode(),
         "nul_everywhere.csv": b"\x00" * 20_000,
         "unbalanced_quotes.csv": (LONG_HEADER + good + 'SC-01,"accuracy,lab,2024-01-09,0.5\n' + good * 20).encode(),
-        "deep_quotes.csv": (LONG_HEADER + good + 'SC-01,' + '"' * 20_001 + 'accuracy' + '"' * 20_001 + ',lab,2024-01-09,0.5\n').encode(),
-        "mixed_encodings.csv": (LONG_HEADER + good).encode() + "SC-01,précision,lab,2024-01-09,0.5\n".encode("cp1252")
-                               + "SC-01,précision,lab,2024-01-10,0.5\n".encode("utf-8") + "SC-01,précision,lab,2024-01-11,0.5\n".encode("utf-16-le"),
-        "extreme_numbers.csv": (LONG_HEADER + "SC-01,accuracy,lab,2024-01-01,1e400\nSC-01,accuracy,lab,2024-01-02,-1e400\n"
-                                "SC-01,accuracy,lab,2024-01-03,-inf\nSC-01,accuracy,lab,2024-01-04,1e-400\n"
-                                "SC-01,accuracy,lab,2024-01-05,nan\nSC-01,accuracy,lab,2024-01-06,99999999999999999999999999999\n"
-                                "SC-01,accuracy,lab,2024-01-07,0.5\n").encode(),
-        "extreme_dates.csv": (LONG_HEADER + "SC-01,accuracy,lab,0001-01-01,0.5\nSC-01,accuracy,lab,9999-12-31,0.5\n"
-                              "SC-01,accuracy,lab,99999999999999,0.5\nSC-01,accuracy,lab,-5000000000,0.5\n"
-                              "SC-01,accuracy,lab,2024-02-30,0.5\nSC-01,accuracy,lab,2024-01-07,0.5\n").encode(),
+        "deep_quotes.csv": (
+            LONG_HEADER + good + "SC-01," + '"' * 20_001 + "accuracy" + '"' * 20_001 + ",lab,2024-01-09,0.5\n"
+        ).encode(),
+        "mixed_encodings.csv": (LONG_HEADER + good).encode()
+        + "SC-01,précision,lab,2024-01-09,0.5\n".encode("cp1252")
+        + "SC-01,précision,lab,2024-01-10,0.5\n".encode("utf-8")
+        + "SC-01,précision,lab,2024-01-11,0.5\n".encode("utf-16-le"),
+        "extreme_numbers.csv": (
+            LONG_HEADER + "SC-01,accuracy,lab,2024-01-01,1e400\nSC-01,accuracy,lab,2024-01-02,-1e400\n"
+            "SC-01,accuracy,lab,2024-01-03,-inf\nSC-01,accuracy,lab,2024-01-04,1e-400\n"
+            "SC-01,accuracy,lab,2024-01-05,nan\nSC-01,accuracy,lab,2024-01-06,99999999999999999999999999999\n"
+            "SC-01,accuracy,lab,2024-01-07,0.5\n"
+        ).encode(),
+        "extreme_dates.csv": (
+            LONG_HEADER + "SC-01,accuracy,lab,0001-01-01,0.5\nSC-01,accuracy,lab,9999-12-31,0.5\n"
+            "SC-01,accuracy,lab,99999999999999,0.5\nSC-01,accuracy,lab,-5000000000,0.5\n"
+            "SC-01,accuracy,lab,2024-02-30,0.5\nSC-01,accuracy,lab,2024-01-07,0.5\n"
+        ).encode(),
         "../../etc/passwd.csv": (LONG_HEADER + good).encode(),
         "many_rows.csv": (LONG_HEADER + good * 2000).encode(),
     }

@@ -2,6 +2,7 @@
 the PDF draws (pypdf reads its position and font; fontTools gives the width of its glyphs in that
 font), every chart image, and the text inside each chart (vl-convert's scenegraph of the printed
 chart). Shared by the PDF tests and the browser tests of the packs."""
+
 from __future__ import annotations
 
 import io
@@ -27,8 +28,13 @@ class Box:
     size: float = 0.0
 
     def overlaps(self, other: "Box", slack: float = 0.3) -> bool:
-        return (self.page == other.page and self.x0 < other.x1 - slack and other.x0 < self.x1 - slack
-                and self.y0 < other.y1 - slack and other.y0 < self.y1 - slack)
+        return (
+            self.page == other.page
+            and self.x0 < other.x1 - slack
+            and other.x0 < self.x1 - slack
+            and self.y0 < other.y1 - slack
+            and other.y0 < self.y1 - slack
+        )
 
     def inside(self, x0: float, y0: float, x1: float, y1: float, slack: float = 0.3) -> bool:
         return self.x0 >= x0 - slack and self.y0 >= y0 - slack and self.x1 <= x1 + slack and self.y1 <= y1 + slack
@@ -43,7 +49,9 @@ def _font(bold: bool):
 
 def text_width(text: str, size: float, bold: bool = False) -> float:
     font, cmap, hmtx, units, _, _ = _font(bold)
-    return sum(hmtx[cmap.get(ord(c), ".notdef")][0] if ord(c) in cmap else hmtx[".notdef"][0] for c in text) * size / units
+    return (
+        sum(hmtx[cmap.get(ord(c), ".notdef")][0] if ord(c) in cmap else hmtx[".notdef"][0] for c in text) * size / units
+    )
 
 
 def text_height(size: float, bold: bool = False) -> tuple[float, float]:
@@ -66,8 +74,17 @@ def pdf_boxes(data: bytes) -> tuple[list[Box], list[Box], list[tuple[float, floa
             scale = tm[0] * cm[0]
             x, y = tm[4] * cm[0] + cm[4], tm[5] * cm[3] + cm[5]
             below, above = text_height(size * scale, bold)
-            texts.append(Box(number, found.strip(), x, y - below, x + text_width(found.strip(), size * scale, bold), y + above,
-                             size * scale))
+            texts.append(
+                Box(
+                    number,
+                    found.strip(),
+                    x,
+                    y - below,
+                    x + text_width(found.strip(), size * scale, bold),
+                    y + above,
+                    size * scale,
+                )
+            )
 
         def operand(op, args, cm, tm, number=number):
             if op == b"Do":
@@ -85,19 +102,22 @@ def layout_problems(data: bytes, margin_mm: float = 12) -> list[str]:
         width, height = sizes[box.page]
         m = margin_mm * MM
         if not box.inside(m, m, width - m, height - m):
-            problems.append(f"page {box.page + 1}: “{box.what}” runs past the margins ({box.x0:.0f}–{box.x1:.0f}, {box.y0:.0f}–{box.y1:.0f} pt)")
+            problems.append(
+                f"page {box.page + 1}: “{box.what}” runs past the margins ({box.x0:.0f}–{box.x1:.0f}, {box.y0:.0f}–{box.y1:.0f} pt)"
+            )
     for i, a in enumerate(texts):
-        for b in texts[i + 1:] + images:
+        for b in texts[i + 1 :] + images:
             if a.overlaps(b):
                 problems.append(f"page {a.page + 1}: “{a.what}” overlaps “{b.what}”")
     for i, a in enumerate(images):
-        for b in images[i + 1:]:
+        for b in images[i + 1 :]:
             if a.overlaps(b):
                 problems.append(f"page {a.page + 1}: two charts overlap")
     return problems
 
 
 # -- text inside a chart ----------------------------------------------------------------------------
+
 
 def chart_texts(scenegraph: dict) -> list[Box]:
     """The text items of a Vega scenegraph, as boxes in chart pixels (groups' offsets added)."""
@@ -142,11 +162,15 @@ def _text_box(item: dict, ox: float, oy: float) -> Box:
     align = item.get("align", "left")
     left = x - {"left": 0, "center": width / 2, "right": width}.get(align, 0)
     baseline = item.get("baseline", "alphabetic")
-    top = {"top": y, "middle": y - height / 2, "bottom": y - height, "line-top": y, "line-bottom": y - height}.get(baseline, y - above)
+    top = {"top": y, "middle": y - height / 2, "bottom": y - height, "line-top": y, "line-bottom": y - height}.get(
+        baseline, y - above
+    )
     angle = item.get("angle", 0) % 360
     if angle in (90, 270):  # an axis title turned on its side about its anchor
         along = {"left": (0, width), "center": (-width / 2, width / 2), "right": (-width, 0)}.get(align, (0, width))
-        up = {"top": (0, height), "middle": (-height / 2, height / 2), "bottom": (-height, 0)}.get(baseline, (-above, below))
+        up = {"top": (0, height), "middle": (-height / 2, height / 2), "bottom": (-height, 0)}.get(
+            baseline, (-above, below)
+        )
         # 270 (-90): the text runs upwards, its top to the left; 90: downwards, its top to the right.
         if angle == 270:
             ys = (y - along[1], y - along[0])
@@ -162,6 +186,14 @@ def chart_problems(scenegraph: dict) -> list[str]:
     """Chart labels that overlap each other or fall outside the chart (cut off when it is drawn)."""
     boxes = chart_texts(scenegraph)
     ox, oy = scenegraph.get("origin", (0, 0))
-    outside = [f"“{b.what}” is cut off at the chart's edge" for b in boxes
-               if not b.inside(-ox, -oy, scenegraph["width"] - ox, scenegraph["height"] - oy, slack=1)]
-    return outside + [f"“{a.what}” overlaps “{b.what}”" for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b, slack=0.5)]
+    outside = [
+        f"“{b.what}” is cut off at the chart's edge"
+        for b in boxes
+        if not b.inside(-ox, -oy, scenegraph["width"] - ox, scenegraph["height"] - oy, slack=1)
+    ]
+    return outside + [
+        f"“{a.what}” overlaps “{b.what}”"
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a.overlaps(b, slack=0.5)
+    ]

@@ -1,6 +1,7 @@
 """Who may do what: the access file, how a signed-in person's role and business units are found,
 a limited person's narrowed view of the real store (every page's numbers are the same for the
 pilots they see, and nothing else is there), and every write checking the person first."""
+
 from __future__ import annotations
 
 
@@ -75,6 +76,7 @@ role = "viewer"
 
 # -- the access file and resolving a person ---------------------------------------------------------
 
+
 def test_the_shipped_access_file_is_valid_and_lets_nobody_in():
     access = load_access(ROOT / "config" / "access.toml")
     assert access.default_role == "none" and access.people == [] and access.claims == []
@@ -92,12 +94,17 @@ def test_an_e_mail_entry_decides_alone_and_matches_any_case(tmp_path):
 def test_an_unverified_address_never_matches_an_e_mail_entry(tmp_path):
     access = access_file(tmp_path, EXAMPLE)
     assert resolve_person(access, {"email": "ann@example.com", "email_verified": False}) is None
-    assert resolve_person(access, {"email": "ann@example.com", "email_verified": "false", "groups": "steering"}).role == "viewer"
+    assert (
+        resolve_person(access, {"email": "ann@example.com", "email_verified": "false", "groups": "steering"}).role
+        == "viewer"
+    )
 
 
 def test_claims_count_together_the_highest_role_wins_and_its_units_add_up(tmp_path):
     access = access_file(tmp_path, EXAMPLE)
-    both = resolve_person(access, {"email": "gil@example.com", "groups": ["steering", "retail-editors", "finance-editors"]})
+    both = resolve_person(
+        access, {"email": "gil@example.com", "groups": ["steering", "retail-editors", "finance-editors"]}
+    )
     assert (both.role, both.business_units) == ("editor", ("Finance", "Retail Operations"))
     assert "groups = retail-editors" in both.because
     by_domain = resolve_person(access, {"email": "hal@example.org", "hd": "example.org"})
@@ -111,16 +118,25 @@ def test_the_default_role_applies_to_everyone_else(tmp_path):
     assert (person.name, person.role, person.business_units) == ("user-17", "viewer", ("Marketing",))
 
 
-@pytest.mark.parametrize("text, says", [
-    ('[[people]]\nemail = "a@b.com"\nrole = "admin"\nbusiness_units = ["Finance"]\n', "an admin is never limited"),
-    ('[[people]]\nemail = "a@b.com"\nrole = "owner"\n', "people.0.role"),
-    ('[[people]]\nemail = "a@b.com"\nrole = "viewer"\n[[people]]\nemail = "A@b.com"\nrole = "editor"\n', "listed twice"),
-    ('[[people]]\nemail = "not-an-address"\nrole = "viewer"\n', "is not an e-mail address"),
-    ('[[claims]]\nclaim = "groups"\nvalue = "x"\nrole = "viewer"\nbusiness_units = []\n', "at least one business unit"),
-    ('default_role = "admin"\n', "default_role"),
-    ('people = "everyone"\n', "people"),
-    ('[[people]\n', "is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ('[[people]]\nemail = "a@b.com"\nrole = "admin"\nbusiness_units = ["Finance"]\n', "an admin is never limited"),
+        ('[[people]]\nemail = "a@b.com"\nrole = "owner"\n', "people.0.role"),
+        (
+            '[[people]]\nemail = "a@b.com"\nrole = "viewer"\n[[people]]\nemail = "A@b.com"\nrole = "editor"\n',
+            "listed twice",
+        ),
+        ('[[people]]\nemail = "not-an-address"\nrole = "viewer"\n', "is not an e-mail address"),
+        (
+            '[[claims]]\nclaim = "groups"\nvalue = "x"\nrole = "viewer"\nbusiness_units = []\n',
+            "at least one business unit",
+        ),
+        ('default_role = "admin"\n', "default_role"),
+        ('people = "everyone"\n', "people"),
+        ("[[people]\n", "is not valid TOML"),
+    ],
+)
 def test_a_mistake_in_the_access_file_is_one_sentence_naming_the_file_and_the_entry(tmp_path, text, says):
     with pytest.raises(ConfigError, match="access file") as raised:
         access_file(tmp_path, text)
@@ -147,7 +163,9 @@ def test_each_role_has_exactly_its_abilities():
     for role, abilities in expected.items():
         person = Person("x@example.com", role)
         assert {a for a in ABILITIES if person.can(a)} == abilities, role
-    with pytest.raises(AccessDenied, match="vic@example.com may not change thresholds: that needs the administrator role"):
+    with pytest.raises(
+        AccessDenied, match="vic@example.com may not change thresholds: that needs the administrator role"
+    ):
         VIEWER.require("edit_thresholds", "change thresholds")
 
 
@@ -157,15 +175,26 @@ def test_every_ability_and_role_is_documented():
         assert f"`{ability}`" in doc, ability
 
 
-@pytest.mark.parametrize("address, loopback", [
-    ("127.0.0.1", True), ("::1", True), ("localhost", True), ("127.0.0.2", True),
-    ("0.0.0.0", False), ("", False), ("192.168.1.10", False), (None, False), ("example.com", False),
-])
+@pytest.mark.parametrize(
+    "address, loopback",
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("", False),
+        ("192.168.1.10", False),
+        (None, False),
+        ("example.com", False),
+    ],
+)
 def test_which_server_addresses_are_this_machine_only(address, loopback):
     assert is_loopback(address) is loopback
 
 
 # -- a limited person's view of the store ------------------------------------------------------------
+
 
 def finance_ids(store) -> list[str]:
     pilots = list_pilots(store)
@@ -203,7 +232,9 @@ def test_the_narrowed_numbers_are_the_same_numbers_for_the_pilots_shown(demo_sto
     assert [r.pilot_id for r in limited] == mine
     for result in limited:
         assert result.health == everyone[result.pilot_id].health
-        assert {k: p.score for k, p in result.patterns.items()} == {k: p.score for k, p in everyone[result.pilot_id].patterns.items()}
+        assert {k: p.score for k, p in result.patterns.items()} == {
+            k: p.score for k, p in everyone[result.pilot_id].patterns.items()
+        }
     assert sorted(r.pilot_id for r in portfolio_alignment(narrowed)) == mine
     assert sorted(r.pilot_id for r in portfolio_adoption(narrowed)) == mine
     frame = load_portfolio(narrowed, TODAY, 45)
@@ -246,6 +277,7 @@ def test_a_limited_persons_own_uploads_and_audit_lines_are_theirs_to_see(demo_st
 
 # -- every write checks the person ---------------------------------------------------------------------
 
+
 def new_pilot(code: str, unit: str):
     from pilot_health.models import Pilot
 
@@ -261,9 +293,15 @@ def test_pilot_records_are_written_by_editors_within_their_units(demo_store):
         create_pilot(demo_store, new_pilot("MK-01", "Finance"), by=FINANCE_EDITOR)
     create_pilot(demo_store, new_pilot("P-9", "Finance"), by=FINANCE_EDITOR)
     with pytest.raises(NotFoundError, match="no pilot MK-01"):  # another unit's pilot does not exist for fay
-        update_pilot(demo_store, get_pilot(demo_store, "MK-01").model_copy(update={"name": "Mine now"}), by=FINANCE_EDITOR)
+        update_pilot(
+            demo_store, get_pilot(demo_store, "MK-01").model_copy(update={"name": "Mine now"}), by=FINANCE_EDITOR
+        )
     with pytest.raises(AccessDenied, match="may not move the pilot FN-01 to another business unit"):
-        update_pilot(demo_store, get_pilot(demo_store, "FN-01").model_copy(update={"business_unit": "Marketing"}), by=FINANCE_EDITOR)
+        update_pilot(
+            demo_store,
+            get_pilot(demo_store, "FN-01").model_copy(update={"business_unit": "Marketing"}),
+            by=FINANCE_EDITOR,
+        )
     update_pilot(demo_store, get_pilot(demo_store, "FN-01").model_copy(update={"name": "Renamed"}), by=FINANCE_EDITOR)
     assert get_pilot(demo_store, "MK-01").name != "Mine now" and get_pilot(demo_store, "FN-01").name == "Renamed"
     with demo_store.read() as con:
@@ -275,7 +313,9 @@ def test_an_upload_with_rows_for_another_units_pilot_is_refused_whole(demo_store
     data = b"pilot_id,date,metric,value\nFN-01,2026-05-01,accuracy,0.9\nRO-01,2026-05-01,accuracy,0.8\n"
     before = demo_store.version()
     for commit in (False, True):
-        result = ingest(demo_store, data, "mixed.csv", IngestOptions(environment="live"), commit=commit, person=FINANCE_EDITOR)
+        result = ingest(
+            demo_store, data, "mixed.csv", IngestOptions(environment="live"), commit=commit, person=FINANCE_EDITOR
+        )
         assert result.status == "refused"
         assert "not pilots of Finance (the business units you may upload to): RO-01" in result.refusal
     assert demo_store.version() == before
@@ -291,23 +331,38 @@ def test_a_register_row_outside_the_units_is_rejected_naming_its_row_and_column(
     from pilot_health.models import PILOT_FIELDS
     from pilot_health.pilots import register_csv
 
-    rows = pd.DataFrame([new_pilot("FN-77", "Finance").model_dump(), new_pilot("MK-77", "Marketing").model_dump(),
-                         new_pilot("RO-01", "Finance").model_dump()], columns=list(PILOT_FIELDS))
+    rows = pd.DataFrame(
+        [
+            new_pilot("FN-77", "Finance").model_dump(),
+            new_pilot("MK-77", "Marketing").model_dump(),
+            new_pilot("RO-01", "Finance").model_dump(),
+        ],
+        columns=list(PILOT_FIELDS),
+    )
     data = register_csv(rows)
-    result = ingest(demo_store, data, "register.csv", IngestOptions(replace_existing=True), commit=True, person=FINANCE_EDITOR)
+    result = ingest(
+        demo_store, data, "register.csv", IngestOptions(replace_existing=True), commit=True, person=FINANCE_EDITOR
+    )
     assert result.status == "stored" and result.pilots == ["FN-77"], (result.refusal, result.problems)
     problems = {(p.row, p.column): p.message for p in result.problems}
     assert problems[(3, "business_unit")].startswith("“Marketing” is not one of your business units (Finance)")
-    assert problems[(4, "pilot_id")] == "The code RO-01 is already used by a pilot of another business unit; choose another code."
+    assert (
+        problems[(4, "pilot_id")]
+        == "The code RO-01 is already used by a pilot of another business unit; choose another code."
+    )
     assert get_pilot(demo_store, "RO-01").business_unit == "Retail Operations"
 
 
 def test_editors_withdraw_their_own_uploads_and_administrators_anyones(demo_store):
     data = b"pilot_id,date,metric,value\nFN-01,2026-05-01,accuracy,0.9\n"
-    fays = ingest(demo_store, data, "fay.csv", IngestOptions(environment="live"), commit=True, person=FINANCE_EDITOR).upload_id
+    fays = ingest(
+        demo_store, data, "fay.csv", IngestOptions(environment="live"), commit=True, person=FINANCE_EDITOR
+    ).upload_id
     with demo_store.read() as con:
         demo_upload = int(queries.list_uploads(con)["upload_id"].iloc[-1])
-    with pytest.raises(AccessDenied, match=f"may withdraw only their own uploads, and upload {demo_upload} was made by demo"):
+    with pytest.raises(
+        AccessDenied, match=f"may withdraw only their own uploads, and upload {demo_upload} was made by demo"
+    ):
         withdraw(demo_store, demo_upload, by=EDITOR)
     with pytest.raises(AccessDenied, match="needs the editor role"):
         withdraw(demo_store, fays, by=VIEWER)

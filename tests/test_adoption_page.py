@@ -1,6 +1,7 @@
 """The Adoption page through AppTest: the portfolio worst first with the domain's numbers, a pilot's
 verdict, profile, barrier points, team heatmap and usage; the wave and team in the URL; a team
 below the anonymity minimum nowhere on the page or in its downloads; comments as plain text."""
+
 from __future__ import annotations
 
 import json
@@ -28,16 +29,29 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 def chart_data(at: AppTest) -> list[pd.DataFrame]:
     """Every dataset of every chart on the page."""
-    return [pa.ipc.open_stream(ds.data.data).read_all().to_pandas() for chart in at.get("vega_lite_chart") for ds in chart.proto.datasets]
+    return [
+        pa.ipc.open_stream(ds.data.data).read_all().to_pandas()
+        for chart in at.get("vega_lite_chart")
+        for ds in chart.proto.datasets
+    ]
 
 
 def everything_shown(at: AppTest) -> str:
     """All the text of the page: Markdown, captions, alerts, metrics (and their help), widget
     options, tables and chart data."""
-    parts = sources(at.markdown) + sources(at.caption) + sources(at.info) + sources(at.warning) + sources(at.error) + sources(at.success)
+    parts = (
+        sources(at.markdown)
+        + sources(at.caption)
+        + sources(at.info)
+        + sources(at.warning)
+        + sources(at.error)
+        + sources(at.success)
+    )
     parts += sources(at.title) + sources(at.header) + sources(at.subheader) + [str(e.value) for e in at.get("text")]
     parts += [f"{m.label} {m.value} {m.delta} {m.proto.help}" for m in at.metric]
-    parts += [" ".join(map(str, s.options)) for s in at.selectbox] + [" ".join(map(str, s.options)) for s in at.multiselect]
+    parts += [" ".join(map(str, s.options)) for s in at.selectbox] + [
+        " ".join(map(str, s.options)) for s in at.multiselect
+    ]
     parts += [d.value.to_csv() for d in at.dataframe] + [frame.to_csv() for frame in chart_data(at)]
     parts += [json.dumps(json.loads(c.proto.spec)) for c in at.get("vega_lite_chart")]
     return "\n".join(parts)
@@ -61,7 +75,10 @@ def test_the_portfolio_is_worst_first_with_the_domains_numbers(demo_store, app_e
     shown = table.set_index("pilot_id")
     for pilot_id in ("RO-02", "CS-04", "FN-01"):
         assert shown.loc[pilot_id, "main_barrier"] == expected.loc[pilot_id, "main_barrier"]
-        assert at.dataframe[1].value.set_index("pilot_id").loc[pilot_id, "stuck_there"] == expected.loc[pilot_id, "stuck_there"]
+        assert (
+            at.dataframe[1].value.set_index("pilot_id").loc[pilot_id, "stuck_there"]
+            == expected.loc[pilot_id, "stuck_there"]
+        )
         assert shown.loc[pilot_id, "adoption_rate"] == round(expected.loc[pilot_id, "adoption_rate"] * 100)
     assert metrics(at)["Pilots with a survey"] == f"{int(expected['main_barrier'].notna().sum())} of 24"
     [(label, data)] = [d for d in downloads if d[0] == "Download the table (CSV)"]
@@ -87,10 +104,21 @@ def test_a_pilot_link_shows_the_verdict_profile_teams_and_usage(tmp_path, app_en
     finance = heat[heat["group"] == "Finance (8)"].set_index("element")["mean"]
     assert finance["Knowledge"] == pytest.approx(4.0) and finance["Awareness"] == pytest.approx(30 / 7)
     barrier = next(f for f in frames if "barrier" in f.columns).set_index("barrier")["respondents"]
-    assert barrier.to_dict() == {"Awareness": 4, "Desire": 0, "Knowledge": 0, "Ability": 4, "Reinforcement": 2, "Not stuck": 7}
+    assert barrier.to_dict() == {
+        "Awareness": 4,
+        "Desire": 0,
+        "Knowledge": 0,
+        "Ability": 4,
+        "Reinforcement": 2,
+        "Not stuck": 7,
+    }
     usage = next(f for f in frames if "active_users" in f.columns)
     assert len(usage) == len(pilot.active_users) and usage["active_users"].iloc[-1] == pytest.approx(20.0)
-    trend = next(f for f in frames if "respondents" in f.columns and "element" in f.columns and "order" in f.columns and "day" in f.columns)
+    trend = next(
+        f
+        for f in frames
+        if "respondents" in f.columns and "element" in f.columns and "order" in f.columns and "day" in f.columns
+    )
     assert sorted(trend["wave"].unique()) == [1, 2]
     team_csv = next(data for label, data in downloads if label == "Download the team table (CSV)").decode("utf-8")
     assert "Finance" in team_csv and OTHER_TEAMS in team_csv
@@ -103,7 +131,9 @@ def test_wave_and_team_come_from_the_url(tmp_path, app_env):
     assert_clean(at)
     assert at.selectbox(key="wave").value == 1 and at.selectbox(key="team").value == "Finance"
     assert metrics(at)["Respondents"] == "8" and metrics(at)["Main barrier"] == "Knowledge"
-    assert texts(at.warning)[0].startswith("Most of Finance is stuck at Knowledge (5 of 8 respondents in wave 1): training is the next step.")
+    assert texts(at.warning)[0].startswith(
+        "Most of Finance is stuck at Knowledge (5 of 8 respondents in wave 1): training is the next step."
+    )
     profile = next(f for f in chart_data(at) if "which" in f.columns)
     assert set(profile["which"]) == {"this wave"}  # no earlier wave to compare with
     assert profile.set_index("element")["mean"]["Knowledge"] == pytest.approx(21 / 8)
@@ -120,7 +150,11 @@ def test_a_small_team_in_the_url_is_refused_and_appears_nowhere(tmp_path, app_en
         # The link's own value is echoed once in the note that it does not exist; nothing else names it.
         notes = [t for t in texts(at.warning) if "asks for the team" in t]
         assert len(notes) == 1
-        page = everything_shown(at).replace(notes[0], "").replace(sources(at.warning)[texts(at.warning).index(notes[0])], "")
+        page = (
+            everything_shown(at)
+            .replace(notes[0], "")
+            .replace(sources(at.warning)[texts(at.warning).index(notes[0])], "")
+        )
         assert SMALL_TEAM not in page and "Ops" not in page
         assert downloads and all(SMALL_TEAM.encode() not in data and b"Ops" not in data for _, data in downloads)
 
@@ -131,7 +165,10 @@ def test_comments_are_plain_text_and_the_small_teams_go_under_other_teams(tmp_pa
     at = adoption_page(pilot="P-1")
     assert_clean(at)
     comments = next(d.value for d in at.dataframe if "comment" in d.value.columns)
-    assert comments.to_dict("records") == [{"group": "Finance", "comment": MARKUP_COMMENT}, {"group": OTHER_TEAMS, "comment": TINY_COMMENT}]
+    assert comments.to_dict("records") == [
+        {"group": "Finance", "comment": MARKUP_COMMENT},
+        {"group": OTHER_TEAMS, "comment": TINY_COMMENT},
+    ]
     rendered = "\n".join(sources(at.markdown) + sources(at.caption) + sources(at.warning) + sources(at.info))
     assert "<script>" not in rendered and "**Need**" not in rendered
     at = adoption_page(pilot="P-1", team="Finance")
@@ -154,7 +191,9 @@ def test_a_wave_below_the_minimum_and_a_pilot_without_survey_say_so(tmp_path, ap
     at = adoption_page(pilot="P-2")
     assert_clean(at)
     shown = texts(at.info)
-    assert any("No survey results for this pilot yet" in t for t in shown) and any("No usage data for this pilot yet" in t for t in shown)
+    assert any("No survey results for this pilot yet" in t for t in shown) and any(
+        "No usage data for this pilot yet" in t for t in shown
+    )
 
 
 def test_unknown_pilot_and_wave_in_a_link_are_reported(tmp_path, app_env):
@@ -174,12 +213,17 @@ def test_a_teams_participation_is_against_its_size_from_the_register(tmp_path, a
     at = adoption_page(pilot="P-1", team="Finance")
     assert_clean(at)
     [respondents] = [m for m in at.metric if m.label == "Respondents"]
-    assert respondents.value == "8" and respondents.delta == "40% of 20 asked" and "8 respondents ÷ 20 team members" in respondents.proto.help
+    assert (
+        respondents.value == "8"
+        and respondents.delta == "40% of 20 asked"
+        and "8 respondents ÷ 20 team members" in respondents.proto.help
+    )
     assert "Few answered in Finance (40% of 20)." in texts(at.warning)[0]
     assert SMALL_TEAM not in everything_shown(at)
 
 
 # -- plain words, the order's column on show, no None ----------------------------------------------------
+
 
 def test_the_portfolio_shows_the_column_its_order_uses_and_no_none(demo_store, app_env):
     app_env(demo_store)
@@ -190,8 +234,12 @@ def test_the_portfolio_shows_the_column_its_order_uses_and_no_none(demo_store, a
     assert list(table.columns) == report.MAIN_COLUMNS and "weakest" in table.columns
     labels = {name: c.get("label") for name, c in json.loads(main.proto.columns).items()}
     assert labels["weakest"] == "Weakest share"
-    assert "participation" in counts.value.columns and labels["name"] == "Name", "participation with the survey's counts; the name in full"
-    assert json.loads(main.proto.columns)["name"]["width"] >= 200, "room for names of ~34 characters (“Fresh produce demand forecasting”)"
+    assert "participation" in counts.value.columns and labels["name"] == "Name", (
+        "participation with the survey's counts; the name in full"
+    )
+    assert json.loads(main.proto.columns)["name"]["width"] >= 200, (
+        "room for names of ~34 characters (“Fresh produce demand forecasting”)"
+    )
     weakest = table["weakest"]
     known = weakest.dropna()
     assert list(known) == sorted(known), "sorted by the visible column, lowest first"
@@ -202,10 +250,21 @@ def test_the_portfolio_shows_the_column_its_order_uses_and_no_none(demo_store, a
         assert element.proto.placeholder == "–"
         cells = [str(v) for v in frame.astype(object).to_numpy().ravel() if not pd.isna(v)]
         assert "None" not in cells
-    assert set(table["main_barrier"]) <= {"Awareness", "Desire", "Knowledge", "Ability", "Reinforcement", "Not stuck", "no survey", "too few answers"}
+    assert set(table["main_barrier"]) <= {
+        "Awareness",
+        "Desire",
+        "Knowledge",
+        "Ability",
+        "Reinforcement",
+        "Not stuck",
+        "no survey",
+        "too few answers",
+    }
     assert "Reinforcement" in set(table["main_barrier"])
     assert all(v == round(v) for v in table["adoption_rate"].dropna()), "whole per cents"
-    assert {"Low adoption", "Low participation", "Top barrier"} <= set(metrics(at)), "card labels short enough not to be cut"
+    assert {"Low adoption", "Low participation", "Top barrier"} <= set(metrics(at)), (
+        "card labels short enough not to be cut"
+    )
 
 
 def test_a_long_adoption_portfolio_shows_the_worst_until_show_all(demo_store, app_env, monkeypatch):

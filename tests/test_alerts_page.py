@@ -2,6 +2,7 @@
 and sees only their subscriptions (no sent log, no preview); an administrator subscribes a team,
 sees what was sent (a failed one with its reason) and previews the next run without sending it;
 without sign-in the address is typed."""
+
 from __future__ import annotations
 
 import re
@@ -41,8 +42,10 @@ def test_a_viewer_subscribes_their_own_address_and_sees_no_log(demo_store, signi
     _button(at, "Subscribe").click()
     at.run()
     assert_clean(at)
-    assert texts(at.success) == ["Subscribed vic@example.com to the pilot SC-01. The next run after the nightly load tells of what "
-                                 "is new from then on."]
+    assert texts(at.success) == [
+        "Subscribed vic@example.com to the pilot SC-01. The next run after the nightly load tells of what "
+        "is new from then on."
+    ]
     [mine] = subscriptions(demo_store, Person("vic@example.com", "viewer"))
     assert (mine.pilot_id, mine.events) == ("SC-01", ("health_red", "decision_due"))
     assert "team@example.com" not in everything_sent(at), "a viewer sees their own subscriptions only"
@@ -57,10 +60,16 @@ def test_a_limited_person_is_offered_only_their_units_pilots(demo_store, signin_
     assert all(code.startswith("FN-") for code in at.selectbox(key="alert_pilot").options)
 
 
-def test_an_administrator_subscribes_a_team_sees_what_was_sent_and_previews_the_next_run(demo_store, signin_env, monkeypatch, tmp_path):
+def test_an_administrator_subscribes_a_team_sees_what_was_sent_and_previews_the_next_run(
+    demo_store, signin_env, monkeypatch, tmp_path
+):
     signin_env(demo_store)
-    monkeypatch.setenv("PILOT_HEALTH_SECRETS", str(tmp_path / "none.toml"))  # no mail server: the digest fails with a reason
-    monkeypatch.setenv("PILOT_HEALTH_ESCALATION_DAYS", "365")  # the subscribers' digests only (escalations: tests/test_alerts.py)
+    monkeypatch.setenv(
+        "PILOT_HEALTH_SECRETS", str(tmp_path / "none.toml")
+    )  # no mail server: the digest fails with a reason
+    monkeypatch.setenv(
+        "PILOT_HEALTH_ESCALATION_DAYS", "365"
+    )  # the subscribers' digests only (escalations: tests/test_alerts.py)
     subscribe(demo_store, "ann@example.com", ["health_red"], by=ANN)
     run_alerts(demo_store, now=DEMO_NOW, settings=AlertSettings(), by=ANN, base_url="https://ph.example.com")
     at = visit(PAGE, signed_in("ann@example.com"))
@@ -71,7 +80,9 @@ def test_an_administrator_subscribes_a_team_sees_what_was_sent_and_previews_the_
     assert row["status_words"] == "Not delivered yet — tried again at the next run"
     assert row["last_error"].startswith("No mail server is set up for alerts")
     words = []
-    for text in (t for t in rendered(at)[0] if t.startswith("table cell")):  # the sidebar's own help names the access file
+    for text in (
+        t for t in rendered(at)[0] if t.startswith("table cell")
+    ):  # the sidebar's own help names the access file
         words += [f"{what}: {text[:120]}" for what, pattern in DEVELOPER_WORDS.items() if pattern.search(text)]
     assert not words, "the reasons an administrator reads name no file, setting or section"
 
@@ -109,7 +120,9 @@ def test_without_sign_in_the_address_is_typed_and_a_mistake_is_one_sentence(demo
     _button(at, "Subscribe").click()
     at.run()
     assert_clean(at)
-    assert texts(at.error) == ["Address: “not an address” is neither an e-mail address nor a webhook's address (https://…)."]
+    assert texts(at.error) == [
+        "Address: “not an address” is neither an e-mail address nor a webhook's address (https://…)."
+    ]
     at.text_input(key="alert_address").set_value("me@example.com")
     _button(at, "Subscribe").click()
     at.run()

@@ -1,5 +1,6 @@
 """Technical vs business numbers on hand-built series with known answers, the per-pilot picture the
 Alignment page and the `alignment` command show, and the command itself."""
+
 from __future__ import annotations
 
 import json
@@ -24,6 +25,7 @@ def weekly(values) -> pd.Series:
 
 
 # -- alignment labels: the four cases the issue names ----------------------------------------------
+
 
 def test_a_pair_built_to_move_together_is_aligned_at_lag_zero():
     rng = np.random.default_rng(1)
@@ -54,7 +56,9 @@ def test_an_inverted_pair_is_inverted_and_direction_decides_what_inverted_means(
     technical = np.linspace(0.70, 0.90, 26)
     churn = np.linspace(2.0, 2.6, 26)  # churn rising: worse, while the model improves
     assert alignment(weekly(technical), weekly(churn), "up", "down", SETTINGS).label == "inverted"
-    assert alignment(weekly(technical), weekly(churn), "up", "up", SETTINGS).label == "aligned", "had churn been good news"
+    assert alignment(weekly(technical), weekly(churn), "up", "up", SETTINGS).label == "aligned", (
+        "had churn been good news"
+    )
     rmse = np.linspace(12.0, 9.0, 26)  # RMSE falling = the model improving
     assert alignment(weekly(rmse), weekly(churn), "down", "down", SETTINGS).label == "inverted"
 
@@ -62,15 +66,20 @@ def test_an_inverted_pair_is_inverted_and_direction_decides_what_inverted_means(
 def test_eleven_common_periods_are_insufficient_data_and_twelve_are_enough():
     assert SETTINGS.alignment_min_periods == 12
     eleven = alignment(weekly(np.linspace(0.7, 0.9, 11)), weekly(np.linspace(3, 3.5, 11)), "up", "up", SETTINGS)
-    assert eleven.label == "insufficient data" and eleven.periods == 11 and eleven.rho is None and eleven.technical is None
+    assert (
+        eleven.label == "insufficient data" and eleven.periods == 11 and eleven.rho is None and eleven.technical is None
+    )
     twelve = alignment(weekly(np.linspace(0.7, 0.9, 12)), weekly(np.linspace(3, 3.5, 12)), "up", "up", SETTINGS)
     assert twelve.label == "aligned" and twelve.periods == 12
     # Only the weeks both series share count: twenty technical weeks, eleven of them with a KPI value.
-    partly = alignment(weekly(np.linspace(0.7, 0.9, 20)), pd.Series(np.linspace(3.0, 3.4, 11), index=WEEKS[9:20]), "up", "up", SETTINGS)
+    partly = alignment(
+        weekly(np.linspace(0.7, 0.9, 20)), pd.Series(np.linspace(3.0, 3.4, 11), index=WEEKS[9:20]), "up", "up", SETTINGS
+    )
     assert partly.label == "insufficient data" and partly.periods == 11
 
 
 # -- decay: 25% is critical, 5% is nothing, RMSE rising is worse ------------------------------------------
+
 
 @pytest.mark.parametrize("drop, level", [(0.25, "critical"), (0.15, "warning"), (0.05, "none")])
 def test_a_live_drop_raises_the_alert_its_size_deserves(drop, level):
@@ -81,9 +90,17 @@ def test_a_live_drop_raises_the_alert_its_size_deserves(drop, level):
 
 def test_rmse_rising_is_decay_and_rmse_falling_is_not():
     rising = live_decay(weekly([10.0] * 12 + [12.5] * 8), "rmse", "down", SETTINGS)
-    assert rising.relative == pytest.approx(0.25) and rising.level == "critical" and rising.reference == pytest.approx(10.0)
+    assert (
+        rising.relative == pytest.approx(0.25)
+        and rising.level == "critical"
+        and rising.reference == pytest.approx(10.0)
+    )
     falling = live_decay(weekly([10.0] * 12 + [7.5] * 8), "rmse", "down", SETTINGS)
-    assert falling.relative == pytest.approx(-0.25) and falling.level == "none" and falling.reference == pytest.approx(10.0)
+    assert (
+        falling.relative == pytest.approx(-0.25)
+        and falling.level == "none"
+        and falling.reference == pytest.approx(10.0)
+    )
 
 
 def test_the_decay_path_says_when_each_level_was_crossed():
@@ -95,10 +112,13 @@ def test_the_decay_path_says_when_each_level_was_crossed():
     # judged from week 12 (8 reference weeks + 4): last 4 weeks 0.75 (6.25% below 0.80), 0.725 (9.4%), 0.70 (12.5%) at the 4th week of 0.70
     assert warning_week == WEEKS[13] and critical_week > warning_week
     assert path["shortfall"].iloc[-1] == pytest.approx(0.25)
-    assert path["shortfall"].iloc[-1] == pytest.approx(live_decay(weekly(values), "a", "up", SETTINGS).relative), "one implementation"
+    assert path["shortfall"].iloc[-1] == pytest.approx(live_decay(weekly(values), "a", "up", SETTINGS).relative), (
+        "one implementation"
+    )
 
 
 # -- drift -------------------------------------------------------------------------------------------
+
 
 def test_drift_compares_the_last_weeks_with_the_first_in_reference_standard_deviations():
     reference = [0.80, 0.82, 0.78, 0.81, 0.79, 0.80, 0.82, 0.78]
@@ -123,6 +143,7 @@ def test_a_flat_reference_does_not_make_any_wobble_infinite():
 
 # -- the per-pilot picture ---------------------------------------------------------------------------------
 
+
 def pilot_row(story: Story, tmp_path) -> report.PilotAlignment:
     store = story.store(tmp_path / "s.duckdb")
     return report.portfolio_alignment(store)[0]
@@ -133,7 +154,9 @@ def test_a_decoupled_pilot_reads_as_such_in_words_and_numbers(tmp_path):
     row = pilot_row(story, tmp_path)
     assert row.label == "decoupled" and "decoupled" in row.reasons
     live = [v for _, v in story.live]
-    rise = (np.mean(live[-4:]) - np.mean(live[:4])) * 100  # 4-week averages at each end, in points (accuracy is a share)
+    rise = (
+        np.mean(live[-4:]) - np.mean(live[:4])
+    ) * 100  # 4-week averages at each end, in points (accuracy is a share)
     assert row.verdict.startswith(f"Since {story.live[0][0]:%B %Y}, Live Accuracy rose {rise:.1f} points (better); ")
     assert "Revenue per visit has not moved" in row.verdict and "Decoupled over 52 weekly periods:" in row.verdict
     assert row.kpi_progress.progress == pytest.approx(0.0, abs=0.01) and row.kpi_progress.behind is True
@@ -187,17 +210,21 @@ def test_the_chart_data_carries_lab_and_live_the_alert_bands_and_the_kpi_plan(tm
     assert cut.bands.equals(chart.bands), "thresholds come from all the data, not the cut"
 
 
-@pytest.mark.parametrize("first, last, unit, direction, words", [
-    (0.80, 0.86, "share", "up", "Accuracy rose 6 points (better)"),
-    (92.0, 92.5, "%", "up", "Accuracy has not moved"),
-    (100.0, 88.0, "$", "down", "Accuracy fell 12% (better)"),
-    (3.0, 3.2, "%", "down", "Accuracy rose 0.2 points (worse)"),
-])
+@pytest.mark.parametrize(
+    "first, last, unit, direction, words",
+    [
+        (0.80, 0.86, "share", "up", "Accuracy rose 6 points (better)"),
+        (92.0, 92.5, "%", "up", "Accuracy has not moved"),
+        (100.0, 88.0, "$", "down", "Accuracy fell 12% (better)"),
+        (3.0, 3.2, "%", "down", "Accuracy rose 0.2 points (worse)"),
+    ],
+)
 def test_changes_are_described_in_points_or_per_cent(first, last, unit, direction, words):
     assert report.describe_change("Accuracy", first, last, unit, direction) == words
 
 
 # -- the command line ----------------------------------------------------------------------------------
+
 
 def test_the_alignment_command_gives_every_pilot_with_the_named_fields(demo_store, run_command):
     result = run_command("alignment", "--db", str(demo_store.path), "--json")
@@ -206,7 +233,17 @@ def test_the_alignment_command_gives_every_pilot_with_the_named_fields(demo_stor
     pilots = {p["pilot_id"]: p for p in payload["pilots"]}
     assert len(pilots) == 24
     for block in pilots.values():
-        assert {"pilot_id", "label", "rho", "lag", "periods", "lab_live_gap", "decay", "kpi_progress", "time_elapsed"} <= set(block)
+        assert {
+            "pilot_id",
+            "label",
+            "rho",
+            "lag",
+            "periods",
+            "lab_live_gap",
+            "decay",
+            "kpi_progress",
+            "time_elapsed",
+        } <= set(block)
     assert pilots["RO-03"]["label"] == "decoupled" and pilots["CS-02"]["label"] == "inverted"
     assert pilots["FN-01"]["decay"]["roc_auc"]["level"] == "critical"
     expected = {r.pilot_id: r for r in report.portfolio_alignment(demo_store)}
@@ -216,7 +253,9 @@ def test_the_alignment_command_gives_every_pilot_with_the_named_fields(demo_stor
         assert block["rho"] == (row.alignment.rho if row.alignment else None)
         for metric, gap in row.gaps.items():
             assert block["lab_live_gap"][metric]["relative"] == pytest.approx(gap.relative)
-    assert [p["pilot_id"] for p in payload["pilots"]] == [r.pilot_id for r in report.portfolio_alignment(demo_store)], "worst first"
+    assert [p["pilot_id"] for p in payload["pilots"]] == [r.pilot_id for r in report.portfolio_alignment(demo_store)], (
+        "worst first"
+    )
 
 
 def test_the_alignment_command_for_one_pilot_and_a_wrong_code(demo_store, run_command):

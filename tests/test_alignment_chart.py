@@ -3,6 +3,7 @@ direction the verdict gives each series (better or worse) is the direction its l
 screen (up = better: a lower-is-better series is drawn on an upside-down scale), over the periods the
 verdict compared; the axis ends with the data; the cadence is named from the data; alert crossings
 are marks with a legend, never overlapping text; metric names are plain words."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -29,9 +30,13 @@ def panels(chart) -> list[dict]:
 
 def value_layer(panel: dict) -> dict:
     """The layer drawing the series itself (its y field is `value`, with an axis title)."""
-    return next(layer for layer in panel["layer"]
-                if layer["mark"] in ("line",) or (isinstance(layer["mark"], dict) and layer["mark"].get("type") == "line")
-                and "title" in layer["encoding"]["y"])
+    return next(
+        layer
+        for layer in panel["layer"]
+        if layer["mark"] in ("line",)
+        or (isinstance(layer["mark"], dict) and layer["mark"].get("type") == "line")
+        and "title" in layer["encoding"]["y"]
+    )
 
 
 def drawn_upside_down(panel: dict) -> bool:
@@ -57,13 +62,18 @@ def assert_chart_agrees_with_verdict(chart, row) -> None:
         drawn = screen_direction(chart, which)
         assert drawn == trend.direction, (
             f"{row.pilot_id}: the verdict says {name} {'improves' if trend.direction == 'up' else 'worsens'} "
-            f"but its line goes {drawn} on the chart")
+            f"but its line goes {drawn} on the chart"
+        )
         said = "(better)" if trend.direction == "up" else "(worse)"
         sentence = next(part for part in row.verdict.split(";") if name in part)
-        assert said in sentence or ("better" if trend.direction == "up" else "worse") in sentence, (row.pilot_id, sentence)
+        assert said in sentence or ("better" if trend.direction == "up" else "worse") in sentence, (
+            row.pilot_id,
+            sentence,
+        )
 
 
 # -- every demo pilot --------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
@@ -108,6 +118,7 @@ def test_an_inverted_pilot_with_a_lower_is_better_kpi_explains_its_upside_down_s
 
 # -- hand-built series -------------------------------------------------------------------------------
 
+
 def story_chart(story: Story, tmp_path, kpi_direction: str = "up"):
     story.record["kpi_direction"] = kpi_direction
     store = story.store(tmp_path / "s.duckdb")
@@ -115,17 +126,30 @@ def story_chart(story: Story, tmp_path, kpi_direction: str = "up"):
     return report.assess_alignment(numbers, CATALOGUE), report.chart_data(numbers)
 
 
-@pytest.mark.parametrize("technical_metric, technical, kpi, kpi_direction, label", [
-    ("accuracy", (0.70, 0.90), (3.0, 3.6), "up", "aligned"),  # both rise, both better
-    ("accuracy", (0.70, 0.90), (3.6, 3.0), "down", "aligned"),  # KPI falls, lower is better: up on the chart
-    ("rmse", (12.0, 8.0), (3.0, 3.6), "up", "aligned"),  # error falls: up on the chart
-    ("accuracy", (0.70, 0.90), (3.0, 3.6), "down", "inverted"),  # both rise, but the KPI rising is worse
-    ("rmse", (8.0, 12.0), (3.6, 3.0), "down", "inverted"),  # error rises (worse), KPI falls (better)
-])
-def test_built_series_are_drawn_the_way_the_verdict_reads_them(tmp_path, technical_metric, technical, kpi, kpi_direction, label):
-    tech_noise, kpi_noise = np.random.default_rng(1), np.random.default_rng(2)  # independent: their changes are unrelated
+@pytest.mark.parametrize(
+    "technical_metric, technical, kpi, kpi_direction, label",
+    [
+        ("accuracy", (0.70, 0.90), (3.0, 3.6), "up", "aligned"),  # both rise, both better
+        ("accuracy", (0.70, 0.90), (3.6, 3.0), "down", "aligned"),  # KPI falls, lower is better: up on the chart
+        ("rmse", (12.0, 8.0), (3.0, 3.6), "up", "aligned"),  # error falls: up on the chart
+        ("accuracy", (0.70, 0.90), (3.0, 3.6), "down", "inverted"),  # both rise, but the KPI rising is worse
+        ("rmse", (8.0, 12.0), (3.6, 3.0), "down", "inverted"),  # error rises (worse), KPI falls (better)
+    ],
+)
+def test_built_series_are_drawn_the_way_the_verdict_reads_them(
+    tmp_path, technical_metric, technical, kpi, kpi_direction, label
+):
+    tech_noise, kpi_noise = (
+        np.random.default_rng(1),
+        np.random.default_rng(2),
+    )  # independent: their changes are unrelated
     live = [(w, v + tech_noise.normal(0, abs(technical[1] - technical[0]) / 40)) for w, v in line(*technical, 40, 40)]
-    story = Story(lab=[], live=live, kpi=[(w, v + kpi_noise.normal(0, 0.01)) for w, v in line(*kpi, 40, 40)], technical_metric=technical_metric)
+    story = Story(
+        lab=[],
+        live=live,
+        kpi=[(w, v + kpi_noise.normal(0, 0.01)) for w, v in line(*kpi, 40, 40)],
+        technical_metric=technical_metric,
+    )
     story.record["kpi_baseline"], story.record["kpi_target"] = (3.0, 3.6) if kpi_direction == "up" else (3.6, 3.0)
     row, chart = story_chart(story, tmp_path, kpi_direction)
     assert row.label == label, row.alignment.why
@@ -140,12 +164,17 @@ def test_the_shaded_window_is_the_periods_the_verdict_compared(tmp_path):
     start, end = chart.judged_window
     assert start.date() == row.alignment.first_period and end.date() == row.alignment.last_period + timedelta(days=6)
     assert len(chart.plotted("technical")) == row.alignment.periods == 30, "only live weeks, only those compared"
-    band = next(layer for layer in panels(chart)[0]["layer"] if layer["mark"] == "rect" or
-                (isinstance(layer["mark"], dict) and layer["mark"].get("type") == "rect" and "x2" in layer["encoding"]))
+    band = next(
+        layer
+        for layer in panels(chart)[0]["layer"]
+        if layer["mark"] == "rect"
+        or (isinstance(layer["mark"], dict) and layer["mark"].get("type") == "rect" and "x2" in layer["encoding"])
+    )
     assert "x2" in band["encoding"]
 
 
 # -- the axis, the cadence, the labels ---------------------------------------------------------------
+
 
 def months_ago(n: int) -> datetime:
     day = (NOW - pd.DateOffset(months=n)).to_pydatetime()
@@ -155,20 +184,27 @@ def months_ago(n: int) -> datetime:
 def test_three_monthly_values_get_an_axis_of_their_months_and_a_monthly_caption(tmp_path):
     """Three monthly values, a KPI plan running years on: the axis ends with the data, the caption
     says month by month."""
-    story = Story(lab=[], live=[(months_ago(n), 0.8 + 0.01 * (3 - n)) for n in (3, 2, 1)],
-                  kpi=[(months_ago(n) + timedelta(days=3), 3.0 + 0.1 * (3 - n)) for n in (3, 2, 1)])
+    story = Story(
+        lab=[],
+        live=[(months_ago(n), 0.8 + 0.01 * (3 - n)) for n in (3, 2, 1)],
+        kpi=[(months_ago(n) + timedelta(days=3), 3.0 + 0.1 * (3 - n)) for n in (3, 2, 1)],
+    )
     story.record["kpi_deadline"] = TODAY + timedelta(days=3 * 365)
     row, chart = story_chart(story, tmp_path)
     assert chart.technical_cadence == "month" and chart.kpi_cadence == "month"
     caption = report.chart_caption(chart, SETTINGS)
     assert "month by month" in caption and "week by week" not in caption and "3 monthly values" in caption
     first, last = chart.data_span
-    assert chart.span[1] - last <= pd.Timedelta(days=35), "at most a month past the last value (for “where it should be by now”)"
+    assert chart.span[1] - last <= pd.Timedelta(days=35), (
+        "at most a month past the last value (for “where it should be by now”)"
+    )
     for panel in panels(chart):
         domain = value_layer(panel)["encoding"]["x"]["scale"]["domain"]
         shown = [pd.Timestamp(year=d["year"], month=d["month"], day=d["date"]) for d in domain]
         assert shown[0] == first.normalize() and shown[1] == chart.span[1].normalize()
-        assert shown[1] < pd.Timestamp(story.record["kpi_deadline"]) - pd.Timedelta(days=365), "not years on to the deadline"
+        assert shown[1] < pd.Timestamp(story.record["kpi_deadline"]) - pd.Timedelta(days=365), (
+            "not years on to the deadline"
+        )
 
 
 def test_where_it_should_be_by_now_long_after_the_data_is_said_not_drawn(tmp_path):
@@ -178,16 +214,22 @@ def test_where_it_should_be_by_now_long_after_the_data_is_said_not_drawn(tmp_pat
     assert chart.expected_now is not None and not chart.expected_now_shown
     assert chart.span == chart.data_span
     assert "after the last value shown, so it is not drawn" in report.chart_caption(chart, SETTINGS)
-    assert not any("where it should be by now" in str(layer.get("encoding", {})) or layer.get("mark", {}) == {"type": "point", "shape": "diamond"}
-                   for layer in panels(chart)[1]["layer"])
+    assert not any(
+        "where it should be by now" in str(layer.get("encoding", {}))
+        or layer.get("mark", {}) == {"type": "point", "shape": "diamond"}
+        for layer in panels(chart)[1]["layer"]
+    )
 
 
-@pytest.mark.parametrize("index, cadence", [
-    (pd.date_range("2026-01-01", periods=10, freq="D"), "day"),
-    (pd.date_range("2026-01-05", periods=10, freq="W-MON"), "week"),
-    (pd.date_range("2026-01-01", periods=3, freq="MS"), "month"),
-    (pd.date_range("2025-01-01", periods=4, freq="QS"), "quarter"),
-])
+@pytest.mark.parametrize(
+    "index, cadence",
+    [
+        (pd.date_range("2026-01-01", periods=10, freq="D"), "day"),
+        (pd.date_range("2026-01-05", periods=10, freq="W-MON"), "week"),
+        (pd.date_range("2026-01-01", periods=3, freq="MS"), "month"),
+        (pd.date_range("2025-01-01", periods=4, freq="QS"), "quarter"),
+    ],
+)
 def test_the_cadence_is_named_from_the_spacing_of_the_values(index, cadence):
     assert report.cadence_of(index) == cadence
 
@@ -197,16 +239,29 @@ def test_alert_crossings_are_marks_with_a_legend_never_text(demo):
     # a demo pilot whose decay and drift both crossed a level (markers of two kinds on one panel)
     chart = next(c for c in charts if {w.split()[0] for w in c.events["what"]} == {"decay", "drift"})
     layers = panels(chart)[0]["layer"]
-    assert not any((layer["mark"] == "text" or (isinstance(layer["mark"], dict) and layer["mark"].get("type") == "text")) for layer in layers)
+    assert not any(
+        (layer["mark"] == "text" or (isinstance(layer["mark"], dict) and layer["mark"].get("type") == "text"))
+        for layer in layers
+    )
     events = next(layer for layer in layers if "shape" in layer.get("encoding", {}))
-    assert events["encoding"]["shape"]["legend"]["title"] == events["encoding"]["fill"]["legend"]["title"] == "Alert level crossed"
+    assert (
+        events["encoding"]["shape"]["legend"]["title"]
+        == events["encoding"]["fill"]["legend"]["title"]
+        == "Alert level crossed"
+    )
 
 
-@pytest.mark.parametrize("key, label, source, plain", [
-    ("roc_auc", "ROC AUC", "built-in", "ROC AUC"), ("f1", "F1", "built-in", "F1 score"), ("r2", "R²", "built-in", "R²"),
-    ("rmse", "RMSE", "built-in", "Error (RMSE)"), ("time_to_resolve", "time_to_resolve", "guessed", "Time to resolve"),
-    ("rmse", "Forecast error", "answered", "Forecast error"),
-])
+@pytest.mark.parametrize(
+    "key, label, source, plain",
+    [
+        ("roc_auc", "ROC AUC", "built-in", "ROC AUC"),
+        ("f1", "F1", "built-in", "F1 score"),
+        ("r2", "R²", "built-in", "R²"),
+        ("rmse", "RMSE", "built-in", "Error (RMSE)"),
+        ("time_to_resolve", "time_to_resolve", "guessed", "Time to resolve"),
+        ("rmse", "Forecast error", "answered", "Forecast error"),
+    ],
+)
 def test_metric_keys_read_as_plain_names(key, label, source, plain):
     assert report.plain_metric_name(MetricInfo(key, label, "technical", "down", None, source)) == plain
 
@@ -220,13 +275,20 @@ def test_the_screen_table_has_whole_per_cents_words_and_no_none(demo):
         shown = view[column].dropna()
         assert (shown == shown.round(0)).all(), column
     assert not view["technical_label"].isin(["roc_auc", "f1", "r2", "rmse"]).any()
-    assert set(view["lag"].dropna()) <= {"same week", "same month", *{f"{n} week{'s' if n != 1 else ''} later" for n in range(1, 9)},
-                                         *{f"{n} month{'s' if n != 1 else ''} later" for n in range(1, 9)}}
+    assert set(view["lag"].dropna()) <= {
+        "same week",
+        "same month",
+        *{f"{n} week{'s' if n != 1 else ''} later" for n in range(1, 9)},
+        *{f"{n} month{'s' if n != 1 else ''} later" for n in range(1, 9)},
+    }
     assert not any(v is None or v == "None" for v in view.astype(object).where(view.notna(), "–").to_numpy().ravel())
 
 
 def test_the_screen_table_names_the_two_weightiest_reasons_and_counts_the_rest(demo):
-    assert report.short_why("inverted, ROC AUC decay critical, ROC AUC drift critical, KPI behind plan") == "inverted, ROC AUC decay critical + 2 more"
+    assert (
+        report.short_why("inverted, ROC AUC decay critical, ROC AUC drift critical, KPI behind plan")
+        == "inverted, ROC AUC decay critical + 2 more"
+    )
     assert report.short_why("decoupled, KPI behind plan") == "decoupled, KPI behind plan"
     assert report.short_why("nothing of concern") == "nothing of concern"
     rows = report.worst_first([report.assess_alignment(n, CATALOGUE) for n in demo.values()])
@@ -236,4 +298,6 @@ def test_the_screen_table_names_the_two_weightiest_reasons_and_counts_the_rest(d
     assert len(longest.reasons) > report.WHY_SHOWN, "the demo has a pilot with more reasons than the table shows"
     shown = view.loc[view["pilot_id"] == longest.pilot_id, "why"].item()
     assert shown == ", ".join(longest.reasons[:2]) + f" + {len(longest.reasons) - 2} more"
-    assert table.loc[table["pilot_id"] == longest.pilot_id, "why"].item() == ", ".join(longest.reasons), "the download keeps every reason"
+    assert table.loc[table["pilot_id"] == longest.pilot_id, "why"].item() == ", ".join(longest.reasons), (
+        "the download keeps every reason"
+    )

@@ -1,5 +1,6 @@
 """The Alignment page through AppTest: the portfolio worst first, a pilot's verdict and chart (the
 spec checked for the right series and thresholds), the pickers in the URL, the metric dictionary."""
+
 from __future__ import annotations
 
 import json
@@ -64,13 +65,17 @@ def test_the_portfolio_is_worst_first_with_the_labels_the_domain_computes(demo_s
     assert at.selectbox(key="pilot").value is None
 
 
-def test_a_pilot_link_shows_the_verdict_the_numbers_and_a_chart_with_the_right_series_and_thresholds(demo_store, app_env):
+def test_a_pilot_link_shows_the_verdict_the_numbers_and_a_chart_with_the_right_series_and_thresholds(
+    demo_store, app_env
+):
     app_env(demo_store)
     at = alignment_page(pilot="FN-01")
     assert_clean(at)
     row = next(r for r in report.portfolio_alignment(demo_store) if r.pilot_id == "FN-01")
     assert row.verdict in texts(at.error), "inverted: the verdict in a red box above the chart"
-    assert len(row.reasons) > report.WHY_SHOWN and f"Why here in the list: {', '.join(row.reasons)}." in texts(at.caption), "every reason, not the table's two"
+    assert len(row.reasons) > report.WHY_SHOWN and f"Why here in the list: {', '.join(row.reasons)}." in texts(
+        at.caption
+    ), "every reason, not the table's two"
     assert at.dataframe[0].value.set_index("pilot_id").loc["FN-01", "why"] == report.short_why(", ".join(row.reasons))
     shown = metrics(at)
     assert shown["Alignment"] == "Inverted" and shown["Decay"] == f"{row.primary_decay.relative:.0%}"
@@ -80,17 +85,26 @@ def test_a_pilot_link_shows_the_verdict_the_numbers_and_a_chart_with_the_right_s
     marks = [m for m, _ in layers]
     assert marks[:2] == ["rect", "line"]
     bands = layers[0][1].set_index("level")
-    reference = layers[1][1].query("environment == 'live'")["value"].iloc[: SETTINGS.decay_reference_weeks].mean()  # the first live weeks
+    reference = (
+        layers[1][1].query("environment == 'live'")["value"].iloc[: SETTINGS.decay_reference_weeks].mean()
+    )  # the first live weeks
     assert bands.loc["warning", "high"] == pytest.approx(reference * (1 - SETTINGS.decay_warning))
     assert bands.loc["critical", "high"] == pytest.approx(reference * (1 - SETTINGS.decay_critical))
     series = layers[1][1]
     assert set(series["environment"]) == {"lab", "live"}
-    events = next(frame for mark, frame in layers if mark == "point" and "what" in frame and "decay critical" in set(frame["what"]))
+    events = next(
+        frame
+        for mark, frame in layers
+        if mark == "point" and "what" in frame and "decay critical" in set(frame["what"])
+    )
     assert {"decay warning", "decay critical"} <= set(events["what"])
     kpi_lines = next(frame for mark, frame in layers if mark == "rule")
     with demo_store.read() as con:
         record = queries.fetch_pilot(con, "FN-01")
-    assert dict(zip(kpi_lines["line"], kpi_lines["value"])) == {"baseline": record["kpi_baseline"], "target": record["kpi_target"]}
+    assert dict(zip(kpi_lines["line"], kpi_lines["value"])) == {
+        "baseline": record["kpi_baseline"],
+        "target": record["kpi_target"],
+    }
     marker = next(frame for _, frame in layers if "what" in frame and "where it should be by now" in set(frame["what"]))
     assert len(marker) == 1
 
@@ -182,11 +196,16 @@ def test_correcting_a_metric_in_the_dictionary_is_remembered_and_changes_the_num
     assert_clean(at)
     with demo_store.read() as con:
         saved = {r["metric_key"]: r for r in queries.metric_definitions(con)}
-    assert saved["roc_auc"]["direction"] == "down" and saved["roc_auc"]["kind"] == "technical" and saved["roc_auc"]["upload_id"] is None
+    assert (
+        saved["roc_auc"]["direction"] == "down"
+        and saved["roc_auc"]["kind"] == "technical"
+        and saved["roc_auc"]["upload_id"] is None
+    )
     assert metrics(at)["Decay"] != before, "ROC AUC read as lower-is-better: its fall is no longer decay"
 
 
 # -- business words, no None, the cadence, the chart as the verdict reads it -------------------------------
+
 
 def headers(frame_element) -> dict[str, dict]:
     """Each shown column's header and tooltip, as the grid receives them."""
@@ -215,11 +234,18 @@ def test_the_tables_speak_plain_words_with_the_technical_terms_in_tooltips_and_s
     cells = shown_cells(main) + shown_cells(numbers)
     assert "None" not in cells and "nan" not in cells
     metric_names = set(main.value["technical_label"].dropna())
-    assert {"ROC AUC", "F1 score", "R²", "Error (RMSE)"} <= metric_names and not {"roc_auc", "f1", "r2", "rmse"} & metric_names
+    assert {"ROC AUC", "F1 score", "R²", "Error (RMSE)"} <= metric_names and not {
+        "roc_auc",
+        "f1",
+        "r2",
+        "rmse",
+    } & metric_names
     assert all(v == round(v) for v in main.value["kpi_progress"].dropna()), "whole per cents"
     # a delay reads in words, from the same numbers the domain computes (which pilots have one depends on the demo's stories)
     table = report.portfolio_table(report.worst_first(report.portfolio_alignment(demo_store)))
-    expected = {p: report.delay_words(lag, period) for p, lag, period in zip(table["pilot_id"], table["lag"], table["period"])}
+    expected = {
+        p: report.delay_words(lag, period) for p, lag, period in zip(table["pilot_id"], table["lag"], table["period"])
+    }
     shown = dict(zip(numbers.value["pilot_id"], numbers.value["lag"]))
     assert {p: (None if pd.isna(v) else v) for p, v in shown.items()} == {p: expected[p] for p in shown}
     assert report.delay_words(4, "week") == "4 weeks later" and report.delay_words(0, "month") == "same month"
@@ -248,7 +274,10 @@ def test_the_inverted_verdict_and_its_chart_agree(demo_store, app_env):
     assert row.verdict in texts(at.error) and "upside down" in row.verdict
     technical, kpi = chart_specs(at)
     value = lambda spec: next(l for l in spec["layer"] if l["encoding"].get("y", {}).get("title"))  # noqa: E731
-    assert not value(technical)["encoding"]["y"]["scale"].get("reverse") and value(kpi)["encoding"]["y"]["scale"]["reverse"] is True
+    assert (
+        not value(technical)["encoding"]["y"]["scale"].get("reverse")
+        and value(kpi)["encoding"]["y"]["scale"]["reverse"] is True
+    )
     assert "lower is better" in value(kpi)["encoding"]["y"]["title"][1]
     assert [mark for mark, _ in chart_layers(at, judged=True)][0] == "rect", "the compared periods are shaded"
     caption = " ".join(texts(at.caption))
@@ -270,8 +299,11 @@ def test_three_monthly_points_are_named_monthly_and_the_axis_ends_with_them(tmp_
     from test_risk import TODAY, Story
     from datetime import timedelta
 
-    story = Story(lab=[], live=[(months_ago(n), 0.8 + 0.01 * (3 - n)) for n in (3, 2, 1)],
-                  kpi=[(months_ago(n) + timedelta(days=3), 3.0 + 0.1 * (3 - n)) for n in (3, 2, 1)])
+    story = Story(
+        lab=[],
+        live=[(months_ago(n), 0.8 + 0.01 * (3 - n)) for n in (3, 2, 1)],
+        kpi=[(months_ago(n) + timedelta(days=3), 3.0 + 0.1 * (3 - n)) for n in (3, 2, 1)],
+    )
     story.record["kpi_deadline"] = TODAY + timedelta(days=3 * 365)
     store = story.store(tmp_path / "s.duckdb")
     app_env(store)
@@ -280,6 +312,10 @@ def test_three_monthly_points_are_named_monthly_and_the_axis_ends_with_them(tmp_
     caption = " ".join(texts(at.caption))
     assert "Accuracy month by month" in caption and "week by week" not in caption
     for spec in chart_specs(at):
-        domain = next(l for l in spec["layer"] if l["encoding"].get("y", {}).get("title"))["encoding"]["x"]["scale"]["domain"]
+        domain = next(l for l in spec["layer"] if l["encoding"].get("y", {}).get("title"))["encoding"]["x"]["scale"][
+            "domain"
+        ]
         end = pd.Timestamp(year=domain[1]["year"], month=domain[1]["month"], day=domain[1]["date"])
-        assert end <= pd.Timestamp(TODAY) + pd.Timedelta(days=1), "the axis does not run on to the KPI deadline years away"
+        assert end <= pd.Timestamp(TODAY) + pd.Timedelta(days=1), (
+            "the axis does not run on to the KPI deadline years away"
+        )

@@ -2,6 +2,7 @@
 on tiny series, the cases issue 14 names, and a small Monte Carlo (fixed seeds, loose bounds) so the
 operating characteristics published in docs/alignment.md cannot silently regress.
 bench/validate_methods.py runs the full table."""
+
 from __future__ import annotations
 
 import math
@@ -30,6 +31,7 @@ def weekly(values) -> pd.Series:
 
 # -- Mann–Kendall by hand ---------------------------------------------------------------------------
 
+
 def test_mann_kendall_s_variance_and_p_on_a_tiny_series_by_hand():
     # 1, 3, 2, 4, 4: pairs rising 8 (1<3, 1<2, 1<4 twice, 3<4 twice, 2<4 twice), falling 1 (3>2), tied 1 (4=4): S = 7.
     # Variance: [5·4·15 − 2·1·9] / 18 = (300 − 18) / 18 = 15.667 (one pair of ties).
@@ -40,22 +42,29 @@ def test_mann_kendall_s_variance_and_p_on_a_tiny_series_by_hand():
     # Twelve rising values: S = 66, variance 12·11·29/18 = 212.67, z = 65/14.583 = 4.457, p ≈ 8.3e-6: a clear rise.
     rising = mann_kendall(np.arange(12.0), 0.05)
     assert rising.s == 66 and rising.variance == pytest.approx(12 * 11 * 29 / 18)
-    assert rising.p == pytest.approx(math.erfc(65 / math.sqrt(12 * 11 * 29 / 18) / math.sqrt(2))) and rising.direction == "up"
+    assert (
+        rising.p == pytest.approx(math.erfc(65 / math.sqrt(12 * 11 * 29 / 18) / math.sqrt(2)))
+        and rising.direction == "up"
+    )
     assert mann_kendall(-np.arange(12.0), 0.05).direction == "down"
     assert mann_kendall([5.0] * 12, 0.05).p == 1.0
 
 
-@pytest.mark.parametrize("p, words", [
-    (0.0004, "would happen by chance less than 1 time in 1,000"),
-    (0.004, "would happen by chance less than 1 time in 100"),
-    (0.03, "would happen by chance less than 1 time in 20"),
-    (0.25, "could easily be chance: about 1 time in 4"),
-])
+@pytest.mark.parametrize(
+    "p, words",
+    [
+        (0.0004, "would happen by chance less than 1 time in 1,000"),
+        (0.004, "would happen by chance less than 1 time in 100"),
+        (0.03, "would happen by chance less than 1 time in 20"),
+        (0.25, "could easily be chance: about 1 time in 4"),
+    ],
+)
 def test_p_values_in_plain_words(p, words):
     assert chance_words(p) == words
 
 
 # -- alignment labels ---------------------------------------------------------------------------------
+
 
 def test_constant_series_are_inconclusive_never_aligned():
     flat = alignment(weekly([0.8] * 20), weekly([3.0] * 20), "up", "up", SETTINGS)
@@ -81,8 +90,15 @@ def test_a_significant_lag_is_reported_and_the_kpi_judged_at_it():
     model = 0.70 + 0.15 * np.arange(34) / 33 + rng.normal(0, 0.03, 34)
     kpi = 3.0 + 4 * (model[:-4] - 0.70) + rng.normal(0, 0.05, 30)  # the KPI repeats the model's moves 4 weeks later
     result = alignment(weekly(model[4:]), weekly(kpi), "up", "up", SETTINGS)
-    assert result.label == "aligned" and result.lag == 4 and result.rho > 0.5 and result.association.p < SETTINGS.significance
-    assert result.kpi.n == 30 - 4 and result.technical.n == 30 - 4, "each trend judged on the periods paired at that lag"
+    assert (
+        result.label == "aligned"
+        and result.lag == 4
+        and result.rho > 0.5
+        and result.association.p < SETTINGS.significance
+    )
+    assert result.kpi.n == 30 - 4 and result.technical.n == 30 - 4, (
+        "each trend judged on the periods paired at that lag"
+    )
 
 
 def test_labels_never_contradict_the_numbers_shown_beside_them():
@@ -102,7 +118,10 @@ def test_labels_never_contradict_the_numbers_shown_beside_them():
 def test_the_verdict_gives_periods_and_chances_in_words(tmp_path):
     story = Story(kpi=[(w, 3.0 + 0.001 * (i % 2)) for i, (w, _) in enumerate(line(0, 0, 52, 52))])
     row = report.portfolio_alignment(story.store(tmp_path / "s.duckdb"))[0]
-    assert "Decoupled over 52 weekly periods: Live Accuracy shows a clear improvement (would happen by chance less than 1 time in 1,000, 52 values)" in row.verdict
+    assert (
+        "Decoupled over 52 weekly periods: Live Accuracy shows a clear improvement (would happen by chance less than 1 time in 1,000, 52 values)"
+        in row.verdict
+    )
     assert "Revenue per visit shows no clear change (could easily be chance" in row.verdict
     payload = report.as_json(row)
     assert payload["alignment"]["technical_trend"]["n"] == 52 and payload["alignment"]["technical_trend"]["p"] < 0.001
@@ -110,6 +129,7 @@ def test_the_verdict_gives_periods_and_chances_in_words(tmp_path):
 
 
 # -- decay ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("history", range(8, 41))
 def test_an_exact_twenty_per_cent_drop_is_critical_and_ten_a_warning_for_every_history_length(history):
@@ -145,16 +165,23 @@ def test_decay_evidence_agrees_with_its_level(tmp_path):
     result = risk.assess(story.store(tmp_path / "s.duckdb"), NOW)[0]
     signal = next(s for s in result.patterns["governance_vacuum"].signals if s.key == "live_decay")
     assert signal.state == risk.FIRED
-    assert signal.evidence == ("Live Accuracy averages 0.64 over the 4 weeks to 2026-05-25, against 0.8 in its first 8 live weeks "
-                               "(the reference, to 2026-01-05; 28 live weeks in all): 20% worse than its first live weeks (threshold 20%), "
-                               "more than its week-to-week noise explains (its week-to-week values do not vary).")
+    assert signal.evidence == (
+        "Live Accuracy averages 0.64 over the 4 weeks to 2026-05-25, against 0.8 in its first 8 live weeks "
+        "(the reference, to 2026-01-05; 28 live weeks in all): 20% worse than its first live weeks (threshold 20%), "
+        "more than its week-to-week noise explains (its week-to-week values do not vary)."
+    )
 
 
 # -- the technical trend without a KPI -----------------------------------------------------------------
 
+
 def _numbers_for(series: pd.Series) -> PilotNumbers:
-    evidence = SimpleNamespace(primary_metric="accuracy", record={}, direction=lambda metric: "up",
-                               series=lambda metric, environment=None, kind=None: series if environment == "live" else series.iloc[:0])
+    evidence = SimpleNamespace(
+        primary_metric="accuracy",
+        record={},
+        direction=lambda metric: "up",
+        series=lambda metric, environment=None, kind=None: series if environment == "live" else series.iloc[:0],
+    )
     return PilotNumbers(evidence, SETTINGS, datetime(2026, 1, 1), 0.25)
 
 
@@ -165,6 +192,7 @@ def test_the_technical_trend_is_the_same_significance_test():
 
 
 # -- KPI progress that resists one bad value -------------------------------------------------------------
+
 
 def test_one_huge_last_value_does_not_turn_behind_plan_into_on_track():
     # 20 weekly values on the line 3.0 + 0.014·week; the last one uploaded as 4.7 instead of 3.266.
@@ -235,7 +263,9 @@ def test_a_kpi_reading_behind_inside_its_own_noise_is_not_behind_plan():
     assert progress.method == "trend line" and progress.latest == pytest.approx(3.12) and progress.outliers == ()
     assert progress.noise == pytest.approx(0.2 / (0.6745 * math.sqrt(2)))
     assert progress.standard_error == pytest.approx(0.16996, abs=1e-5)
-    assert progress.shortfall == pytest.approx(0.30) and progress.shortfall_in_standard_errors == pytest.approx(1.059, abs=1e-3)
+    assert progress.shortfall == pytest.approx(0.30) and progress.shortfall_in_standard_errors == pytest.approx(
+        1.059, abs=1e-3
+    )
     assert progress.beyond_noise is False and progress.behind is False
 
 
@@ -260,33 +290,47 @@ def test_the_behind_plan_evidence_says_a_shortfall_inside_the_noise_is_not_count
     result = risk.assess(store, NOW)[0]
     signal = next(s for s in result.patterns["wrong_success_metrics"].signals if s.key == "kpi_behind_plan")
     assert signal.state == risk.CLEAR
-    assert ("50% of the way from 3.00 to 3.60, with 80% of the time to the deadline gone: behind by 30 percentage points, "
-            "but that is within the KPI's own noise (1.1 times the uncertainty from its ups and downs from one value to the "
-            "next, 2 needed), so it is not counted (25 or more counts).") in signal.evidence
+    assert (
+        "50% of the way from 3.00 to 3.60, with 80% of the time to the deadline gone: behind by 30 percentage points, "
+        "but that is within the KPI's own noise (1.1 times the uncertainty from its ups and downs from one value to the "
+        "next, 2 needed), so it is not counted (25 or more counts)."
+    ) in signal.evidence
     # The Alignment page's verdict and list say the same: not behind plan, and why.
     row = report.portfolio_alignment(store, NOW)[0]
     assert row.kpi_progress.behind is False and row.kpi_progress.within_noise and "KPI behind plan" not in row.reasons
-    assert ("The KPI is 50% of the way to target with 80% of the time gone: 30% behind, but within its own ups and downs, "
-            "so not counted as behind plan.") in row.verdict
-    assert report.kpi_noise_words(row.kpi_progress, 2) == "its shortfall is 1.1 times the uncertainty from its ups and downs (2 needed)"
+    assert (
+        "The KPI is 50% of the way to target with 80% of the time gone: 30% behind, but within its own ups and downs, "
+        "so not counted as behind plan."
+    ) in row.verdict
+    assert (
+        report.kpi_noise_words(row.kpi_progress, 2)
+        == "its shortfall is 1.1 times the uncertainty from its ups and downs (2 needed)"
+    )
     # The same swings around 3.00 (no progress at all, 80 points behind, 0.481 / 0.16996 = 2.83 standard errors) fire.
     kpi = [(day, value - 0.30) for day, value in kpi]
     result = risk.assess(Story(kpi=kpi).store(tmp_path / "t.duckdb"), NOW)[0]
     signal = next(s for s in result.patterns["wrong_success_metrics"].signals if s.key == "kpi_behind_plan")
     assert signal.state == risk.FIRED
-    assert ("(behind by 80 percentage points; 25 or more counts), more than the KPI's own noise explains "
-            "(2.8 times the uncertainty from its ups and downs from one value to the next, 2 needed).") in signal.evidence
+    assert (
+        "(behind by 80 percentage points; 25 or more counts), more than the KPI's own noise explains "
+        "(2.8 times the uncertainty from its ups and downs from one value to the next, 2 needed)."
+    ) in signal.evidence
 
 
 # -- words ---------------------------------------------------------------------------------------------------
+
 
 def test_a_kpi_that_went_down_and_part_way_back_has_moved():
     series = pd.Series([92.5, 88.0, 90.1], index=pd.date_range("2026-01-01", periods=3, freq="MS"))
     first, last, low, high, _ = report.start_and_end(series, 4)
     assert (first, last, low, high) == (92.5, 90.1, 88.0, 92.5)
-    assert report.describe_change("Availability", first, last, "%", "up", low, high) == "Availability fell 2.4 points (worse)"
+    assert (
+        report.describe_change("Availability", first, last, "%", "up", low, high)
+        == "Availability fell 2.4 points (worse)"
+    )
     assert report.describe_change("Availability", 90.0, 90.3, "%", "up", 90.0, 95.0) == (
-        "Availability moved up and down (between 90 and 95) and ended about where it started")
+        "Availability moved up and down (between 90 and 95) and ended about where it started"
+    )
     assert report.describe_change("Availability", 90.0, 90.3, "%", "up", 89.9, 90.4) == "Availability has not moved"
 
 
@@ -296,13 +340,18 @@ def test_a_worse_error_metric_reads_worse_than_lab_not_below(tmp_path):
     row = report.portfolio_alignment(story.store(tmp_path / "s.duckdb"))[0]
     assert "live Error (RMSE) 30% worse than lab" in row.reasons
     result = risk.assess(story.store(tmp_path / "r.duckdb"), NOW)[0]
-    evidence = [s.evidence for p in result.patterns.values() for s in p.signals
-                if s.key in ("lab_to_live_drop", "live_decay", "technical_not_business", "kpi_behind_plan")]
+    evidence = [
+        s.evidence
+        for p in result.patterns.values()
+        for s in p.signals
+        if s.key in ("lab_to_live_drop", "live_decay", "technical_not_business", "kpi_behind_plan")
+    ]
     assert any("30% worse than in the lab" in text for text in evidence)
     assert not any("rmse" in text for text in evidence), "the dictionary's label, never the raw metric name"
 
 
 # -- settings ------------------------------------------------------------------------------------------------
+
 
 def test_the_retired_trend_threshold_is_ignored_in_a_file_and_in_stored_overrides():
     data = SETTINGS.model_dump() | {"trend_threshold": 0.3}
@@ -312,6 +361,7 @@ def test_the_retired_trend_threshold_is_ignored_in_a_file_and_in_stored_override
 
 
 # -- operating characteristics (small Monte Carlo; bench/validate_methods.py has the full table) -----------
+
 
 def _rate(make, label, draws=300, seed=0, n=20):
     rng = np.random.default_rng(seed)
@@ -329,7 +379,10 @@ def test_unrelated_noise_is_rarely_aligned_or_inverted():
 
 
 def test_an_improving_model_with_a_noise_kpi_is_decoupled():
-    improving = lambda rng, n: (0.70 + 0.15 * np.arange(n) / (n - 1) + rng.normal(0, 0.03, n), 3 + rng.normal(0, 0.1, n))
+    improving = lambda rng, n: (
+        0.70 + 0.15 * np.arange(n) / (n - 1) + rng.normal(0, 0.03, n),
+        3 + rng.normal(0, 0.1, n),
+    )
     assert _rate(improving, "decoupled", seed=3, n=16) >= 0.75
 
 
@@ -337,12 +390,15 @@ def test_a_kpi_following_four_weeks_later_is_aligned():
     def lagged(rng, n):
         model = 0.70 + 0.15 * np.arange(n + 4) / (n + 3) + rng.normal(0, 0.06, n + 4)
         return model[4:], 3.0 + 4 * (model[:-4] - 0.70) + rng.normal(0, 0.10, n)
+
     assert _rate(lagged, "aligned", seed=4, n=26) >= 0.85
 
 
 def test_pure_noise_is_rarely_read_as_improving():
     rng = np.random.default_rng(6)
-    improving = sum(_numbers_for(weekly(0.8 + rng.normal(0, 0.06, 12))).technical_trend.direction == "up" for _ in range(300))
+    improving = sum(
+        _numbers_for(weekly(0.8 + rng.normal(0, 0.06, 12))).technical_trend.direction == "up" for _ in range(300)
+    )
     assert improving / 300 <= 0.08
 
 
@@ -357,11 +413,16 @@ def test_the_words_about_a_series_agree_with_its_trend_test():
     trend = mann_kendall(-steady.to_numpy(), 0.05)  # turned so that up is better (cost goes down)
     assert trend.direction == "up"
     assert change_words("Cost per contact", steady, 4, None, "down", trend) == (
-        "Cost per contact fell slowly but steadily (from about 5.79 to 5.69, better)")
-    noisy = pd.Series([2.0, 2.3, 1.8, 2.2, 1.9, 2.1, 2.4, 1.9, 2.0, 2.2, 1.9, 2.1] * 2 + [2.2, 2.3, 2.2, 2.2, 2.3, 2.2], index=index)
+        "Cost per contact fell slowly but steadily (from about 5.79 to 5.69, better)"
+    )
+    noisy = pd.Series(
+        [2.0, 2.3, 1.8, 2.2, 1.9, 2.1, 2.4, 1.9, 2.0, 2.2, 1.9, 2.1] * 2 + [2.2, 2.3, 2.2, 2.2, 2.3, 2.2], index=index
+    )
     flat = mann_kendall(noisy.to_numpy(), 0.05)
     assert flat.direction == "none"
-    assert change_words("Revenue per visit", noisy, 4, None, "up", flat).endswith(", but not clearly beyond its ups and downs")
+    assert change_words("Revenue per visit", noisy, 4, None, "up", flat).endswith(
+        ", but not clearly beyond its ups and downs"
+    )
 
 
 def _bench():
@@ -397,9 +458,21 @@ def test_a_noisy_kpi_on_plan_is_rarely_behind_plan_and_one_far_behind_usually_is
     # it is behind nearly always (98 in 100 in table g3).
     rng = np.random.default_rng(7)
     days = pd.date_range(end="2024-04-08", periods=52, freq="W-MON")
-    on_plan = sum(bool(kpi_progress(pd.Series(3.3 + rng.normal(0, 0.30, 52), index=days), 3.0, 3.6, margin=0.25,
-                                    settings=SETTINGS, **HALF).behind) for _ in range(300))
+    on_plan = sum(
+        bool(
+            kpi_progress(
+                pd.Series(3.3 + rng.normal(0, 0.30, 52), index=days), 3.0, 3.6, margin=0.25, settings=SETTINGS, **HALF
+            ).behind
+        )
+        for _ in range(300)
+    )
     assert on_plan / 300 <= 0.06
-    far_behind = sum(bool(kpi_progress(pd.Series(2.94 + rng.normal(0, 0.10, 52), index=days), 3.0, 3.6, margin=0.25,
-                                       settings=SETTINGS, **HALF).behind) for _ in range(300))
+    far_behind = sum(
+        bool(
+            kpi_progress(
+                pd.Series(2.94 + rng.normal(0, 0.10, 52), index=days), 3.0, 3.6, margin=0.25, settings=SETTINGS, **HALF
+            ).behind
+        )
+        for _ in range(300)
+    )
     assert far_behind / 300 >= 0.90

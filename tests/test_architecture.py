@@ -5,6 +5,7 @@ The layer rules read every module of every subpackage (`pilot_health.ingest` and
 included) with Python's own parser, so an import inside a function, under `if TYPE_CHECKING:` or
 through `importlib.import_module("...")` counts as much as one at the top of the file. The layers
 are written down in docs/developing.md (Layers)."""
+
 from __future__ import annotations
 
 import ast
@@ -35,14 +36,18 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("store", {"store", "queries", "migrations"}),
     # What is kept and changed: the register, thresholds and catalogue, the metric dictionary,
     # backups, upload templates and the upload pipeline.
-    ("rules and register", {"catalogue", "thresholds", "metric_dictionary", "pilots", "backup", "upload_templates",
-                            "ingest", "ingest.*"}),
+    (
+        "rules and register",
+        {"catalogue", "thresholds", "metric_dictionary", "pilots", "backup", "upload_templates", "ingest", "ingest.*"},
+    ),
     # Computations on what is stored: adoption, alignment, evidence, each pilot's numbers, risk, the portfolio.
     ("analytics", {"adoption", "alignment", "evidence", "pilot_numbers", "risk", "portfolio"}),
     # What people read: report tables, results kept per store version, changes, meetings and decisions,
     # alerts, charts and the steering pack.
-    ("reports", {"adoption_report", "alignment_report", "results", "changes", "meetings", "alerts", "charts",
-                 "steering_pack"}),
+    (
+        "reports",
+        {"adoption_report", "alignment_report", "results", "changes", "meetings", "alerts", "charts", "steering_pack"},
+    ),
     # The demo portfolio (loads through the layers below, like a person would).
     ("demo", {"demo", "demo_stories"}),
     # The two ways in: the command line and the dashboard's shared UI code (which never import each other).
@@ -56,10 +61,25 @@ LAYERS: list[tuple[str, set[str]]] = [
 # evidence, pilot_numbers and alignment behind the reports, notify behind alerts, steering_pack
 # behind ui.widgets), and not the command line.
 PAGE_ENTRY_POINTS = {
-    "models", "formatting", "csv_files", "errors",  # labels, formats and refusals pages show
-    "pilots", "thresholds", "metric_dictionary", "catalogue", "ingest",  # what pages change
-    "risk", "adoption", "adoption_report", "alignment_report", "portfolio", "results", "changes", "meetings",
-    "alerts", "charts",  # what pages show
+    "models",
+    "formatting",
+    "csv_files",
+    "errors",  # labels, formats and refusals pages show
+    "pilots",
+    "thresholds",
+    "metric_dictionary",
+    "catalogue",
+    "ingest",  # what pages change
+    "risk",
+    "adoption",
+    "adoption_report",
+    "alignment_report",
+    "portfolio",
+    "results",
+    "changes",
+    "meetings",
+    "alerts",
+    "charts",  # what pages show
     "demo",  # the home page loads and clears the demo
 }
 # Pages that import something else today: (page, module). The list only shrinks: fix one and the
@@ -112,8 +132,11 @@ def _graph() -> dict[str, set[str]]:
     graph = {}
     for name, path in _modules().items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        graph[name] = {imported for imported in _imports(path.read_text(encoding="utf-8"), package)
-                       if imported != name and not name.startswith(imported + ".")}
+        graph[name] = {
+            imported
+            for imported in _imports(path.read_text(encoding="utf-8"), package)
+            if imported != name and not name.startswith(imported + ".")
+        }
     return graph
 
 
@@ -126,14 +149,20 @@ def _layer_of(module: str) -> int:
     for rank, (_, members) in enumerate(LAYERS):
         if short in members or any(m.endswith(".*") and short.startswith(m[:-1]) for m in members):
             return rank
-    raise AssertionError(f"{module} is in no layer: place it in LAYERS (tests/test_architecture.py) "
-                         "and docs/developing.md")
+    raise AssertionError(
+        f"{module} is in no layer: place it in LAYERS (tests/test_architecture.py) and docs/developing.md"
+    )
 
 
 def test_the_rules_read_every_module_of_every_subpackage():
     names = set(_modules())
-    assert {"pilot_health.ingest.engine", "pilot_health.ingest.recognise", "pilot_health.ui.data",
-            "pilot_health.ui.page", "pilot_health.cli"} <= names
+    assert {
+        "pilot_health.ingest.engine",
+        "pilot_health.ingest.recognise",
+        "pilot_health.ui.data",
+        "pilot_health.ui.page",
+        "pilot_health.cli",
+    } <= names
     assert len(names) == len(list(SRC.rglob("*.py")))
     # and they see imports inside functions: the command line imports the store only when a command needs it
     assert "pilot_health.store" in _graph()["pilot_health.cli"]
@@ -144,29 +173,41 @@ def test_the_rules_read_every_module_of_every_subpackage():
 def test_every_module_is_in_exactly_one_layer():
     for module in _modules():
         short = _short(module)
-        homes = [name for name, members in LAYERS
-                 if short in members or any(m.endswith(".*") and short.startswith(m[:-1]) for m in members)]
+        homes = [
+            name
+            for name, members in LAYERS
+            if short in members or any(m.endswith(".*") and short.startswith(m[:-1]) for m in members)
+        ]
         assert len(homes) == 1, f"{module} is in {homes or 'no layer'}: place it in exactly one of LAYERS"
     listed = {member for _, members in LAYERS for member in members if not member.endswith(".*")}
     assert {f"pilot_health.{m}".rstrip(".") for m in listed} <= set(_modules()), "LAYERS names a module that is gone"
 
 
 def _upward(module: str, imported: set[str]) -> list[str]:
-    return [f"{module} ({LAYERS[_layer_of(module)][0]}) imports {other} ({LAYERS[_layer_of(other)][0]})"
-            for other in sorted(imported) if other in _modules() and _layer_of(other) > _layer_of(module)]
+    return [
+        f"{module} ({LAYERS[_layer_of(module)][0]}) imports {other} ({LAYERS[_layer_of(other)][0]})"
+        for other in sorted(imported)
+        if other in _modules() and _layer_of(other) > _layer_of(module)
+    ]
 
 
 def _ui_or_streamlit(module: str, imported: set[str]) -> list[str]:
     if module.startswith("pilot_health.ui"):
         return []
-    return [f"{module} imports {other}" for other in sorted(imported)
-            if other.split(".")[0] == "streamlit" or other == "pilot_health.ui" or other.startswith("pilot_health.ui.")]
+    return [
+        f"{module} imports {other}"
+        for other in sorted(imported)
+        if other.split(".")[0] == "streamlit" or other == "pilot_health.ui" or other.startswith("pilot_health.ui.")
+    ]
 
 
 def _not_for_pages(page: str, imported: set[str]) -> set[tuple[str, str]]:
     allowed = {f"pilot_health.{name}" for name in PAGE_ENTRY_POINTS}
-    return {(page, module) for module in imported if module.split(".")[0] == "pilot_health"
-            and not (module.startswith("pilot_health.ui.") or module in allowed)}
+    return {
+        (page, module)
+        for module in imported
+        if module.split(".")[0] == "pilot_health" and not (module.startswith("pilot_health.ui.") or module in allowed)
+    }
 
 
 def test_imports_only_go_down_the_layers():
@@ -196,7 +237,7 @@ def test_no_import_cycles():
         state[module] = "open"
         for other in sorted(graph[module]):
             if state.get(other) == "open":
-                cycles.append(" -> ".join(trail[trail.index(other):] + [other]))
+                cycles.append(" -> ".join(trail[trail.index(other) :] + [other]))
             elif other not in state:
                 visit(other, trail + [other])
         state[module] = "done"
@@ -226,15 +267,24 @@ def test_the_rules_catch_imports_hidden_in_functions():
         "    importlib.import_module('pilot_health.ui.page')\n"
     )
     imported = _imports(hidden, "pilot_health.ingest")
-    assert imported == {"pilot_health.store", "pilot_health.ingest.engine", "streamlit.components.v1",
-                        "pilot_health.ui.page"}
+    assert imported == {
+        "pilot_health.store",
+        "pilot_health.ingest.engine",
+        "streamlit.components.v1",
+        "pilot_health.ui.page",
+    }
     assert _not_for_pages("pages/99_Probe.py", imported) == {
-        ("pages/99_Probe.py", "pilot_health.store"), ("pages/99_Probe.py", "pilot_health.ingest.engine")}
+        ("pages/99_Probe.py", "pilot_health.store"),
+        ("pages/99_Probe.py", "pilot_health.ingest.engine"),
+    }
     assert _ui_or_streamlit("pilot_health.risk", imported) == [
-        "pilot_health.risk imports pilot_health.ui.page", "pilot_health.risk imports streamlit.components.v1"]
+        "pilot_health.risk imports pilot_health.ui.page",
+        "pilot_health.risk imports streamlit.components.v1",
+    ]
     assert _upward("pilot_health.queries", imported) == [
         "pilot_health.queries (store) imports pilot_health.ingest.engine (rules and register)",
-        "pilot_health.queries (store) imports pilot_health.ui.page (ui)"]
+        "pilot_health.queries (store) imports pilot_health.ui.page (ui)",
+    ]
 
 
 def test_importing_the_domain_never_imports_streamlit():
@@ -285,8 +335,10 @@ def test_the_only_scripts_on_any_page_are_the_sign_in_screens_constants():
         if path.name != "signin.py":
             assert calls == [], path
             continue
-        assert sorted(calls) == sorted(f"{name}, unsafe_allow_javascript=True" for name in
-                                       ("REMEMBER_VIEW_JS", "RETURN_TO_VIEW_JS", "FORGET_VIEW_JS"))
+        assert sorted(calls) == sorted(
+            f"{name}, unsafe_allow_javascript=True"
+            for name in ("REMEMBER_VIEW_JS", "RETURN_TO_VIEW_JS", "FORGET_VIEW_JS")
+        )
         for name in ("REMEMBER_VIEW_JS", "RETURN_TO_VIEW_JS", "FORGET_VIEW_JS"):
             assert isinstance(getattr(signin, name), str)
 

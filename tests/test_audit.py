@@ -1,5 +1,6 @@
 """The audit trail: every change records who and when, in the same transaction as the change (a
 refused upload records nothing), and the Audit trail page lists, filters and downloads it."""
+
 from __future__ import annotations
 
 import csv
@@ -26,7 +27,9 @@ def test_every_change_records_who_and_what(store):
     pilot = get_pilot(store, "P-1")
     update_pilot(store, pilot.model_copy(update={"stage": "scaling", "budget": 950000.0}), by="bo@example.com")
     data = b"pilot_id,date,metric,value\nP-1,2026-05-01,accuracy,0.9\nP-1,2026-05-08,accuracy,0.91\n"
-    stored = ingest(store, data, "metrics.csv", IngestOptions(uploaded_by="cy@example.com", environment="live"), commit=True)
+    stored = ingest(
+        store, data, "metrics.csv", IngestOptions(uploaded_by="cy@example.com", environment="live"), commit=True
+    )
     assert stored.status == "stored", (stored.refusal, stored.problems)
     refused = ingest(store, b"\x00\x01binary", "oops.csv", IngestOptions(uploaded_by="cy@example.com"), commit=True)
     assert refused.status == "refused"
@@ -35,8 +38,10 @@ def test_every_change_records_who_and_what(store):
 
     rows = trail(store)[["who", "action", "subject", "detail"]].iloc[::-1].values.tolist()
     assert [r[:3] for r in rows] == [
-        ["ann@example.com", "pilot_create", "P-1"], ["bo@example.com", "pilot_edit", "P-1"],
-        ["cy@example.com", "upload", str(stored.upload_id)], ["dee@example.com", "withdraw", str(stored.upload_id)],
+        ["ann@example.com", "pilot_create", "P-1"],
+        ["bo@example.com", "pilot_edit", "P-1"],
+        ["cy@example.com", "upload", str(stored.upload_id)],
+        ["dee@example.com", "withdraw", str(stored.upload_id)],
         ["ed@example.com", "metric_definition", "picks_per_hour"],
     ]  # the refused upload left no trace
     assert rows[1][3] == "stage: production → scaling; budget: — → 950000.0"

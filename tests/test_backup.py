@@ -1,5 +1,6 @@
 """Backups: a consistent copy with a manifest, taken while another program is using the store, and a
 restore round trip checked by row counts and upload hashes."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,16 @@ def test_backup_and_restore_round_trip(demo_store, tmp_path):
     # Afterwards the store changes: an upload is withdrawn and a new one stored.
     with demo_store.write() as con:
         queries.withdraw_upload(con, before["uploads"][0][0], utc_now())
-        queries.insert_upload(con, kind="metrics", file_name="later.csv", sha256="f" * 64, rows_stored=0, rows_rejected=0,
-                              uploaded_at=utc_now(), uploaded_by="test")
+        queries.insert_upload(
+            con,
+            kind="metrics",
+            file_name="later.csv",
+            sha256="f" * 64,
+            rows_stored=0,
+            rows_rejected=0,
+            uploaded_at=utc_now(),
+            uploaded_by="test",
+        )
     changed = facts(demo_store)
     assert changed["uploads"] != before["uploads"]
 
@@ -84,7 +93,11 @@ def test_a_backup_is_taken_while_another_process_uses_the_store(demo_store, tmp_
         "        con.execute('SELECT count(*) FROM metric_observations').fetchone()\n"
         "        time.sleep(0.05)\n"
     )
-    reader = subprocess.Popen([sys.executable, "-c", code, str(demo_store.path)], cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+    reader = subprocess.Popen(
+        [sys.executable, "-c", code, str(demo_store.path)],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
+    )
     try:
         time.sleep(1.5)
         made = backup(Store(demo_store.path, lock_wait_seconds=30), tmp_path)
@@ -112,14 +125,28 @@ def test_meetings_and_decisions_survive_a_backup_and_restore(demo_store, tmp_pat
 
     from pilot_health.meetings import decisions, meetings, record_decision, record_meeting
 
-    meeting = record_meeting(demo_store, date(2026, 3, 2), "March committee", datetime(2026, 3, 1, 18, 0), by="ann@example.com")
-    record_decision(demo_store, "SC-02", meeting.meeting_id, "fix and review", "Ben Ortiz", date(2026, 4, 15),
-                    conditions="Live decay back under 10%", signal_key="live_decay", signal_value=0.1, by="ann@example.com")
+    meeting = record_meeting(
+        demo_store, date(2026, 3, 2), "March committee", datetime(2026, 3, 1, 18, 0), by="ann@example.com"
+    )
+    record_decision(
+        demo_store,
+        "SC-02",
+        meeting.meeting_id,
+        "fix and review",
+        "Ben Ortiz",
+        date(2026, 4, 15),
+        conditions="Live decay back under 10%",
+        signal_key="live_decay",
+        signal_value=0.1,
+        by="ann@example.com",
+    )
     kept = decisions(demo_store)
     made = backup(demo_store, tmp_path / "b")
     assert facts_of_file(made.file)["counts"]["decisions"] == facts(demo_store)["counts"]["decisions"] >= 1
     # Afterwards another decision is recorded; the restore brings back the store as it was backed up.
-    record_decision(demo_store, "SC-02", meeting.meeting_id, "stop", "Ben Ortiz", date(2026, 3, 31), by="ann@example.com")
+    record_decision(
+        demo_store, "SC-02", meeting.meeting_id, "stop", "Ben Ortiz", date(2026, 3, 31), by="ann@example.com"
+    )
     assert len(decisions(demo_store)) == len(kept) + 1
     restore(demo_store, made.file)
     assert decisions(demo_store) == kept

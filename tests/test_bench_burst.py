@@ -2,6 +2,7 @@
 three sessions at once on one page, warm and right after a real write, every one finished without
 an error and timed. It takes about 15 s, so it runs in the normal suite; it is marked `slow` (it
 starts extra processes: the demo load, the server, an ingest), so `pytest -m "not slow"` leaves it out."""
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,28 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_three_sessions_at_once_on_the_demo_all_finish_without_error(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_burst.py"), "--demo", "--pages", "Risk",
-         "--sessions", "3", "--many", "3", "--single", "1", "--views", "3", "--settle", "1", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench_burst.py"),
+            "--demo",
+            "--pages",
+            "Risk",
+            "--sessions",
+            "3",
+            "--many",
+            "3",
+            "--single",
+            "1",
+            "--views",
+            "3",
+            "--settle",
+            "1",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, f"the benchmark failed:\n{done.stdout}\n{done.stderr}"
     report = json.loads(done.stdout.strip().splitlines()[-1])
@@ -28,7 +48,14 @@ def test_three_sessions_at_once_on_the_demo_all_finish_without_error(tmp_path):
     assert report["notes"]["rss_settled_mb"] > 0 and "rss_settled_growth_pct" in report["notes"]
     risk = report["pages"]["Risk"]
     assert {"first", "single", "burst", "after_write", "many", "sequential"} <= set(risk)
-    for what, sessions in (("first", 1), ("single", 1), ("burst", 3), ("after_write", 3), ("many", 3), ("sequential", 3)):
+    for what, sessions in (
+        ("first", 1),
+        ("single", 1),
+        ("burst", 3),
+        ("after_write", 3),
+        ("many", 3),
+        ("sequential", 3),
+    ):
         figures = risk[what]
         assert figures["sessions"] == sessions and figures["errors"] == 0, (what, figures)
         assert 0 < figures["p50"] <= figures["p95"] <= figures["max"] < 120, (what, figures)

@@ -10,6 +10,7 @@ PATH. Without one, or with $PILOT_HEALTH_BROWSER_SKIP set, every test here is sk
 reason is printed (pytest runs with -rs); they never pass silently. The machinery is shared with
 the other browser tests in browser_support.py.
 """
+
 from __future__ import annotations
 
 import io
@@ -108,7 +109,9 @@ def test_register_link_opens_the_pilots_edit_form(page, dashboard, script_errors
     sidebar = page.get_by_test_id("stSidebar")
     from pilot_health.ui.page import PAGES
 
-    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(len(PAGES), timeout=RENDERED_MS)  # every page, the new ones too
+    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(
+        len(PAGES), timeout=RENDERED_MS
+    )  # every page, the new ones too
     expect(sidebar.get_by_role("link", name="Portfolio")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Failure-pattern risk")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Alignment")).to_be_visible()
@@ -203,7 +206,9 @@ def test_upload_preview_store_and_withdraw_in_a_browser(page, dashboard, script_
     assert withdrawn is not None and rows == 20
 
 
-def test_clicking_a_heatmap_cell_opens_the_pilots_risk_detail_and_the_link_reopens_it(page, dashboard, browser, script_errors):
+def test_clicking_a_heatmap_cell_opens_the_pilots_risk_detail_and_the_link_reopens_it(
+    page, dashboard, browser, script_errors
+):
     """The risk page's heatmap-to-detail flow: a filtered deep link draws the heatmap, a click on a
     cell (Vega, so only a browser can do it) opens that pilot's detail and puts it in the address,
     and that address opened in a fresh browser context shows the same detail."""
@@ -214,7 +219,9 @@ def test_clicking_a_heatmap_cell_opens_the_pilots_risk_detail_and_the_link_reope
     expect(heatmap).to_have_count(1, timeout=RENDERED_MS)
     # Only Supply Chain pilots are rows of the heatmap.
     expect(heatmap).to_contain_text("SC-01 · ", timeout=RENDERED_MS)
-    assert set(PILOT_ID.findall(heatmap.inner_text())) == {"SC-01", "SC-02", "SC-03", "SC-04", "SC-05"}, heatmap.inner_text()
+    assert set(PILOT_ID.findall(heatmap.inner_text())) == {"SC-01", "SC-02", "SC-03", "SC-04", "SC-05"}, (
+        heatmap.inner_text()
+    )
     expect(page.get_by_role("heading", name=re.compile(r"^SC-01 · "))).to_have_count(0)
 
     # Vega draws each cell as an SVG path whose accessible label repeats its tooltip; the number on
@@ -237,22 +244,32 @@ def test_clicking_a_heatmap_cell_opens_the_pilots_risk_detail_and_the_link_reope
     link = page.url.removeprefix(dashboard.url)
     with colleague_page(browser, dashboard) as colleague:
         open_link(colleague, dashboard, link, "Pilots × patterns")
-        expect(colleague.get_by_role("heading", name=re.compile(r"^SC-01 · Fresh produce demand forecasting"))).to_be_visible(timeout=RENDERED_MS)
+        expect(
+            colleague.get_by_role("heading", name=re.compile(r"^SC-01 · Fresh produce demand forecasting"))
+        ).to_be_visible(timeout=RENDERED_MS)
         expect(colleague.get_by_role("combobox", name="Pilot", exact=True)).to_have_value("SC-01", timeout=RENDERED_MS)
         expect(multiselect_tags(colleague, "Business unit")).to_have_text(["Supply Chain"], timeout=RENDERED_MS)
 
 
-def test_an_alignment_link_with_pilot_and_dates_reopens_the_same_view_in_a_fresh_browser(page, dashboard, browser, script_errors):
+def test_an_alignment_link_with_pilot_and_dates_reopens_the_same_view_in_a_fresh_browser(
+    page, dashboard, browser, script_errors
+):
     """The Alignment page's whole state is in its address: a pilot and a date range opened in a
     browser that never saw the dashboard show that pilot's verdict, its chart and those dates;
     changing the metric's dates on screen writes them back into the address."""
     from playwright.sync_api import expect
 
-    open_link(page, dashboard, "/Alignment?pilot=RO-03&dates=2026-04-06&dates=2026-10-26", "Technical vs business alignment")
-    expect(page.get_by_role("heading", name=re.compile(r"^RO-03 · Markdown pricing optimiser"))).to_be_visible(timeout=RENDERED_MS)
+    open_link(
+        page, dashboard, "/Alignment?pilot=RO-03&dates=2026-04-06&dates=2026-10-26", "Technical vs business alignment"
+    )
+    expect(page.get_by_role("heading", name=re.compile(r"^RO-03 · Markdown pricing optimiser"))).to_be_visible(
+        timeout=RENDERED_MS
+    )
     verdict = page.get_by_test_id("stAlertContentWarning").filter(has_text="Decoupled over")
     expect(verdict).to_contain_text("Gross margin on marked-down items moved up and down", timeout=RENDERED_MS)
-    expect(page.get_by_role("combobox", name="Technical metric", exact=True)).to_have_value("Accuracy", timeout=RENDERED_MS)  # its everyday name; the address keeps the key
+    expect(page.get_by_role("combobox", name="Technical metric", exact=True)).to_have_value(
+        "Accuracy", timeout=RENDERED_MS
+    )  # its everyday name; the address keeps the key
     dates = page.get_by_test_id("stDateInput").locator('input[type="date"]')
     expect(dates).to_have_count(2, timeout=RENDERED_MS)
     expect(dates.nth(0)).to_have_value("2026-04-06")
@@ -260,7 +277,9 @@ def test_an_alignment_link_with_pilot_and_dates_reopens_the_same_view_in_a_fresh
     chart = page.get_by_test_id("stVegaLiteChart")
     expect(chart).to_have_count(2, timeout=RENDERED_MS)  # the technical panel, then the KPI's, on one time axis
     # Vega labels each drawn mark with its tooltip: lab and live weeks of accuracy, and the KPI's baseline and target lines.
-    expect(chart.locator('[role="graphics-symbol"][aria-label*="Measured in: live"]').first).to_be_attached(timeout=RENDERED_MS)
+    expect(chart.locator('[role="graphics-symbol"][aria-label*="Measured in: live"]').first).to_be_attached(
+        timeout=RENDERED_MS
+    )
     expect(chart.locator('[aria-label*="Line: baseline"]').first).to_be_attached()
     expect(chart.locator('[aria-label*="Line: target"]').first).to_be_attached()
     # The dates end in October: "where it should be by now" (today) lies past the axis, so it is said, not drawn.
@@ -279,7 +298,9 @@ def test_an_alignment_link_with_pilot_and_dates_reopens_the_same_view_in_a_fresh
         expect(colleague.get_by_test_id("stAlertContentWarning").filter(has_text="Decoupled over")).to_be_visible()
 
 
-def test_an_adoption_link_with_pilot_wave_and_team_reopens_the_same_view_in_a_fresh_browser(page, dashboard, browser, script_errors):
+def test_an_adoption_link_with_pilot_wave_and_team_reopens_the_same_view_in_a_fresh_browser(
+    page, dashboard, browser, script_errors
+):
     """The Adoption page's whole state is in its address: a pilot, a survey wave and a team opened in
     a browser that never saw the dashboard show that team's numbers for that wave and its charts, and
     the address, copied again, gives a colleague the same view."""
@@ -305,12 +326,20 @@ def test_an_adoption_link_with_pilot_wave_and_team_reopens_the_same_view_in_a_fr
 
     link = page.url.removeprefix(dashboard.url)
     query = parse_qs(urlsplit(link).query)
-    assert query.get("pilot") == ["RO-02"] and query.get("wave") == ["2"] and query.get("team") == ["Store managers"], link
+    assert query.get("pilot") == ["RO-02"] and query.get("wave") == ["2"] and query.get("team") == ["Store managers"], (
+        link
+    )
     with colleague_page(browser, dashboard) as colleague:
         open_link(colleague, dashboard, link, "Adoption: readiness and real usage")
-        expect(colleague.get_by_role("heading", name="RO-02 · Automated labour scheduling")).to_be_visible(timeout=RENDERED_MS)
-        expect(colleague.get_by_role("combobox", name="Survey wave", exact=True)).to_have_value("2", timeout=RENDERED_MS)
-        expect(colleague.get_by_role("combobox", name="Team", exact=True)).to_have_value("Store managers", timeout=RENDERED_MS)
+        expect(colleague.get_by_role("heading", name="RO-02 · Automated labour scheduling")).to_be_visible(
+            timeout=RENDERED_MS
+        )
+        expect(colleague.get_by_role("combobox", name="Survey wave", exact=True)).to_have_value(
+            "2", timeout=RENDERED_MS
+        )
+        expect(colleague.get_by_role("combobox", name="Team", exact=True)).to_have_value(
+            "Store managers", timeout=RENDERED_MS
+        )
         expect(metric_value(colleague, "Respondents")).to_have_text(expected, timeout=RENDERED_MS)
 
 
@@ -323,9 +352,13 @@ def test_the_adoption_downloads_never_name_a_team_below_the_minimum(page, dashbo
     open_link(page, dashboard, "/Adoption?pilot=RO-02", "Adoption: readiness and real usage")
     expect(page.get_by_role("heading", name="RO-02 · Automated labour scheduling")).to_be_visible(timeout=RENDERED_MS)
     # Wait for the teams heatmap to have drawn its rows (Vega renders on its own) before reading the page.
-    expect(page.get_by_test_id("stVegaLiteChart").filter(has_text="Other teams").first).to_be_visible(timeout=RENDERED_MS)
+    expect(page.get_by_test_id("stVegaLiteChart").filter(has_text="Other teams").first).to_be_visible(
+        timeout=RENDERED_MS
+    )
 
-    page.get_by_test_id("stExpander").filter(has_text="The team table").get_by_text("The team table", exact=True).click()
+    page.get_by_test_id("stExpander").filter(has_text="The team table").get_by_text(
+        "The team table", exact=True
+    ).click()
     _, teams = download_table(page, "Download the team table (CSV)")
     groups = [r["group"] for r in teams]
     assert "Other teams" in groups and "All respondents" in groups, teams
@@ -339,7 +372,9 @@ def test_the_adoption_downloads_never_name_a_team_below_the_minimum(page, dashbo
     assert_no_errors_shown(page, script_errors)
 
 
-def test_the_pilots_steering_pack_downloads_as_a_one_page_pdf_with_its_name_and_five_scores(page, dashboard, script_errors):
+def test_the_pilots_steering_pack_downloads_as_a_one_page_pdf_with_its_name_and_five_scores(
+    page, dashboard, script_errors
+):
     """From a pilot's risk view, “Steering pack (PDF)” hands over one printable page naming the pilot
     and its five pattern scores as the page shows them (the document is made when clicked)."""
     from playwright.sync_api import expect
@@ -348,7 +383,11 @@ def test_the_pilots_steering_pack_downloads_as_a_one_page_pdf_with_its_name_and_
     open_link(page, dashboard, "/Risk?pilot=RO-03", "Pilots × patterns")
     heading = page.get_by_role("heading", name=re.compile(r"^RO-03 · "))
     expect(heading).to_be_visible(timeout=RENDERED_MS)
-    titles = page.get_by_text(re.compile(r"^(Data Debt|Integration Avoidance|Organisational Resistance|Governance Vacuum|Wrong Success Metrics) — "))
+    titles = page.get_by_text(
+        re.compile(
+            r"^(Data Debt|Integration Avoidance|Organisational Resistance|Governance Vacuum|Wrong Success Metrics) — "
+        )
+    )
     expect(titles).to_have_count(5, timeout=RENDERED_MS)
     scores = []
     for title in titles.all_inner_texts():  # "Data Debt — high, score 82" or "… — insufficient evidence"
@@ -359,7 +398,9 @@ def test_the_pilots_steering_pack_downloads_as_a_one_page_pdf_with_its_name_and_
         page.get_by_role("button", name="Steering pack (PDF)").click()
     download = info.value
     assert download.failure() is None, download.failure()
-    assert re.fullmatch(r"pilot_health_RO-03_\d{8}_\d{4}\.pdf", download.suggested_filename), download.suggested_filename
+    assert re.fullmatch(r"pilot_health_RO-03_\d{8}_\d{4}\.pdf", download.suggested_filename), (
+        download.suggested_filename
+    )
     reader = pypdf.PdfReader(download.path())
     assert len(reader.pages) == 1
     text = " ".join(reader.pages[0].extract_text().split())
@@ -394,7 +435,9 @@ def test_the_html_steering_packs_print_on_one_page(browser, dashboard, tmp_path,
         assert len(pypdf.PdfReader(io.BytesIO(printed)).pages) == 1, (pilot_id, paper)
 
 
-def test_a_pinned_link_shows_the_same_numbers_after_uploads_withdrawals_and_edits(page, dashboard, browser, script_errors):
+def test_a_pinned_link_shows_the_same_numbers_after_uploads_withdrawals_and_edits(
+    page, dashboard, browser, script_errors
+):
     """A link from “Share this view” pins the view to its moment: after a register upload (a new
     Supply Chain pilot), a withdrawn survey wave and an edit to SC-01's record, a colleague opening
     the pinned home and risk links sees the numbers as they were, is told newer data exists, and
@@ -405,7 +448,9 @@ def test_a_pinned_link_shows_the_same_numbers_after_uploads_withdrawals_and_edit
 
     home_link, risk_link = "/?bu=Supply+Chain", "/Risk?pilot=SC-01"
     home_ready, risk_ready = "All pilots", "Pilots × patterns"
-    pattern_title = re.compile(r"^(Data Debt|Integration Avoidance|Organisational Resistance|Governance Vacuum|Wrong Success Metrics) — ")
+    pattern_title = re.compile(
+        r"^(Data Debt|Integration Avoidance|Organisational Resistance|Governance Vacuum|Wrong Success Metrics) — "
+    )
     new_name = "Fresh produce demand forecasting (renamed later)"
 
     def home_numbers(tab) -> dict:
@@ -464,17 +509,23 @@ def test_a_pinned_link_shows_the_same_numbers_after_uploads_withdrawals_and_edit
     assert "In wave 3," in risk_before["resistance"], risk_before["resistance"]
     pinned_risk = pin(page, "pilot=SC-01")
     assert_no_errors_shown(page, script_errors, except_saying="Health: Red.")
-    moments = {link: datetime.fromisoformat(parse_qs(urlsplit(link).query)["as_of"][0]) for link in (pinned_home, pinned_risk)}
+    moments = {
+        link: datetime.fromisoformat(parse_qs(urlsplit(link).query)["as_of"][0]) for link in (pinned_home, pinned_risk)
+    }
     time.sleep(2)  # every change below is strictly after the pinned moments (which are whole seconds)
 
     # 3a. A register upload: NEW-01 joins Supply Chain (and NEW-02 Retail Operations).
     open_link(page, dashboard, "/Upload_data", "Upload data")
-    page.locator('input[type="file"]').set_input_files(str(ROOT / "tests" / "fixtures" / "uploads" / "pilots_register.csv"))
+    page.locator('input[type="file"]').set_input_files(
+        str(ROOT / "tests" / "fixtures" / "uploads" / "pilots_register.csv")
+    )
     expect(page.get_by_text("Check before storing")).to_be_visible(timeout=FIRST_RENDER_MS)
     store = page.get_by_role("button", name="Store 2 rows")
     expect(store).to_be_enabled(timeout=RENDERED_MS)
     store.click()
-    expect(page.get_by_text(re.compile(r"Stored 2 rows from pilots_register\.csv as upload \d+"))).to_be_visible(timeout=FIRST_RENDER_MS)
+    expect(page.get_by_text(re.compile(r"Stored 2 rows from pilots_register\.csv as upload \d+"))).to_be_visible(
+        timeout=FIRST_RENDER_MS
+    )
     page.get_by_role("button", name="Upload another file").click()
     expect(page.get_by_text("No file chosen yet")).to_be_visible(timeout=RENDERED_MS)
 
@@ -482,7 +533,9 @@ def test_a_pinned_link_shows_the_same_numbers_after_uploads_withdrawals_and_edit
     page.get_by_text("Include the demo's simulated uploads", exact=True).click()
     # Wait for the history to list the demo's uploads: the withdraw box is drawn again with them as choices.
     history_files = page.get_by_test_id("stDataFrame").locator('[data-testid^="glide-cell-"]')
-    expect(history_files.filter(has_text=re.compile(r"^(metrics|usage|survey)_[A-Z]{2}-\d{2}_")).first).to_be_attached(timeout=RENDERED_MS)
+    expect(history_files.filter(has_text=re.compile(r"^(metrics|usage|survey)_[A-Z]{2}-\d{2}_")).first).to_be_attached(
+        timeout=RENDERED_MS
+    )
     page.get_by_role("combobox", name="Withdraw an upload").click()
     page.keyboard.type("survey_SC-01_wave3")
     option = page.get_by_role("option", name=re.compile(r"^\d+ · survey_SC-01_wave3\.csv · "))
@@ -512,7 +565,9 @@ def test_a_pinned_link_shows_the_same_numbers_after_uploads_withdrawals_and_edit
     risk_latest = risk_numbers(page)
     assert risk_latest["heading"] == f"SC-01 · {new_name}", risk_latest
     assert "In wave 3," not in risk_latest["resistance"], risk_latest["resistance"]
-    assert risk_latest["resistance"] != risk_before["resistance"] and risk_latest["metrics"] != risk_before["metrics"], risk_latest
+    assert (
+        risk_latest["resistance"] != risk_before["resistance"] and risk_latest["metrics"] != risk_before["metrics"]
+    ), risk_latest
 
     # 4. A colleague opens each pinned link: the numbers as they were, a banner, and the way to the latest.
     for link, ready, read, before, latest in (
@@ -525,16 +580,22 @@ def test_a_pinned_link_shows_the_same_numbers_after_uploads_withdrawals_and_edit
             open_link(colleague, dashboard, link, ready)
             banner = colleague.get_by_test_id("stAlertContentInfo").filter(has_text="As of ")
             expect(banner).to_have_count(1, timeout=RENDERED_MS)
-            expect(banner).to_contain_text(f"As of {moments[link]:%d %B %Y %H:%M} UTC, newer data exists — show latest.")
+            expect(banner).to_contain_text(
+                f"As of {moments[link]:%d %B %Y %H:%M} UTC, newer data exists — show latest."
+            )
             assert read(colleague) == before, (link, read(colleague), before)
             # The bound widgets keep the pin in the address once the page has drawn.
-            assert parse_qs(urlsplit(colleague.url).query).get("as_of") == parse_qs(urlsplit(link).query)["as_of"], colleague.url
+            assert parse_qs(urlsplit(colleague.url).query).get("as_of") == parse_qs(urlsplit(link).query)["as_of"], (
+                colleague.url
+            )
             assert_no_errors_shown(colleague, colleague_errors, except_saying="Health: Red.")
 
             colleague.get_by_role("button", name="Show latest").click()
             expect(colleague).not_to_have_url(re.compile(r"[?&]as_of="), timeout=RENDERED_MS)
             expect(banner).to_have_count(0, timeout=RENDERED_MS)
-            expect(colleague.get_by_test_id("stMain").get_by_test_id("stMetric")).to_have_text(latest["metrics"], use_inner_text=True, timeout=RENDERED_MS)
+            expect(colleague.get_by_test_id("stMain").get_by_test_id("stMetric")).to_have_text(
+                latest["metrics"], use_inner_text=True, timeout=RENDERED_MS
+            )
             assert read(colleague) == latest, (link, read(colleague), latest)
             query = parse_qs(urlsplit(colleague.url).query)
             expected = {key: values for key, values in parse_qs(urlsplit(link).query).items() if key != "as_of"}

@@ -11,6 +11,7 @@ page shows every action with who did it.
 Skipped, with the reason printed, when Chromium or the provider (Node.js and its packages, which
 `python3 run.py test` installs) is not available.
 """
+
 from __future__ import annotations
 
 import csv
@@ -175,7 +176,9 @@ def _download(page, button) -> tuple[str, bytes]:
     label = button.inner_text().split("\n")[-1]
     for attempt in (1, 2):
         try:
-            with page.expect_download(timeout=FIRST_RENDER_MS if attempt == 2 else RENDERED_MS) as info:  # packs are made when clicked
+            with page.expect_download(
+                timeout=FIRST_RENDER_MS if attempt == 2 else RENDERED_MS
+            ) as info:  # packs are made when clicked
                 button.click()
             break
         except PlaywrightTimeout:
@@ -204,6 +207,7 @@ def file_text(name: str, data: bytes) -> str:
 
 # --- signed out -----------------------------------------------------------------------------------
 
+
 def test_signed_out_no_page_url_shows_any_data(browser, secured, units, script_errors):
     from playwright.sync_api import expect
 
@@ -211,13 +215,22 @@ def test_signed_out_no_page_url_shows_any_data(browser, secured, units, script_e
     finance, others, other_units = units
     with fresh_page(browser, [dashboard.url, provider.issuer], script_errors) as page:
         for name, (link, _) in PAGE_LINKS.items():
-            page.goto(dashboard.url + link + ("&" if "?" in link else "?") + "bu=Finance", wait_until="domcontentloaded")
+            page.goto(
+                dashboard.url + link + ("&" if "?" in link else "?") + "bu=Finance", wait_until="domcontentloaded"
+            )
             expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=FIRST_RENDER_MS)
             expect(page.get_by_text("Sign in to see the dashboard.", exact=False)).to_be_visible()
             text = shown_text(page)
             assert not PILOT_ID.findall(text), (name, PILOT_ID.findall(text))
             assert not [u for u in [*other_units, "Finance"] if u in text], name
-            for element in ("stDataFrame", "stVegaLiteChart", "stMetric", "stDownloadButton", "stFileUploader", "stSidebar"):
+            for element in (
+                "stDataFrame",
+                "stVegaLiteChart",
+                "stMetric",
+                "stDownloadButton",
+                "stFileUploader",
+                "stSidebar",
+            ):
                 expect(page.get_by_test_id(element), f"{element} on {link}").to_have_count(0)
         assert_no_errors_shown(page, script_errors)
 
@@ -230,15 +243,23 @@ def test_someone_the_access_file_does_not_know_signs_in_and_still_sees_nothing(b
         page.goto(dashboard.url + "/Risk?pilot=SC-01", wait_until="domcontentloaded")
         page.get_by_role("button", name="Sign in").click(timeout=FIRST_RENDER_MS)
         sign_in(page, "nobody@example.com")
-        expect(page.get_by_text(re.compile(r"You are signed in as nobody\u2060?@example\.com, but Pilot Health has no role for you yet\.")
-                                )).to_be_visible(timeout=FIRST_RENDER_MS)
+        expect(
+            page.get_by_text(
+                re.compile(
+                    r"You are signed in as nobody\u2060?@example\.com, but Pilot Health has no role for you yet\."
+                )
+            )
+        ).to_be_visible(timeout=FIRST_RENDER_MS)
         assert not PILOT_ID.findall(shown_text(page))
         expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
 
 
 # --- a deep link survives signing in ----------------------------------------------------------------
 
-def test_a_deep_link_opened_in_a_fresh_browser_returns_to_its_exact_view_after_signing_in(browser, secured, script_errors):
+
+def test_a_deep_link_opened_in_a_fresh_browser_returns_to_its_exact_view_after_signing_in(
+    browser, secured, script_errors
+):
     from playwright.sync_api import expect
 
     dashboard, provider = secured
@@ -250,11 +271,15 @@ def test_a_deep_link_opened_in_a_fresh_browser_returns_to_its_exact_view_after_s
         page.wait_for_url(re.compile(r"/Alignment\?"), timeout=FIRST_RENDER_MS)
         settled(page, "Alignment")
         query = parse_qs(urlsplit(page.url).query)
-        assert urlsplit(page.url).path == "/Alignment" and query == {"bu": ["Retail Operations"], "pilot": ["RO-03"]}, page.url
+        assert urlsplit(page.url).path == "/Alignment" and query == {"bu": ["Retail Operations"], "pilot": ["RO-03"]}, (
+            page.url
+        )
         expect(page.get_by_role("combobox", name="Pilot", exact=True)).to_have_value("RO-03", timeout=RENDERED_MS)
         sidebar = page.get_by_test_id("stSidebar")
         # (an invisible word joiner before the @ keeps Markdown from making the address a link)
-        expect(sidebar.get_by_text(re.compile("Signed in as " + re.escape(VIEWER).replace("@", "\u2060?@")))).to_be_visible()
+        expect(
+            sidebar.get_by_text(re.compile("Signed in as " + re.escape(VIEWER).replace("@", "\u2060?@")))
+        ).to_be_visible()
         # The cookie that carried the link is gone: the home page stays the home page.
         page.goto(dashboard.url + "/", wait_until="domcontentloaded")
         settled(page, "All pilots")
@@ -263,6 +288,7 @@ def test_a_deep_link_opened_in_a_fresh_browser_returns_to_its_exact_view_after_s
 
 
 # --- viewers ---------------------------------------------------------------------------------------
+
 
 def test_a_viewer_sees_every_page_but_no_upload_withdraw_or_edit_control(browser, secured, script_errors):
     from playwright.sync_api import expect
@@ -277,11 +303,15 @@ def test_a_viewer_sees_every_page_but_no_upload_withdraw_or_edit_control(browser
             visit(page, dashboard, link, ready)
             expect(page.get_by_test_id("stFileUploader"), f"an upload control on {link}").to_have_count(0)
             for control in ("Store", "Withdraw", "Save changes", "Add this pilot", "Clear demo data", "Save"):
-                expect(page.get_by_role("button", name=re.compile(rf"^{control}\b")), f"“{control}” on {link}").to_have_count(0)
+                expect(
+                    page.get_by_role("button", name=re.compile(rf"^{control}\b")), f"“{control}” on {link}"
+                ).to_have_count(0)
             expect(page.get_by_role("combobox", name="Withdraw an upload")).to_have_count(0)
             expect(page.get_by_role("combobox", name="Correct a metric")).to_have_count(0)
             if name == "audit":
-                expect(page.get_by_text("This page is for administrators of Pilot Health; you are signed in as a viewer.")).to_be_visible()
+                expect(
+                    page.get_by_text("This page is for administrators of Pilot Health; you are signed in as a viewer.")
+                ).to_be_visible()
                 expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
             elif name not in ("upload", "thresholds"):
                 assert pilots_drawn(page), f"{link} shows no pilot to a viewer"
@@ -290,7 +320,10 @@ def test_a_viewer_sees_every_page_but_no_upload_withdraw_or_edit_control(browser
 
 # --- a person limited to one business unit -------------------------------------------------------------
 
-def test_a_finance_editor_never_sees_another_units_pilot_on_any_page_or_download(browser, secured, units, script_errors):
+
+def test_a_finance_editor_never_sees_another_units_pilot_on_any_page_or_download(
+    browser, secured, units, script_errors
+):
     dashboard, provider = secured
     finance, others, other_units = units
     with fresh_page(browser, [dashboard.url, provider.issuer], script_errors) as page:
@@ -312,7 +345,11 @@ def test_a_finance_editor_never_sees_another_units_pilot_on_any_page_or_download
             for file_name, data in every_download(page):
                 seen_downloads += 1
                 content = file_text(file_name, data)
-                assert not set(PILOT_ID.findall(content)) & others, (link, file_name, sorted(set(PILOT_ID.findall(content)) & others))
+                assert not set(PILOT_ID.findall(content)) & others, (
+                    link,
+                    file_name,
+                    sorted(set(PILOT_ID.findall(content)) & others),
+                )
                 assert not [u for u in other_units if u in content], (link, file_name)
         assert seen_downloads >= 10  # tables, register and template, both steering packs …
         assert_no_errors_shown(page, script_errors, except_saying="Health: ")
@@ -320,13 +357,19 @@ def test_a_finance_editor_never_sees_another_units_pilot_on_any_page_or_download
 
 # --- administrators, and the audit trail ------------------------------------------------------------------
 
-def test_an_admin_withdraws_an_editors_upload_and_the_audit_page_shows_every_action(browser, secured, script_errors, tmp_path):
+
+def test_an_admin_withdraws_an_editors_upload_and_the_audit_page_shows_every_action(
+    browser, secured, script_errors, tmp_path
+):
     from playwright.sync_api import expect
 
     dashboard, provider = secured
     export = tmp_path / "fn01_live_accuracy.csv"
-    export.write_text("pilot_id,date,metric,environment,value\nFN-01,2026-09-07,accuracy,live,0.81\n"
-                      "FN-01,2026-09-14,accuracy,live,0.82\n", encoding="utf-8")
+    export.write_text(
+        "pilot_id,date,metric,environment,value\nFN-01,2026-09-07,accuracy,live,0.81\n"
+        "FN-01,2026-09-14,accuracy,live,0.82\n",
+        encoding="utf-8",
+    )
     origins = [dashboard.url, provider.issuer]
 
     # The Finance editor uploads an export and edits a pilot record.
@@ -358,7 +401,9 @@ def test_an_admin_withdraws_an_editors_upload_and_the_audit_page_shows_every_act
         save = page.get_by_role("button", name="Save", exact=True)
         expect(save).to_be_enabled(timeout=RENDERED_MS)
         save.click()
-        expect(page.get_by_text(re.compile(r"^1 of \d+ thresholds are set on this page"))).to_be_visible(timeout=RENDERED_MS)
+        expect(page.get_by_text(re.compile(r"^1 of \d+ thresholds are set on this page"))).to_be_visible(
+            timeout=RENDERED_MS
+        )
 
         visit(page, dashboard, "/Upload_data", "Uploads so far")
         chooser = page.get_by_role("combobox", name="Withdraw an upload")
@@ -375,8 +420,12 @@ def test_an_admin_withdraws_an_editors_upload_and_the_audit_page_shows_every_act
         rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
         assert_no_errors_shown(page, script_errors)
     actions = [(r["who"], r["action"], r["subject"]) for r in rows]
-    for expected in [(FINANCE_EDITOR, "Upload stored", upload_id), (FINANCE_EDITOR, "Pilot record edited", "FN-01"),
-                     (ADMIN, "Threshold changed", "Decay that is a warning"), (ADMIN, "Upload withdrawn", upload_id)]:
+    for expected in [
+        (FINANCE_EDITOR, "Upload stored", upload_id),
+        (FINANCE_EDITOR, "Pilot record edited", "FN-01"),
+        (ADMIN, "Threshold changed", "Decay that is a warning"),
+        (ADMIN, "Upload withdrawn", upload_id),
+    ]:
         assert expected in actions, (expected, actions[:8])
     edit = next(r for r in rows if r["action"] == "Pilot record edited")
     assert "owner:" in edit["detail"] and "Finance Ops Lead" in edit["detail"]

@@ -5,6 +5,7 @@ temporary files (the path is printed on failure).
 
 Runs against a real `streamlit run` on a temporary demo store (browser_support.py); skipped, with
 the reason, when there is no Chromium."""
+
 from __future__ import annotations
 
 from typing import Iterator
@@ -61,14 +62,17 @@ def test_cards_charts_and_tables_fit_and_nothing_says_none(browser, dashboard, t
             page.wait_for_timeout(1000)
             page.screenshot(path=str(shot.with_suffix(".tall.png")))
             assert page.evaluate(CLIPPED) == [], f"{link} at {width} px: card text cut short (see {shot})"
-            assert page.evaluate(OVERFLOWING_CHARTS) == [], f"{link} at {width} px: a chart runs past the page (see {shot})"
+            assert page.evaluate(OVERFLOWING_CHARTS) == [], (
+                f"{link} at {width} px: a chart runs past the page (see {shot})"
+            )
             main = page.get_by_test_id("stMain").inner_text(timeout=RENDERED_MS)
             assert "None" not in main.split(), f"{link} at {width} px shows “None”"
             if "pilot=CS-02" in link:
                 panels = page.get_by_test_id("stVegaLiteChart")
                 assert panels.count() == 2
                 lefts = [panels.nth(i).locator('[aria-label*="Y-axis"]').first.bounding_box() for i in range(2)]
-                assert all(lefts) and abs(lefts[0]["x"] + lefts[0]["width"] - lefts[1]["x"] - lefts[1]["width"]) <= 2, \
+                assert all(lefts) and abs(lefts[0]["x"] + lefts[0]["width"] - lefts[1]["x"] - lefts[1]["width"]) <= 2, (
                     "both panels' plotting areas start at the same x: one time axis"
+                )
                 assert "upside down" in main
             assert_no_errors_shown(page, errors, except_saying="Inverted over")  # an inverted verdict is red on purpose

@@ -5,6 +5,7 @@ pilot) and stores; the receipt counts what was stored and what was left out.
 Runs against a real `streamlit run app.py` on a temporary demo store, with the machinery of
 browser_support.py (skipped, with the reason, when no Chromium is available).
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,7 +16,15 @@ from typing import Iterator
 
 import pytest
 
-from browser_support import FIRST_RENDER_MS, RENDERED_MS, Dashboard, assert_no_errors_shown, load_demo_store, open_link, start_dashboard
+from browser_support import (
+    FIRST_RENDER_MS,
+    RENDERED_MS,
+    Dashboard,
+    assert_no_errors_shown,
+    load_demo_store,
+    open_link,
+    start_dashboard,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +48,9 @@ def dashboard(chromium_path, tmp_path_factory) -> Iterator[Dashboard]:
         yield server
 
 
-def test_a_tableau_crosstab_needs_only_the_pilot_and_its_receipt_counts_the_totals_left_out(page, dashboard, script_errors, tmp_path):
+def test_a_tableau_crosstab_needs_only_the_pilot_and_its_receipt_counts_the_totals_left_out(
+    page, dashboard, script_errors, tmp_path
+):
     import duckdb
     from playwright.sync_api import expect
 
@@ -66,7 +77,10 @@ def test_a_tableau_crosstab_needs_only_the_pilot_and_its_receipt_counts_the_tota
     with page.expect_download(timeout=RENDERED_MS) as info:
         page.get_by_role("button", name="Download (CSV)").first.click()
     assert info.value.suggested_filename == f"receipt_upload_{upload_id}.csv"
-    facts = {row["receipt"]: row[""] for row in csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8")))}
+    facts = {
+        row["receipt"]: row[""]
+        for row in csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8")))
+    }
     assert (facts["Rows stored"], facts["Rows rejected"], facts["Rows left out"]) == ("11", "0", "2"), facts
     assert facts["Pilots"] == "SC-01" and facts["Dates"] == "2024-01-01 to 2024-03-01", facts
     assert_no_errors_shown(page, script_errors)
@@ -74,11 +88,14 @@ def test_a_tableau_crosstab_needs_only_the_pilot_and_its_receipt_counts_the_tota
     con = duckdb.connect(str(dashboard.db), read_only=True)
     try:
         rows = con.execute(
-            "SELECT metric, environment, count(*) FROM metric_observations WHERE upload_id = ? GROUP BY ALL ORDER BY metric", [upload_id]
+            "SELECT metric, environment, count(*) FROM metric_observations WHERE upload_id = ? GROUP BY ALL ORDER BY metric",
+            [upload_id],
         ).fetchall()
     finally:
         con.close()
     assert rows == [
-        ("Orders · Region: Americas", "live", 3), ("Orders · Region: EMEA", "live", 3),
-        ("Revenue · Region: Americas", "live", 2), ("Revenue · Region: EMEA", "live", 3),
+        ("Orders · Region: Americas", "live", 3),
+        ("Orders · Region: EMEA", "live", 3),
+        ("Revenue · Region: Americas", "live", 2),
+        ("Revenue · Region: EMEA", "live", 3),
     ]

@@ -6,6 +6,7 @@ decision as due, and the CSV of the due decisions has it.
 
 Skips, with the reason, without Chromium (see browser_support.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,17 @@ from typing import Iterator
 
 import pytest
 
-from browser_support import (FIRST_RENDER_MS, RENDERED_MS, Dashboard, assert_no_errors_shown, download_table, finished_running, load_demo_store,
-                             open_link, start_dashboard)
+from browser_support import (
+    FIRST_RENDER_MS,
+    RENDERED_MS,
+    Dashboard,
+    assert_no_errors_shown,
+    download_table,
+    finished_running,
+    load_demo_store,
+    open_link,
+    start_dashboard,
+)
 
 pytestmark = pytest.mark.browser
 PILOT = "SC-03"  # no decision in the demo: the one recorded here is the only one on its view
@@ -46,7 +56,9 @@ def _settle(page) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        page.locator('[data-testid="stApp"][data-test-script-state="running"]').wait_for(state="attached", timeout=2_000)
+        page.locator('[data-testid="stApp"][data-test-script-state="running"]').wait_for(
+            state="attached", timeout=2_000
+        )
     except PlaywrightTimeout:
         pass
     finished_running(page)
@@ -63,7 +75,9 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
     title = "Browser steering review"
     open_link(page, dashboard, f"/Risk?pilot={PILOT}", "Committee decisions")
     expect(page.get_by_text("No decision recorded for this pilot yet.")).to_be_visible(timeout=RENDERED_MS)
-    page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text="Record a decision")).locator("summary").click()
+    page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text="Record a decision")).locator(
+        "summary"
+    ).click()
 
     # The meeting: held two weeks ago, recorded from the form's popover.
     popover = page.get_by_test_id("stPopover").filter(has_text="Record a new meeting").locator("button").first
@@ -96,25 +110,40 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
             page.get_by_label("Owner", exact=True).fill("Dana Fox")
             page.get_by_label("Owner", exact=True).press("Tab")
             _settle(page)
-        if page.get_by_test_id("stDateInput").filter(has_text="Due").locator('input[type="date"]').input_value() != due.isoformat():
+        if (
+            page.get_by_test_id("stDateInput").filter(has_text="Due").locator('input[type="date"]').input_value()
+            != due.isoformat()
+        ):
             _date(page, "Due", due)
             _settle(page)
         if page.get_by_label("Conditions", exact=True).input_value() != conditions:
             page.get_by_label("Conditions", exact=True).fill(conditions)
             page.get_by_label("Conditions", exact=True).blur()
             _settle(page)
-        if (decision.input_value(), page.get_by_label("Owner", exact=True).input_value(),
-                page.get_by_label("Conditions", exact=True).input_value()) == ("Fix and review", "Dana Fox", conditions):
+        if (
+            decision.input_value(),
+            page.get_by_label("Owner", exact=True).input_value(),
+            page.get_by_label("Conditions", exact=True).input_value(),
+        ) == ("Fix and review", "Dana Fox", conditions):
             break
     expect(page.get_by_label("Owner", exact=True)).to_have_value("Dana Fox")
     expect(page.get_by_label("Conditions", exact=True)).to_have_value(conditions)
     finished_running(page)
     page.get_by_role("button", name=f"Record the decision about {PILOT}").click()
-    expect(page.get_by_text("1 decision.", exact=True)).to_be_visible(timeout=FIRST_RENDER_MS)  # listed on the pilot's view
-    expect(page.get_by_text(f"Recorded for {PILOT}: Fix and review, owner Dana Fox, due {due:%d %b %Y}.")).to_be_attached()
+    expect(page.get_by_text("1 decision.", exact=True)).to_be_visible(
+        timeout=FIRST_RENDER_MS
+    )  # listed on the pilot's view
+    expect(
+        page.get_by_text(f"Recorded for {PILOT}: Fix and review, owner Dana Fox, due {due:%d %b %Y}.")
+    ).to_be_attached()
     [made] = [d for d in meetings.decisions(Store(dashboard.db), pilot_ids=[PILOT])]
-    assert (made.meeting_id, made.decision, made.owner, made.due_on, made.status) == (recorded.meeting_id, "fix and review", "Dana Fox",
-                                                                                       due, "due")
+    assert (made.meeting_id, made.decision, made.owner, made.due_on, made.status) == (
+        recorded.meeting_id,
+        "fix and review",
+        "Dana Fox",
+        due,
+        "due",
+    )
     assert_no_errors_shown(page, script_errors, except_saying="Health:")
 
     # The next meeting: Since last meeting, the recorded meeting chosen as the moment to compare with.
@@ -122,15 +151,20 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
     chooser = page.get_by_role("combobox", name="Or the moment a meeting reviewed", exact=True)
     chooser.click()
     page.get_by_role("option", name=meeting_label, exact=True).click()
-    expect(page.get_by_text(f"Compared with the numbers “{title}” reviewed ({held:%d %b %Y})."))\
-        .to_be_visible(timeout=RENDERED_MS)
+    expect(page.get_by_text(f"Compared with the numbers “{title}” reviewed ({held:%d %b %Y}).")).to_be_visible(
+        timeout=RENDERED_MS
+    )
     assert f"meeting={recorded.meeting_id}" in page.url
     expect(page.get_by_role("heading", name="Decisions due or overdue")).to_be_visible()
     expect(page.get_by_text(re.compile(r"^\d+ decisions?: \d+ overdue, \d+ due within 7 days\."))).to_be_visible()
     expect(page.get_by_text(f"Taken at {title} on {held:%d %b %Y}: the view it reviewed")).to_be_visible()  # its card
-    page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text="The decisions as a table")).locator("summary").click()
+    page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text="The decisions as a table")).locator(
+        "summary"
+    ).click()
     _, rows = download_table(page, "Download the decisions (CSV)")
     mine = [r for r in rows if r["pilot_id"] == PILOT]
     assert mine and mine[0]["decision"] == "Fix and review" and mine[0]["status"] == "Due within 7 days", rows
-    assert mine[0]["owner"] == "Dana Fox" and mine[0]["meeting"] == meeting_label and mine[0]["due_on"] == due.isoformat()
+    assert (
+        mine[0]["owner"] == "Dana Fox" and mine[0]["meeting"] == meeting_label and mine[0]["due_on"] == due.isoformat()
+    )
     assert_no_errors_shown(page, script_errors)

@@ -2,6 +2,7 @@
 topic inside the dashboard (and a link inside the Guide opens another topic), and money shows in
 the configured currency. Chromium and the server come from browser_support.py, as for every
 browser test; without Chromium these tests are skipped with the reason."""
+
 from __future__ import annotations
 
 import re
@@ -49,7 +50,9 @@ def test_a_page_links_to_its_guide_topic_and_the_guide_links_on(page, dashboard,
         main.get_by_role("link", name="metric dictionary", exact=False).first.click()
     other = opened.value
     expect(other.get_by_role("heading", name="The metric dictionary").first).to_be_visible(timeout=FIRST_RENDER_MS)
-    assert urlsplit(other.url).path.endswith("/Guide") and parse_qs(urlsplit(other.url).query).get("topic") == ["metrics"], other.url
+    assert urlsplit(other.url).path.endswith("/Guide") and parse_qs(urlsplit(other.url).query).get("topic") == [
+        "metrics"
+    ], other.url
     assert_no_errors_shown(page, script_errors)
 
 

@@ -15,6 +15,7 @@ Chromium comes from $PILOT_HEALTH_CHROMIUM, else `chromium` on PATH; without one
 is skipped with the reason (pytest runs with -rs). Machinery shared with the other browser tests
 is in browser_support.py.
 """
+
 from __future__ import annotations
 
 import csv
@@ -117,12 +118,34 @@ def _register_rows(today: date) -> list[dict]:
     day = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731
     later = lambda n: (today + timedelta(days=n)).isoformat()  # noqa: E731
     first = dict(
-        pilot_id=PILOT, name=NAME, business_unit=UNIT, use_case=USE_CASE, owner=OWNER, executive_sponsor=SPONSOR,
-        sponsor_level="director", change_champion=CHAMPION, vendor=VENDOR, stage="pilot", approved_on=day(400),
-        stage_since=day(300), target_production_on=later(200), budget="500000", spend_to_date="300000", target_users="40",
-        team_sizes=TEAM_SIZES, kpi_name=KPI, kpi_baseline="10", kpi_target="20", kpi_unit=KPI_UNIT, kpi_deadline=later(100),
-        pipeline_automated="no", change_plan="no", monitoring_in_place="no", data_effort_pct="20",
-        integration_target=INTEGRATION, accountable_owner=ACCOUNTABLE,
+        pilot_id=PILOT,
+        name=NAME,
+        business_unit=UNIT,
+        use_case=USE_CASE,
+        owner=OWNER,
+        executive_sponsor=SPONSOR,
+        sponsor_level="director",
+        change_champion=CHAMPION,
+        vendor=VENDOR,
+        stage="pilot",
+        approved_on=day(400),
+        stage_since=day(300),
+        target_production_on=later(200),
+        budget="500000",
+        spend_to_date="300000",
+        target_users="40",
+        team_sizes=TEAM_SIZES,
+        kpi_name=KPI,
+        kpi_baseline="10",
+        kpi_target="20",
+        kpi_unit=KPI_UNIT,
+        kpi_deadline=later(100),
+        pipeline_automated="no",
+        change_plan="no",
+        monitoring_in_place="no",
+        data_effort_pct="20",
+        integration_target=INTEGRATION,
+        accountable_owner=ACCOUNTABLE,
     )
     second = dict(pilot_id=SECOND, name=SECOND_NAME, business_unit=SECOND_UNIT, stage="proposed", owner=SECOND_OWNER)
     return [first, second]
@@ -138,10 +161,29 @@ def _metric_rows(today: date) -> list[dict]:
 
 
 def _survey_rows(today: date) -> list[dict]:
-    scores = [(4, 4, 3, 3, 2), (5, 4, 4, 3, 3), (3, 3, 2, 2, 1), (4, 4, 4, 3, 3), (5, 5, 4, 4, 3), (4, 3, 3, 2, 2), (4, 4, 3, 3, 3)]
+    scores = [
+        (4, 4, 3, 3, 2),
+        (5, 4, 4, 3, 3),
+        (3, 3, 2, 2, 1),
+        (4, 4, 4, 3, 3),
+        (5, 5, 4, 4, 3),
+        (4, 3, 3, 2, 2),
+        (4, 4, 3, 3, 3),
+    ]
     return [
-        dict(pilot_id=PILOT, respondent=f"R{i:02d}", responded_at=(today - timedelta(days=10 - i)).isoformat(), team=TEAM,
-             role="Planner", awareness=a, desire=d, knowledge=k, ability=b, reinforcement=r, comment=comment)
+        dict(
+            pilot_id=PILOT,
+            respondent=f"R{i:02d}",
+            responded_at=(today - timedelta(days=10 - i)).isoformat(),
+            team=TEAM,
+            role="Planner",
+            awareness=a,
+            desire=d,
+            knowledge=k,
+            ability=b,
+            reinforcement=r,
+            comment=comment,
+        )
         for i, ((a, d, k, b, r), comment) in enumerate(zip(scores, SURVEY_COMMENTS), start=1)
     ]
 
@@ -149,12 +191,16 @@ def _survey_rows(today: date) -> list[dict]:
 def _run(args: Sequence[str], env: dict[str, str], what: str) -> str:
     done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
-        pytest.fail(f"{what} failed (exit {done.returncode}).\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}", pytrace=False)
+        pytest.fail(
+            f"{what} failed (exit {done.returncode}).\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}", pytrace=False
+        )
     return done.stdout
 
 
 def _ingest(path: Path, db: Path, env: dict[str, str], *options: str) -> dict:
-    out = _run(["-m", "pilot_health", "ingest", str(path), "--db", str(db), "--json", *options], env, f"ingest {path.name}")
+    out = _run(
+        ["-m", "pilot_health", "ingest", str(path), "--db", str(db), "--json", *options], env, f"ingest {path.name}"
+    )
     result = json.loads(out)
     assert result["status"] == "stored" and result["rows_rejected"] == 0, out
     return result
@@ -183,15 +229,44 @@ def dashboard(chromium_path, tmp_path_factory) -> Iterator[Dashboard]:
     header = next(csv.reader(io.StringIO(template_csv().decode("utf-8"))))
     register = _write_csv(folder / REGISTER_FILE, header, _register_rows(today))
     metrics = _write_csv(folder / METRICS_FILE, ["pilot_id", "date", "metric", "value"], _metric_rows(today))
-    survey = _write_csv(folder / SURVEY_FILE, ["pilot_id", "respondent", "responded_at", "team", "role", "awareness", "desire",
-                                               "knowledge", "ability", "reinforcement", "comment"], _survey_rows(today))
+    survey = _write_csv(
+        folder / SURVEY_FILE,
+        [
+            "pilot_id",
+            "respondent",
+            "responded_at",
+            "team",
+            "role",
+            "awareness",
+            "desire",
+            "knowledge",
+            "ability",
+            "reinforcement",
+            "comment",
+        ],
+        _survey_rows(today),
+    )
     stored = _ingest(register, db, env, "--kind", "pilots", "--by", UPLOADER)
     assert stored["pilots"] == [PILOT, SECOND], stored
-    stored = _ingest(metrics, db, env, "--kind", "metrics", "--environment", "live", "--metric", f"{METRIC}=technical:up:{METRIC_UNIT}")
+    stored = _ingest(
+        metrics,
+        db,
+        env,
+        "--kind",
+        "metrics",
+        "--environment",
+        "live",
+        "--metric",
+        f"{METRIC}=technical:up:{METRIC_UNIT}",
+    )
     assert sorted(stored["metrics"]) == sorted([METRIC, KPI]) and stored["rows_stored"] == 40, stored
     stored = _ingest(survey, db, env, "--kind", "survey", "--wave", "1", "--by", UPLOADER)
     assert stored["rows_stored"] == len(SURVEY_COMMENTS), stored
-    _run(["-c", SET_THRESHOLD, str(db), THRESHOLD_KEY, str(THRESHOLD_VALUE), THRESHOLD_SETTER], env, "setting a threshold")
+    _run(
+        ["-c", SET_THRESHOLD, str(db), THRESHOLD_KEY, str(THRESHOLD_VALUE), THRESHOLD_SETTER],
+        env,
+        "setting a threshold",
+    )
     with start_dashboard(folder, db, env) as server:
         yield server
 
@@ -266,7 +341,11 @@ def missing_texts(page, expected: Sequence[str], timeout_ms: int = RENDERED_MS) 
 
 def markup_found(page) -> list[str]:
     """Every sign in the page that a payload became markup, each with the element and where it is."""
-    found = [f"{what}: {html}" for what, selector in MARKUP_CHECKS.items() for html in page.locator(selector).evaluate_all(f"els => els.map({WHERE})")]
+    found = [
+        f"{what}: {html}"
+        for what, selector in MARKUP_CHECKS.items()
+        for html in page.locator(selector).evaluate_all(f"els => els.map({WHERE})")
+    ]
     flag = page.evaluate("window.__xss")
     if flag is not None:
         found.append(f"a payload's script ran: window.__xss = {flag!r}")
@@ -310,11 +389,15 @@ class Findings:
                 self.items.append(f"{where}: the input “{label}” holds {shown!r}, not {value!r}")
 
     def markup(self, where: str) -> None:
-        self.items += [f"{where}: {found}" for found in markup_found(self.page) if f"{where}: {found}" not in self.items]
+        self.items += [
+            f"{where}: {found}" for found in markup_found(self.page) if f"{where}: {found}" not in self.items
+        ]
 
     def assert_none(self) -> None:
         items = self.items + [f"a request to {url}" for url in dict.fromkeys(self.requests)]
-        assert not items, "uploaded text did not reach the page as plain text:\n" + "\n".join(f"  - {item}" for item in items)
+        assert not items, "uploaded text did not reach the page as plain text:\n" + "\n".join(
+            f"  - {item}" for item in items
+        )
 
 
 def open_expander(page, title: str) -> None:
@@ -342,43 +425,73 @@ class View:
 
 
 def _query(**params: str | Sequence[str]) -> str:
-    return "?" + urlencode([(key, value) for key, values in params.items() for value in ([values] if isinstance(values, str) else values)])
+    return "?" + urlencode(
+        [(key, value) for key, values in params.items() for value in ([values] if isinstance(values, str) else values)]
+    )
 
 
 VIEWS = {
     # "More columns" (part of the address) shows every column: the business unit is one of them
     "portfolio": View("/" + _query(more_columns="true"), "All pilots", (NAME, UNIT, SECOND_NAME, SECOND_UNIT)),
     "portfolio-filtered-to-payload-units": View(
-        "/" + _query(bu=[UNIT, SECOND_UNIT]), "All pilots", (UNIT, SECOND_UNIT, NAME, SECOND_NAME, f"Filtered to {UNIT}, {SECOND_UNIT}."),
+        "/" + _query(bu=[UNIT, SECOND_UNIT]),
+        "All pilots",
+        (UNIT, SECOND_UNIT, NAME, SECOND_NAME, f"Filtered to {UNIT}, {SECOND_UNIT}."),
     ),
     "register": View(
-        "/Pilot_register" + _query(pilot=PILOT, register_more="true"), "Add or edit a pilot",
+        "/Pilot_register" + _query(pilot=PILOT, register_more="true"),
+        "Add or edit a pilot",
         (NAME, UNIT, OWNER, SPONSOR, CHAMPION, KPI, SECOND_NAME, SECOND_UNIT, SECOND_OWNER, f"{NAME} · {UNIT} · Pilot"),
-        values=(("Name *", NAME), ("Business unit *", UNIT), ("Use case", USE_CASE), ("Owner", OWNER), ("Executive sponsor", SPONSOR),
-                ("Change champion", CHAMPION), ("Vendor", VENDOR), ("Team sizes", TEAM_SIZES), ("Business KPI", KPI),
-                ("KPI unit", KPI_UNIT), ("Integration target", INTEGRATION), ("Accountable owner", ACCOUNTABLE)),
+        values=(
+            ("Name *", NAME),
+            ("Business unit *", UNIT),
+            ("Use case", USE_CASE),
+            ("Owner", OWNER),
+            ("Executive sponsor", SPONSOR),
+            ("Change champion", CHAMPION),
+            ("Vendor", VENDOR),
+            ("Team sizes", TEAM_SIZES),
+            ("Business KPI", KPI),
+            ("KPI unit", KPI_UNIT),
+            ("Integration target", INTEGRATION),
+            ("Accountable owner", ACCOUNTABLE),
+        ),
     ),
     "upload-history": View("/Upload_data", "Uploads so far", (REGISTER_FILE, METRICS_FILE, SURVEY_FILE, UPLOADER)),
     "risk": View(
-        "/Risk" + _query(pilot=PILOT), "What to do next", (HEADING, UNIT, SPONSOR, CHAMPION, ACCOUNTABLE, INTEGRATION, KPI, METRIC),
+        "/Risk" + _query(pilot=PILOT),
+        "What to do next",
+        (HEADING, UNIT, SPONSOR, CHAMPION, ACCOUNTABLE, INTEGRATION, KPI, METRIC),
         except_saying="Health: ",
     ),
     "alignment": View(
-        "/Alignment" + _query(pilot=PILOT), "Technical vs business alignment", (HEADING, UNIT, NAME, METRIC, KPI, METRIC_UNIT),
-        values=(("Technical metric", METRIC),), expanders=("Every metric", "Metric dictionary"),
+        "/Alignment" + _query(pilot=PILOT),
+        "Technical vs business alignment",
+        (HEADING, UNIT, NAME, METRIC, KPI, METRIC_UNIT),
+        values=(("Technical metric", METRIC),),
+        expanders=("Every metric", "Metric dictionary"),
     ),
     "adoption": View(
-        "/Adoption" + _query(pilot=PILOT), "Adoption: readiness and real usage", (HEADING, UNIT, NAME, TEAM, *SURVEY_COMMENTS),
+        "/Adoption" + _query(pilot=PILOT),
+        "Adoption: readiness and real usage",
+        (HEADING, UNIT, NAME, TEAM, *SURVEY_COMMENTS),
         expanders=("The team table", "Comments"),
     ),
     "adoption-payload-team": View(
-        "/Adoption" + _query(pilot=PILOT, team=TEAM), "Adoption: readiness and real usage",
-        (HEADING, TEAM, f"{TEAM}: mean score of each element", *SURVEY_COMMENTS), values=(("Team", TEAM),), expanders=("Comments",),
+        "/Adoption" + _query(pilot=PILOT, team=TEAM),
+        "Adoption: readiness and real usage",
+        (HEADING, TEAM, f"{TEAM}: mean score of each element", *SURVEY_COMMENTS),
+        values=(("Team", TEAM),),
+        expanders=("Comments",),
     ),
     "audit-trail": View(
-        "/Audit_trail", "Audit trail", (UPLOADER, THRESHOLD_SETTER, REGISTER_FILE, METRICS_FILE, SURVEY_FILE, f"pilots {PILOT}, {SECOND}"),
+        "/Audit_trail",
+        "Audit trail",
+        (UPLOADER, THRESHOLD_SETTER, REGISTER_FILE, METRICS_FILE, SURVEY_FILE, f"pilots {PILOT}, {SECOND}"),
     ),
-    "audit-trail-by-payload-person": View("/Audit_trail" + _query(who=UPLOADER), "Audit trail", (UPLOADER, REGISTER_FILE, SURVEY_FILE)),
+    "audit-trail-by-payload-person": View(
+        "/Audit_trail" + _query(who=UPLOADER), "Audit trail", (UPLOADER, REGISTER_FILE, SURVEY_FILE)
+    ),
     "thresholds": View("/Thresholds", "Thresholds", (THRESHOLD_SETTER,), expanders=("Set on this page",)),
 }
 
@@ -427,13 +540,18 @@ def test_a_file_uploaded_in_the_browser_shows_its_name_and_headers_as_text(page,
 
     today = date.today()
     rows = [["pilot_id", "date", "environment", BROWSER_METRIC]]
-    rows += [[PILOT, (today - timedelta(days=7 * week)).isoformat(), "lab", f"{0.5 + 0.01 * week:.2f}"] for week in range(1, 7)]
+    rows += [
+        [PILOT, (today - timedelta(days=7 * week)).isoformat(), "lab", f"{0.5 + 0.01 * week:.2f}"]
+        for week in range(1, 7)
+    ]
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(rows)
     findings = Findings(page, dashboard)
 
     open_link(page, dashboard, "/Upload_data", "Upload data")
-    page.locator('input[type="file"]').set_input_files({"name": BROWSER_FILE, "mimeType": "text/csv", "buffer": text.getvalue().encode("utf-8")})
+    page.locator('input[type="file"]').set_input_files(
+        {"name": BROWSER_FILE, "mimeType": "text/csv", "buffer": text.getvalue().encode("utf-8")}
+    )
     expect(page.get_by_text("Check before storing")).to_be_visible(timeout=FIRST_RENDER_MS)
     open_expander(page, "Columns and what they feed")  # one choice per column, labelled with its header
     findings.texts("the check before storing", (BROWSER_FILE, BROWSER_METRIC))
@@ -446,8 +564,11 @@ def test_a_file_uploaded_in_the_browser_shows_its_name_and_headers_as_text(page,
     receipt = page.get_by_test_id("stAlertContentSuccess").filter(has_text="Stored 6 rows from ")
     expect(receipt).to_be_visible(timeout=FIRST_RENDER_MS)
     # Storing reruns the page and redraws both tables: on a loaded CI machine that takes far longer than a redraw.
-    findings.texts("the receipt and the history", (f"Stored 6 rows from {BROWSER_FILE} as upload ", BROWSER_METRIC, UPLOADER, SURVEY_FILE),
-                   timeout_ms=FIRST_RENDER_MS)
+    findings.texts(
+        "the receipt and the history",
+        (f"Stored 6 rows from {BROWSER_FILE} as upload ", BROWSER_METRIC, UPLOADER, SURVEY_FILE),
+        timeout_ms=FIRST_RENDER_MS,
+    )
     findings.markup("the receipt and the history")
 
     page.get_by_role("combobox", name="Withdraw an upload").click()  # the choices are drawn once the list is open

@@ -3,6 +3,7 @@ on A4 and Letter, a pilot's pack is one page and the portfolio's lists every pil
 layout no text overlaps other text or a chart, and nothing runs past the page's printable width.
 Boxes are the browser's own (getClientRects of every text node), so this is what a printer gets.
 The PDF packs get the same check in test_steering_pack.py."""
+
 from __future__ import annotations
 
 import io
@@ -39,7 +40,12 @@ BOXES = """() => {
 
 
 def overlaps(a: dict, b: dict, slack: float = 1.0) -> bool:
-    return a["x0"] < b["x1"] - slack and b["x0"] < a["x1"] - slack and a["y0"] < b["y1"] - slack and b["y0"] < a["y1"] - slack
+    return (
+        a["x0"] < b["x1"] - slack
+        and b["x0"] < a["x1"] - slack
+        and a["y0"] < b["y1"] - slack
+        and b["y0"] < a["y1"] - slack
+    )
 
 
 def printed(browser, html: bytes, tmp_path, paper: str) -> tuple[bytes, list[dict], float]:
@@ -74,13 +80,19 @@ def test_the_html_packs_print_without_overlap_and_within_the_page(browser, demo_
         assert boxes
         wide = [b["what"] for b in boxes if b["x0"] < -0.5 or b["x1"] > width + 0.5]
         assert not wide, (pilot_id, paper, wide)
-        clashes = [(a["what"], b["what"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
-                   if not (a["chart"] and b["chart"]) and overlaps(a, b)]
+        clashes = [
+            (a["what"], b["what"])
+            for i, a in enumerate(boxes)
+            for b in boxes[i + 1 :]
+            if not (a["chart"] and b["chart"]) and overlaps(a, b)
+        ]
         assert not clashes, (pilot_id, paper, clashes[:5])
 
 
 @pytest.mark.parametrize("paper", list(PAPERS))
-def test_every_pilot_pack_with_decisions_and_the_changes_since_the_last_meeting_prints_on_one_page(browser, demo_store, tmp_path, paper):
+def test_every_pilot_pack_with_decisions_and_the_changes_since_the_last_meeting_prints_on_one_page(
+    browser, demo_store, tmp_path, paper
+):
     """As the Risk page offers them in the demo: pinned at its now, compared with its last meeting (the
     decisions and the changes take room from the charts, never a second page, nothing overlapping)."""
     from pilot_health import meetings
@@ -89,20 +101,30 @@ def test_every_pilot_pack_with_decisions_and_the_changes_since_the_last_meeting_
     last = meetings.last_meeting(meetings.meetings(demo_store), DEMO_NOW)
     assert last is not None, "the demo has past meetings"
     for result in risk.assess(demo_store, as_of=DEMO_NOW):
-        html, _ = sp.export(demo_store, pilot_id=result.pilot_id, fmt="html", base_url=BASE, pinned=DEMO_NOW, since=last.pinned_at)
+        html, _ = sp.export(
+            demo_store, pilot_id=result.pilot_id, fmt="html", base_url=BASE, pinned=DEMO_NOW, since=last.pinned_at
+        )
         pdf, boxes, width = printed(browser, html, tmp_path, paper)
         assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) == 1, (result.pilot_id, paper)
         assert b"Since last meeting" in html
         assert not [b["what"] for b in boxes if b["x0"] < -0.5 or b["x1"] > width + 0.5], (result.pilot_id, paper)
-        clashes = [(a["what"], b["what"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
-                   if not (a["chart"] and b["chart"]) and overlaps(a, b)]
+        clashes = [
+            (a["what"], b["what"])
+            for i, a in enumerate(boxes)
+            for b in boxes[i + 1 :]
+            if not (a["chart"] and b["chart"]) and overlaps(a, b)
+        ]
         assert not clashes, (result.pilot_id, paper, clashes[:5])
 
 
 def test_the_check_finds_text_on_top_of_text_and_text_past_the_page(browser, tmp_path):
-    page = (b"<!DOCTYPE html><html><body style='margin:0'><p style='position:absolute;top:10px;left:10px'>First text</p>"
-            b"<p style='position:absolute;top:14px;left:30px'>Second text</p>"
-            b"<p style='position:absolute;top:100px;left:2000px;white-space:nowrap'>Runs off</p></body></html>")
+    page = (
+        b"<!DOCTYPE html><html><body style='margin:0'><p style='position:absolute;top:10px;left:10px'>First text</p>"
+        b"<p style='position:absolute;top:14px;left:30px'>Second text</p>"
+        b"<p style='position:absolute;top:100px;left:2000px;white-space:nowrap'>Runs off</p></body></html>"
+    )
     _, boxes, width = printed(browser, page, tmp_path, "A4")
     assert [b["what"] for b in boxes if b["x1"] > width + 0.5] == ["Runs off"]
-    assert [(a["what"], b["what"]) for i, a in enumerate(boxes) for b in boxes[i + 1:] if overlaps(a, b)] == [("First text", "Second text")]
+    assert [(a["what"], b["what"]) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if overlaps(a, b)] == [
+        ("First text", "Second text")
+    ]

@@ -6,6 +6,7 @@ in the test's temporary folder (its path is printed) to look at.
 
 Skips, with the reason, without Chromium (see browser_support.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -41,8 +42,9 @@ def demo_health(dashboard) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("width", [1440, 1280])
-def test_each_pilots_health_is_a_coloured_word_and_the_red_ones_are_named(browser, dashboard, demo_health, script_errors,
-                                                                          tmp_path, width):
+def test_each_pilots_health_is_a_coloured_word_and_the_red_ones_are_named(
+    browser, dashboard, demo_health, script_errors, tmp_path, width
+):
     from playwright.sync_api import expect
 
     from pilot_health import charts
@@ -58,9 +60,13 @@ def test_each_pilots_health_is_a_coloured_word_and_the_red_ones_are_named(browse
             # Vega labels each drawn mark with its data (aria-label); the cell's ends with its tooltip.
             cell = heatmap.locator(f'.mark-rect [role="graphics-symbol"][aria-label*="Pilot: {pilot_id}; Health: "]')
             expect(cell).to_have_count(1, timeout=RENDERED_MS)
-            assert cell.get_attribute("aria-label").endswith(f"Pilot: {pilot_id}; Health: {charts.HEALTH_WORDS[verdict]}")
+            assert cell.get_attribute("aria-label").endswith(
+                f"Pilot: {pilot_id}; Health: {charts.HEALTH_WORDS[verdict]}"
+            )
             assert cell.get_attribute("fill").lower() == charts.HEALTH_COLOURS[verdict]
-            word = heatmap.locator(f'.mark-text [role="graphics-symbol"][aria-label*="pilot_label: {pilot_id} · "][aria-label*="health_short: "]')
+            word = heatmap.locator(
+                f'.mark-text [role="graphics-symbol"][aria-label*="pilot_label: {pilot_id} · "][aria-label*="health_short: "]'
+            )
             expect(word).to_have_count(1)
             assert word.get_attribute("aria-label").endswith(f"health_short: {charts.HEALTH_SHORT[verdict]}")
             assert word.text_content() == charts.HEALTH_SHORT[verdict]  # the word drawn on the cell
@@ -77,10 +83,18 @@ def test_each_pilots_health_is_a_coloured_word_and_the_red_ones_are_named(browse
         main = page.get_by_test_id("stMain")
         expect(main.get_by_test_id("stMetric")).to_have_count(9, timeout=RENDERED_MS)  # four counts, five cards
         expect(main.get_by_test_id("stSkeleton")).to_have_count(0, timeout=RENDERED_MS)
-        expect(main.get_by_test_id("stMetricDelta").filter(has_text=re.compile(r"^(High|Medium|Low|Insufficient evidence)$"))).to_have_count(5)
+        expect(
+            main.get_by_test_id("stMetricDelta").filter(
+                has_text=re.compile(r"^(High|Medium|Low|Insufficient evidence)$")
+            )
+        ).to_have_count(5)
         cards.first.scroll_into_view_if_needed()
         page.screenshot(path=tmp_path / f"risk_cards_{width}.png", full_page=False)
-        clipped = [t for t in main.evaluate(CLIPPED) if "evidence" in t or re.fullmatch(r"High|Medium|Low|Insufficient evidence", t)]
+        clipped = [
+            t
+            for t in main.evaluate(CLIPPED)
+            if "evidence" in t or re.fullmatch(r"High|Medium|Low|Insufficient evidence", t)
+        ]
         assert not clipped, clipped
         assert page.get_by_text("None", exact=True).count() == 0
         assert_no_errors_shown(page, script_errors, except_saying="Health: Amber.")

@@ -5,6 +5,7 @@ answered with the run names, and is stored as they say.
 
 Skipped with the reason when there is no Chromium (see browser_support.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -12,7 +13,15 @@ from typing import Iterator
 
 import pytest
 
-from browser_support import FIRST_RENDER_MS, RENDERED_MS, Dashboard, assert_no_errors_shown, load_demo_store, open_link, start_dashboard
+from browser_support import (
+    FIRST_RENDER_MS,
+    RENDERED_MS,
+    Dashboard,
+    assert_no_errors_shown,
+    load_demo_store,
+    open_link,
+    start_dashboard,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -25,13 +34,13 @@ run_id,experiment_id,status,artifact_uri,start_time,end_time,metrics.accuracy,me
 """
 
 # The W&B runs table's CSV export; `pilot_id` is a config column.
-WANDB_RUN_NAMES = '''\
+WANDB_RUN_NAMES = """\
 "Name","State","Notes","User","Tags","Created","Runtime","Sweep","pilot_id","lr","accuracy","rmse"
 "churn-lab-01","finished","","maya-l","","2024-01-08T09:00:00.000Z","1834","","SC-01","0.001","0.92","9.1"
 "churn-live-01","finished","","maya-l","","2024-01-15T09:00:00.000Z","1820","","SC-01","0.001","0.71","14.4"
 "xgb-live-w02","finished","","grace-m","","2024-01-29T09:00:00.000Z","2040","","SC-01","0.0008","0.69","14.7"
 "churn-live-03","crashed","OOM","grace-m","","2024-02-05T09:00:00.000Z","311","","SC-01","0.0008","0.1","40.5"
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +58,8 @@ def stored_environments(dashboard: Dashboard, upload_id: int) -> list[tuple]:
     try:
         return con.execute(
             "SELECT metric, environment, strftime(observed_at, '%Y-%m-%d'), round(value, 4) FROM metric_observations "
-            "WHERE upload_id = ? ORDER BY 1, 2, 3", [upload_id],
+            "WHERE upload_id = ? ORDER BY 1, 2, 3",
+            [upload_id],
         ).fetchall()
     finally:
         con.close()
@@ -82,8 +92,10 @@ def test_mlflow_tag_env_is_stored_per_run_without_a_question(page, dashboard, sc
     assert_no_errors_shown(page, script_errors)
 
     assert stored_environments(dashboard, upload_id) == [
-        ("accuracy", "lab", "2026-10-02", 0.91), ("accuracy", "live", "2026-10-09", 0.84),
-        ("rmse", "lab", "2026-10-02", 10.1), ("rmse", "live", "2026-10-09", 12.7),
+        ("accuracy", "lab", "2026-10-02", 0.91),
+        ("accuracy", "live", "2026-10-09", 0.84),
+        ("rmse", "lab", "2026-10-02", 10.1),
+        ("rmse", "live", "2026-10-09", 12.7),
     ]
 
 
@@ -102,6 +114,10 @@ def test_wandb_run_names_are_asked_once_prefilled_and_stored(page, dashboard, sc
     assert_no_errors_shown(page, script_errors)
 
     assert stored_environments(dashboard, upload_id) == [
-        ("accuracy", "lab", "2024-01-08", 0.92), ("accuracy", "live", "2024-01-15", 0.71), ("accuracy", "live", "2024-01-29", 0.69),
-        ("rmse", "lab", "2024-01-08", 9.1), ("rmse", "live", "2024-01-15", 14.4), ("rmse", "live", "2024-01-29", 14.7),
+        ("accuracy", "lab", "2024-01-08", 0.92),
+        ("accuracy", "live", "2024-01-15", 0.71),
+        ("accuracy", "live", "2024-01-29", 0.69),
+        ("rmse", "lab", "2024-01-08", 9.1),
+        ("rmse", "live", "2024-01-15", 14.4),
+        ("rmse", "live", "2024-01-29", 14.7),
     ]

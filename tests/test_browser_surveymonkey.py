@@ -7,6 +7,7 @@ code in a custom variable column (`pilot`), 8 respondents, 12-hour month-first d
 name the ADKAR columns by their statements, ask nothing the file already says, and store all 8
 responses with none rejected (row 2 is a header, not a response).
 """
+
 from __future__ import annotations
 
 import re
@@ -14,7 +15,16 @@ from typing import Iterator
 
 import pytest
 
-from browser_support import FIRST_RENDER_MS, RENDERED_MS, ROOT, Dashboard, assert_no_errors_shown, load_demo_store, open_link, start_dashboard
+from browser_support import (
+    FIRST_RENDER_MS,
+    RENDERED_MS,
+    ROOT,
+    Dashboard,
+    assert_no_errors_shown,
+    load_demo_store,
+    open_link,
+    start_dashboard,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -53,10 +63,16 @@ def test_a_surveymonkey_export_is_stored_without_questions_or_rejected_rows(page
     expect(page.get_by_text("Dates like 03/04/2024 are")).to_have_count(0)
     expect(page.get_by_text("Before storing:")).to_have_count(0)
     expect(page.get_by_text("Why 1 row cannot be stored")).to_have_count(0)
-    expect(page.get_by_test_id("stMetric").filter(has_text="Rejected").get_by_test_id("stMetricValue")).to_have_text("0")
+    expect(page.get_by_test_id("stMetric").filter(has_text="Rejected").get_by_test_id("stMetricValue")).to_have_text(
+        "0"
+    )
 
     # The columns are named by the statements in SurveyMonkey's second header row, each feeding its ADKAR element.
-    expander = page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text="Columns and what they feed")).first
+    expander = (
+        page.get_by_test_id("stExpander")
+        .filter(has=page.locator("summary", has_text="Columns and what they feed"))
+        .first
+    )
     expander.locator("summary").first.click()
     for statement, target in STATEMENTS.items():
         box = expander.get_by_test_id("stSelectbox").filter(has_text=statement)
@@ -77,7 +93,12 @@ def test_a_surveymonkey_export_is_stored_without_questions_or_rejected_rows(page
             "SELECT (SELECT count(*) FROM survey_responses WHERE upload_id = ?), rows_rejected FROM uploads WHERE upload_id = ?",
             [upload_id, upload_id],
         ).fetchone()
-        respondents = {r[0] for r in con.execute("SELECT respondent_id FROM survey_responses WHERE upload_id = ?", [upload_id]).fetchall()}
+        respondents = {
+            r[0]
+            for r in con.execute(
+                "SELECT respondent_id FROM survey_responses WHERE upload_id = ?", [upload_id]
+            ).fetchall()
+        }
     finally:
         con.close()
     assert (stored, rejected) == (8, 0)

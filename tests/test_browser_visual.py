@@ -18,6 +18,7 @@ Every screenshot, and on failure the reference and a diff, are saved in tests/vi
 Chromium comes from $PILOT_HEALTH_CHROMIUM, else `chromium` on PATH; without one, or with
 $PILOT_HEALTH_BROWSER_SKIP set, everything here is skipped with the reason printed.
 """
+
 from __future__ import annotations
 
 import os
@@ -167,17 +168,16 @@ def test_page_looks_like_its_reference(captures, page, size):
 @pytest.mark.parametrize("page, size", CASES)
 def test_no_text_is_cut_off(captures, page, size):
     found = captures.get(page, size).findings
-    assert not found.clipped, (
-        f"{page.label} at {size.what} cuts off text a person needs to read:\n"
-        + "\n".join(f"  - {line}" for line in found.clipped)
+    assert not found.clipped, f"{page.label} at {size.what} cuts off text a person needs to read:\n" + "\n".join(
+        f"  - {line}" for line in found.clipped
     )
 
 
 @pytest.mark.parametrize("page, size", CASES)
 def test_no_none_is_shown(captures, page, size):
     found = captures.get(page, size).findings
-    assert not found.nones, (
-        f"{page.label} at {size.what} shows a raw “None”:\n" + "\n".join(f"  - {line}" for line in found.nones)
+    assert not found.nones, f"{page.label} at {size.what} shows a raw “None”:\n" + "\n".join(
+        f"  - {line}" for line in found.nones
     )
 
 
@@ -202,11 +202,16 @@ def test_the_text_checks_find_every_kind_of_fault_on_a_page_made_of_them(browser
     clipped, nones = "\n".join(found.clipped), "\n".join(found.nones)
 
     assert "in stMetricLabel in stMetric: “A metric label far too long for its narrow card”" in clipped, clipped
-    assert "in stMetricValue in stMetric: “1,234,567,890.12”" in clipped or "stMetricValue in stMetric: “1,234,567,890.12”" in clipped, clipped
+    assert (
+        "in stMetricValue in stMetric: “1,234,567,890.12”" in clipped
+        or "stMetricValue in stMetric: “1,234,567,890.12”" in clipped
+    ), clipped
     assert "in stMetricDelta in stMetric: “a delta that is far too long as well”" in clipped, clipped
     assert "“Fits”" not in clipped and "“7”" not in clipped
     assert "header “A header far wider than its column” is cut" in clipped, clipped
-    assert "column “Business KPI” cuts 1 cell(s), e.g. “Customer acquisition payback period in months”" in clipped, clipped
+    assert "column “Business KPI” cuts 1 cell(s), e.g. “Customer acquisition payback period in months”" in clipped, (
+        clipped
+    )
     assert "cut off at the right from “" in clipped, clipped  # ten columns in a third of the page
     assert "stTable" in clipped and "an_unbreakable_cell_value" in clipped, clipped
     assert "label shortened by the chart" in clipped and "SC-01" in clipped, clipped
@@ -230,7 +235,11 @@ def test_the_comparison_tolerates_rendering_noise_and_catches_a_changed_number(t
         image = Image.new("RGB", (1280, 900), "white")
         draw = ImageDraw.Draw(image)
         for row in range(20):
-            draw.text((40, 40 + row * 40), f"Pilot {row:02d} · Fresh produce demand forecasting · budget 1.4M", fill=(40, 40, 40))
+            draw.text(
+                (40, 40 + row * 40),
+                f"Pilot {row:02d} · Fresh produce demand forecasting · budget 1.4M",
+                fill=(40, 40, 40),
+            )
         draw.rectangle((900, 100, 1200, 260), outline=(200, 200, 200))
         draw.text((920, 150), figure, fill=(20, 20, 20), font_size=48)
         return image

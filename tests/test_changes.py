@@ -1,4 +1,5 @@
 """Changes since a moment: the pinned view then against the view now, on a real store."""
+
 from __future__ import annotations
 
 import time
@@ -38,12 +39,21 @@ def test_edits_uploads_and_withdrawals_after_a_pinned_moment_are_the_changes(dem
     pinned = utc_now()
     tick()
     pilot = get_pilot(demo_store, "CS-01")
-    update_pilot(demo_store, pilot.model_copy(update={"stage": "paused", "change_champion": "none",
-                                                      "spend_to_date": pilot.spend_to_date + 50_000}))
+    update_pilot(
+        demo_store,
+        pilot.model_copy(
+            update={"stage": "paused", "change_champion": "none", "spend_to_date": pilot.spend_to_date + 50_000}
+        ),
+    )
     withdraw(demo_store, 639)  # CS-01's newest usage file
     rows = "".join(f"CS-02,accuracy,technical,live,2026-11-{day:02d},0.41\n" for day in (17, 18, 19))
-    result = ingest(demo_store, ("pilot_id,metric,kind,environment,observed_at,value\n" + rows).encode(), "late_accuracy.csv",
-                    IngestOptions(), commit=True)
+    result = ingest(
+        demo_store,
+        ("pilot_id,metric,kind,environment,observed_at,value\n" + rows).encode(),
+        "late_accuracy.csv",
+        IngestOptions(),
+        commit=True,
+    )
     assert result.status == "stored", (result.refusal, result.problems)
 
     found = changes_since(demo_store, pinned)
@@ -57,15 +67,23 @@ def test_edits_uploads_and_withdrawals_after_a_pinned_moment_are_the_changes(dem
     ]
     sign = by_pilot["CS-01"].changes[0]
     now = {r.pilot_id: r for r in assess(demo_store)}
-    fired = [s for s in now["CS-01"].patterns["organisational_resistance"].signals if s.question == "Is no change champion named?"]
+    fired = [
+        s
+        for s in now["CS-01"].patterns["organisational_resistance"].signals
+        if s.question == "Is no change champion named?"
+    ]
     assert sign.evidence == fired[0].evidence and sign.evidence  # the risk view's own evidence
     assert by_pilot["CS-01"].health_after == now["CS-01"].health
     assert by_pilot["CS-01"].changes[1].evidence == "Files: usage_CS-01_2026-11-16.csv"
     assert [(c.kind, c.what, c.evidence) for c in by_pilot["CS-02"].changes] == [
-        ("uploads", "1 new upload (3 rows).", "Files: late_accuracy.csv")]
+        ("uploads", "1 new upload (3 rows).", "Files: late_accuracy.csv")
+    ]
     assert found.pilots[0].pilot_id == "CS-01"  # a new warning sign before new data
     assert (found.uploads, found.withdrawn) == (1, 1)
-    assert found.summary == "1 new warning sign on Organisational Resistance, 1 stage move, 1 new upload, 1 upload withdrawn."
+    assert (
+        found.summary
+        == "1 new warning sign on Organisational Resistance, 1 stage move, 1 new upload, 1 upload withdrawn."
+    )
     # Compared with a moment after the edits, nothing changed; the pinned view then is unchanged by them.
     assert changes_since(demo_store, utc_now()).empty
     assert changes_since(demo_store, pinned, until=pinned + timedelta(microseconds=1)).empty
@@ -77,18 +95,32 @@ def test_health_moves_and_plurals_in_the_summary():
     from pilot_health.changes import Change, PilotChanges, PortfolioChanges
 
     def pilot(code, before, after, *kinds):
-        return PilotChanges(code, code, "BU", before, after,
-                            tuple(Change(code, code, "BU", k, k, pattern="Data Debt" if k == "sign_new" else None) for k in kinds))
+        return PilotChanges(
+            code,
+            code,
+            "BU",
+            before,
+            after,
+            tuple(Change(code, code, "BU", k, k, pattern="Data Debt" if k == "sign_new" else None) for k in kinds),
+        )
 
-    found = PortfolioChanges(datetime(2026, 1, 1), datetime(2026, 2, 1), (
-        pilot("A", "amber", "red", "health_worse", "sign_new"), pilot("B", "green", "amber", "health_worse", "sign_new"),
-        pilot("C", "green", "red", "health_worse"), pilot("D", "red", "amber", "health_better")))
+    found = PortfolioChanges(
+        datetime(2026, 1, 1),
+        datetime(2026, 2, 1),
+        (
+            pilot("A", "amber", "red", "health_worse", "sign_new"),
+            pilot("B", "green", "amber", "health_worse", "sign_new"),
+            pilot("C", "green", "red", "health_worse"),
+            pilot("D", "red", "amber", "health_better"),
+        ),
+    )
     assert found.summary == "3 pilots got worse, 1 improved, 2 new warning signs on Data Debt."
     one = PortfolioChanges(datetime(2026, 1, 1), datetime(2026, 2, 1), (pilot("D", "red", "amber", "health_better"),))
     assert one.summary == "1 pilot improved."
 
 
 # -- the command line ----------------------------------------------------------------------------
+
 
 def test_command_line_lists_the_changes_since_a_day(demo_store, capsys):
     import json
@@ -108,11 +140,17 @@ def test_command_line_lists_the_changes_since_a_day(demo_store, capsys):
     assert [(p["pilot_id"], [c["kind"] for c in p["changes"]]) for p in data["pilots"]] == [("CS-01", ["stage"])]
 
 
-@pytest.mark.parametrize("since, words", [
-    ("19/11/2026", "--since '19/11/2026' is not a date; write it as YYYY-MM-DD"),
-    ("2026-05-01", "There is nothing to compare with before 21 May 2026 17:00 UTC, when the register first held a pilot."),
-    ("2999-01-01", "Pick a moment before "),
-])
+@pytest.mark.parametrize(
+    "since, words",
+    [
+        ("19/11/2026", "--since '19/11/2026' is not a date; write it as YYYY-MM-DD"),
+        (
+            "2026-05-01",
+            "There is nothing to compare with before 21 May 2026 17:00 UTC, when the register first held a pilot.",
+        ),
+        ("2999-01-01", "Pick a moment before "),
+    ],
+)
 def test_command_line_refuses_a_bad_day_in_one_sentence(demo_store, capsys, since, words):
     from pilot_health import cli
 
@@ -128,12 +166,18 @@ def test_a_chosen_day_means_its_end_or_the_registers_first_moment():
 
     first, until = datetime(2026, 11, 19, 16, 0), datetime(2026, 12, 5, 23, 59, 59)
     assert since_moment(date(2026, 11, 30), first, until) == (datetime(2026, 11, 30, 23, 59, 59), "")
-    assert since_moment(date(2026, 11, 1), first, until) == (first, "The register began on 19 Nov 2026 16:00 UTC: compared from then.")
+    assert since_moment(date(2026, 11, 1), first, until) == (
+        first,
+        "The register began on 19 Nov 2026 16:00 UTC: compared from then.",
+    )
     assert since_moment(date(2026, 12, 5), first, until)[0] == datetime(2026, 12, 5)
     pinned = datetime(2026, 11, 19, 17, 0)  # a view pinned an hour after the register began, the day itself chosen
     assert since_moment(date(2026, 10, 20), first, pinned)[0] == first
     assert since_moment(date(2026, 11, 19), first, datetime(2026, 11, 19, 15, 0))[0] is None
-    assert since_moment(date(2026, 11, 19), None, until) == (None, "There is nothing to compare with yet: the register has no pilot.")
+    assert since_moment(date(2026, 11, 19), None, until) == (
+        None,
+        "There is nothing to compare with yet: the register has no pilot.",
+    )
 
 
 def test_the_export_command_adds_the_section_since_a_day(demo_store, tmp_path, capsys):
@@ -144,8 +188,24 @@ def test_the_export_command_adds_the_section_since_a_day(demo_store, tmp_path, c
     pilot = get_pilot(demo_store, "CS-01")
     update_pilot(demo_store, pilot.model_copy(update={"stage": "paused"}))
     out = tmp_path / "pack.html"
-    assert cli.main(["export", "--db", str(demo_store.path), "--portfolio", "--format", "html", "--out", str(out),
-                     "--since", "2026-11-19", "--json"]) == 0
+    assert (
+        cli.main(
+            [
+                "export",
+                "--db",
+                str(demo_store.path),
+                "--portfolio",
+                "--format",
+                "html",
+                "--out",
+                str(out),
+                "--since",
+                "2026-11-19",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["since"] == "2026-11-19T23:59:59"
     text = out.read_text(encoding="utf-8")
     assert "<h2>Since last meeting (19 Nov 2026)</h2><p><b>1 stage move.</b></p>" in text

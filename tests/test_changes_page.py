@@ -1,5 +1,6 @@
 """The Since last meeting page on the demo store: the summary, worst change first, links to the
 risk view, the empty state, and a pinned view compared from the register's first moment."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -14,22 +15,33 @@ from test_signin_pages import everything_sent, signed_in, visit
 PAGE = "pages/9_Since_last_meeting.py"
 
 
-def test_the_changes_since_the_day_in_the_address_worst_first_with_links_to_the_risk_view(demo_store, app_env, downloads):
+def test_the_changes_since_the_day_in_the_address_worst_first_with_links_to_the_risk_view(
+    demo_store, app_env, downloads
+):
     pilot = get_pilot(demo_store, "CS-01")
     update_pilot(demo_store, pilot.model_copy(update={"stage": "paused", "change_champion": "none"}))
     app_env(demo_store)
     at = open_page(PAGE, since="2026-11-19")
     assert_clean(at)
     assert at.date_input(key="since").value.isoformat() == "2026-11-19"
-    assert texts(at.subheader) == ["1 new warning sign on Organisational Resistance, 1 stage move.", "Decisions due or overdue",
-                                   "Take it to the meeting"]
-    assert [label for label, _ in downloads] == ["Download the decisions (CSV)", "Download the changes (CSV)", "Steering pack (PDF)",
-                                                 "Steering pack (HTML)"]  # the demo's meetings left decisions due or overdue
+    assert texts(at.subheader) == [
+        "1 new warning sign on Organisational Resistance, 1 stage move.",
+        "Decisions due or overdue",
+        "Take it to the meeting",
+    ]
+    assert [label for label, _ in downloads] == [
+        "Download the decisions (CSV)",
+        "Download the changes (CSV)",
+        "Steering pack (PDF)",
+        "Steering pack (HTML)",
+    ]  # the demo's meetings left decisions due or overdue
     lines = texts(at.markdown)
     sign = next(i for i, line in enumerate(lines) if "New warning sign:" in line)
     stage = next(i for i, line in enumerate(lines) if "Stage moved:" in line)
     assert sign < stage, "the worst change first"
-    assert lines[sign].endswith("**New warning sign:** New warning sign on Organisational Resistance: Is no change champion named?")
+    assert lines[sign].endswith(
+        "**New warning sign:** New warning sign on Organisational Resistance: Is no change champion named?"
+    )
     expected = changes_since(demo_store, datetime(2026, 11, 19, 23, 59, 59))
     assert expected.changes[0].evidence in texts(at.caption), "the evidence under the warning sign"
     risk = [link.proto for link in at.get("page_link") if link.proto.label.startswith("CS-01")]
@@ -58,7 +70,9 @@ def test_a_pinned_view_compares_the_day_a_month_before_it_with_its_moment(demo_s
     assert links[first] == f"pilot={first}&as_of=2026-11-19T17%3A00%3A00", "the risk view pinned to the same moment"
 
 
-def test_a_person_limited_to_finance_sees_only_finance_changes_on_screen_and_in_the_download(demo_store, signin_env, downloads):
+def test_a_person_limited_to_finance_sees_only_finance_changes_on_screen_and_in_the_download(
+    demo_store, signin_env, downloads
+):
     for code in ("CS-01", "FN-01"):
         pilot = get_pilot(demo_store, code)
         update_pilot(demo_store, pilot.model_copy(update={"stage": "paused"}))
@@ -78,10 +92,19 @@ def test_a_meeting_stands_for_its_moment_and_its_decisions_due_are_listed(demo_s
     without_demo_meetings(demo_store)  # the demo's own decisions would be listed too
     meeting = meetings.record_meeting(demo_store, date(2026, 11, 19), "November steering")
     today = datetime.now().date()
-    meetings.record_decision(demo_store, "SC-01", meeting.meeting_id, "fix and review", "Dana", today + timedelta(days=3),
-                             conditions="Live accuracy back within 10% of the lab")
+    meetings.record_decision(
+        demo_store,
+        "SC-01",
+        meeting.meeting_id,
+        "fix and review",
+        "Dana",
+        today + timedelta(days=3),
+        conditions="Live accuracy back within 10% of the lab",
+    )
     meetings.record_decision(demo_store, "FN-04", meeting.meeting_id, "pause", "Eli", date(2026, 11, 25))
-    meetings.record_decision(demo_store, "RO-02", meeting.meeting_id, "continue", "Flo", today + timedelta(days=60))  # not due yet
+    meetings.record_decision(
+        demo_store, "RO-02", meeting.meeting_id, "continue", "Flo", today + timedelta(days=60)
+    )  # not due yet
     pilot = get_pilot(demo_store, "CS-01")
     update_pilot(demo_store, pilot.model_copy(update={"stage": "paused"}))
     app_env(demo_store)
@@ -93,7 +116,9 @@ def test_a_meeting_stands_for_its_moment_and_its_decisions_due_are_listed(demo_s
     assert texts(at.subheader)[:2] == [expected.summary, "Decisions due or overdue"]
     due = at.dataframe[0].value
     assert list(due["pilot_id"]) == ["FN-04", "SC-01"] and list(due["status"]) == ["Overdue", "Due within 7 days"]
-    assert list(due["decision"]) == ["Pause", "Fix and review"] and "1 overdue, 1 due within 7 days" in " ".join(texts(at.caption))
+    assert list(due["decision"]) == ["Pause", "Fix and review"] and "1 overdue, 1 due within 7 days" in " ".join(
+        texts(at.caption)
+    )
 
     at.selectbox(key="since_meeting").set_value(0).run()  # back to a day: the address forgets the meeting
     assert "meeting" not in at.query_params and not at.date_input(key="since").disabled

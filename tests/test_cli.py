@@ -4,6 +4,7 @@ Most tests run the command line's own `main(argv)` in this process (the `run_com
 what they test is what a command does, not how a process starts. Real processes remain where the
 process is the point: `python -m pilot_health`'s exit codes and output streams, and paths taken
 from the folder a shell runs it in."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,19 @@ def test_demo_loads_and_reports_one_json_object(tmp_path, run_command):
     assert payload["pilots"] == 24 and payload["metric_observations"] > 4000 and payload["survey_responses"] > 2000
     status = json.loads(run_command("status", "--db", str(db), "--json").stdout)
     assert status["counts"]["pilots"] == 24 and status["demo_loaded"] is True
-    assert status["migrations"] == ["001_initial_schema", "002_upload_details", "003_metric_definitions", "004_pilot_team_sizes", "005_pilot_history", "006_audit_log", "007_threshold_overrides", "008_threshold_history", "009_upload_pilots", "010_meetings_and_decisions", "011_alerts"]
+    assert status["migrations"] == [
+        "001_initial_schema",
+        "002_upload_details",
+        "003_metric_definitions",
+        "004_pilot_team_sizes",
+        "005_pilot_history",
+        "006_audit_log",
+        "007_threshold_overrides",
+        "008_threshold_history",
+        "009_upload_pilots",
+        "010_meetings_and_decisions",
+        "011_alerts",
+    ]
 
 
 def test_human_output_and_clearing(tmp_path, run_command):
@@ -40,7 +53,11 @@ def test_failure_exits_non_zero_with_one_line(demo_store, run_command):
     assert again.stdout == ""
     assert again.stderr.count("\n") == 1 and "already loaded" in again.stderr and "Traceback" not in again.stderr
     as_json = run_command("demo", "--db", str(db), "--json")
-    assert as_json.returncode == 1 and json.loads(as_json.stdout) == {"ok": False, "command": "demo", "error": as_json.stderr.split(": ", 1)[1].strip()}
+    assert as_json.returncode == 1 and json.loads(as_json.stdout) == {
+        "ok": False,
+        "command": "demo",
+        "error": as_json.stderr.split(": ", 1)[1].strip(),
+    }
 
 
 def test_the_environment_variable_chooses_the_store(tmp_path, run_command):
@@ -70,11 +87,17 @@ def test_every_command_takes_db_and_json():
 
     parser = build_parser()
     for name in COMMANDS:
-        positional = {"ingest": ["export.csv"], "export": ["--portfolio", "--format", "pdf", "--out", "pack.pdf"],
-                      "backup": ["--out", "backups"], "restore": ["backup.duckdb"],
-                      "meeting": ["add", "--date", "2026-03-02", "--title", "March"],
-                      "decide": ["SC-01", "--meeting", "1", "--decision", "continue", "--owner", "Ben", "--due", "2026-04-01"],
-                      "changes": ["--since", "2026-11-19"], "subscribe": ["ann@example.com"], "unsubscribe": ["1"]}.get(name, [])
+        positional = {
+            "ingest": ["export.csv"],
+            "export": ["--portfolio", "--format", "pdf", "--out", "pack.pdf"],
+            "backup": ["--out", "backups"],
+            "restore": ["backup.duckdb"],
+            "meeting": ["add", "--date", "2026-03-02", "--title", "March"],
+            "decide": ["SC-01", "--meeting", "1", "--decision", "continue", "--owner", "Ben", "--due", "2026-04-01"],
+            "changes": ["--since", "2026-11-19"],
+            "subscribe": ["ann@example.com"],
+            "unsubscribe": ["1"],
+        }.get(name, [])
         args = parser.parse_args([name, *positional, "--db", "x.duckdb", "--json"])
         assert args.db == "x.duckdb" and args.json is True
 
@@ -93,7 +116,9 @@ def test_ingest_stores_and_reports_one_json_object(demo_store, tmp_path, run_com
     assert all(set(e) == {"row", "column", "message"} for e in payload["errors"])
     assert isinstance(payload["warnings"], list)
     again = json.loads(run_command("ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(db), "--json").stdout)
-    assert again["status"] == "duplicate" and again["duplicate_of"] == payload["upload_id"] and again["rows_stored"] == 0
+    assert (
+        again["status"] == "duplicate" and again["duplicate_of"] == payload["upload_id"] and again["rows_stored"] == 0
+    )
 
 
 def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(demo_store, tmp_path, run_command):
@@ -112,16 +137,40 @@ def test_ingest_options_and_kind_detection(demo_store, tmp_path, run_command):
     db = demo_store.path  # the demo portfolio, as `demo` loads it
     missing = run_command("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db))
     assert missing.returncode == 1 and "--pilot CODE" in missing.stderr and "--environment" in missing.stderr
-    ok = run_command("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db), "--pilot", "SC-01",
-                 "--environment", "live", "--json")
+    ok = run_command(
+        "ingest",
+        str(FIXTURES / "metrics_wide_per_metric.csv"),
+        "--db",
+        str(db),
+        "--pilot",
+        "SC-01",
+        "--environment",
+        "live",
+        "--json",
+    )
     assert json.loads(ok.stdout)["rows_stored"] == 24
-    survey = json.loads(run_command("ingest", str(FIXTURES / "qualtrics_adkar.csv"), "--db", str(db), "--pilot", "SC-01",
-                                    "--wave", "4", "--json").stdout)
+    survey = json.loads(
+        run_command(
+            "ingest",
+            str(FIXTURES / "qualtrics_adkar.csv"),
+            "--db",
+            str(db),
+            "--pilot",
+            "SC-01",
+            "--wave",
+            "4",
+            "--json",
+        ).stdout
+    )
     assert survey["kind"] == "survey" and survey["rows_stored"] == 25 and survey["rows_left_out"] == 4
     check = run_command("ingest", str(FIXTURES / "usage_wide.csv"), "--db", str(db), "--check", "--json")
     assert json.loads(check.stdout)["status"] == "ready"
     pilots = run_command("ingest", str(FIXTURES / "pilots_register.csv"), "--db", str(db), "--kind", "pilots")
-    assert pilots.returncode == 0 and "Stored pilots_register.csv: 2 rows" in pilots.stdout and "line 4 (stage)" in pilots.stdout
+    assert (
+        pilots.returncode == 0
+        and "Stored pilots_register.csv: 2 rows" in pilots.stdout
+        and "line 4 (stage)" in pilots.stdout
+    )
 
 
 def test_ingest_refuses_a_file_over_the_upload_limit(demo_store, tmp_path, run_command):
@@ -139,7 +188,9 @@ def run_here(cwd, *args: str, env: dict | None = None):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "pilot_health", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "pilot_health", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env
+    )
 
 
 def test_relative_paths_are_taken_from_the_current_folder(tmp_path, _demo_file):
@@ -174,20 +225,42 @@ def test_relative_paths_are_taken_from_the_current_folder(tmp_path, _demo_file):
     after = json.loads(run_here(tmp_path, "status", "--db", "stores/mine.duckdb", "--json").stdout)
     assert after["counts"]["metric_observations"] == json.loads(status.stdout)["counts"]["metric_observations"]
 
-    pack = run_here(tmp_path, "export", "--db", "stores/mine.duckdb", "--pilot", "SC-01", "--format", "html", "--out", "packs/sc01.html")
+    pack = run_here(
+        tmp_path,
+        "export",
+        "--db",
+        "stores/mine.duckdb",
+        "--pilot",
+        "SC-01",
+        "--format",
+        "html",
+        "--out",
+        "packs/sc01.html",
+    )
     assert pack.returncode == 0, pack.stderr
     assert (tmp_path / "packs" / "sc01.html").stat().st_size > 1000
 
 
 def test_a_read_only_command_never_creates_a_store(tmp_path, run_command):
-    for command in (["status"], ["risk"], ["alignment"], ["adoption"], ["backup", "--out", "b"],
-                    ["export", "--portfolio", "--format", "html", "--out", "pack.html"]):
+    for command in (
+        ["status"],
+        ["risk"],
+        ["alignment"],
+        ["adoption"],
+        ["backup", "--out", "b"],
+        ["export", "--portfolio", "--format", "html", "--out", "pack.html"],
+    ):
         result = run_command(*command, "--db", "typo.duckdb", cwd=tmp_path)
         assert result.returncode == 1, (command, result.stderr)
         assert result.stderr.strip() == (
             f"pilot_health {command[0]}: There is no store at {tmp_path / 'typo.duckdb'}; check the path (--db), "
-            "or run `python -m pilot_health demo` (or open the dashboard) to create one.")
-        assert not (tmp_path / "typo.duckdb").exists() and not (tmp_path / "b").exists() and not (tmp_path / "pack.html").exists()
+            "or run `python -m pilot_health demo` (or open the dashboard) to create one."
+        )
+        assert (
+            not (tmp_path / "typo.duckdb").exists()
+            and not (tmp_path / "b").exists()
+            and not (tmp_path / "pack.html").exists()
+        )
     # A command that writes creates the store where it was told, and says so.
     shutil_copy = __import__("shutil").copy
     shutil_copy(FIXTURES / "pilots_register.csv", tmp_path / "register.csv")

@@ -1,4 +1,5 @@
 """CSV files out: formulas neutralised, numbers and dates written plainly, read back intact."""
+
 from __future__ import annotations
 
 import csv
@@ -17,21 +18,38 @@ def read(data: bytes) -> list[list[str]]:
 
 
 def test_text_that_a_spreadsheet_would_run_is_neutralised():
-    frame = pd.DataFrame({
-        "name": ["=HYPERLINK(\"http://evil\")", "+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR", "Plain", "a=b"],
-        "value": [1.5, -0.12, 3.0, None, 2, 0, 1e-7, 12345678.9],
-    })
+    frame = pd.DataFrame(
+        {
+            "name": ['=HYPERLINK("http://evil")', "+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR", "Plain", "a=b"],
+            "value": [1.5, -0.12, 3.0, None, 2, 0, 1e-7, 12345678.9],
+        }
+    )
     rows = read(frame_to_csv(frame))
     assert rows[0] == ["name", "value"]
-    assert [r[0] for r in rows[1:]] == ["'=HYPERLINK(\"http://evil\")", "'+1", "'-2+3", "'@SUM(A1)", "'\tTab", "'\rCR", "Plain", "a=b"]
-    assert [r[1] for r in rows[1:]] == ["1.5", "-0.12", "3", "", "2", "0", "1e-07", "12345678.9"], "numbers stay numbers"
+    assert [r[0] for r in rows[1:]] == [
+        '\'=HYPERLINK("http://evil")',
+        "'+1",
+        "'-2+3",
+        "'@SUM(A1)",
+        "'\tTab",
+        "'\rCR",
+        "Plain",
+        "a=b",
+    ]
+    assert [r[1] for r in rows[1:]] == ["1.5", "-0.12", "3", "", "2", "0", "1e-07", "12345678.9"], (
+        "numbers stay numbers"
+    )
 
 
 def test_dates_booleans_and_blanks():
-    frame = pd.DataFrame({
-        "day": [date(2025, 3, 31), None], "at": [datetime(2025, 3, 31, 14, 5), datetime(2025, 4, 1)],
-        "ok": [True, None], "n": pd.array([3, None], dtype="Int64"),
-    })
+    frame = pd.DataFrame(
+        {
+            "day": [date(2025, 3, 31), None],
+            "at": [datetime(2025, 3, 31, 14, 5), datetime(2025, 4, 1)],
+            "ok": [True, None],
+            "n": pd.array([3, None], dtype="Int64"),
+        }
+    )
     rows = read(frame_to_csv(frame))
     assert rows[1] == ["2025-03-31", "2025-03-31 14:05:00", "yes", "3"]
     assert rows[2] == ["", "2025-04-01", "", ""]

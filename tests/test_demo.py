@@ -1,4 +1,5 @@
 """The demo portfolio: deterministic, realistic, every story present, loaded all at once."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,7 +10,15 @@ import pytest
 from conftest import DEMO_TODAY, ROOT
 from pilot_health import queries
 from pilot_health.demo import (
-    ANCHOR, CSV_FILES, DEMO_NOW, DEMO_UPLOADER, build_portfolio, clear_demo, first_run, load_demo, write_csvs,
+    ANCHOR,
+    CSV_FILES,
+    DEMO_NOW,
+    DEMO_UPLOADER,
+    build_portfolio,
+    clear_demo,
+    first_run,
+    load_demo,
+    write_csvs,
 )
 from pilot_health.errors import DuplicateError
 from pilot_health.models import STAGES, Pilot
@@ -23,7 +32,11 @@ def demo():
 
 
 def series(demo, pilot_id, metric, environment):
-    rows = demo.metrics[(demo.metrics.pilot_id == pilot_id) & (demo.metrics.metric == metric) & (demo.metrics.environment == environment)]
+    rows = demo.metrics[
+        (demo.metrics.pilot_id == pilot_id)
+        & (demo.metrics.metric == metric)
+        & (demo.metrics.environment == environment)
+    ]
     return rows.sort_values("observed_at")["value"].reset_index(drop=True)
 
 
@@ -43,7 +56,9 @@ def test_the_shipped_csv_files_are_exactly_the_demo(tmp_path):
     written = write_csvs(tmp_path)
     for path in written:
         shipped = ROOT / "data" / "demo" / path.name
-        assert shipped.read_bytes() == path.read_bytes(), f"data/demo/{path.name} is out of date: run python -m pilot_health demo --write-csv data/demo"
+        assert shipped.read_bytes() == path.read_bytes(), (
+            f"data/demo/{path.name} is out of date: run python -m pilot_health demo --write-csv data/demo"
+        )
 
 
 def test_every_register_row_is_a_valid_pilot(demo):
@@ -65,7 +80,9 @@ def test_two_years_of_weekly_metrics_of_every_kind(demo):
     assert span >= pd.Timedelta(weeks=100)
     assert m.observed_at.max() == pd.Timestamp(ANCHOR)
     assert set(m.kind) == {"technical", "business"} and set(m.environment) == {"lab", "live"}
-    weekly = m[(m.pilot_id == "FN-01") & (m.environment == "live") & (m.kind == "technical")].observed_at.diff().dropna()
+    weekly = (
+        m[(m.pilot_id == "FN-01") & (m.environment == "live") & (m.kind == "technical")].observed_at.diff().dropna()
+    )
     assert (weekly == pd.Timedelta(weeks=1)).all()
     assert len(demo.usage) > 500 and {"active_users", "sessions"} <= set(demo.usage.columns)
 
@@ -106,11 +123,16 @@ def test_the_article_lab_to_live_cliff(demo):
 # Each failure pattern must be clearly present in at least two pilots. These checks read the
 # raw demo data the way a careful analyst would; the risk engine scores them properly later.
 
+
 def test_data_debt_is_present(demo):
     p = demo.pilots
-    low_data_effort = p[(p.data_effort_pct < 40) & (p.pipeline_automated == False) & (p.data_quality_monitored == False)]  # noqa: E712
+    low_data_effort = p[
+        (p.data_effort_pct < 40) & (p.pipeline_automated == False) & (p.data_quality_monitored == False)  # noqa: E712
+    ]
     assert {"SC-01", "RO-05", "FN-05"} <= set(low_data_effort.pilot_id)
-    lab_only = set(demo.metrics[demo.metrics.environment == "lab"].pilot_id) - set(demo.metrics[demo.metrics.environment == "live"].pilot_id)
+    lab_only = set(demo.metrics[demo.metrics.environment == "lab"].pilot_id) - set(
+        demo.metrics[demo.metrics.environment == "live"].pilot_id
+    )
     assert "RO-05" in lab_only
 
 
@@ -131,7 +153,9 @@ def test_organisational_resistance_is_present(demo):
     usage = demo.usage.sort_values("date").groupby("pilot_id").active_users.last()
     for pilot_id in ("RO-02", "CS-01"):
         assert usage[pilot_id] / p.loc[pilot_id, "target_users"] < 0.35
-    latest = demo.survey[(demo.survey.pilot_id == "RO-02") & (demo.survey.team == "Store managers") & (demo.survey.wave == 3)]
+    latest = demo.survey[
+        (demo.survey.pilot_id == "RO-02") & (demo.survey.team == "Store managers") & (demo.survey.wave == 3)
+    ]
     assert (latest.desire <= 3).mean() > 0.6, "store managers are stuck at Desire"
 
 
@@ -145,7 +169,10 @@ def test_governance_vacuum_is_present(demo):
 def test_wrong_success_metrics_is_present(demo):
     p = demo.pilots.set_index("pilot_id")
     assert p.loc["FN-03", "kpi_name"] == "none"  # the register says so: an answer, not a blank
-    for pilot_id, metric, kpi in (("RO-03", "accuracy", "gross_margin_on_marked_down_items"), ("CS-02", "roc_auc", "monthly_churn_rate")):
+    for pilot_id, metric, kpi in (
+        ("RO-03", "accuracy", "gross_margin_on_marked_down_items"),
+        ("CS-02", "roc_auc", "monthly_churn_rate"),
+    ):
         technical = series(demo, pilot_id, metric, "live")
         business = series(demo, pilot_id, kpi, "live")
         assert technical.tail(4).mean() > technical.head(4).mean() * 1.1, pilot_id
@@ -162,7 +189,9 @@ def test_a_few_pilots_are_healthy(demo):
         evidence = record[["pipeline_automated", "api_designed", "change_plan", "monitoring_in_place", "drift_alerts"]]
         if not (evidence == True).all() or pd.isna(record.kpi_name) or record.kpi_name == "none":  # noqa: E712
             continue
-        kpi = demo.metrics[(demo.metrics.pilot_id == pilot_id) & (demo.metrics.kind == "business")].sort_values("observed_at")
+        kpi = demo.metrics[(demo.metrics.pilot_id == pilot_id) & (demo.metrics.kind == "business")].sort_values(
+            "observed_at"
+        )
         if kpi.empty:
             continue
         progress = (kpi.value.tail(4).mean() - record.kpi_baseline) / (record.kpi_target - record.kpi_baseline)
@@ -188,7 +217,9 @@ def test_loading_stores_everything_with_an_upload_history(store):
             """
         ).fetchone()
         assert stored == claimed
-        orphans = con.execute("SELECT count(*) FROM metric_observations m ANTI JOIN uploads u USING (upload_id)").fetchone()[0]
+        orphans = con.execute(
+            "SELECT count(*) FROM metric_observations m ANTI JOIN uploads u USING (upload_id)"
+        ).fetchone()[0]
         assert orphans == 0
         latest = con.execute("SELECT max(uploaded_at) FROM uploads").fetchone()[0]
         assert latest <= DEMO_NOW
@@ -263,6 +294,7 @@ def test_first_run_leaves_a_store_with_pilots_alone(store):
 
 # -- the demo's two past steering meetings ------------------------------------------------------------
 
+
 def test_the_demo_has_two_past_meetings_whose_decisions_show_the_flow(demo_store):
     """Two meetings, four and eight weeks before the demo's now, each reviewing the numbers of its
     morning; on the demo's now one decision is overdue, one due within the week, one replaced by the
@@ -275,14 +307,24 @@ def test_the_demo_has_two_past_meetings_whose_decisions_show_the_flow(demo_store
     held = meetings.meetings(demo_store)
     assert [(m.held_on.isoformat(), m.title, m.pinned_at) for m in held] == [
         ("2026-10-22", "October steering committee", datetime(2026, 10, 22, 8, 0)),
-        ("2026-09-24", "September steering committee", datetime(2026, 9, 24, 8, 0))]
+        ("2026-09-24", "September steering committee", datetime(2026, 9, 24, 8, 0)),
+    ]
     found = meetings.decisions(demo_store, as_of=DEMO_NOW)
     assert sorted((d.pilot_id, d.decision, d.status, d.days_left) for d in found) == [
-        ("CS-03", "scale", "open", 28), ("FN-01", "fix and review", "overdue", -7), ("MK-02", "continue", "open", 28),
-        ("RO-05", "fix and review", "open", 21), ("SC-01", "fix and review", "replaced", -28), ("SC-01", "pause", "due", 5)]
+        ("CS-03", "scale", "open", 28),
+        ("FN-01", "fix and review", "overdue", -7),
+        ("MK-02", "continue", "open", 28),
+        ("RO-05", "fix and review", "open", 21),
+        ("SC-01", "fix and review", "replaced", -28),
+        ("SC-01", "pause", "due", 5),
+    ]
     assert [(d.pilot_id, d.status) for d in meetings.due_or_overdue(found)] == [("FN-01", "overdue"), ("SC-01", "due")]
     results = {r.pilot_id: r for r in risk.assess(demo_store, DEMO_NOW, records_at=DEMO_NOW)}
-    tied = {d.pilot_id: meetings.condition_met(d, results[d.pilot_id]) for d in found if d.signal_key and d.status != "replaced"}
+    tied = {
+        d.pilot_id: meetings.condition_met(d, results[d.pilot_id])
+        for d in found
+        if d.signal_key and d.status != "replaced"
+    }
     assert tied == {"SC-01": "not met", "FN-01": "not met", "MK-02": "met", "RO-05": "not met"}
     # Recorded on their day, by the demo; the audit trail's line of the demo's loading counts them.
     assert meetings.decisions(demo_store, as_of=datetime(2026, 9, 24, 13, 0)) == []
@@ -306,10 +348,20 @@ def test_a_view_pinned_at_a_demo_meeting_shows_the_portfolio_as_it_stood_and_the
         stages = dict(queries.fetch_pilots(con, first.pinned_at)[["pilot_id", "stage"]].itertuples(index=False))
         began = queries.first_record_at(con)
         at_start = dict(queries.fetch_pilots(con, began)[["pilot_id", "stage"]].itertuples(index=False))
-    assert stages["CS-05"] == "pilot" and stages["MK-03"] == "cancelled" and stages["SC-01"] == "pilot" and "MK-04" in stages
+    assert (
+        stages["CS-05"] == "pilot"
+        and stages["MK-03"] == "cancelled"
+        and stages["SC-01"] == "pilot"
+        and "MK-04" in stages
+    )
     assert began == DEMO_NOW - timedelta(weeks=26)
     # When the register began: CS-05 still proposed, MK-03 still in pilot, MK-04 and SC-05 not proposed yet.
-    assert at_start["CS-05"] == "proposed" and at_start["MK-03"] == "pilot" and "MK-04" not in at_start and len(at_start) == 22
+    assert (
+        at_start["CS-05"] == "proposed"
+        and at_start["MK-03"] == "pilot"
+        and "MK-04" not in at_start
+        and len(at_start) == 22
+    )
     found = changes_since(demo_store, first.pinned_at, until=second.pinned_at)
     assert "1 new pilot" in found.summary and "new uploads" in found.summary
     assert any(c.pilot_id == "SC-05" for c in found.changes)
@@ -323,10 +375,17 @@ def test_clearing_removes_the_demos_meetings_and_decisions_and_keeps_yours(demo_
 
     october = meetings.meetings(demo_store)[0]
     mine = meetings.record_meeting(demo_store, "2026-11-18", "Our own review")
-    meetings.record_decision(demo_store, "SC-02", october.meeting_id, "continue", "Our owner", "2026-12-20", by="ann@example.com")
-    meetings.record_decision(demo_store, "SC-04", mine.meeting_id, "scale", "Our owner", "2026-12-20", by="ann@example.com")
+    meetings.record_decision(
+        demo_store, "SC-02", october.meeting_id, "continue", "Our owner", "2026-12-20", by="ann@example.com"
+    )
+    meetings.record_decision(
+        demo_store, "SC-04", mine.meeting_id, "scale", "Our owner", "2026-12-20", by="ann@example.com"
+    )
     result = clear_demo(demo_store)
     assert result.pilots_kept == ["SC-02", "SC-04"]
     assert [m.title for m in meetings.meetings(demo_store)] == ["Our own review", "October steering committee"]
-    assert sorted((d.pilot_id, d.owner) for d in meetings.decisions(demo_store)) == [("SC-02", "Our owner"), ("SC-04", "Our owner")]
+    assert sorted((d.pilot_id, d.owner) for d in meetings.decisions(demo_store)) == [
+        ("SC-02", "Our owner"),
+        ("SC-04", "Our owner"),
+    ]
     assert demo_store.meta()["demo_meetings"] == ""

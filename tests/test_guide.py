@@ -1,5 +1,6 @@
 """The Guide: the user documentation inside the dashboard, one topic per address (?topic=risk),
 with links between topics kept inside the dashboard and no link to a repository file."""
+
 from __future__ import annotations
 
 import re
@@ -32,9 +33,12 @@ def test_every_topic_is_a_user_document_and_its_links_stay_in_the_dashboard():
             if target.startswith("Guide?topic="):
                 assert target.removeprefix("Guide?topic=").split("#")[0] in BY_KEY, (topic.key, target)
     uploads = guide_markdown(BY_KEY["uploads"])
-    assert "](Guide?topic=uploads#dates-and-periods)" in uploads, "a link to a section of the same page keeps its section"
+    assert "](Guide?topic=uploads#dates-and-periods)" in uploads, (
+        "a link to a section of the same page keeps its section"
+    )
     assert "](configuration.md)" not in guide_markdown(BY_KEY["metrics"]) and "configuration.md" not in "".join(
-        re.findall(r"\]\([^)]*\)", guide_markdown(BY_KEY["metrics"]))), "a link to an operators' page becomes its words"
+        re.findall(r"\]\([^)]*\)", guide_markdown(BY_KEY["metrics"]))
+    ), "a link to an operators' page becomes its words"
 
 
 def test_the_guide_opens_the_topic_its_address_names(demo_store, app_env):
@@ -51,7 +55,9 @@ def test_the_guide_opens_the_topic_its_address_names(demo_store, app_env):
 
 def test_pages_link_to_the_guide_by_topic_not_to_a_file(demo_store, app_env):
     app_env(demo_store)
-    for page, label, topic in (("pages/1_Pilot_register.py", "What each column of the register means", "register"),
-                               ("pages/7_Thresholds.py", "How the thresholds are used: how risk is judged", "risk")):
+    for page, label, topic in (
+        ("pages/1_Pilot_register.py", "What each column of the register means", "register"),
+        ("pages/7_Thresholds.py", "How the thresholds are used: how risk is judged", "risk"),
+    ):
         [link] = [n.proto for n in visit(page).get("page_link") if n.proto.label == label]
         assert (link.page, link.query_string) == ("Guide", f"topic={topic}")

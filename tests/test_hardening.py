@@ -1,5 +1,6 @@
 """Hardened defaults for running beyond a laptop: the server settings, and the dashboard's DuckDB
 connections locked down to the folders it needs."""
+
 from __future__ import annotations
 
 import tomllib
@@ -75,10 +76,18 @@ def test_run_py_refuses_open_access_beyond_this_machine(tmp_path, monkeypatch):
     monkeypatch.delenv("PILOT_HEALTH_ALLOW_OPEN_NETWORK", raising=False)
     no_auth = tmp_path / "secrets.toml"
     no_auth.write_text('[other]\nkey = "value"\n', encoding="utf-8")
-    refused = subprocess.run([sys.executable, str(ROOT / "run.py"), "--server.address", "0.0.0.0", "--secrets.files", str(no_auth)],
-                             capture_output=True, text=True, timeout=60, cwd=ROOT)
+    refused = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "--server.address", "0.0.0.0", "--secrets.files", str(no_auth)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert refused.returncode == 2
-    assert "not starting: --server.address 0.0.0.0 would let anyone who reaches this machine see and change everything" in refused.stdout
+    assert (
+        "not starting: --server.address 0.0.0.0 would let anyone who reaches this machine see and change everything"
+        in refused.stdout
+    )
 
     sys.path.insert(0, str(ROOT))
     import run

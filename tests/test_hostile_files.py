@@ -9,6 +9,7 @@ time with a refusal sentence naming the file (or with rows stored and the bad on
 one), never with an unexpected error, and a refused file must leave every table of the store as it
 was.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,14 @@ def run(store_path: Path, file: Path, name: str, env: dict | None = None, memory
     """One file, check then store, in a fresh process under the memory and time limits."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", RUNNER, str(store_path), str(file), name, str(memory_limit)],
-                          capture_output=True, text=True, timeout=TIME_LIMIT, cwd=ROOT, env=environment)
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(store_path), str(file), name, str(memory_limit)],
+        capture_output=True,
+        text=True,
+        timeout=TIME_LIMIT,
+        cwd=ROOT,
+        env=environment,
+    )
     assert done.returncode == 0, f"{name}: the engine failed (exit {done.returncode}): {done.stderr[-2000:]}"
     out = json.loads(done.stdout.strip().splitlines()[-1])
     out["seconds"] = time.monotonic() - started
@@ -94,20 +101,25 @@ def store_path(demo_store) -> Path:
 
 # -- workbooks ---------------------------------------------------------------------------------
 
+
 def test_a_tiny_workbook_declaring_a_million_rows_by_16384_columns_is_read_as_the_rows_it_has(store_path, tmp_path):
     """Issue 15: 1.6 KB passed 3.9 GB. Its one far cell (XFD1048576) is past the column limit."""
     file = corpus.dimension_bomb(tmp_path / "bomb.xlsx")
     assert file.stat().st_size < 2500
     out = run(store_path, file, "sales.xlsx")
     refusal = expect_refused(out, "sales.xlsx")
-    assert refusal == ("sales.xlsx has more than 2,000 columns, the limit for one upload (sheet “Metrics” has a value in column XFD, "
-                       "row 1,048,576). Remove the columns you do not need, or split it into smaller files.")
+    assert refusal == (
+        "sales.xlsx has more than 2,000 columns, the limit for one upload (sheet “Metrics” has a value in column XFD, "
+        "row 1,048,576). Remove the columns you do not need, or split it into smaller files."
+    )
     assert out["peak_mb"] < MEMORY_BOUND_MB
 
 
 def test_the_declared_size_alone_never_pads_rows(store_path, tmp_path):
     """The same declared size without the far cell: the two real rows are stored, nothing else."""
-    file = corpus.write_xlsx(tmp_path / "declared.xlsx", corpus.sheet_xml(corpus.metric_rows(2), dimension="A1:XFD1048576"))
+    file = corpus.write_xlsx(
+        tmp_path / "declared.xlsx", corpus.sheet_xml(corpus.metric_rows(2), dimension="A1:XFD1048576")
+    )
     out = run(store_path, file, "declared.xlsx")
     assert out["store"]["status"] == "stored", out
     assert out["store"]["rows_to_store"] == 2 and out["store"]["rows_rejected"] == 0
@@ -121,8 +133,10 @@ def test_a_zip_bomb_is_refused_from_its_declared_size(store_path, tmp_path):
     assert file.stat().st_size < 3 * 1024 * 1024
     out = run(store_path, file, "sales.xlsx")
     refusal = expect_refused(out, "sales.xlsx", "too large to read", "unpacks to more than 200 MB")
-    assert refusal == ("sales.xlsx is too large to read: it unpacks to more than 200 MB (the limit for one upload). "
-                       "Split it into smaller files or export it as CSV.")
+    assert refusal == (
+        "sales.xlsx is too large to read: it unpacks to more than 200 MB (the limit for one upload). "
+        "Split it into smaller files or export it as CSV."
+    )
     assert out["seconds"] < 20
 
 
@@ -147,10 +161,13 @@ def test_a_zip_lying_about_its_sizes_is_refused_as_damaged(store_path, tmp_path)
     expect_refused(out, "lying.xlsx", "could not be read", "damaged")
 
 
-@pytest.mark.parametrize("limit, value, words", [
-    ("PILOT_HEALTH_MAX_ROWS", "1000", "more than 1,000 rows"),
-    ("PILOT_HEALTH_MAX_CELLS", "20000", "more than 20,000 cells"),
-])
+@pytest.mark.parametrize(
+    "limit, value, words",
+    [
+        ("PILOT_HEALTH_MAX_ROWS", "1000", "more than 1,000 rows"),
+        ("PILOT_HEALTH_MAX_CELLS", "20000", "more than 20,000 cells"),
+    ],
+)
 def test_rows_and_cells_of_a_workbook_are_counted_while_reading(store_path, tmp_path, limit, value, words):
     file = corpus.many_rows_xlsx(tmp_path / "rows.xlsx", 5_000)
     out = run(store_path, file, "rows.xlsx", {limit: value})
@@ -187,13 +204,17 @@ def test_a_formula_whose_result_was_never_saved_is_refused_naming_its_cell(store
     file = corpus.formulas(tmp_path / "formulas.xlsx", cached=False)
     out = run(store_path, file, "formulas.xlsx")
     refusal = expect_refused(out, "formulas.xlsx")
-    assert refusal == ("formulas.xlsx: cell E2 of sheet “Metrics” is a formula whose result was never saved, so its value is unknown. "
-                       "Open the file in Excel, save it, and upload again. Nothing was stored.")
+    assert refusal == (
+        "formulas.xlsx: cell E2 of sheet “Metrics” is a formula whose result was never saved, so its value is unknown. "
+        "Open the file in Excel, save it, and upload again. Nothing was stored."
+    )
 
 
 def test_formulas_with_saved_results_and_external_links_store_the_saved_values(store_path, tmp_path):
-    for file, first in ((corpus.formulas(tmp_path / "saved.xlsx", cached=True), 0.5),
-                        (corpus.external_links(tmp_path / "linked.xlsx"), 0.7)):
+    for file, first in (
+        (corpus.formulas(tmp_path / "saved.xlsx", cached=True), 0.5),
+        (corpus.external_links(tmp_path / "linked.xlsx"), 0.7),
+    ):
         out = run(store_path, file, file.name)
         assert out["store"]["status"] == "stored", out
         assert out["store"]["rows_to_store"] == 5 and out["store"]["rows_rejected"] == 0
@@ -201,8 +222,10 @@ def test_formulas_with_saved_results_and_external_links_store_the_saved_values(s
     from pilot_health.store import Store
 
     with Store(store_path).read() as con:
-        values = con.execute("SELECT value FROM metric_observations o JOIN uploads u USING (upload_id) "
-                             "WHERE u.file_name = 'linked.xlsx' ORDER BY observed_at").fetchall()
+        values = con.execute(
+            "SELECT value FROM metric_observations o JOIN uploads u USING (upload_id) "
+            "WHERE u.file_name = 'linked.xlsx' ORDER BY observed_at"
+        ).fetchall()
     assert [round(v, 2) for (v,) in values] == [0.7, 0.71, 0.72, 0.73, 0.74]
 
 
@@ -243,9 +266,11 @@ def test_a_wide_table_with_more_values_than_rows_to_store_is_refused_before_they
     file.write_bytes(corpus.wide_csv(2000, 3000))
     out = run(store_path, file, "wide.csv", memory_limit=4 * 1024**3)
     refusal = expect_refused(out, "wide.csv")
-    assert refusal == ("wide.csv holds 5,991,000 values in its 1,997 columns of metrics, and each becomes one row to store: more than "
-                       "the 2,000,000 rows one upload may store. Split it into smaller files (fewer rows or fewer columns each) and "
-                       "upload them one after the other.")
+    assert refusal == (
+        "wide.csv holds 5,991,000 values in its 1,997 columns of metrics, and each becomes one row to store: more than "
+        "the 2,000,000 rows one upload may store. Split it into smaller files (fewer rows or fewer columns each) and "
+        "upload them one after the other."
+    )
     assert out["peak_mb"] < 1024
 
 
@@ -255,7 +280,10 @@ def test_a_wide_table_within_the_rows_limit_is_stored_whole(store_path, tmp_path
     file.write_bytes(corpus.wide_csv(103, 50))  # 100 metrics x 50 days = 5,000 values
     out = run(store_path, file, "wide.csv", {"PILOT_HEALTH_MAX_ROWS": "5000"})
     assert out["store"]["status"] == "stored", out
-    assert out["store"]["rows_to_store"] == 5_000 and out["after"]["metric_observations"] == out["before"]["metric_observations"] + 5_000
+    assert (
+        out["store"]["rows_to_store"] == 5_000
+        and out["after"]["metric_observations"] == out["before"]["metric_observations"] + 5_000
+    )
     file.write_bytes(corpus.wide_csv(103, 51))  # one day more: 5,100 values
     out = run(store_path, file, "wider.csv", {"PILOT_HEALTH_MAX_ROWS": "5099"})
     expect_refused(out, "wider.csv", "holds 5,100 values in its 100 columns of metrics", "more than the 5,099 rows")
@@ -265,7 +293,10 @@ def chart_export(runs: int, steps: int) -> bytes:
     """A W&B chart export: Step, then each run's metric with its __MIN and __MAX companions."""
     names = [f"run-{r} - accuracy" for r in range(runs)]
     header = ",".join(['"Step"'] + [f'"{n}{suffix}"' for n in names for suffix in ("", "__MIN", "__MAX")])
-    lines = [",".join([f'"{step}"'] + [f'"0.{50 + (r + step) % 40}"' for r in range(runs) for _ in range(3)]) for step in range(steps)]
+    lines = [
+        ",".join([f'"{step}"'] + [f'"0.{50 + (r + step) % 40}"' for r in range(runs) for _ in range(3)])
+        for step in range(steps)
+    ]
     return ("\n".join([header, *lines]) + "\n").encode()
 
 
@@ -284,7 +315,8 @@ def test_a_chart_export_with_more_logged_values_than_the_rows_limit_is_refused(d
     assert result.mapping.export == "Weights & Biases chart export"
     assert result.status == "refused" and result.refusal == (
         "chart.csv holds 210 values in its 10 columns of runs' metrics: more than the 200 rows one upload may read. "
-        "Export fewer runs or fewer steps (or split it into smaller files) and upload them one after the other.")
+        "Export fewer runs or fewer steps (or split it into smaller files) and upload them one after the other."
+    )
     assert facts_of_file(demo_store.path) == before
     result = ingest(demo_store, chart_export(10, 20), "chart.csv", options, commit=True)  # 200 values: within
     assert result.status == "stored" and result.rows_to_store == 10, result.refusal
@@ -299,7 +331,9 @@ def test_running_out_of_memory_anyway_is_a_sentence_and_stores_nothing(demo_stor
     from pilot_health.store import facts_of_file
 
     def exhausted(self, *args, **kwargs):
-        raise duckdb.OutOfMemoryException("Out of Memory Error: Failed to allocate block of 268435456 bytes (bad allocation)")
+        raise duckdb.OutOfMemoryException(
+            "Out of Memory Error: Failed to allocate block of 268435456 bytes (bad allocation)"
+        )
 
     monkeypatch.setattr(engine._Run, "parse_metrics", exhausted)
     before = facts_of_file(demo_store.path)
@@ -307,7 +341,8 @@ def test_running_out_of_memory_anyway_is_a_sentence_and_stores_nothing(demo_stor
     result = engine.ingest(demo_store, data, "big.csv", engine.IngestOptions(), commit=True, _careful=True)
     assert result.status == "refused" and result.refusal == (
         "big.csv needs more memory to check than this server can give one upload. Split it into smaller files and upload them "
-        "one after the other. Nothing was stored.")
+        "one after the other. Nothing was stored."
+    )
     assert facts_of_file(demo_store.path) == before
 
 
@@ -318,8 +353,17 @@ def test_rows_of_a_csv_are_limited(store_path, tmp_path):
     expect_refused(out, "many.csv", "more than 9,999 rows, the limit for one upload (it has 10,001 lines).")
 
 
-@pytest.mark.parametrize("name", ["unbalanced_quotes.csv", "deep_quotes.csv", "mixed_encodings.csv",
-                                  "extreme_numbers.csv", "extreme_dates.csv", "../../etc/passwd.csv"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "unbalanced_quotes.csv",
+        "deep_quotes.csv",
+        "mixed_encodings.csv",
+        "extreme_numbers.csv",
+        "extreme_dates.csv",
+        "../../etc/passwd.csv",
+    ],
+)
 def test_odd_text_ends_in_a_sentence_or_rows_rejected_one_by_one(store_path, tmp_path, name):
     """Stored (with the bad rows rejected, each with a reason) or refused with a sentence naming
     the file; whatever happens, the store holds either the whole upload or nothing of it."""

@@ -1,4 +1,5 @@
 """All or nothing: an upload killed at any moment leaves the whole upload or none of it."""
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,9 @@ def consistent(db) -> tuple[int, int]:
             GROUP BY ALL HAVING u.rows_stored <> count(m.upload_id)
             """
         ).fetchall()
-        orphans = con.execute("SELECT count(*) FROM metric_observations ANTI JOIN uploads USING (upload_id)").fetchone()[0]
+        orphans = con.execute(
+            "SELECT count(*) FROM metric_observations ANTI JOIN uploads USING (upload_id)"
+        ).fetchone()[0]
         uploads = con.execute("SELECT count(*) FROM uploads WHERE uploaded_by <> 'demo'").fetchone()[0]
         rows = con.execute("SELECT count(*) FROM metric_observations").fetchone()[0]
     finally:
@@ -67,7 +70,10 @@ def test_killing_an_ingest_at_any_moment_stores_all_or_nothing(demo_store, tmp_p
         export = big_export(tmp_path, attempt)
         process = subprocess.Popen(
             [sys.executable, "-m", "pilot_health", "ingest", str(export), "--db", str(db), "--progress"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for line in process.stderr:
             if "Storing" in line:

@@ -9,6 +9,7 @@ as `2024-01-07T00:00:00`), Mixpanel's insights CSV (`Jan 1, 2024`), and a weekly
 `W01 2024`. Every expectation is written out by hand: pilot, metric name (dimension kept as
 `Metric · Dimension: value`), date (a period's first day), value — read back from the store.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -56,7 +57,9 @@ def test_tableau_crosstab_becomes_one_row_per_measure_region_and_month(demo_stor
     preview = run(demo_store, data, "Sales by region.csv", commit=False)
 
     assert preview.mapping.layout == "wide_date" and preview.mapping.export == "Tableau crosstab"
-    assert preview.needs == ["pilot_id"], "the pilot is the only question: Measure Names names the metric, a BI export is live"
+    assert preview.needs == ["pilot_id"], (
+        "the pilot is the only question: Measure Names names the metric, a BI export is live"
+    )
     result = run(demo_store, data, "Sales by region.csv", pilot_id="SC-01")
 
     assert stored(demo_store, result) == {
@@ -80,9 +83,9 @@ def test_tableau_crosstab_becomes_one_row_per_measure_region_and_month(demo_stor
 
 POWER_BI = (
     "\ufeffRegion,Jan 2024,Feb 2024,Mar 2024,Total\r\n"
-    "EMEA,\"1,250.50\",\"1,310.00\",\"1,402.25\",\"3,962.75\"\r\n"
-    "APAC,830.00,,912.40,\"1,742.40\"\r\n"
-    "Total,\"2,080.50\",\"1,310.00\",\"2,314.65\",\"5,705.15\"\r\n"
+    'EMEA,"1,250.50","1,310.00","1,402.25","3,962.75"\r\n'
+    'APAC,830.00,,912.40,"1,742.40"\r\n'
+    'Total,"2,080.50","1,310.00","2,314.65","5,705.15"\r\n'
 )
 
 
@@ -109,7 +112,10 @@ def test_power_bi_matrix_takes_its_metric_from_the_file_name_and_leaves_totals_o
 def test_the_metric_name_given_replaces_the_file_name(demo_store):
     result = run(demo_store, POWER_BI.encode("utf-8"), "export (3).csv", pilot_id="RO-02", metric_name="Net revenue")
 
-    assert {m for _, m, _, _, _ in stored(demo_store, result)} == {"Net revenue · Region: EMEA", "Net revenue · Region: APAC"}
+    assert {m for _, m, _, _, _ in stored(demo_store, result)} == {
+        "Net revenue · Region: EMEA",
+        "Net revenue · Region: APAC",
+    }
     assert not any("file's name" in w for w in result.warnings)
 
 
@@ -152,7 +158,7 @@ AMPLITUDE = (
     '"Event Segmentation"\n'
     '"Uniques, Weekly"\n'
     '"Jan 7, 2024 to Feb 3, 2024"\n'
-    '\n'
+    "\n"
     '"Segment","Event","2024-01-07T00:00:00","2024-01-14T00:00:00","2024-01-21T00:00:00","2024-01-28T00:00:00"\n'
     '"All Users","Forecast Viewed","412","436","451","470"\n'
     '"All Users","Order Approved","120","133","","151"\n'
@@ -225,26 +231,50 @@ def test_iso_week_headers_store_the_monday_and_the_project_column_is_the_pilot(d
 
 # -- headers: each spelling and the period start stored ----------------------------------------------
 
-@pytest.mark.parametrize("header, day", [
-    ("January 2024", date(2024, 1, 1)), ("Jan 2024", date(2024, 1, 1)), ("Sept 2024", date(2024, 9, 1)),
-    ("2024-01", date(2024, 1, 1)), ("2024M03", date(2024, 3, 1)), ("Jan-24", date(2024, 1, 1)),
-    ("2024-01-07T00:00:00", date(2024, 1, 7)), ("2024-01-07T06:00:00", datetime(2024, 1, 7, 6)),
-    ("2024-01-01T00:00:00-08:00", date(2024, 1, 1)),
-    ("Jan 1, 2024", date(2024, 1, 1)), ("1 Feb 2024", date(2024, 2, 1)),
-    ("W01 2024", date(2024, 1, 1)), ("2024-W01", date(2024, 1, 1)), ("W10 2024", date(2024, 3, 4)),
-    ("Week 5 2024", date(2024, 1, 29)), ("2025-W01", date(2024, 12, 30)),
-    ("Q1 2024", date(2024, 1, 1)), ("2024 Q3", date(2024, 7, 1)), ("Q4-2024", date(2024, 10, 1)),
-    ("31.01.2024", date(2024, 1, 31)), ("20240131", date(2024, 1, 31)),
-])
+
+@pytest.mark.parametrize(
+    "header, day",
+    [
+        ("January 2024", date(2024, 1, 1)),
+        ("Jan 2024", date(2024, 1, 1)),
+        ("Sept 2024", date(2024, 9, 1)),
+        ("2024-01", date(2024, 1, 1)),
+        ("2024M03", date(2024, 3, 1)),
+        ("Jan-24", date(2024, 1, 1)),
+        ("2024-01-07T00:00:00", date(2024, 1, 7)),
+        ("2024-01-07T06:00:00", datetime(2024, 1, 7, 6)),
+        ("2024-01-01T00:00:00-08:00", date(2024, 1, 1)),
+        ("Jan 1, 2024", date(2024, 1, 1)),
+        ("1 Feb 2024", date(2024, 2, 1)),
+        ("W01 2024", date(2024, 1, 1)),
+        ("2024-W01", date(2024, 1, 1)),
+        ("W10 2024", date(2024, 3, 4)),
+        ("Week 5 2024", date(2024, 1, 29)),
+        ("2025-W01", date(2024, 12, 30)),
+        ("Q1 2024", date(2024, 1, 1)),
+        ("2024 Q3", date(2024, 7, 1)),
+        ("Q4-2024", date(2024, 10, 1)),
+        ("31.01.2024", date(2024, 1, 31)),
+        ("20240131", date(2024, 1, 31)),
+    ],
+)
 def test_a_date_or_period_header_is_read_as_its_first_day(header, day):
     assert header_date(header) == day
 
 
-@pytest.mark.parametrize("header", ["Grand Total", "Total", "Region", "Measure Names", "2024", "Mar 15", "W54 2024", "2024-02-30", "Q5 2024"])
+@pytest.mark.parametrize(
+    "header", ["Grand Total", "Total", "Region", "Measure Names", "2024", "Mar 15", "W54 2024", "2024-02-30", "Q5 2024"]
+)
 def test_totals_labels_and_impossible_dates_are_not_dates(header):
     assert header_date(header) is None
 
 
 def test_slash_dates_in_headers_are_decided_over_all_headers():
-    assert header_dates(["Region", "01/07/2024", "01/14/2024"]) == {"01/07/2024": date(2024, 1, 7), "01/14/2024": date(2024, 1, 14)}
-    assert header_dates(["Region", "07/01/2024", "14/01/2024"]) == {"07/01/2024": date(2024, 1, 7), "14/01/2024": date(2024, 1, 14)}
+    assert header_dates(["Region", "01/07/2024", "01/14/2024"]) == {
+        "01/07/2024": date(2024, 1, 7),
+        "01/14/2024": date(2024, 1, 14),
+    }
+    assert header_dates(["Region", "07/01/2024", "14/01/2024"]) == {
+        "07/01/2024": date(2024, 1, 7),
+        "14/01/2024": date(2024, 1, 14),
+    }

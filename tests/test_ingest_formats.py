@@ -5,6 +5,7 @@ counts, every parsed value and timestamp (UTC), what is rejected or left out and
 format, and what is refused with nothing stored. Stored rows are read back from the store itself,
 never from the engine's own summary, and NULL is checked with `IS NULL` in SQL (a NaN is not NULL).
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,7 +13,7 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Optional
+
 
 import pandas as pd
 import pytest
@@ -24,15 +25,26 @@ UPLOADS = ROOT / "tests" / "fixtures" / "uploads"
 ADKAR = ("awareness", "desire", "knowledge", "ability", "reinforcement")
 TABLES = ("uploads", "pilots", "metric_observations", "survey_responses")
 READINESS = (
-    "pipeline_automated", "data_quality_monitored", "master_data_managed", "api_designed", "latency_defined",
-    "error_handling_designed", "integration_resourced", "change_plan", "training_ready", "monitoring_in_place",
-    "drift_alerts", "responsible_ai_review", "escalation_path",
+    "pipeline_automated",
+    "data_quality_monitored",
+    "master_data_managed",
+    "api_designed",
+    "latency_defined",
+    "error_handling_designed",
+    "integration_resourced",
+    "change_plan",
+    "training_ready",
+    "monitoring_in_place",
+    "drift_alerts",
+    "responsible_ai_review",
+    "escalation_path",
 )
 
 
 # -- helpers ------------------------------------------------------------------------------------
 
-def upload(store, name: str, *, commit: bool = True, data: Optional[bytes] = None, **options) -> IngestResult:
+
+def upload(store, name: str, *, commit: bool = True, data: bytes | None = None, **options) -> IngestResult:
     """Run one fixture (or `data` under that name) through the engine."""
     payload = (UPLOADS / name).read_bytes() if data is None else data
     return ingest(store, payload, name, IngestOptions(**options), commit=commit)
@@ -70,7 +82,8 @@ def adkar_means(store, result: IngestResult) -> tuple[float, ...]:
     """Means over the stored rows, as SQL takes them: NULL (skipped) answers are left out."""
     with store.read() as con:
         return con.execute(
-            f"SELECT {', '.join(f'avg({e})' for e in ADKAR)} FROM survey_responses WHERE upload_id = ?", [result.upload_id]
+            f"SELECT {', '.join(f'avg({e})' for e in ADKAR)} FROM survey_responses WHERE upload_id = ?",
+            [result.upload_id],
         ).fetchone()
 
 
@@ -79,7 +92,7 @@ def table_counts(store) -> dict[str, int]:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
 
 
-def pilot_row(store, pilot_id: str) -> Optional[dict]:
+def pilot_row(store, pilot_id: str) -> dict | None:
     with store.read() as con:
         cursor = con.execute("SELECT * FROM pilots WHERE pilot_id = ?", [pilot_id])
         row = cursor.fetchone()
@@ -90,7 +103,13 @@ def pilot_row(store, pilot_id: str) -> Optional[dict]:
 def observations(frame: pd.DataFrame) -> list[tuple]:
     """(pilot, metric, environment, observed_at, value) sorted; value None when stored as NULL."""
     return sorted(
-        (r.pilot_id, r.metric, r.environment, pd.Timestamp(r.observed_at), None if r.value_is_null else round(float(r.value), 9))
+        (
+            r.pilot_id,
+            r.metric,
+            r.environment,
+            pd.Timestamp(r.observed_at),
+            None if r.value_is_null else round(float(r.value), 9),
+        )
         for r in frame.itertuples()
     )
 
@@ -100,14 +119,17 @@ def expected(rows) -> list[tuple]:
     return sorted((p, m, e, pd.Timestamp(t), None if v is None else round(float(v), 9)) for p, m, e, t, v in rows)
 
 
-def series(frame: pd.DataFrame, metric: str, environment: Optional[str] = None, pilot: Optional[str] = None) -> list[tuple]:
+def series(frame: pd.DataFrame, metric: str, environment: str | None = None, pilot: str | None = None) -> list[tuple]:
     """[(observed_at, value)] of one metric, in time order."""
     rows = frame[frame.metric == metric]
     if environment:
         rows = rows[rows.environment == environment]
     if pilot:
         rows = rows[rows.pilot_id == pilot]
-    return [(pd.Timestamp(t), round(float(v), 9)) for t, v in rows.sort_values("observed_at")[["observed_at", "value"]].itertuples(index=False)]
+    return [
+        (pd.Timestamp(t), round(float(v), 9))
+        for t, v in rows.sort_values("observed_at")[["observed_at", "value"]].itertuples(index=False)
+    ]
 
 
 def weekly(start: str, values) -> list[tuple]:
@@ -126,8 +148,20 @@ LONG_FILES = {
     "metrics_long_utf8.csv": dict(
         format=dict(encoding="utf-8", byte_order_mark=False, delimiter=",", sep_line=False),
         decimal_comma=False,
-        rows=long_rows("SC-01", "accuracy", "lab", "2024-01-01", [0.800, 0.806, 0.812, 0.818, 0.824, 0.830, 0.836, 0.842, 0.848, 0.854])
-        + long_rows("SC-01", "accuracy", "live", "2024-01-01", [0.760, 0.765, 0.770, 0.775, 0.780, 0.785, 0.790, 0.795, 0.800, 0.805]),
+        rows=long_rows(
+            "SC-01",
+            "accuracy",
+            "lab",
+            "2024-01-01",
+            [0.800, 0.806, 0.812, 0.818, 0.824, 0.830, 0.836, 0.842, 0.848, 0.854],
+        )
+        + long_rows(
+            "SC-01",
+            "accuracy",
+            "live",
+            "2024-01-01",
+            [0.760, 0.765, 0.770, 0.775, 0.780, 0.785, 0.790, 0.795, 0.800, 0.805],
+        ),
     ),
     "metrics_semicolon_decimal_comma.csv": dict(
         format=dict(encoding="windows-1252", byte_order_mark=False, delimiter=";", sep_line=False),
@@ -214,8 +248,22 @@ def test_decimal_comma_file_reads_thousands_dots_and_ignores_the_note_column(dem
 # -- one number format per row -----------------------------------------------------------------------
 
 NUMBER_ROWS = {  # day of January 2024 -> expected value (None = NULL); 92% of a metric not kept in percent is the share 0.92
-    1: 1234.5, 2: 0.92, 3: 1234, 4: 12.5, 5: -12000, 6: 4.5, 7: 4.5, 8: -0.12,
-    9: None, 10: None, 11: None, 12: None, 13: None, 14: None, 15: None, 16: None,
+    1: 1234.5,
+    2: 0.92,
+    3: 1234,
+    4: 12.5,
+    5: -12000,
+    6: 4.5,
+    7: 4.5,
+    8: -0.12,
+    9: None,
+    10: None,
+    11: None,
+    12: None,
+    13: None,
+    14: None,
+    15: None,
+    16: None,
 }
 
 
@@ -224,7 +272,9 @@ def test_number_formats_are_parsed_and_blanks_stored_as_null(demo_store):
     frame = stored_observations(demo_store, result)
 
     assert result.rows_to_store == 16
-    stored = {pd.Timestamp(r.observed_at).day: (None if r.value_is_null else float(r.value)) for r in frame.itertuples()}
+    stored = {
+        pd.Timestamp(r.observed_at).day: (None if r.value_is_null else float(r.value)) for r in frame.itertuples()
+    }
     assert set(stored) == set(NUMBER_ROWS), "rows 17 (=1+2) and 18 (abc) are rejected, every other row stored"
     for day, value in NUMBER_ROWS.items():
         if value is None:
@@ -233,7 +283,11 @@ def test_number_formats_are_parsed_and_blanks_stored_as_null(demo_store):
             assert stored[day] == pytest.approx(value), f"2024-01-{day:02d}"
     assert sum(v is not None for v in stored.values()) == 8
     assert 3.0 not in stored.values(), "a formula is never evaluated"
-    assert set(frame.pilot_id) == {"SC-02"} and set(frame.metric) == {"inventory_value"} and set(frame.environment) == {"live"}
+    assert (
+        set(frame.pilot_id) == {"SC-02"}
+        and set(frame.metric) == {"inventory_value"}
+        and set(frame.environment) == {"live"}
+    )
     assert not any("decimal comma" in w for w in result.warnings), "1,234.50 says decimal point"
 
 
@@ -250,20 +304,57 @@ def test_number_formats_formula_and_text_are_rejected_with_their_file_lines(demo
     assert list(rejected["value"]) == ["=1+2", "abc"]
     assert "spreadsheet formula" in rejected["reason"].iloc[0] and "not a number" in rejected["reason"].iloc[1]
     with demo_store.read() as con:
-        assert con.execute("SELECT rows_stored, rows_rejected FROM uploads WHERE upload_id = ?", [result.upload_id]).fetchone() == (16, 2)
+        assert con.execute(
+            "SELECT rows_stored, rows_rejected FROM uploads WHERE upload_id = ?", [result.upload_id]
+        ).fetchone() == (16, 2)
 
 
 # -- one date form per file ------------------------------------------------------------------------------
 
 DATE_VALUES = [0.81, 0.82, 0.82, 0.83, 0.84, 0.85]
 DATE_FILES = {  # expected observed_at (UTC) per data row, in file order
-    "metrics_dates_iso.csv": ["2024-01-31 00:00:00", "2024-02-07 00:00:00", "2024-02-14 09:30:00", "2024-02-21 09:30:00", "2024-02-28 17:45:00", "2024-03-06 08:00:00.5"],
-    "metrics_dates_iso_tz.csv": ["2024-01-31 10:00:00", "2024-02-07 08:00:00", "2024-02-15 04:30:00", "2024-02-20 23:30:00", "2024-02-28 12:00:00.25", "2024-03-06 08:15:00"],
+    "metrics_dates_iso.csv": [
+        "2024-01-31 00:00:00",
+        "2024-02-07 00:00:00",
+        "2024-02-14 09:30:00",
+        "2024-02-21 09:30:00",
+        "2024-02-28 17:45:00",
+        "2024-03-06 08:00:00.5",
+    ],
+    "metrics_dates_iso_tz.csv": [
+        "2024-01-31 10:00:00",
+        "2024-02-07 08:00:00",
+        "2024-02-15 04:30:00",
+        "2024-02-20 23:30:00",
+        "2024-02-28 12:00:00.25",
+        "2024-03-06 08:15:00",
+    ],
     "metrics_dates_monthname.csv": ["2024-01-31", "2024-02-07", "2024-02-14", "2024-02-21", "2024-02-29", "2024-03-06"],
     "metrics_dates_compact.csv": ["2024-01-31", "2024-02-07", "2024-02-14", "2024-02-21", "2024-02-28", "2024-03-06"],
-    "metrics_dates_epoch_s.csv": ["2024-01-31", "2024-02-07", "2024-02-14", "2024-02-21 09:30:00", "2024-02-28", "2024-03-06"],
-    "metrics_dates_epoch_ms.csv": ["2024-01-31", "2024-02-07", "2024-02-14", "2024-02-21 09:30:00", "2024-02-28 00:00:00.25", "2024-03-06"],
-    "metrics_dates_excel_serial.csv": ["2024-01-31 00:00:00", "2024-01-31 12:00:00", "2024-02-07", "2024-02-14", "2024-02-21 06:00:00", "2024-02-29"],
+    "metrics_dates_epoch_s.csv": [
+        "2024-01-31",
+        "2024-02-07",
+        "2024-02-14",
+        "2024-02-21 09:30:00",
+        "2024-02-28",
+        "2024-03-06",
+    ],
+    "metrics_dates_epoch_ms.csv": [
+        "2024-01-31",
+        "2024-02-07",
+        "2024-02-14",
+        "2024-02-21 09:30:00",
+        "2024-02-28 00:00:00.25",
+        "2024-03-06",
+    ],
+    "metrics_dates_excel_serial.csv": [
+        "2024-01-31 00:00:00",
+        "2024-01-31 12:00:00",
+        "2024-02-07",
+        "2024-02-14",
+        "2024-02-21 06:00:00",
+        "2024-02-29",
+    ],
     "metrics_dates_us.csv": ["2024-01-31", "2024-02-07", "2024-02-14", "2024-02-21", "2024-02-28", "2024-03-06"],
 }
 AMBIGUOUS_DAY_FIRST = ["2024-04-03", "2024-04-10", "2024-02-05", "2024-03-12", "2024-01-06", "2024-11-02"]
@@ -309,11 +400,17 @@ def test_ambiguous_dates_read_month_first_when_the_user_says_so(demo_store):
 
 FRAMED_FILES = {
     "metrics_ga_preamble.csv": dict(
-        preamble_lines=6, footer_lines=1, second_table_lines=4, warnings=["Total", "Device Category"],
+        preamble_lines=6,
+        footer_lines=1,
+        second_table_lines=4,
+        warnings=["Total", "Device Category"],
         rows=long_rows("RO-02", "active_users", "live", "2024-01-01", [41, 44, 47, 52, 55, 58, 61, 63]),
     ),
     "metrics_title_lines.csv": dict(
-        preamble_lines=2, footer_lines=2, second_table_lines=0, warnings=["Grand Total"],
+        preamble_lines=2,
+        footer_lines=2,
+        second_table_lines=0,
+        warnings=["Grand Total"],
         rows=long_rows("CS-01", "active_users", "live", "2024-01-01", [120, 134, 151, 160, 172, 185, 190, 204]),
     ),
 }
@@ -337,17 +434,27 @@ def test_preamble_totals_footers_and_second_tables_are_skipped_with_warnings(dem
 
 # -- ragged rows, duplicates, formula-looking text, unknown pilots ----------------------------------
 
+
 def test_ragged_rows_are_rejected_with_their_lines_and_field_counts(demo_store):
     result = upload(demo_store, "metrics_ragged.csv")
     frame = stored_observations(demo_store, result)
 
     assert (result.rows_to_store, result.rows_rejected) == (8, 2)
     assert series(frame, "cost_per_drop", "live", "SC-04") == [
-        (pd.Timestamp(d), v) for d, v in [("2024-01-01", 6.4), ("2024-01-08", 6.3), ("2024-01-22", 6.1), ("2024-02-05", 5.9), ("2024-02-12", 5.8)]
+        (pd.Timestamp(d), v)
+        for d, v in [
+            ("2024-01-01", 6.4),
+            ("2024-01-08", 6.3),
+            ("2024-01-22", 6.1),
+            ("2024-02-05", 5.9),
+            ("2024-02-12", 5.8),
+        ]
     ]
     assert series(frame, "deliveries_per_day", "live", "SC-04") == [
-        (pd.Timestamp("2024-01-01"), 1234.5), (pd.Timestamp("2024-01-22"), 1301.0), (pd.Timestamp("2024-02-05"), 1320.0)
-    ], "a quoted \"1,234.5\" is one field"
+        (pd.Timestamp("2024-01-01"), 1234.5),
+        (pd.Timestamp("2024-01-22"), 1301.0),
+        (pd.Timestamp("2024-02-05"), 1320.0),
+    ], 'a quoted "1,234.5" is one field'
     assert [p.row for p in result.problems] == [5, 8]
     assert "4 values" in result.problems[0].message and "5 columns" in result.problems[0].message
     assert "6 values" in result.problems[1].message and "5 columns" in result.problems[1].message
@@ -386,7 +493,10 @@ def test_unknown_pilot_codes_refuse_the_whole_file_and_suggest_the_closest_codes
 
     assert result.status == "refused" and result.upload_id is None
     assert "metrics_unknown_pilot.csv" in result.refusal
-    suggestions = {code.upper(): [c.strip() for c in near.split(",")] for code, near in re.findall(r"([\w-]+) \(closest: ([^)]*)\)", result.refusal)}
+    suggestions = {
+        code.upper(): [c.strip() for c in near.split(",")]
+        for code, near in re.findall(r"([\w-]+) \(closest: ([^)]*)\)", result.refusal)
+    }
     assert set(suggestions) == {"SC-99", "SC01"}, result.refusal
     assert suggestions["SC01"][0] == "SC-01", "sc01 is SC-01 without its dash"
     assert all(re.fullmatch(r"SC-0[1-5]", c) for c in suggestions["SC-99"]), suggestions
@@ -395,6 +505,7 @@ def test_unknown_pilot_codes_refuse_the_whole_file_and_suggest_the_closest_codes
 
 
 # -- wide layouts ---------------------------------------------------------------------------------------
+
 
 def test_one_column_per_metric_becomes_one_observation_per_cell(demo_store):
     result = upload(demo_store, "metrics_wide_per_metric.csv", pilot_id="SC-01", environment="live")
@@ -480,7 +591,10 @@ def test_mlflow_search_runs_stores_each_runs_metrics_as_lab_results(demo_store):
     assert len(frame) == result.rows_to_store == 16
     assert set(frame.metric) == {"accuracy", "f1", "rmse", "delta_vs_baseline"}, "no `metrics.` prefix, no params"
     assert set(frame.environment) == {"lab"} and set(frame.pilot_id) == {"SC-01"}, "pilot from tags.pilot_id"
-    runs = {r["tags.mlflow.runName"]: r for r in csv.DictReader(io.StringIO((UPLOADS / "mlflow_search_runs.csv").read_text()))}
+    runs = {
+        r["tags.mlflow.runName"]: r
+        for r in csv.DictReader(io.StringIO((UPLOADS / "mlflow_search_runs.csv").read_text()))
+    }
     by_time = {pd.Timestamp(t): dict(zip(g.metric, g.value.round(9))) for t, g in frame.groupby("observed_at")}
     assert len(by_time) == 4, "each run is one time"
     for name, metrics in MLFLOW_RUNS.items():
@@ -514,8 +628,10 @@ def test_mlflow_ui_download_stores_metrics_not_params_and_reads_apostrophe_negat
     assert any("learning_rate" in w and "max_depth" in w for w in result.warnings), result.warnings
     assert set(frame.environment) == {"lab"} and set(frame.pilot_id) == {"SC-01"}
     for metric in ("accuracy", "f1", "rmse", "delta_vs_baseline"):
-        assert sorted(frame[frame.metric == metric].value.round(9)) == sorted(r[metric] for r in MLFLOW_RUNS.values()), metric
-    assert {-0.07, -0.12} <= set(frame.value.round(9)), "\"'-0.07\" is -0.07"
+        assert sorted(frame[frame.metric == metric].value.round(9)) == sorted(
+            r[metric] for r in MLFLOW_RUNS.values()
+        ), metric
+    assert {-0.07, -0.12} <= set(frame.value.round(9)), '"\'-0.07" is -0.07'
 
 
 WANDB_RUNS = {  # Created (UTC) -> (accuracy, val_loss)
@@ -527,7 +643,9 @@ WANDB_RUNS = {  # Created (UTC) -> (accuracy, val_loss)
 
 
 def test_wandb_runs_table_stores_accuracy_and_val_loss_only(demo_store):
-    result = upload(demo_store, "wandb_runs_table.csv", pilot_id="SC-01", keep_unfinished_runs=True)  # royal-pine-3 crashed
+    result = upload(
+        demo_store, "wandb_runs_table.csv", pilot_id="SC-01", keep_unfinished_runs=True
+    )  # royal-pine-3 crashed
     frame = stored_observations(demo_store, result)
 
     assert result.mapping.export == "Weights & Biases runs table"
@@ -543,10 +661,12 @@ def test_wandb_chart_export_stores_the_last_step_of_each_run_on_the_chosen_date(
     frame = stored_observations(demo_store, result)
 
     assert result.mapping.export == "Weights & Biases chart export"
-    assert observations(frame) == expected([
-        ("SC-01", "accuracy (glad-sun-1)", "lab", "2024-02-10", 0.81),
-        ("SC-01", "accuracy (misty-wave-2)", "lab", "2024-02-10", 0.82),
-    ]), "misty-wave-2's empty steps 7-9 are not zeros: its last value is step 6's 0.82"
+    assert observations(frame) == expected(
+        [
+            ("SC-01", "accuracy (glad-sun-1)", "lab", "2024-02-10", 0.81),
+            ("SC-01", "accuracy (misty-wave-2)", "lab", "2024-02-10", 0.82),
+        ]
+    ), "misty-wave-2's empty steps 7-9 are not zeros: its last value is step 6's 0.82"
     assert not any("__MIN" in m or "__MAX" in m for m in frame.metric)
     assert any("step" in w for w in result.warnings), result.warnings
 
@@ -562,6 +682,7 @@ def test_wandb_chart_export_is_dated_today_by_default(demo_store):
 
 # -- surveys ------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class SurveyCase:
     name: str
@@ -569,30 +690,66 @@ class SurveyCase:
     left_out: int
     teams: dict[str, int]
     means: tuple[float, ...]
-    skipped: Optional[tuple[str, object]]  # (column, value) of the one response with ability blank
+    skipped: tuple[str, object] | None  # (column, value) of the one response with ability blank
     first: tuple[str, object, tuple[int, ...]]  # (column, value, scores) of a known response
-    options: Optional[dict] = None
+    options: dict | None = None
 
 
 SURVEYS = [
-    SurveyCase("qualtrics_adkar.csv", 25, 4, {"Fresh planners": 15, "Store fresh leads": 10},
-               (102 / 25, 93 / 25, 83 / 25, 70 / 24, 61 / 25), ("respondent_id", "R_9mP0dCvB2nM7qWe"),
-               ("respondent_id", "R_3eR6uJkL8oP1qSd", (5, 4, 4, 3, 3))),
-    SurveyCase("qualtrics_adkar_numeric.csv", 25, 4, {"1": 15, "2": 10},
-               (102 / 25, 93 / 25, 83 / 25, 70 / 24, 61 / 25), ("respondent_id", "R_9mP0dCvB2nM7qWe"),
-               ("respondent_id", "R_3eR6uJkL8oP1qSd", (5, 4, 4, 3, 3))),
-    SurveyCase("surveymonkey_adkar.csv", 20, 0, {"Fresh planners": 12, "Store fresh leads": 8},
-               (80 / 20, 74 / 20, 66 / 20, 57 / 19, 49 / 20), ("respondent_id", "114630250519"),
-               ("respondent_id", "114630250741", (4, 4, 3, 3, 2))),
-    SurveyCase("google_forms_adkar.csv", 15, 0, {"Fresh planners": 9, "Store fresh leads": 6},
-               (60 / 15, 55 / 15, 48 / 15, 39 / 14, 36 / 15), ("responded_at", pd.Timestamp("2024-01-31 16:58:01")),
-               ("responded_at", pd.Timestamp("2024-01-29 09:05:11"), (4, 4, 3, 3, 2))),
-    SurveyCase("microsoft_forms_adkar.xlsx", 15, 0, {"Fresh planners": 9, "Store fresh leads": 6},
-               (59 / 15, 56 / 15, 49 / 15, 40 / 14, 37 / 15), ("respondent_id", "8"),
-               ("respondent_id", "1", (4, 4, 3, 3, 2))),
-    SurveyCase("survey_adkar_order_only.csv", 12, 0, {"Fresh planners": 7, "Store fresh leads": 5},
-               (47 / 12, 45 / 12, 39 / 12, 34 / 12, 27 / 12), None,
-               ("respondent_id", "P01", (4, 4, 3, 3, 2))),
+    SurveyCase(
+        "qualtrics_adkar.csv",
+        25,
+        4,
+        {"Fresh planners": 15, "Store fresh leads": 10},
+        (102 / 25, 93 / 25, 83 / 25, 70 / 24, 61 / 25),
+        ("respondent_id", "R_9mP0dCvB2nM7qWe"),
+        ("respondent_id", "R_3eR6uJkL8oP1qSd", (5, 4, 4, 3, 3)),
+    ),
+    SurveyCase(
+        "qualtrics_adkar_numeric.csv",
+        25,
+        4,
+        {"1": 15, "2": 10},
+        (102 / 25, 93 / 25, 83 / 25, 70 / 24, 61 / 25),
+        ("respondent_id", "R_9mP0dCvB2nM7qWe"),
+        ("respondent_id", "R_3eR6uJkL8oP1qSd", (5, 4, 4, 3, 3)),
+    ),
+    SurveyCase(
+        "surveymonkey_adkar.csv",
+        20,
+        0,
+        {"Fresh planners": 12, "Store fresh leads": 8},
+        (80 / 20, 74 / 20, 66 / 20, 57 / 19, 49 / 20),
+        ("respondent_id", "114630250519"),
+        ("respondent_id", "114630250741", (4, 4, 3, 3, 2)),
+    ),
+    SurveyCase(
+        "google_forms_adkar.csv",
+        15,
+        0,
+        {"Fresh planners": 9, "Store fresh leads": 6},
+        (60 / 15, 55 / 15, 48 / 15, 39 / 14, 36 / 15),
+        ("responded_at", pd.Timestamp("2024-01-31 16:58:01")),
+        ("responded_at", pd.Timestamp("2024-01-29 09:05:11"), (4, 4, 3, 3, 2)),
+    ),
+    SurveyCase(
+        "microsoft_forms_adkar.xlsx",
+        15,
+        0,
+        {"Fresh planners": 9, "Store fresh leads": 6},
+        (59 / 15, 56 / 15, 49 / 15, 40 / 14, 37 / 15),
+        ("respondent_id", "8"),
+        ("respondent_id", "1", (4, 4, 3, 3, 2)),
+    ),
+    SurveyCase(
+        "survey_adkar_order_only.csv",
+        12,
+        0,
+        {"Fresh planners": 7, "Store fresh leads": 5},
+        (47 / 12, 45 / 12, 39 / 12, 34 / 12, 27 / 12),
+        None,
+        ("respondent_id", "P01", (4, 4, 3, 3, 2)),
+    ),
 ]
 
 
@@ -646,8 +803,12 @@ def test_qualtrics_leaves_out_previews_and_unfinished_and_converts_berlin_time_t
     assert not QUALTRICS_LEFT_OUT & set(frame.respondent_id)
     assert any("Europe/Berlin" in w for w in result.warnings), result.warnings
     first, last = frame.iloc[0], frame.iloc[-1]
-    assert first.respondent_id == "R_3eR6uJkL8oP1qSd" and pd.Timestamp(first.responded_at) == pd.Timestamp("2024-01-29 07:44:49")
-    assert last.respondent_id == "R_9gR0uHjK2lZ7xCv" and pd.Timestamp(last.responded_at) == pd.Timestamp("2024-02-08 14:03:34")
+    assert first.respondent_id == "R_3eR6uJkL8oP1qSd" and pd.Timestamp(first.responded_at) == pd.Timestamp(
+        "2024-01-29 07:44:49"
+    )
+    assert last.respondent_id == "R_9gR0uHjK2lZ7xCv" and pd.Timestamp(last.responded_at) == pd.Timestamp(
+        "2024-02-08 14:03:34"
+    )
     assert tuple(int(last[e]) for e in ADKAR) == (5, 5, 4, 4, 3)
     assert result.date_range == (pd.Timestamp("2024-01-29 07:44:49"), pd.Timestamp("2024-02-08 14:03:34"))
 
@@ -713,7 +874,8 @@ def test_google_forms_email_addresses_are_never_stored(demo_store):
     assert "example.com" not in (upload_record or "")
     assert not result.preview.respondent_id.astype(str).str.contains("@").any()
     assert [pd.Timestamp(t) for t in (frame.responded_at.min(), frame.responded_at.max())] == [
-        pd.Timestamp("2024-01-29 09:05:11"), pd.Timestamp("2024-02-14 17:22:48")
+        pd.Timestamp("2024-01-29 09:05:11"),
+        pd.Timestamp("2024-02-14 17:22:48"),
     ], "Google's M/D/YYYY H:MM:SS, stored as written"
 
 
@@ -740,9 +902,18 @@ def test_survey_with_bare_question_numbers_is_mapped_by_position_with_a_warning(
 # -- pilot register -------------------------------------------------------------------------------------------
 
 NEW_01_READINESS = {
-    "pipeline_automated": True, "data_quality_monitored": False, "master_data_managed": None, "api_designed": True,
-    "latency_defined": True, "error_handling_designed": False, "integration_resourced": True, "change_plan": True,
-    "training_ready": False, "monitoring_in_place": True, "drift_alerts": False, "responsible_ai_review": None,
+    "pipeline_automated": True,
+    "data_quality_monitored": False,
+    "master_data_managed": None,
+    "api_designed": True,
+    "latency_defined": True,
+    "error_handling_designed": False,
+    "integration_resourced": True,
+    "change_plan": True,
+    "training_ready": False,
+    "monitoring_in_place": True,
+    "drift_alerts": False,
+    "responsible_ai_review": None,
     "escalation_path": True,
 }
 
@@ -764,8 +935,12 @@ def test_register_stores_new_pilots_and_rejects_an_unknown_stage(demo_store, nam
     assert {k: new1[k] for k in READINESS} == NEW_01_READINESS, "yes/no, y/n, TRUE/false, 1/0 and blank = NULL"
 
     new2 = pilot_row(demo_store, "NEW-02")
-    assert (new2["name"], new2["business_unit"], new2["stage"]) == ("Returns fraud screening", "Retail Operations", "proposed")
-    assert new2["budget"] == 1200000, "\"$1,200,000\""
+    assert (new2["name"], new2["business_unit"], new2["stage"]) == (
+        "Returns fraud screening",
+        "Retail Operations",
+        "proposed",
+    )
+    assert new2["budget"] == 1200000, '"$1,200,000"'
     assert new2["approved_on"] is None
     assert new2["kpi_direction"] == "down", "baseline 3.1 > target 2.2"
     assert {k: new2[k] for k in READINESS} == {k: None for k in READINESS}
@@ -803,10 +978,13 @@ def test_workbook_named_csv_is_read_as_a_workbook(demo_store):
     frame = stored_observations(demo_store, result)
 
     assert result.format.container == "xlsx" and result.format.sheet == "Metrics"
-    assert observations(frame) == expected(long_rows("MK-01", "revenue_per_visit", "live", "2024-01-01", [3.21, 3.25, 3.24, 3.31, 3.36, 3.40]))
+    assert observations(frame) == expected(
+        long_rows("MK-01", "revenue_per_visit", "live", "2024-01-01", [3.21, 3.25, 3.24, 3.31, 3.36, 3.40])
+    )
 
 
 # -- storing twice ----------------------------------------------------------------------------------------------------
+
 
 def test_checking_without_commit_stores_nothing(demo_store):
     before = table_counts(demo_store)
@@ -838,11 +1016,14 @@ def overlapping_copy(new_lab_value: str, extra_row: str = "") -> bytes:
 
 def stored_value(store, environment: str, day: str) -> list[float]:
     with store.read() as con:
-        return [r[0] for r in con.execute(
-            "SELECT value FROM metric_observations JOIN uploads USING (upload_id) WHERE withdrawn_at IS NULL "
-            "AND pilot_id = 'SC-01' AND metric = 'accuracy' AND environment = ? AND observed_at = ?",
-            [environment, pd.Timestamp(day)],
-        ).fetchall()]
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT value FROM metric_observations JOIN uploads USING (upload_id) WHERE withdrawn_at IS NULL "
+                "AND pilot_id = 'SC-01' AND metric = 'accuracy' AND environment = ? AND observed_at = ?",
+                [environment, pd.Timestamp(day)],
+            ).fetchall()
+        ]
 
 
 def test_overlapping_observations_keep_the_stored_values_by_default(demo_store):

@@ -6,13 +6,16 @@ live?". A file of model metrics without a lab/live column is still asked.
 Real CSV bytes go through the real engine on a copy of the demo store; what was stored is read
 back with SQL. Expectations are written out by hand from the bytes in each test.
 """
+
 from __future__ import annotations
 
 from pilot_health.ingest import IngestOptions, ingest
 
 # A German Excel "CSV UTF-8" save: byte-order mark, semicolons, CRLF, day-first dates with dots,
 # decimal commas with a dot for thousands; the header carries the unit.
-UMSATZ = "\ufeffDatum;Umsatz (€)\r\n15.01.2024;1.234,50\r\n15.02.2024;1.310,00\r\n15.03.2024;1.402,75\r\n".encode("utf-8")
+UMSATZ = "\ufeffDatum;Umsatz (€)\r\n15.01.2024;1.234,50\r\n15.02.2024;1.310,00\r\n15.03.2024;1.402,75\r\n".encode(
+    "utf-8"
+)
 # A BI tool's export: ISO dates, the currency in the column name.
 REVENUE = b"date,revenue_usd\n2024-01-31,120500\n2024-02-29,131000\n2024-03-31,128250.5\n"
 # A Spanish spreadsheet saved as CSV with commas: day-first dates.
@@ -25,7 +28,8 @@ def stored_rows(store, upload_id: int) -> list[tuple]:
     with store.read() as con:
         return con.execute(
             "SELECT pilot_id, metric, kind, environment, strftime(observed_at, '%Y-%m-%d'), value "
-            "FROM metric_observations WHERE upload_id = ? ORDER BY observed_at", [upload_id],
+            "FROM metric_observations WHERE upload_id = ? ORDER BY observed_at",
+            [upload_id],
         ).fetchall()
 
 
@@ -54,7 +58,9 @@ def test_a_german_revenue_file_with_decimal_commas_needs_only_the_pilot(demo_sto
 
 def test_a_revenue_file_in_dollars_needs_only_the_pilot(demo_store):
     preview, result = check_then_store(demo_store, REVENUE, "revenue.csv", "MK-01")
-    assert [(m.label, m.kind, m.direction, m.unit) for m in preview.new_metrics] == [("revenue_usd", "business", "up", "USD")]
+    assert [(m.label, m.kind, m.direction, m.unit) for m in preview.new_metrics] == [
+        ("revenue_usd", "business", "up", "USD")
+    ]
     assert stored_rows(demo_store, result.upload_id) == [
         ("MK-01", "revenue_usd", "business", "live", "2024-01-31", 120500.0),
         ("MK-01", "revenue_usd", "business", "live", "2024-02-29", 131000.0),
@@ -67,7 +73,9 @@ def test_a_spanish_revenue_file_needs_only_the_pilot(demo_store):
     assert [(m.label, m.kind, m.direction) for m in preview.new_metrics] == [("ingresos", "business", "up")]
     assert preview.new_metrics[0].why == "From the word ‘ingresos’ (Spanish for revenue)"
     assert [(r[2], r[3], r[4], r[5]) for r in stored_rows(demo_store, result.upload_id)] == [
-        ("business", "live", "2024-01-15", 1200.0), ("business", "live", "2024-02-15", 1350.0), ("business", "live", "2024-03-15", 1410.0),
+        ("business", "live", "2024-01-15", 1200.0),
+        ("business", "live", "2024-02-15", 1350.0),
+        ("business", "live", "2024-03-15", 1410.0),
     ]
 
 
@@ -88,8 +96,13 @@ def test_a_model_metric_file_still_asks_lab_or_live(demo_store):
     assert (new.kind, new.direction, new.unit) == ("technical", "up", "share")
     refused = ingest(demo_store, ACCURACY, "accuracy.csv", IngestOptions(pilot_id="SC-01"), commit=True)
     assert refused.status == "refused"
-    assert refused.refusal == "accuracy.csv does not say whether its rows are lab or live; choose it and store again. Nothing was stored."
-    result = ingest(demo_store, ACCURACY, "accuracy.csv", IngestOptions(pilot_id="SC-01", environment="lab"), commit=True)
+    assert (
+        refused.refusal
+        == "accuracy.csv does not say whether its rows are lab or live; choose it and store again. Nothing was stored."
+    )
+    result = ingest(
+        demo_store, ACCURACY, "accuracy.csv", IngestOptions(pilot_id="SC-01", environment="lab"), commit=True
+    )
     assert result.status == "stored", result.refusal
     assert {(r[2], r[3]) for r in stored_rows(demo_store, result.upload_id)} == {("technical", "lab")}
 
@@ -110,4 +123,6 @@ def test_currency_in_the_cells_makes_a_business_kpi(demo_store):
     assert (new.kind, new.unit, new.why) == ("business", "€", "From the € values")
     result = ingest(demo_store, data, "betrag.csv", IngestOptions(pilot_id="RO-04"), commit=True)
     assert [(r[2], r[3], r[4], r[5]) for r in stored_rows(demo_store, result.upload_id)] == [
-        ("business", "live", "2024-01-15", 1200.0), ("business", "live", "2024-02-15", 1350.0)]
+        ("business", "live", "2024-01-15", 1200.0),
+        ("business", "live", "2024-02-15", 1350.0),
+    ]

@@ -1,6 +1,7 @@
 """What the upload engine says is read by business owners, on the page and in receipts: no
 exception class names, no command-line flags, no setting keys or server folders, "1 row" (not
 "1 rows"), and file sizes that never read "0 KB". The command line adds its own flag hints."""
+
 from __future__ import annotations
 
 import io
@@ -41,8 +42,9 @@ def test_a_file_without_a_pilot_is_refused_without_command_line_flags(demo_store
     result = run(demo_store, data, "no_pilot.csv")
 
     assert result.status == "refused"
-    assert result.refusal == ("no_pilot.csv does not say which pilot the rows belong to; choose it and store again. "
-                              "Nothing was stored.")
+    assert result.refusal == (
+        "no_pilot.csv does not say which pilot the rows belong to; choose it and store again. Nothing was stored."
+    )
     assert_plain(result)
 
 
@@ -58,8 +60,10 @@ def test_a_file_over_the_upload_limit_names_no_setting(demo_store, monkeypatch):
 
 
 def test_one_rejected_row_is_one_row(demo_store):
-    data = (b"pilot_id,metric,environment,observed_at,value\r\n"
-            b"SC-01,accuracy,lab,2024-01-01,0.9\r\nSC-01,accuracy,lab,2024-01-08,lots\r\n")
+    data = (
+        b"pilot_id,metric,environment,observed_at,value\r\n"
+        b"SC-01,accuracy,lab,2024-01-01,0.9\r\nSC-01,accuracy,lab,2024-01-08,lots\r\n"
+    )
     result = run(demo_store, data, "one_bad.csv")
 
     assert (result.status, result.rows_to_store, result.rows_rejected) == ("stored", 1, 1)
@@ -80,7 +84,11 @@ def test_one_repeated_survey_response_and_one_footer_line_are_counted_in_the_sin
     rows = b"SC-01,P1,2024-01-02,7,4,4,3,3,2\r\nSC-01,P2,2024-01-02,7,5,4,4,3,3\r\n"
     first = run(demo_store, header + rows, "wave7.csv")
     assert first.status == "stored"
-    again = run(demo_store, header + rows.splitlines(keepends=True)[0] + b"SC-01,P3,2024-01-03,7,3,3,3,3,3\r\nTotal,,,,,,,,\r\n", "wave7b.csv")
+    again = run(
+        demo_store,
+        header + rows.splitlines(keepends=True)[0] + b"SC-01,P3,2024-01-03,7,3,3,3,3,3\r\nTotal,,,,,,,,\r\n",
+        "wave7b.csv",
+    )
 
     assert again.status == "stored" and again.rows_left_out == 1
     assert any(w.startswith("1 response repeats ones already stored") for w in again.warnings), again.warnings
@@ -99,10 +107,20 @@ def test_damaged_workbooks_are_refused_in_words(demo_store):
     assert_plain(result)
 
 
-@pytest.mark.parametrize("size, words", [
-    (0, "0 bytes"), (1, "1 byte"), (812, "812 bytes"), (1023, "1,023 bytes"), (1024, "1 KB"), (1536, "1.5 KB"),
-    (250 * 1024, "250 KB"), (3 * 1024 * 1024 + 400 * 1024, "3.4 MB"), (200 * 1024 * 1024, "200 MB"),
-])
+@pytest.mark.parametrize(
+    "size, words",
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (812, "812 bytes"),
+        (1023, "1,023 bytes"),
+        (1024, "1 KB"),
+        (1536, "1.5 KB"),
+        (250 * 1024, "250 KB"),
+        (3 * 1024 * 1024 + 400 * 1024, "3.4 MB"),
+        (200 * 1024 * 1024, "200 MB"),
+    ],
+)
 def test_file_sizes_read_as_people_say_them(size, words):
     assert file_size(size) == words
 
@@ -114,8 +132,13 @@ def test_every_example_file_is_stored_whole_on_an_empty_store(store):
         assert result.status == "stored", (example.file_name, result.refusal)
         assert (result.rows_rejected, result.rows_left_out, result.needs) == (0, 0, []), example.file_name
         kinds.append((result.kind, result.mapping.layout))
-    assert kinds == [("pilot_register", "register"), ("metrics", "long"), ("metrics", "wide_metric"),
-                     ("survey", "survey"), ("usage", "wide_metric")]
+    assert kinds == [
+        ("pilot_register", "register"),
+        ("metrics", "long"),
+        ("metrics", "wide_metric"),
+        ("survey", "survey"),
+        ("usage", "wide_metric"),
+    ]
 
 
 def test_the_upload_page_offers_the_examples_instead_of_a_folder(demo_store, app_env):

@@ -1,4 +1,5 @@
 """The one-pass path for plain long files must store exactly what the careful path stores."""
+
 from __future__ import annotations
 
 import shutil
@@ -34,17 +35,27 @@ CASES = {
     "unknown_pilot_last.csv": PLAIN + b"ZZ-99,accuracy,lab,2024-02-26,0.7\n",
     # Stored as read, the kinds are foreseen from the first rows: a business metric, a count of users and a
     # pilot's KPI (SC-02's “Inventory value”) that first appear after them are set right afterwards.
-    "kinds_after_the_sample.csv": PLAIN + b"".join(
-        b"FN-01,f1,lab,2024-03-%02d %02d:00:00,0.%d\n" % (1 + i // 24, i % 24, 10 + i % 80) for i in range(240)
-    ) + b"FN-01,cost_eur,live,2024-04-01,1200.5\nFN-01,active_users,live,2024-04-01,310\nSC-02,inventory_value,live,2024-04-01,0.75\n",
+    "kinds_after_the_sample.csv": PLAIN
+    + b"".join(b"FN-01,f1,lab,2024-03-%02d %02d:00:00,0.%d\n" % (1 + i // 24, i % 24, 10 + i % 80) for i in range(240))
+    + b"FN-01,cost_eur,live,2024-04-01,1200.5\nFN-01,active_users,live,2024-04-01,310\nSC-02,inventory_value,live,2024-04-01,0.75\n",
     # "No value" spellings: in the value column an empty value; in any other column a missing code, name, lab/live or date.
-    "null_spellings_values.csv": PLAIN + b'SC-01,accuracy,lab,2024-03-04,"NA"\nSC-01,accuracy,lab,2024-03-05,#DIV/0!\nSC-01,accuracy,lab,2024-03-06,Null\nSC-01,accuracy,lab,2024-03-07,nan\n',
+    "null_spellings_values.csv": PLAIN
+    + b'SC-01,accuracy,lab,2024-03-04,"NA"\nSC-01,accuracy,lab,2024-03-05,#DIV/0!\nSC-01,accuracy,lab,2024-03-06,Null\nSC-01,accuracy,lab,2024-03-07,nan\n',
     "null_pilot_last.csv": PLAIN + b"NA,accuracy,lab,2024-02-26,0.7\n",
     "null_metric_last.csv": PLAIN + b"SC-01,null,lab,2024-02-26,0.7\n",
     "null_environment_last.csv": PLAIN + b"SC-01,accuracy,N/A,2024-02-26,0.7\n",
     "null_date_last.csv": PLAIN + b"SC-01,accuracy,lab,-,0.7\n",
     "future_last.csv": PLAIN + b"SC-01,accuracy,lab,2099-01-01,0.7\n",  # dated after now: a warning
-    **{name: (FIXTURES / name).read_bytes() for name in ("metrics_long_utf8.csv", "metrics_duplicates.csv", "metrics_number_formats.csv", "metrics_ragged.csv", "metrics_dates_iso_tz.csv")},
+    **{
+        name: (FIXTURES / name).read_bytes()
+        for name in (
+            "metrics_long_utf8.csv",
+            "metrics_duplicates.csv",
+            "metrics_number_formats.csv",
+            "metrics_ragged.csv",
+            "metrics_dates_iso_tz.csv",
+        )
+    },
 }
 
 
@@ -72,8 +83,17 @@ def run(store: Store, name: str, data: bytes, fast: bool, monkeypatch) -> tuple:
                       (SELECT list((upload_id, kind, file_name, rows_stored, rows_rejected) ORDER BY upload_id DESC)[1:3] FROM uploads),
                       (SELECT max(upload_id) FROM metric_observations)"""
         ).fetchone()
-    summary = (result.status, result.rows_to_store, result.rows_rejected, result.rows_left_out,
-               [(p.row, p.column, p.message) for p in result.problems], sorted(result.warnings), result.refusal, result.upload_id, store_state)
+    summary = (
+        result.status,
+        result.rows_to_store,
+        result.rows_rejected,
+        result.rows_left_out,
+        [(p.row, p.column, p.message) for p in result.problems],
+        sorted(result.warnings),
+        result.refusal,
+        result.upload_id,
+        store_state,
+    )
     return summary, rows, bool(taken and taken[-1])
 
 
@@ -86,10 +106,25 @@ def test_both_paths_store_the_same(demo_store, tmp_path, name, monkeypatch):
     assert not careful_taken
     assert fast_summary == careful_summary
     assert fast_rows == careful_rows
-    if name in ("plain.csv", "metrics_long_utf8.csv", "metrics_duplicates.csv", "kinds_after_the_sample.csv", "future_last.csv",
-                "null_spellings_values.csv"):
+    if name in (
+        "plain.csv",
+        "metrics_long_utf8.csv",
+        "metrics_duplicates.csv",
+        "kinds_after_the_sample.csv",
+        "future_last.csv",
+        "null_spellings_values.csv",
+    ):
         assert fast_taken, "a plain long file takes the one-pass path"
-    if name in ("zone.csv", "untidy.csv", "bad.csv", "ragged.csv", "inf.csv", "metrics_ragged.csv", "metrics_number_formats.csv", "metrics_dates_iso_tz.csv"):
+    if name in (
+        "zone.csv",
+        "untidy.csv",
+        "bad.csv",
+        "ragged.csv",
+        "inf.csv",
+        "metrics_ragged.csv",
+        "metrics_number_formats.csv",
+        "metrics_dates_iso_tz.csv",
+    ):
         assert not fast_taken, "anything the careful path must explain goes the careful way"
 
 
@@ -118,18 +153,29 @@ def test_a_plain_file_is_stored_as_it_is_read_and_a_check_stores_nothing(demo_st
     copied = []
     monkeypatch.setattr(engine.queries, "insert_rows_from", lambda *args: copied.append(args))
     with demo_store.read() as con:
-        before = con.execute("SELECT (SELECT count(*) FROM metric_observations), (SELECT max(upload_id) FROM uploads)").fetchone()
+        before = con.execute(
+            "SELECT (SELECT count(*) FROM metric_observations), (SELECT max(upload_id) FROM uploads)"
+        ).fetchone()
     checked = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=False)
     assert checked.status == "ready" and checked.rows_to_store == 6 and checked.upload_id is None
     with demo_store.read() as con:
-        assert con.execute("SELECT (SELECT count(*) FROM metric_observations), (SELECT max(upload_id) FROM uploads)").fetchone() == before
+        assert (
+            con.execute(
+                "SELECT (SELECT count(*) FROM metric_observations), (SELECT max(upload_id) FROM uploads)"
+            ).fetchone()
+            == before
+        )
     stored = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=True)
     assert stored.status == "stored" and stored.upload_id == before[1] + 1 and copied == []
     with demo_store.read() as con:
         assert con.execute("SELECT count(*) FROM metric_observations").fetchone()[0] == before[0] + 6
-        assert con.execute("SELECT rows_stored, rows_rejected FROM uploads WHERE upload_id = ?", [stored.upload_id]).fetchone() == (6, 0)
-        assert con.execute("SELECT kind FROM metric_observations WHERE upload_id = ? AND metric = 'revenue_per_visit'",
-                           [stored.upload_id]).fetchall() == [("business",)]
+        assert con.execute(
+            "SELECT rows_stored, rows_rejected FROM uploads WHERE upload_id = ?", [stored.upload_id]
+        ).fetchone() == (6, 0)
+        assert con.execute(
+            "SELECT kind FROM metric_observations WHERE upload_id = ? AND metric = 'revenue_per_visit'",
+            [stored.upload_id],
+        ).fetchall() == [("business",)]
 
 
 @pytest.mark.parametrize("replace", [False, True])
@@ -150,9 +196,22 @@ SC-01,accuracy,live,2024-03-01,0.7
         with store.read() as con:
             rows = con.execute(
                 "SELECT upload_id, observed_at, environment, value FROM metric_observations WHERE upload_id >= ? ORDER BY ALL",
-                [first.upload_id]).fetchall()
-            counts = con.execute("SELECT upload_id, rows_stored FROM uploads WHERE upload_id >= ? ORDER BY 1", [first.upload_id]).fetchall()
-        outcomes.append((result.status, result.rows_to_store, result.rows_left_out, result.rows_replaced, sorted(result.warnings), rows, counts))
+                [first.upload_id],
+            ).fetchall()
+            counts = con.execute(
+                "SELECT upload_id, rows_stored FROM uploads WHERE upload_id >= ? ORDER BY 1", [first.upload_id]
+            ).fetchall()
+        outcomes.append(
+            (
+                result.status,
+                result.rows_to_store,
+                result.rows_left_out,
+                result.rows_replaced,
+                sorted(result.warnings),
+                rows,
+                counts,
+            )
+        )
     assert outcomes[0] == outcomes[1]
     status, to_store, left_out, replaced, _, rows, counts = outcomes[0]
     assert status == "stored"
@@ -172,7 +231,12 @@ def test_an_upload_id_taken_meanwhile_starts_again_and_stores_under_the_right_id
     assert result.status == "stored" and result.rows_to_store == 6
     with demo_store.read() as con:
         assert con.execute("SELECT count(*) FROM metric_observations WHERE upload_id = 999999").fetchone()[0] == 0
-        assert con.execute("SELECT count(*) FROM metric_observations WHERE upload_id = ?", [result.upload_id]).fetchone()[0] == 6
+        assert (
+            con.execute("SELECT count(*) FROM metric_observations WHERE upload_id = ?", [result.upload_id]).fetchone()[
+                0
+            ]
+            == 6
+        )
         assert con.execute("SELECT rows_stored FROM uploads WHERE upload_id = ?", [result.upload_id]).fetchone()[0] == 6
 
 
@@ -183,8 +247,10 @@ def test_both_paths_note_which_pilots_an_upload_touched(tmp_path):
     from pilot_health.ingest import IngestOptions, ingest
     from pilot_health.store import Store
 
-    text = ("pilot_id,metric,environment,observed_at,value\n"
-            "SC-01,accuracy,live,2026-12-01 10:17:00,0.81\nFN-01,accuracy,live,2026-12-01 10:17:00,0.79\n").encode()
+    text = (
+        "pilot_id,metric,environment,observed_at,value\n"
+        "SC-01,accuracy,live,2026-12-01 10:17:00,0.81\nFN-01,accuracy,live,2026-12-01 10:17:00,0.79\n"
+    ).encode()
     touched = {}
     for direct in (True, False):
         store = Store(tmp_path / f"paths-{direct}.duckdb", lock_wait_seconds=5)
@@ -192,15 +258,21 @@ def test_both_paths_note_which_pilots_an_upload_touched(tmp_path):
         result = ingest(store, text, "two.csv", IngestOptions(), commit=True, _direct=direct)
         assert result.status == "stored", result.refusal
         with store.read() as con:
-            touched[direct] = sorted(r[0] for r in con.execute(
-                "SELECT pilot_id FROM upload_pilots WHERE upload_id = ?", [result.upload_id]).fetchall())
+            touched[direct] = sorted(
+                r[0]
+                for r in con.execute(
+                    "SELECT pilot_id FROM upload_pilots WHERE upload_id = ?", [result.upload_id]
+                ).fetchall()
+            )
     assert touched[True] == touched[False] == ["FN-01", "SC-01"]
 
 
 def test_a_file_without_a_pilot_column_takes_the_one_pass_path_for_the_pilot_given(demo_store, tmp_path, monkeypatch):
     """The pilot chosen on upload (no pilot column) is a parameter of the one-pass statement: stored
     there as the careful path stores it, without falling back to it."""
-    text = b"metric,environment,observed_at,value\naccuracy,lab,2024-01-01,0.91\nrevenue_per_visit,live,2024-01-08,3.25\n"
+    text = (
+        b"metric,environment,observed_at,value\naccuracy,lab,2024-01-01,0.91\nrevenue_per_visit,live,2024-01-08,3.25\n"
+    )
     other = Store(tmp_path / "careful.duckdb")
     shutil.copy(demo_store.path, other.path)
     outcomes = []
@@ -208,12 +280,20 @@ def test_a_file_without_a_pilot_column_takes_the_one_pass_path_for_the_pilot_giv
     for fast, store in ((True, demo_store), (False, other)):
         monkeypatch.setattr(engine, "FAST_PATH", fast)
         taken: list[bool] = []
-        monkeypatch.setattr(engine._Run, "try_fast_path", lambda self, known: taken.append(original(self, known)) or taken[-1])
+        monkeypatch.setattr(
+            engine._Run, "try_fast_path", lambda self, known: taken.append(original(self, known)) or taken[-1]
+        )
         result = ingest(store, text, "no_pilot.csv", IngestOptions(pilot_id="fn-01"), commit=True)
         with store.read() as con:
-            rows = con.execute("SELECT pilot_id, metric, kind, environment, observed_at, value FROM metric_observations "
-                               "WHERE upload_id = ? ORDER BY ALL", [result.upload_id]).fetchall()
+            rows = con.execute(
+                "SELECT pilot_id, metric, kind, environment, observed_at, value FROM metric_observations "
+                "WHERE upload_id = ? ORDER BY ALL",
+                [result.upload_id],
+            ).fetchall()
         outcomes.append((result.status, result.rows_to_store, sorted(result.warnings), rows))
         assert taken == [fast]
     assert outcomes[0] == outcomes[1]
-    assert outcomes[0][0] == "stored" and [r[:3] for r in outcomes[0][3]] == [("FN-01", "accuracy", "technical"), ("FN-01", "revenue_per_visit", "business")]
+    assert outcomes[0][0] == "stored" and [r[:3] for r in outcomes[0][3]] == [
+        ("FN-01", "accuracy", "technical"),
+        ("FN-01", "revenue_per_visit", "business"),
+    ]

@@ -4,6 +4,7 @@ real store, with hand-written expectations (which rows, which words), and nothin
 Also: what the product downloads it reads back as it was (download, upload, download: the same
 bytes), and a person limited to some business units is never told about another unit's upload.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,10 @@ SURVEY = "pilot_id,respondent_id,wave,team,awareness,desire,knowledge,ability,re
 
 def counts(store: Store) -> dict[str, int]:
     with store.read() as con:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("uploads", "pilots", "metric_observations", "survey_responses")}
+        return {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("uploads", "pilots", "metric_observations", "survey_responses")
+        }
 
 
 def problems(result) -> list[tuple[int, str, str]]:
@@ -47,10 +50,13 @@ def cli(run_command):
 
 # -- out-of-range numbers are rejected rows, never a failed file ----------------------------------
 
+
 def test_a_survey_score_of_128_rejects_its_row_and_stores_the_rest(demo_store, tmp_path, cli):
-    data = (SURVEY + "RO-02,r-901,7,Ops,128,4,4,4,4,fine\n"
-                     "RO-02,r-902,7,Ops,3,4,4,4,4,ok\n"
-                     "RO-02,r-903,7,Ops,4,99999999999,4,4,4,\n").encode()
+    data = (
+        SURVEY + "RO-02,r-901,7,Ops,128,4,4,4,4,fine\n"
+        "RO-02,r-902,7,Ops,3,4,4,4,4,ok\n"
+        "RO-02,r-903,7,Ops,4,99999999999,4,4,4,\n"
+    ).encode()
     before = counts(demo_store)
     code, out = cli(tmp_path, demo_store, "scores.csv", data)
     assert code == 0 and out["status"] == "stored"
@@ -64,14 +70,16 @@ def test_a_survey_score_of_128_rejects_its_row_and_stores_the_rest(demo_store, t
 
 
 def test_numbers_that_cannot_be_stored_are_named_for_what_they_are(demo_store):
-    data = (METRICS + "SC-01,accuracy,lab,2030-01-01,-1e400\n"
-                      "SC-01,accuracy,lab,2030-01-02,-inf\n"
-                      "SC-01,accuracy,lab,2030-01-03,1e-400\n"
-                      "SC-01,accuracy,lab,2030-01-04,Infinity\n"
-                      "SC-01,accuracy,lab,2030-01-05,nan\n"
-                      "SC-01,accuracy,lab,2030-01-06,0.5\n"
-                      "SC-01,accuracy,lab,2030-01-07,0e5\n"
-                      "SC-01,accuracy,lab,2030-01-08,=1+1\n").encode()
+    data = (
+        METRICS + "SC-01,accuracy,lab,2030-01-01,-1e400\n"
+        "SC-01,accuracy,lab,2030-01-02,-inf\n"
+        "SC-01,accuracy,lab,2030-01-03,1e-400\n"
+        "SC-01,accuracy,lab,2030-01-04,Infinity\n"
+        "SC-01,accuracy,lab,2030-01-05,nan\n"
+        "SC-01,accuracy,lab,2030-01-06,0.5\n"
+        "SC-01,accuracy,lab,2030-01-07,0e5\n"
+        "SC-01,accuracy,lab,2030-01-08,=1+1\n"
+    ).encode()
     result = ingest(demo_store, data, "extreme.csv", commit=True)
     assert result.status == "stored", result.refusal
     assert problems(result) == [
@@ -95,7 +103,9 @@ def test_the_fast_path_never_turns_a_tiny_number_into_0(demo_store):
     data = (METRICS + rows + "SC-02,f1,live,2030-02-28,2.5e-400\n").encode()
     result = ingest(demo_store, data, "long.csv", commit=True)
     assert result.status == "stored" and result.rows_to_store == 27
-    assert problems(result) == [(29, "value", "Value ‘2.5e-400’ is too small to store (it would become 0); write 0 if 0 is meant.")]
+    assert problems(result) == [
+        (29, "value", "Value ‘2.5e-400’ is too small to store (it would become 0); write 0 if 0 is meant.")
+    ]
 
 
 def test_dates_beyond_any_calendar_are_rejected_rows_naming_the_date_column(demo_store):
@@ -103,8 +113,10 @@ def test_dates_beyond_any_calendar_are_rejected_rows_naming_the_date_column(demo
     result = ingest(demo_store, data, "dates.csv")
     assert result.status == "ready" and result.rows_to_store == 1
     assert problems(result) == [(2, "observed_at", "Date ‘99999-01-01’ is not a plausible date.")]
-    epoch = ("pilot_id,metric,environment,time,value\n"
-             "SC-01,accuracy,lab,1900000000,0.8\nSC-01,accuracy,lab,99999999999999999999,0.7\n").encode()
+    epoch = (
+        "pilot_id,metric,environment,time,value\n"
+        "SC-01,accuracy,lab,1900000000,0.8\nSC-01,accuracy,lab,99999999999999999999,0.7\n"
+    ).encode()
     result = ingest(demo_store, epoch, "epoch.csv")
     assert result.status == "ready" and result.rows_to_store == 1
     assert problems(result) == [(3, "time", "Date ‘99999999999999999999’ could not be read.")]
@@ -112,18 +124,25 @@ def test_dates_beyond_any_calendar_are_rejected_rows_naming_the_date_column(demo
 
 def test_register_numbers_beyond_their_column_are_rejected_rows(store):
     header = "pilot_id,name,business_unit,stage,budget,target_users\n"
-    data = (header + "P-1,One,Ops,pilot,1e-400,10\nP-2,Two,Ops,pilot,100,3000000000\n"
-                     "P-3,Three,Ops,pilot,-inf,5\nP-4,Four,Ops,pilot,1000,20\n").encode()
+    data = (
+        header + "P-1,One,Ops,pilot,1e-400,10\nP-2,Two,Ops,pilot,100,3000000000\n"
+        "P-3,Three,Ops,pilot,-inf,5\nP-4,Four,Ops,pilot,1000,20\n"
+    ).encode()
     result = ingest(store, data, "register.csv", IngestOptions(kind="pilot_register"), commit=True)
     assert result.status == "stored" and result.pilots == ["P-4"]
     assert problems(result) == [
         (2, "budget", "Budget ‘1e-400’ is too small to store (it would become 0); write 0 if 0 is meant."),
-        (3, "target_users", "Target users must be 2,147,483,647 or less."),  # the register model holds the store's 32-bit limit
+        (
+            3,
+            "target_users",
+            "Target users must be 2,147,483,647 or less.",
+        ),  # the register model holds the store's 32-bit limit
         (4, "budget", "Budget must be a finite number."),
     ]
 
 
 # -- line breaks and quotes ---------------------------------------------------------------------
+
 
 def nine_pilot_register(demo_store) -> bytes:
     data = register_csv(list_pilots(demo_store))
@@ -143,38 +162,54 @@ def test_a_stray_carriage_return_in_a_nine_row_register_is_part_of_its_cell(demo
     code, out = cli(tmp_path, store, "register.csv", data)
     assert code == 0 and out["status"] == "stored"
     assert out["rows_stored"] == 9 and out["rows_rejected"] == 0, out["errors"]
-    assert out["warnings"][0].startswith("register.csv has a carriage return (an old-style line break) inside a cell "
-                                         "that is not in quotes, on line 5; it was read as part of that cell")
+    assert out["warnings"][0].startswith(
+        "register.csv has a carriage return (an old-style line break) inside a cell "
+        "that is not in quotes, on line 5; it was read as part of that cell"
+    )
     [use_case] = list_pilots(store).query("pilot_id == 'CS-04'")["use_case"]
     assert use_case == "Suggests\rthe next offer or action to agents during a call."
 
 
 def test_old_mac_and_mixed_line_endings_read_every_row(demo_store):
-    rows = ["SC-03,accuracy,lab,2030-04-01,0.7", 'SC-03,accuracy,lab,2030-04-02,"0.71"', "SC-03,accuracy,lab,2030-04-03,0.72"]
+    rows = [
+        "SC-03,accuracy,lab,2030-04-01,0.7",
+        'SC-03,accuracy,lab,2030-04-02,"0.71"',
+        "SC-03,accuracy,lab,2030-04-03,0.72",
+    ]
     old_mac = ("\r".join([METRICS.strip(), *rows]) + "\r").encode()
     mixed = (METRICS.strip() + "\r\n" + rows[0] + "\n" + rows[1] + "\r\n" + rows[2] + "\n").encode()
     quoted_cr = (METRICS.strip() + "\n" + 'SC-03,"acc\ruracy",lab,2030-04-01,0.7\n' + rows[1] + "\n").encode()
     for name, data, stored in (("old_mac.csv", old_mac, 3), ("mixed.csv", mixed, 3), ("quoted_cr.csv", quoted_cr, 2)):
         result = ingest(demo_store, data, name)
-        assert result.status == "ready" and result.rows_read == stored and result.rows_to_store == stored, (name, result.refusal, result.problems)
+        assert result.status == "ready" and result.rows_read == stored and result.rows_to_store == stored, (
+            name,
+            result.refusal,
+            result.problems,
+        )
 
 
 def test_a_sep_line_naming_the_quote_mark_is_skipped_with_a_note(demo_store, tmp_path, cli):
-    data = ('sep="\n"pilot_id","metric","environment","observed_at","value"\n'
-            '"SC-01","accuracy","lab","2030-05-01","0.8"\n"SC-01","accuracy","lab","2030-05-02","0.81"\n').encode()
+    data = (
+        'sep="\n"pilot_id","metric","environment","observed_at","value"\n'
+        '"SC-01","accuracy","lab","2030-05-01","0.8"\n"SC-01","accuracy","lab","2030-05-02","0.81"\n'
+    ).encode()
     code, out = cli(tmp_path, demo_store, "sep.csv", data, "--check")
     assert code == 0 and out["status"] == "ready" and out["rows_stored"] == 0 and out["rows_rejected"] == 0
-    assert out["warnings"][0] == ("The first line of sep.csv, “sep=\"”, names the quote mark as the separator, which cannot be; "
-                                  "it was skipped and the separator found from the rows (comma).")
+    assert out["warnings"][0] == (
+        'The first line of sep.csv, “sep="”, names the quote mark as the separator, which cannot be; '
+        "it was skipped and the separator found from the rows (comma)."
+    )
     result = ingest(demo_store, data, "sep.csv")
     assert result.rows_to_store == 2 and result.preview["value"].tolist() == [0.8, 0.81]
 
 
 def test_an_unclosed_quote_names_its_line_and_stores_nothing(demo_store, tmp_path, cli):
-    data = (METRICS + "SC-01,accuracy,lab,2030-06-01,0.8\n"
-                      'SC-01,"accuracy,lab,2030-06-02,0.8\n'
-                      "SC-01,accuracy,lab,2030-06-03,0.8\n"
-                      "SC-01,accuracy,lab,2030-06-04,0.8\n").encode()
+    data = (
+        METRICS + "SC-01,accuracy,lab,2030-06-01,0.8\n"
+        'SC-01,"accuracy,lab,2030-06-02,0.8\n'
+        "SC-01,accuracy,lab,2030-06-03,0.8\n"
+        "SC-01,accuracy,lab,2030-06-04,0.8\n"
+    ).encode()
     before = counts(demo_store)
     code, out = cli(tmp_path, demo_store, "quote.csv", data)
     assert code == 1 and out["status"] == "refused"
@@ -189,10 +224,13 @@ def test_a_quote_left_open_inside_one_cell_rejects_that_row(demo_store):
     data = (METRICS + 'SC-01,"accu"racy,lab,2030-07-01,0.8\nSC-01,accuracy,lab,2030-07-02,0.8\n').encode()
     result = ingest(demo_store, data, "cell.csv")
     assert result.status == "ready" and result.rows_to_store == 1 and result.rows_rejected == 1
-    assert problems(result) == [(2, None, 'Row has a quote (") that is not closed at the end of its cell, so it could not be read.')]
+    assert problems(result) == [
+        (2, None, 'Row has a quote (") that is not closed at the end of its cell, so it could not be read.')
+    ]
 
 
 # -- round trips ----------------------------------------------------------------------------------
+
 
 def test_neutralise_and_restore_are_exact_inverses():
     for text in ["-2+3", "=SUM(A1)", "'=already", "''+x", "'Twas", "plain", "'", "@home", "\tTab", "a-b"]:
@@ -203,9 +241,19 @@ def test_neutralise_and_restore_are_exact_inverses():
 def test_the_register_download_uploads_back_to_the_same_bytes(demo_store, tmp_path, cli):
     from test_risk import TODAY, Story
 
-    for code, name, owner in (("RT-1", "-2+3", "=HYPERLINK(\"x\")"), ("RT-2", "'Twas a pilot", "'=kept once"),
-                              ("RT-3", "@home", "+44 20 7946 0000")):
-        record = {**Story().record, "pilot_id": code, "name": name, "owner": owner, "business_unit": "Round trip", "team_sizes": None}
+    for code, name, owner in (
+        ("RT-1", "-2+3", '=HYPERLINK("x")'),
+        ("RT-2", "'Twas a pilot", "'=kept once"),
+        ("RT-3", "@home", "+44 20 7946 0000"),
+    ):
+        record = {
+            **Story().record,
+            "pilot_id": code,
+            "name": name,
+            "owner": owner,
+            "business_unit": "Round trip",
+            "team_sizes": None,
+        }
         create_pilot(demo_store, Pilot.model_validate(record, context={"today": TODAY}))
     first = register_csv(list_pilots(demo_store))
     fresh = Store(tmp_path / "fresh.duckdb")
@@ -222,16 +270,21 @@ def test_the_register_download_uploads_back_to_the_same_bytes(demo_store, tmp_pa
 
 
 def test_neutralised_survey_texts_read_back_as_written(demo_store):
-    data = (SURVEY + "RO-02,r-951,7,'-Night shift,4,4,4,4,4,'=2+2 is what they said\n"
-                     "RO-02,r-952,7,Day shift,4,4,4,4,4,'Twas fine\n").encode()
+    data = (
+        SURVEY + "RO-02,r-951,7,'-Night shift,4,4,4,4,4,'=2+2 is what they said\n"
+        "RO-02,r-952,7,Day shift,4,4,4,4,4,'Twas fine\n"
+    ).encode()
     result = ingest(demo_store, data, "survey.csv", commit=True)
     assert result.status == "stored"
     with demo_store.read() as con:
-        rows = con.execute("SELECT team, comment FROM survey_responses WHERE upload_id = ? ORDER BY respondent_id", [result.upload_id]).fetchall()
+        rows = con.execute(
+            "SELECT team, comment FROM survey_responses WHERE upload_id = ? ORDER BY respondent_id", [result.upload_id]
+        ).fetchall()
     assert rows == [("-Night shift", "=2+2 is what they said"), ("Day shift", "'Twas fine")]
 
 
 # -- the same file again, told to a limited editor -------------------------------------------------
+
 
 def test_a_duplicate_of_another_units_upload_is_not_described_to_a_limited_editor(demo_store):
     data = (METRICS + "SC-01,accuracy,lab,2030-08-01,0.8\n").encode()
@@ -251,5 +304,7 @@ def test_an_unclosed_quote_in_the_header_names_line_1(demo_store):
     data = b'pilot_id,"metric,environment,observed_at,value\nSC-01,accuracy,lab,2030-06-01,0.8\n'
     result = ingest(demo_store, data, "header.csv")
     assert result.status == "refused"
-    assert result.refusal == ('header.csv: a quote (") opened on line 1 is never closed, so the header and every line after it '
-                              "would be read as one cell. Close the quote (or remove it) and upload again; nothing was stored.")
+    assert result.refusal == (
+        'header.csv: a quote (") opened on line 1 is never closed, so the header and every line after it '
+        "would be read as one cell. Close the quote (or remove it) and upload again; nothing was stored."
+    )

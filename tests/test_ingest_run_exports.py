@@ -12,6 +12,7 @@ The files are written here the way the tools write them:
 - the W&B chart export: the x-axis (`Step`) and `<run> - <metric>` columns with `__MIN`/`__MAX` companions.
 Expectations are written out by hand from the rows.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,7 +66,9 @@ def test_mlflow_search_runs_tag_env_gives_each_run_lab_or_live(demo_store):
     # The FAILED and the RUNNING run are left out, one row each; the `foo` run is rejected, naming its row and column.
     assert result.rows_left_out == 2 and result.unfinished_runs == 2
     assert any(w.startswith("1 failed run and 1 run still running left out") for w in result.warnings), result.warnings
-    assert {(p.row, p.column, p.message) for p in result.problems} == {(6, "tags.env", "Environment ‘foo’ is neither lab nor live.")}
+    assert {(p.row, p.column, p.message) for p in result.problems} == {
+        (6, "tags.env", "Environment ‘foo’ is neither lab nor live.")
+    }
     assert result.as_json()["environment"] == "from the column “tags.env”"
 
 
@@ -81,12 +84,12 @@ def test_mlflow_failed_and_running_runs_are_stored_when_kept(demo_store):
 
 # -- MLflow UI "Download CSV" with the environment in a parameter ----------------------------------------
 
-UI_DOWNLOAD = '''\
+UI_DOWNLOAD = """\
 "Start Time","Duration","Run ID","Name","Source Type","Source Name","User","Status","env","learning_rate","accuracy","f1","pilot_id"
 "2026-11-20 08:00:00","2.1min","0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e","nightly-eval","LOCAL","train.py","maya","FINISHED","offline","0.05","0.9","0.88","SC-01"
 "2026-11-21 08:00:00","2.3min","1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f","nightly-eval","LOCAL","train.py","maya","FINISHED","online","0.05","0.81","0.79","SC-01"
 "2026-11-22 08:00:00","12ms","2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a","nightly-eval","LOCAL","train.py","maya","KILLED","online","0.05","0.2","0.1","SC-01"
-'''
+"""
 
 
 def test_mlflow_ui_download_param_env_offline_online(demo_store):
@@ -106,12 +109,12 @@ def test_mlflow_ui_download_param_env_offline_online(demo_store):
 
 # -- W&B runs table: the environment in a config column, or only in the run names -------------------------
 
-WANDB_CONFIG_ENV = '''\
+WANDB_CONFIG_ENV = """\
 "Name","State","Notes","User","Tags","Created","Runtime","Sweep","env","lr","batch_size","accuracy","val_loss"
 "swift-owl-1","finished","-","maya-l","SC-01","2024-03-01T10:00:00.000Z","1200","","offline","0.001","32","0.9","0.3"
 "calm-fox-2","finished","-","maya-l","SC-01","2024-03-08T10:00:00.000Z","1250","","shadow","0.001","32","0.86","0.35"
 "dark-elk-3","running","-","maya-l","SC-01","2024-03-09T10:00:00.000Z","20","","shadow","0.001","32","0.5","0.9"
-'''
+"""
 
 
 def test_wandb_runs_table_config_env_column(demo_store):
@@ -128,14 +131,14 @@ def test_wandb_runs_table_config_env_column(demo_store):
     assert any(w.startswith("1 run still running left out") for w in result.warnings), result.warnings
 
 
-WANDB_NAMES = '''\
+WANDB_NAMES = """\
 "Name","State","Notes","User","Tags","Created","Runtime","Sweep","lr","batch_size","accuracy","val_loss"
 "churn-lab-01","finished","baseline","maya-l","","2024-01-08T09:00:00.000Z","1834","","0.001","32","0.92","0.21"
 "churn-live-01","finished","","maya-l","","2024-01-15T09:00:00.000Z","1820","","0.001","32","0.71","0.44"
 "churn-lab-02","finished","","maya-l","","2024-01-22T09:00:00.000Z","1901","","0.0008","64","0.93","0.2"
 "xgb-live-w02","finished","","grace-m","","2024-01-29T09:00:00.000Z","2040","","0.0008","64","0.69","0.47"
 "churn-live-03","crashed","OOM","grace-m","","2024-02-05T09:00:00.000Z","311","","0.0008","64","0.1","2.5"
-'''
+"""
 
 
 def test_wandb_run_names_are_proposed_and_used(demo_store):
@@ -163,7 +166,9 @@ def test_wandb_run_names_declined_asks_lab_or_live(demo_store):
     assert declined.status == "refused" and declined.needs == ["environment"]
 
     all_live = upload(demo_store, "wandb.csv", WANDB_NAMES, pilot_id="SC-01", environment="live")
-    assert {env for _, env, _, _ in stored(demo_store, all_live)} == {"live"}, "one environment chosen for every row wins"
+    assert {env for _, env, _, _ in stored(demo_store, all_live)} == {"live"}, (
+        "one environment chosen for every row wins"
+    )
     assert all_live.environment_source == "live for every row"
 
 
@@ -177,24 +182,31 @@ def test_run_names_that_do_not_say_lab_or_live_are_not_proposed(demo_store):
 
 def test_the_words_come_from_the_environments_file(demo_store, tmp_path, monkeypatch):
     words = tmp_path / "environments.toml"
-    words.write_text('lab = ["lab", "sandbox"]\nlive = ["live", "prod", "canary"]\ncolumns = ["env"]\n', encoding="utf-8")
+    words.write_text(
+        'lab = ["lab", "sandbox"]\nlive = ["live", "prod", "canary"]\ncolumns = ["env"]\n', encoding="utf-8"
+    )
     monkeypatch.setenv("PILOT_HEALTH_ENVIRONMENTS", str(words))
     text = WANDB_CONFIG_ENV.replace('"offline"', '"sandbox"').replace('"shadow"', '"canary"')
     result = upload(demo_store, "wandb.csv", text, pilot_id="SC-01")
 
-    assert {(m, e) for m, e, _, _ in stored(demo_store, result)} == {("accuracy", "lab"), ("accuracy", "live"), ("val_loss", "lab"), ("val_loss", "live")}
+    assert {(m, e) for m, e, _, _ in stored(demo_store, result)} == {
+        ("accuracy", "lab"),
+        ("accuracy", "live"),
+        ("val_loss", "lab"),
+        ("val_loss", "live"),
+    }
 
 
 # -- W&B chart exports -------------------------------------------------------------------------------------
 
-CHART_LAB_LIVE = '''\
+CHART_LAB_LIVE = """\
 "Step","churn-lab - accuracy","churn-lab - accuracy__MIN","churn-lab - accuracy__MAX","churn-live - accuracy","churn-live - accuracy__MIN","churn-live - accuracy__MAX"
 "0","0.70","0.70","0.70","0.66","0.66","0.66"
 "1","0.75","0.75","0.75","0.70","0.70","0.70"
 "2","0.80","0.80","0.80","","0.72","0.72"
 "3","0.83","0.83","0.83","","",""
 "4","0.85","0.85","0.85","","",""
-'''
+"""
 
 
 def test_chart_export_runs_differing_by_environment_keep_the_metric_name(demo_store):
@@ -206,14 +218,17 @@ def test_chart_export_runs_differing_by_environment_keep_the_metric_name(demo_st
         ("accuracy", "live", "2024-03-01 00:00:00", 0.72),
     ]
     assert result.rows_left_out == 6, "4 earlier lab steps and 2 earlier live steps"
-    assert "6 earlier training steps left out: a chart export has no dates, so each run's last value is stored." in result.warnings
+    assert (
+        "6 earlier training steps left out: a chart export has no dates, so each run's last value is stored."
+        in result.warnings
+    )
 
 
-CHART_SEVERAL_LAB_RUNS = '''\
+CHART_SEVERAL_LAB_RUNS = """\
 "Step","xgb-lab-1 - f1","xgb-lab-1 - f1__MIN","xgb-lab-1 - f1__MAX","xgb-lab-2 - f1","xgb-lab-2 - f1__MIN","xgb-lab-2 - f1__MAX","xgb-live-1 - f1","xgb-live-1 - f1__MIN","xgb-live-1 - f1__MAX"
 "0","0.61","0.61","0.61","0.62","0.62","0.62","0.55","0.55","0.55"
 "1","0.66","0.66","0.66","0.69","0.69","0.69","0.58","0.58","0.58"
-'''
+"""
 
 
 def test_chart_export_with_several_runs_per_environment_keeps_the_run_in_the_name(demo_store):
@@ -228,7 +243,9 @@ def test_chart_export_with_several_runs_per_environment_keeps_the_run_in_the_nam
 
 
 def test_chart_export_declined_names_keep_the_run_in_the_name(demo_store):
-    result = upload(demo_store, "chart.csv", CHART_LAB_LIVE, pilot_id="SC-01", observed_on=date(2024, 3, 1), environment="lab")
+    result = upload(
+        demo_store, "chart.csv", CHART_LAB_LIVE, pilot_id="SC-01", observed_on=date(2024, 3, 1), environment="lab"
+    )
 
     assert stored(demo_store, result) == [
         ("accuracy (churn-lab)", "lab", "2024-03-01 00:00:00", 0.85),
@@ -236,12 +253,12 @@ def test_chart_export_declined_names_keep_the_run_in_the_name(demo_store):
     ]
 
 
-CHART_TIMESTAMP = '''\
+CHART_TIMESTAMP = """\
 "_timestamp","churn-live - accuracy","churn-live - accuracy__MIN","churn-live - accuracy__MAX"
 "1709280000","0.71","0.71","0.71"
 "1709366400","0.73","0.73","0.73"
 "1709452800","0.72","0.72","0.72"
-'''
+"""
 
 
 def test_chart_export_over_time_stores_every_point_at_its_time(demo_store):
@@ -257,6 +274,7 @@ def test_chart_export_over_time_stores_every_point_at_its_time(demo_store):
 
 # -- the command line ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("choice, environments", [(None, {"lab", "live"}), ("lab", {"lab"})])
 def test_command_line_run_names_or_one_environment(demo_store, tmp_path, choice, environments, run_command):
     path = tmp_path / "wandb.csv"
@@ -269,14 +287,21 @@ def test_command_line_run_names_or_one_environment(demo_store, tmp_path, choice,
     assert payload["environment"] == ("from the run names" if choice is None else "lab for every row")
     assert payload["rows_left_out"] == 1 and payload["unfinished_runs"] == 1
     with demo_store.read() as con:
-        found = {r[0] for r in con.execute("SELECT DISTINCT environment FROM metric_observations WHERE upload_id = ?", [payload["upload_id"]]).fetchall()}
+        found = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT environment FROM metric_observations WHERE upload_id = ?", [payload["upload_id"]]
+            ).fetchall()
+        }
     assert found == environments
 
 
 def test_command_line_chart_export_on_a_chosen_date(demo_store, tmp_path, run_command):
     path = tmp_path / "chart.csv"
     path.write_text(CHART_LAB_LIVE, encoding="utf-8")
-    done = run_command("ingest", str(path), "--db", str(demo_store.path), "--pilot", "SC-01", "--date", "2024-03-05", "--json")
+    done = run_command(
+        "ingest", str(path), "--db", str(demo_store.path), "--pilot", "SC-01", "--date", "2024-03-05", "--json"
+    )
     payload = json.loads(done.stdout)
 
     assert payload["status"] == "stored", done.stderr
@@ -285,6 +310,7 @@ def test_command_line_chart_export_on_a_chosen_date(demo_store, tmp_path, run_co
 
 
 # -- any metric file: lab or live by the column's name or by its values -----------------------------
+
 
 def test_a_plain_long_file_finds_lab_or_live_by_its_values_whatever_the_header(demo_store):
     """A column headed `where` is no environment name, but every value is a lab or live word."""

@@ -1,5 +1,6 @@
 """What keeps the command line's ingest fast must not change what is stored: repeated keys on the
 one-pass path, and a command line that imports only what the command needs."""
+
 from __future__ import annotations
 
 import json
@@ -17,17 +18,23 @@ from test_ingest_paths import run
 HEADER = b"pilot_id,metric,environment,observed_at,value\n"
 CASES = {
     # The second row repeats the first exactly: stored once, one row left out, on the one-pass path.
-    "exact_repeat.csv": (HEADER + b"SC-01,accuracy,lab,2024-01-01 09:00:00,0.91\n"
-                         b"SC-01,accuracy,lab,2024-01-01 09:00:00,0.91\n"
-                         b"SC-01,accuracy,live,2024-01-01 09:00:00,0.67\n"),
+    "exact_repeat.csv": (
+        HEADER + b"SC-01,accuracy,lab,2024-01-01 09:00:00,0.91\n"
+        b"SC-01,accuracy,lab,2024-01-01 09:00:00,0.91\n"
+        b"SC-01,accuracy,live,2024-01-01 09:00:00,0.67\n"
+    ),
     # One key, a blank value and a value: not two different values, not an exact repeat either.
-    "blank_and_value.csv": (HEADER + b"FN-01,roc_auc,live,2024-01-15 10:00:00,\n"
-                            b"FN-01,roc_auc,live,2024-01-15 10:00:00,0.8\n"
-                            b"FN-01,roc_auc,live,2024-01-22 10:00:00,0.82\n"),
+    "blank_and_value.csv": (
+        HEADER + b"FN-01,roc_auc,live,2024-01-15 10:00:00,\n"
+        b"FN-01,roc_auc,live,2024-01-15 10:00:00,0.8\n"
+        b"FN-01,roc_auc,live,2024-01-22 10:00:00,0.82\n"
+    ),
     # One key, two different values: both rows rejected, on the careful path.
-    "two_values.csv": (HEADER + b"SC-01,accuracy,lab,2024-01-01 09:00:00,0.91\n"
-                       b"SC-01,accuracy,lab,2024-01-01 09:00:00,0.93\n"
-                       b"SC-01,accuracy,live,2024-01-01 09:00:00,0.67\n"),
+    "two_values.csv": (
+        HEADER + b"SC-01,accuracy,lab,2024-01-01 09:00:00,0.91\n"
+        b"SC-01,accuracy,lab,2024-01-01 09:00:00,0.93\n"
+        b"SC-01,accuracy,live,2024-01-01 09:00:00,0.67\n"
+    ),
 }
 
 
@@ -54,7 +61,9 @@ def test_the_command_line_imports_only_what_a_command_needs(demo_store, tmp_path
     """`ingest --check` of a plain long file whose metrics' kind is given reads and checks every
     row without pandas (0.3 s and about 100 MB of a process that runs for a second)."""
     data = tmp_path / "nightly.csv"
-    data.write_bytes(HEADER + b"SC-01,accuracy,lab,2024-01-01 09:00:00,0.91\nSC-01,accuracy,live,2024-01-01 09:00:00,0.67\n")
+    data.write_bytes(
+        HEADER + b"SC-01,accuracy,lab,2024-01-01 09:00:00,0.91\nSC-01,accuracy,live,2024-01-01 09:00:00,0.67\n"
+    )
     code = (
         "import runpy, sys\n"
         f"sys.argv = ['pilot_health', 'ingest', {str(data)!r}, '--db', {str(demo_store.path)!r}, '--check', '--json', '--metric-kind', 'technical']\n"
@@ -62,8 +71,14 @@ def test_the_command_line_imports_only_what_a_command_needs(demo_store, tmp_path
         "except SystemExit:\n    pass\n"
         "print(json.dumps({m: m in sys.modules for m in ('pandas', 'altair', 'streamlit', 'numpy')}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    done = subprocess.run(
+        [sys.executable, "-c", "import json\n" + code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     checked, imported = json.loads(lines[0]), json.loads(lines[-1])

@@ -9,6 +9,7 @@ question. Dates are month-first with a 12-hour clock (`03/05/2024 02:02:11 PM`).
 tests/fixtures/uploads/surveymonkey_matrix_adkar.csv; the expectations below are read off that file
 by hand (Strongly disagree 1 … Strongly agree 5; `1 - Not at all` is 1, `5 - Completely` is 5).
 """
+
 from __future__ import annotations
 
 import csv
@@ -42,8 +43,7 @@ SCORES = {  # respondent -> (A, D, K, A, R); None = left blank
 
 def rows_of(frame: pd.DataFrame) -> dict[str, tuple]:
     return {
-        r["respondent_id"]: tuple(None if r[f"{e}_is_null"] else int(r[e]) for e in ADKAR)
-        for _, r in frame.iterrows()
+        r["respondent_id"]: tuple(None if r[f"{e}_is_null"] else int(r[e]) for e in ADKAR) for _, r in frame.iterrows()
     }
 
 

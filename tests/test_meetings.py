@@ -1,4 +1,5 @@
 """Meetings and decisions: stored, checked, audited, scoped by business unit, pinned, and tied to warning signs."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -10,9 +11,19 @@ from conftest import DEMO_TODAY
 from pilot_health import queries, risk
 from pilot_health.access import Person
 from pilot_health.errors import AccessDenied, NotFoundError
-from pilot_health.meetings import (DecisionError, condition_met, condition_risk, decisions, due_or_overdue, meetings,
-                                   record_decision, record_meeting, status_of)
+from pilot_health.meetings import (
+    DecisionError,
+    condition_met,
+    condition_risk,
+    decisions,
+    due_or_overdue,
+    meetings,
+    record_decision,
+    record_meeting,
+    status_of,
+)
 from conftest import without_demo_meetings
+
 
 @pytest.fixture
 def demo_store(demo_store):
@@ -30,9 +41,22 @@ def _meeting(store, day=date(2026, 3, 2), title="March committee", by=ANN):
 
 def test_a_meeting_and_its_decision_are_stored_and_audited(demo_store):
     meeting = _meeting(demo_store)
-    made = record_decision(demo_store, "sc-01", meeting.meeting_id, "Fix and review", " Ben Ortiz ", date(2026, 4, 15),
-                           conditions="Live accuracy back above 85%", by=ANN)
-    assert (made.pilot_id, made.decision, made.owner, made.due_on) == ("SC-01", "fix and review", "Ben Ortiz", date(2026, 4, 15))
+    made = record_decision(
+        demo_store,
+        "sc-01",
+        meeting.meeting_id,
+        "Fix and review",
+        " Ben Ortiz ",
+        date(2026, 4, 15),
+        conditions="Live accuracy back above 85%",
+        by=ANN,
+    )
+    assert (made.pilot_id, made.decision, made.owner, made.due_on) == (
+        "SC-01",
+        "fix and review",
+        "Ben Ortiz",
+        date(2026, 4, 15),
+    )
     [found] = decisions(demo_store, pilot_ids=["SC-01"])
     assert found.decision_id == made.decision_id and found.meeting_title == "March committee"
     assert found.pinned_at == datetime(2026, 3, 2) and found.conditions == "Live accuracy back above 85%"
@@ -40,22 +64,35 @@ def test_a_meeting_and_its_decision_are_stored_and_audited(demo_store):
         trail = queries.audit_entries(con)
     top = trail.head(2)
     assert list(top["action"]) == ["decision_record", "meeting_add"] and set(top["who"]) == {ANN}
-    assert top.iloc[0]["subject"] == "SC-01" and "Fix and review" in top.iloc[0]["detail"] and "due 2026-04-15" in top.iloc[0]["detail"]
+    assert (
+        top.iloc[0]["subject"] == "SC-01"
+        and "Fix and review" in top.iloc[0]["detail"]
+        and "due 2026-04-15" in top.iloc[0]["detail"]
+    )
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"pilot_id": "NOPE-9"}, "Pilot:"),
-    ({"decision": "celebrate"}, "Decision:"),
-    ({"owner": "  "}, "Owner:"),
-    ({"due_on": date(2026, 3, 1)}, "Due date:"),
-    ({"due_on": "next week"}, "Due date:"),
-    ({"meeting_id": 999}, "Meeting:"),
-    ({"signal_key": "moon_phase"}, "Warning sign:"),
-    ({"signal_value": 0.1}, "Threshold:"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"pilot_id": "NOPE-9"}, "Pilot:"),
+        ({"decision": "celebrate"}, "Decision:"),
+        ({"owner": "  "}, "Owner:"),
+        ({"due_on": date(2026, 3, 1)}, "Due date:"),
+        ({"due_on": "next week"}, "Due date:"),
+        ({"meeting_id": 999}, "Meeting:"),
+        ({"signal_key": "moon_phase"}, "Warning sign:"),
+        ({"signal_value": 0.1}, "Threshold:"),
+    ],
+)
 def test_a_wrong_field_is_refused_naming_it_and_nothing_is_stored(demo_store, change, field):
     meeting = _meeting(demo_store)
-    values = {"pilot_id": "SC-01", "meeting_id": meeting.meeting_id, "decision": "continue", "owner": "Ben", "due_on": date(2026, 4, 1)}
+    values = {
+        "pilot_id": "SC-01",
+        "meeting_id": meeting.meeting_id,
+        "decision": "continue",
+        "owner": "Ben",
+        "due_on": date(2026, 4, 1),
+    }
     values.update(change)
     with pytest.raises((DecisionError, NotFoundError), match=field):
         record_decision(demo_store, by=ANN, **values)
@@ -105,7 +142,10 @@ def test_a_pinned_moment_shows_only_what_was_recorded_by_then(demo_store):
         con.execute("UPDATE meetings SET created_at = ?", [datetime(2026, 3, 2, 14)])
     assert decisions(demo_store, as_of=datetime(2026, 3, 2, 14, 59)) == []
     assert len(decisions(demo_store, as_of=datetime(2026, 3, 2, 15))) == 1
-    assert meetings(demo_store, as_of=datetime(2026, 3, 2, 13)) == [] and len(meetings(demo_store, as_of=datetime(2026, 3, 2, 14))) == 1
+    assert (
+        meetings(demo_store, as_of=datetime(2026, 3, 2, 13)) == []
+        and len(meetings(demo_store, as_of=datetime(2026, 3, 2, 14))) == 1
+    )
 
 
 def test_editors_record_decisions_for_their_units_only_and_limited_readers_see_their_units(demo_store):
@@ -134,8 +174,16 @@ def test_a_condition_tied_to_a_warning_sign_reads_met_or_not_met_from_the_risk_e
     unknown = next(pid for pid, s in states.items() if s.get("lab_to_live_drop") == "unknown")
     results = {}
     for pid in (fired, clear, unknown):
-        d = record_decision(demo_store, pid, meeting.meeting_id, "fix and review", "Ben", date(2026, 4, 1),
-                            signal_key="lab_to_live_drop", by=ANN)
+        d = record_decision(
+            demo_store,
+            pid,
+            meeting.meeting_id,
+            "fix and review",
+            "Ben",
+            date(2026, 4, 1),
+            signal_key="lab_to_live_drop",
+            by=ANN,
+        )
         results[pid] = condition_met(d, by_pilot[pid])
         assert condition_risk(demo_store, d, NOW, by_pilot[pid]) is by_pilot[pid]
     assert results == {fired: "not met", clear: "met", unknown: "unknown"}
@@ -146,18 +194,34 @@ def test_a_condition_tied_to_a_warning_sign_reads_met_or_not_met_from_the_risk_e
 def test_a_condition_with_its_own_threshold_is_checked_at_it(demo_store):
     meeting = _meeting(demo_store)
     by_pilot = {r.pilot_id: r for r in risk.assess(demo_store, NOW)}
-    fired = next(pid for pid, r in by_pilot.items()
-                 for p in r.patterns.values() for s in p.signals if s.key == "lab_to_live_drop" and s.state == "fired")
-    loose = record_decision(demo_store, fired, meeting.meeting_id, "fix and review", "Ben", date(2026, 4, 1),
-                            signal_key="lab_to_live_drop", signal_value=0.99, by=ANN)
+    fired = next(
+        pid
+        for pid, r in by_pilot.items()
+        for p in r.patterns.values()
+        for s in p.signals
+        if s.key == "lab_to_live_drop" and s.state == "fired"
+    )
+    loose = record_decision(
+        demo_store,
+        fired,
+        meeting.meeting_id,
+        "fix and review",
+        "Ben",
+        date(2026, 4, 1),
+        signal_key="lab_to_live_drop",
+        signal_value=0.99,
+        by=ANN,
+    )
     assert condition_met(loose, by_pilot[fired]) == "not met"  # at the catalogue's threshold it fires
     assert condition_met(loose, condition_risk(demo_store, loose, NOW, by_pilot[fired])) == "met"  # at 99% it is clear
 
 
 def test_the_schema_refuses_an_unknown_decision_word(demo_store):
     with demo_store.read() as con, pytest.raises(duckdb.ConstraintException):
-        con.execute("INSERT INTO decisions (meeting_id, pilot_id, decision, owner, due_on, recorded_by, recorded_at) "
-                    "VALUES (1, 'SC-01', 'celebrate', 'Ben', '2026-04-01', 'x', now())")
+        con.execute(
+            "INSERT INTO decisions (meeting_id, pilot_id, decision, owner, due_on, recorded_by, recorded_at) "
+            "VALUES (1, 'SC-01', 'celebrate', 'Ben', '2026-04-01', 'x', now())"
+        )
 
 
 def test_the_meeting_commands_record_list_and_refuse_in_plain_words(demo_store, capsys):
@@ -168,29 +232,103 @@ def test_the_meeting_commands_record_list_and_refuse_in_plain_words(demo_store, 
     db = ["--db", str(demo_store.path)]
     assert cli.main(["meetings", *db]) == 0
     assert "No meetings recorded yet" in capsys.readouterr().out
-    assert cli.main(["meeting", "add", "--date", "2026-03-02", "--title", "March committee", "--pinned-at", "2026-03-01T18:00",
-                     "--by", ANN, *db]) == 0
+    assert (
+        cli.main(
+            [
+                "meeting",
+                "add",
+                "--date",
+                "2026-03-02",
+                "--title",
+                "March committee",
+                "--pinned-at",
+                "2026-03-01T18:00",
+                "--by",
+                ANN,
+                *db,
+            ]
+        )
+        == 0
+    )
     said = capsys.readouterr().out
     number = str(meetings(demo_store)[0].meeting_id)  # after the demo's two meetings, removed for this test
-    assert f"Recorded meeting {number}: March committee on 2026-03-02, reviewing the numbers as of 2026-03-01 18:00" in said
-    assert cli.main(["decide", "SC-01", "--meeting", number, "--decision", "fix-and-review", "--owner", "Ben Ortiz", "--due", "2026-04-15",
-                     "--conditions", "Live accuracy back above 85%", "--signal", "lab_to_live_drop", "--json", *db]) == 0
+    assert (
+        f"Recorded meeting {number}: March committee on 2026-03-02, reviewing the numbers as of 2026-03-01 18:00"
+        in said
+    )
+    assert (
+        cli.main(
+            [
+                "decide",
+                "SC-01",
+                "--meeting",
+                number,
+                "--decision",
+                "fix-and-review",
+                "--owner",
+                "Ben Ortiz",
+                "--due",
+                "2026-04-15",
+                "--conditions",
+                "Live accuracy back above 85%",
+                "--signal",
+                "lab_to_live_drop",
+                "--json",
+                *db,
+            ]
+        )
+        == 0
+    )
     made = json.loads(capsys.readouterr().out)
     assert made["ok"] and (made["pilot_id"], made["decision"], made["due_on"], made["signal_key"]) == (
-        "SC-01", "fix and review", "2026-04-15", "lab_to_live_drop")
+        "SC-01",
+        "fix and review",
+        "2026-04-15",
+        "lab_to_live_drop",
+    )
     assert cli.main(["meetings", "--json", *db]) == 0
     listed = json.loads(capsys.readouterr().out)["meetings"]
-    assert [(m["meeting_id"], m["title"], m["pinned_at"], m["decisions"]) for m in listed] == [(int(number), "March committee", "2026-03-01T18:00:00", 1)]
+    assert [(m["meeting_id"], m["title"], m["pinned_at"], m["decisions"]) for m in listed] == [
+        (int(number), "March committee", "2026-03-01T18:00:00", 1)
+    ]
     # A due date before the meeting: one sentence naming the field, exit 1, nothing stored.
-    assert cli.main(["decide", "SC-01", "--meeting", number, "--decision", "stop", "--owner", "Ben", "--due", "2026-02-01", *db]) == 1
+    assert (
+        cli.main(
+            ["decide", "SC-01", "--meeting", number, "--decision", "stop", "--owner", "Ben", "--due", "2026-02-01", *db]
+        )
+        == 1
+    )
     err = capsys.readouterr().err.strip()
-    assert err == "pilot_health decide: Due date: 2026-02-01 is before the meeting (2026-03-02); choose a day on or after it."
-    assert cli.main(["decide", "SC-01", "--meeting", number, "--decision", "celebrate", "--owner", "Ben", "--due", "2026-04-01", *db]) == 1
-    assert "Decision: “celebrate” is not one of continue, fix and review, scale, pause, stop." in capsys.readouterr().err
+    assert (
+        err
+        == "pilot_health decide: Due date: 2026-02-01 is before the meeting (2026-03-02); choose a day on or after it."
+    )
+    assert (
+        cli.main(
+            [
+                "decide",
+                "SC-01",
+                "--meeting",
+                number,
+                "--decision",
+                "celebrate",
+                "--owner",
+                "Ben",
+                "--due",
+                "2026-04-01",
+                *db,
+            ]
+        )
+        == 1
+    )
+    assert (
+        "Decision: “celebrate” is not one of continue, fix and review, scale, pause, stop." in capsys.readouterr().err
+    )
     assert len(decisions(demo_store)) == 1
 
 
 # -- the pilot's risk view -------------------------------------------------------------------------------
+
 
 def _risk_view(**query):
     from test_pages import open_page
@@ -204,8 +342,17 @@ def test_the_risk_view_lists_a_pilots_decisions_with_status_and_the_meetings_pin
     app_env(demo_store)
     meeting = record_meeting(demo_store, date(2026, 3, 2), "March committee", datetime(2026, 3, 1, 18, 0), by=ANN)
     today = datetime.now().date()
-    record_decision(demo_store, "SC-01", meeting.meeting_id, "fix and review", "Ben Ortiz", today + timedelta(days=3),
-                    conditions="Live accuracy back above 85% <b>now</b>", signal_key="lab_to_live_drop", by=ANN)
+    record_decision(
+        demo_store,
+        "SC-01",
+        meeting.meeting_id,
+        "fix and review",
+        "Ben Ortiz",
+        today + timedelta(days=3),
+        conditions="Live accuracy back above 85% <b>now</b>",
+        signal_key="lab_to_live_drop",
+        by=ANN,
+    )
     record_decision(demo_store, "SC-02", meeting.meeting_id, "scale", "Cleo", today + timedelta(days=30), by=ANN)
     at = _risk_view(pilot="SC-01")
     assert_clean(at)
@@ -213,7 +360,11 @@ def test_the_risk_view_lists_a_pilots_decisions_with_status_and_the_meetings_pin
     table = next(d.value for d in at.dataframe if "decision" in d.value.columns and "owner" in d.value.columns)
     assert len(table) == 1  # SC-02's decision is not on SC-01's view
     row = table.iloc[0]
-    assert (row["decision"], row["owner"], row["status"]) == ("Fix and review", "Ben Ortiz", "Due within 7 days (3 days left)")
+    assert (row["decision"], row["owner"], row["status"]) == (
+        "Fix and review",
+        "Ben Ortiz",
+        "Due within 7 days (3 days left)",
+    )
     assert row["conditions"] == "Live accuracy back above 85% <b>now</b>"  # shown as plain text in a table cell
     assert row["condition"] == "Not met"  # SC-01's lab-to-live drop fires in the demo
     assert row["evidence"].endswith("/Risk?pilot=SC-01&as_of=2026-03-01T18%3A00%3A00")
@@ -255,12 +406,16 @@ def test_a_pinned_view_shows_the_decisions_recorded_by_then_and_no_form(demo_sto
     app_env(demo_store)
     recorded = utc_now().replace(microsecond=0)  # after the demo was loaded: its pilots exist at both moments
     meeting = record_meeting(demo_store, recorded.date(), "March committee", by=ANN)
-    record_decision(demo_store, "SC-01", meeting.meeting_id, "continue", "Ben", recorded.date() + timedelta(days=30), by=ANN)
+    record_decision(
+        demo_store, "SC-01", meeting.meeting_id, "continue", "Ben", recorded.date() + timedelta(days=30), by=ANN
+    )
     with demo_store.write() as con:
         con.execute("UPDATE decisions SET recorded_at = ?", [recorded])
     before = _risk_view(pilot="SC-01", as_of=(recorded - timedelta(seconds=1)).isoformat())
     assert_clean(before)
-    assert any(t == "No decision recorded for this pilot by the pinned moment." for t in texts(before.caption)), texts(before.caption)
+    assert any(t == "No decision recorded for this pilot by the pinned moment." for t in texts(before.caption)), texts(
+        before.caption
+    )
     after = _risk_view(pilot="SC-01", as_of=recorded.isoformat())
     table = next(d.value for d in after.dataframe if "owner" in d.value.columns)
     assert list(table["status"]) == ["Open (30 days left)"]  # counted on the pinned day

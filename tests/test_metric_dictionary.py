@@ -1,5 +1,6 @@
 """The metric dictionary: built-in spellings, directions and units; guesses labelled as guesses;
 unknown metrics asked about once on upload and remembered in the store."""
+
 from __future__ import annotations
 
 import json
@@ -13,24 +14,41 @@ from pilot_health.errors import ConfigError
 from pilot_health.evidence import load_evidence
 from pilot_health.ingest import IngestOptions, ingest
 from pilot_health.metric_dictionary import (
-    MetricAnswer, dictionary_with_answers, guess, load_metric_dictionary, metric_key, parse_answer,
+    MetricAnswer,
+    dictionary_with_answers,
+    guess,
+    load_metric_dictionary,
+    metric_key,
+    parse_answer,
 )
 
 from conftest import ROOT
 
 # The names the issue lists, each with the key, kind and direction it must have.
 KNOWN = {
-    "accuracy": ("accuracy", "technical", "up"), "acc": ("accuracy", "technical", "up"),
-    "val/accuracy": ("accuracy", "technical", "up"), "Val Accuracy": ("accuracy", "technical", "up"),
-    "f1": ("f1", "technical", "up"), "f1_score": ("f1", "technical", "up"),
-    "roc_auc": ("roc_auc", "technical", "up"), "auc": ("roc_auc", "technical", "up"),
-    "rmse": ("rmse", "technical", "down"), "mae": ("mae", "technical", "down"), "mape": ("mape", "technical", "down"),
-    "r2": ("r2", "technical", "up"), "precision": ("precision", "technical", "up"), "recall": ("recall", "technical", "up"),
-    "revenue": ("revenue", "business", "up"), "cost": ("cost", "business", "down"),
+    "accuracy": ("accuracy", "technical", "up"),
+    "acc": ("accuracy", "technical", "up"),
+    "val/accuracy": ("accuracy", "technical", "up"),
+    "Val Accuracy": ("accuracy", "technical", "up"),
+    "f1": ("f1", "technical", "up"),
+    "f1_score": ("f1", "technical", "up"),
+    "roc_auc": ("roc_auc", "technical", "up"),
+    "auc": ("roc_auc", "technical", "up"),
+    "rmse": ("rmse", "technical", "down"),
+    "mae": ("mae", "technical", "down"),
+    "mape": ("mape", "technical", "down"),
+    "r2": ("r2", "technical", "up"),
+    "precision": ("precision", "technical", "up"),
+    "recall": ("recall", "technical", "up"),
+    "revenue": ("revenue", "business", "up"),
+    "cost": ("cost", "business", "down"),
     "forecast accuracy": ("forecast_accuracy", "business", "up"),
     "on-shelf availability": ("on_shelf_availability", "business", "up"),
-    "inventory": ("inventory_value", "business", "down"), "churn": ("churn_rate", "business", "down"),
-    "CSAT": ("csat", "business", "up"), "active users": ("active_users", "adoption", "up"), "DAU": ("active_users", "adoption", "up"),
+    "inventory": ("inventory_value", "business", "down"),
+    "churn": ("churn_rate", "business", "down"),
+    "CSAT": ("csat", "business", "up"),
+    "active users": ("active_users", "adoption", "up"),
+    "DAU": ("active_users", "adoption", "up"),
 }
 
 
@@ -62,7 +80,10 @@ def test_an_unknown_name_is_a_labelled_guess_and_error_metrics_are_guessed_lower
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("[metrics.acc]\nlabel='A'\nkind='technical'\n[metrics.accuracy2]\nlabel='B'\nkind='technical'\nspellings=['acc']\n", "belongs to both"),
+        (
+            "[metrics.acc]\nlabel='A'\nkind='technical'\n[metrics.accuracy2]\nlabel='B'\nkind='technical'\nspellings=['acc']\n",
+            "belongs to both",
+        ),
         ("[metrics.x]\nlabel='X'\nkind='money'\n", "metrics.x.kind"),
         ("[metrics.x]\nlabel='X'\nkind='technical'\ndirection='sideways'\n", "metrics.x.direction"),
         ("[metrics.Bad_Key]\nlabel='X'\nkind='technical'\n", "bad_key"),
@@ -77,7 +98,10 @@ def test_a_dictionary_file_with_a_mistake_is_refused_with_one_sentence(tmp_path,
 
 
 def test_the_command_line_answer_form_is_parsed_and_mistakes_explained():
-    assert parse_answer("picks_per_hour=business:up:picks") == ("picks_per_hour", MetricAnswer("business", "up", "picks"))
+    assert parse_answer("picks_per_hour=business:up:picks") == (
+        "picks_per_hour",
+        MetricAnswer("business", "up", "picks"),
+    )
     assert parse_answer("drift score=technical:?") == ("drift score", MetricAnswer("technical", None, None))
     for bad in ("picks_per_hour", "x=business", "x=money:up", "x=business:sideways"):
         with pytest.raises(ValueError):
@@ -99,15 +123,26 @@ def test_an_unknown_metric_is_asked_about_once_and_the_answer_is_remembered(demo
     stored_before = demo_store.version()
 
     answer = MetricAnswer("business", "up", "share", "Pick path efficiency")
-    result = ingest(demo_store, CSV, "efficiency.csv", IngestOptions(metric_answers={"pick_path_efficiency": answer}, uploaded_by="ana"),
-                    commit=True)
+    result = ingest(
+        demo_store,
+        CSV,
+        "efficiency.csv",
+        IngestOptions(metric_answers={"pick_path_efficiency": answer}, uploaded_by="ana"),
+        commit=True,
+    )
     assert result.status == "stored" and demo_store.version() != stored_before
     with demo_store.read() as con:
         rows = queries.metric_definitions(con)
-        kinds = dict(con.execute("SELECT DISTINCT metric, kind FROM metric_observations WHERE upload_id = ?", [result.upload_id]).fetchall())
+        kinds = dict(
+            con.execute(
+                "SELECT DISTINCT metric, kind FROM metric_observations WHERE upload_id = ?", [result.upload_id]
+            ).fetchall()
+        )
         dictionary = dictionary_with_answers(con)
-    assert [(r["metric_key"], r["label"], r["kind"], r["direction"], r["unit"], r["decided_by"], r["upload_id"]) for r in rows] == [
-        ("pick_path_efficiency", "Pick path efficiency", "business", "up", "share", "ana", result.upload_id)]
+    assert [
+        (r["metric_key"], r["label"], r["kind"], r["direction"], r["unit"], r["decided_by"], r["upload_id"])
+        for r in rows
+    ] == [("pick_path_efficiency", "Pick path efficiency", "business", "up", "share", "ana", result.upload_id)]
     assert kinds == {"pick_path_efficiency": "business", "accuracy": "technical"}
     assert dictionary.describe("Pick path efficiency").source == "answered"
 
@@ -116,12 +151,20 @@ def test_an_unknown_metric_is_asked_about_once_and_the_answer_is_remembered(demo
     assert second.new_metrics == [] and not any("guess" in w for w in second.warnings)
     assert ingest(demo_store, again, "efficiency-2024.csv", commit=True).status == "stored"
     with demo_store.read() as con:
-        assert con.execute("SELECT DISTINCT kind FROM metric_observations WHERE metric = 'pick_path_efficiency'").fetchall() == [("business",)]
+        assert con.execute(
+            "SELECT DISTINCT kind FROM metric_observations WHERE metric = 'pick_path_efficiency'"
+        ).fetchall() == [("business",)]
 
 
 def test_a_refused_upload_stores_no_answer(demo_store):
     bad = CSV.replace(b"RO-01", b"ZZ-99")
-    result = ingest(demo_store, bad, "bad.csv", IngestOptions(metric_answers={"pick_path_efficiency": MetricAnswer("business", "up")}), commit=True)
+    result = ingest(
+        demo_store,
+        bad,
+        "bad.csv",
+        IngestOptions(metric_answers={"pick_path_efficiency": MetricAnswer("business", "up")}),
+        commit=True,
+    )
     assert result.status == "refused"
     with demo_store.read() as con:
         assert queries.metric_definitions(con) == []
@@ -134,8 +177,21 @@ def test_an_answer_can_correct_the_built_in_direction_and_the_numbers_follow_it(
     evidence = load_evidence(demo_store)
     assert evidence.pilot("RO-01").direction("val_acc") == "up"
     with demo_store.write() as con:
-        queries.upsert_metric_definitions(con, [{"metric_key": "accuracy", "label": "Accuracy", "kind": "technical", "direction": "down",
-                                                 "unit": None, "decided_by": "t", "decided_at": datetime(2025, 1, 1), "upload_id": None}])
+        queries.upsert_metric_definitions(
+            con,
+            [
+                {
+                    "metric_key": "accuracy",
+                    "label": "Accuracy",
+                    "kind": "technical",
+                    "direction": "down",
+                    "unit": None,
+                    "decided_by": "t",
+                    "decided_at": datetime(2025, 1, 1),
+                    "upload_id": None,
+                }
+            ],
+        )
     assert load_evidence(demo_store).pilot("RO-01").direction("val_acc") == "down"
 
 
@@ -145,13 +201,26 @@ def test_command_line_ingest_reports_new_metrics_and_stores_answers(demo_store, 
     checked = run_command("ingest", str(path), "--db", str(demo_store.path), "--check", "--json")
     payload = json.loads(checked.stdout)
     assert [m["metric"] for m in payload["new_metrics"]] == ["pick_path_efficiency"]
-    stored = run_command("ingest", str(path), "--db", str(demo_store.path), "--metric", "pick_path_efficiency=business:up:share", "--json")
+    stored = run_command(
+        "ingest",
+        str(path),
+        "--db",
+        str(demo_store.path),
+        "--metric",
+        "pick_path_efficiency=business:up:share",
+        "--json",
+    )
     assert json.loads(stored.stdout)["status"] == "stored", stored.stderr
     with demo_store.read() as con:
         assert [(r["metric_key"], r["kind"], r["direction"], r["unit"]) for r in queries.metric_definitions(con)] == [
-            ("pick_path_efficiency", "business", "up", "share")]
+            ("pick_path_efficiency", "business", "up", "share")
+        ]
     wrong = run_command("ingest", str(path), "--db", str(demo_store.path), "--metric", "pick_path_efficiency=money:up")
-    assert wrong.returncode != 0 and "NAME=kind:direction" in wrong.stderr + wrong.stdout or "kind must be" in wrong.stderr + wrong.stdout
+    assert (
+        wrong.returncode != 0
+        and "NAME=kind:direction" in wrong.stderr + wrong.stdout
+        or "kind must be" in wrong.stderr + wrong.stdout
+    )
 
 
 def test_metric_key_joins_words():

@@ -4,6 +4,7 @@ unit it writes, and its values — and the reason, in words, that the upload pag
 
 Every expectation is written by hand from what the name means.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -11,53 +12,56 @@ import pytest
 from pilot_health.metric_dictionary import ValueSummary, guess, load_metric_dictionary
 
 
-@pytest.mark.parametrize("name, kind, direction", [
-    # English
-    ("revenue_usd", "business", "up"),
-    ("Net sales", "business", "up"),
-    ("operating_costs", "business", "down"),
-    ("monthly churn", "business", "down"),
-    ("accuracy_holdout", "technical", "up"),
-    ("val auc", "technical", "up"),
-    ("macro f1 score", "technical", "up"),
-    ("precision_at_k", "technical", "up"),
-    ("recall_fraud", "technical", "up"),
-    ("reconstruction_error", "technical", "down"),
-    ("train/loss", "technical", "down"),
-    ("rmse_weekly", "technical", "down"),
-    ("p99 latency", "technical", "down"),
-    # German
-    ("Umsatz", "business", "up"),
-    ("UMSATZ", "business", "up"),
-    ("Kosten", "business", "down"),
-    ("Personalkosten", "business", "down"),
-    ("Erlös", "business", "up"),
-    ("Erloes", "business", "up"),
-    ("Gewinn", "business", "up"),
-    ("Kundenzufriedenheit", "business", "up"),
-    ("Fehlerquote", "technical", "down"),
-    ("Genauigkeit", "technical", "up"),
-    # French
-    ("chiffre d'affaires", "business", "up"),
-    ("Chiffre d’affaires", "business", "up"),
-    ("coûts", "business", "down"),
-    ("Couts", "business", "down"),
-    ("ventes", "business", "up"),
-    ("marge brute", "business", "up"),
-    ("taux de conversion", "business", "up"),
-    ("erreur", "technical", "down"),
-    ("exactitude", "technical", "up"),
-    # Spanish
-    ("ingresos", "business", "up"),
-    ("costes", "business", "down"),
-    ("costos", "business", "down"),
-    ("ventas", "business", "up"),
-    ("satisfacción", "business", "up"),
-    ("SATISFACCION", "business", "up"),
-    ("precisión", "technical", "up"),
-    ("exactitud", "technical", "up"),
-    ("tasa de error", "technical", "down"),
-])
+@pytest.mark.parametrize(
+    "name, kind, direction",
+    [
+        # English
+        ("revenue_usd", "business", "up"),
+        ("Net sales", "business", "up"),
+        ("operating_costs", "business", "down"),
+        ("monthly churn", "business", "down"),
+        ("accuracy_holdout", "technical", "up"),
+        ("val auc", "technical", "up"),
+        ("macro f1 score", "technical", "up"),
+        ("precision_at_k", "technical", "up"),
+        ("recall_fraud", "technical", "up"),
+        ("reconstruction_error", "technical", "down"),
+        ("train/loss", "technical", "down"),
+        ("rmse_weekly", "technical", "down"),
+        ("p99 latency", "technical", "down"),
+        # German
+        ("Umsatz", "business", "up"),
+        ("UMSATZ", "business", "up"),
+        ("Kosten", "business", "down"),
+        ("Personalkosten", "business", "down"),
+        ("Erlös", "business", "up"),
+        ("Erloes", "business", "up"),
+        ("Gewinn", "business", "up"),
+        ("Kundenzufriedenheit", "business", "up"),
+        ("Fehlerquote", "technical", "down"),
+        ("Genauigkeit", "technical", "up"),
+        # French
+        ("chiffre d'affaires", "business", "up"),
+        ("Chiffre d’affaires", "business", "up"),
+        ("coûts", "business", "down"),
+        ("Couts", "business", "down"),
+        ("ventes", "business", "up"),
+        ("marge brute", "business", "up"),
+        ("taux de conversion", "business", "up"),
+        ("erreur", "technical", "down"),
+        ("exactitude", "technical", "up"),
+        # Spanish
+        ("ingresos", "business", "up"),
+        ("costes", "business", "down"),
+        ("costos", "business", "down"),
+        ("ventas", "business", "up"),
+        ("satisfacción", "business", "up"),
+        ("SATISFACCION", "business", "up"),
+        ("precisión", "technical", "up"),
+        ("exactitud", "technical", "up"),
+        ("tasa de error", "technical", "down"),
+    ],
+)
 def test_common_words_of_four_languages_give_kind_and_direction(name, kind, direction):
     guessed = guess(name)
     assert (guessed.kind, guessed.direction, guessed.source) == (kind, direction, "guessed"), guessed
@@ -101,15 +105,18 @@ def test_counts_of_users_and_sessions_are_usage():
     assert guess("users", ValueSummary(0.2, 0.4)).kind != "adoption", "a share is not a count of users"
 
 
-@pytest.mark.parametrize("name, kind, direction", [
-    ("cost_function_loss", "technical", "down"),   # a training loss, not money
-    ("rmse_eur", "technical", "down"),             # a model's error measured in euros
-    ("MAE (€)", "technical", "down"),
-    ("sales_forecast_mape", "technical", "down"),  # how wrong the sales forecast is
-    ("fehlerlos", "technical", None),              # 'Erlös' inside another word is not revenue
-    ("costume_rating", "technical", None),         # "cost" inside a word is not cost (the old guess said business)
-    ("salesforce_sync_latency", "technical", "down"),
-])
+@pytest.mark.parametrize(
+    "name, kind, direction",
+    [
+        ("cost_function_loss", "technical", "down"),  # a training loss, not money
+        ("rmse_eur", "technical", "down"),  # a model's error measured in euros
+        ("MAE (€)", "technical", "down"),
+        ("sales_forecast_mape", "technical", "down"),  # how wrong the sales forecast is
+        ("fehlerlos", "technical", None),  # 'Erlös' inside another word is not revenue
+        ("costume_rating", "technical", None),  # "cost" inside a word is not cost (the old guess said business)
+        ("salesforce_sync_latency", "technical", "down"),
+    ],
+)
 def test_names_that_are_not_business(name, kind, direction):
     guessed = guess(name)
     assert guessed.kind != "business", guessed

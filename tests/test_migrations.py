@@ -1,4 +1,5 @@
 """The schema: migrations, their bookkeeping, and the documented public contract."""
+
 from __future__ import annotations
 
 import re
@@ -128,7 +129,9 @@ def test_the_schema_itself_refuses_impossible_values(store, statement):
 
 def test_blank_scores_are_stored_as_null(store):
     with store.read() as con:
-        con.execute("INSERT INTO survey_responses (pilot_id, respondent_id, wave, awareness, upload_id) VALUES ('A', 'R1', 1, NULL, 1)")
+        con.execute(
+            "INSERT INTO survey_responses (pilot_id, respondent_id, wave, awareness, upload_id) VALUES ('A', 'R1', 1, NULL, 1)"
+        )
         assert con.execute("SELECT awareness FROM survey_responses").fetchone() == (None,)
 
 
@@ -148,25 +151,37 @@ def test_thresholds_set_before_their_history_was_kept_start_it(tmp_path, monkeyp
     path = tmp_path / "older.duckdb"
     con = _store_before("007_threshold_overrides", path, monkeypatch)
     try:
-        assert "threshold_history" not in {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        con.executemany("INSERT INTO threshold_overrides VALUES (?, ?, ?, ?)", [
-            ["signals.live_decay", 0.3, "ann@example.com", datetime(2026, 3, 2, 9, 30)],
-            ["analysis.min_respondents", 7, "bob@example.com", datetime(2026, 1, 15, 8, 0)],
-        ])
+        assert "threshold_history" not in {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        con.executemany(
+            "INSERT INTO threshold_overrides VALUES (?, ?, ?, ?)",
+            [
+                ["signals.live_decay", 0.3, "ann@example.com", datetime(2026, 3, 2, 9, 30)],
+                ["analysis.min_respondents", 7, "bob@example.com", datetime(2026, 1, 15, 8, 0)],
+            ],
+        )
         assert migrations.migrate(con)[:1] == ["008_threshold_history"]  # and any later migration
-        rows = con.execute("SELECT history_id, setting, value, set_at, set_by FROM threshold_history ORDER BY history_id").fetchall()
+        rows = con.execute(
+            "SELECT history_id, setting, value, set_at, set_by FROM threshold_history ORDER BY history_id"
+        ).fetchall()
     finally:
         con.close()
     # Oldest first, each dated when it was set and by whom.
-    assert rows == [(1, "analysis.min_respondents", 7.0, datetime(2026, 1, 15, 8, 0), "bob@example.com"),
-                    (2, "signals.live_decay", 0.3, datetime(2026, 3, 2, 9, 30), "ann@example.com")]
+    assert rows == [
+        (1, "analysis.min_respondents", 7.0, datetime(2026, 1, 15, 8, 0), "bob@example.com"),
+        (2, "signals.live_decay", 0.3, datetime(2026, 3, 2, 9, 30), "ann@example.com"),
+    ]
     store = Store(path)
     file_catalogue = catalogue_for(store, datetime(2026, 1, 1))
     assert file_catalogue.overrides == {} and file_catalogue.analysis.min_respondents != 7
     assert catalogue_for(store, datetime(2026, 2, 1)).overrides == {"analysis.min_respondents": 7}
     assert catalogue_for(store, datetime(2026, 3, 2, 9, 30)).threshold("live_decay") == 0.3
-    assert catalogue_for(store).overrides == catalogue_for(store, datetime(2026, 3, 3)).overrides == {
-        "analysis.min_respondents": 7, "signals.live_decay": 0.3}
+    assert (
+        catalogue_for(store).overrides
+        == catalogue_for(store, datetime(2026, 3, 3)).overrides
+        == {"analysis.min_respondents": 7, "signals.live_decay": 0.3}
+    )
 
 
 def test_a_backup_made_before_a_table_existed_restores_and_is_brought_up_to_date(tmp_path, monkeypatch):
@@ -177,7 +192,9 @@ def test_a_backup_made_before_a_table_existed_restores_and_is_brought_up_to_date
     older = tmp_path / "backup_from_an_older_version.duckdb"
     con = _store_before("007_threshold_overrides", older, monkeypatch)
     try:
-        con.execute("INSERT INTO threshold_overrides VALUES ('signals.live_decay', 0.3, 'ann@example.com', '2026-03-02 09:30:00')")
+        con.execute(
+            "INSERT INTO threshold_overrides VALUES ('signals.live_decay', 0.3, 'ann@example.com', '2026-03-02 09:30:00')"
+        )
     finally:
         con.close()
     held = facts_of_file(older)
@@ -195,13 +212,23 @@ def test_a_backup_made_before_a_table_existed_restores_and_is_brought_up_to_date
 def test_uploads_stored_before_upload_pilots_get_their_pilots_from_their_rows(tmp_path, monkeypatch):
     con = _store_before("008_threshold_history", tmp_path / "older.duckdb", monkeypatch)
     try:
-        con.execute("INSERT INTO uploads (kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by) VALUES "
-                    "('metrics', 'a.csv', 'a', 3, 0, now(), 'ann'), ('survey', 'b.csv', 'b', 1, 0, now(), 'ann'), "
-                    "('pilot_register', 'c.csv', 'c', 2, 0, now(), 'ann')")
-        con.execute("INSERT INTO metric_observations VALUES ('A-1', 'accuracy', 'technical', 'lab', '2026-01-05', 0.9, 1), "
-                    "('A-1', 'accuracy', 'technical', 'lab', '2026-01-12', 0.91, 1), ('B-2', 'accuracy', 'technical', 'live', '2026-01-05', 0.8, 1)")
-        con.execute("INSERT INTO survey_responses (pilot_id, respondent_id, wave, upload_id) VALUES ('C-3', 'R1', 1, 2)")
+        con.execute(
+            "INSERT INTO uploads (kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by) VALUES "
+            "('metrics', 'a.csv', 'a', 3, 0, now(), 'ann'), ('survey', 'b.csv', 'b', 1, 0, now(), 'ann'), "
+            "('pilot_register', 'c.csv', 'c', 2, 0, now(), 'ann')"
+        )
+        con.execute(
+            "INSERT INTO metric_observations VALUES ('A-1', 'accuracy', 'technical', 'lab', '2026-01-05', 0.9, 1), "
+            "('A-1', 'accuracy', 'technical', 'lab', '2026-01-12', 0.91, 1), ('B-2', 'accuracy', 'technical', 'live', '2026-01-05', 0.8, 1)"
+        )
+        con.execute(
+            "INSERT INTO survey_responses (pilot_id, respondent_id, wave, upload_id) VALUES ('C-3', 'R1', 1, 2)"
+        )
         assert migrations.migrate(con)[:1] == ["009_upload_pilots"]  # and any later migration
-        assert con.execute("SELECT upload_id, pilot_id FROM upload_pilots ORDER BY ALL").fetchall() == [(1, "A-1"), (1, "B-2"), (2, "C-3")]
+        assert con.execute("SELECT upload_id, pilot_id FROM upload_pilots ORDER BY ALL").fetchall() == [
+            (1, "A-1"),
+            (1, "B-2"),
+            (2, "C-3"),
+        ]
     finally:
         con.close()

@@ -2,6 +2,7 @@
 each checked against a straightforward computation of the same thing: ADKAR barrier points,
 rank correlation, weekly/monthly resampling, the alignment labels, lab-to-live gap, live decay,
 KPI progress, adoption rate, and the per-pilot series slicing of the evidence."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -25,6 +26,7 @@ def weekly(values) -> pd.Series:
 
 # -- adoption ------------------------------------------------------------------------------------------
 
+
 def test_barrier_points_follow_the_one_respondent_rule_with_blanks_skipped():
     rng = np.random.default_rng(7)
     scores = rng.integers(1, 6, size=(300, 5)).astype(float)
@@ -41,18 +43,27 @@ def test_a_blank_answer_is_never_a_barrier():
 
 
 def test_group_barrier_counts_every_element_and_picks_the_most_common():
-    rows = [dict(awareness=5, desire=2, knowledge=5, ability=5, reinforcement=5)] * 4 \
-        + [dict(awareness=5, desire=5, knowledge=3, ability=5, reinforcement=5)] * 2 \
+    rows = (
+        [dict(awareness=5, desire=2, knowledge=5, ability=5, reinforcement=5)] * 4
+        + [dict(awareness=5, desire=5, knowledge=3, ability=5, reinforcement=5)] * 2
         + [dict(awareness=5, desire=5, knowledge=5, ability=5, reinforcement=5)] * 3
+    )
     result = group_barrier(pd.DataFrame(rows))
     assert result.respondents == 9 and result.stuck == 6
     assert result.element == "desire" and result.element_count == 4
-    assert result.distribution == {"awareness": 0, "desire": 4, "knowledge": 2, "ability": 0, "reinforcement": 0, "none": 3}
+    assert result.distribution == {
+        "awareness": 0,
+        "desire": 4,
+        "knowledge": 2,
+        "ability": 0,
+        "reinforcement": 0,
+        "none": 3,
+    }
 
 
 def test_adoption_rate_averages_the_last_weeks():
     rate = adoption_rate(weekly([10] * 10 + [20, 30, 40, 50]), 200, SETTINGS)
-    last = [10, 20, 30, 40, 50][-SETTINGS.smoothing_weeks:]
+    last = [10, 20, 30, 40, 50][-SETTINGS.smoothing_weeks :]
     assert rate.active_users == pytest.approx(np.mean(last))
     assert rate.rate == pytest.approx(np.mean(last) / 200)
     assert rate.weeks == 14 and rate.latest_week == WEEKS[13].date()
@@ -60,6 +71,7 @@ def test_adoption_rate_averages_the_last_weeks():
 
 
 # -- rank correlation and resampling ------------------------------------------------------------
+
 
 def test_spearman_matches_pandas_with_ties():
     rng = np.random.default_rng(3)
@@ -85,12 +97,15 @@ def test_resampling_matches_pandas_periods(period, pandas_period):
 
 # -- technical against business -----------------------------------------------------------------
 
+
 def test_alignment_labels():
     rising, flat = np.linspace(0.7, 0.9, 30), 3.0 + 0.01 * np.sin(np.arange(30))
     falling = np.linspace(3.0, 2.5, 30)
     assert alignment(weekly(rising), weekly(flat), "up", "up", SETTINGS).label == "decoupled"
     assert alignment(weekly(rising), weekly(falling), "up", "up", SETTINGS).label == "inverted"
-    assert alignment(weekly(rising), weekly(falling), "up", "down", SETTINGS).label == "aligned", "a falling cost is progress"
+    assert alignment(weekly(rising), weekly(falling), "up", "down", SETTINGS).label == "aligned", (
+        "a falling cost is progress"
+    )
     result = alignment(weekly(rising), weekly(np.linspace(3.0, 3.6, 30)), "up", "up", SETTINGS)
     assert result.label == "aligned" and result.periods == 30 and result.period == "week"
     assert alignment(weekly(rising[:3]), weekly(flat[:3]), "up", "up", SETTINGS).label == "insufficient data"
@@ -104,14 +119,18 @@ def test_alignment_falls_back_to_months_when_the_kpi_is_monthly():
 
 
 def test_the_articles_lab_to_live_cliff():
-    gap = lab_live_gap(weekly([0.92] * 20), pd.Series([0.67] * 8, index=WEEKS[20:28]), "accuracy", "up", SETTINGS, at="first_live")
+    gap = lab_live_gap(
+        weekly([0.92] * 20), pd.Series([0.67] * 8, index=WEEKS[20:28]), "accuracy", "up", SETTINGS, at="first_live"
+    )
     assert gap.lab == pytest.approx(0.92) and gap.live == pytest.approx(0.67)
     assert gap.relative == pytest.approx(0.25 / 0.92)
     assert gap.live_from == WEEKS[20].date() and gap.live_values == min(8, SETTINGS.first_live_weeks)
 
 
 def test_an_error_metric_is_worse_when_it_rises():
-    gap = lab_live_gap(weekly([10.0] * 10), pd.Series([13.0] * 4, index=WEEKS[10:14]), "rmse", "down", SETTINGS, at="first_live")
+    gap = lab_live_gap(
+        weekly([10.0] * 10), pd.Series([13.0] * 4, index=WEEKS[10:14]), "rmse", "down", SETTINGS, at="first_live"
+    )
     assert gap.relative == pytest.approx(0.3)
 
 
@@ -130,11 +149,14 @@ def test_kpi_progress_against_time_elapsed():
     assert progress.progress == pytest.approx(0.1 / 0.6)
     assert progress.time_elapsed == pytest.approx((date(2025, 10, 1) - date(2025, 1, 1)).days / 365)
     assert progress.behind is True
-    on_plan = kpi_progress(weekly([3.5] * 8), 3.0, 3.6, date(2025, 1, 1), date(2026, 1, 1), datetime(2025, 10, 1), 0.25, SETTINGS)
+    on_plan = kpi_progress(
+        weekly([3.5] * 8), 3.0, 3.6, date(2025, 1, 1), date(2026, 1, 1), datetime(2025, 10, 1), 0.25, SETTINGS
+    )
     assert on_plan.behind is False
 
 
 # -- the evidence's series slicing --------------------------------------------------------------------
+
 
 def test_evidence_series_are_the_weekly_means_of_the_store_rows():
     """The engine reads series as slices of one sorted frame; each must equal a plain filter + mean,
@@ -142,7 +164,12 @@ def test_evidence_series_are_the_weekly_means_of_the_store_rows():
     rng = np.random.default_rng(11)
     rows = []
     for pilot in ("A-1", "B-2", "C-3"):
-        for metric, kind in (("accuracy", "technical"), ("revenue", "business"), ("accuracy", "business"), ("active_users", "adoption")):
+        for metric, kind in (
+            ("accuracy", "technical"),
+            ("revenue", "business"),
+            ("accuracy", "business"),
+            ("active_users", "adoption"),
+        ):
             for environment in ("lab", "live"):
                 for week in rng.choice(WEEKS, size=int(rng.integers(0, 12)), replace=False):
                     rows.append((pilot, metric, kind, environment, pd.Timestamp(week), float(rng.random()), 1))
@@ -156,8 +183,11 @@ def test_evidence_series_are_the_weekly_means_of_the_store_rows():
         for metric in ("accuracy", "revenue", "active_users", "missing"):
             for environment in ("lab", "live", None):
                 for kind in ("technical", "business", "adoption", None):
-                    chosen = mine[(mine["metric"] == metric) & ((mine["environment"] == environment) if environment else True)
-                                  & ((mine["kind"] == kind) if kind else True)]
+                    chosen = mine[
+                        (mine["metric"] == metric)
+                        & ((mine["environment"] == environment) if environment else True)
+                        & ((mine["kind"] == kind) if kind else True)
+                    ]
                     expected = chosen.groupby("week")["value"].mean().sort_index()
                     got = one.series(metric, environment, kind)
                     assert got.index.equals(pd.DatetimeIndex(expected.index)), (pilot_id, metric, environment, kind)

@@ -5,6 +5,7 @@ Pilot Health's pages). When it fails, the sign-in tests of the dashboard cannot 
 Skipped, with the reason printed, when Chromium or the provider (Node.js and its packages, which
 `python3 run.py test` installs) is not available.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,7 @@ from browser_support import (
 
 pytestmark = sign_in_marks()
 
-APP = '''
+APP = """
 import streamlit as st
 
 if st.user.is_logged_in:
@@ -32,7 +33,7 @@ if st.user.is_logged_in:
     st.write("Groups: " + ", ".join(st.user.get("groups") or ["(none)"]))
 else:
     st.button("Sign in", on_click=st.login)
-'''
+"""
 
 
 def test_st_login_signs_in_through_the_test_provider_with_the_accounts_claims(browser, tmp_path, script_errors):

@@ -6,6 +6,7 @@ restore took the store's lock is in the copy of the replaced store (`…before-r
 which the backup replaces as asked; an upload that commits after it is in the restored store. No
 upload that the command line reported as stored (exit 0) is in neither.
 """
+
 from __future__ import annotations
 
 import errno
@@ -36,15 +37,22 @@ FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
 
 
 def cli_process(cwd: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pilot_health", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pilot_health", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def small_export(folder: Path, i: int) -> Path:
     """Three new accuracy values for SC-01 on days no other file uses: distinct bytes, distinct rows."""
     path = folder / f"load_{i}.csv"
-    path.write_text("pilot_id,metric,environment,observed_at,value\n"
-                    + "".join(f"SC-01,accuracy,lab,2026-0{month}-{10 + i},0.9{i}{month}\n" for month in (5, 6, 7)))
+    path.write_text(
+        "pilot_id,metric,environment,observed_at,value\n"
+        + "".join(f"SC-01,accuracy,lab,2026-0{month}-{10 + i},0.9{i}{month}\n" for month in (5, 6, 7))
+    )
     return path
 
 
@@ -60,6 +68,7 @@ def uploads_of(path: Path) -> dict[str, int]:
 
 
 # -- restore under load -------------------------------------------------------------------------
+
 
 def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_store, tmp_path, monkeypatch):
     """Deterministic, in one process (the dashboard's threads): a write transaction is open when
@@ -79,8 +88,16 @@ def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_stor
 
     def open_upload():
         with demo_store.write() as con:
-            queries.insert_upload(con, kind="metrics", file_name="before.csv", sha256="b" * 64, rows_stored=0, rows_rejected=0,
-                                  uploaded_at=utc_now(), uploaded_by="test")
+            queries.insert_upload(
+                con,
+                kind="metrics",
+                file_name="before.csv",
+                sha256="b" * 64,
+                rows_stored=0,
+                rows_rejected=0,
+                uploaded_at=utc_now(),
+                uploaded_by="test",
+            )
             in_write.set()
             finish_write.wait(20)
 
@@ -89,15 +106,26 @@ def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_stor
     def late_upload():
         swapping.wait(20)
         with demo_store.write() as con:
-            queries.insert_upload(con, kind="metrics", file_name="after.csv", sha256="a" * 64, rows_stored=0, rows_rejected=0,
-                                  uploaded_at=utc_now(), uploaded_by="test")
+            queries.insert_upload(
+                con,
+                kind="metrics",
+                file_name="after.csv",
+                sha256="a" * 64,
+                rows_stored=0,
+                rows_rejected=0,
+                uploaded_at=utc_now(),
+                uploaded_by="test",
+            )
         done["late"] = time.monotonic()
 
     first = threading.Thread(target=open_upload)
     first.start()
     assert in_write.wait(20)
-    restorer = threading.Thread(target=lambda: done.update(result=restore(Store(demo_store.path, lock_wait_seconds=30), made.file),
-                                                           restored=time.monotonic()))
+    restorer = threading.Thread(
+        target=lambda: done.update(
+            result=restore(Store(demo_store.path, lock_wait_seconds=30), made.file), restored=time.monotonic()
+        )
+    )
     late = threading.Thread(target=late_upload)
     restorer.start()
     late.start()
@@ -110,7 +138,9 @@ def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_stor
     assert done["late"] > done["restored"] - 0.5  # the late upload waited for the swap (its commit came after)
     previous, now = uploads_of(result.previous_copy), uploads_of(demo_store.path)
     assert "b" * 64 in previous and "b" * 64 not in now  # committed before the restore: in the replaced store's copy
-    assert "a" * 64 in now and "a" * 64 not in previous  # committed during it: waited, then stored in the restored store
+    assert (
+        "a" * 64 in now and "a" * 64 not in previous
+    )  # committed during it: waited, then stored in the restored store
     assert {sha for sha in now if sha != "a" * 64} == {u[1] for u in made.facts["uploads"]}
 
 
@@ -138,12 +168,16 @@ def test_no_upload_reported_as_stored_is_lost_when_a_restore_runs_among_them(dem
         payload = json.loads(out)
         assert payload["status"] == "stored" and payload["rows_stored"] >= 2
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
-        homes = [name for name, store in (("after", now), ("before", previous)) if store.get(sha) == payload["rows_stored"]]
+        homes = [
+            name for name, store in (("after", now), ("before", previous)) if store.get(sha) == payload["rows_stored"]
+        ]
         assert len(homes) == 1, f"{path.name} was reported stored but is in {homes or 'neither store'}"
         split[homes[0]] += 1
     print(f"stored before the restore took the lock: {split['before']}, after: {split['after']}")
     # the restored store is the backup plus the uploads committed after it, nothing else
-    assert set(now) - {u[1] for u in made.facts["uploads"]} == {hashlib.sha256(p.read_bytes()).hexdigest() for p in files} - set(previous)
+    assert set(now) - {u[1] for u in made.facts["uploads"]} == {
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in files
+    } - set(previous)
     assert Store(demo_store.path).meta()["restored_from"].startswith(str(made.file))
 
 
@@ -152,8 +186,16 @@ def test_a_restore_that_fails_its_check_puts_the_previous_store_back(demo_store,
     copying another store): the previous store goes back, and the error says so."""
     made = backup(demo_store, tmp_path / "b")
     with demo_store.write() as con:
-        queries.insert_upload(con, kind="metrics", file_name="mine.csv", sha256="c" * 64, rows_stored=0, rows_rejected=0,
-                              uploaded_at=utc_now(), uploaded_by="test")
+        queries.insert_upload(
+            con,
+            kind="metrics",
+            file_name="mine.csv",
+            sha256="c" * 64,
+            rows_stored=0,
+            rows_rejected=0,
+            uploaded_at=utc_now(),
+            uploaded_by="test",
+        )
     before = uploads_of(demo_store.path)
     empty = Store(tmp_path / "empty.duckdb")
     empty.ensure_ready()
@@ -174,6 +216,7 @@ def test_a_restore_that_fails_its_check_puts_the_previous_store_back(demo_store,
 
 # -- full disk, read-only disk, refused permission ------------------------------------------------
 
+
 @contextmanager
 def tmpfs(folder: Path, size: str, read_only: bool = False):
     """A small disk of its own (tmpfs), or the test is skipped with the reason."""
@@ -181,9 +224,13 @@ def tmpfs(folder: Path, size: str, read_only: bool = False):
     options = f"size={size}" + (",ro" if read_only else "")
     if not shutil.which("mount"):
         pytest.skip("this machine has no mount command, so the tests cannot mount a small disk")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
-        pytest.skip(f"this machine does not let the tests mount a small disk (mount: {(mounted.stderr or 'not permitted').strip()})")
+        pytest.skip(
+            f"this machine does not let the tests mount a small disk (mount: {(mounted.stderr or 'not permitted').strip()})"
+        )
     try:
         yield folder
     finally:
@@ -219,7 +266,10 @@ def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, tmp
 
         stored = run_command("ingest", str(export), "--db", str(db), cwd=tmp_path)
         assert stored.returncode == 1, stored.stderr
-        assert stored.stderr.strip() == f"pilot_health ingest: The disk holding {disk} is full; free some space there and run again (nothing was half-written)."
+        assert (
+            stored.stderr.strip()
+            == f"pilot_health ingest: The disk holding {disk} is full; free some space there and run again (nothing was half-written)."
+        )
         assert facts_of_file(db) == before  # the store is as it was, and opens
 
         copied = run_command("backup", "--db", str(db), "--out", str(disk / "backups"), cwd=tmp_path)
@@ -227,9 +277,17 @@ def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, tmp
         assert list((disk / "backups").iterdir()) == []  # no half backup, no .part
 
         more = fill(disk, 20_000, "filler2")  # the pack is about 140 KB
-        packed = run_command("export", "--db", str(db), "--portfolio", "--format", "html", "--out", str(disk / "pack.html"), cwd=tmp_path)
+        packed = run_command(
+            "export", "--db", str(db), "--portfolio", "--format", "html", "--out", str(disk / "pack.html"), cwd=tmp_path
+        )
         assert packed.returncode == 1 and f"The disk holding {disk} is full" in packed.stderr, packed.stderr
-        assert {p.name for p in disk.iterdir()} - {"store.duckdb.wal"} == {"backups", "filler", "filler2", "store.duckdb", "store.duckdb.lock"}
+        assert {p.name for p in disk.iterdir()} - {"store.duckdb.wal"} == {
+            "backups",
+            "filler",
+            "filler2",
+            "store.duckdb",
+            "store.duckdb.lock",
+        }
 
         filler.unlink()  # space again: the same ingest goes through
         again = run_command("ingest", str(export), "--db", str(db), "--json", cwd=tmp_path)
@@ -242,17 +300,32 @@ def test_a_read_only_disk_is_a_sentence_with_exit_1(demo_store, tmp_path, run_co
     with tmpfs(disk, "1m", read_only=True):
         copied = run_command("backup", "--db", str(demo_store.path), "--out", str(disk / "backups"), cwd=tmp_path)
         assert copied.returncode == 1
-        assert copied.stderr.strip() == (f"pilot_health backup: {disk} is on a read-only disk; choose a folder that can be written "
-                                         "(or remount the disk) and run again.")
-        packed = run_command("export", "--db", str(demo_store.path), "--portfolio", "--format", "html", "--out", str(disk / "pack.html"), cwd=tmp_path)
+        assert copied.stderr.strip() == (
+            f"pilot_health backup: {disk} is on a read-only disk; choose a folder that can be written "
+            "(or remount the disk) and run again."
+        )
+        packed = run_command(
+            "export",
+            "--db",
+            str(demo_store.path),
+            "--portfolio",
+            "--format",
+            "html",
+            "--out",
+            str(disk / "pack.html"),
+            cwd=tmp_path,
+        )
         assert packed.returncode == 1 and f"{disk} is on a read-only disk" in packed.stderr, packed.stderr
 
 
-@pytest.mark.parametrize("code, words", [
-    (errno.ENOSPC, "The disk holding {folder} is full; free some space there and run again"),
-    (errno.EACCES, "Pilot Health may not write or read {file} (permission denied); fix the permissions"),
-    (errno.EROFS, "{folder} is on a read-only disk; choose a folder that can be written"),
-])
+@pytest.mark.parametrize(
+    "code, words",
+    [
+        (errno.ENOSPC, "The disk holding {folder} is full; free some space there and run again"),
+        (errno.EACCES, "Pilot Health may not write or read {file} (permission denied); fix the permissions"),
+        (errno.EROFS, "{folder} is on a read-only disk; choose a folder that can be written"),
+    ],
+)
 def test_an_export_that_cannot_be_written_leaves_no_part_file(demo_store, tmp_path, monkeypatch, capsys, code, words):
     """Always runs (no mounting needed): the operating system refuses the write itself."""
     real_write = Path.write_bytes
@@ -270,20 +343,26 @@ def test_an_export_that_cannot_be_written_leaves_no_part_file(demo_store, tmp_pa
     assert list(out.parent.iterdir()) == []
 
 
-def test_an_ingest_whose_commit_hits_a_full_disk_is_exit_1_and_stores_nothing(demo_store, tmp_path, monkeypatch, capsys):
+def test_an_ingest_whose_commit_hits_a_full_disk_is_exit_1_and_stores_nothing(
+    demo_store, tmp_path, monkeypatch, capsys
+):
     """Always runs: DuckDB's own words for a full disk at commit time."""
     before = facts_of_file(demo_store.path)
     real = queries.set_upload_details
 
     def full(con, *args, **kwargs):
         real(con, *args, **kwargs)
-        raise duckdb.IOException(f'IO Error: Could not write all bytes to file "{demo_store.path}.wal": No space left on device')
+        raise duckdb.IOException(
+            f'IO Error: Could not write all bytes to file "{demo_store.path}.wal": No space left on device'
+        )
 
     monkeypatch.setattr(queries, "set_upload_details", full)
     returned = cli.main(["ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(demo_store.path)])
     assert returned == 1
-    assert capsys.readouterr().err.strip() == (f"pilot_health ingest: The disk holding {demo_store.path.parent} is full; "
-                                               "free some space there and run again (nothing was half-written).")
+    assert capsys.readouterr().err.strip() == (
+        f"pilot_health ingest: The disk holding {demo_store.path.parent} is full; "
+        "free some space there and run again (nothing was half-written)."
+    )
     assert facts_of_file(demo_store.path) == before
 
 
@@ -304,7 +383,9 @@ def test_the_work_folder_of_a_killed_upload_is_removed_by_the_next_upload(demo_s
 
     killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_UPLOAD], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     folder = Path(killed.stdout.readline().strip())
-    assert folder.is_dir() and folder.parent == engine.UPLOAD_WORK_ROOT and folder.name.startswith(f"upload-{killed.pid}-")
+    assert (
+        folder.is_dir() and folder.parent == engine.UPLOAD_WORK_ROOT and folder.name.startswith(f"upload-{killed.pid}-")
+    )
     running = subprocess.Popen([sys.executable, "-c", KILLED_MID_UPLOAD], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     alive = Path(running.stdout.readline().strip())
     killed.send_signal(signal.SIGKILL)
@@ -339,11 +420,37 @@ def test_another_user_of_the_machine_uploads_with_a_work_folder_of_their_own(tmp
         shutil.copy(FIXTURES / "metrics_ragged.csv", export)
         export.chmod(0o644)
         env = {**os.environ, "HOME": str(shared), "PYTHONPATH": str(ROOT / "src")}
-        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "pilot_health",
-                               "ingest", str(export), "--db", str(shared / "store.duckdb"), "--pilot", "SC-01", "--kind", "metrics",
-                               "--environment", "live", "--json"], cwd=shared, env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-m",
+                "pilot_health",
+                "ingest",
+                str(export),
+                "--db",
+                str(shared / "store.duckdb"),
+                "--pilot",
+                "SC-01",
+                "--kind",
+                "metrics",
+                "--environment",
+                "live",
+                "--json",
+            ],
+            cwd=shared,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert "permission denied" not in done.stderr and "Unexpected" not in done.stderr, done.stderr
-        assert done.returncode in (0, 1) and json.loads(done.stdout)["status"] in ("stored", "refused"), done.stdout + done.stderr
+        assert done.returncode in (0, 1) and json.loads(done.stdout)["status"] in ("stored", "refused"), (
+            done.stdout + done.stderr
+        )
         assert (Path(tempfile.gettempdir()) / "pilot-health-uploads-65534").stat().st_uid == 65534
         assert engine.UPLOAD_WORK_ROOT.name == f"pilot-health-uploads-{os.getuid()}"
         assert engine.UPLOAD_WORK_ROOT.stat().st_mode & 0o777 == 0o700
@@ -370,10 +477,23 @@ def test_progress_says_stored_only_after_the_commit(demo_store, monkeypatch, cap
         real_put_meta(con, key, value)
 
     monkeypatch.setattr(queries, "put_meta", commit_fails)
-    failed = cli.main(["ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(demo_store.path), "--progress",
-                       "--pilot", "SC-01", "--environment", "live"])
+    failed = cli.main(
+        [
+            "ingest",
+            str(FIXTURES / "metrics_wide_per_metric.csv"),
+            "--db",
+            str(demo_store.path),
+            "--progress",
+            "--pilot",
+            "SC-01",
+            "--environment",
+            "live",
+        ]
+    )
     err = capsys.readouterr().err
-    assert failed == 1 and "[ 75%] Storing 24 rows" in err and "[100%]" not in err and "The disk holding /x is full" in err
+    assert (
+        failed == 1 and "[ 75%] Storing 24 rows" in err and "[100%]" not in err and "The disk holding /x is full" in err
+    )
 
 
 def test_the_engine_reports_stored_only_after_the_commit(demo_store, monkeypatch):
@@ -398,7 +518,9 @@ def test_the_engine_reports_stored_only_after_the_commit(demo_store, monkeypatch
     options = IngestOptions(pilot_id="SC-01", environment="live")
     result = ingest(demo_store, data, "ragged.csv", options, commit=True, progress=progress)
     assert result.status == "stored"
-    assert said[-1][:2] == (1.0, f"Stored 8 rows as upload {result.upload_id}.") and said[-1][2], "said before the commit began"
+    assert said[-1][:2] == (1.0, f"Stored 8 rows as upload {result.upload_id}.") and said[-1][2], (
+        "said before the commit began"
+    )
 
     def commit_fails(con, key, value):
         if key == "version":
@@ -408,12 +530,15 @@ def test_the_engine_reports_stored_only_after_the_commit(demo_store, monkeypatch
     monkeypatch.setattr(queries, "put_meta", commit_fails)
     said.clear()
     again = IngestOptions(pilot_id="SC-01", environment="live", store_again=True, replace_existing=True)
-    with pytest.raises(duckdb.IOException, match="No space left"):  # the page and the command line word it (errors.os_problem)
+    with pytest.raises(
+        duckdb.IOException, match="No space left"
+    ):  # the page and the command line word it (errors.os_problem)
         ingest(demo_store, data, "ragged.csv", again, commit=True, progress=progress)
     assert said and not [text for _, text, _ in said if text.startswith("Stored")]
 
 
 # -- Streamlit's metrics endpoint ----------------------------------------------------------------
+
 
 def test_the_metrics_endpoint_publishes_no_sign_in_details_and_the_proxy_rule_is_documented():
     """Streamlit has no setting to close /_stcore/metrics (so the launcher leaves the route out);
@@ -425,9 +550,14 @@ def test_the_metrics_endpoint_publishes_no_sign_in_details_and_the_proxy_rule_is
     server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]
     assert server["unsafeMetricsUserAttributes"] == []
     # If a Streamlit upgrade adds a setting that closes the endpoint, use it and change docs/operating.md.
-    assert [key for key in config._config_options if key.startswith("server.") and "etric" in key] == ["server.unsafeMetricsUserAttributes"]
+    assert [key for key in config._config_options if key.startswith("server.") and "etric" in key] == [
+        "server.unsafeMetricsUserAttributes"
+    ]
     readme = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
-    assert "Pilot Health's launcher leaves that route out" in readme and "location = /_stcore/metrics { return 404; }" in readme
+    assert (
+        "Pilot Health's launcher leaves that route out" in readme
+        and "location = /_stcore/metrics { return 404; }" in readme
+    )
 
 
 @pytest.mark.slow
@@ -466,7 +596,9 @@ def test_a_full_disk_on_a_page_is_one_sentence_not_a_crash():
             raise OSError(errno.ENOSPC, "No space left on device", "/data/stores/pilot_health.duckdb")
 
     at = AppTest.from_function(page).run()
-    assert [e.value for e in at.error] == ["The disk holding /data/stores is full; free some space there and run again (nothing was half-written)."]
+    assert [e.value for e in at.error] == [
+        "The disk holding /data/stores is full; free some space there and run again (nothing was half-written)."
+    ]
     assert not at.exception
 
     def bug() -> None:

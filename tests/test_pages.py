@@ -1,4 +1,5 @@
 """Every page, run for real through Streamlit's AppTest against real stores."""
+
 from __future__ import annotations
 
 import re
@@ -55,6 +56,7 @@ def assert_clean(at: AppTest) -> None:
 
 # -- home page ------------------------------------------------------------------------------
 
+
 def test_home_shows_the_demo_portfolio_with_the_numbers_the_domain_computes(demo_store, app_env):
     app_env(demo_store)
     at = home()
@@ -79,20 +81,35 @@ def test_the_tables_show_what_fits_a_laptop_and_more_columns_show_the_rest(demo_
     app_env(demo_store)
     at = home()
     [table] = at.dataframe
-    assert list(table.proto.column_order) == ["pilot_id", "name", "health", "stage", "months_in_stage", "spend_share", "freshness", "open"]
+    assert list(table.proto.column_order) == [
+        "pilot_id",
+        "name",
+        "health",
+        "stage",
+        "months_in_stage",
+        "spend_share",
+        "freshness",
+        "open",
+    ]
     at.toggle(key="more_columns").set_value(True).run()
     assert_clean(at)
     [table] = at.dataframe
-    assert {"budget", "spend_to_date", "last_upload_at", "business_unit", "pilot_clock"} <= set(table.proto.column_order)
+    assert {"budget", "spend_to_date", "last_upload_at", "business_unit", "pilot_clock"} <= set(
+        table.proto.column_order
+    )
     linked = home(more_columns="true")  # the toggle is part of the view's link
     assert list(linked.dataframe[0].proto.column_order) == list(table.proto.column_order)
     portfolio_csv = next(data for label, data in downloads if label == "Download this table (CSV)").decode()
-    assert "budget" in portfolio_csv.splitlines()[0] and "last_upload_at" in portfolio_csv.splitlines()[0]  # every column, toggle or not
+    assert (
+        "budget" in portfolio_csv.splitlines()[0] and "last_upload_at" in portfolio_csv.splitlines()[0]
+    )  # every column, toggle or not
     at = register()
     assert list(at.dataframe[0].proto.column_order) == ["pilot_id", "name", "stage", "owner", "kpi_name"]
     at.toggle(key="register_more").set_value(True).run()
     assert_clean(at)
-    assert {"business_unit", "budget", "executive_sponsor", "evidence", "updated_at"} <= set(at.dataframe[0].proto.column_order)
+    assert {"business_unit", "budget", "executive_sponsor", "evidence", "updated_at"} <= set(
+        at.dataframe[0].proto.column_order
+    )
 
 
 def test_the_spend_headline_is_short_and_its_tooltip_names_the_budget(demo_store, app_env):
@@ -100,7 +117,10 @@ def test_the_spend_headline_is_short_and_its_tooltip_names_the_budget(demo_store
     spend = next(m for m in home().metric if m.label == "Spend to date")
     summary = portfolio.summarise(portfolio.load_portfolio(demo_store, date.today(), 45), 45)
     assert spend.proto.delta == f"{summary.spend_share * 100:.0f}% spent · {summary.over_budget} over"
-    assert f"of ${summary.budget_total / 1e6:.2f}M is spent" in spend.proto.help and f"{summary.over_budget} pilots have spent more" in spend.proto.help
+    assert (
+        f"of ${summary.budget_total / 1e6:.2f}M is spent" in spend.proto.help
+        and f"{summary.over_budget} pilots have spent more" in spend.proto.help
+    )
 
 
 def test_filters_come_from_the_url_and_stay_in_it(demo_store, app_env):
@@ -190,7 +210,15 @@ def test_a_busy_store_is_one_sentence_on_the_page(demo_store, app_env, monkeypat
 
 
 def test_user_text_is_never_read_as_markdown(demo_store, app_env):
-    create_pilot(demo_store, Pilot(pilot_id="XSS-1", name="**bold** <script>alert(1)</script>", business_unit="[Click](http://evil.example)", stage="pilot"))
+    create_pilot(
+        demo_store,
+        Pilot(
+            pilot_id="XSS-1",
+            name="**bold** <script>alert(1)</script>",
+            business_unit="[Click](http://evil.example)",
+            stage="pilot",
+        ),
+    )
     app_env(demo_store)
     at = home(bu="[Click](http://evil.example)")
     assert_clean(at)
@@ -216,6 +244,7 @@ def test_the_sidebar_is_the_same_on_every_page(demo_store, app_env):
 
 
 # -- pilot register -------------------------------------------------------------------------
+
 
 def test_register_deep_link_opens_the_pilot_form(demo_store, app_env):
     app_env(demo_store)
@@ -290,7 +319,10 @@ def test_escaped_text_never_becomes_markdown_or_a_link_by_itself():
     www.…) broken by an invisible word joiner that changes nothing a person reads."""
     from pilot_health.ui.text import WORD_JOINER, md_escape
 
-    assert md_escape("[click](http://evil.example/) **x** <b>") == r"\[click\]\(http\:" + WORD_JOINER + r"//evil\.example/\) \*\*x\*\* \<b\>"
+    assert (
+        md_escape("[click](http://evil.example/) **x** <b>")
+        == r"\[click\]\(http\:" + WORD_JOINER + r"//evil\.example/\) \*\*x\*\* \<b\>"
+    )
     assert md_escape("see www.evil.example.csv") == "see w" + WORD_JOINER + r"ww\.evil\.example\.csv"
     assert md_escape("HTTPS://Evil.example").replace(WORD_JOINER, "") == r"HTTPS\://Evil\.example"
     assert md_escape("two\nlines") == "two lines" and md_escape("Fresh produce") == "Fresh produce"
@@ -307,7 +339,10 @@ def test_charts_with_a_row_per_pilot_keep_their_rows_height_for_a_few_pilots(dem
     frame = risk.heatmap_frame(results)
     names = [load_catalogue().patterns[k].name for k in PATTERN_KEYS]
     shown = portfolio.load_portfolio(demo_store, date.today(), 45).head(5)
-    for spec in (charts.risk_heatmap(frame, sorted(frame["pilot_id"].unique()), names).to_dict(),
-                 charts.time_in_stage_chart(shown).to_dict(), charts.budget_chart(shown).to_dict()):
+    for spec in (
+        charts.risk_heatmap(frame, sorted(frame["pilot_id"].unique()), names).to_dict(),
+        charts.time_in_stage_chart(shown).to_dict(),
+        charts.budget_chart(shown).to_dict(),
+    ):
         assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
         assert spec["height"] >= charts.ROW_HEIGHT * 5

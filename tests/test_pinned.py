@@ -1,5 +1,6 @@
 """Pinned moments: the store answers "as of" questions — pilot records from their history, uploads by
 their time and withdrawal — so a pinned view shows what was there then, whatever changed later."""
+
 from __future__ import annotations
 
 import re
@@ -70,8 +71,16 @@ def test_a_pinned_moment_keeps_records_and_data_as_they_were(store):
     update_pilot(store, pilot.model_copy(update={"name": "Renamed", "change_champion": "none", "stage": "paused"}))
     with store.write() as con:
         queries.withdraw_upload(con, 1, utc_now())
-        queries.insert_upload(con, kind="metrics", file_name="later.csv", sha256="z", rows_stored=0, rows_rejected=0,
-                              uploaded_at=utc_now(), uploaded_by="test")
+        queries.insert_upload(
+            con,
+            kind="metrics",
+            file_name="later.csv",
+            sha256="z",
+            rows_stored=0,
+            rows_rejected=0,
+            uploaded_at=utc_now(),
+            uploaded_by="test",
+        )
 
     again = risk.assess(store, pinned, records_at=pinned)[0]
     assert again.name == expected_risk.name == "Test pilot" and again.health == expected_risk.health
@@ -110,8 +119,12 @@ def test_clearing_the_demo_removes_it_from_the_past_too(demo_store):
 ADMIN = Person("ann@example.com", "admin", signed_in=True)
 # Red only with five high patterns (or a high one on decisive evidence, or past 40 months in the
 # pilot stage); the lab-to-live gap that counts is 50%; groups under eight respondents are not shown.
-LATER_THRESHOLDS = {"health.red_high_patterns": 5, "health.months_in_pilot_amber": 40, "signals.lab_to_live_drop": 0.5,
-                    "analysis.min_respondents": 8}
+LATER_THRESHOLDS = {
+    "health.red_high_patterns": 5,
+    "health.months_in_pilot_amber": 40,
+    "signals.lab_to_live_drop": 0.5,
+    "analysis.min_respondents": 8,
+}
 VERDICTS = ("red", "amber", "green", "insufficient")
 
 
@@ -138,14 +151,20 @@ def test_a_pinned_moment_keeps_the_thresholds_in_force_then(demo_store):
     assert now["red"] < then["red"]
     # The pinned moment: the counts it showed when it was shared, on the risk page and in the steering pack.
     assert health_counts(risk.assess(demo_store, pinned, records_at=pinned)) == then
-    assert health_counts(risk.assess(demo_store, pinned, catalogue=catalogue_for(demo_store, pinned), records_at=pinned)) == then
+    assert (
+        health_counts(risk.assess(demo_store, pinned, catalogue=catalogue_for(demo_store, pinned), records_at=pinned))
+        == then
+    )
     assert health_counts(portfolio_pack(demo_store, "http://dashboard.example", pinned).results) == then
     assert health_counts(portfolio_pack(demo_store, "http://dashboard.example").results) == now
     # The alignment and adoption pages read their thresholds from the same moment.
     assert {row.gap_threshold for row in portfolio_alignment(demo_store, pinned, records_at=pinned)} == {
-        file_catalogue.threshold("lab_to_live_drop")}
+        file_catalogue.threshold("lab_to_live_drop")
+    }
     assert {row.gap_threshold for row in portfolio_alignment(demo_store)} == {0.5}
-    assert {p.min_size for p in portfolio_adoption(demo_store, pinned, records_at=pinned)} == {file_catalogue.analysis.min_respondents}
+    assert {p.min_size for p in portfolio_adoption(demo_store, pinned, records_at=pinned)} == {
+        file_catalogue.analysis.min_respondents
+    }
     assert {p.min_size for p in portfolio_adoption(demo_store)} == {8}
 
 
@@ -161,11 +180,15 @@ def test_a_threshold_set_back_later_is_still_in_force_for_a_moment_pinned_in_bet
     changed_counts = health_counts(risk.assess(demo_store, in_between, records_at=in_between))
     assert changed_counts != file_counts
     file_catalogue = load_catalogue()
-    in_file = {"health.red_high_patterns": file_catalogue.health.red_high_patterns,
-               "health.months_in_pilot_amber": file_catalogue.health.months_in_pilot_amber,
-               "signals.lab_to_live_drop": file_catalogue.threshold("lab_to_live_drop"),
-               "analysis.min_respondents": file_catalogue.analysis.min_respondents}
-    assert sorted(save_thresholds(demo_store, in_file, by=ADMIN)) == sorted(LATER_THRESHOLDS)  # every one back to the file's value
+    in_file = {
+        "health.red_high_patterns": file_catalogue.health.red_high_patterns,
+        "health.months_in_pilot_amber": file_catalogue.health.months_in_pilot_amber,
+        "signals.lab_to_live_drop": file_catalogue.threshold("lab_to_live_drop"),
+        "analysis.min_respondents": file_catalogue.analysis.min_respondents,
+    }
+    assert sorted(save_thresholds(demo_store, in_file, by=ADMIN)) == sorted(
+        LATER_THRESHOLDS
+    )  # every one back to the file's value
     with demo_store.read() as con:
         assert queries.threshold_overrides(con) == {}
     assert health_counts(risk.assess(demo_store, in_between, records_at=in_between)) == changed_counts
@@ -175,11 +198,13 @@ def test_a_threshold_set_back_later_is_still_in_force_for_a_moment_pinned_in_bet
 
 # -- the pages ---------------------------------------------------------------------------------------
 
+
 def _withdraw_a_demo_upload_of(store, pilot_id: str) -> None:
     with store.write() as con:
         [upload] = con.execute(
             "SELECT max(upload_id) FROM metric_observations m JOIN uploads u USING (upload_id) WHERE m.pilot_id = ? AND u.kind = 'metrics'",
-            [pilot_id]).fetchone()
+            [pilot_id],
+        ).fetchone()
         queries.withdraw_upload(con, upload, utc_now())
 
 
@@ -192,8 +217,18 @@ def test_a_pinned_page_shows_its_moment_and_offers_the_latest(demo_store, app_en
     time.sleep(1.1)  # the link is to the second
     _withdraw_a_demo_upload_of(demo_store, "SC-01")
     pilot = get_pilot(demo_store, "SC-01")
-    update_pilot(demo_store, pilot.model_copy(update={"name": "Renamed later", "change_champion": "none", "sponsor_level": "none",
-                                                       "pipeline_automated": True, "data_quality_monitored": True}))
+    update_pilot(
+        demo_store,
+        pilot.model_copy(
+            update={
+                "name": "Renamed later",
+                "change_champion": "none",
+                "sponsor_level": "none",
+                "pipeline_automated": True,
+                "data_quality_monitored": True,
+            }
+        ),
+    )
 
     at = open_page("pages/3_Risk.py", pilot="SC-01", as_of=pinned.isoformat())
     assert_clean(at)
@@ -206,7 +241,9 @@ def test_a_pinned_page_shows_its_moment_and_offers_the_latest(demo_store, app_en
         if pattern.status != "insufficient":
             assert f"{pattern.name} — {pattern.status}, score {pattern.score:.0f}" in titles
     latest = risk.assess(demo_store, None, ["SC-01"])[0]
-    assert {k: p.score for k, p in latest.patterns.items()} != {k: p.score for k, p in then.patterns.items()}  # the change mattered
+    assert {k: p.score for k, p in latest.patterns.items()} != {
+        k: p.score for k, p in then.patterns.items()
+    }  # the change mattered
 
     at.button(key="show_latest").click().run()
     assert "as_of" not in at.query_params and at.header[0].value.startswith("SC-01 · Renamed later")
@@ -243,7 +280,9 @@ def test_the_demo_is_never_dated_in_the_future_so_a_link_pinned_now_sees_it(stor
     load_demo(store)  # as the first run does: at the real time
     now = utc_now()
     with store.read() as con:
-        newest = con.execute("SELECT max(uploaded_at), (SELECT max(recorded_at) FROM pilot_history) FROM uploads").fetchone()
+        newest = con.execute(
+            "SELECT max(uploaded_at), (SELECT max(recorded_at) FROM pilot_history) FROM uploads"
+        ).fetchone()
     assert all(moment <= now for moment in newest)
     assert len(list_pilots(store, now)) == 24
 
@@ -266,7 +305,9 @@ def test_a_pinned_risk_page_shows_the_counts_of_its_moment_after_a_threshold_cha
 
     at = open_page("pages/3_Risk.py", as_of=pinned.isoformat())
     assert_clean(at)
-    assert [t for t in texts(at.info) if t.startswith("As of ")] == [f"As of {pinned:%d %B %Y %H:%M} UTC, newer data exists — show latest."]
+    assert [t for t in texts(at.info) if t.startswith("As of ")] == [
+        f"As of {pinned:%d %B %Y %H:%M} UTC, newer data exists — show latest."
+    ]
     assert {v: int(metric(at, risk.HEALTH_LABELS[v])) for v in VERDICTS} == then
     set_since = re.compile(r"the signal catalogue with \d+ thresholds? set on the Thresholds page")
     assert any("rules in the signal catalogue;" in t for t in texts(at.caption))  # the rules of its moment

@@ -1,4 +1,5 @@
 """The home page's numbers, computed without Streamlit and checked against the store itself."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -40,10 +41,17 @@ def test_time_in_stage_and_the_pilot_clock(frame):
     assert pd.isna(clocks["SC-02"]), "the clock is only for pilots in the pilot stage"
 
 
-@pytest.mark.parametrize("stage, months, clock", [
-    ("pilot", 5.9, "under_6"), ("pilot", 6.0, "over_6"), ("pilot", 17.99, "over_6"), ("pilot", 18.0, "over_18"),
-    ("scaling", 30.0, None), ("pilot", None, None),
-])
+@pytest.mark.parametrize(
+    "stage, months, clock",
+    [
+        ("pilot", 5.9, "under_6"),
+        ("pilot", 6.0, "over_6"),
+        ("pilot", 17.99, "over_6"),
+        ("pilot", 18.0, "over_18"),
+        ("scaling", 30.0, None),
+        ("pilot", None, None),
+    ],
+)
 def test_pilot_clock_boundaries(stage, months, clock):
     assert portfolio.pilot_clock(stage, months) == clock
 
@@ -60,12 +68,14 @@ def test_budget_and_spend(frame):
 
 def test_days_since_last_upload_agree_with_the_uploads_table(frame, demo_store):
     with demo_store.read() as con:
-        newest = dict(con.execute(
-            """
+        newest = dict(
+            con.execute(
+                """
             SELECT m.pilot_id, max(u.uploaded_at) FROM metric_observations m JOIN uploads u USING (upload_id)
             WHERE u.withdrawn_at IS NULL GROUP BY m.pilot_id
             """
-        ).fetchall())
+            ).fetchall()
+        )
     rows = frame.set_index("pilot_id")
     for pilot_id, uploaded_at in newest.items():
         assert rows.loc[pilot_id, "days_since_upload"] <= (DEMO_TODAY - uploaded_at.date()).days

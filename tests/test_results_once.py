@@ -2,6 +2,7 @@
 results are exactly what the on-demand computation gives for the same moment — on the demo and on
 a store changed at random, write after write — a one-pilot upload recomputes that pilot only, a
 write shows on the next call, and many sessions missing at once cause one computation."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -108,9 +109,14 @@ def test_a_pinned_moment_is_computed_once_and_equals_assess_then(demo_store):
     update_pilot(demo_store, get_pilot(demo_store, "FN-01").model_copy(update={"target_users": 7}), by=ADMIN)
     version = demo_store.version()
     kept = keeper.risk(demo_store, version, pinned.date(), pinned)
-    same(kept, assess(demo_store, pinned, catalogue=catalogue_for(demo_store, pinned), records_at=pinned), "pinned risk")
-    same(keeper.alignment(demo_store, version, pinned.date(), pinned),
-         portfolio_alignment(demo_store, pinned, catalogue=catalogue_for(demo_store, pinned), records_at=pinned), "pinned alignment")
+    same(
+        kept, assess(demo_store, pinned, catalogue=catalogue_for(demo_store, pinned), records_at=pinned), "pinned risk"
+    )
+    same(
+        keeper.alignment(demo_store, version, pinned.date(), pinned),
+        portfolio_alignment(demo_store, pinned, catalogue=catalogue_for(demo_store, pinned), records_at=pinned),
+        "pinned alignment",
+    )
     assert keeper.risk(demo_store, version, pinned.date(), pinned) is kept
     assert keeper.computed["risk"] == 24
 
@@ -121,7 +127,11 @@ def test_one_pilots_upload_recomputes_that_pilot_only_and_shows_at_once(demo_sto
     assert keeper.computed["risk"] == 24
     # The nightly load: its business KPI for one pilot, the default rate back at its baseline for a month.
     start = DEMO_TODAY - timedelta(days=28)
-    upload(demo_store, [("FN-01", start + timedelta(days=7 * i), "default_rate", "live", 4.5 + 0.2 * i) for i in range(5)], "nightly.csv")
+    upload(
+        demo_store,
+        [("FN-01", start + timedelta(days=7 * i), "default_rate", "live", 4.5 + 0.2 * i) for i in range(5)],
+        "nightly.csv",
+    )
     after = keeper.risk(demo_store, demo_store.version(), DEMO_TODAY)
     assert keeper.computed["risk"] == 25  # FN-01 again, nobody else
     same(after, assess(demo_store, results.now_moment(DEMO_TODAY)), "risk after the upload")
@@ -138,10 +148,20 @@ def test_a_withdrawal_a_record_edit_and_a_threshold_change_show_on_the_next_call
     check_equal(keeper, demo_store, DEMO_TODAY)
     computed = keeper.computed["risk"]
     withdraw(demo_store, upload_id, ADMIN)
-    same(keeper.risk(demo_store, demo_store.version(), DEMO_TODAY), on_demand(demo_store, DEMO_TODAY)["risk"], "after withdrawal")
+    same(
+        keeper.risk(demo_store, demo_store.version(), DEMO_TODAY),
+        on_demand(demo_store, DEMO_TODAY)["risk"],
+        "after withdrawal",
+    )
     assert keeper.computed["risk"] == computed + 1
-    update_pilot(demo_store, get_pilot(demo_store, "SC-01").model_copy(update={"stage": "pilot", "target_users": 3}), by=ADMIN)
-    same(keeper.risk(demo_store, demo_store.version(), DEMO_TODAY), on_demand(demo_store, DEMO_TODAY)["risk"], "after an edit")
+    update_pilot(
+        demo_store, get_pilot(demo_store, "SC-01").model_copy(update={"stage": "pilot", "target_users": 3}), by=ADMIN
+    )
+    same(
+        keeper.risk(demo_store, demo_store.version(), DEMO_TODAY),
+        on_demand(demo_store, DEMO_TODAY)["risk"],
+        "after an edit",
+    )
     assert keeper.computed["risk"] == computed + 2
     save_thresholds(demo_store, {"scoring.high": 55}, ADMIN)  # counts for every pilot
     check_equal(keeper, demo_store, DEMO_TODAY)
@@ -153,12 +173,26 @@ def test_a_randomised_store_stays_equal_write_after_write(demo_store):
     keeper = results.ResultsKeeper()
     units = ["Finance", "Operations", "Marketing"]
     for i in range(12):
-        create_pilot(demo_store, Pilot.model_validate({
-            "pilot_id": f"RX-{i:02d}", "name": f"Random pilot {i}", "business_unit": rng.choice(units),
-            "stage": rng.choice(["pilot", "scaling", "production"]), "approved_on": DEMO_TODAY - timedelta(days=rng.randint(60, 700)),
-            "target_users": rng.randint(10, 200), "kpi_name": "Cost per case", "kpi_baseline": 10.0, "kpi_target": 8.0,
-            "kpi_direction": "down", "kpi_deadline": DEMO_TODAY + timedelta(days=rng.randint(30, 300)),
-        }, context={"today": DEMO_TODAY}), by=ADMIN)
+        create_pilot(
+            demo_store,
+            Pilot.model_validate(
+                {
+                    "pilot_id": f"RX-{i:02d}",
+                    "name": f"Random pilot {i}",
+                    "business_unit": rng.choice(units),
+                    "stage": rng.choice(["pilot", "scaling", "production"]),
+                    "approved_on": DEMO_TODAY - timedelta(days=rng.randint(60, 700)),
+                    "target_users": rng.randint(10, 200),
+                    "kpi_name": "Cost per case",
+                    "kpi_baseline": 10.0,
+                    "kpi_target": 8.0,
+                    "kpi_direction": "down",
+                    "kpi_deadline": DEMO_TODAY + timedelta(days=rng.randint(30, 300)),
+                },
+                context={"today": DEMO_TODAY},
+            ),
+            by=ADMIN,
+        )
     limited = demo_store.for_person(FINANCE_VIEWER)
     pilots = [f"RX-{i:02d}" for i in range(12)] + ["FN-01", "CS-02", "SC-01"]
     mine: list[int] = []
@@ -169,23 +203,46 @@ def test_a_randomised_store_stays_equal_write_after_write(demo_store):
             withdraw(demo_store, mine.pop(rng.randrange(len(mine))), ADMIN)
         elif action == "edit":
             pilot = get_pilot(demo_store, rng.choice(pilots))
-            update_pilot(demo_store, pilot.model_copy(update={"target_users": rng.randint(5, 300), "drift_alerts": rng.choice([True, False, None])}), by=ADMIN)
+            update_pilot(
+                demo_store,
+                pilot.model_copy(
+                    update={"target_users": rng.randint(5, 300), "drift_alerts": rng.choice([True, False, None])}
+                ),
+                by=ADMIN,
+            )
         elif action == "threshold":
             save_thresholds(demo_store, {"scoring.medium": rng.choice([30, 35, 40])}, ADMIN)
         else:
             chosen = rng.sample(pilots, rng.randint(1, 3))
-            metric, env, level = rng.choice([("accuracy", "live", 0.8), ("accuracy", "lab", 0.9), ("cost_per_case", "live", 9.0)])
-            rows = [(p, DEMO_TODAY - timedelta(days=7 * w), metric, env, level * (1 + rng.uniform(-0.2, 0.2)))
-                    for p in chosen for w in range(rng.randint(1, 8))]
+            metric, env, level = rng.choice(
+                [("accuracy", "live", 0.8), ("accuracy", "lab", 0.9), ("cost_per_case", "live", 9.0)]
+            )
+            rows = [
+                (p, DEMO_TODAY - timedelta(days=7 * w), metric, env, level * (1 + rng.uniform(-0.2, 0.2)))
+                for p in chosen
+                for w in range(rng.randint(1, 8))
+            ]
             mine.append(upload(demo_store, rows, f"step{step}.csv"))
         check_equal(keeper, demo_store, DEMO_TODAY)
         # A limited person sees the same numbers for their pilots, and no other pilot.
         kept = keeper.risk(limited, None, DEMO_TODAY)
-        finance = sorted(p for p, u in keeper.state(demo_store).units.items() if u == "Finance" and p in keeper.state(demo_store).register)
+        finance = sorted(
+            p
+            for p, u in keeper.state(demo_store).units.items()
+            if u == "Finance" and p in keeper.state(demo_store).register
+        )
         assert [r.pilot_id for r in kept] == finance
         same(kept, assess(limited, results.now_moment(DEMO_TODAY)), f"limited risk after step {step} ({action})")
-        same(keeper.adoption(limited, None, DEMO_TODAY), portfolio_adoption(limited, results.now_moment(DEMO_TODAY)), "limited adoption")
-        same(keeper.portfolio(limited, None, DEMO_TODAY, STALE_DAYS), load_portfolio(limited, DEMO_TODAY, STALE_DAYS), "limited portfolio")
+        same(
+            keeper.adoption(limited, None, DEMO_TODAY),
+            portfolio_adoption(limited, results.now_moment(DEMO_TODAY)),
+            "limited adoption",
+        )
+        same(
+            keeper.portfolio(limited, None, DEMO_TODAY, STALE_DAYS),
+            load_portfolio(limited, DEMO_TODAY, STALE_DAYS),
+            "limited portfolio",
+        )
 
 
 def test_a_limited_scope_sees_only_its_pilots_from_the_shared_results(demo_store):
@@ -214,7 +271,9 @@ def test_many_sessions_missing_at_once_cause_one_computation():
         return {key: object() for key in missing}
 
     got = [None] * 20
-    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, flight.get_many(["a", "b"], compute))) for i in range(20)]
+    threads = [
+        threading.Thread(target=lambda i=i: got.__setitem__(i, flight.get_many(["a", "b"], compute))) for i in range(20)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -275,6 +334,7 @@ def test_now_is_the_end_of_the_day_never_before_the_present(today):
 
 # -- the warmer: numbers computed ahead of visitors ----------------------------------------------------
 
+
 def test_the_warmer_computes_after_a_write_and_on_a_new_day_and_only_then(tmp_path):
     """A warmer looks at the store's version and the day: a look with nothing new computes nothing; a
     one-pilot upload computes that pilot's numbers only (before anyone asks); a new day computes every
@@ -328,7 +388,7 @@ def test_start_warmer_starts_one_thread_per_store_and_none_when_turned_off(tmp_p
 
 
 def test_now_is_the_end_of_the_day_unless_a_stored_row_comes_due_before_it():
-    """"Now" stays the same until something stored can change the numbers: a row dated later today
+    """ "Now" stays the same until something stored can change the numbers: a row dated later today
     (stored in the future of its upload) moves it to just before that row's time, so a link pinned
     now shows exactly the numbers of the "now" view; rows dated in the past or after today do not."""
     from datetime import datetime as moment_type, time as clock, timedelta

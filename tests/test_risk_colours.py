@@ -1,5 +1,6 @@
 """Issue 18's risk views: the health marker beside every pilot in the heatmap, and one colour-blind-safe
 palette for the five patterns that never borrows the health colours."""
+
 from __future__ import annotations
 
 import colorsys
@@ -13,7 +14,7 @@ from pilot_health.catalogue import PATTERN_KEYS, load_catalogue
 
 def rgb(colour: str) -> tuple[float, float, float]:
     colour = colour.lstrip("#")
-    return tuple(int(colour[i:i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
+    return tuple(int(colour[i : i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
 
 
 def distance(a: str, b: str) -> float:
@@ -27,19 +28,33 @@ def test_the_five_patterns_have_five_distinct_colours_none_a_health_colour():
     assert not {c.lower() for c in colours} & set(health)
     # Not merely different codes: no pattern colour is near a health colour, and no two are near each other.
     assert min(distance(p, h) for p in colours for h in health) > 0.25
-    assert min(distance(a, b) for i, a in enumerate(colours) for b in colours[i + 1:]) > 0.25
+    assert min(distance(a, b) for i, a in enumerate(colours) for b in colours[i + 1 :]) > 0.25
     # Nothing red, amber or green in hue, unless it is nearly grey or black.
     for colour in colours:
         hue, lightness, saturation = colorsys.rgb_to_hls(*rgb(colour))
         if saturation > 0.2 and 0.1 < lightness < 0.9:
             assert not (hue < 40 / 360 or hue > 345 / 360 or 80 / 360 < hue < 165 / 360), colour
-    assert len(set(charts.PATTERN_SHAPES[k] for k in PATTERN_KEYS)) == 5, "a shape each, so colour is never the only cue"
+    assert len(set(charts.PATTERN_SHAPES[k] for k in PATTERN_KEYS)) == 5, (
+        "a shape each, so colour is never the only cue"
+    )
 
 
 def trend(names: list[str]) -> pd.DataFrame:
-    return pd.DataFrame([{"month": pd.Timestamp(2026, m, 28), "pattern": k, "pattern_name": n, "score": 10.0 * i + m,
-                          "coverage": 1.0, "status": "low", "health": "green"}
-                         for m in (1, 2, 3) for i, (k, n) in enumerate(zip(PATTERN_KEYS, names))])
+    return pd.DataFrame(
+        [
+            {
+                "month": pd.Timestamp(2026, m, 28),
+                "pattern": k,
+                "pattern_name": n,
+                "score": 10.0 * i + m,
+                "coverage": 1.0,
+                "status": "low",
+                "health": "green",
+            }
+            for m in (1, 2, 3)
+            for i, (k, n) in enumerate(zip(PATTERN_KEYS, names))
+        ]
+    )
 
 
 def test_the_trend_chart_colours_each_pattern_from_the_palette():
@@ -68,12 +83,23 @@ def test_the_heatmap_marks_every_pilots_health_in_colour_and_in_words(demo_resul
     spec = charts.risk_heatmap(frame, order, names).to_dict()
     datasets = spec["datasets"]
     layers = spec["layer"]
-    marker_cells = next(layer for layer in layers if layer["mark"]["type"] == "rect" and layer["encoding"]["color"].get("field") == "health")
-    marker_words = next(layer for layer in layers if layer["mark"]["type"] == "text" and layer["encoding"]["text"]["field"] == "health_short")
+    marker_cells = next(
+        layer
+        for layer in layers
+        if layer["mark"]["type"] == "rect" and layer["encoding"]["color"].get("field") == "health"
+    )
+    marker_words = next(
+        layer
+        for layer in layers
+        if layer["mark"]["type"] == "text" and layer["encoding"]["text"]["field"] == "health_short"
+    )
     rows = datasets[marker_words["data"]["name"]]
     expected = {r.pilot_id: r.health for r in demo_results}
     assert {row["pilot_id"]: row["health"] for row in rows} == expected, "one marker per pilot, with its verdict"
-    assert all(row["health_short"] == charts.HEALTH_SHORT[row["health"]] and row["pattern_short"] == charts.HEALTH_COLUMN for row in rows)
+    assert all(
+        row["health_short"] == charts.HEALTH_SHORT[row["health"]] and row["pattern_short"] == charts.HEALTH_COLUMN
+        for row in rows
+    )
     scale = marker_cells["encoding"]["color"]["scale"]
     assert dict(zip(scale["domain"], scale["range"])) == charts.HEALTH_COLOURS
     x = marker_cells["encoding"]["x"]
@@ -85,7 +111,9 @@ def test_the_heatmap_marks_every_pilots_health_in_colour_and_in_words(demo_resul
 
 def test_the_demo_health_mix_is_believable(demo_results):
     counts = {verdict: sum(r.health == verdict for r in demo_results) for verdict in risk.HEALTH_LABELS}
-    assert 3 <= counts["red"] <= 5 and 6 <= counts["amber"] <= 9 and counts["green"] >= 8 and counts["insufficient"] <= 2, counts
+    assert (
+        3 <= counts["red"] <= 5 and 6 <= counts["amber"] <= 9 and counts["green"] >= 8 and counts["insufficient"] <= 2
+    ), counts
 
 
 def test_pilots_by_health_names_each_verdicts_pilots_in_order(demo_results):

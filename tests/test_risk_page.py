@@ -1,4 +1,5 @@
 """The Failure-pattern risk page through AppTest, and the `risk` command."""
+
 from __future__ import annotations
 
 import json
@@ -41,10 +42,18 @@ def test_a_pilot_link_opens_its_detail_with_evidence_actions_and_missing_evidenc
     result = next(r for r in risk.assess(demo_store) if r.pilot_id == "SC-01")
     shown = metrics(at)
     for pattern in result.patterns.values():
-        short = {"Integration Avoidance": "Integration", "Organisational Resistance": "Resistance",
-                 "Governance Vacuum": "Governance", "Wrong Success Metrics": "Wrong Metrics"}.get(pattern.name, pattern.name)
+        short = {
+            "Integration Avoidance": "Integration",
+            "Organisational Resistance": "Resistance",
+            "Governance Vacuum": "Governance",
+            "Wrong Success Metrics": "Wrong Metrics",
+        }.get(pattern.name, pattern.name)
         assert shown[short] == ("?" if pattern.status == "insufficient" else f"{pattern.score:.0f}")
-    assert [t for t in texts(at.error) if t.replace("\\", "").startswith("Health: Red. Data Debt is high. Decisive evidence for Data Debt: a ")]
+    assert [
+        t
+        for t in texts(at.error)
+        if t.replace("\\", "").startswith("Health: Red. Data Debt is high. Decisive evidence for Data Debt: a ")
+    ]
     expanders = [e.label for e in at.expander]
     assert "Data Debt — high, score 82" in expanders
     body = " ".join(texts(at.markdown))
@@ -108,7 +117,13 @@ def test_risk_command_json(tmp_path, run_command):
     assert len(payload["pilots"]) == 24 and payload["rules"]["file"].endswith("signals.toml")
     pilot = next(p for p in payload["pilots"] if p["pilot_id"] == "FN-01")
     assert pilot["health"] in ("green", "amber", "red", "insufficient")
-    assert set(pilot["patterns"]) == {"data_debt", "integration_avoidance", "organisational_resistance", "governance_vacuum", "wrong_success_metrics"}
+    assert set(pilot["patterns"]) == {
+        "data_debt",
+        "integration_avoidance",
+        "organisational_resistance",
+        "governance_vacuum",
+        "wrong_success_metrics",
+    }
     governance = pilot["patterns"]["governance_vacuum"]
     assert governance["status"] == "high"
     assert set(governance) == {"score", "coverage", "status", "raised_by_decisive_evidence", "signals", "actions"}
@@ -124,7 +139,9 @@ def test_risk_command_one_pilot_as_of_and_errors(tmp_path, run_command):
     one = run_command("risk", "--db", str(db), "--pilot", "rO-02")
     assert one.returncode == 0 and "RO-02 · Automated labour scheduling: Red" in one.stdout and "[fired]" in one.stdout
     past = json.loads(run_command("risk", "--db", str(db), "--as-of", "2025-01-31", "--json").stdout)
-    assert past["as_of"] == "2025-01-31T23:59:59" and "CS-05" not in {p["pilot_id"] for p in past["pilots"]}, "not yet approved then"
+    assert past["as_of"] == "2025-01-31T23:59:59" and "CS-05" not in {p["pilot_id"] for p in past["pilots"]}, (
+        "not yet approved then"
+    )
     missing = run_command("risk", "--db", str(db), "--pilot", "SC-09")
     assert missing.returncode == 1 and "There is no pilot SC-09" in missing.stderr and "closest" in missing.stderr
     bad = run_command("risk", "--db", str(db), "--as-of", "31/01/2025")
@@ -132,6 +149,7 @@ def test_risk_command_one_pilot_as_of_and_errors(tmp_path, run_command):
 
 
 # -- the heatmap draws the worst pilots; every pilot is a click away -----------------------------
+
 
 def heatmap_pilots(at: AppTest) -> list[str]:
     """The pilots whose rows the heatmap sends to the browser (the chart's data)."""
@@ -205,8 +223,12 @@ def test_every_health_count_is_coloured_and_worded_and_names_its_red_pilots(demo
     assert_clean(at)
     results = {r.pilot_id: r for r in risk.assess(demo_store)}
     labels = [m.label for m in at.metric]
-    assert labels == [":red[:material/cancel:] Red", ":orange[:material/error:] Amber", ":green[:material/check_circle:] Green",
-                      ":gray[:material/help:] Insufficient evidence"]
+    assert labels == [
+        ":red[:material/cancel:] Red",
+        ":orange[:material/error:] Amber",
+        ":green[:material/check_circle:] Green",
+        ":gray[:material/help:] Insufficient evidence",
+    ]
     red = sorted(p for p, r in results.items() if r.health == "red")
     named = next(t for t in texts(at.caption) if "Red, the committee's attention now" in t)
     assert sorted(re.findall(r"\b[A-Z]{2}-\d{2}\b", named)) == red and len(red) >= 1
@@ -218,7 +240,10 @@ def test_every_health_count_is_coloured_and_worded_and_names_its_red_pilots(demo
     [markers] = [t for t in tables if "health_short" in t.column_names]
     drawn = dict(zip(markers.column("pilot_id").to_pylist(), markers.column("health_short").to_pylist()))
     assert len(drawn) == len(results)
-    assert drawn == {p: {"red": "Red", "amber": "Amber", "green": "Green", "insufficient": "Insufficient"}[r.health] for p, r in results.items()}
+    assert drawn == {
+        p: {"red": "Red", "amber": "Amber", "green": "Green", "insufficient": "Insufficient"}[r.health]
+        for p, r in results.items()
+    }
 
 
 def test_a_pattern_card_says_its_percentage_is_evidence_known(demo_store, app_env):
@@ -226,7 +251,11 @@ def test_a_pattern_card_says_its_percentage_is_evidence_known(demo_store, app_en
     at = risk_page(pilot="CS-01")
     assert_clean(at)
     result = next(r for r in risk.assess(demo_store) if r.pilot_id == "CS-01")
-    cards = {m.label: m for m in at.metric if m.label in ("Data Debt", "Integration", "Resistance", "Governance", "Wrong Metrics")}
+    cards = {
+        m.label: m
+        for m in at.metric
+        if m.label in ("Data Debt", "Integration", "Resistance", "Governance", "Wrong Metrics")
+    }
     assert len(cards) == 5
     data_debt = result.patterns["data_debt"]
     assert cards["Data Debt"].proto.delta == "Low"  # the reading; the share of evidence known is its own line, worded
@@ -248,5 +277,7 @@ def test_the_home_table_shows_each_pilots_health_as_a_coloured_word(demo_store, 
     assert {p: list(v) for p, v in table["health"].items()} == expected
     config = json.loads(at.dataframe[0].proto.columns)["health"]
     assert config["label"] == "Health" and "steering committee" in config["help"]
-    colours = {option["value"]: option["color"] for option in config["type_config"]["options"]}  # the word and its colour
+    colours = {
+        option["value"]: option["color"] for option in config["type_config"]["options"]
+    }  # the word and its colour
     assert colours == {charts.HEALTH_SHORT[k]: charts.HEALTH_COLOURS[k] for k in charts.HEALTH_SHORT}

@@ -1,6 +1,7 @@
 """Verdicts that hold up (issue 14): decisive evidence sets a floor, blank and `none` are never
 confused, an insufficient pattern carries no score, and every recommended action answers a fired
 signal. Stores are built by hand (tests/test_risk.py's Story); expectations are worked out by hand."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -33,7 +34,10 @@ def test_the_articles_lab_to_live_cliff_cannot_leave_a_pilot_green(tmp_path):
     # … but a 27% drop (0.92 → 0.67) is decisive: the pattern is at least medium and the pilot amber.
     assert data_debt.status == "medium" and data_debt.raised_by == ["a 27% drop from lab to live"]
     assert result.health == "amber"
-    assert result.health_reason == "Data Debt is medium. Data Debt is at least medium on decisive evidence: a 27% drop from lab to live."
+    assert (
+        result.health_reason
+        == "Data Debt is medium. Data Debt is at least medium on decisive evidence: a 27% drop from lab to live."
+    )
 
 
 def test_a_drop_of_exactly_the_decisive_mark_is_decisive(tmp_path):
@@ -46,8 +50,12 @@ def test_a_drop_of_exactly_the_decisive_mark_is_decisive(tmp_path):
 
 def test_ten_months_in_with_no_live_and_no_business_results_is_never_green(tmp_path):
     story = Story()
-    story.record.update(stage="pilot", approved_on=TODAY - timedelta(days=305), stage_since=TODAY - timedelta(days=300),
-                        target_production_on=TODAY + timedelta(days=100))
+    story.record.update(
+        stage="pilot",
+        approved_on=TODAY - timedelta(days=305),
+        stage_since=TODAY - timedelta(days=300),
+        target_production_on=TODAY + timedelta(days=100),
+    )
     story.live, story.kpi = [], []
     result = assess(story, tmp_path)
     assert states(result, "data_debt")["no_live_data"] == risk.FIRED
@@ -55,13 +63,20 @@ def test_ten_months_in_with_no_live_and_no_business_results_is_never_green(tmp_p
     assert result.patterns["data_debt"].status == "medium" and result.patterns["data_debt"].raised_by
     assert result.patterns["wrong_success_metrics"].status in ("medium", "high")
     assert result.health != "green"
-    assert "Data Debt is at least medium on decisive evidence: no live results 10 months after approval." in result.health_reason
+    assert (
+        "Data Debt is at least medium on decisive evidence: no live results 10 months after approval."
+        in result.health_reason
+    )
 
 
 def test_four_months_in_without_live_results_fires_but_is_not_yet_decisive(tmp_path):
     story = Story()
-    story.record.update(stage="pilot", approved_on=TODAY - timedelta(days=122), stage_since=TODAY - timedelta(days=120),
-                        target_production_on=TODAY + timedelta(days=100))
+    story.record.update(
+        stage="pilot",
+        approved_on=TODAY - timedelta(days=122),
+        stage_since=TODAY - timedelta(days=120),
+        target_production_on=TODAY + timedelta(days=100),
+    )
     story.live = []
     signal = next(s for s in assess(story, tmp_path).patterns["data_debt"].signals if s.key == "no_live_data")
     assert signal.state == risk.FIRED and not signal.decisive  # 4 months: past the 3-month mark, short of 6
@@ -79,8 +94,10 @@ def test_a_blank_kpi_is_one_missing_answer_not_three_warning_signs(tmp_path):
         "kpi_behind_plan": risk.UNKNOWN,
     }
     assert [s.key for s in result.patterns["wrong_success_metrics"].fired] == ["no_business_data"]
-    assert ("Wrong Success Metrics", "Nobody has said what the business KPI is, with its baseline and target "
-            "(write “none” if there is none).") in result.missing_evidence
+    assert (
+        "Wrong Success Metrics",
+        "Nobody has said what the business KPI is, with its baseline and target (write “none” if there is none).",
+    ) in result.missing_evidence
 
 
 def test_a_kpi_written_none_is_an_answer(tmp_path):
@@ -103,8 +120,13 @@ def test_a_named_kpi_without_baseline_is_unknown_not_fired(tmp_path):
 
 def test_none_and_blank_names_in_the_register(tmp_path):
     story = Story()
-    story.record.update(change_champion="none", accountable_owner="Nobody", integration_target=None, sponsor_level="none",
-                        executive_sponsor=None)
+    story.record.update(
+        change_champion="none",
+        accountable_owner="Nobody",
+        integration_target=None,
+        sponsor_level="none",
+        executive_sponsor=None,
+    )
     result = assess(story, tmp_path)
     assert states(result, "organisational_resistance")["no_change_champion"] == risk.FIRED
     assert states(result, "organisational_resistance")["sponsor_below_director"] == risk.FIRED
@@ -116,9 +138,14 @@ def test_a_sponsor_named_none_is_no_sponsor_whatever_the_level_column_says(tmp_p
     for level in (None, "vp"):
         story = Story()
         story.record.update(executive_sponsor="none", sponsor_level=level)
-        signal = next(s for s in assess(story, tmp_path / str(level)).patterns["organisational_resistance"].signals
-                      if s.key == "sponsor_below_director")
-        assert (signal.state, signal.evidence) == (risk.FIRED, "The register says there is no executive sponsor."), level
+        signal = next(
+            s
+            for s in assess(story, tmp_path / str(level)).patterns["organisational_resistance"].signals
+            if s.key == "sponsor_below_director"
+        )
+        assert (signal.state, signal.evidence) == (risk.FIRED, "The register says there is no executive sponsor."), (
+            level
+        )
 
 
 def test_an_insufficient_pattern_carries_no_score_anywhere(tmp_path):
@@ -138,8 +165,9 @@ def test_an_insufficient_pattern_carries_no_score_anywhere(tmp_path):
 def test_actions_answer_fired_signals_only_and_name_their_evidence(tmp_path):
     catalogue = load_catalogue(catalogue_path())
     story = Story()  # a champion and a VP sponsor are named, a change plan and training are in place …
-    story.survey = [dict(awareness=5, desire=5, knowledge=2, ability=2, reinforcement=2)] * 8 + \
-        [dict(awareness=5, desire=5, knowledge=5, ability=5, reinforcement=5)] * 2  # … but 8 of 10 are stuck at Knowledge
+    story.survey = [dict(awareness=5, desire=5, knowledge=2, ability=2, reinforcement=2)] * 8 + [
+        dict(awareness=5, desire=5, knowledge=5, ability=5, reinforcement=5)
+    ] * 2  # … but 8 of 10 are stuck at Knowledge
     story.users = [(w, 20.0) for w, _ in line(0, 0, 20, 20)]  # 20 active users of a target of 100
     result = assess(story, tmp_path)
     people = result.patterns["organisational_resistance"]
@@ -166,8 +194,13 @@ def test_evidence_names_metrics_and_kpis_in_words_never_by_their_keys(demo_store
     from pilot_health.demo import DEMO_NOW
 
     keys = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
-    found = {(r.pilot_id, s.key): keys.findall(s.evidence) for r in risk.assess(demo_store, DEMO_NOW)
-             for p in r.patterns.values() for s in p.signals if keys.search(s.evidence)}
+    found = {
+        (r.pilot_id, s.key): keys.findall(s.evidence)
+        for r in risk.assess(demo_store, DEMO_NOW)
+        for p in r.patterns.values()
+        for s in p.signals
+        if keys.search(s.evidence)
+    }
     assert found == {}
 
 
@@ -182,12 +215,15 @@ def test_the_decisive_rule_in_words_follows_the_catalogue(tmp_path):
     from conftest import ROOT
 
     text = (ROOT / "config" / "signals.toml").read_text(encoding="utf-8")
-    changed = text.replace("decisive = 0.15", "decisive = 0.25").replace("decisive = 6  # this many months with no live", "decisive = 9  # this many months with no live")
+    changed = text.replace("decisive = 0.15", "decisive = 0.25").replace(
+        "decisive = 6  # this many months with no live", "decisive = 9  # this many months with no live"
+    )
     path = tmp_path / "signals.toml"
     path.write_text(changed, encoding="utf-8")
     assert risk.decisive_rule(load_catalogue(path)) == (
         "Decisive evidence (a lab-to-live drop of 25% or more, no live results 9 months after approval or no business "
-        "results 6 months after approval) makes its pattern at least medium.")
+        "results 6 months after approval) makes its pattern at least medium."
+    )
 
 
 def test_the_page_and_the_steering_pack_never_advise_what_the_register_shows_done(tmp_path, app_env):
@@ -202,13 +238,25 @@ def test_the_page_and_the_steering_pack_never_advise_what_the_register_shows_don
 
     catalogue = load_catalogue(catalogue_path())
     story = Story()
-    story.survey = [dict(awareness=5, desire=5, knowledge=2, ability=2, reinforcement=2)] * 8 + \
-        [dict(awareness=5, desire=5, knowledge=5, ability=5, reinforcement=5)] * 2
+    story.survey = [dict(awareness=5, desire=5, knowledge=2, ability=2, reinforcement=2)] * 8 + [
+        dict(awareness=5, desire=5, knowledge=5, ability=5, reinforcement=5)
+    ] * 2
     story.users = [(w, 20.0) for w, _ in line(0, 0, 20, 20)]
     store = story.store(tmp_path / "done.duckdb")
-    done = [catalogue.signal(key).action for key in ("no_change_champion", "sponsor_below_director", "no_business_kpi",
-                                                      "no_accountable_owner", "no_change_plan", "training_not_ready")]
-    wanted = catalogue.signal("adkar_barrier").action  # weight 3, listed first of the two fired (equal weights keep their order)
+    done = [
+        catalogue.signal(key).action
+        for key in (
+            "no_change_champion",
+            "sponsor_below_director",
+            "no_business_kpi",
+            "no_accountable_owner",
+            "no_change_plan",
+            "training_not_ready",
+        )
+    ]
+    wanted = catalogue.signal(
+        "adkar_barrier"
+    ).action  # weight 3, listed first of the two fired (equal weights keep their order)
 
     result = risk.assess(store)[0]  # now, as the page and the pack compute it
     people = result.patterns["organisational_resistance"]

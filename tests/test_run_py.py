@@ -2,6 +2,7 @@
 sets up neither Chromium nor the sign-in tests' OpenID provider; the whole suite (what `.ci/run`
 runs) sets up both. run.py is loaded in this process and its installers replaced by recorders, so
 nothing is installed here."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -53,8 +54,9 @@ def test_browser_setup_only_when_the_selection_can_hold_browser_tests(run_py, ar
 def _record_test_run(run_py, monkeypatch, tmp_path, checks=0):
     """Replace every installer, the lint checks and the pytest call by recorders; returns what was called."""
     called: dict = {"chromium": 0, "provider": 0, "checks": 0}
-    monkeypatch.setattr(run_py, "ensure_environment",
-                        lambda requirements: called.setdefault("environment", requirements))
+    monkeypatch.setattr(
+        run_py, "ensure_environment", lambda requirements: called.setdefault("environment", requirements)
+    )
 
     def run_checks():
         called["checks"] += 1
@@ -117,7 +119,8 @@ def test_one_browser_file_gets_chromium_but_no_provider_it_does_not_use(run_py, 
 
 
 def test_the_lint_checks_run_before_the_tests_and_a_finding_above_the_baseline_fails_the_run(
-        run_py, monkeypatch, tmp_path, capsys):
+    run_py, monkeypatch, tmp_path, capsys
+):
     called, _ = _record_test_run(run_py, monkeypatch, tmp_path, checks=1)
     assert run_py.main(["test", "-m", "not browser"]) == 1
     assert called["checks"] == 1

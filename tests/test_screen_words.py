@@ -1,6 +1,7 @@
 """Business owners read every screen: no repository paths, setting names, command-line flags,
 temporary paths or a raw “None” in anything a page renders — text, captions, labels, tooltips,
 options, metrics and table cells — on every page, run through AppTest on the demo store."""
+
 from __future__ import annotations
 
 import re
@@ -131,13 +132,21 @@ def test_no_developer_words_and_no_raw_none_on_screen(name, demo_store, app_env,
 
 # -- numbers as people read them -------------------------------------------------------------------------
 
+
 def test_money_is_rounded_for_people_in_the_configured_currency(monkeypatch):
     from pilot_health.config import ConfigError, load_config
     from pilot_health.formatting import money, percent
 
     monkeypatch.delenv("PILOT_HEALTH_CURRENCY", raising=False)
     assert [money(v) for v in (1_650_000, 820_000, 9_500, 950, -2_000, 2_500_000_000, None)] == [
-        "$1.65M", "$820k", "$9,500", "$950", "-$2,000", "$2.50B", "—"]
+        "$1.65M",
+        "$820k",
+        "$9,500",
+        "$950",
+        "-$2,000",
+        "$2.50B",
+        "—",
+    ]
     monkeypatch.setenv("PILOT_HEALTH_CURRENCY", "€")
     assert money(820_000) == "€820k" and load_config().currency == "€"
     assert money(820_000, "CHF") == "CHF 820k", "a code is set apart from the amount"
@@ -156,13 +165,20 @@ def test_tables_and_headlines_use_the_configured_currency_and_whole_per_cent(dem
     at = open_page(None, {})
     assert not at.exception
     spend = next(m for m in at.metric if m.label == "Spend to date")
-    assert spend.value.startswith("€") and re.fullmatch(r"\d+% spent( · \d+ over)?", spend.proto.delta), spend.proto.delta
-    assert re.search(r"\d+% of €[\d.]+[kMB]? is spent", spend.proto.help), spend.proto.help  # the budget: in the tooltip
+    assert spend.value.startswith("€") and re.fullmatch(r"\d+% spent( · \d+ over)?", spend.proto.delta), (
+        spend.proto.delta
+    )
+    assert re.search(r"\d+% of €[\d.]+[kMB]? is spent", spend.proto.help), (
+        spend.proto.help
+    )  # the budget: in the tooltip
     [table] = [n for n in at.dataframe]
     columns = json.loads(table.proto.columns)
     assert columns["budget"]["type_config"]["format"] == "€%,.0f" == columns["spend_to_date"]["type_config"]["format"]
     # Streamlit takes the decimals of a "percent" column from its step: 0.01 is a whole per cent.
-    assert columns["spend_share"]["type_config"]["format"] == "percent" and columns["spend_share"]["type_config"]["step"] == 0.01
+    assert (
+        columns["spend_share"]["type_config"]["format"] == "percent"
+        and columns["spend_share"]["type_config"]["step"] == 0.01
+    )
     register = open_page("pages/1_Pilot_register.py", {})
     columns = json.loads(register.dataframe[0].proto.columns)
     assert columns["budget"]["type_config"]["format"] == "€%,.0f"

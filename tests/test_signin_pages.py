@@ -3,6 +3,7 @@ page shows anything before sign-in; a viewer gets no upload or edit controls; a 
 business unit sees no other unit's pilot in anything a page sends to the browser or offers for
 download; administrators withdraw anyone's upload and change thresholds; a laptop without sign-in
 says it is open, and refuses to show data when it listens beyond the machine."""
+
 from __future__ import annotations
 
 import csv
@@ -17,13 +18,24 @@ from pilot_health.ingest import IngestOptions, ingest
 from pilot_health.pilots import list_pilots
 from test_pages import HOME, assert_clean, texts
 
-PAGES = [None, "pages/1_Pilot_register.py", "pages/2_Upload_data.py", "pages/3_Risk.py", "pages/4_Alignment.py",
-         "pages/5_Adoption.py", "pages/6_Audit_trail.py", "pages/7_Thresholds.py", "pages/9_Since_last_meeting.py",
-         "pages/10_Alerts.py"]
+PAGES = [
+    None,
+    "pages/1_Pilot_register.py",
+    "pages/2_Upload_data.py",
+    "pages/3_Risk.py",
+    "pages/4_Alignment.py",
+    "pages/5_Adoption.py",
+    "pages/6_Audit_trail.py",
+    "pages/7_Thresholds.py",
+    "pages/9_Since_last_meeting.py",
+    "pages/10_Alerts.py",
+]
 PAGE_IDS = [p.split("/")[-1] if p else "home" for p in PAGES]
 AUTH = {
-    "redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "not-a-real-secret-only-for-these-tests",
-    "client_id": "pilot-health", "client_secret": "not-a-real-secret",
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "not-a-real-secret-only-for-these-tests",
+    "client_id": "pilot-health",
+    "client_secret": "not-a-real-secret",
     "server_metadata_url": "http://localhost:9/.well-known/openid-configuration",
 }
 PILOT_CODE = re.compile(r"\b[A-Z]{2}-\d{2}\b")
@@ -67,6 +79,7 @@ def buttons(at: AppTest) -> list[str]:
 
 # -- signed out ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
 def test_signed_out_every_page_shows_only_the_sign_in_screen(demo_store, signin_env, page):
     signin_env(demo_store)
@@ -85,8 +98,10 @@ def test_a_signed_in_person_without_a_role_is_told_whom_to_ask_and_sees_nothing(
     signin_env(demo_store)
     at = visit("pages/3_Risk.py", signed_in("zed@example.com"))
     assert_clean(at)
-    assert texts(at.warning) == ["You are signed in as zed@example.com, but Pilot Health has no role for you yet. Ask an administrator "
-                                 "of Pilot Health to add you to its access file; you can then reload this page."]
+    assert texts(at.warning) == [
+        "You are signed in as zed@example.com, but Pilot Health has no role for you yet. Ask an administrator "
+        "of Pilot Health to add you to its access file; you can then reload this page."
+    ]
     assert buttons(at) == ["Sign out"] and not PILOT_CODE.search(everything_sent(at))
 
 
@@ -103,12 +118,21 @@ def test_a_mistake_in_the_access_file_is_one_sentence_on_every_page(demo_store, 
 
 # -- viewers ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
 def test_a_viewer_sees_the_pages_but_no_upload_withdraw_or_edit_control(demo_store, signin_env, page):
     signin_env(demo_store)
     at = visit(page, signed_in("vic@example.com"), pilot="SC-01")
     assert_clean(at)
-    store_changing = {"Store", "Withdraw", "Add this pilot", "Save changes", "Clear demo data", "Load the demo portfolio", "Save"}
+    store_changing = {
+        "Store",
+        "Withdraw",
+        "Add this pilot",
+        "Save changes",
+        "Clear demo data",
+        "Load the demo portfolio",
+        "Save",
+    }
     assert not [b for b in buttons(at) if any(b.startswith(word) for word in store_changing)], buttons(at)
     assert not at.get("file_uploader") and not at.data_editor
     assert not [s for s in at.selectbox if s.label in ("Withdraw an upload", "Correct a metric")]
@@ -131,14 +155,22 @@ def test_a_viewer_sees_the_pages_but_no_upload_withdraw_or_edit_control(demo_sto
 # -- a person limited to one business unit -------------------------------------------------------------
 
 FINANCE_VISITS = [
-    (None, {}), ("pages/1_Pilot_register.py", {"pilot": "FN-01"}), ("pages/2_Upload_data.py", {}),
-    ("pages/3_Risk.py", {"pilot": "FN-03", "rows": "true"}), ("pages/4_Alignment.py", {"pilot": "FN-01"}),
-    ("pages/5_Adoption.py", {"pilot": "FN-02"}), ("pages/7_Thresholds.py", {}),
+    (None, {}),
+    ("pages/1_Pilot_register.py", {"pilot": "FN-01"}),
+    ("pages/2_Upload_data.py", {}),
+    ("pages/3_Risk.py", {"pilot": "FN-03", "rows": "true"}),
+    ("pages/4_Alignment.py", {"pilot": "FN-01"}),
+    ("pages/5_Adoption.py", {"pilot": "FN-02"}),
+    ("pages/7_Thresholds.py", {}),
 ]
 
 
-@pytest.mark.parametrize("page, query", FINANCE_VISITS, ids=[p.split("/")[-1] if p else "home" for p, _ in FINANCE_VISITS])
-def test_a_finance_editor_never_sees_another_units_pilot_on_a_page_or_in_a_download(demo_store, signin_env, downloads, page, query):
+@pytest.mark.parametrize(
+    "page, query", FINANCE_VISITS, ids=[p.split("/")[-1] if p else "home" for p, _ in FINANCE_VISITS]
+)
+def test_a_finance_editor_never_sees_another_units_pilot_on_a_page_or_in_a_download(
+    demo_store, signin_env, downloads, page, query
+):
     signin_env(demo_store)
     pilots = list_pilots(demo_store)
     finance = set(pilots.loc[pilots["business_unit"] == "Finance", "pilot_id"])
@@ -179,14 +211,19 @@ def test_the_home_page_tells_a_limited_person_what_they_see(demo_store, signin_e
 
 # -- administrators -------------------------------------------------------------------------------------
 
+
 def test_an_administrator_withdraws_an_upload_someone_else_made(demo_store, signin_env):
     data = b"pilot_id,date,metric,value\nFN-01,2026-05-01,accuracy,0.9\n"
-    theirs = ingest(demo_store, data, "fay.csv", IngestOptions(environment="live", uploaded_by="fay@example.com"), commit=True)
+    theirs = ingest(
+        demo_store, data, "fay.csv", IngestOptions(environment="live", uploaded_by="fay@example.com"), commit=True
+    )
     signin_env(demo_store)
     # The editor is offered only her own upload to withdraw.
     fay = visit("pages/2_Upload_data.py", signed_in("fay@example.com"))
     fay.toggle(key="history_demo").set_value(True).run()
-    assert fay.selectbox(key="withdraw_choice").options == [f"{theirs.upload_id} · fay.csv · {theirs_day(demo_store, theirs.upload_id)}"]
+    assert fay.selectbox(key="withdraw_choice").options == [
+        f"{theirs.upload_id} · fay.csv · {theirs_day(demo_store, theirs.upload_id)}"
+    ]
     at = visit("pages/2_Upload_data.py", signed_in("ann@example.com"))
     at.toggle(key="history_demo").set_value(True).run()
     assert len(at.selectbox(key="withdraw_choice").options) > 100  # every upload in force, the demo's too
@@ -215,7 +252,10 @@ def test_an_administrator_changes_a_threshold_on_the_page_and_the_trail_says_so(
     at.number_input(key="threshold_value.analysis.decay_critical").set_value(5).run()  # typed as a per cent
     at.button(key="threshold_save").click().run()  # below the warning level: the catalogue's rule refuses it
     [problem] = texts(at.error)
-    assert problem.startswith("Not saved: ") and "“Decay that is critical” must be at least “Decay that is a warning”" in problem
+    assert (
+        problem.startswith("Not saved: ")
+        and "“Decay that is critical” must be at least “Decay that is a warning”" in problem
+    )
     at.number_input(key="threshold_value.analysis.decay_critical").set_value(25).run()
     at.button(key="threshold_save").click().run()
     assert_clean(at)
@@ -223,8 +263,12 @@ def test_an_administrator_changes_a_threshold_on_the_page_and_the_trail_says_so(
     with demo_store.read() as con:
         assert queries.threshold_overrides(con)["analysis.decay_critical"]["value"] == 0.25
         line = queries.audit_entries(con).iloc[0]
-    assert (line["who"], line["action"], line["subject"], line["detail"]) == ("ann@example.com", "threshold_change",
-                                                                               "analysis.decay_critical", "0.2 → 0.25")
+    assert (line["who"], line["action"], line["subject"], line["detail"]) == (
+        "ann@example.com",
+        "threshold_change",
+        "analysis.decay_critical",
+        "0.2 → 0.25",
+    )
     table = next(t.value for t in at.dataframe if "analysis.decay_critical" in set(t.value["key"]))
     row = table.set_index("key").loc["analysis.decay_critical"]
     assert (row["in_file"], row["in_force"], row["changed_by"]) == (0.2, 0.25, "ann@example.com")
@@ -247,11 +291,15 @@ def test_a_viewer_reads_the_thresholds_and_can_download_them(demo_store, signin_
     assert any("Only administrators can change them" in t for t in texts(at.caption))
     rows = {r["key"]: r for label, data in downloads for r in csv.DictReader(io.StringIO(data.decode("utf-8")))}
     assert "signals.live_decay" in rows and "analysis.decay_critical" in rows
-    assert rows["analysis.participation_warning"]["in_force"] == "0.6" and "in_force_shown" not in rows["analysis.participation_warning"]
+    assert (
+        rows["analysis.participation_warning"]["in_force"] == "0.6"
+        and "in_force_shown" not in rows["analysis.participation_warning"]
+    )
     assert any("60%" in set(t.value["in_force_shown"]) for t in at.dataframe)  # the screen reads it as a per cent
 
 
 # -- no sign-in (a laptop) --------------------------------------------------------------------------------
+
 
 def test_without_sign_in_the_sidebar_says_open_access_local_use(demo_store, app_env):
     app_env(demo_store)
@@ -265,13 +313,18 @@ def test_without_sign_in_a_dashboard_listening_beyond_the_machine_shows_nothing(
     from streamlit import config as streamlit_config
 
     app_env(demo_store)
-    monkeypatch.setattr(streamlit_config, "get_option", lambda name, _real=streamlit_config.get_option:
-                        "0.0.0.0" if name == "server.address" else _real(name))
+    monkeypatch.setattr(
+        streamlit_config,
+        "get_option",
+        lambda name, _real=streamlit_config.get_option: "0.0.0.0" if name == "server.address" else _real(name),
+    )
     at = visit("pages/3_Risk.py", None)
     assert_clean(at)
     [error] = texts(at.error)
     assert error.startswith("This dashboard has no sign-in and listens on 0.0.0.0") and "PILOT_HEALTH" not in error
-    assert any("PILOT_HEALTH_ALLOW_OPEN_NETWORK=yes" in t for t in texts(at.markdown)), "the operator's way out is one click away"
+    assert any("PILOT_HEALTH_ALLOW_OPEN_NETWORK=yes" in t for t in texts(at.markdown)), (
+        "the operator's way out is one click away"
+    )
     assert not at.dataframe and not PILOT_CODE.search(everything_sent(at))
     monkeypatch.setenv("PILOT_HEALTH_ALLOW_OPEN_NETWORK", "yes")
     allowed = visit("pages/3_Risk.py", None)

@@ -1,4 +1,5 @@
 """The store: versions, all-or-nothing writes, configuration, and sharing the file between processes."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,9 @@ time.sleep(float(sys.argv[2]))
 
 def hold_lock(path: Path, seconds: float) -> subprocess.Popen:
     """Another process that opens the store and keeps it, like a BI tool left open."""
-    process = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().strip() == "holding"
     return process
 
@@ -58,7 +61,9 @@ def test_the_file_is_released_between_units_of_work(store):
     store.ensure_ready()
     result = subprocess.run(
         [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('SELECT 1')", str(store.path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
 
@@ -147,7 +152,12 @@ def test_a_nightly_load_succeeds_while_the_dashboard_reads_and_the_dashboard_see
     env = dict(os.environ)
     reader = subprocess.Popen(
         [sys.executable, "-c", DASHBOARD_LIKE_READER, str(store.path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
     )
     try:
         assert reader.stdout.readline().strip() == "ready", reader.stderr.read()
@@ -264,7 +274,9 @@ def test_meta_is_read_once_while_the_file_is_unchanged_and_again_after_another_p
     assert opened[0] == 1  # nothing changed on disk: DuckDB was not opened again
 
     for writer in ("nightly ingest", "second run"):  # a command-line write from another process, right after a read
-        done = subprocess.run([sys.executable, "-c", WRITE_META, str(store.path), writer], capture_output=True, text=True, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, "-c", WRITE_META, str(store.path), writer], capture_output=True, text=True, cwd=ROOT
+        )
         assert done.returncode == 0, done.stderr
         after = store.meta()
         assert after["written_by"] == writer

@@ -1,6 +1,7 @@
 """Thresholds set in the dashboard: they win over the catalogue file, are checked by the file's own
 rules, change the scores they feed, are audited, and setting one back to the file's value removes it.
 Every change is kept, so a moment in the past (a pinned link) gets the thresholds in force then."""
+
 from __future__ import annotations
 
 import time
@@ -25,9 +26,13 @@ def test_every_numeric_setting_and_signal_threshold_is_listed_with_its_file_valu
     assert settings["analysis.decay_critical"].in_file == file_catalogue.analysis.decay_critical
     assert settings["signals.live_decay"].in_file == file_catalogue.threshold("live_decay")
     assert settings["signals.live_decay"].label.startswith(file_catalogue.signal("live_decay").question)
-    assert settings["health.red_high_patterns"].whole_number and not settings["scoring.insufficient_coverage"].whole_number
+    assert (
+        settings["health.red_high_patterns"].whole_number and not settings["scoring.insufficient_coverage"].whole_number
+    )
     signals = [k for k in settings if k.startswith("signals.")]
-    assert len(signals) == sum(1 for p in file_catalogue.patterns.values() for s in p.signals if s.threshold is not None)
+    assert len(signals) == sum(
+        1 for p in file_catalogue.patterns.values() for s in p.signals if s.threshold is not None
+    )
     assert all(s.in_force == s.in_file and s.changed_by is None for s in settings.values())
 
 
@@ -38,7 +43,10 @@ def test_a_threshold_set_in_the_dashboard_changes_the_score_it_feeds(tmp_path):
     fired = lambda: {s.key: s.state for s in assess(store, NOW)[0].patterns["governance_vacuum"].signals}["live_decay"]
     assert fired() == "fired"
     assert save_thresholds(store, {"signals.live_decay": 0.30}, by=ADMIN) == ["signals.live_decay"]
-    assert catalogue_for(store).threshold("live_decay") == 0.30 and catalogue_for(store).fingerprint != load_catalogue().fingerprint
+    assert (
+        catalogue_for(store).threshold("live_decay") == 0.30
+        and catalogue_for(store).fingerprint != load_catalogue().fingerprint
+    )
     assert fired() == "clear"
     setting = {s.key: s for s in threshold_settings(store)}["signals.live_decay"]
     assert (setting.in_force, setting.in_file, setting.changed_by) == (0.30, 0.2, "ann@example.com")
@@ -54,7 +62,9 @@ def test_a_threshold_set_in_the_dashboard_changes_the_score_it_feeds(tmp_path):
 
 def test_thresholds_that_break_the_catalogues_rules_are_refused_whole(store):
     before = store.version()
-    with pytest.raises(PilotHealthError, match="Not saved: .*“Decay that is critical” must be at least “Decay that is a warning”"):
+    with pytest.raises(
+        PilotHealthError, match="Not saved: .*“Decay that is critical” must be at least “Decay that is a warning”"
+    ):
         save_thresholds(store, {"analysis.decay_warning": 0.3, "analysis.min_respondents": 7}, by=ADMIN)
     with pytest.raises(PilotHealthError, match="Not saved: .*less than or equal to 100"):
         save_thresholds(store, {"scoring.high": 140}, by=ADMIN)
@@ -63,13 +73,19 @@ def test_thresholds_that_break_the_catalogues_rules_are_refused_whole(store):
     assert store.version() == before  # nothing at all was stored
     assert history(store) == []
     assert save_thresholds(store, {"analysis.decay_warning": 0.3, "analysis.decay_critical": 0.4}, by=ADMIN) == [
-        "analysis.decay_critical", "analysis.decay_warning"]
+        "analysis.decay_critical",
+        "analysis.decay_warning",
+    ]
     assert catalogue_for(store).analysis.decay_critical == 0.4
     # One save, one moment: both rows of the history carry it, as the audit trail does.
     with store.read() as con:
-        moments = con.execute("SELECT DISTINCT set_at FROM threshold_history UNION SELECT DISTINCT happened_at FROM audit_log").fetchall()
-    assert [row[:3] for row in history(store)] == [("analysis.decay_critical", 0.4, "ann@example.com"),
-                                                    ("analysis.decay_warning", 0.3, "ann@example.com")]
+        moments = con.execute(
+            "SELECT DISTINCT set_at FROM threshold_history UNION SELECT DISTINCT happened_at FROM audit_log"
+        ).fetchall()
+    assert [row[:3] for row in history(store)] == [
+        ("analysis.decay_critical", 0.4, "ann@example.com"),
+        ("analysis.decay_warning", 0.3, "ann@example.com"),
+    ]
     assert len(moments) == 1
 
 
@@ -81,7 +97,9 @@ def test_whole_number_settings_stay_whole(store):
 
 def history(store) -> list[tuple]:
     with store.read() as con:
-        return con.execute("SELECT setting, value, set_by, set_at FROM threshold_history ORDER BY history_id").fetchall()
+        return con.execute(
+            "SELECT setting, value, set_by, set_at FROM threshold_history ORDER BY history_id"
+        ).fetchall()
 
 
 def tick() -> None:
@@ -110,8 +128,11 @@ def test_every_change_is_kept_and_a_past_moment_gets_the_thresholds_in_force_the
     tick()
     save_thresholds(store, {key: 30}, by=ADMIN)
 
-    assert [row[:3] for row in history(store)] == [(key, 50.0, "ann@example.com"), (key, None, "bob@example.com"),
-                                                    (key, 30.0, "ann@example.com")]
+    assert [row[:3] for row in history(store)] == [
+        (key, 50.0, "ann@example.com"),
+        (key, None, "bob@example.com"),
+        (key, 30.0, "ann@example.com"),
+    ]
     moments = [row[3] for row in history(store)]
     assert before < moments[0] <= while_50 < moments[1] <= back_to_file < moments[2]
     # Exactly at a change's moment, the change is in force.
@@ -119,7 +140,9 @@ def test_every_change_is_kept_and_a_past_moment_gets_the_thresholds_in_force_the
     assert catalogue_for(store, before).threshold("data_effort_below_guidance") == 40
     assert catalogue_for(store, while_50).threshold("data_effort_below_guidance") == 50  # set back later: still 50 then
     assert catalogue_for(store, back_to_file).threshold("data_effort_below_guidance") == 40
-    assert catalogue_for(store, back_to_file).fingerprint == load_catalogue().fingerprint  # nothing set in the dashboard then
+    assert (
+        catalogue_for(store, back_to_file).fingerprint == load_catalogue().fingerprint
+    )  # nothing set in the dashboard then
     assert catalogue_for(store).threshold("data_effort_below_guidance") == 30
 
     def state(**how) -> str:
@@ -140,8 +163,10 @@ def test_every_change_is_kept_and_a_past_moment_gets_the_thresholds_in_force_the
 def test_a_setting_the_catalogue_no_longer_has_is_ignored_at_any_moment(store):
     save_thresholds(store, {"analysis.min_respondents": 7}, by=ADMIN)
     with store.write() as con:  # a setting written by a version whose catalogue had it
-        con.execute("INSERT INTO threshold_history (setting, value, set_at, set_by) VALUES ('analysis.retired', 3, ?, 'x')",
-                    [utc_now()])
+        con.execute(
+            "INSERT INTO threshold_history (setting, value, set_at, set_by) VALUES ('analysis.retired', 3, ?, 'x')",
+            [utc_now()],
+        )
     tick()
     assert catalogue_for(store, utc_now()).analysis.min_respondents == 7
     assert "analysis.retired" not in catalogue_for(store, utc_now()).overrides
@@ -149,20 +174,33 @@ def test_a_setting_the_catalogue_no_longer_has_is_ignored_at_any_moment(store):
 
 def test_shares_read_as_per_cents_on_the_page_while_the_numbers_stay_as_the_file_has_them(store):
     settings = {s.key: s for s in threshold_settings(store)}
-    participation, live_decay, effort = settings["analysis.participation_warning"], settings["signals.live_decay"], settings["signals.data_effort_below_guidance"]
+    participation, live_decay, effort = (
+        settings["analysis.participation_warning"],
+        settings["signals.live_decay"],
+        settings["signals.data_effort_below_guidance"],
+    )
     assert participation.share and participation.in_file == 0.6 and participation.shown(participation.in_file) == "60%"
-    assert live_decay.share and live_decay.shown(live_decay.in_file) == "20%"  # its unit: "relative decay from the first live weeks"
-    assert settings["analysis.significance"].shown(0.05) == "5%" and settings["analysis.decay_warning"].shown(0.125) == "12.5%"
+    assert (
+        live_decay.share and live_decay.shown(live_decay.in_file) == "20%"
+    )  # its unit: "relative decay from the first live weeks"
+    assert (
+        settings["analysis.significance"].shown(0.05) == "5%"
+        and settings["analysis.decay_warning"].shown(0.125) == "12.5%"
+    )
     assert not effort.share and effort.shown(40) == "40%"  # already in per cent ("% of effort")
     months = settings["health.months_in_pilot_amber"]
     assert not months.share and months.shown(18) == "18" and settings["scoring.high"].shown(60) == "60"
-    assert "(" not in live_decay.label and "relative decay" in live_decay.explanation  # the unit is said once, in the explanation
+    assert (
+        "(" not in live_decay.label and "relative decay" in live_decay.explanation
+    )  # the unit is said once, in the explanation
 
 
 def _pattern(key: str, status: str, decisive: bool = False):
     from pilot_health.risk import PatternResult
 
-    return PatternResult(key, key.title(), None, 1.0, status, [], 1, "", decisive_evidence=["a decisive sign"] if decisive else [])
+    return PatternResult(
+        key, key.title(), None, 1.0, status, [], 1, "", decisive_evidence=["a decisive sign"] if decisive else []
+    )
 
 
 def test_the_health_settings_say_what_the_health_rule_does():
@@ -179,11 +217,11 @@ def test_the_health_settings_say_what_the_health_rule_does():
     assert health(low | {"a": _pattern("a", "high")}, long, catalogue)[0] == "red"
     assert "medium or high" not in EXPLANATIONS["health.months_in_pilot_amber"]
     # "at least this many high patterns is red; so is one with a pattern high on decisive evidence"
-    highs = {k: _pattern(k, "high") for k in "abcde"[:rules.red_high_patterns]}
+    highs = {k: _pattern(k, "high") for k in "abcde"[: rules.red_high_patterns]}
     assert health(low | highs, None, catalogue)[0] == "red"
     assert health(low | {"a": _pattern("a", "high", decisive=True)}, None, catalogue)[0] == "red"
     # "at least this many medium patterns is amber; so is one with a single high pattern"
     assert health(low | {"a": _pattern("a", "high")}, None, catalogue)[0] == "amber"
-    mediums = {k: _pattern(k, "medium") for k in "abcde"[:rules.amber_medium_patterns]}
+    mediums = {k: _pattern(k, "medium") for k in "abcde"[: rules.amber_medium_patterns]}
     assert health(low | mediums, None, catalogue)[0] == "amber"
     assert not [k for k in EXPLANATIONS if k.startswith("health.") and k.split(".")[1] not in type(rules).model_fields]

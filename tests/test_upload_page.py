@@ -1,4 +1,5 @@
 """The upload page through Streamlit's AppTest: drop a file, check, answer, store, withdraw."""
+
 from __future__ import annotations
 
 import hashlib
@@ -104,7 +105,9 @@ def test_rejected_rows_are_listed_and_downloadable(demo_store, app_env):
     app_env(demo_store)
     at, _ = drop(upload_page(), "metrics_ragged.csv")
     assert_clean(at)
-    [reasons] = [d.value for d in at.dataframe if "line" in d.value.columns]  # (the new metric deliveries_per_day has its own table)
+    [reasons] = [
+        d.value for d in at.dataframe if "line" in d.value.columns
+    ]  # (the new metric deliveries_per_day has its own table)
     assert list(reasons["line"]) == [5, 8]
     assert "header has 5 columns" in reasons["reason"].iloc[0]
     downloads = [d for d in at.get("download_button") if "rejected" in d.proto.label]
@@ -133,7 +136,9 @@ def test_changing_the_mapping_checks_the_file_again(demo_store, app_env):
     precision.set_value("").run()
     assert_clean(at)
     assert {m.label: m.value for m in at.metric}["Will be stored"] == "16"
-    assert at.session_state[f"mapping.{hashlib.sha256((FIXTURES / 'metrics_wide_per_metric.csv').read_bytes()).hexdigest()}"] == {"precision": ""}
+    assert at.session_state[
+        f"mapping.{hashlib.sha256((FIXTURES / 'metrics_wide_per_metric.csv').read_bytes()).hexdigest()}"
+    ] == {"precision": ""}
     assert sha
 
 
@@ -166,23 +171,36 @@ def test_new_metrics_are_asked_about_once_in_one_table_with_a_guess_and_the_answ
     at, prefix = drop(upload_page(), "efficiency.csv", NEW_METRIC_CSV)
     assert_clean(at)
     [table] = new_metrics_table(at, prefix)
-    assert not [w for w in at.selectbox if str(w.key).startswith(f"{prefix}.metric.")], "one table, not a widget group per metric"
+    assert not [w for w in at.selectbox if str(w.key).startswith(f"{prefix}.metric.")], (
+        "one table, not a widget group per metric"
+    )
     shown = table.value.set_index("metric")
     assert list(shown.index) == ["pick_path_efficiency", "reconstruction_error"]
-    assert (shown.loc["pick_path_efficiency", "kind"], shown.loc["reconstruction_error", "direction"]) == ("technical", "down"), \
-        "prefilled with the guesses"
+    assert (shown.loc["pick_path_efficiency", "kind"], shown.loc["reconstruction_error", "direction"]) == (
+        "technical",
+        "down",
+    ), "prefilled with the guesses"
     assert shown.loc["reconstruction_error", "why"] == "From the word ‘error’ and values between 0 and 1 (a share)"
     assert shown.loc["pick_path_efficiency", "why"] == "From values between 0 and 1 (a share)"
     # The person uploading corrects the first row in the table (row 0: pick_path_efficiency).
-    at.session_state[table.key] = {"edited_rows": {0: {"kind": "business", "direction": "up"}}, "added_rows": [], "deleted_rows": []}
+    at.session_state[table.key] = {
+        "edited_rows": {0: {"kind": "business", "direction": "up"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     at.run()
     preview = at.dataframe[-1].value
-    assert dict(zip(preview["metric"], preview["kind"]))["pick_path_efficiency"] == "business", "the answer shapes the preview"
+    assert dict(zip(preview["metric"], preview["kind"]))["pick_path_efficiency"] == "business", (
+        "the answer shapes the preview"
+    )
     at.button(key="store_upload").click().run()
     assert_clean(at)
     with demo_store.read() as con:
         answers = {r["metric_key"]: (r["kind"], r["direction"], r["unit"]) for r in queries.metric_definitions(con)}
-    assert answers == {"pick_path_efficiency": ("business", "up", "share"), "reconstruction_error": ("technical", "down", "share")}
+    assert answers == {
+        "pick_path_efficiency": ("business", "up", "share"),
+        "reconstruction_error": ("technical", "down", "share"),
+    }
 
     at.button(key="upload_another").click().run()
     again = NEW_METRIC_CSV.replace(b"2025-0", b"2024-0")
@@ -197,13 +215,22 @@ def test_a_kpi_file_asks_only_for_the_pilot(demo_store, app_env):
     assert_clean(at)
     assert f"{prefix}.environment" not in [r.key for r in at.radio], "a business KPI is not asked lab or live"
     [table] = new_metrics_table(at, prefix)
-    assert table.value.to_dict("records") == [{"metric": "Umsatz (€)", "kind": "business", "direction": "up", "unit": "€",
-                                               "why": "From the word ‘Umsatz’ (German for revenue) and the € in the name"}]
+    assert table.value.to_dict("records") == [
+        {
+            "metric": "Umsatz (€)",
+            "kind": "business",
+            "direction": "up",
+            "unit": "€",
+            "why": "From the word ‘Umsatz’ (German for revenue) and the € in the name",
+        }
+    ]
     assert "Before storing: choose the pilot." in texts(at.info)
     at.selectbox(key=f"{prefix}.pilot").set_value("RO-04").run()
     assert at.button(key="store_upload").disabled is False
     at.button(key="store_upload").click().run()
     assert_clean(at)
     with demo_store.read() as con:
-        rows = con.execute("SELECT DISTINCT pilot_id, kind, environment FROM metric_observations WHERE metric = 'Umsatz (€)'").fetchall()
+        rows = con.execute(
+            "SELECT DISTINCT pilot_id, kind, environment FROM metric_observations WHERE metric = 'Umsatz (€)'"
+        ).fetchall()
     assert rows == [("RO-04", "business", "live")]

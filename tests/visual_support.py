@@ -32,6 +32,7 @@ How it fits together (docs/developing.md, "Visual regression check", says the sa
 - References live in tests/visual/references/<page>-<size>.png. PILOT_HEALTH_UPDATE_SCREENSHOTS=1
   (or `python tests/visual/update_references.py`) writes them from this run instead of comparing.
 """
+
 from __future__ import annotations
 
 import io
@@ -213,7 +214,9 @@ def _wait_drawn(tab, timeout_ms: int) -> None:
     deadline = time.monotonic() + timeout_ms / 1000
     while not tab.evaluate(_DRAWN_JS):
         if time.monotonic() > deadline:
-            raise AssertionError(f"{tab.url} did not finish drawing (spinner, image, chart or table) within {timeout_ms // 1000} s")
+            raise AssertionError(
+                f"{tab.url} did not finish drawing (spinner, image, chart or table) within {timeout_ms // 1000} s"
+            )
         time.sleep(0.1)
 
 
@@ -226,7 +229,9 @@ def open_page(tab, base_url: str, page: AppPage, timeout_ms: int = FIRST_RENDER_
 def settle(tab, timeout_ms: int = FIRST_RENDER_MS) -> None:
     """Wait until the script has run, the page's title is there and everything is drawn; hide
     the moving parts."""
-    tab.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(state="attached", timeout=timeout_ms)
+    tab.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+        state="attached", timeout=timeout_ms
+    )
     tab.locator('[data-testid="stMain"] h1').first.wait_for(state="visible", timeout=timeout_ms)
     tab.add_style_tag(content=HIDE_MOVING_PARTS_CSS)
     tab.evaluate("() => document.activeElement && document.activeElement.blur && document.activeElement.blur()")
@@ -289,8 +294,10 @@ def compare(actual_png: bytes, reference_file: Path, diff_file: Path | None = No
     # The most differing pixels in one BLOCK×BLOCK square: reduce() averages each square.
     densest = round(mask.reduce(BLOCK).getextrema()[1] * BLOCK * BLOCK / 255)
     matches = same_size and share <= MAX_DIFFERENT_SHARE and densest <= MAX_BLOCK_PIXELS
-    summary = (f"{share:.3%} of the pixels differ by more than {PIXEL_THRESHOLD}/255 (tolerance {MAX_DIFFERENT_SHARE:.1%}), "
-               f"at most {densest} in one {BLOCK}×{BLOCK} square (tolerance {MAX_BLOCK_PIXELS})")
+    summary = (
+        f"{share:.3%} of the pixels differ by more than {PIXEL_THRESHOLD}/255 (tolerance {MAX_DIFFERENT_SHARE:.1%}), "
+        f"at most {densest} in one {BLOCK}×{BLOCK} square (tolerance {MAX_BLOCK_PIXELS})"
+    )
     if matches:
         return Comparison(True, summary, share, densest)
     if diff_file is not None:
@@ -300,7 +307,11 @@ def compare(actual_png: bytes, reference_file: Path, diff_file: Path | None = No
         faded.save(diff_file, optimize=True)
     box = mask.getbbox()
     where = f"; the differences lie within x {box[0]}–{box[2]}, y {box[1]}–{box[3]} (device pixels)" if box else ""
-    size_note = "" if same_size else f"; the size changed from {reference_size[0]}×{reference_size[1]} to {actual_size[0]}×{actual_size[1]}"
+    size_note = (
+        ""
+        if same_size
+        else f"; the size changed from {reference_size[0]}×{reference_size[1]} to {actual_size[0]}×{actual_size[1]}"
+    )
     return Comparison(False, f"{summary}{size_note}{where}", share, densest)
 
 
@@ -495,6 +506,7 @@ _NONE = re.compile(r"\bNone\b")
 @dataclass
 class TextFindings:
     """What the text checks found on one page at one size, in words a developer can act on."""
+
     clipped: list[str] = field(default_factory=list)
     nones: list[str] = field(default_factory=list)
 
@@ -525,13 +537,21 @@ def text_findings(tab) -> TextFindings:
             )
         for c in grid["columns"]:
             if c["headerCut"]:
-                found.clipped.append(f"{name}: header “{c['title']}” is cut ({c['titleWidth']} px of text in a {c['width']} px column)")
+                found.clipped.append(
+                    f"{name}: header “{c['title']}” is cut ({c['titleWidth']} px of text in a {c['width']} px column)"
+                )
             if c["cutCells"]:
-                found.clipped.append(f"{name}: column “{c['title']}” cuts {c['cutCells']} cell(s), e.g. “{c['cutExample']}” ({c['width']} px column)")
+                found.clipped.append(
+                    f"{name}: column “{c['title']}” cuts {c['cutCells']} cell(s), e.g. “{c['cutExample']}” ({c['width']} px column)"
+                )
             if c["missing"] and _NONE.search(grid["placeholder"]):
-                found.nones.append(f"{name}: column “{c['title']}” shows {c['missing']} empty cell(s) as “{grid['placeholder']}”")
+                found.nones.append(
+                    f"{name}: column “{c['title']}” shows {c['missing']} empty cell(s) as “{grid['placeholder']}”"
+                )
             if c["noneText"]:
-                found.nones.append(f"{name}: column “{c['title']}” has {c['noneText']} cell(s) reading “{c['noneExample']}”")
+                found.nones.append(
+                    f"{name}: column “{c['title']}” has {c['noneText']} cell(s) reading “{c['noneExample']}”"
+                )
     for where, selector in (("main area", '[data-testid="stMain"]'), ("sidebar", '[data-testid="stSidebar"]')):
         locator = tab.locator(selector)
         if not locator.count():
@@ -560,5 +580,11 @@ def write_findings(page: AppPage, size: ScreenSize, findings: TextFindings) -> N
 
 
 def findings_json(captures: dict) -> str:
-    return json.dumps({f"{p.name}-{s.name}": {"clipped": c.findings.clipped, "nones": c.findings.nones}
-                       for (p, s), c in captures.items()}, indent=2, ensure_ascii=False)
+    return json.dumps(
+        {
+            f"{p.name}-{s.name}": {"clipped": c.findings.clipped, "nones": c.findings.nones}
+            for (p, s), c in captures.items()
+        },
+        indent=2,
+        ensure_ascii=False,
+    )

@@ -1,4 +1,5 @@
 """`python -m pilot_health …` — see `pilot_health.cli`."""
+
 import gc
 
 from .cli import main

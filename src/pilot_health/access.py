@@ -9,12 +9,13 @@ A person limited to some business units sees only those units' pilots everywhere
 their pages a scoped view of every table (`Store.for_person`), and every write checks the limit
 here before it changes anything.
 """
+
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Optional, Sequence
+from typing import Annotated, Any, Literal, Mapping, Sequence
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -56,7 +57,7 @@ class Person:
 
     name: str
     role: str
-    business_units: Optional[tuple[str, ...]] = None
+    business_units: tuple[str, ...] | None = None
     signed_in: bool = False
     because: str = ""  # how the role was decided, in words (shown to the person)
 
@@ -69,7 +70,7 @@ class Person:
         return self.business_units is not None
 
     @property
-    def scope(self) -> Optional[Scope]:
+    def scope(self) -> Scope | None:
         return Scope(self.business_units, self.name) if self.business_units is not None else None
 
     def can(self, ability: str) -> bool:
@@ -79,15 +80,19 @@ class Person:
         """Raise AccessDenied, with one sentence, unless this person has `ability`."""
         if not self.can(ability):
             needed = ROLE_LABELS[ABILITIES[ability]]
-            raise AccessDenied(f"{self.name} may not {doing}: that needs the {needed} role, and {self.name} is a {ROLE_LABELS[self.role]}.")
+            raise AccessDenied(
+                f"{self.name} may not {doing}: that needs the {needed} role, and {self.name} is a {ROLE_LABELS[self.role]}."
+            )
 
-    def sees(self, business_unit: Optional[str]) -> bool:
+    def sees(self, business_unit: str | None) -> bool:
         return self.business_units is None or business_unit in self.business_units
 
-    def require_unit(self, business_unit: Optional[str], doing: str) -> None:
+    def require_unit(self, business_unit: str | None, doing: str) -> None:
         if not self.sees(business_unit):
-            raise AccessDenied(f"{self.name} may not {doing}: it belongs to the business unit “{business_unit}”, and "
-                               f"{self.name} may work only with {self.units_text}.")
+            raise AccessDenied(
+                f"{self.name} may not {doing}: it belongs to the business unit “{business_unit}”, and "
+                f"{self.name} may work only with {self.units_text}."
+            )
 
     def may_withdraw(self, uploaded_by: str) -> bool:
         return self.can("withdraw_any") or (self.can("withdraw_own") and uploaded_by == self.name)
@@ -112,7 +117,7 @@ def as_person(by: "Person | str") -> Person:
 RoleName = Literal["viewer", "editor", "admin"]
 
 
-def _business_units(units: Optional[list[str]]) -> Optional[list[str]]:
+def _business_units(units: list[str] | None) -> list[str] | None:
     if units is None:
         return None
     cleaned = [u.strip() for u in units if u.strip()]
@@ -121,7 +126,7 @@ def _business_units(units: Optional[list[str]]) -> Optional[list[str]]:
     return cleaned
 
 
-BusinessUnits = Annotated[Optional[list[str]], AfterValidator(_business_units)]  # None: every unit
+BusinessUnits = Annotated[list[str] | None, AfterValidator(_business_units)]  # None: every unit
 
 
 class _Entry(BaseModel):
@@ -133,7 +138,9 @@ class _Entry(BaseModel):
     @model_validator(mode="after")
     def _admins_see_everything(self) -> "_Entry":
         if self.role == "admin" and self.business_units is not None:
-            raise ValueError("an admin is never limited to business units; remove business_units or choose viewer or editor")
+            raise ValueError(
+                "an admin is never limited to business units; remove business_units or choose viewer or editor"
+            )
         return self
 
 
@@ -196,7 +203,7 @@ def person_name(claims: Mapping[str, Any]) -> str:
     return "unknown person"
 
 
-def _combined(entries: Sequence[_Entry]) -> tuple[str, Optional[tuple[str, ...]]]:
+def _combined(entries: Sequence[_Entry]) -> tuple[str, tuple[str, ...] | None]:
     """The highest role among the entries; its units are the union of that role's entries' units,
     or every unit when one of them is unlimited."""
     role = max((e.role for e in entries), key=ROLES.index)
@@ -207,7 +214,7 @@ def _combined(entries: Sequence[_Entry]) -> tuple[str, Optional[tuple[str, ...]]
     return role, tuple(units)
 
 
-def resolve_person(access: AccessFile, claims: Mapping[str, Any]) -> Optional[Person]:
+def resolve_person(access: AccessFile, claims: Mapping[str, Any]) -> Person | None:
     """The signed-in person these identity claims describe, or None when the access file gives
     them no role. An e-mail entry decides alone; otherwise every matching claim entry counts (the
     highest role wins); otherwise the default role applies."""
@@ -217,7 +224,13 @@ def resolve_person(access: AccessFile, claims: Mapping[str, Any]) -> Optional[Pe
         for entry in access.people:
             if entry.email == email:
                 units = tuple(entry.business_units) if entry.business_units is not None else None
-                return Person(name, entry.role, units, signed_in=True, because=f"listed by e-mail in {access.source or 'the access file'}")
+                return Person(
+                    name,
+                    entry.role,
+                    units,
+                    signed_in=True,
+                    because=f"listed by e-mail in {access.source or 'the access file'}",
+                )
     matches = [e for e in access.claims if e.value in _claim_values(claims.get(e.claim))]
     if matches:
         role, units = _combined(matches)
@@ -225,7 +238,13 @@ def resolve_person(access: AccessFile, claims: Mapping[str, Any]) -> Optional[Pe
         return Person(name, role, units, signed_in=True, because=f"by the identity provider's claim {which}")
     if access.default_role != "none":
         units = tuple(access.default_business_units) if access.default_business_units is not None else None
-        return Person(name, access.default_role, units, signed_in=True, because="the access file's default role for everyone who signs in")
+        return Person(
+            name,
+            access.default_role,
+            units,
+            signed_in=True,
+            because="the access file's default role for everyone who signs in",
+        )
     return None
 
 
@@ -240,13 +259,16 @@ def load_access(path: Path) -> AccessFile:
     """The access file in force, re-read whenever it changes (no restart needed to add a person)."""
     from .config import read_settings_file
 
-    access, _ = read_settings_file(path, "access file", "config/access.toml", "PILOT_HEALTH_ACCESS", AccessFile, add_source=True)
+    access, _ = read_settings_file(
+        path, "access file", "config/access.toml", "PILOT_HEALTH_ACCESS", AccessFile, add_source=True
+    )
     return access
 
 
 # -- open access on a network ---------------------------------------------------------------------
 
-def is_loopback(address: Optional[str]) -> bool:
+
+def is_loopback(address: str | None) -> bool:
     """Whether a server address listens on this machine only ('' and 0.0.0.0 mean every interface)."""
     if address is None:
         return False

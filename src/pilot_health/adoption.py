@@ -2,11 +2,12 @@
 `adoption` command: ADKAR element means and low shares, barrier points, a group's barrier, the
 anonymity rule for teams, wave-over-wave change, participation, and the adoption rate and usage
 trend (active users against the pilot's target users)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,19 +31,19 @@ NEXT_STEP = {
 }
 GUIDANCE = {
     "awareness": "Awareness: people do not yet see why the change is needed. Have the sponsor and their direct managers explain "
-                 "the business reason, what the model does and what happens if nothing changes.",
+    "the business reason, what the model does and what happens if nothing changes.",
     "desire": "Desire: people know about the change but do not want it. Involve them and their managers, answer what is in it "
-              "for them, take their concerns seriously and let the sponsor visibly back the change.",
+    "for them, take their concerns seriously and let the sponsor visibly back the change.",
     "knowledge": "Knowledge: people want to use the model but do not know how. Train them, hands-on and per role, on how it "
-                 "fits their daily work, before they have to use it.",
+    "fits their daily work, before they have to use it.",
     "ability": "Ability: people know how but cannot yet do it in their daily work. Give them time to practise, coaching on "
-               "the job, job aids and quick help when something goes wrong.",
+    "the job, job aids and quick help when something goes wrong.",
     "reinforcement": "Reinforcement: people use the model but may slip back. Recognise and share successes, set usage "
-                     "targets, give feedback and retire the old way of working.",
+    "targets, give feedback and retire the old way of working.",
 }
 
 
-def barrier_point(scores: Mapping[str, Optional[float]]) -> Optional[str]:
+def barrier_point(scores: Mapping[str, float | None]) -> str | None:
     """The first ADKAR element, in order, scored 3 or lower; blanks are skipped, never counted as low.
     None when every answered element is above 3."""
     for element in ADKAR:
@@ -74,7 +75,7 @@ def barrier_points(responses: pd.DataFrame) -> pd.Series:
 class GroupBarrier:
     respondents: int
     stuck: int  # respondents with a barrier point
-    element: Optional[str]  # where most respondents are stuck
+    element: str | None  # where most respondents are stuck
     element_count: int
     distribution: dict[str, int]  # element (and "none") -> respondents
 
@@ -87,7 +88,7 @@ def barrier_of(scores: np.ndarray) -> GroupBarrier:
     """The group's barrier from its score array: most respondents stuck there, the earlier element on a tie."""
     counts = np.bincount(_barrier_index(scores), minlength=len(ADKAR) + 1)
     distribution = {e: int(n) for e, n in zip((*ADKAR, "none"), counts)}
-    stuck = counts[:len(ADKAR)]
+    stuck = counts[: len(ADKAR)]
     element = ADKAR[int(stuck.argmax())] if stuck.any() else None  # argmax takes the first of equal counts
     return GroupBarrier(len(scores), int(stuck.sum()), element, int(stuck.max()) if element else 0, distribution)
 
@@ -105,26 +106,27 @@ class AdoptionRate:
     weeks: int  # weeks of usage data in all
 
 
-def adoption_rate(active_users: pd.Series, target_users: Optional[int], settings: Analysis) -> Optional[AdoptionRate]:
+def adoption_rate(active_users: pd.Series, target_users: int | None, settings: Analysis) -> AdoptionRate | None:
     """Active users against the target, on the last weeks of usage data; None without a target or data."""
     series = active_users.dropna().sort_index()
     if series.empty or not target_users:
         return None
-    recent = series.iloc[-settings.smoothing_weeks:]
+    recent = series.iloc[-settings.smoothing_weeks :]
     active = float(recent.mean())
     return AdoptionRate(active, int(target_users), active / target_users, recent.index[-1].date(), len(series))
 
 
 # -- a group's profile -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ElementStats:
     answered: int  # respondents who gave this element a score (blanks are not answers)
-    mean: Optional[float]  # None when nobody answered
+    mean: float | None  # None when nobody answered
     low: int  # answers of 3 or below
 
     @property
-    def low_share(self) -> Optional[float]:
+    def low_share(self) -> float | None:
         return self.low / self.answered if self.answered else None
 
 
@@ -140,7 +142,7 @@ class GroupProfile:
     teams: int = 1  # how many teams the group holds
 
     @property
-    def means(self) -> dict[str, Optional[float]]:
+    def means(self) -> dict[str, float | None]:
         return {e: s.mean for e, s in self.elements.items()}
 
 
@@ -150,7 +152,10 @@ def stats_of(scores: np.ndarray) -> dict[str, ElementStats]:
     counts = answered.sum(axis=0)
     sums = np.where(answered, scores, 0.0).sum(axis=0)
     lows = (scores <= STUCK_AT_OR_BELOW).sum(axis=0)
-    return {e: ElementStats(int(counts[i]), float(sums[i] / counts[i]) if counts[i] else None, int(lows[i])) for i, e in enumerate(ADKAR)}
+    return {
+        e: ElementStats(int(counts[i]), float(sums[i] / counts[i]) if counts[i] else None, int(lows[i]))
+        for i, e in enumerate(ADKAR)
+    }
 
 
 def element_stats(responses: pd.DataFrame) -> dict[str, ElementStats]:
@@ -166,6 +171,7 @@ def group_profile(label: str, wave: int, responses: pd.DataFrame, teams: int = 1
 
 
 # -- anonymity -------------------------------------------------------------------------------------
+
 
 def team_name(team: object) -> str:
     """A respondent's team as shown; a blank team is named NO_TEAM (it is a group like any other)."""
@@ -211,17 +217,18 @@ def anonymous_groups(responses: pd.DataFrame, min_size: int) -> tuple[list[tuple
 
 # -- change between waves --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ElementChange:
-    before: Optional[float]
-    after: Optional[float]
+    before: float | None
+    after: float | None
     before_answered: int
     after_answered: int
-    low_share_before: Optional[float]
-    low_share_after: Optional[float]
+    low_share_before: float | None
+    low_share_after: float | None
 
     @property
-    def change(self) -> Optional[float]:
+    def change(self) -> float | None:
         return None if self.before is None or self.after is None else self.after - self.before
 
 
@@ -239,21 +246,30 @@ class WaveChange:
 def wave_change(before: GroupProfile, after: GroupProfile, min_answers: int = 1) -> WaveChange:
     """Each element's mean and low share in two waves; a side with fewer than `min_answers`
     answers to an element has no value there (the anonymity rule)."""
-    def side(profile: GroupProfile, element: str) -> tuple[Optional[float], Optional[float]]:
+
+    def side(profile: GroupProfile, element: str) -> tuple[float | None, float | None]:
         s = profile.elements[element]
         return (s.mean, s.low_share) if s.answered >= min_answers else (None, None)
 
     elements = {}
     for e in ADKAR:
         (mean_before, low_before), (mean_after, low_after) = side(before, e), side(after, e)
-        elements[e] = ElementChange(mean_before, mean_after, before.elements[e].answered, after.elements[e].answered, low_before, low_after)
+        elements[e] = ElementChange(
+            mean_before, mean_after, before.elements[e].answered, after.elements[e].answered, low_before, low_after
+        )
     return WaveChange(
-        before.wave, after.wave, before.respondents, after.respondents, elements,
-        before.barrier.stuck_share, after.barrier.stuck_share,
+        before.wave,
+        after.wave,
+        before.respondents,
+        after.respondents,
+        elements,
+        before.barrier.stuck_share,
+        after.barrier.stuck_share,
     )
 
 
 # -- participation ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Participation:
@@ -271,7 +287,9 @@ class Participation:
         return self.share < self.warning_below
 
 
-def participation(respondents: int, target_users: Optional[int], settings: Analysis, of: str = "target users") -> Optional[Participation]:
+def participation(
+    respondents: int, target_users: int | None, settings: Analysis, of: str = "target users"
+) -> Participation | None:
     """Respondents against the people who should use the model; None without a target."""
     if not target_users or pd.isna(target_users) or target_users <= 0:
         return None
@@ -279,6 +297,7 @@ def participation(respondents: int, target_users: Optional[int], settings: Analy
 
 
 # -- usage -----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class UsageTrend:
@@ -293,11 +312,11 @@ class UsageTrend:
     FLAT_WITHIN = 0.05
 
 
-def usage_trend(active_users: pd.Series, target_users: Optional[int], settings: Analysis) -> Optional[UsageTrend]:
+def usage_trend(active_users: pd.Series, target_users: int | None, settings: Analysis) -> UsageTrend | None:
     """Whether active users are rising, flat or falling over the last weeks: the least-squares line
     through the last `usage_trend_weeks` weekly values; a fitted change within 5% of the target
     (or of the mean, without a target) is flat. None with fewer than 4 weeks."""
-    series = active_users.dropna().sort_index().iloc[-settings.usage_trend_weeks:]
+    series = active_users.dropna().sort_index().iloc[-settings.usage_trend_weeks :]
     if len(series) < 4:
         return None
     days = (series.index - series.index[0]).days.to_numpy(dtype=float) / 7

@@ -6,18 +6,36 @@ portfolio worst first. Every number comes from `adoption.py`, which the risk eng
 Anonymity is applied here, once, before anything leaves: a team below the minimum size never
 appears under its own name or with its own numbers — not in the page's tables and charts, not in
 downloads, not in the command's output (see `adoption.anonymous_groups`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .adoption import (ADKAR, ALL_RESPONDENTS, ELEMENT_LABELS, NEXT_STEP, OTHER_TEAMS, AdoptionRate, GroupProfile,
-                       Participation, UsageTrend, WaveChange, adoption_rate, anonymous_grouping, participation, profile_of,
-                       score_array, team_name, usage_trend, wave_change)
+from .adoption import (
+    ADKAR,
+    ALL_RESPONDENTS,
+    ELEMENT_LABELS,
+    NEXT_STEP,
+    OTHER_TEAMS,
+    AdoptionRate,
+    GroupProfile,
+    Participation,
+    UsageTrend,
+    WaveChange,
+    adoption_rate,
+    anonymous_grouping,
+    participation,
+    profile_of,
+    score_array,
+    team_name,
+    usage_trend,
+    wave_change,
+)
 from .catalogue import Analysis, Catalogue
 from .thresholds import catalogue_for
 from .models import parse_team_sizes
@@ -35,15 +53,17 @@ class WaveView:
 
     wave: int
     respondents: int
-    first_day: Optional[date]
-    last_day: Optional[date]
-    overall: Optional[GroupProfile]  # None when the wave has fewer respondents than the minimum
+    first_day: date | None
+    last_day: date | None
+    overall: GroupProfile | None  # None when the wave has fewer respondents than the minimum
     groups: list[GroupProfile]  # teams and "Other teams", each at or above the minimum
     pooled_teams: int  # teams counted under "Other teams"
-    participation: Optional[Participation]
+    participation: Participation | None
     comments: tuple[tuple[str, str], ...]  # (group, comment): only for groups shown, ordered by group then text
-    team_participation: dict[str, Participation] = field(default_factory=dict)  # group label -> against its team size(s)
-    change: Optional[WaveChange] = None  # against the previous wave, when both can be shown
+    team_participation: dict[str, Participation] = field(
+        default_factory=dict
+    )  # group label -> against its team size(s)
+    change: WaveChange | None = None  # against the previous wave, when both can be shown
 
     @property
     def shown(self) -> bool:
@@ -54,7 +74,7 @@ class WaveView:
         rows = [c for c in self.comments if label == ALL_RESPONDENTS or c[0] == label]
         return pd.DataFrame(rows, columns=["group", "comment"])
 
-    def group(self, label: str) -> Optional[GroupProfile]:
+    def group(self, label: str) -> GroupProfile | None:
         if label == ALL_RESPONDENTS:
             return self.overall
         return next((g for g in self.groups if g.label == label), None)
@@ -67,28 +87,28 @@ class PilotAdoption:
     business_unit: str
     stage: str
     as_of: datetime
-    target_users: Optional[int]
+    target_users: int | None
     min_size: int
     waves: list[WaveView]
     active_users: pd.Series  # weekly, live
-    rate: Optional[AdoptionRate]
-    trend: Optional[UsageTrend]
+    rate: AdoptionRate | None
+    trend: UsageTrend | None
     verdict: str = ""
     future_responses: int = 0  # uploaded, but dated after `as_of`: left out until their date
-    future_first: Optional[datetime] = None  # the earliest of them
+    future_first: datetime | None = None  # the earliest of them
 
     @property
-    def latest(self) -> Optional[WaveView]:
+    def latest(self) -> WaveView | None:
         return self.waves[-1] if self.waves else None
 
-    def wave(self, number: Optional[int] = None) -> Optional[WaveView]:
+    def wave(self, number: int | None = None) -> WaveView | None:
         """A wave by number; the latest when no number is given."""
         if number is None:
             return self.latest
         return next((w for w in self.waves if w.wave == number), None)
 
     @property
-    def weakest(self) -> Optional[float]:
+    def weakest(self) -> float | None:
         """What orders the portfolio, worst first: the weaker of two shares — respondents of the
         latest wave not stuck at its main barrier, and the adoption rate (capped at 100%)."""
         shares = []
@@ -119,14 +139,28 @@ class _Survey:
 
     @classmethod
     def of(cls, survey: pd.DataFrame) -> "_Survey":
-        comments = survey["comment"].astype("object").to_numpy() if "comment" in survey.columns else np.full(len(survey), None, dtype=object)
-        days = (pd.to_datetime(survey["responded_at"]).to_numpy(dtype="datetime64[ns]") if "responded_at" in survey.columns
-                else np.full(len(survey), np.datetime64("NaT"), dtype="datetime64[ns]"))
-        return cls(survey["wave"].to_numpy(dtype=int), score_array(survey), [team_name(t) for t in survey["team"].astype("object")],
-                   comments, days)
+        comments = (
+            survey["comment"].astype("object").to_numpy()
+            if "comment" in survey.columns
+            else np.full(len(survey), None, dtype=object)
+        )
+        days = (
+            pd.to_datetime(survey["responded_at"]).to_numpy(dtype="datetime64[ns]")
+            if "responded_at" in survey.columns
+            else np.full(len(survey), np.datetime64("NaT"), dtype="datetime64[ns]")
+        )
+        return cls(
+            survey["wave"].to_numpy(dtype=int),
+            score_array(survey),
+            [team_name(t) for t in survey["team"].astype("object")],
+            comments,
+            days,
+        )
 
 
-def _comments(survey: _Survey, rows: np.ndarray, groups: list[tuple[str, np.ndarray, int]]) -> tuple[tuple[str, str], ...]:
+def _comments(
+    survey: _Survey, rows: np.ndarray, groups: list[tuple[str, np.ndarray, int]]
+) -> tuple[tuple[str, str], ...]:
     """(group, comment) pairs, ordered by group then text: no order that would point back to a person."""
     found = []
     for label, positions, _ in groups:
@@ -136,8 +170,9 @@ def _comments(survey: _Survey, rows: np.ndarray, groups: list[tuple[str, np.ndar
     return tuple(sorted(found))
 
 
-def _team_participation(survey: _Survey, rows: np.ndarray, groups: list[tuple[str, np.ndarray, int]], sizes: dict[str, int],
-                        a: Analysis) -> dict[str, Participation]:
+def _team_participation(
+    survey: _Survey, rows: np.ndarray, groups: list[tuple[str, np.ndarray, int]], sizes: dict[str, int], a: Analysis
+) -> dict[str, Participation]:
     """Each group shown against the register's size of its team(s); "Other teams" only when every
     team in it has a size (a partial sum would overstate participation)."""
     wanted = {name.casefold(): size for name, size in sizes.items()}
@@ -149,27 +184,36 @@ def _team_participation(survey: _Survey, rows: np.ndarray, groups: list[tuple[st
     return found
 
 
-def _wave_view(wave: int, survey: _Survey, rows: np.ndarray, target_users: Optional[int], sizes: dict[str, int], a: Analysis) -> WaveView:
+def _wave_view(
+    wave: int, survey: _Survey, rows: np.ndarray, target_users: int | None, sizes: dict[str, int], a: Analysis
+) -> WaveView:
     """One wave from the positions of its rows in the pilot's survey."""
     groups, pooled = anonymous_grouping([survey.teams[i] for i in rows], a.min_respondents)
     # Against the target users; without a target, against the register's team sizes added up.
-    asked, of = (target_users, "target users") if target_users else (sum(sizes.values()) if sizes else None, "people in its teams")
+    asked, of = (
+        (target_users, "target users")
+        if target_users
+        else (sum(sizes.values()) if sizes else None, "people in its teams")
+    )
     days = survey.days[rows]
     days = days[~np.isnat(days)]
     scores = survey.scores[rows]
     shown = len(rows) >= a.min_respondents
     return WaveView(
-        wave=int(wave), respondents=len(rows),
-        first_day=pd.Timestamp(days.min()).date() if len(days) else None, last_day=pd.Timestamp(days.max()).date() if len(days) else None,
+        wave=int(wave),
+        respondents=len(rows),
+        first_day=pd.Timestamp(days.min()).date() if len(days) else None,
+        last_day=pd.Timestamp(days.max()).date() if len(days) else None,
         overall=profile_of(ALL_RESPONDENTS, wave, scores, len(groups)) if shown else None,
         groups=[profile_of(label, wave, scores[positions], teams) for label, positions, teams in groups],
-        pooled_teams=pooled, participation=participation(len(rows), asked, a, of),
+        pooled_teams=pooled,
+        participation=participation(len(rows), asked, a, of),
         comments=_comments(survey, rows, groups) if shown else (),
         team_participation=_team_participation(survey, rows, groups, sizes, a) if sizes else {},
     )
 
 
-def team_sizes(text: Optional[str]) -> dict[str, int]:
+def team_sizes(text: str | None) -> dict[str, int]:
     """The register's team sizes (validated when stored, so a stored value always parses)."""
     try:
         return parse_team_sizes(text) if text else {}
@@ -177,8 +221,9 @@ def team_sizes(text: Optional[str]) -> dict[str, int]:
         return {}
 
 
-def assess_adoption(evidence: PilotEvidence, analysis: Analysis, as_of: datetime,
-                    future: Optional[tuple[int, datetime]] = None) -> PilotAdoption:
+def assess_adoption(
+    evidence: PilotEvidence, analysis: Analysis, as_of: datetime, future: tuple[int, datetime] | None = None
+) -> PilotAdoption:
     """One pilot's adoption; `future` is (how many, earliest date) of its responses dated after `as_of`."""
     r = evidence.record
     target = r.get("target_users")
@@ -187,23 +232,40 @@ def assess_adoption(evidence: PilotEvidence, analysis: Analysis, as_of: datetime
     waves = []
     if not evidence.survey.empty:
         survey = _Survey.of(evidence.survey)
-        waves = [_wave_view(w, survey, np.flatnonzero(survey.waves == w), target, sizes, analysis) for w in np.unique(survey.waves)]
+        waves = [
+            _wave_view(w, survey, np.flatnonzero(survey.waves == w), target, sizes, analysis)
+            for w in np.unique(survey.waves)
+        ]
     for before, after in zip(waves, waves[1:]):
         if before.shown and after.shown:
             after.change = wave_change(before.overall, after.overall, analysis.min_respondents)
     active = evidence.active_users
     pilot = PilotAdoption(
-        pilot_id=r["pilot_id"], name=r.get("name") or "", business_unit=r.get("business_unit") or "", stage=r.get("stage") or "",
-        as_of=as_of, target_users=target, min_size=analysis.min_respondents, waves=waves, active_users=active,
-        rate=adoption_rate(active, target, analysis), trend=usage_trend(active, target, analysis),
-        future_responses=future[0] if future else 0, future_first=future[1] if future else None,
+        pilot_id=r["pilot_id"],
+        name=r.get("name") or "",
+        business_unit=r.get("business_unit") or "",
+        stage=r.get("stage") or "",
+        as_of=as_of,
+        target_users=target,
+        min_size=analysis.min_respondents,
+        waves=waves,
+        active_users=active,
+        rate=adoption_rate(active, target, analysis),
+        trend=usage_trend(active, target, analysis),
+        future_responses=future[0] if future else 0,
+        future_first=future[1] if future else None,
     )
     pilot.verdict = verdict(pilot)
     return pilot
 
 
-def portfolio_adoption(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
-                       catalogue: Optional[Catalogue] = None, records_at: Optional[datetime] = None) -> list[PilotAdoption]:
+def portfolio_adoption(
+    store: Store,
+    as_of: datetime | None = None,
+    pilot_ids: Sequence[str] | None = None,
+    catalogue: Catalogue | None = None,
+    records_at: datetime | None = None,
+) -> list[PilotAdoption]:
     """Every pilot approved by `as_of`, worst first (see `PilotAdoption.weakest`); pilots with
     neither a survey wave that can be shown nor usage data come last."""
     catalogue = catalogue or catalogue_for(store, records_at)  # pinned: the thresholds in force then
@@ -227,6 +289,7 @@ def worst_first(rows: Sequence[PilotAdoption]) -> list[PilotAdoption]:
 
 # -- words ------------------------------------------------------------------------------------------
 
+
 def barrier_sentence(wave: WaveView) -> str:
     """'Most of Finance is stuck at Knowledge: training is the next step.' The main barrier is the
     element where most of the wave's respondents are stuck; a team is named when most of its own
@@ -236,15 +299,27 @@ def barrier_sentence(wave: WaveView) -> str:
     if barrier.element is None:
         return f"None of the {overall.respondents} respondents in wave {wave.wave} is stuck on the ADKAR path: keep reinforcing what works."
     element, label = barrier.element, ELEMENT_LABELS[barrier.element]
-    teams = [g for g in wave.groups if g.label != OTHER_TEAMS and g.barrier.distribution.get(element, 0) * 2 > g.respondents]
+    teams = [
+        g for g in wave.groups if g.label != OTHER_TEAMS and g.barrier.distribution.get(element, 0) * 2 > g.respondents
+    ]
     if teams and len(wave.groups) > 1:
         team = max(teams, key=lambda g: (g.barrier.distribution[element], g.label))
         n = team.barrier.distribution[element]
-        return (f"Most of {team.label} is stuck at {label} ({n} of {team.respondents} respondents in wave {wave.wave}): "
-                f"{NEXT_STEP[element]}.")
+        return (
+            f"Most of {team.label} is stuck at {label} ({n} of {team.respondents} respondents in wave {wave.wave}): "
+            f"{NEXT_STEP[element]}."
+        )
     share = barrier.element_count / overall.respondents
-    who = "Most respondents are" if share > 0.5 else f"{barrier.element_count} of {overall.respondents} respondents ({percent(share)}) are"
-    counted = f" ({barrier.element_count} of {overall.respondents} in wave {wave.wave})" if share > 0.5 else f" in wave {wave.wave}"
+    who = (
+        "Most respondents are"
+        if share > 0.5
+        else f"{barrier.element_count} of {overall.respondents} respondents ({percent(share)}) are"
+    )
+    counted = (
+        f" ({barrier.element_count} of {overall.respondents} in wave {wave.wave})"
+        if share > 0.5
+        else f" in wave {wave.wave}"
+    )
     return f"{who} stuck at {label}{counted}: {NEXT_STEP[element]}."
 
 
@@ -258,8 +333,10 @@ def change_sentence(change: WaveChange) -> str:
     sides = f"{change.before_respondents} → {change.after_respondents} respondents"
     if abs(c.change) < 0.1:
         return f"Since wave {change.before_wave}, no element has moved by 0.1 or more ({sides})."
-    return (f"Since wave {change.before_wave}, {ELEMENT_LABELS[element]} {'rose' if c.change > 0 else 'fell'} from "
-            f"{c.before:.1f} to {c.after:.1f} ({sides}).")
+    return (
+        f"Since wave {change.before_wave}, {ELEMENT_LABELS[element]} {'rose' if c.change > 0 else 'fell'} from "
+        f"{c.before:.1f} to {c.after:.1f} ({sides})."
+    )
 
 
 def usage_sentence(pilot: PilotAdoption) -> str:
@@ -279,11 +356,13 @@ def future_sentence(pilot: PilotAdoption) -> str:
     if not pilot.future_responses:
         return ""
     n = pilot.future_responses
-    return (f"{plural(n, 'survey response')} {'is' if n == 1 else 'are'} dated after {pilot.as_of:%d %b %Y %H:%M} UTC "
-            f"({'on' if n == 1 else 'from'} {pilot.future_first:%d %b %Y}) and {'is' if n == 1 else 'are'} left out until then.")
+    return (
+        f"{plural(n, 'survey response')} {'is' if n == 1 else 'are'} dated after {pilot.as_of:%d %b %Y %H:%M} UTC "
+        f"({'on' if n == 1 else 'from'} {pilot.future_first:%d %b %Y}) and {'is' if n == 1 else 'are'} left out until then."
+    )
 
 
-def verdict(pilot: PilotAdoption, wave: Optional[WaveView] = None) -> str:
+def verdict(pilot: PilotAdoption, wave: WaveView | None = None) -> str:
     """The pilot's adoption in plain words: where people are stuck and what to do, how it changed,
     whether enough people answered, and whether usage follows."""
     wave = wave or pilot.latest
@@ -291,17 +370,23 @@ def verdict(pilot: PilotAdoption, wave: Optional[WaveView] = None) -> str:
     if wave is None:
         parts.append("No survey results yet: upload an ADKAR survey export to see where people are stuck.")
     elif not wave.shown:
-        parts.append(f"Wave {wave.wave} has {plural(wave.respondents, 'respondent')}, fewer than {pilot.min_size}: "
-                     "too few to show without identifying people.")
+        parts.append(
+            f"Wave {wave.wave} has {plural(wave.respondents, 'respondent')}, fewer than {pilot.min_size}: "
+            "too few to show without identifying people."
+        )
     else:
         parts.append(barrier_sentence(wave))
         if wave.change:
             parts.append(change_sentence(wave.change))
         p = wave.participation
         if p and p.warning:
-            parts.append(f"Only {percent(p.share)} of the {p.asked} {p.of} answered (under {percent(p.warning_below)}): "
-                         "the picture may not represent everyone.")
-        low = [f"{label} ({percent(t.share)} of {t.asked})" for label, t in wave.team_participation.items() if t.warning]
+            parts.append(
+                f"Only {percent(p.share)} of the {p.asked} {p.of} answered (under {percent(p.warning_below)}): "
+                "the picture may not represent everyone."
+            )
+        low = [
+            f"{label} ({percent(t.share)} of {t.asked})" for label, t in wave.team_participation.items() if t.warning
+        ]
         if low:
             parts.append(f"Few answered in {', '.join(low)}.")
     parts.append(usage_sentence(pilot))
@@ -311,7 +396,8 @@ def verdict(pilot: PilotAdoption, wave: Optional[WaveView] = None) -> str:
 
 # -- tables -----------------------------------------------------------------------------------------
 
-def shown_mean(profile: GroupProfile, element: str, min_size: int) -> Optional[float]:
+
+def shown_mean(profile: GroupProfile, element: str, min_size: int) -> float | None:
     """An element's mean, unless fewer than the minimum answered it (blanks make the group smaller)."""
     stats = profile.elements[element]
     return stats.mean if stats.answered >= min_size else None
@@ -325,34 +411,70 @@ def portfolio_table(rows: Sequence[PilotAdoption]) -> pd.DataFrame:
         overall = latest.overall if latest else None
         barrier = overall.barrier if overall else None
         change = latest.change if latest else None
-        records.append({
-            "pilot_id": p.pilot_id, "name": p.name, "business_unit": p.business_unit, "stage": p.stage,
-            "wave": latest.wave if latest else None, "respondents": latest.respondents if latest else None,
-            "participation": latest.participation.share if latest and latest.participation else None,
-            "main_barrier": (BARRIER_LABELS[barrier.element or "none"] if barrier else None),
-            "stuck_there": barrier.element_count if barrier else None,
-            "stuck_share": barrier.stuck_share if barrier else None,
-            "stuck_change": (change.stuck_after - change.stuck_before) if change else None,
-            "adoption_rate": p.rate.rate if p.rate else None,
-            "active_users": p.rate.active_users if p.rate else None, "target_users": p.target_users,
-            "usage_trend": p.trend.direction if p.trend else None,
-            "future_responses": p.future_responses,
-            "weakest": p.weakest,
-        })
-    return pd.DataFrame.from_records(records, columns=[
-        "pilot_id", "name", "business_unit", "stage", "wave", "respondents", "participation", "main_barrier", "stuck_there",
-        "stuck_share", "stuck_change", "adoption_rate", "active_users", "target_users", "usage_trend", "future_responses", "weakest"])
+        records.append(
+            {
+                "pilot_id": p.pilot_id,
+                "name": p.name,
+                "business_unit": p.business_unit,
+                "stage": p.stage,
+                "wave": latest.wave if latest else None,
+                "respondents": latest.respondents if latest else None,
+                "participation": latest.participation.share if latest and latest.participation else None,
+                "main_barrier": (BARRIER_LABELS[barrier.element or "none"] if barrier else None),
+                "stuck_there": barrier.element_count if barrier else None,
+                "stuck_share": barrier.stuck_share if barrier else None,
+                "stuck_change": (change.stuck_after - change.stuck_before) if change else None,
+                "adoption_rate": p.rate.rate if p.rate else None,
+                "active_users": p.rate.active_users if p.rate else None,
+                "target_users": p.target_users,
+                "usage_trend": p.trend.direction if p.trend else None,
+                "future_responses": p.future_responses,
+                "weakest": p.weakest,
+            }
+        )
+    return pd.DataFrame.from_records(
+        records,
+        columns=[
+            "pilot_id",
+            "name",
+            "business_unit",
+            "stage",
+            "wave",
+            "respondents",
+            "participation",
+            "main_barrier",
+            "stuck_there",
+            "stuck_share",
+            "stuck_change",
+            "adoption_rate",
+            "active_users",
+            "target_users",
+            "usage_trend",
+            "future_responses",
+            "weakest",
+        ],
+    )
 
 
 TABLE_ROWS = 25  # the portfolio table shows the worst 25 unless "show all" is on
 # What fits beside the sidebar at 1280 px with pilot names in full; the survey's counts (and
 # participation, respondents ÷ target users) go in a second table.
 MAIN_COLUMNS = ["pilot_id", "name", "weakest", "main_barrier", "adoption_rate", "usage_trend", "stuck_share"]
-DETAIL_COLUMNS = ["pilot_id", "wave", "respondents", "participation", "stuck_there", "stuck_change", "active_users", "target_users", "stage"]
+DETAIL_COLUMNS = [
+    "pilot_id",
+    "wave",
+    "respondents",
+    "participation",
+    "stuck_there",
+    "stuck_change",
+    "active_users",
+    "target_users",
+    "stage",
+]
 SHARE_COLUMNS = ("weakest", "participation", "stuck_share", "stuck_change", "adoption_rate")
 
 
-def screen_table(table: pd.DataFrame, limit: Optional[int] = TABLE_ROWS, stage_labels: Optional[dict] = None) -> pd.DataFrame:
+def screen_table(table: pd.DataFrame, limit: int | None = TABLE_ROWS, stage_labels: dict | None = None) -> pd.DataFrame:
     """The portfolio as people read it, worst first (the first `limit` rows; all with None): shares
     as whole per cents (numbers 0–100; the change in points), counts as whole numbers, a pilot
     without a survey saying so, not None. The order is the `weakest` column's, shown."""
@@ -363,8 +485,10 @@ def screen_table(table: pd.DataFrame, limit: Optional[int] = TABLE_ROWS, stage_l
     for column in ("wave", "respondents", "stuck_there", "target_users"):
         out[column] = pd.to_numeric(view[column], errors="coerce").astype("Int64")
     out["active_users"] = pd.to_numeric(view["active_users"], errors="coerce").round(0).astype("Int64")
-    out["main_barrier"] = [barrier if isinstance(barrier, str) else ("no survey" if pd.isna(wave) else "too few answers")
-                           for barrier, wave in zip(view["main_barrier"], view["wave"])]
+    out["main_barrier"] = [
+        barrier if isinstance(barrier, str) else ("no survey" if pd.isna(wave) else "too few answers")
+        for barrier, wave in zip(view["main_barrier"], view["wave"])
+    ]
     out["usage_trend"] = view["usage_trend"].where(view["usage_trend"].notna(), "no usage data")
     if stage_labels:
         out["stage"] = view["stage"].map(lambda s: stage_labels.get(s, s))
@@ -374,9 +498,11 @@ def screen_table(table: pd.DataFrame, limit: Optional[int] = TABLE_ROWS, stage_l
 def order_words(table: pd.DataFrame) -> str:
     """The caption that says which visible column orders the table."""
     neither = int(table["weakest"].isna().sum())
-    return (f"{len(table)} pilots, worst first: lowest “Weakest share” first — the weaker of two shares, the latest wave's "
-            "respondents not stuck at its main barrier and active users against target"
-            + (f"; {neither} pilot{'s' if neither != 1 else ''} with neither come last." if neither else "."))
+    return (
+        f"{len(table)} pilots, worst first: lowest “Weakest share” first — the weaker of two shares, the latest wave's "
+        "respondents not stuck at its main barrier and active users against target"
+        + (f"; {neither} pilot{'s' if neither != 1 else ''} with neither come last." if neither else ".")
+    )
 
 
 def future_note(table: pd.DataFrame) -> str:
@@ -388,8 +514,10 @@ def future_note(table: pd.DataFrame) -> str:
     if not pilots:
         return ""
     total = int(counts.sum())
-    return (f"{plural(total, 'survey response')} of {plural(pilots, 'pilot')} {'is' if total == 1 else 'are'} dated in the future "
-            "and left out until their date; each pilot's view says how many.")
+    return (
+        f"{plural(total, 'survey response')} of {plural(pilots, 'pilot')} {'is' if total == 1 else 'are'} dated in the future "
+        "and left out until their date; each pilot's view says how many."
+    )
 
 
 def team_table(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
@@ -398,14 +526,22 @@ def team_table(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
     records = []
     for profile in ([wave.overall] if wave.overall else []) + wave.groups:
         b = profile.barrier
-        records.append({
-            "group": profile.label, "teams": profile.teams, "respondents": profile.respondents,
-            **{e: shown_mean(profile, e, pilot.min_size) for e in ADKAR},
-            "stuck_share": b.stuck_share, "barrier": BARRIER_LABELS[b.element or "none"], "stuck_there": b.element_count,
-            "participation": _participation_of(wave, profile).share if _participation_of(wave, profile) else None,
-        })
-    return pd.DataFrame.from_records(records, columns=["group", "teams", "respondents", *ADKAR, "stuck_share", "barrier", "stuck_there",
-                                                       "participation"])
+        records.append(
+            {
+                "group": profile.label,
+                "teams": profile.teams,
+                "respondents": profile.respondents,
+                **{e: shown_mean(profile, e, pilot.min_size) for e in ADKAR},
+                "stuck_share": b.stuck_share,
+                "barrier": BARRIER_LABELS[b.element or "none"],
+                "stuck_there": b.element_count,
+                "participation": _participation_of(wave, profile).share if _participation_of(wave, profile) else None,
+            }
+        )
+    return pd.DataFrame.from_records(
+        records,
+        columns=["group", "teams", "respondents", *ADKAR, "stuck_share", "barrier", "stuck_there", "participation"],
+    )
 
 
 def team_screen_table(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
@@ -420,13 +556,14 @@ def team_screen_table(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
     return out
 
 
-def _participation_of(wave: WaveView, profile: GroupProfile) -> Optional[Participation]:
+def _participation_of(wave: WaveView, profile: GroupProfile) -> Participation | None:
     return wave.participation if profile is wave.overall else wave.team_participation.get(profile.label)
 
 
 # -- chart data -------------------------------------------------------------------------------------
 
-def profile_frame(profile: GroupProfile, min_size: int, previous: Optional[GroupProfile] = None) -> pd.DataFrame:
+
+def profile_frame(profile: GroupProfile, min_size: int, previous: GroupProfile | None = None) -> pd.DataFrame:
     """The five element means of a group (and of the same group a wave earlier), for the profile chart."""
     rows = []
     for p, which in ((profile, "this wave"), (previous, "previous wave")):
@@ -434,16 +571,33 @@ def profile_frame(profile: GroupProfile, min_size: int, previous: Optional[Group
             continue
         for i, e in enumerate(ADKAR):
             s = p.elements[e]
-            rows.append({"element": ELEMENT_LABELS[e], "order": i, "wave": p.wave, "which": which, "mean": shown_mean(p, e, min_size),
-                         "answered": s.answered, "low_share": s.low_share})
+            rows.append(
+                {
+                    "element": ELEMENT_LABELS[e],
+                    "order": i,
+                    "wave": p.wave,
+                    "which": which,
+                    "mean": shown_mean(p, e, min_size),
+                    "answered": s.answered,
+                    "low_share": s.low_share,
+                }
+            )
     return pd.DataFrame(rows, columns=["element", "order", "wave", "which", "mean", "answered", "low_share"])
 
 
 def barrier_frame(profile: GroupProfile) -> pd.DataFrame:
     d = profile.barrier.distribution
-    return pd.DataFrame([{"barrier": BARRIER_LABELS[k], "order": i, "respondents": d[k],
-                          "share": d[k] / profile.respondents if profile.respondents else 0.0}
-                         for i, k in enumerate((*ADKAR, "none"))])
+    return pd.DataFrame(
+        [
+            {
+                "barrier": BARRIER_LABELS[k],
+                "order": i,
+                "respondents": d[k],
+                "share": d[k] / profile.respondents if profile.respondents else 0.0,
+            }
+            for i, k in enumerate((*ADKAR, "none"))
+        ]
+    )
 
 
 def heatmap_frame(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
@@ -453,43 +607,86 @@ def heatmap_frame(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
         for i, e in enumerate(ADKAR):
             s = profile.elements[e]
             suppressed = s.answered < pilot.min_size
-            rows.append({"group": f"{profile.label} ({profile.respondents})", "group_order": order, "element": ELEMENT_LABELS[e],
-                         "element_order": i, "mean": None if suppressed else s.mean, "answered": s.answered,
-                         "low_share": None if suppressed else s.low_share, "suppressed": suppressed,
-                         "cell": f"< {pilot.min_size} answers" if suppressed else f"{s.mean:.1f}"})
-    return pd.DataFrame(rows, columns=["group", "group_order", "element", "element_order", "mean", "answered", "low_share", "suppressed", "cell"])
+            rows.append(
+                {
+                    "group": f"{profile.label} ({profile.respondents})",
+                    "group_order": order,
+                    "element": ELEMENT_LABELS[e],
+                    "element_order": i,
+                    "mean": None if suppressed else s.mean,
+                    "answered": s.answered,
+                    "low_share": None if suppressed else s.low_share,
+                    "suppressed": suppressed,
+                    "cell": f"< {pilot.min_size} answers" if suppressed else f"{s.mean:.1f}",
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "group",
+            "group_order",
+            "element",
+            "element_order",
+            "mean",
+            "answered",
+            "low_share",
+            "suppressed",
+            "cell",
+        ],
+    )
 
 
 def trend_frame(pilot: PilotAdoption, label: str = ALL_RESPONDENTS) -> pd.DataFrame:
     """A group's element means across the waves in which it could be shown."""
     days = {w.wave: w.last_day for w in pilot.waves}
-    rows = [{"wave": p.wave, "day": days.get(p.wave), "element": ELEMENT_LABELS[e], "order": i, "mean": shown_mean(p, e, pilot.min_size),
-             "answered": p.elements[e].answered, "respondents": p.respondents}
-            for p in pilot.history(label) for i, e in enumerate(ADKAR)]
+    rows = [
+        {
+            "wave": p.wave,
+            "day": days.get(p.wave),
+            "element": ELEMENT_LABELS[e],
+            "order": i,
+            "mean": shown_mean(p, e, pilot.min_size),
+            "answered": p.elements[e].answered,
+            "respondents": p.respondents,
+        }
+        for p in pilot.history(label)
+        for i, e in enumerate(ADKAR)
+    ]
     return pd.DataFrame(rows, columns=["wave", "day", "element", "order", "mean", "answered", "respondents"])
 
 
 @dataclass
 class UsageChartData:
     usage: pd.DataFrame  # week, active_users, share (of target)
-    target: Optional[int]
+    target: int | None
     waves: pd.DataFrame  # wave, day, respondents, label: the survey waves on the same time axis
-    span: Optional[tuple[date, date]] = field(default=None)
+    span: tuple[date, date] | None = field(default=None)
 
 
 def usage_chart_data(pilot: PilotAdoption) -> UsageChartData:
     series = pilot.active_users.dropna()
     usage = pd.DataFrame({"week": series.index, "active_users": series.to_numpy()})
     usage["share"] = usage["active_users"] / pilot.target_users if pilot.target_users else None
-    waves = pd.DataFrame([{"wave": w.wave, "day": pd.Timestamp(w.last_day), "respondents": w.respondents,
-                           "label": f"Wave {w.wave} ({w.respondents})"} for w in pilot.waves if w.last_day],
-                         columns=["wave", "day", "respondents", "label"])
+    waves = pd.DataFrame(
+        [
+            {
+                "wave": w.wave,
+                "day": pd.Timestamp(w.last_day),
+                "respondents": w.respondents,
+                "label": f"Wave {w.wave} ({w.respondents})",
+            }
+            for w in pilot.waves
+            if w.last_day
+        ],
+        columns=["wave", "day", "respondents", "label"],
+    )
     days = list(usage["week"]) + list(waves["day"])
     span = (min(days).date(), max(days).date()) if days else None
     return UsageChartData(usage, pilot.target_users, waves, span)
 
 
 # -- the command line -------------------------------------------------------------------------------
+
 
 def _profile_json(profile: GroupProfile, min_size: int) -> dict:
     b = profile.barrier
@@ -499,45 +696,75 @@ def _profile_json(profile: GroupProfile, min_size: int) -> dict:
         "answered": {e: profile.elements[e].answered for e in ADKAR},
         "low_share": {e: profile.elements[e].low_share for e in ADKAR},
         "barrier_points": dict(b.distribution),
-        "group_barrier": {"element": b.element, "respondents": b.element_count,
-                          "share": b.element_count / profile.respondents if profile.respondents else None},
+        "group_barrier": {
+            "element": b.element,
+            "respondents": b.element_count,
+            "share": b.element_count / profile.respondents if profile.respondents else None,
+        },
     }
 
 
-def _participation_json(p: Optional[Participation]) -> Optional[dict]:
-    return {"respondents": p.respondents, "asked": p.asked, "of": p.of, "share": p.share, "warning": p.warning} if p else None
+def _participation_json(p: Participation | None) -> dict | None:
+    return (
+        {"respondents": p.respondents, "asked": p.asked, "of": p.of, "share": p.share, "warning": p.warning}
+        if p
+        else None
+    )
 
 
-def as_json(pilot: PilotAdoption, wave_number: Optional[int] = None) -> dict:
+def as_json(pilot: PilotAdoption, wave_number: int | None = None) -> dict:
     """The command line's block for one pilot (the latest wave unless one is named)."""
     wave = pilot.wave(wave_number)
     p = wave.participation if wave else None
     block = {
-        "pilot_id": pilot.pilot_id, "name": pilot.name, "wave": wave.wave if wave else wave_number,
+        "pilot_id": pilot.pilot_id,
+        "name": pilot.name,
+        "wave": wave.wave if wave else wave_number,
         "waves": [w.wave for w in pilot.waves],
-        "respondents": wave.respondents if wave else 0, "min_group_size": pilot.min_size,
+        "respondents": wave.respondents if wave else 0,
+        "min_group_size": pilot.min_size,
         "shown": bool(wave and wave.shown),
-        "means": None, "answered": None, "low_share": None, "barrier_points": None, "group_barrier": None,
+        "means": None,
+        "answered": None,
+        "low_share": None,
+        "barrier_points": None,
+        "group_barrier": None,
         "participation": _participation_json(p),
         "adoption_rate": pilot.rate.rate if pilot.rate else None,
         "active_users": pilot.rate.active_users if pilot.rate else None,
         "usage_weeks": pilot.rate.weeks if pilot.rate else 0,
-        "usage_trend": ({"direction": pilot.trend.direction, "per_week": pilot.trend.per_week, "weeks": pilot.trend.weeks}
-                        if pilot.trend else None),
-        "teams": [], "teams_pooled": wave.pooled_teams if wave else 0,
+        "usage_trend": (
+            {"direction": pilot.trend.direction, "per_week": pilot.trend.per_week, "weeks": pilot.trend.weeks}
+            if pilot.trend
+            else None
+        ),
+        "teams": [],
+        "teams_pooled": wave.pooled_teams if wave else 0,
         "future_responses": pilot.future_responses,
         "change": None,
-        "verdict": (verdict(pilot, wave) if wave or wave_number is None else
-                    f"There is no survey wave {wave_number} for this pilot" + (f" (its waves: {', '.join(str(w.wave) for w in pilot.waves)})." if pilot.waves else " (no survey yet).")),
+        "verdict": (
+            verdict(pilot, wave)
+            if wave or wave_number is None
+            else f"There is no survey wave {wave_number} for this pilot"
+            + (f" (its waves: {', '.join(str(w.wave) for w in pilot.waves)})." if pilot.waves else " (no survey yet).")
+        ),
     }
     if wave and wave.shown:
         block.update(_profile_json(wave.overall, pilot.min_size))
-        block["teams"] = [{"team": g.label, "teams": g.teams, **_profile_json(g, pilot.min_size),
-                           "participation": _participation_json(wave.team_participation.get(g.label))} for g in wave.groups]
+        block["teams"] = [
+            {
+                "team": g.label,
+                "teams": g.teams,
+                **_profile_json(g, pilot.min_size),
+                "participation": _participation_json(wave.team_participation.get(g.label)),
+            }
+            for g in wave.groups
+        ]
         if wave.change:
             c = wave.change
             block["change"] = {
-                "from_wave": c.before_wave, "respondents": [c.before_respondents, c.after_respondents],
+                "from_wave": c.before_wave,
+                "respondents": [c.before_respondents, c.after_respondents],
                 "means": {e: x.change for e, x in c.elements.items()},
                 "stuck_share": [c.stuck_before, c.stuck_after],
             }

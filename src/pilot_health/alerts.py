@@ -23,6 +23,7 @@ address is looked for again at each run (the register or the settings may have i
 write is audited.
 A subscriber limited to some business units never receives another unit's pilot.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -30,7 +31,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Optional, Sequence
+from typing import Callable, Sequence
 from urllib.parse import urlencode
 
 from . import queries
@@ -48,11 +49,26 @@ EVENT_KINDS = {
     "stale_data": "No new data for a while",
 }
 # Events found, and the subscription kind each belongs to (an escalation goes to the sponsor only).
-EVENT_SUBSCRIPTION = {"health_red": "health_red", "pattern_high": "pattern_high", "decay_critical": "decay_critical",
-                      "drift_critical": "decay_critical", "decision_due": "decision_due", "decision_overdue": "decision_due",
-                      "stale_data": "stale_data", "escalation": None}
-SEVERITY = ("escalation", "health_red", "pattern_high", "decay_critical", "drift_critical", "decision_overdue",
-            "decision_due", "stale_data")
+EVENT_SUBSCRIPTION = {
+    "health_red": "health_red",
+    "pattern_high": "pattern_high",
+    "decay_critical": "decay_critical",
+    "drift_critical": "decay_critical",
+    "decision_due": "decision_due",
+    "decision_overdue": "decision_due",
+    "stale_data": "stale_data",
+    "escalation": None,
+}
+SEVERITY = (
+    "escalation",
+    "health_red",
+    "pattern_high",
+    "decay_critical",
+    "drift_critical",
+    "decision_overdue",
+    "decision_due",
+    "stale_data",
+)
 MAX_RUNS = 5  # runs that try a digest before it is given up (and reported as failed)
 QUIET_STAGES = ("paused", "cancelled")  # no data is expected: no “no new data” event
 EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
@@ -64,15 +80,16 @@ class AlertError(PilotHealthError):
 
 # -- subscriptions ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Subscription:
     subscription_id: int
     address: str
     channel: str  # email | webhook
-    pilot_id: Optional[str]
-    business_unit: Optional[str]
+    pilot_id: str | None
+    business_unit: str | None
     events: tuple[str, ...]
-    limited_to: Optional[tuple[str, ...]]  # the subscriber's business units; None: every unit
+    limited_to: tuple[str, ...] | None  # the subscriber's business units; None: every unit
     created_by: str
     created_at: datetime
 
@@ -116,16 +133,32 @@ def channel_of(address: str) -> str:
 
 def _subscription(row: dict) -> Subscription:
     limited = row["limited_to"]
-    return Subscription(row["subscription_id"], row["address"], row["channel"], row["pilot_id"], row["business_unit"],
-                        tuple(row["events"]), tuple(limited) if limited is not None else None, row["created_by"], row["created_at"])
+    return Subscription(
+        row["subscription_id"],
+        row["address"],
+        row["channel"],
+        row["pilot_id"],
+        row["business_unit"],
+        tuple(row["events"]),
+        tuple(limited) if limited is not None else None,
+        row["created_by"],
+        row["created_at"],
+    )
 
 
 def _own(person: Person, address: str) -> bool:
     return person.name.strip().lower() == address.strip().lower()
 
 
-def subscribe(store: Store, address: str, events: Sequence[str], pilot_id: Optional[str] = None, business_unit: Optional[str] = None,
-              by: "Person | str" = "local user", limited_to: Optional[Sequence[str]] = None) -> Subscription:
+def subscribe(
+    store: Store,
+    address: str,
+    events: Sequence[str],
+    pilot_id: str | None = None,
+    business_unit: str | None = None,
+    by: "Person | str" = "local user",
+    limited_to: Sequence[str] | None = None,
+) -> Subscription:
     """Subscribe `address` (an e-mail address, or a webhook's https address) to one pilot, one
     business unit, or everything the subscriber may see, for these kinds of events. A person may
     subscribe their own address; anyone else's, a team's or a webhook needs the administrator role.
@@ -150,7 +183,11 @@ def subscribe(store: Store, address: str, events: Sequence[str], pilot_id: Optio
         units = person.business_units
     else:
         listed = access_units(address)
-        units = listed[1] if listed[0] else (tuple(u.strip() for u in limited_to if u.strip()) if limited_to is not None else None)
+        units = (
+            listed[1]
+            if listed[0]
+            else (tuple(u.strip() for u in limited_to if u.strip()) if limited_to is not None else None)
+        )
     pilot_id = (pilot_id or "").strip().upper() or None
     business_unit = (business_unit or "").strip() or None
     now = utc_now()
@@ -160,7 +197,9 @@ def subscribe(store: Store, address: str, events: Sequence[str], pilot_id: Optio
             if record is None or not person.sees(record["business_unit"]):
                 raise NotFoundError(f"Pilot: there is no pilot {pilot_id} in the register.")
             if units is not None and record["business_unit"] not in units:
-                raise AccessDenied(f"{address} may see only {', '.join(units)}; the pilot {pilot_id} belongs to {record['business_unit']}.")
+                raise AccessDenied(
+                    f"{address} may see only {', '.join(units)}; the pilot {pilot_id} belongs to {record['business_unit']}."
+                )
         if business_unit:
             known = set(queries.pilot_business_units(con).values())
             if business_unit not in known or not person.sees(business_unit):
@@ -168,17 +207,37 @@ def subscribe(store: Store, address: str, events: Sequence[str], pilot_id: Optio
             if units is not None and business_unit not in units:
                 raise AccessDenied(f"{address} may see only {', '.join(units)}, not {business_unit}.")
         for row in queries.fetch_subscriptions(con, address):
-            same = (row["pilot_id"], row["business_unit"], tuple(sorted(row["events"]))) == (pilot_id, business_unit, tuple(sorted(wanted)))
+            same = (row["pilot_id"], row["business_unit"], tuple(sorted(row["events"]))) == (
+                pilot_id,
+                business_unit,
+                tuple(sorted(wanted)),
+            )
             if same:
-                raise AlertError(f"{masked(address) if channel == 'webhook' else address} is already subscribed to exactly this "
-                                 f"(subscription {row['subscription_id']}).")
-        values = {"address": address, "channel": channel, "pilot_id": pilot_id, "business_unit": business_unit, "events": list(wanted),
-                  "limited_to": list(units) if units is not None else None, "created_by": person.name, "created_at": now}
+                raise AlertError(
+                    f"{masked(address) if channel == 'webhook' else address} is already subscribed to exactly this "
+                    f"(subscription {row['subscription_id']})."
+                )
+        values = {
+            "address": address,
+            "channel": channel,
+            "pilot_id": pilot_id,
+            "business_unit": business_unit,
+            "events": list(wanted),
+            "limited_to": list(units) if units is not None else None,
+            "created_by": person.name,
+            "created_at": now,
+        }
         subscription_id = queries.insert_subscription(con, values)
         made = _subscription({"subscription_id": subscription_id, **values})
-        queries.record_audit(con, now, person.name, "alert_subscribe", made.shown_address,
-                             f"Subscription {subscription_id}: {made.covers}, for {made.events_text}"
-                             + (f"; limited to {', '.join(units)}" if units is not None else ""))
+        queries.record_audit(
+            con,
+            now,
+            person.name,
+            "alert_subscribe",
+            made.shown_address,
+            f"Subscription {subscription_id}: {made.covers}, for {made.events_text}"
+            + (f"; limited to {', '.join(units)}" if units is not None else ""),
+        )
     return made
 
 
@@ -187,12 +246,21 @@ def unsubscribe(store: Store, subscription_id: int, by: "Person | str" = "local 
     person = as_person(by)
     now = utc_now()
     with store.unscoped().write() as con:
-        found = next((s for s in map(_subscription, queries.fetch_subscriptions(con)) if s.subscription_id == subscription_id), None)
+        found = next(
+            (s for s in map(_subscription, queries.fetch_subscriptions(con)) if s.subscription_id == subscription_id),
+            None,
+        )
         if found is None or not (_own(person, found.address) or person.can("manage_alerts")):
             raise NotFoundError(f"Subscription: there is no subscription number {subscription_id} of yours.")
         queries.remove_subscription(con, subscription_id, person.name, now)
-        queries.record_audit(con, now, person.name, "alert_unsubscribe", found.shown_address,
-                             f"Subscription {subscription_id} removed: {found.covers}, for {found.events_text}")
+        queries.record_audit(
+            con,
+            now,
+            person.name,
+            "alert_unsubscribe",
+            found.shown_address,
+            f"Subscription {subscription_id} removed: {found.covers}, for {found.events_text}",
+        )
     return found
 
 
@@ -204,7 +272,7 @@ def subscriptions(store: Store, by: "Person | str" = "local user") -> list[Subsc
     return [_subscription(r) for r in rows]
 
 
-def access_units(address: str) -> tuple[bool, Optional[tuple[str, ...]]]:
+def access_units(address: str) -> tuple[bool, tuple[str, ...] | None]:
     """(whether the access file lists this e-mail address, and then its business units or None for
     every unit). An access file that cannot be read lists nobody."""
     from .access import load_access
@@ -223,7 +291,7 @@ def access_units(address: str) -> tuple[bool, Optional[tuple[str, ...]]]:
     return False, None
 
 
-def units_in_force(subscription: Subscription) -> Optional[tuple[str, ...]]:
+def units_in_force(subscription: Subscription) -> tuple[str, ...] | None:
     """The units a subscription's digests may tell of: those it was made with, and for a person the
     access file lists, no more than their units there now."""
     units = subscription.limited_to
@@ -236,28 +304,40 @@ def units_in_force(subscription: Subscription) -> Optional[tuple[str, ...]]:
 
 # -- events -----------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Event:
     key: str  # what makes it this occurrence: stored once, never sent twice
     kind: str
     pilot_id: str
     name: str
-    business_unit: Optional[str]
+    business_unit: str | None
     fired_at: datetime
     what: str
     evidence: str
     link: str
-    sponsor: Optional[str] = None  # an escalation's executive sponsor, as the register writes it
+    sponsor: str | None = None  # an escalation's executive sponsor, as the register writes it
 
     def as_json(self) -> dict:
-        return {"key": self.key, "kind": self.kind, "pilot_id": self.pilot_id, "pilot": self.name, "business_unit": self.business_unit,
-                "fired_at": self.fired_at.isoformat(timespec="seconds"), "what": self.what, "evidence": self.evidence, "link": self.link}
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "pilot_id": self.pilot_id,
+            "pilot": self.name,
+            "business_unit": self.business_unit,
+            "fired_at": self.fired_at.isoformat(timespec="seconds"),
+            "what": self.what,
+            "evidence": self.evidence,
+            "link": self.link,
+        }
 
 
 def view_link(base_url: str, page: str, pilot_id: str, at: datetime) -> str:
     """The view of one pilot pinned to a moment: the address a pinned link of the dashboard has
     (`base/Risk?pilot=SC-01&as_of=2026-12-05T06:30:00`, like the steering pack's live links)."""
-    return f"{base_url.rstrip('/')}/{page}?" + urlencode([("pilot", pilot_id), ("as_of", at.replace(microsecond=0).isoformat())])
+    return f"{base_url.rstrip('/')}/{page}?" + urlencode(
+        [("pilot", pilot_id), ("as_of", at.replace(microsecond=0).isoformat())]
+    )
 
 
 EVIDENCE_CHARACTERS = 240  # the evidence is one line: longer is cut (the link has all of it)
@@ -272,8 +352,9 @@ def _stamp(at: datetime) -> str:
     return at.replace(microsecond=0).isoformat()
 
 
-def detect_events(store: Store, at: datetime, previous: Optional[datetime], base_url: str, stale_days: int,
-                  escalation_days: int) -> list[Event]:
+def detect_events(
+    store: Store, at: datetime, previous: datetime | None, base_url: str, stale_days: int, escalation_days: int
+) -> list[Event]:
     """Everything alert-worthy at `at` that was not so at `previous` (the last run; None: the first
     run, when everything standing counts), for every pilot, worst first. Computed exactly as the
     views pinned to those moments compute them (`results.KEEPER`)."""
@@ -294,49 +375,97 @@ def detect_events(store: Store, at: datetime, previous: Optional[datetime], base
     stamp = _stamp(at)
     found: list[Event] = []
 
-    def add(kind: str, key: str, pilot, what: str, evidence: str, page: str, sponsor: Optional[str] = None) -> None:
-        found.append(Event(key, kind, pilot.pilot_id, pilot.name, pilot.business_unit, at, what, _one_line(evidence) or "—",
-                           view_link(base_url, page, pilot.pilot_id, at), sponsor))
+    def add(kind: str, key: str, pilot, what: str, evidence: str, page: str, sponsor: str | None = None) -> None:
+        found.append(
+            Event(
+                key,
+                kind,
+                pilot.pilot_id,
+                pilot.name,
+                pilot.business_unit,
+                at,
+                what,
+                _one_line(evidence) or "—",
+                view_link(base_url, page, pilot.pilot_id, at),
+                sponsor,
+            )
+        )
 
     for pilot_id, now in risk_now.items():
         then = risk_then.get(pilot_id)
         if now.health == "red" and (then is None or then.health != "red"):
             was = f" (was {HEALTH_LABELS[then.health]})" if then is not None else ""
-            add("health_red", f"health_red:{pilot_id}:{stamp}", now, f"Health turned Red{was}.", now.health_reason, "Risk")
+            add(
+                "health_red",
+                f"health_red:{pilot_id}:{stamp}",
+                now,
+                f"Health turned Red{was}.",
+                now.health_reason,
+                "Risk",
+            )
         for key, pattern in now.patterns.items():
             before = then.patterns.get(key) if then is not None else None
             if pattern.status == "high" and (before is None or before.status != "high"):
                 fired = [s.evidence for s in pattern.signals if s.state == "fired"]
-                add("pattern_high", f"pattern_high:{pilot_id}:{key}:{stamp}", now,
-                    f"{pattern.name} turned High (score {pattern.score_label}).", " ".join(fired[:2]), "Risk")
+                add(
+                    "pattern_high",
+                    f"pattern_high:{pilot_id}:{key}:{stamp}",
+                    now,
+                    f"{pattern.name} turned High (score {pattern.score_label}).",
+                    " ".join(fired[:2]),
+                    "Risk",
+                )
     for pilot_id, now in align_now.items():
         then = align_then.get(pilot_id)
         for metric, decay in now.decays.items():
             before = then.decays.get(metric) if then is not None else None
             if decay.level == "critical" and (before is None or before.level != "critical"):
                 name = now.names.get(metric, metric)
-                add("decay_critical", f"decay_critical:{pilot_id}:{metric}:{stamp}", now,
+                add(
+                    "decay_critical",
+                    f"decay_critical:{pilot_id}:{metric}:{stamp}",
+                    now,
                     f"Live decay of {name} reached critical.",
                     f"{name} is {abs(decay.relative):.0%} worse than in its first live weeks ({decay.reference:.3g} → {decay.latest:.3g}, "
-                    f"week of {decay.latest_week:%d %b %Y}).", "Alignment")
+                    f"week of {decay.latest_week:%d %b %Y}).",
+                    "Alignment",
+                )
         for metric, drift in now.drifts.items():
             before = then.drifts.get(metric) if then is not None else None
-            if drift.level == "critical" and drift.worse is not False and (before is None or before.level != "critical"):
+            if (
+                drift.level == "critical"
+                and drift.worse is not False
+                and (before is None or before.level != "critical")
+            ):
                 name = now.names.get(metric, metric)
-                add("drift_critical", f"drift_critical:{pilot_id}:{metric}:{drift.environment}:{stamp}", now,
+                add(
+                    "drift_critical",
+                    f"drift_critical:{pilot_id}:{metric}:{drift.environment}:{stamp}",
+                    now,
                     f"Drift of {name} ({drift.environment}) reached critical.",
                     f"{name} moved {drift.score:.1f} standard deviations from its first weeks ({drift.reference_mean:.3g} → "
-                    f"{drift.current_mean:.3g}, {drift.current_from:%d %b} – {drift.current_until:%d %b %Y}).", "Alignment")
+                    f"{drift.current_mean:.3g}, {drift.current_from:%d %b} – {drift.current_until:%d %b %Y}).",
+                    "Alignment",
+                )
     # Decisions: the status each has on the run's day, as the pilot's risk view shows it.
     for d in meetings.decisions(store, as_of=at):
         pilot = risk_now.get(d.pilot_id)
         if pilot is None or d.status not in ("due", "overdue"):
             continue
-        when = (f"is overdue since {d.due_on:%d %b %Y} ({plural(-d.days_left, 'day')})" if d.status == "overdue"
-                else f"is due on {d.due_on:%d %b %Y}" + (" (today)" if d.days_left == 0 else f" (in {plural(d.days_left, 'day')})"))
-        add(f"decision_{d.status}", f"decision_{d.status}:{d.pilot_id}:{d.decision_id}", pilot,
+        when = (
+            f"is overdue since {d.due_on:%d %b %Y} ({plural(-d.days_left, 'day')})"
+            if d.status == "overdue"
+            else f"is due on {d.due_on:%d %b %Y}"
+            + (" (today)" if d.days_left == 0 else f" (in {plural(d.days_left, 'day')})")
+        )
+        add(
+            f"decision_{d.status}",
+            f"decision_{d.status}:{d.pilot_id}:{d.decision_id}",
+            pilot,
             f"The committee's decision “{d.decision_label}” of {d.held_on:%d %b %Y} {when}.",
-            f"Owner {d.owner}; conditions: {(d.conditions or 'none written').rstrip(' .;')}; taken at the meeting {d.meeting_title}.", "Risk")
+            f"Owner {d.owner}; conditions: {(d.conditions or 'none written').rstrip(' .;')}; taken at the meeting {d.meeting_title}.",
+            "Risk",
+        )
     # Data that has not arrived: the home page's “stale” for the same day and moment.
     frame = KEEPER.portfolio(store, None, at.date(), stale_days, at)
     for row in frame[(frame["freshness"] == "stale") & ~frame["stage"].isin(QUIET_STAGES)].itertuples():
@@ -344,10 +473,14 @@ def detect_events(store: Store, at: datetime, previous: Optional[datetime], base
         if pilot is None:
             continue
         last = row.last_upload_at
-        add("stale_data", f"stale_data:{row.pilot_id}:{_stamp(last.to_pydatetime() if hasattr(last, 'to_pydatetime') else last)}", pilot,
+        add(
+            "stale_data",
+            f"stale_data:{row.pilot_id}:{_stamp(last.to_pydatetime() if hasattr(last, 'to_pydatetime') else last)}",
+            pilot,
             f"No new data for {plural(int(row.days_since_upload), 'day')} (more than {stale_days}).",
             f"Newest data upload on {last:%d %b %Y}; {plural(int(row.data_uploads), 'upload')} with {plural(int(row.data_rows), 'row')} in force.",
-            "Pilot_register")
+            "Pilot_register",
+        )
     found += _escalations(store, at, risk_now, base_url, escalation_days, first)
     found.sort(key=lambda e: (SEVERITY.index(e.kind), e.pilot_id, e.key))
     return found
@@ -388,22 +521,36 @@ def _escalations(store: Store, at: datetime, risk_now: dict, base_url: str, days
         if last is not None and (last.recorded_at > back or (last.status != "overdue" and decided_while_red(last))):
             continue
         pilot = risk_now[pilot_id]
-        since = (f"The committee's last decision was “{last.decision_label}” at {last.meeting_title} on {last.held_on:%d %b %Y}" if last
-                 else "The committee has recorded no decision about it")
-        found.append(Event(
-            f"escalation:{pilot_id}:{last.decision_id if last else 0}", "escalation", pilot_id, pilot.name, pilot.business_unit, at,
-            f"Escalated to you as its executive sponsor: red for at least {plural(days, 'day')}, and no committee decision about it "
-            "that is still in time.",
-            _one_line(f"{since}. {pilot.health_reason}"), view_link(base_url, "Risk", pilot_id, at), sponsors.get(pilot_id)))
+        since = (
+            f"The committee's last decision was “{last.decision_label}” at {last.meeting_title} on {last.held_on:%d %b %Y}"
+            if last
+            else "The committee has recorded no decision about it"
+        )
+        found.append(
+            Event(
+                f"escalation:{pilot_id}:{last.decision_id if last else 0}",
+                "escalation",
+                pilot_id,
+                pilot.name,
+                pilot.business_unit,
+                at,
+                f"Escalated to you as its executive sponsor: red for at least {plural(days, 'day')}, and no committee decision about it "
+                "that is still in time.",
+                _one_line(f"{since}. {pilot.health_reason}"),
+                view_link(base_url, "Risk", pilot_id, at),
+                sponsors.get(pilot_id),
+            )
+        )
     return found
 
 
-def _first_record(store: Store) -> Optional[datetime]:
+def _first_record(store: Store) -> datetime | None:
     with store.read() as con:
         return queries.first_record_at(con)
 
 
 # -- digests ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Digest:
@@ -413,32 +560,50 @@ class Digest:
     events: list[Event]
     subject: str
     body: str
-    payload: Optional[str]  # the webhook's JSON
-    delivery_id: Optional[int] = None
+    payload: str | None  # the webhook's JSON
+    delivery_id: int | None = None
     status: str = "pending"
     attempts: int = 0
-    error: Optional[str] = None
+    error: str | None = None
     retry: bool = False  # written by an earlier run, tried again
     runs_tried: int = 0
 
     def as_json(self) -> dict:
-        return {"delivery_id": self.delivery_id, "channel": self.channel,
-                "address": masked(self.address) if self.channel == "webhook" else self.address, "recipient": self.recipient,
-                "subject": self.subject, "events": [e.key for e in self.events], "status": self.status, "attempts": self.attempts,
-                "error": self.error, "retry": self.retry, "body": self.body}
+        return {
+            "delivery_id": self.delivery_id,
+            "channel": self.channel,
+            "address": masked(self.address) if self.channel == "webhook" else self.address,
+            "recipient": self.recipient,
+            "subject": self.subject,
+            "events": [e.key for e in self.events],
+            "status": self.status,
+            "attempts": self.attempts,
+            "error": self.error,
+            "retry": self.retry,
+            "body": self.body,
+        }
 
 
-def digest_text(events: Sequence[Event], since: Optional[datetime], at: datetime, base_url: str, escalation: bool = False) -> tuple[str, str]:
+def digest_text(
+    events: Sequence[Event], since: datetime | None, at: datetime, base_url: str, escalation: bool = False
+) -> tuple[str, str]:
     """(subject, body) of one digest: per pilot, each event's what, evidence and pinned link."""
     pilots = list(dict.fromkeys(e.pilot_id for e in events))
     if escalation:
-        subject = (f"Pilot Health: escalation — {events[0].pilot_id} {events[0].name} is red with no committee decision" if len(pilots) == 1
-                   else f"Pilot Health: escalation — {plural(len(pilots), 'pilot')} you sponsor are red with no committee decision")
+        subject = (
+            f"Pilot Health: escalation — {events[0].pilot_id} {events[0].name} is red with no committee decision"
+            if len(pilots) == 1
+            else f"Pilot Health: escalation — {plural(len(pilots), 'pilot')} you sponsor are red with no committee decision"
+        )
         lines = [f"Pilot Health — escalation to the executive sponsor (numbers as of {moment_words(at)}).", ""]
     else:
         subject = f"Pilot Health: {plural(len(events), 'new alert')} on {plural(len(pilots), 'pilot')}"
-        lines = [f"Pilot Health — {plural(len(events), 'new alert')}"
-                 + (f" since {moment_words(since)}" if since else "") + f" (numbers as of {moment_words(at)}).", ""]
+        lines = [
+            f"Pilot Health — {plural(len(events), 'new alert')}"
+            + (f" since {moment_words(since)}" if since else "")
+            + f" (numbers as of {moment_words(at)}).",
+            "",
+        ]
     for pilot_id in pilots:
         mine = [e for e in events if e.pilot_id == pilot_id]
         first = mine[0]
@@ -446,8 +611,11 @@ def digest_text(events: Sequence[Event], since: Optional[datetime], at: datetime
         for e in mine:
             lines += [f"  • {e.what}", f"    Evidence: {e.evidence}", f"    View: {e.link}"]
         lines.append("")
-    lines.append("Each link opens the view pinned to the moment the alert fired." if not escalation else
-                 "Each link opens the pilot's risk view pinned to the moment of this escalation.")
+    lines.append(
+        "Each link opens the view pinned to the moment the alert fired."
+        if not escalation
+        else "Each link opens the pilot's risk view pinned to the moment of this escalation."
+    )
     lines.append(f"Change what you are told about on the Alerts page: {base_url.rstrip('/')}/Alerts")
     return subject, "\n".join(lines)
 
@@ -457,11 +625,20 @@ def webhook_payload(subject: str, body: str) -> str:
     (with &, < and > written as entities, so no uploaded name is read as markup), plus the fields
     of a Teams message card."""
     text = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return json.dumps({"text": text, "@type": "MessageCard", "@context": "https://schema.org/extensions",
-                       "summary": subject, "title": subject, "themeColor": "C62828"}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "text": text,
+            "@type": "MessageCard",
+            "@context": "https://schema.org/extensions",
+            "summary": subject,
+            "title": subject,
+            "themeColor": "C62828",
+        },
+        ensure_ascii=False,
+    )
 
 
-def sponsor_address(sponsor: Optional[str], settings: AlertSettings) -> tuple[Optional[str], str]:
+def sponsor_address(sponsor: str | None, settings: AlertSettings) -> tuple[str | None, str]:
     """Where an escalation for this sponsor goes, and the reason when nowhere: the register's
     executive sponsor written as an e-mail address, else the [alerts.sponsors] entry for the name."""
     name = (sponsor or "").strip()
@@ -476,20 +653,23 @@ def sponsor_address(sponsor: Optional[str], settings: AlertSettings) -> tuple[Op
             return mapped, ""
         except AlertError as error:
             return None, f"The address the alerts' settings give for the sponsor “{name}” cannot be used: {error}"
-    return None, (f"No address is known for the sponsor “{name}”: write the executive sponsor as an e-mail address in the register, "
-                  "or add the sponsor's address to the alerts' settings (their list of sponsors).")
+    return None, (
+        f"No address is known for the sponsor “{name}”: write the executive sponsor as an e-mail address in the register, "
+        "or add the sponsor's address to the alerts' settings (their list of sponsors)."
+    )
 
 
 # -- the run ------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class AlertReport:
     moment: datetime
-    compared_with: Optional[datetime]
+    compared_with: datetime | None
     dry_run: bool
     events: list[Event] = field(default_factory=list)  # new events found
     digests: list[Digest] = field(default_factory=list)  # new digests and escalations, then earlier ones retried
-    run_id: Optional[int] = None
+    run_id: int | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -510,23 +690,37 @@ class AlertReport:
             new = [d for d in self.digests if not d.retry]
             nowhere = [d for d in new if d.status == "undeliverable"]
             retries = [d for d in self.digests if d.retry]
-            head = (f"Dry run: nothing was sent or recorded. {plural(len(self.events), 'new event')}; "
-                    f"{plural(len(new) - len(nowhere), 'digest')} would be sent"
-                    + (f", {plural(len(nowhere), 'escalation')} could not be (no address known)" if nowhere else "")
-                    + (f", {plural(len(retries), 'earlier digest')} would be tried again" if retries else "") + ".")
+            head = (
+                f"Dry run: nothing was sent or recorded. {plural(len(self.events), 'new event')}; "
+                f"{plural(len(new) - len(nowhere), 'digest')} would be sent"
+                + (f", {plural(len(nowhere), 'escalation')} could not be (no address known)" if nowhere else "")
+                + (f", {plural(len(retries), 'earlier digest')} would be tried again" if retries else "")
+                + "."
+            )
         else:
-            head = (f"{plural(len(self.events), 'new event')}; {plural(len(self.sent), 'digest')} sent"
-                    + (f", {plural(len(self.not_sent), 'digest')} not sent" if self.not_sent else "") + ".")
+            head = (
+                f"{plural(len(self.events), 'new event')}; {plural(len(self.sent), 'digest')} sent"
+                + (f", {plural(len(self.not_sent), 'digest')} not sent" if self.not_sent else "")
+                + "."
+            )
         return head
 
     def as_json(self) -> dict:
-        return {"moment": self.moment.isoformat(timespec="seconds"),
-                "compared_with": self.compared_with.isoformat(timespec="seconds") if self.compared_with else None,
-                "dry_run": self.dry_run, "run_id": self.run_id, "summary": self.summary, "events": [e.as_json() for e in self.events],
-                "digests": [d.as_json() for d in self.digests], "sent": len(self.sent), "not_sent": len(self.not_sent), "notes": self.notes}
+        return {
+            "moment": self.moment.isoformat(timespec="seconds"),
+            "compared_with": self.compared_with.isoformat(timespec="seconds") if self.compared_with else None,
+            "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "summary": self.summary,
+            "events": [e.as_json() for e in self.events],
+            "digests": [d.as_json() for d in self.digests],
+            "sent": len(self.sent),
+            "not_sent": len(self.not_sent),
+            "notes": self.notes,
+        }
 
 
-def _covered(subscription: Subscription, units: Optional[tuple[str, ...]], event: Event) -> bool:
+def _covered(subscription: Subscription, units: tuple[str, ...] | None, event: Event) -> bool:
     kind = EVENT_SUBSCRIPTION.get(event.kind)
     if kind is None or kind not in subscription.events:
         return False
@@ -539,8 +733,14 @@ def _covered(subscription: Subscription, units: Optional[tuple[str, ...]], event
     return True
 
 
-def build_digests(events: Sequence[Event], subs: Sequence[Subscription], since: Optional[datetime], at: datetime, base_url: str,
-                  settings: AlertSettings) -> list[Digest]:
+def build_digests(
+    events: Sequence[Event],
+    subs: Sequence[Subscription],
+    since: datetime | None,
+    at: datetime,
+    base_url: str,
+    settings: AlertSettings,
+) -> list[Digest]:
     """One digest per address for its subscriptions' events (each event once), and one per escalation."""
     per_address: dict[tuple[str, str], list[Event]] = {}
     for sub in subs:
@@ -554,8 +754,17 @@ def build_digests(events: Sequence[Event], subs: Sequence[Subscription], since: 
     for (channel, address), mine in per_address.items():
         mine.sort(key=lambda e: (e.pilot_id, SEVERITY.index(e.kind), e.key))
         subject, body = digest_text(mine, since, at, base_url)
-        digests.append(Digest(channel, address, address if channel == "email" else masked(address), mine, subject, body,
-                              webhook_payload(subject, body) if channel == "webhook" else None))
+        digests.append(
+            Digest(
+                channel,
+                address,
+                address if channel == "email" else masked(address),
+                mine,
+                subject,
+                body,
+                webhook_payload(subject, body) if channel == "webhook" else None,
+            )
+        )
     # Escalations: one message per sponsor (all their red pilots), kept apart from the subscribers' digests.
     per_sponsor: dict[tuple[str, str], list[Event]] = {}
     nowhere: dict[str, tuple[list[Event], str]] = {}
@@ -564,13 +773,25 @@ def build_digests(events: Sequence[Event], subs: Sequence[Subscription], since: 
             continue
         address, reason = sponsor_address(event.sponsor, settings)
         if address is None:
-            nowhere.setdefault((event.sponsor or "").strip() or f"none named for {event.pilot_id}", ([], reason))[0].append(event)
+            nowhere.setdefault((event.sponsor or "").strip() or f"none named for {event.pilot_id}", ([], reason))[
+                0
+            ].append(event)
         else:
             per_sponsor.setdefault((channel_of(address), address), []).append(event)
     for (channel, address), mine in per_sponsor.items():
         subject, body = digest_text(mine, since, at, base_url, escalation=True)
         who = f"sponsor of {', '.join(e.pilot_id for e in mine)} ({mine[0].sponsor})"
-        digests.append(Digest(channel, address, who, mine, subject, body, webhook_payload(subject, body) if channel == "webhook" else None))
+        digests.append(
+            Digest(
+                channel,
+                address,
+                who,
+                mine,
+                subject,
+                body,
+                webhook_payload(subject, body) if channel == "webhook" else None,
+            )
+        )
     for sponsor, (mine, reason) in nowhere.items():
         subject, body = digest_text(mine, since, at, base_url, escalation=True)
         who = f"sponsor of {', '.join(e.pilot_id for e in mine)} ({mine[0].sponsor or 'none named'})"
@@ -582,21 +803,57 @@ def _pending(store: Store) -> list[Digest]:
     """Digests earlier runs did not deliver: those still to try, and escalations still without an address."""
     with store.read() as con:
         rows = queries.fetch_deliveries(con, status=("pending", "undeliverable"))
-        events = {e["event_key"]: e for e in queries.fetch_alert_events(con, sorted({k for r in rows for k in r["event_keys"]}))}
+        events = {
+            e["event_key"]: e
+            for e in queries.fetch_alert_events(con, sorted({k for r in rows for k in r["event_keys"]}))
+        }
     found = []
     for r in sorted(rows, key=lambda r: r["delivery_id"]):
-        evs = [Event(k, events[k]["kind"], events[k]["pilot_id"], "", events[k]["business_unit"], events[k]["fired_at"],
-                     events[k]["what"], events[k]["evidence"], events[k]["link"]) for k in r["event_keys"] if k in events]
-        digest = Digest(r["channel"], r["address"], r["recipient"], evs, r["subject"], r["body"], r["payload"],
-                        delivery_id=r["delivery_id"], status=r["status"], attempts=r["attempts"], error=r["last_error"], retry=True,
-                        runs_tried=r["runs_tried"])
+        evs = [
+            Event(
+                k,
+                events[k]["kind"],
+                events[k]["pilot_id"],
+                "",
+                events[k]["business_unit"],
+                events[k]["fired_at"],
+                events[k]["what"],
+                events[k]["evidence"],
+                events[k]["link"],
+            )
+            for k in r["event_keys"]
+            if k in events
+        ]
+        digest = Digest(
+            r["channel"],
+            r["address"],
+            r["recipient"],
+            evs,
+            r["subject"],
+            r["body"],
+            r["payload"],
+            delivery_id=r["delivery_id"],
+            status=r["status"],
+            attempts=r["attempts"],
+            error=r["last_error"],
+            retry=True,
+            runs_tried=r["runs_tried"],
+        )
         found.append(digest)
     return found
 
 
-def run_alerts(store: Store, now: Optional[datetime] = None, dry_run: bool = False, settings: Optional[AlertSettings] = None,
-               by: "Person | str" = "", base_url: Optional[str] = None, stale_days: Optional[int] = None,
-               escalation_days: Optional[int] = None, sleep: Optional[Callable[[float], None]] = None) -> AlertReport:
+def run_alerts(
+    store: Store,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    settings: AlertSettings | None = None,
+    by: "Person | str" = "",
+    base_url: str | None = None,
+    stale_days: int | None = None,
+    escalation_days: int | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> AlertReport:
     """Find what is new since the last run, send each recipient one digest, try again what earlier
     runs could not deliver, and keep it all. `dry_run`: work out and return the same digests, but
     send nothing and write nothing."""
@@ -619,7 +876,9 @@ def run_alerts(store: Store, now: Optional[datetime] = None, dry_run: bool = Fal
         last = queries.last_alert_run(con)
     previous = last["moment"] if last else None
     if previous is not None and previous >= at:
-        raise PilotHealthError(f"The last alerts run looked at {moment_words(previous)}; a new run must look at a later moment.")
+        raise PilotHealthError(
+            f"The last alerts run looked at {moment_words(previous)}; a new run must look at a later moment."
+        )
     events = detect_events(store, at, previous, base_url, stale_days, escalation_days)
     with store.read() as con:
         known = queries.known_event_keys(con, [e.key for e in events])
@@ -633,18 +892,53 @@ def run_alerts(store: Store, now: Optional[datetime] = None, dry_run: bool = Fal
         return report
     with store.write() as con:
         report.run_id = queries.insert_alert_run(con, at, previous, person.name)
-        queries.insert_alert_events(con, report.run_id, [{"event_key": e.key, "kind": e.kind, "pilot_id": e.pilot_id,
-                                                          "business_unit": e.business_unit, "fired_at": e.fired_at, "what": e.what,
-                                                          "evidence": e.evidence, "link": e.link} for e in events])
+        queries.insert_alert_events(
+            con,
+            report.run_id,
+            [
+                {
+                    "event_key": e.key,
+                    "kind": e.kind,
+                    "pilot_id": e.pilot_id,
+                    "business_unit": e.business_unit,
+                    "fired_at": e.fired_at,
+                    "what": e.what,
+                    "evidence": e.evidence,
+                    "link": e.link,
+                }
+                for e in events
+            ],
+        )
         for d in report.digests:
-            d.delivery_id = queries.insert_delivery(con, {
-                "run_id": report.run_id, "channel": d.channel, "address": d.address, "recipient": d.recipient,
-                "event_keys": [e.key for e in d.events], "subject": d.subject, "body": d.body, "payload": d.payload,
-                "status": d.status, "attempts": 0, "runs_tried": 0, "last_error": d.error, "created_at": at})
-        queries.record_audit(con, utc_now(), person.name, "alert_run", f"run {report.run_id}",
-                             f"Looked at {moment_words(at)}" + (f", compared with {moment_words(previous)}" if previous else " (first run)")
-                             + f": {plural(len(events), 'new event')}, {plural(len(report.digests), 'digest')} to send"
-                             + (f", {plural(len(retries), 'earlier digest')} to try again" if retries else ""))
+            d.delivery_id = queries.insert_delivery(
+                con,
+                {
+                    "run_id": report.run_id,
+                    "channel": d.channel,
+                    "address": d.address,
+                    "recipient": d.recipient,
+                    "event_keys": [e.key for e in d.events],
+                    "subject": d.subject,
+                    "body": d.body,
+                    "payload": d.payload,
+                    "status": d.status,
+                    "attempts": 0,
+                    "runs_tried": 0,
+                    "last_error": d.error,
+                    "created_at": at,
+                },
+            )
+        queries.record_audit(
+            con,
+            utc_now(),
+            person.name,
+            "alert_run",
+            f"run {report.run_id}",
+            f"Looked at {moment_words(at)}"
+            + (f", compared with {moment_words(previous)}" if previous else " (first run)")
+            + f": {plural(len(events), 'new event')}, {plural(len(report.digests), 'digest')} to send"
+            + (f", {plural(len(retries), 'earlier digest')} to try again" if retries else ""),
+        )
     report.digests += retries
     wait = sleep or time.sleep
     sponsors = None
@@ -675,24 +969,44 @@ def run_alerts(store: Store, now: Optional[datetime] = None, dry_run: bool = Fal
         else:
             d.status, d.error = ("failed" if d.runs_tried >= MAX_RUNS else "pending"), outcome.error
         with store.write() as con:
-            queries.update_delivery(con, d.delivery_id, d.status, d.attempts, d.runs_tried, d.error, tried_at,
-                                    tried_at if outcome.delivered else None)
+            queries.update_delivery(
+                con,
+                d.delivery_id,
+                d.status,
+                d.attempts,
+                d.runs_tried,
+                d.error,
+                tried_at,
+                tried_at if outcome.delivered else None,
+            )
     not_sent = report.not_sent
     with store.write() as con:
         queries.finish_alert_run(con, report.run_id, len(events), len(report.sent), len(not_sent))
-        queries.record_audit(con, utc_now(), person.name, "alert_run", f"run {report.run_id}",
-                             f"{plural(len(report.sent), 'digest')} delivered"
-                             + "".join(f"; not delivered to {d.recipient}: {d.error}" for d in not_sent))
+        queries.record_audit(
+            con,
+            utc_now(),
+            person.name,
+            "alert_run",
+            f"run {report.run_id}",
+            f"{plural(len(report.sent), 'digest')} delivered"
+            + "".join(f"; not delivered to {d.recipient}: {d.error}" for d in not_sent),
+        )
     return report
 
 
 # -- what was sent ---------------------------------------------------------------------------------------------
 
-STATUS_WORDS = {"sent": "Sent", "pending": "Not delivered yet — tried again at the next run", "failed": "Failed — given up",
-                "undeliverable": "No address yet — looked for again at the next run"}
+STATUS_WORDS = {
+    "sent": "Sent",
+    "pending": "Not delivered yet — tried again at the next run",
+    "failed": "Failed — given up",
+    "undeliverable": "No address yet — looked for again at the next run",
+}
 
 
-def sent_log(store: Store, by: "Person | str" = "local user", status: Optional[str] = None, limit: int = 500) -> list[dict]:
+def sent_log(
+    store: Store, by: "Person | str" = "local user", status: str | None = None, limit: int = 500
+) -> list[dict]:
     """What the alerts sent and tried to send, newest first (administrators only)."""
     person = as_person(by)
     person.require("manage_alerts", "see what the alerts sent")
@@ -710,10 +1024,20 @@ def report_lines(report: AlertReport) -> list[str]:
     if report.compared_with is None and not report.dry_run:
         lines.append("This was the first run: every event standing now counted as new.")
     for d in report.digests:
-        state = {"sent": "sent", "pending": "NOT SENT (kept; the next run tries again)", "failed": "FAILED (given up)",
-                 "undeliverable": "NOT SENT (no address)"}.get(d.status, d.status) if not report.dry_run else "would be sent"
+        state = (
+            {
+                "sent": "sent",
+                "pending": "NOT SENT (kept; the next run tries again)",
+                "failed": "FAILED (given up)",
+                "undeliverable": "NOT SENT (no address)",
+            }.get(d.status, d.status)
+            if not report.dry_run
+            else "would be sent"
+        )
         if report.dry_run and d.status == "undeliverable":
             state = "cannot be sent (no address)"
-        lines.append(f"  {d.recipient}: {plural(len(d.events), 'alert')}{' (retry)' if d.retry else ''} — {state}"
-                     + (f": {d.error}" if d.error and d.status != "sent" else ""))
+        lines.append(
+            f"  {d.recipient}: {plural(len(d.events), 'alert')}{' (retry)' if d.retry else ''} — {state}"
+            + (f": {d.error}" if d.error and d.status != "sent" else "")
+        )
     return lines

@@ -8,12 +8,12 @@ week-to-week noise, the KPI's latest level by a robust line; every result says h
 rests on. docs/alignment.md explains each method in words, with its false-alarm and detection rates
 (bench/validate_methods.py measures them).
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -58,20 +58,23 @@ def _decay_level(share: float, beyond_noise: bool, settings: Analysis) -> str:
     return "warning" if share >= settings.decay_warning - TOLERANCE else "none"
 
 
-def _decay_at(values: np.ndarray, end: int, direction: str, settings: Analysis) -> tuple[float, float, float, float, float, bool, str]:
+def _decay_at(
+    values: np.ndarray, end: int, direction: str, settings: Analysis
+) -> tuple[float, float, float, float, float, bool, str]:
     """Decay judged on the weeks before `end`: (reference, current, share worse, noise, standard
     error, beyond noise, level). The reference is the mean of the first
     `decay_reference_weeks` weeks, the current level the mean of the last `smoothing_weeks` weeks
     (computed directly, no running values)."""
     n_ref, n_cur = settings.decay_reference_weeks, settings.smoothing_weeks
     reference = float(values[:n_ref].mean())
-    current = float(values[end - n_cur:end].mean())
+    current = float(values[end - n_cur : end].mean())
     share = relative_shortfall(reference, current, direction)
     worse = (reference - current) if direction == "up" else (current - reference)
     noise = weekly_noise(values[:end])
     error = noise * math.sqrt(1 / n_ref + 1 / n_cur)
     beyond = worse > 0 and worse >= settings.decay_noise_k * error - TOLERANCE * max(abs(reference), 1.0)
     return reference, current, share, noise, error, beyond, _decay_level(share, beyond, settings)
+
 
 def _ranks(values: np.ndarray) -> np.ndarray:
     """Average ranks (ties share the mean of their places), as pandas' rank() gives them."""
@@ -98,6 +101,7 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 # -- lab to live ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Gap:
     metric: str
@@ -113,7 +117,9 @@ class Gap:
     live_values: int
 
 
-def lab_live_gap(lab: pd.Series, live: pd.Series, metric: str, direction: str, settings: Analysis, at: str = "latest") -> Optional[Gap]:
+def lab_live_gap(
+    lab: pd.Series, live: pd.Series, metric: str, direction: str, settings: Analysis, at: str = "latest"
+) -> Gap | None:
     """Lab vs live for one metric. `at="latest"`: the latest smoothed values of each. `at="first_live"`:
     the first live weeks against the lab values up to then — the cliff at go-live, before any decay."""
     lab, live = _clean(lab), _clean(live)
@@ -121,22 +127,30 @@ def lab_live_gap(lab: pd.Series, live: pd.Series, metric: str, direction: str, s
         return None
     if at == "first_live":
         live_part = live.iloc[: settings.first_live_weeks]
-        lab_part = lab[lab.index <= live_part.index[-1]].iloc[-settings.smoothing_weeks:]
+        lab_part = lab[lab.index <= live_part.index[-1]].iloc[-settings.smoothing_weeks :]
         if lab_part.empty:
             lab_part = lab.iloc[: settings.smoothing_weeks]
     else:
-        live_part = live.iloc[-settings.smoothing_weeks:]
-        lab_part = lab.iloc[-settings.smoothing_weeks:]
+        live_part = live.iloc[-settings.smoothing_weeks :]
+        lab_part = lab.iloc[-settings.smoothing_weeks :]
     lab_value, live_value = float(lab_part.mean()), float(live_part.mean())
     return Gap(
-        metric=metric, direction=direction, lab=lab_value, live=live_value, absolute=live_value - lab_value,
-        relative=relative_shortfall(lab_value, live_value, direction), lab_until=lab_part.index[-1].date(),
-        live_from=live_part.index[0].date(), live_until=live_part.index[-1].date(),
-        lab_values=len(lab_part), live_values=len(live_part),
+        metric=metric,
+        direction=direction,
+        lab=lab_value,
+        live=live_value,
+        absolute=live_value - lab_value,
+        relative=relative_shortfall(lab_value, live_value, direction),
+        lab_until=lab_part.index[-1].date(),
+        live_from=live_part.index[0].date(),
+        live_until=live_part.index[-1].date(),
+        lab_values=len(lab_part),
+        live_values=len(live_part),
     )
 
 
 # -- decay --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Decay:
@@ -164,7 +178,7 @@ class Decay:
     weeks: int
 
     @property
-    def drop_in_standard_errors(self) -> Optional[float]:
+    def drop_in_standard_errors(self) -> float | None:
         if self.standard_error <= 0:
             return None
         worse = (self.reference - self.latest) if self.direction == "up" else (self.latest - self.reference)
@@ -191,7 +205,7 @@ def decay_path(live: pd.Series, direction: str, settings: Analysis) -> pd.DataFr
     return pd.DataFrame(rows, columns=["week", "value", "reference", "shortfall", "level"])
 
 
-def live_decay(live: pd.Series, metric: str, direction: str, settings: Analysis) -> Optional[Decay]:
+def live_decay(live: pd.Series, metric: str, direction: str, settings: Analysis) -> Decay | None:
     """The live metric's latest level against its first live weeks. None with fewer live weeks
     than `decay_min_weeks` (or the two windows side by side). The same judgement as decay_path's
     last week."""
@@ -202,11 +216,24 @@ def live_decay(live: pd.Series, metric: str, direction: str, settings: Analysis)
     reference, current, share, noise, error, beyond, level = _decay_at(values, len(values), direction, settings)
     n_ref, n_cur = settings.decay_reference_weeks, settings.smoothing_weeks
     return Decay(
-        metric=metric, direction=direction, latest=current, latest_from=live.index[-n_cur].date(), latest_week=live.index[-1].date(),
-        reference=reference, reference_from=live.index[0].date(), reference_until=live.index[n_ref - 1].date(),
-        reference_weeks=n_ref, current_weeks=n_cur, relative=share, noise=noise, standard_error=error, beyond_noise=beyond,
-        level=level, weeks=len(live),
+        metric=metric,
+        direction=direction,
+        latest=current,
+        latest_from=live.index[-n_cur].date(),
+        latest_week=live.index[-1].date(),
+        reference=reference,
+        reference_from=live.index[0].date(),
+        reference_until=live.index[n_ref - 1].date(),
+        reference_weeks=n_ref,
+        current_weeks=n_cur,
+        relative=share,
+        noise=noise,
+        standard_error=error,
+        beyond_noise=beyond,
+        level=level,
+        weeks=len(live),
     )
+
 
 def crossings(path: pd.DataFrame, column: str = "level") -> list[tuple[date, str]]:
     """The weeks where an alert level went up (none → warning, warning → critical, none → critical)."""
@@ -222,6 +249,7 @@ def crossings(path: pd.DataFrame, column: str = "level") -> list[tuple[date, str
 
 # -- drift ----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Drift:
     """A standardised shift of the current window's mean from the reference window's.
@@ -233,7 +261,7 @@ class Drift:
     environment: str
     score: float
     shift: float  # mean(current) − mean(reference)
-    worse: Optional[bool]  # the shift is in the bad direction (None when the direction is unknown)
+    worse: bool | None  # the shift is in the bad direction (None when the direction is unknown)
     level: str  # none | warning | critical
     reference_mean: float
     reference_sd: float
@@ -256,7 +284,9 @@ def _drift_level(score: float, settings: Analysis) -> str:
     return "critical" if score >= settings.drift_critical else "warning" if score >= settings.drift_warning else "none"
 
 
-def drift(series: pd.Series, metric: str, direction: Optional[str], settings: Analysis, environment: str = "live") -> Optional[Drift]:
+def drift(
+    series: pd.Series, metric: str, direction: str | None, settings: Analysis, environment: str = "live"
+) -> Drift | None:
     """The first `drift_reference_weeks` weeks (the reference) against the last `drift_current_weeks`
     weeks. None until there are enough weeks for both windows without overlap."""
     series = _clean(series)
@@ -267,9 +297,23 @@ def drift(series: pd.Series, metric: str, direction: Optional[str], settings: An
     score, sd = _drift_score(reference.to_numpy(dtype=float), current.to_numpy(dtype=float))
     shift = float(current.mean()) - float(reference.mean())
     worse = None if direction is None else (shift < 0 if direction == "up" else shift > 0)
-    return Drift(metric, environment, round(score, 3), shift, worse, _drift_level(score, settings), float(reference.mean()), sd,
-                 float(current.mean()), reference.index[0].date(), reference.index[-1].date(), current.index[0].date(),
-                 current.index[-1].date(), len(reference), len(current))
+    return Drift(
+        metric,
+        environment,
+        round(score, 3),
+        shift,
+        worse,
+        _drift_level(score, settings),
+        float(reference.mean()),
+        sd,
+        float(current.mean()),
+        reference.index[0].date(),
+        reference.index[-1].date(),
+        current.index[0].date(),
+        current.index[-1].date(),
+        len(reference),
+        len(current),
+    )
 
 
 def drift_path(series: pd.Series, settings: Analysis) -> pd.DataFrame:
@@ -279,19 +323,20 @@ def drift_path(series: pd.Series, settings: Analysis) -> pd.DataFrame:
     values = series.to_numpy(dtype=float)
     rows = []
     for end in range(n_ref + n_cur, len(values) + 1):
-        score, _ = _drift_score(values[:n_ref], values[end - n_cur:end])
+        score, _ = _drift_score(values[:n_ref], values[end - n_cur : end])
         rows.append((series.index[end - 1], score, _drift_level(score, settings)))
     return pd.DataFrame(rows, columns=["week", "score", "level"])
 
 
 # -- significance -----------------------------------------------------------------------------------
 
+
 def normal_two_sided_p(z: float) -> float:
     """Two-sided p-value of a standard normal statistic."""
     return math.erfc(abs(z) / math.sqrt(2))
 
 
-def chance_words(p: Optional[float]) -> str:
+def chance_words(p: float | None) -> str:
     """A p-value in plain words: "would happen by chance less than 1 time in 100"."""
     if p is None:
         return "not tested"
@@ -368,7 +413,7 @@ class Association:
     significant: bool
 
 
-def association(technical: np.ndarray, kpi: np.ndarray, max_lag: int, significance: float) -> Optional[Association]:
+def association(technical: np.ndarray, kpi: np.ndarray, max_lag: int, significance: float) -> Association | None:
     """Spearman ρ of the changes at each lag, tested by Fisher's z, z = atanh(ρ)·√((n − 3)/(1.06·f)),
     where f ≥ 1 widens the variance for changes that are themselves correlated week to week (Bartlett:
     f = 1 + 2 Σ r_x(k)·r_y(k), k = 1, 2 — differences of noise are, and would otherwise look related
@@ -398,6 +443,7 @@ def association(technical: np.ndarray, kpi: np.ndarray, max_lag: int, significan
 
 # -- alignment ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Alignment:
     """Whether the technical metric and the KPI move together, as a tested claim.
@@ -409,26 +455,26 @@ class Alignment:
     label: str  # aligned | decoupled | inverted | inconclusive | insufficient data
     periods: int
     period: str  # week | month
-    rho: Optional[float]  # rank correlation of the changes at the lag found, when significant
-    lag: Optional[int]  # periods by which the KPI follows the technical metric, when significant
-    technical: Optional[Trend]  # the technical metric's trend (turned so up is better)
-    kpi: Optional[Trend]  # the KPI's trend, judged at the lag (the KPI periods that follow the technical ones)
-    association: Optional[Association]
+    rho: float | None  # rank correlation of the changes at the lag found, when significant
+    lag: int | None  # periods by which the KPI follows the technical metric, when significant
+    technical: Trend | None  # the technical metric's trend (turned so up is better)
+    kpi: Trend | None  # the KPI's trend, judged at the lag (the KPI periods that follow the technical ones)
+    association: Association | None
     significance: float
     why: str = ""  # one sentence: which evidence decided the label
-    first_period: Optional[date] = None
-    last_period: Optional[date] = None
+    first_period: date | None = None
+    last_period: date | None = None
 
     @property
-    def technical_p(self) -> Optional[float]:
+    def technical_p(self) -> float | None:
         return self.technical.p if self.technical else None
 
     @property
-    def kpi_p(self) -> Optional[float]:
+    def kpi_p(self) -> float | None:
         return self.kpi.p if self.kpi else None
 
     @property
-    def association_p(self) -> Optional[float]:
+    def association_p(self) -> float | None:
         return self.association.p if self.association else None
 
 
@@ -451,7 +497,7 @@ def _resample(series: pd.Series, period: str) -> pd.Series:
     return series.groupby(starts).mean()
 
 
-def _label(tech: Trend, kpi: Trend, link: Optional[Association]) -> tuple[str, str]:
+def _label(tech: Trend, kpi: Trend, link: Association | None) -> tuple[str, str]:
     same_way = tech.direction != "none" and tech.direction == kpi.direction
     opposite = tech.direction != "none" and kpi.direction != "none" and tech.direction != kpi.direction
     together = link is not None and link.significant and link.rho > 0
@@ -475,7 +521,9 @@ def _label(tech: Trend, kpi: Trend, link: Optional[Association]) -> tuple[str, s
     return "inconclusive", "neither shows a clear change"
 
 
-def alignment(technical: pd.Series, kpi: pd.Series, technical_direction: str, kpi_direction: str, settings: Analysis) -> Alignment:
+def alignment(
+    technical: pd.Series, kpi: pd.Series, technical_direction: str, kpi_direction: str, settings: Analysis
+) -> Alignment:
     """Do the technical metric and the KPI move together? Both are put on common periods (weeks when
     both are at least weekly, else months) and turned so that up is better. Then, each at the
     `significance` level: the trend of each (Mann–Kendall), and the association of their
@@ -494,26 +542,64 @@ def alignment(technical: pd.Series, kpi: pd.Series, technical_direction: str, kp
     technical, kpi = _clean(technical), _clean(kpi)
     period = "week" if _density(technical) == "week" and _density(kpi) == "week" else "month"
     tech, business = _resample(technical, period), _resample(kpi, period)
-    common, at_tech, at_kpi = np.intersect1d(tech.index.to_numpy(), business.index.to_numpy(), assume_unique=True, return_indices=True)
+    common, at_tech, at_kpi = np.intersect1d(
+        tech.index.to_numpy(), business.index.to_numpy(), assume_unique=True, return_indices=True
+    )
     first, last = (pd.Timestamp(common[0]).date(), pd.Timestamp(common[-1]).date()) if len(common) else (None, None)
     alpha = settings.significance
     if len(common) < settings.alignment_min_periods:
-        return Alignment("insufficient data", len(common), period, None, None, None, None, None, alpha,
-                         f"only {len(common)} common {period}ly periods ({settings.alignment_min_periods} needed)", first, last)
+        return Alignment(
+            "insufficient data",
+            len(common),
+            period,
+            None,
+            None,
+            None,
+            None,
+            None,
+            alpha,
+            f"only {len(common)} common {period}ly periods ({settings.alignment_min_periods} needed)",
+            first,
+            last,
+        )
     t = tech.to_numpy(dtype=float)[at_tech] * (1 if technical_direction == "up" else -1)
     k = business.to_numpy(dtype=float)[at_kpi] * (1 if kpi_direction == "up" else -1)
     if np.ptp(t) == 0 or np.ptp(k) == 0:
         which = "the technical metric" if np.ptp(t) == 0 else "the KPI"
-        return Alignment("inconclusive", len(common), period, None, None, mann_kendall(t, alpha), mann_kendall(k, alpha), None, alpha,
-                         f"{which} did not change at all", first, last)
+        return Alignment(
+            "inconclusive",
+            len(common),
+            period,
+            None,
+            None,
+            mann_kendall(t, alpha),
+            mann_kendall(k, alpha),
+            None,
+            alpha,
+            f"{which} did not change at all",
+            first,
+            last,
+        )
     link = association(t, k, settings.alignment_max_lag, alpha)
     lag = link.lag if link is not None and link.significant else 0
     tech_trend = mann_kendall(t[: len(t) - lag], alpha)
     kpi_trend = mann_kendall(k[lag:], alpha)
     label, why = _label(tech_trend, kpi_trend, link)
     shown = link is not None and link.significant
-    return Alignment(label, len(common), period, link.rho if shown else None, link.lag if shown else None, tech_trend, kpi_trend,
-                     link, alpha, why, first, last)
+    return Alignment(
+        label,
+        len(common),
+        period,
+        link.rho if shown else None,
+        link.lag if shown else None,
+        tech_trend,
+        kpi_trend,
+        link,
+        alpha,
+        why,
+        first,
+        last,
+    )
 
 
 # -- KPI progress ---------------------------------------------------------------------------------
@@ -554,21 +640,21 @@ class KpiProgress:
     baseline: float
     target: float
     progress: float  # share of the way from baseline to target (can be negative, or above 1)
-    time_elapsed: Optional[float]  # share of the time from approval to the deadline gone (None without dates)
-    behind: Optional[bool]
+    time_elapsed: float | None  # share of the time from approval to the deadline gone (None without dates)
+    behind: bool | None
     values: int  # observations in the window
-    window_from: Optional[date] = None  # the window's first observation
+    window_from: date | None = None  # the window's first observation
     cadence: str = "week"  # week | month | quarter
     method: str = "median"  # "trend line" (Theil–Sen, 5 or more values) | "median"
     outliers: tuple[tuple[date, float], ...] = ()  # values far from the robust line, left without weight
-    last_value: Optional[float] = None  # the latest single observation, as uploaded
+    last_value: float | None = None  # the latest single observation, as uploaded
     noise: float = 0.0  # the KPI's period-to-period noise (standard deviation of one value), robust estimate
     standard_error: float = 0.0  # of `latest`, in the KPI's unit
-    beyond_noise: Optional[bool] = None  # the shortfall against the plan is at least `kpi_noise_k` standard errors
+    beyond_noise: bool | None = None  # the shortfall against the plan is at least `kpi_noise_k` standard errors
     margin: float = 0.25  # the shortfall (share of the way) that is behind plan when beyond the noise
 
     @property
-    def shortfall(self) -> Optional[float]:
+    def shortfall(self) -> float | None:
         """How far progress trails the time gone, as a share of the way from baseline to target
         (negative: ahead of plan). None without dates."""
         return None if self.time_elapsed is None else min(self.time_elapsed, 1.0) - self.progress
@@ -579,7 +665,7 @@ class KpiProgress:
         return self.behind is False and self.beyond_noise is False and self.shortfall >= self.margin - TOLERANCE
 
     @property
-    def shortfall_in_standard_errors(self) -> Optional[float]:
+    def shortfall_in_standard_errors(self) -> float | None:
         """The shortfall in the KPI's unit, in standard errors of its latest level (None without
         dates, or with no noise at all)."""
         if self.shortfall is None or self.standard_error <= 0:
@@ -587,8 +673,16 @@ class KpiProgress:
         return self.shortfall * abs(self.target - self.baseline) / self.standard_error
 
 
-def kpi_progress(kpi: pd.Series, baseline: float, target: float, approved_on: Optional[date], deadline: Optional[date],
-                 as_of: datetime, margin: float, settings: Analysis) -> Optional[KpiProgress]:
+def kpi_progress(
+    kpi: pd.Series,
+    baseline: float,
+    target: float,
+    approved_on: date | None,
+    deadline: date | None,
+    as_of: datetime,
+    margin: float,
+    settings: Analysis,
+) -> KpiProgress | None:
     """(latest − baseline) / (target − baseline) against the share of time elapsed between approval
     and the KPI deadline. Latest = a robust level over the KPI's last `KPI_WINDOW_PERIODS` periods of
     its own cadence (six weeks for a weekly KPI, six months for a monthly one): with 5 or more values
@@ -620,7 +714,11 @@ def kpi_progress(kpi: pd.Series, baseline: float, target: float, approved_on: Op
     residuals = y - fitted
     spread = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
     floor = 1e-9 * max(1.0, abs(latest))
-    far = np.abs(residuals) > (OUTLIER_SDS * spread if spread > floor else floor) if len(y) >= 3 else np.zeros(len(y), bool)
+    far = (
+        np.abs(residuals) > (OUTLIER_SDS * spread if spread > floor else floor)
+        if len(y) >= 3
+        else np.zeros(len(y), bool)
+    )
     outliers = tuple((day.date(), float(value)) for day, value, out in zip(window.index, y, far) if out)
     progress = (latest - baseline) / (target - baseline)
     noise = weekly_noise(kpi.to_numpy(dtype=float))
@@ -634,7 +732,26 @@ def kpi_progress(kpi: pd.Series, baseline: float, target: float, approved_on: Op
     if approved_on and deadline and deadline > approved_on:
         elapsed = max(0.0, (as_of.date() - approved_on).days / (deadline - approved_on).days)
         gap = min(elapsed, 1.0) - progress
-        beyond = gap * abs(target - baseline) >= settings.kpi_noise_k * error - TOLERANCE * max(abs(target - baseline), 1.0)
+        beyond = gap * abs(target - baseline) >= settings.kpi_noise_k * error - TOLERANCE * max(
+            abs(target - baseline), 1.0
+        )
         behind = gap >= margin - TOLERANCE and beyond
-    return KpiProgress(latest, latest_day.date(), baseline, target, progress, elapsed, behind, len(y), window.index[0].date(),
-                       cadence, method, outliers, float(y[-1]), noise, error, beyond, margin)
+    return KpiProgress(
+        latest,
+        latest_day.date(),
+        baseline,
+        target,
+        progress,
+        elapsed,
+        behind,
+        len(y),
+        window.index[0].date(),
+        cadence,
+        method,
+        outliers,
+        float(y[-1]),
+        noise,
+        error,
+        beyond,
+        margin,
+    )

@@ -2,11 +2,12 @@
 gap, decay, drift, KPI progress, worst first), and one pilot's series, thresholds, crossings and
 plain-language verdict. Every number comes from `PilotNumbers`, which the risk engine uses too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Optional, Sequence
+from typing import Sequence
 
 import re
 
@@ -30,16 +31,40 @@ LABEL_WORDS = {
     "insufficient data": "Insufficient data: fewer common periods than needed to judge.",
 }
 # The verdict in one or two words, short enough for a card at 1280 px (the full words are in its help).
-LABEL_SHORT = {"aligned": "Aligned", "decoupled": "Decoupled", "inverted": "Inverted", "inconclusive": "Unclear",
-               "insufficient data": "Too early", "no comparison": "–"}
+LABEL_SHORT = {
+    "aligned": "Aligned",
+    "decoupled": "Decoupled",
+    "inverted": "Inverted",
+    "inconclusive": "Unclear",
+    "insufficient data": "Too early",
+    "no comparison": "–",
+}
 # Common metric keys as a business owner reads them; the technical term stays in tooltips.
 METRIC_NAMES = {
-    "roc_auc": "ROC AUC", "auc": "ROC AUC", "pr_auc": "PR AUC", "average_precision": "Average precision",
-    "f1": "F1 score", "f1_score": "F1 score", "r2": "R²", "r_squared": "R²",
-    "rmse": "Error (RMSE)", "mae": "Error (MAE)", "mse": "Error (MSE)", "mape": "Error (MAPE)", "smape": "Error (sMAPE)",
-    "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "precision": "Precision", "recall": "Recall",
-    "log_loss": "Log loss", "logloss": "Log loss", "brier": "Brier score", "ndcg": "Ranking quality (NDCG)",
-    "bleu": "Translation score (BLEU)", "wer": "Word error rate", "cer": "Character error rate",
+    "roc_auc": "ROC AUC",
+    "auc": "ROC AUC",
+    "pr_auc": "PR AUC",
+    "average_precision": "Average precision",
+    "f1": "F1 score",
+    "f1_score": "F1 score",
+    "r2": "R²",
+    "r_squared": "R²",
+    "rmse": "Error (RMSE)",
+    "mae": "Error (MAE)",
+    "mse": "Error (MSE)",
+    "mape": "Error (MAPE)",
+    "smape": "Error (sMAPE)",
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "log_loss": "Log loss",
+    "logloss": "Log loss",
+    "brier": "Brier score",
+    "ndcg": "Ranking quality (NDCG)",
+    "bleu": "Translation score (BLEU)",
+    "wer": "Word error rate",
+    "cer": "Character error rate",
 }
 # How often values come, from their spacing: the word for one period and for "period by period".
 CADENCE_WORDS = {"day": "daily", "week": "weekly", "month": "monthly", "quarter": "quarterly"}
@@ -83,9 +108,17 @@ def by_cadence(cadence: str) -> str:
 
 # Points towards "worst first" (docs/alignment.md lists them).
 CONCERN_POINTS = {
-    "inverted": 3, "decoupled": 2, "inconclusive": 0.5, "insufficient data": 0.5, "no comparison": 0.5,
-    "decay critical": 3, "decay warning": 1.5, "drift critical": 1, "drift warning": 0.5,
-    "behind plan": 2, "gap": 1,
+    "inverted": 3,
+    "decoupled": 2,
+    "inconclusive": 0.5,
+    "insufficient data": 0.5,
+    "no comparison": 0.5,
+    "decay critical": 3,
+    "decay warning": 1.5,
+    "drift critical": 1,
+    "drift warning": 0.5,
+    "behind plan": 2,
+    "gap": 1,
 }
 
 
@@ -98,14 +131,14 @@ class PilotAlignment:
     business_unit: str
     stage: str
     as_of: datetime
-    primary_metric: Optional[str]
-    kpi_metric: Optional[str]
-    kpi_name: Optional[str]
-    alignment: Optional[Alignment]
+    primary_metric: str | None
+    kpi_metric: str | None
+    kpi_name: str | None
+    alignment: Alignment | None
     gaps: dict[str, Gap]
     decays: dict[str, Decay]
     drifts: dict[str, Drift]
-    kpi_progress: Optional[KpiProgress]
+    kpi_progress: KpiProgress | None
     gap_threshold: float
     technical_label: str = ""  # the primary metric as business readers call it (plain_metric_name)
     names: dict[str, str] = field(default_factory=dict)  # every metric of the pilot -> its plain name
@@ -118,11 +151,11 @@ class PilotAlignment:
         return self.alignment.label if self.alignment else "no comparison"
 
     @property
-    def primary_decay(self) -> Optional[Decay]:
+    def primary_decay(self) -> Decay | None:
         return self.decays.get(self.primary_metric) if self.primary_metric else None
 
     @property
-    def primary_gap(self) -> Optional[Gap]:
+    def primary_gap(self) -> Gap | None:
         return self.gaps.get(self.primary_metric) if self.primary_metric else next(iter(self.gaps.values()), None)
 
 
@@ -154,24 +187,46 @@ def _concern(row: PilotAlignment, name=lambda metric: metric) -> tuple[float, li
 def assess_alignment(numbers: PilotNumbers, catalogue: Catalogue) -> PilotAlignment:
     r = numbers.r
     row = PilotAlignment(
-        pilot_id=r["pilot_id"], name=r.get("name") or "", business_unit=r.get("business_unit") or "", stage=r.get("stage") or "",
-        as_of=numbers.as_of, primary_metric=numbers.primary_metric, kpi_metric=numbers.kpi_metric, kpi_name=r.get("kpi_name"),
-        alignment=numbers.alignment, gaps=numbers.latest_gaps, decays=numbers.decays, drifts=numbers.drifts,
-        kpi_progress=numbers.kpi_progress, gap_threshold=catalogue.threshold("lab_to_live_drop"),
-        technical_label=plain_metric_name(metric_label(numbers, numbers.primary_metric)) if numbers.primary_metric else "",
+        pilot_id=r["pilot_id"],
+        name=r.get("name") or "",
+        business_unit=r.get("business_unit") or "",
+        stage=r.get("stage") or "",
+        as_of=numbers.as_of,
+        primary_metric=numbers.primary_metric,
+        kpi_metric=numbers.kpi_metric,
+        kpi_name=r.get("kpi_name"),
+        alignment=numbers.alignment,
+        gaps=numbers.latest_gaps,
+        decays=numbers.decays,
+        drifts=numbers.drifts,
+        kpi_progress=numbers.kpi_progress,
+        gap_threshold=catalogue.threshold("lab_to_live_drop"),
+        technical_label=plain_metric_name(metric_label(numbers, numbers.primary_metric))
+        if numbers.primary_metric
+        else "",
     )
-    row.names = {m: display_name(numbers, m) for m in [*numbers.e.technical_metrics, *([numbers.kpi_metric] if numbers.kpi_metric else [])]}
+    row.names = {
+        m: display_name(numbers, m)
+        for m in [*numbers.e.technical_metrics, *([numbers.kpi_metric] if numbers.kpi_metric else [])]
+    }
     row.concern, row.reasons = _concern(row, lambda metric: display_name(numbers, metric))
     row.verdict = verdict(numbers, row)
     return row
 
 
 def numbers_for(evidence: Evidence, pilot_id: str, catalogue: Catalogue) -> PilotNumbers:
-    return PilotNumbers(evidence.pilot(pilot_id), catalogue.analysis, evidence.as_of, catalogue.threshold("kpi_behind_plan"))
+    return PilotNumbers(
+        evidence.pilot(pilot_id), catalogue.analysis, evidence.as_of, catalogue.threshold("kpi_behind_plan")
+    )
 
 
-def portfolio_alignment(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
-                        catalogue: Optional[Catalogue] = None, records_at: Optional[datetime] = None) -> list[PilotAlignment]:
+def portfolio_alignment(
+    store: Store,
+    as_of: datetime | None = None,
+    pilot_ids: Sequence[str] | None = None,
+    catalogue: Catalogue | None = None,
+    records_at: datetime | None = None,
+) -> list[PilotAlignment]:
     """Every pilot (approved by `as_of`), worst first: most concern points, then pilot code."""
     catalogue = catalogue or catalogue_for(store, records_at)  # pinned: the thresholds in force then
     evidence = load_evidence(store, as_of, pilot_ids, records_at)
@@ -191,6 +246,7 @@ def worst_first(rows: Sequence[PilotAlignment]) -> list[PilotAlignment]:
 
 # -- words ------------------------------------------------------------------------------------------
 
+
 def start_and_end(series: pd.Series, weeks: int) -> tuple[float, float, float, float, date]:
     """Robust levels at each end of a series: the median of the first and of the last w values,
     w = `weeks` (the smoothing window), but at most a third of the series (at least one value), so
@@ -198,18 +254,30 @@ def start_and_end(series: pd.Series, weeks: int) -> tuple[float, float, float, f
     series = series.dropna().sort_index()
     values = series.to_numpy(dtype=float)
     w = max(1, min(weeks, len(values) // 3))
-    return (float(np.median(values[:w])), float(np.median(values[-w:])), float(values.min()), float(values.max()),
-            series.index[0].date())
+    return (
+        float(np.median(values[:w])),
+        float(np.median(values[-w:])),
+        float(values.min()),
+        float(values.max()),
+        series.index[0].date(),
+    )
 
 
-def _negligible(change: float, reference: float, unit: Optional[str]) -> bool:
+def _negligible(change: float, reference: float, unit: str | None) -> bool:
     relative = change / abs(reference) if reference else (0.0 if change == 0 else 1.0)
     points = change * 100 if unit == "share" else change if unit == "%" else None
     return abs(relative) < 0.02 and (points is None or abs(points) < 1)
 
 
-def describe_change(label: str, first: float, last: float, unit: Optional[str], direction: Optional[str] = None,
-                    low: Optional[float] = None, high: Optional[float] = None) -> str:
+def describe_change(
+    label: str,
+    first: float,
+    last: float,
+    unit: str | None,
+    direction: str | None = None,
+    low: float | None = None,
+    high: float | None = None,
+) -> str:
     """'Accuracy rose 6 points', 'On-shelf availability has not moved', 'Cost fell 12% (better)',
     'Accuracy moved up and down (between 88 and 92.5) and ended about where it started'.
     Shares (0–1) and percentages change by points; other units by per cent. A change under 2% of
@@ -233,8 +301,9 @@ def describe_change(label: str, first: float, last: float, unit: Optional[str], 
     return f"{label} {'rose' if last > first else 'fell'} {amount}{judged}"
 
 
-def change_words(label: str, series: pd.Series, weeks: int, unit: Optional[str], direction: Optional[str],
-                 trend: Optional[Trend]) -> str:
+def change_words(
+    label: str, series: pd.Series, weeks: int, unit: str | None, direction: str | None, trend: Trend | None
+) -> str:
     """`describe_change` made to agree with the trend test the label rests on: a clear trend is never
     "ended about where it started" (it "rose slowly but steadily"), and a change the test cannot tell
     from the series' ups and downs says so."""
@@ -249,12 +318,14 @@ def change_words(label: str, series: pd.Series, weeks: int, unit: Optional[str],
         if ends_agree:
             return words
         rising = better == (direction == "up")
-        return (f"{label} {'rose' if rising else 'fell'} slowly but steadily (from about {_number(first, unit)} to "
-                f"{_number(last, unit)}, {'better' if better else 'worse'})")
+        return (
+            f"{label} {'rose' if rising else 'fell'} slowly but steadily (from about {_number(first, unit)} to "
+            f"{_number(last, unit)}, {'better' if better else 'worse'})"
+        )
     return words if negligible else words + ", but not clearly beyond its ups and downs"
 
 
-def _number(value: float, unit: Optional[str]) -> str:
+def _number(value: float, unit: str | None) -> str:
     if unit == "share":
         return f"{value * 100:.3g}%"
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
@@ -289,8 +360,10 @@ def alignment_sentence(a: Alignment, technical: str, kpi: str, brief: bool = Fal
     if a.association is not None and a.association.significant:
         follows = "in the same period" if a.lag == 0 else f"{a.lag} {a.period}{'s' if a.lag != 1 else ''} later"
         way = "in step with" if a.rho > 0 else "against"
-        parts.append(f"its period-to-period changes move {way} the model's {follows} (rank correlation {a.rho:+.2f}, "
-                     f"{chance_words(a.association.p)}, allowing for the {a.association.lags_tried} delays tried)")
+        parts.append(
+            f"its period-to-period changes move {way} the model's {follows} (rank correlation {a.rho:+.2f}, "
+            f"{chance_words(a.association.p)}, allowing for the {a.association.lags_tried} delays tried)"
+        )
     if a.label == "inconclusive":
         parts[0] += f" ({a.why})"
     return parts[0] + (": " + "; ".join(parts[1:]) if len(parts) > 1 else "") + "."
@@ -312,11 +385,23 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment, brief: bool = False) -> 
     judged = row.alignment if row.alignment and row.alignment.label != "insufficient data" else None
     if len(technical) >= 2:
         since = technical.dropna().index.min()
-        parts.append(f"Since {since:%B %Y}, " + change_words(name, technical, a.smoothing_weeks, info.unit, info.direction,
-                                                              judged.technical if judged else None))
+        parts.append(
+            f"Since {since:%B %Y}, "
+            + change_words(
+                name, technical, a.smoothing_weeks, info.unit, info.direction, judged.technical if judged else None
+            )
+        )
     if row.kpi_metric and not numbers.kpi.empty:
-        parts.append(change_words(kpi_name, numbers.kpi, a.smoothing_weeks, numbers.r.get("kpi_unit"), numbers.kpi_direction,
-                                  judged.kpi if judged else None))
+        parts.append(
+            change_words(
+                kpi_name,
+                numbers.kpi,
+                a.smoothing_weeks,
+                numbers.r.get("kpi_unit"),
+                numbers.kpi_direction,
+                judged.kpi if judged else None,
+            )
+        )
     elif row.kpi_name and says_none(row.kpi_name):
         parts.append("the register says the pilot has no business KPI to judge it by")
     elif row.kpi_name:
@@ -328,31 +413,45 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment, brief: bool = False) -> 
     if row.alignment:
         sentence += " " + alignment_sentence(row.alignment, name, kpi_name or "the KPI", brief)
         if not brief:
-            sentence += direction_note(row.alignment, name, info.direction, kpi_name or "the KPI", numbers.kpi_direction)
+            sentence += direction_note(
+                row.alignment, name, info.direction, kpi_name or "the KPI", numbers.kpi_direction
+            )
     decay = row.primary_decay
     if decay and decay.level != "none":
-        sentence += (f" Live {plain} is {decay.relative:.0%} worse than its first live weeks (the reference), "
-                     f"more than its week-to-week noise explains ({decay.level}).")
+        sentence += (
+            f" Live {plain} is {decay.relative:.0%} worse than its first live weeks (the reference), "
+            f"more than its week-to-week noise explains ({decay.level})."
+        )
     progress = row.kpi_progress
     if progress and progress.time_elapsed is not None:
-        sentence += (f" The KPI is {progress.progress:.0%} of the way to target with {min(progress.time_elapsed, 1):.0%} of the time gone"
-                     + (": behind plan." if progress.behind else
-                        f": {progress.shortfall:.0%} behind, but within its own ups and downs, so not counted as behind plan."
-                        if progress.within_noise else "."))
+        sentence += (
+            f" The KPI is {progress.progress:.0%} of the way to target with {min(progress.time_elapsed, 1):.0%} of the time gone"
+            + (
+                ": behind plan."
+                if progress.behind
+                else f": {progress.shortfall:.0%} behind, but within its own ups and downs, so not counted as behind plan."
+                if progress.within_noise
+                else "."
+            )
+        )
         if progress.outliers:
             sentence += f" {outlier_words(progress)}"
     return sentence
 
 
-def direction_note(a: Alignment, technical: str, technical_direction: Optional[str], kpi: str,
-                   kpi_direction: Optional[str]) -> str:
+def direction_note(
+    a: Alignment, technical: str, technical_direction: str | None, kpi: str, kpi_direction: str | None
+) -> str:
     """What the label means for series where lower is better, in plain words: " Lower Monthly churn
     rate is better, so its rise counts as a worsening; the charts below turn its scale upside down so
     that up means better on both." Empty when both are higher-is-better or nothing was judged."""
     if a.label == "insufficient data" or a.technical is None or a.kpi is None:
         return ""
-    lower = [(label, trend) for label, trend, direction in ((technical, a.technical, technical_direction), (kpi, a.kpi, kpi_direction))
-             if direction == "down"]
+    lower = [
+        (label, trend)
+        for label, trend, direction in ((technical, a.technical, technical_direction), (kpi, a.kpi, kpi_direction))
+        if direction == "down"
+    ]
     if not lower:
         return ""
     said = []
@@ -363,11 +462,17 @@ def direction_note(a: Alignment, technical: str, technical_direction: Optional[s
         elif trend.direction == "down":
             said.append(f"{who} rise counts as a worsening")
         else:
-            said.append(f"a fall would count as an improvement" if len(lower) == 1 else f"a fall of {label} would count as an improvement")
+            said.append(
+                f"a fall would count as an improvement"
+                if len(lower) == 1
+                else f"a fall of {label} would count as an improvement"
+            )
     names = " and ".join(label for label, _ in lower)
     scale = "its scale" if len(lower) == 1 else "their scales"
-    return (f" Lower is better for {names}, so {'; '.join(said)}; the chart below shows {scale} upside down, so that up "
-            "means better in both panels.")
+    return (
+        f" Lower is better for {names}, so {'; '.join(said)}; the chart below shows {scale} upside down, so that up "
+        "means better in both panels."
+    )
 
 
 def kpi_noise_words(progress: KpiProgress, k: float) -> str:
@@ -383,43 +488,99 @@ def kpi_noise_words(progress: KpiProgress, k: float) -> str:
 
 
 def outlier_words(progress: KpiProgress) -> str:
-    """"One KPI value (7.9 on 2026-05-25) is far from the rest and was given no weight." """
+    """ "One KPI value (7.9 on 2026-05-25) is far from the rest and was given no weight." """
     shown = ", ".join(f"{value:.4g} on {day:%Y-%m-%d}" for day, value in progress.outliers)
     many = len(progress.outliers) > 1
-    return (f"{'Some' if many else 'One'} KPI value{'s' if many else ''} ({shown}) {'are' if many else 'is'} far from the rest and "
-            f"{'were' if many else 'was'} given little weight.")
+    return (
+        f"{'Some' if many else 'One'} KPI value{'s' if many else ''} ({shown}) {'are' if many else 'is'} far from the rest and "
+        f"{'were' if many else 'was'} given little weight."
+    )
 
 
 # -- tables -----------------------------------------------------------------------------------------
+
 
 def portfolio_table(rows: Sequence[PilotAlignment]) -> pd.DataFrame:
     """The portfolio view, one row per pilot in the order given (worst first)."""
     records = []
     for row in rows:
         gap, decay, a, progress = row.primary_gap, row.primary_decay, row.alignment, row.kpi_progress
-        records.append({
-            "pilot_id": row.pilot_id, "name": row.name, "business_unit": row.business_unit, "stage": row.stage,
-            "label": row.label, "technical_metric": row.primary_metric, "technical_label": row.technical_label or None,
-            "kpi": row.kpi_name,
-            "rho": a.rho if a else None, "lag": a.lag if a else None, "periods": a.periods if a else None,
-            "period": a.period if a else None,
-            "technical_p": a.technical_p if a else None, "kpi_p": a.kpi_p if a else None,
-            "association_p": a.association_p if a else None,
-            "lab_live_gap": gap.relative if gap else None,
-            "decay": decay.relative if decay else None, "decay_level": decay.level if decay else None,
-            "kpi_progress": progress.progress if progress else None,
-            "time_elapsed": min(progress.time_elapsed, 1.0) if progress and progress.time_elapsed is not None else None,
-            "behind_plan": progress.behind if progress else None,
-            "concern": row.concern, "why": ", ".join(row.reasons) or "nothing of concern",
-        })
-    return pd.DataFrame.from_records(records, columns=[
-        "pilot_id", "name", "business_unit", "stage", "label", "technical_metric", "technical_label", "kpi", "rho", "lag", "periods", "period",
-        "technical_p", "kpi_p", "association_p", "lab_live_gap", "decay", "decay_level", "kpi_progress", "time_elapsed", "behind_plan", "concern", "why"])
+        records.append(
+            {
+                "pilot_id": row.pilot_id,
+                "name": row.name,
+                "business_unit": row.business_unit,
+                "stage": row.stage,
+                "label": row.label,
+                "technical_metric": row.primary_metric,
+                "technical_label": row.technical_label or None,
+                "kpi": row.kpi_name,
+                "rho": a.rho if a else None,
+                "lag": a.lag if a else None,
+                "periods": a.periods if a else None,
+                "period": a.period if a else None,
+                "technical_p": a.technical_p if a else None,
+                "kpi_p": a.kpi_p if a else None,
+                "association_p": a.association_p if a else None,
+                "lab_live_gap": gap.relative if gap else None,
+                "decay": decay.relative if decay else None,
+                "decay_level": decay.level if decay else None,
+                "kpi_progress": progress.progress if progress else None,
+                "time_elapsed": min(progress.time_elapsed, 1.0)
+                if progress and progress.time_elapsed is not None
+                else None,
+                "behind_plan": progress.behind if progress else None,
+                "concern": row.concern,
+                "why": ", ".join(row.reasons) or "nothing of concern",
+            }
+        )
+    return pd.DataFrame.from_records(
+        records,
+        columns=[
+            "pilot_id",
+            "name",
+            "business_unit",
+            "stage",
+            "label",
+            "technical_metric",
+            "technical_label",
+            "kpi",
+            "rho",
+            "lag",
+            "periods",
+            "period",
+            "technical_p",
+            "kpi_p",
+            "association_p",
+            "lab_live_gap",
+            "decay",
+            "decay_level",
+            "kpi_progress",
+            "time_elapsed",
+            "behind_plan",
+            "concern",
+            "why",
+        ],
+    )
 
 
 TABLE_ROWS = 25  # the portfolio table shows the worst 25 unless "show all" is on
-SCREEN_COLUMNS = ["pilot_id", "name", "label", "technical_label", "kpi", "rho", "lag", "periods", "lab_live_gap", "decay",
-                  "decay_level", "kpi_progress", "time_elapsed", "why"]
+SCREEN_COLUMNS = [
+    "pilot_id",
+    "name",
+    "label",
+    "technical_label",
+    "kpi",
+    "rho",
+    "lag",
+    "periods",
+    "lab_live_gap",
+    "decay",
+    "decay_level",
+    "kpi_progress",
+    "time_elapsed",
+    "why",
+]
 # What fits beside the sidebar at 1280 px; the statistics behind each verdict go in a second table.
 MAIN_COLUMNS = ["pilot_id", "name", "label", "technical_label", "kpi", "kpi_progress", "why"]
 DETAIL_COLUMNS = ["pilot_id", "periods", "rho", "lag", "lab_live_gap", "decay", "decay_level", "time_elapsed"]
@@ -437,7 +598,7 @@ def short_why(why, keep: int = WHY_SHOWN):
     return why if len(reasons) <= keep else ", ".join(reasons[:keep]) + f" + {len(reasons) - keep} more"
 
 
-def delay_words(lag, period) -> Optional[str]:
+def delay_words(lag, period) -> str | None:
     """How many periods the KPI follows the model, in words: 'same week', '1 week later', '2 months later'."""
     if lag is None or pd.isna(lag) or not period:
         return None
@@ -445,7 +606,7 @@ def delay_words(lag, period) -> Optional[str]:
     return f"same {period}" if lag == 0 else f"{lag} {period}{'s' if lag != 1 else ''} later"
 
 
-def screen_table(table: pd.DataFrame, limit: Optional[int] = TABLE_ROWS) -> pd.DataFrame:
+def screen_table(table: pd.DataFrame, limit: int | None = TABLE_ROWS) -> pd.DataFrame:
     """The portfolio table as people read it (the first `limit` rows, worst first; all with None):
     labels capitalised, the metric by its plain name, the delay in words, shares as whole per cents
     (numbers 0–100, the page formats them with a % sign), ρ to two decimals, the reasons shortened to
@@ -465,36 +626,84 @@ def screen_table(table: pd.DataFrame, limit: Optional[int] = TABLE_ROWS) -> pd.D
     return out.reset_index(drop=True)
 
 
-def _whole(share: Optional[float]) -> Optional[float]:
+def _whole(share: float | None) -> float | None:
     return None if share is None or pd.isna(share) else round(share * 100) + 0.0
 
 
 def gap_table(row: PilotAlignment) -> pd.DataFrame:
     """Every metric's lab → live gap, for people: plain names, whole per cents."""
-    return pd.DataFrame([{"metric": row.names.get(m, m), "better": "higher" if g.direction == "up" else "lower", "lab": g.lab, "live": g.live,
-                          "live worse by": _whole(g.relative), "lab weeks": g.lab_values, "live weeks": g.live_values}
-                         for m, g in row.gaps.items()],
-                        columns=["metric", "better", "lab", "live", "live worse by", "lab weeks", "live weeks"])
+    return pd.DataFrame(
+        [
+            {
+                "metric": row.names.get(m, m),
+                "better": "higher" if g.direction == "up" else "lower",
+                "lab": g.lab,
+                "live": g.live,
+                "live worse by": _whole(g.relative),
+                "lab weeks": g.lab_values,
+                "live weeks": g.live_values,
+            }
+            for m, g in row.gaps.items()
+        ],
+        columns=["metric", "better", "lab", "live", "live worse by", "lab weeks", "live weeks"],
+    )
 
 
 def decay_table(row: PilotAlignment) -> pd.DataFrame:
-    return pd.DataFrame([{"metric": row.names.get(m, m), "latest": d.latest, "first live weeks": d.reference,
-                          "worse than first weeks": _whole(d.relative), "beyond weekly noise": "yes" if d.beyond_noise else "no",
-                          "alert": DECAY_WORDS[d.level], "live weeks": d.weeks} for m, d in row.decays.items()],
-                        columns=["metric", "latest", "first live weeks", "worse than first weeks", "beyond weekly noise", "alert", "live weeks"])
+    return pd.DataFrame(
+        [
+            {
+                "metric": row.names.get(m, m),
+                "latest": d.latest,
+                "first live weeks": d.reference,
+                "worse than first weeks": _whole(d.relative),
+                "beyond weekly noise": "yes" if d.beyond_noise else "no",
+                "alert": DECAY_WORDS[d.level],
+                "live weeks": d.weeks,
+            }
+            for m, d in row.decays.items()
+        ],
+        columns=[
+            "metric",
+            "latest",
+            "first live weeks",
+            "worse than first weeks",
+            "beyond weekly noise",
+            "alert",
+            "live weeks",
+        ],
+    )
 
 
 def drift_table(row: PilotAlignment) -> pd.DataFrame:
-    return pd.DataFrame([{"series": row.names.get(m, m), "score": round(d.score, 1), "alert": DECAY_WORDS[d.level],
-                          "direction": "–" if d.worse is None else ("worse" if d.worse else "better"),
-                          "first weeks' mean": d.reference_mean, "latest weeks' mean": d.current_mean,
-                          "first weeks": f"{d.reference_from:%d %b %Y} – {d.reference_until:%d %b %Y} ({d.reference_n})",
-                          "latest weeks": f"{d.current_from:%d %b %Y} – {d.current_until:%d %b %Y} ({d.current_n})"}
-                         for m, d in row.drifts.items()],
-                        columns=["series", "score", "alert", "direction", "first weeks' mean", "latest weeks' mean", "first weeks", "latest weeks"])
+    return pd.DataFrame(
+        [
+            {
+                "series": row.names.get(m, m),
+                "score": round(d.score, 1),
+                "alert": DECAY_WORDS[d.level],
+                "direction": "–" if d.worse is None else ("worse" if d.worse else "better"),
+                "first weeks' mean": d.reference_mean,
+                "latest weeks' mean": d.current_mean,
+                "first weeks": f"{d.reference_from:%d %b %Y} – {d.reference_until:%d %b %Y} ({d.reference_n})",
+                "latest weeks": f"{d.current_from:%d %b %Y} – {d.current_until:%d %b %Y} ({d.current_n})",
+            }
+            for m, d in row.drifts.items()
+        ],
+        columns=[
+            "series",
+            "score",
+            "alert",
+            "direction",
+            "first weeks' mean",
+            "latest weeks' mean",
+            "first weeks",
+            "latest weeks",
+        ],
+    )
 
 
-def _day(value: Optional[date]) -> Optional[str]:
+def _day(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -502,48 +711,120 @@ def as_json(row: PilotAlignment) -> dict:
     """The command line's block for one pilot."""
     a, progress = row.alignment, row.kpi_progress
     return {
-        "pilot_id": row.pilot_id, "name": row.name, "label": row.label, "verdict": row.verdict,
-        "technical_metric": row.primary_metric, "kpi": row.kpi_name,
-        "rho": a.rho if a else None, "lag": a.lag if a else None, "periods": a.periods if a else 0,
+        "pilot_id": row.pilot_id,
+        "name": row.name,
+        "label": row.label,
+        "verdict": row.verdict,
+        "technical_metric": row.primary_metric,
+        "kpi": row.kpi_name,
+        "rho": a.rho if a else None,
+        "lag": a.lag if a else None,
+        "periods": a.periods if a else 0,
         "period": a.period if a else None,
         "alignment": _alignment_json(a),
-        "lab_live_gap": {m: {"lab": g.lab, "live": g.live, "absolute": g.absolute, "relative": g.relative, "direction": g.direction,
-                             "lab_until": _day(g.lab_until), "live_until": _day(g.live_until)} for m, g in row.gaps.items()},
-        "decay": {m: {"latest": d.latest, "latest_from": _day(d.latest_from), "latest_until": _day(d.latest_week),
-                      "reference": d.reference, "reference_from": _day(d.reference_from), "reference_until": _day(d.reference_until),
-                      "relative": d.relative, "noise": d.noise, "standard_error": d.standard_error, "beyond_noise": d.beyond_noise,
-                      "level": d.level, "weeks": d.weeks} for m, d in row.decays.items()},
-        "drift": {m: {"score": d.score, "level": d.level, "worse": d.worse, "shift": d.shift, "reference_n": d.reference_n,
-                      "current_n": d.current_n, "reference": [_day(d.reference_from), _day(d.reference_until)],
-                      "current": [_day(d.current_from), _day(d.current_until)]} for m, d in row.drifts.items()},
+        "lab_live_gap": {
+            m: {
+                "lab": g.lab,
+                "live": g.live,
+                "absolute": g.absolute,
+                "relative": g.relative,
+                "direction": g.direction,
+                "lab_until": _day(g.lab_until),
+                "live_until": _day(g.live_until),
+            }
+            for m, g in row.gaps.items()
+        },
+        "decay": {
+            m: {
+                "latest": d.latest,
+                "latest_from": _day(d.latest_from),
+                "latest_until": _day(d.latest_week),
+                "reference": d.reference,
+                "reference_from": _day(d.reference_from),
+                "reference_until": _day(d.reference_until),
+                "relative": d.relative,
+                "noise": d.noise,
+                "standard_error": d.standard_error,
+                "beyond_noise": d.beyond_noise,
+                "level": d.level,
+                "weeks": d.weeks,
+            }
+            for m, d in row.decays.items()
+        },
+        "drift": {
+            m: {
+                "score": d.score,
+                "level": d.level,
+                "worse": d.worse,
+                "shift": d.shift,
+                "reference_n": d.reference_n,
+                "current_n": d.current_n,
+                "reference": [_day(d.reference_from), _day(d.reference_until)],
+                "current": [_day(d.current_from), _day(d.current_until)],
+            }
+            for m, d in row.drifts.items()
+        },
         "kpi_progress": progress.progress if progress else None,
         "time_elapsed": progress.time_elapsed if progress else None,
         "behind_plan": progress.behind if progress else None,
-        "kpi_latest": None if progress is None else {
-            "level": progress.latest, "method": progress.method, "cadence": progress.cadence, "values": progress.values,
-            "from": _day(progress.window_from), "until": _day(progress.latest_week),
-            "outliers": [{"date": _day(day), "value": value} for day, value in progress.outliers]},
-        "concern": row.concern, "reasons": row.reasons,
+        "kpi_latest": None
+        if progress is None
+        else {
+            "level": progress.latest,
+            "method": progress.method,
+            "cadence": progress.cadence,
+            "values": progress.values,
+            "from": _day(progress.window_from),
+            "until": _day(progress.latest_week),
+            "outliers": [{"date": _day(day), "value": value} for day, value in progress.outliers],
+        },
+        "concern": row.concern,
+        "reasons": row.reasons,
     }
 
 
-def _trend_json(trend) -> Optional[dict]:
-    return None if trend is None else {"n": trend.n, "s": trend.s, "variance": trend.variance, "tau": trend.tau, "p": trend.p,
-                                       "direction": trend.direction}
+def _trend_json(trend) -> dict | None:
+    return (
+        None
+        if trend is None
+        else {
+            "n": trend.n,
+            "s": trend.s,
+            "variance": trend.variance,
+            "tau": trend.tau,
+            "p": trend.p,
+            "direction": trend.direction,
+        }
+    )
 
 
-def _alignment_json(a: Optional[Alignment]) -> Optional[dict]:
+def _alignment_json(a: Alignment | None) -> dict | None:
     """The tests behind the label: each trend (Mann–Kendall), the strongest association of the changes."""
     if a is None:
         return None
     link = a.association
-    return {"significance": a.significance, "why": a.why, "first_period": _day(a.first_period), "last_period": _day(a.last_period),
-            "technical_trend": _trend_json(a.technical), "kpi_trend": _trend_json(a.kpi),
-            "association": None if link is None else {"rho": link.rho, "lag": link.lag, "pairs": link.pairs, "p": link.p,
-                                                      "lags_tried": link.lags_tried, "significant": link.significant}}
+    return {
+        "significance": a.significance,
+        "why": a.why,
+        "first_period": _day(a.first_period),
+        "last_period": _day(a.last_period),
+        "technical_trend": _trend_json(a.technical),
+        "kpi_trend": _trend_json(a.kpi),
+        "association": None
+        if link is None
+        else {
+            "rho": link.rho,
+            "lag": link.lag,
+            "pairs": link.pairs,
+            "p": link.p,
+            "lags_tried": link.lags_tried,
+            "significant": link.significant,
+        },
+    }
 
 
 # -- one pilot's chart data ---------------------------------------------------------------------------
+
 
 @dataclass
 class PilotChartData:
@@ -553,19 +834,19 @@ class PilotChartData:
 
     metric: str
     metric_label: str
-    direction: Optional[str]
+    direction: str | None
     technical: pd.DataFrame  # week, value, environment (lab | live)
     bands: pd.DataFrame  # level, low, high (value ranges of the warning and critical zones)
     events: pd.DataFrame  # week, value, what (e.g. "decay warning"), level
-    kpi_label: Optional[str]
+    kpi_label: str | None
     kpi: pd.DataFrame  # week, value
     kpi_lines: pd.DataFrame  # line (baseline | target), value
     plan: pd.DataFrame  # week, value: the straight line from baseline at approval to target at the deadline
-    expected_now: Optional[dict]  # week, value: where the KPI should be by now
-    reference: Optional[float]  # the decay reference: the mean of the first live weeks
-    kpi_direction: Optional[str] = None  # up | down: which way is better for the KPI (the register's)
-    judged: Optional[Alignment] = None  # the alignment the verdict states (the primary metric's), None for other metrics
-    judged_environment: Optional[str] = None  # the technical series the verdict judged: live, else lab
+    expected_now: dict | None  # week, value: where the KPI should be by now
+    reference: float | None  # the decay reference: the mean of the first live weeks
+    kpi_direction: str | None = None  # up | down: which way is better for the KPI (the register's)
+    judged: Alignment | None = None  # the alignment the verdict states (the primary metric's), None for other metrics
+    judged_environment: str | None = None  # the technical series the verdict judged: live, else lab
     technical_cadence: str = "week"  # day | week | month | quarter, from the plotted values' spacing
     kpi_cadence: str = "week"
 
@@ -579,7 +860,7 @@ class PilotChartData:
         return self.kpi_direction == "down"
 
     @property
-    def judged_window(self) -> Optional[tuple[pd.Timestamp, pd.Timestamp]]:
+    def judged_window(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """The first and last day of the periods the verdict compared (to the end of the last period)."""
         a = self.judged
         if a is None or a.first_period is None or a.label == "insufficient data":
@@ -588,16 +869,19 @@ class PilotChartData:
         return pd.Timestamp(a.first_period), last
 
     @property
-    def data_span(self) -> Optional[tuple[pd.Timestamp, pd.Timestamp]]:
+    def data_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """The first and last plotted value's date (technical or KPI)."""
-        weeks = pd.concat([pd.to_datetime(self.technical["week"]), pd.to_datetime(self.kpi["week"])]) if len(self.kpi) else \
-            pd.to_datetime(self.technical["week"])
+        weeks = (
+            pd.concat([pd.to_datetime(self.technical["week"]), pd.to_datetime(self.kpi["week"])])
+            if len(self.kpi)
+            else pd.to_datetime(self.technical["week"])
+        )
         if weeks.empty:
             return None
         return weeks.min(), weeks.max()
 
     @property
-    def span(self) -> Optional[tuple[pd.Timestamp, pd.Timestamp]]:
+    def span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """The x-axis: the data's span, stretched only to show "where it should be by now" when that
         is close after the last value (within a tenth of the span, at least 35 days); the plan line
         is cut to it. A pilot whose data stopped long ago keeps an axis that ends with its data."""
@@ -628,8 +912,9 @@ class PilotChartData:
         return bool(self.expected_now and span and span[0] <= pd.Timestamp(self.expected_now["week"]) <= span[1])
 
 
-def chart_data(numbers: PilotNumbers, metric: Optional[str] = None, start: Optional[date] = None,
-               end: Optional[date] = None) -> Optional[PilotChartData]:
+def chart_data(
+    numbers: PilotNumbers, metric: str | None = None, start: date | None = None, end: date | None = None
+) -> PilotChartData | None:
     """The pilot view's chart data for a technical metric (default: the primary one), between two
     days (default: all). Thresholds and crossings are computed on the whole series, then cut."""
     metric = metric or numbers.primary_metric
@@ -656,39 +941,74 @@ def chart_data(numbers: PilotNumbers, metric: Optional[str] = None, start: Optio
         warn, crit = reference * (1 - sign * a.decay_warning), reference * (1 - sign * a.decay_critical)
         floor = min(technical["value"].min(), crit) if direction == "up" else max(technical["value"].max(), crit)
         edge = floor - abs(floor) * 0.05 * sign
-        bands = pd.DataFrame([
-            {"level": "warning", "low": min(warn, crit), "high": max(warn, crit)},
-            {"level": "critical", "low": min(crit, edge), "high": max(crit, edge)},
-        ])
+        bands = pd.DataFrame(
+            [
+                {"level": "warning", "low": min(warn, crit), "high": max(warn, crit)},
+                {"level": "critical", "low": min(crit, edge), "high": max(crit, edge)},
+            ]
+        )
         values = dict(zip(path["week"], path["value"]))
         for week, level in crossings(path):
-            events.append({"week": pd.Timestamp(week), "value": values[pd.Timestamp(week)], "what": f"decay {level}", "level": level})
+            events.append(
+                {
+                    "week": pd.Timestamp(week),
+                    "value": values[pd.Timestamp(week)],
+                    "what": f"decay {level}",
+                    "level": level,
+                }
+            )
     if len(live) >= a.drift_reference_weeks + a.drift_current_weeks:
         path = drift_path(live, a)
         lookup = dict(zip(live.index, live.to_numpy()))
         for week, level in crossings(path):
-            events.append({"week": pd.Timestamp(week), "value": lookup[pd.Timestamp(week)], "what": f"drift {level}", "level": level})
+            events.append(
+                {
+                    "week": pd.Timestamp(week),
+                    "value": lookup[pd.Timestamp(week)],
+                    "what": f"drift {level}",
+                    "level": level,
+                }
+            )
     events_frame = pd.DataFrame(events, columns=["week", "value", "what", "level"])
 
     kpi = numbers.kpi
-    kpi_frame = pd.DataFrame({"week": kpi.index, "value": kpi.to_numpy()}) if not kpi.empty else pd.DataFrame(columns=["week", "value"])
+    kpi_frame = (
+        pd.DataFrame({"week": kpi.index, "value": kpi.to_numpy()})
+        if not kpi.empty
+        else pd.DataFrame(columns=["week", "value"])
+    )
     r = numbers.r
-    lines = [{"line": name, "value": r.get(field_name)} for name, field_name in (("baseline", "kpi_baseline"), ("target", "kpi_target"))
-             if r.get(field_name) is not None]
+    lines = [
+        {"line": name, "value": r.get(field_name)}
+        for name, field_name in (("baseline", "kpi_baseline"), ("target", "kpi_target"))
+        if r.get(field_name) is not None
+    ]
     plan_rows, expected = [], None
     approved, deadline = r.get("approved_on"), r.get("kpi_deadline")
     if numbers.has_kpi_plan and approved is not None and deadline is not None:
         approved_day, deadline_day = pd.Timestamp(approved).date(), pd.Timestamp(deadline).date()
         if deadline_day > approved_day:
-            plan_rows = [{"week": pd.Timestamp(approved_day), "value": r["kpi_baseline"]}, {"week": pd.Timestamp(deadline_day), "value": r["kpi_target"]}]
+            plan_rows = [
+                {"week": pd.Timestamp(approved_day), "value": r["kpi_baseline"]},
+                {"week": pd.Timestamp(deadline_day), "value": r["kpi_target"]},
+            ]
             now = numbers.as_of.date()
             value = numbers.expected_kpi(now)
             if value is not None:
                 expected = {"week": pd.Timestamp(now), "value": value}
     data = PilotChartData(
-        metric=metric, metric_label=info.label, direction=direction, technical=technical, bands=bands, events=events_frame,
-        kpi_label=r.get("kpi_name"), kpi=kpi_frame, kpi_lines=pd.DataFrame(lines, columns=["line", "value"]),
-        plan=pd.DataFrame(plan_rows, columns=["week", "value"]), expected_now=expected, reference=reference,
+        metric=metric,
+        metric_label=info.label,
+        direction=direction,
+        technical=technical,
+        bands=bands,
+        events=events_frame,
+        kpi_label=r.get("kpi_name"),
+        kpi=kpi_frame,
+        kpi_lines=pd.DataFrame(lines, columns=["line", "value"]),
+        plan=pd.DataFrame(plan_rows, columns=["week", "value"]),
+        expected_now=expected,
+        reference=reference,
         kpi_direction=numbers.kpi_direction,
         judged=numbers.alignment if metric == numbers.primary_metric else None,
         judged_environment=numbers.technical_series(metric)[1],
@@ -706,44 +1026,62 @@ def chart_caption(chart: PilotChartData, a) -> str:
     """What the pilot chart shows, in words, with the cadence named from the data ("month by
     month", never "week by week" for monthly values) and why a scale runs upside down. `a`: the
     analysis settings. Plain text (the page escapes it)."""
-    tech_n = int((chart.technical["environment"] == (chart.judged_environment or "live")).sum()) if len(chart.technical) else 0
+    tech_n = (
+        int((chart.technical["environment"] == (chart.judged_environment or "live")).sum())
+        if len(chart.technical)
+        else 0
+    )
     lab_live = set(chart.technical["environment"]) if len(chart.technical) else set()
     drawn = " and ".join(e for e in ("lab (dashed grey)", "live (blue)") if e.split(" ")[0] in lab_live)
-    parts = [f"Top: {chart.metric_label} {by_cadence(chart.technical_cadence)}, {drawn}, "
-             f"{_values(len(chart.technical), chart.technical_cadence)} shown"
-             + ("; lower is better, so its scale runs upside down and up means better." if chart.technical_flipped else "; higher is better.")]
+    parts = [
+        f"Top: {chart.metric_label} {by_cadence(chart.technical_cadence)}, {drawn}, "
+        f"{_values(len(chart.technical), chart.technical_cadence)} shown"
+        + (
+            "; lower is better, so its scale runs upside down and up means better."
+            if chart.technical_flipped
+            else "; higher is better."
+        )
+    ]
     if chart.reference is not None:
-        parts.append(f"Shaded zones: {a.decay_warning:.0%} (warning) and {a.decay_critical:.0%} (critical) worse than the first "
-                     f"{a.decay_reference_weeks} live weeks ({chart.reference:.4g}).")
+        parts.append(
+            f"Shaded zones: {a.decay_warning:.0%} (warning) and {a.decay_critical:.0%} (critical) worse than the first "
+            f"{a.decay_reference_weeks} live weeks ({chart.reference:.4g})."
+        )
     if not chart.events.empty:
         parts.append("Markers: where decay or drift crossed an alert level (the legend says which).")
     if chart.kpi.empty:
         parts.append("No KPI values to show below.")
     else:
         kpi = chart.kpi_label or "the KPI"
-        words = (f"Bottom: {kpi} {by_cadence(chart.kpi_cadence)} ({_values(len(chart.kpi), chart.kpi_cadence)})"
-                 + (", upside down because lower is better" if chart.kpi_flipped else "")
-                 + (", with its baseline and target" if not chart.kpi_lines.empty else ""))
+        words = (
+            f"Bottom: {kpi} {by_cadence(chart.kpi_cadence)} ({_values(len(chart.kpi), chart.kpi_cadence)})"
+            + (", upside down because lower is better" if chart.kpi_flipped else "")
+            + (", with its baseline and target" if not chart.kpi_lines.empty else "")
+        )
         if not chart.plan.empty:
             words += ", and the plan from approval to deadline (dotted)"
         if chart.expected_now and chart.expected_now_shown:
             words += "; the diamond is where it should be by now"
         elif chart.expected_now:
             day = pd.Timestamp(chart.expected_now["week"])
-            words += (f"; by the plan it should be at {chart.expected_now['value']:.4g} by now ({day:%d %b %Y}), "
-                      "after the last value shown, so it is not drawn")
+            words += (
+                f"; by the plan it should be at {chart.expected_now['value']:.4g} by now ({day:%d %b %Y}), "
+                "after the last value shown, so it is not drawn"
+            )
         parts.append(words + ".")
     window = chart.judged_window
     if window is not None and chart.judged is not None:
         judged = chart.judged
         lag = judged.lag
-        parts.append(f"Pale background: the {judged.periods} {CADENCE_WORDS.get(judged.period, judged.period)} periods the verdict compared "
-                     f"({window[0]:%d %b %Y} – {min(window[1], pd.Timestamp(judged.last_period)):%d %b %Y})"
-                     + (f", the KPI read {lag} {judged.period}{'s' if lag != 1 else ''} after the model." if lag else "."))
+        parts.append(
+            f"Pale background: the {judged.periods} {CADENCE_WORDS.get(judged.period, judged.period)} periods the verdict compared "
+            f"({window[0]:%d %b %Y} – {min(window[1], pd.Timestamp(judged.last_period)):%d %b %Y})"
+            + (f", the KPI read {lag} {judged.period}{'s' if lag != 1 else ''} after the model." if lag else ".")
+        )
     return " ".join(parts)
 
 
-def cut(data: PilotChartData, start: Optional[date], end: Optional[date]) -> PilotChartData:
+def cut(data: PilotChartData, start: date | None, end: date | None) -> PilotChartData:
     """Only the weeks between two days (inclusive); thresholds stay as computed on everything."""
     if start is None and end is None:
         return data
@@ -763,7 +1101,7 @@ def cut(data: PilotChartData, start: Optional[date], end: Optional[date]) -> Pil
     return data
 
 
-def date_span(numbers: PilotNumbers) -> Optional[tuple[date, date]]:
+def date_span(numbers: PilotNumbers) -> tuple[date, date] | None:
     """The first and last week with any technical or KPI value (the date picker's bounds)."""
     weeks = [numbers.e.weeks("technical", env) for env in ("lab", "live")] + [numbers.kpi.index]
     weeks = [w for w in weeks if len(w)]

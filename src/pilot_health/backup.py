@@ -1,6 +1,7 @@
 """Backups: a consistent copy of the store, taken while the dashboard runs, with a manifest of what
 it holds; and restoring one, checked against its manifest before and after, with the store it
 replaces kept beside it."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,6 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from . import queries
 from .errors import PilotHealthError, os_problem
@@ -27,7 +27,7 @@ class BackupResult:
 @dataclass(frozen=True)
 class RestoreResult:
     restored_from: Path
-    previous_copy: Optional[Path]
+    previous_copy: Path | None
     facts: dict
 
 
@@ -42,7 +42,9 @@ def backup(store: Store, out_dir: Path) -> BackupResult:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise PilotHealthError(os_problem(error) or f"The backup folder {out_dir} cannot be created ({error.strerror}).") from None
+        raise PilotHealthError(
+            os_problem(error) or f"The backup folder {out_dir} cannot be created ({error.strerror})."
+        ) from None
     moment = utc_now()
     target = out_dir / f"pilot_health_backup_{moment:%Y%m%d_%H%M%S}.duckdb"
     if target.exists():
@@ -51,11 +53,17 @@ def backup(store: Store, out_dir: Path) -> BackupResult:
     copied = facts_of_file(target)
     if copied != facts:
         target.unlink(missing_ok=True)
-        raise PilotHealthError(f"The copy in {target} does not match the store it was taken from; nothing was kept. Try again.")
+        raise PilotHealthError(
+            f"The copy in {target} does not match the store it was taken from; nothing was kept. Try again."
+        )
     manifest = manifest_path(target)
     try:
-        manifest.write_text(json.dumps({"source": str(store.path), "created_at": moment.isoformat(timespec="seconds"), **facts},
-                                       indent=2), encoding="utf-8")
+        manifest.write_text(
+            json.dumps(
+                {"source": str(store.path), "created_at": moment.isoformat(timespec="seconds"), **facts}, indent=2
+            ),
+            encoding="utf-8",
+        )
     except BaseException:  # a backup without its manifest is not kept (a full disk, say)
         target.unlink(missing_ok=True)
         manifest.unlink(missing_ok=True)
@@ -83,7 +91,9 @@ def restore(store: Store, backup_file: Path, by: str = "local user") -> RestoreR
         expected = json.loads(manifest.read_text(encoding="utf-8"))
         wrong = [key for key in ("counts", "uploads", "migrations", "version") if expected.get(key) != facts.get(key)]
         if wrong:
-            raise PilotHealthError(f"The backup {backup_file} does not match its manifest ({', '.join(wrong)} differ); it was not restored.")
+            raise PilotHealthError(
+                f"The backup {backup_file} does not match its manifest ({', '.join(wrong)} differ); it was not restored."
+            )
     with store.exclusive():
         previous = None
         if store.path.exists():
@@ -96,15 +106,25 @@ def restore(store: Store, backup_file: Path, by: str = "local user") -> RestoreR
         except Exception as error:
             if previous is None:
                 store.path.unlink(missing_ok=True)
-                raise PilotHealthError(f"The restored store {store.path} did not hold what the backup held ({error}); it was removed.") from None
+                raise PilotHealthError(
+                    f"The restored store {store.path} did not hold what the backup held ({error}); it was removed."
+                ) from None
             _put_in_place(previous, store.path)
-            raise PilotHealthError(f"The restored store did not hold what the backup held ({error}); the previous store has been put "
-                                   f"back in {store.path} (a copy of it stays in {previous}).") from None
+            raise PilotHealthError(
+                f"The restored store did not hold what the backup held ({error}); the previous store has been put "
+                f"back in {store.path} (a copy of it stays in {previous})."
+            ) from None
         restored = Store(store.path, lock_wait_seconds=store.lock_wait_seconds)
         with restored.write() as con:
             queries.put_meta(con, "restored_from", f"{backup_file} at {utc_now().isoformat(timespec='seconds')}")
-            queries.record_audit(con, utc_now(), by, "restore", str(backup_file),
-                                 f"{after['counts']['pilots']} pilots, {after['counts']['uploads']} uploads; the replaced store is in {previous}")
+            queries.record_audit(
+                con,
+                utc_now(),
+                by,
+                "restore",
+                str(backup_file),
+                f"{after['counts']['pilots']} pilots, {after['counts']['uploads']} uploads; the replaced store is in {previous}",
+            )
     return RestoreResult(backup_file, previous, after)
 
 

@@ -4,32 +4,67 @@ The file holds every weight, threshold and sentence the risk engine uses; an adm
 it (or points PILOT_HEALTH_SIGNALS at a copy). A file with a mistake is refused with one sentence
 naming the file and the setting, so a typo never silently changes a score.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .config import project_root, reread_when_changed
 
 PATTERN_KEYS = (
-    "data_debt", "integration_avoidance", "organisational_resistance", "governance_vacuum", "wrong_success_metrics",
+    "data_debt",
+    "integration_avoidance",
+    "organisational_resistance",
+    "governance_vacuum",
+    "wrong_success_metrics",
 )
 SIGNAL_KEYS: dict[str, tuple[str, ...]] = {
-    "data_debt": ("data_effort_below_guidance", "no_automated_pipeline", "no_data_quality_monitoring",
-                  "no_master_data_management", "lab_to_live_drop", "no_live_data"),
-    "integration_avoidance": ("no_system_of_record", "api_not_designed", "latency_not_defined",
-                              "error_handling_not_designed", "integration_not_resourced", "integration_open_too_long"),
-    "organisational_resistance": ("no_change_champion", "sponsor_below_director", "no_change_plan",
-                                  "training_not_ready", "adkar_barrier", "adoption_below_target"),
-    "governance_vacuum": ("no_production_monitoring", "no_drift_alerts", "no_responsible_ai_review",
-                          "no_escalation_path", "no_accountable_owner", "live_decay"),
+    "data_debt": (
+        "data_effort_below_guidance",
+        "no_automated_pipeline",
+        "no_data_quality_monitoring",
+        "no_master_data_management",
+        "lab_to_live_drop",
+        "no_live_data",
+    ),
+    "integration_avoidance": (
+        "no_system_of_record",
+        "api_not_designed",
+        "latency_not_defined",
+        "error_handling_not_designed",
+        "integration_not_resourced",
+        "integration_open_too_long",
+    ),
+    "organisational_resistance": (
+        "no_change_champion",
+        "sponsor_below_director",
+        "no_change_plan",
+        "training_not_ready",
+        "adkar_barrier",
+        "adoption_below_target",
+    ),
+    "governance_vacuum": (
+        "no_production_monitoring",
+        "no_drift_alerts",
+        "no_responsible_ai_review",
+        "no_escalation_path",
+        "no_accountable_owner",
+        "live_decay",
+    ),
     "wrong_success_metrics": ("no_business_kpi", "no_business_data", "technical_not_business", "kpi_behind_plan"),
 }
 NEEDS_THRESHOLD = {
-    "data_effort_below_guidance", "lab_to_live_drop", "no_live_data", "integration_open_too_long", "adkar_barrier",
-    "adoption_below_target", "live_decay", "no_business_data", "kpi_behind_plan",
+    "data_effort_below_guidance",
+    "lab_to_live_drop",
+    "no_live_data",
+    "integration_open_too_long",
+    "adkar_barrier",
+    "adoption_below_target",
+    "live_decay",
+    "no_business_data",
+    "kpi_behind_plan",
 }
 # The evidence the article calls decisive on its own (a lab-to-live cliff, months with no live or
 # business results): these signals may carry a `decisive` mark that makes their pattern at least medium.
@@ -115,11 +150,11 @@ class Signal(_Strict):
     question: str
     weight: float = Field(gt=0)
     reads: list[str]
-    threshold: Optional[float] = None
-    unit: Optional[str] = None
+    threshold: float | None = None
+    unit: str | None = None
     todo: str
-    action: Optional[str] = None  # what to do when this warning sign fires (the Risk page's "What to do next")
-    decisive: Optional[float] = None  # fired at or past this mark (in the signal's unit): the pattern is at least medium
+    action: str | None = None  # what to do when this warning sign fires (the Risk page's "What to do next")
+    decisive: float | None = None  # fired at or past this mark (in the signal's unit): the pattern is at least medium
 
 
 class Pattern(_Strict):
@@ -154,16 +189,24 @@ class Catalogue(_Strict):
             missing = [k for k in PATTERN_KEYS if k not in self.patterns]
             extra = [k for k in self.patterns if k not in PATTERN_KEYS]
             if missing or extra:
-                raise ValueError(f"patterns must be exactly {', '.join(PATTERN_KEYS)}" + (f" (missing {', '.join(missing)})" if missing else "") + (f" (unknown {', '.join(extra)})" if extra else ""))
+                raise ValueError(
+                    f"patterns must be exactly {', '.join(PATTERN_KEYS)}"
+                    + (f" (missing {', '.join(missing)})" if missing else "")
+                    + (f" (unknown {', '.join(extra)})" if extra else "")
+                )
         for key, pattern in self.patterns.items():
             keys = [s.key for s in pattern.signals]
             if sorted(keys) != sorted(SIGNAL_KEYS[key]):
-                raise ValueError(f"patterns.{key} must have the signals {', '.join(SIGNAL_KEYS[key])} (it has {', '.join(keys)})")
+                raise ValueError(
+                    f"patterns.{key} must have the signals {', '.join(SIGNAL_KEYS[key])} (it has {', '.join(keys)})"
+                )
             for signal in pattern.signals:
                 if signal.key in NEEDS_THRESHOLD and signal.threshold is None:
                     raise ValueError(f"signal {signal.key} needs a threshold")
                 if signal.decisive is not None and signal.key not in CAN_BE_DECISIVE:
-                    raise ValueError(f"signal {signal.key} cannot be decisive (only {', '.join(sorted(CAN_BE_DECISIVE))} can)")
+                    raise ValueError(
+                        f"signal {signal.key} cannot be decisive (only {', '.join(sorted(CAN_BE_DECISIVE))} can)"
+                    )
         return self
 
     @property
@@ -201,5 +244,7 @@ def load_catalogue(path: Path) -> Catalogue:
     """The catalogue in force (re-read when the file changes)."""
     from .config import read_settings_file
 
-    catalogue, _ = read_settings_file(path, "signal catalogue", "config/signals.toml", "PILOT_HEALTH_SIGNALS", Catalogue, add_source=True)
+    catalogue, _ = read_settings_file(
+        path, "signal catalogue", "config/signals.toml", "PILOT_HEALTH_SIGNALS", Catalogue, add_source=True
+    )
     return catalogue

@@ -9,12 +9,13 @@ evidence), the alignment label, decay, KPI progress against time gone, the stage
 and withdrawals between the two moments (from the uploads table), the spend, and pilots that
 joined or left the register. The worst changes come first (`SEVERITY`).
 """
+
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Optional, Sequence
+from typing import Sequence
 
 import pandas as pd
 
@@ -27,18 +28,49 @@ from .store import Store
 WORSE, BETTER, NEUTRAL = "worse", "better", "neutral"
 # Kinds of change, worst first: the order the view lists them in (a lower number comes first).
 SEVERITY = {
-    "health_worse": 0, "pattern_worse": 1, "sign_new": 2, "decay_worse": 3, "alignment_worse": 4, "kpi_worse": 5,
-    "over_budget": 6, "removed": 7, "withdrawn": 8, "stage": 9, "new_pilot": 10, "spend": 11, "uploads": 12,
-    "health_better": 13, "pattern_better": 14, "sign_cleared": 15, "decay_better": 16, "alignment_better": 17,
-    "kpi_better": 18, "alignment_changed": 19, "health_changed": 20,
+    "health_worse": 0,
+    "pattern_worse": 1,
+    "sign_new": 2,
+    "decay_worse": 3,
+    "alignment_worse": 4,
+    "kpi_worse": 5,
+    "over_budget": 6,
+    "removed": 7,
+    "withdrawn": 8,
+    "stage": 9,
+    "new_pilot": 10,
+    "spend": 11,
+    "uploads": 12,
+    "health_better": 13,
+    "pattern_better": 14,
+    "sign_cleared": 15,
+    "decay_better": 16,
+    "alignment_better": 17,
+    "kpi_better": 18,
+    "alignment_changed": 19,
+    "health_changed": 20,
 }
 KIND_WORDS = {
-    "health_worse": "Health worse", "pattern_worse": "Pattern worse", "sign_new": "New warning sign",
-    "decay_worse": "Decay worse", "alignment_worse": "Alignment worse", "kpi_worse": "KPI behind more",
-    "over_budget": "Over budget", "removed": "Left the register", "withdrawn": "Upload withdrawn", "stage": "Stage moved",
-    "new_pilot": "New pilot", "spend": "Budget burned", "uploads": "New data", "health_better": "Health better",
-    "pattern_better": "Pattern better", "sign_cleared": "Warning sign cleared", "decay_better": "Decay better",
-    "alignment_better": "Alignment better", "kpi_better": "KPI ahead more", "alignment_changed": "Alignment changed",
+    "health_worse": "Health worse",
+    "pattern_worse": "Pattern worse",
+    "sign_new": "New warning sign",
+    "decay_worse": "Decay worse",
+    "alignment_worse": "Alignment worse",
+    "kpi_worse": "KPI behind more",
+    "over_budget": "Over budget",
+    "removed": "Left the register",
+    "withdrawn": "Upload withdrawn",
+    "stage": "Stage moved",
+    "new_pilot": "New pilot",
+    "spend": "Budget burned",
+    "uploads": "New data",
+    "health_better": "Health better",
+    "pattern_better": "Pattern better",
+    "sign_cleared": "Warning sign cleared",
+    "decay_better": "Decay better",
+    "alignment_better": "Alignment better",
+    "kpi_better": "KPI ahead more",
+    "alignment_changed": "Alignment changed",
     "health_changed": "Health changed",
 }
 # How bad a health or a pattern status is (higher is worse): the risk page's order, reversed.
@@ -59,7 +91,7 @@ class Change:
     kind: str  # a key of SEVERITY
     what: str  # what changed, in a sentence
     evidence: str = ""  # the evidence behind it (a warning sign's), as the risk view says it
-    pattern: Optional[str] = None  # the pattern's name, for a pattern or a warning sign
+    pattern: str | None = None  # the pattern's name, for a pattern or a warning sign
 
     @property
     def severity(self) -> int:
@@ -78,8 +110,14 @@ class Change:
         return KIND_WORDS[self.kind]
 
     def as_json(self) -> dict:
-        return {"pilot_id": self.pilot_id, "kind": self.kind, "direction": self.direction, "what": self.what,
-                "evidence": self.evidence, "pattern": self.pattern}
+        return {
+            "pilot_id": self.pilot_id,
+            "kind": self.kind,
+            "direction": self.direction,
+            "what": self.what,
+            "evidence": self.evidence,
+            "pattern": self.pattern,
+        }
 
 
 @dataclass(frozen=True)
@@ -89,8 +127,8 @@ class PilotChanges:
     pilot_id: str
     name: str
     business_unit: str
-    health_before: Optional[str]  # None: not in the register (or not yet approved) then
-    health_after: Optional[str]
+    health_before: str | None  # None: not in the register (or not yet approved) then
+    health_after: str | None
     changes: tuple[Change, ...]
 
     @property
@@ -106,9 +144,15 @@ class PilotChanges:
         return WORSE if moved > 0 else BETTER if moved < 0 else NEUTRAL
 
     def as_json(self) -> dict:
-        return {"pilot_id": self.pilot_id, "name": self.name, "business_unit": self.business_unit,
-                "health_before": self.health_before, "health_after": self.health_after, "direction": self.direction,
-                "changes": [c.as_json() for c in self.changes]}
+        return {
+            "pilot_id": self.pilot_id,
+            "name": self.name,
+            "business_unit": self.business_unit,
+            "health_before": self.health_before,
+            "health_after": self.health_after,
+            "direction": self.direction,
+            "changes": [c.as_json() for c in self.changes],
+        }
 
 
 @dataclass(frozen=True)
@@ -134,9 +178,15 @@ class PortfolioChanges:
         return summary(self)
 
     def as_json(self) -> dict:
-        return {"since": self.since.isoformat(timespec="seconds"), "until": self.until.isoformat(timespec="seconds"),
-                "summary": self.summary, "pilots_compared": self.compared, "uploads": self.uploads,
-                "withdrawn": self.withdrawn, "pilots": [p.as_json() for p in self.pilots]}
+        return {
+            "since": self.since.isoformat(timespec="seconds"),
+            "until": self.until.isoformat(timespec="seconds"),
+            "summary": self.summary,
+            "pilots_compared": self.compared,
+            "uploads": self.uploads,
+            "withdrawn": self.withdrawn,
+            "pilots": [p.as_json() for p in self.pilots],
+        }
 
 
 def summary(found: PortfolioChanges) -> str:
@@ -178,13 +228,14 @@ def summary(found: PortfolioChanges) -> str:
 
 # -- comparing two moments ------------------------------------------------------------------------
 
-def earliest(store: Store) -> Optional[datetime]:
+
+def earliest(store: Store) -> datetime | None:
     """The first moment anything can be compared from: when the register first held a pilot."""
     with store.read() as con:
         return queries.first_record_at(con)
 
 
-def since_moment(day: date, first: Optional[datetime], until: datetime) -> tuple[Optional[datetime], str]:
+def since_moment(day: date, first: datetime | None, until: datetime) -> tuple[datetime | None, str]:
     """The moment a chosen day means — as the store stood at its end, like a pinned link's day —
     and, when that moment cannot be used as it is, why another was taken: the start of the day
     when its end is not before `until` (today), the register's first moment (`first`) when the day
@@ -201,8 +252,13 @@ def since_moment(day: date, first: Optional[datetime], until: datetime) -> tuple
     return chosen, note
 
 
-def changes_since(store: Store, since: datetime, until: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
-                  stale_after_days: Optional[int] = None) -> PortfolioChanges:
+def changes_since(
+    store: Store,
+    since: datetime,
+    until: datetime | None = None,
+    pilot_ids: Sequence[str] | None = None,
+    stale_after_days: int | None = None,
+) -> PortfolioChanges:
     """What changed between the pinned view at `since` and now (or the pinned view at `until`), per
     pilot the store's person may see (`pilot_ids`: only these), the worst first. Refuses a `since`
     not before `until` and one before the register held any pilot."""
@@ -215,8 +271,14 @@ def changes_since(store: Store, since: datetime, until: Optional[datetime] = Non
         raise PilotHealthError(f"Pick a moment before {moment_words(until_moment)} to compare with.")
     first = earliest(store)
     if first is None or since < first:
-        raise PilotHealthError("There is nothing to compare with before " + (f"{moment_words(first)}, when the register first held a pilot."
-                                                                              if first else "any pilot is in the register."))
+        raise PilotHealthError(
+            "There is nothing to compare with before "
+            + (
+                f"{moment_words(first)}, when the register first held a pilot."
+                if first
+                else "any pilot is in the register."
+            )
+        )
     risk_then = {r.pilot_id: r for r in KEEPER.risk(store, pinned=since)}
     risk_now = {r.pilot_id: r for r in KEEPER.risk(store, pinned=until)}
     align_then = {r.pilot_id: r for r in KEEPER.alignment(store, pinned=since)}
@@ -232,31 +294,50 @@ def changes_since(store: Store, since: datetime, until: Optional[datetime] = Non
         uploads = uploads[uploads["pilot_id"].isin(wanted)]
     found = []
     for pilot_id in ids:
-        changes = _pilot_changes(pilot_id, home_then, home_now, risk_then.get(pilot_id), risk_now.get(pilot_id),
-                                 align_then.get(pilot_id), align_now.get(pilot_id), uploads[uploads["pilot_id"] == pilot_id])
+        changes = _pilot_changes(
+            pilot_id,
+            home_then,
+            home_now,
+            risk_then.get(pilot_id),
+            risk_now.get(pilot_id),
+            align_then.get(pilot_id),
+            align_now.get(pilot_id),
+            uploads[uploads["pilot_id"] == pilot_id],
+        )
         if changes.changes:
             found.append(changes)
     found.sort(key=lambda p: (p.severity, -sum(c.direction == WORSE for c in p.changes), p.pilot_id))
     return PortfolioChanges(
-        since=since, until=until_moment, pilots=tuple(found),
+        since=since,
+        until=until_moment,
+        pilots=tuple(found),
         uploads=int(uploads.loc[uploads["made_between"], "upload_id"].nunique()),
-        withdrawn=int(uploads.loc[uploads["withdrawn_between"], "upload_id"].nunique()), compared=len(ids),
+        withdrawn=int(uploads.loc[uploads["withdrawn_between"], "upload_id"].nunique()),
+        compared=len(ids),
     )
 
 
-def _record(frame: pd.DataFrame, pilot_id: str) -> Optional[pd.Series]:
+def _record(frame: pd.DataFrame, pilot_id: str) -> pd.Series | None:
     return frame.loc[pilot_id] if pilot_id in frame.index else None
 
 
-def _pilot_changes(pilot_id: str, home_then: pd.DataFrame, home_now: pd.DataFrame, risk_then, risk_now,
-                   align_then, align_now, uploads: pd.DataFrame) -> PilotChanges:
+def _pilot_changes(
+    pilot_id: str,
+    home_then: pd.DataFrame,
+    home_now: pd.DataFrame,
+    risk_then,
+    risk_now,
+    align_then,
+    align_now,
+    uploads: pd.DataFrame,
+) -> PilotChanges:
     then, now = _record(home_then, pilot_id), _record(home_now, pilot_id)
     latest = now if now is not None else then
     name = str(latest["name"]) if latest is not None else (risk_now or risk_then).name
     unit = str(latest["business_unit"]) if latest is not None and pd.notna(latest["business_unit"]) else ""
     out: list[Change] = []
 
-    def add(kind: str, what: str, evidence: str = "", pattern: Optional[str] = None) -> None:
+    def add(kind: str, what: str, evidence: str = "", pattern: str | None = None) -> None:
         out.append(Change(pilot_id, name, unit, kind, what, evidence, pattern))
 
     if then is None and now is not None:
@@ -274,16 +355,24 @@ def _pilot_changes(pilot_id: str, home_then: pd.DataFrame, home_now: pd.DataFram
     made = uploads[uploads["made_between"]]
     if len(made):
         names = ", ".join(dict.fromkeys(made["file_name"]))
-        add("uploads", f"{plural(len(made), 'new upload')} ({plural(int(made['rows_stored'].sum()), 'row')}).",
-            f"Files: {names}")
+        add(
+            "uploads",
+            f"{plural(len(made), 'new upload')} ({plural(int(made['rows_stored'].sum()), 'row')}).",
+            f"Files: {names}",
+        )
     gone = uploads[uploads["withdrawn_between"]]
     if len(gone):
-        add("withdrawn", f"{plural(len(gone), 'upload')} withdrawn: its rows no longer count." if len(gone) == 1
+        add(
+            "withdrawn",
+            f"{plural(len(gone), 'upload')} withdrawn: its rows no longer count."
+            if len(gone) == 1
             else f"{plural(len(gone), 'upload')} withdrawn: their rows no longer count.",
-            "Files: " + ", ".join(dict.fromkeys(gone["file_name"])))
+            "Files: " + ", ".join(dict.fromkeys(gone["file_name"])),
+        )
     out.sort(key=lambda c: c.severity)
-    return PilotChanges(pilot_id, name, unit, risk_then.health if risk_then else None, risk_now.health if risk_now else None,
-                        tuple(out))
+    return PilotChanges(
+        pilot_id, name, unit, risk_then.health if risk_then else None, risk_now.health if risk_now else None, tuple(out)
+    )
 
 
 def _stage(stage: str) -> str:
@@ -299,7 +388,11 @@ def _spend(add, then: pd.Series, now: pd.Series) -> None:
     before = 0.0 if pd.isna(before) else float(before)
     burned = float(after) - before
     budget = now["budget"]
-    of_budget = f" ({percent(float(after) / float(budget))} of its {money(budget)} budget)" if pd.notna(budget) and budget > 0 else ""
+    of_budget = (
+        f" ({percent(float(after) / float(budget))} of its {money(budget)} budget)"
+        if pd.notna(budget) and budget > 0
+        else ""
+    )
     was_over = bool(then["over_budget"]) if pd.notna(then["over_budget"]) else False
     is_over = bool(now["over_budget"]) if pd.notna(now["over_budget"]) else False
     verb = f"Spent {money(burned)} more" if burned > 0 else f"Spend to date corrected by {money(burned)}"
@@ -317,9 +410,12 @@ def _risk(add, then, now) -> None:
             continue
         if before.status != after.status:
             moved = STATUS_BADNESS[after.status] - STATUS_BADNESS[before.status]
-            add("pattern_worse" if moved > 0 else "pattern_better",
+            add(
+                "pattern_worse" if moved > 0 else "pattern_better",
                 f"{after.name}: {STATUS_LABELS[before.status]} → {STATUS_LABELS[after.status]}"
-                f" (score {before.score_label} → {after.score_label}).", pattern=after.name)
+                f" (score {before.score_label} → {after.score_label}).",
+                pattern=after.name,
+            )
         states = {s.key: s for s in before.signals}
         for signal in after.signals:
             old = states.get(signal.key)
@@ -328,7 +424,12 @@ def _risk(add, then, now) -> None:
                 add("sign_new", f"New warning sign on {after.name}: {signal.question}", signal.evidence, after.name)
             elif was_fired and signal.state != FIRED:
                 how = "cleared" if signal.state == "clear" else "no longer known"
-                add("sign_cleared", f"Warning sign {how} on {after.name}: {signal.question}", signal.evidence, after.name)
+                add(
+                    "sign_cleared",
+                    f"Warning sign {how} on {after.name}: {signal.question}",
+                    signal.evidence,
+                    after.name,
+                )
 
 
 def _worst_decay(row):
@@ -343,16 +444,26 @@ def _alignment(add, then, now) -> None:
         points = {label: CONCERN_POINTS.get(label, 0.0) for label in (then.label, now.label)}
         moved = points[now.label] - points[then.label]
         kind = "alignment_worse" if moved > 0 else "alignment_better" if moved < 0 else "alignment_changed"
-        add(kind, f"Alignment {LABEL_SHORT.get(then.label, then.label)} → {LABEL_SHORT.get(now.label, now.label)}.", now.verdict)
+        add(
+            kind,
+            f"Alignment {LABEL_SHORT.get(then.label, then.label)} → {LABEL_SHORT.get(now.label, now.label)}.",
+            now.verdict,
+        )
     before, after = _worst_decay(then), _worst_decay(now)
     level_before = before.level if before else "none"
     level_after = after.level if after else "none"
     if level_before != level_after:
         moved = DECAY_BADNESS[level_after] - DECAY_BADNESS[level_before]
         metric = now.names.get(after.metric, after.metric) if after else then.names.get(before.metric, before.metric)
-        detail = f"; {metric} is {abs(after.relative):.0%} {'worse' if after.relative > 0 else 'better'} than in its first live weeks" if after else ""
-        add("decay_worse" if moved > 0 else "decay_better",
-            f"Decay {DECAY_WORDS[level_before]} → {DECAY_WORDS[level_after]}{detail}.")
+        detail = (
+            f"; {metric} is {abs(after.relative):.0%} {'worse' if after.relative > 0 else 'better'} than in its first live weeks"
+            if after
+            else ""
+        )
+        add(
+            "decay_worse" if moved > 0 else "decay_better",
+            f"Decay {DECAY_WORDS[level_before]} → {DECAY_WORDS[level_after]}{detail}.",
+        )
     _kpi(add, then.kpi_progress, now.kpi_progress, now.kpi_name or "The KPI")
 
 
@@ -370,10 +481,17 @@ def _kpi(add, before, after, kpi_name: str) -> None:
         worse = bool(after.behind)
     else:
         worse = lead_moved < 0
-    time_words = (f", while time gone went {percent(min(time_before, 1))} → {percent(min(time_after, 1))}"
-                  if time_before is not None and time_after is not None else "")
+    time_words = (
+        f", while time gone went {percent(min(time_before, 1))} → {percent(min(time_after, 1))}"
+        if time_before is not None and time_after is not None
+        else ""
+    )
     verb = "gained" if gained >= 0 else "lost"
-    status = " It is now behind plan." if behind_turned and after.behind else " It is back on plan." if behind_turned else ""
-    add("kpi_worse" if worse else "kpi_better",
+    status = (
+        " It is now behind plan." if behind_turned and after.behind else " It is back on plan." if behind_turned else ""
+    )
+    add(
+        "kpi_worse" if worse else "kpi_better",
         f"{kpi_name} {verb} {abs(gained) * 100:.0f} point{'' if round(abs(gained) * 100) == 1 else 's'} of the way to target ({percent(before.progress)} → "
-        f"{percent(after.progress)}){time_words}.{status}")
+        f"{percent(after.progress)}){time_words}.{status}",
+    )

@@ -1,6 +1,7 @@
 """Altair charts for the pages and the steering pack. They take the frames the domain computes and
 add nothing but looks; text from users only ever reaches a chart as data (axis labels, tooltips),
 never as markup. No Streamlit here: the steering pack draws the same charts outside the app."""
+
 from __future__ import annotations
 
 import altair as alt
@@ -10,8 +11,12 @@ from .config import CANCELLATION_MONTHS, PURGATORY_MONTHS
 from .models import STAGE_LABELS, STAGES
 
 STAGE_COLOURS = {
-    "proposed": "#9aa5b1", "pilot": "#e09f1f", "scaling": "#2a9d8f",
-    "production": "#1b6ca8", "paused": "#b5838d", "cancelled": "#6c757d",
+    "proposed": "#9aa5b1",
+    "pilot": "#e09f1f",
+    "scaling": "#2a9d8f",
+    "production": "#1b6ca8",
+    "paused": "#b5838d",
+    "cancelled": "#6c757d",
 }
 MAX_PILOTS_PER_CHART = 40
 ROW_HEIGHT = 24
@@ -41,27 +46,37 @@ def _with_labels(frame: pd.DataFrame) -> pd.DataFrame:
 def stage_chart(counts: pd.DataFrame) -> alt.Chart:
     data = counts.assign(stage_label=counts["stage"].map(STAGE_LABELS))
     order = [STAGE_LABELS[s] for s in STAGES]
-    bars = alt.Chart(data).mark_bar(cornerRadiusEnd=3).encode(
-        x=alt.X("stage_label:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("pilots:Q", title="Pilots", axis=alt.Axis(tickMinStep=1)),
-        color=alt.Color("stage_label:N", scale=_stage_scale(), legend=None),
-        tooltip=[alt.Tooltip("stage_label:N", title="Stage"), alt.Tooltip("pilots:Q", title="Pilots")],
+    bars = (
+        alt.Chart(data)
+        .mark_bar(cornerRadiusEnd=3)
+        .encode(
+            x=alt.X("stage_label:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("pilots:Q", title="Pilots", axis=alt.Axis(tickMinStep=1)),
+            color=alt.Color("stage_label:N", scale=_stage_scale(), legend=None),
+            tooltip=[alt.Tooltip("stage_label:N", title="Stage"), alt.Tooltip("pilots:Q", title="Pilots")],
+        )
     )
     labels = bars.mark_text(dy=-8).encode(text="pilots:Q", color=alt.value("#333"))
     return (bars + labels).properties(height=260)
 
 
 def _month_rules(max_months: float) -> alt.LayerChart:
-    marks = pd.DataFrame({
-        "months": [PURGATORY_MONTHS, CANCELLATION_MONTHS],
-        "label": [f"{PURGATORY_MONTHS} months: purgatory", f"{CANCELLATION_MONTHS} months: likely cancellation"],
-    })
+    marks = pd.DataFrame(
+        {
+            "months": [PURGATORY_MONTHS, CANCELLATION_MONTHS],
+            "label": [f"{PURGATORY_MONTHS} months: purgatory", f"{CANCELLATION_MONTHS} months: likely cancellation"],
+        }
+    )
     marks = marks[marks["months"] <= max(max_months, CANCELLATION_MONTHS)]
     # The first label sits left of its line and the second right of its, so they never collide.
     marks["align"] = ["right", "left"][: len(marks)]
     rules = alt.Chart(marks).mark_rule(strokeDash=[5, 4], color="#c0392b").encode(x="months:Q")
-    left = alt.Chart(marks[marks["align"] == "right"]).mark_text(align="right", dx=-4, dy=-6, color="#c0392b", fontSize=11)
-    right = alt.Chart(marks[marks["align"] == "left"]).mark_text(align="left", dx=4, dy=-6, color="#c0392b", fontSize=11)
+    left = alt.Chart(marks[marks["align"] == "right"]).mark_text(
+        align="right", dx=-4, dy=-6, color="#c0392b", fontSize=11
+    )
+    right = alt.Chart(marks[marks["align"] == "left"]).mark_text(
+        align="left", dx=4, dy=-6, color="#c0392b", fontSize=11
+    )
     labels = [layer.encode(x="months:Q", y=alt.value(0), text="label:N") for layer in (left, right)]
     return alt.layer(rules, *labels)
 
@@ -72,23 +87,33 @@ def time_in_stage_chart(frame: pd.DataFrame) -> alt.LayerChart:
     max_months = float(data["months_in_stage"].max()) if len(data) else 0.0
     x_scale = alt.Scale(domain=[0, max(max_months, CANCELLATION_MONTHS) * 1.05])
     if len(data) > MAX_PILOTS_PER_CHART:
-        bars = alt.Chart(data).mark_bar().encode(
-            x=alt.X("months_in_stage:Q", bin=alt.Bin(step=3), title="Months in current stage", scale=x_scale),
-            y=alt.Y("count():Q", title="Pilots"),
-            color=alt.Color("stage_label:N", scale=_stage_scale(data["stage"]), title="Stage"),
-            tooltip=[alt.Tooltip("stage_label:N", title="Stage"), alt.Tooltip("count():Q", title="Pilots")],
+        bars = (
+            alt.Chart(data)
+            .mark_bar()
+            .encode(
+                x=alt.X("months_in_stage:Q", bin=alt.Bin(step=3), title="Months in current stage", scale=x_scale),
+                y=alt.Y("count():Q", title="Pilots"),
+                color=alt.Color("stage_label:N", scale=_stage_scale(data["stage"]), title="Stage"),
+                tooltip=[alt.Tooltip("stage_label:N", title="Stage"), alt.Tooltip("count():Q", title="Pilots")],
+            )
         )
         return (bars + _month_rules(max_months)).properties(height=280)
     order = data.sort_values("months_in_stage", ascending=False)["pilot_label"].tolist()
-    bars = alt.Chart(data).mark_bar(cornerRadiusEnd=3).encode(
-        y=alt.Y("pilot_label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
-        x=alt.X("months_in_stage:Q", title="Months in current stage", scale=x_scale),
-        color=alt.Color("stage_label:N", scale=_stage_scale(data["stage"]), title="Stage"),
-        tooltip=[
-            alt.Tooltip("pilot_id:N", title="Pilot"), alt.Tooltip("name:N", title="Name"),
-            alt.Tooltip("stage_label:N", title="Stage"), alt.Tooltip("stage_since:T", title="In stage since", format="%d %b %Y"),
-            alt.Tooltip("months_in_stage:Q", title="Months in stage", format=".1f"),
-        ],
+    bars = (
+        alt.Chart(data)
+        .mark_bar(cornerRadiusEnd=3)
+        .encode(
+            y=alt.Y("pilot_label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
+            x=alt.X("months_in_stage:Q", title="Months in current stage", scale=x_scale),
+            color=alt.Color("stage_label:N", scale=_stage_scale(data["stage"]), title="Stage"),
+            tooltip=[
+                alt.Tooltip("pilot_id:N", title="Pilot"),
+                alt.Tooltip("name:N", title="Name"),
+                alt.Tooltip("stage_label:N", title="Stage"),
+                alt.Tooltip("stage_since:T", title="In stage since", format="%d %b %Y"),
+                alt.Tooltip("months_in_stage:Q", title="Months in stage", format=".1f"),
+            ],
+        )
     )
     return (bars + _month_rules(max_months)).properties(height=_height(len(data)), autosize=ROWS_AUTOSIZE)
 
@@ -107,18 +132,26 @@ def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None, curre
         spend_share=data["spend_to_date"] / data["budget"].where(data["budget"] > 0),
     )
     tooltip = [
-        alt.Tooltip("label:N", title=tooltip_label), alt.Tooltip("budget:Q", title=f"Budget ({currency})", format=",.0f"),
-        alt.Tooltip("spend_to_date:Q", title=f"Spend to date ({currency})", format=",.0f"), alt.Tooltip("spend_share:Q", title="Spent", format=".0%"),
+        alt.Tooltip("label:N", title=tooltip_label),
+        alt.Tooltip("budget:Q", title=f"Budget ({currency})", format=",.0f"),
+        alt.Tooltip("spend_to_date:Q", title=f"Spend to date ({currency})", format=",.0f"),
+        alt.Tooltip("spend_share:Q", title="Spent", format=".0%"),
     ]
     order = data.sort_values("budget", ascending=False)["label"].tolist()
     base = alt.Chart(data).encode(
         y=alt.Y("label:N", sort=order, title=y_title, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
         tooltip=tooltip,
     )
-    budget = base.mark_bar(color="#d9dee3", cornerRadiusEnd=3).encode(x=alt.X("budget:Q", title=f"Budget and spend to date ({currency})", axis=alt.Axis(format="~s")))
+    budget = base.mark_bar(color="#d9dee3", cornerRadiusEnd=3).encode(
+        x=alt.X("budget:Q", title=f"Budget and spend to date ({currency})", axis=alt.Axis(format="~s"))
+    )
     spend = base.mark_bar(height=8, cornerRadiusEnd=3).encode(
         x="spend_to_date:Q",
-        color=alt.Color("status:N", scale=alt.Scale(domain=["Within budget", "Over budget"], range=["#1b6ca8", "#c0392b"]), title=None),
+        color=alt.Color(
+            "status:N",
+            scale=alt.Scale(domain=["Within budget", "Over budget"], range=["#1b6ca8", "#c0392b"]),
+            title=None,
+        ),
     )
     return (budget + spend).properties(height=_height(len(data)), autosize=ROWS_AUTOSIZE)
 
@@ -128,8 +161,11 @@ def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None, curre
 RISK_COLOURS = alt.Scale(domain=[0, 30, 60, 100], range=["#d8efe0", "#f6d365", "#f08c45", "#c0392b"])
 INSUFFICIENT_COLOUR = "#eceff3"
 PATTERN_SHORT = {
-    "Data Debt": "Data Debt", "Integration Avoidance": "Integration", "Organisational Resistance": "Resistance",
-    "Governance Vacuum": "Governance", "Wrong Success Metrics": "Wrong Metrics",
+    "Data Debt": "Data Debt",
+    "Integration Avoidance": "Integration",
+    "Organisational Resistance": "Resistance",
+    "Governance Vacuum": "Governance",
+    "Wrong Success Metrics": "Wrong Metrics",
 }
 HEALTH_COLOURS = {"green": "#2e9e5b", "amber": "#e09f1f", "red": "#c0392b", "insufficient": "#9aa5b1"}
 HEALTH_WORDS = {"green": "Green", "amber": "Amber", "red": "Red", "insufficient": "Insufficient evidence"}
@@ -148,8 +184,11 @@ PATTERN_COLOURS = {
     "wrong_success_metrics": "#F0E442",  # yellow
 }
 PATTERN_SHAPES = {
-    "data_debt": "circle", "integration_avoidance": "square", "organisational_resistance": "triangle-up",
-    "governance_vacuum": "diamond", "wrong_success_metrics": "cross",
+    "data_debt": "circle",
+    "integration_avoidance": "square",
+    "organisational_resistance": "triangle-up",
+    "governance_vacuum": "diamond",
+    "wrong_success_metrics": "cross",
 }
 
 
@@ -173,7 +212,9 @@ def risk_heatmap(frame: pd.DataFrame, order: list[str], pattern_order: list[str]
         shown=frame["score"].where(frame["status"] != "insufficient"),
         label=[("?" if s == "insufficient" else f"{v:.0f}") for s, v in zip(frame["status"], frame["score"].fillna(0))],
         coverage_pct=(frame["coverage"] * 100).round(0),
-        status_label=frame["status"].map({"high": "high", "medium": "medium", "low": "low", "insufficient": "insufficient evidence"}),
+        status_label=frame["status"].map(
+            {"high": "high", "medium": "medium", "low": "low", "insufficient": "insufficient evidence"}
+        ),
         pattern_short=frame["pattern_name"].map(lambda n: PATTERN_SHORT.get(n, n)),
     )
     labels = data.drop_duplicates("pilot_id").set_index("pilot_id")["pilot_label"].reindex(order).tolist()
@@ -186,54 +227,92 @@ def risk_heatmap(frame: pd.DataFrame, order: list[str], pattern_order: list[str]
     pick_health = alt.selection_point(fields=["pilot_id"], name="pick_health", on="click", clear=False)
     x_order = [HEALTH_COLUMN, *[PATTERN_SHORT.get(p, p) for p in pattern_order]]
     y = alt.Y("pilot_label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=280, labelOverlap=False))
-    x = alt.X("pattern_short:N", sort=x_order, scale=alt.Scale(domain=x_order), title=None,
-              axis=alt.Axis(orient="top", labelAngle=0, labelLimit=160))
+    x = alt.X(
+        "pattern_short:N",
+        sort=x_order,
+        scale=alt.Scale(domain=x_order),
+        title=None,
+        axis=alt.Axis(orient="top", labelAngle=0, labelLimit=160),
+    )
     base = alt.Chart(data).encode(y=y, x=x)
     # The tooltip sits on the cells only: a layer without a selection or tooltip is drawn
     # non-interactive by Vega-Lite, so a click on a cell's number reaches the cell beneath it.
-    cells = base.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3).encode(
-        tooltip=[
-            alt.Tooltip("pilot_id:N", title="Pilot"), alt.Tooltip("pattern_name:N", title="Pattern"),
-            alt.Tooltip("score:Q", title="Score (0–100)", format=".0f"), alt.Tooltip("coverage_pct:Q", title="Evidence known (%)"),
-            alt.Tooltip("status_label:N", title="Reads"), alt.Tooltip("fired:Q", title="Warning signs"),
-        ],
-        color=alt.condition(
-            "datum.status == 'insufficient'", alt.value(INSUFFICIENT_COLOUR),
-            alt.Color("shown:Q", scale=RISK_COLOURS, title="Score", legend=alt.Legend(orient="bottom", gradientLength=220)),
-        ),
-    ).add_params(pick)
+    cells = (
+        base.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3)
+        .encode(
+            tooltip=[
+                alt.Tooltip("pilot_id:N", title="Pilot"),
+                alt.Tooltip("pattern_name:N", title="Pattern"),
+                alt.Tooltip("score:Q", title="Score (0–100)", format=".0f"),
+                alt.Tooltip("coverage_pct:Q", title="Evidence known (%)"),
+                alt.Tooltip("status_label:N", title="Reads"),
+                alt.Tooltip("fired:Q", title="Warning signs"),
+            ],
+            color=alt.condition(
+                "datum.status == 'insufficient'",
+                alt.value(INSUFFICIENT_COLOUR),
+                alt.Color(
+                    "shown:Q", scale=RISK_COLOURS, title="Score", legend=alt.Legend(orient="bottom", gradientLength=220)
+                ),
+            ),
+        )
+        .add_params(pick)
+    )
     text = base.mark_text(fontSize=12).encode(
         text="label:N",
         color=alt.condition("datum.shown >= 60", alt.value("white"), alt.value("#333")),
     )
     kinds = list(HEALTH_COLOURS)
     marker = alt.Chart(health).encode(y=y, x=x)
-    health_cells = marker.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3).encode(
-        color=alt.Color("health:N", scale=alt.Scale(domain=kinds, range=[HEALTH_COLOURS[k] for k in kinds]), legend=None),
-        tooltip=[alt.Tooltip("pilot_id:N", title="Pilot"), alt.Tooltip("health_word:N", title="Health")],
-    ).add_params(pick_health)
+    health_cells = (
+        marker.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3)
+        .encode(
+            color=alt.Color(
+                "health:N", scale=alt.Scale(domain=kinds, range=[HEALTH_COLOURS[k] for k in kinds]), legend=None
+            ),
+            tooltip=[alt.Tooltip("pilot_id:N", title="Pilot"), alt.Tooltip("health_word:N", title="Health")],
+        )
+        .add_params(pick_health)
+    )
     health_text = marker.mark_text(fontSize=12, fontWeight="bold").encode(
         text="health_short:N",
         color=alt.Color("health:N", scale=alt.Scale(domain=kinds, range=[HEALTH_TEXT[k] for k in kinds]), legend=None),
     )
-    return (alt.layer(cells, text, health_cells, health_text).resolve_scale(color="independent")
-            .properties(height=_height(len(labels)), autosize=ROWS_AUTOSIZE, usermeta={"embedOptions": {"renderer": "svg"}}))
+    return (
+        alt.layer(cells, text, health_cells, health_text)
+        .resolve_scale(color="independent")
+        .properties(height=_height(len(labels)), autosize=ROWS_AUTOSIZE, usermeta={"embedOptions": {"renderer": "svg"}})
+    )
 
 
 def risk_trend_chart(trend: pd.DataFrame, pattern_order: list[str]) -> alt.LayerChart:
     """Monthly pattern scores, one colour and point shape per pattern; months with too little
     evidence are left as gaps."""
     data = trend.assign(shown=trend["score"].where(trend["status"] != "insufficient"))
-    lines = alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=60, filled=True, stroke="#333", strokeWidth=0.6), strokeWidth=2.5).encode(
-        x=alt.X("month:T", title=None, axis=alt.Axis(format="%b %Y")),
-        y=alt.Y("shown:Q", title="Score (0–100)", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color("pattern_name:N", sort=pattern_order, scale=pattern_scale(pattern_order), title="Pattern"),
-        shape=alt.Shape("pattern_name:N", sort=pattern_order, scale=pattern_scale(pattern_order, shapes=True), title="Pattern"),
-        tooltip=[alt.Tooltip("month:T", title="Month end", format="%d %b %Y"), alt.Tooltip("pattern_name:N", title="Pattern"),
-                 alt.Tooltip("score:Q", title="Score", format=".0f"), alt.Tooltip("coverage:Q", title="Evidence known", format=".0%"),
-                 alt.Tooltip("status:N", title="Reads")],
+    lines = (
+        alt.Chart(data)
+        .mark_line(point=alt.OverlayMarkDef(size=60, filled=True, stroke="#333", strokeWidth=0.6), strokeWidth=2.5)
+        .encode(
+            x=alt.X("month:T", title=None, axis=alt.Axis(format="%b %Y")),
+            y=alt.Y("shown:Q", title="Score (0–100)", scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color("pattern_name:N", sort=pattern_order, scale=pattern_scale(pattern_order), title="Pattern"),
+            shape=alt.Shape(
+                "pattern_name:N", sort=pattern_order, scale=pattern_scale(pattern_order, shapes=True), title="Pattern"
+            ),
+            tooltip=[
+                alt.Tooltip("month:T", title="Month end", format="%d %b %Y"),
+                alt.Tooltip("pattern_name:N", title="Pattern"),
+                alt.Tooltip("score:Q", title="Score", format=".0f"),
+                alt.Tooltip("coverage:Q", title="Evidence known", format=".0%"),
+                alt.Tooltip("status:N", title="Reads"),
+            ],
+        )
     )
-    bands = alt.Chart(pd.DataFrame({"y": [30, 60], "label": ["medium", "high"]})).mark_rule(strokeDash=[4, 4], color="#999").encode(y="y:Q")
+    bands = (
+        alt.Chart(pd.DataFrame({"y": [30, 60], "label": ["medium", "high"]}))
+        .mark_rule(strokeDash=[4, 4], color="#999")
+        .encode(y="y:Q")
+    )
     return (bands + lines).properties(height=260)
 
 
@@ -284,13 +363,30 @@ def _judged_layer(chart, domain: tuple | None) -> list:
         start, end = max(start, pd.Timestamp(domain[0])), min(end, pd.Timestamp(domain[1]))
     if start >= end:
         return []
-    frame = pd.DataFrame([{"start": start, "end": end, "what": "compared for the verdict",
-                           "periods": f"{chart.judged.periods} {chart.judged.period}ly periods"}])
-    return [alt.Chart(frame).mark_rect(color=JUDGED_COLOUR, opacity=0.7).encode(
-        x=alt.X("start:T", scale=alt.Scale(domain=[_day(d) for d in domain]) if domain else alt.Undefined), x2="end:T",
-        tooltip=[alt.Tooltip("what:N", title=" "), alt.Tooltip("start:T", title="From", format="%d %b %Y"),
-                 alt.Tooltip("end:T", title="To", format="%d %b %Y"), alt.Tooltip("periods:N", title="Compared")],
-    )]
+    frame = pd.DataFrame(
+        [
+            {
+                "start": start,
+                "end": end,
+                "what": "compared for the verdict",
+                "periods": f"{chart.judged.periods} {chart.judged.period}ly periods",
+            }
+        ]
+    )
+    return [
+        alt.Chart(frame)
+        .mark_rect(color=JUDGED_COLOUR, opacity=0.7)
+        .encode(
+            x=alt.X("start:T", scale=alt.Scale(domain=[_day(d) for d in domain]) if domain else alt.Undefined),
+            x2="end:T",
+            tooltip=[
+                alt.Tooltip("what:N", title=" "),
+                alt.Tooltip("start:T", title="From", format="%d %b %Y"),
+                alt.Tooltip("end:T", title="To", format="%d %b %Y"),
+                alt.Tooltip("periods:N", title="Compared"),
+            ],
+        )
+    ]
 
 
 def technical_panel(chart, width_days: tuple | None = None) -> alt.LayerChart:
@@ -306,18 +402,36 @@ def technical_panel(chart, width_days: tuple | None = None) -> alt.LayerChart:
     day_format = CADENCE_FORMATS.get(chart.technical_cadence, "%d %b %Y")
     layers = _judged_layer(chart, width_days)
     if not chart.bands.empty:
-        layers.append(alt.Chart(chart.bands).mark_rect(opacity=0.35).encode(
-            y=alt.Y("low:Q", scale=y_scale), y2="high:Q",
-            color=alt.Color("level:N", scale=BAND_COLOURS, legend=_legend("Decay alert zone")),
-            tooltip=[alt.Tooltip("level:N", title="Zone"), alt.Tooltip("low:Q", format=".4g", title="from"),
-                     alt.Tooltip("high:Q", format=".4g", title="to")],
-        ))
-    lines = alt.Chart(tech).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-        x=_x(width_days), y=alt.Y("value:Q", title=better_title(chart.metric_label, flipped), scale=y_scale, axis=Y_AXIS),
-        stroke=alt.Stroke("environment_label:N", scale=ENVIRONMENT_COLOURS, legend=_legend("Measured in")),
-        strokeDash=alt.StrokeDash("environment_label:N", scale=alt.Scale(domain=["lab", "live"], range=[[4, 3], [1, 0]]), legend=None),
-        tooltip=[alt.Tooltip("week:T", title=when, format=day_format), alt.Tooltip("environment_label:N", title="Measured in"),
-                 alt.Tooltip("value:Q", title=chart.metric_label, format=".4g")],
+        layers.append(
+            alt.Chart(chart.bands)
+            .mark_rect(opacity=0.35)
+            .encode(
+                y=alt.Y("low:Q", scale=y_scale),
+                y2="high:Q",
+                color=alt.Color("level:N", scale=BAND_COLOURS, legend=_legend("Decay alert zone")),
+                tooltip=[
+                    alt.Tooltip("level:N", title="Zone"),
+                    alt.Tooltip("low:Q", format=".4g", title="from"),
+                    alt.Tooltip("high:Q", format=".4g", title="to"),
+                ],
+            )
+        )
+    lines = (
+        alt.Chart(tech)
+        .mark_line(point=alt.OverlayMarkDef(size=18))
+        .encode(
+            x=_x(width_days),
+            y=alt.Y("value:Q", title=better_title(chart.metric_label, flipped), scale=y_scale, axis=Y_AXIS),
+            stroke=alt.Stroke("environment_label:N", scale=ENVIRONMENT_COLOURS, legend=_legend("Measured in")),
+            strokeDash=alt.StrokeDash(
+                "environment_label:N", scale=alt.Scale(domain=["lab", "live"], range=[[4, 3], [1, 0]]), legend=None
+            ),
+            tooltip=[
+                alt.Tooltip("week:T", title=when, format=day_format),
+                alt.Tooltip("environment_label:N", title="Measured in"),
+                alt.Tooltip("value:Q", title=chart.metric_label, format=".4g"),
+            ],
+        )
     )
     layers.append(lines)
     if not chart.events.empty:
@@ -326,14 +440,22 @@ def technical_panel(chart, width_days: tuple | None = None) -> alt.LayerChart:
         present = [w for w in EVENT_WHAT if w in set(chart.events["what"])]
         fills = alt.Scale(domain=present, range=[EVENT_MARKS["color"].range[EVENT_WHAT.index(w)] for w in present])
         shapes = alt.Scale(domain=present, range=[EVENT_MARKS["shape"].range[EVENT_WHAT.index(w)] for w in present])
-        layers.append(alt.Chart(chart.events).mark_point(size=110, filled=True, opacity=1).encode(
-            x="week:T", y=alt.Y("value:Q", scale=y_scale),
-            fill=alt.Fill("what:N", scale=fills, legend=_legend("Alert level crossed")),
-            shape=alt.Shape("what:N", scale=shapes, legend=_legend("Alert level crossed")),
-            tooltip=[alt.Tooltip("week:T", title=when, format=day_format), alt.Tooltip("what:N", title="Crossed")],
-        ))
-    return alt.layer(*layers).resolve_scale(color="independent").properties(
-        height=240, title=f"{chart.metric_label} (technical)")
+        layers.append(
+            alt.Chart(chart.events)
+            .mark_point(size=110, filled=True, opacity=1)
+            .encode(
+                x="week:T",
+                y=alt.Y("value:Q", scale=y_scale),
+                fill=alt.Fill("what:N", scale=fills, legend=_legend("Alert level crossed")),
+                shape=alt.Shape("what:N", scale=shapes, legend=_legend("Alert level crossed")),
+                tooltip=[alt.Tooltip("week:T", title=when, format=day_format), alt.Tooltip("what:N", title="Crossed")],
+            )
+        )
+    return (
+        alt.layer(*layers)
+        .resolve_scale(color="independent")
+        .properties(height=240, title=f"{chart.metric_label} (technical)")
+    )
 
 
 def kpi_panel(chart, width_days: tuple | None = None) -> alt.LayerChart:
@@ -346,26 +468,56 @@ def kpi_panel(chart, width_days: tuple | None = None) -> alt.LayerChart:
     when = CADENCE_TITLES.get(chart.kpi_cadence, "Date")
     day_format = CADENCE_FORMATS.get(chart.kpi_cadence, "%d %b %Y")
     layers = _judged_layer(chart, width_days)
-    layers.append(alt.Chart(chart.kpi).mark_line(point=alt.OverlayMarkDef(size=18), color="#2a9d8f").encode(
-        x=_x(width_days), y=alt.Y("value:Q", title=better_title(label, flipped), scale=y_scale, axis=Y_AXIS),
-        tooltip=[alt.Tooltip("week:T", title=when, format=day_format), alt.Tooltip("value:Q", title=label, format=".4g")],
-    ))
+    layers.append(
+        alt.Chart(chart.kpi)
+        .mark_line(point=alt.OverlayMarkDef(size=18), color="#2a9d8f")
+        .encode(
+            x=_x(width_days),
+            y=alt.Y("value:Q", title=better_title(label, flipped), scale=y_scale, axis=Y_AXIS),
+            tooltip=[
+                alt.Tooltip("week:T", title=when, format=day_format),
+                alt.Tooltip("value:Q", title=label, format=".4g"),
+            ],
+        )
+    )
     if not chart.kpi_lines.empty:
         rules = alt.Chart(chart.kpi_lines)
-        layers.append(rules.mark_rule(strokeDash=[6, 4], color="#555").encode(
-            y=alt.Y("value:Q", scale=y_scale), tooltip=[alt.Tooltip("line:N", title="Line"), alt.Tooltip("value:Q", format=".4g", title="Value")]))
-        layers.append(rules.mark_text(align="left", dx=4, dy=-6, fontSize=11, color="#555").encode(
-            x=alt.value(0), y=alt.Y("value:Q", scale=y_scale), text="line:N"))
+        layers.append(
+            rules.mark_rule(strokeDash=[6, 4], color="#555").encode(
+                y=alt.Y("value:Q", scale=y_scale),
+                tooltip=[alt.Tooltip("line:N", title="Line"), alt.Tooltip("value:Q", format=".4g", title="Value")],
+            )
+        )
+        layers.append(
+            rules.mark_text(align="left", dx=4, dy=-6, fontSize=11, color="#555").encode(
+                x=alt.value(0), y=alt.Y("value:Q", scale=y_scale), text="line:N"
+            )
+        )
     if not chart.plan.empty:
-        layers.append(alt.Chart(chart.plan).mark_line(strokeDash=[2, 3], color="#b5838d", clip=True).encode(
-            x="week:T", y=alt.Y("value:Q", scale=y_scale),
-            tooltip=[alt.Tooltip("week:T", format="%d %b %Y", title="Plan"), alt.Tooltip("value:Q", format=".4g")]))
+        layers.append(
+            alt.Chart(chart.plan)
+            .mark_line(strokeDash=[2, 3], color="#b5838d", clip=True)
+            .encode(
+                x="week:T",
+                y=alt.Y("value:Q", scale=y_scale),
+                tooltip=[alt.Tooltip("week:T", format="%d %b %Y", title="Plan"), alt.Tooltip("value:Q", format=".4g")],
+            )
+        )
     if chart.expected_now and chart.expected_now_shown:
         marker = pd.DataFrame([{**chart.expected_now, "what": "where it should be by now"}])
-        layers.append(alt.Chart(marker).mark_point(shape="diamond", size=140, filled=True, color="#b5838d", clip=True).encode(
-            x="week:T", y=alt.Y("value:Q", scale=y_scale),
-            tooltip=[alt.Tooltip("what:N", title=" "), alt.Tooltip("week:T", format="%d %b %Y", title="Day"),
-                     alt.Tooltip("value:Q", format=".4g", title=label)]))
+        layers.append(
+            alt.Chart(marker)
+            .mark_point(shape="diamond", size=140, filled=True, color="#b5838d", clip=True)
+            .encode(
+                x="week:T",
+                y=alt.Y("value:Q", scale=y_scale),
+                tooltip=[
+                    alt.Tooltip("what:N", title=" "),
+                    alt.Tooltip("week:T", format="%d %b %Y", title="Day"),
+                    alt.Tooltip("value:Q", format=".4g", title=label),
+                ],
+            )
+        )
     return alt.layer(*layers).properties(height=200, title=f"{label} (business KPI)")
 
 
@@ -376,8 +528,9 @@ def alignment_chart(chart) -> alt.VConcatChart:
     panels = [technical_panel(chart, domain)]
     if not chart.kpi.empty:
         panels.append(kpi_panel(chart, domain))
-    return alt.vconcat(*panels).resolve_scale(x="shared", color="independent", stroke="independent", shape="independent",
-                                              fill="independent")
+    return alt.vconcat(*panels).resolve_scale(
+        x="shared", color="independent", stroke="independent", shape="independent", fill="independent"
+    )
 
 
 def alignment_panels(chart) -> list[alt.LayerChart]:
@@ -406,8 +559,11 @@ SCORE_SCALE = alt.Scale(domain=[1, 5], zero=False, nice=False)
 
 def _stuck_rule() -> alt.Chart:
     """The line at 3: a score at or below it is where people are stuck."""
-    return alt.Chart(pd.DataFrame({"y": [3.0], "label": ["3 or below: stuck"]})).mark_rule(strokeDash=[4, 4], color="#c0392b").encode(
-        y=alt.Y("y:Q", scale=SCORE_SCALE), tooltip=[alt.Tooltip("label:N", title=" ")])
+    return (
+        alt.Chart(pd.DataFrame({"y": [3.0], "label": ["3 or below: stuck"]}))
+        .mark_rule(strokeDash=[4, 4], color="#c0392b")
+        .encode(y=alt.Y("y:Q", scale=SCORE_SCALE), tooltip=[alt.Tooltip("label:N", title=" ")])
+    )
 
 
 def adkar_profile_chart(frame: pd.DataFrame) -> alt.LayerChart:
@@ -415,14 +571,30 @@ def adkar_profile_chart(frame: pd.DataFrame) -> alt.LayerChart:
     now = frame[frame["which"] == "this wave"]
     before = frame[frame["which"] == "previous wave"]
     y = alt.Y("mean:Q", title="Mean score (1–5)", scale=SCORE_SCALE)
-    tooltip = [alt.Tooltip("element:N", title="Element"), alt.Tooltip("wave:Q", title="Wave"), alt.Tooltip("mean:Q", title="Mean", format=".2f"),
-               alt.Tooltip("answered:Q", title="Answers"), alt.Tooltip("low_share:Q", title="Scored 3 or below", format=".0%")]
-    layers = [alt.Chart(now).mark_bar(cornerRadiusEnd=3).encode(
-        x=alt.X("element:N", sort=ELEMENT_ORDER, title=None, axis=alt.Axis(labelAngle=0)), y=y, y2=alt.datum(1),
-        color=alt.Color("element:N", scale=ADKAR_COLOURS, legend=None), tooltip=tooltip)]
+    tooltip = [
+        alt.Tooltip("element:N", title="Element"),
+        alt.Tooltip("wave:Q", title="Wave"),
+        alt.Tooltip("mean:Q", title="Mean", format=".2f"),
+        alt.Tooltip("answered:Q", title="Answers"),
+        alt.Tooltip("low_share:Q", title="Scored 3 or below", format=".0%"),
+    ]
+    layers = [
+        alt.Chart(now)
+        .mark_bar(cornerRadiusEnd=3)
+        .encode(
+            x=alt.X("element:N", sort=ELEMENT_ORDER, title=None, axis=alt.Axis(labelAngle=0)),
+            y=y,
+            y2=alt.datum(1),
+            color=alt.Color("element:N", scale=ADKAR_COLOURS, legend=None),
+            tooltip=tooltip,
+        )
+    ]
     if not before.empty:
-        layers.append(alt.Chart(before).mark_tick(color="#333", thickness=2, size=30).encode(
-            x=alt.X("element:N", sort=ELEMENT_ORDER), y=y, tooltip=tooltip))
+        layers.append(
+            alt.Chart(before)
+            .mark_tick(color="#333", thickness=2, size=30)
+            .encode(x=alt.X("element:N", sort=ELEMENT_ORDER), y=y, tooltip=tooltip)
+        )
     layers.append(_stuck_rule())
     return alt.layer(*layers).properties(height=240)
 
@@ -431,17 +603,36 @@ def barrier_chart(frame: pd.DataFrame, horizontal: bool = False) -> alt.LayerCha
     """How many respondents have each element as their barrier point (and how many none).
     `horizontal`: the elements down the side (for a narrow column, e.g. the steering pack)."""
     # Six names side by side do not fit a half-page chart: slanted, every one is shown (level, Vega dropped every other).
-    element = alt.X("barrier:N", sort=BARRIER_ORDER, title=None, axis=alt.Axis(labelAngle=-30, labelAlign="right", labelOverlap=False))
+    element = alt.X(
+        "barrier:N",
+        sort=BARRIER_ORDER,
+        title=None,
+        axis=alt.Axis(labelAngle=-30, labelAlign="right", labelOverlap=False),
+    )
     count = alt.Y("respondents:Q", title="Respondents", axis=alt.Axis(tickMinStep=1))
     if horizontal:
         element = alt.Y("barrier:N", sort=BARRIER_ORDER, title=None)
         most = float(frame["respondents"].max()) if len(frame) else 0.0  # room after the longest bar for its number
-        count = alt.X("respondents:Q", title="Respondents", axis=alt.Axis(tickMinStep=1), scale=alt.Scale(domain=[0, max(most * 1.15, 1)]))
-    bars = alt.Chart(frame).mark_bar(cornerRadiusEnd=3).encode(
-        **({"y": element, "x": count} if horizontal else {"x": element, "y": count}),
-        color=alt.Color("barrier:N", scale=alt.Scale(domain=BARRIER_ORDER, range=[*ADKAR_COLOURS.range, "#9aa5b1"]), legend=None),
-        tooltip=[alt.Tooltip("barrier:N", title="Barrier point"), alt.Tooltip("respondents:Q", title="Respondents"),
-                 alt.Tooltip("share:Q", title="Share", format=".0%")],
+        count = alt.X(
+            "respondents:Q",
+            title="Respondents",
+            axis=alt.Axis(tickMinStep=1),
+            scale=alt.Scale(domain=[0, max(most * 1.15, 1)]),
+        )
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(cornerRadiusEnd=3)
+        .encode(
+            **({"y": element, "x": count} if horizontal else {"x": element, "y": count}),
+            color=alt.Color(
+                "barrier:N", scale=alt.Scale(domain=BARRIER_ORDER, range=[*ADKAR_COLOURS.range, "#9aa5b1"]), legend=None
+            ),
+            tooltip=[
+                alt.Tooltip("barrier:N", title="Barrier point"),
+                alt.Tooltip("respondents:Q", title="Respondents"),
+                alt.Tooltip("share:Q", title="Share", format=".0%"),
+            ],
+        )
     )
     labels = bars.mark_text(align="left", dx=3, color="#333") if horizontal else bars.mark_text(dy=-8, color="#333")
     return (bars + labels.encode(text="respondents:Q")).properties(height=240)
@@ -456,11 +647,20 @@ def adkar_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
         x=alt.X("element:N", sort=ELEMENT_ORDER, title=None, axis=alt.Axis(orient="top", labelAngle=0)),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3).encode(
-        color=alt.condition("datum.suppressed", alt.value(SUPPRESSED_COLOUR),
-                            alt.Color("mean:Q", scale=SCORE_COLOURS, title="Mean score", legend=alt.Legend(orient="right", gradientLength=80))),
-        tooltip=[alt.Tooltip("group:N", title="Group (respondents)"), alt.Tooltip("element:N", title="Element"),
-                 alt.Tooltip("cell:N", title="Mean"), alt.Tooltip("answered:Q", title="Answers"),
-                 alt.Tooltip("low_share:Q", title="Scored 3 or below", format=".0%")],
+        color=alt.condition(
+            "datum.suppressed",
+            alt.value(SUPPRESSED_COLOUR),
+            alt.Color(
+                "mean:Q", scale=SCORE_COLOURS, title="Mean score", legend=alt.Legend(orient="right", gradientLength=80)
+            ),
+        ),
+        tooltip=[
+            alt.Tooltip("group:N", title="Group (respondents)"),
+            alt.Tooltip("element:N", title="Element"),
+            alt.Tooltip("cell:N", title="Mean"),
+            alt.Tooltip("answered:Q", title="Answers"),
+            alt.Tooltip("low_share:Q", title="Scored 3 or below", format=".0%"),
+        ],
     )
     text = base.mark_text(fontSize=12).encode(text="cell:N", color=alt.value("#333"))
     return (cells + text).properties(height=44 * max(len(groups), 1))
@@ -468,13 +668,21 @@ def adkar_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
 
 def adkar_trend_chart(frame: pd.DataFrame) -> alt.LayerChart:
     """Each element's mean, wave by wave."""
-    lines = alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("wave:O", title="Survey wave", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("mean:Q", title="Mean score (1–5)", scale=SCORE_SCALE),
-        color=alt.Color("element:N", scale=ADKAR_COLOURS, sort=ELEMENT_ORDER, title="Element"),
-        tooltip=[alt.Tooltip("wave:O", title="Wave"), alt.Tooltip("element:N", title="Element"),
-                 alt.Tooltip("mean:Q", title="Mean", format=".2f"), alt.Tooltip("answered:Q", title="Answers"),
-                 alt.Tooltip("respondents:Q", title="Respondents")],
+    lines = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("wave:O", title="Survey wave", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("mean:Q", title="Mean score (1–5)", scale=SCORE_SCALE),
+            color=alt.Color("element:N", scale=ADKAR_COLOURS, sort=ELEMENT_ORDER, title="Element"),
+            tooltip=[
+                alt.Tooltip("wave:O", title="Wave"),
+                alt.Tooltip("element:N", title="Element"),
+                alt.Tooltip("mean:Q", title="Mean", format=".2f"),
+                alt.Tooltip("answered:Q", title="Answers"),
+                alt.Tooltip("respondents:Q", title="Respondents"),
+            ],
+        )
     )
     return (_stuck_rule() + lines).properties(height=240)
 
@@ -483,19 +691,45 @@ def usage_chart(chart) -> alt.LayerChart:
     """Active users week by week against the target, with the survey waves marked on the same axis."""
     layers = []
     if not chart.usage.empty:
-        layers.append(alt.Chart(chart.usage).mark_line(point=alt.OverlayMarkDef(size=18), color="#1b6ca8").encode(
-            x=alt.X("week:T", title=None), y=alt.Y("active_users:Q", title="Active users"),
-            tooltip=[alt.Tooltip("week:T", title="Week of", format="%d %b %Y"), alt.Tooltip("active_users:Q", title="Active users", format=",.0f"),
-                     alt.Tooltip("share:Q", title="Of target", format=".0%")]))
+        layers.append(
+            alt.Chart(chart.usage)
+            .mark_line(point=alt.OverlayMarkDef(size=18), color="#1b6ca8")
+            .encode(
+                x=alt.X("week:T", title=None),
+                y=alt.Y("active_users:Q", title="Active users"),
+                tooltip=[
+                    alt.Tooltip("week:T", title="Week of", format="%d %b %Y"),
+                    alt.Tooltip("active_users:Q", title="Active users", format=",.0f"),
+                    alt.Tooltip("share:Q", title="Of target", format=".0%"),
+                ],
+            )
+        )
     if chart.target:
         target = alt.Chart(pd.DataFrame({"value": [chart.target], "line": [f"target: {chart.target:,} users"]}))
-        layers.append(target.mark_rule(strokeDash=[6, 4], color="#555").encode(y="value:Q", tooltip=[alt.Tooltip("line:N", title=" ")]))
-        layers.append(target.mark_text(align="left", dx=4, dy=-6, fontSize=11, color="#555").encode(x=alt.value(0), y="value:Q", text="line:N"))
+        layers.append(
+            target.mark_rule(strokeDash=[6, 4], color="#555").encode(
+                y="value:Q", tooltip=[alt.Tooltip("line:N", title=" ")]
+            )
+        )
+        layers.append(
+            target.mark_text(align="left", dx=4, dy=-6, fontSize=11, color="#555").encode(
+                x=alt.value(0), y="value:Q", text="line:N"
+            )
+        )
     if not chart.waves.empty:
         waves = alt.Chart(chart.waves)
-        layers.append(waves.mark_rule(color="#6c4f9e", strokeDash=[2, 3]).encode(
-            x=alt.X("day:T", title=None),
-            tooltip=[alt.Tooltip("label:N", title="Survey"), alt.Tooltip("day:T", title="Last answer", format="%d %b %Y")]))
-        layers.append(waves.mark_text(align="left", dx=3, dy=-4, baseline="bottom", fontSize=11, color="#6c4f9e").encode(
-            x="day:T", y=alt.value("height"), text="label:N"))
+        layers.append(
+            waves.mark_rule(color="#6c4f9e", strokeDash=[2, 3]).encode(
+                x=alt.X("day:T", title=None),
+                tooltip=[
+                    alt.Tooltip("label:N", title="Survey"),
+                    alt.Tooltip("day:T", title="Last answer", format="%d %b %Y"),
+                ],
+            )
+        )
+        layers.append(
+            waves.mark_text(align="left", dx=3, dy=-4, baseline="bottom", fontSize=11, color="#6c4f9e").encode(
+                x="day:T", y=alt.value("height"), text="label:N"
+            )
+        )
     return alt.layer(*layers).properties(height=240)

@@ -10,6 +10,7 @@ user can fix (`errors.os_problem` words it).
 Paths on the command line mean what the shell means: relative to the folder the command runs in.
 Commands that only read refuse a store file that does not exist instead of creating an empty one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,18 @@ EXIT_UNEXPECTED = 3
 
 
 PATH_ARGUMENTS = ("db", "file", "out", "write_csv")
-READ_ONLY_COMMANDS = {"status", "risk", "alignment", "adoption", "export", "backup", "meetings", "changes", "subscriptions", "alerts"}
+READ_ONLY_COMMANDS = {
+    "status",
+    "risk",
+    "alignment",
+    "adoption",
+    "export",
+    "backup",
+    "meetings",
+    "changes",
+    "subscriptions",
+    "alerts",
+}
 
 
 def _from_here(text: str) -> str:
@@ -54,9 +66,17 @@ def _store(args: argparse.Namespace) -> Store:
     wait = args.wait if args.wait is not None else config.lock_wait_seconds
     store = Store(path, lock_wait_seconds=wait)
     if args.command in READ_ONLY_COMMANDS and not store.path.exists():
-        named = "--db" if args.db else "PILOT_HEALTH_DB" if os.environ.get("PILOT_HEALTH_DB", "").strip() else "the default store path"
-        raise PilotHealthError(f"There is no store at {store.path}; check the path ({named}), or run `python -m pilot_health demo` "
-                               "(or open the dashboard) to create one.")
+        named = (
+            "--db"
+            if args.db
+            else "PILOT_HEALTH_DB"
+            if os.environ.get("PILOT_HEALTH_DB", "").strip()
+            else "the default store path"
+        )
+        raise PilotHealthError(
+            f"There is no store at {store.path}; check the path ({named}), or run `python -m pilot_health demo` "
+            "(or open the dashboard) to create one."
+        )
     return store
 
 
@@ -67,7 +87,9 @@ def cmd_demo(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         from pathlib import Path
 
         written = write_csvs(Path(args.write_csv))
-        return {"written": [str(p) for p in written]}, f"Wrote the demo CSV templates: {', '.join(p.name for p in written)} in {args.write_csv}."
+        return {
+            "written": [str(p) for p in written]
+        }, f"Wrote the demo CSV templates: {', '.join(p.name for p in written)} in {args.write_csv}."
     store = _store(args)
     if args.clear:
         result = clear_demo(store)
@@ -94,8 +116,12 @@ def cmd_status(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         meta = queries.read_meta(con)
         migrations = queries.applied_migrations(con)
     data = {
-        "db": str(store.path), "counts": counts, "version": meta.get("version"), "changed_at": meta.get("changed_at"),
-        "demo_loaded": demo_loaded(meta), "migrations": migrations,
+        "db": str(store.path),
+        "counts": counts,
+        "version": meta.get("version"),
+        "changed_at": meta.get("changed_at"),
+        "demo_loaded": demo_loaded(meta),
+        "migrations": migrations,
     }
     text = (
         f"{store.path}: {plural(counts['pilots'], 'pilot')}, {plural(counts['metric_observations'], 'metric observation')}, "
@@ -156,13 +182,23 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             raise PilotHealthError(f"--metric {error}.") from None
         answers[name] = answer
     options = IngestOptions(
-        metric_answers=answers, kind=CLI_KINDS[args.kind] if args.kind else None, pilot_id=args.pilot,
+        metric_answers=answers,
+        kind=CLI_KINDS[args.kind] if args.kind else None,
+        pilot_id=args.pilot,
         environment=args.environment if args.environment in ("lab", "live") else None,
         environment_from_names={"run-names": True, "lab": False, "live": False}.get(args.environment),
-        keep_unfinished_runs=args.keep_unfinished_runs, observed_on=_day(args.date, "--date"), metric_kind=args.metric_kind,
-        metric_name=args.metric_name, date_order=args.date_order, decimal=args.decimal, wave=args.wave,
-        replace_existing=args.replace, store_again=args.again, uploaded_by=args.by or f"{getpass.getuser()} (command line)",
+        keep_unfinished_runs=args.keep_unfinished_runs,
+        observed_on=_day(args.date, "--date"),
+        metric_kind=args.metric_kind,
+        metric_name=args.metric_name,
+        date_order=args.date_order,
+        decimal=args.decimal,
+        wave=args.wave,
+        replace_existing=args.replace,
+        store_again=args.again,
+        uploaded_by=args.by or f"{getpass.getuser()} (command line)",
     )
+
     def say(share: float, text: str) -> None:
         print(f"[{share:4.0%}] {text}", file=sys.stderr, flush=True)
 
@@ -171,20 +207,26 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     progress = (lambda share, text: say(share, text) if share < 1 else None) if args.progress else None
     store = _store(args)
     new_store = not store.path.exists()
-    result = ingest(store, data, path.name, options, commit=not args.check, source=path.resolve(), progress=progress,
-                    tables=False)
+    result = ingest(
+        store, data, path.name, options, commit=not args.check, source=path.resolve(), progress=progress, tables=False
+    )
     if args.progress and result.status == "stored":
         say(1.0, f"Stored {plural(result.rows_to_store, 'row')} as upload {result.upload_id}.")
     payload = result.as_json()
     if result.status == "refused":
         raise IngestRefused((result.refusal or "refused") + _ingest_hint(result, len(data)), payload)
     verb = {"stored": "Stored", "ready": "Checked (nothing stored)", "duplicate": "Nothing new in"}[result.status]
-    lines = [f"{verb} {path.name}: {plural(result.rows_to_store if result.status != 'duplicate' else 0, 'row')}"
-             + (f" as upload {result.upload_id}" if result.upload_id else "")
-             + f"; {result.rows_rejected:,} rejected, {result.rows_left_out:,} left out."
-             + (f" (A new store was created at {store.path}.)" if new_store and result.status == "stored" else "")]
+    lines = [
+        f"{verb} {path.name}: {plural(result.rows_to_store if result.status != 'duplicate' else 0, 'row')}"
+        + (f" as upload {result.upload_id}" if result.upload_id else "")
+        + f"; {result.rows_rejected:,} rejected, {result.rows_left_out:,} left out."
+        + (f" (A new store was created at {store.path}.)" if new_store and result.status == "stored" else "")
+    ]
     if result.format:
-        lines.append(f"  Read as: {result.format.describe()}" + (f" — {result.mapping.export}" if result.mapping and result.mapping.export else ""))
+        lines.append(
+            f"  Read as: {result.format.describe()}"
+            + (f" — {result.mapping.export}" if result.mapping and result.mapping.export else "")
+        )
     if result.metrics:
         lines.append(f"  Metrics: {', '.join(result.metrics[:10])}{' …' if len(result.metrics) > 10 else ''}")
     if result.environment_source:
@@ -193,11 +235,17 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         lines.append(f"  Dates: {result.date_range[0]:%Y-%m-%d} to {result.date_range[1]:%Y-%m-%d}")
     lines += [f"  Warning: {w}" for w in result.warnings]
     if result.new_metrics and result.status == "ready":
-        lines.append("  To say what a new metric is, store with: " + " ".join(
-            f"--metric '{m.label}={m.kind}:{m.direction or '?'}'" for m in result.new_metrics[:3]))
+        lines.append(
+            "  To say what a new metric is, store with: "
+            + " ".join(f"--metric '{m.label}={m.kind}:{m.direction or '?'}'" for m in result.new_metrics[:3])
+        )
     if result.mapping and result.mapping.defaults.get("metric") and not args.metric_name and result.status == "ready":
-        lines.append(f"  To give the metric another name than '{result.mapping.defaults['metric']}', store with: --metric-name 'NAME'")
-    lines += [f"  Rejected line {p.row}{f' ({p.column})' if p.column else ''}: {p.message}" for p in result.problems[:20]]
+        lines.append(
+            f"  To give the metric another name than '{result.mapping.defaults['metric']}', store with: --metric-name 'NAME'"
+        )
+    lines += [
+        f"  Rejected line {p.row}{f' ({p.column})' if p.column else ''}: {p.message}" for p in result.problems[:20]
+    ]
     if len(result.problems) > 20:
         lines.append(f"  … and {len(result.problems) - 20} more rejected rows (use --json for all).")
     return payload, "\n".join(lines)
@@ -244,21 +292,32 @@ def _wanted_pilot(store: Store, code: str | None) -> list[str] | None:
     code = code.strip().upper()
     if code not in known:
         near = difflib.get_close_matches(code, known, n=3, cutoff=0.5)
-        raise PilotHealthError(f"There is no pilot {code} in {store.path}" + (f" (closest: {', '.join(near)})." if near else "."))
+        raise PilotHealthError(
+            f"There is no pilot {code} in {store.path}" + (f" (closest: {', '.join(near)})." if near else ".")
+        )
     return [code]
 
 
-def _pilots_payload(store: Store, catalogue, results: Sequence[Any], as_json: Callable[[Any], dict], asked_as_of: str | None) -> dict[str, Any]:
+def _pilots_payload(
+    store: Store, catalogue, results: Sequence[Any], as_json: Callable[[Any], dict], asked_as_of: str | None
+) -> dict[str, Any]:
     """The JSON of the per-pilot commands (risk, alignment): where, as of when, which rules, and one block per pilot."""
     as_of = results[0].as_of if results else None
     return {
-        "db": str(store.path), "as_of": as_of.isoformat(timespec="seconds") if as_of else asked_as_of,
-        "rules": {"file": catalogue.source, "fingerprint": catalogue.fingerprint, "thresholds_set_in_dashboard": catalogue.overrides},
+        "db": str(store.path),
+        "as_of": as_of.isoformat(timespec="seconds") if as_of else asked_as_of,
+        "rules": {
+            "file": catalogue.source,
+            "fingerprint": catalogue.fingerprint,
+            "thresholds_set_in_dashboard": catalogue.overrides,
+        },
         "pilots": [as_json(r) for r in results],
     }
 
 
-def _per_pilot(args: argparse.Namespace, compute: Callable[..., Sequence[Any]]) -> tuple[Store, Any, list[str] | None, Sequence[Any]]:
+def _per_pilot(
+    args: argparse.Namespace, compute: Callable[..., Sequence[Any]]
+) -> tuple[Store, Any, list[str] | None, Sequence[Any]]:
     """What the per-pilot commands share: the store, the rules, the pilot asked for (or every
     pilot) and `compute(store, as_of, pilot_ids, catalogue)`."""
     from .thresholds import catalogue_for
@@ -274,8 +333,13 @@ def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
     store, catalogue, wanted, results = _per_pilot(args, risk.assess)
     data = _pilots_payload(store, catalogue, results, risk.as_json, args.as_of)
-    short = {"data_debt": "Data", "integration_avoidance": "Integration", "organisational_resistance": "People",
-             "governance_vacuum": "Governance", "wrong_success_metrics": "Metrics"}
+    short = {
+        "data_debt": "Data",
+        "integration_avoidance": "Integration",
+        "organisational_resistance": "People",
+        "governance_vacuum": "Governance",
+        "wrong_success_metrics": "Metrics",
+    }
     lines = [f"{'pilot':8} {'health':13} " + " ".join(f"{v:>13}" for v in short.values())]
     for r in results:
         cells = []
@@ -287,7 +351,11 @@ def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         r = results[0]
         lines.append(f"\n{r.pilot_id} · {r.name}: {risk.HEALTH_LABELS[r.health]} — {r.health_reason}")
         for p in r.patterns.values():
-            lines.append(f"  {p.name}: {p.status}" + (f" {p.score:.0f}" if p.score is not None else "") + f", coverage {p.coverage:.0%}")
+            lines.append(
+                f"  {p.name}: {p.status}"
+                + (f" {p.score:.0f}" if p.score is not None else "")
+                + f", coverage {p.coverage:.0%}"
+            )
             for sig in p.signals:
                 lines.append(f"    {'[' + sig.state + ']':9} {sig.key}: {sig.evidence}")
     return data, "\n".join(lines)
@@ -302,7 +370,9 @@ def cmd_alignment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     def pct(value) -> str:
         return "–" if value is None else f"{value:.0%}"
 
-    lines = [f"{'pilot':8} {'label':17} {'rho':>6} {'lag':>3} {'periods':>7} {'gap':>5} {'decay':>14} {'KPI':>5} {'time':>5}  why"]
+    lines = [
+        f"{'pilot':8} {'label':17} {'rho':>6} {'lag':>3} {'periods':>7} {'gap':>5} {'decay':>14} {'KPI':>5} {'time':>5}  why"
+    ]
     for r in rows:
         a, gap, decay, progress = r.alignment, r.primary_gap, r.primary_decay, r.kpi_progress
         lines.append(
@@ -315,14 +385,20 @@ def cmd_alignment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         r = rows[0]
         lines.append(f"\n{r.pilot_id} · {r.name}: {r.verdict}")
         for metric, gap in r.gaps.items():
-            lines.append(f"  lab to live, {metric}: lab {gap.lab:.4g}, live {gap.live:.4g} ({abs(gap.relative):.0%} {'worse' if gap.relative > 0 else 'better'} live)")
+            lines.append(
+                f"  lab to live, {metric}: lab {gap.lab:.4g}, live {gap.live:.4g} ({abs(gap.relative):.0%} {'worse' if gap.relative > 0 else 'better'} live)"
+            )
         for metric, decay in r.decays.items():
-            lines.append(f"  decay, {metric}: {decay.latest:.4g} vs {decay.reference:.4g} in the first {decay.reference_weeks} live weeks "
-                         f"({decay.relative:.0%} {'worse' if decay.relative > 0 else 'better'}, {decay.level}"
-                         f"{'' if decay.beyond_noise or decay.relative <= 0 else ', within its weekly noise'})")
+            lines.append(
+                f"  decay, {metric}: {decay.latest:.4g} vs {decay.reference:.4g} in the first {decay.reference_weeks} live weeks "
+                f"({decay.relative:.0%} {'worse' if decay.relative > 0 else 'better'}, {decay.level}"
+                f"{'' if decay.beyond_noise or decay.relative <= 0 else ', within its weekly noise'})"
+            )
         for metric, d in r.drifts.items():
-            lines.append(f"  drift, {metric}: score {d.score:.2f} ({d.level}{'' if d.worse is None else ', the worse way' if d.worse else ', the better way'}), "
-                         f"{d.reference_n} reference weeks vs {d.current_n} current weeks")
+            lines.append(
+                f"  drift, {metric}: score {d.score:.2f} ({d.level}{'' if d.worse is None else ', the worse way' if d.worse else ', the better way'}), "
+                f"{d.reference_n} reference weeks vs {d.current_n} current weeks"
+            )
     return data, "\n".join(lines)
 
 
@@ -333,7 +409,10 @@ def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     store, catalogue, wanted, rows = _per_pilot(args, report.portfolio_adoption)
     if wanted and rows and args.wave is not None and rows[0].wave(args.wave) is None:
         waves = ", ".join(str(w.wave) for w in rows[0].waves)
-        raise PilotHealthError(f"Pilot {rows[0].pilot_id} has no survey wave {args.wave}" + (f" (its waves: {waves})." if waves else " (no survey yet)."))
+        raise PilotHealthError(
+            f"Pilot {rows[0].pilot_id} has no survey wave {args.wave}"
+            + (f" (its waves: {waves})." if waves else " (no survey yet).")
+        )
     data = _pilots_payload(store, catalogue, rows, lambda r: report.as_json(r, args.wave), args.as_of)
     data["min_group_size"] = catalogue.analysis.min_respondents
 
@@ -344,12 +423,19 @@ def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     for r in rows:
         block = data["pilots"][rows.index(r)]
         barrier = block["group_barrier"]
-        main = ("–" if not block["shown"] else "not stuck" if barrier["element"] is None
-                else f"{ELEMENT_LABELS[barrier['element']]} {barrier['respondents']}/{block['respondents']}")
+        main = (
+            "–"
+            if not block["shown"]
+            else "not stuck"
+            if barrier["element"] is None
+            else f"{ELEMENT_LABELS[barrier['element']]} {barrier['respondents']}/{block['respondents']}"
+        )
         participation = block["participation"]
-        lines.append(f"{r.pilot_id:8} {(block['wave'] or '–'):>4} {block['respondents']:>5} "
-                     f"{pct(participation['share'] if participation else None):>7}  {main:24} {pct(block['adoption_rate']):>8}  "
-                     f"{block['usage_trend']['direction'] if block['usage_trend'] else '–'}")
+        lines.append(
+            f"{r.pilot_id:8} {(block['wave'] or '–'):>4} {block['respondents']:>5} "
+            f"{pct(participation['share'] if participation else None):>7}  {main:24} {pct(block['adoption_rate']):>8}  "
+            f"{block['usage_trend']['direction'] if block['usage_trend'] else '–'}"
+        )
     if wanted and rows:
         block = data["pilots"][0]
         lines.append(f"\n{rows[0].pilot_id} · {rows[0].name}: {block['verdict']}")
@@ -357,13 +443,19 @@ def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             names = list(ELEMENT_LABELS.values())
             lines.append(f"  {'group':28} {'resp.':>5} " + " ".join(f"{n[:5]:>5}" for n in names) + "  barrier")
             for label, part in [("All respondents", block)] + [(t["team"], t) for t in block["teams"]]:
-                means = " ".join(f"{'–' if part['means'][e] is None else format(part['means'][e], '.2f'):>5}" for e in ELEMENT_LABELS)
+                means = " ".join(
+                    f"{'–' if part['means'][e] is None else format(part['means'][e], '.2f'):>5}" for e in ELEMENT_LABELS
+                )
                 b = part["group_barrier"]
-                lines.append(f"  {label[:28]:28} {part['respondents']:>5} {means}  "
-                             + ("not stuck" if b["element"] is None else f"{ELEMENT_LABELS[b['element']]} ({b['respondents']})"))
+                lines.append(
+                    f"  {label[:28]:28} {part['respondents']:>5} {means}  "
+                    + ("not stuck" if b["element"] is None else f"{ELEMENT_LABELS[b['element']]} ({b['respondents']})")
+                )
             if block["teams_pooled"]:
-                lines.append(f"  ({block['teams_pooled']} teams counted together as Other teams: teams under "
-                             f"{data['min_group_size']} respondents are never shown alone.)")
+                lines.append(
+                    f"  ({block['teams_pooled']} teams counted together as Other teams: teams under "
+                    f"{data['min_group_size']} respondents are never shown alone.)"
+                )
     return data, "\n".join(lines)
 
 
@@ -403,16 +495,32 @@ def cmd_export(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     wanted = _wanted_pilot(store, args.pilot) if args.pilot else None
     pinned = _as_of(args.as_of)
     since = _end_of_day(args.since, "--since")
-    data, name = export(store, pilot_id=wanted[0] if wanted else None, fmt=args.format, base_url=load_config().public_url,
-                        pinned=pinned, paper=args.paper, since=since)
+    data, name = export(
+        store,
+        pilot_id=wanted[0] if wanted else None,
+        fmt=args.format,
+        base_url=load_config().public_url,
+        pinned=pinned,
+        paper=args.paper,
+        since=since,
+    )
     out = Path(args.out)
     if out.is_dir():
         out = out / name
     write_whole(out, data)
     what = f"pilot {wanted[0]}" if wanted else "the portfolio"
-    return ({"file": str(out), "bytes": len(data), "format": args.format, "pilot_id": wanted[0] if wanted else None,
-             "as_of": pinned.isoformat() if pinned else None, "paper": args.paper, "since": since.isoformat() if since else None},
-            f"Wrote the steering pack for {what} ({args.format.upper()}, {len(data) / 1024:,.0f} KB) to {out}.")
+    return (
+        {
+            "file": str(out),
+            "bytes": len(data),
+            "format": args.format,
+            "pilot_id": wanted[0] if wanted else None,
+            "as_of": pinned.isoformat() if pinned else None,
+            "paper": args.paper,
+            "since": since.isoformat() if since else None,
+        },
+        f"Wrote the steering pack for {what} ({args.format.upper()}, {len(data) / 1024:,.0f} KB) to {out}.",
+    )
 
 
 def write_whole(out, data: bytes) -> None:
@@ -441,9 +549,11 @@ def cmd_backup(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
     result = backup(_store(args), Path(args.out))
     counts = result.facts["counts"]
-    return ({"file": str(result.file), "manifest": str(result.manifest), **result.facts},
-            f"Backed up {counts['pilots']} pilots, {counts['uploads']} uploads, {counts['metric_observations']:,} metric rows and "
-            f"{counts['survey_responses']:,} survey responses to {result.file} (manifest {result.manifest.name}).")
+    return (
+        {"file": str(result.file), "manifest": str(result.manifest), **result.facts},
+        f"Backed up {counts['pilots']} pilots, {counts['uploads']} uploads, {counts['metric_observations']:,} metric rows and "
+        f"{counts['survey_responses']:,} survey responses to {result.file} (manifest {result.manifest.name}).",
+    )
 
 
 def cmd_restore(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -453,16 +563,23 @@ def cmd_restore(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
     store = _store(args)
     if not args.yes:
-        raise PilotHealthError(f"restore replaces the store {store.path} with {args.file}; add --yes to go ahead "
-                               "(the current store is kept beside it first).")
+        raise PilotHealthError(
+            f"restore replaces the store {store.path} with {args.file}; add --yes to go ahead "
+            "(the current store is kept beside it first)."
+        )
     import getpass
 
     result = restore(store, Path(args.file), f"{getpass.getuser()} (command line)")
     counts = result.facts["counts"]
-    return ({"restored_from": str(result.restored_from), "previous_copy": str(result.previous_copy) if result.previous_copy else None,
-             **result.facts},
-            f"Restored {store.path} from {result.restored_from}: {counts['pilots']} pilots, {counts['uploads']} uploads."
-            + (f" The store it replaced is kept in {result.previous_copy}." if result.previous_copy else ""))
+    return (
+        {
+            "restored_from": str(result.restored_from),
+            "previous_copy": str(result.previous_copy) if result.previous_copy else None,
+            **result.facts,
+        },
+        f"Restored {store.path} from {result.restored_from}: {counts['pilots']} pilots, {counts['uploads']} uploads."
+        + (f" The store it replaced is kept in {result.previous_copy}." if result.previous_copy else ""),
+    )
 
 
 def _moment(text: str | None, flag: str):
@@ -476,7 +593,9 @@ def _moment(text: str | None, flag: str):
             return datetime.combine(datetime.strptime(text.strip(), "%Y-%m-%d").date(), time(23, 59, 59))
         return datetime.fromisoformat(text.strip()).replace(tzinfo=None)
     except ValueError:
-        raise PilotHealthError(f"{flag} {text}: write a day as YYYY-MM-DD or a moment as YYYY-MM-DDTHH:MM (UTC).") from None
+        raise PilotHealthError(
+            f"{flag} {text}: write a day as YYYY-MM-DD or a moment as YYYY-MM-DDTHH:MM (UTC)."
+        ) from None
 
 
 def _who(args: argparse.Namespace) -> str:
@@ -486,8 +605,13 @@ def _who(args: argparse.Namespace) -> str:
 
 
 def _meeting_json(m) -> dict[str, Any]:
-    return {"meeting_id": m.meeting_id, "held_on": m.held_on.isoformat(), "title": m.title,
-            "pinned_at": m.pinned_at.isoformat(timespec="seconds"), "created_by": m.created_by}
+    return {
+        "meeting_id": m.meeting_id,
+        "held_on": m.held_on.isoformat(),
+        "title": m.title,
+        "pinned_at": m.pinned_at.isoformat(timespec="seconds"),
+        "created_by": m.created_by,
+    }
 
 
 def cmd_meetings(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -498,11 +622,20 @@ def cmd_meetings(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     per_meeting: dict[int, int] = {}
     for d in decisions(store):
         per_meeting[d.meeting_id] = per_meeting.get(d.meeting_id, 0) + 1
-    data = {"db": str(store.path), "meetings": [{**_meeting_json(m), "decisions": per_meeting.get(m.meeting_id, 0)} for m in found]}
+    data = {
+        "db": str(store.path),
+        "meetings": [{**_meeting_json(m), "decisions": per_meeting.get(m.meeting_id, 0)} for m in found],
+    }
     if not found:
-        return data, "No meetings recorded yet. Add one with: python -m pilot_health meeting add --date YYYY-MM-DD --title TITLE"
-    lines = [f"{m.meeting_id:>4}  {m.held_on:%Y-%m-%d}  {m.title} — reviewed the numbers as of {m.pinned_at:%Y-%m-%d %H:%M}, "
-             f"{plural(per_meeting.get(m.meeting_id, 0), 'decision')}" for m in found]
+        return (
+            data,
+            "No meetings recorded yet. Add one with: python -m pilot_health meeting add --date YYYY-MM-DD --title TITLE",
+        )
+    lines = [
+        f"{m.meeting_id:>4}  {m.held_on:%Y-%m-%d}  {m.title} — reviewed the numbers as of {m.pinned_at:%Y-%m-%d %H:%M}, "
+        f"{plural(per_meeting.get(m.meeting_id, 0), 'decision')}"
+        for m in found
+    ]
     return data, "\n".join(lines)
 
 
@@ -512,22 +645,46 @@ def cmd_meeting(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     store = _store(args)
     day = _day(args.date, "--date")
     made = record_meeting(store, day, args.title, _moment(args.pinned_at, "--pinned-at"), by=_who(args))
-    return ({"db": str(store.path), **_meeting_json(made)},
-            f"Recorded meeting {made.meeting_id}: {made.title} on {made.held_on:%Y-%m-%d}, reviewing the numbers as of "
-            f"{made.pinned_at:%Y-%m-%d %H:%M}. Record its decisions with: python -m pilot_health decide PILOT --meeting {made.meeting_id} …")
+    return (
+        {"db": str(store.path), **_meeting_json(made)},
+        f"Recorded meeting {made.meeting_id}: {made.title} on {made.held_on:%Y-%m-%d}, reviewing the numbers as of "
+        f"{made.pinned_at:%Y-%m-%d %H:%M}. Record its decisions with: python -m pilot_health decide PILOT --meeting {made.meeting_id} …",
+    )
 
 
 def cmd_decide(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from .meetings import record_decision
 
     store = _store(args)
-    made = record_decision(store, args.pilot, args.meeting, args.decision.replace("-", " "), args.owner, _day(args.due, "--due"),
-                           conditions=args.conditions, signal_key=args.signal, signal_value=args.signal_value, by=_who(args))
-    data = {"db": str(store.path), "decision_id": made.decision_id, "meeting_id": made.meeting_id, "pilot_id": made.pilot_id,
-            "decision": made.decision, "owner": made.owner, "due_on": made.due_on.isoformat(), "conditions": made.conditions,
-            "signal_key": made.signal_key, "signal_value": made.signal_value, "status": made.status}
-    return data, (f"Recorded for {made.pilot_id} in meeting {made.meeting_id} ({made.meeting_title}): {made.decision_label}, "
-                  f"owner {made.owner}, due {made.due_on:%Y-%m-%d}.")
+    made = record_decision(
+        store,
+        args.pilot,
+        args.meeting,
+        args.decision.replace("-", " "),
+        args.owner,
+        _day(args.due, "--due"),
+        conditions=args.conditions,
+        signal_key=args.signal,
+        signal_value=args.signal_value,
+        by=_who(args),
+    )
+    data = {
+        "db": str(store.path),
+        "decision_id": made.decision_id,
+        "meeting_id": made.meeting_id,
+        "pilot_id": made.pilot_id,
+        "decision": made.decision,
+        "owner": made.owner,
+        "due_on": made.due_on.isoformat(),
+        "conditions": made.conditions,
+        "signal_key": made.signal_key,
+        "signal_value": made.signal_value,
+        "status": made.status,
+    }
+    return data, (
+        f"Recorded for {made.pilot_id} in meeting {made.meeting_id} ({made.meeting_title}): {made.decision_label}, "
+        f"owner {made.owner}, due {made.due_on:%Y-%m-%d}."
+    )
 
 
 def cmd_alerts(args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
@@ -536,11 +693,17 @@ def cmd_alerts(args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
     store = _store(args)
     if args.sent:
         rows = sent_log(store, by=_who(args), limit=args.limit)
-        data = {"db": str(store.path), "deliveries": [{k: v for k, v in r.items() if k not in ("body", "payload", "address")} for r in rows]}
+        data = {
+            "db": str(store.path),
+            "deliveries": [{k: v for k, v in r.items() if k not in ("body", "payload", "address")} for r in rows],
+        }
         if not rows:
             return data, "The alerts have sent nothing yet.", 0
-        lines = [f"{r['created_at']:%Y-%m-%d %H:%M}  {r['status']:<13} {r['recipient']}: {r['subject']}"
-                 + (f" — {r['last_error']}" if r["last_error"] and r["status"] != "sent" else "") for r in rows]
+        lines = [
+            f"{r['created_at']:%Y-%m-%d %H:%M}  {r['status']:<13} {r['recipient']}: {r['subject']}"
+            + (f" — {r['last_error']}" if r["last_error"] and r["status"] != "sent" else "")
+            for r in rows
+        ]
         return data, "\n".join(lines), 0
     report = run_alerts(store, dry_run=args.dry_run, by=_who(args))
     lines = report_lines(report)
@@ -550,9 +713,17 @@ def cmd_alerts(args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
 
 
 def _subscription_json(s) -> dict[str, Any]:
-    return {"subscription_id": s.subscription_id, "address": s.shown_address, "channel": s.channel, "pilot_id": s.pilot_id,
-            "business_unit": s.business_unit, "events": list(s.events), "limited_to": list(s.limited_to) if s.limited_to is not None else None,
-            "created_by": s.created_by, "created_at": s.created_at.isoformat(timespec="seconds")}
+    return {
+        "subscription_id": s.subscription_id,
+        "address": s.shown_address,
+        "channel": s.channel,
+        "pilot_id": s.pilot_id,
+        "business_unit": s.business_unit,
+        "events": list(s.events),
+        "limited_to": list(s.limited_to) if s.limited_to is not None else None,
+        "created_by": s.created_by,
+        "created_at": s.created_at.isoformat(timespec="seconds"),
+    }
 
 
 def cmd_subscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -561,9 +732,13 @@ def cmd_subscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     store = _store(args)
     events = [e.strip() for e in (args.events or ",".join(EVENT_KINDS)).split(",")]
     units = [u.strip() for u in args.limit_to.split(",")] if args.limit_to else None
-    made = subscribe(store, args.address, events, pilot_id=args.pilot, business_unit=args.unit, by=_who(args), limited_to=units)
-    return ({"db": str(store.path), **_subscription_json(made)},
-            f"Subscribed {made.shown_address} (subscription {made.subscription_id}) to {made.covers}, for {made.events_text}.")
+    made = subscribe(
+        store, args.address, events, pilot_id=args.pilot, business_unit=args.unit, by=_who(args), limited_to=units
+    )
+    return (
+        {"db": str(store.path), **_subscription_json(made)},
+        f"Subscribed {made.shown_address} (subscription {made.subscription_id}) to {made.covers}, for {made.events_text}.",
+    )
 
 
 def cmd_unsubscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -571,8 +746,10 @@ def cmd_unsubscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
     store = _store(args)
     gone = unsubscribe(store, args.subscription, by=_who(args))
-    return ({"db": str(store.path), **_subscription_json(gone)},
-            f"Removed subscription {gone.subscription_id} of {gone.shown_address} ({gone.covers}).")
+    return (
+        {"db": str(store.path), **_subscription_json(gone)},
+        f"Removed subscription {gone.subscription_id} of {gone.shown_address} ({gone.covers}).",
+    )
 
 
 def cmd_subscriptions(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -599,18 +776,36 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
     "status": (cmd_status, "show what the store holds"),
     "ingest": (cmd_ingest, "check a CSV, TSV or .xlsx export and store it, all rows or none"),
     "risk": (cmd_risk, "score pilots against the five failure patterns, with the evidence"),
-    "alignment": (cmd_alignment, "technical metrics against business KPIs: alignment, lab-to-live gap, decay, drift, KPI progress"),
+    "alignment": (
+        cmd_alignment,
+        "technical metrics against business KPIs: alignment, lab-to-live gap, decay, drift, KPI progress",
+    ),
     "adoption": (cmd_adoption, "ADKAR survey results by team and wave, participation and usage against target"),
-    "changes": (cmd_changes, "what changed per pilot since the end of a day: health, warning signs, stage, uploads, spend"),
+    "changes": (
+        cmd_changes,
+        "what changed per pilot since the end of a day: health, warning signs, stage, uploads, spend",
+    ),
     "export": (cmd_export, "write the steering pack (one pilot or the portfolio) as PDF or self-contained HTML"),
     "backup": (cmd_backup, "copy the store (consistent, also while the dashboard runs) into a folder, with a manifest"),
-    "restore": (cmd_restore, "replace the store with a backup, checked against its manifest (the current store is kept)"),
-    "meetings": (cmd_meetings, "list the steering meetings recorded, with the moment each reviewed and how many decisions it took"),
+    "restore": (
+        cmd_restore,
+        "replace the store with a backup, checked against its manifest (the current store is kept)",
+    ),
+    "meetings": (
+        cmd_meetings,
+        "list the steering meetings recorded, with the moment each reviewed and how many decisions it took",
+    ),
     "meeting": (cmd_meeting, "record a steering meeting: meeting add --date DAY --title TITLE [--pinned-at MOMENT]"),
     "decide": (cmd_decide, "record a meeting's decision about a pilot: continue, fix and review, scale, pause or stop"),
-    "alerts": (cmd_alerts, "after the nightly load: send each subscriber one digest of what is new, escalate red pilots "
-                           "without a decision to their sponsor, retry what failed (--dry-run: only show it; --sent: what was sent)"),
-    "subscribe": (cmd_subscribe, "subscribe an e-mail address or a webhook to alerts about a pilot, a business unit or every pilot"),
+    "alerts": (
+        cmd_alerts,
+        "after the nightly load: send each subscriber one digest of what is new, escalate red pilots "
+        "without a decision to their sponsor, retry what failed (--dry-run: only show it; --sent: what was sent)",
+    ),
+    "subscribe": (
+        cmd_subscribe,
+        "subscribe an e-mail address or a webhook to alerts about a pilot, a business unit or every pilot",
+    ),
     "unsubscribe": (cmd_unsubscribe, "remove an alert subscription by its number"),
     "subscriptions": (cmd_subscriptions, "list the alert subscriptions in force"),
 }
@@ -618,9 +813,18 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help="the store file, relative to the current folder (default: $PILOT_HEALTH_DB, else data/pilot_health.duckdb in the checkout)")
+    common.add_argument(
+        "--db",
+        metavar="PATH",
+        help="the store file, relative to the current folder (default: $PILOT_HEALTH_DB, else data/pilot_health.duckdb in the checkout)",
+    )
     common.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
-    common.add_argument("--wait", type=float, metavar="SECONDS", help="how long to wait while another program holds the store (default: $PILOT_HEALTH_LOCK_WAIT, else 30)")
+    common.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait while another program holds the store (default: $PILOT_HEALTH_LOCK_WAIT, else 30)",
+    )
     parser = argparse.ArgumentParser(prog="python -m pilot_health", description="Pilot Health from the command line.")
     parser.add_argument("--version", action="version", version=f"pilot-health {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -629,96 +833,230 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "ingest":
             sub.add_argument("file", metavar="FILE", help="the export to load (CSV, TSV or .xlsx)")
             sub.add_argument("--kind", choices=sorted(CLI_KINDS), help="what the file holds (detected when not given)")
-            sub.add_argument("--pilot", metavar="CODE", help="the pilot the rows belong to, when the file has no pilot column")
-            sub.add_argument("--environment", choices=["lab", "live", "run-names"],
-                             help="lab or live for every row, when the file has no such column; run-names: as each run's name says "
-                                  "(the default when every run name says lab or live)")
-            sub.add_argument("--date", metavar="YYYY-MM-DD", help="the date of an export without dates (a W&B chart over training steps; default today)")
-            sub.add_argument("--keep-unfinished-runs", action="store_true",
-                             help="keep failed, crashed, killed and still-running runs of a run table (default: left out)")
-            sub.add_argument("--metric-kind", choices=["technical", "business"], help="the kind of every metric in the file (inferred when not given)")
-            sub.add_argument("--metric", action="append", metavar="NAME=KIND:DIRECTION[:UNIT]",
-                             help="say what a metric the dictionary does not know is, e.g. picks_per_hour=business:up:picks "
-                                  "(direction up, down or ?); remembered for later uploads. Repeat for several")
-            sub.add_argument("--metric-name", metavar="NAME", help="the metric's name for a file with one column per date and no "
-                             "measure column (default: from the file name, weekly_active_users.csv → 'weekly active users')")
-            sub.add_argument("--wave", type=int, metavar="N", help="survey wave, when the file has none (default: the pilot's next wave)")
-            sub.add_argument("--date-order", choices=["dmy", "mdy"], help="read dates like 03/04/2024 day-first (dmy) or month-first (mdy)")
-            sub.add_argument("--decimal", choices=["point", "comma"], help="the file's decimal separator (detected when not given)")
-            sub.add_argument("--replace", action="store_true", help="replace stored values the file repeats (default: keep them)")
-            sub.add_argument("--again", action="store_true", help="store the file even if the same bytes were stored before")
+            sub.add_argument(
+                "--pilot", metavar="CODE", help="the pilot the rows belong to, when the file has no pilot column"
+            )
+            sub.add_argument(
+                "--environment",
+                choices=["lab", "live", "run-names"],
+                help="lab or live for every row, when the file has no such column; run-names: as each run's name says "
+                "(the default when every run name says lab or live)",
+            )
+            sub.add_argument(
+                "--date",
+                metavar="YYYY-MM-DD",
+                help="the date of an export without dates (a W&B chart over training steps; default today)",
+            )
+            sub.add_argument(
+                "--keep-unfinished-runs",
+                action="store_true",
+                help="keep failed, crashed, killed and still-running runs of a run table (default: left out)",
+            )
+            sub.add_argument(
+                "--metric-kind",
+                choices=["technical", "business"],
+                help="the kind of every metric in the file (inferred when not given)",
+            )
+            sub.add_argument(
+                "--metric",
+                action="append",
+                metavar="NAME=KIND:DIRECTION[:UNIT]",
+                help="say what a metric the dictionary does not know is, e.g. picks_per_hour=business:up:picks "
+                "(direction up, down or ?); remembered for later uploads. Repeat for several",
+            )
+            sub.add_argument(
+                "--metric-name",
+                metavar="NAME",
+                help="the metric's name for a file with one column per date and no "
+                "measure column (default: from the file name, weekly_active_users.csv → 'weekly active users')",
+            )
+            sub.add_argument(
+                "--wave",
+                type=int,
+                metavar="N",
+                help="survey wave, when the file has none (default: the pilot's next wave)",
+            )
+            sub.add_argument(
+                "--date-order",
+                choices=["dmy", "mdy"],
+                help="read dates like 03/04/2024 day-first (dmy) or month-first (mdy)",
+            )
+            sub.add_argument(
+                "--decimal", choices=["point", "comma"], help="the file's decimal separator (detected when not given)"
+            )
+            sub.add_argument(
+                "--replace", action="store_true", help="replace stored values the file repeats (default: keep them)"
+            )
+            sub.add_argument(
+                "--again", action="store_true", help="store the file even if the same bytes were stored before"
+            )
             sub.add_argument("--check", action="store_true", help="check the file and report, but store nothing")
             sub.add_argument("--by", metavar="NAME", help="who is uploading (default: your user name)")
-            sub.add_argument("--progress", action="store_true", help="print each step to stderr as it starts (for logs of long loads)")
+            sub.add_argument(
+                "--progress",
+                action="store_true",
+                help="print each step to stderr as it starts (for logs of long loads)",
+            )
         if name == "alignment":
-            sub.add_argument("--pilot", metavar="CODE", help="one pilot, with its verdict and every metric's gap, decay and drift")
+            sub.add_argument(
+                "--pilot", metavar="CODE", help="one pilot, with its verdict and every metric's gap, decay and drift"
+            )
             sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD)")
         if name == "backup":
-            sub.add_argument("--out", metavar="DIR", required=True, help="the folder for the backup file and its manifest")
+            sub.add_argument(
+                "--out", metavar="DIR", required=True, help="the folder for the backup file and its manifest"
+            )
         if name == "restore":
             sub.add_argument("file", metavar="FILE", help="a backup file made by the backup command")
-            sub.add_argument("--yes", action="store_true", help="go ahead: the store is replaced (the current one is kept beside it)")
+            sub.add_argument(
+                "--yes", action="store_true", help="go ahead: the store is replaced (the current one is kept beside it)"
+            )
         if name == "export":
             which = sub.add_mutually_exclusive_group(required=True)
             which.add_argument("--pilot", metavar="CODE", help="one pilot's one-page summary")
-            which.add_argument("--portfolio", action="store_true", help="the portfolio summary (every pilot, with the heatmap)")
-            sub.add_argument("--format", choices=["pdf", "html"], required=True, help="PDF, or one HTML file that opens without a network")
-            sub.add_argument("--out", metavar="FILE", required=True, help="where to write it (a folder: a dated file name is chosen)")
-            sub.add_argument("--as-of", metavar="DATE", help="pinned to the end of this day (YYYY-MM-DD): records and uploads as they were then")
-            sub.add_argument("--paper", choices=["a4", "letter"], default="a4", help="the PDF's paper size (default a4)")
-            sub.add_argument("--since", metavar="DATE", help="add a Since last meeting section: what changed since the end of this day (YYYY-MM-DD)")
+            which.add_argument(
+                "--portfolio", action="store_true", help="the portfolio summary (every pilot, with the heatmap)"
+            )
+            sub.add_argument(
+                "--format",
+                choices=["pdf", "html"],
+                required=True,
+                help="PDF, or one HTML file that opens without a network",
+            )
+            sub.add_argument(
+                "--out", metavar="FILE", required=True, help="where to write it (a folder: a dated file name is chosen)"
+            )
+            sub.add_argument(
+                "--as-of",
+                metavar="DATE",
+                help="pinned to the end of this day (YYYY-MM-DD): records and uploads as they were then",
+            )
+            sub.add_argument(
+                "--paper", choices=["a4", "letter"], default="a4", help="the PDF's paper size (default a4)"
+            )
+            sub.add_argument(
+                "--since",
+                metavar="DATE",
+                help="add a Since last meeting section: what changed since the end of this day (YYYY-MM-DD)",
+            )
         if name == "adoption":
             sub.add_argument("--pilot", metavar="CODE", help="one pilot, with its verdict and each team's profile")
             sub.add_argument("--wave", type=int, metavar="W", help="this survey wave instead of each pilot's latest")
             sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD)")
         if name == "risk":
             sub.add_argument("--pilot", metavar="CODE", help="one pilot, with every signal and its evidence")
-            sub.add_argument("--as-of", metavar="DATE", help="as the store stood at the end of this day (YYYY-MM-DD), from what was uploaded by then")
+            sub.add_argument(
+                "--as-of",
+                metavar="DATE",
+                help="as the store stood at the end of this day (YYYY-MM-DD), from what was uploaded by then",
+            )
         if name == "meeting":
             sub.add_argument("action", choices=["add"], help="add: record a new meeting")
             sub.add_argument("--date", metavar="YYYY-MM-DD", required=True, help="the day the meeting was held")
-            sub.add_argument("--title", required=True, help="what the meeting is called, e.g. \"March steering committee\"")
-            sub.add_argument("--pinned-at", metavar="MOMENT", help="the moment whose numbers it reviewed: YYYY-MM-DD (end of that day) "
-                             "or YYYY-MM-DDTHH:MM in UTC (default: the end of the meeting's day)")
+            sub.add_argument(
+                "--title", required=True, help='what the meeting is called, e.g. "March steering committee"'
+            )
+            sub.add_argument(
+                "--pinned-at",
+                metavar="MOMENT",
+                help="the moment whose numbers it reviewed: YYYY-MM-DD (end of that day) "
+                "or YYYY-MM-DDTHH:MM in UTC (default: the end of the meeting's day)",
+            )
             sub.add_argument("--by", metavar="NAME", help="who records it (default: your user name)")
         if name == "decide":
             sub.add_argument("pilot", metavar="PILOT", help="the pilot's code, e.g. SC-01")
-            sub.add_argument("--meeting", type=int, metavar="ID", required=True, help="the meeting's number (see: python -m pilot_health meetings)")
-            sub.add_argument("--decision", required=True, metavar="WORD",
-                             help="continue, \"fix and review\" (or fix-and-review), scale, pause or stop")
+            sub.add_argument(
+                "--meeting",
+                type=int,
+                metavar="ID",
+                required=True,
+                help="the meeting's number (see: python -m pilot_health meetings)",
+            )
+            sub.add_argument(
+                "--decision",
+                required=True,
+                metavar="WORD",
+                help='continue, "fix and review" (or fix-and-review), scale, pause or stop',
+            )
             sub.add_argument("--owner", metavar="NAME", required=True, help="who sees that the conditions are met")
-            sub.add_argument("--due", metavar="YYYY-MM-DD", required=True, help="when the conditions are due (on or after the meeting)")
+            sub.add_argument(
+                "--due",
+                metavar="YYYY-MM-DD",
+                required=True,
+                help="when the conditions are due (on or after the meeting)",
+            )
             sub.add_argument("--conditions", metavar="TEXT", help="the conditions to meet, in words")
-            sub.add_argument("--signal", metavar="KEY", help="tie the condition to a warning sign (e.g. live_decay): met while it is clear")
-            sub.add_argument("--signal-value", type=float, metavar="VALUE",
-                             help="check that warning sign at this threshold instead of the catalogue's (its units: 0.1 for 10%%)")
+            sub.add_argument(
+                "--signal",
+                metavar="KEY",
+                help="tie the condition to a warning sign (e.g. live_decay): met while it is clear",
+            )
+            sub.add_argument(
+                "--signal-value",
+                type=float,
+                metavar="VALUE",
+                help="check that warning sign at this threshold instead of the catalogue's (its units: 0.1 for 10%%)",
+            )
             sub.add_argument("--by", metavar="NAME", help="who records it (default: your user name)")
         if name == "alerts":
-            sub.add_argument("--dry-run", action="store_true", help="work out and show what would be sent; send and record nothing")
-            sub.add_argument("--sent", action="store_true", help="list what the alerts sent and tried to send, newest first")
-            sub.add_argument("--limit", type=int, default=100, metavar="N", help="with --sent: at most N deliveries (default 100)")
+            sub.add_argument(
+                "--dry-run", action="store_true", help="work out and show what would be sent; send and record nothing"
+            )
+            sub.add_argument(
+                "--sent", action="store_true", help="list what the alerts sent and tried to send, newest first"
+            )
+            sub.add_argument(
+                "--limit", type=int, default=100, metavar="N", help="with --sent: at most N deliveries (default 100)"
+            )
             sub.add_argument("--by", metavar="NAME", help="who runs it, for the audit trail (default: your user name)")
         if name == "subscribe":
-            sub.add_argument("address", metavar="ADDRESS", help="an e-mail address, or a webhook's https:// address (Teams, Slack)")
+            sub.add_argument(
+                "address", metavar="ADDRESS", help="an e-mail address, or a webhook's https:// address (Teams, Slack)"
+            )
             which = sub.add_mutually_exclusive_group()
             which.add_argument("--pilot", metavar="CODE", help="only this pilot")
             which.add_argument("--unit", metavar="UNIT", help="only this business unit's pilots")
-            sub.add_argument("--events", metavar="KINDS", help="comma-separated: health_red, pattern_high, decay_critical, decision_due, "
-                             "stale_data (default: all)")
-            sub.add_argument("--limit-to", metavar="UNITS", help="comma-separated business units the subscriber may see (default: as the "
-                             "access file lists the address, else every unit)")
-            sub.add_argument("--by", metavar="NAME", help="who subscribes, for the audit trail (default: your user name)")
+            sub.add_argument(
+                "--events",
+                metavar="KINDS",
+                help="comma-separated: health_red, pattern_high, decay_critical, decision_due, "
+                "stale_data (default: all)",
+            )
+            sub.add_argument(
+                "--limit-to",
+                metavar="UNITS",
+                help="comma-separated business units the subscriber may see (default: as the "
+                "access file lists the address, else every unit)",
+            )
+            sub.add_argument(
+                "--by", metavar="NAME", help="who subscribes, for the audit trail (default: your user name)"
+            )
         if name == "unsubscribe":
-            sub.add_argument("subscription", type=int, metavar="ID", help="the subscription's number (see: python -m pilot_health subscriptions)")
-            sub.add_argument("--by", metavar="NAME", help="who removes it, for the audit trail (default: your user name)")
+            sub.add_argument(
+                "subscription",
+                type=int,
+                metavar="ID",
+                help="the subscription's number (see: python -m pilot_health subscriptions)",
+            )
+            sub.add_argument(
+                "--by", metavar="NAME", help="who removes it, for the audit trail (default: your user name)"
+            )
         if name == "subscriptions":
             sub.add_argument("--by", metavar="NAME", help=argparse.SUPPRESS)
         if name == "changes":
-            sub.add_argument("--since", metavar="DATE", required=True,
-                             help="compare the store as it stood at the end of this day (YYYY-MM-DD) with now")
+            sub.add_argument(
+                "--since",
+                metavar="DATE",
+                required=True,
+                help="compare the store as it stood at the end of this day (YYYY-MM-DD) with now",
+            )
         if name == "demo":
             sub.add_argument("--clear", action="store_true", help="remove the demo data instead of loading it")
-            sub.add_argument("--write-csv", metavar="DIR", help="write the demo as CSV upload templates into DIR; the store is not touched")
+            sub.add_argument(
+                "--write-csv",
+                metavar="DIR",
+                help="write the demo as CSV upload templates into DIR; the store is not touched",
+            )
     return parser
 
 
@@ -732,7 +1070,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         data, text, *rest = handler(args)
     except IngestRefused as refused:
         if args.json:
-            print(json.dumps({"ok": False, "command": args.command, "error": str(refused), **refused.payload}, default=str))
+            print(
+                json.dumps(
+                    {"ok": False, "command": args.command, "error": str(refused), **refused.payload}, default=str
+                )
+            )
         print(f"pilot_health {args.command}: {refused}", file=sys.stderr)
         return EXIT_PROBLEM
     except PilotHealthError as error:
@@ -743,7 +1085,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(args, system, EXIT_PROBLEM)
         if os.environ.get("PILOT_HEALTH_DEBUG"):
             raise
-        return _fail(args, f"Unexpected problem: {str(error).splitlines()[0] if str(error).strip() else 'no detail was given'}. Set PILOT_HEALTH_DEBUG=1 for the details.", EXIT_UNEXPECTED)
+        return _fail(
+            args,
+            f"Unexpected problem: {str(error).splitlines()[0] if str(error).strip() else 'no detail was given'}. Set PILOT_HEALTH_DEBUG=1 for the details.",
+            EXIT_UNEXPECTED,
+        )
     code = rest[0] if rest else 0  # a command that ran but did not do all it should (alerts not delivered) says so
     if args.json:
         print(json.dumps({"ok": code == 0, "command": args.command, **data}, default=str))

@@ -2,13 +2,14 @@
 
 `docs/configuration.md` documents each setting; a test checks that every one of them is there.
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from functools import lru_cache, wraps
-from typing import Callable, Mapping, Optional, TypeVar
+from typing import Callable, Mapping, TypeVar
 
 from .errors import ConfigError
 
@@ -19,7 +20,6 @@ def project_root() -> Path:
     """The checkout (the folder holding app.py) when running from one, else the working folder."""
     candidate = PACKAGE_DIR.parents[1]
     return candidate if (candidate / "app.py").exists() else Path.cwd()
-
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
         "PILOT_HEALTH_CURRENCY",
         "$",
         "The currency budgets and spend are written in on every page and in the steering packs: a symbol ($, €, £, ¥) "
-        "or a short code (CHF, USD), put before the amount (\"$1.65M\", \"CHF 820k\"). Only the sign changes; amounts are not converted.",
+        'or a short code (CHF, USD), put before the amount ("$1.65M", "CHF 820k"). Only the sign changes; amounts are not converted.',
     ),
     Setting(
         "PILOT_HEALTH_DB",
@@ -209,7 +209,9 @@ def _number(env: Mapping[str, str], name: str, kind: type, minimum: float) -> fl
     try:
         value = kind(raw)
     except ValueError:
-        raise ConfigError(f"The setting {name}={raw!r} is not a number; set it to a number such as {minimum + 1:g} or remove it.") from None
+        raise ConfigError(
+            f"The setting {name}={raw!r} is not a number; set it to a number such as {minimum + 1:g} or remove it."
+        ) from None
     if value < minimum:
         raise ConfigError(f"The setting {name}={raw!r} must be at least {minimum:g}.")
     return value
@@ -271,23 +273,28 @@ def currency_symbol(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     raw = _raw(env, "PILOT_HEALTH_CURRENCY")
     if len(raw) > 5 or any(c.isdigit() or c in "%\\" for c in raw):
-        raise ConfigError(f"The setting PILOT_HEALTH_CURRENCY={raw!r} must be a currency symbol or code of up to five "
-                          "characters, such as $, €, £ or CHF.")
+        raise ConfigError(
+            f"The setting PILOT_HEALTH_CURRENCY={raw!r} must be a currency symbol or code of up to five "
+            "characters, such as $, €, £ or CHF."
+        )
     return raw
 
 
 T = TypeVar("T")
 
 
-def reread_when_changed(default_path: Callable[[], Path]) -> Callable[[Callable[[Path], T]], Callable[[Optional[Path]], T]]:
+def reread_when_changed(
+    default_path: Callable[[], Path],
+) -> Callable[[Callable[[Path], T]], Callable[[Path | None], T]]:
     """Turn `load(path)` of a settings file into `load(path=None)` that reads `default_path()` when
     no path is given, and reads the file again only when it has changed (by its modification time):
     an administrator's edit counts at the next page view, without a restart or a read per view."""
-    def decorate(load: Callable[[Path], T]) -> Callable[[Optional[Path]], T]:
+
+    def decorate(load: Callable[[Path], T]) -> Callable[[Path | None], T]:
         cached = lru_cache(maxsize=8)(lambda path, mtime: load(Path(path)))
 
         @wraps(load)
-        def current(path: Optional[Path] = None) -> T:
+        def current(path: Path | None = None) -> T:
             path = path or default_path()
             try:
                 mtime = path.stat().st_mtime
@@ -315,7 +322,9 @@ def read_settings_file(file: Path, what: str, shipped: str, setting: str, model:
     try:
         data = file.read_bytes()
     except OSError as error:
-        raise ConfigError(f"The {what} {file} cannot be read ({error.strerror}); restore {shipped} or fix {setting}.") from None
+        raise ConfigError(
+            f"The {what} {file} cannot be read ({error.strerror}); restore {shipped} or fix {setting}."
+        ) from None
     try:
         raw = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -327,4 +336,6 @@ def read_settings_file(file: Path, what: str, shipped: str, setting: str, model:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "the file"
-        raise ConfigError(f"The {what} {file} has a mistake at {where}: {first['msg']}; fix the file and reload the page.") from None
+        raise ConfigError(
+            f"The {what} {file} has a mistake at {where}: {first['msg']}; fix the file and reload the page."
+        ) from None

@@ -8,6 +8,7 @@ was written: download, edit, upload changes nothing. Numbers are
 written as numbers (a negative number is not a formula), dates as YYYY-MM-DD, yes/no evidence
 as yes, no or blank.
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,7 +49,11 @@ def cell(value: Any, *, protect: bool = True) -> str:
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ", timespec="seconds")
+        return (
+            value.date().isoformat()
+            if value.time() == datetime.min.time()
+            else value.isoformat(sep=" ", timespec="seconds")
+        )
     if isinstance(value, date):
         return value.isoformat()
     if hasattr(value, "item"):  # numpy scalars

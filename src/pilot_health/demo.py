@@ -7,6 +7,7 @@ current week — the values are identical, only the calendar moves, so time-in-s
 look as they would in a live portfolio. Uploads are simulated per pilot as its team would have
 made them: metric and usage exports every few weeks, a survey export after each wave.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,7 @@ import random
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import pandas as pd
 
@@ -37,7 +38,13 @@ BOUNDED_METRICS = {"accuracy", "f1", "precision", "recall", "roc_auc", "r2"}
 LAB_EVERY_WEEKS = 2
 REGISTER_WEEKS = 26  # the demo's register history begins this long before its now (its uploads go back further)
 # A pilot that reached its stage within that history was first in the stage before it.
-PRIOR_STAGE = {"pilot": "proposed", "scaling": "pilot", "paused": "pilot", "cancelled": "pilot", "production": "scaling"}
+PRIOR_STAGE = {
+    "pilot": "proposed",
+    "scaling": "pilot",
+    "paused": "pilot",
+    "cancelled": "pilot",
+    "production": "scaling",
+}
 MEETING_REVIEWED = time(8, 0)  # a demo meeting reviewed the numbers as they stood that morning
 MEETING_HELD = time(14, 0)  # and recorded its decisions in the afternoon
 CSV_FILES = {"pilots": "pilots.csv", "metrics": "metrics.csv", "usage": "usage.csv", "survey": "survey.csv"}
@@ -80,7 +87,7 @@ def _months_from_anchor(months: float) -> date:
     return ANCHOR + timedelta(days=round(months * DAYS_PER_MONTH))
 
 
-def _value_at(points: list[Point], weeks_ago: int) -> Optional[float]:
+def _value_at(points: list[Point], weeks_ago: int) -> float | None:
     """Straight lines between (weeks ago, value) points; None outside them."""
     ordered = sorted(points, key=lambda p: -p[0])
     if weeks_ago > ordered[0][0] or weeks_ago < ordered[-1][0]:
@@ -92,7 +99,9 @@ def _value_at(points: list[Point], weeks_ago: int) -> Optional[float]:
     return ordered[-1][1]
 
 
-def _series(rng: random.Random, points: list[Point], noise: float, every: int, ends_ago: int) -> list[tuple[int, float]]:
+def _series(
+    rng: random.Random, points: list[Point], noise: float, every: int, ends_ago: int
+) -> list[tuple[int, float]]:
     start = min(max(p[0] for p in points), WINDOW_WEEKS - 1)
     out = []
     for weeks_ago in range(start, ends_ago - 1, -1):
@@ -108,7 +117,9 @@ def _pilot_record(story: Story) -> dict:
     record = {name: None for name in PILOT_FIELDS}
     record.update({k: (v if v != "" else None) for k, v in story.record.items()})
     record["team_sizes"] = "; ".join(f"{team.name}: {team.size}" for team in story.teams) or None
-    record["approved_on"] = _months_from_anchor(-story.approved_months_ago) if story.approved_months_ago is not None else None
+    record["approved_on"] = (
+        _months_from_anchor(-story.approved_months_ago) if story.approved_months_ago is not None else None
+    )
     record["stage_since"] = _months_from_anchor(-story.stage_months_ago)
     if story.target_production_months is not None:
         record["target_production_on"] = _months_from_anchor(story.target_production_months)
@@ -128,18 +139,30 @@ def _metric_rows(story: Story) -> list[dict]:
             for weeks_ago, value in _series(rng, points, tech.noise, every, story.data_ends_weeks_ago):
                 if tech.metric in BOUNDED_METRICS:
                     value = min(max(value, 0.0), 0.999)
-                rows.append({
-                    "pilot_id": pilot_id, "metric": tech.metric, "kind": "technical", "environment": environment,
-                    "observed_at": _weeks_ago_date(weeks_ago), "value": round(max(value, 0.0), 4),
-                })
+                rows.append(
+                    {
+                        "pilot_id": pilot_id,
+                        "metric": tech.metric,
+                        "kind": "technical",
+                        "environment": environment,
+                        "observed_at": _weeks_ago_date(weeks_ago),
+                        "value": round(max(value, 0.0), 4),
+                    }
+                )
     if story.business:
         kpi = story.business
         rng = _rng(pilot_id, kpi.metric, "business")
         for weeks_ago, value in _series(rng, kpi.points, kpi.noise, kpi.every, story.data_ends_weeks_ago):
-            rows.append({
-                "pilot_id": pilot_id, "metric": kpi.metric, "kind": "business", "environment": "live",
-                "observed_at": _weeks_ago_date(weeks_ago), "value": round(value, kpi.decimals),
-            })
+            rows.append(
+                {
+                    "pilot_id": pilot_id,
+                    "metric": kpi.metric,
+                    "kind": "business",
+                    "environment": "live",
+                    "observed_at": _weeks_ago_date(weeks_ago),
+                    "value": round(value, kpi.decimals),
+                }
+            )
     return rows
 
 
@@ -152,11 +175,13 @@ def _usage_rows(story: Story) -> list[dict]:
     for weeks_ago, value in _series(rng, story.active_users, 0.0, 1, story.data_ends_weeks_ago):
         active = max(0, round(value * rng.uniform(0.93, 1.07)))
         sessions = round(active * story.sessions_per_user * rng.uniform(0.85, 1.15))
-        rows.append({"pilot_id": pilot_id, "date": _weeks_ago_date(weeks_ago), "active_users": active, "sessions": sessions})
+        rows.append(
+            {"pilot_id": pilot_id, "date": _weeks_ago_date(weeks_ago), "active_users": active, "sessions": sessions}
+        )
     return rows
 
 
-def _score(rng: random.Random, mean: float) -> Optional[int]:
+def _score(rng: random.Random, mean: float) -> int | None:
     if rng.random() < 0.03:
         return None  # a skipped question: blank, never 0
     return int(min(5, max(1, round(mean + rng.gauss(0, 0.75)))))
@@ -179,11 +204,18 @@ def _survey_rows(story: Story) -> list[dict]:
                 comment = None
                 if rng.random() < 0.22:
                     comment = rng.choice(COMMENTS[barrier_point(scores) or "none"])
-                rows.append({
-                    "pilot_id": pilot_id, "respondent_id": people[person],
-                    "responded_at": wave_day + timedelta(days=rng.randint(0, 9)), "wave": wave,
-                    "team": team.name, "role": team.role, **scores, "comment": comment,
-                })
+                rows.append(
+                    {
+                        "pilot_id": pilot_id,
+                        "respondent_id": people[person],
+                        "responded_at": wave_day + timedelta(days=rng.randint(0, 9)),
+                        "wave": wave,
+                        "team": team.name,
+                        "role": team.role,
+                        **scores,
+                        "comment": comment,
+                    }
+                )
     return rows
 
 
@@ -194,7 +226,9 @@ def build_portfolio() -> DemoPortfolio:
         [r for s in STORIES for r in _metric_rows(s)],
         columns=["pilot_id", "metric", "kind", "environment", "observed_at", "value"],
     )
-    usage = pd.DataFrame([r for s in STORIES for r in _usage_rows(s)], columns=["pilot_id", "date", "active_users", "sessions"])
+    usage = pd.DataFrame(
+        [r for s in STORIES for r in _usage_rows(s)], columns=["pilot_id", "date", "active_users", "sessions"]
+    )
     survey = pd.DataFrame(
         [r for s in STORIES for r in _survey_rows(s)],
         columns=["pilot_id", "respondent_id", "responded_at", "wave", "team", "role", *ADKAR, "comment"],
@@ -218,7 +252,7 @@ def write_csvs(folder: Path, portfolio: DemoPortfolio | None = None) -> list[Pat
     return written
 
 
-def weeks_to_today(today: date, now: Optional[datetime] = None) -> int:
+def weeks_to_today(today: date, now: datetime | None = None) -> int:
     """Whole weeks to move the demo so its newest data falls in the current week — but never after
     `now` (default: the real time): a demo upload or record dated later today would be left out of
     every "as of now" question until then, and a link pinned before it would find no pilots."""
@@ -230,6 +264,7 @@ def weeks_to_today(today: date, now: Optional[datetime] = None) -> int:
 
 
 # -- simulated register history and steering meetings ----------------------------------------------
+
 
 def register_versions(pilots: list[Pilot], now: datetime) -> list[tuple[datetime, Pilot]]:
     """The register's history as its editors would have kept it, oldest first: every pilot as it is
@@ -246,9 +281,23 @@ def register_versions(pilots: list[Pilot], now: datetime) -> list[tuple[datetime
             continue
         prior = PRIOR_STAGE.get(pilot.stage)
         if prior is not None:
-            approved = pilot.approved_on if prior != "proposed" and pilot.approved_on and pilot.approved_on <= start.date() else None
-            versions.append((start, pilot.model_copy(update={"stage": prior, "stage_since": approved or start.date(),
-                                                              "approved_on": approved if prior == "proposed" else pilot.approved_on})))
+            approved = (
+                pilot.approved_on
+                if prior != "proposed" and pilot.approved_on and pilot.approved_on <= start.date()
+                else None
+            )
+            versions.append(
+                (
+                    start,
+                    pilot.model_copy(
+                        update={
+                            "stage": prior,
+                            "stage_since": approved or start.date(),
+                            "approved_on": approved if prior == "proposed" else pilot.approved_on,
+                        }
+                    ),
+                )
+            )
         versions.append((moved, pilot))
     return sorted(versions, key=lambda v: (v[0], v[1].pilot_id))
 
@@ -273,13 +322,27 @@ def _store_meetings(con, now: datetime) -> list[int]:
         day = (now - timedelta(days=meeting.days_ago)).date()
         held = datetime.combine(day, MEETING_HELD)
         title = f"{day:%B} steering committee"
-        meeting_id = queries.insert_meeting(con, day, title, datetime.combine(day, MEETING_REVIEWED), DEMO_UPLOADER, held)
+        meeting_id = queries.insert_meeting(
+            con, day, title, datetime.combine(day, MEETING_REVIEWED), DEMO_UPLOADER, held
+        )
         for i, d in enumerate(meeting.decisions):
             recorded = held + timedelta(minutes=10 * (i + 1))
             due = day + timedelta(days=d.due_days)
-            queries.insert_decision(con, {"meeting_id": meeting_id, "pilot_id": d.pilot_id, "decision": d.decision,
-                                          "conditions": d.conditions, "owner": d.owner, "due_on": due, "signal_key": d.signal_key,
-                                          "signal_value": None, "recorded_by": DEMO_UPLOADER, "recorded_at": recorded})
+            queries.insert_decision(
+                con,
+                {
+                    "meeting_id": meeting_id,
+                    "pilot_id": d.pilot_id,
+                    "decision": d.decision,
+                    "conditions": d.conditions,
+                    "owner": d.owner,
+                    "due_on": due,
+                    "signal_key": d.signal_key,
+                    "signal_value": None,
+                    "recorded_by": DEMO_UPLOADER,
+                    "recorded_at": recorded,
+                },
+            )
         ids.append(meeting_id)
     return ids
 
@@ -292,6 +355,7 @@ def _forget_meetings(con, meta: dict[str, str]) -> int:
 
 
 # -- simulated upload history ---------------------------------------------------------------
+
 
 def _batches(rows: pd.DataFrame, time_column: str, every_weeks: dict[str, int]) -> pd.DataFrame:
     """Give each row a batch: the upload its pilot's team would have made, every few weeks."""
@@ -308,14 +372,22 @@ def _upload_table(rows: pd.DataFrame, kind: str, time_column: str, now: datetime
     for (pilot_id, batch), group in rows.groupby(["pilot_id", "batch"], sort=True):
         last = group[time_column].max().to_pydatetime()
         rng = _rng(pilot_id, kind, batch)
-        uploaded_at = min(last + timedelta(days=rng.randint(1, 3), hours=rng.randint(8, 16), minutes=rng.randint(0, 59)), now)
+        uploaded_at = min(
+            last + timedelta(days=rng.randint(1, 3), hours=rng.randint(8, 16), minutes=rng.randint(0, 59)), now
+        )
         data = group.drop(columns=["batch"])
-        uploads.append({
-            "pilot_id": pilot_id, "batch": batch, "kind": kind,
-            "file_name": f"{label}_{pilot_id}_{last:%Y-%m-%d}.csv",
-            "sha256": hashlib.sha256(frame_to_csv(data)).hexdigest(),
-            "rows_stored": len(group), "rows_rejected": 0, "uploaded_at": uploaded_at,
-        })
+        uploads.append(
+            {
+                "pilot_id": pilot_id,
+                "batch": batch,
+                "kind": kind,
+                "file_name": f"{label}_{pilot_id}_{last:%Y-%m-%d}.csv",
+                "sha256": hashlib.sha256(frame_to_csv(data)).hexdigest(),
+                "rows_stored": len(group),
+                "rows_rejected": 0,
+                "uploaded_at": uploaded_at,
+            }
+        )
     return pd.DataFrame(uploads)
 
 
@@ -324,17 +396,25 @@ def _survey_uploads(survey: pd.DataFrame, now: datetime) -> tuple[pd.DataFrame, 
     uploads = []
     for (pilot_id, wave), group in survey.groupby(["pilot_id", "batch"], sort=True):
         closed = group["responded_at"].max().to_pydatetime()
-        uploads.append({
-            "pilot_id": pilot_id, "batch": wave, "kind": "survey", "file_name": f"survey_{pilot_id}_wave{wave}.csv",
-            "sha256": hashlib.sha256(frame_to_csv(group.drop(columns=["batch"]))).hexdigest(),
-            "rows_stored": len(group), "rows_rejected": 0,
-            "uploaded_at": min(closed + timedelta(days=3, hours=10), now),
-        })
+        uploads.append(
+            {
+                "pilot_id": pilot_id,
+                "batch": wave,
+                "kind": "survey",
+                "file_name": f"survey_{pilot_id}_wave{wave}.csv",
+                "sha256": hashlib.sha256(frame_to_csv(group.drop(columns=["batch"]))).hexdigest(),
+                "rows_stored": len(group),
+                "rows_rejected": 0,
+                "uploaded_at": min(closed + timedelta(days=3, hours=10), now),
+            }
+        )
     return survey, pd.DataFrame(uploads)
 
 
 def _long_usage(usage: pd.DataFrame) -> pd.DataFrame:
-    long = usage.melt(id_vars=["pilot_id", "date"], value_vars=["active_users", "sessions"], var_name="metric", value_name="value")
+    long = usage.melt(
+        id_vars=["pilot_id", "date"], value_vars=["active_users", "sessions"], var_name="metric", value_name="value"
+    )
     long = long.rename(columns={"date": "observed_at"}).assign(kind="adoption", environment="live")
     long["value"] = long["value"].astype(float)
     return long.sort_values(["pilot_id", "metric", "observed_at"], kind="stable").reset_index(drop=True)
@@ -349,18 +429,24 @@ class DemoLoadResult:
     redated_weeks: int
 
 
-def load_demo(store: Store, *, today: date | None = None, progress: Progress | None = None,
-              by: "Person | str" = DEMO_UPLOADER) -> DemoLoadResult:
+def load_demo(
+    store: Store, *, today: date | None = None, progress: Progress | None = None, by: "Person | str" = DEMO_UPLOADER
+) -> DemoLoadResult:
     """Store the demo portfolio, all at once or not at all (an administrator's action; `by` is who the audit trail names)."""
     person = as_person(by)
     person.require("manage_demo", "load the demo portfolio")
     progress = progress or (lambda share, text: None)
     # A given `today` (tests, a fixed demo) is taken as all of that day; otherwise never past the real time.
-    shift = weeks_to_today(today, datetime.combine(today, datetime.max.time())) if today else weeks_to_today(date.today())
+    shift = (
+        weeks_to_today(today, datetime.combine(today, datetime.max.time())) if today else weeks_to_today(date.today())
+    )
     today = today or date.today()
     progress(0.1, "Building the demo portfolio …")
     portfolio = build_portfolio().redated(shift)
-    pilots = [Pilot.model_validate(r, context={"today": max(today, date.today())}) for r in portfolio.pilots.to_dict("records")]
+    pilots = [
+        Pilot.model_validate(r, context={"today": max(today, date.today())})
+        for r in portfolio.pilots.to_dict("records")
+    ]
     every = {s.record["pilot_id"]: s.upload_every_weeks for s in STORIES}
     metrics = _batches(portfolio.metrics, "observed_at", every)
     metric_uploads = _upload_table(metrics, "metrics", "observed_at", portfolio.now, "metrics")
@@ -383,25 +469,39 @@ def load_demo(store: Store, *, today: date | None = None, progress: Progress | N
             )
         register_time = _store_register(con, pilots, portfolio.now)
         queries.insert_upload(
-            con, kind="pilot_register", file_name=CSV_FILES["pilots"],
-            sha256=hashlib.sha256(frame_to_csv(portfolio.pilots)).hexdigest(), rows_stored=len(pilots),
-            rows_rejected=0, uploaded_at=register_time, uploaded_by=DEMO_UPLOADER,
+            con,
+            kind="pilot_register",
+            file_name=CSV_FILES["pilots"],
+            sha256=hashlib.sha256(frame_to_csv(portfolio.pilots)).hexdigest(),
+            rows_stored=len(pilots),
+            rows_rejected=0,
+            uploaded_at=register_time,
+            uploaded_by=DEMO_UPLOADER,
         )
         queries.insert_upload_batches(con, "metric_observations", metrics, metric_uploads, DEMO_UPLOADER)
         queries.insert_upload_batches(con, "metric_observations", usage, usage_uploads, DEMO_UPLOADER)
         queries.insert_upload_batches(con, "survey_responses", survey, survey_uploads, DEMO_UPLOADER)
         queries.put_meta(con, "demo_loaded", "yes")
         meeting_ids = _store_meetings(con, portfolio.now)
-        queries.record_audit(con, utc_now(), person.name, "demo_load", None,
-                             f"{len(pilots)} pilots, {len(metrics) + len(usage):,} metric rows, {len(survey):,} survey responses, "
-                             f"{len(meeting_ids)} past meetings with {sum(len(m.decisions) for m in MEETINGS)} decisions")
+        queries.record_audit(
+            con,
+            utc_now(),
+            person.name,
+            "demo_load",
+            None,
+            f"{len(pilots)} pilots, {len(metrics) + len(usage):,} metric rows, {len(survey):,} survey responses, "
+            f"{len(meeting_ids)} past meetings with {sum(len(m.decisions) for m in MEETINGS)} decisions",
+        )
         queries.put_meta(con, "demo_pilots", ",".join(p.pilot_id for p in pilots))
         queries.put_meta(con, "demo_meetings", ",".join(str(m) for m in meeting_ids))
         queries.put_meta(con, "first_run_done", utc_now().isoformat(timespec="seconds"))
     progress(1.0, "Demo portfolio loaded.")
     return DemoLoadResult(
-        pilots=len(pilots), metric_observations=len(metrics) + len(usage), survey_responses=len(survey),
-        uploads=1 + len(metric_uploads) + len(usage_uploads) + len(survey_uploads), redated_weeks=shift,
+        pilots=len(pilots),
+        metric_observations=len(metrics) + len(usage),
+        survey_responses=len(survey),
+        uploads=1 + len(metric_uploads) + len(usage_uploads) + len(survey_uploads),
+        redated_weeks=shift,
     )
 
 
@@ -422,22 +522,30 @@ def clear_demo(store: Store, by: "Person | str" = DEMO_UPLOADER) -> DemoClearRes
         demo_ids = [p for p in meta.get("demo_pilots", "").split(",") if p]
         uploads = queries.upload_ids_by(con, DEMO_UPLOADER)
         queries.delete_uploads(con, uploads)
-        keep = sorted((queries.pilots_with_rows_outside(con, []) | queries.pilots_decided_by_others(con, DEMO_UPLOADER)) & set(demo_ids))
+        keep = sorted(
+            (queries.pilots_with_rows_outside(con, []) | queries.pilots_decided_by_others(con, DEMO_UPLOADER))
+            & set(demo_ids)
+        )
         remove = [p for p in demo_ids if p not in keep]
         queries.delete_pilots(con, remove)
         queries.forget_pilot_history(con, remove)
         _forget_meetings(con, meta)
         queries.put_meta(con, "demo_meetings", "")
         queries.put_meta(con, "demo_loaded", "no")
-        queries.record_audit(con, utc_now(), person.name, "demo_clear", None,
-                             f"{len(uploads)} uploads and {len(remove)} pilots removed" + (f"; kept {', '.join(keep)}" if keep else ""))
+        queries.record_audit(
+            con,
+            utc_now(),
+            person.name,
+            "demo_clear",
+            None,
+            f"{len(uploads)} uploads and {len(remove)} pilots removed" + (f"; kept {', '.join(keep)}" if keep else ""),
+        )
         queries.put_meta(con, "demo_pilots", ",".join(keep))
     return DemoClearResult(uploads_removed=len(uploads), pilots_removed=len(remove), pilots_kept=keep)
 
 
 def demo_loaded(meta: dict[str, str]) -> bool:
     return meta.get("demo_loaded") == "yes"
-
 
 
 _FIRST_RUN_LOCK = threading.Lock()

@@ -1,12 +1,12 @@
 """Errors a person can act on. Each carries one plain sentence that the dashboard and the
 command line show as it is, instead of a traceback."""
+
 from __future__ import annotations
 
 import errno
 import os
 import re
 from pathlib import Path
-from typing import Optional
 
 
 class PilotHealthError(Exception):
@@ -48,13 +48,17 @@ class AccessDenied(PilotHealthError):
 
 _NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 _NOT_ALLOWED = (errno.EACCES, errno.EPERM)
-_PHRASES = (("No space left on device", errno.ENOSPC), ("Disk quota exceeded", errno.ENOSPC),
-            ("Permission denied", errno.EACCES), ("Operation not permitted", errno.EACCES),
-            ("Read-only file system", errno.EROFS))
+_PHRASES = (
+    ("No space left on device", errno.ENOSPC),
+    ("Disk quota exceeded", errno.ENOSPC),
+    ("Permission denied", errno.EACCES),
+    ("Operation not permitted", errno.EACCES),
+    ("Read-only file system", errno.EROFS),
+)
 _QUOTED_PATH = re.compile(r"[\"'](/[^\"']+)[\"']")
 
 
-def os_problem(error: BaseException) -> Optional[str]:
+def os_problem(error: BaseException) -> str | None:
     """The one sentence for a full disk, a refused permission or a read-only disk, naming the file
     or folder and what to do; None for anything else."""
     code, path = None, None
@@ -69,11 +73,21 @@ def os_problem(error: BaseException) -> Optional[str]:
         return None
     place = Path(os.fsdecode(path)) if path else None
     if code in _NO_SPACE:
-        where = f"the disk holding {place.parent}" if place else "a disk Pilot Health writes to (the store's folder, the output folder or the temporary folder)"
+        where = (
+            f"the disk holding {place.parent}"
+            if place
+            else "a disk Pilot Health writes to (the store's folder, the output folder or the temporary folder)"
+        )
         return f"{where[0].upper()}{where[1:]} is full; free some space there and run again (nothing was half-written)."
     if code == errno.EROFS:
-        where = f"{place.parent} is on a read-only disk" if place else "a folder Pilot Health must write to is on a read-only disk"
-        return f"{where[0].upper()}{where[1:]}; choose a folder that can be written (or remount the disk) and run again."
+        where = (
+            f"{place.parent} is on a read-only disk"
+            if place
+            else "a folder Pilot Health must write to is on a read-only disk"
+        )
+        return (
+            f"{where[0].upper()}{where[1:]}; choose a folder that can be written (or remount the disk) and run again."
+        )
     if code in _NOT_ALLOWED:
         what = str(place) if place else "a file it needs"
         return f"Pilot Health may not write or read {what} (permission denied); fix the permissions or choose another path, and run again."

@@ -4,12 +4,13 @@
 data rows uploaded by that moment, not withdrawn by then, and observed by then — so scores for a
 past month are what a steering committee could have known at that time.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,15 +47,20 @@ class PilotEvidence:
         self._weeks = self.weekly["week"].to_numpy() if not self.weekly.empty else None
         self._values = self.weekly["value"].to_numpy(dtype=float) if not self.weekly.empty else None
 
-    def series(self, metric: str, environment: Optional[str] = None, kind: Optional[str] = None) -> pd.Series:
+    def series(self, metric: str, environment: str | None = None, kind: str | None = None) -> pd.Series:
         """Weekly values of one metric (all environments or kinds averaged when not named), by week."""
-        found = [span for (m, k, env), span in self.spans.items()
-                 if m == metric and (environment is None or env == environment) and (kind is None or k == kind)]
+        found = [
+            span
+            for (m, k, env), span in self.spans.items()
+            if m == metric and (environment is None or env == environment) and (kind is None or k == kind)
+        ]
         if not found:
             return pd.Series([], index=_NO_WEEKS, dtype=float, name="value")
         if len(found) == 1:
             start, stop = found[0]
-            return pd.Series(self._values[start:stop], index=pd.DatetimeIndex(self._weeks[start:stop], name="week"), name="value")
+            return pd.Series(
+                self._values[start:stop], index=pd.DatetimeIndex(self._weeks[start:stop], name="week"), name="value"
+            )
         parts = [pd.Series(self._values[a:b], index=pd.DatetimeIndex(self._weeks[a:b], name="week")) for a, b in found]
         return pd.concat(parts).groupby(level=0).mean().sort_index().rename("value")
 
@@ -65,7 +71,7 @@ class PilotEvidence:
             return _NO_WEEKS
         return pd.DatetimeIndex(np.unique(np.concatenate([self._weeks[a:b] for a, b in found])), name="week")
 
-    def direction(self, metric: Optional[str]) -> Optional[str]:
+    def direction(self, metric: str | None) -> str | None:
         """Which way is better for a technical metric ('up', 'down'; None when not even a guess can say)."""
         return self.dictionary.direction(metric) if metric else None
 
@@ -77,17 +83,19 @@ class PilotEvidence:
         return self.metrics("technical")
 
     @cached_property
-    def primary_metric(self) -> Optional[str]:
+    def primary_metric(self) -> str | None:
         """The technical metric with the most live weeks (then lab weeks); one whose direction is
         known comes first. This is the metric decay and alignment are judged on."""
         if not self.technical_metrics:
             return None
         weeks = {(m, env): b - a for (m, k, env), (a, b) in self.spans.items() if k == "technical"}
-        return max(self.technical_metrics,
-                   key=lambda m: (self.direction(m) is not None, weeks.get((m, "live"), 0), weeks.get((m, "lab"), 0), m))
+        return max(
+            self.technical_metrics,
+            key=lambda m: (self.direction(m) is not None, weeks.get((m, "live"), 0), weeks.get((m, "lab"), 0), m),
+        )
 
     @cached_property
-    def kpi_metric(self) -> Optional[str]:
+    def kpi_metric(self) -> str | None:
         """The business series that is the pilot's KPI: named like `kpi_name`, or the only business series."""
         business = self.metrics("business")
         name = self.record.get("kpi_name")
@@ -109,7 +117,7 @@ class PilotEvidence:
     def active_users(self) -> pd.Series:
         return self.series("active_users", "live", "adoption")
 
-    def months_since(self, day: Optional[date], as_of: datetime) -> Optional[float]:
+    def months_since(self, day: date | None, as_of: datetime) -> float | None:
         if day is None or pd.isna(day):
             return None
         day = pd.Timestamp(day).date()
@@ -139,29 +147,42 @@ class Evidence:
     def __post_init__(self) -> None:
         for record in self.pilots.to_dict("records"):
             self._records[record["pilot_id"]] = {
-                k: (None if not isinstance(v, (list, tuple)) and pd.isna(v) else v) for k, v in record.items()}
+                k: (None if not isinstance(v, (list, tuple)) and pd.isna(v) else v) for k, v in record.items()
+            }
         self._series_spans: dict[str, dict[SeriesKey, tuple[int, int]]] = {}
         if not self.weekly.empty:
             for (pilot_id, *key), (a, b) in _spans(self.weekly[["pilot_id", "metric", "kind", "environment"]]).items():
                 self._series_spans.setdefault(pilot_id, {})[tuple(key)] = (a, b)
             for pilot_id, spans in self._series_spans.items():
                 self._pilot_spans[pilot_id] = (min(a for a, _ in spans.values()), max(b for _, b in spans.values()))
-        self._responses_by_pilot = {p: g for p, g in self.responses.groupby("pilot_id")} if not self.responses.empty else {}
+        self._responses_by_pilot = (
+            {p: g for p, g in self.responses.groupby("pilot_id")} if not self.responses.empty else {}
+        )
 
     def pilot(self, pilot_id: str) -> PilotEvidence:
         start, stop = self._pilot_spans.get(pilot_id, (0, 0))
         spans = {key: (a - start, b - start) for key, (a, b) in self._series_spans.get(pilot_id, {}).items()}
         responses = self._responses_by_pilot.get(pilot_id, self.responses.iloc[0:0])
-        return PilotEvidence(dict(self._records[pilot_id]), self.weekly.iloc[start:stop], responses, spans, self.dictionary)
+        return PilotEvidence(
+            dict(self._records[pilot_id]), self.weekly.iloc[start:stop], responses, spans, self.dictionary
+        )
 
 
-def load_evidence(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
-                  records_at: Optional[datetime] = None) -> Evidence:
+def load_evidence(
+    store: Store,
+    as_of: datetime | None = None,
+    pilot_ids: Sequence[str] | None = None,
+    records_at: datetime | None = None,
+) -> Evidence:
     return load_evidence_at(store, [as_of or utc_now()], pilot_ids, records_at)[0]
 
 
-def load_evidence_at(store: Store, moments: Sequence[datetime], pilot_ids: Optional[Sequence[str]] = None,
-                     records_at: Optional[datetime] = None) -> list[Evidence]:
+def load_evidence_at(
+    store: Store,
+    moments: Sequence[datetime],
+    pilot_ids: Sequence[str] | None = None,
+    records_at: datetime | None = None,
+) -> list[Evidence]:
     """The evidence as of each moment, read over one connection (a pilot's monthly trend needs twelve).
     Pilot records are as they are now, or as they stood at `records_at` (a pinned link's moment)."""
     found = []

@@ -1,16 +1,16 @@
 """Numbers as a steering committee reads them. Plain text only: never Markdown or HTML."""
+
 from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Optional
 
 
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def money(value: Optional[float], currency: Optional[str] = None) -> str:
+def money(value: float | None, currency: str | None = None) -> str:
     """An amount as people read it, in the configured currency (PILOT_HEALTH_CURRENCY, "$" as
     shipped): 1_650_000 -> '$1.65M', 820_000 -> '$820k', 9_500 -> '$9,500', -2_000 -> '-$2,000'.
     A currency code gets a space: 'CHF 820k'."""
@@ -29,7 +29,7 @@ def money(value: Optional[float], currency: Optional[str] = None) -> str:
     return f"{sign}{currency_prefix(currency)}{amount}"
 
 
-def currency_prefix(currency: Optional[str] = None) -> str:
+def currency_prefix(currency: str | None = None) -> str:
     """What goes before an amount: the symbol as it is ('$', '€'), a code with a space ('CHF ')."""
     if currency is None:
         from .config import currency_symbol
@@ -38,7 +38,7 @@ def currency_prefix(currency: Optional[str] = None) -> str:
     return f"{currency} " if currency and currency[-1].isalpha() else currency
 
 
-def percent(share: Optional[float], digits: int = 0) -> str:
+def percent(share: float | None, digits: int = 0) -> str:
     """A share as a whole per cent by default: 0.5778 -> '58%'."""
     if _missing(share):
         return "—"

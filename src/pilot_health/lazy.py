@@ -4,6 +4,7 @@ The command line's `ingest` and `status` never touch pandas (0.3 s and about 100
 that runs for a second); the modules they import use pandas elsewhere, so they take it from here:
 `from .lazy import pandas as pd` reads like the real import and costs nothing until `pd.DataFrame`
 or any other attribute is first asked for."""
+
 from __future__ import annotations
 
 import importlib

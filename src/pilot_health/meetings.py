@@ -11,11 +11,12 @@ Editors record meetings and decisions (a limited editor only for their business 
 every write is a line of the audit trail, in the same transaction. A pinned view at moment T
 shows only the meetings and decisions recorded at or before T.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Optional, Sequence
+from typing import Sequence
 
 import pandas as pd
 
@@ -25,10 +26,21 @@ from .errors import NotFoundError, PilotHealthError
 from .store import Store, utc_now
 
 DECISIONS = ("continue", "fix and review", "scale", "pause", "stop")
-DECISION_LABELS = {"continue": "Continue", "fix and review": "Fix and review", "scale": "Scale", "pause": "Pause", "stop": "Stop"}
+DECISION_LABELS = {
+    "continue": "Continue",
+    "fix and review": "Fix and review",
+    "scale": "Scale",
+    "pause": "Pause",
+    "stop": "Stop",
+}
 DUE_SOON_DAYS = 7  # a decision whose due date is this close (or closer) reads "due"
 STATUSES = ("overdue", "due", "open", "replaced")  # most urgent first
-STATUS_LABELS = {"overdue": "Overdue", "due": "Due within 7 days", "open": "Open", "replaced": "Replaced by a later decision"}
+STATUS_LABELS = {
+    "overdue": "Overdue",
+    "due": "Due within 7 days",
+    "open": "Open",
+    "replaced": "Replaced by a later decision",
+}
 CONDITION_LABELS = {"met": "Met", "not met": "Not met", "unknown": "Not known yet"}
 
 
@@ -55,11 +67,11 @@ class Decision:
     pinned_at: datetime  # the meeting's moment: the evidence the decision was taken on
     pilot_id: str
     decision: str  # one of DECISIONS
-    conditions: Optional[str]
+    conditions: str | None
     owner: str
     due_on: date
-    signal_key: Optional[str]  # a warning sign the condition is tied to, or None
-    signal_value: Optional[float]  # the threshold it is checked at; None: the catalogue's in force
+    signal_key: str | None  # a warning sign the condition is tied to, or None
+    signal_value: float | None  # the threshold it is checked at; None: the catalogue's in force
     recorded_by: str
     recorded_at: datetime
     status: str  # overdue | due | open | replaced (see `status_of`)
@@ -101,8 +113,10 @@ def status_of(due_on: date, on: date, replaced: bool = False) -> tuple[str, int]
 
 # -- writing ---------------------------------------------------------------------------------------
 
-def record_meeting(store: Store, held_on, title: str, pinned_at: Optional[datetime] = None,
-                   by: "Person | str" = "local user") -> Meeting:
+
+def record_meeting(
+    store: Store, held_on, title: str, pinned_at: datetime | None = None, by: "Person | str" = "local user"
+) -> Meeting:
     """Store a meeting. `pinned_at` is the moment it reviewed (default: the end of its day)."""
     person = as_person(by)
     person.require("record_decisions", "record a meeting")
@@ -115,20 +129,39 @@ def record_meeting(store: Store, held_on, title: str, pinned_at: Optional[dateti
         day = _day(held_on)
     except (ValueError, TypeError):
         raise DecisionError(f"Date: “{held_on}” is not a date; write it as 2026-03-31.") from None
-    moment = _moment(pinned_at) if pinned_at is not None else datetime.combine(day, datetime.max.time()).replace(microsecond=0)
+    moment = (
+        _moment(pinned_at)
+        if pinned_at is not None
+        else datetime.combine(day, datetime.max.time()).replace(microsecond=0)
+    )
     now = utc_now()
     if moment > now + timedelta(days=1):
         raise DecisionError("Reviewed moment: a meeting can only review numbers up to now, not a moment in the future.")
     with store.write() as con:
         meeting_id = queries.insert_meeting(con, day, title, moment, person.name, now)
-        queries.record_audit(con, now, person.name, "meeting_add", str(meeting_id),
-                             f"{title}, held on {day.isoformat()}, reviewing the numbers as of {moment:%Y-%m-%d %H:%M}")
+        queries.record_audit(
+            con,
+            now,
+            person.name,
+            "meeting_add",
+            str(meeting_id),
+            f"{title}, held on {day.isoformat()}, reviewing the numbers as of {moment:%Y-%m-%d %H:%M}",
+        )
     return Meeting(meeting_id, day, title, moment, person.name, now)
 
 
-def record_decision(store: Store, pilot_id: str, meeting_id: int, decision: str, owner: str, due_on,
-                    conditions: Optional[str] = None, signal_key: Optional[str] = None,
-                    signal_value: Optional[float] = None, by: "Person | str" = "local user") -> Decision:
+def record_decision(
+    store: Store,
+    pilot_id: str,
+    meeting_id: int,
+    decision: str,
+    owner: str,
+    due_on,
+    conditions: str | None = None,
+    signal_key: str | None = None,
+    signal_value: float | None = None,
+    by: "Person | str" = "local user",
+) -> Decision:
     """Store a meeting's decision about a pilot, after checking it: a pilot the person may work
     with, a known meeting, an allowed decision, an owner, a due date not before the meeting and,
     when given, a warning sign the catalogue knows."""
@@ -154,7 +187,9 @@ def record_decision(store: Store, pilot_id: str, meeting_id: int, decision: str,
         try:
             signal = catalogue.signal(signal_key)
         except KeyError:
-            raise DecisionError(f"Warning sign: “{signal_key}” is not a warning sign of the signal catalogue.") from None
+            raise DecisionError(
+                f"Warning sign: “{signal_key}” is not a warning sign of the signal catalogue."
+            ) from None
         if signal_value is not None and signal.threshold is None:
             raise DecisionError("Threshold: this warning sign has no threshold to set; leave it empty.")
     elif signal_value is not None:
@@ -168,31 +203,78 @@ def record_decision(store: Store, pilot_id: str, meeting_id: int, decision: str,
         if meeting is None:
             raise NotFoundError(f"Meeting: there is no meeting number {meeting_id}; record the meeting first.")
         if due < meeting["held_on"]:
-            raise DecisionError(f"Due date: {due.isoformat()} is before the meeting ({meeting['held_on'].isoformat()}); "
-                                "choose a day on or after it.")
-        values = {"meeting_id": meeting_id, "pilot_id": pilot_id, "decision": word, "conditions": conditions, "owner": owner,
-                  "due_on": due, "signal_key": signal_key, "signal_value": None if signal_value is None else float(signal_value),
-                  "recorded_by": person.name, "recorded_at": now}
+            raise DecisionError(
+                f"Due date: {due.isoformat()} is before the meeting ({meeting['held_on'].isoformat()}); "
+                "choose a day on or after it."
+            )
+        values = {
+            "meeting_id": meeting_id,
+            "pilot_id": pilot_id,
+            "decision": word,
+            "conditions": conditions,
+            "owner": owner,
+            "due_on": due,
+            "signal_key": signal_key,
+            "signal_value": None if signal_value is None else float(signal_value),
+            "recorded_by": person.name,
+            "recorded_at": now,
+        }
         decision_id = queries.insert_decision(con, values)
-        tied = f"; tied to the warning sign {signal_key}" + (f" at {signal_value:g}" if signal_value is not None else "") if signal_key else ""
-        queries.record_audit(con, now, person.name, "decision_record", pilot_id,
-                             f"{DECISION_LABELS[word]} (meeting {meeting_id}: {meeting['title']}); owner {owner}, due {due.isoformat()}{tied}")
+        tied = (
+            f"; tied to the warning sign {signal_key}" + (f" at {signal_value:g}" if signal_value is not None else "")
+            if signal_key
+            else ""
+        )
+        queries.record_audit(
+            con,
+            now,
+            person.name,
+            "decision_record",
+            pilot_id,
+            f"{DECISION_LABELS[word]} (meeting {meeting_id}: {meeting['title']}); owner {owner}, due {due.isoformat()}{tied}",
+        )
     status, days_left = status_of(due, now.date())
-    return Decision(decision_id, meeting_id, meeting["title"], meeting["held_on"], meeting["pinned_at"], pilot_id, word, conditions,
-                    owner, due, signal_key, values["signal_value"], person.name, now, status, days_left)
+    return Decision(
+        decision_id,
+        meeting_id,
+        meeting["title"],
+        meeting["held_on"],
+        meeting["pinned_at"],
+        pilot_id,
+        word,
+        conditions,
+        owner,
+        due,
+        signal_key,
+        values["signal_value"],
+        person.name,
+        now,
+        status,
+        days_left,
+    )
 
 
 # -- reading ---------------------------------------------------------------------------------------
 
-def meetings(store: Store, as_of: Optional[datetime] = None) -> list[Meeting]:
+
+def meetings(store: Store, as_of: datetime | None = None) -> list[Meeting]:
     """Meetings, newest first; with `as_of` (a pinned view) only those recorded by then."""
     with store.read() as con:
         rows = queries.fetch_meetings(con, as_of)
-    return [Meeting(r["meeting_id"], _day(r["held_on"]), r["title"], _moment(r["pinned_at"]), r["created_by"], _moment(r["created_at"]))
-            for r in rows]
+    return [
+        Meeting(
+            r["meeting_id"],
+            _day(r["held_on"]),
+            r["title"],
+            _moment(r["pinned_at"]),
+            r["created_by"],
+            _moment(r["created_at"]),
+        )
+        for r in rows
+    ]
 
 
-def decisions(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None) -> list[Decision]:
+def decisions(store: Store, as_of: datetime | None = None, pilot_ids: Sequence[str] | None = None) -> list[Decision]:
     """Decisions the store's person may see (their business units' pilots), newest meeting first,
     each with its status on the day of `as_of` (default: today). With `as_of`, only the decisions
     recorded by then, as a view pinned at that moment shows them."""
@@ -209,14 +291,30 @@ def decisions(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optiona
         order = (_day(r["held_on"]), _moment(r["recorded_at"]), r["decision_id"])
         status, days_left = status_of(_day(r["due_on"]), day, replaced=order != newest[r["pilot_id"]])
         value = r["signal_value"]
-        found.append(Decision(r["decision_id"], r["meeting_id"], r["meeting_title"], _day(r["held_on"]), _moment(r["pinned_at"]),
-                              r["pilot_id"], r["decision"], r["conditions"], r["owner"], _day(r["due_on"]), r["signal_key"],
-                              None if value is None or pd.isna(value) else float(value), r["recorded_by"], _moment(r["recorded_at"]),
-                              status, days_left))
+        found.append(
+            Decision(
+                r["decision_id"],
+                r["meeting_id"],
+                r["meeting_title"],
+                _day(r["held_on"]),
+                _moment(r["pinned_at"]),
+                r["pilot_id"],
+                r["decision"],
+                r["conditions"],
+                r["owner"],
+                _day(r["due_on"]),
+                r["signal_key"],
+                None if value is None or pd.isna(value) else float(value),
+                r["recorded_by"],
+                _moment(r["recorded_at"]),
+                status,
+                days_left,
+            )
+        )
     return found
 
 
-def last_meeting(found: Sequence[Meeting], until: datetime) -> Optional[Meeting]:
+def last_meeting(found: Sequence[Meeting], until: datetime) -> Meeting | None:
     """The meeting whose reviewed moment is the latest before `until`: the "last meeting" a view at
     `until` compares with (None when no meeting reviewed an earlier moment)."""
     earlier = [m for m in found if m.pinned_at < until]
@@ -231,7 +329,8 @@ def due_or_overdue(found: Sequence[Decision]) -> list[Decision]:
 
 # -- conditions tied to a warning sign ---------------------------------------------------------------
 
-def condition_met(decision: Decision, risk) -> Optional[str]:
+
+def condition_met(decision: Decision, risk) -> str | None:
     """For a condition tied to a warning sign: "met" while the sign is clear in `risk` (a
     `risk.PilotRisk` of the decision's pilot), "not met" while it fires, "unknown" while the
     evidence is missing (or the sign is no longer in the catalogue). None for a condition in words only.
@@ -247,7 +346,7 @@ def condition_met(decision: Decision, risk) -> Optional[str]:
     return "unknown"
 
 
-def condition_evidence(decision: Decision, risk) -> Optional[str]:
+def condition_evidence(decision: Decision, risk) -> str | None:
     """The risk engine's one-line evidence for the warning sign a condition is tied to."""
     if decision.signal_key is None or risk is None:
         return None
@@ -258,7 +357,7 @@ def condition_evidence(decision: Decision, risk) -> Optional[str]:
     return None
 
 
-def condition_risk(store: Store, decision: Decision, as_of: Optional[datetime] = None, risk=None):
+def condition_risk(store: Store, decision: Decision, as_of: datetime | None = None, risk=None):
     """The pilot's risk result to check a tied condition against: `risk` (the view's own result)
     when the decision keeps the catalogue's threshold, else the pilot assessed at the decision's
     threshold (the same engine, that one threshold changed)."""
@@ -277,7 +376,7 @@ def condition_risk(store: Store, decision: Decision, as_of: Optional[datetime] =
     return found[0] if found else None
 
 
-def condition_words(decision: Decision, catalogue=None) -> Optional[str]:
+def condition_words(decision: Decision, catalogue=None) -> str | None:
     """A tied condition in words: “Clear: <the sign's question> (at 0.1)”."""
     if decision.signal_key is None:
         return None
@@ -287,5 +386,9 @@ def condition_words(decision: Decision, catalogue=None) -> Optional[str]:
             question = catalogue.signal(decision.signal_key).question
         except KeyError:
             pass
-    at = f" (checked at {decision.signal_value:g} instead of the catalogue's threshold)" if decision.signal_value is not None else ""
+    at = (
+        f" (checked at {decision.signal_value:g} instead of the catalogue's threshold)"
+        if decision.signal_value is not None
+        else ""
+    )
     return f"This warning sign is clear: {question}{at}"

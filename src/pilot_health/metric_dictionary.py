@@ -13,13 +13,14 @@ Three sources, the first that knows a metric wins:
 
 A pilot's business KPI takes its direction from the pilot register, not from here.
 """
+
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal, Optional
+from typing import Iterable, Literal
 
 from .lazy import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -37,15 +38,20 @@ SOURCE_LABELS = {
     "register": "the pilot's KPI (pilot register)",
 }
 
+
 def _parts(pattern: str) -> re.Pattern:
     """Whole parts of a metric key (between `_`): 'cost' finds cost_per_drop, not costume_rating."""
     return re.compile(rf"(?:^|_)(?:{pattern})(?=_|$)")
 
 
-_UP_WORDS = _parts(r"acc|f1|auc|precision|recall|r2|ndcg|hit|score|bleu|rouge|iou|revenue|margin|profit|sales|"
-                       r"availability|conversion|satisfaction|savings|roi|uplift|compliance|adoption|users|sessions")
-_DOWN_WORDS = _parts(r"rmse|mse|mae|mape|loss|error|latency|cost|churn|waste|losses|default_rate|time|hours|payback|"
-                         r"days|defect|downtime|returns")
+_UP_WORDS = _parts(
+    r"acc|f1|auc|precision|recall|r2|ndcg|hit|score|bleu|rouge|iou|revenue|margin|profit|sales|"
+    r"availability|conversion|satisfaction|savings|roi|uplift|compliance|adoption|users|sessions"
+)
+_DOWN_WORDS = _parts(
+    r"rmse|mse|mae|mape|loss|error|latency|cost|churn|waste|losses|default_rate|time|hours|payback|"
+    r"days|defect|downtime|returns"
+)
 _BUSINESS_WORDS = _parts(
     r"revenue|cost|margin|availability|inventory|churn|csat|nps|sales|conversion|handle_time|savings|profit|"
     r"waste|losses|default_rate|roi|payback|acceptance_rate|response_time|per_visit|per_visitor|per_invoice|per_contact|per_drop"
@@ -63,8 +69,8 @@ class MetricEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     label: str
     kind: Literal["technical", "business", "adoption"]
-    direction: Optional[Literal["up", "down"]] = None
-    unit: Optional[str] = None
+    direction: Literal["up", "down"] | None = None
+    unit: str | None = None
     spellings: tuple[str, ...] = ()
 
     @field_validator("label")
@@ -100,8 +106,8 @@ class MetricInfo:
     key: str
     label: str
     kind: str
-    direction: Optional[str]
-    unit: Optional[str]
+    direction: str | None
+    unit: str | None
     source: str
     why: str = ""  # for a guess: what it was made from, in words ("from the € values")
 
@@ -126,14 +132,16 @@ class MetricDictionary:
 
     def with_answers(self, answers: Iterable[MetricInfo]) -> "MetricDictionary":
         """This dictionary plus the answers stored in a store (they win over the built-in entries)."""
-        return MetricDictionary(self.entries, self.source, self.fingerprint, {a.key: a for a in answers}, self._spellings)
+        return MetricDictionary(
+            self.entries, self.source, self.fingerprint, {a.key: a for a in answers}, self._spellings
+        )
 
     def canonical(self, name: object) -> str:
         """The dictionary's key for a name: 'val/acc' → 'accuracy'; an unknown name → its own key."""
         key = metric_key(name)
         return self._spellings.get(key, key)
 
-    def lookup(self, name: object) -> Optional[MetricInfo]:
+    def lookup(self, name: object) -> MetricInfo | None:
         """What is known (answers in the store, then the built-in dictionary); None when nothing is."""
         key = metric_key(name)
         for candidate in (key, self._spellings.get(key)):
@@ -149,7 +157,7 @@ class MetricDictionary:
         """What is known, or else a guess (labelled `guessed`)."""
         return self.lookup(name) or guess(name)
 
-    def direction(self, name: object) -> Optional[str]:
+    def direction(self, name: object) -> str | None:
         """'up' when higher is better, 'down' when lower is, None when not even a guess can say."""
         return self.describe(name).direction
 
@@ -167,9 +175,9 @@ class MetricAnswer:
     """What the person uploading says a metric is."""
 
     kind: str
-    direction: Optional[str] = None  # up | down | None (not sure)
-    unit: Optional[str] = None
-    label: Optional[str] = None
+    direction: str | None = None  # up | down | None (not sure)
+    unit: str | None = None
+    label: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in METRIC_KINDS:
@@ -183,21 +191,32 @@ def parse_answer(text: str) -> tuple[str, MetricAnswer]:
     name, sep, rest = text.partition("=")
     parts = [p.strip() for p in rest.split(":")]
     if not sep or not name.strip() or len(parts) < 2 or len(parts) > 3:
-        raise ValueError(f"{text!r} is not NAME=kind:direction[:unit], e.g. picks_per_hour=business:up or drift_score=technical:down")
-    direction = {"up": "up", "higher": "up", "down": "down", "lower": "down", "?": None, "": None}.get(parts[1].lower(), parts[1])
+        raise ValueError(
+            f"{text!r} is not NAME=kind:direction[:unit], e.g. picks_per_hour=business:up or drift_score=technical:down"
+        )
+    direction = {"up": "up", "higher": "up", "down": "down", "lower": "down", "?": None, "": None}.get(
+        parts[1].lower(), parts[1]
+    )
     unit = parts[2] if len(parts) == 3 and parts[2] else None
     return name.strip(), MetricAnswer(parts[0].lower(), direction, unit)
 
 
-def answer_rows(answers: dict[str, MetricAnswer], decided_by: str, decided_at, upload_id: Optional[int]) -> list[dict]:
+def answer_rows(answers: dict[str, MetricAnswer], decided_by: str, decided_at, upload_id: int | None) -> list[dict]:
     """Answers as rows of `metric_definitions`, keyed the way the dictionary looks them up."""
     dictionary = load_metric_dictionary()
     rows = {}
     for name, answer in answers.items():
         key = dictionary.canonical(name)
-        rows[key] = {"metric_key": key, "label": (answer.label or str(name)).strip(), "kind": answer.kind,
-                     "direction": answer.direction, "unit": answer.unit, "decided_by": decided_by,
-                     "decided_at": decided_at, "upload_id": upload_id}
+        rows[key] = {
+            "metric_key": key,
+            "label": (answer.label or str(name)).strip(),
+            "kind": answer.kind,
+            "direction": answer.direction,
+            "unit": answer.unit,
+            "decided_by": decided_by,
+            "decided_at": decided_at,
+            "upload_id": upload_id,
+        }
     return list(rows.values())
 
 
@@ -205,10 +224,10 @@ def answer_rows(answers: dict[str, MetricAnswer], decided_by: str, decided_at, u
 class ValueSummary:
     """What one metric's values in a file look like, for the guess."""
 
-    low: Optional[float] = None
-    high: Optional[float] = None
+    low: float | None = None
+    high: float | None = None
     whole: bool = False  # every value a whole number (a count)
-    currency: Optional[str] = None  # a currency sign or code written in the cells: €, $, EUR …
+    currency: str | None = None  # a currency sign or code written in the cells: €, $, EUR …
 
     @property
     def share(self) -> bool:
@@ -218,13 +237,15 @@ class ValueSummary:
 @dataclass(frozen=True)
 class _Word:
     kind: str
-    direction: Optional[str]
+    direction: str | None
     meaning: str = ""  # in English, for a word of another language
     language: str = ""  # "" for English
     compound: bool = False  # German: also the last part of a compound word (Personalkosten, Vorhersagegenauigkeit)
 
 
-def _words(kind: str, direction: Optional[str], language: str, entries: dict[str, str], compound: Iterable[str] = ()) -> dict[str, _Word]:
+def _words(
+    kind: str, direction: str | None, language: str, entries: dict[str, str], compound: Iterable[str] = ()
+) -> dict[str, _Word]:
     heads = set(compound)
     return {phrase: _Word(kind, direction, meaning, language, phrase in heads) for phrase, meaning in entries.items()}
 
@@ -235,54 +256,234 @@ def _words(kind: str, direction: Optional[str], language: str, entries: dict[str
 # `sales_forecast_mape` is a model's error, `cost_function_loss` a training loss.
 _LEXICON: dict[str, _Word] = {
     # -- technical: model measures -----------------------------------------------------------------
-    **_words("technical", "up", "", {w: "" for w in (
-        "accuracy", "auc", "auroc", "roc auc", "f1", "f1 score", "precision", "recall", "r2", "iou", "bleu", "rouge", "ndcg")}),
-    **_words("technical", "down", "", {w: "" for w in (
-        "error", "error rate", "loss", "log loss", "logloss", "cost function", "rmse", "mse", "mae", "mape", "smape", "wape",
-        "latency", "perplexity", "wer")}),
-    **_words("technical", "up", "German", {"genauigkeit": "accuracy", "prazision": "precision", "praezision": "precision"},
-             compound=["genauigkeit"]),
-    **_words("technical", "down", "German", {"fehler": "error", "fehlerquote": "error rate", "fehlerrate": "error rate",
-                                              "latenz": "latency"}, compound=["fehlerquote", "fehlerrate"]),
+    **_words(
+        "technical",
+        "up",
+        "",
+        {
+            w: ""
+            for w in (
+                "accuracy",
+                "auc",
+                "auroc",
+                "roc auc",
+                "f1",
+                "f1 score",
+                "precision",
+                "recall",
+                "r2",
+                "iou",
+                "bleu",
+                "rouge",
+                "ndcg",
+            )
+        },
+    ),
+    **_words(
+        "technical",
+        "down",
+        "",
+        {
+            w: ""
+            for w in (
+                "error",
+                "error rate",
+                "loss",
+                "log loss",
+                "logloss",
+                "cost function",
+                "rmse",
+                "mse",
+                "mae",
+                "mape",
+                "smape",
+                "wape",
+                "latency",
+                "perplexity",
+                "wer",
+            )
+        },
+    ),
+    **_words(
+        "technical",
+        "up",
+        "German",
+        {"genauigkeit": "accuracy", "prazision": "precision", "praezision": "precision"},
+        compound=["genauigkeit"],
+    ),
+    **_words(
+        "technical",
+        "down",
+        "German",
+        {"fehler": "error", "fehlerquote": "error rate", "fehlerrate": "error rate", "latenz": "latency"},
+        compound=["fehlerquote", "fehlerrate"],
+    ),
     **_words("technical", "up", "French", {"exactitude": "accuracy", "rappel": "recall"}),
     **_words("technical", "down", "French", {"erreur": "error", "taux d erreur": "error rate", "latence": "latency"}),
     **_words("technical", "up", "Spanish", {"exactitud": "accuracy", "exhaustividad": "recall"}),
     **_words("technical", "down", "Spanish", {"tasa de error": "error rate", "latencia": "latency"}),
     # -- business: KPIs ----------------------------------------------------------------------------
-    **_words("business", "up", "", {w: "" for w in (
-        "revenue", "sales", "turnover", "income", "profit", "margin", "gross margin", "savings", "cost savings", "conversion",
-        "conversion rate", "acceptance rate", "satisfaction", "customer satisfaction", "csat", "nps", "roi", "availability")}),
-    **_words("business", "down", "", {w: "" for w in (
-        "cost", "expense", "spend", "spending", "churn", "churn rate", "attrition", "inventory", "waste", "downtime",
-        "default rate")}),
-    **_words("business", "up", "German", {
-        "umsatz": "revenue", "umsatze": "revenue", "umsaetze": "revenue", "erlos": "revenue", "erlose": "revenue",
-        "erloes": "revenue", "gewinn": "profit", "marge": "margin", "deckungsbeitrag": "contribution margin",
-        "einsparung": "savings", "einsparungen": "savings", "kundenzufriedenheit": "customer satisfaction",
-        "zufriedenheit": "satisfaction", "konversionsrate": "conversion rate", "verkaufe": "sales", "verkaeufe": "sales",
-        "absatz": "sales volume", "verfugbarkeit": "availability", "verfuegbarkeit": "availability"},
-        compound=["umsatz", "gewinn", "zufriedenheit", "deckungsbeitrag", "einsparungen"]),
-    **_words("business", "down", "German", {
-        "kosten": "costs", "ausgaben": "expenses", "abwanderung": "churn", "kundenabwanderung": "customer churn",
-        "lagerbestand": "inventory"}, compound=["kosten", "lagerbestand"]),
-    **_words("business", "up", "French", {
-        "chiffre d affaires": "revenue", "ventes": "sales", "vente": "sales", "benefice": "profit", "benefices": "profit",
-        "taux de conversion": "conversion rate", "economies": "savings", "satisfaction client": "customer satisfaction",
-        "disponibilite": "availability", "recettes": "revenue"}),
-    **_words("business", "down", "French", {
-        "cout": "cost", "couts": "costs", "depenses": "expenses", "taux d attrition": "churn rate",
-        "taux de desabonnement": "churn rate"}),
-    **_words("business", "up", "Spanish", {
-        "ingresos": "revenue", "ventas": "sales", "venta": "sales", "facturacion": "turnover", "beneficio": "profit",
-        "beneficios": "profit", "ganancia": "profit", "ganancias": "profit", "margen": "margin",
-        "satisfaccion": "satisfaction", "satisfaccion del cliente": "customer satisfaction",
-        "tasa de conversion": "conversion rate", "ahorro": "savings", "ahorros": "savings", "disponibilidad": "availability"}),
-    **_words("business", "down", "Spanish", {
-        "coste": "cost", "costes": "costs", "costo": "cost", "costos": "costs", "gastos": "expenses",
-        "tasa de abandono": "churn rate"}),
+    **_words(
+        "business",
+        "up",
+        "",
+        {
+            w: ""
+            for w in (
+                "revenue",
+                "sales",
+                "turnover",
+                "income",
+                "profit",
+                "margin",
+                "gross margin",
+                "savings",
+                "cost savings",
+                "conversion",
+                "conversion rate",
+                "acceptance rate",
+                "satisfaction",
+                "customer satisfaction",
+                "csat",
+                "nps",
+                "roi",
+                "availability",
+            )
+        },
+    ),
+    **_words(
+        "business",
+        "down",
+        "",
+        {
+            w: ""
+            for w in (
+                "cost",
+                "expense",
+                "spend",
+                "spending",
+                "churn",
+                "churn rate",
+                "attrition",
+                "inventory",
+                "waste",
+                "downtime",
+                "default rate",
+            )
+        },
+    ),
+    **_words(
+        "business",
+        "up",
+        "German",
+        {
+            "umsatz": "revenue",
+            "umsatze": "revenue",
+            "umsaetze": "revenue",
+            "erlos": "revenue",
+            "erlose": "revenue",
+            "erloes": "revenue",
+            "gewinn": "profit",
+            "marge": "margin",
+            "deckungsbeitrag": "contribution margin",
+            "einsparung": "savings",
+            "einsparungen": "savings",
+            "kundenzufriedenheit": "customer satisfaction",
+            "zufriedenheit": "satisfaction",
+            "konversionsrate": "conversion rate",
+            "verkaufe": "sales",
+            "verkaeufe": "sales",
+            "absatz": "sales volume",
+            "verfugbarkeit": "availability",
+            "verfuegbarkeit": "availability",
+        },
+        compound=["umsatz", "gewinn", "zufriedenheit", "deckungsbeitrag", "einsparungen"],
+    ),
+    **_words(
+        "business",
+        "down",
+        "German",
+        {
+            "kosten": "costs",
+            "ausgaben": "expenses",
+            "abwanderung": "churn",
+            "kundenabwanderung": "customer churn",
+            "lagerbestand": "inventory",
+        },
+        compound=["kosten", "lagerbestand"],
+    ),
+    **_words(
+        "business",
+        "up",
+        "French",
+        {
+            "chiffre d affaires": "revenue",
+            "ventes": "sales",
+            "vente": "sales",
+            "benefice": "profit",
+            "benefices": "profit",
+            "taux de conversion": "conversion rate",
+            "economies": "savings",
+            "satisfaction client": "customer satisfaction",
+            "disponibilite": "availability",
+            "recettes": "revenue",
+        },
+    ),
+    **_words(
+        "business",
+        "down",
+        "French",
+        {
+            "cout": "cost",
+            "couts": "costs",
+            "depenses": "expenses",
+            "taux d attrition": "churn rate",
+            "taux de desabonnement": "churn rate",
+        },
+    ),
+    **_words(
+        "business",
+        "up",
+        "Spanish",
+        {
+            "ingresos": "revenue",
+            "ventas": "sales",
+            "venta": "sales",
+            "facturacion": "turnover",
+            "beneficio": "profit",
+            "beneficios": "profit",
+            "ganancia": "profit",
+            "ganancias": "profit",
+            "margen": "margin",
+            "satisfaccion": "satisfaction",
+            "satisfaccion del cliente": "customer satisfaction",
+            "tasa de conversion": "conversion rate",
+            "ahorro": "savings",
+            "ahorros": "savings",
+            "disponibilidad": "availability",
+        },
+    ),
+    **_words(
+        "business",
+        "down",
+        "Spanish",
+        {
+            "coste": "cost",
+            "costes": "costs",
+            "costo": "cost",
+            "costos": "costs",
+            "gastos": "expenses",
+            "tasa de abandono": "churn rate",
+        },
+    ),
     # -- adoption: counts of people and visits (only when the values are whole numbers) -----------
     **_words("adoption", "up", "", {w: "" for w in ("users", "active users", "sessions", "visits", "logins")}),
-    **_words("adoption", "up", "German", {"nutzer": "users", "benutzer": "users", "anwender": "users", "sitzungen": "sessions"}),
+    **_words(
+        "adoption",
+        "up",
+        "German",
+        {"nutzer": "users", "benutzer": "users", "anwender": "users", "sitzungen": "sessions"},
+    ),
     **_words("adoption", "up", "French", {"utilisateurs": "users", "visites": "visits"}),
     **_words("adoption", "up", "Spanish", {"usuarios": "users", "sesiones": "sessions", "visitas": "visits"}),
 }
@@ -290,8 +491,21 @@ _LEXICON: dict[str, _Word] = {
 _SHARED_SPELLING = {"marge": "French and German", "precision": "", "error": "", "satisfaction": "", "attrition": ""}
 _LONGEST_PHRASE = max(len(p.split()) for p in _LEXICON)
 _CURRENCY_SIGNS = "€$£¥"
-_CURRENCY_WORDS = {"eur": "EUR", "usd": "USD", "gbp": "GBP", "chf": "CHF", "jpy": "JPY", "cad": "CAD", "aud": "AUD",
-                   "teur": "TEUR", "keur": "kEUR", "euro": "€", "euros": "€", "dollar": "$", "dollars": "$"}
+_CURRENCY_WORDS = {
+    "eur": "EUR",
+    "usd": "USD",
+    "gbp": "GBP",
+    "chf": "CHF",
+    "jpy": "JPY",
+    "cad": "CAD",
+    "aud": "AUD",
+    "teur": "TEUR",
+    "keur": "kEUR",
+    "euro": "€",
+    "euros": "€",
+    "dollar": "$",
+    "dollars": "$",
+}
 
 
 def fold(text: object) -> str:
@@ -311,14 +525,22 @@ def _find_words(name: str) -> list[tuple[str, _Word]]:
     found, i = [], 0
     while i < len(words):
         for n in range(min(_LONGEST_PHRASE, len(words) - i), 0, -1):
-            phrase = " ".join(w[1] for w in words[i:i + n])
+            phrase = " ".join(w[1] for w in words[i : i + n])
             entry = _LEXICON.get(phrase)
-            if entry is None and n == 1 and phrase.endswith("s") and _LEXICON.get(phrase[:-1], _Word("", None, language="x")).language == "":
+            if (
+                entry is None
+                and n == 1
+                and phrase.endswith("s")
+                and _LEXICON.get(phrase[:-1], _Word("", None, language="x")).language == ""
+            ):
                 entry = _LEXICON[phrase[:-1]]  # English plural: costs, margins, errors
             if entry is None and n == 1:
-                entry = next((e for w, e in _LEXICON.items() if e.compound and len(phrase) > len(w) + 2 and phrase.endswith(w)), None)
+                entry = next(
+                    (e for w, e in _LEXICON.items() if e.compound and len(phrase) > len(w) + 2 and phrase.endswith(w)),
+                    None,
+                )
             if entry is not None:
-                found.append((name[words[i][2]:words[i + n - 1][3]], entry))
+                found.append((name[words[i][2] : words[i + n - 1][3]], entry))
                 i += n
                 break
         else:
@@ -335,7 +557,7 @@ def _because(written: str, entry: _Word) -> str:
     return f"from the {what} {quoted}"
 
 
-def _unit_in_name(name: str) -> Optional[str]:
+def _unit_in_name(name: str) -> str | None:
     """A unit written at the end of the name: 'Umsatz (€)' → '€', 'Latency [ms]' → 'ms', 'Kosten in EUR' → 'EUR'."""
     bracketed = re.search(r"[(\[]\s*(?:in\s+)?([^()\[\]]{1,15}?)\s*[)\]]\s*$", name)
     if bracketed:
@@ -347,14 +569,14 @@ def _unit_in_name(name: str) -> Optional[str]:
     return codes[-1] if codes else None
 
 
-def _currency_in_name(name: str) -> Optional[str]:
+def _currency_in_name(name: str) -> str | None:
     for sign in _CURRENCY_SIGNS:
         if sign in name:
             return sign
     return next((_CURRENCY_WORDS[w[1]] for w in _name_words(name) if w[1] in _CURRENCY_WORDS), None)
 
 
-def guess(name: object, values: Optional[ValueSummary] = None) -> MetricInfo:
+def guess(name: object, values: ValueSummary | None = None) -> MetricInfo:
     """A guess of kind, direction and unit from the name, the unit it writes and the values — shown
     as a guess with its reason (`why`), never stored by itself. In order:
 
@@ -381,7 +603,13 @@ def guess(name: object, values: Optional[ValueSummary] = None) -> MetricInfo:
             kind, deciding = wanted, hits
         elif wanted == "business" and kind is None:
             kind, deciding = wanted, hits
-        elif wanted == "adoption" and kind is None and not currency and not (values and values.currency) and (values is None or values.whole):
+        elif (
+            wanted == "adoption"
+            and kind is None
+            and not currency
+            and not (values and values.currency)
+            and (values is None or values.whole)
+        ):
             kind, deciding = wanted, hits
     if kind is None and (currency or (values and values.currency)):
         kind = "business"
@@ -416,6 +644,7 @@ def guess(name: object, values: Optional[ValueSummary] = None) -> MetricInfo:
 
 # -- loading ------------------------------------------------------------------------------------------
 
+
 def dictionary_path() -> Path:
     from .config import load_config
 
@@ -439,11 +668,14 @@ def load_metric_dictionary(path: Path) -> MetricDictionary:
     """The built-in dictionary in force (re-read when the file changes), without the store's answers."""
     from .config import read_settings_file
 
-    parsed, fingerprint = read_settings_file(path, "metric dictionary", "config/metrics.toml", "PILOT_HEALTH_METRICS", DictionaryFile)
+    parsed, fingerprint = read_settings_file(
+        path, "metric dictionary", "config/metrics.toml", "PILOT_HEALTH_METRICS", DictionaryFile
+    )
     return MetricDictionary(dict(parsed.metrics), str(path), fingerprint)
 
 
 # -- the dictionary as the Alignment page shows and corrects it ------------------------------------------
+
 
 def metrics_in_use(store) -> pd.DataFrame:
     """Every metric name stored (rows in force), with what the dictionary says of it and from where."""
@@ -457,18 +689,44 @@ def metrics_in_use(store) -> pd.DataFrame:
     for record in pilots[pilots["kpi_name"].notna()].to_dict("records"):
         direction = record.get("kpi_direction") if isinstance(record.get("kpi_direction"), str) else None
         unit = record.get("kpi_unit") if isinstance(record.get("kpi_unit"), str) else None
-        kpis.setdefault(metric_key(record["kpi_name"]), MetricInfo(metric_key(record["kpi_name"]), record["kpi_name"], "business", direction, unit, "register"))
+        kpis.setdefault(
+            metric_key(record["kpi_name"]),
+            MetricInfo(metric_key(record["kpi_name"]), record["kpi_name"], "business", direction, unit, "register"),
+        )
     rows = []
     for metric, group in names.groupby("metric", sort=True):
         info = dictionary.lookup(metric) or kpis.get(metric_key(metric)) or guess(metric)
-        rows.append({
-            "metric": metric, "key": info.key, "label": info.label, "kind": info.kind, "direction": info.direction_words,
-            "unit": info.unit or "", "source": SOURCE_LABELS[info.source], "stored_as": ", ".join(sorted(group["kind"])),
-            "pilots": int(group["pilots"].sum()), "observations": int(group["observations"].sum()),
-            "guessed": info.source == "guessed",
-        })
-    return pd.DataFrame(rows, columns=["metric", "key", "label", "kind", "direction", "unit", "source", "stored_as", "pilots",
-                                       "observations", "guessed"])
+        rows.append(
+            {
+                "metric": metric,
+                "key": info.key,
+                "label": info.label,
+                "kind": info.kind,
+                "direction": info.direction_words,
+                "unit": info.unit or "",
+                "source": SOURCE_LABELS[info.source],
+                "stored_as": ", ".join(sorted(group["kind"])),
+                "pilots": int(group["pilots"].sum()),
+                "observations": int(group["observations"].sum()),
+                "guessed": info.source == "guessed",
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "metric",
+            "key",
+            "label",
+            "kind",
+            "direction",
+            "unit",
+            "source",
+            "stored_as",
+            "pilots",
+            "observations",
+            "guessed",
+        ],
+    )
 
 
 def save_answer(store, name: str, answer: MetricAnswer, decided_by) -> None:
@@ -483,6 +741,12 @@ def save_answer(store, name: str, answer: MetricAnswer, decided_by) -> None:
     person.require("edit_dictionary", f"change the metric dictionary entry for {name}")
     with store.write() as con:
         queries.upsert_metric_definitions(con, answer_rows({name: answer}, person.name, utc_now(), None))
-        queries.record_audit(con, utc_now(), person.name, "metric_definition", name,
-                             f"{answer.label}: {answer.kind}, {answer.direction or 'direction not known'}"
-                             + (f", unit {answer.unit}" if answer.unit else ""))
+        queries.record_audit(
+            con,
+            utc_now(),
+            person.name,
+            "metric_definition",
+            name,
+            f"{answer.label}: {answer.kind}, {answer.direction or 'direction not known'}"
+            + (f", unit {answer.unit}" if answer.unit else ""),
+        )

@@ -5,6 +5,7 @@ store created by any earlier version is brought up to date step by step. A migra
 edited once released: change the schema by appending a new one. `docs/schema.md` documents the
 result; a test migrates a blank database and compares it with that page, column by column.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -177,10 +178,18 @@ def m005_pilot_history(con: duckdb.DuckDBPyConnection) -> None:
     """Every version of every pilot record, so a pinned link can show the register as it was.
     Existing records become their first version, dated when they were last written."""
     con.execute("CREATE SEQUENCE pilot_history_seq START 1")
-    columns = [row[0] for row in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'pilots' ORDER BY ordinal_position").fetchall()]
-    definitions = ", ".join(f"{name} {kind}" for name, kind in con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'pilots' ORDER BY ordinal_position").fetchall())
+    columns = [
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'pilots' ORDER BY ordinal_position"
+        ).fetchall()
+    ]
+    definitions = ", ".join(
+        f"{name} {kind}"
+        for name, kind in con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'pilots' ORDER BY ordinal_position"
+        ).fetchall()
+    )
     con.execute(
         f"""
         CREATE TABLE pilot_history (
@@ -192,7 +201,9 @@ def m005_pilot_history(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     listed = ", ".join(columns)
-    con.execute(f"INSERT INTO pilot_history (recorded_at, removed, {listed}) SELECT updated_at, false, {listed} FROM pilots ORDER BY pilot_id")
+    con.execute(
+        f"INSERT INTO pilot_history (recorded_at, removed, {listed}) SELECT updated_at, false, {listed} FROM pilots ORDER BY pilot_id"
+    )
 
 
 @migration
@@ -246,8 +257,10 @@ def m008_threshold_history(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
-    con.execute("INSERT INTO threshold_history (setting, value, set_at, set_by) "
-                "SELECT setting, value, changed_at, changed_by FROM threshold_overrides ORDER BY changed_at, setting")
+    con.execute(
+        "INSERT INTO threshold_history (setting, value, set_at, set_by) "
+        "SELECT setting, value, changed_at, changed_by FROM threshold_overrides ORDER BY changed_at, setting"
+    )
 
 
 @migration
@@ -309,7 +322,6 @@ def m010_meetings_and_decisions(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
-
 
 
 @migration
@@ -386,6 +398,7 @@ def m011_alerts(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
 
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(

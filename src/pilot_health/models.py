@@ -4,13 +4,14 @@ Field titles and descriptions here are the single source for form labels, toolti
 template's documentation and error messages. Readiness evidence is three-valued: yes, no, or
 unknown (blank) — unknown is missing evidence and is never read as no.
 """
+
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -38,9 +39,18 @@ def says_none(value: Any) -> bool:
 
 
 SPONSOR_SPELLINGS = {
-    "vp": "vp", "vice president": "vp", "svp": "vp", "evp": "vp", "c-level": "vp", "cxo": "vp",
-    "executive": "vp", "director": "director", "senior director": "director", "manager": "manager",
-    "none": "none", "no sponsor": "none",
+    "vp": "vp",
+    "vice president": "vp",
+    "svp": "vp",
+    "evp": "vp",
+    "c-level": "vp",
+    "cxo": "vp",
+    "executive": "vp",
+    "director": "director",
+    "senior director": "director",
+    "manager": "manager",
+    "none": "none",
+    "no sponsor": "none",
 }
 
 READINESS_PATTERNS = {
@@ -69,55 +79,172 @@ class Pilot(BaseModel):
         description="Short unique code, e.g. DF-01: 1–20 letters, digits, '-' or '_'. Stored in capitals.",
         json_schema_extra={"group": "identity"},
     )
-    name: str = Field(title="Name", description="What the pilot is called in steering meetings.", max_length=120, json_schema_extra={"group": "identity"})
-    business_unit: str = Field(title="Business unit", description="The unit that owns the business outcome, e.g. Supply Chain.", max_length=80, json_schema_extra={"group": "identity"})
-    use_case: Optional[str] = _text("Use case", "What the model does, in a sentence.", "identity", 300)
-    owner: Optional[str] = _text("Owner", "The person running the pilot day to day.", "people")
-    executive_sponsor: Optional[str] = _text("Executive sponsor", "The executive who backs the pilot.", "people")
-    sponsor_level: Optional[SponsorLevel] = Field(
-        None, title="Sponsor level", description="vp, director, manager or none. Blank means not known.",
+    name: str = Field(
+        title="Name",
+        description="What the pilot is called in steering meetings.",
+        max_length=120,
+        json_schema_extra={"group": "identity"},
+    )
+    business_unit: str = Field(
+        title="Business unit",
+        description="The unit that owns the business outcome, e.g. Supply Chain.",
+        max_length=80,
+        json_schema_extra={"group": "identity"},
+    )
+    use_case: str | None = _text("Use case", "What the model does, in a sentence.", "identity", 300)
+    owner: str | None = _text("Owner", "The person running the pilot day to day.", "people")
+    executive_sponsor: str | None = _text("Executive sponsor", "The executive who backs the pilot.", "people")
+    sponsor_level: SponsorLevel | None = Field(
+        None,
+        title="Sponsor level",
+        description="vp, director, manager or none. Blank means not known.",
         json_schema_extra={"group": "people"},
     )
-    change_champion: Optional[str] = _text("Change champion", "The person leading the change with the teams who will use the model; 'none' when nobody is. Blank means not known.", "people")
-    vendor: Optional[str] = _text("Vendor", "External vendor or partner, if any.", "people")
+    change_champion: str | None = _text(
+        "Change champion",
+        "The person leading the change with the teams who will use the model; 'none' when nobody is. Blank means not known.",
+        "people",
+    )
+    vendor: str | None = _text("Vendor", "External vendor or partner, if any.", "people")
     stage: Stage = Field(
-        title="Stage", description="proposed, pilot, scaling, production, paused or cancelled.",
+        title="Stage",
+        description="proposed, pilot, scaling, production, paused or cancelled.",
         json_schema_extra={"group": "lifecycle"},
     )
-    approved_on: Optional[date] = Field(None, title="Approved on", description="Date the pilot was approved (YYYY-MM-DD).", json_schema_extra={"group": "lifecycle"})
-    stage_since: Optional[date] = Field(None, title="In this stage since", description="Date the current stage began (YYYY-MM-DD).", json_schema_extra={"group": "lifecycle"})
-    target_production_on: Optional[date] = Field(None, title="Target production date", description="When the pilot is planned to be in production (YYYY-MM-DD).", json_schema_extra={"group": "lifecycle"})
-    budget: Optional[float] = Field(None, title="Budget", description="Approved budget, in the portfolio's currency.", ge=0, json_schema_extra={"group": "lifecycle"})
-    spend_to_date: Optional[float] = Field(None, title="Spend to date", description="Money spent so far, in the same currency as the budget.", ge=0, json_schema_extra={"group": "lifecycle"})
-    target_users: Optional[int] = Field(None, title="Target users", description="How many people should use the model once live.", ge=0, le=2_147_483_647, json_schema_extra={"group": "lifecycle"})
-    team_sizes: Optional[str] = Field(
-        None, title="Team sizes",
-        description="How many people each team that should use the model has, e.g. 'Finance: 20; Operations: 12' "
-                    "(team names as in the survey). Participation per team is counted against these.",
-        max_length=1000, json_schema_extra={"group": "lifecycle"},
+    approved_on: date | None = Field(
+        None,
+        title="Approved on",
+        description="Date the pilot was approved (YYYY-MM-DD).",
+        json_schema_extra={"group": "lifecycle"},
     )
-    kpi_name: Optional[str] = _text("Business KPI", "The business outcome the pilot must move, e.g. On-shelf availability.", "outcome", 120)
-    kpi_baseline: Optional[float] = Field(None, title="KPI baseline", description="The KPI's value before the pilot.", json_schema_extra={"group": "outcome"})
-    kpi_target: Optional[float] = Field(None, title="KPI target", description="The KPI value that counts as success.", json_schema_extra={"group": "outcome"})
-    kpi_direction: Optional[KpiDirection] = Field(None, title="KPI direction", description="up if a higher KPI is better, down if lower is better. Left blank, it follows from baseline and target.", json_schema_extra={"group": "outcome"})
-    kpi_unit: Optional[str] = _text("KPI unit", "Unit of the KPI, e.g. %, $M, days.", "outcome", 30)
-    kpi_deadline: Optional[date] = Field(None, title="KPI deadline", description="Date by which the KPI target should be reached (YYYY-MM-DD).", json_schema_extra={"group": "outcome"})
-    pipeline_automated: Optional[bool] = _evidence("Automated data pipeline", "Is there an automated pipeline from the production data sources?", "data_debt")
-    data_quality_monitored: Optional[bool] = _evidence("Data quality monitored", "Are data-quality standards defined and monitored?", "data_debt")
-    master_data_managed: Optional[bool] = _evidence("Master data managed", "Is the master data the model depends on managed?", "data_debt")
-    api_designed: Optional[bool] = _evidence("API designed", "Is the interface to the system of record designed?", "integration_avoidance")
-    latency_defined: Optional[bool] = _evidence("Latency defined", "Are latency requirements defined?", "integration_avoidance")
-    error_handling_designed: Optional[bool] = _evidence("Error handling designed", "Is error handling for the integration designed?", "integration_avoidance")
-    integration_resourced: Optional[bool] = _evidence("Integration resourced", "Are people and budget assigned to the integration work?", "integration_avoidance")
-    change_plan: Optional[bool] = _evidence("Change plan", "Is there a structured change plan (for example ADKAR)?", "organisational_resistance")
-    training_ready: Optional[bool] = _evidence("Training ready", "Is training ready before go-live?", "organisational_resistance")
-    monitoring_in_place: Optional[bool] = _evidence("Production monitoring", "Is the model's performance monitored in production?", "governance_vacuum")
-    drift_alerts: Optional[bool] = _evidence("Drift alerts", "Do alerts fire when data or performance drifts?", "governance_vacuum")
-    responsible_ai_review: Optional[bool] = _evidence("Responsible-AI review", "Has a fairness / responsible-AI review been done?", "governance_vacuum")
-    escalation_path: Optional[bool] = _evidence("Escalation path", "Is there an escalation path when the model fails?", "governance_vacuum")
-    data_effort_pct: Optional[float] = Field(None, title="Data engineering effort (%)", description="Share of the pilot's effort spent on data engineering, 0–100. The article's guidance is 40–50%.", ge=0, le=100, json_schema_extra={"group": "effort"})
-    integration_target: Optional[str] = _text("Integration target", "System of record the model must plug into (ERP, CRM, WMS …), or 'none'. Blank means not known.", "effort", 80)
-    accountable_owner: Optional[str] = _text("Accountable owner", "The person accountable for the model's behaviour in production; 'none' when nobody is. Blank means not known.", "effort")
+    stage_since: date | None = Field(
+        None,
+        title="In this stage since",
+        description="Date the current stage began (YYYY-MM-DD).",
+        json_schema_extra={"group": "lifecycle"},
+    )
+    target_production_on: date | None = Field(
+        None,
+        title="Target production date",
+        description="When the pilot is planned to be in production (YYYY-MM-DD).",
+        json_schema_extra={"group": "lifecycle"},
+    )
+    budget: float | None = Field(
+        None,
+        title="Budget",
+        description="Approved budget, in the portfolio's currency.",
+        ge=0,
+        json_schema_extra={"group": "lifecycle"},
+    )
+    spend_to_date: float | None = Field(
+        None,
+        title="Spend to date",
+        description="Money spent so far, in the same currency as the budget.",
+        ge=0,
+        json_schema_extra={"group": "lifecycle"},
+    )
+    target_users: int | None = Field(
+        None,
+        title="Target users",
+        description="How many people should use the model once live.",
+        ge=0,
+        le=2_147_483_647,
+        json_schema_extra={"group": "lifecycle"},
+    )
+    team_sizes: str | None = Field(
+        None,
+        title="Team sizes",
+        description="How many people each team that should use the model has, e.g. 'Finance: 20; Operations: 12' "
+        "(team names as in the survey). Participation per team is counted against these.",
+        max_length=1000,
+        json_schema_extra={"group": "lifecycle"},
+    )
+    kpi_name: str | None = _text(
+        "Business KPI", "The business outcome the pilot must move, e.g. On-shelf availability.", "outcome", 120
+    )
+    kpi_baseline: float | None = Field(
+        None,
+        title="KPI baseline",
+        description="The KPI's value before the pilot.",
+        json_schema_extra={"group": "outcome"},
+    )
+    kpi_target: float | None = Field(
+        None,
+        title="KPI target",
+        description="The KPI value that counts as success.",
+        json_schema_extra={"group": "outcome"},
+    )
+    kpi_direction: KpiDirection | None = Field(
+        None,
+        title="KPI direction",
+        description="up if a higher KPI is better, down if lower is better. Left blank, it follows from baseline and target.",
+        json_schema_extra={"group": "outcome"},
+    )
+    kpi_unit: str | None = _text("KPI unit", "Unit of the KPI, e.g. %, $M, days.", "outcome", 30)
+    kpi_deadline: date | None = Field(
+        None,
+        title="KPI deadline",
+        description="Date by which the KPI target should be reached (YYYY-MM-DD).",
+        json_schema_extra={"group": "outcome"},
+    )
+    pipeline_automated: bool | None = _evidence(
+        "Automated data pipeline", "Is there an automated pipeline from the production data sources?", "data_debt"
+    )
+    data_quality_monitored: bool | None = _evidence(
+        "Data quality monitored", "Are data-quality standards defined and monitored?", "data_debt"
+    )
+    master_data_managed: bool | None = _evidence(
+        "Master data managed", "Is the master data the model depends on managed?", "data_debt"
+    )
+    api_designed: bool | None = _evidence(
+        "API designed", "Is the interface to the system of record designed?", "integration_avoidance"
+    )
+    latency_defined: bool | None = _evidence(
+        "Latency defined", "Are latency requirements defined?", "integration_avoidance"
+    )
+    error_handling_designed: bool | None = _evidence(
+        "Error handling designed", "Is error handling for the integration designed?", "integration_avoidance"
+    )
+    integration_resourced: bool | None = _evidence(
+        "Integration resourced", "Are people and budget assigned to the integration work?", "integration_avoidance"
+    )
+    change_plan: bool | None = _evidence(
+        "Change plan", "Is there a structured change plan (for example ADKAR)?", "organisational_resistance"
+    )
+    training_ready: bool | None = _evidence(
+        "Training ready", "Is training ready before go-live?", "organisational_resistance"
+    )
+    monitoring_in_place: bool | None = _evidence(
+        "Production monitoring", "Is the model's performance monitored in production?", "governance_vacuum"
+    )
+    drift_alerts: bool | None = _evidence(
+        "Drift alerts", "Do alerts fire when data or performance drifts?", "governance_vacuum"
+    )
+    responsible_ai_review: bool | None = _evidence(
+        "Responsible-AI review", "Has a fairness / responsible-AI review been done?", "governance_vacuum"
+    )
+    escalation_path: bool | None = _evidence(
+        "Escalation path", "Is there an escalation path when the model fails?", "governance_vacuum"
+    )
+    data_effort_pct: float | None = Field(
+        None,
+        title="Data engineering effort (%)",
+        description="Share of the pilot's effort spent on data engineering, 0–100. The article's guidance is 40–50%.",
+        ge=0,
+        le=100,
+        json_schema_extra={"group": "effort"},
+    )
+    integration_target: str | None = _text(
+        "Integration target",
+        "System of record the model must plug into (ERP, CRM, WMS …), or 'none'. Blank means not known.",
+        "effort",
+        80,
+    )
+    accountable_owner: str | None = _text(
+        "Accountable owner",
+        "The person accountable for the model's behaviour in production; 'none' when nobody is. Blank means not known.",
+        "effort",
+    )
 
     # -- normalisation of what people type and spreadsheets write ---------------------------
 
@@ -139,7 +266,9 @@ class Pilot(BaseModel):
             return None
         code = str(value).strip().upper()
         if not PILOT_ID_PATTERN.match(code):
-            raise ValueError("use 1–20 letters, digits, '-' or '_', starting with a letter or digit (for example DF-01)")
+            raise ValueError(
+                "use 1–20 letters, digits, '-' or '_', starting with a letter or digit (for example DF-01)"
+            )
         return code
 
     @field_validator("stage", "kpi_direction", mode="before")
@@ -156,10 +285,20 @@ class Pilot(BaseModel):
         return SPONSOR_SPELLINGS.get(key, key)
 
     @field_validator(
-        "pipeline_automated", "data_quality_monitored", "master_data_managed", "api_designed",
-        "latency_defined", "error_handling_designed", "integration_resourced", "change_plan",
-        "training_ready", "monitoring_in_place", "drift_alerts", "responsible_ai_review",
-        "escalation_path", mode="before",
+        "pipeline_automated",
+        "data_quality_monitored",
+        "master_data_managed",
+        "api_designed",
+        "latency_defined",
+        "error_handling_designed",
+        "integration_resourced",
+        "change_plan",
+        "training_ready",
+        "monitoring_in_place",
+        "drift_alerts",
+        "responsible_ai_review",
+        "escalation_path",
+        mode="before",
     )
     @classmethod
     def _yes_no_unknown(cls, value: Any) -> Any:
@@ -178,7 +317,15 @@ class Pilot(BaseModel):
     @classmethod
     def _plain_number(cls, value: Any) -> Any:
         if isinstance(value, str):
-            cleaned = value.strip().replace("%", "").replace("$", "").replace("€", "").replace("£", "").replace(",", "").strip()
+            cleaned = (
+                value.strip()
+                .replace("%", "")
+                .replace("$", "")
+                .replace("€", "")
+                .replace("£", "")
+                .replace(",", "")
+                .strip()
+            )
             try:
                 value = float(cleaned)
             except ValueError:
@@ -190,7 +337,11 @@ class Pilot(BaseModel):
     @field_validator("team_sizes", mode="before")
     @classmethod
     def _team_sizes(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and math.isnan(value)):
+        if (
+            value is None
+            or (isinstance(value, str) and not value.strip())
+            or (isinstance(value, float) and math.isnan(value))
+        ):
             return None
         return format_team_sizes(parse_team_sizes(str(value)))
 
@@ -212,7 +363,12 @@ class Pilot(BaseModel):
         if self.stage_since and self.stage_since > today:
             problems.append(("stage_since", "cannot be in the future"))
         if self.approved_on and self.stage_since and self.stage != "proposed" and self.stage_since < self.approved_on:
-            problems.append(("stage_since", f"is before the approval date {self.approved_on.isoformat()}; a {self.stage} stage starts on or after approval"))
+            problems.append(
+                (
+                    "stage_since",
+                    f"is before the approval date {self.approved_on.isoformat()}; a {self.stage} stage starts on or after approval",
+                )
+            )
         if self.approved_on and self.target_production_on and self.target_production_on < self.approved_on:
             problems.append(("target_production_on", f"is before the approval date {self.approved_on.isoformat()}"))
         if self.approved_on and self.kpi_deadline and self.kpi_deadline < self.approved_on:
@@ -229,7 +385,12 @@ class Pilot(BaseModel):
                     object.__setattr__(self, "kpi_direction", implied)
                 elif self.kpi_direction != implied:
                     relation = "below" if implied == "down" else "above"
-                    problems.append(("kpi_direction", f"is '{self.kpi_direction}' but the target {self.kpi_target:g} is {relation} the baseline {self.kpi_baseline:g}"))
+                    problems.append(
+                        (
+                            "kpi_direction",
+                            f"is '{self.kpi_direction}' but the target {self.kpi_target:g} is {relation} the baseline {self.kpi_baseline:g}",
+                        )
+                    )
         if problems:
             raise ValueError("\n".join(f"{field}: {message}" for field, message in problems))
         return self
@@ -245,7 +406,9 @@ def parse_team_sizes(text: str) -> dict[str, int]:
         found = re.fullmatch(r"(.*)[:=](.*)", part.strip())  # greedy: the last ':' or '=' separates the size
         name, number = (found.group(1).strip(), found.group(2).strip()) if found else ("", "")
         if not name:
-            raise ValueError(f"write each team as 'name: number', e.g. 'Finance: 20; Operations: 12' ({part.strip()!r} is not)")
+            raise ValueError(
+                f"write each team as 'name: number', e.g. 'Finance: 20; Operations: 12' ({part.strip()!r} is not)"
+            )
         try:
             size = int(float(number.replace(",", "")))
         except ValueError:
@@ -258,7 +421,7 @@ def parse_team_sizes(text: str) -> dict[str, int]:
     return sizes
 
 
-def format_team_sizes(sizes: dict[str, int]) -> Optional[str]:
+def format_team_sizes(sizes: dict[str, int]) -> str | None:
     return "; ".join(f"{name}: {size}" for name, size in sizes.items()) or None
 
 

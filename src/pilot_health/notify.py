@@ -23,6 +23,7 @@ dashboard's own `.streamlit/secrets.toml` unless it says otherwise):
 Every failure is one plain sentence (`DeliveryFailed`), which the alerts log keeps and shows.
 No Streamlit here.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, PilotHealthError
@@ -50,18 +51,18 @@ class SmtpSettings:
     host: str
     sender: str
     port: int = 587
-    username: Optional[str] = None
-    password: Optional[str] = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
     starttls: bool = True
     ssl: bool = False
     timeout: float = 20.0
     # Certificates the server's is checked against (tests: their own self-signed one); None: the system's.
-    ca_file: Optional[str] = None
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)
 class AlertSettings:
-    smtp: Optional[SmtpSettings] = None
+    smtp: SmtpSettings | None = None
     sponsors: Mapping[str, str] = field(default_factory=dict)
     attempts: int = 3
     backoff_seconds: float = 2.0
@@ -72,7 +73,9 @@ class AlertSettings:
 def _section(raw: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
     value = raw.get(name, {})
     if not isinstance(value, Mapping):
-        raise ConfigError(f"The secrets file {where} has “{name}” as a value; it must be a section like [alerts.{name}].")
+        raise ConfigError(
+            f"The secrets file {where} has “{name}” as a value; it must be a section like [alerts.{name}]."
+        )
     return value
 
 
@@ -85,9 +88,13 @@ def read_alert_settings(path: Path) -> AlertSettings:
     except FileNotFoundError:
         return AlertSettings(source=where)
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"The secrets file {where} cannot be read ({getattr(error, 'strerror', None) or error}).") from None
+        raise ConfigError(
+            f"The secrets file {where} cannot be read ({getattr(error, 'strerror', None) or error})."
+        ) from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"The secrets file {where} is not valid TOML ({error}); fix it and run the alerts again.") from None
+        raise ConfigError(
+            f"The secrets file {where} is not valid TOML ({error}); fix it and run the alerts again."
+        ) from None
     alerts = raw.get("alerts", {})
     if not isinstance(alerts, Mapping):
         raise ConfigError(f"The secrets file {where} has “alerts” as a value; it must be a section: [alerts].")
@@ -96,26 +103,41 @@ def read_alert_settings(path: Path) -> AlertSettings:
     try:
         if smtp_raw:
             if not str(smtp_raw.get("host", "")).strip():
-                raise ConfigError(f"The secrets file {where} has an [alerts.smtp] section without host; add host = \"smtp.example.com\".")
+                raise ConfigError(
+                    f'The secrets file {where} has an [alerts.smtp] section without host; add host = "smtp.example.com".'
+                )
             if not str(smtp_raw.get("from", "")).strip():
-                raise ConfigError(f"The secrets file {where} has an [alerts.smtp] section without from; add the sender's address, "
-                                  "e.g. from = \"pilot-health@example.com\".")
+                raise ConfigError(
+                    f"The secrets file {where} has an [alerts.smtp] section without from; add the sender's address, "
+                    'e.g. from = "pilot-health@example.com".'
+                )
             smtp = SmtpSettings(
-                host=str(smtp_raw["host"]).strip(), sender=str(smtp_raw["from"]).strip(), port=int(smtp_raw.get("port", 587)),
+                host=str(smtp_raw["host"]).strip(),
+                sender=str(smtp_raw["from"]).strip(),
+                port=int(smtp_raw.get("port", 587)),
                 username=str(smtp_raw["username"]) if smtp_raw.get("username") else None,
                 password=str(smtp_raw["password"]) if smtp_raw.get("password") is not None else None,
-                starttls=bool(smtp_raw.get("starttls", True)), ssl=bool(smtp_raw.get("ssl", False)),
-                timeout=float(smtp_raw.get("timeout", 20)), ca_file=str(smtp_raw["ca_file"]) if smtp_raw.get("ca_file") else None,
+                starttls=bool(smtp_raw.get("starttls", True)),
+                ssl=bool(smtp_raw.get("ssl", False)),
+                timeout=float(smtp_raw.get("timeout", 20)),
+                ca_file=str(smtp_raw["ca_file"]) if smtp_raw.get("ca_file") else None,
             )
         sponsors = {str(k).strip().lower(): str(v).strip() for k, v in _section(alerts, "sponsors", where).items()}
-        return AlertSettings(smtp=smtp, sponsors=sponsors, attempts=max(1, int(alerts.get("attempts", 3))),
-                             backoff_seconds=max(0.0, float(alerts.get("backoff_seconds", 2))),
-                             webhook_timeout=float(alerts.get("webhook_timeout", 20)), source=where)
+        return AlertSettings(
+            smtp=smtp,
+            sponsors=sponsors,
+            attempts=max(1, int(alerts.get("attempts", 3))),
+            backoff_seconds=max(0.0, float(alerts.get("backoff_seconds", 2))),
+            webhook_timeout=float(alerts.get("webhook_timeout", 20)),
+            source=where,
+        )
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"The secrets file {where} has a value in [alerts] that is not a number where one belongs ({error}).") from None
+        raise ConfigError(
+            f"The secrets file {where} has a value in [alerts] that is not a number where one belongs ({error})."
+        ) from None
 
 
-def load_alert_settings(path: Optional[Path] = None) -> AlertSettings:
+def load_alert_settings(path: Path | None = None) -> AlertSettings:
     from .config import load_config
 
     return read_alert_settings(path or load_config().secrets_path)
@@ -123,12 +145,15 @@ def load_alert_settings(path: Optional[Path] = None) -> AlertSettings:
 
 # -- e-mail ---------------------------------------------------------------------------------------------
 
+
 def send_email(settings: AlertSettings, to: str, subject: str, body: str) -> None:
     """One plain-text e-mail (never HTML: uploaded names stay text). Raises DeliveryFailed."""
     smtp = settings.smtp
     if smtp is None:
-        raise DeliveryFailed("No mail server is set up for alerts yet: whoever runs Pilot Health adds it (with its login) to the "
-                             "alerts' settings in the secrets file, as the Guide's Alerts topic says.")
+        raise DeliveryFailed(
+            "No mail server is set up for alerts yet: whoever runs Pilot Health adds it (with its login) to the "
+            "alerts' settings in the secrets file, as the Guide's Alerts topic says."
+        )
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = smtp.sender
@@ -156,20 +181,30 @@ def send_email(settings: AlertSettings, to: str, subject: str, body: str) -> Non
     except DeliveryFailed:
         raise
     except smtplib.SMTPAuthenticationError as error:
-        raise DeliveryFailed(f"{server} refused the login of {smtp.username} ({_smtp_words((error.smtp_code, error.smtp_error))}); "
-                             "check the user name and password in the alerts' mail settings.") from None
+        raise DeliveryFailed(
+            f"{server} refused the login of {smtp.username} ({_smtp_words((error.smtp_code, error.smtp_error))}); "
+            "check the user name and password in the alerts' mail settings."
+        ) from None
     except smtplib.SMTPNotSupportedError:
-        raise DeliveryFailed(f"{server} does not offer the secure connection (STARTTLS) or the login the alerts' mail settings "
-                             "ask for; check them and the port.") from None
+        raise DeliveryFailed(
+            f"{server} does not offer the secure connection (STARTTLS) or the login the alerts' mail settings "
+            "ask for; check them and the port."
+        ) from None
     except smtplib.SMTPRecipientsRefused as error:
-        raise DeliveryFailed(f"{server} refused the address {to}: {_smtp_words(next(iter(error.recipients.values())))}.") from None
+        raise DeliveryFailed(
+            f"{server} refused the address {to}: {_smtp_words(next(iter(error.recipients.values())))}."
+        ) from None
     except smtplib.SMTPSenderRefused as error:
-        raise DeliveryFailed(f"{server} refused the sender {smtp.sender}: {_smtp_words((error.smtp_code, error.smtp_error))}.") from None
+        raise DeliveryFailed(
+            f"{server} refused the sender {smtp.sender}: {_smtp_words((error.smtp_code, error.smtp_error))}."
+        ) from None
     except smtplib.SMTPResponseException as error:
         raise DeliveryFailed(f"{server} answered {_smtp_words((error.smtp_code, error.smtp_error))}.") from None
     except ssl.SSLError as error:
-        raise DeliveryFailed(f"The secure connection to {server.lower()[0] + server[1:]} failed ({error.reason or error}); check its certificate "
-                             "and the alerts' mail settings (secure connection, port).") from None
+        raise DeliveryFailed(
+            f"The secure connection to {server.lower()[0] + server[1:]} failed ({error.reason or error}); check its certificate "
+            "and the alerts' mail settings (secure connection, port)."
+        ) from None
     except (smtplib.SMTPException, OSError) as error:
         raise DeliveryFailed(f"{server} could not be reached ({_os_words(error)}).") from None
 
@@ -189,7 +224,11 @@ def _os_words(error: BaseException) -> str:
             return "no answer in time"
         if isinstance(seen, ConnectionRefusedError) or "Connection refused" in str(seen):
             return "connection refused"
-        if isinstance(seen, socket.gaierror) or "Name or service not known" in str(seen) or "nodename nor servname" in str(seen):
+        if (
+            isinstance(seen, socket.gaierror)
+            or "Name or service not known" in str(seen)
+            or "nodename nor servname" in str(seen)
+        ):
             return "unknown host name"
         seen = seen.__cause__ or seen.__context__
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
@@ -197,7 +236,8 @@ def _os_words(error: BaseException) -> str:
 
 # -- webhooks -------------------------------------------------------------------------------------------
 
-def check_webhook_address(address: str) -> Optional[str]:
+
+def check_webhook_address(address: str) -> str | None:
     """Why an address cannot be a webhook (None when it can): https, or http to this machine only."""
     parts = urlsplit(address)
     host = (parts.hostname or "").lower()
@@ -217,28 +257,45 @@ def post_webhook(settings: AlertSettings, url: str, payload: Mapping[str, Any]) 
         raise DeliveryFailed(problem)
     host = urlsplit(url).hostname
     try:
-        answer = httpx.post(url, content=json.dumps(payload).encode("utf-8"), headers={"Content-Type": "application/json"},
-                            timeout=settings.webhook_timeout, follow_redirects=False)
+        answer = httpx.post(
+            url,
+            content=json.dumps(payload).encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+            timeout=settings.webhook_timeout,
+            follow_redirects=False,
+        )
     except httpx.TimeoutException:
         raise DeliveryFailed(f"The webhook at {host} gave no answer in time.") from None
     except httpx.HTTPError as error:
         raise DeliveryFailed(f"The webhook at {host} could not be reached ({_os_words(error)}).") from None
     if not 200 <= answer.status_code < 300:
         said = " ".join(answer.text.split())[:120]
-        raise DeliveryFailed(f"The webhook at {host} answered {answer.status_code} {answer.reason_phrase}" + (f": {said}" if said else "") + ".")
+        raise DeliveryFailed(
+            f"The webhook at {host} answered {answer.status_code} {answer.reason_phrase}"
+            + (f": {said}" if said else "")
+            + "."
+        )
 
 
 # -- one delivery, retried ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Outcome:
     delivered: bool
     attempts: int
-    error: Optional[str]
+    error: str | None
 
 
-def deliver(settings: AlertSettings, channel: str, address: str, subject: str, body: str, payload: Optional[str],
-            sleep: Callable[[float], None] = time.sleep) -> Outcome:
+def deliver(
+    settings: AlertSettings,
+    channel: str,
+    address: str,
+    subject: str,
+    body: str,
+    payload: str | None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Outcome:
     """Try a digest up to `settings.attempts` times, waiting `backoff_seconds` (doubling) between
     tries. Never raises for a failed delivery: the outcome says why."""
     error = None

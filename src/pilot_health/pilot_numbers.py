@@ -5,22 +5,34 @@ The choices live here too: the primary technical metric (the one decay and align
 on), the KPI series, and which way is better for each metric (the metric dictionary; the KPI's
 direction from the pilot register).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
 from functools import cached_property
-from typing import Optional
+
 
 import pandas as pd
 
 from .alignment import (
-    Alignment, Decay, Drift, Gap, KpiProgress, Trend, alignment, kpi_progress, lab_live_gap, live_decay, drift, mann_kendall,
+    Alignment,
+    Decay,
+    Drift,
+    Gap,
+    KpiProgress,
+    Trend,
+    alignment,
+    kpi_progress,
+    lab_live_gap,
+    live_decay,
+    drift,
+    mann_kendall,
 )
 from .catalogue import Analysis
 from .evidence import PilotEvidence
 
 
-def _day(value) -> Optional[date]:
+def _day(value) -> date | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
 
 
@@ -35,21 +47,21 @@ class PilotNumbers:
     # -- choices ---------------------------------------------------------------------------------
 
     @property
-    def primary_metric(self) -> Optional[str]:
+    def primary_metric(self) -> str | None:
         return self.e.primary_metric
 
     @property
-    def kpi_metric(self) -> Optional[str]:
+    def kpi_metric(self) -> str | None:
         return self.e.kpi_metric
 
     @property
-    def kpi_direction(self) -> Optional[str]:
+    def kpi_direction(self) -> str | None:
         return self.r.get("kpi_direction")
 
-    def direction(self, metric: Optional[str]) -> Optional[str]:
+    def direction(self, metric: str | None) -> str | None:
         return self.e.direction(metric)
 
-    def technical_series(self, metric: Optional[str] = None) -> tuple[pd.Series, str]:
+    def technical_series(self, metric: str | None = None) -> tuple[pd.Series, str]:
         """A technical metric's live series, or its lab series when it has no live data (and which)."""
         metric = metric or self.primary_metric
         if not metric:
@@ -69,7 +81,7 @@ class PilotNumbers:
     # -- lab to live -----------------------------------------------------------------------------
 
     @cached_property
-    def first_live_gap(self) -> Optional[Gap]:
+    def first_live_gap(self) -> Gap | None:
         """The cliff at go-live: first live weeks against the lab values up to then, on the primary
         metric, else the first technical metric with both lab and live data."""
         candidates = [self.primary_metric] + [m for m in self.e.technical_metrics if m != self.primary_metric]
@@ -89,7 +101,7 @@ class PilotNumbers:
                 found[metric] = gap
         return found
 
-    def _gap(self, metric: Optional[str], at: str) -> Optional[Gap]:
+    def _gap(self, metric: str | None, at: str) -> Gap | None:
         direction = self.direction(metric)
         if not metric or not direction:
             return None
@@ -101,11 +113,11 @@ class PilotNumbers:
     # -- decay and drift -------------------------------------------------------------------------
 
     @cached_property
-    def decay(self) -> Optional[Decay]:
+    def decay(self) -> Decay | None:
         """Decay of the primary metric (what the risk engine judges)."""
         return self.decay_of(self.primary_metric)
 
-    def decay_of(self, metric: Optional[str]) -> Optional[Decay]:
+    def decay_of(self, metric: str | None) -> Decay | None:
         direction = self.direction(metric)
         if not metric or not direction:
             return None
@@ -136,7 +148,7 @@ class PilotNumbers:
 
     # -- alignment and KPI progress --------------------------------------------------------------
 
-    def alignment_of(self, metric: Optional[str] = None) -> Optional[Alignment]:
+    def alignment_of(self, metric: str | None = None) -> Alignment | None:
         """The technical metric (default: the primary one; live, else lab) against the KPI. None
         when either is missing or a direction is unknown."""
         metric = metric or self.primary_metric
@@ -149,11 +161,11 @@ class PilotNumbers:
         return alignment(technical, self.kpi, direction, self.kpi_direction, self.a)
 
     @cached_property
-    def alignment(self) -> Optional[Alignment]:
+    def alignment(self) -> Alignment | None:
         return self.alignment_of(self.primary_metric)
 
     @cached_property
-    def technical_trend(self) -> Optional[Trend]:
+    def technical_trend(self) -> Trend | None:
         """The primary metric's trend (live, else lab; turned so up is better), by the same
         Mann–Kendall test as alignment: `direction` "up" only for a significant improvement. None
         with fewer than `alignment_min_periods` weeks."""
@@ -175,13 +187,21 @@ class PilotNumbers:
         return bool(r.get("kpi_name")) and r.get("kpi_baseline") is not None and r.get("kpi_target") is not None
 
     @cached_property
-    def kpi_progress(self) -> Optional[KpiProgress]:
+    def kpi_progress(self) -> KpiProgress | None:
         if not self.has_kpi_plan or self.kpi.empty:
             return None
-        return kpi_progress(self.kpi, self.r["kpi_baseline"], self.r["kpi_target"], _day(self.r.get("approved_on")),
-                            _day(self.r.get("kpi_deadline")), self.as_of, self.kpi_margin, self.a)
+        return kpi_progress(
+            self.kpi,
+            self.r["kpi_baseline"],
+            self.r["kpi_target"],
+            _day(self.r.get("approved_on")),
+            _day(self.r.get("kpi_deadline")),
+            self.as_of,
+            self.kpi_margin,
+            self.a,
+        )
 
-    def expected_kpi(self, day: date) -> Optional[float]:
+    def expected_kpi(self, day: date) -> float | None:
         """Where the KPI should be on `day` if it moved from baseline to target in a straight line
         between approval and the deadline ("where it should be by now")."""
         approved, deadline = _day(self.r.get("approved_on")), _day(self.r.get("kpi_deadline"))

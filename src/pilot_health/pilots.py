@@ -1,8 +1,8 @@
 """Reading and writing pilot records. Every write is validated by the `Pilot` model first."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 import pandas as pd
 from pydantic import ValidationError
@@ -15,13 +15,13 @@ from .models import PILOT_FIELDS, Pilot
 from .store import Store, utc_now
 
 
-def list_pilots(store: Store, as_of: Optional[datetime] = None) -> pd.DataFrame:
+def list_pilots(store: Store, as_of: datetime | None = None) -> pd.DataFrame:
     """The register now, or as it stood at `as_of` (a pinned link)."""
     with store.read() as con:
         return queries.fetch_pilots(con, as_of)
 
 
-def get_pilot(store: Store, pilot_id: str) -> Optional[Pilot]:
+def get_pilot(store: Store, pilot_id: str) -> Pilot | None:
     with store.read() as con:
         row = queries.fetch_pilot(con, pilot_id)
     if row is None:
@@ -43,9 +43,13 @@ def create_pilot(store: Store, pilot: Pilot, by: "Person | str" = "local user") 
     with store.write() as con:
         existing = queries.fetch_pilot(con, pilot.pilot_id)
         if existing is not None and not person.sees(existing["business_unit"]):
-            raise DuplicateError(f"The code {pilot.pilot_id} is already used by a pilot of another business unit; choose another code.")
+            raise DuplicateError(
+                f"The code {pilot.pilot_id} is already used by a pilot of another business unit; choose another code."
+            )
         if existing is not None:
-            raise DuplicateError(f"A pilot with the code {pilot.pilot_id} already exists; choose another code or edit that pilot.")
+            raise DuplicateError(
+                f"A pilot with the code {pilot.pilot_id} already exists; choose another code or edit that pilot."
+            )
         queries.insert_pilots(con, [pilot], utc_now())
         queries.record_audit(con, utc_now(), person.name, "pilot_create", pilot.pilot_id, pilot.name)
 

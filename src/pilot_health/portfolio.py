@@ -4,11 +4,11 @@ Everything is computed here, without Streamlit, from one read of the store. `loa
 expensive part (it scans the data tables for each pilot's newest upload) and is cached by the page
 on the store version; filtering and summarising are cheap and run on every interaction.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Optional
 
 import pandas as pd
 
@@ -24,9 +24,22 @@ PILOT_CLOCK_LABELS = {
 }
 FRESHNESS_LABELS = {"fresh": "fresh", "stale": "stale", "never": "no data yet"}
 PORTFOLIO_COLUMNS = (
-    "pilot_id", "name", "business_unit", "stage", "stage_since", "months_in_stage", "pilot_clock",
-    "budget", "spend_to_date", "spend_share", "over_budget", "last_upload_at", "days_since_upload",
-    "freshness", "data_uploads", "data_rows",
+    "pilot_id",
+    "name",
+    "business_unit",
+    "stage",
+    "stage_since",
+    "months_in_stage",
+    "pilot_clock",
+    "budget",
+    "spend_to_date",
+    "spend_share",
+    "over_budget",
+    "last_upload_at",
+    "days_since_upload",
+    "freshness",
+    "data_uploads",
+    "data_rows",
 )
 
 
@@ -50,7 +63,7 @@ class PortfolioFilters:
         return bool(self.business_units or self.stages)
 
 
-def pilot_clock(stage: str, months_in_stage: Optional[float]) -> Optional[str]:
+def pilot_clock(stage: str, months_in_stage: float | None) -> str | None:
     """Where a pilot-stage pilot stands against the 6- and 18-month marks (None for other stages)."""
     if stage != "pilot" or months_in_stage is None or pd.isna(months_in_stage):
         return None
@@ -111,7 +124,7 @@ class PortfolioSummary:
     stage_counts: pd.DataFrame = field(repr=False, compare=False, default_factory=pd.DataFrame)
 
     @property
-    def spend_share(self) -> Optional[float]:
+    def spend_share(self) -> float | None:
         return self.spend_total / self.budget_total if self.budget_total else None
 
 
@@ -145,7 +158,9 @@ def filter_portfolio(frame: pd.DataFrame, filters: PortfolioFilters) -> pd.DataF
 def by_business_unit(frame: pd.DataFrame) -> pd.DataFrame:
     """Budget and spend per business unit, for portfolios too large to chart pilot by pilot."""
     grouped = frame.groupby("business_unit", as_index=False).agg(
-        pilots=("pilot_id", "count"), budget=("budget", "sum"), spend_to_date=("spend_to_date", "sum"),
+        pilots=("pilot_id", "count"),
+        budget=("budget", "sum"),
+        spend_to_date=("spend_to_date", "sum"),
     )
     grouped["spend_share"] = grouped["spend_to_date"] / grouped["budget"].where(grouped["budget"] > 0)
     return grouped

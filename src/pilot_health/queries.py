@@ -4,6 +4,7 @@ Every function takes an open connection from `Store.read()` or `Store.write()`, 
 what runs in one transaction. Values always travel as parameters; table and column names only ever
 come from the allow-lists below.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -18,8 +19,19 @@ PILOT_COLUMNS: tuple[str, ...] = PILOT_FIELDS + ("updated_at",)
 UPLOAD_KINDS = ("pilot_register", "metrics", "usage", "survey")
 METRIC_COLUMNS = ("pilot_id", "metric", "kind", "environment", "observed_at", "value", "upload_id")
 SURVEY_COLUMNS = (
-    "pilot_id", "respondent_id", "responded_at", "wave", "team", "role",
-    "awareness", "desire", "knowledge", "ability", "reinforcement", "comment", "upload_id",
+    "pilot_id",
+    "respondent_id",
+    "responded_at",
+    "wave",
+    "team",
+    "role",
+    "awareness",
+    "desire",
+    "knowledge",
+    "ability",
+    "reinforcement",
+    "comment",
+    "upload_id",
 )
 DATA_TABLES = {"metric_observations": METRIC_COLUMNS, "survey_responses": SURVEY_COLUMNS}
 COUNTED_TABLES = ("pilots", "uploads", "metric_observations", "survey_responses")
@@ -44,12 +56,14 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None 
 
 # -- the store's own bookkeeping ------------------------------------------------------------
 
+
 def read_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT key, value FROM store_meta").fetchall())
 
 
 def put_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
-    _run(con, 
+    _run(
+        con,
         "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [key, value],
     )
@@ -60,6 +74,7 @@ def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 # -- a limited person's view of the store ---------------------------------------------------------
+
 
 def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
@@ -76,7 +91,9 @@ def narrow_to(con: duckdb.DuckDBPyConnection, business_units: Sequence[str], per
     real = _quoted(con.execute("SELECT current_database()").fetchone()[0]) + ".main."
     _run(con, "CREATE TEMP TABLE scope_units AS SELECT unnest(?::VARCHAR[]) AS business_unit", [list(business_units)])
     _run(con, "CREATE TEMP TABLE scope_person AS SELECT ?::VARCHAR AS name", [person])
-    _run(con, f"""
+    _run(
+        con,
+        f"""
         CREATE TEMP TABLE scope_pilots AS
         SELECT pilot_id FROM {real}pilots WHERE business_unit IN (SELECT business_unit FROM temp.main.scope_units)
         UNION
@@ -84,19 +101,27 @@ def narrow_to(con: duckdb.DuckDBPyConnection, business_units: Sequence[str], per
         WHERE pilot_id NOT IN (SELECT pilot_id FROM {real}pilots)
         QUALIFY row_number() OVER (PARTITION BY pilot_id ORDER BY recorded_at DESC, history_id DESC) = 1
             AND business_unit IN (SELECT business_unit FROM temp.main.scope_units)
-        """)
+        """,
+    )
     in_scope = "pilot_id IN (SELECT pilot_id FROM temp.main.scope_pilots)"
     for table in ("pilots", "pilot_history", *DATA_TABLES, "upload_pilots", "decisions"):
         _run(con, f"CREATE TEMP VIEW {table} AS SELECT * FROM {real}{table} WHERE {in_scope}")
-    _run(con, f"""
+    _run(
+        con,
+        f"""
         CREATE TEMP VIEW uploads AS SELECT * FROM {real}uploads
         WHERE uploaded_by IN (SELECT name FROM temp.main.scope_person)
            OR upload_id IN (SELECT upload_id FROM temp.main.metric_observations UNION SELECT upload_id FROM temp.main.survey_responses)
-        """)
-    _run(con, f"CREATE TEMP VIEW audit_log AS SELECT * FROM {real}audit_log WHERE who IN (SELECT name FROM temp.main.scope_person)")
+        """,
+    )
+    _run(
+        con,
+        f"CREATE TEMP VIEW audit_log AS SELECT * FROM {real}audit_log WHERE who IN (SELECT name FROM temp.main.scope_person)",
+    )
 
 
 # -- pilots ---------------------------------------------------------------------------------
+
 
 def fetch_pilots(con: duckdb.DuckDBPyConnection, records_at: datetime | None = None) -> pd.DataFrame:
     """The register: as it is now, or as it stood at `records_at` (from the pilots' history)."""
@@ -117,10 +142,14 @@ def _record_history(con: duckdb.DuckDBPyConnection, ids: Sequence[str], when: da
     """Append the current records of these pilots to their history (before a removal: marked removed)."""
     if ids:
         columns = _column_list(PILOT_COLUMNS)
-        _run(con, f"""
+        _run(
+            con,
+            f"""
             INSERT INTO pilot_history (recorded_at, removed, {columns})
             SELECT ?, ?, {columns} FROM pilots WHERE pilot_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY pilot_id
-            """, [when, removed, list(ids)])
+            """,
+            [when, removed, list(ids)],
+        )
 
 
 def fetch_pilot(con: duckdb.DuckDBPyConnection, pilot_id: str) -> dict[str, Any] | None:
@@ -171,9 +200,18 @@ def forget_pilot_history(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> 
 
 # -- uploads and the rows they brought ------------------------------------------------------
 
+
 def insert_upload(
-    con: duckdb.DuckDBPyConnection, *, kind: str, file_name: str, sha256: str, rows_stored: int,
-    rows_rejected: int, uploaded_at: datetime, uploaded_by: str, details: str | None = None,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    kind: str,
+    file_name: str,
+    sha256: str,
+    rows_stored: int,
+    rows_rejected: int,
+    uploaded_at: datetime,
+    uploaded_by: str,
+    details: str | None = None,
 ) -> int:
     if kind not in UPLOAD_KINDS:
         raise ValueError(f"unknown upload kind {kind!r}")
@@ -204,7 +242,8 @@ def upload_with_hash(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple[int, 
 def insert_rows_from(con: duckdb.DuckDBPyConnection, table: str, source: str, upload_id: int) -> None:
     """Append the rows of one of our temporary tables (`source`, same column names) to a data table."""
     columns = [c for c in DATA_TABLES[table] if c != "upload_id"]
-    _run(con, 
+    _run(
+        con,
         f"INSERT INTO {table} ({_column_list(columns)}, upload_id) SELECT {_column_list(columns)}, ? FROM {source}",
         [upload_id],
     )
@@ -222,8 +261,11 @@ def note_stored_upload_pilots(con: duckdb.DuckDBPyConnection, table: str, upload
 def _note_upload_pilots(con: duckdb.DuckDBPyConnection, pairs: str, params: Sequence[Any] | None = None) -> None:
     """Record which pilots an upload brought rows for (`pairs`: a query giving upload_id, pilot_id),
     in the caller's transaction: how the results keeper knows which pilots a change touched."""
-    _run(con, f"INSERT INTO upload_pilots (upload_id, pilot_id) SELECT DISTINCT upload_id, pilot_id FROM ({pairs}) ON CONFLICT DO NOTHING",
-         params)
+    _run(
+        con,
+        f"INSERT INTO upload_pilots (upload_id, pilot_id) SELECT DISTINCT upload_id, pilot_id FROM ({pairs}) ON CONFLICT DO NOTHING",
+        params,
+    )
 
 
 OBSERVATION_KEY = ("pilot_id", "metric", "environment", "observed_at")
@@ -244,10 +286,17 @@ def count_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str
     """
     # A metric file is big and the stored rows of its pilots few: first its times alone (one column, cheap
     # to compare) are looked for among theirs; only when some time is stored is the whole key compared.
-    if table == "metric_observations" and not con.execute(
-            f"{stored} SELECT count(*) FROM {source} s WHERE s.observed_at IN (SELECT observed_at FROM stored)", [but_not]).fetchone()[0]:
+    if (
+        table == "metric_observations"
+        and not con.execute(
+            f"{stored} SELECT count(*) FROM {source} s WHERE s.observed_at IN (SELECT observed_at FROM stored)",
+            [but_not],
+        ).fetchone()[0]
+    ):
         return 0
-    return con.execute(f"{stored} SELECT count(*) FROM {source} s WHERE ({key}) IN (SELECT ({key}) FROM stored)", [but_not]).fetchone()[0]
+    return con.execute(
+        f"{stored} SELECT count(*) FROM {source} s WHERE ({key}) IN (SELECT ({key}) FROM stored)", [but_not]
+    ).fetchone()[0]
 
 
 def next_upload_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -262,13 +311,14 @@ def next_upload_id(con: duckdb.DuckDBPyConnection) -> int:
 def drop_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
     """Keep the stored values: remove from `source` the rows whose key is already stored."""
     key = _column_list(DATA_KEYS[table])
-    _run(con, 
+    _run(
+        con,
         f"""
         DELETE FROM {source} WHERE ({key}) IN (
             SELECT ({key}) FROM {table} t JOIN uploads u USING (upload_id)
             WHERE u.withdrawn_at IS NULL AND t.pilot_id IN (SELECT DISTINCT pilot_id FROM {source})
         )
-        """
+        """,
     )
 
 
@@ -347,7 +397,11 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
 
 
 def insert_upload_batches(
-    con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, uploads: pd.DataFrame, uploaded_by: str,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pd.DataFrame,
+    uploads: pd.DataFrame,
+    uploaded_by: str,
 ) -> None:
     """Store many uploads and their rows at once, set-based.
 
@@ -355,14 +409,16 @@ def insert_upload_batches(
     except the id; `rows` carries the same (pilot_id, batch) key. Ids come from the store's
     sequence and are joined onto the rows."""
     register(con, "incoming_uploads", uploads)
-    _run(con, 
+    _run(
+        con,
         """
         CREATE OR REPLACE TEMP TABLE incoming_batch_ids AS
         SELECT pilot_id, batch, nextval('upload_id_seq') AS upload_id, * EXCLUDE (pilot_id, batch)
         FROM incoming_uploads
-        """
+        """,
     )
-    _run(con, 
+    _run(
+        con,
         """
         INSERT INTO uploads (upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by)
         SELECT upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, ? FROM incoming_batch_ids
@@ -380,7 +436,9 @@ def insert_upload_batches(
 
 
 def upload_ids_by(con: duckdb.DuckDBPyConnection, uploaded_by: str) -> list[int]:
-    rows = con.execute("SELECT upload_id FROM uploads WHERE uploaded_by = ? ORDER BY upload_id", [uploaded_by]).fetchall()
+    rows = con.execute(
+        "SELECT upload_id FROM uploads WHERE uploaded_by = ? ORDER BY upload_id", [uploaded_by]
+    ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -412,22 +470,46 @@ def pilots_with_rows_outside(con: duckdb.DuckDBPyConnection, upload_ids: Sequenc
 # -- portfolio ------------------------------------------------------------------------------
 
 # Every table of the store (a backup's manifest counts them all).
-STORE_TABLES = ("store_meta", "schema_migrations", "pilots", "pilot_history", "uploads", "metric_observations",
-                "survey_responses", "metric_definitions", "audit_log", "threshold_overrides", "threshold_history",
-                "upload_pilots", "meetings", "decisions", "alert_subscriptions", "alert_runs", "alert_events",
-                "alert_deliveries")
+STORE_TABLES = (
+    "store_meta",
+    "schema_migrations",
+    "pilots",
+    "pilot_history",
+    "uploads",
+    "metric_observations",
+    "survey_responses",
+    "metric_definitions",
+    "audit_log",
+    "threshold_overrides",
+    "threshold_history",
+    "upload_pilots",
+    "meetings",
+    "decisions",
+    "alert_subscriptions",
+    "alert_runs",
+    "alert_events",
+    "alert_deliveries",
+)
 
 
 def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """What a backup must reproduce: rows per table, every upload's id and hash (and withdrawal),
     the migrations applied and the store version. A store made by an older version (a backup)
     lacks the tables added since: they are not counted."""
-    present = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main'").fetchall()}
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main'"
+        ).fetchall()
+    }
     return {
         "counts": {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in STORE_TABLES if t in present},
-        "uploads": [[u, h, w.isoformat(sep=" ") if w else None] for u, h, w in
-                    con.execute("SELECT upload_id, sha256, withdrawn_at FROM uploads ORDER BY upload_id").fetchall()],
+        "uploads": [
+            [u, h, w.isoformat(sep=" ") if w else None]
+            for u, h, w in con.execute(
+                "SELECT upload_id, sha256, withdrawn_at FROM uploads ORDER BY upload_id"
+            ).fetchall()
+        ],
         "migrations": applied_migrations(con),
         "version": read_meta(con).get("version"),
     }
@@ -465,7 +547,9 @@ def last_upload_per_pilot(con: duckdb.DuckDBPyConnection, as_of: datetime | None
 _IN_FORCE = "u.uploaded_at <= ? AND (u.withdrawn_at IS NULL OR u.withdrawn_at > ?)"
 
 
-def weekly_series(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None) -> pd.DataFrame:
+def weekly_series(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Weekly averages of every metric, per pilot, kind and lab/live, counting only what had been
     uploaded by `as_of` (and not withdrawn by then) and observed by then."""
     return con.execute(
@@ -478,11 +562,19 @@ def weekly_series(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Se
         GROUP BY ALL
         ORDER BY m.pilot_id, m.metric, m.kind, m.environment, week  -- evidence.py slices series by this order
         """,
-        [as_of, as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
+        [
+            as_of,
+            as_of,
+            as_of,
+            None if pilot_ids is None else list(pilot_ids),
+            None if pilot_ids is None else list(pilot_ids),
+        ],
     ).df()
 
 
-def survey_responses_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None) -> pd.DataFrame:
+def survey_responses_as_of(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Every pilot's survey responses of every wave, as uploaded by `as_of` (and not withdrawn by then)
     and answered by then: a response dated after `as_of` counts only from its date (one without a
     date counts from its upload)."""
@@ -495,12 +587,19 @@ def survey_responses_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime, pilo
           AND (? IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
         ORDER BY s.pilot_id, s.wave, s.respondent_id
         """,
-        [as_of, as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
+        [
+            as_of,
+            as_of,
+            as_of,
+            None if pilot_ids is None else list(pilot_ids),
+            None if pilot_ids is None else list(pilot_ids),
+        ],
     ).df()
 
 
-def future_survey_responses(con: duckdb.DuckDBPyConnection, as_of: datetime,
-                            pilot_ids: Sequence[str] | None = None) -> dict[str, tuple[int, datetime]]:
+def future_survey_responses(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None
+) -> dict[str, tuple[int, datetime]]:
     """Per pilot: survey responses uploaded by `as_of` (and in force then) but dated after it — left
     out of what `survey_responses_as_of` gives — as (how many, the earliest date)."""
     rows = con.execute(
@@ -511,7 +610,13 @@ def future_survey_responses(con: duckdb.DuckDBPyConnection, as_of: datetime,
           AND (? IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
         GROUP BY s.pilot_id ORDER BY s.pilot_id
         """,
-        [as_of, as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
+        [
+            as_of,
+            as_of,
+            as_of,
+            None if pilot_ids is None else list(pilot_ids),
+            None if pilot_ids is None else list(pilot_ids),
+        ],
     ).fetchall()
     return {pilot_id: (count, first) for pilot_id, count, first in rows}
 
@@ -519,22 +624,40 @@ def future_survey_responses(con: duckdb.DuckDBPyConnection, as_of: datetime,
 # -- the audit trail -----------------------------------------------------------------------------------
 
 AUDIT_ACTIONS = {
-    "upload": "Upload stored", "withdraw": "Upload withdrawn", "pilot_create": "Pilot added", "pilot_edit": "Pilot record edited",
-    "pilot_remove": "Pilot removed", "metric_definition": "Metric definition saved", "demo_load": "Demo loaded",
-    "demo_clear": "Demo cleared", "restore": "Store restored from a backup", "threshold_change": "Threshold changed",
-    "meeting_add": "Meeting added", "decision_record": "Decision recorded",
-    "alert_subscribe": "Alert subscription added", "alert_unsubscribe": "Alert subscription removed",
+    "upload": "Upload stored",
+    "withdraw": "Upload withdrawn",
+    "pilot_create": "Pilot added",
+    "pilot_edit": "Pilot record edited",
+    "pilot_remove": "Pilot removed",
+    "metric_definition": "Metric definition saved",
+    "demo_load": "Demo loaded",
+    "demo_clear": "Demo cleared",
+    "restore": "Store restored from a backup",
+    "threshold_change": "Threshold changed",
+    "meeting_add": "Meeting added",
+    "decision_record": "Decision recorded",
+    "alert_subscribe": "Alert subscription added",
+    "alert_unsubscribe": "Alert subscription removed",
     "alert_run": "Alerts sent",
 }
 
 
-def record_audit(con: duckdb.DuckDBPyConnection, at: datetime, who: str, action: str, subject: str | None = None,
-                 detail: str | None = None) -> None:
+def record_audit(
+    con: duckdb.DuckDBPyConnection,
+    at: datetime,
+    who: str,
+    action: str,
+    subject: str | None = None,
+    detail: str | None = None,
+) -> None:
     """One line of the audit trail, in the caller's transaction (so it is there exactly when the change is)."""
     if action not in AUDIT_ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    _run(con, "INSERT INTO audit_log (happened_at, who, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-         [at, who or "unknown", action, subject, detail])
+    _run(
+        con,
+        "INSERT INTO audit_log (happened_at, who, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+        [at, who or "unknown", action, subject, detail],
+    )
 
 
 def audit_entries(con: duckdb.DuckDBPyConnection, until: datetime | None = None) -> pd.DataFrame:
@@ -548,11 +671,22 @@ def audit_entries(con: duckdb.DuckDBPyConnection, until: datetime | None = None)
 
 # -- metric definitions (answers about metrics the built-in dictionary does not know) ---------------
 
-METRIC_DEFINITION_COLUMNS = ("metric_key", "label", "kind", "direction", "unit", "decided_by", "decided_at", "upload_id")
+METRIC_DEFINITION_COLUMNS = (
+    "metric_key",
+    "label",
+    "kind",
+    "direction",
+    "unit",
+    "decided_by",
+    "decided_at",
+    "upload_id",
+)
 
 
 def metric_definitions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    cursor = con.execute(f"SELECT {_column_list(METRIC_DEFINITION_COLUMNS)} FROM metric_definitions ORDER BY metric_key")
+    cursor = con.execute(
+        f"SELECT {_column_list(METRIC_DEFINITION_COLUMNS)} FROM metric_definitions ORDER BY metric_key"
+    )
     return [dict(zip(METRIC_DEFINITION_COLUMNS, row)) for row in cursor.fetchall()]
 
 
@@ -585,9 +719,12 @@ def metric_names_in_use(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 # -- thresholds set in the dashboard (on top of the signal catalogue's file) ----------------------------
 
+
 def threshold_overrides(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     """The thresholds set in the dashboard now: setting → value, who set it and when."""
-    rows = con.execute("SELECT setting, value, changed_by, changed_at FROM threshold_overrides ORDER BY setting").fetchall()
+    rows = con.execute(
+        "SELECT setting, value, changed_by, changed_at FROM threshold_overrides ORDER BY setting"
+    ).fetchall()
     return {setting: {"value": value, "changed_by": by, "changed_at": at} for setting, value, by, at in rows}
 
 
@@ -603,19 +740,33 @@ def threshold_overrides_at(con: duckdb.DuckDBPyConnection, at: datetime) -> dict
         """,
         [at],
     ).fetchall()
-    return {setting: {"value": value, "changed_by": by, "changed_at": when} for setting, value, by, when in rows if value is not None}
+    return {
+        setting: {"value": value, "changed_by": by, "changed_at": when}
+        for setting, value, by, when in rows
+        if value is not None
+    }
 
 
-def _threshold_history(con: duckdb.DuckDBPyConnection, setting: str, value: float | None, by: str, at: datetime) -> None:
-    _run(con, "INSERT INTO threshold_history (setting, value, set_at, set_by) VALUES (?, ?, ?, ?)", [setting, value, at, by])
+def _threshold_history(
+    con: duckdb.DuckDBPyConnection, setting: str, value: float | None, by: str, at: datetime
+) -> None:
+    _run(
+        con,
+        "INSERT INTO threshold_history (setting, value, set_at, set_by) VALUES (?, ?, ?, ?)",
+        [setting, value, at, by],
+    )
 
 
 def put_threshold_override(con: duckdb.DuckDBPyConnection, setting: str, value: float, by: str, at: datetime) -> None:
     """Set a threshold (and keep the change in its history, in the caller's transaction)."""
-    _run(con, """
+    _run(
+        con,
+        """
         INSERT INTO threshold_overrides (setting, value, changed_by, changed_at) VALUES (?, ?, ?, ?)
         ON CONFLICT (setting) DO UPDATE SET value = excluded.value, changed_by = excluded.changed_by, changed_at = excluded.changed_at
-        """, [setting, value, by, at])
+        """,
+        [setting, value, by, at],
+    )
     _threshold_history(con, setting, value, by, at)
 
 
@@ -626,6 +777,7 @@ def delete_threshold_override(con: duckdb.DuckDBPyConnection, setting: str, by: 
 
 
 # -- what each pilot's numbers read, as stamps (for the results keeper) -----------------------------
+
 
 def times_after(con: duckdb.DuckDBPyConnection, moment: datetime) -> list[datetime]:
     """Every distinct time after `moment` at which a stored row starts to count: metric
@@ -695,22 +847,38 @@ def pilot_ids_at(con: duckdb.DuckDBPyConnection, at: datetime) -> list[str]:
 # -- steering meetings and their decisions ---------------------------------------------------------
 
 MEETING_COLUMNS = ("meeting_id", "held_on", "title", "pinned_at", "created_by", "created_at")
-DECISION_COLUMNS = ("decision_id", "meeting_id", "pilot_id", "decision", "conditions", "owner", "due_on",
-                    "signal_key", "signal_value", "recorded_by", "recorded_at")
+DECISION_COLUMNS = (
+    "decision_id",
+    "meeting_id",
+    "pilot_id",
+    "decision",
+    "conditions",
+    "owner",
+    "due_on",
+    "signal_key",
+    "signal_value",
+    "recorded_by",
+    "recorded_at",
+)
 
 
-def insert_meeting(con: duckdb.DuckDBPyConnection, held_on, title: str, pinned_at: datetime, by: str, at: datetime) -> int:
+def insert_meeting(
+    con: duckdb.DuckDBPyConnection, held_on, title: str, pinned_at: datetime, by: str, at: datetime
+) -> int:
     """Store a meeting; returns its id."""
     return con.execute(
         "INSERT INTO meetings (held_on, title, pinned_at, created_by, created_at) VALUES (?, ?, ?, ?, ?) RETURNING meeting_id",
-        [held_on, title, pinned_at, by, at]).fetchone()[0]
+        [held_on, title, pinned_at, by, at],
+    ).fetchone()[0]
 
 
 def fetch_meetings(con: duckdb.DuckDBPyConnection, as_of: datetime | None = None) -> list[dict[str, Any]]:
     """Meetings, newest first; with `as_of`, only those recorded by then (a pinned view)."""
     rows = con.execute(
         f"SELECT {_column_list(MEETING_COLUMNS)} FROM meetings WHERE (?::TIMESTAMP IS NULL OR created_at <= ?) "
-        "ORDER BY held_on DESC, meeting_id DESC", [as_of, as_of]).fetchall()
+        "ORDER BY held_on DESC, meeting_id DESC",
+        [as_of, as_of],
+    ).fetchall()
     return [dict(zip(MEETING_COLUMNS, row)) for row in rows]
 
 
@@ -719,11 +887,13 @@ def insert_decision(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> i
     columns = DECISION_COLUMNS[1:]
     return con.execute(
         f"INSERT INTO decisions ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING decision_id",
-        [values.get(c) for c in columns]).fetchone()[0]
+        [values.get(c) for c in columns],
+    ).fetchone()[0]
 
 
-def fetch_decisions(con: duckdb.DuckDBPyConnection, as_of: datetime | None = None,
-                    pilot_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def fetch_decisions(
+    con: duckdb.DuckDBPyConnection, as_of: datetime | None = None, pilot_ids: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
     """Decisions with their meeting's date, title and pinned moment, newest meeting first; with
     `as_of`, only those recorded by then (a pinned view); with `pilot_ids`, only those pilots'."""
     columns = ", ".join(f"d.{c}" for c in DECISION_COLUMNS)
@@ -735,14 +905,17 @@ def fetch_decisions(con: duckdb.DuckDBPyConnection, as_of: datetime | None = Non
           AND (?::VARCHAR[] IS NULL OR d.pilot_id IN (SELECT unnest(?::VARCHAR[])))
         ORDER BY m.held_on DESC, d.recorded_at DESC, d.decision_id DESC
         """,
-        [as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)]).fetchall()
+        [as_of, as_of, None if pilot_ids is None else list(pilot_ids), None if pilot_ids is None else list(pilot_ids)],
+    ).fetchall()
     names = DECISION_COLUMNS + ("held_on", "meeting_title", "pinned_at")
     return [dict(zip(names, row)) for row in rows]
 
 
 def pilots_decided_by_others(con: duckdb.DuckDBPyConnection, by: str) -> set[str]:
     """Pilots with a decision recorded by someone other than `by`."""
-    return {r[0] for r in con.execute("SELECT DISTINCT pilot_id FROM decisions WHERE recorded_by <> ?", [by]).fetchall()}
+    return {
+        r[0] for r in con.execute("SELECT DISTINCT pilot_id FROM decisions WHERE recorded_by <> ?", [by]).fetchall()
+    }
 
 
 def delete_demo_meetings(con: duckdb.DuckDBPyConnection, meeting_ids: Sequence[int], by: str) -> int:
@@ -752,7 +925,9 @@ def delete_demo_meetings(con: duckdb.DuckDBPyConnection, meeting_ids: Sequence[i
     _run(con, "DELETE FROM decisions WHERE meeting_id IN (SELECT unnest(?::BIGINT[])) AND recorded_by = ?", [ids, by])
     removed = con.execute(
         "DELETE FROM meetings WHERE meeting_id IN (SELECT unnest(?::BIGINT[])) AND created_by = ? "
-        "AND meeting_id NOT IN (SELECT meeting_id FROM decisions) RETURNING meeting_id", [ids, by]).fetchall()
+        "AND meeting_id NOT IN (SELECT meeting_id FROM decisions) RETURNING meeting_id",
+        [ids, by],
+    ).fetchall()
     return len(removed)
 
 
@@ -780,10 +955,35 @@ def first_record_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
 
 # -- alerts: subscriptions, runs, events and deliveries --------------------------------------------
 
-SUBSCRIPTION_COLUMNS = ("subscription_id", "address", "channel", "pilot_id", "business_unit", "events", "limited_to",
-                        "created_by", "created_at")
-DELIVERY_COLUMNS = ("delivery_id", "run_id", "channel", "address", "recipient", "event_keys", "subject", "body", "payload",
-                    "status", "attempts", "runs_tried", "last_error", "created_at", "last_attempt_at", "sent_at")
+SUBSCRIPTION_COLUMNS = (
+    "subscription_id",
+    "address",
+    "channel",
+    "pilot_id",
+    "business_unit",
+    "events",
+    "limited_to",
+    "created_by",
+    "created_at",
+)
+DELIVERY_COLUMNS = (
+    "delivery_id",
+    "run_id",
+    "channel",
+    "address",
+    "recipient",
+    "event_keys",
+    "subject",
+    "body",
+    "payload",
+    "status",
+    "attempts",
+    "runs_tried",
+    "last_error",
+    "created_at",
+    "last_attempt_at",
+    "sent_at",
+)
 
 
 def insert_subscription(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> int:
@@ -791,7 +991,8 @@ def insert_subscription(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) 
     columns = SUBSCRIPTION_COLUMNS[1:]
     return con.execute(
         f"INSERT INTO alert_subscriptions ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING subscription_id",
-        [values.get(c) for c in columns]).fetchone()[0]
+        [values.get(c) for c in columns],
+    ).fetchone()[0]
 
 
 def fetch_subscriptions(con: duckdb.DuckDBPyConnection, address: str | None = None) -> list[dict[str, Any]]:
@@ -799,12 +1000,17 @@ def fetch_subscriptions(con: duckdb.DuckDBPyConnection, address: str | None = No
     rows = con.execute(
         f"SELECT {_column_list(SUBSCRIPTION_COLUMNS)} FROM alert_subscriptions "
         "WHERE removed_at IS NULL AND (?::VARCHAR IS NULL OR address = ?) ORDER BY subscription_id",
-        [address, address]).fetchall()
+        [address, address],
+    ).fetchall()
     return [dict(zip(SUBSCRIPTION_COLUMNS, row)) for row in rows]
 
 
 def remove_subscription(con: duckdb.DuckDBPyConnection, subscription_id: int, by: str, at: datetime) -> None:
-    _run(con, "UPDATE alert_subscriptions SET removed_by = ?, removed_at = ? WHERE subscription_id = ?", [by, at, subscription_id])
+    _run(
+        con,
+        "UPDATE alert_subscriptions SET removed_by = ?, removed_at = ? WHERE subscription_id = ?",
+        [by, at, subscription_id],
+    )
 
 
 def last_alert_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
@@ -816,61 +1022,94 @@ def known_event_keys(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set
     """Which of these event keys an earlier run stored already."""
     if not keys:
         return set()
-    rows = con.execute("SELECT event_key FROM alert_events WHERE event_key IN (SELECT unnest(?::VARCHAR[]))", [list(keys)]).fetchall()
+    rows = con.execute(
+        "SELECT event_key FROM alert_events WHERE event_key IN (SELECT unnest(?::VARCHAR[]))", [list(keys)]
+    ).fetchall()
     return {r[0] for r in rows}
 
 
 def insert_alert_run(con: duckdb.DuckDBPyConnection, moment: datetime, compared_with: datetime | None, by: str) -> int:
     return con.execute(
         "INSERT INTO alert_runs (moment, compared_with, run_by, events_found, digests_sent, digests_not_sent) "
-        "VALUES (?, ?, ?, 0, 0, 0) RETURNING run_id", [moment, compared_with, by]).fetchone()[0]
+        "VALUES (?, ?, ?, 0, 0, 0) RETURNING run_id",
+        [moment, compared_with, by],
+    ).fetchone()[0]
 
 
 def finish_alert_run(con: duckdb.DuckDBPyConnection, run_id: int, events: int, sent: int, not_sent: int) -> None:
-    _run(con, "UPDATE alert_runs SET events_found = ?, digests_sent = ?, digests_not_sent = ? WHERE run_id = ?",
-         [events, sent, not_sent, run_id])
+    _run(
+        con,
+        "UPDATE alert_runs SET events_found = ?, digests_sent = ?, digests_not_sent = ? WHERE run_id = ?",
+        [events, sent, not_sent, run_id],
+    )
 
 
 def insert_alert_events(con: duckdb.DuckDBPyConnection, run_id: int, events: Sequence[dict[str, Any]]) -> None:
     columns = ("event_key", "run_id", "kind", "pilot_id", "business_unit", "fired_at", "what", "evidence", "link")
     if events:
-        con.executemany(f"INSERT INTO alert_events ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)})",
-                        [[run_id if c == "run_id" else e.get(c) for c in columns] for e in events])
+        con.executemany(
+            f"INSERT INTO alert_events ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+            [[run_id if c == "run_id" else e.get(c) for c in columns] for e in events],
+        )
 
 
 def insert_delivery(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> int:
     columns = DELIVERY_COLUMNS[1:]
     return con.execute(
         f"INSERT INTO alert_deliveries ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING delivery_id",
-        [values.get(c) for c in columns]).fetchone()[0]
+        [values.get(c) for c in columns],
+    ).fetchone()[0]
 
 
-def update_delivery(con: duckdb.DuckDBPyConnection, delivery_id: int, status: str, attempts: int, runs_tried: int,
-                    last_error: str | None, last_attempt_at: datetime | None, sent_at: datetime | None) -> None:
-    _run(con, "UPDATE alert_deliveries SET status = ?, attempts = ?, runs_tried = ?, last_error = ?, last_attempt_at = ?, sent_at = ? "
-              "WHERE delivery_id = ?", [status, attempts, runs_tried, last_error, last_attempt_at, sent_at, delivery_id])
+def update_delivery(
+    con: duckdb.DuckDBPyConnection,
+    delivery_id: int,
+    status: str,
+    attempts: int,
+    runs_tried: int,
+    last_error: str | None,
+    last_attempt_at: datetime | None,
+    sent_at: datetime | None,
+) -> None:
+    _run(
+        con,
+        "UPDATE alert_deliveries SET status = ?, attempts = ?, runs_tried = ?, last_error = ?, last_attempt_at = ?, sent_at = ? "
+        "WHERE delivery_id = ?",
+        [status, attempts, runs_tried, last_error, last_attempt_at, sent_at, delivery_id],
+    )
 
 
-def readdress_delivery(con: duckdb.DuckDBPyConnection, delivery_id: int, channel: str, address: str, payload: str | None) -> None:
+def readdress_delivery(
+    con: duckdb.DuckDBPyConnection, delivery_id: int, channel: str, address: str, payload: str | None
+) -> None:
     """An escalation that had no address gets the one found since (the register or the settings changed)."""
-    _run(con, "UPDATE alert_deliveries SET channel = ?, address = ?, payload = ? WHERE delivery_id = ?", [channel, address, payload, delivery_id])
+    _run(
+        con,
+        "UPDATE alert_deliveries SET channel = ?, address = ?, payload = ? WHERE delivery_id = ?",
+        [channel, address, payload, delivery_id],
+    )
 
 
-def fetch_deliveries(con: duckdb.DuckDBPyConnection, status: str | Sequence[str] | None = None,
-                     limit: int | None = None) -> list[dict[str, Any]]:
+def fetch_deliveries(
+    con: duckdb.DuckDBPyConnection, status: str | Sequence[str] | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Deliveries, newest first; with `status` (one or several), only those."""
     wanted = [status] if isinstance(status, str) else (list(status) if status is not None else None)
     rows = con.execute(
         f"SELECT {_column_list(DELIVERY_COLUMNS)} FROM alert_deliveries WHERE (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], status)) "
         "ORDER BY created_at DESC, delivery_id DESC" + (" LIMIT ?" if limit else ""),
-        [wanted, wanted, *([limit] if limit else [])]).fetchall()
+        [wanted, wanted, *([limit] if limit else [])],
+    ).fetchall()
     return [dict(zip(DELIVERY_COLUMNS, row)) for row in rows]
 
 
 def fetch_alert_events(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> list[dict[str, Any]]:
     columns = ("event_key", "run_id", "kind", "pilot_id", "business_unit", "fired_at", "what", "evidence", "link")
-    rows = con.execute(f"SELECT {_column_list(columns)} FROM alert_events WHERE event_key IN (SELECT unnest(?::VARCHAR[])) "
-                       "ORDER BY fired_at, event_key", [list(keys)]).fetchall()
+    rows = con.execute(
+        f"SELECT {_column_list(columns)} FROM alert_events WHERE event_key IN (SELECT unnest(?::VARCHAR[])) "
+        "ORDER BY fired_at, event_key",
+        [list(keys)],
+    ).fetchall()
     return [dict(zip(columns, row)) for row in rows]
 
 

@@ -27,6 +27,7 @@ Results are exactly what `risk.assess`, `alignment_report.portfolio_alignment` a
 `adoption_report.portfolio_adoption` give for the same moment (tests/test_results_once.py). They
 are shared objects: read them, never change them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,7 +37,7 @@ from collections import Counter, OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Callable, Hashable, Iterable, Optional, Sequence
+from typing import Any, Callable, Hashable, Iterable, Sequence
 
 import pandas as pd
 
@@ -47,7 +48,7 @@ KINDS = ("risk", "alignment", "adoption")
 _log = logging.getLogger(__name__)
 
 
-def now_moment(today: Optional[date] = None, future: Sequence[datetime] = ()) -> datetime:
+def now_moment(today: date | None = None, future: Sequence[datetime] = ()) -> datetime:
     """The moment a "now" view's numbers are for: exactly what they would be at this instant, in a
     form that stays the same until something can change them. Everything stored so far happened
     before now, so the numbers can only change later today when a stored row dated in the future
@@ -141,7 +142,7 @@ class StoreState:
     file: tuple  # path, file identity, created_at: another file (a restore) is another store
     version: str
     stamps: dict[str, str]  # pilot -> stamp
-    units: dict[str, Optional[str]]  # pilot -> the business unit a limited person's scope goes by
+    units: dict[str, str | None]  # pilot -> the business unit a limited person's scope goes by
     register: tuple[str, ...]  # pilots in the register now, in code order
     overrides: tuple[tuple[str, float], ...]  # thresholds set in the dashboard now
     definitions: str  # fingerprint of the stored answers about metrics
@@ -162,7 +163,9 @@ class ResultsKeeper:
     def __init__(self, max_entries: int = 8000) -> None:
         self.results = SingleFlight(max_entries)
         self.states = SingleFlight(16)
-        self.computed: Counter = Counter()  # kind -> pilots computed (and "portfolio" -> frames), for tests and the benchmark
+        self.computed: Counter = (
+            Counter()
+        )  # kind -> pilots computed (and "portfolio" -> frames), for tests and the benchmark
         self._count_lock = threading.Lock()
 
     def clear(self) -> None:
@@ -171,7 +174,7 @@ class ResultsKeeper:
 
     # -- the store's state -------------------------------------------------------------------
 
-    def state(self, store: Store, version: Optional[str] = None) -> StoreState:
+    def state(self, store: Store, version: str | None = None) -> StoreState:
         """The stamps of the store at `version` (what the caller read; None: read it now). A state
         read later than the caller's version is newer, never older: a write always shows."""
         path = str(store.path)
@@ -188,7 +191,9 @@ class ResultsKeeper:
             overrides = queries.threshold_overrides(con)
             definitions = queries.metric_definitions_fingerprint(con)
             changed = meta.get("changed_at")
-            future = queries.times_after(con, datetime.fromisoformat(changed).replace(tzinfo=None) if changed else utc_now())
+            future = queries.times_after(
+                con, datetime.fromisoformat(changed).replace(tzinfo=None) if changed else utc_now()
+            )
         state = StoreState(
             file=(str(store.path), _identity(store.path), meta.get("created_at")),
             version=meta["version"],
@@ -201,33 +206,39 @@ class ResultsKeeper:
         )
         # A newer state makes the results of the pilots it changed unreachable: let them go.
         current = {(state.file, p, s) for p, s in state.stamps.items()}
-        self.results.forget(lambda key: key[0] != "pilot" or key[2] != state.file or (state.file, key[3], key[4]) in current)
+        self.results.forget(
+            lambda key: key[0] != "pilot" or key[2] != state.file or (state.file, key[3], key[4]) in current
+        )
         return state
 
     # -- what counts for every pilot -----------------------------------------------------------
 
-    def _catalogue(self, store: Store, state: StoreState, pinned: Optional[datetime]):
+    def _catalogue(self, store: Store, state: StoreState, pinned: datetime | None):
         from .catalogue import load_catalogue
         from .thresholds import with_overrides
 
         if pinned is None:
             overrides = state.overrides
         else:
+
             def read() -> tuple:
                 with store.unscoped().read() as con:
                     found = queries.threshold_overrides_at(con, pinned)
                 return tuple(sorted((k, float(v["value"])) for k, v in found.items()))
+
             overrides = self.results.get(("overrides_at", state.file, state.version, pinned), read)
         return with_overrides(load_catalogue(), dict(overrides))
 
-    def _pilots(self, store: Store, state: StoreState, pinned: Optional[datetime]) -> tuple[str, ...]:
+    def _pilots(self, store: Store, state: StoreState, pinned: datetime | None) -> tuple[str, ...]:
         """The pilots a view lists (now, or in the register at a pinned moment), narrowed to the store's scope."""
         if pinned is None:
             ids = state.register
         else:
+
             def read() -> tuple:
                 with store.unscoped().read() as con:
                     return tuple(queries.pilot_ids_at(con, pinned))
+
             ids = self.results.get(("pilots_at", state.file, state.version, pinned), read)
         return self._in_scope(store, state, ids)
 
@@ -240,15 +251,22 @@ class ResultsKeeper:
 
     # -- the results -----------------------------------------------------------------------------
 
-    def pilot_results(self, kind: str, store: Store, version: Optional[str] = None, today: Optional[date] = None,
-                      pinned: Optional[datetime] = None) -> list:
+    def pilot_results(
+        self,
+        kind: str,
+        store: Store,
+        version: str | None = None,
+        today: date | None = None,
+        pinned: datetime | None = None,
+    ) -> list:
         """Every pilot's result of `kind` ('risk', 'alignment' or 'adoption') that the store's person
         may see, as `risk.assess` (in code order), `portfolio_alignment` or `portfolio_adoption`
         (worst first) give them for the same moment: now (`now_moment(today)`) or `pinned`."""
         return self._pilot_results(kind, store, version, today, pinned)[1]
 
-    def _pilot_results(self, kind: str, store: Store, version: Optional[str], today: Optional[date],
-                       pinned: Optional[datetime]) -> tuple[tuple, list]:
+    def _pilot_results(
+        self, kind: str, store: Store, version: str | None, today: date | None, pinned: datetime | None
+    ) -> tuple[tuple, list]:
         from .metric_dictionary import load_metric_dictionary
 
         if kind not in KINDS:
@@ -278,17 +296,22 @@ class ResultsKeeper:
 
         return whole, self.results.get(whole, assemble)
 
-    def risk(self, store: Store, version: Optional[str] = None, today: Optional[date] = None, pinned: Optional[datetime] = None):
+    def risk(self, store: Store, version: str | None = None, today: date | None = None, pinned: datetime | None = None):
         return self.pilot_results("risk", store, version, today, pinned)
 
-    def alignment(self, store: Store, version: Optional[str] = None, today: Optional[date] = None, pinned: Optional[datetime] = None):
+    def alignment(
+        self, store: Store, version: str | None = None, today: date | None = None, pinned: datetime | None = None
+    ):
         return self.pilot_results("alignment", store, version, today, pinned)
 
-    def adoption(self, store: Store, version: Optional[str] = None, today: Optional[date] = None, pinned: Optional[datetime] = None):
+    def adoption(
+        self, store: Store, version: str | None = None, today: date | None = None, pinned: datetime | None = None
+    ):
         return self.pilot_results("adoption", store, version, today, pinned)
 
-    def adoption_table(self, store: Store, version: Optional[str] = None, today: Optional[date] = None,
-                       pinned: Optional[datetime] = None) -> tuple[pd.DataFrame, Optional[datetime]]:
+    def adoption_table(
+        self, store: Store, version: str | None = None, today: date | None = None, pinned: datetime | None = None
+    ) -> tuple[pd.DataFrame, datetime | None]:
         """The Adoption page's portfolio table (worst first) and the moment it is for."""
         from .adoption_report import portfolio_table
 
@@ -296,8 +319,9 @@ class ResultsKeeper:
         table = self.results.get(("table",) + key, lambda: portfolio_table(rows))
         return table, (rows[0].as_of if rows else None)
 
-    def portfolio(self, store: Store, version: Optional[str], today: date, stale_after_days: int,
-                  pinned: Optional[datetime] = None) -> pd.DataFrame:
+    def portfolio(
+        self, store: Store, version: str | None, today: date, stale_after_days: int, pinned: datetime | None = None
+    ) -> pd.DataFrame:
         """The home page's frame (`portfolio.load_portfolio`), computed once per store version for
         everyone and narrowed to the store's scope."""
         from .portfolio import load_portfolio
@@ -317,20 +341,24 @@ class ResultsKeeper:
         def narrowed() -> pd.DataFrame:
             return frame[frame["pilot_id"].isin(allowed)].reset_index(drop=True)
 
-        return self.results.get(("portfolio", state.file, state.version, today, stale_after_days, pinned,
-                                 store.scope.business_units), narrowed)
+        return self.results.get(
+            ("portfolio", state.file, state.version, today, stale_after_days, pinned, store.scope.business_units),
+            narrowed,
+        )
 
-    def moment(self, store: Store, today: Optional[date] = None) -> datetime:
+    def moment(self, store: Store, today: date | None = None) -> datetime:
         """The moment this store's "now" views are computed for (`now_moment`)."""
         return now_moment(today, self.state(store).future)
 
-    def warm(self, store: Store, today: Optional[date] = None) -> None:
+    def warm(self, store: Store, today: date | None = None) -> None:
         """Compute every pilot's results now (those not kept yet), before anyone asks."""
         for kind in KINDS:
             self.pilot_results(kind, store.unscoped(), None, today)
 
 
-def _compute(kind: str, store: Store, moment: datetime, pilot_ids: list[str], catalogue, pinned: Optional[datetime]) -> dict:
+def _compute(
+    kind: str, store: Store, moment: datetime, pilot_ids: list[str], catalogue, pinned: datetime | None
+) -> dict:
     """These pilots' results of `kind`, by pilot (a pilot approved after the moment has none)."""
     if kind == "risk":
         from .risk import assess
@@ -370,15 +398,16 @@ class Warmer:
     and computes what changed (only the pilots a write touched; every pilot on a new day), so the
     committee opening the link after a nightly load finds the numbers ready."""
 
-    def __init__(self, store: Store, interval: float, keeper: "ResultsKeeper" = KEEPER,
-                 today: Callable[[], date] = date.today) -> None:
+    def __init__(
+        self, store: Store, interval: float, keeper: "ResultsKeeper" = KEEPER, today: Callable[[], date] = date.today
+    ) -> None:
         self.store = store.unscoped()
         self.interval = interval
         self.keeper = keeper
         self.today = today
-        self.seen: Optional[tuple[str, date]] = None
+        self.seen: tuple[str, date] | None = None
         self.stop = threading.Event()
-        self.thread: Optional[threading.Thread] = None
+        self.thread: threading.Thread | None = None
 
     def check_once(self) -> bool:
         """Warm once if something changed since the last look; True when it did."""
@@ -396,10 +425,14 @@ class Warmer:
             try:
                 self.check_once()
             except Exception:  # a locked, replaced or broken store: the next visitor computes and says why
-                _log.warning("Computing the pilots' numbers ahead of visitors failed; trying again later.", exc_info=True)
+                _log.warning(
+                    "Computing the pilots' numbers ahead of visitors failed; trying again later.", exc_info=True
+                )
 
     def start(self) -> "Warmer":
-        self.thread = threading.Thread(target=self._run, name=f"pilot-health-warmer:{self.store.path.name}", daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, name=f"pilot-health-warmer:{self.store.path.name}", daemon=True
+        )
         self.thread.start()
         return self
 
@@ -408,7 +441,7 @@ _WARMERS: dict = {}
 _WARMERS_LOCK = threading.Lock()
 
 
-def start_warmer(store: Store, interval: float) -> Optional[Warmer]:
+def start_warmer(store: Store, interval: float) -> Warmer | None:
     """One warmer per store file and process (started by the first page view); none when `interval` is 0."""
     if interval <= 0:
         return None

@@ -7,12 +7,13 @@ below the catalogue's coverage minimum it reads "insufficient evidence", never "
 (green / amber / red / insufficient evidence) follows from the pattern statuses by the rule in
 `health()`, which docs/risk.md repeats in words.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from typing import Callable, Optional, Sequence
+from typing import Callable, Sequence
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
@@ -40,9 +41,9 @@ class SignalResult:
     weight: float
     state: str  # fired | clear | unknown
     evidence: str
-    todo: Optional[str] = None  # for an unknown signal: what nobody has said, as a to-do
-    rows: Optional[pd.DataFrame] = field(default=None, compare=False, repr=False)
-    action: Optional[str] = None  # for a fired signal: what to do about it (the catalogue's `action`)
+    todo: str | None = None  # for an unknown signal: what nobody has said, as a to-do
+    rows: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    action: str | None = None  # for a fired signal: what to do about it (the catalogue's `action`)
     decisive: bool = False  # fired at or past the catalogue's `decisive` mark: the pattern is at least medium
 
 
@@ -61,14 +62,20 @@ class Action:
 class PatternResult:
     key: str
     name: str
-    score: Optional[float]  # 0–100; None when too little is known to score (status insufficient, or raised by a decisive sign)
+    score: (
+        float | None
+    )  # 0–100; None when too little is known to score (status insufficient, or raised by a decisive sign)
     coverage: float  # 0–1
     status: str  # high | medium | low | insufficient
     signals: list[SignalResult]
     step: int
     step_title: str
-    raised_by: list[str] = field(default_factory=list)  # the decisive signs that raised the status to medium, in a few words
-    decisive_evidence: list[str] = field(default_factory=list)  # every decisive sign that fired, in a few words (raised or not)
+    raised_by: list[str] = field(
+        default_factory=list
+    )  # the decisive signs that raised the status to medium, in a few words
+    decisive_evidence: list[str] = field(
+        default_factory=list
+    )  # every decisive sign that fired, in a few words (raised or not)
 
     @property
     def fired(self) -> list[SignalResult]:
@@ -123,6 +130,7 @@ class PilotRisk:
 
 # -- evaluating one pilot --------------------------------------------------------------------------
 
+
 def _fmt(value: float) -> str:
     if abs(value) >= 100:
         return f"{value:,.0f}"
@@ -147,10 +155,10 @@ class _Context:
         self.with_rows = with_rows  # the rows behind each signal: only for a pilot's detail, they cost time
         self.n = PilotNumbers(evidence, catalogue.analysis, as_of, catalogue.threshold("kpi_behind_plan"))
 
-    def months_in_stage(self) -> Optional[float]:
+    def months_in_stage(self) -> float | None:
         return self.e.months_since(self.r.get("stage_since"), self.as_of)
 
-    def months_since_approval(self) -> Optional[float]:
+    def months_since_approval(self) -> float | None:
         return self.e.months_since(self.r.get("approved_on"), self.as_of)
 
     @cached_property
@@ -175,7 +183,7 @@ class _Context:
         return self.n.alignment
 
     @property
-    def technical_trend(self) -> Optional[Trend]:
+    def technical_trend(self) -> Trend | None:
         return self.n.technical_trend
 
     @cached_property
@@ -188,15 +196,19 @@ class _Context:
     def adoption(self):
         return adoption_rate(self.e.active_users, self.r.get("target_users"), self.a)
 
-    def weekly_rows(self, *metrics: Optional[str]) -> Optional[pd.DataFrame]:
+    def weekly_rows(self, *metrics: str | None) -> pd.DataFrame | None:
         """The weekly values behind a signal (None unless rows were asked for)."""
         if not self.with_rows:
             return None
         rows = self.e.weekly[self.e.weekly["metric"].isin([m for m in metrics if m])]
-        return rows[["metric", "kind", "environment", "week", "value", "n"]].rename(columns={"n": "observations"}).reset_index(drop=True)
+        return (
+            rows[["metric", "kind", "environment", "week", "value", "n"]]
+            .rename(columns={"n": "observations"})
+            .reset_index(drop=True)
+        )
 
 
-Evaluator = Callable[[_Context, float], tuple[str, str, Optional[pd.DataFrame]]]
+Evaluator = Callable[[_Context, float], tuple[str, str, pd.DataFrame | None]]
 EVALUATORS: dict[str, Evaluator] = {}
 
 
@@ -204,15 +216,18 @@ def _evaluator(key: str) -> Callable[[Evaluator], Evaluator]:
     def register(function: Evaluator) -> Evaluator:
         EVALUATORS[key] = function
         return function
+
     return register
 
 
-def _record_rows(ctx: _Context, *fields: str) -> Optional[pd.DataFrame]:
+def _record_rows(ctx: _Context, *fields: str) -> pd.DataFrame | None:
     """The register fields behind a signal (None unless rows were asked for)."""
     if not ctx.with_rows:
         return None
-    return pd.DataFrame([(f, Pilot.model_fields[f].title, _answer_words(ctx.r.get(f))) for f in fields],
-                        columns=["field", "meaning", "value"]).astype({"value": "object"})
+    return pd.DataFrame(
+        [(f, Pilot.model_fields[f].title, _answer_words(ctx.r.get(f))) for f in fields],
+        columns=["field", "meaning", "value"],
+    ).astype({"value": "object"})
 
 
 def _answer_words(value: object) -> str:
@@ -231,7 +246,7 @@ def _answer_words(value: object) -> str:
 def _answer(field_name: str, fired_text: str, clear_text: str) -> Evaluator:
     """A readiness answer: no fires the signal, yes clears it, blank is unknown."""
 
-    def evaluate(ctx: _Context, threshold: float) -> tuple[str, str, Optional[pd.DataFrame]]:
+    def evaluate(ctx: _Context, threshold: float) -> tuple[str, str, pd.DataFrame | None]:
         value = ctx.r.get(field_name)
         rows = _record_rows(ctx, field_name)
         if value is None:
@@ -242,19 +257,84 @@ def _answer(field_name: str, fired_text: str, clear_text: str) -> Evaluator:
 
 
 for _key, _field, _fired, _clear in (
-    ("no_automated_pipeline", "pipeline_automated", "The register says there is no automated pipeline from the production data sources.", "The register says the pipeline from production data is automated."),
-    ("no_data_quality_monitoring", "data_quality_monitored", "The register says data quality is not defined or monitored.", "The register says data quality is defined and monitored."),
-    ("no_master_data_management", "master_data_managed", "The register says the master data is not managed.", "The register says the master data is managed."),
-    ("api_not_designed", "api_designed", "The register says the interface to the system of record is not designed.", "The register says the interface is designed."),
-    ("latency_not_defined", "latency_defined", "The register says latency requirements are not defined.", "The register says latency requirements are defined."),
-    ("error_handling_not_designed", "error_handling_designed", "The register says error handling is not designed.", "The register says error handling is designed."),
-    ("integration_not_resourced", "integration_resourced", "The register says nobody is resourced for the integration work.", "The register says the integration work is resourced."),
-    ("no_change_plan", "change_plan", "The register says there is no structured change plan.", "The register says there is a structured change plan."),
-    ("training_not_ready", "training_ready", "The register says training is not ready.", "The register says training is ready."),
-    ("no_production_monitoring", "monitoring_in_place", "The register says the model is not monitored in production.", "The register says the model is monitored in production."),
-    ("no_drift_alerts", "drift_alerts", "The register says there are no drift alerts.", "The register says drift alerts are in place."),
-    ("no_responsible_ai_review", "responsible_ai_review", "The register says no responsible-AI review has been done.", "The register says a responsible-AI review has been done."),
-    ("no_escalation_path", "escalation_path", "The register says there is no escalation path.", "The register says there is an escalation path."),
+    (
+        "no_automated_pipeline",
+        "pipeline_automated",
+        "The register says there is no automated pipeline from the production data sources.",
+        "The register says the pipeline from production data is automated.",
+    ),
+    (
+        "no_data_quality_monitoring",
+        "data_quality_monitored",
+        "The register says data quality is not defined or monitored.",
+        "The register says data quality is defined and monitored.",
+    ),
+    (
+        "no_master_data_management",
+        "master_data_managed",
+        "The register says the master data is not managed.",
+        "The register says the master data is managed.",
+    ),
+    (
+        "api_not_designed",
+        "api_designed",
+        "The register says the interface to the system of record is not designed.",
+        "The register says the interface is designed.",
+    ),
+    (
+        "latency_not_defined",
+        "latency_defined",
+        "The register says latency requirements are not defined.",
+        "The register says latency requirements are defined.",
+    ),
+    (
+        "error_handling_not_designed",
+        "error_handling_designed",
+        "The register says error handling is not designed.",
+        "The register says error handling is designed.",
+    ),
+    (
+        "integration_not_resourced",
+        "integration_resourced",
+        "The register says nobody is resourced for the integration work.",
+        "The register says the integration work is resourced.",
+    ),
+    (
+        "no_change_plan",
+        "change_plan",
+        "The register says there is no structured change plan.",
+        "The register says there is a structured change plan.",
+    ),
+    (
+        "training_not_ready",
+        "training_ready",
+        "The register says training is not ready.",
+        "The register says training is ready.",
+    ),
+    (
+        "no_production_monitoring",
+        "monitoring_in_place",
+        "The register says the model is not monitored in production.",
+        "The register says the model is monitored in production.",
+    ),
+    (
+        "no_drift_alerts",
+        "drift_alerts",
+        "The register says there are no drift alerts.",
+        "The register says drift alerts are in place.",
+    ),
+    (
+        "no_responsible_ai_review",
+        "responsible_ai_review",
+        "The register says no responsible-AI review has been done.",
+        "The register says a responsible-AI review has been done.",
+    ),
+    (
+        "no_escalation_path",
+        "escalation_path",
+        "The register says there is no escalation path.",
+        "The register says there is an escalation path.",
+    ),
 ):
     EVALUATORS[_key] = _answer(_field, _fired, _clear)
 
@@ -262,7 +342,7 @@ for _key, _field, _fired, _clear in (
 def _named(field_name: str, role: str) -> Evaluator:
     """A name in the register: 'none' fires the signal, a name clears it, blank is unknown."""
 
-    def evaluate(ctx: _Context, threshold: float) -> tuple[str, str, Optional[pd.DataFrame]]:
+    def evaluate(ctx: _Context, threshold: float) -> tuple[str, str, pd.DataFrame | None]:
         value = (ctx.r.get(field_name) or "").strip()
         rows = _record_rows(ctx, field_name)
         if not value:
@@ -303,8 +383,11 @@ def _lab_to_live(ctx: _Context, threshold: float):
     rows = ctx.weekly_rows(gap.metric)
     if gap.relative >= threshold - 1e-9:
         return FIRED, text + f"{_pct(gap.relative)} worse than in the lab (threshold {_pct(threshold)}).", rows
-    words = f"{_pct(gap.relative)} worse than in the lab" if gap.relative > 0.005 else (
-        f"{_pct(-gap.relative)} better than in the lab" if gap.relative < -0.005 else "no worse than in the lab")
+    words = (
+        f"{_pct(gap.relative)} worse than in the lab"
+        if gap.relative > 0.005
+        else (f"{_pct(-gap.relative)} better than in the lab" if gap.relative < -0.005 else "no worse than in the lab")
+    )
     return CLEAR, text + f"{words} (threshold {_pct(threshold)}).", rows
 
 
@@ -321,7 +404,11 @@ def _no_live(ctx: _Context, threshold: float):
         return UNKNOWN, "The approval date is not known.", None
     if months >= threshold:
         return FIRED, f"No live results at all, {months:.0f} months after approval.", None
-    return CLEAR, f"No live results yet, but only {months:.1f} months after approval (expected within {threshold:.0f}).", None
+    return (
+        CLEAR,
+        f"No live results yet, but only {months:.1f} months after approval (expected within {threshold:.0f}).",
+        None,
+    )
 
 
 INTEGRATION_ITEMS = ("api_designed", "latency_defined", "error_handling_designed", "integration_resourced")
@@ -371,8 +458,18 @@ def _sponsor(ctx: _Context, threshold: float):
         return FIRED, "There is no executive sponsor.", rows
     who = f"{sponsor} " if sponsor else "The sponsor "
     if level == "manager":
-        return FIRED, f"{who}is at manager level, below director.".strip().capitalize() if not sponsor else f"{sponsor} is at manager level, below director.", rows
-    return CLEAR, f"{sponsor + ' is' if sponsor else 'The sponsor is'} at {'VP' if level == 'vp' else 'director'} level.", rows
+        return (
+            FIRED,
+            f"{who}is at manager level, below director.".strip().capitalize()
+            if not sponsor
+            else f"{sponsor} is at manager level, below director.",
+            rows,
+        )
+    return (
+        CLEAR,
+        f"{sponsor + ' is' if sponsor else 'The sponsor is'} at {'VP' if level == 'vp' else 'director'} level.",
+        rows,
+    )
 
 
 @_evaluator("adkar_barrier")
@@ -380,17 +477,27 @@ def _adkar(ctx: _Context, threshold: float):
     barrier = ctx.barrier
     if barrier is None:
         n = len(ctx.e.responses)
-        return UNKNOWN, f"No survey wave with {ctx.a.min_respondents} or more respondents" + (f" (latest has {n})." if n else "."), None
+        return (
+            UNKNOWN,
+            f"No survey wave with {ctx.a.min_respondents} or more respondents" + (f" (latest has {n})." if n else "."),
+            None,
+        )
     wave = int(ctx.e.responses["wave"].iloc[0])
-    rows = pd.DataFrame(
-        [(ELEMENT_LABELS.get(e, "None — not stuck"), n) for e, n in barrier.distribution.items()],
-        columns=["barrier point", "respondents"],
-    ) if ctx.with_rows else None
+    rows = (
+        pd.DataFrame(
+            [(ELEMENT_LABELS.get(e, "None — not stuck"), n) for e, n in barrier.distribution.items()],
+            columns=["barrier point", "respondents"],
+        )
+        if ctx.with_rows
+        else None
+    )
     if barrier.element is None:
         return CLEAR, f"In wave {wave}, none of the {barrier.respondents} respondents is stuck on the ADKAR path.", rows
     share = barrier.element_count / barrier.respondents
-    text = (f"In wave {wave}, {barrier.element_count} of {barrier.respondents} respondents ({_pct(share)}) are stuck at "
-            f"{ELEMENT_LABELS[barrier.element]}, the most common barrier point")
+    text = (
+        f"In wave {wave}, {barrier.element_count} of {barrier.respondents} respondents ({_pct(share)}) are stuck at "
+        f"{ELEMENT_LABELS[barrier.element]}, the most common barrier point"
+    )
     return (FIRED if share >= threshold else CLEAR), text + f" (threshold {_pct(threshold)}).", rows
 
 
@@ -404,8 +511,10 @@ def _adoption(ctx: _Context, threshold: float):
         weeks = 0 if rate is None else rate.weeks
         return UNKNOWN, f"Usage data covers {weeks} weeks; {ctx.a.adoption_min_weeks} are needed.", None
     rows = ctx.weekly_rows("active_users")
-    text = (f"{rate.active_users:.0f} active users against a target of {rate.target_users} ({_pct(rate.rate)}), "
-            f"average of the last {ctx.a.smoothing_weeks} weeks to {rate.latest_week:%Y-%m-%d}")
+    text = (
+        f"{rate.active_users:.0f} active users against a target of {rate.target_users} ({_pct(rate.rate)}), "
+        f"average of the last {ctx.a.smoothing_weeks} weeks to {rate.latest_week:%Y-%m-%d}"
+    )
     if rate.rate < threshold:
         return FIRED, text + f"; below {_pct(threshold)}.", rows
     return CLEAR, text + ".", rows
@@ -417,30 +526,56 @@ def _decay(ctx: _Context, threshold: float):
     AND by more than the week-to-week noise explains (`decay_noise_k` standard errors)."""
     decay = ctx.decay
     if decay is None:
-        return UNKNOWN, (f"Fewer than {max(ctx.a.decay_min_weeks, ctx.a.decay_reference_weeks + ctx.a.smoothing_weeks)} weeks of live "
-                         "results on a metric whose direction is known."), None
+        return (
+            UNKNOWN,
+            (
+                f"Fewer than {max(ctx.a.decay_min_weeks, ctx.a.decay_reference_weeks + ctx.a.smoothing_weeks)} weeks of live "
+                "results on a metric whose direction is known."
+            ),
+            None,
+        )
     label = ctx.e.dictionary.describe(decay.metric).label
-    text = (f"Live {label} averages {_fmt(decay.latest)} over the {decay.current_weeks} weeks to {decay.latest_week:%Y-%m-%d}, "
-            f"against {_fmt(decay.reference)} in its first {decay.reference_weeks} live weeks (the reference, to "
-            f"{decay.reference_until:%Y-%m-%d}; {decay.weeks} live weeks in all)")
+    text = (
+        f"Live {label} averages {_fmt(decay.latest)} over the {decay.current_weeks} weeks to {decay.latest_week:%Y-%m-%d}, "
+        f"against {_fmt(decay.reference)} in its first {decay.reference_weeks} live weeks (the reference, to "
+        f"{decay.reference_until:%Y-%m-%d}; {decay.weeks} live weeks in all)"
+    )
     rows = ctx.weekly_rows(decay.metric)
     if decay.relative <= 0.005:
         return CLEAR, text + f": no worse than its first live weeks (threshold {_pct(threshold)}).", rows
     worse = f": {_pct(decay.relative)} worse than its first live weeks"
     drop = decay.drop_in_standard_errors
-    noise = ("its week-to-week values do not vary" if drop is None else
-             f"{drop:.1f} times the uncertainty from its week-to-week noise, {ctx.a.decay_noise_k:g} needed")
+    noise = (
+        "its week-to-week values do not vary"
+        if drop is None
+        else f"{drop:.1f} times the uncertainty from its week-to-week noise, {ctx.a.decay_noise_k:g} needed"
+    )
     if decay.relative < threshold - 1e-9:
         return CLEAR, text + worse + f" (threshold {_pct(threshold)}).", rows
     if not decay.beyond_noise:
-        return CLEAR, text + worse + f", but that is within its week-to-week noise ({noise}), so it is not counted (threshold {_pct(threshold)}).", rows
-    return FIRED, text + worse + f" (threshold {_pct(threshold)}), more than its week-to-week noise explains ({noise}).", rows
+        return (
+            CLEAR,
+            text
+            + worse
+            + f", but that is within its week-to-week noise ({noise}), so it is not counted (threshold {_pct(threshold)}).",
+            rows,
+        )
+    return (
+        FIRED,
+        text + worse + f" (threshold {_pct(threshold)}), more than its week-to-week noise explains ({noise}).",
+        rows,
+    )
 
 
 def _has_kpi(record: dict) -> bool:
     """A named business KPI (not "none") with a baseline and a target."""
     name = record.get("kpi_name")
-    return bool(name) and not says_none(name) and record.get("kpi_baseline") is not None and record.get("kpi_target") is not None
+    return (
+        bool(name)
+        and not says_none(name)
+        and record.get("kpi_baseline") is not None
+        and record.get("kpi_target") is not None
+    )
 
 
 @_evaluator("no_business_kpi")
@@ -454,12 +589,14 @@ def _no_kpi(ctx: _Context, threshold: float):
     if says_none(name):
         return FIRED, "The register says the pilot has no business KPI.", rows
     if name:
-        missing = " and ".join(w for w, f in (("baseline", "kpi_baseline"), ("target", "kpi_target")) if ctx.r.get(f) is None)
+        missing = " and ".join(
+            w for w, f in (("baseline", "kpi_baseline"), ("target", "kpi_target")) if ctx.r.get(f) is None
+        )
         return UNKNOWN, f"The KPI “{name}” is named, but its {missing} is not known.", rows
     return UNKNOWN, "The register does not name a business KPI.", rows
 
 
-def _business_data(ctx: _Context) -> tuple[int, Optional[pd.Timestamp]]:
+def _business_data(ctx: _Context) -> tuple[int, pd.Timestamp | None]:
     """Weeks of business results and the latest: the KPI's series when the KPI is named, else any business series."""
     if not ctx.kpi.empty:
         return len(ctx.kpi), ctx.kpi.index[-1]
@@ -484,9 +621,17 @@ def _no_kpi_data(ctx: _Context, threshold: float):
     if months is None:
         return UNKNOWN, "The approval date is not known.", None
     if months < threshold:
-        return CLEAR, f"No business results yet, {months:.1f} months after approval (expected within {threshold:.0f}).", None
+        return (
+            CLEAR,
+            f"No business results yet, {months:.1f} months after approval (expected within {threshold:.0f}).",
+            None,
+        )
     if named:
-        return FIRED, f"The KPI “{name}” is defined but no data for it has been uploaded, {months:.0f} months after approval.", None
+        return (
+            FIRED,
+            f"The KPI “{name}” is defined but no data for it has been uploaded, {months:.0f} months after approval.",
+            None,
+        )
     return FIRED, f"No business results have been uploaded at all, {months:.0f} months after approval.", None
 
 
@@ -498,17 +643,35 @@ def _technical_not_business(ctx: _Context, threshold: float):
     or below the minimum periods."""
     metric, kpi = ctx.e.primary_metric, ctx.r.get("kpi_name")
     if not kpi:
-        return UNKNOWN, "The register does not name a business KPI, so model progress cannot be compared with business results.", None
+        return (
+            UNKNOWN,
+            "The register does not name a business KPI, so model progress cannot be compared with business results.",
+            None,
+        )
     if says_none(kpi):
         trend = ctx.technical_trend
         if metric is None or trend is None:
-            return UNKNOWN, "The register says there is no business KPI, and there are too few periods of a technical metric to tell whether the model improves.", None
+            return (
+                UNKNOWN,
+                "The register says there is no business KPI, and there are too few periods of a technical metric to tell whether the model improves.",
+                None,
+            )
         name = ctx.e.dictionary.describe(metric).label
         if trend.direction == "up":
-            return FIRED, (f"{name} improved clearly ({trend.chance}, {trend.n} periods) while the register says there is "
-                           "no business KPI to judge it by."), ctx.weekly_rows(metric)
+            return (
+                FIRED,
+                (
+                    f"{name} improved clearly ({trend.chance}, {trend.n} periods) while the register says there is "
+                    "no business KPI to judge it by."
+                ),
+                ctx.weekly_rows(metric),
+            )
         moved = "got clearly worse" if trend.direction == "down" else "shows no clear change"
-        return CLEAR, f"{name} {moved} ({trend.chance}, {trend.n} periods); the register says there is no business KPI.", None
+        return (
+            CLEAR,
+            f"{name} {moved} ({trend.chance}, {trend.n} periods); the register says there is no business KPI.",
+            None,
+        )
     result = ctx.alignment
     if result is None or metric is None:
         return UNKNOWN, f"No technical metric and {kpi} series (with known directions) to compare.", None
@@ -516,22 +679,31 @@ def _technical_not_business(ctx: _Context, threshold: float):
     rows = ctx.weekly_rows(metric, ctx.e.kpi_metric)
     over = f"over {result.periods} {result.period}ly periods"
     if result.label == "insufficient data" or result.technical is None or result.kpi is None:
-        return UNKNOWN, (f"Only {result.periods} common {result.period}ly periods of {name} and {kpi} "
-                         f"({ctx.a.alignment_min_periods} or more needed)."), rows
+        return (
+            UNKNOWN,
+            (
+                f"Only {result.periods} common {result.period}ly periods of {name} and {kpi} "
+                f"({ctx.a.alignment_min_periods} or more needed)."
+            ),
+            rows,
+        )
     tech, business = result.technical, result.kpi
-    later = (f", {kpi} judged {result.lag} {result.period}{'s' if result.lag != 1 else ''} later"
-             if result.lag else "")
+    later = f", {kpi} judged {result.lag} {result.period}{'s' if result.lag != 1 else ''} later" if result.lag else ""
     said = f"{over}{later}; alignment: {result.label}"
     if tech.direction == "up" and business.direction != "up":
         how = "showed a clear worsening" if business.direction == "down" else "showed no clear change"
-        return FIRED, (f"{name} improved clearly ({tech.chance}) while {kpi} {how} "
-                       f"({business.chance}), {said}."), rows
+        return FIRED, (f"{name} improved clearly ({tech.chance}) while {kpi} {how} ({business.chance}), {said}."), rows
     if tech.direction == "up":
-        return CLEAR, (f"{name} and {kpi} both improved clearly ({tech.chance}; {business.chance}), "
-                       f"{said}."), rows
+        return CLEAR, (f"{name} and {kpi} both improved clearly ({tech.chance}; {business.chance}), {said}."), rows
     moved = "got clearly worse" if tech.direction == "down" else "shows no clear change"
-    return CLEAR, (f"{name} {moved} ({tech.chance}), so this is not model progress without "
-                   f"business results ({kpi}: {business.words()}), {said}."), rows
+    return (
+        CLEAR,
+        (
+            f"{name} {moved} ({tech.chance}), so this is not model progress without "
+            f"business results ({kpi}: {business.words()}), {said}."
+        ),
+        rows,
+    )
 
 
 @_evaluator("kpi_behind_plan")
@@ -544,11 +716,16 @@ def _behind(ctx: _Context, threshold: float):
     if progress is None or progress.time_elapsed is None:
         return UNKNOWN, "The approval date or KPI deadline is missing.", None
     rows = ctx.weekly_rows(ctx.e.kpi_metric)
-    how = (f"the trend line through its last {progress.values} {progress.cadence}ly values" if progress.method == "trend line"
-           else f"the middle of its last {progress.values} {progress.cadence}ly value{'s' if progress.values != 1 else ''}")
-    text = (f"{ctx.r['kpi_name']} at {_fmt(progress.latest)} ({how}, to {progress.latest_week:%Y-%m-%d}): "
-            f"{_pct(progress.progress)} of the way from {_fmt(progress.baseline)} to {_fmt(progress.target)}, "
-            f"with {_pct(min(progress.time_elapsed, 1))} of the time to the deadline gone")
+    how = (
+        f"the trend line through its last {progress.values} {progress.cadence}ly values"
+        if progress.method == "trend line"
+        else f"the middle of its last {progress.values} {progress.cadence}ly value{'s' if progress.values != 1 else ''}"
+    )
+    text = (
+        f"{ctx.r['kpi_name']} at {_fmt(progress.latest)} ({how}, to {progress.latest_week:%Y-%m-%d}): "
+        f"{_pct(progress.progress)} of the way from {_fmt(progress.baseline)} to {_fmt(progress.target)}, "
+        f"with {_pct(min(progress.time_elapsed, 1))} of the time to the deadline gone"
+    )
     if progress.outliers:
         many = len(progress.outliers) > 1
         shown = ", ".join(f"{_fmt(value)} on {day:%Y-%m-%d}" for day, value in progress.outliers)
@@ -557,14 +734,33 @@ def _behind(ctx: _Context, threshold: float):
         tail = ""
     gap = progress.shortfall * 100
     size = progress.shortfall_in_standard_errors
-    noise = ("its values move smoothly, without ups and downs" if size is None else
-             f"{size:.1f} times the uncertainty from its ups and downs from one value to the next, {ctx.a.kpi_noise_k:g} needed")
+    noise = (
+        "its values move smoothly, without ups and downs"
+        if size is None
+        else f"{size:.1f} times the uncertainty from its ups and downs from one value to the next, {ctx.a.kpi_noise_k:g} needed"
+    )
     if progress.behind:
-        return FIRED, text + (f" (behind by {gap:.0f} percentage points; {threshold * 100:.0f} or more counts), "
-                              f"more than the KPI's own noise explains ({noise}).") + tail, rows
+        return (
+            FIRED,
+            text
+            + (
+                f" (behind by {gap:.0f} percentage points; {threshold * 100:.0f} or more counts), "
+                f"more than the KPI's own noise explains ({noise})."
+            )
+            + tail,
+            rows,
+        )
     if progress.within_noise:
-        return CLEAR, text + (f": behind by {gap:.0f} percentage points, but that is within the KPI's own noise "
-                              f"({noise}), so it is not counted ({threshold * 100:.0f} or more counts).") + tail, rows
+        return (
+            CLEAR,
+            text
+            + (
+                f": behind by {gap:.0f} percentage points, but that is within the KPI's own noise "
+                f"({noise}), so it is not counted ({threshold * 100:.0f} or more counts)."
+            )
+            + tail,
+            rows,
+        )
     return CLEAR, text + "." + tail, rows
 
 
@@ -572,7 +768,7 @@ def _behind(ctx: _Context, threshold: float):
 
 # How far past its mark a fired signal is, in the unit of the catalogue's `decisive` setting.
 # Only these signals can be decisive: the evidence the article calls decisive on its own.
-DECISIVE_MEASURES: dict[str, Callable[[_Context], Optional[float]]] = {
+DECISIVE_MEASURES: dict[str, Callable[[_Context], float | None]] = {
     "lab_to_live_drop": lambda ctx: ctx.gap.relative if ctx.gap else None,  # share of the lab value lost live
     "no_live_data": lambda ctx: ctx.months_since_approval(),  # months after approval with no live results
     "no_business_data": lambda ctx: ctx.months_since_approval(),  # months after approval with no business results
@@ -614,10 +810,19 @@ def score_pattern(key: str, pattern: Pattern, ctx: _Context, catalogue: Catalogu
     results = []
     for signal in pattern.signals:
         state, evidence, rows = EVALUATORS[signal.key](ctx, signal.threshold if signal.threshold is not None else 0.0)
-        results.append(SignalResult(signal.key, signal.question, signal.weight, state, evidence,
-                                    signal.todo if state == UNKNOWN else None, rows,
-                                    action=signal.action if state == FIRED else None,
-                                    decisive=_is_decisive(signal, state, ctx)))
+        results.append(
+            SignalResult(
+                signal.key,
+                signal.question,
+                signal.weight,
+                state,
+                evidence,
+                signal.todo if state == UNKNOWN else None,
+                rows,
+                action=signal.action if state == FIRED else None,
+                decisive=_is_decisive(signal, state, ctx),
+            )
+        )
     known = sum(s.weight for s in results if s.state != UNKNOWN)
     fired = sum(s.weight for s in results if s.state == FIRED)
     coverage = known / pattern.total_weight
@@ -636,16 +841,27 @@ def score_pattern(key: str, pattern: Pattern, ctx: _Context, catalogue: Catalogu
     if decisive_words and status in ("low", "insufficient"):
         status = "medium"
         raised_by = decisive_words
-    return PatternResult(key, pattern.name, score, round(coverage, 3), status, results, pattern.step, pattern.step_title, raised_by,
-                         decisive_words)
+    return PatternResult(
+        key,
+        pattern.name,
+        score,
+        round(coverage, 3),
+        status,
+        results,
+        pattern.step,
+        pattern.step_title,
+        raised_by,
+        decisive_words,
+    )
 
 
 def _is_are(names: Sequence[str]) -> str:
     return "is" if len(names) == 1 else "are"
 
 
-def health(patterns: dict[str, PatternResult], months_in_pilot: Optional[float], catalogue: Catalogue,
-           stage: Optional[str] = None) -> tuple[str, str]:
+def health(
+    patterns: dict[str, PatternResult], months_in_pilot: float | None, catalogue: Catalogue, stage: str | None = None
+) -> tuple[str, str]:
     """Red means "needs the steering committee's attention now"; amber "watch it, fix it before the
     next review"; green the healthy core. The rule, in order:
     1. red when a pattern is high on decisive evidence (a decisive warning sign fired in it), or
@@ -663,31 +879,52 @@ def health(patterns: dict[str, PatternResult], months_in_pilot: Optional[float],
     judged = [p for p in patterns.values() if p.status != "insufficient"]
     long_in_pilot = months_in_pilot is not None and months_in_pilot >= rules.months_in_pilot_amber
     decisive_high = [p for p in patterns.values() if p.status == "high" and p.decisive_evidence]
-    raised = [f"{p.name} is at least medium on decisive evidence: {_join(p.raised_by)}." for p in patterns.values() if p.raised_by]
+    raised = [
+        f"{p.name} is at least medium on decisive evidence: {_join(p.raised_by)}."
+        for p in patterns.values()
+        if p.raised_by
+    ]
     because = "".join(f" {sentence}" for sentence in raised)
     red = None
     if decisive_high:
-        red = (f"{_join(high)} {_is_are(high)} high." + "".join(
-            f" Decisive evidence for {p.name}: {_join(p.decisive_evidence)}." for p in decisive_high) + because)
+        red = (
+            f"{_join(high)} {_is_are(high)} high."
+            + "".join(f" Decisive evidence for {p.name}: {_join(p.decisive_evidence)}." for p in decisive_high)
+            + because
+        )
     elif len(high) >= rules.red_high_patterns:
         red = f"{_join(high)} are high." + because
     elif long_in_pilot and high:
         red = f"{months_in_pilot:.0f} months in the pilot stage, and {_join(high)} {_is_are(high)} high." + because
     if red is not None:
         if stage == "cancelled":
-            return "amber", "Cancelled, so no decision is needed (it would otherwise be red); the lessons remain. " + red
+            return (
+                "amber",
+                "Cancelled, so no decision is needed (it would otherwise be red); the lessons remain. " + red,
+            )
         return "red", red
     if high:
         also = [name for name in medium]
-        return "amber", (f"{_join(high)} {_is_are(high)} high" + (f"; {_join(also)} {_is_are(also)} medium" if also else "") + "."
-                         + (f" {months_in_pilot:.0f} months in the pilot stage." if long_in_pilot else "") + because)
+        return "amber", (
+            f"{_join(high)} {_is_are(high)} high"
+            + (f"; {_join(also)} {_is_are(also)} medium" if also else "")
+            + "."
+            + (f" {months_in_pilot:.0f} months in the pilot stage." if long_in_pilot else "")
+            + because
+        )
     if len(medium) >= rules.amber_medium_patterns:
-        return "amber", (f"{_join(medium)} {_is_are(medium)} medium." + because
-                         + (f" {months_in_pilot:.0f} months in the pilot stage." if long_in_pilot else ""))
+        return "amber", (
+            f"{_join(medium)} {_is_are(medium)} medium."
+            + because
+            + (f" {months_in_pilot:.0f} months in the pilot stage." if long_in_pilot else "")
+        )
     if long_in_pilot:
         return "amber", f"{months_in_pilot:.0f} months in the pilot stage (mark: {rules.months_in_pilot_amber:.0f})."
     if len(judged) < rules.min_patterns_with_evidence:
-        return "insufficient", f"Only {len(judged)} of 5 patterns have enough evidence (at least {rules.min_patterns_with_evidence} needed)."
+        return (
+            "insufficient",
+            f"Only {len(judged)} of 5 patterns have enough evidence (at least {rules.min_patterns_with_evidence} needed).",
+        )
     return "green", f"Every pattern with enough evidence is low ({len(judged)} of 5 judged)."
 
 
@@ -695,13 +932,21 @@ def health_rule(catalogue: Catalogue) -> dict[str, str]:
     """Each verdict's rule in words, from the catalogue in force (for the page's help texts)."""
     rules = catalogue.health
     months = f"{rules.months_in_pilot_amber:g}"
-    mediums = "a pattern is medium" if rules.amber_medium_patterns == 1 else f"{rules.amber_medium_patterns} patterns are medium"
+    mediums = (
+        "a pattern is medium"
+        if rules.amber_medium_patterns == 1
+        else f"{rules.amber_medium_patterns} patterns are medium"
+    )
     return {
-        "red": ("Needs the steering committee's attention now: a pattern is high on decisive evidence, or "
-                f"{rules.red_high_patterns} patterns are high, or the pilot has been {months} months or more in the pilot stage "
-                "with a high pattern. A cancelled pilot is never red: no decision is needed."),
-        "amber": (f"Watch it and fix it before the next review: one pattern is high, or {mediums}, or the pilot has been "
-                  f"{months} months or more in the pilot stage. " + decisive_rule(catalogue)).strip(),
+        "red": (
+            "Needs the steering committee's attention now: a pattern is high on decisive evidence, or "
+            f"{rules.red_high_patterns} patterns are high, or the pilot has been {months} months or more in the pilot stage "
+            "with a high pattern. A cancelled pilot is never red: no decision is needed."
+        ),
+        "amber": (
+            f"Watch it and fix it before the next review: one pattern is high, or {mediums}, or the pilot has been "
+            f"{months} months or more in the pilot stage. " + decisive_rule(catalogue)
+        ).strip(),
         "green": f"The healthy core: every pattern with enough evidence is low, and at least {rules.min_patterns_with_evidence} have enough evidence.",
         "insufficient": f"Fewer than {rules.min_patterns_with_evidence} patterns have enough evidence to judge: unknown is not the same as healthy.",
     }
@@ -732,13 +977,15 @@ def card_help(pattern: PatternResult, minimum: float) -> str:
     """A pattern card's tooltip: the score and the evidence share, in words."""
     known = sum(1 for s in pattern.signals if s.state != UNKNOWN)
     score = "no score (too little evidence)" if pattern.score is None else f"score {pattern.score:.0f} of 100"
-    return (f"{pattern.name}: {score}, from {len(pattern.fired)} warning sign{'s' if len(pattern.fired) != 1 else ''} "
-            f"among the {known} of {len(pattern.signals)} signals whose answer is known. "
-            f"“{pattern.coverage * 100:.0f}% of evidence known” is the share of the pattern's signals (by weight) that have an "
-            f"answer or data — not a probability. Below {minimum * 100:.0f}% the pattern reads “insufficient evidence”.")
+    return (
+        f"{pattern.name}: {score}, from {len(pattern.fired)} warning sign{'s' if len(pattern.fired) != 1 else ''} "
+        f"among the {known} of {len(pattern.signals)} signals whose answer is known. "
+        f"“{pattern.coverage * 100:.0f}% of evidence known” is the share of the pattern's signals (by weight) that have an "
+        f"answer or data — not a probability. Below {minimum * 100:.0f}% the pattern reads “insufficient evidence”."
+    )
 
 
-def threshold_words(threshold: Optional[float], unit: Optional[str]) -> str:
+def threshold_words(threshold: float | None, unit: str | None) -> str:
     """A signal's mark as people read it: "15% drop", "3 months after approval", "40% of effort"."""
     if threshold is None:
         return ""
@@ -757,11 +1004,26 @@ def assess_pilot(evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime,
     months_in_pilot = ctx.months_in_stage() if evidence.record.get("stage") == "pilot" else None
     verdict, reason = health(patterns, months_in_pilot, catalogue, evidence.record.get("stage"))
     r = evidence.record
-    return PilotRisk(r["pilot_id"], r.get("name") or "", r.get("business_unit") or "", r.get("stage") or "", as_of, verdict, reason, patterns)
+    return PilotRisk(
+        r["pilot_id"],
+        r.get("name") or "",
+        r.get("business_unit") or "",
+        r.get("stage") or "",
+        as_of,
+        verdict,
+        reason,
+        patterns,
+    )
 
 
-def assess(store: Store, as_of: Optional[datetime] = None, pilot_ids: Optional[Sequence[str]] = None,
-           catalogue: Optional[Catalogue] = None, with_rows: bool = False, records_at: Optional[datetime] = None) -> list[PilotRisk]:
+def assess(
+    store: Store,
+    as_of: datetime | None = None,
+    pilot_ids: Sequence[str] | None = None,
+    catalogue: Catalogue | None = None,
+    with_rows: bool = False,
+    records_at: datetime | None = None,
+) -> list[PilotRisk]:
     """Every pilot's risk as of a moment (default: now). Pilots approved after that moment are left out.
     `with_rows` also keeps the data rows behind each signal (for one pilot's detail; it costs time);
     `records_at` reads the pilot records as they stood then (a pinned link) instead of as they are."""
@@ -783,18 +1045,43 @@ def assess_evidence(evidence: Evidence, catalogue: Catalogue, with_rows: bool = 
 
 # -- tables for pages and the command line -----------------------------------------------------
 
+
 def heatmap_frame(results: Sequence[PilotRisk]) -> pd.DataFrame:
     """One row per pilot and pattern: score, coverage, status (for the heatmap and its table)."""
     rows = []
     for risk in results:
         for pattern in risk.patterns.values():
-            rows.append({
-                "pilot_id": risk.pilot_id, "name": risk.name, "business_unit": risk.business_unit, "stage": risk.stage,
-                "health": risk.health, "pattern": pattern.key, "pattern_name": pattern.name, "score": pattern.score,
-                "coverage": pattern.coverage, "status": pattern.status, "fired": len(pattern.fired),
-            })
-    return pd.DataFrame(rows, columns=["pilot_id", "name", "business_unit", "stage", "health", "pattern", "pattern_name",
-                                       "score", "coverage", "status", "fired"])
+            rows.append(
+                {
+                    "pilot_id": risk.pilot_id,
+                    "name": risk.name,
+                    "business_unit": risk.business_unit,
+                    "stage": risk.stage,
+                    "health": risk.health,
+                    "pattern": pattern.key,
+                    "pattern_name": pattern.name,
+                    "score": pattern.score,
+                    "coverage": pattern.coverage,
+                    "status": pattern.status,
+                    "fired": len(pattern.fired),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "pilot_id",
+            "name",
+            "business_unit",
+            "stage",
+            "health",
+            "pattern",
+            "pattern_name",
+            "score",
+            "coverage",
+            "status",
+            "fired",
+        ],
+    )
 
 
 HEATMAP_PILOTS = 25  # the heatmap's rows unless every pilot is asked for: the first in the page's order (worst first)
@@ -807,12 +1094,24 @@ def order_pilots(by_pilot: Mapping[str, PilotRisk], pilot_ids: Iterable[str], so
     pilots whose evidence is insufficient for it last."""
     pilot_ids = list(dict.fromkeys(pilot_ids))
     if sort == "health":
-        return sorted(pilot_ids, key=lambda p: (HEALTH_RANK[by_pilot[p].health],
-                                                -max(x.score or 0 for x in by_pilot[p].patterns.values()), p))
+        return sorted(
+            pilot_ids,
+            key=lambda p: (
+                HEALTH_RANK[by_pilot[p].health],
+                -max(x.score or 0 for x in by_pilot[p].patterns.values()),
+                p,
+            ),
+        )
     if sort == "pilot":
         return sorted(pilot_ids)
-    return sorted(pilot_ids, key=lambda p: (by_pilot[p].patterns[sort].status == "insufficient",
-                                            -(by_pilot[p].patterns[sort].score or 0), p))
+    return sorted(
+        pilot_ids,
+        key=lambda p: (
+            by_pilot[p].patterns[sort].status == "insufficient",
+            -(by_pilot[p].patterns[sort].score or 0),
+            p,
+        ),
+    )
 
 
 def heatmap_rows(order: Sequence[str], show_all: bool, limit: int | None = None) -> list[str]:
@@ -827,23 +1126,43 @@ def scores_table(frame: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
     in `order` (the page's download)."""
     from .catalogue import PATTERN_KEYS
 
-    table = (frame.pivot_table(index=["pilot_id", "name", "business_unit", "stage", "health"], columns="pattern", values="score",
-                               aggfunc="first")
-             .reindex(columns=list(PATTERN_KEYS)).reset_index())
+    table = (
+        frame.pivot_table(
+            index=["pilot_id", "name", "business_unit", "stage", "health"],
+            columns="pattern",
+            values="score",
+            aggfunc="first",
+        )
+        .reindex(columns=list(PATTERN_KEYS))
+        .reset_index()
+    )
     rank = {p: i for i, p in enumerate(order)}
-    return table[table["pilot_id"].isin(rank)].sort_values("pilot_id", key=lambda ids: ids.map(rank), kind="stable").reset_index(drop=True)
+    return (
+        table[table["pilot_id"].isin(rank)]
+        .sort_values("pilot_id", key=lambda ids: ids.map(rank), kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def as_json(risk: PilotRisk) -> dict:
     return {
-        "pilot_id": risk.pilot_id, "name": risk.name, "health": risk.health, "health_reason": risk.health_reason,
+        "pilot_id": risk.pilot_id,
+        "name": risk.name,
+        "health": risk.health,
+        "health_reason": risk.health_reason,
         "as_of": risk.as_of.isoformat(timespec="seconds"),
         "patterns": {
             key: {
-                "score": p.score, "coverage": p.coverage, "status": p.status, "raised_by_decisive_evidence": p.raised_by,
-                "signals": [{"key": s.key, "state": s.state, "evidence": s.evidence, "decisive": s.decisive} for s in p.signals],
+                "score": p.score,
+                "coverage": p.coverage,
+                "status": p.status,
+                "raised_by_decisive_evidence": p.raised_by,
+                "signals": [
+                    {"key": s.key, "state": s.state, "evidence": s.evidence, "decisive": s.decisive} for s in p.signals
+                ],
                 "actions": [{"signal": a.signal, "action": a.text, "evidence": a.evidence} for a in p.actions]
-                if p.status in ("high", "medium") else [],
+                if p.status in ("high", "medium")
+                else [],
             }
             for key, p in risk.patterns.items()
         },
@@ -856,14 +1175,24 @@ def month_ends(today: date, months: int) -> list[datetime]:
     year, month = today.year, today.month
     for _ in range(months):
         start_next = date(year + (month == 12), month % 12 + 1, 1)
-        ends.append(min(datetime.combine(start_next, datetime.min.time()) - pd.Timedelta(seconds=1).to_pytimedelta(),
-                        datetime.combine(today, datetime.max.time())))
+        ends.append(
+            min(
+                datetime.combine(start_next, datetime.min.time()) - pd.Timedelta(seconds=1).to_pytimedelta(),
+                datetime.combine(today, datetime.max.time()),
+            )
+        )
         month, year = (month - 1, year) if month > 1 else (12, year - 1)
     return sorted(ends)
 
 
-def risk_trend(store: Store, pilot_id: str, months: int = 12, catalogue: Optional[Catalogue] = None,
-               today: Optional[date] = None, records_at: Optional[datetime] = None) -> pd.DataFrame:
+def risk_trend(
+    store: Store,
+    pilot_id: str,
+    months: int = 12,
+    catalogue: Catalogue | None = None,
+    today: date | None = None,
+    records_at: datetime | None = None,
+) -> pd.DataFrame:
     """A pilot's pattern scores and health at the end of each of the last `months` months, from what
     had been uploaded by then."""
     catalogue = catalogue or catalogue_for(store, records_at)
@@ -878,6 +1207,15 @@ def risk_trend(store: Store, pilot_id: str, months: int = 12, catalogue: Optiona
             continue
         risk = found[0]
         for pattern in risk.patterns.values():
-            rows.append({"month": pd.Timestamp(moment.date()), "pattern": pattern.key, "pattern_name": pattern.name,
-                         "score": pattern.score, "coverage": pattern.coverage, "status": pattern.status, "health": risk.health})
+            rows.append(
+                {
+                    "month": pd.Timestamp(moment.date()),
+                    "pattern": pattern.key,
+                    "pattern_name": pattern.name,
+                    "score": pattern.score,
+                    "coverage": pattern.coverage,
+                    "status": pattern.status,
+                    "health": risk.health,
+                }
+            )
     return pd.DataFrame(rows, columns=["month", "pattern", "pattern_name", "score", "coverage", "status", "health"])

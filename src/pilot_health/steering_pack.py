@@ -12,6 +12,7 @@ image cannot run anything, whatever text the data holds), PNG in the PDF. Every 
 is escaped in the HTML; the PDF draws text, never markup. Paper: A4 or Letter; the HTML prints on
 either (its layout fits the narrower, shorter of the two).
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,7 +23,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Sequence
 from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
@@ -50,14 +51,18 @@ PAPERS = {"a4": "A4", "letter": "Letter"}
 FONTS = Path(__file__).parent / "fonts"
 HEALTH_COLOURS = {"green": "#2a9d8f", "amber": "#e09f1f", "red": "#c0392b", "insufficient": "#9aa5b1"}
 # A pattern's cell in the portfolio table: the heatmap's colours at its reading's marks.
-STATUS_COLOURS = {"low": charts.RISK_COLOURS.range[0], "medium": charts.RISK_COLOURS.range[1], "high": charts.RISK_COLOURS.range[3],
-                  "insufficient": charts.INSUFFICIENT_COLOUR}
+STATUS_COLOURS = {
+    "low": charts.RISK_COLOURS.range[0],
+    "medium": charts.RISK_COLOURS.range[1],
+    "high": charts.RISK_COLOURS.range[3],
+    "insufficient": charts.INSUFFICIENT_COLOUR,
+}
 STATUS_TEXT = {"low": "#222222", "medium": "#222222", "high": "#ffffff", "insufficient": "#555555"}
 COMMITTEE_ACTIONS = 5
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
 
 
-def live_link(base_url: str, page: str, pinned: Optional[datetime], **params: str) -> str:
+def live_link(base_url: str, page: str, pinned: datetime | None, **params: str) -> str:
     """The address of the live view: `page` ('' for home, 'Risk' …) with its parameters, pinned when the pack is."""
     pairs = [(k, v) for k, v in params.items() if v]
     if pinned is not None:
@@ -76,23 +81,26 @@ def links_base(opened_url: str, public_url: str, public_url_set: bool) -> tuple[
 
 # -- what goes in ------------------------------------------------------------------------------------
 
+
 @dataclass
 class PilotPack:
     risk: PilotRisk
     alignment: PilotAlignment
-    alignment_summary: str  # the verdict without each test's chance in words: the page keeps those, the pack has one page
-    alignment_chart: Optional[dict]  # Vega-Lite spec
+    alignment_summary: (
+        str  # the verdict without each test's chance in words: the page keeps those, the pack has one page
+    )
+    alignment_chart: dict | None  # Vega-Lite spec
     adoption: PilotAdoption
-    adoption_chart: Optional[dict]
+    adoption_chart: dict | None
     record: dict
     as_of: datetime
     pinned: bool
     link: str
-    changes: Optional["PortfolioChanges"] = None  # since the last meeting, when the pack was asked for with one
+    changes: "PortfolioChanges" | None = None  # since the last meeting, when the pack was asked for with one
     decisions: list["DecisionLine"] = field(default_factory=list)  # the committee's decisions in force about the pilot
 
     @property
-    def months_in_stage(self) -> Optional[float]:
+    def months_in_stage(self) -> float | None:
         since = self.record.get("stage_since")
         if since is None or pd.isna(since):
             return None
@@ -105,11 +113,11 @@ class PortfolioRow:
 
     risk: PilotRisk
     stage: str
-    months_in_stage: Optional[float]
-    budget: Optional[float]
-    spend: Optional[float]
-    spend_share: Optional[float]
-    kpi_progress: Optional[KpiProgress]
+    months_in_stage: float | None
+    budget: float | None
+    spend: float | None
+    spend_share: float | None
+    kpi_progress: KpiProgress | None
 
 
 @dataclass(frozen=True)
@@ -122,13 +130,13 @@ class CommitteeAction:
 class PortfolioPack:
     results: list[PilotRisk]  # worst first, as the risk page orders them
     rows: list[PortfolioRow]  # the same order
-    summary: Optional[PortfolioSummary]  # the home page's totals (None without pilots)
+    summary: PortfolioSummary | None  # the home page's totals (None without pilots)
     actions: list[CommitteeAction]
     as_of: datetime
     pinned: bool
     link: str
     pattern_names: list[str]
-    changes: Optional["PortfolioChanges"] = None  # since the last meeting, when the pack was asked for with one
+    changes: "PortfolioChanges" | None = None  # since the last meeting, when the pack was asked for with one
     decisions: list["DecisionLine"] = field(default_factory=list)  # the committee's decisions due or overdue
     decisions_in_force: int = 0  # every decision in force (not replaced), due or not
 
@@ -141,13 +149,19 @@ class DecisionLine:
 
     decision: "Decision"
     name: str
-    condition: Optional[str]  # met | not met | unknown; None for conditions in words only
-    sign: Optional[str]  # the warning sign's question the condition is tied to
+    condition: str | None  # met | not met | unknown; None for conditions in words only
+    sign: str | None  # the warning sign's question the condition is tied to
     link: str
 
 
-def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[datetime] = None,
-               catalogue: Optional[Catalogue] = None, since: Optional[datetime] = None) -> PilotPack:
+def pilot_pack(
+    store: Store,
+    pilot_id: str,
+    base_url: str,
+    pinned: datetime | None = None,
+    catalogue: Catalogue | None = None,
+    since: datetime | None = None,
+) -> PilotPack:
     """One pilot's pack: now, or as the store stood at `pinned` (records, uploads and withdrawals then);
     with `since`, what changed for the pilot between then and the pack's moment (`changes.changes_since`)."""
     from .results import KEEPER
@@ -156,7 +170,9 @@ def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[date
     # "Now" is the moment the dashboard's pages are computed for (results.now_moment), so pack and page agree.
     evidence = load_evidence(store, pinned or KEEPER.moment(store), [pilot_id], pinned)
     if pilot_id not in set(evidence.pilots["pilot_id"]):
-        raise NotFoundError(f"There is no pilot {pilot_id}" + (f" as of {pinned:%d %B %Y %H:%M} UTC." if pinned else "."))
+        raise NotFoundError(
+            f"There is no pilot {pilot_id}" + (f" as of {pinned:%d %B %Y %H:%M} UTC." if pinned else ".")
+        )
     found = assess_evidence(evidence, catalogue)
     if not found:
         raise NotFoundError(f"Pilot {pilot_id} was not yet approved at that moment, so there is nothing to summarise.")
@@ -164,25 +180,42 @@ def pilot_pack(store: Store, pilot_id: str, base_url: str, pinned: Optional[date
     numbers = numbers_for(evidence, pilot_id, catalogue)
     alignment = assess_alignment(numbers, catalogue)
     chart = chart_data(numbers)
-    if chart is not None:  # on paper, one marked crossing per kind of alert: the labels of close crossings would overlap
+    if (
+        chart is not None
+    ):  # on paper, one marked crossing per kind of alert: the labels of close crossings would overlap
         chart = dataclasses.replace(chart, events=paper_events(chart.events))
     adoption = portfolio_adoption(store, evidence.as_of, [pilot_id], catalogue, records_at=pinned)[0]
     latest = adoption.latest
     return PilotPack(
-        risk=risk, alignment=alignment, alignment_summary=verdict(numbers, alignment, brief=True),
-        alignment_chart=charts.alignment_chart(chart).to_dict() if chart is not None and not chart.technical.empty else None,
+        risk=risk,
+        alignment=alignment,
+        alignment_summary=verdict(numbers, alignment, brief=True),
+        alignment_chart=charts.alignment_chart(chart).to_dict()
+        if chart is not None and not chart.technical.empty
+        else None,
         adoption=adoption,
-        adoption_chart=(charts.barrier_chart(barrier_frame(latest.overall), horizontal=True).to_dict()
-                        if latest is not None and latest.shown else None),
-        record=evidence.pilot(pilot_id).record, as_of=evidence.as_of, pinned=pinned is not None,
+        adoption_chart=(
+            charts.barrier_chart(barrier_frame(latest.overall), horizontal=True).to_dict()
+            if latest is not None and latest.shown
+            else None
+        ),
+        record=evidence.pilot(pilot_id).record,
+        as_of=evidence.as_of,
+        pinned=pinned is not None,
         link=live_link(base_url, "Risk", pinned, pilot=pilot_id),
         changes=_changes(store, since, pinned, [pilot_id]),
         decisions=decision_lines(store, base_url, pinned, {pilot_id: risk}, [pilot_id], in_force=True),
     )
 
 
-def decision_lines(store: Store, base_url: str, pinned: Optional[datetime], risks: dict[str, PilotRisk],
-                   pilot_ids: Optional[Sequence[str]] = None, in_force: bool = True) -> list[DecisionLine]:
+def decision_lines(
+    store: Store,
+    base_url: str,
+    pinned: datetime | None,
+    risks: dict[str, PilotRisk],
+    pilot_ids: Sequence[str] | None = None,
+    in_force: bool = True,
+) -> list[DecisionLine]:
     """The committee's decisions as the pack's moment knows them (recorded at or before a pinned
     moment, statuses counted on its day; the store's business units only): those in force (a later
     decision replaces an earlier one about the same pilot), or only those due or overdue
@@ -203,12 +236,19 @@ def decision_lines(store: Store, base_url: str, pinned: Optional[datetime], risk
                 sign = catalogue.signal(d.signal_key).question
             except KeyError:
                 sign = d.signal_key
-        lines.append(DecisionLine(d, risk.name if risk is not None else d.pilot_id, condition, sign,
-                                  live_link(base_url, "Risk", d.pinned_at, pilot=d.pilot_id)))
+        lines.append(
+            DecisionLine(
+                d,
+                risk.name if risk is not None else d.pilot_id,
+                condition,
+                sign,
+                live_link(base_url, "Risk", d.pinned_at, pilot=d.pilot_id),
+            )
+        )
     return lines
 
 
-def _changes(store: Store, since: Optional[datetime], pinned: Optional[datetime], pilot_ids=None):
+def _changes(store: Store, since: datetime | None, pinned: datetime | None, pilot_ids=None):
     if since is None:
         return None
     from .changes import changes_since
@@ -226,8 +266,10 @@ def paper_events(events: pd.DataFrame) -> pd.DataFrame:
         return events
     kind = events["what"].str.split().str[0]
     rank = events["level"].map({level: i for i, level in enumerate(LEVELS)}).fillna(-1)
-    keep = [group.assign(rank=rank[group.index]).sort_values(["rank", "week"], ascending=[False, True]).index[0]
-            for _, group in events.groupby(kind, sort=False)]
+    keep = [
+        group.assign(rank=rank[group.index]).sort_values(["rank", "week"], ascending=[False, True]).index[0]
+        for _, group in events.groupby(kind, sort=False)
+    ]
     return events.loc[sorted(keep)].reset_index(drop=True)
 
 
@@ -245,8 +287,14 @@ def committee_actions(results: Sequence[PilotRisk], limit: int = COMMITTEE_ACTIO
     return picked[:limit]
 
 
-def portfolio_pack(store: Store, base_url: str, pinned: Optional[datetime] = None, catalogue: Optional[Catalogue] = None,
-                   stale_after_days: Optional[int] = None, since: Optional[datetime] = None) -> PortfolioPack:
+def portfolio_pack(
+    store: Store,
+    base_url: str,
+    pinned: datetime | None = None,
+    catalogue: Catalogue | None = None,
+    stale_after_days: int | None = None,
+    since: datetime | None = None,
+) -> PortfolioPack:
     """The portfolio's pack, from the numbers every page shows (the home page's table, the risk
     page's results and order, the alignment page's KPI progress); with `since`, what changed since
     then (the Since last meeting page's comparison)."""
@@ -272,15 +320,26 @@ def portfolio_pack(store: Store, base_url: str, pinned: Optional[datetime] = Non
     rows = []
     for r in results:
         line = lines.get(r.pilot_id, {})
-        rows.append(PortfolioRow(
-            risk=r, stage=line.get("stage") or r.stage, months_in_stage=_number(line.get("months_in_stage")),
-            budget=_number(line.get("budget")), spend=_number(line.get("spend_to_date")), spend_share=_number(line.get("spend_share")),
-            kpi_progress=progress.get(r.pilot_id),
-        ))
+        rows.append(
+            PortfolioRow(
+                risk=r,
+                stage=line.get("stage") or r.stage,
+                months_in_stage=_number(line.get("months_in_stage")),
+                budget=_number(line.get("budget")),
+                spend=_number(line.get("spend_to_date")),
+                spend_share=_number(line.get("spend_share")),
+                kpi_progress=progress.get(r.pilot_id),
+            )
+        )
     shown = frame[frame["pilot_id"].isin(by_pilot)] if len(frame) else frame
     return PortfolioPack(
-        results=results, rows=rows, summary=summarise(shown, stale) if len(shown) else None, actions=committee_actions(results),
-        as_of=as_of, pinned=pinned is not None, link=live_link(base_url, "Risk", pinned),
+        results=results,
+        rows=rows,
+        summary=summarise(shown, stale) if len(shown) else None,
+        actions=committee_actions(results),
+        as_of=as_of,
+        pinned=pinned is not None,
+        link=live_link(base_url, "Risk", pinned),
         pattern_names=[catalogue.patterns[k].name for k in PATTERN_KEYS],
         changes=_changes(store, since, pinned),
         decisions=decision_lines(store, base_url, pinned, by_pilot, in_force=False),
@@ -288,7 +347,7 @@ def portfolio_pack(store: Store, base_url: str, pinned: Optional[datetime] = Non
     )
 
 
-def _in_force(store: Store, pinned: Optional[datetime]) -> int:
+def _in_force(store: Store, pinned: datetime | None) -> int:
     from .meetings import decisions
 
     return sum(d.status != "replaced" for d in decisions(store, pinned))
@@ -315,7 +374,9 @@ def since_lines(found: "PortfolioChanges", limit: int, with_pilot: bool) -> list
     return lines
 
 
-TWO_PANELS_MIN = 85  # mm: with less room, the technical panel has none left for its alert legend, the KPI's for its axis
+TWO_PANELS_MIN = (
+    85  # mm: with less room, the technical panel has none left for its alert legend, the KPI's for its axis
+)
 FIRST_PANEL_MIN = 45  # mm, its title included: a shorter first panel has no room for its axis labels and alert legend
 CHART_ON_PAGE = "The chart is on the Alignment page (no room left for it on this page)."
 KPI_ON_PAGE = "The KPI's own chart is on the Alignment page (no room left for it on this page)."
@@ -326,8 +387,11 @@ PORTFOLIO_DECISIONS = 6  # decisions due or overdue the portfolio's pack lists (
 def decision_heading(line: DecisionLine, with_pilot: bool) -> str:
     """“Fix and review · Overdue (5 days late) · due 12 Nov 2026 · owner Jo”."""
     d = line.decision
-    late = (f" ({-d.days_left} day{'s' if d.days_left != -1 else ''} late)" if d.days_left < 0 else
-            f" ({d.days_left} day{'s' if d.days_left != 1 else ''} left)")
+    late = (
+        f" ({-d.days_left} day{'s' if d.days_left != -1 else ''} late)"
+        if d.days_left < 0
+        else f" ({d.days_left} day{'s' if d.days_left != 1 else ''} left)"
+    )
     head = f"{d.pilot_id} · {line.name}: " if with_pilot else ""
     return f"{head}{d.decision_label} · {d.status_label}{late} · due {d.due_on:%d %b %Y} · owner {d.owner}"
 
@@ -339,10 +403,16 @@ def decision_detail(line: DecisionLine) -> str:
 
     d = line.decision
     conditions = " ".join((d.conditions or "").split())
-    words = f"Conditions: {conditions}" + ("" if conditions[-1:] in ".!?" else ".") if conditions else "No conditions in words."
+    words = (
+        f"Conditions: {conditions}" + ("" if conditions[-1:] in ".!?" else ".")
+        if conditions
+        else "No conditions in words."
+    )
     if line.condition is not None:
         at = f" (checked at {d.signal_value:g})" if d.signal_value is not None else ""
-        words = f"Warning sign {CONDITION_LABELS.get(line.condition, line.condition).lower()}: “{line.sign}”{at}. " + words
+        words = (
+            f"Warning sign {CONDITION_LABELS.get(line.condition, line.condition).lower()}: “{line.sign}”{at}. " + words
+        )
     return words
 
 
@@ -359,14 +429,17 @@ def decisions_note(pack: "PortfolioPack") -> str:
     from .meetings import DUE_SOON_DAYS
 
     if not pack.decisions:
-        return (f"No decision of the committee is due within {DUE_SOON_DAYS} days or overdue"
-                + (f" ({pack.decisions_in_force} in force)." if pack.decisions_in_force else "."))
+        return f"No decision of the committee is due within {DUE_SOON_DAYS} days or overdue" + (
+            f" ({pack.decisions_in_force} in force)." if pack.decisions_in_force else "."
+        )
     overdue = sum(line.decision.status == "overdue" for line in pack.decisions)
-    return (f"{len(pack.decisions)} of the {pack.decisions_in_force} decisions in force: {overdue} overdue, "
-            f"{len(pack.decisions) - overdue} due within {DUE_SOON_DAYS} days. Most urgent first.")
+    return (
+        f"{len(pack.decisions)} of the {pack.decisions_in_force} decisions in force: {overdue} overdue, "
+        f"{len(pack.decisions) - overdue} due within {DUE_SOON_DAYS} days. Most urgent first."
+    )
 
 
-def _number(value) -> Optional[float]:
+def _number(value) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
@@ -375,8 +448,10 @@ def _number(value) -> Optional[float]:
 # The pack's "Next actions" answer each pattern's top evidence in the table above it (both take the
 # pattern's decisive, then heaviest, fired signal first), so the pack does not print the evidence twice.
 ACTIONS_NOTE = "Each step answers the pattern's top evidence in the table above."
-COMMITTEE_NOTE = ("The most serious step of each pilot that calls for action, worst pilots first, "
-                  "each with the evidence that calls for it.")
+COMMITTEE_NOTE = (
+    "The most serious step of each pilot that calls for action, worst pilots first, "
+    "each with the evidence that calls for it."
+)
 
 
 def top_evidence(risk: PilotRisk, pattern_key: str) -> str:
@@ -392,25 +467,25 @@ def score_text(risk: PilotRisk, pattern_key: str) -> str:
     return STATUS_LABELS[p.status] + ("" if p.score is None or p.status == "insufficient" else f" {p.score:.0f}")
 
 
-def stage_text(stage: Optional[str], months: Optional[float]) -> str:
+def stage_text(stage: str | None, months: float | None) -> str:
     label = STAGE_LABELS.get(stage, stage or "—")
     return label + (f", {months:.1f} months" if months is not None else "")
 
 
-def kpi_text(progress: Optional[KpiProgress]) -> str:
+def kpi_text(progress: KpiProgress | None) -> str:
     """'13% behind' — the share of the way to target (and whether it trails the time gone)."""
     if progress is None:
         return "—"
     return percent(progress.progress) + (" behind" if progress.behind else "")
 
 
-def time_text(progress: Optional[KpiProgress]) -> str:
+def time_text(progress: KpiProgress | None) -> str:
     if progress is None or progress.time_elapsed is None:
         return "—"
     return percent(min(progress.time_elapsed, 1))
 
 
-def spend_text(spend: Optional[float], budget: Optional[float]) -> str:
+def spend_text(spend: float | None, budget: float | None) -> str:
     return f"{money(spend)} of {money(budget)}" if budget else (money(spend) if spend is not None else "—")
 
 
@@ -427,26 +502,45 @@ def tiles(pack: PilotPack) -> list[Tile]:
     r, a, ad = pack.record, pack.alignment, pack.adoption
     months = pack.months_in_stage
     clock = pilot_clock(r.get("stage"), months)
-    stage = Tile("Stage", STAGE_LABELS.get(r.get("stage"), r.get("stage") or "—"),
-                 (f"{months:.1f} months in this stage" if months is not None else "Since when is not known")
-                 + (f" ({PILOT_CLOCK_LABELS[clock]})" if clock and clock != "under_6" else ""), warn=clock in ("over_6", "over_18"))
+    stage = Tile(
+        "Stage",
+        STAGE_LABELS.get(r.get("stage"), r.get("stage") or "—"),
+        (f"{months:.1f} months in this stage" if months is not None else "Since when is not known")
+        + (f" ({PILOT_CLOCK_LABELS[clock]})" if clock and clock != "under_6" else ""),
+        warn=clock in ("over_6", "over_18"),
+    )
     budget, spend = r.get("budget"), r.get("spend_to_date")
     share = spend / budget if budget and spend is not None else None
-    money_tile = Tile("Budget", f"{money(spend)} of {money(budget)}" if budget else "No budget",
-                      (f"{percent(share)} spent" + (", over budget" if share > 1 else "")) if share is not None
-                      else "Spend to date against the approved budget", warn=bool(share and share > 1))
+    money_tile = Tile(
+        "Budget",
+        f"{money(spend)} of {money(budget)}" if budget else "No budget",
+        (f"{percent(share)} spent" + (", over budget" if share > 1 else ""))
+        if share is not None
+        else "Spend to date against the approved budget",
+        warn=bool(share and share > 1),
+    )
     progress = a.kpi_progress
     if progress and progress.time_elapsed is not None:
-        kpi = Tile("KPI progress", f"{percent(progress.progress)} of the way",
-                   f"{percent(min(progress.time_elapsed, 1))} of the time gone" + (", behind plan" if progress.behind else ""),
-                   warn=bool(progress.behind))
+        kpi = Tile(
+            "KPI progress",
+            f"{percent(progress.progress)} of the way",
+            f"{percent(min(progress.time_elapsed, 1))} of the time gone" + (", behind plan" if progress.behind else ""),
+            warn=bool(progress.behind),
+        )
     elif progress:
         kpi = Tile("KPI progress", f"{percent(progress.progress)} of the way", "No deadline in the register")
     else:
         kpi = Tile("KPI progress", "Not known", "Needs the KPI's baseline, target, deadline and data")
     rate = ad.rate
-    adoption = (Tile("Adoption", f"{percent(rate.rate)} of target", f"{rate.active_users:,.0f} of {rate.target_users:,} target users active")
-                if rate else Tile("Adoption", "Not known", "Needs target users and usage data"))
+    adoption = (
+        Tile(
+            "Adoption",
+            f"{percent(rate.rate)} of target",
+            f"{rate.active_users:,.0f} of {rate.target_users:,} target users active",
+        )
+        if rate
+        else Tile("Adoption", "Not known", "Needs target users and usage data")
+    )
     return [stage, money_tile, kpi, adoption]
 
 
@@ -460,22 +554,35 @@ def made_text() -> str:
 
 def health_counts(results: Sequence[PilotRisk]) -> str:
     counts = pd.Series([r.health for r in results], dtype=object).value_counts()
-    return ", ".join(f"{int(counts.get(h, 0))} {HEALTH_LABELS[h].lower()}" for h in ("red", "amber", "green", "insufficient"))
+    return ", ".join(
+        f"{int(counts.get(h, 0))} {HEALTH_LABELS[h].lower()}" for h in ("red", "amber", "green", "insufficient")
+    )
 
 
 def portfolio_facts(pack: PortfolioPack) -> list[Tile]:
     s = pack.summary
     counts = pd.Series([r.health for r in pack.results], dtype=object).value_counts()
-    health = Tile("Health", f"{int(counts.get('red', 0))} red, {int(counts.get('amber', 0))} amber",
-                  f"{int(counts.get('green', 0))} green, {int(counts.get('insufficient', 0))} with too little evidence to judge")
+    health = Tile(
+        "Health",
+        f"{int(counts.get('red', 0))} red, {int(counts.get('amber', 0))} amber",
+        f"{int(counts.get('green', 0))} green, {int(counts.get('insufficient', 0))} with too little evidence to judge",
+    )
     if s is None:
         return [health]
     return [
         health,
-        Tile("In pilot past 6 months", f"{s.past_purgatory} of {s.in_pilot}",
-             f"{s.past_cancellation} past 18 months" if s.past_cancellation else "None past 18 months", warn=bool(s.past_purgatory)),
-        Tile("Spend to date", f"{money(s.spend_total)} of {money(s.budget_total)}",
-             f"{percent(s.spend_share)} spent" + (f", {s.over_budget} over budget" if s.over_budget else ""), warn=bool(s.over_budget)),
+        Tile(
+            "In pilot past 6 months",
+            f"{s.past_purgatory} of {s.in_pilot}",
+            f"{s.past_cancellation} past 18 months" if s.past_cancellation else "None past 18 months",
+            warn=bool(s.past_purgatory),
+        ),
+        Tile(
+            "Spend to date",
+            f"{money(s.spend_total)} of {money(s.budget_total)}",
+            f"{percent(s.spend_share)} spent" + (f", {s.over_budget} over budget" if s.over_budget else ""),
+            warn=bool(s.over_budget),
+        ),
     ]
 
 
@@ -486,12 +593,26 @@ CHART_TEXT = 8.5  # the smallest chart text, in points on paper
 PRINT_CONFIG = {
     "font": CHART_FONT,
     "padding": 2,
-    "axis": {"labelFontSize": CHART_TEXT, "titleFontSize": CHART_TEXT, "titleFontWeight": "normal", "labelOverlap": True},
+    "axis": {
+        "labelFontSize": CHART_TEXT,
+        "titleFontSize": CHART_TEXT,
+        "titleFontWeight": "normal",
+        "labelOverlap": True,
+    },
     # Legends under the chart, one under the other: side by side they ran past a narrow chart's right edge.
-    "legend": {"orient": "bottom", "direction": "horizontal", "labelFontSize": CHART_TEXT, "titleFontSize": CHART_TEXT,
-               "titleFontWeight": "normal", "symbolSize": 50, "labelOverlap": True,
-               "titleOrient": "left", "titleAnchor": "start", "rowPadding": 1,
-               "layout": {"bottom": {"anchor": "start", "direction": "vertical"}}},
+    "legend": {
+        "orient": "bottom",
+        "direction": "horizontal",
+        "labelFontSize": CHART_TEXT,
+        "titleFontSize": CHART_TEXT,
+        "titleFontWeight": "normal",
+        "symbolSize": 50,
+        "labelOverlap": True,
+        "titleOrient": "left",
+        "titleAnchor": "start",
+        "rowPadding": 1,
+        "layout": {"bottom": {"anchor": "start", "direction": "vertical"}},
+    },
     "title": {"fontSize": 9.5, "anchor": "start", "offset": 4},
     "text": {"fontSize": CHART_TEXT},
 }
@@ -508,7 +629,7 @@ def _vlc():
     return vlc
 
 
-def chart_panels(spec: Optional[dict]) -> list[dict]:
+def chart_panels(spec: dict | None) -> list[dict]:
     """A chart as the panels it is drawn in on paper: each panel of a vertical stack on its own
     (so each can be given its own printed size), the others whole."""
     if not spec:
@@ -529,29 +650,38 @@ def print_spec(spec: dict, width_pt: float, height_pt: float) -> dict:
     """The chart drawn `width_pt` × `height_pt` points in all (axes, legends and title included),
     one chart pixel per point, with the print fonts."""
     out = copy.deepcopy(spec)
-    out.pop("title", None)  # printed as text above the chart (`chart_title`): Vega can place it outside a chart this small
+    out.pop(
+        "title", None
+    )  # printed as text above the chart (`chart_title`): Vega can place it outside a chart this small
     out["width"], out["height"] = round(width_pt), round(height_pt)
     out["autosize"] = {"type": "fit", "contains": "padding"}
-    if "title" in spec:  # the panel's title names what is plotted: a long y-axis title saying it again would not fit beside a short panel
+    if (
+        "title" in spec
+    ):  # the panel's title names what is plotted: a long y-axis title saying it again would not fit beside a short panel
         for layer in out.get("layer", [out]):
             y = layer.get("encoding", {}).get("y")
             if isinstance(y, dict) and "field" in y:
                 y["title"] = None
-    for layer in out.get("layer", [out]):  # the alert markers' legend names up to four kinds: its title goes above them, or the row runs off the chart
+    for layer in out.get(
+        "layer", [out]
+    ):  # the alert markers' legend names up to four kinds: its title goes above them, or the row runs off the chart
         for channel in layer.get("encoding", {}).values():
             if isinstance(channel, dict) and channel.get("field") == "what" and isinstance(channel.get("legend"), dict):
                 channel["legend"]["titleOrient"] = "top"
     config = out.setdefault("config", {})
     for key, value in PRINT_CONFIG.items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
-    above = [-m.get("dy", 0) + m.get("fontSize", CHART_TEXT) for layer in out.get("layer", [])
-             if isinstance(m := layer.get("mark"), dict) and m.get("type") == "text" and m.get("dy", 0) < 0]
+    above = [
+        -m.get("dy", 0) + m.get("fontSize", CHART_TEXT)
+        for layer in out.get("layer", [])
+        if isinstance(m := layer.get("mark"), dict) and m.get("type") == "text" and m.get("dy", 0) < 0
+    ]
     if above:  # labels drawn above their points: room above the plot for one at the top
         config["padding"] = {"top": max(above) + 2, "left": 2, "right": 2, "bottom": 2}
     return out
 
 
-def chart_title(spec: Optional[dict]) -> str:
+def chart_title(spec: dict | None) -> str:
     title = (spec or {}).get("title") or ""
     return title.get("text", "") if isinstance(title, dict) else str(title)
 
@@ -568,7 +698,7 @@ def _png(spec: dict) -> bytes:
     return _vlc().vegalite_to_png(spec, scale=3)
 
 
-def _img(spec: Optional[dict], alt: str, width_mm: float) -> str:
+def _img(spec: dict | None, alt: str, width_mm: float) -> str:
     if not spec:
         return ""
     data = base64.b64encode(svg(spec).encode("utf-8")).decode("ascii")
@@ -607,20 +737,28 @@ ul.two { columns: 2; column-gap: 6mm; } ul.two li { break-inside: avoid; }
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{_CSS}</style></head><body>{body}</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{_CSS}</style></head><body>{body}</body></html>\n"
+    )
 
 
 def _tiles_html(items: Sequence[Tile]) -> str:
     e = html.escape
-    return "<div class=\"tiles\">" + "".join(
-        f"<div class=\"tile{' warn' if t.warn else ''}\"><div class=\"label\">{e(t.label)}</div><div class=\"value\">{e(t.value)}</div>"
-        f"<div class=\"detail\">{e(t.detail)}</div></div>" for t in items) + "</div>"
+    return (
+        '<div class="tiles">'
+        + "".join(
+            f'<div class="tile{" warn" if t.warn else ""}"><div class="label">{e(t.label)}</div><div class="value">{e(t.value)}</div>'
+            f'<div class="detail">{e(t.detail)}</div></div>'
+            for t in items
+        )
+        + "</div>"
+    )
 
 
 def _foot(link: str) -> str:
     e = html.escape
-    return f"<div class=\"foot\">Live view: <a href=\"{e(link)}\">{e(link)}</a> · {e(made_text())}</div>"
+    return f'<div class="foot">Live view: <a href="{e(link)}">{e(link)}</a> · {e(made_text())}</div>'
 
 
 HTML_COLUMN_MM = 90  # each of the pilot page's two columns, on the narrower paper
@@ -631,24 +769,44 @@ def pilot_html(pack: PilotPack) -> str:
     risk, ad = pack.risk, pack.adoption
     crowded = bool(pack.decisions) or pack.changes is not None  # the page's room goes to the decisions and changes
     evidence_chars = 80 if crowded else 115  # two lines of the table's widest column instead of three
-    rows = "".join(f"<tr><td class=\"pattern\">{e(risk.patterns[k].name)}</td><td class=\"num\">{e(score_text(risk, k))}</td>"
-                   f"<td class=\"num\">{risk.patterns[k].coverage:.0%}</td><td>{e(_fit(top_evidence(risk, k), evidence_chars))}</td></tr>"
-                   for k in PATTERN_KEYS)
+    rows = "".join(
+        f'<tr><td class="pattern">{e(risk.patterns[k].name)}</td><td class="num">{e(score_text(risk, k))}</td>'
+        f'<td class="num">{risk.patterns[k].coverage:.0%}</td><td>{e(_fit(top_evidence(risk, k), evidence_chars))}</td></tr>'
+        for k in PATTERN_KEYS
+    )
     panels = chart_panels(pack.alignment_chart)
     kpi_note = ""
     if len(panels) == 2 and crowded:
-        panels, kpi_note = panels[:1], f"<div class=\"why\">{e(KPI_ON_PAGE)}</div>"
+        panels, kpi_note = panels[:1], f'<div class="why">{e(KPI_ON_PAGE)}</div>'
     heights = ([84] if crowded else [98, 80])[: len(panels)]
-    alignment_imgs = "".join(f"<div class=\"charttitle\">{e(chart_title(p))}</div>"
-                             + _img(print_spec(p, HTML_COLUMN_MM * 72 / 25.4, h), chart_title(p) or "Technical metric and KPI over time",
-                                    HTML_COLUMN_MM)
-                             for p, h in zip(panels, heights)) + kpi_note
-    shown_actions = risk.next_actions[: 3 if pack.changes is not None else 4]  # the changes since the last meeting take a line
-    actions = "".join(f"<li><b>{e(p.name)}</b>: {e(p.actions[0].text)}</li>" for p in shown_actions) \
+    alignment_imgs = (
+        "".join(
+            f'<div class="charttitle">{e(chart_title(p))}</div>'
+            + _img(
+                print_spec(p, HTML_COLUMN_MM * 72 / 25.4, h),
+                chart_title(p) or "Technical metric and KPI over time",
+                HTML_COLUMN_MM,
+            )
+            for p, h in zip(panels, heights)
+        )
+        + kpi_note
+    )
+    shown_actions = risk.next_actions[
+        : 3 if pack.changes is not None else 4
+    ]  # the changes since the last meeting take a line
+    actions = (
+        "".join(f"<li><b>{e(p.name)}</b>: {e(p.actions[0].text)}</li>" for p in shown_actions)
         or "<li>No pattern calls for action.</li>"
-    adoption_img = (_img(print_spec(pack.adoption_chart, HTML_COLUMN_MM * 72 / 25.4, 84 if crowded else 98),
-                         "Barrier points of the latest survey wave",
-                         HTML_COLUMN_MM) if pack.adoption_chart else "")
+    )
+    adoption_img = (
+        _img(
+            print_spec(pack.adoption_chart, HTML_COLUMN_MM * 72 / 25.4, 84 if crowded else 98),
+            "Barrier points of the latest survey wave",
+            HTML_COLUMN_MM,
+        )
+        if pack.adoption_chart
+        else ""
+    )
     body = f"""
 <h1>{e(risk.pilot_id)} · {e(risk.name)}</h1>
 <div class="sub">{e(as_of_text(pack))} · {e(risk.business_unit or "—")} · steering summary</div>
@@ -669,12 +827,16 @@ def pilot_html(pack: PilotPack) -> str:
 def _between_meetings_html(pack: PilotPack) -> str:
     """A pilot page's decisions and changes since the last meeting: side by side when both are
     there (the page's height goes to the charts), else whichever there is."""
-    decisions = _decisions_html(pack.decisions[:PILOT_DECISIONS], False, "", DECISIONS_HEADING) if pack.decisions else ""
-    if decisions and pack.changes is not None:  # beside the decisions, one change fewer (the rest: Since last meeting page)
-        return f"<div class=\"cols\">{decisions}{_since_html(pack.changes, PILOT_CHANGES - 1, False)}</div>"
+    decisions = (
+        _decisions_html(pack.decisions[:PILOT_DECISIONS], False, "", DECISIONS_HEADING) if pack.decisions else ""
+    )
+    if (
+        decisions and pack.changes is not None
+    ):  # beside the decisions, one change fewer (the rest: Since last meeting page)
+        return f'<div class="cols">{decisions}{_since_html(pack.changes, PILOT_CHANGES - 1, False)}</div>'
     since = _since_html(pack.changes, PILOT_CHANGES, False)
     if since:  # on its own: its lines in two columns, so the page keeps its height for the charts
-        return since.replace("<ul>", "<ul class=\"two\">", 1)
+        return since.replace("<ul>", '<ul class="two">', 1)
     return decisions
 
 
@@ -682,48 +844,66 @@ def _decisions_html(lines: Sequence[DecisionLine], with_pilot: bool, note: str, 
     e = html.escape
     items = "".join(
         f"<li><b>{e(decision_heading(line, with_pilot))}</b><div>{e(decision_detail(line))}</div>"
-        f"<div class=\"reason\"><a href=\"{e(line.link)}\">{e(decision_meeting(line))}</a></div></li>" for line in lines)
+        f'<div class="reason"><a href="{e(line.link)}">{e(decision_meeting(line))}</a></div></li>'
+        for line in lines
+    )
     if more:
         items += f"<li>… and {more} more on the Since last meeting page.</li>"
-    return (f"<section><h2>{e(heading)}</h2>" + (f"<div class=\"why\">{e(note)}</div>" if note and (not lines or with_pilot) else "")
-            + (f"<ul>{items}</ul>" if items else "") + "</section>")
+    return (
+        f"<section><h2>{e(heading)}</h2>"
+        + (f'<div class="why">{e(note)}</div>' if note and (not lines or with_pilot) else "")
+        + (f"<ul>{items}</ul>" if items else "")
+        + "</section>"
+    )
 
 
-def _since_html(found: Optional["PortfolioChanges"], limit: int, with_pilot: bool) -> str:
+def _since_html(found: "PortfolioChanges" | None, limit: int, with_pilot: bool) -> str:
     if found is None:
         return ""
     e = html.escape
     first, *rest = since_lines(found, limit, with_pilot)
-    return (f"<section><h2>{e(since_heading(found))}</h2><p><b>{e(first)}</b></p>"
-            + ("<ul>" + "".join(f"<li>{e(line.removeprefix('• '))}</li>" for line in rest) + "</ul>" if rest else "") + "</section>")
+    return (
+        f"<section><h2>{e(since_heading(found))}</h2><p><b>{e(first)}</b></p>"
+        + ("<ul>" + "".join(f"<li>{e(line.removeprefix('• '))}</li>" for line in rest) + "</ul>" if rest else "")
+        + "</section>"
+    )
 
 
 def _cell_html(risk: PilotRisk, key: str) -> str:
     p = risk.patterns[key]
-    return (f"<td rowspan=\"2\" class=\"cell\" style=\"background:{STATUS_COLOURS[p.status]};color:{STATUS_TEXT[p.status]}\" "
-            f"title=\"{html.escape(p.name)}: {html.escape(STATUS_LABELS[p.status].lower())}\">{html.escape(p.score_label)}</td>")
+    return (
+        f'<td rowspan="2" class="cell" style="background:{STATUS_COLOURS[p.status]};color:{STATUS_TEXT[p.status]}" '
+        f'title="{html.escape(p.name)}: {html.escape(STATUS_LABELS[p.status].lower())}">{html.escape(p.score_label)}</td>'
+    )
 
 
 def portfolio_html(pack: PortfolioPack) -> str:
     e = html.escape
-    head = "".join(f"<th class=\"cell\" title=\"{e(n)}\">{e(PATTERN_CODES.get(k, k[:2].upper()))}</th>"
-                   for k, n in zip(PATTERN_KEYS, pack.pattern_names))
+    head = "".join(
+        f'<th class="cell" title="{e(n)}">{e(PATTERN_CODES.get(k, k[:2].upper()))}</th>'
+        for k, n in zip(PATTERN_KEYS, pack.pattern_names)
+    )
     rows = "".join(
-        f"<tr><td rowspan=\"2\" class=\"code\">{e(row.risk.pilot_id)}</td><td>{e(row.risk.name)}</td>"
+        f'<tr><td rowspan="2" class="code">{e(row.risk.pilot_id)}</td><td>{e(row.risk.name)}</td>'
         f"<td>{e(STAGE_LABELS.get(row.stage, row.stage or '—'))}</td>"
-        f"<td class=\"num\">{e(f'{row.months_in_stage:.1f}' if row.months_in_stage is not None else '—')}</td>"
-        f"<td class=\"num spend\">{e(spend_text(row.spend, row.budget))}</td>"
-        f"<td class=\"num{' behind' if row.spend_share and row.spend_share > 1 else ''}\">{e(percent(row.spend_share))}</td>"
-        f"<td class=\"num{' behind' if row.kpi_progress and row.kpi_progress.behind else ''}\">{e(kpi_text(row.kpi_progress))}</td>"
-        f"<td class=\"num\">{e(time_text(row.kpi_progress))}</td>"
-        f"<td><span class=\"chip\" style=\"background:{HEALTH_COLOURS[row.risk.health]}\">{e(HEALTH_LABELS[row.risk.health])}</span></td>"
+        f'<td class="num">{e(f"{row.months_in_stage:.1f}" if row.months_in_stage is not None else "—")}</td>'
+        f'<td class="num spend">{e(spend_text(row.spend, row.budget))}</td>'
+        f'<td class="num{" behind" if row.spend_share and row.spend_share > 1 else ""}">{e(percent(row.spend_share))}</td>'
+        f'<td class="num{" behind" if row.kpi_progress and row.kpi_progress.behind else ""}">{e(kpi_text(row.kpi_progress))}</td>'
+        f'<td class="num">{e(time_text(row.kpi_progress))}</td>'
+        f'<td><span class="chip" style="background:{HEALTH_COLOURS[row.risk.health]}">{e(HEALTH_LABELS[row.risk.health])}</span></td>'
         + "".join(_cell_html(row.risk, k) for k in PATTERN_KEYS)
-        + f"</tr><tr><td colspan=\"8\" class=\"reason\">{e(row.risk.health_reason)}</td></tr>"
-        for row in pack.rows)
-    actions = "".join(
-        f"<li><b>{e(a.risk.pilot_id)} · {e(a.risk.name)}</b> ({e(HEALTH_LABELS[a.risk.health].lower())}), {e(a.action.pattern)}: "
-        f"{e(a.action.text)}<div class=\"reason\">Because: {e(a.action.evidence)}</div></li>" for a in pack.actions) \
+        + f'</tr><tr><td colspan="8" class="reason">{e(row.risk.health_reason)}</td></tr>'
+        for row in pack.rows
+    )
+    actions = (
+        "".join(
+            f"<li><b>{e(a.risk.pilot_id)} · {e(a.risk.name)}</b> ({e(HEALTH_LABELS[a.risk.health].lower())}), {e(a.action.pattern)}: "
+            f'{e(a.action.text)}<div class="reason">Because: {e(a.action.evidence)}</div></li>'
+            for a in pack.actions
+        )
         or "<li>No pilot calls for action.</li>"
+    )
     body = f"""
 <h1>Portfolio · steering summary</h1>
 <div class="sub">{e(as_of_text(pack))} · {len(pack.results)} pilots</div>
@@ -793,8 +973,21 @@ class Sheet:
         self.pdf.set_font("DejaVu", "B" if bold else "", size)
         self.pdf.set_text_color(*colour)
 
-    def text(self, x: float, y: float, w: float, text: str, size: float = 8.5, bold: bool = False, colour=(34, 34, 34),
-             line: float = 3.8, max_lines: int = 0, align: str = "L", fill: Optional[str] = None, pad: float = 0.0) -> float:
+    def text(
+        self,
+        x: float,
+        y: float,
+        w: float,
+        text: str,
+        size: float = 8.5,
+        bold: bool = False,
+        colour=(34, 34, 34),
+        line: float = 3.8,
+        max_lines: int = 0,
+        align: str = "L",
+        fill: str | None = None,
+        pad: float = 0.0,
+    ) -> float:
         """Wrapped text in a box `w` wide at (x, y), cut with an ellipsis after `max_lines` lines
         (0: no limit); returns the height used."""
         self.font(size, bold, colour)
@@ -835,15 +1028,20 @@ class Sheet:
             text = text[:-1]
         return text.rstrip() + "…"
 
-    def height(self, text: str, w: float, size: float = 8.5, bold: bool = False, line: float = 3.8, max_lines: int = 0) -> float:
+    def height(
+        self, text: str, w: float, size: float = 8.5, bold: bool = False, line: float = 3.8, max_lines: int = 0
+    ) -> float:
         self.font(size, bold)
         return line * len(self.lines(text, w, max_lines))
 
     def decision_height(self, line: DecisionLine, w: float, with_pilot: bool) -> float:
         lines = 1 if not with_pilot else 2  # a pilot's page keeps its room for the charts
-        return (self.height(decision_heading(line, with_pilot), w, 8.5, True, 3.8, lines)
-                + self.height(decision_detail(line), w - 3, 8.5, line=3.8, max_lines=2)
-                + self.height(decision_meeting(line), w - 3, 8, line=3.5, max_lines=1) + 1)
+        return (
+            self.height(decision_heading(line, with_pilot), w, 8.5, True, 3.8, lines)
+            + self.height(decision_detail(line), w - 3, 8.5, line=3.8, max_lines=2)
+            + self.height(decision_meeting(line), w - 3, 8, line=3.5, max_lines=1)
+            + 1
+        )
 
     def decision(self, x: float, y: float, w: float, line: DecisionLine, with_pilot: bool) -> float:
         """A decision in three lines: what, status, due and owner; its conditions (a tied warning
@@ -851,9 +1049,17 @@ class Sheet:
         top = y
         lines = 1 if not with_pilot else 2
         urgent = line.decision.status in ("overdue", "due")
-        y += self.text(x, y, w, decision_heading(line, with_pilot), size=8.5, bold=True,
-                       colour=(192, 57, 43) if line.decision.status == "overdue" else (154, 106, 0) if urgent else (34, 34, 34),
-                       line=3.8, max_lines=lines)
+        y += self.text(
+            x,
+            y,
+            w,
+            decision_heading(line, with_pilot),
+            size=8.5,
+            bold=True,
+            colour=(192, 57, 43) if line.decision.status == "overdue" else (154, 106, 0) if urgent else (34, 34, 34),
+            line=3.8,
+            max_lines=lines,
+        )
         y += self.text(x + 3, y, w - 3, decision_detail(line), size=8.5, line=3.8, max_lines=2)
         used = self.text(x + 3, y, w - 3, decision_meeting(line), size=8, colour=(31, 95, 170), line=3.5, max_lines=1)
         self.font(8)
@@ -874,7 +1080,9 @@ class Sheet:
 
         px_w, px_h = Image.open(io.BytesIO(png)).size
         width, height = px_w / 3 * PT, px_h / 3 * PT  # the size vl-convert drew it, in mm
-        scale = min(1.0, w / width, (h - top) / height)  # never larger than asked; smaller only if the chart came out bigger
+        scale = min(
+            1.0, w / width, (h - top) / height
+        )  # never larger than asked; smaller only if the chart came out bigger
         width, height = width * scale, height * scale
         self.pdf.image(io.BytesIO(png), x=x, y=y + top, w=width, h=height)
         self.charts.append(Placed(printed, self.pdf.page, x, y + top, width, height))
@@ -892,7 +1100,16 @@ class Sheet:
             colour = (192, 57, 43) if t.warn else (34, 34, 34)
             self.text(x + 2, y + 1.5, w - 4, t.label, size=8, colour=(85, 85, 85), line=3.6, max_lines=1)
             self.text(x + 2, y + 5.1, w - 4, t.value, size=11, bold=True, colour=colour, line=5.2, max_lines=1)
-            self.text(x + 2, y + 10.3, w - 4, t.detail, size=8, colour=colour if t.warn else (68, 68, 68), line=3.6, max_lines=2)
+            self.text(
+                x + 2,
+                y + 10.3,
+                w - 4,
+                t.detail,
+                size=8,
+                colour=colour if t.warn else (68, 68, 68),
+                line=3.6,
+                max_lines=2,
+            )
         return h
 
     def _tile_lines(self, t: Tile, w: float) -> list[str]:
@@ -917,7 +1134,7 @@ class Sheet:
 
 def _rgb(colour: str) -> tuple[int, int, int]:
     colour = colour.lstrip("#")
-    return tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+    return tuple(int(colour[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
 
 
 def _fit(text: str, limit: int) -> str:
@@ -932,10 +1149,35 @@ def pilot_sheet(pack: PilotPack, paper: str = "a4") -> Sheet:
     x0, width = MARGIN, s.width
     y = MARGIN
     y += s.text(x0, y, width, f"{risk.pilot_id} · {risk.name}", size=15, bold=True, line=7, max_lines=2)
-    y += s.text(x0, y, width, f"{as_of_text(pack)} · {risk.business_unit or '—'} · steering summary", size=8.5,
-                colour=(90, 90, 90), line=4.6, max_lines=1) + 1
-    y += s.text(x0, y, width, f"Health: {HEALTH_LABELS[risk.health]}. {risk.health_reason}", size=9, bold=True,
-                colour=(255, 255, 255), line=4.4, max_lines=3, fill=HEALTH_COLOURS[risk.health], pad=1.2) + 2
+    y += (
+        s.text(
+            x0,
+            y,
+            width,
+            f"{as_of_text(pack)} · {risk.business_unit or '—'} · steering summary",
+            size=8.5,
+            colour=(90, 90, 90),
+            line=4.6,
+            max_lines=1,
+        )
+        + 1
+    )
+    y += (
+        s.text(
+            x0,
+            y,
+            width,
+            f"Health: {HEALTH_LABELS[risk.health]}. {risk.health_reason}",
+            size=9,
+            bold=True,
+            colour=(255, 255, 255),
+            line=4.4,
+            max_lines=3,
+            fill=HEALTH_COLOURS[risk.health],
+            pad=1.2,
+        )
+        + 2
+    )
     y += s.tiles(y, tiles(pack)) + 2
 
     # The five patterns: name, reading, evidence known, top evidence (up to two lines).
@@ -943,20 +1185,36 @@ def pilot_sheet(pack: PilotPack, paper: str = "a4") -> Sheet:
     cols = [49, 21, 24]  # pattern, reads, evidence known; the top evidence takes the rest
     evidence_w = width - sum(cols)
     s.font(8, True, (85, 85, 85))
-    for label, w, x, align in zip(["Pattern", "Reads", "Evidence known", "Top evidence"], [*cols, evidence_w],
-                                  [x0, x0 + 49, x0 + 70, x0 + 94], ["L", "L", "R", "L"]):
+    for label, w, x, align in zip(
+        ["Pattern", "Reads", "Evidence known", "Top evidence"],
+        [*cols, evidence_w],
+        [x0, x0 + 49, x0 + 70, x0 + 94],
+        ["L", "L", "R", "L"],
+    ):
         s.pdf.set_xy(x, y)
         s.pdf.cell(w - (3 if align == "R" else 0), 4, label, align=align)
     y += 4.4
     for key in PATTERN_KEYS:
         p = risk.patterns[key]
-        h = max(s.height(top_evidence(risk, key), evidence_w, 8.5, line=3.8, max_lines=2),
-                s.height(score_text(risk, key), 20, 8.5, bold=True, line=3.8, max_lines=2))
+        h = max(
+            s.height(top_evidence(risk, key), evidence_w, 8.5, line=3.8, max_lines=2),
+            s.height(score_text(risk, key), 20, 8.5, bold=True, line=3.8, max_lines=2),
+        )
         s.pdf.set_draw_color(230, 230, 230)
         s.pdf.line(x0, y - 0.4, x0 + width, y - 0.4)
         s.text(x0, y, 49, p.name, size=8.5, bold=True, max_lines=1)
-        s.text(x0 + 49, y, 21, score_text(risk, key), size=8.5, bold=True,
-               colour=_rgb(HEALTH_COLOURS["red"] if p.status == "high" else "#9a6a00" if p.status == "medium" else "#222222"), max_lines=2)
+        s.text(
+            x0 + 49,
+            y,
+            21,
+            score_text(risk, key),
+            size=8.5,
+            bold=True,
+            colour=_rgb(
+                HEALTH_COLOURS["red"] if p.status == "high" else "#9a6a00" if p.status == "medium" else "#222222"
+            ),
+            max_lines=2,
+        )
         s.text(x0 + 70, y, 21, f"{p.coverage:.0%}", size=8.5, max_lines=1, align="R")
         s.text(x0 + 94, y, evidence_w, top_evidence(risk, key), size=8.5, max_lines=2)
         y += h + 1
@@ -964,7 +1222,12 @@ def pilot_sheet(pack: PilotPack, paper: str = "a4") -> Sheet:
 
     # Next actions sit at the bottom; the two columns with the charts take what is left between.
     actions = [f"• {p.name}: {p.actions[0].text}" for p in risk.next_actions[:4]] or ["No pattern calls for action."]
-    actions_h = 5.5 + 0.5 + (3.6 if risk.next_actions else 0) + sum(s.height(a, width, 8.5, line=3.8, max_lines=2) + 0.8 for a in actions)
+    actions_h = (
+        5.5
+        + 0.5
+        + (3.6 if risk.next_actions else 0)
+        + sum(s.height(a, width, 8.5, line=3.8, max_lines=2) + 0.8 for a in actions)
+    )
     since = since_lines(pack.changes, PILOT_CHANGES, False) if pack.changes is not None else []
     since_h = (6 + sum(s.height(line, width, 8.5, i == 0, 3.8, 2) for i, line in enumerate(since)) + 1) if since else 0
     decided = pack.decisions[:PILOT_DECISIONS]
@@ -982,7 +1245,9 @@ def pilot_sheet(pack: PilotPack, paper: str = "a4") -> Sheet:
     panels = chart_panels(pack.alignment_chart)
     left_y = column(left, "Technical vs business", pack.alignment_summary, 9)
     room = actions_top - 3 - left_y
-    if len(panels) == 2 and room < TWO_PANELS_MIN:  # too little room for both: the technical panel whole, the KPI's on the page
+    if (
+        len(panels) == 2 and room < TWO_PANELS_MIN
+    ):  # too little room for both: the technical panel whole, the KPI's on the page
         panels = panels[:1]
         room -= s.height(KPI_ON_PAGE, half, 8, line=3.5) + 1
     if panels:
@@ -999,14 +1264,23 @@ def pilot_sheet(pack: PilotPack, paper: str = "a4") -> Sheet:
         elif drawn < len(chart_panels(pack.alignment_chart)):
             left_y += s.text(left, left_y, half, KPI_ON_PAGE, size=8, colour=(100, 100, 100), line=3.5) + 1
     else:
-        left_y += s.text(left, left_y, half, "No chart: the pilot has no technical metric uploaded.", size=8.5, colour=(100, 100, 100))
+        left_y += s.text(
+            left,
+            left_y,
+            half,
+            "No chart: the pilot has no technical metric uploaded.",
+            size=8.5,
+            colour=(100, 100, 100),
+        )
     right_y = column(right, "Adoption", ad.verdict, 10)
     if pack.adoption_chart:
         h = min(actions_top - 3 - right_y, 70)
         if h >= 25:
             right_y += s.chart(pack.adoption_chart, right, right_y, half, h) + 1.5
     else:
-        right_y += s.text(right, right_y, half, "No chart: no survey wave large enough to show.", size=8.5, colour=(100, 100, 100))
+        right_y += s.text(
+            right, right_y, half, "No chart: no survey wave large enough to show.", size=8.5, colour=(100, 100, 100)
+        )
     missing = risk.missing_evidence
     if missing and actions_top - 3 - right_y >= 5.5 + 2 * 3.8:  # the room left in the column: what nobody has said yet
         right_y += 1 + s.heading(right, right_y + 1, half, "What nobody has said yet")
@@ -1043,19 +1317,35 @@ def pilot_pdf(pack: PilotPack, paper: str = "a4") -> bytes:
 
 
 # The portfolio table's columns: (heading, width in mm on A4, right-aligned); the pattern cells follow.
-PORTFOLIO_COLUMNS = [("Pilot", 12, False), ("Name", 29, False), ("Stage", 16, False), ("Months", 12, True),
-                     ("Spend", 27, True), ("Spent", 10, True), ("KPI", 19, True), ("Time", 10, True), ("Health", 20, False)]
+PORTFOLIO_COLUMNS = [
+    ("Pilot", 12, False),
+    ("Name", 29, False),
+    ("Stage", 16, False),
+    ("Months", 12, True),
+    ("Spend", 27, True),
+    ("Spent", 10, True),
+    ("KPI", 19, True),
+    ("Time", 10, True),
+    ("Health", 20, False),
+]
 CELL_W = 6.0
 TABLE_TEXT = 7.5
-PATTERN_CODES = {"data_debt": "DD", "integration_avoidance": "IA", "organisational_resistance": "OR",
-                 "governance_vacuum": "GV", "wrong_success_metrics": "WM"}
+PATTERN_CODES = {
+    "data_debt": "DD",
+    "integration_avoidance": "IA",
+    "organisational_resistance": "OR",
+    "governance_vacuum": "GV",
+    "wrong_success_metrics": "WM",
+}
 
 
 def cells_note(pack: PortfolioPack) -> str:
     codes = ", ".join(f"{PATTERN_CODES.get(k, k[:2].upper())} {n}" for k, n in zip(PATTERN_KEYS, pack.pattern_names))
-    return (f"Months: in the current stage. Spend: spend to date of the budget. KPI: share of the way from baseline to target; Time: share of the time to the "
-            f"KPI deadline gone. Pattern cells ({codes}): score 0–100, coloured by how it reads (low, medium, high); "
-            "“?” means too little evidence to score, which is not low risk.")
+    return (
+        f"Months: in the current stage. Spend: spend to date of the budget. KPI: share of the way from baseline to target; Time: share of the time to the "
+        f"KPI deadline gone. Pattern cells ({codes}): score 0–100, coloured by how it reads (low, medium, high); "
+        "“?” means too little evidence to score, which is not low risk."
+    )
 
 
 def portfolio_sheet(pack: PortfolioPack, paper: str = "a4") -> Sheet:
@@ -1064,10 +1354,29 @@ def portfolio_sheet(pack: PortfolioPack, paper: str = "a4") -> Sheet:
     pages = 1
 
     def title(y: float, more: bool = False) -> float:
-        used = s.text(x0, y, width, "Portfolio · steering summary" + (" (continued)" if more else ""), size=11 if more else 15,
-                      bold=True, line=5.5 if more else 7)
-        return used + s.text(x0, y + used, width, f"{as_of_text(pack)} · {len(pack.results)} pilots", size=8.5,
-                             colour=(90, 90, 90), line=4.6, max_lines=1) + 1
+        used = s.text(
+            x0,
+            y,
+            width,
+            "Portfolio · steering summary" + (" (continued)" if more else ""),
+            size=11 if more else 15,
+            bold=True,
+            line=5.5 if more else 7,
+        )
+        return (
+            used
+            + s.text(
+                x0,
+                y + used,
+                width,
+                f"{as_of_text(pack)} · {len(pack.results)} pilots",
+                size=8.5,
+                colour=(90, 90, 90),
+                line=4.6,
+                max_lines=1,
+            )
+            + 1
+        )
 
     y = MARGIN + title(MARGIN)
     y += s.tiles(y, portfolio_facts(pack)) + 2
@@ -1078,9 +1387,29 @@ def portfolio_sheet(pack: PortfolioPack, paper: str = "a4") -> Sheet:
         y += s.text(x0, y, width, "No pilot calls for action.", size=8.5)
     for i, a in enumerate(pack.actions, 1):
         s.text(x0, y, 5, f"{i}.", size=8.5, bold=True)
-        y += s.text(x0 + 5, y, width - 5, f"{a.risk.pilot_id} · {a.risk.name} ({HEALTH_LABELS[a.risk.health].lower()}), "
-                    f"{a.action.pattern}: {a.action.text}", size=8.5, line=3.8, max_lines=2)
-        y += s.text(x0 + 5, y, width - 5, f"Because: {a.action.evidence}", size=8, colour=(100, 100, 100), line=3.5, max_lines=2) + 1
+        y += s.text(
+            x0 + 5,
+            y,
+            width - 5,
+            f"{a.risk.pilot_id} · {a.risk.name} ({HEALTH_LABELS[a.risk.health].lower()}), "
+            f"{a.action.pattern}: {a.action.text}",
+            size=8.5,
+            line=3.8,
+            max_lines=2,
+        )
+        y += (
+            s.text(
+                x0 + 5,
+                y,
+                width - 5,
+                f"Because: {a.action.evidence}",
+                size=8,
+                colour=(100, 100, 100),
+                line=3.5,
+                max_lines=2,
+            )
+            + 1
+        )
     y += 1.5
     y += s.heading(x0, y, width, DUE_HEADING)
     y += s.text(x0, y, width, decisions_note(pack), size=8, colour=(100, 100, 100), line=3.6, max_lines=2) + 0.5
@@ -1131,23 +1460,63 @@ def portfolio_sheet(pack: PortfolioPack, paper: str = "a4") -> Sheet:
             pages += 1
             y = MARGIN + title(MARGIN, more=True)
             y += header(y)
-        values = [r.pilot_id, r.name, STAGE_LABELS.get(row.stage, row.stage or "—"),
-                  f"{row.months_in_stage:.1f}" if row.months_in_stage is not None else "—", spend_text(row.spend, row.budget),
-                  percent(row.spend_share), kpi_text(row.kpi_progress), time_text(row.kpi_progress), HEALTH_LABELS[r.health]]
-        warn = [False, False, False, False, False, bool(row.spend_share and row.spend_share > 1),
-                bool(row.kpi_progress and row.kpi_progress.behind), False, False]
+        values = [
+            r.pilot_id,
+            r.name,
+            STAGE_LABELS.get(row.stage, row.stage or "—"),
+            f"{row.months_in_stage:.1f}" if row.months_in_stage is not None else "—",
+            spend_text(row.spend, row.budget),
+            percent(row.spend_share),
+            kpi_text(row.kpi_progress),
+            time_text(row.kpi_progress),
+            HEALTH_LABELS[r.health],
+        ]
+        warn = [
+            False,
+            False,
+            False,
+            False,
+            False,
+            bool(row.spend_share and row.spend_share > 1),
+            bool(row.kpi_progress and row.kpi_progress.behind),
+            False,
+            False,
+        ]
         x = x0
         for (label, _, right), w, value, red in zip(PORTFOLIO_COLUMNS, widths, values, warn):
             if label == "Health":  # a chip in the health's colour, on two lines if its label needs them
                 s.font(TABLE_TEXT, True)
                 chip = s.lines(value, w - 3.1, 2)
-                s.text(x + 1.5, y, max(s.pdf.get_string_width(c) for c in chip) + 1.6, value, size=TABLE_TEXT, bold=True,
-                       colour=(255, 255, 255), line=3.3, max_lines=2, fill=HEALTH_COLOURS[r.health], pad=0.3)
+                s.text(
+                    x + 1.5,
+                    y,
+                    max(s.pdf.get_string_width(c) for c in chip) + 1.6,
+                    value,
+                    size=TABLE_TEXT,
+                    bold=True,
+                    colour=(255, 255, 255),
+                    line=3.3,
+                    max_lines=2,
+                    fill=HEALTH_COLOURS[r.health],
+                    pad=0.3,
+                )
             else:
-                s.text(x, y, w - 1, value, size=TABLE_TEXT, bold=label == "Pilot", colour=(192, 57, 43) if red else (34, 34, 34),
-                       line=3.6, max_lines=1, align="R" if right else "L")
+                s.text(
+                    x,
+                    y,
+                    w - 1,
+                    value,
+                    size=TABLE_TEXT,
+                    bold=label == "Pilot",
+                    colour=(192, 57, 43) if red else (34, 34, 34),
+                    line=3.6,
+                    max_lines=1,
+                    align="R" if right else "L",
+                )
             x += w
-        s.text(reason_x, y + 3.6, reason_w, r.health_reason, size=TABLE_TEXT, colour=(90, 90, 90), line=3.3, max_lines=2)
+        s.text(
+            reason_x, y + 3.6, reason_w, r.health_reason, size=TABLE_TEXT, colour=(90, 90, 90), line=3.3, max_lines=2
+        )
         for i, key in enumerate(PATTERN_KEYS):
             p = r.patterns[key]
             cx = cells_x + i * CELL_W
@@ -1178,8 +1547,16 @@ def file_name(what: str, fmt: str, as_of: datetime) -> str:
     return f"pilot_health_{what}_{as_of:%Y%m%d_%H%M}.{fmt}"
 
 
-def export(store: Store, *, pilot_id: Optional[str], fmt: str, base_url: str, pinned: Optional[datetime] = None,
-           paper: str = "a4", since: Optional[datetime] = None) -> tuple[bytes, str]:
+def export(
+    store: Store,
+    *,
+    pilot_id: str | None,
+    fmt: str,
+    base_url: str,
+    pinned: datetime | None = None,
+    paper: str = "a4",
+    since: datetime | None = None,
+) -> tuple[bytes, str]:
     """The document and its file name: one pilot's summary (pilot_id) or the portfolio's (None);
     with `since`, a "Since last meeting" section."""
     if pilot_id:

@@ -19,6 +19,7 @@ A store made `for_person` someone limited to some business units reads through v
 only those units' pilots (`queries.narrow_to`), so every page, download and total is narrowed in
 one place. Writes are never narrowed: the domain checks each one against the person first.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import duckdb
 
@@ -90,7 +91,7 @@ def _held_here() -> set:
     return _HELD.paths
 
 
-def _open_lock_file(path: Path) -> Optional[int]:
+def _open_lock_file(path: Path) -> int | None:
     """A descriptor of the store's lock file (created when missing), or None when the folder
     allows neither (a read-only copy of a store: nobody can restore over it either)."""
     lock = lock_file_of(path)
@@ -149,9 +150,13 @@ def _friendly_open_error(path: Path, error: Exception) -> StoreError:
             "point PILOT_HEALTH_DB or --db at a new or existing store file."
         )
     if "Permission denied" in text:
-        return StoreError(f"Pilot Health may not read or write the store {path} (permission denied); fix the file's permissions or use another path.")
+        return StoreError(
+            f"Pilot Health may not read or write the store {path} (permission denied); fix the file's permissions or use another path."
+        )
     if "newer" in text.lower() and "version" in text.lower():
-        return StoreError(f"The store {path} was written by a newer DuckDB than this Pilot Health uses; upgrade Pilot Health to open it.")
+        return StoreError(
+            f"The store {path} was written by a newer DuckDB than this Pilot Health uses; upgrade Pilot Health to open it."
+        )
     first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return StoreError(f"The store {path} could not be opened ({first_line}).")
 
@@ -159,7 +164,9 @@ def _friendly_open_error(path: Path, error: Exception) -> StoreError:
 class Store:
     """Owns every connection to one store file; see the module docstring for why they are short."""
 
-    def __init__(self, path: str | os.PathLike[str], *, lock_wait_seconds: float = 30.0, scope: Optional["Scope"] = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, lock_wait_seconds: float = 30.0, scope: "Scope" | None = None
+    ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.lock_wait_seconds = lock_wait_seconds
         self.scope = scope
@@ -198,7 +205,11 @@ class Store:
         _LOCKED_DOWN[self.path] = tuple(str(Path(d).expanduser().resolve()) + os.sep for d in directories)
 
     def __repr__(self) -> str:
-        return f"Store({str(self.path)!r}" + (f", limited to {', '.join(self.scope.business_units)}" if self.scope else "") + ")"
+        return (
+            f"Store({str(self.path)!r}"
+            + (f", limited to {', '.join(self.scope.business_units)}" if self.scope else "")
+            + ")"
+        )
 
     # -- the lock beside the file ---------------------------------------------------------------
 
@@ -254,7 +265,10 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StoreError(os_problem(error) or f"The folder for the store {self.path} cannot be created ({error.strerror}); choose another path.") from None
+            raise StoreError(
+                os_problem(error)
+                or f"The folder for the store {self.path} cannot be created ({error.strerror}); choose another path."
+            ) from None
         con = duckdb.connect(str(self.path))
         # DuckDB draws a progress bar on stdout (a terminal or not) for any statement that runs over two
         # seconds: it would land in the middle of the command line's output (its one JSON object) and logs.
@@ -365,7 +379,6 @@ class Store:
         with self.read() as con:
             con.execute("CHECKPOINT")
 
-
     # -- the store's own bookkeeping --------------------------------------------------------
 
     def ensure_ready(self) -> None:
@@ -403,7 +416,9 @@ def facts_of_file(path: Path) -> dict:
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as error:
-        raise StoreError(f"{path} is not a Pilot Health backup that can be read ({str(error).splitlines()[0]}).") from None
+        raise StoreError(
+            f"{path} is not a Pilot Health backup that can be read ({str(error).splitlines()[0]})."
+        ) from None
     try:
         return queries.store_facts(con)
     except duckdb.Error as error:
@@ -416,6 +431,7 @@ def _lock_down(con: duckdb.DuckDBPyConnection, allowed: tuple[str, ...]) -> None
     """Allow files in these folders only, and no other external access. The settings belong to the
     database instance, which connections of one process to the same file share (the page and a
     download being made at the same time): once it is locked, it stays locked and cannot be changed."""
+
     def locked() -> bool:
         return not con.execute("SELECT current_setting('enable_external_access')").fetchone()[0]
 

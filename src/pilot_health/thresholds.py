@@ -8,13 +8,14 @@ change is in the audit trail with who and when. Setting a value back to the file
 Every change is also kept in `threshold_history`, so a pinned link (a moment in the past) is
 scored with the thresholds that were in force at that moment, not with today's.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping, Optional
+from typing import Mapping
 
 from pydantic import ValidationError
 
@@ -24,7 +25,11 @@ from .catalogue import Analysis, Catalogue, Health, Scoring, load_catalogue
 from .errors import ConfigError, PilotHealthError
 from .store import Store, utc_now
 
-SECTIONS = {"scoring": ("Scoring", Scoring), "health": ("Health rule", Health), "analysis": ("Shared numbers", Analysis)}
+SECTIONS = {
+    "scoring": ("Scoring", Scoring),
+    "health": ("Health rule", Health),
+    "analysis": ("Shared numbers", Analysis),
+}
 SIGNAL_SECTION = ("signals", "Signal thresholds")
 # What each section setting is (a short label) and what it does (one sentence), in the words of the
 # catalogue file's own comments. The Thresholds page shows these; the key stays in a tooltip.
@@ -58,7 +63,7 @@ LABELS = {
 }
 EXPLANATIONS = {
     "scoring.insufficient_coverage": "A pattern is scored only when at least this share of its signals' weight is known; "
-                                     "with less it reads “insufficient evidence”, never “low”.",
+    "with less it reads “insufficient evidence”, never “low”.",
     "scoring.high": "A pattern whose score (0–100) is at or above this reads high.",
     "scoring.medium": "A pattern whose score (0–100) is at or above this, and below high, reads medium; below it, low.",
     "health.min_patterns_with_evidence": "With fewer of the five patterns scored, a pilot that is not red or amber reads “insufficient evidence”.",
@@ -87,8 +92,13 @@ EXPLANATIONS = {
 }
 # Settings that are shares (0.6 in the file): the page shows and takes them as whole per cent (60%).
 # A signal's threshold is a share when its unit says so ("share of …", "relative …").
-SHARES = {"scoring.insufficient_coverage", "analysis.decay_warning", "analysis.decay_critical", "analysis.significance",
-          "analysis.participation_warning"}
+SHARES = {
+    "scoring.insufficient_coverage",
+    "analysis.decay_warning",
+    "analysis.decay_critical",
+    "analysis.significance",
+    "analysis.participation_warning",
+}
 
 
 @dataclass(frozen=True)
@@ -102,8 +112,8 @@ class ThresholdSetting:
     in_file: float
     in_force: float
     whole_number: bool
-    changed_by: Optional[str] = None
-    changed_at: Optional[datetime] = None
+    changed_by: str | None = None
+    changed_at: datetime | None = None
     share: bool = False  # a share (0.6): shown as a per cent (60%); the file, the store and the CSV keep 0.6
     per_cent: bool = False  # already in per cent (40, unit "% of effort"): shown as 40%
 
@@ -142,7 +152,9 @@ def _explanation(catalogue: Catalogue, key: str) -> str:
     if key.startswith(SIGNAL_SECTION[0] + "."):
         name = key.split(".", 1)[1]
         pattern = next(p for p in catalogue.patterns.values() if any(s.key == name for s in p.signals))
-        return f"A warning sign of {pattern.name}: it fires at this value" + (f" ({catalogue.signal(name).unit})." if catalogue.signal(name).unit else ".")
+        return f"A warning sign of {pattern.name}: it fires at this value" + (
+            f" ({catalogue.signal(name).unit})." if catalogue.signal(name).unit else "."
+        )
     return EXPLANATIONS.get(key, "")
 
 
@@ -155,7 +167,9 @@ def is_share(catalogue: Catalogue, key: str) -> bool:
 
 
 def _in_per_cent(catalogue: Catalogue, key: str) -> bool:
-    return key.startswith(SIGNAL_SECTION[0] + ".") and (catalogue.signal(key.split(".", 1)[1]).unit or "").strip().startswith("%")
+    return key.startswith(SIGNAL_SECTION[0] + ".") and (
+        catalogue.signal(key.split(".", 1)[1]).unit or ""
+    ).strip().startswith("%")
 
 
 def threshold_label(key: str) -> str:
@@ -177,7 +191,11 @@ def in_words(text: str, catalogue: Catalogue) -> str:
         key = match.group(0) if match.group(0) in known else names.get(match.group(0).split(".")[-1])
         return f"“{_label(catalogue, key)}”" if key else match.group(0)
 
-    return re.sub(r"\b(?:(?:scoring|health|analysis|signals)\.)?[a-z]+(?:_[a-z]+)+\b|\b(?:scoring|health|analysis)\.[a-z]+\b", word, text)
+    return re.sub(
+        r"\b(?:(?:scoring|health|analysis|signals)\.)?[a-z]+(?:_[a-z]+)+\b|\b(?:scoring|health|analysis)\.[a-z]+\b",
+        word,
+        text,
+    )
 
 
 def with_overrides(catalogue: Catalogue, overrides: Mapping[str, float]) -> Catalogue:
@@ -227,11 +245,15 @@ def _apply(catalogue: Catalogue, overrides: tuple[tuple[str, float], ...], known
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "the catalogue"
         problem = str(first["msg"]).removeprefix("Value error, ")
-        raise ThresholdProblem(f"The thresholds set in the dashboard no longer fit the rules as shipped ({in_words(problem, catalogue)}); "
-                               "an administrator can set them back on the Thresholds page.", where, problem) from None
+        raise ThresholdProblem(
+            f"The thresholds set in the dashboard no longer fit the rules as shipped ({in_words(problem, catalogue)}); "
+            "an administrator can set them back on the Thresholds page.",
+            where,
+            problem,
+        ) from None
 
 
-def catalogue_for(store: Store, at: Optional[datetime] = None) -> Catalogue:
+def catalogue_for(store: Store, at: datetime | None = None) -> Catalogue:
     """The catalogue in force for this store: the file, with the thresholds set in the dashboard —
     those in force now, or, given `at` (a pinned link's moment, UTC), those in force at that moment
     (a threshold set back to the file's value by then is the file's)."""
@@ -248,12 +270,21 @@ def threshold_settings(store: Store) -> list[ThresholdSetting]:
     settings = []
     for key, (section, in_file, whole) in _section_values(file_catalogue).items():
         stored = overrides.get(key)
-        settings.append(ThresholdSetting(
-            key=key, section=section, label=_label(file_catalogue, key, unit=False), explanation=_explanation(file_catalogue, key),
-            in_file=in_file, in_force=stored["value"] if stored else in_file, whole_number=whole,
-            changed_by=stored["changed_by"] if stored else None, changed_at=stored["changed_at"] if stored else None,
-            share=is_share(file_catalogue, key), per_cent=_in_per_cent(file_catalogue, key),
-        ))
+        settings.append(
+            ThresholdSetting(
+                key=key,
+                section=section,
+                label=_label(file_catalogue, key, unit=False),
+                explanation=_explanation(file_catalogue, key),
+                in_file=in_file,
+                in_force=stored["value"] if stored else in_file,
+                whole_number=whole,
+                changed_by=stored["changed_by"] if stored else None,
+                changed_at=stored["changed_at"] if stored else None,
+                share=is_share(file_catalogue, key),
+                per_cent=_in_per_cent(file_catalogue, key),
+            )
+        )
     return settings
 
 
@@ -287,7 +318,9 @@ def save_thresholds(store: Store, values: Mapping[str, float], by: "Person | str
             with_overrides(file_catalogue, wanted)
         except ThresholdProblem as problem:
             where = f"“{_label(file_catalogue, problem.where)}”" if problem.where in known else "these thresholds"
-            raise PilotHealthError(f"Not saved: {where} cannot be set so — {in_words(problem.problem, file_catalogue)}.") from None
+            raise PilotHealthError(
+                f"Not saved: {where} cannot be set so — {in_words(problem.problem, file_catalogue)}."
+            ) from None
         changed = [k for k in sorted(set(stored) | set(wanted)) if stored.get(k) != wanted.get(k)]
         for key in changed:
             whole = known[key][2]
@@ -296,6 +329,12 @@ def save_thresholds(store: Store, values: Mapping[str, float], by: "Person | str
                 queries.put_threshold_override(con, key, wanted[key], person.name, now)
             else:
                 queries.delete_threshold_override(con, key, person.name, now)
-            queries.record_audit(con, now, person.name, "threshold_change", key,
-                                 f"{_shown(before, whole)} → {_shown(after, whole)}" + (" (as shipped)" if key not in wanted else ""))
+            queries.record_audit(
+                con,
+                now,
+                person.name,
+                "threshold_change",
+                key,
+                f"{_shown(before, whole)} → {_shown(after, whole)}" + (" (as shipped)" if key not in wanted else ""),
+            )
     return changed

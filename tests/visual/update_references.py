@@ -13,6 +13,7 @@ The README's pictures show what a new visitor sees: the demo portfolio loaded fo
 first run loads it, not pinned), at 1440×900 — the portfolio's first screen, and the risk page
 with one pilot's detail (SC-01, the demo's data-debt story).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,18 @@ def update_references(only: str | None, pytest_args: list[str]) -> int:
     pytest -k expression, selects)."""
     env = dict(os.environ, PILOT_HEALTH_UPDATE_SCREENSHOTS="1")
     chosen = "test_page_looks_like_its_reference" + (f" and ({only})" if only else "")
-    command = [sys.executable, "-m", "pytest", str(TESTS / "test_browser_visual.py"), "-q", "-p", "no:cacheprovider",
-               "-k", chosen, *pytest_args]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(TESTS / "test_browser_visual.py"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        chosen,
+        *pytest_args,
+    ]
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 
@@ -60,7 +71,9 @@ def readme_images() -> list[Path]:
         folder = Path(folder)
         db = folder / "store.duckdb"
         load_demo(Store(db))  # as the first run loads it: moved to this week
-        env = dict(os.environ, PILOT_HEALTH_DB=str(db), PILOT_HEALTH_DEMO_ON_FIRST_RUN="no", PILOT_HEALTH_WARM_SECONDS="0")
+        env = dict(
+            os.environ, PILOT_HEALTH_DB=str(db), PILOT_HEALTH_DEMO_ON_FIRST_RUN="no", PILOT_HEALTH_WARM_SECONDS="0"
+        )
         with start_dashboard(folder, db, env) as server, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
             context = browser.new_context(viewport=README_VIEWPORT, device_scale_factor=1)
@@ -76,10 +89,15 @@ def readme_images() -> list[Path]:
             tab.goto(f"{server.url}/Risk?pilot={README_PILOT}", wait_until="domcontentloaded")
             settle(tab)
             # The pilot's detail starts at its heading; show it from there, one screen high, with the sidebar.
-            heading = tab.locator('[data-testid="stMain"] h2, [data-testid="stMain"] h3').filter(has_text=README_PILOT).first
+            heading = (
+                tab.locator('[data-testid="stMain"] h2, [data-testid="stMain"] h3').filter(has_text=README_PILOT).first
+            )
             heading.scroll_into_view_if_needed()
-            tab.evaluate("""(el) => { const main = document.querySelector('[data-testid="stMain"]');
-                                      main.scrollTop += el.getBoundingClientRect().top - 24; }""", heading.element_handle())
+            tab.evaluate(
+                """(el) => { const main = document.querySelector('[data-testid="stMain"]');
+                                      main.scrollTop += el.getBoundingClientRect().top - 24; }""",
+                heading.element_handle(),
+            )
             tab.add_style_tag(content=HIDE_MOVING_PARTS_CSS)
             tab.wait_for_timeout(1500)
             path = IMAGES / "risk-detail.png"
@@ -92,7 +110,9 @@ def readme_images() -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--readme", action="store_true", help="write the README's screenshots (docs/images/) instead")
-    parser.add_argument("-k", dest="only", help="only the views this pytest -k expression selects, e.g. 'Risk and 1440'")
+    parser.add_argument(
+        "-k", dest="only", help="only the views this pytest -k expression selects, e.g. 'Risk and 1440'"
+    )
     args, rest = parser.parse_known_args(argv)
     if args.readme:
         for path in readme_images():

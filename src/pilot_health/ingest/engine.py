@@ -6,6 +6,7 @@ upload page calls it twice (preview, then store) and the command line once. Pars
 columns in DuckDB, in temporary tables of the store's own connection (they never reach the file),
 so a million-row export costs about as much as DuckDB reading it.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -19,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import duckdb
 from pydantic import ValidationError
@@ -36,14 +37,24 @@ from . import values as v
 from .problems import Problem, Refused
 from .reading import DelimitedText, FileFormat, read_upload, sha256
 from .recognise import (
-    KIND_LABELS, ADKAR, DATE_PREFIX, IGNORE, KIND_VALUES, METRIC_PREFIX, Mapping, recognise, usage_metrics,
+    KIND_LABELS,
+    ADKAR,
+    DATE_PREFIX,
+    IGNORE,
+    KIND_VALUES,
+    METRIC_PREFIX,
+    Mapping,
+    recognise,
+    usage_metrics,
 )
 
 # Uploads are read from temporary files under this folder only: a locked-down store connection
 # (the dashboard's) may read files here and in the store's own folder, nowhere else.
 # One folder per user of the machine (its own, 0700): a folder made by one user is not writable by another,
 # and another user's processes are not ours to sweep.
-UPLOAD_WORK_ROOT = Path(tempfile.gettempdir()) / ("pilot-health-uploads" + (f"-{os.getuid()}" if hasattr(os, "getuid") else ""))
+UPLOAD_WORK_ROOT = Path(tempfile.gettempdir()) / (
+    "pilot-health-uploads" + (f"-{os.getuid()}" if hasattr(os, "getuid") else "")
+)
 
 
 def _work_folder() -> Path:
@@ -86,8 +97,17 @@ TOO_SMALL = "__too_small"  # a register number column's flag (values.too_small),
 # system or a KPI keep the words that say "there is none" (`none`, `n/a`, `-`, as the risk engine reads them); the
 # sponsor level's `none` is one of its levels; a yes/no question answered `none` reads as no; and a number or a
 # date written `none` is rejected with a reason (is it 0, or not known?) rather than stored as unknown.
-REGISTER_NAMED = ("use_case", "owner", "executive_sponsor", "change_champion", "vendor", "kpi_name", "kpi_unit",
-                  "integration_target", "accountable_owner")
+REGISTER_NAMED = (
+    "use_case",
+    "owner",
+    "executive_sponsor",
+    "change_champion",
+    "vendor",
+    "kpi_name",
+    "kpi_unit",
+    "integration_target",
+    "accountable_owner",
+)
 REGISTER_OWN_WORDS: dict[str, tuple[str, ...]] = {
     **{name: tuple(s for s in v.NULL_SPELLINGS if says_none(s)) for name in REGISTER_NAMED},  # none, n/a, -
     "sponsor_level": ("none",),
@@ -100,19 +120,21 @@ REGISTER_OWN_WORDS: dict[str, tuple[str, ...]] = {
 class IngestOptions:
     """What the person uploading says about the file (everything optional)."""
 
-    kind: Optional[str] = None  # pilot_register | metrics | survey | usage; detected when None
-    pilot_id: Optional[str] = None  # when the file has no pilot column
-    environment: Optional[str] = None  # lab | live, when the file has no such column
-    metric_kind: Optional[str] = None  # technical | business, for every row; inferred per metric when None
-    metric_answers: dict[str, MetricAnswer] = field(default_factory=dict)  # metric name -> what it is (stored with the upload)
+    kind: str | None = None  # pilot_register | metrics | survey | usage; detected when None
+    pilot_id: str | None = None  # when the file has no pilot column
+    environment: str | None = None  # lab | live, when the file has no such column
+    metric_kind: str | None = None  # technical | business, for every row; inferred per metric when None
+    metric_answers: dict[str, MetricAnswer] = field(
+        default_factory=dict
+    )  # metric name -> what it is (stored with the upload)
     mapping: dict[str, str] = field(default_factory=dict)  # column -> target, overriding what was recognised
-    date_order: Optional[str] = None  # dmy | mdy, for dates like 03/04/2024
-    decimal: Optional[str] = None  # point | comma
-    wave: Optional[int] = None  # survey wave when the file has none (default: the pilot's next wave)
-    observed_on: Optional[date] = None  # the date for exports without dates (W&B chart exports)
-    environment_from_names: Optional[bool] = None  # lab/live from run names when the file proposes it; None: as proposed
+    date_order: str | None = None  # dmy | mdy, for dates like 03/04/2024
+    decimal: str | None = None  # point | comma
+    wave: int | None = None  # survey wave when the file has none (default: the pilot's next wave)
+    observed_on: date | None = None  # the date for exports without dates (W&B chart exports)
+    environment_from_names: bool | None = None  # lab/live from run names when the file proposes it; None: as proposed
     keep_unfinished_runs: bool = False  # keep failed, crashed, killed and still-running runs of run tables
-    metric_name: Optional[str] = None  # the metric's name when a one-column-per-date file has no measure column
+    metric_name: str | None = None  # the metric's name when a one-column-per-date file has no measure column
     replace_existing: bool = False  # replace stored observations/responses/pilots the file repeats
     store_again: bool = False  # store even if identical bytes are already stored
     uploaded_by: str = "local user"
@@ -124,9 +146,9 @@ class IngestResult:
     file_name: str
     sha256: str
     size: int
-    kind: Optional[str] = None
-    format: Optional[FileFormat] = None
-    mapping: Optional[Mapping] = None
+    kind: str | None = None
+    format: FileFormat | None = None
+    mapping: Mapping | None = None
     headers: list[str] = field(default_factory=list)
     rows_read: int = 0
     rows_to_store: int = 0
@@ -134,23 +156,23 @@ class IngestResult:
     rows_left_out: int = 0
     rows_replaced: int = 0
     already_stored: int = 0
-    refusal: Optional[str] = None
+    refusal: str | None = None
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    preview: Optional[pd.DataFrame] = None  # an empty table unless ingest(..., tables=False)
-    rejected_rows: Optional[pd.DataFrame] = None  # the same
-    date_range: Optional[tuple[datetime, datetime]] = None
+    preview: pd.DataFrame | None = None  # an empty table unless ingest(..., tables=False)
+    rejected_rows: pd.DataFrame | None = None  # the same
+    date_range: tuple[datetime, datetime] | None = None
     metrics: list[str] = field(default_factory=list)
     pilots: list[str] = field(default_factory=list)
     pilot_column: bool = False
     environment_column: bool = False
-    upload_id: Optional[int] = None
-    duplicate_of: Optional[int] = None
+    upload_id: int | None = None
+    duplicate_of: int | None = None
     needs: list[str] = field(default_factory=list)  # answers the file does not give: pilot_id, environment
     new_metrics: list[MetricInfo] = field(default_factory=list)  # metrics nobody has described yet (with a guess)
     seconds: float = 0.0
     unfinished_runs: int = 0  # failed or still-running runs in a run table (left out unless kept)
-    environment_source: Optional[str] = None  # where lab or live comes from, in words
+    environment_source: str | None = None  # where lab or live comes from, in words
 
     @property
     def rows_stored(self) -> int:
@@ -162,15 +184,28 @@ class IngestResult:
         if self.refusal:
             errors.insert(0, {"row": None, "column": None, "message": self.refusal})
         return {
-            "status": self.status, "upload_id": self.upload_id, "rows_stored": self.rows_stored,
-            "rows_rejected": self.rows_rejected, "rows_left_out": self.rows_left_out, "rows_replaced": self.rows_replaced,
-            "warnings": self.warnings, "errors": errors, "file": self.file_name, "kind": self.kind,
-            "format": self.format.describe() if self.format else None, "export": self.mapping.export if self.mapping else None,
-            "metrics": self.metrics, "pilots": self.pilots, "duplicate_of": self.duplicate_of,
-            "environment": self.environment_source, "unfinished_runs": self.unfinished_runs,
+            "status": self.status,
+            "upload_id": self.upload_id,
+            "rows_stored": self.rows_stored,
+            "rows_rejected": self.rows_rejected,
+            "rows_left_out": self.rows_left_out,
+            "rows_replaced": self.rows_replaced,
+            "warnings": self.warnings,
+            "errors": errors,
+            "file": self.file_name,
+            "kind": self.kind,
+            "format": self.format.describe() if self.format else None,
+            "export": self.mapping.export if self.mapping else None,
+            "metrics": self.metrics,
+            "pilots": self.pilots,
+            "duplicate_of": self.duplicate_of,
+            "environment": self.environment_source,
+            "unfinished_runs": self.unfinished_runs,
             "date_range": [d.isoformat() for d in self.date_range] if self.date_range else None,
-            "new_metrics": [{"metric": m.label, "kind": m.kind, "direction": m.direction, "unit": m.unit, "source": m.source}
-                            for m in self.new_metrics],
+            "new_metrics": [
+                {"metric": m.label, "kind": m.kind, "direction": m.direction, "unit": m.unit, "source": m.source}
+                for m in self.new_metrics
+            ],
         }
 
 
@@ -210,8 +245,8 @@ class _StoredFacts:
 
     groups: list[tuple[Any, ...]]
     rows: int
-    keys: Optional[int]
-    stored: Optional[int]
+    keys: int | None
+    stored: int | None
 
     @property
     def pilots(self) -> list[str]:
@@ -230,11 +265,11 @@ class _StoredFacts:
         return list(dict.fromkeys((g[0], g[1]) for g in self.groups))
 
     @property
-    def low(self) -> Optional[datetime]:
+    def low(self) -> datetime | None:
         return min((g[7] for g in self.groups), default=None)
 
     @property
-    def high(self) -> Optional[datetime]:
+    def high(self) -> datetime | None:
         return max((g[8] for g in self.groups), default=None)
 
     def summaries(self, metrics: list[str]) -> dict[str, "ValueSummary"]:
@@ -247,16 +282,26 @@ class _StoredFacts:
             if metric not in wanted or low is None:  # a group without values
                 continue
             seen = found.get(metric)
-            found[metric] = ValueSummary(low, high, bool(whole)) if seen is None else ValueSummary(
-                min(seen.low, low), max(seen.high, high), seen.whole and bool(whole))
+            found[metric] = (
+                ValueSummary(low, high, bool(whole))
+                if seen is None
+                else ValueSummary(min(seen.low, low), max(seen.high, high), seen.whole and bool(whole))
+            )
         return found
 
 
 class _Run:
     """One pass of the engine over one file, on one connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, text: DelimitedText, mapping: Mapping, options: IngestOptions,
-                 result: IngestResult, progress: Progress) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        text: DelimitedText,
+        mapping: Mapping,
+        options: IngestOptions,
+        result: IngestResult,
+        progress: Progress,
+    ) -> None:
         self.con = con
         self.text = text
         self.mapping = mapping
@@ -269,29 +314,29 @@ class _Run:
         self.allow_fast = True
         # With commit, the upload id the fast path stores the rows under as it parses them (the upload's own
         # row is written last, with this id); None: parse into a temporary table, store from it afterwards.
-        self.store_as: Optional[int] = None
+        self.store_as: int | None = None
         self.problem_ordinals: dict[int, int] = {}  # file line -> record ordinal, for rejected rows
         self.base = 0
-        self.limited_to: Optional[str] = None  # the business units of a limited person, in words
-        self._kinds_known: Optional[tuple[Any, dict[str, MetricAnswer], dict[str, str]]] = None  # see _kind_sources
-        self._foreseen: dict[tuple[Optional[str], str], str] = {}  # kinds the fast path stored, where not technical
+        self.limited_to: str | None = None  # the business units of a limited person, in words
+        self._kinds_known: tuple[Any, dict[str, MetricAnswer], dict[str, str]] | None = None  # see _kind_sources
+        self._foreseen: dict[tuple[str | None, str], str] = {}  # kinds the fast path stored, where not technical
         self._foreseen_params: list[Any] = []
-        self._facts: Optional[_StoredFacts] = None  # see _stored_facts
+        self._facts: _StoredFacts | None = None  # see _stored_facts
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _exec(self, sql: str, params: Optional[list[Any]] = None) -> None:
+    def _exec(self, sql: str, params: list[Any] | None = None) -> None:
         """Run a statement whose result is not needed, and finish it (DuckDB wants every result
         consumed before the connection does other work, such as registering a frame)."""
         self.con.execute(sql, params or []).fetchall()
 
-    def col(self, header: Optional[str]) -> Optional[str]:
+    def col(self, header: str | None) -> str | None:
         return None if header is None else f"c{self.index[header]}"
 
-    def column_of(self, target: str) -> Optional[str]:
+    def column_of(self, target: str) -> str | None:
         return self.col(self.mapping.column_for(target))
 
-    def header_name(self, index: Optional[int]) -> Optional[str]:
+    def header_name(self, index: int | None) -> str | None:
         return None if index is None or index < 0 or index >= len(self.text.header) else self.text.header[index]
 
     def line_for(self, ordinal: int) -> int:
@@ -302,12 +347,14 @@ class _Run:
 
     def line_of(self, ordinal: int) -> int:
         """The file line of the `ordinal`-th record DuckDB kept (exact unless quoted newlines)."""
-        skipped = sum(1 for j, (line, _) in enumerate(sorted(self.rejects)) if line - self.text.first_body_line + 1 - j <= ordinal)
+        skipped = sum(
+            1 for j, (line, _) in enumerate(sorted(self.rejects)) if line - self.text.first_body_line + 1 - j <= ordinal
+        )
         return self.text.first_body_line - 1 + ordinal + skipped
 
     # -- step 1: the body into a table of text -------------------------------------------------
 
-    def read_csv_sql(self, rejects: str, typed: Optional[dict[int, str]] = None) -> str:
+    def read_csv_sql(self, rejects: str, typed: dict[int, str] | None = None) -> str:
         """The body as columns c0, c1 … (text unless `typed` says otherwise); rows DuckDB cannot
         split or type go to `rejects`. The path is written into the statement (quotes doubled)
         because a view cannot take parameters; it is our temporary file or the command line's file."""
@@ -319,20 +366,22 @@ class _Run:
         nulls = ", new_line = '\\n'" if self.text.line_break == "\n" else ""
         if typed:
             nulls += ", nullstr = [" + ", ".join("'" + x.replace("'", "''") + "'" for x in v.null_cells()) + "]"
-        return (
-            f"""read_csv('{path}', delim = '{delimiter}', quote = '"', escape = '"', header = false,
+        return f"""read_csv('{path}', delim = '{delimiter}', quote = '"', escape = '"', header = false,
                         auto_detect = false, columns = {columns}, store_rejects = true, skip = {int(self.text.skip_lines)},
                         rejects_table = '{rejects}_errors', rejects_scan = '{rejects}_scans',
                         max_line_size = 10000000, buffer_size = 10000000{nulls})"""
-        )
 
     def load(self) -> None:
         width = len(self.text.header)
         try:
             self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_raw AS SELECT * FROM {self.read_csv_sql('ingest_reject')}")
-        except duckdb.InvalidInputException:  # the text cannot be split into rows at all (DuckDB's words name its internals)
-            raise Refused(f"{self.result.file_name} could not be split into rows; open it in a spreadsheet, "
-                          "save it again as CSV, and upload that. Nothing was stored.") from None
+        except (
+            duckdb.InvalidInputException
+        ):  # the text cannot be split into rows at all (DuckDB's words name its internals)
+            raise Refused(
+                f"{self.result.file_name} could not be split into rows; open it in a spreadsheet, "
+                "save it again as CSV, and upload that. Nothing was stored."
+            ) from None
         # Row ids are sequential in file order; inside a write transaction they start high, hence the base.
         self.base = self.con.execute("SELECT coalesce(min(rowid), 0) FROM ingest_raw").fetchone()[0]
         kept = [f"c{i} IS NOT NULL" for i in range(width)]
@@ -348,12 +397,12 @@ class _Run:
                 # A quote opened and never closed: every line after it was read as one cell, so the rows
                 # after it cannot be told apart (storing the rest would silently leave them out).
                 raise Refused(
-                    f"{self.result.file_name}: a quote (\") opened on line {file_line} is never closed, so the "
+                    f'{self.result.file_name}: a quote (") opened on line {file_line} is never closed, so the '
                     f"{plural(swallowed, 'line')} after it would be read as one cell. Close the quote (or remove it) "
                     "and upload again; nothing was stored."
                 )
             if error_type == "UNQUOTED VALUE":
-                text = "has a quote (\") that is not closed at the end of its cell, so it could not be read"
+                text = 'has a quote (") that is not closed at the end of its cell, so it could not be read'
             elif error_type == "TOO MANY COLUMNS":
                 text = f"has {found.group(1) if found else 'more'} values but the header has {width} columns"
             elif error_type == "MISSING COLUMNS":
@@ -368,14 +417,18 @@ class _Run:
             raise Refused(f"{self.result.file_name} has a header but no data rows.")
         if kept_rows == 0:
             self.result.rows_rejected = len(self.rejects)
-            raise Refused(f"{self.result.file_name} has no row that could be read: {'the' if len(self.rejects) == 1 else 'all'} "
-                          f"{plural(len(self.rejects), 'row')} could not be split into cells (see the reasons). Nothing was stored.")
+            raise Refused(
+                f"{self.result.file_name} has no row that could be read: {'the' if len(self.rejects) == 1 else 'all'} "
+                f"{plural(len(self.rejects), 'row')} could not be split into cells (see the reasons). Nothing was stored."
+            )
 
     # -- step 2: one row per value, still text ------------------------------------------------------
 
     def shape_metrics(self) -> None:
         mapping = self.mapping
-        fixed = {t: self.column_of(t) for t in ("pilot_id", "metric", "kind", "environment", "observed_at", "value", "_step")}
+        fixed = {
+            t: self.column_of(t) for t in ("pilot_id", "metric", "kind", "environment", "observed_at", "value", "_step")
+        }
         aliases = {"pilot_id": "pilot_raw", "kind": "kind_raw", "environment": "environment_raw", "_step": "step_raw"}
         wide = [(h, t) for h, t in mapping.targets.items() if t.startswith((METRIC_PREFIX, DATE_PREFIX))]
         self._leave_out_unfinished_runs()
@@ -392,9 +445,13 @@ class _Run:
 
         if mapping.layout == "long" or not wide:
             if fixed["value"] is None:
-                raise Refused(f"{self.result.file_name}: choose which column holds the values (none is mapped to “Value”).")
+                raise Refused(
+                    f"{self.result.file_name}: choose which column holds the values (none is mapped to “Value”)."
+                )
             if fixed["metric"] is None:
-                raise Refused(f"{self.result.file_name}: choose which column holds the metric names (none is mapped to “Metric name”).")
+                raise Refused(
+                    f"{self.result.file_name}: choose which column holds the metric names (none is mapped to “Metric name”)."
+                )
             value_index = self.index[mapping.column_for("value")]
             ord_sql, source, value_sql = f"rowid - {self.base} + 1", "ingest_raw", fixed["value"]
             if self.fast:  # straight from the file (see try_fast_path)
@@ -409,8 +466,8 @@ class _Run:
             self._exec(
                 f"""
                 CREATE OR REPLACE TEMP VIEW ingest_rows AS
-                SELECT {ord_sql} AS ord, {value_index} AS col, {carried('')}, {fixed['metric']} AS metric_raw,
-                       {fixed['observed_at'] or 'NULL'} AS time_raw, {value_sql} AS value_raw
+                SELECT {ord_sql} AS ord, {value_index} AS col, {carried("")}, {fixed["metric"]} AS metric_raw,
+                       {fixed["observed_at"] or "NULL"} AS time_raw, {value_sql} AS value_raw
                 FROM {source}
                 """
             )
@@ -424,20 +481,24 @@ class _Run:
         elif lookup["what"].eq("metric").all():
             metric_sql, time_sql = "l.label", (f"u.{fixed['observed_at']}" if fixed["observed_at"] else "NULL")
         else:
-            raise Refused(f"{self.result.file_name}: columns are mapped both as one-per-metric and as one-per-date; choose one layout.")
+            raise Refused(
+                f"{self.result.file_name}: columns are mapped both as one-per-metric and as one-per-date; choose one layout."
+            )
         cells = ", ".join(f"c{self.index[h]}" for h, _ in wide)
         self._check_wide_values(cells, len(wide), "dates" if lookup["what"].eq("date").all() else "metrics")
         queries.register(self.con, "ingest_wide_lookup", lookup)
         self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_rows AS
-            SELECT u.ord, l.col, {carried('u.')}, {metric_sql} AS metric_raw, {time_sql} AS time_raw, u.cell AS value_raw
+            SELECT u.ord, l.col, {carried("u.")}, {metric_sql} AS metric_raw, {time_sql} AS time_raw, u.cell AS value_raw
             FROM (UNPIVOT (SELECT rowid - {self.base} + 1 AS ord, * FROM ingest_raw) ON {cells} INTO NAME name VALUE cell) u
             JOIN ingest_wide_lookup l USING (name)
             """
         )
         self.con.unregister("ingest_wide_lookup")
-        self._exec(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # empty wide cells: no observation
+        self._exec(
+            f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL"
+        )  # empty wide cells: no observation
 
     def _check_wide_values(self, cells: str, columns: int, kind: str) -> None:
         """A table with one column per metric (or per date) becomes one row per filled cell: refuse
@@ -454,14 +515,20 @@ class _Run:
             f"SELECT count(*) FROM (UNPIVOT (SELECT {cells} FROM ingest_raw) ON {cells} INTO NAME name VALUE cell) "
             f"WHERE {v.cleaned('cell')} IS NOT NULL"
         ).fetchone()[0]
-        if filled > limit and kind == "runs' metrics":  # a chart export keeps each run's last value, but reads every step
-            raise Refused(f"{self.result.file_name} holds {filled:,} values in its {columns:,} columns of runs' metrics: more than the "
-                          f"{limit:,} rows one upload may read. Export fewer runs or fewer steps (or split it into smaller files) and "
-                          "upload them one after the other.")
+        if (
+            filled > limit and kind == "runs' metrics"
+        ):  # a chart export keeps each run's last value, but reads every step
+            raise Refused(
+                f"{self.result.file_name} holds {filled:,} values in its {columns:,} columns of runs' metrics: more than the "
+                f"{limit:,} rows one upload may read. Export fewer runs or fewer steps (or split it into smaller files) and "
+                "upload them one after the other."
+            )
         if filled > limit:
-            raise Refused(f"{self.result.file_name} holds {filled:,} values in its {columns:,} columns of {kind}, and each becomes one row "
-                          f"to store: more than the {limit:,} rows one upload may store. Split it into smaller files (fewer rows or "
-                          "fewer columns each) and upload them one after the other.")
+            raise Refused(
+                f"{self.result.file_name} holds {filled:,} values in its {columns:,} columns of {kind}, and each becomes one row "
+                f"to store: more than the {limit:,} rows one upload may store. Split it into smaller files (fewer rows or "
+                "fewer columns each) and upload them one after the other."
+            )
 
     def _leave_out_unfinished_runs(self) -> None:
         """Runs of a run table that failed, crashed, were killed or still run are not results: left
@@ -477,7 +544,7 @@ class _Run:
         if not self.result.unfinished_runs:
             return
         failed = plural(found["failed"], "failed run") if found["failed"] else ""
-        running = (f"{plural(found['running'], 'run')} still running" if found["running"] else "")
+        running = f"{plural(found['running'], 'run')} still running" if found["running"] else ""
         what = " and ".join(x for x in (failed, running) if x)
         if self.options.keep_unfinished_runs:
             self.result.warnings.append(f"{what} kept, as you chose: their numbers are stored with the finished runs'.")
@@ -490,7 +557,7 @@ class _Run:
             "Choose to keep them if they are."
         )
 
-    def _shape_chart(self, fixed: dict[str, Optional[str]], aliases: dict[str, str]) -> None:
+    def _shape_chart(self, fixed: dict[str, str | None], aliases: dict[str, str]) -> None:
         """A W&B chart export: one row per run, metric and step. A value cell left empty with equal
         __MIN and __MAX companions (a run drawn alone) takes that value; each run's lab or live comes
         from its name when the run names say it (chosen on upload)."""
@@ -501,7 +568,7 @@ class _Run:
             if not target.startswith(METRIC_PREFIX):
                 continue
             info = columns.get(header, {})
-            label = target[len(METRIC_PREFIX):]
+            label = target[len(METRIC_PREFIX) :]
             if not split and info.get("bare"):  # run names not used for lab/live: the run stays in the name
                 label = f"{label} ({info['run']})"
             environment = info.get("environment") if split else None
@@ -523,7 +590,8 @@ class _Run:
         self._check_wide_values(", ".join(cells), len(cells), "runs' metrics")
         self._exec(f"CREATE OR REPLACE TEMP TABLE ingest_rows AS {' UNION ALL '.join(parts)}", params)
         self._exec(f"DELETE FROM ingest_rows WHERE {v.cleaned('value_raw')} IS NULL")  # steps a run did not log
-    def _crosstab_metric(self, fixed: dict[str, Optional[str]]) -> str:
+
+    def _crosstab_metric(self, fixed: dict[str, str | None]) -> str:
         """One column per date: the SQL (over the unpivoted rows `u`) of each row's metric name.
 
         Outer labels a pivot table leaves blank are filled from the row above; rows whose measure,
@@ -532,19 +600,27 @@ class _Run:
         from .recognise import EVERYONE_SEGMENTS, SEGMENT_JOIN, SEGMENT_PREFIX, SUBTOTAL_WORDS, TOTAL_WORDS
 
         mapping, result = self.mapping, self.result
-        segments = [(self.col(h), t[len(SEGMENT_PREFIX):]) for h, t in mapping.targets.items() if t.startswith(SEGMENT_PREFIX)]
+        segments = [
+            (self.col(h), t[len(SEGMENT_PREFIX) :]) for h, t in mapping.targets.items() if t.startswith(SEGMENT_PREFIX)
+        ]
         measure = fixed["metric"]
         name = None
         if measure is None:
             name = (self.options.metric_name or "").strip()[:200] or mapping.defaults.get("metric")
             if not name:
-                raise Refused(f"{result.file_name}: choose which column holds the metric names, or give the metric's name "
-                              "(one row per metric, one column per date).")
+                raise Refused(
+                    f"{result.file_name}: choose which column holds the metric names, or give the metric's name "
+                    "(one row per metric, one column per date)."
+                )
             if not (self.options.metric_name or "").strip():
-                result.warnings.append(f"{result.file_name} does not name its metric: its values are stored as “{name}”, "
-                                       "a name taken from the file's name. Give another name if that is wrong.")
+                result.warnings.append(
+                    f"{result.file_name} does not name its metric: its values are stored as “{name}”, "
+                    "a name taken from the file's name. Give another name if that is wrong."
+                )
         # Pivot tables write an outer label once, on the first row of its group.
-        dimensions = sorted({c for c in (measure, fixed["pilot_id"], *(c for c, _ in segments)) if c}, key=lambda c: int(c[1:]))
+        dimensions = sorted(
+            {c for c in (measure, fixed["pilot_id"], *(c for c, _ in segments)) if c}, key=lambda c: int(c[1:])
+        )
         filled = []
         for column in dimensions[:-1]:
             blanks = self.con.execute(
@@ -556,13 +632,15 @@ class _Run:
                     UPDATE ingest_raw SET {column} = f.label FROM (
                         SELECT rowid AS rid, last_value({v.cleaned(column)} IGNORE NULLS) OVER (ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS label
                         FROM ingest_raw) f
-                    WHERE ingest_raw.rowid = f.rid AND {v.cleaned(f'ingest_raw.{column}')} IS NULL
+                    WHERE ingest_raw.rowid = f.rid AND {v.cleaned(f"ingest_raw.{column}")} IS NULL
                     """
                 )
                 filled.append(self.text.header[int(column[1:])])
         if filled:
-            result.warnings.append(f"Blank cells under {', '.join(f'“{h}”' for h in filled)} were read as the label above them, "
-                                   "as pivot tables write a group's label once.")
+            result.warnings.append(
+                f"Blank cells under {', '.join(f'“{h}”' for h in filled)} were read as the label above them, "
+                "as pivot tables write a group's label once."
+            )
         # Totals: sums of rows the file already holds.
         total, subtotal = "(?i)" + TOTAL_WORDS.pattern, "(?i)" + SUBTOTAL_WORDS.pattern
         tests, params = [], []
@@ -575,14 +653,17 @@ class _Run:
         if tests:
             where = " OR ".join(tests)
             count, examples = self.con.execute(
-                f"SELECT count(*), list(DISTINCT trim(concat_ws(' ', {', '.join(dimensions)}))) FROM ingest_raw WHERE {where}", params
+                f"SELECT count(*), list(DISTINCT trim(concat_ws(' ', {', '.join(dimensions)}))) FROM ingest_raw WHERE {where}",
+                params,
             ).fetchone()
             if count:
                 self._exec(f"DELETE FROM ingest_raw WHERE {where}", params)
                 result.rows_left_out += count
                 shown = ", ".join(f"“{x[:40]}”" for x in sorted(examples)[:3]) + (" …" if len(examples) > 3 else "")
-                result.warnings.append(f"Left out {plural(count, 'total row')} ({shown}): totals add up rows the file already "
-                                       "holds; they are not observations.")
+                result.warnings.append(
+                    f"Left out {plural(count, 'total row')} ({shown}): totals add up rows the file already "
+                    "holds; they are not observations."
+                )
         if measure and not segments:
             return f"u.{measure}"
         base, named = (v.cleaned(measure) if measure else "?"), ([] if measure else [name])
@@ -595,12 +676,16 @@ class _Run:
         parts, labels = [], []
         for column, label in segments:
             everyone = ", ".join(f"'{w}'" for w in sorted(EVERYONE_SEGMENTS))
-            parts.append(f"CASE WHEN {v.cleaned(column)} IS NOT NULL AND lower(regexp_replace(trim({column}), '[^0-9A-Za-z]+', '_', 'g')) "
-                         f"NOT IN ({everyone}) THEN ? || ': ' || {v.cleaned(column)} END")
+            parts.append(
+                f"CASE WHEN {v.cleaned(column)} IS NOT NULL AND lower(regexp_replace(trim({column}), '[^0-9A-Za-z]+', '_', 'g')) "
+                f"NOT IN ({everyone}) THEN ? || ': ' || {v.cleaned(column)} END"
+            )
             labels.append(label)
         self._exec("ALTER TABLE ingest_raw ADD COLUMN IF NOT EXISTS crosstab_metric VARCHAR")
-        self._exec(f"UPDATE ingest_raw SET crosstab_metric = CASE WHEN {base} IS NOT NULL THEN concat_ws(?, {base}, {', '.join(parts) or 'NULL'}) END",
-                   [*named, SEGMENT_JOIN, *named, *labels])
+        self._exec(
+            f"UPDATE ingest_raw SET crosstab_metric = CASE WHEN {base} IS NOT NULL THEN concat_ws(?, {base}, {', '.join(parts) or 'NULL'}) END",
+            [*named, SEGMENT_JOIN, *named, *labels],
+        )
         return "u.crosstab_metric"
 
     # -- step 3: parse and check -------------------------------------------------------------------
@@ -612,7 +697,12 @@ class _Run:
         the careful path would have to explain (a row DuckDB cannot split or type, any rejected
         row) this gives up and the careful path runs, so what is stored never depends on the path."""
         mapping = self.mapping
-        if not (FAST_PATH and self.allow_fast) or mapping.kind not in ("metrics", "usage") or mapping.layout != "long" or self.options.decimal == "comma":
+        if (
+            not (FAST_PATH and self.allow_fast)
+            or mapping.kind not in ("metrics", "usage")
+            or mapping.layout != "long"
+            or self.options.decimal == "comma"
+        ):
             return False
         value_column, time_column = mapping.column_for("value"), mapping.column_for("observed_at")
         if value_column is None or time_column is None or mapping.column_for("metric") is None:
@@ -622,7 +712,11 @@ class _Run:
         plain_number = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
         iso = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
         blank = set(v.NULL_SPELLINGS)
-        if not values or not all(plain_number.fullmatch(x) or x.lower() in blank for x in values) or not all(iso.fullmatch(x) for x in times):
+        if (
+            not values
+            or not all(plain_number.fullmatch(x) or x.lower() in blank for x in values)
+            or not all(iso.fullmatch(x) for x in times)
+        ):
             return False
         warnings_before = len(self.result.warnings)
         self.fast = True
@@ -637,9 +731,21 @@ class _Run:
             # left out of the lists: the check passes them).
             if direct and not rejected:  # every stored row passed the checks: the grouping says the rest
                 facts = self._stored_facts()
-                rows, problems, pilots, metrics, environments, valid = facts.rows, 0, facts.pilots, facts.metrics, facts.environments, facts.rows
-                keys = facts.keys if facts.keys is not None else self.con.execute(
-                    f"SELECT count(DISTINCT hash({self._OBSERVATION_KEY})) FROM ingest_parsed").fetchone()[0]
+                rows, problems, pilots, metrics, environments, valid = (
+                    facts.rows,
+                    0,
+                    facts.pilots,
+                    facts.metrics,
+                    facts.environments,
+                    facts.rows,
+                )
+                keys = (
+                    facts.keys
+                    if facts.keys is not None
+                    else self.con.execute(
+                        f"SELECT count(DISTINCT hash({self._OBSERVATION_KEY})) FROM ingest_parsed"
+                    ).fetchone()[0]
+                )
             else:
                 rows, problems, pilots, metrics, environments, keys, valid = self.con.execute(
                     f"""
@@ -650,8 +756,8 @@ class _Run:
                 ).fetchall()[0]
             untidy = self.con.execute(
                 f"""
-                SELECT (SELECT count(*) FROM unnest(?::VARCHAR[]) t(pilot_id) WHERE pilot_id IS DISTINCT FROM upper({v.text('pilot_id', 40)}))
-                     + (SELECT count(*) FROM unnest(?::VARCHAR[]) t(metric) WHERE metric IS DISTINCT FROM {v.text('metric', 200)})
+                SELECT (SELECT count(*) FROM unnest(?::VARCHAR[]) t(pilot_id) WHERE pilot_id IS DISTINCT FROM upper({v.text("pilot_id", 40)}))
+                     + (SELECT count(*) FROM unnest(?::VARCHAR[]) t(metric) WHERE metric IS DISTINCT FROM {v.text("metric", 200)})
                      + (SELECT count(*) FROM unnest(?::VARCHAR[]) t(environment) WHERE environment NOT IN ('lab', 'live'))
                 """,
                 [pilots or [], metrics or [], environments or []],
@@ -661,7 +767,9 @@ class _Run:
                 raise _RetryCarefully(fast_again=True)  # a key repeats: the temporary table's path explains it
             if not (rejected or problems or not rows):  # a file that goes the careful way is not grouped twice
                 problems += self._has_conflicts(counted=(keys, valid))
-        except duckdb.Error:  # the transaction is spoilt (or a stored row had a problem): start again on the careful path
+        except (
+            duckdb.Error
+        ):  # the transaction is spoilt (or a stored row had a problem): start again on the careful path
             raise _RetryCarefully() from None
         if not (rejected or problems or not rows):
             self._refuse_unknown_pilots(known_pilots, self._facts.pilots if self._facts is not None else None)
@@ -675,25 +783,39 @@ class _Run:
         self.result.rows_read = rows
         return True
 
-    def parse_metrics(self, known_pilots: list[str], time_format: Optional[v.DateFormat] = None) -> None:
+    def parse_metrics(self, known_pilots: list[str], time_format: v.DateFormat | None = None) -> None:
         kind = self.result.kind
         options = self.options
         if self.fast:
             decimal_comma = False  # the value column is a number already
         else:
-            decimal_comma = (options.decimal == "comma") if options.decimal else v.detect_decimal_comma(
-                self.con, "ingest_rows", ["value_raw"], self.text.format.delimiter
+            decimal_comma = (
+                (options.decimal == "comma")
+                if options.decimal
+                else v.detect_decimal_comma(self.con, "ingest_rows", ["value_raw"], self.text.format.delimiter)
             )
         if decimal_comma and not options.decimal:
-            self.result.warnings.append("Numbers are read with a decimal comma (1.234,50 = one thousand two hundred and thirty-four and a half), as the file writes them.")
-        is_chart = self.mapping.export == "Weights & Biases chart export" and self.mapping.column_for("observed_at") is None  # steps, no times
-        has_time = time_format is not None or self.con.execute("SELECT count(time_raw) FROM (SELECT time_raw FROM ingest_rows LIMIT 100000)").fetchone()[0] > 0
+            self.result.warnings.append(
+                "Numbers are read with a decimal comma (1.234,50 = one thousand two hundred and thirty-four and a half), as the file writes them."
+            )
+        is_chart = (
+            self.mapping.export == "Weights & Biases chart export" and self.mapping.column_for("observed_at") is None
+        )  # steps, no times
+        has_time = (
+            time_format is not None
+            or self.con.execute(
+                "SELECT count(time_raw) FROM (SELECT time_raw FROM ingest_rows LIMIT 100000)"
+            ).fetchone()[0]
+            > 0
+        )
         if time_format is not None:
             time_sql = v.timestamp("time_raw", time_format)
         elif has_time and not is_chart:
             decision = v.detect_date_format(self.con, "ingest_rows", "time_raw", "the date column", options.date_order)
             if decision.format is None:
-                raise Refused(f"{self.result.file_name}: the column chosen for dates holds no dates that could be read; choose another column.")
+                raise Refused(
+                    f"{self.result.file_name}: the column chosen for dates holds no dates that could be read; choose another column."
+                )
             if decision.warning:
                 self.result.warnings.append(decision.warning)
             time_sql = v.timestamp("time_raw", decision.format)
@@ -707,12 +829,16 @@ class _Run:
         # The fast path takes text columns as they are and checks their distinct values afterwards.
         pilot_text = "pilot_raw" if self.fast else f"upper({v.text('pilot_raw', 40)})"
         pilot_sql = pilot_text if self.mapping.column_for("pilot_id") else ("?" if options.pilot_id else "NULL")
-        params: list[Any] = [options.pilot_id.upper()] if (options.pilot_id and not self.mapping.column_for("pilot_id")) else []
+        params: list[Any] = (
+            [options.pilot_id.upper()] if (options.pilot_id and not self.mapping.column_for("pilot_id")) else []
+        )
         if kind == "usage":
             environment_sql = "'live'"
             kind_sql = "'adoption'"
         else:
-            environment_sql = "environment_raw" if self.fast and self.mapping.column_for("environment") else self._environment_sql()
+            environment_sql = (
+                "environment_raw" if self.fast and self.mapping.column_for("environment") else self._environment_sql()
+            )
             kind_sql = self._kind_sql()
         metric_sql = "metric_raw" if self.fast else v.text("metric_raw", 200)
         if kind == "usage":
@@ -722,35 +848,42 @@ class _Run:
             )
             metric_sql = f"(CASE {cases} ELSE {metric_sql} END)"
         # The fast path's values are plain numbers (checked on a sample): a cast, and the same checks.
-        value_sql = "(CASE WHEN isfinite(TRY_CAST(value_raw AS DOUBLE)) THEN TRY_CAST(value_raw AS DOUBLE) END)" if self.fast else v.number(
-            "value_raw", decimal_comma, v.percent_share(self.con, "ingest_rows", "metric_raw", "value_raw", options.metric_answers))
+        value_sql = (
+            "(CASE WHEN isfinite(TRY_CAST(value_raw AS DOUBLE)) THEN TRY_CAST(value_raw AS DOUBLE) END)"
+            if self.fast
+            else v.number(
+                "value_raw",
+                decimal_comma,
+                v.percent_share(self.con, "ingest_rows", "metric_raw", "value_raw", options.metric_answers),
+            )
+        )
         value_problem_sql = v.number_problem("value_raw", "value", "value", decimal_comma)
         time_column = self.mapping.column_for("observed_at")
         time_col_sql = str(self.index[time_column]) if time_column is not None else "col"
         env_column = self.mapping.column_for("environment") or (
-            self.mapping.defaults.get("environment_from_names") if _names_split(self.mapping, self.options) else None)
+            self.mapping.defaults.get("environment_from_names") if _names_split(self.mapping, self.options) else None
+        )
         env_col_sql = str(self.index[env_column]) if env_column in self.index else "col"
-        parsed = (
-            f"""
+        parsed = f"""
             SELECT ord, col, pilot_id, metric, kind, environment, observed_at, value, step, problem,
                    CASE WHEN problem LIKE 'no pilot%' THEN -1 WHEN problem LIKE 'date %' OR problem = 'no date' THEN {time_col_sql}
                         WHEN problem LIKE 'environment %' OR problem LIKE 'the run name %' OR problem LIKE 'lab or live %' THEN {env_col_sql} ELSE col END AS problem_col
             FROM (
               SELECT *, CASE
-                  WHEN pilot_id IS NULL AND {'pilot_id' not in self.result.needs} THEN 'no pilot code (choose the pilot, or map its column)'
+                  WHEN pilot_id IS NULL AND {"pilot_id" not in self.result.needs} THEN 'no pilot code (choose the pilot, or map its column)'
                   WHEN metric IS NULL THEN 'no metric name'
                   WHEN observed_at IS NULL AND time_text IS NOT NULL THEN 'date ‘' || left(time_text, 40) || '’ could not be read'
                   WHEN observed_at IS NULL THEN 'no date'
                   WHEN year(observed_at) NOT BETWEEN 1980 AND 2100 THEN 'date ‘' || left(time_text, 40) || '’ is not a plausible date'
                   WHEN value_problem IS NOT NULL THEN value_problem
-                  WHEN environment IS NULL AND {'environment' not in self.result.needs} THEN 'lab or live is not given (choose it, or map the column)'
+                  WHEN environment IS NULL AND {"environment" not in self.result.needs} THEN 'lab or live is not given (choose it, or map the column)'
                   WHEN environment LIKE 'run name %' THEN 'the run name ‘' || substr(environment, 10) || '’ says neither lab nor live'
                   WHEN environment NOT IN ('lab', 'live') THEN 'environment ‘' || environment || '’ is neither lab nor live'
                   WHEN kind NOT IN ('technical', 'business', 'adoption') THEN 'kind ‘' || kind || '’ is not technical, business or adoption'
                   ELSE NULL END AS problem
               FROM (
                 SELECT *, {value_problem_sql} AS value_problem,
-                       CASE WHEN observed_at IS NULL OR year(observed_at) NOT BETWEEN 1980 AND 2100 THEN {v.cleaned('time_raw')} END AS time_text
+                       CASE WHEN observed_at IS NULL OR year(observed_at) NOT BETWEEN 1980 AND 2100 THEN {v.cleaned("time_raw")} END AS time_text
                 FROM (
                   SELECT ord, col, {pilot_sql} AS pilot_id, {metric_sql} AS metric, {kind_sql} AS kind,
                          {environment_sql} AS environment, {time_sql} AS observed_at, time_raw, value_raw,
@@ -760,7 +893,6 @@ class _Run:
               )
             )
             """
-        )
         if self.fast and self.store_as is not None:
             # Stored as parsed, under the upload's id: the first row with a problem stops the statement (the
             # transaction is then rolled back and the careful path explains every row), and the checks that
@@ -821,9 +953,14 @@ class _Run:
             if self.mapping.export == "Weights & Biases chart export":
                 return "environment_raw"  # each run's, from its name (see _shape_chart)
             words = "lower(regexp_replace(trim(environment_raw), '[^0-9A-Za-z]+', ' ', 'g'))"
-            said = {env: f"list_has_any(string_split(trim({words}), ' '), [{', '.join(repr(w) for w in _env_words(env))}])" for env in ("lab", "live")}
-            return (f"(CASE WHEN {v.cleaned('environment_raw')} IS NULL THEN NULL WHEN {said['lab']} AND NOT {said['live']} THEN 'lab' "
-                    f"WHEN {said['live']} AND NOT {said['lab']} THEN 'live' ELSE 'run name ' || trim(environment_raw) END)")
+            said = {
+                env: f"list_has_any(string_split(trim({words}), ' '), [{', '.join(repr(w) for w in _env_words(env))}])"
+                for env in ("lab", "live")
+            }
+            return (
+                f"(CASE WHEN {v.cleaned('environment_raw')} IS NULL THEN NULL WHEN {said['lab']} AND NOT {said['live']} THEN 'lab' "
+                f"WHEN {said['live']} AND NOT {said['lab']} THEN 'live' ELSE 'run name ' || trim(environment_raw) END)"
+            )
         if column:
             cases = " ".join(
                 f"WHEN lower(regexp_replace(trim(environment_raw), '[^0-9A-Za-z]+', '_', 'g')) IN ({', '.join(repr(w) for w in sorted(words))}) THEN '{name}'"
@@ -905,13 +1042,17 @@ class _Run:
             unknown = sorted({metric for _, metric in pairs if dictionary.lookup(metric) is None})
             summaries = facts.summaries(unknown)
         else:
-            pairs = self.con.execute("SELECT DISTINCT pilot_id, metric FROM ingest_parsed WHERE metric IS NOT NULL").fetchall()
+            pairs = self.con.execute(
+                "SELECT DISTINCT pilot_id, metric FROM ingest_parsed WHERE metric IS NOT NULL"
+            ).fetchall()
             unknown = sorted({metric for _, metric in pairs if dictionary.lookup(metric) is None})
             summaries = self._value_summaries(unknown) if unknown else {}
         decided, new = [], {}
         for pilot_id, metric in pairs:
             kind, info, is_kpi = self._kind_of(pilot_id, metric, summaries)
-            if not is_kpi and dictionary.lookup(metric) is None:  # nobody has described it: ask (and show the answer given)
+            if (
+                not is_kpi and dictionary.lookup(metric) is None
+            ):  # nobody has described it: ask (and show the answer given)
                 new.setdefault(info.key, info)
             decided.append((pilot_id, metric, kind))
         self.result.new_metrics = sorted(new.values(), key=lambda m: m.key)
@@ -930,9 +1071,11 @@ class _Run:
             changing = [d for d in decided if self._foreseen.get(d[:2], "technical") != d[2]] if stored else decided
             if changing:
                 # A temporary table from three lists (not a pandas frame: a plain file's ingest imports no pandas).
-                self._exec("CREATE OR REPLACE TEMP TABLE ingest_kinds AS SELECT unnest(?::VARCHAR[]) AS pilot_id, "
-                           "unnest(?::VARCHAR[]) AS metric, unnest(?::VARCHAR[]) AS kind",
-                           [[d[0] for d in changing], [d[1] for d in changing], [d[2] for d in changing]])
+                self._exec(
+                    "CREATE OR REPLACE TEMP TABLE ingest_kinds AS SELECT unnest(?::VARCHAR[]) AS pilot_id, "
+                    "unnest(?::VARCHAR[]) AS metric, unnest(?::VARCHAR[]) AS kind",
+                    [[d[0] for d in changing], [d[1] for d in changing], [d[2] for d in changing]],
+                )
                 # Only rows whose kind changes are updated (most rows are technical, the default); rows the
                 # fast path stored already are updated where they are (ingest_parsed is then a view of them).
                 target = TARGET_TABLE[self.result.kind] if stored else "ingest_parsed"
@@ -947,7 +1090,9 @@ class _Run:
             business = sorted({metric for _, metric, kind in decided if kind == "business"})
             if business:
                 names = ", ".join(business[:5])
-                self.result.warnings.append(f"Read as business KPIs (the rest as technical metrics): {names}{' …' if len(business) > 5 else ''}. Set the kind if that is wrong.")
+                self.result.warnings.append(
+                    f"Read as business KPIs (the rest as technical metrics): {names}{' …' if len(business) > 5 else ''}. Set the kind if that is wrong."
+                )
         self._business_rows_are_live()
 
     def _kind_sources(self) -> tuple[Any, dict[str, MetricAnswer], dict[str, str]]:
@@ -960,7 +1105,9 @@ class _Run:
             self._kinds_known = (dictionary, answers, kpis)
         return self._kinds_known
 
-    def _kind_of(self, pilot_id: Optional[str], metric: str, summaries: dict[str, "ValueSummary"]) -> tuple[str, MetricInfo, bool]:
+    def _kind_of(
+        self, pilot_id: str | None, metric: str, summaries: dict[str, "ValueSummary"]
+    ) -> tuple[str, MetricInfo, bool]:
         """The kind of `metric`'s rows for `pilot_id`: an answer given with this upload, then the
         pilot's KPI (business), then the dictionary, then a guess. Returns (kind, what is known of the
         metric, whether it is the pilot's KPI)."""
@@ -972,7 +1119,13 @@ class _Run:
         info = dictionary.lookup(metric) or guess(metric, summaries.get(metric))
         if key in answers:
             answer = answers[key]
-            return answer.kind, MetricInfo(key, answer.label or info.label, answer.kind, answer.direction, answer.unit, "answered", info.why), is_kpi
+            return (
+                answer.kind,
+                MetricInfo(
+                    key, answer.label or info.label, answer.kind, answer.direction, answer.unit, "answered", info.why
+                ),
+                is_kpi,
+            )
         return ("business" if is_kpi else info.kind), info, is_kpi
 
     def _foreseen_kinds(self, pilot_sql: str, metric_sql: str) -> str:
@@ -987,10 +1140,13 @@ class _Run:
         pilot_column, metric_column = self.mapping.column_for("pilot_id"), self.mapping.column_for("metric")
         value_index = self.index[self.mapping.column_for("value")]
         blank = {x.lower() for x in v.NULL_SPELLINGS}
-        pairs: dict[tuple[Optional[str], str], None] = {}
+        pairs: dict[tuple[str | None, str], None] = {}
         numbers: dict[str, list[float]] = {}
         for row in self.text.sample:
-            cells = [row[self.index[c]] if c is not None and self.index[c] < len(row) else None for c in (pilot_column, metric_column)]
+            cells = [
+                row[self.index[c]] if c is not None and self.index[c] < len(row) else None
+                for c in (pilot_column, metric_column)
+            ]
             pilot = cells[0] if pilot_column is not None else (self.options.pilot_id or "").upper() or None
             metric = cells[1]
             if not metric or metric.lower() in blank or (pilot is not None and pilot.lower() in blank):
@@ -1004,8 +1160,11 @@ class _Run:
             if number == number and abs(number) != float("inf"):
                 numbers.setdefault(metric, []).append(number)
         dictionary = self._kind_sources()[0]
-        summaries = {m: ValueSummary(min(xs), max(xs), all(x == round(x) for x in xs), None)
-                     for m, xs in numbers.items() if dictionary.lookup(m) is None}
+        summaries = {
+            m: ValueSummary(min(xs), max(xs), all(x == round(x) for x in xs), None)
+            for m, xs in numbers.items()
+            if dictionary.lookup(m) is None
+        }
         self._foreseen = {}
         for pilot, metric in pairs:
             kind = self._kind_of(pilot, metric, summaries)[0]
@@ -1042,12 +1201,15 @@ class _Run:
             for raw, sign in found:
                 if metric_key(raw) in wanted and sign:
                     currencies[wanted[metric_key(raw)]] = sign
-        return {metric: ValueSummary(low, high, bool(whole), currencies.get(metric)) for metric, low, high, whole in rows}
+        return {
+            metric: ValueSummary(low, high, bool(whole), currencies.get(metric)) for metric, low, high, whole in rows
+        }
 
     def _business_rows_are_live(self) -> None:
         """A file that does not say lab or live and holds only business KPIs (and usage) is live."""
         if self.mapping.column_for("environment") is None and (
-                self.options.environment in ("lab", "live") or self.mapping.defaults.get("environment") in ("lab", "live")):
+            self.options.environment in ("lab", "live") or self.mapping.defaults.get("environment") in ("lab", "live")
+        ):
             return  # said for the whole file
         if self.fast and self.store_as is not None:
             return  # rows stored as parsed all say it (a row without was refused by the table: the careful path reads it)
@@ -1057,8 +1219,15 @@ class _Run:
         ).fetchone()
         if others or not rows or not unsaid:
             return
-        if self.con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = 'ingest_parsed' AND column_name = 'environment'").fetchone()[0] != "VARCHAR":
-            self._exec("ALTER TABLE ingest_parsed ALTER COLUMN environment SET DATA TYPE VARCHAR")  # a column of NULLs has no type yet
+        if (
+            self.con.execute(
+                "SELECT data_type FROM duckdb_columns() WHERE table_name = 'ingest_parsed' AND column_name = 'environment'"
+            ).fetchone()[0]
+            != "VARCHAR"
+        ):
+            self._exec(
+                "ALTER TABLE ingest_parsed ALTER COLUMN environment SET DATA TYPE VARCHAR"
+            )  # a column of NULLs has no type yet
         self._exec(
             """
             UPDATE ingest_parsed SET environment = 'live',
@@ -1068,19 +1237,24 @@ class _Run:
         )
         if "environment" in self.result.needs:
             self.result.needs.remove("environment")
-        self.result.warnings.append("Taken as live: every metric of the file is a business KPI, measured in the business rather than in a test.")
+        self.result.warnings.append(
+            "Taken as live: every metric of the file is a business KPI, measured in the business rather than in a test."
+        )
 
-    def _refuse_unknown_pilots(self, known: list[str], pilots: Optional[list[str]] = None) -> None:
+    def _refuse_unknown_pilots(self, known: list[str], pilots: list[str] | None = None) -> None:
         """Refuse a file with rows for pilots that are not in the register (or not the uploader's);
         `pilots`: the file's distinct pilot codes, when known already (see _stored_facts)."""
         if pilots is not None:
             wanted = set(known)
             unknown = sorted(p for p in pilots if p is not None and p not in wanted)
         else:
-            unknown = [r[0] for r in self.con.execute(
-                "SELECT DISTINCT pilot_id FROM ingest_parsed WHERE pilot_id IS NOT NULL AND pilot_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1",
-                [known],
-            ).fetchall()]
+            unknown = [
+                r[0]
+                for r in self.con.execute(
+                    "SELECT DISTINCT pilot_id FROM ingest_parsed WHERE pilot_id IS NOT NULL AND pilot_id NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1",
+                    [known],
+                ).fetchall()
+            ]
         if not unknown:
             return
         parts = []
@@ -1106,7 +1280,9 @@ class _Run:
         params: list[Any] = [options.pilot_id.upper()] if (options.pilot_id and not col("pilot_id")) else []
         responded_sql = "NULL::TIMESTAMP"
         if col("responded_at"):
-            decision = v.detect_date_format(self.con, "ingest_raw", col("responded_at"), "the response date column", options.date_order)
+            decision = v.detect_date_format(
+                self.con, "ingest_raw", col("responded_at"), "the response date column", options.date_order
+            )
             if decision.format:
                 responded_sql = v.timestamp(col("responded_at"), decision.format)
                 zone = self.mapping.defaults.get("responded_at_zone")
@@ -1119,7 +1295,9 @@ class _Run:
         elif col("respondent_id"):
             respondent_sql = v.text(col("respondent_id"), 100)
         else:
-            respondent_sql = f"'R-' || upper(left(md5('{self.result.sha256}' || CAST(rowid - {self.base} AS VARCHAR)), 8))"
+            respondent_sql = (
+                f"'R-' || upper(left(md5('{self.result.sha256}' || CAST(rowid - {self.base} AS VARCHAR)), 8))"
+            )
             self.result.warnings.append("The file has no respondent ids; each response was given a pseudonymous id.")
         if col("wave"):
             wave_sql = f"TRY_CAST(regexp_extract({v.cleaned(col('wave'))}, '(\\d+)', 1) AS INTEGER)"
@@ -1133,7 +1311,9 @@ class _Run:
         )
         left_out = []
         if col("_status"):
-            left_out.append(f"lower(coalesce({col('_status')}, '')) IN ('survey preview', '1', 'spam', 'preview', 'test')")
+            left_out.append(
+                f"lower(coalesce({col('_status')}, '')) IN ('survey preview', '1', 'spam', 'preview', 'test')"
+            )
         if col("_finished"):
             left_out.append(f"lower(coalesce({col('_finished')}, '')) IN ('false', '0', 'no', 'f')")
         left_out_sql = " OR ".join(left_out) or "false"
@@ -1141,9 +1321,9 @@ class _Run:
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_survey AS
             SELECT rowid - {self.base} + 1 AS ord, {pilot_sql} AS pilot_id, {respondent_sql} AS respondent_id, {responded_sql} AS responded_at,
-                   {wave_sql} AS wave, {v.text(col('team'), 120) if col('team') else 'CAST(NULL AS VARCHAR)'} AS team,
-                   {v.text(col('role'), 120) if col('role') else 'CAST(NULL AS VARCHAR)'} AS role, {scores},
-                   {v.text(col('comment'), 4000) if col('comment') else 'CAST(NULL AS VARCHAR)'} AS comment,
+                   {wave_sql} AS wave, {v.text(col("team"), 120) if col("team") else "CAST(NULL AS VARCHAR)"} AS team,
+                   {v.text(col("role"), 120) if col("role") else "CAST(NULL AS VARCHAR)"} AS role, {scores},
+                   {v.text(col("comment"), 4000) if col("comment") else "CAST(NULL AS VARCHAR)"} AS comment,
                    ({left_out_sql}) AS left_out
             FROM ingest_raw
             """,
@@ -1152,24 +1332,32 @@ class _Run:
         left = self.con.execute("SELECT count(*) FROM ingest_survey WHERE left_out").fetchone()[0]
         if left:
             self.result.rows_left_out += left
-            self.result.warnings.append(f"Left out {plural(left, 'survey preview or unfinished response', 'survey previews or unfinished responses')}.")
+            self.result.warnings.append(
+                f"Left out {plural(left, 'survey preview or unfinished response', 'survey previews or unfinished responses')}."
+            )
         self._exec("DELETE FROM ingest_survey WHERE left_out")
         if not col("wave") and not options.wave:
             waves = pd.DataFrame(list(queries.next_waves(self.con).items()), columns=["pilot_id", "next_wave"])
             queries.register(self.con, "ingest_waves", waves)
-            self._exec("UPDATE ingest_survey SET wave = coalesce((SELECT next_wave FROM ingest_waves w WHERE w.pilot_id = ingest_survey.pilot_id), 1)")
+            self._exec(
+                "UPDATE ingest_survey SET wave = coalesce((SELECT next_wave FROM ingest_waves w WHERE w.pilot_id = ingest_survey.pilot_id), 1)"
+            )
             self.con.unregister("ingest_waves")
-            numbers = sorted({r[0] for r in self.con.execute("SELECT DISTINCT wave FROM ingest_survey").fetchall() if r[0]})
+            numbers = sorted(
+                {r[0] for r in self.con.execute("SELECT DISTINCT wave FROM ingest_survey").fetchall() if r[0]}
+            )
             if numbers:
-                self.result.warnings.append(f"The file does not say which survey wave it is; stored as wave {', '.join(map(str, numbers))} (the pilot's next wave). Choose the wave if that is wrong.")
+                self.result.warnings.append(
+                    f"The file does not say which survey wave it is; stored as wave {', '.join(map(str, numbers))} (the pilot's next wave). Choose the wave if that is wrong."
+                )
         score_problem = " ".join(f"WHEN {e}_problem IS NOT NULL THEN {e}_problem" for e in ADKAR)
         score_col = " ".join(f"WHEN {e}_problem IS NOT NULL THEN {e}_col" for e in ADKAR)
         pilot_index = self.index[self.mapping.column_for("pilot_id")] if col("pilot_id") else -1
         self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE ingest_parsed AS
-            SELECT * REPLACE ({', '.join(f"TRY_CAST(round({e}) AS TINYINT) AS {e}" for e in ADKAR)}),
-                      CASE WHEN pilot_id IS NULL AND {'pilot_id' not in self.result.needs} THEN 'no pilot code (choose the pilot, or map its column)'
+            SELECT * REPLACE ({", ".join(f"TRY_CAST(round({e}) AS TINYINT) AS {e}" for e in ADKAR)}),
+                      CASE WHEN pilot_id IS NULL AND {"pilot_id" not in self.result.needs} THEN 'no pilot code (choose the pilot, or map its column)'
                            WHEN respondent_id IS NULL THEN 'no respondent id'
                            WHEN wave IS NULL OR wave < 1 THEN 'the survey wave is not a number of 1 or more'
                            {score_problem} ELSE NULL END AS problem,
@@ -1189,13 +1377,19 @@ class _Run:
             c = self.col(header)
             as_written = v.cleaned(c, REGISTER_OWN_WORDS.get(target, ()))
             if target in REGISTER_DATES:
-                decision = v.detect_date_format(self.con, "ingest_raw", c, f"the {target} column", self.options.date_order)
+                decision = v.detect_date_format(
+                    self.con, "ingest_raw", c, f"the {target} column", self.options.date_order
+                )
                 expr = f"CAST({v.timestamp(c, decision.format)} AS DATE)" if decision.format else as_written
                 select.append(f"coalesce(CAST({expr} AS VARCHAR), {as_written}) AS {target}")
             elif target in REGISTER_NUMBERS:
-                decimal_comma = self.options.decimal == "comma" if self.options.decimal else self.text.format.delimiter == ";"
+                decimal_comma = (
+                    self.options.decimal == "comma" if self.options.decimal else self.text.format.delimiter == ";"
+                )
                 select.append(f"coalesce(CAST({v.number(c, decimal_comma)} AS VARCHAR), {as_written}) AS {target}")
-                select.append(f"CASE WHEN {v.too_small(c, v.number(c, decimal_comma))} THEN {as_written} END AS {target}{TOO_SMALL}")
+                select.append(
+                    f"CASE WHEN {v.too_small(c, v.number(c, decimal_comma))} THEN {as_written} END AS {target}{TOO_SMALL}"
+                )
             else:
                 select.append(f"{as_written} AS {target}")
         frame = self.con.execute(f"SELECT rowid - {self.base} + 1 AS ord, {', '.join(select)} FROM ingest_raw").df()
@@ -1219,9 +1413,13 @@ class _Run:
                 f"SELECT ord, problem_col, problem FROM ingest_parsed WHERE problem IS NOT NULL ORDER BY ord LIMIT {MAX_KEPT_PROBLEMS}"
             ).fetchall()
         for ordinal, problem_col, problem in problems:
-            result.problems.append(Problem(self.line_for(ordinal), self.header_name(problem_col), problem[0].upper() + problem[1:] + "."))
+            result.problems.append(
+                Problem(self.line_for(ordinal), self.header_name(problem_col), problem[0].upper() + problem[1:] + ".")
+            )
         if rejected > len(problems):
-            result.warnings.append(f"{plural(rejected, 'row')} were rejected; the first {len(problems):,} are listed with their reasons.")
+            result.warnings.append(
+                f"{plural(rejected, 'row')} were rejected; the first {len(problems):,} are listed with their reasons."
+            )
         columns = ", ".join(STORED_COLUMNS[table_kind])
         # Exact duplicates: a cheap check on row hashes first; the exact (costlier) pass only when needed.
         # The fast path counted them already while looking for conflicts (see _has_conflicts).
@@ -1240,13 +1438,17 @@ class _Run:
             )
             ready = self.con.execute("SELECT count(*) FROM ingest_ready").fetchone()[0]
         else:  # nothing to drop: a view saves copying a million rows
-            self._exec(f"CREATE OR REPLACE TEMP VIEW ingest_ready AS SELECT {columns}, ord FROM ingest_parsed WHERE problem IS NULL")
+            self._exec(
+                f"CREATE OR REPLACE TEMP VIEW ingest_ready AS SELECT {columns}, ord FROM ingest_parsed WHERE problem IS NULL"
+            )
             ready = valid
         if valid > ready:
             result.rows_left_out += valid - ready
             n = valid - ready
-            result.warnings.append(f"{plural(n, 'row')} of {result.file_name} {'is an exact duplicate' if n == 1 else 'are exact duplicates'} "
-                                   "of an earlier row (same values throughout); each was kept once.")
+            result.warnings.append(
+                f"{plural(n, 'row')} of {result.file_name} {'is an exact duplicate' if n == 1 else 'are exact duplicates'} "
+                "of an earlier row (same values throughout); each was kept once."
+            )
         table = TARGET_TABLE[table_kind]
         stored_as = self.store_as if self.fast else None  # the rows are in the table already, under this upload id
         facts = self._facts if stored_as is not None else None
@@ -1280,13 +1482,13 @@ class _Run:
     # -- conflicts and future dates ------------------------------------------------------------------
 
     _OBSERVATION_KEY = "pilot_id, metric, environment, observed_at"
-    counted: Optional[tuple[int, int]] = None  # (rows, distinct rows) of ingest_parsed, when _has_conflicts knows them
+    counted: tuple[int, int] | None = None  # (rows, distinct rows) of ingest_parsed, when _has_conflicts knows them
     tables = True  # make the preview table (pandas); ingest(..., tables=False) leaves it out
     # Tables of experiment runs have one row per run: runs started in the same second are different
     # experiments, not two values for one measurement, so they are not conflicts.
     RUN_TABLES = ("MLflow runs (search_runs)", "MLflow run table (UI download)", "Weights & Biases runs table")
 
-    def _has_conflicts(self, counted: Optional[tuple[int, int]] = None) -> int:
+    def _has_conflicts(self, counted: tuple[int, int] | None = None) -> int:
         """1 when some key (pilot, metric, lab/live, time) has two different values in this file.
         Cheap: when some key repeats, one grouping on the key's hash compares each group's lowest
         and highest value (two keys whose hashes collide look like a conflict: the exact check then
@@ -1298,9 +1500,12 @@ class _Run:
             return 0
         # Most files never repeat a key: one distinct count on the key's hash proves it (a collision
         # only sends the file to the grouping below).
-        keys, rows = counted or self.con.execute(
-            f"SELECT count(DISTINCT hash({self._OBSERVATION_KEY})), count(*) FROM ingest_parsed WHERE problem IS NULL"
-        ).fetchone()
+        keys, rows = (
+            counted
+            or self.con.execute(
+                f"SELECT count(DISTINCT hash({self._OBSERVATION_KEY})), count(*) FROM ingest_parsed WHERE problem IS NULL"
+            ).fetchone()
+        )
         if keys == rows:
             self.counted = (rows, rows)
             return 0
@@ -1340,8 +1545,10 @@ class _Run:
         for pilot_id, metric, environment, observed_at, ords, cols, vals in groups:
             what = f"{pilot_id or 'the pilot'} {metric}, {environment}, {_when(observed_at)}"
             lines = [self.line_of(o) for o in ords]
-            message = (f"{_rows_words(lines[:6], more=len(lines) - 6)} of {self.result.file_name} give {_different(vals)} for {what}; "
-                       "keep one and upload again")
+            message = (
+                f"{_rows_words(lines[:6], more=len(lines) - 6)} of {self.result.file_name} give {_different(vals)} for {what}; "
+                "keep one and upload again"
+            )
             marks += [(o, c, message) for o, c in zip(ords, cols)]
         self._mark(marks)
         self._exec(
@@ -1357,7 +1564,9 @@ class _Run:
         """Reject the rows (ordinal, column of the value) with their messages."""
         if not marks:
             return
-        frame = pd.DataFrame(marks, columns=["ord", "col", "message"]).astype({"ord": "int64", "col": "int64", "message": "str"})
+        frame = pd.DataFrame(marks, columns=["ord", "col", "message"]).astype(
+            {"ord": "int64", "col": "int64", "message": "str"}
+        )
         queries.register(self.con, "ingest_marks", frame)
         self._exec(
             """
@@ -1375,7 +1584,7 @@ class _Run:
         scores = ", ".join(f"coalesce({e}, -1)" for e in ADKAR)
         groups = self.con.execute(
             f"""
-            SELECT {key}, list(ord ORDER BY ord), {', '.join(f'list({e} ORDER BY ord)' for e in ADKAR)}
+            SELECT {key}, list(ord ORDER BY ord), {", ".join(f"list({e} ORDER BY ord)" for e in ADKAR)}
             FROM ingest_parsed WHERE problem IS NULL AND respondent_id IS NOT NULL
             GROUP BY ALL HAVING count(DISTINCT [{scores}]) > 1
             ORDER BY min(ord) LIMIT {MAX_KEPT_PROBLEMS}
@@ -1386,27 +1595,39 @@ class _Run:
             differing = [(e, vals) for e, vals in zip(ADKAR, answers) if len(set(vals)) > 1]
             column = self.mapping.column_for(differing[0][0])
             col = self.index[column] if column is not None else -1
-            scores_words = ", ".join(f"{e.capitalize()} {_and([('blank' if x is None else str(int(x))) for x in vals])}" for e, vals in differing)
+            scores_words = ", ".join(
+                f"{e.capitalize()} {_and([('blank' if x is None else str(int(x))) for x in vals])}"
+                for e, vals in differing
+            )
             n = "two" if len(ords) == 2 else str(len(ords))
             lines = [self.line_of(o) for o in ords]
-            message = (f"{_rows_words(lines[:6], more=len(lines) - 6)} of {self.result.file_name} are {n} answers by respondent "
-                       f"{respondent} in wave {wave} of {pilot_id} with different scores ({scores_words}); keep one and upload again")
+            message = (
+                f"{_rows_words(lines[:6], more=len(lines) - 6)} of {self.result.file_name} are {n} answers by respondent "
+                f"{respondent} in wave {wave} of {pilot_id} with different scores ({scores_words}); keep one and upload again"
+            )
             marks += [(o, col, message) for o in ords]
         if marks:
-            frame = pd.DataFrame(marks, columns=["ord", "col", "message"]).astype({"ord": "int64", "col": "int64", "message": "str"})
+            frame = pd.DataFrame(marks, columns=["ord", "col", "message"]).astype(
+                {"ord": "int64", "col": "int64", "message": "str"}
+            )
             queries.register(self.con, "ingest_marks", frame)
-            self._exec("UPDATE ingest_parsed SET problem = m.message, problem_col = m.col FROM ingest_marks m WHERE ingest_parsed.ord = m.ord")
+            self._exec(
+                "UPDATE ingest_parsed SET problem = m.message, problem_col = m.col FROM ingest_marks m WHERE ingest_parsed.ord = m.ord"
+            )
             self.con.unregister("ingest_marks")
         # Same scores, something else differs (time, team, comment): keep the file's first answer.
         columns = ", ".join(STORED_COLUMNS["survey"])
-        repeats = self.con.execute(
-            f"""
+        repeats = (
+            self.con.execute(
+                f"""
             SELECT list(ord) FROM (
                 SELECT ord, hash({columns}) AS h, first_value(hash({columns})) OVER (PARTITION BY {key} ORDER BY ord) AS first_h
                 FROM ingest_parsed WHERE problem IS NULL AND respondent_id IS NOT NULL
             ) WHERE h <> first_h
             """
-        ).fetchone()[0] or []
+            ).fetchone()[0]
+            or []
+        )
         if repeats:
             self._exec("DELETE FROM ingest_parsed WHERE ord IN (SELECT unnest(?::BIGINT[]))", [repeats])
             self.result.rows_left_out += len(repeats)
@@ -1423,7 +1644,9 @@ class _Run:
         facts = self._facts if self.fast and self.store_as is not None else None
         if facts is not None and (facts.high is None or facts.high <= now.replace(tzinfo=None)):
             return  # the latest stored date is not after now (see _stored_facts)
-        count, latest = self.con.execute(f"SELECT count(*), max({column}) FROM ingest_ready WHERE {column} > ?", [now]).fetchone()
+        count, latest = self.con.execute(
+            f"SELECT count(*), max({column}) FROM ingest_ready WHERE {column} > ?", [now]
+        ).fetchone()
         if not count:
             return
         what = plural(count, "response") if table_kind == "survey" else plural(count, "observation")
@@ -1460,10 +1683,22 @@ class _Run:
         header = self.text.header
         rows = []
         by_line = {line: text for line, text in self.rejects}
-        raw_lines = dict(self.con.execute("SELECT DISTINCT line, csv_line FROM ingest_reject_errors").fetchall()) if self.rejects else {}
+        raw_lines = (
+            dict(self.con.execute("SELECT DISTINCT line, csv_line FROM ingest_reject_errors").fetchall())
+            if self.rejects
+            else {}
+        )
         for line, text in sorted(by_line.items()):
             relative = line - self.text.first_body_line + 1 + self.text.skip_lines
-            rows.append({"line": line, "column": "", "reason": f"Row {text}.", **{h: "" for h in header}, "original_line": raw_lines.get(relative, "")})
+            rows.append(
+                {
+                    "line": line,
+                    "column": "",
+                    "reason": f"Row {text}.",
+                    **{h: "" for h in header},
+                    "original_line": raw_lines.get(relative, ""),
+                }
+            )
         problem_rows = [p for p in self.result.problems if p.row is not None and p.row not in by_line]
         if problem_rows:
             ordinals = self.problem_ordinals
@@ -1476,9 +1711,18 @@ class _Run:
             by_ordinal = {row[0]: row[1:] for row in cells}
             for problem in problem_rows:
                 values = by_ordinal.get(ordinals.get(problem.row), ())
-                rows.append({"line": problem.row, "column": problem.column or "", "reason": problem.message,
-                             **{h: (values[i] if i < len(values) and values[i] is not None else "") for i, h in enumerate(header)},
-                             "original_line": ""})
+                rows.append(
+                    {
+                        "line": problem.row,
+                        "column": problem.column or "",
+                        "reason": problem.message,
+                        **{
+                            h: (values[i] if i < len(values) and values[i] is not None else "")
+                            for i, h in enumerate(header)
+                        },
+                        "original_line": "",
+                    }
+                )
         frame = pd.DataFrame(rows, columns=["line", "column", "reason", *header, "original_line"])
         if not frame.empty and not frame["original_line"].astype(bool).any():
             frame = frame.drop(columns=["original_line"])
@@ -1522,14 +1766,18 @@ def _env_words(environment: str) -> list[str]:
 def _names_split(mapping: Mapping, options: IngestOptions) -> bool:
     """Is lab or live taken from the run names? When the file's run names say it (a proposal) and
     the person uploading has not said otherwise: declined, or one environment chosen for all rows."""
-    if mapping.kind != "metrics" or not mapping.defaults.get("environment_from_names") or mapping.column_for("environment"):
+    if (
+        mapping.kind != "metrics"
+        or not mapping.defaults.get("environment_from_names")
+        or mapping.column_for("environment")
+    ):
         return False
     if options.environment_from_names is not None:
         return options.environment_from_names
     return options.environment not in ("lab", "live")
 
 
-def _environment_source(mapping: Mapping, options: IngestOptions) -> Optional[str]:
+def _environment_source(mapping: Mapping, options: IngestOptions) -> str | None:
     """Where each row's lab or live comes from, in words (the receipt and the command line say it)."""
     if mapping.kind != "metrics":
         return None
@@ -1552,24 +1800,45 @@ def _register(run: _Run, options: IngestOptions, result: IngestResult, person: P
     skipped_existing = []
     for record in frame.to_dict("records"):
         ordinal = int(record.pop("ord"))
-        tiny = {k.removesuffix(TOO_SMALL): written for k in list(record) if k.endswith(TOO_SMALL)
-                and not pd.isna(written := record.pop(k))}
+        tiny = {
+            k.removesuffix(TOO_SMALL): written
+            for k in list(record)
+            if k.endswith(TOO_SMALL) and not pd.isna(written := record.pop(k))
+        }
         values = {k: (None if pd.isna(val) else val) for k, val in record.items() if not k.endswith(TOO_SMALL)}
         if all(val is None for val in values.values()):
             continue
         if tiny:  # 1e-400 is read as 0 by every number parser: say so rather than store 0
             for target, written in tiny.items():
-                result.problems.append(Problem(run.line_for(ordinal), column_of.get(target, target),
-                                               f"{Pilot.model_fields[target].title} ‘{written}’ is too small to store (it would become 0); write 0 if 0 is meant."))
+                result.problems.append(
+                    Problem(
+                        run.line_for(ordinal),
+                        column_of.get(target, target),
+                        f"{Pilot.model_fields[target].title} ‘{written}’ is too small to store (it would become 0); write 0 if 0 is meant.",
+                    )
+                )
             result.rows_rejected += 1
             continue
-        said_none = [t for t in (*REGISTER_NUMBERS, *REGISTER_DATES) if isinstance(values.get(t), str) and values[t].lower() == "none"]
+        said_none = [
+            t
+            for t in (*REGISTER_NUMBERS, *REGISTER_DATES)
+            if isinstance(values.get(t), str) and values[t].lower() == "none"
+        ]
         if said_none:
             for target in said_none:
                 title = Pilot.model_fields[target].title
-                what = (f"is a number: write 0 when there is none, or leave the cell blank when it is not known"
-                        if target in REGISTER_NUMBERS else "is a date: leave the cell blank when there is none or it is not known")
-                result.problems.append(Problem(run.line_for(ordinal), column_of.get(target, target), f"{title} says ‘{values[target]}’, but it {what}."))
+                what = (
+                    f"is a number: write 0 when there is none, or leave the cell blank when it is not known"
+                    if target in REGISTER_NUMBERS
+                    else "is a date: leave the cell blank when there is none or it is not known"
+                )
+                result.problems.append(
+                    Problem(
+                        run.line_for(ordinal),
+                        column_of.get(target, target),
+                        f"{title} says ‘{values[target]}’, but it {what}.",
+                    )
+                )
             result.rows_rejected += 1
             continue
         try:
@@ -1604,7 +1873,9 @@ def _register(run: _Run, options: IngestOptions, result: IngestResult, person: P
         )
     updated = [p.pilot_id for p in pilots if p.pilot_id in existing]
     if updated:
-        result.warnings.append(f"{plural(len(updated), 'existing pilot')} will be updated: {', '.join(updated[:6])}{' …' if len(updated) > 6 else ''}.")
+        result.warnings.append(
+            f"{plural(len(updated), 'existing pilot')} will be updated: {', '.join(updated[:6])}{' …' if len(updated) > 6 else ''}."
+        )
     result.rows_read = len(frame) + len(run.rejects)
     result.rows_rejected += len(run.rejects)
     result.rows_to_store = len(pilots)
@@ -1613,13 +1884,18 @@ def _register(run: _Run, options: IngestOptions, result: IngestResult, person: P
     return pilots
 
 
-def _outside_units(pilot: Pilot, units: dict[str, str], person: Person) -> Optional[tuple[str, str]]:
+def _outside_units(pilot: Pilot, units: dict[str, str], person: Person) -> tuple[str, str] | None:
     """Why a limited person may not store this register row: (the field at fault, the reason), or None."""
     if pilot.pilot_id in units and not person.sees(units[pilot.pilot_id]):
-        return "pilot_id", f"The code {pilot.pilot_id} is already used by a pilot of another business unit; choose another code."
+        return (
+            "pilot_id",
+            f"The code {pilot.pilot_id} is already used by a pilot of another business unit; choose another code.",
+        )
     if not person.sees(pilot.business_unit):
-        return "business_unit", (f"“{pilot.business_unit}” is not one of your business units ({person.units_text}); "
-                                 "you may add or change pilots of those only.")
+        return "business_unit", (
+            f"“{pilot.business_unit}” is not one of your business units ({person.units_text}); "
+            "you may add or change pilots of those only."
+        )
     return None
 
 
@@ -1632,10 +1908,13 @@ def _upload_seen_by(con: duckdb.DuckDBPyConnection, upload_id: int, person: Pers
     upload = queries.fetch_upload(con, upload_id) or {}
     if upload.get("uploaded_by") == person.name:
         return True
-    pilots = {row[0] for row in con.execute(
-        "SELECT pilot_id FROM metric_observations WHERE upload_id = ? UNION SELECT pilot_id FROM survey_responses WHERE upload_id = ?",
-        [upload_id, upload_id],
-    ).fetchall()}
+    pilots = {
+        row[0]
+        for row in con.execute(
+            "SELECT pilot_id FROM metric_observations WHERE upload_id = ? UNION SELECT pilot_id FROM survey_responses WHERE upload_id = ?",
+            [upload_id, upload_id],
+        ).fetchall()
+    }
     try:
         pilots |= set(json.loads(upload.get("details") or "{}").get("pilots") or [])
     except (ValueError, AttributeError):
@@ -1646,15 +1925,27 @@ def _upload_seen_by(con: duckdb.DuckDBPyConnection, upload_id: int, person: Pers
 
 def _details(result: IngestResult, options: IngestOptions) -> str:
     mapping = result.mapping
-    return json.dumps({
-        "format": result.format.describe() if result.format else None,
-        "export": mapping.export if mapping else None, "layout": mapping.layout if mapping else None,
-        "mapping": {h: mapping.describe(h) for h in mapping.targets} if mapping else {},
-        "warnings": result.warnings, "metrics": result.metrics, "pilots": result.pilots,
-        "date_range": [d.isoformat() for d in result.date_range] if result.date_range else None,
-        "rows_read": result.rows_read, "rows_left_out": result.rows_left_out, "rows_replaced": result.rows_replaced,
-        "options": {k: (val.isoformat() if isinstance(val, date) else val) for k, val in asdict(options).items() if val not in (None, {}, False)},
-    }, default=str)
+    return json.dumps(
+        {
+            "format": result.format.describe() if result.format else None,
+            "export": mapping.export if mapping else None,
+            "layout": mapping.layout if mapping else None,
+            "mapping": {h: mapping.describe(h) for h in mapping.targets} if mapping else {},
+            "warnings": result.warnings,
+            "metrics": result.metrics,
+            "pilots": result.pilots,
+            "date_range": [d.isoformat() for d in result.date_range] if result.date_range else None,
+            "rows_read": result.rows_read,
+            "rows_left_out": result.rows_left_out,
+            "rows_replaced": result.rows_replaced,
+            "options": {
+                k: (val.isoformat() if isinstance(val, date) else val)
+                for k, val in asdict(options).items()
+                if val not in (None, {}, False)
+            },
+        },
+        default=str,
+    )
 
 
 def _sha256_meanwhile(data: bytes) -> Callable[[], str]:
@@ -1676,9 +1967,18 @@ def _sha256_meanwhile(data: bytes) -> Callable[[], str]:
 
 
 def ingest(
-    store: Store, data: bytes, file_name: str, options: IngestOptions | None = None, *, commit: bool = False,
-    progress: Progress | None = None, source: Path | None = None, person: Person | None = None, tables: bool = True,
-    _careful: bool = False, _direct: bool = True,
+    store: Store,
+    data: bytes,
+    file_name: str,
+    options: IngestOptions | None = None,
+    *,
+    commit: bool = False,
+    progress: Progress | None = None,
+    source: Path | None = None,
+    person: Person | None = None,
+    tables: bool = True,
+    _careful: bool = False,
+    _direct: bool = True,
 ) -> IngestResult:
     """Check a file and, with `commit`, store it in one transaction. Never raises for bad input:
     a refused file comes back with status "refused" and the reason. `source` is the path `data`
@@ -1699,7 +1999,9 @@ def ingest(
     if tables:
         result.preview, result.rejected_rows = pd.DataFrame(), pd.DataFrame()
     if not person.can("upload"):
-        result.refusal = f"{person.name} may not upload data: that needs the editor role; ask an administrator. Nothing was stored."
+        result.refusal = (
+            f"{person.name} may not upload data: that needs the editor role; ask an administrator. Nothing was stored."
+        )
         result.sha256 = digest()
         return result
     limit_mb = load_config().max_upload_mb
@@ -1728,12 +2030,20 @@ def ingest(
         result.environment_source = _environment_source(mapping, options)
         if mapping.kind != "pilot_register" and not result.pilot_column and not options.pilot_id:
             result.needs.append("pilot_id")
-        if (mapping.kind == "metrics" and not result.environment_column and options.environment not in ("lab", "live")
-                and mapping.defaults.get("environment") not in ("lab", "live")):
-            result.needs.append("environment")  # unless every metric is a business KPI: decided once they are read (_decide_metric_kinds)
+        if (
+            mapping.kind == "metrics"
+            and not result.environment_column
+            and options.environment not in ("lab", "live")
+            and mapping.defaults.get("environment") not in ("lab", "live")
+        ):
+            result.needs.append(
+                "environment"
+            )  # unless every metric is a business KPI: decided once they are read (_decide_metric_kinds)
         if [n for n in result.needs if n != "environment"] and commit:
             asked = {"pilot_id": "which pilot the rows belong to", "environment": "whether they are lab or live"}
-            raise Refused(f"{file_name} does not say {' or '.join(asked[n] for n in result.needs)}; choose it and store again. Nothing was stored.")
+            raise Refused(
+                f"{file_name} does not say {' or '.join(asked[n] for n in result.needs)}; choose it and store again. Nothing was stored."
+            )
         result.sha256 = digest()
         context = store.write() if commit else store.read()
         with context as con:
@@ -1771,8 +2081,12 @@ def ingest(
                     run.parse_metrics(known)
                 progress(0.6, "Looking for duplicates …")
                 run.finish(mapping.kind)
-            if commit and "environment" in result.needs:  # lab or live still not said (a file of business KPIs needs no answer)
-                raise Refused(f"{file_name} does not say whether its rows are lab or live; choose it and store again. Nothing was stored.")
+            if (
+                commit and "environment" in result.needs
+            ):  # lab or live still not said (a file of business KPIs needs no answer)
+                raise Refused(
+                    f"{file_name} does not say whether its rows are lab or live; choose it and store again. Nothing was stored."
+                )
             if tables:
                 result.rejected_rows = run.rejected_table()
             if result.rows_to_store == 0 and result.already_stored:
@@ -1780,14 +2094,22 @@ def ingest(
                 result.warnings.append(f"Every row of {file_name} is already stored; there is nothing new to store.")
                 raise _NothingToStore()
             if result.rows_to_store == 0:
-                raise Refused(f"{file_name} has no row that could be stored: {'its one row was' if result.rows_read == 1 else f'all {result.rows_read:,} rows were'} rejected (see the reasons).")
+                raise Refused(
+                    f"{file_name} has no row that could be stored: {'its one row was' if result.rows_read == 1 else f'all {result.rows_read:,} rows were'} rejected (see the reasons)."
+                )
             if not commit:
                 result.status = "ready"
                 return result
             progress(0.75, f"Storing {plural(result.rows_to_store, 'row')} …")
             upload_id = queries.insert_upload(
-                con, kind=mapping.kind, file_name=file_name, sha256=result.sha256, rows_stored=result.rows_to_store,
-                rows_rejected=result.rows_rejected, uploaded_at=utc_now(), uploaded_by=options.uploaded_by,
+                con,
+                kind=mapping.kind,
+                file_name=file_name,
+                sha256=result.sha256,
+                rows_stored=result.rows_to_store,
+                rows_rejected=result.rows_rejected,
+                uploaded_at=utc_now(),
+                uploaded_by=options.uploaded_by,
             )
             stored_already = fast and run.store_as is not None  # the rows went in as they were read, under run.store_as
             if stored_already and upload_id != run.store_as:  # another upload took that id meanwhile: start again
@@ -1808,12 +2130,20 @@ def ingest(
                 else:  # which pilots it touched, as insert_rows_from notes it (the results keeper reads this)
                     queries.note_stored_upload_pilots(con, table, upload_id)
                 if options.metric_answers:
-                    queries.upsert_metric_definitions(con, answer_rows(options.metric_answers, options.uploaded_by, utc_now(), upload_id))
+                    queries.upsert_metric_definitions(
+                        con, answer_rows(options.metric_answers, options.uploaded_by, utc_now(), upload_id)
+                    )
             queries.set_upload_details(con, upload_id, _details(result, options))
-            queries.record_audit(con, utc_now(), options.uploaded_by, "upload", str(upload_id),
-                                 f"{file_name}: {plural(result.rows_to_store, 'row')} ({KIND_LABELS.get(mapping.kind, mapping.kind)})"
-                                 + (f", {result.rows_replaced:,} stored values replaced" if result.rows_replaced else "")
-                                 + (f", pilots {', '.join(p.pilot_id for p in pilots)}" if mapping.kind == "pilot_register" else ""))
+            queries.record_audit(
+                con,
+                utc_now(),
+                options.uploaded_by,
+                "upload",
+                str(upload_id),
+                f"{file_name}: {plural(result.rows_to_store, 'row')} ({KIND_LABELS.get(mapping.kind, mapping.kind)})"
+                + (f", {result.rows_replaced:,} stored values replaced" if result.rows_replaced else "")
+                + (f", pilots {', '.join(p.pilot_id for p in pilots)}" if mapping.kind == "pilot_register" else ""),
+            )
             result.status, result.upload_id = "stored", upload_id
         # Out of the block: committed (a commit that fails raises instead), so "Stored" is now true.
         progress(1.0, f"Stored {plural(result.rows_to_store, 'row')} as upload {result.upload_id}.")
@@ -1823,14 +2153,27 @@ def ingest(
         return result
     except duckdb.OutOfMemoryException:  # rolled back; the limits should keep every file from here (bench/README.md)
         result.status = "refused"
-        result.refusal = (f"{file_name} needs more memory to check than this server can give one upload. Split it into smaller "
-                          "files and upload them one after the other. Nothing was stored.")
+        result.refusal = (
+            f"{file_name} needs more memory to check than this server can give one upload. Split it into smaller "
+            "files and upload them one after the other. Nothing was stored."
+        )
         return result
     except _NothingToStore:  # raised inside the transaction so that it is rolled back, version untouched
         return result
     except _RetryCarefully as retry:  # rolled back: nothing of the first try is stored
-        return ingest(store, data, file_name, options, commit=commit, progress=progress, source=source, person=person, tables=tables,
-                      _careful=not retry.fast_again, _direct=False)
+        return ingest(
+            store,
+            data,
+            file_name,
+            options,
+            commit=commit,
+            progress=progress,
+            source=source,
+            person=person,
+            tables=tables,
+            _careful=not retry.fast_again,
+            _direct=False,
+        )
     finally:
         result.sha256 = digest()
         result.problems.sort(key=lambda p: (p.row is None, p.row or 0))
@@ -1850,12 +2193,20 @@ def withdraw(store: Store, upload_id: int, by: "Person | str" = "local user") ->
         if upload is None:
             raise NotFoundError(f"There is no upload {upload_id}.")
         if not person.may_withdraw(upload["uploaded_by"]):
-            raise AccessDenied(f"{person.name} may withdraw only their own uploads, and upload {upload_id} was made by "
-                               f"{upload['uploaded_by']}; ask an administrator to withdraw it.")
+            raise AccessDenied(
+                f"{person.name} may withdraw only their own uploads, and upload {upload_id} was made by "
+                f"{upload['uploaded_by']}; ask an administrator to withdraw it."
+            )
         if upload["withdrawn_at"] is None:
             queries.withdraw_upload(con, upload_id, utc_now())
-            queries.record_audit(con, utc_now(), person.name, "withdraw", str(upload_id),
-                                 f"{upload['file_name']} (uploaded by {upload['uploaded_by']} on {upload['uploaded_at']:%Y-%m-%d %H:%M})")
+            queries.record_audit(
+                con,
+                utc_now(),
+                person.name,
+                "withdraw",
+                str(upload_id),
+                f"{upload['file_name']} (uploaded by {upload['uploaded_by']} on {upload['uploaded_at']:%Y-%m-%d %H:%M})",
+            )
         return queries.fetch_upload(con, upload_id)
 
 

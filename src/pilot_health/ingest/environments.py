@@ -5,11 +5,11 @@ hold (`prod`, `offline` …), which also count as words of a run name (`churn-li
 column names that hold lab or live. Recognising columns and run names (recognise.py) and reading
 the cells (engine.py) both use this one list.
 """
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
@@ -47,12 +47,12 @@ class EnvironmentWords(BaseModel):
     def by_environment(self) -> dict[str, tuple[str, ...]]:
         return {"lab": ("lab", *self.lab), "live": ("live", *self.live)}
 
-    def of_cell(self, value: str) -> Optional[str]:
+    def of_cell(self, value: str) -> str | None:
         """A cell's whole text as lab or live, or None."""
         key = _key(value)
         return next((env for env, words in self.by_environment.items() if key in words), None)
 
-    def of_name(self, name: str) -> Optional[str]:
+    def of_name(self, name: str) -> str | None:
         """A run name as lab or live when its words (split at -, _, ., spaces) say one and not the other."""
         words = set(_key(name).split("_"))
         said = {env for env, options in self.by_environment.items() if words & set(options)}
@@ -74,5 +74,7 @@ def load_environment_words(path: Path) -> EnvironmentWords:
     """The lab and live words in force (re-read when the file changes)."""
     from ..config import read_settings_file
 
-    words, _ = read_settings_file(path, "list of lab and live words", "config/environments.toml", "PILOT_HEALTH_ENVIRONMENTS", EnvironmentWords)
+    words, _ = read_settings_file(
+        path, "list of lab and live words", "config/environments.toml", "PILOT_HEALTH_ENVIRONMENTS", EnvironmentWords
+    )
     return words

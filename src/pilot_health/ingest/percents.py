@@ -9,6 +9,7 @@ as written. What is known of a metric comes from the same places as its kind: an
 with this upload, an answer stored earlier, the built-in dictionary, then the register's KPI.
 The SQL that applies it is `values.percent_share`.
 """
+
 from __future__ import annotations
 
 from typing import Mapping
@@ -23,8 +24,9 @@ def is_percent_unit(unit: object) -> bool:
     return isinstance(unit, str) and unit.strip().lower() in PERCENT_UNITS
 
 
-def kept_in_percent(names: list[str], dictionary: MetricDictionary, answers: Mapping[str, MetricAnswer],
-                    kpi_units: Mapping[str, object]) -> list[str]:
+def kept_in_percent(
+    names: list[str], dictionary: MetricDictionary, answers: Mapping[str, MetricAnswer], kpi_units: Mapping[str, object]
+) -> list[str]:
     """The metric names (as written) among `names` that are kept in percent (0–100): by an answer
     given with this upload, else what the dictionary knows (stored answers, then built-in entries),
     else the unit of a pilot KPI of that name in the register (`kpi_units`: metric key → unit)."""

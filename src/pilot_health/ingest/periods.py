@@ -18,30 +18,43 @@ on the first day of its period (the Monday of an ISO week), at midnight UTC:
 (for a header that names a period), and `looks_like_period` the quick test used to choose a
 column's format from a sample.
 """
+
 from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Optional
 
 # Separators are made one space and letters upper case first: 'Jan-24' → 'JAN 24', '2024-Q1' → '2024 Q1'.
 _SEPARATORS = r"[\s\-/.,'_]+"
 
-MONTH_YEAR = r"^([A-Z]{3,9}) ?(\d{4}|\d{2})$"          # JAN 24, JANUARY 2024, JAN2024
-YEAR_MONTH_NAME = r"^(\d{4}) ([A-Z]{3,9})$"             # 2024 JAN
-YEAR_MONTH = r"^(\d{4})(?: ?M ?| )(\d{1,2})$"           # 2024 01, 2024M01, 2024 M1
-MONTH_NUMBER_YEAR = r"^(\d{1,2}) (\d{4})$"              # 01 2024 (01/2024)
-QUARTER_YEAR = r"^Q([1-4]) ?(\d{4}|\d{2})$"            # Q1 2024, Q1 24, Q12024 is not
-YEAR_QUARTER = r"^(\d{4}) ?Q([1-4])$"                  # 2024 Q1, 2024Q1
-FISCAL_QUARTER = r"^FY ?(\d{4}|\d{2}) ?Q([1-4])$"      # FY24 Q1, FY2024Q1, FY 2024 Q1
-QUARTER_FISCAL = r"^Q([1-4]) ?FY ?(\d{4}|\d{2})$"      # Q1 FY24
-FISCAL_YEAR = r"^FY ?(\d{4}|\d{2})$"                   # FY24, FY2024
-YEAR_WEEK = r"^(\d{4}) ?W ?(\d{1,2})$"                 # 2024 W01, 2024W01
-WEEK_YEAR = r"^(?:W|WK|WEEK) ?(\d{1,2}) (\d{4})$"      # W01 2024, WEEK 1 2024
+MONTH_YEAR = r"^([A-Z]{3,9}) ?(\d{4}|\d{2})$"  # JAN 24, JANUARY 2024, JAN2024
+YEAR_MONTH_NAME = r"^(\d{4}) ([A-Z]{3,9})$"  # 2024 JAN
+YEAR_MONTH = r"^(\d{4})(?: ?M ?| )(\d{1,2})$"  # 2024 01, 2024M01, 2024 M1
+MONTH_NUMBER_YEAR = r"^(\d{1,2}) (\d{4})$"  # 01 2024 (01/2024)
+QUARTER_YEAR = r"^Q([1-4]) ?(\d{4}|\d{2})$"  # Q1 2024, Q1 24, Q12024 is not
+YEAR_QUARTER = r"^(\d{4}) ?Q([1-4])$"  # 2024 Q1, 2024Q1
+FISCAL_QUARTER = r"^FY ?(\d{4}|\d{2}) ?Q([1-4])$"  # FY24 Q1, FY2024Q1, FY 2024 Q1
+QUARTER_FISCAL = r"^Q([1-4]) ?FY ?(\d{4}|\d{2})$"  # Q1 FY24
+FISCAL_YEAR = r"^FY ?(\d{4}|\d{2})$"  # FY24, FY2024
+YEAR_WEEK = r"^(\d{4}) ?W ?(\d{1,2})$"  # 2024 W01, 2024W01
+WEEK_YEAR = r"^(?:W|WK|WEEK) ?(\d{1,2}) (\d{4})$"  # W01 2024, WEEK 1 2024
 _MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_FULL_MONTH = re.compile(r"^(JAN(UARY)?|FEB(RUARY)?|MAR(CH)?|APR(IL)?|MAY|JUNE?|JULY?|AUG(UST)?|SEPT?(EMBER)?|OCT(OBER)?|NOV(EMBER)?|DEC(EMBER)?)$")
-_PATTERNS = (MONTH_YEAR, YEAR_MONTH_NAME, YEAR_MONTH, MONTH_NUMBER_YEAR, QUARTER_YEAR, YEAR_QUARTER, FISCAL_QUARTER,
-             QUARTER_FISCAL, FISCAL_YEAR, YEAR_WEEK, WEEK_YEAR)
+_FULL_MONTH = re.compile(
+    r"^(JAN(UARY)?|FEB(RUARY)?|MAR(CH)?|APR(IL)?|MAY|JUNE?|JULY?|AUG(UST)?|SEPT?(EMBER)?|OCT(OBER)?|NOV(EMBER)?|DEC(EMBER)?)$"
+)
+_PATTERNS = (
+    MONTH_YEAR,
+    YEAR_MONTH_NAME,
+    YEAR_MONTH,
+    MONTH_NUMBER_YEAR,
+    QUARTER_YEAR,
+    YEAR_QUARTER,
+    FISCAL_QUARTER,
+    QUARTER_FISCAL,
+    FISCAL_YEAR,
+    YEAR_WEEK,
+    WEEK_YEAR,
+)
 
 
 def normalised(text: str) -> str:
@@ -66,28 +79,28 @@ def _two_digit_year(text: str) -> int:
     return year + (2000 if year < 69 else 1900) if len(text) == 2 else year
 
 
-def period_date(text: str, fiscal_start_month: int = 1) -> Optional[date]:
+def period_date(text: str, fiscal_start_month: int = 1) -> date | None:
     """The first day of the period `text` writes (`Jan-24` → 2024-01-01, `2024-W01` → its Monday), or None."""
     norm = normalised(text)
     month_of = {name: i for i, name in enumerate(_MONTH_NAMES, 1)}
 
-    def month_start(year: int, month: Optional[int]) -> Optional[date]:
+    def month_start(year: int, month: int | None) -> date | None:
         return date(year, month, 1) if month and 1 <= month <= 12 and 1 <= year <= 9999 else None
 
-    def fiscal(year: int, quarter: int) -> Optional[date]:
+    def fiscal(year: int, quarter: int) -> date | None:
         if not 2 <= year <= 9999:
             return None
         months = (year - (1 if fiscal_start_month > 1 else 0)) * 12 + fiscal_start_month - 1 + 3 * (quarter - 1)
         return date(months // 12, months % 12 + 1, 1)
 
-    def week(year: int, number: int) -> Optional[date]:
+    def week(year: int, number: int) -> date | None:
         if not (1 <= number <= 53 and 1 <= year <= 9998):
             return None
         jan4 = date(year, 1, 4)
         monday = jan4 - timedelta(days=jan4.isoweekday() - 1) + timedelta(weeks=number - 1)
         return monday if monday.isocalendar()[0] == year else None
 
-    def name(word: str) -> Optional[int]:
+    def name(word: str) -> int | None:
         return month_of[word[:3]] if _FULL_MONTH.match(word) else None
 
     readers = (
@@ -132,15 +145,19 @@ def _month_start(year_sql: str, month_sql: str) -> str:
 def _fiscal_start(year_sql: str, quarter_sql: str, start_month: int) -> str:
     """First day of fiscal quarter `quarter_sql` (1 for the whole year) of fiscal year `year_sql`."""
     first = f"make_date({year_sql} - {1 if start_month > 1 else 0}, {start_month}, 1)"
-    return f"(CASE WHEN {year_sql} BETWEEN 2 AND 9999 THEN ({first} + to_months(3 * ({quarter_sql} - 1)))::TIMESTAMP END)"
+    return (
+        f"(CASE WHEN {year_sql} BETWEEN 2 AND 9999 THEN ({first} + to_months(3 * ({quarter_sql} - 1)))::TIMESTAMP END)"
+    )
 
 
 def _week_start(year_sql: str, week_sql: str) -> str:
     """Monday of ISO week `week_sql` of ISO year `year_sql` (NULL for week 53 of a 52-week year)."""
     jan4 = f"make_date({year_sql}, 1, 4)"
     monday = f"({jan4} - CAST(isodow({jan4}) - 1 AS INTEGER) + 7 * ({week_sql} - 1))"
-    return (f"(CASE WHEN {week_sql} BETWEEN 1 AND 53 AND {year_sql} BETWEEN 1 AND 9998 AND isoyear({monday}) = {year_sql} "
-            f"THEN {monday}::TIMESTAMP END)")
+    return (
+        f"(CASE WHEN {week_sql} BETWEEN 1 AND 53 AND {year_sql} BETWEEN 1 AND 9998 AND isoyear({monday}) = {year_sql} "
+        f"THEN {monday}::TIMESTAMP END)"
+    )
 
 
 def period_start(text_sql: str, fiscal_start_month: int = 1) -> str:

@@ -1,8 +1,8 @@
 """How the ingest engine says no: a whole file refused, or one row rejected."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from ..errors import PilotHealthError
 
@@ -15,8 +15,8 @@ class Refused(PilotHealthError):
 class Problem:
     """One rejected row (or cell): where it is and why, in words a business owner understands."""
 
-    row: Optional[int]  # line in the file (1 = the first line), when known
-    column: Optional[str]
+    row: int | None  # line in the file (1 = the first line), when known
+    column: str | None
     message: str
 
     def as_dict(self) -> dict:

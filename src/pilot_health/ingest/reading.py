@@ -6,6 +6,7 @@ rows, totals and footers at the end, or a second table after a blank line. This 
 all of that from the head and the tail of the file, in Python, and leaves the body — which may be
 millions of lines — untouched for DuckDB to parse in bulk.
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,7 +20,6 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Optional
 
 from ..formatting import plural
 from .problems import Refused
@@ -29,9 +29,17 @@ DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 HEAD_LINES = 400
 TAIL_LINES = 30
 BINARY_SIGNATURES = {
-    b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image", b"%PDF": "a PDF document",
-    b"BM": None, b"\x1f\x8b": "a gzip archive", b"Rar!": "a RAR archive", b"7z\xbc\xaf": "a 7-Zip archive",
-    b"II*\x00": "a TIFF image", b"MM\x00*": "a TIFF image", b"RIFF": "a media file",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"BM": None,
+    b"\x1f\x8b": "a gzip archive",
+    b"Rar!": "a RAR archive",
+    b"7z\xbc\xaf": "a 7-Zip archive",
+    b"II*\x00": "a TIFF image",
+    b"MM\x00*": "a TIFF image",
+    b"RIFF": "a media file",
 }
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 FOOTER_WORDS = re.compile(
@@ -41,7 +49,10 @@ FOOTER_WORDS = re.compile(
     re.IGNORECASE,
 )
 # A total row (a label like `Grand Total` and numbers): a row of the table left out, so it is counted as left out.
-TOTAL_ROW = re.compile(r"^\s*(?:(?:grand\s+)?totals?|sum|overall|gesamtergebnis|summe|total\s+g[ée]n[ée]ral|total\s+general)\s*:?\s*$", re.IGNORECASE)
+TOTAL_ROW = re.compile(
+    r"^\s*(?:(?:grand\s+)?totals?|sum|overall|gesamtergebnis|summe|total\s+g[ée]n[ée]ral|total\s+general)\s*:?\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -53,7 +64,7 @@ class FileFormat:
     byte_order_mark: bool = False
     delimiter: str = ","
     sep_line: bool = False
-    sheet: Optional[str] = None
+    sheet: str | None = None
     preamble_lines: int = 0
     header_rows: int = 1
     footer_lines: int = 0
@@ -65,7 +76,9 @@ class FileFormat:
             parts = [f"Excel workbook, sheet “{self.sheet}”"]
         else:
             bom = " with byte-order mark" if self.byte_order_mark else ""
-            parts = [f"{self.encoding.upper()}{bom} text, {DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))}-separated"]
+            parts = [
+                f"{self.encoding.upper()}{bom} text, {DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))}-separated"
+            ]
             if self.sep_line:
                 parts.append("a “sep=” line")
         if self.preamble_lines:
@@ -92,7 +105,7 @@ class DelimitedText:
     sample: list[list[str]]  # the first body records, parsed in Python (for recognising columns)
     warnings: list[str] = field(default_factory=list)
     skip_lines: int = 0  # lines of body_path before the body (when DuckDB reads the original file)
-    line_break: Optional[str] = None  # "\n" when DuckDB must be told the lines end in LF (see _one_line_break)
+    line_break: str | None = None  # "\n" when DuckDB must be told the lines end in LF (see _one_line_break)
 
 
 def sha256(data: bytes) -> str:
@@ -100,6 +113,7 @@ def sha256(data: bytes) -> str:
 
 
 # -- what kind of bytes ---------------------------------------------------------------------
+
 
 def sniff_container(data: bytes, file_name: str) -> str:
     """'xlsx' or 'text', or refuse what cannot be read, judged by content (never by name)."""
@@ -111,12 +125,18 @@ def sniff_container(data: bytes, file_name: str) -> str:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
         except zipfile.BadZipFile:
-            raise Refused(f"{file_name} looks like a damaged zip or Excel file and cannot be read; export it again.") from None
+            raise Refused(
+                f"{file_name} looks like a damaged zip or Excel file and cannot be read; export it again."
+            ) from None
         if "xl/workbook.xml" in names:
             return "xlsx"
-        raise Refused(f"{file_name} is a zip archive, not a spreadsheet or CSV export; unpack it and upload the CSV or .xlsx inside.")
+        raise Refused(
+            f"{file_name} is a zip archive, not a spreadsheet or CSV export; unpack it and upload the CSV or .xlsx inside."
+        )
     if data.startswith(OLE_SIGNATURE):
-        raise Refused(f"{file_name} is an old-style Excel (.xls) or Office file; open it and save it as .xlsx or CSV, then upload that.")
+        raise Refused(
+            f"{file_name} is an old-style Excel (.xls) or Office file; open it and save it as .xlsx or CSV, then upload that."
+        )
     for signature, what in BINARY_SIGNATURES.items():
         if what and data.startswith(signature):
             raise Refused(f"{file_name} is {what}, not a CSV or Excel export.")
@@ -157,9 +177,12 @@ def decode(data: bytes, file_name: str) -> tuple[str, str, bool]:
 
 # -- structure --------------------------------------------------------------------------------
 
+
 def _records(lines: list[str], delimiter: str) -> list[tuple[int, int, list[str]]]:
     """Parse lines into records: (first line index, last line index, fields). Handles quoted newlines."""
-    reader = csv.reader(iter(lines), delimiter=delimiter, quotechar='"', doublequote=True, skipinitialspace=False, strict=False)
+    reader = csv.reader(
+        iter(lines), delimiter=delimiter, quotechar='"', doublequote=True, skipinitialspace=False, strict=False
+    )
     out = []
     last = 0
     try:
@@ -227,7 +250,11 @@ def find_header(records: list[tuple[int, int, list[str]]], file_name: str) -> tu
 
     The header is the first record as wide as the table's typical row; anything before it (titles,
     `#` comments, blank lines) is preamble."""
-    widths = [len(f) for _, _, f in records if not _blank(f) and not (f[0].lstrip().startswith("#") and len([x for x in f if x.strip()]) == 1)]
+    widths = [
+        len(f)
+        for _, _, f in records
+        if not _blank(f) and not (f[0].lstrip().startswith("#") and len([x for x in f if x.strip()]) == 1)
+    ]
     if not widths:
         raise Refused(f"{file_name} has no table in it: no line has more than one column.")
     mode = max(set(widths), key=lambda c: (widths.count(c), c))
@@ -242,7 +269,9 @@ def find_header(records: list[tuple[int, int, list[str]]], file_name: str) -> tu
             elif index + 1 < len(records) and _is_subheader_row(records[index + 1][2], fields):
                 rows = 2
             return index, rows
-    raise Refused(f"{file_name} has no header row that could be found; the first row of the table should name its columns.")
+    raise Refused(
+        f"{file_name} has no header row that could be found; the first row of the table should name its columns."
+    )
 
 
 def combine_header(rows: list[list[str]], width: int) -> list[str]:
@@ -293,7 +322,11 @@ def _footer_count(records: list[tuple[int, int, list[str]]], width: int) -> int:
         above = next((label for label in reversed(labels[:index]) if label is not None), None)
         if len(filled) > 1 and above is not None and above.strip() == first.strip():
             break
-        if FOOTER_WORDS.match(first) or first.lstrip().startswith("#") or (len(filled) == 1 and len(fields) < width and width > 2):
+        if (
+            FOOTER_WORDS.match(first)
+            or first.lstrip().startswith("#")
+            or (len(filled) == 1 and len(fields) < width and width > 2)
+        ):
             count += 1
             continue
         break
@@ -303,7 +336,7 @@ def _footer_count(records: list[tuple[int, int, list[str]]], width: int) -> int:
 NON_SPACE = re.compile(rb"\S")
 
 
-def _first_blank_line(raw: bytes, start: int, delimiter: str) -> Optional[int]:
+def _first_blank_line(raw: bytes, start: int, delimiter: str) -> int | None:
     """Offset of the line break that opens the first blank line at or after `start` (a line that
     is empty, or holds only spaces and delimiters), or None. One regex that starts with a literal
     line break keeps this fast on files of millions of lines."""
@@ -317,7 +350,7 @@ def _first_blank_line(raw: bytes, start: int, delimiter: str) -> Optional[int]:
     if match is None or (match.end() == len(raw) and match.start() >= len(raw) - 2):
         return None  # only the file's final line break
     cut = match.start()
-    return cut - 1 if cut > 0 and raw[cut - 1:cut] == b"\r" else cut
+    return cut - 1 if cut > 0 and raw[cut - 1 : cut] == b"\r" else cut
 
 
 def _lines(raw: bytes, start: int, end: int) -> list[bytes]:
@@ -373,7 +406,7 @@ def _quote_stray_crs(raw: bytes, positions: list[int], delimiter: str) -> tuple[
         cell_start = before + len(mark) if before >= 0 else line_start
         line_end = raw.find(b"\n", pos)
         line_end = len(raw) if line_end < 0 else line_end
-        if line_end > pos + 1 and raw[line_end - 1:line_end] == b"\r":
+        if line_end > pos + 1 and raw[line_end - 1 : line_end] == b"\r":
             line_end -= 1
         after = raw.find(mark, pos, line_end)
         cell_end = after if after >= 0 else line_end
@@ -386,7 +419,7 @@ def _quote_stray_crs(raw: bytes, positions: list[int], delimiter: str) -> tuple[
     return b"".join(out), lines
 
 
-def _one_line_break(raw: bytes) -> tuple[bytes, Optional[str]]:
+def _one_line_break(raw: bytes) -> tuple[bytes, str | None]:
     """DuckDB guesses a file's line break from its first lines and stops at the first line that
     ends otherwise: a file whose lines end in CRLF and LF both, or with a CR inside a quoted cell,
     is given LF throughout (a CRLF inside a quoted cell becomes LF too) and DuckDB is told so."""
@@ -401,15 +434,18 @@ def _one_line_break(raw: bytes) -> tuple[bytes, Optional[str]]:
 def _lines_words(lines: list[int]) -> str:
     shown = [str(n) for n in lines[:8]]
     words = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
-    return ("line " if len(lines) == 1 else "lines ") + words + (f" (and {len(lines) - 8} more)" if len(lines) > 8 else "")
+    return (
+        ("line " if len(lines) == 1 else "lines ") + words + (f" (and {len(lines) - 8} more)" if len(lines) > 8 else "")
+    )
 
 
 def _decoded(lines: list[bytes]) -> list[str]:
     return [line.decode("utf-8", errors="replace") for line in lines]
 
 
-def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, source: Optional[Path] = None,
-               newlines: Optional[int] = None) -> DelimitedText:
+def split_text(
+    raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, source: Path | None = None, newlines: int | None = None
+) -> DelimitedText:
     """Find the header and the body in UTF-8 bytes, looking only at the head and the tail.
 
     `source`, when given, is a file holding exactly `raw` (after a byte-order mark): if nothing has
@@ -432,7 +468,9 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
         start = first_end + 1
     strays = _stray_crs(raw, start)
     if strays and not fmt.sep_line:  # choose the delimiter with the stray CRs read as spaces
-        fmt.delimiter = choose_delimiter(_decoded(_lines(STRAY_CR.sub(b" ", raw[start:start + 1_000_000]), 0, 1_000_000)[:HEAD_LINES]))
+        fmt.delimiter = choose_delimiter(
+            _decoded(_lines(STRAY_CR.sub(b" ", raw[start : start + 1_000_000]), 0, 1_000_000)[:HEAD_LINES])
+        )
     if strays:
         raw, stray_lines = _quote_stray_crs(raw, strays, fmt.delimiter)
         source = None
@@ -464,11 +502,13 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
     index, header_count = find_header(records, file_name)
     if records[index][1] > records[index][0] and index == len(records) - 1:
         # The header runs to the end of what was read: a quote opened in it is never closed.
-        opened = sum(len(line) for line in head_raw[:records[index][0]])
+        opened = sum(len(line) for line in head_raw[: records[index][0]])
         if head_raw and b"".join(head_raw)[opened:].count(b'"') % 2:
             line = records[index][0] + 1 + (1 if fmt.sep_line or unusable_sep else 0)
-            raise Refused(f"{file_name}: a quote (\") opened on line {line} is never closed, so the header and every line "
-                          "after it would be read as one cell. Close the quote (or remove it) and upload again; nothing was stored.")
+            raise Refused(
+                f'{file_name}: a quote (") opened on line {line} is never closed, so the header and every line '
+                "after it would be read as one cell. Close the quote (or remove it) and upload again; nothing was stored."
+            )
     header_rows = [records[i][2] for i in range(index, min(index + header_count, len(records)))]
     width = max(len(r) for r in header_rows)
     header = combine_header(header_rows, width)
@@ -505,13 +545,22 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
         footers = _footer_count(tail_records, width)
         if 0 < footers <= len(tail_records):
             cut_line = tail_records[len(tail_records) - footers][0]
-            removed = [", ".join(f for f in r[2] if f.strip())[:60] for r in tail_records[-footers:] if not _blank(r[2])]
+            removed = [
+                ", ".join(f for f in r[2] if f.strip())[:60] for r in tail_records[-footers:] if not _blank(r[2])
+            ]
             body_end = tail_start + sum(len(line) for line in tail_raw[:cut_line])
             if removed:
                 fmt.footer_lines = len(removed)
-                fmt.total_rows = sum(1 for r in tail_records[-footers:] if len([f for f in r[2] if f.strip()]) > 1
-                                     and TOTAL_ROW.match(next(f for f in r[2] if f.strip())))
-                warnings.append(f"Left out {plural(len(removed), 'total or footer line')} at the end: “{removed[0]}”" + (" …" if len(removed) > 1 else "") + ".")
+                fmt.total_rows = sum(
+                    1
+                    for r in tail_records[-footers:]
+                    if len([f for f in r[2] if f.strip()]) > 1 and TOTAL_ROW.match(next(f for f in r[2] if f.strip()))
+                )
+                warnings.append(
+                    f"Left out {plural(len(removed), 'total or footer line')} at the end: “{removed[0]}”"
+                    + (" …" if len(removed) > 1 else "")
+                    + "."
+                )
 
     if body_end <= body_start or not NON_SPACE.search(raw, body_start, body_end):
         raise Refused(f"{file_name} has a header but no data rows.")
@@ -522,15 +571,23 @@ def split_text(raw: bytes, fmt: FileFormat, file_name: str, workdir: Path, sourc
         body_path = workdir / "body.csv"
         with open(body_path, "wb") as out:
             out.write(memoryview(raw)[body_start:body_end])
-    sample_records = _records(_decoded(_lines(raw, body_start, min(body_end, body_start + 200_000))[:200]), fmt.delimiter)
+    sample_records = _records(
+        _decoded(_lines(raw, body_start, min(body_end, body_start + 200_000))[:200]), fmt.delimiter
+    )
     if newlines is not None and raw is given and body_end == len(raw):  # the body runs to the end: its breaks are known
         body_newlines = newlines - raw.count(b"\n", 0, body_start)
     else:
         body_newlines = raw.count(b"\n", body_start, body_end)
     return DelimitedText(
-        format=fmt, header=header, header_rows=header_rows, body_path=body_path, first_body_line=first_body_line,
-        body_lines=body_newlines + (0 if raw[body_end - 1:body_end] == b"\n" else 1),
-        sample=[r[2] for r in sample_records if not _blank(r[2])], warnings=warnings, skip_lines=skip_lines,
+        format=fmt,
+        header=header,
+        header_rows=header_rows,
+        body_path=body_path,
+        first_body_line=first_body_line,
+        body_lines=body_newlines + (0 if raw[body_end - 1 : body_end] == b"\n" else 1),
+        sample=[r[2] for r in sample_records if not _blank(r[2])],
+        warnings=warnings,
+        skip_lines=skip_lines,
         line_break=line_break,
     )
 
@@ -564,23 +621,31 @@ def _limits(limits=None):
 
 
 def _too_big_unpacked(file_name: str, limits) -> Refused:
-    return Refused(f"{file_name} is too large to read: it unpacks to more than {limits.unpacked_mb:,} MB (the limit for one upload). "
-                   "Split it into smaller files or export it as CSV.")
+    return Refused(
+        f"{file_name} is too large to read: it unpacks to more than {limits.unpacked_mb:,} MB (the limit for one upload). "
+        "Split it into smaller files or export it as CSV."
+    )
 
 
 def _too_many_rows(file_name: str, limits, where: str = "") -> Refused:
-    return Refused(f"{file_name} has more than {limits.rows:,} rows, the limit for one upload{where}. "
-                   "Split it into smaller files and upload them one after the other.")
+    return Refused(
+        f"{file_name} has more than {limits.rows:,} rows, the limit for one upload{where}. "
+        "Split it into smaller files and upload them one after the other."
+    )
 
 
 def _too_many_columns(file_name: str, limits, where: str = "") -> Refused:
-    return Refused(f"{file_name} has more than {limits.columns:,} columns, the limit for one upload{where}. "
-                   "Remove the columns you do not need, or split it into smaller files.")
+    return Refused(
+        f"{file_name} has more than {limits.columns:,} columns, the limit for one upload{where}. "
+        "Remove the columns you do not need, or split it into smaller files."
+    )
 
 
 def _too_many_cells(file_name: str, limits) -> Refused:
-    return Refused(f"{file_name} has more than {limits.cells:,} cells (the limit for one upload). "
-                   "Split it into smaller files, or remove the columns you do not need.")
+    return Refused(
+        f"{file_name} has more than {limits.cells:,} cells (the limit for one upload). "
+        "Split it into smaller files, or remove the columns you do not need."
+    )
 
 
 def _cell_text(value: object) -> str:
@@ -604,8 +669,10 @@ def _zip_directory(data: bytes, file_name: str) -> None:
         raise Refused(f"{file_name} looks like a damaged zip or Excel file and cannot be read; export it again.")
     parts, directory_size = struct.unpack_from("<HI", data, end + 10)
     if parts > MAX_ZIP_PARTS or directory_size > 200 * MAX_ZIP_PARTS:  # 0xFFFF / 0xFFFFFFFF: a zip64 directory
-        raise Refused(f"{file_name} holds more than {MAX_ZIP_PARTS:,} parts, far more than any spreadsheet; "
-                      "it cannot be read. Export the table as CSV or .xlsx again.")
+        raise Refused(
+            f"{file_name} holds more than {MAX_ZIP_PARTS:,} parts, far more than any spreadsheet; "
+            "it cannot be read. Export the table as CSV or .xlsx again."
+        )
 
 
 def _zip_parts(data: bytes, file_name: str, limits) -> None:
@@ -617,10 +684,14 @@ def _zip_parts(data: bytes, file_name: str, limits) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
-        raise Refused(f"{file_name} looks like a damaged zip or Excel file and cannot be read; export it again.") from None
+        raise Refused(
+            f"{file_name} looks like a damaged zip or Excel file and cannot be read; export it again."
+        ) from None
     if len(infos) > MAX_ZIP_PARTS:
-        raise Refused(f"{file_name} holds more than {MAX_ZIP_PARTS:,} parts, far more than any spreadsheet; "
-                      "it cannot be read. Export the table as CSV or .xlsx again.")
+        raise Refused(
+            f"{file_name} holds more than {MAX_ZIP_PARTS:,} parts, far more than any spreadsheet; "
+            "it cannot be read. Export the table as CSV or .xlsx again."
+        )
     if sum(info.file_size for info in infos) > limits.unpacked_bytes:
         raise _too_big_unpacked(file_name, limits)
 
@@ -659,9 +730,11 @@ def _xml_prologs(archive: zipfile.ZipFile, file_name: str) -> None:
         head = head.replace(b"\x00", b"")
         root = ROOT_ELEMENT.search(head)
         if XML_DECLARATIONS.search(head, 0, root.start() if root else len(head)):
-            raise Refused(f"{file_name} is not a plain Excel workbook: it holds XML declarations that spreadsheets never contain "
-                          "(they can make a reader unpack endless text or read other files). Open it in Excel, save it again, "
-                          "and upload that, or export the table as CSV.")
+            raise Refused(
+                f"{file_name} is not a plain Excel workbook: it holds XML declarations that spreadsheets never contain "
+                "(they can make a reader unpack endless text or read other files). Open it in Excel, save it again, "
+                "and upload that, or export the table as CSV."
+            )
 
 
 def _iterparse():
@@ -703,17 +776,25 @@ def _sheet_rows(source, parser, file_name: str, sheet: str, limits, counts: dict
             cell = parser.parse_cell(element)
             value, column = cell["value"], cell["column"]
             if value is None and element.find(FORMULA_TAG) is not None and element.find(VALUE_TAG) is None:
-                raise Refused(f"{file_name}: cell {get_column_letter(min(column, 16_384))}{row_number} of sheet “{sheet}” is a formula "
-                              "whose result was never saved, so its value is unknown. Open the file in Excel, save it, and upload again. "
-                              "Nothing was stored.")
+                raise Refused(
+                    f"{file_name}: cell {get_column_letter(min(column, 16_384))}{row_number} of sheet “{sheet}” is a formula "
+                    "whose result was never saved, so its value is unknown. Open the file in Excel, save it, and upload again. "
+                    "Nothing was stored."
+                )
             text = _cell_text(value)
             if text:
                 if column > limits.columns:
-                    raise _too_many_columns(file_name, limits, f" (sheet “{sheet}” has a value in column {get_column_letter(min(column, 16_384))}, row {row_number:,})")
+                    raise _too_many_columns(
+                        file_name,
+                        limits,
+                        f" (sheet “{sheet}” has a value in column {get_column_letter(min(column, 16_384))}, row {row_number:,})",
+                    )
                 characters += len(text)
                 if characters > limits.line_characters:
-                    raise Refused(f"{file_name}: row {row_number:,} of sheet “{sheet}” holds more than {limits.line_characters:,} characters "
-                                  "(the limit for one row). Shorten the long texts in it, or leave that row out.")
+                    raise Refused(
+                        f"{file_name}: row {row_number:,} of sheet “{sheet}” holds more than {limits.line_characters:,} characters "
+                        "(the limit for one row). Shorten the long texts in it, or leave that row out."
+                    )
                 cells[column] = text
             element.clear()
             if row_element is not None:
@@ -734,7 +815,9 @@ def xlsx_to_csv(data: bytes, file_name: str, workdir: Path, limits=None) -> tupl
 
     limits = _limits(limits)
     _zip_parts(data, file_name, limits)
-    damaged = f"{file_name} is an Excel file that could not be read ({{}}); open and save it again, or export it as CSV."
+    damaged = (
+        f"{file_name} is an Excel file that could not be read ({{}}); open and save it again, or export it as CSV."
+    )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         _xml_prologs(archive, file_name)
@@ -749,12 +832,20 @@ def xlsx_to_csv(data: bytes, file_name: str, workdir: Path, limits=None) -> tupl
     rows_path, csv_path = workdir / "sheet-rows.bin", workdir / "sheet.csv"
     try:
         for sheet in workbook.worksheets:
-            parser = WorkSheetParser(None, sheet._shared_strings, data_only=True, epoch=workbook.epoch,
-                                     date_formats=workbook._date_formats, timedelta_formats=workbook._timedelta_formats)
+            parser = WorkSheetParser(
+                None,
+                sheet._shared_strings,
+                data_only=True,
+                epoch=workbook.epoch,
+                date_formats=workbook._date_formats,
+                timedelta_formats=workbook._timedelta_formats,
+            )
             width = filled = last = 0
             try:
                 with archive.open(sheet._worksheet_path) as part, open(rows_path, "wb") as rows_out:
-                    for number, cells in _sheet_rows(_Unpacked(part, budget, file_name, limits), parser, file_name, sheet.title, limits, counts):
+                    for number, cells in _sheet_rows(
+                        _Unpacked(part, budget, file_name, limits), parser, file_name, sheet.title, limits, counts
+                    ):
                         if cells:
                             filled += 1
                             width = max(width, len(cells))
@@ -810,8 +901,10 @@ def check_text_limits(raw: bytes, file_name: str, limits=None) -> int:
     line breaks (LF) it counted, for split_text."""
     limits = _limits(limits)
     if len(raw) > limits.unpacked_bytes:
-        raise Refused(f"{file_name} is too large to read: as text it is more than {limits.unpacked_mb:,} MB (the limit for one upload). "
-                      "Split it into smaller files.")
+        raise Refused(
+            f"{file_name} is too large to read: as text it is more than {limits.unpacked_mb:,} MB (the limit for one upload). "
+            "Split it into smaller files."
+        )
     newlines = raw.count(b"\n")
     lines = newlines + (0 if raw.endswith(b"\n") else 1)
     if lines - 1 > limits.rows:
@@ -819,12 +912,15 @@ def check_text_limits(raw: bytes, file_name: str, limits=None) -> int:
     nul = raw.find(b"\x00")
     if nul >= 0:
         line = raw.count(b"\n", 0, nul) + 1
-        raise Refused(f"{file_name} holds binary data on line {line:,} (a NUL character), not text; "
-                      "export the file again as CSV, TSV or .xlsx.")
+        raise Refused(
+            f"{file_name} holds binary data on line {line:,} (a NUL character), not text; "
+            "export the file again as CSV, TSV or .xlsx."
+        )
     limit = limits.line_characters
     if len(raw) <= limit or _records_short(raw, limit):
         return newlines
     import numpy as np  # only for the exact check: the command line's ingest of a plain file never needs it
+
     # Record breaks: line ends outside quotes. A quote counts when it can open or close a quoted
     # value (next to a delimiter, a line end, another quote or the file's edge), so `12" pipe` in an
     # unquoted value does not. Parity of those quotes says whether a line end is inside a value.
@@ -834,9 +930,16 @@ def check_text_limits(raw: bytes, file_name: str, limits=None) -> int:
     for offset in range(0, len(raw), chunk):
         end = min(len(raw), offset + chunk)
         byte = np.frombuffer(raw, np.uint8, end - offset, offset)
-        previous = np.frombuffer(raw, np.uint8, end - offset, offset - 1) if offset else np.concatenate(([10], byte[:-1])).astype(np.uint8)
-        following = (np.frombuffer(raw, np.uint8, end - offset, offset + 1) if end < len(raw)
-                     else np.concatenate((byte[1:], [10])).astype(np.uint8))
+        previous = (
+            np.frombuffer(raw, np.uint8, end - offset, offset - 1)
+            if offset
+            else np.concatenate(([10], byte[:-1])).astype(np.uint8)
+        )
+        following = (
+            np.frombuffer(raw, np.uint8, end - offset, offset + 1)
+            if end < len(raw)
+            else np.concatenate((byte[1:], [10])).astype(np.uint8)
+        )
         quote = (byte == 34) & (separator[previous] | separator[following])
         inside = (np.cumsum(quote, dtype=np.uint8) + parity) & 1
         parity = int(inside[-1])
@@ -879,13 +982,17 @@ def _records_short(raw: bytes, limit: int) -> bool:
 
 def _refuse_long(raw: bytes, start: int, file_name: str, limit: int) -> None:
     line = raw.count(b"\n", 0, start) + 1
-    window = raw[start: start + limit + 1]
+    window = raw[start : start + limit + 1]
     if b"\n" in window or b"\r" in window:
-        raise Refused(f"{file_name} has a quoted value that runs on for more than {limit:,} characters over several lines, "
-                      f"starting on line {line:,} (the limit for one value). A quote (\") that is never closed makes the rest of "
-                      "the file one value: check the quotes on that line, or split the file.")
-    raise Refused(f"{file_name} has a line longer than {limit:,} characters (line {line:,}; the limit for one line). "
-                  "Check that it is a table exported as CSV, TSV or .xlsx; split or shorten that line.")
+        raise Refused(
+            f"{file_name} has a quoted value that runs on for more than {limit:,} characters over several lines, "
+            f'starting on line {line:,} (the limit for one value). A quote (") that is never closed makes the rest of '
+            "the file one value: check the quotes on that line, or split the file."
+        )
+    raise Refused(
+        f"{file_name} has a line longer than {limit:,} characters (line {line:,}; the limit for one line). "
+        "Check that it is a table exported as CSV, TSV or .xlsx; split or shorten that line."
+    )
 
 
 def check_table_limits(text: DelimitedText, file_name: str, limits=None) -> None:
@@ -898,7 +1005,7 @@ def check_table_limits(text: DelimitedText, file_name: str, limits=None) -> None
         raise _too_many_cells(file_name, limits)
 
 
-def read_upload(data: bytes, file_name: str, workdir: Path, source: Optional[Path] = None, limits=None) -> DelimitedText:
+def read_upload(data: bytes, file_name: str, workdir: Path, source: Path | None = None, limits=None) -> DelimitedText:
     """The whole reading step: refuse what cannot be read, else return the header and body.
 
     `source` is the path `data` was read from, if any (lets DuckDB read a UTF-8 file in place).

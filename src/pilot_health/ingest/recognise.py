@@ -5,12 +5,12 @@ data, its layout (long: one value per row; wide: one column per metric or one pe
 made it when it is a known export, and a target for every column. The result is a `Mapping` the
 upload page shows and lets the user change; the engine only ever reads a mapping.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Optional
 
 from ..formatting import plural
 from ..models import PILOT_FIELDS, Pilot
@@ -19,31 +19,63 @@ from .problems import Refused
 
 KINDS = ("pilot_register", "metrics", "survey", "usage")
 KIND_LABELS = {
-    "pilot_register": "Pilot register", "metrics": "Metric export (technical or business)",
-    "survey": "Survey responses (ADKAR)", "usage": "Usage export (active users, sessions)",
+    "pilot_register": "Pilot register",
+    "metrics": "Metric export (technical or business)",
+    "survey": "Survey responses (ADKAR)",
+    "usage": "Usage export (active users, sessions)",
 }
 ADKAR = ("awareness", "desire", "knowledge", "ability", "reinforcement")
 METRIC_PREFIX = "metric:"  # a wide column holding the values of one metric
 DATE_PREFIX = "date:"  # a wide column holding values observed on one date
 IGNORE = ""
 LAYOUTS = {
-    "long": "one value per row", "wide_metric": "one column per metric", "wide_date": "one column per date",
-    "survey": "one response per row", "register": "one pilot per row",
+    "long": "one value per row",
+    "wide_metric": "one column per metric",
+    "wide_date": "one column per date",
+    "survey": "one response per row",
+    "register": "one pilot per row",
 }
 
 FIELD_LABELS = {
-    "pilot_id": "Pilot code", "metric": "Metric name", "kind": "Metric kind (technical/business)",
-    "environment": "Lab or live", "observed_at": "Date / time", "value": "Value",
-    "respondent_id": "Respondent", "responded_at": "Response date", "wave": "Survey wave", "team": "Team",
-    "role": "Role", "awareness": "Awareness score", "desire": "Desire score", "knowledge": "Knowledge score",
-    "ability": "Ability score", "reinforcement": "Reinforcement score", "comment": "Comment",
-    "_status": "Response status (previews left out)", "_finished": "Finished (unfinished left out)",
-    "_progress": "Progress %", "_step": "Training step", "_run_status": "Run status (failed and running runs left out)",
+    "pilot_id": "Pilot code",
+    "metric": "Metric name",
+    "kind": "Metric kind (technical/business)",
+    "environment": "Lab or live",
+    "observed_at": "Date / time",
+    "value": "Value",
+    "respondent_id": "Respondent",
+    "responded_at": "Response date",
+    "wave": "Survey wave",
+    "team": "Team",
+    "role": "Role",
+    "awareness": "Awareness score",
+    "desire": "Desire score",
+    "knowledge": "Knowledge score",
+    "ability": "Ability score",
+    "reinforcement": "Reinforcement score",
+    "comment": "Comment",
+    "_status": "Response status (previews left out)",
+    "_finished": "Finished (unfinished left out)",
+    "_progress": "Progress %",
+    "_step": "Training step",
+    "_run_status": "Run status (failed and running runs left out)",
 }
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "metrics": ("pilot_id", "metric", "kind", "environment", "observed_at", "value", "_step", "_run_status"),
     "usage": ("pilot_id", "metric", "observed_at", "value"),
-    "survey": ("pilot_id", "respondent_id", "responded_at", "wave", "team", "role", *ADKAR, "comment", "_status", "_finished", "_progress"),
+    "survey": (
+        "pilot_id",
+        "respondent_id",
+        "responded_at",
+        "wave",
+        "team",
+        "role",
+        *ADKAR,
+        "comment",
+        "_status",
+        "_finished",
+        "_progress",
+    ),
     "pilot_register": PILOT_FIELDS,
 }
 
@@ -54,17 +86,74 @@ def norm(text: str) -> str:
 
 
 SYNONYMS: dict[str, set[str]] = {
-    "pilot_id": {"pilot_id", "pilot", "pilot_code", "code", "pilot_key", "project", "project_code", "project_id", "initiative", "use_case_id", "tags_pilot_id", "params_pilot_id"},
+    "pilot_id": {
+        "pilot_id",
+        "pilot",
+        "pilot_code",
+        "code",
+        "pilot_key",
+        "project",
+        "project_code",
+        "project_id",
+        "initiative",
+        "use_case_id",
+        "tags_pilot_id",
+        "params_pilot_id",
+    },
     "metric": {"metric", "metric_name", "measure", "kpi", "key", "indicator", "metric_key", "event", "series"},
     "kind": {"kind", "metric_kind", "metric_type", "type", "category"},
     "observed_at": {
-        "observed_at", "date", "day", "week", "month", "time", "timestamp", "datetime", "date_time", "period", "ts",
-        "created", "created_at", "end_time", "start_time", "recorded_at", "wall_time", "report_date", "week_start",
-        "week_of", "date_range", "measured_at", "as_of", "snapshot_date",
+        "observed_at",
+        "date",
+        "day",
+        "week",
+        "month",
+        "time",
+        "timestamp",
+        "datetime",
+        "date_time",
+        "period",
+        "ts",
+        "created",
+        "created_at",
+        "end_time",
+        "start_time",
+        "recorded_at",
+        "wall_time",
+        "report_date",
+        "week_start",
+        "week_of",
+        "date_range",
+        "measured_at",
+        "as_of",
+        "snapshot_date",
     },
     "value": {"value", "val", "score", "amount", "result", "measurement", "metric_value", "reading"},
-    "respondent_id": {"respondent_id", "responseid", "response_id", "respondent", "id", "participant", "participant_id", "user_id", "employee_id"},
-    "responded_at": {"responded_at", "recordeddate", "recorded_date", "enddate", "end_date", "completion_time", "timestamp", "submitted", "submitted_at", "submission_date", "date", "response_date"},
+    "respondent_id": {
+        "respondent_id",
+        "responseid",
+        "response_id",
+        "respondent",
+        "id",
+        "participant",
+        "participant_id",
+        "user_id",
+        "employee_id",
+    },
+    "responded_at": {
+        "responded_at",
+        "recordeddate",
+        "recorded_date",
+        "enddate",
+        "end_date",
+        "completion_time",
+        "timestamp",
+        "submitted",
+        "submitted_at",
+        "submission_date",
+        "date",
+        "response_date",
+    },
     "wave": {"wave", "round", "survey_wave", "pulse", "survey_round"},
     "team": {"team", "department", "group", "unit", "business_unit", "which_team_are_you_in", "your_team", "team_name"},
     "role": {"role", "job_title", "position", "function", "job_role", "your_role"},
@@ -74,6 +163,8 @@ SYNONYMS: dict[str, set[str]] = {
     "_progress": {"progress"},
     "_step": {"step", "_step", "epoch", "iteration"},
 }
+
+
 def usage_metrics() -> dict[str, set[str]]:
     """Usage metrics (adoption kind in the metric dictionary) and the spellings exports use for them."""
     from ..metric_dictionary import load_metric_dictionary
@@ -108,10 +199,28 @@ KIND_VALUES = {
     "adoption": {"adoption", "usage"},
 }
 ADKAR_WORDING = (
-    ("reinforcement", re.compile(r"reinforc|recogni[sz]|reward|sustain|keep (on )?using|continue (to use|using)|celebrat|follow[- ]?up|stick", re.I)),
-    ("desire", re.compile(r"\bwant\b|\bdesire|motivat|support (the|this) change|willing|eager|keen|look forward|in favou?r|\bwish|\blike to use", re.I)),
+    (
+        "reinforcement",
+        re.compile(
+            r"reinforc|recogni[sz]|reward|sustain|keep (on )?using|continue (to use|using)|celebrat|follow[- ]?up|stick",
+            re.I,
+        ),
+    ),
+    (
+        "desire",
+        re.compile(
+            r"\bwant\b|\bdesire|motivat|support (the|this) change|willing|eager|keen|look forward|in favou?r|\bwish|\blike to use",
+            re.I,
+        ),
+    ),
     ("knowledge", re.compile(r"know how|knowledge|training|trained|learn|instruction|how (to|do i) use", re.I)),
-    ("ability", re.compile(r"\bable\b|ability|confiden|skills?|capable|\bcan (use|apply)|in practice|hands[- ]on|day[- ]to[- ]day", re.I)),
+    (
+        "ability",
+        re.compile(
+            r"\bable\b|ability|confiden|skills?|capable|\bcan (use|apply)|in practice|hands[- ]on|day[- ]to[- ]day",
+            re.I,
+        ),
+    ),
     ("awareness", re.compile(r"understand why|aware|reason|why (we|the|this)|purpose|explained|the need for", re.I)),
 )
 REGISTER_TITLES = {norm(info.title or name): name for name, info in Pilot.model_fields.items()}
@@ -124,12 +233,12 @@ class Mapping:
     kind: str
     layout: str
     targets: dict[str, str]  # column header -> field, METRIC_PREFIX+name, DATE_PREFIX+iso date, or IGNORE
-    export: Optional[str] = None
+    export: str | None = None
     defaults: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     questions: dict[str, str] = field(default_factory=dict)  # survey column -> question text
 
-    def column_for(self, target: str) -> Optional[str]:
+    def column_for(self, target: str) -> str | None:
         return next((c for c, t in self.targets.items() if t == target), None)
 
     @property
@@ -147,7 +256,9 @@ class Mapping:
                 layout = "wide_metric"
             else:
                 layout = "long"
-        return Mapping(self.kind, layout, targets, self.export, dict(self.defaults), list(self.notes), dict(self.questions))
+        return Mapping(
+            self.kind, layout, targets, self.export, dict(self.defaults), list(self.notes), dict(self.questions)
+        )
 
     def describe(self, column: str) -> str:
         return describe_target(self.kind, self.targets.get(column, IGNORE))
@@ -158,11 +269,11 @@ def describe_target(kind: str, target: str) -> str:
     if target == IGNORE:
         return "not used"
     if target.startswith(METRIC_PREFIX):
-        return f"values of metric “{target[len(METRIC_PREFIX):]}”"
+        return f"values of metric “{target[len(METRIC_PREFIX) :]}”"
     if target.startswith(DATE_PREFIX):
-        return f"values on {target[len(DATE_PREFIX):]}"
+        return f"values on {target[len(DATE_PREFIX) :]}"
     if target.startswith(SEGMENT_PREFIX):
-        return f"kept in the metric name (“{target[len(SEGMENT_PREFIX):]}: …”)"
+        return f"kept in the metric name (“{target[len(SEGMENT_PREFIX) :]}: …”)"
     if kind == "pilot_register" and target in Pilot.model_fields:
         return Pilot.model_fields[target].title or target
     return FIELD_LABELS.get(target, target)
@@ -170,11 +281,14 @@ def describe_target(kind: str, target: str) -> str:
 
 # -- looking at values ------------------------------------------------------------------------
 
+
 def _column_values(sample: list[list[str]], index: int) -> list[str]:
     return [row[index].strip() for row in sample if index < len(row) and row[index].strip()]
 
 
-_NUMBER = re.compile(r"^[-+(]?[$€£]?\s*'?[-+]?\d[\d.,\s]*(e[-+]?\d+)?\s*(%|[$€£¥]|eur|usd|gbp|chf)?\)?$", re.I)  # 1.234,50 € too
+_NUMBER = re.compile(
+    r"^[-+(]?[$€£]?\s*'?[-+]?\d[\d.,\s]*(e[-+]?\d+)?\s*(%|[$€£¥]|eur|usd|gbp|chf)?\)?$", re.I
+)  # 1.234,50 € too
 _DATE = re.compile(
     r"^(\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{8}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4}|\d{1,2} [A-Za-z]{3,9}\.? \d{4})"
 )
@@ -182,13 +296,17 @@ _LIKERT_TEXT = re.compile(r"agree|disagree|neutral|neither", re.I)
 
 
 def looks_numeric(values: list[str]) -> bool:
-    return bool(values) and sum(bool(_NUMBER.match(v)) or v.lower() in ("na", "n/a", "-", "nan") for v in values) >= 0.8 * len(values)
+    return bool(values) and sum(
+        bool(_NUMBER.match(v)) or v.lower() in ("na", "n/a", "-", "nan") for v in values
+    ) >= 0.8 * len(values)
 
 
 def looks_date(values: list[str]) -> bool:
     if not values:
         return False
-    if sum(bool(_DATE.match(v)) or looks_like_period(v) for v in values) >= 0.8 * len(values):  # periods: Q1 2024, Jan-24
+    if sum(bool(_DATE.match(v)) or looks_like_period(v) for v in values) >= 0.8 * len(
+        values
+    ):  # periods: Q1 2024, Jan-24
         return True
     digits = [v for v in values if re.fullmatch(r"\d{10}(\d{3})?", v)]
     return len(digits) >= 0.8 * len(values)
@@ -201,30 +319,66 @@ def looks_likert(values: list[str]) -> bool:
     return ok >= 0.8 * len(values)
 
 
-MONTHS = {name: index for index, names in enumerate((
-    ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
-    ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
-    ("dec", "december"),
-), start=1) for name in names}
+MONTHS = {
+    name: index
+    for index, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
 _MONTH = r"([A-Za-z]{3,9})\.?"
 _ISO_TIME = r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
 SEGMENT_PREFIX = "segment:"  # a dimension column of a crosstab (one column per date): kept in the metric name
 SEGMENT_JOIN = " · "  # "Revenue · Region: EMEA"
 # Columns that name the measure of a crosstab row (Tableau's `Measure Names`, Amplitude's `Event` …).
-MEASURE_HEADERS = {"measure_names", "measure_name", "measures", "metric_names", "metrics", "event_name", "events",
-                   "kpi_name", "kpis", "indicator_name", "indicators", "series_name", "values"}
+MEASURE_HEADERS = {
+    "measure_names",
+    "measure_name",
+    "measures",
+    "metric_names",
+    "metrics",
+    "event_name",
+    "events",
+    "kpi_name",
+    "kpis",
+    "indicator_name",
+    "indicators",
+    "series_name",
+    "values",
+}
 # A crosstab's total rows and columns: sums of what the file already holds, never observations.
-TOTAL_WORDS = re.compile(r"^\s*(?:(?:grand\s+)?totals?|all|sum|overall|gesamtergebnis|summe|total\s+g[ée]n[ée]ral|total\s+general)\s*$", re.I)
+TOTAL_WORDS = re.compile(
+    r"^\s*(?:(?:grand\s+)?totals?|all|sum|overall|gesamtergebnis|summe|total\s+g[ée]n[ée]ral|total\s+general)\s*$", re.I
+)
 SUBTOTAL_WORDS = re.compile(r"^\s*\S.*\s(?:total|ergebnis)\s*$", re.I)  # an Excel pivot's "EMEA Total"
-EVERYONE_SEGMENTS = {"all_users", "all_active_users", "everyone", "all_events"}  # Amplitude's default segment: no segment
+EVERYONE_SEGMENTS = {
+    "all_users",
+    "all_active_users",
+    "everyone",
+    "all_events",
+}  # Amplitude's default segment: no segment
 
 
-def _year(text: str) -> Optional[int]:
+def _year(text: str) -> int | None:
     year = int(text) if len(text) == 4 else 2000 + int(text)
     return year if 1980 <= year <= 2100 else None
 
 
-def header_date(text: str, order: Optional[str] = None) -> Optional[date | datetime]:
+def header_date(text: str, order: str | None = None) -> date | datetime | None:
     """A header that is itself a date or a period (wide per-date layout): the period's first day.
 
     `2024-01-31`, `2024-01-07T00:00:00` (a time other than midnight is kept), `31/01/2024` or
@@ -253,7 +407,11 @@ def header_date(text: str, order: Optional[str] = None) -> Optional[date | datet
             return date(y, int(match.group(2)), int(match.group(3))) if y else None
         match = re.fullmatch(rf"{_MONTH} (\d{{1,2}}),? (\d{{4}})|(\d{{1,2}}) {_MONTH},? (\d{{4}})", value)
         if match:
-            name, day, year = (match.group(1), match.group(2), match.group(3)) if match.group(1) else (match.group(5), match.group(4), match.group(6))
+            name, day, year = (
+                (match.group(1), match.group(2), match.group(3))
+                if match.group(1)
+                else (match.group(5), match.group(4), match.group(6))
+            )
             y = _year(year)
             if name.lower() in MONTHS:
                 return date(y, MONTHS[name.lower()], int(day)) if y else None
@@ -308,14 +466,14 @@ def _and_quoted(names: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def environment_from_text(value: str) -> Optional[str]:
+def environment_from_text(value: str) -> str | None:
     """A cell as lab or live (config/environments.toml), or None."""
     from .environments import load_environment_words
 
     return load_environment_words().of_cell(value)
 
 
-def _environment_column(headers: list[str], values: dict[str, list[str]], taken: set[str]) -> Optional[str]:
+def _environment_column(headers: list[str], values: dict[str, list[str]], taken: set[str]) -> str | None:
     """The column of a run table that says lab or live: one named like it (`tags.env`, `params.stage`,
     `config.environment`) whose cells mostly are lab or live words, else any text column whose every
     sampled cell is one."""
@@ -330,10 +488,17 @@ def _environment_column(headers: list[str], values: dict[str, list[str]], taken:
     named = next((h for h in headers if h not in taken and words.is_column_name(h) and share(h) >= 0.5), None)
     if named:
         return named
-    return next((h for h in headers if h not in taken and len(values[h]) >= 2 and not looks_numeric(values[h]) and share(h) == 1.0), None)
+    return next(
+        (
+            h
+            for h in headers
+            if h not in taken and len(values[h]) >= 2 and not looks_numeric(values[h]) and share(h) == 1.0
+        ),
+        None,
+    )
 
 
-def _run_name_column(headers: list[str]) -> Optional[str]:
+def _run_name_column(headers: list[str]) -> str | None:
     keys = [norm(h) for h in headers]
     return next((headers[keys.index(k)] for k in RUN_NAME_COLUMNS if k in keys), None)
 
@@ -346,8 +511,15 @@ def _names_say_environment(names: list[str]) -> bool:
     return bool(names) and all(words.of_name(name) for name in names)
 
 
-def _run_environment(headers: list[str], values: dict[str, list[str]], taken: set[str], assign, defaults: dict[str, object],
-                     notes: list[str], what: str) -> None:
+def _run_environment(
+    headers: list[str],
+    values: dict[str, list[str]],
+    taken: set[str],
+    assign,
+    defaults: dict[str, object],
+    notes: list[str],
+    what: str,
+) -> None:
     """Lab or live of a run table: a column that says it, else the run names (a proposal the person
     uploading confirms), else lab (`what` names the runs in the note)."""
     column = _environment_column(headers, values, taken)
@@ -358,10 +530,14 @@ def _run_environment(headers: list[str], values: dict[str, list[str]], taken: se
     names = _run_name_column(headers)
     if names and _names_say_environment(values[names]):
         defaults["environment_from_names"] = names
-        notes.append(f"The run names in “{names.strip()}” say lab or live (for example “{values[names][0]}”): each run is stored as its name says.")
+        notes.append(
+            f"The run names in “{names.strip()}” say lab or live (for example “{values[names][0]}”): each run is stored as its name says."
+        )
         return
     defaults["environment"] = "lab"
-    notes.append(f"{what} are lab results unless you say otherwise: the file has no column or run name saying lab or live.")
+    notes.append(
+        f"{what} are lab results unless you say otherwise: the file has no column or run name saying lab or live."
+    )
 
 
 def _run_status(headers: list[str], assign) -> None:
@@ -370,7 +546,8 @@ def _run_status(headers: list[str], assign) -> None:
 
 # -- deciding -----------------------------------------------------------------------------------
 
-def _by_synonym(headers: list[str], fieldname: str, taken: set[str]) -> Optional[str]:
+
+def _by_synonym(headers: list[str], fieldname: str, taken: set[str]) -> str | None:
     if fieldname == "environment":  # the column names are configured with the words (config/environments.toml)
         from .environments import load_environment_words
 
@@ -382,7 +559,7 @@ def _by_synonym(headers: list[str], fieldname: str, taken: set[str]) -> Optional
     return None
 
 
-def _usage_name(header: str, usage: Optional[dict[str, set[str]]] = None) -> Optional[str]:
+def _usage_name(header: str, usage: dict[str, set[str]] | None = None) -> str | None:
     """The usage metric `header` names, if any (`usage`: usage_metrics(), when the caller has it:
     looking the dictionary up once per header and sample row cost 0.03 s on a 200-row sample)."""
     key = norm(header)
@@ -392,14 +569,28 @@ def _usage_name(header: str, usage: Optional[dict[str, set[str]]] = None) -> Opt
     return None
 
 
-def detect_kind(headers: list[str], header_rows: list[list[str]], sample: list[list[str]]) -> Optional[str]:
+def detect_kind(headers: list[str], header_rows: list[list[str]], sample: list[list[str]]) -> str | None:
     keys = {norm(h) for h in headers}
     if _survey_export(headers, header_rows):
         return "survey"
     texts = _question_texts(headers, header_rows)
-    worded = sum(1 for h in headers if any(p.search(texts.get(h, h)) for _, p in ADKAR_WORDING) and looks_likert(_column_values(sample, headers.index(h))))
-    likert_columns = sum(1 for i, h in enumerate(headers) if looks_likert(_column_values(sample, i)) and not looks_date(_column_values(sample, i)))
-    if worded >= 3 or ADKAR[0] in keys and ADKAR[1] in keys or (likert_columns >= 5 and not any(norm(h) in SYNONYMS["observed_at"] - {"timestamp"} for h in headers)):
+    worded = sum(
+        1
+        for h in headers
+        if any(p.search(texts.get(h, h)) for _, p in ADKAR_WORDING)
+        and looks_likert(_column_values(sample, headers.index(h)))
+    )
+    likert_columns = sum(
+        1
+        for i, h in enumerate(headers)
+        if looks_likert(_column_values(sample, i)) and not looks_date(_column_values(sample, i))
+    )
+    if (
+        worded >= 3
+        or ADKAR[0] in keys
+        and ADKAR[1] in keys
+        or (likert_columns >= 5 and not any(norm(h) in SYNONYMS["observed_at"] - {"timestamp"} for h in headers))
+    ):
         return "survey"
     register_hits = {REGISTER_TITLES.get(k) or (k if k in PILOT_FIELDS else None) for k in keys} - {None}
     if "pilot_id" in register_hits and len(register_hits) >= 4 and ({"name", "stage"} & register_hits):
@@ -407,13 +598,17 @@ def detect_kind(headers: list[str], header_rows: list[list[str]], sample: list[l
     usage = usage_metrics()
     usage_columns = [h for h in headers if _usage_name(h, usage)]
     row_labels = [_usage_name(row[0], usage) for row in sample if row]
-    has_metric_value = any(norm(h) in SYNONYMS["metric"] for h in headers) and any(norm(h) in SYNONYMS["value"] for h in headers)
-    if (usage_columns and not has_metric_value) or (sample and sum(bool(x) for x in row_labels) >= max(1, len(row_labels) // 2)):
+    has_metric_value = any(norm(h) in SYNONYMS["metric"] for h in headers) and any(
+        norm(h) in SYNONYMS["value"] for h in headers
+    )
+    if (usage_columns and not has_metric_value) or (
+        sample and sum(bool(x) for x in row_labels) >= max(1, len(row_labels) // 2)
+    ):
         return "usage"
     return "metrics"
 
 
-def _survey_export(headers: list[str], header_rows: list[list[str]]) -> Optional[str]:
+def _survey_export(headers: list[str], header_rows: list[list[str]]) -> str | None:
     keys = {norm(h) for h in headers}
     if {"responseid", "startdate"} <= keys or len(header_rows) == 3:
         return "Qualtrics survey export"
@@ -448,7 +643,11 @@ def _question_texts(headers: list[str], header_rows: list[list[str]]) -> dict[st
 
 
 def recognise(
-    headers: list[str], header_rows: list[list[str]], sample: list[list[str]], kind: Optional[str], file_name: str,
+    headers: list[str],
+    header_rows: list[list[str]],
+    sample: list[list[str]],
+    kind: str | None,
+    file_name: str,
 ) -> Mapping:
     kind = kind or detect_kind(headers, header_rows, sample)
     if kind == "survey":
@@ -472,7 +671,9 @@ def _register_mapping(headers: list[str]) -> Mapping:
         else:
             targets[header] = IGNORE
     if "pilot_id" not in used:
-        raise Refused("This pilot register has no pilot_id column; the first row must hold the template's column names (download the template from the Pilot register page).")
+        raise Refused(
+            "This pilot register has no pilot_id column; the first row must hold the template's column names (download the template from the Pilot register page)."
+        )
     return Mapping("pilot_register", "register", targets)
 
 
@@ -485,7 +686,7 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
     export = None
     taken: set[str] = set()
 
-    def assign(header: Optional[str], target: str) -> None:
+    def assign(header: str | None, target: str) -> None:
         if header is None or (not target.startswith((METRIC_PREFIX, DATE_PREFIX)) and target in targets.values()):
             return
         targets[header] = target
@@ -501,7 +702,7 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
         export = "MLflow runs (search_runs)"
         for header in headers:
             if header.startswith("metrics."):
-                assign(header, METRIC_PREFIX + header[len("metrics."):])
+                assign(header, METRIC_PREFIX + header[len("metrics.") :])
         end = next((h for h in headers if norm(h) == "end_time"), None)
         if end and len(values[end]) < len(sample):  # a run still running has no end time yet: its start dates it
             end = None
@@ -521,13 +722,19 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
         return Mapping(kind, "long", targets, export, defaults, notes)
     if {"run_id", "start_time", "duration"} <= set(keys) or {"name", "state", "created", "runtime"} <= set(keys):
         export = "MLflow run table (UI download)" if "run_id" in keys else "Weights & Biases runs table"
-        assign(headers[keys.index("start_time")] if "start_time" in keys else headers[keys.index("created")], "observed_at")
+        assign(
+            headers[keys.index("start_time")] if "start_time" in keys else headers[keys.index("created")], "observed_at"
+        )
         assign(_by_synonym(headers, "pilot_id", taken), "pilot_id")
         _run_status(headers, assign)
         _run_environment(headers, values, taken, assign, defaults, notes, "The runs")
         skipped = []
         for header in headers:
-            if header in taken or not looks_numeric(values[header]) or norm(header) in {"run_id", "runtime", "duration"}:
+            if (
+                header in taken
+                or not looks_numeric(values[header])
+                or norm(header) in {"run_id", "runtime", "duration"}
+            ):
                 continue
             if HYPERPARAMETERS.match(norm(header)) or header.startswith("_"):
                 skipped.append(header)
@@ -573,17 +780,34 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
         elif {"segment", "event"} <= set(keys):
             export = "Amplitude chart export"
         if totals:
-            notes.append(f"{_and_quoted(totals)} {'holds totals' if len(totals) == 1 else 'hold totals'}, not observations: not stored.")
+            notes.append(
+                f"{_and_quoted(totals)} {'holds totals' if len(totals) == 1 else 'hold totals'}, not observations: not stored."
+            )
         if dims:
             first = next((row for row in sample if all(values[h] for h in dims)), None)
             example = SEGMENT_JOIN.join(
-                [(_column_values([first], headers.index(measure)) or ["Revenue"])[0] if measure and first else (defaults.get("metric") or "Revenue")]
-                + [f"{h.strip()}: {(_column_values([first], headers.index(h)) or ['…'])[0] if first else '…'}" for h in dims]
+                [
+                    (_column_values([first], headers.index(measure)) or ["Revenue"])[0]
+                    if measure and first
+                    else (defaults.get("metric") or "Revenue")
+                ]
+                + [
+                    f"{h.strip()}: {(_column_values([first], headers.index(h)) or ['…'])[0] if first else '…'}"
+                    for h in dims
+                ]
             )
-            notes.append(f"Each row's {_and_quoted(dims)} {'is' if len(dims) == 1 else 'are'} kept in the metric name, e.g. “{example}”.")
-        if kind == "metrics" and "environment" not in targets.values() and (dims or export or measure is None or norm(measure or "") in MEASURE_HEADERS | {"event", "kpi"}):
+            notes.append(
+                f"Each row's {_and_quoted(dims)} {'is' if len(dims) == 1 else 'are'} kept in the metric name, e.g. “{example}”."
+            )
+        if (
+            kind == "metrics"
+            and "environment" not in targets.values()
+            and (dims or export or measure is None or norm(measure or "") in MEASURE_HEADERS | {"event", "kpi"})
+        ):
             defaults["environment"] = "live"
-            notes.append("BI and product-analytics exports report what happened in the business, so these values are stored as live; choose lab if they are test results.")
+            notes.append(
+                "BI and product-analytics exports report what happened in the business, so these values are stored as live; choose lab if they are test results."
+            )
         return Mapping(kind, "wide_date", targets, export, defaults, notes)
 
     metric_column = _by_synonym(headers, "metric", taken)
@@ -619,11 +843,17 @@ _CHART_COMPANION = re.compile(r"__(MIN|MAX)$")
 
 def _chart_export(headers: list[str]) -> bool:
     """A W&B chart export: an x-axis column first, then `<run> - <metric>` columns (with __MIN/__MAX)."""
-    return (len(headers) >= 2 and " - " not in headers[0] and (norm(headers[0]) in CHART_STEPS + CHART_TIMES or headers[0].strip() == "_timestamp")
-            and all(" - " in h for h in headers[1:] if h.strip()))
+    return (
+        len(headers) >= 2
+        and " - " not in headers[0]
+        and (norm(headers[0]) in CHART_STEPS + CHART_TIMES or headers[0].strip() == "_timestamp")
+        and all(" - " in h for h in headers[1:] if h.strip())
+    )
 
 
-def _chart_mapping(headers: list[str], values: dict[str, list[str]], kind: str, targets: dict[str, str], assign) -> Mapping:
+def _chart_mapping(
+    headers: list[str], values: dict[str, list[str]], kind: str, targets: dict[str, str], assign
+) -> Mapping:
     """One metric column per run and metric; each run's environment from its name when every run's
     name says it; the metric without the run when the runs differ only by lab or live."""
     from .environments import load_environment_words
@@ -632,9 +862,17 @@ def _chart_mapping(headers: list[str], values: dict[str, list[str]], kind: str, 
     axis = headers[0]
     notes: list[str] = []
     defaults: dict[str, object] = {}
-    is_time = norm(axis) in CHART_TIMES or axis.strip() == "_timestamp" or (norm(axis) not in CHART_STEPS and looks_date(values[axis]))
+    is_time = (
+        norm(axis) in CHART_TIMES
+        or axis.strip() == "_timestamp"
+        or (norm(axis) not in CHART_STEPS and looks_date(values[axis]))
+    )
     assign(axis, "observed_at" if is_time else "_step")
-    series = [(h, *(part.strip() for part in h.split(" - ", 1))) for h in headers[1:] if " - " in h and not _CHART_COMPANION.search(h.strip())]
+    series = [
+        (h, *(part.strip() for part in h.split(" - ", 1)))
+        for h in headers[1:]
+        if " - " in h and not _CHART_COMPANION.search(h.strip())
+    ]
     runs = list(dict.fromkeys(run for _, run, _ in series))
     by_name = {run: words.of_name(run) for run in runs}
     split = all(by_name.values())
@@ -642,7 +880,10 @@ def _chart_mapping(headers: list[str], values: dict[str, list[str]], kind: str, 
     bare = len(runs) == 1 or (split and len(set(per_environment)) == len(per_environment))
     columns: dict[str, dict[str, object]] = {}
     for header, run, metric in series:
-        companion = {side: next((h for h in headers if h.strip() == f"{header.strip()}__{side.upper()}"), None) for side in ("min", "max")}
+        companion = {
+            side: next((h for h in headers if h.strip() == f"{header.strip()}__{side.upper()}"), None)
+            for side in ("min", "max")
+        }
         columns[header] = {"run": run, "environment": by_name[run], "bare": bare and len(runs) > 1, **companion}
         assign(header, METRIC_PREFIX + (metric if bare else f"{metric} ({run})"))
     defaults["chart_columns"] = columns
@@ -654,7 +895,9 @@ def _chart_mapping(headers: list[str], values: dict[str, list[str]], kind: str, 
         defaults["environment"] = "lab"
         notes.append("The run names do not say lab or live: the values are lab results unless you say otherwise.")
     if not is_time:
-        notes.append("A chart export has training steps, not dates: each run's last value is stored, dated as chosen below (today by default).")
+        notes.append(
+            "A chart export has training steps, not dates: each run's last value is stored, dated as chosen below (today by default)."
+        )
     return Mapping(kind, "wide_metric", targets, "Weights & Biases chart export", defaults, notes)
 
 
@@ -666,7 +909,7 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
     taken: set[str] = set()
     notes: list[str] = []
 
-    def assign(header: Optional[str], target: str) -> None:
+    def assign(header: str | None, target: str) -> None:
         if header is not None and header not in taken and target not in targets.values():
             targets[header] = target
             taken.add(header)
@@ -676,24 +919,49 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
     for fieldname in ("pilot_id", "respondent_id", "wave", "_status", "_finished", "_progress", "role"):
         assign(_by_synonym(headers, fieldname, taken), fieldname)
     if export == "Qualtrics survey export":
-        assign(next((h for h in headers if norm(h) == "recordeddate"), None) or next((h for h in headers if norm(h) == "enddate"), None), "responded_at")
+        assign(
+            next((h for h in headers if norm(h) == "recordeddate"), None)
+            or next((h for h in headers if norm(h) == "enddate"), None),
+            "responded_at",
+        )
     elif export == "SurveyMonkey survey export":
         assign(next((h for h in headers if norm(h) == "end_date"), None), "responded_at")
     assign(_by_synonym(headers, "responded_at", taken), "responded_at")
     defaults: dict[str, object] = {}
     if len(header_rows) == 3 and targets_for(targets, "responded_at"):
-        zone = re.search(r'"timeZone"\s*:\s*"([A-Za-z_]+(?:/[A-Za-z_+\-0-9]+)*)"', header_rows[2][headers.index(targets_for(targets, "responded_at"))])
+        zone = re.search(
+            r'"timeZone"\s*:\s*"([A-Za-z_]+(?:/[A-Za-z_+\-0-9]+)*)"',
+            header_rows[2][headers.index(targets_for(targets, "responded_at"))],
+        )
         if zone:
             defaults["responded_at_zone"] = zone.group(1)
             notes.append(f"Response times are in {zone.group(1)} time, as the export says; they are stored in UTC.")
     if "respondent_id" not in targets.values():
-        email = next((h for h in headers if h not in taken and norm(h) in ("email", "email_address", "e_mail")
-                      and sum("@" in x for x in values[h]) >= max(1, len(values[h]) // 2)), None)
+        email = next(
+            (
+                h
+                for h in headers
+                if h not in taken
+                and norm(h) in ("email", "email_address", "e_mail")
+                and sum("@" in x for x in values[h]) >= max(1, len(values[h]) // 2)
+            ),
+            None,
+        )
         if email:
             assign(email, "respondent_id")
             defaults["pseudonymise_respondent"] = True
-            notes.append(f"Respondents are identified by “{email}”; the addresses are replaced by pseudonyms and never stored.")
-    team = next((h for h in headers if h not in taken and (norm(h) in SYNONYMS["team"] or re.search(r"\b(team|department)\b", questions[h], re.I))), None)
+            notes.append(
+                f"Respondents are identified by “{email}”; the addresses are replaced by pseudonyms and never stored."
+            )
+    team = next(
+        (
+            h
+            for h in headers
+            if h not in taken
+            and (norm(h) in SYNONYMS["team"] or re.search(r"\b(team|department)\b", questions[h], re.I))
+        ),
+        None,
+    )
     if team is None:
         team = next((h for h in headers if h not in taken and norm(h) == "custom_data_1"), None)
     assign(team, "team")
@@ -716,26 +984,46 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
         assign(header, element)
     missing = [e for e in ADKAR if e not in targets.values()]
     if missing:
-        notes.append(f"No question was found for {', '.join(m.capitalize() for m in missing)}; those scores stay blank unless you map a column.")
+        notes.append(
+            f"No question was found for {', '.join(m.capitalize() for m in missing)}; those scores stay blank unless you map a column."
+        )
     comment = next(
-        (h for h in reversed(headers) if h not in taken and (norm(h) in SYNONYMS["comment"] or re.search(r"comment|feedback|anything else|what else|suggest|remarks|tell us|open[- ]ended", questions[h], re.I))),
+        (
+            h
+            for h in reversed(headers)
+            if h not in taken
+            and (
+                norm(h) in SYNONYMS["comment"]
+                or re.search(
+                    r"comment|feedback|anything else|what else|suggest|remarks|tell us|open[- ]ended",
+                    questions[h],
+                    re.I,
+                )
+            )
+        ),
         None,
     )
     assign(comment, "comment")
     return Mapping("survey", "survey", targets, export, defaults, notes, questions)
 
 
-def targets_for(targets: dict[str, str], target: str) -> Optional[str]:
+def targets_for(targets: dict[str, str], target: str) -> str | None:
     return next((c for c, t in targets.items() if t == target), None)
 
 
 def target_choices(mapping: Mapping, column: str) -> list[str]:
     """Targets the upload page offers for one column."""
-    fields = [f for f in KIND_FIELDS[mapping.kind] if not f.startswith("_") or mapping.targets.get(column) == f or mapping.kind == "survey"]
+    fields = [
+        f
+        for f in KIND_FIELDS[mapping.kind]
+        if not f.startswith("_") or mapping.targets.get(column) == f or mapping.kind == "survey"
+    ]
     choices = [IGNORE, *fields]
     current = mapping.targets.get(column, IGNORE)
     if mapping.kind in ("metrics", "usage"):
-        wide = METRIC_PREFIX + (_usage_name(column) if mapping.kind == "usage" and _usage_name(column) else column.strip())
+        wide = METRIC_PREFIX + (
+            _usage_name(column) if mapping.kind == "usage" and _usage_name(column) else column.strip()
+        )
         choices.append(wide)
         day = header_date(column)
         if day:

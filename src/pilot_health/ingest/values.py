@@ -7,11 +7,11 @@ Column names are always our own (`c0`, `value_raw` …), never text from the fil
 messages are our own field names. Conventions that depend on the file (decimal comma or point,
 day-first or month-first) are decided by `detect_*`.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 import duckdb
 
@@ -27,11 +27,25 @@ def null_cells() -> list[str]:
     in lower case, upper case and capitalised (NA, n/a, #DIV/0!, Null …)."""
     return sorted({x for s in NULL_SPELLINGS for x in (s, s.upper(), s.capitalize())})
 
+
 LIKERT = {
-    "strongly disagree": 1, "disagree": 2, "somewhat disagree": 2, "neither agree nor disagree": 3,
-    "neither agree or disagree": 3, "neutral": 3, "neither": 3, "undecided": 3, "somewhat agree": 4,
-    "agree": 4, "strongly agree": 5, "totally disagree": 1, "totally agree": 5, "completely disagree": 1,
-    "completely agree": 5, "mostly disagree": 2, "mostly agree": 4,
+    "strongly disagree": 1,
+    "disagree": 2,
+    "somewhat disagree": 2,
+    "neither agree nor disagree": 3,
+    "neither agree or disagree": 3,
+    "neutral": 3,
+    "neither": 3,
+    "undecided": 3,
+    "somewhat agree": 4,
+    "agree": 4,
+    "strongly agree": 5,
+    "totally disagree": 1,
+    "totally agree": 5,
+    "completely disagree": 1,
+    "completely agree": 5,
+    "mostly disagree": 2,
+    "mostly agree": 4,
 }
 _LIKERT_SQL = " ".join(f"WHEN '{k}' THEN {v}" for k, v in LIKERT.items())
 SAMPLE_ROWS = 20_000
@@ -47,7 +61,9 @@ def cleaned(column: str, keep: tuple[str, ...] = ()) -> str:
     except the spellings in `keep` (lower case), which are a column's own vocabulary and stay as
     written: `none` in the register's change champion column is an answer, not a blank."""
     trimmed = restored(f"trim(replace({column}, chr(160), ' '))")
-    nulls = _NULLS_SQL if not keep else ", ".join("'" + s.replace("'", "''") + "'" for s in NULL_SPELLINGS if s not in keep)
+    nulls = (
+        _NULLS_SQL if not keep else ", ".join("'" + s.replace("'", "''") + "'" for s in NULL_SPELLINGS if s not in keep)
+    )
     return f"(CASE WHEN {column} IS NULL OR lower({trimmed}) IN ({nulls}) THEN NULL ELSE {trimmed} END)"
 
 
@@ -65,8 +81,10 @@ def restored(text_sql: str) -> str:
 def _plain(column: str) -> str:
     """True for a cell that needs no cleaning: no surrounding space, no leading apostrophe (which
     may be a download's neutralisation, see `restored`) and not one of the short 'no value' spellings."""
-    return (f"(ascii({column}) > 32 AND ascii({column}) <> 39 AND ascii(right({column}, 1)) > 32 "
-            f"AND NOT (length({column}) <= 8 AND lower({column}) IN ({_NULLS_SQL})))")
+    return (
+        f"(ascii({column}) > 32 AND ascii({column}) <> 39 AND ascii(right({column}, 1)) > 32 "
+        f"AND NOT (length({column}) <= 8 AND lower({column}) IN ({_NULLS_SQL})))"
+    )
 
 
 def text(column: str, max_length: int = 2000) -> str:
@@ -114,7 +132,9 @@ def number(column: str, decimal_comma: bool, percent_share: str = "false") -> st
     )
 
 
-def percent_share(con: duckdb.DuckDBPyConnection, table: str, metric_column: str, value_column: str, answers=None) -> str:
+def percent_share(
+    con: duckdb.DuckDBPyConnection, table: str, metric_column: str, value_column: str, answers=None
+) -> str:
     """SQL condition for `number(..., percent_share=…)`: true on the rows of `table` whose value
     written with a percent sign becomes a share (92% → 0.92) — all but the metrics kept in percent
     (see `percents`). The names kept in percent go to a temporary table (names from the file are
@@ -122,13 +142,18 @@ def percent_share(con: duckdb.DuckDBPyConnection, table: str, metric_column: str
     from ..metric_dictionary import dictionary_with_answers, metric_key
     from .percents import kept_in_percent
 
-    names = [r[0] for r in con.execute(
-        f"SELECT DISTINCT {metric_column} FROM {table} WHERE contains({value_column}, '%') AND {metric_column} IS NOT NULL"
-    ).fetchall()]
+    names = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT {metric_column} FROM {table} WHERE contains({value_column}, '%') AND {metric_column} IS NOT NULL"
+        ).fetchall()
+    ]
     if not names:
         return "true"
     kpi_units: dict[str, object] = {}
-    for name, unit in con.execute("SELECT kpi_name, kpi_unit FROM pilots WHERE kpi_name IS NOT NULL ORDER BY pilot_id").fetchall():
+    for name, unit in con.execute(
+        "SELECT kpi_name, kpi_unit FROM pilots WHERE kpi_name IS NOT NULL ORDER BY pilot_id"
+    ).fetchall():
         kpi_units.setdefault(metric_key(name), unit)
     points = kept_in_percent(names, dictionary_with_answers(con), answers or {}, kpi_units)
     if not points:
@@ -147,8 +172,10 @@ def not_finite(column: str, decimal_comma: bool = False) -> str:
     """True when a cell writes a number too large to store, or infinity (`1e400`, `-inf`, `Infinity`)."""
     fast, slow, _ = _number_parts(column, decimal_comma)
     unquoted = f"regexp_replace({cleaned(column)}, '^{APOSTROPHE}', '')"
-    return (f"(coalesce(NOT isfinite(TRY_CAST({unquoted} AS DOUBLE)), false) OR coalesce(NOT isfinite({slow}), false) "
-            f"OR coalesce(NOT isfinite({fast}), false))")
+    return (
+        f"(coalesce(NOT isfinite(TRY_CAST({unquoted} AS DOUBLE)), false) OR coalesce(NOT isfinite({slow}), false) "
+        f"OR coalesce(NOT isfinite({fast}), false))"
+    )
 
 
 def number_problem(column: str, parsed: str, label: str, decimal_comma: bool = False) -> str:
@@ -183,10 +210,17 @@ COMPACT = DateFormat("compact", "compact dates (20240131)")
 EPOCH_S = DateFormat("epoch_s", "Unix time in seconds")
 EPOCH_MS = DateFormat("epoch_ms", "Unix time in milliseconds")
 EXCEL = DateFormat("excel", "Excel serial day numbers")
-PERIOD = DateFormat("period", "months, quarters and weeks (Jan-24, Jan 2024, 2024-01, Q1 2024, FY24 Q1, 2024-W01), stored as the period's first day")
+PERIOD = DateFormat(
+    "period",
+    "months, quarters and weeks (Jan-24, Jan 2024, 2024-01, Q1 2024, FY24 Q1, 2024-W01), stored as the period's first day",
+)
 MIXED_DMY = DateFormat("mixed_dmy", "mixed spellings (ISO, 31/01/2024, Feb 29 2024, months, Excel serials), day first")
-MIXED_MDY = DateFormat("mixed_mdy", "mixed spellings (ISO, 01/31/2024, Feb 29 2024, months, Excel serials), month first")
-FORMATS = {f.name: f for f in (ISO, DMY, MDY, MONTH_NAME, COMPACT, EPOCH_S, EPOCH_MS, EXCEL, PERIOD, MIXED_DMY, MIXED_MDY)}
+MIXED_MDY = DateFormat(
+    "mixed_mdy", "mixed spellings (ISO, 01/31/2024, Feb 29 2024, months, Excel serials), month first"
+)
+FORMATS = {
+    f.name: f for f in (ISO, DMY, MDY, MONTH_NAME, COMPACT, EPOCH_S, EPOCH_MS, EXCEL, PERIOD, MIXED_DMY, MIXED_MDY)
+}
 
 # Numbers read as dates stay within years 1–9999 (beyond, a cast would fail rather than say no).
 EPOCH_LIMIT_S = 253_402_300_800  # 10000-01-01 in Unix seconds
@@ -207,14 +241,31 @@ def _day_month_year(text_sql: str, date_part: str) -> str:
     """03/04/2024 or 03/04/24 (with a time or not) in the order `date_part`; a two-digit year is
     read as 19xx/20xx only when the cell writes two (%Y would read 24 as the year 24)."""
     text = f"regexp_replace({text_sql}, {_ZONE_SUFFIX}, '')"
-    return (rf"(CASE WHEN regexp_matches({text_sql}, '^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d\d(\D|$)') "
-            f"THEN try_strptime({text}, {_strptime_list(date_part, '%y')}) ELSE try_strptime({text}, {_strptime_list(date_part)}) END)")
+    return (
+        rf"(CASE WHEN regexp_matches({text_sql}, '^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d\d(\D|$)') "
+        f"THEN try_strptime({text}, {_strptime_list(date_part, '%y')}) ELSE try_strptime({text}, {_strptime_list(date_part)}) END)"
+    )
 
 
-_MONTH_NAME_FORMATS = "[" + ", ".join(
-    f"'{f}'" for base in ("%b %d %Y", "%b %d, %Y", "%d %b %Y", "%B %d %Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%y", "%d-%b-%Y", "%a %b %d %Y")
-    for f in (base, base + " %H:%M", base + " %H:%M:%S", base + " %I:%M %p")
-) + "]"
+_MONTH_NAME_FORMATS = (
+    "["
+    + ", ".join(
+        f"'{f}'"
+        for base in (
+            "%b %d %Y",
+            "%b %d, %Y",
+            "%d %b %Y",
+            "%B %d %Y",
+            "%B %d, %Y",
+            "%d %B %Y",
+            "%d-%b-%y",
+            "%d-%b-%Y",
+            "%a %b %d %Y",
+        )
+        for f in (base, base + " %H:%M", base + " %H:%M:%S", base + " %I:%M %p")
+    )
+    + "]"
+)
 _ZONE_SUFFIX = r"'\s+(GMT|UTC)[+-]?\d*$'"
 
 
@@ -245,8 +296,10 @@ def timestamp(column: str, fmt: DateFormat) -> str:
         return f"(CASE WHEN abs({millis}) < {EPOCH_LIMIT_S * 1000} THEN epoch_ms({millis}) END)"
     if fmt is EXCEL:
         days = f"TRY_CAST({clean} AS DOUBLE)"
-        return (f"(CASE WHEN {days} BETWEEN 0 AND {EXCEL_LIMIT_DAYS} "
-                f"THEN TIMESTAMP '1899-12-30' + to_microseconds(CAST(round({days} * 86400) * 1000000 AS BIGINT)) END)")
+        return (
+            f"(CASE WHEN {days} BETWEEN 0 AND {EXCEL_LIMIT_DAYS} "
+            f"THEN TIMESTAMP '1899-12-30' + to_microseconds(CAST(round({days} * 86400) * 1000000 AS BIGINT)) END)"
+        )
     if fmt is PERIOD:
         return period_start(clean, _fiscal_year_start())
     if fmt in (MIXED_DMY, MIXED_MDY):
@@ -254,8 +307,10 @@ def timestamp(column: str, fmt: DateFormat) -> str:
         # number is an Excel serial day with five digits (45322 = 2024-01-31), a date with eight (20240131).
         serial = rf"(CASE WHEN regexp_matches({clean}, '^\d{{5}}(\.\d+)?$') THEN {timestamp(column, EXCEL)} END)"
         compact = rf"(CASE WHEN regexp_matches({clean}, '^\d{{8}}$') THEN {timestamp(column, COMPACT)} END)"
-        return (f"coalesce({timestamp(column, ISO)}, {timestamp(column, DMY if fmt is MIXED_DMY else MDY)}, "
-                f"{timestamp(column, MONTH_NAME)}, {timestamp(column, PERIOD)}, {serial}, {compact})")
+        return (
+            f"coalesce({timestamp(column, ISO)}, {timestamp(column, DMY if fmt is MIXED_DMY else MDY)}, "
+            f"{timestamp(column, MONTH_NAME)}, {timestamp(column, PERIOD)}, {serial}, {compact})"
+        )
     raise ValueError(fmt)
 
 
@@ -267,12 +322,14 @@ def _fiscal_year_start() -> int:
 
 @dataclass(frozen=True)
 class DateDecision:
-    format: Optional[DateFormat]
-    warning: Optional[str] = None
+    format: DateFormat | None
+    warning: str | None = None
     parsed_share: float = 0.0
 
 
-def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, label: str, order_hint: Optional[str] = None) -> DateDecision:
+def detect_date_format(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, label: str, order_hint: str | None = None
+) -> DateDecision:
     """Choose how a raw column of `table` writes dates.
 
     The format is chosen on a sample; day-first versus month-first is decided from the whole
@@ -282,9 +339,12 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, 
     that mixes spellings (ISO, 31/01/2024, Feb 29 2024, Jan 2024, Excel serials) is read cell by
     cell (`MIXED_DMY` / `MIXED_MDY`), so only a cell that no spelling reads is rejected."""
     clean = cleaned(column)
-    sample = [r[0] for r in con.execute(
-        f"SELECT DISTINCT t FROM (SELECT {clean} AS t FROM {table} LIMIT {SAMPLE_ROWS}) WHERE t IS NOT NULL LIMIT 500"
-    ).fetchall()]
+    sample = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT t FROM (SELECT {clean} AS t FROM {table} LIMIT {SAMPLE_ROWS}) WHERE t IS NOT NULL LIMIT 500"
+        ).fetchall()
+    ]
     if not sample:
         return DateDecision(None)
     candidates: list[DateFormat] = []
@@ -305,9 +365,9 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, 
         candidates.append(EXCEL)
     if not candidates and not numeric_dates:
         return DateDecision(None)
-    order: list[tuple[DateFormat, Optional[str]]] = []  # decided once, when needed
+    order: list[tuple[DateFormat, str | None]] = []  # decided once, when needed
 
-    def day_month_order() -> tuple[DateFormat, Optional[str]]:
+    def day_month_order() -> tuple[DateFormat, str | None]:
         if not order:
             order.append(_day_month_order(con, table, column, label, order_hint))
         return order[0]
@@ -332,17 +392,24 @@ def detect_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, 
         unread = con.execute(  # the cheap question first: the other spellings are tried only if a cell is left
             f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL"
         ).fetchone()[0]
-        other = unread and con.execute(
-            f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL "
-            f"AND {cleaned('t')} IS NOT NULL AND {timestamp('t', mixed)} IS NOT NULL"
-        ).fetchone()[0]
+        other = (
+            unread
+            and con.execute(
+                f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL "
+                f"AND {cleaned('t')} IS NOT NULL AND {timestamp('t', mixed)} IS NOT NULL"
+            ).fetchone()[0]
+        )
         if not other:
             return DateDecision(best, day_month_order()[1] if best in (DMY, MDY) else None, best_share)
     mixed = MIXED_MDY if day_month_order()[0] is MDY else MIXED_DMY
     mixed_share = share(mixed)
     if best is None or mixed_share > best_share or (mixed_share == best_share and best not in (EPOCH_S, EPOCH_MS)):
         best, best_share = mixed, mixed_share
-    warning = day_month_order()[1] if best in (DMY, MDY, MIXED_DMY, MIXED_MDY) and _has_numeric_dates(con, table, column) else None
+    warning = (
+        day_month_order()[1]
+        if best in (DMY, MDY, MIXED_DMY, MIXED_MDY) and _has_numeric_dates(con, table, column)
+        else None
+    )
     return DateDecision(best, warning, best_share)
 
 
@@ -353,8 +420,9 @@ def _has_numeric_dates(con: duckdb.DuckDBPyConnection, table: str, column: str) 
     ).fetchone()[0]
 
 
-def _day_month_order(con: duckdb.DuckDBPyConnection, table: str, column: str, label: str,
-                     order_hint: Optional[str]) -> tuple[DateFormat, Optional[str]]:
+def _day_month_order(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, label: str, order_hint: str | None
+) -> tuple[DateFormat, str | None]:
     """DMY or MDY for the column's 03/04/2024 dates, from the whole column, and the warning when it was a choice."""
     if order_hint in ("dmy", "mdy"):
         return (DMY if order_hint == "dmy" else MDY), None

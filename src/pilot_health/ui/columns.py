@@ -2,6 +2,7 @@
 currency with thousands separators, counts without decimals. Use these in every st.dataframe's
 column_config instead of Streamlit's bare formats ("percent" alone shows 57.78%, "compact" shows
 1.7M without a currency)."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -21,7 +22,9 @@ def percent_column(label: str, *, help: str | None = None, width=None, pinned: b
 
 def percent_bar_column(label: str, *, help: str | None = None, width=None):
     """A share (0 to 1) as a bar with its whole per cent next to it."""
-    return st.column_config.ProgressColumn(label, format="percent", step=0.01, min_value=0, max_value=1, help=help, width=width)
+    return st.column_config.ProgressColumn(
+        label, format="percent", step=0.01, min_value=0, max_value=1, help=help, width=width
+    )
 
 
 def money_column(label: str, *, help: str | None = None, width=None, currency: str | None = None):

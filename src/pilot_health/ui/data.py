@@ -6,6 +6,7 @@ alignment and adoption come from the process-wide results keeper (`pilot_health.
 pilot computed once per change of its data, one computation however many visitors miss at once,
 and no copy per view. A pinned view's moment is part of every key too,
 and its numbers are computed with the thresholds in force at that moment (`catalogue_for(store, pinned)`)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -18,8 +19,9 @@ from ..pilots import list_pilots
 from ..store import Store
 
 
-def portfolio_frame(store_key: tuple, version: str, today: date, stale_after_days: int,
-                    pinned: datetime | None = None) -> pd.DataFrame:
+def portfolio_frame(
+    store_key: tuple, version: str, today: date, stale_after_days: int, pinned: datetime | None = None
+) -> pd.DataFrame:
     """The home page's frame: computed once per store version for everyone (the results keeper,
     `pilot_health.results`) and narrowed to the person's units; a shared frame, never changed in place."""
     from ..results import KEEPER
@@ -62,7 +64,9 @@ def risk_results(store_key: tuple, version: str, rules: str, today: date, pinned
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def risk_detail(store_key: tuple, version: str, rules: str, as_of: datetime, pilot_id: str, pinned: datetime | None = None):
+def risk_detail(
+    store_key: tuple, version: str, rules: str, as_of: datetime, pilot_id: str, pinned: datetime | None = None
+):
     """One pilot's risk at the moment the portfolio was scored, with the data rows behind each signal."""
     from ..risk import assess
     from ..thresholds import catalogue_for
@@ -73,8 +77,9 @@ def risk_detail(store_key: tuple, version: str, rules: str, as_of: datetime, pil
 
 
 @st.cache_data(show_spinner="Scoring the last twelve months …", max_entries=64)
-def risk_trend(store_key: tuple, version: str, rules: str, today: date, pilot_id: str,
-               pinned: datetime | None = None) -> pd.DataFrame:
+def risk_trend(
+    store_key: tuple, version: str, rules: str, today: date, pilot_id: str, pinned: datetime | None = None
+) -> pd.DataFrame:
     """A pilot's scores month by month; a pinned view scores every month with the thresholds in force at its moment."""
     from ..risk import risk_trend as trend
     from ..thresholds import catalogue_for
@@ -108,8 +113,9 @@ def alignment_rows(store_key: tuple, version: str, rules: str, today: date, pinn
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def alignment_detail(store_key: tuple, version: str, rules: str, as_of: datetime, pilot_id: str,
-                     pinned: datetime | None = None):
+def alignment_detail(
+    store_key: tuple, version: str, rules: str, as_of: datetime, pilot_id: str, pinned: datetime | None = None
+):
     """One pilot's numbers and every technical metric's chart data, as of the portfolio's moment."""
     from ..alignment_report import assess_alignment, chart_data, date_span, numbers_for
     from ..evidence import load_evidence
@@ -122,7 +128,9 @@ def alignment_detail(store_key: tuple, version: str, rules: str, as_of: datetime
         return None
     numbers = numbers_for(evidence, pilot_id, catalogue)
     metrics = numbers.e.technical_metrics
-    ordered = ([numbers.primary_metric] if numbers.primary_metric else []) + [m for m in metrics if m != numbers.primary_metric]
+    ordered = ([numbers.primary_metric] if numbers.primary_metric else []) + [
+        m for m in metrics if m != numbers.primary_metric
+    ]
     return {
         "row": assess_alignment(numbers, catalogue),
         "metrics": ordered,
@@ -138,8 +146,9 @@ def metrics_in_use(store_key: tuple, version: str, rules: str) -> pd.DataFrame:
     return in_use(Store.from_key(store_key))
 
 
-def adoption_table(store_key: tuple, version: str, rules: str, today: date,
-                   pinned: datetime | None = None) -> tuple[pd.DataFrame, datetime | None]:
+def adoption_table(
+    store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None
+) -> tuple[pd.DataFrame, datetime | None]:
     """The portfolio table (worst first) and the moment it was computed for, from the shared
     per-pilot results (a shared frame: never changed in place)."""
     from ..results import KEEPER
@@ -148,8 +157,9 @@ def adoption_table(store_key: tuple, version: str, rules: str, today: date,
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def adoption_detail(store_key: tuple, version: str, rules: str, as_of: datetime, pilot_id: str,
-                    pinned: datetime | None = None):
+def adoption_detail(
+    store_key: tuple, version: str, rules: str, as_of: datetime, pilot_id: str, pinned: datetime | None = None
+):
     """One pilot's adoption (every wave, usage) as of the portfolio's moment; anonymity already applied."""
     from ..adoption_report import portfolio_adoption
     from ..thresholds import catalogue_for
@@ -176,7 +186,9 @@ def chart_spec(view: tuple, _build) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def risk_heatmap_frame(store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None) -> pd.DataFrame:
+def risk_heatmap_frame(
+    store_key: tuple, version: str, rules: str, today: date, pinned: datetime | None = None
+) -> pd.DataFrame:
     """Every pilot's five scores as one frame (`risk.heatmap_frame` of `risk_results`), made once per
     store version instead of from 500 results on every view of the risk page."""
     from ..risk import heatmap_frame

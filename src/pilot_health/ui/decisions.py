@@ -1,18 +1,30 @@
 """The committee's decisions about one pilot, on its risk view: the list with each decision's status
 and a link to the evidence it was taken on (its meeting's pinned view), and for editors a small
 form to record a meeting and a decision. The rules live in `pilot_health.meetings`."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
 from ..errors import PilotHealthError
-from ..meetings import (CONDITION_LABELS, DECISION_LABELS, DECISIONS, DUE_SOON_DAYS, STATUS_LABELS, Decision, condition_evidence,
-                        condition_met, condition_risk, record_decision, record_meeting)
+from ..meetings import (
+    CONDITION_LABELS,
+    DECISION_LABELS,
+    DECISIONS,
+    DUE_SOON_DAYS,
+    STATUS_LABELS,
+    Decision,
+    condition_evidence,
+    condition_met,
+    condition_risk,
+    record_decision,
+    record_meeting,
+)
 from ..store import Store, utc_now
 from . import data
 from .page import PIN_PARAMETER, PageContext, app_base_url, pin_text
@@ -28,7 +40,9 @@ def _k(name: str) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _checked_at_own_threshold(store_key: tuple, version: str, decision: Decision, pinned: Optional[datetime]) -> tuple[str, Optional[str]]:
+def _checked_at_own_threshold(
+    store_key: tuple, version: str, decision: Decision, pinned: datetime | None
+) -> tuple[str, str | None]:
     """A tied condition with its own threshold: the pilot assessed at it (cached per store version)."""
     found = condition_risk(Store.from_key(store_key), decision, pinned)
     return condition_met(decision, found) or "unknown", condition_evidence(decision, found)
@@ -55,20 +69,35 @@ def decision_rows(ctx: PageContext, found: list[Decision], risk_result, catalogu
                 sign = catalogue.signal(d.signal_key).question
             except KeyError:
                 sign = d.signal_key
-        rows.append({
-            "meeting": f"{d.held_on:%d %b %Y} · {d.meeting_title}",
-            "decision": DECISION_LABELS.get(d.decision, d.decision),
-            "conditions": d.conditions or "",
-            "owner": d.owner,
-            "due_on": d.due_on,
-            "status": status_words(d),
-            "sign": (sign or "") + (f" (at {d.signal_value:g})" if d.signal_value is not None else ""),
-            "condition": CONDITION_LABELS.get(state, "") if state else "",
-            "sign_evidence": evidence or "",
-            "evidence": _evidence_link(ctx, d),
-        })
-    return pd.DataFrame(rows, columns=["meeting", "decision", "conditions", "owner", "due_on", "status", "sign", "condition",
-                                       "sign_evidence", "evidence"])
+        rows.append(
+            {
+                "meeting": f"{d.held_on:%d %b %Y} · {d.meeting_title}",
+                "decision": DECISION_LABELS.get(d.decision, d.decision),
+                "conditions": d.conditions or "",
+                "owner": d.owner,
+                "due_on": d.due_on,
+                "status": status_words(d),
+                "sign": (sign or "") + (f" (at {d.signal_value:g})" if d.signal_value is not None else ""),
+                "condition": CONDITION_LABELS.get(state, "") if state else "",
+                "sign_evidence": evidence or "",
+                "evidence": _evidence_link(ctx, d),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "meeting",
+            "decision",
+            "conditions",
+            "owner",
+            "due_on",
+            "status",
+            "sign",
+            "condition",
+            "sign_evidence",
+            "evidence",
+        ],
+    )
 
 
 def status_words(d: Decision) -> str:
@@ -76,59 +105,105 @@ def status_words(d: Decision) -> str:
     if d.status == "replaced":
         return STATUS_LABELS[d.status]
     late = -d.days_left
-    return STATUS_LABELS[d.status] + (f" ({late} day{'s' if late != 1 else ''} late)" if d.days_left < 0 else
-                                      f" ({d.days_left} day{'s' if d.days_left != 1 else ''} left)")
+    return STATUS_LABELS[d.status] + (
+        f" ({late} day{'s' if late != 1 else ''} late)"
+        if d.days_left < 0
+        else f" ({d.days_left} day{'s' if d.days_left != 1 else ''} left)"
+    )
 
 
-def decision_card(d: Decision, *, pilot_name: Optional[str] = None, tied: Optional[str] = None) -> None:
+def decision_card(d: Decision, *, pilot_name: str | None = None, tied: str | None = None) -> None:
     """One decision as a small bordered card: what, status, due day and owner on the first line, the
     conditions in full (a table would cut them), a tied warning sign's state, and a link to the view
     its meeting reviewed. Everything a person typed is escaped, never read as Markdown."""
     with st.container(border=True):
-        who = f"**{md_escape(d.pilot_id)}{' · ' + md_escape(pilot_name) if pilot_name else ''}** — " if pilot_name is not None else ""
-        st.markdown(f"{who}**{DECISION_LABELS.get(d.decision, d.decision)}** · {status_words(d)} · due {d.due_on:%d %b %Y} · "
-                    f"owner {md_escape(d.owner)}")
+        who = (
+            f"**{md_escape(d.pilot_id)}{' · ' + md_escape(pilot_name) if pilot_name else ''}** — "
+            if pilot_name is not None
+            else ""
+        )
+        st.markdown(
+            f"{who}**{DECISION_LABELS.get(d.decision, d.decision)}** · {status_words(d)} · due {d.due_on:%d %b %Y} · "
+            f"owner {md_escape(d.owner)}"
+        )
         st.markdown(f"Conditions: {md_escape(d.conditions)}" if d.conditions else "No conditions written.")
         if tied:
             st.caption(tied)
-        st.page_link("pages/3_Risk.py", label=f"Taken at {md_escape(d.meeting_title)} on {d.held_on:%d %b %Y}: the view it reviewed",
-                     icon=":material/history:", query_params={"pilot": d.pilot_id, PIN_PARAMETER: pin_text(d.pinned_at)},
-                     help="This pilot's risk view pinned to the moment the meeting reviewed: the evidence the decision was taken on.")
+        st.page_link(
+            "pages/3_Risk.py",
+            label=f"Taken at {md_escape(d.meeting_title)} on {d.held_on:%d %b %Y}: the view it reviewed",
+            icon=":material/history:",
+            query_params={"pilot": d.pilot_id, PIN_PARAMETER: pin_text(d.pinned_at)},
+            help="This pilot's risk view pinned to the moment the meeting reviewed: the evidence the decision was taken on.",
+        )
 
 
 def render(ctx: PageContext, pilot_id: str, risk_result, catalogue) -> None:
     """The "Committee decisions" section of a pilot's risk view."""
-    st.subheader("Committee decisions", help=(
-        "What steering meetings decided about this pilot, with the conditions, owner and due date. Due: due within "
-        f"{DUE_SOON_DAYS} days; overdue: the due day has passed; a later decision replaces an earlier one. A condition tied to a "
-        "warning sign reads met while that sign is clear, not met while it fires, and not known yet without evidence."))
+    st.subheader(
+        "Committee decisions",
+        help=(
+            "What steering meetings decided about this pilot, with the conditions, owner and due date. Due: due within "
+            f"{DUE_SOON_DAYS} days; overdue: the due day has passed; a later decision replaces an earlier one. A condition tied to a "
+            "warning sign reads met while that sign is clear, not met while it fires, and not known yet without evidence."
+        ),
+    )
     found = data.decisions(*ctx.cache_key, ctx.pinned, (pilot_id,), (ctx.pinned or utc_now()).date())
     if found:
         table = decision_rows(ctx, found, risk_result, catalogue)
-        for d, row in zip(found, table.itertuples()):
-            tied = (f"{md_escape(row.meeting)} — condition tied to the warning sign “{md_escape(row.sign)}”: "
-                    f"{md_escape(row.condition.lower() or 'not known yet')}. {md_escape(row.sign_evidence)}") if row.sign else None
+        for d, row in zip(found, table.itertuples(), strict=True):
+            tied = (
+                (
+                    f"{md_escape(row.meeting)} — condition tied to the warning sign “{md_escape(row.sign)}”: "
+                    f"{md_escape(row.condition.lower() or 'not known yet')}. {md_escape(row.sign_evidence)}"
+                )
+                if row.sign
+                else None
+            )
             decision_card(d, tied=tied)
-        st.caption(f"{len(found)} decision{'s' if len(found) != 1 else ''}"
-                   + (", as recorded by the pinned moment." if ctx.pinned else "."))
-        details_table("The decisions as a table", table, "decisions_table", f"pilot_health_decisions_{pilot_id}.csv",
-                      "Download the decisions (CSV)", height=38 + 35 * len(table) + 2, column_config={
+        st.caption(
+            f"{len(found)} decision{'s' if len(found) != 1 else ''}"
+            + (", as recorded by the pinned moment." if ctx.pinned else ".")
+        )
+        details_table(
+            "The decisions as a table",
+            table,
+            "decisions_table",
+            f"pilot_health_decisions_{pilot_id}.csv",
+            "Download the decisions (CSV)",
+            height=38 + 35 * len(table) + 2,
+            column_config={
                 "meeting": st.column_config.TextColumn("Meeting", width=190, help="The meeting's day and title."),
                 "decision": st.column_config.TextColumn("Decision", width=100),
-                "status": st.column_config.TextColumn("Status", width=180, help=(
-                    f"Open; due within {DUE_SOON_DAYS} days; overdue once the due day has passed; replaced by a later decision. "
-                    + ("Counted on the pinned day." if ctx.pinned else "Counted from today."))),
+                "status": st.column_config.TextColumn(
+                    "Status",
+                    width=180,
+                    help=(
+                        f"Open; due within {DUE_SOON_DAYS} days; overdue once the due day has passed; replaced by a later decision. "
+                        + ("Counted on the pinned day." if ctx.pinned else "Counted from today.")
+                    ),
+                ),
                 "due_on": st.column_config.DateColumn("Due", format="D MMM YYYY", width=95),
                 "owner": st.column_config.TextColumn("Owner", width=120, help="Who sees that the conditions are met."),
                 "conditions": st.column_config.TextColumn("Conditions", width=260),
                 "sign": st.column_config.TextColumn("Tied to the warning sign", width=200),
-                "condition": st.column_config.TextColumn("Warning sign", width=110, help=(
-                    "For a condition tied to a warning sign: met while the sign is clear, not met while it fires, not known yet "
-                    "without the evidence. Computed by the risk engine as this view is scored.")),
+                "condition": st.column_config.TextColumn(
+                    "Warning sign",
+                    width=110,
+                    help=(
+                        "For a condition tied to a warning sign: met while the sign is clear, not met while it fires, not known yet "
+                        "without the evidence. Computed by the risk engine as this view is scored."
+                    ),
+                ),
                 "sign_evidence": st.column_config.TextColumn("The sign's evidence", width=260),
-                "evidence": st.column_config.LinkColumn("Evidence", display_text="Meeting's view", width=120, help=(
-                    "This pilot's risk view as the meeting saw it: pinned to the moment the meeting reviewed.")),
-            })
+                "evidence": st.column_config.LinkColumn(
+                    "Evidence",
+                    display_text="Meeting's view",
+                    width=120,
+                    help=("This pilot's risk view as the meeting saw it: pinned to the moment the meeting reviewed."),
+                ),
+            },
+        )
     else:
         st.caption("No decision recorded for this pilot" + (" by the pinned moment." if ctx.pinned else " yet."))
     if not ctx.person.can("record_decisions") or ctx.pinned is not None:
@@ -152,15 +227,26 @@ def _save_meeting(store: Store, person) -> None:
 def _save_decision(store: Store, person, pilot_id: str) -> None:
     s = st.session_state
     try:
-        made = record_decision(store, pilot_id, s.get(_k("meeting")), s.get(_k("decision")) or "", s.get(_k("owner")) or "",
-                               s.get(_k("due")), conditions=s.get(_k("conditions")), signal_key=s.get(_k("signal")),
-                               signal_value=s.get(_k("signal_value")), by=person)
+        made = record_decision(
+            store,
+            pilot_id,
+            s.get(_k("meeting")),
+            s.get(_k("decision")) or "",
+            s.get(_k("owner")) or "",
+            s.get(_k("due")),
+            conditions=s.get(_k("conditions")),
+            signal_key=s.get(_k("signal")),
+            signal_value=s.get(_k("signal_value")),
+            by=person,
+        )
     except PilotHealthError as error:
         s[_k("error")] = f"Not saved: {md_escape(error)}"  # it may quote what was typed
         return
     for name in ("owner", "conditions", "signal", "signal_value"):
         s.pop(_k(name), None)
-    s[_k("flash")] = f"Recorded for {made.pilot_id}: {made.decision_label}, owner {made.owner}, due {made.due_on:%d %b %Y}."
+    s[_k("flash")] = (
+        f"Recorded for {made.pilot_id}: {made.decision_label}, owner {made.owner}, due {made.due_on:%d %b %Y}."
+    )
 
 
 def _form(ctx: PageContext, pilot_id: str, catalogue) -> None:
@@ -171,14 +257,21 @@ def _form(ctx: PageContext, pilot_id: str, catalogue) -> None:
     known = data.meetings(*ctx.cache_key, None)
     by_id = {m.meeting_id: m for m in known}
     if known:
-        st.selectbox("Meeting", list(by_id), key=_k("meeting"), format_func=lambda i: f"{by_id[i].held_on:%d %b %Y} · {by_id[i].title}",
-                     help="The meeting that took the decision; its pinned view is the evidence the decision was taken on.")
+        st.selectbox(
+            "Meeting",
+            list(by_id),
+            key=_k("meeting"),
+            format_func=lambda i: f"{by_id[i].held_on:%d %b %Y} · {by_id[i].title}",
+            help="The meeting that took the decision; its pinned view is the evidence the decision was taken on.",
+        )
     else:
         st.caption("No meeting recorded yet: record the meeting first.")
     with st.popover("Record a new meeting", icon=":material/event:"):
         st.date_input("Held on", value=ctx.today, key=_k("meeting_day"), format="YYYY-MM-DD")
         st.text_input("Title", key=_k("meeting_title"), placeholder="March steering committee", max_chars=200)
-        st.caption("The meeting reviews the numbers as of the end of its day; from the command line another moment can be given.")
+        st.caption(
+            "The meeting reviews the numbers as of the end of its day; from the command line another moment can be given."
+        )
         st.button("Record the meeting", key=_k("save_meeting"), on_click=_save_meeting, args=(ctx.store, ctx.person))
     if not known:
         return
@@ -186,13 +279,33 @@ def _form(ctx: PageContext, pilot_id: str, catalogue) -> None:
     columns[0].selectbox("Decision", DECISIONS, key=_k("decision"), format_func=DECISION_LABELS.get)
     columns[1].text_input("Owner", key=_k("owner"), help="Who sees that the conditions are met.", max_chars=200)
     columns[2].date_input("Due", value=None, key=_k("due"), format="YYYY-MM-DD", help="On or after the meeting's day.")
-    st.text_area("Conditions", key=_k("conditions"), height=68, max_chars=2000, placeholder="What must be true by the due date")
+    st.text_area(
+        "Conditions", key=_k("conditions"), height=68, max_chars=2000, placeholder="What must be true by the due date"
+    )
     signals = {s.key: s for p in catalogue.patterns.values() for s in p.signals}
     columns = st.columns([3, 1])
-    columns[0].selectbox("Tie the condition to a warning sign (optional)", list(signals), index=None, key=_k("signal"),
-                         format_func=lambda k: signals[k].question, placeholder="No warning sign: a condition in words only",
-                         help="The condition then reads met while this warning sign is clear, computed by the risk engine.")
-    columns[1].number_input("At threshold (optional)", value=None, key=_k("signal_value"), format="%g", placeholder="Catalogue's",
-                            help="Check the sign at this threshold instead of the catalogue's, in the sign's units (0.1 for 10%).")
-    st.button(f"Record the decision about {pilot_id}", type="primary", key=_k("save"), icon=":material/save:",
-              on_click=_save_decision, args=(ctx.store, ctx.person, pilot_id))
+    columns[0].selectbox(
+        "Tie the condition to a warning sign (optional)",
+        list(signals),
+        index=None,
+        key=_k("signal"),
+        format_func=lambda k: signals[k].question,
+        placeholder="No warning sign: a condition in words only",
+        help="The condition then reads met while this warning sign is clear, computed by the risk engine.",
+    )
+    columns[1].number_input(
+        "At threshold (optional)",
+        value=None,
+        key=_k("signal_value"),
+        format="%g",
+        placeholder="Catalogue's",
+        help="Check the sign at this threshold instead of the catalogue's, in the sign's units (0.1 for 10%).",
+    )
+    st.button(
+        f"Record the decision about {pilot_id}",
+        type="primary",
+        key=_k("save"),
+        icon=":material/save:",
+        on_click=_save_decision,
+        args=(ctx.store, ctx.person, pilot_id),
+    )

@@ -1,5 +1,6 @@
 """The in-app Guide: the user documentation (docs/*.md, our own files) shown on the Guide page,
 one topic at a time, so that a page links to “How risk is judged” rather than naming a file."""
+
 from __future__ import annotations
 
 import re

@@ -2,12 +2,13 @@
 business units; nothing is read before that), open the store as that person may see it, offer the
 demo on a first run, and draw the same sidebar. In Streamlit's classic multipage mode each page
 runs on its own when its URL is opened, so every page calls `page_setup()` at its top."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Iterator
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -50,7 +51,7 @@ class PageContext:
     store: Store  # as the person may read it: narrowed to their business units when they are limited
     meta: dict[str, str]
     person: Person
-    pinned: Optional[datetime] = None  # a pinned link's moment (UTC): everything as it was then
+    pinned: datetime | None = None  # a pinned link's moment (UTC): everything as it was then
     today: date = field(default_factory=date.today)
 
     def __post_init__(self) -> None:
@@ -124,7 +125,7 @@ def _favicon() -> "Image.Image":
 PIN_PARAMETER = "as_of"
 
 
-def parse_pin(text: Optional[str], now: datetime) -> tuple[Optional[datetime], Optional[str]]:
+def parse_pin(text: str | None, now: datetime) -> tuple[datetime | None, str | None]:
     """A link's `as_of` as a moment (UTC, to the second), or why it cannot be one. A day alone means
     the end of that day; a moment in the future is refused (nothing is known about it yet)."""
     if not text:
@@ -133,7 +134,10 @@ def parse_pin(text: Optional[str], now: datetime) -> tuple[Optional[datetime], O
     try:
         moment = datetime.fromisoformat(cleaned)
     except ValueError:
-        return None, f"This link's as_of “{md_escape(text)}” is not a date and time (e.g. 2026-03-12T14:05:00); showing the latest data."
+        return (
+            None,
+            f"This link's as_of “{md_escape(text)}” is not a date and time (e.g. 2026-03-12T14:05:00); showing the latest data.",
+        )
     if moment.tzinfo is not None:
         moment = (moment - moment.utcoffset()).replace(tzinfo=None)
     if len(cleaned) == 10:
@@ -157,10 +161,16 @@ def page_setup(title: str, pinnable: bool = True) -> PageContext:
         config = load_config()
         person = current_person(config)  # draws the sign-in screen and stops, for someone not signed in
         store = Store.from_config(config)
-        store.lock_down([config.db_path.parent, UPLOAD_WORK_ROOT])  # the dashboard's DuckDB reads and writes nowhere else
+        store.lock_down(
+            [config.db_path.parent, UPLOAD_WORK_ROOT]
+        )  # the dashboard's DuckDB reads and writes nowhere else
         pinned, problem = parse_pin(st.query_params.get(PIN_PARAMETER), utc_now()) if pinnable else (None, None)
-        ctx = PageContext(config=config, store=store.for_person(person), meta=store.meta(), person=person, pinned=pinned)
-        start_warmer(store, config.warm_seconds)  # numbers computed ahead of visitors after each change (once per process)
+        ctx = PageContext(
+            config=config, store=store.for_person(person), meta=store.meta(), person=person, pinned=pinned
+        )
+        start_warmer(
+            store, config.warm_seconds
+        )  # numbers computed ahead of visitors after each change (once per process)
         if problem:
             st.warning(problem, icon=":material/link_off:")
         if pinned is None:
@@ -172,8 +182,11 @@ def page_setup(title: str, pinnable: bool = True) -> PageContext:
     needs = next(ability for _, label, _, ability in PAGES if label == title)
     if not person.can(needs):
         st.title(title)
-        st.info(f"This page is for {ROLE_LABELS[ABILITIES[needs]]}s of Pilot Health; you are signed in as a "
-                f"{ROLE_LABELS[person.role]}.", icon=":material/lock:")
+        st.info(
+            f"This page is for {ROLE_LABELS[ABILITIES[needs]]}s of Pilot Health; you are signed in as a "
+            f"{ROLE_LABELS[person.role]}.",
+            icon=":material/lock:",
+        )
         st.stop()
     if pinned is not None:
         pinned_banner(ctx)
@@ -189,11 +202,18 @@ def pinned_banner(ctx: PageContext) -> None:
     changed = ctx.meta.get("changed_at")
     newer = bool(changed) and datetime.fromisoformat(changed) > ctx.pinned
     text, button = st.columns([5, 1], vertical_alignment="center")
-    text.info(f"As of {ctx.pinned:%d %B %Y %H:%M} UTC"
-              + (", newer data exists — show latest." if newer else ": a pinned link; nothing has changed since."),
-              icon=":material/push_pin:")
-    button.button("Show latest", on_click=_unpin, key="show_latest", icon=":material/update:",
-                  help="The same view with the latest data (removes the pinned moment from the address).")
+    text.info(
+        f"As of {ctx.pinned:%d %B %Y %H:%M} UTC"
+        + (", newer data exists — show latest." if newer else ": a pinned link; nothing has changed since."),
+        icon=":material/push_pin:",
+    )
+    button.button(
+        "Show latest",
+        on_click=_unpin,
+        key="show_latest",
+        icon=":material/update:",
+        help="The same view with the latest data (removes the pinned moment from the address).",
+    )
 
 
 def app_base_url(ctx: PageContext) -> str:
@@ -209,7 +229,7 @@ def app_base_url(ctx: PageContext) -> str:
     return url
 
 
-def share_link(base_url: Optional[str], moment: datetime) -> Optional[str]:
+def share_link(base_url: str | None, moment: datetime) -> str | None:
     """The current view's address, pinned to `moment`: the page and every parameter in its URL."""
     if not base_url:
         return None
@@ -230,9 +250,11 @@ def render_sidebar(ctx: PageContext, pinnable: bool = True) -> None:
             with st.popover("Share this view", icon=":material/share:", width="stretch"):
                 moment = ctx.pinned or utc_now().replace(microsecond=0)
                 link = share_link(st.context.url, moment)
-                st.caption(f"A link to exactly this view, pinned to {moment:%d %B %Y %H:%M} UTC: whoever opens it sees the data "
-                           "as it was then, scored with the thresholds in force then, even after later uploads, withdrawals, edits or "
-                           "threshold changes. Copy it with the button on its right.")
+                st.caption(
+                    f"A link to exactly this view, pinned to {moment:%d %B %Y %H:%M} UTC: whoever opens it sees the data "
+                    "as it was then, scored with the thresholds in force then, even after later uploads, withdrawals, edits or "
+                    "threshold changes. Copy it with the button on its right."
+                )
                 if link:
                     st.code(link, language=None, wrap_lines=True)
                 else:
@@ -250,5 +272,5 @@ def render_sidebar(ctx: PageContext, pinnable: bool = True) -> None:
             f"{plural(counts['survey_responses'], 'survey response')}"
             + (f" · last change {datetime.fromisoformat(changed):%d %b %Y %H:%M} UTC" if changed else ""),
             help="What the dashboard holds, and when anything in it last changed "
-                 "(an upload, a withdrawal, a record edited, a threshold set).",
+            "(an upload, a withdrawal, a record edited, a threshold set).",
         )

@@ -4,6 +4,7 @@ Widgets live outside `st.form`, so every change reruns the page and the `Pilot` 
 values at once; each rejected value is explained under its own field. Saving happens in the
 button's callback (before the page reruns), which is also where the new pilot gets selected.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -14,8 +15,18 @@ import streamlit as st
 from ..access import Person
 from ..errors import PilotHealthError
 from ..models import (
-    KPI_DIRECTIONS, PILOT_FIELDS, READINESS_PATTERNS, SPONSOR_LEVEL_LABELS, SPONSOR_LEVELS, STAGE_LABELS, STAGES,
-    FieldProblem, Pilot, evidence_pattern, field_group, validate_pilot,
+    KPI_DIRECTIONS,
+    PILOT_FIELDS,
+    READINESS_PATTERNS,
+    SPONSOR_LEVEL_LABELS,
+    SPONSOR_LEVELS,
+    STAGE_LABELS,
+    STAGES,
+    FieldProblem,
+    Pilot,
+    evidence_pattern,
+    field_group,
+    validate_pilot,
 )
 from ..pilots import create_pilot, update_pilot
 from ..store import Store
@@ -35,10 +46,20 @@ EVIDENCE_LABELS = {"unknown": "Not known", "yes": "Yes", "no": "No"}
 CHOICES = {
     "stage": (STAGES, STAGE_LABELS, "Choose a stage"),
     "sponsor_level": (SPONSOR_LEVELS, SPONSOR_LEVEL_LABELS, "Not known"),
-    "kpi_direction": (KPI_DIRECTIONS, {"up": "Up: higher is better", "down": "Down: lower is better"}, "From baseline and target"),
+    "kpi_direction": (
+        KPI_DIRECTIONS,
+        {"up": "Up: higher is better", "down": "Down: lower is better"},
+        "From baseline and target",
+    ),
 }
 MONEY_FIELDS = ("budget", "spend_to_date")
-NUMBER_STEPS = {"budget": 10_000.0, "spend_to_date": 10_000.0, "kpi_baseline": 0.1, "kpi_target": 0.1, "data_effort_pct": 5.0}
+NUMBER_STEPS = {
+    "budget": 10_000.0,
+    "spend_to_date": 10_000.0,
+    "kpi_baseline": 0.1,
+    "kpi_target": 0.1,
+    "data_effort_pct": 5.0,
+}
 DATE_RANGE = (date(1990, 1, 1), date(2100, 12, 31))
 
 
@@ -50,7 +71,7 @@ def _info(name: str) -> Any:
     return Pilot.model_fields[name]
 
 
-def _widget(name: str, prefix: str, pilot: Optional[Pilot]) -> None:
+def _widget(name: str, prefix: str, pilot: Pilot | None) -> None:
     info = _info(name)
     label = info.title + (" *" if info.is_required() else "")
     current = getattr(pilot, name) if pilot else None
@@ -58,14 +79,30 @@ def _widget(name: str, prefix: str, pilot: Optional[Pilot]) -> None:
     if name in CHOICES:
         options, labels, placeholder = CHOICES[name]
         index = options.index(current) if current in options else None
-        st.selectbox(label, options, index=index, format_func=labels.get, key=k, help=info.description, placeholder=placeholder)
+        st.selectbox(
+            label, options, index=index, format_func=labels.get, key=k, help=info.description, placeholder=placeholder
+        )
     elif field_group(name) == "readiness":
         value = "unknown" if current is None else ("yes" if current else "no")
-        st.radio(label, EVIDENCE_OPTIONS, index=EVIDENCE_OPTIONS.index(value), format_func=EVIDENCE_LABELS.get,
-                 horizontal=True, key=k, help=info.description)
+        st.radio(
+            label,
+            EVIDENCE_OPTIONS,
+            index=EVIDENCE_OPTIONS.index(value),
+            format_func=EVIDENCE_LABELS.get,
+            horizontal=True,
+            key=k,
+            help=info.description,
+        )
     elif info.annotation in (Optional[date], date):
-        st.date_input(label, value=current, min_value=DATE_RANGE[0], max_value=DATE_RANGE[1], format="YYYY-MM-DD",
-                      key=k, help=info.description)
+        st.date_input(
+            label,
+            value=current,
+            min_value=DATE_RANGE[0],
+            max_value=DATE_RANGE[1],
+            format="YYYY-MM-DD",
+            key=k,
+            help=info.description,
+        )
     elif name == "target_users":
         st.number_input(label, value=current, step=1, key=k, help=info.description, placeholder="Not known")
     elif name in NUMBER_STEPS:
@@ -73,13 +110,26 @@ def _widget(name: str, prefix: str, pilot: Optional[Pilot]) -> None:
             from ..config import currency_symbol
 
             label = f"{label} ({currency_symbol()})"
-        st.number_input(label, value=None if current is None else float(current), step=NUMBER_STEPS[name],
-                        format="%.2f" if NUMBER_STEPS[name] < 1 else "%.0f", key=k, help=info.description, placeholder="Not known")
+        st.number_input(
+            label,
+            value=None if current is None else float(current),
+            step=NUMBER_STEPS[name],
+            format="%.2f" if NUMBER_STEPS[name] < 1 else "%.0f",
+            key=k,
+            help=info.description,
+            placeholder="Not known",
+        )
     else:
-        st.text_input(label, value=current or "", key=k, help=info.description, disabled=(name == "pilot_id" and pilot is not None))
+        st.text_input(
+            label,
+            value=current or "",
+            key=k,
+            help=info.description,
+            disabled=(name == "pilot_id" and pilot is not None),
+        )
 
 
-def collect(prefix: str, pilot: Optional[Pilot]) -> dict[str, Any]:
+def collect(prefix: str, pilot: Pilot | None) -> dict[str, Any]:
     """The form's current values, shaped for the `Pilot` model."""
     values: dict[str, Any] = {}
     for name in PILOT_FIELDS:
@@ -92,19 +142,23 @@ def collect(prefix: str, pilot: Optional[Pilot]) -> dict[str, Any]:
     return values
 
 
-def problems_for(prefix: str, pilot: Optional[Pilot], existing_ids: set[str]) -> tuple[Optional[Pilot], list[FieldProblem]]:
+def problems_for(prefix: str, pilot: Pilot | None, existing_ids: set[str]) -> tuple[Pilot | None, list[FieldProblem]]:
     checked, problems = validate_pilot(collect(prefix, pilot))
     if pilot is None and checked is not None and checked.pilot_id in existing_ids:
-        problems = [FieldProblem("pilot_id", f"{checked.pilot_id} is already used by another pilot; choose another code")]
+        problems = [
+            FieldProblem("pilot_id", f"{checked.pilot_id} is already used by another pilot; choose another code")
+        ]
         checked = None
     return checked, problems
 
 
-def _save(store: Store, prefix: str, pilot: Optional[Pilot], existing_ids: set[str], person: Person) -> None:
+def _save(store: Store, prefix: str, pilot: Pilot | None, existing_ids: set[str], person: Person) -> None:
     checked, problems = problems_for(prefix, pilot, existing_ids)
     st.session_state[key(prefix, "__tried")] = True
     if checked is None:
-        st.session_state["pilot_form.error"] = f"Not saved: {len(problems)} value{'s' if len(problems) != 1 else ''} need attention (marked above)."
+        st.session_state["pilot_form.error"] = (
+            f"Not saved: {len(problems)} value{'s' if len(problems) != 1 else ''} need attention (marked above)."
+        )
         return
     try:
         if pilot is None:
@@ -122,7 +176,7 @@ def _save(store: Store, prefix: str, pilot: Optional[Pilot], existing_ids: set[s
         st.session_state["pilot"] = checked.pilot_id
 
 
-def render(store: Store, pilot: Optional[Pilot], existing_ids: set[str], person: Person) -> None:
+def render(store: Store, pilot: Pilot | None, existing_ids: set[str], person: Person) -> None:
     prefix = pilot.pilot_id if pilot else NEW
     slots: dict[str, Any] = {}
     for group, title in GROUPS:
@@ -162,10 +216,17 @@ def render(store: Store, pilot: Optional[Pilot], existing_ids: set[str], person:
     if error := st.session_state.pop("pilot_form.error", None):
         st.error(error, icon=":material/error:")
     elif shown:
-        st.warning(f"{shown} value{'s' if shown != 1 else ''} need attention before this pilot can be saved.", icon=":material/warning:")
+        st.warning(
+            f"{shown} value{'s' if shown != 1 else ''} need attention before this pilot can be saved.",
+            icon=":material/warning:",
+        )
     elif checked is not None:
         st.success("All values are valid.", icon=":material/check_circle:")
     st.button(
-        "Add this pilot" if pilot is None else f"Save changes to {pilot.pilot_id}", type="primary", key=f"save.{prefix}",
-        on_click=_save, args=(store, prefix, pilot, existing_ids, person), icon=":material/save:",
+        "Add this pilot" if pilot is None else f"Save changes to {pilot.pilot_id}",
+        type="primary",
+        key=f"save.{prefix}",
+        on_click=_save,
+        args=(store, prefix, pilot, existing_ids, person),
+        icon=":material/save:",
     )

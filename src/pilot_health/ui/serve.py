@@ -6,6 +6,7 @@ through this module, which leaves the route out of the web server's route list b
 to Streamlit's own command line. `python -m pilot_health.ui.serve run app.py [flags]` takes exactly
 what `streamlit run` takes.
 """
+
 from __future__ import annotations
 
 import sys
@@ -17,8 +18,11 @@ def close_metrics_route() -> bool:
     from streamlit.web.server.starlette import starlette_app
 
     if not hasattr(starlette_app, "create_metrics_routes"):
-        print("[pilot-health] this Streamlit builds its routes differently: /_stcore/metrics stays open; "
-              "block it at the proxy (docs/operating.md, running it as a server)", file=sys.stderr)
+        print(
+            "[pilot-health] this Streamlit builds its routes differently: /_stcore/metrics stays open; "
+            "block it at the proxy (docs/operating.md, running it as a server)",
+            file=sys.stderr,
+        )
         return False
     starlette_app.create_metrics_routes = lambda runtime, base_url: []
     return True

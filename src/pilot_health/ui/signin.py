@@ -9,6 +9,7 @@ screen keeps the address it was opened at in a short-lived cookie, and the first
 sends the browser back there. Both scripts are constants of this module: nothing a user typed or
 uploaded is ever part of them, and they only ever navigate within the dashboard.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,15 @@ from urllib.parse import unquote
 
 import streamlit as st
 
-from ..access import OPEN_ACCESS_NAME, Person, ROLE_LABELS, is_loopback, load_access, local_administrator, resolve_person
+from ..access import (
+    OPEN_ACCESS_NAME,
+    Person,
+    ROLE_LABELS,
+    is_loopback,
+    load_access,
+    local_administrator,
+    resolve_person,
+)
 from ..config import Config
 
 RETURN_COOKIE = "pilot_health_return"
@@ -100,12 +109,20 @@ def _screen_header() -> None:
 def _sign_in_screen() -> None:
     _screen_header()
     st.html(REMEMBER_VIEW_JS, unsafe_allow_javascript=True)
-    st.info("Sign in to see the dashboard. Pilot records, budgets and survey results are internal, so nothing is shown "
-            "until you have signed in with your organisation's account. You will come back to the page you opened.",
-            icon=":material/lock:")
+    st.info(
+        "Sign in to see the dashboard. Pilot records, budgets and survey results are internal, so nothing is shown "
+        "until you have signed in with your organisation's account. You will come back to the page you opened.",
+        icon=":material/lock:",
+    )
     for provider, label in providers():
-        st.button(label, type="primary", icon=":material/login:", on_click=st.login, args=(provider,),
-                  key=f"sign_in.{provider or 'default'}")
+        st.button(
+            label,
+            type="primary",
+            icon=":material/login:",
+            on_click=st.login,
+            args=(provider,),
+            key=f"sign_in.{provider or 'default'}",
+        )
     st.stop()
 
 
@@ -114,8 +131,11 @@ def _no_access_screen(claims: Mapping) -> None:
     from .text import md_escape
 
     _screen_header()
-    st.warning(f"You are signed in as {md_escape(person_name(claims))}, but Pilot Health has no role for you yet. Ask an "
-               "administrator of Pilot Health to add you to its access file; you can then reload this page.", icon=":material/block:")
+    st.warning(
+        f"You are signed in as {md_escape(person_name(claims))}, but Pilot Health has no role for you yet. Ask an "
+        "administrator of Pilot Health to add you to its access file; you can then reload this page.",
+        icon=":material/block:",
+    )
     st.button("Sign out", on_click=st.logout, key="sign_out", icon=":material/logout:")
     st.stop()
 
@@ -124,14 +144,19 @@ def _open_network_screen() -> None:
     from .text import md_escape
 
     _screen_header()
-    st.error(f"This dashboard has no sign-in and listens on {md_escape(server_address() or 'every network interface')}, so anyone "
-             "who reaches it could see and change everything; it shows nothing until one of these is done: configure sign-in "
-             "for the people who may use it, start it for this computer only, or allow open access on a network that only the "
-             "right people reach.", icon=":material/gpp_bad:")
+    st.error(
+        f"This dashboard has no sign-in and listens on {md_escape(server_address() or 'every network interface')}, so anyone "
+        "who reaches it could see and change everything; it shows nothing until one of these is done: configure sign-in "
+        "for the people who may use it, start it for this computer only, or allow open access on a network that only the "
+        "right people reach.",
+        icon=":material/gpp_bad:",
+    )
     with st.expander("For the person who runs the dashboard"):
-        st.markdown("Configure sign-in as the access guide in the repository's documentation folder says, or start the dashboard "
-                    "with `--server.address 127.0.0.1`, or set `PILOT_HEALTH_ALLOW_OPEN_NETWORK=yes` when only the right people "
-                    "reach this network (behind a firewall or a proxy that checks who they are).")
+        st.markdown(
+            "Configure sign-in as the access guide in the repository's documentation folder says, or start the dashboard "
+            "with `--server.address 127.0.0.1`, or set `PILOT_HEALTH_ALLOW_OPEN_NETWORK=yes` when only the right people "
+            "reach this network (behind a firewall or a proxy that checks who they are)."
+        )
     st.stop()
 
 
@@ -151,12 +176,17 @@ def _return_to_the_view_asked_for() -> None:
 def sidebar_identity(person: Person) -> None:
     """Who is signed in (role, business units) and Sign out; or the open-access note."""
     if not person.signed_in:
-        st.info("Open access — local use. There is no sign-in: everyone who can reach this dashboard sees and changes "
-                "everything.", icon=":material/lock_open:")
+        st.info(
+            "Open access — local use. There is no sign-in: everyone who can reach this dashboard sees and changes "
+            "everything.",
+            icon=":material/lock_open:",
+        )
         return
     from .text import md_escape
 
     units = f" for {md_escape(person.units_text)}" if person.limited else ""
-    st.caption(f"Signed in as **{md_escape(person.name)}** · {ROLE_LABELS[person.role]}{units}",
-               help=f"Your role comes from Pilot Health's access file ({person.because}).")
+    st.caption(
+        f"Signed in as **{md_escape(person.name)}** · {ROLE_LABELS[person.role]}{units}",
+        help=f"Your role comes from Pilot Health's access file ({person.because}).",
+    )
     st.button("Sign out", on_click=st.logout, key="sidebar_sign_out", icon=":material/logout:", type="tertiary")

@@ -1,4 +1,5 @@
 """Putting text that users typed or uploaded on a page without it ever being read as Markdown."""
+
 from __future__ import annotations
 
 import re

@@ -1,12 +1,13 @@
 """The upload page's pieces: what the engine understood, the choices a person can change, the
 receipt, and the upload history. Everything from the file (names, cells, messages quoting cells)
 is shown as plain text or in tables, never as Markdown."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import asdict
-from typing import Any, Optional
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -33,7 +34,9 @@ def options_key(sha: str, options: IngestOptions) -> str:
     return hashlib.sha256(f"{sha}|{payload}".encode()).hexdigest()
 
 
-def analyse(store: Store, version: str, data: bytes, file_name: str, options: IngestOptions, person: Person) -> IngestResult:
+def analyse(
+    store: Store, version: str, data: bytes, file_name: str, options: IngestOptions, person: Person
+) -> IngestResult:
     """Check the file (nothing stored) as `person` would store it, once per file, choice of options and store version."""
     sha = hashlib.sha256(data).hexdigest()
     key = (version, person, options_key(sha, options))
@@ -41,8 +44,15 @@ def analyse(store: Store, version: str, data: bytes, file_name: str, options: In
     if cached and cached[0] == key:
         return cached[1]
     bar = st.progress(0.0, text=f"Reading {file_name} …")
-    result = ingest(store, data, file_name, options, commit=False, person=person,
-                    progress=lambda share, text: bar.progress(min(share, 1.0), text=text))
+    result = ingest(
+        store,
+        data,
+        file_name,
+        options,
+        commit=False,
+        person=person,
+        progress=lambda share, text: bar.progress(min(share, 1.0), text=text),
+    )
     bar.empty()
     st.session_state["upload_analysis"] = (key, result)
     return result
@@ -69,7 +79,9 @@ def mapping_editor(result: IngestResult) -> None:
     """One selectbox per column: which field it feeds. A change is remembered for this file and
     the file is checked again with it."""
     mapping = result.mapping
-    st.caption("Each column of the file and what it was taken to be. Change any that are wrong; columns set to “not used” are ignored.")
+    st.caption(
+        "Each column of the file and what it was taken to be. Change any that are wrong; columns set to “not used” are ignored."
+    )
     columns = st.columns(3)
     for index, header in enumerate(result.headers):
         choices = target_choices(mapping, header)
@@ -79,8 +91,13 @@ def mapping_editor(result: IngestResult) -> None:
         with columns[index % 3]:
             key = f"map.{result.sha256[:12]}.{index}"
             st.selectbox(
-                md_escape(label[:120]), choices, index=choices.index(current), format_func=lambda t: target_label(mapping.kind, t),
-                key=key, on_change=_remember, args=(result.sha256, header, key),
+                md_escape(label[:120]),
+                choices,
+                index=choices.index(current),
+                format_func=lambda t: target_label(mapping.kind, t),
+                key=key,
+                on_change=_remember,
+                args=(result.sha256, header, key),
             )
     unused = [h for h in result.headers if mapping.targets.get(h, IGNORE) == IGNORE]
     if unused:
@@ -90,12 +107,26 @@ def mapping_editor(result: IngestResult) -> None:
 
 def show_counts(result: IngestResult, *, stored: bool) -> None:
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Rows read", f"{result.rows_read:,}", help="Data rows in the file, after the header; title lines, totals and footers are not counted.")
-    c2.metric("Stored" if stored else "Will be stored", f"{result.rows_to_store:,}",
-              help="Rows (or values, for one-column-per-metric files) that go into the store.")
-    c3.metric("Rejected", f"{result.rows_rejected:,}", help="Rows that cannot be stored, each with its reason below and in the download.")
-    c4.metric("Left out", f"{result.rows_left_out:,}",
-              help="Rows deliberately not stored: totals, exact duplicates, survey previews and unfinished responses, values already stored.")
+    c1.metric(
+        "Rows read",
+        f"{result.rows_read:,}",
+        help="Data rows in the file, after the header; title lines, totals and footers are not counted.",
+    )
+    c2.metric(
+        "Stored" if stored else "Will be stored",
+        f"{result.rows_to_store:,}",
+        help="Rows (or values, for one-column-per-metric files) that go into the store.",
+    )
+    c3.metric(
+        "Rejected",
+        f"{result.rows_rejected:,}",
+        help="Rows that cannot be stored, each with its reason below and in the download.",
+    )
+    c4.metric(
+        "Left out",
+        f"{result.rows_left_out:,}",
+        help="Rows deliberately not stored: totals, exact duplicates, survey previews and unfinished responses, values already stored.",
+    )
 
 
 def show_warnings(result: IngestResult) -> None:
@@ -110,8 +141,15 @@ def show_problems(result: IngestResult) -> None:
     frame = pd.DataFrame(
         [(p.row, p.column or "", p.message) for p in result.problems[:200]], columns=["line", "column", "reason"]
     )
-    data_table(frame, "problems", f"problems_{result.file_name.rsplit('.', 1)[0]}.csv", height=min(38 + 35 * len(frame), 300),
-               column_config={"line": st.column_config.NumberColumn("Line", format="%d", help="Line of the file, counting from 1.")})
+    data_table(
+        frame,
+        "problems",
+        f"problems_{result.file_name.rsplit('.', 1)[0]}.csv",
+        height=min(38 + 35 * len(frame), 300),
+        column_config={
+            "line": st.column_config.NumberColumn("Line", format="%d", help="Line of the file, counting from 1.")
+        },
+    )
     if len(result.problems) > 200:
         st.caption(f"The first 200 of {len(result.problems):,} are listed; the download has all of them.")
 
@@ -120,8 +158,12 @@ def rejected_download(result: IngestResult, key: str) -> None:
     if result.rejected_rows is not None and not result.rejected_rows.empty:
         st.download_button(
             f"Download the {plural(len(result.rejected_rows), 'rejected row')} with reasons (CSV)",
-            frame_to_csv(result.rejected_rows), file_name=f"rejected_{result.file_name.rsplit('.', 1)[0]}.csv",
-            mime="text/csv", icon=":material/download:", key=key, on_click="ignore",
+            frame_to_csv(result.rejected_rows),
+            file_name=f"rejected_{result.file_name.rsplit('.', 1)[0]}.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            key=key,
+            on_click="ignore",
         )
 
 
@@ -131,7 +173,8 @@ def receipt(result: IngestResult) -> None:
         icon=":material/check_circle:",
     )
     facts = [
-        ("Rows stored", f"{result.rows_to_store:,}"), ("Rows rejected", f"{result.rows_rejected:,}"),
+        ("Rows stored", f"{result.rows_to_store:,}"),
+        ("Rows rejected", f"{result.rows_rejected:,}"),
         ("Rows left out", f"{result.rows_left_out:,}"),
     ]
     if result.rows_replaced:
@@ -147,7 +190,7 @@ def receipt(result: IngestResult) -> None:
     rejected_download(result, "download_rejected_receipt")
 
 
-def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[int]) -> dict[str, Any]:
+def choose_options(result: IngestResult, pilots: list[str], next_wave: int | None) -> dict[str, Any]:
     """The questions the file does not answer itself."""
     mapping = result.mapping
     answers: dict[str, Any] = {}
@@ -155,69 +198,113 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: Optional[
     left, middle, right = st.columns(3)
     if mapping.kind in ("metrics", "usage", "survey") and not result.pilot_column:
         answers["pilot_id"] = left.selectbox(
-            "Which pilot do these rows belong to?", pilots, index=None, placeholder="Choose a pilot", key=f"{prefix}.pilot",
+            "Which pilot do these rows belong to?",
+            pilots,
+            index=None,
+            placeholder="Choose a pilot",
+            key=f"{prefix}.pilot",
             help="The file has no pilot column, so all its rows go to the pilot you choose.",
         )
-    if mapping.kind == "metrics" and mapping.defaults.get("environment_from_names") and not mapping.column_for("environment"):
+    if (
+        mapping.kind == "metrics"
+        and mapping.defaults.get("environment_from_names")
+        and not mapping.column_for("environment")
+    ):
         answers["environment"] = middle.radio(  # the run names say it: one question, answered as proposed
-            "Lab or live?", list(NAMES_CHOICES), index=0, format_func=NAMES_CHOICES.get, key=f"{prefix}.environment",
+            "Lab or live?",
+            list(NAMES_CHOICES),
+            index=0,
+            format_func=NAMES_CHOICES.get,
+            key=f"{prefix}.environment",
             help="The run names say where each run was measured (lab, live, prod, offline …): keep that, or choose one for every row.",
         )
-    elif mapping.kind == "metrics" and not result.environment_column and (
-            "environment" in result.needs or st.session_state.get(f"{prefix}.environment") or mapping.defaults.get("environment")):
+    elif (
+        mapping.kind == "metrics"
+        and not result.environment_column
+        and (
+            "environment" in result.needs
+            or st.session_state.get(f"{prefix}.environment")
+            or mapping.defaults.get("environment")
+        )
+    ):
         default = mapping.defaults.get("environment")
         answers["environment"] = middle.radio(
-            "Lab or live?", ["lab", "live"], index=["lab", "live"].index(default) if default in ("lab", "live") else None,
+            "Lab or live?",
+            ["lab", "live"],
+            index=["lab", "live"].index(default) if default in ("lab", "live") else None,
             format_func={"lab": "Lab (test sets, offline evaluation)", "live": "Live (production or real data)"}.get,
-            key=f"{prefix}.environment", help="The file does not say; choose where its numbers were measured.",
+            key=f"{prefix}.environment",
+            help="The file does not say; choose where its numbers were measured.",
         )
     if mapping.kind == "metrics":
         kind = right.selectbox(
-            "Kind of metrics", [AUTO, "technical", "business"], key=f"{prefix}.metric_kind",
-            format_func={AUTO: "Decide per metric", "technical": "All technical (model)", "business": "All business KPIs"}.get,
+            "Kind of metrics",
+            [AUTO, "technical", "business"],
+            key=f"{prefix}.metric_kind",
+            format_func={
+                AUTO: "Decide per metric",
+                "technical": "All technical (model)",
+                "business": "All business KPIs",
+            }.get,
             help="Per metric: a metric named like the pilot's business KPI is business; others as the metric dictionary says (revenue, cost, availability are business; accuracy, RMSE technical). New names are asked about below.",
         )
         answers["metric_kind"] = None if kind == AUTO else kind
     if mapping.kind == "survey" and not mapping.column_for("wave"):
         answers["wave"] = right.number_input(
-            "Survey wave", min_value=1, max_value=99, value=None, step=1, key=f"{prefix}.wave",
+            "Survey wave",
+            min_value=1,
+            max_value=99,
+            value=None,
+            step=1,
+            key=f"{prefix}.wave",
             placeholder=f"next wave ({next_wave})" if next_wave else "the pilot's next wave",
             help="Which round of the survey this is. Left empty: the pilot's next wave (one more than the last stored).",
         )
     if any("day-first or month-first" in w for w in result.warnings) or st.session_state.get(f"{prefix}.date_order"):
         answers["date_order"] = left.radio(
-            "Dates like 03/04/2024 are", ["dmy", "mdy"], format_func={"dmy": "day first (3 April)", "mdy": "month first (March 4)"}.get,
-            key=f"{prefix}.date_order", horizontal=True,
+            "Dates like 03/04/2024 are",
+            ["dmy", "mdy"],
+            format_func={"dmy": "day first (3 April)", "mdy": "month first (March 4)"}.get,
+            key=f"{prefix}.date_order",
+            horizontal=True,
         )
     if mapping.layout == "wide_date" and mapping.defaults.get("metric") and not mapping.column_for("metric"):
         answers["metric_name"] = middle.text_input(
-            "What do these numbers measure?", value=str(mapping.defaults["metric"]), max_chars=200, key=f"{prefix}.metric_name",
+            "What do these numbers measure?",
+            value=str(mapping.defaults["metric"]),
+            max_chars=200,
+            key=f"{prefix}.metric_name",
             help="The file has one column per date and does not name its metric; this name (taken from the file's name) is "
-                 "stored with every value. Each row's other columns are added to it, e.g. “revenue · Region: EMEA”.",
+            "stored with every value. Each row's other columns are added to it, e.g. “revenue · Region: EMEA”.",
         )
     if mapping.export == "Weights & Biases chart export" and not mapping.column_for("observed_at"):  # steps, no dates
         answers["observed_on"] = middle.date_input("Date for these results", key=f"{prefix}.observed_on")
     if result.unfinished_runs or st.session_state.get(f"{prefix}.keep_runs"):
         answers["keep_unfinished_runs"] = st.checkbox(
-            f"Keep the {plural(result.unfinished_runs, 'failed or unfinished run')}", key=f"{prefix}.keep_runs",
+            f"Keep the {plural(result.unfinished_runs, 'failed or unfinished run')}",
+            key=f"{prefix}.keep_runs",
             help="Off: runs that failed, crashed, were killed or are still running are left out (their numbers are not results). "
-                 "On: they are stored with the others.",
+            "On: they are stored with the others.",
         )
     if result.already_stored or st.session_state.get(f"{prefix}.replace"):
         what = "pilots" if mapping.kind == "pilot_register" else "values"
         answers["replace_existing"] = st.checkbox(
-            f"Replace stored {what} this file repeats ({result.already_stored:,})", key=f"{prefix}.replace",
+            f"Replace stored {what} this file repeats ({result.already_stored:,})",
+            key=f"{prefix}.replace",
             help="Off: the stored values are kept and the file's repeats are left out. On: the file's values replace them "
-                 "(withdrawing this upload later does not bring the old values back).",
+            "(withdrawing this upload later does not bring the old values back).",
         )
     return answers
 
 
-NAMES_CHOICES = {"names": "As each run's name says", "lab": "All lab (test sets, offline evaluation)",
-                 "live": "All live (production or real data)"}
+NAMES_CHOICES = {
+    "names": "As each run's name says",
+    "lab": "All lab (test sets, offline evaluation)",
+    "live": "All live (production or real data)",
+}
 
 
-def environment_options(answer: Optional[str]) -> dict[str, Any]:
+def environment_options(answer: str | None) -> dict[str, Any]:
     """The Lab-or-live answer as engine options: lab or live for every row, or from the run names."""
     if answer == "names":
         return {"environment": None, "environment_from_names": True}
@@ -231,7 +318,7 @@ DIRECTION_CHOICES = ["up", "down", "unsure"]
 DIRECTION_LABELS = {"up": "Higher is better", "down": "Lower is better", "unsure": "Not sure"}
 
 
-def _metric_table(prefix: str) -> Optional[dict[str, Any]]:
+def _metric_table(prefix: str) -> dict[str, Any] | None:
     """The table of new metrics as last shown: its widget key and its rows before any edit."""
     return st.session_state.get(f"{prefix}.metric_table")
 
@@ -249,8 +336,12 @@ def metric_answers(prefix: str) -> dict[str, MetricAnswer]:
         kind = change.get("kind") or row["kind"]
         direction = change.get("direction") or row["direction"]
         unit = change["unit"] if "unit" in change else row["unit"]
-        answers[row["key"]] = MetricAnswer(kind if kind in KIND_WORDS else row["kind"], direction if direction in ("up", "down") else None,
-                                           (unit or "").strip()[:30] or None, row["metric"])
+        answers[row["key"]] = MetricAnswer(
+            kind if kind in KIND_WORDS else row["kind"],
+            direction if direction in ("up", "down") else None,
+            (unit or "").strip()[:30] or None,
+            row["metric"],
+        )
     return answers
 
 
@@ -270,8 +361,17 @@ def metric_questions(result: IngestResult) -> None:
     if earlier and earlier["widget"] == widget:
         rows = earlier["rows"]
     else:
-        rows = [{"key": m.key, "metric": m.label, "kind": m.kind, "direction": m.direction or "unsure", "unit": m.unit or "",
-                 "why": m.why or ("your answer" if m.source == "answered" else "")} for m in result.new_metrics]
+        rows = [
+            {
+                "key": m.key,
+                "metric": m.label,
+                "kind": m.kind,
+                "direction": m.direction or "unsure",
+                "unit": m.unit or "",
+                "why": m.why or ("your answer" if m.source == "answered" else ""),
+            }
+            for m in result.new_metrics
+        ]
     st.session_state[f"{prefix}.metric_table"] = {"widget": widget, "rows": rows}
     with st.container(border=True):
         st.markdown(f"**{plural(len(rows), 'new metric')} — check what they are**")
@@ -283,13 +383,23 @@ def metric_questions(result: IngestResult) -> None:
         )
         st.data_editor(
             pd.DataFrame(rows, columns=["metric", "kind", "direction", "unit", "why"]).astype("str"),
-            key=widget, hide_index=True, num_rows="fixed", width="stretch", disabled=["metric", "why"],
+            key=widget,
+            hide_index=True,
+            num_rows="fixed",
+            width="stretch",
+            disabled=["metric", "why"],
             column_config={
                 "metric": st.column_config.TextColumn("Metric", help="The name as the file writes it."),
-                "kind": st.column_config.SelectboxColumn("Kind", options=list(KIND_WORDS), format_func=KIND_WORDS.get, required=True,
-                                                         help="Technical: a model metric. Business KPI: a result the business measures. Usage: adoption."),
-                "direction": st.column_config.SelectboxColumn("Which way is better", options=DIRECTION_CHOICES,
-                                                              format_func=DIRECTION_LABELS.get, required=True),
+                "kind": st.column_config.SelectboxColumn(
+                    "Kind",
+                    options=list(KIND_WORDS),
+                    format_func=KIND_WORDS.get,
+                    required=True,
+                    help="Technical: a model metric. Business KPI: a result the business measures. Usage: adoption.",
+                ),
+                "direction": st.column_config.SelectboxColumn(
+                    "Which way is better", options=DIRECTION_CHOICES, format_func=DIRECTION_LABELS.get, required=True
+                ),
                 "unit": st.column_config.TextColumn("Unit", max_chars=30, help="%, €, $, hours … (optional)"),
                 "why": st.column_config.TextColumn("Why this guess", help="What the guess was made from."),
             },
@@ -302,21 +412,47 @@ def history(frame: pd.DataFrame) -> pd.DataFrame:
         kind=frame["kind"].map(lambda k: SHORT_KINDS.get(k, k)),
         pilots=frame["pilots"].fillna(""),
     )
-    return table[["upload_id", "kind", "file_name", "uploaded_at", "uploaded_by", "rows_stored", "rows_rejected", "pilots", "status", "withdrawn_at"]]
+    return table[
+        [
+            "upload_id",
+            "kind",
+            "file_name",
+            "uploaded_at",
+            "uploaded_by",
+            "rows_stored",
+            "rows_rejected",
+            "pilots",
+            "status",
+            "withdrawn_at",
+        ]
+    ]
 
 
 SHORT_KINDS = {"pilot_register": "Register", "metrics": "Metrics", "survey": "Survey", "usage": "Usage"}
 HISTORY_COLUMNS = {
-    "upload_id": st.column_config.NumberColumn("Upload", format="%d", width=65, pinned=True, help="The upload's number."),
-    "kind": st.column_config.TextColumn("Holds", width=85, help="What the file held: the pilot register, a metric export "
-                                        "(technical or business), survey responses (ADKAR) or a usage export."),
-    "file_name": st.column_config.TextColumn("File", width=200), "uploaded_by": st.column_config.TextColumn("By", width=110),
-    "uploaded_at": st.column_config.DatetimeColumn("Uploaded", format="D MMM YYYY HH:mm", width=130, help="Day and time (UTC)."),
+    "upload_id": st.column_config.NumberColumn(
+        "Upload", format="%d", width=65, pinned=True, help="The upload's number."
+    ),
+    "kind": st.column_config.TextColumn(
+        "Holds",
+        width=85,
+        help="What the file held: the pilot register, a metric export "
+        "(technical or business), survey responses (ADKAR) or a usage export.",
+    ),
+    "file_name": st.column_config.TextColumn("File", width=200),
+    "uploaded_by": st.column_config.TextColumn("By", width=110),
+    "uploaded_at": st.column_config.DatetimeColumn(
+        "Uploaded", format="D MMM YYYY HH:mm", width=130, help="Day and time (UTC)."
+    ),
     "rows_stored": st.column_config.NumberColumn("Stored", format="%,d", width=70, help="Rows stored."),
-    "rows_rejected": st.column_config.NumberColumn("Rejected", format="%,d", width=75, help="Rows left out, each with its reason in the upload's receipt."),
-    "pilots": st.column_config.TextColumn("Pilots", width=80), "status": st.column_config.TextColumn("Status", width=80),
-    "withdrawn_at": st.column_config.DatetimeColumn("Withdrawn", format="D MMM YYYY HH:mm", width=130,
-                                                    help="Day and time (UTC); “—”: still in force."),
+    "rows_rejected": st.column_config.NumberColumn(
+        "Rejected", format="%,d", width=75, help="Rows left out, each with its reason in the upload's receipt."
+    ),
+    "pilots": st.column_config.TextColumn("Pilots", width=80),
+    "status": st.column_config.TextColumn("Status", width=80),
+    "withdrawn_at": st.column_config.DatetimeColumn(
+        "Withdrawn", format="D MMM YYYY HH:mm", width=130, help="Day and time (UTC); “—”: still in force."
+    ),
 }
 
 
@@ -328,8 +464,14 @@ def example_downloads() -> None:
         for example in examples():
             left, right = st.columns([2, 3], vertical_alignment="center")
             left.download_button(
-                example.title, example.data, file_name=example.file_name, mime="text/csv", icon=":material/download:",
-                key=f"example.{example.file_name}", on_click="ignore", width="stretch",
+                example.title,
+                example.data,
+                file_name=example.file_name,
+                mime="text/csv",
+                icon=":material/download:",
+                key=f"example.{example.file_name}",
+                on_click="ignore",
+                width="stretch",
             )
             right.caption(md_escape(f"{example.description} ({example.file_name}, {file_size(len(example.data))})"))
         st.caption("Upload the register first: the other examples are for its pilot DF-01.")

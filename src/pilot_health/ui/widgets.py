@@ -1,8 +1,9 @@
 """Small widgets and notes used on several pages."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional, Sequence
+from typing import Sequence
 
 import pandas as pd
 import streamlit as st
@@ -23,7 +24,10 @@ def report_unknown_url_values(key: str, valid: Sequence[str], noun: str) -> list
     valid_set = set(valid)
     unknown = [v for v in st.query_params.get_all(key) if v and v not in valid_set]
     for value in unknown:
-        st.warning(f"This link asks for the {noun} “{md_escape(value)}”, which does not exist here; it is left out.", icon=":material/link_off:")
+        st.warning(
+            f"This link asks for the {noun} “{md_escape(value)}”, which does not exist here; it is left out.",
+            icon=":material/link_off:",
+        )
     return unknown
 
 
@@ -35,9 +39,12 @@ def portfolio_filters(units: Sequence[str], widths: Sequence[float] = (1, 1)) ->
     report_unknown_url_values("bu", units, "business unit")
     report_unknown_url_values("stage", [STAGE_LABELS[s] for s in STAGES], "stage")
     unit_column, stage_column, *others = st.columns(list(widths))
-    chosen_units = unit_column.multiselect("Business unit", list(units), key="bu", bind="query-params", placeholder="All business units")
-    chosen_stages = stage_column.multiselect("Stage", list(STAGES), format_func=STAGE_LABELS.get, key="stage", bind="query-params",
-                                             placeholder="All stages")
+    chosen_units = unit_column.multiselect(
+        "Business unit", list(units), key="bu", bind="query-params", placeholder="All business units"
+    )
+    chosen_stages = stage_column.multiselect(
+        "Stage", list(STAGES), format_func=STAGE_LABELS.get, key="stage", bind="query-params", placeholder="All stages"
+    )
     return PortfolioFilters(tuple(chosen_units), tuple(chosen_stages)), others
 
 
@@ -46,7 +53,10 @@ def filtered_portfolio(table: pd.DataFrame, widths: Sequence[float] = (1, 1)) ->
     they keep, with the row's other columns; says so and stops the page when there are no pilots
     or none match."""
     if table.empty:
-        st.info("There are no pilots yet. Add pilots on the Pilot register page, or upload a register.", icon=":material/inbox:")
+        st.info(
+            "There are no pilots yet. Add pilots on the Pilot register page, or upload a register.",
+            icon=":material/inbox:",
+        )
         st.stop()
     filters, others = portfolio_filters(sorted(table["business_unit"].unique()), widths)
     shown = filters.apply(table)
@@ -56,25 +66,55 @@ def filtered_portfolio(table: pd.DataFrame, widths: Sequence[float] = (1, 1)) ->
     return shown, others
 
 
-def pilot_picker(order: Sequence[str], placeholder: str = "Choose a pilot",
-                 help_text: str = "The pilot's code, worst first. The choice is part of the page's address.") -> str | None:
+def pilot_picker(
+    order: Sequence[str],
+    placeholder: str = "Choose a pilot",
+    help_text: str = "The pilot's code, worst first. The choice is part of the page's address.",
+) -> str | None:
     """The pilot chooser under a portfolio table, bound to `?pilot=`; a pilot a link asks for that
     is not in the table (deleted, or filtered out) is named in a note above it."""
     report_unknown_url_values("pilot", order, "pilot")
-    return st.selectbox("Pilot", list(order), index=None, key="pilot", bind="query-params", placeholder=placeholder, help=help_text)
+    return st.selectbox(
+        "Pilot", list(order), index=None, key="pilot", bind="query-params", placeholder=placeholder, help=help_text
+    )
 
 
-def details_table(title: str, frame: pd.DataFrame, key: str, file_name: str, label: str, column_config: dict, height: int) -> None:
+def details_table(
+    title: str, frame: pd.DataFrame, key: str, file_name: str, label: str, column_config: dict, height: int
+) -> None:
     """A table's second half, in an expander under it (what does not fit beside the sidebar), with
     its own download: the numbers behind the main table's verdicts."""
     with st.expander(title):
-        st.dataframe(frame, hide_index=True, width="stretch", height=height, key=key, placeholder="–", column_config=column_config)
-        st.download_button(label, lambda frame=frame: frame_to_csv(frame), file_name=file_name, mime="text/csv",
-                           icon=":material/download:", key=f"download_{key}", type="tertiary", on_click="ignore")
+        st.dataframe(
+            frame,
+            hide_index=True,
+            width="stretch",
+            height=height,
+            key=key,
+            placeholder="–",
+            column_config=column_config,
+        )
+        st.download_button(
+            label,
+            lambda frame=frame: frame_to_csv(frame),
+            file_name=file_name,
+            mime="text/csv",
+            icon=":material/download:",
+            key=f"download_{key}",
+            type="tertiary",
+            on_click="ignore",
+        )
 
 
-def data_table(frame: pd.DataFrame, key: str, file_name: str, *, label: str = "Download (CSV)", missing_note: bool = True,
-               **dataframe_options) -> None:
+def data_table(
+    frame: pd.DataFrame,
+    key: str,
+    file_name: str,
+    *,
+    label: str = "Download (CSV)",
+    missing_note: bool = True,
+    **dataframe_options,
+) -> None:
     """A table with its own CSV download under it: every table can be taken out, with cells a
     spreadsheet would run as formulas neutralised (the grid's built-in export is switched off in
     .streamlit/config.toml because it does not do that). A missing value reads “—” (never “None”),
@@ -84,8 +124,16 @@ def data_table(frame: pd.DataFrame, key: str, file_name: str, *, label: str = "D
     st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}.table", **dataframe_options)
     if missing_note and _has_missing(frame, dataframe_options.get("column_order")):
         st.caption(MISSING_NOTE)
-    st.download_button(label, frame_to_csv(frame), file_name=file_name, mime="text/csv", icon=":material/download:",
-                       key=f"{key}.download", type="tertiary", on_click="ignore")
+    st.download_button(
+        label,
+        frame_to_csv(frame),
+        file_name=file_name,
+        mime="text/csv",
+        icon=":material/download:",
+        key=f"{key}.download",
+        type="tertiary",
+        on_click="ignore",
+    )
 
 
 def _has_missing(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> bool:
@@ -93,7 +141,7 @@ def _has_missing(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> b
     return bool(len(shown)) and bool(shown.isna().to_numpy().any())
 
 
-def pack_since(ctx) -> tuple[Optional[datetime], str]:
+def pack_since(ctx) -> tuple[datetime | None, str]:
     """The previous moment a page's steering packs compare with in their "Since last meeting"
     section, and a caption that names it: the meeting (?meeting=ID) or the day (?since=YYYY-MM-DD)
     the address asks for, else the last meeting recorded before the page's moment; (None, "") when
@@ -119,13 +167,18 @@ def pack_since(ctx) -> tuple[Optional[datetime], str]:
         except ValueError:
             since = None
         if since is not None:
-            return since, f"The packs' “Since last meeting” section compares with {moment(since)}, the day in the page's address."
+            return (
+                since,
+                f"The packs' “Since last meeting” section compares with {moment(since)}, the day in the page's address.",
+            )
     chosen = chosen or last_meeting(held, until)
     if chosen is None:
         return None, ""
     since = max(chosen.pinned_at, first)
-    return since, (f"The packs' “Since last meeting” section compares with the numbers the last meeting, "
-                   f"“{md_escape(chosen.title)}” ({chosen.held_on:%d %b %Y}), reviewed: {moment(since)}.")
+    return since, (
+        f"The packs' “Since last meeting” section compares with the numbers the last meeting, "
+        f"“{md_escape(chosen.title)}” ({chosen.held_on:%d %b %Y}), reviewed: {moment(since)}."
+    )
 
 
 def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, key: str, since=None) -> None:
@@ -145,19 +198,39 @@ def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, 
     what = pilot_id or "portfolio"
     moment = pinned or utc_now()
     paper_column, pdf_column, html_column, note_column = st.columns([1, 1.3, 1.3, 2], vertical_alignment="bottom")
-    paper = paper_column.selectbox("Paper", ["A4", "Letter"], key=f"{key}.paper", help="The PDF's paper size; the HTML file prints on either.")
+    paper = paper_column.selectbox(
+        "Paper", ["A4", "Letter"], key=f"{key}.paper", help="The PDF's paper size; the HTML file prints on either."
+    )
 
     def make(fmt: str):
-        return lambda: export(store, pilot_id=pilot_id, fmt=fmt, base_url=base_url, pinned=pinned, paper=paper.lower(), since=since)[0]
+        return lambda: export(
+            store, pilot_id=pilot_id, fmt=fmt, base_url=base_url, pinned=pinned, paper=paper.lower(), since=since
+        )[0]
 
-    pdf_column.download_button("Steering pack (PDF)", make("pdf"), file_name=file_name(what, "pdf", moment), mime="application/pdf",
-                               icon=":material/picture_as_pdf:", key=f"{key}.pdf",
-                               help="A printable summary" + (" of this pilot on one page" if pilot_id else " of the portfolio") + ".", on_click="ignore")
-    html_column.download_button("Steering pack (HTML)", make("html"), file_name=file_name(what, "html", moment), mime="text/html",
-                                icon=":material/description:", key=f"{key}.html",
-                                help="The same summary as one web page that opens without a network connection.", on_click="ignore")
+    pdf_column.download_button(
+        "Steering pack (PDF)",
+        make("pdf"),
+        file_name=file_name(what, "pdf", moment),
+        mime="application/pdf",
+        icon=":material/picture_as_pdf:",
+        key=f"{key}.pdf",
+        help="A printable summary" + (" of this pilot on one page" if pilot_id else " of the portfolio") + ".",
+        on_click="ignore",
+    )
+    html_column.download_button(
+        "Steering pack (HTML)",
+        make("html"),
+        file_name=file_name(what, "html", moment),
+        mime="text/html",
+        icon=":material/description:",
+        key=f"{key}.html",
+        help="The same summary as one web page that opens without a network connection.",
+        on_click="ignore",
+    )
     if local:
-        note_column.caption("Links in the pack point to this computer, so colleagues cannot open them; ask your administrator "
-                            "to set the dashboard's public address.",
-                            help="The pack's “Live view” link opens the dashboard at the address it was opened with here, which "
-                                 "only works on the computer the dashboard runs on.")
+        note_column.caption(
+            "Links in the pack point to this computer, so colleagues cannot open them; ask your administrator "
+            "to set the dashboard's public address.",
+            help="The pack's “Live view” link opens the dashboard at the address it was opened with here, which "
+            "only works on the computer the dashboard runs on.",
+        )
