@@ -85,6 +85,15 @@ class Decision:
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
 
+    @property
+    def status_words(self) -> str:
+        """The status with its days, as pages and packs print it: “Overdue (7 days late)”."""
+        if self.status == "replaced":
+            return self.status_label
+        if self.days_left < 0:
+            return f"{self.status_label} ({-self.days_left} day{'s' if self.days_left != -1 else ''} late)"
+        return f"{self.status_label} ({self.days_left} day{'s' if self.days_left != 1 else ''} left)"
+
 
 def _day(value) -> date:
     if isinstance(value, datetime):

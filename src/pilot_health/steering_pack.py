@@ -387,13 +387,8 @@ PORTFOLIO_DECISIONS = 6  # decisions due or overdue the portfolio's pack lists (
 def decision_heading(line: DecisionLine, with_pilot: bool) -> str:
     """“Fix and review · Overdue (5 days late) · due 12 Nov 2026 · owner Jo”."""
     d = line.decision
-    late = (
-        f" ({-d.days_left} day{'s' if d.days_left != -1 else ''} late)"
-        if d.days_left < 0
-        else f" ({d.days_left} day{'s' if d.days_left != 1 else ''} left)"
-    )
     head = f"{d.pilot_id} · {line.name}: " if with_pilot else ""
-    return f"{head}{d.decision_label} · {d.status_label}{late} · due {d.due_on:%d %b %Y} · owner {d.owner}"
+    return f"{head}{d.decision_label} · {d.status_words} · due {d.due_on:%d %b %Y} · owner {d.owner}"
 
 
 def decision_detail(line: DecisionLine) -> str:

@@ -4,8 +4,7 @@ form to record a meeting and a decision. The rules live in `pilot_health.meeting
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from typing import Any
+from datetime import datetime, time
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -17,7 +16,6 @@ from ..meetings import (
     DECISION_LABELS,
     DECISIONS,
     DUE_SOON_DAYS,
-    STATUS_LABELS,
     Decision,
     condition_evidence,
     condition_met,
@@ -76,7 +74,7 @@ def decision_rows(ctx: PageContext, found: list[Decision], risk_result, catalogu
                 "conditions": d.conditions or "",
                 "owner": d.owner,
                 "due_on": d.due_on,
-                "status": status_words(d),
+                "status": d.status_words,
                 "sign": (sign or "") + (f" (at {d.signal_value:g})" if d.signal_value is not None else ""),
                 "condition": CONDITION_LABELS.get(state, "") if state else "",
                 "sign_evidence": evidence or "",
@@ -100,18 +98,6 @@ def decision_rows(ctx: PageContext, found: list[Decision], risk_result, catalogu
     )
 
 
-def status_words(d: Decision) -> str:
-    """A decision's status with its days: "Overdue (7 days late)", "Due within 7 days (3 days left)"."""
-    if d.status == "replaced":
-        return STATUS_LABELS[d.status]
-    late = -d.days_left
-    return STATUS_LABELS[d.status] + (
-        f" ({late} day{'s' if late != 1 else ''} late)"
-        if d.days_left < 0
-        else f" ({d.days_left} day{'s' if d.days_left != 1 else ''} left)"
-    )
-
-
 def decision_card(d: Decision, *, pilot_name: str | None = None, tied: str | None = None) -> None:
     """One decision as a small bordered card: what, status, due day and owner on the first line, the
     conditions in full (a table would cut them), a tied warning sign's state, and a link to the view
@@ -123,8 +109,7 @@ def decision_card(d: Decision, *, pilot_name: str | None = None, tied: str | Non
             else ""
         )
         st.markdown(
-            f"{who}**{DECISION_LABELS.get(d.decision, d.decision)}** · {status_words(d)} · due {d.due_on:%d %b %Y} · "
-            f"owner {md_escape(d.owner)}"
+            f"{who}**{d.decision_label}** · {d.status_words} · due {d.due_on:%d %b %Y} · owner {md_escape(d.owner)}"
         )
         st.markdown(f"Conditions: {md_escape(d.conditions)}" if d.conditions else "No conditions written.")
         if tied:
