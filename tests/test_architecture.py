@@ -4,7 +4,7 @@ the two commands.
 The layer rules read every module of every subpackage (`pilot_health.ingest` and `pilot_health.ui`
 included) with Python's own parser, so an import inside a function, under `if TYPE_CHECKING:` or
 through `importlib.import_module("...")` counts as much as one at the top of the file. The layers
-are written down in docs/developing.md (Layers)."""
+are written down in docs/architecture.md (The layers)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ SQL_MODULES = {"queries.py", "store.py", "migrations.py", "engine.py", "values.p
 
 # The layers, bottom first (module names without `pilot_health.`; "ingest.*" is every module of the
 # subpackage). A module imports only modules of its own layer or of layers below it. Every module
-# is in exactly one layer, so a new module has to be placed here (and in docs/developing.md).
+# is in exactly one layer, so a new module has to be placed here (and in docs/architecture.md).
 LAYERS: list[tuple[str, set[str]]] = [
     # Settings, errors, the register's fields and labels, number and CSV formats, who may do what.
     ("foundation", {"", "errors", "config", "models", "lazy", "formatting", "csv_files", "access", "notify"}),
@@ -150,7 +150,7 @@ def _layer_of(module: str) -> int:
         if short in members or any(m.endswith(".*") and short.startswith(m[:-1]) for m in members):
             return rank
     raise AssertionError(
-        f"{module} is in no layer: place it in LAYERS (tests/test_architecture.py) and docs/developing.md"
+        f"{module} is in no layer: place it in LAYERS (tests/test_architecture.py) and docs/architecture.md"
     )
 
 
