@@ -423,6 +423,7 @@ def rewrite_baseline(text: str) -> str:
     spec = importlib.util.spec_from_file_location("lint_ratchet", ROOT / "tools" / "lint_ratchet.py")
     assert spec and spec.loader
     ratchet = importlib.util.module_from_spec(spec)
+    sys.modules["lint_ratchet"] = ratchet  # its dataclasses look their module up
     spec.loader.exec_module(ratchet)
     baseline = json.loads(text)
     for check in ("ruff", "mypy"):
@@ -481,17 +482,19 @@ def main(argv: list[str] | None = None) -> int:
         for path in git("ls-files").splitlines()
         if (Path(path).suffix in SUFFIXES or path in EXTRA_FILES) and path not in SKIP and (ROOT / path).is_file()
     ]
-    rewritten = []
-    try:
-        for path in tracked:
-            text = (ROOT / path).read_text(encoding="utf-8")
+    new_texts: dict[str, str] = {}  # every rewrite is worked out before any file changes
+    for path in tracked:
+        text = (ROOT / path).read_text(encoding="utf-8")
+        try:
             new = rewrite_file(path, text, layers)
-            if new != text:
-                (ROOT / path).write_text(new, encoding="utf-8")
-                rewritten.append(path)
-    except (Refused, SyntaxError) as problem:
-        print(f"[regroup] stopped while rewriting {path}: {problem}. Undo with: git checkout -- . && git clean -fd src")
-        return 1
+        except (Refused, SyntaxError) as problem:
+            print(f"[regroup] refused: cannot rewrite {path}: {problem}. Nothing was changed.")
+            return 1
+        if new != text:
+            new_texts[path] = new
+    for path, new in new_texts.items():
+        (ROOT / path).write_text(new, encoding="utf-8")
+    rewritten = list(new_texts)
     moved = []
     for old, new in MOVES.items():
         source, target = module_path(old), module_path(new)
