@@ -41,6 +41,7 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,12 +247,16 @@ def assigned(node: ast.stmt) -> tuple[str, ast.expr] | None:
     return None
 
 
-def old_layers() -> list[tuple[str, set[str]]]:
+def old_layers() -> list[tuple[str, list[str]]]:
+    """LAYERS of tests/test_architecture.py, each layer's members in the order they are written."""
     tree = ast.parse((ROOT / ARCHITECTURE_TEST).read_text(encoding="utf-8"))
     for node in tree.body:
         found = assigned(node)
-        if found and found[0] == "LAYERS":
-            return ast.literal_eval(found[1])
+        if found and found[0] == "LAYERS" and isinstance(found[1], ast.List):
+            return [
+                (ast.literal_eval(layer.elts[0]), [ast.literal_eval(m) for m in layer.elts[1].elts])  # type: ignore[attr-defined]
+                for layer in found[1].elts
+            ]
     raise Refused(f"LAYERS not found in {ARCHITECTURE_TEST}")
 
 
@@ -271,6 +276,9 @@ DOTTED = re.compile(
 SLASHED = re.compile(
     rf"(?<![\w.]){PACKAGE}/(" + "|".join(sorted(map(re.escape, MOVES), key=len, reverse=True)) + r")\.py(?![\w])"
 )
+
+
+BACKTICKED = re.compile(r"`(" + "|".join(sorted(map(re.escape, MOVES), key=len, reverse=True)) + r")\.py`")
 
 
 def rewrite_names(text: str) -> str:
@@ -344,23 +352,23 @@ def split_package_imports(text: str) -> str:
     return replace_spans(text, edits)
 
 
-def new_layers(layers: list[tuple[str, set[str]]]) -> list[tuple[str, list[str]]]:
+def new_layers(layers: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
     """LAYERS with one subpackage per layer: the staying top-level modules by name, each package as
     "pkg" and "pkg.*"."""
     result = []
     for name, members in layers:
-        kept = [m for m in sorted(members, key=lambda m: (m != "", m)) if m in STAYS]
-        for package in sorted(STAYING_PACKAGES):
-            if package in members or f"{package}.*" in members:
-                kept += [package, f"{package}.*"]
+        kept = [m for m in members if m in STAYS]
         for package, (layer, _) in PACKAGES.items():
             if layer == name:
+                kept += [package, f"{package}.*"]
+        for package in sorted(STAYING_PACKAGES):
+            if package in members or f"{package}.*" in members:
                 kept += [package, f"{package}.*"]
         result.append((name, kept))
     return result
 
 
-def rewrite_architecture_test(text: str, layers: list[tuple[str, set[str]]]) -> str:
+def rewrite_architecture_test(text: str, layers: list[tuple[str, list[str]]]) -> str:
     tree = ast.parse(text)
     edits = []
     for node in tree.body:
@@ -372,7 +380,9 @@ def rewrite_architecture_test(text: str, layers: list[tuple[str, set[str]]]) -> 
             body = ["LAYERS: list[tuple[str, set[str]]] = ["]
             for name, members in new_layers(layers):
                 if name in LAYER_COMMENTS:
-                    body.append(f"    # {LAYER_COMMENTS[name]}")
+                    body += textwrap.wrap(
+                        LAYER_COMMENTS[name], width=112, initial_indent="    # ", subsequent_indent="    # "
+                    )
                 body.append(f"    ({json.dumps(name)}, {{{', '.join(json.dumps(m) for m in members)}}}),")
             body.append("]")
             new = "\n".join(body)
@@ -388,7 +398,7 @@ def rewrite_architecture_test(text: str, layers: list[tuple[str, set[str]]]) -> 
     return replace_spans(text, edits)
 
 
-def rewrite_developing(text: str, layers: list[tuple[str, set[str]]]) -> str:
+def rewrite_developing(text: str, layers: list[tuple[str, list[str]]]) -> str:
     """The Layers table of docs/developing.md, one row per layer, each subpackage with its modules."""
     lines = text.splitlines(keepends=True)
     try:
@@ -432,7 +442,7 @@ def rewrite_baseline(text: str) -> str:
     return ratchet.dumps_baseline(baseline)
 
 
-def rewrite_file(path: str, text: str, layers: list[tuple[str, set[str]]]) -> str:
+def rewrite_file(path: str, text: str, layers: list[tuple[str, list[str]]]) -> str:
     if path == "lint-baseline.json":
         return rewrite_baseline(text)
     if path.endswith(".py") and path.startswith(f"src/{PACKAGE}/"):
@@ -440,6 +450,8 @@ def rewrite_file(path: str, text: str, layers: list[tuple[str, set[str]]]) -> st
         package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
         text = absolute_imports(text, f"{PACKAGE}.{package}".rstrip("."))
     text = rewrite_names(text)
+    if path.endswith(".md"):  # a module's file name on its own in the docs: `queries.py` -> `store/queries.py`
+        text = BACKTICKED.sub(lambda m: f"`{MOVES[m.group(1)].replace('.', '/')}.py`", text)
     if path.endswith(".py"):
         text = split_package_imports(text)
     if path == ARCHITECTURE_TEST:
