@@ -179,19 +179,20 @@ def preflight() -> None:
     gone = [old for old in MOVES if not module_path(old).exists()]
     there = [new for new in MOVES.values() if module_path(new).exists()]
     packages_there = [p for p in PACKAGES if (SRC / p / "__init__.py").exists()]
+    if len(gone) == len(MOVES) and len(there) == len(MOVES):
+        raise Refused("the package is regrouped already (every module in MOVES is in its new place): nothing to do")
     if gone or there or packages_there:
         raise Refused(
-            "the package looks regrouped already (or partly): "
+            "the package is partly regrouped, so nothing was changed: "
             + "; ".join(
                 part
                 for part in (
-                    f"missing {', '.join(sorted(gone))}" if gone else "",
-                    f"already there {', '.join(sorted(there))}" if there else "",
-                    f"packages already there {', '.join(sorted(packages_there))}" if packages_there else "",
+                    f"gone from their old places: {', '.join(sorted(gone))}" if gone else "",
+                    f"already in their new places: {', '.join(sorted(there))}" if there else "",
+                    f"packages already there: {', '.join(sorted(packages_there))}" if packages_there else "",
                 )
                 if part
             )
-            + ". Nothing was changed."
         )
     unplaced = []
     for path in sorted(SRC.rglob("*")):
@@ -519,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     created = []
     for package, (_, docstring) in PACKAGES.items():
         init = SRC / package / "__init__.py"
-        init.write_text(f'"""{docstring}"""\n', encoding="utf-8")
+        init.write_text("\n".join(textwrap.wrap(f'"""{docstring}"""', width=116)) + "\n", encoding="utf-8")
         git("add", rel(init))
         created.append(rel(init))
     renames = {old: new for old, new in moved}
