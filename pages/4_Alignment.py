@@ -6,6 +6,7 @@ import streamlit as st
 from pilot_health.alignment_report import (
     CADENCE_WORDS,
     CONCERN_POINTS,
+    DECAY_WORDS,
     KPI_WINDOW_PERIODS,
     LABEL_SHORT,
     LABEL_TILES,
@@ -48,7 +49,6 @@ LABEL_ICONS = {
     "insufficient data": ":material/help:",
     "no comparison": ":material/help:",
 }
-LEVEL_WORDS = {"none": "no alert", "warning": "warning", "critical": "critical"}
 ROW_HEIGHT = 66  # px: the grid wraps text only in rows taller than 64 px; this holds three lines
 
 
@@ -289,7 +289,7 @@ with friendly_errors():
             "Decay",
             pct(decay.relative if decay else None),
             border=True,
-            delta=LEVEL_WORDS[decay.level] if decay else None,
+            delta=DECAY_WORDS[decay.level] if decay else None,
             delta_color="inverse" if decay and decay.level != "none" else "off",
             delta_arrow="off",
             help=(
