@@ -112,13 +112,15 @@ with friendly_errors():
         border=True,
     )
     c2.metric(
-        "In pilot past 6 months",
+        f"In pilot {portfolio.PILOT_CLOCK_LABELS['over_6']}",
         f"{summary.past_purgatory} of {summary.in_pilot}",
-        delta=f"{summary.past_cancellation} past 18 months" if summary.past_cancellation else None,
+        delta=f"{summary.past_cancellation} {portfolio.PILOT_CLOCK_LABELS['over_18']}"
+        if summary.past_cancellation
+        else None,
         delta_color="inverse",
         delta_arrow="off",
-        help="Pilots in the pilot stage whose stage began 6 or more months ago (months = days ÷ 30.44), out of all pilots in the pilot stage. "
-        "Past 6 months without integration and change work is pilot purgatory; past 18 months a pilot is statistically on its way to cancellation.",
+        help=f"Pilots in the pilot stage whose stage began {portfolio.PURGATORY_MONTHS} or more months ago "
+        f"(months = {portfolio.months_rule()}), out of all pilots in the pilot stage. " + portfolio.pilot_clock_rule(),
         border=True,
     )
     c3.metric(
@@ -175,7 +177,8 @@ with friendly_errors():
         )
         st.caption(
             "Months since each pilot entered its current stage (from “in this stage since” in the register). "
-            "The dashed lines mark 6 and 18 months; they matter most for pilots still in the pilot stage."
+            f"The dashed lines mark {portfolio.PURGATORY_MONTHS} and {portfolio.CANCELLATION_MONTHS} months; "
+            "they matter most for pilots still in the pilot stage."
             + (
                 " Too many pilots to list: showing how many fall in each 3-month band."
                 if len(shown) > charts.MAX_PILOTS_PER_CHART
@@ -275,12 +278,13 @@ with friendly_errors():
                 "Months",
                 format="%.1f",
                 width=65,
-                help="Months in the current stage: days since “in this stage since”, divided by 30.44.",
+                help=f"Months in the current stage: {portfolio.months_rule()}, the days since “in this stage since”.",
             ),
             "pilot_clock": st.column_config.TextColumn(
                 "Pilot clock",
                 width=105,
-                help="For pilots in the pilot stage: under 6, past 6 or past 18 months. “—” for other stages.",
+                help=f"For pilots in the pilot stage: {portfolio.PILOT_CLOCK_LABELS['under_6']}, "
+                f"{portfolio.PILOT_CLOCK_LABELS['over_6']} or {portfolio.PILOT_CLOCK_LABELS['over_18']}. “—” for other stages.",
             ),
             "budget": money_column("Budget", width=90, help="Approved budget, from the register."),
             "spend_to_date": money_column("Spend", width=90, help="Spend to date, from the register."),
@@ -337,9 +341,10 @@ with friendly_errors():
             f"""
 - **Source:** {plural(len(frame), "pilot record")} in the register and {plural(int(frame["data_rows"].sum()), "data row")}
   (metric observations and survey responses) from {plural(int(frame["data_uploads"].sum()), "upload")} still in force.
-- **Months in stage:** days from the pilot's “in this stage since” date to today, divided by 30.44.
-- **Pilot clock:** only for pilots in the pilot stage — under 6 months, past 6 months (pilot purgatory),
-  past 18 months (statistically on the way to cancellation). The marks come from the source article.
+- **Months in stage:** {portfolio.months_rule()}, the days from the pilot's “in this stage since” date to today.
+- **Pilot clock:** only for pilots in the pilot stage — {portfolio.PILOT_CLOCK_LABELS["under_6"]},
+  {portfolio.PILOT_CLOCK_LABELS["over_6"]} (pilot purgatory), {portfolio.PILOT_CLOCK_LABELS["over_18"]}
+  (statistically on the way to cancellation). The marks come from the source article.
 - **Spent:** spend to date ÷ budget, both from the register. Totals add up pilots that have a budget.
 - **Last data upload:** the newest upload that brought metric, usage or survey rows for the pilot;
   uploads that were withdrawn do not count, and neither does the register itself.

@@ -45,7 +45,6 @@ import pandas as pd
 
 from pilot_health import pilots as pilots_module
 from pilot_health import adoption_report, alignment_report, portfolio, queries, risk
-from pilot_health.evidence import load_evidence
 from pilot_health.catalogue import load_catalogue
 from pilot_health import store as store_module
 from pilot_health.models import STAGES, Pilot
@@ -858,8 +857,11 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         frame = risk.heatmap_frame(results)
         shown = portfolio.PortfolioFilters((units[0],), ()).apply(frame)
         by_pilot = {r.pilot_id: r for r in results}
-        order = sorted(shown["pilot_id"].unique(), key=lambda p: (-(by_pilot[p].patterns["data_debt"].score or 0), p))
-        return charts.risk_heatmap(shown, order, [p.name for p in catalogue.patterns.values()]).to_dict()
+        pilots_shown = shown["pilot_id"].drop_duplicates().tolist()
+        health = portfolio.portfolio_health(results, pilots_shown)  # the headline tiles
+        order = risk.order_pilots(by_pilot, pilots_shown, "data_debt")
+        spec = charts.risk_heatmap(shown, order, [p.name for p in catalogue.patterns.values()]).to_dict()
+        return health, spec
 
     def as_of() -> datetime:
         return (risk_holder.get("results") or scores())[0].as_of
@@ -872,21 +874,25 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         return align_holder["rows"]
 
     def alignment_table() -> Any:
-        return alignment_report.portfolio_table(align_holder.get("rows") or alignment_rows())
+        table = alignment_report.portfolio_table(align_holder.get("rows") or alignment_rows())
+        return table, alignment_report.alignment_counts(table)  # the table and its headline tiles
 
     def alignment_detail() -> Any:
-        """What data.alignment_detail computes for one pilot, plus its chart spec."""
-        evidence = load_evidence(store, as_of(), [some_pilot])
-        numbers = alignment_report.numbers_for(evidence, some_pilot, catalogue)
-        row = alignment_report.assess_alignment(numbers, catalogue)
-        chart = alignment_report.chart_data(numbers)
-        return row, (charts.alignment_chart(chart).to_dict() if chart is not None else None)
+        """What data.alignment_detail computes for one pilot (alignment_report.alignment_detail), plus
+        the chart spec of its primary metric (the one the page draws first)."""
+        detail = alignment_report.alignment_detail(store, as_of(), some_pilot, catalogue)
+        chart = detail.charts.get(detail.metrics[0]) if detail and detail.metrics else None
+        return detail, (charts.alignment_chart(chart).to_dict() if chart is not None else None)
 
     adoption_holder: dict[str, Any] = {}
 
     def adoption_rows() -> list:
         adoption_holder["rows"] = adoption_report.portfolio_adoption(store, catalogue=catalogue)
         return adoption_holder["rows"]
+
+    def adoption_table() -> Any:
+        table = adoption_report.portfolio_table(adoption_rows())
+        return table, adoption_report.adoption_counts(table, catalogue)  # the table and its headline tiles
 
     def adoption_detail() -> Any:
         """What the Adoption page draws for one pilot from the cached rows: tables, chart frames and specs."""
@@ -934,7 +940,11 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
             scores,
             lambda: data.risk_results(*cache_key, rules, today),
         ),
-        Piece("risk (pages/3)", f"heatmap_frame + filter ({units[0]}) + sort + heatmap chart spec", heatmap),
+        Piece(
+            "risk (pages/3)",
+            f"heatmap_frame + filter ({units[0]}) + health counts + sort + heatmap chart spec",
+            heatmap,
+        ),
         Piece(
             "risk (pages/3)",
             f"risk.risk_trend(store, {some_pilot!r}, 12 months)",
@@ -953,7 +963,7 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
             alignment_rows,
             lambda: data.alignment_rows(*cache_key, rules, today),
         ),
-        Piece("alignment (pages/4)", "portfolio_table (the worst-first table)", alignment_table),
+        Piece("alignment (pages/4)", "portfolio_table (the worst-first table) + alignment_counts", alignment_table),
         Piece(
             "alignment (pages/4)",
             f"one pilot ({some_pilot!r}): numbers, verdict, chart data and chart spec",
@@ -962,8 +972,9 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         ),
         Piece(
             "adoption (pages/5)",
-            f"adoption_report.portfolio_adoption(store) + portfolio_table: {PILOTS} pilots, every wave",
-            lambda: adoption_report.portfolio_table(adoption_rows()),
+            f"adoption_report.portfolio_adoption(store) + portfolio_table + adoption_counts: {PILOTS} pilots, "
+            "every wave",
+            adoption_table,
             lambda: data.adoption_table(*cache_key, rules, today),
         ),
         Piece(

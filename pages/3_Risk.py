@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from pilot_health.adoption import STUCK_AT_OR_BELOW
 from pilot_health.catalogue import PATTERN_KEYS
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.formatting import moment, percent
@@ -15,9 +16,9 @@ from pilot_health.risk import (
     health_rule,
     heatmap_rows,
     order_pilots,
-    pilots_by_health,
     scores_table,
 )
+from pilot_health.portfolio import HEALTH_VERDICTS, portfolio_health
 from pilot_health import charts, risk
 from pilot_health.ui import data
 from pilot_health.ui import decisions as decisions_section
@@ -63,7 +64,7 @@ ROW_COLUMNS = {
     "environment": st.column_config.TextColumn("Measured in", help="Lab (test data) or live (production data)."),
     "week": st.column_config.DateColumn("Week of", format="D MMM YYYY"),
     "barrier point": st.column_config.TextColumn(
-        "Barrier point", help="The first ADKAR element a respondent scored 3 or lower."
+        "Barrier point", help=f"The first ADKAR element a respondent scored {STUCK_AT_OR_BELOW} or lower."
     ),
     "respondents": st.column_config.NumberColumn("Respondents", format="%d"),
     "observations": st.column_config.NumberColumn(
@@ -123,20 +124,19 @@ with friendly_errors():
         st.stop()
 
     pilots_shown = shown["pilot_id"].drop_duplicates().tolist()
-    order = order_pilots(by_pilot, pilots_shown, sort)
-    grouped = pilots_by_health(by_pilot, order_pilots(by_pilot, pilots_shown, "health"))
+    health = portfolio_health(results, pilots_shown)
+    order = list(health.worst_first) if sort == "health" else order_pilots(by_pilot, pilots_shown, sort)
     rule_words = health_rule(catalogue)
-    columns = st.columns(4)
-    for column, verdict in zip(columns, ("red", "amber", "green", "insufficient")):
+    columns = st.columns(len(HEALTH_VERDICTS))
+    for column, verdict in zip(columns, HEALTH_VERDICTS):
         column.metric(
             f"{HEALTH_ICONS[verdict]} {HEALTH_LABELS[verdict]}",
-            len(grouped[verdict]),
+            health.count(verdict),
             border=True,
             help=rule_words[verdict],
         )
-    if grouped["red"]:  # "5 red" says which five
-        few = grouped["red"][:NAMED_PILOTS]
-        more = len(grouped["red"]) - len(few)
+    if health.red:  # "5 red" says which five
+        few, more = health.named("red", NAMED_PILOTS)
         st.caption(
             f"{HEALTH_ICONS['red']} **Red, the committee's attention now:** "
             + ", ".join(f"{p} · {md_escape(by_pilot[p].name)}" for p in few)

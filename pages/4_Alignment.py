@@ -6,11 +6,15 @@ import streamlit as st
 from pilot_health.alignment_report import (
     CADENCE_WORDS,
     CONCERN_POINTS,
+    DECAY_WORDS,
+    KPI_WINDOW_PERIODS,
     LABEL_SHORT,
+    LABEL_TILES,
     LABEL_WORDS,
     MAIN_COLUMNS,
     DETAIL_COLUMNS,
     TABLE_ROWS,
+    alignment_counts,
     cut,
     chart_caption,
     decay_table,
@@ -45,7 +49,6 @@ LABEL_ICONS = {
     "insufficient data": ":material/help:",
     "no comparison": ":material/help:",
 }
-LEVEL_WORDS = {"none": "no alert", "warning": "warning", "critical": "critical"}
 ROW_HEIGHT = 66  # px: the grid wraps text only in rows taller than 64 px; this holds three lines
 
 
@@ -92,19 +95,18 @@ with friendly_errors():
     rows = data.alignment_rows(*ctx.cache_key, data.rules_fingerprint(), ctx.today, ctx.pinned)
     shown, _ = filtered_portfolio(portfolio_table(rows))
 
-    counts = shown["label"].value_counts()
-    for column, label in zip(st.columns(5), ("aligned", "decoupled", "inverted", "inconclusive", "insufficient data")):
-        extra = int(counts.get("no comparison", 0)) if label == "insufficient data" else 0
+    counts = alignment_counts(shown)
+    for column, label in zip(st.columns(len(LABEL_TILES)), LABEL_TILES):
+        extra = counts.no_comparison if label == "insufficient data" else 0
         column.metric(
             label.capitalize(),
-            int(counts.get(label, 0)) + extra,
+            counts.tile(label),
             border=True,
             help=LABEL_WORDS[label]
             + (" Includes pilots without a technical metric or KPI series to compare." if extra else ""),
         )
-    behind = int(shown["behind_plan"].eq(True).sum())
     st.caption(
-        f"{len(shown)} pilots, worst first. {behind} of them have a KPI behind plan (progress trailing the time elapsed by "
+        f"{counts.pilots} pilots, worst first. {counts.behind_plan} of them have a KPI behind plan (progress trailing the time elapsed by "
         f"{catalogue.threshold('kpi_behind_plan'):.0%} or more, and by more than the KPI's own ups and downs explain). Order: points for what is wrong — inverted {CONCERN_POINTS['inverted']}, "
         f"decoupled {CONCERN_POINTS['decoupled']}, critical decay {CONCERN_POINTS['decay critical']}, KPI behind plan "
         f"{CONCERN_POINTS['behind plan']} … ([How alignment is judged](Guide?topic=alignment) lists them all); the “why” column says which apply."
@@ -176,7 +178,8 @@ with friendly_errors():
             "KPI progress",
             width=86,
             format="%.0f%%",
-            help="(latest − baseline) ÷ (target − baseline); latest = a robust level over the KPI's last six weeks (six months for a monthly KPI), so one bad value does not move it.",
+            help="(latest − baseline) ÷ (target − baseline); latest = a robust level over the KPI's last "
+            f"{KPI_WINDOW_PERIODS} weeks ({KPI_WINDOW_PERIODS} months for a monthly KPI), so one bad value does not move it.",
         ),
         "time_elapsed": st.column_config.NumberColumn(
             "Time gone",
@@ -232,7 +235,7 @@ with friendly_errors():
         detail = data.alignment_detail(
             *ctx.cache_key, data.rules_fingerprint(), by_pilot[pilot_id].as_of, pilot_id, ctx.pinned
         )
-        row = detail["row"]
+        row = detail.row
         st.header(f"{row.pilot_id} · {md_escape(row.name)}", anchor=False)
         st.caption(
             f"{md_escape(row.business_unit)} · {STAGE_LABELS.get(row.stage, row.stage)} · as of {moment(row.as_of)}"
@@ -286,7 +289,7 @@ with friendly_errors():
             "Decay",
             pct(decay.relative if decay else None),
             border=True,
-            delta=LEVEL_WORDS[decay.level] if decay else None,
+            delta=DECAY_WORDS[decay.level] if decay else None,
             delta_color="inverse" if decay and decay.level != "none" else "off",
             delta_arrow="off",
             help=(
@@ -329,13 +332,13 @@ with friendly_errors():
             ),
         )
 
-        if not detail["metrics"]:
+        if not detail.metrics:
             st.info(
                 "No technical metric has been uploaded for this pilot yet: upload a metric export to compare it with the KPI.",
                 icon=":material/query_stats:",
             )
         else:
-            options = detail["metrics"]
+            options = list(detail.metrics)
             if report_unknown_url_values("metric", options, "metric"):
                 del st.query_params["metric"]
             # Not bound by Streamlit (a bound chooser would write the shown name into the URL): the address
@@ -355,7 +358,7 @@ with friendly_errors():
                 help="The metric by its everyday name. The first is the pilot's primary metric (the one alignment "
                 "and decay are judged on).",
             )
-            span = detail["span"]
+            span = detail.span
             chosen = (
                 right.date_input(
                     "Dates",
@@ -374,7 +377,7 @@ with friendly_errors():
                 if chosen
                 else (None, None)
             )
-            chart = cut(detail["charts"][metric], start, end) if metric in detail["charts"] else None
+            chart = cut(detail.charts[metric], start, end) if metric in detail.charts else None
             if chart is None or chart.technical.empty:
                 st.info("No values of this metric in the chosen dates.", icon=":material/date_range:")
             else:

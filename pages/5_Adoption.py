@@ -3,12 +3,13 @@ to wave, and whether actual usage follows."""
 
 import streamlit as st
 
-from pilot_health.adoption import ALL_RESPONDENTS, GUIDANCE, OTHER_TEAMS
+from pilot_health.adoption import ALL_RESPONDENTS, GUIDANCE, OTHER_TEAMS, STUCK_AT_OR_BELOW, UsageTrend
 from pilot_health.adoption_report import (
     BARRIER_LABELS,
     DETAIL_COLUMNS,
     MAIN_COLUMNS,
     TABLE_ROWS,
+    adoption_counts,
     barrier_frame,
     future_note,
     heatmap_frame,
@@ -52,36 +53,34 @@ with friendly_errors():
     table, as_of = data.adoption_table(*ctx.cache_key, data.rules_fingerprint(), ctx.today, ctx.pinned)
     shown, _ = filtered_portfolio(table)
 
-    surveyed = shown["main_barrier"].notna()
-    low_adoption = shown["adoption_rate"].lt(adoption_threshold)
-    low_participation = shown["participation"].lt(a.participation_warning)
-    barriers = shown.loc[surveyed & shown["main_barrier"].ne(BARRIER_LABELS["none"]), "main_barrier"].value_counts()
+    counts = adoption_counts(shown, catalogue)
     cols = st.columns([1, 1, 1, 1.2])
     cols[0].metric(
         "Pilots with a survey",
-        f"{int(surveyed.sum())} of {len(shown)}",
+        f"{counts.surveyed} of {counts.pilots}",
         border=True,
         help=f"Pilots whose latest survey wave has {a.min_respondents} or more respondents (fewer are not shown).",
     )
     cols[1].metric(
         "Low adoption",
-        int(low_adoption.sum()),
+        counts.low_adoption,
         border=True,  # “Adoption below target” is cut at 1280 px
         help=f"Pilots whose active users (average of the last {a.smoothing_weeks} weeks of usage data) are below "
-        f"{adoption_threshold:.0%} of their target users. {int(shown['adoption_rate'].notna().sum())} pilots have usage data and a target.",
+        f"{adoption_threshold:.0%} of their target users. "
+        f"{counts.with_usage_and_target} pilots have usage data and a target.",
     )
     cols[2].metric(
         "Low participation",
-        int(low_participation.sum()),
+        counts.low_participation,
         border=True,
         help=f"Pilots whose latest survey wave was answered by fewer than {percent(a.participation_warning)} of their target users: "
         "the picture may not represent everyone.",
     )
     cols[3].metric(
         "Top barrier",
-        barriers.index[0] if len(barriers) else "–",
+        counts.top_barrier or "–",
         border=True,
-        delta=(f"{barriers.iloc[0]} of {int(surveyed.sum())} pilots" if len(barriers) else None),
+        delta=(f"{counts.top_barrier_pilots} of {counts.surveyed} pilots" if counts.top_barrier else None),
         delta_color="off",
         delta_arrow="off",
         help="The ADKAR element that is the main barrier (where most respondents are stuck) in the most pilots.",
@@ -126,7 +125,8 @@ with friendly_errors():
             "Main barrier",
             width=112,
             help="The ADKAR element where most respondents of the latest wave are stuck "
-            f"(their first element scored 3 or lower). “too few answers”: the latest wave has fewer than {a.min_respondents} respondents.",
+            f"(their first element scored {STUCK_AT_OR_BELOW} or lower). “too few answers”: the latest wave has "
+            f"fewer than {a.min_respondents} respondents.",
         ),
         "stuck_there": st.column_config.NumberColumn(
             "Stuck there", width=84, format="%d", help="Respondents whose barrier point is the main barrier."
@@ -154,7 +154,7 @@ with friendly_errors():
             "Usage trend",
             width=90,
             help=f"Active users over the last {a.usage_trend_weeks} weeks: rising, flat "
-            "(the fitted change is within 5% of the target) or falling.",
+            f"(the fitted change is within {UsageTrend.FLAT_WITHIN:.0%} of the target) or falling.",
         ),
     }
     height = min(38 + 35 * len(on_screen), 520)
@@ -279,7 +279,8 @@ with friendly_errors():
             ),
             delta_color="off",
             delta_arrow="off",
-            help="The element most respondents have as their barrier point (the first element they scored 3 or lower). "
+            help="The element most respondents have as their barrier point (the first element they scored "
+            f"{STUCK_AT_OR_BELOW} or lower). "
             f"{b.stuck} of {b.respondents} are stuck somewhere.",
         )
         cols[2].metric(
@@ -334,13 +335,15 @@ with friendly_errors():
             st.caption(
                 f"{label}: mean score of each element in wave {wave.wave} ({plural(group.respondents, 'respondent')}); "
                 + (f"black ticks: wave {previous.wave}. " if previous else "")
-                + f"The dashed line is 3: at or below it people are stuck. A mean from fewer than {a.min_respondents} answers is left out."
+                + f"The dashed line is {STUCK_AT_OR_BELOW}: at or below it people are stuck. "
+                f"A mean from fewer than {a.min_respondents} answers is left out."
             )
         with right:
             st.subheader("Barrier points", anchor=False)
             st.altair_chart(charts.barrier_chart(barrier_frame(group)), width="stretch")
             st.caption(
-                f"{label}: each respondent counted once, at the first element scored 3 or lower; blanks are skipped, never counted as low."
+                f"{label}: each respondent counted once, at the first element scored {STUCK_AT_OR_BELOW} or lower; "
+                "blanks are skipped, never counted as low."
             )
 
         st.subheader("Teams", anchor=False)
@@ -456,14 +459,16 @@ with friendly_errors():
         st.markdown(
             f"""
 - **Barrier point**: each respondent's first element, in the order Awareness, Desire, Knowledge, Ability, Reinforcement,
-  scored 3 or lower. A blank answer is skipped, never counted as low. No barrier point when every answer is above 3.
+  scored {STUCK_AT_OR_BELOW} or lower. A blank answer is skipped, never counted as low. No barrier point when every
+  answer is above {STUCK_AT_OR_BELOW}.
 - **Main barrier**: the element that is the barrier point of the most respondents (on a tie, the earlier element).
 - **Means**: the average of the answers given (blanks left out); the number of answers is in every tooltip.
 - **Change**: a wave against the wave before it, with the respondents of both.
 - **Participation**: respondents ÷ the pilot's target users (without a target: the register's team sizes added up); per team,
   respondents ÷ the team's size from the register (“Team sizes”). Under {a.participation_warning:.0%} is a warning.
 - **Adoption**: active users (live usage exports, average of the last {a.smoothing_weeks} weeks) ÷ target users. The trend is the
-  straight line through the last {a.usage_trend_weeks} weekly values: flat when its change is within 5% of the target.
+  straight line through the last {a.usage_trend_weeks} weekly values: flat when its change is within
+  {UsageTrend.FLAT_WITHIN:.0%} of the target.
 - **Anonymity**: a wave with fewer than {a.min_respondents} respondents is not shown at all. Teams with fewer than
   {a.min_respondents} are counted together as “{OTHER_TEAMS}”; when those are still fewer than {a.min_respondents}, the smallest
   other team joins them, so no small team can be worked out by subtracting the others from the total. A mean from fewer than

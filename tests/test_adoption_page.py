@@ -293,3 +293,67 @@ def test_the_screen_table_rounds_for_people_and_says_why_a_barrier_is_missing(de
         elif not pilot.latest.shown:
             assert line["main_barrier"] == "too few answers"
     assert "no survey" in set(view["main_barrier"])
+
+
+def test_the_adoption_counts_on_the_page_are_the_domains(demo_store, app_env):
+    """The four headline tiles come from adoption_report.adoption_counts of the page's table."""
+    from pilot_health.catalogue import load_catalogue
+
+    app_env(demo_store)
+    at = adoption_page()
+    assert_clean(at)
+    counts = report.adoption_counts(report.portfolio_table(report.portfolio_adoption(demo_store)), load_catalogue())
+    shown = metrics(at)
+    assert shown["Pilots with a survey"] == f"{counts.surveyed} of {counts.pilots}" and counts.pilots == 24
+    assert (
+        int(shown["Low adoption"]) == counts.low_adoption
+        and int(shown["Low participation"]) == counts.low_participation
+    )
+    assert shown["Top barrier"] == counts.top_barrier and counts.top_barrier_pilots >= 1
+    [tile] = [m for m in at.metric if m.label == "Top barrier"]
+    assert tile.proto.delta == f"{counts.top_barrier_pilots} of {counts.surveyed} pilots"
+
+
+def test_the_adoption_counts_by_hand(demo_store):
+    """Five pilots worked out by hand against the shipped thresholds (adoption below 40% of target,
+    participation below 60%): two surveyed and stuck at Knowledge, one surveyed and not stuck, one
+    with too few answers (no barrier), one never surveyed."""
+    from pilot_health.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    assert catalogue.threshold("adoption_below_target") == 0.4 and catalogue.analysis.participation_warning == 0.6
+    table = pd.DataFrame(
+        {
+            "pilot_id": ["A", "B", "C", "D", "E"],
+            "main_barrier": ["Knowledge", "Knowledge", "Not stuck", None, None],
+            "adoption_rate": [0.2, 0.5, None, 0.39, None],
+            "participation": [0.7, 0.3, 0.59, None, None],
+        }
+    )
+    counts = report.adoption_counts(table, catalogue)
+    assert counts == report.AdoptionCounts(
+        pilots=5,
+        surveyed=3,
+        with_usage_and_target=3,
+        low_adoption=2,  # A (20%) and D (39%)
+        low_participation=2,  # B (30%) and C (59%)
+        top_barrier="Knowledge",
+        top_barrier_pilots=2,
+    )
+    nobody_stuck = report.adoption_counts(table[table["main_barrier"].ne("Knowledge")], catalogue)
+    assert nobody_stuck.top_barrier is None and nobody_stuck.top_barrier_pilots == 0 and nobody_stuck.surveyed == 1
+
+
+def test_the_barrier_rule_is_worded_from_its_constant(demo_store, app_env, monkeypatch):
+    """“Scored 3 or lower” and the usage trend's 5% come from the constants the numbers use."""
+    from pilot_health import adoption
+
+    app_env(demo_store)
+    words = " ".join(" ".join(sources(adoption_page(pilot="CS-01").markdown)).split())  # under a pilot's view
+    assert "scored 3 or lower" in words and "every answer is above 3" in words and "within 5% of the target" in words
+    monkeypatch.setattr(adoption, "STUCK_AT_OR_BELOW", 2)
+    monkeypatch.setattr(adoption.UsageTrend, "FLAT_WITHIN", 0.1)
+    at = adoption_page(pilot="CS-01")
+    assert_clean(at)
+    words = " ".join(" ".join(sources(at.markdown)).split())
+    assert "scored 2 or lower" in words and "every answer is above 2" in words and "within 10% of the target" in words

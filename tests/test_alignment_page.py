@@ -319,3 +319,72 @@ def test_three_monthly_points_are_named_monthly_and_the_axis_ends_with_them(tmp_
         assert end <= pd.Timestamp(TODAY) + pd.Timedelta(days=1), (
             "the axis does not run on to the KPI deadline years away"
         )
+
+
+def test_the_alignment_tiles_and_behind_plan_count_are_the_domains(demo_store, app_env):
+    """The five tiles and the “N of them behind plan” caption come from alignment_report.alignment_counts."""
+    app_env(demo_store)
+    at = alignment_page()
+    assert_clean(at)
+    counts = report.alignment_counts(report.portfolio_table(report.portfolio_alignment(demo_store)))
+    assert {label: int(value) for label, value in metrics(at).items()} == {
+        label.capitalize(): counts.tile(label) for label in report.LABEL_TILES
+    }
+    assert counts.pilots == 24 and sum(counts.tile(label) for label in report.LABEL_TILES) == 24
+    assert counts.behind_plan >= 1  # the demo has pilots behind plan
+    assert any(
+        f"24 pilots, worst first. {counts.behind_plan} of them have a KPI behind plan" in t for t in texts(at.caption)
+    )
+
+
+def test_the_alignment_counts_by_hand():
+    """Seven pilots' labels worked out by hand: “no comparison” is counted with insufficient data
+    on its tile; a pilot without KPI progress (behind_plan None) is not behind plan."""
+    table = pd.DataFrame(
+        {
+            "label": [
+                "aligned",
+                "aligned",
+                "inverted",
+                "no comparison",
+                "insufficient data",
+                "inconclusive",
+                "aligned",
+            ],
+            "behind_plan": [True, False, True, None, None, False, True],
+        }
+    )
+    counts = report.alignment_counts(table)
+    assert counts == report.AlignmentCounts(
+        pilots=7,
+        aligned=3,
+        decoupled=0,
+        inverted=1,
+        inconclusive=1,
+        insufficient_data=1,
+        no_comparison=1,
+        behind_plan=3,
+    )
+    assert [counts.tile(label) for label in report.LABEL_TILES] == [3, 0, 1, 1, 2]
+
+
+def test_the_alignment_detail_is_one_computation_for_the_page_and_the_bench(demo_store):
+    """alignment_report.alignment_detail: the pilot's row as the portfolio computes it, its metrics
+    with the primary one first, chart data for each, the weeks' span; None for a pilot not in the store."""
+    rows = {r.pilot_id: r for r in report.portfolio_alignment(demo_store)}
+    pilot_id = max((p for p, r in rows.items() if r.primary_metric), key=lambda p: (len(rows[p].names), p))
+    row = rows[pilot_id]
+    detail = report.alignment_detail(demo_store, row.as_of, pilot_id)
+    assert detail is not None
+    assert (detail.row.pilot_id, detail.row.label, detail.row.concern, detail.row.reasons) == (
+        pilot_id,
+        row.label,
+        row.concern,
+        row.reasons,
+    )
+    assert detail.metrics[0] == row.primary_metric
+    assert set(detail.metrics) == set(row.names) - {row.kpi_metric}  # every technical metric, once
+    assert set(detail.charts) == set(detail.metrics)
+    assert all(chart is not None and not chart.technical.empty for chart in detail.charts.values())
+    assert detail.span is not None and detail.span[0] < detail.span[1]
+    assert report.alignment_detail(demo_store, row.as_of, "XX-99") is None

@@ -346,3 +346,19 @@ def test_charts_with_a_row_per_pilot_keep_their_rows_height_for_a_few_pilots(dem
     ):
         assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
         assert spec["height"] >= charts.ROW_HEIGHT * 5
+
+
+def test_the_home_pages_pilot_clock_help_follows_the_constants(demo_store, app_env, monkeypatch):
+    """The 6- and 18-month marks and the length of a month are worded from the constants the
+    pilot clock is computed with, so changing one changes what the page says."""
+    app_env(demo_store)
+    help_of = lambda at: next(m.proto.help for m in at.metric if m.label.startswith("In pilot past"))  # noqa: E731
+    said = help_of(home())
+    assert "6 or more months ago (months = days ÷ 30.44)" in said and "past 18 months a pilot" in said
+    monkeypatch.setattr(portfolio, "PURGATORY_MONTHS", 9)
+    monkeypatch.setattr(portfolio, "CANCELLATION_MONTHS", 24)
+    at = home()
+    assert_clean(at)
+    said = help_of(at)
+    assert "9 or more months ago" in said and "Past 9 months" in said and "past 24 months a pilot" in said
+    assert any("The dashed lines mark 9 and 24 months" in t for t in texts(at.caption))

@@ -127,3 +127,57 @@ def test_budget_by_business_unit(frame):
     units = portfolio.by_business_unit(frame)
     assert units["budget"].sum() == pytest.approx(frame["budget"].sum())
     assert set(units["business_unit"]) == set(frame["business_unit"])
+
+
+# -- the portfolio's health: counts and worst-first order (risk page, steering pack, bench) -----------
+
+
+def _pilot_risk(pilot_id: str, health: str, scores: tuple[float | None, ...]):
+    """A scored pilot built by hand: its health verdict and its patterns' scores."""
+    from datetime import datetime
+
+    from pilot_health.risk import PatternResult, PilotRisk
+
+    patterns = {
+        f"p{i}": PatternResult(f"p{i}", f"Pattern {i}", score, 1.0, "low", [], i + 1, "")
+        for i, score in enumerate(scores)
+    }
+    return PilotRisk(pilot_id, pilot_id, "Unit", "pilot", datetime(2026, 3, 1), health, "by hand", patterns)
+
+
+def test_portfolio_health_counts_each_verdict_and_orders_worst_first_by_hand():
+    """Seven pilots worked out by hand: red before amber before insufficient evidence before green;
+    within a verdict, the highest pattern score first, then the code."""
+    results = [
+        _pilot_risk("GR-01", "green", (10, 5)),
+        _pilot_risk("RD-02", "red", (70, 20)),
+        _pilot_risk("AM-01", "amber", (55, None)),
+        _pilot_risk("RD-01", "red", (90, 10)),
+        _pilot_risk("IN-01", "insufficient", (None, None)),
+        _pilot_risk("AM-02", "amber", (55, 40)),  # ties AM-01 on its top score: the code decides
+        _pilot_risk("RD-03", "red", (40, 90)),  # ties RD-01 on its top score: the code decides
+    ]
+    health = portfolio.portfolio_health(results)
+    assert health.worst_first == ("RD-01", "RD-03", "RD-02", "AM-01", "AM-02", "IN-01", "GR-01")
+    assert health.red == ("RD-01", "RD-03", "RD-02") and health.amber == ("AM-01", "AM-02")
+    assert health.insufficient == ("IN-01",) and health.green == ("GR-01",)
+    assert health.counts == {"red": 3, "amber": 2, "green": 1, "insufficient": 1}
+    assert list(health.counts) == list(portfolio.HEALTH_VERDICTS)
+    assert health.named("red", 2) == (("RD-01", "RD-03"), 1) and health.named("green", 8) == (("GR-01",), 0)
+    # The pilots a page's filters show: only those are counted and ordered.
+    shown = portfolio.portfolio_health(results, ["GR-01", "RD-02", "AM-02", "RD-02"])
+    assert shown.worst_first == ("RD-02", "AM-02", "GR-01")
+    assert shown.counts == {"red": 1, "amber": 1, "green": 1, "insufficient": 0}
+    assert portfolio.portfolio_health([]).counts == {"red": 0, "amber": 0, "green": 0, "insufficient": 0}
+
+
+def test_the_pilot_clock_is_worded_from_its_constants(monkeypatch):
+    assert portfolio.months_rule() == "days ÷ 30.44"
+    assert portfolio.pilot_clock_rule().startswith("Past 6 months without integration") and "past 18 months" in (
+        portfolio.pilot_clock_rule()
+    )
+    monkeypatch.setattr(portfolio, "PURGATORY_MONTHS", 9)
+    monkeypatch.setattr(portfolio, "CANCELLATION_MONTHS", 24)
+    monkeypatch.setattr(portfolio, "DAYS_PER_MONTH", 30.0)
+    assert portfolio.months_rule() == "days ÷ 30.00"
+    assert "Past 9 months" in portfolio.pilot_clock_rule() and "past 24 months" in portfolio.pilot_clock_rule()

@@ -281,3 +281,54 @@ def test_the_home_table_shows_each_pilots_health_as_a_coloured_word(demo_store, 
         option["value"]: option["color"] for option in config["type_config"]["options"]
     }  # the word and its colour
     assert colours == {charts.HEALTH_SHORT[k]: charts.HEALTH_COLOURS[k] for k in charts.HEALTH_SHORT}
+
+
+def test_the_health_tiles_the_red_pilots_named_and_the_steering_pack_agree_with_the_domain(demo_store, app_env):
+    """One computation of the portfolio's health (portfolio.portfolio_health): the risk page's tiles
+    and the red pilots it names, the steering pack's health tile and the pack's worst-first rows."""
+    from pilot_health import steering_pack as sp
+    from pilot_health.portfolio import portfolio_health
+
+    app_env(demo_store)
+    at = risk_page()
+    assert_clean(at)
+    health = portfolio_health(risk.assess(demo_store))
+    assert {k: int(v) for k, v in metrics(at).items()} == {
+        risk.HEALTH_LABELS[verdict]: count for verdict, count in health.counts.items()
+    }
+    assert health.counts["red"] >= 1 and health.counts["amber"] >= 1  # the demo has both
+    named = next(t for t in texts(at.caption) if "Red, the committee's attention now" in t)
+    assert re.findall(r"\b[A-Z]{2}-\d{2}\b", named) == list(health.red)  # worst first, as the heatmap
+    pack = sp.portfolio_pack(demo_store, "http://dashboard.example")
+    assert [r.pilot_id for r in pack.results] == list(health.worst_first)
+    tile = sp.portfolio_facts(pack)[0]
+    assert (tile.label, tile.value, tile.detail) == (
+        "Health",
+        f"{health.counts['red']} red, {health.counts['amber']} amber",
+        f"{health.counts['green']} green, {health.counts['insufficient']} with too little evidence to judge",
+    )
+
+
+def test_the_risk_command_lists_worst_first_with_the_pages_health_counts(tmp_path, run_command):
+    """The command line's list is the risk page's order and ends with its tiles' counts
+    (portfolio.portfolio_health), in words and in the JSON."""
+    from pilot_health.portfolio import portfolio_health
+    from pilot_health.store import Store
+
+    db = tmp_path / "risk.duckdb"
+    run_command("demo", "--db", str(db))
+    health = portfolio_health(risk.assess(Store(db)))
+    text = run_command("risk", "--db", str(db))
+    assert text.returncode == 0, text.stderr
+    listed = [line.split()[0] for line in text.stdout.splitlines()[1:] if re.match(r"[A-Z]{2}-\d{2} ", line)]
+    assert listed == list(health.worst_first) and len(listed) == 24
+    c = health.counts
+    assert (
+        f"Health (worst first above): {c['red']} red, {c['amber']} amber, {c['green']} green, "
+        f"{c['insufficient']} insufficient evidence"
+    ) in text.stdout
+    payload = json.loads(run_command("risk", "--db", str(db), "--json").stdout)
+    assert [p["pilot_id"] for p in payload["pilots"]] == list(health.worst_first)
+    assert payload["health_counts"] == c
+    one = json.loads(run_command("risk", "--db", str(db), "--pilot", "RO-02", "--json").stdout)
+    assert "health_counts" not in one  # one pilot: nothing to count

@@ -505,6 +505,36 @@ def order_words(table: pd.DataFrame) -> str:
     )
 
 
+@dataclass(frozen=True)
+class AdoptionCounts:
+    """The adoption page's headline for the pilots of a portfolio table (`portfolio_table`,
+    filtered or not)."""
+
+    pilots: int
+    surveyed: int  # the latest wave can be shown (enough respondents)
+    with_usage_and_target: int  # adoption is known: usage data and target users
+    low_adoption: int  # active users below the catalogue's share of target users
+    low_participation: int  # the latest wave answered by fewer than the warning share of target users
+    top_barrier: str | None  # the main barrier (its label) of the most surveyed pilots; None when nobody is stuck
+    top_barrier_pilots: int  # how many pilots have it as their main barrier
+
+
+def adoption_counts(table: pd.DataFrame, catalogue: Catalogue) -> AdoptionCounts:
+    """Pilots surveyed, with low adoption and low participation (the catalogue's thresholds), and
+    the most common main barrier, in a `portfolio_table` frame."""
+    surveyed = table["main_barrier"].notna()
+    barriers = table.loc[surveyed & table["main_barrier"].ne(BARRIER_LABELS["none"]), "main_barrier"].value_counts()
+    return AdoptionCounts(
+        pilots=len(table),
+        surveyed=int(surveyed.sum()),
+        with_usage_and_target=int(table["adoption_rate"].notna().sum()),
+        low_adoption=int(table["adoption_rate"].lt(catalogue.threshold("adoption_below_target")).sum()),
+        low_participation=int(table["participation"].lt(catalogue.analysis.participation_warning).sum()),
+        top_barrier=str(barriers.index[0]) if len(barriers) else None,
+        top_barrier_pilots=int(barriers.iloc[0]) if len(barriers) else 0,
+    )
+
+
 def future_note(table: pd.DataFrame) -> str:
     """The portfolio's note on survey responses left out for being dated in the future ('' when none)."""
     if table.empty or "future_responses" not in table.columns:

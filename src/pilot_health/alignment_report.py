@@ -14,7 +14,19 @@ import re
 import numpy as np
 import pandas as pd
 
-from .alignment import Alignment, Decay, Drift, Gap, KpiProgress, Trend, chance_words, crossings, decay_path, drift_path
+from .alignment import (
+    KPI_WINDOW_PERIODS as KPI_WINDOW_PERIODS,  # re-exported: pages word the KPI's "latest" with it
+    Alignment,
+    Decay,
+    Drift,
+    Gap,
+    KpiProgress,
+    Trend,
+    chance_words,
+    crossings,
+    decay_path,
+    drift_path,
+)
 from .catalogue import Catalogue
 from .thresholds import catalogue_for
 from .evidence import Evidence, load_evidence
@@ -588,6 +600,45 @@ DECAY_WORDS = {"none": "no alert", "warning": "warning", "critical": "critical"}
 WHY_SHOWN = 2  # reasons the table shows per pilot (the weightiest come first); the rest are counted
 
 
+LABEL_TILES = ("aligned", "decoupled", "inverted", "inconclusive", "insufficient data")  # the page's counts, in order
+
+
+@dataclass(frozen=True)
+class AlignmentCounts:
+    """The alignment page's headline: pilots per verdict and how many have a KPI behind plan, for
+    the pilots of a portfolio table (`portfolio_table`, filtered or not)."""
+
+    pilots: int
+    aligned: int
+    decoupled: int
+    inverted: int
+    inconclusive: int
+    insufficient_data: int  # fewer common periods than needed
+    no_comparison: int  # no technical metric or KPI series to compare: counted with insufficient data
+    behind_plan: int  # KPI progress trailing the time gone (beyond its noise)
+
+    def tile(self, label: str) -> int:
+        """A tile's count (`LABEL_TILES`): "insufficient data" includes the pilots with no comparison."""
+        if label == "insufficient data":
+            return self.insufficient_data + self.no_comparison
+        return int(getattr(self, label))
+
+
+def alignment_counts(table: pd.DataFrame) -> AlignmentCounts:
+    """Pilots per alignment verdict and with a KPI behind plan, in a `portfolio_table` frame."""
+    counts = table["label"].value_counts()
+    return AlignmentCounts(
+        pilots=len(table),
+        aligned=int(counts.get("aligned", 0)),
+        decoupled=int(counts.get("decoupled", 0)),
+        inverted=int(counts.get("inverted", 0)),
+        inconclusive=int(counts.get("inconclusive", 0)),
+        insufficient_data=int(counts.get("insufficient data", 0)),
+        no_comparison=int(counts.get("no comparison", 0)),
+        behind_plan=int(table["behind_plan"].eq(True).sum()),
+    )
+
+
 def short_why(why, keep: int = WHY_SHOWN):
     """The table's "why here": the first `keep` reasons (they come weightiest first) and how many
     more there are — "inverted, ROC AUC decay critical + 3 more". The full list is in the download
@@ -1108,3 +1159,38 @@ def date_span(numbers: PilotNumbers) -> tuple[date, date] | None:
     if not weeks:
         return None
     return min(w.min() for w in weeks).date(), max(w.max() for w in weeks).date()
+
+
+@dataclass(frozen=True)
+class AlignmentDetail:
+    """One pilot's alignment view: its numbers and verdict (`row`), its technical metrics (the
+    primary one first), each metric's chart data and the span of its weeks (the date chooser's bounds)."""
+
+    row: PilotAlignment
+    metrics: tuple[str, ...]
+    charts: dict[str, PilotChartData | None] = field(compare=False)
+    span: tuple[date, date] | None
+
+
+def alignment_detail(
+    store: Store,
+    as_of: datetime,
+    pilot_id: str,
+    catalogue: Catalogue | None = None,
+    records_at: datetime | None = None,
+) -> AlignmentDetail | None:
+    """One pilot's alignment view as of `as_of` (the portfolio's moment), with the records as they
+    stood at `records_at` (a pinned view) and the thresholds then; None when the pilot is not in the store."""
+    catalogue = catalogue or catalogue_for(store, records_at)
+    evidence = load_evidence(store, as_of, [pilot_id], records_at)
+    if pilot_id not in set(evidence.pilots["pilot_id"]):
+        return None
+    numbers = numbers_for(evidence, pilot_id, catalogue)
+    primary = [numbers.primary_metric] if numbers.primary_metric else []
+    metrics = tuple(primary + [m for m in numbers.e.technical_metrics if m != numbers.primary_metric])
+    return AlignmentDetail(
+        row=assess_alignment(numbers, catalogue),
+        metrics=metrics,
+        charts={m: chart_data(numbers, m) for m in metrics},
+        span=date_span(numbers),
+    )

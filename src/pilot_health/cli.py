@@ -328,10 +328,21 @@ def _per_pilot(
     return store, catalogue, wanted, compute(store, _as_of(args.as_of), wanted, catalogue)
 
 
+def _risk_worst_first(store: Store, as_of, pilot_ids, catalogue) -> list[Any]:
+    """Every pilot's risk in the risk page's worst-first order (`portfolio.portfolio_health`)."""
+    from .portfolio import portfolio_health
+    from .risk import assess
+
+    results = assess(store, as_of, pilot_ids, catalogue)
+    by_pilot = {r.pilot_id: r for r in results}
+    return [by_pilot[p] for p in portfolio_health(results).worst_first]
+
+
 def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from . import risk
+    from .portfolio import portfolio_health
 
-    store, catalogue, wanted, results = _per_pilot(args, risk.assess)
+    store, catalogue, wanted, results = _per_pilot(args, _risk_worst_first)
     data = _pilots_payload(store, catalogue, results, risk.as_json, args.as_of)
     short = {
         "data_debt": "Data",
@@ -358,6 +369,13 @@ def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             )
             for sig in p.signals:
                 lines.append(f"    {'[' + sig.state + ']':9} {sig.key}: {sig.evidence}")
+    if not wanted:  # the portfolio: the risk page's health counts under its worst-first list
+        counts = portfolio_health(results).counts
+        data["health_counts"] = counts
+        lines.append(
+            "\nHealth (worst first above): "
+            + ", ".join(f"{n} {risk.HEALTH_LABELS[verdict].lower()}" for verdict, n in counts.items())
+        )
     return data, "\n".join(lines)
 
 

@@ -7,8 +7,10 @@ on the store version; filtering and summarising are cheap and run on every inter
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -16,6 +18,9 @@ from . import queries
 from .config import CANCELLATION_MONTHS, DAYS_PER_MONTH, PURGATORY_MONTHS
 from .models import STAGES
 from .store import Store
+
+if TYPE_CHECKING:
+    from .risk import PilotRisk
 
 PILOT_CLOCK_LABELS = {
     "over_18": f"past {CANCELLATION_MONTHS} months",
@@ -61,6 +66,19 @@ class PortfolioFilters:
     @property
     def active(self) -> bool:
         return bool(self.business_units or self.stages)
+
+
+def months_rule() -> str:
+    """How months in a stage are counted, in words: "days ÷ 30.44" (`DAYS_PER_MONTH`)."""
+    return f"days ÷ {DAYS_PER_MONTH:.2f}"
+
+
+def pilot_clock_rule() -> str:
+    """What the pilot clock's two marks mean, in words, from `PURGATORY_MONTHS` and `CANCELLATION_MONTHS`."""
+    return (
+        f"Past {PURGATORY_MONTHS} months without integration and change work is pilot purgatory; "
+        f"past {CANCELLATION_MONTHS} months a pilot is statistically on its way to cancellation."
+    )
 
 
 def pilot_clock(stage: str, months_in_stage: float | None) -> str | None:
@@ -164,3 +182,56 @@ def by_business_unit(frame: pd.DataFrame) -> pd.DataFrame:
     )
     grouped["spend_share"] = grouped["spend_to_date"] / grouped["budget"].where(grouped["budget"] > 0)
     return grouped
+
+
+# -- the portfolio's health: the risk page's tiles, the steering pack's, the command line's ----------
+
+HEALTH_VERDICTS = ("red", "amber", "green", "insufficient")  # the order the counts are shown in
+
+
+@dataclass(frozen=True)
+class PortfolioHealth:
+    """How many pilots have each health verdict, which ones (each worst first), and every pilot in
+    the risk page's worst-first order: the counts the risk page's tiles show, the pilots it names
+    under them, and the order of the steering pack's table and its committee's steps."""
+
+    worst_first: tuple[str, ...]  # every pilot counted: red, amber, insufficient evidence, green
+    red: tuple[str, ...]
+    amber: tuple[str, ...]
+    green: tuple[str, ...]
+    insufficient: tuple[str, ...]
+
+    def pilots(self, verdict: str) -> tuple[str, ...]:
+        """The pilots of one verdict (`HEALTH_VERDICTS`), worst first."""
+        return {"red": self.red, "amber": self.amber, "green": self.green, "insufficient": self.insufficient}[verdict]
+
+    def count(self, verdict: str) -> int:
+        return len(self.pilots(verdict))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Pilots per verdict, in the order the tiles show them (zero included)."""
+        return {verdict: self.count(verdict) for verdict in HEALTH_VERDICTS}
+
+    def named(self, verdict: str, limit: int) -> tuple[tuple[str, ...], int]:
+        """The first `limit` pilots of a verdict (worst first) and how many more there are: "5 red"
+        says which five, and a long list ends in "and 3 more"."""
+        pilots = self.pilots(verdict)
+        return pilots[:limit], max(len(pilots) - limit, 0)
+
+
+def portfolio_health(results: Sequence[PilotRisk], pilot_ids: Iterable[str] | None = None) -> PortfolioHealth:
+    """The portfolio's health counts and worst-first order (`risk.order_pilots` by health) for the
+    pilots in `pilot_ids` (those a page's filters show; default: every result)."""
+    from .risk import order_pilots, pilots_by_health
+
+    by_pilot = {r.pilot_id: r for r in results}
+    order = order_pilots(by_pilot, by_pilot if pilot_ids is None else pilot_ids, "health")
+    grouped = pilots_by_health(by_pilot, order)
+    return PortfolioHealth(
+        worst_first=tuple(order),
+        red=tuple(grouped["red"]),
+        amber=tuple(grouped["amber"]),
+        green=tuple(grouped["green"]),
+        insufficient=tuple(grouped["insufficient"]),
+    )

@@ -39,8 +39,8 @@ from .errors import NotFoundError
 from .evidence import load_evidence
 from .formatting import moment, money, percent
 from .models import STAGE_LABELS
-from .portfolio import PILOT_CLOCK_LABELS, PortfolioSummary, load_portfolio, pilot_clock, summarise
-from .risk import HEALTH_LABELS, STATUS_LABELS, Action, PilotRisk, assess, assess_evidence, order_pilots
+from .portfolio import PILOT_CLOCK_LABELS, PortfolioSummary, load_portfolio, pilot_clock, portfolio_health, summarise
+from .risk import HEALTH_LABELS, STATUS_LABELS, Action, PilotRisk, assess, assess_evidence
 from .store import Store, utc_now
 
 if TYPE_CHECKING:
@@ -278,7 +278,7 @@ def committee_actions(results: Sequence[PilotRisk], limit: int = COMMITTEE_ACTIO
     (`PilotRisk.actions`, most serious pattern first), pilots in the risk page's worst-first order;
     when fewer pilots call for action than `limit`, their next steps follow in the same order."""
     by_pilot = {r.pilot_id: r for r in results}
-    queues = [(by_pilot[p], by_pilot[p].actions) for p in order_pilots(by_pilot, by_pilot, "health")]
+    queues = [(by_pilot[p], by_pilot[p].actions) for p in portfolio_health(results).worst_first]
     picked: list[CommitteeAction] = []
     rank = 0
     while len(picked) < limit and any(rank < len(steps) for _, steps in queues):
@@ -314,7 +314,7 @@ def portfolio_pack(
         alignments = portfolio_alignment(store, pinned, catalogue=catalogue, records_at=pinned)
         frame = load_portfolio(store, as_of.date(), stale, pinned)
     by_pilot = {r.pilot_id: r for r in risks}
-    results = [by_pilot[p] for p in order_pilots(by_pilot, by_pilot, "health")]
+    results = [by_pilot[p] for p in portfolio_health(risks).worst_first]  # the risk page's order
     progress = {a.pilot_id: a.kpi_progress for a in alignments}
     lines = {row["pilot_id"]: row for row in frame.to_dict("records")}
     rows = []
@@ -547,29 +547,24 @@ def made_text() -> str:
     return f"made by Pilot Health on {utc_now():%d %b %Y %H:%M} UTC"
 
 
-def health_counts(results: Sequence[PilotRisk]) -> str:
-    counts = pd.Series([r.health for r in results], dtype=object).value_counts()
-    return ", ".join(
-        f"{int(counts.get(h, 0))} {HEALTH_LABELS[h].lower()}" for h in ("red", "amber", "green", "insufficient")
-    )
-
-
 def portfolio_facts(pack: PortfolioPack) -> list[Tile]:
     s = pack.summary
-    counts = pd.Series([r.health for r in pack.results], dtype=object).value_counts()
+    counts = portfolio_health(pack.results).counts  # the risk page's tiles
     health = Tile(
         "Health",
-        f"{int(counts.get('red', 0))} red, {int(counts.get('amber', 0))} amber",
-        f"{int(counts.get('green', 0))} green, {int(counts.get('insufficient', 0))} with too little evidence to judge",
+        f"{counts['red']} red, {counts['amber']} amber",
+        f"{counts['green']} green, {counts['insufficient']} with too little evidence to judge",
     )
     if s is None:
         return [health]
     return [
         health,
         Tile(
-            "In pilot past 6 months",
+            f"In pilot {PILOT_CLOCK_LABELS['over_6']}",
             f"{s.past_purgatory} of {s.in_pilot}",
-            f"{s.past_cancellation} past 18 months" if s.past_cancellation else "None past 18 months",
+            f"{s.past_cancellation} {PILOT_CLOCK_LABELS['over_18']}"
+            if s.past_cancellation
+            else f"None {PILOT_CLOCK_LABELS['over_18']}",
             warn=bool(s.past_purgatory),
         ),
         Tile(

@@ -116,27 +116,11 @@ def alignment_rows(store_key: tuple, version: str, rules: str, today: date, pinn
 def alignment_detail(
     store_key: tuple, version: str, rules: str, as_of: datetime, pilot_id: str, pinned: datetime | None = None
 ):
-    """One pilot's numbers and every technical metric's chart data, as of the portfolio's moment."""
-    from ..alignment_report import assess_alignment, chart_data, date_span, numbers_for
-    from ..evidence import load_evidence
-    from ..thresholds import catalogue_for
+    """One pilot's numbers and every technical metric's chart data, as of the portfolio's moment
+    (`alignment_report.alignment_detail`), once per store version."""
+    from ..alignment_report import alignment_detail as detail
 
-    store = Store.from_key(store_key)
-    catalogue = catalogue_for(store, pinned)
-    evidence = load_evidence(store, as_of, [pilot_id], pinned)
-    if pilot_id not in set(evidence.pilots["pilot_id"]):
-        return None
-    numbers = numbers_for(evidence, pilot_id, catalogue)
-    metrics = numbers.e.technical_metrics
-    ordered = ([numbers.primary_metric] if numbers.primary_metric else []) + [
-        m for m in metrics if m != numbers.primary_metric
-    ]
-    return {
-        "row": assess_alignment(numbers, catalogue),
-        "metrics": ordered,
-        "charts": {m: chart_data(numbers, m) for m in ordered},
-        "span": date_span(numbers),
-    }
+    return detail(Store.from_key(store_key), as_of, pilot_id, records_at=pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
