@@ -61,6 +61,26 @@ READINESS_PATTERNS = {
 }
 
 
+# What the audit trail records, and how each action reads on the Audit trail page.
+AUDIT_ACTIONS = {
+    "upload": "Upload stored",
+    "withdraw": "Upload withdrawn",
+    "pilot_create": "Pilot added",
+    "pilot_edit": "Pilot record edited",
+    "pilot_remove": "Pilot removed",
+    "metric_definition": "Metric definition saved",
+    "demo_load": "Demo loaded",
+    "demo_clear": "Demo cleared",
+    "restore": "Store restored from a backup",
+    "threshold_change": "Threshold changed",
+    "meeting_add": "Meeting added",
+    "decision_record": "Decision recorded",
+    "alert_subscribe": "Alert subscription added",
+    "alert_unsubscribe": "Alert subscription removed",
+    "alert_run": "Alerts sent",
+}
+
+
 def _text(title: str, description: str, group: str, max_length: int = 200) -> Any:
     return Field(None, title=title, description=description, max_length=max_length, json_schema_extra={"group": group})
 
