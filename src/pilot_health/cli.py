@@ -330,20 +330,15 @@ def _per_pilot(
 
 def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from . import risk
+    from .catalogue import PATTERN_SHORT_NAMES
 
     store, catalogue, wanted, results = _per_pilot(args, risk.assess)
     data = _pilots_payload(store, catalogue, results, risk.as_json, args.as_of)
-    short = {
-        "data_debt": "Data",
-        "integration_avoidance": "Integration",
-        "organisational_resistance": "People",
-        "governance_vacuum": "Governance",
-        "wrong_success_metrics": "Metrics",
-    }
-    lines = [f"{'pilot':8} {'health':13} " + " ".join(f"{v:>13}" for v in short.values())]
+    # the patterns by the dashboard's short names (the heatmap's columns), in the catalogue's order
+    lines = [f"{'pilot':8} {'health':13} " + " ".join(f"{v:>13}" for v in PATTERN_SHORT_NAMES.values())]
     for r in results:
         cells = []
-        for key in short:
+        for key in PATTERN_SHORT_NAMES:
             p = r.patterns[key]
             cells.append(f"{'insufficient' if p.status == 'insufficient' else f'{p.status} {p.score_label}':>13}")
         lines.append(f"{r.pilot_id:8} {risk.HEALTH_LABELS[r.health].lower()[:13]:13} " + " ".join(cells))
