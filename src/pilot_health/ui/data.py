@@ -127,7 +127,7 @@ def alignment_detail(
     if pilot_id not in set(evidence.pilots["pilot_id"]):
         return None
     numbers = numbers_for(evidence, pilot_id, catalogue)
-    metrics = numbers.e.technical_metrics
+    metrics = numbers.evidence.technical_metrics
     ordered = ([numbers.primary_metric] if numbers.primary_metric else []) + [
         m for m in metrics if m != numbers.primary_metric
     ]
