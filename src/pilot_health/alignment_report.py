@@ -16,6 +16,7 @@ import pandas as pd
 
 from .alignment import Alignment, Decay, Drift, Gap, KpiProgress, Trend, chance_words, crossings, decay_path, drift_path
 from .catalogue import Catalogue
+from .formatting import percent, setting_percent
 from .thresholds import catalogue_for
 from .evidence import Evidence, load_evidence
 from .metric_dictionary import MetricInfo
@@ -294,7 +295,7 @@ def describe_change(
         number = f"{size:.1f}".rstrip("0").rstrip(".") if size < 10 else f"{size:.0f}"
         amount = "1 point" if number == "1" else f"{number} points"
     else:
-        amount = f"{abs(relative) * 100:.0f}%"
+        amount = percent(abs(relative))
     judged = ""
     if direction in ("up", "down"):
         judged = " (better)" if (last > first) == (direction == "up") else " (worse)"
@@ -327,7 +328,7 @@ def change_words(
 
 def _number(value: float, unit: str | None) -> str:
     if unit == "share":
-        return f"{value * 100:.3g}%"
+        return setting_percent(value)
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
