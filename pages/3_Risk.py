@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pilot_health.adoption import STUCK_AT_OR_BELOW
-from pilot_health.catalogue import PATTERN_KEYS
+from pilot_health.catalogue import PATTERN_KEYS, PATTERN_SHORT_NAMES
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.formatting import moment, percent
 from pilot_health.models import STAGE_LABELS
@@ -76,16 +76,7 @@ NAMED_PILOTS = 8  # red pilots named under the counts; any more are first in the
 SORTS = {
     "Health": "health",
     "Pilot code": "pilot",
-    **{
-        charts.PATTERN_SHORT[n]: k
-        for k, n in (
-            ("data_debt", "Data Debt"),
-            ("integration_avoidance", "Integration Avoidance"),
-            ("organisational_resistance", "Organisational Resistance"),
-            ("governance_vacuum", "Governance Vacuum"),
-            ("wrong_success_metrics", "Wrong Success Metrics"),
-        )
-    },
+    **{PATTERN_SHORT_NAMES[k]: k for k in PATTERN_KEYS},
 }
 
 with friendly_errors():
@@ -232,7 +223,7 @@ with friendly_errors():
             border=True
         )  # the evidence share as a caption: it wraps, where a metric's delta is cut off
         card.metric(
-            charts.PATTERN_SHORT.get(pattern.name, pattern.name),
+            PATTERN_SHORT_NAMES[pattern.key],
             pattern.score_label,
             delta=STATUS_LABELS[pattern.status],
             delta_color="off",
@@ -340,13 +331,13 @@ insufficient evidence. The full explanation is in the Guide: [How risk is judged
         rules = pd.DataFrame(
             [
                 (
-                    charts.PATTERN_SHORT.get(p.name, p.name),
+                    PATTERN_SHORT_NAMES[k],
                     s.key,
                     s.question,
                     s.weight,
                     risk.threshold_words(s.threshold, s.unit),
                 )
-                for p in catalogue.patterns.values()
+                for k, p in catalogue.patterns.items()
                 for s in p.signals
             ],
             columns=["pattern", "signal", "question", "weight", "threshold"],

@@ -1,6 +1,5 @@
 """Technical vs business alignment: is the model's progress turning into business results?"""
 
-import pandas as pd
 import streamlit as st
 
 from pilot_health.alignment_report import (
@@ -50,10 +49,6 @@ LABEL_ICONS = {
     "no comparison": ":material/help:",
 }
 ROW_HEIGHT = 66  # px: the grid wraps text only in rows taller than 64 px; this holds three lines
-
-
-def pct(value) -> str:
-    return "–" if value is None or pd.isna(value) else percent(value)
 
 
 def follow_metric(default: str) -> None:
@@ -276,7 +271,7 @@ with friendly_errors():
         )
         cols[1].metric(
             "Live vs lab",
-            pct(gap.relative if gap else None),
+            percent(gap.relative if gap else None),
             border=True,
             help=(
                 f"{md_escape(gap.metric)}: lab {gap.lab:.4g} ({gap.lab_values} weeks to {gap.lab_until}) vs live {gap.live:.4g} "
@@ -287,7 +282,7 @@ with friendly_errors():
         )
         cols[2].metric(
             "Decay",
-            pct(decay.relative if decay else None),
+            percent(decay.relative if decay else None),
             border=True,
             delta=DECAY_WORDS[decay.level] if decay else None,
             delta_color="inverse" if decay and decay.level != "none" else "off",
@@ -306,10 +301,10 @@ with friendly_errors():
         )
         cols[3].metric(
             "KPI progress",
-            pct(progress.progress if progress else None),
+            percent(progress.progress if progress else None),
             border=True,
             delta=(
-                f"{pct(min(progress.time_elapsed, 1))} of time gone"
+                f"{percent(min(progress.time_elapsed, 1))} of time gone"
                 if progress and progress.time_elapsed is not None
                 else None
             ),

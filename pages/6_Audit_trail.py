@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pilot_health.queries import AUDIT_ACTIONS
+from pilot_health.models import AUDIT_ACTIONS
 from pilot_health.thresholds import threshold_label
 from pilot_health.ui import data
 from pilot_health.ui.page import friendly_errors, page_setup

@@ -9,7 +9,6 @@ from pilot_health import meetings
 from pilot_health.changes import BETTER, WORSE, since_moment
 from pilot_health.formatting import moment, plural
 from pilot_health.results import KEEPER
-from pilot_health.store import utc_now
 from pilot_health.risk import HEALTH_LABELS
 from pilot_health.ui import data
 from pilot_health.ui.guide import guide_link
@@ -169,7 +168,7 @@ with friendly_errors():
     if note:
         st.caption(md_escape(note))
     found = data.changes_since(*ctx.cache_key, since, ctx.pinned)
-    due = meetings.due_or_overdue(data.decisions(*ctx.cache_key, ctx.pinned, None, (ctx.pinned or utc_now()).date()))
+    due = meetings.due_or_overdue(data.decisions(*ctx.cache_key, ctx.pinned, None, ctx.utc_today))
     register = data.pilot_register(*ctx.cache_key, ctx.pinned)
     names = dict(zip(register["pilot_id"], register["name"], strict=True))
     if found.empty:

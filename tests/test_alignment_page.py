@@ -124,7 +124,7 @@ def test_metric_and_dates_come_from_the_url_and_cut_the_chart(demo_store, app_en
 
 def test_a_second_metric_from_the_url(demo_store, app_env):
     numbers = report.numbers_for(report.load_evidence(demo_store), "RO-05", load_catalogue())
-    other = next(m for m in numbers.e.technical_metrics if m != numbers.primary_metric)
+    other = next(m for m in numbers.evidence.technical_metrics if m != numbers.primary_metric)
     app_env(demo_store)
     at = alignment_page(pilot="RO-05")
     assert at.selectbox(key="metric").value == numbers.primary_metric
@@ -132,12 +132,12 @@ def test_a_second_metric_from_the_url(demo_store, app_env):
     assert_clean(at)
     assert at.selectbox(key="metric").value == other
     lines = next(frame for mark, frame in chart_layers(at) if mark == "line")
-    assert len(lines) == len(numbers.e.series(other, "lab", "technical")), "the chosen metric's weeks are drawn"
+    assert len(lines) == len(numbers.evidence.series(other, "lab", "technical")), "the chosen metric's weeks are drawn"
 
 
 def test_the_metric_chooser_shows_everyday_names_and_keeps_the_key_in_the_url(demo_store, app_env):
     numbers = report.numbers_for(report.load_evidence(demo_store), "RO-05", load_catalogue())
-    other = next(m for m in numbers.e.technical_metrics if m != numbers.primary_metric)
+    other = next(m for m in numbers.evidence.technical_metrics if m != numbers.primary_metric)
     row = report.assess_alignment(numbers, load_catalogue())
     app_env(demo_store)
     at = alignment_page(pilot="FN-01")

@@ -122,3 +122,16 @@ def test_a_meeting_stands_for_its_moment_and_its_decisions_due_are_listed(demo_s
 
     at.selectbox(key="since_meeting").set_value(0).run()  # back to a day: the address forgets the meeting
     assert "meeting" not in at.query_params and not at.date_input(key="since").disabled
+
+
+def test_the_day_decisions_are_judged_against_is_the_page_contexts_by_the_stores_clock():
+    """Since last meeting and a pilot's decisions ask the page context for the day (ctx.utc_today),
+    not the store: a pinned link's day, else today's in UTC."""
+    from pilot_health.store import utc_now
+    from pilot_health.ui.page import PageContext
+
+    pinned = PageContext(config=None, store=None, meta={}, person=None, pinned=datetime(2025, 3, 4, 23, 30))
+    assert pinned.utc_today == date(2025, 3, 4)
+    before = utc_now().date()
+    now = PageContext(config=None, store=None, meta={}, person=None).utc_today
+    assert now in {before, utc_now().date()}

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from conftest import ROOT
-from pilot_health import migrations
+from pilot_health import migrations, queries
 from pilot_health.errors import StoreVersionError
 from pilot_health.models import PILOT_FIELDS
 from pilot_health.store import Store
@@ -62,6 +62,22 @@ def test_migrations_are_recorded_once_and_rerunning_changes_nothing(store):
         assert names[0] == "001_initial_schema"
         assert migrations.migrate(con) == []
         assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(names)
+
+
+def test_the_applied_migrations_are_read_in_one_place(store):
+    """queries.applied_migrations is the one reader of schema_migrations: the status command, the
+    store's snapshot and the migration runner all go through it, and no other module has its own."""
+    store.ensure_ready()
+    with store.read() as con:
+        assert queries.applied_migrations(con) == [migrations.migration_name(m) for m in migrations.MIGRATIONS]
+    assert not hasattr(migrations, "applied_migrations")
+    src = ROOT / "src" / "pilot_health"
+    readers = sorted(
+        path.name
+        for path in src.rglob("*.py")
+        if re.search(r"SELECT\s+name\s+FROM\s+schema_migrations", path.read_text(encoding="utf-8"))
+    )
+    assert readers == ["queries.py"]
 
 
 def test_migration_names_are_numbered_in_order():

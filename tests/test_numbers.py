@@ -195,3 +195,23 @@ def test_evidence_series_are_the_weekly_means_of_the_store_rows():
         live = mine[(mine["kind"] == "technical") & (mine["environment"] == "live")]["week"]
         assert list(one.weeks("technical", "live")) == sorted(live.unique())
         assert one.technical_metrics == sorted(mine.loc[mine["kind"] == "technical", "metric"].unique())
+
+
+def test_the_shared_numbers_name_what_they_hold(demo_store):
+    """The risk engine's context and PilotNumbers say evidence, record, analysis, catalogue and numbers
+    (not e, r, a, c, n), for whoever reads the engine or a page that uses them."""
+    from pilot_health import risk
+    from pilot_health.evidence import load_evidence
+    from pilot_health.pilot_numbers import PilotNumbers
+    from pilot_health.thresholds import catalogue_for
+
+    evidence = load_evidence(demo_store, datetime(2026, 3, 1), ["SC-01"]).pilot("SC-01")
+    catalogue = catalogue_for(demo_store)
+    context = risk._Context(evidence, catalogue, datetime(2026, 3, 1), False)
+    assert context.evidence is evidence and context.record is evidence.record
+    assert context.catalogue is catalogue and context.analysis is catalogue.analysis
+    assert isinstance(context.numbers, PilotNumbers)
+    numbers = context.numbers
+    assert numbers.evidence is evidence and numbers.record is evidence.record and numbers.analysis is catalogue.analysis
+    for holder in (context, numbers):
+        assert [name for name in vars(holder) if len(name) == 1] == []

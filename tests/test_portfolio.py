@@ -5,8 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import DEMO_TODAY
-from pilot_health import portfolio
+from datetime import date, datetime
+from types import SimpleNamespace
+
+from conftest import DEMO_NOW, DEMO_TODAY
+from pilot_health import portfolio, risk, steering_pack
+from pilot_health.evidence import load_evidence
+from pilot_health.models import months_since
+from pilot_health.thresholds import catalogue_for
 from pilot_health.pilots import create_pilot
 from pilot_health.models import Pilot
 
@@ -39,6 +45,31 @@ def test_time_in_stage_and_the_pilot_clock(frame):
     clocks = frame.set_index("pilot_id")["pilot_clock"]
     assert clocks["CS-05"] == "under_6" and clocks["SC-01"] == "over_6"
     assert pd.isna(clocks["SC-02"]), "the clock is only for pilots in the pilot stage"
+
+
+def test_months_since_by_hand():
+    # 1 Jan → 1 Jul 2026 is 181 days; an average month is 365.25 / 12 = 30.4375 days: 5.9466 months
+    assert months_since(date(2026, 1, 1), date(2026, 7, 1)) == pytest.approx(5.9466, abs=1e-4)
+    # four years, one of them leap, are 1,461 days: exactly 48 months; the time of day does not count
+    assert months_since(datetime(2024, 1, 1, 18, 30), datetime(2028, 1, 1, 23, 59, 59)) == 48.0
+    assert months_since(pd.Timestamp("2026-03-31"), date(2026, 3, 31)) == 0.0
+    assert months_since("2026-02-01", date(2026, 3, 1)) == pytest.approx(28 / 30.4375)
+    for unknown in (None, pd.NaT, float("nan")):
+        assert months_since(unknown, date(2026, 3, 1)) is None
+
+
+def test_months_in_stage_is_one_number_on_the_home_page_in_the_risk_engine_and_in_the_packs(frame, demo_store):
+    """The one function (models.months_since) behind all three: the home page rounds it to a tenth."""
+    record = load_evidence(demo_store, DEMO_NOW, ["SC-03"]).pilot("SC-03").record
+    expected = months_since(record["stage_since"], DEMO_TODAY)
+    assert expected > 18
+    assert frame.set_index("pilot_id").loc["SC-03", "months_in_stage"] == round(expected, 1)
+    context = risk._Context(
+        load_evidence(demo_store, DEMO_NOW, ["SC-03"]).pilot("SC-03"), catalogue_for(demo_store), DEMO_NOW, False
+    )
+    assert context.months_in_stage() == expected
+    pack = SimpleNamespace(record=record, as_of=DEMO_NOW)
+    assert steering_pack.PilotPack.months_in_stage.fget(pack) == expected
 
 
 @pytest.mark.parametrize(

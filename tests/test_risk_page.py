@@ -7,8 +7,8 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from pilot_health import risk
-from pilot_health.catalogue import load_catalogue
+from pilot_health import charts, risk
+from pilot_health.catalogue import PATTERN_KEYS, PATTERN_SHORT_NAMES, load_catalogue
 from test_pages import assert_clean, open_page, texts
 
 RISK = "pages/3_Risk.py"
@@ -42,12 +42,7 @@ def test_a_pilot_link_opens_its_detail_with_evidence_actions_and_missing_evidenc
     result = next(r for r in risk.assess(demo_store) if r.pilot_id == "SC-01")
     shown = metrics(at)
     for pattern in result.patterns.values():
-        short = {
-            "Integration Avoidance": "Integration",
-            "Organisational Resistance": "Resistance",
-            "Governance Vacuum": "Governance",
-            "Wrong Success Metrics": "Wrong Metrics",
-        }.get(pattern.name, pattern.name)
+        short = PATTERN_SHORT_NAMES[pattern.key]  # the cards say the patterns' short names
         assert shown[short] == ("?" if pattern.status == "insufficient" else f"{pattern.score:.0f}")
     assert [
         t
@@ -131,6 +126,40 @@ def test_risk_command_json(tmp_path, run_command):
     assert governance["actions"] and {a["signal"] for a in governance["actions"]} <= fired
     decay = next(s for s in governance["signals"] if s["key"] == "live_decay")
     assert decay["state"] == "fired" and "worse than its first live weeks (threshold 20%)" in decay["evidence"]
+
+
+def test_the_patterns_short_names_are_one_set_for_heatmap_cards_sorting_and_command_line(demo_store, run_command):
+    """One domain dict (catalogue.PATTERN_SHORT_NAMES) names the patterns wherever the full name does
+    not fit; the command line said Data, People and Metrics where the dashboard said Data Debt,
+    Resistance and Wrong Metrics."""
+    assert list(PATTERN_SHORT_NAMES) == list(PATTERN_KEYS)
+    assert list(PATTERN_SHORT_NAMES.values()) == [
+        "Data Debt",
+        "Integration",
+        "Resistance",
+        "Governance",
+        "Wrong Metrics",
+    ]
+    results = [r for r in risk.assess(demo_store) if r.pilot_id.startswith("FN-")]
+    frame = risk.heatmap_frame(results)
+    names = [load_catalogue().patterns[k].name for k in PATTERN_KEYS]
+    spec = charts.risk_heatmap(frame, sorted(frame["pilot_id"].unique()), names).to_dict()
+    domains = [layer["encoding"]["x"]["scale"]["domain"] for layer in spec["layer"] if "x" in layer.get("encoding", {})]
+    assert domains and all(d == ["Health", *PATTERN_SHORT_NAMES.values()] for d in domains)
+    cells = {row["pattern_short"] for rows in spec["datasets"].values() for row in rows if "pattern_short" in row}
+    assert cells == {"Health", *PATTERN_SHORT_NAMES.values()}
+    table = run_command("risk", "--db", str(demo_store.path)).stdout.splitlines()
+    assert table[0].split() == [
+        "pilot",
+        "health",
+        "Data",
+        "Debt",
+        "Integration",
+        "Resistance",
+        "Governance",
+        "Wrong",
+        "Metrics",
+    ]
 
 
 def test_risk_command_one_pilot_as_of_and_errors(tmp_path, run_command):

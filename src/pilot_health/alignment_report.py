@@ -28,6 +28,7 @@ from .alignment import (
     drift_path,
 )
 from .catalogue import Catalogue
+from .formatting import percent, setting_percent
 from .thresholds import catalogue_for
 from .evidence import Evidence, load_evidence
 from .metric_dictionary import MetricInfo
@@ -197,7 +198,7 @@ def _concern(row: PilotAlignment, name=lambda metric: metric) -> tuple[float, li
 
 
 def assess_alignment(numbers: PilotNumbers, catalogue: Catalogue) -> PilotAlignment:
-    r = numbers.r
+    r = numbers.record
     row = PilotAlignment(
         pilot_id=r["pilot_id"],
         name=r.get("name") or "",
@@ -219,7 +220,7 @@ def assess_alignment(numbers: PilotNumbers, catalogue: Catalogue) -> PilotAlignm
     )
     row.names = {
         m: display_name(numbers, m)
-        for m in [*numbers.e.technical_metrics, *([numbers.kpi_metric] if numbers.kpi_metric else [])]
+        for m in [*numbers.evidence.technical_metrics, *([numbers.kpi_metric] if numbers.kpi_metric else [])]
     }
     row.concern, row.reasons = _concern(row, lambda metric: display_name(numbers, metric))
     row.verdict = verdict(numbers, row)
@@ -306,7 +307,7 @@ def describe_change(
         number = f"{size:.1f}".rstrip("0").rstrip(".") if size < 10 else f"{size:.0f}"
         amount = "1 point" if number == "1" else f"{number} points"
     else:
-        amount = f"{abs(relative) * 100:.0f}%"
+        amount = percent(abs(relative))
     judged = ""
     if direction in ("up", "down"):
         judged = " (better)" if (last > first) == (direction == "up") else " (worse)"
@@ -339,18 +340,18 @@ def change_words(
 
 def _number(value: float, unit: str | None) -> str:
     if unit == "share":
-        return f"{value * 100:.3g}%"
+        return setting_percent(value)
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def metric_label(numbers: PilotNumbers, metric: str) -> MetricInfo:
-    return numbers.e.dictionary.describe(metric)
+    return numbers.evidence.dictionary.describe(metric)
 
 
 def display_name(numbers: PilotNumbers, metric: str) -> str:
     """A metric as people call it: the KPI by the register's name, others by the dictionary's label."""
-    if metric == numbers.kpi_metric and numbers.r.get("kpi_name"):
-        return numbers.r["kpi_name"]
+    if metric == numbers.kpi_metric and numbers.record.get("kpi_name"):
+        return numbers.record["kpi_name"]
     return plain_metric_name(metric_label(numbers, metric))
 
 
@@ -384,7 +385,7 @@ def alignment_sentence(a: Alignment, technical: str, kpi: str, brief: bool = Fal
 def verdict(numbers: PilotNumbers, row: PilotAlignment, brief: bool = False) -> str:
     """A plain-language verdict, e.g. "Live Accuracy rose 6 points since March 2025; Revenue per visit
     has not moved. Decoupled over 26 weekly periods: …" """
-    a = numbers.a
+    a = numbers.analysis
     metric = row.primary_metric
     if not metric:
         return "No technical metric has been uploaded for this pilot, so model progress cannot be compared with the business."
@@ -409,7 +410,7 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment, brief: bool = False) -> 
                 kpi_name,
                 numbers.kpi,
                 a.smoothing_weeks,
-                numbers.r.get("kpi_unit"),
+                numbers.record.get("kpi_unit"),
                 numbers.kpi_direction,
                 judged.kpi if judged else None,
             )
@@ -971,7 +972,7 @@ def chart_data(
     metric = metric or numbers.primary_metric
     if not metric:
         return None
-    a, e = numbers.a, numbers.e
+    a, e = numbers.analysis, numbers.evidence
     info = e.dictionary.describe(metric)
     direction = numbers.direction(metric)
     parts = []
@@ -1028,7 +1029,7 @@ def chart_data(
         if not kpi.empty
         else pd.DataFrame(columns=["week", "value"])
     )
-    r = numbers.r
+    r = numbers.record
     lines = [
         {"line": name, "value": r.get(field_name)}
         for name, field_name in (("baseline", "kpi_baseline"), ("target", "kpi_target"))
@@ -1154,7 +1155,7 @@ def cut(data: PilotChartData, start: date | None, end: date | None) -> PilotChar
 
 def date_span(numbers: PilotNumbers) -> tuple[date, date] | None:
     """The first and last week with any technical or KPI value (the date picker's bounds)."""
-    weeks = [numbers.e.weeks("technical", env) for env in ("lab", "live")] + [numbers.kpi.index]
+    weeks = [numbers.evidence.weeks("technical", env) for env in ("lab", "live")] + [numbers.kpi.index]
     weeks = [w for w in weeks if len(w)]
     if not weeks:
         return None
@@ -1187,7 +1188,7 @@ def alignment_detail(
         return None
     numbers = numbers_for(evidence, pilot_id, catalogue)
     primary = [numbers.primary_metric] if numbers.primary_metric else []
-    metrics = tuple(primary + [m for m in numbers.e.technical_metrics if m != numbers.primary_metric])
+    metrics = tuple(primary + [m for m in numbers.evidence.technical_metrics if m != numbers.primary_metric])
     return AlignmentDetail(
         row=assess_alignment(numbers, catalogue),
         metrics=metrics,

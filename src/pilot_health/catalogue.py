@@ -20,6 +20,15 @@ PATTERN_KEYS = (
     "governance_vacuum",
     "wrong_success_metrics",
 )
+# Each pattern's short name, wherever its full name (the catalogue's `name`) does not fit: the risk
+# heatmap's columns, the risk view's cards, sort choices and rules table, the command line's table.
+PATTERN_SHORT_NAMES = {
+    "data_debt": "Data Debt",
+    "integration_avoidance": "Integration",
+    "organisational_resistance": "Resistance",
+    "governance_vacuum": "Governance",
+    "wrong_success_metrics": "Wrong Metrics",
+}
 SIGNAL_KEYS: dict[str, tuple[str, ...]] = {
     "data_debt": (
         "data_effort_below_guidance",

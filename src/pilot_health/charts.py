@@ -7,6 +7,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from .catalogue import PATTERN_SHORT_NAMES
 from .config import CANCELLATION_MONTHS, PURGATORY_MONTHS
 from .models import STAGE_LABELS, STAGES
 
@@ -160,13 +161,6 @@ def budget_chart(frame: pd.DataFrame, by_unit: pd.DataFrame | None = None, curre
 
 RISK_COLOURS = alt.Scale(domain=[0, 30, 60, 100], range=["#d8efe0", "#f6d365", "#f08c45", "#c0392b"])
 INSUFFICIENT_COLOUR = "#eceff3"
-PATTERN_SHORT = {
-    "Data Debt": "Data Debt",
-    "Integration Avoidance": "Integration",
-    "Organisational Resistance": "Resistance",
-    "Governance Vacuum": "Governance",
-    "Wrong Success Metrics": "Wrong Metrics",
-}
 HEALTH_COLOURS = {"green": "#2e9e5b", "amber": "#e09f1f", "red": "#c0392b", "insufficient": "#9aa5b1"}
 HEALTH_WORDS = {"green": "Green", "amber": "Amber", "red": "Red", "insufficient": "Insufficient evidence"}
 HEALTH_SHORT = {"green": "Green", "amber": "Amber", "red": "Red", "insufficient": "Insufficient"}  # fits a heatmap cell
@@ -215,7 +209,9 @@ def risk_heatmap(frame: pd.DataFrame, order: list[str], pattern_order: list[str]
         status_label=frame["status"].map(
             {"high": "high", "medium": "medium", "low": "low", "insufficient": "insufficient evidence"}
         ),
-        pattern_short=frame["pattern_name"].map(lambda n: PATTERN_SHORT.get(n, n)),
+        pattern_short=[
+            PATTERN_SHORT_NAMES.get(k, n) for k, n in zip(frame["pattern"], frame["pattern_name"], strict=True)
+        ],
     )
     labels = data.drop_duplicates("pilot_id").set_index("pilot_id")["pilot_label"].reindex(order).tolist()
     health = data.drop_duplicates("pilot_id")[["pilot_id", "name", "pilot_label", "health"]].assign(
@@ -225,7 +221,8 @@ def risk_heatmap(frame: pd.DataFrame, order: list[str], pattern_order: list[str]
     )
     pick = alt.selection_point(fields=["pilot_id"], name="pick", on="click", clear=False)
     pick_health = alt.selection_point(fields=["pilot_id"], name="pick_health", on="click", clear=False)
-    x_order = [HEALTH_COLUMN, *[PATTERN_SHORT.get(p, p) for p in pattern_order]]
+    short_of = dict(zip(data["pattern_name"], data["pattern_short"], strict=True))
+    x_order = [HEALTH_COLUMN, *[short_of.get(p, p) for p in pattern_order]]
     y = alt.Y("pilot_label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=280, labelOverlap=False))
     x = alt.X(
         "pattern_short:N",

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .config import load_config, resolve_db_path
 from .errors import PilotHealthError, os_problem
-from .formatting import plural
+from .formatting import BLANK, percent, plural
 
 if TYPE_CHECKING:
     from .store import Store
@@ -341,20 +341,15 @@ def _risk_worst_first(store: Store, as_of, pilot_ids, catalogue) -> list[Any]:
 def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from . import risk
     from .portfolio import portfolio_health
+    from .catalogue import PATTERN_SHORT_NAMES
 
     store, catalogue, wanted, results = _per_pilot(args, _risk_worst_first)
     data = _pilots_payload(store, catalogue, results, risk.as_json, args.as_of)
-    short = {
-        "data_debt": "Data",
-        "integration_avoidance": "Integration",
-        "organisational_resistance": "People",
-        "governance_vacuum": "Governance",
-        "wrong_success_metrics": "Metrics",
-    }
-    lines = [f"{'pilot':8} {'health':13} " + " ".join(f"{v:>13}" for v in short.values())]
+    # the patterns by the dashboard's short names (the heatmap's columns), in the catalogue's order
+    lines = [f"{'pilot':8} {'health':13} " + " ".join(f"{v:>13}" for v in PATTERN_SHORT_NAMES.values())]
     for r in results:
         cells = []
-        for key in short:
+        for key in PATTERN_SHORT_NAMES:
             p = r.patterns[key]
             cells.append(f"{'insufficient' if p.status == 'insufficient' else f'{p.status} {p.score_label}':>13}")
         lines.append(f"{r.pilot_id:8} {risk.HEALTH_LABELS[r.health].lower()[:13]:13} " + " ".join(cells))
@@ -365,7 +360,7 @@ def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             lines.append(
                 f"  {p.name}: {p.status}"
                 + (f" {p.score:.0f}" if p.score is not None else "")
-                + f", coverage {p.coverage:.0%}"
+                + f", coverage {percent(p.coverage)}"
             )
             for sig in p.signals:
                 lines.append(f"    {'[' + sig.state + ']':9} {sig.key}: {sig.evidence}")
@@ -385,31 +380,30 @@ def cmd_alignment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     store, catalogue, wanted, rows = _per_pilot(args, report.portfolio_alignment)
     data = _pilots_payload(store, catalogue, rows, report.as_json, args.as_of)
 
-    def pct(value) -> str:
-        return "–" if value is None else f"{value:.0%}"
-
     lines = [
         f"{'pilot':8} {'label':17} {'rho':>6} {'lag':>3} {'periods':>7} {'gap':>5} {'decay':>14} {'KPI':>5} {'time':>5}  why"
     ]
     for r in rows:
         a, gap, decay, progress = r.alignment, r.primary_gap, r.primary_decay, r.kpi_progress
+        decay_cell = f"{percent(decay.relative)} {decay.level}" if decay else BLANK
+        time_gone = min(progress.time_elapsed, 1) if progress and progress.time_elapsed is not None else None
         lines.append(
-            f"{r.pilot_id:8} {r.label:17} {('–' if not a or a.rho is None else f'{a.rho:+.2f}'):>6} "
-            f"{('–' if not a or a.lag is None else a.lag):>3} {(a.periods if a else 0):>7} {pct(gap.relative if gap else None):>5} "
-            f"{(f'{decay.relative:.0%} {decay.level}' if decay else '–'):>14} {pct(progress.progress if progress else None):>5} "
-            f"{pct(min(progress.time_elapsed, 1) if progress and progress.time_elapsed is not None else None):>5}  {', '.join(r.reasons) or '–'}"
+            f"{r.pilot_id:8} {r.label:17} {(BLANK if not a or a.rho is None else f'{a.rho:+.2f}'):>6} "
+            f"{(BLANK if not a or a.lag is None else a.lag):>3} {(a.periods if a else 0):>7} "
+            f"{percent(gap.relative if gap else None):>5} {decay_cell:>14} "
+            f"{percent(progress.progress if progress else None):>5} {percent(time_gone):>5}  {', '.join(r.reasons) or BLANK}"
         )
     if wanted and rows:
         r = rows[0]
         lines.append(f"\n{r.pilot_id} · {r.name}: {r.verdict}")
         for metric, gap in r.gaps.items():
             lines.append(
-                f"  lab to live, {metric}: lab {gap.lab:.4g}, live {gap.live:.4g} ({abs(gap.relative):.0%} {'worse' if gap.relative > 0 else 'better'} live)"
+                f"  lab to live, {metric}: lab {gap.lab:.4g}, live {gap.live:.4g} ({percent(abs(gap.relative))} {'worse' if gap.relative > 0 else 'better'} live)"
             )
         for metric, decay in r.decays.items():
             lines.append(
                 f"  decay, {metric}: {decay.latest:.4g} vs {decay.reference:.4g} in the first {decay.reference_weeks} live weeks "
-                f"({decay.relative:.0%} {'worse' if decay.relative > 0 else 'better'}, {decay.level}"
+                f"({percent(decay.relative)} {'worse' if decay.relative > 0 else 'better'}, {decay.level}"
                 f"{'' if decay.beyond_noise or decay.relative <= 0 else ', within its weekly noise'})"
             )
         for metric, d in r.drifts.items():
@@ -434,15 +428,12 @@ def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     data = _pilots_payload(store, catalogue, rows, lambda r: report.as_json(r, args.wave), args.as_of)
     data["min_group_size"] = catalogue.analysis.min_respondents
 
-    def pct(value) -> str:
-        return "–" if value is None else f"{value:.0%}"
-
     lines = [f"{'pilot':8} {'wave':>4} {'resp.':>5} {'partic.':>7}  {'main barrier':24} {'adoption':>8}  usage trend"]
     for r in rows:
         block = data["pilots"][rows.index(r)]
         barrier = block["group_barrier"]
         main = (
-            "–"
+            BLANK
             if not block["shown"]
             else "not stuck"
             if barrier["element"] is None
@@ -450,9 +441,9 @@ def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         )
         participation = block["participation"]
         lines.append(
-            f"{r.pilot_id:8} {(block['wave'] or '–'):>4} {block['respondents']:>5} "
-            f"{pct(participation['share'] if participation else None):>7}  {main:24} {pct(block['adoption_rate']):>8}  "
-            f"{block['usage_trend']['direction'] if block['usage_trend'] else '–'}"
+            f"{r.pilot_id:8} {(block['wave'] or BLANK):>4} {block['respondents']:>5} "
+            f"{percent(participation['share'] if participation else None):>7}  {main:24} {percent(block['adoption_rate']):>8}  "
+            f"{block['usage_trend']['direction'] if block['usage_trend'] else BLANK}"
         )
     if wanted and rows:
         block = data["pilots"][0]
@@ -462,7 +453,8 @@ def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             lines.append(f"  {'group':28} {'resp.':>5} " + " ".join(f"{n[:5]:>5}" for n in names) + "  barrier")
             for label, part in [("All respondents", block)] + [(t["team"], t) for t in block["teams"]]:
                 means = " ".join(
-                    f"{'–' if part['means'][e] is None else format(part['means'][e], '.2f'):>5}" for e in ELEMENT_LABELS
+                    f"{BLANK if part['means'][e] is None else format(part['means'][e], '.2f'):>5}"
+                    for e in ELEMENT_LABELS
                 )
                 b = part["group_barrier"]
                 lines.append(

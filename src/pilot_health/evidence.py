@@ -8,7 +8,7 @@ past month are what a steering committee could have known at that time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import Sequence
 
@@ -116,12 +116,6 @@ class PilotEvidence:
     @cached_property
     def active_users(self) -> pd.Series:
         return self.series("active_users", "live", "adoption")
-
-    def months_since(self, day: date | None, as_of: datetime) -> float | None:
-        if day is None or pd.isna(day):
-            return None
-        day = pd.Timestamp(day).date()
-        return (as_of.date() - day).days / (365.25 / 12)
 
 
 def _spans(keys: pd.DataFrame) -> dict[tuple, tuple[int, int]]:

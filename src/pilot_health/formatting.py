@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+BLANK = "—"  # what every number with no value reads as: an em dash, on screen, in packs and on the command line
+
 
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
@@ -15,7 +17,7 @@ def money(value: float | None, currency: str | None = None) -> str:
     shipped): 1_650_000 -> '$1.65M', 820_000 -> '$820k', 9_500 -> '$9,500', -2_000 -> '-$2,000'.
     A currency code gets a space: 'CHF 820k'."""
     if _missing(value):
-        return "—"
+        return BLANK
     sign = "-" if value < 0 else ""
     value = abs(float(value))
     if value >= 1e9:
@@ -39,10 +41,20 @@ def currency_prefix(currency: str | None = None) -> str:
 
 
 def percent(share: float | None, digits: int = 0) -> str:
-    """A share as a whole per cent by default: 0.5778 -> '58%'."""
-    if _missing(share):
-        return "—"
+    """A share as a whole per cent by default: 0.5778 -> '58%'; no value -> '—'. The one way a
+    share is written as a per cent (the risk engine's evidence, the pages, the packs, the command line)."""
+    if share is None or math.isnan(share):
+        return BLANK
     return f"{share * 100:.{digits}f}%"
+
+
+def setting_percent(share: float | None) -> str:
+    """A share as set or measured, to three significant digits so nothing set is rounded away:
+    0.6 -> '60%', 0.125 -> '12.5%', 0.0333 -> '3.33%'; no value -> '—'. For a threshold as its
+    setting holds it and for a metric kept as a share."""
+    if share is None or math.isnan(share):
+        return BLANK
+    return f"{share * 100:.3g}%"
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:

@@ -14,6 +14,7 @@ from typing import Callable
 
 import duckdb
 
+from . import queries
 from .errors import StoreVersionError
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -411,13 +412,9 @@ def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
-    _ensure_migrations_table(con)
-    return [row[0] for row in con.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
-
-
 def pending_migrations(con: duckdb.DuckDBPyConnection) -> list[Migration]:
-    applied = set(applied_migrations(con))
+    _ensure_migrations_table(con)
+    applied = set(queries.applied_migrations(con))
     known = {migration_name(m) for m in MIGRATIONS}
     unknown = sorted(applied - known)
     if unknown:

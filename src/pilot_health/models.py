@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from .config import DAYS_PER_MONTH
+
 STAGES = ("proposed", "pilot", "scaling", "production", "paused", "cancelled")
 STAGE_LABELS = {s: s.capitalize() for s in STAGES}
 SPONSOR_LEVELS = ("vp", "director", "manager", "none")
@@ -58,6 +60,40 @@ READINESS_PATTERNS = {
     "integration_avoidance": "Integration Avoidance",
     "organisational_resistance": "Organisational Resistance",
     "governance_vacuum": "Governance Vacuum",
+}
+
+
+def months_since(day: date | datetime | str | None, as_of: date | datetime) -> float | None:
+    """Months from `day` to the day of `as_of`, unrounded: whole days ÷ DAYS_PER_MONTH (an average
+    month, 365.25 / 12 days). None when `day` is unknown (None, NaT, NaN). The one computation of a
+    pilot's months in its stage and months since approval, for the home page, the risk engine and
+    the steering packs: 1 Jan 2026 to 1 Jul 2026 is 181 days, 5.95 months."""
+    if day is None or day != day:  # NaT and NaN are not equal to themselves
+        return None
+    if isinstance(day, str):
+        day = datetime.fromisoformat(day)
+    start = day.date() if isinstance(day, datetime) else day
+    end = as_of.date() if isinstance(as_of, datetime) else as_of
+    return (end - start).days / DAYS_PER_MONTH
+
+
+# What the audit trail records, and how each action reads on the Audit trail page.
+AUDIT_ACTIONS = {
+    "upload": "Upload stored",
+    "withdraw": "Upload withdrawn",
+    "pilot_create": "Pilot added",
+    "pilot_edit": "Pilot record edited",
+    "pilot_remove": "Pilot removed",
+    "metric_definition": "Metric definition saved",
+    "demo_load": "Demo loaded",
+    "demo_clear": "Demo cleared",
+    "restore": "Store restored from a backup",
+    "threshold_change": "Threshold changed",
+    "meeting_add": "Meeting added",
+    "decision_record": "Decision recorded",
+    "alert_subscribe": "Alert subscription added",
+    "alert_unsubscribe": "Alert subscription removed",
+    "alert_run": "Alerts sent",
 }
 
 

@@ -38,9 +38,9 @@ def _day(value) -> date | None:
 
 class PilotNumbers:
     def __init__(self, evidence: PilotEvidence, analysis: Analysis, as_of: datetime, kpi_margin: float) -> None:
-        self.e = evidence
-        self.r = evidence.record
-        self.a = analysis
+        self.evidence = evidence
+        self.record = evidence.record
+        self.analysis = analysis
         self.as_of = as_of
         self.kpi_margin = kpi_margin  # progress trailing time by this much is "behind plan"
 
@@ -48,35 +48,35 @@ class PilotNumbers:
 
     @property
     def primary_metric(self) -> str | None:
-        return self.e.primary_metric
+        return self.evidence.primary_metric
 
     @property
     def kpi_metric(self) -> str | None:
-        return self.e.kpi_metric
+        return self.evidence.kpi_metric
 
     @property
     def kpi_direction(self) -> str | None:
-        return self.r.get("kpi_direction")
+        return self.record.get("kpi_direction")
 
     def direction(self, metric: str | None) -> str | None:
-        return self.e.direction(metric)
+        return self.evidence.direction(metric)
 
     def technical_series(self, metric: str | None = None) -> tuple[pd.Series, str]:
         """A technical metric's live series, or its lab series when it has no live data (and which)."""
         metric = metric or self.primary_metric
         if not metric:
             return pd.Series(dtype=float), "live"
-        live = self.e.series(metric, "live", "technical")
+        live = self.evidence.series(metric, "live", "technical")
         if not live.empty:
             return live, "live"
-        return self.e.series(metric, "lab", "technical"), "lab"
+        return self.evidence.series(metric, "lab", "technical"), "lab"
 
     @cached_property
     def kpi(self) -> pd.Series:
         metric = self.kpi_metric
         if not metric:
             return pd.Series(dtype=float)
-        return self.e.series(metric, kind="business")
+        return self.evidence.series(metric, kind="business")
 
     # -- lab to live -----------------------------------------------------------------------------
 
@@ -84,7 +84,7 @@ class PilotNumbers:
     def first_live_gap(self) -> Gap | None:
         """The cliff at go-live: first live weeks against the lab values up to then, on the primary
         metric, else the first technical metric with both lab and live data."""
-        candidates = [self.primary_metric] + [m for m in self.e.technical_metrics if m != self.primary_metric]
+        candidates = [self.primary_metric] + [m for m in self.evidence.technical_metrics if m != self.primary_metric]
         for metric in candidates:
             gap = self._gap(metric, "first_live")
             if gap is not None:
@@ -95,7 +95,7 @@ class PilotNumbers:
     def latest_gaps(self) -> dict[str, Gap]:
         """Per technical metric with lab and live data and a known direction: latest lab vs latest live."""
         found = {}
-        for metric in self.e.technical_metrics:
+        for metric in self.evidence.technical_metrics:
             gap = self._gap(metric, "latest")
             if gap is not None:
                 found[metric] = gap
@@ -105,10 +105,10 @@ class PilotNumbers:
         direction = self.direction(metric)
         if not metric or not direction:
             return None
-        lab, live = self.e.series(metric, "lab", "technical"), self.e.series(metric, "live", "technical")
+        lab, live = self.evidence.series(metric, "lab", "technical"), self.evidence.series(metric, "live", "technical")
         if lab.empty or live.empty:
             return None
-        return lab_live_gap(lab, live, metric, direction, self.a, at=at)
+        return lab_live_gap(lab, live, metric, direction, self.analysis, at=at)
 
     # -- decay and drift -------------------------------------------------------------------------
 
@@ -121,12 +121,12 @@ class PilotNumbers:
         direction = self.direction(metric)
         if not metric or not direction:
             return None
-        return live_decay(self.e.series(metric, "live", "technical"), metric, direction, self.a)
+        return live_decay(self.evidence.series(metric, "live", "technical"), metric, direction, self.analysis)
 
     @cached_property
     def decays(self) -> dict[str, Decay]:
         found = {}
-        for metric in self.e.technical_metrics:
+        for metric in self.evidence.technical_metrics:
             decay = self.decay_of(metric)
             if decay is not None:
                 found[metric] = decay
@@ -136,12 +136,14 @@ class PilotNumbers:
     def drifts(self) -> dict[str, Drift]:
         """Drift of every live technical series, and of the KPI (keyed by its metric name)."""
         found = {}
-        for metric in self.e.technical_metrics:
-            result = drift(self.e.series(metric, "live", "technical"), metric, self.direction(metric), self.a)
+        for metric in self.evidence.technical_metrics:
+            result = drift(
+                self.evidence.series(metric, "live", "technical"), metric, self.direction(metric), self.analysis
+            )
             if result is not None:
                 found[metric] = result
         if self.kpi_metric and not self.kpi.empty:
-            result = drift(self.kpi, self.kpi_metric, self.kpi_direction, self.a)
+            result = drift(self.kpi, self.kpi_metric, self.kpi_direction, self.analysis)
             if result is not None:
                 found[self.kpi_metric] = result
         return found
@@ -158,7 +160,7 @@ class PilotNumbers:
         technical, _ = self.technical_series(metric)
         if technical.empty:
             return None
-        return alignment(technical, self.kpi, direction, self.kpi_direction, self.a)
+        return alignment(technical, self.kpi, direction, self.kpi_direction, self.analysis)
 
     @cached_property
     def alignment(self) -> Alignment | None:
@@ -173,17 +175,17 @@ class PilotNumbers:
         direction = self.direction(metric)
         if not direction:
             return None
-        series = self.e.series(metric, "live", "technical")
-        if len(series) < self.a.alignment_min_periods:
-            series = self.e.series(metric, "lab", "technical")
-        if len(series) < self.a.alignment_min_periods:
+        series = self.evidence.series(metric, "live", "technical")
+        if len(series) < self.analysis.alignment_min_periods:
+            series = self.evidence.series(metric, "lab", "technical")
+        if len(series) < self.analysis.alignment_min_periods:
             return None
         values = series.to_numpy(dtype=float) if direction == "up" else -series.to_numpy(dtype=float)
-        return mann_kendall(values, self.a.significance)
+        return mann_kendall(values, self.analysis.significance)
 
     @property
     def has_kpi_plan(self) -> bool:
-        r = self.r
+        r = self.record
         return bool(r.get("kpi_name")) and r.get("kpi_baseline") is not None and r.get("kpi_target") is not None
 
     @cached_property
@@ -192,20 +194,20 @@ class PilotNumbers:
             return None
         return kpi_progress(
             self.kpi,
-            self.r["kpi_baseline"],
-            self.r["kpi_target"],
-            _day(self.r.get("approved_on")),
-            _day(self.r.get("kpi_deadline")),
+            self.record["kpi_baseline"],
+            self.record["kpi_target"],
+            _day(self.record.get("approved_on")),
+            _day(self.record.get("kpi_deadline")),
             self.as_of,
             self.kpi_margin,
-            self.a,
+            self.analysis,
         )
 
     def expected_kpi(self, day: date) -> float | None:
         """Where the KPI should be on `day` if it moved from baseline to target in a straight line
         between approval and the deadline ("where it should be by now")."""
-        approved, deadline = _day(self.r.get("approved_on")), _day(self.r.get("kpi_deadline"))
+        approved, deadline = _day(self.record.get("approved_on")), _day(self.record.get("kpi_deadline"))
         if not self.has_kpi_plan or not approved or not deadline or deadline <= approved:
             return None
         share = min(max((day - approved).days / (deadline - approved).days, 0.0), 1.0)
-        return self.r["kpi_baseline"] + share * (self.r["kpi_target"] - self.r["kpi_baseline"])
+        return self.record["kpi_baseline"] + share * (self.record["kpi_target"] - self.record["kpi_baseline"])

@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import queries
 from .config import CANCELLATION_MONTHS, DAYS_PER_MONTH, PURGATORY_MONTHS
-from .models import STAGES
+from .models import STAGES, months_since
 from .store import Store
 
 if TYPE_CHECKING:
@@ -101,8 +101,9 @@ def load_portfolio(store: Store, today: date, stale_after_days: int, as_of: date
     frame = pilots[["pilot_id", "name", "business_unit", "stage", "stage_since", "budget", "spend_to_date"]]
     frame = frame.merge(uploads, on="pilot_id", how="left")
     today_ts = pd.Timestamp(today)
-    stage_since = pd.to_datetime(frame["stage_since"])
-    frame["months_in_stage"] = ((today_ts - stage_since).dt.days / DAYS_PER_MONTH).round(1)
+    frame["months_in_stage"] = pd.Series(
+        [months_since(day, today) for day in frame["stage_since"]], index=frame.index, dtype=float
+    ).round(1)
     frame["pilot_clock"] = [pilot_clock(s, m) for s, m in zip(frame["stage"], frame["months_in_stage"])]
     budget = frame["budget"].astype("Float64")
     frame["spend_share"] = (frame["spend_to_date"].astype("Float64") / budget.where(budget > 0)).astype(float)

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 import duckdb
 from .lazy import pandas as pd
 
-from .models import PILOT_FIELDS, Pilot
+from .models import AUDIT_ACTIONS, PILOT_FIELDS, Pilot
 
 PILOT_COLUMNS: tuple[str, ...] = PILOT_FIELDS + ("updated_at",)
 UPLOAD_KINDS = ("pilot_register", "metrics", "usage", "survey")
@@ -70,6 +70,7 @@ def put_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
 
 
 def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The names of the migrations this store has had, in order (the one place that reads them)."""
     return [r[0] for r in con.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
 
 
@@ -621,25 +622,7 @@ def future_survey_responses(
     return {pilot_id: (count, first) for pilot_id, count, first in rows}
 
 
-# -- the audit trail -----------------------------------------------------------------------------------
-
-AUDIT_ACTIONS = {
-    "upload": "Upload stored",
-    "withdraw": "Upload withdrawn",
-    "pilot_create": "Pilot added",
-    "pilot_edit": "Pilot record edited",
-    "pilot_remove": "Pilot removed",
-    "metric_definition": "Metric definition saved",
-    "demo_load": "Demo loaded",
-    "demo_clear": "Demo cleared",
-    "restore": "Store restored from a backup",
-    "threshold_change": "Threshold changed",
-    "meeting_add": "Meeting added",
-    "decision_record": "Decision recorded",
-    "alert_subscribe": "Alert subscription added",
-    "alert_unsubscribe": "Alert subscription removed",
-    "alert_run": "Alerts sent",
-}
+# -- the audit trail (its actions and their labels: models.AUDIT_ACTIONS) --------------------------------
 
 
 def record_audit(

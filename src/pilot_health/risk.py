@@ -21,8 +21,9 @@ import pandas as pd
 from .adoption import ELEMENT_LABELS, adoption_rate, group_barrier
 from .catalogue import Catalogue, Pattern
 from .thresholds import catalogue_for
+from .formatting import percent
 from .evidence import Evidence, PilotEvidence, load_evidence, load_evidence_at
-from .models import Pilot, says_none
+from .models import Pilot, months_since, says_none
 from .alignment import Trend
 from .pilot_numbers import PilotNumbers
 from .store import Store, utc_now
@@ -139,68 +140,64 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
 
 
-def _pct(share: float) -> str:
-    return f"{share * 100:.0f}%"
-
-
 class _Context:
     """One pilot, one moment: the shared numbers, computed once."""
 
     def __init__(self, evidence: PilotEvidence, catalogue: Catalogue, as_of: datetime, with_rows: bool) -> None:
-        self.e = evidence
-        self.r = evidence.record
-        self.c = catalogue
-        self.a = catalogue.analysis
+        self.evidence = evidence
+        self.record = evidence.record
+        self.catalogue = catalogue
+        self.analysis = catalogue.analysis
         self.as_of = as_of
         self.with_rows = with_rows  # the rows behind each signal: only for a pilot's detail, they cost time
-        self.n = PilotNumbers(evidence, catalogue.analysis, as_of, catalogue.threshold("kpi_behind_plan"))
+        self.numbers = PilotNumbers(evidence, catalogue.analysis, as_of, catalogue.threshold("kpi_behind_plan"))
 
     def months_in_stage(self) -> float | None:
-        return self.e.months_since(self.r.get("stage_since"), self.as_of)
+        return months_since(self.record.get("stage_since"), self.as_of)
 
     def months_since_approval(self) -> float | None:
-        return self.e.months_since(self.r.get("approved_on"), self.as_of)
+        return months_since(self.record.get("approved_on"), self.as_of)
 
     @cached_property
     def live_technical_weeks(self) -> pd.DatetimeIndex:
-        return self.e.weeks("technical", "live")
+        return self.evidence.weeks("technical", "live")
 
     # The technical-vs-business numbers are PilotNumbers' (shared with the Alignment page).
     @property
     def gap(self):
-        return self.n.first_live_gap
+        return self.numbers.first_live_gap
 
     @property
     def decay(self):
-        return self.n.decay
+        return self.numbers.decay
 
     @property
     def kpi(self) -> pd.Series:
-        return self.n.kpi
+        return self.numbers.kpi
 
     @property
     def alignment(self):
-        return self.n.alignment
+        return self.numbers.alignment
 
     @property
     def technical_trend(self) -> Trend | None:
-        return self.n.technical_trend
+        return self.numbers.technical_trend
 
     @cached_property
     def barrier(self):
-        if len(self.e.responses) < self.a.min_respondents:
+        if len(self.evidence.responses) < self.analysis.min_respondents:
             return None
-        return group_barrier(self.e.responses)
+        return group_barrier(self.evidence.responses)
 
     @cached_property
     def adoption(self):
-        return adoption_rate(self.e.active_users, self.r.get("target_users"), self.a)
+        return adoption_rate(self.evidence.active_users, self.record.get("target_users"), self.analysis)
 
     def weekly_rows(self, *metrics: str | None) -> pd.DataFrame | None:
         """The weekly values behind a signal (None unless rows were asked for)."""
         if not self.with_rows:
             return None
-        rows = self.e.weekly[self.e.weekly["metric"].isin([m for m in metrics if m])]
+        rows = self.evidence.weekly[self.evidence.weekly["metric"].isin([m for m in metrics if m])]
         return (
             rows[["metric", "kind", "environment", "week", "value", "n"]]
             .rename(columns={"n": "observations"})
@@ -225,7 +222,7 @@ def _record_rows(ctx: _Context, *fields: str) -> pd.DataFrame | None:
     if not ctx.with_rows:
         return None
     return pd.DataFrame(
-        [(f, Pilot.model_fields[f].title, _answer_words(ctx.r.get(f))) for f in fields],
+        [(f, Pilot.model_fields[f].title, _answer_words(ctx.record.get(f))) for f in fields],
         columns=["field", "meaning", "value"],
     ).astype({"value": "object"})
 
@@ -247,7 +244,7 @@ def _answer(field_name: str, fired_text: str, clear_text: str) -> Evaluator:
     """A readiness answer: no fires the signal, yes clears it, blank is unknown."""
 
     def evaluate(ctx: _Context, threshold: float) -> tuple[str, str, pd.DataFrame | None]:
-        value = ctx.r.get(field_name)
+        value = ctx.record.get(field_name)
         rows = _record_rows(ctx, field_name)
         if value is None:
             return UNKNOWN, "The register does not say.", rows
@@ -343,7 +340,7 @@ def _named(field_name: str, role: str) -> Evaluator:
     """A name in the register: 'none' fires the signal, a name clears it, blank is unknown."""
 
     def evaluate(ctx: _Context, threshold: float) -> tuple[str, str, pd.DataFrame | None]:
-        value = (ctx.r.get(field_name) or "").strip()
+        value = (ctx.record.get(field_name) or "").strip()
         rows = _record_rows(ctx, field_name)
         if not value:
             return UNKNOWN, "The register does not say.", rows
@@ -361,7 +358,7 @@ EVALUATORS["no_system_of_record"] = _named("integration_target", "system of reco
 
 @_evaluator("data_effort_below_guidance")
 def _data_effort(ctx: _Context, threshold: float):
-    value = ctx.r.get("data_effort_pct")
+    value = ctx.record.get("data_effort_pct")
     rows = _record_rows(ctx, "data_effort_pct")
     if value is None:
         return UNKNOWN, "The register does not say.", rows
@@ -375,25 +372,27 @@ def _lab_to_live(ctx: _Context, threshold: float):
     gap = ctx.gap
     if gap is None:
         return UNKNOWN, "No lab and live results of the same metric.", None
-    label = ctx.e.dictionary.describe(gap.metric).label
+    label = ctx.evidence.dictionary.describe(gap.metric).label
     text = (
         f"Live {label} {_fmt(gap.live)} vs lab {_fmt(gap.lab)} in the first live weeks "
         f"({gap.live_from:%Y-%m-%d} to {gap.live_until:%Y-%m-%d}, {gap.live_values} live weeks), "
     )
     rows = ctx.weekly_rows(gap.metric)
     if gap.relative >= threshold - 1e-9:
-        return FIRED, text + f"{_pct(gap.relative)} worse than in the lab (threshold {_pct(threshold)}).", rows
+        return FIRED, text + f"{percent(gap.relative)} worse than in the lab (threshold {percent(threshold)}).", rows
     words = (
-        f"{_pct(gap.relative)} worse than in the lab"
+        f"{percent(gap.relative)} worse than in the lab"
         if gap.relative > 0.005
-        else (f"{_pct(-gap.relative)} better than in the lab" if gap.relative < -0.005 else "no worse than in the lab")
+        else (
+            f"{percent(-gap.relative)} better than in the lab" if gap.relative < -0.005 else "no worse than in the lab"
+        )
     )
-    return CLEAR, text + f"{words} (threshold {_pct(threshold)}).", rows
+    return CLEAR, text + f"{words} (threshold {percent(threshold)}).", rows
 
 
 @_evaluator("no_live_data")
 def _no_live(ctx: _Context, threshold: float):
-    stage = ctx.r.get("stage")
+    stage = ctx.record.get("stage")
     live = ctx.live_technical_weeks
     if len(live):
         return CLEAR, f"Live results since {live[0]:%Y-%m-%d} ({len(live)} weeks).", None
@@ -429,10 +428,10 @@ def _join(items: Sequence[str]) -> str:
 @_evaluator("integration_open_too_long")
 def _integration_open(ctx: _Context, threshold: float):
     rows = _record_rows(ctx, "stage", "stage_since", *INTEGRATION_ITEMS)
-    if ctx.r.get("stage") != "pilot":
-        return CLEAR, f"Not in the pilot stage ({ctx.r.get('stage')}).", rows
+    if ctx.record.get("stage") != "pilot":
+        return CLEAR, f"Not in the pilot stage ({ctx.record.get('stage')}).", rows
     months = ctx.months_in_stage()
-    answers = {item: ctx.r.get(item) for item in INTEGRATION_ITEMS}
+    answers = {item: ctx.record.get(item) for item in INTEGRATION_ITEMS}
     open_items = [INTEGRATION_OPEN_WORDS[i] for i, v in answers.items() if v is False]
     if all(v is True for v in answers.values()):
         return CLEAR, "Every integration item is answered yes.", rows
@@ -447,8 +446,8 @@ def _integration_open(ctx: _Context, threshold: float):
 
 @_evaluator("sponsor_below_director")
 def _sponsor(ctx: _Context, threshold: float):
-    level = ctx.r.get("sponsor_level")
-    sponsor = ctx.r.get("executive_sponsor")
+    level = ctx.record.get("sponsor_level")
+    sponsor = ctx.record.get("executive_sponsor")
     rows = _record_rows(ctx, "executive_sponsor", "sponsor_level")
     if says_none(sponsor):  # "none" as the sponsor is an answer, whatever the level column says (or leaves blank)
         return FIRED, "The register says there is no executive sponsor.", rows
@@ -476,13 +475,14 @@ def _sponsor(ctx: _Context, threshold: float):
 def _adkar(ctx: _Context, threshold: float):
     barrier = ctx.barrier
     if barrier is None:
-        n = len(ctx.e.responses)
+        n = len(ctx.evidence.responses)
         return (
             UNKNOWN,
-            f"No survey wave with {ctx.a.min_respondents} or more respondents" + (f" (latest has {n})." if n else "."),
+            f"No survey wave with {ctx.analysis.min_respondents} or more respondents"
+            + (f" (latest has {n})." if n else "."),
             None,
         )
-    wave = int(ctx.e.responses["wave"].iloc[0])
+    wave = int(ctx.evidence.responses["wave"].iloc[0])
     rows = (
         pd.DataFrame(
             [(ELEMENT_LABELS.get(e, "None — not stuck"), n) for e, n in barrier.distribution.items()],
@@ -495,28 +495,28 @@ def _adkar(ctx: _Context, threshold: float):
         return CLEAR, f"In wave {wave}, none of the {barrier.respondents} respondents is stuck on the ADKAR path.", rows
     share = barrier.element_count / barrier.respondents
     text = (
-        f"In wave {wave}, {barrier.element_count} of {barrier.respondents} respondents ({_pct(share)}) are stuck at "
+        f"In wave {wave}, {barrier.element_count} of {barrier.respondents} respondents ({percent(share)}) are stuck at "
         f"{ELEMENT_LABELS[barrier.element]}, the most common barrier point"
     )
-    return (FIRED if share >= threshold else CLEAR), text + f" (threshold {_pct(threshold)}).", rows
+    return (FIRED if share >= threshold else CLEAR), text + f" (threshold {percent(threshold)}).", rows
 
 
 @_evaluator("adoption_below_target")
 def _adoption(ctx: _Context, threshold: float):
     rate = ctx.adoption
-    target = ctx.r.get("target_users")
+    target = ctx.record.get("target_users")
     if not target:
         return UNKNOWN, "The register has no target number of users.", None
-    if rate is None or rate.weeks < ctx.a.adoption_min_weeks:
+    if rate is None or rate.weeks < ctx.analysis.adoption_min_weeks:
         weeks = 0 if rate is None else rate.weeks
-        return UNKNOWN, f"Usage data covers {weeks} weeks; {ctx.a.adoption_min_weeks} are needed.", None
+        return UNKNOWN, f"Usage data covers {weeks} weeks; {ctx.analysis.adoption_min_weeks} are needed.", None
     rows = ctx.weekly_rows("active_users")
     text = (
-        f"{rate.active_users:.0f} active users against a target of {rate.target_users} ({_pct(rate.rate)}), "
-        f"average of the last {ctx.a.smoothing_weeks} weeks to {rate.latest_week:%Y-%m-%d}"
+        f"{rate.active_users:.0f} active users against a target of {rate.target_users} ({percent(rate.rate)}), "
+        f"average of the last {ctx.analysis.smoothing_weeks} weeks to {rate.latest_week:%Y-%m-%d}"
     )
     if rate.rate < threshold:
-        return FIRED, text + f"; below {_pct(threshold)}.", rows
+        return FIRED, text + f"; below {percent(threshold)}.", rows
     return CLEAR, text + ".", rows
 
 
@@ -529,12 +529,12 @@ def _decay(ctx: _Context, threshold: float):
         return (
             UNKNOWN,
             (
-                f"Fewer than {max(ctx.a.decay_min_weeks, ctx.a.decay_reference_weeks + ctx.a.smoothing_weeks)} weeks of live "
+                f"Fewer than {max(ctx.analysis.decay_min_weeks, ctx.analysis.decay_reference_weeks + ctx.analysis.smoothing_weeks)} weeks of live "
                 "results on a metric whose direction is known."
             ),
             None,
         )
-    label = ctx.e.dictionary.describe(decay.metric).label
+    label = ctx.evidence.dictionary.describe(decay.metric).label
     text = (
         f"Live {label} averages {_fmt(decay.latest)} over the {decay.current_weeks} weeks to {decay.latest_week:%Y-%m-%d}, "
         f"against {_fmt(decay.reference)} in its first {decay.reference_weeks} live weeks (the reference, to "
@@ -542,27 +542,27 @@ def _decay(ctx: _Context, threshold: float):
     )
     rows = ctx.weekly_rows(decay.metric)
     if decay.relative <= 0.005:
-        return CLEAR, text + f": no worse than its first live weeks (threshold {_pct(threshold)}).", rows
-    worse = f": {_pct(decay.relative)} worse than its first live weeks"
+        return CLEAR, text + f": no worse than its first live weeks (threshold {percent(threshold)}).", rows
+    worse = f": {percent(decay.relative)} worse than its first live weeks"
     drop = decay.drop_in_standard_errors
     noise = (
         "its week-to-week values do not vary"
         if drop is None
-        else f"{drop:.1f} times the uncertainty from its week-to-week noise, {ctx.a.decay_noise_k:g} needed"
+        else f"{drop:.1f} times the uncertainty from its week-to-week noise, {ctx.analysis.decay_noise_k:g} needed"
     )
     if decay.relative < threshold - 1e-9:
-        return CLEAR, text + worse + f" (threshold {_pct(threshold)}).", rows
+        return CLEAR, text + worse + f" (threshold {percent(threshold)}).", rows
     if not decay.beyond_noise:
         return (
             CLEAR,
             text
             + worse
-            + f", but that is within its week-to-week noise ({noise}), so it is not counted (threshold {_pct(threshold)}).",
+            + f", but that is within its week-to-week noise ({noise}), so it is not counted (threshold {percent(threshold)}).",
             rows,
         )
     return (
         FIRED,
-        text + worse + f" (threshold {_pct(threshold)}), more than its week-to-week noise explains ({noise}).",
+        text + worse + f" (threshold {percent(threshold)}), more than its week-to-week noise explains ({noise}).",
         rows,
     )
 
@@ -582,15 +582,19 @@ def _has_kpi(record: dict) -> bool:
 def _no_kpi(ctx: _Context, threshold: float):
     """Blank is unknown and counted here once (as missing evidence); "none" is an answer and fires."""
     rows = _record_rows(ctx, "kpi_name", "kpi_baseline", "kpi_target", "kpi_unit", "kpi_deadline")
-    name = ctx.r.get("kpi_name")
-    if _has_kpi(ctx.r):
-        unit = f" {ctx.r.get('kpi_unit')}" if ctx.r.get("kpi_unit") else ""
-        return CLEAR, f"KPI: {name}, from {_fmt(ctx.r['kpi_baseline'])} to {_fmt(ctx.r['kpi_target'])}{unit}.", rows
+    name = ctx.record.get("kpi_name")
+    if _has_kpi(ctx.record):
+        unit = f" {ctx.record.get('kpi_unit')}" if ctx.record.get("kpi_unit") else ""
+        return (
+            CLEAR,
+            f"KPI: {name}, from {_fmt(ctx.record['kpi_baseline'])} to {_fmt(ctx.record['kpi_target'])}{unit}.",
+            rows,
+        )
     if says_none(name):
         return FIRED, "The register says the pilot has no business KPI.", rows
     if name:
         missing = " and ".join(
-            w for w, f in (("baseline", "kpi_baseline"), ("target", "kpi_target")) if ctx.r.get(f) is None
+            w for w, f in (("baseline", "kpi_baseline"), ("target", "kpi_target")) if ctx.record.get(f) is None
         )
         return UNKNOWN, f"The KPI “{name}” is named, but its {missing} is not known.", rows
     return UNKNOWN, "The register does not name a business KPI.", rows
@@ -600,22 +604,22 @@ def _business_data(ctx: _Context) -> tuple[int, pd.Timestamp | None]:
     """Weeks of business results and the latest: the KPI's series when the KPI is named, else any business series."""
     if not ctx.kpi.empty:
         return len(ctx.kpi), ctx.kpi.index[-1]
-    name = ctx.r.get("kpi_name")
+    name = ctx.record.get("kpi_name")
     if name and not says_none(name):
         return 0, None
-    weeks = ctx.e.weeks("business", "live").union(ctx.e.weeks("business", "lab"))
+    weeks = ctx.evidence.weeks("business", "live").union(ctx.evidence.weeks("business", "lab"))
     return len(weeks), (weeks[-1] if len(weeks) else None)
 
 
 @_evaluator("no_business_data")
 def _no_kpi_data(ctx: _Context, threshold: float):
     weeks, latest = _business_data(ctx)
-    name = ctx.r.get("kpi_name")
+    name = ctx.record.get("kpi_name")
     named = bool(name) and not says_none(name)
     if weeks:
         what = f"Business results for “{name}”" if named and not ctx.kpi.empty else "Business results"
         return CLEAR, f"{what}: {weeks} weeks, latest {latest:%Y-%m-%d}.", None
-    if ctx.r.get("stage") == "proposed":
+    if ctx.record.get("stage") == "proposed":
         return CLEAR, "No business results expected yet: the pilot is only proposed.", None
     months = ctx.months_since_approval()
     if months is None:
@@ -641,7 +645,7 @@ def _technical_not_business(ctx: _Context, threshold: float):
     trends of the alignment, the KPI judged at the lag found), or while the register says there is no
     KPI at all; unknown when the KPI is blank (counted once, as missing evidence, by "no business KPI")
     or below the minimum periods."""
-    metric, kpi = ctx.e.primary_metric, ctx.r.get("kpi_name")
+    metric, kpi = ctx.evidence.primary_metric, ctx.record.get("kpi_name")
     if not kpi:
         return (
             UNKNOWN,
@@ -656,7 +660,7 @@ def _technical_not_business(ctx: _Context, threshold: float):
                 "The register says there is no business KPI, and there are too few periods of a technical metric to tell whether the model improves.",
                 None,
             )
-        name = ctx.e.dictionary.describe(metric).label
+        name = ctx.evidence.dictionary.describe(metric).label
         if trend.direction == "up":
             return (
                 FIRED,
@@ -675,15 +679,15 @@ def _technical_not_business(ctx: _Context, threshold: float):
     result = ctx.alignment
     if result is None or metric is None:
         return UNKNOWN, f"No technical metric and {kpi} series (with known directions) to compare.", None
-    name = ctx.e.dictionary.describe(metric).label
-    rows = ctx.weekly_rows(metric, ctx.e.kpi_metric)
+    name = ctx.evidence.dictionary.describe(metric).label
+    rows = ctx.weekly_rows(metric, ctx.evidence.kpi_metric)
     over = f"over {result.periods} {result.period}ly periods"
     if result.label == "insufficient data" or result.technical is None or result.kpi is None:
         return (
             UNKNOWN,
             (
                 f"Only {result.periods} common {result.period}ly periods of {name} and {kpi} "
-                f"({ctx.a.alignment_min_periods} or more needed)."
+                f"({ctx.analysis.alignment_min_periods} or more needed)."
             ),
             rows,
         )
@@ -710,21 +714,21 @@ def _technical_not_business(ctx: _Context, threshold: float):
 def _behind(ctx: _Context, threshold: float):
     """Fired when progress toward the target trails the time gone by the threshold AND by more than
     the KPI's own noise explains (`kpi_noise_k` standard errors of its latest level)."""
-    if not _has_kpi(ctx.r) or ctx.kpi.empty:
+    if not _has_kpi(ctx.record) or ctx.kpi.empty:
         return UNKNOWN, "No KPI with baseline, target and data.", None
-    progress = ctx.n.kpi_progress
+    progress = ctx.numbers.kpi_progress
     if progress is None or progress.time_elapsed is None:
         return UNKNOWN, "The approval date or KPI deadline is missing.", None
-    rows = ctx.weekly_rows(ctx.e.kpi_metric)
+    rows = ctx.weekly_rows(ctx.evidence.kpi_metric)
     how = (
         f"the trend line through its last {progress.values} {progress.cadence}ly values"
         if progress.method == "trend line"
         else f"the middle of its last {progress.values} {progress.cadence}ly value{'s' if progress.values != 1 else ''}"
     )
     text = (
-        f"{ctx.r['kpi_name']} at {_fmt(progress.latest)} ({how}, to {progress.latest_week:%Y-%m-%d}): "
-        f"{_pct(progress.progress)} of the way from {_fmt(progress.baseline)} to {_fmt(progress.target)}, "
-        f"with {_pct(min(progress.time_elapsed, 1))} of the time to the deadline gone"
+        f"{ctx.record['kpi_name']} at {_fmt(progress.latest)} ({how}, to {progress.latest_week:%Y-%m-%d}): "
+        f"{percent(progress.progress)} of the way from {_fmt(progress.baseline)} to {_fmt(progress.target)}, "
+        f"with {percent(min(progress.time_elapsed, 1))} of the time to the deadline gone"
     )
     if progress.outliers:
         many = len(progress.outliers) > 1
@@ -737,7 +741,7 @@ def _behind(ctx: _Context, threshold: float):
     noise = (
         "its values move smoothly, without ups and downs"
         if size is None
-        else f"{size:.1f} times the uncertainty from its ups and downs from one value to the next, {ctx.a.kpi_noise_k:g} needed"
+        else f"{size:.1f} times the uncertainty from its ups and downs from one value to the next, {ctx.analysis.kpi_noise_k:g} needed"
     )
     if progress.behind:
         return (
@@ -775,7 +779,7 @@ DECISIVE_MEASURES: dict[str, Callable[[_Context], float | None]] = {
 }
 # The decisive evidence in a few words, for the health reason ("a 27% drop from lab to live").
 DECISIVE_WORDS: dict[str, Callable[[float], str]] = {
-    "lab_to_live_drop": lambda share: f"a {share:.0%} drop from lab to live",
+    "lab_to_live_drop": lambda share: f"a {percent(share)} drop from lab to live",
     "no_live_data": lambda months: f"no live results {months:.0f} months after approval",
     "no_business_data": lambda months: f"no business results {months:.0f} months after approval",
 }
@@ -787,7 +791,7 @@ def decisive_rule(catalogue: Catalogue) -> str:
     marks = {key: catalogue.signal(key).decisive for key in DECISIVE_MEASURES}
     parts = []
     if marks["lab_to_live_drop"] is not None:
-        parts.append(f"a lab-to-live drop of {marks['lab_to_live_drop']:.0%} or more")
+        parts.append(f"a lab-to-live drop of {percent(marks['lab_to_live_drop'])} or more")
     for key, what in (("no_live_data", "live"), ("no_business_data", "business")):
         if marks[key] is not None:
             parts.append(f"no {what} results {marks[key]:g} months after approval")
@@ -964,7 +968,7 @@ def pilots_by_health(by_pilot: Mapping[str, PilotRisk], pilot_ids: Iterable[str]
 def card_evidence(pattern: PatternResult) -> str:
     """How much of a pattern's evidence is known, as its card says it ("91% of evidence known"):
     never a bare percentage, which would read like a probability."""
-    return f"{pattern.coverage * 100:.0f}% of evidence known"
+    return f"{percent(pattern.coverage)} of evidence known"
 
 
 def card_label(pattern: PatternResult) -> str:
@@ -980,8 +984,8 @@ def card_help(pattern: PatternResult, minimum: float) -> str:
     return (
         f"{pattern.name}: {score}, from {len(pattern.fired)} warning sign{'s' if len(pattern.fired) != 1 else ''} "
         f"among the {known} of {len(pattern.signals)} signals whose answer is known. "
-        f"“{pattern.coverage * 100:.0f}% of evidence known” is the share of the pattern's signals (by weight) that have an "
-        f"answer or data — not a probability. Below {minimum * 100:.0f}% the pattern reads “insufficient evidence”."
+        f"“{percent(pattern.coverage)} of evidence known” is the share of the pattern's signals (by weight) that have an "
+        f"answer or data — not a probability. Below {percent(minimum)} the pattern reads “insufficient evidence”."
     )
 
 
@@ -992,7 +996,7 @@ def threshold_words(threshold: float | None, unit: str | None) -> str:
     unit = (unit or "").strip()
     if unit.startswith(("share", "relative")):
         words = unit.removeprefix("relative ").removeprefix("share of ")
-        return f"{threshold * 100:.0f}% " + ("of " + words if unit.startswith("share") else words)
+        return f"{percent(threshold)} " + ("of " + words if unit.startswith("share") else words)
     if unit.startswith("%"):
         return f"{threshold:g}{unit}"
     return f"{threshold:g} {unit}".strip()

@@ -34,11 +34,10 @@ from .alignment import KpiProgress
 from .alignment_report import PilotAlignment, assess_alignment, chart_data, numbers_for, portfolio_alignment, verdict
 from .catalogue import PATTERN_KEYS, Catalogue
 from .thresholds import catalogue_for
-from .config import DAYS_PER_MONTH
 from .errors import NotFoundError
 from .evidence import load_evidence
 from .formatting import moment, money, percent
-from .models import STAGE_LABELS
+from .models import STAGE_LABELS, months_since
 from .portfolio import PILOT_CLOCK_LABELS, PortfolioSummary, load_portfolio, pilot_clock, portfolio_health, summarise
 from .risk import HEALTH_LABELS, STATUS_LABELS, Action, PilotRisk, assess, assess_evidence
 from .store import Store, utc_now
@@ -101,10 +100,7 @@ class PilotPack:
 
     @property
     def months_in_stage(self) -> float | None:
-        since = self.record.get("stage_since")
-        if since is None or pd.isna(since):
-            return None
-        return (self.as_of.date() - pd.Timestamp(since).date()).days / DAYS_PER_MONTH
+        return months_since(self.record.get("stage_since"), self.as_of)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from . import queries
 from .access import Person, as_person
 from .catalogue import Analysis, Catalogue, Health, Scoring, load_catalogue
 from .errors import ConfigError, PilotHealthError
+from .formatting import setting_percent
 from .store import Store, utc_now
 
 SECTIONS = {
@@ -120,7 +121,7 @@ class ThresholdSetting:
     def shown(self, value: float) -> str:
         """`value` of this setting as people read it: "60%" for a share, "40%" for a value in per cent, "18" or "2.5" otherwise."""
         if self.share:
-            return f"{value * 100:.3g}%"
+            return setting_percent(value)
         return _shown(value, self.whole_number) + ("%" if self.per_cent else "")
 
 

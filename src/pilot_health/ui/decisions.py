@@ -23,7 +23,7 @@ from ..meetings import (
     record_decision,
     record_meeting,
 )
-from ..store import Store, utc_now
+from ..store import Store
 from . import data
 from .page import PIN_PARAMETER, PageContext, app_base_url, pin_text
 from .text import md_escape
@@ -133,7 +133,7 @@ def render(ctx: PageContext, pilot_id: str, risk_result, catalogue) -> None:
             "warning sign reads met while that sign is clear, not met while it fires, and not known yet without evidence."
         ),
     )
-    found = data.decisions(*ctx.cache_key, ctx.pinned, (pilot_id,), (ctx.pinned or utc_now()).date())
+    found = data.decisions(*ctx.cache_key, ctx.pinned, (pilot_id,), ctx.utc_today)
     if found:
         table = decision_rows(ctx, found, risk_result, catalogue)
         for d, row in zip(found, table.itertuples(), strict=True):

@@ -59,6 +59,12 @@ class PageContext:
             self.today = self.pinned.date()
 
     @property
+    def utc_today(self) -> date:
+        """The day the view is for, by the store's clock (UTC): a pinned link's day, else today's in UTC
+        (what decisions are judged due or overdue against)."""
+        return (self.pinned or utc_now()).date()
+
+    @property
     def version(self) -> str:
         return self.meta["version"]
 
