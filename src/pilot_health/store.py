@@ -118,7 +118,7 @@ def _files_signature(path: Path) -> tuple[tuple, bool]:
     rewrites the file and empties the log, a restore brings another file), in this process or any
     other. Second: whether it can be trusted to stay the same until the next change (its newest
     change is at least SETTLED_NS old)."""
-    parts = []
+    parts: list[tuple[int, int, int, int, int] | None] = []
     newest = 0
     for file in (path, path.with_name(path.name + ".wal")):
         try:
@@ -362,7 +362,7 @@ class Store:
         try:
             with self.read() as con:
                 facts = queries.store_facts(con)
-                source = con.execute("SELECT current_database()").fetchone()[0]
+                source = queries.one_value(con.execute("SELECT current_database()"))
                 con.execute("ATTACH ? AS pilot_health_copy", [str(partial)])
                 try:
                     con.execute(f'COPY FROM DATABASE "{source}" TO pilot_health_copy')
@@ -433,7 +433,7 @@ def _lock_down(con: duckdb.DuckDBPyConnection, allowed: tuple[str, ...]) -> None
     download being made at the same time): once it is locked, it stays locked and cannot be changed."""
 
     def locked() -> bool:
-        return not con.execute("SELECT current_setting('enable_external_access')").fetchone()[0]
+        return not queries.one_value(con.execute("SELECT current_setting('enable_external_access')"))
 
     if locked():
         return
