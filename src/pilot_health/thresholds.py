@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from . import queries
 from .access import Person, as_person
@@ -25,7 +25,7 @@ from .catalogue import Analysis, Catalogue, Health, Scoring, load_catalogue
 from .errors import ConfigError, PilotHealthError
 from .store import Store, utc_now
 
-SECTIONS = {
+SECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
     "scoring": ("Scoring", Scoring),
     "health": ("Health rule", Health),
     "analysis": ("Shared numbers", Analysis),
