@@ -771,13 +771,13 @@ def build_digests(
     for event in events:
         if event.kind != "escalation":
             continue
-        address, reason = sponsor_address(event.sponsor, settings)
-        if address is None:
+        to, reason = sponsor_address(event.sponsor, settings)
+        if to is None:
             nowhere.setdefault((event.sponsor or "").strip() or f"none named for {event.pilot_id}", ([], reason))[
                 0
             ].append(event)
         else:
-            per_sponsor.setdefault((channel_of(address), address), []).append(event)
+            per_sponsor.setdefault((channel_of(to), to), []).append(event)
     for (channel, address), mine in per_sponsor.items():
         subject, body = digest_text(mine, since, at, base_url, escalation=True)
         who = f"sponsor of {', '.join(e.pilot_id for e in mine)} ({mine[0].sponsor})"
@@ -943,6 +943,9 @@ def run_alerts(
     wait = sleep or time.sleep
     sponsors = None
     for d in report.digests:
+        delivery_id = d.delivery_id
+        if delivery_id is None:  # never: each digest was stored above, or read back from the store
+            raise ValueError(f"The digest to {d.recipient} was not stored, so it is not sent.")
         if d.channel == "none" and d.retry:  # an escalation without an address: look for one again (register, settings)
             if sponsors is None:
                 with store.read() as con:
@@ -952,7 +955,7 @@ def run_alerts(
                 d.channel, d.address, d.status = channel_of(address), address, "pending"
                 d.payload = webhook_payload(d.subject, d.body) if d.channel == "webhook" else None
                 with store.write() as con:
-                    queries.readdress_delivery(con, d.delivery_id, d.channel, d.address, d.payload)
+                    queries.readdress_delivery(con, delivery_id, d.channel, d.address, d.payload)
             else:
                 d.error = reason
         tried_at = utc_now()
@@ -960,7 +963,7 @@ def run_alerts(
         if d.channel == "none":
             d.status = "failed" if d.runs_tried >= MAX_RUNS else "undeliverable"
             with store.write() as con:
-                queries.update_delivery(con, d.delivery_id, d.status, d.attempts, d.runs_tried, d.error, tried_at, None)
+                queries.update_delivery(con, delivery_id, d.status, d.attempts, d.runs_tried, d.error, tried_at, None)
             continue
         outcome = deliver(settings, d.channel, d.address, d.subject, d.body, d.payload, sleep=wait)
         d.attempts += outcome.attempts
@@ -971,7 +974,7 @@ def run_alerts(
         with store.write() as con:
             queries.update_delivery(
                 con,
-                d.delivery_id,
+                delivery_id,
                 d.status,
                 d.attempts,
                 d.runs_tried,

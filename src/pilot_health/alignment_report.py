@@ -358,10 +358,11 @@ def alignment_sentence(a: Alignment, technical: str, kpi: str, brief: bool = Fal
     if a.technical is not None and a.kpi is not None:
         parts.append(f"{technical} shows {a.technical.words()}; {kpi} shows {a.kpi.words()}")
     if a.association is not None and a.association.significant:
-        follows = "in the same period" if a.lag == 0 else f"{a.lag} {a.period}{'s' if a.lag != 1 else ''} later"
-        way = "in step with" if a.rho > 0 else "against"
+        lag, rho = a.association.lag, a.association.rho  # a.lag and a.rho: given when significant
+        follows = "in the same period" if lag == 0 else f"{lag} {a.period}{'s' if lag != 1 else ''} later"
+        way = "in step with" if rho > 0 else "against"
         parts.append(
-            f"its period-to-period changes move {way} the model's {follows} (rank correlation {a.rho:+.2f}, "
+            f"its period-to-period changes move {way} the model's {follows} (rank correlation {rho:+.2f}, "
             f"{chance_words(a.association.p)}, allowing for the {a.association.lags_tried} delays tried)"
         )
     if a.label == "inconclusive":
@@ -394,7 +395,7 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment, brief: bool = False) -> 
     if row.kpi_metric and not numbers.kpi.empty:
         parts.append(
             change_words(
-                kpi_name,
+                kpi_name or display_name(numbers, row.kpi_metric),  # always kpi_name here: a KPI metric has a name
                 numbers.kpi,
                 a.smoothing_weeks,
                 numbers.r.get("kpi_unit"),

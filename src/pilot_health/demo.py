@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -114,7 +114,7 @@ def _series(
 
 
 def _pilot_record(story: Story) -> dict:
-    record = {name: None for name in PILOT_FIELDS}
+    record: dict[str, Any] = {name: None for name in PILOT_FIELDS}
     record.update({k: (v if v != "" else None) for k, v in story.record.items()})
     record["team_sizes"] = "; ".join(f"{team.name}: {team.size}" for team in story.teams) or None
     record["approved_on"] = (

@@ -216,6 +216,7 @@ def record_decision(
                 f"Due date: {due.isoformat()} is before the meeting ({meeting['held_on'].isoformat()}); "
                 "choose a day on or after it."
             )
+        threshold = None if signal_value is None else float(signal_value)
         values = {
             "meeting_id": meeting_id,
             "pilot_id": pilot_id,
@@ -224,7 +225,7 @@ def record_decision(
             "owner": owner,
             "due_on": due,
             "signal_key": signal_key,
-            "signal_value": None if signal_value is None else float(signal_value),
+            "signal_value": threshold,
             "recorded_by": person.name,
             "recorded_at": now,
         }
@@ -255,7 +256,7 @@ def record_decision(
         owner,
         due,
         signal_key,
-        values["signal_value"],
+        threshold,
         person.name,
         now,
         status,

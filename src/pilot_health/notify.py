@@ -163,6 +163,7 @@ def send_email(settings: AlertSettings, to: str, subject: str, body: str) -> Non
     message.set_content(body)
     server = f"The mail server {smtp.host}:{smtp.port}"
     context = ssl.create_default_context(cafile=smtp.ca_file)
+    client: smtplib.SMTP  # SMTP_SSL is an SMTP
     try:
         if smtp.ssl:
             client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
@@ -218,7 +219,7 @@ def _smtp_words(pair) -> str:
 
 def _os_words(error: BaseException) -> str:
     """Why a connection failed, in a few words (the error itself, or what it was raised from)."""
-    seen = error
+    seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, (socket.timeout, TimeoutError)):
             return "no answer in time"

@@ -61,7 +61,7 @@ def changes(before: dict, after: Pilot) -> str:
     for name in PILOT_FIELDS:
         old, new = before.get(name), values.get(name)
         old = None if old is not None and not isinstance(old, (list, tuple)) and pd.isna(old) else old
-        if hasattr(old, "isoformat") and hasattr(new, "isoformat"):
+        if old is not None and new is not None and hasattr(old, "isoformat") and hasattr(new, "isoformat"):
             old, new = old.isoformat()[:10], new.isoformat()[:10]
         if old != new:
             parts.append(f"{name}: {'—' if old is None else old} → {'—' if new is None else new}")

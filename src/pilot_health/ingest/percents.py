@@ -34,6 +34,7 @@ def kept_in_percent(
     points = []
     for name in names:
         key = dictionary.canonical(name)
+        unit: object  # an answer's or the dictionary's text, or whatever the register holds
         if key in given:
             unit = given[key].unit
         else:

@@ -13,7 +13,7 @@ uploaded is ever part of them, and they only ever navigate within the dashboard.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Mapping, NoReturn
 from urllib.parse import unquote
 
 import streamlit as st
@@ -106,7 +106,7 @@ def _screen_header() -> None:
     st.caption("Which AI pilots are heading for the 80–90% that never reach production, and why.")
 
 
-def _sign_in_screen() -> None:
+def _sign_in_screen() -> NoReturn:
     _screen_header()
     st.html(REMEMBER_VIEW_JS, unsafe_allow_javascript=True)
     st.info(
@@ -126,7 +126,7 @@ def _sign_in_screen() -> None:
     st.stop()
 
 
-def _no_access_screen(claims: Mapping) -> None:
+def _no_access_screen(claims: Mapping) -> NoReturn:
     from ..access import person_name
     from .text import md_escape
 
@@ -140,7 +140,7 @@ def _no_access_screen(claims: Mapping) -> None:
     st.stop()
 
 
-def _open_network_screen() -> None:
+def _open_network_screen() -> NoReturn:
     from .text import md_escape
 
     _screen_header()
