@@ -54,12 +54,17 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None 
     con.execute(sql, list(params) if params is not None else []).fetchall()
 
 
-def one_value(result: duckdb.DuckDBPyConnection) -> Any:
-    """The one value of a statement that always gives one row (an aggregate, `INSERT ... RETURNING`)."""
+def one_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The row of a statement that always gives one (aggregates, `INSERT ... RETURNING`)."""
     row = result.fetchone()
     if row is None:
         raise LookupError("the statement gave no row")
-    return row[0]
+    return row
+
+
+def one_value(result: duckdb.DuckDBPyConnection) -> Any:
+    """The one value of a statement that always gives one row (an aggregate, `INSERT ... RETURNING`)."""
+    return one_row(result)[0]
 
 
 # -- the store's own bookkeeping ------------------------------------------------------------
