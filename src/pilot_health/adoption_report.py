@@ -9,13 +9,15 @@ downloads, not in the command's output (see `adoption.anonymous_groups`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from . import queries
 from .adoption import (
     ADKAR,
     ALL_RESPONDENTS,
@@ -37,12 +39,11 @@ from .adoption import (
     wave_change,
 )
 from .catalogue import Analysis, Catalogue
-from .thresholds import catalogue_for
-from .models import parse_team_sizes
 from .evidence import PilotEvidence, load_evidence
 from .formatting import percent, plural
+from .models import parse_team_sizes
 from .store import Store
-from . import queries
+from .thresholds import catalogue_for
 
 BARRIER_LABELS = {**ELEMENT_LABELS, "none": "Not stuck"}
 
@@ -138,7 +139,7 @@ class _Survey:
     days: np.ndarray  # datetime64, NaT when not known
 
     @classmethod
-    def of(cls, survey: pd.DataFrame) -> "_Survey":
+    def of(cls, survey: pd.DataFrame) -> _Survey:
         comments = (
             survey["comment"].astype("object").to_numpy()
             if "comment" in survey.columns

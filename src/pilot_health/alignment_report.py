@@ -5,23 +5,22 @@ plain-language verdict. Every number comes from `PilotNumbers`, which the risk e
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Sequence
-
-import re
 
 import numpy as np
 import pandas as pd
 
 from .alignment import Alignment, Decay, Drift, Gap, KpiProgress, Trend, chance_words, crossings, decay_path, drift_path
 from .catalogue import Catalogue
-from .thresholds import catalogue_for
 from .evidence import Evidence, load_evidence
 from .metric_dictionary import MetricInfo
 from .models import says_none
 from .pilot_numbers import PilotNumbers
 from .store import Store
+from .thresholds import catalogue_for
 
 LABEL_WORDS = {
     "aligned": "Aligned: the model's progress and the KPI clearly move together.",
@@ -464,7 +463,7 @@ def direction_note(
             said.append(f"{who} rise counts as a worsening")
         else:
             said.append(
-                f"a fall would count as an improvement"
+                "a fall would count as an improvement"
                 if len(lower) == 1
                 else f"a fall of {label} would count as an improvement"
             )
@@ -1027,11 +1026,6 @@ def chart_caption(chart: PilotChartData, a) -> str:
     """What the pilot chart shows, in words, with the cadence named from the data ("month by
     month", never "week by week" for monthly values) and why a scale runs upside down. `a`: the
     analysis settings. Plain text (the page escapes it)."""
-    tech_n = (
-        int((chart.technical["environment"] == (chart.judged_environment or "live")).sum())
-        if len(chart.technical)
-        else 0
-    )
     lab_live = set(chart.technical["environment"]) if len(chart.technical) else set()
     drawn = " and ".join(e for e in ("lab (dashed grey)", "live (blue)") if e.split(" ")[0] in lab_live)
     parts = [

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from functools import lru_cache, wraps
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from .errors import ConfigError
 

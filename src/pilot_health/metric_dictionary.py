@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
-from .lazy import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from .config import reread_when_changed
-
+from .lazy import pandas as pd
 
 METRIC_KINDS = ("technical", "business", "adoption")
 DIRECTIONS = ("up", "down")
@@ -86,7 +86,7 @@ class DictionaryFile(BaseModel):
     metrics: dict[str, MetricEntry]
 
     @model_validator(mode="after")
-    def _keys_and_spellings(self) -> "DictionaryFile":
+    def _keys_and_spellings(self) -> DictionaryFile:
         owner: dict[str, str] = {}
         for key, entry in self.metrics.items():
             if metric_key(key) != key:
@@ -130,7 +130,7 @@ class MetricDictionary:
                 for spelling in (key, *entry.spellings):
                     self._spellings[metric_key(spelling)] = key
 
-    def with_answers(self, answers: Iterable[MetricInfo]) -> "MetricDictionary":
+    def with_answers(self, answers: Iterable[MetricInfo]) -> MetricDictionary:
         """This dictionary plus the answers stored in a store (they win over the built-in entries)."""
         return MetricDictionary(
             self.entries, self.source, self.fingerprint, {a.key: a for a in answers}, self._spellings
@@ -231,7 +231,7 @@ class ValueSummary:
 
     @property
     def share(self) -> bool:
-        return self.low is not None and self.high is not None and 0 <= self.low and self.high <= 1
+        return self.low is not None and self.high is not None and self.low >= 0 and self.high <= 1
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def get_pilot(store: Store, pilot_id: str) -> Pilot | None:
         return Pilot.model_construct(**values)
 
 
-def create_pilot(store: Store, pilot: Pilot, by: "Person | str" = "local user") -> None:
+def create_pilot(store: Store, pilot: Pilot, by: Person | str = "local user") -> None:
     """Add a pilot: an editor or admin, and a limited editor only in one of their business units."""
     person = as_person(by)
     pilot = Pilot.model_validate(pilot.model_dump())  # re-validate: the record may have been edited since
@@ -68,7 +68,7 @@ def changes(before: dict, after: Pilot) -> str:
     return "; ".join(parts) or "no change"
 
 
-def update_pilot(store: Store, pilot: Pilot, by: "Person | str" = "local user") -> None:
+def update_pilot(store: Store, pilot: Pilot, by: Person | str = "local user") -> None:
     """Change a pilot's record; a limited editor may neither change another unit's pilot nor move one out of their units."""
     person = as_person(by)
     pilot = Pilot.model_validate(pilot.model_dump())

@@ -7,12 +7,13 @@ come from the allow-lists below.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
-from .lazy import pandas as pd
 
+from .lazy import pandas as pd
 from .models import PILOT_FIELDS, Pilot
 
 PILOT_COLUMNS: tuple[str, ...] = PILOT_FIELDS + ("updated_at",)
@@ -201,7 +202,7 @@ def update_pilot(con: duckdb.DuckDBPyConnection, pilot: Pilot, updated_at: datet
 
 def delete_pilots(con: duckdb.DuckDBPyConnection, ids: Sequence[str], when: datetime | None = None) -> None:
     if ids:
-        _record_history(con, ids, when or datetime.now(timezone.utc).replace(tzinfo=None), removed=True)
+        _record_history(con, ids, when or datetime.now(UTC).replace(tzinfo=None), removed=True)
         _run(con, "DELETE FROM pilots WHERE pilot_id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
 
 

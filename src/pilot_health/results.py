@@ -34,10 +34,11 @@ import logging
 import os
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Callable, Generic, Hashable, Iterable, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
@@ -402,7 +403,7 @@ class Warmer:
     committee opening the link after a nightly load finds the numbers ready."""
 
     def __init__(
-        self, store: Store, interval: float, keeper: "ResultsKeeper" = KEEPER, today: Callable[[], date] = date.today
+        self, store: Store, interval: float, keeper: ResultsKeeper = KEEPER, today: Callable[[], date] = date.today
     ) -> None:
         self.store = store.unscoped()
         self.interval = interval
@@ -432,7 +433,7 @@ class Warmer:
                     "Computing the pilots' numbers ahead of visitors failed; trying again later.", exc_info=True
                 )
 
-    def start(self) -> "Warmer":
+    def start(self) -> Warmer:
         self.thread = threading.Thread(
             target=self._run, name=f"pilot-health-warmer:{self.store.path.name}", daemon=True
         )

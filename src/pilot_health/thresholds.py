@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping
 
 from pydantic import BaseModel, ValidationError
 
@@ -292,7 +292,7 @@ def _shown(value: float, whole: bool) -> str:
     return f"{int(round(value))}" if whole else f"{value:g}"
 
 
-def save_thresholds(store: Store, values: Mapping[str, float], by: "Person | str") -> list[str]:
+def save_thresholds(store: Store, values: Mapping[str, float], by: Person | str) -> list[str]:
     """Set these thresholds (a value equal to the file's removes the dashboard's value). Checked
     all together before anything is stored; each change gets an audit line and a row of the
     thresholds' history, in the same transaction. Returns the keys changed."""

@@ -12,7 +12,7 @@ The SQL that applies it is `values.percent_share`.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..metric_dictionary import MetricAnswer, MetricDictionary, metric_key
 

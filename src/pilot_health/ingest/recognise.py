@@ -245,7 +245,7 @@ class Mapping:
     def unmapped(self) -> list[str]:
         return [c for c, t in self.targets.items() if t == IGNORE]
 
-    def with_targets(self, changes: dict[str, str]) -> "Mapping":
+    def with_targets(self, changes: dict[str, str]) -> Mapping:
         targets = dict(self.targets)
         targets.update({c: t for c, t in changes.items() if c in targets})
         layout = self.layout

@@ -5,10 +5,11 @@ runs on its own when its URL is opened, so every page calls `page_setup()` at it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -114,7 +115,7 @@ def _first_run(ctx: PageContext) -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def _favicon() -> "Image.Image":
+def _favicon() -> Image.Image:
     """Drawn here rather than named (a :material: icon or emoji favicon is fetched from the
     internet by the browser, which fails on machines without it)."""
     from PIL import Image, ImageDraw

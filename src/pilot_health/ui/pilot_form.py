@@ -8,7 +8,7 @@ button's callback (before the page reruns), which is also where the new pilot ge
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Optional
+from typing import Any
 
 import streamlit as st
 
@@ -100,7 +100,7 @@ def _widget(name: str, prefix: str, pilot: Pilot | None) -> None:
             key=k,
             help=info.description,
         )
-    elif info.annotation in (Optional[date], date):
+    elif info.annotation in (date | None, date):
         st.date_input(
             label,
             value=current,

@@ -13,15 +13,16 @@ uploaded is ever part of them, and they only ever navigate within the dashboard.
 from __future__ import annotations
 
 import re
-from typing import Mapping, NoReturn
+from collections.abc import Mapping
+from typing import NoReturn
 from urllib.parse import unquote
 
 import streamlit as st
 
 from ..access import (
     OPEN_ACCESS_NAME,
-    Person,
     ROLE_LABELS,
+    Person,
     is_loopback,
     load_access,
     local_administrator,

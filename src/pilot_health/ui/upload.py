@@ -16,8 +16,8 @@ from ..access import Person
 from ..csv_files import frame_to_csv
 from ..formatting import file_size, plural
 from ..ingest import KIND_LABELS, KINDS, IngestOptions, IngestResult, ingest
-from ..metric_dictionary import MetricAnswer
 from ..ingest.recognise import IGNORE, LAYOUTS, describe_target, target_choices
+from ..metric_dictionary import MetricAnswer
 from ..store import Store
 from .text import md_escape
 from .widgets import data_table, labelled

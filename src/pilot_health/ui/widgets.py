@@ -11,7 +11,6 @@ import pandas as pd
 import streamlit as st
 
 from ..csv_files import frame_to_csv
-
 from ..models import STAGE_LABELS, STAGES
 from ..portfolio import PortfolioFilters
 from .columns import MISSING, MISSING_NOTE
