@@ -476,3 +476,26 @@ def test_a_noisy_kpi_on_plan_is_rarely_behind_plan_and_one_far_behind_usually_is
         for _ in range(300)
     )
     assert far_behind / 300 >= 0.90
+
+
+def test_a_kpi_progress_without_dates_is_never_within_the_noise():
+    """No deadline: no shortfall to weigh against the noise (a question that used to compare None)."""
+    from dataclasses import replace
+
+    from pilot_health.alignment import KpiProgress
+
+    undated = KpiProgress(
+        latest=0.5,
+        latest_week=date(2026, 3, 2),
+        baseline=0.0,
+        target=1.0,
+        progress=0.5,
+        time_elapsed=None,
+        behind=False,
+        values=6,
+        beyond_noise=False,
+    )
+    assert undated.shortfall is None
+    assert undated.within_noise is False
+    dated = replace(undated, time_elapsed=0.9)
+    assert dated.shortfall == pytest.approx(0.4) and dated.within_noise is True

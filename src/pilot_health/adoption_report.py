@@ -9,13 +9,15 @@ downloads, not in the command's output (see `adoption.anonymous_groups`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from . import queries
 from .adoption import (
     ADKAR,
     ALL_RESPONDENTS,
@@ -37,12 +39,11 @@ from .adoption import (
     wave_change,
 )
 from .catalogue import Analysis, Catalogue
-from .thresholds import catalogue_for
-from .models import parse_team_sizes
 from .evidence import PilotEvidence, load_evidence
 from .formatting import percent, plural
+from .models import parse_team_sizes
 from .store import Store
-from . import queries
+from .thresholds import catalogue_for
 
 BARRIER_LABELS = {**ELEMENT_LABELS, "none": "Not stuck"}
 
@@ -113,7 +114,7 @@ class PilotAdoption:
         latest wave not stuck at its main barrier, and the adoption rate (capped at 100%)."""
         shares = []
         latest = self.latest
-        if latest and latest.shown:
+        if latest and latest.overall is not None:  # the latest wave is shown
             b = latest.overall.barrier
             shares.append(1 - b.element_count / b.respondents)
         if self.rate:
@@ -138,7 +139,7 @@ class _Survey:
     days: np.ndarray  # datetime64, NaT when not known
 
     @classmethod
-    def of(cls, survey: pd.DataFrame) -> "_Survey":
+    def of(cls, survey: pd.DataFrame) -> _Survey:
         comments = (
             survey["comment"].astype("object").to_numpy()
             if "comment" in survey.columns
@@ -176,11 +177,13 @@ def _team_participation(
     """Each group shown against the register's size of its team(s); "Other teams" only when every
     team in it has a size (a partial sum would overstate participation)."""
     wanted = {name.casefold(): size for name, size in sizes.items()}
-    found = {}
+    found: dict[str, Participation] = {}
     for label, positions, _ in groups:
         teams = {survey.teams[i].casefold() for i in rows[positions]}
         if teams and all(t in wanted for t in teams):
-            found[label] = participation(len(positions), sum(wanted[t] for t in teams), a, "team members")
+            shown = participation(len(positions), sum(wanted[t] for t in teams), a, "team members")
+            if shown is not None:  # always, as team sizes are above 0
+                found[label] = shown
     return found
 
 
@@ -237,7 +240,7 @@ def assess_adoption(
             for w in np.unique(survey.waves)
         ]
     for before, after in zip(waves, waves[1:]):
-        if before.shown and after.shown:
+        if before.overall is not None and after.overall is not None:  # both waves are shown
             after.change = wave_change(before.overall, after.overall, analysis.min_respondents)
     active = evidence.active_users
     pilot = PilotAdoption(
@@ -295,6 +298,8 @@ def barrier_sentence(wave: WaveView) -> str:
     element where most of the wave's respondents are stuck; a team is named when most of its own
     respondents are stuck there (the team with the most such people)."""
     overall = wave.overall
+    if overall is None:
+        raise ValueError(f"wave {wave.wave} is not shown: it has no barrier to name")
     barrier = overall.barrier
     if barrier.element is None:
         return f"None of the {overall.respondents} respondents in wave {wave.wave} is stuck on the ADKAR path: keep reinforcing what works."
@@ -329,12 +334,12 @@ def change_sentence(change: WaveChange) -> str:
     if not moved:
         return ""
     element = max(moved, key=lambda e: (abs(moved[e]), -ADKAR.index(e)))
-    c = change.elements[element]
+    c, most = change.elements[element], moved[element]
     sides = f"{change.before_respondents} → {change.after_respondents} respondents"
-    if abs(c.change) < 0.1:
+    if abs(most) < 0.1:
         return f"Since wave {change.before_wave}, no element has moved by 0.1 or more ({sides})."
     return (
-        f"Since wave {change.before_wave}, {ELEMENT_LABELS[element]} {'rose' if c.change > 0 else 'fell'} from "
+        f"Since wave {change.before_wave}, {ELEMENT_LABELS[element]} {'rose' if most > 0 else 'fell'} from "
         f"{c.before:.1f} to {c.after:.1f} ({sides})."
     )
 
@@ -565,7 +570,7 @@ def team_table(pilot: PilotAdoption, wave: WaveView) -> pd.DataFrame:
                 "stuck_share": b.stuck_share,
                 "barrier": BARRIER_LABELS[b.element or "none"],
                 "stuck_there": b.element_count,
-                "participation": _participation_of(wave, profile).share if _participation_of(wave, profile) else None,
+                "participation": p.share if (p := _participation_of(wave, profile)) else None,
             }
         )
     return pd.DataFrame.from_records(
@@ -746,7 +751,7 @@ def as_json(pilot: PilotAdoption, wave_number: int | None = None) -> dict:
     """The command line's block for one pilot (the latest wave unless one is named)."""
     wave = pilot.wave(wave_number)
     p = wave.participation if wave else None
-    block = {
+    block: dict[str, Any] = {
         "pilot_id": pilot.pilot_id,
         "name": pilot.name,
         "wave": wave.wave if wave else wave_number,
@@ -779,7 +784,7 @@ def as_json(pilot: PilotAdoption, wave_number: int | None = None) -> dict:
             + (f" (its waves: {', '.join(str(w.wave) for w in pilot.waves)})." if pilot.waves else " (no survey yet).")
         ),
     }
-    if wave and wave.shown:
+    if wave and wave.overall is not None:  # the wave is shown
         block.update(_profile_json(wave.overall, pilot.min_size))
         block["teams"] = [
             {

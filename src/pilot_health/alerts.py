@@ -29,15 +29,16 @@ from __future__ import annotations
 import getpass
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
 from urllib.parse import urlencode
 
 from . import queries
 from .access import Person, as_person
 from .errors import AccessDenied, NotFoundError, PilotHealthError
-from .formatting import moment as moment_words, plural
+from .formatting import moment as moment_words
+from .formatting import plural
 from .notify import AlertSettings, check_webhook_address, deliver, load_alert_settings
 from .store import Store, utc_now
 
@@ -156,7 +157,7 @@ def subscribe(
     events: Sequence[str],
     pilot_id: str | None = None,
     business_unit: str | None = None,
-    by: "Person | str" = "local user",
+    by: Person | str = "local user",
     limited_to: Sequence[str] | None = None,
 ) -> Subscription:
     """Subscribe `address` (an e-mail address, or a webhook's https address) to one pilot, one
@@ -241,7 +242,7 @@ def subscribe(
     return made
 
 
-def unsubscribe(store: Store, subscription_id: int, by: "Person | str" = "local user") -> Subscription:
+def unsubscribe(store: Store, subscription_id: int, by: Person | str = "local user") -> Subscription:
     """Remove a subscription: one's own, or any with the administrator role."""
     person = as_person(by)
     now = utc_now()
@@ -264,7 +265,7 @@ def unsubscribe(store: Store, subscription_id: int, by: "Person | str" = "local 
     return found
 
 
-def subscriptions(store: Store, by: "Person | str" = "local user") -> list[Subscription]:
+def subscriptions(store: Store, by: Person | str = "local user") -> list[Subscription]:
     """Subscriptions in force: every one for an administrator, else the person's own."""
     person = as_person(by)
     with store.unscoped().read() as con:
@@ -771,13 +772,13 @@ def build_digests(
     for event in events:
         if event.kind != "escalation":
             continue
-        address, reason = sponsor_address(event.sponsor, settings)
-        if address is None:
+        to, reason = sponsor_address(event.sponsor, settings)
+        if to is None:
             nowhere.setdefault((event.sponsor or "").strip() or f"none named for {event.pilot_id}", ([], reason))[
                 0
             ].append(event)
         else:
-            per_sponsor.setdefault((channel_of(address), address), []).append(event)
+            per_sponsor.setdefault((channel_of(to), to), []).append(event)
     for (channel, address), mine in per_sponsor.items():
         subject, body = digest_text(mine, since, at, base_url, escalation=True)
         who = f"sponsor of {', '.join(e.pilot_id for e in mine)} ({mine[0].sponsor})"
@@ -792,7 +793,7 @@ def build_digests(
                 webhook_payload(subject, body) if channel == "webhook" else None,
             )
         )
-    for sponsor, (mine, reason) in nowhere.items():
+    for mine, reason in nowhere.values():
         subject, body = digest_text(mine, since, at, base_url, escalation=True)
         who = f"sponsor of {', '.join(e.pilot_id for e in mine)} ({mine[0].sponsor or 'none named'})"
         digests.append(Digest("none", "", who, mine, subject, body, None, status="undeliverable", error=reason))
@@ -848,7 +849,7 @@ def run_alerts(
     now: datetime | None = None,
     dry_run: bool = False,
     settings: AlertSettings | None = None,
-    by: "Person | str" = "",
+    by: Person | str = "",
     base_url: str | None = None,
     stale_days: int | None = None,
     escalation_days: int | None = None,
@@ -943,6 +944,9 @@ def run_alerts(
     wait = sleep or time.sleep
     sponsors = None
     for d in report.digests:
+        delivery_id = d.delivery_id
+        if delivery_id is None:  # never: each digest was stored above, or read back from the store
+            raise ValueError(f"The digest to {d.recipient} was not stored, so it is not sent.")
         if d.channel == "none" and d.retry:  # an escalation without an address: look for one again (register, settings)
             if sponsors is None:
                 with store.read() as con:
@@ -952,7 +956,7 @@ def run_alerts(
                 d.channel, d.address, d.status = channel_of(address), address, "pending"
                 d.payload = webhook_payload(d.subject, d.body) if d.channel == "webhook" else None
                 with store.write() as con:
-                    queries.readdress_delivery(con, d.delivery_id, d.channel, d.address, d.payload)
+                    queries.readdress_delivery(con, delivery_id, d.channel, d.address, d.payload)
             else:
                 d.error = reason
         tried_at = utc_now()
@@ -960,7 +964,7 @@ def run_alerts(
         if d.channel == "none":
             d.status = "failed" if d.runs_tried >= MAX_RUNS else "undeliverable"
             with store.write() as con:
-                queries.update_delivery(con, d.delivery_id, d.status, d.attempts, d.runs_tried, d.error, tried_at, None)
+                queries.update_delivery(con, delivery_id, d.status, d.attempts, d.runs_tried, d.error, tried_at, None)
             continue
         outcome = deliver(settings, d.channel, d.address, d.subject, d.body, d.payload, sleep=wait)
         d.attempts += outcome.attempts
@@ -971,7 +975,7 @@ def run_alerts(
         with store.write() as con:
             queries.update_delivery(
                 con,
-                d.delivery_id,
+                delivery_id,
                 d.status,
                 d.attempts,
                 d.runs_tried,
@@ -1004,9 +1008,7 @@ STATUS_WORDS = {
 }
 
 
-def sent_log(
-    store: Store, by: "Person | str" = "local user", status: str | None = None, limit: int = 500
-) -> list[dict]:
+def sent_log(store: Store, by: Person | str = "local user", status: str | None = None, limit: int = 500) -> list[dict]:
     """What the alerts sent and tried to send, newest first (administrators only)."""
     person = as_person(by)
     person.require("manage_alerts", "see what the alerts sent")

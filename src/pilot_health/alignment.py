@@ -585,13 +585,13 @@ def alignment(
     tech_trend = mann_kendall(t[: len(t) - lag], alpha)
     kpi_trend = mann_kendall(k[lag:], alpha)
     label, why = _label(tech_trend, kpi_trend, link)
-    shown = link is not None and link.significant
+    shown = link if link is not None and link.significant else None
     return Alignment(
         label,
         len(common),
         period,
-        link.rho if shown else None,
-        link.lag if shown else None,
+        shown.rho if shown else None,
+        shown.lag if shown else None,
         tech_trend,
         kpi_trend,
         link,
@@ -662,7 +662,13 @@ class KpiProgress:
     @property
     def within_noise(self) -> bool:
         """Behind by the margin or more, but not beyond the KPI's own noise: shown, not counted."""
-        return self.behind is False and self.beyond_noise is False and self.shortfall >= self.margin - TOLERANCE
+        shortfall = self.shortfall  # None without dates, when `behind` is None too
+        return (
+            self.behind is False
+            and self.beyond_noise is False
+            and shortfall is not None
+            and shortfall >= self.margin - TOLERANCE
+        )
 
     @property
     def shortfall_in_standard_errors(self) -> float | None:

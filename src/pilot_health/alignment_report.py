@@ -5,17 +5,18 @@ plain-language verdict. Every number comes from `PilotNumbers`, which the risk e
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Sequence
-
-import re
 
 import numpy as np
 import pandas as pd
 
 from .alignment import (
     KPI_WINDOW_PERIODS as KPI_WINDOW_PERIODS,  # re-exported: pages word the KPI's "latest" with it
+)
+from .alignment import (
     Alignment,
     Decay,
     Drift,
@@ -28,13 +29,13 @@ from .alignment import (
     drift_path,
 )
 from .catalogue import Catalogue
-from .formatting import percent, setting_percent
-from .thresholds import catalogue_for
 from .evidence import Evidence, load_evidence
+from .formatting import percent, setting_percent
 from .metric_dictionary import MetricInfo
 from .models import says_none
 from .pilot_numbers import PilotNumbers
 from .store import Store
+from .thresholds import catalogue_for
 
 LABEL_WORDS = {
     "aligned": "Aligned: the model's progress and the KPI clearly move together.",
@@ -371,10 +372,11 @@ def alignment_sentence(a: Alignment, technical: str, kpi: str, brief: bool = Fal
     if a.technical is not None and a.kpi is not None:
         parts.append(f"{technical} shows {a.technical.words()}; {kpi} shows {a.kpi.words()}")
     if a.association is not None and a.association.significant:
-        follows = "in the same period" if a.lag == 0 else f"{a.lag} {a.period}{'s' if a.lag != 1 else ''} later"
-        way = "in step with" if a.rho > 0 else "against"
+        lag, rho = a.association.lag, a.association.rho  # a.lag and a.rho: given when significant
+        follows = "in the same period" if lag == 0 else f"{lag} {a.period}{'s' if lag != 1 else ''} later"
+        way = "in step with" if rho > 0 else "against"
         parts.append(
-            f"its period-to-period changes move {way} the model's {follows} (rank correlation {a.rho:+.2f}, "
+            f"its period-to-period changes move {way} the model's {follows} (rank correlation {rho:+.2f}, "
             f"{chance_words(a.association.p)}, allowing for the {a.association.lags_tried} delays tried)"
         )
     if a.label == "inconclusive":
@@ -407,7 +409,7 @@ def verdict(numbers: PilotNumbers, row: PilotAlignment, brief: bool = False) -> 
     if row.kpi_metric and not numbers.kpi.empty:
         parts.append(
             change_words(
-                kpi_name,
+                kpi_name or display_name(numbers, row.kpi_metric),  # always kpi_name here: a KPI metric has a name
                 numbers.kpi,
                 a.smoothing_weeks,
                 numbers.record.get("kpi_unit"),
@@ -476,7 +478,7 @@ def direction_note(
             said.append(f"{who} rise counts as a worsening")
         else:
             said.append(
-                f"a fall would count as an improvement"
+                "a fall would count as an improvement"
                 if len(lower) == 1
                 else f"a fall of {label} would count as an improvement"
             )
@@ -1078,11 +1080,6 @@ def chart_caption(chart: PilotChartData, a) -> str:
     """What the pilot chart shows, in words, with the cadence named from the data ("month by
     month", never "week by week" for monthly values) and why a scale runs upside down. `a`: the
     analysis settings. Plain text (the page escapes it)."""
-    tech_n = (
-        int((chart.technical["environment"] == (chart.judged_environment or "live")).sum())
-        if len(chart.technical)
-        else 0
-    )
     lab_live = set(chart.technical["environment"]) if len(chart.technical) else set()
     drawn = " and ".join(e for e in ("lab (dashed grey)", "live (blue)") if e.split(" ")[0] in lab_live)
     parts = [

@@ -6,12 +6,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from functools import lru_cache, wraps
-from typing import Callable, Mapping, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -281,16 +285,24 @@ def currency_symbol(env: Mapping[str, str] | None = None) -> str:
 
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+M = TypeVar("M", bound="BaseModel")
+
+
+class Reread(Protocol[T_co]):
+    """A settings file's `load(path=None)`, as `reread_when_changed` makes it."""
+
+    def __call__(self, path: Path | None = None) -> T_co: ...
 
 
 def reread_when_changed(
     default_path: Callable[[], Path],
-) -> Callable[[Callable[[Path], T]], Callable[[Path | None], T]]:
+) -> Callable[[Callable[[Path], T]], Reread[T]]:
     """Turn `load(path)` of a settings file into `load(path=None)` that reads `default_path()` when
     no path is given, and reads the file again only when it has changed (by its modification time):
     an administrator's edit counts at the next page view, without a restart or a read per view."""
 
-    def decorate(load: Callable[[Path], T]) -> Callable[[Path | None], T]:
+    def decorate(load: Callable[[Path], T]) -> Reread[T]:
         cached = lru_cache(maxsize=8)(lambda path, mtime: load(Path(path)))
 
         @wraps(load)
@@ -307,7 +319,9 @@ def reread_when_changed(
     return decorate
 
 
-def read_settings_file(file: Path, what: str, shipped: str, setting: str, model: type, add_source: bool = False):
+def read_settings_file(
+    file: Path, what: str, shipped: str, setting: str, model: type[M], add_source: bool = False
+) -> tuple[M, str]:
     """Read a TOML settings file (the signal catalogue, the metric dictionary) and validate it with a
     pydantic `model` (with `add_source`, the file's path and hash become its `source` and
     `fingerprint` fields). Returns (the validated object, a short hash of the bytes). Every mistake is

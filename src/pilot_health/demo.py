@@ -11,22 +11,23 @@ made them: metric and usage exports every few weeks, a survey export after each 
 from __future__ import annotations
 
 import hashlib
-import threading
 import random
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import pandas as pd
 
 from . import queries
 from .access import Person, as_person
+from .adoption import ADKAR, barrier_point
 from .config import DAYS_PER_MONTH
 from .csv_files import frame_to_csv
 from .demo_stories import COMMENTS, MEETINGS, STORIES, WAVE_WEEKS_AGO, Point, Story
 from .errors import DuplicateError
-from .adoption import ADKAR, barrier_point
 from .models import PILOT_FIELDS, Pilot
 from .store import Store, utc_now
 
@@ -61,7 +62,7 @@ class DemoPortfolio:
     survey: pd.DataFrame  # one row per response
     now: datetime  # when the simulated uploads stop
 
-    def redated(self, weeks: int) -> "DemoPortfolio":
+    def redated(self, weeks: int) -> DemoPortfolio:
         """The same portfolio `weeks` later (or earlier): every date moves, no value does."""
         if weeks == 0:
             return self
@@ -114,7 +115,7 @@ def _series(
 
 
 def _pilot_record(story: Story) -> dict:
-    record = {name: None for name in PILOT_FIELDS}
+    record: dict[str, Any] = {name: None for name in PILOT_FIELDS}
     record.update({k: (v if v != "" else None) for k, v in story.record.items()})
     record["team_sizes"] = "; ".join(f"{team.name}: {team.size}" for team in story.teams) or None
     record["approved_on"] = (
@@ -430,7 +431,7 @@ class DemoLoadResult:
 
 
 def load_demo(
-    store: Store, *, today: date | None = None, progress: Progress | None = None, by: "Person | str" = DEMO_UPLOADER
+    store: Store, *, today: date | None = None, progress: Progress | None = None, by: Person | str = DEMO_UPLOADER
 ) -> DemoLoadResult:
     """Store the demo portfolio, all at once or not at all (an administrator's action; `by` is who the audit trail names)."""
     person = as_person(by)
@@ -512,7 +513,7 @@ class DemoClearResult:
     pilots_kept: list[str]
 
 
-def clear_demo(store: Store, by: "Person | str" = DEMO_UPLOADER) -> DemoClearResult:
+def clear_demo(store: Store, by: Person | str = DEMO_UPLOADER) -> DemoClearResult:
     """Remove everything the demo stored, its meetings and decisions too; demo pilots that have your
     own data or decisions since are kept."""
     person = as_person(by)

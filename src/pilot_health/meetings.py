@@ -14,9 +14,9 @@ shows only the meetings and decisions recorded at or before T.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Sequence
 
 import pandas as pd
 
@@ -124,7 +124,7 @@ def status_of(due_on: date, on: date, replaced: bool = False) -> tuple[str, int]
 
 
 def record_meeting(
-    store: Store, held_on, title: str, pinned_at: datetime | None = None, by: "Person | str" = "local user"
+    store: Store, held_on, title: str, pinned_at: datetime | None = None, by: Person | str = "local user"
 ) -> Meeting:
     """Store a meeting. `pinned_at` is the moment it reviewed (default: the end of its day)."""
     person = as_person(by)
@@ -169,7 +169,7 @@ def record_decision(
     conditions: str | None = None,
     signal_key: str | None = None,
     signal_value: float | None = None,
-    by: "Person | str" = "local user",
+    by: Person | str = "local user",
 ) -> Decision:
     """Store a meeting's decision about a pilot, after checking it: a pilot the person may work
     with, a known meeting, an allowed decision, an owner, a due date not before the meeting and,
@@ -216,6 +216,7 @@ def record_decision(
                 f"Due date: {due.isoformat()} is before the meeting ({meeting['held_on'].isoformat()}); "
                 "choose a day on or after it."
             )
+        threshold = None if signal_value is None else float(signal_value)
         values = {
             "meeting_id": meeting_id,
             "pilot_id": pilot_id,
@@ -224,7 +225,7 @@ def record_decision(
             "owner": owner,
             "due_on": due,
             "signal_key": signal_key,
-            "signal_value": None if signal_value is None else float(signal_value),
+            "signal_value": threshold,
             "recorded_by": person.name,
             "recorded_at": now,
         }
@@ -255,7 +256,7 @@ def record_decision(
         owner,
         due,
         signal_key,
-        values["signal_value"],
+        threshold,
         person.name,
         now,
         status,

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
-from .lazy import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from .config import reread_when_changed
-
+from .lazy import pandas as pd
 
 METRIC_KINDS = ("technical", "business", "adoption")
 DIRECTIONS = ("up", "down")
@@ -86,7 +86,7 @@ class DictionaryFile(BaseModel):
     metrics: dict[str, MetricEntry]
 
     @model_validator(mode="after")
-    def _keys_and_spellings(self) -> "DictionaryFile":
+    def _keys_and_spellings(self) -> DictionaryFile:
         owner: dict[str, str] = {}
         for key, entry in self.metrics.items():
             if metric_key(key) != key:
@@ -130,7 +130,7 @@ class MetricDictionary:
                 for spelling in (key, *entry.spellings):
                     self._spellings[metric_key(spelling)] = key
 
-    def with_answers(self, answers: Iterable[MetricInfo]) -> "MetricDictionary":
+    def with_answers(self, answers: Iterable[MetricInfo]) -> MetricDictionary:
         """This dictionary plus the answers stored in a store (they win over the built-in entries)."""
         return MetricDictionary(
             self.entries, self.source, self.fingerprint, {a.key: a for a in answers}, self._spellings
@@ -231,7 +231,7 @@ class ValueSummary:
 
     @property
     def share(self) -> bool:
-        return self.low is not None and self.high is not None and 0 <= self.low and self.high <= 1
+        return self.low is not None and self.high is not None and self.low >= 0 and self.high <= 1
 
 
 @dataclass(frozen=True)
@@ -593,6 +593,7 @@ def guess(name: object, values: ValueSummary | None = None) -> MetricInfo:
     found = _find_words(text)
     reasons: list[str] = []
     currency = _currency_in_name(text)
+    in_cells = values.currency if values is not None else None  # a currency written in the cells
     unit = _unit_in_name(text)
     kind, deciding = None, None
     for wanted in ("technical", "business", "adoption"):
@@ -604,21 +605,17 @@ def guess(name: object, values: ValueSummary | None = None) -> MetricInfo:
         elif wanted == "business" and kind is None:
             kind, deciding = wanted, hits
         elif (
-            wanted == "adoption"
-            and kind is None
-            and not currency
-            and not (values and values.currency)
-            and (values is None or values.whole)
+            wanted == "adoption" and kind is None and not currency and not in_cells and (values is None or values.whole)
         ):
             kind, deciding = wanted, hits
-    if kind is None and (currency or (values and values.currency)):
+    if kind is None and (currency or in_cells):
         kind = "business"
     if deciding:
         reasons.append(_because(*deciding[0]))
-    if kind != "technical" and (currency or (values and values.currency)):
+    if kind != "technical" and (currency or in_cells):
         kind = "business"
-        reasons.append(f"the {currency} in the name" if currency else f"the {values.currency} values")
-        unit = unit or (values.currency if values else None)
+        reasons.append(f"the {currency} in the name" if currency else f"the {in_cells} values")
+        unit = unit or in_cells
     direction = next((e.direction for _, e in (deciding or []) if e.direction), None)
     if kind is None:
         if _BUSINESS_WORDS.search(key):
@@ -685,7 +682,7 @@ def metrics_in_use(store) -> pd.DataFrame:
         names = queries.metric_names_in_use(con)
         dictionary = dictionary_with_answers(con)
         pilots = queries.fetch_pilots(con)
-    kpis = {}  # a pilot's KPI: kind and direction from the register
+    kpis: dict[str, MetricInfo] = {}  # a pilot's KPI: kind and direction from the register
     for record in pilots[pilots["kpi_name"].notna()].to_dict("records"):
         direction = record.get("kpi_direction") if isinstance(record.get("kpi_direction"), str) else None
         unit = record.get("kpi_unit") if isinstance(record.get("kpi_unit"), str) else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -391,7 +392,7 @@ class Pilot(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self, info: ValidationInfo) -> "Pilot":
+    def _consistent(self, info: ValidationInfo) -> Pilot:
         today = (info.context or {}).get("today") or date.today()
         problems: list[tuple[str, str]] = []
         if self.approved_on and self.approved_on > today:
@@ -461,9 +462,15 @@ def format_team_sizes(sizes: dict[str, int]) -> str | None:
     return "; ".join(f"{name}: {size}" for name, size in sizes.items()) or None
 
 
+def _extra(name: str) -> dict[str, Any]:
+    """What a register field says of itself beyond its type (its group, its evidence pattern)."""
+    extra = Pilot.model_fields[name].json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
 PILOT_FIELDS: tuple[str, ...] = tuple(Pilot.model_fields)
 READINESS_FIELDS: tuple[str, ...] = tuple(
-    name for name, f in Pilot.model_fields.items() if (f.json_schema_extra or {}).get("group") == "readiness"
+    name for name in Pilot.model_fields if _extra(name).get("group") == "readiness"
 )
 REQUIRED_FIELDS = tuple(name for name, f in Pilot.model_fields.items() if f.is_required())
 
@@ -474,11 +481,11 @@ def field_title(name: str) -> str:
 
 
 def field_group(name: str) -> str:
-    return (Pilot.model_fields[name].json_schema_extra or {}).get("group", "")
+    return _extra(name).get("group", "")
 
 
 def evidence_pattern(name: str) -> str:
-    return (Pilot.model_fields[name].json_schema_extra or {}).get("pattern", "")
+    return _extra(name).get("pattern", "")
 
 
 @dataclass(frozen=True)
@@ -514,7 +521,7 @@ _TYPE_MESSAGES = {
 }
 
 
-def _message_for(error: dict[str, Any]) -> list[FieldProblem]:
+def _message_for(error: Mapping[str, Any]) -> list[FieldProblem]:
     field = str(error["loc"][0]) if error.get("loc") else ""
     kind = error.get("type", "")
     if error.get("input") is None and field in REQUIRED_FIELDS and kind != "value_error":

@@ -32,11 +32,12 @@ import socket
 import ssl
 import time
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, PilotHealthError
@@ -163,6 +164,7 @@ def send_email(settings: AlertSettings, to: str, subject: str, body: str) -> Non
     message.set_content(body)
     server = f"The mail server {smtp.host}:{smtp.port}"
     context = ssl.create_default_context(cafile=smtp.ca_file)
+    client: smtplib.SMTP  # SMTP_SSL is an SMTP
     try:
         if smtp.ssl:
             client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
@@ -218,7 +220,7 @@ def _smtp_words(pair) -> str:
 
 def _os_words(error: BaseException) -> str:
     """Why a connection failed, in a few words (the error itself, or what it was raised from)."""
-    seen = error
+    seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, (socket.timeout, TimeoutError)):
             return "no answer in time"

@@ -34,7 +34,7 @@ def get_pilot(store: Store, pilot_id: str) -> Pilot | None:
         return Pilot.model_construct(**values)
 
 
-def create_pilot(store: Store, pilot: Pilot, by: "Person | str" = "local user") -> None:
+def create_pilot(store: Store, pilot: Pilot, by: Person | str = "local user") -> None:
     """Add a pilot: an editor or admin, and a limited editor only in one of their business units."""
     person = as_person(by)
     pilot = Pilot.model_validate(pilot.model_dump())  # re-validate: the record may have been edited since
@@ -61,14 +61,14 @@ def changes(before: dict, after: Pilot) -> str:
     for name in PILOT_FIELDS:
         old, new = before.get(name), values.get(name)
         old = None if old is not None and not isinstance(old, (list, tuple)) and pd.isna(old) else old
-        if hasattr(old, "isoformat") and hasattr(new, "isoformat"):
+        if old is not None and new is not None and hasattr(old, "isoformat") and hasattr(new, "isoformat"):
             old, new = old.isoformat()[:10], new.isoformat()[:10]
         if old != new:
             parts.append(f"{name}: {'—' if old is None else old} → {'—' if new is None else new}")
     return "; ".join(parts) or "no change"
 
 
-def update_pilot(store: Store, pilot: Pilot, by: "Person | str" = "local user") -> None:
+def update_pilot(store: Store, pilot: Pilot, by: Person | str = "local user") -> None:
     """Change a pilot's record; a limited editor may neither change another unit's pilot nor move one out of their units."""
     person = as_person(by)
     pilot = Pilot.model_validate(pilot.model_dump())

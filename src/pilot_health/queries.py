@@ -7,12 +7,13 @@ come from the allow-lists below.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
-from .lazy import pandas as pd
 
+from .lazy import pandas as pd
 from .models import AUDIT_ACTIONS, PILOT_FIELDS, Pilot
 
 PILOT_COLUMNS: tuple[str, ...] = PILOT_FIELDS + ("updated_at",)
@@ -54,6 +55,19 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None 
     con.execute(sql, list(params) if params is not None else []).fetchall()
 
 
+def one_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The row of a statement that always gives one (aggregates, `INSERT ... RETURNING`)."""
+    row = result.fetchone()
+    if row is None:
+        raise LookupError("the statement gave no row")
+    return row
+
+
+def one_value(result: duckdb.DuckDBPyConnection) -> Any:
+    """The one value of a statement that always gives one row (an aggregate, `INSERT ... RETURNING`)."""
+    return one_row(result)[0]
+
+
 # -- the store's own bookkeeping ------------------------------------------------------------
 
 
@@ -89,7 +103,7 @@ def narrow_to(con: duckdb.DuckDBPyConnection, business_units: Sequence[str], per
     record); its history, data rows and uploads follow it. Uploads that brought no row for these
     pilots are hidden unless the person made them; the audit trail shows their own lines only.
     Reads only: a write connection is never narrowed, and the domain checks each write itself."""
-    real = _quoted(con.execute("SELECT current_database()").fetchone()[0]) + ".main."
+    real = _quoted(one_value(con.execute("SELECT current_database()"))) + ".main."
     _run(con, "CREATE TEMP TABLE scope_units AS SELECT unnest(?::VARCHAR[]) AS business_unit", [list(business_units)])
     _run(con, "CREATE TEMP TABLE scope_person AS SELECT ?::VARCHAR AS name", [person])
     _run(
@@ -184,12 +198,12 @@ def update_pilot(con: duckdb.DuckDBPyConnection, pilot: Pilot, updated_at: datet
     params = [values[c] for c in columns] + [updated_at, pilot.pilot_id]
     _run(con, f"UPDATE pilots SET {assignments} WHERE pilot_id = ?", params)
     _record_history(con, [pilot.pilot_id], updated_at)
-    return con.execute("SELECT count(*) FROM pilots WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
+    return one_value(con.execute("SELECT count(*) FROM pilots WHERE pilot_id = ?", [pilot.pilot_id]))
 
 
 def delete_pilots(con: duckdb.DuckDBPyConnection, ids: Sequence[str], when: datetime | None = None) -> None:
     if ids:
-        _record_history(con, ids, when or datetime.now(timezone.utc).replace(tzinfo=None), removed=True)
+        _record_history(con, ids, when or datetime.now(UTC).replace(tzinfo=None), removed=True)
         _run(con, "DELETE FROM pilots WHERE pilot_id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
 
 
@@ -216,13 +230,15 @@ def insert_upload(
 ) -> int:
     if kind not in UPLOAD_KINDS:
         raise ValueError(f"unknown upload kind {kind!r}")
-    return con.execute(
-        """
+    return one_value(
+        con.execute(
+            """
         INSERT INTO uploads (kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by, details)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING upload_id
         """,
-        [kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by, details],
-    ).fetchone()[0]
+            [kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by, details],
+        )
+    )
 
 
 def set_upload_details(con: duckdb.DuckDBPyConnection, upload_id: int, details: str) -> None:
@@ -287,26 +303,29 @@ def count_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str
     """
     # A metric file is big and the stored rows of its pilots few: first its times alone (one column, cheap
     # to compare) are looked for among theirs; only when some time is stored is the whole key compared.
-    if (
-        table == "metric_observations"
-        and not con.execute(
+    if table == "metric_observations" and not one_value(
+        con.execute(
             f"{stored} SELECT count(*) FROM {source} s WHERE s.observed_at IN (SELECT observed_at FROM stored)",
             [but_not],
-        ).fetchone()[0]
+        )
     ):
         return 0
-    return con.execute(
-        f"{stored} SELECT count(*) FROM {source} s WHERE ({key}) IN (SELECT ({key}) FROM stored)", [but_not]
-    ).fetchone()[0]
+    return one_value(
+        con.execute(
+            f"{stored} SELECT count(*) FROM {source} s WHERE ({key}) IN (SELECT ({key}) FROM stored)", [but_not]
+        )
+    )
 
 
 def next_upload_id(con: duckdb.DuckDBPyConnection) -> int:
     """The id the next upload will get (the sequence is not moved: its values are not given back by a
     rollback). Whoever stores rows under it checks that `insert_upload` then gives the same id."""
-    return con.execute(
-        "SELECT coalesce(last_value + increment_by, start_value) FROM duckdb_sequences()"
-        " WHERE database_name = current_database() AND schema_name = 'main' AND sequence_name = 'upload_id_seq'"
-    ).fetchone()[0]
+    return one_value(
+        con.execute(
+            "SELECT coalesce(last_value + increment_by, start_value) FROM duckdb_sequences()"
+            " WHERE database_name = current_database() AND schema_name = 'main' AND sequence_name = 'upload_id_seq'"
+        )
+    )
 
 
 def drop_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
@@ -504,7 +523,7 @@ def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         ).fetchall()
     }
     return {
-        "counts": {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in STORE_TABLES if t in present},
+        "counts": {t: one_value(con.execute(f"SELECT count(*) FROM {t}")) for t in STORE_TABLES if t in present},
         "uploads": [
             [u, h, w.isoformat(sep=" ") if w else None]
             for u, h, w in con.execute(
@@ -517,7 +536,7 @@ def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
+    return {t: one_value(con.execute(f"SELECT count(*) FROM {t}")) for t in COUNTED_TABLES}
 
 
 def last_upload_per_pilot(con: duckdb.DuckDBPyConnection, as_of: datetime | None = None) -> pd.DataFrame:
@@ -808,10 +827,12 @@ def pilot_stamps(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def metric_definitions_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     """Changes whenever a stored answer about a metric does (they count for every pilot)."""
-    return con.execute(
-        "SELECT coalesce(md5(string_agg(concat_ws('|', metric_key, label, kind, direction, unit), ',' ORDER BY metric_key)), '-') "
-        "FROM metric_definitions"
-    ).fetchone()[0]
+    return one_value(
+        con.execute(
+            "SELECT coalesce(md5(string_agg(concat_ws('|', metric_key, label, kind, direction, unit), ',' ORDER BY metric_key)), '-') "
+            "FROM metric_definitions"
+        )
+    )
 
 
 def pilot_ids_at(con: duckdb.DuckDBPyConnection, at: datetime) -> list[str]:
@@ -849,10 +870,12 @@ def insert_meeting(
     con: duckdb.DuckDBPyConnection, held_on, title: str, pinned_at: datetime, by: str, at: datetime
 ) -> int:
     """Store a meeting; returns its id."""
-    return con.execute(
-        "INSERT INTO meetings (held_on, title, pinned_at, created_by, created_at) VALUES (?, ?, ?, ?, ?) RETURNING meeting_id",
-        [held_on, title, pinned_at, by, at],
-    ).fetchone()[0]
+    return one_value(
+        con.execute(
+            "INSERT INTO meetings (held_on, title, pinned_at, created_by, created_at) VALUES (?, ?, ?, ?, ?) RETURNING meeting_id",
+            [held_on, title, pinned_at, by, at],
+        )
+    )
 
 
 def fetch_meetings(con: duckdb.DuckDBPyConnection, as_of: datetime | None = None) -> list[dict[str, Any]]:
@@ -868,10 +891,12 @@ def fetch_meetings(con: duckdb.DuckDBPyConnection, as_of: datetime | None = None
 def insert_decision(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> int:
     """Store a decision (every column but its id); returns its id."""
     columns = DECISION_COLUMNS[1:]
-    return con.execute(
-        f"INSERT INTO decisions ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING decision_id",
-        [values.get(c) for c in columns],
-    ).fetchone()[0]
+    return one_value(
+        con.execute(
+            f"INSERT INTO decisions ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING decision_id",
+            [values.get(c) for c in columns],
+        )
+    )
 
 
 def fetch_decisions(
@@ -933,7 +958,7 @@ def uploads_between(con: duckdb.DuckDBPyConnection, since: datetime, until: date
 
 def first_record_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """When the register first held a pilot (its history's first version): no view before it has any."""
-    return con.execute("SELECT min(recorded_at) FROM pilot_history").fetchone()[0]
+    return one_value(con.execute("SELECT min(recorded_at) FROM pilot_history"))
 
 
 # -- alerts: subscriptions, runs, events and deliveries --------------------------------------------
@@ -972,10 +997,12 @@ DELIVERY_COLUMNS = (
 def insert_subscription(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> int:
     """Store a subscription (every column of SUBSCRIPTION_COLUMNS but its id); returns its id."""
     columns = SUBSCRIPTION_COLUMNS[1:]
-    return con.execute(
-        f"INSERT INTO alert_subscriptions ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING subscription_id",
-        [values.get(c) for c in columns],
-    ).fetchone()[0]
+    return one_value(
+        con.execute(
+            f"INSERT INTO alert_subscriptions ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING subscription_id",
+            [values.get(c) for c in columns],
+        )
+    )
 
 
 def fetch_subscriptions(con: duckdb.DuckDBPyConnection, address: str | None = None) -> list[dict[str, Any]]:
@@ -1012,11 +1039,13 @@ def known_event_keys(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set
 
 
 def insert_alert_run(con: duckdb.DuckDBPyConnection, moment: datetime, compared_with: datetime | None, by: str) -> int:
-    return con.execute(
-        "INSERT INTO alert_runs (moment, compared_with, run_by, events_found, digests_sent, digests_not_sent) "
-        "VALUES (?, ?, ?, 0, 0, 0) RETURNING run_id",
-        [moment, compared_with, by],
-    ).fetchone()[0]
+    return one_value(
+        con.execute(
+            "INSERT INTO alert_runs (moment, compared_with, run_by, events_found, digests_sent, digests_not_sent) "
+            "VALUES (?, ?, ?, 0, 0, 0) RETURNING run_id",
+            [moment, compared_with, by],
+        )
+    )
 
 
 def finish_alert_run(con: duckdb.DuckDBPyConnection, run_id: int, events: int, sent: int, not_sent: int) -> None:
@@ -1038,10 +1067,12 @@ def insert_alert_events(con: duckdb.DuckDBPyConnection, run_id: int, events: Seq
 
 def insert_delivery(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> int:
     columns = DELIVERY_COLUMNS[1:]
-    return con.execute(
-        f"INSERT INTO alert_deliveries ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING delivery_id",
-        [values.get(c) for c in columns],
-    ).fetchone()[0]
+    return one_value(
+        con.execute(
+            f"INSERT INTO alert_deliveries ({_column_list(columns)}) VALUES ({', '.join('?' for _ in columns)}) RETURNING delivery_id",
+            [values.get(c) for c in columns],
+        )
+    )
 
 
 def update_delivery(

@@ -34,10 +34,11 @@ import logging
 import os
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Callable, Hashable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
@@ -63,16 +64,19 @@ def now_moment(today: date | None = None, future: Sequence[datetime] = ()) -> da
     return min(end, due - timedelta(microseconds=1)) if due is not None else end
 
 
-class SingleFlight:
-    """A bounded, process-wide memo where each key is computed by one thread at a time: others
-    missing the same key wait for that computation's value (or its error, which is not kept).
+K = TypeVar("K", bound=Hashable)
+
+
+class SingleFlight(Generic[K]):
+    """A bounded, process-wide memo where each key (of type K) is computed by one thread at a time:
+    others missing the same key wait for that computation's value (or its error, which is not kept).
     Least recently used entries go first once `max_entries` are kept."""
 
     def __init__(self, max_entries: int = 8000) -> None:
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._done: OrderedDict[Hashable, Any] = OrderedDict()
-        self._running: dict[Hashable, Future] = {}
+        self._done: OrderedDict[K, Any] = OrderedDict()
+        self._running: dict[K, Future] = {}
 
     def __len__(self) -> int:
         return len(self._done)
@@ -81,21 +85,21 @@ class SingleFlight:
         with self._lock:
             self._done.clear()
 
-    def forget(self, keep: Callable[[Hashable], bool]) -> None:
+    def forget(self, keep: Callable[[K], bool]) -> None:
         """Drop every kept value whose key `keep` refuses (results no view will ask for again)."""
         with self._lock:
             for key in [k for k in self._done if not keep(k)]:
                 del self._done[key]
 
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+    def get(self, key: K, compute: Callable[[], Any]) -> Any:
         return self.get_many([key], lambda missing: {key: compute()})[key]
 
-    def get_many(self, keys: Sequence[Hashable], compute: Callable[[list], dict]) -> dict:
+    def get_many(self, keys: Sequence[K], compute: Callable[[list[K]], dict]) -> dict:
         """The values of `keys`: kept ones at once; those another thread is computing, its answer;
         the rest computed here in one call, `compute(missing keys) -> {key: value}`."""
         found: dict = {}
-        waiting: dict[Hashable, Future] = {}
-        mine: dict = {}  # the keys this thread computes, in order
+        waiting: dict[K, Future] = {}
+        mine: dict[K, bool] = {}  # the keys this thread computes, in order
         with self._lock:
             for key in keys:
                 if key in self._done:
@@ -161,8 +165,8 @@ class ResultsKeeper:
     """Per-pilot results for every store this process serves; see the module docstring."""
 
     def __init__(self, max_entries: int = 8000) -> None:
-        self.results = SingleFlight(max_entries)
-        self.states = SingleFlight(16)
+        self.results: SingleFlight[tuple] = SingleFlight(max_entries)
+        self.states: SingleFlight[tuple] = SingleFlight(16)
         self.computed: Counter = (
             Counter()
         )  # kind -> pilots computed (and "portfolio" -> frames), for tests and the benchmark
@@ -363,28 +367,28 @@ def _compute(
     if kind == "risk":
         from .risk import assess
 
-        found = assess(store, moment, pilot_ids, catalogue=catalogue, records_at=pinned)
-    elif kind == "alignment":
+        return {row.pilot_id: row for row in assess(store, moment, pilot_ids, catalogue=catalogue, records_at=pinned)}
+    if kind == "alignment":
         from .alignment_report import portfolio_alignment
 
-        found = portfolio_alignment(store, moment, pilot_ids, catalogue=catalogue, records_at=pinned)
-    else:
-        from .adoption_report import portfolio_adoption
+        aligned = portfolio_alignment(store, moment, pilot_ids, catalogue=catalogue, records_at=pinned)
+        return {row.pilot_id: row for row in aligned}
+    from .adoption_report import portfolio_adoption
 
-        found = portfolio_adoption(store, moment, pilot_ids, catalogue=catalogue, records_at=pinned)
-    return {row.pilot_id: row for row in found}
+    adopted = portfolio_adoption(store, moment, pilot_ids, catalogue=catalogue, records_at=pinned)
+    return {row.pilot_id: row for row in adopted}
 
 
 def _ordered(kind: str, rows: list) -> list:
     """In the order the portfolio functions give (rows arrive in code order)."""
     if kind == "alignment":
-        from .alignment_report import worst_first
+        from .alignment_report import worst_first as alignment_order
 
-        return worst_first(rows)
+        return alignment_order(rows)
     if kind == "adoption":
-        from .adoption_report import worst_first
+        from .adoption_report import worst_first as adoption_order
 
-        return worst_first(rows)
+        return adoption_order(rows)
     return rows
 
 
@@ -399,7 +403,7 @@ class Warmer:
     committee opening the link after a nightly load finds the numbers ready."""
 
     def __init__(
-        self, store: Store, interval: float, keeper: "ResultsKeeper" = KEEPER, today: Callable[[], date] = date.today
+        self, store: Store, interval: float, keeper: ResultsKeeper = KEEPER, today: Callable[[], date] = date.today
     ) -> None:
         self.store = store.unscoped()
         self.interval = interval
@@ -429,7 +433,7 @@ class Warmer:
                     "Computing the pilots' numbers ahead of visitors failed; trying again later.", exc_info=True
                 )
 
-    def start(self) -> "Warmer":
+    def start(self) -> Warmer:
         self.thread = threading.Thread(
             target=self._run, name=f"pilot-health-warmer:{self.store.path.name}", daemon=True
         )

@@ -27,10 +27,11 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -109,7 +110,7 @@ def _open_lock_file(path: Path) -> int | None:
 
 def utc_now() -> datetime:
     """Timestamps are stored as UTC without a zone (documented in docs/schema.md)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _files_signature(path: Path) -> tuple[tuple, bool]:
@@ -118,7 +119,7 @@ def _files_signature(path: Path) -> tuple[tuple, bool]:
     rewrites the file and empties the log, a restore brings another file), in this process or any
     other. Second: whether it can be trusted to stay the same until the next change (its newest
     change is at least SETTLED_NS old)."""
-    parts = []
+    parts: list[tuple[int, int, int, int, int] | None] = []
     newest = 0
     for file in (path, path.with_name(path.name + ".wal")):
         try:
@@ -165,21 +166,21 @@ class Store:
     """Owns every connection to one store file; see the module docstring for why they are short."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, lock_wait_seconds: float = 30.0, scope: "Scope" | None = None
+        self, path: str | os.PathLike[str], *, lock_wait_seconds: float = 30.0, scope: Scope | None = None
     ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.lock_wait_seconds = lock_wait_seconds
         self.scope = scope
 
     @classmethod
-    def from_config(cls, config: Config) -> "Store":
+    def from_config(cls, config: Config) -> Store:
         return cls(config.db_path, lock_wait_seconds=config.lock_wait_seconds)
 
-    def for_person(self, person: "Person") -> "Store":
+    def for_person(self, person: Person) -> Store:
         """This store as `person` may read it: narrowed to their business units when they are limited."""
         return Store(self.path, lock_wait_seconds=self.lock_wait_seconds, scope=person.scope)
 
-    def unscoped(self) -> "Store":
+    def unscoped(self) -> Store:
         """The whole store, for domain code that checks a person's rights itself (the upload engine)."""
         return Store(self.path, lock_wait_seconds=self.lock_wait_seconds)
 
@@ -191,7 +192,7 @@ class Store:
         return (str(self.path), self.lock_wait_seconds, scope)
 
     @classmethod
-    def from_key(cls, key: tuple) -> "Store":
+    def from_key(cls, key: tuple) -> Store:
         from .access import Scope
 
         path, wait, scope = key
@@ -362,7 +363,7 @@ class Store:
         try:
             with self.read() as con:
                 facts = queries.store_facts(con)
-                source = con.execute("SELECT current_database()").fetchone()[0]
+                source = queries.one_value(con.execute("SELECT current_database()"))
                 con.execute("ATTACH ? AS pilot_health_copy", [str(partial)])
                 try:
                     con.execute(f'COPY FROM DATABASE "{source}" TO pilot_health_copy')
@@ -433,7 +434,7 @@ def _lock_down(con: duckdb.DuckDBPyConnection, allowed: tuple[str, ...]) -> None
     download being made at the same time): once it is locked, it stays locked and cannot be changed."""
 
     def locked() -> bool:
-        return not con.execute("SELECT current_setting('enable_external_access')").fetchone()[0]
+        return not queries.one_value(con.execute("SELECT current_setting('enable_external_access')"))
 
     if locked():
         return

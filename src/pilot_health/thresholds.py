@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from . import queries
 from .access import Person, as_person
@@ -26,7 +26,7 @@ from .errors import ConfigError, PilotHealthError
 from .formatting import setting_percent
 from .store import Store, utc_now
 
-SECTIONS = {
+SECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
     "scoring": ("Scoring", Scoring),
     "health": ("Health rule", Health),
     "analysis": ("Shared numbers", Analysis),
@@ -293,7 +293,7 @@ def _shown(value: float, whole: bool) -> str:
     return f"{int(round(value))}" if whole else f"{value:g}"
 
 
-def save_thresholds(store: Store, values: Mapping[str, float], by: "Person | str") -> list[str]:
+def save_thresholds(store: Store, values: Mapping[str, float], by: Person | str) -> list[str]:
     """Set these thresholds (a value equal to the file's removes the dashboard's value). Checked
     all together before anything is stored; each change gets an audit line and a row of the
     thresholds' history, in the same transaction. Returns the keys changed."""

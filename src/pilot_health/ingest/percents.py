@@ -12,7 +12,7 @@ The SQL that applies it is `values.percent_share`.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..metric_dictionary import MetricAnswer, MetricDictionary, metric_key
 
@@ -34,6 +34,7 @@ def kept_in_percent(
     points = []
     for name in names:
         key = dictionary.canonical(name)
+        unit: object  # an answer's or the dictionary's text, or whatever the register holds
         if key in given:
             unit = given[key].unit
         else:

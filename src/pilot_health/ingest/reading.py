@@ -382,7 +382,8 @@ def _stray_crs(raw: bytes, start: int) -> list[int]:
     """Positions of carriage returns on their own (not before LF) outside quoted cells, from `start`.
     Inside quotes a CR is part of the cell's text; outside, a CSV reader would take it for a line
     break in the middle of a row. Quotes are counted from `start` (a doubled quote counts twice)."""
-    positions, quotes, last = [], 0, start
+    positions: list[int] = []
+    quotes, last = 0, start
     if b"\r" not in raw:
         return positions
     for match in STRAY_CR.finditer(raw, start):
@@ -397,7 +398,9 @@ def _quote_stray_crs(raw: bytes, positions: list[int], delimiter: str) -> tuple[
     """Put each cell that holds a stray CR in quotes, so the CR is read as part of that cell (as a
     spreadsheet shows it) and the row stays one row. Returns the bytes and the lines (1-based) concerned."""
     mark = delimiter.encode("utf-8")
-    out, last, lines = [], 0, []
+    out: list[bytes] = []
+    lines: list[int] = []
+    last = 0
     for pos in positions:
         if pos < last:  # a second CR in a cell already quoted
             continue

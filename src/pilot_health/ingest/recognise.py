@@ -245,7 +245,7 @@ class Mapping:
     def unmapped(self) -> list[str]:
         return [c for c, t in self.targets.items() if t == IGNORE]
 
-    def with_targets(self, changes: dict[str, str]) -> "Mapping":
+    def with_targets(self, changes: dict[str, str]) -> Mapping:
         targets = dict(self.targets)
         targets.update({c: t for c, t in changes.items() if c in targets})
         layout = self.layout
@@ -386,6 +386,7 @@ def header_date(text: str, order: str | None = None) -> date | datetime | None:
     `Jan 1, 2024`, `1 Jan 2024`; months `2024-01`, `2024M01`, `January 2024`, `Jan 2024`, `Jan-24`;
     ISO weeks `W01 2024`, `2024-W01`, `Week 1 2024` (the Monday); quarters `Q1 2024`, `2024 Q1`."""
     value = re.sub(r"\s+", " ", text.strip())
+    y: int | None  # the year: a later layout's may be out of range
     try:
         match = re.fullmatch(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})" + _ISO_TIME, value)
         if match:
@@ -789,7 +790,7 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
                 [
                     (_column_values([first], headers.index(measure)) or ["Revenue"])[0]
                     if measure and first
-                    else (defaults.get("metric") or "Revenue")
+                    else str(defaults.get("metric") or "Revenue")
                 ]
                 + [
                     f"{h.strip()}: {(_column_values([first], headers.index(h)) or ['…'])[0] if first else '…'}"
@@ -928,10 +929,10 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
         assign(next((h for h in headers if norm(h) == "end_date"), None), "responded_at")
     assign(_by_synonym(headers, "responded_at", taken), "responded_at")
     defaults: dict[str, object] = {}
-    if len(header_rows) == 3 and targets_for(targets, "responded_at"):
+    if len(header_rows) == 3 and (responded_at := targets_for(targets, "responded_at")):
         zone = re.search(
             r'"timeZone"\s*:\s*"([A-Za-z_]+(?:/[A-Za-z_+\-0-9]+)*)"',
-            header_rows[2][headers.index(targets_for(targets, "responded_at"))],
+            header_rows[2][headers.index(responded_at)],
         )
         if zone:
             defaults["responded_at_zone"] = zone.group(1)
@@ -1021,9 +1022,7 @@ def target_choices(mapping: Mapping, column: str) -> list[str]:
     choices = [IGNORE, *fields]
     current = mapping.targets.get(column, IGNORE)
     if mapping.kind in ("metrics", "usage"):
-        wide = METRIC_PREFIX + (
-            _usage_name(column) if mapping.kind == "usage" and _usage_name(column) else column.strip()
-        )
+        wide = METRIC_PREFIX + (usage if mapping.kind == "usage" and (usage := _usage_name(column)) else column.strip())
         choices.append(wide)
         day = header_date(column)
         if day:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from ..queries import one_row, one_value
 from .periods import looks_like_period, period_start
 
 # Spellings of "no value" that exports use; stored as NULL, never 0.
@@ -376,9 +377,11 @@ def detect_date_format(
         candidates.append(day_month_order()[0])
 
     def share(fmt: DateFormat) -> float:
-        parsed, total = con.execute(
-            f"SELECT count({timestamp('t', fmt)}), count({cleaned('t')}) FROM (SELECT {column} AS t FROM {table} LIMIT {SAMPLE_ROWS})"
-        ).fetchone()
+        parsed, total = one_row(
+            con.execute(
+                f"SELECT count({timestamp('t', fmt)}), count({cleaned('t')}) FROM (SELECT {column} AS t FROM {table} LIMIT {SAMPLE_ROWS})"
+            )
+        )
         return parsed / total if total else 0.0
 
     best, best_share = None, -1.0
@@ -387,17 +390,18 @@ def detect_date_format(
         if fmt_share > best_share:
             best, best_share = fmt, fmt_share
     # One spelling reads the sample: check that no later cell needs another (one pass over the column).
-    if best_share == 1.0 and best not in (EPOCH_S, EPOCH_MS):
+    if best is not None and best_share == 1.0 and best not in (EPOCH_S, EPOCH_MS):
         mixed = MIXED_DMY if best is not MDY else MIXED_MDY
-        unread = con.execute(  # the cheap question first: the other spellings are tried only if a cell is left
-            f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL"
-        ).fetchone()[0]
-        other = (
-            unread
-            and con.execute(
+        unread = one_value(
+            con.execute(  # the cheap question first: the other spellings are tried only if a cell is left
+                f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL"
+            )
+        )
+        other = unread and one_value(
+            con.execute(
                 f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL "
                 f"AND {cleaned('t')} IS NOT NULL AND {timestamp('t', mixed)} IS NOT NULL"
-            ).fetchone()[0]
+            )
         )
         if not other:
             return DateDecision(best, day_month_order()[1] if best in (DMY, MDY) else None, best_share)
@@ -415,9 +419,11 @@ def detect_date_format(
 
 def _has_numeric_dates(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
     """Does the column write any date as numbers only (03/04/2024), where day and month can swap?"""
-    return con.execute(
-        rf"SELECT count(*) > 0 FROM (SELECT {cleaned(column)} AS t FROM {table}) WHERE regexp_matches(t, '^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}')"
-    ).fetchone()[0]
+    return one_value(
+        con.execute(
+            rf"SELECT count(*) > 0 FROM (SELECT {cleaned(column)} AS t FROM {table}) WHERE regexp_matches(t, '^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}')"
+        )
+    )
 
 
 def _day_month_order(
@@ -426,14 +432,16 @@ def _day_month_order(
     """DMY or MDY for the column's 03/04/2024 dates, from the whole column, and the warning when it was a choice."""
     if order_hint in ("dmy", "mdy"):
         return (DMY if order_hint == "dmy" else MDY), None
-    first_max, second_max, twelve_hour = con.execute(
-        rf"""
+    first_max, second_max, twelve_hour = one_row(
+        con.execute(
+            rf"""
         SELECT max(TRY_CAST(regexp_extract(t, '^(\d{{1,2}})[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}', 1) AS INTEGER)),
                max(TRY_CAST(regexp_extract(t, '^\d{{1,2}}[/.\-](\d{{1,2}})[/.\-]\d{{2,4}}', 1) AS INTEGER)),
                bool_or(regexp_matches(t, '^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d{{2,4}}.*\d\s*[AaPp]\.?[Mm]\.?$'))
         FROM (SELECT {cleaned(column)} AS t FROM {table})
         """
-    ).fetchone()
+        )
+    )
     if (first_max or 0) > 12 and (second_max or 0) <= 12:
         return DMY, None
     if (second_max or 0) > 12 and (first_max or 0) <= 12:
@@ -457,8 +465,9 @@ def detect_decimal_comma(con: duckdb.DuckDBPyConnection, table: str, columns: li
     columns of `table`."""
     comma_votes, point_votes = 0, 0
     for column in columns:
-        comma, point = con.execute(
-            rf"""
+        comma, point = one_row(
+            con.execute(
+                rf"""
             SELECT
               count(*) FILTER (WHERE regexp_matches(t, '^[^0-9]*\d{{1,3}}(\.\d{{3}})+,\d+[^0-9]*$')
                                OR regexp_matches(t, '^[^0-9,.]*\d+,(\d{{1,2}}|\d{{4,}})[^0-9,.]*$')),
@@ -466,7 +475,8 @@ def detect_decimal_comma(con: duckdb.DuckDBPyConnection, table: str, columns: li
                                OR regexp_matches(t, '^[^0-9,.]*\d+\.(\d{{1,2}}|\d{{4,}})[^0-9,.]*$'))
             FROM (SELECT {cleaned(column)} AS t FROM {table} LIMIT {SAMPLE_ROWS}) WHERE t IS NOT NULL
             """
-        ).fetchone()
+            )
+        )
         comma_votes += comma
         point_votes += point
     if comma_votes == point_votes:

@@ -27,7 +27,7 @@ from ..store import Store
 from . import data
 from .page import PIN_PARAMETER, PageContext, app_base_url, pin_text
 from .text import md_escape
-from .widgets import details_table
+from .widgets import details_table, labelled
 
 PREFIX = "decision_form"
 NEW_MEETING = "decision_form.new_meeting"
@@ -211,11 +211,15 @@ def _save_meeting(store: Store, person) -> None:
 
 def _save_decision(store: Store, person, pilot_id: str) -> None:
     s = st.session_state
+    meeting_id = s.get(_k("meeting"))
+    if meeting_id is None:  # the form offers a meeting whenever one is recorded
+        s[_k("error")] = "Not saved: Meeting: choose the meeting that took the decision, or record it first."
+        return
     try:
         made = record_decision(
             store,
             pilot_id,
-            s.get(_k("meeting")),
+            meeting_id,
             s.get(_k("decision")) or "",
             s.get(_k("owner")) or "",
             s.get(_k("due")),
@@ -261,15 +265,15 @@ def _form(ctx: PageContext, pilot_id: str, catalogue) -> None:
     if not known:
         return
     columns = st.columns(3)
-    columns[0].selectbox("Decision", DECISIONS, key=_k("decision"), format_func=DECISION_LABELS.get)
+    columns[0].selectbox("Decision", DECISIONS, key=_k("decision"), format_func=labelled(DECISION_LABELS))
     columns[1].text_input("Owner", key=_k("owner"), help="Who sees that the conditions are met.", max_chars=200)
     columns[2].date_input("Due", value=None, key=_k("due"), format="YYYY-MM-DD", help="On or after the meeting's day.")
     st.text_area(
         "Conditions", key=_k("conditions"), height=68, max_chars=2000, placeholder="What must be true by the due date"
     )
     signals = {s.key: s for p in catalogue.patterns.values() for s in p.signals}
-    columns = st.columns([3, 1])
-    columns[0].selectbox(
+    sign, threshold = st.columns([3, 1])
+    sign.selectbox(
         "Tie the condition to a warning sign (optional)",
         list(signals),
         index=None,
@@ -278,7 +282,7 @@ def _form(ctx: PageContext, pilot_id: str, catalogue) -> None:
         placeholder="No warning sign: a condition in words only",
         help="The condition then reads met while this warning sign is clear, computed by the risk engine.",
     )
-    columns[1].number_input(
+    threshold.number_input(
         "At threshold (optional)",
         value=None,
         key=_k("signal_value"),

@@ -5,10 +5,11 @@ runs on its own when its URL is opened, so every page calls `page_setup()` at it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -110,13 +111,17 @@ def _first_run(ctx: PageContext) -> None:
         return
     with st.status("First run: setting up a demo portfolio so you can look around …", expanded=True) as status:
         bar = st.progress(0.0)
-        result = demo.first_run(ctx.store, progress=lambda share, text: bar.progress(share, text=text))
+
+        def progress(share: float, text: str) -> None:
+            bar.progress(share, text=text)
+
+        result = demo.first_run(ctx.store, progress=progress)
         status.update(label="Demo portfolio ready." if result else "Store ready.", state="complete", expanded=False)
     ctx.refresh()
 
 
 @st.cache_resource(show_spinner=False)
-def _favicon() -> "Image.Image":
+def _favicon() -> Image.Image:
     """Drawn here rather than named (a :material: icon or emoji favicon is fetched from the
     internet by the browser, which fails on machines without it)."""
     from PIL import Image, ImageDraw
@@ -144,8 +149,9 @@ def parse_pin(text: str | None, now: datetime) -> tuple[datetime | None, str | N
             None,
             f"This link's as_of “{md_escape(text)}” is not a date and time (e.g. 2026-03-12T14:05:00); showing the latest data.",
         )
-    if moment.tzinfo is not None:
-        moment = (moment - moment.utcoffset()).replace(tzinfo=None)
+    offset = moment.utcoffset()  # None without a zone
+    if offset is not None:
+        moment = (moment - offset).replace(tzinfo=None)
     if len(cleaned) == 10:
         moment = moment.replace(hour=23, minute=59, second=59)
     moment = moment.replace(microsecond=0)
@@ -205,11 +211,14 @@ def _unpin() -> None:
 
 def pinned_banner(ctx: PageContext) -> None:
     """Say that the view is pinned, and offer the latest when the store has changed since."""
+    pinned = ctx.pinned
+    if pinned is None:  # the latest data: nothing to say
+        return
     changed = ctx.meta.get("changed_at")
-    newer = bool(changed) and datetime.fromisoformat(changed) > ctx.pinned
+    newer = bool(changed and datetime.fromisoformat(changed) > pinned)
     text, button = st.columns([5, 1], vertical_alignment="center")
     text.info(
-        f"As of {ctx.pinned:%d %B %Y %H:%M} UTC"
+        f"As of {pinned:%d %B %Y %H:%M} UTC"
         + (", newer data exists — show latest." if newer else ": a pinned link; nothing has changed since."),
         icon=":material/push_pin:",
     )

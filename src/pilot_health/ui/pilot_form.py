@@ -8,7 +8,7 @@ button's callback (before the page reruns), which is also where the new pilot ge
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Optional
+from typing import Any
 
 import streamlit as st
 
@@ -31,6 +31,7 @@ from ..models import (
 from ..pilots import create_pilot, update_pilot
 from ..store import Store
 from .text import md_escape
+from .widgets import labelled
 
 NEW = "__new__"
 GROUPS = (
@@ -80,7 +81,13 @@ def _widget(name: str, prefix: str, pilot: Pilot | None) -> None:
         options, labels, placeholder = CHOICES[name]
         index = options.index(current) if current in options else None
         st.selectbox(
-            label, options, index=index, format_func=labels.get, key=k, help=info.description, placeholder=placeholder
+            label,
+            options,
+            index=index,
+            format_func=labelled(labels),
+            key=k,
+            help=info.description,
+            placeholder=placeholder,
         )
     elif field_group(name) == "readiness":
         value = "unknown" if current is None else ("yes" if current else "no")
@@ -93,7 +100,7 @@ def _widget(name: str, prefix: str, pilot: Pilot | None) -> None:
             key=k,
             help=info.description,
         )
-    elif info.annotation in (Optional[date], date):
+    elif info.annotation in (date | None, date):
         st.date_input(
             label,
             value=current,
@@ -187,9 +194,9 @@ def render(store: Store, pilot: Pilot | None, existing_ids: set[str], person: Pe
             for pattern, pattern_title in READINESS_PATTERNS.items():
                 st.markdown(f"**{pattern_title}**")
                 in_pattern = [n for n in names if evidence_pattern(n) == pattern]
-                columns = st.columns(4)
+                four = st.columns(4)
                 for i, name in enumerate(in_pattern):
-                    with columns[i % 4]:
+                    with four[i % 4]:
                         _widget(name, prefix, pilot)
                         slots[name] = st.empty()
             continue

@@ -13,15 +13,16 @@ uploaded is ever part of them, and they only ever navigate within the dashboard.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
+from typing import NoReturn
 from urllib.parse import unquote
 
 import streamlit as st
 
 from ..access import (
     OPEN_ACCESS_NAME,
-    Person,
     ROLE_LABELS,
+    Person,
     is_loopback,
     load_access,
     local_administrator,
@@ -106,7 +107,7 @@ def _screen_header() -> None:
     st.caption("Which AI pilots are heading for the 80–90% that never reach production, and why.")
 
 
-def _sign_in_screen() -> None:
+def _sign_in_screen() -> NoReturn:
     _screen_header()
     st.html(REMEMBER_VIEW_JS, unsafe_allow_javascript=True)
     st.info(
@@ -126,7 +127,7 @@ def _sign_in_screen() -> None:
     st.stop()
 
 
-def _no_access_screen(claims: Mapping) -> None:
+def _no_access_screen(claims: Mapping) -> NoReturn:
     from ..access import person_name
     from .text import md_escape
 
@@ -140,7 +141,7 @@ def _no_access_screen(claims: Mapping) -> None:
     st.stop()
 
 
-def _open_network_screen() -> None:
+def _open_network_screen() -> NoReturn:
     from .text import md_escape
 
     _screen_header()

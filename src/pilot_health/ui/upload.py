@@ -16,11 +16,11 @@ from ..access import Person
 from ..csv_files import frame_to_csv
 from ..formatting import file_size, plural
 from ..ingest import KIND_LABELS, KINDS, IngestOptions, IngestResult, ingest
-from ..metric_dictionary import MetricAnswer
 from ..ingest.recognise import IGNORE, LAYOUTS, describe_target, target_choices
+from ..metric_dictionary import MetricAnswer
 from ..store import Store
 from .text import md_escape
-from .widgets import data_table
+from .widgets import data_table, labelled
 
 AUTO = "auto"
 
@@ -44,15 +44,11 @@ def analyse(
     if cached and cached[0] == key:
         return cached[1]
     bar = st.progress(0.0, text=f"Reading {file_name} …")
-    result = ingest(
-        store,
-        data,
-        file_name,
-        options,
-        commit=False,
-        person=person,
-        progress=lambda share, text: bar.progress(min(share, 1.0), text=text),
-    )
+
+    def progress(share: float, text: str) -> None:
+        bar.progress(min(share, 1.0), text=text)
+
+    result = ingest(store, data, file_name, options, commit=False, person=person, progress=progress)
     bar.empty()
     st.session_state["upload_analysis"] = (key, result)
     return result
@@ -79,6 +75,8 @@ def mapping_editor(result: IngestResult) -> None:
     """One selectbox per column: which field it feeds. A change is remembered for this file and
     the file is checked again with it."""
     mapping = result.mapping
+    if mapping is None:  # a file refused before its columns were read: nothing to map
+        return
     st.caption(
         "Each column of the file and what it was taken to be. Change any that are wrong; columns set to “not used” are ignored."
     )
@@ -194,6 +192,8 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: int | Non
     """The questions the file does not answer itself."""
     mapping = result.mapping
     answers: dict[str, Any] = {}
+    if mapping is None:  # a file refused before its columns were read: nothing to ask
+        return answers
     prefix = f"opt.{result.sha256[:12]}"
     left, middle, right = st.columns(3)
     if mapping.kind in ("metrics", "usage", "survey") and not result.pilot_column:
@@ -241,11 +241,13 @@ def choose_options(result: IngestResult, pilots: list[str], next_wave: int | Non
             "Kind of metrics",
             [AUTO, "technical", "business"],
             key=f"{prefix}.metric_kind",
-            format_func={
-                AUTO: "Decide per metric",
-                "technical": "All technical (model)",
-                "business": "All business KPIs",
-            }.get,
+            format_func=labelled(
+                {
+                    AUTO: "Decide per metric",
+                    "technical": "All technical (model)",
+                    "business": "All business KPIs",
+                }
+            ),
             help="Per metric: a metric named like the pilot's business KPI is business; others as the metric dictionary says (revenue, cost, availability are business; accuracy, RMSE technical). New names are asked about below.",
         )
         answers["metric_kind"] = None if kind == AUTO else kind
@@ -393,12 +395,15 @@ def metric_questions(result: IngestResult) -> None:
                 "kind": st.column_config.SelectboxColumn(
                     "Kind",
                     options=list(KIND_WORDS),
-                    format_func=KIND_WORDS.get,
+                    format_func=labelled(KIND_WORDS),
                     required=True,
                     help="Technical: a model metric. Business KPI: a result the business measures. Usage: adoption.",
                 ),
                 "direction": st.column_config.SelectboxColumn(
-                    "Which way is better", options=DIRECTION_CHOICES, format_func=DIRECTION_LABELS.get, required=True
+                    "Which way is better",
+                    options=DIRECTION_CHOICES,
+                    format_func=labelled(DIRECTION_LABELS),
+                    required=True,
                 ),
                 "unit": st.column_config.TextColumn("Unit", max_chars=30, help="%, €, $, hours … (optional)"),
                 "why": st.column_config.TextColumn("Why this guess", help="What the guess was made from."),

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
 
 from ..csv_files import frame_to_csv
-
 from ..models import STAGE_LABELS, STAGES
 from ..portfolio import PortfolioFilters
 from .columns import MISSING, MISSING_NOTE
 from .text import md_escape
+
+if TYPE_CHECKING:
+    from .page import PageContext
+
+
+def labelled(labels: Mapping[Any, str]) -> Callable[[Any], str]:
+    """A select box's `format_func` that shows each option by its label (every option is a key of `labels`)."""
+    return lambda option: labels[option]
 
 
 def report_unknown_url_values(key: str, valid: Sequence[str], noun: str) -> list[str]:
@@ -96,7 +105,7 @@ def details_table(
         )
         st.download_button(
             label,
-            lambda frame=frame: frame_to_csv(frame),
+            partial(frame_to_csv, frame),
             file_name=file_name,
             mime="text/csv",
             icon=":material/download:",
@@ -141,7 +150,7 @@ def _has_missing(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> b
     return bool(len(shown)) and bool(shown.isna().to_numpy().any())
 
 
-def pack_since(ctx) -> tuple[datetime | None, str]:
+def pack_since(ctx: PageContext) -> tuple[datetime | None, str]:
     """The previous moment a page's steering packs compare with in their "Since last meeting"
     section, and a caption that names it: the meeting (?meeting=ID) or the day (?since=YYYY-MM-DD)
     the address asks for, else the last meeting recorded before the page's moment; (None, "") when
