@@ -18,9 +18,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
-from typing import Any, Callable, Sequence
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 # Only what parsing the arguments and reporting errors need: each command imports its own modules,
 # so `ingest` does not pay for pandas, the charts or the steering pack (see bench/README.md).
@@ -340,8 +338,8 @@ def _risk_worst_first(store: Store, as_of, pilot_ids, catalogue) -> list[Any]:
 
 def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from . import risk
-    from .portfolio import portfolio_health
     from .catalogue import PATTERN_SHORT_NAMES
+    from .portfolio import portfolio_health
 
     store, catalogue, wanted, results = _per_pilot(args, _risk_worst_first)
     data = _pilots_payload(store, catalogue, results, risk.as_json, args.as_of)
