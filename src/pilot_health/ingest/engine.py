@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 import shutil
-import tempfile
-import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -34,48 +31,29 @@ from ..metric_dictionary import MetricAnswer, MetricInfo, answer_rows, dictionar
 from ..models import PILOT_FIELDS, READINESS_FIELDS, Pilot, explain, says_none
 from ..store import Store, utc_now
 from . import values as v
+from .lab_or_live import env_words as _env_words
+from .lab_or_live import environment_source as _environment_source
+from .lab_or_live import names_split as _names_split
+from .outcome import IngestOptions, IngestResult
 from .problems import Problem, Refused
-from .reading import DelimitedText, FileFormat, read_upload, sha256
+from .reading import DelimitedText, read_upload
 from .recognise import (
-    KIND_LABELS,
     ADKAR,
     DATE_PREFIX,
     IGNORE,
+    KIND_LABELS,
     KIND_VALUES,
     METRIC_PREFIX,
     Mapping,
     recognise,
     usage_metrics,
 )
-
-# Uploads are read from temporary files under this folder only: a locked-down store connection
-# (the dashboard's) may read files here and in the store's own folder, nowhere else.
-# One folder per user of the machine (its own, 0700): a folder made by one user is not writable by another,
-# and another user's processes are not ours to sweep.
-UPLOAD_WORK_ROOT = Path(tempfile.gettempdir()) / (
-    "pilot-health-uploads" + (f"-{os.getuid()}" if hasattr(os, "getuid") else "")
-)
-
-
-def _work_folder() -> Path:
-    """A new work folder for one upload, named after this process (upload-<pid>-…), under
-    UPLOAD_WORK_ROOT; first the folders of processes that no longer run (killed mid-upload, so
-    their own clean-up never ran) are removed."""
-    import os
-
-    UPLOAD_WORK_ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for old in UPLOAD_WORK_ROOT.glob("upload-*"):
-        pid = old.name.split("-")[1]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass  # alive, another user's process
-    return Path(tempfile.mkdtemp(prefix=f"upload-{os.getpid()}-", dir=UPLOAD_WORK_ROOT))
-
+from .wording import and_ as _and
+from .wording import different as _different
+from .wording import rows_words as _rows_words
+from .wording import when as _when
+from .workspace import sha256_meanwhile as _sha256_meanwhile
+from .workspace import work_folder as _work_folder
 
 Progress = Callable[[float, str], None]
 MAX_LISTED_PROBLEMS = 200  # shown on the page; the rejected-rows download has more
@@ -114,99 +92,6 @@ REGISTER_OWN_WORDS: dict[str, tuple[str, ...]] = {
     **{name: ("none",) for name in READINESS_FIELDS},
     **{name: ("none",) for name in (*REGISTER_NUMBERS, *REGISTER_DATES)},
 }
-
-
-@dataclass
-class IngestOptions:
-    """What the person uploading says about the file (everything optional)."""
-
-    kind: str | None = None  # pilot_register | metrics | survey | usage; detected when None
-    pilot_id: str | None = None  # when the file has no pilot column
-    environment: str | None = None  # lab | live, when the file has no such column
-    metric_kind: str | None = None  # technical | business, for every row; inferred per metric when None
-    metric_answers: dict[str, MetricAnswer] = field(
-        default_factory=dict
-    )  # metric name -> what it is (stored with the upload)
-    mapping: dict[str, str] = field(default_factory=dict)  # column -> target, overriding what was recognised
-    date_order: str | None = None  # dmy | mdy, for dates like 03/04/2024
-    decimal: str | None = None  # point | comma
-    wave: int | None = None  # survey wave when the file has none (default: the pilot's next wave)
-    observed_on: date | None = None  # the date for exports without dates (W&B chart exports)
-    environment_from_names: bool | None = None  # lab/live from run names when the file proposes it; None: as proposed
-    keep_unfinished_runs: bool = False  # keep failed, crashed, killed and still-running runs of run tables
-    metric_name: str | None = None  # the metric's name when a one-column-per-date file has no measure column
-    replace_existing: bool = False  # replace stored observations/responses/pilots the file repeats
-    store_again: bool = False  # store even if identical bytes are already stored
-    uploaded_by: str = "local user"
-
-
-@dataclass
-class IngestResult:
-    status: str  # ready | stored | refused | duplicate
-    file_name: str
-    sha256: str
-    size: int
-    kind: str | None = None
-    format: FileFormat | None = None
-    mapping: Mapping | None = None
-    headers: list[str] = field(default_factory=list)
-    rows_read: int = 0
-    rows_to_store: int = 0
-    rows_rejected: int = 0
-    rows_left_out: int = 0
-    rows_replaced: int = 0
-    already_stored: int = 0
-    refusal: str | None = None
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    preview: pd.DataFrame | None = None  # an empty table unless ingest(..., tables=False)
-    rejected_rows: pd.DataFrame | None = None  # the same
-    date_range: tuple[datetime, datetime] | None = None
-    metrics: list[str] = field(default_factory=list)
-    pilots: list[str] = field(default_factory=list)
-    pilot_column: bool = False
-    environment_column: bool = False
-    upload_id: int | None = None
-    duplicate_of: int | None = None
-    needs: list[str] = field(default_factory=list)  # answers the file does not give: pilot_id, environment
-    new_metrics: list[MetricInfo] = field(default_factory=list)  # metrics nobody has described yet (with a guess)
-    seconds: float = 0.0
-    unfinished_runs: int = 0  # failed or still-running runs in a run table (left out unless kept)
-    environment_source: str | None = None  # where lab or live comes from, in words
-
-    @property
-    def rows_stored(self) -> int:
-        return self.rows_to_store if self.status == "stored" else 0
-
-    def as_json(self) -> dict[str, Any]:
-        """The command line's one JSON object."""
-        errors = [p.as_dict() for p in self.problems]
-        if self.refusal:
-            errors.insert(0, {"row": None, "column": None, "message": self.refusal})
-        return {
-            "status": self.status,
-            "upload_id": self.upload_id,
-            "rows_stored": self.rows_stored,
-            "rows_rejected": self.rows_rejected,
-            "rows_left_out": self.rows_left_out,
-            "rows_replaced": self.rows_replaced,
-            "warnings": self.warnings,
-            "errors": errors,
-            "file": self.file_name,
-            "kind": self.kind,
-            "format": self.format.describe() if self.format else None,
-            "export": self.mapping.export if self.mapping else None,
-            "metrics": self.metrics,
-            "pilots": self.pilots,
-            "duplicate_of": self.duplicate_of,
-            "environment": self.environment_source,
-            "unfinished_runs": self.unfinished_runs,
-            "date_range": [d.isoformat() for d in self.date_range] if self.date_range else None,
-            "new_metrics": [
-                {"metric": m.label, "kind": m.kind, "direction": m.direction, "unit": m.unit, "source": m.source}
-                for m in self.new_metrics
-            ],
-        }
 
 
 class _RetryCarefully(Exception):
@@ -1729,67 +1614,6 @@ class _Run:
         return frame.sort_values("line", kind="stable").reset_index(drop=True) if not frame.empty else frame
 
 
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _rows_words(lines: list[int], more: int = 0) -> str:
-    """'Rows 12 and 15', 'Row 7', 'Rows 3, 8 and 9 (and 4 more)'."""
-    more = max(more, 0)
-    words = ("Row " if len(lines) == 1 and not more else "Rows ") + _and([str(line) for line in lines])
-    return words + (f" (and {more} more)" if more > 0 else "")
-
-
-def _number(value: float) -> str:
-    return repr(float(value)).removesuffix(".0")
-
-
-def _different(values: list[float]) -> str:
-    """'two different values (0.81 and 0.79)' (in the rows' order), '3 different values (0.8, 0.79 and 0.77)'."""
-    distinct = list(dict.fromkeys(values))
-    shown = [_number(x) for x in distinct[:6]] + ([f"{len(distinct) - 6} more"] if len(distinct) > 6 else [])
-    return f"{'two' if len(distinct) == 2 else len(distinct)} different values ({_and(shown)})"
-
-
-def _when(moment: datetime) -> str:
-    if moment.hour == moment.minute == moment.second == 0 and not moment.microsecond:
-        return f"on {moment:%Y-%m-%d}"
-    return f"at {moment:%Y-%m-%d %H:%M}" + (f":{moment:%S}" if moment.second or moment.microsecond else "") + " UTC"
-
-
-def _env_words(environment: str) -> list[str]:
-    from .environments import load_environment_words
-
-    return sorted(load_environment_words().by_environment[environment])
-
-
-def _names_split(mapping: Mapping, options: IngestOptions) -> bool:
-    """Is lab or live taken from the run names? When the file's run names say it (a proposal) and
-    the person uploading has not said otherwise: declined, or one environment chosen for all rows."""
-    if (
-        mapping.kind != "metrics"
-        or not mapping.defaults.get("environment_from_names")
-        or mapping.column_for("environment")
-    ):
-        return False
-    if options.environment_from_names is not None:
-        return options.environment_from_names
-    return options.environment not in ("lab", "live")
-
-
-def _environment_source(mapping: Mapping, options: IngestOptions) -> str | None:
-    """Where each row's lab or live comes from, in words (the receipt and the command line say it)."""
-    if mapping.kind != "metrics":
-        return None
-    column = mapping.column_for("environment")
-    if column:
-        return f"from the column “{column.strip()}”"
-    if _names_split(mapping, options):
-        return "from the run names"
-    chosen = options.environment or mapping.defaults.get("environment")
-    return f"{chosen} for every row" if chosen in ("lab", "live") else None
-
-
 def _register(run: _Run, options: IngestOptions, result: IngestResult, person: Person) -> list[Pilot]:
     frame = run.parse_register()
     units = queries.pilot_business_units(run.con)
@@ -1946,24 +1770,6 @@ def _details(result: IngestResult, options: IngestOptions) -> str:
         },
         default=str,
     )
-
-
-def _sha256_meanwhile(data: bytes) -> Callable[[], str]:
-    """The bytes' SHA-256, hashed on a second thread while the file is read and recognised (the hash
-    runs outside Python's lock: 30 ms of a 46 MB file off the command's time on a second CPU).
-    Returns a function that waits for it; small files are hashed at once."""
-    if len(data) < 1 << 20:
-        value = sha256(data)
-        return lambda: value
-    found: list[str] = []
-    worker = threading.Thread(target=lambda: found.append(sha256(data)), name="pilot-health-sha256", daemon=True)
-    worker.start()
-
-    def wait() -> str:
-        worker.join()
-        return found[0] if found else sha256(data)
-
-    return wait
 
 
 def ingest(
