@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import duckdb
@@ -9,6 +10,7 @@ import pytest
 
 from conftest import ROOT
 from pilot_health.ingest import IngestOptions, engine, ingest, shaping
+from pilot_health.ingest.run import Route
 from pilot_health.store import Store
 
 FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
@@ -302,3 +304,31 @@ def test_a_file_without_a_pilot_column_takes_the_one_pass_path_for_the_pilot_giv
         ("FN-01", "accuracy", "technical"),
         ("FN-01", "revenue_per_visit", "business"),
     ]
+
+
+def test_a_pass_is_planned_once_and_no_step_can_change_the_plan(demo_store, monkeypatch):
+    """The route of a pass (may it take the one-pass path, does it store the rows as it parses them,
+    under which upload id) is decided once before the pass starts; every step reads the same frozen
+    run and route, so none can switch the path for the steps after it."""
+    seen = []
+    original = engine.try_fast_path
+
+    def spy(run, known):
+        seen.append(run)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            run.route = Route(fast=False)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            run.route.store_as = None
+        return original(run, known)
+
+    monkeypatch.setattr(engine, "try_fast_path", spy)
+    checked = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=False)
+    stored = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=True)
+    assert checked.status == "ready" and stored.status == "stored"
+    assert [(r.route.fast, r.route.store_as) for r in seen] == [(True, None), (True, stored.upload_id)]
+    monkeypatch.setattr(engine, "FAST_PATH", False)
+    seen.clear()
+    assert ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=False).status == "duplicate"
+    assert seen == []  # the same bytes are stored already: no pass starts
+    again = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(store_again=True), commit=False)
+    assert again.status == "duplicate" and [r.route.fast for r in seen] == [False]
