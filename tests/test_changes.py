@@ -9,8 +9,7 @@ import pytest
 
 from pilot_health.changes import changes_since, earliest
 from pilot_health.errors import PilotHealthError
-from pilot_health.ingest import IngestOptions, ingest
-from pilot_health.ingest.engine import withdraw
+from pilot_health.ingest import IngestOptions, ingest, withdraw
 from pilot_health.pilots import get_pilot, update_pilot
 from pilot_health.results import KEEPER
 from pilot_health.risk import assess

@@ -327,15 +327,15 @@ def test_running_out_of_memory_anyway_is_a_sentence_and_stores_nothing(demo_stor
     naming the file (rolled back), not an unexpected error."""
     import duckdb
 
-    from pilot_health.ingest import engine
+    from pilot_health.ingest import engine, metrics
     from pilot_health.store import facts_of_file
 
-    def exhausted(self, *args, **kwargs):
+    def exhausted(run, *args, **kwargs):
         raise duckdb.OutOfMemoryException(
             "Out of Memory Error: Failed to allocate block of 268435456 bytes (bad allocation)"
         )
 
-    monkeypatch.setattr(engine._Run, "parse_metrics", exhausted)
+    monkeypatch.setattr(metrics, "parse_metrics", exhausted)
     before = facts_of_file(demo_store.path)
     data = corpus.text_files()["many_rows.csv"]
     result = engine.ingest(demo_store, data, "big.csv", engine.IngestOptions(), commit=True, _careful=True)

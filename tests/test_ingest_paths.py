@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import duckdb
 import pytest
 
 from conftest import ROOT
-from pilot_health.ingest import IngestOptions, engine, ingest
+from pilot_health.ingest import IngestOptions, engine, ingest, shaping
+from pilot_health.ingest.run import Route
 from pilot_health.store import Store
 
 FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
@@ -62,13 +64,14 @@ CASES = {
 def run(store: Store, name: str, data: bytes, fast: bool, monkeypatch) -> tuple:
     monkeypatch.setattr(engine, "FAST_PATH", fast)
     taken: list[bool] = []
-    original = engine._Run.try_fast_path
+    original = engine.try_fast_path
 
-    def spy(self, known):
-        taken.append(original(self, known))
-        return taken[-1]
+    def spy(run, known):
+        read = original(run, known)
+        taken.append(read is not None)
+        return read
 
-    monkeypatch.setattr(engine._Run, "try_fast_path", spy)
+    monkeypatch.setattr(engine, "try_fast_path", spy)
     result = ingest(store, data, name, IngestOptions(), commit=True)
     rows = []
     with store.read() as con:
@@ -133,15 +136,15 @@ def test_a_database_error_on_the_fast_path_starts_again_carefully(demo_store, mo
         raise duckdb.ConversionException("simulated")
 
     calls = []
-    original = engine._Run.shape_metrics
+    original = shaping.shape_metrics
 
-    def shape(self):
-        calls.append(self.fast)
-        if self.fast:
-            self.con.execute("SELECT CAST('x' AS INTEGER)")  # spoils the transaction
-        return original(self)
+    def shape(run, fast=False):
+        calls.append(fast)
+        if fast:
+            run.con.execute("SELECT CAST('x' AS INTEGER)")  # spoils the transaction
+        return original(run, fast)
 
-    monkeypatch.setattr(engine._Run, "shape_metrics", shape)
+    monkeypatch.setattr(shaping, "shape_metrics", shape)
     result = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=True)
     assert result.status == "stored" and result.rows_to_store == 6
     assert calls == [True, False]
@@ -276,13 +279,17 @@ def test_a_file_without_a_pilot_column_takes_the_one_pass_path_for_the_pilot_giv
     other = Store(tmp_path / "careful.duckdb")
     shutil.copy(demo_store.path, other.path)
     outcomes = []
-    original = engine._Run.try_fast_path
+    original = engine.try_fast_path
+
+    def spy(run, known, taken):
+        read = original(run, known)
+        taken.append(read is not None)
+        return read
+
     for fast, store in ((True, demo_store), (False, other)):
         monkeypatch.setattr(engine, "FAST_PATH", fast)
         taken: list[bool] = []
-        monkeypatch.setattr(
-            engine._Run, "try_fast_path", lambda self, known: taken.append(original(self, known)) or taken[-1]
-        )
+        monkeypatch.setattr(engine, "try_fast_path", lambda run, known, taken=taken: spy(run, known, taken))
         result = ingest(store, text, "no_pilot.csv", IngestOptions(pilot_id="fn-01"), commit=True)
         with store.read() as con:
             rows = con.execute(
@@ -297,3 +304,31 @@ def test_a_file_without_a_pilot_column_takes_the_one_pass_path_for_the_pilot_giv
         ("FN-01", "accuracy", "technical"),
         ("FN-01", "revenue_per_visit", "business"),
     ]
+
+
+def test_a_pass_is_planned_once_and_no_step_can_change_the_plan(demo_store, monkeypatch):
+    """The route of a pass (may it take the one-pass path, does it store the rows as it parses them,
+    under which upload id) is decided once before the pass starts; every step reads the same frozen
+    run and route, so none can switch the path for the steps after it."""
+    seen = []
+    original = engine.try_fast_path
+
+    def spy(run, known):
+        seen.append(run)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            run.route = Route(fast=False)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            run.route.store_as = None
+        return original(run, known)
+
+    monkeypatch.setattr(engine, "try_fast_path", spy)
+    checked = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=False)
+    stored = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=True)
+    assert checked.status == "ready" and stored.status == "stored"
+    assert [(r.route.fast, r.route.store_as) for r in seen] == [(True, None), (True, stored.upload_id)]
+    monkeypatch.setattr(engine, "FAST_PATH", False)
+    seen.clear()
+    assert ingest(demo_store, PLAIN, "plain.csv", IngestOptions(), commit=False).status == "duplicate"
+    assert seen == []  # the same bytes are stored already: no pass starts
+    again = ingest(demo_store, PLAIN, "plain.csv", IngestOptions(store_again=True), commit=False)
+    assert again.status == "duplicate" and [r.route.fast for r in seen] == [False]

@@ -371,20 +371,22 @@ def test_an_ingest_whose_commit_hits_a_full_disk_is_exit_1_and_stores_nothing(
 KILLED_MID_UPLOAD = """
 import sys, time
 from pathlib import Path
-from pilot_health.ingest import engine
-folder = engine._work_folder()
+from pilot_health.ingest import workspace
+folder = workspace.work_folder()
 print(folder, flush=True)
 time.sleep(60)
 """
 
 
 def test_the_work_folder_of_a_killed_upload_is_removed_by_the_next_upload(demo_store):
-    from pilot_health.ingest import engine
+    from pilot_health.ingest import workspace
 
     killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_UPLOAD], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     folder = Path(killed.stdout.readline().strip())
     assert (
-        folder.is_dir() and folder.parent == engine.UPLOAD_WORK_ROOT and folder.name.startswith(f"upload-{killed.pid}-")
+        folder.is_dir()
+        and folder.parent == workspace.UPLOAD_WORK_ROOT
+        and folder.name.startswith(f"upload-{killed.pid}-")
     )
     running = subprocess.Popen([sys.executable, "-c", KILLED_MID_UPLOAD], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     alive = Path(running.stdout.readline().strip())
@@ -396,7 +398,7 @@ def test_the_work_folder_of_a_killed_upload_is_removed_by_the_next_upload(demo_s
         assert result == 0
         assert not folder.exists()  # swept by the next upload
         assert alive.is_dir()  # a running upload's folder is left alone
-        assert not list(engine.UPLOAD_WORK_ROOT.glob(f"upload-{os.getpid()}-*"))  # and each upload removes its own
+        assert not list(workspace.UPLOAD_WORK_ROOT.glob(f"upload-{os.getpid()}-*"))  # and each upload removes its own
     finally:
         running.kill()
         running.wait()
@@ -408,11 +410,11 @@ def test_another_user_of_the_machine_uploads_with_a_work_folder_of_their_own(tmp
     dashboard's service) does not refuse another user's command-line upload as 'permission denied'."""
     import tempfile
 
-    from pilot_health.ingest import engine
+    from pilot_health.ingest import workspace
 
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root and setpriv to run an upload as another user (nobody)")
-    engine._work_folder().rmdir()  # root's own folder exists, as after any upload of the dashboard
+    workspace.work_folder().rmdir()  # root's own folder exists, as after any upload of the dashboard
     shared = Path(tempfile.mkdtemp(prefix="shared-"))
     try:
         shared.chmod(0o777)
@@ -452,8 +454,8 @@ def test_another_user_of_the_machine_uploads_with_a_work_folder_of_their_own(tmp
             done.stdout + done.stderr
         )
         assert (Path(tempfile.gettempdir()) / "pilot-health-uploads-65534").stat().st_uid == 65534
-        assert engine.UPLOAD_WORK_ROOT.name == f"pilot-health-uploads-{os.getuid()}"
-        assert engine.UPLOAD_WORK_ROOT.stat().st_mode & 0o777 == 0o700
+        assert workspace.UPLOAD_WORK_ROOT.name == f"pilot-health-uploads-{os.getuid()}"
+        assert workspace.UPLOAD_WORK_ROOT.stat().st_mode & 0o777 == 0o700
     finally:
         shutil.rmtree(shared, ignore_errors=True)
         shutil.rmtree(Path(tempfile.gettempdir()) / "pilot-health-uploads-65534", ignore_errors=True)

@@ -2,9 +2,11 @@
 
 `ingest()` is the one entry point for the upload page and `python -m pilot_health ingest`."""
 
-from .engine import IngestOptions, IngestResult, ingest, upload_history, withdraw
+from .engine import ingest
+from .outcome import IngestOptions, IngestResult
 from .problems import Problem, Refused
 from .recognise import KIND_LABELS, KINDS, Mapping
+from .storing import upload_history, withdraw
 
 __all__ = [
     "IngestOptions",

@@ -3,7 +3,7 @@
 One file holds them (`PILOT_HEALTH_ENVIRONMENTS`), re-read when it changes: the words a cell may
 hold (`prod`, `offline` …), which also count as words of a run name (`churn-live-02`), and the
 column names that hold lab or live. Recognising columns and run names (recognise.py) and reading
-the cells (engine.py) both use this one list.
+the cells (metrics.py) both use this one list.
 """
 
 from __future__ import annotations

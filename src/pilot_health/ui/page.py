@@ -19,7 +19,7 @@ from ..access import ABILITIES, ROLE_LABELS, Person
 from ..config import Config, load_config
 from ..errors import PilotHealthError, os_problem
 from ..formatting import plural
-from ..ingest.engine import UPLOAD_WORK_ROOT
+from ..ingest.workspace import UPLOAD_WORK_ROOT
 from ..results import start_warmer
 from ..store import Store, utc_now
 from . import data
