@@ -4,7 +4,7 @@ import streamlit as st
 
 from pilot_health import demo, portfolio
 from pilot_health.csv_files import frame_to_csv
-from pilot_health.formatting import money, percent, plural
+from pilot_health.formatting import money, number_words, percent, plural
 from pilot_health.models import STAGE_LABELS
 from pilot_health import charts
 from pilot_health.ui import data
@@ -323,7 +323,7 @@ with friendly_errors():
     )
     st.subheader("Steering pack")
     st.caption(
-        "The portfolio to print and hand out — the committee's top five actions, then every pilot's stage, time in stage, "
+        f"The portfolio to print and hand out — the committee's top {number_words(portfolio.COMMITTEE_ACTIONS)} actions, then every pilot's stage, time in stage, "
         "budget and spend, KPI progress, health with its reason and five pattern scores — as a PDF or a web page that opens offline"
         + (
             ", as of the pinned moment."

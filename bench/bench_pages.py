@@ -947,8 +947,8 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         ),
         Piece(
             "risk (pages/3)",
-            f"risk.risk_trend(store, {some_pilot!r}, 12 months)",
-            lambda: risk.risk_trend(store, some_pilot, 12, catalogue, today),
+            f"risk.risk_trend(store, {some_pilot!r}, {risk.TREND_MONTHS} months)",
+            lambda: risk.risk_trend(store, some_pilot, catalogue=catalogue, today=today),
             lambda: data.risk_trend(*cache_key, rules, today, some_pilot),
         ),
         Piece(

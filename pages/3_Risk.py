@@ -6,7 +6,7 @@ import streamlit as st
 from pilot_health.adoption import STUCK_AT_OR_BELOW
 from pilot_health.catalogue import PATTERN_KEYS, PATTERN_SHORT_NAMES
 from pilot_health.csv_files import frame_to_csv
-from pilot_health.formatting import moment, percent
+from pilot_health.formatting import moment, number_words, percent
 from pilot_health.models import STAGE_LABELS
 from pilot_health.risk import (
     FIRED,
@@ -307,7 +307,7 @@ with friendly_errors():
     else:
         st.caption("Every signal has an answer.")
 
-    st.subheader("Over the last twelve months")
+    st.subheader(f"Over the last {number_words(risk.TREND_MONTHS)} months")
     trend = data.risk_trend(*ctx.cache_key, data.rules_fingerprint(), ctx.today, pilot_id, ctx.pinned)
     if trend.empty:
         st.caption("No history yet.")

@@ -215,3 +215,10 @@ def test_the_shared_numbers_name_what_they_hold(demo_store):
     assert numbers.evidence is evidence and numbers.record is evidence.record and numbers.analysis is catalogue.analysis
     for holder in (context, numbers):
         assert [name for name in vars(holder) if len(name) == 1] == []
+
+
+def test_small_counts_are_written_in_words_and_larger_ones_in_digits():
+    from pilot_health.formatting import number_words
+
+    assert [number_words(n) for n in (0, 1, 5, 12, 20)] == ["no", "one", "five", "twelve", "twenty"]
+    assert number_words(21) == "21" and number_words(1500) == "1,500"

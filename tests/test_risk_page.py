@@ -361,3 +361,15 @@ def test_the_risk_command_lists_worst_first_with_the_pages_health_counts(tmp_pat
     assert payload["health_counts"] == c
     one = json.loads(run_command("risk", "--db", str(db), "--pilot", "RO-02", "--json").stdout)
     assert "health_counts" not in one  # one pilot: nothing to count
+
+
+def test_the_trend_heading_follows_how_far_back_the_trend_goes(demo_store, app_env, monkeypatch):
+    """The heading over a pilot's month-by-month scores is worded from risk.TREND_MONTHS, and the
+    chart draws that many months, so the heading can never promise more than the chart shows."""
+    app_env(demo_store)
+    monkeypatch.setattr(risk, "TREND_MONTHS", 6)
+    at = risk_page(pilot="SC-01")
+    assert_clean(at)
+    assert "Over the last six months" in texts(at.subheader)
+    months = risk.risk_trend(demo_store, "SC-01")["month"].nunique()
+    assert 1 <= months <= 6

@@ -57,6 +57,18 @@ def setting_percent(share: float | None) -> str:
     return f"{share * 100:.3g}%"
 
 
+_NUMBER_WORDS = (
+    "no one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+).split()
+
+
+def number_words(count: int) -> str:
+    """A small count in words ("twelve"), as prose writes it; from 21 on, in digits. For headings and
+    captions that take a count from a constant, so the words change when the constant does."""
+    return _NUMBER_WORDS[count] if 0 <= count < len(_NUMBER_WORDS) else f"{count:,}"
+
+
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     return f"{count:,} {singular if count == 1 else (plural_form or singular + 's')}"
 

@@ -68,6 +68,9 @@ class PortfolioFilters:
         return bool(self.business_units or self.stages)
 
 
+COMMITTEE_ACTIONS = 5  # the actions a portfolio's steering pack puts first for the committee
+
+
 def months_rule() -> str:
     """How months in a stage are counted, in words: "days ÷ 30.44" (`DAYS_PER_MONTH`)."""
     return f"days ÷ {DAYS_PER_MONTH:.2f}"

@@ -1189,16 +1189,20 @@ def month_ends(today: date, months: int) -> list[datetime]:
     return sorted(ends)
 
 
+TREND_MONTHS = 12  # how far back a pilot's risk view draws its scores, month by month
+
+
 def risk_trend(
     store: Store,
     pilot_id: str,
-    months: int = 12,
+    months: int | None = None,
     catalogue: Catalogue | None = None,
     today: date | None = None,
     records_at: datetime | None = None,
 ) -> pd.DataFrame:
     """A pilot's pattern scores and health at the end of each of the last `months` months, from what
-    had been uploaded by then."""
+    had been uploaded by then (`TREND_MONTHS` unless `months` is given)."""
+    months = TREND_MONTHS if months is None else months
     catalogue = catalogue or catalogue_for(store, records_at)
     rows = []
     moments = month_ends(today or utc_now().date(), months)

@@ -38,7 +38,15 @@ from .errors import NotFoundError
 from .evidence import load_evidence
 from .formatting import moment, money, percent
 from .models import STAGE_LABELS, months_since
-from .portfolio import PILOT_CLOCK_LABELS, PortfolioSummary, load_portfolio, pilot_clock, portfolio_health, summarise
+from .portfolio import (
+    COMMITTEE_ACTIONS,
+    PILOT_CLOCK_LABELS,
+    PortfolioSummary,
+    load_portfolio,
+    pilot_clock,
+    portfolio_health,
+    summarise,
+)
 from .risk import HEALTH_LABELS, STATUS_LABELS, Action, PilotRisk, assess, assess_evidence
 from .store import Store, utc_now
 
@@ -57,7 +65,6 @@ STATUS_COLOURS = {
     "insufficient": charts.INSUFFICIENT_COLOUR,
 }
 STATUS_TEXT = {"low": "#222222", "medium": "#222222", "high": "#ffffff", "insufficient": "#555555"}
-COMMITTEE_ACTIONS = 5
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
 
 

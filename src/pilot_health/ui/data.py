@@ -76,7 +76,7 @@ def risk_detail(
     return found[0] if found else None
 
 
-@st.cache_data(show_spinner="Scoring the last twelve months …", max_entries=64)
+@st.cache_data(show_spinner="Scoring month by month …", max_entries=64)
 def risk_trend(
     store_key: tuple, version: str, rules: str, today: date, pilot_id: str, pinned: datetime | None = None
 ) -> pd.DataFrame:
@@ -85,7 +85,7 @@ def risk_trend(
     from ..thresholds import catalogue_for
 
     store = Store.from_key(store_key)
-    return trend(store, pilot_id, 12, catalogue_for(store, pinned), today, pinned)
+    return trend(store, pilot_id, catalogue=catalogue_for(store, pinned), today=today, records_at=pinned)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
