@@ -1007,6 +1007,8 @@ def _chart_mapping(
 
 
 def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: list[list[str]]) -> Mapping:
+    """Columns named like a field first, then the ones found by their question's wording; what is
+    left unsure (the order taken for ADKAR, a score with no question) is said in a note."""
     export = _survey_export(headers, header_rows)
     questions = _question_texts(headers, header_rows)
     values = {h: _column_values(sample, i) for i, h in enumerate(headers)}
@@ -1015,10 +1017,44 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
     notes: list[str] = []
 
     def assign(header: str | None, target: str) -> None:
+        """Each column feeds one field and each field one column: the first found keeps it."""
         if header is not None and header not in taken and target not in targets.values():
             targets[header] = target
             taken.add(header)
 
+    _assign_named_survey_fields(headers, export, taken, assign)
+    defaults: dict[str, object] = {}
+    if zone := _response_time_zone(headers, header_rows, targets):
+        defaults["responded_at_zone"] = zone
+        notes.append(f"Response times are in {zone} time, as the export says; they are stored in UTC.")
+    if "respondent_id" not in targets.values() and (email := _email_column(headers, values, taken)):
+        assign(email, "respondent_id")
+        defaults["pseudonymise_respondent"] = True
+        notes.append(
+            f"Respondents are identified by “{email}”; the addresses are replaced by pseudonyms and never stored."
+        )
+    assign(_team_column(headers, questions, taken), "team")
+    likert_columns = [h for h in headers if h not in taken and looks_likert(values[h])]
+    found, in_order = _adkar_columns(likert_columns, questions, targets)
+    if in_order:
+        notes.append(
+            "The ADKAR questions were not recognised by their wording, so the first five 1–5 questions were taken "
+            "in order as Awareness, Desire, Knowledge, Ability, Reinforcement. Check the mapping below."
+        )
+    for header, element in found.items():
+        assign(header, element)
+    missing = [e for e in ADKAR if e not in targets.values()]
+    if missing:
+        notes.append(
+            f"No question was found for {', '.join(m.capitalize() for m in missing)}; those scores stay blank unless you map a column."
+        )
+    assign(_comment_column(headers, questions, taken), "comment")
+    return Mapping("survey", "survey", targets, export, defaults, notes, questions)
+
+
+def _assign_named_survey_fields(headers: list[str], export: str | None, taken: set[str], assign: Assign) -> None:
+    """The columns whose header names their field: ADKAR elements spelled out, the usual
+    identifiers, and the response date each survey tool writes (its own column before any synonym)."""
     for element in ADKAR:  # columns literally named after the elements
         assign(next((h for h in headers if norm(h) == element), None), element)
     for fieldname in ("pilot_id", "respondent_id", "wave", "_status", "_finished", "_progress", "role"):
@@ -1032,32 +1068,38 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
     elif export == "SurveyMonkey survey export":
         assign(next((h for h in headers if norm(h) == "end_date"), None), "responded_at")
     assign(_by_synonym(headers, "responded_at", taken), "responded_at")
-    defaults: dict[str, object] = {}
+
+
+def _response_time_zone(headers: list[str], header_rows: list[list[str]], targets: dict[str, str]) -> str | None:
+    """The time zone a Qualtrics export gives its response dates in (third header row, `timeZone`),
+    so they can be stored in UTC."""
     if len(header_rows) == 3 and (responded_at := targets_for(targets, "responded_at")):
         zone = re.search(
             r'"timeZone"\s*:\s*"([A-Za-z_]+(?:/[A-Za-z_+\-0-9]+)*)"',
             header_rows[2][headers.index(responded_at)],
         )
         if zone:
-            defaults["responded_at_zone"] = zone.group(1)
-            notes.append(f"Response times are in {zone.group(1)} time, as the export says; they are stored in UTC.")
-    if "respondent_id" not in targets.values():
-        email = next(
-            (
-                h
-                for h in headers
-                if h not in taken
-                and norm(h) in ("email", "email_address", "e_mail")
-                and sum("@" in x for x in values[h]) >= max(1, len(values[h]) // 2)
-            ),
-            None,
-        )
-        if email:
-            assign(email, "respondent_id")
-            defaults["pseudonymise_respondent"] = True
-            notes.append(
-                f"Respondents are identified by “{email}”; the addresses are replaced by pseudonyms and never stored."
-            )
+            return zone.group(1)
+    return None
+
+
+def _email_column(headers: list[str], values: dict[str, list[str]], taken: set[str]) -> str | None:
+    """A free column of email addresses (at least half the sampled cells hold an @): the respondent,
+    when no other column says who answered; the addresses are pseudonymised, never stored."""
+    return next(
+        (
+            h
+            for h in headers
+            if h not in taken
+            and norm(h) in ("email", "email_address", "e_mail")
+            and sum("@" in x for x in values[h]) >= max(1, len(values[h]) // 2)
+        ),
+        None,
+    )
+
+
+def _team_column(headers: list[str], questions: dict[str, str], taken: set[str]) -> str | None:
+    """The team: a column named like it or asking for it, else Microsoft Forms' `custom_data_1`."""
     team = next(
         (
             h
@@ -1069,9 +1111,14 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
     )
     if team is None:
         team = next((h for h in headers if h not in taken and norm(h) == "custom_data_1"), None)
-    assign(team, "team")
+    return team
 
-    likert_columns = [h for h in headers if h not in taken and looks_likert(values[h])]
+
+def _adkar_columns(
+    likert_columns: list[str], questions: dict[str, str], targets: dict[str, str]
+) -> tuple[dict[str, str], bool]:
+    """The 1–5 questions that score ADKAR elements, by their wording; when no wording says any and
+    no column is named after one, the first five are taken in order (True: a note must say so)."""
     found: dict[str, str] = {}
     for header in likert_columns:
         for element, pattern in ADKAR_WORDING:
@@ -1080,19 +1127,13 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
                 break
     missing = [e for e in ADKAR if e not in found.values() and e not in targets.values()]
     if missing and len(likert_columns) >= len(ADKAR) and not found and not any(t in ADKAR for t in targets.values()):
-        found = dict(zip(likert_columns[: len(ADKAR)], ADKAR))
-        notes.append(
-            "The ADKAR questions were not recognised by their wording, so the first five 1–5 questions were taken "
-            "in order as Awareness, Desire, Knowledge, Ability, Reinforcement. Check the mapping below."
-        )
-    for header, element in found.items():
-        assign(header, element)
-    missing = [e for e in ADKAR if e not in targets.values()]
-    if missing:
-        notes.append(
-            f"No question was found for {', '.join(m.capitalize() for m in missing)}; those scores stay blank unless you map a column."
-        )
-    comment = next(
+        return dict(zip(likert_columns[: len(ADKAR)], ADKAR)), True
+    return found, False
+
+
+def _comment_column(headers: list[str], questions: dict[str, str], taken: set[str]) -> str | None:
+    """The free-text comment: the last column named or worded like one (open questions come last)."""
+    return next(
         (
             h
             for h in reversed(headers)
@@ -1108,8 +1149,6 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
         ),
         None,
     )
-    assign(comment, "comment")
-    return Mapping("survey", "survey", targets, export, defaults, notes, questions)
 
 
 def targets_for(targets: dict[str, str], target: str) -> str | None:
