@@ -80,9 +80,7 @@ def ingest(
     progress = progress or (lambda share, text: None)
     started = time.monotonic()
     digest = sha256_meanwhile(data)
-    result = IngestResult(status="refused", file_name=file_name, sha256="", size=len(data))
-    if tables:
-        result.preview, result.rejected_rows = pd.DataFrame(), pd.DataFrame()
+    result = _new_result(data, file_name, tables)
     result.refusal = _may_not_upload(person, data, file_name)
     if result.refusal:
         result.sha256 = digest()
@@ -96,25 +94,12 @@ def ingest(
         with store.write() if commit else store.read() as con:
             _refuse_same_bytes(con, options, result, person)
             route = _route(con, mapping, result, person, commit=commit, tables=tables, careful=_careful, direct=_direct)
-            run = Run(con, text, mapping, options, result, progress, route)
-            run, fast, pilots = _check(run, person)
-            _refuse_nothing_to_store(run, commit)
-            if not commit:
-                result.status = "ready"
-                return result
-            result.status, result.upload_id = "stored", store_upload(run, fast, pilots)
-        # Out of the block: committed (a commit that fails raises instead), so "Stored" is now true.
-        progress(1.0, f"Stored {plural(result.rows_to_store, 'row')} as upload {result.upload_id}.")
+            _check_and_store(Run(con, text, mapping, options, result, progress, route), person, commit)
+        if commit:  # out of the block: committed (a commit that fails raises instead), so "Stored" is now true
+            progress(1.0, f"Stored {plural(result.rows_to_store, 'row')} as upload {result.upload_id}.")
         return result
-    except Refused as refusal:
-        result.status, result.refusal = "refused", str(refusal)
-        return result
-    except duckdb.OutOfMemoryException:  # rolled back; the limits should keep every file from here (bench/README.md)
-        result.status = "refused"
-        result.refusal = (
-            f"{file_name} needs more memory to check than this server can give one upload. Split it into smaller "
-            "files and upload them one after the other. Nothing was stored."
-        )
+    except (Refused, duckdb.OutOfMemoryException) as refusal:
+        result.status, result.refusal = "refused", _refusal_text(refusal, file_name)
         return result
     except _NothingToStore:  # raised inside the transaction so that it is rolled back, version untouched
         return result
@@ -134,9 +119,45 @@ def ingest(
         )
     finally:
         result.sha256 = digest()
-        result.problems.sort(key=lambda p: (p.row is None, p.row or 0))
-        result.seconds = time.monotonic() - started
-        shutil.rmtree(workdir, ignore_errors=True)
+        _finish(result, started, workdir)
+
+
+def _new_result(data: bytes, file_name: str, tables: bool) -> IngestResult:
+    """What an upload gets back, refused until a step says otherwise; with `tables`, empty tables
+    the checks fill (the command line asks for none: making them imports pandas)."""
+    result = IngestResult(status="refused", file_name=file_name, sha256="", size=len(data))
+    if tables:
+        result.preview, result.rejected_rows = pd.DataFrame(), pd.DataFrame()
+    return result
+
+
+def _check_and_store(run: Run, person: Person, commit: bool) -> None:
+    """Check every row, then, with `commit`, store them in the caller's transaction; without it the
+    file is ready to store (the preview the upload page shows first)."""
+    run, fast, pilots = _check(run, person)
+    _refuse_nothing_to_store(run, commit)
+    if not commit:
+        run.result.status = "ready"
+        return
+    run.result.status, run.result.upload_id = "stored", store_upload(run, fast, pilots)
+
+
+def _refusal_text(refusal: Exception, file_name: str) -> str:
+    """The sentence a refused upload gets: a refusal's own, or the memory one (the limits should
+    keep every file from running out of memory: bench/README.md)."""
+    if isinstance(refusal, Refused):
+        return str(refusal)
+    return (
+        f"{file_name} needs more memory to check than this server can give one upload. Split it into smaller "
+        "files and upload them one after the other. Nothing was stored."
+    )
+
+
+def _finish(result: IngestResult, started: float, workdir: Path) -> None:
+    """Whatever happened: problems in file order, the time taken, the work folder removed."""
+    result.problems.sort(key=lambda p: (p.row is None, p.row or 0))
+    result.seconds = time.monotonic() - started
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _may_not_upload(person: Person, data: bytes, file_name: str) -> str | None:

@@ -9,6 +9,7 @@ upload page shows and lets the user change; the engine only ever reads a mapping
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -678,139 +679,228 @@ def _register_mapping(headers: list[str]) -> Mapping:
     return Mapping("pilot_register", "register", targets)
 
 
+Assign = Callable[[str | None, str], None]  # a column to a target: the `assign` of a mapping being built
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """A metric file as recognition reads it; read once, never changed."""
+
+    headers: list[str]
+    keys: list[str]  # each header as norm() compares it
+    values: dict[str, list[str]]  # each header's non-blank sampled cells
+    sample: list[list[str]]
+    kind: str
+    file_name: str
+
+
 def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file_name: str) -> Mapping:
-    keys = [norm(h) for h in headers]
-    values = {h: _column_values(sample, i) for i, h in enumerate(headers)}
+    """Known exports first, because their columns are certain; then the generic layouts, which guess."""
+    columns = _Columns(
+        headers,
+        [norm(h) for h in headers],
+        {h: _column_values(sample, i) for i, h in enumerate(headers)},
+        sample,
+        kind,
+        file_name,
+    )
     targets = {h: IGNORE for h in headers}
-    notes: list[str] = []
-    defaults: dict[str, object] = {}
-    export = None
     taken: set[str] = set()
 
     def assign(header: str | None, target: str) -> None:
+        """A field goes to one column only; per-metric and per-date targets to as many as hold them."""
         if header is None or (not target.startswith((METRIC_PREFIX, DATE_PREFIX)) and target in targets.values()):
             return
         targets[header] = target
         taken.add(header)
 
-    def metric_name(header: str) -> str:
-        if kind == "usage":
-            return _usage_name(header) or header.strip()
-        return header.strip()
-
-    # -- known exports ------------------------------------------------------------------
+    keys = columns.keys
     if "run_id" in keys and any(k.startswith("metrics_") for k in keys):
-        export = "MLflow runs (search_runs)"
-        for header in headers:
-            if header.startswith("metrics."):
-                assign(header, METRIC_PREFIX + header[len("metrics.") :])
-        end = next((h for h in headers if norm(h) == "end_time"), None)
-        if end and len(values[end]) < len(sample):  # a run still running has no end time yet: its start dates it
-            end = None
-        assign(end or next((h for h in headers if norm(h) == "start_time"), None), "observed_at")
-        assign(next((h for h in headers if norm(h) in ("tags_pilot_id", "params_pilot_id")), None), "pilot_id")
-        _run_status(headers, assign)
-        _run_environment(headers, values, taken, assign, defaults, notes, "MLflow runs")
-        notes.append("Params and tags are not stored (except the pilot and lab or live).")
-        return Mapping(kind, "wide_metric", targets, export, defaults, notes)
+        return _mlflow_runs_mapping(columns, targets, taken, assign)
     if {"key", "value", "timestamp"} <= set(keys):
-        export = "MLflow metric history"
-        assign(headers[keys.index("key")], "metric")
-        assign(headers[keys.index("value")], "value")
-        assign(headers[keys.index("timestamp")], "observed_at")
-        assign(next((h for h in headers if norm(h) == "step"), None), "_step")
-        defaults["environment"] = "lab"
-        return Mapping(kind, "long", targets, export, defaults, notes)
+        return _mlflow_history_mapping(columns, targets, assign)
     if {"run_id", "start_time", "duration"} <= set(keys) or {"name", "state", "created", "runtime"} <= set(keys):
-        export = "MLflow run table (UI download)" if "run_id" in keys else "Weights & Biases runs table"
-        assign(
-            headers[keys.index("start_time")] if "start_time" in keys else headers[keys.index("created")], "observed_at"
-        )
-        assign(_by_synonym(headers, "pilot_id", taken), "pilot_id")
-        _run_status(headers, assign)
-        _run_environment(headers, values, taken, assign, defaults, notes, "The runs")
-        skipped = []
-        for header in headers:
-            if (
-                header in taken
-                or not looks_numeric(values[header])
-                or norm(header) in {"run_id", "runtime", "duration"}
-            ):
-                continue
-            if HYPERPARAMETERS.match(norm(header)) or header.startswith("_"):
-                skipped.append(header)
-            else:
-                assign(header, METRIC_PREFIX + header.strip())
-        if skipped:
-            notes.append(
-                f"{plural(len(skipped), 'numeric column')} {'looks' if len(skipped) == 1 else 'look'} like settings, not results, and {'is' if len(skipped) == 1 else 'are'} not stored: "
-                f"{', '.join(skipped[:6])}{' …' if len(skipped) > 6 else ''}. Map them to a metric if they are results."
-            )
-        return Mapping(kind, "wide_metric", targets, export, defaults, notes)
+        return _run_table_mapping(columns, targets, taken, assign)
     if _chart_export(headers):
-        return _chart_mapping(headers, values, kind, targets, assign)
-
-    # -- generic layouts -----------------------------------------------------------------
+        return _chart_mapping(headers, columns.values, kind, targets, assign)
     assign(_by_synonym(headers, "pilot_id", taken), "pilot_id")
     dated = header_dates([h for h in headers if h not in taken])
     if len(dated) >= 2:
-        # One column per date (BI crosstabs, product-analytics charts): each row is a measure, maybe
-        # split by dimensions (Region, Segment …) that are kept in the metric name; totals are left out.
-        for header, day in dated.items():
-            assign(header, DATE_PREFIX + day.isoformat())
-        totals = [h for h in headers if h not in taken and TOTAL_WORDS.match(h)]
-        from .environments import load_environment_words
+        return _per_date_mapping(columns, dated, targets, taken, assign)
+    return _long_or_per_metric_mapping(columns, targets, taken, assign)
 
-        for fieldname, words in (("environment", dict(load_environment_words().by_environment)), ("kind", KIND_VALUES)):
-            column = _by_synonym(headers, fieldname, taken)
-            known = {w for ws in words.values() for w in ws} | set(words)
-            if column and values[column] and all(norm(x) in known for x in values[column]):
-                assign(column, fieldname)
-        rest = [h for h in headers if h not in taken and h not in totals]
-        measure = next((h for h in rest if norm(h) in SYNONYMS["metric"] | MEASURE_HEADERS), None)
-        dims = [h for h in rest if h != measure and values[h] and not looks_numeric(values[h])]
-        if measure is None and dims and _names_metrics(values[dims[0]], kind):
-            measure = dims.pop(0)
-        assign(measure, "metric")
-        for header in dims:
-            assign(header, SEGMENT_PREFIX + header.strip())
-        if measure is None:
-            defaults["metric"] = metric_name_from_file(file_name)
-        if {"measure_names"} & set(keys):
-            export = "Tableau crosstab"
-        elif {"segment", "event"} <= set(keys):
-            export = "Amplitude chart export"
-        if totals:
-            notes.append(
-                f"{_and_quoted(totals)} {'holds totals' if len(totals) == 1 else 'hold totals'}, not observations: not stored."
-            )
-        if dims:
-            first = next((row for row in sample if all(values[h] for h in dims)), None)
-            example = SEGMENT_JOIN.join(
-                [
-                    (_column_values([first], headers.index(measure)) or ["Revenue"])[0]
-                    if measure and first
-                    else str(defaults.get("metric") or "Revenue")
-                ]
-                + [
-                    f"{h.strip()}: {(_column_values([first], headers.index(h)) or ['…'])[0] if first else '…'}"
-                    for h in dims
-                ]
-            )
-            notes.append(
-                f"Each row's {_and_quoted(dims)} {'is' if len(dims) == 1 else 'are'} kept in the metric name, e.g. “{example}”."
-            )
+
+# -- known exports --------------------------------------------------------------------------------
+
+
+def _mlflow_runs_mapping(columns: _Columns, targets: dict[str, str], taken: set[str], assign: Assign) -> Mapping:
+    """MLflow `search_runs`: one run per row, its results in `metrics.*` columns; params and tags are
+    settings, so only the pilot and lab or live are read from them."""
+    headers, values = columns.headers, columns.values
+    for header in headers:
+        if header.startswith("metrics."):
+            assign(header, METRIC_PREFIX + header[len("metrics.") :])
+    end = next((h for h in headers if norm(h) == "end_time"), None)
+    if end and len(values[end]) < len(columns.sample):  # a run still running has no end time yet: its start dates it
+        end = None
+    assign(end or next((h for h in headers if norm(h) == "start_time"), None), "observed_at")
+    assign(next((h for h in headers if norm(h) in ("tags_pilot_id", "params_pilot_id")), None), "pilot_id")
+    _run_status(headers, assign)
+    defaults: dict[str, object] = {}
+    notes: list[str] = []
+    _run_environment(headers, values, taken, assign, defaults, notes, "MLflow runs")
+    notes.append("Params and tags are not stored (except the pilot and lab or live).")
+    return Mapping(columns.kind, "wide_metric", targets, "MLflow runs (search_runs)", defaults, notes)
+
+
+def _mlflow_history_mapping(columns: _Columns, targets: dict[str, str], assign: Assign) -> Mapping:
+    """MLflow metric history: one value per row, logged by training runs, so lab results."""
+    headers, keys = columns.headers, columns.keys
+    assign(headers[keys.index("key")], "metric")
+    assign(headers[keys.index("value")], "value")
+    assign(headers[keys.index("timestamp")], "observed_at")
+    assign(next((h for h in headers if norm(h) == "step"), None), "_step")
+    return Mapping(columns.kind, "long", targets, "MLflow metric history", {"environment": "lab"}, [])
+
+
+def _run_table_mapping(columns: _Columns, targets: dict[str, str], taken: set[str], assign: Assign) -> Mapping:
+    """A run table downloaded from the MLflow UI or W&B: one run per row, results and settings side
+    by side as numeric columns; the settings are told apart by name and left out."""
+    headers, keys = columns.headers, columns.keys
+    export = "MLflow run table (UI download)" if "run_id" in keys else "Weights & Biases runs table"
+    assign(headers[keys.index("start_time")] if "start_time" in keys else headers[keys.index("created")], "observed_at")
+    assign(_by_synonym(headers, "pilot_id", taken), "pilot_id")
+    _run_status(headers, assign)
+    defaults: dict[str, object] = {}
+    notes: list[str] = []
+    _run_environment(headers, columns.values, taken, assign, defaults, notes, "The runs")
+    skipped = _assign_run_results(columns, taken, assign)
+    if skipped:
+        notes.append(_settings_note(skipped))
+    return Mapping(columns.kind, "wide_metric", targets, export, defaults, notes)
+
+
+def _assign_run_results(columns: _Columns, taken: set[str], assign: Assign) -> list[str]:
+    """Each numeric column of a run table that is a result becomes a metric; the settings
+    (hyperparameters, W&B's `_` columns) are returned, in order, for the note saying so."""
+    skipped = []
+    for header in columns.headers:
         if (
-            kind == "metrics"
-            and "environment" not in targets.values()
-            and (dims or export or measure is None or norm(measure or "") in MEASURE_HEADERS | {"event", "kpi"})
+            header in taken
+            or not looks_numeric(columns.values[header])
+            or norm(header) in {"run_id", "runtime", "duration"}
         ):
-            defaults["environment"] = "live"
-            notes.append(
-                "BI and product-analytics exports report what happened in the business, so these values are stored as live; choose lab if they are test results."
-            )
-        return Mapping(kind, "wide_date", targets, export, defaults, notes)
+            continue
+        if HYPERPARAMETERS.match(norm(header)) or header.startswith("_"):
+            skipped.append(header)
+        else:
+            assign(header, METRIC_PREFIX + header.strip())
+    return skipped
 
+
+def _settings_note(skipped: list[str]) -> str:
+    """Which numeric columns were taken for settings, so a result left out by mistake can be mapped."""
+    one = len(skipped) == 1
+    return (
+        f"{plural(len(skipped), 'numeric column')} {'looks' if one else 'look'} like settings, not results, and {'is' if one else 'are'} not stored: "
+        f"{', '.join(skipped[:6])}{' …' if len(skipped) > 6 else ''}. Map them to a metric if they are results."
+    )
+
+
+# -- generic layouts ------------------------------------------------------------------------------
+
+
+def _per_date_mapping(
+    columns: _Columns, dated: dict[str, date | datetime], targets: dict[str, str], taken: set[str], assign: Assign
+) -> Mapping:
+    """One column per date (BI crosstabs, product-analytics charts): each row is a measure, maybe
+    split by dimensions (Region, Segment …) that are kept in the metric name; totals are left out."""
+    headers, kind = columns.headers, columns.kind
+    for header, day in dated.items():
+        assign(header, DATE_PREFIX + day.isoformat())
+    totals = [h for h in headers if h not in taken and TOTAL_WORDS.match(h)]
+    _assign_worded_columns(columns, taken, assign)
+    measure, dims = _measure_and_dimensions(columns, [h for h in headers if h not in taken and h not in totals])
+    assign(measure, "metric")
+    for header in dims:
+        assign(header, SEGMENT_PREFIX + header.strip())
+    defaults: dict[str, object] = {}
+    if measure is None:
+        defaults["metric"] = metric_name_from_file(columns.file_name)
+    export = _crosstab_export(columns.keys)
+    notes: list[str] = []
+    if totals:
+        notes.append(
+            f"{_and_quoted(totals)} {'holds totals' if len(totals) == 1 else 'hold totals'}, not observations: not stored."
+        )
+    if dims:
+        notes.append(_segments_note(columns, measure, dims, defaults.get("metric")))
+    if (
+        kind == "metrics"
+        and "environment" not in targets.values()
+        and (dims or export or measure is None or norm(measure or "") in MEASURE_HEADERS | {"event", "kpi"})
+    ):
+        defaults["environment"] = "live"
+        notes.append(
+            "BI and product-analytics exports report what happened in the business, so these values are stored as live; choose lab if they are test results."
+        )
+    return Mapping(kind, "wide_date", targets, export, defaults, notes)
+
+
+def _assign_worded_columns(columns: _Columns, taken: set[str], assign: Assign) -> None:
+    """A crosstab's lab-or-live and kind columns are taken only when every sampled cell is one of
+    their words; otherwise they are dimensions like any other."""
+    from .environments import load_environment_words
+
+    for fieldname, words in (("environment", dict(load_environment_words().by_environment)), ("kind", KIND_VALUES)):
+        column = _by_synonym(columns.headers, fieldname, taken)
+        known = {w for ws in words.values() for w in ws} | set(words)
+        if column and columns.values[column] and all(norm(x) in known for x in columns.values[column]):
+            assign(column, fieldname)
+
+
+def _measure_and_dimensions(columns: _Columns, rest: list[str]) -> tuple[str | None, list[str]]:
+    """The column naming each row's measure (by its header, else the first text column whose cells
+    name metrics) and the text columns splitting it (Region, Segment …)."""
+    values = columns.values
+    measure = next((h for h in rest if norm(h) in SYNONYMS["metric"] | MEASURE_HEADERS), None)
+    dims = [h for h in rest if h != measure and values[h] and not looks_numeric(values[h])]
+    if measure is None and dims and _names_metrics(values[dims[0]], columns.kind):
+        measure = dims.pop(0)
+    return measure, dims
+
+
+def _crosstab_export(keys: list[str]) -> str | None:
+    """The tool that made a crosstab, when its headers say it."""
+    if {"measure_names"} & set(keys):
+        return "Tableau crosstab"
+    if {"segment", "event"} <= set(keys):
+        return "Amplitude chart export"
+    return None
+
+
+def _segments_note(columns: _Columns, measure: str | None, dims: list[str], default_metric: object) -> str:
+    """How dimensions end up in the metric name, shown on a real row of the file (the first one that
+    fills every dimension) so the person uploading sees the names they will get."""
+    headers = columns.headers
+    first = next((row for row in columns.sample if all(columns.values[h] for h in dims)), None)
+    example = SEGMENT_JOIN.join(
+        [
+            (_column_values([first], headers.index(measure)) or ["Revenue"])[0]
+            if measure and first
+            else str(default_metric or "Revenue")
+        ]
+        + [f"{h.strip()}: {(_column_values([first], headers.index(h)) or ['…'])[0] if first else '…'}" for h in dims]
+    )
+    return (
+        f"Each row's {_and_quoted(dims)} {'is' if len(dims) == 1 else 'are'} kept in the metric name, e.g. “{example}”."
+    )
+
+
+def _long_or_per_metric_mapping(columns: _Columns, targets: dict[str, str], taken: set[str], assign: Assign) -> Mapping:
+    """Metric and value columns make a long file (one value per row); without them, every numeric
+    column holds one metric (training steps excepted)."""
+    headers, values, kind = columns.headers, columns.values, columns.kind
     metric_column = _by_synonym(headers, "metric", taken)
     value_column = _by_synonym(headers, "value", taken)
     time_column = _by_synonym(headers, "observed_at", taken) or next(
@@ -819,22 +909,36 @@ def _metric_mapping(headers: list[str], sample: list[list[str]], kind: str, file
     if metric_column and value_column:
         assign(metric_column, "metric")
         assign(value_column, "value")
-        assign(time_column, "observed_at")
-        assign(_environment_column(headers, values, taken) or _by_synonym(headers, "environment", taken), "environment")
-        assign(_by_synonym(headers, "kind", taken), "kind")
-        return Mapping(kind, "long", targets, export, defaults, notes)
-    assign(time_column, "observed_at")
-    assign(_environment_column(headers, values, taken) or _by_synonym(headers, "environment", taken), "environment")
-    assign(_by_synonym(headers, "kind", taken), "kind")
+        _assign_time_environment_kind(columns, time_column, taken, assign)
+        return Mapping(kind, "long", targets, None, {}, [])
+    _assign_time_environment_kind(columns, time_column, taken, assign)
     for header in headers:
         if header not in taken and looks_numeric(values[header]) and norm(header) not in SYNONYMS["_step"]:
-            assign(header, METRIC_PREFIX + metric_name(header))
+            assign(header, METRIC_PREFIX + _metric_name(header, kind))
     if not any(t.startswith(METRIC_PREFIX) for t in targets.values()):
         raise Refused(
-            f"{file_name} has no column of numbers to store as metric values; a metric export needs either "
+            f"{columns.file_name} has no column of numbers to store as metric values; a metric export needs either "
             "metric and value columns, or one column per metric, or one column per date."
         )
-    return Mapping(kind, "wide_metric", targets, export, defaults, notes)
+    return Mapping(kind, "wide_metric", targets, None, {}, [])
+
+
+def _assign_time_environment_kind(columns: _Columns, time_column: str | None, taken: set[str], assign: Assign) -> None:
+    """The date, lab-or-live and kind columns of a long or per-metric file, in that order (each
+    later one looks only at the columns still free)."""
+    headers = columns.headers
+    assign(time_column, "observed_at")
+    assign(
+        _environment_column(headers, columns.values, taken) or _by_synonym(headers, "environment", taken), "environment"
+    )
+    assign(_by_synonym(headers, "kind", taken), "kind")
+
+
+def _metric_name(header: str, kind: str) -> str:
+    """A per-metric column's metric: for usage files, the dictionary's name for what the header spells."""
+    if kind == "usage":
+        return _usage_name(header) or header.strip()
+    return header.strip()
 
 
 CHART_STEPS = ("step", "relative_time_process", "relative_time_wall", "relative_time", "epoch")
@@ -903,6 +1007,8 @@ def _chart_mapping(
 
 
 def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: list[list[str]]) -> Mapping:
+    """Columns named like a field first, then the ones found by their question's wording; what is
+    left unsure (the order taken for ADKAR, a score with no question) is said in a note."""
     export = _survey_export(headers, header_rows)
     questions = _question_texts(headers, header_rows)
     values = {h: _column_values(sample, i) for i, h in enumerate(headers)}
@@ -911,10 +1017,44 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
     notes: list[str] = []
 
     def assign(header: str | None, target: str) -> None:
+        """Each column feeds one field and each field one column: the first found keeps it."""
         if header is not None and header not in taken and target not in targets.values():
             targets[header] = target
             taken.add(header)
 
+    _assign_named_survey_fields(headers, export, taken, assign)
+    defaults: dict[str, object] = {}
+    if zone := _response_time_zone(headers, header_rows, targets):
+        defaults["responded_at_zone"] = zone
+        notes.append(f"Response times are in {zone} time, as the export says; they are stored in UTC.")
+    if "respondent_id" not in targets.values() and (email := _email_column(headers, values, taken)):
+        assign(email, "respondent_id")
+        defaults["pseudonymise_respondent"] = True
+        notes.append(
+            f"Respondents are identified by “{email}”; the addresses are replaced by pseudonyms and never stored."
+        )
+    assign(_team_column(headers, questions, taken), "team")
+    likert_columns = [h for h in headers if h not in taken and looks_likert(values[h])]
+    found, in_order = _adkar_columns(likert_columns, questions, targets)
+    if in_order:
+        notes.append(
+            "The ADKAR questions were not recognised by their wording, so the first five 1–5 questions were taken "
+            "in order as Awareness, Desire, Knowledge, Ability, Reinforcement. Check the mapping below."
+        )
+    for header, element in found.items():
+        assign(header, element)
+    missing = [e for e in ADKAR if e not in targets.values()]
+    if missing:
+        notes.append(
+            f"No question was found for {', '.join(m.capitalize() for m in missing)}; those scores stay blank unless you map a column."
+        )
+    assign(_comment_column(headers, questions, taken), "comment")
+    return Mapping("survey", "survey", targets, export, defaults, notes, questions)
+
+
+def _assign_named_survey_fields(headers: list[str], export: str | None, taken: set[str], assign: Assign) -> None:
+    """The columns whose header names their field: ADKAR elements spelled out, the usual
+    identifiers, and the response date each survey tool writes (its own column before any synonym)."""
     for element in ADKAR:  # columns literally named after the elements
         assign(next((h for h in headers if norm(h) == element), None), element)
     for fieldname in ("pilot_id", "respondent_id", "wave", "_status", "_finished", "_progress", "role"):
@@ -928,32 +1068,38 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
     elif export == "SurveyMonkey survey export":
         assign(next((h for h in headers if norm(h) == "end_date"), None), "responded_at")
     assign(_by_synonym(headers, "responded_at", taken), "responded_at")
-    defaults: dict[str, object] = {}
+
+
+def _response_time_zone(headers: list[str], header_rows: list[list[str]], targets: dict[str, str]) -> str | None:
+    """The time zone a Qualtrics export gives its response dates in (third header row, `timeZone`),
+    so they can be stored in UTC."""
     if len(header_rows) == 3 and (responded_at := targets_for(targets, "responded_at")):
         zone = re.search(
             r'"timeZone"\s*:\s*"([A-Za-z_]+(?:/[A-Za-z_+\-0-9]+)*)"',
             header_rows[2][headers.index(responded_at)],
         )
         if zone:
-            defaults["responded_at_zone"] = zone.group(1)
-            notes.append(f"Response times are in {zone.group(1)} time, as the export says; they are stored in UTC.")
-    if "respondent_id" not in targets.values():
-        email = next(
-            (
-                h
-                for h in headers
-                if h not in taken
-                and norm(h) in ("email", "email_address", "e_mail")
-                and sum("@" in x for x in values[h]) >= max(1, len(values[h]) // 2)
-            ),
-            None,
-        )
-        if email:
-            assign(email, "respondent_id")
-            defaults["pseudonymise_respondent"] = True
-            notes.append(
-                f"Respondents are identified by “{email}”; the addresses are replaced by pseudonyms and never stored."
-            )
+            return zone.group(1)
+    return None
+
+
+def _email_column(headers: list[str], values: dict[str, list[str]], taken: set[str]) -> str | None:
+    """A free column of email addresses (at least half the sampled cells hold an @): the respondent,
+    when no other column says who answered; the addresses are pseudonymised, never stored."""
+    return next(
+        (
+            h
+            for h in headers
+            if h not in taken
+            and norm(h) in ("email", "email_address", "e_mail")
+            and sum("@" in x for x in values[h]) >= max(1, len(values[h]) // 2)
+        ),
+        None,
+    )
+
+
+def _team_column(headers: list[str], questions: dict[str, str], taken: set[str]) -> str | None:
+    """The team: a column named like it or asking for it, else Microsoft Forms' `custom_data_1`."""
     team = next(
         (
             h
@@ -965,9 +1111,14 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
     )
     if team is None:
         team = next((h for h in headers if h not in taken and norm(h) == "custom_data_1"), None)
-    assign(team, "team")
+    return team
 
-    likert_columns = [h for h in headers if h not in taken and looks_likert(values[h])]
+
+def _adkar_columns(
+    likert_columns: list[str], questions: dict[str, str], targets: dict[str, str]
+) -> tuple[dict[str, str], bool]:
+    """The 1–5 questions that score ADKAR elements, by their wording; when no wording says any and
+    no column is named after one, the first five are taken in order (True: a note must say so)."""
     found: dict[str, str] = {}
     for header in likert_columns:
         for element, pattern in ADKAR_WORDING:
@@ -976,19 +1127,13 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
                 break
     missing = [e for e in ADKAR if e not in found.values() and e not in targets.values()]
     if missing and len(likert_columns) >= len(ADKAR) and not found and not any(t in ADKAR for t in targets.values()):
-        found = dict(zip(likert_columns[: len(ADKAR)], ADKAR))
-        notes.append(
-            "The ADKAR questions were not recognised by their wording, so the first five 1–5 questions were taken "
-            "in order as Awareness, Desire, Knowledge, Ability, Reinforcement. Check the mapping below."
-        )
-    for header, element in found.items():
-        assign(header, element)
-    missing = [e for e in ADKAR if e not in targets.values()]
-    if missing:
-        notes.append(
-            f"No question was found for {', '.join(m.capitalize() for m in missing)}; those scores stay blank unless you map a column."
-        )
-    comment = next(
+        return dict(zip(likert_columns[: len(ADKAR)], ADKAR)), True
+    return found, False
+
+
+def _comment_column(headers: list[str], questions: dict[str, str], taken: set[str]) -> str | None:
+    """The free-text comment: the last column named or worded like one (open questions come last)."""
+    return next(
         (
             h
             for h in reversed(headers)
@@ -1004,8 +1149,6 @@ def _survey_mapping(headers: list[str], header_rows: list[list[str]], sample: li
         ),
         None,
     )
-    assign(comment, "comment")
-    return Mapping("survey", "survey", targets, export, defaults, notes, questions)
 
 
 def targets_for(targets: dict[str, str], target: str) -> str | None:

@@ -15,6 +15,9 @@ from .problems import Refused
 from .recognise import DATE_PREFIX, METRIC_PREFIX, usage_metrics
 from .run import Run
 
+# The columns every shaped row carries along, by the names ingest_rows gives them.
+CARRIED = {"pilot_id": "pilot_raw", "kind": "kind_raw", "environment": "environment_raw", "_step": "step_raw"}
+
 
 def shape_metrics(run: Run, fast: bool = False) -> None:
     """A metrics or usage file as `ingest_rows`: one row per value, still text (ord, col, the
@@ -22,53 +25,66 @@ def shape_metrics(run: Run, fast: bool = False) -> None:
     metric or per date, a W&B chart export. `fast`: straight from the file through the reader
     (see fast_path), with no table of text in between."""
     mapping = run.mapping
+    wide = [(h, t) for h, t in mapping.targets.items() if t.startswith((METRIC_PREFIX, DATE_PREFIX))]
+    leave_out_unfinished_runs(run)
+    fixed = _fixed_columns(run)
+    if mapping.export == "Weights & Biases chart export" and mapping.defaults.get("chart_columns") and wide:
+        shape_chart(run, fixed, CARRIED)
+    elif mapping.layout == "long" or not wide:
+        _shape_long(run, fixed, fast)
+    else:
+        _shape_wide(run, fixed, wide)
+
+
+def _fixed_columns(run: Run) -> dict[str, str | None]:
+    """The ingest_raw column (c0, c1 …) of each field a row takes from its own cells, or None; lab
+    or live from the run names' column when the names say it (see metrics.environment_expression)."""
     fixed = {
         t: run.column_of(t) for t in ("pilot_id", "metric", "kind", "environment", "observed_at", "value", "_step")
     }
-    aliases = {"pilot_id": "pilot_raw", "kind": "kind_raw", "environment": "environment_raw", "_step": "step_raw"}
-    wide = [(h, t) for h, t in mapping.targets.items() if t.startswith((METRIC_PREFIX, DATE_PREFIX))]
-    leave_out_unfinished_runs(run)
-    names = mapping.defaults.get("environment_from_names")
-    if fixed["environment"] is None and names_split(mapping, run.options) and names in run.index:
-        # the run name: its words say lab or live (see metrics.environment_expression)
+    names = run.mapping.defaults.get("environment_from_names")
+    if fixed["environment"] is None and names_split(run.mapping, run.options) and names in run.index:
         fixed["environment"] = run.col(names)
+    return fixed
 
-    def carried(prefix: str) -> str:
-        return ", ".join(
-            f"{prefix + (fixed[t] or '') if fixed[t] else 'NULL'} AS {alias}" for t, alias in aliases.items()
+
+def _carried(fixed: dict[str, str | None], prefix: str) -> str:
+    """The carried columns as SQL select items (`prefix`: the alias of the rows they come from)."""
+    return ", ".join(f"{prefix + (fixed[t] or '') if fixed[t] else 'NULL'} AS {alias}" for t, alias in CARRIED.items())
+
+
+def _shape_long(run: Run, fixed: dict[str, str | None], fast: bool) -> None:
+    """One value per row: a view over the rows as they are, once the value and metric columns are known."""
+    if fixed["value"] is None:
+        raise Refused(f"{run.result.file_name}: choose which column holds the values (none is mapped to “Value”).")
+    if fixed["metric"] is None:
+        raise Refused(
+            f"{run.result.file_name}: choose which column holds the metric names (none is mapped to “Metric name”)."
         )
+    value_index = run.column_index("value")
+    ord_sql, source, value_sql = f"rowid - {run.base} + 1", "ingest_raw", fixed["value"]
+    if fast:  # straight from the file (see try_fast_path)
+        ord_sql, source = "CAST(NULL AS BIGINT)", read_csv_sql(run, "ingest_fast_reject")
+        # The value cell's spellings of "no value" (NA, n/a, #DIV/0! …) as DuckDB's nullstr would
+        # read them: exactly as written. The reader's nullstr would compare every cell of every
+        # column with them (0.1 s of CPU on a million rows); a null spelling in another column
+        # reads as text and fails a check there (untidy code or name, no date, not lab or live),
+        # which sends the file the careful way, as a NULL there does.
+        spellings = ", ".join("'" + x.replace("'", "''") + "'" for x in v.null_cells())
+        value_sql = f"(CASE WHEN {value_sql} IN ({spellings}) THEN NULL ELSE {value_sql} END)"
+    run.exec(
+        f"""
+        CREATE OR REPLACE TEMP VIEW ingest_rows AS
+        SELECT {ord_sql} AS ord, {value_index} AS col, {_carried(fixed, "")}, {fixed["metric"]} AS metric_raw,
+               {fixed["observed_at"] or "NULL"} AS time_raw, {value_sql} AS value_raw
+        FROM {source}
+        """
+    )
 
-    if mapping.export == "Weights & Biases chart export" and mapping.defaults.get("chart_columns") and wide:
-        shape_chart(run, fixed, aliases)
-        return
 
-    if mapping.layout == "long" or not wide:
-        if fixed["value"] is None:
-            raise Refused(f"{run.result.file_name}: choose which column holds the values (none is mapped to “Value”).")
-        if fixed["metric"] is None:
-            raise Refused(
-                f"{run.result.file_name}: choose which column holds the metric names (none is mapped to “Metric name”)."
-            )
-        value_index = run.column_index("value")
-        ord_sql, source, value_sql = f"rowid - {run.base} + 1", "ingest_raw", fixed["value"]
-        if fast:  # straight from the file (see try_fast_path)
-            ord_sql, source = "CAST(NULL AS BIGINT)", read_csv_sql(run, "ingest_fast_reject")
-            # The value cell's spellings of "no value" (NA, n/a, #DIV/0! …) as DuckDB's nullstr would
-            # read them: exactly as written. The reader's nullstr would compare every cell of every
-            # column with them (0.1 s of CPU on a million rows); a null spelling in another column
-            # reads as text and fails a check there (untidy code or name, no date, not lab or live),
-            # which sends the file the careful way, as a NULL there does.
-            spellings = ", ".join("'" + x.replace("'", "''") + "'" for x in v.null_cells())
-            value_sql = f"(CASE WHEN {value_sql} IN ({spellings}) THEN NULL ELSE {value_sql} END)"
-        run.exec(
-            f"""
-            CREATE OR REPLACE TEMP VIEW ingest_rows AS
-            SELECT {ord_sql} AS ord, {value_index} AS col, {carried("")}, {fixed["metric"]} AS metric_raw,
-                   {fixed["observed_at"] or "NULL"} AS time_raw, {value_sql} AS value_raw
-            FROM {source}
-            """
-        )
-        return
+def _shape_wide(run: Run, fixed: dict[str, str | None], wide: list[tuple[str, str]]) -> None:
+    """One column per metric or per date: unpivoted into one row per filled cell, each cell's
+    metric and date from its column (a lookup table) or its row; all columns of one layout."""
     lookup = pd.DataFrame(
         [(f"c{run.index[h]}", run.index[h], t.split(":", 1)[0], t.split(":", 1)[1]) for h, t in wide],
         columns=["name", "col", "what", "label"],
@@ -87,7 +103,8 @@ def shape_metrics(run: Run, fast: bool = False) -> None:
     run.exec(
         f"""
         CREATE OR REPLACE TEMP TABLE ingest_rows AS
-        SELECT u.ord, l.col, {carried("u.")}, {metric_sql} AS metric_raw, {time_sql} AS time_raw, u.cell AS value_raw
+        SELECT u.ord, l.col, {_carried(fixed, "u.")}, {metric_sql} AS metric_raw, {time_sql} AS time_raw,
+               u.cell AS value_raw
         FROM (UNPIVOT (SELECT rowid - {run.base} + 1 AS ord, * FROM ingest_raw) ON {cells} INTO NAME name VALUE cell) u
         JOIN ingest_wide_lookup l USING (name)
         """

@@ -159,36 +159,30 @@ def _check_answers(run: Run) -> None:
     )
 
 
+_ANSWER_KEY = "pilot_id, respondent_id, wave"  # one answer per respondent, wave and pilot
+
+
 def reject_conflicting_answers(run: Run) -> None:
     """Two answers by one respondent in one wave: with different scores both are rejected (the
     uploader says which counts); with the same scores the file's first is kept and the rest left
     out with a note (a form submitted twice). Exact repeats are left to the duplicate check."""
-    key = "pilot_id, respondent_id, wave"
+    _reject_different_scores(run)
+    _leave_out_repeated_answers(run)
+
+
+def _reject_different_scores(run: Run) -> None:
+    """Answers of one respondent in one wave whose scores differ: every one of them marked with a
+    problem naming the rows and the differing scores, since only the person uploading knows which counts."""
     scores = ", ".join(f"coalesce({e}, -1)" for e in ADKAR)
     groups = run.con.execute(
         f"""
-        SELECT {key}, list(ord ORDER BY ord), {", ".join(f"list({e} ORDER BY ord)" for e in ADKAR)}
+        SELECT {_ANSWER_KEY}, list(ord ORDER BY ord), {", ".join(f"list({e} ORDER BY ord)" for e in ADKAR)}
         FROM ingest_parsed WHERE problem IS NULL AND respondent_id IS NOT NULL
         GROUP BY ALL HAVING count(DISTINCT [{scores}]) > 1
         ORDER BY min(ord) LIMIT {MAX_KEPT_PROBLEMS}
         """
     ).fetchall()
-    marks: list[tuple[int, int, str]] = []
-    for pilot_id, respondent, wave, ords, *answers in groups:
-        differing = [(e, vals) for e, vals in zip(ADKAR, answers, strict=True) if len(set(vals)) > 1]
-        column = run.mapping.column_for(differing[0][0])
-        col = run.index[column] if column is not None else -1
-        scores_words = ", ".join(
-            f"{e.capitalize()} {and_([('blank' if x is None else str(int(x))) for x in vals])}" for e, vals in differing
-        )
-        n = "two" if len(ords) == 2 else str(len(ords))
-        lines = [run.line_of(o) for o in ords]
-        message = (
-            f"{rows_words(lines[:6], more=len(lines) - 6)} of {run.result.file_name} are {n} answers by respondent "
-            f"{respondent} in wave {wave} of {pilot_id} with different scores ({scores_words}); "
-            "keep one and upload again"
-        )
-        marks += [(o, col, message) for o in ords]
+    marks = [mark for group in groups for mark in _conflict_marks(run, group)]
     if marks:
         frame = pd.DataFrame(marks, columns=["ord", "col", "message"]).astype(
             {"ord": "int64", "col": "int64", "message": "str"}
@@ -199,14 +193,38 @@ def reject_conflicting_answers(run: Run) -> None:
             "WHERE ingest_parsed.ord = m.ord"
         )
         run.con.unregister("ingest_marks")
-    # Same scores, something else differs (time, team, comment): keep the file's first answer.
+
+
+def _conflict_marks(run: Run, group: tuple[Any, ...]) -> list[tuple[int, int, str]]:
+    """One group of conflicting answers as (ord, column, message) for each of its rows; the column
+    is the first score that differs, so the problem points at it."""
+    pilot_id, respondent, wave, ords, *answers = group
+    differing = [(e, vals) for e, vals in zip(ADKAR, answers, strict=True) if len(set(vals)) > 1]
+    column = run.mapping.column_for(differing[0][0])
+    col = run.index[column] if column is not None else -1
+    scores_words = ", ".join(
+        f"{e.capitalize()} {and_([('blank' if x is None else str(int(x))) for x in vals])}" for e, vals in differing
+    )
+    n = "two" if len(ords) == 2 else str(len(ords))
+    lines = [run.line_of(o) for o in ords]
+    message = (
+        f"{rows_words(lines[:6], more=len(lines) - 6)} of {run.result.file_name} are {n} answers by respondent "
+        f"{respondent} in wave {wave} of {pilot_id} with different scores ({scores_words}); "
+        "keep one and upload again"
+    )
+    return [(o, col, message) for o in ords]
+
+
+def _leave_out_repeated_answers(run: Run) -> None:
+    """Same scores, something else differs (time, team, comment): a form submitted twice, so the
+    file's first answer is kept and the others left out with a note."""
     columns = ", ".join(STORED_COLUMNS["survey"])
     repeats: list[int] = (
         run.value(
             f"""
             SELECT list(ord) FROM (
                 SELECT ord, hash({columns}) AS h,
-                       first_value(hash({columns})) OVER (PARTITION BY {key} ORDER BY ord) AS first_h
+                       first_value(hash({columns})) OVER (PARTITION BY {_ANSWER_KEY} ORDER BY ord) AS first_h
                 FROM ingest_parsed WHERE problem IS NULL AND respondent_id IS NOT NULL
             ) WHERE h <> first_h
             """

@@ -339,15 +339,53 @@ def detect_date_format(
     others) means month-first, and otherwise day-first — with a warning either way. A column
     that mixes spellings (ISO, 31/01/2024, Feb 29 2024, Jan 2024, Excel serials) is read cell by
     cell (`MIXED_DMY` / `MIXED_MDY`), so only a cell that no spelling reads is rejected."""
+    candidates, numeric_dates = _date_candidates(_distinct_sample(con, table, column))
+    if not candidates and not numeric_dates:
+        return DateDecision(None)
+    order: list[tuple[DateFormat, str | None]] = []  # decided once, when needed
+
+    def day_month_order() -> tuple[DateFormat, str | None]:
+        """Day-first or month-first (and the warning when nothing decides it): a pass over the whole column."""
+        if not order:
+            order.append(_day_month_order(con, table, column, label, order_hint))
+        return order[0]
+
+    if numeric_dates:
+        candidates.append(day_month_order()[0])
+    best, best_share = _best_format(con, table, column, candidates)
+    if (
+        best is not None
+        and best_share == 1.0
+        and best not in (EPOCH_S, EPOCH_MS)
+        and not _needs_other_spellings(con, table, column, best)
+    ):
+        return DateDecision(best, day_month_order()[1] if best in (DMY, MDY) else None, best_share)
+    mixed = MIXED_MDY if day_month_order()[0] is MDY else MIXED_DMY
+    mixed_share = _share_read(con, table, column, mixed)
+    if best is None or mixed_share > best_share or (mixed_share == best_share and best not in (EPOCH_S, EPOCH_MS)):
+        best, best_share = mixed, mixed_share
+    warning = (
+        day_month_order()[1]
+        if best in (DMY, MDY, MIXED_DMY, MIXED_MDY) and _has_numeric_dates(con, table, column)
+        else None
+    )
+    return DateDecision(best, warning, best_share)
+
+
+def _distinct_sample(con: duckdb.DuckDBPyConnection, table: str, column: str) -> list[str]:
+    """Up to 500 distinct filled cells of the first SAMPLE_ROWS rows: enough to see every spelling."""
     clean = cleaned(column)
-    sample = [
+    return [
         r[0]
         for r in con.execute(
             f"SELECT DISTINCT t FROM (SELECT {clean} AS t FROM {table} LIMIT {SAMPLE_ROWS}) WHERE t IS NOT NULL LIMIT 500"
         ).fetchall()
     ]
-    if not sample:
-        return DateDecision(None)
+
+
+def _date_candidates(sample: list[str]) -> tuple[list[DateFormat], bool]:
+    """The spellings some sampled cell looks like, and whether any writes a date in numbers only
+    (03/04/2024), whose day-first or month-first reading is decided over the whole column."""
     candidates: list[DateFormat] = []
     if any(re.match(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}", s) for s in sample):
         candidates.append(ISO)
@@ -364,57 +402,47 @@ def detect_date_format(
         candidates.append(EPOCH_S)
     if any(re.fullmatch(r"\d{5}(\.\d+)?", s) and 20000 <= float(s) <= 80000 for s in sample):
         candidates.append(EXCEL)
-    if not candidates and not numeric_dates:
-        return DateDecision(None)
-    order: list[tuple[DateFormat, str | None]] = []  # decided once, when needed
+    return candidates, numeric_dates
 
-    def day_month_order() -> tuple[DateFormat, str | None]:
-        if not order:
-            order.append(_day_month_order(con, table, column, label, order_hint))
-        return order[0]
 
-    if numeric_dates:
-        candidates.append(day_month_order()[0])
-
-    def share(fmt: DateFormat) -> float:
-        parsed, total = one_row(
-            con.execute(
-                f"SELECT count({timestamp('t', fmt)}), count({cleaned('t')}) FROM (SELECT {column} AS t FROM {table} LIMIT {SAMPLE_ROWS})"
-            )
+def _share_read(con: duckdb.DuckDBPyConnection, table: str, column: str, fmt: DateFormat) -> float:
+    """The share of the first SAMPLE_ROWS rows' filled cells that `fmt` reads as a date."""
+    parsed, total = one_row(
+        con.execute(
+            f"SELECT count({timestamp('t', fmt)}), count({cleaned('t')}) FROM (SELECT {column} AS t FROM {table} LIMIT {SAMPLE_ROWS})"
         )
-        return parsed / total if total else 0.0
+    )
+    return parsed / total if total else 0.0
 
+
+def _best_format(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, candidates: list[DateFormat]
+) -> tuple[DateFormat | None, float]:
+    """The candidate reading the most sampled cells (the first of equals) and its share."""
     best, best_share = None, -1.0
     for fmt in candidates:
-        fmt_share = share(fmt)
+        fmt_share = _share_read(con, table, column, fmt)
         if fmt_share > best_share:
             best, best_share = fmt, fmt_share
-    # One spelling reads the sample: check that no later cell needs another (one pass over the column).
-    if best is not None and best_share == 1.0 and best not in (EPOCH_S, EPOCH_MS):
-        mixed = MIXED_DMY if best is not MDY else MIXED_MDY
-        unread = one_value(
-            con.execute(  # the cheap question first: the other spellings are tried only if a cell is left
-                f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL"
-            )
+    return best, best_share
+
+
+def _needs_other_spellings(con: duckdb.DuckDBPyConnection, table: str, column: str, best: DateFormat) -> bool:
+    """One spelling reads the sample: does a later cell need another (one pass over the column)?
+    The cheap question first: the other spellings are tried only if a cell is left unread."""
+    mixed = MIXED_DMY if best is not MDY else MIXED_MDY
+    unread = one_value(
+        con.execute(
+            f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL"
         )
-        other = unread and one_value(
-            con.execute(
-                f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL "
-                f"AND {cleaned('t')} IS NOT NULL AND {timestamp('t', mixed)} IS NOT NULL"
-            )
-        )
-        if not other:
-            return DateDecision(best, day_month_order()[1] if best in (DMY, MDY) else None, best_share)
-    mixed = MIXED_MDY if day_month_order()[0] is MDY else MIXED_DMY
-    mixed_share = share(mixed)
-    if best is None or mixed_share > best_share or (mixed_share == best_share and best not in (EPOCH_S, EPOCH_MS)):
-        best, best_share = mixed, mixed_share
-    warning = (
-        day_month_order()[1]
-        if best in (DMY, MDY, MIXED_DMY, MIXED_MDY) and _has_numeric_dates(con, table, column)
-        else None
     )
-    return DateDecision(best, warning, best_share)
+    other = unread and one_value(
+        con.execute(
+            f"SELECT count(*) FROM (SELECT {column} AS t FROM {table}) WHERE t IS NOT NULL AND {timestamp('t', best)} IS NULL "
+            f"AND {cleaned('t')} IS NOT NULL AND {timestamp('t', mixed)} IS NOT NULL"
+        )
+    )
+    return bool(other)
 
 
 def _has_numeric_dates(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
