@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from conftest import run_cli
 
 
@@ -193,6 +194,7 @@ def run_here(cwd, *args: str, env: dict | None = None):
     )
 
 
+@pytest.mark.slow
 def test_relative_paths_are_taken_from_the_current_folder(tmp_path, _demo_file):
     """--db, backup --out, restore FILE, export --out and ingest FILE, all relative, from tmp_path."""
     import shutil
@@ -269,6 +271,7 @@ def test_a_read_only_command_never_creates_a_store(tmp_path, run_command):
     assert f"(A new store was created at {tmp_path / 'new' / 'first.duckdb'}.)" in created.stdout
 
 
+@pytest.mark.slow
 def test_python_m_pilot_health_exits_with_the_command_s_code_and_one_json_object(tmp_path, demo_store):
     """The process itself, as cron or a script sees it: exit 0 with exactly one JSON document on
     stdout; exit 1 with one line on stderr and nothing on stdout; exit 2 for a command line it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
@@ -195,6 +196,7 @@ def test_an_open_page_shows_new_data_on_its_next_interaction(demo_store, app_env
     assert before != after and after.startswith("$12.")
 
 
+@pytest.mark.slow
 def test_a_busy_store_is_one_sentence_on_the_page(demo_store, app_env, monkeypatch):
     app_env(demo_store)
     monkeypatch.setenv("PILOT_HEALTH_LOCK_WAIT", "0.3")
