@@ -331,6 +331,7 @@ def test_a_webhook_gets_json_with_text_that_teams_and_slack_accept_and_is_retrie
     )
 
 
+@pytest.mark.slow
 def test_a_webhook_that_keeps_failing_is_reported_kept_pending_and_delivered_by_the_next_run(demo_store, hooks):
     hook = hooks(always_fail=True)
     subscribe(demo_store, hook.url, ["health_red"], by=ADMIN)
@@ -351,6 +352,7 @@ def test_a_webhook_that_keeps_failing_is_reported_kept_pending_and_delivered_by_
     assert sent_log(demo_store, ADMIN, status="pending") == []
 
 
+@pytest.mark.slow
 def test_a_digest_is_given_up_after_several_runs_and_stays_in_the_log_as_failed(demo_store, hooks, monkeypatch):
     hook = hooks(always_fail=True)
     subscribe(demo_store, hook.url, ["health_red"], by=ADMIN)
@@ -373,6 +375,7 @@ def test_a_digest_is_given_up_after_several_runs_and_stays_in_the_log_as_failed(
 # -- what counts as an event -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_decisions_falling_due_and_overdue_are_alerts_once_each(demo_store, smtp):
     today = utc_now().date()
     meeting = record_meeting(demo_store, today - timedelta(days=10), "Steering committee", by=ANN)
@@ -408,6 +411,7 @@ def test_decisions_falling_due_and_overdue_are_alerts_once_each(demo_store, smtp
     assert not [e for e in again.events if e.kind.startswith("decision")] and len(smtp.messages) == 1
 
 
+@pytest.mark.slow
 def test_data_that_has_not_arrived_for_n_days_is_an_alert_for_pilots_that_should_send_data(demo_store):
     days = (utc_now().date() - DEMO_TODAY).days - 2  # the demo's newest uploads are older than this
     assert days >= 1
@@ -427,6 +431,7 @@ def test_data_that_has_not_arrived_for_n_days_is_an_alert_for_pilots_that_should
     )
 
 
+@pytest.mark.slow
 def test_the_demo_escalates_the_red_pilots_its_committee_never_decided_on(demo_store):
     """In the demo (its now, 14 days): FN-04 and SC-03 were red at the October meeting and nobody
     decided on them: escalated. RO-05 and SC-01 were red too, and the committee decided on them
@@ -447,6 +452,7 @@ def test_the_demo_escalates_the_red_pilots_its_committee_never_decided_on(demo_s
         assert "“Pause”" in sc01.evidence
 
 
+@pytest.mark.slow
 def test_a_red_pilot_without_a_decision_is_escalated_to_its_sponsor_and_an_unknown_address_is_reported(
     demo_store, smtp
 ):
@@ -600,6 +606,7 @@ def test_secrets_file_settings_are_read_and_a_missing_mail_server_says_what_to_a
 # -- the command line ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_command_line_subscribes_runs_reports_failures_in_its_exit_code_and_lists_what_was_sent(
     demo_store, smtp, hooks, tmp_path, monkeypatch, capsys
 ):
@@ -641,6 +648,7 @@ def test_the_command_line_subscribes_runs_reports_failures_in_its_exit_code_and_
     assert "Removed subscription 1" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_example_digests_in_the_user_documentation_are_what_the_demo_gives(demo_store):
     from conftest import ROOT
 

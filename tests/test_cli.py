@@ -38,6 +38,7 @@ def test_demo_loads_and_reports_one_json_object(tmp_path, run_command):
     ]
 
 
+@pytest.mark.slow
 def test_human_output_and_clearing(tmp_path, run_command):
     db = tmp_path / "cli.duckdb"
     loaded = run_command("demo", "--db", str(db))
@@ -47,6 +48,7 @@ def test_human_output_and_clearing(tmp_path, run_command):
     assert json.loads(run_command("status", "--db", str(db), "--json").stdout)["counts"]["pilots"] == 0
 
 
+@pytest.mark.slow
 def test_failure_exits_non_zero_with_one_line(demo_store, run_command):
     db = demo_store.path  # the demo is loaded already
     again = run_command("demo", "--db", str(db))

@@ -153,6 +153,7 @@ def test_filters_that_match_nothing_offer_a_way_back(demo_store, app_env):
     assert metric(at, "Pilots shown") == "24 pilots"
 
 
+@pytest.mark.slow
 def test_an_empty_store_says_so_and_offers_the_demo(store, app_env):
     app_env(store, demo_on_first_run=False)
     at = home()
@@ -164,6 +165,7 @@ def test_an_empty_store_says_so_and_offers_the_demo(store, app_env):
     assert metric(at, "Pilots shown") == "24 pilots"
 
 
+@pytest.mark.slow
 def test_first_run_on_a_new_store_loads_the_demo(tmp_path, app_env):
     store = Store(tmp_path / "brand-new.duckdb")
     app_env(store, demo_on_first_run=True)

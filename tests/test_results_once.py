@@ -141,6 +141,7 @@ def test_one_pilots_upload_recomputes_that_pilot_only_and_shows_at_once(demo_sto
     assert fn01 != before["FN-01"]  # the new rows count at once
 
 
+@pytest.mark.slow
 def test_a_withdrawal_a_record_edit_and_a_threshold_change_show_on_the_next_call(demo_store):
     keeper = results.ResultsKeeper()
     keeper.risk(demo_store, demo_store.version(), DEMO_TODAY)
@@ -168,6 +169,7 @@ def test_a_withdrawal_a_record_edit_and_a_threshold_change_show_on_the_next_call
     assert keeper.computed["risk"] == computed + 2 + 24
 
 
+@pytest.mark.slow
 def test_a_randomised_store_stays_equal_write_after_write(demo_store):
     rng = random.Random(17)
     keeper = results.ResultsKeeper()
@@ -335,6 +337,7 @@ def test_now_is_the_end_of_the_day_never_before_the_present(today):
 # -- the warmer: numbers computed ahead of visitors ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_warmer_computes_after_a_write_and_on_a_new_day_and_only_then(tmp_path):
     """A warmer looks at the store's version and the day: a look with nothing new computes nothing; a
     one-pilot upload computes that pilot's numbers only (before anyone asks); a new day computes every

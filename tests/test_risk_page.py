@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from pilot_health import risk
@@ -108,6 +109,7 @@ def test_an_empty_store_says_so(store, app_env):
     assert any("no pilots to score" in t for t in texts(at.info))
 
 
+@pytest.mark.slow
 def test_risk_command_json(tmp_path, run_command):
     db = tmp_path / "risk.duckdb"
     run_command("demo", "--db", str(db))
@@ -133,6 +135,7 @@ def test_risk_command_json(tmp_path, run_command):
     assert decay["state"] == "fired" and "worse than its first live weeks (threshold 20%)" in decay["evidence"]
 
 
+@pytest.mark.slow
 def test_risk_command_one_pilot_as_of_and_errors(tmp_path, run_command):
     db = tmp_path / "risk.duckdb"
     run_command("demo", "--db", str(db))
