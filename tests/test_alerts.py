@@ -230,6 +230,7 @@ def counts(store) -> dict[str, int]:
 # -- digests by e-mail ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_subscriber_gets_one_digest_by_email_over_starttls_with_login_and_nothing_twice(demo_store, smtp):
     subscribe(demo_store, "fay@example.com", list(alerts.EVENT_KINDS), by=FAY)
     subscribe(demo_store, ANN, ["health_red"], by=ADMIN)
@@ -281,6 +282,7 @@ def test_a_dry_run_sends_and_records_nothing(demo_store, smtp):
     assert [e.key for e in real.events] == [e.key for e in report.events], "the dry run showed what the run then sent"
 
 
+@pytest.mark.slow
 def test_a_wrong_password_is_reported_with_the_servers_answer_and_kept(demo_store, smtp):
     subscribe(demo_store, ANN, ["health_red"], by=ADMIN)
     wrong = AlertSettings(
@@ -304,6 +306,7 @@ def test_a_wrong_password_is_reported_with_the_servers_answer_and_kept(demo_stor
 # -- webhooks ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_webhook_gets_json_with_text_that_teams_and_slack_accept_and_is_retried_in_the_run(demo_store, hooks):
     hook = hooks(fail_first=2)
     subscribe(demo_store, hook.url, ["decay_critical"], business_unit="Finance", by=ADMIN)
@@ -563,6 +566,7 @@ def test_subscriptions_are_checked_scoped_and_audited(demo_store):
         sent_log(demo_store, FAY)
 
 
+@pytest.mark.slow
 def test_a_person_the_access_file_limits_never_gets_another_units_pilots(demo_store, smtp, tmp_path, monkeypatch):
     access = tmp_path / "access.toml"
     access.write_text(
@@ -577,6 +581,7 @@ def test_a_person_the_access_file_limits_never_gets_another_units_pilots(demo_st
     assert got and all(p.startswith("SC-") for p in got) and "FN-04" not in mail["body"]
 
 
+@pytest.mark.slow
 def test_secrets_file_settings_are_read_and_a_missing_mail_server_says_what_to_add(tmp_path, demo_store):
     secrets = tmp_path / "secrets.toml"
     secrets.write_text(

@@ -113,6 +113,7 @@ def test_an_administrator_subscribes_a_team_sees_what_was_sent_and_previews_the_
         assert con.execute("SELECT count(*) FROM alert_runs").fetchone()[0] == 1, "the preview recorded nothing"
 
 
+@pytest.mark.slow
 def test_without_sign_in_the_address_is_typed_and_a_mistake_is_one_sentence(demo_store, app_env, monkeypatch, tmp_path):
     app_env(demo_store)
     monkeypatch.setenv("PILOT_HEALTH_SECRETS", str(tmp_path / "none.toml"))

@@ -17,6 +17,7 @@ from test_signin_pages import everything_sent, signed_in, visit
 PAGE = "pages/9_Since_last_meeting.py"
 
 
+@pytest.mark.slow
 def test_the_changes_since_the_day_in_the_address_worst_first_with_links_to_the_risk_view(
     demo_store, app_env, downloads
 ):
@@ -50,6 +51,7 @@ def test_the_changes_since_the_day_in_the_address_worst_first_with_links_to_the_
     assert [(p.page, p.query_string) for p in risk] == [("Risk", "pilot=CS-01")]
 
 
+@pytest.mark.slow
 def test_nothing_changed_is_said_plainly(demo_store, app_env):
     app_env(demo_store)
     at = open_page(PAGE, since="2026-11-19")

@@ -14,6 +14,7 @@ import pytest
 from conftest import run_cli
 
 
+@pytest.mark.slow
 def test_demo_loads_and_reports_one_json_object(tmp_path, run_command):
     db = tmp_path / "cli.duckdb"
     result = run_command("demo", "--db", str(db), "--json")
@@ -63,6 +64,7 @@ def test_failure_exits_non_zero_with_one_line(demo_store, run_command):
     }
 
 
+@pytest.mark.slow
 def test_the_environment_variable_chooses_the_store(tmp_path, run_command):
     db = tmp_path / "from-env.duckdb"
     env = dict(os.environ, PILOT_HEALTH_DB=str(db))
@@ -136,6 +138,7 @@ def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(demo_store,
     assert payload["errors"][0]["message"] == "image_named.csv is a PNG image, not a CSV or Excel export."
 
 
+@pytest.mark.slow
 def test_ingest_options_and_kind_detection(demo_store, tmp_path, run_command):
     db = demo_store.path  # the demo portfolio, as `demo` loads it
     missing = run_command("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db))

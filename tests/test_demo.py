@@ -246,6 +246,7 @@ def test_loading_later_moves_the_calendar_not_the_values(store):
     assert values == pytest.approx(shipped.metrics[shipped.metrics.kind == "technical"].value.sum())
 
 
+@pytest.mark.slow
 def test_loading_is_all_or_nothing(store):
     from pilot_health.pilots import create_pilot
 
@@ -258,6 +259,7 @@ def test_loading_is_all_or_nothing(store):
     assert store.version() == version
 
 
+@pytest.mark.slow
 def test_loading_twice_is_refused(demo_store):
     with pytest.raises(DuplicateError, match="already loaded"):
         load_demo(demo_store, today=DEMO_TODAY)

@@ -70,6 +70,7 @@ def uploads_of(path: Path) -> dict[str, int]:
 # -- restore under load -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_store, tmp_path, monkeypatch):
     """Deterministic, in one process (the dashboard's threads): a write transaction is open when
     the restore starts; the restore waits for its commit, which lands in the replaced store's copy.

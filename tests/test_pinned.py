@@ -171,6 +171,7 @@ def test_a_pinned_moment_keeps_the_thresholds_in_force_then(demo_store):
     assert {p.min_size for p in portfolio_adoption(demo_store)} == {8}
 
 
+@pytest.mark.slow
 def test_a_threshold_set_back_later_is_still_in_force_for_a_moment_pinned_in_between(demo_store):
     tick()
     before = utc_now()

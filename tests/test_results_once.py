@@ -94,6 +94,7 @@ def upload(store, rows, name: str):
     return result.upload_id
 
 
+@pytest.mark.slow
 def test_the_demo_kept_results_are_exactly_the_on_demand_ones_and_shared(demo_store):
     keeper = results.ResultsKeeper()
     check_equal(keeper, demo_store, DEMO_TODAY)
@@ -103,6 +104,7 @@ def test_the_demo_kept_results_are_exactly_the_on_demand_ones_and_shared(demo_st
     assert keeper.computed["risk"] == 24  # every demo pilot once, however often it was asked for
 
 
+@pytest.mark.slow
 def test_a_pinned_moment_is_computed_once_and_equals_assess_then(demo_store):
     keeper = results.ResultsKeeper()
     pinned = utc_now().replace(microsecond=0)

@@ -24,6 +24,7 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {re.sub(r"^:\w+\[:material/\w+:\] ", "", m.label): m.value for m in at.metric}
 
 
+@pytest.mark.slow
 def test_the_portfolio_view_counts_what_the_engine_computes(demo_store, app_env):
     app_env(demo_store)
     at = risk_page()
@@ -36,6 +37,7 @@ def test_the_portfolio_view_counts_what_the_engine_computes(demo_store, app_env)
     assert [d for d in at.get("download_button") if d.proto.label == "Download the scores (CSV)"]
 
 
+@pytest.mark.slow
 def test_a_pilot_link_opens_its_detail_with_evidence_actions_and_missing_evidence(demo_store, app_env):
     app_env(demo_store)
     at = risk_page(pilot="SC-01")
@@ -68,6 +70,7 @@ def test_a_pilot_link_opens_its_detail_with_evidence_actions_and_missing_evidenc
     assert any("Over the last twelve months" == h for h in texts(at.subheader))
 
 
+@pytest.mark.slow
 def test_the_data_behind_the_signals_on_request(demo_store, app_env):
     app_env(demo_store)
     at = risk_page(pilot="RO-02")

@@ -65,6 +65,7 @@ def test_a_pilot_pack_is_one_page_with_its_name_and_five_scores(demo_store, pape
     assert f"Live view: {BASE}/Risk?pilot=SC-01" in text
 
 
+@pytest.mark.slow
 def test_the_portfolio_pack_carries_every_pilots_numbers_health_reason_and_the_top_five_actions(demo_store):
     """Each number as the home, risk and alignment pages compute it: stage and months in stage and
     budget and spend (load_portfolio), health and its reason (risk.assess), KPI progress
@@ -116,6 +117,7 @@ def test_the_portfolio_pack_carries_every_pilots_numbers_health_reason_and_the_t
     assert "heatmap" not in html.lower()  # the table's pattern cells replace the risk page's heatmap
 
 
+@pytest.mark.slow
 def test_a_pilot_with_every_pattern_unscored_still_shows_why_its_health_is_what_it_is(demo_store):
     """No health without its reason: even a pilot whose five patterns all read “?” names why."""
     pack = sp.portfolio_pack(demo_store, BASE)
@@ -262,6 +264,7 @@ def test_a_pinned_pack_does_not_move_when_records_change_later(demo_store):
     assert "Renamed afterwards" in page_text(sp.export(demo_store, pilot_id="SC-01", fmt="pdf", base_url=BASE)[0])
 
 
+@pytest.mark.slow
 def test_the_export_command_writes_the_same_documents(demo_store, tmp_path, run_command):
     out = tmp_path / "pack.pdf"
     done = run_command(
@@ -372,6 +375,7 @@ def _uris(data: bytes) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paper", ["a4", "letter"])
 def test_the_pilot_pack_shows_the_decision_in_force_with_its_conditions_owner_due_date_and_the_meetings_view(
     demo_store, paper
