@@ -209,6 +209,9 @@ PYTEST_VALUE_OPTIONS = {
     "-W",
     "-r",
     "-n",
+    "--numprocesses",
+    "--dist",
+    "--maxprocesses",
     "--basetemp",
     "--rootdir",
     "--confcutdir",
@@ -312,6 +315,33 @@ def browser_setup_needed(extra: list[str]) -> tuple[bool, bool]:
     return chromium, chromium and any("sign_in_marks(" in text or "start_oidc_provider(" in text for text in texts)
 
 
+TEST_WORKERS = "PILOT_HEALTH_TEST_WORKERS"
+
+
+def worker_arguments(extra: list[str]) -> list[str]:
+    """pytest-xdist's arguments for this run: two worker processes when the run is the whole suite
+    or a marker subset of it and the machine has two CPUs or more. With `--dist loadgroup`,
+    tests/conftest.py keeps each test file whole in one worker (a module's dashboard, provider and
+    Chromium start once) and all browser files in the same worker, one after the other.
+
+    None when the arguments name test files (one file gains nothing and pays the workers' start),
+    choose workers themselves (`-n`, `-p no:xdist`), or $PILOT_HEALTH_TEST_WORKERS says how many
+    (`1`: none, in pytest's own process)."""
+    if any(
+        argument in {"-n", "--numprocesses", "--dist"} or argument.startswith(("-n", "--numprocesses=", "--dist="))
+        for argument in extra
+    ) or any(a == "-p" and b in {"no:xdist", "no:xdist.plugin"} for a, b in zip(extra, extra[1:], strict=False)):
+        return []
+    wanted = os.environ.get(TEST_WORKERS, "").strip()
+    if wanted:
+        workers = int(wanted) if wanted.isdigit() else 1
+    elif selected_test_files(extra) is not None:
+        return []
+    else:
+        workers = min(2, os.cpu_count() or 1)
+    return ["-n", str(workers), "--dist", "loadgroup"] if workers > 1 else []
+
+
 def run_checks() -> int:
     """The lint, format and type checks against their shrink-only baseline; 0 when nothing is above it."""
     say("lint, format and type checks (tools/lint_ratchet.py) …")
@@ -348,7 +378,10 @@ def test(extra: list[str]) -> int:
         else:
             env["PILOT_HEALTH_OIDC_SKIP"] = reason
             say(f"sign-in browser tests will be SKIPPED: {reason}")
-    command = [str(PYTHON), "-m", "pytest", *extra]
+    workers = worker_arguments(extra)
+    if workers:
+        say(f"tests in {workers[1]} worker processes, a test file per worker at a time ({TEST_WORKERS}=1: in one)")
+    command = [str(PYTHON), "-m", "pytest", *workers, *extra]
     result = subprocess.call(command, cwd=ROOT, env=env)
     if checks != 0:
         say(
