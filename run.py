@@ -14,6 +14,10 @@ again only when its lock file changes), or prints why those tests will be skippe
 up when the pytest arguments leave the browser tests out (`python3 run.py test -m "not browser"`,
 or only test files without them), so the quick loop installs nothing it will not use.
 
+Runs without the browser tests (and naming no test files) use two worker processes (pytest-xdist;
+PILOT_HEALTH_TEST_WORKERS=1 for none, =2 for the whole suite too). The fast subset while
+developing is `python3 run.py test -m "not browser and not slow"` (docs/developing.md, "Tests").
+
 Before pytest, `test` runs the lint, format and type checks (tools/lint_ratchet.py: ruff and mypy
 against lint-baseline.json, which only shrinks); pytest runs either way, and a finding above the
 baseline makes the command fail (docs/developing.md, "Lint, format and types").
@@ -319,14 +323,14 @@ TEST_WORKERS = "PILOT_HEALTH_TEST_WORKERS"
 
 
 def worker_arguments(extra: list[str]) -> list[str]:
-    """pytest-xdist's arguments for this run: two worker processes when the run is the whole suite
-    or a marker subset of it and the machine has two CPUs or more. With `--dist loadgroup`,
-    tests/conftest.py keeps each test file whole in one worker (a module's dashboard, provider and
-    Chromium start once) and all browser files in the same worker, one after the other.
+    """pytest-xdist's arguments for this run: two worker processes, each taking whole test files
+    (`--dist loadfile`), when the run leaves out the browser tests (the fast subset, the quick loop)
+    and the machine has two CPUs or more.
 
-    None when the arguments name test files (one file gains nothing and pays the workers' start),
-    choose workers themselves (`-n`, `-p no:xdist`), or $PILOT_HEALTH_TEST_WORKERS says how many
-    (`1`: none, in pytest's own process)."""
+    None when the run can hold browser tests (two dashboards and Chromiums at once on two CPUs made
+    a browser test's waits time out on a busy machine), names test files (workers would only add
+    their start), or chooses workers itself (`-n`, `-p no:xdist`); $PILOT_HEALTH_TEST_WORKERS says
+    how many for any run (`1`: none, in pytest's own process)."""
     if any(
         argument in {"-n", "--numprocesses", "--dist"} or argument.startswith(("-n", "--numprocesses=", "--dist="))
         for argument in extra
@@ -335,11 +339,11 @@ def worker_arguments(extra: list[str]) -> list[str]:
     wanted = os.environ.get(TEST_WORKERS, "").strip()
     if wanted:
         workers = int(wanted) if wanted.isdigit() else 1
-    elif selected_test_files(extra) is not None:
+    elif selected_test_files(extra) is not None or browser_setup_needed(extra)[0]:
         return []
     else:
         workers = min(2, os.cpu_count() or 1)
-    return ["-n", str(workers), "--dist", "loadgroup"] if workers > 1 else []
+    return ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
 
 
 def run_checks() -> int:

@@ -23,18 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_TODAY = DEMO_NOW.date()
 
 
-def pytest_collection_modifyitems(config, items):
-    """In worker processes (pytest-xdist with `--dist loadgroup`, as run.py runs the suite), every
-    test file stays whole in one worker, and the browser files all go to the same one, one after
-    the other: two real dashboards, Chromiums and providers at once on a 2-CPU machine made the
-    browser tests' waits time out, while the other worker runs the rest of the suite."""
-    if getattr(config.option, "dist", "no") != "loadgroup":
-        return
-    for item in items:
-        group = "browser" if item.get_closest_marker("browser") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _never_the_real_secrets(tmp_path_factory):
     """No AppTest run reads a developer's own .streamlit/secrets.toml (sign-in configured there

@@ -104,7 +104,7 @@ def test_the_whole_suite_sets_up_chromium_and_the_provider_as_before(run_py, mon
     called, chromium = _record_test_run(run_py, monkeypatch, tmp_path)
     assert run_py.main(["test"]) == 0
     assert (called["chromium"], called["provider"]) == (1, 1)
-    assert called["command"][1:] == ["-m", "pytest", *TWO_WORKERS]
+    assert called["command"][1:] == ["-m", "pytest"]
     assert called["env"]["PILOT_HEALTH_CHROMIUM"] == chromium
     assert "PILOT_HEALTH_BROWSER_SKIP" not in called["env"]
     assert called["env"]["PILOT_HEALTH_OIDC_SKIP"].startswith("node not found")
@@ -136,29 +136,30 @@ def test_the_lint_checks_run_before_the_tests_and_a_finding_above_the_baseline_f
     assert "FAILED: the lint, format or type checks" in capsys.readouterr().out
 
 
-TWO_WORKERS = ["-n", "2", "--dist", "loadgroup"]
+TWO_WORKERS = ["-n", "2", "--dist", "loadfile"]
 
 
 @pytest.mark.parametrize(
     "arguments, workers_variable, cpus, expected",
     [
-        ([], None, 2, TWO_WORKERS),  # the whole suite on this 2-CPU machine
-        (["-m", "not browser and not slow"], None, 2, TWO_WORKERS),  # the fast subset
-        ([], None, 8, TWO_WORKERS),  # never more than two: the browser files hold a server and Chromium each
-        ([], None, 1, []),  # one CPU: pytest's own process
-        ([], "1", 2, []),  # asked for none
-        ([], "3", 2, ["-n", "3", "--dist", "loadgroup"]),
+        ([], None, 2, []),  # the whole suite (browser tests): pytest's own process
+        ([], "2", 2, TWO_WORKERS),  # unless asked for
+        (["-m", "not browser and not slow"], None, 2, TWO_WORKERS),  # the fast subset on this 2-CPU machine
+        (["-m", "not browser"], None, 8, TWO_WORKERS),  # never more than two unless asked
+        (["-m", "not browser"], None, 1, []),  # one CPU: pytest's own process
+        (["-m", "not browser"], "1", 2, []),  # asked for none
+        ([], "3", 2, ["-n", "3", "--dist", "loadfile"]),
         ([], "several", 2, []),  # not a number: the safe choice
         (["tests/test_cli.py"], None, 2, []),  # a named file: workers would only add their start
         (["tests/test_cli.py"], "2", 2, TWO_WORKERS),  # unless asked for
-        (["-n", "4"], None, 2, []),  # the caller's own choice
-        (["-n0"], None, 2, []),
-        (["--dist=loadgroup", "-n", "2"], None, 2, []),
-        (["-p", "no:xdist"], None, 2, []),
-        (["-k", "heatmap"], None, 2, TWO_WORKERS),
+        (["-m", "not browser", "-n", "4"], None, 2, []),  # the caller's own choice
+        (["-m", "not browser", "-n0"], None, 2, []),
+        (["-m", "not browser", "--dist=loadscope", "-n", "2"], None, 2, []),
+        (["-m", "not browser", "-p", "no:xdist"], None, 2, []),
+        (["-m", "not browser", "-k", "heatmap"], None, 2, TWO_WORKERS),
     ],
 )
-def test_the_suite_runs_in_two_workers_unless_files_are_named_or_workers_chosen(
+def test_runs_without_browser_tests_use_two_workers_unless_files_are_named_or_workers_chosen(
     run_py, monkeypatch, arguments, workers_variable, cpus, expected
 ):
     if workers_variable is None:
