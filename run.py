@@ -14,6 +14,10 @@ again only when its lock file changes), or prints why those tests will be skippe
 up when the pytest arguments leave the browser tests out (`python3 run.py test -m "not browser"`,
 or only test files without them), so the quick loop installs nothing it will not use.
 
+Runs without the browser tests (and naming no test files) use two worker processes (pytest-xdist;
+PILOT_HEALTH_TEST_WORKERS=1 for none, =2 for the whole suite too). The fast subset while
+developing is `python3 run.py test -m "not browser and not slow"` (docs/developing.md, "Tests").
+
 Before pytest, `test` runs the lint, format and type checks (tools/lint_ratchet.py: ruff and mypy
 against lint-baseline.json, which only shrinks); pytest runs either way, and a finding above the
 baseline makes the command fail (docs/developing.md, "Lint, format and types").
@@ -209,6 +213,9 @@ PYTEST_VALUE_OPTIONS = {
     "-W",
     "-r",
     "-n",
+    "--numprocesses",
+    "--dist",
+    "--maxprocesses",
     "--basetemp",
     "--rootdir",
     "--confcutdir",
@@ -312,6 +319,33 @@ def browser_setup_needed(extra: list[str]) -> tuple[bool, bool]:
     return chromium, chromium and any("sign_in_marks(" in text or "start_oidc_provider(" in text for text in texts)
 
 
+TEST_WORKERS = "PILOT_HEALTH_TEST_WORKERS"
+
+
+def worker_arguments(extra: list[str]) -> list[str]:
+    """pytest-xdist's arguments for this run: two worker processes, each taking whole test files
+    (`--dist loadfile`), when the run leaves out the browser tests (the fast subset, the quick loop)
+    and the machine has two CPUs or more.
+
+    None when the run can hold browser tests (two dashboards and Chromiums at once on two CPUs made
+    a browser test's waits time out on a busy machine), names test files (workers would only add
+    their start), or chooses workers itself (`-n`, `-p no:xdist`); $PILOT_HEALTH_TEST_WORKERS says
+    how many for any run (`1`: none, in pytest's own process)."""
+    if any(
+        argument in {"-n", "--numprocesses", "--dist"} or argument.startswith(("-n", "--numprocesses=", "--dist="))
+        for argument in extra
+    ) or any(a == "-p" and b in {"no:xdist", "no:xdist.plugin"} for a, b in zip(extra, extra[1:], strict=False)):
+        return []
+    wanted = os.environ.get(TEST_WORKERS, "").strip()
+    if wanted:
+        workers = int(wanted) if wanted.isdigit() else 1
+    elif selected_test_files(extra) is not None or browser_setup_needed(extra)[0]:
+        return []
+    else:
+        workers = min(2, os.cpu_count() or 1)
+    return ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
+
+
 def run_checks() -> int:
     """The lint, format and type checks against their shrink-only baseline; 0 when nothing is above it."""
     say("lint, format and type checks (tools/lint_ratchet.py) …")
@@ -348,7 +382,10 @@ def test(extra: list[str]) -> int:
         else:
             env["PILOT_HEALTH_OIDC_SKIP"] = reason
             say(f"sign-in browser tests will be SKIPPED: {reason}")
-    command = [str(PYTHON), "-m", "pytest", *extra]
+    workers = worker_arguments(extra)
+    if workers:
+        say(f"tests in {workers[1]} worker processes, a test file per worker at a time ({TEST_WORKERS}=1: in one)")
+    command = [str(PYTHON), "-m", "pytest", *workers, *extra]
     result = subprocess.call(command, cwd=ROOT, env=env)
     if checks != 0:
         say(

@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -167,11 +168,29 @@ def _health_ok(url: str) -> bool:
 
 def load_demo_store(folder: Path) -> tuple[Path, dict[str, str]]:
     """A store in `folder` with the demo portfolio, and the environment that points the dashboard
-    at it (and not at the demo it would otherwise load on a first run)."""
+    at it (and not at the demo it would otherwise load on a first run).
+
+    The demo is loaded once per test process and day by the real command line
+    (`python -m pilot_health demo`, re-dated to today) into a template next to `folder`; each
+    caller gets its own copy of that file, so a module's dashboard can change its store freely."""
     db = folder / "store.duckdb"
     env = dict(os.environ, PILOT_HEALTH_DB=str(db), PILOT_HEALTH_DEMO_ON_FIRST_RUN="no")
+    shutil.copyfile(_demo_template(folder.parent), db)
+    return db, env
+
+
+def _demo_template(parent: Path) -> Path:
+    """The demo store loaded today by `python -m pilot_health demo`, in `parent` (pytest's base
+    temporary folder of this process: under xdist, each worker has its own)."""
+    template = parent / f"demo-template-{date.today().isoformat()}" / "store.duckdb"
+    if template.is_file():
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    partial = template.with_name("loading.duckdb")
+    partial.unlink(missing_ok=True)
+    env = dict(os.environ, PILOT_HEALTH_DB=str(partial), PILOT_HEALTH_DEMO_ON_FIRST_RUN="no")
     loaded = subprocess.run(
-        [sys.executable, "-m", "pilot_health", "demo", "--db", str(db)],
+        [sys.executable, "-m", "pilot_health", "demo", "--db", str(partial)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -183,7 +202,10 @@ def load_demo_store(folder: Path) -> tuple[Path, dict[str, str]]:
             f"loading the demo portfolio failed (exit {loaded.returncode}):\n{loaded.stderr or loaded.stdout}",
             pytrace=False,
         )
-    return db, env
+    if partial.with_name(partial.name + ".wal").exists():
+        pytest.fail(f"the demo store {partial} was left with a write-ahead log; it cannot be copied", pytrace=False)
+    partial.rename(template)
+    return template
 
 
 def start_dashboard(

@@ -201,6 +201,7 @@ def finance_ids(store) -> list[str]:
     return sorted(pilots.loc[pilots["business_unit"] == "Finance", "pilot_id"])
 
 
+@pytest.mark.slow
 def test_a_limited_store_shows_only_the_units_pilots_in_every_table(demo_store):
     mine = finance_ids(demo_store)
     narrowed = demo_store.for_person(FINANCE_EDITOR)

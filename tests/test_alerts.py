@@ -230,6 +230,7 @@ def counts(store) -> dict[str, int]:
 # -- digests by e-mail ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_subscriber_gets_one_digest_by_email_over_starttls_with_login_and_nothing_twice(demo_store, smtp):
     subscribe(demo_store, "fay@example.com", list(alerts.EVENT_KINDS), by=FAY)
     subscribe(demo_store, ANN, ["health_red"], by=ADMIN)
@@ -281,6 +282,7 @@ def test_a_dry_run_sends_and_records_nothing(demo_store, smtp):
     assert [e.key for e in real.events] == [e.key for e in report.events], "the dry run showed what the run then sent"
 
 
+@pytest.mark.slow
 def test_a_wrong_password_is_reported_with_the_servers_answer_and_kept(demo_store, smtp):
     subscribe(demo_store, ANN, ["health_red"], by=ADMIN)
     wrong = AlertSettings(
@@ -304,6 +306,7 @@ def test_a_wrong_password_is_reported_with_the_servers_answer_and_kept(demo_stor
 # -- webhooks ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_webhook_gets_json_with_text_that_teams_and_slack_accept_and_is_retried_in_the_run(demo_store, hooks):
     hook = hooks(fail_first=2)
     subscribe(demo_store, hook.url, ["decay_critical"], business_unit="Finance", by=ADMIN)
@@ -331,6 +334,7 @@ def test_a_webhook_gets_json_with_text_that_teams_and_slack_accept_and_is_retrie
     )
 
 
+@pytest.mark.slow
 def test_a_webhook_that_keeps_failing_is_reported_kept_pending_and_delivered_by_the_next_run(demo_store, hooks):
     hook = hooks(always_fail=True)
     subscribe(demo_store, hook.url, ["health_red"], by=ADMIN)
@@ -351,6 +355,7 @@ def test_a_webhook_that_keeps_failing_is_reported_kept_pending_and_delivered_by_
     assert sent_log(demo_store, ADMIN, status="pending") == []
 
 
+@pytest.mark.slow
 def test_a_digest_is_given_up_after_several_runs_and_stays_in_the_log_as_failed(demo_store, hooks, monkeypatch):
     hook = hooks(always_fail=True)
     subscribe(demo_store, hook.url, ["health_red"], by=ADMIN)
@@ -373,6 +378,7 @@ def test_a_digest_is_given_up_after_several_runs_and_stays_in_the_log_as_failed(
 # -- what counts as an event -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_decisions_falling_due_and_overdue_are_alerts_once_each(demo_store, smtp):
     today = utc_now().date()
     meeting = record_meeting(demo_store, today - timedelta(days=10), "Steering committee", by=ANN)
@@ -408,6 +414,7 @@ def test_decisions_falling_due_and_overdue_are_alerts_once_each(demo_store, smtp
     assert not [e for e in again.events if e.kind.startswith("decision")] and len(smtp.messages) == 1
 
 
+@pytest.mark.slow
 def test_data_that_has_not_arrived_for_n_days_is_an_alert_for_pilots_that_should_send_data(demo_store):
     days = (utc_now().date() - DEMO_TODAY).days - 2  # the demo's newest uploads are older than this
     assert days >= 1
@@ -427,6 +434,7 @@ def test_data_that_has_not_arrived_for_n_days_is_an_alert_for_pilots_that_should
     )
 
 
+@pytest.mark.slow
 def test_the_demo_escalates_the_red_pilots_its_committee_never_decided_on(demo_store):
     """In the demo (its now, 14 days): FN-04 and SC-03 were red at the October meeting and nobody
     decided on them: escalated. RO-05 and SC-01 were red too, and the committee decided on them
@@ -447,6 +455,7 @@ def test_the_demo_escalates_the_red_pilots_its_committee_never_decided_on(demo_s
         assert "“Pause”" in sc01.evidence
 
 
+@pytest.mark.slow
 def test_a_red_pilot_without_a_decision_is_escalated_to_its_sponsor_and_an_unknown_address_is_reported(
     demo_store, smtp
 ):
@@ -557,6 +566,7 @@ def test_subscriptions_are_checked_scoped_and_audited(demo_store):
         sent_log(demo_store, FAY)
 
 
+@pytest.mark.slow
 def test_a_person_the_access_file_limits_never_gets_another_units_pilots(demo_store, smtp, tmp_path, monkeypatch):
     access = tmp_path / "access.toml"
     access.write_text(
@@ -571,6 +581,7 @@ def test_a_person_the_access_file_limits_never_gets_another_units_pilots(demo_st
     assert got and all(p.startswith("SC-") for p in got) and "FN-04" not in mail["body"]
 
 
+@pytest.mark.slow
 def test_secrets_file_settings_are_read_and_a_missing_mail_server_says_what_to_add(tmp_path, demo_store):
     secrets = tmp_path / "secrets.toml"
     secrets.write_text(
@@ -600,6 +611,7 @@ def test_secrets_file_settings_are_read_and_a_missing_mail_server_says_what_to_a
 # -- the command line ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_command_line_subscribes_runs_reports_failures_in_its_exit_code_and_lists_what_was_sent(
     demo_store, smtp, hooks, tmp_path, monkeypatch, capsys
 ):
@@ -641,6 +653,7 @@ def test_the_command_line_subscribes_runs_reports_failures_in_its_exit_code_and_
     assert "Removed subscription 1" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_example_digests_in_the_user_documentation_are_what_the_demo_gives(demo_store):
     from conftest import ROOT
 

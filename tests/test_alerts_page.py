@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from pilot_health.access import Person
 from pilot_health.alerts import run_alerts, subscribe, subscriptions
 from pilot_health.demo import DEMO_NOW
@@ -60,6 +62,7 @@ def test_a_limited_person_is_offered_only_their_units_pilots(demo_store, signin_
     assert all(code.startswith("FN-") for code in at.selectbox(key="alert_pilot").options)
 
 
+@pytest.mark.slow
 def test_an_administrator_subscribes_a_team_sees_what_was_sent_and_previews_the_next_run(
     demo_store, signin_env, monkeypatch, tmp_path
 ):
@@ -110,6 +113,7 @@ def test_an_administrator_subscribes_a_team_sees_what_was_sent_and_previews_the_
         assert con.execute("SELECT count(*) FROM alert_runs").fetchone()[0] == 1, "the preview recorded nothing"
 
 
+@pytest.mark.slow
 def test_without_sign_in_the_address_is_typed_and_a_mistake_is_one_sentence(demo_store, app_env, monkeypatch, tmp_path):
     app_env(demo_store)
     monkeypatch.setenv("PILOT_HEALTH_SECRETS", str(tmp_path / "none.toml"))

@@ -86,6 +86,7 @@ def demo(tmp_path_factory):
     return {pilot_id: report.numbers_for(evidence, pilot_id, CATALOGUE) for pilot_id in evidence.pilots["pilot_id"]}
 
 
+@pytest.mark.slow
 def test_every_demo_verdict_goes_the_way_its_chart_goes(demo):
     checked = []
     for pilot_id, numbers in demo.items():

@@ -185,6 +185,7 @@ def test_a_pilot_without_technical_metrics_says_so(demo_store, app_env):
     assert not at.get("vega_lite_chart")
 
 
+@pytest.mark.slow
 def test_correcting_a_metric_in_the_dictionary_is_remembered_and_changes_the_numbers(demo_store, app_env):
     app_env(demo_store)
     at = alignment_page(pilot="FN-01")

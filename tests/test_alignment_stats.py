@@ -436,6 +436,7 @@ def _bench():
     return module
 
 
+@pytest.mark.slow
 def test_the_health_rule_on_pure_noise_rarely_cries_amber_and_never_red():
     """bench/validate_methods.py section g, small: the pilot it simulates is green when its numbers do not
     wobble at all (so every amber or red it counts is noise), and with noise it is never red in its first

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
 from pilot_health.config import SETTINGS
 from pilot_health.models import PILOT_FIELDS
@@ -306,6 +308,7 @@ def test_the_rules_catch_imports_hidden_in_functions():
     ]
 
 
+@pytest.mark.slow
 def test_importing_the_domain_never_imports_streamlit():
     """Every module outside pilot_health.ui, ingest's included, imported in a fresh Python."""
     modules = sorted(m for m in _modules() if not m.startswith("pilot_health.ui") and not m.endswith("__main__"))

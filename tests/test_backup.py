@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT
 from pilot_health import queries
 from pilot_health.backup import backup, restore
@@ -80,6 +82,7 @@ def test_a_damaged_backup_is_refused_and_the_store_left_alone(demo_store, tmp_pa
     assert facts(demo_store) == before
 
 
+@pytest.mark.slow
 def test_a_backup_is_taken_while_another_process_uses_the_store(demo_store, tmp_path):
     """A second process keeps opening the store (as the dashboard does on every view); the backup
     waits its turn and is consistent."""

@@ -34,6 +34,7 @@ def test_a_moment_before_the_register_or_not_before_now_is_refused(demo_store):
         changes_since(demo_store, KEEPER.moment(demo_store) + timedelta(days=1))
 
 
+@pytest.mark.slow
 def test_edits_uploads_and_withdrawals_after_a_pinned_moment_are_the_changes(demo_store):
     pinned = utc_now()
     tick()

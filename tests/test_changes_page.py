@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pytest
+
 from pilot_health import meetings
 from pilot_health.changes import changes_since
 from pilot_health.pilots import get_pilot, update_pilot
@@ -15,6 +17,7 @@ from test_signin_pages import everything_sent, signed_in, visit
 PAGE = "pages/9_Since_last_meeting.py"
 
 
+@pytest.mark.slow
 def test_the_changes_since_the_day_in_the_address_worst_first_with_links_to_the_risk_view(
     demo_store, app_env, downloads
 ):
@@ -48,6 +51,7 @@ def test_the_changes_since_the_day_in_the_address_worst_first_with_links_to_the_
     assert [(p.page, p.query_string) for p in risk] == [("Risk", "pilot=CS-01")]
 
 
+@pytest.mark.slow
 def test_nothing_changed_is_said_plainly(demo_store, app_env):
     app_env(demo_store)
     at = open_page(PAGE, since="2026-11-19")
@@ -86,6 +90,7 @@ def test_a_person_limited_to_finance_sees_only_finance_changes_on_screen_and_in_
     assert len(table) == 1 and "FN-01" in table[0] and "CS-01" not in table[0]
 
 
+@pytest.mark.slow
 def test_a_meeting_stands_for_its_moment_and_its_decisions_due_are_listed(demo_store, app_env):
     """Choosing a recorded meeting compares the numbers it reviewed with now; the committee's
     decisions due within a week or overdue are listed, the most urgent first."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from conftest import run_cli
 
 
+@pytest.mark.slow
 def test_demo_loads_and_reports_one_json_object(tmp_path, run_command):
     db = tmp_path / "cli.duckdb"
     result = run_command("demo", "--db", str(db), "--json")
@@ -37,6 +39,7 @@ def test_demo_loads_and_reports_one_json_object(tmp_path, run_command):
     ]
 
 
+@pytest.mark.slow
 def test_human_output_and_clearing(tmp_path, run_command):
     db = tmp_path / "cli.duckdb"
     loaded = run_command("demo", "--db", str(db))
@@ -46,6 +49,7 @@ def test_human_output_and_clearing(tmp_path, run_command):
     assert json.loads(run_command("status", "--db", str(db), "--json").stdout)["counts"]["pilots"] == 0
 
 
+@pytest.mark.slow
 def test_failure_exits_non_zero_with_one_line(demo_store, run_command):
     db = demo_store.path  # the demo is loaded already
     again = run_command("demo", "--db", str(db))
@@ -60,6 +64,7 @@ def test_failure_exits_non_zero_with_one_line(demo_store, run_command):
     }
 
 
+@pytest.mark.slow
 def test_the_environment_variable_chooses_the_store(tmp_path, run_command):
     db = tmp_path / "from-env.duckdb"
     env = dict(os.environ, PILOT_HEALTH_DB=str(db))
@@ -133,6 +138,7 @@ def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(demo_store,
     assert payload["errors"][0]["message"] == "image_named.csv is a PNG image, not a CSV or Excel export."
 
 
+@pytest.mark.slow
 def test_ingest_options_and_kind_detection(demo_store, tmp_path, run_command):
     db = demo_store.path  # the demo portfolio, as `demo` loads it
     missing = run_command("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db))
@@ -193,6 +199,7 @@ def run_here(cwd, *args: str, env: dict | None = None):
     )
 
 
+@pytest.mark.slow
 def test_relative_paths_are_taken_from_the_current_folder(tmp_path, _demo_file):
     """--db, backup --out, restore FILE, export --out and ingest FILE, all relative, from tmp_path."""
     import shutil
@@ -269,6 +276,7 @@ def test_a_read_only_command_never_creates_a_store(tmp_path, run_command):
     assert f"(A new store was created at {tmp_path / 'new' / 'first.duckdb'}.)" in created.stdout
 
 
+@pytest.mark.slow
 def test_python_m_pilot_health_exits_with_the_command_s_code_and_one_json_object(tmp_path, demo_store):
     """The process itself, as cron or a script sees it: exit 0 with exactly one JSON document on
     stdout; exit 1 with one line on stderr and nothing on stdout; exit 2 for a command line it

@@ -200,6 +200,7 @@ def test_a_few_pilots_are_healthy(demo):
     assert {"SC-02", "RO-01", "FN-02", "CS-03", "MK-01", "MK-02"} <= set(healthy)
 
 
+@pytest.mark.slow
 def test_loading_stores_everything_with_an_upload_history(store):
     result = load_demo(store, today=DEMO_TODAY)
     demo = build_portfolio()
@@ -230,6 +231,7 @@ def test_loading_stores_everything_with_an_upload_history(store):
     assert store.meta()["demo_loaded"] == "yes"
 
 
+@pytest.mark.slow
 def test_loading_later_moves_the_calendar_not_the_values(store):
     later = DEMO_TODAY + timedelta(weeks=10, days=2)
     result = load_demo(store, today=later)
@@ -244,6 +246,7 @@ def test_loading_later_moves_the_calendar_not_the_values(store):
     assert values == pytest.approx(shipped.metrics[shipped.metrics.kind == "technical"].value.sum())
 
 
+@pytest.mark.slow
 def test_loading_is_all_or_nothing(store):
     from pilot_health.pilots import create_pilot
 
@@ -256,6 +259,7 @@ def test_loading_is_all_or_nothing(store):
     assert store.version() == version
 
 
+@pytest.mark.slow
 def test_loading_twice_is_refused(demo_store):
     with pytest.raises(DuplicateError, match="already loaded"):
         load_demo(demo_store, today=DEMO_TODAY)
@@ -274,6 +278,7 @@ def test_clearing_removes_the_demo_but_keeps_your_own_work(demo_store):
     assert demo_store.meta()["demo_loaded"] == "no"
 
 
+@pytest.mark.slow
 def test_first_run_loads_the_demo_once_and_never_again(store):
     assert first_run(store, today=DEMO_TODAY) is not None
     assert first_run(store, today=DEMO_TODAY) is None
@@ -334,6 +339,7 @@ def test_the_demo_has_two_past_meetings_whose_decisions_show_the_flow(demo_store
     assert detail.endswith(", 2 past meetings with 6 decisions")
 
 
+@pytest.mark.slow
 def test_a_view_pinned_at_a_demo_meeting_shows_the_portfolio_as_it_stood_and_the_changes_between_meetings(demo_store):
     """The register has a history (26 weeks before the demo's now): at the first meeting SC-05 was
     not yet proposed and CS-05 was still proposed; between the meetings SC-05 appeared, and the

@@ -57,6 +57,7 @@ VISITS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page, query", VISITS, ids=[p or "home" for p, _ in VISITS])
 def test_every_table_has_a_download_and_no_cell_starts_a_formula(hostile_store, app_env, downloads, page, query):
     app_env(hostile_store)

@@ -67,6 +67,7 @@ def test_two_connections_at_once_to_a_locked_down_store_both_open(tmp_path):
         assert first.execute("SELECT 1").fetchone() == (1,)
 
 
+@pytest.mark.slow
 def test_run_py_refuses_open_access_beyond_this_machine(tmp_path, monkeypatch):
     """`python3 run.py --server.address 0.0.0.0` without sign-in stops with one sentence before
     anything starts; sign-in, or PILOT_HEALTH_ALLOW_OPEN_NETWORK=yes, lets it go ahead."""

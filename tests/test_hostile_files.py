@@ -24,6 +24,9 @@ import pytest
 import hostile_corpus as corpus
 from conftest import ROOT
 
+# Each file is run in a process of its own: left out of the fast loop (-m "not slow").
+pytestmark = pytest.mark.slow
+
 MEMORY_LIMIT = 1536 * 1024 * 1024
 TIME_LIMIT = 60
 # The peak a refused bomb may reach: a bare process with DuckDB and pandas is about 170 MB; before

@@ -813,6 +813,7 @@ def test_qualtrics_leaves_out_previews_and_unfinished_and_converts_berlin_time_t
     assert result.date_range == (pd.Timestamp("2024-01-29 07:44:49"), pd.Timestamp("2024-02-08 14:03:34"))
 
 
+@pytest.mark.slow
 def test_qualtrics_comments_are_stored_exactly_and_empty_ones_as_null(demo_store):
     result = upload(demo_store, "qualtrics_adkar.csv", pilot_id="SC-01")
     frame = stored_responses(demo_store, result)
@@ -822,6 +823,7 @@ def test_qualtrics_comments_are_stored_exactly_and_empty_ones_as_null(demo_store
     assert frame.comment_is_null.sum() == 25 - len(QUALTRICS_COMMENTS)
 
 
+@pytest.mark.slow
 def test_qualtrics_numeric_export_gives_the_same_responses_as_the_text_export(demo_store):
     text = stored_responses(demo_store, upload(demo_store, "qualtrics_adkar.csv", pilot_id="SC-01", wave=7))
     numeric = stored_responses(demo_store, upload(demo_store, "qualtrics_adkar_numeric.csv", pilot_id="SC-01", wave=8))

@@ -79,6 +79,7 @@ def test_a_file_whose_only_row_is_rejected_says_so_in_the_singular(demo_store):
     assert_plain(result)
 
 
+@pytest.mark.slow
 def test_one_repeated_survey_response_and_one_footer_line_are_counted_in_the_singular(demo_store):
     header = b"pilot_id,respondent_id,responded_at,wave,awareness,desire,knowledge,ability,reinforcement\r\n"
     rows = b"SC-01,P1,2024-01-02,7,4,4,3,3,2\r\nSC-01,P2,2024-01-02,7,5,4,4,3,3\r\n"
@@ -125,6 +126,7 @@ def test_file_sizes_read_as_people_say_them(size, words):
     assert file_size(size) == words
 
 
+@pytest.mark.slow
 def test_every_example_file_is_stored_whole_on_an_empty_store(store):
     kinds = []
     for example in examples():
@@ -151,6 +153,7 @@ def test_the_upload_page_offers_the_examples_instead_of_a_folder(demo_store, app
     assert buttons == [e.title for e in examples()]
 
 
+@pytest.mark.slow
 def test_the_page_gives_a_small_file_its_size_in_bytes(demo_store, app_env):
     app_env(demo_store)
     data = (ROOT / "tests" / "fixtures" / "uploads" / "surveymonkey_matrix_adkar.csv").read_bytes()

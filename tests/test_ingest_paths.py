@@ -243,6 +243,7 @@ def test_an_upload_id_taken_meanwhile_starts_again_and_stores_under_the_right_id
         assert con.execute("SELECT rows_stored FROM uploads WHERE upload_id = ?", [result.upload_id]).fetchone()[0] == 6
 
 
+@pytest.mark.slow
 def test_both_paths_note_which_pilots_an_upload_touched(tmp_path):
     """The results keeper recomputes the pilots an upload touched (upload_pilots): the fast path,
     which stores rows as it reads them, notes them exactly as the careful path does."""

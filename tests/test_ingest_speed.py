@@ -57,6 +57,7 @@ def test_repeated_keys_store_the_same_on_both_paths(demo_store, tmp_path, name, 
         assert {p[0] for p in fast_summary[4]} == {2, 3}
 
 
+@pytest.mark.slow
 def test_the_command_line_imports_only_what_a_command_needs(demo_store, tmp_path):
     """`ingest --check` of a plain long file whose metrics' kind is given reads and checks every
     row without pandas (0.3 s and about 100 MB of a process that runs for a second)."""

@@ -213,6 +213,7 @@ def test_a_tool_that_crashes_fails_the_check(ratchet):
         ratchet.run_tool("json.tool", ["json.tool", "/nonexistent/file.json"])
 
 
+@pytest.mark.slow
 def test_the_real_tools_output_is_read(ratchet, tmp_path):
     """ruff and mypy as pinned, on a small module with one finding of each kind, in the formats the
     ratchet asks them for (the synthetic outputs above stand for these)."""

@@ -371,6 +371,7 @@ def test_the_risk_view_lists_a_pilots_decisions_with_status_and_the_meetings_pin
     assert any("condition tied to the warning sign" in t and "not met" in t for t in texts(at.caption))
 
 
+@pytest.mark.slow
 def test_an_editor_records_a_meeting_and_a_decision_on_the_risk_view(demo_store, app_env):
     from test_pages import assert_clean, texts
 
@@ -399,6 +400,7 @@ def test_an_editor_records_a_meeting_and_a_decision_on_the_risk_view(demo_store,
     assert list(table["decision"]) == ["Pause"]
 
 
+@pytest.mark.slow
 def test_a_pinned_view_shows_the_decisions_recorded_by_then_and_no_form(demo_store, app_env):
     from pilot_health.store import utc_now
     from test_pages import assert_clean, texts

@@ -70,6 +70,7 @@ def uploads_of(path: Path) -> dict[str, int]:
 # -- restore under load -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_store, tmp_path, monkeypatch):
     """Deterministic, in one process (the dashboard's threads): a write transaction is open when
     the restore starts; the restore waits for its commit, which lands in the replaced store's copy.
@@ -144,6 +145,7 @@ def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_stor
     assert {sha for sha in now if sha != "a" * 64} == {u[1] for u in made.facts["uploads"]}
 
 
+@pytest.mark.slow
 def test_no_upload_reported_as_stored_is_lost_when_a_restore_runs_among_them(demo_store, tmp_path):
     """Eight command-line ingests of distinct files in their own processes, a restore started
     among them. Every ingest that exited 0 is, with all its rows, in exactly one of: the restored
@@ -255,6 +257,7 @@ def big_export(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, tmp_path, run_command):
     disk = tmp_path / "disk"
     with tmpfs(disk, "8m"):
@@ -295,6 +298,7 @@ def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, tmp
         assert json.loads(again.stdout)["rows_stored"] > 10_000
 
 
+@pytest.mark.slow
 def test_a_read_only_disk_is_a_sentence_with_exit_1(demo_store, tmp_path, run_command):
     disk = tmp_path / "ro"
     with tmpfs(disk, "1m", read_only=True):
@@ -378,6 +382,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.slow
 def test_the_work_folder_of_a_killed_upload_is_removed_by_the_next_upload(demo_store):
     from pilot_health.ingest import workspace
 
@@ -405,6 +410,7 @@ def test_the_work_folder_of_a_killed_upload_is_removed_by_the_next_upload(demo_s
         shutil.rmtree(alive, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_another_user_of_the_machine_uploads_with_a_work_folder_of_their_own(tmp_path):
     """Upload work folders live in a folder of the user's own (0700): one made by root (say, the
     dashboard's service) does not refuse another user's command-line upload as 'permission denied'."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
@@ -152,6 +153,7 @@ def test_filters_that_match_nothing_offer_a_way_back(demo_store, app_env):
     assert metric(at, "Pilots shown") == "24 pilots"
 
 
+@pytest.mark.slow
 def test_an_empty_store_says_so_and_offers_the_demo(store, app_env):
     app_env(store, demo_on_first_run=False)
     at = home()
@@ -163,6 +165,7 @@ def test_an_empty_store_says_so_and_offers_the_demo(store, app_env):
     assert metric(at, "Pilots shown") == "24 pilots"
 
 
+@pytest.mark.slow
 def test_first_run_on_a_new_store_loads_the_demo(tmp_path, app_env):
     store = Store(tmp_path / "brand-new.duckdb")
     app_env(store, demo_on_first_run=True)
@@ -172,6 +175,7 @@ def test_first_run_on_a_new_store_loads_the_demo(tmp_path, app_env):
     assert store.meta()["demo_loaded"] == "yes"
 
 
+@pytest.mark.slow
 def test_clearing_the_demo_asks_first_then_leaves_an_empty_store(demo_store, app_env):
     app_env(demo_store)
     at = home()
@@ -184,6 +188,7 @@ def test_clearing_the_demo_asks_first_then_leaves_an_empty_store(demo_store, app
     assert any("no pilots in the store yet" in t for t in texts(at.info))
 
 
+@pytest.mark.slow
 def test_an_open_page_shows_new_data_on_its_next_interaction(demo_store, app_env):
     app_env(demo_store)
     at = home(bu="Finance")
@@ -195,6 +200,7 @@ def test_an_open_page_shows_new_data_on_its_next_interaction(demo_store, app_env
     assert before != after and after.startswith("$12.")
 
 
+@pytest.mark.slow
 def test_a_busy_store_is_one_sentence_on_the_page(demo_store, app_env, monkeypatch):
     app_env(demo_store)
     monkeypatch.setenv("PILOT_HEALTH_LOCK_WAIT", "0.3")
@@ -209,6 +215,7 @@ def test_a_busy_store_is_one_sentence_on_the_page(demo_store, app_env, monkeypat
     assert len(errors) == 1 and "is in use by another program" in errors[0] and str(demo_store.path) in errors[0]
 
 
+@pytest.mark.slow
 def test_user_text_is_never_read_as_markdown(demo_store, app_env):
     create_pilot(
         demo_store,

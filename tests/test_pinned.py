@@ -9,6 +9,8 @@ import time
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from pilot_health import queries, risk
 from pilot_health.access import Person
 from pilot_health.adoption_report import portfolio_adoption
@@ -133,6 +135,7 @@ def health_counts(results) -> dict[str, int]:
     return {verdict: counted.get(verdict, 0) for verdict in VERDICTS}
 
 
+@pytest.mark.slow
 def test_a_pinned_moment_keeps_the_thresholds_in_force_then(demo_store):
     file_catalogue = load_catalogue()
     assert file_catalogue.health.red_high_patterns < 5 and file_catalogue.analysis.min_respondents < 8
@@ -168,6 +171,7 @@ def test_a_pinned_moment_keeps_the_thresholds_in_force_then(demo_store):
     assert {p.min_size for p in portfolio_adoption(demo_store)} == {8}
 
 
+@pytest.mark.slow
 def test_a_threshold_set_back_later_is_still_in_force_for_a_moment_pinned_in_between(demo_store):
     tick()
     before = utc_now()
@@ -208,6 +212,7 @@ def _withdraw_a_demo_upload_of(store, pilot_id: str) -> None:
         queries.withdraw_upload(con, upload, utc_now())
 
 
+@pytest.mark.slow
 def test_a_pinned_page_shows_its_moment_and_offers_the_latest(demo_store, app_env):
     from test_pages import assert_clean, home, open_page, texts
 
@@ -268,6 +273,7 @@ def test_a_bad_or_future_moment_in_a_link_shows_the_latest_with_a_note(demo_stor
         assert not [t for t in texts(at.info) if t.startswith("As of ")]
 
 
+@pytest.mark.slow
 def test_the_demo_is_never_dated_in_the_future_so_a_link_pinned_now_sees_it(store):
     from datetime import datetime
 
@@ -287,6 +293,7 @@ def test_the_demo_is_never_dated_in_the_future_so_a_link_pinned_now_sees_it(stor
     assert len(list_pilots(store, now)) == 24
 
 
+@pytest.mark.slow
 def test_a_pinned_risk_page_shows_the_counts_of_its_moment_after_a_threshold_change(demo_store, app_env):
     from test_pages import assert_clean, open_page, texts
     from test_risk_page import metrics

@@ -94,6 +94,7 @@ def upload(store, rows, name: str):
     return result.upload_id
 
 
+@pytest.mark.slow
 def test_the_demo_kept_results_are_exactly_the_on_demand_ones_and_shared(demo_store):
     keeper = results.ResultsKeeper()
     check_equal(keeper, demo_store, DEMO_TODAY)
@@ -103,6 +104,7 @@ def test_the_demo_kept_results_are_exactly_the_on_demand_ones_and_shared(demo_st
     assert keeper.computed["risk"] == 24  # every demo pilot once, however often it was asked for
 
 
+@pytest.mark.slow
 def test_a_pinned_moment_is_computed_once_and_equals_assess_then(demo_store):
     keeper = results.ResultsKeeper()
     pinned = utc_now().replace(microsecond=0)
@@ -141,6 +143,7 @@ def test_one_pilots_upload_recomputes_that_pilot_only_and_shows_at_once(demo_sto
     assert fn01 != before["FN-01"]  # the new rows count at once
 
 
+@pytest.mark.slow
 def test_a_withdrawal_a_record_edit_and_a_threshold_change_show_on_the_next_call(demo_store):
     keeper = results.ResultsKeeper()
     keeper.risk(demo_store, demo_store.version(), DEMO_TODAY)
@@ -168,6 +171,7 @@ def test_a_withdrawal_a_record_edit_and_a_threshold_change_show_on_the_next_call
     assert keeper.computed["risk"] == computed + 2 + 24
 
 
+@pytest.mark.slow
 def test_a_randomised_store_stays_equal_write_after_write(demo_store):
     rng = random.Random(17)
     keeper = results.ResultsKeeper()
@@ -335,6 +339,7 @@ def test_now_is_the_end_of_the_day_never_before_the_present(today):
 # -- the warmer: numbers computed ahead of visitors ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_warmer_computes_after_a_write_and_on_a_new_day_and_only_then(tmp_path):
     """A warmer looks at the store's version and the day: a look with nothing new computes nothing; a
     one-pilot upload computes that pilot's numbers only (before anyone asks); a new day computes every

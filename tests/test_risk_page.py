@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from pilot_health import charts, risk
@@ -23,6 +24,7 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {re.sub(r"^:\w+\[:material/\w+:\] ", "", m.label): m.value for m in at.metric}
 
 
+@pytest.mark.slow
 def test_the_portfolio_view_counts_what_the_engine_computes(demo_store, app_env):
     app_env(demo_store)
     at = risk_page()
@@ -35,6 +37,7 @@ def test_the_portfolio_view_counts_what_the_engine_computes(demo_store, app_env)
     assert [d for d in at.get("download_button") if d.proto.label == "Download the scores (CSV)"]
 
 
+@pytest.mark.slow
 def test_a_pilot_link_opens_its_detail_with_evidence_actions_and_missing_evidence(demo_store, app_env):
     app_env(demo_store)
     at = risk_page(pilot="SC-01")
@@ -62,6 +65,7 @@ def test_a_pilot_link_opens_its_detail_with_evidence_actions_and_missing_evidenc
     assert any("Over the last twelve months" == h for h in texts(at.subheader))
 
 
+@pytest.mark.slow
 def test_the_data_behind_the_signals_on_request(demo_store, app_env):
     app_env(demo_store)
     at = risk_page(pilot="RO-02")
@@ -103,6 +107,7 @@ def test_an_empty_store_says_so(store, app_env):
     assert any("no pilots to score" in t for t in texts(at.info))
 
 
+@pytest.mark.slow
 def test_risk_command_json(tmp_path, run_command):
     db = tmp_path / "risk.duckdb"
     run_command("demo", "--db", str(db))
@@ -162,6 +167,7 @@ def test_the_patterns_short_names_are_one_set_for_heatmap_cards_sorting_and_comm
     ]
 
 
+@pytest.mark.slow
 def test_risk_command_one_pilot_as_of_and_errors(tmp_path, run_command):
     db = tmp_path / "risk.duckdb"
     run_command("demo", "--db", str(db))

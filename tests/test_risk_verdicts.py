@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+import pytest
 
 from test_risk import TODAY, Story, assess, line
 from pilot_health import risk
@@ -226,6 +227,7 @@ def test_the_decisive_rule_in_words_follows_the_catalogue(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_the_page_and_the_steering_pack_never_advise_what_the_register_shows_done(tmp_path, app_env):
     """The register names a change champion, a VP sponsor, an accountable owner and a KPI with its
     baseline and target; what goes wrong is the people side in the data (8 of 10 respondents stuck at

@@ -83,6 +83,8 @@ def _record_test_run(run_py, monkeypatch, tmp_path, checks=0):
     monkeypatch.setattr(run_py.subprocess, "call", call)
     for name in ("PILOT_HEALTH_BROWSER_SKIP", "PILOT_HEALTH_OIDC_SKIP", "PILOT_HEALTH_CHROMIUM", "PILOT_HEALTH_NODE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("PILOT_HEALTH_TEST_WORKERS", raising=False)
+    monkeypatch.setattr(run_py.os, "cpu_count", lambda: 2)  # this machine's
     return called, str(chromium)
 
 
@@ -91,7 +93,7 @@ def test_the_quick_loop_installs_no_browser_and_says_so(run_py, monkeypatch, tmp
     assert run_py.main(["test", "-m", "not browser"]) == 0
     assert (called["chromium"], called["provider"]) == (0, 0)
     assert called["environment"] == "requirements-dev.txt"
-    assert called["command"][1:] == ["-m", "pytest", "-m", "not browser"]
+    assert called["command"][1:] == ["-m", "pytest", *TWO_WORKERS, "-m", "not browser"]
     # Should a browser test slip through after all, it is skipped with the reason, never failed on a missing browser.
     assert "leaves out the browser tests" in called["env"]["PILOT_HEALTH_BROWSER_SKIP"]
     assert "leaves out the sign-in tests" in called["env"]["PILOT_HEALTH_OIDC_SKIP"]
@@ -124,8 +126,55 @@ def test_the_lint_checks_run_before_the_tests_and_a_finding_above_the_baseline_f
     called, _ = _record_test_run(run_py, monkeypatch, tmp_path, checks=1)
     assert run_py.main(["test", "-m", "not browser"]) == 1
     assert called["checks"] == 1
-    assert called["command"][1:] == ["-m", "pytest", "-m", "not browser"]  # the tests still run and report
+    assert called["command"][1:] == [
+        "-m",
+        "pytest",
+        *TWO_WORKERS,
+        "-m",
+        "not browser",
+    ]  # the tests still run and report
     assert "FAILED: the lint, format or type checks" in capsys.readouterr().out
+
+
+TWO_WORKERS = ["-n", "2", "--dist", "loadfile"]
+
+
+@pytest.mark.parametrize(
+    "arguments, workers_variable, cpus, expected",
+    [
+        ([], None, 2, []),  # the whole suite (browser tests): pytest's own process
+        ([], "2", 2, TWO_WORKERS),  # unless asked for
+        (["-m", "not browser and not slow"], None, 2, TWO_WORKERS),  # the fast subset on this 2-CPU machine
+        (["-m", "not browser"], None, 8, TWO_WORKERS),  # never more than two unless asked
+        (["-m", "not browser"], None, 1, []),  # one CPU: pytest's own process
+        (["-m", "not browser"], "1", 2, []),  # asked for none
+        ([], "3", 2, ["-n", "3", "--dist", "loadfile"]),
+        ([], "several", 2, []),  # not a number: the safe choice
+        (["tests/test_cli.py"], None, 2, []),  # a named file: workers would only add their start
+        (["tests/test_cli.py"], "2", 2, TWO_WORKERS),  # unless asked for
+        (["-m", "not browser", "-n", "4"], None, 2, []),  # the caller's own choice
+        (["-m", "not browser", "-n0"], None, 2, []),
+        (["-m", "not browser", "--dist=loadscope", "-n", "2"], None, 2, []),
+        (["-m", "not browser", "-p", "no:xdist"], None, 2, []),
+        (["-m", "not browser", "-k", "heatmap"], None, 2, TWO_WORKERS),
+    ],
+)
+def test_runs_without_browser_tests_use_two_workers_unless_files_are_named_or_workers_chosen(
+    run_py, monkeypatch, arguments, workers_variable, cpus, expected
+):
+    if workers_variable is None:
+        monkeypatch.delenv("PILOT_HEALTH_TEST_WORKERS", raising=False)
+    else:
+        monkeypatch.setenv("PILOT_HEALTH_TEST_WORKERS", workers_variable)
+    monkeypatch.setattr(run_py.os, "cpu_count", lambda: cpus)
+    assert run_py.worker_arguments(arguments) == expected
+
+
+def test_one_named_file_runs_in_pytests_own_process(run_py, monkeypatch, tmp_path, capsys):
+    called, _ = _record_test_run(run_py, monkeypatch, tmp_path)
+    assert run_py.main(["test", "tests/test_cli.py", "-x"]) == 0
+    assert called["command"][1:] == ["-m", "pytest", "tests/test_cli.py", "-x"]
+    assert "worker processes" not in capsys.readouterr().out
 
 
 def test_passing_lint_checks_leave_the_tests_verdict(run_py, monkeypatch, tmp_path):

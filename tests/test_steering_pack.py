@@ -65,6 +65,7 @@ def test_a_pilot_pack_is_one_page_with_its_name_and_five_scores(demo_store, pape
     assert f"Live view: {BASE}/Risk?pilot=SC-01" in text
 
 
+@pytest.mark.slow
 def test_the_portfolio_pack_carries_every_pilots_numbers_health_reason_and_the_top_five_actions(demo_store):
     """Each number as the home, risk and alignment pages compute it: stage and months in stage and
     budget and spend (load_portfolio), health and its reason (risk.assess), KPI progress
@@ -116,6 +117,7 @@ def test_the_portfolio_pack_carries_every_pilots_numbers_health_reason_and_the_t
     assert "heatmap" not in html.lower()  # the table's pattern cells replace the risk page's heatmap
 
 
+@pytest.mark.slow
 def test_a_pilot_with_every_pattern_unscored_still_shows_why_its_health_is_what_it_is(demo_store):
     """No health without its reason: even a pilot whose five patterns all read “?” names why."""
     pack = sp.portfolio_pack(demo_store, BASE)
@@ -139,6 +141,7 @@ CHECKED = [
 ]  # long reasons and evidence, labels near the edges, no chart
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paper", ["a4", "letter"])
 def test_no_text_overlaps_or_runs_off_the_page_and_chart_text_is_8_points_or_more(demo_store, paper):
     """Measured in the PDFs themselves: every piece of text inside the 12 mm margins, no two texts
@@ -241,6 +244,7 @@ def test_the_html_pack_opens_offline_and_escapes_stored_text(demo_store):
     assert "@page" in page
 
 
+@pytest.mark.slow
 def test_a_pinned_pack_does_not_move_when_records_change_later(demo_store):
     pinned = utc_now().replace(microsecond=0) + timedelta(seconds=1)
     import time
@@ -260,6 +264,7 @@ def test_a_pinned_pack_does_not_move_when_records_change_later(demo_store):
     assert "Renamed afterwards" in page_text(sp.export(demo_store, pilot_id="SC-01", fmt="pdf", base_url=BASE)[0])
 
 
+@pytest.mark.slow
 def test_the_export_command_writes_the_same_documents(demo_store, tmp_path, run_command):
     out = tmp_path / "pack.pdf"
     done = run_command(
@@ -317,6 +322,7 @@ def test_the_download_buttons_say_when_the_packs_links_only_work_on_this_compute
 # -- since last meeting ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paper", ["a4", "letter"])
 def test_both_packs_carry_what_changed_since_the_last_meeting_and_still_fit(demo_store, paper):
     """With a previous moment, each pack has a "Since last meeting" section with the Since last
@@ -369,6 +375,7 @@ def _uris(data: bytes) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paper", ["a4", "letter"])
 def test_the_pilot_pack_shows_the_decision_in_force_with_its_conditions_owner_due_date_and_the_meetings_view(
     demo_store, paper
@@ -482,6 +489,7 @@ def test_the_portfolio_pack_lists_the_decisions_due_or_overdue_most_urgent_first
     )
 
 
+@pytest.mark.slow
 def test_a_pinned_pack_shows_the_decisions_recorded_by_its_moment_and_a_limited_person_their_units_only(demo_store):
     """A pack pinned before a decision was recorded does not show it (the earlier decision is still
     in force there); a person limited to other business units sees none of the pilot's decisions."""
@@ -540,6 +548,7 @@ def pack_makers(monkeypatch) -> dict[str, object]:
     return offered
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "page, query, key, pilot",
     [(None, {}, "pack_portfolio.html", None), ("pages/3_Risk.py", {"pilot": "CS-01"}, "pack_pilot.html", "CS-01")],
@@ -584,6 +593,7 @@ def test_the_packs_on_the_risk_and_home_pages_compare_with_the_last_meeting(
     assert "<h2>Since last meeting (19 Nov 2026)</h2>" in pack_makers[key]().decode()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paper", ["a4", "letter"])
 def test_the_demos_pilots_with_decisions_keep_their_page_with_the_changes_since_its_last_meeting(
     _demo_file, tmp_path, paper

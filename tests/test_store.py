@@ -57,6 +57,7 @@ def test_a_failed_write_stores_nothing_and_keeps_the_version(store):
     assert "half" not in store.meta()
 
 
+@pytest.mark.slow
 def test_the_file_is_released_between_units_of_work(store):
     store.ensure_ready()
     result = subprocess.run(
@@ -68,6 +69,7 @@ def test_the_file_is_released_between_units_of_work(store):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_a_store_held_by_another_process_gives_one_clear_sentence(store):
     store.ensure_ready()
     holder = hold_lock(store.path, 30)
@@ -88,6 +90,7 @@ def test_a_store_held_by_another_process_gives_one_clear_sentence(store):
     assert "\n" not in message
 
 
+@pytest.mark.slow
 def test_waiting_for_the_lock_succeeds_when_the_other_process_finishes(store):
     store.ensure_ready()
     holder = hold_lock(store.path, 1.5)
@@ -97,6 +100,7 @@ def test_waiting_for_the_lock_succeeds_when_the_other_process_finishes(store):
         holder.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_command_line_says_so_in_one_line_when_the_store_stays_busy(store, run_command):
     store.ensure_ready()
     holder = hold_lock(store.path, 60)
@@ -143,6 +147,7 @@ print(reads, seen[0][1], after, len(seen))
 """
 
 
+@pytest.mark.slow
 def test_a_nightly_load_succeeds_while_the_dashboard_reads_and_the_dashboard_sees_it(store):
     """Two real processes: one reads the store like open dashboard pages do, the other loads data
     through the command line. The load must succeed, and the reader must see the new data on its
@@ -262,6 +267,7 @@ def count_opens(monkeypatch) -> list[int]:
     return opened
 
 
+@pytest.mark.slow
 def test_meta_is_read_once_while_the_file_is_unchanged_and_again_after_another_process_writes(store, monkeypatch):
     import pilot_health.store as store_module
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
@@ -37,6 +38,7 @@ def test_empty_page_explains_what_to_drop(demo_store, app_env):
     assert at.get("file_uploader")
 
 
+@pytest.mark.slow
 def test_upload_preview_answer_store_and_withdraw(demo_store, app_env):
     app_env(demo_store)
     at, prefix = drop(upload_page(), "metrics_wide_per_metric.csv")
