@@ -323,14 +323,13 @@ TEST_WORKERS = "PILOT_HEALTH_TEST_WORKERS"
 
 
 def worker_arguments(extra: list[str]) -> list[str]:
-    """pytest-xdist's arguments for this run: two worker processes, each taking whole test files
-    (`--dist loadfile`), when the run leaves out the browser tests (the fast subset, the quick loop)
-    and the machine has two CPUs or more.
+    """pytest-xdist's arguments for this run: two worker processes when the machine has two CPUs or
+    more (`--dist loadfile`: whole test files; tests/conftest.py keeps every browser file on one
+    worker, one after the other, while the other worker takes the rest of the suite).
 
-    None when the run can hold browser tests (two dashboards and Chromiums at once on two CPUs made
-    a browser test's waits time out on a busy machine), names test files (workers would only add
-    their start), or chooses workers itself (`-n`, `-p no:xdist`); $PILOT_HEALTH_TEST_WORKERS says
-    how many for any run (`1`: none, in pytest's own process)."""
+    None when the run names test files (workers would only add their start) or chooses workers
+    itself (`-n`, `-p no:xdist`); $PILOT_HEALTH_TEST_WORKERS says how many for any run (`1`: none,
+    in pytest's own process)."""
     if any(
         argument in {"-n", "--numprocesses", "--dist"} or argument.startswith(("-n", "--numprocesses=", "--dist="))
         for argument in extra
@@ -339,7 +338,7 @@ def worker_arguments(extra: list[str]) -> list[str]:
     wanted = os.environ.get(TEST_WORKERS, "").strip()
     if wanted:
         workers = int(wanted) if wanted.isdigit() else 1
-    elif selected_test_files(extra) is not None or browser_setup_needed(extra)[0]:
+    elif selected_test_files(extra) is not None:
         return []
     else:
         workers = min(2, os.cpu_count() or 1)

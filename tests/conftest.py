@@ -195,6 +195,38 @@ def without_demo_meetings(store: Store) -> Store:
     return store
 
 
+# --- Two workers (pytest-xdist, started by run.py) ------------------------------------------------
+# Test files whose names start with this hold the browser tests, and only they do (checked below):
+# the scheduler keeps them together on one worker, so one dashboard and one Chromium run at a time
+# while the other worker takes the rest of the suite, file by file.
+BROWSER_FILES = "test_browser"
+
+
+def pytest_collection_modifyitems(config, items):
+    """A browser test outside a test_browser*.py file would run beside another browser test on the
+    other worker (two Chromiums on two CPUs time out): refuse the run and say where it belongs."""
+    strays = [i.nodeid for i in items if i.get_closest_marker("browser") and not i.path.name.startswith(BROWSER_FILES)]
+    if strays:
+        raise pytest.UsageError(f"browser tests belong in a {BROWSER_FILES}*.py file: {', '.join(strays)}")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """With `--dist loadfile` (what run.py asks for), one work unit per test file, except that every
+    browser file is one unit, scheduled first as the largest: one worker runs the browser tests one
+    after the other while the other runs the rest. xdist's own loadgroup would do this but its
+    grouping is lost with pytest 9.2 (it renames items through a field pytest no longer reads)."""
+    if getattr(config.option, "dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserFilesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "browser tests" if Path(path).name.startswith(BROWSER_FILES) else path
+
+    return BrowserFilesTogether(config, log)
+
+
 # --- Browser tests (marker `browser`; helpers in browser_support.py) ---------------------------------
 
 

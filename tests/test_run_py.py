@@ -142,8 +142,9 @@ TWO_WORKERS = ["-n", "2", "--dist", "loadfile"]
 @pytest.mark.parametrize(
     "arguments, workers_variable, cpus, expected",
     [
-        ([], None, 2, []),  # the whole suite (browser tests): pytest's own process
-        ([], "2", 2, TWO_WORKERS),  # unless asked for
+        ([], None, 2, TWO_WORKERS),  # the whole suite: browser files on one worker, the rest on the other
+        ([], "1", 2, []),  # unless asked for none
+        (["-m", "browser"], None, 2, TWO_WORKERS),
         (["-m", "not browser and not slow"], None, 2, TWO_WORKERS),  # the fast subset on this 2-CPU machine
         (["-m", "not browser"], None, 8, TWO_WORKERS),  # never more than two unless asked
         (["-m", "not browser"], None, 1, []),  # one CPU: pytest's own process
@@ -159,7 +160,7 @@ TWO_WORKERS = ["-n", "2", "--dist", "loadfile"]
         (["-m", "not browser", "-k", "heatmap"], None, 2, TWO_WORKERS),
     ],
 )
-def test_runs_without_browser_tests_use_two_workers_unless_files_are_named_or_workers_chosen(
+def test_runs_use_two_workers_unless_files_are_named_or_workers_chosen(
     run_py, monkeypatch, arguments, workers_variable, cpus, expected
 ):
     if workers_variable is None:
