@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from pilot_health import demo, portfolio
+from pilot_health.analytics import portfolio
 from pilot_health.csv_files import frame_to_csv
+from pilot_health.demo import portfolio as demo
 from pilot_health.formatting import money, number_words, percent, plural
 from pilot_health.models import STAGE_LABELS
-from pilot_health import charts
+from pilot_health.reports import charts
 from pilot_health.ui import data
 from pilot_health.ui.columns import MISSING, MISSING_NOTE, count_column, money_column, percent_bar_column
 from pilot_health.ui.guide import guide_link

@@ -33,7 +33,7 @@ from pathlib import Path
 cap = int(sys.argv[4])
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 from pilot_health.ingest import ingest
-from pilot_health.store import Store
+from pilot_health.store.database import Store
 store = Store(Path(sys.argv[3]))
 from datetime import datetime
 from pilot_health import queries

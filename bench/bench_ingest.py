@@ -145,8 +145,8 @@ def write_csv(path: Path, rows: int) -> float:
 
 
 def build_demo_store(folder: Path) -> tuple[Path, dict[str, Any]]:
-    from pilot_health.demo import DEMO_NOW, load_demo
-    from pilot_health.store import Store
+    from pilot_health.demo.portfolio import DEMO_NOW, load_demo
+    from pilot_health.store.database import Store
 
     path = folder / "demo.duckdb"
     mark = time.perf_counter()
@@ -215,7 +215,7 @@ def child(mode: str, store_path: Path, csv_path: Path, rows: int) -> dict[str, A
         }
     if mode in ("ingest", "profile"):
         from pilot_health.ingest import IngestOptions, engine, ingest
-        from pilot_health.store import Store
+        from pilot_health.store.database import Store
     imports_s = time.perf_counter() - started
     rss_after_imports = _rss_mb()
     out: dict[str, Any] = {
@@ -377,7 +377,7 @@ class TimedResult:
 
 
 def _profiled_store_class() -> type:
-    from pilot_health.store import Store
+    from pilot_health.store.database import Store
 
     class _ProfiledStore(Store):
         """A Store whose connections are TimedConnections (the engine is unchanged)."""

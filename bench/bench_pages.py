@@ -43,12 +43,14 @@ from typing import Any, Callable
 import duckdb
 import pandas as pd
 
-from pilot_health import pilots as pilots_module
-from pilot_health import adoption_report, alignment_report, portfolio, queries, risk
-from pilot_health.catalogue import load_catalogue
-from pilot_health import store as store_module
+from pilot_health.analytics import portfolio, risk
 from pilot_health.models import STAGES, Pilot
-from pilot_health.store import Store, utc_now
+from pilot_health.register import pilots as pilots_module
+from pilot_health.reports import adoption_report, alignment_report
+from pilot_health.rules.catalogue import load_catalogue
+from pilot_health.store import database as store_module
+from pilot_health.store import queries
+from pilot_health.store.database import Store, utc_now
 
 # store_meta writes go through the project's helper, wherever this version keeps it.
 put_meta = queries.put_meta
@@ -814,7 +816,7 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
     quiet_streamlit()
     import streamlit as st
 
-    from pilot_health import charts
+    from pilot_health.reports import charts
     from pilot_health.ui import data
 
     today = date.today()

@@ -111,7 +111,7 @@ def main() -> int:
     config.set_option("secrets.files", [str(work / "no_secrets.toml")])  # open access, as in the tests
     share_compiled_scripts()
 
-    from pilot_health.store import Store
+    from pilot_health.store.database import Store
 
     with Store(db).read() as con:
         first = con.execute("SELECT pilot_id FROM pilots ORDER BY pilot_id LIMIT 1").fetchone()[0]

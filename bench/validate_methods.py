@@ -1,5 +1,5 @@
 """Operating characteristics of the alignment, decay and trend verdicts, by Monte Carlo over the
-real functions (pilot_health.alignment, pilot_health.pilot_numbers), with the catalogue's settings.
+real functions (pilot_health.analytics.alignment, pilot_health.analytics.pilot_numbers), with the catalogue's settings.
 
     .venv/bin/python bench/validate_methods.py            # 2,000 draws per cell (about 9 minutes on one core, 8 of them g to g3)
     .venv/bin/python bench/validate_methods.py --draws 200
@@ -47,13 +47,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from pilot_health import queries, risk  # noqa: E402
-from pilot_health.alignment import TOLERANCE, alignment, kpi_progress, live_decay  # noqa: E402
-from pilot_health.catalogue import load_catalogue  # noqa: E402
-from pilot_health.evidence import PilotEvidence, load_evidence  # noqa: E402
+from pilot_health.analytics import risk  # noqa: E402
+from pilot_health.analytics.alignment import TOLERANCE, alignment, kpi_progress, live_decay  # noqa: E402
+from pilot_health.analytics.evidence import PilotEvidence, load_evidence  # noqa: E402
+from pilot_health.analytics.pilot_numbers import PilotNumbers  # noqa: E402
 from pilot_health.models import Pilot  # noqa: E402
-from pilot_health.pilot_numbers import PilotNumbers  # noqa: E402
-from pilot_health.store import Store  # noqa: E402
+from pilot_health.rules.catalogue import load_catalogue  # noqa: E402
+from pilot_health.store import queries
+from pilot_health.store.database import Store  # noqa: E402
 
 SETTINGS = load_catalogue().analysis
 WEEKS = pd.date_range("2024-01-01", periods=200, freq="W-MON")

@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from pilot_health.alerts import EVENT_KINDS, run_alerts, sent_log, subscribe, subscriptions, unsubscribe
 from pilot_health.errors import PilotHealthError
 from pilot_health.formatting import plural
-from pilot_health.meetings import DUE_SOON_DAYS
+from pilot_health.reports.alerts import EVENT_KINDS, run_alerts, sent_log, subscribe, subscriptions, unsubscribe
+from pilot_health.reports.meetings import DUE_SOON_DAYS
 from pilot_health.ui import data
 from pilot_health.ui.guide import guide_link
 from pilot_health.ui.page import friendly_errors, page_setup, show_problem

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pilot_health.models import PILOT_FIELDS, READINESS_FIELDS, STAGE_LABELS
-from pilot_health.pilots import get_pilot, register_csv, template_csv
+from pilot_health.register.pilots import get_pilot, register_csv, template_csv
 from pilot_health.ui import data, pilot_form
 from pilot_health.ui.columns import MISSING, MISSING_NOTE, money_column
 from pilot_health.ui.guide import guide_link

@@ -3,12 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from pilot_health.adoption import STUCK_AT_OR_BELOW
-from pilot_health.catalogue import PATTERN_KEYS, PATTERN_SHORT_NAMES
-from pilot_health.csv_files import frame_to_csv
-from pilot_health.formatting import moment, number_words, percent
-from pilot_health.models import STAGE_LABELS
-from pilot_health.risk import (
+from pilot_health.analytics import risk
+from pilot_health.analytics.adoption import STUCK_AT_OR_BELOW
+from pilot_health.analytics.portfolio import HEALTH_VERDICTS, portfolio_health
+from pilot_health.analytics.risk import (
     FIRED,
     HEALTH_LABELS,
     STATUS_LABELS,
@@ -18,17 +16,20 @@ from pilot_health.risk import (
     order_pilots,
     scores_table,
 )
-from pilot_health.portfolio import HEALTH_VERDICTS, portfolio_health
-from pilot_health import charts, risk
+from pilot_health.csv_files import frame_to_csv
+from pilot_health.formatting import moment, number_words, percent
+from pilot_health.models import STAGE_LABELS
+from pilot_health.reports import charts
+from pilot_health.rules.catalogue import PATTERN_KEYS, PATTERN_SHORT_NAMES
 from pilot_health.ui import data
 from pilot_health.ui import decisions as decisions_section
 from pilot_health.ui.page import app_base_url, friendly_errors, page_setup
 from pilot_health.ui.text import md_escape
 from pilot_health.ui.widgets import (
     data_table,
+    pack_since,
     pilot_picker,
     portfolio_filters,
-    pack_since,
     report_unknown_url_values,
     steering_pack_downloads,
 )

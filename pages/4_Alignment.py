@@ -2,20 +2,24 @@
 
 import streamlit as st
 
-from pilot_health.alignment_report import (
+from pilot_health.csv_files import frame_to_csv
+from pilot_health.formatting import moment, percent
+from pilot_health.models import STAGE_LABELS
+from pilot_health.reports import charts
+from pilot_health.reports.alignment_report import (
     CADENCE_WORDS,
     CONCERN_POINTS,
     DECAY_WORDS,
+    DETAIL_COLUMNS,
     KPI_WINDOW_PERIODS,
     LABEL_SHORT,
     LABEL_TILES,
     LABEL_WORDS,
     MAIN_COLUMNS,
-    DETAIL_COLUMNS,
     TABLE_ROWS,
     alignment_counts,
-    cut,
     chart_caption,
+    cut,
     decay_table,
     drift_table,
     gap_table,
@@ -23,11 +27,7 @@ from pilot_health.alignment_report import (
     portfolio_table,
     screen_table,
 )
-from pilot_health.csv_files import frame_to_csv
-from pilot_health.formatting import moment, percent
-from pilot_health.metric_dictionary import MetricAnswer, save_answer
-from pilot_health.models import STAGE_LABELS
-from pilot_health import charts
+from pilot_health.rules.metric_dictionary import MetricAnswer, save_answer
 from pilot_health.ui import data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape

@@ -3,8 +3,12 @@ to wave, and whether actual usage follows."""
 
 import streamlit as st
 
-from pilot_health.adoption import ALL_RESPONDENTS, GUIDANCE, OTHER_TEAMS, STUCK_AT_OR_BELOW, UsageTrend
-from pilot_health.adoption_report import (
+from pilot_health.analytics.adoption import ALL_RESPONDENTS, GUIDANCE, OTHER_TEAMS, STUCK_AT_OR_BELOW, UsageTrend
+from pilot_health.csv_files import frame_to_csv
+from pilot_health.formatting import moment, percent, plural
+from pilot_health.models import STAGE_LABELS
+from pilot_health.reports import charts
+from pilot_health.reports.adoption_report import (
     BARRIER_LABELS,
     DETAIL_COLUMNS,
     MAIN_COLUMNS,
@@ -22,10 +26,6 @@ from pilot_health.adoption_report import (
     usage_chart_data,
     verdict,
 )
-from pilot_health.csv_files import frame_to_csv
-from pilot_health.formatting import moment, percent, plural
-from pilot_health.models import STAGE_LABELS
-from pilot_health import charts
 from pilot_health.ui import data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.text import md_escape

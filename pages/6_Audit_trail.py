@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pilot_health.models import AUDIT_ACTIONS
-from pilot_health.thresholds import threshold_label
+from pilot_health.rules.thresholds import threshold_label
 from pilot_health.ui import data
 from pilot_health.ui.page import friendly_errors, page_setup
 from pilot_health.ui.widgets import data_table, report_unknown_url_values

@@ -5,7 +5,7 @@ import streamlit as st
 
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.errors import PilotHealthError
-from pilot_health.thresholds import save_thresholds, threshold_settings
+from pilot_health.rules.thresholds import save_thresholds, threshold_settings
 from pilot_health.ui.guide import guide_link
 from pilot_health.ui.page import friendly_errors, page_setup
 

@@ -5,16 +5,16 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from pilot_health import meetings
-from pilot_health.changes import BETTER, WORSE, since_moment
+from pilot_health.analytics.risk import HEALTH_LABELS
 from pilot_health.formatting import moment, plural
-from pilot_health.results import KEEPER
-from pilot_health.risk import HEALTH_LABELS
+from pilot_health.reports import meetings
+from pilot_health.reports.changes import BETTER, WORSE, since_moment
+from pilot_health.reports.results import KEEPER
 from pilot_health.ui import data
+from pilot_health.ui.decisions import decision_card
 from pilot_health.ui.guide import guide_link
 from pilot_health.ui.page import app_base_url, friendly_errors, page_setup, pin_text
 from pilot_health.ui.text import md_escape
-from pilot_health.ui.decisions import decision_card
 from pilot_health.ui.widgets import data_table, details_table, steering_pack_downloads
 
 ctx = page_setup("Since last meeting")

@@ -13,10 +13,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from browser_support import CHROMIUM_ARGS, chromium_or_skip, fresh_page
-from pilot_health.demo import DEMO_NOW, load_demo
-from pilot_health.store import Store
+
+from pilot_health.demo.portfolio import DEMO_NOW, load_demo
+from pilot_health.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 # The demo as shipped, loaded without re-dating: tests compute dates against this "today".
@@ -187,7 +187,7 @@ def downloads(monkeypatch) -> list[tuple[str, bytes]]:
 def without_demo_meetings(store: Store) -> Store:
     """The demo store without its two past meetings and their decisions: for tests that record
     their own from a clean slate."""
-    from pilot_health import queries
+    from pilot_health.store import queries
 
     with store.write() as con:
         ids = [m["meeting_id"] for m in queries.fetch_meetings(con)]

@@ -4,26 +4,25 @@ pilots they see, and nothing else is there), and every write checking the person
 
 from __future__ import annotations
 
-
 import pandas as pd
 import pytest
-
 from conftest import ROOT
-from pilot_health import queries
+from test_risk import TODAY, Story
+
 from pilot_health.access import ABILITIES, Person, is_loopback, load_access, resolve_person
-from pilot_health.adoption_report import portfolio_adoption
-from pilot_health.alignment_report import portfolio_alignment
-from pilot_health.demo import clear_demo
+from pilot_health.analytics.portfolio import load_portfolio
+from pilot_health.analytics.risk import assess
+from pilot_health.demo.portfolio import clear_demo
 from pilot_health.errors import AccessDenied, ConfigError, DuplicateError, NotFoundError
 from pilot_health.ingest import IngestOptions, ingest, withdraw
-from pilot_health.metric_dictionary import MetricAnswer, save_answer
-from pilot_health.pilots import create_pilot, get_pilot, list_pilots, update_pilot
-from pilot_health.portfolio import load_portfolio
-from pilot_health.risk import assess
-from pilot_health.steering_pack import export
-from pilot_health.store import utc_now
-from pilot_health.thresholds import save_thresholds
-from test_risk import TODAY, Story
+from pilot_health.register.pilots import create_pilot, get_pilot, list_pilots, update_pilot
+from pilot_health.reports.adoption_report import portfolio_adoption
+from pilot_health.reports.alignment_report import portfolio_alignment
+from pilot_health.reports.steering_pack import export
+from pilot_health.rules.metric_dictionary import MetricAnswer, save_answer
+from pilot_health.rules.thresholds import save_thresholds
+from pilot_health.store import queries
+from pilot_health.store.database import utc_now
 
 FINANCE = ("Finance",)
 ADMIN = Person("ann@example.com", "admin", signed_in=True)
@@ -330,7 +329,7 @@ def test_an_upload_with_rows_for_another_units_pilot_is_refused_whole(demo_store
 
 def test_a_register_row_outside_the_units_is_rejected_naming_its_row_and_column(demo_store):
     from pilot_health.models import PILOT_FIELDS
-    from pilot_health.pilots import register_csv
+    from pilot_health.register.pilots import register_csv
 
     rows = pd.DataFrame(
         [

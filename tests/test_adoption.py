@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from test_risk import NOW, TODAY, Story, weeks_ago
 
-from pilot_health import adoption_report as report, queries, risk
-from pilot_health.adoption import (
+from pilot_health.analytics import risk
+from pilot_health.analytics.adoption import (
     ADKAR,
     OTHER_TEAMS,
     anonymous_groups,
@@ -23,11 +24,12 @@ from pilot_health.adoption import (
     participation,
     usage_trend,
 )
-from pilot_health.catalogue import load_catalogue
 from pilot_health.csv_files import frame_to_csv
 from pilot_health.models import Pilot
-from pilot_health.store import Store, utc_now
-from test_risk import NOW, TODAY, Story, weeks_ago
+from pilot_health.reports import adoption_report as report
+from pilot_health.rules.catalogue import load_catalogue
+from pilot_health.store import queries
+from pilot_health.store.database import Store, utc_now
 
 SETTINGS = load_catalogue().analysis
 SMALL_TEAM = "Tiny team"  # 3 respondents: below the minimum of 5, so never shown on its own
@@ -494,7 +496,7 @@ def test_the_command_gives_the_fields_the_issue_names_and_hides_the_small_team(t
 def test_every_analysis_setting_is_documented():
     from pathlib import Path
 
-    from pilot_health.catalogue import Analysis
+    from pilot_health.rules.catalogue import Analysis
 
     docs = "\n".join(p.read_text(encoding="utf-8") for p in (Path(__file__).parents[1] / "docs").glob("*.md"))
     assert [key for key in Analysis.model_fields if f"`{key}`" not in docs] == []

@@ -10,11 +10,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
-
-from pilot_health import adoption_report as report
-from pilot_health.adoption import OTHER_TEAMS
 from test_adoption import MARKUP_COMMENT, SMALL_TEAM, TINY_COMMENT, survey_store
 from test_pages import assert_clean, open_page, sources, texts
+
+from pilot_health.analytics.adoption import OTHER_TEAMS
+from pilot_health.reports import adoption_report as report
 
 PAGE = "pages/5_Adoption.py"
 
@@ -297,7 +297,7 @@ def test_the_screen_table_rounds_for_people_and_says_why_a_barrier_is_missing(de
 
 def test_the_adoption_counts_on_the_page_are_the_domains(demo_store, app_env):
     """The four headline tiles come from adoption_report.adoption_counts of the page's table."""
-    from pilot_health.catalogue import load_catalogue
+    from pilot_health.rules.catalogue import load_catalogue
 
     app_env(demo_store)
     at = adoption_page()
@@ -318,7 +318,7 @@ def test_the_adoption_counts_by_hand(demo_store):
     """Five pilots worked out by hand against the shipped thresholds (adoption below 40% of target,
     participation below 60%): two surveyed and stuck at Knowledge, one surveyed and not stuck, one
     with too few answers (no barrier), one never surveyed."""
-    from pilot_health.catalogue import load_catalogue
+    from pilot_health.rules.catalogue import load_catalogue
 
     catalogue = load_catalogue()
     assert catalogue.threshold("adoption_below_target") == 0.4 and catalogue.analysis.participation_warning == 0.6
@@ -346,7 +346,7 @@ def test_the_adoption_counts_by_hand(demo_store):
 
 def test_the_barrier_rule_is_worded_from_its_constant(demo_store, app_env, monkeypatch):
     """“Scored 3 or lower” and the usage trend's 5% come from the constants the numbers use."""
-    from pilot_health import adoption
+    from pilot_health.analytics import adoption
 
     app_env(demo_store)
     words = " ".join(" ".join(sources(adoption_page(pilot="CS-01").markdown)).split())  # under a pilot's view

@@ -17,19 +17,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from conftest import DEMO_TODAY
-from pilot_health import alerts, cli, queries
-from pilot_health.access import Person
-from pilot_health.alerts import AlertError, run_alerts, sent_log, subscribe, subscriptions, unsubscribe
-from pilot_health.demo import DEMO_NOW
-from pilot_health.errors import AccessDenied, NotFoundError
-from pilot_health.meetings import decisions, record_decision, record_meeting
-from pilot_health.notify import AlertSettings, SmtpSettings, read_alert_settings
-from pilot_health.store import utc_now
-
 from aiosmtpd.controller import Controller  # requirements-dev.txt: a missing server is an error, never a skip
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from conftest import DEMO_TODAY
+
+from pilot_health import cli
+from pilot_health.access import Person
+from pilot_health.demo.portfolio import DEMO_NOW
+from pilot_health.errors import AccessDenied, NotFoundError
+from pilot_health.reports import alerts
+from pilot_health.reports.alerts import AlertError, run_alerts, sent_log, subscribe, subscriptions, unsubscribe
+from pilot_health.reports.meetings import decisions, record_decision, record_meeting
+from pilot_health.reports.notify import AlertSettings, SmtpSettings, read_alert_settings
+from pilot_health.store import queries
+from pilot_health.store.database import utc_now
 
 BASE = "https://pilot-health.example.com"
 USER, PASSWORD = "pilot-health", "not-a-real-password"
@@ -51,11 +52,12 @@ def _no_escalations_unless_asked(monkeypatch):
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1, made for this test run."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
@@ -512,7 +514,7 @@ def test_a_red_pilot_without_a_decision_is_escalated_to_its_sponsor_and_an_unkno
 
 
 def test_the_link_is_the_dashboards_pinned_link_of_the_view():
-    from pilot_health.steering_pack import live_link
+    from pilot_health.reports.steering_pack import live_link
     from pilot_health.ui.page import parse_pin
 
     at = datetime(2026, 11, 19, 17, 0, 5)

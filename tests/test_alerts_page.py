@@ -8,14 +8,14 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from pilot_health.access import Person
-from pilot_health.alerts import run_alerts, subscribe, subscriptions
-from pilot_health.demo import DEMO_NOW
-from pilot_health.notify import AlertSettings
 from test_pages import assert_clean, open_page, texts
 from test_screen_words import DEVELOPER_WORDS, rendered
 from test_signin_pages import everything_sent, signed_in, visit
+
+from pilot_health.access import Person
+from pilot_health.demo.portfolio import DEMO_NOW
+from pilot_health.reports.alerts import run_alerts, subscribe, subscriptions
+from pilot_health.reports.notify import AlertSettings
 
 PAGE = "pages/10_Alerts.py"
 ANN = Person("ann@example.com", "admin", None, signed_in=True)

@@ -9,12 +9,12 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-
-from pilot_health import alignment_report as report
-from pilot_health.alignment import alignment, crossings, decay_path, drift, drift_path, live_decay
-from pilot_health.catalogue import load_catalogue
-from pilot_health.evidence import load_evidence
 from test_risk import NOW, TODAY, Story, line
+
+from pilot_health.analytics.alignment import alignment, crossings, decay_path, drift, drift_path, live_decay
+from pilot_health.analytics.evidence import load_evidence
+from pilot_health.reports import alignment_report as report
+from pilot_health.rules.catalogue import load_catalogue
 
 SETTINGS = load_catalogue().analysis
 WEEKS = pd.date_range("2025-01-06", periods=60, freq="W-MON")
@@ -268,8 +268,8 @@ def test_the_alignment_command_for_one_pilot_and_a_wrong_code(demo_store, run_co
 
 @pytest.fixture(scope="module")
 def demo_rows(tmp_path_factory):
-    from pilot_health.demo import DEMO_NOW, load_demo
-    from pilot_health.store import Store
+    from pilot_health.demo.portfolio import DEMO_NOW, load_demo
+    from pilot_health.store.database import Store
 
     store = Store(tmp_path_factory.mktemp("demo-alignment") / "demo.duckdb")
     load_demo(store, today=DEMO_NOW.date())

@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-
-from pilot_health import alignment_report as report, charts
-from pilot_health.alignment import mann_kendall
-from pilot_health.catalogue import load_catalogue
-from pilot_health.evidence import load_evidence
-from pilot_health.metric_dictionary import MetricInfo
 from test_risk import NOW, TODAY, Story, line
+
+from pilot_health.analytics.alignment import mann_kendall
+from pilot_health.analytics.evidence import load_evidence
+from pilot_health.reports import alignment_report as report
+from pilot_health.reports import charts
+from pilot_health.rules.catalogue import load_catalogue
+from pilot_health.rules.metric_dictionary import MetricInfo
 
 CATALOGUE = load_catalogue()
 SETTINGS = CATALOGUE.analysis
@@ -77,8 +78,8 @@ def assert_chart_agrees_with_verdict(chart, row) -> None:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from pilot_health.demo import DEMO_NOW, load_demo
-    from pilot_health.store import Store
+    from pilot_health.demo.portfolio import DEMO_NOW, load_demo
+    from pilot_health.store.database import Store
 
     store = Store(tmp_path_factory.mktemp("demo-chart") / "demo.duckdb")
     load_demo(store, today=DEMO_NOW.date())

@@ -9,10 +9,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
-
-from pilot_health import alignment_report as report, queries
-from pilot_health.catalogue import load_catalogue
 from test_pages import assert_clean, open_page, texts
+
+from pilot_health.reports import alignment_report as report
+from pilot_health.rules.catalogue import load_catalogue
+from pilot_health.store import queries
 
 PAGE = "pages/4_Alignment.py"
 SETTINGS = load_catalogue().analysis
@@ -296,9 +297,10 @@ def test_the_first_card_never_says_more_than_fits(demo_store, app_env):
 
 
 def test_three_monthly_points_are_named_monthly_and_the_axis_ends_with_them(tmp_path, app_env):
+    from datetime import timedelta
+
     from test_alignment_chart import months_ago
     from test_risk import TODAY, Story
-    from datetime import timedelta
 
     story = Story(
         lab=[],

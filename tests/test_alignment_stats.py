@@ -12,14 +12,21 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-
-from pilot_health import alignment_report as report
-from pilot_health import risk
-from pilot_health.alignment import alignment, chance_words, kpi_progress, live_decay, mann_kendall, weekly_noise
-from pilot_health.catalogue import Analysis, load_catalogue
-from pilot_health.pilot_numbers import PilotNumbers
-from pilot_health.thresholds import with_overrides
 from test_risk import NOW, Story, line, weeks_ago
+
+from pilot_health.analytics import risk
+from pilot_health.analytics.alignment import (
+    alignment,
+    chance_words,
+    kpi_progress,
+    live_decay,
+    mann_kendall,
+    weekly_noise,
+)
+from pilot_health.analytics.pilot_numbers import PilotNumbers
+from pilot_health.reports import alignment_report as report
+from pilot_health.rules.catalogue import Analysis, load_catalogue
+from pilot_health.rules.thresholds import with_overrides
 
 SETTINGS = load_catalogue().analysis
 WEEKS = pd.date_range("2024-01-01", periods=120, freq="W-MON")
@@ -405,8 +412,8 @@ def test_pure_noise_is_rarely_read_as_improving():
 def test_the_words_about_a_series_agree_with_its_trend_test():
     """A slow, steady fall that the trend test finds clear is never "ended about where it started", and a
     change the test cannot tell from noise says so (both cases seen in the demo before)."""
-    from pilot_health.alignment import mann_kendall
-    from pilot_health.alignment_report import change_words
+    from pilot_health.analytics.alignment import mann_kendall
+    from pilot_health.reports.alignment_report import change_words
 
     index = pd.date_range("2026-01-05", periods=30, freq="7D")
     steady = pd.Series([5.80 - 0.004 * i for i in range(30)], index=index)  # cost: 5.80 → 5.684, under 2% in all
@@ -483,7 +490,7 @@ def test_a_kpi_progress_without_dates_is_never_within_the_noise():
     """No deadline: no shortfall to weigh against the noise (a question that used to compare None)."""
     from dataclasses import replace
 
-    from pilot_health.alignment import KpiProgress
+    from pilot_health.analytics.alignment import KpiProgress
 
     undated = KpiProgress(
         latest=0.5,

@@ -155,13 +155,13 @@ def test_the_doc_lists_exactly_the_layers_of_the_architecture_test():
     [
         ("pilot_health.ui.data.risk_results", True),  # a function of a subpackage's module
         ("pilot_health.ingest.*", True),
-        ("pilot_health.risk.PilotRisk.health", True),  # a dataclass field
-        ("pilot_health.risk.PilotRisk.next_actions", True),  # a property
-        ("pilot_health.catalogue.Signal.threshold", True),  # a pydantic field
-        ("pilot_health.risk.no_such_function", False),
+        ("pilot_health.analytics.risk.PilotRisk.health", True),  # a dataclass field
+        ("pilot_health.analytics.risk.PilotRisk.next_actions", True),  # a property
+        ("pilot_health.rules.catalogue.Signal.threshold", True),  # a pydantic field
+        ("pilot_health.analytics.risk.no_such_function", False),
         ("pilot_health.no_such_module.assess", False),
-        ("pilot_health.risk.PilotRisk.no_such_field", False),
-        ("pilot_health.risk.PilotRisk.health.deeper", False),  # nothing to look in past a field
+        ("pilot_health.analytics.risk.PilotRisk.no_such_field", False),
+        ("pilot_health.analytics.risk.PilotRisk.health.deeper", False),  # nothing to look in past a field
     ],
 )
 def test_a_name_resolves_only_when_it_exists(name, found):
@@ -174,18 +174,20 @@ def test_a_name_resolves_only_when_it_exists(name, found):
 
 def test_the_checks_catch_a_wrong_name_path_or_layer():
     text = _text()
-    wrong = text.replace("`pilot_health.risk.heatmap_frame`", "`pilot_health.risk.heatmap_frames`", 1)
+    wrong = text.replace(
+        "`pilot_health.analytics.risk.heatmap_frame`", "`pilot_health.analytics.risk.heatmap_frames`", 1
+    )
     assert wrong != text
     before = unresolved_names(text)
     assert [problem for problem in unresolved_names(wrong) if problem not in before] == [
         f"line {wrong[: wrong.index('heatmap_frames')].count(chr(10)) + 1}: "
-        "pilot_health.risk.heatmap_frames: pilot_health.risk has no heatmap_frames"
+        "pilot_health.analytics.risk.heatmap_frames: pilot_health.analytics.risk has no heatmap_frames"
     ]
-    assert unresolved_names("`pilot_health.risk.assess(store)`") == [
-        "line 1: `pilot_health.risk.assess(store)` is not a dotted name; write the name alone in backticks"
+    assert unresolved_names("`pilot_health.analytics.risk.assess(store)`") == [
+        "line 1: `pilot_health.analytics.risk.assess(store)` is not a dotted name; write the name alone in backticks"
     ]
     assert missing_paths("`docs/schema.md` and `docs/no_such_page.md`") == [
         "line 1: docs/no_such_page.md does not exist"
     ]
-    moved = text.replace("| analytics | `adoption`, ", "| analytics | ", 1)
+    moved = text.replace("| analytics | `analytics`, ", "| analytics | ", 1)
     assert moved != text and documented_layers(moved) != LAYERS

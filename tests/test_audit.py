@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import io
 
-from pilot_health import queries
-from pilot_health.ingest import IngestOptions, ingest, withdraw
-from pilot_health.metric_dictionary import MetricAnswer, save_answer
-from pilot_health.models import Pilot
-from pilot_health.pilots import create_pilot, get_pilot, update_pilot
 from test_pages import assert_clean, open_page, texts
 from test_risk import TODAY, Story
+
+from pilot_health.ingest import IngestOptions, ingest, withdraw
+from pilot_health.models import Pilot
+from pilot_health.register.pilots import create_pilot, get_pilot, update_pilot
+from pilot_health.rules.metric_dictionary import MetricAnswer, save_answer
+from pilot_health.store import queries
 
 PAGE = "pages/6_Audit_trail.py"
 

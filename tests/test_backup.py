@@ -9,11 +9,11 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT
-from pilot_health import queries
-from pilot_health.backup import backup, restore
-from pilot_health.store import Store, facts_of_file, utc_now
+
+from pilot_health.store import queries
+from pilot_health.store.backup import backup, restore
+from pilot_health.store.database import Store, facts_of_file, utc_now
 
 
 def facts(store: Store) -> dict:
@@ -88,7 +88,7 @@ def test_a_backup_is_taken_while_another_process_uses_the_store(demo_store, tmp_
     waits its turn and is consistent."""
     code = (
         "import sys, time\n"
-        "from pilot_health.store import Store\n"
+        "from pilot_health.store.database import Store\n"
         "store = Store(sys.argv[1])\n"
         "end = time.monotonic() + 6\n"
         "while time.monotonic() < end:\n"
@@ -126,7 +126,7 @@ def test_the_backup_and_restore_commands(demo_store, tmp_path, run_command):
 def test_meetings_and_decisions_survive_a_backup_and_restore(demo_store, tmp_path):
     from datetime import date, datetime
 
-    from pilot_health.meetings import decisions, meetings, record_decision, record_meeting
+    from pilot_health.reports.meetings import decisions, meetings, record_decision, record_meeting
 
     meeting = record_meeting(
         demo_store, date(2026, 3, 2), "March committee", datetime(2026, 3, 1, 18, 0), by="ann@example.com"

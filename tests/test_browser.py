@@ -20,7 +20,6 @@ from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from browser_support import (
     FIRST_RENDER_MS,
     PILOT_ID,
@@ -306,8 +305,8 @@ def test_an_adoption_link_with_pilot_wave_and_team_reopens_the_same_view_in_a_fr
     the address, copied again, gives a colleague the same view."""
     from playwright.sync_api import expect
 
-    from pilot_health.adoption_report import portfolio_adoption
-    from pilot_health.store import Store
+    from pilot_health.reports.adoption_report import portfolio_adoption
+    from pilot_health.store.database import Store
 
     # The number to expect, from the same store without Streamlit (the app holds the file only briefly per view).
     pilot = next(p for p in portfolio_adoption(Store(dashboard.db)) if p.pilot_id == "RO-02")
@@ -417,8 +416,8 @@ def test_the_html_steering_packs_print_on_one_page(browser, dashboard, tmp_path,
     of A4 and of Letter (the portfolio's, which lists every pilot, and the layout of both are checked
     in test_browser_packs.py; the PDF packs in test_steering_pack.py)."""
     pypdf = pytest.importorskip("pypdf", reason="pypdf (requirements-dev.txt) reads the printed PDF")
-    from pilot_health.steering_pack import export
-    from pilot_health.store import Store
+    from pilot_health.reports.steering_pack import export
+    from pilot_health.store.database import Store
 
     store = Store(dashboard.db, lock_wait_seconds=30)
     for pilot_id in ("SC-01", "RO-02"):  # RO-02: the longest health reason and evidence of the demo

@@ -21,18 +21,17 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from browser_support import (
     FIRST_RENDER_MS,
     PILOT_ID,
     RENDERED_MS,
     assert_no_errors_shown,
-    fresh_page,
     finished_running,
     free_port,
+    fresh_page,
     load_demo_store,
-    sign_in_marks,
     sign_in,
+    sign_in_marks,
     start_dashboard,
     start_oidc_provider,
     write_auth_secrets,
@@ -106,8 +105,8 @@ def secured(chromium_path, tmp_path_factory):
 @pytest.fixture(scope="module")
 def units(secured):
     """Pilot codes of Finance, and of every other unit (read from the store the dashboard uses)."""
-    from pilot_health.pilots import list_pilots
-    from pilot_health.store import Store
+    from pilot_health.register.pilots import list_pilots
+    from pilot_health.store.database import Store
 
     pilots = list_pilots(Store(secured[0].db))
     finance = set(pilots.loc[pilots["business_unit"] == "Finance", "pilot_id"])

@@ -14,7 +14,6 @@ from datetime import date, timedelta
 from typing import Iterator
 
 import pytest
-
 from browser_support import (
     FIRST_RENDER_MS,
     RENDERED_MS,
@@ -81,8 +80,8 @@ def _press_beside_a_calendar(page, button: str, beside: str) -> None:
 def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_view(page, dashboard, script_errors):
     from playwright.sync_api import expect
 
-    from pilot_health import meetings
-    from pilot_health.store import Store, utc_now
+    from pilot_health.reports import meetings
+    from pilot_health.store.database import Store, utc_now
 
     today = utc_now().date()
     held, due = today - timedelta(days=14), today + timedelta(days=3)

@@ -32,7 +32,6 @@ from typing import Iterator, Sequence
 from urllib.parse import unquote, urlencode, urlsplit
 
 import pytest
-
 from browser_support import (
     FIRST_RENDER_MS,
     RENDERED_MS,
@@ -211,8 +210,8 @@ def _ingest(path: Path, db: Path, env: dict[str, str], *options: str) -> dict:
 SET_THRESHOLD = """
 import sys
 from pilot_health.access import Person
-from pilot_health.store import Store
-from pilot_health.thresholds import save_thresholds
+from pilot_health.store.database import Store
+from pilot_health.rules.thresholds import save_thresholds
 print(save_thresholds(Store(sys.argv[1]), {sys.argv[2]: float(sys.argv[3])}, Person(sys.argv[4], "admin")))
 """
 
@@ -221,7 +220,7 @@ print(save_thresholds(Store(sys.argv[1]), {sys.argv[2]: float(sys.argv[3])}, Per
 def dashboard(chromium_path, tmp_path_factory) -> Iterator[Dashboard]:
     """The real dashboard on the demo store with the two payload pilots, their data and a
     threshold set by a payload person. Depends on `chromium_path` so that a skip comes first."""
-    from pilot_health.pilots import template_csv
+    from pilot_health.register.pilots import template_csv
 
     folder = tmp_path_factory.mktemp("browser_markup")
     db, env = load_demo_store(folder)

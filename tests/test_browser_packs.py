@@ -11,7 +11,8 @@ import io
 import pypdf
 import pytest
 
-from pilot_health import risk, steering_pack as sp
+from pilot_health.analytics import risk
+from pilot_health.reports import steering_pack as sp
 
 pytestmark = pytest.mark.browser
 BASE = "http://dashboard.example:8501"
@@ -95,8 +96,8 @@ def test_every_pilot_pack_with_decisions_and_the_changes_since_the_last_meeting_
 ):
     """As the Risk page offers them in the demo: pinned at its now, compared with its last meeting (the
     decisions and the changes take room from the charts, never a second page, nothing overlapping)."""
-    from pilot_health import meetings
-    from pilot_health.demo import DEMO_NOW
+    from pilot_health.demo.portfolio import DEMO_NOW
+    from pilot_health.reports import meetings
 
     last = meetings.last_meeting(meetings.meetings(demo_store), DEMO_NOW)
     assert last is not None, "the demo has past meetings"

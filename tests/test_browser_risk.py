@@ -13,7 +13,6 @@ import re
 from typing import Iterator
 
 import pytest
-
 from browser_support import RENDERED_MS, Dashboard, assert_no_errors_shown, load_demo_store, open_link, start_dashboard
 
 pytestmark = pytest.mark.browser
@@ -35,8 +34,8 @@ def dashboard(chromium_path, tmp_path_factory) -> Iterator[Dashboard]:
 
 @pytest.fixture(scope="module")
 def demo_health(dashboard) -> dict[str, str]:
-    from pilot_health import risk
-    from pilot_health.store import Store
+    from pilot_health.analytics import risk
+    from pilot_health.store.database import Store
 
     return {r.pilot_id: r.health for r in risk.assess(Store(dashboard.db))}
 
@@ -47,7 +46,7 @@ def test_each_pilots_health_is_a_coloured_word_and_the_red_ones_are_named(
 ):
     from playwright.sync_api import expect
 
-    from pilot_health import charts
+    from pilot_health.reports import charts
 
     context = browser.new_context(viewport={"width": width, "height": 900})
     try:

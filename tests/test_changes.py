@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from pilot_health.changes import changes_since, earliest
+from pilot_health.analytics.risk import assess
 from pilot_health.errors import PilotHealthError
 from pilot_health.ingest import IngestOptions, ingest, withdraw
-from pilot_health.pilots import get_pilot, update_pilot
-from pilot_health.results import KEEPER
-from pilot_health.risk import assess
-from pilot_health.store import utc_now
+from pilot_health.register.pilots import get_pilot, update_pilot
+from pilot_health.reports.changes import changes_since, earliest
+from pilot_health.reports.results import KEEPER
+from pilot_health.store.database import utc_now
 
 
 def tick() -> None:
@@ -92,7 +92,7 @@ def test_edits_uploads_and_withdrawals_after_a_pinned_moment_are_the_changes(dem
 def test_health_moves_and_plurals_in_the_summary():
     from datetime import datetime
 
-    from pilot_health.changes import Change, PilotChanges, PortfolioChanges
+    from pilot_health.reports.changes import Change, PilotChanges, PortfolioChanges
 
     def pilot(code, before, after, *kinds):
         return PilotChanges(
@@ -162,7 +162,7 @@ def test_command_line_refuses_a_bad_day_in_one_sentence(demo_store, capsys, sinc
 def test_a_chosen_day_means_its_end_or_the_registers_first_moment():
     from datetime import date, datetime
 
-    from pilot_health.changes import since_moment
+    from pilot_health.reports.changes import since_moment
 
     first, until = datetime(2026, 11, 19, 16, 0), datetime(2026, 12, 5, 23, 59, 59)
     assert since_moment(date(2026, 11, 30), first, until) == (datetime(2026, 11, 30, 23, 59, 59), "")

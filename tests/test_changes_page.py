@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-
-from pilot_health import meetings
-from pilot_health.changes import changes_since
-from pilot_health.pilots import get_pilot, update_pilot
 from conftest import without_demo_meetings
 from test_pages import assert_clean, open_page, texts
 from test_signin_pages import everything_sent, signed_in, visit
+
+from pilot_health.register.pilots import get_pilot, update_pilot
+from pilot_health.reports import meetings
+from pilot_health.reports.changes import changes_since
 
 PAGE = "pages/9_Since_last_meeting.py"
 
@@ -132,7 +132,7 @@ def test_a_meeting_stands_for_its_moment_and_its_decisions_due_are_listed(demo_s
 def test_the_day_decisions_are_judged_against_is_the_page_contexts_by_the_stores_clock():
     """Since last meeting and a pilot's decisions ask the page context for the day (ctx.utc_today),
     not the store: a pinned link's day, else today's in UTC."""
-    from pilot_health.store import utc_now
+    from pilot_health.store.database import utc_now
     from pilot_health.ui.page import PageContext
 
     pinned = PageContext(config=None, store=None, meta={}, person=None, pinned=datetime(2025, 3, 4, 23, 30))

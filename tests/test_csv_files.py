@@ -9,8 +9,8 @@ from datetime import date, datetime
 import pandas as pd
 
 from pilot_health.csv_files import frame_to_csv, neutralise
-from pilot_health.pilots import register_csv, template_csv
 from pilot_health.models import PILOT_FIELDS
+from pilot_health.register.pilots import register_csv, template_csv
 
 
 def read(data: bytes) -> list[list[str]]:
@@ -61,7 +61,7 @@ def test_neutralise_leaves_ordinary_text_alone():
 
 
 def test_register_download_has_the_template_columns(demo_store):
-    from pilot_health.pilots import list_pilots
+    from pilot_health.register.pilots import list_pilots
 
     rows = read(register_csv(list_pilots(demo_store)))
     assert rows[0] == list(PILOT_FIELDS) and len(rows) == 25

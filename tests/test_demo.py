@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-
 from conftest import DEMO_TODAY, ROOT
-from pilot_health import queries
-from pilot_health.demo import (
+
+from pilot_health.demo.portfolio import (
     ANCHOR,
     CSV_FILES,
     DEMO_NOW,
@@ -22,6 +21,7 @@ from pilot_health.demo import (
 )
 from pilot_health.errors import DuplicateError
 from pilot_health.models import STAGES, Pilot
+from pilot_health.store import queries
 
 ADKAR = ["awareness", "desire", "knowledge", "ability", "reinforcement"]
 
@@ -248,7 +248,7 @@ def test_loading_later_moves_the_calendar_not_the_values(store):
 
 @pytest.mark.slow
 def test_loading_is_all_or_nothing(store):
-    from pilot_health.pilots import create_pilot
+    from pilot_health.register.pilots import create_pilot
 
     create_pilot(store, Pilot(pilot_id="CS-02", name="Someone else's pilot", business_unit="Legal", stage="pilot"))
     version = store.version()
@@ -266,7 +266,7 @@ def test_loading_twice_is_refused(demo_store):
 
 
 def test_clearing_removes_the_demo_but_keeps_your_own_work(demo_store):
-    from pilot_health.pilots import create_pilot
+    from pilot_health.register.pilots import create_pilot
 
     create_pilot(demo_store, Pilot(pilot_id="MY-01", name="Our own pilot", business_unit="Legal", stage="proposed"))
     result = clear_demo(demo_store)
@@ -289,7 +289,7 @@ def test_first_run_loads_the_demo_once_and_never_again(store):
 
 
 def test_first_run_leaves_a_store_with_pilots_alone(store):
-    from pilot_health.pilots import create_pilot
+    from pilot_health.register.pilots import create_pilot
 
     create_pilot(store, Pilot(pilot_id="MY-01", name="Ours", business_unit="Legal", stage="pilot"))
     assert first_run(store, today=DEMO_TODAY) is None
@@ -307,7 +307,8 @@ def test_the_demo_has_two_past_meetings_whose_decisions_show_the_flow(demo_store
     risk engine."""
     from datetime import datetime
 
-    from pilot_health import meetings, risk
+    from pilot_health.analytics import risk
+    from pilot_health.reports import meetings
 
     held = meetings.meetings(demo_store)
     assert [(m.held_on.isoformat(), m.title, m.pinned_at) for m in held] == [
@@ -344,8 +345,9 @@ def test_a_view_pinned_at_a_demo_meeting_shows_the_portfolio_as_it_stood_and_the
     """The register has a history (26 weeks before the demo's now): at the first meeting SC-05 was
     not yet proposed and CS-05 was still proposed; between the meetings SC-05 appeared, and the
     uploads made in between are counted."""
-    from pilot_health import meetings, risk
-    from pilot_health.changes import changes_since
+    from pilot_health.analytics import risk
+    from pilot_health.reports import meetings
+    from pilot_health.reports.changes import changes_since
 
     second, first = meetings.meetings(demo_store)
     then = {r.pilot_id: r for r in risk.assess(demo_store, first.pinned_at, records_at=first.pinned_at)}
@@ -377,7 +379,7 @@ def test_a_view_pinned_at_a_demo_meeting_shows_the_portfolio_as_it_stood_and_the
 def test_clearing_removes_the_demos_meetings_and_decisions_and_keeps_yours(demo_store):
     """Your own decision in a demo meeting keeps that meeting and its pilot; the demo's decisions
     and its other meeting go."""
-    from pilot_health import meetings
+    from pilot_health.reports import meetings
 
     october = meetings.meetings(demo_store)[0]
     mine = meetings.record_meeting(demo_store, "2026-11-18", "Our own review")

@@ -9,12 +9,12 @@ import io
 
 import pandas as pd
 import pytest
+from test_pages import assert_clean, open_page
+from test_risk import TODAY, Story
 
 from pilot_health.csv_files import FORMULA_STARTS, frame_to_csv, neutralise
 from pilot_health.models import Pilot
-from pilot_health.pilots import create_pilot
-from test_pages import assert_clean, open_page
-from test_risk import TODAY, Story
+from pilot_health.register.pilots import create_pilot
 
 
 @pytest.mark.parametrize("start", FORMULA_STARTS)

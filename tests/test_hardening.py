@@ -6,10 +6,10 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-
 from conftest import ROOT
+
 from pilot_health.config import SETTINGS
-from pilot_health.store import Store
+from pilot_health.store.database import Store
 
 
 def test_the_server_settings_are_the_hardened_ones():
@@ -48,8 +48,9 @@ def test_a_locked_down_store_reads_files_only_in_its_folders(tmp_path):
 
 
 def test_the_dashboard_locks_its_store_down(demo_store, app_env):
-    from pilot_health.store import _LOCKED_DOWN
     from test_pages import assert_clean, home
+
+    from pilot_health.store.database import _LOCKED_DOWN
 
     app_env(demo_store)
     assert_clean(home())

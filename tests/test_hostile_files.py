@@ -19,9 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import hostile_corpus as corpus
+import pytest
 from conftest import ROOT
 
 # Each file is run in a process of its own: left out of the fast loop (-m "not slow").
@@ -40,7 +39,7 @@ from pathlib import Path
 limit = int(sys.argv[4])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 from pilot_health.ingest import IngestOptions, ingest
-from pilot_health.store import Store
+from pilot_health.store.database import Store
 
 store = Store(Path(sys.argv[1]), lock_wait_seconds=5)
 data, name = Path(sys.argv[2]).read_bytes(), sys.argv[3]
@@ -222,7 +221,7 @@ def test_formulas_with_saved_results_and_external_links_store_the_saved_values(s
         assert out["store"]["status"] == "stored", out
         assert out["store"]["rows_to_store"] == 5 and out["store"]["rows_rejected"] == 0
         assert out["after"]["metric_observations"] == out["before"]["metric_observations"] + 5
-    from pilot_health.store import Store
+    from pilot_health.store.database import Store
 
     with Store(store_path).read() as con:
         values = con.execute(
@@ -309,7 +308,7 @@ def test_a_chart_export_with_more_logged_values_than_the_rows_limit_is_refused(d
     from datetime import date
 
     from pilot_health.ingest import IngestOptions, ingest
-    from pilot_health.store import facts_of_file
+    from pilot_health.store.database import facts_of_file
 
     options = IngestOptions(pilot_id="SC-01", observed_on=date(2024, 3, 1), environment="lab")
     monkeypatch.setenv("PILOT_HEALTH_MAX_ROWS", "200")
@@ -331,7 +330,7 @@ def test_running_out_of_memory_anyway_is_a_sentence_and_stores_nothing(demo_stor
     import duckdb
 
     from pilot_health.ingest import engine, metrics
-    from pilot_health.store import facts_of_file
+    from pilot_health.store.database import facts_of_file
 
     def exhausted(run, *args, **kwargs):
         raise duckdb.OutOfMemoryException(

@@ -9,13 +9,13 @@ import re
 import zipfile
 
 import pytest
-
 from conftest import ROOT
-from pilot_health.formatting import file_size
-from pilot_health.ingest import IngestOptions, ingest
-from pilot_health.upload_templates import examples
 from test_pages import assert_clean, texts
 from test_upload_page import drop, upload_page
+
+from pilot_health.formatting import file_size
+from pilot_health.ingest import IngestOptions, ingest
+from pilot_health.ingest.upload_templates import examples
 
 INTERNALS = re.compile(
     r"--[a-z]|\((?:[A-Za-z]+Error|[A-Za-z]+Exception)\)|[A-Za-z]+Error:|PILOT_HEALTH_|maxUploadSize|data/|\b1 rows\b"

@@ -7,11 +7,11 @@ import shutil
 
 import duckdb
 import pytest
-
 from conftest import ROOT
+
 from pilot_health.ingest import IngestOptions, engine, ingest, shaping
 from pilot_health.ingest.run import Route
-from pilot_health.store import Store
+from pilot_health.store.database import Store
 
 FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
 PLAIN = b"""pilot_id,metric,environment,observed_at,value
@@ -247,9 +247,9 @@ def test_an_upload_id_taken_meanwhile_starts_again_and_stores_under_the_right_id
 def test_both_paths_note_which_pilots_an_upload_touched(tmp_path):
     """The results keeper recomputes the pilots an upload touched (upload_pilots): the fast path,
     which stores rows as it reads them, notes them exactly as the careful path does."""
-    from pilot_health.demo import load_demo
+    from pilot_health.demo.portfolio import load_demo
     from pilot_health.ingest import IngestOptions, ingest
-    from pilot_health.store import Store
+    from pilot_health.store.database import Store
 
     text = (
         "pilot_id,metric,environment,observed_at,value\n"

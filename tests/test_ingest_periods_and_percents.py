@@ -16,8 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pilot_health.ingest import IngestOptions, ingest
-from pilot_health.ingest import percents
+from pilot_health.ingest import IngestOptions, ingest, percents
 from pilot_health.ingest import values as v
 from pilot_health.ingest.periods import looks_like_period, period_date, period_start
 
@@ -466,7 +465,7 @@ def test_two_digit_years_are_years_of_this_century():
 
 
 def test_which_metrics_are_kept_in_percent():
-    from pilot_health.metric_dictionary import MetricAnswer, load_metric_dictionary
+    from pilot_health.rules.metric_dictionary import MetricAnswer, load_metric_dictionary
 
     names = ["picks_rate", "accuracy", "Forecast accuracy", "Labour cost as share of sales", "mystery_score"]
     kept = percents.kept_in_percent(

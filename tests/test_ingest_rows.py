@@ -15,8 +15,8 @@ from pilot_health.access import Person
 from pilot_health.csv_files import neutralise, restore
 from pilot_health.ingest import IngestOptions, ingest
 from pilot_health.models import Pilot
-from pilot_health.pilots import create_pilot, list_pilots, register_csv
-from pilot_health.store import Store
+from pilot_health.register.pilots import create_pilot, list_pilots, register_csv
+from pilot_health.store.database import Store
 
 METRICS = "pilot_id,metric,environment,observed_at,value\n"
 SURVEY = "pilot_id,respondent_id,wave,team,awareness,desire,knowledge,ability,reinforcement,comment\n"

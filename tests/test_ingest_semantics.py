@@ -12,11 +12,11 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
-
 from conftest import ROOT
-from pilot_health import queries
+
 from pilot_health.ingest import IngestOptions, engine, ingest
-from pilot_health.store import utc_now
+from pilot_health.store import queries
+from pilot_health.store.database import utc_now
 
 DEMO_PILOTS = ROOT / "data" / "demo" / "pilots.csv"
 
@@ -120,7 +120,7 @@ def test_a_register_saying_none_fires_its_warning_signs_once_uploaded(store):
     """NS-01 says none for its sponsor, sponsor level, champion, owner and system of record: each is
     an answer and fires its warning sign; NS-02 left the same cells blank: each is unknown. A second
     file names the sponsor none but leaves the level blank: still no sponsor."""
-    from pilot_health import risk
+    from pilot_health.analytics import risk
 
     stored(upload(store, "register.csv", REGISTER))
     stored(
@@ -200,7 +200,7 @@ def test_the_demo_register_uploaded_into_an_empty_store_equals_the_demo_as_loade
 
 
 def test_reuploading_the_demo_register_leaves_every_pilots_risk_as_it_was(demo_store):
-    from pilot_health import risk
+    from pilot_health.analytics import risk
 
     as_of = datetime(2026, 11, 19, 17, 0)
 
@@ -342,7 +342,7 @@ def test_future_observations_are_stored_with_a_warning_and_left_out_of_now(demo_
 
 
 def test_future_survey_responses_count_only_from_their_date(demo_store):
-    from pilot_health.adoption_report import future_note, portfolio_adoption, portfolio_table
+    from pilot_health.reports.adoption_report import future_note, portfolio_adoption, portfolio_table
 
     later = date.today() + timedelta(days=30)
     text = (

@@ -10,10 +10,10 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
-from pilot_health.store import Store
 from test_ingest_paths import run
+
+from pilot_health.store.database import Store
 
 HEADER = b"pilot_id,metric,environment,observed_at,value\n"
 CASES = {

@@ -6,12 +6,12 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
+from conftest import DEMO_TODAY, without_demo_meetings
 
-from conftest import DEMO_TODAY
-from pilot_health import queries, risk
 from pilot_health.access import Person
+from pilot_health.analytics import risk
 from pilot_health.errors import AccessDenied, NotFoundError
-from pilot_health.meetings import (
+from pilot_health.reports.meetings import (
     DecisionError,
     condition_met,
     condition_risk,
@@ -22,7 +22,7 @@ from pilot_health.meetings import (
     record_meeting,
     status_of,
 )
-from conftest import without_demo_meetings
+from pilot_health.store import queries
 
 
 @pytest.fixture
@@ -402,8 +402,9 @@ def test_an_editor_records_a_meeting_and_a_decision_on_the_risk_view(demo_store,
 
 @pytest.mark.slow
 def test_a_pinned_view_shows_the_decisions_recorded_by_then_and_no_form(demo_store, app_env):
-    from pilot_health.store import utc_now
     from test_pages import assert_clean, texts
+
+    from pilot_health.store.database import utc_now
 
     app_env(demo_store)
     recorded = utc_now().replace(microsecond=0)  # after the demo was loaded: its pilots exist at both moments

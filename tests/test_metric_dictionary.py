@@ -8,12 +8,12 @@ import re
 from datetime import datetime
 
 import pytest
+from conftest import ROOT
 
-from pilot_health import queries
+from pilot_health.analytics.evidence import load_evidence
 from pilot_health.errors import ConfigError
-from pilot_health.evidence import load_evidence
 from pilot_health.ingest import IngestOptions, ingest
-from pilot_health.metric_dictionary import (
+from pilot_health.rules.metric_dictionary import (
     MetricAnswer,
     dictionary_with_answers,
     guess,
@@ -21,8 +21,7 @@ from pilot_health.metric_dictionary import (
     metric_key,
     parse_answer,
 )
-
-from conftest import ROOT
+from pilot_health.store import queries
 
 # The names the issue lists, each with the key, kind and direction it must have.
 KNOWN = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from pilot_health.metric_dictionary import ValueSummary, guess, load_metric_dictionary
+from pilot_health.rules.metric_dictionary import ValueSummary, guess, load_metric_dictionary
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,12 @@ from datetime import datetime
 
 import duckdb
 import pytest
-
 from conftest import ROOT
-from pilot_health import migrations, queries
+
 from pilot_health.errors import StoreVersionError
 from pilot_health.models import PILOT_FIELDS
-from pilot_health.store import Store
+from pilot_health.store import migrations, queries
+from pilot_health.store.database import Store
 
 DOC = ROOT / "docs" / "schema.md"
 
@@ -112,7 +112,7 @@ def test_a_store_from_a_newer_version_is_refused_with_a_clear_sentence(store):
     with store.read() as con:
         con.execute("INSERT INTO schema_migrations VALUES ('999_from_the_future', now())")
     fresh = Store(store.path)  # a new process would see it the same way
-    from pilot_health import store as store_module
+    from pilot_health.store import database as store_module
 
     store_module._READY.pop(fresh.path, None)
     with pytest.raises(StoreVersionError, match="newer Pilot Health"):
@@ -162,7 +162,7 @@ def _store_before(migration_name: str, path, monkeypatch) -> duckdb.DuckDBPyConn
 
 
 def test_thresholds_set_before_their_history_was_kept_start_it(tmp_path, monkeypatch):
-    from pilot_health.thresholds import catalogue_for
+    from pilot_health.rules.thresholds import catalogue_for
 
     path = tmp_path / "older.duckdb"
     con = _store_before("007_threshold_overrides", path, monkeypatch)
@@ -201,9 +201,9 @@ def test_thresholds_set_before_their_history_was_kept_start_it(tmp_path, monkeyp
 
 
 def test_a_backup_made_before_a_table_existed_restores_and_is_brought_up_to_date(tmp_path, monkeypatch):
-    from pilot_health.backup import restore
-    from pilot_health.queries import store_facts
-    from pilot_health.store import facts_of_file
+    from pilot_health.store.backup import restore
+    from pilot_health.store.database import facts_of_file
+    from pilot_health.store.queries import store_facts
 
     older = tmp_path / "backup_from_an_older_version.duckdb"
     con = _store_before("007_threshold_overrides", older, monkeypatch)

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pilot_health.adoption import ADKAR, adoption_rate, barrier_point, barrier_points, group_barrier
-from pilot_health.alignment import _resample, alignment, kpi_progress, lab_live_gap, live_decay, spearman
-from pilot_health.catalogue import load_catalogue
-from pilot_health.evidence import Evidence
+from pilot_health.analytics.adoption import ADKAR, adoption_rate, barrier_point, barrier_points, group_barrier
+from pilot_health.analytics.alignment import _resample, alignment, kpi_progress, lab_live_gap, live_decay, spearman
+from pilot_health.analytics.evidence import Evidence
+from pilot_health.rules.catalogue import load_catalogue
 
 SETTINGS = load_catalogue().analysis
 WEEKS = pd.date_range("2025-01-06", periods=40, freq="W-MON")  # Mondays, as date_trunc('week') gives them
@@ -200,10 +200,10 @@ def test_evidence_series_are_the_weekly_means_of_the_store_rows():
 def test_the_shared_numbers_name_what_they_hold(demo_store):
     """The risk engine's context and PilotNumbers say evidence, record, analysis, catalogue and numbers
     (not e, r, a, c, n), for whoever reads the engine or a page that uses them."""
-    from pilot_health import risk
-    from pilot_health.evidence import load_evidence
-    from pilot_health.pilot_numbers import PilotNumbers
-    from pilot_health.thresholds import catalogue_for
+    from pilot_health.analytics import risk
+    from pilot_health.analytics.evidence import load_evidence
+    from pilot_health.analytics.pilot_numbers import PilotNumbers
+    from pilot_health.rules.thresholds import catalogue_for
 
     evidence = load_evidence(demo_store, datetime(2026, 3, 1), ["SC-01"]).pilot("SC-01")
     catalogue = catalogue_for(demo_store)

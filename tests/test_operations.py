@@ -25,13 +25,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import ROOT
-from pilot_health import backup as backup_module
-from pilot_health import cli, queries
-from pilot_health.backup import backup, restore
+
+from pilot_health import cli
 from pilot_health.errors import PilotHealthError
-from pilot_health.store import Store, facts_of_file, utc_now
+from pilot_health.store import backup as backup_module
+from pilot_health.store import queries
+from pilot_health.store.backup import backup, restore
+from pilot_health.store.database import Store, facts_of_file, utc_now
 
 FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
 

@@ -6,14 +6,15 @@ import re
 from datetime import date
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from conftest import ROOT
-from pilot_health import portfolio, queries
-from pilot_health.models import Pilot
-from pilot_health.pilots import create_pilot, get_pilot, update_pilot
-from pilot_health.store import Store
+from streamlit.testing.v1 import AppTest
 from test_store import hold_lock
+
+from pilot_health.analytics import portfolio
+from pilot_health.models import Pilot
+from pilot_health.register.pilots import create_pilot, get_pilot, update_pilot
+from pilot_health.store import queries
+from pilot_health.store.database import Store
 
 HOME = str(ROOT / "app.py")
 REGISTER = "pages/1_Pilot_register.py"
@@ -339,8 +340,9 @@ def test_escaped_text_never_becomes_markdown_or_a_link_by_itself():
 def test_charts_with_a_row_per_pilot_keep_their_rows_height_for_a_few_pilots(demo_store):
     """Streamlit fits a chart into its height by default, which squeezed five pilots' rows under
     their axis and legend; the row charts fit only their width."""
-    from pilot_health import charts, risk
-    from pilot_health.catalogue import PATTERN_KEYS, load_catalogue
+    from pilot_health.analytics import risk
+    from pilot_health.reports import charts
+    from pilot_health.rules.catalogue import PATTERN_KEYS, load_catalogue
 
     results = [r for r in risk.assess(demo_store) if r.pilot_id.startswith("FN-")]
     frame = risk.heatmap_frame(results)

@@ -4,26 +4,26 @@ their time and withdrawal — so a pinned view shows what was there then, whatev
 from __future__ import annotations
 
 import re
-
 import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-
-from pilot_health import queries, risk
-from pilot_health.access import Person
-from pilot_health.adoption_report import portfolio_adoption
-from pilot_health.alignment_report import portfolio_alignment
-from pilot_health.catalogue import load_catalogue
-from pilot_health.demo import clear_demo
-from pilot_health.models import Pilot
-from pilot_health.pilots import create_pilot, get_pilot, list_pilots, update_pilot
-from pilot_health.portfolio import load_portfolio
-from pilot_health.steering_pack import portfolio_pack
-from pilot_health.store import utc_now
-from pilot_health.thresholds import catalogue_for, save_thresholds, with_overrides
 from test_risk import TODAY, Story
+
+from pilot_health.access import Person
+from pilot_health.analytics import risk
+from pilot_health.analytics.portfolio import load_portfolio
+from pilot_health.demo.portfolio import clear_demo
+from pilot_health.models import Pilot
+from pilot_health.register.pilots import create_pilot, get_pilot, list_pilots, update_pilot
+from pilot_health.reports.adoption_report import portfolio_adoption
+from pilot_health.reports.alignment_report import portfolio_alignment
+from pilot_health.reports.steering_pack import portfolio_pack
+from pilot_health.rules.catalogue import load_catalogue
+from pilot_health.rules.thresholds import catalogue_for, save_thresholds, with_overrides
+from pilot_health.store import queries
+from pilot_health.store.database import utc_now
 
 
 def record(**changes) -> Pilot:
@@ -277,7 +277,7 @@ def test_a_bad_or_future_moment_in_a_link_shows_the_latest_with_a_note(demo_stor
 def test_the_demo_is_never_dated_in_the_future_so_a_link_pinned_now_sees_it(store):
     from datetime import datetime
 
-    from pilot_health.demo import DEMO_NOW, load_demo, weeks_to_today
+    from pilot_health.demo.portfolio import DEMO_NOW, load_demo, weeks_to_today
 
     # Early on the demo's weekday, moving it to "this week" would date it later today: one week less.
     same_weekday = DEMO_NOW + timedelta(weeks=1)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import pytest
-
 from datetime import date, datetime
 from types import SimpleNamespace
 
+import pandas as pd
+import pytest
 from conftest import DEMO_NOW, DEMO_TODAY
-from pilot_health import portfolio, risk, steering_pack
-from pilot_health.evidence import load_evidence
-from pilot_health.models import months_since
-from pilot_health.thresholds import catalogue_for
-from pilot_health.pilots import create_pilot
-from pilot_health.models import Pilot
+
+from pilot_health.analytics import portfolio, risk
+from pilot_health.analytics.evidence import load_evidence
+from pilot_health.models import Pilot, months_since
+from pilot_health.register.pilots import create_pilot
+from pilot_health.reports import steering_pack
+from pilot_health.rules.thresholds import catalogue_for
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def _pilot_risk(pilot_id: str, health: str, scores: tuple[float | None, ...]):
     """A scored pilot built by hand: its health verdict and its patterns' scores."""
     from datetime import datetime
 
-    from pilot_health.risk import PatternResult, PilotRisk
+    from pilot_health.analytics.risk import PatternResult, PilotRisk
 
     patterns = {
         f"p{i}": PatternResult(f"p{i}", f"Pattern {i}", score, 1.0, "low", [], i + 1, "")

@@ -1,4 +1,4 @@
-"""Numbers computed once per change, shared by every visitor (pilot_health.results): the kept
+"""Numbers computed once per change, shared by every visitor (pilot_health.reports.results): the kept
 results are exactly what the on-demand computation gives for the same moment — on the demo and on
 a store changed at random, write after write — a one-pilot upload recomputes that pilot only, a
 write shows on the next call, and many sessions missing at once cause one computation."""
@@ -15,19 +15,19 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import DEMO_TODAY
-from pilot_health import results
+
 from pilot_health.access import Person
-from pilot_health.adoption_report import portfolio_adoption, portfolio_table
-from pilot_health.alignment_report import portfolio_alignment
+from pilot_health.analytics.portfolio import load_portfolio
+from pilot_health.analytics.risk import assess
 from pilot_health.ingest import IngestOptions, ingest, withdraw
 from pilot_health.models import Pilot
-from pilot_health.pilots import create_pilot, get_pilot, update_pilot
-from pilot_health.portfolio import load_portfolio
-from pilot_health.risk import assess
-from pilot_health.store import utc_now
-from pilot_health.thresholds import catalogue_for, save_thresholds
+from pilot_health.register.pilots import create_pilot, get_pilot, update_pilot
+from pilot_health.reports import results
+from pilot_health.reports.adoption_report import portfolio_adoption, portfolio_table
+from pilot_health.reports.alignment_report import portfolio_alignment
+from pilot_health.rules.thresholds import catalogue_for, save_thresholds
+from pilot_health.store.database import utc_now
 
 ADMIN = Person("ann@example.com", "admin", signed_in=True)
 FINANCE_VIEWER = Person("fay@example.com", "viewer", ("Finance",), signed_in=True)
@@ -344,12 +344,13 @@ def test_the_warmer_computes_after_a_write_and_on_a_new_day_and_only_then(tmp_pa
     """A warmer looks at the store's version and the day: a look with nothing new computes nothing; a
     one-pilot upload computes that pilot's numbers only (before anyone asks); a new day computes every
     pilot again; a store file that is gone is never created again by looking at it."""
-    from datetime import date as day_type, timedelta
+    from datetime import date as day_type
+    from datetime import timedelta
 
-    from pilot_health.demo import load_demo
+    from pilot_health.demo.portfolio import load_demo
     from pilot_health.ingest import IngestOptions, ingest
-    from pilot_health.results import ResultsKeeper, Warmer
-    from pilot_health.store import Store
+    from pilot_health.reports.results import ResultsKeeper, Warmer
+    from pilot_health.store.database import Store
 
     store = Store(tmp_path / "warm.duckdb", lock_wait_seconds=5)
     load_demo(store)
@@ -377,8 +378,8 @@ def test_the_warmer_computes_after_a_write_and_on_a_new_day_and_only_then(tmp_pa
 
 
 def test_start_warmer_starts_one_thread_per_store_and_none_when_turned_off(tmp_path):
-    from pilot_health.results import start_warmer
-    from pilot_health.store import Store
+    from pilot_health.reports.results import start_warmer
+    from pilot_health.store.database import Store
 
     store = Store(tmp_path / "none.duckdb")
     assert start_warmer(store, 0) is None
@@ -396,9 +397,11 @@ def test_now_is_the_end_of_the_day_unless_a_stored_row_comes_due_before_it():
     """ "Now" stays the same until something stored can change the numbers: a row dated later today
     (stored in the future of its upload) moves it to just before that row's time, so a link pinned
     now shows exactly the numbers of the "now" view; rows dated in the past or after today do not."""
-    from datetime import datetime as moment_type, time as clock, timedelta
+    from datetime import datetime as moment_type
+    from datetime import time as clock
+    from datetime import timedelta
 
-    from pilot_health.store import utc_now
+    from pilot_health.store.database import utc_now
 
     now = utc_now()
     end = moment_type.combine(now.date(), clock.max)

@@ -9,13 +9,14 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
-
 from conftest import DEMO_TODAY
-from pilot_health import queries, risk
-from pilot_health.catalogue import PATTERN_KEYS, SIGNAL_KEYS, load_catalogue
+
+from pilot_health.analytics import risk
 from pilot_health.errors import ConfigError
 from pilot_health.models import Pilot
-from pilot_health.store import Store, utc_now
+from pilot_health.rules.catalogue import PATTERN_KEYS, SIGNAL_KEYS, load_catalogue
+from pilot_health.store import queries
+from pilot_health.store.database import Store, utc_now
 
 TODAY = date(2026, 6, 1)
 NOW = datetime(2026, 6, 1, 12, 0)
@@ -395,7 +396,7 @@ def test_scores_as_of_a_past_date_use_only_what_was_uploaded_by_then(tmp_path):
 
 def test_the_detail_with_rows_scores_exactly_as_the_portfolio(demo_risk_store):
     """The detail view recomputes one pilot with the rows kept; nothing else may change."""
-    from pilot_health.demo import DEMO_NOW
+    from pilot_health.demo.portfolio import DEMO_NOW
 
     for pilot_id in ("SC-01", "RO-02", "CS-02"):
         plain = risk.assess(demo_risk_store, DEMO_NOW, [pilot_id])[0]
@@ -468,7 +469,7 @@ NEEDS_THE_COMMITTEE = {
 
 @pytest.fixture(scope="module")
 def demo_risk_store(tmp_path_factory):
-    from pilot_health.demo import load_demo
+    from pilot_health.demo.portfolio import load_demo
 
     store = Store(tmp_path_factory.mktemp("risk-demo") / "demo.duckdb")
     load_demo(store, today=DEMO_TODAY)
@@ -477,7 +478,7 @@ def demo_risk_store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def demo_risk(demo_risk_store):
-    from pilot_health.demo import DEMO_NOW
+    from pilot_health.demo.portfolio import DEMO_NOW
 
     return {r.pilot_id: r for r in risk.assess(demo_risk_store, DEMO_NOW)}
 

@@ -8,8 +8,9 @@ import colorsys
 import pandas as pd
 import pytest
 
-from pilot_health import charts, risk
-from pilot_health.catalogue import PATTERN_KEYS, load_catalogue
+from pilot_health.analytics import risk
+from pilot_health.reports import charts
+from pilot_health.rules.catalogue import PATTERN_KEYS, load_catalogue
 
 
 def rgb(colour: str) -> tuple[float, float, float]:
@@ -68,8 +69,8 @@ def test_the_trend_chart_colours_each_pattern_from_the_palette():
 
 @pytest.fixture(scope="module")
 def demo_results(tmp_path_factory):
-    from pilot_health.demo import DEMO_NOW, load_demo
-    from pilot_health.store import Store
+    from pilot_health.demo.portfolio import DEMO_NOW, load_demo
+    from pilot_health.store.database import Store
 
     store = Store(tmp_path_factory.mktemp("colours") / "demo.duckdb")
     load_demo(store, today=DEMO_NOW.date())

@@ -7,10 +7,11 @@ import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
-
-from pilot_health import charts, risk
-from pilot_health.catalogue import PATTERN_KEYS, PATTERN_SHORT_NAMES, load_catalogue
 from test_pages import assert_clean, open_page, texts
+
+from pilot_health.analytics import risk
+from pilot_health.reports import charts
+from pilot_health.rules.catalogue import PATTERN_KEYS, PATTERN_SHORT_NAMES, load_catalogue
 
 RISK = "pages/3_Risk.py"
 
@@ -301,8 +302,9 @@ def test_a_pattern_card_says_its_percentage_is_evidence_known(demo_store, app_en
 
 
 def test_the_home_table_shows_each_pilots_health_as_a_coloured_word(demo_store, app_env):
-    from pilot_health import charts
     from test_pages import home
+
+    from pilot_health.reports import charts
 
     app_env(demo_store)
     at = home()
@@ -321,8 +323,8 @@ def test_the_home_table_shows_each_pilots_health_as_a_coloured_word(demo_store, 
 def test_the_health_tiles_the_red_pilots_named_and_the_steering_pack_agree_with_the_domain(demo_store, app_env):
     """One computation of the portfolio's health (portfolio.portfolio_health): the risk page's tiles
     and the red pilots it names, the steering pack's health tile and the pack's worst-first rows."""
-    from pilot_health import steering_pack as sp
-    from pilot_health.portfolio import portfolio_health
+    from pilot_health.analytics.portfolio import portfolio_health
+    from pilot_health.reports import steering_pack as sp
 
     app_env(demo_store)
     at = risk_page()
@@ -347,8 +349,8 @@ def test_the_health_tiles_the_red_pilots_named_and_the_steering_pack_agree_with_
 def test_the_risk_command_lists_worst_first_with_the_pages_health_counts(tmp_path, run_command):
     """The command line's list is the risk page's order and ends with its tiles' counts
     (portfolio.portfolio_health), in words and in the JSON."""
-    from pilot_health.portfolio import portfolio_health
-    from pilot_health.store import Store
+    from pilot_health.analytics.portfolio import portfolio_health
+    from pilot_health.store.database import Store
 
     db = tmp_path / "risk.duckdb"
     run_command("demo", "--db", str(db))

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-
 from test_risk import TODAY, Story, assess, line
-from pilot_health import risk
-from pilot_health.catalogue import load_catalogue, catalogue_path
+
+from pilot_health.analytics import risk
+from pilot_health.rules.catalogue import catalogue_path, load_catalogue
 
 
 def flat(value: float, weeks: int, first_week_ago: int) -> list:
@@ -192,7 +192,7 @@ def test_evidence_names_metrics_and_kpis_in_words_never_by_their_keys(demo_store
     """Business owners read the evidence: 'Picks per labour hour', never 'picks_per_labour_hour'."""
     import re
 
-    from pilot_health.demo import DEMO_NOW
+    from pilot_health.demo.portfolio import DEMO_NOW
 
     keys = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
     found = {
@@ -236,7 +236,8 @@ def test_the_page_and_the_steering_pack_never_advise_what_the_register_shows_don
     KPI" or "name an owner" (the generic playbook did)."""
     from test_pages import open_page, texts
     from test_steering_pack import page_text
-    from pilot_health import steering_pack as sp
+
+    from pilot_health.reports import steering_pack as sp
 
     catalogue = load_catalogue(catalogue_path())
     story = Story()

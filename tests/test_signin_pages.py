@@ -12,11 +12,11 @@ import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
-
-from pilot_health import queries
-from pilot_health.ingest import IngestOptions, ingest
-from pilot_health.pilots import list_pilots
 from test_pages import HOME, assert_clean, texts
+
+from pilot_health.ingest import IngestOptions, ingest
+from pilot_health.register.pilots import list_pilots
+from pilot_health.store import queries
 
 PAGES = [
     None,

@@ -15,17 +15,18 @@ from datetime import timedelta
 import pandas as pd
 import pypdf
 import pytest
-
+from conftest import without_demo_meetings
 from pack_layout import chart_problems, chart_texts, layout_problems, pdf_boxes
-from pilot_health import risk, steering_pack as sp
-from pilot_health.alignment_report import portfolio_alignment
-from pilot_health.catalogue import PATTERN_KEYS
+
+from pilot_health.analytics import risk
+from pilot_health.analytics.portfolio import load_portfolio
 from pilot_health.formatting import money, percent
 from pilot_health.models import STAGE_LABELS
-from pilot_health.pilots import get_pilot, update_pilot
-from pilot_health.portfolio import load_portfolio
-from pilot_health.store import utc_now
-from conftest import without_demo_meetings
+from pilot_health.register.pilots import get_pilot, update_pilot
+from pilot_health.reports import steering_pack as sp
+from pilot_health.reports.alignment_report import portfolio_alignment
+from pilot_health.rules.catalogue import PATTERN_KEYS
+from pilot_health.store.database import utc_now
 
 
 @pytest.fixture
@@ -327,7 +328,7 @@ def test_the_download_buttons_say_when_the_packs_links_only_work_on_this_compute
 def test_both_packs_carry_what_changed_since_the_last_meeting_and_still_fit(demo_store, paper):
     """With a previous moment, each pack has a "Since last meeting" section with the Since last
     meeting page's summary and worst changes; the pilot's page stays one page and nothing overlaps."""
-    from pilot_health.changes import changes_since
+    from pilot_health.reports.changes import changes_since
 
     since = utc_now()
     for code in ("SC-01", "FN-01"):
@@ -384,7 +385,7 @@ def test_the_pilot_pack_shows_the_decision_in_force_with_its_conditions_owner_du
     one in force with its status, due date and owner, its condition tied to a warning sign met or
     not as the risk engine reads it now, and the meeting with a link to its pinned view. The page
     stays one page and nothing overlaps."""
-    from pilot_health import meetings
+    from pilot_health.reports import meetings
 
     first = meetings.record_meeting(
         demo_store, "2026-10-01", "October steering committee", pd.Timestamp("2026-10-01 08:00").to_pydatetime()
@@ -447,7 +448,7 @@ def test_a_pilot_pack_without_a_decision_keeps_the_room_for_its_charts(demo_stor
 def test_the_portfolio_pack_lists_the_decisions_due_or_overdue_most_urgent_first(demo_store, paper):
     """An overdue decision, one due in two days and one open a month away: the pack lists the first
     two (overdue first) with their pilots, and counts the three in force."""
-    from pilot_health import meetings
+    from pilot_health.reports import meetings
 
     meeting = meetings.record_meeting(
         demo_store, "2026-10-15", "Autumn review", pd.Timestamp("2026-10-15 09:30").to_pydatetime()
@@ -495,8 +496,8 @@ def test_a_pinned_pack_shows_the_decisions_recorded_by_its_moment_and_a_limited_
     in force there); a person limited to other business units sees none of the pilot's decisions."""
     import time
 
-    from pilot_health import meetings
     from pilot_health.access import Person
+    from pilot_health.reports import meetings
 
     meeting = meetings.record_meeting(
         demo_store, "2026-10-15", "Autumn review", pd.Timestamp("2026-10-15 09:30").to_pydatetime()
@@ -561,8 +562,9 @@ def test_the_packs_on_the_risk_and_home_pages_compare_with_the_last_meeting(
     an earlier moment, the pack made from the page compares with it (the same section the Since last
     meeting page's pack has), and a caption under the buttons names the meeting and its moment. A
     day in the address (?since=) is compared with instead."""
-    from pilot_health import meetings
     from test_pages import assert_clean, open_page, texts
+
+    from pilot_health.reports import meetings
 
     app_env(demo_store)
     at = open_page(page, **query)
@@ -604,8 +606,8 @@ def test_the_demos_pilots_with_decisions_keep_their_page_with_the_changes_since_
     saying where it is)."""
     import shutil
 
-    from pilot_health import meetings
-    from pilot_health.store import Store
+    from pilot_health.reports import meetings
+    from pilot_health.store.database import Store
 
     path = tmp_path / "shipped.duckdb"
     shutil.copy(_demo_file, path)

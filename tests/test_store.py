@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, run_cli
+
 from pilot_health.config import load_config, resolve_db_path
 from pilot_health.errors import ConfigError, StoreError, StoreLockedError
-from pilot_health.store import Store
+from pilot_health.store.database import Store
 
 HOLD_LOCK = """
 import sys, time, duckdb
@@ -121,7 +121,7 @@ def test_command_line_says_so_in_one_line_when_the_store_stays_busy(store, run_c
 
 DASHBOARD_LIKE_READER = """
 import sys, threading, time
-from pilot_health.store import Store
+from pilot_health.store.database import Store
 store = Store(sys.argv[1], lock_wait_seconds=30)
 loaded = threading.Event()          # set when the test says the load has finished (a line on stdin)
 threading.Thread(target=lambda: (sys.stdin.readline(), loaded.set()), daemon=True).start()
@@ -217,7 +217,7 @@ def test_many_sessions_in_one_process_read_and_write_at_once(demo_store):
     """Streamlit serves each browser session from its own thread; each takes its own connection."""
     import threading
 
-    from pilot_health import queries
+    from pilot_health.store import queries
 
     errors: list[str] = []
 
@@ -250,7 +250,7 @@ def test_many_sessions_in_one_process_read_and_write_at_once(demo_store):
 
 WRITE_META = """
 import sys
-from pilot_health.store import Store
+from pilot_health.store.database import Store
 Store(sys.argv[1]).set_meta("written_by", sys.argv[2])
 """
 
@@ -269,7 +269,7 @@ def count_opens(monkeypatch) -> list[int]:
 
 @pytest.mark.slow
 def test_meta_is_read_once_while_the_file_is_unchanged_and_again_after_another_process_writes(store, monkeypatch):
-    import pilot_health.store as store_module
+    import pilot_health.store.database as store_module
 
     monkeypatch.setattr(store_module, "SETTLED_NS", 0)  # trust a signature at once: the harshest case for staleness
     store.ensure_ready()
@@ -292,7 +292,7 @@ def test_meta_is_read_once_while_the_file_is_unchanged_and_again_after_another_p
 
 
 def test_a_write_by_this_process_is_seen_by_the_next_read(store, monkeypatch):
-    import pilot_health.store as store_module
+    import pilot_health.store.database as store_module
 
     monkeypatch.setattr(store_module, "SETTLED_NS", 0)
     before = store.meta()

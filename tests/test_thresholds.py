@@ -7,15 +7,15 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from pilot_health import queries
-from pilot_health.access import Person
-from pilot_health.catalogue import load_catalogue
-from pilot_health.errors import PilotHealthError
-from pilot_health.risk import assess
-from pilot_health.store import utc_now
-from pilot_health.thresholds import catalogue_for, save_thresholds, threshold_settings
 from test_risk import NOW, Story, line
+
+from pilot_health.access import Person
+from pilot_health.analytics.risk import assess
+from pilot_health.errors import PilotHealthError
+from pilot_health.rules.catalogue import load_catalogue
+from pilot_health.rules.thresholds import catalogue_for, save_thresholds, threshold_settings
+from pilot_health.store import queries
+from pilot_health.store.database import utc_now
 
 ADMIN = Person("ann@example.com", "admin", signed_in=True)
 
@@ -196,7 +196,7 @@ def test_shares_read_as_per_cents_on_the_page_while_the_numbers_stay_as_the_file
 
 
 def _pattern(key: str, status: str, decisive: bool = False):
-    from pilot_health.risk import PatternResult
+    from pilot_health.analytics.risk import PatternResult
 
     return PatternResult(
         key, key.title(), None, 1.0, status, [], 1, "", decisive_evidence=["a decisive sign"] if decisive else []
@@ -204,8 +204,8 @@ def _pattern(key: str, status: str, decisive: bool = False):
 
 
 def test_the_health_settings_say_what_the_health_rule_does():
-    from pilot_health.risk import health
-    from pilot_health.thresholds import EXPLANATIONS
+    from pilot_health.analytics.risk import health
+    from pilot_health.rules.thresholds import EXPLANATIONS
 
     catalogue = load_catalogue()
     rules = catalogue.health

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from conftest import ROOT
-from pilot_health import portfolio
+from streamlit.testing.v1 import AppTest
 from test_pages import assert_clean, open_page, texts
+
+from pilot_health.analytics import portfolio
 
 FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
 UPLOAD = "pages/2_Upload_data.py"
@@ -167,7 +167,7 @@ def new_metrics_table(at: AppTest, prefix: str):
 
 
 def test_new_metrics_are_asked_about_once_in_one_table_with_a_guess_and_the_answer_is_remembered(demo_store, app_env):
-    from pilot_health import queries
+    from pilot_health.store import queries
 
     app_env(demo_store)
     at, prefix = drop(upload_page(), "efficiency.csv", NEW_METRIC_CSV)

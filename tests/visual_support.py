@@ -58,7 +58,7 @@ STABLE_TRIES = 12  # screenshots taken until two in a row are identical
 STABLE_PAUSE_S = 0.25
 
 # The moment every page is pinned to: the demo portfolio's own "now" as shipped.
-from pilot_health.demo import DEMO_NOW  # noqa: E402  (after the constants people read first)
+from pilot_health.demo.portfolio import DEMO_NOW  # noqa: E402  (after the constants people read first)
 
 PIN = DEMO_NOW.replace(microsecond=0)
 PIN_QUERY = f"as_of={PIN.isoformat()}"
@@ -144,8 +144,8 @@ def deterministic_demo_store(folder: Path) -> tuple[Path, dict[str, str]]:
     dashboard at it (no first-run demo, no background warmer)."""
     import duckdb
 
-    from pilot_health.demo import load_demo
-    from pilot_health.store import Store
+    from pilot_health.demo.portfolio import load_demo
+    from pilot_health.store.database import Store
 
     db = folder / "store.duckdb"
     load_demo(Store(db), today=DEMO_NOW.date())

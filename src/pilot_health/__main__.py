@@ -2,7 +2,7 @@
 
 import gc
 
-from .cli import main
+from pilot_health.cli import main
 
 code = main()
 # The process ends here: its objects need no last garbage collection (the interpreter's exit would spend

@@ -19,8 +19,8 @@ from typing import Annotated, Any, Literal, Mapping, Sequence
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .config import reread_when_changed
-from .errors import AccessDenied
+from pilot_health.config import reread_when_changed
+from pilot_health.errors import AccessDenied
 
 ROLES = ("viewer", "editor", "admin")
 ROLE_LABELS = {"viewer": "viewer", "editor": "editor", "admin": "administrator"}
@@ -249,7 +249,7 @@ def resolve_person(access: AccessFile, claims: Mapping[str, Any]) -> Person | No
 
 
 def access_path() -> Path:
-    from .config import load_config
+    from pilot_health.config import load_config
 
     return load_config().access_path
 
@@ -257,7 +257,7 @@ def access_path() -> Path:
 @reread_when_changed(access_path)
 def load_access(path: Path) -> AccessFile:
     """The access file in force, re-read whenever it changes (no restart needed to add a person)."""
-    from .config import read_settings_file
+    from pilot_health.config import read_settings_file
 
     access, _ = read_settings_file(
         path, "access file", "config/access.toml", "PILOT_HEALTH_ACCESS", AccessFile, add_source=True

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 # Only what parsing the arguments and reporting errors need: each command imports its own modules,
 # so `ingest` does not pay for pandas, the charts or the steering pack (see bench/README.md).
-from . import __version__
-from .config import load_config, resolve_db_path
-from .errors import PilotHealthError, os_problem
-from .formatting import BLANK, percent, plural
+from pilot_health import __version__
+from pilot_health.config import load_config, resolve_db_path
+from pilot_health.errors import PilotHealthError, os_problem
+from pilot_health.formatting import BLANK, percent, plural
 
 if TYPE_CHECKING:
-    from .store import Store
+    from pilot_health.store.database import Store
 
 EXIT_PROBLEM = 1
 EXIT_UNEXPECTED = 3
@@ -57,7 +57,7 @@ def _from_here(text: str) -> str:
 def _store(args: argparse.Namespace) -> Store:
     """The store named by --db (relative to the current folder) or the PILOT_HEALTH_DB setting.
     A command that only reads refuses a file that does not exist rather than create an empty one."""
-    from .store import Store
+    from pilot_health.store.database import Store
 
     config = load_config()
     path = resolve_db_path(args.db) if args.db else config.db_path
@@ -79,7 +79,7 @@ def _store(args: argparse.Namespace) -> Store:
 
 
 def cmd_demo(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from .demo import clear_demo, load_demo, write_csvs
+    from pilot_health.demo.portfolio import clear_demo, load_demo, write_csvs
 
     if args.write_csv:
         from pathlib import Path
@@ -105,8 +105,8 @@ def cmd_demo(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def cmd_status(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from . import queries
-    from .demo import demo_loaded
+    from pilot_health.demo.portfolio import demo_loaded
+    from pilot_health.store import queries
 
     store = _store(args)
     with store.read() as con:
@@ -165,8 +165,8 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     path = Path(args.file)
     reading = _read_meanwhile(path)
 
-    from .ingest import IngestOptions, ingest
-    from .metric_dictionary import parse_answer
+    from pilot_health.ingest import IngestOptions, ingest
+    from pilot_health.rules.metric_dictionary import parse_answer
 
     try:
         data = reading()
@@ -251,7 +251,7 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 def _ingest_hint(result, size: int) -> str:
     """The command line's own words after the engine's refusal: the option or setting that answers it."""
-    from .config import load_config
+    from pilot_health.config import load_config
 
     flags = {"pilot_id": "--pilot CODE", "environment": "--environment lab|live"}
     if result.needs and result.format is not None:
@@ -281,7 +281,7 @@ def _wanted_pilot(store: Store, code: str | None) -> list[str] | None:
     """[CODE] for --pilot CODE (refused with the closest codes when unknown); None for every pilot."""
     import difflib
 
-    from . import queries
+    from pilot_health.store import queries
 
     if not code:
         return None
@@ -318,7 +318,7 @@ def _per_pilot(
 ) -> tuple[Store, Any, list[str] | None, Sequence[Any]]:
     """What the per-pilot commands share: the store, the rules, the pilot asked for (or every
     pilot) and `compute(store, as_of, pilot_ids, catalogue)`."""
-    from .thresholds import catalogue_for
+    from pilot_health.rules.thresholds import catalogue_for
 
     store = _store(args)
     catalogue = catalogue_for(store)
@@ -328,8 +328,8 @@ def _per_pilot(
 
 def _risk_worst_first(store: Store, as_of, pilot_ids, catalogue) -> list[Any]:
     """Every pilot's risk in the risk page's worst-first order (`portfolio.portfolio_health`)."""
-    from .portfolio import portfolio_health
-    from .risk import assess
+    from pilot_health.analytics.portfolio import portfolio_health
+    from pilot_health.analytics.risk import assess
 
     results = assess(store, as_of, pilot_ids, catalogue)
     by_pilot = {r.pilot_id: r for r in results}
@@ -337,9 +337,9 @@ def _risk_worst_first(store: Store, as_of, pilot_ids, catalogue) -> list[Any]:
 
 
 def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from . import risk
-    from .catalogue import PATTERN_SHORT_NAMES
-    from .portfolio import portfolio_health
+    from pilot_health.analytics import risk
+    from pilot_health.analytics.portfolio import portfolio_health
+    from pilot_health.rules.catalogue import PATTERN_SHORT_NAMES
 
     store, catalogue, wanted, results = _per_pilot(args, _risk_worst_first)
     data = _pilots_payload(store, catalogue, results, risk.as_json, args.as_of)
@@ -373,7 +373,7 @@ def cmd_risk(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def cmd_alignment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from . import alignment_report as report
+    from pilot_health.reports import alignment_report as report
 
     store, catalogue, wanted, rows = _per_pilot(args, report.portfolio_alignment)
     data = _pilots_payload(store, catalogue, rows, report.as_json, args.as_of)
@@ -413,8 +413,8 @@ def cmd_alignment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def cmd_adoption(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from . import adoption_report as report
-    from .adoption import ELEMENT_LABELS
+    from pilot_health.analytics.adoption import ELEMENT_LABELS
+    from pilot_health.reports import adoption_report as report
 
     store, catalogue, wanted, rows = _per_pilot(args, report.portfolio_adoption)
     if wanted and rows and args.wave is not None and rows[0].wave(args.wave) is None:
@@ -481,7 +481,7 @@ def _end_of_day(text: str | None, flag: str):
 
 
 def cmd_changes(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from .changes import changes_since
+    from pilot_health.reports.changes import changes_since
 
     store = _store(args)
     found = changes_since(store, _end_of_day(args.since, "--since"))
@@ -496,8 +496,8 @@ def cmd_changes(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 def cmd_export(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from pathlib import Path
 
-    from .config import load_config
-    from .steering_pack import export
+    from pilot_health.config import load_config
+    from pilot_health.reports.steering_pack import export
 
     store = _store(args)
     wanted = _wanted_pilot(store, args.pilot) if args.pilot else None
@@ -553,7 +553,7 @@ def write_whole(out, data: bytes) -> None:
 def cmd_backup(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from pathlib import Path
 
-    from .backup import backup
+    from pilot_health.store.backup import backup
 
     result = backup(_store(args), Path(args.out))
     counts = result.facts["counts"]
@@ -567,7 +567,7 @@ def cmd_backup(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 def cmd_restore(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from pathlib import Path
 
-    from .backup import restore
+    from pilot_health.store.backup import restore
 
     store = _store(args)
     if not args.yes:
@@ -623,7 +623,7 @@ def _meeting_json(m) -> dict[str, Any]:
 
 
 def cmd_meetings(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from .meetings import decisions, meetings
+    from pilot_health.reports.meetings import decisions, meetings
 
     store = _store(args)
     found = meetings(store)
@@ -648,7 +648,7 @@ def cmd_meetings(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def cmd_meeting(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from .meetings import record_meeting
+    from pilot_health.reports.meetings import record_meeting
 
     store = _store(args)
     day = _day(args.date, "--date")
@@ -661,7 +661,7 @@ def cmd_meeting(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def cmd_decide(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from .meetings import record_decision
+    from pilot_health.reports.meetings import record_decision
 
     store = _store(args)
     made = record_decision(
@@ -696,7 +696,7 @@ def cmd_decide(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def cmd_alerts(args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
-    from .alerts import report_lines, run_alerts, sent_log
+    from pilot_health.reports.alerts import report_lines, run_alerts, sent_log
 
     store = _store(args)
     if args.sent:
@@ -735,7 +735,7 @@ def _subscription_json(s) -> dict[str, Any]:
 
 
 def cmd_subscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from .alerts import EVENT_KINDS, subscribe
+    from pilot_health.reports.alerts import EVENT_KINDS, subscribe
 
     store = _store(args)
     events = [e.strip() for e in (args.events or ",".join(EVENT_KINDS)).split(",")]
@@ -750,7 +750,7 @@ def cmd_subscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def cmd_unsubscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from .alerts import unsubscribe
+    from pilot_health.reports.alerts import unsubscribe
 
     store = _store(args)
     gone = unsubscribe(store, args.subscription, by=_who(args))
@@ -761,7 +761,7 @@ def cmd_unsubscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def cmd_subscriptions(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from .alerts import subscriptions
+    from pilot_health.reports.alerts import subscriptions
 
     store = _store(args)
     found = subscriptions(store, by=_who(args))

@@ -12,7 +12,7 @@ from functools import lru_cache, wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from .errors import ConfigError
+from pilot_health.errors import ConfigError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -331,7 +331,7 @@ def read_settings_file(
 
     from pydantic import ValidationError
 
-    from .errors import ConfigError
+    from pilot_health.errors import ConfigError
 
     try:
         data = file.read_bytes()

@@ -34,7 +34,7 @@ def money(value: float | None, currency: str | None = None) -> str:
 def currency_prefix(currency: str | None = None) -> str:
     """What goes before an amount: the symbol as it is ('$', '€'), a code with a space ('CHF ')."""
     if currency is None:
-        from .config import currency_symbol
+        from pilot_health.config import currency_symbol
 
         currency = currency_symbol()
     return f"{currency} " if currency and currency[-1].isalpha() else currency
@@ -58,9 +58,9 @@ def setting_percent(share: float | None) -> str:
 
 
 _NUMBER_WORDS = (
-    "no one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty"
-).split()
+    *("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+    *("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"),
+)
 
 
 def number_words(count: int) -> str:

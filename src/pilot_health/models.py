@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from .config import DAYS_PER_MONTH
+from pilot_health.config import DAYS_PER_MONTH
 
 STAGES = ("proposed", "pilot", "scaling", "production", "paused", "cancelled")
 STAGE_LABELS = {s: s.capitalize() for s in STAGES}

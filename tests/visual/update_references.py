@@ -53,13 +53,13 @@ def update_references(only: str | None, pytest_args: list[str]) -> int:
 
 def readme_images() -> list[Path]:
     sys.path.insert(0, str(TESTS))
+    from browser_support import CHROMIUM_ARGS, chromium_or_skip, start_dashboard
     from PIL import Image
     from playwright.sync_api import sync_playwright
-
-    from browser_support import CHROMIUM_ARGS, chromium_or_skip, start_dashboard
-    from pilot_health.demo import load_demo
-    from pilot_health.store import Store
     from visual_support import HIDE_MOVING_PARTS_CSS, settle
+
+    from pilot_health.demo.portfolio import load_demo
+    from pilot_health.store.database import Store
 
     try:
         chromium = chromium_or_skip()

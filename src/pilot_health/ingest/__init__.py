@@ -2,11 +2,11 @@
 
 `ingest()` is the one entry point for the upload page and `python -m pilot_health ingest`."""
 
-from .engine import ingest
-from .outcome import IngestOptions, IngestResult
-from .problems import Problem, Refused
-from .recognise import KIND_LABELS, KINDS, Mapping
-from .storing import upload_history, withdraw
+from pilot_health.ingest.engine import ingest
+from pilot_health.ingest.outcome import IngestOptions, IngestResult
+from pilot_health.ingest.problems import Problem, Refused
+from pilot_health.ingest.recognise import KIND_LABELS, KINDS, Mapping
+from pilot_health.ingest.storing import upload_history, withdraw
 
 __all__ = [
     "IngestOptions",

@@ -4,15 +4,15 @@ for the preview and the receipt."""
 
 from __future__ import annotations
 
-from .. import queries
-from ..formatting import plural
-from ..lazy import pandas as pd
-from ..store import utc_now
-from .conflicts import reject_conflicting_values
-from .fast_path import FastRead
-from .problems import Problem
-from .run import MAX_KEPT_PROBLEMS, PREVIEW_ROWS, STORED_COLUMNS, TARGET_TABLE, RetryCarefully, Run
-from .survey import reject_conflicting_answers
+from pilot_health.formatting import plural
+from pilot_health.ingest.conflicts import reject_conflicting_values
+from pilot_health.ingest.fast_path import FastRead
+from pilot_health.ingest.problems import Problem
+from pilot_health.ingest.run import MAX_KEPT_PROBLEMS, PREVIEW_ROWS, STORED_COLUMNS, TARGET_TABLE, RetryCarefully, Run
+from pilot_health.ingest.survey import reject_conflicting_answers
+from pilot_health.lazy import pandas as pd
+from pilot_health.store import queries
+from pilot_health.store.database import utc_now
 
 
 def finish(run: Run, table_kind: str, fast: FastRead | None = None) -> None:

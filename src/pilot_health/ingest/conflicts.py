@@ -3,10 +3,10 @@ row of the key is rejected, naming the rows and the values, for the uploader to 
 
 from __future__ import annotations
 
-from .. import queries
-from ..lazy import pandas as pd
-from .run import MAX_KEPT_PROBLEMS, OBSERVATION_KEY, Run
-from .wording import different, rows_words, when
+from pilot_health.ingest.run import MAX_KEPT_PROBLEMS, OBSERVATION_KEY, Run
+from pilot_health.ingest.wording import different, rows_words, when
+from pilot_health.lazy import pandas as pd
+from pilot_health.store import queries
 
 # Tables of experiment runs have one row per run: runs started in the same second are different
 # experiments, not two values for one measurement, so they are not conflicts.

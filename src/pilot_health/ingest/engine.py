@@ -20,26 +20,28 @@ from pathlib import Path
 
 import duckdb
 
-from .. import queries
-from ..access import Person, local_administrator
-from ..config import load_config
-from ..formatting import file_size, plural
-from ..lazy import pandas as pd  # imported when a table is made: the command line's ingest of a plain file needs none
-from ..models import Pilot
-from ..store import Store
-from . import checking, metrics, shaping
-from .fast_path import FastRead, try_fast_path
-from .lab_or_live import environment_source, names_split
-from .loading import load
-from .outcome import IngestOptions, IngestResult
-from .problems import Refused
-from .reading import DelimitedText, read_upload
-from .recognise import Mapping, recognise
-from .register import register_rows
-from .run import Progress, RetryCarefully, Route, Run
-from .storing import store_upload, upload_history, upload_seen_by, withdraw
-from .survey import parse_survey
-from .workspace import sha256_meanwhile, work_folder
+from pilot_health.access import Person, local_administrator
+from pilot_health.config import load_config
+from pilot_health.formatting import file_size, plural
+from pilot_health.ingest import checking, metrics, shaping
+from pilot_health.ingest.fast_path import FastRead, try_fast_path
+from pilot_health.ingest.lab_or_live import environment_source, names_split
+from pilot_health.ingest.loading import load
+from pilot_health.ingest.outcome import IngestOptions, IngestResult
+from pilot_health.ingest.problems import Refused
+from pilot_health.ingest.reading import DelimitedText, read_upload
+from pilot_health.ingest.recognise import Mapping, recognise
+from pilot_health.ingest.register import register_rows
+from pilot_health.ingest.run import Progress, RetryCarefully, Route, Run
+from pilot_health.ingest.storing import store_upload, upload_history, upload_seen_by, withdraw
+from pilot_health.ingest.survey import parse_survey
+from pilot_health.ingest.workspace import sha256_meanwhile, work_folder
+from pilot_health.lazy import (
+    pandas as pd,  # imported when a table is made: the command line's ingest of a plain file needs none
+)
+from pilot_health.models import Pilot
+from pilot_health.store import queries
+from pilot_health.store.database import Store
 
 __all__ = ["FAST_PATH", "IngestOptions", "IngestResult", "ingest", "upload_history", "withdraw"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from ..config import reread_when_changed
+from pilot_health.config import reread_when_changed
 
 # The prefixes MLflow (params., tags.) and W&B (config., summary.) put before a name.
 NAME_PREFIXES = re.compile(r"^(params|param|tags|tag|config|summary)_")
@@ -64,7 +64,7 @@ class EnvironmentWords(BaseModel):
 
 
 def environments_path() -> Path:
-    from ..config import load_config
+    from pilot_health.config import load_config
 
     return load_config().environments_path
 
@@ -72,7 +72,7 @@ def environments_path() -> Path:
 @reread_when_changed(environments_path)
 def load_environment_words(path: Path) -> EnvironmentWords:
     """The lab and live words in force (re-read when the file changes)."""
-    from ..config import read_settings_file
+    from pilot_health.config import read_settings_file
 
     words, _ = read_settings_file(
         path, "list of lab and live words", "config/environments.toml", "PILOT_HEALTH_ENVIRONMENTS", EnvironmentWords

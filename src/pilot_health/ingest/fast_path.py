@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import duckdb
 
-from . import metrics, shaping
-from . import values as v
-from .conflicts import has_conflicts
-from .pilot_codes import refuse_unknown_pilots
-from .run import OBSERVATION_KEY, RetryCarefully, Run
-from .stored_facts import StoredFacts, stored_facts
+from pilot_health.ingest import metrics, shaping
+from pilot_health.ingest import values as v
+from pilot_health.ingest.conflicts import has_conflicts
+from pilot_health.ingest.pilot_codes import refuse_unknown_pilots
+from pilot_health.ingest.run import OBSERVATION_KEY, RetryCarefully, Run
+from pilot_health.ingest.stored_facts import StoredFacts, stored_facts
 
 PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")

@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import queries
-from ..metric_dictionary import (
+from pilot_health.ingest import values as v
+from pilot_health.ingest.run import TARGET_TABLE, Run
+from pilot_health.ingest.stored_facts import StoredFacts
+from pilot_health.rules.metric_dictionary import (
     MetricAnswer,
     MetricDictionary,
     MetricInfo,
@@ -17,9 +19,7 @@ from ..metric_dictionary import (
     guess,
     metric_key,
 )
-from . import values as v
-from .run import TARGET_TABLE, Run
-from .stored_facts import StoredFacts
+from pilot_health.store import queries
 
 # The most (pilot, metric) pairs whose kind the fast path writes as it stores the rows (the rest are
 # technical until decide_metric_kinds sets them): each is one more comparison on every row.

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from .outcome import IngestOptions
-from .recognise import Mapping
+from pilot_health.ingest.outcome import IngestOptions
+from pilot_health.ingest.recognise import Mapping
 
 
 def env_words(environment: str) -> list[str]:
     """The words that say `environment` (lab or live) in a cell or a run name, as configured."""
-    from .environments import load_environment_words
+    from pilot_health.ingest.environments import load_environment_words
 
     return sorted(load_environment_words(None).by_environment[environment])
 

@@ -6,10 +6,10 @@ import re
 
 import duckdb
 
-from ..formatting import plural
-from . import values as v
-from .problems import Problem, Refused
-from .run import Run
+from pilot_health.formatting import plural
+from pilot_health.ingest import values as v
+from pilot_health.ingest.problems import Problem, Refused
+from pilot_health.ingest.run import Run
 
 
 def read_csv_sql(run: Run, rejects: str, typed: dict[int, str] | None = None) -> str:

@@ -7,15 +7,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from ..formatting import plural
-from . import values as v
-from .kinds import Foreseen, KindSources, decide_metric_kinds, foresee_kinds
-from .lab_or_live import env_words, names_split
-from .pilot_codes import refuse_unknown_pilots
-from .problems import Refused
-from .recognise import KIND_VALUES, usage_metrics
-from .run import TARGET_TABLE, Run
-from .stored_facts import StoredFacts, stored_facts
+from pilot_health.formatting import plural
+from pilot_health.ingest import values as v
+from pilot_health.ingest.kinds import Foreseen, KindSources, decide_metric_kinds, foresee_kinds
+from pilot_health.ingest.lab_or_live import env_words, names_split
+from pilot_health.ingest.pilot_codes import refuse_unknown_pilots
+from pilot_health.ingest.problems import Refused
+from pilot_health.ingest.recognise import KIND_VALUES, usage_metrics
+from pilot_health.ingest.run import TARGET_TABLE, Run
+from pilot_health.ingest.stored_facts import StoredFacts, stored_facts
 
 
 def parse_metrics(

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from ..lazy import pandas as pd  # imported when a table is made: the command line's ingest of a plain file needs none
-from ..metric_dictionary import MetricAnswer, MetricInfo
-from .problems import Problem
-from .reading import FileFormat
-from .recognise import Mapping
+from pilot_health.ingest.problems import Problem
+from pilot_health.ingest.reading import FileFormat
+from pilot_health.ingest.recognise import Mapping
+from pilot_health.lazy import (
+    pandas as pd,  # imported when a table is made: the command line's ingest of a plain file needs none
+)
+from pilot_health.rules.metric_dictionary import MetricAnswer, MetricInfo
 
 
 @dataclass

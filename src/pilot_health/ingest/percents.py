@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..metric_dictionary import MetricAnswer, MetricDictionary, metric_key
+from pilot_health.rules.metric_dictionary import MetricAnswer, MetricDictionary, metric_key
 
 # Units that mean "a number from 0 to 100" (percentage points), as the dictionary and the register write them.
 PERCENT_UNITS = frozenset({"%", "percent", "per cent", "percentage", "percentage points", "pct", "pp"})

@@ -6,8 +6,8 @@ from __future__ import annotations
 import difflib
 import re
 
-from .problems import Refused
-from .run import Run
+from pilot_health.ingest.problems import Refused
+from pilot_health.ingest.run import Run
 
 
 def closest_codes(code: str, known: list[str]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import PilotHealthError
+from pilot_health.errors import PilotHealthError
 
 
 class Refused(PilotHealthError):

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-from ..formatting import plural
-from .problems import Refused
+from pilot_health.formatting import plural
+from pilot_health.ingest.problems import Refused
 
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -618,7 +618,7 @@ ROOT_ELEMENT = re.compile(rb"<[A-Za-z_]")
 def _limits(limits=None):
     if limits is not None:
         return limits
-    from ..config import load_config
+    from pilot_health.config import load_config
 
     return load_config().upload_limits
 

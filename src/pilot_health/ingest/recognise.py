@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from ..formatting import plural
-from ..models import PILOT_FIELDS, Pilot
-from .periods import looks_like_period
-from .problems import Refused
+from pilot_health.formatting import plural
+from pilot_health.ingest.periods import looks_like_period
+from pilot_health.ingest.problems import Refused
+from pilot_health.models import PILOT_FIELDS, Pilot
 
 KINDS = ("pilot_register", "metrics", "survey", "usage")
 KIND_LABELS = {
@@ -168,7 +168,7 @@ SYNONYMS: dict[str, set[str]] = {
 
 def usage_metrics() -> dict[str, set[str]]:
     """Usage metrics (adoption kind in the metric dictionary) and the spellings exports use for them."""
-    from ..metric_dictionary import load_metric_dictionary
+    from pilot_health.rules.metric_dictionary import load_metric_dictionary
 
     return load_metric_dictionary().spellings_of("adoption")
 
@@ -418,8 +418,8 @@ def header_date(text: str, order: str | None = None) -> date | datetime | None:
             if name.lower() in MONTHS:
                 return date(y, MONTHS[name.lower()], int(day)) if y else None
         # Months, quarters, fiscal periods and ISO weeks: the same reader as a date column's cells.
-        from ..config import load_config
-        from .periods import period_date
+        from pilot_health.config import load_config
+        from pilot_health.ingest.periods import period_date
 
         if re.fullmatch(r"[A-Za-z]+\.? \d{1,2}", value):  # `Mar 15` over a chart's column: a day without its year
             return None
@@ -455,7 +455,7 @@ def metric_name_from_file(file_name: str) -> str:
 
 def _names_metrics(values: list[str], kind: str) -> bool:
     """Do a column's values name metrics (accuracy, revenue, active users …) rather than regions or segments?"""
-    from ..metric_dictionary import load_metric_dictionary
+    from pilot_health.rules.metric_dictionary import load_metric_dictionary
 
     dictionary = load_metric_dictionary()
     distinct = list(dict.fromkeys(values))[:50]
@@ -470,7 +470,7 @@ def _and_quoted(names: list[str]) -> str:
 
 def environment_from_text(value: str) -> str | None:
     """A cell as lab or live (config/environments.toml), or None."""
-    from .environments import load_environment_words
+    from pilot_health.ingest.environments import load_environment_words
 
     return load_environment_words().of_cell(value)
 
@@ -479,7 +479,7 @@ def _environment_column(headers: list[str], values: dict[str, list[str]], taken:
     """The column of a run table that says lab or live: one named like it (`tags.env`, `params.stage`,
     `config.environment`) whose cells mostly are lab or live words, else any text column whose every
     sampled cell is one."""
-    from .environments import load_environment_words
+    from pilot_health.ingest.environments import load_environment_words
 
     words = load_environment_words()
 
@@ -507,7 +507,7 @@ def _run_name_column(headers: list[str]) -> str | None:
 
 def _names_say_environment(names: list[str]) -> bool:
     """Every run name (of the sample) says lab or live by one of its words (`churn-lab-01`, `xgb-live-w02`)."""
-    from .environments import load_environment_words
+    from pilot_health.ingest.environments import load_environment_words
 
     words = load_environment_words()
     return bool(names) and all(words.of_name(name) for name in names)
@@ -551,7 +551,7 @@ def _run_status(headers: list[str], assign) -> None:
 
 def _by_synonym(headers: list[str], fieldname: str, taken: set[str]) -> str | None:
     if fieldname == "environment":  # the column names are configured with the words (config/environments.toml)
-        from .environments import load_environment_words
+        from pilot_health.ingest.environments import load_environment_words
 
         words = load_environment_words()
         return next((h for h in headers if h not in taken and words.is_column_name(h)), None)
@@ -850,7 +850,7 @@ def _per_date_mapping(
 def _assign_worded_columns(columns: _Columns, taken: set[str], assign: Assign) -> None:
     """A crosstab's lab-or-live and kind columns are taken only when every sampled cell is one of
     their words; otherwise they are dimensions like any other."""
-    from .environments import load_environment_words
+    from pilot_health.ingest.environments import load_environment_words
 
     for fieldname, words in (("environment", dict(load_environment_words().by_environment)), ("kind", KIND_VALUES)):
         column = _by_synonym(columns.headers, fieldname, taken)
@@ -961,7 +961,7 @@ def _chart_mapping(
 ) -> Mapping:
     """One metric column per run and metric; each run's environment from its name when every run's
     name says it; the metric without the run when the runs differ only by lab or live."""
-    from .environments import load_environment_words
+    from pilot_health.ingest.environments import load_environment_words
 
     words = load_environment_words()
     axis = headers[0]

@@ -8,15 +8,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .. import queries
-from ..access import Person
-from ..formatting import plural
-from ..lazy import pandas as pd
-from ..models import PILOT_FIELDS, READINESS_FIELDS, Pilot, explain, says_none
-from . import values as v
-from .problems import Problem
-from .recognise import IGNORE
-from .run import PREVIEW_ROWS, Run
+from pilot_health.access import Person
+from pilot_health.formatting import plural
+from pilot_health.ingest import values as v
+from pilot_health.ingest.problems import Problem
+from pilot_health.ingest.recognise import IGNORE
+from pilot_health.ingest.run import PREVIEW_ROWS, Run
+from pilot_health.lazy import pandas as pd
+from pilot_health.models import PILOT_FIELDS, READINESS_FIELDS, Pilot, explain, says_none
+from pilot_health.store import queries
 
 REGISTER_DATES = ("approved_on", "stage_since", "target_production_on", "kpi_deadline")
 REGISTER_NUMBERS = ("budget", "spend_to_date", "kpi_baseline", "kpi_target", "data_effort_pct", "target_users")

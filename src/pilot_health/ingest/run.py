@@ -14,10 +14,10 @@ from typing import Any
 
 import duckdb
 
-from ..models import PILOT_FIELDS
-from .outcome import IngestOptions, IngestResult
-from .reading import DelimitedText
-from .recognise import ADKAR, Mapping
+from pilot_health.ingest.outcome import IngestOptions, IngestResult
+from pilot_health.ingest.reading import DelimitedText
+from pilot_health.ingest.recognise import ADKAR, Mapping
+from pilot_health.models import PILOT_FIELDS
 
 Progress = Callable[[float, str], None]
 MAX_LISTED_PROBLEMS = 200  # shown on the page; the rejected-rows download has more

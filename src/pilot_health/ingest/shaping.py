@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from .. import queries
-from ..formatting import plural
-from ..lazy import pandas as pd
-from . import values as v
-from .lab_or_live import names_split
-from .loading import read_csv_sql
-from .problems import Refused
-from .recognise import DATE_PREFIX, METRIC_PREFIX, usage_metrics
-from .run import Run
+from pilot_health.formatting import plural
+from pilot_health.ingest import values as v
+from pilot_health.ingest.lab_or_live import names_split
+from pilot_health.ingest.loading import read_csv_sql
+from pilot_health.ingest.problems import Refused
+from pilot_health.ingest.recognise import DATE_PREFIX, METRIC_PREFIX, usage_metrics
+from pilot_health.ingest.run import Run
+from pilot_health.lazy import pandas as pd
+from pilot_health.store import queries
 
 # The columns every shaped row carries along, by the names ingest_rows gives them.
 CARRIED = {"pilot_id": "pilot_raw", "kind": "kind_raw", "environment": "environment_raw", "_step": "step_raw"}
@@ -118,7 +118,7 @@ def check_wide_values(run: Run, cells: str, columns: int, kind: str) -> None:
     it when that is more rows than one upload may store (the rows limit), before any are made.
     Within the column and cell limits a wide file can hold five times the rows limit in values,
     and checking them all would take the memory the limits are there to bound (issue 15)."""
-    from .reading import _limits
+    from pilot_health.ingest.reading import _limits
 
     limit = _limits().rows
     rows = run.value("SELECT count(*) FROM ingest_raw")
@@ -145,7 +145,7 @@ def check_wide_values(run: Run, cells: str, columns: int, kind: str) -> None:
 def leave_out_unfinished_runs(run: Run) -> None:
     """Runs of a run table that failed, crashed, were killed or still run are not results: left
     out with a note, unless the person uploading keeps them."""
-    from .recognise import RUN_STATUSES
+    from pilot_health.ingest.recognise import RUN_STATUSES
 
     column = run.column_of("_run_status")
     if column is None:
@@ -216,7 +216,7 @@ def crosstab_metric(run: Run, fixed: dict[str, str | None]) -> str:
     Outer labels a pivot table leaves blank are filled from the row above; rows whose measure,
     pilot or dimension is a total (`Grand Total`, `Total`, `All`, a pivot's `EMEA Total`) are
     left out and counted; each dimension is kept in the name: `Revenue · Region: EMEA`."""
-    from .recognise import SEGMENT_PREFIX
+    from pilot_health.ingest.recognise import SEGMENT_PREFIX
 
     mapping = run.mapping
     segments = [
@@ -282,7 +282,7 @@ def _fill_pivot_labels(run: Run, dimensions: list[str]) -> None:
 def _leave_out_totals(run: Run, dimensions: list[str], measure: str | None) -> None:
     """Totals are sums of rows the file already holds, not observations: rows whose measure, pilot
     or dimension says total (or a dimension says subtotal) are left out and counted (said in a note)."""
-    from .recognise import SUBTOTAL_WORDS, TOTAL_WORDS
+    from pilot_health.ingest.recognise import SUBTOTAL_WORDS, TOTAL_WORDS
 
     result = run.result
     total, subtotal = "(?i)" + TOTAL_WORDS.pattern, "(?i)" + SUBTOTAL_WORDS.pattern
@@ -313,7 +313,7 @@ def _leave_out_totals(run: Run, dimensions: list[str], measure: str | None) -> N
 def _segmented_metric(run: Run, measure: str | None, name: str | None, segments: list[tuple[str, str]]) -> str:
     """Each row's metric name with its dimensions (`Revenue · Region: EMEA`; a dimension that means
     everyone is left out of the name), written into ingest_raw.crosstab_metric."""
-    from .recognise import EVERYONE_SEGMENTS, SEGMENT_JOIN
+    from pilot_health.ingest.recognise import EVERYONE_SEGMENTS, SEGMENT_JOIN
 
     result = run.result
     base, named = (v.cleaned(measure) if measure else "?"), ([] if measure else [name])

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..metric_dictionary import ValueSummary
-from .run import OBSERVATION_KEY, TARGET_TABLE, Run
+from pilot_health.ingest.run import OBSERVATION_KEY, TARGET_TABLE, Run
+from pilot_health.rules.metric_dictionary import ValueSummary
 
 
 @dataclass(frozen=True)

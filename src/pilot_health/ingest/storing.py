@@ -10,17 +10,17 @@ from typing import Any
 
 import duckdb
 
-from .. import queries
-from ..access import Person, as_person
-from ..formatting import plural
-from ..lazy import pandas as pd
-from ..metric_dictionary import answer_rows
-from ..models import Pilot
-from ..store import Store, utc_now
-from .fast_path import FastRead
-from .outcome import IngestOptions, IngestResult
-from .recognise import KIND_LABELS
-from .run import TARGET_TABLE, RetryCarefully, Run
+from pilot_health.access import Person, as_person
+from pilot_health.formatting import plural
+from pilot_health.ingest.fast_path import FastRead
+from pilot_health.ingest.outcome import IngestOptions, IngestResult
+from pilot_health.ingest.recognise import KIND_LABELS
+from pilot_health.ingest.run import TARGET_TABLE, RetryCarefully, Run
+from pilot_health.lazy import pandas as pd
+from pilot_health.models import Pilot
+from pilot_health.rules.metric_dictionary import answer_rows
+from pilot_health.store import queries
+from pilot_health.store.database import Store, utc_now
 
 
 def store_upload(run: Run, fast: FastRead | None, pilots: list[Pilot]) -> int:
@@ -142,7 +142,7 @@ def details(result: IngestResult, options: IngestOptions) -> str:
 def withdraw(store: Store, upload_id: int, by: Person | str = "local user") -> dict[str, Any]:
     """Withdraw an upload: its rows leave every view; the record stays, dated. An editor may
     withdraw their own uploads, an administrator anyone's."""
-    from ..errors import AccessDenied, NotFoundError
+    from pilot_health.errors import AccessDenied, NotFoundError
 
     person = as_person(by)
     person.require("withdraw_own", f"withdraw upload {upload_id}")

@@ -7,14 +7,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import queries
-from ..formatting import plural
-from ..lazy import pandas as pd
-from . import values as v
-from .pilot_codes import refuse_unknown_pilots
-from .recognise import ADKAR
-from .run import MAX_KEPT_PROBLEMS, STORED_COLUMNS, Run
-from .wording import and_, rows_words
+from pilot_health.formatting import plural
+from pilot_health.ingest import values as v
+from pilot_health.ingest.pilot_codes import refuse_unknown_pilots
+from pilot_health.ingest.recognise import ADKAR
+from pilot_health.ingest.run import MAX_KEPT_PROBLEMS, STORED_COLUMNS, Run
+from pilot_health.ingest.wording import and_, rows_words
+from pilot_health.lazy import pandas as pd
+from pilot_health.store import queries
 
 NO_TEXT = "CAST(NULL AS VARCHAR)"
 

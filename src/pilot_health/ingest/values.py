@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from ..queries import one_row, one_value
-from .periods import looks_like_period, period_start
+from pilot_health.ingest.periods import looks_like_period, period_start
+from pilot_health.store.queries import one_row, one_value
 
 # Spellings of "no value" that exports use; stored as NULL, never 0.
 NULL_SPELLINGS = ("", "na", "n/a", "#n/a", "null", "nan", "-", "none", "#value!", "#div/0!", "n.a.", "--")
@@ -140,8 +140,8 @@ def percent_share(
     written with a percent sign becomes a share (92% → 0.92) — all but the metrics kept in percent
     (see `percents`). The names kept in percent go to a temporary table (names from the file are
     values, never SQL text); `answers` are the metric answers given with this upload."""
-    from ..metric_dictionary import dictionary_with_answers, metric_key
-    from .percents import kept_in_percent
+    from pilot_health.ingest.percents import kept_in_percent
+    from pilot_health.rules.metric_dictionary import dictionary_with_answers, metric_key
 
     names = [
         r[0]
@@ -316,7 +316,7 @@ def timestamp(column: str, fmt: DateFormat) -> str:
 
 
 def _fiscal_year_start() -> int:
-    from ..config import load_config
+    from pilot_health.config import load_config
 
     return load_config().fiscal_year_start_month
 

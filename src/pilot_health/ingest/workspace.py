@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .reading import sha256
+from pilot_health.ingest.reading import sha256
 
 # Uploads are read from temporary files under this folder only: a locked-down store connection
 # (the dashboard's) may read files here and in the store's own folder, nowhere else.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..formatting import currency_prefix
+from pilot_health.formatting import currency_prefix
 
 # What a missing value reads as in every table (st.dataframe's placeholder): never "None".
 MISSING = "—"

@@ -1,6 +1,6 @@
 """The committee's decisions about one pilot, on its risk view: the list with each decision's status
 and a link to the evidence it was taken on (its meeting's pinned view), and for editors a small
-form to record a meeting and a decision. The rules live in `pilot_health.meetings`."""
+form to record a meeting and a decision. The rules live in `pilot_health.reports.meetings`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from ..errors import PilotHealthError
-from ..meetings import (
+from pilot_health.errors import PilotHealthError
+from pilot_health.reports.meetings import (
     CONDITION_LABELS,
     DECISION_LABELS,
     DECISIONS,
@@ -23,11 +23,11 @@ from ..meetings import (
     record_decision,
     record_meeting,
 )
-from ..store import Store
-from . import data
-from .page import PIN_PARAMETER, PageContext, app_base_url, pin_text
-from .text import md_escape
-from .widgets import details_table, labelled
+from pilot_health.store.database import Store
+from pilot_health.ui import data
+from pilot_health.ui.page import PIN_PARAMETER, PageContext, app_base_url, pin_text
+from pilot_health.ui.text import md_escape
+from pilot_health.ui.widgets import details_table, labelled
 
 PREFIX = "decision_form"
 NEW_MEETING = "decision_form.new_meeting"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ..config import project_root
+from pilot_health.config import project_root
 
 GUIDE_PAGE = "pages/8_Guide.py"
 GUIDE_URL = "Guide"  # the page's address, relative to the dashboard's (classic multipage mode)

@@ -14,17 +14,17 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from .. import demo
-from ..access import ABILITIES, ROLE_LABELS, Person
-from ..config import Config, load_config
-from ..errors import PilotHealthError, os_problem
-from ..formatting import plural
-from ..ingest.workspace import UPLOAD_WORK_ROOT
-from ..results import start_warmer
-from ..store import Store, utc_now
-from . import data
-from .signin import current_person, sidebar_identity
-from .text import md_escape
+from pilot_health.access import ABILITIES, ROLE_LABELS, Person
+from pilot_health.config import Config, load_config
+from pilot_health.demo import portfolio as demo
+from pilot_health.errors import PilotHealthError, os_problem
+from pilot_health.formatting import plural
+from pilot_health.ingest.workspace import UPLOAD_WORK_ROOT
+from pilot_health.reports.results import start_warmer
+from pilot_health.store.database import Store, utc_now
+from pilot_health.ui import data
+from pilot_health.ui.signin import current_person, sidebar_identity
+from pilot_health.ui.text import md_escape
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -12,9 +12,9 @@ from typing import Any
 
 import streamlit as st
 
-from ..access import Person
-from ..errors import PilotHealthError
-from ..models import (
+from pilot_health.access import Person
+from pilot_health.errors import PilotHealthError
+from pilot_health.models import (
     KPI_DIRECTIONS,
     PILOT_FIELDS,
     READINESS_PATTERNS,
@@ -28,10 +28,10 @@ from ..models import (
     field_group,
     validate_pilot,
 )
-from ..pilots import create_pilot, update_pilot
-from ..store import Store
-from .text import md_escape
-from .widgets import labelled
+from pilot_health.register.pilots import create_pilot, update_pilot
+from pilot_health.store.database import Store
+from pilot_health.ui.text import md_escape
+from pilot_health.ui.widgets import labelled
 
 NEW = "__new__"
 GROUPS = (
@@ -114,7 +114,7 @@ def _widget(name: str, prefix: str, pilot: Pilot | None) -> None:
         st.number_input(label, value=current, step=1, key=k, help=info.description, placeholder="Not known")
     elif name in NUMBER_STEPS:
         if name in MONEY_FIELDS:
-            from ..config import currency_symbol
+            from pilot_health.config import currency_symbol
 
             label = f"{label} ({currency_symbol()})"
         st.number_input(

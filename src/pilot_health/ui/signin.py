@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 import streamlit as st
 
-from ..access import (
+from pilot_health.access import (
     OPEN_ACCESS_NAME,
     ROLE_LABELS,
     Person,
@@ -28,7 +28,7 @@ from ..access import (
     local_administrator,
     resolve_person,
 )
-from ..config import Config
+from pilot_health.config import Config
 
 RETURN_COOKIE = "pilot_health_return"
 _SAFE_PATH = re.compile(r"^/(?![/\\])[^\\\s]*$")  # a path on this site, never another site's address
@@ -128,8 +128,8 @@ def _sign_in_screen() -> NoReturn:
 
 
 def _no_access_screen(claims: Mapping) -> NoReturn:
-    from ..access import person_name
-    from .text import md_escape
+    from pilot_health.access import person_name
+    from pilot_health.ui.text import md_escape
 
     _screen_header()
     st.warning(
@@ -142,7 +142,7 @@ def _no_access_screen(claims: Mapping) -> NoReturn:
 
 
 def _open_network_screen() -> NoReturn:
-    from .text import md_escape
+    from pilot_health.ui.text import md_escape
 
     _screen_header()
     st.error(
@@ -183,7 +183,7 @@ def sidebar_identity(person: Person) -> None:
             icon=":material/lock_open:",
         )
         return
-    from .text import md_escape
+    from pilot_health.ui.text import md_escape
 
     units = f" for {md_escape(person.units_text)}" if person.limited else ""
     st.caption(

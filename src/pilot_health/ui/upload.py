@@ -12,15 +12,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ..access import Person
-from ..csv_files import frame_to_csv
-from ..formatting import file_size, plural
-from ..ingest import KIND_LABELS, KINDS, IngestOptions, IngestResult, ingest
-from ..ingest.recognise import IGNORE, LAYOUTS, describe_target, target_choices
-from ..metric_dictionary import MetricAnswer
-from ..store import Store
-from .text import md_escape
-from .widgets import data_table, labelled
+from pilot_health.access import Person
+from pilot_health.csv_files import frame_to_csv
+from pilot_health.formatting import file_size, plural
+from pilot_health.ingest import KIND_LABELS, KINDS, IngestOptions, IngestResult, ingest
+from pilot_health.ingest.recognise import IGNORE, LAYOUTS, describe_target, target_choices
+from pilot_health.rules.metric_dictionary import MetricAnswer
+from pilot_health.store.database import Store
+from pilot_health.ui.text import md_escape
+from pilot_health.ui.widgets import data_table, labelled
 
 AUTO = "auto"
 
@@ -462,8 +462,8 @@ HISTORY_COLUMNS = {
 
 
 def example_downloads() -> None:
-    """A download button per example file (pilot_health.upload_templates), each with its one sentence."""
-    from ..upload_templates import examples
+    """A download button per example file (pilot_health.ingest.upload_templates), each with its one sentence."""
+    from pilot_health.ingest.upload_templates import examples
 
     with st.expander("Example files, one per layout", expanded=False):
         for example in examples():

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from ..csv_files import frame_to_csv
-from ..models import STAGE_LABELS, STAGES
-from ..portfolio import PortfolioFilters
-from .columns import MISSING, MISSING_NOTE
-from .text import md_escape
+from pilot_health.analytics.portfolio import PortfolioFilters
+from pilot_health.csv_files import frame_to_csv
+from pilot_health.models import STAGE_LABELS, STAGES
+from pilot_health.ui.columns import MISSING, MISSING_NOTE
+from pilot_health.ui.text import md_escape
 
 if TYPE_CHECKING:
-    from .page import PageContext
+    from pilot_health.ui.page import PageContext
 
 
 def labelled(labels: Mapping[Any, str]) -> Callable[[Any], str]:
@@ -157,11 +157,11 @@ def pack_since(ctx: PageContext) -> tuple[datetime | None, str]:
     there is none. A moment before the register began is taken from its beginning."""
     from datetime import date as _date
 
-    from ..changes import since_moment
-    from ..formatting import moment
-    from ..meetings import last_meeting
-    from ..results import KEEPER
-    from . import data
+    from pilot_health.formatting import moment
+    from pilot_health.reports.changes import since_moment
+    from pilot_health.reports.meetings import last_meeting
+    from pilot_health.reports.results import KEEPER
+    from pilot_health.ui import data
 
     until = ctx.pinned or KEEPER.moment(ctx.store)
     first = data.first_record_at(*ctx.cache_key)
@@ -197,9 +197,9 @@ def steering_pack_downloads(store, base_url: str, pinned, pilot_id: str | None, 
     `base_url` is the address the dashboard was opened with; the pack links to the configured
     public address instead when there is one, and a caption says so when its links would only
     work on this computer."""
-    from ..config import SETTINGS, load_config
-    from ..steering_pack import export, file_name, links_base
-    from ..store import utc_now
+    from pilot_health.config import SETTINGS, load_config
+    from pilot_health.reports.steering_pack import export, file_name, links_base
+    from pilot_health.store.database import utc_now
 
     public_url = load_config().public_url
     default = next(s.default for s in SETTINGS if s.env == "PILOT_HEALTH_PUBLIC_URL").rstrip("/")

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from . import queries
-from .config import CANCELLATION_MONTHS, DAYS_PER_MONTH, PURGATORY_MONTHS
-from .models import STAGES, months_since
-from .store import Store
+from pilot_health.config import CANCELLATION_MONTHS, DAYS_PER_MONTH, PURGATORY_MONTHS
+from pilot_health.models import STAGES, months_since
+from pilot_health.store import queries
+from pilot_health.store.database import Store
 
 if TYPE_CHECKING:
-    from .risk import PilotRisk
+    from pilot_health.analytics.risk import PilotRisk
 
 PILOT_CLOCK_LABELS = {
     "over_18": f"past {CANCELLATION_MONTHS} months",
@@ -227,7 +227,7 @@ class PortfolioHealth:
 def portfolio_health(results: Sequence[PilotRisk], pilot_ids: Iterable[str] | None = None) -> PortfolioHealth:
     """The portfolio's health counts and worst-first order (`risk.order_pilots` by health) for the
     pilots in `pilot_ids` (those a page's filters show; default: every result)."""
-    from .risk import order_pilots, pilots_by_health
+    from pilot_health.analytics.risk import order_pilots, pilots_by_health
 
     by_pilot = {r.pilot_id: r for r in results}
     order = order_pilots(by_pilot, by_pilot if pilot_ids is None else pilot_ids, "health")

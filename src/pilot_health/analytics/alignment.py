@@ -18,7 +18,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from .catalogue import Analysis
+from pilot_health.rules.catalogue import Analysis
 
 
 def relative_shortfall(reference: float, value: float, direction: str) -> float:

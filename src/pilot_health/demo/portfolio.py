@@ -21,15 +21,15 @@ from typing import Any
 
 import pandas as pd
 
-from . import queries
-from .access import Person, as_person
-from .adoption import ADKAR, barrier_point
-from .config import DAYS_PER_MONTH
-from .csv_files import frame_to_csv
-from .demo_stories import COMMENTS, MEETINGS, STORIES, WAVE_WEEKS_AGO, Point, Story
-from .errors import DuplicateError
-from .models import PILOT_FIELDS, Pilot
-from .store import Store, utc_now
+from pilot_health.access import Person, as_person
+from pilot_health.analytics.adoption import ADKAR, barrier_point
+from pilot_health.config import DAYS_PER_MONTH
+from pilot_health.csv_files import frame_to_csv
+from pilot_health.demo.stories import COMMENTS, MEETINGS, STORIES, WAVE_WEEKS_AGO, Point, Story
+from pilot_health.errors import DuplicateError
+from pilot_health.models import PILOT_FIELDS, Pilot
+from pilot_health.store import queries
+from pilot_health.store.database import Store, utc_now
 
 ANCHOR = date(2026, 11, 16)  # Monday of the demo's last week of data
 DEMO_NOW = datetime(2026, 11, 19, 17, 0)  # the moment the demo portfolio "is" as shipped

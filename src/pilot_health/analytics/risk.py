@@ -10,23 +10,23 @@ below the catalogue's coverage minimum it reads "insufficient evidence", never "
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from typing import Callable, Sequence
-from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from .adoption import ELEMENT_LABELS, adoption_rate, group_barrier
-from .catalogue import Catalogue, Pattern
-from .thresholds import catalogue_for
-from .formatting import percent
-from .evidence import Evidence, PilotEvidence, load_evidence, load_evidence_at
-from .models import Pilot, months_since, says_none
-from .alignment import Trend
-from .pilot_numbers import PilotNumbers
-from .store import Store, utc_now
+from pilot_health.analytics.adoption import ELEMENT_LABELS, adoption_rate, group_barrier
+from pilot_health.analytics.alignment import Trend
+from pilot_health.analytics.evidence import Evidence, PilotEvidence, load_evidence, load_evidence_at
+from pilot_health.analytics.pilot_numbers import PilotNumbers
+from pilot_health.formatting import percent
+from pilot_health.models import Pilot, months_since, says_none
+from pilot_health.rules.catalogue import Catalogue, Pattern
+from pilot_health.rules.thresholds import catalogue_for
+from pilot_health.store.database import Store, utc_now
 
 FIRED, CLEAR, UNKNOWN = "fired", "clear", "unknown"
 HEALTH_LABELS = {"green": "Green", "amber": "Amber", "red": "Red", "insufficient": "Insufficient evidence"}
@@ -1128,7 +1128,7 @@ def heatmap_rows(order: Sequence[str], show_all: bool, limit: int | None = None)
 def scores_table(frame: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
     """The heatmap's frame (`heatmap_frame`) as a table of one row per pilot with its five scores,
     in `order` (the page's download)."""
-    from .catalogue import PATTERN_KEYS
+    from pilot_health.rules.catalogue import PATTERN_KEYS
 
     table = (
         frame.pivot_table(

@@ -25,8 +25,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from .config import reread_when_changed
-from .lazy import pandas as pd
+from pilot_health.config import reread_when_changed
+from pilot_health.lazy import pandas as pd
 
 METRIC_KINDS = ("technical", "business", "adoption")
 DIRECTIONS = ("up", "down")
@@ -643,7 +643,7 @@ def guess(name: object, values: ValueSummary | None = None) -> MetricInfo:
 
 
 def dictionary_path() -> Path:
-    from .config import load_config
+    from pilot_health.config import load_config
 
     return load_config().metrics_path
 
@@ -655,7 +655,7 @@ def answered(row: dict) -> MetricInfo:
 
 def dictionary_with_answers(con) -> MetricDictionary:
     """The built-in dictionary plus the answers stored in the store `con` reads."""
-    from . import queries
+    from pilot_health.store import queries
 
     return load_metric_dictionary().with_answers(answered(row) for row in queries.metric_definitions(con))
 
@@ -663,7 +663,7 @@ def dictionary_with_answers(con) -> MetricDictionary:
 @reread_when_changed(dictionary_path)
 def load_metric_dictionary(path: Path) -> MetricDictionary:
     """The built-in dictionary in force (re-read when the file changes), without the store's answers."""
-    from .config import read_settings_file
+    from pilot_health.config import read_settings_file
 
     parsed, fingerprint = read_settings_file(
         path, "metric dictionary", "config/metrics.toml", "PILOT_HEALTH_METRICS", DictionaryFile
@@ -676,7 +676,7 @@ def load_metric_dictionary(path: Path) -> MetricDictionary:
 
 def metrics_in_use(store) -> pd.DataFrame:
     """Every metric name stored (rows in force), with what the dictionary says of it and from where."""
-    from . import queries
+    from pilot_health.store import queries
 
     with store.read() as con:
         names = queries.metric_names_in_use(con)
@@ -730,9 +730,9 @@ def save_answer(store, name: str, answer: MetricAnswer, decided_by) -> None:
     """A correction made on the Alignment page (administrators: it changes how every pilot's metric
     of that name is read): remembered in the store, winning over the built-in entry. Stored rows keep
     their kind; it changes how they are read (direction, unit, label) and how later uploads are sorted."""
-    from . import queries
-    from .access import as_person
-    from .store import utc_now
+    from pilot_health.access import as_person
+    from pilot_health.store import queries
+    from pilot_health.store.database import utc_now
 
     person = as_person(decided_by)
     person.require("edit_dictionary", f"change the metric dictionary entry for {name}")

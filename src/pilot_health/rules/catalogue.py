@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .config import project_root, reread_when_changed
+from pilot_health.config import project_root, reread_when_changed
 
 PATTERN_KEYS = (
     "data_debt",
@@ -243,7 +243,7 @@ class Catalogue(_Strict):
 
 def catalogue_path() -> Path:
     """The catalogue in force: PILOT_HEALTH_SIGNALS, else config/signals.toml in the checkout."""
-    from .config import load_config
+    from pilot_health.config import load_config
 
     return load_config().signals_path
 
@@ -251,7 +251,7 @@ def catalogue_path() -> Path:
 @reread_when_changed(catalogue_path)
 def load_catalogue(path: Path) -> Catalogue:
     """The catalogue in force (re-read when the file changes)."""
-    from .config import read_settings_file
+    from pilot_health.config import read_settings_file
 
     catalogue, _ = read_settings_file(
         path, "signal catalogue", "config/signals.toml", "PILOT_HEALTH_SIGNALS", Catalogue, add_source=True

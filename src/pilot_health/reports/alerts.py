@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from . import queries
-from .access import Person, as_person
-from .errors import AccessDenied, NotFoundError, PilotHealthError
-from .formatting import moment as moment_words
-from .formatting import plural
-from .notify import AlertSettings, check_webhook_address, deliver, load_alert_settings
-from .store import Store, utc_now
+from pilot_health.access import Person, as_person
+from pilot_health.errors import AccessDenied, NotFoundError, PilotHealthError
+from pilot_health.formatting import moment as moment_words
+from pilot_health.formatting import plural
+from pilot_health.reports.notify import AlertSettings, check_webhook_address, deliver, load_alert_settings
+from pilot_health.store import queries
+from pilot_health.store.database import Store, utc_now
 
 EVENT_KINDS = {
     "health_red": "Health turns red",
@@ -276,8 +276,8 @@ def subscriptions(store: Store, by: Person | str = "local user") -> list[Subscri
 def access_units(address: str) -> tuple[bool, tuple[str, ...] | None]:
     """(whether the access file lists this e-mail address, and then its business units or None for
     every unit). An access file that cannot be read lists nobody."""
-    from .access import load_access
-    from .config import load_config
+    from pilot_health.access import load_access
+    from pilot_health.config import load_config
 
     path = load_config().access_path
     if not path.exists():
@@ -359,9 +359,9 @@ def detect_events(
     """Everything alert-worthy at `at` that was not so at `previous` (the last run; None: the first
     run, when everything standing counts), for every pilot, worst first. Computed exactly as the
     views pinned to those moments compute them (`results.KEEPER`)."""
-    from . import meetings
-    from .results import KEEPER
-    from .risk import HEALTH_LABELS
+    from pilot_health.analytics.risk import HEALTH_LABELS
+    from pilot_health.reports import meetings
+    from pilot_health.reports.results import KEEPER
 
     store = store.unscoped()
     first = _first_record(store)
@@ -491,8 +491,8 @@ def _escalations(store: Store, at: datetime, risk_now: dict, base_url: str, days
     """A pilot red now and red `days` days ago that the committee has not acted on: no decision
     recorded in those days, and none still in time that was taken on the pilot as red (at a meeting
     whose view showed it red). An overdue decision does not hold an escalation back."""
-    from . import meetings
-    from .results import KEEPER
+    from pilot_health.reports import meetings
+    from pilot_health.reports.results import KEEPER
 
     red = [p for p, r in risk_now.items() if r.health == "red"]
     back = at - timedelta(days=days)
@@ -860,7 +860,7 @@ def run_alerts(
     send nothing and write nothing."""
     import time
 
-    from .config import load_config
+    from pilot_health.config import load_config
 
     person = as_person(by or f"{getpass.getuser()} (command line)")
     person.require("manage_alerts", "run the alerts")

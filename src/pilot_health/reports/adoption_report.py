@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import queries
-from .adoption import (
+from pilot_health.analytics.adoption import (
     ADKAR,
     ALL_RESPONDENTS,
     ELEMENT_LABELS,
@@ -38,12 +37,13 @@ from .adoption import (
     usage_trend,
     wave_change,
 )
-from .catalogue import Analysis, Catalogue
-from .evidence import PilotEvidence, load_evidence
-from .formatting import percent, plural
-from .models import parse_team_sizes
-from .store import Store
-from .thresholds import catalogue_for
+from pilot_health.analytics.evidence import PilotEvidence, load_evidence
+from pilot_health.formatting import percent, plural
+from pilot_health.models import parse_team_sizes
+from pilot_health.rules.catalogue import Analysis, Catalogue
+from pilot_health.rules.thresholds import catalogue_for
+from pilot_health.store import queries
+from pilot_health.store.database import Store
 
 BARRIER_LABELS = {**ELEMENT_LABELS, "none": "Not stuck"}
 

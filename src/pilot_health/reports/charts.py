@@ -7,9 +7,9 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .catalogue import PATTERN_SHORT_NAMES
-from .config import CANCELLATION_MONTHS, PURGATORY_MONTHS
-from .models import STAGE_LABELS, STAGES
+from pilot_health.config import CANCELLATION_MONTHS, PURGATORY_MONTHS
+from pilot_health.models import STAGE_LABELS, STAGES
+from pilot_health.rules.catalogue import PATTERN_SHORT_NAMES
 
 STAGE_COLOURS = {
     "proposed": "#9aa5b1",
@@ -189,7 +189,7 @@ PATTERN_SHAPES = {
 def pattern_scale(pattern_order: list[str], keys: list[str] | None = None, shapes: bool = False) -> alt.Scale:
     """The pattern colours (or point shapes) for patterns named in `pattern_order`, in the catalogue's
     key order `keys` (the five patterns' keys, PATTERN_KEYS, by default)."""
-    from .catalogue import PATTERN_KEYS
+    from pilot_health.rules.catalogue import PATTERN_KEYS
 
     keys = list(keys or PATTERN_KEYS)
     values = PATTERN_SHAPES if shapes else PATTERN_COLOURS

@@ -20,10 +20,10 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from . import queries
-from .access import Person, as_person
-from .errors import NotFoundError, PilotHealthError
-from .store import Store, utc_now
+from pilot_health.access import Person, as_person
+from pilot_health.errors import NotFoundError, PilotHealthError
+from pilot_health.store import queries
+from pilot_health.store.database import Store, utc_now
 
 DECISIONS = ("continue", "fix and review", "scale", "pause", "stop")
 DECISION_LABELS = {
@@ -174,7 +174,7 @@ def record_decision(
     """Store a meeting's decision about a pilot, after checking it: a pilot the person may work
     with, a known meeting, an allowed decision, an owner, a due date not before the meeting and,
     when given, a warning sign the catalogue knows."""
-    from .thresholds import catalogue_for
+    from pilot_health.rules.thresholds import catalogue_for
 
     person = as_person(by)
     pilot_id = (pilot_id or "").strip().upper()
@@ -375,9 +375,9 @@ def condition_risk(store: Store, decision: Decision, as_of: datetime | None = No
         return None
     if decision.signal_value is None and risk is not None:
         return risk
-    from . import risk as risk_engine
-    from .results import now_moment
-    from .thresholds import catalogue_for, with_overrides
+    from pilot_health.analytics import risk as risk_engine
+    from pilot_health.reports.results import now_moment
+    from pilot_health.rules.thresholds import catalogue_for, with_overrides
 
     catalogue = catalogue_for(store, as_of)
     if decision.signal_value is not None:

@@ -28,17 +28,9 @@ from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 
-from . import charts
-from .adoption_report import PilotAdoption, barrier_frame, portfolio_adoption
-from .alignment import KpiProgress
-from .alignment_report import PilotAlignment, assess_alignment, chart_data, numbers_for, portfolio_alignment, verdict
-from .catalogue import PATTERN_KEYS, Catalogue
-from .thresholds import catalogue_for
-from .errors import NotFoundError
-from .evidence import load_evidence
-from .formatting import moment, money, percent
-from .models import STAGE_LABELS, months_since
-from .portfolio import (
+from pilot_health.analytics.alignment import KpiProgress
+from pilot_health.analytics.evidence import load_evidence
+from pilot_health.analytics.portfolio import (
     COMMITTEE_ACTIONS,
     PILOT_CLOCK_LABELS,
     PortfolioSummary,
@@ -47,15 +39,30 @@ from .portfolio import (
     portfolio_health,
     summarise,
 )
-from .risk import HEALTH_LABELS, STATUS_LABELS, Action, PilotRisk, assess, assess_evidence
-from .store import Store, utc_now
+from pilot_health.analytics.risk import HEALTH_LABELS, STATUS_LABELS, Action, PilotRisk, assess, assess_evidence
+from pilot_health.errors import NotFoundError
+from pilot_health.formatting import moment, money, percent
+from pilot_health.models import STAGE_LABELS, months_since
+from pilot_health.reports import charts
+from pilot_health.reports.adoption_report import PilotAdoption, barrier_frame, portfolio_adoption
+from pilot_health.reports.alignment_report import (
+    PilotAlignment,
+    assess_alignment,
+    chart_data,
+    numbers_for,
+    portfolio_alignment,
+    verdict,
+)
+from pilot_health.rules.catalogue import PATTERN_KEYS, Catalogue
+from pilot_health.rules.thresholds import catalogue_for
+from pilot_health.store.database import Store, utc_now
 
 if TYPE_CHECKING:
-    from .changes import PortfolioChanges
-    from .meetings import Decision
+    from pilot_health.reports.changes import PortfolioChanges
+    from pilot_health.reports.meetings import Decision
 
 PAPERS = {"a4": "A4", "letter": "Letter"}
-FONTS = Path(__file__).parent / "fonts"
+FONTS = Path(__file__).parents[1] / "fonts"
 HEALTH_COLOURS = {"green": "#2a9d8f", "amber": "#e09f1f", "red": "#c0392b", "insufficient": "#9aa5b1"}
 # A pattern's cell in the portfolio table: the heatmap's colours at its reading's marks.
 STATUS_COLOURS = {
@@ -167,7 +174,7 @@ def pilot_pack(
 ) -> PilotPack:
     """One pilot's pack: now, or as the store stood at `pinned` (records, uploads and withdrawals then);
     with `since`, what changed for the pilot between then and the pack's moment (`changes.changes_since`)."""
-    from .results import KEEPER
+    from pilot_health.reports.results import KEEPER
 
     catalogue = catalogue or catalogue_for(store, pinned)  # a pinned pack keeps the thresholds of its moment
     # "Now" is the moment the dashboard's pages are computed for (results.now_moment), so pack and page agree.
@@ -224,7 +231,7 @@ def decision_lines(
     decision replaces an earlier one about the same pilot), or only those due or overdue
     (`in_force=False`, most urgent first). A condition tied to a warning sign is checked by the
     risk engine at the pack's moment (`meetings.condition_met`)."""
-    from . import meetings
+    from pilot_health.reports import meetings
 
     found = meetings.decisions(store, pinned, pilot_ids)
     catalogue = catalogue_for(store, pinned)
@@ -254,7 +261,7 @@ def decision_lines(
 def _changes(store: Store, since: datetime | None, pinned: datetime | None, pilot_ids=None):
     if since is None:
         return None
-    from .changes import changes_since
+    from pilot_health.reports.changes import changes_since
 
     return changes_since(store, since, pinned, pilot_ids)
 
@@ -301,8 +308,8 @@ def portfolio_pack(
     """The portfolio's pack, from the numbers every page shows (the home page's table, the risk
     page's results and order, the alignment page's KPI progress); with `since`, what changed since
     then (the Since last meeting page's comparison)."""
-    from .config import load_config
-    from .results import KEEPER
+    from pilot_health.config import load_config
+    from pilot_health.reports.results import KEEPER
 
     stale = stale_after_days if stale_after_days is not None else load_config().stale_upload_days
     if catalogue is None:  # the results every page shows, computed once per change (shared: never changed here)
@@ -351,7 +358,7 @@ def portfolio_pack(
 
 
 def _in_force(store: Store, pinned: datetime | None) -> int:
-    from .meetings import decisions
+    from pilot_health.reports.meetings import decisions
 
     return sum(d.status != "replaced" for d in decisions(store, pinned))
 
@@ -397,7 +404,7 @@ def decision_heading(line: DecisionLine, with_pilot: bool) -> str:
 def decision_detail(line: DecisionLine) -> str:
     """A condition tied to a warning sign first, with whether it is met (so a cut line keeps it),
     then the conditions in words."""
-    from .meetings import CONDITION_LABELS
+    from pilot_health.reports.meetings import CONDITION_LABELS
 
     d = line.decision
     conditions = " ".join((d.conditions or "").split())
@@ -424,7 +431,7 @@ DUE_HEADING = "Committee decisions due or overdue"
 
 
 def decisions_note(pack: "PortfolioPack") -> str:
-    from .meetings import DUE_SOON_DAYS
+    from pilot_health.reports.meetings import DUE_SOON_DAYS
 
     if not pack.decisions:
         return f"No decision of the committee is due within {DUE_SOON_DAYS} days or overdue" + (

@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import cached_property
 
-
 import pandas as pd
 
-from .alignment import (
+from pilot_health.analytics.alignment import (
     Alignment,
     Decay,
     Drift,
@@ -22,14 +21,14 @@ from .alignment import (
     KpiProgress,
     Trend,
     alignment,
+    drift,
     kpi_progress,
     lab_live_gap,
     live_decay,
-    drift,
     mann_kendall,
 )
-from .catalogue import Analysis
-from .evidence import PilotEvidence
+from pilot_health.analytics.evidence import PilotEvidence
+from pilot_health.rules.catalogue import Analysis
 
 
 def _day(value) -> date | None:

@@ -19,12 +19,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ValidationError
 
-from . import queries
-from .access import Person, as_person
-from .catalogue import Analysis, Catalogue, Health, Scoring, load_catalogue
-from .errors import ConfigError, PilotHealthError
-from .formatting import setting_percent
-from .store import Store, utc_now
+from pilot_health.access import Person, as_person
+from pilot_health.errors import ConfigError, PilotHealthError
+from pilot_health.formatting import setting_percent
+from pilot_health.rules.catalogue import Analysis, Catalogue, Health, Scoring, load_catalogue
+from pilot_health.store import queries
+from pilot_health.store.database import Store, utc_now
 
 SECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
     "scoring": ("Scoring", Scoring),

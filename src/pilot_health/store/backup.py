@@ -10,9 +10,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import queries
-from .errors import PilotHealthError, os_problem
-from .store import Store, facts_of_file, utc_now
+from pilot_health.errors import PilotHealthError, os_problem
+from pilot_health.store import queries
+from pilot_health.store.database import Store, facts_of_file, utc_now
 
 MANIFEST_SUFFIX = ".json"
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, PilotHealthError
+from pilot_health.errors import ConfigError, PilotHealthError
 
 
 class DeliveryFailed(PilotHealthError):
@@ -139,7 +139,7 @@ def read_alert_settings(path: Path) -> AlertSettings:
 
 
 def load_alert_settings(path: Path | None = None) -> AlertSettings:
-    from .config import load_config
+    from pilot_health.config import load_config
 
     return read_alert_settings(path or load_config().secrets_path)
 

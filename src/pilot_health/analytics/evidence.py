@@ -15,12 +15,16 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import queries
-from .adoption import ADKAR
-from .models import says_none
-from .metric_dictionary import MetricDictionary, dictionary_with_answers, load_metric_dictionary, metric_key
-from .store import Store, utc_now
-
+from pilot_health.analytics.adoption import ADKAR
+from pilot_health.models import says_none
+from pilot_health.rules.metric_dictionary import (
+    MetricDictionary,
+    dictionary_with_answers,
+    load_metric_dictionary,
+    metric_key,
+)
+from pilot_health.store import queries
+from pilot_health.store.database import Store, utc_now
 
 SeriesKey = tuple[str, str, str]  # metric, kind, environment
 _NO_WEEKS = pd.DatetimeIndex([], name="week")

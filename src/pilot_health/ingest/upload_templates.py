@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .csv_files import rows_to_csv
-from .models import PILOT_FIELDS
+from pilot_health.csv_files import rows_to_csv
+from pilot_health.models import PILOT_FIELDS
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from typing import Callable
 
 import duckdb
 
-from . import queries
-from .errors import StoreVersionError
+from pilot_health.errors import StoreVersionError
+from pilot_health.store import queries
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[Migration] = []

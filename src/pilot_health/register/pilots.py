@@ -7,12 +7,12 @@ from datetime import datetime
 import pandas as pd
 from pydantic import ValidationError
 
-from . import queries
-from .access import Person, as_person
-from .csv_files import frame_to_csv
-from .errors import DuplicateError, NotFoundError
-from .models import PILOT_FIELDS, Pilot
-from .store import Store, utc_now
+from pilot_health.access import Person, as_person
+from pilot_health.csv_files import frame_to_csv
+from pilot_health.errors import DuplicateError, NotFoundError
+from pilot_health.models import PILOT_FIELDS, Pilot
+from pilot_health.store import queries
+from pilot_health.store.database import Store, utc_now
 
 
 def list_pilots(store: Store, as_of: datetime | None = None) -> pd.DataFrame:

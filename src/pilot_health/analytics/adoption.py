@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .catalogue import Analysis
+from pilot_health.rules.catalogue import Analysis
 
 ADKAR = ("awareness", "desire", "knowledge", "ability", "reinforcement")
 ELEMENT_LABELS = {e: e.capitalize() for e in ADKAR}

@@ -42,8 +42,8 @@ from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
-from . import queries
-from .store import Store, utc_now
+from pilot_health.store import queries
+from pilot_health.store.database import Store, utc_now
 
 KINDS = ("risk", "alignment", "adoption")
 _log = logging.getLogger(__name__)
@@ -218,8 +218,8 @@ class ResultsKeeper:
     # -- what counts for every pilot -----------------------------------------------------------
 
     def _catalogue(self, store: Store, state: StoreState, pinned: datetime | None):
-        from .catalogue import load_catalogue
-        from .thresholds import with_overrides
+        from pilot_health.rules.catalogue import load_catalogue
+        from pilot_health.rules.thresholds import with_overrides
 
         if pinned is None:
             overrides = state.overrides
@@ -271,7 +271,7 @@ class ResultsKeeper:
     def _pilot_results(
         self, kind: str, store: Store, version: str | None, today: date | None, pinned: datetime | None
     ) -> tuple[tuple, list]:
-        from .metric_dictionary import load_metric_dictionary
+        from pilot_health.rules.metric_dictionary import load_metric_dictionary
 
         if kind not in KINDS:
             raise ValueError(f"unknown kind of result {kind!r}")
@@ -317,7 +317,7 @@ class ResultsKeeper:
         self, store: Store, version: str | None = None, today: date | None = None, pinned: datetime | None = None
     ) -> tuple[pd.DataFrame, datetime | None]:
         """The Adoption page's portfolio table (worst first) and the moment it is for."""
-        from .adoption_report import portfolio_table
+        from pilot_health.reports.adoption_report import portfolio_table
 
         key, rows = self._pilot_results("adoption", store, version, today, pinned)
         table = self.results.get(("table",) + key, lambda: portfolio_table(rows))
@@ -328,7 +328,7 @@ class ResultsKeeper:
     ) -> pd.DataFrame:
         """The home page's frame (`portfolio.load_portfolio`), computed once per store version for
         everyone and narrowed to the store's scope."""
-        from .portfolio import load_portfolio
+        from pilot_health.analytics.portfolio import load_portfolio
 
         state = self.state(store, version)
 
@@ -365,15 +365,15 @@ def _compute(
 ) -> dict:
     """These pilots' results of `kind`, by pilot (a pilot approved after the moment has none)."""
     if kind == "risk":
-        from .risk import assess
+        from pilot_health.analytics.risk import assess
 
         return {row.pilot_id: row for row in assess(store, moment, pilot_ids, catalogue=catalogue, records_at=pinned)}
     if kind == "alignment":
-        from .alignment_report import portfolio_alignment
+        from pilot_health.reports.alignment_report import portfolio_alignment
 
         aligned = portfolio_alignment(store, moment, pilot_ids, catalogue=catalogue, records_at=pinned)
         return {row.pilot_id: row for row in aligned}
-    from .adoption_report import portfolio_adoption
+    from pilot_health.reports.adoption_report import portfolio_adoption
 
     adopted = portfolio_adoption(store, moment, pilot_ids, catalogue=catalogue, records_at=pinned)
     return {row.pilot_id: row for row in adopted}
@@ -382,11 +382,11 @@ def _compute(
 def _ordered(kind: str, rows: list) -> list:
     """In the order the portfolio functions give (rows arrive in code order)."""
     if kind == "alignment":
-        from .alignment_report import worst_first as alignment_order
+        from pilot_health.reports.alignment_report import worst_first as alignment_order
 
         return alignment_order(rows)
     if kind == "adoption":
-        from .adoption_report import worst_first as adoption_order
+        from pilot_health.reports.adoption_report import worst_first as adoption_order
 
         return adoption_order(rows)
     return rows

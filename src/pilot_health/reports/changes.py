@@ -19,11 +19,12 @@ from typing import Sequence
 
 import pandas as pd
 
-from . import queries
-from .errors import PilotHealthError
-from .formatting import money, moment as moment_words, percent, plural
-from .risk import FIRED, HEALTH_LABELS, HEALTH_RANK, STATUS_LABELS
-from .store import Store
+from pilot_health.analytics.risk import FIRED, HEALTH_LABELS, HEALTH_RANK, STATUS_LABELS
+from pilot_health.errors import PilotHealthError
+from pilot_health.formatting import moment as moment_words
+from pilot_health.formatting import money, percent, plural
+from pilot_health.store import queries
+from pilot_health.store.database import Store
 
 WORSE, BETTER, NEUTRAL = "worse", "better", "neutral"
 # Kinds of change, worst first: the order the view lists them in (a lower number comes first).
@@ -262,8 +263,8 @@ def changes_since(
     """What changed between the pinned view at `since` and now (or the pinned view at `until`), per
     pilot the store's person may see (`pilot_ids`: only these), the worst first. Refuses a `since`
     not before `until` and one before the register held any pilot."""
-    from .config import load_config
-    from .results import KEEPER
+    from pilot_health.config import load_config
+    from pilot_health.reports.results import KEEPER
 
     stale = stale_after_days if stale_after_days is not None else load_config().stale_upload_days
     until_moment = until if until is not None else KEEPER.moment(store)
@@ -376,7 +377,7 @@ def _pilot_changes(
 
 
 def _stage(stage: str) -> str:
-    from .models import STAGE_LABELS
+    from pilot_health.models import STAGE_LABELS
 
     return STAGE_LABELS.get(stage, str(stage)).lower()
 
@@ -438,7 +439,7 @@ def _worst_decay(row):
 
 
 def _alignment(add, then, now) -> None:
-    from .alignment_report import CONCERN_POINTS, LABEL_SHORT
+    from pilot_health.reports.alignment_report import CONCERN_POINTS, LABEL_SHORT
 
     if then.label != now.label:
         points = {label: CONCERN_POINTS.get(label, 0.0) for label in (then.label, now.label)}

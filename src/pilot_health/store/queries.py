@@ -13,8 +13,8 @@ from typing import Any
 
 import duckdb
 
-from .lazy import pandas as pd
-from .models import AUDIT_ACTIONS, PILOT_FIELDS, Pilot
+from pilot_health.lazy import pandas as pd
+from pilot_health.models import AUDIT_ACTIONS, PILOT_FIELDS, Pilot
 
 PILOT_COLUMNS: tuple[str, ...] = PILOT_FIELDS + ("updated_at",)
 UPLOAD_KINDS = ("pilot_register", "metrics", "usage", "survey")

@@ -13,10 +13,10 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from .alignment import (
+from pilot_health.analytics.alignment import (
     KPI_WINDOW_PERIODS as KPI_WINDOW_PERIODS,  # re-exported: pages word the KPI's "latest" with it
 )
-from .alignment import (
+from pilot_health.analytics.alignment import (
     Alignment,
     Decay,
     Drift,
@@ -28,14 +28,14 @@ from .alignment import (
     decay_path,
     drift_path,
 )
-from .catalogue import Catalogue
-from .evidence import Evidence, load_evidence
-from .formatting import percent, setting_percent
-from .metric_dictionary import MetricInfo
-from .models import says_none
-from .pilot_numbers import PilotNumbers
-from .store import Store
-from .thresholds import catalogue_for
+from pilot_health.analytics.evidence import Evidence, load_evidence
+from pilot_health.analytics.pilot_numbers import PilotNumbers
+from pilot_health.formatting import percent, setting_percent
+from pilot_health.models import says_none
+from pilot_health.rules.catalogue import Catalogue
+from pilot_health.rules.metric_dictionary import MetricInfo
+from pilot_health.rules.thresholds import catalogue_for
+from pilot_health.store.database import Store
 
 LABEL_WORDS = {
     "aligned": "Aligned: the model's progress and the KPI clearly move together.",

@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from . import queries
-from .config import Config
-from .errors import StoreError, StoreLockedError, os_problem
-from .migrations import migrate
+from pilot_health.config import Config
+from pilot_health.errors import StoreError, StoreLockedError, os_problem
+from pilot_health.store import queries
+from pilot_health.store.migrations import migrate
 
 try:
     import fcntl
@@ -46,7 +46,7 @@ except ImportError:  # pragma: no cover - not Linux/macOS: one process at a time
     fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
-    from .access import Person, Scope
+    from pilot_health.access import Person, Scope
 
 LOCK_MESSAGE = re.compile(r"Could not set lock on file")
 LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
@@ -193,7 +193,7 @@ class Store:
 
     @classmethod
     def from_key(cls, key: tuple) -> Store:
-        from .access import Scope
+        from pilot_health.access import Scope
 
         path, wait, scope = key
         return cls(path, lock_wait_seconds=wait, scope=Scope(*scope) if scope else None)

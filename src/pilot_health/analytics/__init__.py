@@ -1,0 +1,1 @@
+"""Computations on what is stored: adoption, alignment, evidence, each pilot's numbers, risk, the portfolio."""

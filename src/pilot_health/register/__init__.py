@@ -1,0 +1,1 @@
+"""The pilot register: adding, changing and importing pilots."""

@@ -1,0 +1,1 @@
+"""The rules the numbers are judged by: the catalogue of signals, the thresholds, the metric dictionary."""
