@@ -39,7 +39,7 @@ def run_py():
         (["tests/test_cli.py::test_help", "-p", "no:cacheprovider", "-x"], False, False),
         (["tests/test_browser_risk.py"], True, False),  # a browser file that never signs in
         (["tests/test_browser_access.py"], True, True),
-        (["tests/test_oidc_harness.py", "tests/test_cli.py"], True, True),
+        (["tests/test_browser_oidc_harness.py", "tests/test_cli.py"], True, True),
         (["tests"], True, True),
         (["tests/test_browser.py::test_x", "-m", "not browser"], False, False),
         (["-k", "tests", "tests/test_cli.py"], False, False),  # -k's value is not a path
