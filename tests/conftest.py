@@ -197,8 +197,9 @@ def without_demo_meetings(store: Store) -> Store:
 
 # --- Two workers (pytest-xdist, started by run.py) ------------------------------------------------
 # Test files whose names start with this hold the browser tests, and only they do (checked below):
-# the scheduler keeps them together on one worker, so one dashboard and one Chromium run at a time
-# while the other worker takes the rest of the suite, file by file.
+# the scheduler keeps them together on one worker, so at most two dashboards and two Chromiums run
+# at once (the printed packs on the other worker), while the other worker takes the rest of the
+# suite, file by file.
 BROWSER_FILES = "test_browser"
 
 
@@ -210,11 +211,18 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(f"browser tests belong in a {BROWSER_FILES}*.py file: {', '.join(strays)}")
 
 
+# The browser file that prints the steering packs (Chromium's print, little clicking or waiting)
+# runs first on the other worker, beside the rest of the browser tests, so neither worker is left
+# with a long tail.
+PRINTED_PACKS = "tests/test_browser_packs.py"
+
+
 def pytest_xdist_make_scheduler(config, log):
-    """With `--dist loadfile` (what run.py asks for), one work unit per test file, except that every
-    browser file is one unit, scheduled first as the largest: one worker runs the browser tests one
-    after the other while the other runs the rest. xdist's own loadgroup would do this but its
-    grouping is lost with pytest 9.2 (it renames items through a field pytest no longer reads)."""
+    """With `--dist loadfile` (what run.py asks for), one work unit per test file, except that the
+    browser files but one are one unit: one worker runs them one after the other while the other
+    worker starts with the printed packs and goes on with the rest of the suite. xdist's own
+    loadgroup would do this but its grouping is lost with pytest 9.2 (it renames items through a
+    field pytest no longer reads)."""
     if getattr(config.option, "dist", None) != "loadfile":
         return None
     from xdist.scheduler import LoadScopeScheduling
@@ -222,7 +230,17 @@ def pytest_xdist_make_scheduler(config, log):
     class BrowserFilesTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return "browser tests" if Path(path).name.startswith(BROWSER_FILES) else path
+            if path == PRINTED_PACKS or not Path(path).name.startswith(BROWSER_FILES):
+                return path
+            return "browser tests"
+
+        def _assign_work_unit(self, node) -> None:
+            """The browser tests first, then the printed packs, then the largest files first."""
+            for scope in ("browser tests", PRINTED_PACKS):
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+                    break
+            super()._assign_work_unit(node)
 
     return BrowserFilesTogether(config, log)
 

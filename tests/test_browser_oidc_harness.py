@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import textwrap
 
-
 from browser_support import (
     RENDERED_MS,
-    fresh_page,
     free_port,
-    sign_in_marks,
+    fresh_page,
     sign_in,
+    sign_in_marks,
     start_dashboard,
     start_oidc_provider,
     write_auth_secrets,
@@ -48,12 +47,14 @@ def test_st_login_signs_in_through_the_test_provider_with_the_accounts_claims(br
     with start_oidc_provider(tmp_path, redirect_uri, accounts) as provider:
         secrets_toml = write_auth_secrets(tmp_path / "secrets.toml", provider, redirect_uri)
         extra = ["--secrets.files", str(secrets_toml)]
-        with start_dashboard(tmp_path, None, dict(os.environ), extra, port=port, script=script) as app:
-            with fresh_page(browser, [app.url, provider.issuer], script_errors) as page:
-                page.goto(app.url)
-                page.get_by_role("button", name="Sign in").click()
-                sign_in(page, email)
-                expect(page.get_by_text(f"Signed in as {email}")).to_be_visible(timeout=RENDERED_MS)
-                expect(page.get_by_text("Groups: pilot-health-editors, finance")).to_be_visible()
-                assert page.url.startswith(app.url), page.url
-                assert script_errors == [], script_errors
+        with (
+            start_dashboard(tmp_path, None, dict(os.environ), extra, port=port, script=script) as app,
+            fresh_page(browser, [app.url, provider.issuer], script_errors) as page,
+        ):
+            page.goto(app.url)
+            page.get_by_role("button", name="Sign in").click()
+            sign_in(page, email)
+            expect(page.get_by_text(f"Signed in as {email}")).to_be_visible(timeout=RENDERED_MS)
+            expect(page.get_by_text("Groups: pilot-health-editors, finance")).to_be_visible()
+            assert page.url.startswith(app.url), page.url
+            assert script_errors == [], script_errors

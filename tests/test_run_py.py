@@ -102,9 +102,11 @@ def test_the_quick_loop_installs_no_browser_and_says_so(run_py, monkeypatch, tmp
 
 def test_the_whole_suite_sets_up_chromium_and_the_provider_as_before(run_py, monkeypatch, tmp_path, capsys):
     called, chromium = _record_test_run(run_py, monkeypatch, tmp_path)
+    monkeypatch.delenv("PILOT_HEALTH_TEST_WORKERS", raising=False)
+    monkeypatch.setattr(run_py.os, "cpu_count", lambda: 2)
     assert run_py.main(["test"]) == 0
     assert (called["chromium"], called["provider"]) == (1, 1)
-    assert called["command"][1:] == ["-m", "pytest"]
+    assert called["command"][1:] == ["-m", "pytest", *TWO_WORKERS]  # browser files on one worker (conftest)
     assert called["env"]["PILOT_HEALTH_CHROMIUM"] == chromium
     assert "PILOT_HEALTH_BROWSER_SKIP" not in called["env"]
     assert called["env"]["PILOT_HEALTH_OIDC_SKIP"].startswith("node not found")
