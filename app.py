@@ -143,7 +143,7 @@ with friendly_errors():
         border=True,
     )
     c4.metric(
-        "Data older than {} days".format(summary.stale_after_days),
+        f"Data older than {summary.stale_after_days} days",
         f"{summary.stale}",
         delta=f"{summary.never} never sent data" if summary.never else None,
         delta_color="off",

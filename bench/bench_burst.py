@@ -42,7 +42,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +155,7 @@ async def _close_all(sockets) -> None:
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
 
-async def burst(server: "Server", page: str, n: int, query: str = "") -> list[View]:
+async def burst(server: Server, page: str, n: int, query: str = "") -> list[View]:
     """n sessions connect, then all send their rerun at the same moment; each is timed on its own."""
     sockets = await asyncio.gather(*(connect(server.ws_url) for _ in range(n)))
     try:
@@ -165,7 +165,7 @@ async def burst(server: "Server", page: str, n: int, query: str = "") -> list[Vi
         await _close_all(sockets)
 
 
-async def one_view(server: "Server", page: str, query: str = "") -> View:
+async def one_view(server: Server, page: str, query: str = "") -> View:
     ws = await connect(server.ws_url)
     try:
         return await run_view(ws, page, _back_msg(PAGES[page], query, server.url), server.view_timeout)
@@ -197,7 +197,7 @@ class Server:
     folder: Path
     db: Path
     view_timeout: float = VIEW_TIMEOUT_SECONDS
-    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))
+    started: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
     @property
     def ws_url(self) -> str:

@@ -322,7 +322,7 @@ class TimedConnection:
 
     TIMED = ("execute", "executemany", "begin", "commit", "rollback", "close", "register", "unregister")
 
-    def __init__(self, con: Any, owner: "ProfiledStore") -> None:
+    def __init__(self, con: Any, owner: ProfiledStore) -> None:
         self._con = con
         self._owner = owner
 

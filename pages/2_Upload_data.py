@@ -9,8 +9,8 @@ from pilot_health.ingest import IngestOptions, ingest, withdraw
 from pilot_health.ui import data, upload
 from pilot_health.ui.guide import guide_link
 from pilot_health.ui.page import friendly_errors, page_setup
-from pilot_health.ui.widgets import data_table
 from pilot_health.ui.text import md_escape
+from pilot_health.ui.widgets import data_table
 
 ctx = page_setup("Upload data", pinnable=False)  # uploads always act on the store as it is now
 

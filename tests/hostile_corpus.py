@@ -11,9 +11,9 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterable, Iterator
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -322,7 +322,7 @@ def text_files() -> dict[str, bytes]:
         ).encode(),
         "mixed_encodings.csv": (LONG_HEADER + good).encode()
         + "SC-01,précision,lab,2024-01-09,0.5\n".encode("cp1252")
-        + "SC-01,précision,lab,2024-01-10,0.5\n".encode("utf-8")
+        + "SC-01,précision,lab,2024-01-10,0.5\n".encode()
         + "SC-01,précision,lab,2024-01-11,0.5\n".encode("utf-16-le"),
         "extreme_numbers.csv": (
             LONG_HEADER + "SC-01,accuracy,lab,2024-01-01,1e400\nSC-01,accuracy,lab,2024-01-02,-1e400\n"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pypdf
@@ -27,7 +27,7 @@ class Box:
     y1: float
     size: float = 0.0
 
-    def overlaps(self, other: "Box", slack: float = 0.3) -> bool:
+    def overlaps(self, other: Box, slack: float = 0.3) -> bool:
         return (
             self.page == other.page
             and self.x0 < other.x1 - slack
@@ -40,7 +40,7 @@ class Box:
         return self.x0 >= x0 - slack and self.y0 >= y0 - slack and self.x1 <= x1 + slack and self.y1 <= y1 + slack
 
 
-@lru_cache(maxsize=None)
+@cache
 def _font(bold: bool):
     font = TTFont(str(FONTS / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")))
     capital = font["glyf"][font.getBestCmap()[ord("H")]]  # the height of a capital letter

@@ -10,7 +10,7 @@ import json
 import socket
 import ssl
 import threading
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +27,7 @@ from pilot_health.demo.portfolio import DEMO_NOW
 from pilot_health.errors import AccessDenied, NotFoundError
 from pilot_health.reports import alerts
 from pilot_health.reports.alerts import AlertError, run_alerts, sent_log, subscribe, subscriptions, unsubscribe
-from pilot_health.reports.meetings import decisions, record_decision, record_meeting
+from pilot_health.reports.meetings import record_decision, record_meeting
 from pilot_health.reports.notify import AlertSettings, SmtpSettings, read_alert_settings
 from pilot_health.store import queries
 from pilot_health.store.database import utc_now
@@ -61,7 +61,7 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(dt.timezone.utc)
+    now = datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -343,7 +343,7 @@ def test_a_webhook_that_keeps_failing_is_reported_kept_pending_and_delivered_by_
     report = run_alerts(demo_store, now=DEMO_NOW, settings=settings_for(attempts=2), by=ADMIN, base_url=BASE)
     [digest] = report.not_sent
     assert not report.ok and digest.status == "pending" and hook.tries == 2
-    assert digest.error == f"The webhook at 127.0.0.1 answered 500 Internal Server Error: channel unavailable."
+    assert digest.error == "The webhook at 127.0.0.1 answered 500 Internal Server Error: channel unavailable."
     assert any(
         "NOT SENT (kept; the next run tries again): The webhook at 127.0.0.1 answered 500" in line
         for line in alerts.report_lines(report)

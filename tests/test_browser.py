@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest

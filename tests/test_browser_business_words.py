@@ -8,10 +8,9 @@ the reason, when there is no Chromium."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from browser_support import (
     RENDERED_MS,
     Dashboard,

@@ -11,11 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from browser_support import (
     FIRST_RENDER_MS,
     RENDERED_MS,

@@ -10,8 +10,8 @@ Skips, with the reason, without Chromium (see browser_support.py).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Iterator
 
 import pytest
 from browser_support import (

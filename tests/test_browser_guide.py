@@ -6,14 +6,12 @@ browser test; without Chromium these tests are skipped with the reason."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from browser_support import (
     FIRST_RENDER_MS,
-    RENDERED_MS,
     Dashboard,
     assert_no_errors_shown,
     download_table,

@@ -25,10 +25,10 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Iterator, Sequence
 from urllib.parse import unquote, urlencode, urlsplit
 
 import pytest

@@ -10,7 +10,7 @@ Skips, with the reason, without Chromium (see browser_support.py).
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from browser_support import RENDERED_MS, Dashboard, assert_no_errors_shown, load_demo_store, open_link, start_dashboard

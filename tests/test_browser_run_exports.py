@@ -9,10 +9,9 @@ Skipped with the reason when there is no Chromium (see browser_support.py).
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from browser_support import (
     FIRST_RENDER_MS,
     RENDERED_MS,

@@ -11,10 +11,9 @@ responses with none rejected (row 2 is a header, not a response).
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from browser_support import (
     FIRST_RENDER_MS,
     RENDERED_MS,

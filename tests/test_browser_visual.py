@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from browser_support import Dashboard, start_dashboard
 from visual_support import (
     SIZES,
@@ -228,7 +227,6 @@ def test_the_comparison_tolerates_rendering_noise_and_catches_a_changed_number(t
     import random
 
     from PIL import Image, ImageDraw
-
     from visual_support import MAX_BLOCK_PIXELS, PIXEL_THRESHOLD
 
     def screen(figure: str) -> Image.Image:

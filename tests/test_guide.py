@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from pilot_health.ui.guide import BY_KEY, TOPICS, guide_markdown
 
 HOME = str(ROOT / "app.py")

@@ -11,7 +11,6 @@ import time
 
 import duckdb
 import pytest
-
 from conftest import ROOT, run_cli
 
 ROWS = 300_000

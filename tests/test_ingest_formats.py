@@ -14,11 +14,10 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-
 import pandas as pd
 import pytest
-
 from conftest import ROOT
+
 from pilot_health.ingest import IngestOptions, IngestResult, ingest
 
 UPLOADS = ROOT / "tests" / "fixtures" / "uploads"

@@ -19,7 +19,7 @@ UMSATZ = "\ufeffDatum;Umsatz (€)\r\n15.01.2024;1.234,50\r\n15.02.2024;1.310,00
 # A BI tool's export: ISO dates, the currency in the column name.
 REVENUE = b"date,revenue_usd\n2024-01-31,120500\n2024-02-29,131000\n2024-03-31,128250.5\n"
 # A Spanish spreadsheet saved as CSV with commas: day-first dates.
-INGRESOS = "fecha,ingresos\n15/01/2024,1200\n15/02/2024,1350\n15/03/2024,1410\n".encode("utf-8")
+INGRESOS = b"fecha,ingresos\n15/01/2024,1200\n15/02/2024,1350\n15/03/2024,1410\n"
 # A model metric over time, no lab/live column.
 ACCURACY = b"date,holdout_accuracy\n2024-01-31,0.91\n2024-02-29,0.92\n2024-03-31,0.90\n"
 
@@ -116,7 +116,7 @@ def test_a_mixed_file_asks_lab_or_live_and_an_answer_given_is_kept(demo_store):
 
 
 def test_currency_in_the_cells_makes_a_business_kpi(demo_store):
-    data = "Monat;Betrag\n15.01.2024;1.200,00 €\n15.02.2024;1.350,00 €\n".encode("utf-8")
+    data = "Monat;Betrag\n15.01.2024;1.200,00 €\n15.02.2024;1.350,00 €\n".encode()
     preview = ingest(demo_store, data, "betrag.csv", IngestOptions(pilot_id="RO-04"))
     assert preview.needs == [], preview.needs
     [new] = preview.new_metrics

@@ -252,9 +252,9 @@ def test_both_paths_note_which_pilots_an_upload_touched(tmp_path):
     from pilot_health.store.database import Store
 
     text = (
-        "pilot_id,metric,environment,observed_at,value\n"
-        "SC-01,accuracy,live,2026-12-01 10:17:00,0.81\nFN-01,accuracy,live,2026-12-01 10:17:00,0.79\n"
-    ).encode()
+        b"pilot_id,metric,environment,observed_at,value\n"
+        b"SC-01,accuracy,live,2026-12-01 10:17:00,0.81\nFN-01,accuracy,live,2026-12-01 10:17:00,0.79\n"
+    )
     touched = {}
     for direct in (True, False):
         store = Store(tmp_path / f"paths-{direct}.duckdb", lock_wait_seconds=5)

@@ -114,9 +114,9 @@ def test_dates_beyond_any_calendar_are_rejected_rows_naming_the_date_column(demo
     assert result.status == "ready" and result.rows_to_store == 1
     assert problems(result) == [(2, "observed_at", "Date ‘99999-01-01’ is not a plausible date.")]
     epoch = (
-        "pilot_id,metric,environment,time,value\n"
-        "SC-01,accuracy,lab,1900000000,0.8\nSC-01,accuracy,lab,99999999999999999999,0.7\n"
-    ).encode()
+        b"pilot_id,metric,environment,time,value\n"
+        b"SC-01,accuracy,lab,1900000000,0.8\nSC-01,accuracy,lab,99999999999999999999,0.7\n"
+    )
     result = ingest(demo_store, epoch, "epoch.csv")
     assert result.status == "ready" and result.rows_to_store == 1
     assert problems(result) == [(3, "time", "Date ‘99999999999999999999’ could not be read.")]
@@ -190,9 +190,9 @@ def test_old_mac_and_mixed_line_endings_read_every_row(demo_store):
 
 def test_a_sep_line_naming_the_quote_mark_is_skipped_with_a_note(demo_store, tmp_path, cli):
     data = (
-        'sep="\n"pilot_id","metric","environment","observed_at","value"\n'
-        '"SC-01","accuracy","lab","2030-05-01","0.8"\n"SC-01","accuracy","lab","2030-05-02","0.81"\n'
-    ).encode()
+        b'sep="\n"pilot_id","metric","environment","observed_at","value"\n'
+        b'"SC-01","accuracy","lab","2030-05-01","0.8"\n"SC-01","accuracy","lab","2030-05-02","0.81"\n'
+    )
     code, out = cli(tmp_path, demo_store, "sep.csv", data, "--check")
     assert code == 0 and out["status"] == "ready" and out["rows_stored"] == 0 and out["rows_rejected"] == 0
     assert out["warnings"][0] == (

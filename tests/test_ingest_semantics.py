@@ -386,7 +386,7 @@ def test_future_survey_responses_count_only_from_their_date(demo_store):
 
 
 def test_the_adoption_page_says_how_many_responses_wait_for_their_date(demo_store, app_env):
-    from test_pages import assert_clean, open_page, sources, texts
+    from test_pages import assert_clean, open_page, texts
 
     later = date.today() + timedelta(days=30)
     rows = "".join(f"SC-01,F-{i:02d},{later},9,Finance,Analyst,2,2,2,2,2,\n" for i in range(3))
@@ -405,7 +405,7 @@ def test_the_adoption_page_says_how_many_responses_wait_for_their_date(demo_stor
     ), [t for t in texts(at.caption) if "survey responses" in t]
     boxes = texts(at.warning) + texts(at.info)
     assert any(
-        f"3 survey responses are dated after" in t and f"(from {later:%d %b %Y}) and are left out until then." in t
+        "3 survey responses are dated after" in t and f"(from {later:%d %b %Y}) and are left out until then." in t
         for t in boxes
     ), boxes
     assert "9" not in [str(o) for o in at.selectbox(key="wave").options], "wave 9 is not there yet"

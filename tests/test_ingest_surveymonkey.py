@@ -18,7 +18,6 @@ from datetime import datetime
 
 import pandas as pd
 import pytest
-
 from test_ingest_formats import ADKAR, UPLOADS, adkar_means, stored_responses, upload
 
 FIXTURE = "surveymonkey_matrix_adkar.csv"

@@ -378,7 +378,7 @@ def test_an_editor_records_a_meeting_and_a_decision_on_the_risk_view(demo_store,
     app_env(demo_store)
     at = _risk_view(pilot="SC-03")
     assert_clean(at)
-    assert any("No decision recorded for this pilot yet." == t for t in texts(at.caption))
+    assert any(t == "No decision recorded for this pilot yet." for t in texts(at.caption))
     at.date_input(key="decision_form.meeting_day").set_value(date(2026, 3, 2))
     at.text_input(key="decision_form.meeting_title").input("March committee")
     at.button(key="decision_form.save_meeting").click().run()

@@ -139,7 +139,7 @@ def test_live_decay_from_the_first_live_weeks():
     decay = live_decay(weekly(values), "auc", "up", SETTINGS)
     assert decay.reference == pytest.approx(0.90) and decay.latest == pytest.approx(0.70)
     assert decay.relative == pytest.approx(0.2 / 0.9)
-    assert decay.level == ("critical" if 0.2 / 0.9 >= SETTINGS.decay_critical else "warning")
+    assert decay.level == ("critical" if SETTINGS.decay_critical <= 0.2 / 0.9 else "warning")
     assert live_decay(weekly(values[: SETTINGS.decay_min_weeks - 1]), "auc", "up", SETTINGS) is None
 
 

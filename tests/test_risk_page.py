@@ -63,7 +63,7 @@ def test_a_pilot_link_opens_its_detail_with_evidence_actions_and_missing_evidenc
     for signal in result.patterns["data_debt"].signals:  # an action for every warning sign, none for what is done
         assert (catalogue.signal(signal.key).action in body) == (signal.key in fired), signal.key
     assert "Because: Live Accuracy 0.7" in body.replace("\\", "")
-    assert any("Over the last twelve months" == h for h in texts(at.subheader))
+    assert any(h == "Over the last twelve months" for h in texts(at.subheader))
 
 
 @pytest.mark.slow

@@ -8,10 +8,9 @@ import re
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 from google.protobuf.message import Message
 from streamlit.testing.v1 import AppTest
-
-from conftest import ROOT
 
 HOME = str(ROOT / "app.py")
 PAGES = {

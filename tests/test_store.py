@@ -49,10 +49,9 @@ def test_every_write_changes_the_version(store):
 def test_a_failed_write_stores_nothing_and_keeps_the_version(store):
     store.ensure_ready()
     before = store.version()
-    with pytest.raises(RuntimeError):
-        with store.write() as con:
-            con.execute("INSERT INTO store_meta VALUES ('half', 'done')")
-            raise RuntimeError("something went wrong halfway")
+    with pytest.raises(RuntimeError), store.write() as con:
+        con.execute("INSERT INTO store_meta VALUES ('half', 'done')")
+        raise RuntimeError("something went wrong halfway")
     assert store.version() == before
     assert "half" not in store.meta()
 

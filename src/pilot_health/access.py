@@ -13,9 +13,10 @@ here before it changes anything.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -107,7 +108,7 @@ def local_administrator(name: str) -> Person:
     return Person(name, "admin", None, signed_in=False, because="local use without sign-in")
 
 
-def as_person(by: "Person | str") -> Person:
+def as_person(by: Person | str) -> Person:
     """Domain functions take a Person; a plain name (scripts, tests) is a local administrator."""
     return by if isinstance(by, Person) else local_administrator(by)
 
@@ -136,7 +137,7 @@ class _Entry(BaseModel):
     business_units: BusinessUnits = None
 
     @model_validator(mode="after")
-    def _admins_see_everything(self) -> "_Entry":
+    def _admins_see_everything(self) -> _Entry:
         if self.role == "admin" and self.business_units is not None:
             raise ValueError(
                 "an admin is never limited to business units; remove business_units or choose viewer or editor"
@@ -172,7 +173,7 @@ class AccessFile(BaseModel):
     fingerprint: str = ""
 
     @model_validator(mode="after")
-    def _one_entry_per_person(self) -> "AccessFile":
+    def _one_entry_per_person(self) -> AccessFile:
         seen: set[str] = set()
         for entry in self.people:
             if entry.email in seen:

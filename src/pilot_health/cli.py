@@ -17,8 +17,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 # Only what parsing the arguments and reporting errors need: each command imports its own modules,
 # so `ingest` does not pay for pandas, the charts or the steering pack (see bench/README.md).

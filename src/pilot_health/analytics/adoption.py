@@ -5,9 +5,9 @@ trend (active users against the pilot's target users)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd

@@ -7,10 +7,10 @@ past month are what a steering committee could have known at that time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

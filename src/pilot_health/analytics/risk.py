@@ -10,11 +10,10 @@ below the catalogue's coverage minimum it reads "insufficient evidence", never "
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from typing import Callable, Sequence
 
 import pandas as pd
 

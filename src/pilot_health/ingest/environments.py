@@ -37,7 +37,7 @@ class EnvironmentWords(BaseModel):
         return keys
 
     @model_validator(mode="after")
-    def _apart(self) -> "EnvironmentWords":
+    def _apart(self) -> EnvironmentWords:
         both = sorted(set(self.lab) & set(self.live))
         if both:
             raise ValueError(f"{', '.join(both)} cannot be both lab and live")

@@ -13,9 +13,9 @@ joined or left the register. The worst changes come first (`SEVERITY`).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Sequence
 
 import pandas as pd
 

@@ -20,10 +20,11 @@ import copy
 import dataclasses
 import html
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
@@ -109,8 +110,8 @@ class PilotPack:
     as_of: datetime
     pinned: bool
     link: str
-    changes: "PortfolioChanges" | None = None  # since the last meeting, when the pack was asked for with one
-    decisions: list["DecisionLine"] = field(default_factory=list)  # the committee's decisions in force about the pilot
+    changes: PortfolioChanges | None = None  # since the last meeting, when the pack was asked for with one
+    decisions: list[DecisionLine] = field(default_factory=list)  # the committee's decisions in force about the pilot
 
     @property
     def months_in_stage(self) -> float | None:
@@ -146,8 +147,8 @@ class PortfolioPack:
     pinned: bool
     link: str
     pattern_names: list[str]
-    changes: "PortfolioChanges" | None = None  # since the last meeting, when the pack was asked for with one
-    decisions: list["DecisionLine"] = field(default_factory=list)  # the committee's decisions due or overdue
+    changes: PortfolioChanges | None = None  # since the last meeting, when the pack was asked for with one
+    decisions: list[DecisionLine] = field(default_factory=list)  # the committee's decisions due or overdue
     decisions_in_force: int = 0  # every decision in force (not replaced), due or not
 
 
@@ -157,7 +158,7 @@ class DecisionLine:
     its pilot's name, whether a condition tied to a warning sign is met, and the address of the
     meeting's pinned view (the evidence it was taken on)."""
 
-    decision: "Decision"
+    decision: Decision
     name: str
     condition: str | None  # met | not met | unknown; None for conditions in words only
     sign: str | None  # the warning sign's question the condition is tied to
@@ -367,11 +368,11 @@ PILOT_CHANGES = 4  # changes a pilot's page lists since the last meeting (the re
 PORTFOLIO_CHANGES = 8
 
 
-def since_heading(found: "PortfolioChanges") -> str:
+def since_heading(found: PortfolioChanges) -> str:
     return f"Since last meeting ({moment(found.since)})"
 
 
-def since_lines(found: "PortfolioChanges", limit: int, with_pilot: bool) -> list[str]:
+def since_lines(found: PortfolioChanges, limit: int, with_pilot: bool) -> list[str]:
     """The summary, then the worst changes, one line each (the Since last meeting page's order), and
     how many more there are."""
     changes = found.changes
@@ -430,7 +431,7 @@ DECISIONS_HEADING = "Committee decisions"
 DUE_HEADING = "Committee decisions due or overdue"
 
 
-def decisions_note(pack: "PortfolioPack") -> str:
+def decisions_note(pack: PortfolioPack) -> str:
     from pilot_health.reports.meetings import DUE_SOON_DAYS
 
     if not pack.decisions:
@@ -857,7 +858,7 @@ def _decisions_html(lines: Sequence[DecisionLine], with_pilot: bool, note: str, 
     )
 
 
-def _since_html(found: "PortfolioChanges" | None, limit: int, with_pilot: bool) -> str:
+def _since_html(found: PortfolioChanges | None, limit: int, with_pilot: bool) -> str:
     if found is None:
         return ""
     e = html.escape

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pilot_health.config import project_root, reread_when_changed
+from pilot_health.config import reread_when_changed
 
 PATTERN_KEYS = (
     "data_debt",
@@ -90,7 +90,7 @@ class Scoring(_Strict):
     medium: float = Field(ge=0, le=100)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Scoring":
+    def _ordered(self) -> Scoring:
         if self.medium > self.high:
             raise ValueError("scoring.medium must not be above scoring.high")
         return self
@@ -146,7 +146,7 @@ class Analysis(_Strict):
         return data
 
     @model_validator(mode="after")
-    def _ordered_levels(self) -> "Analysis":
+    def _ordered_levels(self) -> Analysis:
         if self.decay_critical < self.decay_warning:
             raise ValueError("decay_critical must be at least decay_warning")
         if self.drift_critical < self.drift_warning:
@@ -193,7 +193,7 @@ class Catalogue(_Strict):
     overrides: dict[str, float] = {}  # thresholds set in the dashboard on top of the file (thresholds.py)
 
     @model_validator(mode="after")
-    def _complete(self) -> "Catalogue":
+    def _complete(self) -> Catalogue:
         if list(self.patterns) != list(PATTERN_KEYS):
             missing = [k for k in PATTERN_KEYS if k not in self.patterns]
             extra = [k for k in self.patterns if k not in PATTERN_KEYS]

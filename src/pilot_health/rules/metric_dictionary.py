@@ -600,12 +600,17 @@ def guess(name: object, values: ValueSummary | None = None) -> MetricInfo:
         hits = [(w, e) for w, e in found if e.kind == wanted]
         if not hits:
             continue
-        if wanted == "technical":
-            kind, deciding = wanted, hits
-        elif wanted == "business" and kind is None:
-            kind, deciding = wanted, hits
-        elif (
-            wanted == "adoption" and kind is None and not currency and not in_cells and (values is None or values.whole)
+        if (
+            wanted == "technical"
+            or wanted == "business"
+            and kind is None
+            or (
+                wanted == "adoption"
+                and kind is None
+                and not currency
+                and not in_cells
+                and (values is None or values.whole)
+            )
         ):
             kind, deciding = wanted, hits
     if kind is None and (currency or in_cells):

@@ -9,8 +9,8 @@ result; a test migrates a blank database and compares it with that page, column 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -41,7 +41,7 @@ def m001_initial_schema(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
-    now = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
     con.executemany(
         "INSERT INTO store_meta (key, value) VALUES (?, ?)",
         [["version", uuid.uuid4().hex], ["created_at", now], ["changed_at", now]],
@@ -434,7 +434,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             function(con)
             con.execute(
                 "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
-                [migration_name(function), datetime.now(timezone.utc).replace(tzinfo=None)],
+                [migration_name(function), datetime.now(UTC).replace(tzinfo=None)],
             )
             con.commit()
         except BaseException:

@@ -14,7 +14,6 @@ from datetime import date, datetime
 import pandas as pd
 import streamlit as st
 
-from pilot_health.analytics import portfolio
 from pilot_health.register.pilots import list_pilots
 from pilot_health.store import queries
 from pilot_health.store.database import Store
