@@ -203,12 +203,11 @@ def without_demo_meetings(store: Store) -> Store:
 BROWSER_FILES = "test_browser"
 
 
-def pytest_collection_modifyitems(config, items):
-    """A browser test outside a test_browser*.py file would run beside another browser test on the
-    other worker (two Chromiums on two CPUs time out): refuse the run and say where it belongs."""
-    strays = [i.nodeid for i in items if i.get_closest_marker("browser") and not i.path.name.startswith(BROWSER_FILES)]
-    if strays:
-        raise pytest.UsageError(f"browser tests belong in a {BROWSER_FILES}*.py file: {', '.join(strays)}")
+def pytest_runtest_setup(item):
+    """A browser test outside a test_browser*.py file would run beside the browser tests on another
+    worker (two Chromiums on two CPUs time out): it fails before it starts, saying where it belongs."""
+    if item.get_closest_marker("browser") and not item.path.name.startswith(BROWSER_FILES):
+        pytest.fail(f"a browser test belongs in a {BROWSER_FILES}*.py file (tests/conftest.py says why)", pytrace=False)
 
 
 # The browser file that prints the steering packs (Chromium's print, little clicking or waiting)

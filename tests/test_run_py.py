@@ -106,7 +106,7 @@ def test_the_whole_suite_sets_up_chromium_and_the_provider_as_before(run_py, mon
     monkeypatch.setattr(run_py.os, "cpu_count", lambda: 2)
     assert run_py.main(["test"]) == 0
     assert (called["chromium"], called["provider"]) == (1, 1)
-    assert called["command"][1:] == ["-m", "pytest", *TWO_WORKERS]  # browser files on one worker (conftest)
+    assert called["command"][1:] == ["-m", "pytest", *THREE_WORKERS]  # browser files on one worker (conftest)
     assert called["env"]["PILOT_HEALTH_CHROMIUM"] == chromium
     assert "PILOT_HEALTH_BROWSER_SKIP" not in called["env"]
     assert called["env"]["PILOT_HEALTH_OIDC_SKIP"].startswith("node not found")
@@ -139,14 +139,17 @@ def test_the_lint_checks_run_before_the_tests_and_a_finding_above_the_baseline_f
 
 
 TWO_WORKERS = ["-n", "2", "--dist", "loadfile"]
+THREE_WORKERS = ["-n", "3", "--dist", "loadfile"]
 
 
 @pytest.mark.parametrize(
     "arguments, workers_variable, cpus, expected",
     [
-        ([], None, 2, TWO_WORKERS),  # the whole suite: browser files on one worker, the rest on the other
+        ([], None, 2, THREE_WORKERS),  # the whole suite: browser files on one worker (mostly waiting), the rest on two
+        ([], None, 8, THREE_WORKERS),
+        ([], None, 1, []),  # one CPU: pytest's own process
         ([], "1", 2, []),  # unless asked for none
-        (["-m", "browser"], None, 2, TWO_WORKERS),
+        (["-m", "browser"], None, 2, THREE_WORKERS),
         (["-m", "not browser and not slow"], None, 2, TWO_WORKERS),  # the fast subset on this 2-CPU machine
         (["-m", "not browser"], None, 8, TWO_WORKERS),  # never more than two unless asked
         (["-m", "not browser"], None, 1, []),  # one CPU: pytest's own process
