@@ -340,9 +340,7 @@ def worker_arguments(extra: list[str]) -> list[str]:
     wanted = os.environ.get(TEST_WORKERS, "").strip()
     if wanted:
         workers = int(wanted) if wanted.isdigit() else 1
-    elif selected_test_files(extra) is not None:
-        return []
-    elif (os.cpu_count() or 1) < 2:
+    elif selected_test_files(extra) is not None or (os.cpu_count() or 1) < 2:
         return []
     else:
         workers = 3 if browser_setup_needed(extra)[0] else 2
