@@ -236,3 +236,24 @@ def test_a_kpi_file_asks_only_for_the_pilot(demo_store, app_env):
             "SELECT DISTINCT pilot_id, kind, environment FROM metric_observations WHERE metric = 'Umsatz (€)'"
         ).fetchall()
     assert rows == [("RO-04", "business", "live")]
+
+
+def test_a_long_list_of_problems_shows_its_first_rows_and_downloads_every_one(demo_store, app_env, downloads):
+    """The page lists the first MAX_LISTED_PROBLEMS reasons; the caption says the table's download
+    has all of them, so it must (it held only the rows listed)."""
+    from datetime import date, timedelta
+
+    from pilot_health.ui.upload import MAX_LISTED_PROBLEMS
+
+    app_env(demo_store)
+    days = [date(2020, 1, 1) + timedelta(days=n) for n in range(MAX_LISTED_PROBLEMS + 37 + 30)]
+    good = [f"SC-04,cost_per_drop,live,{day},6.{n % 10}" for n, day in enumerate(days[:30])]
+    ragged = [f"SC-04,cost_per_drop,live,{day}" for day in days[30:]]  # no value: one reason each
+    data = "\n".join(["pilot_id,metric,environment,observed_at,value", *good, *ragged]).encode()
+    at, _ = drop(upload_page(), "metrics_many_ragged.csv", data)
+    assert_clean(at)
+    [listed] = [d.value for d in at.dataframe if "line" in d.value.columns]
+    assert len(listed) == MAX_LISTED_PROBLEMS
+    assert any(f"The first {MAX_LISTED_PROBLEMS} of {MAX_LISTED_PROBLEMS + 37}" in t for t in texts(at.caption))
+    [problems_csv] = [body for label, body in downloads if label == "Download (CSV)" and b"reason" in body[:200]]
+    assert problems_csv.decode("utf-8-sig").strip().count("\n") == MAX_LISTED_PROBLEMS + 37

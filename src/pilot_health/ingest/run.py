@@ -20,7 +20,6 @@ from pilot_health.ingest.recognise import ADKAR, Mapping
 from pilot_health.models import PILOT_FIELDS
 
 Progress = Callable[[float, str], None]
-MAX_LISTED_PROBLEMS = 200  # shown on the page; the rejected-rows download has more
 MAX_KEPT_PROBLEMS = 10_000
 PREVIEW_ROWS = 20
 STORED_COLUMNS = {

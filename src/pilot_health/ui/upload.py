@@ -132,24 +132,31 @@ def show_warnings(result: IngestResult) -> None:
         st.warning(md_escape(warning), icon=":material/info:")
 
 
+MAX_LISTED_PROBLEMS = 200  # listed on the page; the table's download has every one
+
+
 def show_problems(result: IngestResult) -> None:
     if not result.problems:
         return
     st.markdown(f"**Why {plural(result.rows_rejected, 'row')} cannot be stored**")
-    frame = pd.DataFrame(
-        [(p.row, p.column or "", p.message) for p in result.problems[:200]], columns=["line", "column", "reason"]
+    every = pd.DataFrame(
+        [(p.row, p.column or "", p.message) for p in result.problems], columns=["line", "column", "reason"]
     )
+    frame = every.head(MAX_LISTED_PROBLEMS)
     data_table(
         frame,
         "problems",
         f"problems_{result.file_name.rsplit('.', 1)[0]}.csv",
+        download=every,
         height=min(38 + 35 * len(frame), 300),
         column_config={
             "line": st.column_config.NumberColumn("Line", format="%d", help="Line of the file, counting from 1.")
         },
     )
-    if len(result.problems) > 200:
-        st.caption(f"The first 200 of {len(result.problems):,} are listed; the download has all of them.")
+    if len(every) > MAX_LISTED_PROBLEMS:
+        st.caption(
+            f"The first {MAX_LISTED_PROBLEMS} of {len(every):,} are listed; the download under the table has all of them."
+        )
 
 
 def rejected_download(result: IngestResult, key: str) -> None:

@@ -122,20 +122,21 @@ def data_table(
     *,
     label: str = "Download (CSV)",
     missing_note: bool = True,
+    download: pd.DataFrame | None = None,
     **dataframe_options,
 ) -> None:
     """A table with its own CSV download under it: every table can be taken out, with cells a
     spreadsheet would run as formulas neutralised (the grid's built-in export is switched off in
     .streamlit/config.toml because it does not do that). A missing value reads “—” (never “None”),
     and a short note under a table that has any says what it means (`missing_note=False`: the page
-    says it itself)."""
+    says it itself; `download`: what the download holds when the table shows only its first rows)."""
     dataframe_options.setdefault("placeholder", MISSING)
     st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}.table", **dataframe_options)
     if missing_note and _has_missing(frame, dataframe_options.get("column_order")):
         st.caption(MISSING_NOTE)
     st.download_button(
         label,
-        frame_to_csv(frame),
+        frame_to_csv(frame if download is None else download),
         file_name=file_name,
         mime="text/csv",
         icon=":material/download:",
