@@ -155,7 +155,8 @@ def show_problems(result: IngestResult) -> None:
     )
     if len(every) > MAX_LISTED_PROBLEMS:
         st.caption(
-            f"The first {MAX_LISTED_PROBLEMS} of {len(every):,} are listed; the download under the table has all of them."
+            f"The first {MAX_LISTED_PROBLEMS} of {len(every):,} are listed; "
+            "the download under the table has all of them."
         )
 
 
