@@ -166,10 +166,6 @@ def profile_of(label: str, wave: int, scores: np.ndarray, teams: int = 1) -> Gro
     return GroupProfile(label, int(wave), len(scores), stats_of(scores), barrier_of(scores), teams)
 
 
-def group_profile(label: str, wave: int, responses: pd.DataFrame, teams: int = 1) -> GroupProfile:
-    return profile_of(label, wave, score_array(responses), teams)
-
-
 # -- anonymity -------------------------------------------------------------------------------------
 
 

@@ -31,7 +31,6 @@ FIRED, CLEAR, UNKNOWN = "fired", "clear", "unknown"
 HEALTH_LABELS = {"green": "Green", "amber": "Amber", "red": "Red", "insufficient": "Insufficient evidence"}
 STATUS_LABELS = {"high": "High", "medium": "Medium", "low": "Low", "insufficient": "Insufficient evidence"}
 HEALTH_RANK = {"red": 0, "amber": 1, "insufficient": 2, "green": 3}  # worst first
-LATER_STAGES = ("pilot", "scaling", "production", "paused", "cancelled")
 
 
 @dataclass(frozen=True)

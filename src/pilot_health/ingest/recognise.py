@@ -468,13 +468,6 @@ def _and_quoted(names: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def environment_from_text(value: str) -> str | None:
-    """A cell as lab or live (config/environments.toml), or None."""
-    from pilot_health.ingest.environments import load_environment_words
-
-    return load_environment_words().of_cell(value)
-
-
 def _environment_column(headers: list[str], values: dict[str, list[str]], taken: set[str]) -> str | None:
     """The column of a run table that says lab or live: one named like it (`tags.env`, `params.stage`,
     `config.environment`) whose cells mostly are lab or live words, else any text column whose every

@@ -219,9 +219,6 @@ MIXED_DMY = DateFormat("mixed_dmy", "mixed spellings (ISO, 31/01/2024, Feb 29 20
 MIXED_MDY = DateFormat(
     "mixed_mdy", "mixed spellings (ISO, 01/31/2024, Feb 29 2024, months, Excel serials), month first"
 )
-FORMATS = {
-    f.name: f for f in (ISO, DMY, MDY, MONTH_NAME, COMPACT, EPOCH_S, EPOCH_MS, EXCEL, PERIOD, MIXED_DMY, MIXED_MDY)
-}
 
 # Numbers read as dates stay within years 1–9999 (beyond, a cast would fail rather than say no).
 EPOCH_LIMIT_S = 253_402_300_800  # 10000-01-01 in Unix seconds

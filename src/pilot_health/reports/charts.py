@@ -317,7 +317,6 @@ def risk_trend_chart(trend: pd.DataFrame, pattern_order: list[str]) -> alt.Layer
 
 ENVIRONMENT_COLOURS = alt.Scale(domain=["lab", "live"], range=["#9aa5b1", "#1b6ca8"])
 BAND_COLOURS = alt.Scale(domain=["warning", "critical"], range=["#f4d58d", "#f1a9a0"])
-EVENT_COLOURS = alt.Scale(domain=["warning", "critical"], range=["#b7791f", "#c0392b"])
 # Alert crossings as marks with a legend, never as text on the chart (two crossings a week apart overlapped).
 EVENT_WHAT = ["decay warning", "decay critical", "drift warning", "drift critical"]
 EVENT_MARKS = {

@@ -384,21 +384,3 @@ def condition_risk(store: Store, decision: Decision, as_of: datetime | None = No
         catalogue = with_overrides(catalogue, {f"signals.{decision.signal_key}": decision.signal_value})
     found = risk_engine.assess(store, as_of or now_moment(), [decision.pilot_id], catalogue=catalogue, records_at=as_of)
     return found[0] if found else None
-
-
-def condition_words(decision: Decision, catalogue=None) -> str | None:
-    """A tied condition in words: “Clear: <the sign's question> (at 0.1)”."""
-    if decision.signal_key is None:
-        return None
-    question = decision.signal_key
-    if catalogue is not None:
-        try:
-            question = catalogue.signal(decision.signal_key).question
-        except KeyError:
-            pass
-    at = (
-        f" (checked at {decision.signal_value:g} instead of the catalogue's threshold)"
-        if decision.signal_value is not None
-        else ""
-    )
-    return f"This warning sign is clear: {question}{at}"

@@ -473,11 +473,6 @@ def score_text(risk: PilotRisk, pattern_key: str) -> str:
     return STATUS_LABELS[p.status] + ("" if p.score is None or p.status == "insufficient" else f" {p.score:.0f}")
 
 
-def stage_text(stage: str | None, months: float | None) -> str:
-    label = STAGE_LABELS.get(stage, stage or "—")
-    return label + (f", {months:.1f} months" if months is not None else "")
-
-
 def kpi_text(progress: KpiProgress | None) -> str:
     """'13% behind' — the share of the way to target (and whether it trails the time gone)."""
     if progress is None:

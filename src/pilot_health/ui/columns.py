@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pilot_health.formatting import currency_prefix
+from pilot_health.formatting import BLANK, currency_prefix
 
-# What a missing value reads as in every table (st.dataframe's placeholder): never "None".
-MISSING = "—"
+# What a missing value reads as in every table (st.dataframe's placeholder): never "None"; the same
+# blank as every number outside a table (formatting.BLANK).
+MISSING = BLANK
 MISSING_NOTE = "“—” means not known (nobody has said, or there is no data yet)."
-
-
-def percent_column(label: str, *, help: str | None = None, width=None, pinned: bool | None = None):
-    """A share (0.5778) shown as a whole per cent (58%). Streamlit takes the decimals of "percent"
-    from the column's step: 0.01 is a whole per cent."""
-    return st.column_config.NumberColumn(label, format="percent", step=0.01, help=help, width=width, pinned=pinned)
 
 
 def percent_bar_column(label: str, *, help: str | None = None, width=None):

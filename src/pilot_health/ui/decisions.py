@@ -30,7 +30,6 @@ from pilot_health.ui.text import md_escape
 from pilot_health.ui.widgets import details_table, labelled
 
 PREFIX = "decision_form"
-NEW_MEETING = "decision_form.new_meeting"
 
 
 def _k(name: str) -> str:

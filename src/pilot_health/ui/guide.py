@@ -77,8 +77,3 @@ def guide_link(topic: str, label: str | None = None, *, icon: str = ":material/m
     """A link to a Guide topic (“How risk is judged”) that opens the Guide page inside the dashboard."""
     chosen = BY_KEY[topic]
     (container or st).page_link(GUIDE_PAGE, label=label or chosen.title, icon=icon, query_params={"topic": topic})
-
-
-def guide_words(topic: str, label: str | None = None) -> str:
-    """A Markdown link to a Guide topic, for a sentence in st.markdown or st.caption."""
-    return f"[{label or BY_KEY[topic].title}]({guide_address(topic)})"
