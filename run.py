@@ -327,7 +327,7 @@ def worker_arguments(extra: list[str]) -> list[str]:
     tests/conftest.py keeps the browser files but the printed packs on one worker, one after the
     other). On a machine with two CPUs or more: two workers for a run without browser tests; three
     for a run with them, since the browser tests' worker mostly waits for the dashboard and Chromium
-    (the whole suite: 11¼ minutes with three on two CPUs, 12¼ with two, 17½ in one process).
+    (docs/developing.md, "Tests", gives the measured times).
 
     None when the run names test files (workers would only add their start) or chooses workers
     itself (`-n`, `-p no:xdist`); $PILOT_HEALTH_TEST_WORKERS says how many for any run (`1`: none,
