@@ -12,11 +12,12 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
+import postgres_support
 import pytest
 from browser_support import CHROMIUM_ARGS, chromium_or_skip, fresh_page
 
 from pilot_health.demo.portfolio import DEMO_NOW, load_demo
-from pilot_health.store.database import Store
+from pilot_health.store.database import Store, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 # The demo as shipped, loaded without re-dating: tests compute dates against this "today".
@@ -41,8 +42,116 @@ def _never_the_real_store(monkeypatch, tmp_path):
     monkeypatch.setenv("PILOT_HEALTH_WARM_SECONDS", "0")
 
 
+# --- The two stores: the embedded DuckDB file and a PostgreSQL server ---------------------------
+#
+# The test modules named here run every test that takes `store` or `demo_store` twice, once per
+# backend (ids [duckdb] and [postgres]); the rest use the embedded file only. The PostgreSQL runs
+# need a server: run.py starts one (PILOT_HEALTH_TEST_POSTGRES), a plain pytest run starts one per
+# worker, and when neither can they are skipped with the reason printed.
+BOTH_BACKENDS = {
+    "test_store",
+    "test_postgres",
+}
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in BOTH_BACKENDS:
+        metafunc.parametrize("backend", ["duckdb", "postgres"], indirect=True)
+
+
 @pytest.fixture
-def store(tmp_path) -> Store:
+def backend(request) -> str:
+    """Which store the test's `store` and `demo_store` are: "duckdb" unless parametrized."""
+    return getattr(request, "param", "duckdb")
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """The address of a PostgreSQL server's maintenance database (see postgres_support)."""
+    url = os.environ.get(postgres_support.URL_VARIABLE)
+    if url:
+        yield url
+        return
+    reason = os.environ.get(postgres_support.SKIP_VARIABLE)
+    if reason:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    server, reason = postgres_support.start()
+    if server is None:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _database_url(server_url: str, name: str) -> str:
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _admin(server_url: str):
+    import psycopg
+
+    return psycopg.connect(server_url, autocommit=True)
+
+
+def _unique_name(prefix: str) -> str:
+    import uuid
+
+    return f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+
+
+def _template(server_url: str, prefix: str, fill) -> str:
+    """A database made once per worker (migrated, or with the demo loaded), copied for each test."""
+    from pilot_health.store.postgres import close_pools
+
+    name = _unique_name(prefix)
+    with _admin(server_url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    fill(open_store(_database_url(server_url, name), lock_wait_seconds=5))
+    close_pools()  # nobody may be connected to a template while it is copied
+    return name
+
+
+@pytest.fixture(scope="session")
+def _postgres_migrated(postgres_server) -> str:
+    return _template(postgres_server, "migrated", lambda s: s.ensure_ready())
+
+
+@pytest.fixture(scope="session")
+def _postgres_demo(postgres_server) -> str:
+    return _template(postgres_server, "demo", lambda s: load_demo(s, today=DEMO_TODAY))
+
+
+def _fresh_database(server_url: str, template: str):
+    from pilot_health.store.postgres import close_pools
+
+    name = _unique_name("t")
+    with _admin(server_url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _database_url(server_url, name)
+    finally:
+        close_pools()
+        with _admin(server_url) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(postgres_server, _postgres_migrated):
+    """The address of a new, migrated, empty PostgreSQL database for one test (dropped after it)."""
+    yield from _fresh_database(postgres_server, _postgres_migrated)
+
+
+@pytest.fixture
+def postgres_demo_url(postgres_server, _postgres_demo):
+    """The address of a new PostgreSQL database holding the demo portfolio, for one test."""
+    yield from _fresh_database(postgres_server, _postgres_demo)
+
+
+@pytest.fixture
+def store(backend, tmp_path, request) -> Store:
+    if backend == "postgres":
+        return open_store(request.getfixturevalue("postgres_url"), lock_wait_seconds=5)
     return Store(tmp_path / "store.duckdb", lock_wait_seconds=5)
 
 
@@ -54,10 +163,12 @@ def _demo_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def demo_store(_demo_file, tmp_path) -> Store:
+def demo_store(backend, tmp_path, request) -> Store:
     """A fresh copy of the demo store (as shipped, not re-dated) for one test to read or change."""
+    if backend == "postgres":
+        return open_store(request.getfixturevalue("postgres_demo_url"), lock_wait_seconds=5)
     path = tmp_path / "demo.duckdb"
-    shutil.copy(_demo_file, path)
+    shutil.copy(request.getfixturevalue("_demo_file"), path)
     return Store(path, lock_wait_seconds=5)
 
 
@@ -116,7 +227,7 @@ def app_env(monkeypatch):
     """Point the pages at a given store for AppTest runs (which read the environment)."""
 
     def use(store: Store, *, demo_on_first_run: bool = False) -> None:
-        monkeypatch.setenv("PILOT_HEALTH_DB", str(store.path))
+        monkeypatch.setenv("PILOT_HEALTH_DB", getattr(store, "url", None) or str(store.path))
         monkeypatch.setenv("PILOT_HEALTH_DEMO_ON_FIRST_RUN", "yes" if demo_on_first_run else "no")
 
     return use

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache, wraps
@@ -68,7 +69,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PILOT_HEALTH_DB",
         "data/pilot_health.duckdb",
-        "Path of the DuckDB store. A relative path is taken from the checkout folder.",
+        "Where the store is: the path of an embedded DuckDB file (a relative path is taken from the checkout folder), "
+        "or the address of a shared PostgreSQL database, postgresql://user:password@host:5432/database, "
+        "for several dashboard replicas (docs/deployment.md).",
     ),
     Setting(
         "PILOT_HEALTH_ENVIRONMENTS",
@@ -198,8 +201,14 @@ class Config:
     fiscal_year_start_month: int = 1
     warm_seconds: float = 15.0
     currency: str = "$"
+    # Set when PILOT_HEALTH_DB is a postgresql:// address: the store is that server, not db_path.
+    db_url: str | None = None
     escalation_days: int = 14
     secrets_path: Path = Path(".streamlit/secrets.toml")
+
+
+# PILOT_HEALTH_DB names a PostgreSQL server (not a file) when it starts like this.
+URL_SCHEME = re.compile(r"^postgres(?:ql)?://", re.IGNORECASE)
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -244,8 +253,11 @@ def resolve_db_path(raw: str | os.PathLike[str]) -> Path:
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
+    db = _raw(env, "PILOT_HEALTH_DB")
+    db_url = db if URL_SCHEME.match(db) else None
     return Config(
-        db_path=resolve_db_path(_raw(env, "PILOT_HEALTH_DB")),
+        db_url=db_url,
+        db_path=resolve_db_path(_raw({}, "PILOT_HEALTH_DB") if db_url else db),
         lock_wait_seconds=_number(env, "PILOT_HEALTH_LOCK_WAIT", float, 0),
         demo_on_first_run=_yes_no(env, "PILOT_HEALTH_DEMO_ON_FIRST_RUN"),
         stale_upload_days=int(_number(env, "PILOT_HEALTH_STALE_UPLOAD_DAYS", int, 1)),

@@ -174,7 +174,17 @@ class Store:
 
     @classmethod
     def from_config(cls, config: Config) -> Store:
-        return cls(config.db_path, lock_wait_seconds=config.lock_wait_seconds)
+        """The store the settings name: a PostgreSQL server when PILOT_HEALTH_DB is a
+        `postgresql://` address (a `PostgresStore`, same interface), else the embedded file."""
+        return open_store(config.db_url or config.db_path, lock_wait_seconds=config.lock_wait_seconds)
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as messages show it."""
+        return str(self.path)
+
+    def exists(self) -> bool:
+        return self.path.exists()
 
     def for_person(self, person: Person) -> Store:
         """This store as `person` may read it: narrowed to their business units when they are limited."""
@@ -196,7 +206,7 @@ class Store:
         from pilot_health.access import Scope
 
         path, wait, scope = key
-        return cls(path, lock_wait_seconds=wait, scope=Scope(*scope) if scope else None)
+        return open_store(path, lock_wait_seconds=wait, scope=Scope(*scope) if scope else None)
 
     def lock_down(self, directories: Sequence[os.PathLike[str] | str]) -> None:
         """From now on, in this process, every connection to this store file may read and write
@@ -410,6 +420,16 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         with self.write() as con:
             queries.put_meta(con, key, value)
+
+
+def open_store(target: str | os.PathLike[str], *, lock_wait_seconds: float = 30.0, scope: Scope | None = None) -> Store:
+    """A store from what a person wrote: a `postgresql://` address opens the shared server
+    (`store.postgres.PostgresStore`, which has the same interface), anything else a DuckDB file."""
+    from pilot_health.store.postgres import PostgresStore, is_postgres_url
+
+    if is_postgres_url(target):
+        return PostgresStore(str(target), lock_wait_seconds=lock_wait_seconds, scope=scope)  # type: ignore[return-value]
+    return Store(target, lock_wait_seconds=lock_wait_seconds, scope=scope)
 
 
 def facts_of_file(path: Path) -> dict:

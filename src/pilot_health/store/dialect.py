@@ -1,0 +1,69 @@
+"""The few places where DuckDB's SQL and PostgreSQL's differ, in one module.
+
+The queries are written once, in the SQL both engines understand (`?` for a value, window
+functions in a subquery instead of DuckDB's `QUALIFY`, named columns instead of `GROUP BY ALL`).
+What cannot be written once is here: `to_postgres` rewrites a statement for psycopg (its value
+marker is `%s`, a literal `%` is written `%%`, and PostgreSQL spells DuckDB's `DOUBLE` and
+`TINYINT` differently); the functions below give the expressions that differ by name.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+POSTGRES = "postgres"
+DUCKDB = "duckdb"
+
+# A quoted string or identifier (left alone apart from doubling `%`), or anything else.
+_QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
+_TYPES = (
+    (re.compile(r"\bDOUBLE\b(?!\s+PRECISION)", re.IGNORECASE), "DOUBLE PRECISION"),
+    (re.compile(r"\bTINYINT\b", re.IGNORECASE), "SMALLINT"),
+    # DuckDB's temporary schema is `temp.main`; PostgreSQL's is `pg_temp`.
+    (re.compile(r"\btemp\.main\.", re.IGNORECASE), "pg_temp."),
+)
+
+
+@lru_cache(maxsize=2048)
+def to_postgres(sql: str) -> str:
+    """The statement as psycopg takes it: `?` becomes `%s`, `%` becomes `%%` (psycopg reads `%`
+    everywhere, in quoted strings too), and DuckDB's type names become PostgreSQL's."""
+    parts = []
+    for part in _QUOTED.split(sql):
+        if part.startswith(("'", '"')):
+            parts.append(part.replace("%", "%%"))
+            continue
+        part = part.replace("%", "%%").replace("?", "%s")
+        for pattern, replacement in _TYPES:
+            part = pattern.sub(replacement, part)
+        parts.append(part)
+    return "".join(parts)
+
+
+def dialect_of(con: Any) -> str:
+    """Which engine a connection talks to (the store's connections carry it; DuckDB's do not)."""
+    return getattr(con, "dialect", DUCKDB)
+
+
+def base_schema(con: Any) -> str:
+    """The schema that holds the store's tables (what a temporary view of the same name shadows)."""
+    return "public" if dialect_of(con) == POSTGRES else "main"
+
+
+def arg_max(con: Any, value: str, *order: str) -> str:
+    """`value` of the row with the greatest `order` in a group (DuckDB's arg_max; PostgreSQL has
+    no such aggregate, so the first element of the values sorted by `order`, greatest first)."""
+    if dialect_of(con) == POSTGRES:
+        by = ", ".join(f"{o} DESC" for o in order)
+        return f"(array_agg({value} ORDER BY {by}))[1]"
+    key = order[0] if len(order) == 1 else f"({', '.join(order)})"
+    return f"arg_max({value}, {key})"
+
+
+def median(con: Any, value: str) -> str:
+    """The median of `value` in a group."""
+    if dialect_of(con) == POSTGRES:
+        return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {value})"
+    return f"median({value})"
