@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -37,6 +37,7 @@ from pilot_health.store.dialect import POSTGRES, to_postgres
 from pilot_health.store.migrations import migrate
 
 if TYPE_CHECKING:
+    import duckdb
     import psycopg
 
     from pilot_health.access import Person, Scope
@@ -196,14 +197,14 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgResult:
         cursor = self.connection.cursor()
-        cursor.execute(to_postgres(sql), [_plain(p) for p in params] if params is not None else [])  # type: ignore[arg-type]
+        cursor.execute(to_postgres(sql), [_plain(p) for p in params] if params is not None else [])
         return PgResult(cursor)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> PgResult:
         cursor = self.connection.cursor()
         rows = [[_plain(v) for v in row] for row in rows]
         if rows:
-            cursor.executemany(to_postgres(sql), rows)  # type: ignore[arg-type]
+            cursor.executemany(to_postgres(sql), rows)
         return PgResult(cursor)
 
     def copy_rows(
@@ -223,13 +224,13 @@ class PgConnection:
         with COPY and dropped at the end of the transaction, so a pooled connection keeps nothing."""
         self.unregister(name)
         columns = ", ".join(f'"{c}" {_postgres_type(frame[c])}' for c in frame.columns)
-        self.connection.execute(f'CREATE TEMP TABLE "{name}" ({columns}) ON COMMIT DROP')  # type: ignore[arg-type]
+        self.connection.execute(f'CREATE TEMP TABLE "{name}" ({columns}) ON COMMIT DROP')
         self.copy_rows(f'"{name}"', [f'"{c}"' for c in frame.columns], _rows_of(frame))
         self.registered.add(name)
 
     def unregister(self, name: str) -> None:
         if name in self.registered:
-            self.connection.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')  # type: ignore[arg-type]
+            self.connection.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')
             self.registered.discard(name)
 
     def cursor(self) -> PgConnection:
@@ -248,6 +249,12 @@ class PgConnection:
 
     def close(self) -> None:
         """Pooled: the pool takes it back when the unit of work ends."""
+
+
+def as_store_connection(con: PgConnection) -> duckdb.DuckDBPyConnection:
+    """For the type checker only: the queries are typed with DuckDB's connection, whose parts they use
+    PgConnection also has."""
+    return cast("duckdb.DuckDBPyConnection", con)
 
 
 def _configure(connection: psycopg.Connection) -> None:
@@ -368,7 +375,7 @@ class PostgresStore:
             con.execute("SELECT pg_advisory_lock(?)", [MIGRATE_LOCK_KEY]).fetchall()
             con.commit()
             try:
-                migrate(con)
+                migrate(as_store_connection(con))
             finally:
                 con.execute("SELECT pg_advisory_unlock(?)", [MIGRATE_LOCK_KEY]).fetchall()
                 con.commit()
@@ -382,7 +389,7 @@ class PostgresStore:
             try:
                 self._ensure_ready(con)
                 if self.scope is not None:
-                    queries.narrow_to(con, self.scope.business_units, self.scope.person)
+                    queries.narrow_to(as_store_connection(con), self.scope.business_units, self.scope.person)
                 yield con
             finally:
                 connection.rollback()
@@ -397,8 +404,8 @@ class PostgresStore:
             try:
                 con.execute("SELECT pg_advisory_xact_lock(?)", [WRITE_LOCK_KEY]).fetchall()
                 yield con
-                queries.put_meta(con, "version", uuid.uuid4().hex)
-                queries.put_meta(con, "changed_at", _utc_now().isoformat(timespec="seconds"))
+                queries.put_meta(as_store_connection(con), "version", uuid.uuid4().hex)
+                queries.put_meta(as_store_connection(con), "changed_at", _utc_now().isoformat(timespec="seconds"))
                 con.commit()
             except BaseException:
                 # A broken connection cannot roll back; the pool replaces it, and the first error is the one to tell.
@@ -431,7 +438,7 @@ class PostgresStore:
             con = PgConnection(connection)
             try:
                 self._ensure_ready(con)
-                return queries.read_meta(con)
+                return queries.read_meta(as_store_connection(con))
             finally:
                 connection.rollback()
 
@@ -440,7 +447,7 @@ class PostgresStore:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.write() as con:
-            queries.put_meta(con, key, value)
+            queries.put_meta(as_store_connection(con), key, value)
 
 
 def _utc_now() -> datetime:
