@@ -50,7 +50,6 @@ def _never_the_real_store(monkeypatch, tmp_path):
 # worker, and when neither can they are skipped with the reason printed.
 BOTH_BACKENDS = {
     "test_store",
-    "test_postgres",
 }
 
 

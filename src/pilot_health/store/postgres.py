@@ -353,12 +353,15 @@ class PostgresStore:
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection. A server that cannot be reached, or that goes away during the work,
+        becomes a StoreError with one sentence (no password); a statement's own error (a broken
+        constraint, say) reaches the caller as it is, as DuckDB's do."""
         pool = _pool(self.url, self.lock_wait_seconds)
         psycopg = _psycopg()
         try:
             with pool.connection(timeout=max(self.lock_wait_seconds, 1.0)) as connection:
                 yield connection
-        except psycopg.Error as error:
+        except psycopg.OperationalError as error:
             raise _friendly_error(self.url, error) from None
         except Exception as error:
             if type(error).__module__.startswith("psycopg_pool"):
