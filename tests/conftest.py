@@ -51,6 +51,13 @@ def _never_the_real_store(monkeypatch, tmp_path):
 BOTH_BACKENDS = {
     "test_store",
     "test_postgres",
+    "test_access",
+    "test_migrations",
+    "test_meetings",
+    "test_thresholds",
+    "test_audit",
+    "test_alerts",
+    "test_demo",
 }
 
 

@@ -219,7 +219,8 @@ def test_loading_stores_everything_with_an_upload_history(store):
         ).fetchone()
         assert stored == claimed
         orphans = con.execute(
-            "SELECT count(*) FROM metric_observations m ANTI JOIN uploads u USING (upload_id)"
+            "SELECT count(*) FROM metric_observations m"
+            " WHERE NOT EXISTS (SELECT 1 FROM uploads u WHERE u.upload_id = m.upload_id)"
         ).fetchone()[0]
         assert orphans == 0
         latest = con.execute("SELECT max(uploaded_at) FROM uploads").fetchone()[0]

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from pilot_health.store.postgres import PgConnection, PgResult
+
+# What the queries are given: a DuckDB connection or a PostgreSQL one, and what a statement returns.
+Connection: TypeAlias = "duckdb.DuckDBPyConnection | PgConnection"
+Result: TypeAlias = "duckdb.DuckDBPyConnection | PgResult"
 
 POSTGRES = "postgres"
 DUCKDB = "duckdb"
@@ -50,6 +59,21 @@ def dialect_of(con: Any) -> str:
 def base_schema(con: Any) -> str:
     """The schema that holds the store's tables (what a temporary view of the same name shadows)."""
     return "public" if dialect_of(con) == POSTGRES else "main"
+
+
+def sequences(con: Any) -> str:
+    """The store's sequences as a table of `sequence_name`, `start_value`, `increment_by` and
+    `last_value` (NULL before the first value is taken): DuckDB lists them in `duckdb_sequences()`,
+    PostgreSQL in the `pg_sequences` view, under other column names."""
+    if dialect_of(con) == POSTGRES:
+        return (
+            "(SELECT sequencename AS sequence_name, start_value, increment_by, last_value"
+            " FROM pg_sequences WHERE schemaname = 'public') AS sequences"
+        )
+    return (
+        "(SELECT sequence_name, start_value, increment_by, last_value"
+        " FROM duckdb_sequences() WHERE database_name = current_database() AND schema_name = 'main') AS sequences"
+    )
 
 
 def arg_max(con: Any, value: str, *order: str) -> str:

@@ -196,14 +196,14 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgResult:
         cursor = self.connection.cursor()
-        cursor.execute(to_postgres(sql), [_plain(p) for p in params] if params is not None else [])  # type: ignore[arg-type]
+        cursor.execute(to_postgres(sql), [_plain(p) for p in params] if params is not None else [])
         return PgResult(cursor)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> PgResult:
         cursor = self.connection.cursor()
         rows = [[_plain(v) for v in row] for row in rows]
         if rows:
-            cursor.executemany(to_postgres(sql), rows)  # type: ignore[arg-type]
+            cursor.executemany(to_postgres(sql), rows)
         return PgResult(cursor)
 
     def copy_rows(
@@ -223,13 +223,13 @@ class PgConnection:
         with COPY and dropped at the end of the transaction, so a pooled connection keeps nothing."""
         self.unregister(name)
         columns = ", ".join(f'"{c}" {_postgres_type(frame[c])}' for c in frame.columns)
-        self.connection.execute(f'CREATE TEMP TABLE "{name}" ({columns}) ON COMMIT DROP')  # type: ignore[arg-type]
+        self.connection.execute(f'CREATE TEMP TABLE "{name}" ({columns}) ON COMMIT DROP')
         self.copy_rows(f'"{name}"', [f'"{c}"' for c in frame.columns], _rows_of(frame))
         self.registered.add(name)
 
     def unregister(self, name: str) -> None:
         if name in self.registered:
-            self.connection.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')  # type: ignore[arg-type]
+            self.connection.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')
             self.registered.discard(name)
 
     def cursor(self) -> PgConnection:
