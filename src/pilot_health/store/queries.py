@@ -579,7 +579,7 @@ def last_upload_per_pilot(con: Connection, as_of: datetime | None = None) -> pd.
         FROM per_upload p JOIN uploads u USING (upload_id)
         WHERE CASE WHEN ?::TIMESTAMP IS NULL THEN u.withdrawn_at IS NULL
                    ELSE u.uploaded_at <= ? AND (u.withdrawn_at IS NULL OR u.withdrawn_at > ?) END
-        GROUP BY p.pilot_id
+        GROUP BY p.pilot_id ORDER BY p.pilot_id
         """,
         [as_of, as_of, as_of],
     ).df()
@@ -1126,7 +1126,7 @@ def fetch_deliveries(
     wanted = [status] if isinstance(status, str) else (list(status) if status is not None else None)
     rows = con.execute(
         f"SELECT {_column_list(DELIVERY_COLUMNS)} FROM alert_deliveries"
-        " WHERE (?::VARCHAR[] IS NULL OR status IN (SELECT unnest(?::VARCHAR[]))) "
+        " WHERE (?::VARCHAR[] IS NULL OR status = ANY(?::VARCHAR[])) "
         "ORDER BY created_at DESC, delivery_id DESC" + (" LIMIT ?" if limit else ""),
         [wanted, wanted, *([limit] if limit else [])],
     ).fetchall()
