@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pilot_health.errors import StoreVersionError
-from pilot_health.store import queries
+from pilot_health.store import dialect, queries
 from pilot_health.store.dialect import Connection
 
 Migration = Callable[[Connection], None]
@@ -178,18 +178,14 @@ def m005_pilot_history(con: Connection) -> None:
     """Every version of every pilot record, so a pinned link can show the register as it was.
     Existing records become their first version, dated when they were last written."""
     con.execute("CREATE SEQUENCE pilot_history_seq START 1")
-    columns = [
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'pilots' ORDER BY ordinal_position"
-        ).fetchall()
-    ]
-    definitions = ", ".join(
-        f"{name} {kind}"
-        for name, kind in con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'pilots' ORDER BY ordinal_position"
-        ).fetchall()
-    )
+    # The store's own table (a PostgreSQL database may have other schemas with a table of that name).
+    described = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'pilots'"
+        " AND table_catalog = current_database() AND table_schema = ? ORDER BY ordinal_position",
+        [dialect.base_schema(con)],
+    ).fetchall()
+    columns = [name for name, _ in described]
+    definitions = ", ".join(f"{name} {kind}" for name, kind in described)
     con.execute(
         f"""
         CREATE TABLE pilot_history (
