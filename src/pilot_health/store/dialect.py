@@ -11,16 +11,39 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    import duckdb
 
-    from pilot_health.store.postgres import PgConnection, PgResult
+class Result(Protocol):
+    """What a statement gives back, on either engine (DuckDB's connection; PgResult)."""
 
-# What the queries are given: a DuckDB connection or a PostgreSQL one, and what a statement returns.
-Connection: TypeAlias = "duckdb.DuckDBPyConnection | PgConnection"
-Result: TypeAlias = "duckdb.DuckDBPyConnection | PgResult"
+    @property
+    def description(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchone(self) -> Any: ...
+
+    def df(self) -> Any: ...
+
+
+class Connection(Protocol):
+    """What the queries are given: a DuckDB connection, or a PgConnection (store/postgres.py)."""
+
+    def execute(self, query: str, parameters: Any = ..., /) -> Result: ...
+
+    def executemany(self, query: str, parameters: Any, /) -> Any: ...
+
+    def register(self, view_name: str, python_object: Any, /) -> Any: ...
+
+    def unregister(self, view_name: str, /) -> Any: ...
+
+    def begin(self) -> Any: ...
+
+    def commit(self) -> Any: ...
+
+    def rollback(self) -> Any: ...
+
 
 POSTGRES = "postgres"
 DUCKDB = "duckdb"

@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -447,6 +447,5 @@ class PostgresStore:
 
 
 def _utc_now() -> datetime:
-    from pilot_health.store.database import utc_now
-
-    return utc_now()
+    """As store.database.utc_now (UTC without a zone), without importing the module that imports this one."""
+    return datetime.now(UTC).replace(tzinfo=None)
