@@ -4,6 +4,8 @@ pilots they see, and nothing else is there), and every write checking the person
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from conftest import ROOT
@@ -201,7 +203,7 @@ def finance_ids(store) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_limited_store_shows_only_the_units_pilots_in_every_table(demo_store):
+def test_a_limited_store_shows_only_the_units_pilots_in_every_table(demo_store, backend):
     mine = finance_ids(demo_store)
     narrowed = demo_store.for_person(FINANCE_EDITOR)
     with demo_store.read() as con:
@@ -216,12 +218,57 @@ def test_a_limited_store_shows_only_the_units_pilots_in_every_table(demo_store):
             assert counts[table] == int(frame["pilot_id"].isin(mine).sum()) > 0, table
         shown_uploads = queries.list_uploads(con)
         assert queries.audit_entries(con).empty  # the demo's audit lines are not fay's
-        # Even written as main.pilots, the name reaches the narrowed view.
-        assert con.execute("SELECT count(*) FROM main.pilots").fetchone()[0] == len(mine)
+        if backend == "duckdb":  # Even written as main.pilots, the name reaches the narrowed view.
+            assert con.execute("SELECT count(*) FROM main.pilots").fetchone()[0] == len(mine)
+        else:  # PostgreSQL searches the session's own views first for a name without its schema
+            assert con.execute("SELECT count(*) FROM pilots").fetchone()[0] == len(mine)
+            assert con.execute("SELECT count(*) FROM public.pilots").fetchone()[0] > len(mine)  # hence never written so
     expected = uploads[uploads["pilots"].fillna("").map(lambda p: any(code in mine for code in p.split(", ")))]
     assert sorted(shown_uploads["upload_id"]) == sorted(expected["upload_id"])
     assert set(", ".join(shown_uploads["pilots"].dropna()).split(", ")) == set(mine)
     assert counts["uploads"] == len(expected) and counts["pilots"] == len(mine)
+
+
+def test_a_narrowed_read_leaves_nothing_behind_and_a_write_is_never_narrowed(demo_store, backend):
+    """The views that narrow a read live as long as that read: the next unit of work on the same
+    store (on PostgreSQL: a pooled connection, perhaps the very same one) sees every pilot, and so
+    does a limited person's write (the domain checks each write itself)."""
+    with demo_store.read() as con:
+        every_pilot = queries.pilot_ids(con)
+    mine = finance_ids(demo_store)
+    assert 0 < len(mine) < len(every_pilot)
+    narrowed = demo_store.for_person(FINANCE_EDITOR)
+    for _ in range(3):  # more than once: a pooled connection is handed out again
+        with narrowed.read() as con:
+            assert queries.pilot_ids(con) == mine
+        with demo_store.read() as con:
+            assert queries.pilot_ids(con) == every_pilot
+    with narrowed.write() as con:
+        assert queries.pilot_ids(con) == every_pilot
+        assert queries.table_counts(con)["pilots"] == len(every_pilot)
+    if backend == "postgres":
+        # No temporary table or view of any connection is left on the server once the reads are over.
+        with demo_store.read() as con:
+            left = con.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname LIKE 'pg_temp%' AND c.relkind IN ('r', 'v')"
+            ).fetchone()[0]
+        assert left == 0
+
+
+def test_no_query_names_a_store_table_with_its_schema():
+    """PostgreSQL takes `public.pilots` to be the table itself, past a limited person's view of the
+    same name (DuckDB would still narrow `main.pilots`): so no SQL writes a table's schema."""
+    from test_architecture import SQL_MODULES
+
+    tables = "|".join(queries.STORE_TABLES)
+    pattern = re.compile(rf"\b(?:main|public)\.(?:{tables})\b")
+    offenders = [
+        f"{name}: {match.group(0)}"
+        for name in sorted(SQL_MODULES)
+        for match in pattern.finditer((ROOT / "src" / "pilot_health" / name).read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
 
 
 def test_the_narrowed_numbers_are_the_same_numbers_for_the_pilots_shown(demo_store):

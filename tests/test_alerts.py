@@ -626,7 +626,7 @@ def test_the_command_line_subscribes_runs_reports_failures_in_its_exit_code_and_
     )
     monkeypatch.setenv("PILOT_HEALTH_SECRETS", str(secrets))
     monkeypatch.setenv("PILOT_HEALTH_PUBLIC_URL", BASE)
-    db = ["--db", str(demo_store.path)]
+    db = ["--db", getattr(demo_store, "url", None) or str(demo_store.path)]  # the file, or the server's address
     assert cli.main(["subscribe", ANN, "--unit", "Finance", "--events", "health_red,decay_critical", *db]) == 0
     broken = hooks(always_fail=True)
     assert cli.main(["subscribe", broken.url, "--events", "health_red", *db, "--json"]) == 0

@@ -219,7 +219,8 @@ def test_loading_stores_everything_with_an_upload_history(store):
         ).fetchone()
         assert stored == claimed
         orphans = con.execute(
-            "SELECT count(*) FROM metric_observations m ANTI JOIN uploads u USING (upload_id)"
+            "SELECT count(*) FROM metric_observations m"
+            " WHERE NOT EXISTS (SELECT 1 FROM uploads u WHERE u.upload_id = m.upload_id)"
         ).fetchone()[0]
         assert orphans == 0
         latest = con.execute("SELECT max(uploaded_at) FROM uploads").fetchone()[0]
@@ -397,3 +398,18 @@ def test_clearing_removes_the_demos_meetings_and_decisions_and_keeps_yours(demo_
         ("SC-04", "Our owner"),
     ]
     assert demo_store.meta()["demo_meetings"] == ""
+
+
+def test_the_demo_on_postgresql_holds_what_it_holds_in_the_file(_demo_file, postgres_demo_url):
+    """The demo loaded into a PostgreSQL database (the tests' postgres_demo_url) and into a DuckDB
+    file: the same rows in every table and the same uploads, with the same ids and hashes."""
+    from pilot_health.store.database import Store, open_store
+
+    with Store(_demo_file).read() as con:
+        in_file = queries.store_facts(con)
+    with open_store(postgres_demo_url).read() as con:
+        on_server = queries.store_facts(con)
+    assert in_file["counts"]["metric_observations"] > 1000 and in_file["counts"]["survey_responses"] > 100
+    assert on_server["counts"] == in_file["counts"]
+    assert on_server["uploads"] == in_file["uploads"]
+    assert on_server["migrations"] == in_file["migrations"]

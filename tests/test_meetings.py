@@ -216,8 +216,14 @@ def test_a_condition_with_its_own_threshold_is_checked_at_it(demo_store):
     assert condition_met(loose, condition_risk(demo_store, loose, NOW, by_pilot[fired])) == "met"  # at 99% it is clear
 
 
-def test_the_schema_refuses_an_unknown_decision_word(demo_store):
-    with demo_store.read() as con, pytest.raises(duckdb.ConstraintException):
+def test_the_schema_refuses_an_unknown_decision_word(demo_store, backend):
+    if backend == "postgres":
+        import psycopg
+
+        refused = psycopg.errors.IntegrityError
+    else:
+        refused = duckdb.ConstraintException
+    with demo_store.read() as con, pytest.raises(refused):
         con.execute(
             "INSERT INTO decisions (meeting_id, pilot_id, decision, owner, due_on, recorded_by, recorded_at) "
             "VALUES (1, 'SC-01', 'celebrate', 'Ben', '2026-04-01', 'x', now())"
@@ -229,7 +235,7 @@ def test_the_meeting_commands_record_list_and_refuse_in_plain_words(demo_store, 
 
     from pilot_health import cli
 
-    db = ["--db", str(demo_store.path)]
+    db = ["--db", getattr(demo_store, "url", None) or str(demo_store.path)]  # the file, or the server's address
     assert cli.main(["meetings", *db]) == 0
     assert "No meetings recorded yet" in capsys.readouterr().out
     assert (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 
 import duckdb
@@ -11,8 +12,8 @@ from conftest import ROOT
 
 from pilot_health.errors import StoreVersionError
 from pilot_health.models import PILOT_FIELDS
-from pilot_health.store import migrations, queries
-from pilot_health.store.database import Store
+from pilot_health.store import dialect, migrations, queries
+from pilot_health.store.database import Store, open_store
 
 DOC = ROOT / "docs" / "schema.md"
 
@@ -33,15 +34,39 @@ def documented_schema() -> dict[str, list[tuple[str, str, bool]]]:
     return tables
 
 
-def migrated_schema(store: Store) -> dict[str, list[tuple[str, str, bool]]]:
+def postgres_types() -> dict[str, str]:
+    """PostgreSQL's name → the type's name in docs/schema.md, from the page's own table of them."""
+    names = {}
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        row = re.match(r"^\| (\w+(?:\[\])?) \| ([a-z][a-z ]*(?:\[\])?) \|$", line)
+        if row:
+            names[row.group(2)] = row.group(1)
+    return names
+
+
+def migrated_schema(store) -> dict[str, list[tuple[str, str, bool]]]:
+    """Tables → [(column, type, nullable)] as the database has them; on PostgreSQL with each type
+    named as docs/schema.md names it (a type the page does not list keeps PostgreSQL's name)."""
     with store.read() as con:
-        rows = con.execute(
-            """
-            SELECT table_name, column_name, data_type, is_nullable = 'YES'
-            FROM information_schema.columns WHERE table_schema = 'main'
-            ORDER BY table_name, ordinal_position
-            """
-        ).fetchall()
+        if dialect.dialect_of(con) == dialect.POSTGRES:
+            rows = con.execute(
+                """
+                SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
+                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+                ORDER BY c.relname, a.attnum
+                """
+            ).fetchall()
+            named = postgres_types()
+            rows = [(table, column, named.get(kind, kind), nullable) for table, column, kind, nullable in rows]
+        else:
+            rows = con.execute(
+                """
+                SELECT table_name, column_name, data_type, is_nullable = 'YES'
+                FROM information_schema.columns WHERE table_schema = 'main'
+                ORDER BY table_name, ordinal_position
+                """
+            ).fetchall()
     tables: dict[str, list[tuple[str, str, bool]]] = {}
     for table, column, kind, nullable in rows:
         tables.setdefault(table, []).append((column, kind, nullable))
@@ -52,6 +77,42 @@ def test_blank_database_migrates_to_exactly_the_documented_schema(store):
     documented = documented_schema()
     assert len(documented) >= 6, "docs/schema.md should document every table"
     assert migrated_schema(store) == documented
+
+
+def test_the_page_names_every_postgresql_type_once():
+    used = {kind for columns in documented_schema().values() for _, kind, _ in columns}
+    named = postgres_types()
+    assert sorted(named.values()) == sorted(used)  # each type on the page, once, and no other
+
+
+def test_a_blank_postgresql_database_migrates_to_exactly_the_documented_schema(postgres_server):
+    """A database nobody has touched (not the tests' migrated template): the first use migrates it.
+    Someone's own schema with a table of the same name as one of ours changes nothing."""
+    import psycopg
+
+    from pilot_health.store.postgres import close_pools
+
+    name = f"blank_{uuid.uuid4().hex[:12]}"
+    url = postgres_server.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(url, autocommit=True) as own:
+        own.execute("CREATE SCHEMA reporting")
+        own.execute("CREATE TABLE reporting.pilots (pilot_id VARCHAR, note VARCHAR)")
+    try:
+        store = open_store(url, lock_wait_seconds=5)
+        assert not store.exists()
+        store.ensure_ready()
+        assert store.exists()
+        assert migrated_schema(store) == documented_schema()
+        with store.read() as con:
+            assert queries.applied_migrations(con) == [migrations.migration_name(m) for m in migrations.MIGRATIONS]
+            # The sequences the ids come from, on the server as in the file.
+            assert queries.next_upload_id(con) == 1
+    finally:
+        close_pools()
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_migrations_are_recorded_once_and_rerunning_changes_nothing(store):
@@ -107,14 +168,21 @@ def test_a_failing_migration_leaves_no_trace(tmp_path, monkeypatch):
         con.close()
 
 
-def test_a_store_from_a_newer_version_is_refused_with_a_clear_sentence(store):
+def test_a_store_from_a_newer_version_is_refused_with_a_clear_sentence(store, backend):
     store.ensure_ready()
-    with store.read() as con:
+    with store.write() as con:
         con.execute("INSERT INTO schema_migrations VALUES ('999_from_the_future', now())")
-    fresh = Store(store.path)  # a new process would see it the same way
-    from pilot_health.store import database as store_module
+    # A new process would see it the same way: it has not checked this store yet.
+    if backend == "postgres":
+        from pilot_health.store import postgres
 
-    store_module._READY.pop(fresh.path, None)
+        postgres._READY.clear()
+        fresh = open_store(store.url)
+    else:
+        from pilot_health.store import database as store_module
+
+        fresh = Store(store.path)
+        store_module._READY.pop(fresh.path, None)
     with pytest.raises(StoreVersionError, match="newer Pilot Health"):
         fresh.ensure_ready()
 
@@ -138,8 +206,14 @@ def test_pilots_table_holds_every_field_of_the_pilot_record(store):
         "INSERT INTO pilots (pilot_id, name, business_unit, stage, data_effort_pct, updated_at) VALUES ('A', 'n', 'u', 'pilot', 140, now())",
     ],
 )
-def test_the_schema_itself_refuses_impossible_values(store, statement):
-    with store.read() as con, pytest.raises(duckdb.ConstraintException):
+def test_the_schema_itself_refuses_impossible_values(store, backend, statement):
+    if backend == "postgres":
+        import psycopg
+
+        refused = psycopg.errors.IntegrityError
+    else:
+        refused = duckdb.ConstraintException
+    with store.read() as con, pytest.raises(refused):
         con.execute(statement)
 
 

@@ -11,7 +11,39 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
+
+
+class Result(Protocol):
+    """What a statement gives back, on either engine (DuckDB's connection; PgResult)."""
+
+    @property
+    def description(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchone(self) -> Any: ...
+
+    def df(self) -> Any: ...
+
+
+class Connection(Protocol):
+    """What the queries are given: a DuckDB connection, or a PgConnection (store/postgres.py)."""
+
+    def execute(self, query: str, parameters: Any = ..., /) -> Result: ...
+
+    def executemany(self, query: str, parameters: Any, /) -> Any: ...
+
+    def register(self, view_name: str, python_object: Any, /) -> Any: ...
+
+    def unregister(self, view_name: str, /) -> Any: ...
+
+    def begin(self) -> Any: ...
+
+    def commit(self) -> Any: ...
+
+    def rollback(self) -> Any: ...
+
 
 POSTGRES = "postgres"
 DUCKDB = "duckdb"
@@ -50,6 +82,21 @@ def dialect_of(con: Any) -> str:
 def base_schema(con: Any) -> str:
     """The schema that holds the store's tables (what a temporary view of the same name shadows)."""
     return "public" if dialect_of(con) == POSTGRES else "main"
+
+
+def sequences(con: Any) -> str:
+    """The store's sequences as a table of `sequence_name`, `start_value`, `increment_by` and
+    `last_value` (NULL before the first value is taken): DuckDB lists them in `duckdb_sequences()`,
+    PostgreSQL in the `pg_sequences` view, under other column names."""
+    if dialect_of(con) == POSTGRES:
+        return (
+            "(SELECT sequencename AS sequence_name, start_value, increment_by, last_value"
+            " FROM pg_sequences WHERE schemaname = 'public') AS sequences"
+        )
+    return (
+        "(SELECT sequence_name, start_value, increment_by, last_value"
+        " FROM duckdb_sequences() WHERE database_name = current_database() AND schema_name = 'main') AS sequences"
+    )
 
 
 def arg_max(con: Any, value: str, *order: str) -> str:

@@ -12,12 +12,11 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import duckdb
-
 from pilot_health.errors import StoreVersionError
-from pilot_health.store import queries
+from pilot_health.store import dialect, queries
+from pilot_health.store.dialect import Connection
 
-Migration = Callable[[duckdb.DuckDBPyConnection], None]
+Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = []
 
 
@@ -32,7 +31,7 @@ def migration_name(function: Migration) -> str:
 
 
 @migration
-def m001_initial_schema(con: duckdb.DuckDBPyConnection) -> None:
+def m001_initial_schema(con: Connection) -> None:
     con.execute(
         """
         CREATE TABLE store_meta (
@@ -142,14 +141,14 @@ def m001_initial_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @migration
-def m002_upload_details(con: duckdb.DuckDBPyConnection) -> None:
+def m002_upload_details(con: Connection) -> None:
     """What the engine understood of each file (format, mapping, warnings, date range), as JSON,
     so a receipt can be shown again later."""
     con.execute("ALTER TABLE uploads ADD COLUMN details VARCHAR")
 
 
 @migration
-def m003_metric_definitions(con: duckdb.DuckDBPyConnection) -> None:
+def m003_metric_definitions(con: Connection) -> None:
     """What people said about metrics the built-in dictionary does not know (asked once, on
     upload), and their corrections of it."""
     con.execute(
@@ -169,28 +168,24 @@ def m003_metric_definitions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @migration
-def m004_pilot_team_sizes(con: duckdb.DuckDBPyConnection) -> None:
+def m004_pilot_team_sizes(con: Connection) -> None:
     """Team sizes in the register, so survey participation can be counted per team."""
     con.execute("ALTER TABLE pilots ADD COLUMN team_sizes VARCHAR")
 
 
 @migration
-def m005_pilot_history(con: duckdb.DuckDBPyConnection) -> None:
+def m005_pilot_history(con: Connection) -> None:
     """Every version of every pilot record, so a pinned link can show the register as it was.
     Existing records become their first version, dated when they were last written."""
     con.execute("CREATE SEQUENCE pilot_history_seq START 1")
-    columns = [
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'pilots' ORDER BY ordinal_position"
-        ).fetchall()
-    ]
-    definitions = ", ".join(
-        f"{name} {kind}"
-        for name, kind in con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'pilots' ORDER BY ordinal_position"
-        ).fetchall()
-    )
+    # The store's own table (a PostgreSQL database may have other schemas with a table of that name).
+    described = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'pilots'"
+        " AND table_catalog = current_database() AND table_schema = ? ORDER BY ordinal_position",
+        [dialect.base_schema(con)],
+    ).fetchall()
+    columns = [name for name, _ in described]
+    definitions = ", ".join(f"{name} {kind}" for name, kind in described)
     con.execute(
         f"""
         CREATE TABLE pilot_history (
@@ -208,7 +203,7 @@ def m005_pilot_history(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @migration
-def m006_audit_log(con: duckdb.DuckDBPyConnection) -> None:
+def m006_audit_log(con: Connection) -> None:
     """Who changed what, and when: every upload, withdrawal, pilot record change, metric definition,
     demo load or clearance and restore, written in the same transaction as the change."""
     con.execute("CREATE SEQUENCE audit_id_seq START 1")
@@ -227,7 +222,7 @@ def m006_audit_log(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @migration
-def m007_threshold_overrides(con: duckdb.DuckDBPyConnection) -> None:
+def m007_threshold_overrides(con: Connection) -> None:
     """Thresholds an administrator sets in the dashboard, on top of the signal catalogue's file."""
     con.execute(
         """
@@ -242,7 +237,7 @@ def m007_threshold_overrides(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @migration
-def m008_threshold_history(con: duckdb.DuckDBPyConnection) -> None:
+def m008_threshold_history(con: Connection) -> None:
     """Every change of a threshold set in the dashboard (a value, or NULL when it was set back to the
     file's), so a pinned link keeps the thresholds in force at its moment. Thresholds set before
     this table start with one row: their current value, dated when it was set."""
@@ -265,7 +260,7 @@ def m008_threshold_history(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @migration
-def m009_upload_pilots(con: duckdb.DuckDBPyConnection) -> None:
+def m009_upload_pilots(con: Connection) -> None:
     """Which pilots each upload brought rows for, written with the rows, so that what changed for a
     pilot (an upload, a withdrawal) is known from small tables without reading every data row. Uploads
     stored before this table get theirs from the rows they still have."""
@@ -290,7 +285,7 @@ def m009_upload_pilots(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @migration
-def m010_meetings_and_decisions(con: duckdb.DuckDBPyConnection) -> None:
+def m010_meetings_and_decisions(con: Connection) -> None:
     """Steering meetings (the moment each reviewed) and the decisions taken in them about pilots."""
     con.execute("CREATE SEQUENCE meeting_id_seq START 1")
     con.execute(
@@ -326,7 +321,7 @@ def m010_meetings_and_decisions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @migration
-def m011_alerts(con: duckdb.DuckDBPyConnection) -> None:
+def m011_alerts(con: Connection) -> None:
     """Alerts: who subscribed to what, each run of the alerts command, the events it found (each
     once, by its key) and every digest it sent or tried to send, with the reason when it failed."""
     con.execute("CREATE SEQUENCE alert_subscription_id_seq START 1")
@@ -401,7 +396,7 @@ def m011_alerts(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
+def _ensure_migrations_table(con: Connection) -> None:
     con.execute(
         """
         CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -412,7 +407,7 @@ def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def pending_migrations(con: duckdb.DuckDBPyConnection) -> list[Migration]:
+def pending_migrations(con: Connection) -> list[Migration]:
     _ensure_migrations_table(con)
     applied = set(queries.applied_migrations(con))
     known = {migration_name(m) for m in MIGRATIONS}
@@ -425,7 +420,7 @@ def pending_migrations(con: duckdb.DuckDBPyConnection) -> list[Migration]:
     return [m for m in MIGRATIONS if migration_name(m) not in applied]
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+def migrate(con: Connection) -> list[str]:
     """Apply every pending migration, each in its own transaction. Returns the names applied."""
     done = []
     for function in pending_migrations(con):

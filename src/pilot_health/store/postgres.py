@@ -24,8 +24,13 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+<<<<<<< HEAD
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, cast
+=======
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+>>>>>>> i21-queries
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -55,6 +60,7 @@ _READY_LOCK = threading.Lock()
 
 # PostgreSQL type oids -> what DuckDB's .df() gives for the same column (nullable: a pandas masked type).
 _INTEGER_TYPES = {21: ("int16", "Int16"), 23: ("int32", "Int32"), 20: ("int64", "Int64")}
+_SMALLINT = 21
 _FLOAT_TYPES = {700, 701, 1700}
 _TIME_TYPES = {1082, 1114, 1184}
 _TEXT_TYPES = {25, 1043, 1042, 19}
@@ -125,6 +131,8 @@ def _series(values: list[Any], type_code: int) -> Any:
     blanks = any(v is None for v in values)
     if type_code in _INTEGER_TYPES:
         plain, nullable = _INTEGER_TYPES[type_code]
+        if type_code == _SMALLINT and all(v is None or -128 <= v <= 127 for v in values):
+            plain, nullable = "int8", "Int8"  # the schema's TINYINT (survey scores) is a smallint here
         return pd.array(values, dtype=nullable) if blanks else np.array(values, dtype=plain)
     if type_code in _FLOAT_TYPES:
         return np.array([np.nan if v is None else float(v) for v in values], dtype="float64")
@@ -133,7 +141,7 @@ def _series(values: list[Any], type_code: int) -> Any:
     if type_code in _TIME_TYPES:
         return pd.to_datetime(pd.Series(values, dtype=object)).astype("datetime64[us]")
     if type_code in _TEXT_TYPES:
-        if values and all(v is None for v in values):
+        if all(v is None for v in values):  # DuckDB's too, for no rows or only blanks
             return pd.Series(values, dtype=object)
         return pd.array(values, dtype="str")
     return pd.Series(values, dtype=object)
@@ -454,6 +462,5 @@ class PostgresStore:
 
 
 def _utc_now() -> datetime:
-    from pilot_health.store.database import utc_now
-
-    return utc_now()
+    """As store.database.utc_now (UTC without a zone), without importing the module that imports this one."""
+    return datetime.now(UTC).replace(tzinfo=None)

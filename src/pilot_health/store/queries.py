@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
-
 from pilot_health.lazy import pandas as pd
 from pilot_health.models import AUDIT_ACTIONS, PILOT_FIELDS, Pilot
+from pilot_health.store import dialect
+from pilot_health.store.dialect import Connection, Result
 
 PILOT_COLUMNS: tuple[str, ...] = PILOT_FIELDS + ("updated_at",)
 UPLOAD_KINDS = ("pilot_register", "metrics", "usage", "survey")
@@ -42,20 +42,20 @@ def _column_list(columns: Iterable[str]) -> str:
     return ", ".join(columns)
 
 
-def register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+def register(con: Connection, name: str, frame: pd.DataFrame) -> None:
     """Make a DataFrame queryable as `name`. A new statement closes any result left half-read
     (DuckDB refuses to register while one is open), so one is run first."""
     con.execute("SELECT 1").fetchall()
     con.register(name, frame)
 
 
-def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> None:
+def _run(con: Connection, sql: str, params: Sequence[Any] | None = None) -> None:
     """Run a statement whose result is not needed, and finish it: DuckDB wants every result
     consumed before the connection registers a frame or runs other work."""
     con.execute(sql, list(params) if params is not None else []).fetchall()
 
 
-def one_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+def one_row(result: Result) -> tuple[Any, ...]:
     """The row of a statement that always gives one (aggregates, `INSERT ... RETURNING`)."""
     row = result.fetchone()
     if row is None:
@@ -63,7 +63,7 @@ def one_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     return row
 
 
-def one_value(result: duckdb.DuckDBPyConnection) -> Any:
+def one_value(result: Result) -> Any:
     """The one value of a statement that always gives one row (an aggregate, `INSERT ... RETURNING`)."""
     return one_row(result)[0]
 
@@ -71,11 +71,11 @@ def one_value(result: duckdb.DuckDBPyConnection) -> Any:
 # -- the store's own bookkeeping ------------------------------------------------------------
 
 
-def read_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def read_meta(con: Connection) -> dict[str, str]:
     return dict(con.execute("SELECT key, value FROM store_meta").fetchall())
 
 
-def put_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+def put_meta(con: Connection, key: str, value: str) -> None:
     _run(
         con,
         "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -83,7 +83,7 @@ def put_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
     )
 
 
-def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+def applied_migrations(con: Connection) -> list[str]:
     """The names of the migrations this store has had, in order (the one place that reads them)."""
     return [r[0] for r in con.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
 
@@ -95,65 +95,80 @@ def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def narrow_to(con: duckdb.DuckDBPyConnection, business_units: Sequence[str], person: str) -> None:
+def narrow_to(con: Connection, business_units: Sequence[str], person: str) -> None:
     """From now on this connection sees only these business units' pilots: temporary views of the
     same names shadow the tables (DuckDB resolves a name to the temporary schema first, even when it
-    is written `main.pilots`), so every query in this module — and every total — is narrowed
-    without knowing it. A pilot belongs to the unit its record has now (a removed pilot: its last
-    record); its history, data rows and uploads follow it. Uploads that brought no row for these
-    pilots are hidden unless the person made them; the audit trail shows their own lines only.
-    Reads only: a write connection is never narrowed, and the domain checks each write itself."""
-    real = _quoted(one_value(con.execute("SELECT current_database()"))) + ".main."
+    is written with the schema `main`; PostgreSQL searches its temporary schema first for a name
+    written without one, so no query names a table's schema), and every query in this module — and
+    every total — is narrowed without knowing it. The views reach the real tables by their full name
+    (database, schema, table). A pilot belongs to the unit its record has now (a removed pilot: its
+    last record); its history, data rows and uploads follow it. Uploads that brought no row for
+    these pilots are hidden unless the person made them; the audit trail shows their own lines only.
+    Reads only: a write connection is never narrowed, and the domain checks each write itself. On
+    PostgreSQL a read is one transaction, rolled back at its end, and the views and tables made
+    here vanish with it: the pooled connection keeps nothing."""
+    real = f"{_quoted(one_value(con.execute('SELECT current_database()')))}.{dialect.base_schema(con)}."
     _run(con, "CREATE TEMP TABLE scope_units AS SELECT unnest(?::VARCHAR[]) AS business_unit", [list(business_units)])
     _run(con, "CREATE TEMP TABLE scope_person AS SELECT ?::VARCHAR AS name", [person])
     _run(
         con,
         f"""
         CREATE TEMP TABLE scope_pilots AS
-        SELECT pilot_id FROM {real}pilots WHERE business_unit IN (SELECT business_unit FROM temp.main.scope_units)
+        SELECT pilot_id FROM {real}pilots WHERE business_unit IN (SELECT business_unit FROM scope_units)
         UNION
-        SELECT pilot_id FROM {real}pilot_history
-        WHERE pilot_id NOT IN (SELECT pilot_id FROM {real}pilots)
-        QUALIFY row_number() OVER (PARTITION BY pilot_id ORDER BY recorded_at DESC, history_id DESC) = 1
-            AND business_unit IN (SELECT business_unit FROM temp.main.scope_units)
+        SELECT pilot_id FROM (
+            SELECT pilot_id, business_unit,
+                   row_number() OVER (PARTITION BY pilot_id ORDER BY recorded_at DESC, history_id DESC) AS newest
+            FROM {real}pilot_history WHERE pilot_id NOT IN (SELECT pilot_id FROM {real}pilots)
+        ) AS removed_pilots
+        WHERE newest = 1 AND business_unit IN (SELECT business_unit FROM scope_units)
         """,
     )
-    in_scope = "pilot_id IN (SELECT pilot_id FROM temp.main.scope_pilots)"
+    in_scope = "pilot_id IN (SELECT pilot_id FROM scope_pilots)"
     for table in ("pilots", "pilot_history", *DATA_TABLES, "upload_pilots", "decisions"):
         _run(con, f"CREATE TEMP VIEW {table} AS SELECT * FROM {real}{table} WHERE {in_scope}")
     _run(
         con,
         f"""
         CREATE TEMP VIEW uploads AS SELECT * FROM {real}uploads
-        WHERE uploaded_by IN (SELECT name FROM temp.main.scope_person)
-           OR upload_id IN (SELECT upload_id FROM temp.main.metric_observations UNION SELECT upload_id FROM temp.main.survey_responses)
+        WHERE uploaded_by IN (SELECT name FROM scope_person)
+           OR upload_id IN (SELECT upload_id FROM metric_observations UNION SELECT upload_id FROM survey_responses)
         """,
     )
     _run(
         con,
-        f"CREATE TEMP VIEW audit_log AS SELECT * FROM {real}audit_log WHERE who IN (SELECT name FROM temp.main.scope_person)",
+        f"CREATE TEMP VIEW audit_log AS SELECT * FROM {real}audit_log WHERE who IN (SELECT name FROM scope_person)",
     )
 
 
 # -- pilots ---------------------------------------------------------------------------------
 
 
-def fetch_pilots(con: duckdb.DuckDBPyConnection, records_at: datetime | None = None) -> pd.DataFrame:
+def fetch_pilots(con: Connection, records_at: datetime | None = None) -> pd.DataFrame:
     """The register: as it is now, or as it stood at `records_at` (from the pilots' history)."""
     if records_at is None:
         return con.execute(f"SELECT {_column_list(PILOT_COLUMNS)} FROM pilots ORDER BY pilot_id").df()
     return con.execute(
         f"""
-        SELECT {_column_list(PILOT_COLUMNS)} FROM pilot_history
-        WHERE recorded_at <= ?
-        QUALIFY row_number() OVER (PARTITION BY pilot_id ORDER BY recorded_at DESC, history_id DESC) = 1 AND NOT removed
+        SELECT {_column_list(PILOT_COLUMNS)} FROM ({_newest_versions(PILOT_COLUMNS)}) AS versions
+        WHERE newest = 1 AND NOT removed
         ORDER BY pilot_id
         """,
         [records_at],
     ).df()
 
 
-def _record_history(con: duckdb.DuckDBPyConnection, ids: Sequence[str], when: datetime, removed: bool = False) -> None:
+def _newest_versions(columns: Sequence[str]) -> str:
+    """Every pilot's versions recorded by a moment (the one `?`), each with `newest` = 1 for its latest
+    (a window in a subquery: what DuckDB's QUALIFY says, in SQL both engines understand)."""
+    return f"""
+        SELECT {_column_list(columns)}, removed,
+               row_number() OVER (PARTITION BY pilot_id ORDER BY recorded_at DESC, history_id DESC) AS newest
+        FROM pilot_history WHERE recorded_at <= ?
+    """
+
+
+def _record_history(con: Connection, ids: Sequence[str], when: datetime, removed: bool = False) -> None:
     """Append the current records of these pilots to their history (before a removal: marked removed)."""
     if ids:
         columns = _column_list(PILOT_COLUMNS)
@@ -167,22 +182,22 @@ def _record_history(con: duckdb.DuckDBPyConnection, ids: Sequence[str], when: da
         )
 
 
-def fetch_pilot(con: duckdb.DuckDBPyConnection, pilot_id: str) -> dict[str, Any] | None:
+def fetch_pilot(con: Connection, pilot_id: str) -> dict[str, Any] | None:
     cursor = con.execute(f"SELECT {_column_list(PILOT_COLUMNS)} FROM pilots WHERE pilot_id = ?", [pilot_id])
     row = cursor.fetchone()
     return dict(zip(PILOT_COLUMNS, row)) if row else None
 
 
-def pilot_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+def pilot_ids(con: Connection) -> list[str]:
     return [r[0] for r in con.execute("SELECT pilot_id FROM pilots ORDER BY pilot_id").fetchall()]
 
 
-def pilot_business_units(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def pilot_business_units(con: Connection) -> dict[str, str]:
     """Every pilot's business unit, by code (in code order)."""
     return dict(con.execute("SELECT pilot_id, business_unit FROM pilots ORDER BY pilot_id").fetchall())
 
 
-def insert_pilots(con: duckdb.DuckDBPyConnection, pilots: Sequence[Pilot], updated_at: datetime) -> None:
+def insert_pilots(con: Connection, pilots: Sequence[Pilot], updated_at: datetime) -> None:
     if not pilots:  # a register upload that only edits existing pilots has none to insert
         return
     placeholders = ", ".join("?" for _ in PILOT_COLUMNS)
@@ -191,7 +206,7 @@ def insert_pilots(con: duckdb.DuckDBPyConnection, pilots: Sequence[Pilot], updat
     _record_history(con, [p.pilot_id for p in pilots], updated_at)
 
 
-def update_pilot(con: duckdb.DuckDBPyConnection, pilot: Pilot, updated_at: datetime) -> int:
+def update_pilot(con: Connection, pilot: Pilot, updated_at: datetime) -> int:
     values = pilot.model_dump(mode="python")
     columns = [c for c in PILOT_FIELDS if c != "pilot_id"]
     assignments = ", ".join(f"{c} = ?" for c in columns) + ", updated_at = ?"
@@ -201,13 +216,13 @@ def update_pilot(con: duckdb.DuckDBPyConnection, pilot: Pilot, updated_at: datet
     return one_value(con.execute("SELECT count(*) FROM pilots WHERE pilot_id = ?", [pilot.pilot_id]))
 
 
-def delete_pilots(con: duckdb.DuckDBPyConnection, ids: Sequence[str], when: datetime | None = None) -> None:
+def delete_pilots(con: Connection, ids: Sequence[str], when: datetime | None = None) -> None:
     if ids:
         _record_history(con, ids, when or datetime.now(UTC).replace(tzinfo=None), removed=True)
         _run(con, "DELETE FROM pilots WHERE pilot_id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
 
 
-def forget_pilot_history(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> None:
+def forget_pilot_history(con: Connection, ids: Sequence[str]) -> None:
     """Remove every version of these pilots (clearing the demo removes it from the past too)."""
     if ids:
         _run(con, "DELETE FROM pilot_history WHERE pilot_id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
@@ -217,7 +232,7 @@ def forget_pilot_history(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> 
 
 
 def insert_upload(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     *,
     kind: str,
     file_name: str,
@@ -241,11 +256,11 @@ def insert_upload(
     )
 
 
-def set_upload_details(con: duckdb.DuckDBPyConnection, upload_id: int, details: str) -> None:
+def set_upload_details(con: Connection, upload_id: int, details: str) -> None:
     _run(con, "UPDATE uploads SET details = ? WHERE upload_id = ?", [details, upload_id])
 
 
-def upload_with_hash(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple[int, str, datetime] | None:
+def upload_with_hash(con: Connection, sha256: str) -> tuple[int, str, datetime] | None:
     """The upload in force that had exactly these bytes: (upload_id, file_name, uploaded_at)."""
     return con.execute(
         """
@@ -256,7 +271,7 @@ def upload_with_hash(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple[int, 
     ).fetchone()
 
 
-def insert_rows_from(con: duckdb.DuckDBPyConnection, table: str, source: str, upload_id: int) -> None:
+def insert_rows_from(con: Connection, table: str, source: str, upload_id: int) -> None:
     """Append the rows of one of our temporary tables (`source`, same column names) to a data table."""
     columns = [c for c in DATA_TABLES[table] if c != "upload_id"]
     _run(
@@ -267,7 +282,7 @@ def insert_rows_from(con: duckdb.DuckDBPyConnection, table: str, source: str, up
     _note_upload_pilots(con, f"SELECT DISTINCT ?::BIGINT AS upload_id, pilot_id FROM {source}", [upload_id])
 
 
-def note_stored_upload_pilots(con: duckdb.DuckDBPyConnection, table: str, upload_id: int) -> None:
+def note_stored_upload_pilots(con: Connection, table: str, upload_id: int) -> None:
     """`_note_upload_pilots` for rows an upload already stored in `table` (the ingest's fast path
     writes them as it reads them)."""
     if table not in DATA_TABLES:
@@ -275,12 +290,12 @@ def note_stored_upload_pilots(con: duckdb.DuckDBPyConnection, table: str, upload
     _note_upload_pilots(con, f"SELECT DISTINCT upload_id, pilot_id FROM {table} WHERE upload_id = ?", [upload_id])
 
 
-def _note_upload_pilots(con: duckdb.DuckDBPyConnection, pairs: str, params: Sequence[Any] | None = None) -> None:
+def _note_upload_pilots(con: Connection, pairs: str, params: Sequence[Any] | None = None) -> None:
     """Record which pilots an upload brought rows for (`pairs`: a query giving upload_id, pilot_id),
     in the caller's transaction: how the results keeper knows which pilots a change touched."""
     _run(
         con,
-        f"INSERT INTO upload_pilots (upload_id, pilot_id) SELECT DISTINCT upload_id, pilot_id FROM ({pairs}) ON CONFLICT DO NOTHING",
+        f"INSERT INTO upload_pilots (upload_id, pilot_id) SELECT DISTINCT upload_id, pilot_id FROM ({pairs}) AS pairs ON CONFLICT DO NOTHING",
         params,
     )
 
@@ -290,7 +305,7 @@ RESPONSE_KEY = ("pilot_id", "respondent_id", "wave")
 DATA_KEYS = {"metric_observations": OBSERVATION_KEY, "survey_responses": RESPONSE_KEY}
 
 
-def count_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str, but_not: int | None = None) -> int:
+def count_already_stored(con: Connection, table: str, source: str, but_not: int | None = None) -> int:
     """Rows of `source` whose key (pilot, metric, environment, time — or pilot, respondent, wave)
     is already stored by an upload in force; `but_not`: an upload whose rows are `source` (stored
     before its own row is written), left out."""
@@ -311,42 +326,41 @@ def count_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str
     ):
         return 0
     return one_value(
-        con.execute(
-            f"{stored} SELECT count(*) FROM {source} s WHERE ({key}) IN (SELECT ({key}) FROM stored)", [but_not]
-        )
+        con.execute(f"{stored} SELECT count(*) FROM {source} s WHERE ({key}) IN (SELECT {key} FROM stored)", [but_not])
     )
 
 
-def next_upload_id(con: duckdb.DuckDBPyConnection) -> int:
+def next_upload_id(con: Connection) -> int:
     """The id the next upload will get (the sequence is not moved: its values are not given back by a
     rollback). Whoever stores rows under it checks that `insert_upload` then gives the same id."""
     return one_value(
         con.execute(
-            "SELECT coalesce(last_value + increment_by, start_value) FROM duckdb_sequences()"
-            " WHERE database_name = current_database() AND schema_name = 'main' AND sequence_name = 'upload_id_seq'"
+            "SELECT coalesce(last_value + increment_by, start_value) "
+            f"FROM {dialect.sequences(con)} WHERE sequence_name = ?",
+            ["upload_id_seq"],
         )
     )
 
 
-def drop_already_stored(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
+def drop_already_stored(con: Connection, table: str, source: str) -> None:
     """Keep the stored values: remove from `source` the rows whose key is already stored."""
     key = _column_list(DATA_KEYS[table])
     _run(
         con,
         f"""
         DELETE FROM {source} WHERE ({key}) IN (
-            SELECT ({key}) FROM {table} t JOIN uploads u USING (upload_id)
+            SELECT {key} FROM {table} t JOIN uploads u USING (upload_id)
             WHERE u.withdrawn_at IS NULL AND t.pilot_id IN (SELECT DISTINCT pilot_id FROM {source})
         )
         """,
     )
 
 
-def delete_replaced(con: duckdb.DuckDBPyConnection, table: str, source: str) -> int:
+def delete_replaced(con: Connection, table: str, source: str) -> int:
     """Replace stored values: delete stored rows whose key `source` brings again."""
     key = _column_list(DATA_KEYS[table])
     replaced = f"""
-        FROM {table} WHERE ({key}) IN (SELECT ({key}) FROM {source})
+        FROM {table} WHERE ({key}) IN (SELECT {key} FROM {source})
           AND upload_id IN (SELECT upload_id FROM uploads WHERE withdrawn_at IS NULL)
     """
     counts = con.execute(f"SELECT upload_id, count(*) {replaced} GROUP BY upload_id").fetchall()
@@ -357,7 +371,7 @@ def delete_replaced(con: duckdb.DuckDBPyConnection, table: str, source: str) -> 
     return sum(count for _, count in counts)
 
 
-def next_waves(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def next_waves(con: Connection) -> dict[str, int]:
     """For each pilot, the wave number a new survey upload gets when the file does not say."""
     rows = con.execute(
         """
@@ -368,17 +382,19 @@ def next_waves(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(rows)
 
 
-def kpi_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def kpi_names(con: Connection) -> dict[str, str]:
     return dict(con.execute("SELECT pilot_id, kpi_name FROM pilots WHERE kpi_name IS NOT NULL").fetchall())
 
 
-def list_uploads(con: duckdb.DuckDBPyConnection, include_demo: bool = True) -> pd.DataFrame:
+def list_uploads(con: Connection, include_demo: bool = True) -> pd.DataFrame:
     """Every upload, newest first, with the pilots its rows belong to."""
     return con.execute(
         """
         WITH pilots_per_upload AS (
             SELECT upload_id, string_agg(DISTINCT pilot_id, ', ' ORDER BY pilot_id) AS pilots
-            FROM (SELECT upload_id, pilot_id FROM metric_observations UNION SELECT upload_id, pilot_id FROM survey_responses)
+            FROM (
+                SELECT upload_id, pilot_id FROM metric_observations UNION SELECT upload_id, pilot_id FROM survey_responses
+            ) AS rows
             GROUP BY upload_id
         )
         SELECT u.upload_id, u.kind, u.file_name, u.uploaded_at, u.uploaded_by, u.rows_stored, u.rows_rejected,
@@ -391,17 +407,17 @@ def list_uploads(con: duckdb.DuckDBPyConnection, include_demo: bool = True) -> p
     ).df()
 
 
-def fetch_upload(con: duckdb.DuckDBPyConnection, upload_id: int) -> dict[str, Any] | None:
+def fetch_upload(con: Connection, upload_id: int) -> dict[str, Any] | None:
     cursor = con.execute("SELECT * FROM uploads WHERE upload_id = ?", [upload_id])
     row = cursor.fetchone()
     return dict(zip([d[0] for d in cursor.description], row)) if row else None
 
 
-def withdraw_upload(con: duckdb.DuckDBPyConnection, upload_id: int, when: datetime) -> None:
+def withdraw_upload(con: Connection, upload_id: int, when: datetime) -> None:
     _run(con, "UPDATE uploads SET withdrawn_at = ? WHERE upload_id = ? AND withdrawn_at IS NULL", [when, upload_id])
 
 
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
+def insert_rows(con: Connection, table: str, frame: pd.DataFrame) -> int:
     """Append a frame holding exactly the table's columns (by name) to a data table."""
     columns = DATA_TABLES[table]
     missing = [c for c in columns if c not in frame.columns]
@@ -416,8 +432,12 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
     return len(frame)
 
 
+# What `insert_upload_batches` takes of each upload (besides its key, pilot_id and batch).
+BATCH_UPLOAD_COLUMNS = ("kind", "file_name", "sha256", "rows_stored", "rows_rejected", "uploaded_at")
+
+
 def insert_upload_batches(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     table: str,
     rows: pd.DataFrame,
     uploads: pd.DataFrame,
@@ -425,23 +445,24 @@ def insert_upload_batches(
 ) -> None:
     """Store many uploads and their rows at once, set-based.
 
-    `uploads` has one row per upload, keyed by (pilot_id, batch), with the `uploads` columns
-    except the id; `rows` carries the same (pilot_id, batch) key. Ids come from the store's
-    sequence and are joined onto the rows."""
+    `uploads` has one row per upload, keyed by (pilot_id, batch), with BATCH_UPLOAD_COLUMNS; `rows`
+    carries the same (pilot_id, batch) key. Ids come from the store's sequence and are joined onto
+    the rows."""
     register(con, "incoming_uploads", uploads)
+    _run(con, "DROP TABLE IF EXISTS incoming_batch_ids")
     _run(
         con,
-        """
-        CREATE OR REPLACE TEMP TABLE incoming_batch_ids AS
-        SELECT pilot_id, batch, nextval('upload_id_seq') AS upload_id, * EXCLUDE (pilot_id, batch)
+        f"""
+        CREATE TEMP TABLE incoming_batch_ids AS
+        SELECT pilot_id, batch, nextval('upload_id_seq') AS upload_id, {_column_list(BATCH_UPLOAD_COLUMNS)}
         FROM incoming_uploads
         """,
     )
     _run(
         con,
-        """
-        INSERT INTO uploads (upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, uploaded_by)
-        SELECT upload_id, kind, file_name, sha256, rows_stored, rows_rejected, uploaded_at, ? FROM incoming_batch_ids
+        f"""
+        INSERT INTO uploads (upload_id, {_column_list(BATCH_UPLOAD_COLUMNS)}, uploaded_by)
+        SELECT upload_id, {_column_list(BATCH_UPLOAD_COLUMNS)}, ? FROM incoming_batch_ids
         """,
         [uploaded_by],
     )
@@ -455,14 +476,14 @@ def insert_upload_batches(
     insert_rows(con, table, with_ids)
 
 
-def upload_ids_by(con: duckdb.DuckDBPyConnection, uploaded_by: str) -> list[int]:
+def upload_ids_by(con: Connection, uploaded_by: str) -> list[int]:
     rows = con.execute(
         "SELECT upload_id FROM uploads WHERE uploaded_by = ? ORDER BY upload_id", [uploaded_by]
     ).fetchall()
     return [r[0] for r in rows]
 
 
-def delete_uploads(con: duckdb.DuckDBPyConnection, upload_ids: Sequence[int]) -> None:
+def delete_uploads(con: Connection, upload_ids: Sequence[int]) -> None:
     """Remove uploads and every row they brought (used for demo data, not for user withdrawals)."""
     if not upload_ids:
         return
@@ -473,7 +494,7 @@ def delete_uploads(con: duckdb.DuckDBPyConnection, upload_ids: Sequence[int]) ->
     _run(con, "DELETE FROM uploads WHERE upload_id IN (SELECT unnest(?::BIGINT[]))", [ids])
 
 
-def pilots_with_rows_outside(con: duckdb.DuckDBPyConnection, upload_ids: Sequence[int]) -> set[str]:
+def pilots_with_rows_outside(con: Connection, upload_ids: Sequence[int]) -> set[str]:
     """Pilots that have data rows from uploads other than `upload_ids`."""
     ids = list(upload_ids)
     rows = con.execute(
@@ -512,14 +533,16 @@ STORE_TABLES = (
 )
 
 
-def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def store_facts(con: Connection) -> dict[str, Any]:
     """What a backup must reproduce: rows per table, every upload's id and hash (and withdrawal),
     the migrations applied and the store version. A store made by an older version (a backup)
     lacks the tables added since: they are not counted."""
     present = {
         r[0]
         for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main'"
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_catalog = current_database() AND table_schema = ?",
+            [dialect.base_schema(con)],
         ).fetchall()
     }
     return {
@@ -535,19 +558,19 @@ def store_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
-def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def table_counts(con: Connection) -> dict[str, int]:
     return {t: one_value(con.execute(f"SELECT count(*) FROM {t}")) for t in COUNTED_TABLES}
 
 
-def last_upload_per_pilot(con: duckdb.DuckDBPyConnection, as_of: datetime | None = None) -> pd.DataFrame:
+def last_upload_per_pilot(con: Connection, as_of: datetime | None = None) -> pd.DataFrame:
     """Per pilot: newest data upload still in force (now, or at `as_of`), and how many such uploads
     and rows there are. Register uploads are not data; withdrawn uploads no longer count."""
     return con.execute(
         """
         WITH per_upload AS (
-            SELECT pilot_id, upload_id, count(*) AS data_rows FROM metric_observations GROUP BY ALL
+            SELECT pilot_id, upload_id, count(*) AS data_rows FROM metric_observations GROUP BY pilot_id, upload_id
             UNION ALL
-            SELECT pilot_id, upload_id, count(*) AS data_rows FROM survey_responses GROUP BY ALL
+            SELECT pilot_id, upload_id, count(*) AS data_rows FROM survey_responses GROUP BY pilot_id, upload_id
         )
         SELECT p.pilot_id,
                max(u.uploaded_at) AS last_upload_at,
@@ -556,7 +579,7 @@ def last_upload_per_pilot(con: duckdb.DuckDBPyConnection, as_of: datetime | None
         FROM per_upload p JOIN uploads u USING (upload_id)
         WHERE CASE WHEN ?::TIMESTAMP IS NULL THEN u.withdrawn_at IS NULL
                    ELSE u.uploaded_at <= ? AND (u.withdrawn_at IS NULL OR u.withdrawn_at > ?) END
-        GROUP BY p.pilot_id
+        GROUP BY p.pilot_id ORDER BY p.pilot_id
         """,
         [as_of, as_of, as_of],
     ).df()
@@ -567,9 +590,7 @@ def last_upload_per_pilot(con: duckdb.DuckDBPyConnection, as_of: datetime | None
 _IN_FORCE = "u.uploaded_at <= ? AND (u.withdrawn_at IS NULL OR u.withdrawn_at > ?)"
 
 
-def weekly_series(
-    con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None
-) -> pd.DataFrame:
+def weekly_series(con: Connection, as_of: datetime, pilot_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """Weekly averages of every metric, per pilot, kind and lab/live, counting only what had been
     uploaded by `as_of` (and not withdrawn by then) and observed by then."""
     return con.execute(
@@ -578,8 +599,8 @@ def weekly_series(
                avg(m.value) AS value, count(m.value) AS n
         FROM metric_observations m JOIN uploads u USING (upload_id)
         WHERE m.value IS NOT NULL AND {_IN_FORCE} AND m.observed_at <= ?
-          AND (? IS NULL OR m.pilot_id IN (SELECT unnest(?::VARCHAR[])))
-        GROUP BY ALL
+          AND (?::VARCHAR[] IS NULL OR m.pilot_id IN (SELECT unnest(?::VARCHAR[])))
+        GROUP BY m.pilot_id, m.metric, m.kind, m.environment, date_trunc('week', m.observed_at)
         ORDER BY m.pilot_id, m.metric, m.kind, m.environment, week  -- evidence.py slices series by this order
         """,
         [
@@ -592,9 +613,7 @@ def weekly_series(
     ).df()
 
 
-def survey_responses_as_of(
-    con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None
-) -> pd.DataFrame:
+def survey_responses_as_of(con: Connection, as_of: datetime, pilot_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """Every pilot's survey responses of every wave, as uploaded by `as_of` (and not withdrawn by then)
     and answered by then: a response dated after `as_of` counts only from its date (one without a
     date counts from its upload)."""
@@ -604,7 +623,7 @@ def survey_responses_as_of(
                s.awareness, s.desire, s.knowledge, s.ability, s.reinforcement, s.comment
         FROM survey_responses s JOIN uploads u USING (upload_id)
         WHERE {_IN_FORCE} AND (s.responded_at IS NULL OR s.responded_at <= ?)
-          AND (? IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
+          AND (?::VARCHAR[] IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
         ORDER BY s.pilot_id, s.wave, s.respondent_id
         """,
         [
@@ -618,7 +637,7 @@ def survey_responses_as_of(
 
 
 def future_survey_responses(
-    con: duckdb.DuckDBPyConnection, as_of: datetime, pilot_ids: Sequence[str] | None = None
+    con: Connection, as_of: datetime, pilot_ids: Sequence[str] | None = None
 ) -> dict[str, tuple[int, datetime]]:
     """Per pilot: survey responses uploaded by `as_of` (and in force then) but dated after it — left
     out of what `survey_responses_as_of` gives — as (how many, the earliest date)."""
@@ -627,7 +646,7 @@ def future_survey_responses(
         SELECT s.pilot_id, count(*), min(s.responded_at)
         FROM survey_responses s JOIN uploads u USING (upload_id)
         WHERE {_IN_FORCE} AND s.responded_at > ?
-          AND (? IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
+          AND (?::VARCHAR[] IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
         GROUP BY s.pilot_id ORDER BY s.pilot_id
         """,
         [
@@ -645,7 +664,7 @@ def future_survey_responses(
 
 
 def record_audit(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     at: datetime,
     who: str,
     action: str,
@@ -662,7 +681,7 @@ def record_audit(
     )
 
 
-def audit_entries(con: duckdb.DuckDBPyConnection, until: datetime | None = None) -> pd.DataFrame:
+def audit_entries(con: Connection, until: datetime | None = None) -> pd.DataFrame:
     """The audit trail, newest first (up to `until` when given)."""
     return con.execute(
         "SELECT audit_id, happened_at, who, action, subject, detail FROM audit_log WHERE (?::TIMESTAMP IS NULL OR happened_at <= ?) "
@@ -685,14 +704,14 @@ METRIC_DEFINITION_COLUMNS = (
 )
 
 
-def metric_definitions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+def metric_definitions(con: Connection) -> list[dict[str, Any]]:
     cursor = con.execute(
         f"SELECT {_column_list(METRIC_DEFINITION_COLUMNS)} FROM metric_definitions ORDER BY metric_key"
     )
     return [dict(zip(METRIC_DEFINITION_COLUMNS, row)) for row in cursor.fetchall()]
 
 
-def upsert_metric_definitions(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any]]) -> None:
+def upsert_metric_definitions(con: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Store answers; a later answer about the same metric replaces the earlier one."""
     for row in rows:
         _run(
@@ -707,7 +726,7 @@ def upsert_metric_definitions(con: duckdb.DuckDBPyConnection, rows: Sequence[dic
         )
 
 
-def metric_names_in_use(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def metric_names_in_use(con: Connection) -> pd.DataFrame:
     """Each stored metric name with its kind, how many pilots use it and how many rows it has."""
     return con.execute(
         """
@@ -722,7 +741,7 @@ def metric_names_in_use(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 # -- thresholds set in the dashboard (on top of the signal catalogue's file) ----------------------------
 
 
-def threshold_overrides(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+def threshold_overrides(con: Connection) -> dict[str, dict[str, Any]]:
     """The thresholds set in the dashboard now: setting → value, who set it and when."""
     rows = con.execute(
         "SELECT setting, value, changed_by, changed_at FROM threshold_overrides ORDER BY setting"
@@ -730,14 +749,18 @@ def threshold_overrides(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, A
     return {setting: {"value": value, "changed_by": by, "changed_at": at} for setting, value, by, at in rows}
 
 
-def threshold_overrides_at(con: duckdb.DuckDBPyConnection, at: datetime) -> dict[str, dict[str, Any]]:
+def threshold_overrides_at(con: Connection, at: datetime) -> dict[str, dict[str, Any]]:
     """The thresholds set in the dashboard that were in force at `at` (a pinned link's moment), as
     `threshold_overrides` gives them now: each setting's latest change up to then, unless that
     change set it back to the file's value."""
     rows = con.execute(
         """
-        SELECT setting, value, set_by, set_at FROM threshold_history WHERE set_at <= ?
-        QUALIFY row_number() OVER (PARTITION BY setting ORDER BY set_at DESC, history_id DESC) = 1
+        SELECT setting, value, set_by, set_at FROM (
+            SELECT setting, value, set_by, set_at,
+                   row_number() OVER (PARTITION BY setting ORDER BY set_at DESC, history_id DESC) AS newest
+            FROM threshold_history WHERE set_at <= ?
+        ) AS changes
+        WHERE newest = 1
         ORDER BY setting
         """,
         [at],
@@ -749,9 +772,7 @@ def threshold_overrides_at(con: duckdb.DuckDBPyConnection, at: datetime) -> dict
     }
 
 
-def _threshold_history(
-    con: duckdb.DuckDBPyConnection, setting: str, value: float | None, by: str, at: datetime
-) -> None:
+def _threshold_history(con: Connection, setting: str, value: float | None, by: str, at: datetime) -> None:
     _run(
         con,
         "INSERT INTO threshold_history (setting, value, set_at, set_by) VALUES (?, ?, ?, ?)",
@@ -759,7 +780,7 @@ def _threshold_history(
     )
 
 
-def put_threshold_override(con: duckdb.DuckDBPyConnection, setting: str, value: float, by: str, at: datetime) -> None:
+def put_threshold_override(con: Connection, setting: str, value: float, by: str, at: datetime) -> None:
     """Set a threshold (and keep the change in its history, in the caller's transaction)."""
     _run(
         con,
@@ -772,7 +793,7 @@ def put_threshold_override(con: duckdb.DuckDBPyConnection, setting: str, value: 
     _threshold_history(con, setting, value, by, at)
 
 
-def delete_threshold_override(con: duckdb.DuckDBPyConnection, setting: str, by: str, at: datetime) -> None:
+def delete_threshold_override(con: Connection, setting: str, by: str, at: datetime) -> None:
     """Set a threshold back to the file's value (its history says so with a NULL value)."""
     _run(con, "DELETE FROM threshold_overrides WHERE setting = ?", [setting])
     _threshold_history(con, setting, None, by, at)
@@ -781,7 +802,7 @@ def delete_threshold_override(con: duckdb.DuckDBPyConnection, setting: str, by: 
 # -- what each pilot's numbers read, as stamps (for the results keeper) -----------------------------
 
 
-def times_after(con: duckdb.DuckDBPyConnection, moment: datetime) -> list[datetime]:
+def times_after(con: Connection, moment: datetime) -> list[datetime]:
     """Every distinct time after `moment` at which a stored row starts to count: metric
     observations and survey responses dated in the future of the last write. Until such a time
     passes, "now" reads the same as the end of the day (results.now_moment)."""
@@ -790,22 +811,23 @@ def times_after(con: duckdb.DuckDBPyConnection, moment: datetime) -> list[dateti
         SELECT DISTINCT t FROM (
             SELECT observed_at AS t FROM metric_observations WHERE observed_at > ?
             UNION ALL SELECT responded_at FROM survey_responses WHERE responded_at > ?
-        ) ORDER BY t
+        ) AS times ORDER BY t
         """,
         [moment, moment],
     ).fetchall()
     return [r[0] for r in rows]
 
 
-def pilot_stamps(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def pilot_stamps(con: Connection) -> pd.DataFrame:
     """Per pilot (in the register, its history or an upload's rows): a stamp that changes whenever
     anything its numbers read changes — its record's newest version, and the uploads that brought
     it rows with their withdrawal — and the business unit it belongs to for a limited person (its
     record now; a removed pilot: its last record, as `narrow_to` says). Read from small tables only."""
     return con.execute(
-        """
+        f"""
         WITH history AS (
-            SELECT pilot_id, max(history_id) AS history, arg_max(business_unit, (recorded_at, history_id)) AS last_unit
+            SELECT pilot_id, max(history_id) AS history,
+                   {dialect.arg_max(con, "business_unit", "recorded_at", "history_id")} AS last_unit
             FROM pilot_history GROUP BY pilot_id
         ),
         data AS (
@@ -825,7 +847,7 @@ def pilot_stamps(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def metric_definitions_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+def metric_definitions_fingerprint(con: Connection) -> str:
     """Changes whenever a stored answer about a metric does (they count for every pilot)."""
     return one_value(
         con.execute(
@@ -835,14 +857,11 @@ def metric_definitions_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
-def pilot_ids_at(con: duckdb.DuckDBPyConnection, at: datetime) -> list[str]:
+def pilot_ids_at(con: Connection, at: datetime) -> list[str]:
     """The pilots in the register at a moment (a pinned link), in code order."""
     rows = con.execute(
-        """
-        SELECT pilot_id FROM pilot_history WHERE recorded_at <= ?
-        QUALIFY row_number() OVER (PARTITION BY pilot_id ORDER BY recorded_at DESC, history_id DESC) = 1 AND NOT removed
-        ORDER BY pilot_id
-        """,
+        f"SELECT pilot_id FROM ({_newest_versions(['pilot_id'])}) AS versions"
+        " WHERE newest = 1 AND NOT removed ORDER BY pilot_id",
         [at],
     ).fetchall()
     return [r[0] for r in rows]
@@ -866,9 +885,7 @@ DECISION_COLUMNS = (
 )
 
 
-def insert_meeting(
-    con: duckdb.DuckDBPyConnection, held_on, title: str, pinned_at: datetime, by: str, at: datetime
-) -> int:
+def insert_meeting(con: Connection, held_on, title: str, pinned_at: datetime, by: str, at: datetime) -> int:
     """Store a meeting; returns its id."""
     return one_value(
         con.execute(
@@ -878,7 +895,7 @@ def insert_meeting(
     )
 
 
-def fetch_meetings(con: duckdb.DuckDBPyConnection, as_of: datetime | None = None) -> list[dict[str, Any]]:
+def fetch_meetings(con: Connection, as_of: datetime | None = None) -> list[dict[str, Any]]:
     """Meetings, newest first; with `as_of`, only those recorded by then (a pinned view)."""
     rows = con.execute(
         f"SELECT {_column_list(MEETING_COLUMNS)} FROM meetings WHERE (?::TIMESTAMP IS NULL OR created_at <= ?) "
@@ -888,7 +905,7 @@ def fetch_meetings(con: duckdb.DuckDBPyConnection, as_of: datetime | None = None
     return [dict(zip(MEETING_COLUMNS, row)) for row in rows]
 
 
-def insert_decision(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> int:
+def insert_decision(con: Connection, values: dict[str, Any]) -> int:
     """Store a decision (every column but its id); returns its id."""
     columns = DECISION_COLUMNS[1:]
     return one_value(
@@ -900,7 +917,7 @@ def insert_decision(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> i
 
 
 def fetch_decisions(
-    con: duckdb.DuckDBPyConnection, as_of: datetime | None = None, pilot_ids: Sequence[str] | None = None
+    con: Connection, as_of: datetime | None = None, pilot_ids: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
     """Decisions with their meeting's date, title and pinned moment, newest meeting first; with
     `as_of`, only those recorded by then (a pinned view); with `pilot_ids`, only those pilots'."""
@@ -919,14 +936,14 @@ def fetch_decisions(
     return [dict(zip(names, row)) for row in rows]
 
 
-def pilots_decided_by_others(con: duckdb.DuckDBPyConnection, by: str) -> set[str]:
+def pilots_decided_by_others(con: Connection, by: str) -> set[str]:
     """Pilots with a decision recorded by someone other than `by`."""
     return {
         r[0] for r in con.execute("SELECT DISTINCT pilot_id FROM decisions WHERE recorded_by <> ?", [by]).fetchall()
     }
 
 
-def delete_demo_meetings(con: duckdb.DuckDBPyConnection, meeting_ids: Sequence[int], by: str) -> int:
+def delete_demo_meetings(con: Connection, meeting_ids: Sequence[int], by: str) -> int:
     """Remove the decisions `by` recorded in these meetings, then the meetings no other decision
     refers to; returns how many meetings were removed."""
     ids = list(meeting_ids)
@@ -939,7 +956,7 @@ def delete_demo_meetings(con: duckdb.DuckDBPyConnection, meeting_ids: Sequence[i
     return len(removed)
 
 
-def uploads_between(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime) -> pd.DataFrame:
+def uploads_between(con: Connection, since: datetime, until: datetime) -> pd.DataFrame:
     """The data uploads made or withdrawn after `since` and by `until`, one row per upload and
     pilot it brought rows for (`upload_pilots`, so a limited person sees their pilots only)."""
     return con.execute(
@@ -956,7 +973,7 @@ def uploads_between(con: duckdb.DuckDBPyConnection, since: datetime, until: date
     ).df()
 
 
-def first_record_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
+def first_record_at(con: Connection) -> datetime | None:
     """When the register first held a pilot (its history's first version): no view before it has any."""
     return one_value(con.execute("SELECT min(recorded_at) FROM pilot_history"))
 
@@ -994,7 +1011,7 @@ DELIVERY_COLUMNS = (
 )
 
 
-def insert_subscription(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> int:
+def insert_subscription(con: Connection, values: dict[str, Any]) -> int:
     """Store a subscription (every column of SUBSCRIPTION_COLUMNS but its id); returns its id."""
     columns = SUBSCRIPTION_COLUMNS[1:]
     return one_value(
@@ -1005,7 +1022,7 @@ def insert_subscription(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) 
     )
 
 
-def fetch_subscriptions(con: duckdb.DuckDBPyConnection, address: str | None = None) -> list[dict[str, Any]]:
+def fetch_subscriptions(con: Connection, address: str | None = None) -> list[dict[str, Any]]:
     """Subscriptions in force (not removed), oldest first; with `address`, only that address's."""
     rows = con.execute(
         f"SELECT {_column_list(SUBSCRIPTION_COLUMNS)} FROM alert_subscriptions "
@@ -1015,7 +1032,7 @@ def fetch_subscriptions(con: duckdb.DuckDBPyConnection, address: str | None = No
     return [dict(zip(SUBSCRIPTION_COLUMNS, row)) for row in rows]
 
 
-def remove_subscription(con: duckdb.DuckDBPyConnection, subscription_id: int, by: str, at: datetime) -> None:
+def remove_subscription(con: Connection, subscription_id: int, by: str, at: datetime) -> None:
     _run(
         con,
         "UPDATE alert_subscriptions SET removed_by = ?, removed_at = ? WHERE subscription_id = ?",
@@ -1023,12 +1040,12 @@ def remove_subscription(con: duckdb.DuckDBPyConnection, subscription_id: int, by
     )
 
 
-def last_alert_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+def last_alert_run(con: Connection) -> dict[str, Any] | None:
     row = con.execute("SELECT run_id, moment FROM alert_runs ORDER BY moment DESC, run_id DESC LIMIT 1").fetchone()
     return {"run_id": row[0], "moment": row[1]} if row else None
 
 
-def known_event_keys(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set[str]:
+def known_event_keys(con: Connection, keys: Sequence[str]) -> set[str]:
     """Which of these event keys an earlier run stored already."""
     if not keys:
         return set()
@@ -1038,7 +1055,7 @@ def known_event_keys(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set
     return {r[0] for r in rows}
 
 
-def insert_alert_run(con: duckdb.DuckDBPyConnection, moment: datetime, compared_with: datetime | None, by: str) -> int:
+def insert_alert_run(con: Connection, moment: datetime, compared_with: datetime | None, by: str) -> int:
     return one_value(
         con.execute(
             "INSERT INTO alert_runs (moment, compared_with, run_by, events_found, digests_sent, digests_not_sent) "
@@ -1048,7 +1065,7 @@ def insert_alert_run(con: duckdb.DuckDBPyConnection, moment: datetime, compared_
     )
 
 
-def finish_alert_run(con: duckdb.DuckDBPyConnection, run_id: int, events: int, sent: int, not_sent: int) -> None:
+def finish_alert_run(con: Connection, run_id: int, events: int, sent: int, not_sent: int) -> None:
     _run(
         con,
         "UPDATE alert_runs SET events_found = ?, digests_sent = ?, digests_not_sent = ? WHERE run_id = ?",
@@ -1056,7 +1073,7 @@ def finish_alert_run(con: duckdb.DuckDBPyConnection, run_id: int, events: int, s
     )
 
 
-def insert_alert_events(con: duckdb.DuckDBPyConnection, run_id: int, events: Sequence[dict[str, Any]]) -> None:
+def insert_alert_events(con: Connection, run_id: int, events: Sequence[dict[str, Any]]) -> None:
     columns = ("event_key", "run_id", "kind", "pilot_id", "business_unit", "fired_at", "what", "evidence", "link")
     if events:
         con.executemany(
@@ -1065,7 +1082,7 @@ def insert_alert_events(con: duckdb.DuckDBPyConnection, run_id: int, events: Seq
         )
 
 
-def insert_delivery(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> int:
+def insert_delivery(con: Connection, values: dict[str, Any]) -> int:
     columns = DELIVERY_COLUMNS[1:]
     return one_value(
         con.execute(
@@ -1076,7 +1093,7 @@ def insert_delivery(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> i
 
 
 def update_delivery(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     delivery_id: int,
     status: str,
     attempts: int,
@@ -1093,9 +1110,7 @@ def update_delivery(
     )
 
 
-def readdress_delivery(
-    con: duckdb.DuckDBPyConnection, delivery_id: int, channel: str, address: str, payload: str | None
-) -> None:
+def readdress_delivery(con: Connection, delivery_id: int, channel: str, address: str, payload: str | None) -> None:
     """An escalation that had no address gets the one found since (the register or the settings changed)."""
     _run(
         con,
@@ -1105,19 +1120,20 @@ def readdress_delivery(
 
 
 def fetch_deliveries(
-    con: duckdb.DuckDBPyConnection, status: str | Sequence[str] | None = None, limit: int | None = None
+    con: Connection, status: str | Sequence[str] | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """Deliveries, newest first; with `status` (one or several), only those."""
     wanted = [status] if isinstance(status, str) else (list(status) if status is not None else None)
     rows = con.execute(
-        f"SELECT {_column_list(DELIVERY_COLUMNS)} FROM alert_deliveries WHERE (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], status)) "
+        f"SELECT {_column_list(DELIVERY_COLUMNS)} FROM alert_deliveries"
+        " WHERE (?::VARCHAR[] IS NULL OR status = ANY(?::VARCHAR[])) "
         "ORDER BY created_at DESC, delivery_id DESC" + (" LIMIT ?" if limit else ""),
         [wanted, wanted, *([limit] if limit else [])],
     ).fetchall()
     return [dict(zip(DELIVERY_COLUMNS, row)) for row in rows]
 
 
-def fetch_alert_events(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> list[dict[str, Any]]:
+def fetch_alert_events(con: Connection, keys: Sequence[str]) -> list[dict[str, Any]]:
     columns = ("event_key", "run_id", "kind", "pilot_id", "business_unit", "fired_at", "what", "evidence", "link")
     rows = con.execute(
         f"SELECT {_column_list(columns)} FROM alert_events WHERE event_key IN (SELECT unnest(?::VARCHAR[])) "
@@ -1127,6 +1143,6 @@ def fetch_alert_events(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> l
     return [dict(zip(columns, row)) for row in rows]
 
 
-def pilot_sponsors(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+def pilot_sponsors(con: Connection) -> dict[str, str | None]:
     """Every pilot's executive sponsor as the register writes it (a name or an e-mail address)."""
     return dict(con.execute("SELECT pilot_id, executive_sponsor FROM pilots ORDER BY pilot_id").fetchall())
