@@ -50,9 +50,6 @@ def _never_the_real_store(monkeypatch, tmp_path):
 # worker, and when neither can they are skipped with the reason printed.
 BOTH_BACKENDS = {
     "test_store",
-<<<<<<< HEAD
-=======
-    "test_postgres",
     "test_access",
     "test_migrations",
     "test_meetings",
@@ -60,7 +57,6 @@ BOTH_BACKENDS = {
     "test_audit",
     "test_alerts",
     "test_demo",
->>>>>>> i21-queries
 }
 
 
