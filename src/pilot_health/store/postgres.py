@@ -24,13 +24,8 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-<<<<<<< HEAD
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, cast
-=======
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
->>>>>>> i21-queries
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -42,7 +37,6 @@ from pilot_health.store.dialect import POSTGRES, to_postgres
 from pilot_health.store.migrations import migrate
 
 if TYPE_CHECKING:
-    import duckdb
     import psycopg
 
     from pilot_health.access import Person, Scope
@@ -259,12 +253,6 @@ class PgConnection:
         """Pooled: the pool takes it back when the unit of work ends."""
 
 
-def as_store_connection(con: PgConnection) -> duckdb.DuckDBPyConnection:
-    """For the type checker only: the queries are typed with DuckDB's connection, whose parts they use
-    PgConnection also has."""
-    return cast("duckdb.DuckDBPyConnection", con)
-
-
 def _configure(connection: psycopg.Connection) -> None:
     """Every new pooled connection: numbers as floats (PostgreSQL gives avg() and sum() of whole
     numbers as exact decimals; DuckDB and the analytics use floats), times in UTC."""
@@ -386,7 +374,7 @@ class PostgresStore:
             con.execute("SELECT pg_advisory_lock(?)", [MIGRATE_LOCK_KEY]).fetchall()
             con.commit()
             try:
-                migrate(as_store_connection(con))
+                migrate(con)
             finally:
                 con.execute("SELECT pg_advisory_unlock(?)", [MIGRATE_LOCK_KEY]).fetchall()
                 con.commit()
@@ -400,7 +388,7 @@ class PostgresStore:
             try:
                 self._ensure_ready(con)
                 if self.scope is not None:
-                    queries.narrow_to(as_store_connection(con), self.scope.business_units, self.scope.person)
+                    queries.narrow_to(con, self.scope.business_units, self.scope.person)
                 yield con
             finally:
                 connection.rollback()
@@ -415,8 +403,8 @@ class PostgresStore:
             try:
                 con.execute("SELECT pg_advisory_xact_lock(?)", [WRITE_LOCK_KEY]).fetchall()
                 yield con
-                queries.put_meta(as_store_connection(con), "version", uuid.uuid4().hex)
-                queries.put_meta(as_store_connection(con), "changed_at", _utc_now().isoformat(timespec="seconds"))
+                queries.put_meta(con, "version", uuid.uuid4().hex)
+                queries.put_meta(con, "changed_at", _utc_now().isoformat(timespec="seconds"))
                 con.commit()
             except BaseException:
                 # A broken connection cannot roll back; the pool replaces it, and the first error is the one to tell.
@@ -449,7 +437,7 @@ class PostgresStore:
             con = PgConnection(connection)
             try:
                 self._ensure_ready(con)
-                return queries.read_meta(as_store_connection(con))
+                return queries.read_meta(con)
             finally:
                 connection.rollback()
 
@@ -458,7 +446,7 @@ class PostgresStore:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.write() as con:
-            queries.put_meta(as_store_connection(con), key, value)
+            queries.put_meta(con, key, value)
 
 
 def _utc_now() -> datetime:
