@@ -459,7 +459,7 @@ def load_demo(
         meta = queries.read_meta(con)
         if demo_loaded(meta):
             raise DuplicateError(
-                f"The demo portfolio is already loaded in {store.path}; clear it first "
+                f"The demo portfolio is already loaded in {store.location}; clear it first "
                 "(python -m pilot_health demo --clear, or the button on the home page) to load it afresh."
             )
         taken = sorted(set(queries.pilot_ids(con)) & {p.pilot_id for p in pilots})
