@@ -22,8 +22,8 @@ def target(store) -> str:
 def ingest_needs_the_queries_on_postgres(backend: str) -> None:
     if backend == "postgres":
         pytest.skip(
-            "queries.next_upload_id reads DuckDB's duckdb_sequences(), which PostgreSQL has not: an upload "
-            "cannot be stored there until the queries are portable (issue 21)"
+            "storing an upload on PostgreSQL needs the upload engine's PostgreSQL path (issue 21 item 3): "
+            "queries.next_upload_id reads DuckDB's duckdb_sequences() and the engine's work tables are DuckDB's"
         )
 
 

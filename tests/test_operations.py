@@ -37,8 +37,12 @@ from pilot_health.store.database import Store, facts_of_file, open_store, utc_no
 FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
 # Why a test runs on the embedded store only (its [postgres] run is skipped with the reason).
 NEEDS_UPLOADS_ON_POSTGRES = (
-    "queries.next_upload_id reads DuckDB's duckdb_sequences(), which PostgreSQL has not: an upload cannot be "
-    "stored there until the queries are portable (issue 21)"
+    "storing an upload on PostgreSQL needs the upload engine's PostgreSQL path (issue 21 item 3): "
+    "queries.next_upload_id reads DuckDB's duckdb_sequences() and the engine's work tables are DuckDB's"
+)
+PACK_NEEDS_RESULTS_ON_POSTGRES = (
+    "the steering pack reads results kept per store file (reports/results.py uses store.path) and the risk "
+    "queries: on PostgreSQL it needs issue 21's pages and queries work"
 )
 FILE_ONLY = (
     "the store file, its lock and its write-ahead log are the embedded store's (a PostgreSQL server keeps its own)"
@@ -391,7 +395,7 @@ def test_a_read_only_disk_is_a_sentence_with_exit_1(demo_store, backend, tmp_pat
             f"pilot_health backup: {disk} is on a read-only disk; choose a folder that can be written "
             "(or remount the disk) and run again."
         )
-        embedded_only(backend, "the steering pack on PostgreSQL needs the portable queries (issue 21)")
+        embedded_only(backend, PACK_NEEDS_RESULTS_ON_POSTGRES)
         packed = run_command(
             "export",
             "--db",
@@ -418,7 +422,7 @@ def test_an_export_that_cannot_be_written_leaves_no_part_file(
     demo_store, backend, tmp_path, monkeypatch, capsys, code, words
 ):
     """Always runs (no mounting needed): the operating system refuses the write itself."""
-    embedded_only(backend, "the steering pack on PostgreSQL needs the portable queries (issue 21)")
+    embedded_only(backend, PACK_NEEDS_RESULTS_ON_POSTGRES)
     real_write = Path.write_bytes
 
     def refuse(self, data):
