@@ -268,3 +268,27 @@ def test_a_postgres_restore_that_fails_half_way_leaves_the_store_as_it_was(postg
     assert "No space left on device" in message and "the store is as it was" in message
     assert facts(store) == before
     assert "c" * 64 in {u[1] for u in before["uploads"]}
+
+
+def test_a_postgres_backup_restores_into_a_new_empty_database(postgres_demo_url, postgres_server, tmp_path):
+    """Disaster recovery: the server is rebuilt and the store restored from last night's dump into
+    a database without any table; there is no store to keep a copy of."""
+    from conftest import _fresh_database
+
+    from pilot_health.store.database import open_store
+
+    made = backup(open_store(postgres_demo_url, lock_wait_seconds=5), tmp_path / "b")
+    blank = _fresh_database(postgres_server, "template0")
+    url = next(blank)
+    try:
+        new = open_store(url, lock_wait_seconds=5)
+        assert not new.exists()
+        result = restore(new, made.file)
+        assert result.previous_copy is None
+        after = facts(new)
+        assert after["uploads"] == made.facts["uploads"]
+        held = {t: n for t, n in made.facts["counts"].items() if t not in ("store_meta", "audit_log")}
+        assert {t: after["counts"][t] for t in held} == held
+        assert after["counts"]["audit_log"] == made.facts["counts"]["audit_log"] + 1  # the restore, recorded
+    finally:
+        blank.close()
