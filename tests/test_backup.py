@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -174,12 +175,27 @@ def _with_password(url: str, password: str) -> str:
     return f"{scheme}://{user}:{password}@{host}"
 
 
-def test_a_postgres_backup_is_a_checked_dump_whose_manifest_never_shows_the_password(postgres_demo_url, tmp_path):
+def test_a_postgres_backup_is_a_checked_dump_whose_manifest_never_shows_the_password(
+    postgres_demo_url, tmp_path, monkeypatch
+):
+    from pilot_health.store import backup as backup_module
     from pilot_health.store.database import open_store
 
+    started = []
+    real_run = backup_module.subprocess.run
+
+    def watched(arguments, **kwargs):
+        started.append((arguments, kwargs.get("env") or {}))
+        return real_run(arguments, **kwargs)
+
+    monkeypatch.setattr(backup_module.subprocess, "run", watched)
     store = open_store(_with_password(postgres_demo_url, "s3cret-pw"), lock_wait_seconds=5)
     before = facts(store)
     made = backup(store, tmp_path / "b")
+    # pg_dump gets the password privately (its environment), never on a command line others can list.
+    assert [Path(arguments[0]).name for arguments, _ in started] == ["pg_dump"]
+    assert not any("s3cret-pw" in part for arguments, _ in started for part in arguments)
+    assert started[0][1]["PGPASSWORD"] == "s3cret-pw"
     assert made.file.suffix == ".dump" and made.file.read_bytes()[:5] == b"PGDMP"
     # Read back row by row from the dump itself: every table's rows, every upload's hash.
     assert facts_of_backup(made.file) == made.facts == before

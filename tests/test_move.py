@@ -161,9 +161,15 @@ def test_what_is_not_a_store_or_not_an_address_is_a_sentence(tmp_path, blank_url
 
 
 def test_the_command_in_its_own_process_reports_progress(demo_file, blank_url):
+    """In a process of its own, as a person runs it: the address with a password (the test server
+    trusts local connections, so any is accepted) is never printed."""
     env = {**os.environ, "PILOT_HEALTH_DB": str(demo_file)}
-    done = run_cli("migrate-store", "--from", str(demo_file), "--to", blank_url, "--progress", env=env)
+    scheme, rest = blank_url.split("://", 1)
+    user, host = rest.split("@", 1)
+    with_password = f"{scheme}://{user}:s3cret-pw@{host}"
+    done = run_cli("migrate-store", "--from", str(demo_file), "--to", with_password, "--progress", env=env)
     assert done.returncode == 0, done.stderr
+    assert "s3cret-pw" not in done.stdout + done.stderr and f"into {blank_url}:" in done.stdout
     assert "Copying metric_observations" in done.stderr and "Checking the rows and facts" in done.stderr
     assert "Moved the store" in done.stdout
     # The moved store answers the command line like the file did.

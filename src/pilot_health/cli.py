@@ -983,7 +983,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "restore":
             sub.add_argument("file", metavar="FILE", help="a backup file made by the backup command")
             sub.add_argument(
-                "--yes", action="store_true", help="go ahead: the store is replaced (the current one is kept beside it)"
+                "--yes", action="store_true", help="go ahead: the store is replaced (a copy of the current one is kept)"
             )
         if name == "export":
             which = sub.add_mutually_exclusive_group(required=True)
