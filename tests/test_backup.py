@@ -308,3 +308,42 @@ def test_a_postgres_backup_restores_into_a_new_empty_database(postgres_demo_url,
         assert after["counts"]["audit_log"] == made.facts["counts"]["audit_log"] + 1  # the restore, recorded
     finally:
         blank.close()
+
+
+def test_a_postgres_backup_made_before_a_migration_restores_and_is_brought_up(
+    postgres_demo_url, postgres_server, tmp_path
+):
+    """A dump made by the version before the alerts (migration 011) restored by this one: the
+    replaced store's alert tables and sequences go, the migration makes them afresh, and every row
+    the backup held is there."""
+    import psycopg
+    from conftest import _fresh_database
+
+    from pilot_health.store.database import open_store
+
+    store = open_store(postgres_demo_url, lock_wait_seconds=5)
+    blank = _fresh_database(postgres_server, "template0")
+    url = next(blank)
+    try:  # the older version's store: the demo without migration 011
+        older = open_store(url, lock_wait_seconds=5)
+        restore(older, backup(store, tmp_path / "now").file)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("DROP TABLE alert_deliveries, alert_events, alert_runs, alert_subscriptions")
+            admin.execute("DROP SEQUENCE alert_subscription_id_seq, alert_run_id_seq, alert_delivery_id_seq")
+            admin.execute("DELETE FROM schema_migrations WHERE name = '011_alerts'")
+        old = backup(older, tmp_path / "old")
+    finally:
+        blank.close()
+    assert "011_alerts" not in old.facts["migrations"] and "alert_runs" not in old.facts["counts"]
+    from pilot_health.reports.alerts import subscribe
+
+    subscribe(store, "ann@example.com", ["health_red"], by="test")  # the store it replaces has alert data
+    assert facts(store)["counts"]["alert_subscriptions"] == 1
+
+    result = restore(store, old.file)
+    after = facts(store)
+    assert after["migrations"][-1] == "011_alerts" and after["counts"]["alert_subscriptions"] == 0
+    assert after["uploads"] == old.facts["uploads"]
+    held = {t: n for t, n in old.facts["counts"].items() if t not in ("store_meta", "schema_migrations", "audit_log")}
+    assert {t: after["counts"][t] for t in held} == held
+    assert result.previous_copy is not None

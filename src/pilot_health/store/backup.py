@@ -429,6 +429,7 @@ def _restore_postgres(store: Any, backup_file: Path, by: str) -> RestoreResult:
             ) from None
         forget_schema(store.url)
         try:
+            _drop_what_the_backup_lacks(store, backup_file)
             with store.read() as con:  # brings a backup made by an older version up to this schema
                 after = queries.store_facts(con)
             _compare(facts, after)
@@ -446,6 +447,41 @@ def _restore_postgres(store: Any, backup_file: Path, by: str) -> RestoreResult:
     # After the writers' lock is released: a write here would wait for it.
     _record_restore(store, backup_file, by, after, previous)
     return RestoreResult(backup_file, previous, after)
+
+
+_ARCHIVED = re.compile(r"^\d+; \d+ \d+ (?P<kind>TABLE|SEQUENCE) public (?P<name>\w+) ")
+
+
+def _drop_what_the_backup_lacks(store: Any, dump_file: Path) -> None:
+    """A backup made by an older version lacks the tables and sequences added since; pg_restore
+    leaves the replaced store's ones in place. They go (one transaction), so the migrations make
+    them afresh, as they do for a restored file. Only the store's own tables are touched."""
+    listed = subprocess.run([_program("pg_restore"), "--list", str(dump_file)], capture_output=True, text=True)
+    held = {(m["kind"], m["name"]) for m in map(_ARCHIVED.match, listed.stdout.splitlines()) if m}
+    if listed.returncode != 0 or not held:
+        raise PilotHealthError(f"the list of what {dump_file} holds cannot be read")
+    from pilot_health.store.postgres import _psycopg
+
+    psycopg = _psycopg()
+    with psycopg.connect(store.url) as connection:  # commits at the end of the block (the writers' lock is held)
+        tables = {
+            r[0]
+            for r in connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            ).fetchall()
+        }
+        sequences = {
+            r[0]
+            for r in connection.execute(
+                "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"
+            ).fetchall()
+        }
+        for table in queries.STORE_TABLES:
+            if table in tables and ("TABLE", table) not in held:
+                connection.execute(f'DROP TABLE "{table}" CASCADE')
+        for sequence in sorted(sequences):
+            if ("SEQUENCE", sequence) not in held and sequence.endswith("_seq"):
+                connection.execute(f'DROP SEQUENCE "{sequence}" CASCADE')
 
 
 def _pg_restore(store: Any, dump_file: Path) -> None:
