@@ -30,6 +30,8 @@ SQL_MODULES = {
     "store/queries.py",
     "store/database.py",
     "store/migrations.py",
+    "store/backup.py",  # a PostgreSQL backup's snapshot
+    "store/move.py",  # migrate-store: copying a store file's tables into PostgreSQL
     *(
         f"ingest/{name}.py"
         for name in (
@@ -57,7 +59,8 @@ SQL_MODULES = {
 LAYERS: list[tuple[str, set[str]]] = [
     # Settings, errors, the register's fields and labels, number and CSV formats, who may do what.
     ("foundation", {"", "errors", "config", "models", "lazy", "formatting", "csv_files", "access"}),
-    # store/: the one class that owns the DuckDB file, its SQL, its migrations and backups.
+    # store/: the one class that owns the DuckDB file, its SQL, its migrations and backups; the store on PostgreSQL,
+    # and moving a store file there (store.move).
     ("store", {"store", "store.*"}),
     # rules/ (catalogue, thresholds, metric dictionary), register/ (the pilots) and ingest/ (the upload pipeline
     # and its templates): what is kept and changed.

@@ -14,6 +14,19 @@ import pytest
 from conftest import run_cli
 
 
+def target(store) -> str:
+    """What --db takes for this store: its file, or its postgresql:// address."""
+    return getattr(store, "url", None) or str(store.path)
+
+
+def ingest_needs_the_queries_on_postgres(backend: str) -> None:
+    if backend == "postgres":
+        pytest.skip(
+            "storing an upload on PostgreSQL needs the upload engine's PostgreSQL path (issue 21 item 3): "
+            "queries.next_upload_id reads DuckDB's duckdb_sequences() and the engine's work tables are DuckDB's"
+        )
+
+
 @pytest.mark.slow
 def test_demo_loads_and_reports_one_json_object(tmp_path, run_command):
     db = tmp_path / "cli.duckdb"
@@ -51,7 +64,7 @@ def test_human_output_and_clearing(tmp_path, run_command):
 
 @pytest.mark.slow
 def test_failure_exits_non_zero_with_one_line(demo_store, run_command):
-    db = demo_store.path  # the demo is loaded already
+    db = target(demo_store)  # the demo is loaded already
     again = run_command("demo", "--db", str(db))
     assert again.returncode == 1
     assert again.stdout == ""
@@ -102,6 +115,7 @@ def test_every_command_takes_db_and_json():
             "changes": ["--since", "2026-11-19"],
             "subscribe": ["ann@example.com"],
             "unsubscribe": ["1"],
+            "migrate-store": ["--from", "old.duckdb", "--to", "postgresql://pilot@db/pilot_health"],
         }.get(name, [])
         args = parser.parse_args([name, *positional, "--db", "x.duckdb", "--json"])
         assert args.db == "x.duckdb" and args.json is True
@@ -110,8 +124,9 @@ def test_every_command_takes_db_and_json():
 FIXTURES = __import__("conftest").ROOT / "tests" / "fixtures" / "uploads"
 
 
-def test_ingest_stores_and_reports_one_json_object(demo_store, tmp_path, run_command):
-    db = demo_store.path  # the demo portfolio, as `demo` loads it
+def test_ingest_stores_and_reports_one_json_object(demo_store, backend, tmp_path, run_command):
+    ingest_needs_the_queries_on_postgres(backend)
+    db = target(demo_store)  # the demo portfolio, as `demo` loads it
     result = run_command("ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(db), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
@@ -126,8 +141,9 @@ def test_ingest_stores_and_reports_one_json_object(demo_store, tmp_path, run_com
     )
 
 
-def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(demo_store, tmp_path, run_command):
-    db = demo_store.path  # the demo portfolio, as `demo` loads it
+def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(demo_store, backend, tmp_path, run_command):
+    ingest_needs_the_queries_on_postgres(backend)
+    db = target(demo_store)  # the demo portfolio, as `demo` loads it
     human = run_command("ingest", str(FIXTURES / "metrics_unknown_pilot.csv"), "--db", str(db))
     assert human.returncode == 1 and human.stdout == ""
     assert human.stderr.count("\n") == 1 and "SC-99" in human.stderr and "closest: SC-01" in human.stderr
@@ -139,8 +155,9 @@ def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(demo_store,
 
 
 @pytest.mark.slow
-def test_ingest_options_and_kind_detection(demo_store, tmp_path, run_command):
-    db = demo_store.path  # the demo portfolio, as `demo` loads it
+def test_ingest_options_and_kind_detection(demo_store, backend, tmp_path, run_command):
+    ingest_needs_the_queries_on_postgres(backend)
+    db = target(demo_store)  # the demo portfolio, as `demo` loads it
     missing = run_command("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db))
     assert missing.returncode == 1 and "--pilot CODE" in missing.stderr and "--environment" in missing.stderr
     ok = run_command(
@@ -179,8 +196,9 @@ def test_ingest_options_and_kind_detection(demo_store, tmp_path, run_command):
     )
 
 
-def test_ingest_refuses_a_file_over_the_upload_limit(demo_store, tmp_path, run_command):
-    db = demo_store.path  # the demo portfolio, as `demo` loads it
+def test_ingest_refuses_a_file_over_the_upload_limit(demo_store, backend, tmp_path, run_command):
+    ingest_needs_the_queries_on_postgres(backend)
+    db = target(demo_store)  # the demo portfolio, as `demo` loads it
     big = tmp_path / "big.csv"
     big.write_text("pilot_id,metric,environment,observed_at,value\n" + "SC-01,accuracy,lab,2024-01-01,0.9\n" * 40_000)
     env = dict(os.environ, PILOT_HEALTH_MAX_UPLOAD_MB="1")
@@ -281,7 +299,7 @@ def test_python_m_pilot_health_exits_with_the_command_s_code_and_one_json_object
     """The process itself, as cron or a script sees it: exit 0 with exactly one JSON document on
     stdout; exit 1 with one line on stderr and nothing on stdout; exit 2 for a command line it
     cannot read; never a traceback."""
-    done = run_cli("status", "--db", str(demo_store.path), "--json")
+    done = run_cli("status", "--db", target(demo_store), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["counts"]["pilots"] == 24 and done.stderr == ""
     missing = run_cli("status", "--db", str(tmp_path / "typo.duckdb"))
@@ -290,3 +308,45 @@ def test_python_m_pilot_health_exits_with_the_command_s_code_and_one_json_object
     unreadable = run_cli("status", "--no-such-flag")
     assert unreadable.returncode == 2 and "unrecognized arguments: --no-such-flag" in unreadable.stderr
     assert "Traceback" not in missing.stderr + unreadable.stderr
+
+
+def test_a_postgresql_address_names_the_store_and_its_password_is_never_shown(postgres_demo_url, run_command):
+    """--db and PILOT_HEALTH_DB take a postgresql:// address (left as written, not taken as a path
+    from the current folder); what the command prints names it without its password."""
+    scheme, rest = postgres_demo_url.split("://", 1)
+    user, host = rest.split("@", 1)
+    with_password = f"{scheme}://{user}:s3cret-pw@{host}"  # the test server trusts local connections
+    by_flag = run_command("status", "--db", with_password, "--json")
+    assert by_flag.returncode == 0, by_flag.stderr
+    assert json.loads(by_flag.stdout)["db"] == postgres_demo_url
+    assert json.loads(by_flag.stdout)["counts"]["pilots"] == 24
+    by_setting = run_command("status", env=dict(os.environ, PILOT_HEALTH_DB=with_password))
+    assert by_setting.returncode == 0, by_setting.stderr
+    assert by_setting.stdout.startswith(f"{postgres_demo_url}: 24 pilots")
+    assert "s3cret-pw" not in by_flag.stdout + by_flag.stderr + by_setting.stdout + by_setting.stderr
+
+
+def test_a_read_only_command_never_creates_a_store_on_postgresql(postgres_server, run_command):
+    """A database without the store's tables is no store: a command that only reads says so."""
+    from conftest import _fresh_database
+
+    blank = _fresh_database(postgres_server, "template0")
+    url = next(blank)
+    try:
+        result = run_command("status", "--db", url)
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"pilot_health status: There is no store at {url}; check the address (--db), "
+            "or run `python -m pilot_health demo` (or open the dashboard) to create one."
+        )
+        import psycopg
+
+        with psycopg.connect(url) as con:
+            assert (
+                con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()[
+                    0
+                ]
+                == 0
+            )
+    finally:
+        blank.close()

@@ -32,9 +32,39 @@ from pilot_health.errors import PilotHealthError
 from pilot_health.store import backup as backup_module
 from pilot_health.store import queries
 from pilot_health.store.backup import backup, restore
-from pilot_health.store.database import Store, facts_of_file, utc_now
+from pilot_health.store.database import Store, facts_of_file, open_store, utc_now
 
 FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
+# Why a test runs on the embedded store only (its [postgres] run is skipped with the reason).
+NEEDS_UPLOADS_ON_POSTGRES = (
+    "storing an upload on PostgreSQL needs the upload engine's PostgreSQL path (issue 21 item 3): "
+    "queries.next_upload_id reads DuckDB's duckdb_sequences() and the engine's work tables are DuckDB's"
+)
+PACK_NEEDS_RESULTS_ON_POSTGRES = (
+    "the steering pack reads results kept per store file (reports/results.py uses store.path) and the risk "
+    "queries: on PostgreSQL it needs issue 21's pages and queries work"
+)
+FILE_ONLY = (
+    "the store file, its lock and its write-ahead log are the embedded store's (a PostgreSQL server keeps its own)"
+)
+
+
+def embedded_only(backend: str, why: str) -> None:
+    if backend == "postgres":
+        pytest.skip(why)
+
+
+def waiting(store, seconds: float):
+    """The same store with another lock wait."""
+    return open_store(getattr(store, "url", None) or store.path, lock_wait_seconds=seconds)
+
+
+def hashes_in(where) -> set[str]:
+    """The upload hashes of a store, or of a backup file of either kind (a replaced store's copy)."""
+    if isinstance(where, Path):
+        return {u[1] for u in backup_module.facts_of_backup(where)["uploads"]}
+    with where.read() as con:
+        return {u[1] for u in queries.store_facts(con)["uploads"]}
 
 
 def cli_process(cwd: Path, *args: str) -> subprocess.Popen:
@@ -72,21 +102,23 @@ def uploads_of(path: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_store, tmp_path, monkeypatch):
+def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_store, backend, tmp_path, monkeypatch):
     """Deterministic, in one process (the dashboard's threads): a write transaction is open when
     the restore starts; the restore waits for its commit, which lands in the replaced store's copy.
-    A write started while the file is being swapped waits and lands in the restored store."""
+    A write started while the store is being replaced waits and lands in the restored store. On
+    PostgreSQL the writers wait on the restore's advisory lock instead of the lock file."""
     made = backup(demo_store, tmp_path / "b")
     in_write, finish_write = threading.Event(), threading.Event()
     swapping = threading.Event()
-    original_put = backup_module._put_in_place
+    replace = "_pg_restore" if backend == "postgres" else "_put_in_place"
+    original_put = getattr(backup_module, replace)
 
     def slow_put(source, target):
         swapping.set()
-        time.sleep(1.0)  # a big file takes a moment to copy
+        time.sleep(1.0)  # a big store takes a moment to put in place
         original_put(source, target)
 
-    monkeypatch.setattr(backup_module, "_put_in_place", slow_put)
+    monkeypatch.setattr(backup_module, replace, slow_put)
 
     def open_upload():
         with demo_store.write() as con:
@@ -124,9 +156,7 @@ def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_stor
     first.start()
     assert in_write.wait(20)
     restorer = threading.Thread(
-        target=lambda: done.update(
-            result=restore(Store(demo_store.path, lock_wait_seconds=30), made.file), restored=time.monotonic()
-        )
+        target=lambda: done.update(result=restore(waiting(demo_store, 30), made.file), restored=time.monotonic())
     )
     late = threading.Thread(target=late_upload)
     restorer.start()
@@ -138,7 +168,7 @@ def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_stor
         thread.join(60)
     result = done["result"]
     assert done["late"] > done["restored"] - 0.5  # the late upload waited for the swap (its commit came after)
-    previous, now = uploads_of(result.previous_copy), uploads_of(demo_store.path)
+    previous, now = hashes_in(result.previous_copy), hashes_in(demo_store)
     assert "b" * 64 in previous and "b" * 64 not in now  # committed before the restore: in the replaced store's copy
     assert (
         "a" * 64 in now and "a" * 64 not in previous
@@ -147,10 +177,11 @@ def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_stor
 
 
 @pytest.mark.slow
-def test_no_upload_reported_as_stored_is_lost_when_a_restore_runs_among_them(demo_store, tmp_path):
+def test_no_upload_reported_as_stored_is_lost_when_a_restore_runs_among_them(demo_store, backend, tmp_path):
     """Eight command-line ingests of distinct files in their own processes, a restore started
     among them. Every ingest that exited 0 is, with all its rows, in exactly one of: the restored
     store (committed after the restore) or the copy of the store it replaced (committed before)."""
+    embedded_only(backend, NEEDS_UPLOADS_ON_POSTGRES)
     made = backup(demo_store, tmp_path / "b")
     files = [small_export(tmp_path, i) for i in range(8)]
     db = str(demo_store.path)
@@ -184,9 +215,16 @@ def test_no_upload_reported_as_stored_is_lost_when_a_restore_runs_among_them(dem
     assert Store(demo_store.path).meta()["restored_from"].startswith(str(made.file))
 
 
-def test_a_restore_that_fails_its_check_puts_the_previous_store_back(demo_store, tmp_path, monkeypatch, _demo_file):
+def test_a_restore_that_fails_its_check_puts_the_previous_store_back(
+    demo_store, backend, tmp_path, monkeypatch, request
+):
     """The copy put in place is not what the backup held (a disk that corrupts, simulated by
     copying another store): the previous store goes back, and the error says so."""
+    if backend == "postgres":
+        _a_postgres_restore_that_fails_its_check(
+            demo_store, tmp_path, monkeypatch, request.getfixturevalue("postgres_url")
+        )
+        return
     made = backup(demo_store, tmp_path / "b")
     with demo_store.write() as con:
         queries.insert_upload(
@@ -215,6 +253,37 @@ def test_a_restore_that_fails_its_check_puts_the_previous_store_back(demo_store,
     assert "did not hold what the backup held" in message and "the previous store has been put back" in message
     assert uploads_of(demo_store.path) == before
     assert not list(tmp_path.glob("*.restoring"))
+
+
+def _a_postgres_restore_that_fails_its_check(store, tmp_path, monkeypatch, empty_url):
+    """The same on PostgreSQL: pg_restore puts another (empty) store's dump in place the first time."""
+    made = backup(store, tmp_path / "b")
+    with store.write() as con:
+        queries.insert_upload(
+            con,
+            kind="metrics",
+            file_name="mine.csv",
+            sha256="c" * 64,
+            rows_stored=0,
+            rows_rejected=0,
+            uploaded_at=utc_now(),
+            uploaded_by="test",
+        )
+    before = hashes_in(store)
+    empty = backup(open_store(empty_url, lock_wait_seconds=5), tmp_path / "empty").file
+    original, calls = backup_module._pg_restore, []
+
+    def wrong_dump(target, dump_file):
+        calls.append(dump_file)
+        original(target, empty if len(calls) == 1 else dump_file)
+
+    monkeypatch.setattr(backup_module, "_pg_restore", wrong_dump)
+    with pytest.raises(PilotHealthError) as caught:
+        restore(store, made.file)
+    message = str(caught.value)
+    assert "did not hold what the backup held" in message and "the previous store has been put back" in message
+    assert hashes_in(store) == before and "c" * 64 in before
+    assert len(calls) == 2  # the backup, then the copy of the store it was to replace
 
 
 # -- full disk, read-only disk, refused permission ------------------------------------------------
@@ -259,7 +328,8 @@ def big_export(path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, tmp_path, run_command):
+def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, backend, tmp_path, run_command):
+    embedded_only(backend, FILE_ONLY)
     disk = tmp_path / "disk"
     with tmpfs(disk, "8m"):
         db = disk / "store.duckdb"
@@ -299,16 +369,33 @@ def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, tmp
         assert json.loads(again.stdout)["rows_stored"] > 10_000
 
 
+def test_a_postgres_backup_onto_a_full_disk_is_a_sentence_and_leaves_nothing(postgres_demo_url, tmp_path, run_command):
+    """pg_dump runs out of space half-way through the dump: the same sentence as for the embedded
+    store's copy, and no half dump (no .part) is left."""
+    disk = tmp_path / "disk"
+    with tmpfs(disk, "1m"):
+        fill(disk, 60_000)
+        copied = run_command("backup", "--db", postgres_demo_url, "--out", str(disk / "backups"), cwd=tmp_path)
+        assert copied.returncode == 1
+        assert copied.stderr.strip() == (
+            f"pilot_health backup: The disk holding {disk / 'backups'} is full; free some space there and run "
+            "again (nothing was half-written)."
+        )
+        assert list((disk / "backups").iterdir()) == []
+
+
 @pytest.mark.slow
-def test_a_read_only_disk_is_a_sentence_with_exit_1(demo_store, tmp_path, run_command):
+def test_a_read_only_disk_is_a_sentence_with_exit_1(demo_store, backend, tmp_path, run_command):
+    db = getattr(demo_store, "url", None) or str(demo_store.path)
     disk = tmp_path / "ro"
     with tmpfs(disk, "1m", read_only=True):
-        copied = run_command("backup", "--db", str(demo_store.path), "--out", str(disk / "backups"), cwd=tmp_path)
+        copied = run_command("backup", "--db", db, "--out", str(disk / "backups"), cwd=tmp_path)
         assert copied.returncode == 1
         assert copied.stderr.strip() == (
             f"pilot_health backup: {disk} is on a read-only disk; choose a folder that can be written "
             "(or remount the disk) and run again."
         )
+        embedded_only(backend, PACK_NEEDS_RESULTS_ON_POSTGRES)
         packed = run_command(
             "export",
             "--db",
@@ -331,8 +418,11 @@ def test_a_read_only_disk_is_a_sentence_with_exit_1(demo_store, tmp_path, run_co
         (errno.EROFS, "{folder} is on a read-only disk; choose a folder that can be written"),
     ],
 )
-def test_an_export_that_cannot_be_written_leaves_no_part_file(demo_store, tmp_path, monkeypatch, capsys, code, words):
+def test_an_export_that_cannot_be_written_leaves_no_part_file(
+    demo_store, backend, tmp_path, monkeypatch, capsys, code, words
+):
     """Always runs (no mounting needed): the operating system refuses the write itself."""
+    embedded_only(backend, PACK_NEEDS_RESULTS_ON_POSTGRES)
     real_write = Path.write_bytes
 
     def refuse(self, data):
@@ -349,9 +439,10 @@ def test_an_export_that_cannot_be_written_leaves_no_part_file(demo_store, tmp_pa
 
 
 def test_an_ingest_whose_commit_hits_a_full_disk_is_exit_1_and_stores_nothing(
-    demo_store, tmp_path, monkeypatch, capsys
+    demo_store, backend, tmp_path, monkeypatch, capsys
 ):
     """Always runs: DuckDB's own words for a full disk at commit time."""
+    embedded_only(backend, FILE_ONLY)
     before = facts_of_file(demo_store.path)
     real = queries.set_upload_details
 
@@ -384,7 +475,8 @@ time.sleep(60)
 
 
 @pytest.mark.slow
-def test_the_work_folder_of_a_killed_upload_is_removed_by_the_next_upload(demo_store):
+def test_the_work_folder_of_a_killed_upload_is_removed_by_the_next_upload(demo_store, backend):
+    embedded_only(backend, "upload work folders are on this machine whichever the store: tested once")
     from pilot_health.ingest import workspace
 
     killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_UPLOAD], stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -468,9 +560,10 @@ def test_another_user_of_the_machine_uploads_with_a_work_folder_of_their_own(tmp
         shutil.rmtree(Path(tempfile.gettempdir()) / "pilot-health-uploads-65534", ignore_errors=True)
 
 
-def test_progress_says_stored_only_after_the_commit(demo_store, monkeypatch, capsys):
+def test_progress_says_stored_only_after_the_commit(demo_store, backend, monkeypatch, capsys):
     """The last line, "[100%] Stored …", is printed after the transaction committed: when the
     commit fails it is never printed."""
+    embedded_only(backend, NEEDS_UPLOADS_ON_POSTGRES)
     done = cli.main(["ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(demo_store.path), "--progress"])
     lines = capsys.readouterr().err.strip().splitlines()
     assert done == 0 and lines[-1].startswith("[100%] Stored 8 rows as upload ")
@@ -505,9 +598,10 @@ def test_progress_says_stored_only_after_the_commit(demo_store, monkeypatch, cap
     )
 
 
-def test_the_engine_reports_stored_only_after_the_commit(demo_store, monkeypatch):
+def test_the_engine_reports_stored_only_after_the_commit(demo_store, backend, monkeypatch):
     """What the upload page's progress bar shows: "Stored …" comes after the commit, never before
     one that fails (the page then shows only the full-disk sentence)."""
+    embedded_only(backend, NEEDS_UPLOADS_ON_POSTGRES)
     from pilot_health.ingest import IngestOptions, ingest
 
     said: list[tuple[float, str]] = []

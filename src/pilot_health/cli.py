@@ -1,4 +1,4 @@
-"""The command line: `python -m pilot_health COMMAND [--db PATH] [--json] [--wait SECONDS]`.
+"""The command line: `python -m pilot_health COMMAND [--db PATH|ADDRESS] [--json] [--wait SECONDS]`.
 
 Every command prints either a short human summary or, with --json, exactly one JSON object on
 stdout. On failure it prints one sentence to stderr (and {"ok": false, "error": …} with --json)
@@ -7,8 +7,9 @@ after its full report, when a digest could not be delivered: it is kept and trie
 on that for nightly loads. A full disk, a refused permission or a read-only disk is a problem the
 user can fix (`errors.os_problem` words it).
 
-Paths on the command line mean what the shell means: relative to the folder the command runs in.
-Commands that only read refuse a store file that does not exist instead of creating an empty one.
+Paths on the command line mean what the shell means: relative to the folder the command runs in;
+`--db` may also be a `postgresql://` address (a store on a PostgreSQL server). Commands that only
+read refuse a store that does not exist instead of creating an empty one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 # Only what parsing the arguments and reporting errors need: each command imports its own modules,
 # so `ingest` does not pay for pandas, the charts or the steering pack (see bench/README.md).
 from pilot_health import __version__
-from pilot_health.config import load_config, resolve_db_path
+from pilot_health.config import URL_SCHEME, load_config, resolve_db_path
 from pilot_health.errors import PilotHealthError, os_problem
 from pilot_health.formatting import BLANK, percent, plural
 
@@ -35,7 +36,7 @@ EXIT_PROBLEM = 1
 EXIT_UNEXPECTED = 3
 
 
-PATH_ARGUMENTS = ("db", "file", "out", "write_csv")
+PATH_ARGUMENTS = ("db", "file", "out", "write_csv", "source")  # a postgresql:// address is left as it is
 READ_ONLY_COMMANDS = {
     "status",
     "risk",
@@ -56,15 +57,18 @@ def _from_here(text: str) -> str:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    """The store named by --db (relative to the current folder) or the PILOT_HEALTH_DB setting.
-    A command that only reads refuses a file that does not exist rather than create an empty one."""
-    from pilot_health.store.database import Store
+    """The store named by --db (a file relative to the current folder, or a postgresql:// address)
+    or the PILOT_HEALTH_DB setting. A command that only reads refuses a store that does not exist
+    rather than create an empty one."""
+    from pilot_health.store.database import open_store
 
     config = load_config()
-    path = resolve_db_path(args.db) if args.db else config.db_path
-    wait = args.wait if args.wait is not None else config.lock_wait_seconds
-    store = Store(path, lock_wait_seconds=wait)
-    if args.command in READ_ONLY_COMMANDS and not store.path.exists():
+    if args.db:
+        target = args.db if URL_SCHEME.match(args.db) else resolve_db_path(args.db)
+    else:
+        target = config.db_url or config.db_path
+    store = open_store(target, lock_wait_seconds=_wait(args))
+    if args.command in READ_ONLY_COMMANDS and not store.exists():
         named = (
             "--db"
             if args.db
@@ -73,10 +77,14 @@ def _store(args: argparse.Namespace) -> Store:
             else "the default store path"
         )
         raise PilotHealthError(
-            f"There is no store at {store.path}; check the path ({named}), or run `python -m pilot_health demo` "
-            "(or open the dashboard) to create one."
+            f"There is no store at {store.location}; check the "
+            f"{'address' if URL_SCHEME.match(str(target)) else 'path'} ({named}), or run `python -m pilot_health demo` (or open the dashboard) to create one."
         )
     return store
+
+
+def _wait(args: argparse.Namespace) -> float:
+    return args.wait if args.wait is not None else load_config().lock_wait_seconds
 
 
 def cmd_demo(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -92,17 +100,17 @@ def cmd_demo(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     store = _store(args)
     if args.clear:
         result = clear_demo(store)
-        text = f"Removed the demo data from {store.path}: {plural(result.uploads_removed, 'upload')}, {plural(result.pilots_removed, 'pilot')}."
+        text = f"Removed the demo data from {store.location}: {plural(result.uploads_removed, 'upload')}, {plural(result.pilots_removed, 'pilot')}."
         if result.pilots_kept:
             text += f" Kept {', '.join(result.pilots_kept)}: they have data of your own."
-        return {"db": str(store.path), **asdict(result)}, text
+        return {"db": store.location, **asdict(result)}, text
     result = load_demo(store)
     text = (
-        f"Loaded the demo portfolio into {store.path}: {plural(result.pilots, 'pilot')}, "
+        f"Loaded the demo portfolio into {store.location}: {plural(result.pilots, 'pilot')}, "
         f"{plural(result.metric_observations, 'metric observation')} and {plural(result.survey_responses, 'survey response')} "
         f"from {plural(result.uploads, 'simulated upload')}. Clear it with: python -m pilot_health demo --clear"
     )
-    return {"db": str(store.path), **asdict(result)}, text
+    return {"db": store.location, **asdict(result)}, text
 
 
 def cmd_status(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -115,7 +123,7 @@ def cmd_status(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         meta = queries.read_meta(con)
         migrations = queries.applied_migrations(con)
     data = {
-        "db": str(store.path),
+        "db": store.location,
         "counts": counts,
         "version": meta.get("version"),
         "changed_at": meta.get("changed_at"),
@@ -123,7 +131,7 @@ def cmd_status(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         "migrations": migrations,
     }
     text = (
-        f"{store.path}: {plural(counts['pilots'], 'pilot')}, {plural(counts['metric_observations'], 'metric observation')}, "
+        f"{store.location}: {plural(counts['pilots'], 'pilot')}, {plural(counts['metric_observations'], 'metric observation')}, "
         f"{plural(counts['survey_responses'], 'survey response')}, {plural(counts['uploads'], 'upload')}"
         f"{' (demo data)' if data['demo_loaded'] else ''}; last changed {meta.get('changed_at')} UTC."
     )
@@ -205,7 +213,7 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     # once ingest has returned, i.e. after the commit (a failed commit never prints it).
     progress = (lambda share, text: say(share, text) if share < 1 else None) if args.progress else None
     store = _store(args)
-    new_store = not store.path.exists()
+    new_store = not store.exists()
     result = ingest(
         store, data, path.name, options, commit=not args.check, source=path.resolve(), progress=progress, tables=False
     )
@@ -219,7 +227,7 @@ def cmd_ingest(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         f"{verb} {path.name}: {plural(result.rows_to_store if result.status != 'duplicate' else 0, 'row')}"
         + (f" as upload {result.upload_id}" if result.upload_id else "")
         + f"; {result.rows_rejected:,} rejected, {result.rows_left_out:,} left out."
-        + (f" (A new store was created at {store.path}.)" if new_store and result.status == "stored" else "")
+        + (f" (A new store was created at {store.location}.)" if new_store and result.status == "stored" else "")
     ]
     if result.format:
         lines.append(
@@ -292,7 +300,7 @@ def _wanted_pilot(store: Store, code: str | None) -> list[str] | None:
     if code not in known:
         near = difflib.get_close_matches(code, known, n=3, cutoff=0.5)
         raise PilotHealthError(
-            f"There is no pilot {code} in {store.path}" + (f" (closest: {', '.join(near)})." if near else ".")
+            f"There is no pilot {code} in {store.location}" + (f" (closest: {', '.join(near)})." if near else ".")
         )
     return [code]
 
@@ -303,7 +311,7 @@ def _pilots_payload(
     """The JSON of the per-pilot commands (risk, alignment): where, as of when, which rules, and one block per pilot."""
     as_of = results[0].as_of if results else None
     return {
-        "db": str(store.path),
+        "db": store.location,
         "as_of": as_of.isoformat(timespec="seconds") if as_of else asked_as_of,
         "rules": {
             "file": catalogue.source,
@@ -491,7 +499,7 @@ def cmd_changes(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         lines.append(f"\n{pilot.pilot_id} · {pilot.name}")
         for change in pilot.changes:
             lines.append(f"  {change.label}: {change.what}" + (f" ({change.evidence})" if change.evidence else ""))
-    return {"db": str(store.path), **found.as_json()}, "\n".join(lines)
+    return {"db": store.location, **found.as_json()}, "\n".join(lines)
 
 
 def cmd_export(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -573,8 +581,8 @@ def cmd_restore(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     store = _store(args)
     if not args.yes:
         raise PilotHealthError(
-            f"restore replaces the store {store.path} with {args.file}; add --yes to go ahead "
-            "(the current store is kept beside it first)."
+            f"restore replaces the store {store.location} with {args.file}; add --yes to go ahead "
+            "(a copy of the current store is kept first)."
         )
     import getpass
 
@@ -586,8 +594,45 @@ def cmd_restore(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             "previous_copy": str(result.previous_copy) if result.previous_copy else None,
             **result.facts,
         },
-        f"Restored {store.path} from {result.restored_from}: {counts['pilots']} pilots, {counts['uploads']} uploads."
+        f"Restored {store.location} from {result.restored_from}: "
+        f"{counts['pilots']} pilots, {counts['uploads']} uploads."
         + (f" The store it replaced is kept in {result.previous_copy}." if result.previous_copy else ""),
+    )
+
+
+def cmd_migrate_store(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from pathlib import Path
+
+    from pilot_health.store.move import move_store
+
+    if not URL_SCHEME.match(args.to):
+        raise PilotHealthError(
+            "--to takes the address of an empty PostgreSQL database: postgresql://USER@HOST:PORT/DATABASE."
+        )
+
+    def say(text: str) -> None:
+        print(f"  {text}", file=sys.stderr, flush=True)
+
+    result = move_store(
+        Path(args.source), args.to, lock_wait_seconds=_wait(args), progress=say if args.progress else None
+    )
+    counts = result.counts
+    return (
+        {
+            "from": str(result.source),
+            "to": result.target,
+            "counts": counts,
+            "uploads": len(result.facts["uploads"]),
+            "migrations": result.facts["migrations"],
+            "version": result.facts["version"],
+            "seconds": round(result.seconds, 1),
+        },
+        f"Moved the store {result.source} into {result.target}: {plural(counts['pilots'], 'pilot')}, "
+        f"{plural(counts['uploads'], 'upload')}, {counts['metric_observations']:,} metric rows and "
+        f"{counts['survey_responses']:,} survey responses "
+        f"({sum(counts.values()):,} rows in all, {result.seconds:,.0f} s). "
+        "The file is unchanged; to use the database, set PILOT_HEALTH_DB to its address for the dashboard and the "
+        "command line.",
     )
 
 
@@ -632,7 +677,7 @@ def cmd_meetings(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     for d in decisions(store):
         per_meeting[d.meeting_id] = per_meeting.get(d.meeting_id, 0) + 1
     data = {
-        "db": str(store.path),
+        "db": store.location,
         "meetings": [{**_meeting_json(m), "decisions": per_meeting.get(m.meeting_id, 0)} for m in found],
     }
     if not found:
@@ -655,7 +700,7 @@ def cmd_meeting(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     day = _day(args.date, "--date")
     made = record_meeting(store, day, args.title, _moment(args.pinned_at, "--pinned-at"), by=_who(args))
     return (
-        {"db": str(store.path), **_meeting_json(made)},
+        {"db": store.location, **_meeting_json(made)},
         f"Recorded meeting {made.meeting_id}: {made.title} on {made.held_on:%Y-%m-%d}, reviewing the numbers as of "
         f"{made.pinned_at:%Y-%m-%d %H:%M}. Record its decisions with: python -m pilot_health decide PILOT --meeting {made.meeting_id} …",
     )
@@ -678,7 +723,7 @@ def cmd_decide(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         by=_who(args),
     )
     data = {
-        "db": str(store.path),
+        "db": store.location,
         "decision_id": made.decision_id,
         "meeting_id": made.meeting_id,
         "pilot_id": made.pilot_id,
@@ -703,7 +748,7 @@ def cmd_alerts(args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
     if args.sent:
         rows = sent_log(store, by=_who(args), limit=args.limit)
         data = {
-            "db": str(store.path),
+            "db": store.location,
             "deliveries": [{k: v for k, v in r.items() if k not in ("body", "payload", "address")} for r in rows],
         }
         if not rows:
@@ -718,7 +763,7 @@ def cmd_alerts(args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
     lines = report_lines(report)
     if args.dry_run and report.digests:
         lines += ["", "What the first digest would say:", "", report.digests[0].body]
-    return {"db": str(store.path), **report.as_json()}, "\n".join(lines), 0 if report.ok else EXIT_PROBLEM
+    return {"db": store.location, **report.as_json()}, "\n".join(lines), 0 if report.ok else EXIT_PROBLEM
 
 
 def _subscription_json(s) -> dict[str, Any]:
@@ -745,7 +790,7 @@ def cmd_subscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         store, args.address, events, pilot_id=args.pilot, business_unit=args.unit, by=_who(args), limited_to=units
     )
     return (
-        {"db": str(store.path), **_subscription_json(made)},
+        {"db": store.location, **_subscription_json(made)},
         f"Subscribed {made.shown_address} (subscription {made.subscription_id}) to {made.covers}, for {made.events_text}.",
     )
 
@@ -756,7 +801,7 @@ def cmd_unsubscribe(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     store = _store(args)
     gone = unsubscribe(store, args.subscription, by=_who(args))
     return (
-        {"db": str(store.path), **_subscription_json(gone)},
+        {"db": store.location, **_subscription_json(gone)},
         f"Removed subscription {gone.subscription_id} of {gone.shown_address} ({gone.covers}).",
     )
 
@@ -766,7 +811,7 @@ def cmd_subscriptions(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
     store = _store(args)
     found = subscriptions(store, by=_who(args))
-    data = {"db": str(store.path), "subscriptions": [_subscription_json(s) for s in found]}
+    data = {"db": store.location, "subscriptions": [_subscription_json(s) for s in found]}
     if not found:
         return data, "Nobody is subscribed to alerts yet. Add one with: python -m pilot_health subscribe ADDRESS"
     return data, "\n".join(f"{s.subscription_id:>4}  {s.shown_address}: {s.covers}, for {s.events_text}" for s in found)
@@ -800,6 +845,10 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], tuple[dict[str, Any], s
         cmd_restore,
         "replace the store with a backup, checked against its manifest (the current store is kept)",
     ),
+    "migrate-store": (
+        cmd_migrate_store,
+        "move an embedded store (a .duckdb file) into an empty PostgreSQL database, all or nothing, checked row by row",
+    ),
     "meetings": (
         cmd_meetings,
         "list the steering meetings recorded, with the moment each reviewed and how many decisions it took",
@@ -825,7 +874,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--db",
         metavar="PATH",
-        help="the store file, relative to the current folder (default: $PILOT_HEALTH_DB, else data/pilot_health.duckdb in the checkout)",
+        help="the store file, relative to the current folder, or a postgresql:// address "
+        "(default: $PILOT_HEALTH_DB, else data/pilot_health.duckdb in the checkout)",
     )
     common.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     common.add_argument(
@@ -915,10 +965,25 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--out", metavar="DIR", required=True, help="the folder for the backup file and its manifest"
             )
+        if name == "migrate-store":
+            sub.add_argument(
+                "--from", dest="source", metavar="FILE", required=True, help="the store file (.duckdb) to move"
+            )
+            sub.add_argument(
+                "--to",
+                metavar="ADDRESS",
+                required=True,
+                help="the empty PostgreSQL database: postgresql://USER@HOST:PORT/DATABASE",
+            )
+            sub.add_argument(
+                "--progress",
+                action="store_true",
+                help="print each table and each chunk of rows to stderr as it is copied",
+            )
         if name == "restore":
             sub.add_argument("file", metavar="FILE", help="a backup file made by the backup command")
             sub.add_argument(
-                "--yes", action="store_true", help="go ahead: the store is replaced (the current one is kept beside it)"
+                "--yes", action="store_true", help="go ahead: the store is replaced (a copy of the current one is kept)"
             )
         if name == "export":
             which = sub.add_mutually_exclusive_group(required=True)
@@ -1072,8 +1137,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for name in PATH_ARGUMENTS:
-        if getattr(args, name, None):
-            setattr(args, name, _from_here(getattr(args, name)))
+        value = getattr(args, name, None)
+        if value and not URL_SCHEME.match(value):
+            setattr(args, name, _from_here(value))
     handler = COMMANDS[args.command][0]
     try:
         data, text, *rest = handler(args)

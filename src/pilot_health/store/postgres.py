@@ -294,6 +294,13 @@ def close_pools() -> None:
         pool.close()
 
 
+def forget_schema(url: str) -> None:
+    """Check the schema of the store at `url` again on this process's next unit of work: a restore
+    may have put a store made by an older version in place, which the migrations then bring up."""
+    with _READY_LOCK:
+        _READY.discard(url)
+
+
 def _friendly_error(url: str, error: Exception) -> StoreError:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if "timeout" in type(error).__name__.lower() or "couldn't get a connection" in text:
