@@ -30,6 +30,7 @@ SQL_MODULES = {
     "store/queries.py",
     "store/database.py",
     "store/migrations.py",
+    "store/postgres.py",
     "store/backup.py",  # a PostgreSQL backup's snapshot
     "store/move.py",  # migrate-store: copying a store file's tables into PostgreSQL
     *(

@@ -36,7 +36,6 @@ from pilot_health.store.postgres import (
     WRITE_LOCK_KEY,
     PgConnection,
     _psycopg,
-    as_store_connection,
     is_postgres_url,
     shown_url,
 )
@@ -133,7 +132,7 @@ def _move(
             "with createdb) and give its address to --to."
         )
     say("Making the store's tables in the database")
-    migrate(as_store_connection(con))
+    migrate(con)
     for table in BOOKKEEPING:
         con.execute(f"DELETE FROM {table}")
     counts: dict[str, int] = {}
@@ -149,7 +148,7 @@ def _move(
         raise PilotHealthError(
             f"The rows copied into {shown} do not match the file ({', '.join(wrong)} differ); nothing was kept there."
         )
-    copied = queries.store_facts(as_store_connection(con))
+    copied = queries.store_facts(con)
     if copied != facts:
         wrong = [key for key in facts if copied.get(key) != facts[key]]
         raise PilotHealthError(
