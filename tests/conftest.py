@@ -50,6 +50,11 @@ def _never_the_real_store(monkeypatch, tmp_path):
 # worker, and when neither can they are skipped with the reason printed.
 BOTH_BACKENDS = {
     "test_store",
+    "test_ingest_atomic",
+    "test_ingest_messages",
+    "test_ingest_rows",
+    "test_ingest_semantics",
+    "test_postgres_ingest",
 }
 
 

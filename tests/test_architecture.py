@@ -30,6 +30,7 @@ SQL_MODULES = {
     "store/queries.py",
     "store/database.py",
     "store/migrations.py",
+    "store/transfer.py",
     *(
         f"ingest/{name}.py"
         for name in (

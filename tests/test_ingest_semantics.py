@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 from conftest import ROOT
+from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
 
 from pilot_health.ingest import IngestOptions, engine, ingest
 from pilot_health.store import queries
@@ -116,10 +117,12 @@ def test_none_in_the_register_is_stored_as_written_and_blank_as_unknown(store):
     assert other["training_ready"] is True
 
 
-def test_a_register_saying_none_fires_its_warning_signs_once_uploaded(store):
+def test_a_register_saying_none_fires_its_warning_signs_once_uploaded(store, backend):
     """NS-01 says none for its sponsor, sponsor level, champion, owner and system of record: each is
     an answer and fires its warning sign; NS-02 left the same cells blank: each is unknown. A second
     file names the sponsor none but leaves the level blank: still no sponsor."""
+    if backend == "postgres":
+        pytest.skip("the risk signals read the weekly series (store/queries.py), not yet portable to PostgreSQL")
     from pilot_health.analytics import risk
 
     stored(upload(store, "register.csv", REGISTER))

@@ -42,6 +42,7 @@ from pilot_health.lazy import (
 from pilot_health.models import Pilot
 from pilot_health.store import queries
 from pilot_health.store.database import Store
+from pilot_health.store.transfer import engine_connection
 
 __all__ = ["FAST_PATH", "IngestOptions", "IngestResult", "ingest", "upload_history", "withdraw"]
 
@@ -93,7 +94,10 @@ def ingest(
         text, mapping = _read_and_recognise(data, file_name, workdir, source, options, result)
         _note_what_is_missing(mapping, options, result, commit)
         result.sha256 = digest()
-        with store.write() if commit else store.read() as con:
+        with (
+            store.write() if commit else store.read() as stored,
+            engine_connection(stored, workdir, commit=commit, readable=[source.parent] if source else []) as con,
+        ):  # on a PostgreSQL store: an in-memory DuckDB copy of what the engine reads (store.transfer)
             _refuse_same_bytes(con, options, result, person)
             route = _route(con, mapping, result, person, commit=commit, tables=tables, careful=_careful, direct=_direct)
             _check_and_store(Run(con, text, mapping, options, result, progress, route), person, commit)
