@@ -401,6 +401,22 @@ def m011_alerts(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m012_postgres_data_indexes(con: duckdb.DuckDBPyConnection) -> None:
+    """On PostgreSQL, indexes on the data rows by their key, so that an upload reads only the stored
+    rows it can touch (store/transfer.py) instead of scanning millions. DuckDB needs none: it skips
+    what it does not need by the blocks' own minimum and maximum, and an index would slow its
+    bulk inserts."""
+    from pilot_health.store.dialect import POSTGRES, dialect_of
+
+    if dialect_of(con) != POSTGRES:
+        return
+    con.execute(
+        "CREATE INDEX metric_observations_by_key ON metric_observations (pilot_id, metric, environment, observed_at)"
+    )
+    con.execute("CREATE INDEX survey_responses_by_pilot ON survey_responses (pilot_id, wave)")
+
+
 def _ensure_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """

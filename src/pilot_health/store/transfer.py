@@ -286,6 +286,7 @@ class Mirror:
         """Pilot codes into PostgreSQL's temporary `transfer_pilots` (COPY takes no parameters)."""
         self.pg.execute("CREATE TEMP TABLE transfer_pilots (pilot_id VARCHAR) ON COMMIT DROP").fetchall()
         self.pg.copy_rows("pg_temp.transfer_pilots", ["pilot_id"], [(p,) for p in pilots])
+        self.pg.execute("ANALYZE pg_temp.transfer_pilots").fetchall()  # so the planner uses the index
 
     def _send_groups(self, groups: list[tuple[Any, ...]]) -> None:
         """(pilot, metric, lab/live, low, high, old low, old high) into PostgreSQL's temporary `transfer_groups`."""
@@ -300,6 +301,7 @@ class Mirror:
             ["pilot_id", "metric", "environment", "low", "high", "old_low", "old_high"],
             groups,
         )
+        self.pg.execute("ANALYZE pg_temp.transfer_groups").fetchall()  # so the planner uses the index
 
     def _drop_temporary(self, *tables: str) -> None:
         for table in tables:
