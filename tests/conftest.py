@@ -55,6 +55,11 @@ BOTH_BACKENDS = {
     "test_ingest_rows",
     "test_ingest_semantics",
     "test_postgres_ingest",
+    "test_ingest_formats",
+    "test_ingest_crosstabs",
+    "test_ingest_periods_and_percents",
+    "test_ingest_surveymonkey",
+    "test_csv_files",
 }
 
 

@@ -94,7 +94,8 @@ def test_numbers_that_cannot_be_stored_are_named_for_what_they_are(demo_store):
     ]
     with demo_store.read() as con:
         stored = con.execute(
-            "SELECT strftime(observed_at, '%d'), value FROM metric_observations WHERE upload_id = ? ORDER BY observed_at",
+            "SELECT lpad(CAST(EXTRACT(day FROM observed_at) AS VARCHAR), 2, '0'), value FROM metric_observations "
+            "WHERE upload_id = ? ORDER BY observed_at",
             [result.upload_id],
         ).fetchall()
     assert stored == [("05", None), ("06", 0.5), ("07", 0.0)], "nan is an empty value, 0e5 is a real 0"

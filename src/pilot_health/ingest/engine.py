@@ -42,7 +42,7 @@ from pilot_health.lazy import (
 from pilot_health.models import Pilot
 from pilot_health.store import queries
 from pilot_health.store.database import Store
-from pilot_health.store.transfer import engine_connection
+from pilot_health.store.transfer import engine_connection, is_server_copy
 
 __all__ = ["FAST_PATH", "IngestOptions", "IngestResult", "ingest", "upload_history", "withdraw"]
 
@@ -259,8 +259,10 @@ def _route(
 ) -> Route:
     """How this pass goes, decided once: the fast path may be tried unless this is the careful
     second try (or tests switched it off); with commit, a metrics or usage file that needs no answer
-    is stored by the fast path as it is read, under the next upload id."""
+    is stored by the fast path as it is read, under the next upload id (not on a PostgreSQL store's
+    copy: stored rows that the file repeats would be fetched from the server again for the second try)."""
     store_as = None
+    direct = direct and not is_server_copy(con)
     if commit and direct and not result.needs and mapping.kind in ("metrics", "usage"):
         store_as = queries.next_upload_id(con)
     return Route(

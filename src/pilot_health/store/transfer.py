@@ -91,6 +91,11 @@ def engine_connection(
         mirror.close()
 
 
+def is_server_copy(con: Any) -> bool:
+    """Whether `con` is a PostgreSQL store's in-memory copy (see engine_connection)."""
+    return id(con) in _MIRRORS
+
+
 def bring_stored_rows(con: Any, table: str, source: str) -> None:
     """Before the engine reads the stored rows of `table` (a data table) that the rows of `source`
     (one of its own tables, or a parenthesised query, with the table's key columns) can touch: on
