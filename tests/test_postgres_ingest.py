@@ -256,3 +256,24 @@ def test_a_register_change_a_survey_and_a_metric_answer_reach_the_server(store):
         ]
         assert con.execute("SELECT kind FROM metric_observations").fetchall() == [("business",)]
         assert con.execute("SELECT count(*) FROM audit_log WHERE action = 'upload'").fetchone()[0] == 5
+
+
+def test_the_same_bytes_again_are_named_only_to_whoever_may_see_the_earlier_upload(store):
+    """A limited editor storing a file someone stored before: told which upload it was only when every
+    pilot of that upload is in their units (which pilots those are is read from the stored rows)."""
+    from pilot_health.access import Person
+
+    with_register(store)
+    data = export(0, 200)  # rows for NEW-01 (Supply Chain) and NEW-02 (Retail Operations)
+    first = ingest(store, data, "a.csv", IngestOptions(environment="live"), commit=True)
+    assert first.status == "stored"
+    with store.write() as con:  # as uploads stored before their record kept its pilots: only the rows tell
+        con.execute("UPDATE uploads SET details = NULL WHERE upload_id = ?", [first.upload_id])
+    supply = Person("sam@example.com", "editor", ("Supply Chain",), signed_in=True)
+    both = Person("bo@example.com", "editor", ("Supply Chain", "Retail Operations"), signed_in=True)
+    hidden = ingest(store, data, "a.csv", IngestOptions(environment="live"), commit=True, person=supply)
+    named = ingest(store, data, "a.csv", IngestOptions(environment="live"), commit=True, person=both)
+    assert (hidden.status, hidden.duplicate_of) == ("duplicate", None)
+    assert hidden.warnings == ["This exact file was stored before; storing it again would change nothing."]
+    assert (named.status, named.duplicate_of) == ("duplicate", first.upload_id)
+    assert f"already stored as upload {first.upload_id}" in named.warnings[0]
