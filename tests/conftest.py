@@ -60,6 +60,8 @@ BOTH_BACKENDS = {
     "test_ingest_periods_and_percents",
     "test_ingest_surveymonkey",
     "test_csv_files",
+    "test_ingest_run_exports",
+    "test_ingest_kpi_questions",
 }
 
 
