@@ -4,7 +4,9 @@
 would store; with `commit=True` it does the same inside one write transaction and stores it. The
 upload page calls it twice (preview, then store) and the command line once. Parsing runs on whole
 columns in DuckDB, in temporary tables of the store's own connection (they never reach the file),
-so a million-row export costs about as much as DuckDB reading it.
+so a million-row export costs about as much as DuckDB reading it. On a PostgreSQL store the same
+steps run on an in-memory DuckDB copy of what they read, and the changes go to the server in the
+write transaction (store/transfer.py).
 
 This module is the order of the steps; each step lives with its concern: reading the body
 (loading), each kind's parser (register, survey, shaping and metrics with kinds), the fast path
