@@ -33,6 +33,7 @@ SQL_MODULES = {
     "store/postgres.py",
     "store/backup.py",  # a PostgreSQL backup's snapshot
     "store/move.py",  # migrate-store: copying a store file's tables into PostgreSQL
+    "store/transfer.py",
     *(
         f"ingest/{name}.py"
         for name in (

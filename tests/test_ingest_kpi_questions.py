@@ -9,6 +9,8 @@ back with SQL. Expectations are written out by hand from the bytes in each test.
 
 from __future__ import annotations
 
+from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
+
 from pilot_health.ingest import IngestOptions, ingest
 
 # A German Excel "CSV UTF-8" save: byte-order mark, semicolons, CRLF, day-first dates with dots,
@@ -27,7 +29,7 @@ ACCURACY = b"date,holdout_accuracy\n2024-01-31,0.91\n2024-02-29,0.92\n2024-03-31
 def stored_rows(store, upload_id: int) -> list[tuple]:
     with store.read() as con:
         return con.execute(
-            "SELECT pilot_id, metric, kind, environment, strftime(observed_at, '%Y-%m-%d'), value "
+            "SELECT pilot_id, metric, kind, environment, CAST(CAST(observed_at AS DATE) AS VARCHAR), value "
             "FROM metric_observations WHERE upload_id = ? ORDER BY observed_at",
             [upload_id],
         ).fetchall()

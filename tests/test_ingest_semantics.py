@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 from conftest import ROOT
+from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
 
 from pilot_health.ingest import IngestOptions, engine, ingest
 from pilot_health.store import queries
@@ -45,7 +46,8 @@ def nulls(store, pilot_id: str, columns: list[str]) -> dict[str, bool]:
 def observations(store, upload_id: int) -> list[tuple]:
     with store.read() as con:
         return con.execute(
-            "SELECT metric, environment, strftime(observed_at, '%Y-%m-%d'), value FROM metric_observations WHERE upload_id = ? ORDER BY ALL",
+            "SELECT metric, environment, CAST(CAST(observed_at AS DATE) AS VARCHAR) AS day, value "
+            "FROM metric_observations WHERE upload_id = ? ORDER BY metric, environment, day, value",
             [upload_id],
         ).fetchall()
 
@@ -116,10 +118,14 @@ def test_none_in_the_register_is_stored_as_written_and_blank_as_unknown(store):
     assert other["training_ready"] is True
 
 
-def test_a_register_saying_none_fires_its_warning_signs_once_uploaded(store):
+def test_a_register_saying_none_fires_its_warning_signs_once_uploaded(store, backend):
     """NS-01 says none for its sponsor, sponsor level, champion, owner and system of record: each is
     an answer and fires its warning sign; NS-02 left the same cells blank: each is unknown. A second
     file names the sponsor none but leaves the level blank: still no sponsor."""
+    from pilot_health.store import dialect
+
+    if backend == "postgres" and not hasattr(dialect, "Connection"):  # the portable queries bring it
+        pytest.skip("the risk signals read the weekly series (store/queries.py), not yet portable to PostgreSQL")
     from pilot_health.analytics import risk
 
     stored(upload(store, "register.csv", REGISTER))
@@ -162,7 +168,8 @@ def test_metric_files_keep_reading_none_as_an_empty_value(demo_store):
     stored(result)
     with demo_store.read() as con:
         rows = con.execute(
-            "SELECT strftime(observed_at, '%Y-%m-%d'), value IS NULL FROM metric_observations WHERE upload_id = ? ORDER BY 1",
+            "SELECT CAST(CAST(observed_at AS DATE) AS VARCHAR), value IS NULL FROM metric_observations "
+            "WHERE upload_id = ? ORDER BY 1",
             [result.upload_id],
         ).fetchall()
     assert rows == [("2024-03-04", True), ("2024-03-11", False)]
@@ -385,7 +392,9 @@ def test_future_survey_responses_count_only_from_their_date(demo_store):
     )
 
 
-def test_the_adoption_page_says_how_many_responses_wait_for_their_date(demo_store, app_env):
+def test_the_adoption_page_says_how_many_responses_wait_for_their_date(demo_store, app_env, backend):
+    if backend == "postgres":
+        pytest.skip("the pages on PostgreSQL are another part of this work (their AppTests run on both there)")
     from test_pages import assert_clean, open_page, texts
 
     later = date.today() + timedelta(days=30)

@@ -13,6 +13,7 @@ from pilot_health.ingest.survey import reject_conflicting_answers
 from pilot_health.lazy import pandas as pd
 from pilot_health.store import queries
 from pilot_health.store.database import utc_now
+from pilot_health.store.transfer import bring_stored_rows
 
 
 def finish(run: Run, table_kind: str, fast: FastRead | None = None) -> None:
@@ -100,6 +101,7 @@ def _already_stored(run: Run, table_kind: str, fast: FastRead | None, view: bool
     if facts is not None and facts.stored is not None:  # counted with the keys (see stored_facts)
         stored = facts.stored
     else:
+        bring_stored_rows(run.con, table, "ingest_ready")
         stored = queries.count_already_stored(run.con, table, "ingest_ready", but_not=stored_as)
     if stored and stored_as is not None:  # keep or replace the stored values: the temporary table's path does it
         raise RetryCarefully(fast_again=True)

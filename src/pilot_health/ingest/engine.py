@@ -4,7 +4,9 @@
 would store; with `commit=True` it does the same inside one write transaction and stores it. The
 upload page calls it twice (preview, then store) and the command line once. Parsing runs on whole
 columns in DuckDB, in temporary tables of the store's own connection (they never reach the file),
-so a million-row export costs about as much as DuckDB reading it.
+so a million-row export costs about as much as DuckDB reading it. On a PostgreSQL store the same
+steps run on an in-memory DuckDB copy of what they read, and the changes go to the server in the
+write transaction (store/transfer.py).
 
 This module is the order of the steps; each step lives with its concern: reading the body
 (loading), each kind's parser (register, survey, shaping and metrics with kinds), the fast path
@@ -42,6 +44,7 @@ from pilot_health.lazy import (
 from pilot_health.models import Pilot
 from pilot_health.store import queries
 from pilot_health.store.database import Store
+from pilot_health.store.transfer import engine_connection, is_server_copy
 
 __all__ = ["FAST_PATH", "IngestOptions", "IngestResult", "ingest", "upload_history", "withdraw"]
 
@@ -93,7 +96,10 @@ def ingest(
         text, mapping = _read_and_recognise(data, file_name, workdir, source, options, result)
         _note_what_is_missing(mapping, options, result, commit)
         result.sha256 = digest()
-        with store.write() if commit else store.read() as con:
+        with (
+            store.write() if commit else store.read() as stored,
+            engine_connection(stored, workdir, commit=commit, readable=[source.parent] if source else []) as con,
+        ):  # on a PostgreSQL store: an in-memory DuckDB copy of what the engine reads (store.transfer)
             _refuse_same_bytes(con, options, result, person)
             route = _route(con, mapping, result, person, commit=commit, tables=tables, careful=_careful, direct=_direct)
             _check_and_store(Run(con, text, mapping, options, result, progress, route), person, commit)
@@ -255,8 +261,10 @@ def _route(
 ) -> Route:
     """How this pass goes, decided once: the fast path may be tried unless this is the careful
     second try (or tests switched it off); with commit, a metrics or usage file that needs no answer
-    is stored by the fast path as it is read, under the next upload id."""
+    is stored by the fast path as it is read, under the next upload id (not on a PostgreSQL store's
+    copy: stored rows that the file repeats would be fetched from the server again for the second try)."""
     store_as = None
+    direct = direct and not is_server_copy(con)
     if commit and direct and not result.needs and mapping.kind in ("metrics", "usage"):
         store_as = queries.next_upload_id(con)
     return Route(

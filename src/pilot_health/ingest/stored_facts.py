@@ -9,6 +9,7 @@ from typing import Any
 
 from pilot_health.ingest.run import OBSERVATION_KEY, TARGET_TABLE, Run
 from pilot_health.rules.metric_dictionary import ValueSummary
+from pilot_health.store.transfer import bring_stored_rows
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def stored_facts(run: Run) -> StoredFacts:
     ).fetchall()
     rows: int = sum(g[3] for g in groups)
     columns: list[Any] = list(zip(*groups, strict=True)) if groups else [[] for _ in range(9)]
+    bring_stored_rows(run.con, table, f"(SELECT * FROM {table} WHERE upload_id = {upload_id})")
     overlap, distinct = run.one(
         f"""
         WITH file_groups AS (

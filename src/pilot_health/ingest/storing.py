@@ -21,6 +21,7 @@ from pilot_health.models import Pilot
 from pilot_health.rules.metric_dictionary import answer_rows
 from pilot_health.store import queries
 from pilot_health.store.database import Store, utc_now
+from pilot_health.store.transfer import bring_stored_rows, bring_upload_rows
 
 
 def store_upload(run: Run, fast: FastRead | None, pilots: list[Pilot]) -> int:
@@ -77,6 +78,7 @@ def _store_rows(run: Run, upload_id: int, stored_already: bool) -> None:
     con, result, options = run.con, run.result, run.options
     table = TARGET_TABLE[str(run.mapping.kind)]
     if options.replace_existing and result.already_stored:
+        bring_stored_rows(con, table, "ingest_ready")
         result.rows_replaced = queries.delete_replaced(con, table, "ingest_ready")
     if not stored_already:
         queries.insert_rows_from(con, table, "ingest_ready", upload_id)
@@ -97,6 +99,7 @@ def upload_seen_by(con: duckdb.DuckDBPyConnection, upload_id: int, person: Perso
     upload = queries.fetch_upload(con, upload_id) or {}
     if upload.get("uploaded_by") == person.name:
         return True
+    bring_upload_rows(con, upload_id)
     pilots = {
         row[0]
         for row in con.execute(

@@ -15,6 +15,7 @@ from pilot_health.ingest.run import MAX_KEPT_PROBLEMS, STORED_COLUMNS, Run
 from pilot_health.ingest.wording import and_, rows_words
 from pilot_health.lazy import pandas as pd
 from pilot_health.store import queries
+from pilot_health.store.transfer import bring_stored_rows
 
 NO_TEXT = "CAST(NULL AS VARCHAR)"
 
@@ -123,6 +124,7 @@ def _leave_out_previews(run: Run) -> None:
 
 def _fill_next_waves(run: Run) -> None:
     """A file that does not say its wave is each pilot's next wave (said in a note, to be corrected)."""
+    bring_stored_rows(run.con, "survey_responses", "ingest_survey")
     waves = pd.DataFrame(list(queries.next_waves(run.con).items()), columns=["pilot_id", "next_wave"])
     queries.register(run.con, "ingest_waves", waves)
     run.exec(

@@ -396,6 +396,23 @@ def m011_alerts(con: Connection) -> None:
     )
 
 
+@migration
+def m012_postgres_data_indexes(con: Connection) -> None:
+    """On PostgreSQL, indexes on the data rows by pilot, so that an upload reads only the stored
+    rows it can touch (store/transfer.py) and one pilot's numbers (its risk trend, the rows behind
+    a signal, its alignment and adoption) read that pilot's rows instead of scanning millions.
+    DuckDB needs none: it skips what it does not need by the blocks' own minimum and maximum, and
+    an index would slow its bulk inserts."""
+    from pilot_health.store.dialect import POSTGRES, dialect_of
+
+    if dialect_of(con) != POSTGRES:
+        return
+    # By pilot and time only: half the cost to a large upload's COPY of the whole key, and a pilot's
+    # rows within some dates are few (its other metrics are read and passed over).
+    con.execute("CREATE INDEX metric_observations_by_pilot ON metric_observations (pilot_id, observed_at)")
+    con.execute("CREATE INDEX survey_responses_by_pilot ON survey_responses (pilot_id, wave)")
+
+
 def _ensure_migrations_table(con: Connection) -> None:
     con.execute(
         """
