@@ -49,6 +49,7 @@ def test_demo_loads_and_reports_one_json_object(tmp_path, run_command):
         "009_upload_pilots",
         "010_meetings_and_decisions",
         "011_alerts",
+        "012_postgres_data_indexes",
     ]
 
 

@@ -327,13 +327,10 @@ class PostgresStore:
 
     def exists(self) -> bool:
         """Whether the store has been set up (its tables exist)."""
-        try:
-            with self._connection() as connection:
-                row = connection.execute("SELECT to_regclass('public.store_meta') IS NOT NULL").fetchone()
-                connection.rollback()
-                return bool(row and row[0])
-        except StoreError:
-            raise
+        with self._connection() as connection:
+            row = connection.execute("SELECT to_regclass('store_meta') IS NOT NULL").fetchone()
+            connection.rollback()
+            return bool(row and row[0])
 
     def for_person(self, person: Person) -> PostgresStore:
         return PostgresStore(self.url, lock_wait_seconds=self.lock_wait_seconds, scope=person.scope)
