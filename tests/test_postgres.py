@@ -116,3 +116,24 @@ def test_an_unreachable_server_gets_a_sentence_without_the_password():
     message = str(raised.value)
     assert "postgresql://pilot@127.0.0.1:9/none" in message and "s3cret" not in message
     close_pools()
+
+
+def test_a_writer_kept_waiting_past_the_wait_is_told_so_and_changes_nothing(postgres_url):
+    from pilot_health.errors import StoreLockedError
+
+    holder = open_store(postgres_url, lock_wait_seconds=5)
+    waiter = open_store(postgres_url, lock_wait_seconds=0.3)
+    holder.ensure_ready()
+    with holder.exclusive():  # a restore, say
+        with pytest.raises(StoreLockedError) as raised, waiter.write() as con:
+            queries.insert_pilots(con, [_pilot("SC-01", "Sales")], WHEN)
+    assert "stayed in use" in str(raised.value) and "nothing was changed" in str(raised.value)
+    with holder.read() as con:
+        assert queries.pilot_ids(con) == []
+
+
+def test_a_database_that_does_not_exist_is_told_at_once(postgres_url):
+    missing = postgres_url.rsplit("/", 1)[0] + "/no_such_store"
+    with pytest.raises(StoreError) as raised:
+        open_store(missing, lock_wait_seconds=30).version()
+    assert "no_such_store" in str(raised.value) and "does not exist" in str(raised.value)

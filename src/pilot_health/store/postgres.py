@@ -267,8 +267,16 @@ def _pool(url: str, wait: float) -> Any:
     with _POOLS_LOCK:
         pool = _POOLS.get(url)
         if pool is None:
-            _psycopg()
+            psycopg = _psycopg()
             from psycopg_pool import ConnectionPool
+
+            # One connection first, so a wrong address, a database that does not exist or a refused
+            # password is told at once in one sentence, instead of the pool retrying it in the
+            # background (and writing its warnings) until the wait runs out.
+            try:
+                psycopg.connect(url, connect_timeout=max(int(wait), 2)).close()
+            except psycopg.Error as error:
+                raise _friendly_error(url, error) from None
 
             pool = ConnectionPool(
                 url,
@@ -405,7 +413,7 @@ class PostgresStore:
             con = PgConnection(connection)
             self._ensure_ready(con)
             try:
-                con.execute("SELECT pg_advisory_xact_lock(?)", [WRITE_LOCK_KEY]).fetchall()
+                self._take_turn(con, "SELECT pg_advisory_xact_lock(?)")
                 yield con
                 queries.put_meta(con, "version", uuid.uuid4().hex)
                 queries.put_meta(con, "changed_at", _utc_now().isoformat(timespec="seconds"))
@@ -420,12 +428,29 @@ class PostgresStore:
     def exclusive(self) -> Iterator[None]:
         """Keep every writer out until the block ends (what a restore holds)."""
         with self._connection() as connection:
-            connection.execute("SELECT pg_advisory_lock(%s)", [WRITE_LOCK_KEY])
+            self._take_turn(PgConnection(connection), "SELECT pg_advisory_lock(?)", exclusive=True)
+            connection.commit()
             try:
                 yield
             finally:
                 connection.execute("SELECT pg_advisory_unlock(%s)", [WRITE_LOCK_KEY])
                 connection.commit()
+
+    def _take_turn(self, con: PgConnection, statement: str, exclusive: bool = False) -> None:
+        """Wait for the writers' lock at most `lock_wait_seconds` (as the embedded store waits for
+        its file), then tell in one sentence what kept it, and change nothing."""
+        psycopg = _psycopg()
+        con.execute(f"SET LOCAL lock_timeout = '{max(int(self.lock_wait_seconds * 1000), 1)}ms'").fetchall()
+        try:
+            con.execute(statement, [WRITE_LOCK_KEY]).fetchall()
+        except psycopg.errors.LockNotAvailable:
+            con.rollback()
+            what = "an upload, a change or a restore" if exclusive else "another change (an upload or a restore)"
+            raise StoreLockedError(
+                f"The store {self.location} stayed in use by {what} for {self.lock_wait_seconds:g} seconds; "
+                "nothing was changed. Wait for it to finish and try again."
+            ) from None
+        con.execute("SET LOCAL lock_timeout = 0").fetchall()
 
     def checkpoint(self) -> None:
         """Nothing to do: the server writes its own files."""
