@@ -429,8 +429,8 @@ def load_into_postgres(db: Path, server_url: str, folder: Path) -> str:
 
 
 def copy_tables(db: Path, url: str) -> None:
-    """The bench's own copy, for when migrate-store is not there: the tables as the migrations make
-    them on PostgreSQL, every row of each DuckDB table copied in with COPY, the id sequences moved
+    """The bench's own copy, for when migrate-store is not there: the store copy migrated to the
+    current schema, the tables as the migrations make them on PostgreSQL, every row of each DuckDB table copied in with COPY, the id sequences moved
     past the copied ids."""
     import duckdb
     import psycopg
@@ -439,6 +439,7 @@ def copy_tables(db: Path, url: str) -> None:
     from pilot_health.store.database import open_store
     from pilot_health.store.postgres import close_pools
 
+    open_store(db).ensure_ready()  # the copy at the current schema first, like the new database
     open_store(url).ensure_ready()
     close_pools()
     source = duckdb.connect(str(db), read_only=True)
@@ -448,9 +449,9 @@ def copy_tables(db: Path, url: str) -> None:
                 row[0]
                 for row in target.execute(
                     "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-                    "AND table_type = 'BASE TABLE'"
+                    "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'"
                 ).fetchall()
-            ]
+            ]  # which migrations ran: the new database's own record
             for table in tables:
                 target_columns = [
                     row[0]
