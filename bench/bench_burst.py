@@ -40,6 +40,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -430,8 +431,8 @@ def load_into_postgres(db: Path, server_url: str, folder: Path) -> str:
 
 def copy_tables(db: Path, url: str) -> None:
     """The bench's own copy, for when migrate-store is not there: the store copy migrated to the
-    current schema, the tables as the migrations make them on PostgreSQL, every row of each DuckDB table copied in with COPY, the id sequences moved
-    past the copied ids."""
+    current schema, the tables as the migrations make them on PostgreSQL, every row of each DuckDB
+    table copied in with COPY, the id sequences moved past the copied ids."""
     import duckdb
     import psycopg
 
@@ -477,15 +478,15 @@ def copy_tables(db: Path, url: str) -> None:
                     for row in rows:
                         copy.write_row(row)
                 log(f"    {table}: {len(rows):,} rows")
-            for table, column in target.execute(
-                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
-                "AND (column_default LIKE 'nextval(%%' OR is_identity = 'YES')"
+            # The ids' defaults name their sequence (DEFAULT nextval('upload_id_seq')), which no
+            # column owns, so pg_get_serial_sequence would not find it: read its name from the default.
+            for table, column, default in target.execute(
+                "SELECT table_name, column_name, column_default FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND column_default LIKE 'nextval(%%'"
             ).fetchall():
+                sequence = re.search(r"nextval\('([^']+)'", default).group(1)
                 highest = f'coalesce((SELECT max("{column}") FROM "{table}"), 0) + 1'
-                target.execute(
-                    f"SELECT setval(pg_get_serial_sequence(%s, %s), {highest}, false)",
-                    (f'"{table}"', column),
-                )
+                target.execute(f"SELECT setval(%s, {highest}, false)", (sequence,))
     finally:
         source.close()
 
