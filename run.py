@@ -14,6 +14,13 @@ again only when its lock file changes), or prints why those tests will be skippe
 up when the pytest arguments leave the browser tests out (`python3 run.py test -m "not browser"`,
 or only test files without them), so the quick loop installs nothing it will not use.
 
+The tests that run on both stores need a PostgreSQL server: `test` starts one throwaway server for
+the whole run (tests/postgres_support.py; Debian's `postgresql` package, installed with apt-get
+when the binaries are missing and it can be), hands its address to pytest in
+PILOT_HEALTH_TEST_POSTGRES and stops it at the end. When it cannot, those tests are skipped and the
+reason is printed. Only test files named on the command line that never mention PostgreSQL (nor
+run on both stores) leave it out.
+
 Runs naming no test files use worker processes (pytest-xdist): three for the whole suite (one
 runs the browser tests), two without the browser tests; PILOT_HEALTH_TEST_WORKERS=1 for none. The fast subset while
 developing is `python3 run.py test -m "not browser and not slow"` (docs/developing.md, "Tests").
@@ -47,6 +54,7 @@ OIDC = ROOT / "tests" / "oidc"
 OIDC_LOCK = OIDC / "package-lock.json"
 OIDC_MODULES = OIDC / "node_modules"
 OIDC_STAMP = OIDC_MODULES / ".pilot-health-installed"
+CONFTEST = ROOT / "tests" / "conftest.py"
 
 
 def say(message: str) -> None:
@@ -98,21 +106,71 @@ def ensure_chromium() -> tuple[str | None, str]:
         return found, ""
     if os.environ.get("PILOT_HEALTH_CHROMIUM"):
         return None, f"PILOT_HEALTH_CHROMIUM points to {os.environ['PILOT_HEALTH_CHROMIUM']}, which does not exist"
+    problem = apt_install("chromium", "the browser tests")
+    if problem:
+        return None, f"Chromium is not installed and {problem}"
+    found = find_chromium()
+    return (found, "") if found else (None, "apt-get installed chromium but no chromium binary was found on PATH")
+
+
+def apt_install(package: str, purpose: str) -> str:
+    """Install Debian's `package` with apt-get (as root, or through `sudo -n`); "" when done, else
+    the reason it could not be."""
     apt = shutil.which("apt-get")
     if not apt:
-        return None, "Chromium is not installed and this machine has no apt-get to install Debian's chromium package"
+        return f"this machine has no apt-get to install Debian's {package} package"
     prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
     if prefix and not shutil.which("sudo"):
-        return None, "Chromium is not installed and installing it needs root (run: sudo apt-get install chromium)"
-    say("installing Debian's chromium package for the browser tests …")
+        return f"installing it needs root (run: sudo apt-get install {package})"
+    say(f"installing Debian's {package} package for {purpose} …")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for step in (["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+    for step in (["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", package]):
         result = subprocess.run(prefix + [apt] + step, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            return None, f"apt-get {step[0]} failed ({last[0]}); install Debian's chromium package by hand"
-    found = find_chromium()
-    return (found, "") if found else (None, "apt-get installed chromium but no chromium binary was found on PATH")
+            return f"apt-get {step[0]} failed ({last[0]}); install Debian's {package} package by hand"
+    return ""
+
+
+def postgres_support():
+    """tests/postgres_support.py (standard library only), loaded from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("postgres_support", ROOT / "tests" / "postgres_support.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ensure_postgres():
+    """Return (a running throwaway PostgreSQL server, reason there is none). Installs Debian's
+    postgresql package when its binaries are missing and that is possible."""
+    support = postgres_support()
+    if support.find_binaries() is None:
+        problem = apt_install("postgresql", "the tests on PostgreSQL")
+        if problem:
+            return None, f"PostgreSQL is not installed and {problem}"
+        if support.find_binaries() is None:
+            return None, "apt-get installed postgresql but no initdb was found under /usr/lib/postgresql"
+    return support.start()
+
+
+def both_backend_modules() -> set[str]:
+    """The test modules tests/conftest.py runs on both stores (its BOTH_BACKENDS set)."""
+    found = re.search(r"BOTH_BACKENDS\s*=\s*\{([^}]*)\}", CONFTEST.read_text(encoding="utf-8"))
+    return set(re.findall(r"[\"'](\w+)[\"']", found.group(1))) if found else set()
+
+
+def postgres_needed(extra: list[str]) -> bool:
+    """Whether `pytest extra` can run a test on PostgreSQL: false only when the run names test files
+    and none of them runs on both stores (conftest's BOTH_BACKENDS) or mentions PostgreSQL."""
+    files = selected_test_files(extra)
+    if files is None:
+        return True
+    both = both_backend_modules()
+    return any(
+        path.stem in both or "postgres" in path.read_text(encoding="utf-8").lower() for path in files if path.is_file()
+    )
 
 
 def ensure_oidc_provider() -> tuple[str | None, str]:
@@ -320,6 +378,8 @@ def browser_setup_needed(extra: list[str]) -> tuple[bool, bool]:
 
 
 TEST_WORKERS = "PILOT_HEALTH_TEST_WORKERS"
+POSTGRES_URL = "PILOT_HEALTH_TEST_POSTGRES"  # the names tests/postgres_support.py reads
+POSTGRES_SKIP = "PILOT_HEALTH_POSTGRES_SKIP"
 
 
 def worker_arguments(extra: list[str]) -> list[str]:
@@ -383,11 +443,26 @@ def test(extra: list[str]) -> int:
         else:
             env["PILOT_HEALTH_OIDC_SKIP"] = reason
             say(f"sign-in browser tests will be SKIPPED: {reason}")
+    server = None
+    if not postgres_needed(extra):
+        env.setdefault(POSTGRES_SKIP, "this run's selection has no tests on PostgreSQL, so no server was started")
+    else:
+        server, reason = ensure_postgres()
+        if server:
+            env[POSTGRES_URL] = server.url
+            say(f"PostgreSQL tests will use a throwaway server on port {server.port} (stopped at the end)")
+        else:
+            env[POSTGRES_SKIP] = reason
+            say(f"PostgreSQL tests will be SKIPPED: {reason}")
     workers = worker_arguments(extra)
     if workers:
         say(f"tests in {workers[1]} worker processes, a test file per worker at a time ({TEST_WORKERS}=1: in one)")
     command = [str(PYTHON), "-m", "pytest", *workers, *extra]
-    result = subprocess.call(command, cwd=ROOT, env=env)
+    try:
+        result = subprocess.call(command, cwd=ROOT, env=env)
+    finally:
+        if server:
+            server.stop()
     if checks != 0:
         say(
             "FAILED: the lint, format or type checks found more than their baseline (their report is above the "

@@ -10,6 +10,14 @@ message (its URL name and query string, as a browser opening the link does) and 
     .venv/bin/python bench/bench_burst.py                 # the 500-pilot store (bench/out/bench.duckdb)
     .venv/bin/python bench/bench_burst.py --demo          # the 24-pilot demo store (built in a temp folder)
     .venv/bin/python bench/bench_burst.py --json          # ... and every figure as one JSON object (last line)
+    .venv/bin/python bench/bench_burst.py --replicas 2 --postgres postgresql://USER@HOST:PORT/postgres
+
+With --postgres, the store is copied into a new database on that PostgreSQL server (`python -m
+pilot_health migrate-store`, or the bench's own table-by-table copy while that command is not there),
+served by --replicas dashboards on as many ports, all with PILOT_HEALTH_DB=postgresql://…, and the
+sessions are spread over them round-robin, as a load balancer with sticky sessions spreads people
+(a session stays on its replica). The writes go to the same database; the server's CPU and memory
+figures are the sum over the replicas. The database is dropped at the end unless --keep.
 
 For each main page (Portfolio home, Risk, Alignment, Adoption) it measures:
   * first view (cold) and one session alone, warm (median of --single views, one after another);
@@ -32,6 +40,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -155,20 +164,29 @@ async def _close_all(sockets) -> None:
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
 
-async def burst(server: Server, page: str, n: int, query: str = "") -> list[View]:
-    """n sessions connect, then all send their rerun at the same moment; each is timed on its own."""
-    sockets = await asyncio.gather(*(connect(server.ws_url) for _ in range(n)))
+async def burst(server: Server | Replicas, page: str, n: int, query: str = "") -> list[View]:
+    """n sessions connect (to the replicas in turn), then all send their rerun at the same moment;
+    each is timed on its own."""
+    targets = [server.pick() if isinstance(server, Replicas) else server for _ in range(n)]
+    sockets = await asyncio.gather(*(connect(target.ws_url) for target in targets))
     try:
-        payload = _back_msg(PAGES[page], query, server.url)
-        return list(await asyncio.gather(*(run_view(ws, page, payload, server.view_timeout) for ws in sockets)))
+        return list(
+            await asyncio.gather(
+                *(
+                    run_view(ws, page, _back_msg(PAGES[page], query, target.url), target.view_timeout)
+                    for ws, target in zip(sockets, targets, strict=True)
+                )
+            )
+        )
     finally:
         await _close_all(sockets)
 
 
-async def one_view(server: Server, page: str, query: str = "") -> View:
-    ws = await connect(server.ws_url)
+async def one_view(server: Server | Replicas, page: str, query: str = "") -> View:
+    target = server.pick() if isinstance(server, Replicas) else server
+    ws = await connect(target.ws_url)
     try:
-        return await run_view(ws, page, _back_msg(PAGES[page], query, server.url), server.view_timeout)
+        return await run_view(ws, page, _back_msg(PAGES[page], query, target.url), target.view_timeout)
     finally:
         await ws.close()
 
@@ -182,7 +200,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def child_env(db: Path) -> dict[str, str]:
+def child_env(db: Path | str) -> dict[str, str]:
     """The environment of the server and the ingest command: this checkout's code first, the store
     copy, no demo on a first run."""
     env = dict(os.environ, PILOT_HEALTH_DB=str(db), PILOT_HEALTH_DEMO_ON_FIRST_RUN="no")
@@ -195,7 +213,7 @@ class Server:
     url: str
     process: subprocess.Popen
     folder: Path
-    db: Path
+    db: Path | str
     view_timeout: float = VIEW_TIMEOUT_SECONDS
     started: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
@@ -223,6 +241,9 @@ class Server:
         text = (self.folder / "server.stderr").read_text(errors="replace").strip()
         return text[-limit:]
 
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -233,6 +254,46 @@ class Server:
                 self.process.wait(timeout=10)
 
 
+@dataclass
+class Replicas:
+    """Several dashboards on one PostgreSQL database, used as one server by the measurements: each
+    new session goes to the next replica in turn (a load balancer with sticky sessions); CPU and
+    memory are the sums over the replicas."""
+
+    servers: list[Server]
+    turn: int = 0
+
+    def pick(self) -> Server:
+        server = self.servers[self.turn % len(self.servers)]
+        self.turn += 1
+        return server
+
+    @property
+    def folder(self) -> Path:
+        return self.servers[0].folder.parent
+
+    @property
+    def db(self) -> Path | str:
+        return self.servers[0].db
+
+    @property
+    def started(self) -> datetime:
+        return min(server.started for server in self.servers)
+
+    def rss_mb(self) -> float:
+        return sum(server.rss_mb() for server in self.servers)
+
+    def cpu_seconds(self) -> float:
+        return sum(server.cpu_seconds() for server in self.servers)
+
+    def alive(self) -> bool:
+        return all(server.alive() for server in self.servers)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
 def _health_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
@@ -241,7 +302,7 @@ def _health_ok(url: str) -> bool:
         return False
 
 
-def start_server(folder: Path, db: Path, port: int | None = None, script: Path = ROOT / "app.py") -> Server:
+def start_server(folder: Path, db: Path | str, port: int | None = None, script: Path = ROOT / "app.py") -> Server:
     """The dashboard as run.py starts it (pilot_health.ui.serve, from the checkout), headless on
     127.0.0.1, with no secrets file (so sign-in is off), until it answers /_stcore/health."""
     port = port or free_port()
@@ -312,7 +373,7 @@ def write_target(db: Path) -> tuple[str, list[str]]:
     return row[0], list(row[1])[:2]
 
 
-def write_one_pilot(server: Server, pilot: str, metrics: list[str], number: int) -> float:
+def write_one_pilot(server: Server | Replicas, pilot: str, metrics: list[str], number: int) -> float:
     """A real write while the server runs: a small metrics export for one pilot, with a new date,
     through `python -m pilot_health ingest` on the same store file. Returns its seconds."""
     moment = server.started.replace(second=0, microsecond=0) - timedelta(
@@ -339,6 +400,103 @@ def write_one_pilot(server: Server, pilot: str, metrics: list[str], number: int)
     if done.returncode != 0 or result.get("status") != "stored":
         raise SystemExit(f"the write (ingest of {path.name}) failed: {done.stdout or done.stderr}")
     return seconds
+
+
+def load_into_postgres(db: Path, server_url: str, folder: Path) -> str:
+    """A new database on the PostgreSQL server at `server_url` (its maintenance database's
+    address) holding a copy of the DuckDB store `db`; returns its address."""
+    import uuid
+
+    import psycopg
+
+    name = f"bench_burst_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = server_url.rsplit("/", 1)[0] + "/" + name
+    moved = subprocess.run(
+        [sys.executable, "-m", "pilot_health", "migrate-store", "--from", str(db), "--to", url],
+        cwd=ROOT,
+        env=child_env(url),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if moved.returncode == 0:
+        log(f"  copied with migrate-store: {moved.stdout.strip().splitlines()[-1:] or ''}")
+        return url
+    log(f"  migrate-store did not copy it ({(moved.stderr or moved.stdout).strip()[-300:]}); copying table by table")
+    copy_tables(db, url)
+    return url
+
+
+def copy_tables(db: Path, url: str) -> None:
+    """The bench's own copy, for when migrate-store is not there: the store copy migrated to the
+    current schema, the tables as the migrations make them on PostgreSQL, every row of each DuckDB
+    table copied in with COPY, the id sequences moved past the copied ids."""
+    import duckdb
+    import psycopg
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from pilot_health.store.database import open_store
+    from pilot_health.store.postgres import close_pools
+
+    open_store(db).ensure_ready()  # the copy at the current schema first, like the new database
+    open_store(url).ensure_ready()
+    close_pools()
+    source = duckdb.connect(str(db), read_only=True)
+    try:
+        with psycopg.connect(url) as target:
+            tables = [
+                row[0]
+                for row in target.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                    "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'"
+                ).fetchall()
+            ]  # which migrations ran: the new database's own record
+            for table in tables:
+                target_columns = [
+                    row[0]
+                    for row in target.execute(
+                        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
+                        "AND table_name = %s ORDER BY ordinal_position",
+                        (table,),
+                    ).fetchall()
+                ]
+                present = {
+                    row[0]
+                    for row in source.execute(
+                        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+                    ).fetchall()
+                }
+                columns = [c for c in target_columns if c in present]
+                if not columns:
+                    continue
+                quoted = ", ".join(f'"{c}"' for c in columns)
+                rows = source.execute(f'SELECT {quoted} FROM "{table}"').fetchall()
+                target.execute(f'DELETE FROM "{table}"')
+                with target.cursor().copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                log(f"    {table}: {len(rows):,} rows")
+            # The ids' defaults name their sequence (DEFAULT nextval('upload_id_seq')), which no
+            # column owns, so pg_get_serial_sequence would not find it: read its name from the default.
+            for table, column, default in target.execute(
+                "SELECT table_name, column_name, column_default FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND column_default LIKE 'nextval(%%'"
+            ).fetchall():
+                sequence = re.search(r"nextval\('([^']+)'", default).group(1)
+                highest = f'coalesce((SELECT max("{column}") FROM "{table}"), 0) + 1'
+                target.execute(f"SELECT setval(%s, {highest}, false)", (sequence,))
+    finally:
+        source.close()
+
+
+def drop_database(server_url: str, url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- measuring -----------------------------------------------------------------------------------------
@@ -399,7 +557,9 @@ def load_average() -> str:
         return "?"
 
 
-async def measure(server: Server, args: argparse.Namespace, report: Report, write_for: tuple[str, list[str]]) -> None:
+async def measure(
+    server: Server | Replicas, args: argparse.Namespace, report: Report, write_for: tuple[str, list[str]]
+) -> None:
     pages = args.pages
     # 1. first view, then one session alone (warm), then --sessions and --many at once (warm).
     for page in pages:
@@ -567,6 +727,18 @@ def main(argv: list[str] | None = None) -> int:
         "sessions Streamlit keeps for a reconnect (server.disconnectedSessionTTL, 120 s) have expired; 0 skips it",
     )
     parser.add_argument("--port", type=int, default=None, help="the server's port (default: a free one)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="serve the store from a new database on this PostgreSQL server (the address of its maintenance "
+        "database, e.g. postgresql://pilot@127.0.0.1:5432/postgres) instead of a DuckDB copy",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="dashboards on as many ports, sessions spread over them in turn (more than 1 needs --postgres)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (store copy, server logs)")
     parser.add_argument(
         "--json", action="store_true", help="also print every figure as one JSON object (last line of stdout)"
@@ -576,9 +748,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [p for p in args.pages if p not in PAGES]
     if unknown:
         parser.error(f"unknown page(s) {', '.join(unknown)}; choose from {', '.join(PAGES)}")
+    if args.replicas < 1 or (args.replicas > 1 and not args.postgres):
+        parser.error("--replicas above 1 needs --postgres: a DuckDB file is served by one process")
 
     folder = Path(tempfile.mkdtemp(prefix="bench_burst_"))
-    server: Server | None = None
+    server: Server | Replicas | None = None
+    database: str | None = None
     try:
         if args.demo:
             log("building the demo store …")
@@ -604,13 +779,26 @@ def main(argv: list[str] | None = None) -> int:
             views=args.views,
             cores=os.cpu_count(),
         )
+        served: Path | str = db
+        if args.postgres:
+            log(f"copying {label} into a new database on {args.postgres} …")
+            served = database = load_into_postgres(db, args.postgres, folder)
+            label = f"{label} on PostgreSQL, {args.replicas} replica{'s' if args.replicas > 1 else ''}"
+            report.store = label
         log(f"starting the dashboard on a copy of {label} ({report.pilots} pilots); load average {load_average()} …")
-        server = start_server(folder, db, args.port)
+        if args.replicas > 1:
+            servers = []
+            server = Replicas(servers)
+            for number in range(args.replicas):
+                (folder / f"replica-{number + 1}").mkdir()
+                servers.append(
+                    start_server(folder / f"replica-{number + 1}", served, args.port + number if args.port else None)
+                )
+        else:
+            server = start_server(folder, served, args.port)
         report.notes["rss_start_mb"] = server.rss_mb()
         asyncio.run(measure(server, args, report, write_for))
-        report.notes.update(
-            load_after=load_average(), rss_end_mb=server.rss_mb(), server_alive=server.process.poll() is None
-        )
+        report.notes.update(load_after=load_average(), rss_end_mb=server.rss_mb(), server_alive=server.alive())
         print_table(report, args)
         if args.json:
             print(
@@ -628,6 +816,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
+        if database and not args.keep:
+            drop_database(args.postgres, database)
         if args.keep:
             log(f"kept {folder}")
         else:

@@ -1,7 +1,8 @@
 """`python3 run.py test`: the quick loop (`-m "not browser"`, or only files without browser tests)
 sets up neither Chromium nor the sign-in tests' OpenID provider; the whole suite (what `.ci/run`
-runs) sets up both. run.py is loaded in this process and its installers replaced by recorders, so
-nothing is installed here."""
+runs) sets up both, and every run that can hold a test on PostgreSQL gets one throwaway server,
+stopped at the end. run.py is loaded in this process and its installers replaced by recorders, so
+nothing is installed here (one slow test starts a real server)."""
 
 from __future__ import annotations
 
@@ -51,9 +52,20 @@ def test_browser_setup_only_when_the_selection_can_hold_browser_tests(run_py, ar
     assert run_py.browser_setup_needed(arguments) == (chromium, provider)
 
 
-def _record_test_run(run_py, monkeypatch, tmp_path, checks=0):
-    """Replace every installer, the lint checks and the pytest call by recorders; returns what was called."""
-    called: dict = {"chromium": 0, "provider": 0, "checks": 0}
+class _RecordedServer:
+    """Stands in for postgres_support.Server: records when it is stopped."""
+
+    def __init__(self, called: dict):
+        self.called, self.port, self.url = called, 54321, "postgresql://pilot@127.0.0.1:54321/postgres"
+
+    def stop(self) -> None:
+        self.called["postgres stopped"] += 1
+
+
+def _record_test_run(run_py, monkeypatch, tmp_path, checks=0, postgres_reason=""):
+    """Replace every installer, the lint checks and the pytest call by recorders; returns what was
+    called. The PostgreSQL server "starts" unless `postgres_reason` says why it cannot."""
+    called: dict = {"chromium": 0, "provider": 0, "checks": 0, "postgres": 0, "postgres stopped": 0}
     monkeypatch.setattr(
         run_py, "ensure_environment", lambda requirements: called.setdefault("environment", requirements)
     )
@@ -74,14 +86,27 @@ def _record_test_run(run_py, monkeypatch, tmp_path, checks=0):
         called["provider"] += 1
         return None, "node not found on PATH (install Node.js 20 or newer with npm)"
 
+    def ensure_postgres():
+        called["postgres"] += 1
+        return (None, postgres_reason) if postgres_reason else (_RecordedServer(called), "")
+
     def call(command, cwd, env):
         called["command"], called["env"] = command, env
+        called["postgres stopped when pytest ran"] = called["postgres stopped"]
         return 0
 
+    monkeypatch.setattr(run_py, "ensure_postgres", ensure_postgres)
     monkeypatch.setattr(run_py, "ensure_chromium", ensure_chromium)
     monkeypatch.setattr(run_py, "ensure_oidc_provider", ensure_oidc_provider)
     monkeypatch.setattr(run_py.subprocess, "call", call)
-    for name in ("PILOT_HEALTH_BROWSER_SKIP", "PILOT_HEALTH_OIDC_SKIP", "PILOT_HEALTH_CHROMIUM", "PILOT_HEALTH_NODE"):
+    for name in (
+        "PILOT_HEALTH_BROWSER_SKIP",
+        "PILOT_HEALTH_OIDC_SKIP",
+        "PILOT_HEALTH_CHROMIUM",
+        "PILOT_HEALTH_NODE",
+        "PILOT_HEALTH_TEST_POSTGRES",
+        "PILOT_HEALTH_POSTGRES_SKIP",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("PILOT_HEALTH_TEST_WORKERS", raising=False)
     monkeypatch.setattr(run_py.os, "cpu_count", lambda: 2)  # this machine's
@@ -200,3 +225,133 @@ def test_run_checks_runs_the_ratchet_with_the_environments_python(run_py, monkey
     assert run_py.run_checks() == 1
     assert ran["command"] == [str(run_py.PYTHON), str(ROOT / "tools" / "lint_ratchet.py")]
     assert ran["cwd"] == ROOT
+
+
+# --- PostgreSQL: one throwaway server per run -------------------------------------------------------
+
+
+def test_the_whole_suite_gets_one_postgres_server_for_the_run_stopped_after_pytest(
+    run_py, monkeypatch, tmp_path, capsys
+):
+    called, _ = _record_test_run(run_py, monkeypatch, tmp_path)
+    assert run_py.main(["test"]) == 0
+    assert called["postgres"] == 1
+    assert called["env"]["PILOT_HEALTH_TEST_POSTGRES"] == "postgresql://pilot@127.0.0.1:54321/postgres"
+    assert "PILOT_HEALTH_POSTGRES_SKIP" not in called["env"]
+    assert (called["postgres stopped when pytest ran"], called["postgres stopped"]) == (0, 1)
+    assert "PostgreSQL tests will use a throwaway server on port 54321" in capsys.readouterr().out
+
+
+def test_the_server_is_stopped_even_when_pytest_is_interrupted(run_py, monkeypatch, tmp_path):
+    called, _ = _record_test_run(run_py, monkeypatch, tmp_path)
+
+    def interrupted(command, cwd, env):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_py.subprocess, "call", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_py.main(["test", "-m", "not browser"])
+    assert called["postgres stopped"] == 1
+
+
+def test_without_a_server_the_postgres_tests_are_skipped_with_the_reason_printed(run_py, monkeypatch, tmp_path, capsys):
+    reason = "PostgreSQL is not installed and this machine has no apt-get to install Debian's postgresql package"
+    called, _ = _record_test_run(run_py, monkeypatch, tmp_path, postgres_reason=reason)
+    assert run_py.main(["test", "-m", "not browser"]) == 0
+    assert called["env"]["PILOT_HEALTH_POSTGRES_SKIP"] == reason
+    assert "PILOT_HEALTH_TEST_POSTGRES" not in called["env"]
+    assert called["postgres stopped"] == 0
+    assert f"PostgreSQL tests will be SKIPPED: {reason}" in capsys.readouterr().out
+
+
+def test_named_files_without_postgres_tests_start_no_server(run_py, monkeypatch, tmp_path):
+    called, _ = _record_test_run(run_py, monkeypatch, tmp_path)
+    assert run_py.main(["test", "tests/test_risk.py", "-k", "heatmap"]) == 0
+    assert called["postgres"] == 0
+    # Should a PostgreSQL test slip through after all, it is skipped with the reason, never failed.
+    assert "no tests on PostgreSQL" in called["env"]["PILOT_HEALTH_POSTGRES_SKIP"]
+
+
+@pytest.mark.parametrize(
+    "arguments, needed",
+    [
+        ([], True),  # the whole suite
+        (["-m", "not browser and not slow"], True),  # the fast subset runs the store tests on both
+        (["tests"], True),
+        (["tests/test_risk.py", "-k", "heatmap"], False),
+        (["tests/test_store.py"], True),  # in conftest's BOTH_BACKENDS
+        (["tests/test_risk.py", "tests/test_store.py"], True),
+        (["tests/test_browser_replicas.py"], True),  # says PostgreSQL itself
+        (["/tmp"], True),  # something outside tests/: unsure, so start one
+    ],
+)
+def test_a_server_is_started_when_the_selection_can_hold_a_postgres_test(run_py, arguments, needed):
+    assert run_py.postgres_needed(arguments) is needed
+
+
+def test_the_modules_on_both_stores_are_read_from_conftest(run_py):
+    import conftest
+
+    assert run_py.both_backend_modules() == conftest.BOTH_BACKENDS
+
+
+class _Support:
+    """Stands in for tests/postgres_support.py: no binaries until "installed"."""
+
+    def __init__(self, binaries_after_install: bool):
+        self.installed, self.after = False, binaries_after_install
+
+    def find_binaries(self):
+        return Path("/usr/lib/postgresql/15/bin") if self.installed and self.after else None
+
+    def start(self):
+        return "a server", ""
+
+
+def test_missing_binaries_are_installed_from_debians_package_like_chromium(run_py, monkeypatch):
+    support, asked = _Support(binaries_after_install=True), []
+
+    def apt_install(package, purpose):
+        asked.append(package)
+        support.installed = True
+        return ""
+
+    monkeypatch.setattr(run_py, "postgres_support", lambda: support)
+    monkeypatch.setattr(run_py, "apt_install", apt_install)
+    assert run_py.ensure_postgres() == ("a server", "")
+    assert asked == ["postgresql"]
+
+
+def test_a_failed_install_gives_the_reason(run_py, monkeypatch):
+    monkeypatch.setattr(run_py, "postgres_support", lambda: _Support(binaries_after_install=False))
+    monkeypatch.setattr(
+        run_py,
+        "apt_install",
+        lambda package, purpose: "installing it needs root (run: sudo apt-get install postgresql)",
+    )
+    assert run_py.ensure_postgres() == (
+        None,
+        "PostgreSQL is not installed and installing it needs root (run: sudo apt-get install postgresql)",
+    )
+    monkeypatch.setattr(run_py, "apt_install", lambda package, purpose: "")
+    server, reason = run_py.ensure_postgres()
+    assert server is None and "no initdb was found" in reason
+
+
+@pytest.mark.slow
+def test_ensure_postgres_starts_a_real_server_that_answers_and_is_gone_after_stop(run_py):
+    import psycopg
+
+    if run_py.postgres_support().find_binaries() is None:  # a test installs nothing
+        pytest.skip("PostgreSQL tests skipped: PostgreSQL is not installed (Debian's postgresql package)")
+    server, reason = run_py.ensure_postgres()
+    if server is None:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    try:
+        with psycopg.connect(server.url, connect_timeout=5) as con:
+            assert con.execute("SELECT current_user").fetchone() == ("pilot",)
+    finally:
+        server.stop()
+    assert not server.folder.exists()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(server.url, connect_timeout=2)
