@@ -12,7 +12,7 @@ from conftest import ROOT, run_python
 from streamlit.testing.v1 import AppTest
 
 from pilot_health.models import Pilot
-from pilot_health.register.pilots import get_pilot, update_pilot
+from pilot_health.register.pilots import get_pilot, list_pilots, update_pilot
 from pilot_health.store.database import open_store
 from pilot_health.ui.page import PAGES
 
@@ -187,3 +187,21 @@ def test_the_warmer_recomputes_only_the_pilot_another_replica_changed(pg_demo):
     update_pilot(other_replica, pilot.model_copy(update={"owner": "Someone else"}))
     assert warmer.check_once()
     assert {kind: keeper.computed[kind] - first[kind] for kind in KINDS} == dict.fromkeys(KINDS, 1)
+
+
+@pytest.mark.parametrize("page", [path for path, *_ in PAGES if path != "pages/8_Guide.py"])
+def test_a_person_limited_to_one_unit_sees_only_its_pilots_on_postgresql(page, pg_demo, signin_env):
+    """The narrowed reads (temporary views in the read's transaction) and the shared results
+    filtered per scope, on PostgreSQL: Finance's editor is sent no other unit's pilot on any page."""
+    from test_signin_pages import PILOT_CODE, everything_sent, signed_in, visit
+
+    signin_env(pg_demo)
+    pilots = list_pilots(pg_demo)
+    finance = set(pilots.loc[pilots["business_unit"] == "Finance", "pilot_id"])
+    others = set(pilots["pilot_id"]) - finance
+    at = visit(None if page == "app.py" else page, signed_in("fay@example.com"))
+    assert_clean(at)
+    sent = set(PILOT_CODE.findall(everything_sent(at)))
+    assert sent & others == set(), sorted(sent & others)
+    if page not in ("pages/2_Upload_data.py", "pages/6_Audit_trail.py", "pages/7_Thresholds.py", "pages/10_Alerts.py"):
+        assert sent & finance, "the unit's own pilots are shown"
