@@ -205,3 +205,48 @@ def test_a_person_limited_to_one_unit_sees_only_its_pilots_on_postgresql(page, p
     assert sent & others == set(), sorted(sent & others)
     if page not in ("pages/2_Upload_data.py", "pages/6_Audit_trail.py", "pages/7_Thresholds.py", "pages/10_Alerts.py"):
         assert sent & finance, "the unit's own pilots are shown"
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_the_home_frame_reads_every_data_row_again_only_after_an_upload_changes(engine, request):
+    """After a write that brings or takes no data (a record edited) the home page's frame is made
+    again from the uploads' facts already known; after a withdrawal they are read again. Either
+    way the frame is exactly what `load_portfolio` computes from scratch."""
+    from datetime import date
+
+    from pilot_health.analytics.portfolio import load_portfolio
+    from pilot_health.ingest.storing import withdraw
+    from pilot_health.reports.results import ResultsKeeper
+
+    store = request.getfixturevalue("demo_store" if engine == "duckdb" else "pg_demo")
+    keeper, today = ResultsKeeper(), date.today()
+
+    def frame():
+        return keeper.portfolio(store, None, today, 45)
+
+    first = frame()
+    assert keeper.computed["upload_facts"] == 1
+    pilot = get_pilot(store, "FN-02")
+    update_pilot(store, pilot.model_copy(update={"spend_to_date": pilot.spend_to_date + 1_000}))
+    edited = frame()
+    assert (keeper.computed["portfolio"], keeper.computed["upload_facts"]) == (2, 1)
+    pd.testing.assert_frame_equal(edited, load_portfolio(store, today, 45))
+    assert not edited.equals(first)
+
+    uploads = edited.set_index("pilot_id")["data_uploads"]
+    newest = next(u for u in list_uploads(store) if u["pilots"] == "FN-02" and u["withdrawn_at"] is None)
+    withdraw(store, newest["upload_id"], by="admin")
+    withdrawn = frame()
+    assert (keeper.computed["portfolio"], keeper.computed["upload_facts"]) == (3, 2)
+    pd.testing.assert_frame_equal(withdrawn, load_portfolio(store, today, 45))
+    assert withdrawn.set_index("pilot_id")["data_uploads"]["FN-02"] == uploads["FN-02"] - 1
+
+
+def list_uploads(store) -> list[dict]:
+    from pilot_health.ingest import upload_history
+
+    history = upload_history(store, True).sort_values("uploaded_at", ascending=False)
+    return [
+        {**row, "withdrawn_at": None if pd.isna(row["withdrawn_at"]) else row["withdrawn_at"]}
+        for row in history.to_dict("records")
+    ]
