@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_pages.py                 # build bench/out/bench.duckdb, then time
     .venv/bin/python bench/bench_pages.py --reuse         # time an existing bench store
     .venv/bin/python bench/bench_pages.py --reuse --json  # ... and print the figures as JSON too
+    .venv/bin/python bench/bench_pages.py --reuse --pg postgresql://…  # ... and the same store on PostgreSQL
 
 1. Builds a store of 500 pilots, 5,000,000 metric observations and 200,000 survey responses, with
    the uploads that brought them (weekly, fortnightly or monthly per pilot over two years, a few
@@ -16,6 +17,9 @@
    `pilot_health.ui.data` (called in bare mode) for the cached warm time. The target is each page's
    data in under 500 ms warm. Pages: home, register, failure-pattern risk (with and without the
    rows behind each signal), alignment (with a pilot chosen), adoption (with a pilot chosen).
+3. Edits one pilot's record (a real write) and times each page's first view after it.
+4. With --pg, does the same on PostgreSQL (the bench file copied there by pg_copy.py) and prints
+   both stores' page totals side by side.
 
 The store is a bench file: it is marked in store_meta (`bench_store`), and the script refuses to
 replace a file that does not carry that mark, so it cannot overwrite a real store by accident.
