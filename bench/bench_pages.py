@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_pages.py                 # build bench/out/bench.duckdb, then time
     .venv/bin/python bench/bench_pages.py --reuse         # time an existing bench store
     .venv/bin/python bench/bench_pages.py --reuse --json  # ... and print the figures as JSON too
+    .venv/bin/python bench/bench_pages.py --reuse --pg postgresql://…  # ... and the same store on PostgreSQL
 
 1. Builds a store of 500 pilots, 5,000,000 metric observations and 200,000 survey responses, with
    the uploads that brought them (weekly, fortnightly or monthly per pilot over two years, a few
@@ -16,6 +17,9 @@
    `pilot_health.ui.data` (called in bare mode) for the cached warm time. The target is each page's
    data in under 500 ms warm. Pages: home, register, failure-pattern risk (with and without the
    rows behind each signal), alignment (with a pilot chosen), adoption (with a pilot chosen).
+3. Edits one pilot's record (a real write) and times each page's first view after it.
+4. With --pg, does the same on PostgreSQL (the bench file copied there by pg_copy.py) and prints
+   both stores' page totals side by side.
 
 The store is a bench file: it is marked in store_meta (`bench_store`), and the script refuses to
 replace a file that does not carry that mark, so it cannot overwrite a real store by accident.
@@ -50,8 +54,9 @@ from pilot_health.register import pilots as pilots_module
 from pilot_health.reports import adoption_report, alignment_report
 from pilot_health.rules.catalogue import load_catalogue
 from pilot_health.store import database as store_module
+from pilot_health.store import postgres as postgres_module
 from pilot_health.store import queries
-from pilot_health.store.database import Store, utc_now
+from pilot_health.store.database import Store, open_store, utc_now
 
 # store_meta writes go through the project's helper, wherever this version keeps it.
 put_meta = queries.put_meta
@@ -722,12 +727,16 @@ def describe_store(store: Store) -> dict[str, Any]:
         units = con.execute("SELECT count(DISTINCT business_unit) FROM pilots").fetchone()[0]
         span = con.execute("SELECT min(observed_at)::DATE, max(observed_at)::DATE FROM metric_observations").fetchone()
         groups = con.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT pilot_id, upload_id FROM metric_observations)"
+            "SELECT count(*) FROM (SELECT DISTINCT pilot_id, upload_id FROM metric_observations) AS pairs"
         ).fetchone()[0]
         null_scores = con.execute("SELECT count(*) FILTER (WHERE awareness IS NULL) FROM survey_responses").fetchone()[
             0
         ]
-    files = [store.path, store.path.with_name(store.path.name + ".wal")]
+        if getattr(store, "path", None) is None:  # PostgreSQL: the database's size on the server
+            size = con.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        else:
+            files = [store.path, store.path.with_name(store.path.name + ".wal")]
+            size = sum(f.stat().st_size for f in files if f.exists())
     return {
         "counts": counts,
         "uploads_by_kind": kinds,
@@ -740,7 +749,7 @@ def describe_store(store: Store) -> dict[str, Any]:
         "observed_from": str(span[0]),
         "observed_to": str(span[1]),
         "survey_awareness_null": null_scores,
-        "file_mb": round(sum(f.stat().st_size for f in files if f.exists()) / 2**20, 1),
+        "file_mb": round(size / 2**20, 1),
     }
 
 
@@ -785,6 +794,7 @@ class Piece:
     warm_ms: list[float] = field(default_factory=list)
     cached_miss_ms: float | None = None
     cached_warm_ms: list[float] = field(default_factory=list)
+    after_write_ms: float | None = None  # the first call right after a write (one pilot's record edited)
 
     @property
     def warm(self) -> float:
@@ -813,6 +823,15 @@ def quiet_streamlit() -> None:
     warnings.filterwarnings("ignore", module="streamlit")
 
 
+def edit_one_pilot(store: Store, pilot_id: str) -> None:
+    """A real write, as a person saving a pilot's record on the register page does: a new store
+    version, and a new stamp for that pilot only (its owner gains or loses a trailing mark)."""
+    pilot = pilots_module.get_pilot(store, pilot_id)
+    owner = pilot.owner or "Owner"
+    owner = owner[:-2] if owner.endswith(" ·") else owner + " ·"
+    pilots_module.update_pilot(store, pilot.model_copy(update={"owner": owner}), by="bench")
+
+
 def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
     quiet_streamlit()
     import streamlit as st
@@ -826,7 +845,11 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         units = sorted(r[0] for r in con.execute("SELECT DISTINCT business_unit FROM pilots").fetchall())
     some_pilot = ids[len(ids) // 2]
     chosen = portfolio.PortfolioFilters((units[0],), ("pilot", "scaling"))
-    cache_key = (store.key, store.meta()["version"])  # as PageContext.cache_key
+    key = {"now": (store.key, store.meta()["version"])}  # as PageContext.cache_key; a write changes it
+
+    def cache_key() -> tuple:
+        return key["now"]
+
     frame_holder: dict[str, pd.DataFrame] = {}
 
     def load() -> pd.DataFrame:
@@ -915,12 +938,12 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
     every = "every page"
     pieces = [  # in the order a first visit runs them: page_setup, sidebar, then the page
         Piece(every, "Store.meta() (page_setup, opens a connection)", store.meta),
-        Piece(every, "queries.table_counts (sidebar)", counts, lambda: data.store_counts(*cache_key)),
+        Piece(every, "queries.table_counts (sidebar)", counts, lambda: data.store_counts(*cache_key())),
         Piece(
             "home (app.py)",
             "portfolio.load_portfolio(store, today, 45)",
             load,
-            lambda: data.portfolio_frame(*cache_key, today, STALE_AFTER_DAYS),
+            lambda: data.portfolio_frame(*cache_key(), today, STALE_AFTER_DAYS),
         ),
         Piece(
             "home (app.py)", f"filter_portfolio + summarise + by_business_unit ({units[0]}; pilot, scaling)", filtered
@@ -929,7 +952,7 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
             "register (pages/1)",
             "pilots.list_pilots(store)",
             lambda: pilots_module.list_pilots(store),
-            lambda: data.pilot_register(*cache_key),
+            lambda: data.pilot_register(*cache_key()),
         ),
         Piece(
             "register (pages/1)",
@@ -941,7 +964,7 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
             "risk (pages/3)",
             f"risk.assess(store): {PILOTS} pilots × 5 patterns",
             scores,
-            lambda: data.risk_results(*cache_key, rules, today),
+            lambda: data.risk_results(*cache_key(), rules, today),
         ),
         Piece(
             "risk (pages/3)",
@@ -952,46 +975,47 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
             "risk (pages/3)",
             f"risk.risk_trend(store, {some_pilot!r}, {risk.TREND_MONTHS} months)",
             lambda: risk.risk_trend(store, some_pilot, catalogue=catalogue, today=today),
-            lambda: data.risk_trend(*cache_key, rules, today, some_pilot),
+            lambda: data.risk_trend(*cache_key(), rules, today, some_pilot),
         ),
         Piece(
             "risk detail rows (pages/3, ?rows=true)",
             f"risk.assess(store, [{some_pilot!r}], with_rows=True)",
             lambda: risk.assess(store, as_of(), [some_pilot], catalogue, with_rows=True),
-            lambda: data.risk_detail(*cache_key, rules, as_of(), some_pilot),
+            lambda: data.risk_detail(*cache_key(), rules, as_of(), some_pilot),
         ),
         Piece(
             "alignment (pages/4)",
             f"alignment_report.portfolio_alignment(store): {PILOTS} pilots",
             alignment_rows,
-            lambda: data.alignment_rows(*cache_key, rules, today),
+            lambda: data.alignment_rows(*cache_key(), rules, today),
         ),
         Piece("alignment (pages/4)", "portfolio_table (the worst-first table) + alignment_counts", alignment_table),
         Piece(
             "alignment (pages/4)",
             f"one pilot ({some_pilot!r}): numbers, verdict, chart data and chart spec",
             alignment_detail,
-            lambda: data.alignment_detail(*cache_key, rules, as_of(), some_pilot),
+            lambda: data.alignment_detail(*cache_key(), rules, as_of(), some_pilot),
         ),
         Piece(
             "adoption (pages/5)",
             f"adoption_report.portfolio_adoption(store) + portfolio_table + adoption_counts: {PILOTS} pilots, "
             "every wave",
             adoption_table,
-            lambda: data.adoption_table(*cache_key, rules, today),
+            lambda: data.adoption_table(*cache_key(), rules, today),
         ),
         Piece(
             "adoption (pages/5)",
             f"one pilot ({some_pilot!r}): portfolio_adoption(store, as_of, [pilot])",
             lambda: adoption_report.portfolio_adoption(store, as_of(), [some_pilot], catalogue),
-            lambda: data.adoption_detail(*cache_key, rules, as_of(), some_pilot),
+            lambda: data.adoption_detail(*cache_key(), rules, as_of(), some_pilot),
         ),
         Piece("adoption (pages/5)", "one pilot: team table, chart frames and the five chart specs", adoption_detail),
     ]
     # Forget the per-process migration check, so the first call pays what it pays in a new server process.
-    ready = getattr(store_module, "_READY", None)
-    if isinstance(ready, dict):
-        ready.clear()
+    for module in (store_module, postgres_module):
+        ready = getattr(module, "_READY", None)
+        if isinstance(ready, dict | set):
+            ready.clear()
     for piece in pieces:
         piece.cold_ms = elapsed_ms(piece.call)
     for piece in pieces:
@@ -1002,6 +1026,16 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
             piece.cached_miss_ms = elapsed_ms(piece.cached)
             piece.cached_warm_ms = [elapsed_ms(piece.cached) for _ in range(runs)]
 
+    # Right after a write: every cached piece is keyed on the store version, so the first view of
+    # each page after it misses; the results keeper recomputes only the pilot the write touched.
+    edit_one_pilot(store, some_pilot)
+    for piece in pieces:
+        if piece.call == store.meta:
+            piece.after_write_ms = elapsed_ms(store.meta)
+            key["now"] = (store.key, store.meta()["version"])
+        elif piece.cached:
+            piece.after_write_ms = elapsed_ms(piece.cached)
+
     # Where load_portfolio's time goes (warm medians), to tell the store, the SQL and pandas apart.
     def median_of(call: Callable[[], Any]) -> float:
         return statistics.median(elapsed_ms(call) for _ in range(runs))
@@ -1010,7 +1044,7 @@ def run_bench(store: Store, runs: int) -> tuple[list[Piece], dict[str, float]]:
         with store.read():
             pass
 
-    def sql(query: Callable[[duckdb.DuckDBPyConnection], Any]) -> Callable[[], Any]:
+    def sql(query: Callable[[Any], Any]) -> Callable[[], Any]:
         def run() -> Any:
             with store.read() as con:
                 return query(con)
@@ -1077,6 +1111,7 @@ def page_totals(pieces: list[Piece]) -> dict[str, dict[str, float]]:
             "warm_ms_no_cache": sum(p.warm for p in chosen),
             "cache_miss_ms": sum(p.cached_miss_ms if p.cached else p.warm for p in chosen),
             "warm_ms_cached": sum(p.cached_warm for p in chosen),
+            "after_write_ms": sum(p.after_write_ms if p.after_write_ms is not None else p.warm for p in chosen),
         }
     return totals
 
@@ -1146,6 +1181,13 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="multiply the row counts (pilots stay 500): 0.02 for a smoke run, 3 to see growth",
     )
+    parser.add_argument(
+        "--pg",
+        metavar="URL",
+        help="also time the same store on PostgreSQL (postgresql://…; its database is filled from --db "
+        "by bench/pg_copy.py unless it already holds that bench store)",
+    )
+    parser.add_argument("--pg-reload", action="store_true", help="copy the bench store into --pg even if it is there")
     args = parser.parse_args(argv)
     if args.db is None:
         args.db = DEFAULT_DB if args.scale == 1 else DEFAULT_DB.with_name(f"bench_x{args.scale:g}.duckdb")
@@ -1174,38 +1216,12 @@ def main(argv: list[str] | None = None) -> int:
         for step, seconds in build["steps"].items():
             print(f"  {step:<58} {seconds:6.2f} s")
 
-    store = Store(path)
-    described = describe_store(store)
-    c = described["counts"]
-    print(
-        f"Rows: pilots {c['pilots']:,} · uploads {c['uploads']:,} "
-        f"({', '.join(f'{k} {v:,}' for k, v in described['uploads_by_kind'].items())}; {described['uploads_withdrawn']:,} withdrawn) · "
-        f"metric_observations {c['metric_observations']:,} · survey_responses {c['survey_responses']:,}"
-    )
-    print(
-        f"      {described['business_units']} business units · stages {described['pilots_by_stage']} · "
-        f"{described['metric_names']} metric names in {described['pilot_metric_series']:,} pilot/metric series · "
-        f"observed {described['observed_from']} … {described['observed_to']} · file {described['file_mb']} MB"
-    )
-    for key, value in wanted.items():
-        if c[key] != value:
-            print(f"WARNING: {key} has {c[key]:,} rows, expected {value:,}", file=sys.stderr)
-
-    print(f"\nTiming page data (cold = first call in this process; warm = median of {args.runs} calls) …\n", flush=True)
-    pieces, diagnostics = run_bench(Store(path), args.runs)
-    totals = page_totals(pieces)
-    print_table(pieces, totals)
-    print("\nWhere the time goes (warm medians):")
-    for name, ms in diagnostics.items():
-        print(f"  {name:<52} {ms:8.1f} ms")
-    met = {
-        page: {"no_cache": t["warm_ms_no_cache"] < TARGET_MS, "cached": t["warm_ms_cached"] < TARGET_MS}
-        for page, t in totals.items()
-    }
-    print(
-        "\nPage totals after any write (every cache misses: the key is the store version): "
-        + "; ".join(f"{page} {t['cache_miss_ms']:.0f} ms" for page, t in totals.items())
-    )
+    backends: list[tuple[str, Store]] = [("DuckDB", Store(path))]
+    if args.pg:
+        backends.append(("PostgreSQL", postgres_bench_store(path, args.pg, args.pg_reload)))
+    timed = {label: time_store(label, store, wanted, args.runs) for label, store in backends}
+    if len(timed) > 1:
+        print_comparison(timed)
     total_seconds = time.perf_counter() - wall
     load_after = os.getloadavg()
     busy = max(load_before[0], load_after[0]) > (os.cpu_count() or 1)
@@ -1227,31 +1243,119 @@ def main(argv: list[str] | None = None) -> int:
                 "pandas": pd.__version__,
             },
             "build": build,
-            "store": described,
             "target_ms": TARGET_MS,
             "runs": args.runs,
-            "pieces": [
-                {
-                    "page": p.page,
-                    "piece": p.name,
-                    "cold_ms": round(p.cold_ms, 2),
-                    "warm_ms_no_cache": round(p.warm, 2),
-                    "warm_samples_ms": [round(x, 2) for x in p.warm_ms],
-                    "cached": bool(p.cached),
-                    "cache_miss_ms": round(p.cached_miss_ms, 2) if p.cached_miss_ms is not None else None,
-                    "warm_ms_cached": round(p.cached_warm, 2),
-                    "cached_samples_ms": [round(x, 2) for x in p.cached_warm_ms],
-                }
-                for p in pieces
-            ],
-            "pages": {
-                page: {**{k: round(v, 2) for k, v in t.items()}, "target_met": met[page]} for page, t in totals.items()
-            },
-            "diagnostics_ms": {k: round(v, 2) for k, v in diagnostics.items()},
+            **timed["DuckDB"],
             "run_seconds": round(total_seconds, 1),
         }
+        if "PostgreSQL" in timed:
+            result["postgres"] = timed["PostgreSQL"]
         print(json.dumps(result))
     return 0
+
+
+def postgres_bench_store(path: Path, url: str, reload: bool) -> Store:
+    """The PostgreSQL store at `url` holding the same bench store as the DuckDB file at `path`:
+    copied there (bench/pg_copy.py) unless it already carries the same bench mark."""
+    from pg_copy import copy_store
+
+    store = open_store(url)
+    with store.read() as con:
+        found = con.execute("SELECT value FROM store_meta WHERE key = ?", [BENCH_MARK]).fetchone()
+    if not reload and found and json.loads(found[0]) == bench_marker(path):
+        print(f"\nReusing the bench store in {store.location}.")
+        return store
+    print(f"\nCopying {path} into {store.location} …", flush=True)
+    started = time.perf_counter()
+    copy_store(path, url)
+    print(f"Copied in {time.perf_counter() - started:.1f} s")
+    return open_store(url)
+
+
+def time_store(label: str, store: Store, wanted: dict[str, int], runs: int) -> dict[str, Any]:
+    """Describe the store, time every page's data on it and print the table; the figures as JSON."""
+    described = describe_store(store)
+    c = described["counts"]
+    print(f"\n=== {label}: {store.location} ===")
+    print(
+        f"Rows: pilots {c['pilots']:,} · uploads {c['uploads']:,} "
+        f"({', '.join(f'{k} {v:,}' for k, v in described['uploads_by_kind'].items())}; "
+        f"{described['uploads_withdrawn']:,} withdrawn) · "
+        f"metric_observations {c['metric_observations']:,} · survey_responses {c['survey_responses']:,}"
+    )
+    print(
+        f"      {described['business_units']} business units · stages {described['pilots_by_stage']} · "
+        f"{described['metric_names']} metric names in {described['pilot_metric_series']:,} pilot/metric series · "
+        f"observed {described['observed_from']} … {described['observed_to']} · size {described['file_mb']} MB"
+    )
+    for key, value in wanted.items():
+        if c[key] != value:
+            print(f"WARNING: {key} has {c[key]:,} rows, expected {value:,}", file=sys.stderr)
+
+    print(f"\nTiming page data (cold = first call in this process; warm = median of {runs} calls) …\n", flush=True)
+    pieces, diagnostics = run_bench(store, runs)
+    totals = page_totals(pieces)
+    print_table(pieces, totals)
+    print("\nWhere the time goes (warm medians):")
+    for name, ms in diagnostics.items():
+        print(f"  {name:<52} {ms:8.1f} ms")
+    met = {
+        page: {
+            "no_cache": t["warm_ms_no_cache"] < TARGET_MS,
+            "cached": t["warm_ms_cached"] < TARGET_MS,
+            "after_write": t["after_write_ms"] < TARGET_MS,
+        }
+        for page, t in totals.items()
+    }
+    print(
+        "\nPage totals when every cache misses (a new process: the results keeper computes all 500 pilots): "
+        + "; ".join(f"{page} {t['cache_miss_ms']:.0f} ms" for page, t in totals.items())
+    )
+    print(
+        "Page totals right after a write (one pilot's record edited; the keeper recomputes that pilot): "
+        + "; ".join(f"{page} {t['after_write_ms']:.0f} ms" for page, t in totals.items())
+    )
+    return {
+        "store": described,
+        "pieces": [
+            {
+                "page": p.page,
+                "piece": p.name,
+                "cold_ms": round(p.cold_ms, 2),
+                "warm_ms_no_cache": round(p.warm, 2),
+                "warm_samples_ms": [round(x, 2) for x in p.warm_ms],
+                "cached": bool(p.cached),
+                "cache_miss_ms": round(p.cached_miss_ms, 2) if p.cached_miss_ms is not None else None,
+                "warm_ms_cached": round(p.cached_warm, 2),
+                "cached_samples_ms": [round(x, 2) for x in p.cached_warm_ms],
+                "after_write_ms": round(p.after_write_ms, 2) if p.after_write_ms is not None else None,
+            }
+            for p in pieces
+        ],
+        "pages": {
+            page: {**{k: round(v, 2) for k, v in t.items()}, "target_met": met[page]} for page, t in totals.items()
+        },
+        "diagnostics_ms": {k: round(v, 2) for k, v in diagnostics.items()},
+    }
+
+
+def print_comparison(timed: dict[str, dict[str, Any]]) -> None:
+    """Each page on both stores: right after a write, and a warm rerun (the caches the pages use)."""
+    labels = list(timed)
+    print(f"\nBoth stores, page totals in ms (target {TARGET_MS:.0f} ms):")
+    header = ["page"] + [f"{label} {what}" for label in labels for what in ("after a write", "warm")]
+    rows = []
+    for page in PAGES:
+        cells = [page]
+        for label in labels:
+            t = timed[label]["pages"][page]
+            cells += [f"{t['after_write_ms']:.0f}", f"{t['warm_ms_cached']:.0f}"]
+        rows.append(cells)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print(" | ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True))))
+    print("-+-".join("-" * w for w in widths))
+    for r in rows:
+        print(" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
 
 
 if __name__ == "__main__":

@@ -95,12 +95,28 @@ def pilot_clock(stage: str, months_in_stage: float | None) -> str | None:
     return "under_6"
 
 
-def load_portfolio(store: Store, today: date, stale_after_days: int, as_of: datetime | None = None) -> pd.DataFrame:
+def upload_facts(store: Store, as_of: datetime | None = None) -> pd.DataFrame:
+    """Per pilot: its newest data upload in force (now, or at `as_of`), how many and how many rows.
+    The one part of the home page's numbers that reads every data row; it changes only with an
+    upload, a withdrawal or a removal, so the results keeper keeps it across other writes."""
+    with store.read() as con:
+        return queries.last_upload_per_pilot(con, as_of)
+
+
+def load_portfolio(
+    store: Store,
+    today: date,
+    stale_after_days: int,
+    as_of: datetime | None = None,
+    uploads: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """One row per pilot with every number the home page shows, unfiltered: now, or as the store
-    stood at `as_of` (a pinned link: records and uploads as they were then)."""
+    stood at `as_of` (a pinned link: records and uploads as they were then). `uploads`: what
+    `upload_facts(store, as_of)` gives, when the caller has it already."""
     with store.read() as con:
         pilots = queries.fetch_pilots(con, as_of)
-        uploads = queries.last_upload_per_pilot(con, as_of)
+        if uploads is None:
+            uploads = queries.last_upload_per_pilot(con, as_of)
     frame = pilots[["pilot_id", "name", "business_unit", "stage", "stage_since", "budget", "spend_to_date"]]
     frame = frame.merge(uploads, on="pilot_id", how="left")
     today_ts = pd.Timestamp(today)

@@ -161,6 +161,23 @@ def _identity(path) -> tuple[int, int]:
     return (stat.st_dev, stat.st_ino)
 
 
+def _uploads_part(stamp: str) -> str:
+    """The part of a pilot's stamp that its uploads make: `queries.pilot_stamps` writes a stamp as
+    `<record version>/<uploads with their withdrawals>`. A stamp of another form is kept whole
+    (more is read again, never less)."""
+    return stamp.split("/", 1)[-1]
+
+
+def _where(store: Store) -> tuple[str, tuple[int, int]]:
+    """Which store: its file and the file's identity (a restore or a replaced file is another
+    store), or a PostgreSQL store's address (a server has no file; a restore there brings its own
+    `created_at` and version, which the state's key holds too)."""
+    path = getattr(store, "path", None)
+    if path is None:
+        return (store.key[0], (0, 0))
+    return (str(path), _identity(path))
+
+
 class ResultsKeeper:
     """Per-pilot results for every store this process serves; see the module docstring."""
 
@@ -181,8 +198,7 @@ class ResultsKeeper:
     def state(self, store: Store, version: str | None = None) -> StoreState:
         """The stamps of the store at `version` (what the caller read; None: read it now). A state
         read later than the caller's version is newer, never older: a write always shows."""
-        path = str(store.path)
-        identity = _identity(store.path)
+        path, identity = _where(store)
         if version is None:
             version = store.unscoped().version()
         state = self.states.get((path, identity, version), lambda: self._read_state(store))
@@ -199,7 +215,7 @@ class ResultsKeeper:
                 con, datetime.fromisoformat(changed).replace(tzinfo=None) if changed else utc_now()
             )
         state = StoreState(
-            file=(str(store.path), _identity(store.path), meta.get("created_at")),
+            file=(*_where(store), meta.get("created_at")),
             version=meta["version"],
             stamps=dict(zip(stamps["pilot_id"], stamps["stamp"])),
             units={p: (None if pd.isna(u) else u) for p, u in zip(stamps["pilot_id"], stamps["business_unit"])},
@@ -328,14 +344,24 @@ class ResultsKeeper:
     ) -> pd.DataFrame:
         """The home page's frame (`portfolio.load_portfolio`), computed once per store version for
         everyone and narrowed to the store's scope."""
-        from pilot_health.analytics.portfolio import load_portfolio
+        from pilot_health.analytics.portfolio import load_portfolio, upload_facts
 
         state = self.state(store, version)
+        # What every pilot's uploads are (the part of its stamp they make): a write that is not an
+        # upload, a withdrawal or a removal — a record edited, a decision, a threshold — leaves it,
+        # and the frame is made again without reading every data row (a second on PostgreSQL).
+        uploads = tuple(sorted((p, _uploads_part(s)) for p, s in state.stamps.items()))
+
+        def facts() -> pd.DataFrame:
+            with self._count_lock:
+                self.computed["upload_facts"] += 1
+            return upload_facts(store.unscoped(), pinned)
 
         def whole() -> pd.DataFrame:
             with self._count_lock:
                 self.computed["portfolio"] += 1
-            return load_portfolio(store.unscoped(), today, stale_after_days, pinned)
+            known = self.results.get(("upload_facts", state.file, pinned, uploads), facts)
+            return load_portfolio(store.unscoped(), today, stale_after_days, pinned, uploads=known)
 
         frame = self.results.get(("portfolio", state.file, state.version, today, stale_after_days, pinned), whole)
         if store.scope is None:
@@ -398,9 +424,10 @@ KEEPER = ResultsKeeper()
 
 class Warmer:
     """Keeps one store's results computed ahead of visitors: every `interval` seconds it looks for
-    a new store version or a new day — cheaply, `Store.meta()` reads the file only when it changed —
-    and computes what changed (only the pilots a write touched; every pilot on a new day), so the
-    committee opening the link after a nightly load finds the numbers ready."""
+    a new store version or a new day — cheaply: `Store.meta()` reads the file only when it changed,
+    a PostgreSQL store's is one small query — and computes what changed (only the pilots a write
+    touched; every pilot on a new day), so the committee opening the link after a nightly load
+    finds the numbers ready."""
 
     def __init__(
         self, store: Store, interval: float, keeper: ResultsKeeper = KEEPER, today: Callable[[], date] = date.today
@@ -415,7 +442,7 @@ class Warmer:
 
     def check_once(self) -> bool:
         """Warm once if something changed since the last look; True when it did."""
-        if not self.store.path.exists():  # a removed store is never created again by looking at it
+        if not self.store.exists():  # a removed store is never created again by looking at it
             return False
         now = (self.store.meta().get("version", ""), self.today())
         if now == self.seen:
@@ -434,9 +461,7 @@ class Warmer:
                 )
 
     def start(self) -> Warmer:
-        self.thread = threading.Thread(
-            target=self._run, name=f"pilot-health-warmer:{self.store.path.name}", daemon=True
-        )
+        self.thread = threading.Thread(target=self._run, name=f"pilot-health-warmer:{self.store.location}", daemon=True)
         self.thread.start()
         return self
 
@@ -449,8 +474,9 @@ def start_warmer(store: Store, interval: float) -> Warmer | None:
     """One warmer per store file and process (started by the first page view); none when `interval` is 0."""
     if interval <= 0:
         return None
+    where = _where(store)[0]
     with _WARMERS_LOCK:
-        warmer = _WARMERS.get(store.path)
+        warmer = _WARMERS.get(where)
         if warmer is None or not (warmer.thread and warmer.thread.is_alive()):
-            warmer = _WARMERS[store.path] = Warmer(store, interval).start()
+            warmer = _WARMERS[where] = Warmer(store, interval).start()
         return warmer

@@ -55,6 +55,13 @@ _TYPES = (
     (re.compile(r"\bTINYINT\b", re.IGNORECASE), "SMALLINT"),
     # DuckDB's temporary schema is `temp.main`; PostgreSQL's is `pg_temp`.
     (re.compile(r"\btemp\.main\.", re.IGNORECASE), "pg_temp."),
+    # `x IN (SELECT unnest(list))`, one of the values given: PostgreSQL plans it as a filter over
+    # every row (under an OR it is never turned into a join), while `x = ANY(array)` uses an index —
+    # one pilot's rows out of millions. Same answer: no match in an empty or missing list.
+    (
+        re.compile(r"(?<!NOT )\bIN\s*\(\s*SELECT\s+unnest\((%s::\w+\[\])\)\s*\)", re.IGNORECASE),
+        r"= ANY(coalesce(\1, '{}'))",
+    ),
 )
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from pilot_health.errors import StoreVersionError
 from pilot_health.store import dialect, queries
-from pilot_health.store.dialect import Connection
+from pilot_health.store.dialect import POSTGRES, Connection, dialect_of
 
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = []
@@ -403,14 +403,25 @@ def m012_postgres_data_indexes(con: Connection) -> None:
     a signal, its alignment and adoption) read that pilot's rows instead of scanning millions.
     DuckDB needs none: it skips what it does not need by the blocks' own minimum and maximum, and
     an index would slow its bulk inserts."""
-    from pilot_health.store.dialect import POSTGRES, dialect_of
-
     if dialect_of(con) != POSTGRES:
         return
     # By pilot and time only: half the cost to a large upload's COPY of the whole key, and a pilot's
     # rows within some dates are few (its other metrics are read and passed over).
     con.execute("CREATE INDEX metric_observations_by_pilot ON metric_observations (pilot_id, observed_at)")
     con.execute("CREATE INDEX survey_responses_by_pilot ON survey_responses (pilot_id, wave)")
+
+
+@migration
+def m013_postgres_date_indexes(con: Connection) -> None:
+    """On PostgreSQL, indexes on the date of every data row: finding the rows dated after a moment
+    (what every page reads once after each write, `queries.times_after`) takes 3 ms instead of
+    0.5 s at five million rows. (One pilot's rows are found through migration 012's index by
+    pilot.) DuckDB skips what it does not need without them (minimum and maximum per block of
+    rows) and would only load uploads more slowly with them, so the embedded store is not changed."""
+    if dialect_of(con) != POSTGRES:
+        return
+    con.execute("CREATE INDEX metric_observations_observed ON metric_observations (observed_at)")
+    con.execute("CREATE INDEX survey_responses_responded ON survey_responses (responded_at)")
 
 
 def _ensure_migrations_table(con: Connection) -> None:

@@ -71,7 +71,8 @@ class PageContext:
 
     @property
     def db_path(self) -> str:
-        return str(self.store.path)
+        """Where the store is, as messages show it (a file, or a server's address without its password)."""
+        return self.store.location
 
     @property
     def cache_key(self) -> tuple[tuple, str]:
