@@ -50,6 +50,7 @@ def test_demo_loads_and_reports_one_json_object(tmp_path, run_command):
         "010_meetings_and_decisions",
         "011_alerts",
         "012_postgres_data_indexes",
+        "013_postgres_date_indexes",
     ]
 
 
