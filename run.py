@@ -138,6 +138,7 @@ def postgres_support():
 
     spec = importlib.util.spec_from_file_location("postgres_support", ROOT / "tests" / "postgres_support.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["postgres_support"] = module  # its dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
 

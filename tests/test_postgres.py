@@ -124,9 +124,8 @@ def test_a_writer_kept_waiting_past_the_wait_is_told_so_and_changes_nothing(post
     holder = open_store(postgres_url, lock_wait_seconds=5)
     waiter = open_store(postgres_url, lock_wait_seconds=0.3)
     holder.ensure_ready()
-    with holder.exclusive():  # a restore, say
-        with pytest.raises(StoreLockedError) as raised, waiter.write() as con:
-            queries.insert_pilots(con, [_pilot("SC-01", "Sales")], WHEN)
+    with holder.exclusive(), pytest.raises(StoreLockedError) as raised, waiter.write() as con:  # a restore, say
+        queries.insert_pilots(con, [_pilot("SC-01", "Sales")], WHEN)
     assert "stayed in use" in str(raised.value) and "nothing was changed" in str(raised.value)
     with holder.read() as con:
         assert queries.pilot_ids(con) == []
