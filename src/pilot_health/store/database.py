@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from pilot_health.config import Config
+from pilot_health.config import URL_SCHEME, Config
 from pilot_health.errors import StoreError, StoreLockedError, os_problem
 from pilot_health.store import queries
 from pilot_health.store.migrations import migrate
@@ -424,10 +424,12 @@ class Store:
 
 def open_store(target: str | os.PathLike[str], *, lock_wait_seconds: float = 30.0, scope: Scope | None = None) -> Store:
     """A store from what a person wrote: a `postgresql://` address opens the shared server
-    (`store.postgres.PostgresStore`, which has the same interface), anything else a DuckDB file."""
-    from pilot_health.store.postgres import PostgresStore, is_postgres_url
+    (`store.postgres.PostgresStore`, which has the same interface), anything else a DuckDB file.
+    The PostgreSQL module (psycopg, pandas) is imported only then: a nightly `ingest --check` of a
+    plain file on the embedded store runs without pandas."""
+    if isinstance(target, str) and URL_SCHEME.match(target):
+        from pilot_health.store.postgres import PostgresStore
 
-    if is_postgres_url(target):
         return PostgresStore(str(target), lock_wait_seconds=lock_wait_seconds, scope=scope)  # type: ignore[return-value]
     return Store(target, lock_wait_seconds=lock_wait_seconds, scope=scope)
 

@@ -19,7 +19,6 @@ values, `fetchall`, `df`, `register`), translating through `dialect.to_postgres`
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 
+from pilot_health.config import URL_SCHEME
 from pilot_health.errors import StoreError, StoreLockedError
 from pilot_health.store import queries
 from pilot_health.store.dialect import POSTGRES, to_postgres
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
     from pilot_health.access import Person, Scope
 
-URL_PATTERN = re.compile(r"^postgres(?:ql)?://", re.IGNORECASE)
 # pg_advisory_xact_lock keys: every write, and bringing the schema up to date.
 WRITE_LOCK_KEY = 0x5049_4C4F  # "PILO"
 MIGRATE_LOCK_KEY = 0x5049_4D47  # "PIMG"
@@ -62,7 +61,7 @@ _BOOLEAN = 16
 
 
 def is_postgres_url(target: object) -> bool:
-    return isinstance(target, str) and bool(URL_PATTERN.match(target))
+    return isinstance(target, str) and bool(URL_SCHEME.match(target))
 
 
 def shown_url(url: str) -> str:
