@@ -103,7 +103,12 @@ def narrow_to(con: Connection, business_units: Sequence[str], person: str) -> No
     every total — is narrowed without knowing it. The views reach the real tables by their full name
     (database, schema, table). A pilot belongs to the unit its record has now (a removed pilot: its
     last record); its history, data rows and uploads follow it. Uploads that brought no row for
-    these pilots are hidden unless the person made them; the audit trail shows their own lines only.
+    these pilots are hidden unless the person made them (register uploads bring no rows); which
+    uploads brought rows for which pilots is read from `upload_pilots`, a small table written with
+    the rows, not from the data rows (PostgreSQL would read the unit's rows once per upload). An
+    upload stays shown after a later one replaced the rows it brought: it did bring them, and the
+    person's list of uploads does not shrink behind their back. The audit trail shows their own
+    lines only.
     Reads only: a write connection is never narrowed, and the domain checks each write itself. On
     PostgreSQL a read is one transaction, rolled back at its end, and the views and tables made
     here vanish with it: the pooled connection keeps nothing."""
@@ -132,7 +137,7 @@ def narrow_to(con: Connection, business_units: Sequence[str], person: str) -> No
         f"""
         CREATE TEMP VIEW uploads AS SELECT * FROM {real}uploads
         WHERE uploaded_by IN (SELECT name FROM scope_person)
-           OR upload_id IN (SELECT upload_id FROM metric_observations UNION SELECT upload_id FROM survey_responses)
+           OR upload_id IN (SELECT upload_id FROM upload_pilots)
         """,
     )
     _run(
