@@ -322,6 +322,52 @@ def test_a_limited_persons_own_uploads_and_audit_lines_are_theirs_to_see(demo_st
         assert stored.upload_id in set(queries.list_uploads(con)["upload_id"])
 
 
+def test_a_limited_person_sees_the_uploads_that_brought_rows_for_their_pilots_even_once_replaced(demo_store):
+    """Which uploads a limited person sees comes from the uploads' pilots, not from the data rows:
+    an upload stays in their list after a later upload replaced every row it brought, another
+    unit's upload and someone else's register upload stay out."""
+    from pilot_health.models import PILOT_FIELDS
+    from pilot_health.register.pilots import register_csv
+
+    first_data = b"pilot_id,date,metric,value\nFN-01,2026-05-01,accuracy,0.9\n"
+    first = ingest(demo_store, first_data, "first.csv", IngestOptions(environment="live"), commit=True, person=ADMIN)
+    again = ingest(
+        demo_store,
+        first_data.replace(b"0.9", b"0.95"),
+        "again.csv",
+        IngestOptions(environment="live", replace_existing=True),
+        commit=True,
+        person=ADMIN,
+    )
+    other_data = b"pilot_id,date,metric,value\nRO-01,2026-05-01,accuracy,0.9\n"
+    other = ingest(demo_store, other_data, "other.csv", IngestOptions(environment="live"), commit=True, person=ADMIN)
+    register = ingest(
+        demo_store,
+        register_csv(pd.DataFrame([new_pilot("FN-78", "Finance").model_dump()], columns=list(PILOT_FIELDS))),
+        "register.csv",
+        IngestOptions(),
+        commit=True,
+        person=ADMIN,
+    )
+    assert [r.status for r in (first, again, other, register)] == ["stored"] * 4, [first.refusal, again.refusal]
+    assert again.rows_replaced == 1
+    with demo_store.read() as con:  # the first upload has no row left
+        left = "SELECT count(*) FROM metric_observations WHERE upload_id = ?"
+        assert con.execute(left, [first.upload_id]).fetchone()[0] == 0
+        assert queries.fetch_upload(con, first.upload_id)["rows_stored"] == 0
+    with demo_store.for_person(FINANCE_EDITOR).read() as con:
+        shown = set(queries.list_uploads(con)["upload_id"])
+        counted = queries.table_counts(con)["uploads"]
+        pilots_of_shown = con.execute("SELECT DISTINCT pilot_id FROM upload_pilots").df()["pilot_id"]
+    assert {first.upload_id, again.upload_id} <= shown
+    assert other.upload_id not in shown and register.upload_id not in shown
+    assert counted == len(shown) and set(pilots_of_shown) == set(finance_ids(demo_store)) - {"FN-78"}
+    retail = Person("rita@example.com", "viewer", ("Retail Operations",), signed_in=True)
+    with demo_store.for_person(retail).read() as con:
+        shown = set(queries.list_uploads(con)["upload_id"])
+    assert other.upload_id in shown and not shown & {first.upload_id, again.upload_id, register.upload_id}
+
+
 # -- every write checks the person ---------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import ROOT, run_cli
 
@@ -234,6 +235,73 @@ def test_configuration_reads_the_environment(tmp_path):
 def test_bad_settings_are_explained(env, fragment):
     with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         load_config(env)
+
+
+# What `queries.last_upload_per_pilot` means, read from every data row (as it once was computed).
+UPLOADS_IN_FORCE_FROM_EVERY_ROW = """
+    WITH per_upload AS (
+        SELECT pilot_id, upload_id, count(*) AS data_rows FROM metric_observations GROUP BY pilot_id, upload_id
+        UNION ALL
+        SELECT pilot_id, upload_id, count(*) AS data_rows FROM survey_responses GROUP BY pilot_id, upload_id
+    )
+    SELECT p.pilot_id, max(u.uploaded_at) AS last_upload_at, count(DISTINCT u.upload_id) AS data_uploads,
+           sum(p.data_rows)::BIGINT AS data_rows
+    FROM per_upload p JOIN uploads u USING (upload_id)
+    WHERE CASE WHEN ?::TIMESTAMP IS NULL THEN u.withdrawn_at IS NULL
+               ELSE u.uploaded_at <= ? AND (u.withdrawn_at IS NULL OR u.withdrawn_at > ?) END
+    GROUP BY p.pilot_id ORDER BY p.pilot_id
+"""
+
+
+def test_each_pilots_uploads_in_force_agree_with_its_data_rows_after_replacements_and_withdrawals(demo_store):
+    """The per-pilot upload facts (newest upload, how many, how many rows) take an upload's rows from
+    its stored count when it brought rows for one pilot only: after uploads shared by several pilots
+    (of two units), replaced values, a withdrawal, now and at an earlier moment, whole and narrowed
+    to one unit, they are what counting every data row gives."""
+    from pilot_health.access import Person
+    from pilot_health.ingest import IngestOptions, ingest, withdraw
+    from pilot_health.store.database import utc_now
+
+    admin = Person("ann@example.com", "admin", signed_in=True)
+
+    def upload(name: str, lines: list[str], replace: bool = False):
+        data = ("pilot_id,date,metric,value\n" + "\n".join(lines) + "\n").encode()
+        options = IngestOptions(environment="live", replace_existing=replace)
+        result = ingest(demo_store, data, name, options, commit=True, person=admin)
+        assert result.status == "stored", (result.refusal, result.problems)
+        return result
+
+    shared = upload(
+        "shared.csv",
+        ["FN-01,2026-06-01,accuracy,0.9", "FN-01,2026-06-02,accuracy,0.9", "RO-01,2026-06-01,accuracy,0.8"],
+    )
+    lonely = upload("lonely.csv", ["FN-02,2026-06-01,accuracy,0.7", "FN-02,2026-06-02,accuracy,0.7"])
+    both_units = upload(
+        "both.csv", ["FN-02,2026-06-03,accuracy,0.7", "RO-02,2026-06-03,accuracy,0.6", "RO-02,2026-06-04,accuracy,0.6"]
+    )
+    at = utc_now()
+    # FN-01's rows of the shared upload and one of the lonely upload's rows replaced, then withdrawn
+    fix = upload(
+        "fix.csv",
+        ["FN-01,2026-06-01,accuracy,0.95", "FN-01,2026-06-02,accuracy,0.95", "FN-02,2026-06-01,accuracy,0.75"],
+        replace=True,
+    )
+    assert fix.rows_replaced == 3
+    replace_all = upload("again.csv", ["FN-02,2026-06-02,accuracy,0.71"], replace=True)
+    withdraw(demo_store, fix.upload_id, by=admin)
+    finance = demo_store.for_person(Person("fay@example.com", "viewer", ("Finance",), signed_in=True))
+    for store in (demo_store, finance):
+        with store.read() as con:
+            for moment in (None, at):
+                facts = queries.last_upload_per_pilot(con, moment)
+                expected = con.execute(UPLOADS_IN_FORCE_FROM_EVERY_ROW, [moment, moment, moment]).df()
+                pd.testing.assert_frame_equal(facts, expected, check_dtype=False)
+            counted = set(queries.last_upload_per_pilot(con)["pilot_id"])
+        assert ("RO-02" in counted) == (store is demo_store) and "FN-02" in counted
+    with demo_store.read() as con:
+        ids = (shared.upload_id, lonely.upload_id, both_units.upload_id)
+        stored = [queries.fetch_upload(con, u)["rows_stored"] for u in ids]
+    assert stored == [1, 0, 3] and replace_all.rows_replaced == 1
 
 
 def test_many_sessions_in_one_process_read_and_write_at_once(demo_store):
