@@ -104,11 +104,10 @@ def move_store(
             try:
                 with connection:  # commits at the end of the block, rolls back on any error
                     counts = _move(src, connection, tables, facts, shown, chunk_rows, say)
-                # The planner's statistics at once, not when autovacuum gets to it: until then PostgreSQL
-                # guesses the moved tables' sizes, and the first page views choose slow plans.
-                say("Gathering the database's statistics on the moved tables")
-                connection.execute("ANALYZE")
-                connection.commit()
+                    # The planner's statistics at once, not when autovacuum gets to it: until then
+                    # PostgreSQL guesses the moved tables' sizes, and the first views choose slow plans.
+                    say("Gathering the database's statistics on the moved tables")
+                    connection.execute("ANALYZE")
             except psycopg.Error as error:
                 raise PilotHealthError(
                     f"Moving the store into {shown} failed ({_first_line(error)}); nothing was kept there: "
