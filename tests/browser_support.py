@@ -57,6 +57,22 @@ AUTH_CLIENT_KWARGS = {"scope": "openid email profile groups", "prompt": "login"}
 # --- Chromium and fresh pages ---------------------------------------------------------------------
 
 
+def store_file_read(db: Path, wait_seconds: float = 30.0):
+    """A read-only DuckDB connection to a running dashboard's store file, waiting while the
+    dashboard holds the file (its warmer computes a new version's results right after a write, on a
+    busy machine for a few seconds), as the store itself waits for its file."""
+    import duckdb
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(db), read_only=True)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def chromium_or_skip() -> str:
     """The Chromium to drive, or pytest.skip with the reason there is none."""
     if "PILOT_HEALTH_BROWSER_SKIP" in os.environ:

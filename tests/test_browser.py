@@ -34,6 +34,7 @@ from browser_support import (
     multiselect_tags,
     open_link,
     start_dashboard,
+    store_file_read,
 )
 
 pytestmark = pytest.mark.browser
@@ -163,7 +164,6 @@ def test_choosing_a_filter_puts_it_in_the_address_for_the_next_person(page, dash
 def test_upload_preview_store_and_withdraw_in_a_browser(page, dashboard, script_errors):
     """The whole upload flow as a person does it: drop a file, read what was understood, store
     it, then withdraw it from the history."""
-    import duckdb
     from playwright.sync_api import expect
 
     fixture = ROOT / "tests" / "fixtures" / "uploads" / "metrics_long_utf8.csv"
@@ -194,7 +194,7 @@ def test_upload_preview_store_and_withdraw_in_a_browser(page, dashboard, script_
     expect(page.get_by_text(f"Upload {upload_id} withdrawn")).to_be_visible(timeout=RENDERED_MS)
     assert_no_errors_shown(page, script_errors)
 
-    con = duckdb.connect(str(dashboard.db), read_only=True)
+    con = store_file_read(dashboard.db)
     try:
         withdrawn, rows = con.execute(
             "SELECT withdrawn_at, (SELECT count(*) FROM metric_observations WHERE upload_id = ?) FROM uploads WHERE upload_id = ?",

@@ -23,6 +23,7 @@ from browser_support import (
     load_demo_store,
     open_link,
     start_dashboard,
+    store_file_read,
 )
 
 pytestmark = pytest.mark.browser
@@ -50,7 +51,6 @@ def dashboard(chromium_path, tmp_path_factory) -> Iterator[Dashboard]:
 def test_a_tableau_crosstab_needs_only_the_pilot_and_its_receipt_counts_the_totals_left_out(
     page, dashboard, script_errors, tmp_path
 ):
-    import duckdb
     from playwright.sync_api import expect
 
     export = tmp_path / "Sales by region.csv"
@@ -84,7 +84,7 @@ def test_a_tableau_crosstab_needs_only_the_pilot_and_its_receipt_counts_the_tota
     assert facts["Pilots"] == "SC-01" and facts["Dates"] == "2024-01-01 to 2024-03-01", facts
     assert_no_errors_shown(page, script_errors)
 
-    con = duckdb.connect(str(dashboard.db), read_only=True)
+    con = store_file_read(dashboard.db)
     try:
         rows = con.execute(
             "SELECT metric, environment, count(*) FROM metric_observations WHERE upload_id = ? GROUP BY ALL ORDER BY metric",

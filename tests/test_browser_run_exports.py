@@ -20,6 +20,7 @@ from browser_support import (
     load_demo_store,
     open_link,
     start_dashboard,
+    store_file_read,
 )
 
 pytestmark = pytest.mark.browser
@@ -51,9 +52,8 @@ def dashboard(chromium_path, tmp_path_factory) -> Iterator[Dashboard]:
 
 
 def stored_environments(dashboard: Dashboard, upload_id: int) -> list[tuple]:
-    import duckdb
 
-    con = duckdb.connect(str(dashboard.db), read_only=True)
+    con = store_file_read(dashboard.db)
     try:
         return con.execute(
             "SELECT metric, environment, strftime(observed_at, '%Y-%m-%d'), round(value, 4) FROM metric_observations "

@@ -23,6 +23,7 @@ from browser_support import (
     load_demo_store,
     open_link,
     start_dashboard,
+    store_file_read,
 )
 
 pytestmark = pytest.mark.browser
@@ -46,7 +47,6 @@ def dashboard(chromium_path, tmp_path_factory) -> Iterator[Dashboard]:
 
 
 def test_a_surveymonkey_export_is_stored_without_questions_or_rejected_rows(page, dashboard, script_errors):
-    import duckdb
     from playwright.sync_api import expect
 
     open_link(page, dashboard, "/Upload_data", "Upload data")
@@ -86,7 +86,7 @@ def test_a_surveymonkey_export_is_stored_without_questions_or_rejected_rows(page
     upload_id = int(re.search(r"as upload (\d+)", receipt.inner_text()).group(1))
     assert_no_errors_shown(page, script_errors)
 
-    con = duckdb.connect(str(dashboard.db), read_only=True)
+    con = store_file_read(dashboard.db)
     try:
         stored, rejected = con.execute(
             "SELECT (SELECT count(*) FROM survey_responses WHERE upload_id = ?), rows_rejected FROM uploads WHERE upload_id = ?",
