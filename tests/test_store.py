@@ -693,3 +693,26 @@ def test_every_query_gives_the_same_answer_on_duckdb_and_on_postgresql(_demo_fil
                 _same(narrowed, after["postgres"]["narrowed"][part], f"narrowed {part} after the writes")
         else:
             _same(duck, after["postgres"][what], f"{what} after the writes")
+
+
+def test_metric_names_in_use_counts_each_pilot_once_and_every_row_in_force(demo_store):
+    """The metric dictionary's list: per metric and kind, the pilots with a row of it and the rows,
+    counting only uploads not withdrawn (counted per pilot first, so it must equal a distinct count)."""
+    with demo_store.read() as con:
+        rows = con.execute(
+            "SELECT o.metric, o.kind, o.pilot_id FROM metric_observations o JOIN uploads u USING (upload_id) "
+            "WHERE u.withdrawn_at IS NULL"
+        ).df()
+        found = queries.metric_names_in_use(con)
+    expected = (
+        rows.groupby(["metric", "kind"])
+        .agg(pilots=("pilot_id", "nunique"), observations=("pilot_id", "size"))
+        .reset_index()
+        .sort_values(["metric", "kind"], ignore_index=True)
+    )
+    assert (expected["pilots"] > 1).any() and (expected["observations"] > expected["pilots"]).all()
+    assert found["metric"].tolist() == expected["metric"].tolist()
+    assert found["kind"].tolist() == expected["kind"].tolist()
+    assert found["pilots"].tolist() == expected["pilots"].tolist()
+    assert found["observations"].tolist() == expected["observations"].tolist()
+    assert str(found["pilots"].dtype) == "int64" and str(found["observations"].dtype) == "int64"

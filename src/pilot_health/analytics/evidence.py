@@ -171,8 +171,9 @@ def load_evidence(
     as_of: datetime | None = None,
     pilot_ids: Sequence[str] | None = None,
     records_at: datetime | None = None,
+    surveys: bool = True,
 ) -> Evidence:
-    return load_evidence_at(store, [as_of or utc_now()], pilot_ids, records_at)[0]
+    return load_evidence_at(store, [as_of or utc_now()], pilot_ids, records_at, surveys)[0]
 
 
 def load_evidence_at(
@@ -180,9 +181,12 @@ def load_evidence_at(
     moments: Sequence[datetime],
     pilot_ids: Sequence[str] | None = None,
     records_at: datetime | None = None,
+    surveys: bool = True,
 ) -> list[Evidence]:
     """The evidence as of each moment, read over one connection (a pilot's monthly trend needs twelve).
-    Pilot records are as they are now, or as they stood at `records_at` (a pinned link's moment)."""
+    Pilot records are as they are now, or as they stood at `records_at` (a pinned link's moment).
+    `surveys=False` leaves the survey responses out (no rows, same columns) for a view that never
+    reads them, such as alignment: every pilot's responses cost seconds on PostgreSQL."""
     found = []
     with store.read() as con:
         pilots = queries.fetch_pilots(con, records_at)
@@ -192,7 +196,7 @@ def load_evidence_at(
         dictionary = dictionary_with_answers(con)
         for as_of in moments:
             weekly = queries.weekly_series(con, as_of, pilot_ids)
-            responses = queries.survey_responses_as_of(con, as_of, pilot_ids)
+            responses = queries.survey_responses_as_of(con, as_of, pilot_ids if surveys else [])
             scores = [c for c in ADKAR if c in responses.columns]
             responses[scores] = responses[scores].astype("float64")  # blank stays NaN: never a score of 0
             found.append(Evidence(as_of, pilots, weekly, responses, dictionary))

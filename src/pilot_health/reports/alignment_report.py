@@ -243,7 +243,7 @@ def portfolio_alignment(
 ) -> list[PilotAlignment]:
     """Every pilot (approved by `as_of`), worst first: most concern points, then pilot code."""
     catalogue = catalogue or catalogue_for(store, records_at)  # pinned: the thresholds in force then
-    evidence = load_evidence(store, as_of, pilot_ids, records_at)
+    evidence = load_evidence(store, as_of, pilot_ids, records_at, surveys=False)  # alignment reads no survey
     rows = []
     for pilot_id in evidence.pilots["pilot_id"]:
         approved = evidence.pilot(pilot_id).record.get("approved_on")
@@ -1180,7 +1180,7 @@ def alignment_detail(
     """One pilot's alignment view as of `as_of` (the portfolio's moment), with the records as they
     stood at `records_at` (a pinned view) and the thresholds then; None when the pilot is not in the store."""
     catalogue = catalogue or catalogue_for(store, records_at)
-    evidence = load_evidence(store, as_of, [pilot_id], records_at)
+    evidence = load_evidence(store, as_of, [pilot_id], records_at, surveys=False)  # alignment reads no survey
     if pilot_id not in set(evidence.pilots["pilot_id"]):
         return None
     numbers = numbers_for(evidence, pilot_id, catalogue)
