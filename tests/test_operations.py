@@ -36,8 +36,12 @@ from pilot_health.store.database import Store, facts_of_file, open_store, utc_no
 
 FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
 # Why a test runs on the embedded store only (its [postgres] run is skipped with the reason).
-FILE_ONLY = (
-    "the store file, its lock and its write-ahead log are the embedded store's (a PostgreSQL server keeps its own)"
+FULL_DISK_UNDER_THE_FILE = (
+    "about a full disk under the DuckDB file and its write-ahead log; a PostgreSQL server keeps its own files, "
+    "on its own disk"
+)
+WORK_FOLDERS_TESTED_ONCE = (
+    "upload work folders are on this machine whichever the store (DuckDB file or PostgreSQL): tested once"
 )
 
 
@@ -330,7 +334,7 @@ def big_export(path: Path) -> Path:
 
 @pytest.mark.slow
 def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, backend, tmp_path, run_command):
-    embedded_only(backend, FILE_ONLY)
+    embedded_only(backend, FULL_DISK_UNDER_THE_FILE)
     disk = tmp_path / "disk"
     with tmpfs(disk, "8m"):
         db = disk / "store.duckdb"
@@ -441,7 +445,7 @@ def test_an_ingest_whose_commit_hits_a_full_disk_is_exit_1_and_stores_nothing(
     demo_store, backend, tmp_path, monkeypatch, capsys
 ):
     """Always runs: DuckDB's own words for a full disk at commit time."""
-    embedded_only(backend, FILE_ONLY)
+    embedded_only(backend, FULL_DISK_UNDER_THE_FILE)
     before = facts_of_file(demo_store.path)
     real = queries.set_upload_details
 
@@ -475,7 +479,7 @@ time.sleep(60)
 
 @pytest.mark.slow
 def test_the_work_folder_of_a_killed_upload_is_removed_by_the_next_upload(demo_store, backend):
-    embedded_only(backend, "upload work folders are on this machine whichever the store: tested once")
+    embedded_only(backend, WORK_FOLDERS_TESTED_ONCE)
     from pilot_health.ingest import workspace
 
     killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_UPLOAD], stdout=subprocess.PIPE, text=True, cwd=ROOT)
