@@ -199,6 +199,12 @@ def demo_store(backend, tmp_path, request) -> Store:
     return Store(path, lock_wait_seconds=5)
 
 
+def target(store) -> str:
+    """What the command line's --db (and PILOT_HEALTH_DB) takes for a store: its file, or its
+    postgresql:// address."""
+    return getattr(store, "url", None) or str(store.path)
+
+
 def run_python(code: str, *args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],
@@ -254,7 +260,7 @@ def app_env(monkeypatch):
     """Point the pages at a given store for AppTest runs (which read the environment)."""
 
     def use(store: Store, *, demo_on_first_run: bool = False) -> None:
-        monkeypatch.setenv("PILOT_HEALTH_DB", getattr(store, "url", None) or str(store.path))
+        monkeypatch.setenv("PILOT_HEALTH_DB", target(store))
         monkeypatch.setenv("PILOT_HEALTH_DEMO_ON_FIRST_RUN", "yes" if demo_on_first_run else "no")
 
     return use

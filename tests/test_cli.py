@@ -11,20 +11,7 @@ import json
 import os
 
 import pytest
-from conftest import run_cli
-
-
-def target(store) -> str:
-    """What --db takes for this store: its file, or its postgresql:// address."""
-    return getattr(store, "url", None) or str(store.path)
-
-
-def ingest_needs_the_queries_on_postgres(backend: str) -> None:
-    if backend == "postgres":
-        pytest.skip(
-            "storing an upload on PostgreSQL needs the upload engine's PostgreSQL path (issue 21 item 3): "
-            "queries.next_upload_id reads DuckDB's duckdb_sequences() and the engine's work tables are DuckDB's"
-        )
+from conftest import run_cli, target
 
 
 @pytest.mark.slow
@@ -126,8 +113,7 @@ def test_every_command_takes_db_and_json():
 FIXTURES = __import__("conftest").ROOT / "tests" / "fixtures" / "uploads"
 
 
-def test_ingest_stores_and_reports_one_json_object(demo_store, backend, tmp_path, run_command):
-    ingest_needs_the_queries_on_postgres(backend)
+def test_ingest_stores_and_reports_one_json_object(demo_store, tmp_path, run_command):
     db = target(demo_store)  # the demo portfolio, as `demo` loads it
     result = run_command("ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(db), "--json")
     assert result.returncode == 0, result.stderr
@@ -143,8 +129,7 @@ def test_ingest_stores_and_reports_one_json_object(demo_store, backend, tmp_path
     )
 
 
-def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(demo_store, backend, tmp_path, run_command):
-    ingest_needs_the_queries_on_postgres(backend)
+def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(demo_store, tmp_path, run_command):
     db = target(demo_store)  # the demo portfolio, as `demo` loads it
     human = run_command("ingest", str(FIXTURES / "metrics_unknown_pilot.csv"), "--db", str(db))
     assert human.returncode == 1 and human.stdout == ""
@@ -157,8 +142,7 @@ def test_ingest_refusal_exits_1_with_one_line_and_the_reason_in_json(demo_store,
 
 
 @pytest.mark.slow
-def test_ingest_options_and_kind_detection(demo_store, backend, tmp_path, run_command):
-    ingest_needs_the_queries_on_postgres(backend)
+def test_ingest_options_and_kind_detection(demo_store, tmp_path, run_command):
     db = target(demo_store)  # the demo portfolio, as `demo` loads it
     missing = run_command("ingest", str(FIXTURES / "metrics_wide_per_metric.csv"), "--db", str(db))
     assert missing.returncode == 1 and "--pilot CODE" in missing.stderr and "--environment" in missing.stderr
@@ -198,8 +182,7 @@ def test_ingest_options_and_kind_detection(demo_store, backend, tmp_path, run_co
     )
 
 
-def test_ingest_refuses_a_file_over_the_upload_limit(demo_store, backend, tmp_path, run_command):
-    ingest_needs_the_queries_on_postgres(backend)
+def test_ingest_refuses_a_file_over_the_upload_limit(demo_store, tmp_path, run_command):
     db = target(demo_store)  # the demo portfolio, as `demo` loads it
     big = tmp_path / "big.csv"
     big.write_text("pilot_id,metric,environment,observed_at,value\n" + "SC-01,accuracy,lab,2024-01-01,0.9\n" * 40_000)

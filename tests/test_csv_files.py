@@ -7,7 +7,6 @@ import io
 from datetime import date, datetime
 
 import pandas as pd
-from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
 
 from pilot_health.csv_files import frame_to_csv, neutralise
 from pilot_health.models import PILOT_FIELDS

@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
 
 from pilot_health.ingest import IngestOptions, IngestResult, ingest
 from pilot_health.ingest.recognise import header_date, header_dates

@@ -17,7 +17,6 @@ from datetime import date
 import pandas as pd
 import pytest
 from conftest import ROOT
-from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
 
 from pilot_health.ingest import IngestOptions, IngestResult, ingest
 

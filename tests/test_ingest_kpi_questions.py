@@ -9,8 +9,6 @@ back with SQL. Expectations are written out by hand from the bytes in each test.
 
 from __future__ import annotations
 
-from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
-
 from pilot_health.ingest import IngestOptions, ingest
 
 # A German Excel "CSV UTF-8" save: byte-order mark, semicolons, CRLF, day-first dates with dots,

@@ -9,8 +9,7 @@ import re
 import zipfile
 
 import pytest
-from conftest import ROOT
-from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
+from conftest import ROOT, target
 from test_pages import assert_clean, texts
 from test_upload_page import drop, upload_page
 
@@ -169,12 +168,10 @@ def test_the_page_gives_a_small_file_its_size_in_bytes(demo_store, app_env):
     assert at.button(key="store_upload").label == "Store 1 row"
 
 
-def test_the_command_line_adds_its_own_flags_to_the_engine_refusal(tmp_path, demo_store, run_command, backend):
-    if backend == "postgres":
-        pytest.skip("the command line's --db takes a store file; a PostgreSQL address comes with the cli work")
+def test_the_command_line_adds_its_own_flags_to_the_engine_refusal(tmp_path, demo_store, run_command):
     path = tmp_path / "no_pilot.csv"
     path.write_bytes(b"metric,environment,observed_at,value\r\naccuracy,lab,2024-01-01,0.9\r\n")
-    result = run_command("ingest", str(path), "--db", str(demo_store.path))
+    result = run_command("ingest", str(path), "--db", target(demo_store))
 
     assert result.returncode == 1
     assert "does not say which pilot the rows belong to" in result.stderr

@@ -15,7 +15,6 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 import pytest
-from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
 
 from pilot_health.ingest import IngestOptions, ingest, percents
 from pilot_health.ingest import values as v

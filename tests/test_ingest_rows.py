@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
+from conftest import target
 
 from pilot_health.access import Person
 from pilot_health.csv_files import neutralise, restore
@@ -40,11 +40,9 @@ def cli(run_command):
     """`ingest FILE --db STORE --json` of the command line: (exit code, its JSON)."""
 
     def ingest_file(tmp_path, store: Store, name: str, data: bytes, *args: str):
-        if not isinstance(store, Store):
-            pytest.skip("the command line's --db takes a store file; a PostgreSQL address comes with the cli work")
         path = tmp_path / name
         path.write_bytes(data)
-        result = run_command("ingest", str(path), "--db", str(store.path), "--json", *args)
+        result = run_command("ingest", str(path), "--db", target(store), "--json", *args)
         assert result.returncode in (0, 1), f"exit {result.returncode}: {result.stdout} {result.stderr}"
         return result.returncode, json.loads(result.stdout)
 

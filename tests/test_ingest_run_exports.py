@@ -19,7 +19,7 @@ import json
 from datetime import date
 
 import pytest
-from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
+from conftest import target
 
 from pilot_health.ingest import IngestOptions, IngestResult, ingest
 
@@ -277,12 +277,10 @@ def test_chart_export_over_time_stores_every_point_at_its_time(demo_store):
 
 
 @pytest.mark.parametrize("choice, environments", [(None, {"lab", "live"}), ("lab", {"lab"})])
-def test_command_line_run_names_or_one_environment(demo_store, tmp_path, choice, environments, run_command, backend):
-    if backend == "postgres":
-        pytest.skip("the command line's --db takes a store file; a PostgreSQL address comes with the cli work")
+def test_command_line_run_names_or_one_environment(demo_store, tmp_path, choice, environments, run_command):
     path = tmp_path / "wandb.csv"
     path.write_text(WANDB_NAMES, encoding="utf-8")
-    args = ["ingest", str(path), "--db", str(demo_store.path), "--pilot", "SC-01", "--json"]
+    args = ["ingest", str(path), "--db", target(demo_store), "--pilot", "SC-01", "--json"]
     done = run_command(*args, *(["--environment", choice] if choice else []))
     payload = json.loads(done.stdout)
 
@@ -299,13 +297,11 @@ def test_command_line_run_names_or_one_environment(demo_store, tmp_path, choice,
     assert found == environments
 
 
-def test_command_line_chart_export_on_a_chosen_date(demo_store, tmp_path, run_command, backend):
-    if backend == "postgres":
-        pytest.skip("the command line's --db takes a store file; a PostgreSQL address comes with the cli work")
+def test_command_line_chart_export_on_a_chosen_date(demo_store, tmp_path, run_command):
     path = tmp_path / "chart.csv"
     path.write_text(CHART_LAB_LIVE, encoding="utf-8")
     done = run_command(
-        "ingest", str(path), "--db", str(demo_store.path), "--pilot", "SC-01", "--date", "2024-03-05", "--json"
+        "ingest", str(path), "--db", target(demo_store), "--pilot", "SC-01", "--date", "2024-03-05", "--json"
     )
     payload = json.loads(done.stdout)
 

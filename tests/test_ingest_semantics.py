@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 from conftest import ROOT
-from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
 
 from pilot_health.ingest import IngestOptions, engine, ingest
 from pilot_health.store import queries
@@ -118,14 +117,10 @@ def test_none_in_the_register_is_stored_as_written_and_blank_as_unknown(store):
     assert other["training_ready"] is True
 
 
-def test_a_register_saying_none_fires_its_warning_signs_once_uploaded(store, backend):
+def test_a_register_saying_none_fires_its_warning_signs_once_uploaded(store):
     """NS-01 says none for its sponsor, sponsor level, champion, owner and system of record: each is
     an answer and fires its warning sign; NS-02 left the same cells blank: each is unknown. A second
     file names the sponsor none but leaves the level blank: still no sponsor."""
-    from pilot_health.store import dialect
-
-    if backend == "postgres" and not hasattr(dialect, "Connection"):  # the portable queries bring it
-        pytest.skip("the risk signals read the weekly series (store/queries.py), not yet portable to PostgreSQL")
     from pilot_health.analytics import risk
 
     stored(upload(store, "register.csv", REGISTER))
@@ -392,9 +387,7 @@ def test_future_survey_responses_count_only_from_their_date(demo_store):
     )
 
 
-def test_the_adoption_page_says_how_many_responses_wait_for_their_date(demo_store, app_env, backend):
-    if backend == "postgres":
-        pytest.skip("the pages on PostgreSQL are another part of this work (their AppTests run on both there)")
+def test_the_adoption_page_says_how_many_responses_wait_for_their_date(demo_store, app_env):
     from test_pages import assert_clean, open_page, texts
 
     later = date.today() + timedelta(days=30)

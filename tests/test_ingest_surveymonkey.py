@@ -18,7 +18,6 @@ from datetime import datetime
 
 import pandas as pd
 import pytest
-from ingest_backends import needs_demo_on_postgres  # noqa: F401  (autouse)
 from test_ingest_formats import ADKAR, UPLOADS, adkar_means, stored_responses, upload
 
 FIXTURE = "surveymonkey_matrix_adkar.csv"

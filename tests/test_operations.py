@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ROOT
+from conftest import ROOT, target
 
 from pilot_health import cli
 from pilot_health.errors import PilotHealthError
@@ -36,16 +36,12 @@ from pilot_health.store.database import Store, facts_of_file, open_store, utc_no
 
 FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
 # Why a test runs on the embedded store only (its [postgres] run is skipped with the reason).
-NEEDS_UPLOADS_ON_POSTGRES = (
-    "storing an upload on PostgreSQL needs the upload engine's PostgreSQL path (issue 21 item 3): "
-    "queries.next_upload_id reads DuckDB's duckdb_sequences() and the engine's work tables are DuckDB's"
+FULL_DISK_UNDER_THE_FILE = (
+    "about a full disk under the DuckDB file and its write-ahead log; a PostgreSQL server keeps its own files, "
+    "on its own disk"
 )
-PACK_NEEDS_RESULTS_ON_POSTGRES = (
-    "the steering pack reads results kept per store file (reports/results.py uses store.path) and the risk "
-    "queries: on PostgreSQL it needs issue 21's pages and queries work"
-)
-FILE_ONLY = (
-    "the store file, its lock and its write-ahead log are the embedded store's (a PostgreSQL server keeps its own)"
+WORK_FOLDERS_TESTED_ONCE = (
+    "upload work folders are on this machine whichever the store (DuckDB file or PostgreSQL): tested once"
 )
 
 
@@ -87,15 +83,20 @@ def small_export(folder: Path, i: int) -> Path:
     return path
 
 
-def uploads_of(path: Path) -> dict[str, int]:
-    """sha256 -> rows stored under that upload, read from a store file."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        rows = con.execute("""SELECT u.sha256, count(m.upload_id) FROM uploads u
-                              LEFT JOIN metric_observations m USING (upload_id) GROUP BY ALL""").fetchall()
-    finally:
-        con.close()
-    return dict(rows)
+ROWS_PER_UPLOAD = """SELECT u.sha256, count(m.upload_id) FROM uploads u
+                      LEFT JOIN metric_observations m USING (upload_id) GROUP BY u.sha256"""
+
+
+def uploads_of(where) -> dict[str, int]:
+    """sha256 -> rows stored under that upload, read from a store file or through a store of either kind."""
+    if isinstance(where, Path):
+        con = duckdb.connect(str(where), read_only=True)
+        try:
+            return dict(con.execute(ROWS_PER_UPLOAD).fetchall())
+        finally:
+            con.close()
+    with where.read() as con:
+        return dict(con.execute(ROWS_PER_UPLOAD).fetchall())
 
 
 # -- restore under load -------------------------------------------------------------------------
@@ -177,14 +178,13 @@ def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_stor
 
 
 @pytest.mark.slow
-def test_no_upload_reported_as_stored_is_lost_when_a_restore_runs_among_them(demo_store, backend, tmp_path):
+def test_no_upload_reported_as_stored_is_lost_when_a_restore_runs_among_them(demo_store, backend, tmp_path, request):
     """Eight command-line ingests of distinct files in their own processes, a restore started
     among them. Every ingest that exited 0 is, with all its rows, in exactly one of: the restored
     store (committed after the restore) or the copy of the store it replaced (committed before)."""
-    embedded_only(backend, NEEDS_UPLOADS_ON_POSTGRES)
     made = backup(demo_store, tmp_path / "b")
     files = [small_export(tmp_path, i) for i in range(8)]
-    db = str(demo_store.path)
+    db = target(demo_store)
     ingests, restorer = [], None
     for i, path in enumerate(files):
         ingests.append(cli_process(tmp_path, "ingest", path.name, "--db", db, "--json", "--wait", "90"))
@@ -195,7 +195,12 @@ def test_no_upload_reported_as_stored_is_lost_when_a_restore_runs_among_them(dem
     restored_out, restored_err = restorer.communicate(timeout=180)
     assert restorer.returncode == 0, restored_err
     previous_copy = Path(json.loads(restored_out)["previous_copy"])
-    now, previous = uploads_of(demo_store.path), uploads_of(previous_copy)
+    if backend == "postgres":  # the replaced store's copy is a pg_dump file: read it back in an empty database
+        copy_store = open_store(request.getfixturevalue("postgres_url"))
+        restore(copy_store, previous_copy)
+        now, previous = uploads_of(demo_store), uploads_of(copy_store)
+    else:
+        now, previous = uploads_of(demo_store.path), uploads_of(previous_copy)
     split = {"before": 0, "after": 0}
     for (out, err, code), path in zip(outcomes, files):
         assert code == 0, err
@@ -212,7 +217,7 @@ def test_no_upload_reported_as_stored_is_lost_when_a_restore_runs_among_them(dem
     assert set(now) - {u[1] for u in made.facts["uploads"]} == {
         hashlib.sha256(p.read_bytes()).hexdigest() for p in files
     } - set(previous)
-    assert Store(demo_store.path).meta()["restored_from"].startswith(str(made.file))
+    assert open_store(db).meta()["restored_from"].startswith(str(made.file))
 
 
 def test_a_restore_that_fails_its_check_puts_the_previous_store_back(
@@ -329,7 +334,7 @@ def big_export(path: Path) -> Path:
 
 @pytest.mark.slow
 def test_a_full_disk_is_a_sentence_with_exit_1_and_harms_nothing(demo_store, backend, tmp_path, run_command):
-    embedded_only(backend, FILE_ONLY)
+    embedded_only(backend, FULL_DISK_UNDER_THE_FILE)
     disk = tmp_path / "disk"
     with tmpfs(disk, "8m"):
         db = disk / "store.duckdb"
@@ -395,11 +400,10 @@ def test_a_read_only_disk_is_a_sentence_with_exit_1(demo_store, backend, tmp_pat
             f"pilot_health backup: {disk} is on a read-only disk; choose a folder that can be written "
             "(or remount the disk) and run again."
         )
-        embedded_only(backend, PACK_NEEDS_RESULTS_ON_POSTGRES)
         packed = run_command(
             "export",
             "--db",
-            str(demo_store.path),
+            db,
             "--portfolio",
             "--format",
             "html",
@@ -422,7 +426,6 @@ def test_an_export_that_cannot_be_written_leaves_no_part_file(
     demo_store, backend, tmp_path, monkeypatch, capsys, code, words
 ):
     """Always runs (no mounting needed): the operating system refuses the write itself."""
-    embedded_only(backend, PACK_NEEDS_RESULTS_ON_POSTGRES)
     real_write = Path.write_bytes
 
     def refuse(self, data):
@@ -431,7 +434,7 @@ def test_an_export_that_cannot_be_written_leaves_no_part_file(
 
     monkeypatch.setattr(Path, "write_bytes", refuse)
     out = tmp_path / "packs" / "pack.html"
-    returned = cli.main(["export", "--db", str(demo_store.path), "--portfolio", "--format", "html", "--out", str(out)])
+    returned = cli.main(["export", "--db", target(demo_store), "--portfolio", "--format", "html", "--out", str(out)])
     assert returned == 1
     error = capsys.readouterr().err
     assert words.format(folder=out.parent, file=str(out) + ".part") in error and "Unexpected" not in error
@@ -442,7 +445,7 @@ def test_an_ingest_whose_commit_hits_a_full_disk_is_exit_1_and_stores_nothing(
     demo_store, backend, tmp_path, monkeypatch, capsys
 ):
     """Always runs: DuckDB's own words for a full disk at commit time."""
-    embedded_only(backend, FILE_ONLY)
+    embedded_only(backend, FULL_DISK_UNDER_THE_FILE)
     before = facts_of_file(demo_store.path)
     real = queries.set_upload_details
 
@@ -476,7 +479,7 @@ time.sleep(60)
 
 @pytest.mark.slow
 def test_the_work_folder_of_a_killed_upload_is_removed_by_the_next_upload(demo_store, backend):
-    embedded_only(backend, "upload work folders are on this machine whichever the store: tested once")
+    embedded_only(backend, WORK_FOLDERS_TESTED_ONCE)
     from pilot_health.ingest import workspace
 
     killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_UPLOAD], stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -563,8 +566,7 @@ def test_another_user_of_the_machine_uploads_with_a_work_folder_of_their_own(tmp
 def test_progress_says_stored_only_after_the_commit(demo_store, backend, monkeypatch, capsys):
     """The last line, "[100%] Stored …", is printed after the transaction committed: when the
     commit fails it is never printed."""
-    embedded_only(backend, NEEDS_UPLOADS_ON_POSTGRES)
-    done = cli.main(["ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", str(demo_store.path), "--progress"])
+    done = cli.main(["ingest", str(FIXTURES / "metrics_ragged.csv"), "--db", target(demo_store), "--progress"])
     lines = capsys.readouterr().err.strip().splitlines()
     assert done == 0 and lines[-1].startswith("[100%] Stored 8 rows as upload ")
     upload_id = int(lines[-1].rsplit(" ", 1)[1].rstrip("."))
@@ -584,7 +586,7 @@ def test_progress_says_stored_only_after_the_commit(demo_store, backend, monkeyp
             "ingest",
             str(FIXTURES / "metrics_wide_per_metric.csv"),
             "--db",
-            str(demo_store.path),
+            target(demo_store),
             "--progress",
             "--pilot",
             "SC-01",
@@ -601,7 +603,6 @@ def test_progress_says_stored_only_after_the_commit(demo_store, backend, monkeyp
 def test_the_engine_reports_stored_only_after_the_commit(demo_store, backend, monkeypatch):
     """What the upload page's progress bar shows: "Stored …" comes after the commit, never before
     one that fails (the page then shows only the full-disk sentence)."""
-    embedded_only(backend, NEEDS_UPLOADS_ON_POSTGRES)
     from pilot_health.ingest import IngestOptions, ingest
 
     said: list[tuple[float, str]] = []
@@ -627,7 +628,7 @@ def test_the_engine_reports_stored_only_after_the_commit(demo_store, backend, mo
 
     def commit_fails(con, key, value):
         if key == "version":
-            raise duckdb.IOException(f'IO Error: Could not write file "{demo_store.path}.wal": No space left on device')
+            raise duckdb.IOException('IO Error: Could not write file "/x/store.duckdb.wal": No space left on device')
         real_put_meta(con, key, value)
 
     monkeypatch.setattr(queries, "put_meta", commit_fails)
