@@ -102,6 +102,18 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
     finished_running(page)
     expect(page.get_by_label("Title", exact=True)).to_have_value(title)
     _press_beside_a_calendar(page, "Record the meeting", "The meeting reviews the numbers as of the end of its day")
+    # On a busy machine a press can land while the page is still redrawing and be lost: pressed again
+    # only when the store shows no such meeting (so never recorded twice), as a person would.
+    for _ in range(2):
+        try:
+            expect(page.get_by_text(f"Recorded the meeting {title}.")).to_be_visible(timeout=RENDERED_MS)
+            break
+        except AssertionError:
+            if any(m.title == title for m in meetings.meetings(Store(dashboard.db))):
+                break
+            _press_beside_a_calendar(
+                page, "Record the meeting", "The meeting reviews the numbers as of the end of its day"
+            )
     expect(page.get_by_text(f"Recorded the meeting {title}.")).to_be_visible(timeout=FIRST_RENDER_MS)
     [recorded] = [m for m in meetings.meetings(Store(dashboard.db)) if m.title == title]
     assert recorded.held_on == held
@@ -143,6 +155,16 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
     expect(page.get_by_label("Conditions", exact=True)).to_have_value(conditions)
     finished_running(page)
     _press_beside_a_calendar(page, f"Record the decision about {PILOT}", "No decision recorded for this pilot yet.")
+    for _ in range(2):  # a lost press is pressed again only when the store has no decision yet (as above)
+        try:
+            expect(page.get_by_text("1 decision.", exact=True)).to_be_visible(timeout=RENDERED_MS)
+            break
+        except AssertionError:
+            if meetings.decisions(Store(dashboard.db), pilot_ids=[PILOT]):
+                break
+            _press_beside_a_calendar(
+                page, f"Record the decision about {PILOT}", "No decision recorded for this pilot yet."
+            )
     expect(page.get_by_text("1 decision.", exact=True)).to_be_visible(
         timeout=FIRST_RENDER_MS
     )  # listed on the pilot's view
