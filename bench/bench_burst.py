@@ -13,8 +13,7 @@ message (its URL name and query string, as a browser opening the link does) and 
     .venv/bin/python bench/bench_burst.py --replicas 2 --postgres postgresql://USER@HOST:PORT/postgres
 
 With --postgres, the store is copied into a new database on that PostgreSQL server (`python -m
-pilot_health migrate-store`, or the bench's own table-by-table copy while that command is not there),
-served by --replicas dashboards on as many ports, all with PILOT_HEALTH_DB=postgresql://…, and the
+pilot_health migrate-store`), served by --replicas dashboards on as many ports, all with PILOT_HEALTH_DB=postgresql://…, and the
 sessions are spread over them round-robin, as a load balancer with sticky sessions spreads people
 (a session stays on its replica). The writes go to the same database; the server's CPU and memory
 figures are the sum over the replicas. The database is dropped at the end unless --keep.
@@ -40,7 +39,6 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -421,74 +419,10 @@ def load_into_postgres(db: Path, server_url: str, folder: Path) -> str:
         text=True,
         timeout=1800,
     )
-    if moved.returncode == 0:
-        log(f"  copied with migrate-store: {moved.stdout.strip().splitlines()[-1:] or ''}")
-        return url
-    log(f"  migrate-store did not copy it ({(moved.stderr or moved.stdout).strip()[-300:]}); copying table by table")
-    copy_tables(db, url)
+    if moved.returncode != 0:
+        raise SystemExit(f"migrate-store did not move the store: {(moved.stderr or moved.stdout).strip()[-300:]}")
+    log(f"  copied with migrate-store: {moved.stdout.strip().splitlines()[-1:] or ''}")
     return url
-
-
-def copy_tables(db: Path, url: str) -> None:
-    """The bench's own copy, for when migrate-store is not there: the store copy migrated to the
-    current schema, the tables as the migrations make them on PostgreSQL, every row of each DuckDB
-    table copied in with COPY, the id sequences moved past the copied ids."""
-    import duckdb
-    import psycopg
-
-    sys.path.insert(0, str(ROOT / "src"))
-    from pilot_health.store.database import open_store
-    from pilot_health.store.postgres import close_pools
-
-    open_store(db).ensure_ready()  # the copy at the current schema first, like the new database
-    open_store(url).ensure_ready()
-    close_pools()
-    source = duckdb.connect(str(db), read_only=True)
-    try:
-        with psycopg.connect(url) as target:
-            tables = [
-                row[0]
-                for row in target.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-                    "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'"
-                ).fetchall()
-            ]  # which migrations ran: the new database's own record
-            for table in tables:
-                target_columns = [
-                    row[0]
-                    for row in target.execute(
-                        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
-                        "AND table_name = %s ORDER BY ordinal_position",
-                        (table,),
-                    ).fetchall()
-                ]
-                present = {
-                    row[0]
-                    for row in source.execute(
-                        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
-                    ).fetchall()
-                }
-                columns = [c for c in target_columns if c in present]
-                if not columns:
-                    continue
-                quoted = ", ".join(f'"{c}"' for c in columns)
-                rows = source.execute(f'SELECT {quoted} FROM "{table}"').fetchall()
-                target.execute(f'DELETE FROM "{table}"')
-                with target.cursor().copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                log(f"    {table}: {len(rows):,} rows")
-            # The ids' defaults name their sequence (DEFAULT nextval('upload_id_seq')), which no
-            # column owns, so pg_get_serial_sequence would not find it: read its name from the default.
-            for table, column, default in target.execute(
-                "SELECT table_name, column_name, column_default FROM information_schema.columns "
-                "WHERE table_schema = 'public' AND column_default LIKE 'nextval(%%'"
-            ).fetchall():
-                sequence = re.search(r"nextval\('([^']+)'", default).group(1)
-                highest = f'coalesce((SELECT max("{column}") FROM "{table}"), 0) + 1'
-                target.execute(f"SELECT setval(%s, {highest}, false)", (sequence,))
-    finally:
-        source.close()
 
 
 def drop_database(server_url: str, url: str) -> None:

@@ -18,7 +18,7 @@
    data in under 500 ms warm. Pages: home, register, failure-pattern risk (with and without the
    rows behind each signal), alignment (with a pilot chosen), adoption (with a pilot chosen).
 3. Edits one pilot's record (a real write) and times each page's first view after it.
-4. With --pg, does the same on PostgreSQL (the bench file copied there by pg_copy.py) and prints
+4. With --pg, does the same on PostgreSQL (the bench file moved there by migrate-store) and prints
    both stores' page totals side by side.
 
 The store is a bench file: it is marked in store_meta (`bench_store`), and the script refuses to
@@ -1185,7 +1185,7 @@ def main(argv: list[str] | None = None) -> int:
         "--pg",
         metavar="URL",
         help="also time the same store on PostgreSQL (postgresql://…; its database is filled from --db "
-        "by bench/pg_copy.py unless it already holds that bench store)",
+        "by migrate-store unless it already holds that bench store)",
     )
     parser.add_argument("--pg-reload", action="store_true", help="copy the bench store into --pg even if it is there")
     args = parser.parse_args(argv)
@@ -1256,19 +1256,38 @@ def main(argv: list[str] | None = None) -> int:
 
 def postgres_bench_store(path: Path, url: str, reload: bool) -> Store:
     """The PostgreSQL store at `url` holding the same bench store as the DuckDB file at `path`:
-    copied there (bench/pg_copy.py) unless it already carries the same bench mark."""
-    from pg_copy import copy_store
+    moved there with the product's own `migrate-store` (store/move.py: rows, ids, store_meta with
+    its bench mark) unless it already carries the same bench mark. The database is emptied first;
+    the move reads a copy of the file, so the bench file is never changed (not even migrated)."""
+    import shutil
+    import tempfile
+
+    import psycopg
+
+    from pilot_health.store.move import move_store
+    from pilot_health.store.postgres import close_pools
 
     store = open_store(url)
-    with store.read() as con:
-        found = con.execute("SELECT value FROM store_meta WHERE key = ?", [BENCH_MARK]).fetchone()
-    if not reload and found and json.loads(found[0]) == bench_marker(path):
-        print(f"\nReusing the bench store in {store.location}.")
-        return store
-    print(f"\nCopying {path} into {store.location} …", flush=True)
+    if store.exists():
+        with store.read() as con:
+            found = con.execute("SELECT value FROM store_meta WHERE key = ?", [BENCH_MARK]).fetchone()
+        if not reload and found and json.loads(found[0]) == bench_marker(path):
+            print(f"\nReusing the bench store in {store.location}.")
+            return store
+    print(f"\nMoving {path} into {store.location} with migrate-store …", flush=True)
     started = time.perf_counter()
-    copy_store(path, url)
-    print(f"Copied in {time.perf_counter() - started:.1f} s")
+    close_pools()
+    with psycopg.connect(url, autocommit=True) as admin:  # a bench database: emptied, then filled
+        admin.execute("DROP SCHEMA public CASCADE")
+        admin.execute("CREATE SCHEMA public")
+    with tempfile.TemporaryDirectory(prefix="bench-pg-") as work:
+        copy = Path(work) / path.name
+        shutil.copy(path, copy)
+        wal = path.with_name(path.name + ".wal")
+        if wal.exists():
+            shutil.copy(wal, copy.with_name(copy.name + ".wal"))
+        move_store(copy, url)
+    print(f"Moved in {time.perf_counter() - started:.1f} s")
     return open_store(url)
 
 
