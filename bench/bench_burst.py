@@ -13,8 +13,8 @@ message (its URL name and query string, as a browser opening the link does) and 
     .venv/bin/python bench/bench_burst.py --replicas 2 --postgres postgresql://USER@HOST:PORT/postgres
 
 With --postgres, the store is copied into a new database on that PostgreSQL server (`python -m
-pilot_health migrate-store`), served by --replicas dashboards on as many ports, all with PILOT_HEALTH_DB=postgresql://…, and the
-sessions are spread over them round-robin, as a load balancer with sticky sessions spreads people
+pilot_health migrate-store`), served by --replicas dashboards on as many ports, all with
+PILOT_HEALTH_DB=postgresql://…, and the sessions are spread over them round-robin, as a load balancer with sticky sessions spreads people
 (a session stays on its replica). The writes go to the same database; the server's CPU and memory
 figures are the sum over the replicas. The database is dropped at the end unless --keep.
 
