@@ -15,8 +15,9 @@ message (its URL name and query string, as a browser opening the link does) and 
 With --postgres, the store is copied into a new database on that PostgreSQL server (`python -m
 pilot_health migrate-store`), served by --replicas dashboards on as many ports, all with
 PILOT_HEALTH_DB=postgresql://…, and the sessions are spread over them round-robin, as a load
-balancer with sticky sessions spreads people (a session stays on its replica). The writes go to the same database; the server's CPU and memory
-figures are the sum over the replicas. The database is dropped at the end unless --keep.
+balancer with sticky sessions spreads people (a session stays on its replica). The writes go to the
+same database; the server's CPU and memory figures are the sum over the replicas. The database is
+dropped at the end unless --keep.
 
 For each main page (Portfolio home, Risk, Alignment, Adoption) it measures:
   * first view (cold) and one session alone, warm (median of --single views, one after another);
