@@ -26,10 +26,8 @@ import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +36,8 @@ import duckdb
 from pilot_health.config import URL_SCHEME, Config
 from pilot_health.errors import StoreError, StoreLockedError, os_problem
 from pilot_health.store import queries
+from pilot_health.store.base import StoreBase
+from pilot_health.store.base import utc_now as utc_now  # where the rest of the product imports it from
 from pilot_health.store.migrations import migrate
 
 try:
@@ -46,7 +46,7 @@ except ImportError:  # pragma: no cover - not Linux/macOS: one process at a time
     fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
-    from pilot_health.access import Person, Scope
+    from pilot_health.access import Scope
 
 LOCK_MESSAGE = re.compile(r"Could not set lock on file")
 LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
@@ -108,11 +108,6 @@ def _open_lock_file(path: Path) -> int | None:
     return None
 
 
-def utc_now() -> datetime:
-    """Timestamps are stored as UTC without a zone (documented in docs/schema.md)."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _files_signature(path: Path) -> tuple[tuple, bool]:
     """What the store file and its write-ahead log are on disk (identity, size, modification time,
     in nanoseconds): every committed write changes it (a commit appends to the log, a checkpoint
@@ -162,15 +157,16 @@ def _friendly_open_error(path: Path, error: Exception) -> StoreError:
     return StoreError(f"The store {path} could not be opened ({first_line}).")
 
 
-class Store:
-    """Owns every connection to one store file; see the module docstring for why they are short."""
+class Store(StoreBase[duckdb.DuckDBPyConnection]):
+    """Owns every connection to one store file; see the module docstring for why they are short.
+    Reading, writing and narrowing are `StoreBase`'s, the same as on PostgreSQL; the file's own
+    opening, lock and commit are here."""
 
     def __init__(
         self, path: str | os.PathLike[str], *, lock_wait_seconds: float = 30.0, scope: Scope | None = None
     ) -> None:
+        super().__init__(path, lock_wait_seconds=lock_wait_seconds, scope=scope)
         self.path = Path(path).expanduser().resolve()
-        self.lock_wait_seconds = lock_wait_seconds
-        self.scope = scope
 
     @classmethod
     def from_config(cls, config: Config) -> Store:
@@ -179,27 +175,16 @@ class Store:
         return open_store(config.db_url or config.db_path, lock_wait_seconds=config.lock_wait_seconds)
 
     @property
+    def address(self) -> str:
+        return str(self.path)
+
+    @property
     def location(self) -> str:
         """Where the store is, as messages show it."""
         return str(self.path)
 
     def exists(self) -> bool:
         return self.path.exists()
-
-    def for_person(self, person: Person) -> Store:
-        """This store as `person` may read it: narrowed to their business units when they are limited."""
-        return Store(self.path, lock_wait_seconds=self.lock_wait_seconds, scope=person.scope)
-
-    def unscoped(self) -> Store:
-        """The whole store, for domain code that checks a person's rights itself (the upload engine)."""
-        return Store(self.path, lock_wait_seconds=self.lock_wait_seconds)
-
-    @property
-    def key(self) -> tuple:
-        """Plain values that rebuild this store (`from_key`): what cached page data is keyed on,
-        so that a limited person's numbers are never served to anyone else."""
-        scope = (self.scope.business_units, self.scope.person) if self.scope else None
-        return (str(self.path), self.lock_wait_seconds, scope)
 
     @classmethod
     def from_key(cls, key: tuple) -> Store:
@@ -214,13 +199,6 @@ class Store:
         dashboard locks its store down; the command line, which writes backups and exports where it
         is told, does not."""
         _LOCKED_DOWN[self.path] = tuple(str(Path(d).expanduser().resolve()) + os.sep for d in directories)
-
-    def __repr__(self) -> str:
-        return (
-            f"Store({str(self.path)!r}"
-            + (f", limited to {', '.join(self.scope.business_units)}" if self.scope else "")
-            + ")"
-        )
 
     # -- the lock beside the file ---------------------------------------------------------------
 
@@ -323,41 +301,22 @@ class Store:
             _READY[self.path] = self._file_identity() or (0, 0)
 
     @contextmanager
-    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection for reading, closed (and the file released) when the block ends."""
+    def _connect(self, *, reading: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection, closed (and the file released) when the block ends; a restore waits until then."""
         with self._lock(exclusive=False):
             con = self._open()
             try:
-                self._ensure_ready(con)
-                if self.scope is not None:
-                    queries.narrow_to(con, self.scope.business_units, self.scope.person)
                 yield con
             finally:
                 con.close()
 
-    @contextmanager
-    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A transaction: everything in the block is stored together with a new store version,
-        or nothing is stored at all. A restore waits until the block has ended (committed or not)."""
-        with self._lock(exclusive=False):
-            con = self._open()
-            try:
-                self._ensure_ready(con)
-                con.begin()
-                try:
-                    yield con
-                    queries.put_meta(con, "version", uuid.uuid4().hex)
-                    queries.put_meta(con, "changed_at", utc_now().isoformat(timespec="seconds"))
-                    con.commit()
-                    _META.pop(self.path, None)
-                except BaseException:
-                    try:
-                        con.rollback()
-                    except duckdb.Error:
-                        pass  # a commit that failed (a full disk) has ended the transaction already; its error is the one to tell
-                    raise
-            finally:
-                con.close()
+    def _take_turn(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Begin the write's transaction (one process holds the file at a time, see `_open`)."""
+        con.begin()
+
+    def _commit(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.commit()
+        _META.pop(self.path, None)
 
     # -- copies ---------------------------------------------------------------------------------
 
@@ -392,11 +351,6 @@ class Store:
 
     # -- the store's own bookkeeping --------------------------------------------------------
 
-    def ensure_ready(self) -> None:
-        """Create the file if needed and bring its schema up to date."""
-        with self.read():
-            pass
-
     def meta(self) -> dict[str, str]:
         """The store's bookkeeping (version, last change, …). Every page view asks for it, so it is
         remembered per store file and read again only when the file or its write-ahead log has
@@ -412,14 +366,6 @@ class Store:
             with _META_LOCK:
                 _META[self.path] = (signature, meta)
         return dict(meta)
-
-    def version(self) -> str:
-        """Changes with every write; the key for every cache of page data."""
-        return self.meta()["version"]
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.write() as con:
-            queries.put_meta(con, key, value)
 
 
 def open_store(target: str | os.PathLike[str], *, lock_wait_seconds: float = 30.0, scope: Scope | None = None) -> Store:

@@ -1,9 +1,9 @@
 """The store on a shared PostgreSQL server: what several dashboard replicas and a scheduler on
 another host use (`PILOT_HEALTH_DB=postgresql://…`; docs/deployment.md).
 
-`PostgresStore` offers what `Store` offers (`read`, `write`, `meta`, `for_person` …) so nothing
-above the store knows which one it has. Its connections come from one pool per server address
-and process, and hold no state between units of work:
+`PostgresStore` offers what `Store` offers (`read`, `write`, `meta`, `for_person` …, the same
+`store.base.StoreBase`) so nothing above the store knows which one it has. Its connections come
+from one pool per server address and process, and hold no state between units of work:
 
 - a read is one transaction that is rolled back at the end, so the temporary views that narrow a
   limited person's reads (`queries.narrow_to`) vanish with it;
@@ -20,10 +20,9 @@ values, `fetchall`, `df`, `register`), translating through `dialect.to_postgres`
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
-from datetime import UTC, date, datetime
+from contextlib import contextmanager
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,13 +32,14 @@ import pandas as pd
 from pilot_health.config import URL_SCHEME
 from pilot_health.errors import StoreError, StoreLockedError
 from pilot_health.store import queries
+from pilot_health.store.base import StoreBase
 from pilot_health.store.dialect import POSTGRES, to_postgres
 from pilot_health.store.migrations import migrate
 
 if TYPE_CHECKING:
     import psycopg
 
-    from pilot_health.access import Person, Scope
+    from pilot_health.access import Scope
 
 # pg_advisory_xact_lock keys: every write, and bringing the schema up to date.
 WRITE_LOCK_KEY = 0x5049_4C4F  # "PILO"
@@ -321,15 +321,20 @@ def _friendly_error(url: str, error: Exception) -> StoreError:
     return StoreError(f"The PostgreSQL store {shown_url(url)} could not be used ({text}).")
 
 
-class PostgresStore:
-    """The store on a PostgreSQL server; see the module docstring. Same interface as `Store`."""
+class PostgresStore(StoreBase[PgConnection]):
+    """The store on a PostgreSQL server; see the module docstring. Reading, writing and narrowing
+    are `StoreBase`'s, the same as the embedded store's; pooled connections, writers' turns and
+    commits are here."""
 
     dialect = POSTGRES
 
     def __init__(self, url: str, *, lock_wait_seconds: float = 30.0, scope: Scope | None = None) -> None:
+        super().__init__(url, lock_wait_seconds=lock_wait_seconds, scope=scope)
         self.url = url
-        self.lock_wait_seconds = lock_wait_seconds
-        self.scope = scope
+
+    @property
+    def address(self) -> str:
+        return self.url
 
     @property
     def location(self) -> str:
@@ -342,24 +347,8 @@ class PostgresStore:
             connection.rollback()
             return bool(row and row[0])
 
-    def for_person(self, person: Person) -> PostgresStore:
-        return PostgresStore(self.url, lock_wait_seconds=self.lock_wait_seconds, scope=person.scope)
-
-    def unscoped(self) -> PostgresStore:
-        return PostgresStore(self.url, lock_wait_seconds=self.lock_wait_seconds)
-
-    @property
-    def key(self) -> tuple:
-        scope = (self.scope.business_units, self.scope.person) if self.scope else None
-        return (self.url, self.lock_wait_seconds, scope)
-
     def lock_down(self, directories: Sequence[Any]) -> None:
         """Nothing to do: the server reads no files on the dashboard's behalf."""
-
-    def __repr__(self) -> str:
-        return f"PostgresStore({self.location!r}" + (
-            f", limited to {', '.join(self.scope.business_units)})" if self.scope else ")"
-        )
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
@@ -395,42 +384,32 @@ class PostgresStore:
             _READY.add(self.url)
 
     @contextmanager
-    def read(self) -> Iterator[PgConnection]:
-        """A connection for reading: one transaction, rolled back at the end (nothing is kept)."""
+    def _connect(self, *, reading: bool) -> Iterator[PgConnection]:
+        """A pooled connection; a read is one transaction, rolled back at the end (nothing is kept).
+        A write's is ended by `write` (committed, or rolled back: a broken connection cannot roll
+        back, the pool replaces it)."""
         with self._connection() as connection:
             con = PgConnection(connection)
+            if not reading:
+                yield con
+                return
             try:
-                self._ensure_ready(con)
-                if self.scope is not None:
-                    queries.narrow_to(con, self.scope.business_units, self.scope.person)
                 yield con
             finally:
                 connection.rollback()
 
-    @contextmanager
-    def write(self) -> Iterator[PgConnection]:
-        """A transaction: everything in the block is stored together with a new store version,
-        or nothing is. Writes from every replica and process take turns (an advisory lock)."""
-        with self._connection() as connection:
-            con = PgConnection(connection)
-            self._ensure_ready(con)
-            try:
-                self._take_turn(con, "SELECT pg_advisory_xact_lock(?)")
-                yield con
-                queries.put_meta(con, "version", uuid.uuid4().hex)
-                queries.put_meta(con, "changed_at", _utc_now().isoformat(timespec="seconds"))
-                con.commit()
-            except BaseException:
-                # A broken connection cannot roll back; the pool replaces it, and the first error is the one to tell.
-                with suppress(Exception):
-                    connection.rollback()
-                raise
+    def _take_turn(self, con: PgConnection) -> None:
+        """Writes from every replica and process take turns (an advisory lock held to the commit)."""
+        self._wait_for_writers(con, "SELECT pg_advisory_xact_lock(?)")
+
+    def _commit(self, con: PgConnection) -> None:
+        con.commit()
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Keep every writer out until the block ends (what a restore holds)."""
         with self._connection() as connection:
-            self._take_turn(PgConnection(connection), "SELECT pg_advisory_lock(?)", exclusive=True)
+            self._wait_for_writers(PgConnection(connection), "SELECT pg_advisory_lock(?)", exclusive=True)
             connection.commit()
             try:
                 yield
@@ -438,7 +417,7 @@ class PostgresStore:
                 connection.execute("SELECT pg_advisory_unlock(%s)", [WRITE_LOCK_KEY])
                 connection.commit()
 
-    def _take_turn(self, con: PgConnection, statement: str, exclusive: bool = False) -> None:
+    def _wait_for_writers(self, con: PgConnection, statement: str, exclusive: bool = False) -> None:
         """Wait for the writers' lock at most `lock_wait_seconds` (as the embedded store waits for
         its file), then tell in one sentence what kept it, and change nothing."""
         psycopg = _psycopg()
@@ -457,10 +436,6 @@ class PostgresStore:
     def checkpoint(self) -> None:
         """Nothing to do: the server writes its own files."""
 
-    def ensure_ready(self) -> None:
-        with self.read():
-            pass
-
     def meta(self) -> dict[str, str]:
         """The store's bookkeeping, read from the server every time (one small table): a write
         through another replica or the command line shows on this replica's next page view."""
@@ -471,15 +446,3 @@ class PostgresStore:
                 return queries.read_meta(con)
             finally:
                 connection.rollback()
-
-    def version(self) -> str:
-        return self.meta()["version"]
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.write() as con:
-            queries.put_meta(con, key, value)
-
-
-def _utc_now() -> datetime:
-    """As store.database.utc_now (UTC without a zone), without importing the module that imports this one."""
-    return datetime.now(UTC).replace(tzinfo=None)
