@@ -116,7 +116,7 @@ with friendly_errors():
         "patterns and their warning signs, alignment, decay, KPI progress, stage, new and withdrawn uploads, and spend. "
         "Both moments are computed exactly as a pinned link to them shows them. The worst changes come first."
     )
-    until = ctx.pinned or KEEPER.moment(ctx.store)
+    until = ctx.pinned or KEEPER.moment(ctx.store, version=ctx.version)
     first = data.first_record_at(*ctx.cache_key)
     today = until.date()
     lowest = min(first.date(), today) if first else today

@@ -72,6 +72,28 @@ def test_every_page_opens_on_a_postgresql_store(page, pg_demo, app_env):
     assert "24 pilots" in sidebar_counts(at)
 
 
+def test_a_page_view_asks_the_server_for_the_store_version_once(pg_demo, app_env, monkeypatch):
+    """The version is read from the server on every view (a write through another replica shows on
+    the next one), and only once per view: the Since last meeting page and the home page's steering
+    pack use the version the view read at its start instead of asking again (a round trip each)."""
+    from pilot_health.store.postgres import PostgresStore
+
+    asked = []
+    server_meta = PostgresStore.meta
+
+    def counted(store):
+        asked.append(store)
+        return server_meta(store)
+
+    monkeypatch.setattr(PostgresStore, "meta", counted)
+    app_env(pg_demo)
+    for page in [path for path, *_ in PAGES]:
+        assert_clean(open_page(page))  # the first visit computes and keeps what the page shows
+        asked.clear()
+        assert_clean(open_page(page))
+        assert len(asked) == 1, page
+
+
 def test_a_pilot_chosen_and_a_pinned_link_open_on_postgresql(pg_demo, app_env):
     app_env(pg_demo)
     for page in ("pages/3_Risk.py", "pages/4_Alignment.py", "pages/5_Adoption.py"):

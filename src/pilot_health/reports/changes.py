@@ -259,15 +259,17 @@ def changes_since(
     until: datetime | None = None,
     pilot_ids: Sequence[str] | None = None,
     stale_after_days: int | None = None,
+    version: str | None = None,
 ) -> PortfolioChanges:
     """What changed between the pinned view at `since` and now (or the pinned view at `until`), per
     pilot the store's person may see (`pilot_ids`: only these), the worst first. Refuses a `since`
-    not before `until` and one before the register held any pilot."""
+    not before `until` and one before the register held any pilot. `version`: the store's version
+    the caller read (a page view's, asked once), else it is read now."""
     from pilot_health.config import load_config
     from pilot_health.reports.results import KEEPER
 
     stale = stale_after_days if stale_after_days is not None else load_config().stale_upload_days
-    until_moment = until if until is not None else KEEPER.moment(store)
+    until_moment = until if until is not None else KEEPER.moment(store, version=version)
     if since >= until_moment:
         raise PilotHealthError(f"Pick a moment before {moment_words(until_moment)} to compare with.")
     first = earliest(store)
@@ -280,12 +282,12 @@ def changes_since(
                 else "any pilot is in the register."
             )
         )
-    risk_then = {r.pilot_id: r for r in KEEPER.risk(store, pinned=since)}
-    risk_now = {r.pilot_id: r for r in KEEPER.risk(store, pinned=until)}
-    align_then = {r.pilot_id: r for r in KEEPER.alignment(store, pinned=since)}
-    align_now = {r.pilot_id: r for r in KEEPER.alignment(store, pinned=until)}
-    home_then = KEEPER.portfolio(store, None, since.date(), stale, since).set_index("pilot_id")
-    home_now = KEEPER.portfolio(store, None, until_moment.date(), stale, until).set_index("pilot_id")
+    risk_then = {r.pilot_id: r for r in KEEPER.risk(store, version, pinned=since)}
+    risk_now = {r.pilot_id: r for r in KEEPER.risk(store, version, pinned=until)}
+    align_then = {r.pilot_id: r for r in KEEPER.alignment(store, version, pinned=since)}
+    align_now = {r.pilot_id: r for r in KEEPER.alignment(store, version, pinned=until)}
+    home_then = KEEPER.portfolio(store, version, since.date(), stale, since).set_index("pilot_id")
+    home_now = KEEPER.portfolio(store, version, until_moment.date(), stale, until).set_index("pilot_id")
     with store.read() as con:
         uploads = queries.uploads_between(con, since, until_moment)
     ids = sorted(set(home_then.index) | set(home_now.index) | set(risk_then) | set(risk_now))

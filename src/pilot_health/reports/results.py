@@ -376,9 +376,10 @@ class ResultsKeeper:
             narrowed,
         )
 
-    def moment(self, store: Store, today: date | None = None) -> datetime:
-        """The moment this store's "now" views are computed for (`now_moment`)."""
-        return now_moment(today, self.state(store).future)
+    def moment(self, store: Store, today: date | None = None, version: str | None = None) -> datetime:
+        """The moment this store's "now" views are computed for (`now_moment`), at `version` (what
+        the page view read when it began; None: read it now)."""
+        return now_moment(today, self.state(store, version).future)
 
     def warm(self, store: Store, today: date | None = None) -> None:
         """Compute every pilot's results now (those not kept yet), before anyone asks."""

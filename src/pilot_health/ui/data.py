@@ -197,7 +197,7 @@ def changes_since(store_key: tuple, version: str, since: datetime, until: dateti
     whose numbers at both moments come from the results keeper."""
     from pilot_health.reports.changes import changes_since as compare
 
-    return compare(Store.from_key(store_key), since, until)
+    return compare(Store.from_key(store_key), since, until, version=version)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

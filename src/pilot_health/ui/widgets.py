@@ -164,7 +164,7 @@ def pack_since(ctx: PageContext) -> tuple[datetime | None, str]:
     from pilot_health.reports.results import KEEPER
     from pilot_health.ui import data
 
-    until = ctx.pinned or KEEPER.moment(ctx.store)
+    until = ctx.pinned or KEEPER.moment(ctx.store, version=ctx.version)
     first = data.first_record_at(*ctx.cache_key)
     if first is None or first >= until:
         return None, ""
