@@ -136,3 +136,39 @@ def test_a_database_that_does_not_exist_is_told_at_once(postgres_url):
     with pytest.raises(StoreError) as raised:
         open_store(missing, lock_wait_seconds=30).version()
     assert "no_such_store" in str(raised.value) and "does not exist" in str(raised.value)
+
+
+def test_the_store_keeps_to_its_schema_when_the_database_searches_another(postgres_server):
+    """A database (or role) whose search_path names another schema first, one that holds a table
+    called pilots of its own: the store's tables are still made, written and read in its schema,
+    a limited person still sees only their units, and the other schema's rows never show."""
+    import uuid
+
+    import psycopg
+
+    name = f"elsewhere_{uuid.uuid4().hex[:10]}"
+    url = postgres_server.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'ALTER DATABASE "{name}" SET search_path = elsewhere, public')
+    try:
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute("CREATE SCHEMA elsewhere")
+            other.execute("CREATE TABLE elsewhere.pilots (pilot_id VARCHAR, business_unit VARCHAR)")
+            other.execute("INSERT INTO elsewhere.pilots VALUES ('XX-01', 'Sales')")
+            assert other.execute("SELECT current_schema()").fetchone() == ("elsewhere",)
+        store = open_store(url, lock_wait_seconds=5)
+        with store.write() as con:
+            queries.insert_pilots(con, [_pilot("SC-01", "Sales"), _pilot("FN-01", "Finance")], WHEN)
+        with store.read() as con:
+            assert queries.pilot_ids(con) == ["FN-01", "SC-01"]
+            made_in = con.execute(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'store_meta'"
+            ).fetchall()
+            assert made_in == [("public",)]
+        with PostgresStore(url, scope=Scope(("Sales",), "Sam")).read() as con:
+            assert queries.pilot_ids(con) == ["SC-01"]
+    finally:
+        close_pools()
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

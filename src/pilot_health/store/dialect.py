@@ -47,6 +47,9 @@ class Connection(Protocol):
 
 POSTGRES = "postgres"
 DUCKDB = "duckdb"
+# The schema that holds a PostgreSQL store's tables: every pooled connection searches it (and its
+# temporary schema) only, whatever search_path the role or database is given.
+POSTGRES_SCHEMA = "public"
 
 # A quoted string or identifier (left alone apart from doubling `%`), or anything else.
 _QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
@@ -88,7 +91,7 @@ def dialect_of(con: Any) -> str:
 
 def base_schema(con: Any) -> str:
     """The schema that holds the store's tables (what a temporary view of the same name shadows)."""
-    return "public" if dialect_of(con) == POSTGRES else "main"
+    return POSTGRES_SCHEMA if dialect_of(con) == POSTGRES else "main"
 
 
 def sequences(con: Any) -> str:
@@ -98,7 +101,7 @@ def sequences(con: Any) -> str:
     if dialect_of(con) == POSTGRES:
         return (
             "(SELECT sequencename AS sequence_name, start_value, increment_by, last_value"
-            " FROM pg_sequences WHERE schemaname = 'public') AS sequences"
+            f" FROM pg_sequences WHERE schemaname = '{POSTGRES_SCHEMA}') AS sequences"
         )
     return (
         "(SELECT sequence_name, start_value, increment_by, last_value"
