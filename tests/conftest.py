@@ -17,7 +17,8 @@ import pytest
 from browser_support import CHROMIUM_ARGS, chromium_or_skip, fresh_page
 
 from pilot_health.demo.portfolio import DEMO_NOW, load_demo
-from pilot_health.store.database import Store, open_store
+from pilot_health.store import queries
+from pilot_health.store.database import Store, open_store, utc_now
 
 ROOT = Path(__file__).resolve().parents[1]
 # The demo as shipped, loaded without re-dating: tests compute dates against this "today".
@@ -176,6 +177,13 @@ def postgres_demo_url(postgres_server, _postgres_demo):
 
 
 @pytest.fixture
+def blank_url(postgres_server):
+    """The address of a new PostgreSQL database with nothing in it (not even the store's tables):
+    a rebuilt server's, or one a store is moved or restored into."""
+    yield from _fresh_database(postgres_server, "template0")
+
+
+@pytest.fixture
 def store(backend, tmp_path, request) -> Store:
     if backend == "postgres":
         return open_store(request.getfixturevalue("postgres_url"), lock_wait_seconds=5)
@@ -203,6 +211,21 @@ def target(store) -> str:
     """What the command line's --db (and PILOT_HEALTH_DB) takes for a store: its file, or its
     postgresql:// address."""
     return getattr(store, "url", None) or str(store.path)
+
+
+def record_upload(con, file_name: str, sha256: str) -> int:
+    """An upload of no rows recorded through a store's write connection, known afterwards by its
+    hash (what the backup, restore and move tests look for); its upload id."""
+    return queries.insert_upload(
+        con,
+        kind="metrics",
+        file_name=file_name,
+        sha256=sha256,
+        rows_stored=0,
+        rows_rejected=0,
+        uploaded_at=utc_now(),
+        uploaded_by="test",
+    )
 
 
 def run_python(code: str, *args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:

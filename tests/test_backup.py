@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, record_upload, target
 
 from pilot_health.store import queries
 from pilot_health.store.backup import backup, facts_of_backup, restore
@@ -21,11 +21,6 @@ from pilot_health.store.database import Store, utc_now
 def facts(store: Store) -> dict:
     with store.read() as con:
         return queries.store_facts(con)
-
-
-def target(store: Store) -> str:
-    """What --db and PILOT_HEALTH_DB take for this store: its file, or its full address."""
-    return getattr(store, "url", None) or str(store.path)
 
 
 def test_backup_and_restore_round_trip(demo_store, tmp_path):
@@ -39,16 +34,7 @@ def test_backup_and_restore_round_trip(demo_store, tmp_path):
     # Afterwards the store changes: an upload is withdrawn and a new one stored.
     with demo_store.write() as con:
         queries.withdraw_upload(con, before["uploads"][0][0], utc_now())
-        queries.insert_upload(
-            con,
-            kind="metrics",
-            file_name="later.csv",
-            sha256="f" * 64,
-            rows_stored=0,
-            rows_rejected=0,
-            uploaded_at=utc_now(),
-            uploaded_by="test",
-        )
+        record_upload(con, "later.csv", "f" * 64)
     changed = facts(demo_store)
     assert changed["uploads"] != before["uploads"]
 
@@ -256,16 +242,7 @@ def test_a_postgres_restore_that_fails_half_way_leaves_the_store_as_it_was(postg
     store = open_store(postgres_demo_url, lock_wait_seconds=5)
     made = backup(store, tmp_path / "b")
     with store.write() as con:
-        queries.insert_upload(
-            con,
-            kind="metrics",
-            file_name="mine.csv",
-            sha256="c" * 64,
-            rows_stored=0,
-            rows_rejected=0,
-            uploaded_at=utc_now(),
-            uploaded_by="test",
-        )
+        record_upload(con, "mine.csv", "c" * 64)
     before = facts(store)
     with psycopg.connect(postgres_demo_url, autocommit=True) as admin:
         admin.execute(
@@ -286,54 +263,40 @@ def test_a_postgres_restore_that_fails_half_way_leaves_the_store_as_it_was(postg
     assert "c" * 64 in {u[1] for u in before["uploads"]}
 
 
-def test_a_postgres_backup_restores_into_a_new_empty_database(postgres_demo_url, postgres_server, tmp_path):
+def test_a_postgres_backup_restores_into_a_new_empty_database(postgres_demo_url, blank_url, tmp_path):
     """Disaster recovery: the server is rebuilt and the store restored from last night's dump into
     a database without any table; there is no store to keep a copy of."""
-    from conftest import _fresh_database
-
     from pilot_health.store.database import open_store
 
     made = backup(open_store(postgres_demo_url, lock_wait_seconds=5), tmp_path / "b")
-    blank = _fresh_database(postgres_server, "template0")
-    url = next(blank)
-    try:
-        new = open_store(url, lock_wait_seconds=5)
-        assert not new.exists()
-        result = restore(new, made.file)
-        assert result.previous_copy is None
-        after = facts(new)
-        assert after["uploads"] == made.facts["uploads"]
-        held = {t: n for t, n in made.facts["counts"].items() if t not in ("store_meta", "audit_log")}
-        assert {t: after["counts"][t] for t in held} == held
-        assert after["counts"]["audit_log"] == made.facts["counts"]["audit_log"] + 1  # the restore, recorded
-    finally:
-        blank.close()
+    new = open_store(blank_url, lock_wait_seconds=5)
+    assert not new.exists()
+    result = restore(new, made.file)
+    assert result.previous_copy is None
+    after = facts(new)
+    assert after["uploads"] == made.facts["uploads"]
+    held = {t: n for t, n in made.facts["counts"].items() if t not in ("store_meta", "audit_log")}
+    assert {t: after["counts"][t] for t in held} == held
+    assert after["counts"]["audit_log"] == made.facts["counts"]["audit_log"] + 1  # the restore, recorded
 
 
-def test_a_postgres_backup_made_before_a_migration_restores_and_is_brought_up(
-    postgres_demo_url, postgres_server, tmp_path
-):
+def test_a_postgres_backup_made_before_a_migration_restores_and_is_brought_up(postgres_demo_url, blank_url, tmp_path):
     """A dump made by the version before the alerts (migration 011) restored by this one: the
     replaced store's alert tables and sequences go, the migration makes them afresh, and every row
     the backup held is there."""
     import psycopg
-    from conftest import _fresh_database
 
     from pilot_health.store.database import open_store
 
     store = open_store(postgres_demo_url, lock_wait_seconds=5)
-    blank = _fresh_database(postgres_server, "template0")
-    url = next(blank)
-    try:  # the older version's store: the demo without migration 011
-        older = open_store(url, lock_wait_seconds=5)
-        restore(older, backup(store, tmp_path / "now").file)
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute("DROP TABLE alert_deliveries, alert_events, alert_runs, alert_subscriptions")
-            admin.execute("DROP SEQUENCE alert_subscription_id_seq, alert_run_id_seq, alert_delivery_id_seq")
-            admin.execute("DELETE FROM schema_migrations WHERE name = '011_alerts'")
-        old = backup(older, tmp_path / "old")
-    finally:
-        blank.close()
+    # the older version's store: the demo without migration 011
+    older = open_store(blank_url, lock_wait_seconds=5)
+    restore(older, backup(store, tmp_path / "now").file)
+    with psycopg.connect(blank_url, autocommit=True) as admin:
+        admin.execute("DROP TABLE alert_deliveries, alert_events, alert_runs, alert_subscriptions")
+        admin.execute("DROP SEQUENCE alert_subscription_id_seq, alert_run_id_seq, alert_delivery_id_seq")
+        admin.execute("DELETE FROM schema_migrations WHERE name = '011_alerts'")
+    old = backup(older, tmp_path / "old")
     assert "011_alerts" not in old.facts["migrations"] and "alert_runs" not in old.facts["counts"]
     from pilot_health.reports.alerts import subscribe
 

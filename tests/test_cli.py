@@ -311,27 +311,16 @@ def test_a_postgresql_address_names_the_store_and_its_password_is_never_shown(po
     assert "s3cret-pw" not in by_flag.stdout + by_flag.stderr + by_setting.stdout + by_setting.stderr
 
 
-def test_a_read_only_command_never_creates_a_store_on_postgresql(postgres_server, run_command):
+def test_a_read_only_command_never_creates_a_store_on_postgresql(blank_url, run_command):
     """A database without the store's tables is no store: a command that only reads says so."""
-    from conftest import _fresh_database
+    import psycopg
 
-    blank = _fresh_database(postgres_server, "template0")
-    url = next(blank)
-    try:
-        result = run_command("status", "--db", url)
-        assert result.returncode == 1
-        assert result.stderr.strip() == (
-            f"pilot_health status: There is no store at {url}; check the address (--db), "
-            "or run `python -m pilot_health demo` (or open the dashboard) to create one."
-        )
-        import psycopg
-
-        with psycopg.connect(url) as con:
-            assert (
-                con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()[
-                    0
-                ]
-                == 0
-            )
-    finally:
-        blank.close()
+    result = run_command("status", "--db", blank_url)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"pilot_health status: There is no store at {blank_url}; check the address (--db), "
+        "or run `python -m pilot_health demo` (or open the dashboard) to create one."
+    )
+    with psycopg.connect(blank_url) as con:
+        tables = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+        assert tables.fetchone()[0] == 0

@@ -11,18 +11,12 @@ import shutil
 
 import psycopg
 import pytest
-from conftest import _fresh_database, run_cli
+from conftest import record_upload, run_cli
 
 from pilot_health.errors import PilotHealthError
 from pilot_health.store import queries
-from pilot_health.store.database import Store, open_store, utc_now
+from pilot_health.store.database import Store, open_store
 from pilot_health.store.move import move_store
-
-
-@pytest.fixture
-def blank_url(postgres_server):
-    """A new database with nothing in it (not even the store's tables)."""
-    yield from _fresh_database(postgres_server, "template0")
 
 
 @pytest.fixture
@@ -70,27 +64,9 @@ def test_the_move_copies_every_row_and_fact_and_the_ids_carry_on(demo_file, blan
 
     # The next upload gets the number it would have had in the file.
     with embedded.write() as con:
-        next_here = queries.insert_upload(
-            con,
-            kind="metrics",
-            file_name="next.csv",
-            sha256="d" * 64,
-            rows_stored=0,
-            rows_rejected=0,
-            uploaded_at=utc_now(),
-            uploaded_by="test",
-        )
+        next_here = record_upload(con, "next.csv", "d" * 64)
     with server.write() as con:
-        next_there = queries.insert_upload(
-            con,
-            kind="metrics",
-            file_name="next.csv",
-            sha256="d" * 64,
-            rows_stored=0,
-            rows_rejected=0,
-            uploaded_at=utc_now(),
-            uploaded_by="test",
-        )
+        next_there = record_upload(con, "next.csv", "d" * 64)
     assert next_there == next_here == max(u[0] for u in before["uploads"]) + 1
 
 

@@ -25,14 +25,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ROOT, target
+from conftest import ROOT, record_upload, target
 
 from pilot_health import cli
 from pilot_health.errors import PilotHealthError
 from pilot_health.store import backup as backup_module
 from pilot_health.store import queries
 from pilot_health.store.backup import backup, restore
-from pilot_health.store.database import Store, facts_of_file, open_store, utc_now
+from pilot_health.store.database import Store, facts_of_file, open_store
 
 FIXTURES = ROOT / "tests" / "fixtures" / "uploads"
 # Why a test runs on the embedded store only (its [postgres] run is skipped with the reason).
@@ -123,16 +123,7 @@ def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_stor
 
     def open_upload():
         with demo_store.write() as con:
-            queries.insert_upload(
-                con,
-                kind="metrics",
-                file_name="before.csv",
-                sha256="b" * 64,
-                rows_stored=0,
-                rows_rejected=0,
-                uploaded_at=utc_now(),
-                uploaded_by="test",
-            )
+            record_upload(con, "before.csv", "b" * 64)
             in_write.set()
             finish_write.wait(20)
 
@@ -141,16 +132,7 @@ def test_a_restore_waits_for_a_running_upload_and_new_ones_wait_for_it(demo_stor
     def late_upload():
         swapping.wait(20)
         with demo_store.write() as con:
-            queries.insert_upload(
-                con,
-                kind="metrics",
-                file_name="after.csv",
-                sha256="a" * 64,
-                rows_stored=0,
-                rows_rejected=0,
-                uploaded_at=utc_now(),
-                uploaded_by="test",
-            )
+            record_upload(con, "after.csv", "a" * 64)
         done["late"] = time.monotonic()
 
     first = threading.Thread(target=open_upload)
@@ -232,16 +214,7 @@ def test_a_restore_that_fails_its_check_puts_the_previous_store_back(
         return
     made = backup(demo_store, tmp_path / "b")
     with demo_store.write() as con:
-        queries.insert_upload(
-            con,
-            kind="metrics",
-            file_name="mine.csv",
-            sha256="c" * 64,
-            rows_stored=0,
-            rows_rejected=0,
-            uploaded_at=utc_now(),
-            uploaded_by="test",
-        )
+        record_upload(con, "mine.csv", "c" * 64)
     before = uploads_of(demo_store.path)
     empty = Store(tmp_path / "empty.duckdb")
     empty.ensure_ready()
@@ -264,16 +237,7 @@ def _a_postgres_restore_that_fails_its_check(store, tmp_path, monkeypatch, empty
     """The same on PostgreSQL: pg_restore puts another (empty) store's dump in place the first time."""
     made = backup(store, tmp_path / "b")
     with store.write() as con:
-        queries.insert_upload(
-            con,
-            kind="metrics",
-            file_name="mine.csv",
-            sha256="c" * 64,
-            rows_stored=0,
-            rows_rejected=0,
-            uploaded_at=utc_now(),
-            uploaded_by="test",
-        )
+        record_upload(con, "mine.csv", "c" * 64)
     before = hashes_in(store)
     empty = backup(open_store(empty_url, lock_wait_seconds=5), tmp_path / "empty").file
     original, calls = backup_module._pg_restore, []
