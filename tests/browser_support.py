@@ -52,6 +52,41 @@ PILOT_ID = re.compile(r"\b[A-Z]{2,4}-\d{2,3}\b")
 # oidc-provider rejects Streamlit's default prompt=select_account; prompt=login also means every
 # sign-in shows the form, whatever the provider remembers from an earlier test.
 AUTH_CLIENT_KWARGS = {"scope": "openid email profile groups", "prompt": "login"}
+# The colleagues the sign-in tests sign in as: their accounts on the test provider, and the access
+# file that lets nobody else in (see write_access_file).
+ADMIN, VIEWER, FINANCE_EDITOR = "ann.admin@example.com", "vic.viewer@example.com", "fay.finance@example.com"
+ACCOUNTS = {
+    ADMIN: {"email": ADMIN, "name": "Ann Admin"},
+    VIEWER: {"email": VIEWER, "name": "Vic Viewer"},
+    FINANCE_EDITOR: {"email": FINANCE_EDITOR, "name": "Fay Finance"},
+}
+FINANCE_EDITOR_BY_ADDRESS = f"""
+[[people]]
+email = "{FINANCE_EDITOR}"
+role = "editor"
+business_units = ["Finance"]
+"""
+
+
+def write_access_file(path: Path, finance_editor: str = FINANCE_EDITOR_BY_ADDRESS) -> Path:
+    """An access file for PILOT_HEALTH_ACCESS: nobody gets in unless listed, ADMIN administers,
+    VIEWER views, and `finance_editor` (a [[people]] or [[claims]] entry) edits Finance only."""
+    path.write_text(
+        f"""
+default_role = "none"
+
+[[people]]
+email = "{ADMIN}"
+role = "admin"
+
+[[people]]
+email = "{VIEWER}"
+role = "viewer"
+"""
+        + finance_editor,
+        encoding="utf-8",
+    )
+    return path
 
 
 # --- Chromium and fresh pages ---------------------------------------------------------------------
@@ -384,9 +419,9 @@ def start_oidc_provider(folder: Path, redirect_uri: str, accounts: dict[str, dic
     return provider
 
 
-def write_auth_secrets(path: Path, provider: OidcProvider, redirect_uri: str) -> Path:
+def write_auth_secrets(path: Path, provider: OidcProvider, redirect_uri: str, cookie_secret: str | None = None) -> Path:
     """A secrets.toml whose [auth] section makes st.login() sign in with `provider`; give it to
-    Streamlit with `--secrets.files PATH`."""
+    Streamlit with `--secrets.files PATH`. `cookie_secret`: the one every replica shares (else a new one)."""
 
     def toml(value: str) -> str:
         return json.dumps(value)  # a JSON string is a valid TOML basic string
@@ -395,7 +430,7 @@ def write_auth_secrets(path: Path, provider: OidcProvider, redirect_uri: str) ->
     path.write_text(
         "[auth]\n"
         f"redirect_uri = {toml(redirect_uri)}\n"
-        f"cookie_secret = {toml(secrets.token_urlsafe(32))}\n"
+        f"cookie_secret = {toml(cookie_secret or secrets.token_urlsafe(32))}\n"
         f"client_id = {toml(provider.client_id)}\n"
         f"client_secret = {toml(provider.client_secret)}\n"
         f"server_metadata_url = {toml(provider.issuer + '/.well-known/openid-configuration')}\n"

@@ -21,10 +21,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from browser_support import ACCOUNTS as PEOPLE
 from browser_support import (
+    ADMIN,
+    FINANCE_EDITOR,
     FIRST_RENDER_MS,
     PILOT_ID,
     RENDERED_MS,
+    VIEWER,
     assert_no_errors_shown,
     finished_running,
     free_port,
@@ -34,30 +38,19 @@ from browser_support import (
     sign_in_marks,
     start_dashboard,
     start_oidc_provider,
+    write_access_file,
     write_auth_secrets,
 )
 
 pytestmark = sign_in_marks()
 
-ADMIN, VIEWER, FINANCE_EDITOR = "ann.admin@example.com", "vic.viewer@example.com", "fay.finance@example.com"
 ACCOUNTS = {
-    ADMIN: {"email": ADMIN, "name": "Ann Admin"},
-    VIEWER: {"email": VIEWER, "name": "Vic Viewer"},
+    **PEOPLE,
     # Fay's role comes from a claim of the provider (a group), not from her address.
-    FINANCE_EDITOR: {"email": FINANCE_EDITOR, "name": "Fay Finance", "groups": ["pilot-health-finance-editors"]},
+    FINANCE_EDITOR: {**PEOPLE[FINANCE_EDITOR], "groups": ["pilot-health-finance-editors"]},
     "nobody@example.com": {"email": "nobody@example.com", "name": "No Body"},
 }
-ACCESS = f"""
-default_role = "none"
-
-[[people]]
-email = "{ADMIN}"
-role = "admin"
-
-[[people]]
-email = "{VIEWER}"
-role = "viewer"
-
+FINANCE_EDITOR_BY_GROUP = """
 [[claims]]
 claim = "groups"
 value = "pilot-health-finance-editors"
@@ -91,8 +84,7 @@ def secured(chromium_path, tmp_path_factory):
     """The dashboard with sign-in on, and the provider; yields (dashboard, provider, finance pilot codes, others)."""
     folder = tmp_path_factory.mktemp("secured")
     db, env = load_demo_store(folder)
-    access = folder / "access.toml"
-    access.write_text(ACCESS, encoding="utf-8")
+    access = write_access_file(folder / "access.toml", FINANCE_EDITOR_BY_GROUP)
     env = dict(env, PILOT_HEALTH_ACCESS=str(access))
     port = free_port()  # the redirect URI names the dashboard's port before either server starts
     redirect_uri = f"http://127.0.0.1:{port}/oauth2callback"

@@ -35,10 +35,13 @@ from pathlib import Path
 
 import pytest
 from browser_support import (
-    AUTH_CLIENT_KWARGS,
+    ACCOUNTS,
+    ADMIN,
+    FINANCE_EDITOR,
     FIRST_RENDER_MS,
     PILOT_ID,
     RENDERED_MS,
+    VIEWER,
     assert_no_errors_shown,
     finished_running,
     free_port,
@@ -47,33 +50,13 @@ from browser_support import (
     sign_in_marks,
     start_dashboard,
     start_oidc_provider,
+    write_access_file,
+    write_auth_secrets,
 )
 
 pytestmark = sign_in_marks()
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIN, VIEWER, FINANCE_EDITOR = "ann.admin@example.com", "vic.viewer@example.com", "fay.finance@example.com"
-ACCOUNTS = {
-    ADMIN: {"email": ADMIN, "name": "Ann Admin"},
-    VIEWER: {"email": VIEWER, "name": "Vic Viewer"},
-    FINANCE_EDITOR: {"email": FINANCE_EDITOR, "name": "Fay Finance"},
-}
-ACCESS = f"""
-default_role = "none"
-
-[[people]]
-email = "{ADMIN}"
-role = "admin"
-
-[[people]]
-email = "{VIEWER}"
-role = "viewer"
-
-[[people]]
-email = "{FINANCE_EDITOR}"
-role = "editor"
-business_units = ["Finance"]
-"""
 UPLOADS = ROOT / "tests" / "fixtures" / "uploads"
 # A register row the command line adds in test (b): a pilot of Supply Chain no replica has drawn.
 CLI_PILOT = "REP-01"
@@ -105,22 +88,6 @@ def database(chromium_path, postgres_server, _postgres_demo):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _auth_secrets(path: Path, provider, redirect_uri: str, cookie_secret: str) -> Path:
-    """A replica's secrets.toml: its provider and return address, the shared cookie secret."""
-    kwargs = ", ".join(f"{key} = {json.dumps(value)}" for key, value in AUTH_CLIENT_KWARGS.items())
-    path.write_text(
-        "[auth]\n"
-        f"redirect_uri = {json.dumps(redirect_uri)}\n"
-        f"cookie_secret = {json.dumps(cookie_secret)}\n"
-        f"client_id = {json.dumps(provider.client_id)}\n"
-        f"client_secret = {json.dumps(provider.client_secret)}\n"
-        f"server_metadata_url = {json.dumps(provider.issuer + '/.well-known/openid-configuration')}\n"
-        f"client_kwargs = {{ {kwargs} }}\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 class Replica:
     def __init__(self, dashboard, provider):
         self.dashboard, self.provider = dashboard, provider
@@ -135,8 +102,7 @@ class Replica:
 def replicas(database, tmp_path_factory):
     """Two dashboards on two ports, one database: (replica 1, replica 2)."""
     folder = tmp_path_factory.mktemp("replicas")
-    access = folder / "access.toml"
-    access.write_text(ACCESS, encoding="utf-8")
+    access = write_access_file(folder / "access.toml")
     env = dict(
         os.environ,
         PILOT_HEALTH_DB=database,
@@ -150,7 +116,8 @@ def replicas(database, tmp_path_factory):
             port = free_port()  # the return address names the dashboard's port before either starts
             redirect_uri = f"http://127.0.0.1:{port}/oauth2callback"
             provider = servers.enter_context(start_oidc_provider(folder, redirect_uri, ACCOUNTS))
-            secrets_toml = _auth_secrets(folder / f"secrets-{port}.toml", provider, redirect_uri, cookie_secret)
+            # A replica's own provider and return address, the cookie secret they all share.
+            secrets_toml = write_auth_secrets(folder / f"secrets-{port}.toml", provider, redirect_uri, cookie_secret)
             dashboard = servers.enter_context(
                 start_dashboard(folder, None, env, ["--secrets.files", str(secrets_toml)], port=port)
             )
