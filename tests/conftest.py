@@ -69,6 +69,7 @@ BOTH_BACKENDS = {
     "test_ingest_semantics",
     "test_ingest_surveymonkey",
     "test_meetings",
+    "test_metric_weeks",
     "test_migrations",
     "test_operations",
     "test_postgres_ingest",

@@ -130,7 +130,7 @@ def narrow_to(con: Connection, business_units: Sequence[str], person: str) -> No
         """,
     )
     in_scope = "pilot_id IN (SELECT pilot_id FROM scope_pilots)"
-    for table in ("pilots", "pilot_history", *DATA_TABLES, "upload_pilots", "decisions"):
+    for table in ("pilots", "pilot_history", *DATA_TABLES, "metric_weeks", "upload_pilots", "decisions"):
         _run(con, f"CREATE TEMP VIEW {table} AS SELECT * FROM {real}{table} WHERE {in_scope}")
     _run(
         con,
@@ -628,25 +628,43 @@ _IN_FORCE = "u.uploaded_at <= ? AND (u.withdrawn_at IS NULL OR u.withdrawn_at > 
 
 def weekly_series(con: Connection, as_of: datetime, pilot_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """Weekly averages of every metric, per pilot, kind and lab/live, counting only what had been
-    uploaded by `as_of` (and not withdrawn by then) and observed by then."""
+    uploaded by `as_of` (and not withdrawn by then) and observed by then. The weeks before the one
+    `as_of` falls in come from each upload's weekly sums (`metric_weeks`: a table kept up to date on
+    PostgreSQL, which would take seconds to group every row); `as_of`'s own week is counted from its
+    rows, up to `as_of`."""
     return con.execute(
         f"""
-        SELECT m.pilot_id, m.metric, m.kind, m.environment, date_trunc('week', m.observed_at) AS week,
-               avg(m.value) AS value, count(m.value) AS n
-        FROM metric_observations m JOIN uploads u USING (upload_id)
-        WHERE m.value IS NOT NULL AND {_IN_FORCE} AND m.observed_at <= ?
-          AND (?::VARCHAR[] IS NULL OR m.pilot_id IN (SELECT unnest(?::VARCHAR[])))
-        GROUP BY m.pilot_id, m.metric, m.kind, m.environment, date_trunc('week', m.observed_at)
-        ORDER BY m.pilot_id, m.metric, m.kind, m.environment, week  -- evidence.py slices series by this order
+        WITH sums AS (
+            SELECT w.pilot_id, w.metric, w.kind, w.environment, w.week, w.value_sum, w.n
+            FROM metric_weeks w JOIN uploads u USING (upload_id)
+            WHERE {_IN_FORCE} AND w.week < date_trunc('week', ?::TIMESTAMP)
+              AND (?::VARCHAR[] IS NULL OR w.pilot_id IN (SELECT unnest(?::VARCHAR[])))
+            UNION ALL
+            SELECT m.pilot_id, m.metric, m.kind, m.environment, date_trunc('week', m.observed_at), m.value, 1
+            FROM metric_observations m JOIN uploads u USING (upload_id)
+            WHERE m.value IS NOT NULL AND {_IN_FORCE}
+              AND m.observed_at >= date_trunc('week', ?::TIMESTAMP) AND m.observed_at <= ?
+              AND (?::VARCHAR[] IS NULL OR m.pilot_id IN (SELECT unnest(?::VARCHAR[])))
+        )
+        SELECT pilot_id, metric, kind, environment, week,
+               sum(value_sum) / sum(n)::DOUBLE AS value, sum(n)::BIGINT AS n
+        FROM sums
+        GROUP BY pilot_id, metric, kind, environment, week
+        ORDER BY pilot_id, metric, kind, environment, week  -- evidence.py slices series by this order
         """,
-        [
-            as_of,
-            as_of,
-            as_of,
-            None if pilot_ids is None else list(pilot_ids),
-            None if pilot_ids is None else list(pilot_ids),
-        ],
+        [*_in_force_at(as_of), as_of, *_pilots(pilot_ids), *_in_force_at(as_of), as_of, as_of, *_pilots(pilot_ids)],
     ).df()
+
+
+def _in_force_at(as_of: datetime) -> list[datetime]:
+    """The values of `_IN_FORCE`."""
+    return [as_of, as_of]
+
+
+def _pilots(pilot_ids: Sequence[str] | None) -> list[list[str] | None]:
+    """The values of `(?::VARCHAR[] IS NULL OR … IN (SELECT unnest(?::VARCHAR[])))`: every pilot, or these."""
+    chosen = None if pilot_ids is None else list(pilot_ids)
+    return [chosen, chosen]
 
 
 def survey_responses_as_of(con: Connection, as_of: datetime, pilot_ids: Sequence[str] | None = None) -> pd.DataFrame:
