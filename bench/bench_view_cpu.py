@@ -3,6 +3,7 @@
 
     PYTHONPATH=$PWD/src .venv/bin/python bench/bench_view_cpu.py                 # every main page
     PYTHONPATH=$PWD/src .venv/bin/python bench/bench_view_cpu.py --profile risk  # ... and where the risk page's time goes
+    PYTHONPATH=$PWD/src .venv/bin/python bench/bench_view_cpu.py --db postgresql://…  # that store on PostgreSQL
 
 Each main page is opened with Streamlit's AppTest (the real scripts, the real caches) against a
 copy of the bench store (`bench/bench_pages.py` builds it): one run fills the caches, one more
@@ -87,21 +88,29 @@ def share_compiled_scripts() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB)
+    parser.add_argument(
+        "--db",
+        default=str(DEFAULT_DB),
+        help="the bench store file (copied), or the postgresql:// address of a database holding it (read as it is)",
+    )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--only", nargs="*", default=None, help="page names to time (default: all)")
     parser.add_argument("--profile", default=None, help="a page name to profile (cProfile over the timed reruns)")
     args = parser.parse_args()
-    if not args.db.exists():
+    on_postgres = args.db.startswith("postgresql://")
+    source = Path(args.db)
+    if not on_postgres and not source.exists():
         print(f"No bench store at {args.db}: build it with bench/bench_pages.py first.", file=sys.stderr)
         return 2
 
     os.chdir(ROOT)
     work = Path(tempfile.mkdtemp(prefix="pilot_health_view_cpu_"))
-    db = work / "bench.duckdb"
-    shutil.copy(args.db, db)
-    if args.db.with_name(args.db.name + ".wal").exists():
-        shutil.copy(args.db.with_name(args.db.name + ".wal"), work / "bench.duckdb.wal")
+    db: str | Path = args.db
+    if not on_postgres:
+        db = work / "bench.duckdb"
+        shutil.copy(source, db)
+        if source.with_name(source.name + ".wal").exists():
+            shutil.copy(source.with_name(source.name + ".wal"), work / "bench.duckdb.wal")
     os.environ["PILOT_HEALTH_DB"] = str(db)
     os.environ["PILOT_HEALTH_DEMO_ON_FIRST_RUN"] = "no"
 
@@ -111,12 +120,12 @@ def main() -> int:
     config.set_option("secrets.files", [str(work / "no_secrets.toml")])  # open access, as in the tests
     share_compiled_scripts()
 
-    from pilot_health.store.database import Store
+    from pilot_health.store.database import open_store
 
-    with Store(db).read() as con:
+    with open_store(str(db)).read() as con:
         first = con.execute("SELECT pilot_id FROM pilots ORDER BY pilot_id LIMIT 1").fetchone()[0]
 
-    print(f"store: {args.db} (copied) · load average {os.getloadavg()[0]:.2f}")
+    print(f"store: {args.db}{'' if on_postgres else ' (copied)'} · load average {os.getloadavg()[0]:.2f}")
     print(f"{'page':<26} {'CPU ms/view':>12} {'wall ms':>9} {'elements':>9}")
     try:
         for name, page, query in VIEWS:
