@@ -506,6 +506,7 @@ def until_it_took(page, act, took, *, what: str, attempts: int = 3, timeout: int
         except (AssertionError, PlaywrightTimeout) as lost:
             if attempt == attempts:
                 pytest.fail(f"{what}: not done after {attempts} tries on {page.url}. Last: {lost}", pytrace=False)
+            print(f"{what}: the click was lost (try {attempt}), clicked again")  # shown with the test's output
             continue
         finished_running(page)
         return
@@ -576,6 +577,7 @@ def download(page, button, *, timeout: int = RENDERED_MS, attempts: int = 3):
                     f"“{button.inner_text().strip()}” on {page.url} handed over no file in {attempts} clicks",
                     pytrace=False,
                 )
+            print(f"download from {page.url}: no file after click {attempt}, clicked again")  # shown with the output
             continue
         result = info.value
         assert result.failure() is None, f"the download failed: {result.failure()}"
