@@ -524,12 +524,104 @@ def assert_no_errors_shown(page, script_errors: list[str], *, except_saying: str
     assert script_errors == [], f"uncaught JavaScript errors: {script_errors}"
 
 
+def until_it_took(page, act, took, *, what: str, attempts: int = 3, timeout: int = RENDERED_MS) -> None:
+    """Do `act` (a click that changes the page) and wait for `took(timeout_ms)` to prove it took (a
+    widget's checked state, the page's changed text; it raises AssertionError or a Playwright timeout
+    while it does not). On a busy machine a click that lands while Streamlit is redrawing the page can
+    be lost; `act` is done again only when, the page having finished running, the proof still fails,
+    as a person would press again. So `act` must look for itself whether it is still needed (a switch
+    that is already on is not clicked again)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(1, attempts + 1):
+        finished_running(page)  # never click into a page that is being redrawn
+        act()
+        try:
+            took(timeout)
+        except (AssertionError, PlaywrightTimeout) as lost:
+            if attempt == attempts:
+                pytest.fail(f"{what}: not done after {attempts} tries on {page.url}. Last: {lost}", pytrace=False)
+            print(f"{what}: the click was lost (try {attempt}), clicked again")  # shown with the test's output
+            continue
+        finished_running(page)
+        return
+
+
+def switch_on(page, label: str, shows) -> None:
+    """Turn on the switch (st.toggle) labelled `label` by clicking its label, as a person does, and
+    wait until it is on and the page shows `shows` (a locator of what the rerun draws with it on)."""
+    from playwright.sync_api import expect
+
+    switch = page.get_by_role("switch", name=label, exact=True)
+
+    def act() -> None:
+        if not switch.is_checked():
+            page.get_by_test_id("stCheckbox").filter(has=switch).get_by_text(label, exact=True).click()
+
+    def took(timeout: int) -> None:
+        expect(switch).to_be_checked(timeout=timeout)
+        expect(shows).to_be_attached(timeout=timeout)
+
+    until_it_took(page, act, took, what=f"turning on “{label}”")
+
+
+def open_expander(page, title) -> None:
+    """Open the expander whose title starts with `title` (or the expander `title` locates), if it is
+    closed (what is in a closed one is not drawn, and its buttons cannot be reached), and wait until
+    its content is shown."""
+    from playwright.sync_api import expect
+
+    expander = (
+        page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text=title)).first
+        if isinstance(title, str)
+        else title
+    )
+    expect(expander).to_be_visible(timeout=RENDERED_MS)
+    details = expander.locator("details").first
+
+    def act() -> None:
+        if details.get_attribute("open") is None:
+            expander.locator("summary").first.click()
+
+    def took(timeout: int) -> None:
+        expect(details).to_have_attribute("open", "", timeout=timeout)
+        expect(expander.get_by_test_id("stExpanderDetails")).to_be_visible(timeout=timeout)
+        expect(expander.get_by_test_id("stExpanderDetails")).not_to_have_attribute("inert", "", timeout=timeout)
+
+    until_it_took(page, act, took, what=f"opening the expander “{expander.locator('summary').first.inner_text()}”")
+
+
+def download(page, button, *, timeout: int = RENDERED_MS, attempts: int = 3):
+    """Click a download button and return Playwright's Download once the browser has the file.
+
+    The button is first waited for until it can be clicked (shown, enabled, no longer moving while
+    the page redraws), outside the time the file is given to start (`timeout`: more for a document
+    made when clicked). A click that hands over no file in that time was lost and is made again: a
+    download changes nothing, so pressing twice is harmless."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(1, attempts + 1):
+        finished_running(page)
+        button.click(trial=True)  # waits until a click would reach it, without clicking
+        try:
+            with page.expect_download(timeout=timeout) as info:
+                button.click()
+        except PlaywrightTimeout:
+            if attempt == attempts:
+                pytest.fail(
+                    f"“{button.inner_text().strip()}” on {page.url} handed over no file in {attempts} clicks",
+                    pytrace=False,
+                )
+            print(f"download from {page.url}: no file after click {attempt}, clicked again")  # shown with the output
+            continue
+        result = info.value
+        assert result.failure() is None, f"the download failed: {result.failure()}"
+        return result
+
+
 def download_table(page, label: str = "Download this table (CSV)") -> tuple[str, list[dict[str, str]]]:
     """Click the download button labelled `label` (the portfolio's by default) and return the file
     name and the rows of the CSV."""
-    with page.expect_download(timeout=RENDERED_MS) as info:
-        page.get_by_role("button", name=label).click()
-    download = info.value
-    assert download.failure() is None, f"the download failed: {download.failure()}"
-    text = Path(download.path()).read_text(encoding="utf-8")
-    return download.suggested_filename, list(csv.DictReader(io.StringIO(text)))
+    file = download(page, page.get_by_role("button", name=label))
+    text = Path(file.path()).read_text(encoding="utf-8")
+    return file.suggested_filename, list(csv.DictReader(io.StringIO(text)))

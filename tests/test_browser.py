@@ -28,13 +28,16 @@ from browser_support import (
     Dashboard,
     assert_no_errors_shown,
     colleague_page,
+    download,
     download_table,
     load_demo_store,
     metric_value,
     multiselect_tags,
+    open_expander,
     open_link,
     start_dashboard,
     store_file_read,
+    switch_on,
 )
 
 pytestmark = pytest.mark.browser
@@ -355,9 +358,7 @@ def test_the_adoption_downloads_never_name_a_team_below_the_minimum(page, dashbo
         timeout=RENDERED_MS
     )
 
-    page.get_by_test_id("stExpander").filter(has_text="The team table").get_by_text(
-        "The team table", exact=True
-    ).click()
+    open_expander(page, "The team table")
     _, teams = download_table(page, "Download the team table (CSV)")
     groups = [r["group"] for r in teams]
     assert "Other teams" in groups and "All respondents" in groups, teams
@@ -393,14 +394,9 @@ def test_the_pilots_steering_pack_downloads_as_a_one_page_pdf_with_its_name_and_
         name, _, rest = title.partition(" — ")
         status, _, score = rest.partition(", score ")
         scores.append(f"{name} {status.capitalize()}" + (f" {score}" if score else ""))
-    with page.expect_download(timeout=FIRST_RENDER_MS) as info:
-        page.get_by_role("button", name="Steering pack (PDF)").click()
-    download = info.value
-    assert download.failure() is None, download.failure()
-    assert re.fullmatch(r"pilot_health_RO-03_\d{8}_\d{4}\.pdf", download.suggested_filename), (
-        download.suggested_filename
-    )
-    reader = pypdf.PdfReader(download.path())
+    pack = download(page, page.get_by_role("button", name="Steering pack (PDF)"), timeout=FIRST_RENDER_MS)
+    assert re.fullmatch(r"pilot_health_RO-03_\d{8}_\d{4}\.pdf", pack.suggested_filename), pack.suggested_filename
+    reader = pypdf.PdfReader(pack.path())
     assert len(reader.pages) == 1
     text = " ".join(reader.pages[0].extract_text().split())
     assert heading.inner_text() in text, text[:200]
@@ -529,11 +525,12 @@ def test_a_pinned_link_shows_the_same_numbers_after_uploads_withdrawals_and_edit
     expect(page.get_by_text("No file chosen yet")).to_be_visible(timeout=RENDERED_MS)
 
     # 3b. Withdraw SC-01's latest survey wave (one of the demo's simulated uploads).
-    page.get_by_text("Include the demo's simulated uploads", exact=True).click()
-    # Wait for the history to list the demo's uploads: the withdraw box is drawn again with them as choices.
+    # Once the history lists the demo's uploads, the withdraw box is drawn again with them as choices.
     history_files = page.get_by_test_id("stDataFrame").locator('[data-testid^="glide-cell-"]')
-    expect(history_files.filter(has_text=re.compile(r"^(metrics|usage|survey)_[A-Z]{2}-\d{2}_")).first).to_be_attached(
-        timeout=RENDERED_MS
+    switch_on(
+        page,
+        "Include the demo's simulated uploads",
+        shows=history_files.filter(has_text=re.compile(r"^(metrics|usage|survey)_[A-Z]{2}-\d{2}_")).first,
     )
     page.get_by_role("combobox", name="Withdraw an upload").click()
     page.keyboard.type("survey_SC-01_wave3")

@@ -30,14 +30,17 @@ from browser_support import (
     RENDERED_MS,
     VIEWER,
     assert_no_errors_shown,
+    download,
     finished_running,
     free_port,
     fresh_page,
     load_demo_store,
+    open_expander,
     sign_in,
     sign_in_marks,
     start_dashboard,
     start_oidc_provider,
+    switch_on,
     write_access_file,
     write_auth_secrets,
 )
@@ -151,33 +154,16 @@ def pilots_drawn(page) -> set[str]:
 
 
 def _open_expanders(page) -> None:
-    closed = page.locator("details:not([open]) > summary")
-    for _ in range(30):
-        if not closed.count():
-            break
-        closed.first.click()
-    page.wait_for_timeout(300)
+    finished_running(page)
+    expanders = page.get_by_test_id("stExpander")
+    for index in range(expanders.count()):
+        open_expander(page, expanders.nth(index))
 
 
 def _download(page, button) -> tuple[str, bytes]:
-    """Click a download button and return the file. Chromium now and then drops one of many quick
-    downloads from a page, so a click that hands over nothing is tried once more."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    label = button.inner_text().split("\n")[-1]
-    for attempt in (1, 2):
-        try:
-            with page.expect_download(
-                timeout=FIRST_RENDER_MS if attempt == 2 else RENDERED_MS
-            ) as info:  # packs are made when clicked
-                button.click()
-            break
-        except PlaywrightTimeout:
-            if attempt == 2:
-                pytest.fail(f"“{label}” on {page.url} handed over no file", pytrace=False)
-    download = info.value
-    assert download.failure() is None, (label, download.failure())
-    return download.suggested_filename, Path(download.path()).read_bytes()
+    """Click a download button and return the file (packs are made when clicked: given more time)."""
+    file = download(page, button, timeout=FIRST_RENDER_MS, attempts=2)
+    return file.suggested_filename, Path(file.path()).read_bytes()
 
 
 def every_download(page) -> list[tuple[str, bytes]]:
@@ -324,9 +310,12 @@ def test_a_finance_editor_never_sees_another_units_pilot_on_any_page_or_download
         for name, (link, ready) in FINANCE_LINKS.items():
             visit(page, dashboard, link, ready)
             if name == "upload":
-                page.get_by_text("Include the demo's simulated uploads").click()
-                page.wait_for_timeout(300)
-                finished_running(page)
+                demo_files = page.get_by_test_id("stDataFrame").locator('[data-testid^="glide-cell-"]')
+                switch_on(
+                    page,
+                    "Include the demo's simulated uploads",
+                    shows=demo_files.filter(has_text=re.compile(r"^(metrics|usage|survey)_FN-\d{2}_")).first,
+                )
             if name not in ("upload", "thresholds"):
                 assert pilots_drawn(page) & finance, f"{link} shows none of Finance's pilots"
             text = shown_text(page)
@@ -406,9 +395,8 @@ def test_an_admin_withdraws_an_editors_upload_and_the_audit_page_shows_every_act
         expect(page.get_by_text(f"Upload {upload_id} withdrawn")).to_be_visible(timeout=RENDERED_MS)
 
         visit(page, dashboard, "/Audit_trail", "Audit trail")
-        with page.expect_download(timeout=RENDERED_MS) as info:
-            page.get_by_role("button", name="Download the audit trail (CSV)").click()
-        rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+        trail = download(page, page.get_by_role("button", name="Download the audit trail (CSV)"))
+        rows = list(csv.DictReader(io.StringIO(Path(trail.path()).read_text(encoding="utf-8"))))
         assert_no_errors_shown(page, script_errors)
     actions = [(r["who"], r["action"], r["subject"]) for r in rows]
     for expected in [

@@ -20,6 +20,7 @@ from browser_support import (
     RENDERED_MS,
     Dashboard,
     assert_no_errors_shown,
+    download,
     load_demo_store,
     open_link,
     start_dashboard,
@@ -73,12 +74,11 @@ def test_a_tableau_crosstab_needs_only_the_pilot_and_its_receipt_counts_the_tota
     expect(receipt).to_be_visible(timeout=FIRST_RENDER_MS)
     upload_id = int(re.search(r"as upload (\d+)", receipt.inner_text()).group(1))
     expect(page.get_by_text(re.compile(r"Left out 2 total rows")).first).to_be_visible(timeout=RENDERED_MS)
-    with page.expect_download(timeout=RENDERED_MS) as info:
-        page.get_by_role("button", name="Download (CSV)").first.click()
-    assert info.value.suggested_filename == f"receipt_upload_{upload_id}.csv"
+    receipt_file = download(page, page.get_by_role("button", name="Download (CSV)").first)
+    assert receipt_file.suggested_filename == f"receipt_upload_{upload_id}.csv"
     facts = {
         row["receipt"]: row[""]
-        for row in csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8")))
+        for row in csv.DictReader(io.StringIO(Path(receipt_file.path()).read_text(encoding="utf-8")))
     }
     assert (facts["Rows stored"], facts["Rows rejected"], facts["Rows left out"]) == ("11", "0", "2"), facts
     assert facts["Pilots"] == "SC-01" and facts["Dates"] == "2024-01-01 to 2024-03-01", facts

@@ -22,6 +22,7 @@ from browser_support import (
     download_table,
     finished_running,
     load_demo_store,
+    open_expander,
     open_link,
     start_dashboard,
 )
@@ -88,9 +89,7 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
     title = "Browser steering review"
     open_link(page, dashboard, f"/Risk?pilot={PILOT}", "Committee decisions")
     expect(page.get_by_text("No decision recorded for this pilot yet.")).to_be_visible(timeout=RENDERED_MS)
-    page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text="Record a decision")).locator(
-        "summary"
-    ).click()
+    open_expander(page, "Record a decision")
 
     # The meeting: held two weeks ago, recorded from the form's popover.
     popover = page.get_by_test_id("stPopover").filter(has_text="Record a new meeting").locator("button").first
@@ -189,15 +188,14 @@ def test_a_decision_recorded_in_one_meeting_is_due_in_the_next_meetings_since_vi
     expect(page.get_by_text(f"Compared with the numbers “{title}” reviewed ({held:%d %b %Y}).")).to_be_visible(
         timeout=RENDERED_MS
     )
+    finished_running(page)  # the comparison is drawn first; the decisions below it once the run has finished
     assert f"meeting={recorded.meeting_id}" in page.url
     expect(page.get_by_role("heading", name="Decisions due or overdue")).to_be_visible()
     expect(page.get_by_text(re.compile(r"^\d+ decisions?: \d+ overdue, \d+ due within 7 days\."))).to_be_visible()
     expect(
         page.get_by_role("link", name=f"Taken at {title} on {held:%d %b %Y}: the view it reviewed")
     ).to_be_visible()  # its card
-    page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text="The decisions as a table")).locator(
-        "summary"
-    ).click()
+    open_expander(page, "The decisions as a table")
     _, rows = download_table(page, "Download the decisions (CSV)")
     mine = [r for r in rows if r["pilot_id"] == PILOT]
     assert mine and mine[0]["decision"] == "Fix and review" and mine[0]["status"] == "Due within 7 days", rows

@@ -39,6 +39,7 @@ from browser_support import (
     Dashboard,
     assert_no_errors_shown,
     load_demo_store,
+    open_expander,
     open_link,
     start_dashboard,
 )
@@ -397,17 +398,6 @@ class Findings:
         assert not items, "uploaded text did not reach the page as plain text:\n" + "\n".join(
             f"  - {item}" for item in items
         )
-
-
-def open_expander(page, title: str) -> None:
-    """Open the expander whose title starts with `title`, if it is closed (tables in a closed one are not drawn)."""
-    from playwright.sync_api import expect
-
-    expander = page.get_by_test_id("stExpander").filter(has=page.locator("summary", has_text=title)).first
-    expect(expander).to_be_visible(timeout=RENDERED_MS)
-    if expander.locator("details").first.get_attribute("open") is None:
-        expander.locator("summary").first.click()
-    expect(expander.get_by_test_id("stExpanderDetails")).to_be_visible(timeout=RENDERED_MS)
 
 
 # --- The pages ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from browser_support import (
     Dashboard,
     assert_no_errors_shown,
     load_demo_store,
+    open_expander,
     open_link,
     start_dashboard,
     store_file_read,
@@ -67,12 +68,12 @@ def test_a_surveymonkey_export_is_stored_without_questions_or_rejected_rows(page
     )
 
     # The columns are named by the statements in SurveyMonkey's second header row, each feeding its ADKAR element.
+    open_expander(page, "Columns and what they feed")
     expander = (
         page.get_by_test_id("stExpander")
         .filter(has=page.locator("summary", has_text="Columns and what they feed"))
         .first
     )
-    expander.locator("summary").first.click()
     for statement, target in STATEMENTS.items():
         box = expander.get_by_test_id("stSelectbox").filter(has_text=statement)
         expect(box).to_have_count(1, timeout=RENDERED_MS)
