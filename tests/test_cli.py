@@ -38,6 +38,7 @@ def test_demo_loads_and_reports_one_json_object(tmp_path, run_command):
         "011_alerts",
         "012_postgres_data_indexes",
         "013_postgres_date_indexes",
+        "014_metric_weeks",
     ]
 
 

@@ -62,20 +62,23 @@ def stored_weeks_match_the_rows(store) -> None:
     """The weekly sums held equal the rows grouped afresh (on PostgreSQL, the triggers' work)."""
     with store.read() as con:
         held = con.execute(
-            "SELECT upload_id, pilot_id, metric, kind, environment, week, value_sum, n FROM metric_weeks "
+            "SELECT upload_id, pilot_id, metric, kind, environment, week, value_sum, n, row_count FROM metric_weeks "
             "ORDER BY upload_id, pilot_id, metric, kind, environment, week"
         ).df()
         fresh = con.execute(
             """
             SELECT upload_id, pilot_id, metric, kind, environment, date_trunc('week', observed_at) AS week,
-                   sum(value) AS value_sum, count(value) AS n
-            FROM metric_observations WHERE value IS NOT NULL
+                   coalesce(sum(value), 0) AS value_sum, count(value) AS n, count(*) AS row_count
+            FROM metric_observations
             GROUP BY upload_id, pilot_id, metric, kind, environment, date_trunc('week', observed_at)
             ORDER BY upload_id, pilot_id, metric, kind, environment, week
             """
         ).df()
     assert len(held) == len(fresh) > 0
-    columns = ["upload_id", "pilot_id", "metric", "kind", "environment", "week", "n"]
+    with store.read() as con:  # the store's row count (on PostgreSQL the weekly counts added up)
+        counted = queries.table_counts(con)["metric_observations"]
+        assert counted == queries.one_value(con.execute("SELECT count(*) FROM metric_observations"))
+    columns = ["upload_id", "pilot_id", "metric", "kind", "environment", "week", "n", "row_count"]
     pd.testing.assert_frame_equal(held[columns], fresh[columns], check_dtype=False)
     np.testing.assert_allclose(held.value_sum.to_numpy(), fresh.value_sum.to_numpy(), rtol=1e-12)
 
@@ -223,3 +226,30 @@ def test_a_postgresql_store_from_before_the_weeks_gets_them_counted(postgres_dem
             ).fetchall()
         }
     assert triggers == {f"metric_weeks_after_{e}" for e in ("insert", "delete", "update", "truncate")}
+
+
+def test_the_metric_dictionarys_counts_are_the_rows_counted(demo_store):
+    """How many pilots and rows each metric has (rows of uploads not withdrawn, blanks included),
+    read from the weekly counts, equal the rows counted one by one; a week of only blanks counts."""
+    with demo_store.read() as con:
+        pilot, metric = con.execute(
+            "SELECT pilot_id, metric FROM metric_observations ORDER BY pilot_id, metric LIMIT 1"
+        ).fetchone()
+    blanks = metrics_csv([(pilot, f"2021-03-0{day} 09:00", "only_blanks", "") for day in (1, 2, 3)])
+    assert ingest(demo_store, blanks, "blanks.csv", IngestOptions(kind="metrics"), commit=True).status == "stored"
+    with demo_store.read() as con:
+        counted = queries.metric_names_in_use(con)
+        rows = con.execute(
+            "SELECT o.metric, o.kind, o.pilot_id FROM metric_observations o JOIN uploads u USING (upload_id) "
+            "WHERE u.withdrawn_at IS NULL"
+        ).df()
+    expected = (
+        rows.groupby(["metric", "kind"], sort=True)
+        .agg(pilots=("pilot_id", "nunique"), observations=("pilot_id", "size"))
+        .reset_index()
+    )
+    assert counted[["metric", "kind"]].values.tolist() == expected[["metric", "kind"]].values.tolist()
+    assert counted.pilots.tolist() == expected.pilots.tolist()
+    assert counted.observations.tolist() == expected.observations.tolist()
+    assert counted.set_index("metric").loc["only_blanks", "observations"] == 3
+    stored_weeks_match_the_rows(demo_store)

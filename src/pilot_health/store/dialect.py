@@ -124,3 +124,13 @@ def median(con: Any, value: str) -> str:
     if dialect_of(con) == POSTGRES:
         return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {value})"
     return f"median({value})"
+
+
+def row_count(con: Any, table: str) -> str:
+    """A statement giving how many rows `table` (one of the store's own) has. PostgreSQL reads
+    every row to count them (0.2 s at five million metric rows, after every write); the weekly
+    counts it keeps (`metric_weeks`) add up to the same number in a tenth of that. DuckDB knows
+    its row count at once."""
+    if dialect_of(con) == POSTGRES and table == "metric_observations":
+        return "SELECT coalesce(sum(row_count), 0)::BIGINT FROM metric_weeks"
+    return f"SELECT count(*) FROM {table}"
