@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 # Only what parsing the arguments and reporting errors need: each command imports its own modules,
 # so `ingest` does not pay for pandas, the charts or the steering pack (see bench/README.md).
 from pilot_health import __version__
-from pilot_health.config import URL_SCHEME, load_config, resolve_db_path
+from pilot_health.config import is_postgres_url, load_config, resolve_db_path
 from pilot_health.errors import PilotHealthError, os_problem
 from pilot_health.formatting import BLANK, percent, plural
 
@@ -64,7 +64,7 @@ def _store(args: argparse.Namespace) -> Store:
 
     config = load_config()
     if args.db:
-        target = args.db if URL_SCHEME.match(args.db) else resolve_db_path(args.db)
+        target = args.db if is_postgres_url(args.db) else resolve_db_path(args.db)
     else:
         target = config.db_url or config.db_path
     store = open_store(target, lock_wait_seconds=_wait(args))
@@ -78,7 +78,7 @@ def _store(args: argparse.Namespace) -> Store:
         )
         raise PilotHealthError(
             f"There is no store at {store.location}; check the "
-            f"{'address' if URL_SCHEME.match(str(target)) else 'path'} ({named}), or run `python -m pilot_health demo` (or open the dashboard) to create one."
+            f"{'address' if is_postgres_url(target) else 'path'} ({named}), or run `python -m pilot_health demo` (or open the dashboard) to create one."
         )
     return store
 
@@ -605,7 +605,7 @@ def cmd_migrate_store(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
     from pilot_health.store.move import move_store
 
-    if not URL_SCHEME.match(args.to):
+    if not is_postgres_url(args.to):
         raise PilotHealthError(
             "--to takes the address of an empty PostgreSQL database: postgresql://USER@HOST:PORT/DATABASE."
         )
@@ -1138,7 +1138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for name in PATH_ARGUMENTS:
         value = getattr(args, name, None)
-        if value and not URL_SCHEME.match(value):
+        if value and not is_postgres_url(value):
             setattr(args, name, _from_here(value))
     handler = COMMANDS[args.command][0]
     try:

@@ -211,6 +211,11 @@ class Config:
 URL_SCHEME = re.compile(r"^postgres(?:ql)?://", re.IGNORECASE)
 
 
+def is_postgres_url(target: object) -> bool:
+    """Does `target` (a setting, a command-line value, a path) name a PostgreSQL server?"""
+    return isinstance(target, str) and bool(URL_SCHEME.match(target))
+
+
 def _raw(env: Mapping[str, str], name: str) -> str:
     default = next(s.default for s in SETTINGS if s.env == name)
     value = env.get(name, "").strip()
@@ -254,7 +259,7 @@ def resolve_db_path(raw: str | os.PathLike[str]) -> Path:
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     db = _raw(env, "PILOT_HEALTH_DB")
-    db_url = db if URL_SCHEME.match(db) else None
+    db_url = db if is_postgres_url(db) else None
     return Config(
         db_url=db_url,
         db_path=resolve_db_path(_raw({}, "PILOT_HEALTH_DB") if db_url else db),

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from pilot_health.config import URL_SCHEME, Config
+from pilot_health.config import Config, is_postgres_url
 from pilot_health.errors import StoreError, StoreLockedError, os_problem
 from pilot_health.store import queries
 from pilot_health.store.base import StoreBase
@@ -373,7 +373,7 @@ def open_store(target: str | os.PathLike[str], *, lock_wait_seconds: float = 30.
     (`store.postgres.PostgresStore`, which has the same interface), anything else a DuckDB file.
     The PostgreSQL module (psycopg, pandas) is imported only then: a nightly `ingest --check` of a
     plain file on the embedded store runs without pandas."""
-    if isinstance(target, str) and URL_SCHEME.match(target):
+    if is_postgres_url(target):
         from pilot_health.store.postgres import PostgresStore
 
         return PostgresStore(str(target), lock_wait_seconds=lock_wait_seconds, scope=scope)  # type: ignore[return-value]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_health.config import is_postgres_url
 from pilot_health.errors import PilotHealthError
 from pilot_health.formatting import plural
 from pilot_health.store import queries
@@ -36,7 +37,6 @@ from pilot_health.store.postgres import (
     WRITE_LOCK_KEY,
     PgConnection,
     _psycopg,
-    is_postgres_url,
     shown_url,
 )
 

@@ -29,7 +29,6 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 
-from pilot_health.config import URL_SCHEME
 from pilot_health.errors import StoreError, StoreLockedError
 from pilot_health.store import queries
 from pilot_health.store.base import StoreBase
@@ -58,10 +57,6 @@ _FLOAT_TYPES = {700, 701, 1700}
 _TIME_TYPES = {1082, 1114, 1184}
 _TEXT_TYPES = {25, 1043, 1042, 19}
 _BOOLEAN = 16
-
-
-def is_postgres_url(target: object) -> bool:
-    return isinstance(target, str) and bool(URL_SCHEME.match(target))
 
 
 def shown_url(url: str) -> str:
