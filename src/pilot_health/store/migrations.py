@@ -450,7 +450,7 @@ def m014_metric_weeks(con: Connection) -> None:
             """
         )
         return
-    schema = queries.one_value(con.execute("SELECT quote_ident(current_schema())"))
+    schema = dialect.base_schema(con)  # what every pooled connection searches (postgres._configure)
     weeks, observations = f"{schema}.metric_weeks", f"{schema}.metric_observations"
     # A restore of a backup made before this migration brings the rows back without the weeks;
     # whatever an earlier store left is made afresh.

@@ -680,13 +680,7 @@ def survey_responses_as_of(con: Connection, as_of: datetime, pilot_ids: Sequence
           AND (?::VARCHAR[] IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
         ORDER BY s.pilot_id, s.wave, s.respondent_id
         """,
-        [
-            as_of,
-            as_of,
-            as_of,
-            None if pilot_ids is None else list(pilot_ids),
-            None if pilot_ids is None else list(pilot_ids),
-        ],
+        [*_in_force_at(as_of), as_of, *_pilots(pilot_ids)],
     ).df()
 
 
@@ -703,13 +697,7 @@ def future_survey_responses(
           AND (?::VARCHAR[] IS NULL OR s.pilot_id IN (SELECT unnest(?::VARCHAR[])))
         GROUP BY s.pilot_id ORDER BY s.pilot_id
         """,
-        [
-            as_of,
-            as_of,
-            as_of,
-            None if pilot_ids is None else list(pilot_ids),
-            None if pilot_ids is None else list(pilot_ids),
-        ],
+        [*_in_force_at(as_of), as_of, *_pilots(pilot_ids)],
     ).fetchall()
     return {pilot_id: (count, first) for pilot_id, count, first in rows}
 
