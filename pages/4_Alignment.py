@@ -446,6 +446,22 @@ with friendly_errors():
                 "pilot_health_metric_dictionary.csv",
                 placeholder="–",
                 height=min(38 + 35 * len(in_use), 360),
+                column_config={
+                    "metric": st.column_config.TextColumn("Metric", help="The name as stored from the uploads."),
+                    "label": "Name",
+                    "kind": st.column_config.TextColumn("Kind", help="Technical metric, business KPI or adoption."),
+                    "direction": "Which way is better",
+                    "unit": "Unit",
+                    "source": st.column_config.TextColumn("Where this comes from"),
+                    "stored_as": st.column_config.TextColumn(
+                        "Stored as", help="The kind the uploads stored its rows under (more than one when they differ)."
+                    ),
+                    "pilots": st.column_config.NumberColumn("Pilots", help="Pilots with rows of this metric."),
+                    "observations": st.column_config.NumberColumn(
+                        "Rows",
+                        help="Its rows stored by uploads that were not withdrawn, blank values included.",
+                    ),
+                },
             )
             choices = in_use["metric"].tolist()
             can_correct = ctx.person.can("edit_dictionary")
